@@ -1,0 +1,56 @@
+import { Elysia } from "elysia";
+import { AppError } from "./errors";
+import { errorPage } from "./http/admin/error-page";
+import { adminPages } from "./http/admin/pages";
+import { signInRoutes } from "./http/admin/sign-in";
+import { settingsApi } from "./http/api/settings-api";
+import { assetRoutes } from "./http/assets";
+import { checkCsrf, SignInRequired } from "./http/auth";
+import { requestMeta, type AppContext } from "./http/context";
+import { opsRoutes } from "./http/ops";
+import { jsonError, redirect } from "./http/responses";
+
+/** Programs (JSON) live under these prefixes; everything else is the admin UI (HTML). */
+export const isApiPath = (path: string) => path.startsWith("/api/") || path.startsWith("/v1/");
+
+/** Builds the Elysia app: route groups, CSRF on every state-changing admin request, one error mapper. */
+export function createApp(ctx: AppContext) {
+  return new Elysia()
+    .onBeforeHandle({ as: "global" }, ({ request, route, body }) => {
+      const meta = requestMeta.get(request);
+      if (meta) meta.route = route;
+      if (!isApiPath(new URL(request.url).pathname)) checkCsrf(ctx, request, body);
+    })
+    .onError({ as: "global" }, ({ code, error, request, route }) => {
+      const meta = requestMeta.get(request);
+      if (meta && route) meta.route = route;
+      const path = new URL(request.url).pathname;
+      if (error instanceof SignInRequired) {
+        const next = request.method === "GET" ? `?next=${encodeURIComponent(path + new URL(request.url).search)}` : "";
+        return redirect(request, `/login${next}`);
+      }
+      let status = 500;
+      let errCode = "internal_error";
+      let message = "something went wrong; the error is in the server log";
+      let details: unknown;
+      if (error instanceof AppError) {
+        ({ status, code: errCode, message, details } = error);
+      } else if (code === "PARSE") {
+        [status, errCode, message] = [400, "malformed_body", "the request body could not be parsed; send valid JSON"];
+      } else if (code === "NOT_FOUND") {
+        [status, errCode, message] = [404, "not_found", `no route for ${request.method} ${path}`];
+      } else if (code === "VALIDATION") {
+        [status, errCode, message] = [422, "validation_failed", "the request is invalid"];
+      } else {
+        ctx.log.error("unhandled error", { request_id: meta?.id, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+      }
+      const headers: Record<string, string> = {};
+      if (status === 429 && details && typeof details === "object" && "retry_after" in details) headers["Retry-After"] = String(details.retry_after);
+      return isApiPath(path) ? jsonError(status, errCode, message, details, headers) : errorPage(status, message);
+    })
+    .use(assetRoutes())
+    .use(opsRoutes(ctx))
+    .use(settingsApi(ctx))
+    .use(signInRoutes(ctx))
+    .use(adminPages(ctx));
+}

@@ -1,0 +1,56 @@
+import { z } from "zod";
+
+/** Every setting: its flag, its environment variable, its default and its meaning (shown by --help). */
+export const SETTINGS = {
+  host: { env: "SWITCHBOARD_HOST", flag: "--host", help: "address to listen on", default: "127.0.0.1" },
+  port: { env: "SWITCHBOARD_PORT", flag: "--port", help: "TCP port to listen on (0 picks a free one)", default: "8080" },
+  dataDir: { env: "SWITCHBOARD_DATA_DIR", flag: "--data-dir", help: "directory for the database, key file and attachments", default: "./data" },
+  baseUrl: { env: "SWITCHBOARD_BASE_URL", flag: "--base-url", help: "public URL admins and receivers use (https makes cookies Secure)", default: "" },
+  logLevel: { env: "SWITCHBOARD_LOG_LEVEL", flag: "--log-level", help: "debug | info | warn | error", default: "info" },
+  bodyLimit: { env: "SWITCHBOARD_BODY_LIMIT", flag: "--body-limit", help: "largest request body in bytes", default: "1048576" },
+  sessionIdleMinutes: { env: "SWITCHBOARD_SESSION_IDLE_MINUTES", flag: "--session-idle-minutes", help: "sign admins out after this long without a request", default: "480" },
+} as const;
+
+export type SettingName = keyof typeof SETTINGS;
+
+const configSchema = z.object({
+  host: z.string().min(1),
+  port: z.coerce.number().int().min(0).max(65535),
+  dataDir: z.string().min(1),
+  baseUrl: z
+    .union([z.literal(""), z.url({ protocol: /^https?$/ })])
+    .transform((v) => v.replace(/\/+$/, "")),
+  logLevel: z.enum(["debug", "info", "warn", "error"]),
+  bodyLimit: z.coerce.number().int().min(1024),
+  sessionIdleMinutes: z.coerce.number().int().min(1),
+});
+
+export type Config = z.infer<typeof configSchema> & {
+  /** The URL links and cookies are built for: the base URL, or the listening address. */
+  publicUrl: string;
+  secureCookies: boolean;
+};
+
+export class ConfigError extends Error {}
+
+/**
+ * Settings come from flags first, then SWITCHBOARD_* variables, then defaults.
+ * A bad value throws a ConfigError whose one-line message names the setting.
+ */
+export function loadConfig(flags: Partial<Record<SettingName, string>>, env: Record<string, string | undefined> = process.env): Config {
+  const raw: Record<string, string> = {};
+  for (const [name, setting] of Object.entries(SETTINGS)) {
+    raw[name] = flags[name as SettingName] ?? env[setting.env] ?? setting.default;
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const setting = SETTINGS[issue.path[0] as SettingName];
+    throw new ConfigError(
+      `invalid setting ${setting.flag} (${setting.env}=${JSON.stringify(raw[issue.path[0] as string])}): ${issue.message}`,
+    );
+  }
+  const config = parsed.data;
+  const publicUrl = config.baseUrl || `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${config.port}`;
+  return { ...config, publicUrl, secureCookies: publicUrl.startsWith("https:") };
+}

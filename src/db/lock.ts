@@ -1,0 +1,35 @@
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+
+export class DataDirLockedError extends Error {}
+
+/**
+ * Takes the data directory for this process: a lock file holding our pid, created exclusively.
+ * A lock left by a process that is gone (crash, kill -9) is taken over.
+ */
+export function lockDataDir(path: string): { release(): void } {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, "wx", 0o600);
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return { release: () => rmSync(path, { force: true }) };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const holder = Number(readFileSync(path, "utf8").trim());
+      if (holder && holder !== process.pid && isAlive(holder)) {
+        throw new DataDirLockedError(`data directory is in use by another Switchboard process (pid ${holder})`);
+      }
+      rmSync(path, { force: true });
+    }
+  }
+  throw new DataDirLockedError(`could not lock the data directory (${path})`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

@@ -1,0 +1,123 @@
+import { Elysia } from "elysia";
+import { sql } from "drizzle-orm";
+import { changePassword, countAdmins, createAdmin, listAdmins, removeAdmin } from "../../domain/admins";
+import { createApiToken, listApiTokens, revokeApiToken } from "../../domain/api-tokens";
+import { organizations, users } from "../../db/schema";
+import { AppError } from "../../errors";
+import { fieldErrors, formatTime } from "../../views";
+import { VERSION } from "../../version";
+import { flashCookie, requireSession } from "../auth";
+import type { AppContext } from "../context";
+import { redirect } from "../responses";
+import { adminPage } from "./render";
+
+type Form = Record<string, unknown>;
+const idParam = (v: string) => Number.parseInt(v, 10) || 0;
+/** The named fields of a submitted form (never _csrf or anything else a browser sent along). */
+const pick = (body: unknown, names: string[]): Record<string, string> => {
+  const form = (body ?? {}) as Form;
+  return Object.fromEntries(names.filter((n) => typeof form[n] === "string").map((n) => [n, form[n] as string]));
+};
+
+/** Field errors of a failed form, or rethrow what is not about the form's fields. */
+function formErrors(err: unknown): Record<string, string> {
+  if (err instanceof AppError && Array.isArray(err.details)) return fieldErrors(err.details);
+  throw err;
+}
+
+function formatBytes(n: number): string {
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) (n /= 1024), i++;
+  return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
+}
+
+/** Dashboard, settings, administrators, own account and API tokens. */
+export function adminPages(ctx: AppContext) {
+  const count = (table: typeof users | typeof organizations) => ctx.db.select({ n: sql<number>`count(*)` }).from(table).get()!.n;
+
+  const adminsPage = (request: Request, data: Form = {}, status = 200) => {
+    const session = requireSession(ctx, request);
+    const admins = listAdmins(ctx.db).map((a) => ({
+      ...a,
+      name: [a.firstname, a.lastname].filter(Boolean).join(" ") || "—",
+      lastLogin: formatTime(a.lastLogin),
+      isSelf: a.id === session.user.id,
+    }));
+    return adminPage(ctx, request, session, "admins", { admins, ...data }, { title: "Administrators", section: "settings", status });
+  };
+
+  const tokensPage = (request: Request, data: Form = {}, status = 200) => {
+    const session = requireSession(ctx, request);
+    const tokens = listApiTokens(ctx.db).map((t) => ({ ...t, createdAt: formatTime(t.createdAt), lastUsedAt: formatTime(t.lastUsedAt) }));
+    return adminPage(ctx, request, session, "tokens", { tokens, ...data }, { title: "API tokens", section: "settings", status });
+  };
+
+  return new Elysia()
+    .get("/", ({ request }) => {
+      if (countAdmins(ctx.db) === 0) return redirect(request, "/setup");
+      const session = requireSession(ctx, request);
+      const dbPath = ctx.db.$client.filename;
+      const size = [dbPath, `${dbPath}-wal`].reduce((sum, p) => sum + (Bun.file(p).size || 0), 0);
+      const migrations = ctx.db.$client.query<{ n: number }, []>("SELECT count(*) AS n FROM __drizzle_migrations").get()!.n;
+      return adminPage(
+        ctx,
+        request,
+        session,
+        "dashboard",
+        {
+          version: VERSION,
+          publicUrl: ctx.config.publicUrl,
+          counts: { people: count(users), organizations: count(organizations), admins: countAdmins(ctx.db), tokens: listApiTokens(ctx.db).length },
+          database: { path: dbPath, size: formatBytes(size), migrations },
+          started: formatTime(ctx.startedAt),
+        },
+        { title: "Dashboard", section: "dashboard" },
+      );
+    })
+    .get("/settings", ({ request }) => adminPage(ctx, request, requireSession(ctx, request), "settings", {}, { title: "Settings", section: "settings" }))
+    .get("/admins", ({ request }) => adminsPage(request))
+    .post("/admins", async ({ request, body }) => {
+      const session = requireSession(ctx, request);
+      const form = pick(body, ["email", "password", "firstname", "lastname"]);
+      try {
+        const admin = await createAdmin(ctx.db, form, session.user.id);
+        return redirect(request, "/admins", [flashCookie(ctx, { kind: "success", message: `${admin.email} is now an administrator.` })]);
+      } catch (err) {
+        return adminsPage(request, { form: { ...form, password: "" }, errors: formErrors(err) }, 422);
+      }
+    })
+    .post("/admins/:id/remove", ({ request, params }) => {
+      const session = requireSession(ctx, request);
+      removeAdmin(ctx.db, idParam(params.id), session.user.id);
+      if (request.headers.get("HX-Request")) return new Response(null, { status: 200 });
+      return redirect(request, "/admins", [flashCookie(ctx, { kind: "success", message: "Administrator removed." })]);
+    })
+    .get("/account", ({ request }) => adminPage(ctx, request, requireSession(ctx, request), "account", {}, { title: "Your account", section: "settings" }))
+    .post("/account/password", async ({ request, body }) => {
+      const session = requireSession(ctx, request);
+      try {
+        await changePassword(ctx.db, session.user.id, pick(body, ["current_password", "new_password", "confirm_password"]), session.id);
+        return redirect(request, "/account", [flashCookie(ctx, { kind: "success", message: "Password changed. Your other sessions were signed out." })]);
+      } catch (err) {
+        return adminPage(ctx, request, session, "account", { errors: formErrors(err) }, { title: "Your account", section: "settings", status: 422 });
+      }
+    })
+    .get("/tokens", ({ request }) => tokensPage(request))
+    .post("/tokens", ({ request, body }) => {
+      const session = requireSession(ctx, request);
+      const form = pick(body, ["name"]);
+      try {
+        const { token, record } = createApiToken(ctx.db, form, session.user.id);
+        return tokensPage(request, { created: { name: record.name, token } });
+      } catch (err) {
+        return tokensPage(request, { form, errors: formErrors(err) }, 422);
+      }
+    })
+    .post("/tokens/:id/revoke", ({ request, params }) => {
+      requireSession(ctx, request);
+      revokeApiToken(ctx.db, idParam(params.id));
+      if (request.headers.get("HX-Request")) return new Response(null, { status: 200 });
+      return redirect(request, "/tokens", [flashCookie(ctx, { kind: "success", message: "Token revoked." })]);
+    });
+}

@@ -1,0 +1,81 @@
+import { Elysia } from "elysia";
+import { countAdmins, createAdmin, verifyAdminLogin } from "../../domain/admins";
+import { createSession, deleteSession } from "../../domain/sessions";
+import { AppError, tooManyRequests } from "../../errors";
+import { fieldErrors, renderPage } from "../../views";
+import { currentSession, flashCookie, preSessionCsrf, sessionCookie } from "../auth";
+import { metaOf, type AppContext } from "../context";
+import { html, redirect } from "../responses";
+
+type Form = Record<string, unknown>;
+const str = (v: unknown) => (typeof v === "string" ? v : "");
+
+/** Only same-site paths are followed after sign-in, never another host. */
+function safeNext(value: unknown): string {
+  const next = str(value);
+  return next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
+}
+
+/** First-run setup, sign-in and sign-out. */
+export function signInRoutes(ctx: AppContext) {
+  const bare = (request: Request, page: "login" | "setup", data: Form, status = 200) => {
+    const csrf = preSessionCsrf(ctx, request);
+    const title = page === "login" ? "Sign in" : "Set up";
+    return html(renderPage(page, data, { title, csrfToken: csrf.token }), { status, cookies: csrf.cookies });
+  };
+
+  const signIn = (request: Request, userId: number, next = "/") => {
+    const meta = metaOf(request);
+    const { token } = createSession(ctx.db, userId, { ip: meta.ip, userAgent: request.headers.get("user-agent") ?? undefined });
+    ctx.log.info("admin signed in", { request_id: meta.id, user_id: userId });
+    return redirect(request, next, [sessionCookie(ctx, token)]);
+  };
+
+  return new Elysia()
+    .get("/setup", ({ request }) => {
+      if (countAdmins(ctx.db) > 0) return redirect(request, "/login");
+      return bare(request, "setup", {});
+    })
+    .post("/setup", async ({ request, body }) => {
+      const form = (body ?? {}) as Form;
+      if (countAdmins(ctx.db) > 0) return redirect(request, "/login");
+      try {
+        const admin = await createAdmin(ctx.db, { email: str(form.email), password: str(form.password), firstname: str(form.firstname), lastname: str(form.lastname) }, null, { onlyIfFirst: true });
+        return signIn(request, admin.id);
+      } catch (err) {
+        if (!(err instanceof AppError) || !(err.details instanceof Array)) throw err;
+        return bare(request, "setup", { ...form, password: "", errors: fieldErrors(err.details) }, 422);
+      }
+    })
+    .get("/login", ({ request, query }) => {
+      if (countAdmins(ctx.db) === 0) return redirect(request, "/setup");
+      if (currentSession(ctx, request)) return redirect(request, "/");
+      return bare(request, "login", { next: safeNext(query.next) });
+    })
+    .post("/login", async ({ request, body }) => {
+      const form = (body ?? {}) as Form;
+      const email = str(form.email).trim().toLowerCase();
+      const keys = [`ip:${metaOf(request).ip}`, `email:${email}`];
+      const wait = ctx.loginThrottle.retryAfter(keys);
+      if (wait > 0) {
+        ctx.log.warn("sign-in throttled", { request_id: metaOf(request).id, ip: metaOf(request).ip });
+        const err = tooManyRequests(`Too many failed sign-ins. Try again in ${Math.ceil(wait / 60)} minutes.`, wait);
+        const res = bare(request, "login", { email, next: safeNext(form.next), errors: { form: err.message } }, 429);
+        res.headers.set("Retry-After", String(wait));
+        return res;
+      }
+      const admin = await verifyAdminLogin(ctx.db, email, str(form.password));
+      if (!admin) {
+        ctx.loginThrottle.fail(keys);
+        ctx.log.warn("sign-in failed", { request_id: metaOf(request).id, ip: metaOf(request).ip });
+        return bare(request, "login", { email, next: safeNext(form.next), errors: { form: "Email or password is wrong." } }, 401);
+      }
+      ctx.loginThrottle.succeed(keys);
+      return signIn(request, admin.id, safeNext(form.next));
+    })
+    .post("/logout", ({ request }) => {
+      const session = currentSession(ctx, request);
+      if (session) deleteSession(ctx.db, session.id);
+      return redirect(request, "/login", [sessionCookie(ctx, null), flashCookie(ctx, { kind: "info", message: "You are signed out." })]);
+    });
+}

@@ -1,0 +1,45 @@
+import { Elysia } from "elysia";
+import { createAdmin, listAdmins, removeAdmin, type Admin } from "../../domain/admins";
+import { createApiToken, listApiTokens, revokeApiToken, type ApiTokenView } from "../../domain/api-tokens";
+import { conflict } from "../../errors";
+import { requireApiToken } from "../auth";
+import type { AppContext } from "../context";
+import { json } from "../responses";
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+const adminJson = (a: Admin) => ({ id: a.id, email: a.email, firstname: a.firstname, lastname: a.lastname, last_login: iso(a.lastLogin), created_at: iso(a.createdAt) });
+const tokenJson = (t: ApiTokenView) => ({ id: t.id, name: t.name, prefix: t.prefix, created_at: iso(t.createdAt), last_used_at: iso(t.lastUsedAt), created_by: t.createdBy });
+const idParam = (v: string) => Number.parseInt(v, 10) || 0;
+
+/** Administrators and API tokens through the REST API: what the Settings pages do. */
+export function settingsApi(ctx: AppContext) {
+  return new Elysia({ prefix: "/api/v1" })
+    .get("/admins", ({ request }) => {
+      requireApiToken(ctx, request);
+      return json({ data: listAdmins(ctx.db).map(adminJson) });
+    })
+    .post("/admins", async ({ request, body }) => {
+      const token = requireApiToken(ctx, request);
+      return json(adminJson(await createAdmin(ctx.db, body, token.actorId)), 201);
+    })
+    .delete("/admins/:id", ({ request, params }) => {
+      const token = requireApiToken(ctx, request);
+      if (token.actorId === null) throw conflict("this token has no owner to act as; create a token as an admin");
+      removeAdmin(ctx.db, idParam(params.id), token.actorId);
+      return new Response(null, { status: 204 });
+    })
+    .get("/tokens", ({ request }) => {
+      requireApiToken(ctx, request);
+      return json({ data: listApiTokens(ctx.db).map(tokenJson) });
+    })
+    .post("/tokens", ({ request, body }) => {
+      const token = requireApiToken(ctx, request);
+      const created = createApiToken(ctx.db, body, token.actorId);
+      return json({ ...tokenJson(created.record), token: created.token }, 201);
+    })
+    .delete("/tokens/:id", ({ request, params }) => {
+      requireApiToken(ctx, request);
+      revokeApiToken(ctx.db, idParam(params.id));
+      return new Response(null, { status: 204 });
+    });
+}

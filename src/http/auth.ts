@@ -1,0 +1,89 @@
+import { authenticateApiToken } from "../domain/api-tokens";
+import { resolveSession, type SessionInfo } from "../domain/sessions";
+import { forbidden, unauthorized } from "../errors";
+import { randomToken, safeEqual } from "../crypto-tokens";
+import type { Flash } from "../views";
+import type { AppContext } from "./context";
+import { parseCookies, type Cookie } from "./responses";
+
+export const SESSION_COOKIE = "sb_session";
+/** Before sign-in there is no session to hold a CSRF token: the login and setup forms use this cookie (double submit). */
+export const PRE_SESSION_CSRF_COOKIE = "sb_csrf";
+const FLASH_COOKIE = "sb_flash";
+
+/** Thrown where a page needs a signed-in admin; the error mapper turns it into a redirect to /login. */
+export class SignInRequired extends Error {}
+
+const UNSAFE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+export function currentSession(ctx: AppContext, request: Request): SessionInfo | null {
+  const token = parseCookies(request.headers.get("cookie"))[SESSION_COOKIE];
+  return token ? resolveSession(ctx.db, token, ctx.config.sessionIdleMinutes * 60_000) : null;
+}
+
+export function requireSession(ctx: AppContext, request: Request): SessionInfo {
+  const session = currentSession(ctx, request);
+  if (!session) throw new SignInRequired();
+  return session;
+}
+
+export function sessionCookie(ctx: AppContext, token: string | null): Cookie {
+  return token === null
+    ? { name: SESSION_COOKIE, value: "", maxAge: 0, secure: ctx.config.secureCookies }
+    : { name: SESSION_COOKIE, value: token, secure: ctx.config.secureCookies };
+}
+
+/** The pre-session CSRF token for this browser, and the cookie to set when it has none yet. */
+export function preSessionCsrf(ctx: AppContext, request: Request): { token: string; cookies: Cookie[] } {
+  const existing = parseCookies(request.headers.get("cookie"))[PRE_SESSION_CSRF_COOKIE];
+  if (existing) return { token: existing, cookies: [] };
+  const token = randomToken();
+  return { token, cookies: [{ name: PRE_SESSION_CSRF_COOKIE, value: token, secure: ctx.config.secureCookies }] };
+}
+
+/**
+ * Every state-changing admin request must carry the CSRF token, in the X-CSRF-Token header (htmx)
+ * or the _csrf form field. With a session cookie the token is the session's; without one, the
+ * pre-session cookie's. A cross-site Origin is refused outright.
+ */
+export function checkCsrf(ctx: AppContext, request: Request, body: unknown): void {
+  if (!UNSAFE_METHODS.has(request.method)) return;
+  const origin = request.headers.get("origin");
+  if (origin && origin !== "null" && new URL(request.url).origin !== origin && ctx.config.baseUrl !== origin) {
+    throw forbidden("cross-site request refused");
+  }
+  const sent = request.headers.get("x-csrf-token") ?? (body && typeof body === "object" ? (body as Record<string, unknown>)._csrf : undefined);
+  const cookies = parseCookies(request.headers.get("cookie"));
+  const session = cookies[SESSION_COOKIE] ? currentSession(ctx, request) : null;
+  const expected = session?.csrfToken ?? cookies[PRE_SESSION_CSRF_COOKIE];
+  if (typeof sent !== "string" || !expected || !safeEqual(sent, expected)) {
+    throw forbidden("missing or invalid CSRF token; reload the page and try again");
+  }
+}
+
+export function requireApiToken(ctx: AppContext, request: Request): { id: number; name: string; actorId: number | null } {
+  const header = request.headers.get("authorization") ?? "";
+  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  if (!match) throw unauthorized("send an API token as Authorization: Bearer <token>");
+  const token = authenticateApiToken(ctx.db, match[1]!);
+  if (!token) throw unauthorized("the API token is unknown or revoked");
+  return token;
+}
+
+export function flashCookie(ctx: AppContext, flash: Flash): Cookie {
+  return { name: FLASH_COOKIE, value: JSON.stringify(flash), maxAge: 60, secure: ctx.config.secureCookies };
+}
+
+/** The flash message left by the previous request, and the cookie that clears it. */
+export function takeFlash(ctx: AppContext, request: Request): { flash: Flash | null; cookies: Cookie[] } {
+  const raw = parseCookies(request.headers.get("cookie"))[FLASH_COOKIE];
+  if (!raw) return { flash: null, cookies: [] };
+  const clear = [{ name: FLASH_COOKIE, value: "", maxAge: 0, secure: ctx.config.secureCookies }];
+  try {
+    const f = JSON.parse(raw) as Flash;
+    const kind = ["success", "error", "info"].includes(f.kind) ? f.kind : "info";
+    return { flash: { kind, message: String(f.message).slice(0, 300) }, cookies: clear };
+  } catch {
+    return { flash: null, cookies: clear };
+  }
+}

@@ -1,0 +1,25 @@
+import type { Config } from "../config";
+import type { Db } from "../db/client";
+import type { Logger } from "../log";
+import type { SecretBox } from "../secrets";
+import type { LoginThrottle } from "./login-throttle";
+import type { Metrics } from "./metrics";
+
+/** What every route module needs, built once at start-up and passed down (no globals). */
+export interface AppContext {
+  config: Config;
+  db: Db;
+  log: Logger;
+  secrets: SecretBox;
+  metrics: Metrics;
+  loginThrottle: LoginThrottle;
+  startedAt: Date;
+}
+
+/** Per-request facts the server wrapper knows and routes read (client address, request id, matched route). */
+export type RequestMeta = { id: string; ip: string; route: string };
+export const requestMeta = new WeakMap<Request, RequestMeta>();
+
+export function metaOf(request: Request): RequestMeta {
+  return requestMeta.get(request) ?? { id: "-", ip: "unknown", route: "" };
+}

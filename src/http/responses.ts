@@ -1,0 +1,59 @@
+import { errorBody } from "../errors";
+
+/** Small builders for the responses routes return; cookies are serialized here, in one place. */
+export type Cookie = { name: string; value: string; maxAge?: number; httpOnly?: boolean; secure: boolean };
+
+export function serializeCookie(c: Cookie): string {
+  const parts = [`${c.name}=${encodeURIComponent(c.value)}`, "Path=/", "SameSite=Lax"];
+  if (c.httpOnly !== false) parts.push("HttpOnly");
+  if (c.secure) parts.push("Secure");
+  if (c.maxAge !== undefined) parts.push(`Max-Age=${c.maxAge}`);
+  return parts.join("; ");
+}
+
+export function parseCookies(header: string | null): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!header) return out;
+  for (const part of header.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq < 0) continue;
+    try {
+      out[part.slice(0, eq).trim()] = decodeURIComponent(part.slice(eq + 1).trim());
+    } catch {
+      // A cookie we cannot decode is one we did not set.
+    }
+  }
+  return out;
+}
+
+function withCookies(headers: Headers, cookies: Cookie[] = []): Headers {
+  for (const c of cookies) headers.append("Set-Cookie", serializeCookie(c));
+  return headers;
+}
+
+export function html(body: string, init: { status?: number; cookies?: Cookie[] } = {}): Response {
+  const headers = withCookies(new Headers({ "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store" }), init.cookies);
+  return new Response(body, { status: init.status ?? 200, headers });
+}
+
+/** A redirect after a form post (303). htmx requests get HX-Redirect so the whole page changes, not a fragment. */
+export function redirect(request: Request, location: string, cookies: Cookie[] = []): Response {
+  const headers = withCookies(new Headers(), cookies);
+  if (request.headers.get("HX-Request")) {
+    headers.set("HX-Redirect", location);
+    return new Response(null, { status: 200, headers });
+  }
+  headers.set("Location", location);
+  return new Response(null, { status: 303, headers });
+}
+
+export function json(data: unknown, status = 200): Response {
+  return new Response(JSON.stringify(data), { status, headers: { "Content-Type": "application/json; charset=utf-8" } });
+}
+
+export function jsonError(status: number, code: string, message: string, details?: unknown, headers?: Record<string, string>): Response {
+  return new Response(JSON.stringify(errorBody(code, message, details)), {
+    status,
+    headers: { "Content-Type": "application/json; charset=utf-8", ...headers },
+  });
+}

@@ -1,0 +1,127 @@
+#!/usr/bin/env bun
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { ConfigError, loadConfig, SETTINGS, type SettingName } from "./config";
+import { createAdmin } from "./domain/admins";
+import { AppError } from "./errors";
+import { createLogger } from "./log";
+import { dataPaths, openDataDir, startServer } from "./server";
+import { VERSION } from "./version";
+
+const HELP = `Switchboard ${VERSION}: people, organizations and tickets, Clearbit enrichment, webhooks and CRM sync.
+
+Usage:
+  switchboard [serve] [settings]                         start the server (default)
+  switchboard admin create --email E --password-stdin    create an administrator (password read from stdin)
+          [--firstname F] [--lastname L]
+  switchboard backup <file> [--data-dir D]               write a consistent copy of the database to <file>
+  switchboard version                                    print the version
+  switchboard --help                                     this text
+
+Settings (flag, environment variable, default):
+${Object.values(SETTINGS)
+  .map((s) => `  ${`${s.flag} <value>`.padEnd(30)} ${s.env.padEnd(34)} ${JSON.stringify(s.default).padEnd(10)} ${s.help}`)
+  .join("\n")}
+`;
+
+class UsageError extends Error {}
+
+type Parsed = { positionals: string[]; options: Record<string, string | true> };
+
+function parseArgs(argv: string[]): Parsed {
+  const positionals: string[] = [];
+  const options: Record<string, string | true> = {};
+  const flagsTakingValues = new Set([...Object.values(SETTINGS).map((s) => s.flag.slice(2)), "email", "firstname", "lastname"]);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith("--")) {
+      positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const name = arg.slice(2, eq < 0 ? undefined : eq);
+    if (eq >= 0) options[name] = arg.slice(eq + 1);
+    else if (flagsTakingValues.has(name)) {
+      const value = argv[++i];
+      if (value === undefined) throw new UsageError(`--${name} needs a value`);
+      options[name] = value;
+    } else options[name] = true;
+  }
+  return { positionals, options };
+}
+
+function settingFlags(options: Parsed["options"]): Partial<Record<SettingName, string>> {
+  const known = new Set(["help", "email", "firstname", "lastname", "password-stdin"]);
+  const flags: Partial<Record<SettingName, string>> = {};
+  for (const [name, value] of Object.entries(options)) {
+    const setting = Object.entries(SETTINGS).find(([, s]) => s.flag === `--${name}`);
+    if (setting) flags[setting[0] as SettingName] = String(value);
+    else if (!known.has(name)) throw new UsageError(`unknown option --${name} (see --help)`);
+  }
+  return flags;
+}
+
+async function serve(options: Parsed["options"]) {
+  const config = loadConfig(settingFlags(options));
+  const log = createLogger(config.logLevel);
+  const server = await startServer(config, log);
+  const shutdown = (signal: string) => {
+    log.info("shutting down", { signal });
+    server.stop().then(() => process.exit(0));
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+}
+
+async function adminCreate(options: Parsed["options"]) {
+  const config = loadConfig(settingFlags(options));
+  if (typeof options.email !== "string") throw new UsageError("admin create needs --email");
+  if (options["password-stdin"] !== true) throw new UsageError("admin create reads the password from stdin: pass --password-stdin");
+  const password = (await new Response(Bun.stdin.stream()).text()).replace(/\r?\n$/, "");
+  const db = openDataDir(config.dataDir);
+  try {
+    const input = { email: options.email, password, firstname: options.firstname ?? "", lastname: options.lastname ?? "" };
+    const admin = await createAdmin(db, input);
+    console.log(`created administrator ${admin.email} (id ${admin.id})`);
+  } finally {
+    db.$client.close();
+  }
+}
+
+function backup(positionals: string[], options: Parsed["options"]) {
+  const target = positionals[1];
+  if (!target) throw new UsageError("backup needs a target file: switchboard backup <file>");
+  const config = loadConfig(settingFlags(options));
+  const dbPath = dataPaths(config.dataDir).db;
+  if (!existsSync(dbPath)) throw new UsageError(`no database in ${config.dataDir}`);
+  if (existsSync(target)) throw new UsageError(`${target} already exists; choose a new file`);
+  const db = openDataDir(config.dataDir);
+  try {
+    // VACUUM INTO writes a consistent snapshot while the server keeps running.
+    db.$client.run("VACUUM INTO ?", [resolve(target)]);
+    console.log(`backup written to ${target}`);
+  } finally {
+    db.$client.close();
+  }
+}
+
+async function main(argv: string[]) {
+  const { positionals, options } = parseArgs(argv);
+  const command = positionals[0] ?? "serve";
+  if (options.help || command === "help") return void console.log(HELP);
+  if (command === "version") return void console.log(`switchboard ${VERSION}`);
+  if (command === "serve") return serve(options);
+  if (command === "backup") return backup(positionals, options);
+  if (command === "admin" && positionals[1] === "create") return adminCreate(options);
+  throw new UsageError(`unknown command "${positionals.join(" ")}" (see --help)`);
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof AppError) {
+    const fields = Array.isArray(err.details) ? err.details.map((d: { field: string; message: string }) => `${d.field} ${d.message}`).join("; ") : "";
+    console.error(`switchboard: ${fields || err.message}`);
+  } else if (err instanceof UsageError || err instanceof ConfigError || err instanceof Error) {
+    console.error(`switchboard: ${err.message}`);
+  } else console.error(`switchboard: ${String(err)}`);
+  process.exit(err instanceof UsageError ? 2 : 1);
+});

@@ -1,0 +1,44 @@
+import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+
+/**
+ * Secret settings (provider keys, signing tokens, CRM passwords) are stored encrypted with AES-256-GCM
+ * under a key file kept in the data directory (mode 0600). The database alone reveals nothing.
+ */
+export interface SecretBox {
+  encrypt(plain: string): Promise<string>;
+  decrypt(sealed: string): Promise<string>;
+}
+
+const PREFIX = "v1:";
+
+export function loadOrCreateKey(path: string): Uint8Array<ArrayBuffer> {
+  if (!existsSync(path)) {
+    writeFileSync(path, Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64") + "\n", { mode: 0o600, flag: "wx" });
+  }
+  chmodSync(path, 0o600);
+  const key = Buffer.from(readFileSync(path, "utf8").trim(), "base64");
+  if (key.length !== 32) throw new Error(`key file ${path} is damaged: expected 32 bytes of base64`);
+  return new Uint8Array(key);
+}
+
+export async function createSecretBox(rawKey: Uint8Array<ArrayBuffer>): Promise<SecretBox> {
+  const key = await crypto.subtle.importKey("raw", rawKey, "AES-GCM", false, ["encrypt", "decrypt"]);
+  return {
+    async encrypt(plain) {
+      const iv = crypto.getRandomValues(new Uint8Array(12));
+      const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv }, key, new TextEncoder().encode(plain)));
+      return PREFIX + Buffer.concat([iv, sealed]).toString("base64");
+    },
+    async decrypt(value) {
+      if (!value.startsWith(PREFIX)) throw new Error("not an encrypted secret");
+      const bytes = Buffer.from(value.slice(PREFIX.length), "base64");
+      const plain = await crypto.subtle.decrypt({ name: "AES-GCM", iv: bytes.subarray(0, 12) }, key, bytes.subarray(12));
+      return new TextDecoder().decode(plain);
+    },
+  };
+}
+
+/** How a saved secret is shown back: never the value, only that there is one and its last characters. */
+export function maskSecret(plain: string): string {
+  return plain.length < 20 ? "••••••••" : `••••••••${plain.slice(-4)}`;
+}

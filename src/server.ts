@@ -1,0 +1,107 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Config } from "./config";
+import { createApp } from "./app";
+import { openDatabase, type Db } from "./db/client";
+import { lockDataDir } from "./db/lock";
+import { migrate } from "./db/migrate";
+import { requestMeta, type AppContext } from "./http/context";
+import { LoginThrottle } from "./http/login-throttle";
+import { Metrics } from "./http/metrics";
+import { jsonError } from "./http/responses";
+import { startSchedules } from "./jobs";
+import { createLogger, type Logger } from "./log";
+import { createSecretBox, loadOrCreateKey } from "./secrets";
+
+export const dataPaths = (dataDir: string) => ({
+  db: join(dataDir, "switchboard.db"),
+  key: join(dataDir, "secret.key"),
+  lock: join(dataDir, "switchboard.lock"),
+});
+
+/** Opens (creating if needed) and migrates the database of a data directory. */
+export function openDataDir(dataDir: string): Db {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const db = openDatabase(dataPaths(dataDir).db);
+  try {
+    migrate(db.$client);
+  } catch (err) {
+    db.$client.close();
+    throw err;
+  }
+  return db;
+}
+
+const SECURITY_HEADERS = {
+  "X-Content-Type-Options": "nosniff",
+  "X-Frame-Options": "DENY",
+  "Referrer-Policy": "same-origin",
+  "Content-Security-Policy": "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+};
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+export type RunningServer = { url: string; port: number; ctx: AppContext; stop(): Promise<void> };
+
+/**
+ * Starts Switchboard on a data directory: lock, key file, database, migrations, HTTP server and
+ * schedules. stop() drains in-flight requests, then closes the database and releases the lock.
+ */
+export async function startServer(config: Config, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
+  const paths = dataPaths(config.dataDir);
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const lock = lockDataDir(paths.lock);
+  let db: Db | undefined;
+  try {
+    const secrets = await createSecretBox(loadOrCreateKey(paths.key));
+    db = openDataDir(config.dataDir);
+    const ctx: AppContext = { config, db, log, secrets, metrics: new Metrics(), loginThrottle: new LoginThrottle(), startedAt: new Date() };
+    const app = createApp(ctx);
+    const schedules = startSchedules(ctx);
+    const server = Bun.serve({
+      hostname: config.host,
+      port: config.port,
+      maxRequestBodySize: config.bodyLimit,
+      async fetch(request, srv) {
+        const started = performance.now();
+        const sentId = request.headers.get("x-request-id");
+        const meta = { id: sentId && REQUEST_ID.test(sentId) ? sentId : crypto.randomUUID(), ip: srv.requestIP(request)?.address ?? "unknown", route: "" };
+        requestMeta.set(request, meta);
+        const tooLarge = Number(request.headers.get("content-length") ?? 0) > config.bodyLimit;
+        const response = tooLarge
+          ? jsonError(413, "payload_too_large", `request body exceeds ${config.bodyLimit} bytes`)
+          : await app.handle(request);
+        response.headers.set("X-Request-Id", meta.id);
+        for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!response.headers.has(k)) response.headers.set(k, v);
+        const seconds = (performance.now() - started) / 1000;
+        const path = new URL(request.url).pathname;
+        ctx.metrics.observeRequest(request.method, meta.route || "unmatched", response.status, seconds);
+        log.info("request", { request_id: meta.id, method: request.method, path, route: meta.route, status: response.status, duration_ms: Math.round(seconds * 10000) / 10, ip: meta.ip });
+        return response;
+      },
+      error(err) {
+        log.error("server error", { error: err.stack ?? err.message });
+        return jsonError(500, "internal_error", "something went wrong; the error is in the server log");
+      },
+    });
+    const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${server.port}`;
+    log.info("switchboard listening", { url, data_dir: config.dataDir, public_url: config.publicUrl });
+    let stopping: Promise<void> | undefined;
+    return {
+      url,
+      port: server.port!,
+      ctx,
+      stop: () =>
+        (stopping ??= (async () => {
+          schedules.stop();
+          await server.stop();
+          db!.$client.close();
+          lock.release();
+          log.info("switchboard stopped");
+        })()),
+    };
+  } catch (err) {
+    db?.$client.close();
+    lock.release();
+    throw err;
+  }
+}
