@@ -149,9 +149,11 @@ CREATE TABLE `write_keys` (
 --> statement-breakpoint
 CREATE UNIQUE INDEX `write_keys_key_hash_unique` ON `write_keys` (`key_hash`);--> statement-breakpoint
 ALTER TABLE `organizations` ADD `provenance` text DEFAULT '{}' NOT NULL;--> statement-breakpoint
+CREATE INDEX `organizations_name_sort_idx` ON `organizations` (lower("name"),`id`);--> statement-breakpoint
 ALTER TABLE `users` ADD `traits` text DEFAULT '{}' NOT NULL;--> statement-breakpoint
 ALTER TABLE `users` ADD `provenance` text DEFAULT '{}' NOT NULL;--> statement-breakpoint
-CREATE INDEX `users_lastname_idx` ON `users` (`lastname`,`id`);--> statement-breakpoint
+CREATE INDEX `users_name_sort_idx` ON `users` (coalesce("lastname", ''), coalesce("firstname", ''), `id`);--> statement-breakpoint
+CREATE INDEX `users_email_sort_idx` ON `users` (coalesce("email", ''), `id`);--> statement-breakpoint
 CREATE INDEX `users_created_idx` ON `users` (`created_at`,`id`);--> statement-breakpoint
 CREATE INDEX `users_updated_idx` ON `users` (`updated_at`,`id`);--> statement-breakpoint
-CREATE INDEX `users_last_seen_idx` ON `users` (`last_seen_at`);
+CREATE INDEX `users_last_seen_idx` ON `users` (coalesce("last_seen_at", 0), `id`);

@@ -7,6 +7,6 @@ import m3 from "../../migrations/0003_lookups_and_search.sql" with { type: "text
 export const migrations: { tag: string; when: number; sql: string }[] = [
   { tag: "0000_foundation", when: 1795536435869, sql: m0 },
   { tag: "0001_seed_roles", when: 1795536441819, sql: m1 },
-  { tag: "0002_data_model", when: 1795536974529, sql: m2 },
-  { tag: "0003_lookups_and_search", when: 1795536975171, sql: m3 },
+  { tag: "0002_data_model", when: 1795537059351, sql: m2 },
+  { tag: "0003_lookups_and_search", when: 1795537059950, sql: m3 },
 ];

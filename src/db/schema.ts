@@ -28,7 +28,11 @@ export const organizations = sqliteTable(
     provenance: text("provenance", { mode: "json" }).$type<Provenance>().notNull().default({}),
     ...auditColumns,
   },
-  (t) => [uniqueIndex("organizations_name_unique").on(sql`lower(${t.name})`), index("organizations_domain_idx").on(t.domain)],
+  (t) => [
+    uniqueIndex("organizations_name_unique").on(sql`lower(${t.name})`),
+    index("organizations_domain_idx").on(t.domain),
+    index("organizations_name_sort_idx").on(sql`lower(${t.name})`, t.id),
+  ],
 );
 
 export const users = sqliteTable(
@@ -65,10 +69,12 @@ export const users = sqliteTable(
     uniqueIndex("users_login_unique").on(t.login),
     uniqueIndex("users_email_unique").on(t.email),
     index("users_organization_idx").on(t.organizationId),
-    index("users_lastname_idx").on(t.lastname, t.id),
+    // Sort keys of the people list (keyset pagination): the same expressions as src/domain/users.ts orders by.
+    index("users_name_sort_idx").on(sql`coalesce(${t.lastname}, '')`, sql`coalesce(${t.firstname}, '')`, t.id),
+    index("users_email_sort_idx").on(sql`coalesce(${t.email}, '')`, t.id),
     index("users_created_idx").on(t.createdAt, t.id),
     index("users_updated_idx").on(t.updatedAt, t.id),
-    index("users_last_seen_idx").on(t.lastSeenAt),
+    index("users_last_seen_idx").on(sql`coalesce(${t.lastSeenAt}, 0)`, t.id),
   ],
 );
 
