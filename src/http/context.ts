@@ -1,5 +1,6 @@
 import type { Config } from "../config";
 import type { Db } from "../db/client";
+import type { EventFeed } from "../events/feed";
 import type { Logger } from "../log";
 import type { SecretBox } from "../secrets";
 import type { LoginThrottle } from "./login-throttle";
@@ -9,6 +10,7 @@ import type { Metrics } from "./metrics";
 export interface AppContext {
   config: Config;
   db: Db;
+  events: EventFeed;
   log: Logger;
   secrets: SecretBox;
   metrics: Metrics;
