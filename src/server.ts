@@ -5,6 +5,7 @@ import { createApp } from "./app";
 import { openDatabase, type Db } from "./db/client";
 import { lockDataDir } from "./db/lock";
 import { migrate } from "./db/migrate";
+import { EventFeed } from "./events/feed";
 import { requestMeta, type AppContext } from "./http/context";
 import { LoginThrottle } from "./http/login-throttle";
 import { Metrics } from "./http/metrics";
@@ -78,7 +79,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   try {
     const secrets = await createSecretBox(loadOrCreateKey(paths.key));
     db = openDataDir(config.dataDir);
-    const ctx: AppContext = { config, db, log, secrets, metrics: new Metrics(), loginThrottle: new LoginThrottle(), startedAt: new Date() };
+    const ctx: AppContext = { config, db, events: new EventFeed(db), log, secrets, metrics: new Metrics(), loginThrottle: new LoginThrottle(), startedAt: new Date() };
     const app = createApp(ctx);
     const schedules = startSchedules(ctx);
     const server = Bun.serve({
