@@ -138,7 +138,7 @@ CREATE INDEX `user_groups_group_idx` ON `user_groups` (`group_id`);--> statement
 CREATE TABLE `write_keys` (
 	`id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
 	`name` text NOT NULL,
-	`key_hash` text NOT NULL,
+	`token_hash` text NOT NULL,
 	`prefix` text NOT NULL,
 	`created_by_id` integer,
 	`created_at` integer NOT NULL,
@@ -147,7 +147,7 @@ CREATE TABLE `write_keys` (
 	FOREIGN KEY (`created_by_id`) REFERENCES `users`(`id`) ON UPDATE no action ON DELETE set null
 );
 --> statement-breakpoint
-CREATE UNIQUE INDEX `write_keys_key_hash_unique` ON `write_keys` (`key_hash`);--> statement-breakpoint
+CREATE UNIQUE INDEX `write_keys_token_hash_unique` ON `write_keys` (`token_hash`);--> statement-breakpoint
 ALTER TABLE `organizations` ADD `provenance` text DEFAULT '{}' NOT NULL;--> statement-breakpoint
 CREATE INDEX `organizations_name_sort_idx` ON `organizations` (lower("name"),`id`);--> statement-breakpoint
 ALTER TABLE `users` ADD `traits` text DEFAULT '{}' NOT NULL;--> statement-breakpoint

@@ -254,7 +254,7 @@ export const events = sqliteTable(
 export const writeKeys = sqliteTable("write_keys", {
   id: integer("id").primaryKey({ autoIncrement: true }),
   name: text("name").notNull(),
-  keyHash: text("key_hash").notNull().unique(),
+  tokenHash: text("token_hash").notNull().unique(),
   prefix: text("prefix").notNull(),
   createdById: integer("created_by_id").references(() => users.id, { onDelete: "set null" }),
   createdAt: timestamp("created_at").notNull(),
