@@ -386,7 +386,9 @@ describe("changing one's own password", () => {
     const browser = await signIn(server);
     const res = await browser.submit("/account", "/account/password", { current_password: "not my password", new_password: "a brand new password", confirm_password: "a brand new password" });
     expect(res.status).toBe(422);
-    expect(await res.text()).toMatch(/<p class="field-error" role="alert">is not your current password<\/p>/);
+    const page = await res.text();
+    expect(page).toMatch(/<p class="field-error" role="alert" id="current_password-error">is not your current password<\/p>/);
+    expect(page).toMatch(/id="current_password"[^>]*aria-invalid="true"/);
     await signIn(server); // the old password still works
   });
 
