@@ -15,7 +15,7 @@ CREATE TABLE `articles` (
 	`created_by_id` integer,
 	`updated_by_id` integer,
 	FOREIGN KEY (`ticket_id`) REFERENCES `tickets`(`id`) ON UPDATE no action ON DELETE cascade,
-	FOREIGN KEY (`origin_by_id`) REFERENCES `users`(`id`) ON UPDATE no action ON DELETE no action
+	FOREIGN KEY (`origin_by_id`) REFERENCES `users`(`id`) ON UPDATE no action ON DELETE set null
 );
 --> statement-breakpoint
 CREATE INDEX `articles_ticket_idx` ON `articles` (`ticket_id`,`id`);--> statement-breakpoint

@@ -4,6 +4,7 @@ import { errorPage } from "./http/admin/error-page";
 import { adminPages } from "./http/admin/pages";
 import { signInRoutes } from "./http/admin/sign-in";
 import { recordsApi } from "./http/api/records-api";
+import { segmentApi } from "./http/api/segment-api";
 import { settingsApi } from "./http/api/settings-api";
 import { assetRoutes } from "./http/assets";
 import { checkCsrf, SignInRequired } from "./http/auth";
@@ -37,7 +38,10 @@ export function createApp(ctx: AppContext) {
   return new Elysia()
     .onParse({ as: "global" }, async ({ request, contentType }) => {
       if (!contentType?.startsWith("application/json")) return;
-      return parseJsonStrictly(await request.arrayBuffer());
+      const bytes = await request.arrayBuffer();
+      const meta = requestMeta.get(request);
+      if (meta) meta.bodyBytes = bytes.byteLength;
+      return parseJsonStrictly(bytes);
     })
     .onBeforeHandle({ as: "global" }, ({ request, route, body }) => {
       const meta = requestMeta.get(request);
@@ -77,6 +81,7 @@ export function createApp(ctx: AppContext) {
     .use(opsRoutes(ctx))
     .use(settingsApi(ctx))
     .use(recordsApi(ctx))
+    .use(segmentApi(ctx))
     .use(signInRoutes(ctx))
     .use(adminPages(ctx));
 }

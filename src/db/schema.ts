@@ -192,7 +192,7 @@ export const articles = sqliteTable(
     contentType: text("content_type").notNull().default("text/plain"),
     body: text("body").notNull(),
     internal: integer("internal", { mode: "boolean" }).notNull().default(false),
-    originById: integer("origin_by_id").references(() => users.id),
+    originById: integer("origin_by_id").references(() => users.id, { onDelete: "set null" }),
     ...auditColumns,
   },
   (t) => [index("articles_ticket_idx").on(t.ticketId, t.id)],

@@ -19,7 +19,7 @@ export interface AppContext {
 }
 
 /** Per-request facts the server wrapper knows and routes read (client address, request id, matched route). */
-export type RequestMeta = { id: string; ip: string; route: string };
+export type RequestMeta = { id: string; ip: string; route: string; bodyBytes?: number };
 export const requestMeta = new WeakMap<Request, RequestMeta>();
 
 export function metaOf(request: Request): RequestMeta {

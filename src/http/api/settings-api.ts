@@ -1,6 +1,6 @@
 import { Elysia } from "elysia";
 import { createAdmin, listAdmins, removeAdmin, type Admin } from "../../domain/admins";
-import { apiTokenStore, type CredentialView } from "../../domain/credentials";
+import { apiTokenStore, writeKeyStore, type CredentialView } from "../../domain/credentials";
 import { conflict } from "../../errors";
 import { requireApiToken } from "../auth";
 import type { AppContext } from "../context";
@@ -40,6 +40,20 @@ export function settingsApi(ctx: AppContext) {
     .delete("/tokens/:id", ({ request, params }) => {
       requireApiToken(ctx, request);
       apiTokenStore.revoke(ctx.db, idParam(params.id));
+      return new Response(null, { status: 204 });
+    })
+    .get("/write_keys", ({ request }) => {
+      requireApiToken(ctx, request);
+      return json({ data: writeKeyStore.list(ctx.db).map(tokenJson) });
+    })
+    .post("/write_keys", ({ request, body }) => {
+      const token = requireApiToken(ctx, request);
+      const created = writeKeyStore.create(ctx.db, body, token.actorId);
+      return json({ ...tokenJson(created.record), key: created.secret }, 201);
+    })
+    .delete("/write_keys/:id", ({ request, params }) => {
+      requireApiToken(ctx, request);
+      writeKeyStore.revoke(ctx.db, idParam(params.id));
       return new Response(null, { status: 204 });
     });
 }
