@@ -2,6 +2,7 @@ import { Elysia } from "elysia";
 import { AppError } from "./errors";
 import { errorPage } from "./http/admin/error-page";
 import { adminPages } from "./http/admin/pages";
+import { peoplePages } from "./http/admin/people";
 import { signInRoutes } from "./http/admin/sign-in";
 import { recordsApi } from "./http/api/records-api";
 import { segmentApi } from "./http/api/segment-api";
@@ -17,14 +18,17 @@ export const isApiPath = (path: string) => path.startsWith("/api/") || path.star
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** JSON bodies must be valid UTF-8 and valid JSON: a replacement character never sneaks into the data. */
-function parseJsonStrictly(bytes: ArrayBuffer): unknown {
-  let text: string;
+/** Bodies must be valid UTF-8 (and JSON valid JSON): a replacement character never sneaks into the data. */
+function decodeStrictly(bytes: ArrayBuffer): string {
   try {
-    text = utf8.decode(bytes);
+    return utf8.decode(bytes);
   } catch {
     throw new AppError(400, "malformed_body", "the request body is not valid UTF-8");
   }
+}
+
+function parseJsonStrictly(bytes: ArrayBuffer): unknown {
+  const text = decodeStrictly(bytes);
   if (!text.trim()) return undefined;
   try {
     return JSON.parse(text);
@@ -37,11 +41,12 @@ function parseJsonStrictly(bytes: ArrayBuffer): unknown {
 export function createApp(ctx: AppContext) {
   return new Elysia()
     .onParse({ as: "global" }, async ({ request, contentType }) => {
-      if (!contentType?.startsWith("application/json")) return;
+      const json = contentType?.startsWith("application/json");
+      if (!json && !contentType?.startsWith("text/csv")) return;
       const bytes = await request.arrayBuffer();
       const meta = requestMeta.get(request);
       if (meta) meta.bodyBytes = bytes.byteLength;
-      return parseJsonStrictly(bytes);
+      return json ? parseJsonStrictly(bytes) : decodeStrictly(bytes);
     })
     .onBeforeHandle({ as: "global" }, ({ request, route, body }) => {
       const meta = requestMeta.get(request);
@@ -83,5 +88,6 @@ export function createApp(ctx: AppContext) {
     .use(recordsApi(ctx))
     .use(segmentApi(ctx))
     .use(signInRoutes(ctx))
-    .use(adminPages(ctx));
+    .use(adminPages(ctx))
+    .use(peoplePages(ctx));
 }

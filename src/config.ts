@@ -8,6 +8,7 @@ export const SETTINGS = {
   baseUrl: { env: "SWITCHBOARD_BASE_URL", flag: "--base-url", help: "public URL admins and receivers use (https makes cookies Secure)", default: "" },
   logLevel: { env: "SWITCHBOARD_LOG_LEVEL", flag: "--log-level", help: "debug | info | warn | error", default: "info" },
   bodyLimit: { env: "SWITCHBOARD_BODY_LIMIT", flag: "--body-limit", help: "largest request body in bytes", default: "1048576" },
+  importLimit: { env: "SWITCHBOARD_IMPORT_LIMIT", flag: "--import-limit", help: "largest CSV import in bytes", default: "104857600" },
   sessionIdleMinutes: { env: "SWITCHBOARD_SESSION_IDLE_MINUTES", flag: "--session-idle-minutes", help: "sign admins out after this long without a request", default: "480" },
 } as const;
 
@@ -31,6 +32,7 @@ const configSchema = z.object({
     .transform((v) => v.replace(/\/+$/, "")),
   logLevel: z.enum(["debug", "info", "warn", "error"]),
   bodyLimit: wholeNumber().pipe(z.number().min(1024, "must be at least 1024")),
+  importLimit: wholeNumber().pipe(z.number().min(1024, "must be at least 1024")),
   sessionIdleMinutes: wholeNumber().pipe(z.number().min(1, "must be at least 1")),
 });
 

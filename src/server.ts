@@ -40,6 +40,8 @@ const SECURITY_HEADERS = {
   "Content-Security-Policy": "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
 };
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+/** CSV imports may be far larger than API calls. */
+const IMPORT_PATH = /^\/(api\/v1\/)?(users|organizations|people)\/import$/;
 
 /**
  * The request, if its body fits the limit: a declared length is checked up front, a chunked body is
@@ -91,12 +93,13 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         const started = performance.now();
         const sentId = incoming.headers.get("x-request-id");
         const meta = { id: sentId && REQUEST_ID.test(sentId) ? sentId : crypto.randomUUID(), ip: srv.requestIP(incoming)?.address ?? "unknown", route: "" };
-        const request = await withinBodyLimit(incoming, config.bodyLimit);
+        const limit = IMPORT_PATH.test(new URL(incoming.url).pathname) ? config.importLimit : config.bodyLimit;
+        const request = await withinBodyLimit(incoming, limit);
         let response: Response;
         if (request) {
           requestMeta.set(request, meta);
           response = await app.handle(request);
-        } else response = jsonError(413, "payload_too_large", `request body exceeds ${config.bodyLimit} bytes`);
+        } else response = jsonError(413, "payload_too_large", `request body exceeds ${limit} bytes`);
         const path = new URL(incoming.url).pathname;
         response.headers.set("X-Request-Id", meta.id);
         for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!response.headers.has(k)) response.headers.set(k, v);

@@ -4,6 +4,7 @@ import { createGroup, deleteGroup, getGroupRow, groupJson, listGroups, updateGro
 import { createOrganization, deleteOrganization, getOrganization, getOrganizationProvenance, listOrganizations, updateOrganization } from "../../domain/organizations";
 import { createArticle, createTicket, deleteTicket, getArticle, getAttachment, getTicket, listArticles, listTickets, updateTicket } from "../../domain/tickets";
 import { createUser, deleteUser, getUser, getUserProvenance, listUsers, updateUser, upsertUserByEmail } from "../../domain/users";
+import { exportCsv, importCsv, type ImportReport } from "../../csv/records-csv";
 import { badRequest } from "../../errors";
 import type { ChangeEvent } from "../../events/feed";
 import { requireApiToken } from "../auth";
@@ -35,7 +36,11 @@ export function recordsApi(ctx: AppContext) {
     })
     .get("/users/:id/provenance", ({ request, params }) => (requireApiToken(ctx, request), json(provenanceJson(getUserProvenance(db, pathId(params.id, "user"))))))
     .get("/users/:id/events", ({ request, params }) => (requireApiToken(ctx, request), json({ data: events.history("user", pathId(params.id, "user")).map(eventJson) })))
+    .get("/users/export.csv", ({ request }) => (requireApiToken(ctx, request), csvDownload(exportCsv(db, "user"), "users")))
+    .post("/users/import", ({ request, body, query }) => importResponse(importCsv(db, events, "user", csvBody(body), { ...apiActor(ctx, request), source: "import" }, { dryRun: query.dry_run === "true" })))
     // Organizations
+    .get("/organizations/export.csv", ({ request }) => (requireApiToken(ctx, request), csvDownload(exportCsv(db, "organization"), "organizations")))
+    .post("/organizations/import", ({ request, body, query }) => importResponse(importCsv(db, events, "organization", csvBody(body), { ...apiActor(ctx, request), source: "import" }, { dryRun: query.dry_run === "true" })))
     .get("/organizations", ({ request, query }) => (requireApiToken(ctx, request), json(listOrganizations(db, query))))
     .post("/organizations", ({ request, body }) => json(createOrganization(db, events, body, apiActor(ctx, request)), 201))
     .get("/organizations/:id", ({ request, params }) => (requireApiToken(ctx, request), json(getOrganization(db, pathId(params.id, "organization")))))
@@ -116,4 +121,19 @@ export function attachmentResponse(a: { filename: string; contentType: string; d
       "X-Content-Type-Options": "nosniff",
     },
   });
+}
+
+function csvBody(body: unknown): string {
+  if (typeof body !== "string") throw badRequest("send the CSV file as the body with Content-Type: text/csv");
+  return body;
+}
+
+/** 200 when the import was committed or was a clean preview; 422 with the per-row report otherwise. */
+function importResponse(report: ImportReport): Response {
+  return json(report, report.errors.length ? 422 : 200);
+}
+
+export function csvDownload(stream: ReadableStream<Uint8Array>, name: string): Response {
+  const stamp = new Date().toISOString().slice(0, 10);
+  return new Response(stream, { headers: { "Content-Type": "text/csv; charset=utf-8", "Content-Disposition": `attachment; filename="${name}-${stamp}.csv"` } });
 }
