@@ -2,7 +2,6 @@ import { Elysia } from "elysia";
 import { AppError } from "./errors";
 import { errorPage } from "./http/admin/error-page";
 import { adminPages } from "./http/admin/pages";
-import { peoplePages } from "./http/admin/people";
 import { signInRoutes } from "./http/admin/sign-in";
 import { recordsApi } from "./http/api/records-api";
 import { segmentApi } from "./http/api/segment-api";
@@ -89,5 +88,4 @@ export function createApp(ctx: AppContext) {
     .use(segmentApi(ctx))
     .use(signInRoutes(ctx))
     .use(adminPages(ctx))
-    .use(peoplePages(ctx));
 }
