@@ -12,15 +12,29 @@ export function startSchedules(ctx: AppContext) {
     const removed = pruneIdleSessions(ctx.db, ctx.config.sessionIdleMinutes * 60_000);
     if (removed) ctx.log.info("pruned idle sessions", { removed });
   };
-  const app = new Elysia().use(
-    cron({
-      name: "housekeeping",
-      pattern: "0 */15 * * * *",
-      run: housekeeping,
-      catch: (err: unknown) => ctx.log.error("housekeeping failed", { error: String(err) }),
-    }),
-  );
+  const deliveryPruning = () => {
+    const { logEntries, jobs } = ctx.delivery.prune();
+    if (logEntries || jobs) ctx.log.info("pruned delivery history", { http_log_entries: logEntries, finished_jobs: jobs });
+  };
+  const app = new Elysia()
+    .use(
+      cron({
+        name: "housekeeping",
+        pattern: "0 */15 * * * *",
+        run: housekeeping,
+        catch: (err: unknown) => ctx.log.error("housekeeping failed", { error: String(err) }),
+      }),
+    )
+    .use(
+      cron({
+        name: "delivery-pruning",
+        pattern: "0 7 * * * *",
+        run: deliveryPruning,
+        catch: (err: unknown) => ctx.log.error("delivery pruning failed", { error: String(err) }),
+      }),
+    );
   return {
+    app,
     stop() {
       for (const job of Object.values(app.store.cron)) job.stop();
     },

@@ -1,5 +1,6 @@
 import type { Config } from "../config";
 import type { Db } from "../db/client";
+import type { DeliveryEngine } from "../delivery/engine";
 import type { Logger } from "../log";
 import type { SecretBox } from "../secrets";
 import type { LoginThrottle } from "./login-throttle";
@@ -12,6 +13,8 @@ export interface AppContext {
   log: Logger;
   secrets: SecretBox;
   metrics: Metrics;
+  /** The one queue for everything sent out (webhooks, CRM sync, enrichment). */
+  delivery: DeliveryEngine;
   loginThrottle: LoginThrottle;
   startedAt: Date;
 }
