@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 export type ReceivedRequest = { method: string; path: string; headers: Record<string, string>; body: string; at: number };
-export type Reply = { status?: number; headers?: Record<string, string>; body?: string | Uint8Array; delayMs?: number };
+export type Reply = { status?: number; headers?: Record<string, string>; body?: BodyInit; delayMs?: number };
 /** Decides each answer; called with the request and how many came before it. */
 export type Script = (req: ReceivedRequest, index: number) => Reply | Promise<Reply>;
 
