@@ -310,7 +310,8 @@ export class DeliveryEngine {
         }
       }
     } catch (err) {
-      outcome = { kind: "retry", error: `preparing the request failed: ${err instanceof Error ? err.message : String(err)}` };
+      // A handler bug or a passing problem (settings unreadable): retried like any failure.
+      outcome = { kind: "retry", error: `the ${job.kind} handler failed: ${err instanceof Error ? err.message : String(err)}` };
     }
     if (this.state === "stopped") return; // Past the shutdown deadline: the lease is recovered at next start.
     try {
@@ -363,7 +364,8 @@ export class DeliveryEngine {
           if (counts && failures >= job.maxAttempts) {
             this.jobs.finish(job, "failed", outcome.error, httpStatus, true, now);
           } else {
-            const delay = retryDelay(outcome, counts ? failures : job.attempts, handler.retrySchedule ?? DEFAULT_RETRY_SCHEDULE);
+            const schedule = typeof handler.retrySchedule === "function" ? handler.retrySchedule(job) : (handler.retrySchedule ?? DEFAULT_RETRY_SCHEDULE);
+            const delay = retryDelay(outcome, counts ? failures : job.attempts, schedule);
             this.jobs.reschedule(job, now + delay, outcome.error, httpStatus, counts, now);
           }
           break;

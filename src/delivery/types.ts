@@ -100,8 +100,9 @@ export type DeliveryHandler = {
   /** Return undefined to use the default rules (`fallback`). */
   classify?(job: Job, result: HttpResult, fallback: Outcome): Outcome | undefined;
   onSuccess?(tx: Tx, job: Job, result: HttpResult | null): void;
-  retrySchedule?: RetrySchedule;
-  /** Attempts in all before the job fails (default 5). */
+  /** Backoff between attempts; a function to vary it per destination (e.g. a webhook endpoint's setting). */
+  retrySchedule?: RetrySchedule | ((job: Job) => RetrySchedule);
+  /** Attempts in all before the job fails (default 5), fixed on the job at enqueue; enqueue's own maxAttempts wins. */
   maxAttempts?: number;
 };
 

@@ -39,6 +39,20 @@ describe("retries and destination health", () => {
     expect(fx!.engine.getDestination("d")!.failingSince).not.toBeNull();
   });
 
+  test("the schedule can vary per destination", async () => {
+    const job = await oneAttempt(() => ({ status: 500 }), { retrySchedule: (j) => ({ baseMs: j.destination === "d" ? 7_000 : 1, factor: 2, maxMs: 60_000, jitter: 0 }) });
+    expect(delayOf(job)).toBe(7_000);
+  });
+
+  test("a handler that throws is retried like a failure", async () => {
+    fx = startEngine();
+    const { db, engine } = fx;
+    engine.register("test", { facility: "webhook", prepare: async () => { throw new Error("settings unreadable"); } });
+    const { id } = db.transaction((tx) => engine.enqueue(tx, { kind: "test", destination: "d", payload: {} }));
+    await eventually(() => engine.getJob(id)?.failedAttempts === 1);
+    expect(engine.getJob(id)).toMatchObject({ status: "pending", lastError: "the test handler failed: settings unreadable" });
+  });
+
   test("Retry-After sets the next run time", async () => {
     const job = await oneAttempt(() => ({ status: 503, headers: { "retry-after": "120" } }));
     expect(delayOf(job)).toBe(120_000);
