@@ -65,7 +65,7 @@ export const httpLogFilterSchema = z.object({
   jobId: z.coerce.number().int().optional(),
   deliveryId: z.string().optional(),
   /** true: only attempts with a transport error or a non-2xx status. */
-  failedOnly: z.coerce.boolean().optional(),
+  failedOnly: z.union([z.boolean(), z.stringbool()]).optional(),
   /** Keyset pagination: entries with a smaller id (older). */
   beforeId: z.coerce.number().int().optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
