@@ -3,6 +3,8 @@ import { AppError } from "./errors";
 import { errorPage } from "./http/admin/error-page";
 import { adminPages } from "./http/admin/pages";
 import { signInRoutes } from "./http/admin/sign-in";
+import { recordsApi } from "./http/api/records-api";
+import { segmentApi } from "./http/api/segment-api";
 import { settingsApi } from "./http/api/settings-api";
 import { assetRoutes } from "./http/assets";
 import { checkCsrf, SignInRequired } from "./http/auth";
@@ -13,9 +15,38 @@ import { jsonError, redirect } from "./http/responses";
 /** Programs (JSON) live under these prefixes; everything else is the admin UI (HTML). */
 export const isApiPath = (path: string) => path.startsWith("/api/") || path.startsWith("/v1/");
 
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Bodies must be valid UTF-8 (and JSON valid JSON): a replacement character never sneaks into the data. */
+function decodeStrictly(bytes: ArrayBuffer): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw new AppError(400, "malformed_body", "the request body is not valid UTF-8");
+  }
+}
+
+function parseJsonStrictly(bytes: ArrayBuffer): unknown {
+  const text = decodeStrictly(bytes);
+  if (!text.trim()) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new AppError(400, "malformed_body", `the request body is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
 /** Builds the Elysia app: route groups, CSRF on every state-changing admin request, one error mapper. */
 export function createApp(ctx: AppContext) {
   return new Elysia()
+    .onParse({ as: "global" }, async ({ request, contentType }) => {
+      const json = contentType?.startsWith("application/json");
+      if (!json && !contentType?.startsWith("text/csv")) return;
+      const bytes = await request.arrayBuffer();
+      const meta = requestMeta.get(request);
+      if (meta) meta.bodyBytes = bytes.byteLength;
+      return json ? parseJsonStrictly(bytes) : decodeStrictly(bytes);
+    })
     .onBeforeHandle({ as: "global" }, ({ request, route, body }) => {
       const meta = requestMeta.get(request);
       if (meta) meta.route = route;
@@ -33,8 +64,10 @@ export function createApp(ctx: AppContext) {
       let errCode = "internal_error";
       let message = "something went wrong; the error is in the server log";
       let details: unknown;
-      if (error instanceof AppError) {
-        ({ status, code: errCode, message, details } = error);
+      // Elysia wraps what a parser throws; our parser's AppError is the cause.
+      const appError = error instanceof AppError ? error : error instanceof Error && error.cause instanceof AppError ? error.cause : null;
+      if (appError) {
+        ({ status, code: errCode, message, details } = appError);
       } else if (code === "PARSE") {
         [status, errCode, message] = [400, "malformed_body", "the request body could not be parsed; send valid JSON"];
       } else if (code === "NOT_FOUND") {
@@ -51,6 +84,8 @@ export function createApp(ctx: AppContext) {
     .use(assetRoutes())
     .use(opsRoutes(ctx))
     .use(settingsApi(ctx))
+    .use(recordsApi(ctx))
+    .use(segmentApi(ctx))
     .use(signInRoutes(ctx))
-    .use(adminPages(ctx));
+    .use(adminPages(ctx))
 }

@@ -8,21 +8,32 @@ export const SETTINGS = {
   baseUrl: { env: "SWITCHBOARD_BASE_URL", flag: "--base-url", help: "public URL admins and receivers use (https makes cookies Secure)", default: "" },
   logLevel: { env: "SWITCHBOARD_LOG_LEVEL", flag: "--log-level", help: "debug | info | warn | error", default: "info" },
   bodyLimit: { env: "SWITCHBOARD_BODY_LIMIT", flag: "--body-limit", help: "largest request body in bytes", default: "1048576" },
+  importLimit: { env: "SWITCHBOARD_IMPORT_LIMIT", flag: "--import-limit", help: "largest CSV import in bytes", default: "104857600" },
   sessionIdleMinutes: { env: "SWITCHBOARD_SESSION_IDLE_MINUTES", flag: "--session-idle-minutes", help: "sign admins out after this long without a request", default: "480" },
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
 
+/** A whole number written in digits: "", "1e3", "0x50" or "80abc" are refused, never read as 0, 1000 or 80. */
+const wholeNumber = () =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, "must be a whole number")
+    .transform(Number)
+    .pipe(z.number().int());
+
 const configSchema = z.object({
-  host: z.string().min(1),
-  port: z.coerce.number().int().min(0).max(65535),
-  dataDir: z.string().min(1),
+  host: z.string().trim().min(1, "must not be empty"),
+  port: wholeNumber().pipe(z.number().max(65535, "must be at most 65535")),
+  dataDir: z.string().min(1, "must not be empty"),
   baseUrl: z
-    .union([z.literal(""), z.url({ protocol: /^https?$/ })])
+    .union([z.literal(""), z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" })])
     .transform((v) => v.replace(/\/+$/, "")),
   logLevel: z.enum(["debug", "info", "warn", "error"]),
-  bodyLimit: z.coerce.number().int().min(1024),
-  sessionIdleMinutes: z.coerce.number().int().min(1),
+  bodyLimit: wholeNumber().pipe(z.number().min(1024, "must be at least 1024")),
+  importLimit: wholeNumber().pipe(z.number().min(1024, "must be at least 1024")),
+  sessionIdleMinutes: wholeNumber().pipe(z.number().min(1, "must be at least 1")),
 });
 
 export type Config = z.infer<typeof configSchema> & {
@@ -40,14 +51,15 @@ export class ConfigError extends Error {}
 export function loadConfig(flags: Partial<Record<SettingName, string>>, env: Record<string, string | undefined> = process.env): Config {
   const raw: Record<string, string> = {};
   for (const [name, setting] of Object.entries(SETTINGS)) {
-    raw[name] = flags[name as SettingName] ?? env[setting.env] ?? setting.default;
+    // An empty environment variable counts as unset (a common way to "clear" one); an empty flag does not.
+    raw[name] = flags[name as SettingName] ?? (env[setting.env] || undefined) ?? setting.default;
   }
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const setting = SETTINGS[issue.path[0] as SettingName];
     throw new ConfigError(
-      `invalid setting ${setting.flag} (${setting.env}=${JSON.stringify(raw[issue.path[0] as string])}): ${issue.message}`,
+      `invalid setting ${setting.flag} (${setting.env}) ${JSON.stringify(raw[issue.path[0] as string])}: ${issue.message}`,
     );
   }
   const config = parsed.data;

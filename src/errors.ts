@@ -33,7 +33,12 @@ export class ValidationError extends AppError {
 }
 
 export function zodIssues(error: z.ZodError): FieldIssue[] {
-  return error.issues.map((i) => ({ field: i.path.map(String).join("."), message: i.message }));
+  return error.issues.flatMap((i) => {
+    const path = i.path.map(String);
+    // Name each unknown key as the field at fault, rather than its parent object.
+    if (i.code === "unrecognized_keys") return i.keys.map((k) => ({ field: [...path, k].join("."), message: "is not a known field" }));
+    return [{ field: path.join("."), message: i.message }];
+  });
 }
 
 /** Parses input with a zod schema, raising a ValidationError that names each bad field. */

@@ -1,6 +1,7 @@
 import { cron } from "@elysiajs/cron";
 import { Elysia } from "elysia";
 import { pruneIdleSessions } from "./domain/sessions";
+import { pruneSeenMessages } from "./ingest/segment";
 import type { AppContext } from "./http/context";
 
 /**
@@ -9,8 +10,9 @@ import type { AppContext } from "./http/context";
  */
 export function startSchedules(ctx: AppContext) {
   const housekeeping = () => {
-    const removed = pruneIdleSessions(ctx.db, ctx.config.sessionIdleMinutes * 60_000);
-    if (removed) ctx.log.info("pruned idle sessions", { removed });
+    const sessions = pruneIdleSessions(ctx.db, ctx.config.sessionIdleMinutes * 60_000);
+    const messageIds = pruneSeenMessages(ctx.db);
+    if (sessions || messageIds) ctx.log.info("housekeeping", { pruned_sessions: sessions, pruned_message_ids: messageIds });
   };
   const deliveryPruning = () => {
     const { logEntries, jobs } = ctx.delivery.prune();

@@ -7,6 +7,7 @@ import { lockDataDir } from "./db/lock";
 import { DeliveryEngine } from "./delivery/engine";
 import { registerDeliveryGauges } from "./delivery/metrics";
 import { migrate } from "./db/migrate";
+import { EventFeed } from "./events/feed";
 import { requestMeta, type AppContext } from "./http/context";
 import { LoginThrottle } from "./http/login-throttle";
 import { Metrics } from "./http/metrics";
@@ -42,6 +43,32 @@ const SECURITY_HEADERS = {
 };
 const DELIVERY_STOP_DEADLINE_MS = 5_000;
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+/** CSV imports may be far larger than API calls. */
+const IMPORT_PATH = /^\/(api\/v1\/)?(users|organizations|people)\/import$/;
+
+/**
+ * The request, if its body fits the limit: a declared length is checked up front, a chunked body is
+ * read up to the limit (and the request rebuilt around the bytes read). Null when it is too large.
+ */
+async function withinBodyLimit(request: Request, limit: number): Promise<Request | null> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null) return Number(declared) > limit ? null : request;
+  if (!request.body) return request;
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  return new Request(request, { body: Buffer.concat(chunks) });
+}
 
 export type RunningServer = { url: string; port: number; ctx: AppContext; stop(): Promise<void> };
 
@@ -58,7 +85,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     const secrets = await createSecretBox(loadOrCreateKey(paths.key));
     db = openDataDir(config.dataDir);
     const delivery = new DeliveryEngine(db, log);
-    const ctx: AppContext = { config, db, log, secrets, metrics: new Metrics(), delivery, loginThrottle: new LoginThrottle(), startedAt: new Date() };
+    const ctx: AppContext = { config, db, events: new EventFeed(db), log, secrets, metrics: new Metrics(), delivery, loginThrottle: new LoginThrottle(), startedAt: new Date() };
     registerDeliveryGauges(ctx.metrics, delivery);
     const app = createApp(ctx);
     const schedules = startSchedules(ctx);
@@ -67,22 +94,25 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     const server = Bun.serve({
       hostname: config.host,
       port: config.port,
-      maxRequestBodySize: config.bodyLimit,
-      async fetch(request, srv) {
+      // The body limit is enforced below, not by Bun: Bun's own refusal is a bare 413 without our error shape.
+      maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+      async fetch(incoming, srv) {
         const started = performance.now();
-        const sentId = request.headers.get("x-request-id");
-        const meta = { id: sentId && REQUEST_ID.test(sentId) ? sentId : crypto.randomUUID(), ip: srv.requestIP(request)?.address ?? "unknown", route: "" };
-        requestMeta.set(request, meta);
-        const tooLarge = Number(request.headers.get("content-length") ?? 0) > config.bodyLimit;
-        const response = tooLarge
-          ? jsonError(413, "payload_too_large", `request body exceeds ${config.bodyLimit} bytes`)
-          : await app.handle(request);
+        const sentId = incoming.headers.get("x-request-id");
+        const meta = { id: sentId && REQUEST_ID.test(sentId) ? sentId : crypto.randomUUID(), ip: srv.requestIP(incoming)?.address ?? "unknown", route: "" };
+        const limit = IMPORT_PATH.test(new URL(incoming.url).pathname) ? config.importLimit : config.bodyLimit;
+        const request = await withinBodyLimit(incoming, limit);
+        let response: Response;
+        if (request) {
+          requestMeta.set(request, meta);
+          response = await app.handle(request);
+        } else response = jsonError(413, "payload_too_large", `request body exceeds ${limit} bytes`);
+        const path = new URL(incoming.url).pathname;
         response.headers.set("X-Request-Id", meta.id);
         for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!response.headers.has(k)) response.headers.set(k, v);
         const seconds = (performance.now() - started) / 1000;
-        const path = new URL(request.url).pathname;
-        ctx.metrics.observeRequest(request.method, meta.route || "unmatched", response.status, seconds);
-        log.info("request", { request_id: meta.id, method: request.method, path, route: meta.route, status: response.status, duration_ms: Math.round(seconds * 10000) / 10, ip: meta.ip });
+        ctx.metrics.observeRequest(incoming.method, meta.route || "unmatched", response.status, seconds);
+        log.info("request", { request_id: meta.id, method: incoming.method, path, route: meta.route, status: response.status, duration_ms: Math.round(seconds * 10000) / 10, ip: meta.ip });
         return response;
       },
       error(err) {
@@ -91,7 +121,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       },
     });
     const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${server.port}`;
-    log.info("switchboard listening", { url, data_dir: config.dataDir, public_url: config.publicUrl });
+    // Without a base URL the public URL is the listening address, known only now when port 0 picked one.
+    if (!config.baseUrl) ctx.config = { ...config, publicUrl: url };
+    log.info("switchboard listening", { url, data_dir: config.dataDir, public_url: ctx.config.publicUrl });
     let stopping: Promise<void> | undefined;
     return {
       url,

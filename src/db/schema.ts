@@ -1,5 +1,8 @@
 import { sql } from "drizzle-orm";
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { blob, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+/** Which source last wrote each field, and when (ms): the enrichment merge rule reads it. */
+export type Provenance = Record<string, { source: string; at: number }>;
 
 /** Milliseconds since the epoch, read back as Date. */
 const timestamp = (name: string) => integer(name, { mode: "timestamp_ms" });
@@ -22,9 +25,14 @@ export const organizations = sqliteTable(
     note: text("note"),
     active: integer("active", { mode: "boolean" }).notNull().default(true),
     custom: text("custom", { mode: "json" }).$type<Record<string, unknown>>().notNull().default({}),
+    provenance: text("provenance", { mode: "json" }).$type<Provenance>().notNull().default({}),
     ...auditColumns,
   },
-  (t) => [uniqueIndex("organizations_name_unique").on(sql`lower(${t.name})`), index("organizations_domain_idx").on(t.domain)],
+  (t) => [
+    uniqueIndex("organizations_name_unique").on(sql`lower(${t.name})`),
+    index("organizations_domain_idx").on(t.domain),
+    index("organizations_name_sort_idx").on(sql`lower(${t.name})`, t.id),
+  ],
 );
 
 export const users = sqliteTable(
@@ -52,12 +60,21 @@ export const users = sqliteTable(
     passwordHash: text("password_hash"),
     active: integer("active", { mode: "boolean" }).notNull().default(true),
     custom: text("custom", { mode: "json" }).$type<Record<string, unknown>>().notNull().default({}),
+    /** Segment traits that map onto no field, kept as sent. */
+    traits: text("traits", { mode: "json" }).$type<Record<string, unknown>>().notNull().default({}),
+    provenance: text("provenance", { mode: "json" }).$type<Provenance>().notNull().default({}),
     ...auditColumns,
   },
   (t) => [
     uniqueIndex("users_login_unique").on(t.login),
     uniqueIndex("users_email_unique").on(t.email),
     index("users_organization_idx").on(t.organizationId),
+    // Sort keys of the people list (keyset pagination): the same expressions as src/domain/users.ts orders by.
+    index("users_name_sort_idx").on(sql`coalesce(${t.lastname}, '')`, sql`coalesce(${t.firstname}, '')`, t.id),
+    index("users_email_sort_idx").on(sql`coalesce(${t.email}, '')`, t.id),
+    index("users_created_idx").on(t.createdAt, t.id),
+    index("users_updated_idx").on(t.updatedAt, t.id),
+    index("users_last_seen_idx").on(sql`coalesce(${t.lastSeenAt}, 0)`, t.id),
   ],
 );
 
@@ -109,3 +126,148 @@ export const settings = sqliteTable("settings", {
   value: text("value", { mode: "json" }).notNull(),
   updatedAt: timestamp("updated_at").notNull().default(now),
 });
+
+export const groups = sqliteTable("groups", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  name: text("name").notNull().unique(),
+  note: text("note"),
+  active: integer("active", { mode: "boolean" }).notNull().default(true),
+  ...auditColumns,
+});
+
+export const userGroups = sqliteTable(
+  "user_groups",
+  {
+    userId: integer("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    groupId: integer("group_id").notNull().references(() => groups.id, { onDelete: "cascade" }),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.groupId] }), index("user_groups_group_idx").on(t.groupId)],
+);
+
+/** Lookups with Zammad's ids and names. */
+export const ticketStates = sqliteTable("ticket_states", { id: integer("id").primaryKey(), name: text("name").notNull().unique() });
+export const ticketPriorities = sqliteTable("ticket_priorities", { id: integer("id").primaryKey(), name: text("name").notNull().unique() });
+
+export const tickets = sqliteTable(
+  "tickets",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    number: text("number").notNull().unique(),
+    title: text("title").notNull(),
+    stateId: integer("state_id").notNull().references(() => ticketStates.id),
+    priorityId: integer("priority_id").notNull().references(() => ticketPriorities.id),
+    groupId: integer("group_id").references(() => groups.id),
+    customerId: integer("customer_id").notNull().references(() => users.id),
+    ownerId: integer("owner_id").references(() => users.id),
+    organizationId: integer("organization_id").references(() => organizations.id),
+    articleCount: integer("article_count").notNull().default(0),
+    createArticleType: text("create_article_type"),
+    createArticleSender: text("create_article_sender"),
+    lastContactAt: timestamp("last_contact_at"),
+    lastContactCustomerAt: timestamp("last_contact_customer_at"),
+    lastContactAgentAt: timestamp("last_contact_agent_at"),
+    closedAt: timestamp("closed_at"),
+    active: integer("active", { mode: "boolean" }).notNull().default(true),
+    ...auditColumns,
+  },
+  (t) => [
+    index("tickets_customer_idx").on(t.customerId),
+    index("tickets_owner_idx").on(t.ownerId),
+    index("tickets_organization_idx").on(t.organizationId),
+    index("tickets_group_idx").on(t.groupId),
+    index("tickets_state_idx").on(t.stateId, t.id),
+  ],
+);
+
+export const articles = sqliteTable(
+  "articles",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    ticketId: integer("ticket_id").notNull().references(() => tickets.id, { onDelete: "cascade" }),
+    from: text("from"),
+    to: text("to"),
+    subject: text("subject"),
+    type: text("type", { enum: ["email", "phone", "web", "note"] }).notNull(),
+    sender: text("sender", { enum: ["Customer", "Agent", "System"] }).notNull(),
+    contentType: text("content_type").notNull().default("text/plain"),
+    body: text("body").notNull(),
+    internal: integer("internal", { mode: "boolean" }).notNull().default(false),
+    originById: integer("origin_by_id").references(() => users.id, { onDelete: "set null" }),
+    ...auditColumns,
+  },
+  (t) => [index("articles_ticket_idx").on(t.ticketId, t.id)],
+);
+
+/** Attachment contents live in the database, so a backup holds everything. */
+export const attachments = sqliteTable(
+  "attachments",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    articleId: integer("article_id").notNull().references(() => articles.id, { onDelete: "cascade" }),
+    filename: text("filename").notNull(),
+    size: integer("size").notNull(),
+    contentType: text("content_type").notNull(),
+    sha256: text("sha256").notNull(),
+    data: blob("data", { mode: "buffer" }).notNull(),
+    createdAt: timestamp("created_at").notNull().default(now),
+  },
+  (t) => [index("attachments_article_idx").on(t.articleId)],
+);
+
+/** Admin-defined extra fields for users and organizations; values live in each row's `custom` JSON. */
+export const customFields = sqliteTable(
+  "custom_fields",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    objectType: text("object_type", { enum: ["user", "organization"] }).notNull(),
+    name: text("name").notNull(),
+    label: text("label").notNull(),
+    type: text("type", { enum: ["text", "number", "boolean", "date", "select"] }).notNull(),
+    options: text("options", { mode: "json" }).$type<string[]>().notNull().default([]),
+    required: integer("required", { mode: "boolean" }).notNull().default(false),
+    position: integer("position").notNull().default(0),
+    ...auditColumns,
+  },
+  (t) => [uniqueIndex("custom_fields_object_name_unique").on(t.objectType, t.name)],
+);
+
+/**
+ * The change feed: every create, update and delete records one row in the same transaction.
+ * Consumers (triggers, CRM sync, enrichment) read it from a cursor (the id).
+ */
+export const events = sqliteTable(
+  "events",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    type: text("type").notNull(),
+    objectType: text("object_type").notNull(),
+    objectId: integer("object_id").notNull(),
+    changes: text("changes", { mode: "json" }).$type<Record<string, [unknown, unknown]>>().notNull().default({}),
+    actorId: integer("actor_id"),
+    source: text("source").notNull(),
+    createdAt: timestamp("created_at").notNull(),
+  },
+  (t) => [index("events_object_idx").on(t.objectType, t.objectId, t.id)],
+);
+
+/** Segment write keys: the Basic-auth username of /v1/identify and /v1/batch. Stored hashed. */
+export const writeKeys = sqliteTable("write_keys", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  name: text("name").notNull(),
+  tokenHash: text("token_hash").notNull().unique(),
+  prefix: text("prefix").notNull(),
+  createdById: integer("created_by_id").references(() => users.id, { onDelete: "set null" }),
+  createdAt: timestamp("created_at").notNull(),
+  lastUsedAt: timestamp("last_used_at"),
+  revokedAt: timestamp("revoked_at"),
+});
+
+/** Segment messageIds already applied, for de-duplication (pruned after a week). */
+export const seenMessages = sqliteTable(
+  "seen_messages",
+  {
+    messageId: text("message_id").primaryKey(),
+    receivedAt: timestamp("received_at").notNull(),
+  },
+  (t) => [index("seen_messages_received_idx").on(t.receivedAt)],
+);

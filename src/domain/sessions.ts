@@ -6,7 +6,8 @@ import { ADMIN_ROLE_ID } from "./admins";
 
 export type SessionInfo = { id: string; csrfToken: string; user: { id: number; email: string; name: string } };
 
-// Writing last_seen_at on every request would turn reads into writes; a minute's precision is enough.
+// Writing last_seen_at on every request would turn reads into writes; a minute's precision is enough,
+// or a quarter of the idle limit when that is short, so an admin who is active is never signed out.
 const TOUCH_EVERY_MS = 60_000;
 
 export function createSession(db: Db, userId: number, meta: { ip?: string; userAgent?: string }): { token: string; csrfToken: string } {
@@ -35,7 +36,7 @@ export function resolveSession(db: Db, token: string, idleMs: number): SessionIn
     db.delete(sessions).where(eq(sessions.id, id)).run();
     return null;
   }
-  if (now - row.lastSeenAt.getTime() > TOUCH_EVERY_MS) db.update(sessions).set({ lastSeenAt: new Date(now) }).where(eq(sessions.id, id)).run();
+  if (now - row.lastSeenAt.getTime() > Math.min(TOUCH_EVERY_MS, idleMs / 4)) db.update(sessions).set({ lastSeenAt: new Date(now) }).where(eq(sessions.id, id)).run();
   const name = [row.firstname, row.lastname].filter(Boolean).join(" ") || row.email!;
   return { id: row.id, csrfToken: row.csrfToken, user: { id: row.userId, email: row.email!, name } };
 }

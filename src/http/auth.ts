@@ -1,4 +1,4 @@
-import { authenticateApiToken } from "../domain/api-tokens";
+import { apiTokenStore } from "../domain/credentials";
 import { resolveSession, type SessionInfo } from "../domain/sessions";
 import { forbidden, unauthorized } from "../errors";
 import { randomToken, safeEqual } from "../crypto-tokens";
@@ -65,7 +65,7 @@ export function requireApiToken(ctx: AppContext, request: Request): { id: number
   const header = request.headers.get("authorization") ?? "";
   const match = /^Bearer\s+(\S+)$/i.exec(header);
   if (!match) throw unauthorized("send an API token as Authorization: Bearer <token>");
-  const token = authenticateApiToken(ctx.db, match[1]!);
+  const token = apiTokenStore.authenticate(ctx.db, match[1]!);
   if (!token) throw unauthorized("the API token is unknown or revoked");
   return token;
 }

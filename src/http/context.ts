@@ -1,6 +1,7 @@
 import type { Config } from "../config";
 import type { Db } from "../db/client";
 import type { DeliveryEngine } from "../delivery/engine";
+import type { EventFeed } from "../events/feed";
 import type { Logger } from "../log";
 import type { SecretBox } from "../secrets";
 import type { LoginThrottle } from "./login-throttle";
@@ -10,6 +11,7 @@ import type { Metrics } from "./metrics";
 export interface AppContext {
   config: Config;
   db: Db;
+  events: EventFeed;
   log: Logger;
   secrets: SecretBox;
   metrics: Metrics;
@@ -20,7 +22,7 @@ export interface AppContext {
 }
 
 /** Per-request facts the server wrapper knows and routes read (client address, request id, matched route). */
-export type RequestMeta = { id: string; ip: string; route: string };
+export type RequestMeta = { id: string; ip: string; route: string; bodyBytes?: number };
 export const requestMeta = new WeakMap<Request, RequestMeta>();
 
 export function metaOf(request: Request): RequestMeta {

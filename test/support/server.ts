@@ -84,3 +84,23 @@ export async function createToken(browser: Browser, name = "tests"): Promise<str
   if (!token) throw new Error("token not shown after creation");
   return token;
 }
+
+/** A browser signed in through the login form; fails the test when sign-in does not succeed. */
+export async function signIn(server: { url: string }, email = ADMIN.email, password = ADMIN.password): Promise<Browser> {
+  const browser = new Browser(server.url);
+  const res = await browser.submit("/login", "/login", { email, password });
+  if (res.status !== 303 || !browser.cookies.has("sb_session")) throw new Error(`sign-in as ${email} failed with ${res.status}`);
+  return browser;
+}
+
+/** The CSRF token a page carries in its forms. */
+export function csrfOf(page: string): string {
+  const token = /name="_csrf" value="([^"]+)"/.exec(page)?.[1];
+  if (!token) throw new Error("no CSRF token on the page");
+  return token;
+}
+
+/** The Set-Cookie header a response sent for one cookie name. */
+export function setCookie(res: Response, name: string): string | undefined {
+  return res.headers.getSetCookie().find((c) => c.startsWith(`${name}=`));
+}

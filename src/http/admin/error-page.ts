@@ -5,5 +5,7 @@ const HEADINGS: Record<number, string> = { 400: "Bad request", 403: "Forbidden",
 
 export function errorPage(status: number, message: string): Response {
   const heading = HEADINGS[status] ?? "Error";
-  return html(renderPage("error", { status, heading, message }, { title: heading }), { status });
+  // Messages are written for the JSON API, in lower case; a page shows them as a sentence.
+  const sentence = message.charAt(0).toUpperCase() + message.slice(1);
+  return html(renderPage("error", { status, heading, message: sentence }, { title: heading }), { status });
 }

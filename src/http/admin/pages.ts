@@ -1,7 +1,7 @@
 import { Elysia } from "elysia";
 import { sql } from "drizzle-orm";
 import { changePassword, countAdmins, createAdmin, listAdmins, removeAdmin } from "../../domain/admins";
-import { createApiToken, listApiTokens, revokeApiToken } from "../../domain/api-tokens";
+import { apiTokenStore } from "../../domain/credentials";
 import { organizations, users } from "../../db/schema";
 import { AppError } from "../../errors";
 import { fieldErrors, formatTime } from "../../views";
@@ -49,7 +49,7 @@ export function adminPages(ctx: AppContext) {
 
   const tokensPage = (request: Request, data: Form = {}, status = 200) => {
     const session = requireSession(ctx, request);
-    const tokens = listApiTokens(ctx.db).map((t) => ({ ...t, createdAt: formatTime(t.createdAt), lastUsedAt: formatTime(t.lastUsedAt) }));
+    const tokens = apiTokenStore.list(ctx.db).map((t) => ({ ...t, createdAt: formatTime(t.createdAt), lastUsedAt: formatTime(t.lastUsedAt) }));
     return adminPage(ctx, request, session, "tokens", { tokens, ...data }, { title: "API tokens", section: "settings", status });
   };
 
@@ -68,7 +68,7 @@ export function adminPages(ctx: AppContext) {
         {
           version: VERSION,
           publicUrl: ctx.config.publicUrl,
-          counts: { people: count(users), organizations: count(organizations), admins: countAdmins(ctx.db), tokens: listApiTokens(ctx.db).length },
+          counts: { people: count(users), organizations: count(organizations), admins: countAdmins(ctx.db), tokens: apiTokenStore.list(ctx.db).length },
           database: { path: dbPath, size: formatBytes(size), migrations },
           started: formatTime(ctx.startedAt),
         },
@@ -108,7 +108,7 @@ export function adminPages(ctx: AppContext) {
       const session = requireSession(ctx, request);
       const form = pick(body, ["name"]);
       try {
-        const { token, record } = createApiToken(ctx.db, form, session.user.id);
+        const { secret: token, record } = apiTokenStore.create(ctx.db, form, session.user.id);
         return tokensPage(request, { created: { name: record.name, token } });
       } catch (err) {
         return tokensPage(request, { form, errors: formErrors(err) }, 422);
@@ -116,7 +116,7 @@ export function adminPages(ctx: AppContext) {
     })
     .post("/tokens/:id/revoke", ({ request, params }) => {
       requireSession(ctx, request);
-      revokeApiToken(ctx.db, idParam(params.id));
+      apiTokenStore.revoke(ctx.db, idParam(params.id));
       if (request.headers.get("HX-Request")) return new Response(null, { status: 200 });
       return redirect(request, "/tokens", [flashCookie(ctx, { kind: "success", message: "Token revoked." })]);
     });

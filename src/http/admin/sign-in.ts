@@ -3,7 +3,7 @@ import { countAdmins, createAdmin, verifyAdminLogin } from "../../domain/admins"
 import { createSession, deleteSession } from "../../domain/sessions";
 import { AppError, tooManyRequests } from "../../errors";
 import { fieldErrors, renderPage } from "../../views";
-import { currentSession, flashCookie, preSessionCsrf, sessionCookie } from "../auth";
+import { currentSession, flashCookie, preSessionCsrf, sessionCookie, takeFlash } from "../auth";
 import { metaOf, type AppContext } from "../context";
 import { html, redirect } from "../responses";
 
@@ -20,8 +20,10 @@ function safeNext(value: unknown): string {
 export function signInRoutes(ctx: AppContext) {
   const bare = (request: Request, page: "login" | "setup", data: Form, status = 200) => {
     const csrf = preSessionCsrf(ctx, request);
+    // The flash left by sign-out is shown here, not on the dashboard after the next sign-in.
+    const { flash, cookies: clearFlash } = takeFlash(ctx, request);
     const title = page === "login" ? "Sign in" : "Set up";
-    return html(renderPage(page, data, { title, csrfToken: csrf.token }), { status, cookies: csrf.cookies });
+    return html(renderPage(page, data, { title, csrfToken: csrf.token, flash }), { status, cookies: [...csrf.cookies, ...clearFlash] });
   };
 
   const signIn = (request: Request, userId: number, next = "/") => {

@@ -1,6 +1,6 @@
 import { Elysia } from "elysia";
 import { createAdmin, listAdmins, removeAdmin, type Admin } from "../../domain/admins";
-import { createApiToken, listApiTokens, revokeApiToken, type ApiTokenView } from "../../domain/api-tokens";
+import { apiTokenStore, writeKeyStore, type CredentialView } from "../../domain/credentials";
 import { conflict } from "../../errors";
 import { requireApiToken } from "../auth";
 import type { AppContext } from "../context";
@@ -8,7 +8,7 @@ import { json } from "../responses";
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const adminJson = (a: Admin) => ({ id: a.id, email: a.email, firstname: a.firstname, lastname: a.lastname, last_login: iso(a.lastLogin), created_at: iso(a.createdAt) });
-const tokenJson = (t: ApiTokenView) => ({ id: t.id, name: t.name, prefix: t.prefix, created_at: iso(t.createdAt), last_used_at: iso(t.lastUsedAt), created_by: t.createdBy });
+const tokenJson = (t: CredentialView) => ({ id: t.id, name: t.name, prefix: t.prefix, created_at: iso(t.createdAt), last_used_at: iso(t.lastUsedAt), created_by: t.createdBy });
 const idParam = (v: string) => Number.parseInt(v, 10) || 0;
 
 /** Administrators and API tokens through the REST API: what the Settings pages do. */
@@ -30,16 +30,30 @@ export function settingsApi(ctx: AppContext) {
     })
     .get("/tokens", ({ request }) => {
       requireApiToken(ctx, request);
-      return json({ data: listApiTokens(ctx.db).map(tokenJson) });
+      return json({ data: apiTokenStore.list(ctx.db).map(tokenJson) });
     })
     .post("/tokens", ({ request, body }) => {
       const token = requireApiToken(ctx, request);
-      const created = createApiToken(ctx.db, body, token.actorId);
-      return json({ ...tokenJson(created.record), token: created.token }, 201);
+      const created = apiTokenStore.create(ctx.db, body, token.actorId);
+      return json({ ...tokenJson(created.record), token: created.secret }, 201);
     })
     .delete("/tokens/:id", ({ request, params }) => {
       requireApiToken(ctx, request);
-      revokeApiToken(ctx.db, idParam(params.id));
+      apiTokenStore.revoke(ctx.db, idParam(params.id));
+      return new Response(null, { status: 204 });
+    })
+    .get("/write_keys", ({ request }) => {
+      requireApiToken(ctx, request);
+      return json({ data: writeKeyStore.list(ctx.db).map(tokenJson) });
+    })
+    .post("/write_keys", ({ request, body }) => {
+      const token = requireApiToken(ctx, request);
+      const created = writeKeyStore.create(ctx.db, body, token.actorId);
+      return json({ ...tokenJson(created.record), key: created.secret }, 201);
+    })
+    .delete("/write_keys/:id", ({ request, params }) => {
+      requireApiToken(ctx, request);
+      writeKeyStore.revoke(ctx.db, idParam(params.id));
       return new Response(null, { status: 204 });
     });
 }

@@ -1,0 +1,153 @@
+import { asc, gt } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { organizations, users } from "../db/schema";
+import { AppError, ValidationError } from "../errors";
+import type { Actor, EventFeed, Tx } from "../events/feed";
+import { listCustomFields, type CustomField } from "../domain/custom-fields";
+import { createOrganizationIn, findOrganizationByName, getOrganizationRow, organizationJson, parseOrganizationInput, updateOrganizationIn } from "../domain/organizations";
+import { createUserIn, findUserByEmail, getUserRow, parseUserInput, updateUserIn, userJson } from "../domain/users";
+import { CsvError, csvLine, parseCsv, unguard } from "./csv";
+
+/**
+ * CSV import and export of users and organizations. Export streams in pages (bounded memory at any
+ * size); import runs every row in one transaction with a savepoint per row, so a preview is the real
+ * import rolled back, and a commit with any bad row writes nothing.
+ */
+type Kind = "user" | "organization";
+const PAGE = 1000;
+
+const USER_COLUMNS = ["id", "login", "email", "firstname", "lastname", "phone", "mobile", "address", "web", "note", "image", "organization", "vip", "verified", "out_of_office", "timezone", "active", "roles", "traits", "last_seen_at", "created_at", "updated_at"];
+const ORG_COLUMNS = ["id", "name", "domain", "domain_assignment", "shared", "note", "active", "member_count", "created_at", "updated_at"];
+const BOOLEAN_COLUMNS = new Set(["vip", "verified", "out_of_office", "active", "domain_assignment", "shared"]);
+const READ_ONLY = new Set(["last_seen_at", "created_at", "updated_at", "member_count"]);
+
+export function exportCsv(db: Db, kind: Kind): ReadableStream<Uint8Array> {
+  const fields = listCustomFields(db, kind);
+  const columns = [...(kind === "user" ? USER_COLUMNS : ORG_COLUMNS), ...fields.map((f) => f.name)];
+  const encoder = new TextEncoder();
+  let after = 0;
+  let headerSent = false;
+  return new ReadableStream({
+    pull(controller) {
+      if (!headerSent) {
+        headerSent = true;
+        controller.enqueue(encoder.encode(csvLine(columns)));
+        return;
+      }
+      const rows =
+        kind === "user"
+          ? db.select().from(users).where(gt(users.id, after)).orderBy(asc(users.id)).limit(PAGE).all().map((r) => userJson(db, r, fields) as Record<string, unknown>)
+          : db.select().from(organizations).where(gt(organizations.id, after)).orderBy(asc(organizations.id)).limit(PAGE).all().map((r) => organizationJson(db, r, fields) as Record<string, unknown>);
+      if (!rows.length) return controller.close();
+      after = rows.at(-1)!.id as number;
+      const text = rows.map((r) => csvLine(columns.map((c) => (c === "roles" ? (r.roles as string[]).join(",") : r[c])))).join("");
+      controller.enqueue(encoder.encode(text));
+    },
+  });
+}
+
+export type ImportReport = {
+  dry_run: boolean;
+  committed: boolean;
+  rows: number;
+  created: number;
+  updated: number;
+  unchanged: number;
+  errors: { line: number; field: string; message: string }[];
+  /** What each of the first rows would do (the preview). */
+  preview: { line: number; action: "create" | "update" | "unchanged" | "error"; id: number | null; label: string }[];
+};
+
+const PREVIEW_ROWS = 100;
+const MAX_ERRORS = 1000;
+class Rollback extends Error {}
+
+export function importCsv(db: Db, feed: EventFeed, kind: Kind, text: string, actor: Actor, opts: { dryRun: boolean }): ImportReport {
+  let table: string[][];
+  try {
+    table = parseCsv(text);
+  } catch (err) {
+    if (err instanceof CsvError) throw new ValidationError([{ field: `line ${err.line}`, message: err.message }]);
+    throw err;
+  }
+  const [header, ...rows] = table;
+  if (!header) throw new ValidationError([{ field: "file", message: "is empty: the first line must name the columns" }]);
+  const fields = listCustomFields(db, kind);
+  const known = new Set([...(kind === "user" ? USER_COLUMNS : ORG_COLUMNS), ...fields.map((f) => f.name)]);
+  const names = header.map((h) => h.trim().toLowerCase());
+  const unknown = names.filter((n) => !known.has(n));
+  if (unknown.length) throw new ValidationError(unknown.map((n) => ({ field: n, message: "is not a known column" })));
+  const report: ImportReport = { dry_run: opts.dryRun, committed: false, rows: rows.length, created: 0, updated: 0, unchanged: 0, errors: [], preview: [] };
+  try {
+    db.transaction((tx) => {
+      rows.forEach((cells, i) => {
+        const line = i + 2;
+        try {
+          tx.transaction((row) => applyRow(row, feed, kind, rowInput(names, cells, fields), fields, actor, report, line));
+        } catch (err) {
+          if (!(err instanceof AppError)) throw err;
+          const details = Array.isArray(err.details) ? (err.details as { field: string; message: string }[]) : [{ field: "", message: err.message }];
+          if (report.errors.length < MAX_ERRORS) report.errors.push(...details.map((d) => ({ line, ...d })));
+          if (report.preview.length < PREVIEW_ROWS) report.preview.push({ line, action: "error", id: null, label: cells.join(", ").slice(0, 80) });
+        }
+      });
+      if (opts.dryRun || report.errors.length) throw new Rollback();
+    });
+    report.committed = true;
+  } catch (err) {
+    if (!(err instanceof Rollback)) throw err;
+  }
+  return report;
+}
+
+/** A CSV row as API input: empty cells are left out (unchanged), types converted per column. */
+function rowInput(names: string[], cells: string[], fields: CustomField[]): Record<string, unknown> {
+  const input: Record<string, unknown> = {};
+  names.forEach((name, i) => {
+    const raw = unguard((cells[i] ?? "").trim());
+    if (raw === "" || READ_ONLY.has(name)) return;
+    const field = fields.find((f) => f.name === name);
+    if (name === "id") input.id = Number(raw);
+    else if (BOOLEAN_COLUMNS.has(name) || field?.type === "boolean") input[name] = parseBoolean(raw);
+    else if (field?.type === "number") input[name] = Number.isFinite(Number(raw)) ? Number(raw) : raw;
+    else if (name === "roles") input.roles = raw.split(/[,;]/).map((r) => r.trim()).filter(Boolean);
+    else if (name === "traits") {
+      try {
+        input.traits = JSON.parse(raw);
+      } catch {
+        input.traits = raw;
+      }
+    } else input[name] = raw;
+  });
+  return input;
+}
+
+function parseBoolean(v: string): boolean | string {
+  const s = v.toLowerCase();
+  if (["true", "yes", "1", "y"].includes(s)) return true;
+  if (["false", "no", "0", "n"].includes(s)) return false;
+  return v;
+}
+
+function applyRow(tx: Tx, feed: EventFeed, kind: Kind, input: Record<string, unknown>, fields: CustomField[], actor: Actor, report: ImportReport, line: number) {
+  const { id, ...rest } = input;
+  if (id !== undefined && (!Number.isInteger(id) || (id as number) <= 0)) throw new ValidationError([{ field: "id", message: "must be a positive whole number" }]);
+  let action: "create" | "update" | "unchanged";
+  let rowId: number;
+  let label: string;
+  if (kind === "user") {
+    const { data } = parseUserInput(tx as Db, rest, fields);
+    const existing = id !== undefined ? getUserRow(tx, id as number) : typeof data.email === "string" ? findUserByEmail(tx, data.email) : undefined;
+    const row = existing ? updateUserIn(tx, feed, existing, data, fields, actor) : createUserIn(tx, feed, data, fields, actor);
+    action = !existing ? "create" : row === existing ? "unchanged" : "update";
+    [rowId, label] = [row.id, row.email ?? row.login];
+  } else {
+    const { data } = parseOrganizationInput(tx as Db, rest, fields);
+    const existing = id !== undefined ? getOrganizationRow(tx, id as number) : typeof data.name === "string" ? findOrganizationByName(tx, data.name) : undefined;
+    const row = existing ? updateOrganizationIn(tx, feed, existing, data, fields, actor) : createOrganizationIn(tx, feed, data, fields, actor);
+    action = !existing ? "create" : row === existing ? "unchanged" : "update";
+    [rowId, label] = [row.id, row.name];
+  }
+  report[action === "create" ? "created" : action === "update" ? "updated" : "unchanged"]++;
+  if (report.preview.length < PREVIEW_ROWS) report.preview.push({ line, action, id: rowId, label });
+}

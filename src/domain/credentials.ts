@@ -1,0 +1,62 @@
+import { and, desc, eq, isNull } from "drizzle-orm";
+import { z } from "zod";
+import type { Db } from "../db/client";
+import { apiTokens, users, writeKeys } from "../db/schema";
+import { randomToken, sha256Hex } from "../crypto-tokens";
+import { notFound, validate } from "../errors";
+
+/**
+ * Named secrets handed to programs (API tokens, Segment write keys): shown once, stored as SHA-256,
+ * revocable, with a last-used time. Both kinds share this code; each has its own table.
+ */
+export type CredentialView = { id: number; name: string; prefix: string; createdAt: Date; lastUsedAt: Date | null; createdBy: string | null };
+export type Authenticated = { id: number; name: string; actorId: number | null };
+
+const newCredentialSchema = z.strictObject({ name: z.string().trim().min(1, "is required").max(100, "must be at most 100 characters") });
+// Recording every use would turn each authenticated read into a write; a minute's precision is enough.
+const TOUCH_EVERY_MS = 60_000;
+
+export function credentialStore(table: typeof apiTokens | typeof writeKeys, opts: { prefix: string; what: string; bytes: number }) {
+  // Both tables have the same columns; drizzle's types cannot express "either", so one is named.
+  const t = table as typeof apiTokens;
+  return {
+    prefix: opts.prefix,
+
+    create(db: Db, input: unknown, actorId: number | null): { secret: string; record: CredentialView } {
+      const { name } = validate(newCredentialSchema, input);
+      const secret = opts.prefix + randomToken(opts.bytes);
+      const row = db.insert(t).values({ name, tokenHash: sha256Hex(secret), prefix: secret.slice(0, opts.prefix.length + 6), createdById: actorId, createdAt: new Date() }).returning().get();
+      return { secret, record: { id: row.id, name: row.name, prefix: row.prefix, createdAt: row.createdAt, lastUsedAt: null, createdBy: null } };
+    },
+
+    list(db: Db): CredentialView[] {
+      return db
+        .select({ id: t.id, name: t.name, prefix: t.prefix, createdAt: t.createdAt, lastUsedAt: t.lastUsedAt, createdBy: users.email })
+        .from(t)
+        .leftJoin(users, eq(users.id, t.createdById))
+        .where(isNull(t.revokedAt))
+        .orderBy(desc(t.id))
+        .all();
+    },
+
+    revoke(db: Db, id: number): void {
+      const revoked = db.update(t).set({ revokedAt: new Date() }).where(and(eq(t.id, id), isNull(t.revokedAt))).returning({ id: t.id }).all();
+      if (!revoked.length) throw notFound(opts.what);
+    },
+
+    authenticate(db: Db, secret: string): Authenticated | null {
+      if (!secret.startsWith(opts.prefix)) return null;
+      const row = db
+        .select({ id: t.id, name: t.name, lastUsedAt: t.lastUsedAt, actorId: t.createdById })
+        .from(t)
+        .where(and(eq(t.tokenHash, sha256Hex(secret)), isNull(t.revokedAt)))
+        .get();
+      if (!row) return null;
+      if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > TOUCH_EVERY_MS) db.update(t).set({ lastUsedAt: new Date() }).where(eq(t.id, row.id)).run();
+      return { id: row.id, name: row.name, actorId: row.actorId };
+    },
+  };
+}
+
+export const apiTokenStore = credentialStore(apiTokens, { prefix: "sbt_", what: "API token", bytes: 32 });
+export const writeKeyStore = credentialStore(writeKeys, { prefix: "wk_", what: "write key", bytes: 24 });

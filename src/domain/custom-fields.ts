@@ -1,0 +1,120 @@
+import { and, asc, eq } from "drizzle-orm";
+import { z } from "zod";
+import type { Db } from "../db/client";
+import { customFields } from "../db/schema";
+import { conflict, notFound, validate, ValidationError } from "../errors";
+import type { Actor, EventFeed } from "../events/feed";
+
+export type ObjectType = "user" | "organization";
+export type CustomField = typeof customFields.$inferSelect;
+
+/** Names a custom field may not take: the built-in fields and relations of users and organizations. */
+export const RESERVED_NAMES = new Set([
+  "id", "login", "email", "firstname", "lastname", "name", "phone", "mobile", "address", "web", "note", "image",
+  "organization", "organization_id", "organization_ids", "vip", "verified", "out_of_office", "timezone", "last_login",
+  "last_seen_at", "password", "active", "roles", "role_ids", "groups", "group_ids", "traits", "custom", "provenance",
+  "domain", "domain_assignment", "shared", "members", "member_ids", "created_at", "updated_at", "created_by_id",
+  "updated_by_id", "created_by", "updated_by", "preferences", "login_failed", "authorizations", "authorization_ids",
+]);
+
+const fieldDefinition = z.strictObject({
+  object_type: z.enum(["user", "organization"]),
+  name: z
+    .string()
+    .regex(/^[a-z][a-z0-9_]{0,62}$/, "must be snake_case: a lowercase letter, then lowercase letters, digits or _")
+    .refine((n) => !RESERVED_NAMES.has(n) && !n.startsWith("clearbit_"), "is a built-in field name"),
+  label: z.string().trim().min(1, "is required").max(100),
+  type: z.enum(["text", "number", "boolean", "date", "select"]),
+  options: z.array(z.string().trim().min(1).max(100)).max(200).optional().default([]),
+  required: z.boolean().optional().default(false),
+  position: z.number().int().min(0).max(10_000).optional().default(0),
+});
+
+const fieldUpdate = z.strictObject({
+  label: z.string().trim().min(1, "is required").max(100).optional(),
+  options: z.array(z.string().trim().min(1).max(100)).max(200).optional(),
+  required: z.boolean().optional(),
+  position: z.number().int().min(0).max(10_000).optional(),
+});
+
+export function listCustomFields(db: Db, objectType?: ObjectType): CustomField[] {
+  const q = db.select().from(customFields);
+  return (objectType ? q.where(eq(customFields.objectType, objectType)) : q).orderBy(asc(customFields.position), asc(customFields.id)).all();
+}
+
+export function getCustomField(db: Db, id: number): CustomField {
+  const row = db.select().from(customFields).where(eq(customFields.id, id)).get();
+  if (!row) throw notFound("custom field");
+  return row;
+}
+
+export function createCustomField(db: Db, feed: EventFeed, input: unknown, actor: Actor): CustomField {
+  const d = validate(fieldDefinition, input);
+  if (d.type === "select" && d.options.length === 0) {
+    throw new ValidationError([{ field: "options", message: "a select field needs at least one option" }]);
+  }
+  return db.transaction((tx) => {
+    if (tx.select({ id: customFields.id }).from(customFields).where(and(eq(customFields.objectType, d.object_type), eq(customFields.name, d.name))).get()) {
+      throw conflict(`a ${d.object_type} field named ${d.name} already exists`, [{ field: "name", message: "already taken" }]);
+    }
+    const row = tx
+      .insert(customFields)
+      .values({ objectType: d.object_type, name: d.name, label: d.label, type: d.type, options: d.options, required: d.required, position: d.position, createdById: actor.id, updatedById: actor.id })
+      .returning()
+      .get();
+    feed.record(tx, { type: "custom_field.created", objectType: "custom_field", objectId: row.id, actor });
+    return row;
+  });
+}
+
+export function updateCustomField(db: Db, feed: EventFeed, id: number, input: unknown, actor: Actor): CustomField {
+  const d = validate(fieldUpdate, input);
+  return db.transaction((tx) => {
+    const before = tx.select().from(customFields).where(eq(customFields.id, id)).get();
+    if (!before) throw notFound("custom field");
+    const row = tx.update(customFields).set({ ...d, updatedAt: new Date(), updatedById: actor.id }).where(eq(customFields.id, id)).returning().get();
+    feed.record(tx, { type: "custom_field.updated", objectType: "custom_field", objectId: id, actor });
+    return row;
+  });
+}
+
+/** Removes the definition; values already stored stay in the rows' JSON but are no longer shown or validated. */
+export function deleteCustomField(db: Db, feed: EventFeed, id: number, actor: Actor): void {
+  db.transaction((tx) => {
+    const row = tx.delete(customFields).where(eq(customFields.id, id)).returning().get();
+    if (!row) throw notFound("custom field");
+    feed.record(tx, { type: "custom_field.deleted", objectType: "custom_field", objectId: id, actor });
+  });
+}
+
+/** The zod shape of an object's custom values: each optional (absent = unchanged), null clears. */
+export function customValuesShape(fields: CustomField[]): Record<string, z.ZodType> {
+  const shape: Record<string, z.ZodType> = {};
+  for (const f of fields) {
+    let t: z.ZodType;
+    switch (f.type) {
+      case "text":
+        t = z.string().max(5000, "must be at most 5000 characters");
+        break;
+      case "number":
+        t = z.number().finite();
+        break;
+      case "boolean":
+        t = z.boolean();
+        break;
+      case "date":
+        t = z.iso.date("must be a date (YYYY-MM-DD)");
+        break;
+      case "select":
+        t = z.enum(f.options as [string, ...string[]], `must be one of: ${f.options.join(", ")}`);
+        break;
+    }
+    shape[f.name] = t.nullable().optional();
+  }
+  return shape;
+}
+
+/** Required custom fields missing from a new object's values. */
+export function missingRequired(fields: CustomField[], values: Record<string, unknown>): { field: string; message: string }[] {
+  return fields.filter((f) => f.required && (values[f.name] === undefined || values[f.name] === null || values[f.name] === "")).map((f) => ({ field: f.name, message: "is required" }));
+}

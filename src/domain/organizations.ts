@@ -1,0 +1,221 @@
+import { and, asc, count, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
+import { z } from "zod";
+import type { Db } from "../db/client";
+import { organizations, tickets, users, type Provenance } from "../db/schema";
+import { conflict, notFound, validate, ValidationError } from "../errors";
+import type { Actor, EventFeed, Tx } from "../events/feed";
+import { customValuesShape, listCustomFields, missingRequired, type CustomField } from "./custom-fields";
+import { afterCursor, decodeCursor, diff, encodeCursor, ftsQuery, listParams, stamp, text, type Page } from "./records";
+
+export type OrganizationRow = typeof organizations.$inferSelect;
+
+const COLUMN_OF = {
+  name: "name",
+  domain: "domain",
+  domain_assignment: "domainAssignment",
+  shared: "shared",
+  note: "note",
+  active: "active",
+} as const satisfies Record<string, keyof OrganizationRow>;
+export type OrganizationField = keyof typeof COLUMN_OF;
+export const ORGANIZATION_FIELDS = Object.keys(COLUMN_OF) as OrganizationField[];
+
+const builtInShape = {
+  name: z.string().trim().min(1, "is required").max(255, "must be at most 255 characters").optional(),
+  domain: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .max(253)
+    .regex(/^$|^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "must be a domain name such as example.com")
+    .transform((v) => v || null)
+    .nullable()
+    .optional(),
+  domain_assignment: z.boolean().optional(),
+  shared: z.boolean().optional(),
+  note: text(10_000),
+  active: z.boolean().optional(),
+};
+
+const MEMBER_IDS_SHOWN = 1000;
+
+export type OrganizationJson = ReturnType<typeof toJsonRows>[number];
+
+function toJsonRows(db: Db | Tx, rows: OrganizationRow[], fields: CustomField[]) {
+  if (!rows.length) return [];
+  const ids = rows.map((r) => r.id);
+  const counts = new Map(db.select({ id: users.organizationId, n: count() }).from(users).where(inArray(users.organizationId, ids)).groupBy(users.organizationId).all().map((r) => [r.id, r.n]));
+  return rows.map((r) => {
+    const custom: Record<string, unknown> = {};
+    for (const f of fields) custom[f.name] = r.custom[f.name] ?? null;
+    const members = db.select({ id: users.id }).from(users).where(eq(users.organizationId, r.id)).orderBy(asc(users.id)).limit(MEMBER_IDS_SHOWN).all();
+    return {
+      id: r.id,
+      name: r.name,
+      domain: r.domain,
+      domain_assignment: r.domainAssignment,
+      shared: r.shared,
+      note: r.note,
+      active: r.active,
+      member_ids: members.map((m) => m.id),
+      member_count: counts.get(r.id) ?? 0,
+      ...custom,
+      created_at: r.createdAt.toISOString(),
+      updated_at: r.updatedAt.toISOString(),
+      created_by_id: r.createdById,
+      updated_by_id: r.updatedById,
+    };
+  });
+}
+
+export function organizationJson(db: Db | Tx, row: OrganizationRow, fields = listCustomFields(db as Db, "organization")) {
+  return toJsonRows(db, [row], fields)[0]!;
+}
+
+export function getOrganizationRow(db: Db | Tx, orgId: number): OrganizationRow {
+  const row = db.select().from(organizations).where(eq(organizations.id, orgId)).get();
+  if (!row) throw notFound("organization");
+  return row;
+}
+
+export function findOrganizationByName(db: Db | Tx, name: string): OrganizationRow | undefined {
+  return db.select().from(organizations).where(sql`lower(${organizations.name}) = lower(${name.trim()})`).get();
+}
+
+export function findOrganizationByDomain(db: Db | Tx, domain: string): OrganizationRow | undefined {
+  return db.select().from(organizations).where(eq(organizations.domain, domain.trim().toLowerCase())).orderBy(asc(organizations.id)).get();
+}
+
+function snapshot(row: OrganizationRow, fields: CustomField[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [api, col] of Object.entries(COLUMN_OF)) out[api] = row[col];
+  for (const f of fields) out[f.name] = row.custom[f.name] ?? null;
+  return out;
+}
+
+export function parseOrganizationInput(db: Db, input: unknown, fields = listCustomFields(db, "organization")) {
+  return { data: validate(z.strictObject({ ...builtInShape, ...customValuesShape(fields) }), input) as Record<string, unknown>, fields };
+}
+
+function assertNameFree(tx: Tx, name: unknown, exceptId?: number) {
+  if (typeof name !== "string") return;
+  const clash = findOrganizationByName(tx, name);
+  if (clash && clash.id !== exceptId) throw conflict("an organization with this name already exists", [{ field: "name", message: "already taken" }]);
+}
+
+function write(tx: Tx, row: OrganizationRow, changes: Record<string, [unknown, unknown]>, fields: CustomField[], actor: Actor): OrganizationRow {
+  const set: Record<string, unknown> = {};
+  const custom = { ...row.custom };
+  for (const [k, [, v]] of Object.entries(changes)) {
+    if (k in COLUMN_OF) set[COLUMN_OF[k as OrganizationField]] = v;
+    else if (fields.some((f) => f.name === k)) custom[k] = v;
+  }
+  set.custom = custom;
+  set.provenance = stamp(row.provenance, Object.keys(changes), actor.source);
+  set.updatedAt = new Date();
+  set.updatedById = actor.id;
+  return tx.update(organizations).set(set).where(eq(organizations.id, row.id)).returning().get();
+}
+
+export function createOrganizationIn(tx: Tx, feed: EventFeed, data: Record<string, unknown>, fields: CustomField[], actor: Actor): OrganizationRow {
+  if (typeof data.name !== "string") throw new ValidationError([{ field: "name", message: "is required" }]);
+  const missing = missingRequired(fields, data);
+  if (missing.length) throw new ValidationError(missing);
+  assertNameFree(tx, data.name);
+  const row = tx.insert(organizations).values({ name: data.name, createdById: actor.id, updatedById: actor.id }).returning().get();
+  const changes = diff({}, Object.fromEntries(Object.entries(data).filter(([, v]) => v !== undefined)));
+  const written = write(tx, row, changes, fields, actor);
+  feed.record(tx, { type: "organization.created", objectType: "organization", objectId: row.id, changes, actor });
+  return written;
+}
+
+export function updateOrganizationIn(tx: Tx, feed: EventFeed, before: OrganizationRow, data: Record<string, unknown>, fields: CustomField[], actor: Actor): OrganizationRow {
+  assertNameFree(tx, data.name, before.id);
+  const target = Object.fromEntries(Object.entries(data).filter(([, v]) => v !== undefined));
+  const changes = diff(snapshot(before, fields), target);
+  if (!Object.keys(changes).length) return before;
+  const row = write(tx, before, changes, fields, actor);
+  feed.record(tx, { type: "organization.updated", objectType: "organization", objectId: before.id, changes, actor });
+  return row;
+}
+
+export function createOrganization(db: Db, feed: EventFeed, input: unknown, actor: Actor) {
+  const { data, fields } = parseOrganizationInput(db, input);
+  return db.transaction((tx) => organizationJson(tx, createOrganizationIn(tx, feed, data, fields, actor), fields));
+}
+
+export function updateOrganization(db: Db, feed: EventFeed, orgId: number, input: unknown, actor: Actor) {
+  const { data, fields } = parseOrganizationInput(db, input);
+  return db.transaction((tx) => organizationJson(tx, updateOrganizationIn(tx, feed, getOrganizationRow(tx, orgId), data, fields, actor), fields));
+}
+
+export function getOrganization(db: Db, orgId: number) {
+  return organizationJson(db, getOrganizationRow(db, orgId));
+}
+
+export function getOrganizationProvenance(db: Db, orgId: number): Provenance {
+  return getOrganizationRow(db, orgId).provenance;
+}
+
+/**
+ * Deletes an organization. Its tickets must move to another organization (`reassignTo`) or the
+ * delete is refused (409); its members stay, without an organization (each gets a user.updated event).
+ */
+export function deleteOrganization(db: Db, feed: EventFeed, orgId: number, actor: Actor, opts: { reassignTo?: number } = {}): void {
+  const fields = listCustomFields(db, "organization");
+  db.transaction((tx) => {
+    const row = getOrganizationRow(tx, orgId);
+    const ticketIds = tx.select({ id: tickets.id }).from(tickets).where(eq(tickets.organizationId, orgId)).all();
+    if (ticketIds.length && opts.reassignTo === undefined) {
+      throw conflict(`this organization has ${ticketIds.length} ticket(s); pass reassign_to=<organization id> to move them`, [{ field: "reassign_to", message: "required: the organization has tickets" }]);
+    }
+    if (ticketIds.length) {
+      if (opts.reassignTo === orgId) throw conflict("cannot reassign tickets to the organization being deleted");
+      getOrganizationRow(tx, opts.reassignTo!);
+      for (const t of ticketIds) {
+        tx.update(tickets).set({ organizationId: opts.reassignTo, updatedAt: new Date(), updatedById: actor.id }).where(eq(tickets.id, t.id)).run();
+        feed.record(tx, { type: "ticket.updated", objectType: "ticket", objectId: t.id, changes: { organization_id: [orgId, opts.reassignTo] }, actor });
+      }
+    }
+    const members = tx.update(users).set({ organizationId: null, updatedAt: new Date(), updatedById: actor.id }).where(eq(users.organizationId, orgId)).returning({ id: users.id }).all();
+    for (const m of members) feed.record(tx, { type: "user.updated", objectType: "user", objectId: m.id, changes: { organization_id: [orgId, null] }, actor });
+    const before = snapshot(row, fields);
+    tx.delete(organizations).where(eq(organizations.id, orgId)).run();
+    feed.record(tx, { type: "organization.deleted", objectType: "organization", objectId: orgId, changes: Object.fromEntries(Object.entries(before).map(([k, v]) => [k, [v, null]])), actor });
+  });
+}
+
+const SORTS = { id: [] as SQL[], name: [sql`lower(${organizations.name})`] };
+
+export const listOrganizationsSchema = z.strictObject({
+  ...listParams,
+  q: z.string().trim().max(200).optional(),
+  sort: z.enum(["id", "name"]).optional().default("name"),
+  domain: z.string().trim().toLowerCase().optional(),
+  active: z.enum(["true", "false"]).transform((v) => v === "true").optional(),
+});
+
+export function listOrganizations(db: Db, input: unknown): Page<OrganizationJson> {
+  const p = validate(listOrganizationsSchema, input);
+  const conds: SQL[] = [];
+  const match = p.q ? ftsQuery(p.q) : null;
+  if (match) conds.push(sql`${organizations.id} IN (SELECT rowid FROM organizations_fts WHERE organizations_fts MATCH ${match})`);
+  if (p.domain) conds.push(eq(organizations.domain, p.domain));
+  if (p.active !== undefined) conds.push(eq(organizations.active, p.active));
+  const keys = [...SORTS[p.sort], sql`${organizations.id}`];
+  const descending = p.order === "desc";
+  if (p.cursor) conds.push(afterCursor(keys, decodeCursor(p.cursor, keys.length), descending));
+  // The sort key comes back from SQLite, so the cursor holds exactly what lower() computed.
+  const rows = db
+    .select({ row: organizations, sortKey: sql<string>`lower(${organizations.name})` })
+    .from(organizations)
+    .where(conds.length ? and(...conds) : undefined)
+    .orderBy(...keys.map((k) => (descending ? desc(k) : asc(k))))
+    .limit(p.limit + 1)
+    .all();
+  const more = rows.length > p.limit;
+  const page = more ? rows.slice(0, p.limit) : rows;
+  const last = page.at(-1);
+  const next = more && last ? encodeCursor(p.sort === "name" ? [last.sortKey, last.row.id] : [last.row.id]) : null;
+  return { data: toJsonRows(db, page.map((r) => r.row), listCustomFields(db, "organization")), next_cursor: next };
+}

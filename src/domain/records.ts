@@ -1,0 +1,90 @@
+import { sql, type SQL } from "drizzle-orm";
+import { z } from "zod";
+import type { Provenance } from "../db/schema";
+import { badRequest } from "../errors";
+import type { Source } from "../events/feed";
+
+/** Helpers shared by the record services (users, organizations, tickets ...). */
+
+/** A trimmed optional text field where "" clears the value (stored as null). */
+export const text = (max: number) =>
+  z
+    .string()
+    .trim()
+    .max(max, `must be at most ${max} characters`)
+    .transform((v) => (v === "" ? null : v))
+    .nullable()
+    .optional();
+
+export const id = z.number().int().positive();
+
+/** JSON objects from outside (traits) are bounded in depth and size. */
+export const boundedJsonObject = z
+  .record(z.string().max(200), z.unknown())
+  .refine((v) => depth(v) <= 6, "is nested too deeply (at most 6 levels)")
+  .refine((v) => JSON.stringify(v).length <= 32_768, "is too large (at most 32 KB as JSON)");
+
+function depth(v: unknown): number {
+  if (v === null || typeof v !== "object") return 0;
+  let max = 0;
+  for (const x of Object.values(v)) max = Math.max(max, depth(x));
+  return 1 + max;
+}
+
+export const isoOrNull = (d: Date | null | undefined) => (d ? d.toISOString() : null);
+
+const same = (a: unknown, b: unknown) => a === b || JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+
+/** The fields whose value differs, as {field: [old, new]}. */
+export function diff(before: Record<string, unknown>, after: Record<string, unknown>): Record<string, [unknown, unknown]> {
+  const changes: Record<string, [unknown, unknown]> = {};
+  for (const [k, v] of Object.entries(after)) if (!same(before[k], v)) changes[k] = [before[k] ?? null, v ?? null];
+  return changes;
+}
+
+/** Records that `source` wrote these fields now. */
+export function stamp(provenance: Provenance, fields: string[], source: Source, at = Date.now()): Provenance {
+  const next = { ...provenance };
+  for (const f of fields) next[f] = { source, at };
+  return next;
+}
+
+/** Keyset pagination: an opaque cursor holding the sort values of the last row seen. */
+export function encodeCursor(values: unknown[]): string {
+  return Buffer.from(JSON.stringify(values)).toString("base64url");
+}
+
+export function decodeCursor(cursor: string, length: number): unknown[] {
+  try {
+    const values = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+    if (Array.isArray(values) && values.length === length) return values;
+  } catch {
+    // fall through
+  }
+  throw badRequest("invalid cursor; use the next_cursor value of a previous page", [{ field: "cursor", message: "is not a cursor from this list" }]);
+}
+
+/** `(k1, k2, id) > (v1, v2, vid)` (or `<` descending): SQLite row values, served by the sort index. */
+export function afterCursor(keys: SQL[], values: unknown[], descending: boolean): SQL {
+  const left = sql.join(keys, sql`, `);
+  const right = sql.join(values.map((v) => sql`${v}`), sql`, `);
+  return descending ? sql`(${left}) < (${right})` : sql`(${left}) > (${right})`;
+}
+
+/**
+ * An FTS5 query for search-as-you-type: each word of the input becomes a quoted prefix term, all
+ * required. Returns null when the input has no searchable characters.
+ */
+export function ftsQuery(input: string): string | null {
+  const words = input.toLowerCase().match(/[\p{L}\p{N}]+/gu);
+  if (!words?.length) return null;
+  return words.slice(0, 8).map((w) => `"${w}"*`).join(" ");
+}
+
+export const listParams = {
+  limit: z.coerce.number().int().min(1).max(500).optional().default(50),
+  cursor: z.string().max(2000).optional(),
+  order: z.enum(["asc", "desc"]).optional().default("asc"),
+};
+
+export type Page<T> = { data: T[]; next_cursor: string | null };

@@ -1,0 +1,81 @@
+import { and, asc, desc, eq, gt } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { events } from "../db/schema";
+
+/** Who changed something, and through which door. Enrichment providers write as `enrichment:<name>`. */
+export type Source = "ui" | "api" | "identify" | "import" | "system" | `enrichment:${string}`;
+export type Actor = { id: number | null; source: Source };
+
+export type ChangeEvent = {
+  id: number;
+  type: string;
+  objectType: string;
+  objectId: number;
+  changes: Record<string, [unknown, unknown]>;
+  actorId: number | null;
+  source: string;
+  createdAt: Date;
+};
+
+/** A transaction handle: drizzle's transaction object, or the db itself (statements then autocommit). */
+export type Tx = Pick<Db, "select" | "insert" | "update" | "delete" | "run" | "all" | "get">;
+
+type InTransactionHook = (tx: Tx, event: ChangeEvent) => void;
+type AfterCommitListener = (lastEventId: number) => void;
+
+/**
+ * The change feed. `record` writes the event row inside the caller's transaction and runs the
+ * in-transaction hooks (consumers that enqueue durable jobs, so job and event commit together).
+ * After the synchronous transaction returns, listeners are woken once (no polling).
+ */
+export class EventFeed {
+  private hooks: InTransactionHook[] = [];
+  private listeners = new Set<AfterCommitListener>();
+  private wakeScheduled = false;
+  private lastId = 0;
+
+  constructor(private readonly db: Db) {}
+
+  /** Consumers that must act in the same transaction as the change (e.g. enqueue a delivery). */
+  onRecord(hook: InTransactionHook): void {
+    this.hooks.push(hook);
+  }
+
+  /** Wakes after commit with the newest event id; returns an unsubscribe function. */
+  subscribe(listener: AfterCommitListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  record(tx: Tx, e: { type: string; objectType: string; objectId: number; changes?: Record<string, [unknown, unknown]>; actor: Actor }): ChangeEvent {
+    const row = tx
+      .insert(events)
+      .values({ type: e.type, objectType: e.objectType, objectId: e.objectId, changes: e.changes ?? {}, actorId: e.actor.id, source: e.actor.source, createdAt: new Date() })
+      .returning()
+      .get();
+    for (const hook of this.hooks) hook(tx, row);
+    this.lastId = row.id;
+    if (!this.wakeScheduled) {
+      this.wakeScheduled = true;
+      // A microtask runs after the current synchronous transaction has committed (or rolled back).
+      queueMicrotask(() => {
+        this.wakeScheduled = false;
+        for (const l of this.listeners) l(this.lastId);
+      });
+    }
+    return row;
+  }
+
+  /** Events after a cursor (exclusive), oldest first. */
+  read(after: number, limit = 100, filter: { objectType?: string; objectId?: number } = {}): ChangeEvent[] {
+    const conds = [gt(events.id, after)];
+    if (filter.objectType) conds.push(eq(events.objectType, filter.objectType));
+    if (filter.objectId !== undefined) conds.push(eq(events.objectId, filter.objectId));
+    return this.db.select().from(events).where(and(...conds)).orderBy(asc(events.id)).limit(limit).all();
+  }
+
+  /** The newest events of one object, newest first (the timeline on a person's page). */
+  history(objectType: string, objectId: number, limit = 50): ChangeEvent[] {
+    return this.db.select().from(events).where(and(eq(events.objectType, objectType), eq(events.objectId, objectId))).orderBy(desc(events.id)).limit(limit).all();
+  }
+}

@@ -1,0 +1,23 @@
+import { notFound } from "../../errors";
+import type { Actor } from "../../events/feed";
+import { requireApiToken } from "../auth";
+import type { AppContext } from "../context";
+
+/** The actor of an API call: the admin who created the token, writing as source "api". */
+export function apiActor(ctx: AppContext, request: Request): Actor {
+  return { id: requireApiToken(ctx, request).actorId, source: "api" };
+}
+
+/** A path id: a positive integer, or the resource does not exist. */
+export function pathId(value: string, what: string): number {
+  const n = /^\d{1,15}$/.test(value) ? Number(value) : 0;
+  if (!n) throw notFound(what);
+  return n;
+}
+
+/** An optional positive integer query parameter such as reassign_to. */
+export function optionalId(value: unknown): number | undefined {
+  return typeof value === "string" && /^\d{1,15}$/.test(value) ? Number(value) : undefined;
+}
+
+export const noContent = () => new Response(null, { status: 204 });

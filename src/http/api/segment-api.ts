@@ -1,0 +1,48 @@
+import { Elysia } from "elysia";
+import { writeKeyStore } from "../../domain/credentials";
+import { AppError, notFound, unauthorized, validate } from "../../errors";
+import { batchCall, ingest, MAX_BATCH_BYTES, MAX_CALL_BYTES, parseMessages } from "../../ingest/segment";
+import { metaOf, type AppContext } from "../context";
+import { json } from "../responses";
+
+const SINGLE_CALLS = ["identify", "group", "track", "page", "screen", "alias"] as const;
+
+/** The write key: Segment sends it as the Basic-auth username (password empty), or in the body. */
+function writeKeyOf(request: Request, body: unknown): string | undefined {
+  const auth = request.headers.get("authorization") ?? "";
+  const basic = /^Basic\s+(\S+)$/i.exec(auth);
+  if (basic) return Buffer.from(basic[1]!, "base64").toString("utf8").split(":")[0];
+  const inBody = body && typeof body === "object" ? (body as Record<string, unknown>).writeKey : undefined;
+  return typeof inBody === "string" ? inBody : undefined;
+}
+
+function tooLarge(limit: number) {
+  return new AppError(400, "payload_too_large", `the call exceeds Segment's limit of ${limit / 1024} KB`);
+}
+
+/** Segment-compatible ingest: POST /v1/identify, /v1/batch (and the other single calls). */
+export function segmentApi(ctx: AppContext) {
+  const authenticate = (request: Request, body: unknown) => {
+    const key = writeKeyOf(request, body);
+    const found = key ? writeKeyStore.authenticate(ctx.db, key) : null;
+    if (!found) throw unauthorized("send a write key as the Basic-auth username (Settings → Write keys)");
+    return { id: found.actorId, source: "identify" as const };
+  };
+
+  return new Elysia({ prefix: "/v1" })
+    .post("/batch", ({ request, body }) => {
+      const actor = authenticate(request, body);
+      if ((metaOf(request).bodyBytes ?? 0) > MAX_BATCH_BYTES) throw tooLarge(MAX_BATCH_BYTES);
+      const call = validate(batchCall, body);
+      ingest(ctx.db, ctx.events, parseMessages(call.batch), actor, { batch: true });
+      return json({ success: true });
+    })
+    .post("/:type", ({ request, body, params }) => {
+      const type = SINGLE_CALLS.find((t) => t === params.type);
+      if (!type) throw notFound(`Segment call type "${params.type}"`);
+      const actor = authenticate(request, body);
+      if ((metaOf(request).bodyBytes ?? 0) > MAX_CALL_BYTES) throw tooLarge(MAX_CALL_BYTES);
+      ingest(ctx.db, ctx.events, parseMessages([body], { type }), actor);
+      return json({ success: true });
+    });
+}

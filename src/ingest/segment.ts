@@ -1,0 +1,203 @@
+import { eq, lt } from "drizzle-orm";
+import { z } from "zod";
+import type { Db } from "../db/client";
+import { seenMessages, users } from "../db/schema";
+import { AppError, ValidationError } from "../errors";
+import type { Actor, EventFeed, Tx } from "../events/feed";
+import { listCustomFields, type CustomField } from "../domain/custom-fields";
+import { createOrganizationIn, findOrganizationByName } from "../domain/organizations";
+import { createUserIn, findUserByEmail, parseUserInput, updateUserIn, type UserRow } from "../domain/users";
+
+/**
+ * Segment's HTTP Tracking API (identify, batch), applied to our people: the email is the join key,
+ * userId becomes the login, well-known traits map onto user fields and the rest are kept as traits.
+ */
+export const MAX_CALL_BYTES = 32 * 1024;
+export const MAX_BATCH_BYTES = 500 * 1024;
+const DEDUP_WINDOW_MS = 7 * 24 * 3600_000;
+
+const id = z.union([z.string().trim().min(1).max(255), z.number().transform(String)]);
+const timestamp = z.iso.datetime({ offset: true }).transform((v) => new Date(v));
+
+const baseMessage = {
+  userId: id.nullable().optional(),
+  anonymousId: id.nullable().optional(),
+  messageId: z.string().max(255).optional(),
+  timestamp: timestamp.optional(),
+  sentAt: timestamp.optional(),
+  originalTimestamp: timestamp.optional(),
+  receivedAt: timestamp.optional(),
+  context: z.record(z.string(), z.unknown()).optional(),
+  integrations: z.record(z.string(), z.unknown()).optional(),
+  writeKey: z.string().optional(),
+  version: z.unknown().optional(),
+  _metadata: z.unknown().optional(),
+  channel: z.string().optional(),
+  type: z.string().optional(),
+};
+const traits = z.record(z.string().max(200), z.unknown());
+
+const identifyMessage = z.object({ ...baseMessage, type: z.literal("identify").optional(), traits: traits.optional() });
+const groupMessage = z.object({ ...baseMessage, type: z.literal("group"), groupId: id, traits: traits.optional() });
+/** track, page, screen and alias only tell us the person was seen. */
+const otherMessage = z.object({ ...baseMessage, type: z.enum(["track", "page", "screen", "alias"]) }).loose();
+
+const message = z
+  .discriminatedUnion("type", [identifyMessage.extend({ type: z.literal("identify") }), groupMessage, otherMessage])
+  .refine((m) => m.userId || m.anonymousId, { message: "userId or anonymousId is required", path: ["userId"] });
+type Message = z.infer<typeof message>;
+
+export const identifyCall = identifyMessage.refine((m) => m.userId || m.anonymousId, { message: "userId or anonymousId is required", path: ["userId"] });
+export const batchCall = z.object({ batch: z.array(z.unknown()).min(1, "must hold at least one message").max(2000), writeKey: z.string().optional(), sentAt: z.unknown().optional(), context: z.unknown().optional(), metadata: z.unknown().optional() });
+
+const str = (v: unknown): string | undefined => (typeof v === "string" && v.trim() ? v.trim() : typeof v === "number" ? String(v) : undefined);
+
+/** Well-known traits as user fields; everything else stays a trait. */
+export function mapTraits(input: Record<string, unknown>): { fields: Record<string, unknown>; rest: Record<string, unknown>; company?: string } {
+  const t = { ...input };
+  const take = (...keys: string[]) => {
+    let found: string | undefined;
+    for (const k of keys) {
+      found ??= str(t[k]);
+      delete t[k];
+    }
+    return found;
+  };
+  const fields: Record<string, unknown> = {};
+  const email = take("email");
+  if (email) fields.email = email;
+  let first = take("firstName", "first_name", "firstname");
+  let last = take("lastName", "last_name", "lastname");
+  const name = take("name");
+  if (name && !first && !last) {
+    const parts = name.split(/\s+/);
+    first = parts.shift();
+    last = parts.join(" ") || undefined;
+  }
+  if (first) fields.firstname = first;
+  if (last) fields.lastname = last;
+  const phone = take("phone");
+  if (phone) fields.phone = phone;
+  const website = take("website", "web");
+  if (website) fields.web = website;
+  const avatar = take("avatar");
+  if (avatar) fields.image = avatar;
+  const address = t.address;
+  delete t.address;
+  if (typeof address === "string" && address.trim()) fields.address = address.trim();
+  else if (address && typeof address === "object") {
+    const a = address as Record<string, unknown>;
+    const line = [str(a.street), [str(a.postalCode) ?? str(a.postal_code), str(a.city)].filter(Boolean).join(" "), str(a.state), str(a.country)].filter(Boolean).join("\n");
+    if (line) fields.address = line;
+  }
+  let company: string | undefined;
+  if (t.company && typeof t.company === "object") company = str((t.company as Record<string, unknown>).name);
+  else company = str(t.company);
+  if (company) delete t.company;
+  return { fields, rest: t, company };
+}
+
+export type IngestResult = { created: number; updated: number; duplicates: number };
+
+/** Validates every message first: one bad message refuses the whole call and nothing is written. */
+export function parseMessages(raw: unknown[], defaults: Partial<Message> = {}): Message[] {
+  const issues: { field: string; message: string }[] = [];
+  const out: Message[] = [];
+  raw.forEach((m, i) => {
+    if (JSON.stringify(m).length > MAX_CALL_BYTES) {
+      issues.push({ field: `batch.${i}`, message: `exceeds ${MAX_CALL_BYTES} bytes` });
+      return;
+    }
+    const r = message.safeParse(m && typeof m === "object" ? { ...defaults, ...m } : m);
+    if (r.success) out.push(r.data);
+    else for (const issue of r.error.issues) issues.push({ field: ["batch", i, ...issue.path].join("."), message: issue.message });
+  });
+  if (issues.length) throw new ValidationError(issues);
+  return out;
+}
+
+/** Applies messages in one transaction (a batch is all-or-nothing), skipping messageIds already seen. */
+export function ingest(db: Db, feed: EventFeed, messages: Message[], actor: Actor, opts: { batch?: boolean } = {}): IngestResult {
+  const fields = listCustomFields(db, "user");
+  const result: IngestResult = { created: 0, updated: 0, duplicates: 0 };
+  db.transaction((tx) => {
+    messages.forEach((m, i) => {
+      try {
+        apply(m);
+      } catch (err) {
+        if (!opts.batch || !(err instanceof AppError) || !Array.isArray(err.details)) throw err;
+        const details = (err.details as { field: string; message: string }[]).map((d) => ({ field: `batch.${i}.${d.field}`, message: d.message }));
+        throw new AppError(err.status, err.code, details.map((d) => `${d.field}: ${d.message}`).join("; "), details);
+      }
+    });
+    function apply(m: Message) {
+      if (m.messageId && !claimMessageId(tx, m.messageId)) {
+        result.duplicates++;
+        return;
+      }
+      const seenAt = m.timestamp ?? m.originalTimestamp ?? new Date();
+      if (m.type === "identify") {
+        const outcome = identify(tx, feed, m, fields, actor, seenAt);
+        result[outcome]++;
+      } else if (m.type === "group") {
+        const user = findByIds(tx, m);
+        if (user) {
+          const orgId = organizationFor(tx, feed, str(m.traits?.name) ?? String(m.groupId), actor);
+          updateUserIn(tx, feed, user, { organization_id: orgId }, fields, actor, { lastSeenAt: seenAt });
+          result.updated++;
+        }
+      } else {
+        const user = findByIds(tx, m);
+        if (user) tx.update(users).set({ lastSeenAt: seenAt }).where(eq(users.id, user.id)).run();
+      }
+    }
+  });
+  return result;
+}
+
+function claimMessageId(tx: Tx, messageId: string): boolean {
+  const inserted = tx.insert(seenMessages).values({ messageId, receivedAt: new Date() }).onConflictDoNothing().returning({ id: seenMessages.messageId }).all();
+  return inserted.length > 0;
+}
+
+function findByIds(tx: Tx, m: { userId?: string | null; anonymousId?: string | null }, email?: string): UserRow | undefined {
+  if (email) {
+    const byEmail = findUserByEmail(tx, email);
+    if (byEmail) return byEmail;
+  }
+  const login = m.userId ?? (m.anonymousId ? `anonymous:${m.anonymousId}` : undefined);
+  return login ? tx.select().from(users).where(eq(users.login, login)).get() : undefined;
+}
+
+function organizationFor(tx: Tx, feed: EventFeed, name: string, actor: Actor): number {
+  const existing = findOrganizationByName(tx, name);
+  if (existing) return existing.id;
+  return createOrganizationIn(tx, feed, { name: name.slice(0, 255) }, listCustomFields(tx as Db, "organization"), actor).id;
+}
+
+function identify(tx: Tx, feed: EventFeed, m: z.infer<typeof identifyMessage>, fields: CustomField[], actor: Actor, seenAt: Date): "created" | "updated" {
+  const { fields: mapped, rest, company } = mapTraits(m.traits ?? {});
+  try {
+    const existing = findByIds(tx, m, mapped.email as string | undefined);
+    const { data } = parseUserInput(tx as Db, { ...mapped, traits: { ...existing?.traits, ...rest } }, fields);
+    if (company) data.organization_id = organizationFor(tx, feed, company, actor);
+    if (existing) {
+      updateUserIn(tx, feed, existing, data, fields, actor, { lastSeenAt: seenAt });
+      return "updated";
+    }
+    const login = m.userId ?? (data.email as string | undefined) ?? `anonymous:${m.anonymousId}`;
+    createUserIn(tx, feed, { ...data, login }, fields, actor, { lastSeenAt: seenAt });
+    return "created";
+  } catch (err) {
+    // Field errors come from the caller's traits (or userId, which becomes the login): name them so.
+    if (err instanceof AppError && Array.isArray(err.details)) {
+      const details = (err.details as { field: string; message: string }[]).map((d) => ({ field: d.field === "login" ? "userId" : d.field.startsWith("traits") ? d.field : `traits.${d.field}`, message: d.message }));
+      throw new AppError(err.status, err.code, details.map((d) => `${d.field}: ${d.message}`).join("; "), details);
+    }
+    throw err;
+  }
+}
+
+export function pruneSeenMessages(db: Db): number {
+  return db.delete(seenMessages).where(lt(seenMessages.receivedAt, new Date(Date.now() - DEDUP_WINDOW_MS))).returning({ id: seenMessages.messageId }).all().length;
+}

@@ -1,0 +1,202 @@
+import { Database } from "bun:sqlite";
+import { afterAll, afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import pkg from "../../package.json";
+import { SETTINGS } from "../../src/config";
+import { runCli, ServerProcess, BUN, MAIN } from "../support/process";
+import { signIn, startTestServer, tempDir } from "../support/server";
+
+// Each test starts processes; bunfig's [test] timeout is not read by bun test, so it is set here.
+setDefaultTimeout(30_000);
+
+const dirs: string[] = [];
+const newDir = () => {
+  const d = tempDir("switchboard-cli-");
+  dirs.push(d);
+  return d;
+};
+const servers: ServerProcess[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) await s.kill();
+});
+afterAll(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe("switchboard version and --help", () => {
+  test("version prints the package version", async () => {
+    const r = await runCli(["version"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(`switchboard ${pkg.version}`);
+  });
+
+  test("--help lists the commands and every setting with its flag and variable", async () => {
+    const r = await runCli(["--help"]);
+    expect(r.code).toBe(0);
+    for (const cmd of ["serve", "admin create", "--password-stdin", "backup <file>", "version"]) expect(r.stdout).toContain(cmd);
+    for (const s of Object.values(SETTINGS)) {
+      expect(r.stdout).toContain(s.flag);
+      expect(r.stdout).toContain(s.env);
+    }
+    expect((await runCli(["help"])).stdout).toBe(r.stdout);
+  });
+
+  test("an unknown command or option is a usage error (exit 2)", async () => {
+    const cmd = await runCli(["frobnicate"]);
+    expect(cmd.code).toBe(2);
+    expect(cmd.stderr).toContain('unknown command "frobnicate"');
+    const opt = await runCli(["serve", "--colour", "blue"]);
+    expect(opt.code).toBe(2);
+    expect(opt.stderr).toContain("--colour");
+  });
+});
+
+describe("switchboard serve", () => {
+  test("is the default command; settings come from SWITCHBOARD_* variables", async () => {
+    const cwd = newDir();
+    const env = { SWITCHBOARD_PORT: "0", SWITCHBOARD_DATA_DIR: "store", SWITCHBOARD_BASE_URL: "https://sb.example.com/", SWITCHBOARD_BODY_LIMIT: "2048" };
+    const server = await ServerProcess.start([BUN, MAIN], { cwd, env });
+    servers.push(server);
+    expect((await fetch(server.url + "/healthz")).status).toBe(200);
+    expect(existsSync(join(cwd, "store", "switchboard.db"))).toBe(true);
+    expect(server.logs.find((l) => l.msg === "switchboard listening")?.public_url).toBe("https://sb.example.com");
+    expect((await fetch(server.url + "/api/v1/tokens", { method: "POST", body: "x".repeat(4096) })).status).toBe(413);
+    expect(await server.stop()).toBe(0);
+  });
+
+  test("the data directory defaults to ./data; flags beat variables", async () => {
+    const cwd = newDir();
+    const server = await ServerProcess.start([BUN, MAIN, "serve", "--port", "0", "--log-level=debug"], { cwd, env: { SWITCHBOARD_PORT: "1", SWITCHBOARD_LOG_LEVEL: "loud" } });
+    servers.push(server);
+    expect(existsSync(join(cwd, "data", "switchboard.db"))).toBe(true);
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    await fetch(server.url + "/healthz");
+    expect(await server.stop()).toBe(0);
+    expect(server.logs.some((l) => l.msg === "request" && l.path === "/healthz")).toBe(true);
+  });
+
+  const badSettings: [string, string[], Record<string, string>][] = [
+    ["--port", ["--port", "abc"], {}],
+    ["--log-level", [], { SWITCHBOARD_LOG_LEVEL: "loud" }],
+    ["--base-url", ["--base-url", "ftp://x"], {}],
+    ["--body-limit", [], { SWITCHBOARD_BODY_LIMIT: "lots" }],
+    ["--session-idle-minutes", ["--session-idle-minutes", "-5"], {}],
+  ];
+  for (const [flag, args, env] of badSettings) {
+    test(`a bad ${flag} stops start-up with one stderr line naming it`, async () => {
+      const cwd = newDir();
+      const r = await runCli([...args, "--data-dir", join(cwd, "data")], { cwd, env });
+      expect(r.code).not.toBe(0);
+      const lines = r.stderr.trim().split("\n");
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toStartWith("switchboard: ");
+      expect(lines[0]).toContain(flag);
+      expect(r.stdout).not.toContain("listening");
+      expect(existsSync(join(cwd, "data"))).toBe(false); // nothing was created
+    });
+  }
+
+  test("a flag without its value is a usage error", async () => {
+    const r = await runCli(["serve", "--port"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--port needs a value");
+  });
+});
+
+describe("switchboard admin create", () => {
+  test("creates an administrator from a password on stdin, who can then sign in", async () => {
+    const dataDir = join(newDir(), "data");
+    const r = await runCli(["admin", "create", "--email", "Ops@Example.com", "--password-stdin", "--firstname", "Olga", "--lastname", "Ops", "--data-dir", dataDir], {
+      stdin: "a long passphrase\n",
+    });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("created administrator ops@example.com");
+    expect(r.stdout).not.toContain("a long passphrase");
+
+    const server = await startTestServer({ dataDir });
+    try {
+      await signIn(server, "ops@example.com", "a long passphrase");
+      // With an admin, the first-run page is closed.
+      expect((await fetch(server.url + "/setup", { redirect: "manual" })).headers.get("location")).toBe("/login");
+      const row = server.ctx.db.$client.query<{ firstname: string; lastname: string; password_hash: string }, []>("SELECT firstname, lastname, password_hash FROM users").get()!;
+      expect(row).toMatchObject({ firstname: "Olga", lastname: "Ops" });
+      expect(row.password_hash).toStartWith("$argon2id$");
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("refuses a short password or a taken email with a message naming the field", async () => {
+    const dataDir = join(newDir(), "data");
+    const short = await runCli(["admin", "create", "--email", "a@example.com", "--password-stdin", "--data-dir", dataDir], { stdin: "short\n" });
+    expect(short.code).toBe(1);
+    expect(short.stderr).toContain("password must be at least 10 characters");
+    const ok = await runCli(["admin", "create", "--email", "a@example.com", "--password-stdin", "--data-dir", dataDir], { stdin: "long enough password" });
+    expect(ok.code).toBe(0);
+    const dup = await runCli(["admin", "create", "--email", "A@example.com", "--password-stdin", "--data-dir", dataDir], { stdin: "long enough password" });
+    expect(dup.code).toBe(1);
+    expect(dup.stderr).toContain("email already taken");
+  });
+
+  test("needs --email and --password-stdin", async () => {
+    const dataDir = join(newDir(), "data");
+    const noEmail = await runCli(["admin", "create", "--password-stdin", "--data-dir", dataDir], { stdin: "long enough password" });
+    expect(noEmail.code).toBe(2);
+    expect(noEmail.stderr).toContain("--email");
+    const noStdin = await runCli(["admin", "create", "--email", "a@example.com", "--data-dir", dataDir]);
+    expect(noStdin.code).toBe(2);
+    expect(noStdin.stderr).toContain("--password-stdin");
+  });
+});
+
+describe("switchboard backup", () => {
+  test("writes a consistent copy while the server runs", async () => {
+    const dir = newDir();
+    const dataDir = join(dir, "data");
+    const server = await startTestServer({ dataDir });
+    try {
+      const { setupAdmin } = await import("../support/server");
+      await setupAdmin(server);
+      const target = join(dir, "backup.db");
+      const r = await runCli(["backup", target, "--data-dir", dataDir]);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("backup written");
+      // A single self-contained file: no WAL needed beside it.
+      expect(readdirSync(dir).filter((f) => f.startsWith("backup"))).toEqual(["backup.db"]);
+      const copy = new Database(target, { readonly: true });
+      try {
+        expect(copy.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
+        expect(copy.query("SELECT email FROM users").all()).toEqual([{ email: "admin@example.com" }]);
+        expect(copy.query<{ n: number }, []>("SELECT count(*) AS n FROM __drizzle_migrations").get()!.n).toBeGreaterThan(0);
+      } finally {
+        copy.close();
+      }
+      // The server kept running.
+      expect((await fetch(server.url + "/healthz")).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("refuses to overwrite a file, and a directory without a database", async () => {
+    const dir = newDir();
+    const exists = join(dir, "exists.db");
+    await Bun.write(exists, "precious");
+    const server = await startTestServer({ dataDir: join(dir, "data") });
+    await server.close();
+    const over = await runCli(["backup", exists, "--data-dir", join(dir, "data")]);
+    expect(over.code).not.toBe(0);
+    expect(over.stderr).toContain("already exists");
+    expect(await Bun.file(exists).text()).toBe("precious");
+    const none = await runCli(["backup", join(dir, "b.db"), "--data-dir", join(dir, "empty")]);
+    expect(none.code).not.toBe(0);
+    expect(none.stderr).toContain("no database");
+    expect(existsSync(join(dir, "empty"))).toBe(false);
+    const noTarget = await runCli(["backup", "--data-dir", join(dir, "data")]);
+    expect(noTarget.code).toBe(2);
+    expect(noTarget.stderr).toContain("backup needs a target file");
+  });
+});

@@ -1,0 +1,57 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { startApi, type Api } from "../support/api";
+
+let api: Api;
+beforeAll(async () => {
+  api = await startApi();
+});
+afterAll(() => api.server.close());
+
+const postCsv = async (path: string, csv: string) => {
+  const res = await fetch(api.server.url + path, { method: "POST", headers: { authorization: `Bearer ${api.token}`, "content-type": "text/csv" }, body: csv });
+  return { status: res.status, body: await res.json() };
+};
+const count = () => (api.server.ctx.db.$client.query("SELECT count(*) AS n FROM users").get() as { n: number }).n;
+
+describe("CSV import and export", () => {
+  test("a preview writes nothing; a bad row refuses the whole commit with a per-row report", async () => {
+    await api.call("POST", "/api/v1/organizations", { name: "Globex" });
+    const before = count();
+    const good = "email,firstname,lastname,organization,vip,roles\nhank@globex.example,Hank,Scorpio,Globex,yes,\"Customer,Agent\"\nmarge@example.com,Marge,\"Simpson, née Bouvier\",,no,\n";
+    const preview = await postCsv("/api/v1/users/import?dry_run=true", good);
+    expect(preview.status).toBe(200);
+    expect(preview.body).toMatchObject({ dry_run: true, committed: false, created: 2, errors: [] });
+    expect(count()).toBe(before);
+    const bad = good + "not-an-email,X,Y,,maybe,\nhank2@globex.example,,,Nowhere Inc,,\n";
+    const refused = await postCsv("/api/v1/users/import", bad);
+    expect(refused.status).toBe(422);
+    expect(refused.body.committed).toBe(false);
+    expect(refused.body.errors.map((e: any) => [e.line, e.field])).toEqual([[4, "email"], [4, "vip"], [5, "organization"]]);
+    expect(count()).toBe(before);
+    const done = await postCsv("/api/v1/users/import", good);
+    expect(done.body).toMatchObject({ committed: true, created: 2 });
+    const hank = (await api.call("GET", "/api/v1/users?email=hank@globex.example")).body.data[0];
+    expect(hank).toMatchObject({ organization: "Globex", vip: true, roles: ["Agent", "Customer"] });
+    const provenance = (await api.call("GET", `/api/v1/users/${hank.id}/provenance`)).body;
+    expect(provenance.firstname.source).toBe("import");
+    const again = await postCsv("/api/v1/users/import", "email,phone\nhank@globex.example,555\nmarge@example.com,\n");
+    expect(again.body).toMatchObject({ committed: true, created: 0, updated: 1, unchanged: 1 });
+    expect((await postCsv("/api/v1/users/import", "email,password\nx@example.com,secret\n")).body.error.details[0]).toEqual({ field: "password", message: "is not a known column" });
+  });
+
+  test("export streams every user with the columns an import reads back", async () => {
+    const res = await fetch(api.server.url + "/api/v1/users/export.csv", { headers: { authorization: `Bearer ${api.token}` } });
+    expect(res.headers.get("content-type")).toContain("text/csv");
+    const lines = (await res.text()).trim().split("\r\n");
+    expect(lines[0]!.startsWith("id,login,email,firstname")).toBe(true);
+    expect(lines.length).toBe(count() + 1);
+    expect(lines.some((l) => l.includes('"Simpson, née Bouvier"'))).toBe(true);
+  });
+
+  test("organizations import and export", async () => {
+    const r = await postCsv("/api/v1/organizations/import", "name,domain,shared\nVandelay Industries,vandelay.example,false\n");
+    expect(r.body).toMatchObject({ committed: true, created: 1 });
+    const csv = await (await fetch(api.server.url + "/api/v1/organizations/export.csv", { headers: { authorization: `Bearer ${api.token}` } })).text();
+    expect(csv).toContain("Vandelay Industries,vandelay.example,false,false");
+  });
+});

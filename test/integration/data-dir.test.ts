@@ -1,0 +1,142 @@
+import { Database } from "bun:sqlite";
+import { afterAll, afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { loadConfig } from "../../src/config";
+import { DataDirLockedError } from "../../src/db/lock";
+import { SchemaTooNewError } from "../../src/db/migrate";
+import { migrations as embedded } from "../../src/db/migrations.generated";
+import { createLogger } from "../../src/log";
+import { startServer } from "../../src/server";
+import { BUN, MAIN, runCli, ServerProcess } from "../support/process";
+import { startTestServer, tempDir, type TestServer } from "../support/server";
+
+setDefaultTimeout(30_000);
+
+const dirs: string[] = [];
+const newDataDir = () => {
+  const d = tempDir("switchboard-data-");
+  dirs.push(d);
+  return join(d, "data");
+};
+const processes: ServerProcess[] = [];
+afterEach(async () => {
+  for (const p of processes.splice(0)) await p.kill();
+});
+afterAll(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+const serve = async (dataDir: string) => {
+  const p = await ServerProcess.start([BUN, MAIN, "serve", "--port", "0", "--data-dir", dataDir]);
+  processes.push(p);
+  return p;
+};
+
+describe("a started server's database", () => {
+  let server: TestServer;
+  afterAll(() => server?.close());
+
+  test("uses WAL, synchronous=NORMAL, foreign keys and a busy timeout", async () => {
+    server = await startTestServer();
+    const pragma = (name: string) => server.ctx.db.$client.query(`PRAGMA ${name}`).values()[0]![0];
+    expect(pragma("journal_mode")).toBe("wal");
+    expect(pragma("synchronous")).toBe(1);
+    expect(pragma("foreign_keys")).toBe(1);
+    expect(pragma("busy_timeout")).toBeGreaterThanOrEqual(1000);
+    expect(existsSync(join(server.dataDir, "switchboard.db-wal"))).toBe(true);
+  });
+
+  test("has every embedded migration applied and recorded in __drizzle_migrations", () => {
+    const rows = server.ctx.db.$client.query<{ created_at: number }, []>("SELECT created_at FROM __drizzle_migrations ORDER BY created_at").all();
+    expect(rows.map((r) => Number(r.created_at))).toEqual(embedded.map((m) => m.when));
+    expect(server.ctx.db.$client.query("SELECT count(*) AS n FROM roles").get()).toEqual({ n: 3 });
+  });
+
+  test("foreign keys are enforced", () => {
+    expect(() => server.ctx.db.$client.run("INSERT INTO sessions (id, user_id, csrf_token, created_at, last_seen_at) VALUES ('x', 4242, 'c', 0, 0)")).toThrow(/FOREIGN KEY/);
+  });
+
+  test("the data directory is private and holds secret.key with mode 0600", () => {
+    expect(statSync(server.dataDir).mode & 0o777).toBe(0o700);
+    const key = join(server.dataDir, "secret.key");
+    expect(statSync(key).mode & 0o777).toBe(0o600);
+    expect(Buffer.from(readFileSync(key, "utf8").trim(), "base64")).toHaveLength(32);
+  });
+
+  test("migrations run again on a restart change nothing, and the key survives", async () => {
+    const dataDir = newDataDir();
+    const first = await startTestServer({ dataDir });
+    const key = readFileSync(join(dataDir, "secret.key"), "utf8");
+    await first.close();
+    const second = await startTestServer({ dataDir });
+    try {
+      expect(second.ctx.db.$client.query("SELECT count(*) AS n FROM __drizzle_migrations").get()).toEqual({ n: embedded.length });
+      expect(readFileSync(join(dataDir, "secret.key"), "utf8")).toBe(key);
+    } finally {
+      await second.close();
+    }
+  });
+});
+
+describe("a database written by a newer Switchboard", () => {
+  const stampNewer = async () => {
+    const dataDir = newDataDir();
+    const server = await startTestServer({ dataDir });
+    await server.close();
+    const db = new Database(join(dataDir, "switchboard.db"));
+    db.run("INSERT INTO __drizzle_migrations (hash, created_at) VALUES ('from-the-future', ?)", [embedded.at(-1)!.when + 86_400_000]);
+    db.close();
+    return dataDir;
+  };
+
+  test("is refused at start with a clear message, and the lock is released", async () => {
+    const dataDir = await stampNewer();
+    const config = loadConfig({ port: "0", dataDir }, {});
+    await expect(startServer(config, createLogger("error", () => {}))).rejects.toThrow(SchemaTooNewError);
+    expect(existsSync(join(dataDir, "switchboard.lock"))).toBe(false);
+  });
+
+  test("stops `switchboard serve` with one line on stderr and a non-zero exit", async () => {
+    const dataDir = await stampNewer();
+    const r = await runCli(["serve", "--port", "0", "--data-dir", dataDir]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+    expect(r.stderr).toContain("written by a newer version of Switchboard");
+    expect(r.stdout).not.toContain("switchboard listening");
+    expect(existsSync(join(dataDir, "switchboard.lock"))).toBe(false);
+    // Nothing was changed: the future migration is still the newest.
+    const db = new Database(join(dataDir, "switchboard.db"), { readonly: true });
+    expect(db.query("SELECT count(*) AS n FROM __drizzle_migrations").get()).toEqual({ n: embedded.length + 1 });
+    db.close();
+  });
+});
+
+describe("the data directory lock", () => {
+  test("a second server process on the same data directory is refused", async () => {
+    const dataDir = newDataDir();
+    const first = await serve(dataDir);
+    expect(readFileSync(join(dataDir, "switchboard.lock"), "utf8").trim()).toBe(String(first.proc.pid));
+    const second = await runCli(["serve", "--port", "0", "--data-dir", dataDir]);
+    expect(second.code).not.toBe(0);
+    expect(second.stderr).toContain(`in use by another Switchboard process (pid ${first.proc.pid})`);
+    // The first one is untouched and keeps its lock.
+    expect((await fetch(first.url + "/healthz")).status).toBe(200);
+    expect(readFileSync(join(dataDir, "switchboard.lock"), "utf8").trim()).toBe(String(first.proc.pid));
+    // A server in this process is refused too.
+    await expect(startTestServer({ dataDir })).rejects.toThrow(DataDirLockedError);
+    expect(await first.stop()).toBe(0);
+    expect(existsSync(join(dataDir, "switchboard.lock"))).toBe(false);
+  });
+
+  test("a stale lock left by a dead process is taken over", async () => {
+    const dataDir = newDataDir();
+    await (await startTestServer({ dataDir })).close();
+    const dead = Bun.spawn(["true"]);
+    await dead.exited;
+    writeFileSync(join(dataDir, "switchboard.lock"), String(dead.pid));
+    const server = await serve(dataDir);
+    expect((await fetch(server.url + "/healthz")).status).toBe(200);
+    expect(readFileSync(join(dataDir, "switchboard.lock"), "utf8").trim()).toBe(String(server.proc.pid));
+    expect(await server.stop()).toBe(0);
+  });
+});

@@ -1,0 +1,80 @@
+import { Analytics } from "@segment/analytics-node";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { startApi, type Api } from "../support/api";
+
+let api: Api;
+let writeKey: string;
+beforeAll(async () => {
+  api = await startApi();
+  writeKey = (await api.call("POST", "/api/v1/write_keys", { name: "website" })).body.key;
+});
+afterAll(() => api.server.close());
+
+const ingest = (path: string, body: unknown, key = writeKey) =>
+  fetch(api.server.url + path, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Basic ${Buffer.from(`${key}:`).toString("base64")}` },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+const userByEmail = async (email: string) => (await api.call("GET", `/api/v1/users?email=${encodeURIComponent(email)}`)).body.data[0];
+
+describe("the real @segment/analytics-node client", () => {
+  test("identify calls create and update people, traits mapped onto fields", async () => {
+    const analytics = new Analytics({ writeKey, host: api.server.url, flushAt: 3, flushInterval: 50, maxRetries: 0 });
+    analytics.identify({ userId: "pixar123", traits: { email: "carl.fredricksen@example.com", firstName: "Carl", lastName: "Fredricksen", phone: "555-1234", website: "https://up.example", avatar: "https://img.example/c.png", title: "Balloonist", company: { name: "Pixar" }, plan: "pro", address: { street: "1 Paradise Falls", city: "Venezuela" } } });
+    analytics.identify({ userId: "ellie", traits: { email: "ellie@example.com", name: "Ellie Fredricksen" } });
+    analytics.identify({ userId: "pixar123", traits: { plan: "enterprise" } });
+    await analytics.closeAndFlush({ timeout: 10_000 });
+    const carl = await userByEmail("carl.fredricksen@example.com");
+    expect(carl).toMatchObject({ login: "pixar123", firstname: "Carl", lastname: "Fredricksen", phone: "555-1234", web: "https://up.example", image: "https://img.example/c.png", organization: "Pixar", address: "1 Paradise Falls\nVenezuela" });
+    expect(carl.traits).toEqual({ title: "Balloonist", plan: "enterprise" });
+    expect(carl.last_seen_at).not.toBeNull();
+    const ellie = await userByEmail("ellie@example.com");
+    expect(ellie).toMatchObject({ login: "ellie", firstname: "Ellie", lastname: "Fredricksen" });
+    const events = (await api.call("GET", `/api/v1/users/${carl.id}/events`)).body.data;
+    expect(events[0]).toMatchObject({ type: "user.updated", source: "identify", changes: { traits: [{ title: "Balloonist", plan: "pro" }, { title: "Balloonist", plan: "enterprise" }] } });
+  });
+});
+
+describe("the HTTP contract", () => {
+  test("/v1/identify answers Segment's shape; messageId de-duplicates", async () => {
+    const msg = { userId: "dup-1", messageId: "m-1", traits: { email: "dup@example.com", firstName: "Once" } };
+    const res = await ingest("/v1/identify", msg);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ success: true });
+    await ingest("/v1/identify", { ...msg, traits: { email: "dup@example.com", firstName: "Twice" } });
+    expect((await userByEmail("dup@example.com")).firstname).toBe("Once");
+  });
+
+  test("a write key is required; a revoked one stops working", async () => {
+    expect((await ingest("/v1/identify", { userId: "x" }, "wk_nope")).status).toBe(401);
+    const extra = (await api.call("POST", "/api/v1/write_keys", { name: "temp" })).body;
+    expect((await ingest("/v1/identify", { userId: "tmp", traits: {} }, extra.key)).status).toBe(200);
+    await api.call("DELETE", `/api/v1/write_keys/${extra.id}`);
+    expect((await ingest("/v1/identify", { userId: "tmp" }, extra.key)).status).toBe(401);
+  });
+
+  test("limits: 32 KB per call, 500 KB per batch, and a bad message refuses the whole batch", async () => {
+    const before = (await api.call("GET", "/api/v1/users?limit=500")).body.data.length;
+    const big = await ingest("/v1/identify", { userId: "big", traits: { blob: "x".repeat(33 * 1024) } });
+    expect(big.status).toBe(400);
+    const batch = Array.from({ length: 20 }, (_, i) => ({ type: "identify", userId: `b${i}`, traits: { pad: "y".repeat(26 * 1024) } }));
+    expect((await ingest("/v1/batch", { batch })).status).toBe(400);
+    const mixed = await ingest("/v1/batch", { batch: [{ type: "identify", userId: "ok1", traits: { email: "ok1@example.com" } }, { type: "identify", traits: { email: "no-id@example.com" } }] });
+    expect(mixed.status).toBe(422);
+    expect((await mixed.json()).error.details[0].field).toBe("batch.1.userId");
+    const badEmail = await ingest("/v1/batch", { batch: [{ type: "identify", userId: "ok2" }, { type: "identify", userId: "e", traits: { email: "nope" } }] });
+    expect(badEmail.status).toBe(422);
+    expect((await badEmail.json()).error.details[0].field).toBe("batch.1.traits.email");
+    expect((await api.call("GET", "/api/v1/users?limit=500")).body.data.length).toBe(before);
+  });
+
+  test("group links the user to an organization; track updates last seen", async () => {
+    await ingest("/v1/identify", { userId: "grp", traits: { email: "grp@example.com" } });
+    await ingest("/v1/group", { userId: "grp", groupId: "acme-1", traits: { name: "Acme Rockets" } });
+    expect((await userByEmail("grp@example.com")).organization).toBe("Acme Rockets");
+    const res = await ingest("/v1/track", { userId: "grp", event: "Signed In", timestamp: "2030-01-01T00:00:00.000Z" });
+    expect(res.status).toBe(200);
+    expect((await userByEmail("grp@example.com")).last_seen_at).toBe("2030-01-01T00:00:00.000Z");
+  });
+});

@@ -1,0 +1,99 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { chmodSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createSecretBox, loadOrCreateKey, maskSecret } from "../../src/secrets";
+import { tempDir } from "../support/server";
+
+const dirs: string[] = [];
+const keyPath = () => {
+  const dir = tempDir();
+  dirs.push(dir);
+  return join(dir, "secret.key");
+};
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const randomKey = () => crypto.getRandomValues(new Uint8Array(32));
+
+describe("key file", () => {
+  test("is created with 32 random bytes and mode 0600, and read back the same", () => {
+    const path = keyPath();
+    const key = loadOrCreateKey(path);
+    expect(key).toHaveLength(32);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+    expect(loadOrCreateKey(path)).toEqual(key);
+    expect(loadOrCreateKey(keyPath())).not.toEqual(key);
+  });
+
+  test("a key file that became readable by others is set back to 0600", () => {
+    const path = keyPath();
+    loadOrCreateKey(path);
+    chmodSync(path, 0o644);
+    loadOrCreateKey(path);
+    expect(statSync(path).mode & 0o777).toBe(0o600);
+  });
+
+  test("a damaged key file is refused", () => {
+    const path = keyPath();
+    writeFileSync(path, "dG9vIHNob3J0\n", { mode: 0o600 });
+    expect(() => loadOrCreateKey(path)).toThrow(/damaged/);
+    expect(readFileSync(path, "utf8")).toBe("dG9vIHNob3J0\n"); // never overwritten
+  });
+});
+
+describe("SecretBox", () => {
+  test("round-trips text, including unicode and the empty string", async () => {
+    const box = await createSecretBox(randomKey());
+    for (const plain of ["sk_live_1234567890abcdef", "pässwörd ✓ \"quoted\"\n", ""]) {
+      const sealed = await box.encrypt(plain);
+      expect(sealed.startsWith("v1:")).toBe(true);
+      expect(sealed).not.toContain(plain || "\u0000");
+      expect(await box.decrypt(sealed)).toBe(plain);
+    }
+  });
+
+  test("uses a fresh IV every time: the same secret never encrypts the same way", async () => {
+    const box = await createSecretBox(randomKey());
+    const sealed = await Promise.all(Array.from({ length: 20 }, () => box.encrypt("same secret")));
+    expect(new Set(sealed).size).toBe(20);
+    const ivs = sealed.map((s) => Buffer.from(s.slice(3), "base64").subarray(0, 12).toString("hex"));
+    expect(new Set(ivs).size).toBe(20);
+  });
+
+  test("tampering is detected", async () => {
+    const box = await createSecretBox(randomKey());
+    const sealed = await box.encrypt("webhook signing token");
+    const bytes = Buffer.from(sealed.slice(3), "base64");
+    for (const at of [0, 12, bytes.length - 1]) {
+      const tampered = Buffer.from(bytes);
+      tampered[at]! ^= 1;
+      await expect(box.decrypt("v1:" + tampered.toString("base64"))).rejects.toThrow();
+    }
+    await expect(box.decrypt("v1:" + bytes.subarray(0, bytes.length - 1).toString("base64"))).rejects.toThrow();
+    await expect(box.decrypt("webhook signing token")).rejects.toThrow(/not an encrypted secret/);
+  });
+
+  test("another key cannot decrypt", async () => {
+    const sealed = await (await createSecretBox(randomKey())).encrypt("crm password");
+    await expect((await createSecretBox(randomKey())).decrypt(sealed)).rejects.toThrow();
+  });
+});
+
+describe("maskSecret", () => {
+  test("never reveals any character of a short secret", () => {
+    for (let n = 0; n < 20; n++) {
+      const secret = "abcdefghijklmnopqrstuvwxyz".slice(0, n);
+      const masked = maskSecret(secret);
+      expect(masked).toMatch(/^•+$/);
+      expect(masked.length).toBeGreaterThanOrEqual(8); // the length is not revealed either
+    }
+  });
+
+  test("shows only the last four characters of a long secret", () => {
+    const masked = maskSecret("sk_live_ABCDEFGHIJKLMNOP1234");
+    expect(masked.endsWith("1234")).toBe(true);
+    expect(masked).not.toContain("sk_live");
+    expect(masked.replace(/•/g, "")).toBe("1234");
+  });
+});
