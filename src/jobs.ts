@@ -14,15 +14,29 @@ export function startSchedules(ctx: AppContext) {
     const messageIds = pruneSeenMessages(ctx.db);
     if (sessions || messageIds) ctx.log.info("housekeeping", { pruned_sessions: sessions, pruned_message_ids: messageIds });
   };
-  const app = new Elysia().use(
-    cron({
-      name: "housekeeping",
-      pattern: "0 */15 * * * *",
-      run: housekeeping,
-      catch: (err: unknown) => ctx.log.error("housekeeping failed", { error: String(err) }),
-    }),
-  );
+  const deliveryPruning = () => {
+    const { logEntries, jobs } = ctx.delivery.prune();
+    if (logEntries || jobs) ctx.log.info("pruned delivery history", { http_log_entries: logEntries, finished_jobs: jobs });
+  };
+  const app = new Elysia()
+    .use(
+      cron({
+        name: "housekeeping",
+        pattern: "0 */15 * * * *",
+        run: housekeeping,
+        catch: (err: unknown) => ctx.log.error("housekeeping failed", { error: String(err) }),
+      }),
+    )
+    .use(
+      cron({
+        name: "delivery-pruning",
+        pattern: "0 7 * * * *",
+        run: deliveryPruning,
+        catch: (err: unknown) => ctx.log.error("delivery pruning failed", { error: String(err) }),
+      }),
+    );
   return {
+    app,
     stop() {
       for (const job of Object.values(app.store.cron)) job.stop();
     },

@@ -4,6 +4,8 @@ import type { Config } from "./config";
 import { createApp } from "./app";
 import { openDatabase, type Db } from "./db/client";
 import { lockDataDir } from "./db/lock";
+import { DeliveryEngine } from "./delivery/engine";
+import { registerDeliveryGauges } from "./delivery/metrics";
 import { migrate } from "./db/migrate";
 import { EventFeed } from "./events/feed";
 import { requestMeta, type AppContext } from "./http/context";
@@ -39,6 +41,7 @@ const SECURITY_HEADERS = {
   "Referrer-Policy": "same-origin",
   "Content-Security-Policy": "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
 };
+const DELIVERY_STOP_DEADLINE_MS = 5_000;
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 /** CSV imports may be far larger than API calls. */
 const IMPORT_PATH = /^\/(api\/v1\/)?(users|organizations|people)\/import$/;
@@ -81,9 +84,13 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   try {
     const secrets = await createSecretBox(loadOrCreateKey(paths.key));
     db = openDataDir(config.dataDir);
-    const ctx: AppContext = { config, db, events: new EventFeed(db), log, secrets, metrics: new Metrics(), loginThrottle: new LoginThrottle(), startedAt: new Date() };
+    const delivery = new DeliveryEngine(db, log);
+    const ctx: AppContext = { config, db, events: new EventFeed(db), log, secrets, metrics: new Metrics(), delivery, loginThrottle: new LoginThrottle(), startedAt: new Date() };
+    registerDeliveryGauges(ctx.metrics, delivery);
     const app = createApp(ctx);
     const schedules = startSchedules(ctx);
+    // After createApp, so the handlers feature modules register are known to the first claim pass.
+    delivery.start();
     const server = Bun.serve({
       hostname: config.host,
       port: config.port,
@@ -125,7 +132,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       stop: () =>
         (stopping ??= (async () => {
           schedules.stop();
-          await server.stop();
+          // Stop claiming and let sends in flight finish briefly; leased jobs are recovered at next start.
+          await Promise.all([server.stop(), delivery.stop(DELIVERY_STOP_DEADLINE_MS)]);
           db!.$client.close();
           lock.release();
           log.info("switchboard stopped");

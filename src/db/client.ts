@@ -1,6 +1,9 @@
 import { Database } from "bun:sqlite";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
-import * as schema from "./schema";
+import * as coreSchema from "./schema";
+import * as deliverySchema from "../delivery/schema";
+
+const schema = { ...coreSchema, ...deliverySchema };
 
 export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
 

@@ -1,5 +1,6 @@
 import type { Config } from "../config";
 import type { Db } from "../db/client";
+import type { DeliveryEngine } from "../delivery/engine";
 import type { EventFeed } from "../events/feed";
 import type { Logger } from "../log";
 import type { SecretBox } from "../secrets";
@@ -14,6 +15,8 @@ export interface AppContext {
   log: Logger;
   secrets: SecretBox;
   metrics: Metrics;
+  /** The one queue for everything sent out (webhooks, CRM sync, enrichment). */
+  delivery: DeliveryEngine;
   loginThrottle: LoginThrottle;
   startedAt: Date;
 }

@@ -1,0 +1,109 @@
+import { and, desc, eq, gte, isNotNull, isNull, lt, or, type SQL } from "drizzle-orm";
+import { z } from "zod";
+import type { Db } from "../db/client";
+import { Redactor } from "./redaction";
+import { httpLog } from "./schema";
+import type { DbOrTx, HttpResult } from "./types";
+
+/** Bodies and header sets are cut here before storing: the log is for diagnosis, not archiving. */
+export const LOG_BODY_CAP = 16 * 1024;
+const TRUNCATED_MARK = "…[truncated]";
+
+export type HttpAttempt = {
+  facility: string;
+  method: string;
+  url: string;
+  requestHeaders: Record<string, string>;
+  requestBody?: string | null;
+  result: HttpResult;
+  attempt?: number | null;
+  deliveryId?: string | null;
+  jobId?: number | null;
+  destination?: string | null;
+  /** Values to redact wherever they appear (URL, headers, bodies). */
+  secrets?: readonly string[];
+  at?: Date;
+};
+
+export type HttpLogEntry = typeof httpLog.$inferSelect;
+
+function cap(text: string | null, truncated = false): string | null {
+  if (text == null) return null;
+  return text.length > LOG_BODY_CAP || truncated ? text.slice(0, LOG_BODY_CAP) + TRUNCATED_MARK : text;
+}
+
+/** Records one attempt, redacted and truncated; usually inside the transaction completing the job. */
+export function recordHttpAttempt(db: DbOrTx, attempt: HttpAttempt): number {
+  const redact = new Redactor(attempt.secrets ?? []);
+  const { result } = attempt;
+  const row = {
+    createdAt: attempt.at ?? new Date(),
+    facility: attempt.facility,
+    direction: "outbound" as const,
+    method: attempt.method,
+    url: redact.url(attempt.url),
+    requestHeaders: redact.headers(attempt.requestHeaders),
+    requestBody: cap(redact.text(attempt.requestBody)),
+    responseStatus: result.status ?? null,
+    responseHeaders: result.status === undefined ? null : redact.headers(result.headers),
+    responseBody: result.status === undefined ? null : cap(redact.text(result.body), result.bodyTruncated),
+    durationMs: result.durationMs,
+    error: redact.text(result.error ? `${result.error.kind}: ${result.error.message}` : null),
+    attempt: attempt.attempt ?? null,
+    deliveryId: attempt.deliveryId ?? null,
+    jobId: attempt.jobId ?? null,
+    destination: attempt.destination ?? null,
+  };
+  const sizeBytes =
+    row.url.length + JSON.stringify(row.requestHeaders).length + (row.requestBody?.length ?? 0) + JSON.stringify(row.responseHeaders ?? {}).length + (row.responseBody?.length ?? 0) + (row.error?.length ?? 0) + 200;
+  return db.insert(httpLog).values({ ...row, sizeBytes }).returning({ id: httpLog.id }).get()!.id;
+}
+
+export const httpLogFilterSchema = z.object({
+  facility: z.string().optional(),
+  destination: z.string().optional(),
+  jobId: z.coerce.number().int().optional(),
+  deliveryId: z.string().optional(),
+  /** true: only attempts with a transport error or a non-2xx status. */
+  failedOnly: z.union([z.boolean(), z.stringbool()]).optional(),
+  /** Keyset pagination: entries with a smaller id (older). */
+  beforeId: z.coerce.number().int().optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+});
+export type HttpLogFilter = z.input<typeof httpLogFilterSchema>;
+
+/** Newest first. */
+export function listHttpLog(db: Db, filter: HttpLogFilter = {}): HttpLogEntry[] {
+  const f = httpLogFilterSchema.parse(filter);
+  const where: SQL[] = [];
+  if (f.facility) where.push(eq(httpLog.facility, f.facility));
+  if (f.destination) where.push(eq(httpLog.destination, f.destination));
+  if (f.jobId !== undefined) where.push(eq(httpLog.jobId, f.jobId));
+  if (f.deliveryId) where.push(eq(httpLog.deliveryId, f.deliveryId));
+  if (f.beforeId !== undefined) where.push(lt(httpLog.id, f.beforeId));
+  if (f.failedOnly) where.push(or(isNotNull(httpLog.error), isNull(httpLog.responseStatus), lt(httpLog.responseStatus, 200), gte(httpLog.responseStatus, 300))!);
+  return db.select().from(httpLog).where(and(...where)).orderBy(desc(httpLog.id)).limit(f.limit).all();
+}
+
+export function getHttpLogEntry(db: Db, id: number): HttpLogEntry | undefined {
+  return db.select().from(httpLog).where(eq(httpLog.id, id)).get();
+}
+
+export type LogRetention = { maxAgeMs: number; maxBytes: number };
+export const DEFAULT_LOG_RETENTION: LogRetention = { maxAgeMs: 30 * 86_400_000, maxBytes: 256 * 1024 * 1024 };
+
+/** Deletes entries older than maxAge, then the oldest until the rest fit in maxBytes. */
+export function pruneHttpLog(db: Db, retention: LogRetention = DEFAULT_LOG_RETENTION, now: number = Date.now()): { deleted: number } {
+  const sqlite = db.$client;
+  return sqlite.transaction(() => {
+    const byAge = sqlite.run("DELETE FROM http_log WHERE created_at < ?", [now - retention.maxAgeMs]).changes;
+    // The newest entry whose running total (newest first) exceeds the budget: it and all older go.
+    const cutoff = sqlite
+      .query<{ id: number }, [number]>(
+        "SELECT id FROM (SELECT id, SUM(size_bytes) OVER (ORDER BY id DESC) AS total FROM http_log) WHERE total > ? ORDER BY id DESC LIMIT 1",
+      )
+      .get(retention.maxBytes);
+    const bySize = cutoff ? sqlite.run("DELETE FROM http_log WHERE id <= ?", [cutoff.id]).changes : 0;
+    return { deleted: byAge + bySize };
+  })();
+}

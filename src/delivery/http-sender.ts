@@ -1,0 +1,83 @@
+import type { HttpErrorKind, HttpResult, ValidHttpRequestSpec } from "./types";
+
+/** The headers the sender actually puts on the wire (auth included), for sending and for the log. */
+export function requestHeaders(spec: ValidHttpRequestSpec): Record<string, string> {
+  const headers: Record<string, string> = { "user-agent": "Switchboard", ...lowerCaseKeys(spec.headers) };
+  if (spec.auth?.type === "basic") headers.authorization = `Basic ${Buffer.from(`${spec.auth.username}:${spec.auth.password}`).toString("base64")}`;
+  if (spec.auth?.type === "bearer") headers.authorization = `Bearer ${spec.auth.token}`;
+  return headers;
+}
+
+/**
+ * Sends one request. Redirects are not followed (a 3xx is the answer; following could leak
+ * credentials to another host). The timeout covers the whole exchange, body included: Bun's fetch
+ * has no separate connect timeout, so a dead host costs up to `timeoutMs`. The body is streamed and
+ * reading stops at `maxResponseBytes`. `cancel` aborts it (shutdown). Never throws: failures are in `result.error`.
+ */
+export async function sendHttp(spec: ValidHttpRequestSpec, cancel?: AbortSignal): Promise<HttpResult> {
+  const started = performance.now();
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, spec.timeoutMs);
+  const elapsed = () => Math.round(performance.now() - started);
+  try {
+    const response = await fetch(spec.url, {
+      method: spec.method,
+      headers: requestHeaders(spec),
+      body: spec.method === "GET" || spec.method === "HEAD" ? undefined : spec.body,
+      redirect: "manual",
+      signal: cancel ? AbortSignal.any([controller.signal, cancel]) : controller.signal,
+      tls: { rejectUnauthorized: spec.tlsVerify },
+    });
+    const headers: Record<string, string> = {};
+    response.headers.forEach((value, name) => (headers[name] = value));
+    const { body, truncated } = await readCapped(response, spec.maxResponseBytes);
+    return { status: response.status, headers, body, bodyTruncated: truncated, durationMs: elapsed() };
+  } catch (err) {
+    const kind: HttpErrorKind = timedOut ? "timeout" : errorKind(err);
+    const message = timedOut ? `no complete answer within ${spec.timeoutMs} ms` : err instanceof Error ? err.message : String(err);
+    return { headers: {}, body: "", bodyTruncated: false, durationMs: elapsed(), error: { kind, message } };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function readCapped(response: Response, cap: number): Promise<{ body: string; truncated: boolean }> {
+  if (!response.body) return { body: "", truncated: false };
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let truncated = false;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    const room = cap - size;
+    if (value.byteLength > room) {
+      chunks.push(value.subarray(0, room));
+      size = cap;
+      truncated = true;
+      // Stop downloading: a receiver answering with megabytes must not fill our memory.
+      await reader.cancel().catch(() => {});
+      break;
+    }
+    chunks.push(value);
+    size += value.byteLength;
+  }
+  return { body: new TextDecoder().decode(Buffer.concat(chunks)), truncated };
+}
+
+function errorKind(err: unknown): HttpErrorKind {
+  const text = `${(err as { code?: string })?.code ?? ""} ${err instanceof Error ? err.message : String(err)}`;
+  if (/CERT|SSL|TLS|self[- ]signed|UNABLE_TO_VERIFY|HOSTNAME_MISMATCH/i.test(text)) return "tls";
+  if (/ConnectionRefused|ECONNREFUSED|connect|ENOTFOUND|EHOSTUNREACH|DNS/i.test(text)) return "connect";
+  return "network";
+}
+
+function lowerCaseKeys(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) out[k.toLowerCase()] = v;
+  return out;
+}

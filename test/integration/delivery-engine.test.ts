@@ -1,0 +1,220 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { sql } from "drizzle-orm";
+import { postTo, startEngine, type EngineFixture } from "../support/delivery";
+import { eventually, startReceiver, type Receiver } from "../support/receiver";
+
+let fx: EngineFixture | undefined;
+let receiver: Receiver | undefined;
+afterEach(async () => {
+  await fx?.close();
+  await receiver?.stop();
+  fx = receiver = undefined;
+});
+
+const fast = { baseMs: 20, factor: 2, maxMs: 200, jitter: 0 };
+
+describe("queue", () => {
+  test("a job enqueued in a rolled-back transaction is never sent; a committed one is sent at once", async () => {
+    receiver = startReceiver();
+    // No polling: the only way the job can go out within the test is the wake-up after commit.
+    fx = startEngine({ idleCheckMs: 600_000 });
+    const { db, engine } = fx;
+    engine.register("test", postTo(receiver.url));
+    expect(() =>
+      db.transaction((tx) => {
+        engine.enqueue(tx, { kind: "test", destination: "d", payload: { n: "rolled back" } });
+        throw new Error("abort");
+      }),
+    ).toThrow("abort");
+    const { id, deliveryId } = db.transaction((tx) => engine.enqueue(tx, { kind: "test", destination: "d", payload: { n: "kept" } }));
+    await receiver.waitFor(1);
+    await eventually(() => engine.getJob(id)?.status === "succeeded");
+    await Bun.sleep(100);
+    expect(receiver.requests.map((r) => JSON.parse(r.body))).toEqual([{ n: "kept" }]);
+    expect(receiver.requests[0]!.headers["x-delivery-id"]).toBe(deliveryId);
+    expect(engine.listJobs()).toHaveLength(1);
+    expect(engine.getJob(id)).toMatchObject({ attempts: 1, failedAttempts: 0, lastStatus: 200 });
+  });
+
+  test("prepare returning null completes the job without a request", async () => {
+    fx = startEngine();
+    const { db, engine } = fx;
+    const stored: number[] = [];
+    engine.register("noop", { facility: "clearbit", prepare: async () => null, onSuccess: (_tx, job, result) => void (result === null && stored.push(job.id)) });
+    const { id } = db.transaction((tx) => engine.enqueue(tx, { kind: "noop", destination: "x", payload: {} }));
+    await eventually(() => engine.getJob(id)?.status === "succeeded");
+    expect(stored).toEqual([id]);
+    expect(engine.listHttpLog()).toHaveLength(0);
+  });
+
+  test("global and per-destination concurrency limits hold", async () => {
+    let active = 0;
+    let maxActive = 0;
+    const perDest = new Map<string, number>();
+    let maxPerDest = 0;
+    receiver = startReceiver(async (req) => {
+      const dest = JSON.parse(req.body).dest as string;
+      active++;
+      perDest.set(dest, (perDest.get(dest) ?? 0) + 1);
+      maxActive = Math.max(maxActive, active);
+      maxPerDest = Math.max(maxPerDest, perDest.get(dest)!);
+      await Bun.sleep(100);
+      active--;
+      perDest.set(dest, perDest.get(dest)! - 1);
+      return { status: 200 };
+    });
+    fx = startEngine({ globalConcurrency: 3, destinationConcurrency: 2 });
+    const { db, engine } = fx;
+    engine.register("test", postTo(receiver.url));
+    db.transaction((tx) => {
+      for (const dest of ["a", "b"]) for (let i = 0; i < 8; i++) engine.enqueue(tx, { kind: "test", destination: dest, payload: { dest } });
+    });
+    await receiver.waitFor(16);
+    expect(maxActive).toBe(3);
+    expect(maxPerDest).toBe(2);
+  });
+
+  test("a destination's own concurrency setting overrides the default", async () => {
+    let active = 0;
+    let maxActive = 0;
+    receiver = startReceiver(async () => {
+      maxActive = Math.max(maxActive, ++active);
+      await Bun.sleep(50);
+      active--;
+      return { status: 200 };
+    });
+    fx = startEngine({ destinationConcurrency: 8 });
+    const { db, engine } = fx;
+    engine.register("test", postTo(receiver.url));
+    db.transaction((tx) => {
+      engine.configureDestination(tx, "one-at-a-time", { concurrency: 1 });
+      for (let i = 0; i < 6; i++) engine.enqueue(tx, { kind: "test", destination: "one-at-a-time", payload: {} });
+    });
+    await receiver.waitFor(6);
+    expect(maxActive).toBe(1);
+  });
+
+  test("strict order: a retrying job holds back later jobs of its ordering key only", async () => {
+    let failures = 0;
+    let bReceived = 0;
+    receiver = startReceiver((req) => {
+      const { key, n } = JSON.parse(req.body);
+      if (key === "B") bReceived++;
+      // A's first job keeps failing until all of B got through (and at least twice): B must not wait for A.
+      if (key === "A" && n === 0 && (failures < 2 || bReceived < 5)) {
+        failures++;
+        return { status: 500 };
+      }
+      return { status: 200 };
+    });
+    fx = startEngine({ destinationConcurrency: 4 });
+    const { db, engine } = fx;
+    engine.register("test", postTo(receiver.url, { retrySchedule: fast, maxAttempts: 1_000 }));
+    db.transaction((tx) => {
+      engine.configureDestination(tx, "hook", { strictOrder: true });
+      for (let n = 0; n < 5; n++) {
+        engine.enqueue(tx, { kind: "test", destination: "hook", orderingKey: "hook:A", payload: { key: "A", n } });
+        engine.enqueue(tx, { kind: "test", destination: "hook", orderingKey: "hook:B", payload: { key: "B", n } });
+      }
+    });
+    await eventually(() => engine.countJobs("succeeded") === 10);
+    const seen = receiver.requests.map((r) => JSON.parse(r.body) as { key: string; n: number });
+    const order = (key: string) => seen.filter((s) => s.key === key).map((s) => s.n);
+    expect(failures).toBeGreaterThanOrEqual(2);
+    expect(order("A")).toEqual([...Array(failures + 1).fill(0), 1, 2, 3, 4]);
+    expect(order("B")).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  test("strict order: once an earlier job has finally failed, later ones proceed", async () => {
+    receiver = startReceiver((req) => ({ status: JSON.parse(req.body).n === 0 ? 500 : 200 }));
+    fx = startEngine();
+    const { db, engine } = fx;
+    engine.register("test", postTo(receiver.url, { retrySchedule: fast, maxAttempts: 2 }));
+    const ids = db.transaction((tx) => {
+      engine.configureDestination(tx, "hook", { strictOrder: true });
+      return [0, 1, 2].map((n) => engine.enqueue(tx, { kind: "test", destination: "hook", orderingKey: "k", payload: { n } }).id);
+    });
+    await eventually(() => engine.getJob(ids[2]!)?.status === "succeeded");
+    expect(engine.getJob(ids[0]!)).toMatchObject({ status: "failed", attempts: 2, failedAttempts: 2, lastStatus: 500 });
+    expect(receiver.requests.map((r) => JSON.parse(r.body).n)).toEqual([0, 0, 1, 2]);
+  });
+
+  test("jobs left running by a crash are recovered at start", async () => {
+    receiver = startReceiver();
+    fx = startEngine({}, false);
+    const { db, engine } = fx;
+    engine.register("test", postTo(receiver.url));
+    const { id } = db.transaction((tx) => engine.enqueue(tx, { kind: "test", destination: "d", payload: {} }));
+    db.$client.run("UPDATE delivery_jobs SET status = 'running', attempts = 1, lease_until = ? WHERE id = ?", [Date.now() + 3_600_000, id]);
+    engine.start();
+    await eventually(() => engine.getJob(id)?.status === "succeeded");
+    expect(engine.getJob(id)!.attempts).toBe(2);
+  });
+
+  test("redeliver copies the job with fresh attempts and the same delivery id", async () => {
+    receiver = startReceiver();
+    fx = startEngine();
+    const { db, engine } = fx;
+    engine.register("test", postTo(receiver.url));
+    const first = db.transaction((tx) => engine.enqueue(tx, { kind: "test", destination: "d", payload: { a: 1 } }));
+    await eventually(() => engine.getJob(first.id)?.status === "succeeded");
+    const again = engine.redeliver(first.id)!;
+    expect(again.deliveryId).toBe(first.deliveryId);
+    await eventually(() => engine.getJob(again.id)?.status === "succeeded");
+    expect(engine.getJob(again.id)).toMatchObject({ redeliveryOf: first.id, attempts: 1, payload: { a: 1 } });
+    expect(receiver.requests.map((r) => r.headers["x-delivery-id"])).toEqual([first.deliveryId, first.deliveryId]);
+    expect(engine.redeliver(999_999)).toBeNull();
+  });
+
+  test("a pending job can be cancelled", async () => {
+    fx = startEngine();
+    const { db, engine } = fx;
+    engine.register("test", postTo("http://127.0.0.1:1"));
+    const { id } = db.transaction((tx) => engine.enqueue(tx, { kind: "test", destination: "d", payload: {}, runAt: new Date(Date.now() + 3_600_000) }));
+    expect(engine.cancel(id)).toBe(true);
+    expect(engine.getJob(id)!.status).toBe("cancelled");
+    expect(engine.cancel(id)).toBe(false);
+  });
+
+  test("onSuccess runs in the completing transaction; if it throws, the job is retried", async () => {
+    receiver = startReceiver();
+    fx = startEngine();
+    const { db, engine } = fx;
+    db.$client.run("CREATE TABLE external_ids (job_id INTEGER PRIMARY KEY)");
+    let calls = 0;
+    engine.register(
+      "test",
+      postTo(receiver.url, {
+        retrySchedule: fast,
+        onSuccess: (tx, job) => {
+          tx.run(sql`INSERT INTO external_ids (job_id) VALUES (${job.id})`);
+          if (++calls === 1) throw new Error("constraint failed");
+        },
+      }),
+    );
+    const { id } = db.transaction((tx) => engine.enqueue(tx, { kind: "test", destination: "d", payload: {} }));
+    await eventually(() => engine.getJob(id)?.status === "succeeded");
+    expect(calls).toBe(2);
+    expect(db.$client.query("SELECT job_id FROM external_ids").all()).toEqual([{ job_id: id }]);
+    expect(engine.getJob(id)!.attempts).toBe(2);
+  });
+
+  test("the claim query reads the ready index, not the table", () => {
+    fx = startEngine({}, false);
+    const plan = fx.db.$client
+      .query<{ detail: string }, []>(
+        "EXPLAIN QUERY PLAN SELECT * FROM delivery_jobs WHERE destination = 'd' AND status = 'pending' AND blocked = 0 AND run_at <= 5 AND kind IN (SELECT value FROM json_each('[]')) ORDER BY run_at, id LIMIT 4",
+      )
+      .all()
+      .map((r) => r.detail)
+      .join("\n");
+    expect(plan).toContain("USING INDEX delivery_jobs_ready_idx");
+    expect(plan).not.toContain("TEMP B-TREE");
+    const ordering = fx.db.$client
+      .query<{ detail: string }, []>("EXPLAIN QUERY PLAN SELECT 1 FROM delivery_jobs WHERE ordering_key = 'k' AND status IN ('pending', 'running') LIMIT 1")
+      .all()
+      .map((r) => r.detail)
+      .join("\n");
+    expect(ordering).toContain("delivery_jobs_ordering_idx");
+  });
+});

@@ -1,0 +1,112 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { LOG_BODY_CAP, pruneHttpLog, recordHttpAttempt } from "../../src/delivery/http-log";
+import { REDACTED } from "../../src/delivery/redaction";
+import { startSchedules } from "../../src/jobs";
+import { postTo, startEngine, type EngineFixture } from "../support/delivery";
+import { eventually, startReceiver, type Receiver } from "../support/receiver";
+import { startTestServer } from "../support/server";
+
+let fx: EngineFixture | undefined;
+let receiver: Receiver | undefined;
+afterEach(async () => {
+  await fx?.close();
+  await receiver?.stop();
+  fx = receiver = undefined;
+});
+
+describe("HTTP log", () => {
+  test("every attempt is logged with secrets, credentials and signatures redacted", async () => {
+    const apiKey = "ck_live_0123456789";
+    let n = 0;
+    receiver = startReceiver(() => ({ status: n++ === 0 ? 500 : 200, headers: { "set-cookie": "s=1", "x-echo": apiKey }, body: `{"seen":"${apiKey}"}` }));
+    fx = startEngine();
+    const { db, engine } = fx;
+    engine.register(
+      "test",
+      postTo(receiver.url, {
+        facility: "crm-sync",
+        retrySchedule: { baseMs: 10, factor: 1, maxMs: 10, jitter: 0 },
+        spec: {
+          url: `${receiver.url}/contacts?key=${apiKey}`,
+          headers: { "x-hub-signature-256": "sha256=deadbeef", "content-type": "application/json" },
+          body: JSON.stringify({ key: apiKey, name: "Ada" }),
+          auth: { type: "bearer", token: "bearer-token-secret" },
+          secrets: [apiKey],
+        },
+      }),
+    );
+    const job = db.transaction((tx) => engine.enqueue(tx, { kind: "test", destination: "crm:1", payload: {} }));
+    await eventually(() => engine.getJob(job.id)?.status === "succeeded");
+    const entries = engine.listHttpLog({ jobId: job.id });
+    expect(entries.map((e) => [e.attempt, e.responseStatus])).toEqual([
+      [2, 200],
+      [1, 500],
+    ]);
+    const e = entries[0]!;
+    expect(e).toMatchObject({ facility: "crm-sync", direction: "outbound", method: "POST", deliveryId: job.deliveryId, destination: "crm:1", error: null });
+    expect(e.url).toBe(`${receiver.url}/contacts?key=${REDACTED}`);
+    expect(e.requestHeaders.authorization).toBe(REDACTED);
+    expect(e.requestHeaders["x-hub-signature-256"]).toBe(REDACTED);
+    expect(e.requestBody).toBe(`{"key":"${REDACTED}","name":"Ada"}`);
+    expect(e.responseHeaders!["set-cookie"]).toBe(REDACTED);
+    expect(e.responseHeaders!["x-echo"]).toBe(REDACTED);
+    expect(e.responseBody).toBe(`{"seen":"${REDACTED}"}`);
+    expect(JSON.stringify(entries)).not.toContain(apiKey);
+    expect(JSON.stringify(entries)).not.toContain("bearer-token-secret");
+    expect(engine.getHttpLogEntry(e.id)).toEqual(e);
+    expect(engine.listHttpLog({ failedOnly: true }).map((x) => x.id)).toEqual([entries[1]!.id]);
+    expect(engine.listHttpLog({ facility: "webhook" })).toHaveLength(0);
+    expect(engine.listHttpLog({ beforeId: e.id }).map((x) => x.id)).toEqual([entries[1]!.id]);
+  });
+
+  test("transport errors are logged; long bodies are truncated", async () => {
+    fx = startEngine();
+    const { db } = fx;
+    const id = recordHttpAttempt(db, {
+      facility: "webhook",
+      method: "POST",
+      url: "http://127.0.0.1:1/x",
+      requestHeaders: {},
+      requestBody: "x".repeat(LOG_BODY_CAP * 2),
+      result: { headers: {}, body: "", bodyTruncated: false, durationMs: 3, error: { kind: "connect", message: "refused" } },
+    });
+    const e = fx.engine.getHttpLogEntry(id)!;
+    expect(e).toMatchObject({ responseStatus: null, responseBody: null, error: "connect: refused" });
+    expect(e.requestBody!.length).toBeLessThan(LOG_BODY_CAP + 20);
+    expect(e.requestBody).toEndWith("[truncated]");
+  });
+
+  test("pruning removes entries past the age limit, then the oldest beyond the size budget", () => {
+    fx = startEngine({}, false);
+    const { db } = fx;
+    const now = Date.now();
+    const add = (ageMs: number) =>
+      recordHttpAttempt(db, { facility: "webhook", method: "POST", url: "http://x.test/", requestHeaders: {}, requestBody: "b".repeat(800), result: { status: 200, headers: {}, body: "", bodyTruncated: false, durationMs: 1 }, at: new Date(now - ageMs) });
+    const old = [add(10 * 86_400_000), add(9 * 86_400_000)];
+    const recent = Array.from({ length: 10 }, (_, i) => add(10 - i));
+    const sizeOfOne = fx.engine.getHttpLogEntry(recent[0]!)!.sizeBytes;
+    const { deleted } = pruneHttpLog(db, { maxAgeMs: 7 * 86_400_000, maxBytes: sizeOfOne * 4 }, now);
+    expect(deleted).toBe(2 + 6);
+    const left = fx.engine.listHttpLog({ limit: 100 }).map((e) => e.id);
+    expect(left).toEqual(recent.slice(6).reverse());
+    expect(old.some((id) => left.includes(id))).toBe(false);
+  });
+
+  test("a cron schedule prunes the log (and finished jobs)", async () => {
+    const server = await startTestServer();
+    try {
+      const { db } = server.ctx;
+      recordHttpAttempt(db, { facility: "webhook", method: "GET", url: "http://x.test/", requestHeaders: {}, result: { status: 200, headers: {}, body: "", bodyTruncated: false, durationMs: 1 }, at: new Date(0) });
+      expect(server.ctx.delivery.listHttpLog()).toHaveLength(1);
+      const schedules = startSchedules(server.ctx);
+      try {
+        await schedules.app.store.cron["delivery-pruning"]!.trigger();
+      } finally {
+        schedules.stop();
+      }
+      expect(server.ctx.delivery.listHttpLog()).toHaveLength(0);
+    } finally {
+      await server.close();
+    }
+  });
+});
