@@ -1,0 +1,91 @@
+import Mustache from "mustache";
+
+/**
+ * Mustache rendering for payloads that leave the box, in the context each value lands in:
+ * - JSON: a value inside "…{{ x }}…" is escaped as JSON string content, so quotes, backslashes,
+ *   newlines and emoji in a name still give valid JSON; the result must parse as JSON.
+ * - URL: values are percent-encoded; the result must be an http(s) URL.
+ * - Headers: a JSON object of strings (rendered in JSON context), no line breaks in values.
+ * HTML views use Mustache's own HTML escaping (views.ts). Triple braces {{{ x }}} insert raw text.
+ */
+export class TemplateError extends Error {
+  constructor(
+    message: string,
+    readonly position?: { line: number; column: number },
+  ) {
+    super(position ? `${message} (line ${position.line}, column ${position.column})` : message);
+  }
+}
+
+const jsonEscape = (v: unknown) => JSON.stringify(String(v)).slice(1, -1);
+
+function positionOf(text: string, offset: number) {
+  const before = text.slice(0, offset);
+  const line = before.split("\n").length;
+  return { line, column: offset - before.lastIndexOf("\n") };
+}
+
+/** Checks the mustache syntax (unclosed tags and sections), with the position of the fault. */
+export function checkSyntax(template: string): void {
+  try {
+    Mustache.parse(template);
+  } catch (err) {
+    const m = /at (\d+)/.exec((err as Error).message);
+    throw new TemplateError(`template syntax: ${(err as Error).message.replace(/ at \d+$/, "")}`, m ? positionOf(template, Number(m[1])) : undefined);
+  }
+}
+
+function render(template: string, view: object, escape: (v: unknown) => string): string {
+  checkSyntax(template);
+  return Mustache.render(template, view, {}, { escape });
+}
+
+/** Renders a JSON template and parses the result; invalid JSON is refused with its position. */
+export function renderJson(template: string, view: object): unknown {
+  const text = render(template, view, jsonEscape);
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const m = /(?:position|at) (\d+)/.exec((err as Error).message);
+    const where = m ? positionOf(text, Number(m[1])) : undefined;
+    throw new TemplateError(`the rendered template is not valid JSON: ${(err as Error).message}`, where);
+  }
+}
+
+/** Renders a JSON template to its text (what is sent), after checking that it parses. */
+export function renderJsonText(template: string, view: object): string {
+  const text = render(template, view, jsonEscape);
+  try {
+    JSON.parse(text);
+  } catch (err) {
+    throw new TemplateError(`the rendered template is not valid JSON: ${(err as Error).message}`);
+  }
+  return text;
+}
+
+export function renderUrl(template: string, view: object): string {
+  const text = render(template, view, (v) => encodeURIComponent(String(v))).trim();
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new TemplateError(`the rendered URL is not a valid URL: ${text.slice(0, 200)}`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new TemplateError("the URL must start with http:// or https://");
+  return url.toString();
+}
+
+/** Headers as a JSON object template, e.g. {"X-Customer": "{{ person.email }}"}. Empty means none. */
+export function renderHeaders(template: string, view: object): Record<string, string> {
+  if (!template.trim()) return {};
+  const value = renderJson(template, view);
+  if (!value || typeof value !== "object" || Array.isArray(value)) throw new TemplateError('headers must be a JSON object such as {"X-Api-Key": "…"}');
+  const out: Record<string, string> = {};
+  for (const [name, v] of Object.entries(value)) {
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new TemplateError(`"${name}" is not a valid header name`);
+    const s = typeof v === "string" ? v : JSON.stringify(v);
+    if (/[\r\n]/.test(s)) throw new TemplateError(`the value of header "${name}" must not contain line breaks`);
+    out[name] = s;
+  }
+  return out;
+}

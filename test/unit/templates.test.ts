@@ -1,0 +1,43 @@
+import { describe, expect, test } from "bun:test";
+import { renderHeaders, renderJson, renderJsonText, renderUrl, TemplateError } from "../../src/templates";
+
+const person = { first_name: 'Zoë "Z" O\'Brien', last_name: "Back\\slash", note: "line1\nline2\ttab", emoji: "🎉", id: 42, vip: true };
+
+describe("JSON context", () => {
+  test("values with quotes, backslashes, newlines and emoji stay valid JSON, with or without spaces in braces", () => {
+    const out = renderJson('{"first": "{{ person.first_name }}", "last": "{{person.last_name}}", "note": "{{ person.note }}", "e": "{{person.emoji}}", "id": {{ person.id }}, "vip": {{ person.vip }}}', { person });
+    expect(out).toEqual({ first: person.first_name, last: person.last_name, note: person.note, e: "🎉", id: 42, vip: true });
+  });
+  test("a template that renders invalid JSON is refused with a position", () => {
+    expect(() => renderJson('{"a": {{ missing }}}', {})).toThrow(TemplateError);
+    expect(() => renderJson('{"a": "{{ x }"}', {})).toThrow(/template syntax/);
+    try {
+      renderJson('{\n  "a": 1,\n  "b": }', {});
+    } catch (err) {
+      expect((err as TemplateError).message).toContain("not valid JSON");
+    }
+  });
+  test("renderJsonText keeps the exact bytes", () => {
+    expect(renderJsonText('{ "n": "{{ n }}" }', { n: "x" })).toBe('{ "n": "x" }');
+  });
+});
+
+describe("URL context", () => {
+  test("values are percent-encoded", () => {
+    expect(renderUrl("https://crm.example/people/{{ id }}?q={{ q }}", { id: "a/b c", q: "x&y=z" })).toBe("https://crm.example/people/a%2Fb%20c?q=x%26y%3Dz");
+  });
+  test("non-http URLs are refused", () => {
+    expect(() => renderUrl("file:///etc/passwd", {})).toThrow(TemplateError);
+    expect(() => renderUrl("{{ nothing }}", {})).toThrow(TemplateError);
+  });
+});
+
+describe("headers", () => {
+  test("a JSON object of strings; no line breaks, valid names", () => {
+    expect(renderHeaders('{"X-Email": "{{ e }}"}', { e: "a@b.c" })).toEqual({ "X-Email": "a@b.c" });
+    expect(renderHeaders("", {})).toEqual({});
+    expect(() => renderHeaders('{"X-A": "{{ e }}"}', { e: "a\r\nInjected: 1" })).toThrow(/line breaks/);
+    expect(() => renderHeaders('{"Bad Name": "x"}', {})).toThrow(/header name/);
+    expect(() => renderHeaders("[1]", {})).toThrow(/JSON object/);
+  });
+});
