@@ -2,6 +2,12 @@ import { Elysia } from "elysia";
 import { AppError } from "./errors";
 import { errorPage } from "./http/admin/error-page";
 import { adminPages } from "./http/admin/pages";
+import { customFieldPages } from "./http/admin/custom-fields";
+import { groupPages } from "./http/admin/groups";
+import { organizationPages } from "./http/admin/organizations";
+import { peoplePages } from "./http/admin/people";
+import { ticketPages } from "./http/admin/tickets";
+import { writeKeyPages } from "./http/admin/write-keys";
 import { signInRoutes } from "./http/admin/sign-in";
 import { recordsApi } from "./http/api/records-api";
 import { segmentApi } from "./http/api/segment-api";
@@ -88,4 +94,10 @@ export function createApp(ctx: AppContext) {
     .use(segmentApi(ctx))
     .use(signInRoutes(ctx))
     .use(adminPages(ctx))
+    .use(peoplePages(ctx))
+    .use(organizationPages(ctx))
+    .use(ticketPages(ctx))
+    .use(groupPages(ctx))
+    .use(customFieldPages(ctx))
+    .use(writeKeyPages(ctx));
 }

@@ -12,12 +12,41 @@ import account from "../views/account.mustache" with { type: "text" };
 import tokens from "../views/tokens.mustache" with { type: "text" };
 import tokenCreated from "../views/partials/token-created.mustache" with { type: "text" };
 import errorPage from "../views/error.mustache" with { type: "text" };
+import list from "../views/list.mustache" with { type: "text" };
+import person from "../views/person.mustache" with { type: "text" };
+import organization from "../views/organization.mustache" with { type: "text" };
+import recordNew from "../views/record-new.mustache" with { type: "text" };
+import ticket from "../views/ticket.mustache" with { type: "text" };
+import groupsPage from "../views/groups.mustache" with { type: "text" };
+import group from "../views/group.mustache" with { type: "text" };
+import customFields from "../views/custom-fields.mustache" with { type: "text" };
+import customField from "../views/custom-field.mustache" with { type: "text" };
+import writeKeys from "../views/write-keys.mustache" with { type: "text" };
+import field from "../views/partials/field.mustache" with { type: "text" };
+import formErrors from "../views/partials/form-errors.mustache" with { type: "text" };
+import listResults from "../views/partials/list-results.mustache" with { type: "text" };
+import listRows from "../views/partials/list-rows.mustache" with { type: "text" };
+import listState from "../views/partials/list-state.mustache" with { type: "text" };
+import recordForm from "../views/partials/record-form.mustache" with { type: "text" };
+import recordDetails from "../views/partials/record-details.mustache" with { type: "text" };
+import deleteRecord from "../views/partials/delete-record.mustache" with { type: "text" };
+import timeline from "../views/partials/timeline.mustache" with { type: "text" };
+import articleForm from "../views/partials/article-form.mustache" with { type: "text" };
+import writeKeyCreated from "../views/partials/write-key-created.mustache" with { type: "text" };
 
 /** Every template, embedded in the binary. Pages render inside a layout. */
-const pages = { login, setup, dashboard, settings, admins, account, tokens, error: errorPage };
-const partials: Record<string, string> = { nav, flash, "token-created": tokenCreated };
+const pages = {
+  login, setup, dashboard, settings, admins, account, tokens, error: errorPage,
+  list, person, organization, "record-new": recordNew, ticket, groups: groupsPage, group, "custom-fields": customFields, "custom-field": customField, "write-keys": writeKeys,
+};
+/** Partials: included by pages, and rendered alone as the fragments htmx swaps in. */
+const partials = {
+  nav, flash, "token-created": tokenCreated, field, "form-errors": formErrors, "list-results": listResults, "list-rows": listRows, "list-state": listState,
+  "record-form": recordForm, "record-details": recordDetails, "delete-record": deleteRecord, timeline, "article-form": articleForm, "write-key-created": writeKeyCreated,
+};
 
 export type PageName = keyof typeof pages;
+export type PartialName = keyof typeof partials;
 
 export type Flash = { kind: "success" | "error" | "info"; message: string };
 export type Viewer = { name: string; email: string; csrfToken: string };
@@ -25,9 +54,9 @@ export type Viewer = { name: string; email: string; csrfToken: string };
 /** Sections of the admin UI, in navigation order. Areas later issues fill in are listed but not yet linked. */
 const SECTIONS = [
   { id: "dashboard", label: "Dashboard", href: "/" },
-  { id: "people", label: "People" },
-  { id: "organizations", label: "Organizations" },
-  { id: "tickets", label: "Tickets" },
+  { id: "people", label: "People", href: "/people" },
+  { id: "organizations", label: "Organizations", href: "/organizations" },
+  { id: "tickets", label: "Tickets", href: "/tickets" },
   { id: "integrations", label: "Integrations" },
   { id: "webhooks", label: "Webhooks" },
   { id: "crm-sync", label: "CRM Sync" },
@@ -51,6 +80,11 @@ export function renderPage(
     csrfHeaders: JSON.stringify({ "X-CSRF-Token": opts.viewer?.csrfToken ?? opts.csrfToken ?? "" }),
   };
   return Mustache.render(opts.viewer ? layout : bare, view, { ...partials, content: pages[name] });
+}
+
+/** One partial alone, for an htmx swap: the same markup the full page holds at that place. */
+export function renderFragment(name: PartialName, data: Record<string, unknown>, csrfToken: string): string {
+  return Mustache.render(partials[name], { ...data, csrfToken }, partials);
 }
 
 /** Zod field issues as a map the templates read: errors.email, errors.password ... */

@@ -219,3 +219,12 @@ export function listOrganizations(db: Db, input: unknown): Page<OrganizationJson
   const next = more && last ? encodeCursor(p.sort === "name" ? [last.sortKey, last.row.id] : [last.row.id]) : null;
   return { data: toJsonRows(db, page.map((r) => r.row), listCustomFields(db, "organization")), next_cursor: next };
 }
+
+/** An organization named the way a person types it in a form: an id or a name. Unknown is a ValidationError on `field`. */
+export function resolveOrganizationRef(db: Db, ref: string, field: string): number {
+  const value = ref.trim();
+  if (!value) throw new ValidationError([{ field, message: "is required: an organization id or name" }]);
+  const row = (/^\d{1,15}$/.test(value) ? db.select().from(organizations).where(eq(organizations.id, Number(value))).get() : undefined) ?? findOrganizationByName(db, value);
+  if (!row) throw new ValidationError([{ field, message: `no organization with the id or name "${value}"` }]);
+  return row.id;
+}

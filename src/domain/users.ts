@@ -403,3 +403,22 @@ function sortValues(sort: UserSort, r: UserRow): unknown[] {
       return [r.lastSeenAt?.getTime() ?? 0, r.id];
   }
 }
+
+export type UserSummary = { id: number; email: string | null; login: string; firstname: string | null; lastname: string | null };
+
+/** Names for display (timelines, ticket lists): a few users by id, in one query. */
+export function describeUsers(db: Db, ids: (number | null | undefined)[]): Map<number, UserSummary> {
+  const wanted = [...new Set(ids.filter((x): x is number => typeof x === "number"))];
+  if (!wanted.length) return new Map();
+  const rows = db.select({ id: users.id, email: users.email, login: users.login, firstname: users.firstname, lastname: users.lastname }).from(users).where(inArray(users.id, wanted)).all();
+  return new Map(rows.map((r) => [r.id, r]));
+}
+
+/** A user named the way a person types it in a form: an id or an email. Unknown is a ValidationError on `field`. */
+export function resolveUserRef(db: Db, ref: string, field: string): number {
+  const value = ref.trim();
+  if (!value) throw new ValidationError([{ field, message: "is required: a user id or email" }]);
+  const row = /^\d{1,15}$/.test(value) ? db.select({ id: users.id }).from(users).where(eq(users.id, Number(value))).get() : findUserByEmail(db, value);
+  if (!row) throw new ValidationError([{ field, message: `no user with the id or email "${value}"` }]);
+  return row.id;
+}

@@ -1,0 +1,193 @@
+import { Elysia } from "elysia";
+import { listCustomFields } from "../../domain/custom-fields";
+import type { SessionInfo } from "../../domain/sessions";
+import { listOrganizations } from "../../domain/organizations";
+import { listTickets } from "../../domain/tickets";
+import { createUser, deleteUser, describeUsers, getUser, getUserProvenance, listUsers, resolveUserRef, updateUser, type UserJson } from "../../domain/users";
+import { AppError } from "../../errors";
+import { renderFragment } from "../../views";
+import { flashCookie, requireSession } from "../auth";
+import type { AppContext } from "../context";
+import { html, redirect } from "../responses";
+import { customFieldSpecs, errorStatus, formErrors, formView, htmxTarget, idParam, parseForm, queryString, typedValues, uiActor, type FieldSpec } from "./forms";
+import { listQuery, listResponse, PAGE_SIZE, type ListSpec } from "./lists";
+import { customEntries, detailRows, personName, shortTime, stateBadge, timelineEntries } from "./present";
+import { adminPage } from "./render";
+
+export const PERSON_FIELDS: FieldSpec[] = [
+  { name: "firstname", label: "First name", kind: "text", autocomplete: "off" },
+  { name: "lastname", label: "Last name", kind: "text", autocomplete: "off" },
+  { name: "email", label: "Email", kind: "email", autocomplete: "off" },
+  { name: "login", label: "Login", kind: "text", empty: "omit", help: "Defaults to the email address." },
+  { name: "phone", label: "Phone", kind: "tel" },
+  { name: "mobile", label: "Mobile", kind: "tel" },
+  { name: "organization", label: "Organization", kind: "text", list: "organization-options", aliases: ["organization_id"], help: "An existing organization's name; empty for none." },
+  { name: "web", label: "Website", kind: "url" },
+  { name: "timezone", label: "Time zone", kind: "text", help: "For example Europe/Berlin." },
+  { name: "address", label: "Address", kind: "textarea" },
+  { name: "note", label: "Note", kind: "textarea" },
+  { name: "vip", label: "VIP", kind: "checkbox" },
+  { name: "active", label: "Active", kind: "checkbox" },
+];
+
+const DETAIL_LABELS: Record<string, string> = Object.fromEntries(PERSON_FIELDS.map((f) => [f.name, f.label]));
+
+const LIST: ListSpec = {
+  path: "/people",
+  title: "People",
+  section: "people",
+  heading: "People",
+  intro: "Customers and contacts, from the API, Segment identify calls and this UI.",
+  newHref: "/people/new",
+  newLabel: "New person",
+  searchLabel: "Search people",
+  searchPlaceholder: "Search by name, email, login or organization…",
+  empty: "No people match.",
+  noun: ["person", "people"],
+  columns: [
+    { key: "name", label: "Name", sortable: true },
+    { key: "email", label: "Email", sortable: true },
+    { key: "organization", label: "Organization" },
+    { key: "created_at", label: "Created", sortable: true, cls: "nowrap" },
+    { key: "updated_at", label: "Updated", sortable: true, cls: "nowrap" },
+    { key: "last_seen_at", label: "Last seen", sortable: true, cls: "nowrap" },
+  ],
+  defaultSort: { sort: "name", order: "asc" },
+};
+
+/** People: the list, a person's page, create, edit and delete. */
+export function peoplePages(ctx: AppContext) {
+  const { db, events } = ctx;
+  const specsOf = () => {
+    const fields = listCustomFields(db, "user");
+    return { fields, customSpecs: customFieldSpecs(fields) };
+  };
+  const orgOptions = () => ({ id: "organization-options", options: listOrganizations(db, { limit: 500 }).data.map((o) => o.name) });
+
+  const deleteView = (p: UserJson, state: { needsReassign?: boolean; conflict?: string | null; reassignValue?: string; reassignError?: string | null } = {}) => ({
+    what: "person",
+    action: `/people/${p.id}/delete`,
+    confirm: `Delete ${personName(p)}? This cannot be undone.`,
+    explain: "Their change history stays in the event feed. Tickets they are customer or owner of must go to someone else first.",
+    needsReassign: state.needsReassign ?? false,
+    conflict: state.conflict ?? null,
+    reassignLabel: "Hand their tickets to (user id or email)",
+    reassignHelp: "That person becomes customer or owner of each ticket instead.",
+    reassignValue: state.reassignValue ?? "",
+    reassignError: state.reassignError ?? null,
+  });
+
+  const personPage = (request: Request, session: SessionInfo, id: number, extra: { form?: unknown; del?: unknown; status?: number } = {}) => {
+    const p = getUser(db, id);
+    const { fields, customSpecs } = specsOf();
+    const provenance = getUserProvenance(db, id);
+    const builtIn = [
+      { name: "firstname", label: "First name", value: p.firstname },
+      { name: "lastname", label: "Last name", value: p.lastname },
+      { name: "email", label: "Email", value: p.email },
+      { name: "login", label: "Login", value: p.login },
+      { name: "phone", label: "Phone", value: p.phone },
+      { name: "mobile", label: "Mobile", value: p.mobile },
+      { name: "organization_id", label: "Organization", value: p.organization, href: p.organization_id ? `/organizations/${p.organization_id}` : null },
+      { name: "web", label: "Website", value: p.web },
+      { name: "address", label: "Address", value: p.address },
+      { name: "timezone", label: "Time zone", value: p.timezone },
+      { name: "note", label: "Note", value: p.note },
+      { name: "vip", label: "VIP", value: p.vip },
+      { name: "verified", label: "Verified", value: p.verified },
+      { name: "active", label: "Active", value: p.active },
+    ];
+    const tickets = listTickets(db, { customer_id: id, limit: 20 });
+    const history = events.history("user", id);
+    const actors = describeUsers(db, history.map((e) => e.actorId));
+    const labels = { ...DETAIL_LABELS, ...Object.fromEntries(fields.map((f) => [f.name, f.label])) };
+    const data = {
+      person: { ...p, name: personName(p), roleList: p.roles.join(", "), lastSeen: shortTime(p.last_seen_at), created: shortTime(p.created_at), updated: shortTime(p.updated_at) },
+      details: detailRows(builtIn, provenance),
+      custom: { details: detailRows(customEntries(fields, p), provenance) },
+      tickets: tickets.data.map((t) => ({ id: t.id, number: t.number, title: t.title, state: t.state, stateBadge: stateBadge(t.state), updated: shortTime(t.updated_at) })),
+      moreTickets: tickets.next_cursor !== null,
+      timeline: timelineEntries(history, actors, labels),
+      form: extra.form ?? formView({ action: `/people/${id}`, submitLabel: "Save changes", specs: PERSON_FIELDS, customSpecs, values: p }),
+      del: extra.del ?? deleteView(p),
+      datalist: orgOptions(),
+    };
+    return adminPage(ctx, request, session, "person", data, { title: personName(p), section: "people", status: extra.status });
+  };
+
+  const newPage = (request: Request, session: SessionInfo, form: unknown, status = 200) =>
+    adminPage(ctx, request, session, "record-new", { heading: "New person", back: { href: "/people", label: "People" }, form, datalist: orgOptions() }, { title: "New person", section: "people", status });
+
+  /** A form that failed: the form alone for htmx (it swaps itself), else the whole page again. */
+  const formFailed = (request: Request, session: SessionInfo, form: unknown, status: number, page: () => Response) =>
+    htmxTarget(request) === "record-form" ? html(renderFragment("record-form", { form }, session.csrfToken), { status }) : page();
+
+  return new Elysia()
+    .get("/people", ({ request, query }) => {
+      const session = requireSession(ctx, request);
+      const q = listQuery(LIST, query);
+      const page = listUsers(db, { q: q.q || undefined, sort: q.sort, order: q.order, cursor: q.cursor, limit: PAGE_SIZE });
+      const rows = page.data.map((u) => [
+        { text: personName(u), href: `/people/${u.id}`, sub: u.vip ? "VIP" : null },
+        { text: u.email ?? "" },
+        { text: u.organization ?? "", href: u.organization_id ? `/organizations/${u.organization_id}` : null },
+        { text: shortTime(u.created_at), cls: "nowrap" },
+        { text: shortTime(u.updated_at), cls: "nowrap" },
+        { text: shortTime(u.last_seen_at), cls: "nowrap" },
+      ]);
+      return listResponse(ctx, request, session, LIST, q, { rows, nextCursor: page.next_cursor });
+    })
+    .get("/people/new", ({ request }) => {
+      const session = requireSession(ctx, request);
+      const { customSpecs } = specsOf();
+      return newPage(request, session, formView({ action: "/people", submitLabel: "Create person", cancelHref: "/people", specs: PERSON_FIELDS, customSpecs, values: { active: true } }));
+    })
+    .post("/people", ({ request, body }) => {
+      const session = requireSession(ctx, request);
+      const { customSpecs } = specsOf();
+      try {
+        const user = createUser(db, events, parseForm(body, [...PERSON_FIELDS, ...customSpecs]), uiActor(session));
+        return redirect(request, `/people/${user.id}`, [flashCookie(ctx, { kind: "success", message: `${personName(user)} created.` })]);
+      } catch (err) {
+        const form = formView({ action: "/people", submitLabel: "Create person", cancelHref: "/people", specs: PERSON_FIELDS, customSpecs, values: typedValues(body), errors: formErrors(err) });
+        return formFailed(request, session, form, errorStatus(err), () => newPage(request, session, form, errorStatus(err)));
+      }
+    })
+    .get("/people/:id", ({ request, params }) => personPage(request, requireSession(ctx, request), idParam(params.id)))
+    .post("/people/:id", ({ request, params, body }) => {
+      const session = requireSession(ctx, request);
+      const id = idParam(params.id);
+      const { customSpecs } = specsOf();
+      try {
+        const user = updateUser(db, events, id, parseForm(body, [...PERSON_FIELDS, ...customSpecs]), uiActor(session));
+        return redirect(request, `/people/${id}`, [flashCookie(ctx, { kind: "success", message: `${personName(user)} saved.` })]);
+      } catch (err) {
+        const form = formView({ action: `/people/${id}`, submitLabel: "Save changes", specs: PERSON_FIELDS, customSpecs, values: typedValues(body), errors: formErrors(err) });
+        return formFailed(request, session, form, errorStatus(err), () => personPage(request, session, id, { form, status: errorStatus(err) }));
+      }
+    })
+    .post("/people/:id/delete", ({ request, params, body }) => {
+      const session = requireSession(ctx, request);
+      const id = idParam(params.id);
+      const typed = queryString((body as Record<string, unknown> | undefined)?.reassign_to);
+      try {
+        const reassignTo = typed.trim() ? resolveUserRef(db, typed, "reassign_to") : undefined;
+        const person = getUser(db, id);
+        deleteUser(db, events, id, uiActor(session), { reassignTo });
+        const handed = reassignTo ? " Their tickets were handed over." : "";
+        return redirect(request, "/people", [flashCookie(ctx, { kind: "success", message: `${personName(person)} deleted.${handed}` })]);
+      } catch (err) {
+        if (!(err instanceof AppError) || (err.status !== 409 && err.status !== 422)) throw err;
+        const person = getUser(db, id);
+        const needsTickets = err.status === 409 && Array.isArray(err.details);
+        const del = deleteView(person, {
+          needsReassign: true,
+          conflict: needsTickets ? `${personName(person)} is customer or owner of tickets. Name who takes them over, then delete.` : err.status === 409 ? err.message : null,
+          reassignValue: typed,
+          reassignError: err.status === 422 ? (formErrors(err).reassign_to ?? err.message) : null,
+        });
+        if (htmxTarget(request) === "delete-zone") return html(renderFragment("delete-record", { del }, session.csrfToken), { status: err.status });
+        return personPage(request, session, id, { del, status: err.status });
+      }
+    });
+}

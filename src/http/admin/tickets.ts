@@ -1,0 +1,166 @@
+import { Elysia } from "elysia";
+import { listGroups } from "../../domain/groups";
+import type { SessionInfo } from "../../domain/sessions";
+import { createArticle, getAttachment, getTicket, listArticles, listTickets, PRIORITIES, STATES, ticketLookups, updateTicket } from "../../domain/tickets";
+import { describeUsers, listUsers } from "../../domain/users";
+import { renderFragment } from "../../views";
+import { attachmentResponse } from "../api/records-api";
+import { flashCookie, requireSession } from "../auth";
+import type { AppContext } from "../context";
+import { html, redirect } from "../responses";
+import { errorStatus, formErrors, formView, htmxTarget, idParam, parseForm, typedValues, uiActor, uploadedFiles, type FieldSpec } from "./forms";
+import { listQuery, listResponse, PAGE_SIZE, type ListSpec } from "./lists";
+import { personName, shortTime, stateBadge, timelineEntries } from "./present";
+import { adminPage } from "./render";
+
+const LIST: ListSpec = {
+  path: "/tickets",
+  title: "Tickets",
+  section: "tickets",
+  heading: "Tickets",
+  intro: "Conversations with customers, newest first.",
+  searchLabel: "Search tickets",
+  searchPlaceholder: "Search by title or ticket number…",
+  empty: "No tickets match.",
+  noun: ["ticket", "tickets"],
+  columns: [
+    { key: "number", label: "Number", sortable: true, cls: "nowrap" },
+    { key: "title", label: "Title" },
+    { key: "state", label: "State" },
+    { key: "priority", label: "Priority", cls: "nowrap" },
+    { key: "customer", label: "Customer" },
+    { key: "owner", label: "Owner" },
+    { key: "updated_at", label: "Updated", cls: "nowrap" },
+  ],
+  filters: [{ name: "state", label: "State", choices: [{ value: "", label: "Any state" }, ...STATES.map((s) => ({ value: s, label: s }))] }],
+  defaultSort: { sort: "number", order: "desc" },
+};
+
+const ARTICLE_FIELDS: FieldSpec[] = [
+  { name: "subject", label: "Subject", kind: "text", empty: "omit" },
+  { name: "type", label: "Type", kind: "select", required: true, options: [{ value: "note", label: "Note" }, { value: "email", label: "Email" }, { value: "phone", label: "Phone call" }, { value: "web", label: "Web" }] },
+  { name: "body", label: "Text", kind: "textarea", required: true },
+  { name: "internal", label: "Internal (the customer does not see it)", kind: "checkbox" },
+];
+
+/** Tickets: the list (state filter, search), a ticket's page with its articles, new articles, state/priority/owner changes, attachment downloads. */
+export function ticketPages(ctx: AppContext) {
+  const { db, events } = ctx;
+
+  /** The properties an admin changes on a ticket; owners are the admins and agents. */
+  const propertySpecs = (currentOwner: number | null): FieldSpec[] => {
+    const staff = [...listUsers(db, { role: "Admin", limit: 200, sort: "name" }).data, ...listUsers(db, { role: "Agent", limit: 200, sort: "name" }).data];
+    const owners = new Map(staff.map((u) => [u.id, personName(u)]));
+    if (currentOwner !== null && !owners.has(currentOwner)) {
+      const u = describeUsers(db, [currentOwner]).get(currentOwner);
+      if (u) owners.set(u.id, personName(u));
+    }
+    return [
+      { name: "state", label: "State", kind: "select", required: true, options: [...STATES] },
+      { name: "priority", label: "Priority", kind: "select", required: true, options: [...PRIORITIES] },
+      { name: "owner_id", label: "Owner", kind: "select", numeric: true, options: [...owners].map(([id, name]) => ({ value: String(id), label: name })) },
+      { name: "group_id", label: "Group", kind: "select", numeric: true, options: listGroups(db).map((g) => ({ value: String(g.id), label: g.name })) },
+    ];
+  };
+
+  const ticketPage = (request: Request, session: SessionInfo, id: number, extra: { form?: unknown; articleForm?: unknown; status?: number } = {}) => {
+    const t = getTicket(db, id);
+    const lookups = ticketLookups(db, [t]);
+    const articles = listArticles(db, id);
+    const authors = describeUsers(db, articles.map((a) => a.origin_by_id));
+    const history = events.history("ticket", id);
+    const actors = describeUsers(db, history.map((e) => e.actorId));
+    const customer = lookups.users.get(t.customer_id);
+    const owner = t.owner_id !== null ? lookups.users.get(t.owner_id) : undefined;
+    const data = {
+      ticket: {
+        ...t,
+        stateBadge: stateBadge(t.state),
+        customer: customer ? { id: customer.id, name: personName(customer), email: customer.email } : null,
+        owner: owner ? personName(owner) : null,
+        organization: t.organization_id ? { id: t.organization_id, name: lookups.organizations.get(t.organization_id) ?? `#${t.organization_id}` } : null,
+        group: t.group_id ? (lookups.groups.get(t.group_id) ?? null) : null,
+        created: shortTime(t.created_at),
+        updated: shortTime(t.updated_at),
+        lastContact: shortTime(t.last_contact_at),
+      },
+      articles: articles.map((a) => {
+        const author = a.origin_by_id !== null ? authors.get(a.origin_by_id) : undefined;
+        return {
+          ...a,
+          author: author ? personName(author) : (a.from ?? a.sender),
+          time: shortTime(a.created_at),
+          // Stored HTML is shown as its text: mail markup never runs in the admin's browser.
+          text: a.content_type === "text/html" ? a.body.replace(/<[^>]*>/g, "") : a.body,
+          files: a.attachments.map((f) => ({ ...f, href: `/attachments/${f.id}`, size: formatSize(f.size) })),
+        };
+      }),
+      form: extra.form ?? formView({ action: `/tickets/${id}`, submitLabel: "Update ticket", specs: propertySpecs(t.owner_id), values: t }),
+      articleForm: extra.articleForm ?? articleFormView(id, { type: "note" }),
+      timeline: timelineEntries(history, actors),
+    };
+    return adminPage(ctx, request, session, "ticket", data, { title: `#${t.number} ${t.title}`, section: "tickets", status: extra.status });
+  };
+
+  const articleFormView = (id: number, values: Record<string, unknown>, errors: Record<string, string> = {}) =>
+    formView({ action: `/tickets/${id}/articles`, submitLabel: "Add article", specs: ARTICLE_FIELDS, values, errors });
+
+  return new Elysia()
+    .get("/tickets", ({ request, query }) => {
+      const session = requireSession(ctx, request);
+      const q = listQuery(LIST, query);
+      const page = listTickets(db, { q: q.q || undefined, state: q.filters.state, order: q.order, cursor: q.cursor, limit: PAGE_SIZE });
+      const lookups = ticketLookups(db, page.data);
+      const name = (id: number | null) => {
+        const u = id !== null ? lookups.users.get(id) : undefined;
+        return u ? personName(u) : "";
+      };
+      const rows = page.data.map((t) => [
+        { text: `#${t.number}`, href: `/tickets/${t.id}`, cls: "nowrap" },
+        { text: t.title, href: `/tickets/${t.id}` },
+        { text: t.state, badge: stateBadge(t.state) },
+        { text: t.priority, cls: "nowrap" },
+        { text: name(t.customer_id), href: `/people/${t.customer_id}`, sub: t.organization_id ? (lookups.organizations.get(t.organization_id) ?? null) : null },
+        { text: name(t.owner_id) },
+        { text: shortTime(t.updated_at), cls: "nowrap" },
+      ]);
+      return listResponse(ctx, request, session, LIST, q, { rows, nextCursor: page.next_cursor });
+    })
+    .get("/tickets/:id", ({ request, params }) => ticketPage(request, requireSession(ctx, request), idParam(params.id)))
+    .post("/tickets/:id", ({ request, params, body }) => {
+      const session = requireSession(ctx, request);
+      const id = idParam(params.id);
+      const specs = propertySpecs(getTicket(db, id).owner_id);
+      try {
+        const t = updateTicket(db, events, id, parseForm(body, specs), uiActor(session));
+        return redirect(request, `/tickets/${id}`, [flashCookie(ctx, { kind: "success", message: `Ticket #${t.number} updated.` })]);
+      } catch (err) {
+        const form = formView({ action: `/tickets/${id}`, submitLabel: "Update ticket", specs, values: typedValues(body), errors: formErrors(err) });
+        if (htmxTarget(request) === "record-form") return html(renderFragment("record-form", { form }, session.csrfToken), { status: errorStatus(err) });
+        return ticketPage(request, session, id, { form, status: errorStatus(err) });
+      }
+    })
+    .post("/tickets/:id/articles", async ({ request, params, body }) => {
+      const session = requireSession(ctx, request);
+      const id = idParam(params.id);
+      try {
+        const input = { ...parseForm(body, ARTICLE_FIELDS), attachments: await uploadedFiles(body, "attachments"), ticket_id: id };
+        const article = createArticle(db, events, input, uiActor(session));
+        return redirect(request, `/tickets/${id}#article-${article.id}`, [flashCookie(ctx, { kind: "success", message: "Article added." })]);
+      } catch (err) {
+        const articleForm = articleFormView(id, typedValues(body), formErrors(err));
+        if (htmxTarget(request) === "article-form") return html(renderFragment("article-form", { articleForm }, session.csrfToken), { status: errorStatus(err) });
+        return ticketPage(request, session, id, { articleForm, status: errorStatus(err) });
+      }
+    })
+    .get("/attachments/:id", ({ request, params }) => {
+      requireSession(ctx, request);
+      return attachmentResponse(getAttachment(db, idParam(params.id)));
+    });
+}
+
+function formatSize(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}

@@ -1,0 +1,36 @@
+import { Elysia } from "elysia";
+import { writeKeyStore } from "../../domain/credentials";
+import type { SessionInfo } from "../../domain/sessions";
+import { formatTime } from "../../views";
+import { flashCookie, requireSession } from "../auth";
+import type { AppContext } from "../context";
+import { redirect } from "../responses";
+import { formErrors, idParam, isHtmx, queryString } from "./forms";
+import { adminPage } from "./render";
+
+/** Segment write keys (Settings): create (shown once), list with last use, revoke. */
+export function writeKeyPages(ctx: AppContext) {
+  const page = (request: Request, session: SessionInfo, data: Record<string, unknown> = {}, status = 200) => {
+    const keys = writeKeyStore.list(ctx.db).map((k) => ({ ...k, createdAt: formatTime(k.createdAt), lastUsedAt: formatTime(k.lastUsedAt) }));
+    return adminPage(ctx, request, session, "write-keys", { keys, publicUrl: ctx.config.publicUrl, ...data }, { title: "Write keys", section: "settings", status });
+  };
+
+  return new Elysia()
+    .get("/write-keys", ({ request }) => page(request, requireSession(ctx, request)))
+    .post("/write-keys", ({ request, body }) => {
+      const session = requireSession(ctx, request);
+      const form = { name: queryString((body as Record<string, unknown> | undefined)?.name) };
+      try {
+        const { secret, record } = writeKeyStore.create(ctx.db, form, session.user.id);
+        return page(request, session, { created: { name: record.name, key: secret } });
+      } catch (err) {
+        return page(request, session, { form, errors: formErrors(err) }, 422);
+      }
+    })
+    .post("/write-keys/:id/revoke", ({ request, params }) => {
+      requireSession(ctx, request);
+      writeKeyStore.revoke(ctx.db, idParam(params.id));
+      if (isHtmx(request)) return new Response(null, { status: 200 });
+      return redirect(request, "/write-keys", [flashCookie(ctx, { kind: "success", message: "Write key revoked." })]);
+    });
+}
