@@ -15,6 +15,8 @@ const FLASH_COOKIE = "sb_flash";
 export class SignInRequired extends Error {}
 
 const UNSAFE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+/** Forms posted before sign-in, checked against the pre-session CSRF cookie. */
+const PRE_SESSION_FORMS = new Set(["/login", "/setup"]);
 
 export function currentSession(ctx: AppContext, request: Request): SessionInfo | null {
   const token = parseCookies(request.headers.get("cookie"))[SESSION_COOKIE];
@@ -55,6 +57,9 @@ export function checkCsrf(ctx: AppContext, request: Request, body: unknown): voi
   const sent = request.headers.get("x-csrf-token") ?? (body && typeof body === "object" ? (body as Record<string, unknown>)._csrf : undefined);
   const cookies = parseCookies(request.headers.get("cookie"));
   const session = cookies[SESSION_COOKIE] ? currentSession(ctx, request) : null;
+  // A session that ended (idle, signed out elsewhere) sends the admin to sign in again rather than
+  // to a CSRF error: nothing is changed either way, and the form they left open makes sense again.
+  if (cookies[SESSION_COOKIE] && !session && !PRE_SESSION_FORMS.has(new URL(request.url).pathname)) throw new SignInRequired();
   const expected = session?.csrfToken ?? cookies[PRE_SESSION_CSRF_COOKIE];
   if (typeof sent !== "string" || !expected || !safeEqual(sent, expected)) {
     throw forbidden("missing or invalid CSRF token; reload the page and try again");

@@ -194,6 +194,22 @@ describe("idle sessions", () => {
     expect(count(server, "SELECT * FROM sessions WHERE id = ?", sha256(browser.cookies.get("sb_session")!))).toBe(0);
   });
 
+  test("a form posted after the session ended leads to sign-in, not to a CSRF error, and changes nothing", async () => {
+    const browser = await signIn(server);
+    const page = await (await browser.get("/tokens")).text();
+    age(browser, 2 * 60_000);
+    const res = await browser.request("/tokens", { method: "POST", form: { _csrf: csrfOf(page), name: "after-expiry" } });
+    expect(res.status).toBe(303);
+    expect(res.headers.get("location")).toBe("/login");
+    const htmx = await browser.request("/tokens/1/revoke", { method: "POST", headers: { "HX-Request": "true", "X-CSRF-Token": csrfOf(page) } });
+    expect(htmx.headers.get("hx-redirect")).toBe("/login");
+    expect(count(server, "SELECT * FROM api_tokens")).toBe(0);
+    // Signing in again from the same browser (the stale cookie still sent) works.
+    const again = await browser.submit("/login", "/login", { email: ADMIN.email, password: ADMIN.password });
+    expect(again.status).toBe(303);
+    expect((await browser.get("/")).status).toBe(200);
+  });
+
   test("a request keeps a session alive", async () => {
     const browser = await signIn(server);
     age(browser, 50_000); // not yet idle for a minute
