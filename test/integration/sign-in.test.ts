@@ -1,5 +1,8 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { ADMIN, Browser, csrfOf, setCookie, setupAdmin, signIn, startTestServer, type TestServer } from "../support/server";
+
+// Sign-ins hash with argon2id: generous on a busy machine (bunfig's [test] timeout is not read by bun test).
+setDefaultTimeout(30_000);
 
 const sha256 = (s: string) => new Bun.CryptoHasher("sha256").update(s).digest("hex");
 const count = (server: TestServer, sql: string, ...params: (string | number)[]) =>
