@@ -67,7 +67,13 @@ async function serve(options: Parsed["options"]) {
   const server = await startServer(config, log);
   const shutdown = (signal: string) => {
     log.info("shutting down", { signal });
-    server.stop().then(() => process.exit(0));
+    server.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error("shutdown failed", { error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
+        process.exit(1);
+      },
+    );
   };
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));
