@@ -38,6 +38,10 @@ describe("parseForm", () => {
     }
   });
 
+  test("a required text stays empty, so the domain says it is required", () => {
+    expect(parseForm({ name: " " }, [{ name: "name", label: "Name", kind: "text", required: true }])).toEqual({ name: "" });
+  });
+
   test("of repeated values the last one counts", () => {
     expect(parseForm({ firstname: ["a", "b"] }, specs).firstname).toBe("b");
   });

@@ -31,6 +31,7 @@ export type FieldSpec = {
 };
 
 type Body = Record<string, unknown>;
+const TEXT_KINDS = new Set<FieldKind>(["text", "email", "url", "tel", "textarea"]);
 
 /** The raw string of a form value (a repeated name keeps the last one a browser sent: the checked box over its hidden twin). */
 function raw(body: Body, name: string): string | undefined {
@@ -58,7 +59,9 @@ export function parseForm(body: unknown, specs: FieldSpec[]): Record<string, unk
     if (value === undefined) continue;
     const trimmed = value.trim();
     if (trimmed === "" && spec.kind !== "ids" && spec.kind !== "lines") {
-      if (spec.empty !== "omit") out[spec.name] = null;
+      // A required text stays "", so the domain answers with its own "is required".
+      if (spec.required && TEXT_KINDS.has(spec.kind)) out[spec.name] = "";
+      else if (spec.empty !== "omit") out[spec.name] = null;
       continue;
     }
     switch (spec.kind) {

@@ -44,7 +44,7 @@ export const customEntries = (fields: CustomField[], record: Record<string, unkn
 const VERBS: Record<string, string> = { created: "Created", updated: "Updated", deleted: "Deleted" };
 
 /** An object's change events, newest first, as a readable timeline. */
-export function timelineEntries(events: ChangeEvent[], actors: Map<number, UserSummary>, labels: Record<string, string> = {}) {
+export function timelineEntries(events: ChangeEvent[], actors: Map<number, UserSummary>, labels: Record<string, string> = {}, format: (field: string, value: unknown) => string = (_, v) => displayValue(v)) {
   return events.map((e) => {
     const [object, verb = ""] = e.type.split(".");
     const label = object === "article" ? "Article added" : (VERBS[verb] ?? e.type);
@@ -60,7 +60,7 @@ export function timelineEntries(events: ChangeEvent[], actors: Map<number, UserS
       changes: Object.entries(e.changes)
         .filter(([, [from, to]]) => !(created && (to === null || to === "" || (Array.isArray(to) && !to.length))))
         .slice(0, 30)
-        .map(([field, [from, to]]) => ({ field: labels[field] ?? field, from: created || verb === "deleted" ? null : displayValue(from) || "(empty)", to: displayValue(to) || "(empty)" })),
+        .map(([field, [from, to]]) => ({ field: labels[field] ?? field, from: created || verb === "deleted" ? null : format(field, from) || "(empty)", to: format(field, to) || "(empty)" })),
     };
   });
 }

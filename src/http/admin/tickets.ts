@@ -10,7 +10,7 @@ import type { AppContext } from "../context";
 import { html, redirect } from "../responses";
 import { errorStatus, formErrors, formView, htmxTarget, idParam, parseForm, typedValues, uiActor, uploadedFiles, type FieldSpec } from "./forms";
 import { listQuery, listResponse, PAGE_SIZE, type ListSpec } from "./lists";
-import { personName, shortTime, stateBadge, timelineEntries } from "./present";
+import { displayValue, personName, shortTime, stateBadge, timelineEntries } from "./present";
 import { adminPage } from "./render";
 
 const LIST: ListSpec = {
@@ -35,6 +35,8 @@ const LIST: ListSpec = {
   filters: [{ name: "state", label: "State", choices: [{ value: "", label: "Any state" }, ...STATES.map((s) => ({ value: s, label: s }))] }],
   defaultSort: { sort: "number", order: "desc" },
 };
+
+const TIMELINE_LABELS = { state_id: "State", priority_id: "Priority", owner_id: "Owner id", customer_id: "Customer id", group_id: "Group id", organization_id: "Organization id", article_count: "Articles", title: "Title", number: "Number" };
 
 const ARTICLE_FIELDS: FieldSpec[] = [
   { name: "subject", label: "Subject", kind: "text", empty: "omit" },
@@ -97,7 +99,11 @@ export function ticketPages(ctx: AppContext) {
       }),
       form: extra.form ?? formView({ action: `/tickets/${id}`, submitLabel: "Update ticket", specs: propertySpecs(t.owner_id), values: t }),
       articleForm: extra.articleForm ?? articleFormView(id, { type: "note" }),
-      timeline: timelineEntries(history, actors),
+      timeline: timelineEntries(history, actors, TIMELINE_LABELS, (field, v) => {
+        if (field === "state_id" && typeof v === "number") return STATES[v - 1] ?? String(v);
+        if (field === "priority_id" && typeof v === "number") return PRIORITIES[v - 1] ?? String(v);
+        return displayValue(v);
+      }),
     };
     return adminPage(ctx, request, session, "ticket", data, { title: `#${t.number} ${t.title}`, section: "tickets", status: extra.status });
   };
