@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { Config } from "./config";
 import { createApp } from "./app";
 import { openDatabase, type Db } from "./db/client";
+import { GroupCommit } from "./db/group-commit";
 import { lockDataDir } from "./db/lock";
 import { DeliveryEngine } from "./delivery/engine";
 import { registerDeliveryGauges } from "./delivery/metrics";
@@ -85,7 +86,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     const secrets = await createSecretBox(loadOrCreateKey(paths.key));
     db = openDataDir(config.dataDir);
     const delivery = new DeliveryEngine(db, log);
-    const ctx: AppContext = { config, db, events: new EventFeed(db), log, secrets, metrics: new Metrics(), delivery, loginThrottle: new LoginThrottle(), startedAt: new Date() };
+    const ctx: AppContext = { config, db, events: new EventFeed(db), writes: new GroupCommit(db), log, secrets, metrics: new Metrics(), delivery, loginThrottle: new LoginThrottle(), startedAt: new Date() };
     registerDeliveryGauges(ctx.metrics, delivery);
     const app = createApp(ctx);
     const schedules = startSchedules(ctx);

@@ -14,5 +14,33 @@ export function openDatabase(path: string): Db {
   sqlite.exec("PRAGMA journal_mode = WAL");
   sqlite.exec("PRAGMA synchronous = NORMAL");
   sqlite.exec("PRAGMA foreign_keys = ON");
-  return drizzle({ client: sqlite, schema }) as Db;
+  return drizzle({ client: cachingStatements(sqlite), schema }) as Db;
+}
+
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * Drizzle compiles a new SQLite statement for every query, and compiling costs more than running
+ * (an INSERT into users compiles its full-text triggers too). Drizzle builds the same SQL text for
+ * the same query shape, so statements are kept by text in a bounded LRU and reused.
+ */
+function cachingStatements(sqlite: Database): Database {
+  const cache = new Map<string, ReturnType<Database["prepare"]>>();
+  const compile = sqlite.prepare.bind(sqlite);
+  sqlite.prepare = ((sql: string) => {
+    let stmt = cache.get(sql);
+    if (stmt) {
+      cache.delete(sql);
+    } else {
+      stmt = compile(sql);
+      if (cache.size >= STATEMENT_CACHE_SIZE) {
+        const [oldest, evicted] = cache.entries().next().value!;
+        cache.delete(oldest);
+        evicted.finalize();
+      }
+    }
+    cache.set(sql, stmt);
+    return stmt;
+  }) as Database["prepare"];
+  return sqlite;
 }

@@ -1,4 +1,5 @@
-import { and, desc, eq, isNull } from "drizzle-orm";
+import { and, desc, eq, isNull, sql } from "drizzle-orm";
+import { preparedFor } from "../db/prepared";
 import { z } from "zod";
 import type { Db } from "../db/client";
 import { apiTokens, users, writeKeys } from "../db/schema";
@@ -19,6 +20,13 @@ const TOUCH_EVERY_MS = 60_000;
 export function credentialStore(table: typeof apiTokens | typeof writeKeys, opts: { prefix: string; what: string; bytes: number }) {
   // Both tables have the same columns; drizzle's types cannot express "either", so one is named.
   const t = table as typeof apiTokens;
+  const lookup = preparedFor((db) =>
+    db
+      .select({ id: t.id, name: t.name, lastUsedAt: t.lastUsedAt, actorId: t.createdById })
+      .from(t)
+      .where(and(eq(t.tokenHash, sql.placeholder("hash")), isNull(t.revokedAt)))
+      .prepare(),
+  );
   return {
     prefix: opts.prefix,
 
@@ -46,11 +54,7 @@ export function credentialStore(table: typeof apiTokens | typeof writeKeys, opts
 
     authenticate(db: Db, secret: string): Authenticated | null {
       if (!secret.startsWith(opts.prefix)) return null;
-      const row = db
-        .select({ id: t.id, name: t.name, lastUsedAt: t.lastUsedAt, actorId: t.createdById })
-        .from(t)
-        .where(and(eq(t.tokenHash, sha256Hex(secret)), isNull(t.revokedAt)))
-        .get();
+      const row = lookup(db).get({ hash: sha256Hex(secret) });
       if (!row) return null;
       if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > TOUCH_EVERY_MS) db.update(t).set({ lastUsedAt: new Date() }).where(eq(t.id, row.id)).run();
       return { id: row.id, name: row.name, actorId: row.actorId };

@@ -1,4 +1,5 @@
-import { and, asc, eq } from "drizzle-orm";
+import { and, asc, eq, sql } from "drizzle-orm";
+import { preparedFor } from "../db/prepared";
 import { z } from "zod";
 import type { Db } from "../db/client";
 import { customFields } from "../db/schema";
@@ -37,9 +38,13 @@ const fieldUpdate = z.strictObject({
   position: z.number().int().min(0).max(10_000).optional(),
 });
 
+const fieldQueries = preparedFor((db) => ({
+  all: db.select().from(customFields).orderBy(asc(customFields.position), asc(customFields.id)).prepare(),
+  of: db.select().from(customFields).where(eq(customFields.objectType, sql.placeholder("type"))).orderBy(asc(customFields.position), asc(customFields.id)).prepare(),
+}));
+
 export function listCustomFields(db: Db, objectType?: ObjectType): CustomField[] {
-  const q = db.select().from(customFields);
-  return (objectType ? q.where(eq(customFields.objectType, objectType)) : q).orderBy(asc(customFields.position), asc(customFields.id)).all();
+  return objectType ? fieldQueries(db).of.all({ type: objectType }) : fieldQueries(db).all.all();
 }
 
 export function getCustomField(db: Db, id: number): CustomField {
@@ -85,6 +90,22 @@ export function deleteCustomField(db: Db, feed: EventFeed, id: number, actor: Ac
     if (!row) throw notFound("custom field");
     feed.record(tx, { type: "custom_field.deleted", objectType: "custom_field", objectId: id, actor });
   });
+}
+
+const schemaCache = new Map<string, z.ZodType>();
+
+/**
+ * A zod schema built from the custom field definitions, kept while the definitions stay the same:
+ * zod compiles each new schema on first use, which costs more than the parse itself on hot paths.
+ */
+export function schemaWithFields<S extends z.ZodType>(kind: string, fields: CustomField[], build: () => S): S {
+  const key = kind + JSON.stringify(fields.map((f) => [f.name, f.type, f.options, f.required]));
+  let schema = schemaCache.get(key);
+  if (!schema) {
+    if (schemaCache.size > 100) schemaCache.clear();
+    schemaCache.set(key, (schema = build()));
+  }
+  return schema as S;
 }
 
 /** The zod shape of an object's custom values: each optional (absent = unchanged), null clears. */

@@ -4,7 +4,7 @@ import type { Db } from "../db/client";
 import { organizations, tickets, users, type Provenance } from "../db/schema";
 import { conflict, notFound, validate, ValidationError } from "../errors";
 import type { Actor, EventFeed, Tx } from "../events/feed";
-import { customValuesShape, listCustomFields, missingRequired, type CustomField } from "./custom-fields";
+import { customValuesShape, listCustomFields, missingRequired, schemaWithFields, type CustomField } from "./custom-fields";
 import { afterCursor, decodeCursor, diff, encodeCursor, ftsQuery, listParams, stamp, text, type Page } from "./records";
 
 export type OrganizationRow = typeof organizations.$inferSelect;
@@ -94,7 +94,8 @@ function snapshot(row: OrganizationRow, fields: CustomField[]): Record<string, u
 }
 
 export function parseOrganizationInput(db: Db, input: unknown, fields = listCustomFields(db, "organization")) {
-  return { data: validate(z.strictObject({ ...builtInShape, ...customValuesShape(fields) }), input) as Record<string, unknown>, fields };
+  const schema = schemaWithFields("organization", fields, () => z.strictObject({ ...builtInShape, ...customValuesShape(fields) }));
+  return { data: validate(schema, input) as Record<string, unknown>, fields };
 }
 
 function assertNameFree(tx: Tx, name: unknown, exceptId?: number) {

@@ -1,10 +1,11 @@
 import { and, asc, desc, eq, gte, inArray, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import type { Db } from "../db/client";
+import { preparedFor } from "../db/prepared";
 import { groups, organizations, tickets, userGroups, userRoles, users, type Provenance } from "../db/schema";
 import { conflict, notFound, validate, ValidationError } from "../errors";
 import type { Actor, EventFeed, Tx } from "../events/feed";
-import { customValuesShape, listCustomFields, missingRequired, type CustomField } from "./custom-fields";
+import { customValuesShape, listCustomFields, missingRequired, schemaWithFields, type CustomField } from "./custom-fields";
 import { afterCursor, boundedJsonObject, decodeCursor, diff, encodeCursor, ftsQuery, id, isoOrNull, listParams, stamp, text, type Page } from "./records";
 
 export type UserRow = typeof users.$inferSelect;
@@ -71,7 +72,7 @@ const builtInShape = {
 export type UserInput = { [K in keyof typeof builtInShape]?: z.infer<(typeof builtInShape)[K]> } & Record<string, unknown>;
 
 function inputSchema(fields: CustomField[]) {
-  return z.strictObject({ ...builtInShape, ...customValuesShape(fields) });
+  return schemaWithFields("user", fields, () => z.strictObject({ ...builtInShape, ...customValuesShape(fields) }));
 }
 
 export type UserJson = ReturnType<typeof toJsonRows>[number];
@@ -132,17 +133,27 @@ export function getUserRow(db: Db | Tx, userId: number): UserRow {
   return row;
 }
 
+const lookups = preparedFor((db) => ({
+  byEmail: db.select().from(users).where(eq(users.email, sql.placeholder("email"))).prepare(),
+  byLogin: db.select().from(users).where(eq(users.login, sql.placeholder("login"))).prepare(),
+}));
+
 export function findUserByEmail(db: Db | Tx, address: string): UserRow | undefined {
-  return db.select().from(users).where(eq(users.email, address.trim().toLowerCase())).get();
+  return lookups(db).byEmail.get({ email: address.trim().toLowerCase() });
+}
+
+export function findUserByLogin(db: Db | Tx, login: string): UserRow | undefined {
+  return lookups(db).byLogin.get({ login });
 }
 
 /** The writable state of a user in API names: what diffs and events compare. */
-function snapshot(db: Db | Tx, row: UserRow, fields: CustomField[]): Record<string, unknown> {
+function snapshot(db: Db | Tx, row: UserRow, fields: CustomField[], only?: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [api, col] of Object.entries(COLUMN_OF)) out[api] = row[col];
   for (const f of fields) out[f.name] = row.custom[f.name] ?? null;
-  out.role_ids = db.select({ id: userRoles.roleId }).from(userRoles).where(eq(userRoles.userId, row.id)).orderBy(asc(userRoles.roleId)).all().map((r) => r.id);
-  out.group_ids = db.select({ id: userGroups.groupId }).from(userGroups).where(eq(userGroups.userId, row.id)).orderBy(asc(userGroups.groupId)).all().map((r) => r.id);
+  // Memberships cost a query each: read only when the caller compares them.
+  if (!only || "role_ids" in only) out.role_ids = db.select({ id: userRoles.roleId }).from(userRoles).where(eq(userRoles.userId, row.id)).orderBy(asc(userRoles.roleId)).all().map((r) => r.id);
+  if (!only || "group_ids" in only) out.group_ids = db.select({ id: userGroups.groupId }).from(userGroups).where(eq(userGroups.userId, row.id)).orderBy(asc(userGroups.groupId)).all().map((r) => r.id);
   out.traits = row.traits;
   return out;
 }
@@ -176,44 +187,45 @@ function resolveInput(tx: Tx, data: Record<string, unknown>, fields: CustomField
 }
 
 function assertUnique(tx: Tx, values: Record<string, unknown>, exceptId?: number) {
-  const clash = (col: typeof users.email | typeof users.login, v: unknown) => {
-    if (typeof v !== "string") return false;
-    const row = tx.select({ id: users.id }).from(users).where(eq(col, v)).get();
-    return row !== undefined && row.id !== exceptId;
-  };
-  if (clash(users.email, values.email)) throw conflict("a user with this email already exists", [{ field: "email", message: "already taken" }]);
-  if (clash(users.login, values.login)) throw conflict("a user with this login already exists", [{ field: "login", message: "already taken" }]);
+  const taken = (row: UserRow | undefined) => row !== undefined && row.id !== exceptId;
+  if (typeof values.email === "string" && taken(findUserByEmail(tx, values.email))) throw conflict("a user with this email already exists", [{ field: "email", message: "already taken" }]);
+  if (typeof values.login === "string" && taken(findUserByLogin(tx, values.login))) throw conflict("a user with this login already exists", [{ field: "login", message: "already taken" }]);
 }
 
 /** Writes target values onto a user row (columns, custom JSON, roles, groups, traits, provenance). */
-function write(tx: Tx, row: UserRow, changes: Record<string, [unknown, unknown]>, fields: CustomField[], actor: Actor, extra: Partial<UserRow> = {}): UserRow {
-  const set: Partial<UserRow> = { ...extra };
-  const custom = { ...row.custom };
+/** The column values that carry `changes` (fields, custom JSON, traits, provenance, audit), from a row's current state. */
+function columnsFor(current: { custom: Record<string, unknown>; provenance: Provenance }, changes: Record<string, [unknown, unknown]>, fields: CustomField[], actor: Actor): Partial<UserRow> {
+  const set: Record<string, unknown> = {};
+  const custom = { ...current.custom };
   let customChanged = false;
   for (const [k, [, v]] of Object.entries(changes)) {
-    if (k in COLUMN_OF) (set as Record<string, unknown>)[COLUMN_OF[k as UserField]] = v;
+    if (k in COLUMN_OF) set[COLUMN_OF[k as UserField]] = v;
     else if (fields.some((f) => f.name === k)) {
       custom[k] = v;
       customChanged = true;
     }
   }
   if (customChanged) set.custom = custom;
-  if (changes.traits) set.traits = changes.traits[1] as Record<string, unknown>;
+  if (changes.traits) set.traits = changes.traits[1];
   const provenanceFields = Object.keys(changes).filter((k) => k !== "traits" && k !== "role_ids" && k !== "group_ids");
-  if (provenanceFields.length) set.provenance = stamp(row.provenance, provenanceFields, actor.source);
-  if (Object.keys(changes).length) Object.assign(set, { updatedAt: new Date(), updatedById: actor.id });
-  const updated = Object.keys(set).length ? tx.update(users).set(set).where(eq(users.id, row.id)).returning().get() : row;
+  if (provenanceFields.length) set.provenance = stamp(current.provenance, provenanceFields, actor.source);
+  set.updatedAt = new Date();
+  set.updatedById = actor.id;
+  return set as Partial<UserRow>;
+}
+
+/** Replaces role and group memberships named in `changes`. */
+function writeMemberships(tx: Tx, userId: number, changes: Record<string, [unknown, unknown]>): void {
   if (changes.role_ids) {
-    tx.delete(userRoles).where(eq(userRoles.userId, row.id)).run();
+    tx.delete(userRoles).where(eq(userRoles.userId, userId)).run();
     const ids = changes.role_ids[1] as number[];
-    if (ids.length) tx.insert(userRoles).values(ids.map((roleId) => ({ userId: row.id, roleId }))).run();
+    if (ids.length) tx.insert(userRoles).values(ids.map((roleId) => ({ userId, roleId }))).run();
   }
   if (changes.group_ids) {
-    tx.delete(userGroups).where(eq(userGroups.userId, row.id)).run();
+    tx.delete(userGroups).where(eq(userGroups.userId, userId)).run();
     const ids = changes.group_ids[1] as number[];
-    if (ids.length) tx.insert(userGroups).values(ids.map((groupId) => ({ userId: row.id, groupId }))).run();
+    if (ids.length) tx.insert(userGroups).values(ids.map((groupId) => ({ userId, groupId }))).run();
   }
-  return updated;
 }
 
 /** Creates a user inside an open transaction (the identify and import paths batch many). */
@@ -225,28 +237,29 @@ export function createUserIn(tx: Tx, feed: EventFeed, data: Record<string, unkno
   const missing = missingRequired(fields, target);
   if (missing.length) throw new ValidationError(missing);
   assertUnique(tx, target);
+  target.role_ids ??= [CUSTOMER_ROLE_ID];
+  const changes = diff({}, target);
+  const columns = columnsFor({ custom: {}, provenance: {} }, changes, fields, actor);
   const row = tx
     .insert(users)
-    .values({ login, createdById: actor.id, updatedById: actor.id, ...extra })
+    .values({ ...columns, login, createdById: actor.id, ...extra } as typeof users.$inferInsert)
     .returning()
     .get();
-  target.role_ids ??= [CUSTOMER_ROLE_ID];
-  const empty: Record<string, unknown> = {};
-  const changes = diff(empty, target);
-  const written = write(tx, row, changes, fields, actor, {});
+  writeMemberships(tx, row.id, changes);
   feed.record(tx, { type: "user.created", objectType: "user", objectId: row.id, changes, actor });
-  return written;
+  return row;
 }
 
 /** Applies changes inside an open transaction; no event (and no write) when nothing changes. */
 export function updateUserIn(tx: Tx, feed: EventFeed, before: UserRow, data: Record<string, unknown>, fields: CustomField[], actor: Actor, extra: Partial<UserRow> = {}): UserRow {
   const target = resolveInput(tx, data, fields);
   assertUnique(tx, target, before.id);
-  const changes = diff(snapshot(tx, before, fields), target);
+  const changes = diff(snapshot(tx, before, fields, target), target);
   if (!Object.keys(changes).length) {
     return Object.keys(extra).length ? tx.update(users).set(extra).where(eq(users.id, before.id)).returning().get() : before;
   }
-  const row = write(tx, before, changes, fields, actor, extra);
+  const row = tx.update(users).set({ ...columnsFor(before, changes, fields, actor), ...extra }).where(eq(users.id, before.id)).returning().get();
+  writeMemberships(tx, before.id, changes);
   feed.record(tx, { type: "user.updated", objectType: "user", objectId: before.id, changes, actor });
   return row;
 }

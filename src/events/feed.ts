@@ -1,4 +1,5 @@
-import { and, asc, desc, eq, gt } from "drizzle-orm";
+import { and, asc, desc, eq, gt, sql } from "drizzle-orm";
+import { preparedFor } from "../db/prepared";
 import type { Db } from "../db/client";
 import { events } from "../db/schema";
 
@@ -19,6 +20,14 @@ export type ChangeEvent = {
 
 /** A transaction handle: drizzle's transaction object, or the db itself (statements then autocommit). */
 export type Tx = Pick<Db, "select" | "insert" | "update" | "delete" | "run" | "all" | "get">;
+
+const insertEvent = preparedFor((db) =>
+  db
+    .insert(events)
+    .values({ type: sql.placeholder("type"), objectType: sql.placeholder("objectType"), objectId: sql.placeholder("objectId"), changes: sql.placeholder("changes"), actorId: sql.placeholder("actorId"), source: sql.placeholder("source"), createdAt: sql.placeholder("createdAt") })
+    .returning()
+    .prepare(),
+);
 
 type InTransactionHook = (tx: Tx, event: ChangeEvent) => void;
 type AfterCommitListener = (lastEventId: number) => void;
@@ -48,11 +57,7 @@ export class EventFeed {
   }
 
   record(tx: Tx, e: { type: string; objectType: string; objectId: number; changes?: Record<string, [unknown, unknown]>; actor: Actor }): ChangeEvent {
-    const row = tx
-      .insert(events)
-      .values({ type: e.type, objectType: e.objectType, objectId: e.objectId, changes: e.changes ?? {}, actorId: e.actor.id, source: e.actor.source, createdAt: new Date() })
-      .returning()
-      .get();
+    const row = insertEvent(tx).get({ type: e.type, objectType: e.objectType, objectId: e.objectId, changes: e.changes ?? {}, actorId: e.actor.id, source: e.actor.source, createdAt: new Date() });
     for (const hook of this.hooks) hook(tx, row);
     this.lastId = row.id;
     if (!this.wakeScheduled) {

@@ -1,5 +1,6 @@
 import type { Config } from "../config";
 import type { Db } from "../db/client";
+import type { GroupCommit } from "../db/group-commit";
 import type { DeliveryEngine } from "../delivery/engine";
 import type { EventFeed } from "../events/feed";
 import type { Logger } from "../log";
@@ -12,6 +13,8 @@ export interface AppContext {
   config: Config;
   db: Db;
   events: EventFeed;
+  /** Group commit for high-rate writes (ingest): many requests, one transaction. */
+  writes: GroupCommit;
   log: Logger;
   secrets: SecretBox;
   metrics: Metrics;

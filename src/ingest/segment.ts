@@ -1,4 +1,5 @@
-import { eq, lt } from "drizzle-orm";
+import { eq, lt, sql } from "drizzle-orm";
+import { preparedFor } from "../db/prepared";
 import { z } from "zod";
 import type { Db } from "../db/client";
 import { seenMessages, users } from "../db/schema";
@@ -6,7 +7,7 @@ import { AppError, ValidationError } from "../errors";
 import type { Actor, EventFeed, Tx } from "../events/feed";
 import { listCustomFields, type CustomField } from "../domain/custom-fields";
 import { createOrganizationIn, findOrganizationByName } from "../domain/organizations";
-import { createUserIn, findUserByEmail, parseUserInput, updateUserIn, type UserRow } from "../domain/users";
+import { createUserIn, findUserByEmail, findUserByLogin, parseUserInput, updateUserIn, type UserRow } from "../domain/users";
 
 /**
  * Segment's HTTP Tracking API (identify, batch), applied to our people: the email is the join key,
@@ -116,11 +117,11 @@ export function parseMessages(raw: unknown[], defaults: Partial<Message> = {}): 
   return out;
 }
 
-/** Applies messages in one transaction (a batch is all-or-nothing), skipping messageIds already seen. */
-export function ingest(db: Db, feed: EventFeed, messages: Message[], actor: Actor, opts: { batch?: boolean } = {}): IngestResult {
-  const fields = listCustomFields(db, "user");
+/** Applies messages inside the caller's transaction (a batch is all-or-nothing), skipping messageIds already seen. */
+export function ingest(tx: Tx, feed: EventFeed, messages: Message[], actor: Actor, opts: { batch?: boolean } = {}): IngestResult {
+  const fields = listCustomFields(tx as Db, "user");
   const result: IngestResult = { created: 0, updated: 0, duplicates: 0 };
-  db.transaction((tx) => {
+  {
     messages.forEach((m, i) => {
       try {
         apply(m);
@@ -151,13 +152,17 @@ export function ingest(db: Db, feed: EventFeed, messages: Message[], actor: Acto
         if (user) tx.update(users).set({ lastSeenAt: seenAt }).where(eq(users.id, user.id)).run();
       }
     }
-  });
+  }
   return result;
 }
 
+const claim = preparedFor((db) =>
+  db.insert(seenMessages).values({ messageId: sql.placeholder("id"), receivedAt: sql.placeholder("at") }).onConflictDoNothing().returning({ id: seenMessages.messageId }).prepare(),
+);
+
+/** True the first time a messageId is seen (Segment's de-duplication key). */
 function claimMessageId(tx: Tx, messageId: string): boolean {
-  const inserted = tx.insert(seenMessages).values({ messageId, receivedAt: new Date() }).onConflictDoNothing().returning({ id: seenMessages.messageId }).all();
-  return inserted.length > 0;
+  return claim(tx).all({ id: messageId, at: new Date() }).length > 0;
 }
 
 function findByIds(tx: Tx, m: { userId?: string | null; anonymousId?: string | null }, email?: string): UserRow | undefined {
@@ -166,7 +171,7 @@ function findByIds(tx: Tx, m: { userId?: string | null; anonymousId?: string | n
     if (byEmail) return byEmail;
   }
   const login = m.userId ?? (m.anonymousId ? `anonymous:${m.anonymousId}` : undefined);
-  return login ? tx.select().from(users).where(eq(users.login, login)).get() : undefined;
+  return login ? findUserByLogin(tx, login) : undefined;
 }
 
 function organizationFor(tx: Tx, feed: EventFeed, name: string, actor: Actor): number {

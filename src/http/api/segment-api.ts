@@ -30,19 +30,21 @@ export function segmentApi(ctx: AppContext) {
   };
 
   return new Elysia({ prefix: "/v1" })
-    .post("/batch", ({ request, body }) => {
+    .post("/batch", async ({ request, body }) => {
       const actor = authenticate(request, body);
       if ((metaOf(request).bodyBytes ?? 0) > MAX_BATCH_BYTES) throw tooLarge(MAX_BATCH_BYTES);
       const call = validate(batchCall, body);
-      ingest(ctx.db, ctx.events, parseMessages(call.batch), actor, { batch: true });
+      const messages = parseMessages(call.batch);
+      await ctx.writes.run((tx) => ingest(tx, ctx.events, messages, actor, { batch: true }));
       return json({ success: true });
     })
-    .post("/:type", ({ request, body, params }) => {
+    .post("/:type", async ({ request, body, params }) => {
       const type = SINGLE_CALLS.find((t) => t === params.type);
       if (!type) throw notFound(`Segment call type "${params.type}"`);
       const actor = authenticate(request, body);
       if ((metaOf(request).bodyBytes ?? 0) > MAX_CALL_BYTES) throw tooLarge(MAX_CALL_BYTES);
-      ingest(ctx.db, ctx.events, parseMessages([body], { type }), actor);
+      const messages = parseMessages([body], { type });
+      await ctx.writes.run((tx) => ingest(tx, ctx.events, messages, actor));
       return json({ success: true });
     });
 }

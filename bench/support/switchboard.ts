@@ -1,0 +1,48 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { Browser } from "../../test/support/server";
+
+const ROOT = resolve(import.meta.dir, "../..");
+
+/** Switchboard as a separate process (as in production), with an admin, an API token and a write key. */
+export async function startSwitchboard(extraArgs: string[] = []) {
+  const dataDir = mkdtempSync(join(tmpdir(), "switchboard-bench-"));
+  const proc = Bun.spawn([process.execPath, join(ROOT, "src/main.ts"), "serve", "--port", "0", "--data-dir", dataDir, ...extraArgs], { stdout: "pipe", stderr: "inherit" });
+  const url = await listeningUrl(proc.stdout);
+  const browser = new Browser(url);
+  await browser.submit("/setup", "/setup", { email: "bench@example.com", password: "benchmark-password" });
+  const created = await browser.submit("/tokens", "/tokens", { name: "bench" });
+  const token = /id="new-token">([^<]+)</.exec(await created.text())![1]!;
+  const writeKey = (await (await fetch(`${url}/api/v1/write_keys`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: '{"name":"bench"}' })).json()).key as string;
+  return {
+    url,
+    token,
+    writeKey,
+    dataDir,
+    async stop() {
+      proc.kill("SIGTERM");
+      await proc.exited;
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Reads the process's JSON log until "switchboard listening", then keeps draining it so the pipe never blocks. */
+async function listeningUrl(stdout: ReadableStream<Uint8Array>): Promise<string> {
+  const reader = stdout.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) throw new Error("switchboard exited before listening");
+    buffer += decoder.decode(value, { stream: true });
+    const line = buffer.split("\n").find((l) => l.includes('"switchboard listening"'));
+    if (line) {
+      (async () => {
+        while (!(await reader.read()).done);
+      })();
+      return JSON.parse(line).url;
+    }
+  }
+}
