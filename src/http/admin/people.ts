@@ -30,7 +30,7 @@ export const PERSON_FIELDS: FieldSpec[] = [
   { name: "active", label: "Active", kind: "checkbox" },
 ];
 
-const DETAIL_LABELS: Record<string, string> = Object.fromEntries(PERSON_FIELDS.map((f) => [f.name, f.label]));
+const DETAIL_LABELS: Record<string, string> = { ...Object.fromEntries(PERSON_FIELDS.map((f) => [f.name, f.label])), organization_id: "Organization id", role_ids: "Role ids", group_ids: "Group ids", verified: "Verified", out_of_office: "Out of office" };
 
 const LIST: ListSpec = {
   path: "/people",

@@ -8,7 +8,7 @@ import { attachmentResponse } from "../api/records-api";
 import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
 import { html, redirect } from "../responses";
-import { errorStatus, formErrors, formView, htmxTarget, idParam, parseForm, typedValues, uiActor, uploadedFiles, type FieldSpec } from "./forms";
+import { errorStatus, formErrors, formView, htmxTarget, idParam, isHtmx, parseForm, typedValues, uiActor, uploadedFiles, type FieldSpec } from "./forms";
 import { listQuery, listResponse, PAGE_SIZE, type ListSpec } from "./lists";
 import { displayValue, personName, shortTime, stateBadge, timelineEntries } from "./present";
 import { adminPage } from "./render";
@@ -152,7 +152,9 @@ export function ticketPages(ctx: AppContext) {
       try {
         const input = { ...parseForm(body, ARTICLE_FIELDS), attachments: await uploadedFiles(body, "attachments"), ticket_id: id };
         const article = createArticle(db, events, input, uiActor(session));
-        return redirect(request, `/tickets/${id}#article-${article.id}`, [flashCookie(ctx, { kind: "success", message: "Article added." })]);
+        // htmx reloads the same page (a new fragment alone would only scroll); without JS the new article is scrolled to.
+        const location = isHtmx(request) ? `/tickets/${id}` : `/tickets/${id}#article-${article.id}`;
+        return redirect(request, location, [flashCookie(ctx, { kind: "success", message: "Article added." })]);
       } catch (err) {
         const articleForm = articleFormView(id, typedValues(body), formErrors(err));
         if (htmxTarget(request) === "article-form") return html(renderFragment("article-form", { articleForm }, session.csrfToken), { status: errorStatus(err) });
