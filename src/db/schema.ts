@@ -1,11 +1,18 @@
 import { sql } from "drizzle-orm";
-import { blob, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { blob, customType, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** Which source last wrote each field, and when (ms): the enrichment merge rule reads it. */
 export type Provenance = Record<string, { source: string; at: number }>;
 
-/** Milliseconds since the epoch, read back as Date. */
-const timestamp = (name: string) => integer(name, { mode: "timestamp_ms" });
+/**
+ * Milliseconds since the epoch, read back as Date. A custom type rather than integer's timestamp
+ * mode because that mode fails on null passed through a prepared query's placeholder.
+ */
+const timestamp = customType<{ data: Date; driverData: number }>({
+  dataType: () => "integer",
+  toDriver: (v) => (v === null || v === undefined ? null : v.getTime()) as number,
+  fromDriver: (v) => new Date(v),
+});
 const now = sql`(cast(unixepoch('subsec') * 1000 as integer))`;
 const auditColumns = {
   createdAt: timestamp("created_at").notNull().default(now),

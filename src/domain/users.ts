@@ -133,6 +133,22 @@ export function getUserRow(db: Db | Tx, userId: number): UserRow {
   return row;
 }
 
+/** Every column a new user row gets, so one prepared INSERT serves every create (bulk loads run it a million times). */
+const NEW_USER_DEFAULTS: Record<string, unknown> = {
+  email: null, firstname: null, lastname: null, phone: null, mobile: null, address: null, web: null, note: null, image: null,
+  organizationId: null, vip: false, verified: false, outOfOffice: false, timezone: null, lastLogin: null, lastSeenAt: null,
+  passwordHash: null, active: true, custom: {}, traits: {}, provenance: {}, createdById: null, updatedById: null,
+};
+
+const writes = preparedFor((db) => ({
+  insertUser: db
+    .insert(users)
+    .values(Object.fromEntries(["login", "createdAt", "updatedAt", ...Object.keys(NEW_USER_DEFAULTS)].map((k) => [k, sql.placeholder(k)])) as unknown as typeof users.$inferInsert)
+    .returning()
+    .prepare(),
+  insertRole: db.insert(userRoles).values({ userId: sql.placeholder("userId"), roleId: sql.placeholder("roleId") }).prepare(),
+}));
+
 const lookups = preparedFor((db) => ({
   byEmail: db.select().from(users).where(eq(users.email, sql.placeholder("email"))).prepare(),
   byLogin: db.select().from(users).where(eq(users.login, sql.placeholder("login"))).prepare(),
@@ -217,9 +233,8 @@ function columnsFor(current: { custom: Record<string, unknown>; provenance: Prov
 /** Replaces role and group memberships named in `changes`. */
 function writeMemberships(tx: Tx, userId: number, changes: Record<string, [unknown, unknown]>): void {
   if (changes.role_ids) {
-    tx.delete(userRoles).where(eq(userRoles.userId, userId)).run();
-    const ids = changes.role_ids[1] as number[];
-    if (ids.length) tx.insert(userRoles).values(ids.map((roleId) => ({ userId, roleId }))).run();
+    if (changes.role_ids[0] !== null) tx.delete(userRoles).where(eq(userRoles.userId, userId)).run();
+    for (const roleId of changes.role_ids[1] as number[]) writes(tx).insertRole.run({ userId, roleId });
   }
   if (changes.group_ids) {
     tx.delete(userGroups).where(eq(userGroups.userId, userId)).run();
@@ -240,11 +255,9 @@ export function createUserIn(tx: Tx, feed: EventFeed, data: Record<string, unkno
   target.role_ids ??= [CUSTOMER_ROLE_ID];
   const changes = diff({}, target);
   const columns = columnsFor({ custom: {}, provenance: {} }, changes, fields, actor);
-  const row = tx
-    .insert(users)
-    .values({ ...columns, login, createdById: actor.id, ...extra } as typeof users.$inferInsert)
-    .returning()
-    .get();
+  const now = new Date();
+  const values: Record<string, unknown> = { ...NEW_USER_DEFAULTS, createdAt: now, ...columns, updatedAt: now, login, createdById: actor.id, ...extra };
+  const row = writes(tx).insertUser.get(values);
   writeMemberships(tx, row.id, changes);
   feed.record(tx, { type: "user.created", objectType: "user", objectId: row.id, changes, actor });
   return row;
