@@ -6,6 +6,7 @@ import { customFieldPages } from "./http/admin/custom-fields";
 import { groupPages } from "./http/admin/groups";
 import { organizationPages } from "./http/admin/organizations";
 import { peoplePages } from "./http/admin/people";
+import { csvImportPages } from "./http/admin/csv-import";
 import { ticketPages } from "./http/admin/tickets";
 import { writeKeyPages } from "./http/admin/write-keys";
 import { signInRoutes } from "./http/admin/sign-in";
@@ -94,6 +95,7 @@ export function createApp(ctx: AppContext) {
     .use(segmentApi(ctx))
     .use(signInRoutes(ctx))
     .use(adminPages(ctx))
+    .use(csvImportPages(ctx))
     .use(peoplePages(ctx))
     .use(organizationPages(ctx))
     .use(ticketPages(ctx))

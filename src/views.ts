@@ -33,11 +33,12 @@ import deleteRecord from "../views/partials/delete-record.mustache" with { type:
 import timeline from "../views/partials/timeline.mustache" with { type: "text" };
 import articleForm from "../views/partials/article-form.mustache" with { type: "text" };
 import writeKeyCreated from "../views/partials/write-key-created.mustache" with { type: "text" };
+import csvImport from "../views/csv-import.mustache" with { type: "text" };
 
 /** Every template, embedded in the binary. Pages render inside a layout. */
 const pages = {
   login, setup, dashboard, settings, admins, account, tokens, error: errorPage,
-  list, person, organization, "record-new": recordNew, ticket, groups: groupsPage, group, "custom-fields": customFields, "custom-field": customField, "write-keys": writeKeys,
+  list, person, organization, "record-new": recordNew, ticket, groups: groupsPage, group, "custom-fields": customFields, "custom-field": customField, "write-keys": writeKeys, "csv-import": csvImport,
 };
 /** Partials: included by pages, and rendered alone as the fragments htmx swaps in. */
 const partials = {

@@ -46,6 +46,12 @@ export function exportCsv(db: Db, kind: Kind): ReadableStream<Uint8Array> {
   });
 }
 
+/** The columns an import of this kind reads (the export's, less the read-only ones). */
+export function importColumns(db: Db, kind: Kind): string[] {
+  const fields = listCustomFields(db, kind);
+  return [...(kind === "user" ? USER_COLUMNS : ORG_COLUMNS), ...fields.map((f) => f.name)].filter((c) => !READ_ONLY.has(c));
+}
+
 export type ImportReport = {
   dry_run: boolean;
   committed: boolean;

@@ -21,6 +21,8 @@ export type ListSpec = {
   intro?: string;
   newHref?: string;
   newLabel?: string;
+  /** Offers "Import CSV" ({csv}/import) and "Export CSV" ({csv}/export.csv) when set. */
+  csv?: string;
   searchLabel: string;
   searchPlaceholder: string;
   empty: string;

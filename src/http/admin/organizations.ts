@@ -26,6 +26,7 @@ const LABELS: Record<string, string> = Object.fromEntries(ORGANIZATION_FIELDS.ma
 
 const LIST: ListSpec = {
   path: "/organizations",
+  csv: "/organizations",
   title: "Organizations",
   section: "organizations",
   heading: "Organizations",

@@ -34,6 +34,7 @@ const DETAIL_LABELS: Record<string, string> = { ...Object.fromEntries(PERSON_FIE
 
 const LIST: ListSpec = {
   path: "/people",
+  csv: "/people",
   title: "People",
   section: "people",
   heading: "People",

@@ -1,0 +1,71 @@
+import { Elysia } from "elysia";
+import { exportCsv, importCsv, importColumns, type ImportReport } from "../../csv/records-csv";
+import { randomToken } from "../../crypto-tokens";
+import { csvDownload } from "../api/records-api";
+import { flashCookie, requireSession } from "../auth";
+import type { AppContext } from "../context";
+import { redirect } from "../responses";
+import { adminPage } from "./render";
+
+/** An uploaded file waits here between its preview and the admin's "Import" (one process, so memory will do). */
+const PENDING_TTL_MS = 30 * 60_000;
+type Pending = { kind: "user" | "organization"; text: string; userId: number; at: number };
+
+const KINDS = {
+  user: { base: "/people", plural: "People", byEmail: true, byName: false },
+  organization: { base: "/organizations", plural: "Organizations", byEmail: false, byName: true },
+} as const;
+
+/** CSV import (upload → preview with per-row errors → all-or-nothing import) and export, for people and organizations. */
+export function csvImportPages(ctx: AppContext) {
+  const pending = new Map<string, Pending>();
+  const sweep = () => {
+    for (const [id, p] of pending) if (Date.now() - p.at > PENDING_TTL_MS) pending.delete(id);
+  };
+
+  const page = (request: Request, kind: Pending["kind"], data: Record<string, unknown>, status = 200) => {
+    const session = requireSession(ctx, request);
+    const k = KINDS[kind];
+    const view = { ...k, listHref: k.base, action: `${k.base}/import`, columns: importColumns(ctx.db, kind).join(", "), ...data };
+    return adminPage(ctx, request, session, "csv-import", view, { title: `Import ${k.plural.toLowerCase()}`, section: kind === "user" ? "people" : "organizations", status });
+  };
+  const reportView = (r: ImportReport, commitAction?: string) => ({
+    report: { ...r, errorCount: new Set(r.errors.map((e) => e.line)).size, hasErrors: r.errors.length > 0, commitAction },
+  });
+
+  const routesFor = (kind: Pending["kind"]) => {
+    const { base, plural } = KINDS[kind];
+    return new Elysia()
+      .get(`${base}/export.csv`, ({ request }) => (requireSession(ctx, request), csvDownload(exportCsv(ctx.db, kind), plural.toLowerCase())))
+      .get(`${base}/import`, ({ request }) => page(request, kind, {}))
+      .post(`${base}/import`, async ({ request, body }) => {
+        const session = requireSession(ctx, request);
+        const file = (body as Record<string, unknown> | undefined)?.file;
+        if (!(file instanceof Blob) || file.size === 0) return page(request, kind, { errors: { file: "Choose a CSV file." } }, 422);
+        let text: string;
+        try {
+          text = new TextDecoder("utf-8", { fatal: true }).decode(await file.arrayBuffer());
+        } catch {
+          return page(request, kind, { errors: { file: "The file is not UTF-8 text; save it as CSV UTF-8." } }, 422);
+        }
+        const report = importCsv(ctx.db, ctx.events, kind, text, { id: session.user.id, source: "import" }, { dryRun: true });
+        sweep();
+        const id = randomToken(16);
+        if (!report.errors.length) pending.set(id, { kind, text, userId: session.user.id, at: Date.now() });
+        return page(request, kind, reportView(report, `${base}/import/${id}`), report.errors.length ? 422 : 200);
+      })
+      .post(`${base}/import/:id`, ({ request, params }) => {
+        const session = requireSession(ctx, request);
+        const upload = pending.get(params.id);
+        if (!upload || upload.kind !== kind || upload.userId !== session.user.id) {
+          return redirect(request, `${base}/import`, [flashCookie(ctx, { kind: "error", message: "That preview has expired; upload the file again." })]);
+        }
+        pending.delete(params.id);
+        const report = importCsv(ctx.db, ctx.events, kind, upload.text, { id: session.user.id, source: "import" }, { dryRun: false });
+        if (!report.committed) return page(request, kind, reportView(report), 422);
+        const message = `Imported ${report.rows} rows: ${report.created} created, ${report.updated} updated, ${report.unchanged} unchanged.`;
+        return redirect(request, base, [flashCookie(ctx, { kind: "success", message })]);
+      });
+  };
+  return new Elysia().use(routesFor("user")).use(routesFor("organization"));
+}
