@@ -36,6 +36,11 @@ describe("users", () => {
     const fields = bad.body.error.details.map((d: any) => d.field).sort();
     expect(fields).toEqual(["email", "firstname", "lastname", "nope"]);
     expect((await api.call("POST", "/api/v1/users", "{not json")).status).toBe(400);
+    const latin1 = await fetch(api.server.url + "/api/v1/users", { method: "POST", headers: { authorization: `Bearer ${api.token}`, "content-type": "application/json" }, body: new Uint8Array([0x7b, 0x22, 0x66, 0x69, 0x72, 0x73, 0x74, 0x6e, 0x61, 0x6d, 0x65, 0x22, 0x3a, 0x22, 0xe9, 0x22, 0x7d]) });
+    expect(latin1.status).toBe(400);
+    expect((await latin1.json()).error.message).toContain("UTF-8");
+    expect((await api.call("PATCH", "/api/v1/users/999999", { firstname: "x" })).status).toBe(404);
+    expect((await api.call("PATCH", "/api/v1/users/abc", { firstname: "x" })).status).toBe(404);
     expect((await api.call("POST", "/api/v1/users", { email: "deep@example.com", traits: { a: { b: { c: { d: { e: { f: { g: 1 } } } } } } } })).status).toBe(422);
     expect(rowCount("users")).toBe(before);
   });
