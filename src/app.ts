@@ -10,6 +10,7 @@ import { csvImportPages } from "./http/admin/csv-import";
 import { ticketPages } from "./http/admin/tickets";
 import { writeKeyPages } from "./http/admin/write-keys";
 import { signInRoutes } from "./http/admin/sign-in";
+import { openApiDocument } from "./http/api/openapi";
 import { recordsApi } from "./http/api/records-api";
 import { segmentApi } from "./http/api/segment-api";
 import { settingsApi } from "./http/api/settings-api";
@@ -45,7 +46,7 @@ function parseJsonStrictly(bytes: ArrayBuffer): unknown {
 
 /** Builds the Elysia app: route groups, CSRF on every state-changing admin request, one error mapper. */
 export function createApp(ctx: AppContext) {
-  return new Elysia()
+  const app = new Elysia()
     .onParse({ as: "global" }, async ({ request, contentType }) => {
       const json = contentType?.startsWith("application/json");
       if (!json && !contentType?.startsWith("text/csv")) return;
@@ -102,4 +103,7 @@ export function createApp(ctx: AppContext) {
     .use(groupPages(ctx))
     .use(customFieldPages(ctx))
     .use(writeKeyPages(ctx));
+  // Built once, from the finished route table.
+  let openapi: string | undefined;
+  return app.get("/api/v1/openapi.json", () => new Response((openapi ??= JSON.stringify(openApiDocument(app.routes, ctx.config.publicUrl))), { headers: { "Content-Type": "application/json; charset=utf-8" } }));
 }
