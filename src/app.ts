@@ -7,6 +7,7 @@ import { groupPages } from "./http/admin/groups";
 import { organizationPages } from "./http/admin/organizations";
 import { peoplePages } from "./http/admin/people";
 import { csvImportPages } from "./http/admin/csv-import";
+import { logPages } from "./http/admin/logs";
 import { ticketPages } from "./http/admin/tickets";
 import { writeKeyPages } from "./http/admin/write-keys";
 import { signInRoutes } from "./http/admin/sign-in";
@@ -102,7 +103,8 @@ export function createApp(ctx: AppContext) {
     .use(ticketPages(ctx))
     .use(groupPages(ctx))
     .use(customFieldPages(ctx))
-    .use(writeKeyPages(ctx));
+    .use(writeKeyPages(ctx))
+    .use(logPages(ctx));
   // Built once, from the finished route table.
   let openapi: string | undefined;
   return app.get("/api/v1/openapi.json", () => new Response((openapi ??= JSON.stringify(openApiDocument(app.routes, ctx.config.publicUrl))), { headers: { "Content-Type": "application/json; charset=utf-8" } }));

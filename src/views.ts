@@ -34,11 +34,13 @@ import timeline from "../views/partials/timeline.mustache" with { type: "text" }
 import articleForm from "../views/partials/article-form.mustache" with { type: "text" };
 import writeKeyCreated from "../views/partials/write-key-created.mustache" with { type: "text" };
 import csvImport from "../views/csv-import.mustache" with { type: "text" };
+import logs from "../views/logs.mustache" with { type: "text" };
+import logEntry from "../views/log-entry.mustache" with { type: "text" };
 
 /** Every template, embedded in the binary. Pages render inside a layout. */
 const pages = {
   login, setup, dashboard, settings, admins, account, tokens, error: errorPage,
-  list, person, organization, "record-new": recordNew, ticket, groups: groupsPage, group, "custom-fields": customFields, "custom-field": customField, "write-keys": writeKeys, "csv-import": csvImport,
+  list, person, organization, "record-new": recordNew, ticket, groups: groupsPage, group, "custom-fields": customFields, "custom-field": customField, "write-keys": writeKeys, "csv-import": csvImport, logs, "log-entry": logEntry,
 };
 /** Partials: included by pages, and rendered alone as the fragments htmx swaps in. */
 const partials = {
@@ -61,7 +63,7 @@ const SECTIONS = [
   { id: "integrations", label: "Integrations" },
   { id: "webhooks", label: "Webhooks" },
   { id: "crm-sync", label: "CRM Sync" },
-  { id: "logs", label: "Logs" },
+  { id: "logs", label: "Logs", href: "/logs" },
   { id: "settings", label: "Settings", href: "/settings" },
 ];
 

@@ -1,0 +1,99 @@
+import { Elysia } from "elysia";
+import { z } from "zod";
+import type { HttpLogEntry } from "../../delivery";
+import { notFound, validate } from "../../errors";
+import { formatTime } from "../../views";
+import { flashCookie, requireApiToken, requireSession } from "../auth";
+import type { AppContext } from "../context";
+import { json, redirect } from "../responses";
+import { adminPage } from "./render";
+
+/** Every outgoing HTTP attempt (webhooks, CRM sync, enrichment) in one place, redacted as stored. */
+export const FACILITIES = ["webhook", "crm-sync", "clearbit"] as const;
+
+const filterSchema = z.strictObject({
+  facility: z.string().max(40).optional(),
+  destination: z.string().max(200).optional(),
+  failed_only: z.enum(["true", "false", "on", ""]).optional(),
+  before_id: z.coerce.number().int().positive().optional(),
+  limit: z.coerce.number().int().min(1).max(500).optional().default(50),
+});
+
+function readFilter(query: unknown) {
+  const f = validate(filterSchema, query);
+  return {
+    view: f,
+    engine: { facility: f.facility || undefined, destination: f.destination || undefined, failedOnly: f.failed_only === "true" || f.failed_only === "on", beforeId: f.before_id, limit: f.limit },
+  };
+}
+
+export const logEntryJson = (e: HttpLogEntry) => ({
+  id: e.id,
+  created_at: e.createdAt.toISOString(),
+  facility: e.facility,
+  direction: e.direction,
+  method: e.method,
+  url: e.url,
+  request_headers: e.requestHeaders,
+  request_body: e.requestBody,
+  response_status: e.responseStatus,
+  response_headers: e.responseHeaders,
+  response_body: e.responseBody,
+  duration_ms: e.durationMs,
+  error: e.error,
+  attempt: e.attempt,
+  delivery_id: e.deliveryId,
+  job_id: e.jobId,
+  destination: e.destination,
+});
+
+const ok = (e: HttpLogEntry) => !e.error && e.responseStatus !== null && e.responseStatus >= 200 && e.responseStatus < 300;
+const headerList = (h: Record<string, string> | null) => Object.entries(h ?? {}).map(([name, value]) => ({ name, value }));
+const pretty = (body: string | null) => {
+  if (!body) return body;
+  try {
+    return JSON.stringify(JSON.parse(body), null, 2);
+  } catch {
+    return body;
+  }
+};
+
+export function logPages(ctx: AppContext) {
+  return new Elysia()
+    .get("/logs", ({ request, query }) => {
+      const session = requireSession(ctx, request);
+      const { view, engine } = readFilter(query);
+      const entries = ctx.delivery.listHttpLog(engine);
+      const rows = entries.map((e) => ({ id: e.id, time: formatTime(e.createdAt), facility: e.facility, method: e.method, url: e.url, status: e.responseStatus ?? "—", ok: ok(e), error: e.error, duration: e.durationMs, attempt: e.attempt, destination: e.destination }));
+      const older = entries.length === engine.limit ? new URLSearchParams({ ...(view.facility ? { facility: view.facility } : {}), ...(view.destination ? { destination: view.destination } : {}), ...(engine.failedOnly ? { failed_only: "true" } : {}), before_id: String(entries.at(-1)!.id) }).toString() : null;
+      const facilities = ["", ...FACILITIES].map((f) => ({ value: f, label: f || "All", selected: (view.facility ?? "") === f }));
+      return adminPage(ctx, request, session, "logs", { rows, facilities, destination: view.destination ?? "", failedOnly: engine.failedOnly, olderHref: older ? `/logs?${older}` : null }, { title: "HTTP log", section: "logs" });
+    })
+    .get("/logs/:id", ({ request, params }) => {
+      const session = requireSession(ctx, request);
+      const e = ctx.delivery.getHttpLogEntry(Number(params.id) || 0);
+      if (!e) throw notFound("log entry");
+      const entry = { ...logEntryJson(e), time: formatTime(e.createdAt), ok: ok(e), requestHeaders: headerList(e.requestHeaders), responseHeaders: headerList(e.responseHeaders), requestBody: pretty(e.requestBody), responseBody: pretty(e.responseBody) };
+      return adminPage(ctx, request, session, "log-entry", { entry }, { title: `HTTP log #${e.id}`, section: "logs" });
+    })
+    .post("/logs/:id/redeliver", ({ request, params }) => {
+      requireSession(ctx, request);
+      const e = ctx.delivery.getHttpLogEntry(Number(params.id) || 0);
+      if (!e?.jobId) throw notFound("log entry with a delivery");
+      const again = ctx.delivery.redeliver(e.jobId);
+      const message = again ? `Queued again as job ${again.id} (same delivery id ${again.deliveryId}).` : "That delivery can no longer be sent again.";
+      return redirect(request, `/logs/${e.id}`, [flashCookie(ctx, { kind: again ? "success" : "error", message })]);
+    })
+    .get("/api/v1/http_log", ({ request, query }) => {
+      requireApiToken(ctx, request);
+      const { engine } = readFilter(query);
+      const entries = ctx.delivery.listHttpLog(engine);
+      return json({ data: entries.map(logEntryJson), next_cursor: entries.length === engine.limit ? entries.at(-1)!.id : null });
+    })
+    .get("/api/v1/http_log/:id", ({ request, params }) => {
+      requireApiToken(ctx, request);
+      const e = ctx.delivery.getHttpLogEntry(Number(params.id) || 0);
+      if (!e) throw notFound("log entry");
+      return json(logEntryJson(e));
+    });
+}
