@@ -10,16 +10,23 @@ import { ticketPages } from "./http/admin/tickets";
 import { writeKeyPages } from "./http/admin/write-keys";
 import { signInRoutes } from "./http/admin/sign-in";
 import { recordsApi } from "./http/api/records-api";
+import { enrichmentApi } from "./http/api/enrichment-api";
+import { integrationPages } from "./http/admin/integrations";
+import { registerEnrichment } from "./enrichment";
 import { segmentApi } from "./http/api/segment-api";
 import { settingsApi } from "./http/api/settings-api";
 import { assetRoutes } from "./http/assets";
 import { checkCsrf, SignInRequired } from "./http/auth";
 import { requestMeta, type AppContext } from "./http/context";
 import { opsRoutes } from "./http/ops";
+import { rawBodies } from "./http/raw-body";
 import { jsonError, redirect } from "./http/responses";
 
 /** Programs (JSON) live under these prefixes; everything else is the admin UI (HTML). */
 export const isApiPath = (path: string) => path.startsWith("/api/") || path.startsWith("/v1/");
+
+/** Callbacks whose signature covers the raw body: it is kept for them (see raw-body.ts). */
+const SIGNED_BODY_PREFIX = "/v1/callbacks/";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -44,6 +51,7 @@ function parseJsonStrictly(bytes: ArrayBuffer): unknown {
 
 /** Builds the Elysia app: route groups, CSRF on every state-changing admin request, one error mapper. */
 export function createApp(ctx: AppContext) {
+  registerEnrichment(ctx);
   return new Elysia()
     .onParse({ as: "global" }, async ({ request, contentType }) => {
       const json = contentType?.startsWith("application/json");
@@ -51,6 +59,7 @@ export function createApp(ctx: AppContext) {
       const bytes = await request.arrayBuffer();
       const meta = requestMeta.get(request);
       if (meta) meta.bodyBytes = bytes.byteLength;
+      if (json && new URL(request.url).pathname.startsWith(SIGNED_BODY_PREFIX)) rawBodies.set(request, decodeStrictly(bytes));
       return json ? parseJsonStrictly(bytes) : decodeStrictly(bytes);
     })
     .onBeforeHandle({ as: "global" }, ({ request, route, body }) => {
@@ -91,6 +100,7 @@ export function createApp(ctx: AppContext) {
     .use(opsRoutes(ctx))
     .use(settingsApi(ctx))
     .use(recordsApi(ctx))
+    .use(enrichmentApi(ctx))
     .use(segmentApi(ctx))
     .use(signInRoutes(ctx))
     .use(adminPages(ctx))
@@ -99,5 +109,6 @@ export function createApp(ctx: AppContext) {
     .use(ticketPages(ctx))
     .use(groupPages(ctx))
     .use(customFieldPages(ctx))
-    .use(writeKeyPages(ctx));
+    .use(writeKeyPages(ctx))
+    .use(integrationPages(ctx));
 }
