@@ -31,6 +31,8 @@ export const snakeCase = (name: string) =>
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, "_")
     .replace(/^_+|_+$/g, "")
+    // Segment's style: a number joins the word after it (last_30days).
+    .replace(/(\d)_(?=[a-z])/g, "$1")
     .replace(/^(\d)/, "_$1");
 
 const audienceInput = z.strictObject({
