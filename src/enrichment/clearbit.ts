@@ -24,6 +24,7 @@ const BACKFILL_KEY = "integration.clearbit.backfill";
 const BACKFILL_BATCH = 500;
 const DAY = 86_400_000;
 export const CALLBACK_PATH = "/v1/callbacks/clearbit";
+const DESTINATION_CONCURRENCY = 10;
 
 export type PlanResult = "queued" | "cached" | "pending" | "unknown" | "invalid" | "disabled" | "no_email";
 export type BackfillRun = { started_at: string; planned: number; planning: boolean };
@@ -367,6 +368,9 @@ export function registerClearbit(ctx: AppContext): ClearbitEnrichment {
   const service = new ClearbitEnrichment(ctx);
   instances.set(ctx, service);
   ctx.delivery.register(KIND, service.handler());
+  // Jobs wait their turn for a rate-limit slot while holding a send slot: enough of them in flight
+  // keep the pace at the limit; the limiter, not this number, bounds the rate.
+  ctx.delivery.configureDestination(ctx.db, DESTINATION, { concurrency: DESTINATION_CONCURRENCY });
   ctx.events.onRecord((tx, e) => service.onEvent(tx, e));
   return service;
 }

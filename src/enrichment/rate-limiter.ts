@@ -85,7 +85,9 @@ export class RateLimiter {
       }
       if (waitMs <= 0) {
         this.grants.push(now);
-        this.last = now;
+        // Paced from the slot's planned time, not from when the timer fired late, so timer lag does
+        // not slow the pace (at most one slot of catch-up; the log above still bounds every window).
+        this.last = Math.max(this.last + window / this.limit, now - window / this.limit);
         if (this.budget) this.budget.remaining--;
         return;
       }
