@@ -7,6 +7,8 @@
  * cannot squeeze `limit + 1` arrivals into one window at the provider.
  * The provider's X-RateLimit-Remaining lowers the budget until its reset.
  */
+const CATCH_UP_MS = 1000;
+
 export class RateLimiter {
   private grants: number[] = [];
   private head = 0;
@@ -85,9 +87,10 @@ export class RateLimiter {
       }
       if (waitMs <= 0) {
         this.grants.push(now);
-        // Paced from the slot's planned time, not from when the timer fired late, so timer lag does
-        // not slow the pace (at most one slot of catch-up; the log above still bounds every window).
-        this.last = Math.max(this.last + window / this.limit, now - window / this.limit);
+        // Paced from the slot's planned time, not from when it was taken, so timer lag and a busy
+        // moment do not slow the pace (up to a second's worth of catch-up; the log above still
+        // bounds every window).
+        this.last = Math.max(this.last + window / this.limit, now - Math.max(window / this.limit, Math.min(CATCH_UP_MS, window / 10)));
         if (this.budget) this.budget.remaining--;
         return;
       }
