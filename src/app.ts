@@ -13,16 +13,23 @@ import { writeKeyPages } from "./http/admin/write-keys";
 import { signInRoutes } from "./http/admin/sign-in";
 import { openApiDocument } from "./http/api/openapi";
 import { recordsApi } from "./http/api/records-api";
+import { enrichmentApi } from "./http/api/enrichment-api";
+import { integrationPages } from "./http/admin/integrations";
+import { registerEnrichment } from "./enrichment";
 import { segmentApi } from "./http/api/segment-api";
 import { settingsApi } from "./http/api/settings-api";
 import { assetRoutes } from "./http/assets";
 import { checkCsrf, SignInRequired } from "./http/auth";
 import { requestMeta, type AppContext } from "./http/context";
 import { opsRoutes } from "./http/ops";
+import { rawBodies } from "./http/raw-body";
 import { jsonError, redirect } from "./http/responses";
 
 /** Programs (JSON) live under these prefixes; everything else is the admin UI (HTML). */
 export const isApiPath = (path: string) => path.startsWith("/api/") || path.startsWith("/v1/");
+
+/** Callbacks whose signature covers the raw body: it is kept for them (see raw-body.ts). */
+const SIGNED_BODY_PREFIX = "/v1/callbacks/";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -47,6 +54,7 @@ function parseJsonStrictly(bytes: ArrayBuffer): unknown {
 
 /** Builds the Elysia app: route groups, CSRF on every state-changing admin request, one error mapper. */
 export function createApp(ctx: AppContext) {
+  registerEnrichment(ctx);
   const app = new Elysia()
     .onParse({ as: "global" }, async ({ request, contentType }) => {
       const json = contentType?.startsWith("application/json");
@@ -54,6 +62,7 @@ export function createApp(ctx: AppContext) {
       const bytes = await request.arrayBuffer();
       const meta = requestMeta.get(request);
       if (meta) meta.bodyBytes = bytes.byteLength;
+      if (json && new URL(request.url).pathname.startsWith(SIGNED_BODY_PREFIX)) rawBodies.set(request, decodeStrictly(bytes));
       return json ? parseJsonStrictly(bytes) : decodeStrictly(bytes);
     })
     .onBeforeHandle({ as: "global" }, ({ request, route, body }) => {
@@ -94,6 +103,7 @@ export function createApp(ctx: AppContext) {
     .use(opsRoutes(ctx))
     .use(settingsApi(ctx))
     .use(recordsApi(ctx))
+    .use(enrichmentApi(ctx))
     .use(segmentApi(ctx))
     .use(signInRoutes(ctx))
     .use(adminPages(ctx))
@@ -104,7 +114,8 @@ export function createApp(ctx: AppContext) {
     .use(groupPages(ctx))
     .use(customFieldPages(ctx))
     .use(writeKeyPages(ctx))
-    .use(logPages(ctx));
+    .use(logPages(ctx))
+    .use(integrationPages(ctx));
   // Built once, from the finished route table.
   let openapi: string | undefined;
   return app.get("/api/v1/openapi.json", () => new Response((openapi ??= JSON.stringify(openApiDocument(app.routes, ctx.config.publicUrl))), { headers: { "Content-Type": "application/json; charset=utf-8" } }));

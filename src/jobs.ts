@@ -2,6 +2,7 @@ import { cron } from "@elysiajs/cron";
 import { Elysia } from "elysia";
 import { pruneIdleSessions } from "./domain/sessions";
 import { pruneSeenMessages } from "./ingest/segment";
+import { audiencesOf, clearbitOf } from "./enrichment";
 import type { AppContext } from "./http/context";
 
 /**
@@ -18,7 +19,22 @@ export function startSchedules(ctx: AppContext) {
     const { logEntries, jobs } = ctx.delivery.prune();
     if (logEntries || jobs) ctx.log.info("pruned delivery history", { http_log_entries: logEntries, finished_jobs: jobs });
   };
+  // Hourly: a Clearbit backfill when one is due (default every 24 h), and audiences whose time-based conditions drift.
+  const enrichment = async () => {
+    const run = await clearbitOf(ctx).scheduledBackfill();
+    if (run) ctx.log.info("clearbit backfill planned", { lookups: run.planned });
+    const flips = audiencesOf(ctx).refreshAll();
+    if (flips) ctx.log.info("audience memberships changed", { flips });
+  };
   const app = new Elysia()
+    .use(
+      cron({
+        name: "enrichment",
+        pattern: "0 20 * * * *",
+        run: enrichment,
+        catch: (err: unknown) => ctx.log.error("enrichment schedule failed", { error: String(err) }),
+      }),
+    )
     .use(
       cron({
         name: "housekeeping",
@@ -39,6 +55,8 @@ export function startSchedules(ctx: AppContext) {
     app,
     stop() {
       for (const job of Object.values(app.store.cron)) job.stop();
+      // Runs before the delivery engine drains: jobs waiting for a rate-limit slot give up at once.
+      clearbitOf(ctx).limiter.close();
     },
   };
 }

@@ -36,16 +36,23 @@ import writeKeyCreated from "../views/partials/write-key-created.mustache" with 
 import csvImport from "../views/csv-import.mustache" with { type: "text" };
 import logs from "../views/logs.mustache" with { type: "text" };
 import logEntry from "../views/log-entry.mustache" with { type: "text" };
+import integrations from "../views/integrations.mustache" with { type: "text" };
+import integrationClearbit from "../views/integration-clearbit.mustache" with { type: "text" };
+import audiencesPage from "../views/audiences.mustache" with { type: "text" };
+import clearbitBackfill from "../views/partials/clearbit-backfill.mustache" with { type: "text" };
+import personEnrichment from "../views/partials/person-enrichment.mustache" with { type: "text" };
 
 /** Every template, embedded in the binary. Pages render inside a layout. */
 const pages = {
   login, setup, dashboard, settings, admins, account, tokens, error: errorPage,
   list, person, organization, "record-new": recordNew, ticket, groups: groupsPage, group, "custom-fields": customFields, "custom-field": customField, "write-keys": writeKeys, "csv-import": csvImport, logs, "log-entry": logEntry,
+  integrations, "integration-clearbit": integrationClearbit, audiences: audiencesPage,
 };
 /** Partials: included by pages, and rendered alone as the fragments htmx swaps in. */
 const partials = {
   nav, flash, "token-created": tokenCreated, field, "form-errors": formErrors, "list-results": listResults, "list-rows": listRows, "list-state": listState,
   "record-form": recordForm, "record-details": recordDetails, "delete-record": deleteRecord, timeline, "article-form": articleForm, "write-key-created": writeKeyCreated,
+  "clearbit-backfill": clearbitBackfill, "person-enrichment": personEnrichment,
 };
 
 export type PageName = keyof typeof pages;
@@ -60,7 +67,7 @@ const SECTIONS = [
   { id: "people", label: "People", href: "/people" },
   { id: "organizations", label: "Organizations", href: "/organizations" },
   { id: "tickets", label: "Tickets", href: "/tickets" },
-  { id: "integrations", label: "Integrations" },
+  { id: "integrations", label: "Integrations", href: "/integrations" },
   { id: "webhooks", label: "Webhooks" },
   { id: "crm-sync", label: "CRM Sync" },
   { id: "logs", label: "Logs", href: "/logs" },

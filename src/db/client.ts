@@ -2,8 +2,9 @@ import { Database } from "bun:sqlite";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import * as coreSchema from "./schema";
 import * as deliverySchema from "../delivery/schema";
+import * as enrichmentSchema from "../enrichment/schema";
 
-const schema = { ...coreSchema, ...deliverySchema };
+const schema = { ...coreSchema, ...deliverySchema, ...enrichmentSchema };
 
 export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
 

@@ -78,6 +78,16 @@ function inputSchema(fields: CustomField[]) {
 export type UserJson = ReturnType<typeof toJsonRows>[number];
 
 /** Users as the API, webhooks and CRM templates see them: Zammad's field names, custom fields flat. */
+/**
+ * Properties other modules add to the user JSON (enrichment's clearbit_ traits, audience flags),
+ * computed for a page of users at once. Keyed by name, so registering twice replaces.
+ */
+export type UserJsonExtension = (db: Db | Tx, userIds: number[]) => Map<number, Record<string, unknown>>;
+const jsonExtensions = new Map<string, UserJsonExtension>();
+export function registerUserJsonExtension(name: string, extension: UserJsonExtension): void {
+  jsonExtensions.set(name, extension);
+}
+
 function toJsonRows(db: Db | Tx, rows: UserRow[], fields: CustomField[]) {
   if (!rows.length) return [];
   const ids = rows.map((r) => r.id);
@@ -85,7 +95,10 @@ function toJsonRows(db: Db | Tx, rows: UserRow[], fields: CustomField[]) {
   const groupRows = db.select({ userId: userGroups.userId, groupId: userGroups.groupId }).from(userGroups).where(inArray(userGroups.userId, ids)).orderBy(asc(userGroups.groupId)).all();
   const orgIds = [...new Set(rows.map((r) => r.organizationId).filter((x): x is number => x !== null))];
   const orgNames = new Map(orgIds.length ? db.select({ id: organizations.id, name: organizations.name }).from(organizations).where(inArray(organizations.id, orgIds)).all().map((o) => [o.id, o.name]) : []);
+  const extended = [...jsonExtensions.values()].map((ext) => ext(db, ids));
   return rows.map((r) => {
+    const extra: Record<string, unknown> = {};
+    for (const m of extended) Object.assign(extra, m.get(r.id));
     const roleIds = roleRows.filter((x) => x.userId === r.id).map((x) => x.roleId);
     const custom: Record<string, unknown> = {};
     for (const f of fields) custom[f.name] = r.custom[f.name] ?? null;
@@ -114,6 +127,7 @@ function toJsonRows(db: Db | Tx, rows: UserRow[], fields: CustomField[]) {
       roles: roleIds.map((i) => ROLE_NAMES[i - 1]!),
       group_ids: groupRows.filter((x) => x.userId === r.id).map((x) => x.groupId),
       ...custom,
+      ...extra,
       traits: r.traits,
       created_at: r.createdAt.toISOString(),
       updated_at: r.updatedAt.toISOString(),

@@ -12,6 +12,7 @@ import { html, redirect } from "../responses";
 import { customFieldSpecs, errorStatus, formErrors, formView, htmxTarget, idParam, parseForm, queryString, typedValues, uiActor, type FieldSpec } from "./forms";
 import { listQuery, listResponse, PAGE_SIZE, type ListSpec } from "./lists";
 import { customEntries, detailRows, personName, shortTime, stateBadge, timelineEntries } from "./present";
+import { personEnrichmentView } from "./integrations";
 import { adminPage } from "./render";
 
 export const PERSON_FIELDS: FieldSpec[] = [
@@ -112,6 +113,7 @@ export function peoplePages(ctx: AppContext) {
       form: extra.form ?? formView({ action: `/people/${id}`, submitLabel: "Save changes", specs: PERSON_FIELDS, customSpecs, values: p }),
       del: extra.del ?? deleteView(p),
       datalist: orgOptions(),
+      enrichment: personEnrichmentView(ctx, id),
     };
     return adminPage(ctx, request, session, "person", data, { title: personName(p), section: "people", status: extra.status });
   };

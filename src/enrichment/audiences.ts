@@ -1,0 +1,239 @@
+import { and, asc, eq, inArray } from "drizzle-orm";
+import { z } from "zod";
+import type { Db } from "../db/client";
+import { users } from "../db/schema";
+import { listCustomFields, RESERVED_NAMES } from "../domain/custom-fields";
+import type { UserRow } from "../domain/users";
+import { conflict, notFound, validate, ValidationError } from "../errors";
+import type { Actor, ChangeEvent, EventFeed, Tx } from "../events/feed";
+import { traitsByUser } from "./clearbit";
+import { audienceMembers, audiences } from "./schema";
+
+/**
+ * Segment Engage-style audiences: conditions over user fields and traits (clearbit_ traits
+ * included). Membership is kept current as users change and shown on the user as a boolean
+ * snake_cased property (order_completed_last_30days: true/false); a flip records user.updated.
+ */
+export const OPERATORS = ["eq", "neq", "contains", "gt", "gte", "lt", "lte", "exists", "not_exists", "within_last_days", "before_last_days"] as const;
+export type Operator = (typeof OPERATORS)[number];
+
+const conditionSchema = z.strictObject({
+  field: z.string().trim().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+){0,5}$/, "must be a field name or a dotted path such as traits.plan"),
+  op: z.enum(OPERATORS),
+  value: z.union([z.string().max(500), z.number(), z.boolean()]).nullable().optional(),
+});
+export type Condition = z.infer<typeof conditionSchema>;
+
+export const snakeCase = (name: string) =>
+  name
+    .trim()
+    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "_")
+    .replace(/^_+|_+$/g, "")
+    // Segment's style: a number joins the word after it (last_30days).
+    .replace(/(\d)_(?=[a-z])/g, "$1")
+    .replace(/^(\d)/, "_$1");
+
+const audienceInput = z.strictObject({
+  name: z.string().trim().min(1, "is required").max(100),
+  key: z.string().trim().regex(/^[a-z][a-z0-9_]{0,62}$/, "must be snake_case").optional(),
+  match: z.enum(["all", "any"]).optional().default("all"),
+  conditions: z.array(conditionSchema).min(1, "needs at least one condition").max(20),
+});
+
+export type Audience = typeof audiences.$inferSelect;
+const SYSTEM: Actor = { id: null, source: "system" };
+const DAY = 86_400_000;
+
+export function audienceJson(a: Audience, members?: number) {
+  return { id: a.id, name: a.name, key: a.key, match: a.match, conditions: a.conditions, ...(members !== undefined ? { member_count: members } : {}), created_at: a.createdAt.toISOString(), updated_at: a.updatedAt.toISOString() };
+}
+
+/** What conditions read: the user's fields, custom fields, traits and clearbit_ traits. */
+export function profileOf(db: Db | Tx, row: UserRow): Record<string, unknown> {
+  const iso = (d: Date | null) => (d ? d.toISOString() : null);
+  return {
+    id: row.id, login: row.login, email: row.email, firstname: row.firstname, lastname: row.lastname, phone: row.phone, mobile: row.mobile, address: row.address,
+    web: row.web, note: row.note, image: row.image, organization_id: row.organizationId, vip: row.vip, verified: row.verified, active: row.active, timezone: row.timezone,
+    last_seen_at: iso(row.lastSeenAt), created_at: iso(row.createdAt), updated_at: iso(row.updatedAt),
+    ...row.custom,
+    traits: row.traits,
+    ...(traitsByUser(db, [row.id]).get(row.id) ?? {}),
+  };
+}
+
+function valueAt(profile: Record<string, unknown>, path: string): unknown {
+  let cur: unknown = profile;
+  for (const k of path.split(".")) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<string, unknown>)[k];
+  }
+  return cur;
+}
+
+const num = (v: unknown) => (typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" && !Number.isNaN(Number(v)) ? Number(v) : null);
+const time = (v: unknown) => (typeof v === "string" || typeof v === "number" ? new Date(v).getTime() : NaN);
+
+export function matches(c: Condition, profile: Record<string, unknown>, now = Date.now()): boolean {
+  const v = valueAt(profile, c.field);
+  const present = v !== undefined && v !== null && v !== "";
+  switch (c.op) {
+    case "exists":
+      return present;
+    case "not_exists":
+      return !present;
+    case "eq":
+      return present && String(v).toLowerCase() === String(c.value ?? "").toLowerCase();
+    case "neq":
+      return !present || String(v).toLowerCase() !== String(c.value ?? "").toLowerCase();
+    case "contains":
+      return present && (Array.isArray(v) ? v.map((x) => String(x).toLowerCase()).includes(String(c.value ?? "").toLowerCase()) : String(v).toLowerCase().includes(String(c.value ?? "").toLowerCase()));
+    case "gt":
+    case "gte":
+    case "lt":
+    case "lte": {
+      const a = num(v);
+      const b = num(c.value);
+      if (a === null || b === null) return false;
+      return c.op === "gt" ? a > b : c.op === "gte" ? a >= b : c.op === "lt" ? a < b : a <= b;
+    }
+    case "within_last_days":
+    case "before_last_days": {
+      const t = time(v);
+      const days = num(c.value);
+      if (!present || Number.isNaN(t) || days === null) return false;
+      return c.op === "within_last_days" ? t >= now - days * DAY : t < now - days * DAY;
+    }
+  }
+}
+
+export function isMember(a: Pick<Audience, "match" | "conditions">, profile: Record<string, unknown>, now = Date.now()): boolean {
+  const conds = a.conditions as Condition[];
+  return a.match === "any" ? conds.some((c) => matches(c, profile, now)) : conds.every((c) => matches(c, profile, now));
+}
+
+/** The audiences of one app: definitions (cached), membership upkeep, the event consumer. */
+export class Audiences {
+  private cache: Audience[] | null = null;
+
+  constructor(
+    private readonly db: Db,
+    private readonly feed: EventFeed,
+  ) {}
+
+  list(): Audience[] {
+    return (this.cache ??= this.db.select().from(audiences).orderBy(asc(audiences.name)).all());
+  }
+
+  get(id: number): Audience {
+    const a = this.list().find((x) => x.id === id);
+    if (!a) throw notFound("audience");
+    return a;
+  }
+
+  memberCount(id: number): number {
+    return this.db.select({ id: audienceMembers.userId }).from(audienceMembers).where(eq(audienceMembers.audienceId, id)).all().length;
+  }
+
+  private validated(input: unknown) {
+    const d = validate(audienceInput, input);
+    const key = d.key ?? snakeCase(d.name);
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(key)) throw new ValidationError([{ field: "name", message: "must contain letters or digits" }]);
+    if (RESERVED_NAMES.has(key) || key.startsWith("clearbit_")) throw new ValidationError([{ field: "key", message: `"${key}" is a built-in field name` }]);
+    if (listCustomFields(this.db, "user").some((f) => f.name === key)) throw new ValidationError([{ field: "key", message: `"${key}" is a custom field's name` }]);
+    return { ...d, key };
+  }
+
+  create(input: unknown): Audience {
+    const d = this.validated(input);
+    if (this.list().some((a) => a.key === d.key)) throw conflict(`an audience with the property ${d.key} already exists`, [{ field: "key", message: "already taken" }]);
+    const row = this.db.transaction((tx) => {
+      const a = tx.insert(audiences).values({ name: d.name, key: d.key, match: d.match, conditions: d.conditions }).returning().get();
+      this.cache = null;
+      this.refreshAudience(tx, a);
+      return a;
+    });
+    return row;
+  }
+
+  update(id: number, input: unknown): Audience {
+    const before = this.get(id);
+    const d = this.validated({ key: before.key, ...(input as object) });
+    if (d.key !== before.key && this.list().some((a) => a.key === d.key)) throw conflict(`an audience with the property ${d.key} already exists`, [{ field: "key", message: "already taken" }]);
+    return this.db.transaction((tx) => {
+      if (d.key !== before.key) {
+        // The old property goes away for members: they leave it, and join under the new name.
+        for (const m of tx.select({ userId: audienceMembers.userId }).from(audienceMembers).where(eq(audienceMembers.audienceId, id)).all()) {
+          this.feed.record(tx, { type: "user.updated", objectType: "user", objectId: m.userId, changes: { [before.key]: [true, null] }, actor: SYSTEM });
+        }
+        tx.delete(audienceMembers).where(eq(audienceMembers.audienceId, id)).run();
+      }
+      const a = tx.update(audiences).set({ name: d.name, key: d.key, match: d.match, conditions: d.conditions, updatedAt: new Date() }).where(eq(audiences.id, id)).returning().get();
+      this.cache = null;
+      this.refreshAudience(tx, a);
+      return a;
+    });
+  }
+
+  delete(id: number): void {
+    const a = this.get(id);
+    this.db.transaction((tx) => {
+      for (const m of tx.select({ userId: audienceMembers.userId }).from(audienceMembers).where(eq(audienceMembers.audienceId, id)).all()) {
+        this.feed.record(tx, { type: "user.updated", objectType: "user", objectId: m.userId, changes: { [a.key]: [true, null] }, actor: SYSTEM });
+      }
+      tx.delete(audiences).where(eq(audiences.id, id)).run();
+      this.cache = null;
+    });
+  }
+
+  /** Re-evaluates every user for one audience (on create and update). */
+  private refreshAudience(tx: Tx, a: Audience): number {
+    let flips = 0;
+    const members = new Set(tx.select({ userId: audienceMembers.userId }).from(audienceMembers).where(eq(audienceMembers.audienceId, a.id)).all().map((m) => m.userId));
+    const now = Date.now();
+    for (const row of tx.select().from(users).all()) flips += this.setMembership(tx, a, row.id, members.has(row.id), isMember(a, profileOf(tx, row), now));
+    return flips;
+  }
+
+  /** Every user against every audience (time-based conditions drift): the hourly schedule calls this. */
+  refreshAll(): number {
+    if (!this.list().length) return 0;
+    return this.db.transaction((tx) => this.list().reduce((n, a) => n + this.refreshAudience(tx, a), 0));
+  }
+
+  private setMembership(tx: Tx, a: Audience, userId: number, was: boolean, now: boolean): number {
+    if (was === now) return 0;
+    if (now) tx.insert(audienceMembers).values({ audienceId: a.id, userId }).onConflictDoNothing().run();
+    else tx.delete(audienceMembers).where(and(eq(audienceMembers.audienceId, a.id), eq(audienceMembers.userId, userId))).run();
+    this.feed.record(tx, { type: "user.updated", objectType: "user", objectId: userId, changes: { [a.key]: [was, now] }, actor: SYSTEM });
+    return 1;
+  }
+
+  /** The event consumer: a changed or enriched user is re-evaluated against every audience. */
+  onEvent(tx: Tx, e: ChangeEvent): void {
+    if (e.objectType !== "user" || e.type === "user.deleted") return;
+    const list = this.list();
+    if (!list.length) return;
+    const keys = new Set(list.map((a) => a.key));
+    const changed = Object.keys(e.changes);
+    if (changed.length && changed.every((k) => keys.has(k))) return; // our own flip
+    const row = tx.select().from(users).where(eq(users.id, e.objectId)).get();
+    if (!row) return;
+    const profile = profileOf(tx, row);
+    const current = new Set(tx.select({ id: audienceMembers.audienceId }).from(audienceMembers).where(eq(audienceMembers.userId, row.id)).all().map((m) => m.id));
+    for (const a of list) this.setMembership(tx, a, row.id, current.has(a.id), isMember(a, profile));
+  }
+}
+
+/** Audience flags for a page of users: every audience's property, true or false. */
+export function audienceFlags(db: Db | Tx, userIds: number[]): Map<number, Record<string, unknown>> {
+  const out = new Map<number, Record<string, unknown>>();
+  const list = db.select({ id: audiences.id, key: audiences.key }).from(audiences).all();
+  if (!list.length || !userIds.length) return out;
+  const members = db.select().from(audienceMembers).where(inArray(audienceMembers.userId, userIds)).all();
+  const keyOf = new Map(list.map((a) => [a.id, a.key]));
+  for (const id of userIds) out.set(id, Object.fromEntries(list.map((a) => [a.key, false])));
+  for (const m of members) out.get(m.userId)![keyOf.get(m.audienceId)!] = true;
+  return out;
+}

@@ -1,0 +1,435 @@
+import { and, eq, gte, inArray, sql } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { settings as settingsTable, users } from "../db/schema";
+import type { DeliveryHandler, HttpResult, Job } from "../delivery";
+import { deliveryJobs } from "../delivery/schema";
+import { listCustomFields, type CustomField } from "../domain/custom-fields";
+import { createOrganizationIn, findOrganizationByDomain, findOrganizationByName, parseOrganizationInput, updateOrganizationIn, type OrganizationRow } from "../domain/organizations";
+import { findUserByEmail, getUserRow, parseUserInput, updateUserIn, type UserRow } from "../domain/users";
+import type { Actor, ChangeEvent, Tx } from "../events/feed";
+import type { AppContext } from "../http/context";
+import { isEmpty, MAPPABLE_ORGANIZATION_FIELDS, MAPPABLE_USER_FIELDS, proposedValues, type Answer } from "./mappings";
+import { mergeProviderValues } from "./merge";
+import { answerOf, classifyAnswer, lookupRequest, parseAnswer, providerError, resetDelayMs, verifySignature, type LookupPayload } from "./provider";
+import { RateLimiter } from "./rate-limiter";
+import { enrichmentLookups, userEnrichments } from "./schema";
+import { readSettings, saveSettings, type ClearbitSettings } from "./settings";
+import { flattenAnswer } from "./traits";
+
+export const KIND = "clearbit";
+export const DESTINATION = "clearbit";
+export const SOURCE = "enrichment:clearbit" as const;
+const ACTOR: Actor = { id: null, source: SOURCE };
+const BACKFILL_KEY = "integration.clearbit.backfill";
+const BACKFILL_BATCH = 500;
+const DAY = 86_400_000;
+export const CALLBACK_PATH = "/v1/callbacks/clearbit";
+const DESTINATION_CONCURRENCY = 10;
+
+export type PlanResult = "queued" | "cached" | "pending" | "unknown" | "invalid" | "disabled" | "no_email";
+export type BackfillRun = { started_at: string; planned: number; planning: boolean };
+
+type Lookup = typeof enrichmentLookups.$inferSelect;
+
+/**
+ * Clearbit enrichment: plans lookups (events, identify, "enrich now", backfill) as delivery jobs,
+ * holds the provider's rate limit, and merges answers into users and organizations under the
+ * merge rule, recording user.updated and user.enriched events.
+ */
+export class ClearbitEnrichment {
+  settings: ClearbitSettings;
+  readonly limiter: RateLimiter;
+  private key: { sealed: string; plain: string } | null = null;
+  private backfillRunning = false;
+
+  constructor(private readonly ctx: AppContext) {
+    this.settings = readSettings(ctx.db);
+    this.limiter = new RateLimiter(this.settings.rate_limit_per_minute);
+  }
+
+  get db(): Db {
+    return this.ctx.db;
+  }
+
+  get active(): boolean {
+    return this.settings.enabled && this.settings.api_key_sealed !== null;
+  }
+
+  async apiKey(): Promise<string | null> {
+    const sealed = this.settings.api_key_sealed;
+    if (!sealed) return null;
+    if (this.key?.sealed !== sealed) this.key = { sealed, plain: await this.ctx.secrets.decrypt(sealed) };
+    return this.key.plain;
+  }
+
+  async save(input: unknown): Promise<ClearbitSettings> {
+    const custom = (t: "user" | "organization") => listCustomFields(this.db, t).map((f) => f.name);
+    const { settings, keyChanged } = await saveSettings(this.db, this.ctx.secrets, input, {
+      user: new Set([...MAPPABLE_USER_FIELDS, ...custom("user")]),
+      organization: new Set([...MAPPABLE_ORGANIZATION_FIELDS, ...custom("organization")]),
+    });
+    const wasPaused = this.ctx.delivery.getDestination(DESTINATION)?.pausedAt;
+    this.settings = settings;
+    this.limiter.setLimit(settings.rate_limit_per_minute);
+    // A new key ends an Unauthorized pause; saving also resumes after an over-quota pause.
+    if (wasPaused || keyChanged) this.ctx.delivery.enableDestination(DESTINATION);
+    return settings;
+  }
+
+  callbackUrl(): string | null {
+    return this.settings.use_callbacks ? `${this.ctx.config.publicUrl.replace(/\/+$/, "")}${CALLBACK_PATH}` : null;
+  }
+
+  /** The delivery handler: one job per lookup. */
+  handler(): DeliveryHandler {
+    return {
+      facility: "clearbit",
+      maxAttempts: 8,
+      retrySchedule: { baseMs: 10_000, factor: 4, maxMs: 3_600_000, jitter: 0.2 },
+      prepare: async (job) => {
+        const payload = job.payload as LookupPayload;
+        if (!this.active) return null;
+        const lookup = this.lookup(this.db, payload.email);
+        // A callback answered while this job waited: nothing left to ask.
+        if (payload.type === "combined" && lookup && lookup.status !== "pending" && (lookup.checkedAt?.getTime() ?? 0) >= job.createdAt.getTime()) return null;
+        const key = await this.apiKey();
+        if (!key) return null;
+        await this.limiter.take();
+        return lookupRequest(this.settings, key, payload, this.callbackUrl());
+      },
+      classify: (job, result, fallback) => {
+        const h = result.headers;
+        if (h["x-ratelimit-remaining"] !== undefined) this.limiter.observe(Number(h["x-ratelimit-remaining"]), (resetDelayMs(h["x-ratelimit-reset"]) ?? 60_000) / 1000);
+        const outcome = classifyAnswer(result, job.attempts, fallback);
+        if (result.status === 422) {
+          // Recorded so that planning skips this email until the refresh interval has passed.
+          const email = (job.payload as LookupPayload).email;
+          this.db.update(enrichmentLookups).set({ status: "invalid", checkedAt: new Date(), error: providerError(result) }).where(eq(enrichmentLookups.email, email)).run();
+        }
+        return outcome;
+      },
+      onSuccess: (tx, job, result) => this.onAnswer(tx, job, result),
+    };
+  }
+
+  private onAnswer(tx: Tx, job: Job, result: HttpResult | null): void {
+    if (!result) return;
+    const payload = job.payload as LookupPayload;
+    if (result.status === 404) {
+      if (payload.type === "combined") this.markUnknown(tx, payload.email);
+      return;
+    }
+    if (result.status !== 200) return;
+    if (payload.type === "company") {
+      const user = findUserByEmail(tx, payload.email);
+      const stored = user ? this.storedAnswer(tx, user.id) : null;
+      if (user) this.applyAnswer(tx, user, { person: stored?.person ?? null, company: parseAnswer(result.body, "company").company }, new Date());
+      return;
+    }
+    this.applyLookupResult(tx, payload.email, parseAnswer(result.body, "combined"));
+  }
+
+  /** A found answer for an email: stored, merged into its user, and remembered for the refresh interval. */
+  applyLookupResult(tx: Tx, email: string, answer: Answer): void {
+    const now = new Date();
+    this.upsertLookup(tx, email, { status: "found", checkedAt: now, unknownUntil: null, error: null });
+    const user = findUserByEmail(tx, email);
+    if (!user) return;
+    this.applyAnswer(tx, user, answer, now);
+    // The person works somewhere the answer has no company for: ask for the company by its domain.
+    const domain = answer.person && !answer.company ? ((answer.person.employment as Record<string, unknown> | undefined)?.domain as string | undefined) : undefined;
+    if (domain && /^[a-z0-9.-]+\.[a-z]{2,}$/i.test(domain)) this.ctx.delivery.enqueue(tx as unknown as Db, { kind: KIND, destination: DESTINATION, payload: { type: "company", email, domain } satisfies LookupPayload });
+  }
+
+  markUnknown(tx: Tx, email: string): void {
+    const now = new Date();
+    this.upsertLookup(tx, email, { status: "unknown", checkedAt: now, unknownUntil: new Date(now.getTime() + this.settings.unknown_retry_days * DAY), error: "unknown_record" });
+    const user = findUserByEmail(tx, email);
+    if (user) {
+      const before = this.storedAnswer(tx, user.id);
+      tx.insert(userEnrichments).values({ userId: user.id, email, person: null, company: null, checkedAt: now }).onConflictDoUpdate({ target: userEnrichments.userId, set: { email, person: null, company: null, checkedAt: now } }).run();
+      if (before?.person || before?.company) this.ctx.events.record(tx, { type: "user.enriched", objectType: "user", objectId: user.id, changes: traitChanges(before, null), actor: ACTOR });
+    }
+  }
+
+  /** Merges an answer into a user (and organization), stores it, and records user.enriched. */
+  applyAnswer(tx: Tx, before: UserRow, answer: Answer, checkedAt: Date): void {
+    const s = this.settings;
+    const fields = listCustomFields(tx as unknown as Db, "user");
+    const previous = this.storedAnswer(tx, before.id);
+    tx.insert(userEnrichments)
+      .values({ userId: before.id, email: before.email ?? "", person: answer.person, company: answer.company, checkedAt })
+      .onConflictDoUpdate({ target: userEnrichments.userId, set: { email: before.email ?? "", person: answer.person, company: answer.company, checkedAt } })
+      .run();
+    const current = userValues(before, fields);
+    const updates = validUserValues(tx, mergeProviderValues(current, before.provenance, proposedValues(answer, s.user_mappings), SOURCE), fields);
+    if (answer.company && before.organizationId === null) {
+      const org = this.organizationFor(tx, answer);
+      if (org) Object.assign(updates, mergeProviderValues({ organization_id: null }, before.provenance, { organization_id: org.id }, SOURCE));
+    }
+    if (Object.keys(updates).length) updateUserIn(tx, this.ctx.events, before, updates, fields, ACTOR);
+    this.ctx.events.record(tx, { type: "user.enriched", objectType: "user", objectId: before.id, changes: { ...traitChanges(previous, answer), clearbit_date_last_checked: [previous?.checkedAt.toISOString() ?? null, checkedAt.toISOString()] }, actor: ACTOR });
+  }
+
+  /** The user's organization from the company: by domain, then exact name, else created when enabled. Company fields are merged in. */
+  private organizationFor(tx: Tx, answer: Answer): OrganizationRow | null {
+    const company = answer.company!;
+    const orgFields = listCustomFields(tx as unknown as Db, "organization");
+    const proposed = validOrganizationValues(tx, proposedValues(answer, this.settings.organization_mappings), orgFields);
+    const domain = typeof company.domain === "string" ? company.domain : null;
+    const name = typeof company.name === "string" ? company.name : null;
+    let org = (domain ? findOrganizationByDomain(tx, domain) : undefined) ?? (name ? findOrganizationByName(tx, name) : undefined);
+    if (!org) {
+      if (!this.settings.create_organizations || typeof proposed.name !== "string") return null;
+      const clash = findOrganizationByName(tx, proposed.name);
+      if (clash) org = clash;
+      else return createOrganizationIn(tx, this.ctx.events, { ...proposed, shared: this.settings.organizations_shared }, orgFields, ACTOR);
+    }
+    const current: Record<string, unknown> = { name: org.name, domain: org.domain, note: org.note, ...org.custom };
+    const updates = mergeProviderValues(current, org.provenance, proposed, SOURCE);
+    if (typeof updates.name === "string" && findOrganizationByName(tx, updates.name)?.id !== undefined && findOrganizationByName(tx, updates.name)!.id !== org.id) delete updates.name;
+    return Object.keys(updates).length ? updateOrganizationIn(tx, this.ctx.events, org, updates, orgFields, ACTOR) : org;
+  }
+
+  lookup(db: Db | Tx, email: string): Lookup | undefined {
+    return db.select().from(enrichmentLookups).where(eq(enrichmentLookups.email, email)).get();
+  }
+
+  storedAnswer(db: Db | Tx, userId: number): { person: Record<string, unknown> | null; company: Record<string, unknown> | null; checkedAt: Date; email: string } | null {
+    return db.select().from(userEnrichments).where(eq(userEnrichments.userId, userId)).get() ?? null;
+  }
+
+  private upsertLookup(tx: Tx, email: string, set: Partial<Lookup>): void {
+    tx.insert(enrichmentLookups)
+      .values({ email, status: "pending", requestedAt: new Date(), ...set })
+      .onConflictDoUpdate({ target: enrichmentLookups.email, set })
+      .run();
+  }
+
+  /**
+   * Decides, inside the caller's transaction, whether an email is asked about: never twice within
+   * the refresh interval (a cached answer is applied instead), never while remembered unknown.
+   */
+  plan(tx: Tx, user: UserRow, opts: { force?: boolean } = {}): PlanResult {
+    if (!this.active) return "disabled";
+    const email = user.email;
+    if (!email) return "no_email";
+    const now = Date.now();
+    const refreshMs = this.settings.refresh_interval_hours * 3_600_000;
+    const lookup = this.lookup(tx, email);
+    if (lookup) {
+      if (lookup.status === "unknown" && (lookup.unknownUntil?.getTime() ?? 0) > now) return "unknown";
+      const fresh = now - (lookup.checkedAt ?? lookup.requestedAt).getTime() < refreshMs;
+      if (lookup.status === "pending" && now - lookup.requestedAt.getTime() < refreshMs) return "pending";
+      if (lookup.status === "invalid" && fresh) return "invalid";
+      if (lookup.status === "found" && fresh) {
+        const stored = tx.select().from(userEnrichments).where(eq(userEnrichments.email, email)).get();
+        if (stored) {
+          if (stored.userId !== user.id || opts.force) this.applyAnswer(tx, user, { person: stored.person, company: stored.company }, stored.checkedAt);
+          return "cached";
+        }
+      }
+    }
+    this.upsertLookup(tx, email, { status: "pending", requestedAt: new Date(now), error: null });
+    this.ctx.delivery.enqueue(tx as unknown as Db, { kind: KIND, destination: DESTINATION, payload: { type: "combined", email } satisfies LookupPayload });
+    return "queued";
+  }
+
+  /** The event-feed consumer: new users with an email, changed emails, identify calls. */
+  onEvent(tx: Tx, e: ChangeEvent): void {
+    if (e.objectType !== "user" || !this.active || e.source.startsWith("enrichment:")) return;
+    const emailChange = e.changes.email;
+    const wanted = (e.type === "user.created" && emailChange?.[1]) || (e.type === "user.updated" && (emailChange?.[1] || e.source === "identify"));
+    if (!wanted) return;
+    const user = tx.select().from(users).where(eq(users.id, e.objectId)).get();
+    if (user?.email) this.plan(tx, user);
+  }
+
+  /** "Enrich now" on a person. */
+  enrichNow(userId: number): PlanResult {
+    return this.db.transaction((tx) => this.plan(tx, getUserRow(tx, userId), { force: true }));
+  }
+
+  /**
+   * Provider callback: verifies the signature over the raw body, then applies the answer to the
+   * waiting user. Returns false for a bad signature.
+   */
+  async callback(rawBody: string, signature: string | null): Promise<{ ok: boolean; applied?: boolean }> {
+    const key = await this.apiKey();
+    if (!key || !verifySignature(rawBody, signature, key)) return { ok: false };
+    const data = JSON.parse(rawBody) as { id?: unknown; type?: unknown; status?: unknown; body?: unknown };
+    const email = typeof data.id === "string" ? data.id.trim().toLowerCase() : null;
+    if (!email) return { ok: true, applied: false };
+    const applied = this.db.transaction((tx) => {
+      const lookup = this.lookup(tx, email);
+      if (lookup && lookup.status !== "pending") return false;
+      if (data.status === 404) this.markUnknown(tx, email);
+      else if (data.status === 200) this.applyLookupResult(tx, email, answerOf(data.body, String(data.type ?? "person_company")));
+      else return false;
+      return true;
+    });
+    return { ok: true, applied };
+  }
+
+  /** The hourly schedule: a backfill when the last one is older than backfill_every_hours. */
+  async scheduledBackfill(now = Date.now()): Promise<BackfillRun | null> {
+    if (!this.active) return null;
+    const last = this.backfillRun();
+    if (last && now - Date.parse(last.started_at) < this.settings.backfill_every_hours * 3_600_000 - 60_000) return null;
+    return this.backfill();
+  }
+
+  /** Users seen within the backfill window whose last check is older than the refresh interval. */
+  async backfill(): Promise<BackfillRun> {
+    if (this.backfillRunning) return this.backfillRun()!;
+    if (!this.active) return { started_at: new Date().toISOString(), planned: 0, planning: false };
+    this.backfillRunning = true;
+    const run: BackfillRun = { started_at: new Date().toISOString(), planned: 0, planning: true };
+    try {
+      this.saveRun(run);
+      const now = Date.now();
+      const seenSince = now - this.settings.backfill_window_days * DAY;
+      const staleBefore = now - this.settings.refresh_interval_hours * 3_600_000;
+      let afterId = 0;
+      for (;;) {
+        const batch = this.db.all<{ id: number }>(sql`
+          SELECT u.id FROM users u LEFT JOIN enrichment_lookups l ON l.email = u.email
+          WHERE u.id > ${afterId} AND u.email IS NOT NULL AND coalesce(u.last_seen_at, u.created_at) >= ${seenSince}
+            AND (l.email IS NULL OR (l.status = 'unknown' AND coalesce(l.unknown_until, 0) <= ${now})
+                 OR (l.status != 'unknown' AND coalesce(l.checked_at, l.requested_at) < ${staleBefore}))
+          ORDER BY u.id LIMIT ${BACKFILL_BATCH}`);
+        if (!batch.length) break;
+        afterId = batch.at(-1)!.id;
+        const ids = batch.map((b) => b.id);
+        this.db.transaction((tx) => {
+          for (const user of tx.select().from(users).where(inArray(users.id, ids)).all()) if (this.plan(tx, user) === "queued") run.planned++;
+        });
+        this.saveRun(run);
+        // Let requests in between: planning 20k users must not stall the UI.
+        await Bun.sleep(1);
+      }
+    } finally {
+      run.planning = false;
+      this.saveRun(run);
+      this.backfillRunning = false;
+    }
+    return run;
+  }
+
+  private saveRun(run: BackfillRun): void {
+    this.db.insert(settingsTable).values({ key: BACKFILL_KEY, value: run, updatedAt: new Date() }).onConflictDoUpdate({ target: settingsTable.key, set: { value: run, updatedAt: new Date() } }).run();
+  }
+
+  backfillRun(): BackfillRun | null {
+    return (this.db.select().from(settingsTable).where(eq(settingsTable.key, BACKFILL_KEY)).get()?.value as BackfillRun | undefined) ?? null;
+  }
+
+  /** The last backfill's jobs by state, for the progress bar. */
+  backfillProgress() {
+    const run = this.backfillRun();
+    if (!run) return null;
+    const rows = this.db
+      .select({ status: deliveryJobs.status, n: sql<number>`count(*)` })
+      .from(deliveryJobs)
+      .where(and(eq(deliveryJobs.kind, KIND), gte(deliveryJobs.createdAt, new Date(run.started_at))))
+      .groupBy(deliveryJobs.status)
+      .all();
+    const by = Object.fromEntries(rows.map((r) => [r.status, r.n])) as Record<string, number>;
+    const done = (by.succeeded ?? 0) + (by.failed ?? 0) + (by.cancelled ?? 0);
+    const total = Math.max(run.planned, done + (by.pending ?? 0) + (by.running ?? 0));
+    return { ...run, total, done, failed: by.failed ?? 0, percent: total ? Math.floor((done / total) * 100) : 100, finished: !run.planning && done >= total };
+  }
+
+  /** Waiting for data → Connected, or Unauthorized / Error with the reason. */
+  status(): { state: "disabled" | "waiting" | "connected" | "unauthorized" | "error"; label: string; reason: string | null } {
+    if (!this.active) return { state: "disabled", label: "Disabled", reason: this.settings.api_key_sealed ? null : "No API key saved." };
+    const dest = this.ctx.delivery.getDestination(DESTINATION);
+    if (dest?.pausedAt && dest.pauseReason?.startsWith("Unauthorized")) return { state: "unauthorized", label: "Unauthorized", reason: dest.pauseReason };
+    if (dest?.pausedAt) return { state: "error", label: "Error", reason: dest.pauseReason };
+    if (dest?.disabledAt) return { state: "error", label: "Error", reason: dest.disabledReason };
+    if (dest?.failingSince && dest.lastError) return { state: "error", label: "Error", reason: dest.lastError };
+    const any = this.db.select({ id: userEnrichments.userId }).from(userEnrichments).limit(1).get() ?? (dest?.lastSuccessAt ? { id: 0 } : undefined);
+    return any ? { state: "connected", label: "Connected", reason: null } : { state: "waiting", label: "Waiting for data", reason: null };
+  }
+}
+
+const instances = new WeakMap<AppContext, ClearbitEnrichment>();
+
+export function clearbitOf(ctx: AppContext): ClearbitEnrichment {
+  const found = instances.get(ctx);
+  if (!found) throw new Error("Clearbit enrichment is not registered on this app");
+  return found;
+}
+
+/** Registers the delivery handler and the event-feed consumer once per app. */
+export function registerClearbit(ctx: AppContext): ClearbitEnrichment {
+  const existing = instances.get(ctx);
+  if (existing) return existing;
+  const service = new ClearbitEnrichment(ctx);
+  instances.set(ctx, service);
+  ctx.delivery.register(KIND, service.handler());
+  // Jobs wait their turn for a rate-limit slot while holding a send slot: enough of them in flight
+  // keep the pace at the limit; the limiter, not this number, bounds the rate.
+  ctx.delivery.configureDestination(ctx.db, DESTINATION, { concurrency: DESTINATION_CONCURRENCY });
+  ctx.events.onRecord((tx, e) => service.onEvent(tx, e));
+  return service;
+}
+
+/** Flat clearbit_ traits of a user (webhook and CRM payloads call this); {} when never enriched. */
+export function enrichmentTraits(db: Db | Tx, userId: number): Record<string, unknown> {
+  return traitsByUser(db, [userId]).get(userId) ?? {};
+}
+
+export function traitsByUser(db: Db | Tx, userIds: number[]): Map<number, Record<string, unknown>> {
+  const out = new Map<number, Record<string, unknown>>();
+  if (!userIds.length) return out;
+  for (const r of db.select().from(userEnrichments).where(inArray(userEnrichments.userId, userIds)).all()) {
+    out.set(r.userId, flattenAnswer({ person: r.person, company: r.company }, r.checkedAt));
+  }
+  return out;
+}
+
+function traitChanges(before: Answer | null, after: Answer | null): Record<string, [unknown, unknown]> {
+  const a = before ? flattenAnswer(before, null) : {};
+  const b = after ? flattenAnswer(after, null) : {};
+  const changes: Record<string, [unknown, unknown]> = {};
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    if (JSON.stringify(a[k] ?? null) !== JSON.stringify(b[k] ?? null)) changes[k] = [a[k] ?? null, b[k] ?? null];
+  }
+  return changes;
+}
+
+const COLUMN: Record<string, keyof UserRow> = { firstname: "firstname", lastname: "lastname", email: "email", phone: "phone", mobile: "mobile", address: "address", web: "web", note: "note", image: "image", timezone: "timezone" };
+
+function userValues(row: UserRow, fields: CustomField[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [api, col] of Object.entries(COLUMN)) out[api] = row[col];
+  for (const f of fields) out[f.name] = row.custom[f.name] ?? null;
+  return out;
+}
+
+/** Keeps the values a field accepts (as sent, else as text); a provider value never fails the whole merge. */
+function validUserValues(tx: Tx, values: Record<string, unknown>, fields: CustomField[]): Record<string, unknown> {
+  return keepValid(values, (v) => parseUserInput(tx as unknown as Db, v, fields).data);
+}
+
+function validOrganizationValues(tx: Tx, values: Record<string, unknown>, fields: CustomField[]): Record<string, unknown> {
+  return keepValid(values, (v) => parseOrganizationInput(tx as unknown as Db, v, fields).data);
+}
+
+function keepValid(values: Record<string, unknown>, parse: (v: Record<string, unknown>) => Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(values)) {
+    for (const candidate of [v, typeof v === "string" ? undefined : String(v)]) {
+      if (candidate === undefined) continue;
+      try {
+        const parsed = parse({ [k]: candidate })[k];
+        if (!isEmpty(parsed)) out[k] = parsed;
+        break;
+      } catch {
+        // try the next form, else leave the field alone
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,175 @@
+import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { makeCompany, makePerson } from "../support/fake-clearbit";
+import { eventually, startEnrichmentRig, type EnrichmentRig } from "../support/enrichment";
+
+setDefaultTimeout(40_000);
+let rig: EnrichmentRig | undefined;
+afterEach(async () => {
+  await rig?.close();
+  rig = undefined;
+});
+
+const status = async (r: EnrichmentRig) => (await r.api.call("GET", "/api/v1/integrations/clearbit")).body.status;
+const createUser = async (r: EnrichmentRig, body: Record<string, unknown>) => (await r.api.call("POST", "/api/v1/users", body)).body;
+const enrichedUser = (r: EnrichmentRig, id: number) =>
+  eventually(async () => {
+    const u = (await r.api.call("GET", `/api/v1/users/${id}`)).body;
+    return u.clearbit_date_last_checked ? u : null;
+  });
+
+describe("pauses", () => {
+  test("401: the integration shows Unauthorized and waits until the key changes", async () => {
+    rig = await startEnrichmentRig({ api_key: "sk_wrong_key_000000000" });
+    expect((await status(rig)).state).toBe("waiting");
+    const user = await createUser(rig, { email: "u.one@acme.com" });
+    await eventually(async () => ((await status(rig!)).state === "unauthorized" ? true : null));
+    expect((await status(rig)).reason).toContain("auth_required");
+    await Bun.sleep(300);
+    expect(rig.fake.calls.length).toBe(1);
+    await rig.api.call("PATCH", "/api/v1/integrations/clearbit", { api_key: rig.fake.key });
+    const u = await enrichedUser(rig, user.id);
+    expect(u.clearbit_company_name).toBe("Acme");
+    expect((await status(rig)).state).toBe("connected");
+  });
+
+  test("402: paused and shown as over quota; saving the settings resumes", async () => {
+    rig = await startEnrichmentRig();
+    rig.fake.failAll(402);
+    const user = await createUser(rig, { email: "q.uota@acme.com" });
+    await eventually(async () => ((await status(rig!)).state === "error" ? true : null));
+    expect((await status(rig)).reason).toContain("Over quota");
+    rig.fake.failAll(null);
+    await rig.api.call("PATCH", "/api/v1/integrations/clearbit", {});
+    await enrichedUser(rig, user.id);
+  });
+});
+
+describe("waiting on the provider", () => {
+  test("429: waits for Retry-After, then succeeds; the rate-limit headers lower the pace", async () => {
+    rig = await startEnrichmentRig();
+    rig.fake.setRateLimit(1, 1000);
+    const a = await createUser(rig, { email: "r.one@rate.com" });
+    await enrichedUser(rig, a.id);
+    const b = await createUser(rig, { email: "r.two@rate.com" });
+    await Bun.sleep(200);
+    rig.fake.setRateLimit(null);
+    const u = await enrichedUser(rig, b.id);
+    expect(u.clearbit_person_name_given_name).toBe("R");
+  });
+
+  test("202 without callbacks: asked again later (Retry-After honoured), then applied", async () => {
+    rig = await startEnrichmentRig({ use_callbacks: false });
+    rig.fake.set("p.oll@later.com", { kind: "queued", person: makePerson("p.oll@later.com"), company: makeCompany("later.com"), times: 1, retryAfterSeconds: 1 });
+    const user = await createUser(rig, { email: "p.oll@later.com" });
+    const u = await enrichedUser(rig, user.id);
+    expect(u.clearbit_company_domain).toBe("later.com");
+    expect(rig.fake.callsFor("p.oll@later.com")).toBe(2);
+    expect(rig.fake.callbacks.length).toBe(0);
+    expect(rig.fake.calls[0]!.status).toBe(202);
+  });
+
+  test("the streaming host blocks until ready: one call, no 202", async () => {
+    rig = await startEnrichmentRig({ use_streaming: true });
+    rig.fake.set("s.tream@now.com", { kind: "queued", person: makePerson("s.tream@now.com"), company: null, times: 5 });
+    const user = await createUser(rig, { email: "s.tream@now.com" });
+    // The answer has no company: the person's employer is then looked up by domain.
+    const u = await eventually(async () => {
+      const x = (await rig!.api.call("GET", `/api/v1/users/${user.id}`)).body;
+      return x.clearbit_company_name ? x : null;
+    });
+    expect(u.clearbit_company_name).toBe("Now");
+    expect(u.clearbit_person_name_given_name).toBe("S");
+    expect(rig.fake.calls.map((c) => [c.path, c.status])).toEqual([["/v2/combined/find", 200], ["/v2/companies/find", 200]]);
+  });
+});
+
+describe("organizations", () => {
+  test("created when enabled (with the shared flag), found by domain for the next colleague, company fields merged", async () => {
+    rig = await startEnrichmentRig({ create_organizations: true, organizations_shared: true });
+    const a = await createUser(rig, { email: "ann.lee@globex.com" });
+    const ua = await eventually(async () => {
+      const x = (await rig!.api.call("GET", `/api/v1/users/${a.id}`)).body;
+      return x.organization_id ? x : null;
+    });
+    const org = (await rig.api.call("GET", `/api/v1/organizations/${ua.organization_id}`)).body;
+    expect(org).toMatchObject({ name: "Globex", domain: "globex.com", shared: true, note: "Globex makes software." });
+    const prov = (await rig.api.call("GET", `/api/v1/organizations/${org.id}/provenance`)).body;
+    expect(prov.name.source).toBe("enrichment:clearbit");
+    const b = await createUser(rig, { email: "bo.kim@globex.com" });
+    const ub = await eventually(async () => {
+      const x = (await rig!.api.call("GET", `/api/v1/users/${b.id}`)).body;
+      return x.organization_id ? x : null;
+    });
+    expect(ub.organization_id).toBe(org.id);
+    expect((await rig.api.call("GET", "/api/v1/organizations?q=globex")).body.data.length).toBe(1);
+  });
+
+  test("not created by default, but an existing organization with the exact name is linked, its admin-set note kept", async () => {
+    rig = await startEnrichmentRig();
+    const org = (await rig.api.call("POST", "/api/v1/organizations", { name: "Initech", note: "Ours" })).body;
+    const a = await createUser(rig, { email: "pe.ter@initech.com" });
+    const ua = await eventually(async () => {
+      const x = (await rig!.api.call("GET", `/api/v1/users/${a.id}`)).body;
+      return x.organization_id ? x : null;
+    });
+    expect(ua.organization_id).toBe(org.id);
+    const after = (await rig.api.call("GET", `/api/v1/organizations/${org.id}`)).body;
+    expect(after).toMatchObject({ note: "Ours", domain: "initech.com" });
+    const c = await createUser(rig, { email: "x.y@umbrella.com" });
+    await enrichedUser(rig, c.id);
+    expect((await rig.api.call("GET", `/api/v1/users/${c.id}`)).body.organization_id).toBeNull();
+  });
+});
+
+describe("backfill", () => {
+  test("users seen in the window with an old or no check are looked up once; progress is reported", async () => {
+    rig = await startEnrichmentRig({ enabled: false });
+    const writeKey = (await rig.api.call("POST", "/api/v1/write_keys", { name: "w" })).body.key;
+    const batch = Array.from({ length: 30 }, (_, i) => ({ type: "identify", userId: `u${i}`, traits: { email: `b.user${i}@back.com` }, timestamp: new Date(Date.now() - (i < 25 ? 86_400_000 : 10 * 86_400_000)).toISOString() }));
+    const res = await fetch(rig.api.server.url + "/v1/batch", { method: "POST", headers: { "content-type": "application/json", authorization: `Basic ${Buffer.from(`${writeKey}:`).toString("base64")}` }, body: JSON.stringify({ batch }) });
+    expect(res.status).toBe(200);
+    await rig.api.call("PATCH", "/api/v1/integrations/clearbit", { enabled: true });
+    const started = await rig.api.call("POST", "/api/v1/integrations/clearbit/backfill");
+    expect(started.status).toBe(202);
+    const progress = await eventually(async () => {
+      const p = (await rig!.api.call("GET", "/api/v1/integrations/clearbit/backfill")).body;
+      return p?.finished ? p : null;
+    }, 30_000);
+    // 25 seen within the week, and the admin created just now; the 5 seen 10 days ago are left out.
+    expect(progress).toMatchObject({ planned: 26, total: 26, done: 26, percent: 100 });
+    expect(rig.fake.calls.length).toBe(26);
+    expect(rig.fake.calls.some((c) => c.email === "b.user27@back.com")).toBe(false);
+    await rig.api.call("POST", "/api/v1/integrations/clearbit/backfill");
+    await Bun.sleep(300);
+    expect((await rig.api.call("GET", "/api/v1/integrations/clearbit/backfill")).body.planned).toBe(0);
+    expect(rig.fake.calls.length).toBe(26);
+  });
+});
+
+describe("audiences", () => {
+  test("membership is a boolean property on the user, kept current, firing user.updated when it flips", async () => {
+    rig = await startEnrichmentRig();
+    const bad = await rig.api.call("POST", "/api/v1/audiences", { name: "Email", conditions: [{ field: "x", op: "eq", value: 1 }] });
+    expect(bad.status).toBe(422);
+    expect(bad.body.error.details[0].field).toBe("key");
+    const none = await rig.api.call("POST", "/api/v1/audiences", { name: "x", conditions: [] });
+    expect(none.body.error.details[0].field).toBe("conditions");
+    const u = await createUser(rig, { email: "big.co@acme.com", traits: { plan: "pro" } });
+    await enrichedUser(rig, u.id);
+    const created = await rig.api.call("POST", "/api/v1/audiences", { name: "Big Pro Customers", conditions: [{ field: "clearbit_company_metrics_employees", op: "gte", value: 100 }, { field: "traits.plan", op: "eq", value: "pro" }] });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ key: "big_pro_customers", member_count: 1 });
+    expect((await rig.api.call("GET", `/api/v1/users/${u.id}`)).body.big_pro_customers).toBe(true);
+    await rig.api.call("PATCH", `/api/v1/users/${u.id}`, { traits: { plan: "free" } });
+    const after = (await rig.api.call("GET", `/api/v1/users/${u.id}`)).body;
+    expect(after.big_pro_customers).toBe(false);
+    const events = (await rig.api.call("GET", `/api/v1/users/${u.id}/events`)).body.data;
+    expect(events[0]).toMatchObject({ type: "user.updated", source: "system", changes: { big_pro_customers: [true, false] } });
+    const recent = await rig.api.call("POST", "/api/v1/audiences", { name: "Order completed last 30 days", conditions: [{ field: "traits.last_order_at", op: "within_last_days", value: 30 }] });
+    expect(recent.body.key).toBe("order_completed_last_30days");
+    await rig.api.call("PATCH", `/api/v1/users/${u.id}`, { traits: { plan: "free", last_order_at: new Date().toISOString() } });
+    expect((await rig.api.call("GET", `/api/v1/users/${u.id}`)).body.order_completed_last_30days).toBe(true);
+    expect((await rig.api.call("DELETE", `/api/v1/audiences/${recent.body.id}`)).status).toBe(204);
+    expect((await rig.api.call("GET", `/api/v1/users/${u.id}`)).body.order_completed_last_30days).toBeUndefined();
+  });
+});
