@@ -3,6 +3,7 @@ import { AppError } from "./errors";
 import { errorPage } from "./http/admin/error-page";
 import { adminPages } from "./http/admin/pages";
 import { signInRoutes } from "./http/admin/sign-in";
+import { crmSyncApi } from "./http/api/crm-sync-api";
 import { recordsApi } from "./http/api/records-api";
 import { segmentApi } from "./http/api/segment-api";
 import { settingsApi } from "./http/api/settings-api";
@@ -86,6 +87,7 @@ export function createApp(ctx: AppContext) {
     .use(settingsApi(ctx))
     .use(recordsApi(ctx))
     .use(segmentApi(ctx))
+    .use(crmSyncApi(ctx))
     .use(signInRoutes(ctx))
     .use(adminPages(ctx))
 }
