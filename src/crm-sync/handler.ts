@@ -9,6 +9,8 @@ import { renderCall, toRequestSpec } from "./render";
 import { crmSyncs, crmSyncSkips } from "./schema";
 import { personSourceOf, templateView, type PersonSource } from "./tokens";
 
+const PERMANENT = new Set([400, 404, 405, 409, 413, 415, 422]);
+
 /** The CRM id in a create response, or why there is none (kept as the link's note). */
 export function readExternalId(path: string, body: string): { id: string | null; note: string | null } {
   if (!path) return { id: null, note: "no Unique ID Path is set, so updates and deletes cannot be sent to the CRM beyond the initial creation" };
@@ -84,6 +86,8 @@ export function crmSyncHandler(db: Db, secrets: SecretBox, planner: CrmSyncPlann
     classify(job, result: HttpResult) {
       // A delete answered "not found": the record is already gone, which is what we wanted.
       if ((job.payload as CrmJobPayload).op === "delete" && result.status === 404) return { kind: "success" };
+      // The CRM refuses this payload or address for good: retrying cannot help; an admin can retry it from the log.
+      if (result.status !== undefined && PERMANENT.has(result.status)) return { kind: "fail", error: `HTTP ${result.status}: the CRM refused the call` };
       return undefined;
     },
     onSuccess(tx: Tx, job, result) {

@@ -87,7 +87,7 @@ export function listSyncLog(db: Db, syncId: number, input: unknown = {}): { data
       NULL, NULL, NULL, NULL, NULL, NULL, s.reason, NULL, NULL, NULL, NULL
     FROM crm_sync_skips s WHERE ${skipWhere.join(" AND ")}`;
   const parts = f.outcome === "skipped" ? [skips] : f.outcome ? [calls] : [calls, skips];
-  const sql = `${parts.join(" UNION ALL ")} ORDER BY at DESC, id DESC LIMIT $limit OFFSET $offset`;
+  const sql = `SELECT * FROM (${parts.join(" UNION ALL ")}) ORDER BY at DESC, id DESC LIMIT $limit OFFSET $offset`;
   const used = Object.fromEntries(Object.entries(params).filter(([k]) => sql.includes(`$${k}`)));
   const rows = db.$client.query(sql).all(used as never) as Row[];
   const more = rows.length > f.limit;
