@@ -45,6 +45,8 @@ export function retryCall(ctx: AppContext, syncId: number, jobId: number) {
   const job = ctx.delivery.getJob(jobId);
   if (!job || job.destination !== destinationOf(syncId)) throw notFound("call");
   if (job.status !== "failed") throw conflict(`only a failed call can be retried; this one is ${job.status}`);
+  const copy = ctx.db.$client.query("SELECT id FROM delivery_jobs WHERE redelivery_of = ? ORDER BY id DESC LIMIT 1").get(jobId) as { id: number } | null;
+  if (copy) throw conflict(`this call was already retried as job #${copy.id}`);
   const again = ctx.delivery.redeliver(jobId)!;
   const p = job.payload as CrmJobPayload;
   // A retried create is the one the person's link now waits on.
