@@ -1,6 +1,7 @@
 import { Elysia } from "elysia";
 import { AppError } from "./errors";
 import { errorPage } from "./http/admin/error-page";
+import { crmSyncPages } from "./http/admin/crm-sync";
 import { adminPages } from "./http/admin/pages";
 import { signInRoutes } from "./http/admin/sign-in";
 import { crmSyncApi } from "./http/api/crm-sync-api";
@@ -90,4 +91,5 @@ export function createApp(ctx: AppContext) {
     .use(crmSyncApi(ctx))
     .use(signInRoutes(ctx))
     .use(adminPages(ctx))
+    .use(crmSyncPages(ctx))
 }

@@ -12,10 +12,15 @@ import account from "../views/account.mustache" with { type: "text" };
 import tokens from "../views/tokens.mustache" with { type: "text" };
 import tokenCreated from "../views/partials/token-created.mustache" with { type: "text" };
 import errorPage from "../views/error.mustache" with { type: "text" };
+import crmSyncList from "../views/crm-sync.mustache" with { type: "text" };
+import crmSyncEdit from "../views/crm-sync-edit.mustache" with { type: "text" };
+import crmSyncUser from "../views/crm-sync-user.mustache" with { type: "text" };
+import crmOperations from "../views/partials/crm-operations.mustache" with { type: "text" };
+import crmLog from "../views/partials/crm-log.mustache" with { type: "text" };
 
 /** Every template, embedded in the binary. Pages render inside a layout. */
-const pages = { login, setup, dashboard, settings, admins, account, tokens, error: errorPage };
-const partials: Record<string, string> = { nav, flash, "token-created": tokenCreated };
+const pages = { login, setup, dashboard, settings, admins, account, tokens, error: errorPage, "crm-sync": crmSyncList, "crm-sync-edit": crmSyncEdit, "crm-sync-user": crmSyncUser };
+const partials: Record<string, string> = { nav, flash, "token-created": tokenCreated, "crm-operations": crmOperations, "crm-log": crmLog };
 
 export type PageName = keyof typeof pages;
 
@@ -30,7 +35,7 @@ const SECTIONS = [
   { id: "tickets", label: "Tickets" },
   { id: "integrations", label: "Integrations" },
   { id: "webhooks", label: "Webhooks" },
-  { id: "crm-sync", label: "CRM Sync" },
+  { id: "crm-sync", label: "CRM Sync", href: "/crm-sync" },
   { id: "logs", label: "Logs" },
   { id: "settings", label: "Settings", href: "/settings" },
 ];
