@@ -1,4 +1,4 @@
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { JSONPath } from "jsonpath-plus";
 import type { Db } from "../db/client";
 import type { DeliveryHandler, HttpRequestSpec, HttpResult, Job, Tx } from "../delivery";
@@ -43,7 +43,9 @@ export function crmSyncHandler(db: Db, secrets: SecretBox, planner: CrmSyncPlann
   const skipReasons = new Map<number, string>();
   const secretCache = new Map<number, { sealed: string; plain: string }>();
 
-  const loadSync = (id: number): CrmSync | undefined => db.select().from(crmSyncs).where(eq(crmSyncs.id, id)).get();
+  // Prepared once: prepare() and onSuccess() run for every call.
+  const syncById = db.select().from(crmSyncs).where(eq(crmSyncs.id, sql.placeholder("id"))).prepare();
+  const loadSync = (id: number): CrmSync | undefined => syncById.get({ id });
 
   async function authOf(sync: CrmSync): Promise<HttpRequestSpec["auth"]> {
     if (sync.authType === "none" || !sync.authSecret) return undefined;
@@ -94,10 +96,11 @@ export function crmSyncHandler(db: Db, secrets: SecretBox, planner: CrmSyncPlann
       const p = job.payload as CrmJobPayload;
       const reason = skipReasons.get(job.id);
       skipReasons.delete(job.id);
-      const sync = tx.select().from(crmSyncs).where(eq(crmSyncs.id, p.syncId)).get();
+      void tx; // The prepared statements run on the shared connection, inside this transaction.
+      const sync = loadSync(p.syncId);
       if (!sync) return;
       if (result === null) {
-        tx.insert(crmSyncSkips).values({ syncId: p.syncId, userId: p.userId, operation: p.op, jobId: job.id, reason: reason ?? "nothing to send", createdAt: new Date() }).run();
+        db.insert(crmSyncSkips).values({ syncId: p.syncId, userId: p.userId, operation: p.op, jobId: job.id, reason: reason ?? "nothing to send", createdAt: new Date() }).run();
         // A deleted person with nothing to address in the CRM: the bookkeeping ends here.
         if (p.op === "delete" || (p.op === "create" && reason?.includes("deleted"))) links.remove(p.syncId, p.userId);
         return;

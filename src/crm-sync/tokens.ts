@@ -1,6 +1,7 @@
+import type { Statement } from "bun:sqlite";
 import { eq } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { organizations, users } from "../db/schema";
+import { organizations } from "../db/schema";
 import { listCustomFields } from "../domain/custom-fields";
 import { userJson, type UserRow } from "../domain/users";
 
@@ -98,10 +99,41 @@ export function templateView(p: PersonSource, externalId: string | null): Templa
   return { person, user: person, external_id: externalId };
 }
 
-/** The token source of a live user (null when the user is gone). */
+type PersonRow = {
+  id: number; login: string; email: string | null; firstname: string | null; lastname: string | null; phone: string | null; mobile: string | null;
+  address: string | null; web: string | null; note: string | null; timezone: string | null; last_login: number | null; created_at: number; updated_at: number;
+  custom: string; traits: string; org_name: string | null;
+};
+const personStatements = new WeakMap<Db, { person: Statement; fields: Statement }>();
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/**
+ * The token source of a live user (null when the user is gone). Read with two prepared statements:
+ * it runs for every call sent (the general userJson costs ten times more).
+ */
 export function personSourceOf(db: Db, userId: number): PersonSource | null {
-  const row = db.select().from(users).where(eq(users.id, userId)).get();
-  return row ? personSourceFromRow(db, row) : null;
+  let st = personStatements.get(db);
+  if (!st) {
+    st = {
+      person: db.$client.prepare(
+        `SELECT u.id, u.login, u.email, u.firstname, u.lastname, u.phone, u.mobile, u.address, u.web, u.note, u.timezone, u.last_login,
+           u.created_at, u.updated_at, u.custom, u.traits, o.name AS org_name
+         FROM users u LEFT JOIN organizations o ON o.id = u.organization_id WHERE u.id = ?`,
+      ),
+      fields: db.$client.prepare("SELECT name FROM custom_fields WHERE object_type = 'user'"),
+    };
+    personStatements.set(db, st);
+  }
+  const r = st.person.get(userId) as PersonRow | null;
+  if (!r) return null;
+  const stored = JSON.parse(r.custom) as Record<string, unknown>;
+  const custom: Record<string, unknown> = {};
+  for (const { name } of st.fields.all() as { name: string }[]) custom[name] = stored[name] ?? null;
+  return {
+    id: r.id, login: r.login, email: r.email, firstname: r.firstname, lastname: r.lastname, phone: r.phone, mobile: r.mobile, address: r.address,
+    web: r.web, note: r.note, timezone: r.timezone, organization: r.org_name, last_login: iso(r.last_login), created_at: iso(r.created_at),
+    updated_at: iso(r.updated_at), traits: JSON.parse(r.traits) as Record<string, unknown>, custom,
+  };
 }
 
 export function personSourceFromRow(db: Db, row: UserRow): PersonSource {
