@@ -2,6 +2,8 @@ import { Elysia } from "elysia";
 import { AppError } from "./errors";
 import { errorPage } from "./http/admin/error-page";
 import { adminPages } from "./http/admin/pages";
+import { crmSyncPages } from "./http/admin/crm-sync";
+import { crmSyncApi } from "./http/api/crm-sync-api";
 import { customFieldPages } from "./http/admin/custom-fields";
 import { groupPages } from "./http/admin/groups";
 import { organizationPages } from "./http/admin/organizations";
@@ -105,6 +107,7 @@ export function createApp(ctx: AppContext) {
     .use(recordsApi(ctx))
     .use(enrichmentApi(ctx))
     .use(segmentApi(ctx))
+    .use(crmSyncApi(ctx))
     .use(signInRoutes(ctx))
     .use(adminPages(ctx))
     .use(csvImportPages(ctx))
@@ -115,7 +118,8 @@ export function createApp(ctx: AppContext) {
     .use(customFieldPages(ctx))
     .use(writeKeyPages(ctx))
     .use(logPages(ctx))
-    .use(integrationPages(ctx));
+    .use(integrationPages(ctx))
+    .use(crmSyncPages(ctx));
   // Built once, from the finished route table.
   let openapi: string | undefined;
   return app.get("/api/v1/openapi.json", () => new Response((openapi ??= JSON.stringify(openApiDocument(app.routes, ctx.config.publicUrl))), { headers: { "Content-Type": "application/json; charset=utf-8" } }));

@@ -36,6 +36,11 @@ import writeKeyCreated from "../views/partials/write-key-created.mustache" with 
 import csvImport from "../views/csv-import.mustache" with { type: "text" };
 import logs from "../views/logs.mustache" with { type: "text" };
 import logEntry from "../views/log-entry.mustache" with { type: "text" };
+import crmSyncList from "../views/crm-sync.mustache" with { type: "text" };
+import crmSyncEdit from "../views/crm-sync-edit.mustache" with { type: "text" };
+import crmSyncUser from "../views/crm-sync-user.mustache" with { type: "text" };
+import crmOperations from "../views/partials/crm-operations.mustache" with { type: "text" };
+import crmLog from "../views/partials/crm-log.mustache" with { type: "text" };
 import integrations from "../views/integrations.mustache" with { type: "text" };
 import integrationClearbit from "../views/integration-clearbit.mustache" with { type: "text" };
 import audiencesPage from "../views/audiences.mustache" with { type: "text" };
@@ -45,7 +50,7 @@ import personEnrichment from "../views/partials/person-enrichment.mustache" with
 /** Every template, embedded in the binary. Pages render inside a layout. */
 const pages = {
   login, setup, dashboard, settings, admins, account, tokens, error: errorPage,
-  list, person, organization, "record-new": recordNew, ticket, groups: groupsPage, group, "custom-fields": customFields, "custom-field": customField, "write-keys": writeKeys, "csv-import": csvImport, logs, "log-entry": logEntry,
+  list, person, organization, "record-new": recordNew, ticket, groups: groupsPage, group, "custom-fields": customFields, "custom-field": customField, "write-keys": writeKeys, "csv-import": csvImport, logs, "log-entry": logEntry, "crm-sync": crmSyncList, "crm-sync-edit": crmSyncEdit, "crm-sync-user": crmSyncUser,
   integrations, "integration-clearbit": integrationClearbit, audiences: audiencesPage,
 };
 /** Partials: included by pages, and rendered alone as the fragments htmx swaps in. */
@@ -53,6 +58,7 @@ const partials = {
   nav, flash, "token-created": tokenCreated, field, "form-errors": formErrors, "list-results": listResults, "list-rows": listRows, "list-state": listState,
   "record-form": recordForm, "record-details": recordDetails, "delete-record": deleteRecord, timeline, "article-form": articleForm, "write-key-created": writeKeyCreated,
   "clearbit-backfill": clearbitBackfill, "person-enrichment": personEnrichment,
+  "crm-operations": crmOperations, "crm-log": crmLog,
 };
 
 export type PageName = keyof typeof pages;
@@ -69,7 +75,7 @@ const SECTIONS = [
   { id: "tickets", label: "Tickets", href: "/tickets" },
   { id: "integrations", label: "Integrations", href: "/integrations" },
   { id: "webhooks", label: "Webhooks" },
-  { id: "crm-sync", label: "CRM Sync" },
+  { id: "crm-sync", label: "CRM Sync", href: "/crm-sync" },
   { id: "logs", label: "Logs", href: "/logs" },
   { id: "settings", label: "Settings", href: "/settings" },
 ];

@@ -3,8 +3,9 @@ import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import * as coreSchema from "./schema";
 import * as deliverySchema from "../delivery/schema";
 import * as enrichmentSchema from "../enrichment/schema";
+import * as crmSyncSchema from "../crm-sync/schema";
 
-const schema = { ...coreSchema, ...deliverySchema, ...enrichmentSchema };
+const schema = { ...coreSchema, ...deliverySchema, ...enrichmentSchema, ...crmSyncSchema };
 
 export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
 

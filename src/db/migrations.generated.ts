@@ -5,6 +5,7 @@ import m2 from "../../migrations/0002_data_model.sql" with { type: "text" };
 import m3 from "../../migrations/0003_lookups_and_search.sql" with { type: "text" };
 import m4 from "../../migrations/0004_delivery.sql" with { type: "text" };
 import m5 from "../../migrations/0005_enrichment.sql" with { type: "text" };
+import m6 from "../../migrations/0006_crm_sync.sql" with { type: "text" };
 
 export const migrations: { tag: string; when: number; sql: string }[] = [
   { tag: "0000_foundation", when: 1795536435869, sql: m0 },
@@ -13,4 +14,5 @@ export const migrations: { tag: string; when: number; sql: string }[] = [
   { tag: "0003_lookups_and_search", when: 1795537059950, sql: m3 },
   { tag: "0004_delivery", when: 1795537888373, sql: m4 },
   { tag: "0005_enrichment", when: 1795539518014, sql: m5 },
+  { tag: "0006_crm_sync", when: 1795541350351, sql: m6 },
 ];

@@ -1,0 +1,116 @@
+import { eq, sql } from "drizzle-orm";
+import { JSONPath } from "jsonpath-plus";
+import type { Db } from "../db/client";
+import type { DeliveryHandler, HttpRequestSpec, HttpResult, Job, Tx } from "../delivery";
+import type { SecretBox } from "../secrets";
+import type { CrmSync } from "./config";
+import type { CrmJobPayload, CrmSyncPlanner } from "./planner";
+import { renderCall, toRequestSpec } from "./render";
+import { crmSyncs, crmSyncSkips } from "./schema";
+import { personSourceOf, templateView, type PersonSource } from "./tokens";
+
+const PERMANENT = new Set([400, 404, 405, 409, 413, 415, 422]);
+
+/** The CRM id in a create response, or why there is none (kept as the link's note). */
+export function readExternalId(path: string, body: string): { id: string | null; note: string | null } {
+  if (!path) return { id: null, note: "no Unique ID Path is set, so updates and deletes cannot be sent to the CRM beyond the initial creation" };
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return { id: null, note: `the create response is not JSON, so the Unique ID Path ${path} found nothing` };
+  }
+  let found: unknown;
+  try {
+    found = JSONPath({ path, json: json as object, wrap: false });
+  } catch (err) {
+    return { id: null, note: `the Unique ID Path ${path} failed: ${(err as Error).message}` };
+  }
+  if (Array.isArray(found)) found = found[0];
+  if (typeof found === "string" && found !== "") return { id: found, note: null };
+  if (typeof found === "number" && Number.isFinite(found)) return { id: String(found), note: null };
+  return { id: null, note: `the Unique ID Path ${path} found no id in the create response` };
+}
+
+/**
+ * Sends the calls the planner queued. Everything is decided at send time: the person's current data
+ * (so a pending update carries the latest), the CRM id stored by the create (updates and deletes
+ * address it), and whether to skip (no id: not sent, and the log says why).
+ */
+export function crmSyncHandler(db: Db, secrets: SecretBox, planner: CrmSyncPlanner): DeliveryHandler {
+  const links = planner.links;
+  /** Why a job was not sent, from prepare() to its onSuccess() (same process, same attempt). */
+  const skipReasons = new Map<number, string>();
+  const secretCache = new Map<number, { sealed: string; plain: string }>();
+
+  // Prepared once: prepare() and onSuccess() run for every call.
+  const syncById = db.select().from(crmSyncs).where(eq(crmSyncs.id, sql.placeholder("id"))).prepare();
+  const loadSync = (id: number): CrmSync | undefined => syncById.get({ id });
+
+  async function authOf(sync: CrmSync): Promise<HttpRequestSpec["auth"]> {
+    if (sync.authType === "none" || !sync.authSecret) return undefined;
+    let cached = secretCache.get(sync.id);
+    if (!cached || cached.sealed !== sync.authSecret) {
+      cached = { sealed: sync.authSecret, plain: await secrets.decrypt(sync.authSecret) };
+      secretCache.set(sync.id, cached);
+    }
+    return sync.authType === "basic" ? { type: "basic", username: sync.authUsername ?? "", password: cached.plain } : { type: "bearer", token: cached.plain };
+  }
+
+  const skip = (job: Job, reason: string) => {
+    skipReasons.set(job.id, reason);
+    return null;
+  };
+
+  return {
+    facility: "crm-sync",
+    async prepare(job) {
+      const p = job.payload as CrmJobPayload;
+      const sync = loadSync(p.syncId);
+      if (!sync) return skip(job, "the sync was deleted");
+      const op = p.op === "create" ? sync.createOp : p.op === "update" ? sync.updateOp : sync.deleteOp;
+      if (p.op !== "create" && !op.enabled) return skip(job, `${p.op} calls are switched off for this sync`);
+      let person: PersonSource | null;
+      let externalId: string | null = null;
+      if (p.op === "create") {
+        person = personSourceOf(db, p.userId);
+        if (!person) return skip(job, "the person was deleted before the create call was sent");
+      } else {
+        const link = links.get(p.syncId, p.userId);
+        if (!link?.externalId) return skip(job, `${p.op} not sent: ${links.missingIdReason(link)}`);
+        externalId = link.externalId;
+        person = p.op === "update" ? personSourceOf(db, p.userId) : (p.person ?? { id: p.userId });
+        if (!person) return skip(job, "the person was deleted; the delete call follows");
+      }
+      const call = renderCall(op, templateView(person, externalId));
+      return toRequestSpec(call, op, await authOf(sync));
+    },
+    classify(job, result: HttpResult) {
+      // A delete answered "not found": the record is already gone, which is what we wanted.
+      if ((job.payload as CrmJobPayload).op === "delete" && result.status === 404) return { kind: "success" };
+      // The CRM refuses this payload or address for good: retrying cannot help; an admin can retry it from the log.
+      if (result.status !== undefined && PERMANENT.has(result.status)) return { kind: "fail", error: `HTTP ${result.status}: the CRM refused the call` };
+      return undefined;
+    },
+    onSuccess(tx: Tx, job, result) {
+      const p = job.payload as CrmJobPayload;
+      const reason = skipReasons.get(job.id);
+      skipReasons.delete(job.id);
+      void tx; // The prepared statements run on the shared connection, inside this transaction.
+      const sync = loadSync(p.syncId);
+      if (!sync) return;
+      if (result === null) {
+        db.insert(crmSyncSkips).values({ syncId: p.syncId, userId: p.userId, operation: p.op, jobId: job.id, reason: reason ?? "nothing to send", createdAt: new Date() }).run();
+        // A deleted person with nothing to address in the CRM: the bookkeeping ends here.
+        if (p.op === "delete" || (p.op === "create" && reason?.includes("deleted"))) links.remove(p.syncId, p.userId);
+        return;
+      }
+      if (p.op === "create") {
+        const { id, note } = readExternalId(sync.uniqueIdPath, result.body);
+        links.setExternalId(p.syncId, p.userId, id, note);
+      } else if (p.op === "delete") {
+        links.remove(p.syncId, p.userId);
+      }
+    },
+  };
+}

@@ -1,0 +1,169 @@
+import type { Database, Statement } from "bun:sqlite";
+import { eq } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { notFound } from "../errors";
+import type { DbOrTx, DeliveryEngine } from "../delivery";
+import type { ChangeEvent, Tx } from "../events/feed";
+import { destinationOf, getSync, orderingKeyOf, type CrmSync } from "./config";
+import { LinkStore } from "./links";
+import { crmSyncs } from "./schema";
+import { personSourceFromDeleted, type PersonSource } from "./tokens";
+
+export const CRM_JOB_KIND = "crm-sync";
+export type CrmJobPayload = { op: "create" | "update" | "delete"; syncId: number; userId: number; person?: PersonSource };
+
+const ROLE_IDS = { Admin: 1, Agent: 2, Customer: 3 } as const;
+const UPSERT_EVENTS = new Set(["user.created", "user.updated", "user.enriched"]);
+const BULK_BATCH = 500;
+
+export type PlanResult = "create" | "update" | "collapsed" | "none";
+
+/**
+ * Turns user events into CRM calls, inside the transaction that records the event (so the call is
+ * queued exactly when the change commits). Templates are rendered at send time from the current
+ * person, so one pending update already carries the latest data: a newer update is not queued
+ * behind it (collapsing). A delete carries a snapshot, since the row is gone by then.
+ */
+export class CrmSyncPlanner {
+  readonly links: LinkStore;
+  private s: Record<string, Statement>;
+  private readonly enabledSyncs;
+
+  constructor(
+    private readonly db: Db,
+    private readonly delivery: DeliveryEngine,
+  ) {
+    const sqlite: Database = db.$client;
+    this.links = new LinkStore(sqlite);
+    const q = (sql: string) => sqlite.prepare(sql);
+    this.s = {
+      hasRole: q("SELECT 1 AS one FROM user_roles WHERE user_id = ? AND role_id = ?"),
+      orgOf: q("SELECT organization_id AS org FROM users WHERE id = ?"),
+      pendingUpsert: q(
+        `SELECT 1 AS one FROM delivery_jobs WHERE ordering_key = ? AND status = 'pending' AND kind = '${CRM_JOB_KIND}'
+         AND json_extract(payload, '$.op') IN ('create', 'update') LIMIT 1`,
+      ),
+      userBatch: q("SELECT id FROM users WHERE id > ? ORDER BY id LIMIT ?"),
+      userExists: q("SELECT 1 AS one FROM users WHERE id = ?"),
+      bulkProgress: q(
+        `SELECT COUNT(*) AS total, SUM(status IN ('succeeded', 'failed', 'cancelled')) AS done, SUM(status = 'failed') AS failed
+         FROM delivery_jobs WHERE destination = ? AND id BETWEEN ? AND ?`,
+      ),
+    };
+    this.enabledSyncs = db.select().from(crmSyncs).where(eq(crmSyncs.enabled, true)).prepare();
+  }
+
+  /** The in-transaction hook on the event feed. */
+  onEvent(tx: Tx, event: ChangeEvent): void {
+    if (event.objectType !== "user") return;
+    const upsert = UPSERT_EVENTS.has(event.type);
+    if (!upsert && event.type !== "user.deleted") return;
+    const syncs = this.enabledSyncs.all() as CrmSync[];
+    for (const sync of syncs) {
+      if (upsert) this.planUpsert(tx, sync, event.objectId, "event");
+      else this.planDelete(tx, sync, event.objectId, event.changes);
+    }
+  }
+
+  matches(sync: CrmSync, userId: number): boolean {
+    const { role, organizationId } = sync.filter;
+    if (role && !this.s.hasRole!.get(userId, ROLE_IDS[role])) return false;
+    if (organizationId && (this.s.orgOf!.get(userId) as { org: number | null } | null)?.org !== organizationId) return false;
+    return true;
+  }
+
+  /**
+   * A person was created or changed (event), or an admin asked to resync them. Without a link they
+   * are created (also when they newly match the filter); with one they are updated. A resync also
+   * re-creates a person whose earlier create failed or yielded no id.
+   */
+  planUpsert(tx: Tx, sync: CrmSync, userId: number, mode: "event" | "resync"): PlanResult {
+    if (!this.matches(sync, userId)) return "none";
+    const link = this.links.get(sync.id, userId);
+    const recreate = mode === "resync" && link !== null && !link.externalId && !this.links.createActive(link);
+    if (!link || recreate) {
+      const { id } = this.enqueue(tx, sync, userId, { op: "create", syncId: sync.id, userId });
+      this.links.startCreate(sync.id, userId, id);
+      return "create";
+    }
+    if (!sync.updateOp.enabled) return "none";
+    if (this.s.pendingUpsert!.get(orderingKeyOf(sync.id, userId))) return "collapsed";
+    this.enqueue(tx, sync, userId, { op: "update", syncId: sync.id, userId });
+    return "update";
+  }
+
+  planDelete(tx: Tx, sync: CrmSync, userId: number, changes: Record<string, [unknown, unknown]>): void {
+    const link = this.links.get(sync.id, userId);
+    if (!link || link.userDeleted) return;
+    if (!sync.deleteOp.enabled) {
+      this.links.remove(sync.id, userId);
+      return;
+    }
+    this.links.markUserDeleted(sync.id, userId);
+    const person = personSourceFromDeleted(this.db, userId, changes);
+    this.enqueue(tx, sync, userId, { op: "delete", syncId: sync.id, userId, person });
+  }
+
+  private enqueue(tx: Tx, sync: CrmSync, userId: number, payload: CrmJobPayload) {
+    return this.delivery.enqueue(tx as DbOrTx, { kind: CRM_JOB_KIND, destination: destinationOf(sync.id), orderingKey: orderingKeyOf(sync.id, userId), payload });
+  }
+
+  /** "Resync this person": an update if they have a CRM id, else a create. */
+  resync(syncId: number, userId: number): PlanResult {
+    const sync = getSync(this.db, syncId);
+    return this.db.transaction((tx) => {
+      if (!this.s.userExists!.get(userId)) throw notFound("user");
+      return this.planUpsert(tx, sync, userId, "resync");
+    });
+  }
+
+  /**
+   * "Sync all existing users": idempotent (people with a CRM id get an update, not a second
+   * create). Batched transactions, yielding between them so the server keeps answering.
+   */
+  async syncAll(syncId: number): Promise<{ users: number; creates: number; updates: number; collapsed: number; skipped: number }> {
+    const sync = getSync(this.db, syncId);
+    const counts = { users: 0, creates: 0, updates: 0, collapsed: 0, skipped: 0 };
+    let first: number | null = null;
+    let last: number | null = null;
+    let after = 0;
+    for (;;) {
+      const ids = (this.s.userBatch!.all(after, BULK_BATCH) as { id: number }[]).map((r) => r.id);
+      if (!ids.length) break;
+      after = ids.at(-1)!;
+      this.db.transaction((tx) => {
+        for (const userId of ids) {
+          counts.users++;
+          const before = this.lastJobId();
+          const r = this.planUpsert(tx, sync, userId, "resync");
+          if (r === "create") counts.creates++;
+          else if (r === "update") counts.updates++;
+          else if (r === "collapsed") counts.collapsed++;
+          else counts.skipped++;
+          if (r === "create" || r === "update") {
+            const id = this.lastJobId();
+            if (id > before) {
+              first ??= id;
+              last = id;
+            }
+          }
+        }
+      });
+      await Bun.sleep(0);
+    }
+    this.db.update(crmSyncs).set({ bulkFirstJobId: first, bulkLastJobId: last, bulkStartedAt: new Date() }).where(eq(crmSyncs.id, syncId)).run();
+    return counts;
+  }
+
+  private lastJobId(): number {
+    return (this.db.$client.query("SELECT COALESCE(MAX(id), 0) AS id FROM delivery_jobs").get() as { id: number }).id;
+  }
+
+  /** Progress of the last "sync all": calls queued, finished and failed. */
+  bulkProgress(sync: CrmSync): { total: number; done: number; failed: number; startedAt: string } | null {
+    if (!sync.bulkStartedAt) return null;
+    if (sync.bulkFirstJobId === null || sync.bulkLastJobId === null) return { total: 0, done: 0, failed: 0, startedAt: sync.bulkStartedAt.toISOString() };
+    const r = this.s.bulkProgress!.get(destinationOf(sync.id), sync.bulkFirstJobId, sync.bulkLastJobId) as { total: number; done: number | null; failed: number | null };
+    return { total: r.total, done: r.done ?? 0, failed: r.failed ?? 0, startedAt: sync.bulkStartedAt.toISOString() };
+  }
+}

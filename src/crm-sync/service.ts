@@ -1,0 +1,82 @@
+import type { AppContext } from "../http/context";
+import { conflict, notFound } from "../errors";
+import { destinationOf, getSync, previewSync, syncAsInput, syncJson, type CrmSync } from "./config";
+import { crmSync } from "./index";
+import { listSyncLog } from "./logs";
+import type { CrmJobPayload } from "./planner";
+import { personSourceOf, SAMPLE_PERSON } from "./tokens";
+
+/** What routes (API and admin pages) share: a sync with its state, retry, preview, history. */
+
+export function syncState(ctx: AppContext, sync: CrmSync) {
+  const { planner } = crmSync(ctx);
+  const dest = ctx.delivery.getDestination(destinationOf(sync.id));
+  const counts = planner.links.counts(sync.id);
+  const pending = ctx.db.$client
+    .query("SELECT COUNT(*) AS n FROM delivery_jobs WHERE destination = ? AND status IN ('pending', 'running')")
+    .get(destinationOf(sync.id)) as { n: number };
+  return {
+    people: { with_crm_id: counts.linked, without_crm_id: counts.unlinked },
+    /** Why people have no CRM id (so updates are not sent), most common first. */
+    missing_id_reasons: counts.notes.map((n) => ({ reason: n.note, people: n.n })),
+    queued_calls: pending.n,
+    delivery: dest
+      ? {
+          last_success_at: dest.lastSuccessAt?.toISOString() ?? null,
+          last_failure_at: dest.lastFailureAt?.toISOString() ?? null,
+          last_error: dest.lastError,
+          disabled: dest.disabledAt !== null,
+          disabled_reason: dest.disabledReason,
+          paused: dest.pausedAt !== null,
+          pause_reason: dest.pauseReason,
+        }
+      : null,
+    bulk: planner.bulkProgress(sync),
+  };
+}
+
+export function syncDetailJson(ctx: AppContext, sync: CrmSync) {
+  return { ...syncJson(sync), state: syncState(ctx, sync) };
+}
+
+/** Sends a failed call again (a new job with the same delivery id, queued after the person's other calls). */
+export function retryCall(ctx: AppContext, syncId: number, jobId: number) {
+  getSync(ctx.db, syncId);
+  const job = ctx.delivery.getJob(jobId);
+  if (!job || job.destination !== destinationOf(syncId)) throw notFound("call");
+  if (job.status !== "failed") throw conflict(`only a failed call can be retried; this one is ${job.status}`);
+  const copy = ctx.db.$client.query("SELECT id FROM delivery_jobs WHERE redelivery_of = ? ORDER BY id DESC LIMIT 1").get(jobId) as { id: number } | null;
+  if (copy) throw conflict(`this call was already retried as job #${copy.id}`);
+  const again = ctx.delivery.redeliver(jobId)!;
+  const p = job.payload as CrmJobPayload;
+  // A retried create is the one the person's link now waits on.
+  if (p.op === "create") ctx.db.transaction(() => crmSync(ctx).planner.links.startCreate(syncId, p.userId, again.id));
+  return { job_id: again.id, delivery_id: again.deliveryId };
+}
+
+/** A saved sync (optionally with unsaved changes) rendered for one person, or the sample person. */
+export function previewFor(ctx: AppContext, syncId: number | null, changes: Record<string, unknown>, userId: number | undefined) {
+  const base = syncId ? syncAsInput(getSync(ctx.db, syncId)) : {};
+  const merged: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(changes)) {
+    merged[k] = v && typeof v === "object" && !Array.isArray(v) && typeof (base as Record<string, unknown>)[k] === "object" ? { ...((base as Record<string, unknown>)[k] as object), ...v } : v;
+  }
+  const person = userId ? personSourceOf(ctx.db, userId) : SAMPLE_PERSON;
+  if (!person) throw notFound("user");
+  const link = syncId && userId ? crmSync(ctx).planner.links.get(syncId, userId) : null;
+  return { person_id: userId ?? null, ...previewSync(ctx.db, merged, person, link?.externalId ?? null) };
+}
+
+/** A person's standing with a sync: their CRM id (or why none) and their calls. */
+export function userHistory(ctx: AppContext, syncId: number, userId: number, query: Record<string, unknown> = {}) {
+  getSync(ctx.db, syncId);
+  const links = crmSync(ctx).planner.links;
+  const link = links.get(syncId, userId);
+  return {
+    user_id: userId,
+    external_id: link?.externalId ?? null,
+    missing_id_reason: link?.externalId ? null : links.missingIdReason(link),
+    user_deleted: link?.userDeleted ?? false,
+    log: listSyncLog(ctx.db, syncId, { ...query, user_id: userId }),
+  };
+}

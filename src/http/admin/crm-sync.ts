@@ -1,0 +1,214 @@
+import { Elysia } from "elysia";
+import { createSync, deleteSync, getSync, listSyncs, syncAsInput, updateSync, OPERATIONS, type CrmSync } from "../../crm-sync/config";
+import { crmSync } from "../../crm-sync/index";
+import { listSyncLog, type LogEntry } from "../../crm-sync/logs";
+import { previewFor, retryCall, syncState, userHistory } from "../../crm-sync/service";
+import { listOrganizations } from "../../domain/organizations";
+import { AppError } from "../../errors";
+import { fieldErrors, formatTime } from "../../views";
+import { pathId } from "../api/common";
+import { flashCookie, requireSession } from "../auth";
+import type { AppContext } from "../context";
+import { redirect } from "../responses";
+import { adminPage } from "./render";
+
+type Form = Record<string, string>;
+const TABS = ["create", "update", "delete", "logs"] as const;
+type Tab = (typeof TABS)[number];
+
+const str = (body: unknown, name: string) => {
+  const v = ((body ?? {}) as Record<string, unknown>)[name];
+  return typeof v === "string" ? v : undefined;
+};
+
+/** The edit form's flat fields → the API's input (one validation path for UI and API). */
+function formToInput(body: unknown): Record<string, unknown> {
+  const f = (n: string) => str(body, n) ?? "";
+  const on = (n: string) => str(body, n) !== undefined;
+  const op = (name: string) => ({
+    method: f(`${name}_method`) || undefined,
+    url: f(`${name}_url`),
+    headers: f(`${name}_headers`),
+    data: f(`${name}_data`),
+    tls_verify: on(`${name}_tls_verify`),
+    timeout: /^\d+$/.test(f(`${name}_timeout`)) ? Number(f(`${name}_timeout`)) : f(`${name}_timeout`) === "" ? 15 : Number.NaN,
+  });
+  const type = f("auth_type") || "none";
+  return {
+    name: f("name"),
+    enabled: on("enabled"),
+    auth: { type, username: f("auth_username") || undefined, password: f("auth_password") || undefined, token: f("auth_token") || undefined },
+    filter: { role: f("filter_role") || null, organization_id: /^\d+$/.test(f("filter_organization_id")) ? Number(f("filter_organization_id")) : null },
+    create: { ...op("create"), unique_id_path: f("unique_id_path") },
+    update: { ...op("update"), enabled: on("update_enabled") },
+    delete: { ...op("delete"), enabled: on("delete_enabled") },
+  };
+}
+
+/** API field names ("create.url") → form field names ("create_url") for the templates. */
+function issuesToErrors(issues: { field: string; message: string }[]): Record<string, string> {
+  return fieldErrors(issues.map((i) => ({ ...i, field: i.field === "create.unique_id_path" ? "unique_id_path" : i.field.replace(/\./g, "_") })));
+}
+
+function formErrors(err: unknown): Record<string, string> {
+  if (err instanceof AppError && Array.isArray(err.details)) return issuesToErrors(err.details as { field: string; message: string }[]);
+  throw err;
+}
+
+function formOf(input: Record<string, any>): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    name: input.name,
+    enabled: input.enabled,
+    auth_username: input.auth?.username ?? "",
+    unique_id_path: input.create?.unique_id_path ?? "",
+    filter_organization_id: input.filter?.organization_id ?? "",
+    [`auth_${input.auth?.type ?? "none"}`]: true,
+    [`role_${input.filter?.role ?? "any"}`]: true,
+  };
+  for (const name of OPERATIONS) {
+    const o = input[name] ?? {};
+    Object.assign(out, {
+      [`${name}_enabled`]: name === "create" || o.enabled,
+      [`${name}_url`]: o.url ?? "",
+      [`${name}_headers`]: o.headers ?? "",
+      [`${name}_data`]: o.data ?? "",
+      [`${name}_tls_verify`]: o.tls_verify !== false,
+      [`${name}_timeout`]: Number.isNaN(o.timeout) ? "" : (o.timeout ?? 15),
+      [`${name}_method_${o.method ?? (name === "create" ? "POST" : name === "update" ? "PUT" : "DELETE")}`]: true,
+    });
+  }
+  return out;
+}
+
+const logRow = (e: LogEntry) => ({
+  ...e,
+  at: formatTime(new Date(e.at)),
+  skipped: e.kind === "skipped",
+  ok: e.kind === "call" && !e.error && e.status !== null && e.status >= 200 && e.status < 300,
+  retryable: e.kind === "call" && e.job_status === "failed",
+  requestHeaders: e.request ? JSON.stringify(e.request.headers, null, 2) : "",
+  responseHeaders: e.response?.headers ? JSON.stringify(e.response.headers, null, 2) : "",
+});
+
+/** The CRM Sync pages: list, a sync's four tabs (create, update, delete users; logs), a person's history. */
+export function crmSyncPages(ctx: AppContext) {
+  crmSync(ctx);
+  const deps = { db: ctx.db, secrets: ctx.secrets, delivery: ctx.delivery };
+  const id = (v: string) => pathId(v, "CRM sync");
+
+  const editPage = (request: Request, sync: CrmSync | null, extra: { form?: Record<string, unknown>; errors?: Record<string, string>; preview?: unknown; tab?: Tab } = {}, status = 200) => {
+    const session = requireSession(ctx, request);
+    const url = new URL(request.url);
+    const tab: Tab = extra.tab ?? ((TABS as readonly string[]).includes(url.searchParams.get("tab") ?? "") ? (url.searchParams.get("tab") as Tab) : "create");
+    const form = extra.form ?? formOf(sync ? syncAsInput(sync) : { enabled: true, create: { tls_verify: true, timeout: 15, data: '{\n  "first_name": "{{ person.first_name }}",\n  "last_name": "{{ person.last_name }}",\n  "email": "{{ person.email }}"\n}' }, update: { tls_verify: true, timeout: 15 }, delete: { tls_verify: true, timeout: 15 } });
+    const data: Record<string, unknown> = {
+      sync: sync ? { id: sync.id, name: sync.name, secretSet: Boolean(sync.authSecret) } : null,
+      isNew: !sync,
+      action: sync ? `/crm-sync/${sync.id}` : "/crm-sync",
+      form,
+      errors: extra.errors ?? {},
+      hasErrors: Boolean(extra.errors && Object.keys(extra.errors).length),
+      tabs: TABS.map((t) => ({ id: t, label: { create: "Create users", update: "Update users", delete: "Delete users", logs: "Logs" }[t], active: t === tab, href: sync ? `/crm-sync/${sync.id}?tab=${t}` : `/crm-sync/new?tab=${t}` })).filter((t) => sync || t.id !== "logs"),
+      tab: { [tab]: true },
+      hidden: { create: tab !== "create", update: tab !== "update", delete: tab !== "delete" },
+      organizations: listOrganizations(ctx.db, { limit: 100 }).data.map((o) => ({ ...o, selected: o.id === Number(form.filter_organization_id) })),
+      preview: extra.preview ?? null,
+    };
+    if (sync) {
+      const state = syncState(ctx, sync);
+      data.state = { ...state, bulk: state.bulk ? { ...state.bulk, percent: state.bulk.total ? Math.round((100 * state.bulk.done) / state.bulk.total) : 100 } : null };
+      if (tab === "logs") {
+        const q = Object.fromEntries(url.searchParams);
+        delete q.tab;
+        const filter = { user_id: q.user_id || undefined, operation: q.operation || undefined, outcome: q.outcome || undefined, offset: q.offset || undefined };
+        let log;
+        try {
+          log = listSyncLog(ctx.db, sync.id, filter);
+        } catch {
+          log = listSyncLog(ctx.db, sync.id, {});
+        }
+        data.log = log.data.map(logRow);
+        data.filter = { user_id: q.user_id ?? "", [`op_${q.operation || "any"}`]: true, [`outcome_${q.outcome || "any"}`]: true };
+        data.nextPage = log.next_offset !== null ? `/crm-sync/${sync.id}?${new URLSearchParams({ ...q, tab: "logs", offset: String(log.next_offset) })}` : null;
+      }
+    }
+    return adminPage(ctx, request, session, "crm-sync-edit", data, { title: sync ? sync.name : "New CRM sync", section: "crm-sync", status });
+  };
+
+  return new Elysia()
+    .get("/crm-sync", ({ request }) => {
+      const session = requireSession(ctx, request);
+      const syncs = listSyncs(ctx.db).map((s) => {
+        const st = syncState(ctx, s);
+        return { id: s.id, name: s.name, enabled: s.enabled, linked: st.people.with_crm_id, queued: st.queued_calls, lastError: st.delivery?.last_error ?? null, paused: st.delivery?.paused ?? false };
+      });
+      return adminPage(ctx, request, session, "crm-sync", { syncs }, { title: "CRM Sync", section: "crm-sync" });
+    })
+    .get("/crm-sync/new", ({ request }) => editPage(request, null))
+    .post("/crm-sync", async ({ request, body }) => {
+      requireSession(ctx, request);
+      const input = formToInput(body);
+      try {
+        const s = await createSync(deps, input);
+        return redirect(request, `/crm-sync/${s.id}`, [flashCookie(ctx, { kind: "success", message: `Sync "${s.name}" created.` })]);
+      } catch (err) {
+        return editPage(request, null, { form: formOf(input), errors: formErrors(err) }, 422);
+      }
+    })
+    .get("/crm-sync/:id", ({ request, params }) => editPage(request, getSync(ctx.db, id(params.id))))
+    .post("/crm-sync/:id", async ({ request, params, body }) => {
+      requireSession(ctx, request);
+      const sync = getSync(ctx.db, id(params.id));
+      const input = formToInput(body);
+      const tab = (TABS as readonly string[]).includes(str(body, "tab") ?? "") ? (str(body, "tab") as Tab) : "create";
+      try {
+        await updateSync(deps, sync.id, input);
+        return redirect(request, `/crm-sync/${sync.id}?tab=${tab}`, [flashCookie(ctx, { kind: "success", message: "Sync saved." })]);
+      } catch (err) {
+        return editPage(request, sync, { form: formOf(input), errors: formErrors(err), tab }, 422);
+      }
+    })
+    .post("/crm-sync/:id/preview", ({ request, params, body }) => {
+      requireSession(ctx, request);
+      const sync = getSync(ctx.db, id(params.id));
+      const input = formToInput(body);
+      const userId = /^\d+$/.test(str(body, "preview_user_id") ?? "") ? Number(str(body, "preview_user_id")) : undefined;
+      const tab = (TABS as readonly string[]).includes(str(body, "tab") ?? "") ? (str(body, "tab") as Tab) : "create";
+      try {
+        const { auth: _auth, ...changes } = input;
+        const p = previewFor(ctx, sync.id, changes, userId);
+        const requests = Object.entries(p.requests).map(([op, r]: [string, any]) => ({ op, ...r, headersText: JSON.stringify(r.headers, null, 2) }));
+        return editPage(request, sync, { form: formOf(input), errors: issuesToErrors(p.errors), preview: { requests, person: userId ?? "sample person", errors: p.errors }, tab });
+      } catch (err) {
+        return editPage(request, sync, { form: formOf(input), errors: formErrors(err), tab }, 422);
+      }
+    })
+    .post("/crm-sync/:id/delete", ({ request, params }) => {
+      requireSession(ctx, request);
+      deleteSync(deps, id(params.id));
+      return redirect(request, "/crm-sync", [flashCookie(ctx, { kind: "success", message: "Sync deleted." })]);
+    })
+    .post("/crm-sync/:id/sync-all", async ({ request, params }) => {
+      requireSession(ctx, request);
+      const c = await crmSync(ctx).planner.syncAll(id(params.id));
+      const message = `Sync all queued: ${c.creates} to create, ${c.updates} to update (${c.users} people looked at).`;
+      return redirect(request, `/crm-sync/${params.id}`, [flashCookie(ctx, { kind: "success", message })]);
+    })
+    .post("/crm-sync/:id/logs/:jobId/retry", ({ request, params }) => {
+      requireSession(ctx, request);
+      const r = retryCall(ctx, id(params.id), pathId(params.jobId, "call"));
+      return redirect(request, `/crm-sync/${params.id}?tab=logs`, [flashCookie(ctx, { kind: "success", message: `Call queued again as job #${r.job_id}.` })]);
+    })
+    .get("/crm-sync/:id/users/:userId", ({ request, params }) => {
+      const session = requireSession(ctx, request);
+      const sync = getSync(ctx.db, id(params.id));
+      const h = userHistory(ctx, sync.id, pathId(params.userId, "user"), { limit: 100 });
+      return adminPage(ctx, request, session, "crm-sync-user", { sync: { id: sync.id, name: sync.name }, history: { ...h, log: h.log.data.map(logRow) } }, { title: `${sync.name}: person ${h.user_id}`, section: "crm-sync" });
+    })
+    .post("/crm-sync/:id/users/:userId/resync", ({ request, params }) => {
+      requireSession(ctx, request);
+      const planned = crmSync(ctx).planner.resync(id(params.id), pathId(params.userId, "user"));
+      const message = { create: "A create call is queued.", update: "An update call is queued.", collapsed: "A call for this person is already queued; it will carry the latest data.", none: "Nothing to send: the person is outside this sync's filter." }[planned];
+      return redirect(request, `/crm-sync/${params.id}/users/${params.userId}`, [flashCookie(ctx, { kind: "info", message })]);
+    });
+}

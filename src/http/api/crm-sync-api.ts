@@ -1,0 +1,51 @@
+import { Elysia } from "elysia";
+import { createSync, deleteSync, getSync, listSyncs, updateSync } from "../../crm-sync/config";
+import { crmSync } from "../../crm-sync/index";
+import { listSyncLog } from "../../crm-sync/logs";
+import { previewFor, retryCall, syncDetailJson, userHistory } from "../../crm-sync/service";
+import { requireApiToken } from "../auth";
+import type { AppContext } from "../context";
+import { json } from "../responses";
+import { noContent, optionalId, pathId } from "./common";
+
+const obj = (body: unknown) => (body && typeof body === "object" && !Array.isArray(body) ? (body as Record<string, unknown>) : {});
+
+/** CRM syncs through the REST API: everything the CRM Sync pages do. */
+export function crmSyncApi(ctx: AppContext) {
+  crmSync(ctx);
+  const deps = { db: ctx.db, secrets: ctx.secrets, delivery: ctx.delivery };
+  const id = (v: string) => pathId(v, "CRM sync");
+  return new Elysia({ prefix: "/api/v1/crm_syncs" })
+    .get("", ({ request }) => (requireApiToken(ctx, request), json({ data: listSyncs(ctx.db).map((s) => syncDetailJson(ctx, s)) })))
+    .post("", async ({ request, body }) => (requireApiToken(ctx, request), json(syncDetailJson(ctx, await createSync(deps, body)), 201)))
+    .post("/preview", ({ request, body }) => {
+      requireApiToken(ctx, request);
+      const { user_id, ...changes } = obj(body);
+      return json(previewFor(ctx, null, changes, optionalId(String(user_id ?? ""))));
+    })
+    .get("/:id", ({ request, params }) => (requireApiToken(ctx, request), json(syncDetailJson(ctx, getSync(ctx.db, id(params.id))))))
+    .patch("/:id", async ({ request, params, body }) => (requireApiToken(ctx, request), json(syncDetailJson(ctx, await updateSync(deps, id(params.id), body)))))
+    .put("/:id", async ({ request, params, body }) => (requireApiToken(ctx, request), json(syncDetailJson(ctx, await updateSync(deps, id(params.id), body)))))
+    .delete("/:id", ({ request, params }) => {
+      requireApiToken(ctx, request);
+      deleteSync(deps, id(params.id));
+      return noContent();
+    })
+    .post("/:id/preview", ({ request, params, body }) => {
+      requireApiToken(ctx, request);
+      const { user_id, ...changes } = obj(body);
+      return json(previewFor(ctx, id(params.id), changes, optionalId(String(user_id ?? ""))));
+    })
+    .get("/:id/logs", ({ request, params, query }) => (requireApiToken(ctx, request), getSync(ctx.db, id(params.id)), json(listSyncLog(ctx.db, id(params.id), query))))
+    .post("/:id/logs/:jobId/retry", ({ request, params }) => (requireApiToken(ctx, request), json(retryCall(ctx, id(params.id), pathId(params.jobId, "call")), 202)))
+    .post("/:id/sync_all", async ({ request, params }) => {
+      requireApiToken(ctx, request);
+      const counts = await crmSync(ctx).planner.syncAll(id(params.id));
+      return json({ ...counts, state: syncDetailJson(ctx, getSync(ctx.db, id(params.id))).state }, 202);
+    })
+    .get("/:id/users/:userId", ({ request, params, query }) => (requireApiToken(ctx, request), json(userHistory(ctx, id(params.id), pathId(params.userId, "user"), query))))
+    .post("/:id/users/:userId/resync", ({ request, params }) => {
+      requireApiToken(ctx, request);
+      return json({ planned: crmSync(ctx).planner.resync(id(params.id), pathId(params.userId, "user")) }, 202);
+    });
+}
