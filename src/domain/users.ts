@@ -396,12 +396,8 @@ export const listUsersSchema = z.strictObject({
 export function listUsers(db: Db, input: unknown): Page<UserJson> {
   const p = validate(listUsersSchema, input);
   const conds: SQL[] = [];
-  if (p.q) {
-    const match = ftsQuery(p.q);
-    if (match) {
-      conds.push(sql`(${users.id} IN (SELECT rowid FROM users_fts WHERE users_fts MATCH ${match}) OR ${users.organizationId} IN (SELECT rowid FROM organizations_fts WHERE organizations_fts MATCH ${match}))`);
-    }
-  }
+  const match = p.q ? ftsQuery(p.q) : null;
+  if (match) conds.push(searchCondition(db, match));
   if (p.organization_id) conds.push(eq(users.organizationId, p.organization_id));
   if (p.role) conds.push(sql`${users.id} IN (SELECT user_id FROM user_roles WHERE role_id = ${ROLE_IDS[p.role]})`);
   if (p.group_id) conds.push(sql`${users.id} IN (SELECT user_id FROM user_groups WHERE group_id = ${p.group_id})`);
@@ -425,6 +421,22 @@ export function listUsers(db: Db, input: unknown): Page<UserJson> {
   const last = page.at(-1);
   const next = more && last ? encodeCursor(sortValues(p.sort, last)) : null;
   return { data: toJsonRows(db, page, listCustomFields(db, "user")), next_cursor: next };
+}
+
+/** Above this many matches a search counts as broad. */
+const BROAD_SEARCH = 2000;
+
+/**
+ * People matching a full-text query: by email, names or login, or by their organization's name.
+ * Which plan is fast depends on how many match, so count first (capped, cheap):
+ * - few matches: look them up by id and sort that handful;
+ * - many: walk the sort index and keep the rows that match, which fills a page after a short walk
+ *   (the unary + keeps SQLite from choosing the id lookup and then sorting a huge set).
+ */
+function searchCondition(db: Db, match: string): SQL {
+  const matches = sql`SELECT rowid FROM users_fts WHERE users_fts MATCH ${match} UNION ALL SELECT id FROM users WHERE organization_id IN (SELECT rowid FROM organizations_fts WHERE organizations_fts MATCH ${match})`;
+  const found = db.get<{ n: number }>(sql`SELECT count(*) AS n FROM (${matches} LIMIT ${BROAD_SEARCH})`)!.n;
+  return found >= BROAD_SEARCH ? sql`+${users.id} IN (${matches})` : sql`${users.id} IN (${matches})`;
 }
 
 function sortValues(sort: UserSort, r: UserRow): unknown[] {
