@@ -2,8 +2,9 @@ import { Database } from "bun:sqlite";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import * as coreSchema from "./schema";
 import * as deliverySchema from "../delivery/schema";
+import * as webhookSchema from "../webhooks/schema";
 
-const schema = { ...coreSchema, ...deliverySchema };
+const schema = { ...coreSchema, ...deliverySchema, ...webhookSchema };
 
 export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
 

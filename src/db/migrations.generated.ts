@@ -4,6 +4,7 @@ import m1 from "../../migrations/0001_seed_roles.sql" with { type: "text" };
 import m2 from "../../migrations/0002_data_model.sql" with { type: "text" };
 import m3 from "../../migrations/0003_lookups_and_search.sql" with { type: "text" };
 import m4 from "../../migrations/0004_delivery.sql" with { type: "text" };
+import m5 from "../../migrations/0005_webhooks.sql" with { type: "text" };
 
 export const migrations: { tag: string; when: number; sql: string }[] = [
   { tag: "0000_foundation", when: 1795536435869, sql: m0 },
@@ -11,4 +12,5 @@ export const migrations: { tag: string; when: number; sql: string }[] = [
   { tag: "0002_data_model", when: 1795537059351, sql: m2 },
   { tag: "0003_lookups_and_search", when: 1795537059950, sql: m3 },
   { tag: "0004_delivery", when: 1795537888373, sql: m4 },
+  { tag: "0005_webhooks", when: 1795539478374, sql: m5 },
 ];
