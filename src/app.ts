@@ -6,6 +6,9 @@ import { signInRoutes } from "./http/admin/sign-in";
 import { recordsApi } from "./http/api/records-api";
 import { segmentApi } from "./http/api/segment-api";
 import { settingsApi } from "./http/api/settings-api";
+import { webhooksApi } from "./http/api/webhooks-api";
+import { webhookAdmin } from "./http/admin/webhooks";
+import { registerWebhooks } from "./webhooks";
 import { assetRoutes } from "./http/assets";
 import { checkCsrf, SignInRequired } from "./http/auth";
 import { requestMeta, type AppContext } from "./http/context";
@@ -38,6 +41,7 @@ function parseJsonStrictly(bytes: ArrayBuffer): unknown {
 
 /** Builds the Elysia app: route groups, CSRF on every state-changing admin request, one error mapper. */
 export function createApp(ctx: AppContext) {
+  const webhooks = registerWebhooks(ctx);
   return new Elysia()
     .onParse({ as: "global" }, async ({ request, contentType }) => {
       const json = contentType?.startsWith("application/json");
@@ -86,6 +90,8 @@ export function createApp(ctx: AppContext) {
     .use(settingsApi(ctx))
     .use(recordsApi(ctx))
     .use(segmentApi(ctx))
+    .use(webhooksApi(ctx, webhooks))
     .use(signInRoutes(ctx))
     .use(adminPages(ctx))
+    .use(webhookAdmin(ctx, webhooks))
 }
