@@ -12,10 +12,21 @@ import account from "../views/account.mustache" with { type: "text" };
 import tokens from "../views/tokens.mustache" with { type: "text" };
 import tokenCreated from "../views/partials/token-created.mustache" with { type: "text" };
 import errorPage from "../views/error.mustache" with { type: "text" };
+import webhooks from "../views/webhooks.mustache" with { type: "text" };
+import webhookForm from "../views/webhook-form.mustache" with { type: "text" };
+import webhookDeliveries from "../views/webhook-deliveries.mustache" with { type: "text" };
+import webhookDelivery from "../views/webhook-delivery.mustache" with { type: "text" };
+import triggers from "../views/triggers.mustache" with { type: "text" };
+import triggerForm from "../views/trigger-form.mustache" with { type: "text" };
+import payloadPreview from "../views/partials/payload-preview.mustache" with { type: "text" };
+import deliveryDetail from "../views/partials/delivery-detail.mustache" with { type: "text" };
 
 /** Every template, embedded in the binary. Pages render inside a layout. */
-const pages = { login, setup, dashboard, settings, admins, account, tokens, error: errorPage };
-const partials: Record<string, string> = { nav, flash, "token-created": tokenCreated };
+const pages = {
+  login, setup, dashboard, settings, admins, account, tokens, error: errorPage,
+  webhooks, "webhook-form": webhookForm, "webhook-deliveries": webhookDeliveries, "webhook-delivery": webhookDelivery, triggers, "trigger-form": triggerForm,
+};
+const partials: Record<string, string> = { nav, flash, "token-created": tokenCreated, "payload-preview": payloadPreview, "delivery-detail": deliveryDetail };
 
 export type PageName = keyof typeof pages;
 
@@ -29,7 +40,7 @@ const SECTIONS = [
   { id: "organizations", label: "Organizations" },
   { id: "tickets", label: "Tickets" },
   { id: "integrations", label: "Integrations" },
-  { id: "webhooks", label: "Webhooks" },
+  { id: "webhooks", label: "Webhooks", href: "/webhooks" },
   { id: "crm-sync", label: "CRM Sync" },
   { id: "logs", label: "Logs" },
   { id: "settings", label: "Settings", href: "/settings" },
@@ -51,6 +62,11 @@ export function renderPage(
     csrfHeaders: JSON.stringify({ "X-CSRF-Token": opts.viewer?.csrfToken ?? opts.csrfToken ?? "" }),
   };
   return Mustache.render(opts.viewer ? layout : bare, view, { ...partials, content: pages[name] });
+}
+
+/** A partial alone, for htmx to swap into the page. */
+export function renderFragment(name: "payload-preview" | "delivery-detail", data: Record<string, unknown>): string {
+  return Mustache.render(partials[name]!, data, partials);
 }
 
 /** Zod field issues as a map the templates read: errors.email, errors.password ... */
