@@ -129,7 +129,8 @@ async function atModerateRate(): Promise<number[]> {
     await Bun.sleep(1000 / RATE_EVENTS_PER_S);
   }
   await waitForDeliveries(base + RATE_SECONDS * RATE_EVENTS_PER_S * ENDPOINTS, 60_000);
-  return latencies;
+  // A copy: later phases keep recording into `latencies`.
+  return latencies.slice();
 }
 const calm = await atModerateRate();
 
