@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
-import { launchChromium } from "../support/chromium";
+import { launchChromium, signInPage } from "../support/chromium";
 import { ADMIN, setupAdmin, startTestServer, type TestServer } from "../support/server";
 
 setDefaultTimeout(60_000);
@@ -16,10 +16,7 @@ beforeAll(async () => {
   chromium = await launchChromium();
   page = await chromium.newPage();
   page.setDefaultTimeout(15_000);
-  await page.goto(server.url + "/login");
-  await page.fill("#email", ADMIN.email);
-  await page.fill("#password", ADMIN.password);
-  await Promise.all([page.waitForURL(server.url + "/"), page.click("button[type=submit]")]);
+  await signInPage(page, server.url, ADMIN);
 }, 60_000);
 
 afterAll(async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
 import { apiClient } from "../support/admin-seed";
-import { launchChromium } from "../support/chromium";
+import { launchChromium, signInPage } from "../support/chromium";
 import { makePerson, makeCompany, startFakeClearbit, type FakeClearbit } from "../support/fake-clearbit";
 import { ADMIN, createToken, setupAdmin, startTestServer, type TestServer } from "../support/server";
 
@@ -31,10 +31,7 @@ beforeAll(async () => {
   page.on("console", (msg) => {
     if (msg.type() === "error" && !/status of 4(09|22)/.test(msg.text())) problems.push(`console: ${msg.text()}`);
   });
-  await page.goto(server.url + "/login");
-  await page.fill("#email", ADMIN.email);
-  await page.fill("#password", ADMIN.password);
-  await Promise.all([page.waitForURL(server.url + "/"), page.click("button[type=submit]")]);
+  await signInPage(page, server.url, ADMIN);
 }, 60_000);
 
 afterAll(async () => {
