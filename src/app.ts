@@ -4,6 +4,9 @@ import { errorPage } from "./http/admin/error-page";
 import { adminPages } from "./http/admin/pages";
 import { crmSyncPages } from "./http/admin/crm-sync";
 import { crmSyncApi } from "./http/api/crm-sync-api";
+import { webhooksApi } from "./http/api/webhooks-api";
+import { webhookAdmin } from "./http/admin/webhooks";
+import { registerWebhooks } from "./webhooks";
 import { customFieldPages } from "./http/admin/custom-fields";
 import { groupPages } from "./http/admin/groups";
 import { organizationPages } from "./http/admin/organizations";
@@ -57,6 +60,7 @@ function parseJsonStrictly(bytes: ArrayBuffer): unknown {
 /** Builds the Elysia app: route groups, CSRF on every state-changing admin request, one error mapper. */
 export function createApp(ctx: AppContext) {
   registerEnrichment(ctx);
+  const webhooks = registerWebhooks(ctx);
   const app = new Elysia()
     .onParse({ as: "global" }, async ({ request, contentType }) => {
       const json = contentType?.startsWith("application/json");
@@ -108,6 +112,7 @@ export function createApp(ctx: AppContext) {
     .use(enrichmentApi(ctx))
     .use(segmentApi(ctx))
     .use(crmSyncApi(ctx))
+    .use(webhooksApi(ctx, webhooks))
     .use(signInRoutes(ctx))
     .use(adminPages(ctx))
     .use(csvImportPages(ctx))
@@ -119,7 +124,8 @@ export function createApp(ctx: AppContext) {
     .use(writeKeyPages(ctx))
     .use(logPages(ctx))
     .use(integrationPages(ctx))
-    .use(crmSyncPages(ctx));
+    .use(crmSyncPages(ctx))
+    .use(webhookAdmin(ctx, webhooks));
   // Built once, from the finished route table.
   let openapi: string | undefined;
   return app.get("/api/v1/openapi.json", () => new Response((openapi ??= JSON.stringify(openApiDocument(app.routes, ctx.config.publicUrl))), { headers: { "Content-Type": "application/json; charset=utf-8" } }));

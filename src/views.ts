@@ -41,6 +41,14 @@ import crmSyncEdit from "../views/crm-sync-edit.mustache" with { type: "text" };
 import crmSyncUser from "../views/crm-sync-user.mustache" with { type: "text" };
 import crmOperations from "../views/partials/crm-operations.mustache" with { type: "text" };
 import crmLog from "../views/partials/crm-log.mustache" with { type: "text" };
+import webhooks from "../views/webhooks.mustache" with { type: "text" };
+import webhookForm from "../views/webhook-form.mustache" with { type: "text" };
+import webhookDeliveries from "../views/webhook-deliveries.mustache" with { type: "text" };
+import webhookDelivery from "../views/webhook-delivery.mustache" with { type: "text" };
+import triggers from "../views/triggers.mustache" with { type: "text" };
+import triggerForm from "../views/trigger-form.mustache" with { type: "text" };
+import payloadPreview from "../views/partials/payload-preview.mustache" with { type: "text" };
+import deliveryDetail from "../views/partials/delivery-detail.mustache" with { type: "text" };
 import integrations from "../views/integrations.mustache" with { type: "text" };
 import integrationClearbit from "../views/integration-clearbit.mustache" with { type: "text" };
 import audiencesPage from "../views/audiences.mustache" with { type: "text" };
@@ -51,6 +59,7 @@ import personEnrichment from "../views/partials/person-enrichment.mustache" with
 const pages = {
   login, setup, dashboard, settings, admins, account, tokens, error: errorPage,
   list, person, organization, "record-new": recordNew, ticket, groups: groupsPage, group, "custom-fields": customFields, "custom-field": customField, "write-keys": writeKeys, "csv-import": csvImport, logs, "log-entry": logEntry, "crm-sync": crmSyncList, "crm-sync-edit": crmSyncEdit, "crm-sync-user": crmSyncUser,
+  webhooks, "webhook-form": webhookForm, "webhook-deliveries": webhookDeliveries, "webhook-delivery": webhookDelivery, triggers, "trigger-form": triggerForm,
   integrations, "integration-clearbit": integrationClearbit, audiences: audiencesPage,
 };
 /** Partials: included by pages, and rendered alone as the fragments htmx swaps in. */
@@ -58,7 +67,7 @@ const partials = {
   nav, flash, "token-created": tokenCreated, field, "form-errors": formErrors, "list-results": listResults, "list-rows": listRows, "list-state": listState,
   "record-form": recordForm, "record-details": recordDetails, "delete-record": deleteRecord, timeline, "article-form": articleForm, "write-key-created": writeKeyCreated,
   "clearbit-backfill": clearbitBackfill, "person-enrichment": personEnrichment,
-  "crm-operations": crmOperations, "crm-log": crmLog,
+  "crm-operations": crmOperations, "crm-log": crmLog, "payload-preview": payloadPreview, "delivery-detail": deliveryDetail,
 };
 
 export type PageName = keyof typeof pages;
@@ -74,7 +83,7 @@ const SECTIONS = [
   { id: "organizations", label: "Organizations", href: "/organizations" },
   { id: "tickets", label: "Tickets", href: "/tickets" },
   { id: "integrations", label: "Integrations", href: "/integrations" },
-  { id: "webhooks", label: "Webhooks" },
+  { id: "webhooks", label: "Webhooks", href: "/webhooks" },
   { id: "crm-sync", label: "CRM Sync", href: "/crm-sync" },
   { id: "logs", label: "Logs", href: "/logs" },
   { id: "settings", label: "Settings", href: "/settings" },
@@ -99,7 +108,7 @@ export function renderPage(
 }
 
 /** One partial alone, for an htmx swap: the same markup the full page holds at that place. */
-export function renderFragment(name: PartialName, data: Record<string, unknown>, csrfToken: string): string {
+export function renderFragment(name: PartialName, data: Record<string, unknown>, csrfToken = ""): string {
   return Mustache.render(partials[name], { ...data, csrfToken }, partials);
 }
 

@@ -4,8 +4,9 @@ import * as coreSchema from "./schema";
 import * as deliverySchema from "../delivery/schema";
 import * as enrichmentSchema from "../enrichment/schema";
 import * as crmSyncSchema from "../crm-sync/schema";
+import * as webhookSchema from "../webhooks/schema";
 
-const schema = { ...coreSchema, ...deliverySchema, ...enrichmentSchema, ...crmSyncSchema };
+const schema = { ...coreSchema, ...deliverySchema, ...enrichmentSchema, ...crmSyncSchema, ...webhookSchema };
 
 export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
 

@@ -4,7 +4,7 @@ import { DestinationStore, getDestination, listDestinations, type Destination } 
 import { getHttpLogEntry, listHttpLog, pruneHttpLog, recordHttpAttempt, DEFAULT_LOG_RETENTION, type HttpLogEntry, type HttpLogFilter, type LogRetention } from "./http-log";
 import { requestHeaders, sendHttp } from "./http-sender";
 import { getJob, listJobs, pruneFinishedJobs, type JobFilter } from "./job-queries";
-import { JobStore } from "./job-store";
+import { JobStore, type DueJob } from "./job-store";
 import type { JobStatus } from "./schema";
 import { DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_SCHEDULE, defaultOutcome, retryDelay } from "./retry-policy";
 import {
@@ -248,17 +248,24 @@ export class DeliveryEngine {
         if (released) this.log.warn("delivery jobs with expired leases released", { released });
       }
       let free = this.options.globalConcurrency - this.inFlight.size;
-      const candidates: Job[] = [];
+      const candidates: DueJob[] = [];
       for (const dest of this.destinations.eligible(now)) {
         const limit = (dest.concurrency ?? this.options.destinationConcurrency) - (this.perDestination.get(dest.key) ?? 0);
-        if (free > 0 && limit > 0) candidates.push(...this.jobs.dueJobs(dest.key, now, this.kindsJson, Math.min(free, limit)));
-        const due = this.jobs.nextDueAt(dest.key, now);
-        if (due !== null) nextAt = Math.min(nextAt, due);
+        // Without a free slot, a send in flight wakes the pump when it ends; the next due time only
+        // matters when this destination has nothing due now (a query per destination per pass is costly).
+        if (free <= 0 || limit <= 0) continue;
+        const wanted = Math.min(free, limit);
+        const due = this.jobs.dueJobs(dest.key, now, this.kindsJson, wanted);
+        candidates.push(...due);
+        if (due.length < wanted) {
+          const at = this.jobs.nextDueAt(dest.key, now);
+          if (at !== null) nextAt = Math.min(nextAt, at);
+        }
       }
       const pauseEnd = this.destinations.nextPauseEnd(now);
       if (pauseEnd !== null) nextAt = Math.min(nextAt, pauseEnd);
       // Oldest due first across destinations, so one busy destination cannot starve the others.
-      candidates.sort((a, b) => a.runAt.getTime() - b.runAt.getTime() || a.id - b.id);
+      candidates.sort((a, b) => a.runAt - b.runAt || a.id - b.id);
       const claimed = this.db.transaction(() => {
         const out: Job[] = [];
         for (const c of candidates) {

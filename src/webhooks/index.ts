@@ -1,0 +1,266 @@
+import { eq, sql } from "drizzle-orm";
+import type { HttpLogEntry } from "../delivery/http-log";
+import { DEFAULT_RETRY_SCHEDULE } from "../delivery/retry-policy";
+import type { DbOrTx, DeliveryHandler, HttpRequestSpec, Job } from "../delivery/types";
+import { notFound } from "../errors";
+import type { ChangeEvent, Tx } from "../events/feed";
+import type { AppContext } from "../http/context";
+import { renderJsonText } from "../templates";
+import { VERSION } from "../version";
+import { conditionsHold } from "./conditions";
+import { destinationKey, WebhookEndpoints, type WebhookRow } from "./endpoints";
+import { PayloadBuilder, samplePayload, type UserPayloadExtension } from "./payloads";
+import { webhooks, webhookTriggers, webhookTriggerTargets, type Condition } from "./schema";
+import { hubSignature, hubSignature256, standardSignatureHeader } from "./signatures";
+import { WebhookTriggers } from "./triggers";
+
+export const JOB_KIND = "webhook";
+
+/** What a webhook job carries: the payload is built when the change is recorded, the body rendered and signed at send time. */
+export type WebhookJobPayload = {
+  webhook_id: number;
+  trigger_id: number | null;
+  trigger_name: string;
+  event_id: number | null;
+  event_type: string;
+  test?: boolean;
+  data: Record<string, unknown>;
+};
+
+type Target = { id: number; strictOrder: boolean; maxAttempts: number };
+type Route = { id: number; name: string; match: "all" | "any"; conditions: Condition[]; targets: Target[] };
+
+/**
+ * Outgoing webhooks: endpoints, triggers, the matcher on the change feed and the "webhook" delivery
+ * handler. Built once per server by registerWebhooks(ctx).
+ */
+export class WebhookService {
+  readonly endpoints: WebhookEndpoints;
+  readonly triggers: WebhookTriggers;
+  /** Extra user fields for payloads (the enrichment module adds its clearbit_* traits here). */
+  readonly userExtensions: UserPayloadExtension[] = [];
+  private routes: Map<string, Route[]> | null = null;
+  private readonly plain = new Map<string, string>();
+  private readonly byId;
+
+  constructor(private readonly ctx: AppContext) {
+    const invalidate = () => (this.routes = null);
+    this.endpoints = new WebhookEndpoints(ctx.db, ctx.secrets, ctx.delivery, invalidate);
+    this.triggers = new WebhookTriggers(ctx.db, invalidate);
+    // Read on every send: prepared once (drizzle otherwise prepares each query anew).
+    this.byId = ctx.db.select().from(webhooks).where(eq(webhooks.id, sql.placeholder("id"))).prepare();
+  }
+
+  addUserFields(extension: UserPayloadExtension): void {
+    this.userExtensions.push(extension);
+  }
+
+  payloadBuilder(db: Tx = this.ctx.db): PayloadBuilder {
+    return new PayloadBuilder(db, { publicUrl: this.ctx.config.publicUrl, userExtensions: this.userExtensions });
+  }
+
+  /** Active triggers with their active webhooks, by event type; rebuilt after any trigger or webhook change. */
+  private routesFor(eventType: string): Route[] {
+    if (!this.routes) {
+      const routes = new Map<string, Route[]>();
+      const rows = this.ctx.db
+        .select({ t: webhookTriggers, w: { id: webhooks.id, strictOrder: webhooks.strictOrder, maxAttempts: webhooks.maxAttempts } })
+        .from(webhookTriggers)
+        .innerJoin(webhookTriggerTargets, eq(webhookTriggerTargets.triggerId, webhookTriggers.id))
+        .innerJoin(webhooks, eq(webhooks.id, webhookTriggerTargets.webhookId))
+        .where(eq(webhookTriggers.active, true))
+        .all();
+      const active = new Set(this.ctx.db.select({ id: webhooks.id }).from(webhooks).where(eq(webhooks.active, true)).all().map((r) => r.id));
+      const byTrigger = new Map<number, Route & { events: string[] }>();
+      for (const { t, w } of rows) {
+        if (!active.has(w.id)) continue;
+        let r = byTrigger.get(t.id);
+        if (!r) byTrigger.set(t.id, (r = { id: t.id, name: t.name, match: t.match, conditions: t.conditions, targets: [], events: t.events }));
+        r.targets.push(w);
+      }
+      for (const r of [...byTrigger.values()].sort((a, b) => a.id - b.id)) for (const e of r.events) routes.set(e, [...(routes.get(e) ?? []), r]);
+      this.routes = routes;
+    }
+    return this.routes.get(eventType) ?? [];
+  }
+
+  /** Runs inside the transaction recording the change: matching triggers enqueue one job per webhook. */
+  onEvent(tx: Tx, event: ChangeEvent): void {
+    const routes = this.routesFor(event.type);
+    if (!routes.length) return;
+    const data = this.payloadBuilder(tx).forEvent(event);
+    const ticketId = (data.ticket as { id?: number } | null | undefined)?.id;
+    const orderObject = event.objectType === "article" && ticketId ? `ticket:${ticketId}` : `${event.objectType}:${event.objectId}`;
+    for (const route of routes) {
+      if (!conditionsHold(route.match, route.conditions, data, event)) continue;
+      for (const w of route.targets) {
+        const payload: WebhookJobPayload = { webhook_id: w.id, trigger_id: route.id, trigger_name: route.name, event_id: event.id, event_type: event.type, data };
+        // The feed hands a narrowed transaction type; enqueue writes on the same connection, inside it.
+        this.ctx.delivery.enqueue(tx as DbOrTx, {
+          kind: JOB_KIND,
+          destination: destinationKey(w.id),
+          orderingKey: w.strictOrder ? `${destinationKey(w.id)}:${orderObject}` : null,
+          payload,
+          maxAttempts: w.maxAttempts,
+        });
+      }
+    }
+  }
+
+  /** A test delivery of a sample record, one attempt; its answer shows in the delivery log. */
+  sendTest(webhookId: number, kind: "ticket" | "user" | "organization" = "ticket"): Job {
+    const w = this.endpoints.get(webhookId);
+    const data = samplePayload(kind, this.ctx.config.publicUrl);
+    const payload: WebhookJobPayload = { webhook_id: w.id, trigger_id: null, trigger_name: "Test", event_id: null, event_type: "test", test: true, data };
+    const { id } = this.ctx.db.transaction((tx) => this.ctx.delivery.enqueue(tx, { kind: JOB_KIND, destination: destinationKey(w.id), payload, maxAttempts: 1 }));
+    return this.ctx.delivery.getJob(id)!;
+  }
+
+  deliveries(webhookId: number, filter: { status?: string; beforeId?: number; limit?: number } = {}): Job[] {
+    this.endpoints.get(webhookId);
+    return this.ctx.delivery.listJobs({ ...filter, destination: destinationKey(webhookId), kind: JOB_KIND } as never);
+  }
+
+  /** One delivery of this webhook and every attempt's request and response. */
+  delivery(webhookId: number, jobId: number): { job: Job; attempts: HttpLogEntry[] } {
+    const job = this.ctx.delivery.getJob(jobId);
+    if (!job || job.destination !== destinationKey(webhookId)) throw notFound("delivery");
+    return { job, attempts: this.ctx.delivery.listHttpLog({ jobId, limit: 100 }).reverse() };
+  }
+
+  redeliver(webhookId: number, jobId: number): Job {
+    this.delivery(webhookId, jobId);
+    const copy = this.ctx.delivery.redeliver(jobId)!;
+    return this.ctx.delivery.getJob(copy.id)!;
+  }
+
+  enable(webhookId: number): void {
+    this.endpoints.get(webhookId);
+    this.ctx.delivery.enableDestination(destinationKey(webhookId));
+  }
+
+  /** Health for the list: last answer, success rate of the last 100 finished deliveries, disabled or paused. */
+  health(webhookId: number) {
+    const key = destinationKey(webhookId);
+    const sqlite = this.ctx.db.$client;
+    const finished = sqlite
+      .query<{ ok: number; n: number }, [string]>(
+        "SELECT COALESCE(SUM(status = 'succeeded'), 0) AS ok, COUNT(*) AS n FROM (SELECT status FROM delivery_jobs WHERE destination = ? AND status IN ('succeeded', 'failed') ORDER BY id DESC LIMIT 100)",
+      )
+      .get(key)!;
+    const last = sqlite.query<{ status: number | null; error: string | null; at: number }, [string]>("SELECT response_status AS status, error, created_at AS at FROM http_log WHERE destination = ? ORDER BY id DESC LIMIT 1").get(key);
+    const pending = sqlite.query<{ n: number }, [string]>("SELECT COUNT(*) AS n FROM delivery_jobs WHERE destination = ? AND status IN ('pending', 'running')").get(key)!.n;
+    const dest = this.ctx.delivery.getDestination(key);
+    return {
+      last_status: last?.status ?? null,
+      last_error: last?.error ?? null,
+      last_attempt_at: last ? new Date(last.at).toISOString() : null,
+      success_rate: finished.n ? Math.round((finished.ok / finished.n) * 1000) / 1000 : null,
+      finished_deliveries: finished.n,
+      pending_deliveries: pending,
+      disabled: !!dest?.disabledAt,
+      disabled_reason: dest?.disabledReason ?? null,
+      paused: !!dest?.pausedAt,
+      pause_reason: dest?.pauseReason ?? null,
+      consecutive_failures: dest?.consecutiveFailures ?? 0,
+    };
+  }
+
+  private async reveal(sealed: string): Promise<string> {
+    let value = this.plain.get(sealed);
+    if (value === undefined) {
+      value = await this.ctx.secrets.decrypt(sealed);
+      // Sealed values change on every save, so old entries only waste memory; keep the cache small.
+      if (this.plain.size > 1000) this.plain.clear();
+      this.plain.set(sealed, value);
+    }
+    return value;
+  }
+
+  /** The request for one attempt: body rendered, signed over its exact bytes, at send time. */
+  async request(job: Job, w: WebhookRow): Promise<HttpRequestSpec> {
+    const p = this.withFirstArticle(job.payload as WebhookJobPayload);
+    const body = w.customPayload
+      ? renderJsonText(w.customPayload, { ...p.data, trigger: { id: p.trigger_id, name: p.trigger_name }, webhook: { id: w.id, name: w.name } })
+      : JSON.stringify(p.data);
+    const now = Date.now();
+    const signing = [await this.reveal(w.signingSecretSealed)];
+    if (w.previousSecretSealed && w.previousSecretExpiresAt && w.previousSecretExpiresAt.getTime() > now) signing.push(await this.reveal(w.previousSecretSealed));
+    const token = w.signatureTokenSealed ? await this.reveal(w.signatureTokenSealed) : null;
+    const authSecret = w.authSecretSealed ? await this.reveal(w.authSecretSealed) : null;
+    const timestamp = Math.floor(now / 1000);
+    const prefix = w.zammadCompat ? "X-Zammad" : "X-Switchboard";
+    const headers: Record<string, string> = {
+      ...w.headers,
+      "Content-Type": "application/json; charset=utf-8",
+      "User-Agent": w.zammadCompat ? "Zammad User Agent" : `Switchboard/${VERSION}`,
+      [`${prefix}-Trigger`]: p.trigger_name,
+      [`${prefix}-Delivery`]: job.deliveryId,
+      "webhook-id": job.deliveryId,
+      "webhook-timestamp": String(timestamp),
+      "webhook-signature": standardSignatureHeader(signing, job.deliveryId, timestamp, body),
+    };
+    if (token) {
+      headers["X-Hub-Signature"] = hubSignature(token, body);
+      headers["X-Hub-Signature-256"] = hubSignature256(token, body);
+    }
+    const auth = w.authType === "basic" && authSecret !== null ? { type: "basic" as const, username: w.authUsername ?? "", password: authSecret } : w.authType === "bearer" && authSecret ? { type: "bearer" as const, token: authSecret } : undefined;
+    return {
+      method: w.method,
+      url: w.url,
+      headers,
+      body,
+      auth,
+      tlsVerify: w.tlsVerify,
+      timeoutMs: w.timeoutSeconds * 1000,
+      secrets: [...signing, ...(token ? [token] : []), ...(authSecret ? [authSecret] : [])],
+    };
+  }
+
+  /**
+   * A new ticket's first article is written after ticket.created is recorded (same transaction), so
+   * the payload built then has none: add it at send time, as Zammad's payload carries it.
+   */
+  private withFirstArticle(p: WebhookJobPayload): WebhookJobPayload {
+    const ticket = p.data.ticket as { id?: number } | undefined;
+    if (p.event_type !== "ticket.created" || p.data.article !== null || !ticket?.id) return p;
+    const article = this.payloadBuilder().firstArticle(ticket.id);
+    return article ? { ...p, data: { ...p.data, article } } : p;
+  }
+
+  handler(): DeliveryHandler {
+    return {
+      facility: "webhook",
+      prepare: async (job) => {
+        const p = job.payload as WebhookJobPayload;
+        const w = this.byId.get({ id: p.webhook_id });
+        // Deleted, or switched off since the change was recorded: nothing to send (tests go anyway).
+        if (!w || (!w.active && !p.test)) return null;
+        return this.request(job, w);
+      },
+      retrySchedule: (job) => {
+        const w = this.byId.get({ id: (job.payload as WebhookJobPayload).webhook_id });
+        return { ...DEFAULT_RETRY_SCHEDULE, baseMs: (w?.retryBaseSeconds ?? 30) * 1000 };
+      },
+    };
+  }
+}
+
+const services = new WeakMap<AppContext, WebhookService>();
+
+/** Wires webhooks into a server: the delivery handler, the trigger matcher on the change feed. Once per context. */
+export function registerWebhooks(ctx: AppContext): WebhookService {
+  let service = services.get(ctx);
+  if (service) return service;
+  service = new WebhookService(ctx);
+  services.set(ctx, service);
+  ctx.delivery.register(JOB_KIND, service.handler());
+  const s = service;
+  ctx.events.onRecord((tx, event) => s.onEvent(tx, event));
+  return service;
+}
+
+/** The webhook service of a running server (for modules that extend payloads, e.g. enrichment). */
+export function webhooksOf(ctx: AppContext): WebhookService | undefined {
+  return services.get(ctx);
+}

@@ -1,0 +1,120 @@
+import { asc, eq, inArray } from "drizzle-orm";
+import { z } from "zod";
+import type { Db } from "../db/client";
+import { notFound, validate, ValidationError } from "../errors";
+import { conditionSchema, TRIGGER_EVENTS } from "./conditions";
+import { webhooks, webhookTriggers, webhookTriggerTargets } from "./schema";
+
+export type TriggerRow = typeof webhookTriggers.$inferSelect;
+
+const triggerShape = {
+  name: z.string().trim().min(1, "is required").max(200, "must be at most 200 characters"),
+  active: z.boolean(),
+  events: z.array(z.enum(TRIGGER_EVENTS, `must be one of: ${TRIGGER_EVENTS.join(", ")}`)).min(1, "choose at least one event").max(TRIGGER_EVENTS.length),
+  match: z.enum(["all", "any"], "must be all or any"),
+  conditions: z.array(conditionSchema).max(50, "at most 50 conditions"),
+  webhook_ids: z.array(z.number().int().positive()).min(1, "choose at least one webhook").max(100),
+  note: z
+    .string()
+    .trim()
+    .max(5000)
+    .transform((v) => v || null)
+    .nullish(),
+};
+const createSchema = z.strictObject(triggerShape).partial().required({ name: true, events: true, webhook_ids: true });
+const updateSchema = z.strictObject(triggerShape).partial();
+
+export type TriggerJson = ReturnType<WebhookTriggers["json"]>;
+
+/** Triggers: name, events, conditions and the webhooks they send to. */
+export class WebhookTriggers {
+  constructor(
+    private readonly db: Db,
+    private readonly changed: () => void,
+  ) {}
+
+  list(): TriggerRow[] {
+    return this.db.select().from(webhookTriggers).orderBy(asc(webhookTriggers.name), asc(webhookTriggers.id)).all();
+  }
+
+  get(id: number): TriggerRow {
+    const row = this.db.select().from(webhookTriggers).where(eq(webhookTriggers.id, id)).get();
+    if (!row) throw notFound("trigger");
+    return row;
+  }
+
+  webhookIds(triggerId: number): number[] {
+    return this.db.select({ id: webhookTriggerTargets.webhookId }).from(webhookTriggerTargets).where(eq(webhookTriggerTargets.triggerId, triggerId)).orderBy(asc(webhookTriggerTargets.webhookId)).all().map((r) => r.id);
+  }
+
+  /** Triggers sending to a webhook (shown on its page). */
+  forWebhook(webhookId: number): TriggerRow[] {
+    return this.db.select({ t: webhookTriggers }).from(webhookTriggerTargets).innerJoin(webhookTriggers, eq(webhookTriggers.id, webhookTriggerTargets.triggerId)).where(eq(webhookTriggerTargets.webhookId, webhookId)).all().map((r) => r.t);
+  }
+
+  json(t: TriggerRow) {
+    return {
+      id: t.id,
+      name: t.name,
+      active: t.active,
+      events: t.events,
+      match: t.match,
+      conditions: t.conditions,
+      webhook_ids: this.webhookIds(t.id),
+      note: t.note,
+      created_at: t.createdAt.toISOString(),
+      updated_at: t.updatedAt.toISOString(),
+    };
+  }
+
+  create(input: unknown, actorId: number | null): TriggerRow {
+    const d = validate(createSchema, input);
+    const row = this.db.transaction((tx) => {
+      this.checkWebhooks(tx, d.webhook_ids);
+      const row = tx
+        .insert(webhookTriggers)
+        .values({ name: d.name, active: d.active ?? true, events: [...new Set(d.events)], match: d.match ?? "all", conditions: d.conditions ?? [], note: d.note ?? null, createdById: actorId, updatedById: actorId })
+        .returning()
+        .get();
+      tx.insert(webhookTriggerTargets).values([...new Set(d.webhook_ids)].map((webhookId) => ({ triggerId: row.id, webhookId }))).run();
+      return row;
+    });
+    this.changed();
+    return row;
+  }
+
+  update(id: number, input: unknown, actorId: number | null): TriggerRow {
+    const d = validate(updateSchema, input);
+    const row = this.db.transaction((tx) => {
+      const set: Partial<TriggerRow> = { updatedAt: new Date(), updatedById: actorId };
+      if (d.name !== undefined) set.name = d.name;
+      if (d.active !== undefined) set.active = d.active;
+      if (d.events !== undefined) set.events = [...new Set(d.events)];
+      if (d.match !== undefined) set.match = d.match;
+      if (d.conditions !== undefined) set.conditions = d.conditions;
+      if (d.note !== undefined) set.note = d.note;
+      const row = tx.update(webhookTriggers).set(set).where(eq(webhookTriggers.id, id)).returning().get();
+      if (!row) throw notFound("trigger");
+      if (d.webhook_ids) {
+        this.checkWebhooks(tx, d.webhook_ids);
+        tx.delete(webhookTriggerTargets).where(eq(webhookTriggerTargets.triggerId, id)).run();
+        tx.insert(webhookTriggerTargets).values([...new Set(d.webhook_ids)].map((webhookId) => ({ triggerId: id, webhookId }))).run();
+      }
+      return row;
+    });
+    this.changed();
+    return row;
+  }
+
+  delete(id: number): void {
+    const gone = this.db.delete(webhookTriggers).where(eq(webhookTriggers.id, id)).returning({ id: webhookTriggers.id }).get();
+    if (!gone) throw notFound("trigger");
+    this.changed();
+  }
+
+  private checkWebhooks(tx: Pick<Db, "select">, ids: number[]): void {
+    const unique = [...new Set(ids)];
+    const found = tx.select({ id: webhooks.id }).from(webhooks).where(inArray(webhooks.id, unique)).all().length;
+    if (found !== unique.length) throw new ValidationError([{ field: "webhook_ids", message: "contains an unknown webhook id" }]);
+  }
+}
