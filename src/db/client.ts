@@ -17,6 +17,8 @@ export function openDatabase(path: string): Db {
   sqlite.exec("PRAGMA journal_mode = WAL");
   sqlite.exec("PRAGMA synchronous = NORMAL");
   sqlite.exec("PRAGMA foreign_keys = ON");
+  // 64 MB of page cache (the default is 2 MB): indexes of a large customer base stay in memory.
+  sqlite.exec("PRAGMA cache_size = -65536");
   return drizzle({ client: cachingStatements(sqlite), schema }) as Db;
 }
 

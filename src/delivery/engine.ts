@@ -17,6 +17,7 @@ import {
   type HttpResult,
   type Job,
   type Outcome,
+  type Tx,
   type ValidHttpRequestSpec,
 } from "./types";
 
@@ -36,9 +37,10 @@ export type EngineOptions = {
   finishedJobRetentionMs: number;
 };
 
+/** Many sends in flight also means many results per tick's transaction: fewer commits per delivery. */
 export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
-  globalConcurrency: 16,
-  destinationConcurrency: 4,
+  globalConcurrency: 64,
+  destinationConcurrency: 8,
   autoDisableAfterMs: 5 * 86_400_000,
   leaseMs: 10 * 60_000,
   idleCheckMs: 30_000,
@@ -47,13 +49,20 @@ export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
 };
 
 type Attempt = { spec: ValidHttpRequestSpec; result: HttpResult } | null;
+/** A send that has ended and waits for the next tick to be recorded. */
+type Finished = { job: Job; handler: DeliveryHandler; outcome: Outcome; attempt: Attempt; at: number };
 
 /**
  * The one queue and retry loop for everything that leaves the box. Jobs are rows; enqueue() writes
- * one inside the caller's transaction and wakes the workers once it has committed. Each pass claims
- * due jobs per eligible destination within the global and per-destination limits; every attempt is
- * logged and its outcome applied in one transaction. At-least-once: a crash between sending and
- * recording means the job is sent again after restart, with the same delivery id.
+ * one inside the caller's transaction and wakes the engine once it has committed.
+ *
+ * The engine works in ticks (setImmediate after a wake): one transaction records every attempt that
+ * ended since the last tick (HTTP log, job outcome, destination health) and claims due jobs for the
+ * free send slots. A commit costs more than the statements in it, so under load one tick carries
+ * many jobs. Destinations are looked at only when they may have due work (the ready set: a job was
+ * added or unblocked, a retry or pause came due, a slot freed up); claiming goes round-robin over
+ * them, so a destination with a deep backlog cannot starve the others. At-least-once: a crash
+ * between sending and recording means the job is sent again after restart, with the same delivery id.
  */
 export class DeliveryEngine {
   readonly options: EngineOptions;
@@ -63,8 +72,15 @@ export class DeliveryEngine {
   private kindsJson = "[]";
   private readonly inFlight = new Map<number, Promise<void>>();
   private readonly perDestination = new Map<string, number>();
+  private finished: Finished[] = [];
+  /** Destinations that may have due jobs, in round-robin order (served ones move to the back). */
+  private readonly ready = new Set<string>();
+  /** Destinations with nothing due now, and when their next job comes due. */
+  private readonly dueLater = new Map<string, number>();
+  private allReady = true;
+  private pauseEndAt: number | null = null;
   private state: "new" | "running" | "stopping" | "stopped" = "new";
-  private wakeQueued = false;
+  private tickQueued = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private lastLeaseSweep = 0;
   private readonly shutdown = new AbortController();
@@ -87,15 +103,16 @@ export class DeliveryEngine {
   }
 
   /**
-   * Queues a job in the caller's transaction (synchronous: call it inside db.transaction). Workers
-   * are woken in a microtask, which runs after the synchronous transaction has committed; a rolled
-   * back transaction leaves nothing to find.
+   * Queues a job in the caller's transaction (synchronous: call it inside db.transaction). The
+   * engine looks at it in its next tick, which runs after the synchronous transaction has
+   * committed; a rolled back transaction leaves nothing to find.
    */
   enqueue(tx: DbOrTx, input: EnqueueInput): { id: number; deliveryId: string } {
     void tx; // The statements run on the shared connection, i.e. inside the caller's transaction.
     const job = enqueueInputSchema.parse(input);
     const now = Date.now();
-    const deliveryId = job.deliveryId ?? crypto.randomUUID();
+    // Time-ordered (v7): the delivery id indexes grow at their end instead of at random pages.
+    const deliveryId = job.deliveryId ?? Bun.randomUUIDv7();
     const id = this.jobs.insert(
       {
         kind: job.kind,
@@ -109,7 +126,7 @@ export class DeliveryEngine {
       },
       now,
     );
-    this.wake();
+    this.wake(job.destination);
     return { id, deliveryId };
   }
 
@@ -136,29 +153,30 @@ export class DeliveryEngine {
         Date.now(),
       ),
     );
-    this.wake();
+    this.wake(original.destination);
     return { id, deliveryId: original.deliveryId };
   }
 
   /** Cancels a pending job (a running one is already being sent). */
   cancel(jobId: number): boolean {
     const done = this.db.transaction(() => this.jobs.cancel(jobId, Date.now()));
-    if (done) this.wake();
-    return done;
+    // Cancelling the head of an ordering key unblocks the next job.
+    if (done) this.wake(done.destination);
+    return done !== null;
   }
 
   /** Sets concurrency and strict FIFO per ordering key; can run inside the transaction saving the destination's settings. */
   configureDestination(tx: DbOrTx, key: string, options: DestinationOptions): void {
     void tx;
     this.destinations.configure(key, options);
-    this.wake();
+    this.wake(key);
   }
 
   /** Clears disabled and paused states and health counters; held jobs are sent at once. */
   enableDestination(key: string): void {
     this.db.transaction(() => this.destinations.enable(key, Date.now()));
     this.log.info("delivery destination enabled", { destination: key });
-    this.wake();
+    this.wake(key);
   }
 
   disableDestination(key: string, reason: string): void {
@@ -167,6 +185,7 @@ export class DeliveryEngine {
 
   pauseDestination(key: string, until: Date | null, reason: string): void {
     this.db.transaction(() => this.destinations.pause(key, until?.getTime() ?? null, reason, Date.now()));
+    this.wake(); // The timer must learn the pause's end.
   }
 
   getDestination(key: string): Destination | undefined {
@@ -210,7 +229,9 @@ export class DeliveryEngine {
     const recovered = this.jobs.recoverAllRunning(Date.now());
     if (recovered) this.log.warn("delivery jobs recovered after an unclean stop", { recovered });
     this.state = "running";
-    this.pump();
+    this.lastLeaseSweep = Date.now();
+    this.allReady = true;
+    this.tick();
   }
 
   /** Stops claiming and waits up to `deadlineMs` for sends in flight; jobs still leased then are recovered at the next start. */
@@ -221,68 +242,116 @@ export class DeliveryEngine {
     let timeout: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([Promise.allSettled(this.inFlight.values()), new Promise((r) => (timeout = setTimeout(r, deadlineMs)))]);
     clearTimeout(timeout);
+    const batch = this.takeFinished();
+    try {
+      if (batch.length) this.db.transaction((tx) => this.record(tx, batch));
+    } catch (err) {
+      this.log.error("recording delivery results failed", { error: String(err), jobs: batch.length });
+    }
     this.state = "stopped";
     // Abort what is still on the wire; their results are no longer recorded (the database closes).
     this.shutdown.abort();
   }
 
-  /** Schedules one claim pass after the current synchronous work (and so its transaction) is done. */
-  wake(): void {
-    if (this.wakeQueued || this.state !== "running") return;
-    this.wakeQueued = true;
-    queueMicrotask(() => {
-      this.wakeQueued = false;
-      this.pump();
+  /**
+   * Asks for a tick after the current synchronous work (and so its transaction) is done; with a
+   * destination, that destination may have due jobs now. setImmediate rather than a microtask:
+   * everything that ends in this turn of the event loop shares the tick's transaction.
+   */
+  wake(destination?: string): void {
+    if (destination === undefined) this.allReady = true;
+    else this.ready.add(destination);
+    if (this.tickQueued || this.state !== "running") return;
+    this.tickQueued = true;
+    setImmediate(() => {
+      this.tickQueued = false;
+      this.tick();
     });
   }
 
-  private pump(): void {
+  private tick(): void {
     if (this.state !== "running") return;
     clearTimeout(this.timer);
     const now = Date.now();
-    let nextAt = now + this.options.idleCheckMs;
+    const batch = this.takeFinished();
+    let claimed: Job[] = [];
     try {
-      if (now - this.lastLeaseSweep >= this.options.idleCheckMs) {
-        this.lastLeaseSweep = now;
-        const released = this.jobs.releaseExpired(now, new Set(this.inFlight.keys()));
-        if (released) this.log.warn("delivery jobs with expired leases released", { released });
-      }
-      let free = this.options.globalConcurrency - this.inFlight.size;
-      const candidates: DueJob[] = [];
-      for (const dest of this.destinations.eligible(now)) {
-        const limit = (dest.concurrency ?? this.options.destinationConcurrency) - (this.perDestination.get(dest.key) ?? 0);
-        // Without a free slot, a send in flight wakes the pump when it ends; the next due time only
-        // matters when this destination has nothing due now (a query per destination per pass is costly).
-        if (free <= 0 || limit <= 0) continue;
-        const wanted = Math.min(free, limit);
-        const due = this.jobs.dueJobs(dest.key, now, this.kindsJson, wanted);
-        candidates.push(...due);
-        if (due.length < wanted) {
-          const at = this.jobs.nextDueAt(dest.key, now);
-          if (at !== null) nextAt = Math.min(nextAt, at);
+      claimed = this.db.transaction((tx) => {
+        this.record(tx, batch);
+        try {
+          return tx.transaction(() => this.claimDue(now));
+        } catch (err) {
+          this.log.error("delivery claim pass failed", { error: String(err) });
+          return [];
         }
-      }
-      const pauseEnd = this.destinations.nextPauseEnd(now);
-      if (pauseEnd !== null) nextAt = Math.min(nextAt, pauseEnd);
-      // Oldest due first across destinations, so one busy destination cannot starve the others.
-      candidates.sort((a, b) => a.runAt - b.runAt || a.id - b.id);
-      const claimed = this.db.transaction(() => {
-        const out: Job[] = [];
-        for (const c of candidates) {
-          if (free <= 0) break;
-          const job = this.jobs.claim(c.id, now + this.options.leaseMs, now);
-          if (job) {
-            out.push(job);
-            free--;
-          }
-        }
-        return out;
       });
-      for (const job of claimed) this.launch(job);
     } catch (err) {
-      this.log.error("delivery claim pass failed", { error: String(err) });
+      // Nothing of the batch was stored: its jobs stay leased and are sent again once the lease expires.
+      this.log.error("recording delivery results failed", { error: String(err), jobs: batch.length });
     }
-    this.timer = setTimeout(() => this.pump(), Math.max(0, nextAt - Date.now()));
+    for (const job of claimed) this.launch(job);
+    let nextAt = now + this.options.idleCheckMs;
+    for (const at of this.dueLater.values()) nextAt = Math.min(nextAt, at);
+    if (this.pauseEndAt !== null) nextAt = Math.min(nextAt, this.pauseEndAt);
+    this.timer = setTimeout(() => this.tick(), Math.max(0, nextAt - Date.now()));
+  }
+
+  /** Claims due jobs for the free send slots, round-robin over the destinations that may have some. */
+  private claimDue(now: number): Job[] {
+    if (now - this.lastLeaseSweep >= this.options.idleCheckMs) {
+      // The safety net: expired leases go back, and every destination is looked at again.
+      this.lastLeaseSweep = now;
+      const released = this.jobs.releaseExpired(now, new Set(this.inFlight.keys()));
+      if (released) this.log.warn("delivery jobs with expired leases released", { released });
+      this.allReady = true;
+    }
+    if (this.pauseEndAt !== null && this.pauseEndAt <= now) this.allReady = true;
+    for (const [key, at] of this.dueLater) {
+      if (at > now) continue;
+      this.dueLater.delete(key);
+      this.ready.add(key);
+    }
+    const eligible = new Map(this.destinations.eligible(now).map((d) => [d.key, d.concurrency]));
+    if (this.allReady) {
+      this.allReady = false;
+      this.dueLater.clear();
+      for (const key of eligible.keys()) this.ready.add(key);
+    }
+    this.pauseEndAt = this.destinations.nextPauseEnd(now);
+    const out: Job[] = [];
+    let free = this.options.globalConcurrency - this.inFlight.size;
+    let unvisited = this.ready.size;
+    for (const key of [...this.ready]) {
+      if (free <= 0) break;
+      unvisited--;
+      if (!eligible.has(key)) {
+        // Disabled or paused: enabling it, or the pause's end, makes it ready again.
+        this.ready.delete(key);
+        continue;
+      }
+      const limit = (eligible.get(key) ?? this.options.destinationConcurrency) - (this.perDestination.get(key) ?? 0);
+      if (limit <= 0) continue; // Stays ready: a send of its own ending frees a slot and ticks.
+      // An even share of the free slots for the destinations still to visit in this round.
+      const wanted = Math.min(limit, free, Math.ceil(free / (unvisited + 1)));
+      const due = this.jobs.dueJobs(key, now, this.kindsJson, wanted);
+      for (const { id } of due) {
+        const job = this.jobs.claim(id, now + this.options.leaseMs, now);
+        if (job) {
+          out.push(job);
+          free--;
+        }
+      }
+      this.ready.delete(key);
+      if (due.length === wanted) this.ready.add(key); // More may wait: to the back of the round.
+      else this.noteDueLater(key, this.jobs.nextDueAt(key, now));
+    }
+    return out;
+  }
+
+  private noteDueLater(key: string, at: number | null): void {
+    if (at === null) return;
+    const known = this.dueLater.get(key);
+    if (known === undefined || at < known) this.dueLater.set(key, at);
   }
 
   private launch(job: Job): void {
@@ -294,11 +363,12 @@ export class DeliveryEngine {
         const n = (this.perDestination.get(job.destination) ?? 1) - 1;
         if (n > 0) this.perDestination.set(job.destination, n);
         else this.perDestination.delete(job.destination);
-        this.wake();
+        this.wake(job.destination);
       });
     this.inFlight.set(job.id, run);
   }
 
+  /** Sends one job; the outcome waits in `finished` for the next tick to record it. */
   private async attempt(job: Job): Promise<void> {
     const handler = this.handlers.get(job.kind)!;
     let attempt: Attempt = null;
@@ -321,75 +391,104 @@ export class DeliveryEngine {
       outcome = { kind: "retry", error: `the ${job.kind} handler failed: ${err instanceof Error ? err.message : String(err)}` };
     }
     if (this.state === "stopped") return; // Past the shutdown deadline: the lease is recovered at next start.
-    try {
-      this.complete(job, handler, outcome, attempt);
-    } catch (err) {
-      if (outcome.kind !== "success") throw err;
-      // onSuccess (or recording success) failed: the send happened, but its effect was not stored.
-      this.complete(job, handler, { kind: "retry", error: `storing the result failed: ${err instanceof Error ? err.message : String(err)}` }, attempt);
+    this.finished.push({ job, handler, outcome, attempt, at: Date.now() });
+  }
+
+  private takeFinished(): Finished[] {
+    const batch = this.finished;
+    this.finished = [];
+    return batch;
+  }
+
+  /**
+   * Records ended sends in the tick's transaction. A success with an onSuccess hook gets its own
+   * savepoint: if the hook fails, that job alone rolls back and is recorded as a retry instead.
+   * The rest can only fail with the database itself, and then the whole tick rolls back.
+   */
+  private record(tx: Tx, batch: Finished[]): void {
+    for (const f of batch) {
+      if (f.outcome.kind !== "success" || !f.handler.onSuccess) {
+        this.complete(tx, f);
+        continue;
+      }
+      try {
+        tx.transaction((sp) => this.complete(sp, f));
+      } catch (err) {
+        // The send happened, but its effect was not stored.
+        const error = `storing the result failed: ${err instanceof Error ? err.message : String(err)}`;
+        this.complete(tx, { ...f, outcome: { kind: "retry", error } });
+      }
     }
   }
 
-  /** Logs the attempt and applies its outcome to the job and the destination, in one transaction. */
-  private complete(job: Job, handler: DeliveryHandler, outcome: Outcome, attempt: Attempt): void {
-    const now = Date.now();
+  /** Logs the attempt and applies its outcome to the job and the destination. */
+  private complete(tx: Tx, { job, handler, outcome, attempt, at: now }: Finished): void {
     const httpStatus = attempt?.result.status ?? null;
-    this.db.transaction((tx) => {
-      if (attempt) {
-        const secrets = [...attempt.spec.secrets];
-        if (attempt.spec.auth?.type === "basic") secrets.push(attempt.spec.auth.password);
-        if (attempt.spec.auth?.type === "bearer") secrets.push(attempt.spec.auth.token);
-        recordHttpAttempt(tx, {
-          facility: handler.facility,
-          method: attempt.spec.method,
-          url: attempt.spec.url,
-          requestHeaders: requestHeaders(attempt.spec),
-          requestBody: attempt.spec.body ?? null,
-          result: attempt.result,
-          attempt: job.attempts,
-          deliveryId: job.deliveryId,
-          jobId: job.id,
-          destination: job.destination,
-          secrets,
-          at: new Date(now),
-        });
-      }
-      switch (outcome.kind) {
-        case "success":
-          this.jobs.finish(job, "succeeded", null, httpStatus, false, now);
-          this.destinations.recordSuccess(job.destination, now);
-          handler.onSuccess?.(tx, job, attempt?.result ?? null);
-          break;
-        case "fail":
-          this.jobs.finish(job, "failed", outcome.error, httpStatus, true, now);
-          this.recordFailure(job, outcome.error, now);
-          break;
-        case "retry": {
-          const counts = outcome.countsAsFailure !== false;
-          const failures = job.failedAttempts + (counts ? 1 : 0);
-          if (counts) this.recordFailure(job, outcome.error, now);
-          if (counts && failures >= job.maxAttempts) {
-            this.jobs.finish(job, "failed", outcome.error, httpStatus, true, now);
-          } else {
-            const schedule = typeof handler.retrySchedule === "function" ? handler.retrySchedule(job) : (handler.retrySchedule ?? DEFAULT_RETRY_SCHEDULE);
-            const delay = retryDelay(outcome, counts ? failures : job.attempts, schedule);
-            this.jobs.reschedule(job, now + delay, outcome.error, httpStatus, counts, now);
-          }
-          break;
+    if (attempt) {
+      const secrets = [...attempt.spec.secrets];
+      if (attempt.spec.auth?.type === "basic") secrets.push(attempt.spec.auth.password);
+      if (attempt.spec.auth?.type === "bearer") secrets.push(attempt.spec.auth.token);
+      recordHttpAttempt(tx, {
+        facility: handler.facility,
+        method: attempt.spec.method,
+        url: attempt.spec.url,
+        requestHeaders: requestHeaders(attempt.spec),
+        requestBody: attempt.spec.body ?? null,
+        result: attempt.result,
+        attempt: job.attempts,
+        deliveryId: job.deliveryId,
+        jobId: job.id,
+        destination: job.destination,
+        secrets,
+        at: new Date(now),
+      });
+    }
+    switch (outcome.kind) {
+      case "success":
+        this.finish(job, "succeeded", null, httpStatus, false, now);
+        this.destinations.recordSuccess(job.destination, now);
+        handler.onSuccess?.(tx, job, attempt?.result ?? null);
+        break;
+      case "fail":
+        this.finish(job, "failed", outcome.error, httpStatus, true, now);
+        this.recordFailure(job, outcome.error, now);
+        break;
+      case "retry": {
+        const counts = outcome.countsAsFailure !== false;
+        const failures = job.failedAttempts + (counts ? 1 : 0);
+        if (counts) this.recordFailure(job, outcome.error, now);
+        if (counts && failures >= job.maxAttempts) {
+          this.finish(job, "failed", outcome.error, httpStatus, true, now);
+        } else {
+          const schedule = typeof handler.retrySchedule === "function" ? handler.retrySchedule(job) : (handler.retrySchedule ?? DEFAULT_RETRY_SCHEDULE);
+          const delay = retryDelay(outcome, counts ? failures : job.attempts, schedule);
+          this.reschedule(job, now + delay, outcome.error, httpStatus, counts, now);
         }
-        case "disable":
-          // The job waits, unattempted, with the destination's other jobs until an admin re-enables it.
-          this.destinations.disable(job.destination, outcome.reason, now);
-          this.jobs.reschedule(job, now, outcome.reason, httpStatus, false, now);
-          this.log.warn("delivery destination disabled", { destination: job.destination, reason: outcome.reason });
-          break;
-        case "pause":
-          this.destinations.pause(job.destination, outcome.untilMs ?? null, outcome.reason, now);
-          this.jobs.reschedule(job, outcome.untilMs ?? now, outcome.reason, httpStatus, false, now);
-          this.log.warn("delivery destination paused", { destination: job.destination, reason: outcome.reason });
-          break;
+        break;
       }
-    });
+      case "disable":
+        // The job waits, unattempted, with the destination's other jobs until an admin re-enables it.
+        this.destinations.disable(job.destination, outcome.reason, now);
+        this.reschedule(job, now, outcome.reason, httpStatus, false, now);
+        this.log.warn("delivery destination disabled", { destination: job.destination, reason: outcome.reason });
+        break;
+      case "pause":
+        this.destinations.pause(job.destination, outcome.untilMs ?? null, outcome.reason, now);
+        this.reschedule(job, outcome.untilMs ?? now, outcome.reason, httpStatus, false, now);
+        this.log.warn("delivery destination paused", { destination: job.destination, reason: outcome.reason });
+        break;
+    }
+  }
+
+  private finish(job: Job, status: "succeeded" | "failed", error: string | null, httpStatus: number | null, addFailure: boolean, now: number): void {
+    this.jobs.finish(job, status, error, httpStatus, addFailure, now);
+    // The next job of its ordering key may be unblocked now.
+    if (job.orderingKey) this.ready.add(job.destination);
+  }
+
+  private reschedule(job: Job, runAt: number, error: string | null, httpStatus: number | null, addFailure: boolean, now: number): void {
+    this.jobs.reschedule(job, runAt, error, httpStatus, addFailure, now);
+    this.noteDueLater(job.destination, runAt);
   }
 
   private recordFailure(job: Job, error: string, now: number): void {

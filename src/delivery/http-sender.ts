@@ -22,6 +22,10 @@ export async function sendHttp(spec: ValidHttpRequestSpec, cancel?: AbortSignal)
     timedOut = true;
     controller.abort();
   }, spec.timeoutMs);
+  // Not AbortSignal.any: the long-lived cancel signal would keep every request's signal alive.
+  const onCancel = () => controller.abort();
+  cancel?.addEventListener("abort", onCancel, { once: true });
+  if (cancel?.aborted) controller.abort();
   const elapsed = () => Math.round(performance.now() - started);
   try {
     const response = await fetch(spec.url, {
@@ -29,7 +33,7 @@ export async function sendHttp(spec: ValidHttpRequestSpec, cancel?: AbortSignal)
       headers: requestHeaders(spec),
       body: spec.method === "GET" || spec.method === "HEAD" ? undefined : spec.body,
       redirect: "manual",
-      signal: cancel ? AbortSignal.any([controller.signal, cancel]) : controller.signal,
+      signal: controller.signal,
       tls: { rejectUnauthorized: spec.tlsVerify },
     });
     const headers: Record<string, string> = {};
@@ -42,6 +46,7 @@ export async function sendHttp(spec: ValidHttpRequestSpec, cancel?: AbortSignal)
     return { headers: {}, body: "", bodyTruncated: false, durationMs: elapsed(), error: { kind, message } };
   } finally {
     clearTimeout(timer);
+    cancel?.removeEventListener("abort", onCancel);
   }
 }
 

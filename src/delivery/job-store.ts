@@ -73,7 +73,7 @@ export class JobStore {
   constructor(private readonly sqlite: Database) {
     const q = (sql: string) => sqlite.prepare(sql);
     this.s = {
-      ensureDestination: q("INSERT INTO delivery_destinations (key) VALUES (?) ON CONFLICT(key) DO NOTHING"),
+      addDestination: q("INSERT INTO delivery_destinations (key) VALUES (?) ON CONFLICT(key) DO NOTHING"),
       strictOrder: q("SELECT strict_order AS strict FROM delivery_destinations WHERE key = ?"),
       activeWithKey: q("SELECT 1 AS one FROM delivery_jobs WHERE ordering_key = ? AND status IN ('pending', 'running') LIMIT 1"),
       insert: q(
@@ -101,21 +101,22 @@ export class JobStore {
       ),
       expiredLeases: q("SELECT id FROM delivery_jobs WHERE status = 'running' AND lease_until < ?"),
       release: q("UPDATE delivery_jobs SET status = 'pending', lease_until = NULL, updated_at = ? WHERE id = ? AND status = 'running'"),
+      // The IN term lets SQLite count from the small partial index of active jobs.
+      countActive: q("SELECT COUNT(*) AS n FROM delivery_jobs WHERE status IN ('pending', 'running') AND status = ?"),
+      countFailed: q("SELECT COUNT(*) AS n FROM delivery_jobs WHERE status = 'failed'"),
       countByStatus: q("SELECT COUNT(*) AS n FROM delivery_jobs WHERE status = ?"),
       get: q("SELECT * FROM delivery_jobs WHERE id = ?"),
       cancel: q(
-        "UPDATE delivery_jobs SET status = 'cancelled', updated_at = ?, finished_at = ? WHERE id = ? AND status = 'pending' RETURNING ordering_key",
+        "UPDATE delivery_jobs SET status = 'cancelled', updated_at = ?, finished_at = ? WHERE id = ? AND status = 'pending' RETURNING ordering_key, destination",
       ),
     };
   }
 
   insert(job: NewJobRow, now: number): number {
-    this.s.ensureDestination!.run(job.destination);
-    let blocked = 0;
-    if (job.orderingKey) {
-      const strict = (this.s.strictOrder!.get(job.destination) as { strict: number } | null)?.strict === 1;
-      if (strict && this.s.activeWithKey!.get(job.orderingKey)) blocked = 1;
-    }
+    // A read first: the destination almost always exists, and a write attempt costs more.
+    const destination = this.s.strictOrder!.get(job.destination) as { strict: number } | null;
+    if (!destination) this.s.addDestination!.run(job.destination);
+    const blocked = job.orderingKey && destination?.strict === 1 && this.s.activeWithKey!.get(job.orderingKey) ? 1 : 0;
     const row = this.s.insert!.get(job.kind, job.destination, job.orderingKey, job.payload, blocked, job.maxAttempts, job.runAt, job.deliveryId, job.redeliveryOf, now, now) as { id: number };
     return row.id;
   }
@@ -143,12 +144,12 @@ export class JobStore {
     this.s.reschedule!.run(runAt, error, httpStatus, addFailure ? 1 : 0, now, job.id);
   }
 
-  /** Only pending jobs can be cancelled: a running one is already on the wire. */
-  cancel(id: number, now: number): boolean {
-    const row = this.s.cancel!.get(now, now, id) as { ordering_key: string | null } | null;
-    if (!row) return false;
+  /** Only pending jobs can be cancelled: a running one is already on the wire. Returns the cancelled job's destination. */
+  cancel(id: number, now: number): { destination: string } | null {
+    const row = this.s.cancel!.get(now, now, id) as { ordering_key: string | null; destination: string } | null;
+    if (!row) return null;
     if (row.ordering_key) this.s.unblockNext!.run(row.ordering_key);
-    return true;
+    return { destination: row.destination };
   }
 
   /** At start nothing of ours is in flight, so every 'running' row is left over from a crash. */
@@ -166,7 +167,8 @@ export class JobStore {
   }
 
   count(status: JobStatus): number {
-    return (this.s.countByStatus!.get(status) as { n: number }).n;
+    const query = status === "pending" || status === "running" ? this.s.countActive! : status === "failed" ? this.s.countFailed! : this.s.countByStatus!;
+    return ((status === "failed" ? query.get() : query.get(status)) as { n: number }).n;
   }
 
   get(id: number): Job | null {

@@ -10,7 +10,10 @@ export type JobStatus = (typeof JOB_STATUSES)[number];
 
 /**
  * Durable delivery jobs. The claim path reads only `delivery_jobs_ready_idx` (pending, unblocked,
- * by destination and due time), so it stays an index seek however many rows wait.
+ * by destination and due time), so it stays an index seek however many rows wait. A job changes
+ * status twice (claimed, finished) and every index keyed on status is rewritten each time, so only
+ * small partial indexes are: the active jobs, and the failed ones (rare, and what admins look for).
+ * Delivery ids are UUIDv7, so their index grows at its end like the others.
  */
 export const deliveryJobs = sqliteTable(
   "delivery_jobs",
@@ -44,9 +47,10 @@ export const deliveryJobs = sqliteTable(
   },
   (t) => [
     index("delivery_jobs_ready_idx").on(t.destination, t.runAt, t.id).where(sql`status = 'pending' AND blocked = 0`),
-    index("delivery_jobs_ordering_idx").on(t.orderingKey, t.id).where(sql`status IN ('pending', 'running')`),
-    index("delivery_jobs_status_idx").on(t.status, t.id),
-    index("delivery_jobs_destination_idx").on(t.destination, t.status),
+    index("delivery_jobs_ordering_idx").on(t.orderingKey, t.id).where(sql`ordering_key IS NOT NULL AND status IN ('pending', 'running')`),
+    index("delivery_jobs_destination_idx").on(t.destination, t.id),
+    index("delivery_jobs_active_idx").on(t.destination, t.status).where(sql`status IN ('pending', 'running')`),
+    index("delivery_jobs_failed_idx").on(t.destination, t.id).where(sql`status = 'failed'`),
     index("delivery_jobs_delivery_id_idx").on(t.deliveryId),
   ],
 );
@@ -100,7 +104,6 @@ export const httpLog = sqliteTable(
     sizeBytes: integer("size_bytes").notNull(),
   },
   (t) => [
-    index("http_log_created_idx").on(t.createdAt),
     index("http_log_job_idx").on(t.jobId),
     index("http_log_delivery_idx").on(t.deliveryId),
     index("http_log_destination_idx").on(t.destination, t.id),
