@@ -4,6 +4,7 @@ import { pruneIdleSessions } from "./domain/sessions";
 import { pruneSeenMessages } from "./ingest/segment";
 import { audiencesOf, clearbitOf } from "./enrichment";
 import type { AppContext } from "./http/context";
+import { webhooksOf } from "./webhooks";
 
 /**
  * In-process schedules (@elysiajs/cron). Each job catches its own errors so one failure never
@@ -17,7 +18,8 @@ export function startSchedules(ctx: AppContext) {
   };
   const deliveryPruning = () => {
     const { logEntries, jobs } = ctx.delivery.prune();
-    if (logEntries || jobs) ctx.log.info("pruned delivery history", { http_log_entries: logEntries, finished_jobs: jobs });
+    const payloads = webhooksOf(ctx)?.prunePayloads() ?? 0;
+    if (logEntries || jobs || payloads) ctx.log.info("pruned delivery history", { http_log_entries: logEntries, finished_jobs: jobs, webhook_payloads: payloads });
   };
   // Hourly: a Clearbit backfill when one is due (default every 24 h), and audiences whose time-based conditions drift.
   const enrichment = async () => {

@@ -8,6 +8,7 @@ import m5 from "../../migrations/0005_enrichment.sql" with { type: "text" };
 import m6 from "../../migrations/0006_crm_sync.sql" with { type: "text" };
 import m7 from "../../migrations/0007_webhooks.sql" with { type: "text" };
 import m8 from "../../migrations/0008_delivery_indexes.sql" with { type: "text" };
+import m9 from "../../migrations/0009_webhook_payloads.sql" with { type: "text" };
 
 export const migrations: { tag: string; when: number; sql: string }[] = [
   { tag: "0000_foundation", when: 1795536435869, sql: m0 },
@@ -19,4 +20,5 @@ export const migrations: { tag: string; when: number; sql: string }[] = [
   { tag: "0006_crm_sync", when: 1795541350351, sql: m6 },
   { tag: "0007_webhooks", when: 1795545677291, sql: m7 },
   { tag: "0008_delivery_indexes", when: 1795548063572, sql: m8 },
+  { tag: "0009_webhook_payloads", when: 1795548481487, sql: m9 },
 ];

@@ -16,7 +16,11 @@ import { WebhookTriggers } from "./triggers";
 
 export const JOB_KIND = "webhook";
 
-/** What a webhook job carries: the payload is built when the change is recorded, the body rendered and signed at send time. */
+/**
+ * What a webhook job carries. The payload is built when the change is recorded and stored once in
+ * webhook_payloads (`payload_id`), however many webhooks it goes to; the body is rendered and
+ * signed at send time. Jobs queued by older versions carry the payload inline (`data`).
+ */
 export type WebhookJobPayload = {
   webhook_id: number;
   trigger_id: number | null;
@@ -24,8 +28,11 @@ export type WebhookJobPayload = {
   event_id: number | null;
   event_type: string;
   test?: boolean;
-  data: Record<string, unknown>;
+  payload_id?: number;
+  data?: Record<string, unknown>;
 };
+
+type Data = Record<string, unknown>;
 
 type Target = { id: number; strictOrder: boolean; maxAttempts: number };
 type Route = { id: number; name: string; match: "all" | "any"; conditions: Condition[]; targets: Target[] };
@@ -42,6 +49,7 @@ export class WebhookService {
   private routes: Map<string, Route[]> | null = null;
   private readonly plain = new Map<string, string>();
   private readonly byId;
+  private readonly payloads;
 
   constructor(private readonly ctx: AppContext) {
     const invalidate = () => (this.routes = null);
@@ -49,6 +57,16 @@ export class WebhookService {
     this.triggers = new WebhookTriggers(ctx.db, invalidate);
     // Read on every send: prepared once (drizzle otherwise prepares each query anew).
     this.byId = ctx.db.select().from(webhooks).where(eq(webhooks.id, sql.placeholder("id"))).prepare();
+    const q = (text: string) => ctx.db.$client.prepare(text);
+    this.payloads = {
+      insert: q("INSERT INTO webhook_payloads (data, created_at) VALUES (?, ?) RETURNING id"),
+      get: q("SELECT data FROM webhook_payloads WHERE id = ?"),
+      // Older than the history kept, and no longer wanted by a job still to send.
+      prune: q(
+        `DELETE FROM webhook_payloads WHERE created_at < ?1 AND id < COALESCE((SELECT MIN(json_extract(payload, '$.payload_id')) FROM delivery_jobs
+         WHERE kind = '${JOB_KIND}' AND status IN ('pending', 'running')), 9e18)`,
+      ),
+    };
   }
 
   addUserFields(extension: UserPayloadExtension): void {
@@ -91,10 +109,12 @@ export class WebhookService {
     const data = this.payloadBuilder(tx).forEvent(event);
     const ticketId = (data.ticket as { id?: number } | null | undefined)?.id;
     const orderObject = event.objectType === "article" && ticketId ? `ticket:${ticketId}` : `${event.objectType}:${event.objectId}`;
+    let payloadId: number | undefined;
     for (const route of routes) {
       if (!conditionsHold(route.match, route.conditions, data, event)) continue;
       for (const w of route.targets) {
-        const payload: WebhookJobPayload = { webhook_id: w.id, trigger_id: route.id, trigger_name: route.name, event_id: event.id, event_type: event.type, data };
+        payloadId ??= this.storePayload(data);
+        const payload: WebhookJobPayload = { webhook_id: w.id, trigger_id: route.id, trigger_name: route.name, event_id: event.id, event_type: event.type, payload_id: payloadId };
         // The feed hands a narrowed transaction type; enqueue writes on the same connection, inside it.
         this.ctx.delivery.enqueue(tx as DbOrTx, {
           kind: JOB_KIND,
@@ -111,9 +131,28 @@ export class WebhookService {
   sendTest(webhookId: number, kind: "ticket" | "user" | "organization" = "ticket"): Job {
     const w = this.endpoints.get(webhookId);
     const data = samplePayload(kind, this.ctx.config.publicUrl);
-    const payload: WebhookJobPayload = { webhook_id: w.id, trigger_id: null, trigger_name: "Test", event_id: null, event_type: "test", test: true, data };
-    const { id } = this.ctx.db.transaction((tx) => this.ctx.delivery.enqueue(tx, { kind: JOB_KIND, destination: destinationKey(w.id), payload, maxAttempts: 1 }));
+    const { id } = this.ctx.db.transaction((tx) => {
+      const payload: WebhookJobPayload = { webhook_id: w.id, trigger_id: null, trigger_name: "Test", event_id: null, event_type: "test", test: true, payload_id: this.storePayload(data) };
+      return this.ctx.delivery.enqueue(tx, { kind: JOB_KIND, destination: destinationKey(w.id), payload, maxAttempts: 1 });
+    });
     return this.ctx.delivery.getJob(id)!;
+  }
+
+  private storePayload(data: Data): number {
+    return (this.payloads.insert.get(JSON.stringify(data), Date.now()) as { id: number }).id;
+  }
+
+  /** The payload a delivery sends (as recorded at the change); null once pruned. */
+  payloadOf(job: Job): Data | null {
+    const p = job.payload as WebhookJobPayload;
+    if (p.data) return p.data;
+    const row = this.payloads.get.get(p.payload_id ?? null) as { data: string } | null;
+    return row ? (JSON.parse(row.data) as Data) : null;
+  }
+
+  /** Payloads no job can send any more (cron, with the delivery history). */
+  prunePayloads(now: number = Date.now()): number {
+    return this.payloads.prune.run(now - this.ctx.delivery.options.finishedJobRetentionMs).changes;
   }
 
   deliveries(webhookId: number, filter: { status?: string; beforeId?: number; limit?: number } = {}): Job[] {
@@ -179,10 +218,13 @@ export class WebhookService {
 
   /** The request for one attempt: body rendered, signed over its exact bytes, at send time. */
   async request(job: Job, w: WebhookRow): Promise<HttpRequestSpec> {
-    const p = this.withFirstArticle(job.payload as WebhookJobPayload);
+    const p = job.payload as WebhookJobPayload;
+    const recorded = this.payloadOf(job);
+    if (!recorded) throw new Error("the payload recorded for this delivery has been pruned");
+    const data = this.withFirstArticle(p, recorded);
     const body = w.customPayload
-      ? renderJsonText(w.customPayload, { ...p.data, trigger: { id: p.trigger_id, name: p.trigger_name }, webhook: { id: w.id, name: w.name } })
-      : JSON.stringify(p.data);
+      ? renderJsonText(w.customPayload, { ...data, trigger: { id: p.trigger_id, name: p.trigger_name }, webhook: { id: w.id, name: w.name } })
+      : JSON.stringify(data);
     const now = Date.now();
     const signing = [await this.reveal(w.signingSecretSealed)];
     if (w.previousSecretSealed && w.previousSecretExpiresAt && w.previousSecretExpiresAt.getTime() > now) signing.push(await this.reveal(w.previousSecretSealed));
@@ -221,11 +263,11 @@ export class WebhookService {
    * A new ticket's first article is written after ticket.created is recorded (same transaction), so
    * the payload built then has none: add it at send time, as Zammad's payload carries it.
    */
-  private withFirstArticle(p: WebhookJobPayload): WebhookJobPayload {
-    const ticket = p.data.ticket as { id?: number } | undefined;
-    if (p.event_type !== "ticket.created" || p.data.article !== null || !ticket?.id) return p;
+  private withFirstArticle(p: WebhookJobPayload, data: Data): Data {
+    const ticket = data.ticket as { id?: number } | undefined;
+    if (p.event_type !== "ticket.created" || data.article !== null || !ticket?.id) return data;
     const article = this.payloadBuilder().firstArticle(ticket.id);
-    return article ? { ...p, data: { ...p.data, article } } : p;
+    return article ? { ...data, article } : data;
   }
 
   handler(): DeliveryHandler {

@@ -70,3 +70,13 @@ export const webhookTriggerTargets = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.triggerId, t.webhookId] }), index("webhook_trigger_targets_webhook_idx").on(t.webhookId)],
 );
+
+/**
+ * A payload as recorded at the change, stored once however many webhooks it fans out to; the jobs
+ * refer to it. Kept while a job may still send it, then pruned with the delivery history.
+ */
+export const webhookPayloads = sqliteTable("webhook_payloads", {
+  id: integer("id").primaryKey({ autoIncrement: true }),
+  data: text("data").notNull(),
+  createdAt: timestamp("created_at").notNull().default(now),
+});

@@ -101,7 +101,7 @@ export function webhooksApi(ctx: AppContext, service: WebhookService) {
     .get("/webhooks/:id/deliveries/:deliveryId", ({ request, params }) => {
       actor(request);
       const { job, attempts } = service.delivery(pathId(params.id, "webhook"), pathId(params.deliveryId, "delivery"));
-      return json({ ...deliveryJson(job), payload: (job.payload as WebhookJobPayload).data, attempt_log: attempts.map(attemptJson) });
+      return json({ ...deliveryJson(job), payload: service.payloadOf(job), attempt_log: attempts.map(attemptJson) });
     })
     .post("/webhooks/:id/deliveries/:deliveryId/redeliver", ({ request, params }) => {
       actor(request);
