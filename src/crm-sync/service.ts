@@ -1,3 +1,4 @@
+import { ACTIVE_JOB } from "../delivery";
 import type { AppContext } from "../http/context";
 import { conflict, notFound } from "../errors";
 import { destinationOf, getSync, previewSync, syncAsInput, syncJson, type CrmSync } from "./config";
@@ -13,7 +14,7 @@ export function syncState(ctx: AppContext, sync: CrmSync) {
   const dest = ctx.delivery.getDestination(destinationOf(sync.id));
   const counts = planner.links.counts(sync.id);
   const pending = ctx.db.$client
-    .query("SELECT COUNT(*) AS n FROM delivery_jobs WHERE destination = ? AND status IN ('pending', 'running')")
+    .query(`SELECT COUNT(*) AS n FROM delivery_jobs WHERE destination = ? AND ${ACTIVE_JOB}`)
     .get(destinationOf(sync.id)) as { n: number };
   return {
     people: { with_crm_id: counts.linked, without_crm_id: counts.unlinked },

@@ -4,7 +4,7 @@ import { DestinationStore, getDestination, listDestinations, type Destination } 
 import { getHttpLogEntry, listHttpLog, pruneHttpLog, recordHttpAttempt, DEFAULT_LOG_RETENTION, type HttpLogEntry, type HttpLogFilter, type LogRetention } from "./http-log";
 import { requestHeaders, sendHttp } from "./http-sender";
 import { getJob, listJobs, pruneFinishedJobs, type JobFilter } from "./job-queries";
-import { JobStore, type DueJob } from "./job-store";
+import { JobStore } from "./job-store";
 import type { JobStatus } from "./schema";
 import { DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_SCHEDULE, defaultOutcome, retryDelay } from "./retry-policy";
 import {
@@ -242,12 +242,7 @@ export class DeliveryEngine {
     let timeout: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([Promise.allSettled(this.inFlight.values()), new Promise((r) => (timeout = setTimeout(r, deadlineMs)))]);
     clearTimeout(timeout);
-    const batch = this.takeFinished();
-    try {
-      if (batch.length) this.db.transaction((tx) => this.record(tx, batch));
-    } catch (err) {
-      this.log.error("recording delivery results failed", { error: String(err), jobs: batch.length });
-    }
+    this.recordThenClaim(this.takeFinished());
     this.state = "stopped";
     // Abort what is still on the wire; their results are no longer recorded (the database closes).
     this.shutdown.abort();
@@ -273,13 +268,22 @@ export class DeliveryEngine {
     if (this.state !== "running") return;
     clearTimeout(this.timer);
     const now = Date.now();
-    const batch = this.takeFinished();
-    let claimed: Job[] = [];
+    for (const job of this.recordThenClaim(this.takeFinished(), () => this.claimDue(now))) this.launch(job);
+    let nextAt = now + this.options.idleCheckMs;
+    for (const at of this.dueLater.values()) nextAt = Math.min(nextAt, at);
+    if (this.pauseEndAt !== null) nextAt = Math.min(nextAt, this.pauseEndAt);
+    this.timer = setTimeout(() => this.tick(), Math.max(0, nextAt - Date.now()));
+  }
+
+  /** One transaction: the ended sends recorded, then (in a savepoint, so a failing pass rolls back alone) the claim pass. */
+  private recordThenClaim(batch: Finished[], claim?: () => Job[]): Job[] {
+    if (!batch.length && !claim) return [];
     try {
-      claimed = this.db.transaction((tx) => {
+      return this.db.transaction((tx) => {
         this.record(tx, batch);
+        if (!claim) return [];
         try {
-          return tx.transaction(() => this.claimDue(now));
+          return tx.transaction(claim);
         } catch (err) {
           this.log.error("delivery claim pass failed", { error: String(err) });
           return [];
@@ -288,12 +292,8 @@ export class DeliveryEngine {
     } catch (err) {
       // Nothing of the batch was stored: its jobs stay leased and are sent again once the lease expires.
       this.log.error("recording delivery results failed", { error: String(err), jobs: batch.length });
+      return [];
     }
-    for (const job of claimed) this.launch(job);
-    let nextAt = now + this.options.idleCheckMs;
-    for (const at of this.dueLater.values()) nextAt = Math.min(nextAt, at);
-    if (this.pauseEndAt !== null) nextAt = Math.min(nextAt, this.pauseEndAt);
-    this.timer = setTimeout(() => this.tick(), Math.max(0, nextAt - Date.now()));
   }
 
   /** Claims due jobs for the free send slots, round-robin over the destinations that may have some. */

@@ -126,7 +126,7 @@ export function pruneHttpLog(db: Db, retention: LogRetention = DEFAULT_LOG_RETEN
     // Entries are written in time order, so the old ones are those below the first recent id
     // (found by walking from the oldest; no index on created_at to keep up on every insert).
     const firstRecent = sqlite.query<{ id: number }, [number]>("SELECT id FROM http_log WHERE created_at >= ? ORDER BY id LIMIT 1").get(now - retention.maxAgeMs);
-    const byAge = sqlite.run(firstRecent ? "DELETE FROM http_log WHERE id < ?" : "DELETE FROM http_log WHERE id > ?", [firstRecent ? firstRecent.id : -1]).changes;
+    const byAge = sqlite.run("DELETE FROM http_log WHERE id < ?", [firstRecent?.id ?? Number.MAX_SAFE_INTEGER]).changes;
     // The newest entry whose running total (newest first) exceeds the budget: it and all older go.
     const cutoff = sqlite
       .query<{ id: number }, [number]>(

@@ -1,7 +1,7 @@
 import { and, desc, eq, lt, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import type { Db } from "../db/client";
-import { deliveryJobs, JOB_STATUSES } from "./schema";
+import { ACTIVE_JOB, deliveryJobs, JOB_STATUSES } from "./schema";
 import type { Job } from "./types";
 
 export const jobFilterSchema = z.object({
@@ -20,8 +20,7 @@ export function listJobs(db: Db, filter: JobFilter = {}): Job[] {
   const f = jobFilterSchema.parse(filter);
   const where: SQL[] = [];
   if (f.status) where.push(eq(deliveryJobs.status, f.status));
-  // Matches the condition of the partial index of active jobs, so SQLite may use it.
-  if (f.status === "pending" || f.status === "running") where.push(sql`status IN ('pending', 'running')`);
+  if (f.status === "pending" || f.status === "running") where.push(sql.raw(ACTIVE_JOB));
   if (f.kind) where.push(eq(deliveryJobs.kind, f.kind));
   if (f.destination) where.push(eq(deliveryJobs.destination, f.destination));
   if (f.deliveryId) where.push(eq(deliveryJobs.deliveryId, f.deliveryId));

@@ -1,5 +1,5 @@
 import type { Database, Statement } from "bun:sqlite";
-import type { JobStatus } from "./schema";
+import { ACTIVE_JOB, type JobStatus } from "./schema";
 import type { Job } from "./types";
 
 type JobRow = {
@@ -74,8 +74,8 @@ export class JobStore {
     const q = (sql: string) => sqlite.prepare(sql);
     this.s = {
       addDestination: q("INSERT INTO delivery_destinations (key) VALUES (?) ON CONFLICT(key) DO NOTHING"),
-      strictOrder: q("SELECT strict_order AS strict FROM delivery_destinations WHERE key = ?"),
-      activeWithKey: q("SELECT 1 AS one FROM delivery_jobs WHERE ordering_key = ? AND status IN ('pending', 'running') LIMIT 1"),
+      destinationOptions: q("SELECT strict_order AS strict FROM delivery_destinations WHERE key = ?"),
+      activeWithKey: q(`SELECT 1 AS one FROM delivery_jobs WHERE ordering_key = ? AND ${ACTIVE_JOB} LIMIT 1`),
       insert: q(
         `INSERT INTO delivery_jobs (kind, destination, ordering_key, payload, blocked, max_attempts, run_at, delivery_id, redelivery_of, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
@@ -97,14 +97,10 @@ export class JobStore {
       ),
       // Keeps the invariant "the lowest-id active job of an ordering key is unblocked".
       unblockNext: q(
-        "UPDATE delivery_jobs SET blocked = 0 WHERE id = (SELECT MIN(id) FROM delivery_jobs WHERE ordering_key = ? AND status IN ('pending', 'running')) AND blocked = 1",
+        `UPDATE delivery_jobs SET blocked = 0 WHERE id = (SELECT MIN(id) FROM delivery_jobs WHERE ordering_key = ? AND ${ACTIVE_JOB}) AND blocked = 1`,
       ),
       expiredLeases: q("SELECT id FROM delivery_jobs WHERE status = 'running' AND lease_until < ?"),
       release: q("UPDATE delivery_jobs SET status = 'pending', lease_until = NULL, updated_at = ? WHERE id = ? AND status = 'running'"),
-      // The IN term lets SQLite count from the small partial index of active jobs.
-      countActive: q("SELECT COUNT(*) AS n FROM delivery_jobs WHERE status IN ('pending', 'running') AND status = ?"),
-      countFailed: q("SELECT COUNT(*) AS n FROM delivery_jobs WHERE status = 'failed'"),
-      countByStatus: q("SELECT COUNT(*) AS n FROM delivery_jobs WHERE status = ?"),
       get: q("SELECT * FROM delivery_jobs WHERE id = ?"),
       cancel: q(
         "UPDATE delivery_jobs SET status = 'cancelled', updated_at = ?, finished_at = ? WHERE id = ? AND status = 'pending' RETURNING ordering_key, destination",
@@ -114,7 +110,7 @@ export class JobStore {
 
   insert(job: NewJobRow, now: number): number {
     // A read first: the destination almost always exists, and a write attempt costs more.
-    const destination = this.s.strictOrder!.get(job.destination) as { strict: number } | null;
+    const destination = this.s.destinationOptions!.get(job.destination) as { strict: number } | null;
     if (!destination) this.s.addDestination!.run(job.destination);
     const blocked = job.orderingKey && destination?.strict === 1 && this.s.activeWithKey!.get(job.orderingKey) ? 1 : 0;
     const row = this.s.insert!.get(job.kind, job.destination, job.orderingKey, job.payload, blocked, job.maxAttempts, job.runAt, job.deliveryId, job.redeliveryOf, now, now) as { id: number };
@@ -166,9 +162,10 @@ export class JobStore {
     return released;
   }
 
+  /** Active and failed jobs are counted from their small partial indexes (the /metrics gauges). */
   count(status: JobStatus): number {
-    const query = status === "pending" || status === "running" ? this.s.countActive! : status === "failed" ? this.s.countFailed! : this.s.countByStatus!;
-    return ((status === "failed" ? query.get() : query.get(status)) as { n: number }).n;
+    const where = status === "pending" || status === "running" ? `${ACTIVE_JOB} AND status = '${status}'` : `status = '${status}'`;
+    return (this.sqlite.query(`SELECT COUNT(*) AS n FROM delivery_jobs WHERE ${where}`).get() as { n: number }).n;
   }
 
   get(id: number): Job | null {

@@ -9,6 +9,12 @@ export const JOB_STATUSES = ["pending", "running", "succeeded", "failed", "cance
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
 /**
+ * The condition of the partial indexes of active jobs. Queries about active jobs use this exact
+ * text: SQLite uses a partial index only when the query repeats its condition.
+ */
+export const ACTIVE_JOB = "status IN ('pending', 'running')";
+
+/**
  * Durable delivery jobs. The claim path reads only `delivery_jobs_ready_idx` (pending, unblocked,
  * by destination and due time), so it stays an index seek however many rows wait. A job changes
  * status twice (claimed, finished) and every index keyed on status is rewritten each time, so only
@@ -47,9 +53,9 @@ export const deliveryJobs = sqliteTable(
   },
   (t) => [
     index("delivery_jobs_ready_idx").on(t.destination, t.runAt, t.id).where(sql`status = 'pending' AND blocked = 0`),
-    index("delivery_jobs_ordering_idx").on(t.orderingKey, t.id).where(sql`ordering_key IS NOT NULL AND status IN ('pending', 'running')`),
+    index("delivery_jobs_ordering_idx").on(t.orderingKey, t.id).where(sql.raw(`ordering_key IS NOT NULL AND ${ACTIVE_JOB}`)),
     index("delivery_jobs_destination_idx").on(t.destination, t.id),
-    index("delivery_jobs_active_idx").on(t.destination, t.status).where(sql`status IN ('pending', 'running')`),
+    index("delivery_jobs_active_idx").on(t.destination, t.status).where(sql.raw(ACTIVE_JOB)),
     index("delivery_jobs_failed_idx").on(t.destination, t.id).where(sql`status = 'failed'`),
     index("delivery_jobs_delivery_id_idx").on(t.deliveryId),
   ],

@@ -1,6 +1,7 @@
 import { eq, sql } from "drizzle-orm";
 import type { HttpLogEntry } from "../delivery/http-log";
 import { DEFAULT_RETRY_SCHEDULE } from "../delivery/retry-policy";
+import { ACTIVE_JOB } from "../delivery/schema";
 import type { DbOrTx, DeliveryHandler, HttpRequestSpec, Job } from "../delivery/types";
 import { notFound } from "../errors";
 import type { ChangeEvent, Tx } from "../events/feed";
@@ -64,7 +65,7 @@ export class WebhookService {
       // Older than the history kept, and no longer wanted by a job still to send.
       prune: q(
         `DELETE FROM webhook_payloads WHERE created_at < ?1 AND id < COALESCE((SELECT MIN(json_extract(payload, '$.payload_id')) FROM delivery_jobs
-         WHERE kind = '${JOB_KIND}' AND status IN ('pending', 'running')), 9e18)`,
+         WHERE kind = '${JOB_KIND}' AND ${ACTIVE_JOB}), 9e18)`,
       ),
     };
   }
@@ -188,7 +189,7 @@ export class WebhookService {
       )
       .get(key)!;
     const last = sqlite.query<{ status: number | null; error: string | null; at: number }, [string]>("SELECT response_status AS status, error, created_at AS at FROM http_log WHERE destination = ? ORDER BY id DESC LIMIT 1").get(key);
-    const pending = sqlite.query<{ n: number }, [string]>("SELECT COUNT(*) AS n FROM delivery_jobs WHERE destination = ? AND status IN ('pending', 'running')").get(key)!.n;
+    const pending = sqlite.query<{ n: number }, [string]>(`SELECT COUNT(*) AS n FROM delivery_jobs WHERE destination = ? AND ${ACTIVE_JOB}`).get(key)!.n;
     const dest = this.ctx.delivery.getDestination(key);
     return {
       last_status: last?.status ?? null,
