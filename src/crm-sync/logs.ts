@@ -33,22 +33,11 @@ export type LogEntry = {
   response: { headers: Record<string, string> | null; body: string | null } | null;
 };
 
-type Row = {
-  kind: "call" | "skipped";
-  id: number;
+/** A row of the merged query: the entry's plain fields, plus what toEntry reshapes. */
+type Row = Omit<LogEntry, "at" | "operation" | "request" | "response"> & {
   at: number;
   op: string | null;
   ordering_key: string | null;
-  user_id: number | null;
-  job_id: number | null;
-  job_status: string | null;
-  attempt: number | null;
-  method: string | null;
-  url: string | null;
-  status: number | null;
-  duration_ms: number | null;
-  error: string | null;
-  reason: string | null;
   request_headers: string | null;
   request_body: string | null;
   response_headers: string | null;
@@ -99,23 +88,14 @@ const parse = (s: string | null) => (s ? (JSON.parse(s) as Record<string, string
 const userOfKey = (key: string | null) => (key ? Number(/:user:(\d+)$/.exec(key)?.[1]) || null : null);
 
 function toEntry(r: Row): LogEntry {
+  const { at, op, ordering_key, request_headers, request_body, response_headers, response_body, ...plain } = r;
   const call = r.kind === "call";
   return {
-    kind: r.kind,
-    id: r.id,
-    at: new Date(r.at).toISOString(),
-    operation: r.op,
-    user_id: call ? userOfKey(r.ordering_key) : r.user_id,
-    job_id: r.job_id,
-    job_status: r.job_status,
-    attempt: r.attempt,
-    method: r.method,
-    url: r.url,
-    status: r.status,
-    duration_ms: r.duration_ms,
-    error: r.error,
-    reason: r.reason,
-    request: call ? { headers: parse(r.request_headers) ?? {}, body: r.request_body } : null,
-    response: call ? { headers: parse(r.response_headers), body: r.response_body } : null,
+    ...plain,
+    at: new Date(at).toISOString(),
+    operation: op,
+    user_id: call ? userOfKey(ordering_key) : r.user_id,
+    request: call ? { headers: parse(request_headers) ?? {}, body: request_body } : null,
+    response: call ? { headers: parse(response_headers), body: response_body } : null,
   };
 }

@@ -2,7 +2,7 @@ import type { Statement } from "bun:sqlite";
 import { eq } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { organizations } from "../db/schema";
-import { listCustomFields } from "../domain/custom-fields";
+import { customValues, listCustomFields } from "../domain/custom-fields";
 import { userJson, type UserRow } from "../domain/users";
 
 /**
@@ -139,9 +139,7 @@ export function personSourceOf(db: Db, userId: number): PersonSource | null {
 export function personSourceFromRow(db: Db, row: UserRow): PersonSource {
   const fields = listCustomFields(db, "user");
   const j = userJson(db, row, fields);
-  const custom: Record<string, unknown> = {};
-  for (const f of fields) custom[f.name] = row.custom[f.name] ?? null;
-  return { ...j, custom, traits: row.traits };
+  return { ...j, custom: customValues(row.custom, fields), traits: row.traits };
 }
 
 /**

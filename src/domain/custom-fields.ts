@@ -139,3 +139,17 @@ export function customValuesShape(fields: CustomField[]): Record<string, z.ZodTy
 export function missingRequired(fields: CustomField[], values: Record<string, unknown>): { field: string; message: string }[] {
   return fields.filter((f) => f.required && (values[f.name] === undefined || values[f.name] === null || values[f.name] === "")).map((f) => ({ field: f.name, message: "is required" }));
 }
+
+/** A record's custom field values by name, every defined field present (null when unset). */
+export function customValues(custom: Record<string, unknown>, fields: CustomField[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const f of fields) out[f.name] = custom[f.name] ?? null;
+  return out;
+}
+
+/** A row's values under their API names: the mapped columns, then the custom fields (what diffs compare). */
+export function apiValues<R extends { custom: Record<string, unknown> }>(row: R, columns: Record<string, keyof R>, fields: CustomField[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [api, col] of Object.entries(columns)) out[api] = row[col];
+  return Object.assign(out, customValues(row.custom, fields));
+}

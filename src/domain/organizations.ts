@@ -4,7 +4,7 @@ import type { Db } from "../db/client";
 import { organizations, tickets, users, type Provenance } from "../db/schema";
 import { conflict, notFound, validate, ValidationError } from "../errors";
 import type { Actor, EventFeed, Tx } from "../events/feed";
-import { customValuesShape, listCustomFields, missingRequired, schemaWithFields, type CustomField } from "./custom-fields";
+import { apiValues, customValues, customValuesShape, listCustomFields, missingRequired, schemaWithFields, type CustomField } from "./custom-fields";
 import { afterCursor, decodeCursor, diff, encodeCursor, ftsQuery, listParams, stamp, text, type Page } from "./records";
 
 export type OrganizationRow = typeof organizations.$inferSelect;
@@ -46,8 +46,7 @@ function toJsonRows(db: Db | Tx, rows: OrganizationRow[], fields: CustomField[])
   const ids = rows.map((r) => r.id);
   const counts = new Map(db.select({ id: users.organizationId, n: count() }).from(users).where(inArray(users.organizationId, ids)).groupBy(users.organizationId).all().map((r) => [r.id, r.n]));
   return rows.map((r) => {
-    const custom: Record<string, unknown> = {};
-    for (const f of fields) custom[f.name] = r.custom[f.name] ?? null;
+    const custom = customValues(r.custom, fields);
     const members = db.select({ id: users.id }).from(users).where(eq(users.organizationId, r.id)).orderBy(asc(users.id)).limit(MEMBER_IDS_SHOWN).all();
     return {
       id: r.id,
@@ -87,10 +86,7 @@ export function findOrganizationByDomain(db: Db | Tx, domain: string): Organizat
 }
 
 function snapshot(row: OrganizationRow, fields: CustomField[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [api, col] of Object.entries(COLUMN_OF)) out[api] = row[col];
-  for (const f of fields) out[f.name] = row.custom[f.name] ?? null;
-  return out;
+  return apiValues(row, COLUMN_OF, fields);
 }
 
 export function parseOrganizationInput(db: Db, input: unknown, fields = listCustomFields(db, "organization")) {

@@ -5,7 +5,7 @@ import { preparedFor } from "../db/prepared";
 import { groups, organizations, tickets, userGroups, userRoles, users, type Provenance } from "../db/schema";
 import { conflict, notFound, validate, ValidationError } from "../errors";
 import type { Actor, EventFeed, Tx } from "../events/feed";
-import { customValuesShape, listCustomFields, missingRequired, schemaWithFields, type CustomField } from "./custom-fields";
+import { apiValues, customValues, customValuesShape, listCustomFields, missingRequired, schemaWithFields, type CustomField } from "./custom-fields";
 import { afterCursor, boundedJsonObject, decodeCursor, diff, encodeCursor, ftsQuery, id, isoOrNull, listParams, stamp, text, type Page } from "./records";
 
 export type UserRow = typeof users.$inferSelect;
@@ -100,8 +100,7 @@ function toJsonRows(db: Db | Tx, rows: UserRow[], fields: CustomField[]) {
     const extra: Record<string, unknown> = {};
     for (const m of extended) Object.assign(extra, m.get(r.id));
     const roleIds = roleRows.filter((x) => x.userId === r.id).map((x) => x.roleId);
-    const custom: Record<string, unknown> = {};
-    for (const f of fields) custom[f.name] = r.custom[f.name] ?? null;
+    const custom = customValues(r.custom, fields);
     return {
       id: r.id,
       login: r.login,
@@ -178,9 +177,7 @@ export function findUserByLogin(db: Db | Tx, login: string): UserRow | undefined
 
 /** The writable state of a user in API names: what diffs and events compare. */
 function snapshot(db: Db | Tx, row: UserRow, fields: CustomField[], only?: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [api, col] of Object.entries(COLUMN_OF)) out[api] = row[col];
-  for (const f of fields) out[f.name] = row.custom[f.name] ?? null;
+  const out = apiValues(row, COLUMN_OF, fields);
   // Memberships cost a query each: read only when the caller compares them.
   if (!only || "role_ids" in only) out.role_ids = db.select({ id: userRoles.roleId }).from(userRoles).where(eq(userRoles.userId, row.id)).orderBy(asc(userRoles.roleId)).all().map((r) => r.id);
   if (!only || "group_ids" in only) out.group_ids = db.select({ id: userGroups.groupId }).from(userGroups).where(eq(userGroups.userId, row.id)).orderBy(asc(userGroups.groupId)).all().map((r) => r.id);

@@ -3,7 +3,7 @@ import type { Db } from "../db/client";
 import { settings as settingsTable, users } from "../db/schema";
 import type { DeliveryHandler, HttpResult, Job } from "../delivery";
 import { deliveryJobs } from "../delivery/schema";
-import { listCustomFields, type CustomField } from "../domain/custom-fields";
+import { apiValues, listCustomFields, type CustomField } from "../domain/custom-fields";
 import { createOrganizationIn, findOrganizationByDomain, findOrganizationByName, parseOrganizationInput, updateOrganizationIn, type OrganizationRow } from "../domain/organizations";
 import { findUserByEmail, getUserRow, parseUserInput, updateUserIn, type UserRow } from "../domain/users";
 import type { Actor, ChangeEvent, Tx } from "../events/feed";
@@ -402,10 +402,7 @@ function traitChanges(before: Answer | null, after: Answer | null): Record<strin
 const COLUMN: Record<string, keyof UserRow> = { firstname: "firstname", lastname: "lastname", email: "email", phone: "phone", mobile: "mobile", address: "address", web: "web", note: "note", image: "image", timezone: "timezone" };
 
 function userValues(row: UserRow, fields: CustomField[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [api, col] of Object.entries(COLUMN)) out[api] = row[col];
-  for (const f of fields) out[f.name] = row.custom[f.name] ?? null;
-  return out;
+  return apiValues(row, COLUMN, fields);
 }
 
 /** Keeps the values a field accepts (as sent, else as text); a provider value never fails the whole merge. */
