@@ -35,9 +35,9 @@ export function checkSyntax(template: string): void {
   }
 }
 
-function render(template: string, view: object, escape: (v: unknown) => string): string {
+function render(template: string, view: object, escapeValue: (v: unknown) => string): string {
   checkSyntax(template);
-  return Mustache.render(template, view, {}, { escape });
+  return Mustache.render(template, view, {}, { escape: escapeValue });
 }
 
 /** Renders a JSON template and parses the result; invalid JSON is refused with its position. */

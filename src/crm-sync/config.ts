@@ -230,7 +230,7 @@ export function deleteSync(deps: SaveDeps, id: number): void {
 }
 
 /** Renders every operation of a sync (saved or proposed) for one person: what would be sent. */
-export function previewSync(db: Db, input: unknown, person: PersonSource, externalId: string | null) {
+export function previewSync(input: unknown, person: PersonSource, externalId: string | null) {
   const valid = parseInput(input);
   const view = templateView(person, externalId ?? "12345");
   const out: Record<string, unknown> = {};

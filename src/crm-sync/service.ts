@@ -65,7 +65,7 @@ export function previewFor(ctx: AppContext, syncId: number | null, changes: Reco
   const person = userId ? personSourceOf(ctx.db, userId) : SAMPLE_PERSON;
   if (!person) throw notFound("user");
   const link = syncId && userId ? crmSync(ctx).planner.links.get(syncId, userId) : null;
-  return { person_id: userId ?? null, ...previewSync(ctx.db, merged, person, link?.externalId ?? null) };
+  return { person_id: userId ?? null, ...previewSync(merged, person, link?.externalId ?? null) };
 }
 
 /** A person's standing with a sync: their CRM id (or why none) and their calls. */

@@ -14,7 +14,7 @@ export type EligibleDestination = { key: string; concurrency: number | null };
 export class DestinationStore {
   private s: Record<string, Statement>;
 
-  constructor(private readonly sqlite: Database) {
+  constructor(sqlite: Database) {
     const q = (sql: string) => sqlite.prepare(sql);
     this.s = {
       eligible: q(

@@ -37,7 +37,7 @@ export async function sendHttp(spec: ValidHttpRequestSpec, cancel?: AbortSignal)
       tls: { rejectUnauthorized: spec.tlsVerify },
     });
     const headers: Record<string, string> = {};
-    response.headers.forEach((value, name) => (headers[name] = value));
+    for (const [name, value] of response.headers) headers[name] = value;
     const { body, truncated } = await readCapped(response, spec.maxResponseBytes);
     return { status: response.status, headers, body, bodyTruncated: truncated, durationMs: elapsed() };
   } catch (err) {

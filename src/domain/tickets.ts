@@ -16,7 +16,7 @@ const CLOSED_STATE_ID = 4;
 const NUMBER_BASE = 10_000;
 
 const attachmentInput = z.strictObject({
-  filename: z.string().trim().min(1).max(255).refine((f) => !/[\/\\\0]/.test(f), "must be a plain file name"),
+  filename: z.string().trim().min(1).max(255).refine((f) => !/[/\\\0]/.test(f), "must be a plain file name"),
   content_type: z.string().trim().max(255).regex(/^[\w.+-]+\/[\w.+-]+$/, "must be a MIME type such as image/png").optional().default("application/octet-stream"),
   data: z.base64("must be base64").max(50_000_000),
 });

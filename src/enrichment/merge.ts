@@ -18,7 +18,6 @@ export function mergeProviderValues(current: Record<string, unknown>, provenance
     if (writer === source) {
       if (!sameValue(have, value)) updates[field] = value;
     } else if (writer === "ui") {
-      continue;
     } else if (isEmpty(have)) {
       updates[field] = value;
     }

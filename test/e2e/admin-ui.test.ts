@@ -121,7 +121,9 @@ describe("admin UI", () => {
   test("a form with a tampered CSRF token is refused with a 403 page", async () => {
     await page.fill("#name", "forged");
     await page.evaluate(() => {
-      document.querySelectorAll<HTMLInputElement>("input[name=_csrf]").forEach((input) => (input.value = "tampered"));
+      document.querySelectorAll<HTMLInputElement>("input[name=_csrf]").forEach((input) => {
+        input.value = "tampered";
+      });
     });
     const [response] = await Promise.all([page.waitForResponse((r) => r.request().method() === "POST"), submit("button:has-text('Create token')")]);
     expect(response.status()).toBe(403);

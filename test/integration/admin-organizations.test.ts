@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { apiClient, decodeEntities, htmxHeaders, pageText } from "../support/admin-seed";
-import { Browser, createToken, csrfOf, setupAdmin, startTestServer, type TestServer } from "../support/server";
+import { type Browser, createToken, csrfOf, setupAdmin, startTestServer, type TestServer } from "../support/server";
 
 let server: TestServer;
 let admin: Browser;
@@ -22,7 +22,7 @@ describe("organizations", () => {
     const page = await pageText(admin, "/organizations");
     expect(namesOf(page)).toHaveLength(25);
     expect(namesOf(page)[0]).toBe("Globex");
-    const more = /<tr id="list-more"[^]*?href="([^"]+)"/.exec(page)![1]!;
+    const more = /<tr id="list-more"[\s\S]*?href="([^"]+)"/.exec(page)![1]!;
     const rows = decodeEntities(await (await admin.request(more, { headers: htmxHeaders("tr#list-more") })).text());
     expect(namesOf(rows)).toEqual(["Org 24", "Org 25", "Org 26"]);
     expect(namesOf(await pageText(admin, "/organizations?q=globex"))).toEqual(["Globex"]);
@@ -57,7 +57,7 @@ describe("organizations", () => {
     const csrf = csrfOf(await (await admin.get(`/organizations/${org.id}`)).text());
     const failed = await admin.request(`/organizations/${org.id}`, { method: "POST", headers: htmxHeaders("form#record-form", csrf), form: { name: "", domain: "globex.example" } });
     expect(failed.status).toBe(422);
-    expect(decodeEntities(await failed.text())).toMatch(/^<form id="record-form"[^]*Name is required/);
+    expect(decodeEntities(await failed.text())).toMatch(/^<form id="record-form"[\s\S]*Name is required/);
     const ok = await admin.submit(`/organizations/${org.id}`, `/organizations/${org.id}`, { name: "Globex Corporation", domain: "globex.example", note: "Hank's", active: "true" });
     expect(ok.status).toBe(303);
     expect(await api.get(`/organizations/${org.id}`)).toMatchObject({ name: "Globex Corporation", note: "Hank's", shared: false });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { apiClient, decodeEntities, htmxHeaders, pageText } from "../support/admin-seed";
-import { Browser, createToken, csrfOf, setupAdmin, startTestServer, type TestServer } from "../support/server";
+import { type Browser, createToken, csrfOf, setupAdmin, startTestServer, type TestServer } from "../support/server";
 
 let server: TestServer;
 let admin: Browser;
@@ -34,7 +34,7 @@ describe("people list", () => {
     expect(names).toHaveLength(25);
     // The administrator is a person too: Ada Admin sorts before Adam Apple.
     expect(names.slice(0, 2)).toEqual(["Ada Admin", "Adam Apple"]);
-    const more = /<tr id="list-more"[^]*?href="([^"]+)"/.exec(page)?.[1];
+    const more = /<tr id="list-more"[\s\S]*?href="([^"]+)"/.exec(page)?.[1];
     expect(more).toContain("cursor=");
     // Without JavaScript the link is the next page, with a way back.
     const next = await pageText(admin, more!);

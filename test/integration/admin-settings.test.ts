@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { writeKeyStore } from "../../src/domain/credentials";
 import { apiClient, decodeEntities, pageText } from "../support/admin-seed";
-import { Browser, createToken, setupAdmin, startTestServer, type TestServer } from "../support/server";
+import { type Browser, createToken, setupAdmin, startTestServer, type TestServer } from "../support/server";
 
 let server: TestServer;
 let admin: Browser;

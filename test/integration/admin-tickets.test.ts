@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { apiClient, decodeEntities, htmxHeaders, pageText } from "../support/admin-seed";
-import { Browser, createToken, csrfOf, setupAdmin, startTestServer, type TestServer } from "../support/server";
+import { type Browser, createToken, csrfOf, setupAdmin, startTestServer, type TestServer } from "../support/server";
 
 let server: TestServer;
 let admin: Browser;
@@ -115,6 +115,6 @@ describe("tickets", () => {
     const csrf = csrfOf(page);
     const bad = await admin.request(`/tickets/${ticket.id}`, { method: "POST", headers: htmxHeaders("form#record-form", csrf), form: { state: "gone", priority: "3 high", owner_id: "999999" } });
     expect(bad.status).toBe(422);
-    expect(decodeEntities(await bad.text())).toMatch(/^<form id="record-form"[^]*<div id="f-state-error"><p class="field-error" role="alert">State /);
+    expect(decodeEntities(await bad.text())).toMatch(/^<form id="record-form"[\s\S]*<div id="f-state-error"><p class="field-error" role="alert">State /);
   });
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { postTo } from "../support/delivery";
 import { eventually, startReceiver, type Receiver } from "../support/receiver";
-import { Browser, createToken, setupAdmin, startTestServer, type TestServer } from "../support/server";
+import { type Browser, createToken, setupAdmin, startTestServer, type TestServer } from "../support/server";
 
 let server: TestServer;
 let admin: Browser;

@@ -47,7 +47,7 @@ describe("webhooks and triggers through the API", () => {
     expect(req!.headers["user-agent"]).toMatch(/^Switchboard/);
     expect(req!.headers["x-switchboard-trigger"]).toBe("New tickets");
     expect(req!.headers["x-env"]).toBe("test");
-    expect(req!.headers["authorization"]).toBe(`Basic ${Buffer.from("svc:basic-pass-456").toString("base64")}`);
+    expect(req!.headers.authorization).toBe(`Basic ${Buffer.from("svc:basic-pass-456").toString("base64")}`);
     const deliveryId = req!.headers["x-switchboard-delivery"]!;
     expect(deliveryId).toMatch(/^[0-9a-f-]{36}$/);
     expect(req!.headers["webhook-id"]).toBe(deliveryId);

@@ -30,7 +30,7 @@ export function startReceiver(script: Script = () => ({ status: 200 }), tls?: { 
     async fetch(request) {
       const url = new URL(request.url);
       const headers: Record<string, string> = {};
-      request.headers.forEach((v, k) => (headers[k] = v));
+      for (const [k, v] of request.headers) headers[k] = v;
       const req = { method: request.method, path: url.pathname + url.search, headers, body: await request.text(), at: Date.now() };
       const index = requests.length;
       requests.push(req);

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { Metrics } from "../../src/http/metrics";
 
 const lines = (text: string) => text.trimEnd().split("\n");
-const valueOf = (text: string, series: string) => {
+const seriesValue = (text: string, series: string) => {
   const line = lines(text).find((l) => l.startsWith(series + " "));
   if (!line) throw new Error(`no ${series} in\n${text}`);
   return Number(line.slice(series.length + 1));
@@ -16,8 +16,8 @@ describe("Metrics", () => {
     m.observeRequest("POST", "/login", 401, 0.2);
     const text = m.render();
     expect(text).toContain("# TYPE switchboard_http_requests_total counter");
-    expect(valueOf(text, 'switchboard_http_requests_total{method="GET",route="/healthz",status="200"}')).toBe(2);
-    expect(valueOf(text, 'switchboard_http_requests_total{method="POST",route="/login",status="401"}')).toBe(1);
+    expect(seriesValue(text, 'switchboard_http_requests_total{method="GET",route="/healthz",status="200"}')).toBe(2);
+    expect(seriesValue(text, 'switchboard_http_requests_total{method="POST",route="/login",status="401"}')).toBe(1);
   });
 
   test("renders a cumulative latency histogram with sum and count", () => {
@@ -27,14 +27,14 @@ describe("Metrics", () => {
     m.observeRequest("GET", "/", 200, 30);
     const text = m.render();
     expect(text).toContain("# TYPE switchboard_http_request_duration_seconds histogram");
-    const bucket = (le: string) => valueOf(text, `switchboard_http_request_duration_seconds_bucket{method="GET",route="/",le="${le}"}`);
+    const bucket = (le: string) => seriesValue(text, `switchboard_http_request_duration_seconds_bucket{method="GET",route="/",le="${le}"}`);
     expect(bucket("0.005")).toBe(1);
     expect(bucket("0.25")).toBe(1);
     expect(bucket("0.5")).toBe(2);
     expect(bucket("10")).toBe(2);
     expect(bucket("+Inf")).toBe(3);
-    expect(valueOf(text, 'switchboard_http_request_duration_seconds_count{method="GET",route="/"}')).toBe(3);
-    expect(valueOf(text, 'switchboard_http_request_duration_seconds_sum{method="GET",route="/"}')).toBeCloseTo(30.303, 6);
+    expect(seriesValue(text, 'switchboard_http_request_duration_seconds_count{method="GET",route="/"}')).toBe(3);
+    expect(seriesValue(text, 'switchboard_http_request_duration_seconds_sum{method="GET",route="/"}')).toBeCloseTo(30.303, 6);
     // Buckets never decrease.
     const counts = lines(text).filter((l) => l.startsWith("switchboard_http_request_duration_seconds_bucket")).map((l) => Number(l.split(" ").at(-1)));
     for (let i = 1; i < counts.length; i++) expect(counts[i]!).toBeGreaterThanOrEqual(counts[i - 1]!);
@@ -50,12 +50,12 @@ describe("Metrics", () => {
     const m = new Metrics();
     let depth = 3;
     m.registerGauge("switchboard_queue_depth", "Jobs waiting.", () => depth);
-    expect(valueOf(m.render(), "switchboard_queue_depth")).toBe(3);
+    expect(seriesValue(m.render(), "switchboard_queue_depth")).toBe(3);
     depth = 7;
     const text = m.render();
-    expect(valueOf(text, "switchboard_queue_depth")).toBe(7);
+    expect(seriesValue(text, "switchboard_queue_depth")).toBe(7);
     expect(text).toContain("# TYPE switchboard_queue_depth gauge");
-    expect(valueOf(text, "switchboard_uptime_seconds")).toBeGreaterThanOrEqual(0);
+    expect(seriesValue(text, "switchboard_uptime_seconds")).toBeGreaterThanOrEqual(0);
     expect(text.endsWith("\n")).toBe(true);
     for (const l of lines(text)) expect(l).toMatch(/^(# (HELP|TYPE) \w+ .+|\w+(\{[^}]*\})? [-+0-9.eInf]+)$/);
   });

@@ -12,7 +12,6 @@ import type { AppContext } from "../context";
 import { redirect } from "../responses";
 import { adminPage } from "./render";
 
-type Form = Record<string, string>;
 const TABS = ["create", "update", "delete", "logs"] as const;
 type Tab = (typeof TABS)[number];
 
@@ -121,7 +120,7 @@ export function crmSyncPages(ctx: AppContext) {
         const q = Object.fromEntries(url.searchParams);
         delete q.tab;
         const filter = { user_id: q.user_id || undefined, operation: q.operation || undefined, outcome: q.outcome || undefined, offset: q.offset || undefined };
-        let log;
+        let log: ReturnType<typeof listSyncLog>;
         try {
           log = listSyncLog(ctx.db, sync.id, filter);
         } catch {

@@ -58,7 +58,7 @@ export function timelineEntries(events: ChangeEvent[], actors: Map<number, UserS
       time: formatTime(e.createdAt),
       iso: e.createdAt.toISOString(),
       changes: Object.entries(e.changes)
-        .filter(([, [from, to]]) => !(created && (to === null || to === "" || (Array.isArray(to) && !to.length))))
+        .filter(([, [, to]]) => !(created && (to === null || to === "" || (Array.isArray(to) && !to.length))))
         .slice(0, 30)
         .map(([field, [from, to]]) => ({ field: labels[field] ?? field, from: created || verb === "deleted" ? null : format(field, from) || "(empty)", to: format(field, to) || "(empty)" })),
     };

@@ -45,7 +45,7 @@ export function signInRoutes(ctx: AppContext) {
         const admin = await createAdmin(ctx.db, { email: str(form.email), password: str(form.password), firstname: str(form.firstname), lastname: str(form.lastname) }, null, { onlyIfFirst: true });
         return signIn(request, admin.id);
       } catch (err) {
-        if (!(err instanceof AppError) || !(err.details instanceof Array)) throw err;
+        if (!(err instanceof AppError) || !(Array.isArray(err.details))) throw err;
         return bare(request, "setup", { ...form, password: "", errors: fieldErrors(err.details) }, 422);
       }
     })
