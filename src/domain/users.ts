@@ -11,7 +11,7 @@ import { afterCursor, boundedJsonObject, decodeCursor, diff, encodeCursor, ftsQu
 export type UserRow = typeof users.$inferSelect;
 export const ROLE_NAMES = ["Admin", "Agent", "Customer"] as const;
 const ROLE_IDS: Record<string, number> = { Admin: 1, Agent: 2, Customer: 3 };
-const CUSTOMER_ROLE_ID = 3;
+export const CUSTOMER_ROLE_ID = 3;
 
 /** Columns a client may write, by their API names (snake_case, as Zammad names them). */
 const COLUMN_OF = {
