@@ -3,6 +3,7 @@ import { preparedFor } from "../db/prepared";
 import { z } from "zod";
 import type { Db } from "../db/client";
 import { seenMessages, userRoles, users } from "../db/schema";
+import { unstorableText } from "../clean-text";
 import { AppError, ValidationError } from "../errors";
 import type { Actor, EventFeed, Tx } from "../events/feed";
 import { listCustomFields, type CustomField } from "../domain/custom-fields";
@@ -110,6 +111,8 @@ export function parseMessages(raw: unknown[], defaults: Partial<Message> = {}): 
       issues.push({ field: `batch.${i}`, message: `exceeds ${MAX_CALL_BYTES} bytes` });
       return;
     }
+    const unstorable = unstorableText(m, ["batch", i]);
+    if (unstorable.length) return void issues.push(...unstorable);
     const r = message.safeParse(m && typeof m === "object" ? { ...defaults, ...m } : m);
     if (r.success) out.push(r.data);
     else for (const issue of r.error.issues) issues.push({ field: ["batch", i, ...issue.path].join("."), message: issue.message });
