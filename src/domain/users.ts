@@ -77,9 +77,8 @@ function inputSchema(fields: CustomField[]) {
 
 export type UserJson = ReturnType<typeof toJsonRows>[number];
 
-/** Users as the API, webhooks and CRM templates see them: Zammad's field names, custom fields flat. */
 /**
- * Properties other modules add to the user JSON (enrichment's clearbit_ traits, audience flags),
+ * Properties other modules add to a person (enrichment's clearbit_ traits, audience flags),
  * computed for a page of users at once. Keyed by name, so registering twice replaces.
  */
 export type UserJsonExtension = (db: Db | Tx, userIds: number[]) => Map<number, Record<string, unknown>>;
@@ -88,6 +87,19 @@ export function registerUserJsonExtension(name: string, extension: UserJsonExten
   jsonExtensions.set(name, extension);
 }
 
+/**
+ * A person's extra fields by user id: the one source the API's user JSON, webhook payloads (which
+ * embed that JSON) and CRM template tokens all read.
+ */
+export function extraUserFields(db: Db | Tx, userIds: number[]): Map<number, Record<string, unknown>> {
+  const out = new Map<number, Record<string, unknown>>(userIds.map((id) => [id, {}]));
+  for (const extension of jsonExtensions.values()) {
+    for (const [id, fields] of extension(db, userIds)) if (out.has(id)) Object.assign(out.get(id)!, fields);
+  }
+  return out;
+}
+
+/** Users as the API, webhooks and CRM templates see them: Zammad's field names, custom fields flat. */
 function toJsonRows(db: Db | Tx, rows: UserRow[], fields: CustomField[]) {
   if (!rows.length) return [];
   const ids = rows.map((r) => r.id);
@@ -95,10 +107,9 @@ function toJsonRows(db: Db | Tx, rows: UserRow[], fields: CustomField[]) {
   const groupRows = db.select({ userId: userGroups.userId, groupId: userGroups.groupId }).from(userGroups).where(inArray(userGroups.userId, ids)).orderBy(asc(userGroups.groupId)).all();
   const orgIds = [...new Set(rows.map((r) => r.organizationId).filter((x): x is number => x !== null))];
   const orgNames = new Map(orgIds.length ? db.select({ id: organizations.id, name: organizations.name }).from(organizations).where(inArray(organizations.id, orgIds)).all().map((o) => [o.id, o.name]) : []);
-  const extended = [...jsonExtensions.values()].map((ext) => ext(db, ids));
+  const extras = extraUserFields(db, ids);
   return rows.map((r) => {
-    const extra: Record<string, unknown> = {};
-    for (const m of extended) Object.assign(extra, m.get(r.id));
+    const extra = extras.get(r.id);
     const roleIds = roleRows.filter((x) => x.userId === r.id).map((x) => x.roleId);
     const custom = customValues(r.custom, fields);
     return {
