@@ -5,7 +5,7 @@ import { preparedFor } from "../db/prepared";
 import { groups, organizations, tickets, userGroups, userRoles, users, type Provenance } from "../db/schema";
 import { conflict, notFound, validate, ValidationError } from "../errors";
 import type { Actor, EventFeed, Tx } from "../events/feed";
-import { apiValues, customValues, customValuesShape, listCustomFields, missingRequired, schemaWithFields, type CustomField } from "./custom-fields";
+import { apiValues, customValues, customValuesShape, listCustomFields, missingRequired, replacementValues, schemaWithFields, type CustomField } from "./custom-fields";
 import { afterCursor, boundedJsonObject, decodeCursor, diff, encodeCursor, ftsQuery, id, isoOrNull, listParams, stamp, text, type Page } from "./records";
 
 export type UserRow = typeof users.$inferSelect;
@@ -311,6 +311,22 @@ export function createUser(db: Db, feed: EventFeed, input: unknown, actor: Actor
 export function updateUser(db: Db, feed: EventFeed, userId: number, input: unknown, actor: Actor) {
   const { data, fields } = parseUserInput(db, input);
   return db.transaction((tx) => userJson(tx, updateUserIn(tx, feed, getUserRow(tx, userId), data, fields, actor), fields));
+}
+
+/** What a PUT clears a left-out field to: a new person's value. Login and roles are not here: a person always has both. */
+const REPLACED_USER_DEFAULTS: Record<string, unknown> = {
+  email: null, firstname: null, lastname: null, phone: null, mobile: null, address: null, web: null, note: null, image: null,
+  organization_id: null, vip: false, verified: false, out_of_office: false, timezone: null, active: true, group_ids: [], traits: {},
+};
+
+/**
+ * PUT: replaces a person's writable fields. Fields left out are cleared to their defaults (custom
+ * fields to empty, so required ones must be sent); the login and roles change only when given.
+ */
+export function replaceUser(db: Db, feed: EventFeed, userId: number, input: unknown, actor: Actor) {
+  const { data, fields } = parseUserInput(db, input);
+  const values = replacementValues(REPLACED_USER_DEFAULTS, fields, data);
+  return db.transaction((tx) => userJson(tx, updateUserIn(tx, feed, getUserRow(tx, userId), values, fields, actor), fields));
 }
 
 /** Creates or updates the user with this email (the email is the join key). */
