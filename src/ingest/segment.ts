@@ -13,7 +13,7 @@ import { createUserIn, CUSTOMER_ROLE_ID, findUserByEmail, findUserByLogin, parse
 /**
  * Segment's HTTP Tracking API (identify, batch), applied to our people: the email is the join key,
  * userId becomes the login, well-known traits map onto user fields and the rest are kept as traits.
- * Write keys live in public web pages, so what a message may change is limited (see segmentMayChange).
+ * Write keys live in public web pages, so what a message may change is limited (see assertSegmentMayChange).
  */
 export const MAX_CALL_BYTES = 32 * 1024;
 export const MAX_BATCH_BYTES = 500 * 1024;
@@ -112,7 +112,10 @@ export function parseMessages(raw: unknown[], defaults: Partial<Message> = {}): 
       return;
     }
     const unstorable = unstorableText(m, ["batch", i]);
-    if (unstorable.length) return void issues.push(...unstorable);
+    if (unstorable.length) {
+      issues.push(...unstorable);
+      return;
+    }
     const r = message.safeParse(m && typeof m === "object" ? { ...defaults, ...m } : m);
     if (r.success) out.push(r.data);
     else for (const issue of r.error.issues) issues.push({ field: ["batch", i, ...issue.path].join("."), message: issue.message });
