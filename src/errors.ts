@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { unstorableText } from "./clean-text";
 
 /**
  * Typed errors the domain raises; the HTTP layer maps each to one status and one JSON shape:
@@ -41,8 +42,10 @@ export function zodIssues(error: z.ZodError): FieldIssue[] {
   });
 }
 
-/** Parses input with a zod schema, raising a ValidationError that names each bad field. */
+/** Parses input with a zod schema, raising a ValidationError that names each bad field (NUL and lone surrogates anywhere included). */
 export function validate<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
+  const unstorable = unstorableText(input);
+  if (unstorable.length) throw new ValidationError(unstorable);
   const result = schema.safeParse(input);
   if (!result.success) throw new ValidationError(zodIssues(result.error));
   return result.data;

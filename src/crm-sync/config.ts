@@ -4,7 +4,7 @@ import { z } from "zod";
 import type { Db } from "../db/client";
 import { organizations } from "../db/schema";
 import type { DeliveryEngine } from "../delivery";
-import { notFound, validate, ValidationError, zodIssues, type FieldIssue } from "../errors";
+import { notFound, validate, ValidationError, type FieldIssue } from "../errors";
 import { maskSecret, type SecretBox } from "../secrets";
 import { checkOperation, renderCall } from "./render";
 import { crmSyncs, type CrmFilter, type CrmOperation } from "./schema";
@@ -155,9 +155,7 @@ export function checkSync(db: Db, input: ValidInput, opts: { person?: PersonSour
 type SaveDeps = { db: Db; secrets: SecretBox; delivery: DeliveryEngine };
 
 function parseInput(input: unknown): ValidInput {
-  const parsed = syncInputSchema.safeParse(input);
-  if (!parsed.success) throw new ValidationError(zodIssues(parsed.error));
-  return parsed.data;
+  return validate(syncInputSchema, input);
 }
 
 async function row(deps: SaveDeps, input: ValidInput, existing?: CrmSync) {

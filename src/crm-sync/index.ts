@@ -21,5 +21,3 @@ export function crmSync(ctx: AppContext): CrmSyncService {
   }
   return service;
 }
-
-export { addPersonTokenProvider } from "./tokens";

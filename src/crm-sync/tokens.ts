@@ -2,13 +2,13 @@ import type { Statement } from "bun:sqlite";
 import { eq } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { organizations } from "../db/schema";
-import { customValues, listCustomFields } from "../domain/custom-fields";
-import { userJson, type UserRow } from "../domain/users";
+import { extraUserFields } from "../domain/users";
 
 /**
  * The person as CRM templates see them: Deskpro's token names ({{ person.first_name }} ...), custom
- * fields by their names, traits, and `clearbit_` traits from enrichment. `user` is an alias of
- * `person`; `external_id` is the CRM's id read by the Unique ID Path.
+ * fields by their names, traits, and the person's extra fields (enrichment's `clearbit_` traits,
+ * audience flags) under their own names. `user` is an alias of `person`; `external_id` is the CRM's
+ * id read by the Unique ID Path.
  */
 export type PersonTokens = Record<string, unknown>;
 export type TemplateView = { person: PersonTokens; user: PersonTokens; external_id: string | null };
@@ -33,16 +33,9 @@ export type PersonSource = {
   traits?: Record<string, unknown> | null;
   /** Custom field values by name. */
   custom?: Record<string, unknown>;
+  /** The person's extra fields (extraUserFields: clearbit_ traits, audience flags). */
+  extra?: Record<string, unknown>;
 };
-
-/** Extra tokens per person (the enrichment module adds `clearbit_*`); none by default. */
-export type ExtraTokenProvider = (person: PersonSource) => Record<string, unknown>;
-const extraProviders: ExtraTokenProvider[] = [];
-
-/** The extension point enrichment fills: its tokens appear as person.<name> (e.g. person.clearbit_company_name). */
-export function addPersonTokenProvider(provider: ExtraTokenProvider): void {
-  extraProviders.push(provider);
-}
 
 const str = (v: unknown) => (typeof v === "string" && v !== "" ? v : null);
 
@@ -64,13 +57,10 @@ function contacts(p: PersonSource): Record<string, string> {
 
 export function personTokens(p: PersonSource): PersonTokens {
   const traits = p.traits ?? {};
-  const clearbit: Record<string, unknown> = {};
-  // Enrichment stores provider traits as clearbit_* keys; they are tokens under their own names.
-  for (const [k, v] of Object.entries(traits)) if (k.startsWith("clearbit_")) clearbit[k] = v;
-  const tokens: PersonTokens = {
+  return {
     ...(p.custom ?? {}),
     custom: p.custom ?? {},
-    ...clearbit,
+    ...p.extra,
     id: p.id,
     login: p.login ?? null,
     first_name: p.firstname ?? null,
@@ -90,8 +80,6 @@ export function personTokens(p: PersonSource): PersonTokens {
     updated_at: p.updated_at ?? null,
     traits,
   };
-  for (const provider of extraProviders) Object.assign(tokens, provider(p));
-  return tokens;
 }
 
 export function templateView(p: PersonSource, externalId: string | null): TemplateView {
@@ -132,14 +120,8 @@ export function personSourceOf(db: Db, userId: number): PersonSource | null {
   return {
     id: r.id, login: r.login, email: r.email, firstname: r.firstname, lastname: r.lastname, phone: r.phone, mobile: r.mobile, address: r.address,
     web: r.web, note: r.note, timezone: r.timezone, organization: r.org_name, last_login: iso(r.last_login), created_at: iso(r.created_at),
-    updated_at: iso(r.updated_at), traits: JSON.parse(r.traits) as Record<string, unknown>, custom,
+    updated_at: iso(r.updated_at), traits: JSON.parse(r.traits) as Record<string, unknown>, custom, extra: extraUserFields(db, [r.id]).get(r.id),
   };
-}
-
-export function personSourceFromRow(db: Db, row: UserRow): PersonSource {
-  const fields = listCustomFields(db, "user");
-  const j = userJson(db, row, fields);
-  return { ...j, custom: customValues(row.custom, fields), traits: row.traits };
 }
 
 /**

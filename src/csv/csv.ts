@@ -55,23 +55,42 @@ export function parseCsv(text: string): string[][] {
   return rows;
 }
 
+/** What a spreadsheet skips before reading a formula: whitespace (any Unicode space), control and zero-width characters. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what a spreadsheet skips
+const BLANKS = /^[\s\u0000-\u001f\u007f\u200b-\u200d\u2060]*/;
 /**
- * One CSV line. Cells a spreadsheet would run as a formula (=, +, -, @ first) get a leading
- * apostrophe, the OWASP advice against CSV injection; the importer removes it again.
+ * Characters that start a formula or command in Excel, LibreOffice or Google Sheets: = + - @, the
+ * DDE pipe |, % (URL-encoded payloads such as %0A=...), and their full-width, small-form and minus-sign twins.
+ */
+const FORMULA_START = /^[=+\-@|%\uff1d\uff0b\uff0d\uff20\uff5c\uff05\ufe62\ufe63\ufe66\ufe6b\ufe6a\u2212]/;
+
+/**
+ * True when a spreadsheet could run this cell: it starts with tab, CR or LF, or its first non-blank
+ * character starts a formula. A value that starts with the guard apostrophe in front of such text is
+ * guarded too, so that unguard() restores every value exactly.
+ */
+function needsGuard(s: string): boolean {
+  const runnable = (t: string) => /^[\t\r\n]/.test(t) || FORMULA_START.test(t.replace(BLANKS, ""));
+  return runnable(s) || runnable(s.replace(/^'+/, ""));
+}
+
+/**
+ * One CSV line. Cells a spreadsheet would run as a formula get a leading apostrophe, the OWASP
+ * advice against CSV injection; the importer removes it again.
  */
 export function csvLine(cells: unknown[]): string {
   return (
     cells
       .map((v) => {
         let s = v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v);
-        if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+        if (needsGuard(s)) s = `'${s}`;
         return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
       })
       .join(",") + "\r\n"
   );
 }
 
-/** Undoes csvLine's formula guard. */
+/** Undoes csvLine's formula guard: the exact value that was exported. */
 export function unguard(cell: string): string {
-  return /^'[=+\-@\t\r]/.test(cell) ? cell.slice(1) : cell;
+  return cell.startsWith("'") && needsGuard(cell.slice(1)) ? cell.slice(1) : cell;
 }

@@ -110,7 +110,8 @@ export function importCsv(db: Db, feed: EventFeed, kind: Kind, text: string, act
 function rowInput(names: string[], cells: string[], fields: CustomField[]): Record<string, unknown> {
   const input: Record<string, unknown> = {};
   names.forEach((name, i) => {
-    const raw = unguard((cells[i] ?? "").trim());
+    const value = unguard(cells[i] ?? "");
+    const raw = value.trim();
     if (raw === "" || READ_ONLY.has(name)) return;
     const field = fields.find((f) => f.name === name);
     if (name === "id") input.id = Number(raw);
@@ -123,7 +124,8 @@ function rowInput(names: string[], cells: string[], fields: CustomField[]): Reco
       } catch {
         input.traits = raw;
       }
-    } else input[name] = raw;
+    } else if (field?.type === "text") input[name] = value; // kept with its spaces: an exported value comes back exactly
+    else input[name] = raw;
   });
   return input;
 }

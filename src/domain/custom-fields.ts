@@ -135,6 +135,18 @@ export function customValuesShape(fields: CustomField[]): Record<string, z.ZodTy
   return shape;
 }
 
+/**
+ * The complete values a replacing write (PUT) sets: the given ones, every other field at its default
+ * (custom fields empty). Required custom fields left empty are refused, as on create.
+ */
+export function replacementValues(defaults: Record<string, unknown>, fields: CustomField[], given: Record<string, unknown>): Record<string, unknown> {
+  const values: Record<string, unknown> = { ...defaults, ...Object.fromEntries(fields.map((f) => [f.name, null])) };
+  for (const [k, v] of Object.entries(given)) if (v !== undefined) values[k] = v;
+  const missing = missingRequired(fields, values);
+  if (missing.length) throw new ValidationError(missing);
+  return values;
+}
+
 /** Required custom fields missing from a new object's values. */
 export function missingRequired(fields: CustomField[], values: Record<string, unknown>): { field: string; message: string }[] {
   return fields.filter((f) => f.required && (values[f.name] === undefined || values[f.name] === null || values[f.name] === "")).map((f) => ({ field: f.name, message: "is required" }));

@@ -4,7 +4,7 @@ import type { Db } from "../db/client";
 import { organizations, tickets, users, type Provenance } from "../db/schema";
 import { conflict, notFound, validate, ValidationError } from "../errors";
 import type { Actor, EventFeed, Tx } from "../events/feed";
-import { apiValues, customValues, customValuesShape, listCustomFields, missingRequired, schemaWithFields, type CustomField } from "./custom-fields";
+import { apiValues, customValues, customValuesShape, listCustomFields, missingRequired, replacementValues, schemaWithFields, type CustomField } from "./custom-fields";
 import { afterCursor, decodeCursor, diff, encodeCursor, ftsQuery, listParams, stamp, text, type Page } from "./records";
 
 export type OrganizationRow = typeof organizations.$inferSelect;
@@ -144,6 +144,17 @@ export function createOrganization(db: Db, feed: EventFeed, input: unknown, acto
 export function updateOrganization(db: Db, feed: EventFeed, orgId: number, input: unknown, actor: Actor) {
   const { data, fields } = parseOrganizationInput(db, input);
   return db.transaction((tx) => organizationJson(tx, updateOrganizationIn(tx, feed, getOrganizationRow(tx, orgId), data, fields, actor), fields));
+}
+
+/** What a PUT clears a left-out field to: a new organization's value (the name is required). */
+const REPLACED_ORGANIZATION_DEFAULTS: Record<string, unknown> = { domain: null, domain_assignment: false, shared: true, note: null, active: true };
+
+/** PUT: replaces an organization's fields; those left out are cleared to their defaults, the name is required. */
+export function replaceOrganization(db: Db, feed: EventFeed, orgId: number, input: unknown, actor: Actor) {
+  const { data, fields } = parseOrganizationInput(db, input);
+  if (typeof data.name !== "string") throw new ValidationError([{ field: "name", message: "is required" }]);
+  const values = replacementValues(REPLACED_ORGANIZATION_DEFAULTS, fields, data);
+  return db.transaction((tx) => organizationJson(tx, updateOrganizationIn(tx, feed, getOrganizationRow(tx, orgId), values, fields, actor), fields));
 }
 
 export function getOrganization(db: Db, orgId: number) {

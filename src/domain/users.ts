@@ -5,13 +5,13 @@ import { preparedFor } from "../db/prepared";
 import { groups, organizations, tickets, userGroups, userRoles, users, type Provenance } from "../db/schema";
 import { conflict, notFound, validate, ValidationError } from "../errors";
 import type { Actor, EventFeed, Tx } from "../events/feed";
-import { apiValues, customValues, customValuesShape, listCustomFields, missingRequired, schemaWithFields, type CustomField } from "./custom-fields";
+import { apiValues, customValues, customValuesShape, listCustomFields, missingRequired, replacementValues, schemaWithFields, type CustomField } from "./custom-fields";
 import { afterCursor, boundedJsonObject, decodeCursor, diff, encodeCursor, ftsQuery, id, isoOrNull, listParams, stamp, text, type Page } from "./records";
 
 export type UserRow = typeof users.$inferSelect;
 export const ROLE_NAMES = ["Admin", "Agent", "Customer"] as const;
 const ROLE_IDS: Record<string, number> = { Admin: 1, Agent: 2, Customer: 3 };
-const CUSTOMER_ROLE_ID = 3;
+export const CUSTOMER_ROLE_ID = 3;
 
 /** Columns a client may write, by their API names (snake_case, as Zammad names them). */
 const COLUMN_OF = {
@@ -77,9 +77,8 @@ function inputSchema(fields: CustomField[]) {
 
 export type UserJson = ReturnType<typeof toJsonRows>[number];
 
-/** Users as the API, webhooks and CRM templates see them: Zammad's field names, custom fields flat. */
 /**
- * Properties other modules add to the user JSON (enrichment's clearbit_ traits, audience flags),
+ * Properties other modules add to a person (enrichment's clearbit_ traits, audience flags),
  * computed for a page of users at once. Keyed by name, so registering twice replaces.
  */
 export type UserJsonExtension = (db: Db | Tx, userIds: number[]) => Map<number, Record<string, unknown>>;
@@ -88,6 +87,19 @@ export function registerUserJsonExtension(name: string, extension: UserJsonExten
   jsonExtensions.set(name, extension);
 }
 
+/**
+ * A person's extra fields by user id: the one source the API's user JSON, webhook payloads (which
+ * embed that JSON) and CRM template tokens all read.
+ */
+export function extraUserFields(db: Db | Tx, userIds: number[]): Map<number, Record<string, unknown>> {
+  const out = new Map<number, Record<string, unknown>>(userIds.map((id) => [id, {}]));
+  for (const extension of jsonExtensions.values()) {
+    for (const [id, fields] of extension(db, userIds)) if (out.has(id)) Object.assign(out.get(id)!, fields);
+  }
+  return out;
+}
+
+/** Users as the API, webhooks and CRM templates see them: Zammad's field names, custom fields flat. */
 function toJsonRows(db: Db | Tx, rows: UserRow[], fields: CustomField[]) {
   if (!rows.length) return [];
   const ids = rows.map((r) => r.id);
@@ -95,10 +107,9 @@ function toJsonRows(db: Db | Tx, rows: UserRow[], fields: CustomField[]) {
   const groupRows = db.select({ userId: userGroups.userId, groupId: userGroups.groupId }).from(userGroups).where(inArray(userGroups.userId, ids)).orderBy(asc(userGroups.groupId)).all();
   const orgIds = [...new Set(rows.map((r) => r.organizationId).filter((x): x is number => x !== null))];
   const orgNames = new Map(orgIds.length ? db.select({ id: organizations.id, name: organizations.name }).from(organizations).where(inArray(organizations.id, orgIds)).all().map((o) => [o.id, o.name]) : []);
-  const extended = [...jsonExtensions.values()].map((ext) => ext(db, ids));
+  const extras = extraUserFields(db, ids);
   return rows.map((r) => {
-    const extra: Record<string, unknown> = {};
-    for (const m of extended) Object.assign(extra, m.get(r.id));
+    const extra = extras.get(r.id);
     const roleIds = roleRows.filter((x) => x.userId === r.id).map((x) => x.roleId);
     const custom = customValues(r.custom, fields);
     return {
@@ -300,6 +311,22 @@ export function createUser(db: Db, feed: EventFeed, input: unknown, actor: Actor
 export function updateUser(db: Db, feed: EventFeed, userId: number, input: unknown, actor: Actor) {
   const { data, fields } = parseUserInput(db, input);
   return db.transaction((tx) => userJson(tx, updateUserIn(tx, feed, getUserRow(tx, userId), data, fields, actor), fields));
+}
+
+/** What a PUT clears a left-out field to: a new person's value. Login and roles are not here: a person always has both. */
+const REPLACED_USER_DEFAULTS: Record<string, unknown> = {
+  email: null, firstname: null, lastname: null, phone: null, mobile: null, address: null, web: null, note: null, image: null,
+  organization_id: null, vip: false, verified: false, out_of_office: false, timezone: null, active: true, group_ids: [], traits: {},
+};
+
+/**
+ * PUT: replaces a person's writable fields. Fields left out are cleared to their defaults (custom
+ * fields to empty, so required ones must be sent); the login and roles change only when given.
+ */
+export function replaceUser(db: Db, feed: EventFeed, userId: number, input: unknown, actor: Actor) {
+  const { data, fields } = parseUserInput(db, input);
+  const values = replacementValues(REPLACED_USER_DEFAULTS, fields, data);
+  return db.transaction((tx) => userJson(tx, updateUserIn(tx, feed, getUserRow(tx, userId), values, fields, actor), fields));
 }
 
 /** Creates or updates the user with this email (the email is the join key). */

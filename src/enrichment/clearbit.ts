@@ -9,7 +9,7 @@ import { findUserByEmail, getUserRow, parseUserInput, updateUserIn, type UserRow
 import type { Actor, ChangeEvent, Tx } from "../events/feed";
 import type { AppContext } from "../http/context";
 import { isEmpty, MAPPABLE_ORGANIZATION_FIELDS, MAPPABLE_USER_FIELDS, proposedValues, type Answer } from "./mappings";
-import { mergeProviderValues } from "./merge";
+import { mergeProviderValues, providerMayWrite } from "./merge";
 import { answerOf, classifyAnswer, lookupRequest, parseAnswer, providerError, resetDelayMs, verifySignature, type LookupPayload } from "./provider";
 import { RateLimiter } from "./rate-limiter";
 import { enrichmentLookups, userEnrichments } from "./schema";
@@ -163,16 +163,19 @@ export class ClearbitEnrichment {
       .run();
     const current = userValues(before, fields);
     const updates = validUserValues(tx, mergeProviderValues(current, before.provenance, proposedValues(answer, s.user_mappings), SOURCE), fields);
-    if (answer.company && before.organizationId === null) {
-      const org = this.organizationFor(tx, answer);
-      if (org) Object.assign(updates, mergeProviderValues({ organization_id: null }, before.provenance, { organization_id: org.id }, SOURCE));
+    if (answer.company) {
+      // The company's organization takes the provider's values (under the merge rule) whether or not
+      // the person is in it; the person is placed in it only where the rule lets the provider write.
+      const mayPlace = providerMayWrite(before.organizationId, before.provenance.organization_id?.source, SOURCE);
+      const org = this.organizationFor(tx, answer, { create: mayPlace });
+      if (org && mayPlace && org.id !== before.organizationId) updates.organization_id = org.id;
     }
     if (Object.keys(updates).length) updateUserIn(tx, this.ctx.events, before, updates, fields, ACTOR);
     this.ctx.events.record(tx, { type: "user.enriched", objectType: "user", objectId: before.id, changes: { ...traitChanges(previous, answer), clearbit_date_last_checked: [previous?.checkedAt.toISOString() ?? null, checkedAt.toISOString()] }, actor: ACTOR });
   }
 
-  /** The user's organization from the company: by domain, then exact name, else created when enabled. Company fields are merged in. */
-  private organizationFor(tx: Tx, answer: Answer): OrganizationRow | null {
+  /** The company's organization: by domain, then exact name, else created when enabled and asked to. Company fields are merged in. */
+  private organizationFor(tx: Tx, answer: Answer, opts: { create: boolean }): OrganizationRow | null {
     const company = answer.company!;
     const orgFields = listCustomFields(tx as unknown as Db, "organization");
     const proposed = validOrganizationValues(tx, proposedValues(answer, this.settings.organization_mappings), orgFields);
@@ -180,7 +183,7 @@ export class ClearbitEnrichment {
     const name = typeof company.name === "string" ? company.name : null;
     let org = (domain ? findOrganizationByDomain(tx, domain) : undefined) ?? (name ? findOrganizationByName(tx, name) : undefined);
     if (!org) {
-      if (!this.settings.create_organizations || typeof proposed.name !== "string") return null;
+      if (!opts.create || !this.settings.create_organizations || typeof proposed.name !== "string") return null;
       const clash = findOrganizationByName(tx, proposed.name);
       if (clash) org = clash;
       else return createOrganizationIn(tx, this.ctx.events, { ...proposed, shared: this.settings.organizations_shared }, orgFields, ACTOR);

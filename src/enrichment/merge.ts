@@ -7,20 +7,19 @@ import { isEmpty } from "./mappings";
  * - a value another source wrote is never overwritten;
  * - a value this provider wrote is updated when the provider's value changes;
  * - a field an admin edited (source "ui") is the admin's from then on, even when they emptied it.
- * Returns the fields to write.
+ * The same rule holds for people and organizations.
  */
+export function providerMayWrite(have: unknown, writer: string | undefined, source: string): boolean {
+  if (writer === source) return true;
+  return writer !== "ui" && isEmpty(have);
+}
+
+/** The fields to write under the merge rule (see providerMayWrite). */
 export function mergeProviderValues(current: Record<string, unknown>, provenance: Provenance, proposed: Record<string, unknown>, source: string): Record<string, unknown> {
   const updates: Record<string, unknown> = {};
   for (const [field, value] of Object.entries(proposed)) {
-    if (isEmpty(value)) continue;
-    const writer = provenance[field]?.source;
-    const have = current[field];
-    if (writer === source) {
-      if (!sameValue(have, value)) updates[field] = value;
-    } else if (writer === "ui") {
-    } else if (isEmpty(have)) {
-      updates[field] = value;
-    }
+    if (isEmpty(value) || !providerMayWrite(current[field], provenance[field]?.source, source)) continue;
+    if (!sameValue(current[field], value)) updates[field] = value;
   }
   return updates;
 }

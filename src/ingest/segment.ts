@@ -1,17 +1,19 @@
-import { eq, lt, sql } from "drizzle-orm";
+import { and, eq, lt, ne, sql } from "drizzle-orm";
 import { preparedFor } from "../db/prepared";
 import { z } from "zod";
 import type { Db } from "../db/client";
-import { seenMessages, users } from "../db/schema";
+import { seenMessages, userRoles, users } from "../db/schema";
+import { unstorableText } from "../clean-text";
 import { AppError, ValidationError } from "../errors";
 import type { Actor, EventFeed, Tx } from "../events/feed";
 import { listCustomFields, type CustomField } from "../domain/custom-fields";
 import { createOrganizationIn, findOrganizationByName } from "../domain/organizations";
-import { createUserIn, findUserByEmail, findUserByLogin, parseUserInput, updateUserIn, type UserRow } from "../domain/users";
+import { createUserIn, CUSTOMER_ROLE_ID, findUserByEmail, findUserByLogin, parseUserInput, updateUserIn, type UserRow } from "../domain/users";
 
 /**
  * Segment's HTTP Tracking API (identify, batch), applied to our people: the email is the join key,
  * userId becomes the login, well-known traits map onto user fields and the rest are kept as traits.
+ * Write keys live in public web pages, so what a message may change is limited (see assertSegmentMayChange).
  */
 export const MAX_CALL_BYTES = 32 * 1024;
 export const MAX_BATCH_BYTES = 500 * 1024;
@@ -109,6 +111,11 @@ export function parseMessages(raw: unknown[], defaults: Partial<Message> = {}): 
       issues.push({ field: `batch.${i}`, message: `exceeds ${MAX_CALL_BYTES} bytes` });
       return;
     }
+    const unstorable = unstorableText(m, ["batch", i]);
+    if (unstorable.length) {
+      issues.push(...unstorable);
+      return;
+    }
     const r = message.safeParse(m && typeof m === "object" ? { ...defaults, ...m } : m);
     if (r.success) out.push(r.data);
     else for (const issue of r.error.issues) issues.push({ field: ["batch", i, ...issue.path].join("."), message: issue.message });
@@ -141,15 +148,17 @@ export function ingest(tx: Tx, feed: EventFeed, messages: Message[], actor: Acto
         const outcome = identify(tx, feed, m, fields, actor, seenAt);
         result[outcome]++;
       } else if (m.type === "group") {
-        const user = findByIds(tx, m);
-        if (user) {
+        const found = findByIds(tx, m);
+        if (found) {
+          assertSegmentMayChange(tx, found, {});
           const orgId = organizationFor(tx, feed, str(m.traits?.name) ?? String(m.groupId), actor);
-          updateUserIn(tx, feed, user, { organization_id: orgId }, fields, actor, { lastSeenAt: seenAt });
+          updateUserIn(tx, feed, found.user, { organization_id: orgId }, fields, actor, { lastSeenAt: seenAt });
           result.updated++;
         }
       } else {
-        const user = findByIds(tx, m);
-        if (user) tx.update(users).set({ lastSeenAt: seenAt }).where(eq(users.id, user.id)).run();
+        // Only "seen": a staff account's is not touched, and the rest of the batch still applies.
+        const found = findByIds(tx, m);
+        if (found && !isStaff(tx, found.user)) tx.update(users).set({ lastSeenAt: seenAt }).where(eq(users.id, found.user.id)).run();
       }
     }
   }
@@ -165,13 +174,42 @@ function claimMessageId(tx: Tx, messageId: string): boolean {
   return claim(tx).all({ id: messageId, at: new Date() }).length > 0;
 }
 
-function findByIds(tx: Tx, m: { userId?: string | null; anonymousId?: string | null }, email?: string): UserRow | undefined {
+/** The person a message names (by traits.email, else by userId or anonymousId as the login), and the field that matched. */
+type Found = { user: UserRow; by: "traits.email" | "userId" | "anonymousId" };
+
+function findByIds(tx: Tx, m: { userId?: string | null; anonymousId?: string | null }, email?: string): Found | undefined {
   if (email) {
     const byEmail = findUserByEmail(tx, email);
-    if (byEmail) return byEmail;
+    if (byEmail) return { user: byEmail, by: "traits.email" };
   }
   const login = m.userId ?? (m.anonymousId ? `anonymous:${m.anonymousId}` : undefined);
-  return login ? findUserByLogin(tx, login) : undefined;
+  const byLogin = login ? findUserByLogin(tx, login) : undefined;
+  return byLogin && { user: byLogin, by: m.userId ? "userId" : "anonymousId" };
+}
+
+/** An administrator or agent: any role besides Customer. */
+function isStaff(tx: Tx, user: UserRow): boolean {
+  return tx.select({ id: userRoles.roleId }).from(userRoles).where(and(eq(userRoles.userId, user.id), ne(userRoles.roleId, CUSTOMER_ROLE_ID))).get() !== undefined;
+}
+
+const WRITERS: Record<string, string> = { ui: "an admin", api: "the REST API", import: "a CSV import", system: "the system" };
+
+/**
+ * What a write key may change (it lives in public web pages): customers only, never an administrator
+ * or agent account; never a login (set once, from userId, when Segment creates the person); and an
+ * email only while it is empty or Segment itself wrote it last (its provenance is "identify").
+ * Anything else refuses the message with a ValidationError naming the field that matched.
+ */
+function assertSegmentMayChange(tx: Tx, found: Found, mapped: Record<string, unknown>): void {
+  if (isStaff(tx, found.user)) {
+    throw new ValidationError([{ field: found.by, message: "matches an administrator or agent account, which Segment ingest may not change" }]);
+  }
+  const { email, provenance } = found.user;
+  const writer = provenance.email?.source;
+  if (typeof mapped.email === "string" && email !== null && mapped.email.toLowerCase() !== email && writer !== "identify") {
+    const by = writer ? (WRITERS[writer] ?? writer) : "another source";
+    throw new ValidationError([{ field: "traits.email", message: `would replace an email set by ${by}; Segment may only set an email that is empty or that it set itself` }]);
+  }
 }
 
 function organizationFor(tx: Tx, feed: EventFeed, name: string, actor: Actor): number {
@@ -182,8 +220,10 @@ function organizationFor(tx: Tx, feed: EventFeed, name: string, actor: Actor): n
 
 function identify(tx: Tx, feed: EventFeed, m: z.infer<typeof identifyMessage>, fields: CustomField[], actor: Actor, seenAt: Date): "created" | "updated" {
   const { fields: mapped, rest, company } = mapTraits(m.traits ?? {});
+  const found = findByIds(tx, m, mapped.email as string | undefined);
+  if (found) assertSegmentMayChange(tx, found, mapped);
+  const existing = found?.user;
   try {
-    const existing = findByIds(tx, m, mapped.email as string | undefined);
     const { data } = parseUserInput(tx as Db, { ...mapped, traits: { ...existing?.traits, ...rest } }, fields);
     if (company) data.organization_id = organizationFor(tx, feed, company, actor);
     if (existing) {

@@ -10,7 +10,7 @@ import { renderJsonText } from "../templates";
 import { VERSION } from "../version";
 import { conditionsHold } from "./conditions";
 import { destinationKey, WebhookEndpoints, type WebhookRow } from "./endpoints";
-import { PayloadBuilder, samplePayload, type UserPayloadExtension } from "./payloads";
+import { PayloadBuilder, samplePayload } from "./payloads";
 import { webhooks, webhookTriggers, webhookTriggerTargets, type Condition } from "./schema";
 import { hubSignature, hubSignature256, standardSignatureHeader } from "./signatures";
 import { WebhookTriggers } from "./triggers";
@@ -45,8 +45,6 @@ type Route = { id: number; name: string; match: "all" | "any"; conditions: Condi
 export class WebhookService {
   readonly endpoints: WebhookEndpoints;
   readonly triggers: WebhookTriggers;
-  /** Extra user fields for payloads (the enrichment module adds its clearbit_* traits here). */
-  readonly userExtensions: UserPayloadExtension[] = [];
   private routes: Map<string, Route[]> | null = null;
   private readonly plain = new Map<string, string>();
   private readonly byId;
@@ -70,12 +68,8 @@ export class WebhookService {
     };
   }
 
-  addUserFields(extension: UserPayloadExtension): void {
-    this.userExtensions.push(extension);
-  }
-
   payloadBuilder(db: Tx = this.ctx.db): PayloadBuilder {
-    return new PayloadBuilder(db, { publicUrl: this.ctx.config.publicUrl, userExtensions: this.userExtensions });
+    return new PayloadBuilder(db, { publicUrl: this.ctx.config.publicUrl });
   }
 
   /** Active triggers with their active webhooks, by event type; rebuilt after any trigger or webhook change. */

@@ -14,13 +14,7 @@ type Json = Record<string, unknown>;
 /** Never sent in an embedded user (Zammad's rule): credentials, preferences, internal access lists. */
 export const HIDDEN_USER_FIELDS = ["password", "password_hash", "preferences", "login_failed", "last_login", "group_ids", "groups", "authorization_ids", "authorizations"];
 
-/**
- * Extra fields for user payloads, e.g. the flat clearbit_* traits the enrichment module adds. Each
- * extension returns fields to merge into the user object (default: none are registered).
- */
-export type UserPayloadExtension = (db: DbOrTx, userId: number) => Json;
-
-export type PayloadOptions = { publicUrl: string; userExtensions: readonly UserPayloadExtension[] };
+export type PayloadOptions = { publicUrl: string };
 
 /**
  * Builds the default payloads, shaped like Zammad's: ticket events send `ticket` (with its people,
@@ -102,16 +96,14 @@ export class PayloadBuilder {
     };
   }
 
-  /** A user as embedded in payloads: no hidden fields, creator and updater by login, extension fields. */
+  /** A user as embedded in payloads: the API's user JSON (extra fields included), no hidden fields, creator and updater by login. */
   user(userId: number | null): Json | null {
     if (userId === null) return null;
     const row = this.db.select().from(users).where(eq(users.id, userId)).get();
     if (!row) return null;
     this.userFields ??= listCustomFields(this.db as Db, "user");
     const u = stripHidden(userJson(this.db, row, this.userFields));
-    const extra: Json = {};
-    for (const ext of this.opts.userExtensions) Object.assign(extra, ext(this.db, userId));
-    return { ...u, ...extra, created_by: this.login(row.createdById), updated_by: this.login(row.updatedById) };
+    return { ...u, created_by: this.login(row.createdById), updated_by: this.login(row.updatedById) };
   }
 
   userWithRelations(userId: number): Json {

@@ -55,3 +55,34 @@ describe("CSV import and export", () => {
     expect(csv).toContain("Vandelay Industries,vandelay.example,false,false");
   });
 });
+
+describe("formula guard through the real export and import", () => {
+  test("every cell a spreadsheet could run is exported with an apostrophe, and importing the file restores each value exactly", async () => {
+    await api.call("POST", "/api/v1/custom_fields", { object_type: "user", name: "remark", label: "Remark", type: "text" });
+    const spellings = ["\n=1+1", " =1+1", "\uff1d1+1", "\uff0b1", "\uff0d1", "\uff20SUM(A1)", "|cmd /c calc", "%0A=1+1", "\t=1", "=HYPERLINK(\"x\")", "'=1", "plain"];
+    const ids: number[] = [];
+    for (const [i, s] of spellings.entries()) {
+      // Built-in fields are trimmed; the custom text field keeps leading blanks.
+      const res = await api.call("POST", "/api/v1/users", { email: `formula${i}@example.com`, firstname: s.trim(), remark: s });
+      expect(res.status).toBe(201);
+      ids.push(res.body.id);
+    }
+    const exported = await (await fetch(api.server.url + "/api/v1/users/export.csv", { headers: { authorization: `Bearer ${api.token}` } })).text();
+    const { parseCsv } = await import("../../src/csv/csv");
+    const [header, ...rows] = parseCsv(exported);
+    const col = (name: string) => header!.indexOf(name);
+    for (const [i, s] of spellings.entries()) {
+      const row = rows.find((r) => r[col("email")] === `formula${i}@example.com`)!;
+      const guarded = s !== "plain";
+      expect(row[col("remark")]!.startsWith("'"), JSON.stringify(s)).toBe(guarded);
+      expect(row[col("firstname")]!.startsWith("'"), JSON.stringify(s)).toBe(guarded);
+    }
+    for (const id of ids) await api.call("PATCH", `/api/v1/users/${id}`, { firstname: "changed", remark: "changed" });
+    const imported = await postCsv("/api/v1/users/import", exported);
+    expect(imported.status).toBe(200);
+    for (const [i, s] of spellings.entries()) {
+      const u = (await api.call("GET", `/api/v1/users/${ids[i]}`)).body;
+      expect([u.firstname, u.remark], JSON.stringify(s)).toEqual([s.trim(), s]);
+    }
+  });
+});

@@ -121,6 +121,51 @@ describe("organizations", () => {
   });
 });
 
+describe("organizations follow the provider's own values (the merge rule, as for people)", () => {
+  test("a field the provider set is updated when it later says otherwise; an admin's value stays; the person moves with the company the provider named", async () => {
+    rig = await startEnrichmentRig({ create_organizations: true });
+    const api = rig.api;
+    expect((await api.call("POST", "/api/v1/custom_fields", { object_type: "organization", name: "industry", label: "Industry", type: "text" })).status).toBe(201);
+    const mappings = [...(await api.call("GET", "/api/v1/integrations/clearbit")).body.organization_mappings, { source: "company.category.industry", target: "industry" }];
+    expect((await api.call("PATCH", "/api/v1/integrations/clearbit", { organization_mappings: mappings })).status).toBe(200);
+    const company = (industry: string, description: string) => makeCompany("hooli.com", { category: { industry }, description });
+    rig.fake.set("gavin@hooli.com", { kind: "found", person: makePerson("gavin@hooli.com"), company: company("Industry v1", "Hooli v1") });
+    const user = await createUser(rig, { email: "gavin@hooli.com" });
+    const first = await eventually(async () => (await api.call("GET", `/api/v1/users/${user.id}`)).body.organization_id);
+    expect((await api.call("GET", `/api/v1/organizations/${first}`)).body).toMatchObject({ name: "Hooli", industry: "Industry v1", note: "Hooli v1" });
+    expect((await api.call("GET", `/api/v1/organizations/${first}/provenance`)).body.industry.source).toBe("enrichment:clearbit");
+    await api.call("PATCH", `/api/v1/organizations/${first}`, { note: "Ours" });
+
+    // The provider later says v2 (a new lookup: the person's email changed).
+    rig.fake.set("gavin.b@hooli.com", { kind: "found", person: makePerson("gavin.b@hooli.com"), company: company("Industry v2", "Hooli v2") });
+    await api.call("PATCH", `/api/v1/users/${user.id}`, { email: "gavin.b@hooli.com" });
+    const org = await eventually(async () => {
+      const o = (await api.call("GET", `/api/v1/organizations/${first}`)).body;
+      return o.industry === "Industry v2" ? o : null;
+    }, 15_000, "the organization to follow the provider");
+    expect(org.note).toBe("Ours");
+
+    // The company itself changes: the person the provider placed follows it to the new organization.
+    rig.fake.set("gavin@piedpiper.com", { kind: "found", person: makePerson("gavin@piedpiper.com"), company: makeCompany("piedpiper.com") });
+    await api.call("PATCH", `/api/v1/users/${user.id}`, { email: "gavin@piedpiper.com" });
+    const moved = await eventually(async () => {
+      const u = (await api.call("GET", `/api/v1/users/${user.id}`)).body;
+      return u.organization_id !== first ? u : null;
+    }, 15_000, "the person to follow the company");
+    expect(moved.organization).toBe("Piedpiper");
+  });
+
+  test("an organization an admin gave the person is kept, and no organization is created for a company it cannot be given", async () => {
+    rig = await startEnrichmentRig({ create_organizations: true });
+    const api = rig.api;
+    const ours = (await api.call("POST", "/api/v1/organizations", { name: "Our Pick" })).body;
+    const user = await createUser(rig, { email: "dinesh@vandelay.com", organization_id: ours.id });
+    await enrichedUser(rig, user.id);
+    expect((await api.call("GET", `/api/v1/users/${user.id}`)).body.organization_id).toBe(ours.id);
+    expect((await api.call("GET", "/api/v1/organizations?q=vandelay")).body.data).toEqual([]);
+  });
+});
+
 describe("backfill", () => {
   test("users seen in the window with an old or no check are looked up once; progress is reported", async () => {
     rig = await startEnrichmentRig({ enabled: false });

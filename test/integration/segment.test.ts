@@ -1,6 +1,7 @@
 import { Analytics } from "@segment/analytics-node";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startApi, type Api } from "../support/api";
+import { ADMIN, signIn } from "../support/server";
 
 let api: Api;
 let writeKey: string;
@@ -76,5 +77,71 @@ describe("the HTTP contract", () => {
     const res = await ingest("/v1/track", { userId: "grp", event: "Signed In", timestamp: "2030-01-01T00:00:00.000Z" });
     expect(res.status).toBe(200);
     expect((await userByEmail("grp@example.com")).last_seen_at).toBe("2030-01-01T00:00:00.000Z");
+  });
+});
+
+describe("what a write key may change (write keys live in public web pages)", () => {
+  const adminRow = async () => userByEmail(ADMIN.email);
+
+  test("identify with userId = an admin's login cannot change their sign-in email; they still sign in", async () => {
+    const before = await adminRow();
+    const res = await ingest("/v1/identify", { userId: ADMIN.email, traits: { email: "attacker@evil.example", firstName: "Mallory" } });
+    expect(res.status).toBe(422);
+    const err = (await res.json()).error;
+    expect(err.details[0].field).toBe("userId");
+    expect(err.message).toContain("administrator or agent");
+    expect(await adminRow()).toEqual(before);
+    expect(await userByEmail("attacker@evil.example")).toBeUndefined();
+    await signIn(api.server, ADMIN.email, ADMIN.password);
+  });
+
+  test("identify with traits.email = an admin's email cannot rewrite their names and phone", async () => {
+    const before = await adminRow();
+    const res = await ingest("/v1/identify", { userId: "someone-else", traits: { email: ADMIN.email, firstName: "Mallory", phone: "555-0000" } });
+    expect(res.status).toBe(422);
+    expect((await res.json()).error.details[0].field).toBe("traits.email");
+    expect(await adminRow()).toEqual(before);
+    await signIn(api.server, ADMIN.email, ADMIN.password);
+  });
+
+  test("in a batch, the message touching an agent is named and nothing of the batch is written", async () => {
+    const agent = (await api.call("POST", "/api/v1/users", { email: "agent.smith@example.com", firstname: "Agent", role_ids: [2] })).body;
+    const batch = [
+      { type: "identify", userId: "fine-1", traits: { email: "fine-1@example.com" } },
+      { type: "identify", userId: "x", traits: { email: "agent.smith@example.com", lastName: "Mallory" } },
+      { type: "group", userId: "agent.smith@example.com", groupId: "evil-corp" },
+    ];
+    const res = await ingest("/v1/batch", { batch });
+    expect(res.status).toBe(422);
+    expect((await res.json()).error.details).toEqual([{ field: "batch.1.traits.email", message: expect.stringContaining("administrator or agent") }]);
+    const group = await ingest("/v1/batch", { batch: [batch[2]] });
+    expect((await group.json()).error.details[0].field).toBe("batch.0.userId");
+    expect((await api.call("GET", `/api/v1/users/${agent.id}`)).body).toEqual(agent);
+    expect(await userByEmail("fine-1@example.com")).toBeUndefined();
+  });
+
+  test("track calls for a staff account are skipped, the rest of the batch applies", async () => {
+    const before = await adminRow();
+    await ingest("/v1/identify", { userId: "tracked", traits: { email: "tracked@example.com" } });
+    const res = await ingest("/v1/batch", { batch: [{ type: "track", userId: ADMIN.email, event: "Viewed" }, { type: "page", userId: "tracked", timestamp: "2031-01-01T00:00:00.000Z" }] });
+    expect(res.status).toBe(200);
+    expect(await adminRow()).toEqual(before);
+    expect((await userByEmail("tracked@example.com")).last_seen_at).toBe("2031-01-01T00:00:00.000Z");
+  });
+
+  test("an email set by an admin, the API or an import is never replaced; one Segment set (or none) may be", async () => {
+    await api.call("POST", "/api/v1/users", { login: "api-owned", email: "api-owned@example.com" });
+    const res = await ingest("/v1/identify", { userId: "api-owned", traits: { email: "new-owner@example.com" } });
+    expect(res.status).toBe(422);
+    expect((await res.json()).error.details[0]).toEqual({ field: "traits.email", message: expect.stringContaining("the REST API") });
+    expect((await userByEmail("api-owned@example.com")).login).toBe("api-owned");
+
+    await ingest("/v1/identify", { userId: "seg-owned", traits: { email: "seg-owned@example.com" } });
+    expect((await ingest("/v1/identify", { userId: "seg-owned", traits: { email: "seg-moved@example.com", firstName: "Moved" } })).status).toBe(200);
+    expect(await userByEmail("seg-moved@example.com")).toMatchObject({ login: "seg-owned", firstname: "Moved" });
+
+    await api.call("POST", "/api/v1/users", { login: "no-email" });
+    expect((await ingest("/v1/identify", { userId: "no-email", traits: { email: "first-email@example.com" } })).status).toBe(200);
+    expect((await userByEmail("first-email@example.com")).login).toBe("no-email");
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { mergeProviderValues } from "../../src/enrichment/merge";
+import { mergeProviderValues, providerMayWrite } from "../../src/enrichment/merge";
 import { DEFAULT_USER_MAPPINGS, parseMappings, proposedValues } from "../../src/enrichment/mappings";
 import { flattenAnswer, humanName } from "../../src/enrichment/traits";
 
@@ -48,6 +48,23 @@ describe("the merge rule", () => {
     const current = { firstname: null, lastname: "X", note: "old", web: "mine" };
     const prov = { lastname: { source: "api", at }, note: { source: SRC, at }, web: { source: "ui", at } };
     expect(mergeProviderValues(current, prov, { firstname: "Alex", lastname: "Smith", note: "new", web: "theirs" }, SRC)).toEqual({ firstname: "Alex", note: "new" });
+  });
+});
+
+describe("the merge rule for organizations and the person's organization", () => {
+  test("an organization field the provider set follows its new value; others' values and the admin's stay", () => {
+    const current = { name: "Hooli", note: "ours", industry: "Industry v1", domain: "hooli.com" };
+    const prov = { name: { source: SRC, at }, note: { source: "ui", at }, industry: { source: SRC, at }, domain: { source: "api", at } };
+    expect(mergeProviderValues(current, prov, { name: "Hooli", note: "theirs", industry: "Industry v2", domain: "hooli.io" }, SRC)).toEqual({ industry: "Industry v2" });
+  });
+
+  test("providerMayWrite: the provider may place a person it placed, or one without an organization another program left empty", () => {
+    expect(providerMayWrite(7, SRC, SRC)).toBe(true);
+    expect(providerMayWrite(null, undefined, SRC)).toBe(true);
+    expect(providerMayWrite(null, "api", SRC)).toBe(true);
+    expect(providerMayWrite(7, "api", SRC)).toBe(false);
+    expect(providerMayWrite(7, undefined, SRC)).toBe(false);
+    expect(providerMayWrite(null, "ui", SRC)).toBe(false);
   });
 });
 

@@ -1,9 +1,9 @@
 import { Elysia } from "elysia";
 import { createCustomField, deleteCustomField, getCustomField, listCustomFields, updateCustomField, type CustomField } from "../../domain/custom-fields";
 import { createGroup, deleteGroup, getGroupRow, groupJson, listGroups, updateGroup } from "../../domain/groups";
-import { createOrganization, deleteOrganization, getOrganization, getOrganizationProvenance, listOrganizations, updateOrganization } from "../../domain/organizations";
+import { createOrganization, deleteOrganization, getOrganization, getOrganizationProvenance, listOrganizations, replaceOrganization, updateOrganization } from "../../domain/organizations";
 import { createArticle, createTicket, deleteTicket, getArticle, getAttachment, getTicket, listArticles, listTickets, updateTicket } from "../../domain/tickets";
-import { createUser, deleteUser, getUser, getUserProvenance, listUsers, updateUser, upsertUserByEmail } from "../../domain/users";
+import { createUser, deleteUser, getUser, getUserProvenance, listUsers, replaceUser, updateUser, upsertUserByEmail } from "../../domain/users";
 import { exportCsv, importCsv, type ImportReport } from "../../csv/records-csv";
 import { badRequest } from "../../errors";
 import type { ChangeEvent } from "../../events/feed";
@@ -25,7 +25,7 @@ export function recordsApi(ctx: AppContext) {
     .post("/users", ({ request, body }) => json(createUser(db, events, body, apiActor(ctx, request)), 201))
     .get("/users/:id", ({ request, params }) => (requireApiToken(ctx, request), json(getUser(db, pathId(params.id, "user")))))
     .patch("/users/:id", ({ request, params, body }) => json(updateUser(db, events, pathId(params.id, "user"), body, apiActor(ctx, request))))
-    .put("/users/:id", ({ request, params, body }) => json(updateUser(db, events, pathId(params.id, "user"), body, apiActor(ctx, request))))
+    .put("/users/:id", ({ request, params, body }) => json(replaceUser(db, events, pathId(params.id, "user"), body, apiActor(ctx, request))))
     .delete("/users/:id", ({ request, params, query }) => {
       deleteUser(db, events, pathId(params.id, "user"), apiActor(ctx, request), { reassignTo: optionalId(query.reassign_to) });
       return noContent();
@@ -45,7 +45,7 @@ export function recordsApi(ctx: AppContext) {
     .post("/organizations", ({ request, body }) => json(createOrganization(db, events, body, apiActor(ctx, request)), 201))
     .get("/organizations/:id", ({ request, params }) => (requireApiToken(ctx, request), json(getOrganization(db, pathId(params.id, "organization")))))
     .patch("/organizations/:id", ({ request, params, body }) => json(updateOrganization(db, events, pathId(params.id, "organization"), body, apiActor(ctx, request))))
-    .put("/organizations/:id", ({ request, params, body }) => json(updateOrganization(db, events, pathId(params.id, "organization"), body, apiActor(ctx, request))))
+    .put("/organizations/:id", ({ request, params, body }) => json(replaceOrganization(db, events, pathId(params.id, "organization"), body, apiActor(ctx, request))))
     .delete("/organizations/:id", ({ request, params, query }) => {
       deleteOrganization(db, events, pathId(params.id, "organization"), apiActor(ctx, request), { reassignTo: optionalId(query.reassign_to) });
       return noContent();
