@@ -79,4 +79,3 @@ export function credentialStore(table: typeof apiTokens | typeof writeKeys, opts
 
 export const apiTokenStore = credentialStore(apiTokens, { prefix: "sbt_", what: "API token", bytes: 32, ownedByAdmin: true });
 export const writeKeyStore = credentialStore(writeKeys, { prefix: "wk_", what: "write key", bytes: 24, ownedByAdmin: false });
-
