@@ -82,6 +82,7 @@ describe("switchboard serve", () => {
     ["--base-url", ["--base-url", "ftp://x"], {}],
     ["--body-limit", [], { SWITCHBOARD_BODY_LIMIT: "lots" }],
     ["--session-idle-minutes", ["--session-idle-minutes", "-5"], {}],
+    ["--session-max-hours", [], { SWITCHBOARD_SESSION_MAX_HOURS: "0" }],
   ];
   for (const [flag, args, env] of badSettings) {
     test(`a bad ${flag} stops start-up with one stderr line naming it`, async () => {
