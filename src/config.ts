@@ -10,6 +10,7 @@ export const SETTINGS = {
   bodyLimit: { env: "SWITCHBOARD_BODY_LIMIT", flag: "--body-limit", help: "largest request body in bytes", default: "1048576" },
   importLimit: { env: "SWITCHBOARD_IMPORT_LIMIT", flag: "--import-limit", help: "largest CSV import in bytes", default: "104857600" },
   sessionIdleMinutes: { env: "SWITCHBOARD_SESSION_IDLE_MINUTES", flag: "--session-idle-minutes", help: "sign admins out after this long without a request", default: "480" },
+  sessionMaxHours: { env: "SWITCHBOARD_SESSION_MAX_HOURS", flag: "--session-max-hours", help: "sign admins out this long after sign-in, however active", default: "72" },
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -34,12 +35,14 @@ const configSchema = z.object({
   bodyLimit: wholeNumber().pipe(z.number().min(1024, "must be at least 1024")),
   importLimit: wholeNumber().pipe(z.number().min(1024, "must be at least 1024")),
   sessionIdleMinutes: wholeNumber().pipe(z.number().min(1, "must be at least 1")),
+  sessionMaxHours: wholeNumber().pipe(z.number().min(1, "must be at least 1")),
 });
 
 export type Config = z.infer<typeof configSchema> & {
   /** The URL links and cookies are built for: the base URL, or the listening address. */
   publicUrl: string;
   secureCookies: boolean;
+  sessionLimits: { idleMs: number; maxAgeMs: number };
 };
 
 export class ConfigError extends Error {}
@@ -64,5 +67,6 @@ export function loadConfig(flags: Partial<Record<SettingName, string>>, env: Rec
   }
   const config = parsed.data;
   const publicUrl = config.baseUrl || `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${config.port}`;
-  return { ...config, publicUrl, secureCookies: publicUrl.startsWith("https:") };
+  const sessionLimits = { idleMs: config.sessionIdleMinutes * 60_000, maxAgeMs: config.sessionMaxHours * 3_600_000 };
+  return { ...config, publicUrl, secureCookies: publicUrl.startsWith("https:"), sessionLimits };
 }

@@ -1,6 +1,6 @@
 import { cron } from "@elysiajs/cron";
 import { Elysia } from "elysia";
-import { pruneIdleSessions } from "./domain/sessions";
+import { pruneExpiredSessions } from "./domain/sessions";
 import { pruneSeenMessages } from "./ingest/segment";
 import { audiencesOf, clearbitOf } from "./enrichment";
 import type { AppContext } from "./http/context";
@@ -12,7 +12,7 @@ import { webhooksOf } from "./webhooks";
  */
 export function startSchedules(ctx: AppContext) {
   const housekeeping = () => {
-    const sessions = pruneIdleSessions(ctx.db, ctx.config.sessionIdleMinutes * 60_000);
+    const sessions = pruneExpiredSessions(ctx.db, ctx.config.sessionLimits);
     const messageIds = pruneSeenMessages(ctx.db);
     if (sessions || messageIds) ctx.log.info("housekeeping", { pruned_sessions: sessions, pruned_message_ids: messageIds });
   };

@@ -2,7 +2,9 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { ConfigError, loadConfig, SETTINGS, type SettingName } from "./config";
-import { createAdmin } from "./domain/admins";
+import { createAdmin, findAdminByEmail } from "./domain/admins";
+import { apiTokenStore } from "./domain/credentials";
+import { EventFeed } from "./events/feed";
 import { AppError } from "./errors";
 import { createLogger } from "./log";
 import { dataPaths, openDataDir, startServer } from "./server";
@@ -14,6 +16,8 @@ Usage:
   switchboard [serve] [settings]                         start the server (default)
   switchboard admin create --email E --password-stdin    create an administrator (password read from stdin)
           [--firstname F] [--lastname L]
+  switchboard token create --admin EMAIL --name NAME     create an API token owned by that administrator;
+                                                         prints only the token, once
   switchboard backup <file> [--data-dir D]               write a consistent copy of the database to <file>
   switchboard version                                    print the version
   switchboard --help                                     this text
@@ -31,7 +35,7 @@ type Parsed = { positionals: string[]; options: Record<string, string | true> };
 function parseArgs(argv: string[]): Parsed {
   const positionals: string[] = [];
   const options: Record<string, string | true> = {};
-  const flagsTakingValues = new Set([...Object.values(SETTINGS).map((s) => s.flag.slice(2)), "email", "firstname", "lastname"]);
+  const flagsTakingValues = new Set([...Object.values(SETTINGS).map((s) => s.flag.slice(2)), "email", "firstname", "lastname", "admin", "name"]);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (!arg.startsWith("--")) {
@@ -51,7 +55,7 @@ function parseArgs(argv: string[]): Parsed {
 }
 
 function settingFlags(options: Parsed["options"]): Partial<Record<SettingName, string>> {
-  const known = new Set(["help", "email", "firstname", "lastname", "password-stdin"]);
+  const known = new Set(["help", "email", "firstname", "lastname", "password-stdin", "admin", "name"]);
   const flags: Partial<Record<SettingName, string>> = {};
   for (const [name, value] of Object.entries(options)) {
     const setting = Object.entries(SETTINGS).find(([, s]) => s.flag === `--${name}`);
@@ -87,8 +91,23 @@ async function adminCreate(options: Parsed["options"]) {
   const db = openDataDir(config.dataDir);
   try {
     const input = { email: options.email, password, firstname: options.firstname ?? "", lastname: options.lastname ?? "" };
-    const admin = await createAdmin(db, input);
+    const admin = await createAdmin(db, new EventFeed(db), input, { id: null, source: "cli" });
     console.log(`created administrator ${admin.email} (id ${admin.id})`);
+  } finally {
+    db.$client.close();
+  }
+}
+
+/** Prints the new token alone on stdout, so a script can capture it: TOKEN=$(switchboard token create ...). */
+function tokenCreate(options: Parsed["options"]) {
+  const config = loadConfig(settingFlags(options));
+  if (typeof options.admin !== "string") throw new UsageError("token create needs --admin EMAIL (the administrator who owns the token)");
+  if (typeof options.name !== "string") throw new UsageError("token create needs --name NAME");
+  const db = openDataDir(config.dataDir);
+  try {
+    const admin = findAdminByEmail(db, options.admin);
+    if (!admin) throw new Error(`no active administrator with the email ${options.admin.trim().toLowerCase()}; create one with switchboard admin create`);
+    console.log(apiTokenStore.create(db, { name: options.name }, admin.id).secret);
   } finally {
     db.$client.close();
   }
@@ -119,6 +138,7 @@ async function main(argv: string[]) {
   if (command === "serve") return serve(options);
   if (command === "backup") return backup(positionals, options);
   if (command === "admin" && positionals[1] === "create") return adminCreate(options);
+  if (command === "token" && positionals[1] === "create") return tokenCreate(options);
   throw new UsageError(`unknown command "${positionals.join(" ")}" (see --help)`);
 }
 

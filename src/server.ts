@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "./config";
 import { createApp } from "./app";
@@ -23,9 +23,21 @@ export const dataPaths = (dataDir: string) => ({
   lock: join(dataDir, "switchboard.lock"),
 });
 
+/**
+ * A key file without its database means the database was lost (deleted, or truncated by a failed
+ * copy): starting afresh would open /setup to anyone on an appliance that was set up. Refused.
+ */
+function assertDatabaseNotLost(dataDir: string): void {
+  const { db, key } = dataPaths(dataDir);
+  if (!existsSync(key)) return;
+  const state = !existsSync(db) ? "is missing" : statSync(db).size === 0 ? "is empty" : null;
+  if (state) throw new Error(`database ${db} ${state} but ${key} exists: restore the database from a backup (or move secret.key away to set up a new appliance)`);
+}
+
 /** Opens (creating if needed) and migrates the database of a data directory. */
 export function openDataDir(dataDir: string): Db {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  assertDatabaseNotLost(dataDir);
   const db = openDatabase(dataPaths(dataDir).db);
   try {
     migrate(db.$client);
@@ -83,8 +95,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   const lock = lockDataDir(paths.lock);
   let db: Db | undefined;
   try {
-    const secrets = await createSecretBox(loadOrCreateKey(paths.key));
+    // The database first: a key file beside a missing database is an error, not a first start.
     db = openDataDir(config.dataDir);
+    const secrets = await createSecretBox(loadOrCreateKey(paths.key));
     const delivery = new DeliveryEngine(db, log);
     const ctx: AppContext = { config, db, events: new EventFeed(db), writes: new GroupCommit(db), log, secrets, metrics: new Metrics(), delivery, loginThrottle: new LoginThrottle(), startedAt: new Date() };
     registerDeliveryGauges(ctx.metrics, delivery);

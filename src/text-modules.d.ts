@@ -15,3 +15,7 @@ declare module "htmx.org/dist/htmx.min.js" {
   const path: string;
   export default path;
 }
+declare module "*.txt" {
+  const text: string;
+  export default text;
+}

@@ -10,6 +10,7 @@ import settings from "../views/settings.mustache" with { type: "text" };
 import admins from "../views/admins.mustache" with { type: "text" };
 import account from "../views/account.mustache" with { type: "text" };
 import tokens from "../views/tokens.mustache" with { type: "text" };
+import sessions from "../views/sessions.mustache" with { type: "text" };
 import tokenCreated from "../views/partials/token-created.mustache" with { type: "text" };
 import errorPage from "../views/error.mustache" with { type: "text" };
 import list from "../views/list.mustache" with { type: "text" };
@@ -57,7 +58,7 @@ import personEnrichment from "../views/partials/person-enrichment.mustache" with
 
 /** Every template, embedded in the binary. Pages render inside a layout. */
 const pages = {
-  login, setup, dashboard, settings, admins, account, tokens, error: errorPage,
+  login, setup, dashboard, settings, admins, account, sessions, tokens, error: errorPage,
   list, person, organization, "record-new": recordNew, ticket, groups: groupsPage, group, "custom-fields": customFields, "custom-field": customField, "write-keys": writeKeys, "csv-import": csvImport, logs, "log-entry": logEntry, "crm-sync": crmSyncList, "crm-sync-edit": crmSyncEdit, "crm-sync-user": crmSyncUser,
   webhooks, "webhook-form": webhookForm, "webhook-deliveries": webhookDeliveries, "webhook-delivery": webhookDelivery, triggers, "trigger-form": triggerForm,
   integrations, "integration-clearbit": integrationClearbit, audiences: audiencesPage,

@@ -3,10 +3,14 @@ import { z } from "zod";
 import type { Db } from "../db/client";
 import { sessions, userRoles, users } from "../db/schema";
 import { conflict, notFound, validate, ValidationError } from "../errors";
+import type { Actor, EventFeed } from "../events/feed";
+import { ADMIN_ROLE_ID, setupIsOpen } from "./admin-access";
+import { passwordResemblesEmail, passwordSchema } from "./passwords";
+import { createUserIn, getUserRow, updateUserIn } from "./users";
 
-export const ADMIN_ROLE_ID = 1;
+export { ADMIN_ROLE_ID } from "./admin-access";
+const CUSTOMER_ROLE_ID = 3;
 
-export const passwordSchema = z.string().min(10, "must be at least 10 characters").max(256, "must be at most 256 characters");
 export const emailSchema = z
   .string()
   .trim()
@@ -14,12 +18,17 @@ export const emailSchema = z
   .pipe(z.email("must be a valid email address"))
   .transform((v) => v.toLowerCase());
 
-export const newAdminSchema = z.strictObject({
-  email: emailSchema,
-  password: passwordSchema,
-  firstname: z.string().trim().max(120).optional().default(""),
-  lastname: z.string().trim().max(120).optional().default(""),
-});
+export const newAdminSchema = z
+  .strictObject({
+    email: emailSchema,
+    password: passwordSchema,
+    firstname: z.string().trim().max(120).optional().default(""),
+    lastname: z.string().trim().max(120).optional().default(""),
+  })
+  .superRefine((v, ctx) => {
+    const wrong = passwordResemblesEmail(v.password, v.email);
+    if (wrong) ctx.addIssue({ code: "custom", path: ["password"], message: wrong });
+  });
 
 export type Admin = { id: number; email: string; firstname: string | null; lastname: string | null; lastLogin: Date | null; createdAt: Date };
 
@@ -41,6 +50,11 @@ export function listAdmins(db: Db): Admin[] {
   return db.select(adminColumns).from(users).innerJoin(userRoles, isAdmin).where(eq(users.active, true)).orderBy(asc(users.email)).all();
 }
 
+/** An active administrator by email (the CLI names admins this way). */
+export function findAdminByEmail(db: Db, email: string): Admin | undefined {
+  return db.select(adminColumns).from(users).innerJoin(userRoles, isAdmin).where(and(eq(users.email, email.trim().toLowerCase()), eq(users.active, true))).get();
+}
+
 export function findAdmin(db: Db, id: number): (Admin & { passwordHash: string | null }) | undefined {
   return db
     .select({ ...adminColumns, passwordHash: users.passwordHash })
@@ -50,43 +64,36 @@ export function findAdmin(db: Db, id: number): (Admin & { passwordHash: string |
     .get();
 }
 
-/** Creates a user with the Admin role. The password is hashed (argon2id) before the transaction, which must stay synchronous. */
-export async function createAdmin(db: Db, input: unknown, actorId: number | null = null, opts: { onlyIfFirst?: boolean } = {}): Promise<Admin> {
+/**
+ * Creates a user with the Admin role, recording user.created like any other person (the password
+ * hash is no field and stays out of the event). The password is hashed (argon2id) before the
+ * transaction, which must stay synchronous.
+ */
+export async function createAdmin(db: Db, feed: EventFeed, input: unknown, actor: Actor, opts: { onlyIfFirst?: boolean } = {}): Promise<Admin> {
   const data = validate(newAdminSchema, input);
   const passwordHash = await Bun.password.hash(data.password, { algorithm: "argon2id" });
   return db.transaction((tx) => {
     // Checked inside the transaction: two racing first-run setups cannot both succeed.
-    if (opts.onlyIfFirst && countAdmins(tx as unknown as Db) > 0) throw conflict("setup is already complete");
-    const existing = tx.select({ id: users.id }).from(users).where(eq(users.email, data.email)).get();
-    if (existing) throw conflict("a user with this email already exists", [{ field: "email", message: "already taken" }]);
-    const row = tx
-      .insert(users)
-      .values({
-        login: data.email,
-        email: data.email,
-        firstname: data.firstname || null,
-        lastname: data.lastname || null,
-        passwordHash,
-        verified: true,
-        createdById: actorId,
-        updatedById: actorId,
-      })
-      .returning()
-      .get();
-    tx.insert(userRoles).values({ userId: row.id, roleId: ADMIN_ROLE_ID }).run();
+    if (opts.onlyIfFirst && !setupIsOpen(tx as unknown as Db)) throw conflict("setup is already complete");
+    const person = { email: data.email, firstname: data.firstname || undefined, lastname: data.lastname || undefined, verified: true, role_ids: [ADMIN_ROLE_ID] };
+    // No custom fields: an administrator is made before any required field could be filled in.
+    const row = createUserIn(tx, feed, person, [], actor, { passwordHash });
     return { id: row.id, email: row.email!, firstname: row.firstname, lastname: row.lastname, lastLogin: null, createdAt: row.createdAt };
   });
 }
 
-/** Takes the Admin role and the password away and ends the person's sessions; the person stays. */
-export function removeAdmin(db: Db, id: number, actorId: number): void {
-  if (id === actorId) throw conflict("you cannot remove your own admin account");
+/**
+ * Takes the Admin role away (the person stays, as a customer when they had no other role); their
+ * tokens, sessions and password go with it (see admin-access.ts). Refused for oneself and for the
+ * last active administrator.
+ */
+export function removeAdmin(db: Db, feed: EventFeed, id: number, actor: Actor & { id: number }): void {
+  if (id === actor.id) throw conflict("you cannot remove your own admin account");
   db.transaction((tx) => {
-    const target = tx.select({ id: userRoles.userId }).from(userRoles).where(and(eq(userRoles.userId, id), eq(userRoles.roleId, ADMIN_ROLE_ID))).get();
-    if (!target) throw notFound("admin");
-    tx.delete(userRoles).where(and(eq(userRoles.userId, id), eq(userRoles.roleId, ADMIN_ROLE_ID))).run();
-    tx.update(users).set({ passwordHash: null, updatedAt: new Date(), updatedById: actorId }).where(eq(users.id, id)).run();
-    tx.delete(sessions).where(eq(sessions.userId, id)).run();
+    const roleIds = tx.select({ id: userRoles.roleId }).from(userRoles).where(eq(userRoles.userId, id)).all().map((r) => r.id);
+    if (!roleIds.includes(ADMIN_ROLE_ID)) throw notFound("admin");
+    const remaining = roleIds.filter((r) => r !== ADMIN_ROLE_ID);
+    updateUserIn(tx, feed, getUserRow(tx, id), { role_ids: remaining.length ? remaining : [CUSTOMER_ROLE_ID] }, [], actor);
   });
 }
 
@@ -112,18 +119,24 @@ export const changePasswordSchema = z
   .strictObject({ current_password: z.string().min(1, "is required"), new_password: passwordSchema, confirm_password: z.string() })
   .refine((v) => v.new_password === v.confirm_password, { path: ["confirm_password"], message: "does not match the new password" });
 
-/** Changes an admin's own password after checking the current one; other sessions of theirs end. */
-export async function changePassword(db: Db, id: number, input: unknown, keepSessionId?: string): Promise<void> {
+/**
+ * Changes an admin's own password after checking the current one; other sessions of theirs end.
+ * The change is an event (without the password) like every account change.
+ */
+export async function changePassword(db: Db, feed: EventFeed, id: number, input: unknown, keepSessionId?: string): Promise<void> {
   const data = validate(changePasswordSchema, input);
   const admin = findAdmin(db, id);
   if (!admin?.passwordHash) throw notFound("admin");
   if (!(await Bun.password.verify(data.current_password, admin.passwordHash))) {
     throw new ValidationError([{ field: "current_password", message: "is not your current password" }]);
   }
+  const wrong = passwordResemblesEmail(data.new_password, admin.email);
+  if (wrong) throw new ValidationError([{ field: "new_password", message: wrong }]);
   const passwordHash = await Bun.password.hash(data.new_password, { algorithm: "argon2id" });
   db.transaction((tx) => {
     tx.update(users).set({ passwordHash, updatedAt: new Date(), updatedById: id }).where(eq(users.id, id)).run();
     const others = keepSessionId ? and(eq(sessions.userId, id), sql`${sessions.id} <> ${keepSessionId}`) : eq(sessions.userId, id);
     tx.delete(sessions).where(others).run();
+    feed.record(tx, { type: "user.updated", objectType: "user", objectId: id, changes: { password: [null, "changed"] }, actor: { id, source: "ui" } });
   });
 }

@@ -1,10 +1,13 @@
-import { and, eq, lt } from "drizzle-orm";
+import { and, desc, eq, lt, or } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { sessions, userRoles, users } from "../db/schema";
 import { randomToken, sha256Hex } from "../crypto-tokens";
-import { ADMIN_ROLE_ID } from "./admins";
+import { notFound } from "../errors";
+import { ADMIN_ROLE_ID } from "./admin-access";
 
 export type SessionInfo = { id: string; csrfToken: string; user: { id: number; email: string; name: string } };
+/** How long a session lives: `idleMs` without a request, `maxAgeMs` in all however active. */
+export type SessionLimits = { idleMs: number; maxAgeMs: number };
 
 // Writing last_seen_at on every request would turn reads into writes; a minute's precision is enough,
 // or a quarter of the idle limit when that is short, so an admin who is active is never signed out.
@@ -20,11 +23,11 @@ export function createSession(db: Db, userId: number, meta: { ip?: string; userA
   return { token, csrfToken };
 }
 
-/** The admin session a cookie token belongs to, or null when unknown, idle too long, or no longer an admin. */
-export function resolveSession(db: Db, token: string, idleMs: number): SessionInfo | null {
+/** The admin session a cookie token belongs to, or null when unknown, idle or alive too long, or no longer an active admin. */
+export function resolveSession(db: Db, token: string, { idleMs, maxAgeMs }: SessionLimits): SessionInfo | null {
   const id = sha256Hex(token);
   const row = db
-    .select({ id: sessions.id, csrfToken: sessions.csrfToken, lastSeenAt: sessions.lastSeenAt, userId: users.id, email: users.email, firstname: users.firstname, lastname: users.lastname })
+    .select({ id: sessions.id, csrfToken: sessions.csrfToken, createdAt: sessions.createdAt, lastSeenAt: sessions.lastSeenAt, userId: users.id, email: users.email, firstname: users.firstname, lastname: users.lastname })
     .from(sessions)
     .innerJoin(users, and(eq(users.id, sessions.userId), eq(users.active, true)))
     .innerJoin(userRoles, and(eq(userRoles.userId, users.id), eq(userRoles.roleId, ADMIN_ROLE_ID)))
@@ -32,7 +35,7 @@ export function resolveSession(db: Db, token: string, idleMs: number): SessionIn
     .get();
   if (!row) return null;
   const now = Date.now();
-  if (now - row.lastSeenAt.getTime() > idleMs) {
+  if (now - row.lastSeenAt.getTime() > idleMs || now - row.createdAt.getTime() > maxAgeMs) {
     db.delete(sessions).where(eq(sessions.id, id)).run();
     return null;
   }
@@ -45,6 +48,25 @@ export function deleteSession(db: Db, sessionId: string): void {
   db.delete(sessions).where(eq(sessions.id, sessionId)).run();
 }
 
-export function pruneIdleSessions(db: Db, idleMs: number): number {
-  return db.delete(sessions).where(lt(sessions.lastSeenAt, new Date(Date.now() - idleMs))).returning({ id: sessions.id }).all().length;
+export function pruneExpiredSessions(db: Db, { idleMs, maxAgeMs }: SessionLimits): number {
+  const expired = or(lt(sessions.lastSeenAt, new Date(Date.now() - idleMs)), lt(sessions.createdAt, new Date(Date.now() - maxAgeMs)));
+  return db.delete(sessions).where(expired).returning({ id: sessions.id }).all().length;
+}
+
+export type SessionView = { id: string; createdAt: Date; lastSeenAt: Date; ip: string | null; userAgent: string | null };
+
+/** An admin's own sessions, newest first (ids are SHA-256 of the cookie token: no use without it). */
+export function listSessions(db: Db, userId: number): SessionView[] {
+  return db
+    .select({ id: sessions.id, createdAt: sessions.createdAt, lastSeenAt: sessions.lastSeenAt, ip: sessions.ip, userAgent: sessions.userAgent })
+    .from(sessions)
+    .where(eq(sessions.userId, userId))
+    .orderBy(desc(sessions.lastSeenAt))
+    .all();
+}
+
+/** Ends one of the admin's own sessions; another admin's is not found. */
+export function revokeSession(db: Db, userId: number, sessionId: string): void {
+  const ended = db.delete(sessions).where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId))).returning({ id: sessions.id }).all();
+  if (!ended.length) throw notFound("session");
 }

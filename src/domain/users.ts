@@ -5,6 +5,7 @@ import { preparedFor } from "../db/prepared";
 import { groups, organizations, tickets, userGroups, userRoles, users, type Provenance } from "../db/schema";
 import { conflict, notFound, validate, ValidationError } from "../errors";
 import type { Actor, EventFeed, Tx } from "../events/feed";
+import { afterAccountChange, assertNotLastActiveAdmin, checkAccountChange, endAdminAccess } from "./admin-access";
 import { apiValues, customValues, customValuesShape, listCustomFields, missingRequired, replacementValues, schemaWithFields, type CustomField } from "./custom-fields";
 import { afterCursor, boundedJsonObject, decodeCursor, diff, encodeCursor, ftsQuery, id, isoOrNull, listParams, stamp, text, type Page } from "./records";
 
@@ -63,8 +64,9 @@ const builtInShape = {
   out_of_office: z.boolean().optional(),
   timezone: text(64),
   active: z.boolean().optional(),
-  roles: z.array(z.enum(ROLE_NAMES)).max(3).optional(),
-  role_ids: z.array(z.union([z.literal(1), z.literal(2), z.literal(3)], "must be 1 (Admin), 2 (Agent) or 3 (Customer)")).max(3).optional(),
+  // A person always has a role: an empty list is refused rather than leaving them with none.
+  roles: z.array(z.enum(ROLE_NAMES)).min(1, "must name at least one role").max(3).optional(),
+  role_ids: z.array(z.union([z.literal(1), z.literal(2), z.literal(3)], "must be 1 (Admin), 2 (Agent) or 3 (Customer)")).min(1, "must name at least one role").max(3).optional(),
   group_ids: z.array(id).max(1000).optional(),
   traits: boundedJsonObject.optional(),
 };
@@ -281,6 +283,7 @@ export function createUserIn(tx: Tx, feed: EventFeed, data: Record<string, unkno
   const values: Record<string, unknown> = { ...NEW_USER_DEFAULTS, createdAt: now, ...columns, updatedAt: now, login, createdById: actor.id, ...extra };
   const row = writes(tx).insertUser.get(values);
   writeMemberships(tx, row.id, changes);
+  afterAccountChange(tx, row.id, changes);
   feed.record(tx, { type: "user.created", objectType: "user", objectId: row.id, changes, actor });
   return row;
 }
@@ -293,8 +296,10 @@ export function updateUserIn(tx: Tx, feed: EventFeed, before: UserRow, data: Rec
   if (!Object.keys(changes).length) {
     return Object.keys(extra).length ? tx.update(users).set(extra).where(eq(users.id, before.id)).returning().get() : before;
   }
+  checkAccountChange(tx, before.id, changes);
   const row = tx.update(users).set({ ...columnsFor(before, changes, fields, actor), ...extra }).where(eq(users.id, before.id)).returning().get();
   writeMemberships(tx, before.id, changes);
+  afterAccountChange(tx, before.id, changes);
   feed.record(tx, { type: "user.updated", objectType: "user", objectId: before.id, changes, actor });
   return row;
 }
@@ -347,6 +352,7 @@ export function deleteUser(db: Db, feed: EventFeed, userId: number, actor: Actor
   const fields = listCustomFields(db, "user");
   db.transaction((tx) => {
     const row = getUserRow(tx, userId);
+    assertNotLastActiveAdmin(tx, userId);
     const owned = tx
       .select({ id: tickets.id, customerId: tickets.customerId, ownerId: tickets.ownerId })
       .from(tickets)
@@ -375,6 +381,7 @@ export function deleteUser(db: Db, feed: EventFeed, userId: number, actor: Actor
       }
     }
     const before = snapshot(tx, row, fields);
+    endAdminAccess(tx, userId);
     tx.delete(users).where(eq(users.id, userId)).run();
     const changes = Object.fromEntries(Object.entries(before).map(([k, v]) => [k, [v, null] as [unknown, unknown]]));
     feed.record(tx, { type: "user.deleted", objectType: "user", objectId: userId, changes, actor });

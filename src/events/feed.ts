@@ -4,7 +4,7 @@ import type { Db } from "../db/client";
 import { events } from "../db/schema";
 
 /** Who changed something, and through which door. Enrichment providers write as `enrichment:<name>`. */
-export type Source = "ui" | "api" | "identify" | "import" | "system" | `enrichment:${string}`;
+export type Source = "ui" | "api" | "cli" | "identify" | "import" | "system" | `enrichment:${string}`;
 export type Actor = { id: number | null; source: Source };
 
 export type ChangeEvent = {

@@ -20,7 +20,7 @@ const PRE_SESSION_FORMS = new Set(["/login", "/setup"]);
 
 export function currentSession(ctx: AppContext, request: Request): SessionInfo | null {
   const token = parseCookies(request.headers.get("cookie"))[SESSION_COOKIE];
-  return token ? resolveSession(ctx.db, token, ctx.config.sessionIdleMinutes * 60_000) : null;
+  return token ? resolveSession(ctx.db, token, ctx.config.sessionLimits) : null;
 }
 
 export function requireSession(ctx: AppContext, request: Request): SessionInfo {

@@ -34,7 +34,7 @@ describe("switchboard version and --help", () => {
   test("--help lists the commands and every setting with its flag and variable", async () => {
     const r = await runCli(["--help"]);
     expect(r.code).toBe(0);
-    for (const cmd of ["serve", "admin create", "--password-stdin", "backup <file>", "version"]) expect(r.stdout).toContain(cmd);
+    for (const cmd of ["serve", "admin create", "--password-stdin", "token create", "backup <file>", "version"]) expect(r.stdout).toContain(cmd);
     for (const s of Object.values(SETTINGS)) {
       expect(r.stdout).toContain(s.flag);
       expect(r.stdout).toContain(s.env);
@@ -82,6 +82,7 @@ describe("switchboard serve", () => {
     ["--base-url", ["--base-url", "ftp://x"], {}],
     ["--body-limit", [], { SWITCHBOARD_BODY_LIMIT: "lots" }],
     ["--session-idle-minutes", ["--session-idle-minutes", "-5"], {}],
+    ["--session-max-hours", [], { SWITCHBOARD_SESSION_MAX_HOURS: "0" }],
   ];
   for (const [flag, args, env] of badSettings) {
     test(`a bad ${flag} stops start-up with one stderr line naming it`, async () => {
@@ -132,7 +133,10 @@ describe("switchboard admin create", () => {
     const dataDir = join(newDir(), "data");
     const short = await runCli(["admin", "create", "--email", "a@example.com", "--password-stdin", "--data-dir", dataDir], { stdin: "short\n" });
     expect(short.code).toBe(1);
-    expect(short.stderr).toContain("password must be at least 10 characters");
+    expect(short.stderr).toContain("password must be at least 12 characters");
+    const common = await runCli(["admin", "create", "--email", "a@example.com", "--password-stdin", "--data-dir", dataDir], { stdin: "qwerty123456\n" });
+    expect(common.code).toBe(1);
+    expect(common.stderr).toContain("password is one of the most common passwords");
     const ok = await runCli(["admin", "create", "--email", "a@example.com", "--password-stdin", "--data-dir", dataDir], { stdin: "long enough password" });
     expect(ok.code).toBe(0);
     const dup = await runCli(["admin", "create", "--email", "A@example.com", "--password-stdin", "--data-dir", dataDir], { stdin: "long enough password" });
@@ -148,6 +152,91 @@ describe("switchboard admin create", () => {
     const noStdin = await runCli(["admin", "create", "--email", "a@example.com", "--data-dir", dataDir]);
     expect(noStdin.code).toBe(2);
     expect(noStdin.stderr).toContain("--password-stdin");
+  });
+  test("records a user.created event and closes /setup for good", async () => {
+    const dataDir = join(newDir(), "data");
+    const r = await runCli(["admin", "create", "--email", "first@example.com", "--password-stdin", "--data-dir", dataDir], { stdin: "a long passphrase" });
+    expect(r.code).toBe(0);
+    const db = new Database(join(dataDir, "switchboard.db"));
+    try {
+      const events = db.query<{ type: string; changes: string }, []>("SELECT type, changes FROM events WHERE object_type = 'user'").all();
+      expect(events.map((e) => e.type)).toEqual(["user.created"]);
+      expect(JSON.parse(events[0]!.changes).role_ids).toEqual([null, [1]]);
+      expect(events[0]!.changes).not.toContain("passphrase");
+      db.run("DELETE FROM user_roles");
+    } finally {
+      db.close();
+    }
+    const server = await startTestServer({ dataDir });
+    try {
+      expect((await fetch(server.url + "/setup", { redirect: "manual" })).headers.get("location")).toBe("/login");
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe("switchboard token create", () => {
+  test("prints only the new token on stdout; the token works and belongs to the admin", async () => {
+    const dataDir = join(newDir(), "data");
+    expect((await runCli(["admin", "create", "--email", "ops@example.com", "--password-stdin", "--data-dir", dataDir], { stdin: "a long passphrase" })).code).toBe(0);
+    const r = await runCli(["token", "create", "--admin", "OPS@example.com", "--name", "provisioning", "--data-dir", dataDir]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^sbt_[A-Za-z0-9_-]+\n$/);
+    const token = r.stdout.trim();
+    const server = await startTestServer({ dataDir });
+    try {
+      const res = await fetch(server.url + "/api/v1/tokens", { headers: { authorization: `Bearer ${token}` } });
+      expect(res.status).toBe(200);
+      const { data } = (await res.json()) as { data: { name: string; owner: { email: string } }[] };
+      expect(data).toHaveLength(1);
+      expect(data[0]).toMatchObject({ name: "provisioning", owner: { email: "ops@example.com" } });
+      expect(JSON.stringify(data)).not.toContain(token);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("refuses an unknown admin (exit 1) and missing options (exit 2), printing nothing on stdout", async () => {
+    const dataDir = join(newDir(), "data");
+    expect((await runCli(["admin", "create", "--email", "ops@example.com", "--password-stdin", "--data-dir", dataDir], { stdin: "a long passphrase" })).code).toBe(0);
+    const unknown = await runCli(["token", "create", "--admin", "nobody@example.com", "--name", "x", "--data-dir", dataDir]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stdout).toBe("");
+    expect(unknown.stderr).toContain("no active administrator with the email nobody@example.com");
+    const noName = await runCli(["token", "create", "--admin", "ops@example.com", "--data-dir", dataDir]);
+    expect(noName.code).toBe(2);
+    expect(noName.stderr).toContain("--name");
+    const noAdmin = await runCli(["token", "create", "--name", "x", "--data-dir", dataDir]);
+    expect(noAdmin.code).toBe(2);
+    expect(noAdmin.stderr).toContain("--admin");
+    const blank = await runCli(["token", "create", "--admin", "ops@example.com", "--name", " ", "--data-dir", dataDir]);
+    expect(blank.code).toBe(1);
+    expect(blank.stderr).toContain("name is required");
+    const db = new Database(join(dataDir, "switchboard.db"), { readonly: true });
+    try {
+      expect(db.query("SELECT count(*) AS n FROM api_tokens").get()).toEqual({ n: 0 });
+    } finally {
+      db.close();
+    }
+  });
+
+  test("an empty database beside an existing secret.key stops start-up with one line naming the file", async () => {
+    const dataDir = join(newDir(), "data");
+    const server = await startTestServer({ dataDir });
+    await server.close();
+    for (const f of ["-wal", "-shm"]) rmSync(join(dataDir, `switchboard.db${f}`), { force: true });
+    await Bun.write(join(dataDir, "switchboard.db"), "");
+    const r = await runCli(["serve", "--port", "0", "--data-dir", dataDir]);
+    expect(r.code).toBe(1);
+    const lines = r.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(join(dataDir, "switchboard.db"));
+    expect(lines[0]).toContain("restore the database from a backup");
+    const create = await runCli(["admin", "create", "--email", "a@example.com", "--password-stdin", "--data-dir", dataDir], { stdin: "a long passphrase" });
+    expect(create.code).toBe(1);
+    expect(create.stderr).toContain("restore the database from a backup");
   });
 });
 

@@ -1,7 +1,9 @@
 import { Elysia } from "elysia";
 import { sql } from "drizzle-orm";
+import { setupIsOpen } from "../../domain/admin-access";
 import { changePassword, countAdmins, createAdmin, listAdmins, removeAdmin } from "../../domain/admins";
 import { apiTokenStore } from "../../domain/credentials";
+import { listSessions, revokeSession, type SessionInfo } from "../../domain/sessions";
 import { organizations, users } from "../../db/schema";
 import { AppError } from "../../errors";
 import { fieldErrors, formatTime } from "../../views";
@@ -53,9 +55,15 @@ export function adminPages(ctx: AppContext) {
     return adminPage(ctx, request, session, "tokens", { tokens, ...data }, { title: "API tokens", section: "settings", status });
   };
 
+  const sessionsPage = (request: Request, session: SessionInfo) => {
+    const own = listSessions(ctx.db, session.user.id).map((s) => ({ ...s, createdAt: formatTime(s.createdAt), lastSeenAt: formatTime(s.lastSeenAt), current: s.id === session.id }));
+    const limits = { idleMinutes: ctx.config.sessionIdleMinutes, maxHours: ctx.config.sessionMaxHours };
+    return adminPage(ctx, request, session, "sessions", { sessions: own, ...limits }, { title: "Your sessions", section: "settings" });
+  };
+
   return new Elysia()
     .get("/", ({ request }) => {
-      if (countAdmins(ctx.db) === 0) return redirect(request, "/setup");
+      if (setupIsOpen(ctx.db)) return redirect(request, "/setup");
       const session = requireSession(ctx, request);
       const dbPath = ctx.db.$client.filename;
       const size = [dbPath, `${dbPath}-wal`].reduce((sum, p) => sum + (Bun.file(p).size || 0), 0);
@@ -81,7 +89,7 @@ export function adminPages(ctx: AppContext) {
       const session = requireSession(ctx, request);
       const form = pick(body, ["email", "password", "firstname", "lastname"]);
       try {
-        const admin = await createAdmin(ctx.db, form, session.user.id);
+        const admin = await createAdmin(ctx.db, ctx.events, form, { id: session.user.id, source: "ui" });
         return redirect(request, "/admins", [flashCookie(ctx, { kind: "success", message: `${admin.email} is now an administrator.` })]);
       } catch (err) {
         return adminsPage(request, { form: { ...form, password: "" }, errors: formErrors(err) }, 422);
@@ -89,7 +97,7 @@ export function adminPages(ctx: AppContext) {
     })
     .post("/admins/:id/remove", ({ request, params }) => {
       const session = requireSession(ctx, request);
-      removeAdmin(ctx.db, idParam(params.id), session.user.id);
+      removeAdmin(ctx.db, ctx.events, idParam(params.id), { id: session.user.id, source: "ui" });
       if (request.headers.get("HX-Request")) return new Response(null, { status: 200 });
       return redirect(request, "/admins", [flashCookie(ctx, { kind: "success", message: "Administrator removed." })]);
     })
@@ -97,11 +105,18 @@ export function adminPages(ctx: AppContext) {
     .post("/account/password", async ({ request, body }) => {
       const session = requireSession(ctx, request);
       try {
-        await changePassword(ctx.db, session.user.id, pick(body, ["current_password", "new_password", "confirm_password"]), session.id);
+        await changePassword(ctx.db, ctx.events, session.user.id, pick(body, ["current_password", "new_password", "confirm_password"]), session.id);
         return redirect(request, "/account", [flashCookie(ctx, { kind: "success", message: "Password changed. Your other sessions were signed out." })]);
       } catch (err) {
         return adminPage(ctx, request, session, "account", { errors: formErrors(err) }, { title: "Your account", section: "settings", status: 422 });
       }
+    })
+    .get("/account/sessions", ({ request }) => sessionsPage(request, requireSession(ctx, request)))
+    .post("/account/sessions/:id/revoke", ({ request, params }) => {
+      const session = requireSession(ctx, request);
+      revokeSession(ctx.db, session.user.id, params.id);
+      if (request.headers.get("HX-Request")) return new Response(null, { status: 200 });
+      return redirect(request, "/account/sessions", [flashCookie(ctx, { kind: "success", message: "Session signed out." })]);
     })
     .get("/tokens", ({ request }) => tokensPage(request))
     .post("/tokens", ({ request, body }) => {

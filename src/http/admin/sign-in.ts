@@ -1,5 +1,6 @@
 import { Elysia } from "elysia";
-import { countAdmins, createAdmin, verifyAdminLogin } from "../../domain/admins";
+import { setupIsOpen } from "../../domain/admin-access";
+import { createAdmin, verifyAdminLogin } from "../../domain/admins";
 import { createSession, deleteSession } from "../../domain/sessions";
 import { AppError, tooManyRequests } from "../../errors";
 import { fieldErrors, renderPage } from "../../views";
@@ -35,14 +36,15 @@ export function signInRoutes(ctx: AppContext) {
 
   return new Elysia()
     .get("/setup", ({ request }) => {
-      if (countAdmins(ctx.db) > 0) return redirect(request, "/login");
+      if (!setupIsOpen(ctx.db)) return redirect(request, "/login");
       return bare(request, "setup", {});
     })
     .post("/setup", async ({ request, body }) => {
       const form = (body ?? {}) as Form;
-      if (countAdmins(ctx.db) > 0) return redirect(request, "/login");
+      if (!setupIsOpen(ctx.db)) return redirect(request, "/login");
       try {
-        const admin = await createAdmin(ctx.db, { email: str(form.email), password: str(form.password), firstname: str(form.firstname), lastname: str(form.lastname) }, null, { onlyIfFirst: true });
+        const input = { email: str(form.email), password: str(form.password), firstname: str(form.firstname), lastname: str(form.lastname) };
+        const admin = await createAdmin(ctx.db, ctx.events, input, { id: null, source: "ui" }, { onlyIfFirst: true });
         return signIn(request, admin.id);
       } catch (err) {
         if (!(err instanceof AppError) || !(Array.isArray(err.details))) throw err;
@@ -50,7 +52,7 @@ export function signInRoutes(ctx: AppContext) {
       }
     })
     .get("/login", ({ request, query }) => {
-      if (countAdmins(ctx.db) === 0) return redirect(request, "/setup");
+      if (setupIsOpen(ctx.db)) return redirect(request, "/setup");
       if (currentSession(ctx, request)) return redirect(request, "/");
       return bare(request, "login", { next: safeNext(query.next) });
     })

@@ -9,6 +9,8 @@ import { json } from "../responses";
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const adminJson = (a: Admin) => ({ id: a.id, email: a.email, firstname: a.firstname, lastname: a.lastname, last_login: iso(a.lastLogin), created_at: iso(a.createdAt) });
 const tokenJson = (t: CredentialView) => ({ id: t.id, name: t.name, prefix: t.prefix, created_at: iso(t.createdAt), last_used_at: iso(t.lastUsedAt), created_by: t.createdBy });
+/** An API token also names the admin it belongs to, and whether it is suspended (that admin is deactivated). */
+const apiTokenJson = (t: CredentialView) => ({ ...tokenJson(t), owner: t.ownerId === null ? null : { id: t.ownerId, email: t.createdBy }, suspended: t.suspended });
 const idParam = (v: string) => Number.parseInt(v, 10) || 0;
 
 /** Administrators and API tokens through the REST API: what the Settings pages do. */
@@ -20,22 +22,22 @@ export function settingsApi(ctx: AppContext) {
     })
     .post("/admins", async ({ request, body }) => {
       const token = requireApiToken(ctx, request);
-      return json(adminJson(await createAdmin(ctx.db, body, token.actorId)), 201);
+      return json(adminJson(await createAdmin(ctx.db, ctx.events, body, { id: token.actorId, source: "api" })), 201);
     })
     .delete("/admins/:id", ({ request, params }) => {
       const token = requireApiToken(ctx, request);
       if (token.actorId === null) throw conflict("this token has no owner to act as; create a token as an admin");
-      removeAdmin(ctx.db, idParam(params.id), token.actorId);
+      removeAdmin(ctx.db, ctx.events, idParam(params.id), { id: token.actorId, source: "api" });
       return new Response(null, { status: 204 });
     })
     .get("/tokens", ({ request }) => {
       requireApiToken(ctx, request);
-      return json({ data: apiTokenStore.list(ctx.db).map(tokenJson) });
+      return json({ data: apiTokenStore.list(ctx.db).map(apiTokenJson) });
     })
     .post("/tokens", ({ request, body }) => {
       const token = requireApiToken(ctx, request);
       const created = apiTokenStore.create(ctx.db, body, token.actorId);
-      return json({ ...tokenJson(created.record), token: created.secret }, 201);
+      return json({ ...apiTokenJson(created.record), token: created.secret }, 201);
     })
     .delete("/tokens/:id", ({ request, params }) => {
       requireApiToken(ctx, request);

@@ -1,0 +1,68 @@
+import { and, eq, isNull, ne, sql } from "drizzle-orm";
+import type { Db } from "../db/client";
+import { apiTokens, sessions, settings, userRoles, users } from "../db/schema";
+import { conflict } from "../errors";
+import type { Tx } from "../events/feed";
+
+/**
+ * The rules every door (admin UI, REST API, CLI, CSV import) follows when an account gains or loses
+ * the Admin role, is deactivated or is deleted. users.ts and admins.ts call these inside their
+ * transactions, so the rule and the change commit together.
+ */
+export const ADMIN_ROLE_ID = 1;
+
+/** Set when the first administrator is created and never cleared: /setup is for new appliances only. */
+const ADMIN_EVER_CREATED_KEY = "admin.first_created_at";
+
+type Changes = Record<string, [unknown, unknown]>;
+const hasAdminRole = (roleIds: unknown) => Array.isArray(roleIds) && roleIds.includes(ADMIN_ROLE_ID);
+const LAST_ADMIN = "the last active administrator cannot be demoted, deactivated or deleted; make another administrator first";
+
+export function isActiveAdmin(tx: Tx, userId: number): boolean {
+  return !!tx
+    .select({ id: users.id })
+    .from(users)
+    .innerJoin(userRoles, and(eq(userRoles.userId, users.id), eq(userRoles.roleId, ADMIN_ROLE_ID)))
+    .where(and(eq(users.id, userId), eq(users.active, true)))
+    .get();
+}
+
+/** 409 when this user is the only active administrator; `field` names the input at fault, if any. */
+export function assertNotLastActiveAdmin(tx: Tx, userId: number, field?: string): void {
+  if (!isActiveAdmin(tx, userId)) return;
+  const others = tx
+    .select({ n: sql<number>`count(*)` })
+    .from(users)
+    .innerJoin(userRoles, and(eq(userRoles.userId, users.id), eq(userRoles.roleId, ADMIN_ROLE_ID)))
+    .where(and(eq(users.active, true), ne(users.id, userId)))
+    .get()!.n;
+  if (others === 0) throw conflict(LAST_ADMIN, field ? [{ field, message: LAST_ADMIN }] : undefined);
+}
+
+/** Before an account change is written: demoting or deactivating must leave an active administrator. */
+export function checkAccountChange(tx: Tx, userId: number, changes: Changes): void {
+  if (changes.role_ids && hasAdminRole(changes.role_ids[0]) && !hasAdminRole(changes.role_ids[1])) assertNotLastActiveAdmin(tx, userId, "role_ids");
+  if (changes.active?.[1] === false) assertNotLastActiveAdmin(tx, userId, "active");
+}
+
+/** After it is written: a new admin closes /setup for good; one who lost the role loses their access. */
+export function afterAccountChange(tx: Tx, userId: number, changes: Changes): void {
+  if (!changes.role_ids) return;
+  const [before, after] = changes.role_ids;
+  if (hasAdminRole(after) && !hasAdminRole(before)) {
+    tx.insert(settings).values({ key: ADMIN_EVER_CREATED_KEY, value: Date.now(), updatedAt: new Date() }).onConflictDoNothing().run();
+  }
+  if (hasAdminRole(before) && !hasAdminRole(after)) endAdminAccess(tx, userId);
+}
+
+/** Revokes the person's API tokens (for good: a new grant does not revive them), ends their sessions, drops their password. */
+export function endAdminAccess(tx: Tx, userId: number): void {
+  tx.update(apiTokens).set({ revokedAt: new Date() }).where(and(eq(apiTokens.createdById, userId), isNull(apiTokens.revokedAt))).run();
+  tx.delete(sessions).where(eq(sessions.userId, userId)).run();
+  tx.update(users).set({ passwordHash: null }).where(eq(users.id, userId)).run();
+}
+
+/** First-run setup is open only on a database that has never had an administrator. */
+export function setupIsOpen(db: Db): boolean {
+  return !db.select({ key: settings.key }).from(settings).where(eq(settings.key, ADMIN_EVER_CREATED_KEY)).get();
+}
