@@ -5,14 +5,21 @@ import type { DeliveryHandler, HttpRequestSpec, HttpResult, Job, Tx } from "../d
 import type { SecretBox } from "../secrets";
 import type { CrmSync } from "./config";
 import type { CrmJobPayload, CrmSyncPlanner } from "./planner";
-import { renderCall, toRequestSpec } from "./render";
+import { TemplateError } from "../templates";
+import { renderCall, toRequestSpec, type RenderedCall } from "./render";
 import { crmSyncs, crmSyncSkips } from "./schema";
 import { personSourceOf, templateView, type PersonSource } from "./tokens";
 
 const PERMANENT = new Set([400, 404, 405, 409, 413, 415, 422]);
 
-/** The CRM id in a create response, or why there is none (kept as the link's note). */
-export function readExternalId(path: string, body: string): { id: string | null; note: string | null } {
+/** Ids that would address something else once put into a URL path (the collection, or its parent). */
+const UNUSABLE_IDS = new Set(["", ".", ".."]);
+
+/**
+ * The CRM id in a create response, or why there is none (kept as the link's note). `refused`: the
+ * CRM answered an id that cannot address a record; it is not stored and the sync log says so.
+ */
+export function readExternalId(path: string, body: string): { id: string | null; note: string | null; refused?: boolean } {
   if (!path) return { id: null, note: "no Unique ID Path is set, so updates and deletes cannot be sent to the CRM beyond the initial creation" };
   let json: unknown;
   try {
@@ -27,7 +34,10 @@ export function readExternalId(path: string, body: string): { id: string | null;
     return { id: null, note: `the Unique ID Path ${path} failed: ${(err as Error).message}` };
   }
   if (Array.isArray(found)) found = found[0];
-  if (typeof found === "string" && found !== "") return { id: found, note: null };
+  if (typeof found === "string" && UNUSABLE_IDS.has(found.trim())) {
+    return { id: null, note: `the CRM answered the id ${JSON.stringify(found)} at ${path}, which cannot address a record in a URL; it was refused`, refused: true };
+  }
+  if (typeof found === "string") return { id: found, note: null };
   if (typeof found === "number" && Number.isFinite(found)) return { id: String(found), note: null };
   return { id: null, note: `the Unique ID Path ${path} found no id in the create response` };
 }
@@ -82,7 +92,14 @@ export function crmSyncHandler(db: Db, secrets: SecretBox, planner: CrmSyncPlann
         person = p.op === "update" ? personSourceOf(db, p.userId) : (p.person ?? { id: p.userId });
         if (!person) return skip(job, "the person was deleted; the delete call follows");
       }
-      const call = renderCall(op, templateView(person, externalId));
+      let call: RenderedCall;
+      try {
+        call = renderCall(op, templateView(person, externalId));
+      } catch (err) {
+        // A person's data that cannot be sent safely (e.g. a login ".." in the URL path): logged, not sent.
+        if (err instanceof TemplateError) return skip(job, `${p.op} not sent: ${err.message}`);
+        throw err;
+      }
       return toRequestSpec(call, op, await authOf(sync));
     },
     classify(job, result: HttpResult) {
@@ -106,8 +123,9 @@ export function crmSyncHandler(db: Db, secrets: SecretBox, planner: CrmSyncPlann
         return;
       }
       if (p.op === "create") {
-        const { id, note } = readExternalId(sync.uniqueIdPath, result.body);
+        const { id, note, refused } = readExternalId(sync.uniqueIdPath, result.body);
         links.setExternalId(p.syncId, p.userId, id, note);
+        if (refused) db.insert(crmSyncSkips).values({ syncId: p.syncId, userId: p.userId, operation: p.op, jobId: job.id, reason: note!, createdAt: new Date() }).run();
       } else if (p.op === "delete") {
         links.remove(p.syncId, p.userId);
       }

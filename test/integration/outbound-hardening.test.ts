@@ -1,0 +1,153 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { startApi, type Api } from "../support/api";
+import { eventually } from "../support/enrichment";
+import { signIn, type Browser } from "../support/server";
+import { startReceiver, type Receiver } from "../support/receiver";
+
+/** Hardening of what leaves the box: URL paths, redaction, secret headers, raw template tags, loops, header encoding. */
+let api: Api;
+let browser: Browser;
+let receiver: Receiver;
+let writeKey: string;
+beforeAll(async () => {
+  // Echoes every request back, headers and body, as receivers that reflect requests do.
+  receiver = startReceiver((req) => {
+    const echo = JSON.stringify({ headers: req.headers, body: req.body });
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    for (const [k, v] of Object.entries(req.headers)) if (/^(authorization|x-)/.test(k)) headers[`x-echo-${k}`] = v.replace(/[^\x20-\x7e]/g, "?");
+    return req.method === "POST" && req.path.startsWith("/crm/people") ? { status: 201, headers, body: req.body.includes("dotdot") ? '{"id": ".."}' : '{"id": "p1"}' } : { status: 200, headers, body: echo };
+  });
+  api = await startApi();
+  browser = await signIn(api.server);
+  writeKey = (await api.call("POST", "/api/v1/write_keys", { name: "site" })).body.key;
+});
+afterAll(async () => {
+  await api.server.close();
+  await receiver.stop();
+});
+
+const identify = (body: unknown) =>
+  fetch(`${api.server.url}/v1/identify`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Basic ${Buffer.from(`${writeKey}:`).toString("base64")}` },
+    body: JSON.stringify(body),
+  });
+
+/** Waits until a webhook delivery has finished, and returns its detail (API shape). */
+async function finishedDelivery(webhookId: number, jobId: number) {
+  return eventually(async () => {
+    const d = (await api.call("GET", `/api/v1/webhooks/${webhookId}/deliveries/${jobId}`)).body;
+    return d.status === "succeeded" || d.status === "failed" ? d : null;
+  });
+}
+
+async function crmDrained(syncId: number) {
+  return eventually(async () => {
+    const r = (await api.call("GET", `/api/v1/crm_syncs/${syncId}`)).body;
+    return r.state.queued_calls === 0 ? r : null;
+  });
+}
+
+/** The database file and its WAL, as bytes an attacker with the file would read. */
+const databaseText = () => ["switchboard.db", "switchboard.db-wal"].map((f) => { try { return readFileSync(join(api.server.dataDir, f)).toString("latin1"); } catch { return ""; } }).join("\n");
+
+describe("CRM URL paths stay inside their segment (item 6)", () => {
+  test('a CRM answering the id ".." is refused and logged; later calls never reach another path', async () => {
+    const sync = await api.call("POST", "/api/v1/crm_syncs", {
+      name: "dotdot crm",
+      create: { unique_id_path: "$.id", url: `${receiver.url}/crm/people`, data: '{"email": "{{ person.email }}"}' },
+      update: { enabled: true, method: "PUT", url: `${receiver.url}/crm/people/{{ external_id }}`, data: '{"email": "{{ person.email }}"}' },
+      delete: { enabled: true, url: `${receiver.url}/crm/people/{{ external_id }}` },
+    });
+    expect(sync.status).toBe(201);
+    const start = receiver.requests.length;
+    const u = (await api.call("POST", "/api/v1/users", { email: "dotdot@example.com", firstname: "Dot" })).body;
+    await crmDrained(sync.body.id);
+    await api.call("PATCH", `/api/v1/users/${u.id}`, { lastname: "Dot" });
+    await api.call("DELETE", `/api/v1/users/${u.id}`);
+    await crmDrained(sync.body.id);
+    const paths = receiver.requests.slice(start).map((r) => `${r.method} ${r.path}`);
+    expect(paths).toEqual(["POST /crm/people"]);
+    const skipped = (await api.call("GET", `/api/v1/crm_syncs/${sync.body.id}/logs?outcome=skipped`)).body.data;
+    expect(skipped.find((e: any) => e.operation === "create").reason).toContain('the CRM answered the id ".."');
+    expect(skipped.some((e: any) => e.operation === "update")).toBe(true);
+    const history = (await api.call("GET", `/api/v1/crm_syncs/${sync.body.id}/users/${u.id}`)).body;
+    expect(history.external_id).toBeNull();
+    await api.call("DELETE", `/api/v1/crm_syncs/${sync.body.id}`);
+  });
+
+  test('a login ".." from identify is not put into a URL path: the call is skipped with the reason', async () => {
+    const sync = await api.call("POST", "/api/v1/crm_syncs", {
+      name: "by login",
+      create: { method: "PUT", url: `${receiver.url}/crm/by-login/{{ person.login }}`, data: '{"email": "{{ person.email }}"}' },
+    });
+    expect(sync.status).toBe(201);
+    const start = receiver.requests.length;
+    expect((await identify({ userId: "..", traits: { email: "dots@example.com" } })).status).toBe(200);
+    expect((await identify({ userId: "fine id/1", traits: { email: "fine@example.com" } })).status).toBe(200);
+    await crmDrained(sync.body.id);
+    expect(receiver.requests.slice(start).map((r) => `${r.method} ${r.path}`)).toEqual(["PUT /crm/by-login/fine%20id%2F1"]);
+    const skipped = (await api.call("GET", `/api/v1/crm_syncs/${sync.body.id}/logs?outcome=skipped`)).body.data;
+    expect(skipped[0].reason).toContain('"." or ".." path segment');
+    await api.call("DELETE", `/api/v1/crm_syncs/${sync.body.id}`);
+  });
+});
+
+describe("credentials never come back through echoed answers (item 7)", () => {
+  test("basic auth: the password, user:password in base64 and the header are redacted from the log, the API, the page and the file", async () => {
+    const password = "s3cr/et pass+wörd";
+    const w = (await api.call("POST", "/api/v1/webhooks", { name: "echo basic", url: `${receiver.url}/echo`, auth_type: "basic", auth_username: "svc", auth_password: password })).body;
+    const job = (await api.call("POST", `/api/v1/webhooks/${w.id}/test`, { sample: "user" })).body;
+    const detail = await finishedDelivery(w.id, job.id);
+    const b64 = Buffer.from(`svc:${password}`).toString("base64");
+    const sent = receiver.requests.find((r) => r.path === "/echo" && r.headers.authorization === `Basic ${b64}`);
+    expect(sent).toBeDefined();
+    const page = await (await browser.get(`/webhooks/${w.id}/deliveries/${job.id}`)).text();
+    const log = JSON.stringify((await api.call("GET", `/api/v1/webhooks/${w.id}/deliveries/${job.id}`)).body);
+    expect(JSON.stringify(detail)).toContain("[REDACTED]");
+    for (const form of [password, encodeURIComponent(password), JSON.stringify(password).slice(1, -1), b64, Buffer.from(`svc:${password}`).toString("base64url")]) {
+      expect(log).not.toContain(form);
+      expect(page).not.toContain(form);
+      expect(databaseText()).not.toContain(form);
+    }
+  });
+
+  test("bearer auth on a CRM sync: the token echoed in the answer's body and headers is redacted", async () => {
+    const token = "tok-echo-0123456789";
+    const sync = (await api.call("POST", "/api/v1/crm_syncs", { name: "echo bearer", auth: { type: "bearer", token }, create: { url: `${receiver.url}/echo-crm`, data: '{"email": "{{ person.email }}"}' } })).body;
+    await api.call("POST", "/api/v1/users", { email: "bearer-echo@example.com" });
+    await crmDrained(sync.id);
+    const log = (await api.call("GET", `/api/v1/crm_syncs/${sync.id}/logs`)).body.data;
+    expect(log[0].response.body).toContain("[REDACTED]");
+    expect(JSON.stringify(log)).not.toContain(token);
+    expect(databaseText()).not.toContain(token);
+    await api.call("DELETE", `/api/v1/crm_syncs/${sync.id}`);
+  });
+});
+
+describe("raw template tags are refused in JSON and URL contexts (item 9)", () => {
+  test("webhook custom payloads: API and form name the position", async () => {
+    const res = await api.call("POST", "/api/v1/webhooks", { name: "raw", url: `${receiver.url}/raw`, custom_payload: '{\n  "name": "{{{ user.firstname }}}"\n}' });
+    expect(res.status).toBe(422);
+    expect(res.body.error.details[0].field).toBe("custom_payload");
+    expect(res.body.error.details[0].message).toContain("line 2, column 12");
+    const page = await browser.submit("/webhooks/new", "/webhooks", { name: "raw", url: `${receiver.url}/raw`, method: "POST", timeout_seconds: "15", max_attempts: "5", retry_base_seconds: "30", auth_type: "none", custom_payload: '{"n": "{{& user.firstname }}"}' });
+    expect(page.status).toBe(422);
+    const text = await page.text();
+    expect(text).toContain("unescaped tag");
+    expect(text).toContain("line 1, column 8");
+  });
+
+  test("CRM sync templates: URL, headers and data", async () => {
+    const res = await api.call("POST", "/api/v1/crm_syncs", {
+      name: "raw crm",
+      create: { url: `${receiver.url}/people/{{{ person.login }}}`, headers: '{"X-A": "{{& person.email }}"}', data: '{"a": {{{ person.first_name }}}}' },
+    });
+    expect(res.status).toBe(422);
+    const fields = res.body.error.details.map((d: any) => d.field);
+    expect(fields).toEqual(expect.arrayContaining(["create.url", "create.headers", "create.data"]));
+    expect(res.body.error.details.find((d: any) => d.field === "create.data").message).toContain("line 1, column 7");
+  });
+});
