@@ -151,3 +151,31 @@ describe("raw template tags are refused in JSON and URL contexts (item 9)", () =
     expect(res.body.error.details.find((d: any) => d.field === "create.data").message).toContain("line 1, column 7");
   });
 });
+
+describe("bad input answers 4xx, never 500 (item 14)", () => {
+  test("deliveries?limit=500 is a full page; limit=501 is refused naming limit", async () => {
+    const w = (await api.call("POST", "/api/v1/webhooks", { name: "limits", url: `${receiver.url}/limits` })).body;
+    expect((await api.call("GET", `/api/v1/webhooks/${w.id}/deliveries?limit=500`)).status).toBe(200);
+    const bad = await api.call("GET", `/api/v1/webhooks/${w.id}/deliveries?limit=501`);
+    expect(bad.status).toBe(422);
+    expect(bad.body.error.details[0].field).toBe("limit");
+  });
+
+  test("a 5,000-deep user_id in a CRM preview is refused naming user_id", async () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 5000; i++) deep = [deep];
+    const res = await api.call("POST", "/api/v1/crm_syncs/preview", { user_id: deep, create: { url: `${receiver.url}/p` } });
+    expect(res.status).toBe(422);
+    expect(res.body.error.details[0].field).toBe("user_id");
+  });
+
+  test("the trigger form posted as text/plain answers 415", async () => {
+    const page = await (await browser.get("/triggers/new")).text();
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page)![1]!;
+    const res = await browser.request("/triggers", { method: "POST", headers: { "content-type": "text/plain", "x-csrf-token": csrf }, body: "name=x" });
+    expect(res.status).toBe(415);
+    const api415 = await fetch(`${api.server.url}/api/v1/triggers`, { method: "POST", headers: { authorization: `Bearer ${api.token}`, "content-type": "text/plain" }, body: "name=x" });
+    expect(api415.status).toBeLessThan(500);
+    expect((await api415.json()).error.code).toBeDefined();
+  });
+});

@@ -13,6 +13,13 @@ import { html, redirect } from "../responses";
 import { adminPage } from "./render";
 
 type Form = Record<string, unknown>;
+
+/** A posted form; any other body (text/plain, a JSON array) is refused rather than read as one. */
+function formBody(body: unknown): Form {
+  if (body === undefined || body === null) return {};
+  if (typeof body === "object" && !Array.isArray(body)) return body as Form;
+  throw new AppError(415, "unsupported_media_type", "send the form as application/x-www-form-urlencoded or multipart/form-data");
+}
 const idParam = (v: string) => Number.parseInt(v, 10) || 0;
 const str = (form: Form, name: string) => (typeof form[name] === "string" ? (form[name] as string) : "");
 const list = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : typeof v === "string" ? [v] : []);
@@ -268,7 +275,7 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
     .get("/webhooks/new", ({ request }) => editPage(request, null))
     .post("/webhooks", async ({ request, body }) => {
       const session = requireSession(ctx, request);
-      const form = (body ?? {}) as Form;
+      const form = formBody(body);
       try {
         const { row, signingSecret } = await endpoints.create(webhookInput(form, true), session.user.id);
         return secretShown(request, row.id, signingSecret, "Webhook created. Copy its signing secret now: it is not shown again.");
@@ -278,7 +285,7 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
     })
     .post("/webhooks/preview", ({ request, body }) => {
       requireSession(ctx, request);
-      const form = (body ?? {}) as Form;
+      const form = formBody(body);
       const kind = (["ticket", "user", "organization"] as const).find((k) => k === str(form, "sample")) ?? "ticket";
       let data: Form;
       try {
@@ -294,7 +301,7 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
     .post("/webhooks/:id", async ({ request, params, body }) => {
       const session = requireSession(ctx, request);
       const id = idParam(params.id);
-      const form = (body ?? {}) as Form;
+      const form = formBody(body);
       try {
         await endpoints.update(id, webhookInput(form, false), session.user.id);
         return redirect(request, `/webhooks/${id}`, [flashCookie(ctx, { kind: "success", message: "Webhook saved." })]);
@@ -310,7 +317,7 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
     .post("/webhooks/:id/rotate", async ({ request, params, body }) => {
       const session = requireSession(ctx, request);
       const id = idParam(params.id);
-      const hours = Number(str((body ?? {}) as Form, "grace_hours") || 24);
+      const hours = Number(str(formBody(body), "grace_hours") || 24);
       try {
         const { signingSecret } = await endpoints.rotateSecret(id, hours, session.user.id);
         return secretShown(request, id, signingSecret, hours > 0 ? `New signing secret. The old one keeps signing for ${hours} hours.` : "New signing secret. The old one no longer signs.");
@@ -327,7 +334,7 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
     .post("/webhooks/:id/test", ({ request, params, body }) => {
       requireSession(ctx, request);
       const id = idParam(params.id);
-      const kind = (["ticket", "user", "organization"] as const).find((k) => k === str((body ?? {}) as Form, "sample")) ?? "ticket";
+      const kind = (["ticket", "user", "organization"] as const).find((k) => k === str(formBody(body), "sample")) ?? "ticket";
       const job = service.sendTest(id, kind);
       return redirect(request, `/webhooks/${id}/deliveries/${job.id}`);
     })
@@ -357,7 +364,7 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
     .get("/triggers/new", ({ request }) => triggerPage(request, null))
     .post("/triggers", ({ request, body }) => {
       const session = requireSession(ctx, request);
-      const input = triggerInput((body ?? {}) as Form);
+      const input = triggerInput(formBody(body));
       try {
         const t = triggers.create(input, session.user.id);
         return redirect(request, `/triggers/${t.id}`, [flashCookie(ctx, { kind: "success", message: "Trigger created." })]);
@@ -369,7 +376,7 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
     .post("/triggers/:id", ({ request, params, body }) => {
       const session = requireSession(ctx, request);
       const id = idParam(params.id);
-      const input = triggerInput((body ?? {}) as Form);
+      const input = triggerInput(formBody(body));
       try {
         triggers.update(id, input, session.user.id);
         return redirect(request, `/triggers/${id}`, [flashCookie(ctx, { kind: "success", message: "Trigger saved." })]);
