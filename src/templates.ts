@@ -1,11 +1,13 @@
 import Mustache from "mustache";
+import { encodeHeaderValue } from "./delivery/header-value";
 
 /**
  * Mustache rendering for payloads that leave the box, in the context each value lands in:
  * - JSON: a value inside "…{{ x }}…" is escaped as JSON string content, so quotes, backslashes,
  *   newlines and emoji in a name still give valid JSON; the result must parse as JSON.
  * - URL: values are percent-encoded; the result must be an http(s) URL.
- * - Headers: a JSON object of strings (rendered in JSON context), no line breaks in values.
+ * - Headers: a JSON object of strings (rendered in JSON context), no line breaks in values; a value
+ *   beyond printable ASCII is sent RFC 8187-encoded (delivery/header-value.ts).
  * HTML views use Mustache's own HTML escaping (views.ts). Unescaped tags ({{{ x }}}, {{& x }}) are
  * refused in JSON and URL contexts: they would let a value (a name sent with a write key) add JSON
  * keys or steer a URL.
@@ -119,7 +121,7 @@ export function renderHeaders(template: string, view: object): Record<string, st
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new TemplateError(`"${name}" is not a valid header name`);
     const s = typeof v === "string" ? v : JSON.stringify(v);
     if (/[\r\n]/.test(s)) throw new TemplateError(`the value of header "${name}" must not contain line breaks`);
-    out[name] = s;
+    out[name] = encodeHeaderValue(s);
   }
   return out;
 }

@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { Db } from "../db/client";
 import type { DeliveryEngine } from "../delivery/engine";
 import { notFound, validate, ValidationError } from "../errors";
+import { isSendableHeaderValue } from "../delivery/header-value";
 import type { SecretBox } from "../secrets";
 import { renderJsonText, TemplateError } from "../templates";
 import { samplePayload } from "./payloads";
@@ -34,6 +35,7 @@ const headersSchema = z.record(z.string(), z.string().max(4000)).superRefine((h,
     if (!HEADER_NAME.test(name)) ctx.addIssue({ code: "custom", path: [name], message: "is not a valid header name" });
     else if (RESERVED_HEADERS.test(name)) ctx.addIssue({ code: "custom", path: [name], message: "is set by Switchboard and cannot be overridden" });
     if (/[\r\n\0]/.test(value)) ctx.addIssue({ code: "custom", path: [name], message: "must not contain line breaks" });
+    else if (!isSendableHeaderValue(value)) ctx.addIssue({ code: "custom", path: [name], message: "must be Latin-1 text without control characters (HTTP cannot carry other characters in a header)" });
   }
 });
 

@@ -6,6 +6,7 @@ import type { DbOrTx, DeliveryHandler, HttpRequestSpec, Job } from "../delivery/
 import { notFound } from "../errors";
 import type { ChangeEvent, Tx } from "../events/feed";
 import type { AppContext } from "../http/context";
+import { encodeHeaderValue } from "../delivery/header-value";
 import { renderJsonText } from "../templates";
 import { VERSION } from "../version";
 import { conditionsHold } from "./conditions";
@@ -237,7 +238,7 @@ export class WebhookService {
       ...w.headers,
       "Content-Type": "application/json; charset=utf-8",
       "User-Agent": w.zammadCompat ? "Zammad User Agent" : `Switchboard/${VERSION}`,
-      [`${prefix}-Trigger`]: p.trigger_name,
+      [`${prefix}-Trigger`]: encodeHeaderValue(p.trigger_name),
       [`${prefix}-Delivery`]: job.deliveryId,
       "webhook-id": job.deliveryId,
       "webhook-timestamp": String(timestamp),

@@ -179,3 +179,31 @@ describe("bad input answers 4xx, never 500 (item 14)", () => {
     expect((await api415.json()).error.code).toBeDefined();
   });
 });
+
+describe("header values beyond Latin-1 (item 18)", () => {
+  const decode = (v: string) => decodeURIComponent(v.replace(/^UTF-8''/, ""));
+
+  test("a trigger named with an emoji delivers, its name RFC 8187-encoded in X-Switchboard-Trigger", async () => {
+    const name = "Déjà vu 🚀 'quoted'";
+    const w = (await api.call("POST", "/api/v1/webhooks", { name: "emoji", url: `${receiver.url}/emoji-trigger` })).body;
+    expect((await api.call("POST", "/api/v1/triggers", { name, events: ["organization.created"], webhook_ids: [w.id] })).status).toBe(201);
+    await api.call("POST", "/api/v1/organizations", { name: "Emoji Org" });
+    const req = await eventually(async () => receiver.requests.find((r) => r.path === "/emoji-trigger"));
+    expect(req.headers["x-switchboard-trigger"]).toBe("UTF-8''D%C3%A9j%C3%A0%20vu%20%F0%9F%9A%80%20%27quoted%27");
+    expect(decode(req.headers["x-switchboard-trigger"]!)).toBe(name);
+    const jobs = (await api.call("GET", `/api/v1/webhooks/${w.id}/deliveries`)).body.data;
+    await finishedDelivery(w.id, jobs[0].id).then((d) => expect(d.status).toBe("succeeded"));
+    await api.call("PATCH", `/api/v1/webhooks/${w.id}`, { active: false });
+  });
+
+  test("a custom header value beyond Latin-1 is refused at save; a CRM header rendering a name with an emoji is encoded", async () => {
+    const bad = await api.call("POST", "/api/v1/webhooks", { name: "cup", url: `${receiver.url}/cup`, headers: { "X-Cup": "☕" } });
+    expect(bad.status).toBe(422);
+    expect(bad.body.error.details[0].field).toBe("headers.X-Cup");
+    const sync = (await api.call("POST", "/api/v1/crm_syncs", { name: "named", create: { url: `${receiver.url}/crm-header`, headers: '{"X-Name": "{{ person.first_name }}"}', data: "{}" } })).body;
+    await api.call("POST", "/api/v1/users", { email: "emoji-header@example.com", firstname: "Zoë 🎉" });
+    const req = await eventually(async () => receiver.requests.find((r) => r.path === "/crm-header"));
+    expect(decode(req.headers["x-name"]!)).toBe("Zoë 🎉");
+    await api.call("DELETE", `/api/v1/crm_syncs/${sync.id}`);
+  });
+});
