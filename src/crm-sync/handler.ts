@@ -5,6 +5,7 @@ import type { DeliveryHandler, HttpRequestSpec, HttpResult, Job, Tx } from "../d
 import type { SecretBox } from "../secrets";
 import type { CrmSync } from "./config";
 import type { CrmJobPayload, CrmSyncPlanner } from "./planner";
+import { HOP_HEADER, nextHop } from "../delivery/hops";
 import { TemplateError } from "../templates";
 import { renderCall, toRequestSpec, type RenderedCall } from "./render";
 import { crmSyncs, crmSyncSkips } from "./schema";
@@ -51,7 +52,16 @@ export function crmSyncHandler(db: Db, secrets: SecretBox, planner: CrmSyncPlann
   const links = planner.links;
   /** Why a job was not sent, from prepare() to its onSuccess() (same process, same attempt). */
   const skipReasons = new Map<number, string>();
-  const secretCache = new Map<number, { sealed: string; plain: string }>();
+  /** Sealed value → clear value (a sealed value changes on every save, so entries never go stale). */
+  const plain = new Map<string, string>();
+  const reveal = async (sealed: string) => {
+    let value = plain.get(sealed);
+    if (value === undefined) {
+      if (plain.size > 1000) plain.clear();
+      plain.set(sealed, (value = await secrets.decrypt(sealed)));
+    }
+    return value;
+  };
 
   // Prepared once: prepare() and onSuccess() run for every call.
   const syncById = db.select().from(crmSyncs).where(eq(crmSyncs.id, sql.placeholder("id"))).prepare();
@@ -59,12 +69,14 @@ export function crmSyncHandler(db: Db, secrets: SecretBox, planner: CrmSyncPlann
 
   async function authOf(sync: CrmSync): Promise<HttpRequestSpec["auth"]> {
     if (sync.authType === "none" || !sync.authSecret) return undefined;
-    let cached = secretCache.get(sync.id);
-    if (!cached || cached.sealed !== sync.authSecret) {
-      cached = { sealed: sync.authSecret, plain: await secrets.decrypt(sync.authSecret) };
-      secretCache.set(sync.id, cached);
-    }
-    return sync.authType === "basic" ? { type: "basic", username: sync.authUsername ?? "", password: cached.plain } : { type: "bearer", token: cached.plain };
+    const secret = await reveal(sync.authSecret);
+    return sync.authType === "basic" ? { type: "basic", username: sync.authUsername ?? "", password: secret } : { type: "bearer", token: secret };
+  }
+
+  async function secretHeadersOf(sync: CrmSync): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const [name, sealed] of Object.entries(sync.secretHeadersSealed ?? {})) out[name] = await reveal(sealed);
+    return out;
   }
 
   const skip = (job: Job, reason: string) => {
@@ -100,7 +112,9 @@ export function crmSyncHandler(db: Db, secrets: SecretBox, planner: CrmSyncPlann
         if (err instanceof TemplateError) return skip(job, `${p.op} not sent: ${err.message}`);
         throw err;
       }
-      return toRequestSpec(call, op, await authOf(sync));
+      const spec = toRequestSpec(call, op, await authOf(sync));
+      const secretHeaders = await secretHeadersOf(sync);
+      return { ...spec, headers: { ...spec.headers, ...secretHeaders, [HOP_HEADER]: nextHop(p.hop) }, secrets: Object.values(secretHeaders) };
     },
     classify(job, result: HttpResult) {
       // A delete answered "not found": the record is already gone, which is what we wanted.

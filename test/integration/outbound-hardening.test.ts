@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startApi, type Api } from "../support/api";
 import { eventually } from "../support/enrichment";
-import { signIn, type Browser } from "../support/server";
+import { signIn, startTestServer, type Browser } from "../support/server";
 import { startReceiver, type Receiver } from "../support/receiver";
 
 /** Hardening of what leaves the box: URL paths, redaction, secret headers, raw template tags, loops, header encoding. */
@@ -11,9 +11,20 @@ let api: Api;
 let browser: Browser;
 let receiver: Receiver;
 let writeKey: string;
+const relayAnswers: number[] = [];
 beforeAll(async () => {
   // Echoes every request back, headers and body, as receivers that reflect requests do.
-  receiver = startReceiver((req) => {
+  receiver = startReceiver(async (req) => {
+    if (req.path === "/relay") {
+      // Another host that turns each webhook into an identify call back to us, passing the hop count on.
+      const res = await fetch(`${api.server.url}/v1/identify`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Basic ${Buffer.from(`${writeKey}:`).toString("base64")}`, "x-switchboard-hop": req.headers["x-switchboard-hop"] ?? "" },
+        body: JSON.stringify({ userId: "looper", traits: { email: "looper@example.com", round: req.headers["x-switchboard-hop"] } }),
+      });
+      relayAnswers.push(res.status);
+      return { status: 200 };
+    }
     const echo = JSON.stringify({ headers: req.headers, body: req.body });
     const headers: Record<string, string> = { "content-type": "application/json" };
     for (const [k, v] of Object.entries(req.headers)) if (/^(authorization|x-)/.test(k)) headers[`x-echo-${k}`] = v.replace(/[^\x20-\x7e]/g, "?");
@@ -205,5 +216,107 @@ describe("header values beyond Latin-1 (item 18)", () => {
     const req = await eventually(async () => receiver.requests.find((r) => r.path === "/crm-header"));
     expect(decode(req.headers["x-name"]!)).toBe("Zoë 🎉");
     await api.call("DELETE", `/api/v1/crm_syncs/${sync.id}`);
+  });
+});
+
+describe("secret custom headers (item 8)", () => {
+  const key = "key-ABCDEF-1234567890";
+  test("webhooks: sealed at rest, masked in the API and the form, redacted from echoed logs; the mask keeps the value", async () => {
+    const created = await api.call("POST", "/api/v1/webhooks", { name: "secret hdr", url: `${receiver.url}/secret-hdr`, headers: { "X-Env": "test" }, secret_headers: { "X-Api-Key": key } });
+    expect(created.status).toBe(201);
+    expect(created.body.secret_headers).toEqual({ "X-Api-Key": "••••••••" });
+    expect(created.body.headers).toEqual({ "X-Env": "test" });
+    const id = created.body.id;
+    expect((await api.call("PATCH", `/api/v1/webhooks/${id}`, { secret_headers: { "X-Api-Key": "••••••••" }, note: "kept" })).status).toBe(200);
+    // A plain header may not shadow a secret one.
+    expect((await api.call("PATCH", `/api/v1/webhooks/${id}`, { headers: { "x-api-key": "clear" } })).body.error.details[0].field).toBe("secret_headers.X-Api-Key");
+    // Saving the edit form as shown (the mask in place) keeps the value too.
+    const page = await (await browser.get(`/webhooks/${id}`)).text();
+    expect(page).toContain("X-Api-Key: ••••••••");
+    expect(page).not.toContain(key);
+    const saved = await browser.submit(`/webhooks/${id}`, `/webhooks/${id}`, { name: "secret hdr", url: `${receiver.url}/secret-hdr`, method: "POST", timeout_seconds: "15", max_attempts: "5", retry_base_seconds: "30", auth_type: "none", active: "on", tls_verify: "on", headers: "X-Env: test", secret_headers: "X-Api-Key: ••••••••" });
+    expect(saved.status).toBe(303);
+    const job = (await api.call("POST", `/api/v1/webhooks/${id}/test`, { sample: "user" })).body;
+    const detail = await finishedDelivery(id, job.id);
+    expect(receiver.requests.filter((r) => r.path === "/secret-hdr").at(-1)!.headers["x-api-key"]).toBe(key);
+    expect(JSON.stringify(detail)).not.toContain(key);
+    expect(await (await browser.get(`/webhooks/${id}/deliveries/${job.id}`)).text()).not.toContain(key);
+    expect(JSON.stringify((await api.call("GET", `/api/v1/webhooks/${id}`)).body)).not.toContain(key);
+    expect(databaseText()).not.toContain(key);
+  });
+
+  test("CRM syncs: set through the form, masked, sent with every call, never stored or shown in clear", async () => {
+    const crmKey = "crm-key-ZYXW-0987654321";
+    const form = { name: "crm secret hdr", enabled: "1", auth_type: "none", secret_headers: `X-Api-Key: ${crmKey}`, create_method: "POST", create_url: `${receiver.url}/crm-secret`, create_data: '{"e": "{{ person.email }}"}', create_tls_verify: "1", create_timeout: "15", update_timeout: "15", delete_timeout: "15" };
+    const created = await browser.submit("/crm-sync/new", "/crm-sync", form);
+    expect(created.status).toBe(303);
+    const id = Number(/\/crm-sync\/(\d+)/.exec(created.headers.get("location")!)![1]);
+    expect((await api.call("GET", `/api/v1/crm_syncs/${id}`)).body.secret_headers).toEqual({ "X-Api-Key": "••••••••" });
+    const page = await (await browser.get(`/crm-sync/${id}`)).text();
+    expect(page).toContain("X-Api-Key: ••••••••");
+    expect(page).not.toContain(crmKey);
+    expect((await browser.submit(`/crm-sync/${id}`, `/crm-sync/${id}`, { ...form, secret_headers: "X-Api-Key: ••••••••" })).status).toBe(303);
+    await api.call("POST", "/api/v1/users", { email: "secret-header@example.com" });
+    await crmDrained(id);
+    expect(receiver.requests.filter((r) => r.path === "/crm-secret").at(-1)!.headers["x-api-key"]).toBe(crmKey);
+    const log = JSON.stringify((await api.call("GET", `/api/v1/crm_syncs/${id}/logs`)).body);
+    expect(log).toContain("[REDACTED]");
+    expect(log).not.toContain(crmKey);
+    expect(await (await browser.get(`/crm-sync/${id}?tab=logs`)).text()).not.toContain(crmKey);
+    expect(databaseText()).not.toContain(crmKey);
+    await api.call("DELETE", `/api/v1/crm_syncs/${id}`);
+  });
+});
+
+describe("loops back into this server (item 11)", () => {
+  test("a webhook or CRM sync to this server's own address is refused naming the url, unless allowed", async () => {
+    const port = api.server.port;
+    for (const url of [`${api.server.url}/v1/identify`, `http://localhost:${port}/v1/identify`]) {
+      const res = await api.call("POST", "/api/v1/webhooks", { name: "self", url });
+      expect(res.status).toBe(422);
+      expect(res.body.error.details[0].field).toBe("url");
+      expect(res.body.error.details[0].message).toContain("this Switchboard server itself");
+    }
+    const allowed = await api.call("POST", "/api/v1/webhooks", { name: "self ok", url: `${api.server.url}/v1/identify`, allow_self: true, active: false });
+    expect(allowed.status).toBe(201);
+    expect(allowed.body.allow_self).toBe(true);
+    expect((await api.call("PATCH", `/api/v1/webhooks/${allowed.body.id}`, { allow_self: false })).status).toBe(422);
+    const sync = await api.call("POST", "/api/v1/crm_syncs", { name: "self crm", create: { url: `http://127.0.0.1:${port}/api/v1/users`, data: "{}" } });
+    expect(sync.status).toBe(422);
+    expect(sync.body.error.details[0].field).toBe("create.url");
+    // The form: refused with the reason, then saved with the checkbox.
+    const form = { name: "self form", url: `${api.server.url}/v1/identify`, method: "POST", timeout_seconds: "15", max_attempts: "5", retry_base_seconds: "30", auth_type: "none" };
+    const refused = await browser.submit("/webhooks/new", "/webhooks", form);
+    expect(refused.status).toBe(422);
+    expect(await refused.text()).toContain("this Switchboard server itself");
+    expect((await browser.submit("/webhooks/new", "/webhooks", { ...form, allow_self: "on" })).status).toBe(200);
+  });
+
+  test("the configured base URL counts as this server", async () => {
+    const other = await startTestServer({ baseUrl: "https://switchboard.example.com" });
+    try {
+      const { createToken, setupAdmin } = await import("../support/server");
+      const token = await createToken(await setupAdmin(other));
+      const res = await fetch(`${other.url}/api/v1/webhooks`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ name: "base", url: "https://switchboard.example.com/v1/identify" }) });
+      expect(res.status).toBe(422);
+      expect((await res.json()).error.message).toContain("base URL");
+    } finally {
+      await other.close();
+    }
+  });
+
+  test("deliveries carry X-Switchboard-Hop; a loop through another host is cut after a few hops (508)", async () => {
+    const w = (await api.call("POST", "/api/v1/webhooks", { name: "relay", url: `${receiver.url}/relay` })).body;
+    const t = (await api.call("POST", "/api/v1/triggers", { name: "looper", events: ["user.created", "user.updated"], webhook_ids: [w.id], conditions: [{ field: "user.login", operator: "is", value: "looper" }] })).body;
+    expect((await identify({ userId: "looper", traits: { email: "looper@example.com", round: "0" } })).status).toBe(200);
+    await eventually(async () => relayAnswers.length >= 4);
+    await Bun.sleep(500);
+    const hops = receiver.requests.filter((r) => r.path === "/relay").map((r) => r.headers["x-switchboard-hop"]);
+    expect(hops).toEqual(["1", "2", "3", "4"]);
+    expect(relayAnswers).toEqual([200, 200, 200, 508]);
+    await api.call("DELETE", `/api/v1/triggers/${t.id}`);
+    const direct = await fetch(`${api.server.url}/v1/identify`, { method: "POST", headers: { "content-type": "application/json", "x-switchboard-hop": "4" }, body: "{}" });
+    expect(direct.status).toBe(508);
+    expect((await direct.json()).error.code).toBe("loop_detected");
   });
 });

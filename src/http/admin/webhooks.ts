@@ -1,6 +1,7 @@
 import { Elysia } from "elysia";
 import type { Job } from "../../delivery/types";
-import { AppError, ValidationError } from "../../errors";
+import { maskedHeaders } from "../../delivery/secret-headers";
+import { AppError, type FieldIssue } from "../../errors";
 import { fieldErrors, formatTime, renderFragment } from "../../views";
 import type { WebhookJobPayload, WebhookService } from "../../webhooks";
 import { OPERATOR_LABELS, OPERATORS, TRIGGER_EVENTS } from "../../webhooks/conditions";
@@ -10,6 +11,7 @@ import type { TriggerRow } from "../../webhooks/triggers";
 import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
 import { html, redirect } from "../responses";
+import { headerField, headerLines, parseHeaderLines } from "./forms";
 import { adminPage } from "./render";
 
 type Form = Record<string, unknown>;
@@ -29,21 +31,10 @@ const CONDITION_ROWS = 3;
 
 /** Field errors of a failed form, or rethrow what is not about the form's fields. */
 function formErrors(err: unknown): Record<string, string> {
-  if (err instanceof AppError && Array.isArray(err.details)) return fieldErrors(err.details);
+  if (err instanceof AppError && Array.isArray(err.details)) return fieldErrors((err.details as FieldIssue[]).map((i) => ({ ...i, field: headerField(i.field) })));
   throw err;
 }
 
-/** "Name: value" lines, as admins type headers. */
-function parseHeaderLines(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split(/\r?\n/)) {
-    if (!line.trim()) continue;
-    const i = line.indexOf(":");
-    if (i <= 0) throw new ValidationError([{ field: "headers", message: `"${line.trim().slice(0, 50)}" is not "Name: value"` }]);
-    out[line.slice(0, i).trim()] = line.slice(i + 1).trim();
-  }
-  return out;
-}
 
 /** The webhook form as API input: empty secret fields keep the saved secret. */
 function webhookInput(form: Form, isNew: boolean): Record<string, unknown> {
@@ -53,7 +44,9 @@ function webhookInput(form: Form, isNew: boolean): Record<string, unknown> {
     method: str(form, "method") || "POST",
     tls_verify: checked(form, "tls_verify"),
     timeout_seconds: num(form, "timeout_seconds"),
-    headers: parseHeaderLines(str(form, "headers")),
+    headers: parseHeaderLines(str(form, "headers"), "headers"),
+    secret_headers: parseHeaderLines(str(form, "secret_headers")),
+    allow_self: checked(form, "allow_self"),
     auth_type: str(form, "auth_type") || "none",
     auth_username: str(form, "auth_username"),
     active: checked(form, "active"),
@@ -71,10 +64,6 @@ function webhookInput(form: Form, isNew: boolean): Record<string, unknown> {
   return input;
 }
 
-const headerLines = (h: Record<string, string>) =>
-  Object.entries(h)
-    .map(([k, v]) => `${k}: ${v}`)
-    .join("\n");
 
 function formOf(w: WebhookRow) {
   return {
@@ -83,6 +72,8 @@ function formOf(w: WebhookRow) {
     method: w.method,
     timeout_seconds: w.timeoutSeconds,
     headers: headerLines(w.headers),
+    secret_headers: headerLines(maskedHeaders(w.secretHeadersSealed)),
+    allow_self: w.allowSelf,
     auth_type: w.authType,
     auth_username: w.authUsername ?? "",
     note: w.note ?? "",

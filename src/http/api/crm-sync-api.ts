@@ -5,6 +5,7 @@ import { crmSync } from "../../crm-sync/index";
 import { listSyncLog } from "../../crm-sync/logs";
 import { previewFor, retryCall, syncDetailJson, userHistory } from "../../crm-sync/service";
 import { requireApiToken } from "../auth";
+import { selfTargetCheck } from "../addresses";
 import type { AppContext } from "../context";
 import { json } from "../responses";
 import { validate } from "../../errors";
@@ -19,7 +20,7 @@ const previewUserId = (value: unknown): number | undefined =>
 /** CRM syncs through the REST API: everything the CRM Sync pages do. */
 export function crmSyncApi(ctx: AppContext) {
   crmSync(ctx);
-  const deps = { db: ctx.db, secrets: ctx.secrets, delivery: ctx.delivery };
+  const deps = { db: ctx.db, secrets: ctx.secrets, delivery: ctx.delivery, selfTarget: selfTargetCheck(ctx) };
   const id = (v: string) => pathId(v, "CRM sync");
   return new Elysia({ prefix: "/api/v1/crm_syncs" })
     .get("", ({ request }) => (requireApiToken(ctx, request), json({ data: listSyncs(ctx.db).map((s) => syncDetailJson(ctx, s)) })))
