@@ -6,6 +6,7 @@
  *
  *   npx bun bench/crm-sync.ts [people]
  */
+import { selfTargetCheck } from "../src/http/addresses";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -42,7 +43,7 @@ const server = await startServer(loadConfig({ host: "127.0.0.1", port: "0", data
 const { ctx } = server;
 const data = '{"sb_id": {{ person.id }}, "name": "{{ person.name }}", "email": "{{ person.email }}", "version": "{{ person.last_name }}"}';
 const sync = await createSync(
-  { db: ctx.db, secrets: ctx.secrets, delivery: ctx.delivery },
+  { db: ctx.db, secrets: ctx.secrets, delivery: ctx.delivery, selfTarget: selfTargetCheck(ctx) },
   { name: "bench", create: { unique_id_path: "$.id", url: `${target}/people`, data }, update: { enabled: true, url: `${target}/people/{{external_id}}`, data } },
 );
 crmSync(ctx);

@@ -1,7 +1,8 @@
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "./config";
-import { createApp } from "./app";
+import { createApp, isApiPath } from "./app";
+import { hopOf, HOP_HEADER, MAX_HOPS, withHop } from "./delivery/hops";
 import { openDatabase, type Db } from "./db/client";
 import { GroupCommit } from "./db/group-commit";
 import { lockDataDir } from "./db/lock";
@@ -116,12 +117,16 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         const meta = { id: sentId && REQUEST_ID.test(sentId) ? sentId : crypto.randomUUID(), ip: srv.requestIP(incoming)?.address ?? "unknown", route: "" };
         const limit = IMPORT_PATH.test(new URL(incoming.url).pathname) ? config.importLimit : config.bodyLimit;
         const request = await withinBodyLimit(incoming, limit);
-        let response: Response;
-        if (request) {
-          requestMeta.set(request, meta);
-          response = await app.handle(request);
-        } else response = jsonError(413, "payload_too_large", `request body exceeds ${limit} bytes`);
         const path = new URL(incoming.url).pathname;
+        const hop = hopOf(incoming);
+        let response: Response;
+        if (hop > MAX_HOPS && isApiPath(path)) {
+          response = jsonError(508, "loop_detected", `${HOP_HEADER} is ${hop}: this request went through more than ${MAX_HOPS} Switchboard deliveries in a row, which looks like a loop`);
+        } else if (request) {
+          requestMeta.set(request, meta);
+          // The changes this request records queue their deliveries with its hop count.
+          response = await withHop(hop, () => app.handle(request));
+        } else response = jsonError(413, "payload_too_large", `request body exceeds ${limit} bytes`);
         response.headers.set("X-Request-Id", meta.id);
         for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!response.headers.has(k)) response.headers.set(k, v);
         const seconds = (performance.now() - started) / 1000;
@@ -135,8 +140,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       },
     });
     const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${server.port}`;
-    // Without a base URL the public URL is the listening address, known only now when port 0 picked one.
-    if (!config.baseUrl) ctx.config = { ...config, publicUrl: url };
+    // The port is known only now when port 0 picked one; without a base URL the public URL is the listening address.
+    ctx.config = { ...config, port: server.port!, publicUrl: config.baseUrl ? config.publicUrl : url };
     log.info("switchboard listening", { url, data_dir: config.dataDir, public_url: ctx.config.publicUrl });
     let stopping: Promise<void> | undefined;
     return {

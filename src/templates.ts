@@ -1,12 +1,16 @@
 import Mustache from "mustache";
+import { encodeHeaderValue } from "./delivery/header-value";
 
 /**
  * Mustache rendering for payloads that leave the box, in the context each value lands in:
  * - JSON: a value inside "…{{ x }}…" is escaped as JSON string content, so quotes, backslashes,
  *   newlines and emoji in a name still give valid JSON; the result must parse as JSON.
  * - URL: values are percent-encoded; the result must be an http(s) URL.
- * - Headers: a JSON object of strings (rendered in JSON context), no line breaks in values.
- * HTML views use Mustache's own HTML escaping (views.ts). Triple braces {{{ x }}} insert raw text.
+ * - Headers: a JSON object of strings (rendered in JSON context), no line breaks in values; a value
+ *   beyond printable ASCII is sent RFC 8187-encoded (delivery/header-value.ts).
+ * HTML views use Mustache's own HTML escaping (views.ts). Unescaped tags ({{{ x }}}, {{& x }}) are
+ * refused in JSON and URL contexts: they would let a value (a name sent with a write key) add JSON
+ * keys or steer a URL.
  */
 export class TemplateError extends Error {
   constructor(
@@ -35,8 +39,31 @@ export function checkSyntax(template: string): void {
   }
 }
 
-function render(template: string, view: object, escapeValue: (v: unknown) => string): string {
+type Token = [string, string, number, number, Token[]?];
+
+function firstUnescapedTag(tokens: Token[]): Token | undefined {
+  for (const t of tokens) {
+    if (t[0] === "&") return t;
+    const inner = t[4] && firstUnescapedTag(t[4]);
+    if (inner) return inner;
+  }
+  return undefined;
+}
+
+/** Refuses {{{ x }}} and {{& x }} (raw insertion), naming the first one's position. */
+export function checkEscaped(template: string): void {
   checkSyntax(template);
+  const raw = firstUnescapedTag(Mustache.parse(template) as Token[]);
+  if (raw) {
+    throw new TemplateError(
+      `unescaped tag "${template.slice(raw[2], raw[3])}" is not allowed here: use {{ ${raw[1]} }}, which escapes the value for this context`,
+      positionOf(template, raw[2]),
+    );
+  }
+}
+
+function render(template: string, view: object, escapeValue: (v: unknown) => string): string {
+  checkEscaped(template);
   return Mustache.render(template, view, {}, { escape: escapeValue });
 }
 
@@ -63,8 +90,17 @@ export function renderJsonText(template: string, view: object): string {
   return text;
 }
 
+/** A path segment that URL parsing resolves away: ".", "..", also percent-encoded (WHATWG URL decodes %2e there). */
+const DOT_SEGMENT = /^(\.|%2e){1,2}$/i;
+
 export function renderUrl(template: string, view: object): string {
   const text = render(template, view, (v) => encodeURIComponent(String(v))).trim();
+  // Refused rather than encoded: no encoding of "." survives URL normalization, and a value that
+  // walks up the path (an id ".." from a CRM) would address another resource.
+  const path = text.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, "").split(/[?#]/, 1)[0]!;
+  if (path.split(/[/\\]/).some((segment) => DOT_SEGMENT.test(segment))) {
+    throw new TemplateError(`the rendered URL has a "." or ".." path segment, which would leave the path the template addresses: ${text.slice(0, 200)}`);
+  }
   let url: URL;
   try {
     url = new URL(text);
@@ -85,7 +121,7 @@ export function renderHeaders(template: string, view: object): Record<string, st
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new TemplateError(`"${name}" is not a valid header name`);
     const s = typeof v === "string" ? v : JSON.stringify(v);
     if (/[\r\n]/.test(s)) throw new TemplateError(`the value of header "${name}" must not contain line breaks`);
-    out[name] = s;
+    out[name] = encodeHeaderValue(s);
   }
   return out;
 }

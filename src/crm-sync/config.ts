@@ -4,8 +4,10 @@ import { z } from "zod";
 import type { Db } from "../db/client";
 import { organizations } from "../db/schema";
 import type { DeliveryEngine } from "../delivery";
-import { notFound, validate, ValidationError, type FieldIssue } from "../errors";
+import { notFound, validate, ValidationError, zodIssues, type FieldIssue } from "../errors";
+import { maskedHeaders, sealSecretHeaders, secretHeadersSchema } from "../delivery/secret-headers";
 import { maskSecret, type SecretBox } from "../secrets";
+import { renderUrl } from "../templates";
 import { checkOperation, renderCall } from "./render";
 import { crmSyncs, type CrmFilter, type CrmOperation } from "./schema";
 import { SAMPLE_PERSON, templateView, type PersonSource } from "./tokens";
@@ -44,6 +46,10 @@ export const syncInputSchema = z.strictObject({
       token: z.string().max(2000).optional(),
     })
     .default({ type: "none" }),
+  /** Sent with every call; sealed at rest and masked in answers; omitted keeps them, the mask as a value keeps that one. */
+  secret_headers: secretHeadersSchema.optional(),
+  /** Allows URLs that reach this server itself (refused by default: a loop feeding our own ingest). */
+  allow_self: z.boolean().default(false),
   filter: z
     .strictObject({
       role: z.enum(["Admin", "Agent", "Customer"]).nullable().default(null),
@@ -80,6 +86,8 @@ export function syncJson(s: CrmSync, secretPlain?: string) {
       secret_set: Boolean(s.authSecret),
       secret: s.authSecret ? (secretPlain ? maskSecret(secretPlain) : "••••••••") : null,
     },
+    secret_headers: maskedHeaders(s.secretHeadersSealed),
+    allow_self: s.allowSelf,
     filter: { role: s.filter.role, organization_id: s.filter.organizationId },
     create: { ...fromOperation(s.createOp), enabled: true, unique_id_path: s.uniqueIdPath },
     update: fromOperation(s.updateOp),
@@ -96,6 +104,8 @@ export function syncAsInput(s: CrmSync): ValidInput {
     name: j.name,
     enabled: j.enabled,
     auth: { type: s.authType, username: s.authUsername ?? undefined },
+    secret_headers: j.secret_headers,
+    allow_self: j.allow_self,
     filter: j.filter,
     create: j.create,
     update: j.update,
@@ -152,7 +162,21 @@ export function checkSync(db: Db, input: ValidInput, opts: { person?: PersonSour
   return issues;
 }
 
-type SaveDeps = { db: Db; secrets: SecretBox; delivery: DeliveryEngine };
+type SaveDeps = { db: Db; secrets: SecretBox; delivery: DeliveryEngine; selfTarget: (url: string) => Promise<string | null> };
+
+/** Each active call's URL (rendered for the sample person) must not reach this server, unless allowed. */
+async function selfTargetIssues(deps: SaveDeps, input: ValidInput): Promise<FieldIssue[]> {
+  if (input.allow_self) return [];
+  const issues: FieldIssue[] = [];
+  const view = templateView(SAMPLE_PERSON, "12345");
+  for (const name of OPERATIONS) {
+    const op = input[name];
+    if (!op.url.trim() || (name !== "create" && !op.enabled)) continue;
+    const reason = await deps.selfTarget(renderUrl(op.url, view));
+    if (reason) issues.push({ field: `${name}.url`, message: `points to this Switchboard server itself: ${reason}; a sync there would feed its own changes back in a loop. Allow it explicitly (allow_self) if that is intended` });
+  }
+  return issues;
+}
 
 function parseInput(input: unknown): ValidInput {
   return validate(syncInputSchema, input);
@@ -163,7 +187,9 @@ async function row(deps: SaveDeps, input: ValidInput, existing?: CrmSync) {
   const newSecret = a.type === "basic" ? a.password : a.type === "bearer" ? a.token : undefined;
   const keep = existing !== undefined && existing.authType === a.type && a.type !== "none" && !newSecret && Boolean(existing.authSecret);
   const issues = checkSync(deps.db, input, { secretKept: keep });
+  if (!issues.length) issues.push(...(await selfTargetIssues(deps, input)));
   if (issues.length) throw new ValidationError(issues);
+  const secretHeadersSealed = await sealSecretHeaders(deps.secrets, input.secret_headers, existing?.secretHeadersSealed ?? null, []);
   // Encrypted before the transaction: no await inside it.
   const authSecret = a.type === "none" ? null : newSecret ? await deps.secrets.encrypt(newSecret) : keep ? existing!.authSecret : null;
   const filter: CrmFilter = { role: input.filter.role, organizationId: input.filter.organization_id };
@@ -173,6 +199,8 @@ async function row(deps: SaveDeps, input: ValidInput, existing?: CrmSync) {
     authType: a.type,
     authUsername: a.type === "basic" ? a.username!.trim() : null,
     authSecret,
+    secretHeadersSealed,
+    allowSelf: input.allow_self,
     filter,
     uniqueIdPath: input.create.unique_id_path,
     createOp: { ...toOperation(input.create), enabled: true },

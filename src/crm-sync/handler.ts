@@ -5,14 +5,22 @@ import type { DeliveryHandler, HttpRequestSpec, HttpResult, Job, Tx } from "../d
 import type { SecretBox } from "../secrets";
 import type { CrmSync } from "./config";
 import type { CrmJobPayload, CrmSyncPlanner } from "./planner";
-import { renderCall, toRequestSpec } from "./render";
+import { HOP_HEADER, nextHop } from "../delivery/hops";
+import { TemplateError } from "../templates";
+import { renderCall, toRequestSpec, type RenderedCall } from "./render";
 import { crmSyncs, crmSyncSkips } from "./schema";
 import { personSourceOf, templateView, type PersonSource } from "./tokens";
 
 const PERMANENT = new Set([400, 404, 405, 409, 413, 415, 422]);
 
-/** The CRM id in a create response, or why there is none (kept as the link's note). */
-export function readExternalId(path: string, body: string): { id: string | null; note: string | null } {
+/** Ids that would address something else once put into a URL path (the collection, or its parent). */
+const UNUSABLE_IDS = new Set(["", ".", ".."]);
+
+/**
+ * The CRM id in a create response, or why there is none (kept as the link's note). `refused`: the
+ * CRM answered an id that cannot address a record; it is not stored and the sync log says so.
+ */
+export function readExternalId(path: string, body: string): { id: string | null; note: string | null; refused?: boolean } {
   if (!path) return { id: null, note: "no Unique ID Path is set, so updates and deletes cannot be sent to the CRM beyond the initial creation" };
   let json: unknown;
   try {
@@ -27,7 +35,10 @@ export function readExternalId(path: string, body: string): { id: string | null;
     return { id: null, note: `the Unique ID Path ${path} failed: ${(err as Error).message}` };
   }
   if (Array.isArray(found)) found = found[0];
-  if (typeof found === "string" && found !== "") return { id: found, note: null };
+  if (typeof found === "string" && UNUSABLE_IDS.has(found.trim())) {
+    return { id: null, note: `the CRM answered the id ${JSON.stringify(found)} at ${path}, which cannot address a record in a URL; it was refused`, refused: true };
+  }
+  if (typeof found === "string") return { id: found, note: null };
   if (typeof found === "number" && Number.isFinite(found)) return { id: String(found), note: null };
   return { id: null, note: `the Unique ID Path ${path} found no id in the create response` };
 }
@@ -41,7 +52,16 @@ export function crmSyncHandler(db: Db, secrets: SecretBox, planner: CrmSyncPlann
   const links = planner.links;
   /** Why a job was not sent, from prepare() to its onSuccess() (same process, same attempt). */
   const skipReasons = new Map<number, string>();
-  const secretCache = new Map<number, { sealed: string; plain: string }>();
+  /** Sealed value → clear value (a sealed value changes on every save, so entries never go stale). */
+  const plain = new Map<string, string>();
+  const reveal = async (sealed: string) => {
+    let value = plain.get(sealed);
+    if (value === undefined) {
+      if (plain.size > 1000) plain.clear();
+      plain.set(sealed, (value = await secrets.decrypt(sealed)));
+    }
+    return value;
+  };
 
   // Prepared once: prepare() and onSuccess() run for every call.
   const syncById = db.select().from(crmSyncs).where(eq(crmSyncs.id, sql.placeholder("id"))).prepare();
@@ -49,12 +69,14 @@ export function crmSyncHandler(db: Db, secrets: SecretBox, planner: CrmSyncPlann
 
   async function authOf(sync: CrmSync): Promise<HttpRequestSpec["auth"]> {
     if (sync.authType === "none" || !sync.authSecret) return undefined;
-    let cached = secretCache.get(sync.id);
-    if (!cached || cached.sealed !== sync.authSecret) {
-      cached = { sealed: sync.authSecret, plain: await secrets.decrypt(sync.authSecret) };
-      secretCache.set(sync.id, cached);
-    }
-    return sync.authType === "basic" ? { type: "basic", username: sync.authUsername ?? "", password: cached.plain } : { type: "bearer", token: cached.plain };
+    const secret = await reveal(sync.authSecret);
+    return sync.authType === "basic" ? { type: "basic", username: sync.authUsername ?? "", password: secret } : { type: "bearer", token: secret };
+  }
+
+  async function secretHeadersOf(sync: CrmSync): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const [name, sealed] of Object.entries(sync.secretHeadersSealed ?? {})) out[name] = await reveal(sealed);
+    return out;
   }
 
   const skip = (job: Job, reason: string) => {
@@ -82,8 +104,17 @@ export function crmSyncHandler(db: Db, secrets: SecretBox, planner: CrmSyncPlann
         person = p.op === "update" ? personSourceOf(db, p.userId) : (p.person ?? { id: p.userId });
         if (!person) return skip(job, "the person was deleted; the delete call follows");
       }
-      const call = renderCall(op, templateView(person, externalId));
-      return toRequestSpec(call, op, await authOf(sync));
+      let call: RenderedCall;
+      try {
+        call = renderCall(op, templateView(person, externalId));
+      } catch (err) {
+        // A person's data that cannot be sent safely (e.g. a login ".." in the URL path): logged, not sent.
+        if (err instanceof TemplateError) return skip(job, `${p.op} not sent: ${err.message}`);
+        throw err;
+      }
+      const spec = toRequestSpec(call, op, await authOf(sync));
+      const secretHeaders = await secretHeadersOf(sync);
+      return { ...spec, headers: { ...spec.headers, ...secretHeaders, [HOP_HEADER]: nextHop(p.hop) }, secrets: Object.values(secretHeaders) };
     },
     classify(job, result: HttpResult) {
       // A delete answered "not found": the record is already gone, which is what we wanted.
@@ -106,8 +137,9 @@ export function crmSyncHandler(db: Db, secrets: SecretBox, planner: CrmSyncPlann
         return;
       }
       if (p.op === "create") {
-        const { id, note } = readExternalId(sync.uniqueIdPath, result.body);
+        const { id, note, refused } = readExternalId(sync.uniqueIdPath, result.body);
         links.setExternalId(p.syncId, p.userId, id, note);
+        if (refused) db.insert(crmSyncSkips).values({ syncId: p.syncId, userId: p.userId, operation: p.op, jobId: job.id, reason: note!, createdAt: new Date() }).run();
       } else if (p.op === "delete") {
         links.remove(p.syncId, p.userId);
       }

@@ -3,6 +3,7 @@ import { eq } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { notFound } from "../errors";
 import type { DbOrTx, DeliveryEngine } from "../delivery";
+import { currentHop } from "../delivery/hops";
 import type { ChangeEvent, Tx } from "../events/feed";
 import { destinationOf, getSync, orderingKeyOf, type CrmSync } from "./config";
 import { LinkStore } from "./links";
@@ -10,7 +11,8 @@ import { crmSyncs } from "./schema";
 import { personSourceFromDeleted, type PersonSource } from "./tokens";
 
 export const CRM_JOB_KIND = "crm-sync";
-export type CrmJobPayload = { op: "create" | "update" | "delete"; syncId: number; userId: number; person?: PersonSource };
+/** hop: the hop count of the request that caused the call (hops.ts); absent: 0. */
+export type CrmJobPayload = { op: "create" | "update" | "delete"; syncId: number; userId: number; person?: PersonSource; hop?: number };
 
 const ROLE_IDS = { Admin: 1, Agent: 2, Customer: 3 } as const;
 const UPSERT_EVENTS = new Set(["user.created", "user.updated", "user.enriched"]);
@@ -105,7 +107,7 @@ export class CrmSyncPlanner {
   }
 
   private enqueue(tx: Tx, sync: CrmSync, userId: number, payload: CrmJobPayload) {
-    return this.delivery.enqueue(tx as DbOrTx, { kind: CRM_JOB_KIND, destination: destinationOf(sync.id), orderingKey: orderingKeyOf(sync.id, userId), payload });
+    return this.delivery.enqueue(tx as DbOrTx, { kind: CRM_JOB_KIND, destination: destinationOf(sync.id), orderingKey: orderingKeyOf(sync.id, userId), payload: { ...payload, hop: currentHop() } });
   }
 
   /** "Resync this person": an update if they have a CRM id, else a create. */

@@ -30,6 +30,10 @@ export const crmSyncs = sqliteTable("crm_syncs", {
   authUsername: text("auth_username"),
   /** The basic-auth password or bearer token, encrypted (secrets.ts); never shown after saving. */
   authSecret: text("auth_secret"),
+  /** Secret headers sent with every call (API keys): {name: sealed value}; shown masked, redacted in logs. */
+  secretHeadersSealed: text("secret_headers_sealed", { mode: "json" }).$type<Record<string, string>>(),
+  /** The admin allowed URLs that point to this server itself (a loop risk, refused by default). */
+  allowSelf: integer("allow_self", { mode: "boolean" }).notNull().default(false),
   filter: text("filter", { mode: "json" }).$type<CrmFilter>().notNull(),
   /** JSONPath read on the create response (jsonpath-plus), e.g. $.id; "" when the CRM returns none. */
   uniqueIdPath: text("unique_id_path").notNull().default(""),

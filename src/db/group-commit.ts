@@ -1,3 +1,4 @@
+import { AsyncResource } from "node:async_hooks";
 import type { Db } from "./client";
 
 type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
@@ -20,7 +21,8 @@ export class GroupCommit {
 
   run<T>(work: (tx: Tx) => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ work, resolve: resolve as (v: unknown) => void, reject });
+      // Each write runs in its caller's async context (request-scoped state such as the hop count).
+      this.queue.push({ work: AsyncResource.bind(work), resolve: resolve as (v: unknown) => void, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         // setImmediate lets the requests already read by the server join this batch.

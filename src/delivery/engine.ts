@@ -2,7 +2,7 @@ import type { Db } from "../db/client";
 import type { Logger } from "../log";
 import { DestinationStore, getDestination, listDestinations, type Destination } from "./destinations";
 import { getHttpLogEntry, listHttpLog, pruneHttpLog, recordHttpAttempt, DEFAULT_LOG_RETENTION, type HttpLogEntry, type HttpLogFilter, type LogRetention } from "./http-log";
-import { requestHeaders, sendHttp } from "./http-sender";
+import { requestHeaders, secretsOf, sendHttp } from "./http-sender";
 import { getJob, listJobs, pruneFinishedJobs, type JobFilter } from "./job-queries";
 import { JobStore } from "./job-store";
 import type { JobStatus } from "./schema";
@@ -425,9 +425,6 @@ export class DeliveryEngine {
   private complete(tx: Tx, { job, handler, outcome, attempt, at: now }: Finished): void {
     const httpStatus = attempt?.result.status ?? null;
     if (attempt) {
-      const secrets = [...attempt.spec.secrets];
-      if (attempt.spec.auth?.type === "basic") secrets.push(attempt.spec.auth.password);
-      if (attempt.spec.auth?.type === "bearer") secrets.push(attempt.spec.auth.token);
       recordHttpAttempt(tx, {
         facility: handler.facility,
         method: attempt.spec.method,
@@ -439,7 +436,7 @@ export class DeliveryEngine {
         deliveryId: job.deliveryId,
         jobId: job.id,
         destination: job.destination,
-        secrets,
+        secrets: secretsOf(attempt.spec),
         at: new Date(now),
       });
     }

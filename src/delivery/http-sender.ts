@@ -1,11 +1,28 @@
 import type { HttpErrorKind, HttpResult, ValidHttpRequestSpec } from "./types";
 
+const basicCredentials = (username: string, password: string) => Buffer.from(`${username}:${password}`).toString("base64");
+
 /** The headers the sender actually puts on the wire (auth included), for sending and for the log. */
 export function requestHeaders(spec: ValidHttpRequestSpec): Record<string, string> {
   const headers: Record<string, string> = { "user-agent": "Switchboard", ...lowerCaseKeys(spec.headers) };
-  if (spec.auth?.type === "basic") headers.authorization = `Basic ${Buffer.from(`${spec.auth.username}:${spec.auth.password}`).toString("base64")}`;
+  if (spec.auth?.type === "basic") headers.authorization = `Basic ${basicCredentials(spec.auth.username, spec.auth.password)}`;
   if (spec.auth?.type === "bearer") headers.authorization = `Bearer ${spec.auth.token}`;
   return headers;
+}
+
+/**
+ * Every secret value a request carries, as the redactor must look for it (an echoing receiver sends
+ * them back): the spec's own secrets, the password and base64(user:password) of basic auth (also
+ * base64url, as some echo them), the bearer token.
+ */
+export function secretsOf(spec: ValidHttpRequestSpec): string[] {
+  const secrets = [...spec.secrets];
+  if (spec.auth?.type === "basic") {
+    const b64 = basicCredentials(spec.auth.username, spec.auth.password);
+    secrets.push(spec.auth.password, b64, Buffer.from(b64, "base64").toString("base64url"));
+  }
+  if (spec.auth?.type === "bearer") secrets.push(spec.auth.token);
+  return secrets;
 }
 
 /**

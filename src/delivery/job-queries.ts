@@ -11,7 +11,8 @@ export const jobFilterSchema = z.object({
   deliveryId: z.string().optional(),
   /** Keyset pagination: jobs with a smaller id (older). */
   beforeId: z.coerce.number().int().optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
+  /** Pages of up to 500 ask for one more row to learn whether another page follows. */
+  limit: z.coerce.number().int().min(1).max(501).default(50),
 });
 export type JobFilter = z.input<typeof jobFilterSchema>;
 

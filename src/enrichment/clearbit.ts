@@ -10,7 +10,8 @@ import type { Actor, ChangeEvent, Tx } from "../events/feed";
 import type { AppContext } from "../http/context";
 import { isEmpty, MAPPABLE_ORGANIZATION_FIELDS, MAPPABLE_USER_FIELDS, proposedValues, type Answer } from "./mappings";
 import { mergeProviderValues, providerMayWrite } from "./merge";
-import { answerOf, classifyAnswer, lookupRequest, parseAnswer, providerError, resetDelayMs, verifySignature, type LookupPayload } from "./provider";
+import { ValidationError } from "../errors";
+import { answerOf, classifyAnswer, lookupRequest, parseAnswer, providerError, resetDelayMs, resultMode, verifySignature, type LookupPayload, type ResultMode } from "./provider";
 import { RateLimiter } from "./rate-limiter";
 import { enrichmentLookups, userEnrichments } from "./schema";
 import { readSettings, saveSettings, type ClearbitSettings } from "./settings";
@@ -76,8 +77,9 @@ export class ClearbitEnrichment {
     return settings;
   }
 
-  callbackUrl(): string | null {
-    return this.settings.use_callbacks ? `${this.ctx.config.publicUrl.replace(/\/+$/, "")}${CALLBACK_PATH}` : null;
+  /** Streaming, callbacks (only with a reachable base URL) or polling; shown on the settings page and API. */
+  resultMode(): ResultMode {
+    return resultMode(this.settings, this.ctx.config.baseUrl, CALLBACK_PATH);
   }
 
   /** The delivery handler: one job per lookup. */
@@ -95,7 +97,7 @@ export class ClearbitEnrichment {
         const key = await this.apiKey();
         if (!key) return null;
         await this.limiter.take();
-        return lookupRequest(this.settings, key, payload, this.callbackUrl());
+        return lookupRequest(this.settings, key, payload, this.resultMode().callback_url);
       },
       classify: (job, result, fallback) => {
         const h = result.headers;
@@ -260,7 +262,7 @@ export class ClearbitEnrichment {
   async callback(rawBody: string, signature: string | null): Promise<{ ok: boolean; applied?: boolean }> {
     const key = await this.apiKey();
     if (!key || !verifySignature(rawBody, signature, key)) return { ok: false };
-    const data = JSON.parse(rawBody) as { id?: unknown; type?: unknown; status?: unknown; body?: unknown };
+    const data = callbackObject(rawBody);
     const email = typeof data.id === "string" ? data.id.trim().toLowerCase() : null;
     if (!email) return { ok: true, applied: false };
     const applied = this.db.transaction((tx) => {
@@ -432,4 +434,16 @@ function keepValid(values: Record<string, unknown>, parse: (v: Record<string, un
     }
   }
   return out;
+}
+
+/** A signed callback's body: a JSON object (a signed `null` or `[]` is refused, not a crash). */
+function callbackObject(rawBody: string): { id?: unknown; type?: unknown; status?: unknown; body?: unknown } {
+  let data: unknown;
+  try {
+    data = JSON.parse(rawBody);
+  } catch {
+    data = undefined;
+  }
+  if (!data || typeof data !== "object" || Array.isArray(data)) throw new ValidationError([{ field: "body", message: "must be a JSON object with id, type, status and body" }]);
+  return data;
 }

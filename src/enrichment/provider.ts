@@ -1,6 +1,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { HttpRequestSpec, HttpResult, Outcome } from "../delivery";
 import { parseRetryAfter } from "../delivery";
+import { isLoopbackHost } from "../http/addresses";
 import type { Answer } from "./mappings";
 import type { ClearbitSettings } from "./settings";
 
@@ -36,6 +37,20 @@ export function lookupRequest(s: ClearbitSettings, apiKey: string, payload: Look
     timeoutMs: s.use_streaming ? STREAM_TIMEOUT_MS : TIMEOUT_MS,
     secrets,
   };
+}
+
+/**
+ * How queued lookups get their results: the streaming host answers when ready; callbacks need an
+ * address the provider can reach (a base URL that is not loopback); otherwise we ask again (poll).
+ */
+export type ResultMode = { mode: "streaming" | "callbacks" | "polling"; callback_url: string | null; reason: string };
+
+export function resultMode(s: Pick<ClearbitSettings, "use_streaming" | "use_callbacks">, baseUrl: string, callbackPath: string): ResultMode {
+  if (s.use_streaming) return { mode: "streaming", callback_url: null, reason: "the streaming API answers once the lookup is done" };
+  if (!s.use_callbacks) return { mode: "polling", callback_url: null, reason: "callbacks are switched off: queued lookups are asked again later" };
+  if (!baseUrl) return { mode: "polling", callback_url: null, reason: "no base URL is set (--base-url), so the provider could not reach a callback: queued lookups are asked again later" };
+  if (isLoopbackHost(new URL(baseUrl).hostname)) return { mode: "polling", callback_url: null, reason: `the base URL ${baseUrl} is a loopback address the provider cannot reach: queued lookups are asked again later` };
+  return { mode: "callbacks", callback_url: `${baseUrl.replace(/\/+$/, "")}${callbackPath}`, reason: "the provider posts queued results to the callback URL" };
 }
 
 /** {"error":{"type","message"}} → "type: message" (or the status). */

@@ -3,6 +3,8 @@ import { z } from "zod";
 import type { Db } from "../db/client";
 import type { DeliveryEngine } from "../delivery/engine";
 import { notFound, validate, ValidationError } from "../errors";
+import { isSendableHeaderValue } from "../delivery/header-value";
+import { maskedHeaders, sealSecretHeaders, secretHeadersSchema } from "../delivery/secret-headers";
 import type { SecretBox } from "../secrets";
 import { renderJsonText, TemplateError } from "../templates";
 import { samplePayload } from "./payloads";
@@ -18,7 +20,10 @@ export const destinationKey = (webhookId: number) => `webhook:${webhookId}`;
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Headers we set ourselves (signatures, delivery id): a custom header cannot replace them. */
-const RESERVED_HEADERS = /^(content-type|content-length|host|user-agent|authorization|x-hub-signature(-256)?|webhook-(id|timestamp|signature)|x-(switchboard|zammad)-(trigger|delivery))$/i;
+const RESERVED_HEADERS = /^(content-type|content-length|host|user-agent|authorization|x-hub-signature(-256)?|webhook-(id|timestamp|signature)|x-(switchboard|zammad)-(trigger|delivery)|x-switchboard-hop)$/i;
+const notReserved = (h: Record<string, string>, ctx: z.RefinementCtx) => {
+  for (const name of Object.keys(h)) if (RESERVED_HEADERS.test(name)) ctx.addIssue({ code: "custom", path: [name], message: "is set by Switchboard and cannot be overridden" });
+};
 
 const optionalText = (max: number) =>
   z
@@ -30,10 +35,11 @@ const optionalText = (max: number) =>
 
 const headersSchema = z.record(z.string(), z.string().max(4000)).superRefine((h, ctx) => {
   if (Object.keys(h).length > 50) ctx.addIssue({ code: "custom", message: "at most 50 headers" });
+  notReserved(h, ctx);
   for (const [name, value] of Object.entries(h)) {
     if (!HEADER_NAME.test(name)) ctx.addIssue({ code: "custom", path: [name], message: "is not a valid header name" });
-    else if (RESERVED_HEADERS.test(name)) ctx.addIssue({ code: "custom", path: [name], message: "is set by Switchboard and cannot be overridden" });
     if (/[\r\n\0]/.test(value)) ctx.addIssue({ code: "custom", path: [name], message: "must not contain line breaks" });
+    else if (!isSendableHeaderValue(value)) ctx.addIssue({ code: "custom", path: [name], message: "must be Latin-1 text without control characters (HTTP cannot carry other characters in a header)" });
   }
 });
 
@@ -50,6 +56,10 @@ const webhookShape = {
   tls_verify: z.boolean(),
   timeout_seconds: z.number().int().min(1, "must be at least 1").max(300, "must be at most 300"),
   headers: headersSchema,
+  /** Sent like headers, but sealed at rest and masked in answers; the mask as a value keeps the saved one. */
+  secret_headers: secretHeadersSchema.superRefine(notReserved),
+  /** Allows a URL that reaches this server itself (refused by default: a loop feeding our own ingest). */
+  allow_self: z.boolean(),
   auth_type: z.enum(AUTH_TYPES, "must be none, basic or bearer"),
   auth_username: optionalText(500),
   /** The basic-auth password, or the bearer token. */
@@ -71,7 +81,7 @@ const createSchema = z.strictObject(webhookShape).partial().required({ name: tru
 const updateSchema = z.strictObject(webhookShape).partial();
 export type WebhookInput = z.infer<typeof updateSchema>;
 
-const DEFAULTS = { method: "POST", tls_verify: true, timeout_seconds: 15, headers: {}, auth_type: "none", active: true, zammad_compat: false, strict_order: false, max_attempts: 5, retry_base_seconds: 30 } as const;
+const DEFAULTS = { method: "POST", tls_verify: true, timeout_seconds: 15, headers: {}, allow_self: false, auth_type: "none", active: true, zammad_compat: false, strict_order: false, max_attempts: 5, retry_base_seconds: 30 } as const;
 
 /** Renders a custom payload against a sample with every kind of record (ticket, article, user, organization). */
 export function checkCustomPayload(template: string): void {
@@ -107,6 +117,8 @@ export function webhookJson(w: WebhookRow) {
     tls_verify: w.tlsVerify,
     timeout_seconds: w.timeoutSeconds,
     headers: w.headers,
+    secret_headers: maskedHeaders(w.secretHeadersSealed),
+    allow_self: w.allowSelf,
     auth_type: w.authType,
     auth_username: w.authUsername,
     auth_password: w.authSecretSealed ? MASK : null,
@@ -132,6 +144,8 @@ export class WebhookEndpoints {
     private readonly secrets: SecretBox,
     private readonly delivery: DeliveryEngine,
     private readonly changed: () => void,
+    /** Why a URL reaches this server itself, or null (addresses.ts). */
+    private readonly selfTarget: (url: string) => Promise<string | null>,
   ) {}
 
   list(): WebhookRow[] {
@@ -149,8 +163,10 @@ export class WebhookEndpoints {
     const d = { ...DEFAULTS, ...validate(createSchema, input) };
     this.checkAuth(d, null);
     if (d.custom_payload) checkCustomPayload(d.custom_payload);
+    await this.checkSelf(d.url, d.allow_self);
     const signingSecret = generateSigningSecret();
     const sealed = {
+      secretHeadersSealed: await sealSecretHeaders(this.secrets, d.secret_headers ?? {}, null, Object.keys(d.headers)),
       signingSecretSealed: await this.secrets.encrypt(signingSecret),
       signatureTokenSealed: d.signature_token ? await this.secrets.encrypt(d.signature_token) : null,
       authSecretSealed: d.auth_type !== "none" && d.auth_password ? await this.secrets.encrypt(d.auth_password) : null,
@@ -173,7 +189,12 @@ export class WebhookEndpoints {
     const before = this.get(id);
     this.checkAuth({ auth_type: d.auth_type ?? before.authType, auth_username: d.auth_username === undefined ? before.authUsername : d.auth_username, auth_password: d.auth_password }, before);
     if (d.custom_payload) checkCustomPayload(d.custom_payload);
+    await this.checkSelf(d.url ?? before.url, d.allow_self ?? before.allowSelf);
     const set: Partial<WebhookRow> = { ...columns(d), updatedAt: new Date(), updatedById: actorId };
+    if (d.secret_headers !== undefined || d.headers !== undefined) {
+      const input = d.secret_headers ?? maskedHeaders(before.secretHeadersSealed);
+      set.secretHeadersSealed = await sealSecretHeaders(this.secrets, input, before.secretHeadersSealed, Object.keys(d.headers ?? before.headers));
+    }
     if (d.signature_token !== undefined) set.signatureTokenSealed = d.signature_token ? await this.secrets.encrypt(d.signature_token) : null;
     const authType = d.auth_type ?? before.authType;
     if (authType === "none") Object.assign(set, { authUsername: null, authSecretSealed: null });
@@ -225,6 +246,12 @@ export class WebhookEndpoints {
     return { row, signingSecret };
   }
 
+  private async checkSelf(url: string, allowSelf: boolean): Promise<void> {
+    if (allowSelf) return;
+    const reason = await this.selfTarget(url);
+    if (reason) throw new ValidationError([{ field: "url", message: `points to this Switchboard server itself: ${reason}; a webhook there would feed its own changes back in a loop. Allow it explicitly (allow_self) if that is intended` }]);
+  }
+
   private checkAuth(d: { auth_type?: string; auth_username?: string | null; auth_password?: string | null }, before: WebhookRow | null): void {
     const hasSecret = !!d.auth_password || (!!before?.authSecretSealed && before.authType === d.auth_type);
     if (d.auth_type === "basic") {
@@ -245,6 +272,7 @@ function columns(d: WebhookInput): Partial<WebhookRow> {
   if (d.tls_verify !== undefined) out.tlsVerify = d.tls_verify;
   if (d.timeout_seconds !== undefined) out.timeoutSeconds = d.timeout_seconds;
   if (d.headers !== undefined) out.headers = d.headers;
+  if (d.allow_self !== undefined) out.allowSelf = d.allow_self;
   if (d.auth_type !== undefined) out.authType = d.auth_type;
   if (d.active !== undefined) out.active = d.active;
   if (d.note !== undefined) out.note = d.note;

@@ -6,6 +6,9 @@ import type { DbOrTx, DeliveryHandler, HttpRequestSpec, Job } from "../delivery/
 import { notFound } from "../errors";
 import type { ChangeEvent, Tx } from "../events/feed";
 import type { AppContext } from "../http/context";
+import { encodeHeaderValue } from "../delivery/header-value";
+import { currentHop, HOP_HEADER, nextHop } from "../delivery/hops";
+import { selfTargetCheck } from "../http/addresses";
 import { renderJsonText } from "../templates";
 import { VERSION } from "../version";
 import { conditionsHold } from "./conditions";
@@ -28,6 +31,8 @@ export type WebhookJobPayload = {
   trigger_name: string;
   event_id: number | null;
   event_type: string;
+  /** The hop count of the request that caused the change (hops.ts); absent: 0. */
+  hop?: number;
   test?: boolean;
   payload_id?: number;
   data?: Record<string, unknown>;
@@ -52,7 +57,7 @@ export class WebhookService {
 
   constructor(private readonly ctx: AppContext) {
     const invalidate = () => (this.routes = null);
-    this.endpoints = new WebhookEndpoints(ctx.db, ctx.secrets, ctx.delivery, invalidate);
+    this.endpoints = new WebhookEndpoints(ctx.db, ctx.secrets, ctx.delivery, invalidate, selfTargetCheck(ctx));
     this.triggers = new WebhookTriggers(ctx.db, invalidate);
     // Read on every send: prepared once (drizzle otherwise prepares each query anew).
     this.byId = ctx.db.select().from(webhooks).where(eq(webhooks.id, sql.placeholder("id"))).prepare();
@@ -109,7 +114,7 @@ export class WebhookService {
       if (!conditionsHold(route.match, route.conditions, data, event)) continue;
       for (const w of route.targets) {
         payloadId ??= this.storePayload(data);
-        const payload: WebhookJobPayload = { webhook_id: w.id, trigger_id: route.id, trigger_name: route.name, event_id: event.id, event_type: event.type, payload_id: payloadId };
+        const payload: WebhookJobPayload = { webhook_id: w.id, trigger_id: route.id, trigger_name: route.name, event_id: event.id, event_type: event.type, hop: currentHop(), payload_id: payloadId };
         // The feed hands a narrowed transaction type; enqueue writes on the same connection, inside it.
         this.ctx.delivery.enqueue(tx as DbOrTx, {
           kind: JOB_KIND,
@@ -225,14 +230,18 @@ export class WebhookService {
     if (w.previousSecretSealed && w.previousSecretExpiresAt && w.previousSecretExpiresAt.getTime() > now) signing.push(await this.reveal(w.previousSecretSealed));
     const token = w.signatureTokenSealed ? await this.reveal(w.signatureTokenSealed) : null;
     const authSecret = w.authSecretSealed ? await this.reveal(w.authSecretSealed) : null;
+    const secretHeaders: Record<string, string> = {};
+    for (const [name, sealed] of Object.entries(w.secretHeadersSealed ?? {})) secretHeaders[name] = await this.reveal(sealed);
     const timestamp = Math.floor(now / 1000);
     const prefix = w.zammadCompat ? "X-Zammad" : "X-Switchboard";
     const headers: Record<string, string> = {
       ...w.headers,
+      ...secretHeaders,
       "Content-Type": "application/json; charset=utf-8",
       "User-Agent": w.zammadCompat ? "Zammad User Agent" : `Switchboard/${VERSION}`,
-      [`${prefix}-Trigger`]: p.trigger_name,
+      [`${prefix}-Trigger`]: encodeHeaderValue(p.trigger_name),
       [`${prefix}-Delivery`]: job.deliveryId,
+      [HOP_HEADER]: nextHop(p.hop),
       "webhook-id": job.deliveryId,
       "webhook-timestamp": String(timestamp),
       "webhook-signature": standardSignatureHeader(signing, job.deliveryId, timestamp, body),
@@ -250,7 +259,7 @@ export class WebhookService {
       auth,
       tlsVerify: w.tlsVerify,
       timeoutMs: w.timeoutSeconds * 1000,
-      secrets: [...signing, ...(token ? [token] : []), ...(authSecret ? [authSecret] : [])],
+      secrets: [...signing, ...(token ? [token] : []), ...(authSecret ? [authSecret] : []), ...Object.values(secretHeaders)],
     };
   }
 

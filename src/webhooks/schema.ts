@@ -26,6 +26,10 @@ export const webhooks = sqliteTable("webhooks", {
   timeoutSeconds: integer("timeout_seconds").notNull().default(15),
   /** Extra request headers, sent as given (ours win on a clash). */
   headers: text("headers", { mode: "json" }).$type<Record<string, string>>().notNull().default({}),
+  /** Secret extra headers (API keys): {name: sealed value}; shown masked, redacted in logs. */
+  secretHeadersSealed: text("secret_headers_sealed", { mode: "json" }).$type<Record<string, string>>(),
+  /** The admin allowed a URL that points to this server itself (a loop risk, refused by default). */
+  allowSelf: integer("allow_self", { mode: "boolean" }).notNull().default(false),
   authType: text("auth_type", { enum: AUTH_TYPES }).notNull().default("none"),
   authUsername: text("auth_username"),
   authSecretSealed: text("auth_secret_sealed"),

@@ -218,3 +218,46 @@ describe("audiences", () => {
     expect((await rig.api.call("GET", `/api/v1/users/${u.id}`)).body.order_completed_last_30days).toBeUndefined();
   });
 });
+
+describe("callbacks only when the provider can reach us", () => {
+  const queued = (email: string) => ({ kind: "queued" as const, person: makePerson(email), company: makeCompany("later.com"), times: 1, retryAfterSeconds: 1, callbackAfterMs: 50 });
+
+  test("without a base URL (or with a loopback one) queued lookups are polled, and the settings say so", async () => {
+    rig = await startEnrichmentRig();
+    rig.fake.set("no.base@later.com", queued("no.base@later.com"));
+    const u = await enrichedUser(rig, (await createUser(rig, { email: "no.base@later.com" })).id);
+    expect(u.clearbit_company_domain).toBe("later.com");
+    expect(rig.fake.callsFor("no.base@later.com")).toBe(2);
+    expect(rig.fake.callbacks.length).toBe(0);
+    const settings = (await rig.api.call("GET", "/api/v1/integrations/clearbit")).body;
+    expect(settings.results).toMatchObject({ mode: "polling", callback_url: null });
+    expect(settings.results.reason).toContain("no base URL");
+    const { signIn } = await import("../support/server");
+    const page = await (await (await signIn(rig.api.server)).get("/integrations/clearbit")).text();
+    expect(page).toContain("Queued lookups: <strong>polling</strong>");
+    await rig.close();
+    rig = await startEnrichmentRig({}, { baseUrl: "http://localhost:8080" });
+    expect((await rig.api.call("GET", "/api/v1/integrations/clearbit")).body.results.reason).toContain("loopback");
+  });
+
+  test("with a public base URL the provider is given the callback URL, and its signed callback applies the answer", async () => {
+    rig = await startEnrichmentRig({}, { baseUrl: "https://switchboard.example.com" });
+    expect((await rig.api.call("GET", "/api/v1/integrations/clearbit")).body.results).toMatchObject({ mode: "callbacks", callback_url: "https://switchboard.example.com/v1/callbacks/clearbit" });
+    rig.fake.set("pub.lic@later.com", { ...queued("pub.lic@later.com"), retryAfterSeconds: 60 });
+    const u = await enrichedUser(rig, (await createUser(rig, { email: "pub.lic@later.com" })).id);
+    expect(u.clearbit_company_domain).toBe("later.com");
+    expect(rig.fake.callbacks).toEqual([{ url: "https://switchboard.example.com/v1/callbacks/clearbit", status: 200 }]);
+    expect(rig.fake.callsFor("pub.lic@later.com")).toBe(1);
+  });
+
+  test("a signed callback whose body is null or an array is refused with 422, not a crash", async () => {
+    rig = await startEnrichmentRig();
+    const { createHmac } = await import("node:crypto");
+    for (const body of ["null", "[]", '"x"']) {
+      const signature = "sha1=" + createHmac("sha1", rig.fake.key.replace(/^sk_/, "")).update(body).digest("hex");
+      const res = await fetch(rig.api.server.url + "/v1/callbacks/clearbit", { method: "POST", headers: { "content-type": "application/json", "x-request-signature": signature }, body });
+      expect(res.status).toBe(422);
+      expect((await res.json()).error.details[0].field).toBe("body");
+    }
+  });
+});

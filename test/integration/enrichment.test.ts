@@ -7,7 +7,8 @@ import { eventually, startEnrichmentRig, type EnrichmentRig } from "../support/e
 
 let rig: EnrichmentRig;
 beforeAll(async () => {
-  rig = await startEnrichmentRig();
+  // A public base URL: the provider is asked for callbacks (a loopback one would mean polling).
+  rig = await startEnrichmentRig({}, { baseUrl: "https://switchboard.example.com" });
 });
 afterAll(() => rig.close());
 

@@ -101,6 +101,8 @@ export type FakeClearbit = {
   failAll(status: number | null): void;
   callsFor(email: string): number;
   callbacks: { url: string; status: number }[];
+  /** Callbacks to `publicOrigin` are delivered to `reachableOrigin`, as a reverse proxy in front of the appliance would. */
+  routeCallbacks(publicOrigin: string, reachableOrigin: string): void;
   stop(): Promise<void>;
 };
 
@@ -126,9 +128,12 @@ export function startFakeClearbit(opts: { key?: string } = {}): FakeClearbit {
     return { kind: "found", person: makePerson(email), company: makeCompany(email.split("@")[1]!) };
   };
 
+  const routes = new Map<string, string>();
   const callback = (webhookUrl: string, id: string, type: string, status: number, body: unknown) => {
     const raw = JSON.stringify({ id, type, status, body });
-    fetch(webhookUrl, { method: "POST", headers: { "content-type": "application/json", "x-request-signature": sign(raw), "user-agent": "ClearbitWebhooks/1.0" }, body: raw })
+    const target = new URL(webhookUrl);
+    const via = routes.get(target.origin);
+    fetch(via ? via + target.pathname + target.search : webhookUrl, { method: "POST", headers: { "content-type": "application/json", "x-request-signature": sign(raw), "user-agent": "ClearbitWebhooks/1.0" }, body: raw })
       .then((r) => callbacks.push({ url: webhookUrl, status: r.status }))
       .catch(() => callbacks.push({ url: webhookUrl, status: 0 }));
   };
@@ -197,6 +202,7 @@ export function startFakeClearbit(opts: { key?: string } = {}): FakeClearbit {
     key,
     calls,
     callbacks,
+    routeCallbacks: (publicOrigin, reachableOrigin) => void routes.set(new URL(publicOrigin).origin, reachableOrigin.replace(/\/+$/, "")),
     set: (email, b) => void behaviours.set(email, b),
     setDefault: (kind) => void (defaultKind = kind),
     setRateLimit: (limit, windowMs = 60_000) => void (rate = limit === null ? null : { limit, windowMs }),

@@ -41,3 +41,21 @@ describe("headers", () => {
     expect(() => renderHeaders("[1]", {})).toThrow(/JSON object/);
   });
 });
+
+describe("hardening", () => {
+  test('a value that makes a "." or ".." path segment is refused; encoding cannot help, URL parsing resolves %2e too', () => {
+    expect(new URL("http://h/crm/people/%2E%2E").pathname).toBe("/crm/");
+    for (const id of ["..", "."]) expect(() => renderUrl("https://crm.example/people/{{ id }}", { id })).toThrow(/path segment/);
+    expect(() => renderUrl("https://crm.example/a/.%2E/{{ id }}", { id: 1 })).toThrow(/path segment/);
+    expect(renderUrl("https://crm.example/people/{{ id }}", { id: ".%2E" })).toBe("https://crm.example/people/.%252E");
+    expect(renderUrl("https://crm.example/people/{{ id }}?q={{ id }}", { id: "a..b" })).toBe("https://crm.example/people/a..b?q=a..b");
+    expect(renderUrl("https://crm.example/people/{{ id }}", { id: "../x" })).toBe("https://crm.example/people/..%2Fx");
+    expect(renderUrl("https://crm.example/people?q={{ id }}", { id: ".." })).toBe("https://crm.example/people?q=..");
+  });
+  test("{{{ }}} and {{& }} are refused in JSON, URL and header templates, with their position", () => {
+    expect(() => renderJson('{"a": "{{{ x }}}"}', { x: '", "admin": true, "b": "' })).toThrow(/unescaped tag "\{\{\{ x \}\}\}".*line 1, column 8/);
+    expect(() => renderJsonText('{\n"a": "{{#s}}{{& x }}{{/s}}"}', { s: true })).toThrow(/line 2, column 13/);
+    expect(() => renderUrl("https://h/{{{ x }}}", { x: "y" })).toThrow(/unescaped tag/);
+    expect(() => renderHeaders('{"X-A": "{{& x }}"}', { x: "y" })).toThrow(/unescaped tag/);
+  });
+});

@@ -9,7 +9,9 @@ import { fieldErrors, formatTime } from "../../views";
 import { pathId } from "../api/common";
 import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
+import { selfTargetCheck } from "../addresses";
 import { redirect } from "../responses";
+import { headerField, headerLines, parseHeaderLines } from "./forms";
 import { adminPage } from "./render";
 
 const TABS = ["create", "update", "delete", "logs"] as const;
@@ -37,6 +39,8 @@ function formToInput(body: unknown): Record<string, unknown> {
     name: f("name"),
     enabled: on("enabled"),
     auth: { type, username: f("auth_username") || undefined, password: f("auth_password") || undefined, token: f("auth_token") || undefined },
+    secret_headers: parseHeaderLines(f("secret_headers")),
+    allow_self: on("allow_self"),
     filter: { role: f("filter_role") || null, organization_id: /^\d+$/.test(f("filter_organization_id")) ? Number(f("filter_organization_id")) : null },
     create: { ...op("create"), unique_id_path: f("unique_id_path") },
     update: { ...op("update"), enabled: on("update_enabled") },
@@ -46,7 +50,7 @@ function formToInput(body: unknown): Record<string, unknown> {
 
 /** API field names ("create.url") → form field names ("create_url") for the templates. */
 function issuesToErrors(issues: { field: string; message: string }[]): Record<string, string> {
-  return fieldErrors(issues.map((i) => ({ ...i, field: i.field === "create.unique_id_path" ? "unique_id_path" : i.field.replace(/\./g, "_") })));
+  return fieldErrors(issues.map((i) => ({ ...i, field: i.field === "create.unique_id_path" ? "unique_id_path" : headerField(i.field).replace(/\./g, "_") })));
 }
 
 function formErrors(err: unknown): Record<string, string> {
@@ -59,6 +63,8 @@ function formOf(input: Record<string, any>): Record<string, unknown> {
     name: input.name,
     enabled: input.enabled,
     auth_username: input.auth?.username ?? "",
+    secret_headers: headerLines(input.secret_headers ?? {}),
+    allow_self: input.allow_self === true,
     unique_id_path: input.create?.unique_id_path ?? "",
     filter_organization_id: input.filter?.organization_id ?? "",
     [`auth_${input.auth?.type ?? "none"}`]: true,
@@ -92,7 +98,7 @@ const logRow = (e: LogEntry) => ({
 /** The CRM Sync pages: list, a sync's four tabs (create, update, delete users; logs), a person's history. */
 export function crmSyncPages(ctx: AppContext) {
   crmSync(ctx);
-  const deps = { db: ctx.db, secrets: ctx.secrets, delivery: ctx.delivery };
+  const deps = { db: ctx.db, secrets: ctx.secrets, delivery: ctx.delivery, selfTarget: selfTargetCheck(ctx) };
   const id = (v: string) => pathId(v, "CRM sync");
 
   const editPage = (request: Request, sync: CrmSync | null, extra: { form?: Record<string, unknown>; errors?: Record<string, string>; preview?: unknown; tab?: Tab } = {}, status = 200) => {

@@ -208,3 +208,27 @@ export async function uploadedFiles(body: unknown, name: string): Promise<{ file
   const files = (Array.isArray(v) ? v : [v]).filter((f): f is File => f instanceof File && f.size > 0 && f.name !== "");
   return Promise.all(files.map(async (f) => ({ filename: f.name, content_type: f.type.split(";")[0] || "application/octet-stream", data: Buffer.from(await f.arrayBuffer()).toString("base64") })));
 }
+
+/**
+ * "Name: value" lines, as admins type headers. A line without a colon is refused naming `field`;
+ * without a field it is kept as a name with an empty value, for the schema to refuse.
+ */
+export function parseHeaderLines(text: string, field?: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split(/\r?\n/)) {
+    if (!line.trim()) continue;
+    const i = line.indexOf(":");
+    if (i <= 0 && field) throw new ValidationError([{ field, message: `"${line.trim().slice(0, 50)}" is not "Name: value"` }]);
+    if (i <= 0) out[line.trim()] = "";
+    else out[line.slice(0, i).trim()] = line.slice(i + 1).trim();
+  }
+  return out;
+}
+
+export const headerLines = (h: Record<string, string>) =>
+  Object.entries(h)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join("\n");
+
+/** API field names of headers ("secret_headers.X-Api-Key") → the form field holding them all. */
+export const headerField = (field: string) => field.replace(/^((secret_)?headers)\..*$/, "$1");

@@ -4,7 +4,7 @@ import { getUserRow } from "../../domain/users";
 import { listCustomFields } from "../../domain/custom-fields";
 import { audiencesOf, clearbitOf } from "../../enrichment";
 import { OPERATORS, type Condition } from "../../enrichment/audiences";
-import { CALLBACK_PATH, type ClearbitEnrichment, type PlanResult } from "../../enrichment/clearbit";
+import type { ClearbitEnrichment, PlanResult } from "../../enrichment/clearbit";
 import { formatMappings, MAPPABLE_ORGANIZATION_FIELDS, MAPPABLE_USER_FIELDS, parseMappings } from "../../enrichment/mappings";
 import { settingsJson } from "../../enrichment/settings";
 import { answerRows, humanName } from "../../enrichment/traits";
@@ -154,7 +154,7 @@ export function integrationPages(ctx: AppContext) {
       backfillEvery: clearbit().settings.backfill_every_hours,
       progress: progressView(),
       log,
-      callbackUrl: `${ctx.config.publicUrl.replace(/\/+$/, "")}${CALLBACK_PATH}`,
+      results: clearbit().resultMode(),
     };
     return adminPage(ctx, request, session, "integration-clearbit", data, { title: "Clearbit", section: "integrations", status: extra.status });
   };

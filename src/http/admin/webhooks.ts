@@ -1,6 +1,7 @@
 import { Elysia } from "elysia";
 import type { Job } from "../../delivery/types";
-import { AppError, ValidationError } from "../../errors";
+import { maskedHeaders } from "../../delivery/secret-headers";
+import { AppError, type FieldIssue } from "../../errors";
 import { fieldErrors, formatTime, renderFragment } from "../../views";
 import type { WebhookJobPayload, WebhookService } from "../../webhooks";
 import { OPERATOR_LABELS, OPERATORS, TRIGGER_EVENTS } from "../../webhooks/conditions";
@@ -10,9 +11,17 @@ import type { TriggerRow } from "../../webhooks/triggers";
 import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
 import { html, redirect } from "../responses";
+import { headerField, headerLines, parseHeaderLines } from "./forms";
 import { adminPage } from "./render";
 
 type Form = Record<string, unknown>;
+
+/** A posted form; any other body (text/plain, a JSON array) is refused rather than read as one. */
+function formBody(body: unknown): Form {
+  if (body === undefined || body === null) return {};
+  if (typeof body === "object" && !Array.isArray(body)) return body as Form;
+  throw new AppError(415, "unsupported_media_type", "send the form as application/x-www-form-urlencoded or multipart/form-data");
+}
 const idParam = (v: string) => Number.parseInt(v, 10) || 0;
 const str = (form: Form, name: string) => (typeof form[name] === "string" ? (form[name] as string) : "");
 const list = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : typeof v === "string" ? [v] : []);
@@ -22,21 +31,10 @@ const CONDITION_ROWS = 3;
 
 /** Field errors of a failed form, or rethrow what is not about the form's fields. */
 function formErrors(err: unknown): Record<string, string> {
-  if (err instanceof AppError && Array.isArray(err.details)) return fieldErrors(err.details);
+  if (err instanceof AppError && Array.isArray(err.details)) return fieldErrors((err.details as FieldIssue[]).map((i) => ({ ...i, field: headerField(i.field) })));
   throw err;
 }
 
-/** "Name: value" lines, as admins type headers. */
-function parseHeaderLines(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split(/\r?\n/)) {
-    if (!line.trim()) continue;
-    const i = line.indexOf(":");
-    if (i <= 0) throw new ValidationError([{ field: "headers", message: `"${line.trim().slice(0, 50)}" is not "Name: value"` }]);
-    out[line.slice(0, i).trim()] = line.slice(i + 1).trim();
-  }
-  return out;
-}
 
 /** The webhook form as API input: empty secret fields keep the saved secret. */
 function webhookInput(form: Form, isNew: boolean): Record<string, unknown> {
@@ -46,7 +44,9 @@ function webhookInput(form: Form, isNew: boolean): Record<string, unknown> {
     method: str(form, "method") || "POST",
     tls_verify: checked(form, "tls_verify"),
     timeout_seconds: num(form, "timeout_seconds"),
-    headers: parseHeaderLines(str(form, "headers")),
+    headers: parseHeaderLines(str(form, "headers"), "headers"),
+    secret_headers: parseHeaderLines(str(form, "secret_headers")),
+    allow_self: checked(form, "allow_self"),
     auth_type: str(form, "auth_type") || "none",
     auth_username: str(form, "auth_username"),
     active: checked(form, "active"),
@@ -64,10 +64,6 @@ function webhookInput(form: Form, isNew: boolean): Record<string, unknown> {
   return input;
 }
 
-const headerLines = (h: Record<string, string>) =>
-  Object.entries(h)
-    .map(([k, v]) => `${k}: ${v}`)
-    .join("\n");
 
 function formOf(w: WebhookRow) {
   return {
@@ -76,6 +72,8 @@ function formOf(w: WebhookRow) {
     method: w.method,
     timeout_seconds: w.timeoutSeconds,
     headers: headerLines(w.headers),
+    secret_headers: headerLines(maskedHeaders(w.secretHeadersSealed)),
+    allow_self: w.allowSelf,
     auth_type: w.authType,
     auth_username: w.authUsername ?? "",
     note: w.note ?? "",
@@ -268,7 +266,7 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
     .get("/webhooks/new", ({ request }) => editPage(request, null))
     .post("/webhooks", async ({ request, body }) => {
       const session = requireSession(ctx, request);
-      const form = (body ?? {}) as Form;
+      const form = formBody(body);
       try {
         const { row, signingSecret } = await endpoints.create(webhookInput(form, true), session.user.id);
         return secretShown(request, row.id, signingSecret, "Webhook created. Copy its signing secret now: it is not shown again.");
@@ -278,7 +276,7 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
     })
     .post("/webhooks/preview", ({ request, body }) => {
       requireSession(ctx, request);
-      const form = (body ?? {}) as Form;
+      const form = formBody(body);
       const kind = (["ticket", "user", "organization"] as const).find((k) => k === str(form, "sample")) ?? "ticket";
       let data: Form;
       try {
@@ -294,7 +292,7 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
     .post("/webhooks/:id", async ({ request, params, body }) => {
       const session = requireSession(ctx, request);
       const id = idParam(params.id);
-      const form = (body ?? {}) as Form;
+      const form = formBody(body);
       try {
         await endpoints.update(id, webhookInput(form, false), session.user.id);
         return redirect(request, `/webhooks/${id}`, [flashCookie(ctx, { kind: "success", message: "Webhook saved." })]);
@@ -310,7 +308,7 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
     .post("/webhooks/:id/rotate", async ({ request, params, body }) => {
       const session = requireSession(ctx, request);
       const id = idParam(params.id);
-      const hours = Number(str((body ?? {}) as Form, "grace_hours") || 24);
+      const hours = Number(str(formBody(body), "grace_hours") || 24);
       try {
         const { signingSecret } = await endpoints.rotateSecret(id, hours, session.user.id);
         return secretShown(request, id, signingSecret, hours > 0 ? `New signing secret. The old one keeps signing for ${hours} hours.` : "New signing secret. The old one no longer signs.");
@@ -327,7 +325,7 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
     .post("/webhooks/:id/test", ({ request, params, body }) => {
       requireSession(ctx, request);
       const id = idParam(params.id);
-      const kind = (["ticket", "user", "organization"] as const).find((k) => k === str((body ?? {}) as Form, "sample")) ?? "ticket";
+      const kind = (["ticket", "user", "organization"] as const).find((k) => k === str(formBody(body), "sample")) ?? "ticket";
       const job = service.sendTest(id, kind);
       return redirect(request, `/webhooks/${id}/deliveries/${job.id}`);
     })
@@ -357,7 +355,7 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
     .get("/triggers/new", ({ request }) => triggerPage(request, null))
     .post("/triggers", ({ request, body }) => {
       const session = requireSession(ctx, request);
-      const input = triggerInput((body ?? {}) as Form);
+      const input = triggerInput(formBody(body));
       try {
         const t = triggers.create(input, session.user.id);
         return redirect(request, `/triggers/${t.id}`, [flashCookie(ctx, { kind: "success", message: "Trigger created." })]);
@@ -369,7 +367,7 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
     .post("/triggers/:id", ({ request, params, body }) => {
       const session = requireSession(ctx, request);
       const id = idParam(params.id);
-      const input = triggerInput((body ?? {}) as Form);
+      const input = triggerInput(formBody(body));
       try {
         triggers.update(id, input, session.user.id);
         return redirect(request, `/triggers/${id}`, [flashCookie(ctx, { kind: "success", message: "Trigger saved." })]);

@@ -1,19 +1,26 @@
 import { Elysia } from "elysia";
+import { z } from "zod";
 import { createSync, deleteSync, getSync, listSyncs, updateSync } from "../../crm-sync/config";
 import { crmSync } from "../../crm-sync/index";
 import { listSyncLog } from "../../crm-sync/logs";
 import { previewFor, retryCall, syncDetailJson, userHistory } from "../../crm-sync/service";
 import { requireApiToken } from "../auth";
+import { selfTargetCheck } from "../addresses";
 import type { AppContext } from "../context";
 import { json } from "../responses";
-import { noContent, optionalId, pathId } from "./common";
+import { validate } from "../../errors";
+import { noContent, pathId } from "./common";
 
 const obj = (body: unknown) => (body && typeof body === "object" && !Array.isArray(body) ? (body as Record<string, unknown>) : {});
+
+/** The preview's person: a user id (number or digits), else the sample person; anything else is refused before use. */
+const previewUserId = (value: unknown): number | undefined =>
+  value === undefined || value === null || value === "" ? undefined : validate(z.object({ user_id: z.union([z.number().int().positive(), z.string().regex(/^\d{1,15}$/).transform(Number)]) }), { user_id: value }).user_id;
 
 /** CRM syncs through the REST API: everything the CRM Sync pages do. */
 export function crmSyncApi(ctx: AppContext) {
   crmSync(ctx);
-  const deps = { db: ctx.db, secrets: ctx.secrets, delivery: ctx.delivery };
+  const deps = { db: ctx.db, secrets: ctx.secrets, delivery: ctx.delivery, selfTarget: selfTargetCheck(ctx) };
   const id = (v: string) => pathId(v, "CRM sync");
   return new Elysia({ prefix: "/api/v1/crm_syncs" })
     .get("", ({ request }) => (requireApiToken(ctx, request), json({ data: listSyncs(ctx.db).map((s) => syncDetailJson(ctx, s)) })))
@@ -21,7 +28,7 @@ export function crmSyncApi(ctx: AppContext) {
     .post("/preview", ({ request, body }) => {
       requireApiToken(ctx, request);
       const { user_id, ...changes } = obj(body);
-      return json(previewFor(ctx, null, changes, optionalId(String(user_id ?? ""))));
+      return json(previewFor(ctx, null, changes, previewUserId(user_id)));
     })
     .get("/:id", ({ request, params }) => (requireApiToken(ctx, request), json(syncDetailJson(ctx, getSync(ctx.db, id(params.id))))))
     .patch("/:id", async ({ request, params, body }) => (requireApiToken(ctx, request), json(syncDetailJson(ctx, await updateSync(deps, id(params.id), body)))))
@@ -34,7 +41,7 @@ export function crmSyncApi(ctx: AppContext) {
     .post("/:id/preview", ({ request, params, body }) => {
       requireApiToken(ctx, request);
       const { user_id, ...changes } = obj(body);
-      return json(previewFor(ctx, id(params.id), changes, optionalId(String(user_id ?? ""))));
+      return json(previewFor(ctx, id(params.id), changes, previewUserId(user_id)));
     })
     .get("/:id/logs", ({ request, params, query }) => (requireApiToken(ctx, request), getSync(ctx.db, id(params.id)), json(listSyncLog(ctx.db, id(params.id), query))))
     .post("/:id/logs/:jobId/retry", ({ request, params }) => (requireApiToken(ctx, request), json(retryCall(ctx, id(params.id), pathId(params.jobId, "call")), 202)))

@@ -20,7 +20,7 @@ export const httpLogJson = (e: { id: number; createdAt: Date; method: string; ur
 /** Clearbit settings, status, log, backfill, per-user enrichment, provider callbacks and audiences over REST. */
 export function enrichmentApi(ctx: AppContext) {
   const clearbit = () => clearbitOf(ctx);
-  const integrationJson = () => ({ ...settingsJson(clearbit().settings), status: clearbit().status(), callback_url: `${ctx.config.publicUrl.replace(/\/+$/, "")}${CALLBACK_PATH}` });
+  const integrationJson = () => ({ ...settingsJson(clearbit().settings), status: clearbit().status(), results: clearbit().resultMode() });
   return new Elysia()
     .get("/api/v1/integrations/clearbit", ({ request }) => (requireApiToken(ctx, request), json(integrationJson())))
     .put("/api/v1/integrations/clearbit", async ({ request, body }) => {
