@@ -4,7 +4,7 @@ import { z } from "zod";
 import type { Db } from "../db/client";
 import { organizations } from "../db/schema";
 import type { DeliveryEngine } from "../delivery";
-import { notFound, validate, ValidationError, zodIssues, type FieldIssue } from "../errors";
+import { notFound, validate, ValidationError, type FieldIssue } from "../errors";
 import { maskedHeaders, sealSecretHeaders, secretHeadersSchema } from "../delivery/secret-headers";
 import { maskSecret, type SecretBox } from "../secrets";
 import { renderUrl } from "../templates";

@@ -1,7 +1,7 @@
 import { and, eq, isNull, ne, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { apiTokens, sessions, settings, userRoles, users } from "../db/schema";
-import { conflict } from "../errors";
+import { conflict, ValidationError } from "../errors";
 import type { Tx } from "../events/feed";
 
 /**
@@ -47,12 +47,19 @@ export function checkAccountChange(tx: Tx, userId: number, changes: Changes): vo
 
 /** After it is written: a new admin closes /setup for good; one who lost the role loses their access. */
 export function afterAccountChange(tx: Tx, userId: number, changes: Changes): void {
+  if (changes.email || changes.role_ids) assertAdminCanSignIn(tx, userId);
   if (!changes.role_ids) return;
   const [before, after] = changes.role_ids;
   if (hasAdminRole(after) && !hasAdminRole(before)) {
     tx.insert(settings).values({ key: ADMIN_EVER_CREATED_KEY, value: Date.now(), updatedAt: new Date() }).onConflictDoNothing().run();
   }
   if (hasAdminRole(before) && !hasAdminRole(after)) endAdminAccess(tx, userId);
+}
+
+/** An administrator signs in with their email, so an admin's email cannot be cleared (a PUT that leaves it out, say). */
+function assertAdminCanSignIn(tx: Tx, userId: number): void {
+  const row = tx.select({ email: users.email }).from(users).innerJoin(userRoles, and(eq(userRoles.userId, users.id), eq(userRoles.roleId, ADMIN_ROLE_ID))).where(eq(users.id, userId)).get();
+  if (row && !row.email) throw new ValidationError([{ field: "email", message: "an administrator signs in with their email, so it cannot be empty" }]);
 }
 
 /** Revokes the person's API tokens (for good: a new grant does not revive them), ends their sessions, drops their password. */

@@ -39,6 +39,18 @@ describe("PUT /api/v1/users/{id}", () => {
     expect((await api.call("PUT", "/api/v1/users/999999", { tier: "a" })).status).toBe(404);
     await api.call("DELETE", `/api/v1/custom_fields/${(await api.call("GET", "/api/v1/custom_fields?object_type=user")).body.data.find((f: any) => f.name === "tier").id}`);
   });
+
+  test("an administrator keeps a sign-in email: PUT, PATCH and a role grant cannot leave an admin without one", async () => {
+    const admin = (await api.call("POST", "/api/v1/users", { email: "second-admin@example.com", firstname: "Sec", role_ids: [1] })).body;
+    const put = await api.call("PUT", `/api/v1/users/${admin.id}`, { firstname: "Second" });
+    expect(put.status).toBe(422);
+    expect(put.body.error.details).toEqual([{ field: "email", message: "an administrator signs in with their email, so it cannot be empty" }]);
+    expect((await api.call("PATCH", `/api/v1/users/${admin.id}`, { email: null })).status).toBe(422);
+    expect((await api.call("GET", `/api/v1/users/${admin.id}`)).body).toMatchObject({ email: "second-admin@example.com", firstname: "Sec" });
+    const noEmail = (await api.call("POST", "/api/v1/users", { login: "no-email", firstname: "Nomail" })).body;
+    expect((await api.call("PATCH", `/api/v1/users/${noEmail.id}`, { role_ids: [1] })).status).toBe(422);
+    expect((await api.call("POST", "/api/v1/users", { login: "admin-without-email", role_ids: [1] })).status).toBe(422);
+  });
 });
 
 describe("PUT /api/v1/organizations/{id}", () => {
