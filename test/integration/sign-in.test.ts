@@ -101,6 +101,19 @@ describe("sign-in and sign-out", () => {
     }
   });
 
+  test("a next= with whitespace, control or non-ASCII characters falls back to / (no 500, no open redirect)", async () => {
+    // Browsers drop tab and newline from URLs: "/\t/evil.example" would become "//evil.example".
+    for (const next of ["/\t/evil.example", "/\n/evil.example", "/\r\nSet-Cookie: x=1", "/a\rb", "/\u3000/evil.example", "/caf\u00e9", "/ /evil.example", "/a\\b", "/\x00x", "/\x7f"]) {
+      const browser = new Browser(server.url);
+      const res = await browser.submit("/login", "/login", { email: ADMIN.email, password: ADMIN.password, next });
+      expect(res.status, JSON.stringify(next)).toBe(303);
+      expect(res.headers.get("location"), JSON.stringify(next)).toBe("/");
+      expect(browser.cookies.has("sb_session")).toBe(true);
+    }
+    const kept = await new Browser(server.url).submit("/login", "/login", { email: ADMIN.email, password: ADMIN.password, next: "/people?q=a%20b&sort=name#top" });
+    expect(kept.headers.get("location")).toBe("/people?q=a%20b&sort=name#top");
+  });
+
   test("email is matched without regard to case or surrounding spaces", async () => {
     await signIn(server, `  ${ADMIN.email.toUpperCase()} `, ADMIN.password);
   });

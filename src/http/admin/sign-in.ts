@@ -10,10 +10,15 @@ import { html, redirect } from "../responses";
 type Form = Record<string, unknown>;
 const str = (v: unknown) => (typeof v === "string" ? v : "");
 
-/** Only same-site paths are followed after sign-in, never another host. */
+/**
+ * Only same-site paths are followed after sign-in, never another host: one "/" not followed by "/" or
+ * "\", then printable ASCII only. Browsers drop tabs and newlines ("/\t/host" becomes "//host"), and
+ * control or non-ASCII characters cannot go into a Location header, so anything else means "/".
+ */
+const SAFE_PATH = /^\/(?![/\\])[\x21-\x5b\x5d-\x7e]*$/; // 0x5c, the backslash, is left out
 function safeNext(value: unknown): string {
   const next = str(value);
-  return next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
+  return SAFE_PATH.test(next) ? next : "/";
 }
 
 /** First-run setup, sign-in and sign-out. */
