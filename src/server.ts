@@ -9,6 +9,7 @@ import { DeliveryEngine } from "./delivery/engine";
 import { registerDeliveryGauges } from "./delivery/metrics";
 import { migrate } from "./db/migrate";
 import { EventFeed } from "./events/feed";
+import { clientAddress, trustedProxies } from "./http/client-address";
 import { requestMeta, type AppContext } from "./http/context";
 import { LoginThrottle } from "./http/login-throttle";
 import { Metrics } from "./http/metrics";
@@ -86,9 +87,10 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     const secrets = await createSecretBox(loadOrCreateKey(paths.key));
     db = openDataDir(config.dataDir);
     const delivery = new DeliveryEngine(db, log);
-    const ctx: AppContext = { config, db, events: new EventFeed(db), writes: new GroupCommit(db), log, secrets, metrics: new Metrics(), delivery, loginThrottle: new LoginThrottle(), startedAt: new Date() };
+    const ctx: AppContext = { config, db, events: new EventFeed(db), writes: new GroupCommit(db), log, secrets, metrics: new Metrics(), delivery, loginThrottle: new LoginThrottle(db), startedAt: new Date() };
     registerDeliveryGauges(ctx.metrics, delivery);
     const app = createApp(ctx);
+    const proxies = trustedProxies(config.trustedProxy);
     const schedules = startSchedules(ctx);
     // After createApp, so the handlers feature modules register are known to the first claim pass.
     delivery.start();
@@ -100,7 +102,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       async fetch(incoming, srv) {
         const started = performance.now();
         const sentId = incoming.headers.get("x-request-id");
-        const meta = { id: sentId && REQUEST_ID.test(sentId) ? sentId : crypto.randomUUID(), ip: srv.requestIP(incoming)?.address ?? "unknown", route: "" };
+        const meta = { id: sentId && REQUEST_ID.test(sentId) ? sentId : crypto.randomUUID(), ip: clientAddress(srv.requestIP(incoming)?.address, incoming.headers.get("x-forwarded-for"), proxies), route: "" };
         const limit = IMPORT_PATH.test(new URL(incoming.url).pathname) ? config.importLimit : config.bodyLimit;
         const request = await withinBodyLimit(incoming, limit);
         let response: Response;

@@ -9,6 +9,7 @@ import m6 from "../../migrations/0006_crm_sync.sql" with { type: "text" };
 import m7 from "../../migrations/0007_webhooks.sql" with { type: "text" };
 import m8 from "../../migrations/0008_delivery_indexes.sql" with { type: "text" };
 import m9 from "../../migrations/0009_webhook_payloads.sql" with { type: "text" };
+import m10 from "../../migrations/0010_login_attempts.sql" with { type: "text" };
 
 export const migrations: { tag: string; when: number; sql: string }[] = [
   { tag: "0000_foundation", when: 1795536435869, sql: m0 },
@@ -21,4 +22,5 @@ export const migrations: { tag: string; when: number; sql: string }[] = [
   { tag: "0007_webhooks", when: 1795545677291, sql: m7 },
   { tag: "0008_delivery_indexes", when: 1795548063572, sql: m8 },
   { tag: "0009_webhook_payloads", when: 1795548481487, sql: m9 },
+  { tag: "0010_login_attempts", when: 1795995971759, sql: m10 },
 ];

@@ -62,10 +62,10 @@ export function signInRoutes(ctx: AppContext) {
     .post("/login", async ({ request, body }) => {
       const form = (body ?? {}) as Form;
       const email = str(form.email).trim().toLowerCase();
-      const keys = [`ip:${metaOf(request).ip}`, `email:${email}`];
-      const wait = ctx.loginThrottle.retryAfter(keys);
+      const { id: requestId, ip } = metaOf(request);
+      const wait = ctx.loginThrottle.attempt(ip, email);
       if (wait > 0) {
-        ctx.log.warn("sign-in throttled", { request_id: metaOf(request).id, ip: metaOf(request).ip });
+        ctx.log.warn("sign-in throttled", { request_id: requestId, ip });
         const err = tooManyRequests(`Too many failed sign-ins. Try again in ${Math.ceil(wait / 60)} minutes.`, wait);
         const res = bare(request, "login", { email, next: safeNext(form.next), errors: { form: err.message } }, 429);
         res.headers.set("Retry-After", String(wait));
@@ -73,11 +73,10 @@ export function signInRoutes(ctx: AppContext) {
       }
       const admin = await verifyAdminLogin(ctx.db, email, str(form.password));
       if (!admin) {
-        ctx.loginThrottle.fail(keys);
-        ctx.log.warn("sign-in failed", { request_id: metaOf(request).id, ip: metaOf(request).ip });
+        ctx.log.warn("sign-in failed", { request_id: requestId, ip });
         return bare(request, "login", { email, next: safeNext(form.next), errors: { form: "Email or password is wrong." } }, 401);
       }
-      ctx.loginThrottle.succeed(keys);
+      ctx.loginThrottle.succeed(ip, email);
       return signIn(request, admin.id, safeNext(form.next));
     })
     .post("/logout", ({ request }) => {
