@@ -9,6 +9,7 @@ import { DeliveryEngine } from "./delivery/engine";
 import { registerDeliveryGauges } from "./delivery/metrics";
 import { migrate } from "./db/migrate";
 import { EventFeed } from "./events/feed";
+import { admitBody } from "./http/body-gate";
 import { clientAddress, trustedProxies } from "./http/client-address";
 import { requestMeta, type AppContext } from "./http/context";
 import { LoginThrottle } from "./http/login-throttle";
@@ -45,33 +46,6 @@ const SECURITY_HEADERS = {
 };
 const DELIVERY_STOP_DEADLINE_MS = 5_000;
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
-/** CSV imports may be far larger than API calls. */
-const IMPORT_PATH = /^\/(api\/v1\/)?(users|organizations|people)\/import$/;
-
-/**
- * The request, if its body fits the limit: a declared length is checked up front, a chunked body is
- * read up to the limit (and the request rebuilt around the bytes read). Null when it is too large.
- */
-async function withinBodyLimit(request: Request, limit: number): Promise<Request | null> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null) return Number(declared) > limit ? null : request;
-  if (!request.body) return request;
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      return null;
-    }
-    chunks.push(value);
-  }
-  return new Request(request, { body: Buffer.concat(chunks) });
-}
-
 export type RunningServer = { url: string; port: number; ctx: AppContext; stop(): Promise<void> };
 
 /**
@@ -103,13 +77,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         const started = performance.now();
         const sentId = incoming.headers.get("x-request-id");
         const meta = { id: sentId && REQUEST_ID.test(sentId) ? sentId : crypto.randomUUID(), ip: clientAddress(srv.requestIP(incoming)?.address, incoming.headers.get("x-forwarded-for"), proxies), route: "" };
-        const limit = IMPORT_PATH.test(new URL(incoming.url).pathname) ? config.importLimit : config.bodyLimit;
-        const request = await withinBodyLimit(incoming, limit);
-        let response: Response;
-        if (request) {
-          requestMeta.set(request, meta);
-          response = await app.handle(request);
-        } else response = jsonError(413, "payload_too_large", `request body exceeds ${limit} bytes`);
+        const admitted = admitBody(ctx, incoming);
+        if (admitted instanceof Request) requestMeta.set(admitted, meta);
+        const response = admitted instanceof Request ? await app.handle(admitted) : admitted;
         const path = new URL(incoming.url).pathname;
         response.headers.set("X-Request-Id", meta.id);
         for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!response.headers.has(k)) response.headers.set(k, v);
