@@ -10,9 +10,9 @@ import { jsonError, redirect } from "./responses";
  * Decides from the headers alone, before a byte of the body is read, how large the body may be.
  * Without valid credentials a body may cost little: 64 KB (the sign-in and set-up forms), or on /v1/
  * the largest Segment batch (a write key may travel in the body; provider callbacks are signed over it).
- * With them, --body-limit, or --import-limit for CSV imports. A declared length over the limit is
- * answered at once (401 where credentials are needed, else 413); a chunked body is counted as it
- * streams and fails with 413 when it passes the limit.
+ * With them, --body-limit, or --import-limit for CSV imports. A declared length over a limit is
+ * answered at once (413, or 401 where only credentials would allow it); a chunked body is counted
+ * as it streams and fails with 413 when it passes the limit.
  */
 export const ANONYMOUS_BODY_LIMIT = 64 * 1024;
 /** CSV imports may be far larger than other requests. */
@@ -25,15 +25,16 @@ export function admitBody(ctx: AppContext, request: Request): Request | Response
   const ingest = path.startsWith("/v1/");
   const declared = request.headers.get("content-length");
   const size = declared === null ? null : Number(declared);
-  let limit = Math.min(ctx.config.bodyLimit, ingest ? MAX_BATCH_BYTES : ANONYMOUS_BODY_LIMIT);
-  // Small enough for anyone: the routes authenticate as usual, no need to look the caller up twice.
-  if (size !== null && size <= limit) return request;
+  const limit = IMPORT_PATH.test(path) ? ctx.config.importLimit : ctx.config.bodyLimit;
+  const anonymousLimit = Math.min(ctx.config.bodyLimit, ingest ? MAX_BATCH_BYTES : ANONYMOUS_BODY_LIMIT);
+  // Small enough for anyone, or too large for everyone: no need to look the caller up.
+  if (size !== null && size <= anonymousLimit) return request;
+  if (size !== null && !(size <= limit)) return errorResponse(tooLarge(limit));
   const known = hasCredentials(ctx, request, path);
-  if (known) limit = IMPORT_PATH.test(path) ? ctx.config.importLimit : ctx.config.bodyLimit;
-  if (size === null) return capped(request, limit);
-  if (size <= limit) return request;
-  if (known || ingest || PRE_SESSION_FORMS.has(path)) return errorResponse(tooLarge(limit));
-  if (path.startsWith("/api/")) return errorResponse(unauthorized(`send an API token as Authorization: Bearer <token>; without one a body may not exceed ${limit} bytes`));
+  if (size === null) return capped(request, known ? limit : anonymousLimit);
+  if (known) return request;
+  if (ingest || PRE_SESSION_FORMS.has(path)) return errorResponse(tooLarge(anonymousLimit));
+  if (path.startsWith("/api/")) return errorResponse(unauthorized(`send an API token as Authorization: Bearer <token>; without one a body may not exceed ${anonymousLimit} bytes`));
   return redirect(request, "/login");
 }
 
