@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { readdirSync, rmSync } from "node:fs";
+import { readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { ANONYMOUS_BODY_LIMIT } from "../../src/http/body-gate";
 import { startApi, type Api } from "../support/api";
 import { BUN, MAIN, ServerProcess } from "../support/process";
-import { Browser, tempDir } from "../support/server";
+import { Browser, csrfOf, signIn, tempDir } from "../support/server";
 
 setDefaultTimeout(60_000);
 
@@ -85,6 +85,32 @@ describe("body limits", () => {
     const bytes = new TextEncoder().encode(csv.replaceAll("Bulk,", "Bulky,"));
     const again = await importCsv(new Blob([bytes]).stream());
     expect(await again.json()).toMatchObject({ committed: true, rows: 5000, updated: 5000 });
+    expect(uploadsLeft()).toEqual([]);
+  });
+
+  test("the admin UI keeps an uploaded file on disk (0600) between preview and import, then removes it", async () => {
+    const admin = await signIn(api.server);
+    const upload = async (bytes: Uint8Array) => {
+      const form = new FormData();
+      form.set("_csrf", csrfOf(await (await admin.get("/people/import")).text()));
+      form.set("file", new Blob([bytes], { type: "text/csv" }), "people.csv");
+      return admin.request("/people/import", { method: "POST", body: form });
+    };
+    const rows = Array.from({ length: 3000 }, (_, i) => `ui${i}@example.com,Ui,Person ${i}`);
+    const preview = await upload(new TextEncoder().encode(`email,firstname,lastname\n${rows.join("\n")}\n`));
+    expect(preview.status).toBe(200);
+    const page = await preview.text();
+    const [file] = uploadsLeft();
+    expect(statSync(join(api.server.dataDir, "uploads", file!)).mode & 0o777).toBe(0o600);
+    const action = /action="(\/people\/import\/[^"]+)"/.exec(page.replaceAll("&#x2F;", "/"))![1]!;
+    const done = await admin.request(action, { method: "POST", form: { _csrf: csrfOf(page) } });
+    expect(done.status).toBe(303);
+    expect(uploadsLeft()).toEqual([]);
+    expect(api.server.ctx.db.$client.query("SELECT count(*) AS n FROM users WHERE email LIKE 'ui%@example.com'").get()).toEqual({ n: 3000 });
+
+    const latin1 = await upload(new Uint8Array([0x65, 0x6d, 0x61, 0x69, 0x6c, 0x0a, 0xe9, 0x0a]));
+    expect(latin1.status).toBe(422);
+    expect(await latin1.text()).toContain("the file is not UTF-8 text; save it as CSV UTF-8");
     expect(uploadsLeft()).toEqual([]);
   });
 
