@@ -90,7 +90,7 @@ describe("body limits", () => {
 
   test("the admin UI keeps an uploaded file on disk (0600) between preview and import, then removes it", async () => {
     const admin = await signIn(api.server);
-    const upload = async (bytes: Uint8Array) => {
+    const upload = async (bytes: Uint8Array<ArrayBuffer>) => {
       const form = new FormData();
       form.set("_csrf", csrfOf(await (await admin.get("/people/import")).text()));
       form.set("file", new Blob([bytes], { type: "text/csv" }), "people.csv");
