@@ -25,6 +25,7 @@ import { segmentApi } from "./http/api/segment-api";
 import { settingsApi } from "./http/api/settings-api";
 import { assetRoutes } from "./http/assets";
 import { checkCsrf, SignInRequired } from "./http/auth";
+import { IMPORT_PATH } from "./http/body-gate";
 import { requestMeta, type AppContext } from "./http/context";
 import { opsRoutes } from "./http/ops";
 import { rawBodies } from "./http/raw-body";
@@ -65,6 +66,8 @@ export function createApp(ctx: AppContext) {
     .onParse({ as: "global" }, async ({ request, contentType }) => {
       const json = contentType?.startsWith("application/json");
       if (!json && !contentType?.startsWith("text/csv")) return;
+      // CSV imports are streamed to disk by their route, after it has authenticated the caller.
+      if (IMPORT_PATH.test(new URL(request.url).pathname)) return;
       const bytes = await request.arrayBuffer();
       const meta = requestMeta.get(request);
       if (meta) meta.bodyBytes = bytes.byteLength;

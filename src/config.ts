@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { isAddressOrRange } from "./http/client-address";
 
 /** Every setting: its flag, its environment variable, its default and its meaning (shown by --help). */
 export const SETTINGS = {
@@ -11,6 +12,7 @@ export const SETTINGS = {
   importLimit: { env: "SWITCHBOARD_IMPORT_LIMIT", flag: "--import-limit", help: "largest CSV import in bytes", default: "104857600" },
   sessionIdleMinutes: { env: "SWITCHBOARD_SESSION_IDLE_MINUTES", flag: "--session-idle-minutes", help: "sign admins out after this long without a request", default: "480" },
   sessionMaxHours: { env: "SWITCHBOARD_SESSION_MAX_HOURS", flag: "--session-max-hours", help: "sign admins out this long after sign-in, however active", default: "72" },
+  trustedProxy: { env: "SWITCHBOARD_TRUSTED_PROXY", flag: "--trusted-proxy", help: "reverse proxy addresses or CIDR ranges, comma-separated, whose X-Forwarded-For names the client (empty: none)", default: "" },
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -36,6 +38,10 @@ const configSchema = z.object({
   importLimit: wholeNumber().pipe(z.number().min(1024, "must be at least 1024")),
   sessionIdleMinutes: wholeNumber().pipe(z.number().min(1, "must be at least 1")),
   sessionMaxHours: wholeNumber().pipe(z.number().min(1, "must be at least 1")),
+  trustedProxy: z
+    .string()
+    .transform((v) => v.split(/[\s,]+/).filter(Boolean))
+    .pipe(z.array(z.string().refine(isAddressOrRange, "must be IP addresses or CIDR ranges separated by commas"))),
 });
 
 export type Config = z.infer<typeof configSchema> & {

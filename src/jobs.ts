@@ -14,7 +14,8 @@ export function startSchedules(ctx: AppContext) {
   const housekeeping = () => {
     const sessions = pruneExpiredSessions(ctx.db, ctx.config.sessionLimits);
     const messageIds = pruneSeenMessages(ctx.db);
-    if (sessions || messageIds) ctx.log.info("housekeeping", { pruned_sessions: sessions, pruned_message_ids: messageIds });
+    const loginAttempts = ctx.loginThrottle.prune();
+    if (sessions || messageIds || loginAttempts) ctx.log.info("housekeeping", { pruned_sessions: sessions, pruned_message_ids: messageIds, pruned_login_counters: loginAttempts });
   };
   const deliveryPruning = () => {
     const { logEntries, jobs } = ctx.delivery.prune();

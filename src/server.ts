@@ -10,6 +10,8 @@ import { DeliveryEngine } from "./delivery/engine";
 import { registerDeliveryGauges } from "./delivery/metrics";
 import { migrate } from "./db/migrate";
 import { EventFeed } from "./events/feed";
+import { admitBody } from "./http/body-gate";
+import { clientAddress, trustedProxies } from "./http/client-address";
 import { requestMeta, type AppContext } from "./http/context";
 import { LoginThrottle } from "./http/login-throttle";
 import { Metrics } from "./http/metrics";
@@ -57,33 +59,6 @@ const SECURITY_HEADERS = {
 };
 const DELIVERY_STOP_DEADLINE_MS = 5_000;
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
-/** CSV imports may be far larger than API calls. */
-const IMPORT_PATH = /^\/(api\/v1\/)?(users|organizations|people)\/import$/;
-
-/**
- * The request, if its body fits the limit: a declared length is checked up front, a chunked body is
- * read up to the limit (and the request rebuilt around the bytes read). Null when it is too large.
- */
-async function withinBodyLimit(request: Request, limit: number): Promise<Request | null> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null) return Number(declared) > limit ? null : request;
-  if (!request.body) return request;
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      return null;
-    }
-    chunks.push(value);
-  }
-  return new Request(request, { body: Buffer.concat(chunks) });
-}
-
 export type RunningServer = { url: string; port: number; ctx: AppContext; stop(): Promise<void> };
 
 /**
@@ -100,9 +75,10 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     db = openDataDir(config.dataDir);
     const secrets = await createSecretBox(loadOrCreateKey(paths.key));
     const delivery = new DeliveryEngine(db, log);
-    const ctx: AppContext = { config, db, events: new EventFeed(db), writes: new GroupCommit(db), log, secrets, metrics: new Metrics(), delivery, loginThrottle: new LoginThrottle(), startedAt: new Date() };
+    const ctx: AppContext = { config, db, events: new EventFeed(db), writes: new GroupCommit(db), log, secrets, metrics: new Metrics(), delivery, loginThrottle: new LoginThrottle(db), startedAt: new Date() };
     registerDeliveryGauges(ctx.metrics, delivery);
     const app = createApp(ctx);
+    const proxies = trustedProxies(config.trustedProxy);
     const schedules = startSchedules(ctx);
     // After createApp, so the handlers feature modules register are known to the first claim pass.
     delivery.start();
@@ -114,19 +90,20 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       async fetch(incoming, srv) {
         const started = performance.now();
         const sentId = incoming.headers.get("x-request-id");
-        const meta = { id: sentId && REQUEST_ID.test(sentId) ? sentId : crypto.randomUUID(), ip: srv.requestIP(incoming)?.address ?? "unknown", route: "" };
-        const limit = IMPORT_PATH.test(new URL(incoming.url).pathname) ? config.importLimit : config.bodyLimit;
-        const request = await withinBodyLimit(incoming, limit);
+        const meta = { id: sentId && REQUEST_ID.test(sentId) ? sentId : crypto.randomUUID(), ip: clientAddress(srv.requestIP(incoming)?.address, incoming.headers.get("x-forwarded-for"), proxies), route: "" };
         const path = new URL(incoming.url).pathname;
         const hop = hopOf(incoming);
         let response: Response;
         if (hop > MAX_HOPS && isApiPath(path)) {
           response = jsonError(508, "loop_detected", `${HOP_HEADER} is ${hop}: this request went through more than ${MAX_HOPS} Switchboard deliveries in a row, which looks like a loop`);
-        } else if (request) {
-          requestMeta.set(request, meta);
-          // The changes this request records queue their deliveries with its hop count.
-          response = await withHop(hop, () => app.handle(request));
-        } else response = jsonError(413, "payload_too_large", `request body exceeds ${limit} bytes`);
+        } else {
+          const admitted = admitBody(ctx, incoming);
+          if (admitted instanceof Request) {
+            requestMeta.set(admitted, meta);
+            // The changes this request records queue their deliveries with its hop count.
+            response = await withHop(hop, () => app.handle(admitted));
+          } else response = admitted;
+        }
         response.headers.set("X-Request-Id", meta.id);
         for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!response.headers.has(k)) response.headers.set(k, v);
         const seconds = (performance.now() - started) / 1000;

@@ -11,48 +11,86 @@ export class CsvError extends Error {
   }
 }
 
+/**
+ * An incremental parser: text goes in piece by piece (a quote, a doubled quote or a CR/LF may be split
+ * across pieces) and each push returns the rows it completed, so a file of any size streams through.
+ */
+export class CsvParser {
+  line = 1;
+  private row: string[] = [];
+  private field = "";
+  private quoted = false;
+  /** Inside quotes, the last character was a quote: a doubled quote or the closing one. */
+  private afterQuote = false;
+  /** A CR ended the row: an LF right after it belongs to the same line end. */
+  private afterCr = false;
+  private started = false;
+
+  push(text: string): string[][] {
+    const rows: string[][] = [];
+    let i = 0;
+    if (!this.started && text.length) {
+      this.started = true;
+      if (text.charCodeAt(0) === 0xfeff) i = 1; // a leading UTF-8 BOM is ignored
+    }
+    for (; i < text.length; i++) {
+      const c = text[i]!;
+      if (this.afterCr) {
+        this.afterCr = false;
+        if (c === "\n") continue;
+      }
+      if (this.afterQuote) {
+        this.afterQuote = false;
+        if (c === '"') {
+          this.field += '"';
+          continue;
+        }
+        this.quoted = false;
+      }
+      if (this.quoted) {
+        if (c === '"') this.afterQuote = true;
+        else {
+          if (c === "\n") this.line++;
+          this.field += c;
+        }
+      } else if (c === '"') {
+        if (this.field !== "") throw new CsvError("a quote inside an unquoted field", this.line);
+        this.quoted = true;
+      } else if (c === ",") this.endField();
+      else if (c === "\n" || c === "\r") {
+        this.endRow(rows);
+        this.line++;
+        this.afterCr = c === "\r";
+      } else this.field += c;
+    }
+    return rows;
+  }
+
+  /** The last row, when the text does not end with a line end. */
+  end(): string[][] {
+    if (this.quoted && !this.afterQuote) throw new CsvError("a quoted field is not closed", this.line);
+    const rows: string[][] = [];
+    if (this.field !== "" || this.row.length || this.afterQuote) this.endRow(rows);
+    this.quoted = this.afterQuote = false;
+    return rows;
+  }
+
+  private endField() {
+    this.row.push(this.field);
+    this.field = "";
+  }
+
+  private endRow(rows: string[][]) {
+    this.endField();
+    if (this.row.length > 1 || this.row[0] !== "") rows.push(this.row);
+    this.row = [];
+  }
+}
+
 /** Parses a whole document into rows of strings. A leading UTF-8 BOM is ignored. */
 export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = "";
-  let quoted = false;
-  let line = 1;
-  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
-  const endField = () => {
-    row.push(field);
-    field = "";
-  };
-  const endRow = () => {
-    endField();
-    if (row.length > 1 || row[0] !== "") rows.push(row);
-    row = [];
-  };
-  for (; i < text.length; i++) {
-    const c = text[i]!;
-    if (quoted) {
-      if (c === '"') {
-        if (text[i + 1] === '"') {
-          field += '"';
-          i++;
-        } else quoted = false;
-      } else {
-        if (c === "\n") line++;
-        field += c;
-      }
-    } else if (c === '"') {
-      if (field !== "") throw new CsvError("a quote inside an unquoted field", line);
-      quoted = true;
-    } else if (c === ",") endField();
-    else if (c === "\n" || c === "\r") {
-      if (c === "\r" && text[i + 1] === "\n") i++;
-      endRow();
-      line++;
-    } else field += c;
-  }
-  if (quoted) throw new CsvError("a quoted field is not closed", line);
-  if (field !== "" || row.length) endRow();
-  return rows;
+  const parser = new CsvParser();
+  return [...parser.push(text), ...parser.end()];
 }
 
 /** What a spreadsheet skips before reading a formula: whitespace (any Unicode space), control and zero-width characters. */

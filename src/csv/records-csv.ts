@@ -6,7 +6,7 @@ import type { Actor, EventFeed, Tx } from "../events/feed";
 import { listCustomFields, type CustomField } from "../domain/custom-fields";
 import { createOrganizationIn, findOrganizationByName, getOrganizationRow, organizationJson, parseOrganizationInput, updateOrganizationIn } from "../domain/organizations";
 import { createUserIn, findUserByEmail, getUserRow, parseUserInput, updateUserIn, userJson } from "../domain/users";
-import { CsvError, csvLine, parseCsv, unguard } from "./csv";
+import { CsvError, csvLine, unguard } from "./csv";
 
 /**
  * CSV import and export of users and organizations. Export streams in pages (bounded memory at any
@@ -68,26 +68,30 @@ const PREVIEW_ROWS = 100;
 const MAX_ERRORS = 1000;
 class Rollback extends Error {}
 
-export function importCsv(db: Db, feed: EventFeed, kind: Kind, text: string, actor: Actor, opts: { dryRun: boolean }): ImportReport {
-  let table: string[][];
+/** Imports rows (the first names the columns) as they come: the whole file is never held in memory. */
+export function importCsv(db: Db, feed: EventFeed, kind: Kind, table: Iterable<string[]>, actor: Actor, opts: { dryRun: boolean }): ImportReport {
   try {
-    table = parseCsv(text);
+    return importRows(db, feed, kind, table[Symbol.iterator](), actor, opts);
   } catch (err) {
     if (err instanceof CsvError) throw new ValidationError([{ field: `line ${err.line}`, message: err.message }]);
     throw err;
   }
-  const [header, ...rows] = table;
-  if (!header) throw new ValidationError([{ field: "file", message: "is empty: the first line must name the columns" }]);
+}
+
+function importRows(db: Db, feed: EventFeed, kind: Kind, rows: Iterator<string[]>, actor: Actor, opts: { dryRun: boolean }): ImportReport {
+  const header = rows.next();
+  if (header.done) throw new ValidationError([{ field: "file", message: "is empty: the first line must name the columns" }]);
   const fields = listCustomFields(db, kind);
   const known = new Set([...(kind === "user" ? USER_COLUMNS : ORG_COLUMNS), ...fields.map((f) => f.name)]);
-  const names = header.map((h) => h.trim().toLowerCase());
+  const names = header.value.map((h) => h.trim().toLowerCase());
   const unknown = names.filter((n) => !known.has(n));
   if (unknown.length) throw new ValidationError(unknown.map((n) => ({ field: n, message: "is not a known column" })));
-  const report: ImportReport = { dry_run: opts.dryRun, committed: false, rows: rows.length, created: 0, updated: 0, unchanged: 0, errors: [], preview: [] };
+  const report: ImportReport = { dry_run: opts.dryRun, committed: false, rows: 0, created: 0, updated: 0, unchanged: 0, errors: [], preview: [] };
   try {
     db.transaction((tx) => {
-      rows.forEach((cells, i) => {
-        const line = i + 2;
+      for (let next = rows.next(); !next.done; next = rows.next()) {
+        const cells = next.value;
+        const line = ++report.rows + 1;
         try {
           tx.transaction((row) => applyRow(row, feed, kind, rowInput(names, cells, fields), fields, actor, report, line));
         } catch (err) {
@@ -96,7 +100,7 @@ export function importCsv(db: Db, feed: EventFeed, kind: Kind, text: string, act
           if (report.errors.length < MAX_ERRORS) report.errors.push(...details.map((d) => ({ line, ...d })));
           if (report.preview.length < PREVIEW_ROWS) report.preview.push({ line, action: "error", id: null, label: cells.join(", ").slice(0, 80) });
         }
-      });
+      }
       if (opts.dryRun || report.errors.length) throw new Rollback();
     });
     report.committed = true;

@@ -278,3 +278,18 @@ export const seenMessages = sqliteTable(
   },
   (t) => [index("seen_messages_received_idx").on(t.receivedAt)],
 );
+
+/**
+ * Sign-in attempts per throttle key (an address, or an address and account) in a fixed window. In the
+ * database so a restart keeps them and several nodes share them; expired rows are pruned.
+ */
+export const loginAttempts = sqliteTable(
+  "login_attempts",
+  {
+    key: text("key").primaryKey(),
+    attempts: integer("attempts").notNull(),
+    /** Milliseconds since the epoch when the window ends and the count starts again. */
+    expiresAt: integer("expires_at").notNull(),
+  },
+  (t) => [index("login_attempts_expires_idx").on(t.expiresAt)],
+);

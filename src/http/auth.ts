@@ -16,7 +16,7 @@ export class SignInRequired extends Error {}
 
 const UNSAFE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 /** Forms posted before sign-in, checked against the pre-session CSRF cookie. */
-const PRE_SESSION_FORMS = new Set(["/login", "/setup"]);
+export const PRE_SESSION_FORMS = new Set(["/login", "/setup"]);
 
 export function currentSession(ctx: AppContext, request: Request): SessionInfo | null {
   const token = parseCookies(request.headers.get("cookie"))[SESSION_COOKIE];

@@ -1,48 +1,73 @@
+import { eq, lte, sql } from "drizzle-orm";
+import { sha256Hex } from "../crypto-tokens";
+import type { Db } from "../db/client";
+import { loginAttempts } from "../db/schema";
+
 /**
- * Slows down password guessing: after MAX_FAILURES failed sign-ins for one email or from one
- * address within WINDOW_MS, further attempts are refused until the window has passed.
+ * Slows down password guessing. Every sign-in attempt is counted before the password is checked, in
+ * one transaction, so attempts made in parallel are all counted. Two counters per attempt:
+ * - per address and account: a few guesses at one account from one address;
+ * - per address: more, for one address trying many accounts.
+ * There is deliberately no counter per account alone: anyone could then lock an admin out from
+ * anywhere. An admin signing in from their own address is never slowed by an attacker elsewhere.
  */
-const MAX_FAILURES = 5;
 const WINDOW_MS = 15 * 60_000;
+export const MAX_ATTEMPTS_PER_ACCOUNT = 5;
+export const MAX_ATTEMPTS_PER_ADDRESS = 20;
+
+const t = loginAttempts;
 
 export class LoginThrottle {
-  private failures = new Map<string, { count: number; first: number }>();
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => number = Date.now,
+  ) {}
 
-  constructor(private readonly now: () => number = Date.now) {}
-
-  /** Seconds to wait before another attempt is allowed for any of the keys, or 0. */
-  retryAfter(keys: string[]): number {
-    let wait = 0;
-    for (const key of keys) {
-      const f = this.live(key);
-      if (f && f.count >= MAX_FAILURES) wait = Math.max(wait, Math.ceil((f.first + WINDOW_MS - this.now()) / 1000));
-    }
-    return wait;
+  /** Counts one attempt; the seconds to wait when it is over a limit (refuse it unchecked), else 0. */
+  attempt(address: string, account: string): number {
+    const now = this.now();
+    const counts = this.db.transaction((tx) =>
+      this.keys(address, account).map(([key, limit]) => {
+        const expired = sql`${t.expiresAt} <= ${now}`;
+        const row = tx
+          .insert(t)
+          .values({ key, attempts: 1, expiresAt: now + WINDOW_MS })
+          .onConflictDoUpdate({
+            target: t.key,
+            // Both read the row as it was: an ended window starts again at this attempt.
+            set: {
+              attempts: sql`CASE WHEN ${expired} THEN 1 ELSE ${t.attempts} + 1 END`,
+              expiresAt: sql`CASE WHEN ${expired} THEN ${now + WINDOW_MS} ELSE ${t.expiresAt} END`,
+            },
+          })
+          .returning({ attempts: t.attempts, expiresAt: t.expiresAt })
+          .get();
+        return { ...row, limit };
+      }),
+    );
+    const over = counts.filter((c) => c.attempts > c.limit);
+    return over.length ? Math.max(...over.map((c) => Math.ceil((c.expiresAt - now) / 1000))) : 0;
   }
 
-  fail(keys: string[]): void {
-    for (const key of keys) {
-      const f = this.live(key);
-      if (f) f.count++;
-      else this.failures.set(key, { count: 1, first: this.now() });
-    }
-    if (this.failures.size > 10_000) this.sweep();
+  /** A correct password: the account's count starts again, and the attempt does not count against the address. */
+  succeed(address: string, account: string): void {
+    const [[addressKey], [accountKey]] = this.keys(address, account);
+    this.db.transaction((tx) => {
+      tx.delete(t).where(eq(t.key, accountKey)).run();
+      tx.update(t).set({ attempts: sql`max(${t.attempts} - 1, 0)` }).where(eq(t.key, addressKey)).run();
+    });
   }
 
-  succeed(keys: string[]): void {
-    for (const key of keys) this.failures.delete(key);
+  /** Drops counters whose window has ended; returns how many. */
+  prune(): number {
+    return this.db.delete(t).where(lte(t.expiresAt, this.now())).returning({ key: t.key }).all().length;
   }
 
-  private live(key: string) {
-    const f = this.failures.get(key);
-    if (f && this.now() - f.first > WINDOW_MS) {
-      this.failures.delete(key);
-      return undefined;
-    }
-    return f;
-  }
-
-  private sweep(): void {
-    for (const key of [...this.failures.keys()]) this.live(key);
+  // The account part is hashed: people type passwords into the email field, and it is never shown.
+  private keys(address: string, account: string): [[string, number], [string, number]] {
+    return [
+      [`address:${address}`, MAX_ATTEMPTS_PER_ADDRESS],
+      [`account:${sha256Hex(`${address}\n${account}`)}`, MAX_ATTEMPTS_PER_ACCOUNT],
+    ];
   }
 }

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { ADMIN, Browser, csrfOf, setCookie, setupAdmin, signIn, startTestServer, type TestServer } from "../support/server";
+import { rmSync } from "node:fs";
+import { MAX_ATTEMPTS_PER_ACCOUNT, MAX_ATTEMPTS_PER_ADDRESS } from "../../src/http/login-throttle";
+import { ADMIN, Browser, csrfOf, setCookie, setupAdmin, signIn, startTestServer, tempDir, type TestServer } from "../support/server";
 
 // Sign-ins hash with argon2id: generous on a busy machine (bunfig's [test] timeout is not read by bun test).
 setDefaultTimeout(30_000);
@@ -99,6 +101,19 @@ describe("sign-in and sign-out", () => {
       const res = await browser.submit("/login", "/login", { email: ADMIN.email, password: ADMIN.password, next });
       expect(res.headers.get("location")).toBe("/");
     }
+  });
+
+  test("a next= with whitespace, control or non-ASCII characters falls back to / (no 500, no open redirect)", async () => {
+    // Browsers drop tab and newline from URLs: "/\t/evil.example" would become "//evil.example".
+    for (const next of ["/\t/evil.example", "/\n/evil.example", "/\r\nSet-Cookie: x=1", "/a\rb", "/\u3000/evil.example", "/caf\u00e9", "/ /evil.example", "/a\\b", "/\x00x", "/\x7f"]) {
+      const browser = new Browser(server.url);
+      const res = await browser.submit("/login", "/login", { email: ADMIN.email, password: ADMIN.password, next });
+      expect(res.status, JSON.stringify(next)).toBe(303);
+      expect(res.headers.get("location"), JSON.stringify(next)).toBe("/");
+      expect(browser.cookies.has("sb_session")).toBe(true);
+    }
+    const kept = await new Browser(server.url).submit("/login", "/login", { email: ADMIN.email, password: ADMIN.password, next: "/people?q=a%20b&sort=name#top" });
+    expect(kept.headers.get("location")).toBe("/people?q=a%20b&sort=name#top");
   });
 
   test("email is matched without regard to case or surrounding spaces", async () => {
@@ -323,9 +338,102 @@ describe("sign-in throttling", () => {
     expect(server.logs.some((l) => JSON.parse(l).msg === "sign-in throttled")).toBe(true);
   });
 
-  test("the same address is throttled for another email too", async () => {
-    const res = await new Browser(server.url).submit("/login", "/login", { email: "someone-else@example.com", password: "whatever password" });
+  test("one address trying many accounts is throttled too", async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < MAX_ATTEMPTS_PER_ADDRESS; i++) {
+      statuses.push((await new Browser(server.url).submit("/login", "/login", { email: `someone${i}@example.com`, password: "whatever password" })).status);
+    }
+    expect(statuses.at(-1)).toBe(429);
+  });
+
+  test("without a trusted proxy X-Forwarded-For is ignored: changing it does not escape the throttle, nor is it recorded", async () => {
+    const res = await attempt(server, ADMIN.password, "198.51.100.99");
     expect(res.status).toBe(429);
+    const lines = server.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === "request");
+    expect(lines.some((l) => l.ip === "198.51.100.99")).toBe(false);
+    expect(lines.at(-1).ip).toBe("127.0.0.1");
+  });
+});
+
+/** One sign-in form post (with a fresh pre-session CSRF token), optionally through a proxy naming the client. */
+async function attempt(server: TestServer, password: string, forwardedFor?: string) {
+  const browser = new Browser(server.url);
+  const csrf = csrfOf(await (await browser.get("/login")).text());
+  const headers: Record<string, string> = forwardedFor ? { "x-forwarded-for": forwardedFor } : {};
+  return browser.request("/login", { method: "POST", form: { _csrf: csrf, email: ADMIN.email, password }, headers });
+}
+
+/** The statuses of `n` wrong-password sign-ins sent all at once from one browser. */
+async function parallelWrongPasswords(server: TestServer, n: number, forwardedFor?: string): Promise<number[]> {
+  const browser = new Browser(server.url);
+  const csrf = csrfOf(await (await browser.get("/login")).text());
+  const headers: Record<string, string> = forwardedFor ? { "x-forwarded-for": forwardedFor } : {};
+  const posts = Array.from({ length: n }, (_, i) => browser.request("/login", { method: "POST", form: { _csrf: csrf, email: ADMIN.email, password: `wrong guess ${i}` }, headers }));
+  return Promise.all(posts.map(async (p) => (await p).status));
+}
+
+describe("sign-in throttling under parallel guessing", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+    await setupAdmin(server);
+  });
+  afterAll(() => server.close());
+
+  test("300 wrong passwords at once: all are counted, at most 5 are checked, the rest get 429", async () => {
+    const statuses = await parallelWrongPasswords(server, 300);
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(MAX_ATTEMPTS_PER_ACCOUNT);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(300 - MAX_ATTEMPTS_PER_ACCOUNT);
+    expect(statuses.every((s) => s === 401 || s === 429)).toBe(true);
+  });
+});
+
+describe("sign-in throttling behind a trusted proxy", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer({ trustedProxy: "127.0.0.1" });
+    await setupAdmin(server);
+  });
+  afterAll(() => server.close());
+
+  test("an attacker at another address cannot lock the admin out: the admin still signs in from their own", async () => {
+    const statuses = await parallelWrongPasswords(server, 300, "203.0.113.5");
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(300 - MAX_ATTEMPTS_PER_ACCOUNT);
+    expect((await attempt(server, ADMIN.password, "203.0.113.5")).status).toBe(429);
+    const victim = await attempt(server, ADMIN.password, "198.51.100.7");
+    expect(victim.status).toBe(303);
+  });
+
+  test("the client address is the rightmost hop that is not the proxy, in sessions and logs", async () => {
+    // The leftmost entry is whatever the client claimed; the proxy appended the address it saw.
+    const res = await attempt(server, ADMIN.password, "6.6.6.6, 198.51.100.8");
+    expect(res.status).toBe(303);
+    const ips = server.ctx.db.$client.query<{ ip: string }, []>("SELECT ip FROM sessions").all().map((r) => r.ip);
+    expect(ips).toContain("198.51.100.8");
+    expect(ips).not.toContain("6.6.6.6");
+    const lines = server.logs.map((l) => JSON.parse(l));
+    expect(lines.some((l) => l.msg === "request" && l.ip === "198.51.100.8")).toBe(true);
+    expect(lines.some((l) => l.ip === "6.6.6.6")).toBe(false);
+  });
+});
+
+describe("sign-in throttling across a restart", () => {
+  test("the counters are in the database: a restarted server still refuses the 6th attempt", async () => {
+    const dataDir = tempDir();
+    try {
+      let server = await startTestServer({ dataDir });
+      await setupAdmin(server);
+      for (let i = 0; i < MAX_ATTEMPTS_PER_ACCOUNT; i++) expect((await attempt(server, `wrong guess ${i}`)).status).toBe(401);
+      await server.close();
+      server = await startTestServer({ dataDir });
+      try {
+        expect((await attempt(server, ADMIN.password)).status).toBe(429);
+      } finally {
+        await server.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -72,6 +72,8 @@ describe("loadConfig", () => {
     ["bodyLimit", { bodyLimit: "1.5" }, {}],
     ["sessionIdleMinutes", { sessionIdleMinutes: "0" }, {}],
     ["host", { host: "" }, {}],
+    ["trustedProxy", { trustedProxy: "proxy.lan" }, {}],
+    ["trustedProxy", {}, { SWITCHBOARD_TRUSTED_PROXY: "10.0.0.1, 10.0.0.0/40" }],
   ];
   for (const [setting, flags, env] of bad) {
     test(`a bad ${setting} (${JSON.stringify({ ...flags, ...env })}) is refused with a one-line message naming it`, () => {
@@ -82,6 +84,11 @@ describe("loadConfig", () => {
       expect(err.message).not.toContain("\n");
     });
   }
+
+  test("--trusted-proxy is off by default and takes comma-separated addresses and CIDR ranges", () => {
+    expect(loadConfig({}, {}).trustedProxy).toEqual([]);
+    expect(loadConfig({}, { SWITCHBOARD_TRUSTED_PROXY: "10.0.0.1, 172.16.0.0/12,::1" }).trustedProxy).toEqual(["10.0.0.1", "172.16.0.0/12", "::1"]);
+  });
 
   test("the message shows the offending value", () => {
     expect(errorOf(() => loadConfig({ port: "abc" }, {})).message).toContain('"abc"');

@@ -1,15 +1,17 @@
 import { Elysia } from "elysia";
 import { exportCsv, importCsv, importColumns, type ImportReport } from "../../csv/records-csv";
+import { readCsvFile, spoolUpload, uploadsDir, type Upload } from "../../csv/upload";
 import { randomToken } from "../../crypto-tokens";
+import { ValidationError } from "../../errors";
 import { csvDownload } from "../api/records-api";
 import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
 import { redirect } from "../responses";
 import { adminPage } from "./render";
 
-/** An uploaded file waits here between its preview and the admin's "Import" (one process, so memory will do). */
+/** An uploaded file waits on disk between its preview and the admin's "Import"; this process remembers which. */
 const PENDING_TTL_MS = 30 * 60_000;
-type Pending = { kind: "user" | "organization"; text: string; userId: number; at: number };
+type Pending = { kind: "user" | "organization"; upload: Upload; userId: number; at: number };
 
 const KINDS = {
   user: { base: "/people", plural: "People", byEmail: true, byName: false },
@@ -18,9 +20,15 @@ const KINDS = {
 
 /** CSV import (upload → preview with per-row errors → all-or-nothing import) and export, for people and organizations. */
 export function csvImportPages(ctx: AppContext) {
+  const uploads = uploadsDir(ctx.config.dataDir);
   const pending = new Map<string, Pending>();
+  const take = (id: string) => {
+    const p = pending.get(id);
+    pending.delete(id);
+    p?.upload.remove();
+  };
   const sweep = () => {
-    for (const [id, p] of pending) if (Date.now() - p.at > PENDING_TTL_MS) pending.delete(id);
+    for (const [id, p] of pending) if (Date.now() - p.at > PENDING_TTL_MS) take(id);
   };
 
   const page = (request: Request, kind: Pending["kind"], data: Record<string, unknown>, status = 200) => {
@@ -42,16 +50,21 @@ export function csvImportPages(ctx: AppContext) {
         const session = requireSession(ctx, request);
         const file = (body as Record<string, unknown> | undefined)?.file;
         if (!(file instanceof Blob) || file.size === 0) return page(request, kind, { errors: { file: "Choose a CSV file." } }, 422);
-        let text: string;
+        const upload = await spoolUpload(uploads, file.stream());
+        let report: ImportReport;
         try {
-          text = new TextDecoder("utf-8", { fatal: true }).decode(await file.arrayBuffer());
-        } catch {
-          return page(request, kind, { errors: { file: "The file is not UTF-8 text; save it as CSV UTF-8." } }, 422);
+          report = importCsv(ctx.db, ctx.events, kind, readCsvFile(upload.path), { id: session.user.id, source: "import" }, { dryRun: true });
+        } catch (err) {
+          upload.remove();
+          // A file that is not CSV at all (not UTF-8, an unclosed quote, unknown columns) is shown at the file field.
+          if (!(err instanceof ValidationError)) throw err;
+          const details = err.details as { field: string; message: string }[];
+          return page(request, kind, { errors: { file: details.map((d) => (d.message.startsWith(d.field) ? d.message : `${d.field} ${d.message}`)).join("; ") } }, 422);
         }
-        const report = importCsv(ctx.db, ctx.events, kind, text, { id: session.user.id, source: "import" }, { dryRun: true });
         sweep();
         const id = randomToken(16);
-        if (!report.errors.length) pending.set(id, { kind, text, userId: session.user.id, at: Date.now() });
+        if (report.errors.length) upload.remove();
+        else pending.set(id, { kind, upload, userId: session.user.id, at: Date.now() });
         return page(request, kind, reportView(report, `${base}/import/${id}`), report.errors.length ? 422 : 200);
       })
       .post(`${base}/import/:id`, ({ request, params }) => {
@@ -60,8 +73,12 @@ export function csvImportPages(ctx: AppContext) {
         if (!upload || upload.kind !== kind || upload.userId !== session.user.id) {
           return redirect(request, `${base}/import`, [flashCookie(ctx, { kind: "error", message: "That preview has expired; upload the file again." })]);
         }
-        pending.delete(params.id);
-        const report = importCsv(ctx.db, ctx.events, kind, upload.text, { id: session.user.id, source: "import" }, { dryRun: false });
+        let report: ImportReport;
+        try {
+          report = importCsv(ctx.db, ctx.events, kind, readCsvFile(upload.upload.path), { id: session.user.id, source: "import" }, { dryRun: false });
+        } finally {
+          take(params.id);
+        }
         if (!report.committed) return page(request, kind, reportView(report), 422);
         const message = `Imported ${report.rows} rows: ${report.created} created, ${report.updated} updated, ${report.unchanged} unchanged.`;
         return redirect(request, base, [flashCookie(ctx, { kind: "success", message })]);

@@ -11,10 +11,15 @@ import { html, redirect } from "../responses";
 type Form = Record<string, unknown>;
 const str = (v: unknown) => (typeof v === "string" ? v : "");
 
-/** Only same-site paths are followed after sign-in, never another host. */
+/**
+ * Only same-site paths are followed after sign-in, never another host: one "/" not followed by "/" or
+ * "\", then printable ASCII only. Browsers drop tabs and newlines ("/\t/host" becomes "//host"), and
+ * control or non-ASCII characters cannot go into a Location header, so anything else means "/".
+ */
+const SAFE_PATH = /^\/(?![/\\])[\x21-\x5b\x5d-\x7e]*$/; // 0x5c, the backslash, is left out
 function safeNext(value: unknown): string {
   const next = str(value);
-  return next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
+  return SAFE_PATH.test(next) ? next : "/";
 }
 
 /** First-run setup, sign-in and sign-out. */
@@ -59,10 +64,10 @@ export function signInRoutes(ctx: AppContext) {
     .post("/login", async ({ request, body }) => {
       const form = (body ?? {}) as Form;
       const email = str(form.email).trim().toLowerCase();
-      const keys = [`ip:${metaOf(request).ip}`, `email:${email}`];
-      const wait = ctx.loginThrottle.retryAfter(keys);
+      const { id: requestId, ip } = metaOf(request);
+      const wait = ctx.loginThrottle.attempt(ip, email);
       if (wait > 0) {
-        ctx.log.warn("sign-in throttled", { request_id: metaOf(request).id, ip: metaOf(request).ip });
+        ctx.log.warn("sign-in throttled", { request_id: requestId, ip });
         const err = tooManyRequests(`Too many failed sign-ins. Try again in ${Math.ceil(wait / 60)} minutes.`, wait);
         const res = bare(request, "login", { email, next: safeNext(form.next), errors: { form: err.message } }, 429);
         res.headers.set("Retry-After", String(wait));
@@ -70,11 +75,10 @@ export function signInRoutes(ctx: AppContext) {
       }
       const admin = await verifyAdminLogin(ctx.db, email, str(form.password));
       if (!admin) {
-        ctx.loginThrottle.fail(keys);
-        ctx.log.warn("sign-in failed", { request_id: metaOf(request).id, ip: metaOf(request).ip });
+        ctx.log.warn("sign-in failed", { request_id: requestId, ip });
         return bare(request, "login", { email, next: safeNext(form.next), errors: { form: "Email or password is wrong." } }, 401);
       }
-      ctx.loginThrottle.succeed(keys);
+      ctx.loginThrottle.succeed(ip, email);
       return signIn(request, admin.id, safeNext(form.next));
     })
     .post("/logout", ({ request }) => {

@@ -4,7 +4,8 @@ import { createGroup, deleteGroup, getGroupRow, groupJson, listGroups, updateGro
 import { createOrganization, deleteOrganization, getOrganization, getOrganizationProvenance, listOrganizations, replaceOrganization, updateOrganization } from "../../domain/organizations";
 import { createArticle, createTicket, deleteTicket, getArticle, getAttachment, getTicket, listArticles, listTickets, updateTicket } from "../../domain/tickets";
 import { createUser, deleteUser, getUser, getUserProvenance, listUsers, replaceUser, updateUser, upsertUserByEmail } from "../../domain/users";
-import { exportCsv, importCsv, type ImportReport } from "../../csv/records-csv";
+import { exportCsv, importCsv } from "../../csv/records-csv";
+import { readCsvFile, spoolUpload, uploadsDir } from "../../csv/upload";
 import { badRequest } from "../../errors";
 import type { ChangeEvent } from "../../events/feed";
 import { requireApiToken } from "../auth";
@@ -19,6 +20,22 @@ const provenanceJson = (p: Record<string, { source: string; at: number }>) => Ob
 /** REST for people, organizations, groups, tickets, articles, attachments, custom fields and the event feed. */
 export function recordsApi(ctx: AppContext) {
   const { db, events } = ctx;
+  const uploads = uploadsDir(ctx.config.dataDir);
+  /**
+   * 200 when the import was committed or was a clean preview; 422 with the per-row report otherwise.
+   * The caller is authenticated before the body is read; the body goes to disk, not memory.
+   */
+  const importFromBody = async (kind: "user" | "organization", request: Request, query: Record<string, string | undefined>) => {
+    const actor = { ...apiActor(ctx, request), source: "import" as const };
+    if (!/^text\/csv\b/i.test(request.headers.get("content-type") ?? "")) throw badRequest("send the CSV file as the body with Content-Type: text/csv");
+    const upload = await spoolUpload(uploads, request.body);
+    try {
+      const report = importCsv(db, events, kind, readCsvFile(upload.path), actor, { dryRun: query.dry_run === "true" });
+      return json(report, report.errors.length ? 422 : 200);
+    } finally {
+      upload.remove();
+    }
+  };
   return new Elysia({ prefix: "/api/v1" })
     // People
     .get("/users", ({ request, query }) => (requireApiToken(ctx, request), json(listUsers(db, query))))
@@ -37,10 +54,10 @@ export function recordsApi(ctx: AppContext) {
     .get("/users/:id/provenance", ({ request, params }) => (requireApiToken(ctx, request), json(provenanceJson(getUserProvenance(db, pathId(params.id, "user"))))))
     .get("/users/:id/events", ({ request, params }) => (requireApiToken(ctx, request), json({ data: events.history("user", pathId(params.id, "user")).map(eventJson) })))
     .get("/users/export.csv", ({ request }) => (requireApiToken(ctx, request), csvDownload(exportCsv(db, "user"), "users")))
-    .post("/users/import", ({ request, body, query }) => importResponse(importCsv(db, events, "user", csvBody(body), { ...apiActor(ctx, request), source: "import" }, { dryRun: query.dry_run === "true" })))
+    .post("/users/import", ({ request, query }) => importFromBody("user", request, query))
     // Organizations
     .get("/organizations/export.csv", ({ request }) => (requireApiToken(ctx, request), csvDownload(exportCsv(db, "organization"), "organizations")))
-    .post("/organizations/import", ({ request, body, query }) => importResponse(importCsv(db, events, "organization", csvBody(body), { ...apiActor(ctx, request), source: "import" }, { dryRun: query.dry_run === "true" })))
+    .post("/organizations/import", ({ request, query }) => importFromBody("organization", request, query))
     .get("/organizations", ({ request, query }) => (requireApiToken(ctx, request), json(listOrganizations(db, query))))
     .post("/organizations", ({ request, body }) => json(createOrganization(db, events, body, apiActor(ctx, request)), 201))
     .get("/organizations/:id", ({ request, params }) => (requireApiToken(ctx, request), json(getOrganization(db, pathId(params.id, "organization")))))
@@ -121,16 +138,6 @@ export function attachmentResponse(a: { filename: string; contentType: string; d
       "X-Content-Type-Options": "nosniff",
     },
   });
-}
-
-function csvBody(body: unknown): string {
-  if (typeof body !== "string") throw badRequest("send the CSV file as the body with Content-Type: text/csv");
-  return body;
-}
-
-/** 200 when the import was committed or was a clean preview; 422 with the per-row report otherwise. */
-function importResponse(report: ImportReport): Response {
-  return json(report, report.errors.length ? 422 : 200);
 }
 
 export function csvDownload(stream: ReadableStream<Uint8Array>, name: string): Response {

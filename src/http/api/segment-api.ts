@@ -8,7 +8,7 @@ import { json } from "../responses";
 const SINGLE_CALLS = ["identify", "group", "track", "page", "screen", "alias"] as const;
 
 /** The write key: Segment sends it as the Basic-auth username (password empty), or in the body. */
-function writeKeyOf(request: Request, body: unknown): string | undefined {
+export function writeKeyOf(request: Request, body: unknown): string | undefined {
   const auth = request.headers.get("authorization") ?? "";
   const basic = /^Basic\s+(\S+)$/i.exec(auth);
   if (basic) return Buffer.from(basic[1]!, "base64").toString("utf8").split(":")[0];

@@ -1,0 +1,70 @@
+import { writeKeyStore } from "../domain/credentials";
+import { tooLarge, unauthorized, type AppError } from "../errors";
+import { MAX_BATCH_BYTES } from "../ingest/segment";
+import { writeKeyOf } from "./api/segment-api";
+import { currentSession, PRE_SESSION_FORMS, requireApiToken } from "./auth";
+import type { AppContext } from "./context";
+import { jsonError, redirect } from "./responses";
+
+/**
+ * Decides from the headers alone, before a byte of the body is read, how large the body may be.
+ * Without valid credentials a body may cost little: 64 KB (the sign-in and set-up forms), or on /v1/
+ * the largest Segment batch (a write key may travel in the body; provider callbacks are signed over it).
+ * With them, --body-limit, or --import-limit for CSV imports. A declared length over a limit is
+ * answered at once (413, or 401 where only credentials would allow it); a chunked body is counted
+ * as it streams and fails with 413 when it passes the limit.
+ */
+export const ANONYMOUS_BODY_LIMIT = 64 * 1024;
+/** CSV imports may be far larger than other requests. */
+export const IMPORT_PATH = /^\/(api\/v1\/)?(users|organizations|people)\/import$/;
+
+/** The request to handle (its body capped), or the answer when its body is not to be read at all. */
+export function admitBody(ctx: AppContext, request: Request): Request | Response {
+  if (!request.body) return request;
+  const path = new URL(request.url).pathname;
+  const ingest = path.startsWith("/v1/");
+  const declared = request.headers.get("content-length");
+  const size = declared === null ? null : Number(declared);
+  const limit = IMPORT_PATH.test(path) ? ctx.config.importLimit : ctx.config.bodyLimit;
+  const anonymousLimit = Math.min(ctx.config.bodyLimit, ingest ? MAX_BATCH_BYTES : ANONYMOUS_BODY_LIMIT);
+  // Small enough for anyone, or too large for everyone: no need to look the caller up.
+  if (size !== null && size <= anonymousLimit) return request;
+  if (size !== null && !(size <= limit)) return errorResponse(tooLarge(limit));
+  const known = hasCredentials(ctx, request, path);
+  if (size === null) return capped(request, known ? limit : anonymousLimit);
+  if (known) return request;
+  if (ingest || PRE_SESSION_FORMS.has(path)) return errorResponse(tooLarge(anonymousLimit));
+  if (path.startsWith("/api/")) return errorResponse(unauthorized(`send an API token as Authorization: Bearer <token>; without one a body may not exceed ${anonymousLimit} bytes`));
+  return redirect(request, "/login");
+}
+
+function hasCredentials(ctx: AppContext, request: Request, path: string): boolean {
+  if (path.startsWith("/v1/")) {
+    const key = writeKeyOf(request, undefined);
+    return !!key && !!writeKeyStore.authenticate(ctx.db, key);
+  }
+  if (path.startsWith("/api/")) {
+    try {
+      requireApiToken(ctx, request);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+  return currentSession(ctx, request) !== null;
+}
+
+/** The request with a body that fails with 413 (to whatever reads it) once more than `limit` bytes arrive. */
+function capped(request: Request, limit: number): Request {
+  let size = 0;
+  const counter = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      size += chunk.byteLength;
+      if (size > limit) controller.error(tooLarge(limit));
+      else controller.enqueue(chunk);
+    },
+  });
+  return new Request(request, { body: request.body!.pipeThrough(counter), duplex: "half" } as RequestInit);
+}
+
+const errorResponse = (err: AppError) => jsonError(err.status, err.code, err.message);
