@@ -1,6 +1,6 @@
 import { Database } from "bun:sqlite";
 import { afterAll, afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config";
 import { DataDirLockedError } from "../../src/db/lock";
@@ -9,7 +9,7 @@ import { migrations as embedded } from "../../src/db/migrations.generated";
 import { createLogger } from "../../src/log";
 import { startServer } from "../../src/server";
 import { BUN, MAIN, runCli, ServerProcess } from "../support/process";
-import { startTestServer, tempDir, type TestServer } from "../support/server";
+import { setupAdmin, startTestServer, tempDir, type TestServer } from "../support/server";
 
 setDefaultTimeout(30_000);
 
@@ -137,6 +137,57 @@ describe("the data directory lock", () => {
     const server = await serve(dataDir);
     expect((await fetch(server.url + "/healthz")).status).toBe(200);
     expect(readFileSync(join(dataDir, "switchboard.lock"), "utf8").trim()).toBe(String(server.proc.pid));
+    expect(await server.stop()).toBe(0);
+  });
+});
+
+describe("file modes in a data directory someone else created 0755 (a Docker volume, systemd's StateDirectory)", () => {
+  const precreated = () => {
+    const dataDir = newDataDir();
+    mkdirSync(dataDir, { mode: 0o755 });
+    chmodSync(dataDir, 0o755);
+    return dataDir;
+  };
+  const modeOf = (path: string) => (statSync(path).mode & 0o777).toString(8);
+  const PRIVATE = ["switchboard.db", "switchboard.db-wal", "switchboard.db-shm", "secret.key"];
+
+  test("the database, its -wal and -shm, the key and the lock are 0600", async () => {
+    const dataDir = precreated();
+    const server = await startTestServer({ dataDir });
+    try {
+      await setupAdmin(server); // a write
+      for (const f of [...PRIVATE, "switchboard.lock"]) expect(`${f} ${modeOf(join(dataDir, f))}`).toBe(`${f} 600`);
+      expect(modeOf(dataDir)).toBe("755"); // the operator's directory is left as it was
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("files an older build left 0644 are made 0600 at start", async () => {
+    const dataDir = precreated();
+    await (await startTestServer({ dataDir })).close();
+    const db = new Database(join(dataDir, "switchboard.db"));
+    db.exec("PRAGMA journal_mode = WAL");
+    for (const f of ["switchboard.db", "switchboard.db-wal", "switchboard.db-shm"]) chmodSync(join(dataDir, f), 0o644);
+    const server = await startTestServer({ dataDir });
+    try {
+      db.close();
+      for (const f of PRIVATE) expect(`${f} ${modeOf(join(dataDir, f))}`).toBe(`${f} 600`);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("`switchboard serve` and `switchboard backup` create only 0600 files", async () => {
+    const dataDir = precreated();
+    const server = await serve(dataDir);
+    const res = await fetch(server.url + "/setup");
+    expect(res.status).toBe(200);
+    const target = join(dataDir, "..", "backup.db");
+    const r = await runCli(["backup", target, "--data-dir", dataDir]);
+    expect(r.stderr).toBe("");
+    expect(modeOf(target)).toBe("600");
+    for (const f of [...PRIVATE, "switchboard.lock"]) expect(`${f} ${modeOf(join(dataDir, f))}`).toBe(`${f} 600`);
     expect(await server.stop()).toBe(0);
   });
 });
