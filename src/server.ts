@@ -16,6 +16,7 @@ import { jsonError } from "./http/responses";
 import { startSchedules } from "./jobs";
 import { createLogger, type Logger } from "./log";
 import { createSecretBox, loadOrCreateKey } from "./secrets";
+import { naming, RESTORE_HINT, StartupError } from "./startup-error";
 
 export const dataPaths = (dataDir: string) => ({
   db: join(dataDir, "switchboard.db"),
@@ -23,17 +24,32 @@ export const dataPaths = (dataDir: string) => ({
   lock: join(dataDir, "switchboard.lock"),
 });
 
-/** Opens (creating if needed) and migrates the database of a data directory. */
+/** Opens (creating if needed), checks and migrates the database of a data directory. */
 export function openDataDir(dataDir: string): Db {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const db = openDatabase(dataPaths(dataDir).db);
+  naming(dataDir, () => mkdirSync(dataDir, { recursive: true, mode: 0o700 }));
+  const path = dataPaths(dataDir).db;
+  const db = naming(path, () => openDatabase(path));
   try {
-    migrate(db.$client);
+    refuseDamaged(db, path);
+    naming(path, () => migrate(db.$client));
   } catch (err) {
     db.$client.close();
     throw err;
   }
   return db;
+}
+
+/** A damaged database is refused before anything reads or writes it (quick_check reads every page, skips index contents). */
+function refuseDamaged(db: Db, path: string): void {
+  let problem: string;
+  try {
+    const rows = db.$client.query<{ quick_check: string }, []>("PRAGMA quick_check").all();
+    if (rows[0]?.quick_check === "ok") return;
+    problem = rows.map((r) => r.quick_check).join(" ");
+  } catch (err) {
+    problem = err instanceof Error ? err.message : String(err);
+  }
+  throw new StartupError(`database is damaged: ${path} (${problem.replace(/\s+/g, " ").slice(0, 200)}); ${RESTORE_HINT}`);
 }
 
 const SECURITY_HEADERS = {
@@ -79,11 +95,11 @@ export type RunningServer = { url: string; port: number; ctx: AppContext; stop()
  */
 export async function startServer(config: Config, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
   const paths = dataPaths(config.dataDir);
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const lock = lockDataDir(paths.lock);
+  naming(config.dataDir, () => mkdirSync(config.dataDir, { recursive: true, mode: 0o700 }));
+  const lock = naming(paths.lock, () => lockDataDir(paths.lock));
   let db: Db | undefined;
   try {
-    const secrets = await createSecretBox(loadOrCreateKey(paths.key));
+    const secrets = await createSecretBox(naming(paths.key, () => loadOrCreateKey(paths.key)));
     db = openDataDir(config.dataDir);
     const delivery = new DeliveryEngine(db, log);
     const ctx: AppContext = { config, db, events: new EventFeed(db), writes: new GroupCommit(db), log, secrets, metrics: new Metrics(), delivery, loginThrottle: new LoginThrottle(), startedAt: new Date() };
@@ -92,7 +108,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     const schedules = startSchedules(ctx);
     // After createApp, so the handlers feature modules register are known to the first claim pass.
     delivery.start();
-    const server = Bun.serve({
+    const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+    const server = naming(`${host}:${config.port}`, () => Bun.serve({
       hostname: config.host,
       port: config.port,
       // The body limit is enforced below, not by Bun: Bun's own refusal is a bare 413 without our error shape.
@@ -120,8 +137,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         log.error("server error", { error: err.stack ?? err.message });
         return jsonError(500, "internal_error", "something went wrong; the error is in the server log");
       },
-    });
-    const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${server.port}`;
+    }));
+    const url = `http://${host}:${server.port}`;
     // Without a base URL the public URL is the listening address, known only now when port 0 picked one.
     if (!config.baseUrl) ctx.config = { ...config, publicUrl: url };
     log.info("switchboard listening", { url, data_dir: config.dataDir, public_url: ctx.config.publicUrl });
