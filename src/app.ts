@@ -98,6 +98,9 @@ export function createApp(ctx: AppContext) {
         [status, errCode, message] = [404, "not_found", `no route for ${request.method} ${path}`];
       } else if (code === "VALIDATION") {
         [status, errCode, message] = [422, "validation_failed", "the request is invalid"];
+      } else if (ctx.health.recordFailure(error)) {
+        [status, errCode, message] = [503, "storage_unavailable", "the database cannot be written right now (disk full or failing); try again later"];
+        ctx.log.error("database write failed", { request_id: meta?.id, code: (error as { code: string }).code, error: (error as Error).message });
       } else {
         ctx.log.error("unhandled error", { request_id: meta?.id, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
       }

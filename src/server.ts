@@ -4,6 +4,7 @@ import type { Config } from "./config";
 import { createApp } from "./app";
 import { openDatabase, type Db } from "./db/client";
 import { GroupCommit } from "./db/group-commit";
+import { DatabaseHealth } from "./db/health";
 import { lockDataDir } from "./db/lock";
 import { DeliveryEngine } from "./delivery/engine";
 import { registerDeliveryGauges } from "./delivery/metrics";
@@ -12,6 +13,7 @@ import { EventFeed } from "./events/feed";
 import { requestMeta, type AppContext } from "./http/context";
 import { LoginThrottle } from "./http/login-throttle";
 import { Metrics } from "./http/metrics";
+import { registerHealthMetrics } from "./http/ops";
 import { jsonError } from "./http/responses";
 import { startSchedules } from "./jobs";
 import { createLogger, type Logger } from "./log";
@@ -102,8 +104,10 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     const secrets = await createSecretBox(naming(paths.key, () => loadOrCreateKey(paths.key)));
     db = openDataDir(config.dataDir);
     const delivery = new DeliveryEngine(db, log);
-    const ctx: AppContext = { config, db, events: new EventFeed(db), writes: new GroupCommit(db), log, secrets, metrics: new Metrics(), delivery, loginThrottle: new LoginThrottle(), startedAt: new Date() };
+    const health = new DatabaseHealth(db, config.dataDir);
+    const ctx: AppContext = { config, db, events: new EventFeed(db), writes: new GroupCommit(db), log, secrets, metrics: new Metrics(), delivery, loginThrottle: new LoginThrottle(), health, startedAt: new Date() };
     registerDeliveryGauges(ctx.metrics, delivery);
+    registerHealthMetrics(ctx.metrics, health);
     const app = createApp(ctx);
     const schedules = startSchedules(ctx);
     // After createApp, so the handlers feature modules register are known to the first claim pass.
