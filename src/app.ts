@@ -47,12 +47,13 @@ function decodeStrictly(bytes: ArrayBuffer): string {
   }
 }
 
-function parseJsonStrictly(bytes: ArrayBuffer): unknown {
+function parseJsonStrictly(bytes: ArrayBuffer, declared: boolean): unknown {
   const text = decodeStrictly(bytes);
   if (!text.trim()) return undefined;
   try {
     return JSON.parse(text);
   } catch (err) {
+    if (!declared) throw new AppError(415, "unsupported_media_type", "the request body has no Content-Type and is not JSON; send JSON with Content-Type: application/json");
     throw new AppError(400, "malformed_body", `the request body is not valid JSON: ${(err as Error).message}`);
   }
 }
@@ -63,13 +64,17 @@ export function createApp(ctx: AppContext) {
   const webhooks = registerWebhooks(ctx);
   const app = new Elysia()
     .onParse({ as: "global" }, async ({ request, contentType }) => {
-      const json = contentType?.startsWith("application/json");
-      if (!json && !contentType?.startsWith("text/csv")) return;
+      // Media types are case-insensitive; a program that sends no Content-Type to the API (Segment
+      // libraries, curl -d) sends JSON, so its body is read as JSON when it is JSON.
+      const type = contentType?.toLowerCase() ?? "";
+      const path = new URL(request.url).pathname;
+      const json = type ? type.startsWith("application/json") : isApiPath(path);
+      if (!json && !type.startsWith("text/csv")) return;
       const bytes = await request.arrayBuffer();
       const meta = requestMeta.get(request);
       if (meta) meta.bodyBytes = bytes.byteLength;
-      if (json && new URL(request.url).pathname.startsWith(SIGNED_BODY_PREFIX)) rawBodies.set(request, decodeStrictly(bytes));
-      return json ? parseJsonStrictly(bytes) : decodeStrictly(bytes);
+      if (json && path.startsWith(SIGNED_BODY_PREFIX)) rawBodies.set(request, decodeStrictly(bytes));
+      return json ? parseJsonStrictly(bytes, type !== "") : decodeStrictly(bytes);
     })
     .onBeforeHandle({ as: "global" }, ({ request, route, body }) => {
       const meta = requestMeta.get(request);
