@@ -89,7 +89,8 @@ async function withinBodyLimit(request: Request, limit: number): Promise<Request
   return new Request(request, { body: Buffer.concat(chunks) });
 }
 
-export type RunningServer = { url: string; port: number; ctx: AppContext; stop(): Promise<void> };
+/** The route table (method and path pattern of every route), for tests that exercise them all. */
+export type RunningServer = { url: string; port: number; ctx: AppContext; routes: { method: string; path: string }[]; stop(): Promise<void> };
 
 /**
  * Starts Switchboard on a data directory: lock, key file, database, migrations, HTTP server and
@@ -151,6 +152,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       url,
       port: server.port!,
       ctx,
+      routes: app.routes.map((r) => ({ method: r.method, path: r.path })),
       stop: () =>
         (stopping ??= (async () => {
           schedules.stop();

@@ -10,10 +10,10 @@ import type { TriggerRow } from "../../webhooks/triggers";
 import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
 import { html, redirect } from "../responses";
+import { idParam } from "./forms";
 import { adminPage } from "./render";
 
 type Form = Record<string, unknown>;
-const idParam = (v: string) => Number.parseInt(v, 10) || 0;
 const str = (form: Form, name: string) => (typeof form[name] === "string" ? (form[name] as string) : "");
 const list = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : typeof v === "string" ? [v] : []);
 const checked = (form: Form, name: string) => form[name] === "on" || form[name] === "true";

@@ -5,7 +5,7 @@ import { createOrganization, deleteOrganization, getOrganization, getOrganizatio
 import { createArticle, createTicket, deleteTicket, getArticle, getAttachment, getTicket, listArticles, listTickets, updateTicket } from "../../domain/tickets";
 import { createUser, deleteUser, getUser, getUserProvenance, listUsers, updateUser, upsertUserByEmail } from "../../domain/users";
 import { exportCsv, importCsv, type ImportReport } from "../../csv/records-csv";
-import { badRequest } from "../../errors";
+import { badRequest, errorBody } from "../../errors";
 import type { ChangeEvent } from "../../events/feed";
 import { requireApiToken } from "../auth";
 import type { AppContext } from "../context";
@@ -128,9 +128,11 @@ function csvBody(body: unknown): string {
   return body;
 }
 
-/** 200 when the import was committed or was a clean preview; 422 with the per-row report otherwise. */
+/** 200 when the import was committed or was a clean preview; 422 with the per-row report otherwise (and the error shape). */
 function importResponse(report: ImportReport): Response {
-  return json(report, report.errors.length ? 422 : 200);
+  if (!report.errors.length) return json(report);
+  const message = `${report.errors.length} error(s) in the file; nothing was imported`;
+  return json({ ...report, ...errorBody("validation_failed", message, report.errors) }, 422);
 }
 
 export function csvDownload(stream: ReadableStream<Uint8Array>, name: string): Response {

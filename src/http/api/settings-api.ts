@@ -3,13 +3,15 @@ import { createAdmin, listAdmins, removeAdmin, type Admin } from "../../domain/a
 import { apiTokenStore, writeKeyStore, type CredentialView } from "../../domain/credentials";
 import { conflict } from "../../errors";
 import { requireApiToken } from "../auth";
+import { pathId } from "./common";
 import type { AppContext } from "../context";
 import { json } from "../responses";
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 const adminJson = (a: Admin) => ({ id: a.id, email: a.email, firstname: a.firstname, lastname: a.lastname, last_login: iso(a.lastLogin), created_at: iso(a.createdAt) });
 const tokenJson = (t: CredentialView) => ({ id: t.id, name: t.name, prefix: t.prefix, created_at: iso(t.createdAt), last_used_at: iso(t.lastUsedAt), created_by: t.createdBy });
-const idParam = (v: string) => Number.parseInt(v, 10) || 0;
+/** A path id in digits only: "1.5" or "1e3" names no record (never record 1). */
+const idParam = (v: string) => pathId(v, "record");
 
 /** Administrators and API tokens through the REST API: what the Settings pages do. */
 export function settingsApi(ctx: AppContext) {
