@@ -1,5 +1,6 @@
 import { Elysia } from "elysia";
-import { AppError } from "./errors";
+import { ZodError } from "zod";
+import { AppError, ValidationError, zodIssues } from "./errors";
 import { errorPage } from "./http/admin/error-page";
 import { adminPages } from "./http/admin/pages";
 import { crmSyncPages } from "./http/admin/crm-sync";
@@ -48,14 +49,34 @@ function decodeStrictly(bytes: ArrayBuffer): string {
   }
 }
 
-function parseJsonStrictly(bytes: ArrayBuffer): unknown {
+/** Deeper than any body we take; recursive code (validation, String(), JSON.stringify) must never meet thousands of levels. */
+const MAX_JSON_DEPTH = 64;
+
+function nestingDepth(value: unknown): number {
+  let deepest = 0;
+  const pending: [unknown, number][] = [[value, 1]];
+  while (pending.length) {
+    const [v, depth] = pending.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    deepest = Math.max(deepest, depth);
+    if (deepest > MAX_JSON_DEPTH) break;
+    for (const child of Object.values(v)) pending.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
+function parseJsonStrictly(bytes: ArrayBuffer, declared: boolean): unknown {
   const text = decodeStrictly(bytes);
   if (!text.trim()) return undefined;
+  let parsed: unknown;
   try {
-    return JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch (err) {
+    if (!declared) throw new AppError(415, "unsupported_media_type", "the request body has no Content-Type and is not JSON; send JSON with Content-Type: application/json");
     throw new AppError(400, "malformed_body", `the request body is not valid JSON: ${(err as Error).message}`);
   }
+  if (nestingDepth(parsed) > MAX_JSON_DEPTH) throw new AppError(400, "malformed_body", `the request body nests deeper than ${MAX_JSON_DEPTH} levels`);
+  return parsed;
 }
 
 /** Builds the Elysia app: route groups, CSRF on every state-changing admin request, one error mapper. */
@@ -64,20 +85,29 @@ export function createApp(ctx: AppContext) {
   const webhooks = registerWebhooks(ctx);
   const app = new Elysia()
     .onParse({ as: "global" }, async ({ request, contentType }) => {
-      const json = contentType?.startsWith("application/json");
-      if (!json && !contentType?.startsWith("text/csv")) return;
+      // Media types are case-insensitive; a program that sends no Content-Type to the API (Segment
+      // libraries, curl -d) sends JSON, so its body is read as JSON when it is JSON.
+      const type = contentType?.toLowerCase() ?? "";
+      const path = new URL(request.url).pathname;
+      const json = type ? type.startsWith("application/json") : isApiPath(path);
+      if (!json && !type.startsWith("text/csv")) return;
       // CSV imports are streamed to disk by their route, after it has authenticated the caller.
-      if (IMPORT_PATH.test(new URL(request.url).pathname)) return;
+      if (IMPORT_PATH.test(path)) return;
       const bytes = await request.arrayBuffer();
       const meta = requestMeta.get(request);
       if (meta) meta.bodyBytes = bytes.byteLength;
-      if (json && new URL(request.url).pathname.startsWith(SIGNED_BODY_PREFIX)) rawBodies.set(request, decodeStrictly(bytes));
-      return json ? parseJsonStrictly(bytes) : decodeStrictly(bytes);
+      if (json && path.startsWith(SIGNED_BODY_PREFIX)) rawBodies.set(request, decodeStrictly(bytes));
+      return json ? parseJsonStrictly(bytes, type !== "") : decodeStrictly(bytes);
     })
     .onBeforeHandle({ as: "global" }, ({ request, route, body }) => {
       const meta = requestMeta.get(request);
       if (meta) meta.route = route;
-      if (!isApiPath(new URL(request.url).pathname)) checkCsrf(ctx, request, body);
+      if (isApiPath(new URL(request.url).pathname)) return;
+      checkCsrf(ctx, request, body);
+      // Admin forms are fields by name: a bare string, array or null (text/plain, JSON) is no form.
+      if (body !== undefined && (typeof body !== "object" || body === null || Array.isArray(body))) {
+        throw new AppError(415, "unsupported_media_type", "send the form as application/x-www-form-urlencoded or multipart/form-data");
+      }
     })
     .onError({ as: "global" }, ({ code, error, request, route }) => {
       const meta = requestMeta.get(request);
@@ -95,12 +125,18 @@ export function createApp(ctx: AppContext) {
       const appError = error instanceof AppError ? error : error instanceof Error && error.cause instanceof AppError ? error.cause : null;
       if (appError) {
         ({ status, code: errCode, message, details } = appError);
+      } else if (error instanceof ZodError) {
+        // A schema a route applied with parse() instead of validate(): still the caller's input at fault.
+        ({ status, code: errCode, message, details } = new ValidationError(zodIssues(error)));
       } else if (code === "PARSE") {
         [status, errCode, message] = [400, "malformed_body", "the request body could not be parsed; send valid JSON"];
       } else if (code === "NOT_FOUND") {
         [status, errCode, message] = [404, "not_found", `no route for ${request.method} ${path}`];
       } else if (code === "VALIDATION") {
         [status, errCode, message] = [422, "validation_failed", "the request is invalid"];
+      } else if (ctx.health.recordFailure(error)) {
+        [status, errCode, message] = [503, "storage_unavailable", "the database cannot be written right now (disk full or failing); try again later"];
+        ctx.log.error("database write failed", { request_id: meta?.id, code: (error as { code: string }).code, error: (error as Error).message });
       } else {
         ctx.log.error("unhandled error", { request_id: meta?.id, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
       }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bun
-import { existsSync } from "node:fs";
+import { closeSync, existsSync, openSync } from "node:fs";
 import { resolve } from "node:path";
 import { ConfigError, loadConfig, SETTINGS, type SettingName } from "./config";
+import { PRIVATE_FILE_MODE } from "./db/client";
 import { createAdmin, findAdminByEmail } from "./domain/admins";
 import { apiTokenStore } from "./domain/credentials";
 import { EventFeed } from "./events/feed";
@@ -122,6 +123,8 @@ function backup(positionals: string[], options: Parsed["options"]) {
   if (existsSync(target)) throw new UsageError(`${target} already exists; choose a new file`);
   const db = openDataDir(config.dataDir);
   try {
+    // VACUUM INTO fills an empty file: created here, exclusively and owner-only, as the database is.
+    closeSync(openSync(target, "wx", PRIVATE_FILE_MODE));
     // VACUUM INTO writes a consistent snapshot while the server keeps running.
     db.$client.run("VACUUM INTO ?", [resolve(target)]);
     console.log(`backup written to ${target}`);
@@ -131,6 +134,9 @@ function backup(positionals: string[], options: Parsed["options"]) {
 }
 
 async function main(argv: string[]) {
+  // Every file this process creates (database, WAL, backups, lock, key) is owner-only, even in a
+  // data directory someone else made world-readable (a Docker volume, systemd's StateDirectory).
+  process.umask(0o077);
   const { positionals, options } = parseArgs(argv);
   const command = positionals[0] ?? "serve";
   if (options.help || command === "help") return void console.log(HELP);

@@ -5,6 +5,7 @@ import { createApp, isApiPath } from "./app";
 import { hopOf, HOP_HEADER, MAX_HOPS, withHop } from "./delivery/hops";
 import { openDatabase, type Db } from "./db/client";
 import { GroupCommit } from "./db/group-commit";
+import { DatabaseHealth } from "./db/health";
 import { lockDataDir } from "./db/lock";
 import { DeliveryEngine } from "./delivery/engine";
 import { registerDeliveryGauges } from "./delivery/metrics";
@@ -15,10 +16,12 @@ import { clientAddress, trustedProxies } from "./http/client-address";
 import { requestMeta, type AppContext } from "./http/context";
 import { LoginThrottle } from "./http/login-throttle";
 import { Metrics } from "./http/metrics";
+import { registerHealthMetrics } from "./http/ops";
 import { jsonError } from "./http/responses";
 import { startSchedules } from "./jobs";
 import { createLogger, type Logger } from "./log";
 import { createSecretBox, loadOrCreateKey } from "./secrets";
+import { naming, RESTORE_HINT, StartupError } from "./startup-error";
 
 export const dataPaths = (dataDir: string) => ({
   db: join(dataDir, "switchboard.db"),
@@ -37,18 +40,34 @@ function assertDatabaseNotLost(dataDir: string): void {
   if (state) throw new Error(`database ${db} ${state} but ${key} exists: restore the database from a backup (or move secret.key away to set up a new appliance)`);
 }
 
-/** Opens (creating if needed) and migrates the database of a data directory. */
+/** Opens (creating if needed), checks and migrates the database of a data directory. */
 export function openDataDir(dataDir: string): Db {
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  naming(dataDir, () => mkdirSync(dataDir, { recursive: true, mode: 0o700 }));
+  // Before opening: opening creates the file, which would hide that it was lost.
   assertDatabaseNotLost(dataDir);
-  const db = openDatabase(dataPaths(dataDir).db);
+  const path = dataPaths(dataDir).db;
+  const db = naming(path, () => openDatabase(path));
   try {
-    migrate(db.$client);
+    refuseDamaged(db, path);
+    naming(path, () => migrate(db.$client));
   } catch (err) {
     db.$client.close();
     throw err;
   }
   return db;
+}
+
+/** A damaged database is refused before anything reads or writes it (quick_check reads every page, skips index contents). */
+function refuseDamaged(db: Db, path: string): void {
+  let problem: string;
+  try {
+    const rows = db.$client.query<{ quick_check: string }, []>("PRAGMA quick_check").all();
+    if (rows[0]?.quick_check === "ok") return;
+    problem = rows.map((r) => r.quick_check).join(" ");
+  } catch (err) {
+    problem = err instanceof Error ? err.message : String(err);
+  }
+  throw new StartupError(`database is damaged: ${path} (${problem.replace(/\s+/g, " ").slice(0, 200)}); ${RESTORE_HINT}`);
 }
 
 const SECURITY_HEADERS = {
@@ -59,7 +78,8 @@ const SECURITY_HEADERS = {
 };
 const DELIVERY_STOP_DEADLINE_MS = 5_000;
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
-export type RunningServer = { url: string; port: number; ctx: AppContext; stop(): Promise<void> };
+/** The route table (method and path pattern of every route), for tests that exercise them all. */
+export type RunningServer = { url: string; port: number; ctx: AppContext; routes: { method: string; path: string }[]; stop(): Promise<void> };
 
 /**
  * Starts Switchboard on a data directory: lock, key file, database, migrations, HTTP server and
@@ -67,22 +87,25 @@ export type RunningServer = { url: string; port: number; ctx: AppContext; stop()
  */
 export async function startServer(config: Config, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
   const paths = dataPaths(config.dataDir);
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const lock = lockDataDir(paths.lock);
+  naming(config.dataDir, () => mkdirSync(config.dataDir, { recursive: true, mode: 0o700 }));
+  const lock = naming(paths.lock, () => lockDataDir(paths.lock));
   let db: Db | undefined;
   try {
     // The database first: a key file beside a missing database is an error, not a first start.
     db = openDataDir(config.dataDir);
-    const secrets = await createSecretBox(loadOrCreateKey(paths.key));
+    const secrets = await createSecretBox(naming(paths.key, () => loadOrCreateKey(paths.key)));
     const delivery = new DeliveryEngine(db, log);
-    const ctx: AppContext = { config, db, events: new EventFeed(db), writes: new GroupCommit(db), log, secrets, metrics: new Metrics(), delivery, loginThrottle: new LoginThrottle(db), startedAt: new Date() };
+    const health = new DatabaseHealth(db, config.dataDir);
+    const ctx: AppContext = { config, db, events: new EventFeed(db), writes: new GroupCommit(db), log, secrets, metrics: new Metrics(), delivery, loginThrottle: new LoginThrottle(db), health, startedAt: new Date() };
     registerDeliveryGauges(ctx.metrics, delivery);
+    registerHealthMetrics(ctx.metrics, health);
     const app = createApp(ctx);
     const proxies = trustedProxies(config.trustedProxy);
     const schedules = startSchedules(ctx);
     // After createApp, so the handlers feature modules register are known to the first claim pass.
     delivery.start();
-    const server = Bun.serve({
+    const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+    const server = naming(`${host}:${config.port}`, () => Bun.serve({
       hostname: config.host,
       port: config.port,
       // The body limit is enforced below, not by Bun: Bun's own refusal is a bare 413 without our error shape.
@@ -115,8 +138,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
         log.error("server error", { error: err.stack ?? err.message });
         return jsonError(500, "internal_error", "something went wrong; the error is in the server log");
       },
-    });
-    const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${server.port}`;
+    }));
+    const url = `http://${host}:${server.port}`;
     // The port is known only now when port 0 picked one; without a base URL the public URL is the listening address.
     ctx.config = { ...config, port: server.port!, publicUrl: config.baseUrl ? config.publicUrl : url };
     log.info("switchboard listening", { url, data_dir: config.dataDir, public_url: ctx.config.publicUrl });
@@ -125,6 +148,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       url,
       port: server.port!,
       ctx,
+      routes: app.routes.map((r) => ({ method: r.method, path: r.path })),
       stop: () =>
         (stopping ??= (async () => {
           schedules.stop();

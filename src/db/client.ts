@@ -1,4 +1,5 @@
 import { Database } from "bun:sqlite";
+import { chmodSync, closeSync, existsSync, openSync } from "node:fs";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import * as coreSchema from "./schema";
 import * as deliverySchema from "../delivery/schema";
@@ -10,8 +11,21 @@ const schema = { ...coreSchema, ...deliverySchema, ...enrichmentSchema, ...crmSy
 
 export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
 
+/** Owner-only: the database holds every person's data, whatever the data directory's own mode. */
+export const PRIVATE_FILE_MODE = 0o600;
+
+/**
+ * Creates the database file 0600 before SQLite does (and tightens one an older build left 0644):
+ * SQLite gives the -wal and -shm files it creates later the database file's mode.
+ */
+function makeDatabaseFilePrivate(path: string): void {
+  closeSync(openSync(path, "a", PRIVATE_FILE_MODE));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, PRIVATE_FILE_MODE);
+}
+
 /** Opens the database with the pragmas every connection needs (busy timeout first: the rest may wait on a lock). */
 export function openDatabase(path: string): Db {
+  if (path !== ":memory:") makeDatabaseFilePrivate(path);
   const sqlite = new Database(path, { create: true, strict: true });
   sqlite.exec("PRAGMA busy_timeout = 5000");
   sqlite.exec("PRAGMA journal_mode = WAL");

@@ -1,6 +1,7 @@
 import type { Config } from "../config";
 import type { Db } from "../db/client";
 import type { GroupCommit } from "../db/group-commit";
+import type { DatabaseHealth } from "../db/health";
 import type { DeliveryEngine } from "../delivery/engine";
 import type { EventFeed } from "../events/feed";
 import type { Logger } from "../log";
@@ -21,6 +22,8 @@ export interface AppContext {
   /** The one queue for everything sent out (webhooks, CRM sync, enrichment). */
   delivery: DeliveryEngine;
   loginThrottle: LoginThrottle;
+  /** Write failures and free disk space, for /healthz and /metrics. */
+  health: DatabaseHealth;
   startedAt: Date;
 }
 

@@ -9,7 +9,7 @@ type Histogram = { counts: number[]; sum: number; count: number };
 export class Metrics {
   private requests = new Map<string, number>();
   private latency = new Map<string, Histogram>();
-  private gauges = new Map<string, { help: string; read: () => number }>();
+  private gauges = new Map<string, { help: string; type: "gauge" | "counter"; read: () => number }>();
   private readonly started = Date.now();
 
   observeRequest(method: string, route: string, status: number, seconds: number): void {
@@ -24,7 +24,12 @@ export class Metrics {
   }
 
   registerGauge(name: string, help: string, read: () => number): void {
-    this.gauges.set(name, { help, read });
+    this.gauges.set(name, { help, type: "gauge", read });
+  }
+
+  /** A counter kept elsewhere (it only goes up), read at scrape time like a gauge. */
+  registerCounter(name: string, help: string, read: () => number): void {
+    this.gauges.set(name, { help, type: "counter", read });
   }
 
   render(): string {
@@ -44,7 +49,7 @@ export class Metrics {
     out.push("# TYPE switchboard_uptime_seconds gauge");
     out.push(`switchboard_uptime_seconds ${(Date.now() - this.started) / 1000}`);
     for (const [name, g] of this.gauges) {
-      out.push(`# HELP ${name} ${g.help}`, `# TYPE ${name} gauge`, `${name} ${g.read()}`);
+      out.push(`# HELP ${name} ${g.help}`, `# TYPE ${name} ${g.type}`, `${name} ${g.read()}`);
     }
     return out.join("\n") + "\n";
   }

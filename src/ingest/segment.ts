@@ -107,7 +107,8 @@ export function parseMessages(raw: unknown[], defaults: Partial<Message> = {}): 
   const issues: { field: string; message: string }[] = [];
   const out: Message[] = [];
   raw.forEach((m, i) => {
-    if (JSON.stringify(m).length > MAX_CALL_BYTES) {
+    // JSON.stringify(undefined) is undefined: a call without a body is refused below, as not an object.
+    if ((JSON.stringify(m)?.length ?? 0) > MAX_CALL_BYTES) {
       issues.push({ field: `batch.${i}`, message: `exceeds ${MAX_CALL_BYTES} bytes` });
       return;
     }

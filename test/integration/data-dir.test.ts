@@ -1,6 +1,6 @@
 import { Database } from "bun:sqlite";
 import { afterAll, afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config";
 import { DataDirLockedError } from "../../src/db/lock";
@@ -8,8 +8,9 @@ import { SchemaTooNewError } from "../../src/db/migrate";
 import { migrations as embedded } from "../../src/db/migrations.generated";
 import { createLogger } from "../../src/log";
 import { startServer } from "../../src/server";
-import { BUN, MAIN, runCli, ServerProcess } from "../support/process";
-import { startTestServer, tempDir, type TestServer } from "../support/server";
+import { startApi } from "../support/api";
+import { BUN, MAIN, run, runCli, ServerProcess } from "../support/process";
+import { setupAdmin, startTestServer, tempDir, type TestServer } from "../support/server";
 
 setDefaultTimeout(30_000);
 
@@ -98,7 +99,7 @@ describe("a database written by a newer Switchboard", () => {
 
   test("stops `switchboard serve` with one line on stderr and a non-zero exit", async () => {
     const dataDir = await stampNewer();
-    const r = await runCli(["serve", "--port", "0", "--data-dir", dataDir]);
+    const r = await runCli(["serve", "--port", "0", "--data-dir", dataDir], { timeoutMs: 10_000 });
     expect(r.code).not.toBe(0);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toContain("written by a newer version of Switchboard");
@@ -138,5 +139,124 @@ describe("the data directory lock", () => {
     expect((await fetch(server.url + "/healthz")).status).toBe(200);
     expect(readFileSync(join(dataDir, "switchboard.lock"), "utf8").trim()).toBe(String(server.proc.pid));
     expect(await server.stop()).toBe(0);
+  });
+});
+
+describe("file modes in a data directory someone else created 0755 (a Docker volume, systemd's StateDirectory)", () => {
+  const precreated = () => {
+    const dataDir = newDataDir();
+    mkdirSync(dataDir, { mode: 0o755 });
+    chmodSync(dataDir, 0o755);
+    return dataDir;
+  };
+  const modeOf = (path: string) => (statSync(path).mode & 0o777).toString(8);
+  const PRIVATE = ["switchboard.db", "switchboard.db-wal", "switchboard.db-shm", "secret.key"];
+
+  test("the database, its -wal and -shm, the key and the lock are 0600", async () => {
+    const dataDir = precreated();
+    const server = await startTestServer({ dataDir });
+    try {
+      await setupAdmin(server); // a write
+      for (const f of [...PRIVATE, "switchboard.lock"]) expect(`${f} ${modeOf(join(dataDir, f))}`).toBe(`${f} 600`);
+      expect(modeOf(dataDir)).toBe("755"); // the operator's directory is left as it was
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("files an older build left 0644 are made 0600 at start", async () => {
+    const dataDir = precreated();
+    await (await startTestServer({ dataDir })).close();
+    const db = new Database(join(dataDir, "switchboard.db"));
+    db.exec("PRAGMA journal_mode = WAL");
+    for (const f of ["switchboard.db", "switchboard.db-wal", "switchboard.db-shm"]) chmodSync(join(dataDir, f), 0o644);
+    const server = await startTestServer({ dataDir });
+    try {
+      db.close();
+      for (const f of PRIVATE) expect(`${f} ${modeOf(join(dataDir, f))}`).toBe(`${f} 600`);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("`switchboard serve` and `switchboard backup` create only 0600 files", async () => {
+    const dataDir = precreated();
+    const server = await serve(dataDir);
+    const res = await fetch(server.url + "/setup");
+    expect(res.status).toBe(200);
+    const target = join(dataDir, "..", "backup.db");
+    const r = await runCli(["backup", target, "--data-dir", dataDir]);
+    expect(r.stderr).toBe("");
+    expect(modeOf(target)).toBe("600");
+    for (const f of [...PRIVATE, "switchboard.lock"]) expect(`${f} ${modeOf(join(dataDir, f))}`).toBe(`${f} 600`);
+    expect(await server.stop()).toBe(0);
+  });
+});
+
+describe("start-up refuses a damaged database", () => {
+  // The same spread of damage as an attack on a build: 12 places, from the header to the last pages.
+  test("at each of 12 offsets `switchboard serve` stops with one line naming the file and the way out", async () => {
+    const dataDir = newDataDir();
+    const api = await startApi({ dataDir });
+    for (let i = 0; i < 120; i++) await api.call("POST", "/api/v1/users", { email: `p${i}@example.com`, firstname: `P${i}`, note: "n".repeat(400) });
+    api.server.ctx.db.$client.exec("PRAGMA wal_checkpoint(TRUNCATE)"); // every page in the file, the WAL empty
+    await api.server.close();
+    const dbPath = join(dataDir, "switchboard.db");
+    const pristine = readFileSync(dbPath);
+    const pages = pristine.length / 4096;
+    for (let k = 0; k < 12; k++) {
+      const offset = Math.floor((pages * k) / 12) * 4096;
+      const damaged = Buffer.from(pristine);
+      damaged.fill(0xa5, offset, offset + 16);
+      writeFileSync(dbPath, damaged);
+      const r = await runCli(["serve", "--port", "0", "--data-dir", dataDir], { timeoutMs: 10_000 });
+      const lines = r.stderr.trim().split("\n");
+      expect({ offset, code: r.code, lines: lines.length }).toEqual({ offset, code: 1, lines: 1 });
+      expect(lines[0]).toContain(`: ${dbPath}`);
+      expect(lines[0]).toMatch(/^switchboard: (database is damaged|file is not a database|database disk image is malformed): /);
+      expect(lines[0]).toContain("restore a copy made with `switchboard backup`");
+      expect(r.stdout).not.toContain("switchboard listening");
+      expect(existsSync(join(dataDir, "switchboard.lock"))).toBe(false);
+    }
+  }, 60_000);
+});
+
+describe("start-up errors name the path or address involved", () => {
+  test("file is not a database: <path>", async () => {
+    const dataDir = newDataDir();
+    mkdirSync(dataDir);
+    writeFileSync(join(dataDir, "switchboard.db"), Buffer.alloc(8192, 7));
+    const r = await runCli(["serve", "--port", "0", "--data-dir", dataDir], { timeoutMs: 10_000 });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toStartWith(`switchboard: file is not a database: ${join(dataDir, "switchboard.db")}; restore`);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+  });
+
+  test("address in use: <host:port>", async () => {
+    const taken = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("someone else") });
+    try {
+      const r = await runCli(["serve", "--port", String(taken.port), "--data-dir", newDataDir()]);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim()).toBe(`switchboard: address in use: 127.0.0.1:${taken.port}`);
+    } finally {
+      taken.stop(true);
+    }
+  });
+
+  test("permission denied: <path>, and not a directory: <path>", async () => {
+    const parent = newDataDir();
+    mkdirSync(parent, { mode: 0o555 });
+    chmodSync(join(parent, ".."), 0o755);
+    // root ignores permission bits: the server is started as nobody, as a service user would be.
+    const unprivileged = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
+    const denied = await run([...unprivileged, BUN, MAIN, "serve", "--port", "0", "--data-dir", join(parent, "data")]);
+    expect(denied.code).toBe(1);
+    expect(denied.stderr.trim()).toBe(`switchboard: permission denied: ${join(parent, "data")}`);
+
+    const file = join(parent, "..", "a-file");
+    writeFileSync(file, "");
+    const notDir = await runCli(["serve", "--port", "0", "--data-dir", join(file, "data")]);
+    expect(notDir.code).toBe(1);
+    expect(notDir.stderr.trim()).toBe(`switchboard: not a directory: ${join(file, "data")}`);
   });
 });

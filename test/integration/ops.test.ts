@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { startApi } from "../support/api";
 import { BUN, MAIN, ServerProcess } from "../support/process";
 import pkg from "../../package.json";
 import { ADMIN, Browser, setupAdmin, signIn, startTestServer, tempDir, type TestServer } from "../support/server";
@@ -199,5 +200,49 @@ describe("graceful shutdown of the real process", () => {
     const msgs = p.logs.map((l) => l.msg);
     expect(msgs.indexOf("request", msgs.indexOf("shutting down"))).toBeGreaterThan(msgs.indexOf("shutting down"));
     expect(msgs.at(-1)).toBe("switchboard stopped");
+  });
+});
+
+describe("health of the database's storage", () => {
+  test("/healthz reports the checks: reads, writes and the data directory's free space", async () => {
+    const server = await startTestServer();
+    try {
+      const res = await fetch(server.url + "/healthz");
+      expect(res.status).toBe(200);
+      const body = await res.json();
+      expect(body.checks.database).toBe("ok");
+      expect(body.checks.writes).toMatchObject({ status: "ok", failures: 0, last_error: null });
+      expect(body.checks.disk.free_bytes).toBeGreaterThan(0);
+      const metrics = await (await fetch(server.url + "/metrics")).text();
+      expect(metrics).toContain("# TYPE switchboard_database_write_failures_total counter\nswitchboard_database_write_failures_total 0\n");
+      expect(Number(/^switchboard_data_dir_free_bytes (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("a full database (SQLITE_FULL) answers 503 with the error shape and turns /healthz to 503", async () => {
+    const api = await startApi();
+    try {
+      const sqlite = api.server.ctx.db.$client;
+      // SQLite's own behaviour when the disk is full: no page can be added.
+      const pages = sqlite.query<{ page_count: number }, []>("PRAGMA page_count").get()!.page_count;
+      sqlite.exec(`PRAGMA max_page_count = ${pages}`);
+      let res = { status: 201, body: null as any };
+      for (let i = 0; i < 50 && res.status === 201; i++) res = await api.call("POST", "/api/v1/users", { email: `full${i}@example.com`, note: "n".repeat(4000) });
+      expect(res.status).toBe(503);
+      expect(res.body.error).toMatchObject({ code: "storage_unavailable", details: null });
+      const health = await fetch(api.server.url + "/healthz");
+      expect(health.status).toBe(503);
+      const body = await health.json();
+      expect(body.status).toBe("error");
+      expect(body.checks.writes.status).toBe("failing");
+      expect(body.checks.writes.last_error).toContain("SQLITE_FULL");
+      const metrics = await (await fetch(api.server.url + "/metrics")).text();
+      expect(Number(/^switchboard_database_write_failures_total (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+      expect(api.server.logs.some((l) => l.includes('"database write failed"') && l.includes('"code":"SQLITE_FULL"'))).toBe(true);
+    } finally {
+      await api.server.close();
+    }
   });
 });

@@ -47,6 +47,26 @@ describe("the HTTP contract", () => {
     expect((await userByEmail("dup@example.com")).firstname).toBe("Once");
   });
 
+  test("Content-Type is case-insensitive; without one a JSON body is read as JSON, anything else is 415", async () => {
+    const send = (contentType: string | null, body: string) =>
+      fetch(api.server.url + "/v1/identify", {
+        method: "POST",
+        headers: { authorization: `Basic ${Buffer.from(`${writeKey}:`).toString("base64")}`, ...(contentType ? { "content-type": contentType } : {}) },
+        body: new Blob([body]), // a Blob of no type: fetch adds no Content-Type of its own
+      });
+    for (const [contentType, email] of [["Application/JSON; Charset=UTF-8", "upper@example.com"], [null, "none@example.com"]] as const) {
+      const res = await send(contentType, JSON.stringify({ userId: email, traits: { email } }));
+      expect({ contentType, status: res.status, body: await res.json() }).toEqual({ contentType, status: 200, body: { success: true } });
+      expect((await userByEmail(email)).email).toBe(email);
+    }
+    const garbage = await send(null, "userId=x");
+    expect(garbage.status).toBe(415);
+    expect((await garbage.json()).error.code).toBe("unsupported_media_type");
+    const empty = await send(null, "");
+    expect(empty.status).toBe(422);
+    expect((await empty.json()).error.code).toBe("validation_failed");
+  });
+
   test("a write key is required; a revoked one stops working", async () => {
     expect((await ingest("/v1/identify", { userId: "x" }, "wk_nope")).status).toBe(401);
     const extra = (await api.call("POST", "/api/v1/write_keys", { name: "temp" })).body;

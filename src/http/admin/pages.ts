@@ -11,10 +11,10 @@ import { VERSION } from "../../version";
 import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
 import { redirect } from "../responses";
+import { idParam } from "./forms";
 import { adminPage } from "./render";
 
 type Form = Record<string, unknown>;
-const idParam = (v: string) => Number.parseInt(v, 10) || 0;
 /** The named fields of a submitted form (never _csrf or anything else a browser sent along). */
 const pick = (body: unknown, names: string[]): Record<string, string> => {
   const form = (body ?? {}) as Form;

@@ -11,7 +11,7 @@ import type { TriggerRow } from "../../webhooks/triggers";
 import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
 import { html, redirect } from "../responses";
-import { headerField, headerLines, parseHeaderLines } from "./forms";
+import { headerField, headerLines, idParam, parseHeaderLines } from "./forms";
 import { adminPage } from "./render";
 
 type Form = Record<string, unknown>;
@@ -22,7 +22,6 @@ function formBody(body: unknown): Form {
   if (typeof body === "object" && !Array.isArray(body)) return body as Form;
   throw new AppError(415, "unsupported_media_type", "send the form as application/x-www-form-urlencoded or multipart/form-data");
 }
-const idParam = (v: string) => Number.parseInt(v, 10) || 0;
 const str = (form: Form, name: string) => (typeof form[name] === "string" ? (form[name] as string) : "");
 const list = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : typeof v === "string" ? [v] : []);
 const checked = (form: Form, name: string) => form[name] === "on" || form[name] === "true";

@@ -4,9 +4,9 @@ import { createGroup, deleteGroup, getGroupRow, groupJson, listGroups, updateGro
 import { createOrganization, deleteOrganization, getOrganization, getOrganizationProvenance, listOrganizations, replaceOrganization, updateOrganization } from "../../domain/organizations";
 import { createArticle, createTicket, deleteTicket, getArticle, getAttachment, getTicket, listArticles, listTickets, updateTicket } from "../../domain/tickets";
 import { createUser, deleteUser, getUser, getUserProvenance, listUsers, replaceUser, updateUser, upsertUserByEmail } from "../../domain/users";
-import { exportCsv, importCsv } from "../../csv/records-csv";
+import { exportCsv, importCsv, type ImportReport } from "../../csv/records-csv";
 import { readCsvFile, spoolUpload, uploadsDir } from "../../csv/upload";
-import { badRequest } from "../../errors";
+import { badRequest, errorBody } from "../../errors";
 import type { ChangeEvent } from "../../events/feed";
 import { requireApiToken } from "../auth";
 import type { AppContext } from "../context";
@@ -21,17 +21,14 @@ const provenanceJson = (p: Record<string, { source: string; at: number }>) => Ob
 export function recordsApi(ctx: AppContext) {
   const { db, events } = ctx;
   const uploads = uploadsDir(ctx.config.dataDir);
-  /**
-   * 200 when the import was committed or was a clean preview; 422 with the per-row report otherwise.
-   * The caller is authenticated before the body is read; the body goes to disk, not memory.
-   */
+  /** The caller is authenticated before the body is read; the body goes to disk, not memory. */
   const importFromBody = async (kind: "user" | "organization", request: Request, query: Record<string, string | undefined>) => {
     const actor = { ...apiActor(ctx, request), source: "import" as const };
     if (!/^text\/csv\b/i.test(request.headers.get("content-type") ?? "")) throw badRequest("send the CSV file as the body with Content-Type: text/csv");
     const upload = await spoolUpload(uploads, request.body);
     try {
       const report = importCsv(db, events, kind, readCsvFile(upload.path), actor, { dryRun: query.dry_run === "true" });
-      return json(report, report.errors.length ? 422 : 200);
+      return importResponse(report);
     } finally {
       upload.remove();
     }
@@ -138,6 +135,13 @@ export function attachmentResponse(a: { filename: string; contentType: string; d
       "X-Content-Type-Options": "nosniff",
     },
   });
+}
+
+/** 200 when the import was committed or was a clean preview; 422 with the per-row report otherwise (and the error shape). */
+function importResponse(report: ImportReport): Response {
+  if (!report.errors.length) return json(report);
+  const message = `${report.errors.length} error(s) in the file; nothing was imported`;
+  return json({ ...report, ...errorBody("validation_failed", message, report.errors) }, 422);
 }
 
 export function csvDownload(stream: ReadableStream<Uint8Array>, name: string): Response {

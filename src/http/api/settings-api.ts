@@ -3,6 +3,7 @@ import { createAdmin, listAdmins, removeAdmin, type Admin } from "../../domain/a
 import { apiTokenStore, writeKeyStore, type CredentialView } from "../../domain/credentials";
 import { conflict } from "../../errors";
 import { requireApiToken } from "../auth";
+import { pathId } from "./common";
 import type { AppContext } from "../context";
 import { json } from "../responses";
 
@@ -11,7 +12,8 @@ const adminJson = (a: Admin) => ({ id: a.id, email: a.email, firstname: a.firstn
 const tokenJson = (t: CredentialView) => ({ id: t.id, name: t.name, prefix: t.prefix, created_at: iso(t.createdAt), last_used_at: iso(t.lastUsedAt), created_by: t.createdBy });
 /** An API token also names the admin it belongs to, and whether it is suspended (that admin is deactivated). */
 const apiTokenJson = (t: CredentialView) => ({ ...tokenJson(t), owner: t.ownerId === null ? null : { id: t.ownerId, email: t.createdBy }, suspended: t.suspended });
-const idParam = (v: string) => Number.parseInt(v, 10) || 0;
+/** A path id in digits only: "1.5" or "1e3" names no record (never record 1). */
+const idParam = (v: string) => pathId(v, "record");
 
 /** Administrators and API tokens through the REST API: what the Settings pages do. */
 export function settingsApi(ctx: AppContext) {
