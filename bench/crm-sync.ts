@@ -12,7 +12,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../src/config";
 import { createSync, destinationOf } from "../src/crm-sync/config";
-import { crmSync } from "../src/crm-sync/index";
 import { listCustomFields } from "../src/domain/custom-fields";
 import { createUserIn, getUserRow, updateUserIn } from "../src/domain/users";
 import { createLogger } from "../src/log";
@@ -46,7 +45,6 @@ const sync = await createSync(
   { db: ctx.db, secrets: ctx.secrets, delivery: ctx.delivery, selfTarget: selfTargetCheck(ctx) },
   { name: "bench", create: { unique_id_path: "$.id", url: `${target}/people`, data }, update: { enabled: true, url: `${target}/people/{{external_id}}`, data } },
 );
-crmSync(ctx);
 const fields = listCustomFields(ctx.db, "user");
 const actor = { id: null, source: "api" as const };
 const pendingCalls = () => (ctx.db.$client.query("SELECT COUNT(*) AS n FROM delivery_jobs WHERE destination = ? AND status IN ('pending', 'running')").get(destinationOf(sync.id)) as { n: number }).n;
@@ -89,7 +87,7 @@ for (const id of ids) {
 }
 // Sending throughput alone: "sync all" queues an update per person while the sync is held, then is timed to drain.
 ctx.delivery.pauseDestination(destinationOf(sync.id), null, "bench: planning");
-const bulk = await crmSync(ctx).planner.syncAll(sync.id);
+const bulk = await server.features.crmSync.service.planner.syncAll(sync.id);
 const sendStart = performance.now();
 const seenBefore = seen.length;
 ctx.delivery.enableDestination(destinationOf(sync.id));

@@ -16,7 +16,6 @@ import { loadConfig } from "../src/config";
 import { createOrganization } from "../src/domain/organizations";
 import { createLogger } from "../src/log";
 import { startServer } from "../src/server";
-import { webhooksOf } from "../src/webhooks";
 import { tempDir } from "../test/support/server";
 
 const ENDPOINTS = 10;
@@ -63,7 +62,7 @@ const receiverUrl = `http://127.0.0.1:${receiver.port}`;
 const dataDir = tempDir("switchboard-bench-");
 const server = await startServer(loadConfig({ host: "127.0.0.1", port: "0", logLevel: "error", dataDir }, {}), createLogger("error", () => {}));
 const { ctx } = server;
-const service = webhooksOf(ctx)!;
+const { service } = server.features.webhooks;
 const concurrency = ctx.delivery.options.globalConcurrency;
 
 const hookIds: number[] = [];

@@ -1,13 +1,9 @@
 import { Elysia } from "elysia";
+import type { Features } from "./features";
 import { ZodError } from "zod";
 import { AppError, ValidationError, zodIssues } from "./errors";
 import { errorPage } from "./http/admin/error-page";
 import { adminPages } from "./http/admin/pages";
-import { crmSyncPages } from "./http/admin/crm-sync";
-import { crmSyncApi } from "./http/api/crm-sync-api";
-import { webhooksApi } from "./http/api/webhooks-api";
-import { webhookAdmin } from "./http/admin/webhooks";
-import { registerWebhooks } from "./webhooks";
 import { customFieldPages } from "./http/admin/custom-fields";
 import { groupPages } from "./http/admin/groups";
 import { organizationPages } from "./http/admin/organizations";
@@ -19,9 +15,6 @@ import { writeKeyPages } from "./http/admin/write-keys";
 import { signInRoutes } from "./http/admin/sign-in";
 import { openApiDocument } from "./http/api/openapi";
 import { recordsApi } from "./http/api/records-api";
-import { enrichmentApi } from "./http/api/enrichment-api";
-import { integrationPages } from "./http/admin/integrations";
-import { registerEnrichment } from "./enrichment";
 import { segmentApi } from "./http/api/segment-api";
 import { settingsApi } from "./http/api/settings-api";
 import { assetRoutes } from "./http/assets";
@@ -80,9 +73,7 @@ function parseJsonStrictly(bytes: ArrayBuffer, declared: boolean): unknown {
 }
 
 /** Builds the Elysia app: route groups, CSRF on every state-changing admin request, one error mapper. */
-export function createApp(ctx: AppContext) {
-  registerEnrichment(ctx);
-  const webhooks = registerWebhooks(ctx);
+export function createApp(ctx: AppContext, features: Features) {
   const app = new Elysia()
     .onParse({ as: "global" }, async ({ request, contentType }) => {
       // Media types are case-insensitive; a program that sends no Content-Type to the API (Segment
@@ -148,23 +139,18 @@ export function createApp(ctx: AppContext) {
     .use(opsRoutes(ctx))
     .use(settingsApi(ctx))
     .use(recordsApi(ctx))
-    .use(enrichmentApi(ctx))
     .use(segmentApi(ctx))
-    .use(crmSyncApi(ctx))
-    .use(webhooksApi(ctx, webhooks))
     .use(signInRoutes(ctx))
     .use(adminPages(ctx))
     .use(csvImportPages(ctx))
-    .use(peoplePages(ctx))
+    .use(peoplePages(ctx, features.enrichment.clearbit))
     .use(organizationPages(ctx))
     .use(ticketPages(ctx))
     .use(groupPages(ctx))
     .use(customFieldPages(ctx))
     .use(writeKeyPages(ctx))
-    .use(logPages(ctx))
-    .use(integrationPages(ctx))
-    .use(crmSyncPages(ctx))
-    .use(webhookAdmin(ctx, webhooks));
+    .use(logPages(ctx));
+  for (const feature of features.all) for (const routes of feature.routes ?? []) app.use(routes);
   // Built once, from the finished route table.
   let openapi: string | undefined;
   return app.get("/api/v1/openapi.json", () => new Response((openapi ??= JSON.stringify(openApiDocument(app.routes, ctx.config.publicUrl))), { headers: { "Content-Type": "application/json; charset=utf-8" } }));

@@ -15,10 +15,12 @@ import { admitBody } from "./http/body-gate";
 import { clientAddress, trustedProxies } from "./http/client-address";
 import { requestMeta, type AppContext } from "./http/context";
 import { LoginThrottle } from "./http/login-throttle";
-import { Metrics } from "./http/metrics";
+import { Metrics } from "./metrics";
 import { registerHealthMetrics } from "./http/ops";
 import { jsonError } from "./http/responses";
-import { startSchedules } from "./jobs";
+import { coreSchedules, startSchedules } from "./jobs";
+import { buildFeatures, type Features } from "./features";
+import { PersonFields } from "./domain/person-fields";
 import { createLogger, type Logger } from "./log";
 import { createSecretBox, loadOrCreateKey } from "./secrets";
 import { naming, RESTORE_HINT, StartupError } from "./startup-error";
@@ -79,7 +81,7 @@ const SECURITY_HEADERS = {
 const DELIVERY_STOP_DEADLINE_MS = 5_000;
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 /** The route table (method and path pattern of every route), for tests that exercise them all. */
-export type RunningServer = { url: string; port: number; ctx: AppContext; routes: { method: string; path: string }[]; stop(): Promise<void> };
+export type RunningServer = { url: string; port: number; ctx: AppContext; features: Features; routes: { method: string; path: string }[]; stop(): Promise<void> };
 
 /**
  * Starts Switchboard on a data directory: lock, key file, database, migrations, HTTP server and
@@ -96,13 +98,13 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     const secrets = await createSecretBox(naming(paths.key, () => loadOrCreateKey(paths.key)));
     const delivery = new DeliveryEngine(db, log);
     const health = new DatabaseHealth(db, config.dataDir);
-    const ctx: AppContext = { config, db, events: new EventFeed(db), writes: new GroupCommit(db), log, secrets, metrics: new Metrics(), delivery, loginThrottle: new LoginThrottle(db), health, startedAt: new Date() };
+    const ctx: AppContext = { config, db, events: new EventFeed(db), writes: new GroupCommit(db), log, secrets, metrics: new Metrics(), delivery, loginThrottle: new LoginThrottle(db), health, personFields: new PersonFields(), startedAt: new Date() };
     registerDeliveryGauges(ctx.metrics, delivery);
     registerHealthMetrics(ctx.metrics, health);
-    const app = createApp(ctx);
+    const features = buildFeatures(ctx);
+    const app = createApp(ctx, features);
     const proxies = trustedProxies(config.trustedProxy);
-    const schedules = startSchedules(ctx);
-    // After createApp, so the handlers feature modules register are known to the first claim pass.
+    const schedules = startSchedules(log, [...coreSchedules(ctx), ...features.all.flatMap((f) => f.schedules ?? [])]);
     delivery.start();
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
     const server = naming(`${host}:${config.port}`, () => Bun.serve({
@@ -148,10 +150,12 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       url,
       port: server.port!,
       ctx,
+      features,
       routes: app.routes.map((r) => ({ method: r.method, path: r.path })),
       stop: () =>
         (stopping ??= (async () => {
           schedules.stop();
+          for (const feature of features.all) feature.stop?.();
           // Stop claiming and let sends in flight finish briefly; leased jobs are recovered at next start.
           await Promise.all([server.stop(), delivery.stop(DELIVERY_STOP_DEADLINE_MS)]);
           db!.$client.close();

@@ -2,6 +2,7 @@ import { eq, sql } from "drizzle-orm";
 import { JSONPath } from "jsonpath-plus";
 import type { Db } from "../db/client";
 import type { DeliveryHandler, HttpRequestSpec, HttpResult, Job, Tx } from "../delivery";
+import type { PersonFields } from "../domain/person-fields";
 import type { SecretBox } from "../secrets";
 import type { CrmSync } from "./config";
 import type { CrmJobPayload, CrmSyncPlanner } from "./planner";
@@ -48,7 +49,7 @@ export function readExternalId(path: string, body: string): { id: string | null;
  * (so a pending update carries the latest), the CRM id stored by the create (updates and deletes
  * address it), and whether to skip (no id: not sent, and the log says why).
  */
-export function crmSyncHandler(db: Db, secrets: SecretBox, planner: CrmSyncPlanner): DeliveryHandler {
+export function crmSyncHandler(db: Db, secrets: SecretBox, planner: CrmSyncPlanner, personFields: PersonFields): DeliveryHandler {
   const links = planner.links;
   /** Why a job was not sent, from prepare() to its onSuccess() (same process, same attempt). */
   const skipReasons = new Map<number, string>();
@@ -95,13 +96,13 @@ export function crmSyncHandler(db: Db, secrets: SecretBox, planner: CrmSyncPlann
       let person: PersonSource | null;
       let externalId: string | null = null;
       if (p.op === "create") {
-        person = personSourceOf(db, p.userId);
+        person = personSourceOf(db, personFields, p.userId);
         if (!person) return skip(job, "the person was deleted before the create call was sent");
       } else {
         const link = links.get(p.syncId, p.userId);
         if (!link?.externalId) return skip(job, `${p.op} not sent: ${links.missingIdReason(link)}`);
         externalId = link.externalId;
-        person = p.op === "update" ? personSourceOf(db, p.userId) : (p.person ?? { id: p.userId });
+        person = p.op === "update" ? personSourceOf(db, personFields, p.userId) : (p.person ?? { id: p.userId });
         if (!person) return skip(job, "the person was deleted; the delete call follows");
       }
       let call: RenderedCall;

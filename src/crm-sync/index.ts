@@ -1,23 +1,20 @@
+import type { Feature } from "../feature";
 import type { AppContext } from "../http/context";
+import { crmSyncPages } from "../http/admin/crm-sync";
+import { crmSyncApi } from "../http/api/crm-sync-api";
 import { crmSyncHandler } from "./handler";
 import { CRM_JOB_KIND, CrmSyncPlanner } from "./planner";
+import { CrmSyncService } from "./service";
 
-export type CrmSyncService = { planner: CrmSyncPlanner };
-
-const services = new WeakMap<AppContext, CrmSyncService>();
-
-/**
- * The CRM sync of an app context, wired once: the delivery handler for "crm-sync" jobs and the
- * planner as an in-transaction hook on the event feed. Routes call this; the first call registers.
- */
-export function crmSync(ctx: AppContext): CrmSyncService {
-  let service = services.get(ctx);
-  if (!service) {
-    const planner = new CrmSyncPlanner(ctx.db, ctx.delivery);
-    ctx.delivery.register(CRM_JOB_KIND, crmSyncHandler(ctx.db, ctx.secrets, planner));
-    ctx.events.onRecord((tx, event) => planner.onEvent(tx, event));
-    service = { planner };
-    services.set(ctx, service);
-  }
-  return service;
+/** CRM sync: the "crm-sync" delivery handler, the planner on the change feed, and its routes. */
+export function crmSyncFeature(ctx: AppContext): Feature & { service: CrmSyncService } {
+  const planner = new CrmSyncPlanner(ctx.db, ctx.delivery);
+  const service = new CrmSyncService(ctx, planner);
+  return {
+    name: "crm-sync",
+    service,
+    deliveryHandlers: { [CRM_JOB_KIND]: crmSyncHandler(ctx.db, ctx.secrets, planner, ctx.personFields) },
+    consumers: [(tx, event) => planner.onEvent(tx, event)],
+    routes: [crmSyncApi(ctx, service), crmSyncPages(ctx, service)],
+  };
 }

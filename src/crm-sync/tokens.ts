@@ -2,7 +2,7 @@ import type { Statement } from "bun:sqlite";
 import { eq } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { organizations } from "../db/schema";
-import { extraUserFields } from "../domain/users";
+import type { PersonFields } from "../domain/person-fields";
 
 /**
  * The person as CRM templates see them: Deskpro's token names ({{ person.first_name }} ...), custom
@@ -33,7 +33,7 @@ export type PersonSource = {
   traits?: Record<string, unknown> | null;
   /** Custom field values by name. */
   custom?: Record<string, unknown>;
-  /** The person's extra fields (extraUserFields: clearbit_ traits, audience flags). */
+  /** The person's extra fields (PersonFields: clearbit_ traits, audience flags). */
   extra?: Record<string, unknown>;
 };
 
@@ -99,7 +99,7 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
  * The token source of a live user (null when the user is gone). Read with two prepared statements:
  * it runs for every call sent (the general userJson costs ten times more).
  */
-export function personSourceOf(db: Db, userId: number): PersonSource | null {
+export function personSourceOf(db: Db, personFields: PersonFields, userId: number): PersonSource | null {
   let st = personStatements.get(db);
   if (!st) {
     st = {
@@ -120,7 +120,7 @@ export function personSourceOf(db: Db, userId: number): PersonSource | null {
   return {
     id: r.id, login: r.login, email: r.email, firstname: r.firstname, lastname: r.lastname, phone: r.phone, mobile: r.mobile, address: r.address,
     web: r.web, note: r.note, timezone: r.timezone, organization: r.org_name, last_login: iso(r.last_login), created_at: iso(r.created_at),
-    updated_at: iso(r.updated_at), traits: JSON.parse(r.traits) as Record<string, unknown>, custom, extra: extraUserFields(db, [r.id]).get(r.id),
+    updated_at: iso(r.updated_at), traits: JSON.parse(r.traits) as Record<string, unknown>, custom, extra: personFields.of(db, [r.id]).get(r.id),
   };
 }
 

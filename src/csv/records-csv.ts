@@ -1,3 +1,4 @@
+import type { Core } from "../core";
 import { asc, gt } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { organizations, users } from "../db/schema";
@@ -21,7 +22,7 @@ const ORG_COLUMNS = ["id", "name", "domain", "domain_assignment", "shared", "not
 const BOOLEAN_COLUMNS = new Set(["vip", "verified", "out_of_office", "active", "domain_assignment", "shared"]);
 const READ_ONLY = new Set(["last_seen_at", "created_at", "updated_at", "member_count"]);
 
-export function exportCsv(db: Db, kind: Kind): ReadableStream<Uint8Array> {
+export function exportCsv({ db, personFields }: Pick<Core, "db" | "personFields">, kind: Kind): ReadableStream<Uint8Array> {
   const fields = listCustomFields(db, kind);
   const columns = [...(kind === "user" ? USER_COLUMNS : ORG_COLUMNS), ...fields.map((f) => f.name)];
   const encoder = new TextEncoder();
@@ -36,7 +37,7 @@ export function exportCsv(db: Db, kind: Kind): ReadableStream<Uint8Array> {
       }
       const rows =
         kind === "user"
-          ? db.select().from(users).where(gt(users.id, after)).orderBy(asc(users.id)).limit(PAGE).all().map((r) => userJson(db, r, fields) as Record<string, unknown>)
+          ? db.select().from(users).where(gt(users.id, after)).orderBy(asc(users.id)).limit(PAGE).all().map((r) => userJson(db, personFields, r, fields) as Record<string, unknown>)
           : db.select().from(organizations).where(gt(organizations.id, after)).orderBy(asc(organizations.id)).limit(PAGE).all().map((r) => organizationJson(db, r, fields) as Record<string, unknown>);
       if (!rows.length) return controller.close();
       after = rows.at(-1)!.id as number;

@@ -1,4 +1,4 @@
-import type { Metrics } from "../http/metrics";
+import type { Metrics } from "../metrics";
 import type { DeliveryEngine } from "./engine";
 
 /** Queue depth for /metrics, read at scrape time (each an index count). */

@@ -7,6 +7,8 @@ import { conflict, notFound, validate, ValidationError } from "../errors";
 import type { Actor, EventFeed, Tx } from "../events/feed";
 import { afterAccountChange, assertNotLastActiveAdmin, checkAccountChange, endAdminAccess } from "./admin-access";
 import { apiValues, customValues, customValuesShape, listCustomFields, missingRequired, replacementValues, schemaWithFields, type CustomField } from "./custom-fields";
+import type { Core } from "../core";
+import type { PersonFields } from "./person-fields";
 import { afterCursor, boundedJsonObject, decodeCursor, diff, encodeCursor, ftsQuery, id, isoOrNull, listParams, stamp, text, type Page } from "./records";
 
 export type UserRow = typeof users.$inferSelect;
@@ -79,37 +81,15 @@ function inputSchema(fields: CustomField[]) {
 
 export type UserJson = ReturnType<typeof toJsonRows>[number];
 
-/**
- * Properties other modules add to a person (enrichment's clearbit_ traits, audience flags),
- * computed for a page of users at once. Keyed by name, so registering twice replaces.
- */
-export type UserJsonExtension = (db: Db | Tx, userIds: number[]) => Map<number, Record<string, unknown>>;
-const jsonExtensions = new Map<string, UserJsonExtension>();
-export function registerUserJsonExtension(name: string, extension: UserJsonExtension): void {
-  jsonExtensions.set(name, extension);
-}
-
-/**
- * A person's extra fields by user id: the one source the API's user JSON, webhook payloads (which
- * embed that JSON) and CRM template tokens all read.
- */
-export function extraUserFields(db: Db | Tx, userIds: number[]): Map<number, Record<string, unknown>> {
-  const out = new Map<number, Record<string, unknown>>(userIds.map((id) => [id, {}]));
-  for (const extension of jsonExtensions.values()) {
-    for (const [id, fields] of extension(db, userIds)) if (out.has(id)) Object.assign(out.get(id)!, fields);
-  }
-  return out;
-}
-
 /** Users as the API, webhooks and CRM templates see them: Zammad's field names, custom fields flat. */
-function toJsonRows(db: Db | Tx, rows: UserRow[], fields: CustomField[]) {
+function toJsonRows(db: Db | Tx, rows: UserRow[], fields: CustomField[], personFields: PersonFields) {
   if (!rows.length) return [];
   const ids = rows.map((r) => r.id);
   const roleRows = db.select({ userId: userRoles.userId, roleId: userRoles.roleId }).from(userRoles).where(inArray(userRoles.userId, ids)).orderBy(asc(userRoles.roleId)).all();
   const groupRows = db.select({ userId: userGroups.userId, groupId: userGroups.groupId }).from(userGroups).where(inArray(userGroups.userId, ids)).orderBy(asc(userGroups.groupId)).all();
   const orgIds = [...new Set(rows.map((r) => r.organizationId).filter((x): x is number => x !== null))];
   const orgNames = new Map(orgIds.length ? db.select({ id: organizations.id, name: organizations.name }).from(organizations).where(inArray(organizations.id, orgIds)).all().map((o) => [o.id, o.name]) : []);
-  const extras = extraUserFields(db, ids);
+  const extras = personFields.of(db, ids);
   return rows.map((r) => {
     const extra = extras.get(r.id);
     const roleIds = roleRows.filter((x) => x.userId === r.id).map((x) => x.roleId);
@@ -149,8 +129,8 @@ function toJsonRows(db: Db | Tx, rows: UserRow[], fields: CustomField[]) {
   });
 }
 
-export function userJson(db: Db | Tx, row: UserRow, fields = listCustomFields(db as Db, "user")) {
-  return toJsonRows(db, [row], fields)[0]!;
+export function userJson(db: Db | Tx, personFields: PersonFields, row: UserRow, fields = listCustomFields(db as Db, "user")) {
+  return toJsonRows(db, [row], fields, personFields)[0]!;
 }
 
 export function getUserRow(db: Db | Tx, userId: number): UserRow {
@@ -308,14 +288,17 @@ export function parseUserInput(db: Db, input: unknown, fields = listCustomFields
   return { data: validate(inputSchema(fields), input) as UserInput, fields };
 }
 
-export function createUser(db: Db, feed: EventFeed, input: unknown, actor: Actor) {
+/** What the user functions below need of the core. */
+export type PeopleContext = Pick<Core, "db" | "events" | "personFields">;
+
+export function createUser({ db, events, personFields }: PeopleContext, input: unknown, actor: Actor) {
   const { data, fields } = parseUserInput(db, input);
-  return db.transaction((tx) => userJson(tx, createUserIn(tx, feed, data, fields, actor), fields));
+  return db.transaction((tx) => userJson(tx, personFields, createUserIn(tx, events, data, fields, actor), fields));
 }
 
-export function updateUser(db: Db, feed: EventFeed, userId: number, input: unknown, actor: Actor) {
+export function updateUser({ db, events, personFields }: PeopleContext, userId: number, input: unknown, actor: Actor) {
   const { data, fields } = parseUserInput(db, input);
-  return db.transaction((tx) => userJson(tx, updateUserIn(tx, feed, getUserRow(tx, userId), data, fields, actor), fields));
+  return db.transaction((tx) => userJson(tx, personFields, updateUserIn(tx, events, getUserRow(tx, userId), data, fields, actor), fields));
 }
 
 /** What a PUT clears a left-out field to: a new person's value. Login and roles are not here: a person always has both. */
@@ -328,19 +311,19 @@ const REPLACED_USER_DEFAULTS: Record<string, unknown> = {
  * PUT: replaces a person's writable fields. Fields left out are cleared to their defaults (custom
  * fields to empty, so required ones must be sent); the login and roles change only when given.
  */
-export function replaceUser(db: Db, feed: EventFeed, userId: number, input: unknown, actor: Actor) {
+export function replaceUser({ db, events, personFields }: PeopleContext, userId: number, input: unknown, actor: Actor) {
   const { data, fields } = parseUserInput(db, input);
   const values = replacementValues(REPLACED_USER_DEFAULTS, fields, data);
-  return db.transaction((tx) => userJson(tx, updateUserIn(tx, feed, getUserRow(tx, userId), values, fields, actor), fields));
+  return db.transaction((tx) => userJson(tx, personFields, updateUserIn(tx, events, getUserRow(tx, userId), values, fields, actor), fields));
 }
 
 /** Creates or updates the user with this email (the email is the join key). */
-export function upsertUserByEmail(db: Db, feed: EventFeed, address: string, input: unknown, actor: Actor) {
+export function upsertUserByEmail({ db, events, personFields }: PeopleContext, address: string, input: unknown, actor: Actor) {
   const { data, fields } = parseUserInput(db, { ...(input as object), email: address });
   return db.transaction((tx) => {
     const existing = findUserByEmail(tx, data.email as string);
-    const row = existing ? updateUserIn(tx, feed, existing, data, fields, actor) : createUserIn(tx, feed, data, fields, actor);
-    return { user: userJson(tx, row, fields), created: !existing };
+    const row = existing ? updateUserIn(tx, events, existing, data, fields, actor) : createUserIn(tx, events, data, fields, actor);
+    return { user: userJson(tx, personFields, row, fields), created: !existing };
   });
 }
 
@@ -388,8 +371,8 @@ export function deleteUser(db: Db, feed: EventFeed, userId: number, actor: Actor
   });
 }
 
-export function getUser(db: Db, userId: number) {
-  return userJson(db, getUserRow(db, userId));
+export function getUser({ db, personFields }: Pick<Core, "db" | "personFields">, userId: number) {
+  return userJson(db, personFields, getUserRow(db, userId));
 }
 
 export function getUserProvenance(db: Db, userId: number): Provenance {
@@ -424,7 +407,7 @@ export const listUsersSchema = z.strictObject({
  * Lists users with filters, full-text search (email, names, login, organization name) and keyset
  * pagination on an indexed sort, so page 1000 costs what page 1 costs.
  */
-export function listUsers(db: Db, input: unknown): Page<UserJson> {
+export function listUsers({ db, personFields }: Pick<Core, "db" | "personFields">, input: unknown): Page<UserJson> {
   const p = validate(listUsersSchema, input);
   const conds: SQL[] = [];
   const match = p.q ? ftsQuery(p.q) : null;
@@ -451,7 +434,7 @@ export function listUsers(db: Db, input: unknown): Page<UserJson> {
   const page = more ? rows.slice(0, p.limit) : rows;
   const last = page.at(-1);
   const next = more && last ? encodeCursor(sortValues(p.sort, last)) : null;
-  return { data: toJsonRows(db, page, listCustomFields(db, "user")), next_cursor: next };
+  return { data: toJsonRows(db, page, listCustomFields(db, "user"), personFields), next_cursor: next };
 }
 
 /** Above this many matches a search counts as broad. */

@@ -7,7 +7,7 @@ import { apiValues, listCustomFields, type CustomField } from "../domain/custom-
 import { createOrganizationIn, findOrganizationByDomain, findOrganizationByName, parseOrganizationInput, updateOrganizationIn, type OrganizationRow } from "../domain/organizations";
 import { findUserByEmail, getUserRow, parseUserInput, updateUserIn, type UserRow } from "../domain/users";
 import type { Actor, ChangeEvent, Tx } from "../events/feed";
-import type { AppContext } from "../http/context";
+import type { Core } from "../core";
 import { isEmpty, MAPPABLE_ORGANIZATION_FIELDS, MAPPABLE_USER_FIELDS, proposedValues, type Answer } from "./mappings";
 import { mergeProviderValues, providerMayWrite } from "./merge";
 import { ValidationError } from "../errors";
@@ -25,7 +25,7 @@ const BACKFILL_KEY = "integration.clearbit.backfill";
 const BACKFILL_BATCH = 500;
 const DAY = 86_400_000;
 export const CALLBACK_PATH = "/v1/callbacks/clearbit";
-const DESTINATION_CONCURRENCY = 10;
+export const DESTINATION_CONCURRENCY = 10;
 
 export type PlanResult = "queued" | "cached" | "pending" | "unknown" | "invalid" | "disabled" | "no_email";
 export type BackfillRun = { started_at: string; planned: number; planning: boolean };
@@ -43,7 +43,7 @@ export class ClearbitEnrichment {
   private key: { sealed: string; plain: string } | null = null;
   private backfillRunning = false;
 
-  constructor(private readonly ctx: AppContext) {
+  constructor(private readonly ctx: Core) {
     this.settings = readSettings(ctx.db);
     this.limiter = new RateLimiter(this.settings.rate_limit_per_minute);
   }
@@ -356,28 +356,6 @@ export class ClearbitEnrichment {
     const any = this.db.select({ id: userEnrichments.userId }).from(userEnrichments).limit(1).get() ?? (dest?.lastSuccessAt ? { id: 0 } : undefined);
     return any ? { state: "connected", label: "Connected", reason: null } : { state: "waiting", label: "Waiting for data", reason: null };
   }
-}
-
-const instances = new WeakMap<AppContext, ClearbitEnrichment>();
-
-export function clearbitOf(ctx: AppContext): ClearbitEnrichment {
-  const found = instances.get(ctx);
-  if (!found) throw new Error("Clearbit enrichment is not registered on this app");
-  return found;
-}
-
-/** Registers the delivery handler and the event-feed consumer once per app. */
-export function registerClearbit(ctx: AppContext): ClearbitEnrichment {
-  const existing = instances.get(ctx);
-  if (existing) return existing;
-  const service = new ClearbitEnrichment(ctx);
-  instances.set(ctx, service);
-  ctx.delivery.register(KIND, service.handler());
-  // Jobs wait their turn for a rate-limit slot while holding a send slot: enough of them in flight
-  // keep the pace at the limit; the limiter, not this number, bounds the rate.
-  ctx.delivery.configureDestination(ctx.db, DESTINATION, { concurrency: DESTINATION_CONCURRENCY });
-  ctx.events.onRecord((tx, e) => service.onEvent(tx, e));
-  return service;
 }
 
 /** Flat clearbit_ traits of a user (webhook and CRM payloads call this); {} when never enriched. */

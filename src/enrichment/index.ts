@@ -1,32 +1,46 @@
-import { registerUserJsonExtension } from "../domain/users";
+import type { Feature } from "../feature";
 import type { AppContext } from "../http/context";
+import { enrichmentApi } from "../http/api/enrichment-api";
+import { integrationPages } from "../http/admin/integrations";
 import { audienceFlags, Audiences } from "./audiences";
-import { registerClearbit, traitsByUser, type ClearbitEnrichment } from "./clearbit";
+import { ClearbitEnrichment, DESTINATION, DESTINATION_CONCURRENCY, KIND, traitsByUser } from "./clearbit";
 
-export { clearbitOf, enrichmentTraits, traitsByUser } from "./clearbit";
+export { enrichmentTraits, traitsByUser } from "./clearbit";
 
-const audienceServices = new WeakMap<AppContext, Audiences>();
-
-export function audiencesOf(ctx: AppContext): Audiences {
-  const found = audienceServices.get(ctx);
-  if (!found) throw new Error("audiences are not registered on this app");
-  return found;
-}
+export type Enrichment = { clearbit: ClearbitEnrichment; audiences: Audiences };
 
 /**
- * Enrichment at start-up, in one place: the Clearbit delivery handler and event consumer, the
- * audience consumer, and the user JSON's clearbit_ traits and audience flags.
+ * Enrichment: Clearbit lookups (delivery handler, change-feed consumer, hourly backfill), audiences
+ * (consumer, hourly refresh of time-based conditions), and the person's clearbit_ traits and audience flags.
  */
-export function registerEnrichment(ctx: AppContext): { clearbit: ClearbitEnrichment; audiences: Audiences } {
-  const clearbit = registerClearbit(ctx);
-  let audiences = audienceServices.get(ctx);
-  if (!audiences) {
-    const created = new Audiences(ctx.db, ctx.events);
-    audiences = created;
-    audienceServices.set(ctx, created);
-    ctx.events.onRecord((tx, e) => created.onEvent(tx, e));
-  }
-  registerUserJsonExtension("clearbit", traitsByUser);
-  registerUserJsonExtension("audiences", audienceFlags);
-  return { clearbit, audiences };
+export function enrichmentFeature(ctx: AppContext): Feature & Enrichment {
+  const clearbit = new ClearbitEnrichment(ctx);
+  const audiences = new Audiences(ctx.db, ctx.events);
+  // Jobs wait their turn for a rate-limit slot while holding a send slot: enough of them in flight
+  // keep the pace at the limit; the limiter, not this number, bounds the rate.
+  ctx.delivery.configureDestination(ctx.db, DESTINATION, { concurrency: DESTINATION_CONCURRENCY });
+  const services = { clearbit, audiences };
+  return {
+    name: "enrichment",
+    ...services,
+    deliveryHandlers: { [KIND]: clearbit.handler() },
+    consumers: [(tx, e) => clearbit.onEvent(tx, e), (tx, e) => audiences.onEvent(tx, e)],
+    personFields: [traitsByUser, audienceFlags],
+    schedules: [
+      {
+        // Hourly: a Clearbit backfill when one is due (default every 24 h), and audiences whose time-based conditions drift.
+        name: "enrichment",
+        pattern: "0 20 * * * *",
+        run: async () => {
+          const run = await clearbit.scheduledBackfill();
+          if (run) ctx.log.info("clearbit backfill planned", { lookups: run.planned });
+          const flips = audiences.refreshAll();
+          if (flips) ctx.log.info("audience memberships changed", { flips });
+        },
+      },
+    ],
+    routes: [enrichmentApi(ctx, services), integrationPages(ctx, services)],
+    // Jobs waiting for a rate-limit slot give up at once, so the delivery engine drains quickly.
+    stop: () => clearbit.limiter.close(),
+  };
 }

@@ -2,7 +2,7 @@ import { Elysia } from "elysia";
 import type { DatabaseHealth } from "../db/health";
 import { VERSION } from "../version";
 import type { AppContext } from "./context";
-import type { Metrics } from "./metrics";
+import type { Metrics } from "../metrics";
 import { json } from "./responses";
 
 /** Health and metrics for monitoring; neither needs a sign-in and neither reveals data. */

@@ -5,7 +5,11 @@ import { ACTIVE_JOB } from "../delivery/schema";
 import type { DbOrTx, DeliveryHandler, HttpRequestSpec, Job } from "../delivery/types";
 import { notFound } from "../errors";
 import type { ChangeEvent, Tx } from "../events/feed";
+import type { Core } from "../core";
+import type { Feature } from "../feature";
 import type { AppContext } from "../http/context";
+import { webhookAdmin } from "../http/admin/webhooks";
+import { webhooksApi } from "../http/api/webhooks-api";
 import { encodeHeaderValue } from "../delivery/header-value";
 import { currentHop, HOP_HEADER, nextHop } from "../delivery/hops";
 import { selfTargetCheck } from "../http/addresses";
@@ -45,7 +49,7 @@ type Route = { id: number; name: string; match: "all" | "any"; conditions: Condi
 
 /**
  * Outgoing webhooks: endpoints, triggers, the matcher on the change feed and the "webhook" delivery
- * handler. Built once per server by registerWebhooks(ctx).
+ * handler. Built once per server by webhooksFeature(ctx).
  */
 export class WebhookService {
   readonly endpoints: WebhookEndpoints;
@@ -55,7 +59,7 @@ export class WebhookService {
   private readonly byId;
   private readonly payloads;
 
-  constructor(private readonly ctx: AppContext) {
+  constructor(private readonly ctx: Core) {
     const invalidate = () => (this.routes = null);
     this.endpoints = new WebhookEndpoints(ctx.db, ctx.secrets, ctx.delivery, invalidate, selfTargetCheck(ctx));
     this.triggers = new WebhookTriggers(ctx.db, invalidate);
@@ -74,7 +78,7 @@ export class WebhookService {
   }
 
   payloadBuilder(db: Tx = this.ctx.db): PayloadBuilder {
-    return new PayloadBuilder(db, { publicUrl: this.ctx.config.publicUrl });
+    return new PayloadBuilder(db, { publicUrl: this.ctx.config.publicUrl, personFields: this.ctx.personFields });
   }
 
   /** Active triggers with their active webhooks, by event type; rebuilt after any trigger or webhook change. */
@@ -292,21 +296,25 @@ export class WebhookService {
   }
 }
 
-const services = new WeakMap<AppContext, WebhookService>();
-
-/** Wires webhooks into a server: the delivery handler, the trigger matcher on the change feed. Once per context. */
-export function registerWebhooks(ctx: AppContext): WebhookService {
-  let service = services.get(ctx);
-  if (service) return service;
-  service = new WebhookService(ctx);
-  services.set(ctx, service);
-  ctx.delivery.register(JOB_KIND, service.handler());
-  const s = service;
-  ctx.events.onRecord((tx, event) => s.onEvent(tx, event));
-  return service;
-}
-
-/** The webhook service of a running server (for modules that extend payloads, e.g. enrichment). */
-export function webhooksOf(ctx: AppContext): WebhookService | undefined {
-  return services.get(ctx);
+/** Outgoing webhooks and triggers: the "webhook" delivery handler, the trigger matcher on the change feed, payload pruning, routes. */
+export function webhooksFeature(ctx: AppContext): Feature & { service: WebhookService } {
+  const service = new WebhookService(ctx);
+  return {
+    name: "webhooks",
+    service,
+    deliveryHandlers: { [JOB_KIND]: service.handler() },
+    consumers: [(tx, event) => service.onEvent(tx, event)],
+    schedules: [
+      {
+        // Hourly, after the delivery history is pruned: payloads no queued delivery needs any more.
+        name: "webhook-payload-pruning",
+        pattern: "0 9 * * * *",
+        run: () => {
+          const payloads = service.prunePayloads();
+          if (payloads) ctx.log.info("pruned webhook payloads", { webhook_payloads: payloads });
+        },
+      },
+    ],
+    routes: [webhooksApi(ctx, service), webhookAdmin(ctx, service)],
+  };
 }

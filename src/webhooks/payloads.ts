@@ -1,3 +1,4 @@
+import type { PersonFields } from "../domain/person-fields";
 import { asc, desc, eq } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { articles, organizations, tickets, users } from "../db/schema";
@@ -14,7 +15,7 @@ type Json = Record<string, unknown>;
 /** Never sent in an embedded user (Zammad's rule): credentials, preferences, internal access lists. */
 export const HIDDEN_USER_FIELDS = ["password", "password_hash", "preferences", "login_failed", "last_login", "group_ids", "groups", "authorization_ids", "authorizations"];
 
-export type PayloadOptions = { publicUrl: string };
+export type PayloadOptions = { publicUrl: string; personFields: PersonFields };
 
 /**
  * Builds the default payloads, shaped like Zammad's: ticket events send `ticket` (with its people,
@@ -102,7 +103,7 @@ export class PayloadBuilder {
     const row = this.db.select().from(users).where(eq(users.id, userId)).get();
     if (!row) return null;
     this.userFields ??= listCustomFields(this.db as Db, "user");
-    const u = stripHidden(userJson(this.db, row, this.userFields));
+    const u = stripHidden(userJson(this.db, this.opts.personFields, row, this.userFields));
     return { ...u, created_by: this.login(row.createdById), updated_by: this.login(row.updatedById) };
   }
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { LOG_BODY_CAP, pruneHttpLog, recordHttpAttempt } from "../../src/delivery/http-log";
 import { REDACTED } from "../../src/delivery/redaction";
-import { startSchedules } from "../../src/jobs";
+import { coreSchedules, startSchedules } from "../../src/jobs";
 import { postTo, startEngine, type EngineFixture } from "../support/delivery";
 import { eventually, startReceiver, type Receiver } from "../support/receiver";
 import { startTestServer } from "../support/server";
@@ -98,9 +98,9 @@ describe("HTTP log", () => {
       const { db } = server.ctx;
       recordHttpAttempt(db, { facility: "webhook", method: "GET", url: "http://x.test/", requestHeaders: {}, result: { status: 200, headers: {}, body: "", bodyTruncated: false, durationMs: 1 }, at: new Date(0) });
       expect(server.ctx.delivery.listHttpLog()).toHaveLength(1);
-      const schedules = startSchedules(server.ctx);
+      const schedules = startSchedules(server.ctx.log, coreSchedules(server.ctx));
       try {
-        await schedules.app.store.cron["delivery-pruning"]!.trigger();
+        await schedules.trigger("delivery-pruning");
       } finally {
         schedules.stop();
       }

@@ -1,5 +1,4 @@
 import { expect, test } from "bun:test";
-import { webhooksOf } from "../../src/webhooks";
 import { startApi } from "../support/api";
 import { eventually, startReceiver } from "../support/receiver";
 
@@ -27,7 +26,7 @@ test("a change fanned out to three webhooks stores its payload once; pruning kee
     expect(detail.body.payload.organization.name).toBe("Fan Out Ltd");
 
     // Long past the retention: the payload stays while the held delivery may still send it.
-    const service = webhooksOf(ctx)!;
+    const { service } = api.server.features.webhooks;
     const later = Date.now() + 365 * 86_400_000;
     expect(service.prunePayloads(later)).toBe(0);
     await api.call("POST", `/api/v1/webhooks/${ids[2]}/enable`);

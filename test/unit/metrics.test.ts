@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { Metrics } from "../../src/http/metrics";
+import { Metrics } from "../../src/metrics";
 
 const lines = (text: string) => text.trimEnd().split("\n");
 const seriesValue = (text: string, series: string) => {

@@ -6,11 +6,13 @@ import { createOrganization, resolveOrganizationRef } from "../../src/domain/org
 import { createUser, describeUsers, resolveUserRef } from "../../src/domain/users";
 import { ValidationError } from "../../src/errors";
 import { EventFeed } from "../../src/events/feed";
+import { PersonFields } from "../../src/domain/person-fields";
 
 function fresh() {
   const db = openDatabase(":memory:");
   migrate(db.$client, migrations);
-  return { db, feed: new EventFeed(db) };
+  const feed = new EventFeed(db);
+  return { db, feed, people: { db, events: feed, personFields: new PersonFields() } };
 }
 const actor = { id: null, source: "system" } as const;
 
@@ -26,8 +28,8 @@ function issueOf(fn: () => unknown) {
 
 describe("resolveUserRef", () => {
   test("finds a user by id or by email (any case), and names the field when nobody matches", () => {
-    const { db, feed } = fresh();
-    const u = createUser(db, feed, { email: "Ann@Example.com" }, actor);
+    const { db, people } = fresh();
+    const u = createUser(people, { email: "Ann@Example.com" }, actor);
     expect(resolveUserRef(db, String(u.id), "reassign_to")).toBe(u.id);
     expect(resolveUserRef(db, "  ann@example.COM ", "reassign_to")).toBe(u.id);
     expect(issueOf(() => resolveUserRef(db, "999", "reassign_to"))).toEqual([{ field: "reassign_to", message: 'no user with the id or email "999"' }]);
@@ -54,9 +56,9 @@ describe("resolveOrganizationRef", () => {
 
 describe("describeUsers", () => {
   test("returns the named users in one map, skipping nulls, repeats and unknown ids", () => {
-    const { db, feed } = fresh();
-    const a = createUser(db, feed, { email: "a@example.com", firstname: "A" }, actor);
-    const b = createUser(db, feed, { login: "b-login" }, actor);
+    const { db, people } = fresh();
+    const a = createUser(people, { email: "a@example.com", firstname: "A" }, actor);
+    const b = createUser(people, { login: "b-login" }, actor);
     const map = describeUsers(db, [a.id, null, b.id, a.id, 999, undefined]);
     expect([...map.keys()].sort()).toEqual([a.id, b.id].sort());
     expect(map.get(a.id)).toEqual({ id: a.id, email: "a@example.com", login: "a@example.com", firstname: "A", lastname: null });

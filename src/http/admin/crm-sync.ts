@@ -1,8 +1,7 @@
 import { Elysia } from "elysia";
 import { createSync, deleteSync, getSync, listSyncs, syncAsInput, updateSync, OPERATIONS, type CrmSync } from "../../crm-sync/config";
-import { crmSync } from "../../crm-sync/index";
 import { listSyncLog, type LogEntry } from "../../crm-sync/logs";
-import { previewFor, retryCall, syncState, userHistory } from "../../crm-sync/service";
+import type { CrmSyncService } from "../../crm-sync/service";
 import { listOrganizations } from "../../domain/organizations";
 import { AppError } from "../../errors";
 import { fieldErrors, formatTime } from "../../views";
@@ -96,8 +95,7 @@ const logRow = (e: LogEntry) => ({
 });
 
 /** The CRM Sync pages: list, a sync's four tabs (create, update, delete users; logs), a person's history. */
-export function crmSyncPages(ctx: AppContext) {
-  crmSync(ctx);
+export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
   const deps = { db: ctx.db, secrets: ctx.secrets, delivery: ctx.delivery, selfTarget: selfTargetCheck(ctx) };
   const id = (v: string) => pathId(v, "CRM sync");
 
@@ -120,7 +118,7 @@ export function crmSyncPages(ctx: AppContext) {
       preview: extra.preview ?? null,
     };
     if (sync) {
-      const state = syncState(ctx, sync);
+      const state = crm.syncState(sync);
       data.state = { ...state, bulk: state.bulk ? { ...state.bulk, percent: state.bulk.total ? Math.round((100 * state.bulk.done) / state.bulk.total) : 100 } : null };
       if (tab === "logs") {
         const q = Object.fromEntries(url.searchParams);
@@ -144,7 +142,7 @@ export function crmSyncPages(ctx: AppContext) {
     .get("/crm-sync", ({ request }) => {
       const session = requireSession(ctx, request);
       const syncs = listSyncs(ctx.db).map((s) => {
-        const st = syncState(ctx, s);
+        const st = crm.syncState(s);
         return { id: s.id, name: s.name, enabled: s.enabled, linked: st.people.with_crm_id, queued: st.queued_calls, lastError: st.delivery?.last_error ?? null, paused: st.delivery?.paused ?? false };
       });
       return adminPage(ctx, request, session, "crm-sync", { syncs }, { title: "CRM Sync", section: "crm-sync" });
@@ -181,7 +179,7 @@ export function crmSyncPages(ctx: AppContext) {
       const tab = (TABS as readonly string[]).includes(str(body, "tab") ?? "") ? (str(body, "tab") as Tab) : "create";
       try {
         const { auth: _auth, ...changes } = input;
-        const p = previewFor(ctx, sync.id, changes, userId);
+        const p = crm.previewFor(sync.id, changes, userId);
         const requests = Object.entries(p.requests).map(([op, r]: [string, any]) => ({ op, ...r, headersText: JSON.stringify(r.headers, null, 2) }));
         return editPage(request, sync, { form: formOf(input), errors: issuesToErrors(p.errors), preview: { requests, person: userId ?? "sample person", errors: p.errors }, tab });
       } catch (err) {
@@ -195,24 +193,24 @@ export function crmSyncPages(ctx: AppContext) {
     })
     .post("/crm-sync/:id/sync-all", async ({ request, params }) => {
       requireSession(ctx, request);
-      const c = await crmSync(ctx).planner.syncAll(id(params.id));
+      const c = await crm.planner.syncAll(id(params.id));
       const message = `Sync all queued: ${c.creates} to create, ${c.updates} to update (${c.users} people looked at).`;
       return redirect(request, `/crm-sync/${params.id}`, [flashCookie(ctx, { kind: "success", message })]);
     })
     .post("/crm-sync/:id/logs/:jobId/retry", ({ request, params }) => {
       requireSession(ctx, request);
-      const r = retryCall(ctx, id(params.id), pathId(params.jobId, "call"));
+      const r = crm.retryCall(id(params.id), pathId(params.jobId, "call"));
       return redirect(request, `/crm-sync/${params.id}?tab=logs`, [flashCookie(ctx, { kind: "success", message: `Call queued again as job #${r.job_id}.` })]);
     })
     .get("/crm-sync/:id/users/:userId", ({ request, params }) => {
       const session = requireSession(ctx, request);
       const sync = getSync(ctx.db, id(params.id));
-      const h = userHistory(ctx, sync.id, pathId(params.userId, "user"), { limit: 100 });
+      const h = crm.userHistory(sync.id, pathId(params.userId, "user"), { limit: 100 });
       return adminPage(ctx, request, session, "crm-sync-user", { sync: { id: sync.id, name: sync.name }, history: { ...h, log: h.log.data.map(logRow) } }, { title: `${sync.name}: person ${h.user_id}`, section: "crm-sync" });
     })
     .post("/crm-sync/:id/users/:userId/resync", ({ request, params }) => {
       requireSession(ctx, request);
-      const planned = crmSync(ctx).planner.resync(id(params.id), pathId(params.userId, "user"));
+      const planned = crm.planner.resync(id(params.id), pathId(params.userId, "user"));
       const message = { create: "A create call is queued.", update: "An update call is queued.", collapsed: "A call for this person is already queued; it will carry the latest data.", none: "Nothing to send: the person is outside this sync's filter." }[planned];
       return redirect(request, `/crm-sync/${params.id}/users/${params.userId}`, [flashCookie(ctx, { kind: "info", message })]);
     });

@@ -44,7 +44,7 @@ export function csvImportPages(ctx: AppContext) {
   const routesFor = (kind: Pending["kind"]) => {
     const { base, plural } = KINDS[kind];
     return new Elysia()
-      .get(`${base}/export.csv`, ({ request }) => (requireSession(ctx, request), csvDownload(exportCsv(ctx.db, kind), plural.toLowerCase())))
+      .get(`${base}/export.csv`, ({ request }) => (requireSession(ctx, request), csvDownload(exportCsv(ctx, kind), plural.toLowerCase())))
       .get(`${base}/import`, ({ request }) => page(request, kind, {}))
       .post(`${base}/import`, async ({ request, body }) => {
         const session = requireSession(ctx, request);

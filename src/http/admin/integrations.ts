@@ -2,7 +2,7 @@ import { Elysia } from "elysia";
 import type { SessionInfo } from "../../domain/sessions";
 import { getUserRow } from "../../domain/users";
 import { listCustomFields } from "../../domain/custom-fields";
-import { audiencesOf, clearbitOf } from "../../enrichment";
+import type { Enrichment } from "../../enrichment";
 import { OPERATORS, type Condition } from "../../enrichment/audiences";
 import type { ClearbitEnrichment, PlanResult } from "../../enrichment/clearbit";
 import { formatMappings, MAPPABLE_ORGANIZATION_FIELDS, MAPPABLE_USER_FIELDS, parseMappings } from "../../enrichment/mappings";
@@ -101,8 +101,7 @@ function conditionsFromText(text: string): Condition[] {
 const conditionText = (c: Condition) => [c.field, c.op, c.value === null || c.value === undefined ? "" : String(c.value)].join(" ").trim();
 
 /** The person page's Clearbit card. */
-export function personEnrichmentView(ctx: AppContext, userId: number) {
-  const clearbit = clearbitOf(ctx);
+export function personEnrichmentView(ctx: AppContext, clearbit: ClearbitEnrichment, userId: number) {
   const stored = clearbit.storedAnswer(ctx.db, userId);
   const user = getUserRow(ctx.db, userId);
   const lookup = user.email ? clearbit.lookup(ctx.db, user.email) : undefined;
@@ -118,16 +117,15 @@ export function personEnrichmentView(ctx: AppContext, userId: number) {
 }
 
 /** Integrations → Clearbit (settings, status, mappings, backfill, log), audiences, and "enrich now". */
-export function integrationPages(ctx: AppContext) {
-  const clearbit = (): ClearbitEnrichment => clearbitOf(ctx);
+export function integrationPages(ctx: AppContext, { clearbit, audiences }: Enrichment) {
 
   const progressView = () => {
-    const p = clearbit().backfillProgress();
+    const p = clearbit.backfillProgress();
     return p ? { ...p, startedAt: formatTime(new Date(p.started_at)) } : null;
   };
 
   const clearbitPage = (request: Request, session: SessionInfo, extra: { form?: Form; errors?: Record<string, string>; status?: number } = {}) => {
-    const s = settingsJson(clearbit().settings);
+    const s = settingsJson(clearbit.settings);
     const form: Form = extra.form ?? { ...s, user_mappings: formatMappings(s.user_mappings), organization_mappings: formatMappings(s.organization_mappings) };
     const errors = extra.errors ?? {};
     const log = ctx.delivery.listHttpLog({ facility: "clearbit", limit: 50 }).map((e) => ({
@@ -142,27 +140,26 @@ export function integrationPages(ctx: AppContext) {
     const userTargets = [...MAPPABLE_USER_FIELDS, ...listCustomFields(ctx.db, "user").map((f) => f.name)].join(", ");
     const organizationTargets = [...MAPPABLE_ORGANIZATION_FIELDS, ...listCustomFields(ctx.db, "organization").map((f) => f.name)].join(", ");
     const data = {
-      status: clearbit().status(),
+      status: clearbit.status(),
       form,
       errors,
       urlFields: URL_FIELDS.map((f) => ({ ...f, value: str(form[f.name]), error: errors[f.name] ?? null })),
       numberFields: NUMBER_FIELDS.map((f) => ({ ...f, value: String(form[f.name] ?? ""), error: errors[f.name] ?? null })),
       checkFields: CHECK_FIELDS.map((f) => ({ ...f, checked: form[f.name] === true || form[f.name] === "true" })),
-      mappingRows: [...clearbit().settings.user_mappings.map((m) => ({ ...m, target: `person: ${m.target}` })), ...clearbit().settings.organization_mappings.map((m) => ({ ...m, target: `organization: ${m.target}` }))].map((m) => ({ ...m, human: humanName(m.source) })),
+      mappingRows: [...clearbit.settings.user_mappings.map((m) => ({ ...m, target: `person: ${m.target}` })), ...clearbit.settings.organization_mappings.map((m) => ({ ...m, target: `organization: ${m.target}` }))].map((m) => ({ ...m, human: humanName(m.source) })),
       userTargets,
       organizationTargets,
-      backfillEvery: clearbit().settings.backfill_every_hours,
+      backfillEvery: clearbit.settings.backfill_every_hours,
       progress: progressView(),
       log,
-      results: clearbit().resultMode(),
+      results: clearbit.resultMode(),
     };
     return adminPage(ctx, request, session, "integration-clearbit", data, { title: "Clearbit", section: "integrations", status: extra.status });
   };
 
   const audiencesPage = (request: Request, session: SessionInfo, extra: { form?: Form; errors?: Record<string, string>; status?: number } = {}) => {
-    const a = audiencesOf(ctx);
     const data = {
-      audiences: a.list().map((x) => ({ id: x.id, name: x.name, key: x.key, member_count: a.memberCount(x.id), conditionText: (x.conditions as Condition[]).map(conditionText).join(x.match === "any" ? " OR " : " AND ") })),
+      audiences: audiences.list().map((x) => ({ id: x.id, name: x.name, key: x.key, member_count: audiences.memberCount(x.id), conditionText: (x.conditions as Condition[]).map(conditionText).join(x.match === "any" ? " OR " : " AND ") })),
       form: extra.form ?? {},
       matchAll: (extra.form?.match ?? "all") === "all",
       errors: extra.errors ?? {},
@@ -172,25 +169,25 @@ export function integrationPages(ctx: AppContext) {
   };
 
   return new Elysia()
-    .get("/integrations", ({ request }) => adminPage(ctx, request, requireSession(ctx, request), "integrations", { status: clearbit().status() }, { title: "Integrations", section: "integrations" }))
+    .get("/integrations", ({ request }) => adminPage(ctx, request, requireSession(ctx, request), "integrations", { status: clearbit.status() }, { title: "Integrations", section: "integrations" }))
     .get("/integrations/clearbit", ({ request }) => clearbitPage(request, requireSession(ctx, request)))
     .post("/integrations/clearbit", async ({ request, body }) => {
       const session = requireSession(ctx, request);
       try {
-        await clearbit().save(settingsFromForm(body));
+        await clearbit.save(settingsFromForm(body));
         return redirect(request, "/integrations/clearbit", [flashCookie(ctx, { kind: "success", message: "Clearbit settings saved." })]);
       } catch (err) {
-        const form = { ...((body ?? {}) as Form), api_key: clearbit().settings.api_key_mask };
+        const form = { ...((body ?? {}) as Form), api_key: clearbit.settings.api_key_mask };
         return clearbitPage(request, session, { form, errors: settingsErrors(err), status: err instanceof AppError ? err.status : 422 });
       }
     })
     .post("/integrations/clearbit/backfill", ({ request }) => {
       const session = requireSession(ctx, request);
-      if (!clearbit().active) {
+      if (!clearbit.active) {
         if (isHtmx(request)) return html(`<div id="backfill-progress"><p class="field-error" role="alert">Enable Clearbit and save an API key first.</p></div>`, { status: 409 });
         return redirect(request, "/integrations/clearbit", [flashCookie(ctx, { kind: "error", message: "Enable Clearbit and save an API key first." })]);
       }
-      void clearbit().backfill().catch((err) => ctx.log.error("clearbit backfill failed", { error: String(err) }));
+      void clearbit.backfill().catch((err) => ctx.log.error("clearbit backfill failed", { error: String(err) }));
       if (isHtmx(request)) return html(renderFragment("clearbit-backfill", { progress: progressView() }, session.csrfToken));
       return redirect(request, "/integrations/clearbit", [flashCookie(ctx, { kind: "success", message: "Backfill started." })]);
     })
@@ -201,7 +198,7 @@ export function integrationPages(ctx: AppContext) {
     .post("/people/:id/enrich", ({ request, params }) => {
       requireSession(ctx, request);
       const id = idParam(params.id);
-      const result = clearbit().enrichNow(id);
+      const result = clearbit.enrichNow(id);
       return redirect(request, `/people/${id}`, [flashCookie(ctx, PLAN_MESSAGES[result])]);
     })
     .get("/integrations/audiences", ({ request }) => audiencesPage(request, requireSession(ctx, request)))
@@ -209,7 +206,7 @@ export function integrationPages(ctx: AppContext) {
       const session = requireSession(ctx, request);
       const form = (body ?? {}) as Form;
       try {
-        const created = audiencesOf(ctx).create({ name: str(form.name), match: str(form.match) || "all", conditions: conditionsFromText(str(form.conditions)) });
+        const created = audiences.create({ name: str(form.name), match: str(form.match) || "all", conditions: conditionsFromText(str(form.conditions)) });
         return redirect(request, "/integrations/audiences", [flashCookie(ctx, { kind: "success", message: `Audience ${created.name} created: people now carry ${created.key}.` })]);
       } catch (err) {
         return audiencesPage(request, session, { form, errors: formErrors(err), status: err instanceof AppError ? err.status : 422 });
@@ -217,7 +214,7 @@ export function integrationPages(ctx: AppContext) {
     })
     .post("/integrations/audiences/:id/delete", ({ request, params }) => {
       requireSession(ctx, request);
-      audiencesOf(ctx).delete(idParam(params.id));
+      audiences.delete(idParam(params.id));
       return redirect(request, "/integrations/audiences", [flashCookie(ctx, { kind: "success", message: "Audience deleted." })]);
     });
 }

@@ -69,7 +69,7 @@ export function organizationPages(ctx: AppContext) {
     const o = getOrganization(db, id);
     const fields = listCustomFields(db, "organization");
     const provenance = getOrganizationProvenance(db, id);
-    const members = listUsers(db, { organization_id: id, sort: "name", limit: 50 });
+    const members = listUsers(ctx, { organization_id: id, sort: "name", limit: 50 });
     const tickets = listTickets(db, { organization_id: id, limit: 20 });
     const history = events.history("organization", id);
     const actors = describeUsers(db, history.map((e) => e.actorId));

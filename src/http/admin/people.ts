@@ -1,3 +1,4 @@
+import type { ClearbitEnrichment } from "../../enrichment/clearbit";
 import { Elysia } from "elysia";
 import { listCustomFields } from "../../domain/custom-fields";
 import type { SessionInfo } from "../../domain/sessions";
@@ -58,7 +59,7 @@ const LIST: ListSpec = {
 };
 
 /** People: the list, a person's page, create, edit and delete. */
-export function peoplePages(ctx: AppContext) {
+export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
   const { db, events } = ctx;
   const specsOf = () => {
     const fields = listCustomFields(db, "user");
@@ -80,7 +81,7 @@ export function peoplePages(ctx: AppContext) {
   });
 
   const personPage = (request: Request, session: SessionInfo, id: number, extra: { form?: unknown; del?: unknown; status?: number } = {}) => {
-    const p = getUser(db, id);
+    const p = getUser(ctx, id);
     const { fields, customSpecs } = specsOf();
     const provenance = getUserProvenance(db, id);
     const builtIn = [
@@ -113,7 +114,7 @@ export function peoplePages(ctx: AppContext) {
       form: extra.form ?? formView({ action: `/people/${id}`, submitLabel: "Save changes", specs: PERSON_FIELDS, customSpecs, values: p }),
       del: extra.del ?? deleteView(p),
       datalist: orgOptions(),
-      enrichment: personEnrichmentView(ctx, id),
+      enrichment: personEnrichmentView(ctx, clearbit, id),
     };
     return adminPage(ctx, request, session, "person", data, { title: personName(p), section: "people", status: extra.status });
   };
@@ -129,7 +130,7 @@ export function peoplePages(ctx: AppContext) {
     .get("/people", ({ request, query }) => {
       const session = requireSession(ctx, request);
       const q = listQuery(LIST, query);
-      const page = listUsers(db, { q: q.q || undefined, sort: q.sort, order: q.order, cursor: q.cursor, limit: PAGE_SIZE });
+      const page = listUsers(ctx, { q: q.q || undefined, sort: q.sort, order: q.order, cursor: q.cursor, limit: PAGE_SIZE });
       const rows = page.data.map((u) => [
         { text: personName(u), href: `/people/${u.id}`, sub: u.vip ? "VIP" : null },
         { text: u.email ?? "" },
@@ -149,7 +150,7 @@ export function peoplePages(ctx: AppContext) {
       const session = requireSession(ctx, request);
       const { customSpecs } = specsOf();
       try {
-        const user = createUser(db, events, parseForm(body, [...PERSON_FIELDS, ...customSpecs]), uiActor(session));
+        const user = createUser(ctx, parseForm(body, [...PERSON_FIELDS, ...customSpecs]), uiActor(session));
         return redirect(request, `/people/${user.id}`, [flashCookie(ctx, { kind: "success", message: `${personName(user)} created.` })]);
       } catch (err) {
         const form = formView({ action: "/people", submitLabel: "Create person", cancelHref: "/people", specs: PERSON_FIELDS, customSpecs, values: typedValues(body), errors: formErrors(err) });
@@ -162,7 +163,7 @@ export function peoplePages(ctx: AppContext) {
       const id = idParam(params.id);
       const { customSpecs } = specsOf();
       try {
-        const user = updateUser(db, events, id, parseForm(body, [...PERSON_FIELDS, ...customSpecs]), uiActor(session));
+        const user = updateUser(ctx, id, parseForm(body, [...PERSON_FIELDS, ...customSpecs]), uiActor(session));
         return redirect(request, `/people/${id}`, [flashCookie(ctx, { kind: "success", message: `${personName(user)} saved.` })]);
       } catch (err) {
         const form = formView({ action: `/people/${id}`, submitLabel: "Save changes", specs: PERSON_FIELDS, customSpecs, values: typedValues(body), errors: formErrors(err) });
@@ -175,13 +176,13 @@ export function peoplePages(ctx: AppContext) {
       const typed = queryString((body as Record<string, unknown> | undefined)?.reassign_to);
       try {
         const reassignTo = typed.trim() ? resolveUserRef(db, typed, "reassign_to") : undefined;
-        const person = getUser(db, id);
+        const person = getUser(ctx, id);
         deleteUser(db, events, id, uiActor(session), { reassignTo });
         const handed = reassignTo ? " Their tickets were handed over." : "";
         return redirect(request, "/people", [flashCookie(ctx, { kind: "success", message: `${personName(person)} deleted.${handed}` })]);
       } catch (err) {
         if (!(err instanceof AppError) || (err.status !== 409 && err.status !== 422)) throw err;
-        const person = getUser(db, id);
+        const person = getUser(ctx, id);
         const needsTickets = err.status === 409 && Array.isArray(err.details);
         const del = deleteView(person, {
           needsReassign: true,

@@ -51,7 +51,7 @@ export function ticketPages(ctx: AppContext) {
 
   /** The properties an admin changes on a ticket; owners are the admins and agents. */
   const propertySpecs = (currentOwner: number | null): FieldSpec[] => {
-    const staff = [...listUsers(db, { role: "Admin", limit: 200, sort: "name" }).data, ...listUsers(db, { role: "Agent", limit: 200, sort: "name" }).data];
+    const staff = [...listUsers(ctx, { role: "Admin", limit: 200, sort: "name" }).data, ...listUsers(ctx, { role: "Agent", limit: 200, sort: "name" }).data];
     const owners = new Map(staff.map((u) => [u.id, personName(u)]));
     if (currentOwner !== null && !owners.has(currentOwner)) {
       const u = describeUsers(db, [currentOwner]).get(currentOwner);

@@ -1,9 +1,8 @@
 import { Elysia } from "elysia";
 import { z } from "zod";
 import { createSync, deleteSync, getSync, listSyncs, updateSync } from "../../crm-sync/config";
-import { crmSync } from "../../crm-sync/index";
 import { listSyncLog } from "../../crm-sync/logs";
-import { previewFor, retryCall, syncDetailJson, userHistory } from "../../crm-sync/service";
+import type { CrmSyncService } from "../../crm-sync/service";
 import { requireApiToken } from "../auth";
 import { selfTargetCheck } from "../addresses";
 import type { AppContext } from "../context";
@@ -18,21 +17,20 @@ const previewUserId = (value: unknown): number | undefined =>
   value === undefined || value === null || value === "" ? undefined : validate(z.object({ user_id: z.union([z.number().int().positive(), z.string().regex(/^\d{1,15}$/).transform(Number)]) }), { user_id: value }).user_id;
 
 /** CRM syncs through the REST API: everything the CRM Sync pages do. */
-export function crmSyncApi(ctx: AppContext) {
-  crmSync(ctx);
+export function crmSyncApi(ctx: AppContext, crm: CrmSyncService) {
   const deps = { db: ctx.db, secrets: ctx.secrets, delivery: ctx.delivery, selfTarget: selfTargetCheck(ctx) };
   const id = (v: string) => pathId(v, "CRM sync");
   return new Elysia({ prefix: "/api/v1/crm_syncs" })
-    .get("", ({ request }) => (requireApiToken(ctx, request), json({ data: listSyncs(ctx.db).map((s) => syncDetailJson(ctx, s)) })))
-    .post("", async ({ request, body }) => (requireApiToken(ctx, request), json(syncDetailJson(ctx, await createSync(deps, body)), 201)))
+    .get("", ({ request }) => (requireApiToken(ctx, request), json({ data: listSyncs(ctx.db).map((s) => crm.syncDetailJson(s)) })))
+    .post("", async ({ request, body }) => (requireApiToken(ctx, request), json(crm.syncDetailJson(await createSync(deps, body)), 201)))
     .post("/preview", ({ request, body }) => {
       requireApiToken(ctx, request);
       const { user_id, ...changes } = obj(body);
-      return json(previewFor(ctx, null, changes, previewUserId(user_id)));
+      return json(crm.previewFor(null, changes, previewUserId(user_id)));
     })
-    .get("/:id", ({ request, params }) => (requireApiToken(ctx, request), json(syncDetailJson(ctx, getSync(ctx.db, id(params.id))))))
-    .patch("/:id", async ({ request, params, body }) => (requireApiToken(ctx, request), json(syncDetailJson(ctx, await updateSync(deps, id(params.id), body)))))
-    .put("/:id", async ({ request, params, body }) => (requireApiToken(ctx, request), json(syncDetailJson(ctx, await updateSync(deps, id(params.id), body)))))
+    .get("/:id", ({ request, params }) => (requireApiToken(ctx, request), json(crm.syncDetailJson(getSync(ctx.db, id(params.id))))))
+    .patch("/:id", async ({ request, params, body }) => (requireApiToken(ctx, request), json(crm.syncDetailJson(await updateSync(deps, id(params.id), body)))))
+    .put("/:id", async ({ request, params, body }) => (requireApiToken(ctx, request), json(crm.syncDetailJson(await updateSync(deps, id(params.id), body)))))
     .delete("/:id", ({ request, params }) => {
       requireApiToken(ctx, request);
       deleteSync(deps, id(params.id));
@@ -41,18 +39,18 @@ export function crmSyncApi(ctx: AppContext) {
     .post("/:id/preview", ({ request, params, body }) => {
       requireApiToken(ctx, request);
       const { user_id, ...changes } = obj(body);
-      return json(previewFor(ctx, id(params.id), changes, previewUserId(user_id)));
+      return json(crm.previewFor(id(params.id), changes, previewUserId(user_id)));
     })
     .get("/:id/logs", ({ request, params, query }) => (requireApiToken(ctx, request), getSync(ctx.db, id(params.id)), json(listSyncLog(ctx.db, id(params.id), query))))
-    .post("/:id/logs/:jobId/retry", ({ request, params }) => (requireApiToken(ctx, request), json(retryCall(ctx, id(params.id), pathId(params.jobId, "call")), 202)))
+    .post("/:id/logs/:jobId/retry", ({ request, params }) => (requireApiToken(ctx, request), json(crm.retryCall(id(params.id), pathId(params.jobId, "call")), 202)))
     .post("/:id/sync_all", async ({ request, params }) => {
       requireApiToken(ctx, request);
-      const counts = await crmSync(ctx).planner.syncAll(id(params.id));
-      return json({ ...counts, state: syncDetailJson(ctx, getSync(ctx.db, id(params.id))).state }, 202);
+      const counts = await crm.planner.syncAll(id(params.id));
+      return json({ ...counts, state: crm.syncDetailJson(getSync(ctx.db, id(params.id))).state }, 202);
     })
-    .get("/:id/users/:userId", ({ request, params, query }) => (requireApiToken(ctx, request), json(userHistory(ctx, id(params.id), pathId(params.userId, "user"), query))))
+    .get("/:id/users/:userId", ({ request, params, query }) => (requireApiToken(ctx, request), json(crm.userHistory(id(params.id), pathId(params.userId, "user"), query))))
     .post("/:id/users/:userId/resync", ({ request, params }) => {
       requireApiToken(ctx, request);
-      return json({ planned: crmSync(ctx).planner.resync(id(params.id), pathId(params.userId, "user")) }, 202);
+      return json({ planned: crm.planner.resync(id(params.id), pathId(params.userId, "user")) }, 202);
     });
 }

@@ -2,7 +2,7 @@ import { Elysia } from "elysia";
 import { getUserRow } from "../../domain/users";
 import { audienceJson } from "../../enrichment/audiences";
 import { CALLBACK_PATH } from "../../enrichment/clearbit";
-import { audiencesOf, clearbitOf, enrichmentTraits } from "../../enrichment";
+import { enrichmentTraits, type Enrichment } from "../../enrichment";
 import { settingsJson } from "../../enrichment/settings";
 import { AppError, unauthorized } from "../../errors";
 import { requireApiToken } from "../auth";
@@ -18,19 +18,18 @@ export const httpLogJson = (e: { id: number; createdAt: Date; method: string; ur
 });
 
 /** Clearbit settings, status, log, backfill, per-user enrichment, provider callbacks and audiences over REST. */
-export function enrichmentApi(ctx: AppContext) {
-  const clearbit = () => clearbitOf(ctx);
-  const integrationJson = () => ({ ...settingsJson(clearbit().settings), status: clearbit().status(), results: clearbit().resultMode() });
+export function enrichmentApi(ctx: AppContext, { clearbit, audiences }: Enrichment) {
+  const integrationJson = () => ({ ...settingsJson(clearbit.settings), status: clearbit.status(), results: clearbit.resultMode() });
   return new Elysia()
     .get("/api/v1/integrations/clearbit", ({ request }) => (requireApiToken(ctx, request), json(integrationJson())))
     .put("/api/v1/integrations/clearbit", async ({ request, body }) => {
       requireApiToken(ctx, request);
-      await clearbit().save(body);
+      await clearbit.save(body);
       return json(integrationJson());
     })
     .patch("/api/v1/integrations/clearbit", async ({ request, body }) => {
       requireApiToken(ctx, request);
-      await clearbit().save(body);
+      await clearbit.save(body);
       return json(integrationJson());
     })
     .get("/api/v1/integrations/clearbit/log", ({ request, query }) => {
@@ -40,20 +39,20 @@ export function enrichmentApi(ctx: AppContext) {
     })
     .post("/api/v1/integrations/clearbit/backfill", ({ request }) => {
       requireApiToken(ctx, request);
-      if (!clearbit().active) throw new AppError(409, "conflict", "enable Clearbit and save an API key first");
-      void clearbit().backfill().catch((err) => ctx.log.error("clearbit backfill failed", { error: String(err) }));
-      return json(clearbit().backfillProgress(), 202);
+      if (!clearbit.active) throw new AppError(409, "conflict", "enable Clearbit and save an API key first");
+      void clearbit.backfill().catch((err) => ctx.log.error("clearbit backfill failed", { error: String(err) }));
+      return json(clearbit.backfillProgress(), 202);
     })
-    .get("/api/v1/integrations/clearbit/backfill", ({ request }) => (requireApiToken(ctx, request), json(clearbit().backfillProgress())))
+    .get("/api/v1/integrations/clearbit/backfill", ({ request }) => (requireApiToken(ctx, request), json(clearbit.backfillProgress())))
     .post("/api/v1/users/:id/enrich", ({ request, params }) => {
       requireApiToken(ctx, request);
-      return json({ result: clearbit().enrichNow(pathId(params.id, "user")) }, 202);
+      return json({ result: clearbit.enrichNow(pathId(params.id, "user")) }, 202);
     })
     .get("/api/v1/users/:id/enrichment", ({ request, params }) => {
       requireApiToken(ctx, request);
       const user = getUserRow(ctx.db, pathId(params.id, "user"));
-      const stored = clearbit().storedAnswer(ctx.db, user.id);
-      const lookup = user.email ? clearbit().lookup(ctx.db, user.email) : undefined;
+      const stored = clearbit.storedAnswer(ctx.db, user.id);
+      const lookup = user.email ? clearbit.lookup(ctx.db, user.email) : undefined;
       return json({
         provider: "clearbit",
         email: stored?.email ?? user.email,
@@ -67,42 +66,37 @@ export function enrichmentApi(ctx: AppContext) {
     .post(CALLBACK_PATH, async ({ request }) => {
       const raw = rawBodies.get(request);
       if (raw === undefined) throw new AppError(415, "unsupported_media_type", "send the callback as application/json");
-      const result = await clearbit().callback(raw, request.headers.get("x-request-signature"));
+      const result = await clearbit.callback(raw, request.headers.get("x-request-signature"));
       if (!result.ok) throw unauthorized("the X-Request-Signature does not match the body");
       return json({ received: true, applied: result.applied ?? false });
     })
     .get("/api/v1/audiences", ({ request }) => {
       requireApiToken(ctx, request);
-      const a = audiencesOf(ctx);
-      return json({ data: a.list().map((x) => audienceJson(x, a.memberCount(x.id))) });
+      return json({ data: audiences.list().map((x) => audienceJson(x, audiences.memberCount(x.id))) });
     })
     .post("/api/v1/audiences", ({ request, body }) => {
       requireApiToken(ctx, request);
-      const a = audiencesOf(ctx);
-      const created = a.create(body);
-      return json(audienceJson(created, a.memberCount(created.id)), 201);
+      const created = audiences.create(body);
+      return json(audienceJson(created, audiences.memberCount(created.id)), 201);
     })
     .get("/api/v1/audiences/:id", ({ request, params }) => {
       requireApiToken(ctx, request);
-      const a = audiencesOf(ctx);
-      const x = a.get(pathId(params.id, "audience"));
-      return json(audienceJson(x, a.memberCount(x.id)));
+      const x = audiences.get(pathId(params.id, "audience"));
+      return json(audienceJson(x, audiences.memberCount(x.id)));
     })
     .patch("/api/v1/audiences/:id", ({ request, params, body }) => {
       requireApiToken(ctx, request);
-      const a = audiencesOf(ctx);
-      const x = a.update(pathId(params.id, "audience"), body);
-      return json(audienceJson(x, a.memberCount(x.id)));
+      const x = audiences.update(pathId(params.id, "audience"), body);
+      return json(audienceJson(x, audiences.memberCount(x.id)));
     })
     .put("/api/v1/audiences/:id", ({ request, params, body }) => {
       requireApiToken(ctx, request);
-      const a = audiencesOf(ctx);
-      const x = a.update(pathId(params.id, "audience"), body);
-      return json(audienceJson(x, a.memberCount(x.id)));
+      const x = audiences.update(pathId(params.id, "audience"), body);
+      return json(audienceJson(x, audiences.memberCount(x.id)));
     })
     .delete("/api/v1/audiences/:id", ({ request, params }) => {
       requireApiToken(ctx, request);
-      audiencesOf(ctx).delete(pathId(params.id, "audience"));
+      audiences.delete(pathId(params.id, "audience"));
       return noContent();
     });
 }

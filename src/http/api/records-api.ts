@@ -35,25 +35,25 @@ export function recordsApi(ctx: AppContext) {
   };
   return new Elysia({ prefix: "/api/v1" })
     // People
-    .get("/users", ({ request, query }) => (requireApiToken(ctx, request), json(listUsers(db, query))))
-    .post("/users", ({ request, body }) => json(createUser(db, events, body, apiActor(ctx, request)), 201))
-    .get("/users/:id", ({ request, params }) => (requireApiToken(ctx, request), json(getUser(db, pathId(params.id, "user")))))
-    .patch("/users/:id", ({ request, params, body }) => json(updateUser(db, events, pathId(params.id, "user"), body, apiActor(ctx, request))))
-    .put("/users/:id", ({ request, params, body }) => json(replaceUser(db, events, pathId(params.id, "user"), body, apiActor(ctx, request))))
+    .get("/users", ({ request, query }) => (requireApiToken(ctx, request), json(listUsers(ctx, query))))
+    .post("/users", ({ request, body }) => json(createUser(ctx, body, apiActor(ctx, request)), 201))
+    .get("/users/:id", ({ request, params }) => (requireApiToken(ctx, request), json(getUser(ctx, pathId(params.id, "user")))))
+    .patch("/users/:id", ({ request, params, body }) => json(updateUser(ctx, pathId(params.id, "user"), body, apiActor(ctx, request))))
+    .put("/users/:id", ({ request, params, body }) => json(replaceUser(ctx, pathId(params.id, "user"), body, apiActor(ctx, request))))
     .delete("/users/:id", ({ request, params, query }) => {
       deleteUser(db, events, pathId(params.id, "user"), apiActor(ctx, request), { reassignTo: optionalId(query.reassign_to) });
       return noContent();
     })
     .put("/users/by-email/:email", ({ request, params, body }) => {
-      const { user, created } = upsertUserByEmail(db, events, decodeURIComponent(params.email), body ?? {}, apiActor(ctx, request));
+      const { user, created } = upsertUserByEmail(ctx, decodeURIComponent(params.email), body ?? {}, apiActor(ctx, request));
       return json(user, created ? 201 : 200);
     })
     .get("/users/:id/provenance", ({ request, params }) => (requireApiToken(ctx, request), json(provenanceJson(getUserProvenance(db, pathId(params.id, "user"))))))
     .get("/users/:id/events", ({ request, params }) => (requireApiToken(ctx, request), json({ data: events.history("user", pathId(params.id, "user")).map(eventJson) })))
-    .get("/users/export.csv", ({ request }) => (requireApiToken(ctx, request), csvDownload(exportCsv(db, "user"), "users")))
+    .get("/users/export.csv", ({ request }) => (requireApiToken(ctx, request), csvDownload(exportCsv(ctx, "user"), "users")))
     .post("/users/import", ({ request, query }) => importFromBody("user", request, query))
     // Organizations
-    .get("/organizations/export.csv", ({ request }) => (requireApiToken(ctx, request), csvDownload(exportCsv(db, "organization"), "organizations")))
+    .get("/organizations/export.csv", ({ request }) => (requireApiToken(ctx, request), csvDownload(exportCsv(ctx, "organization"), "organizations")))
     .post("/organizations/import", ({ request, query }) => importFromBody("organization", request, query))
     .get("/organizations", ({ request, query }) => (requireApiToken(ctx, request), json(listOrganizations(db, query))))
     .post("/organizations", ({ request, body }) => json(createOrganization(db, events, body, apiActor(ctx, request)), 201))

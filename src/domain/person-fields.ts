@@ -1,0 +1,26 @@
+import type { Db } from "../db/client";
+import type { Tx } from "../events/feed";
+
+/** Extra fields for a page of people at once, by user id (a feature's contribution to a person). */
+export type PersonFieldSource = (db: Db | Tx, userIds: number[]) => Map<number, Record<string, unknown>>;
+
+/**
+ * The fields features add to a person, in one place: the API's user JSON, webhook payloads (which
+ * embed that JSON) and CRM template tokens all read them here. Sources are added by the composition
+ * root (modules.ts) at start-up.
+ */
+export class PersonFields {
+  private readonly sources: PersonFieldSource[] = [];
+
+  add(source: PersonFieldSource): void {
+    this.sources.push(source);
+  }
+
+  of(db: Db | Tx, userIds: number[]): Map<number, Record<string, unknown>> {
+    const out = new Map<number, Record<string, unknown>>(userIds.map((id) => [id, {}]));
+    for (const source of this.sources) {
+      for (const [id, fields] of source(db, userIds)) if (out.has(id)) Object.assign(out.get(id)!, fields);
+    }
+    return out;
+  }
+}

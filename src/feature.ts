@@ -1,0 +1,27 @@
+import type { AnyElysia } from "elysia";
+import type { DeliveryHandler } from "./delivery/types";
+import type { PersonFieldSource } from "./domain/person-fields";
+import type { ChangeEvent, Tx } from "./events/feed";
+
+/** A recurring task (cron pattern with seconds, as @elysiajs/cron takes it); errors are logged, never fatal. */
+export type Schedule = { name: string; pattern: string; run: () => unknown };
+
+/**
+ * What a feature module declares; the composition root (features.ts) registers all of it, in one
+ * place and in an explicit order. A module never registers itself and is never found by lookup:
+ * whoever needs its service is handed it by the root.
+ */
+export interface Feature {
+  readonly name: string;
+  /** Delivery job kinds this feature sends, with the handler that builds and judges each send. */
+  deliveryHandlers?: Record<string, DeliveryHandler>;
+  /** Change-feed consumers, called inside the transaction that records each change (enqueue jobs here). */
+  consumers?: ((tx: Tx, event: ChangeEvent) => void)[];
+  /** Fields this feature adds to a person: the API, webhook payloads and CRM tokens all see them. */
+  personFields?: PersonFieldSource[];
+  schedules?: Schedule[];
+  /** Its API routes and admin pages. */
+  routes?: AnyElysia[];
+  /** At shutdown, before the delivery engine drains. */
+  stop?(): void;
+}
