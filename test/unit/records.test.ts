@@ -94,6 +94,6 @@ describe("ftsQuery", () => {
   test("every word becomes a required quoted prefix; punctuation cannot inject FTS syntax", () => {
     expect(ftsQuery('Zoë "O\'Brien" OR x*')).toBe('"zoë"* "o"* "brien"* "or"* "x"*');
     expect(ftsQuery("  -- ()  ")).toBeNull();
-    expect(ftsQuery("a b c d e f g h i j").split(" ")).toHaveLength(8);
+    expect(ftsQuery("a b c d e f g h i j")?.split(" ")).toHaveLength(8);
   });
 });
