@@ -67,26 +67,76 @@ function render(template: string, view: object, escapeValue: (v: unknown) => str
   return Mustache.render(template, view, {}, { escape: escapeValue });
 }
 
-/** Renders a JSON template and parses the result; invalid JSON is refused with its position. */
-export function renderJson(template: string, view: object): unknown {
-  const text = render(template, view, jsonEscape);
+/** Parses rendered JSON; invalid JSON is refused with the position of the first fault. */
+function parseRendered(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    const m = /(?:position|at) (\d+)/.exec((err as Error).message);
-    const where = m ? positionOf(text, Number(m[1])) : undefined;
-    throw new TemplateError(`the rendered template is not valid JSON: ${(err as Error).message}`, where);
+    const offset = jsonErrorOffset(text);
+    throw new TemplateError(`the rendered template is not valid JSON: ${(err as Error).message}`, offset === undefined ? undefined : positionOf(text, offset));
   }
+}
+
+/**
+ * Where JSON text stops being valid: Bun's JSON.parse errors carry no position, so the text is
+ * scanned (only on the error path). Undefined when the nesting is too deep to scan.
+ */
+function jsonErrorOffset(text: string): number | undefined {
+  let i = 0;
+  const fail = (): never => {
+    throw i;
+  };
+  const ws = () => {
+    while (" \t\n\r".includes(text[i] || "x")) i++;
+  };
+  const expect = (ch: string) => (text[i] === ch ? i++ : fail());
+  const string = () => {
+    expect('"');
+    for (;;) {
+      const escape = /^\\(["\\/bfnrt]|u[0-9a-fA-F]{4})/.exec(text.slice(i, i + 6));
+      if (escape) i += escape[0].length;
+      else if (text[i] === '"') return i++;
+      else if (text[i] === undefined || text[i]! < " " || text[i] === "\\") fail();
+      else i++;
+    }
+  };
+  const list = (close: string, item: () => void) => {
+    i++;
+    ws();
+    if (text[i] === close) return i++;
+    for (;;) {
+      item();
+      ws();
+      if (text[i] === close) return i++;
+      expect(",");
+    }
+  };
+  const value = (): unknown => {
+    ws();
+    if (text[i] === "{") return list("}", () => (ws(), string(), ws(), expect(":"), value()));
+    if (text[i] === "[") return list("]", value);
+    if (text[i] === '"') return string();
+    const literal = /^(-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?|true|false|null)/.exec(text.slice(i, i + 400));
+    return literal ? (i += literal[0].length) : fail();
+  };
+  try {
+    value();
+    ws();
+    return i < text.length ? i : undefined;
+  } catch (at) {
+    return typeof at === "number" ? at : undefined;
+  }
+}
+
+/** Renders a JSON template and parses the result; invalid JSON is refused with its position. */
+export function renderJson(template: string, view: object): unknown {
+  return parseRendered(render(template, view, jsonEscape));
 }
 
 /** Renders a JSON template to its text (what is sent), after checking that it parses. */
 export function renderJsonText(template: string, view: object): string {
   const text = render(template, view, jsonEscape);
-  try {
-    JSON.parse(text);
-  } catch (err) {
-    throw new TemplateError(`the rendered template is not valid JSON: ${(err as Error).message}`);
-  }
+  parseRendered(text);
   return text;
 }
 

@@ -142,7 +142,7 @@ describe("webhooks and triggers through the API", () => {
     expect(typeof body.id).toBe("number");
   });
 
-  test("secret rotation: both secrets sign during the grace period", async () => {
+  test("secret rotation: both secrets sign during the 24 h grace period, only the new one after it", async () => {
     const w = await hook("/rotate");
     const rotated = await api.call("POST", `/api/v1/webhooks/${w.id}/rotate_secret`, { grace_hours: 24 });
     expect(rotated.status).toBe(200);
@@ -160,10 +160,30 @@ describe("webhooks and triggers through the API", () => {
     const detail = await api.call("GET", `/api/v1/webhooks/${w.id}/deliveries/${test1.body.id}`);
     expect(detail.body).toMatchObject({ test: true, status: "succeeded", attempt_log: [{ response: { status: 200 } }] });
 
+    // The grace period is 24 h from the rotation; its end is moved in the database instead of waiting.
+    const HOUR = 3_600_000;
+    const expiresAt = Date.parse(rotated.body.previous_secret_expires_at);
+    expect(expiresAt - Date.now()).toBeGreaterThan(24 * HOUR - 60_000);
+    expect(expiresAt - Date.now()).toBeLessThanOrEqual(24 * HOUR);
+    const graceEndsIn = (ms: number) => api.server.ctx.db.$client.run("UPDATE webhooks SET previous_secret_expires_at = ? WHERE id = ?", [Date.now() + ms, w.id]);
+    const sendTest = async (n: number) => {
+      await api.call("POST", `/api/v1/webhooks/${w.id}/test`, {});
+      await eventually(() => at("/rotate").length === n);
+      return at("/rotate")[n - 1]!;
+    };
+    graceEndsIn(60_000); // 23 h 59 min after the rotation: the old secret still signs
+    const late = await sendTest(2);
+    expect(late.headers["webhook-signature"]!.split(" ")).toHaveLength(2);
+    expect(new Webhook(w.signing_secret).verify(late.body, late.headers)).toBeTruthy();
+    graceEndsIn(-1); // 24 h have passed: only the new secret signs
+    const after = await sendTest(3);
+    expect(after.headers["webhook-signature"]!.split(" ")).toHaveLength(1);
+    expect(new Webhook(rotated.body.signing_secret).verify(after.body, after.headers)).toBeTruthy();
+    expect(() => new Webhook(w.signing_secret).verify(after.body, after.headers)).toThrow();
+
     await api.call("POST", `/api/v1/webhooks/${w.id}/rotate_secret`, { grace_hours: 0 });
-    await api.call("POST", `/api/v1/webhooks/${w.id}/test`, {});
-    await eventually(() => at("/rotate").length === 2);
-    expect(at("/rotate")[1]!.headers["webhook-signature"]!.split(" ")).toHaveLength(1);
+    const immediate = await sendTest(4);
+    expect(immediate.headers["webhook-signature"]!.split(" ")).toHaveLength(1);
   });
 
   test("bad input is refused with the field named and nothing written", async () => {

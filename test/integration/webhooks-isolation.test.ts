@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import { startApi } from "../support/api";
-import { startReceiver } from "../support/receiver";
+import { eventually, startReceiver } from "../support/receiver";
 
 test("a hanging endpoint and a dead one do not hold back deliveries to a healthy endpoint", async () => {
   let release!: () => void;
@@ -14,9 +14,15 @@ test("a hanging endpoint and a dead one do not hold back deliveries to a healthy
       ids.push((await api.call("POST", "/api/v1/webhooks", { name, url, timeout_seconds: 120 })).body.id);
     }
     await api.call("POST", "/api/v1/triggers", { name: "all", events: ["organization.created"], webhook_ids: ids });
-    for (let i = 0; i < 12; i++) await api.call("POST", "/api/v1/organizations", { name: `org ${i}` });
-    await healthy.waitFor(12);
-    // The hanging endpoint holds its own send slots (8), nothing more; it has not answered once.
+    const names = Array.from({ length: 12 }, (_, i) => `org ${i}`);
+    for (const name of names) await api.call("POST", "/api/v1/organizations", { name });
+    // Every delivery reached the healthy endpoint, one per organization, while the hanging one holds its requests.
+    const delivered = await healthy.waitFor(12);
+    expect(delivered.map((r) => JSON.parse(r.body).organization.name).sort()).toEqual([...names].sort());
+    expect(new Set(delivered.map((r) => r.headers["x-switchboard-delivery"])).size).toBe(12);
+    // The hanging endpoint was really sent to (isolation is shown, not assumed), holds its own send
+    // slots (8) and nothing more, and has not answered once.
+    await eventually(() => hanging.requests.length > 0, 10_000, "a request to the hanging endpoint");
     expect(hanging.requests.length).toBeLessThanOrEqual(8);
     const health = (await api.call("GET", `/api/v1/webhooks/${ids[0]}`)).body.health;
     expect(health).toMatchObject({ last_status: 200, disabled: false });

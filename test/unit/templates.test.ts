@@ -11,11 +11,27 @@ describe("JSON context", () => {
   test("a template that renders invalid JSON is refused with a position", () => {
     expect(() => renderJson('{"a": {{ missing }}}', {})).toThrow(TemplateError);
     expect(() => renderJson('{"a": "{{ x }"}', {})).toThrow(/template syntax/);
-    try {
-      renderJson('{\n  "a": 1,\n  "b": }', {});
-    } catch (err) {
-      expect((err as TemplateError).message).toContain("not valid JSON");
-    }
+    const refused = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (err) {
+        return err as TemplateError;
+      }
+      throw new Error("the template was accepted");
+    };
+    const err = refused(() => renderJson('{\n  "a": 1,\n  "b": }', {}));
+    expect(err).toBeInstanceOf(TemplateError);
+    expect(err.message).toMatch(/^the rendered template is not valid JSON: .* \(line 3, column 8\)$/);
+    expect(err.position).toEqual({ line: 3, column: 8 });
+    // The position is that of the rendered text, the text sent; the exact bytes variant reports it too.
+    expect(refused(() => renderJsonText('{"a": "{{ x }}" "b": 1}', { x: 'say "hi"' })).position).toEqual({ line: 1, column: 20 });
+    expect(refused(() => renderJson('{"a": [1, 2,]}', {})).position).toEqual({ line: 1, column: 13 });
+    expect(refused(() => renderJson('{"a": 1} trailing', {})).position).toEqual({ line: 1, column: 10 });
+    expect(refused(() => renderJson('{"a": "\t"}', {})).position).toEqual({ line: 1, column: 8 }); // a raw tab in a string
+    expect(refused(() => renderJson("", {})).position).toEqual({ line: 1, column: 1 });
+  });
+  test("valid JSON of every kind still renders (the position scan only runs on errors)", () => {
+    expect(renderJson('[{"a": -1.5e3, "b": "\\u00e9\\n", "c": [true, false, null], "d": {}}, []]', {})).toEqual([{ a: -1500, b: "é\n", c: [true, false, null], d: {} }, []]);
   });
   test("renderJsonText keeps the exact bytes", () => {
     expect(renderJsonText('{ "n": "{{ n }}" }', { n: "x" })).toBe('{ "n": "x" }');

@@ -1,0 +1,124 @@
+import { describe, expect, test } from "bun:test";
+import { asc } from "drizzle-orm";
+import { organizations } from "../../src/db/schema";
+import { createOrganization } from "../../src/domain/organizations";
+import { createUser, getUserRow, updateUser } from "../../src/domain/users";
+import { DeliveryEngine } from "../../src/delivery/engine";
+import { ClearbitEnrichment, SOURCE } from "../../src/enrichment/clearbit";
+import type { Answer } from "../../src/enrichment/mappings";
+import { EventFeed, type Actor } from "../../src/events/feed";
+import type { AppContext } from "../../src/http/context";
+import { createLogger } from "../../src/log";
+import { memoryDb } from "../support/unit-db";
+
+const api: Actor = { id: null, source: "api" };
+const admin: Actor = { id: null, source: "ui" };
+
+/** The service on a real database, event feed and (idle) delivery engine: the parts merging uses. */
+function fixture(settings: { create_organizations?: boolean; organizations_shared?: boolean } = {}) {
+  const db = memoryDb();
+  const events = new EventFeed(db);
+  const delivery = new DeliveryEngine(db, createLogger("error", () => {}));
+  const clearbit = new ClearbitEnrichment({ db, events, delivery } as Pick<AppContext, "db" | "events" | "delivery"> as AppContext);
+  clearbit.settings = { ...clearbit.settings, create_organizations: false, organizations_shared: false, ...settings };
+  const user = (email: string, extra: Record<string, unknown> = {}) => createUser(db, events, { email, ...extra }, api).id;
+  const org = (input: Record<string, unknown>, actor = api) => createOrganization(db, events, input, actor).id;
+  const answer = (email: string, company: Record<string, unknown> | null, person: Record<string, unknown> | null = null) =>
+    db.transaction((tx) => clearbit.applyLookupResult(tx, email, { person, company } as Answer));
+  const orgOf = (userId: number) => getUserRow(db, userId).organizationId;
+  const orgs = () => db.select().from(organizations).orderBy(asc(organizations.id)).all();
+  return { db, events, clearbit, user, org, answer, orgOf, orgs };
+}
+
+describe("clearbit: the company's organization", () => {
+  test("found by domain first (whatever its name), and the person placed in it", () => {
+    const { user, org, answer, orgOf, orgs } = fixture({ create_organizations: true });
+    org({ name: "Acme Corp" });
+    const byDomain = org({ name: "ACME (EU)", domain: "acme.com" });
+    const id = user("ada@acme.com");
+    answer("ada@acme.com", { name: "Acme Corp", domain: "ACME.com" });
+    expect(orgOf(id)).toBe(byDomain);
+    expect(orgs()).toHaveLength(2);
+    expect(orgs().find((o) => o.id === byDomain)!.name).toBe("ACME (EU)"); // another source's name is kept
+  });
+
+  test("else found by name, ignoring case", () => {
+    const { user, org, answer, orgOf, orgs } = fixture({ create_organizations: true });
+    const acme = org({ name: "Acme Corp" });
+    const id = user("ada@acme.com");
+    answer("ada@acme.com", { name: "acme corp", domain: "acme.io", description: "Rockets" });
+    expect(orgOf(id)).toBe(acme);
+    // Empty fields are filled under the merge rule, with the provider as their writer.
+    expect(orgs()[0]).toMatchObject({ name: "Acme Corp", domain: "acme.io", note: "Rockets" });
+    expect(orgs()[0]!.provenance.domain?.source).toBe(SOURCE);
+  });
+
+  test("else created when the setting allows it (shared as configured), with the provider as writer", () => {
+    const { user, answer, orgOf, orgs } = fixture({ create_organizations: true, organizations_shared: true });
+    const id = user("ada@acme.com");
+    answer("ada@acme.com", { name: "Acme", legalName: "Acme Holdings Ltd", domain: "acme.com" });
+    const [created] = orgs();
+    expect(created).toMatchObject({ name: "Acme", domain: "acme.com", shared: true });
+    expect(created!.provenance.name?.source).toBe(SOURCE);
+    expect(orgOf(id)).toBe(created!.id);
+  });
+
+  test("not created when the setting is off: the person stays without an organization", () => {
+    const { user, answer, orgOf, orgs } = fixture();
+    const id = user("ada@acme.com");
+    answer("ada@acme.com", { name: "Acme", domain: "acme.com" });
+    expect(orgs()).toEqual([]);
+    expect(orgOf(id)).toBeNull();
+  });
+
+  test("a person an admin placed stays there; their answer's company is still matched, never created", () => {
+    const { db, events, user, org, answer, orgOf, orgs } = fixture({ create_organizations: true });
+    const chosen = org({ name: "Chosen" });
+    const acme = org({ name: "Acme", domain: "acme.com" });
+    const placed = user("ada@acme.com");
+    updateUser(db, events, placed, { organization_id: chosen }, admin);
+    answer("ada@acme.com", { name: "Acme", domain: "acme.com", description: "Rockets" });
+    expect(orgOf(placed)).toBe(chosen);
+    expect(orgs().find((o) => o.id === acme)!.note).toBe("Rockets");
+    const other = user("bob@new.com", { organization_id: chosen });
+    answer("bob@new.com", { name: "New Co", domain: "new.com" });
+    expect(orgs().map((o) => o.name)).toEqual(["Chosen", "Acme"]); // another source placed Bob: no organization made for him
+    expect(orgOf(other)).toBe(chosen);
+  });
+
+  test("a later answer updates what the provider wrote, but never renames onto another organization's name", () => {
+    const { user, org, answer, orgs } = fixture({ create_organizations: true });
+    user("ada@acme.com");
+    answer("ada@acme.com", { name: "Acme", domain: "acme.com", description: "v1" });
+    const other = org({ name: "Acme Inc" });
+    answer("ada@acme.com", { name: "Acme Inc", domain: "acme.com", description: "v2" });
+    expect(orgs().map((o) => [o.name, o.note])).toEqual([["Acme", "v2"], ["Acme Inc", null]]);
+    expect(orgs()[1]!.id).toBe(other);
+  });
+
+  test("an answer without a company leaves the person's organization alone, and asks for the company by the employer's domain", () => {
+    const { db, user, org, answer, orgOf } = fixture({ create_organizations: true });
+    const acme = org({ name: "Acme" });
+    const id = user("ada@acme.com", { organization_id: acme });
+    answer("ada@acme.com", null, { name: { givenName: "Ada" }, employment: { domain: "acme.com" } });
+    expect(orgOf(id)).toBe(acme);
+    expect(getUserRow(db, id).firstname).toBe("Ada");
+    const jobs = db.$client.query<{ payload: string }, []>("SELECT payload FROM delivery_jobs WHERE kind = 'clearbit'").all();
+    expect(jobs.map((j) => JSON.parse(j.payload))).toEqual([{ type: "company", email: "ada@acme.com", domain: "acme.com" }]);
+  });
+});
+
+describe("clearbit: merging an answer into the person", () => {
+  test("empty fields are filled, the provider's own values follow its answer, an admin's and another source's stay", () => {
+    const { db, events, user, answer } = fixture();
+    const id = user("ada@acme.com", { lastname: "From API" });
+    updateUser(db, events, id, { note: "admin's note" }, admin);
+    answer("ada@acme.com", null, { name: { givenName: "Ada", familyName: "Lovelace" }, bio: "bio v1", site: "https://v1" });
+    expect(getUserRow(db, id)).toMatchObject({ firstname: "Ada", lastname: "From API", note: "admin's note", web: "https://v1" });
+    answer("ada@acme.com", null, { name: { givenName: "Ada" }, site: "https://v2" });
+    const row = getUserRow(db, id);
+    expect(row).toMatchObject({ firstname: "Ada", web: "https://v2", note: "admin's note" });
+    expect(row.provenance.web?.source).toBe(SOURCE);
+    expect(row.provenance.lastname?.source).toBe("api");
+  });
+});
