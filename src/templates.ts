@@ -93,8 +93,8 @@ function jsonErrorOffset(text: string): number | undefined {
   const string = () => {
     expect('"');
     for (;;) {
-      const escape = /^\\(["\\/bfnrt]|u[0-9a-fA-F]{4})/.exec(text.slice(i, i + 6));
-      if (escape) i += escape[0].length;
+      const escaped = /^\\(["\\/bfnrt]|u[0-9a-fA-F]{4})/.exec(text.slice(i, i + 6));
+      if (escaped) i += escaped[0].length;
       else if (text[i] === '"') return i++;
       else if (text[i] === undefined || text[i]! < " " || text[i] === "\\") fail();
       else i++;

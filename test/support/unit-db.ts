@@ -1,3 +1,5 @@
+import { PersonFields } from "../../src/domain/person-fields";
+import type { EventFeed } from "../../src/events/feed";
 import { openDatabase, type Db } from "../../src/db/client";
 import { migrate } from "../../src/db/migrate";
 
@@ -7,3 +9,6 @@ export function memoryDb(): Db {
   migrate(db.$client);
   return db;
 }
+
+/** What the user functions need: a database, its feed and the (here empty) person fields. */
+export const people = (db: Db, events: EventFeed, personFields = new PersonFields()) => ({ db, events, personFields });

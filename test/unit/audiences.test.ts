@@ -6,7 +6,7 @@ import { createUser, updateUser } from "../../src/domain/users";
 import { ValidationError } from "../../src/errors";
 import { EventFeed, type Actor } from "../../src/events/feed";
 import { events } from "../../src/db/schema";
-import { memoryDb } from "../support/unit-db";
+import { memoryDb, people } from "../support/unit-db";
 
 const NOW = Date.parse("2024-06-30T12:00:00Z");
 const DAY = 86_400_000;
@@ -94,7 +94,7 @@ describe("membership", () => {
     const feed = new EventFeed(db);
     const audiences = new Audiences(db, feed);
     feed.onRecord((tx, e) => audiences.onEvent(tx, e));
-    const user = (email: string, traits: Record<string, unknown> = {}) => createUser(db, feed, { email, traits }, actor).id;
+    const user = (email: string, traits: Record<string, unknown> = {}) => createUser(people(db, feed), { email, traits }, actor).id;
     /** The flips recorded for a user: the audience events, oldest first. */
     const flips = (userId: number) =>
       db.select().from(events).where(eq(events.objectId, userId)).orderBy(asc(events.id)).all()
@@ -119,9 +119,9 @@ describe("membership", () => {
     const { db, feed, audiences, user, flips } = fixture();
     const id = user("a@x.com", { plan: "free" });
     const a = audiences.create({ name: "Pro plan", conditions: [c("traits.plan", "eq", "pro")] });
-    updateUser(db, feed, id, { traits: { plan: "pro" } }, actor);
-    updateUser(db, feed, id, { firstname: "Ada" }, actor);
-    updateUser(db, feed, id, { traits: { plan: "free" } }, actor);
+    updateUser(people(db, feed), id, { traits: { plan: "pro" } }, actor);
+    updateUser(people(db, feed), id, { firstname: "Ada" }, actor);
+    updateUser(people(db, feed), id, { traits: { plan: "free" } }, actor);
     expect(flips(id)).toEqual([{ pro_plan: [false, true] }, { pro_plan: [true, false] }]);
     expect(audiences.memberCount(a.id)).toBe(0);
   });

@@ -7,9 +7,9 @@ import { DeliveryEngine } from "../../src/delivery/engine";
 import { ClearbitEnrichment, SOURCE } from "../../src/enrichment/clearbit";
 import type { Answer } from "../../src/enrichment/mappings";
 import { EventFeed, type Actor } from "../../src/events/feed";
-import type { AppContext } from "../../src/http/context";
+import type { Core } from "../../src/core";
 import { createLogger } from "../../src/log";
-import { memoryDb } from "../support/unit-db";
+import { memoryDb, people } from "../support/unit-db";
 
 const api: Actor = { id: null, source: "api" };
 const admin: Actor = { id: null, source: "ui" };
@@ -19,9 +19,9 @@ function fixture(settings: { create_organizations?: boolean; organizations_share
   const db = memoryDb();
   const events = new EventFeed(db);
   const delivery = new DeliveryEngine(db, createLogger("error", () => {}));
-  const clearbit = new ClearbitEnrichment({ db, events, delivery } as Pick<AppContext, "db" | "events" | "delivery"> as AppContext);
+  const clearbit = new ClearbitEnrichment({ db, events, delivery } as Pick<Core, "db" | "events" | "delivery"> as Core);
   clearbit.settings = { ...clearbit.settings, create_organizations: false, organizations_shared: false, ...settings };
-  const user = (email: string, extra: Record<string, unknown> = {}) => createUser(db, events, { email, ...extra }, api).id;
+  const user = (email: string, extra: Record<string, unknown> = {}) => createUser(people(db, events), { email, ...extra }, api).id;
   const org = (input: Record<string, unknown>, actor = api) => createOrganization(db, events, input, actor).id;
   const answer = (email: string, company: Record<string, unknown> | null, person: Record<string, unknown> | null = null) =>
     db.transaction((tx) => clearbit.applyLookupResult(tx, email, { person, company } as Answer));
@@ -76,7 +76,7 @@ describe("clearbit: the company's organization", () => {
     const chosen = org({ name: "Chosen" });
     const acme = org({ name: "Acme", domain: "acme.com" });
     const placed = user("ada@acme.com");
-    updateUser(db, events, placed, { organization_id: chosen }, admin);
+    updateUser(people(db, events), placed, { organization_id: chosen }, admin);
     answer("ada@acme.com", { name: "Acme", domain: "acme.com", description: "Rockets" });
     expect(orgOf(placed)).toBe(chosen);
     expect(orgs().find((o) => o.id === acme)!.note).toBe("Rockets");
@@ -112,7 +112,7 @@ describe("clearbit: merging an answer into the person", () => {
   test("empty fields are filled, the provider's own values follow its answer, an admin's and another source's stay", () => {
     const { db, events, user, answer } = fixture();
     const id = user("ada@acme.com", { lastname: "From API" });
-    updateUser(db, events, id, { note: "admin's note" }, admin);
+    updateUser(people(db, events), id, { note: "admin's note" }, admin);
     answer("ada@acme.com", null, { name: { givenName: "Ada", familyName: "Lovelace" }, bio: "bio v1", site: "https://v1" });
     expect(getUserRow(db, id)).toMatchObject({ firstname: "Ada", lastname: "From API", note: "admin's note", web: "https://v1" });
     answer("ada@acme.com", null, { name: { givenName: "Ada" }, site: "https://v2" });

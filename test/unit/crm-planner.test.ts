@@ -6,7 +6,7 @@ import { createUser, deleteUser, updateUser } from "../../src/domain/users";
 import { DeliveryEngine } from "../../src/delivery/engine";
 import { EventFeed, type Actor } from "../../src/events/feed";
 import { createLogger } from "../../src/log";
-import { memoryDb } from "../support/unit-db";
+import { memoryDb, people } from "../support/unit-db";
 
 const actor: Actor = { id: null, source: "api" };
 const op = (method: CrmOperation["method"], enabled: boolean): CrmOperation => ({ enabled, method, url: "https://crm.example/people", headers: "", data: "", tlsVerify: true, timeoutSeconds: 15 });
@@ -26,7 +26,7 @@ function fixture() {
       updateOp: op("PUT", o.update ?? true),
       deleteOp: op("DELETE", o.delete ?? true),
     }).returning().get();
-  const user = (input: Record<string, unknown>) => createUser(db, feed, input, actor).id;
+  const user = (input: Record<string, unknown>) => createUser(people(db, feed), input, actor).id;
   /** The CRM calls queued, oldest first. */
   const calls = () =>
     db.$client.query<{ id: number; destination: string; ordering_key: string; status: string; payload: string }, []>(`SELECT id, destination, ordering_key, status, payload FROM delivery_jobs WHERE kind = '${CRM_JOB_KIND}' ORDER BY id`).all()
@@ -56,14 +56,14 @@ describe("CRM planner: create and update", () => {
     const { db, feed, addSync, user, ops, createSucceeded } = fixture();
     const sync = addSync();
     const id = user({ email: "ada@x.com" });
-    updateUser(db, feed, id, { firstname: "Ada" }, actor);
+    updateUser(people(db, feed), id, { firstname: "Ada" }, actor);
     expect(ops()).toEqual([`create:${id}`]);
     createSucceeded(sync.id, id);
-    updateUser(db, feed, id, { firstname: "Ada B." }, actor);
-    updateUser(db, feed, id, { lastname: "Lovelace" }, actor);
+    updateUser(people(db, feed), id, { firstname: "Ada B." }, actor);
+    updateUser(people(db, feed), id, { lastname: "Lovelace" }, actor);
     expect(ops()).toEqual([`create:${id}`, `update:${id}`]);
     db.$client.run("UPDATE delivery_jobs SET status = 'succeeded'");
-    updateUser(db, feed, id, { lastname: "King" }, actor);
+    updateUser(people(db, feed), id, { lastname: "King" }, actor);
     expect(ops()).toEqual([`create:${id}`, `update:${id}`, `update:${id}`]);
   });
 
@@ -123,7 +123,7 @@ describe("CRM planner: filters", () => {
     const inside = user({ email: "in@x.com", organization_id: acme });
     const outside = user({ email: "out@x.com", organization_id: other });
     expect(ops()).toEqual([`create:${inside}`]);
-    updateUser(db, feed, outside, { organization_id: acme }, actor);
+    updateUser(people(db, feed), outside, { organization_id: acme }, actor);
     expect(ops()).toEqual([`create:${inside}`, `create:${outside}`]);
   });
 

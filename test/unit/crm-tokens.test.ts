@@ -1,3 +1,4 @@
+import { PersonFields } from "../../src/domain/person-fields";
 import { describe, expect, test } from "bun:test";
 import { checkOperation, renderCall } from "../../src/crm-sync/render";
 import type { CrmOperation } from "../../src/crm-sync/schema";
@@ -6,7 +7,7 @@ import { createCustomField } from "../../src/domain/custom-fields";
 import { createOrganization } from "../../src/domain/organizations";
 import { createUser } from "../../src/domain/users";
 import { EventFeed, type Actor } from "../../src/events/feed";
-import { memoryDb } from "../support/unit-db";
+import { memoryDb, people } from "../support/unit-db";
 
 const actor: Actor = { id: null, source: "api" };
 const ada: PersonSource = {
@@ -94,11 +95,11 @@ describe("token sources from the database", () => {
     createCustomField(db, feed, { object_type: "user", name: "tier", label: "Tier", type: "text" }, actor);
     createCustomField(db, feed, { object_type: "user", name: "region", label: "Region", type: "text" }, actor);
     const org = createOrganization(db, feed, { name: "Acme" }, actor).id;
-    const id = createUser(db, feed, { email: "ada@x.com", firstname: "Ada", organization_id: org, tier: "gold", traits: { plan: "pro" } }, actor).id;
-    const p = personSourceOf(db, id)!;
+    const id = createUser(people(db, feed), { email: "ada@x.com", firstname: "Ada", organization_id: org, tier: "gold", traits: { plan: "pro" } }, actor).id;
+    const p = personSourceOf(db, new PersonFields(), id)!;
     expect(p).toMatchObject({ id, login: "ada@x.com", email: "ada@x.com", firstname: "Ada", lastname: null, organization: "Acme", traits: { plan: "pro" }, custom: { tier: "gold", region: null } });
     expect(p.created_at).toMatch(/^\d{4}-\d\d-\d\dT/);
-    expect(personSourceOf(db, id + 1)).toBeNull();
+    expect(personSourceOf(db, new PersonFields(), id + 1)).toBeNull();
   });
 
   test("a deleted person: the event's before-values, the organization's name, and unknown fields as custom fields", () => {

@@ -63,7 +63,7 @@ describe("afterCursor on real SQLite", () => {
   sqlite.run("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL)");
   // Duplicate names: the id breaks the tie, so no row is skipped or repeated across pages.
   const names = ["b", "a", "c", "a", "b", "a"];
-  names.forEach((n, i) => sqlite.run("INSERT INTO t (id, name) VALUES (?, ?)", [i + 1, n]));
+  for (const [i, n] of names.entries()) sqlite.run("INSERT INTO t (id, name) VALUES (?, ?)", [i + 1, n]);
   const db = drizzle({ client: sqlite });
   const keys = [sql`name`, sql`id`];
 
