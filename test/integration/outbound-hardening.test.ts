@@ -292,6 +292,16 @@ describe("loops back into this server (item 11)", () => {
     expect((await browser.submit("/webhooks/new", "/webhooks", { ...form, allow_self: "on" })).status).toBe(200);
   });
 
+  test("other spellings of this server's address are refused too: trailing dot, IPv4-mapped IPv6, 0.0.0.0", async () => {
+    const port = api.server.port;
+    for (const host of ["localhost.", "[::ffff:127.0.0.1]", "[0:0:0:0:0:ffff:7f00:1]", "0.0.0.0"]) {
+      const url = `http://${host}:${port}/v1/identify`;
+      expect((await fetch(`http://${host}:${port}/healthz`)).status).toBe(200); // it does reach us
+      const res = await api.call("POST", "/api/v1/webhooks", { name: "self", url });
+      expect({ url, status: res.status }).toEqual({ url, status: 422 });
+    }
+  });
+
   test("the configured base URL counts as this server", async () => {
     const other = await startTestServer({ baseUrl: "https://switchboard.example.com" });
     try {
@@ -300,6 +310,9 @@ describe("loops back into this server (item 11)", () => {
       const res = await fetch(`${other.url}/api/v1/webhooks`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ name: "base", url: "https://switchboard.example.com/v1/identify" }) });
       expect(res.status).toBe(422);
       expect((await res.json()).error.message).toContain("base URL");
+      // A fully qualified name with its trailing dot reaches the same host.
+      const dotted = await fetch(`${other.url}/api/v1/webhooks`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ name: "base.", url: "https://Switchboard.Example.com./v1/identify" }) });
+      expect(dotted.status).toBe(422);
     } finally {
       await other.close();
     }
