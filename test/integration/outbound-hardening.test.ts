@@ -172,12 +172,12 @@ describe("bad input answers 4xx, never 500 (item 14)", () => {
     expect(bad.body.error.details[0].field).toBe("limit");
   });
 
-  test("a 5,000-deep user_id in a CRM preview is refused naming user_id", async () => {
+  test("a 5,000-deep user_id in a CRM preview is refused at parse (400), before any code recurses into it", async () => {
     let deep: unknown = 1;
     for (let i = 0; i < 5000; i++) deep = [deep];
     const res = await api.call("POST", "/api/v1/crm_syncs/preview", { user_id: deep, create: { url: `${receiver.url}/p` } });
-    expect(res.status).toBe(422);
-    expect(res.body.error.details[0].field).toBe("user_id");
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ code: "malformed_body", message: expect.stringContaining("nests deeper than") });
   });
 
   test("the trigger form posted as text/plain answers 415", async () => {
