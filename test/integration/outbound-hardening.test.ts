@@ -26,6 +26,8 @@ beforeAll(async () => {
       return { status: 200 };
     }
     const echo = JSON.stringify({ headers: req.headers, body: req.body });
+    // As PHP's json_encode and Python's json.dumps write it: "/" as "\/", non-ASCII as \u00fc; Go's as \u0026 for &, <, >.
+    if (req.path === "/echo-escaped") return { status: 200, body: `${phpJson(echo)}\n${goJson(echo)}` };
     const headers: Record<string, string> = { "content-type": "application/json" };
     for (const [k, v] of Object.entries(req.headers)) if (/^(authorization|x-)/.test(k)) headers[`x-echo-${k}`] = v.replace(/[^\x20-\x7e]/g, "?");
     return req.method === "POST" && req.path.startsWith("/crm/people") ? { status: 201, headers, body: req.body.includes("dotdot") ? '{"id": ".."}' : '{"id": "p1"}' } : { status: 200, headers, body: echo };
@@ -45,6 +47,10 @@ const identify = (body: unknown) =>
     headers: { "content-type": "application/json", authorization: `Basic ${Buffer.from(`${writeKey}:`).toString("base64")}` },
     body: JSON.stringify(body),
   });
+
+const uEscape = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+const phpJson = (json: string) => json.replace(/\//g, "\\/").replace(/[^\x00-\x7f]/g, uEscape);
+const goJson = (json: string) => json.replace(/[<>&\u2028\u2029]/g, uEscape);
 
 /** Waits until a webhook delivery has finished, and returns its detail (API shape). */
 async function finishedDelivery(webhookId: number, jobId: number) {
@@ -122,6 +128,20 @@ describe("credentials never come back through echoed answers (item 7)", () => {
       expect(log).not.toContain(form);
       expect(page).not.toContain(form);
       expect(databaseText()).not.toContain(form);
+    }
+  });
+
+  test("credentials echoed as PHP or Go write JSON (\\/ for /, \\u0026 for &) are redacted too", async () => {
+    const password = 'p@ss:w"rd/ü';
+    const apiKey = "key/with&<chars>";
+    const w = (await api.call("POST", "/api/v1/webhooks", { name: "echo escaped", url: `${receiver.url}/echo-escaped`, auth_type: "basic", auth_username: "svc", auth_password: password, secret_headers: { "X-Api-Key": apiKey } })).body;
+    const job = (await api.call("POST", `/api/v1/webhooks/${w.id}/test`, { sample: "user" })).body;
+    const detail = JSON.stringify(await finishedDelivery(w.id, job.id));
+    const b64 = Buffer.from(`svc:${password}`).toString("base64");
+    expect(b64).toContain("/"); // so PHP writes it as "\/"
+    for (const form of [phpJson(b64), phpJson(apiKey), goJson(apiKey)]) {
+      expect({ form, leaked: detail.includes(JSON.stringify(form).slice(1, -1)) }).toEqual({ form, leaked: false });
+      expect({ form, leaked: databaseText().includes(form) }).toEqual({ form, leaked: false });
     }
   });
 
