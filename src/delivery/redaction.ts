@@ -15,7 +15,7 @@ const uEscape = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0
  */
 function jsonForms(s: string): string[] {
   const js = JSON.stringify(s).slice(1, -1);
-  const ascii = js.replace(/[^\x00-\x7f]/g, uEscape);
+  const ascii = js.replace(/[\u0080-\uffff]/g, uEscape);
   const slashed = (t: string) => t.replace(/\//g, "\\/");
   return [js, ascii, slashed(js), slashed(ascii), js.replace(/[<>&\u2028\u2029]/g, uEscape)];
 }

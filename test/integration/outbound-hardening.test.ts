@@ -49,7 +49,7 @@ const identify = (body: unknown) =>
   });
 
 const uEscape = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
-const phpJson = (json: string) => json.replace(/\//g, "\\/").replace(/[^\x00-\x7f]/g, uEscape);
+const phpJson = (json: string) => json.replace(/\//g, "\\/").replace(/[\u0080-\uffff]/g, uEscape);
 const goJson = (json: string) => json.replace(/[<>&\u2028\u2029]/g, uEscape);
 
 /** Waits until a webhook delivery has finished, and returns its detail (API shape). */
