@@ -5,18 +5,11 @@ INSERT INTO `settings` (`key`, `value`, `updated_at`)
 SELECT 'admin.first_created_at', (SELECT min(`created_at`) FROM `users`), cast(unixepoch('subsec') * 1000 as integer)
 WHERE EXISTS (SELECT 1 FROM `users`);
 --> statement-breakpoint
--- An API token belongs to an admin and dies with them: tokens of people who are no longer admins are revoked.
+-- An API token belongs to an admin and dies with them: tokens of people who are no longer admins are
+-- revoked, and so are ownerless ones (created_by_id was set NULL only when their maker was deleted).
 UPDATE `api_tokens` SET `revoked_at` = cast(unixepoch('subsec') * 1000 as integer)
-WHERE `revoked_at` IS NULL AND `created_by_id` IS NOT NULL
-  AND `created_by_id` NOT IN (SELECT `user_id` FROM `user_roles` WHERE `role_id` = 1);
---> statement-breakpoint
--- Tokens without an owner (their creator was deleted) go to the oldest active administrator, who can
--- see and revoke them; with no active administrator they stay ownerless and are refused.
-UPDATE `api_tokens` SET `created_by_id` = (
-  SELECT `u`.`id` FROM `users` `u` JOIN `user_roles` `r` ON `r`.`user_id` = `u`.`id` AND `r`.`role_id` = 1
-  WHERE `u`.`active` = 1 ORDER BY `u`.`created_at`, `u`.`id` LIMIT 1
-)
-WHERE `revoked_at` IS NULL AND `created_by_id` IS NULL;
+WHERE `revoked_at` IS NULL
+  AND (`created_by_id` IS NULL OR `created_by_id` NOT IN (SELECT `user_id` FROM `user_roles` WHERE `role_id` = 1));
 --> statement-breakpoint
 -- A person always has a role: anyone left without one (role_ids: [] was accepted) becomes a customer.
 INSERT INTO `user_roles` (`user_id`, `role_id`)

@@ -122,7 +122,8 @@ export function csvLine(cells: unknown[]): string {
       .map((v) => {
         let s = v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v);
         if (needsGuard(s)) s = `'${s}`;
-        return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+        // ";" too: where it is the list separator (Excel in much of Europe) it would split the cell, and the rest could run.
+        return /[",;\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
       })
       .join(",") + "\r\n"
   );

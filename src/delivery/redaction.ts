@@ -7,6 +7,19 @@ export function isSensitiveHeader(name: string): boolean {
   return SENSITIVE_HEADERS.some((re) => re.test(name));
 }
 
+const uEscape = (c: string) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+
+/**
+ * The ways JSON encoders write a string: JavaScript's, Python's and PHP's (non-ASCII as \u00fc, PHP
+ * also "/" as "\/") and Go's (& < > as \u0026…). An echoing receiver may be written in any of them.
+ */
+function jsonForms(s: string): string[] {
+  const js = JSON.stringify(s).slice(1, -1);
+  const ascii = js.replace(/[\u0080-\uffff]/g, uEscape);
+  const slashed = (t: string) => t.replace(/\//g, "\\/");
+  return [js, ascii, slashed(js), slashed(ascii), js.replace(/[<>&\u2028\u2029]/g, uEscape)];
+}
+
 /**
  * Every form a secret takes on the wire: as is, percent-encoded (in URLs and forms) and
  * JSON-escaped (in bodies). Short values are skipped: redacting "1" would shred the whole log.
@@ -17,7 +30,7 @@ function secretForms(secrets: readonly string[]): string[] {
     if (s.length < 4) continue;
     forms.add(s);
     forms.add(encodeURIComponent(s));
-    forms.add(JSON.stringify(s).slice(1, -1));
+    for (const form of jsonForms(s)) forms.add(form);
     forms.add(new URLSearchParams({ s }).toString().slice(2));
   }
   // Longest first, so a secret containing another is replaced whole.

@@ -2,16 +2,29 @@ import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 import { networkInterfaces } from "node:os";
 
-/** URL hostnames come bracketed for IPv6 ("[::1]"); compare them bare. */
-export const bareHost = (hostname: string) => hostname.replace(/^\[|\]$/g, "").toLowerCase();
+/** URL hostnames come bracketed for IPv6 ("[::1]") and may end in the root's dot ("localhost."); compare them bare. */
+export const bareHost = (hostname: string) => hostname.replace(/^\[|\]$/g, "").replace(/\.$/, "").toLowerCase();
+
+/**
+ * An address as a connection reaches it: IPv4-mapped IPv6 as IPv4 (URL parsing writes
+ * [::ffff:127.0.0.1] as [::ffff:7f00:1]), and the unspecified address as loopback (connecting to
+ * 0.0.0.0 or :: reaches this machine).
+ */
+function unmapped(address: string): string {
+  const a = address.toLowerCase();
+  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(a);
+  if (hex) return [parseInt(hex[1]!, 16) >> 8, parseInt(hex[1]!, 16) & 255, parseInt(hex[2]!, 16) >> 8, parseInt(hex[2]!, 16) & 255].join(".");
+  if (a.startsWith("::ffff:") && isIP(a.slice(7)) === 4) return a.slice(7);
+  return a === "0.0.0.0" ? "127.0.0.1" : a === "::" ? "::1" : a;
+}
 
 /** Whether a host name or address means this machine (127/8, ::1, IPv4-mapped loopback, localhost, the unspecified address). */
 export function isLoopbackHost(hostname: string): boolean {
   const h = bareHost(hostname);
   if (h === "localhost" || h.endsWith(".localhost")) return true;
-  const v4 = h.startsWith("::ffff:") && isIP(h.slice(7)) === 4 ? h.slice(7) : h;
-  if (isIP(v4) === 4) return v4.startsWith("127.") || v4 === "0.0.0.0";
-  return isIP(h) === 6 && (h === "::1" || h === "::" || /^0*:0*:0*:0*:0*:0*:0*:0*1$/.test(h));
+  const a = isIP(h) ? unmapped(h) : h;
+  if (isIP(a) === 4) return a.startsWith("127.");
+  return isIP(a) === 6 && (a === "::1" || /^0*:0*:0*:0*:0*:0*:0*:0*1$/.test(a));
 }
 
 export type ListenAddress = { host: string; port: number; baseUrl: string };
@@ -20,7 +33,6 @@ export type ListenAddress = { host: string; port: number; baseUrl: string };
 export const selfTargetCheck = (ctx: { config: ListenAddress }) => (url: string) => selfTargetReason(url, ctx.config);
 
 const portOf = (u: URL) => Number(u.port || (u.protocol === "https:" ? 443 : 80));
-const unmapped = (a: string) => (a.startsWith("::ffff:") && isIP(a.slice(7)) === 4 ? a.slice(7) : a);
 const isUnspecified = (host: string) => ["0.0.0.0", "::", ""].includes(bareHost(host));
 
 /** Every address of this machine's interfaces (for a server listening on all of them). */

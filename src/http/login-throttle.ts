@@ -1,4 +1,5 @@
 import { eq, lte, sql } from "drizzle-orm";
+import { isIP } from "node:net";
 import { sha256Hex } from "../crypto-tokens";
 import type { Db } from "../db/client";
 import { loginAttempts } from "../db/schema";
@@ -64,10 +65,25 @@ export class LoginThrottle {
   }
 
   // The account part is hashed: people type passwords into the email field, and it is never shown.
-  private keys(address: string, account: string): [[string, number], [string, number]] {
+  private keys(client: string, account: string): [[string, number], [string, number]] {
+    const address = throttledNetwork(client);
     return [
       [`address:${address}`, MAX_ATTEMPTS_PER_ADDRESS],
       [`account:${sha256Hex(`${address}\n${account}`)}`, MAX_ATTEMPTS_PER_ACCOUNT],
     ];
   }
+}
+
+/**
+ * What one client is counted as: an IPv4 address, or an IPv6 address's /64, the least a network
+ * hands out (RFC 6177), so that rotating through the addresses one owns gains no attempts.
+ */
+export function throttledNetwork(address: string): string {
+  const bare = address.split("%")[0]!.toLowerCase();
+  if (isIP(bare) !== 6) return address;
+  const groups = (part: string) => (part ? part.split(":") : []).flatMap((g) => (g.includes(".") ? ["0", "0"] : [g]));
+  const [head, tail] = bare.split("::") as [string, string?];
+  const known = [...groups(head), ...(tail === undefined ? [] : groups(tail))].length;
+  const full = [...groups(head), ...Array(tail === undefined ? 0 : 8 - known).fill("0"), ...groups(tail ?? "")];
+  return `${full.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(":")}::/64`;
 }

@@ -77,6 +77,14 @@ describe("formula guard through the real export and import", () => {
       expect(row[col("remark")]!.startsWith("'"), JSON.stringify(s)).toBe(guarded);
       expect(row[col("firstname")]!.startsWith("'"), JSON.stringify(s)).toBe(guarded);
     }
+    // Where the list separator is ";" (Excel in much of Europe), a ";" splits an unquoted cell: the rest would be a cell of its own.
+    const semicolon = (await api.call("POST", "/api/v1/users", { email: "semicolon@example.com", lastname: "Smith;=1+1", remark: "a; @SUM(A1)" })).body;
+    expect(semicolon.id).toBeNumber();
+    const again = await (await fetch(api.server.url + "/api/v1/users/export.csv", { headers: { authorization: `Bearer ${api.token}` } })).text();
+    const line = again.split("\r\n").find((l) => l.includes("semicolon@example.com"))!;
+    expect(line).toContain('"Smith;=1+1"');
+    expect(line).toContain('"a; @SUM(A1)"');
+    await api.call("DELETE", `/api/v1/users/${semicolon.id}`);
     for (const id of ids) await api.call("PATCH", `/api/v1/users/${id}`, { firstname: "changed", remark: "changed" });
     const imported = await postCsv("/api/v1/users/import", exported);
     expect(imported.status).toBe(200);

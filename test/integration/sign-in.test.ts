@@ -404,6 +404,15 @@ describe("sign-in throttling behind a trusted proxy", () => {
     expect(victim.status).toBe(303);
   });
 
+  test("an IPv6 client is counted by its /64: rotating through the addresses it owns does not escape the throttle", async () => {
+    const statuses: number[] = [];
+    for (let i = 1; i <= MAX_ATTEMPTS_PER_ACCOUNT + 1; i++) statuses.push((await attempt(server, `wrong guess ${i}`, `2001:db8:7:7::${i.toString(16)}`)).status);
+    expect(statuses).toEqual([...Array(MAX_ATTEMPTS_PER_ACCOUNT).fill(401), 429]);
+    // Written out in full or shortened differently, it is the same network.
+    expect((await attempt(server, ADMIN.password, "2001:0DB8:0007:0007:ffff:0:0:1")).status).toBe(429);
+    expect((await attempt(server, ADMIN.password, "2001:db8:7:8::1")).status).toBe(303);
+  });
+
   test("the client address is the rightmost hop that is not the proxy, in sessions and logs", async () => {
     // The leftmost entry is whatever the client claimed; the proxy appended the address it saw.
     const res = await attempt(server, ADMIN.password, "6.6.6.6, 198.51.100.8");

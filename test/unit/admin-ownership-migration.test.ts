@@ -13,7 +13,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe("migration 0010_admin_ownership", () => {
   const index = migrations.findIndex((m) => m.tag === "0010_admin_ownership");
 
-  test("closes /setup on a used database, revokes former admins' tokens, gives ownerless ones to the oldest active admin, and a role to everyone", () => {
+  test("closes /setup on a used database, revokes former admins' tokens and ownerless ones (their maker was deleted), and gives a role to everyone", () => {
     const db = openDatabase(join(dir, "old.db")).$client;
     migrate(db, migrations.slice(0, index));
     db.run(`INSERT INTO users (id, login, email, active, created_at, updated_at) VALUES
@@ -29,7 +29,8 @@ describe("migration 0010_admin_ownership", () => {
     const tokens = db.query<{ id: number; created_by_id: number | null; revoked: number }, []>("SELECT id, created_by_id, revoked_at IS NOT NULL AS revoked FROM api_tokens ORDER BY id").all();
     expect(tokens).toEqual([
       { id: 1, created_by_id: 1, revoked: 1 },
-      { id: 2, created_by_id: 3, revoked: 0 }, // the oldest *active* admin, not the deactivated one
+      // Before 0010 a token lost its maker only when that admin was deleted: it dies with them, as tokens do now.
+      { id: 2, created_by_id: null, revoked: 1 },
       { id: 3, created_by_id: 4, revoked: 0 },
     ]);
     expect(db.query("SELECT role_id FROM user_roles WHERE user_id = 5").all()).toEqual([{ role_id: 3 }]);
