@@ -11,11 +11,9 @@ import { peoplePages } from "./http/admin/people";
 import { csvImportPages } from "./http/admin/csv-import";
 import { logPages } from "./http/admin/logs";
 import { ticketPages } from "./http/admin/tickets";
-import { writeKeyPages } from "./http/admin/write-keys";
 import { signInRoutes } from "./http/admin/sign-in";
 import { openApiDocument } from "./http/api/openapi";
 import { recordsApi } from "./http/api/records-api";
-import { segmentApi } from "./http/api/segment-api";
 import { settingsApi } from "./http/api/settings-api";
 import { assetRoutes } from "./http/assets";
 import { checkCsrf, SignInRequired } from "./http/auth";
@@ -139,7 +137,6 @@ export function createApp(ctx: AppContext, features: Features) {
     .use(opsRoutes(ctx))
     .use(settingsApi(ctx))
     .use(recordsApi(ctx))
-    .use(segmentApi(ctx))
     .use(signInRoutes(ctx))
     .use(adminPages(ctx))
     .use(csvImportPages(ctx))
@@ -148,7 +145,6 @@ export function createApp(ctx: AppContext, features: Features) {
     .use(ticketPages(ctx))
     .use(groupPages(ctx))
     .use(customFieldPages(ctx))
-    .use(writeKeyPages(ctx))
     .use(logPages(ctx));
   for (const feature of features.all) for (const routes of feature.routes ?? []) app.use(routes);
   // Built once, from the finished route table.

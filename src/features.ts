@@ -1,5 +1,6 @@
 import { crmSyncFeature } from "./crm-sync";
 import { enrichmentFeature } from "./enrichment";
+import { ingestFeature } from "./ingest";
 import type { Feature } from "./feature";
 import type { AppContext } from "./http/context";
 import { webhooksFeature } from "./webhooks";
@@ -21,7 +22,7 @@ export function buildFeatures(ctx: AppContext): Features {
   const enrichment = enrichmentFeature(ctx);
   const webhooks = webhooksFeature(ctx);
   const crmSync = crmSyncFeature(ctx);
-  const all: Feature[] = [enrichment, webhooks, crmSync];
+  const all: Feature[] = [enrichment, webhooks, crmSync, ingestFeature(ctx)];
   for (const feature of all) {
     for (const [kind, handler] of Object.entries(feature.deliveryHandlers ?? {})) ctx.delivery.register(kind, handler);
     for (const consumer of feature.consumers ?? []) ctx.events.onRecord(consumer);

@@ -3,7 +3,6 @@ import { Elysia } from "elysia";
 import { pruneExpiredSessions } from "./domain/sessions";
 import type { Schedule } from "./feature";
 import type { AppContext } from "./http/context";
-import { pruneSeenMessages } from "./ingest/segment";
 import type { Logger } from "./log";
 
 /** The appliance's own housekeeping; features bring their own schedules (feature.ts). */
@@ -14,9 +13,8 @@ export function coreSchedules(ctx: AppContext): Schedule[] {
       pattern: "0 */15 * * * *",
       run: () => {
         const sessions = pruneExpiredSessions(ctx.db, ctx.config.sessionLimits);
-        const messageIds = pruneSeenMessages(ctx.db);
         const loginAttempts = ctx.loginThrottle.prune();
-        if (sessions || messageIds || loginAttempts) ctx.log.info("housekeeping", { pruned_sessions: sessions, pruned_message_ids: messageIds, pruned_login_counters: loginAttempts });
+        if (sessions || loginAttempts) ctx.log.info("housekeeping", { pruned_sessions: sessions, pruned_login_counters: loginAttempts });
       },
     },
     {

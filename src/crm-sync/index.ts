@@ -1,7 +1,7 @@
 import type { Feature } from "../feature";
 import type { AppContext } from "../http/context";
-import { crmSyncPages } from "../http/admin/crm-sync";
-import { crmSyncApi } from "../http/api/crm-sync-api";
+import { crmSyncPages } from "./admin";
+import { crmSyncApi } from "./api";
 import { crmSyncHandler } from "./handler";
 import { CRM_JOB_KIND, CrmSyncPlanner } from "./planner";
 import { CrmSyncService } from "./service";

@@ -1,7 +1,7 @@
 import type { Feature } from "../feature";
 import type { AppContext } from "../http/context";
-import { enrichmentApi } from "../http/api/enrichment-api";
-import { integrationPages } from "../http/admin/integrations";
+import { enrichmentApi } from "./api";
+import { integrationPages } from "./admin";
 import { audienceFlags, Audiences } from "./audiences";
 import { ClearbitEnrichment, DESTINATION, DESTINATION_CONCURRENCY, KIND, traitsByUser } from "./clearbit";
 

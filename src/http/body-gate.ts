@@ -1,7 +1,7 @@
 import { writeKeyStore } from "../domain/credentials";
 import { tooLarge, unauthorized, type AppError } from "../errors";
 import { MAX_BATCH_BYTES } from "../ingest/segment";
-import { writeKeyOf } from "./api/segment-api";
+import { writeKeyOf } from "../ingest/api";
 import { currentSession, PRE_SESSION_FORMS, requireApiToken } from "./auth";
 import type { AppContext } from "./context";
 import { jsonError, redirect } from "./responses";

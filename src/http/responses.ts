@@ -57,3 +57,20 @@ export function jsonError(status: number, code: string, message: string, details
     headers: { "Content-Type": "application/json; charset=utf-8", ...headers },
   });
 }
+
+/** An attachment download: the stored bytes, offered as a download so browsers never render them inline. */
+export function attachmentResponse(a: { filename: string; contentType: string; data: Buffer; size: number }): Response {
+  return new Response(new Uint8Array(a.data), {
+    headers: {
+      "Content-Type": a.contentType,
+      "Content-Length": String(a.size),
+      "Content-Disposition": `attachment; filename*=UTF-8''${encodeURIComponent(a.filename)}`,
+      "X-Content-Type-Options": "nosniff",
+    },
+  });
+}
+
+export function csvDownload(stream: ReadableStream<Uint8Array>, name: string): Response {
+  const stamp = new Date().toISOString().slice(0, 10);
+  return new Response(stream, { headers: { "Content-Type": "text/csv; charset=utf-8", "Content-Disposition": `attachment; filename="${name}-${stamp}.csv"` } });
+}

@@ -3,10 +3,9 @@ import { exportCsv, importCsv, importColumns, type ImportReport } from "../../cs
 import { readCsvFile, spoolUpload, uploadsDir, type Upload } from "../../csv/upload";
 import { randomToken } from "../../crypto-tokens";
 import { ValidationError } from "../../errors";
-import { csvDownload } from "../api/records-api";
 import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
-import { redirect } from "../responses";
+import { csvDownload, redirect } from "../responses";
 import { adminPage } from "./render";
 
 /** An uploaded file waits on disk between its preview and the admin's "Import"; this process remembers which. */

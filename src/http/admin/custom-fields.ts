@@ -1,3 +1,4 @@
+import { pathId } from "../params";
 import { Elysia } from "elysia";
 import { createCustomField, deleteCustomField, getCustomField, listCustomFields, updateCustomField, type CustomField } from "../../domain/custom-fields";
 import type { SessionInfo } from "../../domain/sessions";
@@ -5,7 +6,7 @@ import { renderFragment } from "../../views";
 import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
 import { html, redirect } from "../responses";
-import { errorStatus, formErrors, formView, htmxTarget, idParam, parseForm, typedValues, uiActor, type FieldSpec } from "./forms";
+import { errorStatus, formErrors, formView, htmxTarget, parseForm, typedValues, uiActor, type FieldSpec } from "./forms";
 import { adminPage } from "./render";
 
 const OBJECTS = { user: "People", organization: "Organizations" } as const;
@@ -72,10 +73,10 @@ export function customFieldPages(ctx: AppContext) {
         return failed(request, session, form, errorStatus(err), () => listPage(request, session, form, errorStatus(err)));
       }
     })
-    .get("/custom-fields/:id", ({ request, params }) => fieldPage(request, requireSession(ctx, request), idParam(params.id)))
+    .get("/custom-fields/:id", ({ request, params }) => fieldPage(request, requireSession(ctx, request), pathId(params.id, "custom field")))
     .post("/custom-fields/:id", ({ request, params, body }) => {
       const session = requireSession(ctx, request);
-      const id = idParam(params.id);
+      const id = pathId(params.id, "custom field");
       const specs = editSpecs(getCustomField(db, id));
       try {
         const f = updateCustomField(db, events, id, parseForm(body, specs), uiActor(session));
@@ -87,7 +88,7 @@ export function customFieldPages(ctx: AppContext) {
     })
     .post("/custom-fields/:id/delete", ({ request, params }) => {
       const session = requireSession(ctx, request);
-      const id = idParam(params.id);
+      const id = pathId(params.id, "custom field");
       const f = getCustomField(db, id);
       deleteCustomField(db, events, id, uiActor(session));
       return redirect(request, "/custom-fields", [flashCookie(ctx, { kind: "success", message: `Field ${f.label} deleted.` })]);

@@ -172,8 +172,6 @@ export function htmxTarget(request: Request): string | null {
 
 export const isHtmx = (request: Request) => request.headers.get("HX-Request") === "true";
 
-/** A path id; anything else names no record (0 makes the domain answer 404). */
-export const idParam = (v: string) => (/^\d{1,15}$/.test(v) ? Number(v) : 0);
 
 /** A query string value as one string ("" when absent or repeated oddly). */
 export const queryString = (v: unknown) => (typeof v === "string" ? v : "");

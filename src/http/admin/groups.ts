@@ -1,3 +1,4 @@
+import { pathId } from "../params";
 import { Elysia } from "elysia";
 import { createGroup, deleteGroup, getGroupRow, groupJson, listGroups, updateGroup } from "../../domain/groups";
 import type { SessionInfo } from "../../domain/sessions";
@@ -7,7 +8,7 @@ import { renderFragment } from "../../views";
 import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
 import { html, redirect } from "../responses";
-import { errorStatus, formErrors, formView, htmxTarget, idParam, parseForm, typedValues, uiActor, type FieldSpec } from "./forms";
+import { errorStatus, formErrors, formView, htmxTarget, parseForm, typedValues, uiActor, type FieldSpec } from "./forms";
 import { personName, shortTime } from "./present";
 import { adminPage } from "./render";
 
@@ -63,10 +64,10 @@ export function groupPages(ctx: AppContext) {
         return listPage(request, session, form, errorStatus(err));
       }
     })
-    .get("/groups/:id", ({ request, params }) => groupPage(request, requireSession(ctx, request), idParam(params.id)))
+    .get("/groups/:id", ({ request, params }) => groupPage(request, requireSession(ctx, request), pathId(params.id, "group")))
     .post("/groups/:id", ({ request, params, body }) => {
       const session = requireSession(ctx, request);
-      const id = idParam(params.id);
+      const id = pathId(params.id, "group");
       try {
         const g = updateGroup(db, events, id, parseForm(body, GROUP_FIELDS), uiActor(session));
         return redirect(request, `/groups/${id}`, [flashCookie(ctx, { kind: "success", message: `Group ${g.name} saved.` })]);
@@ -78,7 +79,7 @@ export function groupPages(ctx: AppContext) {
     })
     .post("/groups/:id/delete", ({ request, params }) => {
       const session = requireSession(ctx, request);
-      const id = idParam(params.id);
+      const id = pathId(params.id, "group");
       try {
         const g = getGroupRow(db, id);
         deleteGroup(db, events, id, uiActor(session));

@@ -1,3 +1,4 @@
+import { pathId } from "../params";
 import { Elysia } from "elysia";
 import { z } from "zod";
 import type { HttpLogEntry } from "../../delivery";
@@ -6,7 +7,6 @@ import { formatTime } from "../../views";
 import { flashCookie, requireApiToken, requireSession } from "../auth";
 import type { AppContext } from "../context";
 import { json, redirect } from "../responses";
-import { idParam } from "./forms";
 import { adminPage } from "./render";
 
 /** Every outgoing HTTP attempt (webhooks, CRM sync, enrichment) in one place, redacted as stored. */
@@ -72,14 +72,14 @@ export function logPages(ctx: AppContext) {
     })
     .get("/logs/:id", ({ request, params }) => {
       const session = requireSession(ctx, request);
-      const e = ctx.delivery.getHttpLogEntry(idParam(params.id));
+      const e = ctx.delivery.getHttpLogEntry(pathId(params.id, "log entry"));
       if (!e) throw notFound("log entry");
       const entry = { ...logEntryJson(e), time: formatTime(e.createdAt), ok: ok(e), requestHeaders: headerList(e.requestHeaders), responseHeaders: headerList(e.responseHeaders), requestBody: pretty(e.requestBody), responseBody: pretty(e.responseBody) };
       return adminPage(ctx, request, session, "log-entry", { entry }, { title: `HTTP log #${e.id}`, section: "logs" });
     })
     .post("/logs/:id/redeliver", ({ request, params }) => {
       requireSession(ctx, request);
-      const e = ctx.delivery.getHttpLogEntry(idParam(params.id));
+      const e = ctx.delivery.getHttpLogEntry(pathId(params.id, "log entry"));
       if (!e?.jobId) throw notFound("log entry with a delivery");
       const again = ctx.delivery.redeliver(e.jobId);
       const message = again ? `Queued again as job ${again.id} (same delivery id ${again.deliveryId}).` : "That delivery can no longer be sent again.";
@@ -93,7 +93,7 @@ export function logPages(ctx: AppContext) {
     })
     .get("/api/v1/http_log/:id", ({ request, params }) => {
       requireApiToken(ctx, request);
-      const e = ctx.delivery.getHttpLogEntry(idParam(params.id));
+      const e = ctx.delivery.getHttpLogEntry(pathId(params.id, "log entry"));
       if (!e) throw notFound("log entry");
       return json(logEntryJson(e));
     });

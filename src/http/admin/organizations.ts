@@ -1,3 +1,4 @@
+import { pathId } from "../params";
 import { Elysia } from "elysia";
 import { listCustomFields } from "../../domain/custom-fields";
 import { createOrganization, deleteOrganization, getOrganization, getOrganizationProvenance, listOrganizations, resolveOrganizationRef, updateOrganization, type OrganizationJson } from "../../domain/organizations";
@@ -9,7 +10,7 @@ import { renderFragment } from "../../views";
 import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
 import { html, redirect } from "../responses";
-import { customFieldSpecs, errorStatus, formErrors, formView, htmxTarget, idParam, parseForm, queryString, typedValues, uiActor, type FieldSpec } from "./forms";
+import { customFieldSpecs, errorStatus, formErrors, formView, htmxTarget, parseForm, queryString, typedValues, uiActor, type FieldSpec } from "./forms";
 import { listQuery, listResponse, PAGE_SIZE, type ListSpec } from "./lists";
 import { customEntries, detailRows, personName, shortTime, stateBadge, timelineEntries } from "./present";
 import { adminPage } from "./render";
@@ -123,10 +124,10 @@ export function organizationPages(ctx: AppContext) {
         return formFailed(request, session, form, errorStatus(err), () => newPage(request, session, form, errorStatus(err)));
       }
     })
-    .get("/organizations/:id", ({ request, params }) => orgPage(request, requireSession(ctx, request), idParam(params.id)))
+    .get("/organizations/:id", ({ request, params }) => orgPage(request, requireSession(ctx, request), pathId(params.id, "organization")))
     .post("/organizations/:id", ({ request, params, body }) => {
       const session = requireSession(ctx, request);
-      const id = idParam(params.id);
+      const id = pathId(params.id, "organization");
       const customSpecs = customSpecsOf();
       try {
         const org = updateOrganization(db, events, id, parseForm(body, [...ORGANIZATION_FIELDS, ...customSpecs]), uiActor(session));
@@ -138,7 +139,7 @@ export function organizationPages(ctx: AppContext) {
     })
     .post("/organizations/:id/delete", ({ request, params, body }) => {
       const session = requireSession(ctx, request);
-      const id = idParam(params.id);
+      const id = pathId(params.id, "organization");
       const typed = queryString((body as Record<string, unknown> | undefined)?.reassign_to);
       try {
         const reassignTo = typed.trim() ? resolveOrganizationRef(db, typed, "reassign_to") : undefined;

@@ -1,3 +1,4 @@
+import { pathId } from "../params";
 import { Elysia } from "elysia";
 import { sql } from "drizzle-orm";
 import { setupIsOpen } from "../../domain/admin-access";
@@ -11,7 +12,6 @@ import { VERSION } from "../../version";
 import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
 import { redirect } from "../responses";
-import { idParam } from "./forms";
 import { adminPage } from "./render";
 
 type Form = Record<string, unknown>;
@@ -97,7 +97,7 @@ export function adminPages(ctx: AppContext) {
     })
     .post("/admins/:id/remove", ({ request, params }) => {
       const session = requireSession(ctx, request);
-      removeAdmin(ctx.db, ctx.events, idParam(params.id), { id: session.user.id, source: "ui" });
+      removeAdmin(ctx.db, ctx.events, pathId(params.id, "administrator"), { id: session.user.id, source: "ui" });
       if (request.headers.get("HX-Request")) return new Response(null, { status: 200 });
       return redirect(request, "/admins", [flashCookie(ctx, { kind: "success", message: "Administrator removed." })]);
     })
@@ -131,7 +131,7 @@ export function adminPages(ctx: AppContext) {
     })
     .post("/tokens/:id/revoke", ({ request, params }) => {
       requireSession(ctx, request);
-      apiTokenStore.revoke(ctx.db, idParam(params.id));
+      apiTokenStore.revoke(ctx.db, pathId(params.id, "token"));
       if (request.headers.get("HX-Request")) return new Response(null, { status: 200 });
       return redirect(request, "/tokens", [flashCookie(ctx, { kind: "success", message: "Token revoked." })]);
     });

@@ -1,3 +1,4 @@
+import { pathId } from "../params";
 import type { ClearbitEnrichment } from "../../enrichment/clearbit";
 import { Elysia } from "elysia";
 import { listCustomFields } from "../../domain/custom-fields";
@@ -10,10 +11,10 @@ import { renderFragment } from "../../views";
 import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
 import { html, redirect } from "../responses";
-import { customFieldSpecs, errorStatus, formErrors, formView, htmxTarget, idParam, parseForm, queryString, typedValues, uiActor, type FieldSpec } from "./forms";
+import { customFieldSpecs, errorStatus, formErrors, formView, htmxTarget, parseForm, queryString, typedValues, uiActor, type FieldSpec } from "./forms";
 import { listQuery, listResponse, PAGE_SIZE, type ListSpec } from "./lists";
 import { customEntries, detailRows, personName, shortTime, stateBadge, timelineEntries } from "./present";
-import { personEnrichmentView } from "./integrations";
+import { personEnrichmentView } from "../../enrichment/admin";
 import { adminPage } from "./render";
 
 export const PERSON_FIELDS: FieldSpec[] = [
@@ -157,10 +158,10 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
         return formFailed(request, session, form, errorStatus(err), () => newPage(request, session, form, errorStatus(err)));
       }
     })
-    .get("/people/:id", ({ request, params }) => personPage(request, requireSession(ctx, request), idParam(params.id)))
+    .get("/people/:id", ({ request, params }) => personPage(request, requireSession(ctx, request), pathId(params.id, "person")))
     .post("/people/:id", ({ request, params, body }) => {
       const session = requireSession(ctx, request);
-      const id = idParam(params.id);
+      const id = pathId(params.id, "person");
       const { customSpecs } = specsOf();
       try {
         const user = updateUser(ctx, id, parseForm(body, [...PERSON_FIELDS, ...customSpecs]), uiActor(session));
@@ -172,7 +173,7 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
     })
     .post("/people/:id/delete", ({ request, params, body }) => {
       const session = requireSession(ctx, request);
-      const id = idParam(params.id);
+      const id = pathId(params.id, "person");
       const typed = queryString((body as Record<string, unknown> | undefined)?.reassign_to);
       try {
         const reassignTo = typed.trim() ? resolveUserRef(db, typed, "reassign_to") : undefined;

@@ -1,14 +1,14 @@
+import { pathId } from "../params";
 import { Elysia } from "elysia";
 import { listGroups } from "../../domain/groups";
 import type { SessionInfo } from "../../domain/sessions";
 import { createArticle, getAttachment, getTicket, listArticles, listTickets, PRIORITIES, STATES, ticketLookups, updateTicket } from "../../domain/tickets";
 import { describeUsers, listUsers } from "../../domain/users";
 import { renderFragment } from "../../views";
-import { attachmentResponse } from "../api/records-api";
 import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
-import { html, redirect } from "../responses";
-import { errorStatus, formErrors, formView, htmxTarget, idParam, isHtmx, parseForm, typedValues, uiActor, uploadedFiles, type FieldSpec } from "./forms";
+import { attachmentResponse, html, redirect } from "../responses";
+import { errorStatus, formErrors, formView, htmxTarget, isHtmx, parseForm, typedValues, uiActor, uploadedFiles, type FieldSpec } from "./forms";
 import { listQuery, listResponse, PAGE_SIZE, type ListSpec } from "./lists";
 import { displayValue, personName, shortTime, stateBadge, timelineEntries } from "./present";
 import { adminPage } from "./render";
@@ -132,10 +132,10 @@ export function ticketPages(ctx: AppContext) {
       ]);
       return listResponse(ctx, request, session, LIST, q, { rows, nextCursor: page.next_cursor });
     })
-    .get("/tickets/:id", ({ request, params }) => ticketPage(request, requireSession(ctx, request), idParam(params.id)))
+    .get("/tickets/:id", ({ request, params }) => ticketPage(request, requireSession(ctx, request), pathId(params.id, "ticket")))
     .post("/tickets/:id", ({ request, params, body }) => {
       const session = requireSession(ctx, request);
-      const id = idParam(params.id);
+      const id = pathId(params.id, "ticket");
       const specs = propertySpecs(getTicket(db, id).owner_id);
       try {
         const t = updateTicket(db, events, id, parseForm(body, specs), uiActor(session));
@@ -148,7 +148,7 @@ export function ticketPages(ctx: AppContext) {
     })
     .post("/tickets/:id/articles", async ({ request, params, body }) => {
       const session = requireSession(ctx, request);
-      const id = idParam(params.id);
+      const id = pathId(params.id, "ticket");
       try {
         const input = { ...parseForm(body, ARTICLE_FIELDS), attachments: await uploadedFiles(body, "attachments"), ticket_id: id };
         const article = createArticle(db, events, input, uiActor(session));
@@ -163,7 +163,7 @@ export function ticketPages(ctx: AppContext) {
     })
     .get("/attachments/:id", ({ request, params }) => {
       requireSession(ctx, request);
-      return attachmentResponse(getAttachment(db, idParam(params.id)));
+      return attachmentResponse(getAttachment(db, pathId(params.id, "attachment")));
     });
 }
 

@@ -10,8 +10,8 @@ import { badRequest, errorBody } from "../../errors";
 import type { ChangeEvent } from "../../events/feed";
 import { requireApiToken } from "../auth";
 import type { AppContext } from "../context";
-import { json } from "../responses";
-import { apiActor, noContent, optionalId, pathId } from "./common";
+import { attachmentResponse, csvDownload, json } from "../responses";
+import { apiActor, noContent, optionalId, pathId } from "../params";
 
 const fieldJson = (f: CustomField) => ({ id: f.id, object_type: f.objectType, name: f.name, label: f.label, type: f.type, options: f.options, required: f.required, position: f.position, created_at: f.createdAt.toISOString(), updated_at: f.updatedAt.toISOString() });
 export const eventJson = (e: ChangeEvent) => ({ id: e.id, type: e.type, object_type: e.objectType, object_id: e.objectId, changes: e.changes, actor_id: e.actorId, source: e.source, created_at: e.createdAt.toISOString() });
@@ -125,26 +125,9 @@ export function recordsApi(ctx: AppContext) {
     });
 }
 
-/** An attachment download: the stored bytes, offered as a download so browsers never render them inline. */
-export function attachmentResponse(a: { filename: string; contentType: string; data: Buffer; size: number }): Response {
-  return new Response(new Uint8Array(a.data), {
-    headers: {
-      "Content-Type": a.contentType,
-      "Content-Length": String(a.size),
-      "Content-Disposition": `attachment; filename*=UTF-8''${encodeURIComponent(a.filename)}`,
-      "X-Content-Type-Options": "nosniff",
-    },
-  });
-}
-
 /** 200 when the import was committed or was a clean preview; 422 with the per-row report otherwise (and the error shape). */
 function importResponse(report: ImportReport): Response {
   if (!report.errors.length) return json(report);
   const message = `${report.errors.length} error(s) in the file; nothing was imported`;
   return json({ ...report, ...errorBody("validation_failed", message, report.errors) }, 422);
-}
-
-export function csvDownload(stream: ReadableStream<Uint8Array>, name: string): Response {
-  const stamp = new Date().toISOString().slice(0, 10);
-  return new Response(stream, { headers: { "Content-Type": "text/csv; charset=utf-8", "Content-Disposition": `attachment; filename="${name}-${stamp}.csv"` } });
 }

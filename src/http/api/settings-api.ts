@@ -3,7 +3,7 @@ import { createAdmin, listAdmins, removeAdmin, type Admin } from "../../domain/a
 import { apiTokenStore, writeKeyStore, type CredentialView } from "../../domain/credentials";
 import { conflict } from "../../errors";
 import { requireApiToken } from "../auth";
-import { pathId } from "./common";
+import { pathId } from "../params";
 import type { AppContext } from "../context";
 import { json } from "../responses";
 
@@ -12,8 +12,6 @@ const adminJson = (a: Admin) => ({ id: a.id, email: a.email, firstname: a.firstn
 const tokenJson = (t: CredentialView) => ({ id: t.id, name: t.name, prefix: t.prefix, created_at: iso(t.createdAt), last_used_at: iso(t.lastUsedAt), created_by: t.createdBy });
 /** An API token also names the admin it belongs to, and whether it is suspended (that admin is deactivated). */
 const apiTokenJson = (t: CredentialView) => ({ ...tokenJson(t), owner: t.ownerId === null ? null : { id: t.ownerId, email: t.createdBy }, suspended: t.suspended });
-/** A path id in digits only: "1.5" or "1e3" names no record (never record 1). */
-const idParam = (v: string) => pathId(v, "record");
 
 /** Administrators and API tokens through the REST API: what the Settings pages do. */
 export function settingsApi(ctx: AppContext) {
@@ -29,7 +27,7 @@ export function settingsApi(ctx: AppContext) {
     .delete("/admins/:id", ({ request, params }) => {
       const token = requireApiToken(ctx, request);
       if (token.actorId === null) throw conflict("this token has no owner to act as; create a token as an admin");
-      removeAdmin(ctx.db, ctx.events, idParam(params.id), { id: token.actorId, source: "api" });
+      removeAdmin(ctx.db, ctx.events, pathId(params.id, "administrator"), { id: token.actorId, source: "api" });
       return new Response(null, { status: 204 });
     })
     .get("/tokens", ({ request }) => {
@@ -43,7 +41,7 @@ export function settingsApi(ctx: AppContext) {
     })
     .delete("/tokens/:id", ({ request, params }) => {
       requireApiToken(ctx, request);
-      apiTokenStore.revoke(ctx.db, idParam(params.id));
+      apiTokenStore.revoke(ctx.db, pathId(params.id, "token"));
       return new Response(null, { status: 204 });
     })
     .get("/write_keys", ({ request }) => {
@@ -57,7 +55,7 @@ export function settingsApi(ctx: AppContext) {
     })
     .delete("/write_keys/:id", ({ request, params }) => {
       requireApiToken(ctx, request);
-      writeKeyStore.revoke(ctx.db, idParam(params.id));
+      writeKeyStore.revoke(ctx.db, pathId(params.id, "write key"));
       return new Response(null, { status: 204 });
     });
 }

@@ -1,12 +1,13 @@
+import { pathId } from "../http/params";
 import { Elysia } from "elysia";
-import { writeKeyStore } from "../../domain/credentials";
-import type { SessionInfo } from "../../domain/sessions";
-import { formatTime } from "../../views";
-import { flashCookie, requireSession } from "../auth";
-import type { AppContext } from "../context";
-import { redirect } from "../responses";
-import { formErrors, idParam, isHtmx, queryString } from "./forms";
-import { adminPage } from "./render";
+import { writeKeyStore } from "../domain/credentials";
+import type { SessionInfo } from "../domain/sessions";
+import { formatTime } from "../views";
+import { flashCookie, requireSession } from "../http/auth";
+import type { AppContext } from "../http/context";
+import { redirect } from "../http/responses";
+import { formErrors, isHtmx, queryString } from "../http/admin/forms";
+import { adminPage } from "../http/admin/render";
 
 /** Segment write keys (Settings): create (shown once), list with last use, revoke. */
 export function writeKeyPages(ctx: AppContext) {
@@ -29,7 +30,7 @@ export function writeKeyPages(ctx: AppContext) {
     })
     .post("/write-keys/:id/revoke", ({ request, params }) => {
       requireSession(ctx, request);
-      writeKeyStore.revoke(ctx.db, idParam(params.id));
+      writeKeyStore.revoke(ctx.db, pathId(params.id, "write key"));
       if (isHtmx(request)) return new Response(null, { status: 200 });
       return redirect(request, "/write-keys", [flashCookie(ctx, { kind: "success", message: "Write key revoked." })]);
     });

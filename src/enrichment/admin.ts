@@ -1,20 +1,21 @@
+import { pathId } from "../http/params";
 import { Elysia } from "elysia";
-import type { SessionInfo } from "../../domain/sessions";
-import { getUserRow } from "../../domain/users";
-import { listCustomFields } from "../../domain/custom-fields";
-import type { Enrichment } from "../../enrichment";
-import { OPERATORS, type Condition } from "../../enrichment/audiences";
-import type { ClearbitEnrichment, PlanResult } from "../../enrichment/clearbit";
-import { formatMappings, MAPPABLE_ORGANIZATION_FIELDS, MAPPABLE_USER_FIELDS, parseMappings } from "../../enrichment/mappings";
-import { settingsJson } from "../../enrichment/settings";
-import { answerRows, humanName } from "../../enrichment/traits";
-import { AppError, ValidationError, type FieldIssue } from "../../errors";
-import { formatTime, renderFragment } from "../../views";
-import { flashCookie, requireSession } from "../auth";
-import type { AppContext } from "../context";
-import { html, redirect } from "../responses";
-import { formErrors, idParam, isHtmx } from "./forms";
-import { adminPage } from "./render";
+import type { SessionInfo } from "../domain/sessions";
+import { getUserRow } from "../domain/users";
+import { listCustomFields } from "../domain/custom-fields";
+import type { Enrichment } from ".";
+import { OPERATORS, type Condition } from "./audiences";
+import type { ClearbitEnrichment, PlanResult } from "./clearbit";
+import { formatMappings, MAPPABLE_ORGANIZATION_FIELDS, MAPPABLE_USER_FIELDS, parseMappings } from "./mappings";
+import { settingsJson } from "./settings";
+import { answerRows, humanName } from "./traits";
+import { AppError, ValidationError, type FieldIssue } from "../errors";
+import { formatTime, renderFragment } from "../views";
+import { flashCookie, requireSession } from "../http/auth";
+import type { AppContext } from "../http/context";
+import { html, redirect } from "../http/responses";
+import { formErrors, isHtmx } from "../http/admin/forms";
+import { adminPage } from "../http/admin/render";
 
 type Form = Record<string, unknown>;
 const str = (v: unknown) => (typeof v === "string" ? v : "");
@@ -197,7 +198,7 @@ export function integrationPages(ctx: AppContext, { clearbit, audiences }: Enric
     })
     .post("/people/:id/enrich", ({ request, params }) => {
       requireSession(ctx, request);
-      const id = idParam(params.id);
+      const id = pathId(params.id, "audience");
       const result = clearbit.enrichNow(id);
       return redirect(request, `/people/${id}`, [flashCookie(ctx, PLAN_MESSAGES[result])]);
     })
@@ -214,7 +215,7 @@ export function integrationPages(ctx: AppContext, { clearbit, audiences }: Enric
     })
     .post("/integrations/audiences/:id/delete", ({ request, params }) => {
       requireSession(ctx, request);
-      audiences.delete(idParam(params.id));
+      audiences.delete(pathId(params.id, "audience"));
       return redirect(request, "/integrations/audiences", [flashCookie(ctx, { kind: "success", message: "Audience deleted." })]);
     });
 }

@@ -1,7 +1,7 @@
-import { notFound } from "../../errors";
-import type { Actor } from "../../events/feed";
-import { requireApiToken } from "../auth";
-import type { AppContext } from "../context";
+import { notFound } from "../errors";
+import type { Actor } from "../events/feed";
+import { requireApiToken } from "./auth";
+import type { AppContext } from "./context";
 
 /** The actor of an API call: the admin who created the token, writing as source "api". */
 export function apiActor(ctx: AppContext, request: Request): Actor {

@@ -1,15 +1,15 @@
 import { Elysia } from "elysia";
-import { getUserRow } from "../../domain/users";
-import { audienceJson } from "../../enrichment/audiences";
-import { CALLBACK_PATH } from "../../enrichment/clearbit";
-import { enrichmentTraits, type Enrichment } from "../../enrichment";
-import { settingsJson } from "../../enrichment/settings";
-import { AppError, unauthorized } from "../../errors";
-import { requireApiToken } from "../auth";
-import type { AppContext } from "../context";
-import { rawBodies } from "../raw-body";
-import { json } from "../responses";
-import { noContent, pathId } from "./common";
+import { getUserRow } from "../domain/users";
+import { audienceJson } from "./audiences";
+import { CALLBACK_PATH } from "./clearbit";
+import { enrichmentTraits, type Enrichment } from ".";
+import { settingsJson } from "./settings";
+import { AppError, unauthorized } from "../errors";
+import { requireApiToken } from "../http/auth";
+import type { AppContext } from "../http/context";
+import { rawBodies } from "../http/raw-body";
+import { json } from "../http/responses";
+import { noContent, pathId } from "../http/params";
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
 

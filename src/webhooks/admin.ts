@@ -1,18 +1,19 @@
+import { pathId } from "../http/params";
 import { Elysia } from "elysia";
-import type { Job } from "../../delivery/types";
-import { maskedHeaders } from "../../delivery/secret-headers";
-import { AppError, type FieldIssue } from "../../errors";
-import { fieldErrors, formatTime, renderFragment } from "../../views";
-import type { WebhookJobPayload, WebhookService } from "../../webhooks";
-import { OPERATOR_LABELS, OPERATORS, TRIGGER_EVENTS } from "../../webhooks/conditions";
-import { previewCustomPayload, type WebhookRow } from "../../webhooks/endpoints";
-import type { Condition } from "../../webhooks/schema";
-import type { TriggerRow } from "../../webhooks/triggers";
-import { flashCookie, requireSession } from "../auth";
-import type { AppContext } from "../context";
-import { html, redirect } from "../responses";
-import { headerField, headerLines, idParam, parseHeaderLines } from "./forms";
-import { adminPage } from "./render";
+import type { Job } from "../delivery/types";
+import { maskedHeaders } from "../delivery/secret-headers";
+import { AppError, type FieldIssue } from "../errors";
+import { fieldErrors, formatTime, renderFragment } from "../views";
+import type { WebhookJobPayload, WebhookService } from ".";
+import { OPERATOR_LABELS, OPERATORS, TRIGGER_EVENTS } from "./conditions";
+import { previewCustomPayload, type WebhookRow } from "./endpoints";
+import type { Condition } from "./schema";
+import type { TriggerRow } from "./triggers";
+import { flashCookie, requireSession } from "../http/auth";
+import type { AppContext } from "../http/context";
+import { html, redirect } from "../http/responses";
+import { headerField, headerLines, parseHeaderLines } from "../http/admin/forms";
+import { adminPage } from "../http/admin/render";
 
 type Form = Record<string, unknown>;
 
@@ -287,10 +288,10 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
       const id = /^\d+$/.test(str(form, "webhook_id")) ? Number(str(form, "webhook_id")) : null;
       return editPage(request, id, { form: { ...form, signature_token: "", auth_password: "" }, ...data });
     })
-    .get("/webhooks/:id", ({ request, params }) => editPage(request, idParam(params.id)))
+    .get("/webhooks/:id", ({ request, params }) => editPage(request, pathId(params.id, "webhook")))
     .post("/webhooks/:id", async ({ request, params, body }) => {
       const session = requireSession(ctx, request);
-      const id = idParam(params.id);
+      const id = pathId(params.id, "webhook");
       const form = formBody(body);
       try {
         await endpoints.update(id, webhookInput(form, false), session.user.id);
@@ -301,12 +302,12 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
     })
     .post("/webhooks/:id/delete", ({ request, params }) => {
       requireSession(ctx, request);
-      endpoints.delete(idParam(params.id));
+      endpoints.delete(pathId(params.id, "webhook"));
       return redirect(request, "/webhooks", [flashCookie(ctx, { kind: "success", message: "Webhook deleted." })]);
     })
     .post("/webhooks/:id/rotate", async ({ request, params, body }) => {
       const session = requireSession(ctx, request);
-      const id = idParam(params.id);
+      const id = pathId(params.id, "webhook");
       const hours = Number(str(formBody(body), "grace_hours") || 24);
       try {
         const { signingSecret } = await endpoints.rotateSecret(id, hours, session.user.id);
@@ -317,29 +318,29 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
     })
     .post("/webhooks/:id/enable", ({ request, params }) => {
       requireSession(ctx, request);
-      const id = idParam(params.id);
+      const id = pathId(params.id, "webhook");
       service.enable(id);
       return redirect(request, `/webhooks/${id}`, [flashCookie(ctx, { kind: "success", message: "Deliveries resumed." })]);
     })
     .post("/webhooks/:id/test", ({ request, params, body }) => {
       requireSession(ctx, request);
-      const id = idParam(params.id);
+      const id = pathId(params.id, "webhook");
       const kind = (["ticket", "user", "organization"] as const).find((k) => k === str(formBody(body), "sample")) ?? "ticket";
       const job = service.sendTest(id, kind);
       return redirect(request, `/webhooks/${id}/deliveries/${job.id}`);
     })
-    .get("/webhooks/:id/deliveries", ({ request, params, query }) => deliveriesPage(request, idParam(params.id), query as Record<string, string | undefined>))
+    .get("/webhooks/:id/deliveries", ({ request, params, query }) => deliveriesPage(request, pathId(params.id, "webhook"), query as Record<string, string | undefined>))
     .get("/webhooks/:id/deliveries/:jobId", ({ request, params }) => {
       const session = requireSession(ctx, request);
-      const data = deliveryDetail(idParam(params.id), idParam(params.jobId));
+      const data = deliveryDetail(pathId(params.id, "webhook"), pathId(params.jobId, "delivery"));
       // htmx polls the detail while the delivery is under way: answer the fragment only.
       if (request.headers.get("HX-Request")) return html(renderFragment("delivery-detail", data));
       return adminPage(ctx, request, session, "webhook-delivery", data, { title: `Delivery ${data.delivery.deliveryId}`, section: "webhooks" });
     })
     .post("/webhooks/:id/deliveries/:jobId/redeliver", ({ request, params }) => {
       requireSession(ctx, request);
-      const id = idParam(params.id);
-      const job = service.redeliver(id, idParam(params.jobId));
+      const id = pathId(params.id, "webhook");
+      const job = service.redeliver(id, pathId(params.jobId, "delivery"));
       return redirect(request, `/webhooks/${id}/deliveries/${job.id}`, [flashCookie(ctx, { kind: "success", message: "Redelivery queued (same delivery id)." })]);
     })
     .get("/triggers", ({ request }) => {
@@ -362,10 +363,10 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
         return triggerPage(request, null, { input, errors: formErrors(err) }, 422);
       }
     })
-    .get("/triggers/:id", ({ request, params }) => triggerPage(request, idParam(params.id)))
+    .get("/triggers/:id", ({ request, params }) => triggerPage(request, pathId(params.id, "trigger")))
     .post("/triggers/:id", ({ request, params, body }) => {
       const session = requireSession(ctx, request);
-      const id = idParam(params.id);
+      const id = pathId(params.id, "trigger");
       const input = triggerInput(formBody(body));
       try {
         triggers.update(id, input, session.user.id);
@@ -376,7 +377,7 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
     })
     .post("/triggers/:id/delete", ({ request, params }) => {
       requireSession(ctx, request);
-      triggers.delete(idParam(params.id));
+      triggers.delete(pathId(params.id, "trigger"));
       return redirect(request, "/triggers", [flashCookie(ctx, { kind: "success", message: "Trigger deleted." })]);
     });
 }

@@ -1,14 +1,14 @@
 import { Elysia } from "elysia";
 import { z } from "zod";
-import { createSync, deleteSync, getSync, listSyncs, updateSync } from "../../crm-sync/config";
-import { listSyncLog } from "../../crm-sync/logs";
-import type { CrmSyncService } from "../../crm-sync/service";
-import { requireApiToken } from "../auth";
-import { selfTargetCheck } from "../addresses";
-import type { AppContext } from "../context";
-import { json } from "../responses";
-import { validate } from "../../errors";
-import { noContent, pathId } from "./common";
+import { createSync, deleteSync, getSync, listSyncs, updateSync } from "./config";
+import { listSyncLog } from "./logs";
+import type { CrmSyncService } from "./service";
+import { requireApiToken } from "../http/auth";
+import { selfTargetCheck } from "../http/addresses";
+import type { AppContext } from "../http/context";
+import { json } from "../http/responses";
+import { validate } from "../errors";
+import { noContent, pathId } from "../http/params";
 
 const obj = (body: unknown) => (body && typeof body === "object" && !Array.isArray(body) ? (body as Record<string, unknown>) : {});
 

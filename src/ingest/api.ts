@@ -1,9 +1,9 @@
 import { Elysia } from "elysia";
-import { writeKeyStore } from "../../domain/credentials";
-import { AppError, notFound, unauthorized, validate } from "../../errors";
-import { batchCall, ingest, MAX_BATCH_BYTES, MAX_CALL_BYTES, parseMessages } from "../../ingest/segment";
-import { metaOf, type AppContext } from "../context";
-import { json } from "../responses";
+import { writeKeyStore } from "../domain/credentials";
+import { AppError, notFound, unauthorized, validate } from "../errors";
+import { batchCall, ingest, MAX_BATCH_BYTES, MAX_CALL_BYTES, parseMessages } from "./segment";
+import { metaOf, type AppContext } from "../http/context";
+import { json } from "../http/responses";
 
 const SINGLE_CALLS = ["identify", "group", "track", "page", "screen", "alias"] as const;
 

@@ -1,14 +1,14 @@
 import { Elysia } from "elysia";
 import { z } from "zod";
-import type { HttpLogEntry } from "../../delivery/http-log";
-import type { Job } from "../../delivery/types";
-import { validate } from "../../errors";
-import type { WebhookService, WebhookJobPayload } from "../../webhooks";
-import { previewCustomPayload, webhookJson } from "../../webhooks/endpoints";
-import { requireApiToken } from "../auth";
-import type { AppContext } from "../context";
-import { json } from "../responses";
-import { noContent, pathId } from "./common";
+import type { HttpLogEntry } from "../delivery/http-log";
+import type { Job } from "../delivery/types";
+import { validate } from "../errors";
+import type { WebhookService, WebhookJobPayload } from ".";
+import { previewCustomPayload, webhookJson } from "./endpoints";
+import { requireApiToken } from "../http/auth";
+import type { AppContext } from "../http/context";
+import { json } from "../http/responses";
+import { noContent, pathId } from "../http/params";
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 

@@ -1,0 +1,23 @@
+import type { Feature } from "../feature";
+import type { AppContext } from "../http/context";
+import { writeKeyPages } from "./admin";
+import { segmentApi } from "./api";
+import { pruneSeenMessages } from "./segment";
+
+/** Segment-compatible ingest: /v1/identify and /v1/batch with write keys, the write-key pages, messageId pruning. */
+export function ingestFeature(ctx: AppContext): Feature {
+  return {
+    name: "ingest",
+    schedules: [
+      {
+        name: "segment-message-ids",
+        pattern: "0 */15 * * * *",
+        run: () => {
+          const pruned = pruneSeenMessages(ctx.db);
+          if (pruned) ctx.log.info("pruned segment message ids", { pruned_message_ids: pruned });
+        },
+      },
+    ],
+    routes: [segmentApi(ctx), writeKeyPages(ctx)],
+  };
+}
