@@ -3,6 +3,8 @@ import { z } from "zod";
 import commonList from "./common-passwords.txt" with { type: "text" };
 
 export const MIN_PASSWORD_LENGTH = 12;
+/** Twelve spaces or "ab12ab12ab12" have the length but not the strength. */
+const MIN_DISTINCT_CHARACTERS = 5;
 
 const COMMON = new Set(commonList.split("\n").filter(Boolean));
 
@@ -27,6 +29,7 @@ export const passwordSchema = z
   .string()
   .min(MIN_PASSWORD_LENGTH, `must be at least ${MIN_PASSWORD_LENGTH} characters`)
   .max(256, "must be at most 256 characters")
+  .refine((p) => p.length < MIN_PASSWORD_LENGTH || new Set(p).size >= MIN_DISTINCT_CHARACTERS, `must use at least ${MIN_DISTINCT_CHARACTERS} different characters`)
   .refine((p) => !isCommonPassword(p), "is one of the most common passwords");
 
 /** Why a password is wrong for the account with this email, or null when it is not. */

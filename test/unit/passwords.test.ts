@@ -18,8 +18,19 @@ describe("password rules", () => {
     const issues = (p: string) => (passwordSchema.safeParse(p).error?.issues ?? []).map((i) => i.message);
     expect(issues("elevenchars")).toEqual(["must be at least 12 characters"]);
     expect(issues("twelve chars")).toEqual([]);
-    expect(issues("x".repeat(257))).toEqual(["must be at most 256 characters"]);
+    expect(issues("x".repeat(257))).toContain("must be at most 256 characters");
+    expect(issues("x")).toEqual(["must be at least 12 characters"]);
     expect(issues("iloveyou1234")).toEqual(["is one of the most common passwords"]);
+  });
+
+  test("twelve spaces, one repeated character or a short pattern are refused: they are length without strength", () => {
+    const issues = (p: string) => (passwordSchema.safeParse(p).error?.issues ?? []).map((i) => i.message);
+    const few = "must use at least 5 different characters";
+    expect(issues(" ".repeat(12))).toEqual([few]);
+    expect(issues("zzzzzzzzzzzzzz")).toEqual([few]);
+    expect(issues("🙂".repeat(12))).toEqual([few]);
+    expect(issues("ab12ab12ab12")).toEqual([few]);
+    expect(issues("tram kite 47!")).toEqual([]);
   });
 
   test("the account's email, or its part before @, is refused whatever the case", () => {
