@@ -1,4 +1,4 @@
-import { and, eq, isNull, ne, sql } from "drizzle-orm";
+import { and, eq, isNotNull, isNull, ne, sql } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { apiTokens, sessions, settings, userRoles, users } from "../db/schema";
 import { conflict, ValidationError } from "../errors";
@@ -27,14 +27,15 @@ export function isActiveAdmin(tx: Tx, userId: number): boolean {
     .get();
 }
 
-/** 409 when this user is the only active administrator; `field` names the input at fault, if any. */
+/** 409 when this user is the only active administrator who can sign in; `field` names the input at fault, if any. */
 export function assertNotLastActiveAdmin(tx: Tx, userId: number, field?: string): void {
   if (!isActiveAdmin(tx, userId)) return;
   const others = tx
     .select({ n: sql<number>`count(*)` })
     .from(users)
     .innerJoin(userRoles, and(eq(userRoles.userId, users.id), eq(userRoles.roleId, ADMIN_ROLE_ID)))
-    .where(and(eq(users.active, true), ne(users.id, userId)))
+    // Only admins who can sign in count: one made through the API without a password cannot take over.
+    .where(and(eq(users.active, true), ne(users.id, userId), isNotNull(users.passwordHash)))
     .get()!.n;
   if (others === 0) throw conflict(LAST_ADMIN, field ? [{ field, message: LAST_ADMIN }] : undefined);
 }

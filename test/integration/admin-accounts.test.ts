@@ -115,6 +115,17 @@ describe("the last active administrator", () => {
     expect((await asToken(other.token, "PATCH", `/api/v1/users/${self}`, { active: true })).status).toBe(200);
     expect((await api.call("DELETE", `/api/v1/admins/${other.id}`)).status).toBe(204);
   });
+
+  test("an admin without a password (made through the users API) does not count: the last one who can sign in stays", async () => {
+    const self = firstAdminId();
+    const noPassword = (await api.call("POST", "/api/v1/users", { email: "no-password-admin@example.com", role_ids: [1] })).body;
+    expect(noPassword.role_ids).toEqual([1]);
+    const res = await api.call("PATCH", `/api/v1/users/${self}`, { role_ids: [3] });
+    expect(res.status).toBe(409);
+    expect(res.body.error.message).toContain("last active administrator");
+    expect((await api.call("GET", `/api/v1/users/${self}`)).body.role_ids).toEqual([1]);
+    expect((await api.call("DELETE", `/api/v1/users/${noPassword.id}`)).status).toBe(204);
+  });
 });
 
 describe("/setup", () => {
