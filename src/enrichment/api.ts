@@ -4,7 +4,7 @@ import { audienceJson } from "./audiences";
 import { CALLBACK_PATH } from "./clearbit";
 import { enrichmentTraits, type Enrichment } from ".";
 import { settingsJson } from "./settings";
-import { AppError, unauthorized } from "../errors";
+import { conflict, unauthorized, unsupportedMediaType } from "../errors";
 import { requireApiToken } from "../http/auth";
 import type { AppContext } from "../http/context";
 import { rawBodies } from "../http/raw-body";
@@ -39,7 +39,7 @@ export function enrichmentApi(ctx: AppContext, { clearbit, audiences }: Enrichme
     })
     .post("/api/v1/integrations/clearbit/backfill", ({ request }) => {
       requireApiToken(ctx, request);
-      if (!clearbit.active) throw new AppError(409, "conflict", "enable Clearbit and save an API key first");
+      if (!clearbit.active) throw conflict("enable Clearbit and save an API key first");
       void clearbit.backfill().catch((err) => ctx.log.error("clearbit backfill failed", { error: String(err) }));
       return json(clearbit.backfillProgress(), 202);
     })
@@ -65,7 +65,7 @@ export function enrichmentApi(ctx: AppContext, { clearbit, audiences }: Enrichme
     })
     .post(CALLBACK_PATH, async ({ request }) => {
       const raw = rawBodies.get(request);
-      if (raw === undefined) throw new AppError(415, "unsupported_media_type", "send the callback as application/json");
+      if (raw === undefined) throw unsupportedMediaType("send the callback as application/json");
       const result = await clearbit.callback(raw, request.headers.get("x-request-signature"));
       if (!result.ok) throw unauthorized("the X-Request-Signature does not match the body");
       return json({ received: true, applied: result.applied ?? false });

@@ -16,8 +16,9 @@ export function writeKeyOf(request: Request, body: unknown): string | undefined 
   return typeof inBody === "string" ? inBody : undefined;
 }
 
+/** Segment answers an oversized call with 400 (not 413), and so do we: clients written for it expect that. */
 function tooLarge(limit: number) {
-  return new AppError(400, "payload_too_large", `the call exceeds Segment's limit of ${limit / 1024} KB`);
+  return new AppError("bad_request", "payload_too_large", `the call exceeds Segment's limit of ${limit / 1024} KB`);
 }
 
 /** Segment-compatible ingest: POST /v1/identify, /v1/batch (and the other single calls). */
