@@ -1,6 +1,6 @@
 import { Elysia } from "elysia";
 import type { Features } from "./features";
-import { ZodError } from "zod";
+import { ZodError, z } from "zod";
 import { AppError, malformedBody, unsupportedMediaType, ValidationError, zodIssues } from "./errors";
 import { errorPage } from "./http/admin/error-page";
 import { adminPages } from "./http/admin/pages";
@@ -13,6 +13,7 @@ import { logPages } from "./http/admin/logs";
 import { ticketPages } from "./http/admin/tickets";
 import { signInRoutes } from "./http/admin/sign-in";
 import { openApiDocument } from "./http/api/openapi";
+import { loose, op } from "./http/api/operation";
 import { recordsApi } from "./http/api/records-api";
 import { settingsApi } from "./http/api/settings-api";
 import { assetRoutes } from "./http/assets";
@@ -145,5 +146,9 @@ export function createApp(ctx: AppContext, features: Features) {
   for (const feature of features.all) for (const routes of feature.routes ?? []) app.use(routes);
   // Built once, from the finished route table.
   let openapi: string | undefined;
-  return app.get("/api/v1/openapi.json", () => new Response((openapi ??= JSON.stringify(openApiDocument(app.routes, ctx.config.publicUrl))), { headers: { "Content-Type": "application/json; charset=utf-8" } }));
+  return app.get(
+    "/api/v1/openapi.json",
+    () => new Response((openapi ??= JSON.stringify(openApiDocument(app.routes, ctx.config.publicUrl))), { headers: { "Content-Type": "application/json; charset=utf-8" } }),
+    op({ summary: "This document", response: loose({ openapi: z.literal("3.1.0") }), security: "open" }),
+  );
 }

@@ -1,7 +1,7 @@
 import { pathId } from "../params";
 import { Elysia } from "elysia";
 import { listCustomFields } from "../../domain/custom-fields";
-import { createOrganization, deleteOrganization, getOrganization, getOrganizationProvenance, listOrganizations, resolveOrganizationRef, updateOrganization, type OrganizationJson } from "../../domain/organizations";
+import { createOrganization, deleteOrganization, getOrganization, getOrganizationProvenance, listOrganizations, resolveOrganizationRef, updateOrganization, type OrganizationJson, type OrganizationListQuery } from "../../domain/organizations";
 import type { SessionInfo } from "../../domain/sessions";
 import { listTickets } from "../../domain/tickets";
 import { describeUsers, listUsers } from "../../domain/users";
@@ -99,7 +99,7 @@ export function organizationPages(ctx: AppContext) {
     .get("/organizations", ({ request, query }) => {
       const session = requireSession(ctx, request);
       const q = listQuery(LIST, query);
-      const page = listOrganizations(db, { q: q.q || undefined, sort: q.sort, order: q.order, cursor: q.cursor, limit: PAGE_SIZE });
+      const page = listOrganizations(db, { q: q.q || undefined, sort: q.sort as OrganizationListQuery["sort"], order: q.order, cursor: q.cursor, limit: PAGE_SIZE });
       const rows = page.data.map((o) => [
         { text: o.name, href: `/organizations/${o.id}`, sub: o.active ? null : "inactive" },
         { text: o.domain ?? "" },

@@ -5,7 +5,7 @@ import { listCustomFields } from "../../domain/custom-fields";
 import type { SessionInfo } from "../../domain/sessions";
 import { listOrganizations } from "../../domain/organizations";
 import { listTickets } from "../../domain/tickets";
-import { createUser, deleteUser, describeUsers, getUser, getUserProvenance, listUsers, resolveUserRef, updateUser, type UserJson } from "../../domain/users";
+import { createUser, deleteUser, describeUsers, getUser, getUserProvenance, listUsers, resolveUserRef, updateUser, type UserJson, type UserListQuery } from "../../domain/users";
 import { isErrorOf } from "../../errors";
 import { renderFragment } from "../../views";
 import { flashCookie, requireSession } from "../auth";
@@ -131,7 +131,7 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
     .get("/people", ({ request, query }) => {
       const session = requireSession(ctx, request);
       const q = listQuery(LIST, query);
-      const page = listUsers(ctx, { q: q.q || undefined, sort: q.sort, order: q.order, cursor: q.cursor, limit: PAGE_SIZE });
+      const page = listUsers(ctx, { q: q.q || undefined, sort: q.sort as UserListQuery["sort"], order: q.order, cursor: q.cursor, limit: PAGE_SIZE });
       const rows = page.data.map((u) => [
         { text: personName(u), href: `/people/${u.id}`, sub: u.vip ? "VIP" : null },
         { text: u.email ?? "" },
