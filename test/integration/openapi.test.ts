@@ -136,6 +136,11 @@ test("real answers match the schemas the document declares for them", async () =
   const badQuery = await api.call("GET", "/api/v1/users?active=yes");
   check("get", "/api/v1/users", "422", badQuery);
   expect(badQuery.body.error.details).toEqual([{ field: "active", message: expect.any(String) }]);
+  // A query value the route cannot read is refused, never ignored (a delete without its reassignment).
+  const badReassign = await api.call("DELETE", `/api/v1/users/${user.body.id}?reassign_to=someone`);
+  check("get", "/api/v1/users/{id}", "422", badReassign);
+  expect(badReassign.body.error.details).toEqual([{ field: "reassign_to", message: expect.any(String) }]);
+  expect((await api.call("GET", `/api/v1/users/${user.body.id}`)).status).toBe(200);
 });
 
 test("the document is open to read without a token", async () => {
