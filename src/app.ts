@@ -1,7 +1,7 @@
 import { Elysia } from "elysia";
 import type { Features } from "./features";
-import { ZodError } from "zod";
-import { AppError, ValidationError, zodIssues } from "./errors";
+import { ZodError, z } from "zod";
+import { AppError, malformedBody, unsupportedMediaType, ValidationError, zodIssues } from "./errors";
 import { errorPage } from "./http/admin/error-page";
 import { adminPages } from "./http/admin/pages";
 import { customFieldPages } from "./http/admin/custom-fields";
@@ -13,6 +13,7 @@ import { logPages } from "./http/admin/logs";
 import { ticketPages } from "./http/admin/tickets";
 import { signInRoutes } from "./http/admin/sign-in";
 import { openApiDocument } from "./http/api/openapi";
+import { loose, op } from "./http/api/operation";
 import { recordsApi } from "./http/api/records-api";
 import { settingsApi } from "./http/api/settings-api";
 import { assetRoutes } from "./http/assets";
@@ -21,7 +22,7 @@ import { IMPORT_PATH } from "./http/body-gate";
 import { requestMeta, type AppContext } from "./http/context";
 import { opsRoutes } from "./http/ops";
 import { rawBodies } from "./http/raw-body";
-import { jsonError, redirect } from "./http/responses";
+import { errorResponse, jsonError, redirect, statusOf } from "./http/responses";
 
 /** Programs (JSON) live under these prefixes; everything else is the admin UI (HTML). */
 export const isApiPath = (path: string) => path.startsWith("/api/") || path.startsWith("/v1/");
@@ -36,7 +37,7 @@ function decodeStrictly(bytes: ArrayBuffer): string {
   try {
     return utf8.decode(bytes);
   } catch {
-    throw new AppError(400, "malformed_body", "the request body is not valid UTF-8");
+    throw malformedBody("the request body is not valid UTF-8");
   }
 }
 
@@ -63,11 +64,23 @@ function parseJsonStrictly(bytes: ArrayBuffer, declared: boolean): unknown {
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    if (!declared) throw new AppError(415, "unsupported_media_type", "the request body has no Content-Type and is not JSON; send JSON with Content-Type: application/json");
-    throw new AppError(400, "malformed_body", `the request body is not valid JSON: ${(err as Error).message}`);
+    if (!declared) throw unsupportedMediaType("the request body has no Content-Type and is not JSON; send JSON with Content-Type: application/json");
+    throw malformedBody(`the request body is not valid JSON: ${(err as Error).message}`);
   }
-  if (nestingDepth(parsed) > MAX_JSON_DEPTH) throw new AppError(400, "malformed_body", `the request body nests deeper than ${MAX_JSON_DEPTH} levels`);
+  if (nestingDepth(parsed) > MAX_JSON_DEPTH) throw malformedBody(`the request body nests deeper than ${MAX_JSON_DEPTH} levels`);
   return parsed;
+}
+
+/** The caller's fault, as a typed error: ours, one Elysia wrapped (a parser's), a zod error, or Elysia's own. */
+function domainErrorOf(error: unknown, code: unknown, noRoute: string): AppError | null {
+  if (error instanceof AppError) return error;
+  if (error instanceof Error && error.cause instanceof AppError) return error.cause;
+  // A schema a route applied with parse() instead of validate(): still the caller's input at fault.
+  if (error instanceof ZodError) return new ValidationError(zodIssues(error));
+  if (code === "PARSE") return malformedBody("the request body could not be parsed; send valid JSON");
+  if (code === "NOT_FOUND") return new AppError("not_found", "not_found", noRoute);
+  if (code === "VALIDATION") return new AppError("invalid", "validation_failed", "the request is invalid");
+  return null;
 }
 
 /** Builds the Elysia app: route groups, CSRF on every state-changing admin request, one error mapper. */
@@ -95,7 +108,7 @@ export function createApp(ctx: AppContext, features: Features) {
       checkCsrf(ctx, request, body);
       // Admin forms are fields by name: a bare string, array or null (text/plain, JSON) is no form.
       if (body !== undefined && (typeof body !== "object" || body === null || Array.isArray(body))) {
-        throw new AppError(415, "unsupported_media_type", "send the form as application/x-www-form-urlencoded or multipart/form-data");
+        throw unsupportedMediaType("send the form as application/x-www-form-urlencoded or multipart/form-data");
       }
     })
     .onError({ as: "global" }, ({ code, error, request, route }) => {
@@ -106,32 +119,16 @@ export function createApp(ctx: AppContext, features: Features) {
         const next = request.method === "GET" ? `?next=${encodeURIComponent(path + new URL(request.url).search)}` : "";
         return redirect(request, `/login${next}`);
       }
-      let status = 500;
-      let errCode = "internal_error";
-      let message = "something went wrong; the error is in the server log";
-      let details: unknown;
-      // Elysia wraps what a parser throws; our parser's AppError is the cause.
-      const appError = error instanceof AppError ? error : error instanceof Error && error.cause instanceof AppError ? error.cause : null;
-      if (appError) {
-        ({ status, code: errCode, message, details } = appError);
-      } else if (error instanceof ZodError) {
-        // A schema a route applied with parse() instead of validate(): still the caller's input at fault.
-        ({ status, code: errCode, message, details } = new ValidationError(zodIssues(error)));
-      } else if (code === "PARSE") {
-        [status, errCode, message] = [400, "malformed_body", "the request body could not be parsed; send valid JSON"];
-      } else if (code === "NOT_FOUND") {
-        [status, errCode, message] = [404, "not_found", `no route for ${request.method} ${path}`];
-      } else if (code === "VALIDATION") {
-        [status, errCode, message] = [422, "validation_failed", "the request is invalid"];
-      } else if (ctx.health.recordFailure(error)) {
+      const appError = domainErrorOf(error, code, `no route for ${request.method} ${path}`);
+      if (appError) return isApiPath(path) ? errorResponse(appError) : errorPage(statusOf(appError.kind), appError.message);
+      let [status, errCode, message] = [500, "internal_error", "something went wrong; the error is in the server log"];
+      if (ctx.health.recordFailure(error)) {
         [status, errCode, message] = [503, "storage_unavailable", "the database cannot be written right now (disk full or failing); try again later"];
         ctx.log.error("database write failed", { request_id: meta?.id, code: (error as { code: string }).code, error: (error as Error).message });
       } else {
         ctx.log.error("unhandled error", { request_id: meta?.id, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
       }
-      const headers: Record<string, string> = {};
-      if (status === 429 && details && typeof details === "object" && "retry_after" in details) headers["Retry-After"] = String(details.retry_after);
-      return isApiPath(path) ? jsonError(status, errCode, message, details, headers) : errorPage(status, message);
+      return isApiPath(path) ? jsonError(status, errCode, message) : errorPage(status, message);
     })
     .use(assetRoutes())
     .use(opsRoutes(ctx))
@@ -149,5 +146,9 @@ export function createApp(ctx: AppContext, features: Features) {
   for (const feature of features.all) for (const routes of feature.routes ?? []) app.use(routes);
   // Built once, from the finished route table.
   let openapi: string | undefined;
-  return app.get("/api/v1/openapi.json", () => new Response((openapi ??= JSON.stringify(openApiDocument(app.routes, ctx.config.publicUrl))), { headers: { "Content-Type": "application/json; charset=utf-8" } }));
+  return app.get(
+    "/api/v1/openapi.json",
+    () => new Response((openapi ??= JSON.stringify(openApiDocument(app.routes, ctx.config.publicUrl))), { headers: { "Content-Type": "application/json; charset=utf-8" } }),
+    op({ summary: "This document", response: loose({ openapi: z.literal("3.1.0") }), security: "open" }),
+  );
 }

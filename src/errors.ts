@@ -2,12 +2,24 @@ import type { z } from "zod";
 import { unstorableText } from "./clean-text";
 
 /**
- * Typed errors the domain raises; the HTTP layer maps each to one status and one JSON shape:
- * {"error":{"code","message","details"}}.
+ * What went wrong, in the domain's words. No HTTP here: the HTTP layer maps each kind to one status
+ * (http/responses.ts statusOf) and one JSON shape: {"error":{"code","message","details"}}.
  */
+export type ErrorKind =
+  | "bad_request"
+  | "unauthorized"
+  | "forbidden"
+  | "not_found"
+  | "conflict"
+  | "too_large"
+  | "unsupported_media_type"
+  | "invalid"
+  | "too_many_requests";
+
+/** A typed domain error: its kind says how it is answered; `code` is the machine-readable name callers see. */
 export class AppError extends Error {
   constructor(
-    readonly status: number,
+    readonly kind: ErrorKind,
     readonly code: string,
     message: string,
     readonly details?: unknown,
@@ -16,20 +28,25 @@ export class AppError extends Error {
   }
 }
 
-export const badRequest = (message: string, details?: unknown) => new AppError(400, "bad_request", message, details);
-export const unauthorized = (message = "authentication required") => new AppError(401, "unauthorized", message);
-export const forbidden = (message = "not allowed") => new AppError(403, "forbidden", message);
-export const notFound = (what = "resource") => new AppError(404, "not_found", `${what} not found`);
-export const conflict = (message: string, details?: unknown) => new AppError(409, "conflict", message, details);
-export const tooLarge = (limit: number) => new AppError(413, "payload_too_large", `request body exceeds ${limit} bytes`);
+export const badRequest = (message: string, details?: unknown) => new AppError("bad_request", "bad_request", message, details);
+export const malformedBody = (message: string) => new AppError("bad_request", "malformed_body", message);
+export const unauthorized = (message = "authentication required") => new AppError("unauthorized", "unauthorized", message);
+export const forbidden = (message = "not allowed") => new AppError("forbidden", "forbidden", message);
+export const notFound = (what = "resource") => new AppError("not_found", "not_found", `${what} not found`);
+export const conflict = (message: string, details?: unknown) => new AppError("conflict", "conflict", message, details);
+export const tooLarge = (limit: number) => new AppError("too_large", "payload_too_large", `request body exceeds ${limit} bytes`);
+export const unsupportedMediaType = (message: string) => new AppError("unsupported_media_type", "unsupported_media_type", message);
 export const tooManyRequests = (message: string, retryAfterSeconds: number) =>
-  new AppError(429, "too_many_requests", message, { retry_after: retryAfterSeconds });
+  new AppError("too_many_requests", "too_many_requests", message, { retry_after: retryAfterSeconds });
+
+/** True when `err` is a domain error of one of these kinds (forms show such errors again, anything else is thrown on). */
+export const isErrorOf = (err: unknown, ...kinds: ErrorKind[]): err is AppError => err instanceof AppError && kinds.includes(err.kind);
 
 export type FieldIssue = { field: string; message: string };
 
 export class ValidationError extends AppError {
   constructor(readonly issues: FieldIssue[]) {
-    super(422, "validation_failed", issues.map((i) => `${i.field || "body"}: ${i.message}`).join("; "), issues);
+    super("invalid", "validation_failed", issues.map((i) => `${i.field || "body"}: ${i.message}`).join("; "), issues);
   }
 }
 

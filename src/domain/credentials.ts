@@ -18,7 +18,7 @@ import { ADMIN_ROLE_ID, isActiveAdmin } from "./admin-access";
 export type CredentialView = { id: number; name: string; prefix: string; createdAt: Date; lastUsedAt: Date | null; createdBy: string | null; ownerId: number | null; suspended: boolean };
 export type Authenticated = { id: number; name: string; actorId: number | null };
 
-const newCredentialSchema = z.strictObject({ name: z.string().trim().min(1, "is required").max(100, "must be at most 100 characters") });
+export const newCredentialSchema = z.strictObject({ name: z.string().trim().min(1, "is required").max(100, "must be at most 100 characters") });
 // Recording every use would turn each authenticated read into a write; a minute's precision is enough.
 const TOUCH_EVERY_MS = 60_000;
 

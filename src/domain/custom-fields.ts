@@ -18,7 +18,7 @@ export const RESERVED_NAMES = new Set([
   "updated_by_id", "created_by", "updated_by", "preferences", "login_failed", "authorizations", "authorization_ids",
 ]);
 
-const fieldDefinition = z.strictObject({
+export const fieldDefinition = z.strictObject({
   object_type: z.enum(["user", "organization"]),
   name: z
     .string()
@@ -31,7 +31,7 @@ const fieldDefinition = z.strictObject({
   position: z.number().int().min(0).max(10_000).optional().default(0),
 });
 
-const fieldUpdate = z.strictObject({
+export const fieldUpdate = z.strictObject({
   label: z.string().trim().min(1, "is required").max(100).optional(),
   options: z.array(z.string().trim().min(1).max(100)).max(200).optional(),
   required: z.boolean().optional(),

@@ -15,6 +15,9 @@ const groupShape = {
   user_ids: z.array(id).max(10_000).optional(),
 };
 
+/** A group as a client writes it. */
+export const groupInputModel = z.strictObject(groupShape);
+
 export function groupJson(db: Db | Tx, row: GroupRow) {
   const members = db.select({ id: users.id, login: users.login }).from(userGroups).innerJoin(users, eq(users.id, userGroups.userId)).where(eq(userGroups.groupId, row.id)).orderBy(asc(users.id)).all();
   return {
@@ -53,7 +56,7 @@ function memberIds(tx: Tx, groupId: number): number[] {
 }
 
 export function createGroup(db: Db, feed: EventFeed, input: unknown, actor: Actor) {
-  const d = validate(z.strictObject(groupShape), input);
+  const d = validate(groupInputModel, input);
   if (!d.name) throw new ValidationError([{ field: "name", message: "is required" }]);
   return db.transaction((tx) => {
     if (tx.select({ id: groups.id }).from(groups).where(eq(groups.name, d.name!)).get()) throw conflict("a group with this name already exists", [{ field: "name", message: "already taken" }]);
@@ -65,7 +68,7 @@ export function createGroup(db: Db, feed: EventFeed, input: unknown, actor: Acto
 }
 
 export function updateGroup(db: Db, feed: EventFeed, groupId: number, input: unknown, actor: Actor) {
-  const d = validate(z.strictObject(groupShape), input);
+  const d = validate(groupInputModel, input);
   return db.transaction((tx) => {
     const before = getGroupRow(tx, groupId);
     if (d.name && d.name !== before.name && tx.select({ id: groups.id }).from(groups).where(eq(groups.name, d.name)).get()) {

@@ -5,7 +5,7 @@ import { organizations, tickets, users, type Provenance } from "../db/schema";
 import { conflict, notFound, validate, ValidationError } from "../errors";
 import type { Actor, EventFeed, Tx } from "../events/feed";
 import { apiValues, customValues, customValuesShape, listCustomFields, missingRequired, replacementValues, schemaWithFields, type CustomField } from "./custom-fields";
-import { afterCursor, decodeCursor, diff, encodeCursor, ftsQuery, listParams, stamp, text, type Page } from "./records";
+import { afterCursor, decodeCursor, diff, encodeCursor, ftsQuery, listDefaults, stamp, type ListQuery, text, type Page } from "./records";
 
 export type OrganizationRow = typeof organizations.$inferSelect;
 
@@ -36,6 +36,9 @@ const builtInShape = {
   note: text(10_000),
   active: z.boolean().optional(),
 };
+/** An organization as a client writes it: these fields plus the custom fields (checked when written). */
+export const organizationInputModel = z.object(builtInShape);
+
 
 const MEMBER_IDS_SHOWN = 1000;
 
@@ -195,20 +198,15 @@ export function deleteOrganization(db: Db, feed: EventFeed, orgId: number, actor
 
 const SORTS = { id: [] as SQL[], name: [sql`lower(${organizations.name})`] };
 
-export const listOrganizationsSchema = z.strictObject({
-  ...listParams,
-  q: z.string().trim().max(200).optional(),
-  sort: z.enum(["id", "name"]).optional().default("name"),
-  domain: z.string().trim().toLowerCase().optional(),
-  active: z.enum(["true", "false"]).transform((v) => v === "true").optional(),
-});
+/** An organizations listing, typed: the API parses its query string into this. */
+export type OrganizationListQuery = ListQuery<keyof typeof SORTS> & { q?: string; domain?: string; active?: boolean };
 
-export function listOrganizations(db: Db, input: unknown): Page<OrganizationJson> {
-  const p = validate(listOrganizationsSchema, input);
+export function listOrganizations(db: Db, query: OrganizationListQuery): Page<OrganizationJson> {
+  const p = { ...query, ...listDefaults(query, "name") };
   const conds: SQL[] = [];
   const match = p.q ? ftsQuery(p.q) : null;
   if (match) conds.push(sql`${organizations.id} IN (SELECT rowid FROM organizations_fts WHERE organizations_fts MATCH ${match})`);
-  if (p.domain) conds.push(eq(organizations.domain, p.domain));
+  if (p.domain) conds.push(eq(organizations.domain, p.domain.trim().toLowerCase()));
   if (p.active !== undefined) conds.push(eq(organizations.active, p.active));
   const keys = [...SORTS[p.sort], sql`${organizations.id}`];
   const descending = p.order === "desc";

@@ -81,10 +81,16 @@ export function ftsQuery(input: string): string | null {
   return words.slice(0, 8).map((w) => `"${w}"*`).join(" ");
 }
 
-export const listParams = {
-  limit: z.coerce.number().int().min(1).max(500).optional().default(50),
-  cursor: z.string().max(2000).optional(),
-  order: z.enum(["asc", "desc"]).optional().default("asc"),
-};
+export const DEFAULT_PAGE_SIZE = 50;
+
+/** A keyset-paged listing: how many, after which cursor, in which order, sorted by what. */
+export type ListQuery<Sort extends string> = { limit?: number; cursor?: string; order?: "asc" | "desc"; sort?: Sort };
+
+/** The paging a listing uses when the caller leaves it out. */
+export const listDefaults = <Sort extends string>(q: ListQuery<Sort>, sort: Sort) => ({
+  limit: q.limit ?? DEFAULT_PAGE_SIZE,
+  order: q.order ?? "asc",
+  sort: q.sort ?? sort,
+});
 
 export type Page<T> = { data: T[]; next_cursor: string | null };

@@ -4,7 +4,7 @@ import type { Db } from "../db/client";
 import { articles, attachments, groups, organizations, tickets, users } from "../db/schema";
 import { notFound, validate, ValidationError } from "../errors";
 import type { Actor, EventFeed, Tx } from "../events/feed";
-import { afterCursor, decodeCursor, diff, encodeCursor, id, isoOrNull, listParams, type Page } from "./records";
+import { afterCursor, decodeCursor, diff, encodeCursor, id, isoOrNull, DEFAULT_PAGE_SIZE, type ListQuery, type Page } from "./records";
 
 export type TicketRow = typeof tickets.$inferSelect;
 export type ArticleRow = typeof articles.$inferSelect;
@@ -33,7 +33,7 @@ const articleShape = {
   attachments: z.array(attachmentInput).max(50).optional().default([]),
 };
 const articleInput = z.strictObject(articleShape);
-const newArticleInput = z.strictObject({ ticket_id: id, ...articleShape });
+export const newArticleInput = z.strictObject({ ticket_id: id, ...articleShape });
 
 const ticketShape = {
   title: z.string().trim().min(1, "is required").max(250, "must be at most 250 characters").optional(),
@@ -47,8 +47,8 @@ const ticketShape = {
   customer: z.string().trim().toLowerCase().email("must be an email address").optional(),
   owner_id: id.nullable().optional(),
 };
-const newTicketInput = z.strictObject({ ...ticketShape, article: articleInput.optional() });
-const ticketUpdateInput = z.strictObject(ticketShape);
+export const newTicketInput = z.strictObject({ ...ticketShape, article: articleInput.optional() });
+export const ticketUpdateInput = z.strictObject(ticketShape);
 
 export type TicketJson = ReturnType<typeof ticketJson>;
 
@@ -248,20 +248,19 @@ export function getAttachment(db: Db, attachmentId: number) {
   return row;
 }
 
-export const listTicketsSchema = z.strictObject({
-  ...listParams,
-  order: z.enum(["asc", "desc"]).optional().default("desc"),
-  state: z.enum(STATES).optional(),
-  customer_id: z.coerce.number().int().positive().optional(),
-  owner_id: z.coerce.number().int().positive().optional(),
-  organization_id: z.coerce.number().int().positive().optional(),
-  group_id: z.coerce.number().int().positive().optional(),
-  q: z.string().trim().max(200).optional(),
-});
+/** A tickets listing, typed: the API parses its query string into this. */
+export type TicketListQuery = Omit<ListQuery<never>, "sort"> & {
+  state?: (typeof STATES)[number];
+  customer_id?: number;
+  owner_id?: number;
+  organization_id?: number;
+  group_id?: number;
+  q?: string;
+};
 
 /** Tickets, newest first by default, with keyset pagination on the id. */
-export function listTickets(db: Db, input: unknown): Page<TicketJson> {
-  const p = validate(listTicketsSchema, input);
+export function listTickets(db: Db, query: TicketListQuery): Page<TicketJson> {
+  const p = { ...query, q: query.q?.trim(), limit: query.limit ?? DEFAULT_PAGE_SIZE, order: query.order ?? "desc" };
   const conds: SQL[] = [];
   if (p.state) conds.push(eq(tickets.stateId, STATES.indexOf(p.state) + 1));
   if (p.customer_id) conds.push(eq(tickets.customerId, p.customer_id));

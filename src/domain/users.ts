@@ -9,7 +9,7 @@ import { afterAccountChange, assertNotLastActiveAdmin, checkAccountChange, endAd
 import { apiValues, customValues, customValuesShape, listCustomFields, missingRequired, replacementValues, schemaWithFields, type CustomField } from "./custom-fields";
 import type { Core } from "../core";
 import type { PersonFields } from "./person-fields";
-import { afterCursor, boundedJsonObject, decodeCursor, diff, encodeCursor, ftsQuery, id, isoOrNull, listParams, stamp, text, type Page } from "./records";
+import { afterCursor, boundedJsonObject, decodeCursor, diff, encodeCursor, ftsQuery, id, isoOrNull, listDefaults, stamp, type ListQuery, text, type Page } from "./records";
 
 export type UserRow = typeof users.$inferSelect;
 export const ROLE_NAMES = ["Admin", "Agent", "Customer"] as const;
@@ -72,6 +72,9 @@ const builtInShape = {
   group_ids: z.array(id).max(1000).optional(),
   traits: boundedJsonObject.optional(),
 };
+
+/** A person as a client writes it: these fields plus the custom fields (checked when written). */
+export const userInputModel = z.object(builtInShape);
 
 export type UserInput = { [K in keyof typeof builtInShape]?: z.infer<(typeof builtInShape)[K]> } & Record<string, unknown>;
 
@@ -389,26 +392,27 @@ const SORTS = {
 };
 export type UserSort = keyof typeof SORTS;
 
-export const listUsersSchema = z.strictObject({
-  ...listParams,
-  q: z.string().trim().max(200).optional(),
-  sort: z.enum(Object.keys(SORTS) as [UserSort, ...UserSort[]]).optional().default("id"),
-  organization_id: z.coerce.number().int().positive().optional(),
-  role: z.enum(ROLE_NAMES).optional(),
-  group_id: z.coerce.number().int().positive().optional(),
-  active: z.enum(["true", "false"]).transform((v) => v === "true").optional(),
-  vip: z.enum(["true", "false"]).transform((v) => v === "true").optional(),
-  email: z.string().trim().toLowerCase().optional(),
-  updated_since: z.iso.datetime({ offset: true }).transform((v) => new Date(v)).optional(),
-  seen_since: z.iso.datetime({ offset: true }).transform((v) => new Date(v)).optional(),
-});
+export const USER_SORTS = Object.keys(SORTS) as [UserSort, ...UserSort[]];
+
+/** A users listing, typed: the API parses its query string into this (http/api/records-models.ts). */
+export type UserListQuery = ListQuery<UserSort> & {
+  q?: string;
+  organization_id?: number;
+  role?: (typeof ROLE_NAMES)[number];
+  group_id?: number;
+  active?: boolean;
+  vip?: boolean;
+  email?: string;
+  updated_since?: Date;
+  seen_since?: Date;
+};
 
 /**
  * Lists users with filters, full-text search (email, names, login, organization name) and keyset
  * pagination on an indexed sort, so page 1000 costs what page 1 costs.
  */
-export function listUsers({ db, personFields }: Pick<Core, "db" | "personFields">, input: unknown): Page<UserJson> {
-  const p = validate(listUsersSchema, input);
+export function listUsers({ db, personFields }: Pick<Core, "db" | "personFields">, query: UserListQuery): Page<UserJson> {
+  const p = { ...query, ...listDefaults(query, "id") };
   const conds: SQL[] = [];
   const match = p.q ? ftsQuery(p.q) : null;
   if (match) conds.push(searchCondition(db, match));
@@ -417,7 +421,7 @@ export function listUsers({ db, personFields }: Pick<Core, "db" | "personFields"
   if (p.group_id) conds.push(sql`${users.id} IN (SELECT user_id FROM user_groups WHERE group_id = ${p.group_id})`);
   if (p.active !== undefined) conds.push(eq(users.active, p.active));
   if (p.vip !== undefined) conds.push(eq(users.vip, p.vip));
-  if (p.email) conds.push(eq(users.email, p.email));
+  if (p.email) conds.push(eq(users.email, p.email.trim().toLowerCase()));
   if (p.updated_since) conds.push(gte(users.updatedAt, p.updated_since));
   if (p.seen_since) conds.push(gte(users.lastSeenAt, p.seen_since));
   const keys = [...SORTS[p.sort], sql`${users.id}`];

@@ -14,7 +14,7 @@ import { formatTime, renderFragment } from "../views";
 import { flashCookie, requireSession } from "../http/auth";
 import type { AppContext } from "../http/context";
 import { html, redirect } from "../http/responses";
-import { formErrors, isHtmx } from "../http/admin/forms";
+import { errorStatus, formErrors, isHtmx } from "../http/admin/forms";
 import { adminPage } from "../http/admin/render";
 
 type Form = Record<string, unknown>;
@@ -179,7 +179,7 @@ export function integrationPages(ctx: AppContext, { clearbit, audiences }: Enric
         return redirect(request, "/integrations/clearbit", [flashCookie(ctx, { kind: "success", message: "Clearbit settings saved." })]);
       } catch (err) {
         const form = { ...((body ?? {}) as Form), api_key: clearbit.settings.api_key_mask };
-        return clearbitPage(request, session, { form, errors: settingsErrors(err), status: err instanceof AppError ? err.status : 422 });
+        return clearbitPage(request, session, { form, errors: settingsErrors(err), status: errorStatus(err) });
       }
     })
     .post("/integrations/clearbit/backfill", ({ request }) => {
@@ -210,7 +210,7 @@ export function integrationPages(ctx: AppContext, { clearbit, audiences }: Enric
         const created = audiences.create({ name: str(form.name), match: str(form.match) || "all", conditions: conditionsFromText(str(form.conditions)) });
         return redirect(request, "/integrations/audiences", [flashCookie(ctx, { kind: "success", message: `Audience ${created.name} created: people now carry ${created.key}.` })]);
       } catch (err) {
-        return audiencesPage(request, session, { form, errors: formErrors(err), status: err instanceof AppError ? err.status : 422 });
+        return audiencesPage(request, session, { form, errors: formErrors(err), status: errorStatus(err) });
       }
     })
     .post("/integrations/audiences/:id/delete", ({ request, params }) => {

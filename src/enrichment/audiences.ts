@@ -35,7 +35,7 @@ export const snakeCase = (name: string) =>
     .replace(/(\d)_(?=[a-z])/g, "$1")
     .replace(/^(\d)/, "_$1");
 
-const audienceInput = z.strictObject({
+export const audienceInput = z.strictObject({
   name: z.string().trim().min(1, "is required").max(100),
   key: z.string().trim().regex(/^[a-z][a-z0-9_]{0,62}$/, "must be snake_case").optional(),
   match: z.enum(["all", "any"]).optional().default("all"),

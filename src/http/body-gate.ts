@@ -1,10 +1,10 @@
 import { writeKeyStore } from "../domain/credentials";
-import { tooLarge, unauthorized, type AppError } from "../errors";
+import { tooLarge, unauthorized } from "../errors";
 import { MAX_BATCH_BYTES } from "../ingest/segment";
 import { writeKeyOf } from "../ingest/api";
 import { currentSession, PRE_SESSION_FORMS, requireApiToken } from "./auth";
 import type { AppContext } from "./context";
-import { jsonError, redirect } from "./responses";
+import { errorResponse, redirect } from "./responses";
 
 /**
  * Decides from the headers alone, before a byte of the body is read, how large the body may be.
@@ -66,5 +66,3 @@ function capped(request: Request, limit: number): Request {
   });
   return new Request(request, { body: request.body!.pipeThrough(counter), duplex: "half" } as RequestInit);
 }
-
-const errorResponse = (err: AppError) => jsonError(err.status, err.code, err.message);

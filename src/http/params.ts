@@ -15,9 +15,4 @@ export function pathId(value: string, what: string): number {
   return n;
 }
 
-/** An optional positive integer query parameter such as reassign_to. */
-export function optionalId(value: unknown): number | undefined {
-  return typeof value === "string" && /^\d{1,15}$/.test(value) ? Number(value) : undefined;
-}
-
 export const noContent = () => new Response(null, { status: 204 });

@@ -1,4 +1,4 @@
-import { errorBody } from "../errors";
+import { errorBody, type AppError, type ErrorKind } from "../errors";
 
 /** Small builders for the responses routes return; cookies are serialized here, in one place. */
 export type Cookie = { name: string; value: string; maxAge?: number; httpOnly?: boolean; secure: boolean };
@@ -49,6 +49,26 @@ export function redirect(request: Request, location: string, cookies: Cookie[] =
 
 export function json(data: unknown, status = 200): Response {
   return new Response(JSON.stringify(data), { status, headers: { "Content-Type": "application/json; charset=utf-8" } });
+}
+
+/** The one place a domain error's kind becomes an HTTP status. */
+const STATUS_OF: Record<ErrorKind, number> = {
+  bad_request: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  too_large: 413,
+  unsupported_media_type: 415,
+  invalid: 422,
+  too_many_requests: 429,
+};
+export const statusOf = (kind: ErrorKind): number => STATUS_OF[kind];
+
+/** A domain error as the API answers it: its kind's status, the error shape, Retry-After when it says when to retry. */
+export function errorResponse(err: AppError): Response {
+  const retry = err.details && typeof err.details === "object" && "retry_after" in err.details ? { "Retry-After": String(err.details.retry_after) } : undefined;
+  return jsonError(statusOf(err.kind), err.code, err.message, err.details, retry);
 }
 
 export function jsonError(status: number, code: string, message: string, details?: unknown, headers?: Record<string, string>): Response {

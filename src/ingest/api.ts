@@ -1,9 +1,11 @@
 import { Elysia } from "elysia";
+import { z } from "zod";
 import { writeKeyStore } from "../domain/credentials";
 import { AppError, notFound, unauthorized, validate } from "../errors";
 import { batchCall, ingest, MAX_BATCH_BYTES, MAX_CALL_BYTES, parseMessages } from "./segment";
 import { metaOf, type AppContext } from "../http/context";
 import { json } from "../http/responses";
+import { loose, op } from "../http/api/operation";
 
 const SINGLE_CALLS = ["identify", "group", "track", "page", "screen", "alias"] as const;
 
@@ -16,9 +18,12 @@ export function writeKeyOf(request: Request, body: unknown): string | undefined 
   return typeof inBody === "string" ? inBody : undefined;
 }
 
+/** Segment answers an oversized call with 400 (not 413), and so do we: clients written for it expect that. */
 function tooLarge(limit: number) {
-  return new AppError(400, "payload_too_large", `the call exceeds Segment's limit of ${limit / 1024} KB`);
+  return new AppError("bad_request", "payload_too_large", `the call exceeds Segment's limit of ${limit / 1024} KB`);
 }
+
+const success = z.strictObject({ success: z.literal(true) });
 
 /** Segment-compatible ingest: POST /v1/identify, /v1/batch (and the other single calls). */
 export function segmentApi(ctx: AppContext) {
@@ -37,7 +42,7 @@ export function segmentApi(ctx: AppContext) {
       const messages = parseMessages(call.batch);
       await ctx.writes.run((tx) => ingest(tx, ctx.events, messages, actor, { batch: true }));
       return json({ success: true });
-    })
+    }, op({ summary: "Segment batch: up to 500 KB of identify, group, track, page, screen and alias calls", body: batchCall, response: success }))
     .post("/:type", async ({ request, body, params }) => {
       const type = SINGLE_CALLS.find((t) => t === params.type);
       if (!type) throw notFound(`Segment call type "${params.type}"`);
@@ -46,5 +51,5 @@ export function segmentApi(ctx: AppContext) {
       const messages = parseMessages([body], { type });
       await ctx.writes.run((tx) => ingest(tx, ctx.events, messages, actor));
       return json({ success: true });
-    });
+    }, op({ summary: "Segment single call: identify, group, track, page, screen or alias", body: loose({ type: z.string().optional() }), response: success }));
 }

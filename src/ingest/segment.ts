@@ -136,7 +136,7 @@ export function ingest(tx: Tx, feed: EventFeed, messages: Message[], actor: Acto
       } catch (err) {
         if (!opts.batch || !(err instanceof AppError) || !Array.isArray(err.details)) throw err;
         const details = (err.details as { field: string; message: string }[]).map((d) => ({ field: `batch.${i}.${d.field}`, message: d.message }));
-        throw new AppError(err.status, err.code, details.map((d) => `${d.field}: ${d.message}`).join("; "), details);
+        throw new AppError(err.kind, err.code, details.map((d) => `${d.field}: ${d.message}`).join("; "), details);
       }
     });
     function apply(m: Message) {
@@ -238,7 +238,7 @@ function identify(tx: Tx, feed: EventFeed, m: z.infer<typeof identifyMessage>, f
     // Field errors come from the caller's traits (or userId, which becomes the login): name them so.
     if (err instanceof AppError && Array.isArray(err.details)) {
       const details = (err.details as { field: string; message: string }[]).map((d) => ({ field: d.field === "login" ? "userId" : d.field.startsWith("traits") ? d.field : `traits.${d.field}`, message: d.message }));
-      throw new AppError(err.status, err.code, details.map((d) => `${d.field}: ${d.message}`).join("; "), details);
+      throw new AppError(err.kind, err.code, details.map((d) => `${d.field}: ${d.message}`).join("; "), details);
     }
     throw err;
   }

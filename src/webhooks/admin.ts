@@ -2,7 +2,7 @@ import { pathId } from "../http/params";
 import { Elysia } from "elysia";
 import type { Job } from "../delivery/types";
 import { maskedHeaders } from "../delivery/secret-headers";
-import { AppError, type FieldIssue } from "../errors";
+import { AppError, unsupportedMediaType, type FieldIssue } from "../errors";
 import { fieldErrors, formatTime, renderFragment } from "../views";
 import type { WebhookJobPayload, WebhookService } from ".";
 import { OPERATOR_LABELS, OPERATORS, TRIGGER_EVENTS } from "./conditions";
@@ -21,7 +21,7 @@ type Form = Record<string, unknown>;
 function formBody(body: unknown): Form {
   if (body === undefined || body === null) return {};
   if (typeof body === "object" && !Array.isArray(body)) return body as Form;
-  throw new AppError(415, "unsupported_media_type", "send the form as application/x-www-form-urlencoded or multipart/form-data");
+  throw unsupportedMediaType("send the form as application/x-www-form-urlencoded or multipart/form-data");
 }
 const str = (form: Form, name: string) => (typeof form[name] === "string" ? (form[name] as string) : "");
 const list = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : typeof v === "string" ? [v] : []);

@@ -4,7 +4,10 @@ import type { HttpLogEntry } from "../delivery/http-log";
 import type { Job } from "../delivery/types";
 import { validate } from "../errors";
 import type { WebhookService, WebhookJobPayload } from ".";
-import { previewCustomPayload, webhookJson } from "./endpoints";
+import { createSchema as webhookCreateInput, previewCustomPayload, updateSchema as webhookUpdateInput, webhookJson } from "./endpoints";
+import { AUTH_TYPES, WEBHOOK_METHODS } from "./schema";
+import { createSchema as triggerCreateInput, updateSchema as triggerUpdateInput } from "./triggers";
+import { isoTime, list, loose, op } from "../http/api/operation";
 import { requireApiToken } from "../http/auth";
 import type { AppContext } from "../http/context";
 import { json } from "../http/responses";
@@ -54,63 +57,97 @@ const previewInput = z.strictObject({ custom_payload: z.string().max(100_000), s
 const rotateInput = z.strictObject({ grace_hours: z.number().min(0).max(720).optional() }).optional();
 const testInput = z.strictObject({ sample: sampleKind }).optional();
 
+const nullableText = z.string().nullable();
+/** A webhook as the API answers it: secrets masked, with its delivery health. */
+const webhookModel = z.strictObject({
+  id: z.number().int(),
+  name: z.string(),
+  url: z.string(),
+  method: z.enum(WEBHOOK_METHODS),
+  signature_token: nullableText,
+  signing_secret: z.string(),
+  previous_secret_expires_at: isoTime.nullable(),
+  tls_verify: z.boolean(),
+  timeout_seconds: z.number().int(),
+  headers: z.record(z.string(), z.string()),
+  secret_headers: z.record(z.string(), z.string()),
+  allow_self: z.boolean(),
+  auth_type: z.enum(AUTH_TYPES),
+  auth_username: nullableText,
+  auth_password: nullableText,
+  active: z.boolean(),
+  note: nullableText,
+  custom_payload: nullableText,
+  zammad_compat: z.boolean(),
+  strict_order: z.boolean(),
+  max_attempts: z.number().int(),
+  retry_base_seconds: z.number().int(),
+  created_at: isoTime,
+  updated_at: isoTime,
+  /** The destination's health (shape owned by the delivery engine). */
+  health: loose(),
+});
+/** A delivery and its attempts: shapes shared with the delivery engine's HTTP log, described loosely here. */
+const deliveryModel = loose({ id: z.number().int(), status: z.string() });
+const triggerModel = loose({ id: z.number().int(), name: z.string(), active: z.boolean(), events: z.array(z.string()) });
+
 /** Webhooks, their deliveries and triggers through the REST API: everything the admin pages do. */
 export function webhooksApi(ctx: AppContext, service: WebhookService) {
   const { endpoints, triggers } = service;
   const actor = (request: Request) => requireApiToken(ctx, request).actorId;
   const withHealth = (w: Parameters<typeof webhookJson>[0]) => ({ ...webhookJson(w), health: service.health(w.id) });
   return new Elysia({ prefix: "/api/v1" })
-    .get("/webhooks", ({ request }) => (actor(request), json({ data: endpoints.list().map(withHealth) })))
+    .get("/webhooks", ({ request }) => (actor(request), json({ data: endpoints.list().map(withHealth) })), op({ summary: "List webhooks with their delivery health", response: list(webhookModel) }))
     .post("/webhooks", async ({ request, body }) => {
       const { row, signingSecret } = await endpoints.create(body, actor(request));
       return json({ ...withHealth(row), signing_secret: signingSecret }, 201);
-    })
+    }, op({ summary: "Create a webhook; the answer shows its signing secret once", body: webhookCreateInput, response: webhookModel, status: 201 }))
     .post("/webhooks/preview", ({ request, body }) => {
       actor(request);
       const d = validate(previewInput, body);
       return json({ body: previewCustomPayload(d.custom_payload, d.sample, ctx.config.publicUrl) });
-    })
-    .get("/webhooks/:id", ({ request, params }) => (actor(request), json(withHealth(endpoints.get(pathId(params.id, "webhook"))))))
-    .patch("/webhooks/:id", async ({ request, params, body }) => json(withHealth(await endpoints.update(pathId(params.id, "webhook"), body, actor(request)))))
-    .put("/webhooks/:id", async ({ request, params, body }) => json(withHealth(await endpoints.update(pathId(params.id, "webhook"), body, actor(request)))))
-    .delete("/webhooks/:id", ({ request, params }) => (actor(request), endpoints.delete(pathId(params.id, "webhook")), noContent()))
+    }, op({ summary: "Render a custom payload template against a sample", body: previewInput, response: z.strictObject({ body: z.string() }) }))
+    .get("/webhooks/:id", ({ request, params }) => (actor(request), json(withHealth(endpoints.get(pathId(params.id, "webhook"))))), op({ summary: "Read a webhook", response: webhookModel }))
+    .patch("/webhooks/:id", async ({ request, params, body }) => json(withHealth(await endpoints.update(pathId(params.id, "webhook"), body, actor(request)))), op({ summary: "Change some settings of a webhook", body: webhookUpdateInput, response: webhookModel }))
+    .put("/webhooks/:id", async ({ request, params, body }) => json(withHealth(await endpoints.update(pathId(params.id, "webhook"), body, actor(request)))), op({ summary: "Change a webhook", body: webhookUpdateInput, response: webhookModel }))
+    .delete("/webhooks/:id", ({ request, params }) => (actor(request), endpoints.delete(pathId(params.id, "webhook")), noContent()), op({ summary: "Delete a webhook", response: null }))
     .post("/webhooks/:id/rotate_secret", async ({ request, params, body }) => {
       const id = actor(request);
       const d = validate(rotateInput, body);
       const { row, signingSecret } = await endpoints.rotateSecret(pathId(params.id, "webhook"), d?.grace_hours, id);
       return json({ ...withHealth(row), signing_secret: signingSecret });
-    })
+    }, op({ summary: "Rotate the signing secret; the old one stays valid for grace_hours", body: rotateInput, response: webhookModel }))
     .post("/webhooks/:id/enable", ({ request, params }) => {
       actor(request);
       const id = pathId(params.id, "webhook");
       service.enable(id);
       return json(withHealth(endpoints.get(id)));
-    })
+    }, op({ summary: "Enable a webhook the engine disabled", response: webhookModel }))
     .post("/webhooks/:id/test", ({ request, params, body }) => {
       actor(request);
       const d = validate(testInput, body);
       return json(deliveryJson(service.sendTest(pathId(params.id, "webhook"), d?.sample)), 202);
-    })
+    }, op({ summary: "Send a test delivery", body: testInput, response: deliveryModel, status: 202 }))
     .get("/webhooks/:id/deliveries", ({ request, params, query }) => {
       actor(request);
       const f = validate(deliveryFilter, query);
       const jobs = service.deliveries(pathId(params.id, "webhook"), { status: f.status, beforeId: f.before_id, limit: f.limit + 1 });
       const page = jobs.slice(0, f.limit);
       return json({ data: page.map(deliveryJson), next_before_id: jobs.length > f.limit ? page.at(-1)!.id : null });
-    })
+    }, op({ summary: "A webhook's deliveries, newest first", query: deliveryFilter, response: z.strictObject({ data: z.array(deliveryModel), next_before_id: z.number().int().nullable() }) }))
     .get("/webhooks/:id/deliveries/:deliveryId", ({ request, params }) => {
       actor(request);
       const { job, attempts } = service.delivery(pathId(params.id, "webhook"), pathId(params.deliveryId, "delivery"));
       return json({ ...deliveryJson(job), payload: service.payloadOf(job), attempt_log: attempts.map(attemptJson) });
-    })
+    }, op({ summary: "A delivery with its payload and attempt log", response: deliveryModel }))
     .post("/webhooks/:id/deliveries/:deliveryId/redeliver", ({ request, params }) => {
       actor(request);
       return json(deliveryJson(service.redeliver(pathId(params.id, "webhook"), pathId(params.deliveryId, "delivery"))), 202);
-    })
-    .get("/triggers", ({ request }) => (actor(request), json({ data: triggers.list().map((t) => triggers.json(t)) })))
-    .post("/triggers", ({ request, body }) => json(triggers.json(triggers.create(body, actor(request))), 201))
-    .get("/triggers/:id", ({ request, params }) => (actor(request), json(triggers.json(triggers.get(pathId(params.id, "trigger"))))))
-    .patch("/triggers/:id", ({ request, params, body }) => json(triggers.json(triggers.update(pathId(params.id, "trigger"), body, actor(request)))))
-    .put("/triggers/:id", ({ request, params, body }) => json(triggers.json(triggers.update(pathId(params.id, "trigger"), body, actor(request)))))
-    .delete("/triggers/:id", ({ request, params }) => (actor(request), triggers.delete(pathId(params.id, "trigger")), noContent()));
+    }, op({ summary: "Send a delivery again", response: deliveryModel, status: 202 }))
+    .get("/triggers", ({ request }) => (actor(request), json({ data: triggers.list().map((t) => triggers.json(t)) })), op({ summary: "List triggers", response: list(triggerModel) }))
+    .post("/triggers", ({ request, body }) => json(triggers.json(triggers.create(body, actor(request))), 201), op({ summary: "Create a trigger", body: triggerCreateInput, response: triggerModel, status: 201 }))
+    .get("/triggers/:id", ({ request, params }) => (actor(request), json(triggers.json(triggers.get(pathId(params.id, "trigger"))))), op({ summary: "Read a trigger", response: triggerModel }))
+    .patch("/triggers/:id", ({ request, params, body }) => json(triggers.json(triggers.update(pathId(params.id, "trigger"), body, actor(request)))), op({ summary: "Change some fields of a trigger", body: triggerUpdateInput, response: triggerModel }))
+    .put("/triggers/:id", ({ request, params, body }) => json(triggers.json(triggers.update(pathId(params.id, "trigger"), body, actor(request)))), op({ summary: "Change a trigger", body: triggerUpdateInput, response: triggerModel }))
+    .delete("/triggers/:id", ({ request, params }) => (actor(request), triggers.delete(pathId(params.id, "trigger")), noContent()), op({ summary: "Delete a trigger", response: null }));
 }

@@ -77,8 +77,8 @@ const webhookShape = {
   retry_base_seconds: z.number().int().min(1, "must be at least 1").max(86_400, "must be at most 86400"),
 };
 
-const createSchema = z.strictObject(webhookShape).partial().required({ name: true, url: true });
-const updateSchema = z.strictObject(webhookShape).partial();
+export const createSchema = z.strictObject(webhookShape).partial().required({ name: true, url: true });
+export const updateSchema = z.strictObject(webhookShape).partial();
 export type WebhookInput = z.infer<typeof updateSchema>;
 
 const DEFAULTS = { method: "POST", tls_verify: true, timeout_seconds: 15, headers: {}, allow_self: false, auth_type: "none", active: true, zammad_compat: false, strict_order: false, max_attempts: 5, retry_base_seconds: 30 } as const;

@@ -21,8 +21,8 @@ const triggerShape = {
     .transform((v) => v || null)
     .nullish(),
 };
-const createSchema = z.strictObject(triggerShape).partial().required({ name: true, events: true, webhook_ids: true });
-const updateSchema = z.strictObject(triggerShape).partial();
+export const createSchema = z.strictObject(triggerShape).partial().required({ name: true, events: true, webhook_ids: true });
+export const updateSchema = z.strictObject(triggerShape).partial();
 
 export type TriggerJson = ReturnType<WebhookTriggers["json"]>;
 

@@ -29,7 +29,7 @@ describe("text the appliance never stores", () => {
       err = e;
     }
     expect(err).toBeInstanceOf(ValidationError);
-    expect((err as ValidationError).status).toBe(422);
+    expect((err as ValidationError).kind).toBe("invalid");
     expect((err as ValidationError).issues).toEqual([{ field: "traits.bio", message: "must not contain NUL characters (U+0000)" }]);
   });
 });

@@ -52,7 +52,7 @@ describe("cursors", () => {
         thrown = err;
       }
       expect(thrown).toBeInstanceOf(AppError);
-      expect((thrown as AppError).status).toBe(400);
+      expect((thrown as AppError).kind).toBe("bad_request");
       expect((thrown as AppError).details).toEqual([{ field: "cursor", message: "is not a cursor from this list" }]);
     }
   });

@@ -2,6 +2,7 @@ import type { CustomField } from "../../domain/custom-fields";
 import type { SessionInfo } from "../../domain/sessions";
 import { AppError, ValidationError, type FieldIssue } from "../../errors";
 import type { Actor } from "../../events/feed";
+import { statusOf } from "../responses";
 
 /**
  * HTML forms send strings; the domain wants typed values. One spec per form field says how to
@@ -156,8 +157,8 @@ export function otherErrors(specs: FieldSpec[], errors: Record<string, string>):
   return Object.entries(errors).filter(([k]) => !shown.has(k)).map(([k, m]) => (k === "form" ? m : `${k}: ${m}`));
 }
 
-/** The status a failed form is answered with: the domain's (409 for a taken email), else 422. */
-export const errorStatus = (err: unknown) => (err instanceof AppError && err.status >= 400 && err.status < 500 ? err.status : 422);
+/** The status a failed form is answered with: the domain error's (409 for a taken email), else 422. */
+export const errorStatus = (err: unknown) => (err instanceof AppError ? statusOf(err.kind) : 422);
 
 /** Who writes when an admin saves a form. */
 export const uiActor = (session: SessionInfo): Actor => ({ id: session.user.id, source: "ui" });

@@ -3,7 +3,7 @@ import { Elysia } from "elysia";
 import { createGroup, deleteGroup, getGroupRow, groupJson, listGroups, updateGroup } from "../../domain/groups";
 import type { SessionInfo } from "../../domain/sessions";
 import { describeUsers } from "../../domain/users";
-import { AppError } from "../../errors";
+import { isErrorOf } from "../../errors";
 import { renderFragment } from "../../views";
 import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
@@ -85,7 +85,7 @@ export function groupPages(ctx: AppContext) {
         deleteGroup(db, events, id, uiActor(session));
         return redirect(request, "/groups", [flashCookie(ctx, { kind: "success", message: `Group ${g.name} deleted.` })]);
       } catch (err) {
-        if (!(err instanceof AppError) || err.status !== 409) throw err;
+        if (!isErrorOf(err, "conflict")) throw err;
         const conflict = "Tickets belong to this group. Move them to another group first, then delete it.";
         if (htmxTarget(request) === "delete-zone") {
           const del = { what: "group", action: `/groups/${id}/delete`, confirm: "Delete this group?", explain: "", needsReassign: false, conflict };

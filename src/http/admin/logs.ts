@@ -8,6 +8,7 @@ import { flashCookie, requireApiToken, requireSession } from "../auth";
 import type { AppContext } from "../context";
 import { json, redirect } from "../responses";
 import { adminPage } from "./render";
+import { list, loose, op } from "../api/operation";
 
 /** Every outgoing HTTP attempt (webhooks, CRM sync, enrichment) in one place, redacted as stored. */
 export const FACILITIES = ["webhook", "crm-sync", "clearbit"] as const;
@@ -90,11 +91,11 @@ export function logPages(ctx: AppContext) {
       const { engine } = readFilter(query);
       const entries = ctx.delivery.listHttpLog(engine);
       return json({ data: entries.map(logEntryJson), next_cursor: entries.length === engine.limit ? entries.at(-1)!.id : null });
-    })
+    }, op({ summary: "The HTTP log of outbound calls, newest first", query: filterSchema, response: list(loose()).extend({ next_cursor: z.number().int().nullable() }) }))
     .get("/api/v1/http_log/:id", ({ request, params }) => {
       requireApiToken(ctx, request);
       const e = ctx.delivery.getHttpLogEntry(pathId(params.id, "log entry"));
       if (!e) throw notFound("log entry");
       return json(logEntryJson(e));
-    });
+    }, op({ summary: "One HTTP log entry", response: loose({ id: z.number().int() }) }));
 }

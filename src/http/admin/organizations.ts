@@ -1,11 +1,11 @@
 import { pathId } from "../params";
 import { Elysia } from "elysia";
 import { listCustomFields } from "../../domain/custom-fields";
-import { createOrganization, deleteOrganization, getOrganization, getOrganizationProvenance, listOrganizations, resolveOrganizationRef, updateOrganization, type OrganizationJson } from "../../domain/organizations";
+import { createOrganization, deleteOrganization, getOrganization, getOrganizationProvenance, listOrganizations, resolveOrganizationRef, updateOrganization, type OrganizationJson, type OrganizationListQuery } from "../../domain/organizations";
 import type { SessionInfo } from "../../domain/sessions";
 import { listTickets } from "../../domain/tickets";
 import { describeUsers, listUsers } from "../../domain/users";
-import { AppError } from "../../errors";
+import { isErrorOf } from "../../errors";
 import { renderFragment } from "../../views";
 import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
@@ -99,7 +99,7 @@ export function organizationPages(ctx: AppContext) {
     .get("/organizations", ({ request, query }) => {
       const session = requireSession(ctx, request);
       const q = listQuery(LIST, query);
-      const page = listOrganizations(db, { q: q.q || undefined, sort: q.sort, order: q.order, cursor: q.cursor, limit: PAGE_SIZE });
+      const page = listOrganizations(db, { q: q.q || undefined, sort: q.sort as OrganizationListQuery["sort"], order: q.order, cursor: q.cursor, limit: PAGE_SIZE });
       const rows = page.data.map((o) => [
         { text: o.name, href: `/organizations/${o.id}`, sub: o.active ? null : "inactive" },
         { text: o.domain ?? "" },
@@ -148,17 +148,17 @@ export function organizationPages(ctx: AppContext) {
         const moved = reassignTo ? " Its tickets were moved." : "";
         return redirect(request, "/organizations", [flashCookie(ctx, { kind: "success", message: `${org.name} deleted.${moved}` })]);
       } catch (err) {
-        if (!(err instanceof AppError) || (err.status !== 409 && err.status !== 422)) throw err;
+        if (!isErrorOf(err, "conflict", "invalid")) throw err;
         const org = getOrganization(db, id);
-        const hasTickets = err.status === 409 && Array.isArray(err.details);
+        const hasTickets = err.kind === "conflict" && Array.isArray(err.details);
         const del = deleteView(org, {
           needsReassign: true,
-          conflict: hasTickets ? `${org.name} has tickets. Name the organization they move to, then delete.` : err.status === 409 ? err.message : null,
+          conflict: hasTickets ? `${org.name} has tickets. Name the organization they move to, then delete.` : err.kind === "conflict" ? err.message : null,
           reassignValue: typed,
-          reassignError: err.status === 422 ? (formErrors(err).reassign_to ?? err.message) : null,
+          reassignError: err.kind === "invalid" ? (formErrors(err).reassign_to ?? err.message) : null,
         });
-        if (htmxTarget(request) === "delete-zone") return html(renderFragment("delete-record", { del }, session.csrfToken), { status: err.status });
-        return orgPage(request, session, id, { del, status: err.status });
+        if (htmxTarget(request) === "delete-zone") return html(renderFragment("delete-record", { del }, session.csrfToken), { status: errorStatus(err) });
+        return orgPage(request, session, id, { del, status: errorStatus(err) });
       }
     });
 }

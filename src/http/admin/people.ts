@@ -5,8 +5,8 @@ import { listCustomFields } from "../../domain/custom-fields";
 import type { SessionInfo } from "../../domain/sessions";
 import { listOrganizations } from "../../domain/organizations";
 import { listTickets } from "../../domain/tickets";
-import { createUser, deleteUser, describeUsers, getUser, getUserProvenance, listUsers, resolveUserRef, updateUser, type UserJson } from "../../domain/users";
-import { AppError } from "../../errors";
+import { createUser, deleteUser, describeUsers, getUser, getUserProvenance, listUsers, resolveUserRef, updateUser, type UserJson, type UserListQuery } from "../../domain/users";
+import { isErrorOf } from "../../errors";
 import { renderFragment } from "../../views";
 import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
@@ -131,7 +131,7 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
     .get("/people", ({ request, query }) => {
       const session = requireSession(ctx, request);
       const q = listQuery(LIST, query);
-      const page = listUsers(ctx, { q: q.q || undefined, sort: q.sort, order: q.order, cursor: q.cursor, limit: PAGE_SIZE });
+      const page = listUsers(ctx, { q: q.q || undefined, sort: q.sort as UserListQuery["sort"], order: q.order, cursor: q.cursor, limit: PAGE_SIZE });
       const rows = page.data.map((u) => [
         { text: personName(u), href: `/people/${u.id}`, sub: u.vip ? "VIP" : null },
         { text: u.email ?? "" },
@@ -182,17 +182,17 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
         const handed = reassignTo ? " Their tickets were handed over." : "";
         return redirect(request, "/people", [flashCookie(ctx, { kind: "success", message: `${personName(person)} deleted.${handed}` })]);
       } catch (err) {
-        if (!(err instanceof AppError) || (err.status !== 409 && err.status !== 422)) throw err;
+        if (!isErrorOf(err, "conflict", "invalid")) throw err;
         const person = getUser(ctx, id);
-        const needsTickets = err.status === 409 && Array.isArray(err.details);
+        const needsTickets = err.kind === "conflict" && Array.isArray(err.details);
         const del = deleteView(person, {
           needsReassign: true,
-          conflict: needsTickets ? `${personName(person)} is customer or owner of tickets. Name who takes them over, then delete.` : err.status === 409 ? err.message : null,
+          conflict: needsTickets ? `${personName(person)} is customer or owner of tickets. Name who takes them over, then delete.` : err.kind === "conflict" ? err.message : null,
           reassignValue: typed,
-          reassignError: err.status === 422 ? (formErrors(err).reassign_to ?? err.message) : null,
+          reassignError: err.kind === "invalid" ? (formErrors(err).reassign_to ?? err.message) : null,
         });
-        if (htmxTarget(request) === "delete-zone") return html(renderFragment("delete-record", { del }, session.csrfToken), { status: err.status });
-        return personPage(request, session, id, { del, status: err.status });
+        if (htmxTarget(request) === "delete-zone") return html(renderFragment("delete-record", { del }, session.csrfToken), { status: errorStatus(err) });
+        return personPage(request, session, id, { del, status: errorStatus(err) });
       }
     });
 }

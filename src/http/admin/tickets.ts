@@ -2,7 +2,7 @@ import { pathId } from "../params";
 import { Elysia } from "elysia";
 import { listGroups } from "../../domain/groups";
 import type { SessionInfo } from "../../domain/sessions";
-import { createArticle, getAttachment, getTicket, listArticles, listTickets, PRIORITIES, STATES, ticketLookups, updateTicket } from "../../domain/tickets";
+import { createArticle, getAttachment, getTicket, listArticles, listTickets, PRIORITIES, STATES, ticketLookups, updateTicket, type TicketListQuery } from "../../domain/tickets";
 import { describeUsers, listUsers } from "../../domain/users";
 import { renderFragment } from "../../views";
 import { flashCookie, requireSession } from "../auth";
@@ -115,7 +115,7 @@ export function ticketPages(ctx: AppContext) {
     .get("/tickets", ({ request, query }) => {
       const session = requireSession(ctx, request);
       const q = listQuery(LIST, query);
-      const page = listTickets(db, { q: q.q || undefined, state: q.filters.state, order: q.order, cursor: q.cursor, limit: PAGE_SIZE });
+      const page = listTickets(db, { q: q.q || undefined, state: q.filters.state as TicketListQuery["state"], order: q.order, cursor: q.cursor, limit: PAGE_SIZE });
       const lookups = ticketLookups(db, page.data);
       const name = (id: number | null) => {
         const u = id !== null ? lookups.users.get(id) : undefined;
