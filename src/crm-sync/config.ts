@@ -4,6 +4,7 @@ import { z } from "zod";
 import type { Db } from "../db/client";
 import { organizations } from "../db/schema";
 import type { DeliveryEngine } from "../delivery";
+import { ROLE_NAMES } from "../domain/roles";
 import { notFound, validate, ValidationError, type FieldIssue } from "../errors";
 import { maskedHeaders, sealSecretHeaders, secretHeadersSchema } from "../delivery/secret-headers";
 import { maskSecret, type SecretBox } from "../secrets";
@@ -52,7 +53,7 @@ export const syncInputSchema = z.strictObject({
   allow_self: z.boolean().default(false),
   filter: z
     .strictObject({
-      role: z.enum(["Admin", "Agent", "Customer"]).nullable().default(null),
+      role: z.enum(ROLE_NAMES).nullable().default(null),
       organization_id: z.number().int().positive().nullable().default(null),
     })
     .default({ role: null, organization_id: null }),

@@ -4,6 +4,7 @@ import type { Db } from "../db/client";
 import { notFound } from "../errors";
 import type { DbOrTx, DeliveryEngine } from "../delivery";
 import { currentHop } from "../delivery/hops";
+import { ROLE_IDS } from "../domain/roles";
 import type { ChangeEvent, Tx } from "../events/feed";
 import { destinationOf, getSync, orderingKeyOf, type CrmSync } from "./config";
 import { LinkStore } from "./links";
@@ -14,7 +15,6 @@ export const CRM_JOB_KIND = "crm-sync";
 /** hop: the hop count of the request that caused the call (hops.ts); absent: 0. */
 export type CrmJobPayload = { op: "create" | "update" | "delete"; syncId: number; userId: number; person?: PersonSource; hop?: number };
 
-const ROLE_IDS = { Admin: 1, Agent: 2, Customer: 3 } as const;
 const UPSERT_EVENTS = new Set(["user.created", "user.updated", "user.enriched"]);
 const BULK_BATCH = 500;
 

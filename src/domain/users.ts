@@ -9,12 +9,10 @@ import { afterAccountChange, assertNotLastActiveAdmin, checkAccountChange, endAd
 import { apiValues, customValues, customValuesShape, listCustomFields, missingRequired, replacementValues, schemaWithFields, type CustomField } from "./custom-fields";
 import type { Core } from "../core";
 import type { PersonFields } from "./person-fields";
+import { CUSTOMER_ROLE_ID, ROLE_ID_CHOICES, ROLE_IDS, ROLE_NAMES, roleName, type RoleName } from "./roles";
 import { afterCursor, boundedJsonObject, decodeCursor, diff, encodeCursor, ftsQuery, id, isoOrNull, listParams, stamp, text, type Page } from "./records";
 
 export type UserRow = typeof users.$inferSelect;
-export const ROLE_NAMES = ["Admin", "Agent", "Customer"] as const;
-const ROLE_IDS: Record<string, number> = { Admin: 1, Agent: 2, Customer: 3 };
-export const CUSTOMER_ROLE_ID = 3;
 
 /** Columns a client may write, by their API names (snake_case, as Zammad names them). */
 const COLUMN_OF = {
@@ -68,7 +66,7 @@ const builtInShape = {
   active: z.boolean().optional(),
   // A person always has a role: an empty list is refused rather than leaving them with none.
   roles: z.array(z.enum(ROLE_NAMES)).min(1, "must name at least one role").max(3).optional(),
-  role_ids: z.array(z.union([z.literal(1), z.literal(2), z.literal(3)], "must be 1 (Admin), 2 (Agent) or 3 (Customer)")).min(1, "must name at least one role").max(3).optional(),
+  role_ids: z.array(z.literal(Object.values(ROLE_IDS), `must be ${ROLE_ID_CHOICES}`)).min(1, "must name at least one role").max(3).optional(),
   group_ids: z.array(id).max(1000).optional(),
   traits: boundedJsonObject.optional(),
 };
@@ -116,7 +114,7 @@ function toJsonRows(db: Db | Tx, rows: UserRow[], fields: CustomField[], personF
       last_seen_at: isoOrNull(r.lastSeenAt),
       active: r.active,
       role_ids: roleIds,
-      roles: roleIds.map((i) => ROLE_NAMES[i - 1]!),
+      roles: roleIds.map(roleName),
       group_ids: groupRows.filter((x) => x.userId === r.id).map((x) => x.groupId),
       ...custom,
       ...extra,
@@ -193,7 +191,7 @@ function resolveInput(tx: Tx, data: Record<string, unknown>, fields: CustomField
   if (typeof target.organization_id === "number" && !tx.select({ id: organizations.id }).from(organizations).where(eq(organizations.id, target.organization_id)).get()) {
     throw new ValidationError([{ field: "organization_id", message: "no such organization" }]);
   }
-  const roleIds = data.role_ids ?? (data.roles as string[] | undefined)?.map((n) => ROLE_IDS[n]!);
+  const roleIds = data.role_ids ?? (data.roles as RoleName[] | undefined)?.map((n) => ROLE_IDS[n]);
   if (roleIds !== undefined) target.role_ids = [...new Set(roleIds as number[])].sort();
   if (data.group_ids !== undefined) {
     const wanted = [...new Set(data.group_ids as number[])].sort((a, b) => a - b);
