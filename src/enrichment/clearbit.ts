@@ -40,7 +40,6 @@ type Lookup = typeof enrichmentLookups.$inferSelect;
 export class ClearbitEnrichment {
   settings: ClearbitSettings;
   readonly limiter: RateLimiter;
-  private key: { sealed: string; plain: string } | null = null;
   private backfillRunning = false;
 
   constructor(private readonly ctx: Core) {
@@ -58,9 +57,7 @@ export class ClearbitEnrichment {
 
   async apiKey(): Promise<string | null> {
     const sealed = this.settings.api_key_sealed;
-    if (!sealed) return null;
-    if (this.key?.sealed !== sealed) this.key = { sealed, plain: await this.ctx.secrets.decrypt(sealed) };
-    return this.key.plain;
+    return sealed ? this.ctx.secrets.decrypt(sealed) : null;
   }
 
   async save(input: unknown): Promise<ClearbitSettings> {
