@@ -14,8 +14,12 @@ import { afterCursor, boundedJsonObject, decodeCursor, diff, encodeCursor, ftsQu
 
 export type UserRow = typeof users.$inferSelect;
 
-/** Columns a client may write, by their API names (snake_case, as Zammad names them). */
-const COLUMN_OF = {
+/**
+ * The one list of a person's columns: those a client may write, by their API names (snake_case, as
+ * Zammad names them) and their row keys. The API shape, snapshots, PUT defaults, CSV columns, audience
+ * profiles and Clearbit mappings derive from it.
+ */
+export const COLUMN_OF = {
   login: "login",
   email: "email",
   firstname: "firstname",
@@ -35,6 +39,8 @@ const COLUMN_OF = {
 } as const satisfies Record<string, keyof UserRow>;
 export type UserField = keyof typeof COLUMN_OF;
 export const USER_FIELDS = Object.keys(COLUMN_OF) as UserField[];
+/** What a user's snapshot (and so a user event's changes) holds besides custom fields: see snapshot(). */
+export const SNAPSHOT_FIELDS = [...USER_FIELDS, "role_ids", "group_ids", "traits"] as const;
 
 const email = z
   .string()
@@ -79,7 +85,11 @@ function inputSchema(fields: CustomField[]) {
 
 export type UserJson = ReturnType<typeof toJsonRows>[number];
 
-/** Users as the API, webhooks and CRM templates see them: Zammad's field names, custom fields flat. */
+/**
+ * Users as the API, webhooks and CRM templates see them: Zammad's field names, custom fields flat.
+ * The columns are spelled out (not looped over COLUMN_OF) for Zammad's key order and one object shape
+ * on this hot path; a unit test checks that every column of COLUMN_OF is here.
+ */
 function toJsonRows(db: Db | Tx, rows: UserRow[], fields: CustomField[], personFields: PersonFields) {
   if (!rows.length) return [];
   const ids = rows.map((r) => r.id);
@@ -301,8 +311,9 @@ export function updateUser({ db, events, personFields }: PeopleContext, userId: 
 
 /** What a PUT clears a left-out field to: a new person's value. Login and roles are not here: a person always has both. */
 const REPLACED_USER_DEFAULTS: Record<string, unknown> = {
-  email: null, firstname: null, lastname: null, phone: null, mobile: null, address: null, web: null, note: null, image: null,
-  organization_id: null, vip: false, verified: false, out_of_office: false, timezone: null, active: true, group_ids: [], traits: {},
+  ...Object.fromEntries(USER_FIELDS.filter((f) => f !== "login").map((f) => [f, NEW_USER_DEFAULTS[COLUMN_OF[f]]])),
+  group_ids: [],
+  traits: {},
 };
 
 /**

@@ -3,8 +3,8 @@ import { z } from "zod";
 import { conditionHolds, conditionsHold, type Match } from "../conditions";
 import type { Db } from "../db/client";
 import { users } from "../db/schema";
-import { listCustomFields, RESERVED_NAMES } from "../domain/custom-fields";
-import type { UserRow } from "../domain/users";
+import { apiValues, listCustomFields, RESERVED_NAMES } from "../domain/custom-fields";
+import { COLUMN_OF, type UserRow } from "../domain/users";
 import { conflict, notFound, validate, ValidationError } from "../errors";
 import type { Actor, ChangeEvent, EventFeed, Tx } from "../events/feed";
 import { traitsByUser } from "./clearbit";
@@ -54,8 +54,8 @@ export function audienceJson(a: Audience, members?: number) {
 export function profileOf(db: Db | Tx, row: UserRow): Record<string, unknown> {
   const iso = (d: Date | null) => (d ? d.toISOString() : null);
   return {
-    id: row.id, login: row.login, email: row.email, firstname: row.firstname, lastname: row.lastname, phone: row.phone, mobile: row.mobile, address: row.address,
-    web: row.web, note: row.note, image: row.image, organization_id: row.organizationId, vip: row.vip, verified: row.verified, active: row.active, timezone: row.timezone,
+    id: row.id,
+    ...apiValues(row, COLUMN_OF, []),
     last_seen_at: iso(row.lastSeenAt), created_at: iso(row.createdAt), updated_at: iso(row.updatedAt),
     ...row.custom,
     traits: row.traits,

@@ -13,7 +13,8 @@ import type { ChangeEvent, Tx } from "../events/feed";
 type DbOrTx = Db | Tx;
 type Json = Record<string, unknown>;
 
-/** Never sent in an embedded user (Zammad's rule): credentials, preferences, internal access lists. */
+/** Never sent in an embedded user (Zammad's rule): credentials, preferences, internal access lists. Names, not our
+ * column list: it also hides what other Zammad-shaped objects may carry. */
 export const HIDDEN_USER_FIELDS = ["password", "password_hash", "preferences", "login_failed", "last_login", "group_ids", "groups", "authorization_ids", "authorizations"];
 
 export type PayloadOptions = { publicUrl: string; personFields: PersonFields };
