@@ -10,7 +10,7 @@ import { apiValues, customValues, customValuesShape, listCustomFields, missingRe
 import type { Core } from "../core";
 import type { PersonFields } from "./person-fields";
 import { CUSTOMER_ROLE_ID, ROLE_ID_CHOICES, ROLE_IDS, ROLE_NAMES, roleName, type RoleName } from "./roles";
-import { afterCursor, boundedJsonObject, decodeCursor, diff, encodeCursor, ftsQuery, id, isoOrNull, listParams, stamp, text, type Page } from "./records";
+import { afterCursor, boundedJsonObject, decodeCursor, diff, ftsQuery, id, isoOrNull, listParams, pageOf, stamp, text, type Page } from "./records";
 
 export type UserRow = typeof users.$inferSelect;
 
@@ -439,11 +439,8 @@ export function listUsers({ db, personFields }: Pick<Core, "db" | "personFields"
     .orderBy(...keys.map((k) => (descending ? desc(k) : asc(k))))
     .limit(p.limit + 1)
     .all();
-  const more = rows.length > p.limit;
-  const page = more ? rows.slice(0, p.limit) : rows;
-  const last = page.at(-1);
-  const next = more && last ? encodeCursor(sortValues(p.sort, last)) : null;
-  return { data: toJsonRows(db, page, listCustomFields(db, "user"), personFields), next_cursor: next };
+  const page = pageOf(rows, p.limit, (last) => sortValues(p.sort, last));
+  return { data: toJsonRows(db, page.data, listCustomFields(db, "user"), personFields), next_cursor: page.next_cursor };
 }
 
 /** Above this many matches a search counts as broad. */

@@ -103,7 +103,8 @@ export function recordsApi(ctx: AppContext) {
     // The change feed: a cursor, and an optional wait (long poll) that returns as soon as an event is recorded.
     .get("/events", async ({ request, query }) => {
       requireApiToken(ctx, request);
-      const after = optionalId(query.after) ?? 0;
+      // The feed's cursor is an event id (consumers keep it to resume); `after` is its earlier name.
+      const after = optionalId(query.cursor ?? query.after) ?? 0;
       const limit = Math.min(optionalId(query.limit) ?? 100, 1000);
       const wait = Math.min(optionalId(query.wait) ?? 0, 60);
       const filter = { objectType: typeof query.object_type === "string" ? query.object_type : undefined, objectId: optionalId(query.object_id) };
