@@ -6,6 +6,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
  */
 export interface SecretBox {
   encrypt(plain: string): Promise<string>;
+  /** Opens a sealed value; repeated calls for the same value are answered from memory. */
   decrypt(sealed: string): Promise<string>;
 }
 
@@ -21,19 +22,35 @@ export function loadOrCreateKey(path: string): Uint8Array<ArrayBuffer> {
   return new Uint8Array(key);
 }
 
+/** Sealed values kept opened: senders reveal the same secret for every call they make. */
+const MAX_CACHED = 1000;
+
 export async function createSecretBox(rawKey: Uint8Array<ArrayBuffer>): Promise<SecretBox> {
   const key = await crypto.subtle.importKey("raw", rawKey, "AES-GCM", false, ["encrypt", "decrypt"]);
+  const open = async (value: string) => {
+    if (!value.startsWith(PREFIX)) throw new Error("not an encrypted secret");
+    const bytes = Buffer.from(value.slice(PREFIX.length), "base64");
+    const plain = await crypto.subtle.decrypt({ name: "AES-GCM", iv: bytes.subarray(0, 12) }, key, bytes.subarray(12));
+    return new TextDecoder().decode(plain);
+  };
+  // Keyed by the sealed value, which a save always changes (fresh IV): an entry never goes stale, so
+  // old ones only cost memory and the cache is simply emptied when full. A failure is not kept.
+  const opened = new Map<string, Promise<string>>();
   return {
     async encrypt(plain) {
       const iv = crypto.getRandomValues(new Uint8Array(12));
       const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv }, key, new TextEncoder().encode(plain)));
       return PREFIX + Buffer.concat([iv, sealed]).toString("base64");
     },
-    async decrypt(value) {
-      if (!value.startsWith(PREFIX)) throw new Error("not an encrypted secret");
-      const bytes = Buffer.from(value.slice(PREFIX.length), "base64");
-      const plain = await crypto.subtle.decrypt({ name: "AES-GCM", iv: bytes.subarray(0, 12) }, key, bytes.subarray(12));
-      return new TextDecoder().decode(plain);
+    decrypt(value) {
+      let plain = opened.get(value);
+      if (!plain) {
+        if (opened.size >= MAX_CACHED) opened.clear();
+        plain = open(value);
+        opened.set(value, plain);
+        plain.catch(() => opened.delete(value));
+      }
+      return plain;
     },
   };
 }

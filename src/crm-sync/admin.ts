@@ -123,7 +123,7 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
       if (tab === "logs") {
         const q = Object.fromEntries(url.searchParams);
         delete q.tab;
-        const filter = { user_id: q.user_id || undefined, operation: q.operation || undefined, outcome: q.outcome || undefined, offset: q.offset || undefined };
+        const filter = { user_id: q.user_id || undefined, operation: q.operation || undefined, outcome: q.outcome || undefined, cursor: q.cursor || undefined };
         let log: ReturnType<typeof listSyncLog>;
         try {
           log = listSyncLog(ctx.db, sync.id, filter);
@@ -132,7 +132,7 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
         }
         data.log = log.data.map(logRow);
         data.filter = { user_id: q.user_id ?? "", [`op_${q.operation || "any"}`]: true, [`outcome_${q.outcome || "any"}`]: true };
-        data.nextPage = log.next_offset !== null ? `/crm-sync/${sync.id}?${new URLSearchParams({ ...q, tab: "logs", offset: String(log.next_offset) })}` : null;
+        data.nextPage = log.next_cursor !== null ? `/crm-sync/${sync.id}?${new URLSearchParams({ ...q, tab: "logs", cursor: log.next_cursor })}` : null;
       }
     }
     return adminPage(ctx, request, session, "crm-sync-edit", data, { title: sync ? sync.name : "New CRM sync", section: "crm-sync", status });

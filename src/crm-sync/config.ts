@@ -1,9 +1,11 @@
 import { asc, eq } from "drizzle-orm";
 import { JSONPath } from "jsonpath-plus";
 import { z } from "zod";
+import type { Condition } from "../conditions";
 import type { Db } from "../db/client";
 import { organizations } from "../db/schema";
 import type { DeliveryEngine } from "../delivery";
+import { ROLE_NAMES } from "../domain/roles";
 import { notFound, validate, ValidationError, type FieldIssue } from "../errors";
 import { maskedHeaders, sealSecretHeaders, secretHeadersSchema } from "../delivery/secret-headers";
 import { maskSecret, type SecretBox } from "../secrets";
@@ -52,7 +54,7 @@ export const syncInputSchema = z.strictObject({
   allow_self: z.boolean().default(false),
   filter: z
     .strictObject({
-      role: z.enum(["Admin", "Agent", "Customer"]).nullable().default(null),
+      role: z.enum(ROLE_NAMES).nullable().default(null),
       organization_id: z.number().int().positive().nullable().default(null),
     })
     .default({ role: null, organization_id: null }),
@@ -73,6 +75,14 @@ const toOperation = (o: z.output<ReturnType<typeof z.strictObject<ReturnType<typ
   timeoutSeconds: o.timeout,
 });
 const fromOperation = (o: CrmOperation) => ({ enabled: o.enabled, method: o.method, url: o.url, headers: o.headers, data: o.data, tls_verify: o.tlsVerify, timeout: o.timeoutSeconds });
+
+/** The filter in the shared condition language, over a person's roles and organization: all must hold. */
+export function filterConditions(f: CrmFilter): Condition[] {
+  const out: Condition[] = [];
+  if (f.role) out.push({ field: "roles", op: "is", value: f.role });
+  if (f.organizationId) out.push({ field: "organization_id", op: "is", value: String(f.organizationId) });
+  return out;
+}
 
 /** The API shape of a sync: secrets masked, never returned. */
 export function syncJson(s: CrmSync, secretPlain?: string) {

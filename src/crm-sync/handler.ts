@@ -7,6 +7,7 @@ import type { SecretBox } from "../secrets";
 import type { CrmSync } from "./config";
 import type { CrmJobPayload, CrmSyncPlanner } from "./planner";
 import { HOP_HEADER, nextHop } from "../delivery/hops";
+import { openSecretHeaders } from "../delivery/secret-headers";
 import { TemplateError } from "../templates";
 import { renderCall, toRequestSpec, type RenderedCall } from "./render";
 import { crmSyncs, crmSyncSkips } from "./schema";
@@ -53,16 +54,6 @@ export function crmSyncHandler(db: Db, secrets: SecretBox, planner: CrmSyncPlann
   const links = planner.links;
   /** Why a job was not sent, from prepare() to its onSuccess() (same process, same attempt). */
   const skipReasons = new Map<number, string>();
-  /** Sealed value → clear value (a sealed value changes on every save, so entries never go stale). */
-  const plain = new Map<string, string>();
-  const reveal = async (sealed: string) => {
-    let value = plain.get(sealed);
-    if (value === undefined) {
-      if (plain.size > 1000) plain.clear();
-      plain.set(sealed, (value = await secrets.decrypt(sealed)));
-    }
-    return value;
-  };
 
   // Prepared once: prepare() and onSuccess() run for every call.
   const syncById = db.select().from(crmSyncs).where(eq(crmSyncs.id, sql.placeholder("id"))).prepare();
@@ -70,14 +61,8 @@ export function crmSyncHandler(db: Db, secrets: SecretBox, planner: CrmSyncPlann
 
   async function authOf(sync: CrmSync): Promise<HttpRequestSpec["auth"]> {
     if (sync.authType === "none" || !sync.authSecret) return undefined;
-    const secret = await reveal(sync.authSecret);
+    const secret = await secrets.decrypt(sync.authSecret);
     return sync.authType === "basic" ? { type: "basic", username: sync.authUsername ?? "", password: secret } : { type: "bearer", token: secret };
-  }
-
-  async function secretHeadersOf(sync: CrmSync): Promise<Record<string, string>> {
-    const out: Record<string, string> = {};
-    for (const [name, sealed] of Object.entries(sync.secretHeadersSealed ?? {})) out[name] = await reveal(sealed);
-    return out;
   }
 
   const skip = (job: Job, reason: string) => {
@@ -114,7 +99,7 @@ export function crmSyncHandler(db: Db, secrets: SecretBox, planner: CrmSyncPlann
         throw err;
       }
       const spec = toRequestSpec(call, op, await authOf(sync));
-      const secretHeaders = await secretHeadersOf(sync);
+      const secretHeaders = await openSecretHeaders(secrets, sync.secretHeadersSealed);
       return { ...spec, headers: { ...spec.headers, ...secretHeaders, [HOP_HEADER]: nextHop(p.hop) }, secrets: Object.values(secretHeaders) };
     },
     classify(job, result: HttpResult) {

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Db } from "../db/client";
+import { decodeTypedCursor, pageOf, type Page } from "../domain/records";
 import { validate } from "../errors";
 import { destinationOf, orderingKeyOf } from "./config";
 
@@ -8,7 +9,7 @@ export const logFilterSchema = z.strictObject({
   operation: z.enum(["create", "update", "delete"]).optional(),
   /** failed: transport errors and non-2xx answers; skipped: calls not sent (with the reason); ok: 2xx. */
   outcome: z.enum(["ok", "failed", "skipped"]).optional(),
-  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+  cursor: z.string().max(2000).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
 export type LogFilter = z.input<typeof logFilterSchema>;
@@ -50,11 +51,11 @@ const FAILED = "(h.error IS NOT NULL OR h.response_status IS NULL OR h.response_
  * A sync's log: every HTTP attempt (from the delivery engine's redacted HTTP log, with the person
  * and operation from its job) merged with the calls that were not sent and why. Newest first.
  */
-export function listSyncLog(db: Db, syncId: number, input: unknown = {}): { data: LogEntry[]; next_offset: number | null } {
+export function listSyncLog(db: Db, syncId: number, input: unknown = {}): Page<LogEntry> {
   const f = validate(logFilterSchema, input);
   const callWhere = ["h.destination = $dest"];
   const skipWhere = ["s.sync_id = $sync"];
-  const params: Record<string, string | number> = { dest: destinationOf(syncId), sync: syncId, limit: f.limit + 1, offset: f.offset };
+  const params: Record<string, string | number> = { dest: destinationOf(syncId), sync: syncId, limit: f.limit + 1 };
   if (f.user_id !== undefined) {
     callWhere.push("j.ordering_key = $okey");
     skipWhere.push("s.user_id = $user");
@@ -76,12 +77,16 @@ export function listSyncLog(db: Db, syncId: number, input: unknown = {}): { data
       NULL, NULL, NULL, NULL, NULL, NULL, s.reason, NULL, NULL, NULL, NULL
     FROM crm_sync_skips s WHERE ${skipWhere.join(" AND ")}`;
   const parts = f.outcome === "skipped" ? [skips] : f.outcome ? [calls] : [calls, skips];
-  const sql = `SELECT * FROM (${parts.join(" UNION ALL ")}) ORDER BY at DESC, id DESC LIMIT $limit OFFSET $offset`;
+  // Keyset on (time, kind, id): the two sources number their rows separately.
+  let after = "";
+  if (f.cursor) {
+    [params.at, params.kind, params.id] = decodeTypedCursor(f.cursor, ["number", ["call", "skipped"], "number"]) as [number, string, number];
+    after = "WHERE (at, kind, id) < ($at, $kind, $id)";
+  }
+  const sql = `SELECT * FROM (${parts.join(" UNION ALL ")}) ${after} ORDER BY at DESC, kind DESC, id DESC LIMIT $limit`;
   const used = Object.fromEntries(Object.entries(params).filter(([k]) => sql.includes(`$${k}`)));
-  const rows = db.$client.query(sql).all(used as never) as Row[];
-  const more = rows.length > f.limit;
-  const data = rows.slice(0, f.limit).map(toEntry);
-  return { data, next_offset: more ? f.offset + f.limit : null };
+  const page = pageOf(db.$client.query(sql).all(used as never) as Row[], f.limit, (last) => [last.at, last.kind, last.id]);
+  return { data: page.data.map(toEntry), next_cursor: page.next_cursor };
 }
 
 const parse = (s: string | null) => (s ? (JSON.parse(s) as Record<string, string>) : null);

@@ -4,8 +4,10 @@ import type { Db } from "../db/client";
 import { notFound } from "../errors";
 import type { DbOrTx, DeliveryEngine } from "../delivery";
 import { currentHop } from "../delivery/hops";
+import { conditionsHold } from "../conditions";
+import { roleName } from "../domain/roles";
 import type { ChangeEvent, Tx } from "../events/feed";
-import { destinationOf, getSync, orderingKeyOf, type CrmSync } from "./config";
+import { destinationOf, filterConditions, getSync, orderingKeyOf, type CrmSync } from "./config";
 import { LinkStore } from "./links";
 import { crmSyncs } from "./schema";
 import { personSourceFromDeleted, type PersonSource } from "./tokens";
@@ -14,7 +16,6 @@ export const CRM_JOB_KIND = "crm-sync";
 /** hop: the hop count of the request that caused the call (hops.ts); absent: 0. */
 export type CrmJobPayload = { op: "create" | "update" | "delete"; syncId: number; userId: number; person?: PersonSource; hop?: number };
 
-const ROLE_IDS = { Admin: 1, Agent: 2, Customer: 3 } as const;
 const UPSERT_EVENTS = new Set(["user.created", "user.updated", "user.enriched"]);
 const BULK_BATCH = 500;
 
@@ -39,8 +40,7 @@ export class CrmSyncPlanner {
     this.links = new LinkStore(sqlite);
     const q = (sql: string) => sqlite.prepare(sql);
     this.s = {
-      hasRole: q("SELECT 1 AS one FROM user_roles WHERE user_id = ? AND role_id = ?"),
-      orgOf: q("SELECT organization_id AS org FROM users WHERE id = ?"),
+      filterFields: q("SELECT organization_id, (SELECT group_concat(role_id) FROM user_roles WHERE user_id = users.id) AS role_ids FROM users WHERE id = ?"),
       pendingUpsert: q(
         `SELECT 1 AS one FROM delivery_jobs WHERE ordering_key = ? AND status = 'pending' AND kind = '${CRM_JOB_KIND}'
          AND json_extract(payload, '$.op') IN ('create', 'update') LIMIT 1`,
@@ -68,10 +68,11 @@ export class CrmSyncPlanner {
   }
 
   matches(sync: CrmSync, userId: number): boolean {
-    const { role, organizationId } = sync.filter;
-    if (role && !this.s.hasRole!.get(userId, ROLE_IDS[role])) return false;
-    if (organizationId && (this.s.orgOf!.get(userId) as { org: number | null } | null)?.org !== organizationId) return false;
-    return true;
+    const conditions = filterConditions(sync.filter);
+    if (!conditions.length) return true;
+    const row = this.s.filterFields!.get(userId) as { organization_id: number | null; role_ids: string | null } | null;
+    const roles = row?.role_ids ? row.role_ids.split(",").map((id) => roleName(Number(id))) : [];
+    return conditionsHold("all", conditions, row && { organization_id: row.organization_id, roles });
   }
 
   /**

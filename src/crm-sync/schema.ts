@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import type { RoleName } from "../domain/roles";
 
 const timestamp = (name: string) => integer(name, { mode: "timestamp_ms" });
 const now = sql`(cast(unixepoch('subsec') * 1000 as integer))`;
@@ -19,7 +20,7 @@ export type CrmOperation = {
 };
 
 /** Which people a sync pushes: all, or only those with a role and/or in an organization. */
-export type CrmFilter = { role: "Admin" | "Agent" | "Customer" | null; organizationId: number | null };
+export type CrmFilter = { role: RoleName | null; organizationId: number | null };
 
 /** A CRM webhook sync (Deskpro's "Webhook Sync"): its calls, authentication and filter. */
 export const crmSyncs = sqliteTable("crm_syncs", {

@@ -3,6 +3,7 @@ import { eq } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { organizations } from "../db/schema";
 import type { PersonFields } from "../domain/person-fields";
+import { SNAPSHOT_FIELDS } from "../domain/users";
 
 /**
  * The person as CRM templates see them: Deskpro's token names ({{ person.first_name }} ...), custom
@@ -97,7 +98,8 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
 
 /**
  * The token source of a live user (null when the user is gone). Read with two prepared statements:
- * it runs for every call sent (the general userJson costs ten times more).
+ * it runs for every call sent (the general userJson costs ten times more). Its SELECT names only the
+ * columns tokens use (PersonSource), so it is not the general column list of domain/users.ts.
  */
 export function personSourceOf(db: Db, personFields: PersonFields, userId: number): PersonSource | null {
   let st = personStatements.get(db);
@@ -133,7 +135,7 @@ export function personSourceFromDeleted(db: Db, userId: number, changes: Record<
   for (const [k, [old]] of Object.entries(changes)) before[k] = old;
   const orgId = typeof before.organization_id === "number" ? before.organization_id : null;
   const org = orgId ? db.select({ name: organizations.name }).from(organizations).where(eq(organizations.id, orgId)).get() : undefined;
-  const builtIn = new Set(["login", "email", "firstname", "lastname", "phone", "mobile", "address", "web", "note", "image", "organization_id", "vip", "verified", "out_of_office", "timezone", "active", "role_ids", "group_ids", "traits"]);
+  const builtIn = new Set<string>(SNAPSHOT_FIELDS);
   const custom: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(before)) if (!builtIn.has(k)) custom[k] = v;
   const s = (k: string) => (typeof before[k] === "string" ? (before[k] as string) : null);

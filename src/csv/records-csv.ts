@@ -6,7 +6,7 @@ import { AppError, ValidationError } from "../errors";
 import type { Actor, EventFeed, Tx } from "../events/feed";
 import { listCustomFields, type CustomField } from "../domain/custom-fields";
 import { createOrganizationIn, findOrganizationByName, getOrganizationRow, organizationJson, parseOrganizationInput, updateOrganizationIn } from "../domain/organizations";
-import { createUserIn, findUserByEmail, getUserRow, parseUserInput, updateUserIn, userJson } from "../domain/users";
+import { createUserIn, findUserByEmail, getUserRow, parseUserInput, updateUserIn, USER_FIELDS, userJson } from "../domain/users";
 import { CsvError, csvLine, unguard } from "./csv";
 
 /**
@@ -17,7 +17,8 @@ import { CsvError, csvLine, unguard } from "./csv";
 type Kind = "user" | "organization";
 const PAGE = 1000;
 
-const USER_COLUMNS = ["id", "login", "email", "firstname", "lastname", "phone", "mobile", "address", "web", "note", "image", "organization", "vip", "verified", "out_of_office", "timezone", "active", "roles", "traits", "last_seen_at", "created_at", "updated_at"];
+/** A person's columns (the organization by name, as people type it), then roles, traits and read-only times. */
+const USER_COLUMNS = ["id", ...USER_FIELDS.map((f) => (f === "organization_id" ? "organization" : f)), "roles", "traits", "last_seen_at", "created_at", "updated_at"];
 const ORG_COLUMNS = ["id", "name", "domain", "domain_assignment", "shared", "note", "active", "member_count", "created_at", "updated_at"];
 const BOOLEAN_COLUMNS = new Set(["vip", "verified", "out_of_office", "active", "domain_assignment", "shared"]);
 const READ_ONLY = new Set(["last_seen_at", "created_at", "updated_at", "member_count"]);

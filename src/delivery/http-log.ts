@@ -95,7 +95,7 @@ export const httpLogFilterSchema = z.object({
   failedOnly: z.union([z.boolean(), z.stringbool()]).optional(),
   /** Keyset pagination: entries with a smaller id (older). */
   beforeId: z.coerce.number().int().optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
+  limit: z.coerce.number().int().min(1).max(501).default(50), // a page of 500 and one to see whether more follow
 });
 export type HttpLogFilter = z.input<typeof httpLogFilterSchema>;
 

@@ -3,13 +3,13 @@ import type { Db } from "../db/client";
 import { apiTokens, sessions, settings, userRoles, users } from "../db/schema";
 import { conflict, ValidationError } from "../errors";
 import type { Tx } from "../events/feed";
+import { ADMIN_ROLE_ID } from "./roles";
 
 /**
  * The rules every door (admin UI, REST API, CLI, CSV import) follows when an account gains or loses
  * the Admin role, is deactivated or is deleted. users.ts and admins.ts call these inside their
  * transactions, so the rule and the change commit together.
  */
-export const ADMIN_ROLE_ID = 1;
 
 /** Set when the first administrator is created and never cleared: /setup is for new appliances only. */
 const ADMIN_EVER_CREATED_KEY = "admin.first_created_at";

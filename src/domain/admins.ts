@@ -4,12 +4,11 @@ import type { Db } from "../db/client";
 import { sessions, userRoles, users } from "../db/schema";
 import { conflict, notFound, validate, ValidationError } from "../errors";
 import type { Actor, EventFeed } from "../events/feed";
-import { ADMIN_ROLE_ID, setupIsOpen } from "./admin-access";
+import { setupIsOpen } from "./admin-access";
+import { ADMIN_ROLE_ID, CUSTOMER_ROLE_ID } from "./roles";
 import { passwordResemblesEmail, passwordSchema } from "./passwords";
 import { createUserIn, getUserRow, updateUserIn } from "./users";
 
-export { ADMIN_ROLE_ID } from "./admin-access";
-const CUSTOMER_ROLE_ID = 3;
 
 export const emailSchema = z
   .string()

@@ -5,7 +5,8 @@ import type { Db } from "../db/client";
 import { apiTokens, userRoles, users, writeKeys } from "../db/schema";
 import { randomToken, sha256Hex } from "../crypto-tokens";
 import { notFound, unauthorized, validate, ValidationError } from "../errors";
-import { ADMIN_ROLE_ID, isActiveAdmin } from "./admin-access";
+import { isActiveAdmin } from "./admin-access";
+import { ADMIN_ROLE_ID } from "./roles";
 
 /**
  * Named secrets handed to programs (API tokens, Segment write keys): shown once, stored as SHA-256,

@@ -9,7 +9,11 @@ import type { Actor, EventFeed } from "../events/feed";
 export type ObjectType = "user" | "organization";
 export type CustomField = typeof customFields.$inferSelect;
 
-/** Names a custom field may not take: the built-in fields and relations of users and organizations. */
+/**
+ * Names a custom field may not take: the built-in fields and relations of users and organizations,
+ * and Zammad's hidden ones. A superset of the user columns (users.ts COLUMN_OF; a unit test checks it),
+ * spelled out because users.ts imports this module.
+ */
 export const RESERVED_NAMES = new Set([
   "id", "login", "email", "firstname", "lastname", "name", "phone", "mobile", "address", "web", "note", "image",
   "organization", "organization_id", "organization_ids", "vip", "verified", "out_of_office", "timezone", "last_login",

@@ -5,7 +5,7 @@ import { organizations, tickets, users, type Provenance } from "../db/schema";
 import { conflict, notFound, validate, ValidationError } from "../errors";
 import type { Actor, EventFeed, Tx } from "../events/feed";
 import { apiValues, customValues, customValuesShape, listCustomFields, missingRequired, replacementValues, schemaWithFields, type CustomField } from "./custom-fields";
-import { afterCursor, decodeCursor, diff, encodeCursor, ftsQuery, listDefaults, stamp, type ListQuery, text, type Page } from "./records";
+import { afterCursor, decodeCursor, diff, ftsQuery, listDefaults, pageOf, stamp, type ListQuery, text, type Page } from "./records";
 
 export type OrganizationRow = typeof organizations.$inferSelect;
 
@@ -219,11 +219,8 @@ export function listOrganizations(db: Db, query: OrganizationListQuery): Page<Or
     .orderBy(...keys.map((k) => (descending ? desc(k) : asc(k))))
     .limit(p.limit + 1)
     .all();
-  const more = rows.length > p.limit;
-  const page = more ? rows.slice(0, p.limit) : rows;
-  const last = page.at(-1);
-  const next = more && last ? encodeCursor(p.sort === "name" ? [last.sortKey, last.row.id] : [last.row.id]) : null;
-  return { data: toJsonRows(db, page.map((r) => r.row), listCustomFields(db, "organization")), next_cursor: next };
+  const page = pageOf(rows, p.limit, (last) => (p.sort === "name" ? [last.sortKey, last.row.id] : [last.row.id]));
+  return { data: toJsonRows(db, page.data.map((r) => r.row), listCustomFields(db, "organization")), next_cursor: page.next_cursor };
 }
 
 /** An organization named the way a person types it in a form: an id or a name. Unknown is a ValidationError on `field`. */

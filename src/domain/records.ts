@@ -54,6 +54,8 @@ export function encodeCursor(values: unknown[]): string {
   return Buffer.from(JSON.stringify(values)).toString("base64url");
 }
 
+const invalidCursor = () => badRequest("invalid cursor; use the next_cursor value of a previous page", [{ field: "cursor", message: "is not a cursor from this list" }]);
+
 export function decodeCursor(cursor: string, length: number): unknown[] {
   try {
     const values = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
@@ -61,7 +63,30 @@ export function decodeCursor(cursor: string, length: number): unknown[] {
   } catch {
     // fall through
   }
-  throw badRequest("invalid cursor; use the next_cursor value of a previous page", [{ field: "cursor", message: "is not a cursor from this list" }]);
+  throw invalidCursor();
+}
+
+/** A cursor's values, checked against the kinds the list sorts by (a number or one of some words). */
+export function decodeTypedCursor(cursor: string, kinds: ("number" | readonly string[])[]): unknown[] {
+  const values = decodeCursor(cursor, kinds.length);
+  const fits = (v: unknown, k: (typeof kinds)[number]) => (k === "number" ? Number.isSafeInteger(v) : k.includes(v as string));
+  if (!values.every((v, i) => fits(v, kinds[i]!))) throw invalidCursor();
+  return values;
+}
+
+/**
+ * Lists kept newest first by id (deliveries, the HTTP log) continue below the id their cursor holds;
+ * `before_id`, the earlier spelling, is still read.
+ */
+export function beforeIdOf(p: { cursor?: string; before_id?: number }): number | undefined {
+  return p.cursor === undefined ? p.before_id : (decodeTypedCursor(p.cursor, ["number"])[0] as number);
+}
+
+/** A page from rows fetched with one more than the limit: the extra row says another page follows. */
+export function pageOf<T>(rows: T[], limit: number, sortValues: (last: T) => unknown[]): { data: T[]; next_cursor: string | null } {
+  const more = rows.length > limit;
+  const data = more ? rows.slice(0, limit) : rows;
+  return { data, next_cursor: more ? encodeCursor(sortValues(data.at(-1)!)) : null };
 }
 
 /** `(k1, k2, id) > (v1, v2, vid)` (or `<` descending): SQLite row values, served by the sort index. */
@@ -92,5 +117,11 @@ export const listDefaults = <Sort extends string>(q: ListQuery<Sort>, sort: Sort
   order: q.order ?? "asc",
   sort: q.sort ?? sort,
 });
+
+/** The paging parameters of newest-first lists keyed by id. */
+export const idPageParams = {
+  cursor: z.string().max(2000).optional(),
+  before_id: z.coerce.number().int().positive().optional(),
+};
 
 export type Page<T> = { data: T[]; next_cursor: string | null };

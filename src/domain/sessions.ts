@@ -3,7 +3,7 @@ import type { Db } from "../db/client";
 import { sessions, userRoles, users } from "../db/schema";
 import { randomToken, sha256Hex } from "../crypto-tokens";
 import { notFound } from "../errors";
-import { ADMIN_ROLE_ID } from "./admin-access";
+import { ADMIN_ROLE_ID } from "./roles";
 
 export type SessionInfo = { id: string; csrfToken: string; user: { id: number; email: string; name: string } };
 /** How long a session lives: `idleMs` without a request, `maxAgeMs` in all however active. */

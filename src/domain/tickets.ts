@@ -4,7 +4,7 @@ import type { Db } from "../db/client";
 import { articles, attachments, groups, organizations, tickets, users } from "../db/schema";
 import { notFound, validate, ValidationError } from "../errors";
 import type { Actor, EventFeed, Tx } from "../events/feed";
-import { afterCursor, decodeCursor, diff, encodeCursor, id, isoOrNull, DEFAULT_PAGE_SIZE, type ListQuery, type Page } from "./records";
+import { afterCursor, decodeCursor, diff, id, isoOrNull, DEFAULT_PAGE_SIZE, pageOf, type ListQuery, type Page } from "./records";
 
 export type TicketRow = typeof tickets.$inferSelect;
 export type ArticleRow = typeof articles.$inferSelect;
@@ -271,9 +271,8 @@ export function listTickets(db: Db, query: TicketListQuery): Page<TicketJson> {
   const descending = p.order === "desc";
   if (p.cursor) conds.push(afterCursor([sql`${tickets.id}`], decodeCursor(p.cursor, 1), descending));
   const rows = db.select().from(tickets).where(conds.length ? and(...conds) : undefined).orderBy(descending ? desc(tickets.id) : asc(tickets.id)).limit(p.limit + 1).all();
-  const more = rows.length > p.limit;
-  const page = more ? rows.slice(0, p.limit) : rows;
-  return { data: page.map((t) => ticketJson(db, t)), next_cursor: more ? encodeCursor([page.at(-1)!.id]) : null };
+  const page = pageOf(rows, p.limit, (last) => [last.id]);
+  return { data: page.data.map((t) => ticketJson(db, t)), next_cursor: page.next_cursor };
 }
 
 /** Names for display: the lookups and the people and groups a set of tickets refers to. */

@@ -9,15 +9,17 @@ import { afterAccountChange, assertNotLastActiveAdmin, checkAccountChange, endAd
 import { apiValues, customValues, customValuesShape, listCustomFields, missingRequired, replacementValues, schemaWithFields, type CustomField } from "./custom-fields";
 import type { Core } from "../core";
 import type { PersonFields } from "./person-fields";
-import { afterCursor, boundedJsonObject, decodeCursor, diff, encodeCursor, ftsQuery, id, isoOrNull, listDefaults, stamp, type ListQuery, text, type Page } from "./records";
+import { CUSTOMER_ROLE_ID, ROLE_ID_CHOICES, ROLE_IDS, ROLE_NAMES, roleName, type RoleName } from "./roles";
+import { afterCursor, boundedJsonObject, decodeCursor, diff, ftsQuery, id, isoOrNull, listDefaults, pageOf, stamp, type ListQuery, text, type Page } from "./records";
 
 export type UserRow = typeof users.$inferSelect;
-export const ROLE_NAMES = ["Admin", "Agent", "Customer"] as const;
-const ROLE_IDS: Record<string, number> = { Admin: 1, Agent: 2, Customer: 3 };
-export const CUSTOMER_ROLE_ID = 3;
 
-/** Columns a client may write, by their API names (snake_case, as Zammad names them). */
-const COLUMN_OF = {
+/**
+ * The one list of a person's columns: those a client may write, by their API names (snake_case, as
+ * Zammad names them) and their row keys. The API shape, snapshots, PUT defaults, CSV columns, audience
+ * profiles and Clearbit mappings derive from it.
+ */
+export const COLUMN_OF = {
   login: "login",
   email: "email",
   firstname: "firstname",
@@ -37,6 +39,8 @@ const COLUMN_OF = {
 } as const satisfies Record<string, keyof UserRow>;
 export type UserField = keyof typeof COLUMN_OF;
 export const USER_FIELDS = Object.keys(COLUMN_OF) as UserField[];
+/** What a user's snapshot (and so a user event's changes) holds besides custom fields: see snapshot(). */
+export const SNAPSHOT_FIELDS = [...USER_FIELDS, "role_ids", "group_ids", "traits"] as const;
 
 const email = z
   .string()
@@ -68,7 +72,7 @@ const builtInShape = {
   active: z.boolean().optional(),
   // A person always has a role: an empty list is refused rather than leaving them with none.
   roles: z.array(z.enum(ROLE_NAMES)).min(1, "must name at least one role").max(3).optional(),
-  role_ids: z.array(z.union([z.literal(1), z.literal(2), z.literal(3)], "must be 1 (Admin), 2 (Agent) or 3 (Customer)")).min(1, "must name at least one role").max(3).optional(),
+  role_ids: z.array(z.literal(Object.values(ROLE_IDS), `must be ${ROLE_ID_CHOICES}`)).min(1, "must name at least one role").max(3).optional(),
   group_ids: z.array(id).max(1000).optional(),
   traits: boundedJsonObject.optional(),
 };
@@ -84,7 +88,11 @@ function inputSchema(fields: CustomField[]) {
 
 export type UserJson = ReturnType<typeof toJsonRows>[number];
 
-/** Users as the API, webhooks and CRM templates see them: Zammad's field names, custom fields flat. */
+/**
+ * Users as the API, webhooks and CRM templates see them: Zammad's field names, custom fields flat.
+ * The columns are spelled out (not looped over COLUMN_OF) for Zammad's key order and one object shape
+ * on this hot path; a unit test checks that every column of COLUMN_OF is here.
+ */
 function toJsonRows(db: Db | Tx, rows: UserRow[], fields: CustomField[], personFields: PersonFields) {
   if (!rows.length) return [];
   const ids = rows.map((r) => r.id);
@@ -119,7 +127,7 @@ function toJsonRows(db: Db | Tx, rows: UserRow[], fields: CustomField[], personF
       last_seen_at: isoOrNull(r.lastSeenAt),
       active: r.active,
       role_ids: roleIds,
-      roles: roleIds.map((i) => ROLE_NAMES[i - 1]!),
+      roles: roleIds.map(roleName),
       group_ids: groupRows.filter((x) => x.userId === r.id).map((x) => x.groupId),
       ...custom,
       ...extra,
@@ -196,7 +204,7 @@ function resolveInput(tx: Tx, data: Record<string, unknown>, fields: CustomField
   if (typeof target.organization_id === "number" && !tx.select({ id: organizations.id }).from(organizations).where(eq(organizations.id, target.organization_id)).get()) {
     throw new ValidationError([{ field: "organization_id", message: "no such organization" }]);
   }
-  const roleIds = data.role_ids ?? (data.roles as string[] | undefined)?.map((n) => ROLE_IDS[n]!);
+  const roleIds = data.role_ids ?? (data.roles as RoleName[] | undefined)?.map((n) => ROLE_IDS[n]);
   if (roleIds !== undefined) target.role_ids = [...new Set(roleIds as number[])].sort();
   if (data.group_ids !== undefined) {
     const wanted = [...new Set(data.group_ids as number[])].sort((a, b) => a - b);
@@ -306,8 +314,9 @@ export function updateUser({ db, events, personFields }: PeopleContext, userId: 
 
 /** What a PUT clears a left-out field to: a new person's value. Login and roles are not here: a person always has both. */
 const REPLACED_USER_DEFAULTS: Record<string, unknown> = {
-  email: null, firstname: null, lastname: null, phone: null, mobile: null, address: null, web: null, note: null, image: null,
-  organization_id: null, vip: false, verified: false, out_of_office: false, timezone: null, active: true, group_ids: [], traits: {},
+  ...Object.fromEntries(USER_FIELDS.filter((f) => f !== "login").map((f) => [f, NEW_USER_DEFAULTS[COLUMN_OF[f]]])),
+  group_ids: [],
+  traits: {},
 };
 
 /**
@@ -434,11 +443,8 @@ export function listUsers({ db, personFields }: Pick<Core, "db" | "personFields"
     .orderBy(...keys.map((k) => (descending ? desc(k) : asc(k))))
     .limit(p.limit + 1)
     .all();
-  const more = rows.length > p.limit;
-  const page = more ? rows.slice(0, p.limit) : rows;
-  const last = page.at(-1);
-  const next = more && last ? encodeCursor(sortValues(p.sort, last)) : null;
-  return { data: toJsonRows(db, page, listCustomFields(db, "user"), personFields), next_cursor: next };
+  const page = pageOf(rows, p.limit, (last) => sortValues(p.sort, last));
+  return { data: toJsonRows(db, page.data, listCustomFields(db, "user"), personFields), next_cursor: page.next_cursor };
 }
 
 /** Above this many matches a search counts as broad. */

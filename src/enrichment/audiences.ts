@@ -1,9 +1,10 @@
 import { and, asc, eq, inArray } from "drizzle-orm";
 import { z } from "zod";
+import { conditionHolds, conditionsHold, type Match } from "../conditions";
 import type { Db } from "../db/client";
 import { users } from "../db/schema";
-import { listCustomFields, RESERVED_NAMES } from "../domain/custom-fields";
-import type { UserRow } from "../domain/users";
+import { apiValues, listCustomFields, RESERVED_NAMES } from "../domain/custom-fields";
+import { COLUMN_OF, type UserRow } from "../domain/users";
 import { conflict, notFound, validate, ValidationError } from "../errors";
 import type { Actor, ChangeEvent, EventFeed, Tx } from "../events/feed";
 import { traitsByUser } from "./clearbit";
@@ -14,8 +15,8 @@ import { audienceMembers, audiences } from "./schema";
  * included). Membership is kept current as users change and shown on the user as a boolean
  * snake_cased property (order_completed_last_30days: true/false); a flip records user.updated.
  */
+/** The operators an audience offers: the shared language's (src/conditions.ts), is/is_not spelled eq/neq. */
 export const OPERATORS = ["eq", "neq", "contains", "gt", "gte", "lt", "lte", "exists", "not_exists", "within_last_days", "before_last_days"] as const;
-export type Operator = (typeof OPERATORS)[number];
 
 const conditionSchema = z.strictObject({
   field: z.string().trim().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+){0,5}$/, "must be a field name or a dotted path such as traits.plan"),
@@ -44,7 +45,6 @@ export const audienceInput = z.strictObject({
 
 export type Audience = typeof audiences.$inferSelect;
 const SYSTEM: Actor = { id: null, source: "system" };
-const DAY = 86_400_000;
 
 export function audienceJson(a: Audience, members?: number) {
   return { id: a.id, name: a.name, key: a.key, match: a.match, conditions: a.conditions, ...(members !== undefined ? { member_count: members } : {}), created_at: a.createdAt.toISOString(), updated_at: a.updatedAt.toISOString() };
@@ -54,8 +54,8 @@ export function audienceJson(a: Audience, members?: number) {
 export function profileOf(db: Db | Tx, row: UserRow): Record<string, unknown> {
   const iso = (d: Date | null) => (d ? d.toISOString() : null);
   return {
-    id: row.id, login: row.login, email: row.email, firstname: row.firstname, lastname: row.lastname, phone: row.phone, mobile: row.mobile, address: row.address,
-    web: row.web, note: row.note, image: row.image, organization_id: row.organizationId, vip: row.vip, verified: row.verified, active: row.active, timezone: row.timezone,
+    id: row.id,
+    ...apiValues(row, COLUMN_OF, []),
     last_seen_at: iso(row.lastSeenAt), created_at: iso(row.createdAt), updated_at: iso(row.updatedAt),
     ...row.custom,
     traits: row.traits,
@@ -63,54 +63,12 @@ export function profileOf(db: Db | Tx, row: UserRow): Record<string, unknown> {
   };
 }
 
-function valueAt(profile: Record<string, unknown>, path: string): unknown {
-  let cur: unknown = profile;
-  for (const k of path.split(".")) {
-    if (cur === null || typeof cur !== "object") return undefined;
-    cur = (cur as Record<string, unknown>)[k];
-  }
-  return cur;
-}
-
-const num = (v: unknown) => (typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" && !Number.isNaN(Number(v)) ? Number(v) : null);
-const time = (v: unknown) => (typeof v === "string" || typeof v === "number" ? new Date(v).getTime() : NaN);
-
 export function matches(c: Condition, profile: Record<string, unknown>, now = Date.now()): boolean {
-  const v = valueAt(profile, c.field);
-  const present = v !== undefined && v !== null && v !== "";
-  switch (c.op) {
-    case "exists":
-      return present;
-    case "not_exists":
-      return !present;
-    case "eq":
-      return present && String(v).toLowerCase() === String(c.value ?? "").toLowerCase();
-    case "neq":
-      return !present || String(v).toLowerCase() !== String(c.value ?? "").toLowerCase();
-    case "contains":
-      return present && (Array.isArray(v) ? v.map((x) => String(x).toLowerCase()).includes(String(c.value ?? "").toLowerCase()) : String(v).toLowerCase().includes(String(c.value ?? "").toLowerCase()));
-    case "gt":
-    case "gte":
-    case "lt":
-    case "lte": {
-      const a = num(v);
-      const b = num(c.value);
-      if (a === null || b === null) return false;
-      return c.op === "gt" ? a > b : c.op === "gte" ? a >= b : c.op === "lt" ? a < b : a <= b;
-    }
-    case "within_last_days":
-    case "before_last_days": {
-      const t = time(v);
-      const days = num(c.value);
-      if (!present || Number.isNaN(t) || days === null) return false;
-      return c.op === "within_last_days" ? t >= now - days * DAY : t < now - days * DAY;
-    }
-  }
+  return conditionHolds(c, profile, { now });
 }
 
 export function isMember(a: Pick<Audience, "match" | "conditions">, profile: Record<string, unknown>, now = Date.now()): boolean {
-  const conds = a.conditions as Condition[];
-  return a.match === "any" ? conds.some((c) => matches(c, profile, now)) : conds.every((c) => matches(c, profile, now));
+  return conditionsHold(a.match as Match, a.conditions as Condition[], profile, { now });
 }
 
 /** The audiences of one app: definitions (cached), membership upkeep, the event consumer. */

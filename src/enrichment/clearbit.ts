@@ -5,7 +5,7 @@ import type { DeliveryHandler, HttpResult, Job } from "../delivery";
 import { deliveryJobs } from "../delivery/schema";
 import { apiValues, listCustomFields, type CustomField } from "../domain/custom-fields";
 import { createOrganizationIn, findOrganizationByDomain, findOrganizationByName, parseOrganizationInput, updateOrganizationIn, type OrganizationRow } from "../domain/organizations";
-import { findUserByEmail, getUserRow, parseUserInput, updateUserIn, type UserRow } from "../domain/users";
+import { COLUMN_OF, findUserByEmail, getUserRow, parseUserInput, updateUserIn, type UserRow } from "../domain/users";
 import type { Actor, ChangeEvent, Tx } from "../events/feed";
 import type { Core } from "../core";
 import { isEmpty, MAPPABLE_ORGANIZATION_FIELDS, MAPPABLE_USER_FIELDS, proposedValues, type Answer } from "./mappings";
@@ -40,7 +40,6 @@ type Lookup = typeof enrichmentLookups.$inferSelect;
 export class ClearbitEnrichment {
   settings: ClearbitSettings;
   readonly limiter: RateLimiter;
-  private key: { sealed: string; plain: string } | null = null;
   private backfillRunning = false;
 
   constructor(private readonly ctx: Core) {
@@ -58,9 +57,7 @@ export class ClearbitEnrichment {
 
   async apiKey(): Promise<string | null> {
     const sealed = this.settings.api_key_sealed;
-    if (!sealed) return null;
-    if (this.key?.sealed !== sealed) this.key = { sealed, plain: await this.ctx.secrets.decrypt(sealed) };
-    return this.key.plain;
+    return sealed ? this.ctx.secrets.decrypt(sealed) : null;
   }
 
   async save(input: unknown): Promise<ClearbitSettings> {
@@ -382,7 +379,7 @@ function traitChanges(before: Answer | null, after: Answer | null): Record<strin
   return changes;
 }
 
-const COLUMN: Record<string, keyof UserRow> = { firstname: "firstname", lastname: "lastname", email: "email", phone: "phone", mobile: "mobile", address: "address", web: "web", note: "note", image: "image", timezone: "timezone" };
+const COLUMN: Record<string, keyof UserRow> = Object.fromEntries(MAPPABLE_USER_FIELDS.map((f) => [f, COLUMN_OF[f]]));
 
 function userValues(row: UserRow, fields: CustomField[]): Record<string, unknown> {
   return apiValues(row, COLUMN, fields);

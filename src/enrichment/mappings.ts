@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { UserField } from "../domain/users";
 
 /** A provider JSON path (person.name.givenName, company.site.url) and the field it fills. */
 export type Mapping = { source: string; target: string };
@@ -32,7 +33,7 @@ export const DEFAULT_ORGANIZATION_MAPPINGS: Mapping[] = [
 ];
 
 /** User fields a mapping may fill: text fields; organization_id is the organization step's. */
-export const MAPPABLE_USER_FIELDS = ["firstname", "lastname", "email", "phone", "mobile", "address", "web", "note", "image", "timezone"];
+export const MAPPABLE_USER_FIELDS = ["firstname", "lastname", "email", "phone", "mobile", "address", "web", "note", "image", "timezone"] as const satisfies UserField[];
 export const MAPPABLE_ORGANIZATION_FIELDS = ["name", "domain", "note"];
 
 export type Answer = { person: Record<string, unknown> | null; company: Record<string, unknown> | null };

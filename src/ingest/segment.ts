@@ -8,7 +8,8 @@ import { AppError, ValidationError } from "../errors";
 import type { Actor, EventFeed, Tx } from "../events/feed";
 import { listCustomFields, type CustomField } from "../domain/custom-fields";
 import { createOrganizationIn, findOrganizationByName } from "../domain/organizations";
-import { createUserIn, CUSTOMER_ROLE_ID, findUserByEmail, findUserByLogin, parseUserInput, updateUserIn, type UserRow } from "../domain/users";
+import { CUSTOMER_ROLE_ID } from "../domain/roles";
+import { createUserIn, findUserByEmail, findUserByLogin, parseUserInput, updateUserIn, type UserRow } from "../domain/users";
 
 /**
  * Segment's HTTP Tracking API (identify, batch), applied to our people: the email is the join key,

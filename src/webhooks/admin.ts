@@ -1,11 +1,13 @@
 import { pathId } from "../http/params";
 import { Elysia } from "elysia";
 import type { Job } from "../delivery/types";
+import { beforeIdOf, pageOf } from "../domain/records";
 import { maskedHeaders } from "../delivery/secret-headers";
 import { AppError, unsupportedMediaType, type FieldIssue } from "../errors";
 import { fieldErrors, formatTime, renderFragment } from "../views";
 import type { WebhookJobPayload, WebhookService } from ".";
-import { OPERATOR_LABELS, OPERATORS, TRIGGER_EVENTS } from "./conditions";
+import { OPERATOR_LABELS } from "../conditions";
+import { OPERATORS, TRIGGER_EVENTS } from "./conditions";
 import { previewCustomPayload, type WebhookRow } from "./endpoints";
 import type { Condition } from "./schema";
 import type { TriggerRow } from "./triggers";
@@ -198,9 +200,8 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
     const w = endpoints.get(id);
     const statuses = ["pending", "running", "succeeded", "failed", "cancelled"];
     const status = statuses.includes(query.status ?? "") ? query.status : undefined;
-    const before = query.before_id && /^\d+$/.test(query.before_id) ? Number(query.before_id) : undefined;
-    const jobs = service.deliveries(id, { status, beforeId: before, limit: 51 });
-    const page = jobs.slice(0, 50);
+    const jobs = service.deliveries(id, { status, beforeId: beforeIdOf({ cursor: query.cursor }), limit: 51 });
+    const page = pageOf(jobs, 50, (last) => [last.id]);
     return adminPage(
       ctx,
       request,
@@ -208,10 +209,10 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
       "webhook-deliveries",
       {
         webhook: { id: w.id, name: w.name },
-        deliveries: page.map((j) => deliveryView(id, j)),
+        deliveries: page.data.map((j) => deliveryView(id, j)),
         statuses: statuses.map((s) => ({ value: s, selected: s === status })),
         status,
-        next: jobs.length > 50 ? `/webhooks/${id}/deliveries?${new URLSearchParams({ ...(status ? { status } : {}), before_id: String(page.at(-1)!.id) })}` : null,
+        next: page.next_cursor ? `/webhooks/${id}/deliveries?${new URLSearchParams({ ...(status ? { status } : {}), cursor: page.next_cursor })}` : null,
       },
       { title: `Deliveries of ${w.name}`, section: "webhooks" },
     );

@@ -1,5 +1,6 @@
 import { Elysia } from "elysia";
 import { z } from "zod";
+import { beforeIdOf, idPageParams, pageOf } from "../domain/records";
 import type { HttpLogEntry } from "../delivery/http-log";
 import type { Job } from "../delivery/types";
 import { validate } from "../errors";
@@ -49,7 +50,7 @@ export const attemptJson = (a: HttpLogEntry) => ({
 
 const deliveryFilter = z.strictObject({
   status: z.enum(["pending", "running", "succeeded", "failed", "cancelled"]).optional(),
-  before_id: z.coerce.number().int().positive().optional(),
+  ...idPageParams,
   limit: z.coerce.number().int().min(1).max(500).optional().default(50),
 });
 const sampleKind = z.enum(["ticket", "user", "organization"]).optional().default("ticket");
@@ -131,10 +132,10 @@ export function webhooksApi(ctx: AppContext, service: WebhookService) {
     .get("/webhooks/:id/deliveries", ({ request, params, query }) => {
       actor(request);
       const f = validate(deliveryFilter, query);
-      const jobs = service.deliveries(pathId(params.id, "webhook"), { status: f.status, beforeId: f.before_id, limit: f.limit + 1 });
-      const page = jobs.slice(0, f.limit);
-      return json({ data: page.map(deliveryJson), next_before_id: jobs.length > f.limit ? page.at(-1)!.id : null });
-    }, op({ summary: "A webhook's deliveries, newest first", query: deliveryFilter, response: z.strictObject({ data: z.array(deliveryModel), next_before_id: z.number().int().nullable() }) }))
+      const jobs = service.deliveries(pathId(params.id, "webhook"), { status: f.status, beforeId: beforeIdOf(f), limit: f.limit + 1 });
+      const page = pageOf(jobs, f.limit, (last) => [last.id]);
+      return json({ data: page.data.map(deliveryJson), next_cursor: page.next_cursor });
+    }, op({ summary: "A webhook's deliveries, newest first", query: deliveryFilter, response: z.strictObject({ data: z.array(deliveryModel), next_cursor: z.string().nullable() }) }))
     .get("/webhooks/:id/deliveries/:deliveryId", ({ request, params }) => {
       actor(request);
       const { job, attempts } = service.delivery(pathId(params.id, "webhook"), pathId(params.deliveryId, "delivery"));

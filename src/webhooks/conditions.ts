@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { ChangeEvent } from "../events/feed";
+import { conditionHolds as holds, conditionsHold as allOrAny, type Match, type Operator } from "../conditions";
 import type { Condition } from "./schema";
 
 /** The events a trigger can fire on: every change of the data model, not only tickets. */
@@ -20,22 +21,12 @@ export const TRIGGER_EVENTS = [
   "group.deleted",
 ] as const;
 
-export const OPERATORS = ["is", "is_not", "contains", "starts_with", "in", "changed", "changed_to"] as const;
-export type Operator = (typeof OPERATORS)[number];
-export const OPERATOR_LABELS: Record<Operator, string> = {
-  is: "is",
-  is_not: "is not",
-  contains: "contains",
-  starts_with: "starts with",
-  in: "is one of",
-  changed: "changed",
-  changed_to: "changed to",
-};
+/** The operators a trigger offers (the shared language's text and change operators). */
+export const OPERATORS = ["is", "is_not", "contains", "starts_with", "in", "changed", "changed_to"] as const satisfies readonly Operator[];
 
 /**
  * A condition names a field of the payload by path (ticket.state, ticket.customer.email, user.vip,
- * article.sender, organization.name). Values compare as text; an embedded object compares by its
- * name (ticket.state is "open"); a list field matches when one of its items does (user.roles is Agent).
+ * article.sender, organization.name), evaluated by the shared condition language (src/conditions.ts).
  */
 export const conditionSchema = z
   .strictObject({
@@ -64,53 +55,12 @@ export const conditionSchema = z
     return { field: c.field, operator: c.operator, value: c.value };
   });
 
-function valueAt(data: unknown, path: string): unknown {
-  let v: unknown = data;
-  for (const part of path.split(".")) {
-    if (v === null || typeof v !== "object") return undefined;
-    v = (v as Record<string, unknown>)[part];
-  }
-  // An embedded object (state, priority, organization, group) stands for its name.
-  if (v && typeof v === "object" && !Array.isArray(v) && "name" in v) return (v as { name: unknown }).name;
-  return v;
-}
-
-const asText = (v: unknown): string => (v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v));
-const items = (v: unknown): string[] => (Array.isArray(v) ? v.map(asText) : [asText(v)]);
-
-/** Did this event change the field? `ticket.state` also counts a change of state_id. */
-function changed(event: ChangeEvent, field: string): boolean {
-  const [root, name] = field.split(".");
-  if (root !== event.objectType || !name) return false;
-  return name in event.changes || `${name}_id` in event.changes;
-}
-
+/** A trigger's condition (stored with `operator`) in the shared language, over a payload: a missing field reads as empty text. */
 export function conditionHolds(c: Condition, data: unknown, event: ChangeEvent): boolean {
-  const actual = items(valueAt(data, c.field));
-  const wanted = Array.isArray(c.value) ? c.value : [c.value ?? ""];
-  const lower = (s: string) => s.toLowerCase();
-  switch (c.operator as Operator) {
-    case "is":
-      return actual.includes(wanted[0]!);
-    case "is_not":
-      return !actual.includes(wanted[0]!);
-    case "contains":
-      return actual.some((a) => lower(a).includes(lower(wanted[0]!)));
-    case "starts_with":
-      return actual.some((a) => lower(a).startsWith(lower(wanted[0]!)));
-    case "in":
-      return actual.some((a) => wanted.includes(a));
-    case "changed":
-      return changed(event, c.field);
-    case "changed_to":
-      return changed(event, c.field) && actual.includes(wanted[0]!);
-    default:
-      return false;
-  }
+  return holds({ field: c.field, op: c.operator, value: c.value }, data, { event, missingAsEmpty: true });
 }
 
 /** No conditions: always. "all": every one holds; "any": at least one. */
-export function conditionsHold(match: "all" | "any", conditions: Condition[], data: unknown, event: ChangeEvent): boolean {
-  if (!conditions.length) return true;
-  return match === "all" ? conditions.every((c) => conditionHolds(c, data, event)) : conditions.some((c) => conditionHolds(c, data, event));
+export function conditionsHold(match: Match, conditions: Condition[], data: unknown, event: ChangeEvent): boolean {
+  return allOrAny(match, conditions.map((c) => ({ field: c.field, op: c.operator, value: c.value })), data, { event, missingAsEmpty: true });
 }

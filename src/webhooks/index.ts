@@ -12,6 +12,7 @@ import { webhookAdmin } from "./admin";
 import { webhooksApi } from "./api";
 import { encodeHeaderValue } from "../delivery/header-value";
 import { currentHop, HOP_HEADER, nextHop } from "../delivery/hops";
+import { openSecretHeaders } from "../delivery/secret-headers";
 import { selfTargetCheck } from "../http/addresses";
 import { renderJsonText } from "../templates";
 import { VERSION } from "../version";
@@ -55,7 +56,6 @@ export class WebhookService {
   readonly endpoints: WebhookEndpoints;
   readonly triggers: WebhookTriggers;
   private routes: Map<string, Route[]> | null = null;
-  private readonly plain = new Map<string, string>();
   private readonly byId;
   private readonly payloads;
 
@@ -209,17 +209,6 @@ export class WebhookService {
     };
   }
 
-  private async reveal(sealed: string): Promise<string> {
-    let value = this.plain.get(sealed);
-    if (value === undefined) {
-      value = await this.ctx.secrets.decrypt(sealed);
-      // Sealed values change on every save, so old entries only waste memory; keep the cache small.
-      if (this.plain.size > 1000) this.plain.clear();
-      this.plain.set(sealed, value);
-    }
-    return value;
-  }
-
   /** The request for one attempt: body rendered, signed over its exact bytes, at send time. */
   async request(job: Job, w: WebhookRow): Promise<HttpRequestSpec> {
     const p = job.payload as WebhookJobPayload;
@@ -230,12 +219,11 @@ export class WebhookService {
       ? renderJsonText(w.customPayload, { ...data, trigger: { id: p.trigger_id, name: p.trigger_name }, webhook: { id: w.id, name: w.name } })
       : JSON.stringify(data);
     const now = Date.now();
-    const signing = [await this.reveal(w.signingSecretSealed)];
-    if (w.previousSecretSealed && w.previousSecretExpiresAt && w.previousSecretExpiresAt.getTime() > now) signing.push(await this.reveal(w.previousSecretSealed));
-    const token = w.signatureTokenSealed ? await this.reveal(w.signatureTokenSealed) : null;
-    const authSecret = w.authSecretSealed ? await this.reveal(w.authSecretSealed) : null;
-    const secretHeaders: Record<string, string> = {};
-    for (const [name, sealed] of Object.entries(w.secretHeadersSealed ?? {})) secretHeaders[name] = await this.reveal(sealed);
+    const signing = [await this.ctx.secrets.decrypt(w.signingSecretSealed)];
+    if (w.previousSecretSealed && w.previousSecretExpiresAt && w.previousSecretExpiresAt.getTime() > now) signing.push(await this.ctx.secrets.decrypt(w.previousSecretSealed));
+    const token = w.signatureTokenSealed ? await this.ctx.secrets.decrypt(w.signatureTokenSealed) : null;
+    const authSecret = w.authSecretSealed ? await this.ctx.secrets.decrypt(w.authSecretSealed) : null;
+    const secretHeaders = await openSecretHeaders(this.ctx.secrets, w.secretHeadersSealed);
     const timestamp = Math.floor(now / 1000);
     const prefix = w.zammadCompat ? "X-Zammad" : "X-Switchboard";
     const headers: Record<string, string> = {

@@ -5,6 +5,7 @@ import { articles, organizations, tickets, users } from "../db/schema";
 import { listCustomFields, type CustomField } from "../domain/custom-fields";
 import { getGroupRow, groupJson } from "../domain/groups";
 import { organizationJson } from "../domain/organizations";
+import { ROLE_IDS } from "../domain/roles";
 import { articleJson, PRIORITIES, STATES, ticketJson } from "../domain/tickets";
 import { userJson } from "../domain/users";
 import type { ChangeEvent, Tx } from "../events/feed";
@@ -12,7 +13,8 @@ import type { ChangeEvent, Tx } from "../events/feed";
 type DbOrTx = Db | Tx;
 type Json = Record<string, unknown>;
 
-/** Never sent in an embedded user (Zammad's rule): credentials, preferences, internal access lists. */
+/** Never sent in an embedded user (Zammad's rule): credentials, preferences, internal access lists. Names, not our
+ * column list: it also hides what other Zammad-shaped objects may carry. */
 export const HIDDEN_USER_FIELDS = ["password", "password_hash", "preferences", "login_failed", "last_login", "group_ids", "groups", "authorization_ids", "authorizations"];
 
 export type PayloadOptions = { publicUrl: string; personFields: PersonFields };
@@ -166,10 +168,10 @@ export function samplePayload(kind: "ticket" | "user" | "organization" = "ticket
   const user = {
     id: 8, login: "emily@example.com", email: "emily@example.com", firstname: 'Emily "Em"', lastname: "O'Brien-Ünal \\ ☕", phone: "0061 2 1234 7777", mobile: null,
     address: "Bennelong Point\nSydney NSW 2000", web: null, note: "did order café au lait", image: null, organization_id: 3, organization: org.name,
-    vip: false, verified: false, out_of_office: false, timezone: null, last_seen_at: null, active: true, role_ids: [3], roles: ["Customer"], traits: {},
+    vip: false, verified: false, out_of_office: false, timezone: null, last_seen_at: null, active: true, role_ids: [ROLE_IDS.Customer], roles: ["Customer"], traits: {},
     created_at: at, updated_at: at, created_by_id: 1, updated_by_id: 1, created_by: "-", updated_by: "-",
   };
-  const agent = { ...user, id: 5, login: "emma@example.com", email: "emma@example.com", firstname: "Emma", lastname: "Taylor", address: null, note: null, role_ids: [2], roles: ["Agent"] };
+  const agent = { ...user, id: 5, login: "emma@example.com", email: "emma@example.com", firstname: "Emma", lastname: "Taylor", address: null, note: null, role_ids: [ROLE_IDS.Agent], roles: ["Agent"] };
   const event = (type: string, objectType: string, objectId: number) => ({ id: 1, type, object_type: objectType, object_id: objectId, changes: {}, source: "ui", actor_id: 5, created_at: at });
   if (kind === "user") return { user, organization: org, event: event("user.updated", "user", 8) };
   if (kind === "organization") return { organization: org, event: event("organization.updated", "organization", 3) };

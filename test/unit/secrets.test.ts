@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, spyOn, test } from "bun:test";
 import { chmodSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createSecretBox, loadOrCreateKey, maskSecret } from "../../src/secrets";
@@ -72,6 +72,25 @@ describe("SecretBox", () => {
     }
     await expect(box.decrypt("v1:" + bytes.subarray(0, bytes.length - 1).toString("base64"))).rejects.toThrow();
     await expect(box.decrypt("webhook signing token")).rejects.toThrow(/not an encrypted secret/);
+  });
+
+  test("one cache for every sender: a sealed value is opened once, a failure is not kept", async () => {
+    const box = await createSecretBox(randomKey());
+    const sealed = await box.encrypt("crm password");
+    const opened = spyOn(crypto.subtle, "decrypt");
+    try {
+      expect(await Promise.all([box.decrypt(sealed), box.decrypt(sealed), box.decrypt(sealed)])).toEqual(["crm password", "crm password", "crm password"]);
+      expect(opened).toHaveBeenCalledTimes(1);
+      const other = await box.encrypt("crm password");
+      expect(await box.decrypt(other)).toBe("crm password");
+      expect(opened).toHaveBeenCalledTimes(2);
+      const broken = `${sealed.slice(0, -4)}AAAA`;
+      await expect(box.decrypt(broken)).rejects.toThrow();
+      await expect(box.decrypt(broken)).rejects.toThrow();
+      expect(opened).toHaveBeenCalledTimes(4);
+    } finally {
+      opened.mockRestore();
+    }
   });
 
   test("another key cannot decrypt", async () => {

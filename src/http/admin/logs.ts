@@ -2,6 +2,7 @@ import { pathId } from "../params";
 import { Elysia } from "elysia";
 import { z } from "zod";
 import type { HttpLogEntry } from "../../delivery";
+import { beforeIdOf, idPageParams, pageOf } from "../../domain/records";
 import { notFound, validate } from "../../errors";
 import { formatTime } from "../../views";
 import { flashCookie, requireApiToken, requireSession } from "../auth";
@@ -17,7 +18,7 @@ const filterSchema = z.strictObject({
   facility: z.string().max(40).optional(),
   destination: z.string().max(200).optional(),
   failed_only: z.enum(["true", "false", "on", ""]).optional(),
-  before_id: z.coerce.number().int().positive().optional(),
+  ...idPageParams,
   limit: z.coerce.number().int().min(1).max(500).optional().default(50),
 });
 
@@ -25,9 +26,14 @@ function readFilter(query: unknown) {
   const f = validate(filterSchema, query);
   return {
     view: f,
-    engine: { facility: f.facility || undefined, destination: f.destination || undefined, failedOnly: f.failed_only === "true" || f.failed_only === "on", beforeId: f.before_id, limit: f.limit },
+    engine: { facility: f.facility || undefined, destination: f.destination || undefined, failedOnly: f.failed_only === "true" || f.failed_only === "on", beforeId: beforeIdOf(f) },
+    limit: f.limit,
   };
 }
+
+/** One page, newest first: one entry more than the limit is read to learn whether another page follows. */
+const logPage = (ctx: AppContext, engine: ReturnType<typeof readFilter>["engine"], limit: number) =>
+  pageOf(ctx.delivery.listHttpLog({ ...engine, limit: limit + 1 }), limit, (last) => [last.id]);
 
 export const logEntryJson = (e: HttpLogEntry) => ({
   id: e.id,
@@ -64,10 +70,10 @@ export function logPages(ctx: AppContext) {
   return new Elysia()
     .get("/logs", ({ request, query }) => {
       const session = requireSession(ctx, request);
-      const { view, engine } = readFilter(query);
-      const entries = ctx.delivery.listHttpLog(engine);
+      const { view, engine, limit } = readFilter(query);
+      const { data: entries, next_cursor } = logPage(ctx, engine, limit);
       const rows = entries.map((e) => ({ id: e.id, time: formatTime(e.createdAt), facility: e.facility, method: e.method, url: e.url, status: e.responseStatus ?? "—", ok: ok(e), error: e.error, duration: e.durationMs, attempt: e.attempt, destination: e.destination }));
-      const older = entries.length === engine.limit ? new URLSearchParams({ ...(view.facility ? { facility: view.facility } : {}), ...(view.destination ? { destination: view.destination } : {}), ...(engine.failedOnly ? { failed_only: "true" } : {}), before_id: String(entries.at(-1)!.id) }).toString() : null;
+      const older = next_cursor ? new URLSearchParams({ ...(view.facility ? { facility: view.facility } : {}), ...(view.destination ? { destination: view.destination } : {}), ...(engine.failedOnly ? { failed_only: "true" } : {}), cursor: next_cursor }).toString() : null;
       const facilities = ["", ...FACILITIES].map((f) => ({ value: f, label: f || "All", selected: (view.facility ?? "") === f }));
       return adminPage(ctx, request, session, "logs", { rows, facilities, destination: view.destination ?? "", failedOnly: engine.failedOnly, olderHref: older ? `/logs?${older}` : null }, { title: "HTTP log", section: "logs" });
     })
@@ -88,10 +94,10 @@ export function logPages(ctx: AppContext) {
     })
     .get("/api/v1/http_log", ({ request, query }) => {
       requireApiToken(ctx, request);
-      const { engine } = readFilter(query);
-      const entries = ctx.delivery.listHttpLog(engine);
-      return json({ data: entries.map(logEntryJson), next_cursor: entries.length === engine.limit ? entries.at(-1)!.id : null });
-    }, op({ summary: "The HTTP log of outbound calls, newest first", query: filterSchema, response: list(loose()).extend({ next_cursor: z.number().int().nullable() }) }))
+      const { engine, limit } = readFilter(query);
+      const page = logPage(ctx, engine, limit);
+      return json({ data: page.data.map(logEntryJson), next_cursor: page.next_cursor });
+    }, op({ summary: "The HTTP log of outbound calls, newest first", query: filterSchema, response: list(loose()).extend({ next_cursor: z.string().nullable() }) }))
     .get("/api/v1/http_log/:id", ({ request, params }) => {
       requireApiToken(ctx, request);
       const e = ctx.delivery.getHttpLogEntry(pathId(params.id, "log entry"));

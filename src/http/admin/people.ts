@@ -17,6 +17,11 @@ import { customEntries, detailRows, personName, shortTime, stateBadge, timelineE
 import { personEnrichmentView } from "../../enrichment/admin";
 import { adminPage } from "./render";
 
+/**
+ * The person form: user columns (domain/users.ts COLUMN_OF) in reading order with labels. It differs
+ * from that list on purpose: the organization is typed by name, and image, verified and out_of_office
+ * are set through the API only.
+ */
 export const PERSON_FIELDS: FieldSpec[] = [
   { name: "firstname", label: "First name", kind: "text", autocomplete: "off" },
   { name: "lastname", label: "Last name", kind: "text", autocomplete: "off" },

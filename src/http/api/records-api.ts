@@ -123,7 +123,8 @@ export function recordsApi(ctx: AppContext) {
     .get("/events", async ({ request, query }) => {
       requireApiToken(ctx, request);
       const q = parseQuery(eventsQuery, query);
-      const after = q.after ?? 0;
+      // The feed's cursor is an event id (consumers keep it to resume); `after` is its earlier name.
+      const after = q.cursor ?? q.after ?? 0;
       const limit = Math.min(q.limit ?? 100, 1000);
       const wait = Math.min(q.wait ?? 0, 60);
       const filter = { objectType: q.object_type, objectId: q.object_id };

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { ROLE_NAMES, USER_SORTS } from "../../domain/users";
+import { ROLE_NAMES } from "../../domain/roles";
+import { USER_SORTS } from "../../domain/users";
 import { STATES } from "../../domain/tickets";
 import { isoTime, loose, pageParams, queryBool, queryDate, queryId } from "./operation";
 
@@ -43,6 +44,7 @@ export const reassignQuery = z.strictObject({ reassign_to: queryId.optional() })
 export const importQuery = z.strictObject({ dry_run: queryBool.optional() });
 export const customFieldsQuery = z.strictObject({ object_type: z.enum(["user", "organization"]).optional() });
 export const eventsQuery = z.strictObject({
+  cursor: z.coerce.number().int().min(0).optional(),
   after: z.coerce.number().int().min(0).optional(),
   limit: z.coerce.number().int().min(1).optional(),
   wait: z.coerce.number().int().min(0).optional(),
