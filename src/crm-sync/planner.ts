@@ -2,9 +2,9 @@ import type { Database, Statement } from "bun:sqlite";
 import { eq } from "drizzle-orm";
 import type { Db } from "../db/client";
 import { notFound } from "../errors";
-import type { DbOrTx, DeliveryEngine } from "../delivery";
+import type { DeliveryEngine } from "../delivery";
 import { currentHop } from "../delivery/hops";
-import type { ChangeEvent, Tx } from "../events/feed";
+import type { ChangeEvent } from "../events/feed";
 import { destinationOf, getSync, orderingKeyOf, type CrmSync } from "./config";
 import { LinkStore } from "./links";
 import { crmSyncs } from "./schema";
@@ -55,15 +55,15 @@ export class CrmSyncPlanner {
     this.enabledSyncs = db.select().from(crmSyncs).where(eq(crmSyncs.enabled, true)).prepare();
   }
 
-  /** The in-transaction hook on the event feed. */
-  onEvent(tx: Tx, event: ChangeEvent): void {
+  /** The in-transaction hook on the event feed: the calls join the transaction recording the event. */
+  onEvent(event: ChangeEvent): void {
     if (event.objectType !== "user") return;
     const upsert = UPSERT_EVENTS.has(event.type);
     if (!upsert && event.type !== "user.deleted") return;
     const syncs = this.enabledSyncs.all() as CrmSync[];
     for (const sync of syncs) {
-      if (upsert) this.planUpsert(tx, sync, event.objectId, "event");
-      else this.planDelete(tx, sync, event.objectId, event.changes);
+      if (upsert) this.planUpsert(sync, event.objectId, "event");
+      else this.planDelete(sync, event.objectId, event.changes);
     }
   }
 
@@ -77,24 +77,24 @@ export class CrmSyncPlanner {
   /**
    * A person was created or changed (event), or an admin asked to resync them. Without a link they
    * are created (also when they newly match the filter); with one they are updated. A resync also
-   * re-creates a person whose earlier create failed or yielded no id.
+   * re-creates a person whose earlier create failed or yielded no id. Runs in the caller's transaction.
    */
-  planUpsert(tx: Tx, sync: CrmSync, userId: number, mode: "event" | "resync"): PlanResult {
+  planUpsert(sync: CrmSync, userId: number, mode: "event" | "resync"): PlanResult {
     if (!this.matches(sync, userId)) return "none";
     const link = this.links.get(sync.id, userId);
     const recreate = mode === "resync" && link !== null && !link.externalId && !this.links.createActive(link);
     if (!link || recreate) {
-      const { id } = this.enqueue(tx, sync, userId, { op: "create", syncId: sync.id, userId });
+      const { id } = this.enqueue(sync, userId, { op: "create", syncId: sync.id, userId });
       this.links.startCreate(sync.id, userId, id);
       return "create";
     }
     if (!sync.updateOp.enabled) return "none";
     if (this.s.pendingUpsert!.get(orderingKeyOf(sync.id, userId))) return "collapsed";
-    this.enqueue(tx, sync, userId, { op: "update", syncId: sync.id, userId });
+    this.enqueue(sync, userId, { op: "update", syncId: sync.id, userId });
     return "update";
   }
 
-  planDelete(tx: Tx, sync: CrmSync, userId: number, changes: Record<string, [unknown, unknown]>): void {
+  planDelete(sync: CrmSync, userId: number, changes: Record<string, [unknown, unknown]>): void {
     const link = this.links.get(sync.id, userId);
     if (!link || link.userDeleted) return;
     if (!sync.deleteOp.enabled) {
@@ -103,19 +103,19 @@ export class CrmSyncPlanner {
     }
     this.links.markUserDeleted(sync.id, userId);
     const person = personSourceFromDeleted(this.db, userId, changes);
-    this.enqueue(tx, sync, userId, { op: "delete", syncId: sync.id, userId, person });
+    this.enqueue(sync, userId, { op: "delete", syncId: sync.id, userId, person });
   }
 
-  private enqueue(tx: Tx, sync: CrmSync, userId: number, payload: CrmJobPayload) {
-    return this.delivery.enqueue(tx as DbOrTx, { kind: CRM_JOB_KIND, destination: destinationOf(sync.id), orderingKey: orderingKeyOf(sync.id, userId), payload: { ...payload, hop: currentHop() } });
+  private enqueue(sync: CrmSync, userId: number, payload: CrmJobPayload) {
+    return this.delivery.enqueue({ kind: CRM_JOB_KIND, destination: destinationOf(sync.id), orderingKey: orderingKeyOf(sync.id, userId), payload: { ...payload, hop: currentHop() } });
   }
 
   /** "Resync this person": an update if they have a CRM id, else a create. */
   resync(syncId: number, userId: number): PlanResult {
     const sync = getSync(this.db, syncId);
-    return this.db.transaction((tx) => {
+    return this.db.transaction(() => {
       if (!this.s.userExists!.get(userId)) throw notFound("user");
-      return this.planUpsert(tx, sync, userId, "resync");
+      return this.planUpsert(sync, userId, "resync");
     });
   }
 
@@ -133,11 +133,11 @@ export class CrmSyncPlanner {
       const ids = (this.s.userBatch!.all(after, BULK_BATCH) as { id: number }[]).map((r) => r.id);
       if (!ids.length) break;
       after = ids.at(-1)!;
-      this.db.transaction((tx) => {
+      this.db.transaction(() => {
         for (const userId of ids) {
           counts.users++;
           const before = this.lastJobId();
-          const r = this.planUpsert(tx, sync, userId, "resync");
+          const r = this.planUpsert(sync, userId, "resync");
           if (r === "create") counts.creates++;
           else if (r === "update") counts.updates++;
           else if (r === "collapsed") counts.collapsed++;

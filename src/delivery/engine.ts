@@ -1,4 +1,4 @@
-import type { Db } from "../db/client";
+import type { Db, Tx } from "../db/client";
 import type { Logger } from "../log";
 import { DestinationStore, getDestination, listDestinations, type Destination } from "./destinations";
 import { getHttpLogEntry, listHttpLog, pruneHttpLog, recordHttpAttempt, DEFAULT_LOG_RETENTION, type HttpLogEntry, type HttpLogFilter, type LogRetention } from "./http-log";
@@ -10,14 +10,12 @@ import { DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_SCHEDULE, defaultOutcome, retryDela
 import {
   enqueueInputSchema,
   httpRequestSpecSchema,
-  type DbOrTx,
   type DeliveryHandler,
   type DestinationOptions,
   type EnqueueInput,
   type HttpResult,
   type Job,
   type Outcome,
-  type Tx,
   type ValidHttpRequestSpec,
 } from "./types";
 
@@ -103,12 +101,12 @@ export class DeliveryEngine {
   }
 
   /**
-   * Queues a job in the caller's transaction (synchronous: call it inside db.transaction). The
-   * engine looks at it in its next tick, which runs after the synchronous transaction has
+   * Queues a job in the caller's open transaction: call it inside db.transaction (the engine's
+   * statements run on the one write connection, so they join whatever transaction is open on it).
+   * The engine looks at the job in its next tick, which runs after the synchronous transaction has
    * committed; a rolled back transaction leaves nothing to find.
    */
-  enqueue(tx: DbOrTx, input: EnqueueInput): { id: number; deliveryId: string } {
-    void tx; // The statements run on the shared connection, i.e. inside the caller's transaction.
+  enqueue(input: EnqueueInput): { id: number; deliveryId: string } {
     const job = enqueueInputSchema.parse(input);
     const now = Date.now();
     // Time-ordered (v7): the delivery id indexes grow at their end instead of at random pages.
@@ -165,9 +163,8 @@ export class DeliveryEngine {
     return done !== null;
   }
 
-  /** Sets concurrency and strict FIFO per ordering key; can run inside the transaction saving the destination's settings. */
-  configureDestination(tx: DbOrTx, key: string, options: DestinationOptions): void {
-    void tx;
+  /** Sets concurrency and strict FIFO per ordering key; joins the transaction saving the destination's settings, if one is open. */
+  configureDestination(key: string, options: DestinationOptions): void {
     this.destinations.configure(key, options);
     this.wake(key);
   }

@@ -1,10 +1,9 @@
 import { and, desc, eq, gte, isNotNull, isNull, lt, or, type SQL } from "drizzle-orm";
 import { z } from "zod";
-import type { Db } from "../db/client";
-import { clientOf } from "../db/prepared";
+import { connectionOf, type Db, type DbOrTx } from "../db/client";
 import { Redactor } from "./redaction";
 import { httpLog } from "./schema";
-import type { DbOrTx, HttpResult } from "./types";
+import type { HttpResult } from "./types";
 
 /** Bodies and header sets are cut here before storing: the log is for diagnosis, not archiving. */
 export const LOG_BODY_CAP = 16 * 1024;
@@ -59,7 +58,7 @@ export function recordHttpAttempt(db: DbOrTx, attempt: HttpAttempt): number {
   const responseHeaders = row.responseHeaders && JSON.stringify(row.responseHeaders);
   const sizeBytes = row.url.length + requestHeaders.length + (row.requestBody?.length ?? 0) + (responseHeaders?.length ?? 2) + (row.responseBody?.length ?? 0) + (row.error?.length ?? 0) + 200;
   // Plain SQL on the connection (one cached statement): drizzle's insert builder cost more than the insert.
-  const inserted = clientOf(db)
+  const inserted = connectionOf(db)
     .prepare<{ id: number }, (string | number | null)[]>(INSERT_SQL)
     .get(
       row.createdAt.getTime(),

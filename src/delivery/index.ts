@@ -7,4 +7,4 @@ export type { JobFilter } from "./job-queries";
 export { REDACTED } from "./redaction";
 export { ACTIVE_JOB } from "./schema";
 export { backoffDelay, defaultOutcome, parseRetryAfter, DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_SCHEDULE, SLOW_DOWN_MS } from "./retry-policy";
-export type { DbOrTx, DeliveryHandler, DestinationOptions, EnqueueInput, HttpRequestSpec, HttpResult, Job, Outcome, RetrySchedule, Tx } from "./types";
+export type { DeliveryHandler, DestinationOptions, EnqueueInput, HttpRequestSpec, HttpResult, Job, Outcome, RetrySchedule } from "./types";

@@ -1,10 +1,10 @@
 import { and, asc, desc, eq, gte, inArray, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
-import type { Db } from "../db/client";
+import type { Db, Tx, DbOrTx } from "../db/client";
 import { preparedFor } from "../db/prepared";
 import { groups, organizations, tickets, userGroups, userRoles, users, type Provenance } from "../db/schema";
 import { conflict, notFound, validate, ValidationError } from "../errors";
-import type { Actor, EventFeed, Tx } from "../events/feed";
+import type { Actor, EventFeed } from "../events/feed";
 import { afterAccountChange, assertNotLastActiveAdmin, checkAccountChange, endAdminAccess } from "./admin-access";
 import { apiValues, customValues, customValuesShape, listCustomFields, missingRequired, replacementValues, schemaWithFields, type CustomField } from "./custom-fields";
 import type { Core } from "../core";
@@ -82,7 +82,7 @@ function inputSchema(fields: CustomField[]) {
 export type UserJson = ReturnType<typeof toJsonRows>[number];
 
 /** Users as the API, webhooks and CRM templates see them: Zammad's field names, custom fields flat. */
-function toJsonRows(db: Db | Tx, rows: UserRow[], fields: CustomField[], personFields: PersonFields) {
+function toJsonRows(db: DbOrTx, rows: UserRow[], fields: CustomField[], personFields: PersonFields) {
   if (!rows.length) return [];
   const ids = rows.map((r) => r.id);
   const roleRows = db.select({ userId: userRoles.userId, roleId: userRoles.roleId }).from(userRoles).where(inArray(userRoles.userId, ids)).orderBy(asc(userRoles.roleId)).all();
@@ -129,11 +129,11 @@ function toJsonRows(db: Db | Tx, rows: UserRow[], fields: CustomField[], personF
   });
 }
 
-export function userJson(db: Db | Tx, personFields: PersonFields, row: UserRow, fields = listCustomFields(db as Db, "user")) {
+export function userJson(db: DbOrTx, personFields: PersonFields, row: UserRow, fields = listCustomFields(db, "user")) {
   return toJsonRows(db, [row], fields, personFields)[0]!;
 }
 
-export function getUserRow(db: Db | Tx, userId: number): UserRow {
+export function getUserRow(db: DbOrTx, userId: number): UserRow {
   const row = db.select().from(users).where(eq(users.id, userId)).get();
   if (!row) throw notFound("user");
   return row;
@@ -160,16 +160,16 @@ const lookups = preparedFor((db) => ({
   byLogin: db.select().from(users).where(eq(users.login, sql.placeholder("login"))).prepare(),
 }));
 
-export function findUserByEmail(db: Db | Tx, address: string): UserRow | undefined {
+export function findUserByEmail(db: DbOrTx, address: string): UserRow | undefined {
   return lookups(db).byEmail.get({ email: address.trim().toLowerCase() });
 }
 
-export function findUserByLogin(db: Db | Tx, login: string): UserRow | undefined {
+export function findUserByLogin(db: DbOrTx, login: string): UserRow | undefined {
   return lookups(db).byLogin.get({ login });
 }
 
 /** The writable state of a user in API names: what diffs and events compare. */
-function snapshot(db: Db | Tx, row: UserRow, fields: CustomField[], only?: Record<string, unknown>): Record<string, unknown> {
+function snapshot(db: DbOrTx, row: UserRow, fields: CustomField[], only?: Record<string, unknown>): Record<string, unknown> {
   const out = apiValues(row, COLUMN_OF, fields);
   // Memberships cost a query each: read only when the caller compares them.
   if (!only || "role_ids" in only) out.role_ids = db.select({ id: userRoles.roleId }).from(userRoles).where(eq(userRoles.userId, row.id)).orderBy(asc(userRoles.roleId)).all().map((r) => r.id);
@@ -284,7 +284,7 @@ export function updateUserIn(tx: Tx, feed: EventFeed, before: UserRow, data: Rec
   return row;
 }
 
-export function parseUserInput(db: Db, input: unknown, fields = listCustomFields(db, "user")): { data: UserInput; fields: CustomField[] } {
+export function parseUserInput(db: DbOrTx, input: unknown, fields = listCustomFields(db, "user")): { data: UserInput; fields: CustomField[] } {
   return { data: validate(inputSchema(fields), input) as UserInput, fields };
 }
 

@@ -1,12 +1,12 @@
 import { and, eq, gte, inArray, sql } from "drizzle-orm";
-import type { Db } from "../db/client";
+import type { Db, Tx, DbOrTx } from "../db/client";
 import { settings as settingsTable, users } from "../db/schema";
 import type { DeliveryHandler, HttpResult, Job } from "../delivery";
 import { deliveryJobs } from "../delivery/schema";
 import { apiValues, listCustomFields, type CustomField } from "../domain/custom-fields";
 import { createOrganizationIn, findOrganizationByDomain, findOrganizationByName, parseOrganizationInput, updateOrganizationIn, type OrganizationRow } from "../domain/organizations";
 import { findUserByEmail, getUserRow, parseUserInput, updateUserIn, type UserRow } from "../domain/users";
-import type { Actor, ChangeEvent, Tx } from "../events/feed";
+import type { Actor, ChangeEvent } from "../events/feed";
 import type { Core } from "../core";
 import { isEmpty, MAPPABLE_ORGANIZATION_FIELDS, MAPPABLE_USER_FIELDS, proposedValues, type Answer } from "./mappings";
 import { mergeProviderValues, providerMayWrite } from "./merge";
@@ -140,7 +140,7 @@ export class ClearbitEnrichment {
     this.applyAnswer(tx, user, answer, now);
     // The person works somewhere the answer has no company for: ask for the company by its domain.
     const domain = answer.person && !answer.company ? ((answer.person.employment as Record<string, unknown> | undefined)?.domain as string | undefined) : undefined;
-    if (domain && /^[a-z0-9.-]+\.[a-z]{2,}$/i.test(domain)) this.ctx.delivery.enqueue(tx as unknown as Db, { kind: KIND, destination: DESTINATION, payload: { type: "company", email, domain } satisfies LookupPayload });
+    if (domain && /^[a-z0-9.-]+\.[a-z]{2,}$/i.test(domain)) this.ctx.delivery.enqueue({ kind: KIND, destination: DESTINATION, payload: { type: "company", email, domain } satisfies LookupPayload });
   }
 
   markUnknown(tx: Tx, email: string): void {
@@ -157,7 +157,7 @@ export class ClearbitEnrichment {
   /** Merges an answer into a user (and organization), stores it, and records user.enriched. */
   applyAnswer(tx: Tx, before: UserRow, answer: Answer, checkedAt: Date): void {
     const s = this.settings;
-    const fields = listCustomFields(tx as unknown as Db, "user");
+    const fields = listCustomFields(tx, "user");
     const previous = this.storedAnswer(tx, before.id);
     tx.insert(userEnrichments)
       .values({ userId: before.id, email: before.email ?? "", person: answer.person, company: answer.company, checkedAt })
@@ -179,7 +179,7 @@ export class ClearbitEnrichment {
   /** The company's organization: by domain, then exact name, else created when enabled and asked to. Company fields are merged in. */
   private organizationFor(tx: Tx, answer: Answer, opts: { create: boolean }): OrganizationRow | null {
     const company = answer.company!;
-    const orgFields = listCustomFields(tx as unknown as Db, "organization");
+    const orgFields = listCustomFields(tx, "organization");
     const proposed = validOrganizationValues(tx, proposedValues(answer, this.settings.organization_mappings), orgFields);
     const domain = typeof company.domain === "string" ? company.domain : null;
     const name = typeof company.name === "string" ? company.name : null;
@@ -196,11 +196,11 @@ export class ClearbitEnrichment {
     return Object.keys(updates).length ? updateOrganizationIn(tx, this.ctx.events, org, updates, orgFields, ACTOR) : org;
   }
 
-  lookup(db: Db | Tx, email: string): Lookup | undefined {
+  lookup(db: DbOrTx, email: string): Lookup | undefined {
     return db.select().from(enrichmentLookups).where(eq(enrichmentLookups.email, email)).get();
   }
 
-  storedAnswer(db: Db | Tx, userId: number): { person: Record<string, unknown> | null; company: Record<string, unknown> | null; checkedAt: Date; email: string } | null {
+  storedAnswer(db: DbOrTx, userId: number): { person: Record<string, unknown> | null; company: Record<string, unknown> | null; checkedAt: Date; email: string } | null {
     return db.select().from(userEnrichments).where(eq(userEnrichments.userId, userId)).get() ?? null;
   }
 
@@ -236,7 +236,7 @@ export class ClearbitEnrichment {
       }
     }
     this.upsertLookup(tx, email, { status: "pending", requestedAt: new Date(now), error: null });
-    this.ctx.delivery.enqueue(tx as unknown as Db, { kind: KIND, destination: DESTINATION, payload: { type: "combined", email } satisfies LookupPayload });
+    this.ctx.delivery.enqueue({ kind: KIND, destination: DESTINATION, payload: { type: "combined", email } satisfies LookupPayload });
     return "queued";
   }
 
@@ -359,11 +359,11 @@ export class ClearbitEnrichment {
 }
 
 /** Flat clearbit_ traits of a user (webhook and CRM payloads call this); {} when never enriched. */
-export function enrichmentTraits(db: Db | Tx, userId: number): Record<string, unknown> {
+export function enrichmentTraits(db: DbOrTx, userId: number): Record<string, unknown> {
   return traitsByUser(db, [userId]).get(userId) ?? {};
 }
 
-export function traitsByUser(db: Db | Tx, userIds: number[]): Map<number, Record<string, unknown>> {
+export function traitsByUser(db: DbOrTx, userIds: number[]): Map<number, Record<string, unknown>> {
   const out = new Map<number, Record<string, unknown>>();
   if (!userIds.length) return out;
   for (const r of db.select().from(userEnrichments).where(inArray(userEnrichments.userId, userIds)).all()) {
@@ -390,11 +390,11 @@ function userValues(row: UserRow, fields: CustomField[]): Record<string, unknown
 
 /** Keeps the values a field accepts (as sent, else as text); a provider value never fails the whole merge. */
 function validUserValues(tx: Tx, values: Record<string, unknown>, fields: CustomField[]): Record<string, unknown> {
-  return keepValid(values, (v) => parseUserInput(tx as unknown as Db, v, fields).data);
+  return keepValid(values, (v) => parseUserInput(tx, v, fields).data);
 }
 
 function validOrganizationValues(tx: Tx, values: Record<string, unknown>, fields: CustomField[]): Record<string, unknown> {
-  return keepValid(values, (v) => parseOrganizationInput(tx as unknown as Db, v, fields).data);
+  return keepValid(values, (v) => parseOrganizationInput(tx, v, fields).data);
 }
 
 function keepValid(values: Record<string, unknown>, parse: (v: Record<string, unknown>) => Record<string, unknown>): Record<string, unknown> {

@@ -2,9 +2,10 @@ import { eq, sql } from "drizzle-orm";
 import type { HttpLogEntry } from "../delivery/http-log";
 import { DEFAULT_RETRY_SCHEDULE } from "../delivery/retry-policy";
 import { ACTIVE_JOB } from "../delivery/schema";
-import type { DbOrTx, DeliveryHandler, HttpRequestSpec, Job } from "../delivery/types";
+import type { DeliveryHandler, HttpRequestSpec, Job } from "../delivery/types";
 import { notFound } from "../errors";
-import type { ChangeEvent, Tx } from "../events/feed";
+import type { ChangeEvent } from "../events/feed";
+import type { DbOrTx, Tx } from "../db/client";
 import type { Core } from "../core";
 import type { Feature } from "../feature";
 import type { AppContext } from "../http/context";
@@ -77,7 +78,7 @@ export class WebhookService {
     };
   }
 
-  payloadBuilder(db: Tx = this.ctx.db): PayloadBuilder {
+  payloadBuilder(db: DbOrTx = this.ctx.db): PayloadBuilder {
     return new PayloadBuilder(db, { publicUrl: this.ctx.config.publicUrl, personFields: this.ctx.personFields });
   }
 
@@ -120,7 +121,7 @@ export class WebhookService {
         payloadId ??= this.storePayload(data);
         const payload: WebhookJobPayload = { webhook_id: w.id, trigger_id: route.id, trigger_name: route.name, event_id: event.id, event_type: event.type, hop: currentHop(), payload_id: payloadId };
         // The feed hands a narrowed transaction type; enqueue writes on the same connection, inside it.
-        this.ctx.delivery.enqueue(tx as DbOrTx, {
+        this.ctx.delivery.enqueue({
           kind: JOB_KIND,
           destination: destinationKey(w.id),
           orderingKey: w.strictOrder ? `${destinationKey(w.id)}:${orderObject}` : null,
@@ -135,9 +136,9 @@ export class WebhookService {
   sendTest(webhookId: number, kind: "ticket" | "user" | "organization" = "ticket"): Job {
     const w = this.endpoints.get(webhookId);
     const data = samplePayload(kind, this.ctx.config.publicUrl);
-    const { id } = this.ctx.db.transaction((tx) => {
+    const { id } = this.ctx.db.transaction(() => {
       const payload: WebhookJobPayload = { webhook_id: w.id, trigger_id: null, trigger_name: "Test", event_id: null, event_type: "test", test: true, payload_id: this.storePayload(data) };
-      return this.ctx.delivery.enqueue(tx, { kind: JOB_KIND, destination: destinationKey(w.id), payload, maxAttempts: 1 });
+      return this.ctx.delivery.enqueue({ kind: JOB_KIND, destination: destinationKey(w.id), payload, maxAttempts: 1 });
     });
     return this.ctx.delivery.getJob(id)!;
   }
