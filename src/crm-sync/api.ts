@@ -41,7 +41,7 @@ export function crmSyncApi(ctx: AppContext, crm: CrmSyncService) {
       const { user_id, ...changes } = obj(body);
       return json(crm.previewFor(id(params.id), changes, previewUserId(user_id)));
     })
-    .get("/:id/logs", ({ request, params, query }) => (requireApiToken(ctx, request), getSync(ctx.db, id(params.id)), json(listSyncLog(ctx.db, id(params.id), query))))
+    .get("/:id/logs", ({ request, params, query }) => (requireApiToken(ctx, request), getSync(ctx.db, id(params.id)), json(listSyncLog(ctx.db, ctx.delivery, id(params.id), query))))
     .post("/:id/logs/:jobId/retry", ({ request, params }) => (requireApiToken(ctx, request), json(crm.retryCall(id(params.id), pathId(params.jobId, "call")), 202)))
     .post("/:id/sync_all", async ({ request, params }) => {
       requireApiToken(ctx, request);

@@ -1,6 +1,6 @@
-import type { Database, Statement } from "bun:sqlite";
 import { eq } from "drizzle-orm";
 import type { Db } from "../db/client";
+import { organizationIdOf, userExists, userHasRole, userIdsAfter } from "../domain/users";
 import { notFound } from "../errors";
 import type { DeliveryEngine } from "../delivery";
 import { currentHop } from "../delivery/hops";
@@ -20,6 +20,9 @@ const BULK_BATCH = 500;
 
 export type PlanResult = "create" | "update" | "collapsed" | "none";
 
+/** A queued create or update renders the person at send time, so it already carries a newer change. */
+const isUpsert = (payload: unknown) => ["create", "update"].includes((payload as CrmJobPayload).op);
+
 /**
  * Turns user events into CRM calls, inside the transaction that records the event (so the call is
  * queued exactly when the change commits). Templates are rendered at send time from the current
@@ -28,30 +31,13 @@ export type PlanResult = "create" | "update" | "collapsed" | "none";
  */
 export class CrmSyncPlanner {
   readonly links: LinkStore;
-  private s: Record<string, Statement>;
   private readonly enabledSyncs;
 
   constructor(
     private readonly db: Db,
     private readonly delivery: DeliveryEngine,
   ) {
-    const sqlite: Database = db.$client;
-    this.links = new LinkStore(sqlite);
-    const q = (sql: string) => sqlite.prepare(sql);
-    this.s = {
-      hasRole: q("SELECT 1 AS one FROM user_roles WHERE user_id = ? AND role_id = ?"),
-      orgOf: q("SELECT organization_id AS org FROM users WHERE id = ?"),
-      pendingUpsert: q(
-        `SELECT 1 AS one FROM delivery_jobs WHERE ordering_key = ? AND status = 'pending' AND kind = '${CRM_JOB_KIND}'
-         AND json_extract(payload, '$.op') IN ('create', 'update') LIMIT 1`,
-      ),
-      userBatch: q("SELECT id FROM users WHERE id > ? ORDER BY id LIMIT ?"),
-      userExists: q("SELECT 1 AS one FROM users WHERE id = ?"),
-      bulkProgress: q(
-        `SELECT COUNT(*) AS total, SUM(status IN ('succeeded', 'failed', 'cancelled')) AS done, SUM(status = 'failed') AS failed
-         FROM delivery_jobs WHERE destination = ? AND id BETWEEN ? AND ?`,
-      ),
-    };
+    this.links = new LinkStore(db.$client, delivery);
     this.enabledSyncs = db.select().from(crmSyncs).where(eq(crmSyncs.enabled, true)).prepare();
   }
 
@@ -69,8 +55,8 @@ export class CrmSyncPlanner {
 
   matches(sync: CrmSync, userId: number): boolean {
     const { role, organizationId } = sync.filter;
-    if (role && !this.s.hasRole!.get(userId, ROLE_IDS[role])) return false;
-    if (organizationId && (this.s.orgOf!.get(userId) as { org: number | null } | null)?.org !== organizationId) return false;
+    if (role && !userHasRole(this.db, userId, ROLE_IDS[role])) return false;
+    if (organizationId && organizationIdOf(this.db, userId) !== organizationId) return false;
     return true;
   }
 
@@ -89,7 +75,7 @@ export class CrmSyncPlanner {
       return "create";
     }
     if (!sync.updateOp.enabled) return "none";
-    if (this.s.pendingUpsert!.get(orderingKeyOf(sync.id, userId))) return "collapsed";
+    if (this.delivery.hasPending(orderingKeyOf(sync.id, userId), CRM_JOB_KIND, isUpsert)) return "collapsed";
     this.enqueue(sync, userId, { op: "update", syncId: sync.id, userId });
     return "update";
   }
@@ -114,7 +100,7 @@ export class CrmSyncPlanner {
   resync(syncId: number, userId: number): PlanResult {
     const sync = getSync(this.db, syncId);
     return this.db.transaction(() => {
-      if (!this.s.userExists!.get(userId)) throw notFound("user");
+      if (!userExists(this.db, userId)) throw notFound("user");
       return this.planUpsert(sync, userId, "resync");
     });
   }
@@ -130,20 +116,20 @@ export class CrmSyncPlanner {
     let last: number | null = null;
     let after = 0;
     for (;;) {
-      const ids = (this.s.userBatch!.all(after, BULK_BATCH) as { id: number }[]).map((r) => r.id);
+      const ids = userIdsAfter(this.db, after, BULK_BATCH);
       if (!ids.length) break;
       after = ids.at(-1)!;
       this.db.transaction(() => {
         for (const userId of ids) {
           counts.users++;
-          const before = this.lastJobId();
+          const before = this.delivery.lastJobId();
           const r = this.planUpsert(sync, userId, "resync");
           if (r === "create") counts.creates++;
           else if (r === "update") counts.updates++;
           else if (r === "collapsed") counts.collapsed++;
           else counts.skipped++;
           if (r === "create" || r === "update") {
-            const id = this.lastJobId();
+            const id = this.delivery.lastJobId();
             if (id > before) {
               first ??= id;
               last = id;
@@ -157,15 +143,10 @@ export class CrmSyncPlanner {
     return counts;
   }
 
-  private lastJobId(): number {
-    return (this.db.$client.query("SELECT COALESCE(MAX(id), 0) AS id FROM delivery_jobs").get() as { id: number }).id;
-  }
-
   /** Progress of the last "sync all": calls queued, finished and failed. */
   bulkProgress(sync: CrmSync): { total: number; done: number; failed: number; startedAt: string } | null {
     if (!sync.bulkStartedAt) return null;
     if (sync.bulkFirstJobId === null || sync.bulkLastJobId === null) return { total: 0, done: 0, failed: 0, startedAt: sync.bulkStartedAt.toISOString() };
-    const r = this.s.bulkProgress!.get(destinationOf(sync.id), sync.bulkFirstJobId, sync.bulkLastJobId) as { total: number; done: number | null; failed: number | null };
-    return { total: r.total, done: r.done ?? 0, failed: r.failed ?? 0, startedAt: sync.bulkStartedAt.toISOString() };
+    return { ...this.delivery.progressOf(destinationOf(sync.id), sync.bulkFirstJobId, sync.bulkLastJobId), startedAt: sync.bulkStartedAt.toISOString() };
   }
 }

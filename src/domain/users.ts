@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gte, inArray, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, inArray, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import type { Db, Tx, DbOrTx } from "../db/client";
 import { preparedFor } from "../db/prepared";
@@ -158,7 +158,34 @@ const writes = preparedFor((db) => ({
 const lookups = preparedFor((db) => ({
   byEmail: db.select().from(users).where(eq(users.email, sql.placeholder("email"))).prepare(),
   byLogin: db.select().from(users).where(eq(users.login, sql.placeholder("login"))).prepare(),
+  // For modules that act per person on hot paths (the CRM planner on every user event).
+  exists: db.select({ id: users.id }).from(users).where(eq(users.id, sql.placeholder("id"))).prepare(),
+  organizationOf: db.select({ org: users.organizationId }).from(users).where(eq(users.id, sql.placeholder("id"))).prepare(),
+  hasRole: db
+    .select({ one: sql<number>`1` })
+    .from(userRoles)
+    .where(and(eq(userRoles.userId, sql.placeholder("userId")), eq(userRoles.roleId, sql.placeholder("roleId"))))
+    .prepare(),
+  idsAfter: db.select({ id: users.id }).from(users).where(gt(users.id, sql.placeholder("after"))).orderBy(asc(users.id)).limit(sql.placeholder("limit")).prepare(),
 }));
+
+export function userExists(db: DbOrTx, userId: number): boolean {
+  return lookups(db).exists.get({ id: userId }) !== undefined;
+}
+
+/** The person's organization id; null without one (or without the person). */
+export function organizationIdOf(db: DbOrTx, userId: number): number | null {
+  return lookups(db).organizationOf.get({ id: userId })?.org ?? null;
+}
+
+export function userHasRole(db: DbOrTx, userId: number, roleId: number): boolean {
+  return lookups(db).hasRole.get({ userId, roleId }) !== undefined;
+}
+
+/** A batch of user ids in id order, after `afterId` (keyset walking over everyone). */
+export function userIdsAfter(db: DbOrTx, afterId: number, limit: number): number[] {
+  return lookups(db).idsAfter.all({ after: afterId, limit }).map((r) => r.id);
+}
 
 export function findUserByEmail(db: DbOrTx, address: string): UserRow | undefined {
   return lookups(db).byEmail.get({ email: address.trim().toLowerCase() });

@@ -1,4 +1,5 @@
 import { Elysia } from "elysia";
+import { httpLogEntryJson } from "../delivery";
 import { getUserRow } from "../domain/users";
 import { audienceJson } from "./audiences";
 import { CALLBACK_PATH } from "./clearbit";
@@ -12,10 +13,6 @@ import { json } from "../http/responses";
 import { noContent, pathId } from "../http/params";
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
-
-export const httpLogJson = (e: { id: number; createdAt: Date; method: string; url: string; requestHeaders: Record<string, string>; responseStatus: number | null; responseBody: string | null; durationMs: number; error: string | null; attempt: number | null; jobId: number | null }) => ({
-  id: e.id, at: e.createdAt.toISOString(), method: e.method, url: e.url, request_headers: e.requestHeaders, status: e.responseStatus, response_body: e.responseBody, duration_ms: e.durationMs, error: e.error, attempt: e.attempt, job_id: e.jobId,
-});
 
 /** Clearbit settings, status, log, backfill, per-user enrichment, provider callbacks and audiences over REST. */
 export function enrichmentApi(ctx: AppContext, { clearbit, audiences }: Enrichment) {
@@ -35,7 +32,7 @@ export function enrichmentApi(ctx: AppContext, { clearbit, audiences }: Enrichme
     .get("/api/v1/integrations/clearbit/log", ({ request, query }) => {
       requireApiToken(ctx, request);
       const limit = Math.min(500, Math.max(1, Number(query.limit) || 50));
-      return json({ data: ctx.delivery.listHttpLog({ facility: "clearbit", limit }).map(httpLogJson) });
+      return json({ data: ctx.delivery.listHttpLog({ facility: "clearbit", limit }).map(httpLogEntryJson) });
     })
     .post("/api/v1/integrations/clearbit/backfill", ({ request }) => {
       requireApiToken(ctx, request);

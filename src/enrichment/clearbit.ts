@@ -1,8 +1,7 @@
-import { and, eq, gte, inArray, sql } from "drizzle-orm";
+import { eq, inArray, sql } from "drizzle-orm";
 import type { Db, Tx, DbOrTx } from "../db/client";
 import { settings as settingsTable, users } from "../db/schema";
 import type { DeliveryHandler, HttpResult, Job } from "../delivery";
-import { deliveryJobs } from "../delivery/schema";
 import { apiValues, listCustomFields, type CustomField } from "../domain/custom-fields";
 import { createOrganizationIn, findOrganizationByDomain, findOrganizationByName, parseOrganizationInput, updateOrganizationIn, type OrganizationRow } from "../domain/organizations";
 import { findUserByEmail, getUserRow, parseUserInput, updateUserIn, type UserRow } from "../domain/users";
@@ -333,13 +332,7 @@ export class ClearbitEnrichment {
   backfillProgress() {
     const run = this.backfillRun();
     if (!run) return null;
-    const rows = this.db
-      .select({ status: deliveryJobs.status, n: sql<number>`count(*)` })
-      .from(deliveryJobs)
-      .where(and(eq(deliveryJobs.kind, KIND), gte(deliveryJobs.createdAt, new Date(run.started_at))))
-      .groupBy(deliveryJobs.status)
-      .all();
-    const by = Object.fromEntries(rows.map((r) => [r.status, r.n])) as Record<string, number>;
+    const by = this.ctx.delivery.countByStatus(KIND, new Date(run.started_at));
     const done = (by.succeeded ?? 0) + (by.failed ?? 0) + (by.cancelled ?? 0);
     const total = Math.max(run.planned, done + (by.pending ?? 0) + (by.running ?? 0));
     return { ...run, total, done, failed: by.failed ?? 0, percent: total ? Math.floor((done / total) * 100) : 100, finished: !run.planning && done >= total };
@@ -348,7 +341,7 @@ export class ClearbitEnrichment {
   /** Waiting for data → Connected, or Unauthorized / Error with the reason. */
   status(): { state: "disabled" | "waiting" | "connected" | "unauthorized" | "error"; label: string; reason: string | null } {
     if (!this.active) return { state: "disabled", label: "Disabled", reason: this.settings.api_key_sealed ? null : "No API key saved." };
-    const dest = this.ctx.delivery.getDestination(DESTINATION);
+    const dest = this.ctx.delivery.destinationHealth(DESTINATION).destination;
     if (dest?.pausedAt && dest.pauseReason?.startsWith("Unauthorized")) return { state: "unauthorized", label: "Unauthorized", reason: dest.pauseReason };
     if (dest?.pausedAt) return { state: "error", label: "Error", reason: dest.pauseReason };
     if (dest?.disabledAt) return { state: "error", label: "Error", reason: dest.disabledReason };

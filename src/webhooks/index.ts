@@ -1,7 +1,6 @@
 import { eq, sql } from "drizzle-orm";
 import type { HttpLogEntry } from "../delivery/http-log";
 import { DEFAULT_RETRY_SCHEDULE } from "../delivery/retry-policy";
-import { ACTIVE_JOB } from "../delivery/schema";
 import type { DeliveryHandler, HttpRequestSpec, Job } from "../delivery/types";
 import { notFound } from "../errors";
 import type { ChangeEvent } from "../events/feed";
@@ -70,11 +69,7 @@ export class WebhookService {
     this.payloads = {
       insert: q("INSERT INTO webhook_payloads (data, created_at) VALUES (?, ?) RETURNING id"),
       get: q("SELECT data FROM webhook_payloads WHERE id = ?"),
-      // Older than the history kept, and no longer wanted by a job still to send.
-      prune: q(
-        `DELETE FROM webhook_payloads WHERE created_at < ?1 AND id < COALESCE((SELECT MIN(json_extract(payload, '$.payload_id')) FROM delivery_jobs
-         WHERE kind = '${JOB_KIND}' AND ${ACTIVE_JOB}), 9e18)`,
-      ),
+      prune: q("DELETE FROM webhook_payloads WHERE created_at < ? AND id < ?"),
     };
   }
 
@@ -155,9 +150,12 @@ export class WebhookService {
     return row ? (JSON.parse(row.data) as Data) : null;
   }
 
-  /** Payloads no job can send any more (cron, with the delivery history). */
+  /** Payloads no job can send any more (cron, with the delivery history): older than the history kept, and below every active job's. */
   prunePayloads(now: number = Date.now()): number {
-    return this.payloads.prune.run(now - this.ctx.delivery.options.finishedJobRetentionMs).changes;
+    return this.ctx.db.transaction(() => {
+      const wanted = this.ctx.delivery.minActivePayloadField(JOB_KIND, "payload_id") ?? Number.MAX_SAFE_INTEGER;
+      return this.payloads.prune.run(now - this.ctx.delivery.options.finishedJobRetentionMs, wanted).changes;
+    });
   }
 
   deliveries(webhookId: number, filter: { status?: string; beforeId?: number; limit?: number } = {}): Job[] {
@@ -185,23 +183,14 @@ export class WebhookService {
 
   /** Health for the list: last answer, success rate of the last 100 finished deliveries, disabled or paused. */
   health(webhookId: number) {
-    const key = destinationKey(webhookId);
-    const sqlite = this.ctx.db.$client;
-    const finished = sqlite
-      .query<{ ok: number; n: number }, [string]>(
-        "SELECT COALESCE(SUM(status = 'succeeded'), 0) AS ok, COUNT(*) AS n FROM (SELECT status FROM delivery_jobs WHERE destination = ? AND status IN ('succeeded', 'failed') ORDER BY id DESC LIMIT 100)",
-      )
-      .get(key)!;
-    const last = sqlite.query<{ status: number | null; error: string | null; at: number }, [string]>("SELECT response_status AS status, error, created_at AS at FROM http_log WHERE destination = ? ORDER BY id DESC LIMIT 1").get(key);
-    const pending = sqlite.query<{ n: number }, [string]>(`SELECT COUNT(*) AS n FROM delivery_jobs WHERE destination = ? AND ${ACTIVE_JOB}`).get(key)!.n;
-    const dest = this.ctx.delivery.getDestination(key);
+    const { destination: dest, activeJobs, recent, lastAttempt: last } = this.ctx.delivery.destinationHealth(destinationKey(webhookId));
     return {
       last_status: last?.status ?? null,
       last_error: last?.error ?? null,
-      last_attempt_at: last ? new Date(last.at).toISOString() : null,
-      success_rate: finished.n ? Math.round((finished.ok / finished.n) * 1000) / 1000 : null,
-      finished_deliveries: finished.n,
-      pending_deliveries: pending,
+      last_attempt_at: last ? last.at.toISOString() : null,
+      success_rate: recent.finished ? Math.round((recent.succeeded / recent.finished) * 1000) / 1000 : null,
+      finished_deliveries: recent.finished,
+      pending_deliveries: activeJobs,
       disabled: !!dest?.disabledAt,
       disabled_reason: dest?.disabledReason ?? null,
       paused: !!dest?.pausedAt,
