@@ -1,7 +1,8 @@
 import type { AnyElysia } from "elysia";
 import type { DeliveryHandler } from "./delivery/types";
 import type { PersonFieldSource } from "./domain/person-fields";
-import type { ChangeEvent, Tx } from "./events/feed";
+import type { ChangeEvent } from "./events/feed";
+import type { Tx } from "./db/client";
 
 /** A recurring task (cron pattern with seconds, as @elysiajs/cron takes it); errors are logged, never fatal. */
 export type Schedule = { name: string; pattern: string; run: () => unknown };

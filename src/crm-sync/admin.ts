@@ -84,15 +84,19 @@ function formOf(input: Record<string, any>): Record<string, unknown> {
   return out;
 }
 
-const logRow = (e: LogEntry) => ({
-  ...e,
-  at: formatTime(new Date(e.at)),
-  skipped: e.kind === "skipped",
-  ok: e.kind === "call" && !e.error && e.status !== null && e.status >= 200 && e.status < 300,
-  retryable: e.kind === "call" && e.job_status === "failed",
-  requestHeaders: e.request ? JSON.stringify(e.request.headers, null, 2) : "",
-  responseHeaders: e.response?.headers ? JSON.stringify(e.response.headers, null, 2) : "",
-});
+const logRow = (e: LogEntry) => {
+  const call = e.kind === "call" ? e : null;
+  const status = call?.response?.status ?? null;
+  return {
+    ...e,
+    at: formatTime(new Date(e.at)),
+    skipped: !call,
+    ok: !!call && !call.error && status !== null && status >= 200 && status < 300,
+    retryable: call?.job_status === "failed",
+    requestHeaders: call ? JSON.stringify(call.request.headers, null, 2) : "",
+    responseHeaders: call?.response?.headers ? JSON.stringify(call.response.headers, null, 2) : "",
+  };
+};
 
 /** The CRM Sync pages: list, a sync's four tabs (create, update, delete users; logs), a person's history. */
 export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
@@ -126,9 +130,9 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
         const filter = { user_id: q.user_id || undefined, operation: q.operation || undefined, outcome: q.outcome || undefined, cursor: q.cursor || undefined };
         let log: ReturnType<typeof listSyncLog>;
         try {
-          log = listSyncLog(ctx.db, sync.id, filter);
+          log = listSyncLog(ctx.db, ctx.delivery, sync.id, filter);
         } catch {
-          log = listSyncLog(ctx.db, sync.id, {});
+          log = listSyncLog(ctx.db, ctx.delivery, sync.id, {});
         }
         data.log = log.data.map(logRow);
         data.filter = { user_id: q.user_id ?? "", [`op_${q.operation || "any"}`]: true, [`outcome_${q.outcome || "any"}`]: true };

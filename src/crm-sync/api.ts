@@ -22,7 +22,7 @@ const syncModel = loose({ id: z.number().int(), name: z.string(), enabled: z.boo
 const previewModel = loose();
 const previewInput = loose({ user_id: z.union([z.number().int().positive(), z.string()]).optional() });
 /** The sync's log (entry shape shared with the delivery engine's HTTP log, described loosely here). */
-const logModel = z.strictObject({ data: z.array(loose()), next_offset: z.number().int().nullable() });
+const logModel = z.strictObject({ data: z.array(loose()), next_cursor: z.string().nullable() });
 
 /** CRM syncs through the REST API: everything the CRM Sync pages do. */
 export function crmSyncApi(ctx: AppContext, crm: CrmSyncService) {
@@ -49,7 +49,7 @@ export function crmSyncApi(ctx: AppContext, crm: CrmSyncService) {
       const { user_id, ...changes } = obj(body);
       return json(crm.previewFor(id(params.id), changes, previewUserId(user_id)));
     }, op({ summary: "Preview the calls a sync (with unsaved changes) would send for a person", body: previewInput, response: previewModel }))
-    .get("/:id/logs", ({ request, params, query }) => (requireApiToken(ctx, request), getSync(ctx.db, id(params.id)), json(listSyncLog(ctx.db, id(params.id), query))), op({ summary: "A sync's log: calls sent and calls skipped, newest first", query: logFilterSchema, response: logModel }))
+    .get("/:id/logs", ({ request, params, query }) => (requireApiToken(ctx, request), getSync(ctx.db, id(params.id)), json(listSyncLog(ctx.db, ctx.delivery, id(params.id), query))), op({ summary: "A sync's log: calls sent and calls skipped, newest first", query: logFilterSchema, response: logModel }))
     .post("/:id/logs/:jobId/retry", ({ request, params }) => (requireApiToken(ctx, request), json(crm.retryCall(id(params.id), pathId(params.jobId, "call")), 202)), op({ summary: "Send a failed call again", response: z.strictObject({ job_id: z.number().int(), delivery_id: z.string() }), status: 202 }))
     .post("/:id/sync_all", async ({ request, params }) => {
       requireApiToken(ctx, request);

@@ -230,7 +230,7 @@ export async function createSync(deps: SaveDeps, input: unknown): Promise<CrmSyn
   const s = deps.db.transaction((tx) => {
     const created = tx.insert(crmSyncs).values(values).returning().get();
     // Strict FIFO per person: create before update before delete, one call at a time per person.
-    deps.delivery.configureDestination(tx, destinationOf(created.id), { strictOrder: true });
+    deps.delivery.configureDestination(destinationOf(created.id), { strictOrder: true });
     return created;
   });
   if (!s.enabled) applyEnabled(deps, s);

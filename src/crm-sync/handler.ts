@@ -1,7 +1,7 @@
 import { eq, sql } from "drizzle-orm";
 import { JSONPath } from "jsonpath-plus";
-import type { Db } from "../db/client";
-import type { DeliveryHandler, HttpRequestSpec, HttpResult, Job, Tx } from "../delivery";
+import type { Db, Tx } from "../db/client";
+import type { DeliveryHandler, HttpRequestSpec, HttpResult, Job } from "../delivery";
 import type { PersonFields } from "../domain/person-fields";
 import type { SecretBox } from "../secrets";
 import type { CrmSync } from "./config";
@@ -113,11 +113,10 @@ export function crmSyncHandler(db: Db, secrets: SecretBox, planner: CrmSyncPlann
       const p = job.payload as CrmJobPayload;
       const reason = skipReasons.get(job.id);
       skipReasons.delete(job.id);
-      void tx; // The prepared statements run on the shared connection, inside this transaction.
       const sync = loadSync(p.syncId);
       if (!sync) return;
       if (result === null) {
-        db.insert(crmSyncSkips).values({ syncId: p.syncId, userId: p.userId, operation: p.op, jobId: job.id, reason: reason ?? "nothing to send", createdAt: new Date() }).run();
+        tx.insert(crmSyncSkips).values({ syncId: p.syncId, userId: p.userId, operation: p.op, jobId: job.id, reason: reason ?? "nothing to send", createdAt: new Date() }).run();
         // A deleted person with nothing to address in the CRM: the bookkeeping ends here.
         if (p.op === "delete" || (p.op === "create" && reason?.includes("deleted"))) links.remove(p.syncId, p.userId);
         return;
@@ -125,7 +124,7 @@ export function crmSyncHandler(db: Db, secrets: SecretBox, planner: CrmSyncPlann
       if (p.op === "create") {
         const { id, note, refused } = readExternalId(sync.uniqueIdPath, result.body);
         links.setExternalId(p.syncId, p.userId, id, note);
-        if (refused) db.insert(crmSyncSkips).values({ syncId: p.syncId, userId: p.userId, operation: p.op, jobId: job.id, reason: note!, createdAt: new Date() }).run();
+        if (refused) tx.insert(crmSyncSkips).values({ syncId: p.syncId, userId: p.userId, operation: p.op, jobId: job.id, reason: note!, createdAt: new Date() }).run();
       } else if (p.op === "delete") {
         links.remove(p.syncId, p.userId);
       }

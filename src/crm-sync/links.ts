@@ -1,4 +1,5 @@
 import type { Database, Statement } from "bun:sqlite";
+import type { DeliveryEngine } from "../delivery";
 
 /** A person's record in the CRM for one sync (see crm_sync_links in schema.ts). */
 export type Link = { syncId: number; userId: number; externalId: string | null; note: string | null; createJobId: number | null; userDeleted: boolean };
@@ -11,7 +12,10 @@ type LinkRow = { sync_id: number; user_id: number; external_id: string | null; n
 export class LinkStore {
   private s: Record<string, Statement>;
 
-  constructor(sqlite: Database) {
+  constructor(
+    sqlite: Database,
+    private readonly delivery: Pick<DeliveryEngine, "getJob">,
+  ) {
     const q = (sql: string) => sqlite.prepare(sql);
     this.s = {
       get: q("SELECT * FROM crm_sync_links WHERE sync_id = ? AND user_id = ?"),
@@ -25,7 +29,6 @@ export class LinkStore {
       remove: q("DELETE FROM crm_sync_links WHERE sync_id = ? AND user_id = ?"),
       countLinked: q("SELECT COUNT(external_id) AS linked, COUNT(*) - COUNT(external_id) AS unlinked FROM crm_sync_links WHERE sync_id = ?"),
       notes: q("SELECT note, COUNT(*) AS n FROM crm_sync_links WHERE sync_id = ? AND note IS NOT NULL GROUP BY note ORDER BY n DESC LIMIT 5"),
-      jobStatus: q("SELECT status, last_error FROM delivery_jobs WHERE id = ?"),
     };
   }
 
@@ -59,7 +62,7 @@ export class LinkStore {
   /** Whether the link's create call is still queued or on the wire. */
   createActive(link: Link): boolean {
     if (link.createJobId === null) return false;
-    const job = this.s.jobStatus!.get(link.createJobId) as { status: string } | null;
+    const job = this.delivery.getJob(link.createJobId);
     return job?.status === "pending" || job?.status === "running";
   }
 
@@ -68,8 +71,8 @@ export class LinkStore {
     if (!link) return "this person was never created in the CRM by this sync; resync them to create them";
     if (link.note) return link.note;
     if (link.createJobId !== null) {
-      const job = this.s.jobStatus!.get(link.createJobId) as { status: string; last_error: string | null } | null;
-      if (job?.status === "failed") return `the create call failed (job #${link.createJobId}${job.last_error ? `: ${job.last_error}` : ""}), so there is no CRM id to address`;
+      const job = this.delivery.getJob(link.createJobId);
+      if (job?.status === "failed") return `the create call failed (job #${link.createJobId}${job.lastError ? `: ${job.lastError}` : ""}), so there is no CRM id to address`;
       if (job?.status === "cancelled") return `the create call was cancelled (job #${link.createJobId}), so there is no CRM id to address`;
     }
     return "the create call has not succeeded yet, so there is no CRM id to address";

@@ -1,12 +1,12 @@
-import type { Database, Statement } from "bun:sqlite";
 import { eq } from "drizzle-orm";
 import type { Db } from "../db/client";
+import { organizationIdOf, roleIdsOf, userExists, userIdsAfter } from "../domain/users";
 import { notFound } from "../errors";
-import type { DbOrTx, DeliveryEngine } from "../delivery";
+import type { DeliveryEngine } from "../delivery";
 import { currentHop } from "../delivery/hops";
 import { conditionsHold } from "../conditions";
 import { roleName } from "../domain/roles";
-import type { ChangeEvent, Tx } from "../events/feed";
+import type { ChangeEvent } from "../events/feed";
 import { destinationOf, filterConditions, getSync, orderingKeyOf, type CrmSync } from "./config";
 import { LinkStore } from "./links";
 import { crmSyncs } from "./schema";
@@ -21,6 +21,9 @@ const BULK_BATCH = 500;
 
 export type PlanResult = "create" | "update" | "collapsed" | "none";
 
+/** A queued create or update renders the person at send time, so it already carries a newer change. */
+const isUpsert = (payload: unknown) => ["create", "update"].includes((payload as CrmJobPayload).op);
+
 /**
  * Turns user events into CRM calls, inside the transaction that records the event (so the call is
  * queued exactly when the change commits). Templates are rendered at send time from the current
@@ -29,73 +32,56 @@ export type PlanResult = "create" | "update" | "collapsed" | "none";
  */
 export class CrmSyncPlanner {
   readonly links: LinkStore;
-  private s: Record<string, Statement>;
   private readonly enabledSyncs;
 
   constructor(
     private readonly db: Db,
     private readonly delivery: DeliveryEngine,
   ) {
-    const sqlite: Database = db.$client;
-    this.links = new LinkStore(sqlite);
-    const q = (sql: string) => sqlite.prepare(sql);
-    this.s = {
-      filterFields: q("SELECT organization_id, (SELECT group_concat(role_id) FROM user_roles WHERE user_id = users.id) AS role_ids FROM users WHERE id = ?"),
-      pendingUpsert: q(
-        `SELECT 1 AS one FROM delivery_jobs WHERE ordering_key = ? AND status = 'pending' AND kind = '${CRM_JOB_KIND}'
-         AND json_extract(payload, '$.op') IN ('create', 'update') LIMIT 1`,
-      ),
-      userBatch: q("SELECT id FROM users WHERE id > ? ORDER BY id LIMIT ?"),
-      userExists: q("SELECT 1 AS one FROM users WHERE id = ?"),
-      bulkProgress: q(
-        `SELECT COUNT(*) AS total, SUM(status IN ('succeeded', 'failed', 'cancelled')) AS done, SUM(status = 'failed') AS failed
-         FROM delivery_jobs WHERE destination = ? AND id BETWEEN ? AND ?`,
-      ),
-    };
+    this.links = new LinkStore(db.$client, delivery);
     this.enabledSyncs = db.select().from(crmSyncs).where(eq(crmSyncs.enabled, true)).prepare();
   }
 
-  /** The in-transaction hook on the event feed. */
-  onEvent(tx: Tx, event: ChangeEvent): void {
+  /** The in-transaction hook on the event feed: the calls join the transaction recording the event. */
+  onEvent(event: ChangeEvent): void {
     if (event.objectType !== "user") return;
     const upsert = UPSERT_EVENTS.has(event.type);
     if (!upsert && event.type !== "user.deleted") return;
     const syncs = this.enabledSyncs.all() as CrmSync[];
     for (const sync of syncs) {
-      if (upsert) this.planUpsert(tx, sync, event.objectId, "event");
-      else this.planDelete(tx, sync, event.objectId, event.changes);
+      if (upsert) this.planUpsert(sync, event.objectId, "event");
+      else this.planDelete(sync, event.objectId, event.changes);
     }
   }
 
   matches(sync: CrmSync, userId: number): boolean {
     const conditions = filterConditions(sync.filter);
     if (!conditions.length) return true;
-    const row = this.s.filterFields!.get(userId) as { organization_id: number | null; role_ids: string | null } | null;
-    const roles = row?.role_ids ? row.role_ids.split(",").map((id) => roleName(Number(id))) : [];
-    return conditionsHold("all", conditions, row && { organization_id: row.organization_id, roles });
+    const roles = roleIdsOf(this.db, userId).map(roleName);
+    return conditionsHold("all", conditions, { organization_id: organizationIdOf(this.db, userId), roles });
   }
 
   /**
    * A person was created or changed (event), or an admin asked to resync them. Without a link they
    * are created (also when they newly match the filter); with one they are updated. A resync also
-   * re-creates a person whose earlier create failed or yielded no id.
+   * re-creates a person whose earlier create failed or yielded no id. Runs in the caller's transaction.
    */
-  planUpsert(tx: Tx, sync: CrmSync, userId: number, mode: "event" | "resync"): PlanResult {
+  planUpsert(sync: CrmSync, userId: number, mode: "event" | "resync"): PlanResult {
     if (!this.matches(sync, userId)) return "none";
     const link = this.links.get(sync.id, userId);
     const recreate = mode === "resync" && link !== null && !link.externalId && !this.links.createActive(link);
     if (!link || recreate) {
-      const { id } = this.enqueue(tx, sync, userId, { op: "create", syncId: sync.id, userId });
+      const { id } = this.enqueue(sync, userId, { op: "create", syncId: sync.id, userId });
       this.links.startCreate(sync.id, userId, id);
       return "create";
     }
     if (!sync.updateOp.enabled) return "none";
-    if (this.s.pendingUpsert!.get(orderingKeyOf(sync.id, userId))) return "collapsed";
-    this.enqueue(tx, sync, userId, { op: "update", syncId: sync.id, userId });
+    if (this.delivery.hasPending(orderingKeyOf(sync.id, userId), CRM_JOB_KIND, isUpsert)) return "collapsed";
+    this.enqueue(sync, userId, { op: "update", syncId: sync.id, userId });
     return "update";
   }
 
-  planDelete(tx: Tx, sync: CrmSync, userId: number, changes: Record<string, [unknown, unknown]>): void {
+  planDelete(sync: CrmSync, userId: number, changes: Record<string, [unknown, unknown]>): void {
     const link = this.links.get(sync.id, userId);
     if (!link || link.userDeleted) return;
     if (!sync.deleteOp.enabled) {
@@ -104,19 +90,19 @@ export class CrmSyncPlanner {
     }
     this.links.markUserDeleted(sync.id, userId);
     const person = personSourceFromDeleted(this.db, userId, changes);
-    this.enqueue(tx, sync, userId, { op: "delete", syncId: sync.id, userId, person });
+    this.enqueue(sync, userId, { op: "delete", syncId: sync.id, userId, person });
   }
 
-  private enqueue(tx: Tx, sync: CrmSync, userId: number, payload: CrmJobPayload) {
-    return this.delivery.enqueue(tx as DbOrTx, { kind: CRM_JOB_KIND, destination: destinationOf(sync.id), orderingKey: orderingKeyOf(sync.id, userId), payload: { ...payload, hop: currentHop() } });
+  private enqueue(sync: CrmSync, userId: number, payload: CrmJobPayload) {
+    return this.delivery.enqueue({ kind: CRM_JOB_KIND, destination: destinationOf(sync.id), orderingKey: orderingKeyOf(sync.id, userId), payload: { ...payload, hop: currentHop() } });
   }
 
   /** "Resync this person": an update if they have a CRM id, else a create. */
   resync(syncId: number, userId: number): PlanResult {
     const sync = getSync(this.db, syncId);
-    return this.db.transaction((tx) => {
-      if (!this.s.userExists!.get(userId)) throw notFound("user");
-      return this.planUpsert(tx, sync, userId, "resync");
+    return this.db.transaction(() => {
+      if (!userExists(this.db, userId)) throw notFound("user");
+      return this.planUpsert(sync, userId, "resync");
     });
   }
 
@@ -131,20 +117,20 @@ export class CrmSyncPlanner {
     let last: number | null = null;
     let after = 0;
     for (;;) {
-      const ids = (this.s.userBatch!.all(after, BULK_BATCH) as { id: number }[]).map((r) => r.id);
+      const ids = userIdsAfter(this.db, after, BULK_BATCH);
       if (!ids.length) break;
       after = ids.at(-1)!;
-      this.db.transaction((tx) => {
+      this.db.transaction(() => {
         for (const userId of ids) {
           counts.users++;
-          const before = this.lastJobId();
-          const r = this.planUpsert(tx, sync, userId, "resync");
+          const before = this.delivery.lastJobId();
+          const r = this.planUpsert(sync, userId, "resync");
           if (r === "create") counts.creates++;
           else if (r === "update") counts.updates++;
           else if (r === "collapsed") counts.collapsed++;
           else counts.skipped++;
           if (r === "create" || r === "update") {
-            const id = this.lastJobId();
+            const id = this.delivery.lastJobId();
             if (id > before) {
               first ??= id;
               last = id;
@@ -158,15 +144,10 @@ export class CrmSyncPlanner {
     return counts;
   }
 
-  private lastJobId(): number {
-    return (this.db.$client.query("SELECT COALESCE(MAX(id), 0) AS id FROM delivery_jobs").get() as { id: number }).id;
-  }
-
   /** Progress of the last "sync all": calls queued, finished and failed. */
   bulkProgress(sync: CrmSync): { total: number; done: number; failed: number; startedAt: string } | null {
     if (!sync.bulkStartedAt) return null;
     if (sync.bulkFirstJobId === null || sync.bulkLastJobId === null) return { total: 0, done: 0, failed: 0, startedAt: sync.bulkStartedAt.toISOString() };
-    const r = this.s.bulkProgress!.get(destinationOf(sync.id), sync.bulkFirstJobId, sync.bulkLastJobId) as { total: number; done: number | null; failed: number | null };
-    return { total: r.total, done: r.done ?? 0, failed: r.failed ?? 0, startedAt: sync.bulkStartedAt.toISOString() };
+    return { ...this.delivery.progressOf(destinationOf(sync.id), sync.bulkFirstJobId, sync.bulkLastJobId), startedAt: sync.bulkStartedAt.toISOString() };
   }
 }

@@ -1,4 +1,3 @@
-import { ACTIVE_JOB } from "../delivery";
 import type { Core } from "../core";
 import { conflict, notFound } from "../errors";
 import { destinationOf, getSync, previewSync, syncAsInput, syncJson, type CrmSync } from "./config";
@@ -14,16 +13,13 @@ export class CrmSyncService {
   ) {}
 
   syncState(sync: CrmSync) {
-    const dest = this.ctx.delivery.getDestination(destinationOf(sync.id));
+    const { destination: dest, activeJobs } = this.ctx.delivery.destinationHealth(destinationOf(sync.id));
     const counts = this.planner.links.counts(sync.id);
-    const pending = this.ctx.db.$client
-      .query(`SELECT COUNT(*) AS n FROM delivery_jobs WHERE destination = ? AND ${ACTIVE_JOB}`)
-      .get(destinationOf(sync.id)) as { n: number };
     return {
       people: { with_crm_id: counts.linked, without_crm_id: counts.unlinked },
       /** Why people have no CRM id (so updates are not sent), most common first. */
       missing_id_reasons: counts.notes.map((n) => ({ reason: n.note, people: n.n })),
-      queued_calls: pending.n,
+      queued_calls: activeJobs,
       delivery: dest
         ? {
             last_success_at: dest.lastSuccessAt?.toISOString() ?? null,
@@ -49,8 +45,8 @@ export class CrmSyncService {
     const job = this.ctx.delivery.getJob(jobId);
     if (!job || job.destination !== destinationOf(syncId)) throw notFound("call");
     if (job.status !== "failed") throw conflict(`only a failed call can be retried; this one is ${job.status}`);
-    const copy = this.ctx.db.$client.query("SELECT id FROM delivery_jobs WHERE redelivery_of = ? ORDER BY id DESC LIMIT 1").get(jobId) as { id: number } | null;
-    if (copy) throw conflict(`this call was already retried as job #${copy.id}`);
+    const copy = this.ctx.delivery.latestRedelivery(jobId);
+    if (copy !== null) throw conflict(`this call was already retried as job #${copy}`);
     const again = this.ctx.delivery.redeliver(jobId)!;
     const p = job.payload as CrmJobPayload;
     // A retried create is the one the person's link now waits on.
@@ -81,7 +77,7 @@ export class CrmSyncService {
       external_id: link?.externalId ?? null,
       missing_id_reason: link?.externalId ? null : links.missingIdReason(link),
       user_deleted: link?.userDeleted ?? false,
-      log: listSyncLog(this.ctx.db, syncId, { ...query, user_id: userId }),
+      log: listSyncLog(this.ctx.db, this.ctx.delivery, syncId, { ...query, user_id: userId }),
     };
   }
 }

@@ -1,9 +1,9 @@
 import type { Core } from "../core";
 import { asc, gt } from "drizzle-orm";
-import type { Db } from "../db/client";
+import type { Db, Tx } from "../db/client";
 import { organizations, users } from "../db/schema";
 import { AppError, ValidationError } from "../errors";
-import type { Actor, EventFeed, Tx } from "../events/feed";
+import type { Actor, EventFeed } from "../events/feed";
 import { listCustomFields, type CustomField } from "../domain/custom-fields";
 import { createOrganizationIn, findOrganizationByName, getOrganizationRow, organizationJson, parseOrganizationInput, updateOrganizationIn } from "../domain/organizations";
 import { createUserIn, findUserByEmail, getUserRow, parseUserInput, updateUserIn, USER_FIELDS, userJson } from "../domain/users";
@@ -150,13 +150,13 @@ function applyRow(tx: Tx, feed: EventFeed, kind: Kind, input: Record<string, unk
   let rowId: number;
   let label: string;
   if (kind === "user") {
-    const { data } = parseUserInput(tx as Db, rest, fields);
+    const { data } = parseUserInput(tx, rest, fields);
     const existing = id !== undefined ? getUserRow(tx, id as number) : typeof data.email === "string" ? findUserByEmail(tx, data.email) : undefined;
     const row = existing ? updateUserIn(tx, feed, existing, data, fields, actor) : createUserIn(tx, feed, data, fields, actor);
     action = !existing ? "create" : row === existing ? "unchanged" : "update";
     [rowId, label] = [row.id, row.email ?? row.login];
   } else {
-    const { data } = parseOrganizationInput(tx as Db, rest, fields);
+    const { data } = parseOrganizationInput(tx, rest, fields);
     const existing = id !== undefined ? getOrganizationRow(tx, id as number) : typeof data.name === "string" ? findOrganizationByName(tx, data.name) : undefined;
     const row = existing ? updateOrganizationIn(tx, feed, existing, data, fields, actor) : createOrganizationIn(tx, feed, data, fields, actor);
     action = !existing ? "create" : row === existing ? "unchanged" : "update";

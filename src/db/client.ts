@@ -10,6 +10,23 @@ import * as webhookSchema from "../webhooks/schema";
 const schema = { ...coreSchema, ...deliverySchema, ...enrichmentSchema, ...crmSyncSchema, ...webhookSchema };
 
 export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
+/** A transaction of the application database (what db.transaction and tx.transaction hand their callback). */
+export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
+/** Either: statements on the database itself autocommit, those on a transaction join it. */
+export type DbOrTx = Db | Tx;
+
+/**
+ * The connection behind each database. Drizzle hands a database's relational schema (its public `_`)
+ * to every transaction of it, so that object identifies the connection a transaction runs on.
+ */
+const connections = new WeakMap<object, Database>();
+
+/** The SQLite connection a database or transaction runs on (prepared statements are per connection). */
+export function connectionOf(handle: DbOrTx): Database {
+  const connection = connections.get(handle._.tableNamesMap);
+  if (!connection) throw new Error("not a handle of a database opened by openDatabase");
+  return connection;
+}
 
 /** Owner-only: the database holds every person's data, whatever the data directory's own mode. */
 export const PRIVATE_FILE_MODE = 0o600;
@@ -33,7 +50,9 @@ export function openDatabase(path: string): Db {
   sqlite.exec("PRAGMA foreign_keys = ON");
   // 64 MB of page cache (the default is 2 MB): indexes of a large customer base stay in memory.
   sqlite.exec("PRAGMA cache_size = -65536");
-  return drizzle({ client: cachingStatements(sqlite), schema }) as Db;
+  const db = drizzle({ client: cachingStatements(sqlite), schema }) as Db;
+  connections.set(db._.tableNamesMap, sqlite);
+  return db;
 }
 
 const STATEMENT_CACHE_SIZE = 500;

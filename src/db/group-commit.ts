@@ -1,7 +1,6 @@
 import { AsyncResource } from "node:async_hooks";
-import type { Db } from "./client";
+import type { Db, Tx } from "./client";
 
-type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
 type Pending = { work: (tx: Tx) => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void };
 
 /**

@@ -1,7 +1,7 @@
 import type { Database, Statement } from "bun:sqlite";
 import { asc, eq } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { deliveryDestinations } from "./schema";
+import { ACTIVE_JOB, deliveryDestinations } from "./schema";
 import type { DestinationOptions } from "./types";
 
 export type Destination = typeof deliveryDestinations.$inferSelect;
@@ -89,4 +89,36 @@ export function getDestination(db: Db, key: string): Destination | undefined {
 
 export function listDestinations(db: Db): Destination[] {
   return db.select().from(deliveryDestinations).orderBy(asc(deliveryDestinations.key)).all();
+}
+
+/** How a destination is doing: its state and counters, its queue, its recent results and last answer. */
+export type DestinationHealth = {
+  /** Null until its first job (the row is created then). */
+  destination: Destination | null;
+  /** Jobs still to send or on the wire. */
+  activeJobs: number;
+  /** The last 100 finished (succeeded or failed) jobs. */
+  recent: { finished: number; succeeded: number };
+  lastAttempt: { status: number | null; error: string | null; at: Date } | null;
+};
+
+/** The one health query every feature's status (webhook list, CRM sync state, Clearbit status) reads. */
+export function destinationHealth(db: Db, key: string): DestinationHealth {
+  const sqlite = db.$client;
+  const recent = sqlite
+    .query<{ succeeded: number; finished: number }, [string]>(
+      `SELECT COALESCE(SUM(status = 'succeeded'), 0) AS succeeded, COUNT(*) AS finished
+       FROM (SELECT status FROM delivery_jobs WHERE destination = ? AND status IN ('succeeded', 'failed') ORDER BY id DESC LIMIT 100)`,
+    )
+    .get(key)!;
+  const last = sqlite
+    .query<{ status: number | null; error: string | null; at: number }, [string]>("SELECT response_status AS status, error, created_at AS at FROM http_log WHERE destination = ? ORDER BY id DESC LIMIT 1")
+    .get(key);
+  const active = sqlite.query<{ n: number }, [string]>(`SELECT COUNT(*) AS n FROM delivery_jobs WHERE destination = ? AND ${ACTIVE_JOB}`).get(key)!;
+  return {
+    destination: getDestination(db, key) ?? null,
+    activeJobs: active.n,
+    recent,
+    lastAttempt: last ? { status: last.status, error: last.error, at: new Date(last.at) } : null,
+  };
 }

@@ -1,23 +1,33 @@
-import type { Db } from "../db/client";
+import type { Db, Tx } from "../db/client";
 import type { Logger } from "../log";
-import { DestinationStore, getDestination, listDestinations, type Destination } from "./destinations";
-import { getHttpLogEntry, listHttpLog, pruneHttpLog, recordHttpAttempt, DEFAULT_LOG_RETENTION, type HttpLogEntry, type HttpLogFilter, type LogRetention } from "./http-log";
+import { destinationHealth, DestinationStore, getDestination, listDestinations, type Destination, type DestinationHealth } from "./destinations";
+import {
+  getHttpLogEntry,
+  listAttemptsWithJobs,
+  listHttpLog,
+  pruneHttpLog,
+  recordHttpAttempt,
+  DEFAULT_LOG_RETENTION,
+  type AttemptFilter,
+  type AttemptWithJob,
+  type HttpLogEntry,
+  type HttpLogFilter,
+  type LogRetention,
+} from "./http-log";
 import { requestHeaders, secretsOf, sendHttp } from "./http-sender";
-import { getJob, listJobs, pruneFinishedJobs, type JobFilter } from "./job-queries";
+import { countByStatus, latestRedelivery, listJobs, minActivePayloadField, progressOf, pruneFinishedJobs, type JobCounts, type JobFilter } from "./job-queries";
 import { JobStore } from "./job-store";
 import type { JobStatus } from "./schema";
 import { DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_SCHEDULE, defaultOutcome, retryDelay } from "./retry-policy";
 import {
   enqueueInputSchema,
   httpRequestSpecSchema,
-  type DbOrTx,
   type DeliveryHandler,
   type DestinationOptions,
   type EnqueueInput,
   type HttpResult,
   type Job,
   type Outcome,
-  type Tx,
   type ValidHttpRequestSpec,
 } from "./types";
 
@@ -103,12 +113,12 @@ export class DeliveryEngine {
   }
 
   /**
-   * Queues a job in the caller's transaction (synchronous: call it inside db.transaction). The
-   * engine looks at it in its next tick, which runs after the synchronous transaction has
+   * Queues a job in the caller's open transaction: call it inside db.transaction (the engine's
+   * statements run on the one write connection, so they join whatever transaction is open on it).
+   * The engine looks at the job in its next tick, which runs after the synchronous transaction has
    * committed; a rolled back transaction leaves nothing to find.
    */
-  enqueue(tx: DbOrTx, input: EnqueueInput): { id: number; deliveryId: string } {
-    void tx; // The statements run on the shared connection, i.e. inside the caller's transaction.
+  enqueue(input: EnqueueInput): { id: number; deliveryId: string } {
     const job = enqueueInputSchema.parse(input);
     const now = Date.now();
     // Time-ordered (v7): the delivery id indexes grow at their end instead of at random pages.
@@ -165,9 +175,8 @@ export class DeliveryEngine {
     return done !== null;
   }
 
-  /** Sets concurrency and strict FIFO per ordering key; can run inside the transaction saving the destination's settings. */
-  configureDestination(tx: DbOrTx, key: string, options: DestinationOptions): void {
-    void tx;
+  /** Sets concurrency and strict FIFO per ordering key; joins the transaction saving the destination's settings, if one is open. */
+  configureDestination(key: string, options: DestinationOptions): void {
     this.destinations.configure(key, options);
     this.wake(key);
   }
@@ -196,8 +205,52 @@ export class DeliveryEngine {
     return listDestinations(this.db);
   }
 
+  /** Prepared: feature modules ask it on their paths (a CRM link's create call). */
   getJob(id: number): Job | undefined {
-    return getJob(this.db, id);
+    return this.jobs.get(id) ?? undefined;
+  }
+
+  /** Jobs of a destination still to send or on the wire. */
+  countActive(destination: string): number {
+    return this.jobs.countActive(destination);
+  }
+
+  /** Whether a pending job of this kind waits under the ordering key (one whose payload passes `match`, if given). */
+  hasPending(orderingKey: string, kind: string, match: (payload: unknown) => boolean = () => true): boolean {
+    return this.jobs.pendingPayloads(orderingKey, kind).some(match);
+  }
+
+  /** The newest job's id (0 without any). */
+  lastJobId(): number {
+    return this.jobs.lastId();
+  }
+
+  /** The newest redelivered copy of a job, or null. */
+  latestRedelivery(jobId: number): number | null {
+    return latestRedelivery(this.db, jobId);
+  }
+
+  /** A run of one destination's jobs (ids first to last): how many, finished, failed. */
+  progressOf(destination: string, firstId: number, lastId: number): JobCounts {
+    return progressOf(this.db, destination, firstId, lastId);
+  }
+
+  /** Jobs of a kind created since a time, by status. */
+  countByStatus(kind: string, since: Date): Partial<Record<JobStatus, number>> {
+    return countByStatus(this.db, kind, since);
+  }
+
+  /** The smallest value of a numeric payload field among a kind's active jobs (null without any). */
+  minActivePayloadField(kind: string, field: string): number | null {
+    return minActivePayloadField(this.db, kind, field);
+  }
+
+  destinationHealth(key: string): DestinationHealth {
+    return destinationHealth(this.db, key);
+  }
+
+  listAttemptsWithJobs(filter: AttemptFilter): AttemptWithJob[] {
+    return listAttemptsWithJobs(this.db, filter);
   }
 
   listJobs(filter?: JobFilter): Job[] {

@@ -1,10 +1,9 @@
-import { and, desc, eq, gte, isNotNull, isNull, lt, or, type SQL } from "drizzle-orm";
+import { and, desc, eq, gte, isNotNull, isNull, lt, not, or, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
-import type { Db } from "../db/client";
-import { clientOf } from "../db/prepared";
+import { connectionOf, type Db, type DbOrTx } from "../db/client";
 import { Redactor } from "./redaction";
-import { httpLog } from "./schema";
-import type { DbOrTx, HttpResult } from "./types";
+import { deliveryJobs, httpLog, type JobStatus } from "./schema";
+import type { HttpResult } from "./types";
 
 /** Bodies and header sets are cut here before storing: the log is for diagnosis, not archiving. */
 export const LOG_BODY_CAP = 16 * 1024;
@@ -59,7 +58,7 @@ export function recordHttpAttempt(db: DbOrTx, attempt: HttpAttempt): number {
   const responseHeaders = row.responseHeaders && JSON.stringify(row.responseHeaders);
   const sizeBytes = row.url.length + requestHeaders.length + (row.requestBody?.length ?? 0) + (responseHeaders?.length ?? 2) + (row.responseBody?.length ?? 0) + (row.error?.length ?? 0) + 200;
   // Plain SQL on the connection (one cached statement): drizzle's insert builder cost more than the insert.
-  const inserted = clientOf(db)
+  const inserted = connectionOf(db)
     .prepare<{ id: number }, (string | number | null)[]>(INSERT_SQL)
     .get(
       row.createdAt.getTime(),
@@ -112,9 +111,66 @@ export function listHttpLog(db: Db, filter: HttpLogFilter = {}): HttpLogEntry[] 
   return db.select().from(httpLog).where(and(...where)).orderBy(desc(httpLog.id)).limit(f.limit).all();
 }
 
+/** What a feature filters its attempts by: its destination, and optionally the job they belong to. */
+export type AttemptFilter = {
+  destination: string;
+  orderingKey?: string;
+  /** A top-level field of the job's payload and the value it must hold. */
+  payloadField?: { name: string; value: string };
+  /** ok: 2xx answers; failed: transport errors and other statuses. */
+  outcome?: "ok" | "failed";
+  /** Keyset: only attempts before this (time in ms, id), newest first. */
+  before?: { at: number; id: number };
+  limit: number;
+};
+/** An attempt with the job it belongs to (null once the job is pruned). */
+export type AttemptWithJob = { entry: HttpLogEntry; job: { status: JobStatus; orderingKey: string | null; payload: unknown } | null };
+
+/** A destination's attempts with their jobs, newest first (e.g. a CRM sync's log). */
+export function listAttemptsWithJobs(db: Db, f: AttemptFilter): AttemptWithJob[] {
+  const failed = or(isNotNull(httpLog.error), isNull(httpLog.responseStatus), lt(httpLog.responseStatus, 200), gte(httpLog.responseStatus, 300))!;
+  const where: SQL[] = [eq(httpLog.destination, f.destination)];
+  if (f.orderingKey !== undefined) where.push(eq(deliveryJobs.orderingKey, f.orderingKey));
+  if (f.payloadField) where.push(sql`json_extract(${deliveryJobs.payload}, '$.' || ${f.payloadField.name}) = ${f.payloadField.value}`);
+  if (f.outcome === "failed") where.push(failed);
+  if (f.outcome === "ok") where.push(not(failed));
+  if (f.before) where.push(sql`(${httpLog.createdAt}, ${httpLog.id}) < (${f.before.at}, ${f.before.id})`);
+  const rows = db
+    .select({ entry: httpLog, status: deliveryJobs.status, orderingKey: deliveryJobs.orderingKey, payload: deliveryJobs.payload })
+    .from(httpLog)
+    .leftJoin(deliveryJobs, eq(deliveryJobs.id, httpLog.jobId))
+    .where(and(...where))
+    .orderBy(desc(httpLog.createdAt), desc(httpLog.id))
+    .limit(f.limit)
+    .all();
+  return rows.map(({ entry, status, orderingKey, payload }) => ({ entry, job: status === null ? null : { status, orderingKey, payload } }));
+}
+
 export function getHttpLogEntry(db: Db, id: number): HttpLogEntry | undefined {
   return db.select().from(httpLog).where(eq(httpLog.id, id)).get();
 }
+
+/**
+ * The one JSON shape of an HTTP-log entry in the API: the HTTP log, a webhook delivery's attempts,
+ * a CRM sync's calls and the Clearbit log. `response` is null when no answer arrived (see `error`).
+ */
+export function httpLogEntryJson(e: HttpLogEntry) {
+  return {
+    id: e.id,
+    at: e.createdAt.toISOString(),
+    facility: e.facility,
+    direction: e.direction,
+    destination: e.destination,
+    job_id: e.jobId,
+    delivery_id: e.deliveryId,
+    attempt: e.attempt,
+    request: { method: e.method, url: e.url, headers: e.requestHeaders, body: e.requestBody },
+    response: e.responseStatus === null ? null : { status: e.responseStatus, headers: e.responseHeaders, body: e.responseBody },
+    error: e.error,
+    duration_ms: e.durationMs,
+  };
+}
+export type HttpLogEntryJson = ReturnType<typeof httpLogEntryJson>;
 
 export type LogRetention = { maxAgeMs: number; maxBytes: number };
 export const DEFAULT_LOG_RETENTION: LogRetention = { maxAgeMs: 30 * 86_400_000, maxBytes: 256 * 1024 * 1024 };

@@ -1,10 +1,9 @@
 /** The delivery engine: durable jobs, HTTP sender, retries, HTTP log. See engine.ts. */
 export { DeliveryEngine, DEFAULT_ENGINE_OPTIONS, type EngineOptions } from "./engine";
 export type { Destination } from "./destinations";
-export { pruneHttpLog, recordHttpAttempt, type HttpLogEntry, type HttpLogFilter, type LogRetention } from "./http-log";
+export { httpLogEntryJson, pruneHttpLog, recordHttpAttempt, type HttpLogEntry, type HttpLogEntryJson, type HttpLogFilter, type LogRetention } from "./http-log";
 export { sendHttp } from "./http-sender";
 export type { JobFilter } from "./job-queries";
 export { REDACTED } from "./redaction";
-export { ACTIVE_JOB } from "./schema";
 export { backoffDelay, defaultOutcome, parseRetryAfter, DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_SCHEDULE, SLOW_DOWN_MS } from "./retry-policy";
-export type { DbOrTx, DeliveryHandler, DestinationOptions, EnqueueInput, HttpRequestSpec, HttpResult, Job, Outcome, RetrySchedule, Tx } from "./types";
+export type { DeliveryHandler, DestinationOptions, EnqueueInput, HttpRequestSpec, HttpResult, Job, Outcome, RetrySchedule } from "./types";

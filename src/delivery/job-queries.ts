@@ -1,7 +1,7 @@
-import { and, desc, eq, lt, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, gte, lt, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import type { Db } from "../db/client";
-import { ACTIVE_JOB, deliveryJobs, JOB_STATUSES } from "./schema";
+import { ACTIVE_JOB, deliveryJobs, JOB_STATUSES, type JobStatus } from "./schema";
 import type { Job } from "./types";
 
 export const jobFilterSchema = z.object({
@@ -29,11 +29,46 @@ export function listJobs(db: Db, filter: JobFilter = {}): Job[] {
   return db.select().from(deliveryJobs).where(and(...where)).orderBy(desc(deliveryJobs.id)).limit(f.limit).all();
 }
 
-export function getJob(db: Db, id: number): Job | undefined {
-  return db.select().from(deliveryJobs).where(eq(deliveryJobs.id, id)).get();
-}
-
 /** Finished jobs older than `maxAgeMs` go; their HTTP log entries are pruned separately. */
 export function pruneFinishedJobs(db: Db, maxAgeMs: number, now: number = Date.now()): number {
   return db.$client.run("DELETE FROM delivery_jobs WHERE status IN ('succeeded', 'failed', 'cancelled') AND finished_at < ?", [now - maxAgeMs]).changes;
+}
+
+/** The newest redelivered copy of a job, if any. */
+export function latestRedelivery(db: Db, jobId: number): number | null {
+  return db.$client.query<{ id: number }, [number]>("SELECT id FROM delivery_jobs WHERE redelivery_of = ? ORDER BY id DESC LIMIT 1").get(jobId)?.id ?? null;
+}
+
+export type JobCounts = { total: number; done: number; failed: number };
+
+/** How far a run of jobs (a destination's ids from first to last) has come: finished, failed. */
+export function progressOf(db: Db, destination: string, firstId: number, lastId: number): JobCounts {
+  const r = db.$client
+    .query<{ total: number; done: number | null; failed: number | null }, [string, number, number]>(
+      `SELECT COUNT(*) AS total, SUM(status IN ('succeeded', 'failed', 'cancelled')) AS done, SUM(status = 'failed') AS failed
+       FROM delivery_jobs WHERE destination = ? AND id BETWEEN ? AND ?`,
+    )
+    .get(destination, firstId, lastId)!;
+  return { total: r.total, done: r.done ?? 0, failed: r.failed ?? 0 };
+}
+
+/** Jobs of one kind created since a time, by status (a backfill's progress). */
+export function countByStatus(db: Db, kind: string, since: Date): Partial<Record<JobStatus, number>> {
+  const rows = db
+    .select({ status: deliveryJobs.status, n: sql<number>`count(*)` })
+    .from(deliveryJobs)
+    .where(and(eq(deliveryJobs.kind, kind), gte(deliveryJobs.createdAt, since)))
+    .groupBy(deliveryJobs.status)
+    .all();
+  return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+}
+
+/**
+ * The smallest number a payload field holds among the active jobs of a kind, or null without any:
+ * what a feature storing data outside the job (webhook payloads by id) may not prune yet.
+ */
+export function minActivePayloadField(db: Db, kind: string, field: string): number | null {
+  return db.$client
+    .query<{ min: number | null }, [string, string]>(`SELECT MIN(json_extract(payload, '$.' || ?)) AS min FROM delivery_jobs WHERE kind = ? AND ${ACTIVE_JOB}`)
+    .get(field, kind)!.min;
 }

@@ -105,6 +105,10 @@ export class JobStore {
       cancel: q(
         "UPDATE delivery_jobs SET status = 'cancelled', updated_at = ?, finished_at = ? WHERE id = ? AND status = 'pending' RETURNING ordering_key, destination",
       ),
+      // Asked by feature modules on their hot paths (a CRM update per changed person): prepared too.
+      pendingOfKey: q(`SELECT payload FROM delivery_jobs WHERE ordering_key = ? AND ${ACTIVE_JOB} AND status = 'pending' AND kind = ?`),
+      activeOf: q(`SELECT COUNT(*) AS n FROM delivery_jobs WHERE destination = ? AND ${ACTIVE_JOB}`),
+      lastId: q("SELECT COALESCE(MAX(id), 0) AS id FROM delivery_jobs"),
     };
   }
 
@@ -166,6 +170,21 @@ export class JobStore {
   count(status: JobStatus): number {
     const where = status === "pending" || status === "running" ? `${ACTIVE_JOB} AND status = '${status}'` : `status = '${status}'`;
     return (this.sqlite.query(`SELECT COUNT(*) AS n FROM delivery_jobs WHERE ${where}`).get() as { n: number }).n;
+  }
+
+  /** Payloads of the pending jobs of one kind sharing an ordering key (few: they are sent one at a time). */
+  pendingPayloads(orderingKey: string, kind: string): unknown[] {
+    return (this.s.pendingOfKey!.all(orderingKey, kind) as { payload: string }[]).map((r) => JSON.parse(r.payload));
+  }
+
+  /** Jobs of a destination still to send or on the wire. */
+  countActive(destination: string): number {
+    return (this.s.activeOf!.get(destination) as { n: number }).n;
+  }
+
+  /** The newest job's id (0 without any): ids grow, so jobs queued later have larger ones. */
+  lastId(): number {
+    return (this.s.lastId!.get() as { id: number }).id;
   }
 
   get(id: number): Job | null {

@@ -1,10 +1,6 @@
 import { z } from "zod";
-import type { Db } from "../db/client";
+import type { Tx } from "../db/client";
 import type { JobStatus } from "./schema";
-
-/** A drizzle transaction of the application database (what db.transaction hands its callback). */
-export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
-export type DbOrTx = Db | Tx;
 
 export const HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] as const;
 

@@ -1,8 +1,7 @@
 import { and, eq, isNotNull, isNull, ne, sql } from "drizzle-orm";
-import type { Db } from "../db/client";
+import type { Tx, DbOrTx } from "../db/client";
 import { apiTokens, sessions, settings, userRoles, users } from "../db/schema";
 import { conflict, ValidationError } from "../errors";
-import type { Tx } from "../events/feed";
 import { ADMIN_ROLE_ID } from "./roles";
 
 /**
@@ -18,7 +17,7 @@ type Changes = Record<string, [unknown, unknown]>;
 const hasAdminRole = (roleIds: unknown) => Array.isArray(roleIds) && roleIds.includes(ADMIN_ROLE_ID);
 const LAST_ADMIN = "the last active administrator cannot be demoted, deactivated or deleted; make another administrator first";
 
-export function isActiveAdmin(tx: Tx, userId: number): boolean {
+export function isActiveAdmin(tx: DbOrTx, userId: number): boolean {
   return !!tx
     .select({ id: users.id })
     .from(users)
@@ -71,6 +70,6 @@ export function endAdminAccess(tx: Tx, userId: number): void {
 }
 
 /** First-run setup is open only on a database that has never had an administrator. */
-export function setupIsOpen(db: Db): boolean {
+export function setupIsOpen(db: DbOrTx): boolean {
   return !db.select({ key: settings.key }).from(settings).where(eq(settings.key, ADMIN_EVER_CREATED_KEY)).get();
 }

@@ -73,7 +73,7 @@ export async function createAdmin(db: Db, feed: EventFeed, input: unknown, actor
   const passwordHash = await Bun.password.hash(data.password, { algorithm: "argon2id" });
   return db.transaction((tx) => {
     // Checked inside the transaction: two racing first-run setups cannot both succeed.
-    if (opts.onlyIfFirst && !setupIsOpen(tx as unknown as Db)) throw conflict("setup is already complete");
+    if (opts.onlyIfFirst && !setupIsOpen(tx)) throw conflict("setup is already complete");
     const person = { email: data.email, firstname: data.firstname || undefined, lastname: data.lastname || undefined, verified: true, role_ids: [ADMIN_ROLE_ID] };
     // No custom fields: an administrator is made before any required field could be filled in.
     const row = createUserIn(tx, feed, person, [], actor, { passwordHash });

@@ -1,7 +1,7 @@
 import { and, asc, eq, sql } from "drizzle-orm";
 import { preparedFor } from "../db/prepared";
 import { z } from "zod";
-import type { Db } from "../db/client";
+import type { Db, DbOrTx } from "../db/client";
 import { customFields } from "../db/schema";
 import { conflict, notFound, validate, ValidationError } from "../errors";
 import type { Actor, EventFeed } from "../events/feed";
@@ -47,7 +47,7 @@ const fieldQueries = preparedFor((db) => ({
   of: db.select().from(customFields).where(eq(customFields.objectType, sql.placeholder("type"))).orderBy(asc(customFields.position), asc(customFields.id)).prepare(),
 }));
 
-export function listCustomFields(db: Db, objectType?: ObjectType): CustomField[] {
+export function listCustomFields(db: DbOrTx, objectType?: ObjectType): CustomField[] {
   return objectType ? fieldQueries(db).of.all({ type: objectType }) : fieldQueries(db).all.all();
 }
 

@@ -1,9 +1,9 @@
 import { asc, eq, inArray } from "drizzle-orm";
 import { z } from "zod";
-import type { Db } from "../db/client";
+import type { Db, Tx, DbOrTx } from "../db/client";
 import { groups, tickets, userGroups, users } from "../db/schema";
 import { conflict, notFound, validate, ValidationError } from "../errors";
-import type { Actor, EventFeed, Tx } from "../events/feed";
+import type { Actor, EventFeed } from "../events/feed";
 import { diff, id, text } from "./records";
 
 export type GroupRow = typeof groups.$inferSelect;
@@ -18,7 +18,7 @@ const groupShape = {
 /** A group as a client writes it. */
 export const groupInputModel = z.strictObject(groupShape);
 
-export function groupJson(db: Db | Tx, row: GroupRow) {
+export function groupJson(db: DbOrTx, row: GroupRow) {
   const members = db.select({ id: users.id, login: users.login }).from(userGroups).innerJoin(users, eq(users.id, userGroups.userId)).where(eq(userGroups.groupId, row.id)).orderBy(asc(users.id)).all();
   return {
     id: row.id,
@@ -34,7 +34,7 @@ export function groupJson(db: Db | Tx, row: GroupRow) {
   };
 }
 
-export function getGroupRow(db: Db | Tx, groupId: number): GroupRow {
+export function getGroupRow(db: DbOrTx, groupId: number): GroupRow {
   const row = db.select().from(groups).where(eq(groups.id, groupId)).get();
   if (!row) throw notFound("group");
   return row;

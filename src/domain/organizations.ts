@@ -1,9 +1,9 @@
 import { and, asc, count, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
-import type { Db } from "../db/client";
+import type { Db, Tx, DbOrTx } from "../db/client";
 import { organizations, tickets, users, type Provenance } from "../db/schema";
 import { conflict, notFound, validate, ValidationError } from "../errors";
-import type { Actor, EventFeed, Tx } from "../events/feed";
+import type { Actor, EventFeed } from "../events/feed";
 import { apiValues, customValues, customValuesShape, listCustomFields, missingRequired, replacementValues, schemaWithFields, type CustomField } from "./custom-fields";
 import { afterCursor, decodeCursor, diff, ftsQuery, listDefaults, pageOf, stamp, type ListQuery, text, type Page } from "./records";
 
@@ -44,7 +44,7 @@ const MEMBER_IDS_SHOWN = 1000;
 
 export type OrganizationJson = ReturnType<typeof toJsonRows>[number];
 
-function toJsonRows(db: Db | Tx, rows: OrganizationRow[], fields: CustomField[]) {
+function toJsonRows(db: DbOrTx, rows: OrganizationRow[], fields: CustomField[]) {
   if (!rows.length) return [];
   const ids = rows.map((r) => r.id);
   const counts = new Map(db.select({ id: users.organizationId, n: count() }).from(users).where(inArray(users.organizationId, ids)).groupBy(users.organizationId).all().map((r) => [r.id, r.n]));
@@ -70,21 +70,21 @@ function toJsonRows(db: Db | Tx, rows: OrganizationRow[], fields: CustomField[])
   });
 }
 
-export function organizationJson(db: Db | Tx, row: OrganizationRow, fields = listCustomFields(db as Db, "organization")) {
+export function organizationJson(db: DbOrTx, row: OrganizationRow, fields = listCustomFields(db, "organization")) {
   return toJsonRows(db, [row], fields)[0]!;
 }
 
-export function getOrganizationRow(db: Db | Tx, orgId: number): OrganizationRow {
+export function getOrganizationRow(db: DbOrTx, orgId: number): OrganizationRow {
   const row = db.select().from(organizations).where(eq(organizations.id, orgId)).get();
   if (!row) throw notFound("organization");
   return row;
 }
 
-export function findOrganizationByName(db: Db | Tx, name: string): OrganizationRow | undefined {
+export function findOrganizationByName(db: DbOrTx, name: string): OrganizationRow | undefined {
   return db.select().from(organizations).where(sql`lower(${organizations.name}) = lower(${name.trim()})`).get();
 }
 
-export function findOrganizationByDomain(db: Db | Tx, domain: string): OrganizationRow | undefined {
+export function findOrganizationByDomain(db: DbOrTx, domain: string): OrganizationRow | undefined {
   return db.select().from(organizations).where(eq(organizations.domain, domain.trim().toLowerCase())).orderBy(asc(organizations.id)).get();
 }
 
@@ -92,7 +92,7 @@ function snapshot(row: OrganizationRow, fields: CustomField[]): Record<string, u
   return apiValues(row, COLUMN_OF, fields);
 }
 
-export function parseOrganizationInput(db: Db, input: unknown, fields = listCustomFields(db, "organization")) {
+export function parseOrganizationInput(db: DbOrTx, input: unknown, fields = listCustomFields(db, "organization")) {
   const schema = schemaWithFields("organization", fields, () => z.strictObject({ ...builtInShape, ...customValuesShape(fields) }));
   return { data: validate(schema, input) as Record<string, unknown>, fields };
 }

@@ -1,8 +1,7 @@
-import type { Db } from "../db/client";
-import type { Tx } from "../events/feed";
+import type { DbOrTx } from "../db/client";
 
 /** Extra fields for a page of people at once, by user id (a feature's contribution to a person). */
-export type PersonFieldSource = (db: Db | Tx, userIds: number[]) => Map<number, Record<string, unknown>>;
+export type PersonFieldSource = (db: DbOrTx, userIds: number[]) => Map<number, Record<string, unknown>>;
 
 /**
  * The fields features add to a person, in one place: the API's user JSON, webhook payloads (which
@@ -16,7 +15,7 @@ export class PersonFields {
     this.sources.push(source);
   }
 
-  of(db: Db | Tx, userIds: number[]): Map<number, Record<string, unknown>> {
+  of(db: DbOrTx, userIds: number[]): Map<number, Record<string, unknown>> {
     const out = new Map<number, Record<string, unknown>>(userIds.map((id) => [id, {}]));
     for (const source of this.sources) {
       for (const [id, fields] of source(db, userIds)) if (out.has(id)) Object.assign(out.get(id)!, fields);

@@ -1,9 +1,9 @@
 import { and, asc, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
-import type { Db } from "../db/client";
+import type { Db, Tx, DbOrTx } from "../db/client";
 import { articles, attachments, groups, organizations, tickets, users } from "../db/schema";
 import { notFound, validate, ValidationError } from "../errors";
-import type { Actor, EventFeed, Tx } from "../events/feed";
+import type { Actor, EventFeed } from "../events/feed";
 import { afterCursor, decodeCursor, diff, id, isoOrNull, DEFAULT_PAGE_SIZE, pageOf, type ListQuery, type Page } from "./records";
 
 export type TicketRow = typeof tickets.$inferSelect;
@@ -52,7 +52,7 @@ export const ticketUpdateInput = z.strictObject(ticketShape);
 
 export type TicketJson = ReturnType<typeof ticketJson>;
 
-export function ticketJson(db: Db | Tx, t: TicketRow) {
+export function ticketJson(db: DbOrTx, t: TicketRow) {
   const articleIds = db.select({ id: articles.id }).from(articles).where(eq(articles.ticketId, t.id)).orderBy(asc(articles.id)).all().map((a) => a.id);
   return {
     id: t.id,
@@ -82,7 +82,7 @@ export function ticketJson(db: Db | Tx, t: TicketRow) {
   };
 }
 
-export function articleJson(db: Db | Tx, a: ArticleRow) {
+export function articleJson(db: DbOrTx, a: ArticleRow) {
   const files = db.select({ id: attachments.id, filename: attachments.filename, size: attachments.size, contentType: attachments.contentType }).from(attachments).where(eq(attachments.articleId, a.id)).orderBy(asc(attachments.id)).all();
   return {
     id: a.id,
@@ -105,7 +105,7 @@ export function articleJson(db: Db | Tx, a: ArticleRow) {
   };
 }
 
-export function getTicketRow(db: Db | Tx, ticketId: number): TicketRow {
+export function getTicketRow(db: DbOrTx, ticketId: number): TicketRow {
   const row = db.select().from(tickets).where(eq(tickets.id, ticketId)).get();
   if (!row) throw notFound("ticket");
   return row;

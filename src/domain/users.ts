@@ -1,10 +1,10 @@
-import { and, asc, desc, eq, gte, inArray, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, inArray, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
-import type { Db } from "../db/client";
+import type { Db, Tx, DbOrTx } from "../db/client";
 import { preparedFor } from "../db/prepared";
 import { groups, organizations, tickets, userGroups, userRoles, users, type Provenance } from "../db/schema";
 import { conflict, notFound, validate, ValidationError } from "../errors";
-import type { Actor, EventFeed, Tx } from "../events/feed";
+import type { Actor, EventFeed } from "../events/feed";
 import { afterAccountChange, assertNotLastActiveAdmin, checkAccountChange, endAdminAccess } from "./admin-access";
 import { apiValues, customValues, customValuesShape, listCustomFields, missingRequired, replacementValues, schemaWithFields, type CustomField } from "./custom-fields";
 import type { Core } from "../core";
@@ -93,7 +93,7 @@ export type UserJson = ReturnType<typeof toJsonRows>[number];
  * The columns are spelled out (not looped over COLUMN_OF) for Zammad's key order and one object shape
  * on this hot path; a unit test checks that every column of COLUMN_OF is here.
  */
-function toJsonRows(db: Db | Tx, rows: UserRow[], fields: CustomField[], personFields: PersonFields) {
+function toJsonRows(db: DbOrTx, rows: UserRow[], fields: CustomField[], personFields: PersonFields) {
   if (!rows.length) return [];
   const ids = rows.map((r) => r.id);
   const roleRows = db.select({ userId: userRoles.userId, roleId: userRoles.roleId }).from(userRoles).where(inArray(userRoles.userId, ids)).orderBy(asc(userRoles.roleId)).all();
@@ -140,11 +140,11 @@ function toJsonRows(db: Db | Tx, rows: UserRow[], fields: CustomField[], personF
   });
 }
 
-export function userJson(db: Db | Tx, personFields: PersonFields, row: UserRow, fields = listCustomFields(db as Db, "user")) {
+export function userJson(db: DbOrTx, personFields: PersonFields, row: UserRow, fields = listCustomFields(db, "user")) {
   return toJsonRows(db, [row], fields, personFields)[0]!;
 }
 
-export function getUserRow(db: Db | Tx, userId: number): UserRow {
+export function getUserRow(db: DbOrTx, userId: number): UserRow {
   const row = db.select().from(users).where(eq(users.id, userId)).get();
   if (!row) throw notFound("user");
   return row;
@@ -169,18 +169,42 @@ const writes = preparedFor((db) => ({
 const lookups = preparedFor((db) => ({
   byEmail: db.select().from(users).where(eq(users.email, sql.placeholder("email"))).prepare(),
   byLogin: db.select().from(users).where(eq(users.login, sql.placeholder("login"))).prepare(),
+  // For modules that act per person on hot paths (the CRM planner on every user event).
+  exists: db.select({ id: users.id }).from(users).where(eq(users.id, sql.placeholder("id"))).prepare(),
+  organizationOf: db.select({ org: users.organizationId }).from(users).where(eq(users.id, sql.placeholder("id"))).prepare(),
+  roleIds: db.select({ roleId: userRoles.roleId }).from(userRoles).where(eq(userRoles.userId, sql.placeholder("userId"))).prepare(),
+  idsAfter: db.select({ id: users.id }).from(users).where(gt(users.id, sql.placeholder("after"))).orderBy(asc(users.id)).limit(sql.placeholder("limit")).prepare(),
 }));
 
-export function findUserByEmail(db: Db | Tx, address: string): UserRow | undefined {
+export function userExists(db: DbOrTx, userId: number): boolean {
+  return lookups(db).exists.get({ id: userId }) !== undefined;
+}
+
+/** The person's organization id; null without one (or without the person). */
+export function organizationIdOf(db: DbOrTx, userId: number): number | null {
+  return lookups(db).organizationOf.get({ id: userId })?.org ?? null;
+}
+
+/** The person's role ids ([] without the person). */
+export function roleIdsOf(db: DbOrTx, userId: number): number[] {
+  return lookups(db).roleIds.all({ userId }).map((r) => r.roleId);
+}
+
+/** A batch of user ids in id order, after `afterId` (keyset walking over everyone). */
+export function userIdsAfter(db: DbOrTx, afterId: number, limit: number): number[] {
+  return lookups(db).idsAfter.all({ after: afterId, limit }).map((r) => r.id);
+}
+
+export function findUserByEmail(db: DbOrTx, address: string): UserRow | undefined {
   return lookups(db).byEmail.get({ email: address.trim().toLowerCase() });
 }
 
-export function findUserByLogin(db: Db | Tx, login: string): UserRow | undefined {
+export function findUserByLogin(db: DbOrTx, login: string): UserRow | undefined {
   return lookups(db).byLogin.get({ login });
 }
 
 /** The writable state of a user in API names: what diffs and events compare. */
-function snapshot(db: Db | Tx, row: UserRow, fields: CustomField[], only?: Record<string, unknown>): Record<string, unknown> {
+function snapshot(db: DbOrTx, row: UserRow, fields: CustomField[], only?: Record<string, unknown>): Record<string, unknown> {
   const out = apiValues(row, COLUMN_OF, fields);
   // Memberships cost a query each: read only when the caller compares them.
   if (!only || "role_ids" in only) out.role_ids = db.select({ id: userRoles.roleId }).from(userRoles).where(eq(userRoles.userId, row.id)).orderBy(asc(userRoles.roleId)).all().map((r) => r.id);
@@ -295,7 +319,7 @@ export function updateUserIn(tx: Tx, feed: EventFeed, before: UserRow, data: Rec
   return row;
 }
 
-export function parseUserInput(db: Db, input: unknown, fields = listCustomFields(db, "user")): { data: UserInput; fields: CustomField[] } {
+export function parseUserInput(db: DbOrTx, input: unknown, fields = listCustomFields(db, "user")): { data: UserInput; fields: CustomField[] } {
   return { data: validate(inputSchema(fields), input) as UserInput, fields };
 }
 

@@ -1,5 +1,6 @@
 import { Elysia } from "elysia";
 import { z } from "zod";
+import { httpLogEntryJson } from "../delivery";
 import { getUserRow } from "../domain/users";
 import { audienceInput, audienceJson } from "./audiences";
 import { CALLBACK_PATH } from "./clearbit";
@@ -14,10 +15,6 @@ import { json } from "../http/responses";
 import { noContent, pathId } from "../http/params";
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
-
-export const httpLogJson = (e: { id: number; createdAt: Date; method: string; url: string; requestHeaders: Record<string, string>; responseStatus: number | null; responseBody: string | null; durationMs: number; error: string | null; attempt: number | null; jobId: number | null }) => ({
-  id: e.id, at: e.createdAt.toISOString(), method: e.method, url: e.url, request_headers: e.requestHeaders, status: e.responseStatus, response_body: e.responseBody, duration_ms: e.durationMs, error: e.error, attempt: e.attempt, job_id: e.jobId,
-});
 
 const logQuery = z.strictObject({ limit: z.coerce.number().int().min(1).max(500).optional() });
 const integrationModel = loose({ api_key: z.string().nullable(), api_key_set: z.boolean(), status: z.unknown() });
@@ -42,7 +39,7 @@ export function enrichmentApi(ctx: AppContext, { clearbit, audiences }: Enrichme
     .get("/api/v1/integrations/clearbit/log", ({ request, query }) => {
       requireApiToken(ctx, request);
       const limit = parseQuery(logQuery, query).limit ?? 50;
-      return json({ data: ctx.delivery.listHttpLog({ facility: "clearbit", limit }).map(httpLogJson) });
+      return json({ data: ctx.delivery.listHttpLog({ facility: "clearbit", limit }).map(httpLogEntryJson) });
     }, op({ summary: "Clearbit's HTTP log, newest first", query: logQuery, response: list(loose()) }))
     .post("/api/v1/integrations/clearbit/backfill", ({ request }) => {
       requireApiToken(ctx, request);

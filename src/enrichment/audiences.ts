@@ -1,12 +1,12 @@
 import { and, asc, eq, inArray } from "drizzle-orm";
 import { z } from "zod";
 import { conditionHolds, conditionsHold, type Match } from "../conditions";
-import type { Db } from "../db/client";
+import type { Db, Tx, DbOrTx } from "../db/client";
 import { users } from "../db/schema";
 import { apiValues, listCustomFields, RESERVED_NAMES } from "../domain/custom-fields";
 import { COLUMN_OF, type UserRow } from "../domain/users";
 import { conflict, notFound, validate, ValidationError } from "../errors";
-import type { Actor, ChangeEvent, EventFeed, Tx } from "../events/feed";
+import type { Actor, ChangeEvent, EventFeed } from "../events/feed";
 import { traitsByUser } from "./clearbit";
 import { audienceMembers, audiences } from "./schema";
 
@@ -51,7 +51,7 @@ export function audienceJson(a: Audience, members?: number) {
 }
 
 /** What conditions read: the user's fields, custom fields, traits and clearbit_ traits. */
-export function profileOf(db: Db | Tx, row: UserRow): Record<string, unknown> {
+export function profileOf(db: DbOrTx, row: UserRow): Record<string, unknown> {
   const iso = (d: Date | null) => (d ? d.toISOString() : null);
   return {
     id: row.id,
@@ -185,7 +185,7 @@ export class Audiences {
 }
 
 /** Audience flags for a page of users: every audience's property, true or false. */
-export function audienceFlags(db: Db | Tx, userIds: number[]): Map<number, Record<string, unknown>> {
+export function audienceFlags(db: DbOrTx, userIds: number[]): Map<number, Record<string, unknown>> {
   const out = new Map<number, Record<string, unknown>>();
   const list = db.select({ id: audiences.id, key: audiences.key }).from(audiences).all();
   if (!list.length || !userIds.length) return out;

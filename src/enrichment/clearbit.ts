@@ -1,12 +1,11 @@
-import { and, eq, gte, inArray, sql } from "drizzle-orm";
-import type { Db } from "../db/client";
+import { eq, inArray, sql } from "drizzle-orm";
+import type { Db, Tx, DbOrTx } from "../db/client";
 import { settings as settingsTable, users } from "../db/schema";
 import type { DeliveryHandler, HttpResult, Job } from "../delivery";
-import { deliveryJobs } from "../delivery/schema";
 import { apiValues, listCustomFields, type CustomField } from "../domain/custom-fields";
 import { createOrganizationIn, findOrganizationByDomain, findOrganizationByName, parseOrganizationInput, updateOrganizationIn, type OrganizationRow } from "../domain/organizations";
 import { COLUMN_OF, findUserByEmail, getUserRow, parseUserInput, updateUserIn, type UserRow } from "../domain/users";
-import type { Actor, ChangeEvent, Tx } from "../events/feed";
+import type { Actor, ChangeEvent } from "../events/feed";
 import type { Core } from "../core";
 import { isEmpty, MAPPABLE_ORGANIZATION_FIELDS, MAPPABLE_USER_FIELDS, proposedValues, type Answer } from "./mappings";
 import { mergeProviderValues, providerMayWrite } from "./merge";
@@ -137,7 +136,7 @@ export class ClearbitEnrichment {
     this.applyAnswer(tx, user, answer, now);
     // The person works somewhere the answer has no company for: ask for the company by its domain.
     const domain = answer.person && !answer.company ? ((answer.person.employment as Record<string, unknown> | undefined)?.domain as string | undefined) : undefined;
-    if (domain && /^[a-z0-9.-]+\.[a-z]{2,}$/i.test(domain)) this.ctx.delivery.enqueue(tx as unknown as Db, { kind: KIND, destination: DESTINATION, payload: { type: "company", email, domain } satisfies LookupPayload });
+    if (domain && /^[a-z0-9.-]+\.[a-z]{2,}$/i.test(domain)) this.ctx.delivery.enqueue({ kind: KIND, destination: DESTINATION, payload: { type: "company", email, domain } satisfies LookupPayload });
   }
 
   markUnknown(tx: Tx, email: string): void {
@@ -154,7 +153,7 @@ export class ClearbitEnrichment {
   /** Merges an answer into a user (and organization), stores it, and records user.enriched. */
   applyAnswer(tx: Tx, before: UserRow, answer: Answer, checkedAt: Date): void {
     const s = this.settings;
-    const fields = listCustomFields(tx as unknown as Db, "user");
+    const fields = listCustomFields(tx, "user");
     const previous = this.storedAnswer(tx, before.id);
     tx.insert(userEnrichments)
       .values({ userId: before.id, email: before.email ?? "", person: answer.person, company: answer.company, checkedAt })
@@ -176,7 +175,7 @@ export class ClearbitEnrichment {
   /** The company's organization: by domain, then exact name, else created when enabled and asked to. Company fields are merged in. */
   private organizationFor(tx: Tx, answer: Answer, opts: { create: boolean }): OrganizationRow | null {
     const company = answer.company!;
-    const orgFields = listCustomFields(tx as unknown as Db, "organization");
+    const orgFields = listCustomFields(tx, "organization");
     const proposed = validOrganizationValues(tx, proposedValues(answer, this.settings.organization_mappings), orgFields);
     const domain = typeof company.domain === "string" ? company.domain : null;
     const name = typeof company.name === "string" ? company.name : null;
@@ -193,11 +192,11 @@ export class ClearbitEnrichment {
     return Object.keys(updates).length ? updateOrganizationIn(tx, this.ctx.events, org, updates, orgFields, ACTOR) : org;
   }
 
-  lookup(db: Db | Tx, email: string): Lookup | undefined {
+  lookup(db: DbOrTx, email: string): Lookup | undefined {
     return db.select().from(enrichmentLookups).where(eq(enrichmentLookups.email, email)).get();
   }
 
-  storedAnswer(db: Db | Tx, userId: number): { person: Record<string, unknown> | null; company: Record<string, unknown> | null; checkedAt: Date; email: string } | null {
+  storedAnswer(db: DbOrTx, userId: number): { person: Record<string, unknown> | null; company: Record<string, unknown> | null; checkedAt: Date; email: string } | null {
     return db.select().from(userEnrichments).where(eq(userEnrichments.userId, userId)).get() ?? null;
   }
 
@@ -233,7 +232,7 @@ export class ClearbitEnrichment {
       }
     }
     this.upsertLookup(tx, email, { status: "pending", requestedAt: new Date(now), error: null });
-    this.ctx.delivery.enqueue(tx as unknown as Db, { kind: KIND, destination: DESTINATION, payload: { type: "combined", email } satisfies LookupPayload });
+    this.ctx.delivery.enqueue({ kind: KIND, destination: DESTINATION, payload: { type: "combined", email } satisfies LookupPayload });
     return "queued";
   }
 
@@ -330,13 +329,7 @@ export class ClearbitEnrichment {
   backfillProgress() {
     const run = this.backfillRun();
     if (!run) return null;
-    const rows = this.db
-      .select({ status: deliveryJobs.status, n: sql<number>`count(*)` })
-      .from(deliveryJobs)
-      .where(and(eq(deliveryJobs.kind, KIND), gte(deliveryJobs.createdAt, new Date(run.started_at))))
-      .groupBy(deliveryJobs.status)
-      .all();
-    const by = Object.fromEntries(rows.map((r) => [r.status, r.n])) as Record<string, number>;
+    const by = this.ctx.delivery.countByStatus(KIND, new Date(run.started_at));
     const done = (by.succeeded ?? 0) + (by.failed ?? 0) + (by.cancelled ?? 0);
     const total = Math.max(run.planned, done + (by.pending ?? 0) + (by.running ?? 0));
     return { ...run, total, done, failed: by.failed ?? 0, percent: total ? Math.floor((done / total) * 100) : 100, finished: !run.planning && done >= total };
@@ -345,7 +338,7 @@ export class ClearbitEnrichment {
   /** Waiting for data → Connected, or Unauthorized / Error with the reason. */
   status(): { state: "disabled" | "waiting" | "connected" | "unauthorized" | "error"; label: string; reason: string | null } {
     if (!this.active) return { state: "disabled", label: "Disabled", reason: this.settings.api_key_sealed ? null : "No API key saved." };
-    const dest = this.ctx.delivery.getDestination(DESTINATION);
+    const dest = this.ctx.delivery.destinationHealth(DESTINATION).destination;
     if (dest?.pausedAt && dest.pauseReason?.startsWith("Unauthorized")) return { state: "unauthorized", label: "Unauthorized", reason: dest.pauseReason };
     if (dest?.pausedAt) return { state: "error", label: "Error", reason: dest.pauseReason };
     if (dest?.disabledAt) return { state: "error", label: "Error", reason: dest.disabledReason };
@@ -356,11 +349,11 @@ export class ClearbitEnrichment {
 }
 
 /** Flat clearbit_ traits of a user (webhook and CRM payloads call this); {} when never enriched. */
-export function enrichmentTraits(db: Db | Tx, userId: number): Record<string, unknown> {
+export function enrichmentTraits(db: DbOrTx, userId: number): Record<string, unknown> {
   return traitsByUser(db, [userId]).get(userId) ?? {};
 }
 
-export function traitsByUser(db: Db | Tx, userIds: number[]): Map<number, Record<string, unknown>> {
+export function traitsByUser(db: DbOrTx, userIds: number[]): Map<number, Record<string, unknown>> {
   const out = new Map<number, Record<string, unknown>>();
   if (!userIds.length) return out;
   for (const r of db.select().from(userEnrichments).where(inArray(userEnrichments.userId, userIds)).all()) {
@@ -387,11 +380,11 @@ function userValues(row: UserRow, fields: CustomField[]): Record<string, unknown
 
 /** Keeps the values a field accepts (as sent, else as text); a provider value never fails the whole merge. */
 function validUserValues(tx: Tx, values: Record<string, unknown>, fields: CustomField[]): Record<string, unknown> {
-  return keepValid(values, (v) => parseUserInput(tx as unknown as Db, v, fields).data);
+  return keepValid(values, (v) => parseUserInput(tx, v, fields).data);
 }
 
 function validOrganizationValues(tx: Tx, values: Record<string, unknown>, fields: CustomField[]): Record<string, unknown> {
-  return keepValid(values, (v) => parseOrganizationInput(tx as unknown as Db, v, fields).data);
+  return keepValid(values, (v) => parseOrganizationInput(tx, v, fields).data);
 }
 
 function keepValid(values: Record<string, unknown>, parse: (v: Record<string, unknown>) => Record<string, unknown>): Record<string, unknown> {

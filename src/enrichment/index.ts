@@ -18,7 +18,7 @@ export function enrichmentFeature(ctx: AppContext): Feature & Enrichment {
   const audiences = new Audiences(ctx.db, ctx.events);
   // Jobs wait their turn for a rate-limit slot while holding a send slot: enough of them in flight
   // keep the pace at the limit; the limiter, not this number, bounds the rate.
-  ctx.delivery.configureDestination(ctx.db, DESTINATION, { concurrency: DESTINATION_CONCURRENCY });
+  ctx.delivery.configureDestination(DESTINATION, { concurrency: DESTINATION_CONCURRENCY });
   const services = { clearbit, audiences };
   return {
     name: "enrichment",

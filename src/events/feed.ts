@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gt, sql } from "drizzle-orm";
 import { preparedFor } from "../db/prepared";
-import type { Db } from "../db/client";
+import type { Db, Tx } from "../db/client";
 import { events } from "../db/schema";
 
 /** Who changed something, and through which door. Enrichment providers write as `enrichment:<name>`. */
@@ -18,8 +18,6 @@ export type ChangeEvent = {
   createdAt: Date;
 };
 
-/** A transaction handle: drizzle's transaction object, or the db itself (statements then autocommit). */
-export type Tx = Pick<Db, "select" | "insert" | "update" | "delete" | "run" | "all" | "get">;
 
 const insertEvent = preparedFor((db) =>
   db

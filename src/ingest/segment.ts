@@ -1,11 +1,11 @@
 import { and, eq, lt, ne, sql } from "drizzle-orm";
 import { preparedFor } from "../db/prepared";
 import { z } from "zod";
-import type { Db } from "../db/client";
+import type { Db, Tx } from "../db/client";
 import { seenMessages, userRoles, users } from "../db/schema";
 import { unstorableText } from "../clean-text";
 import { AppError, ValidationError } from "../errors";
-import type { Actor, EventFeed, Tx } from "../events/feed";
+import type { Actor, EventFeed } from "../events/feed";
 import { listCustomFields, type CustomField } from "../domain/custom-fields";
 import { createOrganizationIn, findOrganizationByName } from "../domain/organizations";
 import { CUSTOMER_ROLE_ID } from "../domain/roles";
@@ -128,7 +128,7 @@ export function parseMessages(raw: unknown[], defaults: Partial<Message> = {}): 
 
 /** Applies messages inside the caller's transaction (a batch is all-or-nothing), skipping messageIds already seen. */
 export function ingest(tx: Tx, feed: EventFeed, messages: Message[], actor: Actor, opts: { batch?: boolean } = {}): IngestResult {
-  const fields = listCustomFields(tx as Db, "user");
+  const fields = listCustomFields(tx, "user");
   const result: IngestResult = { created: 0, updated: 0, duplicates: 0 };
   {
     messages.forEach((m, i) => {
@@ -217,7 +217,7 @@ function assertSegmentMayChange(tx: Tx, found: Found, mapped: Record<string, unk
 function organizationFor(tx: Tx, feed: EventFeed, name: string, actor: Actor): number {
   const existing = findOrganizationByName(tx, name);
   if (existing) return existing.id;
-  return createOrganizationIn(tx, feed, { name: name.slice(0, 255) }, listCustomFields(tx as Db, "organization"), actor).id;
+  return createOrganizationIn(tx, feed, { name: name.slice(0, 255) }, listCustomFields(tx, "organization"), actor).id;
 }
 
 function identify(tx: Tx, feed: EventFeed, m: z.infer<typeof identifyMessage>, fields: CustomField[], actor: Actor, seenAt: Date): "created" | "updated" {
@@ -226,7 +226,7 @@ function identify(tx: Tx, feed: EventFeed, m: z.infer<typeof identifyMessage>, f
   if (found) assertSegmentMayChange(tx, found, mapped);
   const existing = found?.user;
   try {
-    const { data } = parseUserInput(tx as Db, { ...mapped, traits: { ...existing?.traits, ...rest } }, fields);
+    const { data } = parseUserInput(tx, { ...mapped, traits: { ...existing?.traits, ...rest } }, fields);
     if (company) data.organization_id = organizationFor(tx, feed, company, actor);
     if (existing) {
       updateUserIn(tx, feed, existing, data, fields, actor, { lastSeenAt: seenAt });

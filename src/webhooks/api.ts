@@ -1,7 +1,7 @@
 import { Elysia } from "elysia";
 import { z } from "zod";
 import { beforeIdOf, idPageParams, pageOf } from "../domain/records";
-import type { HttpLogEntry } from "../delivery/http-log";
+import { httpLogEntryJson } from "../delivery/http-log";
 import type { Job } from "../delivery/types";
 import { validate } from "../errors";
 import type { WebhookService, WebhookJobPayload } from ".";
@@ -37,16 +37,6 @@ export const deliveryJson = (j: Job) => {
     finished_at: iso(j.finishedAt),
   };
 };
-
-export const attemptJson = (a: HttpLogEntry) => ({
-  id: a.id,
-  attempt: a.attempt,
-  at: iso(a.createdAt),
-  request: { method: a.method, url: a.url, headers: a.requestHeaders, body: a.requestBody },
-  response: a.responseStatus === null ? null : { status: a.responseStatus, headers: a.responseHeaders, body: a.responseBody },
-  error: a.error,
-  duration_ms: a.durationMs,
-});
 
 const deliveryFilter = z.strictObject({
   status: z.enum(["pending", "running", "succeeded", "failed", "cancelled"]).optional(),
@@ -139,7 +129,7 @@ export function webhooksApi(ctx: AppContext, service: WebhookService) {
     .get("/webhooks/:id/deliveries/:deliveryId", ({ request, params }) => {
       actor(request);
       const { job, attempts } = service.delivery(pathId(params.id, "webhook"), pathId(params.deliveryId, "delivery"));
-      return json({ ...deliveryJson(job), payload: service.payloadOf(job), attempt_log: attempts.map(attemptJson) });
+      return json({ ...deliveryJson(job), payload: service.payloadOf(job), attempt_log: attempts.map(httpLogEntryJson) });
     }, op({ summary: "A delivery with its payload and attempt log", response: deliveryModel }))
     .post("/webhooks/:id/deliveries/:deliveryId/redeliver", ({ request, params }) => {
       actor(request);

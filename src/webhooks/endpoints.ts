@@ -177,7 +177,7 @@ export class WebhookEndpoints {
         .values({ ...columns(d), name: d.name, url: d.url, ...sealed, authUsername: d.auth_type === "basic" ? (d.auth_username ?? null) : null, createdById: actorId, updatedById: actorId })
         .returning()
         .get();
-      this.delivery.configureDestination(tx, destinationKey(row.id), { strictOrder: row.strictOrder });
+      this.delivery.configureDestination(destinationKey(row.id), { strictOrder: row.strictOrder });
       return row;
     });
     this.changed();
@@ -206,7 +206,7 @@ export class WebhookEndpoints {
     const row = this.db.transaction((tx) => {
       const row = tx.update(webhooks).set(set).where(eq(webhooks.id, id)).returning().get();
       if (!row) throw notFound("webhook");
-      this.delivery.configureDestination(tx, destinationKey(id), { strictOrder: row.strictOrder });
+      this.delivery.configureDestination(destinationKey(id), { strictOrder: row.strictOrder });
       return row;
     });
     this.changed();

@@ -1,10 +1,10 @@
 import { eq, sql } from "drizzle-orm";
 import type { HttpLogEntry } from "../delivery/http-log";
 import { DEFAULT_RETRY_SCHEDULE } from "../delivery/retry-policy";
-import { ACTIVE_JOB } from "../delivery/schema";
-import type { DbOrTx, DeliveryHandler, HttpRequestSpec, Job } from "../delivery/types";
+import type { DeliveryHandler, HttpRequestSpec, Job } from "../delivery/types";
 import { notFound } from "../errors";
-import type { ChangeEvent, Tx } from "../events/feed";
+import type { ChangeEvent } from "../events/feed";
+import type { DbOrTx, Tx } from "../db/client";
 import type { Core } from "../core";
 import type { Feature } from "../feature";
 import type { AppContext } from "../http/context";
@@ -69,15 +69,11 @@ export class WebhookService {
     this.payloads = {
       insert: q("INSERT INTO webhook_payloads (data, created_at) VALUES (?, ?) RETURNING id"),
       get: q("SELECT data FROM webhook_payloads WHERE id = ?"),
-      // Older than the history kept, and no longer wanted by a job still to send.
-      prune: q(
-        `DELETE FROM webhook_payloads WHERE created_at < ?1 AND id < COALESCE((SELECT MIN(json_extract(payload, '$.payload_id')) FROM delivery_jobs
-         WHERE kind = '${JOB_KIND}' AND ${ACTIVE_JOB}), 9e18)`,
-      ),
+      prune: q("DELETE FROM webhook_payloads WHERE created_at < ? AND id < ?"),
     };
   }
 
-  payloadBuilder(db: Tx = this.ctx.db): PayloadBuilder {
+  payloadBuilder(db: DbOrTx = this.ctx.db): PayloadBuilder {
     return new PayloadBuilder(db, { publicUrl: this.ctx.config.publicUrl, personFields: this.ctx.personFields });
   }
 
@@ -120,7 +116,7 @@ export class WebhookService {
         payloadId ??= this.storePayload(data);
         const payload: WebhookJobPayload = { webhook_id: w.id, trigger_id: route.id, trigger_name: route.name, event_id: event.id, event_type: event.type, hop: currentHop(), payload_id: payloadId };
         // The feed hands a narrowed transaction type; enqueue writes on the same connection, inside it.
-        this.ctx.delivery.enqueue(tx as DbOrTx, {
+        this.ctx.delivery.enqueue({
           kind: JOB_KIND,
           destination: destinationKey(w.id),
           orderingKey: w.strictOrder ? `${destinationKey(w.id)}:${orderObject}` : null,
@@ -135,9 +131,9 @@ export class WebhookService {
   sendTest(webhookId: number, kind: "ticket" | "user" | "organization" = "ticket"): Job {
     const w = this.endpoints.get(webhookId);
     const data = samplePayload(kind, this.ctx.config.publicUrl);
-    const { id } = this.ctx.db.transaction((tx) => {
+    const { id } = this.ctx.db.transaction(() => {
       const payload: WebhookJobPayload = { webhook_id: w.id, trigger_id: null, trigger_name: "Test", event_id: null, event_type: "test", test: true, payload_id: this.storePayload(data) };
-      return this.ctx.delivery.enqueue(tx, { kind: JOB_KIND, destination: destinationKey(w.id), payload, maxAttempts: 1 });
+      return this.ctx.delivery.enqueue({ kind: JOB_KIND, destination: destinationKey(w.id), payload, maxAttempts: 1 });
     });
     return this.ctx.delivery.getJob(id)!;
   }
@@ -154,9 +150,12 @@ export class WebhookService {
     return row ? (JSON.parse(row.data) as Data) : null;
   }
 
-  /** Payloads no job can send any more (cron, with the delivery history). */
+  /** Payloads no job can send any more (cron, with the delivery history): older than the history kept, and below every active job's. */
   prunePayloads(now: number = Date.now()): number {
-    return this.payloads.prune.run(now - this.ctx.delivery.options.finishedJobRetentionMs).changes;
+    return this.ctx.db.transaction(() => {
+      const wanted = this.ctx.delivery.minActivePayloadField(JOB_KIND, "payload_id") ?? Number.MAX_SAFE_INTEGER;
+      return this.payloads.prune.run(now - this.ctx.delivery.options.finishedJobRetentionMs, wanted).changes;
+    });
   }
 
   deliveries(webhookId: number, filter: { status?: string; beforeId?: number; limit?: number } = {}): Job[] {
@@ -184,23 +183,14 @@ export class WebhookService {
 
   /** Health for the list: last answer, success rate of the last 100 finished deliveries, disabled or paused. */
   health(webhookId: number) {
-    const key = destinationKey(webhookId);
-    const sqlite = this.ctx.db.$client;
-    const finished = sqlite
-      .query<{ ok: number; n: number }, [string]>(
-        "SELECT COALESCE(SUM(status = 'succeeded'), 0) AS ok, COUNT(*) AS n FROM (SELECT status FROM delivery_jobs WHERE destination = ? AND status IN ('succeeded', 'failed') ORDER BY id DESC LIMIT 100)",
-      )
-      .get(key)!;
-    const last = sqlite.query<{ status: number | null; error: string | null; at: number }, [string]>("SELECT response_status AS status, error, created_at AS at FROM http_log WHERE destination = ? ORDER BY id DESC LIMIT 1").get(key);
-    const pending = sqlite.query<{ n: number }, [string]>(`SELECT COUNT(*) AS n FROM delivery_jobs WHERE destination = ? AND ${ACTIVE_JOB}`).get(key)!.n;
-    const dest = this.ctx.delivery.getDestination(key);
+    const { destination: dest, activeJobs, recent, lastAttempt: last } = this.ctx.delivery.destinationHealth(destinationKey(webhookId));
     return {
       last_status: last?.status ?? null,
       last_error: last?.error ?? null,
-      last_attempt_at: last ? new Date(last.at).toISOString() : null,
-      success_rate: finished.n ? Math.round((finished.ok / finished.n) * 1000) / 1000 : null,
-      finished_deliveries: finished.n,
-      pending_deliveries: pending,
+      last_attempt_at: last ? last.at.toISOString() : null,
+      success_rate: recent.finished ? Math.round((recent.succeeded / recent.finished) * 1000) / 1000 : null,
+      finished_deliveries: recent.finished,
+      pending_deliveries: activeJobs,
       disabled: !!dest?.disabledAt,
       disabled_reason: dest?.disabledReason ?? null,
       paused: !!dest?.pausedAt,

@@ -1,6 +1,6 @@
 import type { PersonFields } from "../domain/person-fields";
 import { asc, desc, eq } from "drizzle-orm";
-import type { Db } from "../db/client";
+import type { DbOrTx } from "../db/client";
 import { articles, organizations, tickets, users } from "../db/schema";
 import { listCustomFields, type CustomField } from "../domain/custom-fields";
 import { getGroupRow, groupJson } from "../domain/groups";
@@ -8,9 +8,7 @@ import { organizationJson } from "../domain/organizations";
 import { ROLE_IDS } from "../domain/roles";
 import { articleJson, PRIORITIES, STATES, ticketJson } from "../domain/tickets";
 import { userJson } from "../domain/users";
-import type { ChangeEvent, Tx } from "../events/feed";
-
-type DbOrTx = Db | Tx;
+import type { ChangeEvent } from "../events/feed";
 type Json = Record<string, unknown>;
 
 /** Never sent in an embedded user (Zammad's rule): credentials, preferences, internal access lists. Names, not our
@@ -104,7 +102,7 @@ export class PayloadBuilder {
     if (userId === null) return null;
     const row = this.db.select().from(users).where(eq(users.id, userId)).get();
     if (!row) return null;
-    this.userFields ??= listCustomFields(this.db as Db, "user");
+    this.userFields ??= listCustomFields(this.db, "user");
     const u = stripHidden(userJson(this.db, this.opts.personFields, row, this.userFields));
     return { ...u, created_by: this.login(row.createdById), updated_by: this.login(row.updatedById) };
   }

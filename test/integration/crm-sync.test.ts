@@ -82,7 +82,7 @@ describe("CRM sync against json-server", () => {
 
       // Every call is in the log with request and response; per-user history lists only that person.
       const log = (await call("GET", `/api/v1/crm_syncs/${syncId}/logs?limit=200`)).body.data;
-      expect(log.some((e: any) => e.kind === "call" && e.operation === "delete" && e.status === 200 && e.user_id === ids[2])).toBe(true);
+      expect(log.some((e: any) => e.kind === "call" && e.operation === "delete" && e.response?.status === 200 && e.user_id === ids[2])).toBe(true);
       const history = (await call("GET", `/api/v1/crm_syncs/${syncId}/users/${ids[0]}`)).body;
       expect(history.external_id).toBeTruthy();
       const ops = history.log.data.filter((e: any) => e.kind === "call").map((e: any) => e.operation).reverse();
@@ -216,7 +216,7 @@ describe("CRM sync against real receivers", () => {
     await drained(s.id);
     const failed = (await call("GET", `/api/v1/crm_syncs/${s.id}/logs?outcome=failed`)).body.data;
     expect(failed).toHaveLength(1);
-    expect(failed[0]).toMatchObject({ kind: "call", operation: "create", status: 422, attempt: 1, job_status: "failed", user_id: u.id });
+    expect(failed[0]).toMatchObject({ kind: "call", operation: "create", response: { status: 422 }, attempt: 1, job_status: "failed", user_id: u.id });
     expect(failed[0].response.body).toContain("email taken");
     expect(failed[0].duration_ms).toBeGreaterThanOrEqual(0);
     // The update has no id to address: not sent, and it says the create failed.

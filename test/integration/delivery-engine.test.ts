@@ -21,12 +21,12 @@ describe("queue", () => {
     const { db, engine } = fx;
     engine.register("test", postTo(receiver.url));
     expect(() =>
-      db.transaction((tx) => {
-        engine.enqueue(tx, { kind: "test", destination: "d", payload: { n: "rolled back" } });
+      db.transaction(() => {
+        engine.enqueue({ kind: "test", destination: "d", payload: { n: "rolled back" } });
         throw new Error("abort");
       }),
     ).toThrow("abort");
-    const { id, deliveryId } = db.transaction((tx) => engine.enqueue(tx, { kind: "test", destination: "d", payload: { n: "kept" } }));
+    const { id, deliveryId } = db.transaction(() => engine.enqueue({ kind: "test", destination: "d", payload: { n: "kept" } }));
     await receiver.waitFor(1);
     await eventually(() => engine.getJob(id)?.status === "succeeded");
     await Bun.sleep(100);
@@ -41,7 +41,7 @@ describe("queue", () => {
     const { db, engine } = fx;
     const stored: number[] = [];
     engine.register("noop", { facility: "clearbit", prepare: async () => null, onSuccess: (_tx, job, result) => void (result === null && stored.push(job.id)) });
-    const { id } = db.transaction((tx) => engine.enqueue(tx, { kind: "noop", destination: "x", payload: {} }));
+    const { id } = db.transaction(() => engine.enqueue({ kind: "noop", destination: "x", payload: {} }));
     await eventually(() => engine.getJob(id)?.status === "succeeded");
     expect(stored).toEqual([id]);
     expect(engine.listHttpLog()).toHaveLength(0);
@@ -66,8 +66,8 @@ describe("queue", () => {
     fx = startEngine({ globalConcurrency: 3, destinationConcurrency: 2 });
     const { db, engine } = fx;
     engine.register("test", postTo(receiver.url));
-    db.transaction((tx) => {
-      for (const dest of ["a", "b"]) for (let i = 0; i < 8; i++) engine.enqueue(tx, { kind: "test", destination: dest, payload: { dest } });
+    db.transaction(() => {
+      for (const dest of ["a", "b"]) for (let i = 0; i < 8; i++) engine.enqueue({ kind: "test", destination: dest, payload: { dest } });
     });
     await receiver.waitFor(16);
     expect(maxActive).toBe(3);
@@ -86,9 +86,9 @@ describe("queue", () => {
     fx = startEngine({ destinationConcurrency: 8 });
     const { db, engine } = fx;
     engine.register("test", postTo(receiver.url));
-    db.transaction((tx) => {
-      engine.configureDestination(tx, "one-at-a-time", { concurrency: 1 });
-      for (let i = 0; i < 6; i++) engine.enqueue(tx, { kind: "test", destination: "one-at-a-time", payload: {} });
+    db.transaction(() => {
+      engine.configureDestination("one-at-a-time", { concurrency: 1 });
+      for (let i = 0; i < 6; i++) engine.enqueue({ kind: "test", destination: "one-at-a-time", payload: {} });
     });
     await receiver.waitFor(6);
     expect(maxActive).toBe(1);
@@ -110,11 +110,11 @@ describe("queue", () => {
     fx = startEngine({ destinationConcurrency: 4 });
     const { db, engine } = fx;
     engine.register("test", postTo(receiver.url, { retrySchedule: fast, maxAttempts: 1_000 }));
-    db.transaction((tx) => {
-      engine.configureDestination(tx, "hook", { strictOrder: true });
+    db.transaction(() => {
+      engine.configureDestination("hook", { strictOrder: true });
       for (let n = 0; n < 5; n++) {
-        engine.enqueue(tx, { kind: "test", destination: "hook", orderingKey: "hook:A", payload: { key: "A", n } });
-        engine.enqueue(tx, { kind: "test", destination: "hook", orderingKey: "hook:B", payload: { key: "B", n } });
+        engine.enqueue({ kind: "test", destination: "hook", orderingKey: "hook:A", payload: { key: "A", n } });
+        engine.enqueue({ kind: "test", destination: "hook", orderingKey: "hook:B", payload: { key: "B", n } });
       }
     });
     await eventually(() => engine.countJobs("succeeded") === 10);
@@ -130,9 +130,9 @@ describe("queue", () => {
     fx = startEngine();
     const { db, engine } = fx;
     engine.register("test", postTo(receiver.url, { retrySchedule: fast, maxAttempts: 2 }));
-    const ids = db.transaction((tx) => {
-      engine.configureDestination(tx, "hook", { strictOrder: true });
-      return [0, 1, 2].map((n) => engine.enqueue(tx, { kind: "test", destination: "hook", orderingKey: "k", payload: { n } }).id);
+    const ids = db.transaction(() => {
+      engine.configureDestination("hook", { strictOrder: true });
+      return [0, 1, 2].map((n) => engine.enqueue({ kind: "test", destination: "hook", orderingKey: "k", payload: { n } }).id);
     });
     await eventually(() => engine.getJob(ids[2]!)?.status === "succeeded");
     expect(engine.getJob(ids[0]!)).toMatchObject({ status: "failed", attempts: 2, failedAttempts: 2, lastStatus: 500 });
@@ -144,7 +144,7 @@ describe("queue", () => {
     fx = startEngine({}, false);
     const { db, engine } = fx;
     engine.register("test", postTo(receiver.url));
-    const { id } = db.transaction((tx) => engine.enqueue(tx, { kind: "test", destination: "d", payload: {} }));
+    const { id } = db.transaction(() => engine.enqueue({ kind: "test", destination: "d", payload: {} }));
     db.$client.run("UPDATE delivery_jobs SET status = 'running', attempts = 1, lease_until = ? WHERE id = ?", [Date.now() + 3_600_000, id]);
     engine.start();
     await eventually(() => engine.getJob(id)?.status === "succeeded");
@@ -156,7 +156,7 @@ describe("queue", () => {
     fx = startEngine();
     const { db, engine } = fx;
     engine.register("test", postTo(receiver.url));
-    const first = db.transaction((tx) => engine.enqueue(tx, { kind: "test", destination: "d", payload: { a: 1 } }));
+    const first = db.transaction(() => engine.enqueue({ kind: "test", destination: "d", payload: { a: 1 } }));
     await eventually(() => engine.getJob(first.id)?.status === "succeeded");
     const again = engine.redeliver(first.id)!;
     expect(again.deliveryId).toBe(first.deliveryId);
@@ -170,7 +170,7 @@ describe("queue", () => {
     fx = startEngine();
     const { db, engine } = fx;
     engine.register("test", postTo("http://127.0.0.1:1"));
-    const { id } = db.transaction((tx) => engine.enqueue(tx, { kind: "test", destination: "d", payload: {}, runAt: new Date(Date.now() + 3_600_000) }));
+    const { id } = db.transaction(() => engine.enqueue({ kind: "test", destination: "d", payload: {}, runAt: new Date(Date.now() + 3_600_000) }));
     expect(engine.cancel(id)).toBe(true);
     expect(engine.getJob(id)!.status).toBe("cancelled");
     expect(engine.cancel(id)).toBe(false);
@@ -192,7 +192,7 @@ describe("queue", () => {
         },
       }),
     );
-    const { id } = db.transaction((tx) => engine.enqueue(tx, { kind: "test", destination: "d", payload: {} }));
+    const { id } = db.transaction(() => engine.enqueue({ kind: "test", destination: "d", payload: {} }));
     await eventually(() => engine.getJob(id)?.status === "succeeded");
     expect(calls).toBe(2);
     expect(db.$client.query("SELECT job_id FROM external_ids").all()).toEqual([{ job_id: id }]);

@@ -20,7 +20,7 @@ async function oneAttempt(script: Script, handler: Parameters<typeof postTo>[1] 
   fx = startEngine();
   const { db, engine } = fx;
   engine.register("test", postTo(receiver.url, handler));
-  const { id } = db.transaction((tx) => engine.enqueue(tx, { kind: "test", destination: "d", payload: {} }));
+  const { id } = db.transaction(() => engine.enqueue({ kind: "test", destination: "d", payload: {} }));
   await eventually(() => {
     const job = engine.getJob(id)!;
     return job.attempts === 1 && job.status !== "running";
@@ -48,7 +48,7 @@ describe("retries and destination health", () => {
     fx = startEngine();
     const { db, engine } = fx;
     engine.register("test", { facility: "webhook", prepare: async () => { throw new Error("settings unreadable"); } });
-    const { id } = db.transaction((tx) => engine.enqueue(tx, { kind: "test", destination: "d", payload: {} }));
+    const { id } = db.transaction(() => engine.enqueue({ kind: "test", destination: "d", payload: {} }));
     await eventually(() => engine.getJob(id)?.failedAttempts === 1);
     expect(engine.getJob(id)).toMatchObject({ status: "pending", lastError: "the test handler failed: settings unreadable" });
   });
@@ -74,7 +74,7 @@ describe("retries and destination health", () => {
     fx = startEngine();
     const { db, engine } = fx;
     engine.register("test", postTo(receiver.url, { retrySchedule: fast }));
-    const { id } = db.transaction((tx) => engine.enqueue(tx, { kind: "test", destination: "d", payload: {} }));
+    const { id } = db.transaction(() => engine.enqueue({ kind: "test", destination: "d", payload: {} }));
     await eventually(() => engine.getJob(id)?.status === "failed");
     expect(engine.getJob(id)).toMatchObject({ attempts: 5, failedAttempts: 5, maxAttempts: 5 });
     expect(receiver.requests).toHaveLength(5);
@@ -87,9 +87,9 @@ describe("retries and destination health", () => {
     fx = startEngine();
     const { db, engine } = fx;
     engine.register("test", postTo(receiver.url));
-    const first = db.transaction((tx) => engine.enqueue(tx, { kind: "test", destination: "d", payload: {} }));
+    const first = db.transaction(() => engine.enqueue({ kind: "test", destination: "d", payload: {} }));
     await eventually(() => engine.getDestination("d")?.disabledAt != null);
-    const second = db.transaction((tx) => engine.enqueue(tx, { kind: "test", destination: "d", payload: {} }));
+    const second = db.transaction(() => engine.enqueue({ kind: "test", destination: "d", payload: {} }));
     await Bun.sleep(200);
     expect(receiver.requests).toHaveLength(1);
     expect(engine.getDestination("d")!.disabledReason).toContain("410");
@@ -106,7 +106,7 @@ describe("retries and destination health", () => {
     fx = startEngine({ autoDisableAfterMs: 150 });
     const { db, engine } = fx;
     engine.register("test", postTo(receiver.url, { retrySchedule: { baseMs: 60, factor: 1, maxMs: 60, jitter: 0 }, maxAttempts: 1_000 }));
-    const { id } = db.transaction((tx) => engine.enqueue(tx, { kind: "test", destination: "d", payload: {} }));
+    const { id } = db.transaction(() => engine.enqueue({ kind: "test", destination: "d", payload: {} }));
     await eventually(() => engine.getDestination("d")?.disabledAt != null);
     const attempts = receiver.requests.length;
     expect(attempts).toBeGreaterThanOrEqual(2);
@@ -121,10 +121,10 @@ describe("retries and destination health", () => {
     fx = startEngine();
     const { db, engine } = fx;
     engine.register("test", postTo(receiver.url));
-    db.transaction((tx) => engine.configureDestination(tx, "d", {}));
+    db.transaction(() => engine.configureDestination("d", {}));
     engine.pauseDestination("d", null, "maintenance");
-    db.transaction((tx) => {
-      for (let i = 0; i < 3; i++) engine.enqueue(tx, { kind: "test", destination: "d", payload: { i } });
+    db.transaction(() => {
+      for (let i = 0; i < 3; i++) engine.enqueue({ kind: "test", destination: "d", payload: { i } });
     });
     await Bun.sleep(300);
     expect(receiver.requests).toHaveLength(0);
@@ -138,9 +138,9 @@ describe("retries and destination health", () => {
     fx = startEngine();
     const { db, engine } = fx;
     engine.register("test", postTo(receiver.url));
-    db.transaction((tx) => engine.configureDestination(tx, "d", {}));
+    db.transaction(() => engine.configureDestination("d", {}));
     engine.pauseDestination("d", new Date(Date.now() + 300), "cool down");
-    db.transaction((tx) => engine.enqueue(tx, { kind: "test", destination: "d", payload: {} }));
+    db.transaction(() => engine.enqueue({ kind: "test", destination: "d", payload: {} }));
     await receiver.waitFor(1);
     expect(receiver.requests[0]!.at).toBeGreaterThanOrEqual(engine.getDestination("d")!.pausedUntil!.getTime());
   });
@@ -177,7 +177,7 @@ describe("handler classification", () => {
     fx = startEngine();
     const { db, engine } = fx;
     engine.register("test", { facility: "webhook", prepare: async () => ({ url: "ftp://example.com/x" }) });
-    const { id } = db.transaction((tx) => engine.enqueue(tx, { kind: "test", destination: "d", payload: {} }));
+    const { id } = db.transaction(() => engine.enqueue({ kind: "test", destination: "d", payload: {} }));
     await eventually(() => engine.getJob(id)?.status === "failed");
     expect(engine.getJob(id)!.lastError).toContain("invalid request");
   });

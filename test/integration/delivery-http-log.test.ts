@@ -35,7 +35,7 @@ describe("HTTP log", () => {
         },
       }),
     );
-    const job = db.transaction((tx) => engine.enqueue(tx, { kind: "test", destination: "crm:1", payload: {} }));
+    const job = db.transaction(() => engine.enqueue({ kind: "test", destination: "crm:1", payload: {} }));
     await eventually(() => engine.getJob(job.id)?.status === "succeeded");
     const entries = engine.listHttpLog({ jobId: job.id });
     expect(entries.map((e) => [e.attempt, e.responseStatus])).toEqual([

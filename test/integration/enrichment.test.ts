@@ -146,7 +146,7 @@ describe("provider answers", () => {
     expect(log.length).toBeGreaterThan(0);
     expect(JSON.stringify(log)).not.toContain(rig.fake.key);
     expect(JSON.stringify(log)).not.toContain(rig.fake.key.slice(3));
-    expect(log[0].url).toContain("/v2/combined/find?email=");
-    expect(log.some((l: { status: number }) => l.status === 404)).toBe(true);
+    expect(log[0].request.url).toContain("/v2/combined/find?email=");
+    expect(log.some((l: { response: { status: number } | null }) => l.response?.status === 404)).toBe(true);
   });
 });

@@ -14,8 +14,8 @@ beforeAll(async () => {
   token = await createToken(admin);
   receiver = startReceiver((_req, i) => (i === 0 ? { status: 500, body: "boom" } : { status: 200, body: '{"ok":true}' }));
   server.ctx.delivery.register("log-test", postTo(receiver.url, { maxAttempts: 1, spec: { headers: { authorization: "Bearer super-secret-value", "content-type": "application/json" } } }));
-  server.ctx.db.transaction((tx) => {
-    server.ctx.delivery.enqueue(tx, { kind: "log-test", destination: "log-test:1", payload: { hello: "world" } });
+  server.ctx.db.transaction(() => {
+    server.ctx.delivery.enqueue({ kind: "log-test", destination: "log-test:1", payload: { hello: "world" } });
   });
   await receiver.waitFor(1);
   await eventually(() => server.ctx.delivery.listHttpLog({}).length === 1);

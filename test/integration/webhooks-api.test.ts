@@ -81,6 +81,11 @@ describe("webhooks and triggers through the API", () => {
     expect(list.body.data[0]).toMatchObject({ delivery_id: deliveryId, status: "succeeded", trigger_name: "New tickets", event_type: "ticket.created" });
     const detail = await api.call("GET", `/api/v1/webhooks/${w.id}/deliveries/${list.body.data[0].id}`);
     expect(detail.body.attempt_log[0].response).toMatchObject({ status: 200, body: '{"received":true}' });
+    // One HTTP-log entry shape: the delivery's attempt reads the same in the HTTP log.
+    const attempt = detail.body.attempt_log[0];
+    expect(attempt).toMatchObject({ facility: "webhook", destination: `webhook:${w.id}`, delivery_id: deliveryId, job_id: list.body.data[0].id, attempt: 1, request: { method: "POST" } });
+    expect((await api.call("GET", `/api/v1/http_log/${attempt.id}`)).body).toEqual(attempt);
+    expect((await api.call("GET", `/api/v1/http_log?destination=webhook:${w.id}`)).body.data).toContainEqual(attempt);
     const logged = JSON.stringify(detail.body.attempt_log);
     expect(logged).not.toContain("basic-pass-456");
     expect(logged).not.toContain(Buffer.from("svc:basic-pass-456").toString("base64"));

@@ -16,7 +16,7 @@ function fixture() {
   const feed = new EventFeed(db);
   const delivery = new DeliveryEngine(db, createLogger("error", () => {})); // never started: jobs stay queued
   const planner = new CrmSyncPlanner(db, delivery);
-  feed.onRecord((tx, e) => planner.onEvent(tx, e));
+  feed.onRecord((_tx, e) => planner.onEvent(e));
   const addSync = (o: { filter?: Partial<CrmFilter>; update?: boolean; delete?: boolean; enabled?: boolean } = {}) =>
     db.insert(crmSyncs).values({
       name: "CRM",
@@ -74,7 +74,7 @@ describe("CRM planner: create and update", () => {
     const id = user({ email: "ada@x.com" });
     createSucceeded(on.id, id);
     createSucceeded(off.id, id);
-    const plan = (s: typeof on) => db.transaction((tx) => planner.planUpsert(tx, s, id, "event"));
+    const plan = (s: typeof on) => db.transaction(() => planner.planUpsert(s, id, "event"));
     expect([plan(on), plan(on), plan(off)]).toEqual(["update", "collapsed", "none"]);
   });
 

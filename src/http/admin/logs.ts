@@ -1,7 +1,7 @@
 import { pathId } from "../params";
 import { Elysia } from "elysia";
 import { z } from "zod";
-import type { HttpLogEntry } from "../../delivery";
+import { httpLogEntryJson, type HttpLogEntry } from "../../delivery";
 import { beforeIdOf, idPageParams, pageOf } from "../../domain/records";
 import { notFound, validate } from "../../errors";
 import { formatTime } from "../../views";
@@ -35,26 +35,6 @@ function readFilter(query: unknown) {
 const logPage = (ctx: AppContext, engine: ReturnType<typeof readFilter>["engine"], limit: number) =>
   pageOf(ctx.delivery.listHttpLog({ ...engine, limit: limit + 1 }), limit, (last) => [last.id]);
 
-export const logEntryJson = (e: HttpLogEntry) => ({
-  id: e.id,
-  created_at: e.createdAt.toISOString(),
-  facility: e.facility,
-  direction: e.direction,
-  method: e.method,
-  url: e.url,
-  request_headers: e.requestHeaders,
-  request_body: e.requestBody,
-  response_status: e.responseStatus,
-  response_headers: e.responseHeaders,
-  response_body: e.responseBody,
-  duration_ms: e.durationMs,
-  error: e.error,
-  attempt: e.attempt,
-  delivery_id: e.deliveryId,
-  job_id: e.jobId,
-  destination: e.destination,
-});
-
 const ok = (e: HttpLogEntry) => !e.error && e.responseStatus !== null && e.responseStatus >= 200 && e.responseStatus < 300;
 const headerList = (h: Record<string, string> | null) => Object.entries(h ?? {}).map(([name, value]) => ({ name, value }));
 const pretty = (body: string | null) => {
@@ -81,7 +61,7 @@ export function logPages(ctx: AppContext) {
       const session = requireSession(ctx, request);
       const e = ctx.delivery.getHttpLogEntry(pathId(params.id, "log entry"));
       if (!e) throw notFound("log entry");
-      const entry = { ...logEntryJson(e), time: formatTime(e.createdAt), ok: ok(e), requestHeaders: headerList(e.requestHeaders), responseHeaders: headerList(e.responseHeaders), requestBody: pretty(e.requestBody), responseBody: pretty(e.responseBody) };
+      const entry = { ...httpLogEntryJson(e), method: e.method, url: e.url, response_status: e.responseStatus, time: formatTime(e.createdAt), ok: ok(e), requestHeaders: headerList(e.requestHeaders), responseHeaders: headerList(e.responseHeaders), requestBody: pretty(e.requestBody), responseBody: pretty(e.responseBody) };
       return adminPage(ctx, request, session, "log-entry", { entry }, { title: `HTTP log #${e.id}`, section: "logs" });
     })
     .post("/logs/:id/redeliver", ({ request, params }) => {
@@ -96,12 +76,12 @@ export function logPages(ctx: AppContext) {
       requireApiToken(ctx, request);
       const { engine, limit } = readFilter(query);
       const page = logPage(ctx, engine, limit);
-      return json({ data: page.data.map(logEntryJson), next_cursor: page.next_cursor });
+      return json({ data: page.data.map(httpLogEntryJson), next_cursor: page.next_cursor });
     }, op({ summary: "The HTTP log of outbound calls, newest first", query: filterSchema, response: list(loose()).extend({ next_cursor: z.string().nullable() }) }))
     .get("/api/v1/http_log/:id", ({ request, params }) => {
       requireApiToken(ctx, request);
       const e = ctx.delivery.getHttpLogEntry(pathId(params.id, "log entry"));
       if (!e) throw notFound("log entry");
-      return json(logEntryJson(e));
+      return json(httpLogEntryJson(e));
     }, op({ summary: "One HTTP log entry", response: loose({ id: z.number().int() }) }));
 }
