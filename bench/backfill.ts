@@ -18,7 +18,11 @@ const WINDOW_MS = 60_000;
 const fake = startFakeClearbit();
 const sb = await startSwitchboard();
 const api = (method: string, path: string, body?: unknown) =>
-  fetch(`${sb.url}/api/v1${path}`, { method, headers: { authorization: `Bearer ${sb.token}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) }).then(async (r) => {
+  fetch(`${sb.url}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${sb.token}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  }).then(async (r) => {
     if (!r.ok) throw new Error(`${method} ${path} → ${r.status}: ${await r.text()}`);
     return r.json() as Promise<any>;
   });
@@ -27,8 +31,17 @@ const api = (method: string, path: string, body?: unknown) =>
 const auth = `Basic ${Buffer.from(`${sb.writeKey}:`).toString("base64")}`;
 const seedStart = performance.now();
 for (let i = 0; i < USERS; i += 500) {
-  const batch = Array.from({ length: Math.min(500, USERS - i) }, (_, j) => ({ type: "identify", userId: `u${i + j}`, traits: { email: `person.${i + j}@company${(i + j) % 997}.example` }, timestamp: new Date(Date.now() - ((i + j) % 6) * 86_400_000).toISOString() }));
-  const res = await fetch(`${sb.url}/v1/batch`, { method: "POST", headers: { "content-type": "application/json", authorization: auth }, body: JSON.stringify({ batch }) });
+  const batch = Array.from({ length: Math.min(500, USERS - i) }, (_, j) => ({
+    type: "identify",
+    userId: `u${i + j}`,
+    traits: { email: `person.${i + j}@company${(i + j) % 997}.example` },
+    timestamp: new Date(Date.now() - ((i + j) % 6) * 86_400_000).toISOString(),
+  }));
+  const res = await fetch(`${sb.url}/v1/batch`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: auth },
+    body: JSON.stringify({ batch }),
+  });
   if (!res.ok) throw new Error(`seeding failed: ${res.status} ${await res.text()}`);
 }
 console.log(`seeded ${USERS} people in ${fmt((performance.now() - seedStart) / 1000)} s`);
@@ -50,7 +63,15 @@ async function peopleListLatencies(until: () => boolean, minSamples = 0): Promis
 }
 const idle = percentiles(await peopleListLatencies(() => true, 30));
 
-await api("PUT", "/integrations/clearbit", { enabled: true, api_key: fake.key, person_url: fake.url, company_url: fake.url, stream_url: fake.streamUrl, rate_limit_per_minute: LIMIT, use_callbacks: false });
+await api("PUT", "/integrations/clearbit", {
+  enabled: true,
+  api_key: fake.key,
+  person_url: fake.url,
+  company_url: fake.url,
+  stream_url: fake.streamUrl,
+  rate_limit_per_minute: LIMIT,
+  use_callbacks: false,
+});
 const runStart = Date.now();
 await api("POST", "/integrations/clearbit/backfill");
 let finished = false;
@@ -79,7 +100,10 @@ for (const c of fake.calls) if (c.email) perEmail.set(c.email, (perEmail.get(c.e
 const duplicates = [...perEmail.values()].filter((n) => n > 1).length;
 
 // The limit in any window, by arrival at the provider; the sustained rate over the whole run.
-const times = fake.calls.slice(0, callsBefore).map((c) => c.at).sort((a, b) => a - b);
+const times = fake.calls
+  .slice(0, callsBefore)
+  .map((c) => c.at)
+  .sort((a, b) => a - b);
 let maxInWindow = 0;
 for (let lo = 0, hi = 0; hi < times.length; hi++) {
   while (times[hi]! - times[lo]! >= WINDOW_MS) lo++;
@@ -91,13 +115,22 @@ const sustained = (times.length - 1) / span;
 await sb.stop();
 await fake.stop();
 
-console.log(`${USERS} people, limit ${LIMIT}/min: ${progress.done} looked up (${progress.failed} failed) in ${fmt(seconds)} s`);
-console.log(`provider calls ${times.length}; most in any 60 s window ${maxInWindow}; sustained ${fmt(sustained, 0)}/min`);
+console.log(
+  `${USERS} people, limit ${LIMIT}/min: ${progress.done} looked up (${progress.failed} failed) in ${fmt(seconds)} s`,
+);
+console.log(
+  `provider calls ${times.length}; most in any 60 s window ${maxInWindow}; sustained ${fmt(sustained, 0)}/min`,
+);
 console.log(`repeat calls for cached people: ${repeatCalls}; emails asked more than once: ${duplicates}`);
 console.log(`people list p95: idle ${fmt(idle.p95)} ms, during backfill ${fmt(busy.p95)} ms (p50 ${fmt(busy.p50)} ms)`);
 console.log(`RESULT backfill ${fmt(sustained, 0)} req/min ratio=${fmt(sustained / LIMIT, 3)}`);
 console.log(`RESULT backfill_max_window ${maxInWindow} req/60s ratio=${fmt(maxInWindow / LIMIT, 3)}`);
 console.log(`RESULT backfill_repeat_calls ${repeatCalls + duplicates} calls ratio=0`);
 console.log(`RESULT backfill_people_list_p95 ${fmt(busy.p95)} ms ratio=${fmt(busy.p95 / Math.max(idle.p95, 0.1), 2)}`);
-const ok = maxInWindow <= LIMIT && sustained >= 0.95 * LIMIT && repeatCalls + duplicates === 0 && busy.p95 < 100 && progress.done >= USERS;
+const ok =
+  maxInWindow <= LIMIT &&
+  sustained >= 0.95 * LIMIT &&
+  repeatCalls + duplicates === 0 &&
+  busy.p95 < 100 &&
+  progress.done >= USERS;
 if (!ok) process.exitCode = 1;

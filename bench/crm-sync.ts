@@ -28,8 +28,10 @@ const receiver = Bun.serve({
   hostname: "127.0.0.1",
   port: 0,
   async fetch(req) {
-    const body = req.method === "POST" || req.method === "PUT" ? ((await req.json()) as { sb_id: number; version: string }) : null;
-    if (body) seen.push({ method: req.method, userId: body.sb_id, version: Number(body.version.slice(1)), at: seen.length });
+    const body =
+      req.method === "POST" || req.method === "PUT" ? ((await req.json()) as { sb_id: number; version: string }) : null;
+    if (body)
+      seen.push({ method: req.method, userId: body.sb_id, version: Number(body.version.slice(1)), at: seen.length });
     if (req.method === "POST") return Response.json({ id: nextId++ }, { status: 201 });
     return new Response("ok");
   },
@@ -38,43 +40,71 @@ const target = `http://127.0.0.1:${receiver.port}`;
 
 // --- Switchboard ---------------------------------------------------------------------------------
 const dataDir = mkdtempSync(join(tmpdir(), "switchboard-bench-"));
-const server = await startServer(loadConfig({ host: "127.0.0.1", port: "0", dataDir, logLevel: "error" }, {}), createLogger("error", () => {}));
+const server = await startServer(
+  loadConfig({ host: "127.0.0.1", port: "0", dataDir, logLevel: "error" }, {}),
+  createLogger("error", () => {}),
+);
 const { ctx } = server;
-const data = '{"sb_id": {{ person.id }}, "name": "{{ person.name }}", "email": "{{ person.email }}", "version": "{{ person.last_name }}"}';
+const data =
+  '{"sb_id": {{ person.id }}, "name": "{{ person.name }}", "email": "{{ person.email }}", "version": "{{ person.last_name }}"}';
 const sync = await createSync(
   { db: ctx.db, secrets: ctx.secrets, delivery: ctx.delivery, selfTarget: selfTargetCheck(ctx) },
-  { name: "bench", create: { unique_id_path: "$.id", url: `${target}/people`, data }, update: { enabled: true, url: `${target}/people/{{external_id}}`, data } },
+  {
+    name: "bench",
+    create: { unique_id_path: "$.id", url: `${target}/people`, data },
+    update: { enabled: true, url: `${target}/people/{{external_id}}`, data },
+  },
 );
 const fields = listCustomFields(ctx.db, "user");
 const actor = { id: null, source: "api" as const };
-const pendingCalls = () => (ctx.db.$client.query("SELECT COUNT(*) AS n FROM delivery_jobs WHERE destination = ? AND status IN ('pending', 'running')").get(destinationOf(sync.id)) as { n: number }).n;
+const pendingCalls = () =>
+  (
+    ctx.db.$client
+      .query("SELECT COUNT(*) AS n FROM delivery_jobs WHERE destination = ? AND status IN ('pending', 'running')")
+      .get(destinationOf(sync.id)) as { n: number }
+  ).n;
 
 const started = performance.now();
 const ids: number[] = [];
 for (let b = 0; b < PEOPLE; b += BATCH) {
   ctx.db.transaction((tx) => {
-    for (let i = b; i < Math.min(PEOPLE, b + BATCH); i++) ids.push(createUserIn(tx, ctx.events, { email: `p${i}@bench.example`, firstname: `Person ${i}`, lastname: "v0" }, fields, actor).id);
+    for (let i = b; i < Math.min(PEOPLE, b + BATCH); i++)
+      ids.push(
+        createUserIn(
+          tx,
+          ctx.events,
+          { email: `p${i}@bench.example`, firstname: `Person ${i}`, lastname: "v0" },
+          fields,
+          actor,
+        ).id,
+      );
   });
   await Bun.sleep(0);
 }
 for (const version of [1, 2]) {
   for (let b = 0; b < ids.length; b += BATCH) {
     ctx.db.transaction((tx) => {
-      for (const id of ids.slice(b, b + BATCH)) updateUserIn(tx, ctx.events, getUserRow(tx, id), { lastname: `v${version}` }, fields, actor);
+      for (const id of ids.slice(b, b + BATCH))
+        updateUserIn(tx, ctx.events, getUserRow(tx, id), { lastname: `v${version}` }, fields, actor);
     });
     await Bun.sleep(0);
   }
 }
 const plannedAt = performance.now();
 while (pendingCalls() > 0) {
-  if (performance.now() - started > DEADLINE_MS) throw new Error(`not drained within ${DEADLINE_MS} ms: ${pendingCalls()} calls left`);
+  if (performance.now() - started > DEADLINE_MS)
+    throw new Error(`not drained within ${DEADLINE_MS} ms: ${pendingCalls()} calls left`);
   await Bun.sleep(20);
 }
 const engineMs = performance.now() - started;
 const calls = seen.length;
 const creates = seen.filter((s) => s.method === "POST").length;
 const updates = calls - creates;
-const failed = (ctx.db.$client.query("SELECT COUNT(*) AS n FROM delivery_jobs WHERE destination = ? AND status = 'failed'").get(destinationOf(sync.id)) as { n: number }).n;
+const failed = (
+  ctx.db.$client
+    .query("SELECT COUNT(*) AS n FROM delivery_jobs WHERE destination = ? AND status = 'failed'")
+    .get(destinationOf(sync.id)) as { n: number }
+).n;
 
 // Per-person order: the create first, versions never going back, and the last call carrying v2.
 let violations = 0;
@@ -92,7 +122,8 @@ const sendStart = performance.now();
 const seenBefore = seen.length;
 ctx.delivery.enableDestination(destinationOf(sync.id));
 while (pendingCalls() > 0) {
-  if (performance.now() - started > DEADLINE_MS) throw new Error(`not drained within ${DEADLINE_MS} ms: ${pendingCalls()} calls left`);
+  if (performance.now() - started > DEADLINE_MS)
+    throw new Error(`not drained within ${DEADLINE_MS} ms: ${pendingCalls()} calls left`);
   await Bun.sleep(5);
 }
 const sendMs = performance.now() - sendStart;
@@ -110,7 +141,11 @@ async function loop(n: number, concurrency: number): Promise<number> {
     Array.from({ length: concurrency }, async () => {
       while (i < n) {
         const k = i++;
-        const res = await fetch(k % 3 === 0 ? `${target}/people` : `${target}/people/1`, { method: k % 3 === 0 ? "POST" : "PUT", headers: { "content-type": "application/json" }, body });
+        const res = await fetch(k % 3 === 0 ? `${target}/people` : `${target}/people/1`, {
+          method: k % 3 === 0 ? "POST" : "PUT",
+          headers: { "content-type": "application/json" },
+          body,
+        });
         await res.text();
       }
     }),
@@ -125,13 +160,25 @@ receiver.stop(true);
 
 const rate = (n: number, ms: number) => (n * 1000) / ms;
 const engineRate = rate(calls, engineMs);
-console.log(`people=${PEOPLE} calls=${calls} creates=${creates} updates=${updates} (of ${2 * PEOPLE} update events) failed=${failed}`);
-console.log(`switchboard: ${(engineMs / 1000).toFixed(1)} s (planning ${((plannedAt - started) / 1000).toFixed(1)} s) = ${engineRate.toFixed(0)} calls/s`);
-console.log(`bare fetch loop: sequential ${rate(calls, bareSeqMs).toFixed(0)} calls/s, ${ctx.delivery.options.destinationConcurrency} concurrent ${rate(calls, bareConcMs).toFixed(0)} calls/s`);
+console.log(
+  `people=${PEOPLE} calls=${calls} creates=${creates} updates=${updates} (of ${2 * PEOPLE} update events) failed=${failed}`,
+);
+console.log(
+  `switchboard: ${(engineMs / 1000).toFixed(1)} s (planning ${((plannedAt - started) / 1000).toFixed(1)} s) = ${engineRate.toFixed(0)} calls/s`,
+);
+console.log(
+  `bare fetch loop: sequential ${rate(calls, bareSeqMs).toFixed(0)} calls/s, ${ctx.delivery.options.destinationConcurrency} concurrent ${rate(calls, bareConcMs).toFixed(0)} calls/s`,
+);
 const sendRate = rate(sendCalls, sendMs);
-console.log(`sending alone ("sync all", ${sendCalls} updates): ${(sendMs / 1000).toFixed(1)} s = ${sendRate.toFixed(0)} calls/s`);
+console.log(
+  `sending alone ("sync all", ${sendCalls} updates): ${(sendMs / 1000).toFixed(1)} s = ${sendRate.toFixed(0)} calls/s`,
+);
 console.log(`RESULT crm-sync ${sendRate.toFixed(0)} calls/s ratio=${(sendRate / rate(calls, bareSeqMs)).toFixed(3)}`);
-console.log(`RESULT crm-sync-end-to-end ${engineRate.toFixed(0)} calls/s ratio=${(engineRate / rate(calls, bareSeqMs)).toFixed(3)}`);
-console.log(`RESULT crm-sync-vs-concurrent-fetch ${sendRate.toFixed(0)} calls/s ratio=${(sendRate / rate(calls, bareConcMs)).toFixed(3)}`);
+console.log(
+  `RESULT crm-sync-end-to-end ${engineRate.toFixed(0)} calls/s ratio=${(engineRate / rate(calls, bareSeqMs)).toFixed(3)}`,
+);
+console.log(
+  `RESULT crm-sync-vs-concurrent-fetch ${sendRate.toFixed(0)} calls/s ratio=${(sendRate / rate(calls, bareConcMs)).toFixed(3)}`,
+);
 console.log(`RESULT crm-sync-order-violations ${violations} people ratio=${(violations / PEOPLE).toFixed(4)}`);
 console.log(`RESULT crm-sync-update-calls ${updates} calls ratio=${(updates / (2 * PEOPLE)).toFixed(3)}`);

@@ -60,14 +60,28 @@ const receiver = Bun.serve({
 const receiverUrl = `http://127.0.0.1:${receiver.port}`;
 
 const dataDir = tempDir("switchboard-bench-");
-const server = await startServer(loadConfig({ host: "127.0.0.1", port: "0", logLevel: "error", dataDir }, {}), createLogger("error", () => {}));
+const server = await startServer(
+  loadConfig({ host: "127.0.0.1", port: "0", logLevel: "error", dataDir }, {}),
+  createLogger("error", () => {}),
+);
 const { ctx } = server;
 const { service } = server.features.webhooks;
 const concurrency = ctx.delivery.options.globalConcurrency;
 
 const hookIds: number[] = [];
-for (let i = 0; i < ENDPOINTS; i++) hookIds.push((await service.endpoints.create({ name: `endpoint ${i}`, url: `${receiverUrl}/h/${i}`, signature_token: "bench-token" }, null)).row.id);
-const trigger = service.triggers.create({ name: "bench", events: ["organization.created"], webhook_ids: hookIds }, null);
+for (let i = 0; i < ENDPOINTS; i++)
+  hookIds.push(
+    (
+      await service.endpoints.create(
+        { name: `endpoint ${i}`, url: `${receiverUrl}/h/${i}`, signature_token: "bench-token" },
+        null,
+      )
+    ).row.id,
+  );
+const trigger = service.triggers.create(
+  { name: "bench", events: ["organization.created"], webhook_ids: hookIds },
+  null,
+);
 
 let seq = 0;
 const actor = { id: null, source: "system" as const };
@@ -103,7 +117,10 @@ await waitForDeliveries(total, 170_000);
 const webhookSeconds = (performance.now() - started) / 1000;
 const webhookRate = total / webhookSeconds;
 const mem1 = memory();
-const sampleBody = JSON.stringify({ organization: { id: 1, name: "org 1", members: [], note: null }, event: { id: 1, type: "organization.created" } }).padEnd(1500, " ");
+const sampleBody = JSON.stringify({
+  organization: { id: 1, name: "org 1", members: [], note: null },
+  event: { id: 1, type: "organization.created" },
+}).padEnd(1500, " ");
 
 // Bare baseline: the same number of POSTs at the engine's concurrency, no queue, no signing, no log.
 let next = 0;
@@ -112,7 +129,11 @@ await Promise.all(
   Array.from({ length: concurrency }, async () => {
     while (next < total) {
       const i = next++;
-      const res = await fetch(`${receiverUrl}/bare/${i % ENDPOINTS}`, { method: "POST", headers: { "content-type": "application/json" }, body: sampleBody });
+      const res = await fetch(`${receiverUrl}/bare/${i % ENDPOINTS}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: sampleBody,
+      });
       await res.arrayBuffer();
     }
   }),
@@ -138,13 +159,16 @@ const slow = await service.endpoints.create({ name: "slow", url: `${receiverUrl}
 const dead = await service.endpoints.create({ name: "dead", url: "http://127.0.0.1:9/dead", timeout_seconds: 5 }, null);
 service.triggers.update(trigger.id, { webhook_ids: [...hookIds, slow.row.id, dead.row.id] }, null);
 const stressed = await atModerateRate();
-const slowInFlight = ctx.delivery.listJobs({ destination: `webhook:${slow.row.id}`, limit: 500 }).filter((j) => j.status !== "succeeded").length;
+const slowInFlight = ctx.delivery
+  .listJobs({ destination: `webhook:${slow.row.id}`, limit: 500 })
+  .filter((j) => j.status !== "succeeded").length;
 
 // 4. Fan-out against a receiver answering in 5 ms, webhooks and then the bare loop.
 const LAN_EVENTS = 500;
 service.triggers.update(trigger.id, { active: false }, null);
 const lanIds: number[] = [];
-for (let i = 0; i < ENDPOINTS; i++) lanIds.push((await service.endpoints.create({ name: `lan ${i}`, url: `${receiverUrl}/lan/h/${i}` }, null)).row.id);
+for (let i = 0; i < ENDPOINTS; i++)
+  lanIds.push((await service.endpoints.create({ name: `lan ${i}`, url: `${receiverUrl}/lan/h/${i}` }, null)).row.id);
 service.triggers.create({ name: "lan", events: ["organization.created"], webhook_ids: lanIds }, null);
 const lanBase = received;
 const lanStarted = performance.now();
@@ -161,7 +185,11 @@ await Promise.all(
   Array.from({ length: concurrency }, async () => {
     while (next < lanTotal) {
       const i = next++;
-      const res = await fetch(`${receiverUrl}/lan/bare/${i % ENDPOINTS}`, { method: "POST", headers: { "content-type": "application/json" }, body: sampleBody });
+      const res = await fetch(`${receiverUrl}/lan/bare/${i % ENDPOINTS}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: sampleBody,
+      });
       await res.arrayBuffer();
     }
   }),
@@ -179,15 +207,25 @@ await server.stop();
 receiver.stop(true);
 rmSync(dataDir, { recursive: true, force: true });
 
-console.log(`deliveries: ${total} in ${webhookSeconds.toFixed(1)} s through webhooks; bare fetch loop at concurrency ${concurrency}`);
-console.log(`heap used: start ${mb(mem0.heapUsed)} MB, after ${total} deliveries ${mb(mem1.heapUsed)} MB, at end ${mb(mem2.heapUsed)} MB; rss ${mb(mem0.rss)} → ${mb(mem2.rss)} MB; samples during the run (MB): ${memSamples.map(mb).join(" ")}`);
-console.log(`slow endpoint: ${slowInFlight} deliveries still queued or failing at the end (it holds at most ${ctx.delivery.options.destinationConcurrency} of ${concurrency} send slots)`);
+console.log(
+  `deliveries: ${total} in ${webhookSeconds.toFixed(1)} s through webhooks; bare fetch loop at concurrency ${concurrency}`,
+);
+console.log(
+  `heap used: start ${mb(mem0.heapUsed)} MB, after ${total} deliveries ${mb(mem1.heapUsed)} MB, at end ${mb(mem2.heapUsed)} MB; rss ${mb(mem0.rss)} → ${mb(mem2.rss)} MB; samples during the run (MB): ${memSamples.map(mb).join(" ")}`,
+);
+console.log(
+  `slow endpoint: ${slowInFlight} deliveries still queued or failing at the end (it holds at most ${ctx.delivery.options.destinationConcurrency} of ${concurrency} send slots)`,
+);
 console.log(`RESULT webhooks ${webhookRate.toFixed(0)} deliveries/s ratio=${(webhookRate / bareRate).toFixed(2)}`);
 console.log(`RESULT webhooks_bare_fetch ${bareRate.toFixed(0)} requests/s ratio=1.00`);
 console.log(`RESULT webhooks_latency_p50 ${p50.toFixed(1)} ms ratio=${(p50 / 25).toFixed(2)}`);
 console.log(`RESULT webhooks_latency_p99 ${p99.toFixed(1)} ms ratio=${(p99 / 25).toFixed(2)}`);
-console.log(`RESULT webhooks_5ms_receiver ${lanRate.toFixed(0)} deliveries/s ratio=${(lanRate / lanBareRate).toFixed(2)}`);
+console.log(
+  `RESULT webhooks_5ms_receiver ${lanRate.toFixed(0)} deliveries/s ratio=${(lanRate / lanBareRate).toFixed(2)}`,
+);
 console.log(`RESULT webhooks_5ms_receiver_bare_fetch ${lanBareRate.toFixed(0)} requests/s ratio=1.00`);
-console.log(`RESULT webhooks_heap_growth_${Math.round(total / 1000)}k ${heapGrowth} MB ratio=${(mem2.heapUsed / mem0.heapUsed).toFixed(2)}`);
+console.log(
+  `RESULT webhooks_heap_growth_${Math.round(total / 1000)}k ${heapGrowth} MB ratio=${(mem2.heapUsed / mem0.heapUsed).toFixed(2)}`,
+);
 console.log(`RESULT webhooks_latency_p50_with_slow_and_dead ${sp50.toFixed(1)} ms ratio=${(sp50 / p50).toFixed(2)}`);
 console.log(`RESULT webhooks_latency_p99_with_slow_and_dead ${sp99.toFixed(1)} ms ratio=${(sp99 / p99).toFixed(2)}`);

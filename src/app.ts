@@ -64,10 +64,14 @@ function parseJsonStrictly(bytes: ArrayBuffer, declared: boolean): unknown {
   try {
     parsed = JSON.parse(text);
   } catch (err) {
-    if (!declared) throw unsupportedMediaType("the request body has no Content-Type and is not JSON; send JSON with Content-Type: application/json");
+    if (!declared)
+      throw unsupportedMediaType(
+        "the request body has no Content-Type and is not JSON; send JSON with Content-Type: application/json",
+      );
     throw malformedBody(`the request body is not valid JSON: ${(err as Error).message}`);
   }
-  if (nestingDepth(parsed) > MAX_JSON_DEPTH) throw malformedBody(`the request body nests deeper than ${MAX_JSON_DEPTH} levels`);
+  if (nestingDepth(parsed) > MAX_JSON_DEPTH)
+    throw malformedBody(`the request body nests deeper than ${MAX_JSON_DEPTH} levels`);
   return parsed;
 }
 
@@ -120,13 +124,25 @@ export function createApp(ctx: AppContext, features: Features) {
         return redirect(request, `/login${next}`);
       }
       const appError = domainErrorOf(error, code, `no route for ${request.method} ${path}`);
-      if (appError) return isApiPath(path) ? errorResponse(appError) : errorPage(statusOf(appError.kind), appError.message);
+      if (appError)
+        return isApiPath(path) ? errorResponse(appError) : errorPage(statusOf(appError.kind), appError.message);
       let [status, errCode, message] = [500, "internal_error", "something went wrong; the error is in the server log"];
       if (ctx.health.recordFailure(error)) {
-        [status, errCode, message] = [503, "storage_unavailable", "the database cannot be written right now (disk full or failing); try again later"];
-        ctx.log.error("database write failed", { request_id: meta?.id, code: (error as { code: string }).code, error: (error as Error).message });
+        [status, errCode, message] = [
+          503,
+          "storage_unavailable",
+          "the database cannot be written right now (disk full or failing); try again later",
+        ];
+        ctx.log.error("database write failed", {
+          request_id: meta?.id,
+          code: (error as { code: string }).code,
+          error: (error as Error).message,
+        });
       } else {
-        ctx.log.error("unhandled error", { request_id: meta?.id, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+        ctx.log.error("unhandled error", {
+          request_id: meta?.id,
+          error: error instanceof Error ? (error.stack ?? error.message) : String(error),
+        });
       }
       return isApiPath(path) ? jsonError(status, errCode, message) : errorPage(status, message);
     })
@@ -148,7 +164,10 @@ export function createApp(ctx: AppContext, features: Features) {
   let openapi: string | undefined;
   return app.get(
     "/api/v1/openapi.json",
-    () => new Response((openapi ??= JSON.stringify(openApiDocument(app.routes, ctx.config.publicUrl))), { headers: { "Content-Type": "application/json; charset=utf-8" } }),
+    () =>
+      new Response((openapi ??= JSON.stringify(openApiDocument(app.routes, ctx.config.publicUrl))), {
+        headers: { "Content-Type": "application/json; charset=utf-8" },
+      }),
     op({ summary: "This document", response: loose({ openapi: z.literal("3.1.0") }), security: "open" }),
   );
 }

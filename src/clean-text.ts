@@ -43,7 +43,8 @@ export function unstorableText(input: unknown, base: (string | number)[] = []): 
     } else if (Array.isArray(value)) {
       for (let i = value.length - 1; i >= 0; i--) stack.push({ value: value[i], path: { key: i, parent: path } });
     } else if (isPlainObject(value)) {
-      for (const [k, v] of Object.entries(value).reverse()) stack.push({ value: v, path: { key: k, parent: path }, keyFault: fault(k) ?? undefined });
+      for (const [k, v] of Object.entries(value).reverse())
+        stack.push({ value: v, path: { key: k, parent: path }, keyFault: fault(k) ?? undefined });
     }
   }
   return issues;

@@ -72,10 +72,12 @@ export function valueAt(data: unknown, path: string): unknown {
   return v;
 }
 
-const asText = (v: unknown): string => (v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v)).toLowerCase();
+const asText = (v: unknown): string =>
+  (v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v)).toLowerCase();
 const items = (v: unknown): string[] => (Array.isArray(v) ? v.map(asText) : [asText(v)]);
 const present = (v: unknown) => v !== undefined && v !== null && v !== "";
-const num = (v: unknown) => (typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" && !Number.isNaN(Number(v)) ? Number(v) : null);
+const num = (v: unknown) =>
+  typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" && !Number.isNaN(Number(v)) ? Number(v) : null;
 const time = (v: unknown) => (typeof v === "string" || typeof v === "number" ? new Date(v).getTime() : NaN);
 
 /** Did the event change the field? `ticket.state` also counts a change of state_id. */
@@ -135,7 +137,14 @@ export function conditionHolds(c: Condition, data: unknown, scope: Scope = {}): 
 }
 
 /** "all": every condition holds; "any": at least one. No conditions: always. */
-export function conditionsHold(match: Match, conditions: readonly Condition[], data: unknown, scope: Scope = {}): boolean {
+export function conditionsHold(
+  match: Match,
+  conditions: readonly Condition[],
+  data: unknown,
+  scope: Scope = {},
+): boolean {
   if (!conditions.length) return true;
-  return match === "any" ? conditions.some((c) => conditionHolds(c, data, scope)) : conditions.every((c) => conditionHolds(c, data, scope));
+  return match === "any"
+    ? conditions.some((c) => conditionHolds(c, data, scope))
+    : conditions.every((c) => conditionHolds(c, data, scope));
 }

@@ -4,27 +4,62 @@ import { isAddressOrRange } from "./http/client-address";
 /** Every setting: its flag, its environment variable, its default and its meaning (shown by --help). */
 export const SETTINGS = {
   host: { env: "SWITCHBOARD_HOST", flag: "--host", help: "address to listen on", default: "127.0.0.1" },
-  port: { env: "SWITCHBOARD_PORT", flag: "--port", help: "TCP port to listen on (0 picks a free one)", default: "8080" },
-  dataDir: { env: "SWITCHBOARD_DATA_DIR", flag: "--data-dir", help: "directory for the database, key file and attachments", default: "./data" },
-  baseUrl: { env: "SWITCHBOARD_BASE_URL", flag: "--base-url", help: "public URL admins and receivers use (https makes cookies Secure)", default: "" },
+  port: {
+    env: "SWITCHBOARD_PORT",
+    flag: "--port",
+    help: "TCP port to listen on (0 picks a free one)",
+    default: "8080",
+  },
+  dataDir: {
+    env: "SWITCHBOARD_DATA_DIR",
+    flag: "--data-dir",
+    help: "directory for the database, key file and attachments",
+    default: "./data",
+  },
+  baseUrl: {
+    env: "SWITCHBOARD_BASE_URL",
+    flag: "--base-url",
+    help: "public URL admins and receivers use (https makes cookies Secure)",
+    default: "",
+  },
   logLevel: { env: "SWITCHBOARD_LOG_LEVEL", flag: "--log-level", help: "debug | info | warn | error", default: "info" },
-  bodyLimit: { env: "SWITCHBOARD_BODY_LIMIT", flag: "--body-limit", help: "largest request body in bytes", default: "1048576" },
-  importLimit: { env: "SWITCHBOARD_IMPORT_LIMIT", flag: "--import-limit", help: "largest CSV import in bytes", default: "104857600" },
-  sessionIdleMinutes: { env: "SWITCHBOARD_SESSION_IDLE_MINUTES", flag: "--session-idle-minutes", help: "sign admins out after this long without a request", default: "480" },
-  sessionMaxHours: { env: "SWITCHBOARD_SESSION_MAX_HOURS", flag: "--session-max-hours", help: "sign admins out this long after sign-in, however active", default: "72" },
-  trustedProxy: { env: "SWITCHBOARD_TRUSTED_PROXY", flag: "--trusted-proxy", help: "reverse proxy addresses or CIDR ranges, comma-separated, whose X-Forwarded-For names the client (empty: none)", default: "" },
+  bodyLimit: {
+    env: "SWITCHBOARD_BODY_LIMIT",
+    flag: "--body-limit",
+    help: "largest request body in bytes",
+    default: "1048576",
+  },
+  importLimit: {
+    env: "SWITCHBOARD_IMPORT_LIMIT",
+    flag: "--import-limit",
+    help: "largest CSV import in bytes",
+    default: "104857600",
+  },
+  sessionIdleMinutes: {
+    env: "SWITCHBOARD_SESSION_IDLE_MINUTES",
+    flag: "--session-idle-minutes",
+    help: "sign admins out after this long without a request",
+    default: "480",
+  },
+  sessionMaxHours: {
+    env: "SWITCHBOARD_SESSION_MAX_HOURS",
+    flag: "--session-max-hours",
+    help: "sign admins out this long after sign-in, however active",
+    default: "72",
+  },
+  trustedProxy: {
+    env: "SWITCHBOARD_TRUSTED_PROXY",
+    flag: "--trusted-proxy",
+    help: "reverse proxy addresses or CIDR ranges, comma-separated, whose X-Forwarded-For names the client (empty: none)",
+    default: "",
+  },
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
 
 /** A whole number written in digits: "", "1e3", "0x50" or "80abc" are refused, never read as 0, 1000 or 80. */
 const wholeNumber = () =>
-  z
-    .string()
-    .trim()
-    .regex(/^\d+$/, "must be a whole number")
-    .transform(Number)
-    .pipe(z.number().int());
+  z.string().trim().regex(/^\d+$/, "must be a whole number").transform(Number).pipe(z.number().int());
 
 const configSchema = z.object({
   host: z.string().trim().min(1, "must not be empty"),
@@ -57,7 +92,10 @@ export class ConfigError extends Error {}
  * Settings come from flags first, then SWITCHBOARD_* variables, then defaults.
  * A bad value throws a ConfigError whose one-line message names the setting.
  */
-export function loadConfig(flags: Partial<Record<SettingName, string>>, env: Record<string, string | undefined> = process.env): Config {
+export function loadConfig(
+  flags: Partial<Record<SettingName, string>>,
+  env: Record<string, string | undefined> = process.env,
+): Config {
   const raw: Record<string, string> = {};
   for (const [name, setting] of Object.entries(SETTINGS)) {
     // An empty environment variable counts as unset (a common way to "clear" one); an empty flag does not.
@@ -72,7 +110,8 @@ export function loadConfig(flags: Partial<Record<SettingName, string>>, env: Rec
     );
   }
   const config = parsed.data;
-  const publicUrl = config.baseUrl || `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${config.port}`;
+  const publicUrl =
+    config.baseUrl || `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${config.port}`;
   const sessionLimits = { idleMs: config.sessionIdleMinutes * 60_000, maxAgeMs: config.sessionMaxHours * 3_600_000 };
   return { ...config, publicUrl, secureCookies: publicUrl.startsWith("https:"), sessionLimits };
 }

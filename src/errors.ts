@@ -28,19 +28,24 @@ export class AppError extends Error {
   }
 }
 
-export const badRequest = (message: string, details?: unknown) => new AppError("bad_request", "bad_request", message, details);
+export const badRequest = (message: string, details?: unknown) =>
+  new AppError("bad_request", "bad_request", message, details);
 export const malformedBody = (message: string) => new AppError("bad_request", "malformed_body", message);
-export const unauthorized = (message = "authentication required") => new AppError("unauthorized", "unauthorized", message);
+export const unauthorized = (message = "authentication required") =>
+  new AppError("unauthorized", "unauthorized", message);
 export const forbidden = (message = "not allowed") => new AppError("forbidden", "forbidden", message);
 export const notFound = (what = "resource") => new AppError("not_found", "not_found", `${what} not found`);
 export const conflict = (message: string, details?: unknown) => new AppError("conflict", "conflict", message, details);
-export const tooLarge = (limit: number) => new AppError("too_large", "payload_too_large", `request body exceeds ${limit} bytes`);
-export const unsupportedMediaType = (message: string) => new AppError("unsupported_media_type", "unsupported_media_type", message);
+export const tooLarge = (limit: number) =>
+  new AppError("too_large", "payload_too_large", `request body exceeds ${limit} bytes`);
+export const unsupportedMediaType = (message: string) =>
+  new AppError("unsupported_media_type", "unsupported_media_type", message);
 export const tooManyRequests = (message: string, retryAfterSeconds: number) =>
   new AppError("too_many_requests", "too_many_requests", message, { retry_after: retryAfterSeconds });
 
 /** True when `err` is a domain error of one of these kinds (forms show such errors again, anything else is thrown on). */
-export const isErrorOf = (err: unknown, ...kinds: ErrorKind[]): err is AppError => err instanceof AppError && kinds.includes(err.kind);
+export const isErrorOf = (err: unknown, ...kinds: ErrorKind[]): err is AppError =>
+  err instanceof AppError && kinds.includes(err.kind);
 
 export type FieldIssue = { field: string; message: string };
 
@@ -54,7 +59,8 @@ export function zodIssues(error: z.ZodError): FieldIssue[] {
   return error.issues.flatMap((i) => {
     const path = i.path.map(String);
     // Name each unknown key as the field at fault, rather than its parent object.
-    if (i.code === "unrecognized_keys") return i.keys.map((k) => ({ field: [...path, k].join("."), message: "is not a known field" }));
+    if (i.code === "unrecognized_keys")
+      return i.keys.map((k) => ({ field: [...path, k].join("."), message: "is not a known field" }));
     return [{ field: path.join("."), message: i.message }];
   });
 }

@@ -14,7 +14,8 @@ export function coreSchedules(ctx: AppContext): Schedule[] {
       run: () => {
         const sessions = pruneExpiredSessions(ctx.db, ctx.config.sessionLimits);
         const loginAttempts = ctx.loginThrottle.prune();
-        if (sessions || loginAttempts) ctx.log.info("housekeeping", { pruned_sessions: sessions, pruned_login_counters: loginAttempts });
+        if (sessions || loginAttempts)
+          ctx.log.info("housekeeping", { pruned_sessions: sessions, pruned_login_counters: loginAttempts });
       },
     },
     {
@@ -22,7 +23,8 @@ export function coreSchedules(ctx: AppContext): Schedule[] {
       pattern: "0 7 * * * *",
       run: () => {
         const { logEntries, jobs } = ctx.delivery.prune();
-        if (logEntries || jobs) ctx.log.info("pruned delivery history", { http_log_entries: logEntries, finished_jobs: jobs });
+        if (logEntries || jobs)
+          ctx.log.info("pruned delivery history", { http_log_entries: logEntries, finished_jobs: jobs });
       },
     },
   ];
@@ -35,7 +37,14 @@ export function coreSchedules(ctx: AppContext): Schedule[] {
 export function startSchedules(log: Logger, schedules: Schedule[]) {
   const app = new Elysia();
   for (const s of schedules) {
-    app.use(cron({ name: s.name, pattern: s.pattern, run: s.run, catch: (err: unknown) => log.error(`${s.name} schedule failed`, { error: String(err) }) }));
+    app.use(
+      cron({
+        name: s.name,
+        pattern: s.pattern,
+        run: s.run,
+        catch: (err: unknown) => log.error(`${s.name} schedule failed`, { error: String(err) }),
+      }),
+    );
   }
   const { cron: jobs = {} } = app.store as { cron?: Record<string, { trigger(): Promise<void>; stop(): void }> };
   return {

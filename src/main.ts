@@ -25,7 +25,9 @@ Usage:
 
 Settings (flag, environment variable, default):
 ${Object.values(SETTINGS)
-  .map((s) => `  ${`${s.flag} <value>`.padEnd(30)} ${s.env.padEnd(34)} ${JSON.stringify(s.default).padEnd(10)} ${s.help}`)
+  .map(
+    (s) => `  ${`${s.flag} <value>`.padEnd(30)} ${s.env.padEnd(34)} ${JSON.stringify(s.default).padEnd(10)} ${s.help}`,
+  )
   .join("\n")}
 `;
 
@@ -36,7 +38,14 @@ type Parsed = { positionals: string[]; options: Record<string, string | true> };
 function parseArgs(argv: string[]): Parsed {
   const positionals: string[] = [];
   const options: Record<string, string | true> = {};
-  const flagsTakingValues = new Set([...Object.values(SETTINGS).map((s) => s.flag.slice(2)), "email", "firstname", "lastname", "admin", "name"]);
+  const flagsTakingValues = new Set([
+    ...Object.values(SETTINGS).map((s) => s.flag.slice(2)),
+    "email",
+    "firstname",
+    "lastname",
+    "admin",
+    "name",
+  ]);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (!arg.startsWith("--")) {
@@ -87,11 +96,17 @@ async function serve(options: Parsed["options"]) {
 async function adminCreate(options: Parsed["options"]) {
   const config = loadConfig(settingFlags(options));
   if (typeof options.email !== "string") throw new UsageError("admin create needs --email");
-  if (options["password-stdin"] !== true) throw new UsageError("admin create reads the password from stdin: pass --password-stdin");
+  if (options["password-stdin"] !== true)
+    throw new UsageError("admin create reads the password from stdin: pass --password-stdin");
   const password = (await new Response(Bun.stdin.stream()).text()).replace(/\r?\n$/, "");
   const db = openDataDir(config.dataDir);
   try {
-    const input = { email: options.email, password, firstname: options.firstname ?? "", lastname: options.lastname ?? "" };
+    const input = {
+      email: options.email,
+      password,
+      firstname: options.firstname ?? "",
+      lastname: options.lastname ?? "",
+    };
     const admin = await createAdmin(db, new EventFeed(db), input, { id: null, source: "cli" });
     console.log(`created administrator ${admin.email} (id ${admin.id})`);
   } finally {
@@ -102,12 +117,16 @@ async function adminCreate(options: Parsed["options"]) {
 /** Prints the new token alone on stdout, so a script can capture it: TOKEN=$(switchboard token create ...). */
 function tokenCreate(options: Parsed["options"]) {
   const config = loadConfig(settingFlags(options));
-  if (typeof options.admin !== "string") throw new UsageError("token create needs --admin EMAIL (the administrator who owns the token)");
+  if (typeof options.admin !== "string")
+    throw new UsageError("token create needs --admin EMAIL (the administrator who owns the token)");
   if (typeof options.name !== "string") throw new UsageError("token create needs --name NAME");
   const db = openDataDir(config.dataDir);
   try {
     const admin = findAdminByEmail(db, options.admin);
-    if (!admin) throw new Error(`no active administrator with the email ${options.admin.trim().toLowerCase()}; create one with switchboard admin create`);
+    if (!admin)
+      throw new Error(
+        `no active administrator with the email ${options.admin.trim().toLowerCase()}; create one with switchboard admin create`,
+      );
     console.log(apiTokenStore.create(db, { name: options.name }, admin.id).secret);
   } finally {
     db.$client.close();
@@ -150,7 +169,9 @@ async function main(argv: string[]) {
 
 main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof AppError) {
-    const fields = Array.isArray(err.details) ? err.details.map((d: { field: string; message: string }) => `${d.field} ${d.message}`).join("; ") : "";
+    const fields = Array.isArray(err.details)
+      ? err.details.map((d: { field: string; message: string }) => `${d.field} ${d.message}`).join("; ")
+      : "";
     console.error(`switchboard: ${fields || err.message}`);
   } else if (err instanceof UsageError || err instanceof ConfigError || err instanceof Error) {
     console.error(`switchboard: ${err.message}`);

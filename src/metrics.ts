@@ -40,7 +40,8 @@ export class Metrics {
     out.push("# HELP switchboard_http_request_duration_seconds Time to answer HTTP requests.");
     out.push("# TYPE switchboard_http_request_duration_seconds histogram");
     for (const [labels, h] of this.latency) {
-      for (const [i, le] of BUCKETS.entries()) out.push(`switchboard_http_request_duration_seconds_bucket{${labels},le="${le}"} ${h.counts[i]}`);
+      for (const [i, le] of BUCKETS.entries())
+        out.push(`switchboard_http_request_duration_seconds_bucket{${labels},le="${le}"} ${h.counts[i]}`);
       out.push(`switchboard_http_request_duration_seconds_bucket{${labels},le="+Inf"} ${h.count}`);
       out.push(`switchboard_http_request_duration_seconds_sum{${labels}} ${h.sum}`);
       out.push(`switchboard_http_request_duration_seconds_count{${labels}} ${h.count}`);

@@ -14,7 +14,10 @@ const PREFIX = "v1:";
 
 export function loadOrCreateKey(path: string): Uint8Array<ArrayBuffer> {
   if (!existsSync(path)) {
-    writeFileSync(path, Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64") + "\n", { mode: 0o600, flag: "wx" });
+    writeFileSync(path, Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64") + "\n", {
+      mode: 0o600,
+      flag: "wx",
+    });
   }
   chmodSync(path, 0o600);
   const key = Buffer.from(readFileSync(path, "utf8").trim(), "base64");
@@ -39,7 +42,9 @@ export async function createSecretBox(rawKey: Uint8Array<ArrayBuffer>): Promise<
   return {
     async encrypt(plain) {
       const iv = crypto.getRandomValues(new Uint8Array(12));
-      const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv }, key, new TextEncoder().encode(plain)));
+      const sealed = new Uint8Array(
+        await crypto.subtle.encrypt({ name: "AES-GCM", iv }, key, new TextEncoder().encode(plain)),
+      );
       return PREFIX + Buffer.concat([iv, sealed]).toString("base64");
     },
     decrypt(value) {

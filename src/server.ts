@@ -39,7 +39,10 @@ function assertDatabaseNotLost(dataDir: string): void {
   const { db, key } = dataPaths(dataDir);
   if (!existsSync(key)) return;
   const state = !existsSync(db) ? "is missing" : statSync(db).size === 0 ? "is empty" : null;
-  if (state) throw new Error(`database ${db} ${state} but ${key} exists: restore the database from a backup (or move secret.key away to set up a new appliance)`);
+  if (state)
+    throw new Error(
+      `database ${db} ${state} but ${key} exists: restore the database from a backup (or move secret.key away to set up a new appliance)`,
+    );
 }
 
 /** Opens (creating if needed), checks and migrates the database of a data directory. */
@@ -69,19 +72,29 @@ function refuseDamaged(db: Db, path: string): void {
   } catch (err) {
     problem = err instanceof Error ? err.message : String(err);
   }
-  throw new StartupError(`database is damaged: ${path} (${problem.replace(/\s+/g, " ").slice(0, 200)}); ${RESTORE_HINT}`);
+  throw new StartupError(
+    `database is damaged: ${path} (${problem.replace(/\s+/g, " ").slice(0, 200)}); ${RESTORE_HINT}`,
+  );
 }
 
 const SECURITY_HEADERS = {
   "X-Content-Type-Options": "nosniff",
   "X-Frame-Options": "DENY",
   "Referrer-Policy": "same-origin",
-  "Content-Security-Policy": "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+  "Content-Security-Policy":
+    "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
 };
 const DELIVERY_STOP_DEADLINE_MS = 5_000;
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 /** The route table (method and path pattern of every route), for tests that exercise them all. */
-export type RunningServer = { url: string; port: number; ctx: AppContext; features: Features; routes: { method: string; path: string }[]; stop(): Promise<void> };
+export type RunningServer = {
+  url: string;
+  port: number;
+  ctx: AppContext;
+  features: Features;
+  routes: { method: string; path: string }[];
+  stop(): Promise<void>;
+};
 
 /**
  * Starts Switchboard on a data directory: lock, key file, database, migrations, HTTP server and
@@ -98,7 +111,20 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     const secrets = await createSecretBox(naming(paths.key, () => loadOrCreateKey(paths.key)));
     const delivery = new DeliveryEngine(db, log);
     const health = new DatabaseHealth(db, config.dataDir);
-    const ctx: AppContext = { config, db, events: new EventFeed(db), writes: new GroupCommit(db), log, secrets, metrics: new Metrics(), delivery, loginThrottle: new LoginThrottle(db), health, personFields: new PersonFields(), startedAt: new Date() };
+    const ctx: AppContext = {
+      config,
+      db,
+      events: new EventFeed(db),
+      writes: new GroupCommit(db),
+      log,
+      secrets,
+      metrics: new Metrics(),
+      delivery,
+      loginThrottle: new LoginThrottle(db),
+      health,
+      personFields: new PersonFields(),
+      startedAt: new Date(),
+    };
     registerDeliveryGauges(ctx.metrics, delivery);
     registerHealthMetrics(ctx.metrics, health);
     const features = buildFeatures(ctx);
@@ -107,40 +133,59 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     const schedules = startSchedules(log, [...coreSchedules(ctx), ...features.all.flatMap((f) => f.schedules ?? [])]);
     delivery.start();
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-    const server = naming(`${host}:${config.port}`, () => Bun.serve({
-      hostname: config.host,
-      port: config.port,
-      // The body limit is enforced below, not by Bun: Bun's own refusal is a bare 413 without our error shape.
-      maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-      async fetch(incoming, srv) {
-        const started = performance.now();
-        const sentId = incoming.headers.get("x-request-id");
-        const meta = { id: sentId && REQUEST_ID.test(sentId) ? sentId : crypto.randomUUID(), ip: clientAddress(srv.requestIP(incoming)?.address, incoming.headers.get("x-forwarded-for"), proxies), route: "" };
-        const path = new URL(incoming.url).pathname;
-        const hop = hopOf(incoming);
-        let response: Response;
-        if (hop > MAX_HOPS && isApiPath(path)) {
-          response = jsonError(508, "loop_detected", `${HOP_HEADER} is ${hop}: this request went through more than ${MAX_HOPS} Switchboard deliveries in a row, which looks like a loop`);
-        } else {
-          const admitted = admitBody(ctx, incoming);
-          if (admitted instanceof Request) {
-            requestMeta.set(admitted, meta);
-            // The changes this request records queue their deliveries with its hop count.
-            response = await withHop(hop, () => app.handle(admitted));
-          } else response = admitted;
-        }
-        response.headers.set("X-Request-Id", meta.id);
-        for (const [k, v] of Object.entries(SECURITY_HEADERS)) if (!response.headers.has(k)) response.headers.set(k, v);
-        const seconds = (performance.now() - started) / 1000;
-        ctx.metrics.observeRequest(incoming.method, meta.route || "unmatched", response.status, seconds);
-        log.info("request", { request_id: meta.id, method: incoming.method, path, route: meta.route, status: response.status, duration_ms: Math.round(seconds * 10000) / 10, ip: meta.ip });
-        return response;
-      },
-      error(err) {
-        log.error("server error", { error: err.stack ?? err.message });
-        return jsonError(500, "internal_error", "something went wrong; the error is in the server log");
-      },
-    }));
+    const server = naming(`${host}:${config.port}`, () =>
+      Bun.serve({
+        hostname: config.host,
+        port: config.port,
+        // The body limit is enforced below, not by Bun: Bun's own refusal is a bare 413 without our error shape.
+        maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+        async fetch(incoming, srv) {
+          const started = performance.now();
+          const sentId = incoming.headers.get("x-request-id");
+          const meta = {
+            id: sentId && REQUEST_ID.test(sentId) ? sentId : crypto.randomUUID(),
+            ip: clientAddress(srv.requestIP(incoming)?.address, incoming.headers.get("x-forwarded-for"), proxies),
+            route: "",
+          };
+          const path = new URL(incoming.url).pathname;
+          const hop = hopOf(incoming);
+          let response: Response;
+          if (hop > MAX_HOPS && isApiPath(path)) {
+            response = jsonError(
+              508,
+              "loop_detected",
+              `${HOP_HEADER} is ${hop}: this request went through more than ${MAX_HOPS} Switchboard deliveries in a row, which looks like a loop`,
+            );
+          } else {
+            const admitted = admitBody(ctx, incoming);
+            if (admitted instanceof Request) {
+              requestMeta.set(admitted, meta);
+              // The changes this request records queue their deliveries with its hop count.
+              response = await withHop(hop, () => app.handle(admitted));
+            } else response = admitted;
+          }
+          response.headers.set("X-Request-Id", meta.id);
+          for (const [k, v] of Object.entries(SECURITY_HEADERS))
+            if (!response.headers.has(k)) response.headers.set(k, v);
+          const seconds = (performance.now() - started) / 1000;
+          ctx.metrics.observeRequest(incoming.method, meta.route || "unmatched", response.status, seconds);
+          log.info("request", {
+            request_id: meta.id,
+            method: incoming.method,
+            path,
+            route: meta.route,
+            status: response.status,
+            duration_ms: Math.round(seconds * 10000) / 10,
+            ip: meta.ip,
+          });
+          return response;
+        },
+        error(err) {
+          log.error("server error", { error: err.stack ?? err.message });
+          return jsonError(500, "internal_error", "something went wrong; the error is in the server log");
+        },
+      }),
+    );
     const url = `http://${host}:${server.port}`;
     // The port is known only now when port 0 picked one; without a base URL the public URL is the listening address.
     ctx.config = { ...config, port: server.port!, publicUrl: config.baseUrl ? config.publicUrl : url };

@@ -35,7 +35,10 @@ export function checkSyntax(template: string): void {
     Mustache.parse(template);
   } catch (err) {
     const m = /at (\d+)/.exec((err as Error).message);
-    throw new TemplateError(`template syntax: ${(err as Error).message.replace(/ at \d+$/, "")}`, m ? positionOf(template, Number(m[1])) : undefined);
+    throw new TemplateError(
+      `template syntax: ${(err as Error).message.replace(/ at \d+$/, "")}`,
+      m ? positionOf(template, Number(m[1])) : undefined,
+    );
   }
 }
 
@@ -73,7 +76,10 @@ function parseRendered(text: string): unknown {
     return JSON.parse(text);
   } catch (err) {
     const offset = jsonErrorOffset(text);
-    throw new TemplateError(`the rendered template is not valid JSON: ${(err as Error).message}`, offset === undefined ? undefined : positionOf(text, offset));
+    throw new TemplateError(
+      `the rendered template is not valid JSON: ${(err as Error).message}`,
+      offset === undefined ? undefined : positionOf(text, offset),
+    );
   }
 }
 
@@ -149,7 +155,9 @@ export function renderUrl(template: string, view: object): string {
   // walks up the path (an id ".." from a CRM) would address another resource.
   const path = text.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, "").split(/[?#]/, 1)[0]!;
   if (path.split(/[/\\]/).some((segment) => DOT_SEGMENT.test(segment))) {
-    throw new TemplateError(`the rendered URL has a "." or ".." path segment, which would leave the path the template addresses: ${text.slice(0, 200)}`);
+    throw new TemplateError(
+      `the rendered URL has a "." or ".." path segment, which would leave the path the template addresses: ${text.slice(0, 200)}`,
+    );
   }
   let url: URL;
   try {
@@ -157,7 +165,8 @@ export function renderUrl(template: string, view: object): string {
   } catch {
     throw new TemplateError(`the rendered URL is not a valid URL: ${text.slice(0, 200)}`);
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new TemplateError("the URL must start with http:// or https://");
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    throw new TemplateError("the URL must start with http:// or https://");
   return url.toString();
 }
 
@@ -165,7 +174,8 @@ export function renderUrl(template: string, view: object): string {
 export function renderHeaders(template: string, view: object): Record<string, string> {
   if (!template.trim()) return {};
   const value = renderJson(template, view);
-  if (!value || typeof value !== "object" || Array.isArray(value)) throw new TemplateError('headers must be a JSON object such as {"X-Api-Key": "…"}');
+  if (!value || typeof value !== "object" || Array.isArray(value))
+    throw new TemplateError('headers must be a JSON object such as {"X-Api-Key": "…"}');
   const out: Record<string, string> = {};
   for (const [name, v] of Object.entries(value)) {
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) throw new TemplateError(`"${name}" is not a valid header name`);

@@ -1,7 +1,19 @@
 /** A closed-loop load generator: `concurrency` workers, each sending its next request when the last answers. */
-export type LoadResult = { requests: number; errors: number; seconds: number; rps: number; p50: number; p95: number; p99: number };
+export type LoadResult = {
+  requests: number;
+  errors: number;
+  seconds: number;
+  rps: number;
+  p50: number;
+  p95: number;
+  p99: number;
+};
 
-export async function load(opts: { concurrency: number; seconds: number; request: (i: number) => Promise<Response> }): Promise<LoadResult> {
+export async function load(opts: {
+  concurrency: number;
+  seconds: number;
+  request: (i: number) => Promise<Response>;
+}): Promise<LoadResult> {
   const latencies: number[] = [];
   let next = 0;
   let errors = 0;

@@ -8,13 +8,24 @@ const ROOT = resolve(import.meta.dir, "../..");
 /** Switchboard as a separate process (as in production), with an admin, an API token and a write key. */
 export async function startSwitchboard(extraArgs: string[] = []) {
   const dataDir = mkdtempSync(join(tmpdir(), "switchboard-bench-"));
-  const proc = Bun.spawn([process.execPath, join(ROOT, "src/main.ts"), "serve", "--port", "0", "--data-dir", dataDir, ...extraArgs], { stdout: "pipe", stderr: "inherit" });
+  const proc = Bun.spawn(
+    [process.execPath, join(ROOT, "src/main.ts"), "serve", "--port", "0", "--data-dir", dataDir, ...extraArgs],
+    { stdout: "pipe", stderr: "inherit" },
+  );
   const url = await listeningUrl(proc.stdout);
   const browser = new Browser(url);
   await browser.submit("/setup", "/setup", { email: "bench@example.com", password: "benchmark-password" });
   const created = await browser.submit("/tokens", "/tokens", { name: "bench" });
   const token = /id="new-token">([^<]+)</.exec(await created.text())![1]!;
-  const writeKey = (await (await fetch(`${url}/api/v1/write_keys`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: '{"name":"bench"}' })).json()).key as string;
+  const writeKey = (
+    await (
+      await fetch(`${url}/api/v1/write_keys`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: '{"name":"bench"}',
+      })
+    ).json()
+  ).key as string;
   return {
     url,
     token,

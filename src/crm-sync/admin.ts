@@ -1,5 +1,14 @@
 import { Elysia } from "elysia";
-import { createSync, deleteSync, getSync, listSyncs, syncAsInput, updateSync, OPERATIONS, type CrmSync } from "./config";
+import {
+  createSync,
+  deleteSync,
+  getSync,
+  listSyncs,
+  syncAsInput,
+  updateSync,
+  OPERATIONS,
+  type CrmSync,
+} from "./config";
 import { listSyncLog, type LogEntry } from "./logs";
 import type { CrmSyncService } from "./service";
 import { listOrganizations } from "../domain/organizations";
@@ -31,16 +40,28 @@ function formToInput(body: unknown): Record<string, unknown> {
     headers: f(`${name}_headers`),
     data: f(`${name}_data`),
     tls_verify: on(`${name}_tls_verify`),
-    timeout: /^\d+$/.test(f(`${name}_timeout`)) ? Number(f(`${name}_timeout`)) : f(`${name}_timeout`) === "" ? 15 : Number.NaN,
+    timeout: /^\d+$/.test(f(`${name}_timeout`))
+      ? Number(f(`${name}_timeout`))
+      : f(`${name}_timeout`) === ""
+        ? 15
+        : Number.NaN,
   });
   const type = f("auth_type") || "none";
   return {
     name: f("name"),
     enabled: on("enabled"),
-    auth: { type, username: f("auth_username") || undefined, password: f("auth_password") || undefined, token: f("auth_token") || undefined },
+    auth: {
+      type,
+      username: f("auth_username") || undefined,
+      password: f("auth_password") || undefined,
+      token: f("auth_token") || undefined,
+    },
     secret_headers: parseHeaderLines(f("secret_headers")),
     allow_self: on("allow_self"),
-    filter: { role: f("filter_role") || null, organization_id: /^\d+$/.test(f("filter_organization_id")) ? Number(f("filter_organization_id")) : null },
+    filter: {
+      role: f("filter_role") || null,
+      organization_id: /^\d+$/.test(f("filter_organization_id")) ? Number(f("filter_organization_id")) : null,
+    },
     create: { ...op("create"), unique_id_path: f("unique_id_path") },
     update: { ...op("update"), enabled: on("update_enabled") },
     delete: { ...op("delete"), enabled: on("delete_enabled") },
@@ -49,11 +70,17 @@ function formToInput(body: unknown): Record<string, unknown> {
 
 /** API field names ("create.url") → form field names ("create_url") for the templates. */
 function issuesToErrors(issues: { field: string; message: string }[]): Record<string, string> {
-  return fieldErrors(issues.map((i) => ({ ...i, field: i.field === "create.unique_id_path" ? "unique_id_path" : headerField(i.field).replace(/\./g, "_") })));
+  return fieldErrors(
+    issues.map((i) => ({
+      ...i,
+      field: i.field === "create.unique_id_path" ? "unique_id_path" : headerField(i.field).replace(/\./g, "_"),
+    })),
+  );
 }
 
 function formErrors(err: unknown): Record<string, string> {
-  if (err instanceof AppError && Array.isArray(err.details)) return issuesToErrors(err.details as { field: string; message: string }[]);
+  if (err instanceof AppError && Array.isArray(err.details))
+    return issuesToErrors(err.details as { field: string; message: string }[]);
   throw err;
 }
 
@@ -103,11 +130,35 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
   const deps = { db: ctx.db, secrets: ctx.secrets, delivery: ctx.delivery, selfTarget: selfTargetCheck(ctx) };
   const id = (v: string) => pathId(v, "CRM sync");
 
-  const editPage = (request: Request, sync: CrmSync | null, extra: { form?: Record<string, unknown>; errors?: Record<string, string>; preview?: unknown; tab?: Tab } = {}, status = 200) => {
+  const editPage = (
+    request: Request,
+    sync: CrmSync | null,
+    extra: { form?: Record<string, unknown>; errors?: Record<string, string>; preview?: unknown; tab?: Tab } = {},
+    status = 200,
+  ) => {
     const session = requireSession(ctx, request);
     const url = new URL(request.url);
-    const tab: Tab = extra.tab ?? ((TABS as readonly string[]).includes(url.searchParams.get("tab") ?? "") ? (url.searchParams.get("tab") as Tab) : "create");
-    const form = extra.form ?? formOf(sync ? syncAsInput(sync) : { enabled: true, create: { tls_verify: true, timeout: 15, data: '{\n  "first_name": "{{ person.first_name }}",\n  "last_name": "{{ person.last_name }}",\n  "email": "{{ person.email }}"\n}' }, update: { tls_verify: true, timeout: 15 }, delete: { tls_verify: true, timeout: 15 } });
+    const tab: Tab =
+      extra.tab ??
+      ((TABS as readonly string[]).includes(url.searchParams.get("tab") ?? "")
+        ? (url.searchParams.get("tab") as Tab)
+        : "create");
+    const form =
+      extra.form ??
+      formOf(
+        sync
+          ? syncAsInput(sync)
+          : {
+              enabled: true,
+              create: {
+                tls_verify: true,
+                timeout: 15,
+                data: '{\n  "first_name": "{{ person.first_name }}",\n  "last_name": "{{ person.last_name }}",\n  "email": "{{ person.email }}"\n}',
+              },
+              update: { tls_verify: true, timeout: 15 },
+              delete: { tls_verify: true, timeout: 15 },
+            },
+      );
     const data: Record<string, unknown> = {
       sync: sync ? { id: sync.id, name: sync.name, secretSet: Boolean(sync.authSecret) } : null,
       isNew: !sync,
@@ -115,19 +166,37 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
       form,
       errors: extra.errors ?? {},
       hasErrors: Boolean(extra.errors && Object.keys(extra.errors).length),
-      tabs: TABS.map((t) => ({ id: t, label: { create: "Create users", update: "Update users", delete: "Delete users", logs: "Logs" }[t], active: t === tab, href: sync ? `/crm-sync/${sync.id}?tab=${t}` : `/crm-sync/new?tab=${t}` })).filter((t) => sync || t.id !== "logs"),
+      tabs: TABS.map((t) => ({
+        id: t,
+        label: { create: "Create users", update: "Update users", delete: "Delete users", logs: "Logs" }[t],
+        active: t === tab,
+        href: sync ? `/crm-sync/${sync.id}?tab=${t}` : `/crm-sync/new?tab=${t}`,
+      })).filter((t) => sync || t.id !== "logs"),
       tab: { [tab]: true },
       hidden: { create: tab !== "create", update: tab !== "update", delete: tab !== "delete" },
-      organizations: listOrganizations(ctx.db, { limit: 100 }).data.map((o) => ({ ...o, selected: o.id === Number(form.filter_organization_id) })),
+      organizations: listOrganizations(ctx.db, { limit: 100 }).data.map((o) => ({
+        ...o,
+        selected: o.id === Number(form.filter_organization_id),
+      })),
       preview: extra.preview ?? null,
     };
     if (sync) {
       const state = crm.syncState(sync);
-      data.state = { ...state, bulk: state.bulk ? { ...state.bulk, percent: state.bulk.total ? Math.round((100 * state.bulk.done) / state.bulk.total) : 100 } : null };
+      data.state = {
+        ...state,
+        bulk: state.bulk
+          ? { ...state.bulk, percent: state.bulk.total ? Math.round((100 * state.bulk.done) / state.bulk.total) : 100 }
+          : null,
+      };
       if (tab === "logs") {
         const q = Object.fromEntries(url.searchParams);
         delete q.tab;
-        const filter = { user_id: q.user_id || undefined, operation: q.operation || undefined, outcome: q.outcome || undefined, cursor: q.cursor || undefined };
+        const filter = {
+          user_id: q.user_id || undefined,
+          operation: q.operation || undefined,
+          outcome: q.outcome || undefined,
+          cursor: q.cursor || undefined,
+        };
         let log: ReturnType<typeof listSyncLog>;
         try {
           log = listSyncLog(ctx.db, ctx.delivery, sync.id, filter);
@@ -135,11 +204,22 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
           log = listSyncLog(ctx.db, ctx.delivery, sync.id, {});
         }
         data.log = log.data.map(logRow);
-        data.filter = { user_id: q.user_id ?? "", [`op_${q.operation || "any"}`]: true, [`outcome_${q.outcome || "any"}`]: true };
-        data.nextPage = log.next_cursor !== null ? `/crm-sync/${sync.id}?${new URLSearchParams({ ...q, tab: "logs", cursor: log.next_cursor })}` : null;
+        data.filter = {
+          user_id: q.user_id ?? "",
+          [`op_${q.operation || "any"}`]: true,
+          [`outcome_${q.outcome || "any"}`]: true,
+        };
+        data.nextPage =
+          log.next_cursor !== null
+            ? `/crm-sync/${sync.id}?${new URLSearchParams({ ...q, tab: "logs", cursor: log.next_cursor })}`
+            : null;
       }
     }
-    return adminPage(ctx, request, session, "crm-sync-edit", data, { title: sync ? sync.name : "New CRM sync", section: "crm-sync", status });
+    return adminPage(ctx, request, session, "crm-sync-edit", data, {
+      title: sync ? sync.name : "New CRM sync",
+      section: "crm-sync",
+      status,
+    });
   };
 
   return new Elysia()
@@ -147,7 +227,15 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
       const session = requireSession(ctx, request);
       const syncs = listSyncs(ctx.db).map((s) => {
         const st = crm.syncState(s);
-        return { id: s.id, name: s.name, enabled: s.enabled, linked: st.people.with_crm_id, queued: st.queued_calls, lastError: st.delivery?.last_error ?? null, paused: st.delivery?.paused ?? false };
+        return {
+          id: s.id,
+          name: s.name,
+          enabled: s.enabled,
+          linked: st.people.with_crm_id,
+          queued: st.queued_calls,
+          lastError: st.delivery?.last_error ?? null,
+          paused: st.delivery?.paused ?? false,
+        };
       });
       return adminPage(ctx, request, session, "crm-sync", { syncs }, { title: "CRM Sync", section: "crm-sync" });
     })
@@ -157,7 +245,9 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
       const input = formToInput(body);
       try {
         const s = await createSync(deps, input);
-        return redirect(request, `/crm-sync/${s.id}`, [flashCookie(ctx, { kind: "success", message: `Sync "${s.name}" created.` })]);
+        return redirect(request, `/crm-sync/${s.id}`, [
+          flashCookie(ctx, { kind: "success", message: `Sync "${s.name}" created.` }),
+        ]);
       } catch (err) {
         return editPage(request, null, { form: formOf(input), errors: formErrors(err) }, 422);
       }
@@ -170,7 +260,9 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
       const tab = (TABS as readonly string[]).includes(str(body, "tab") ?? "") ? (str(body, "tab") as Tab) : "create";
       try {
         await updateSync(deps, sync.id, input);
-        return redirect(request, `/crm-sync/${sync.id}?tab=${tab}`, [flashCookie(ctx, { kind: "success", message: "Sync saved." })]);
+        return redirect(request, `/crm-sync/${sync.id}?tab=${tab}`, [
+          flashCookie(ctx, { kind: "success", message: "Sync saved." }),
+        ]);
       } catch (err) {
         return editPage(request, sync, { form: formOf(input), errors: formErrors(err), tab }, 422);
       }
@@ -179,13 +271,24 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
       requireSession(ctx, request);
       const sync = getSync(ctx.db, id(params.id));
       const input = formToInput(body);
-      const userId = /^\d+$/.test(str(body, "preview_user_id") ?? "") ? Number(str(body, "preview_user_id")) : undefined;
+      const userId = /^\d+$/.test(str(body, "preview_user_id") ?? "")
+        ? Number(str(body, "preview_user_id"))
+        : undefined;
       const tab = (TABS as readonly string[]).includes(str(body, "tab") ?? "") ? (str(body, "tab") as Tab) : "create";
       try {
         const { auth: _auth, ...changes } = input;
         const p = crm.previewFor(sync.id, changes, userId);
-        const requests = Object.entries(p.requests).map(([op, r]: [string, any]) => ({ op, ...r, headersText: JSON.stringify(r.headers, null, 2) }));
-        return editPage(request, sync, { form: formOf(input), errors: issuesToErrors(p.errors), preview: { requests, person: userId ?? "sample person", errors: p.errors }, tab });
+        const requests = Object.entries(p.requests).map(([op, r]: [string, any]) => ({
+          op,
+          ...r,
+          headersText: JSON.stringify(r.headers, null, 2),
+        }));
+        return editPage(request, sync, {
+          form: formOf(input),
+          errors: issuesToErrors(p.errors),
+          preview: { requests, person: userId ?? "sample person", errors: p.errors },
+          tab,
+        });
       } catch (err) {
         return editPage(request, sync, { form: formOf(input), errors: formErrors(err), tab }, 422);
       }
@@ -204,18 +307,34 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
     .post("/crm-sync/:id/logs/:jobId/retry", ({ request, params }) => {
       requireSession(ctx, request);
       const r = crm.retryCall(id(params.id), pathId(params.jobId, "call"));
-      return redirect(request, `/crm-sync/${params.id}?tab=logs`, [flashCookie(ctx, { kind: "success", message: `Call queued again as job #${r.job_id}.` })]);
+      return redirect(request, `/crm-sync/${params.id}?tab=logs`, [
+        flashCookie(ctx, { kind: "success", message: `Call queued again as job #${r.job_id}.` }),
+      ]);
     })
     .get("/crm-sync/:id/users/:userId", ({ request, params }) => {
       const session = requireSession(ctx, request);
       const sync = getSync(ctx.db, id(params.id));
       const h = crm.userHistory(sync.id, pathId(params.userId, "user"), { limit: 100 });
-      return adminPage(ctx, request, session, "crm-sync-user", { sync: { id: sync.id, name: sync.name }, history: { ...h, log: h.log.data.map(logRow) } }, { title: `${sync.name}: person ${h.user_id}`, section: "crm-sync" });
+      return adminPage(
+        ctx,
+        request,
+        session,
+        "crm-sync-user",
+        { sync: { id: sync.id, name: sync.name }, history: { ...h, log: h.log.data.map(logRow) } },
+        { title: `${sync.name}: person ${h.user_id}`, section: "crm-sync" },
+      );
     })
     .post("/crm-sync/:id/users/:userId/resync", ({ request, params }) => {
       requireSession(ctx, request);
       const planned = crm.planner.resync(id(params.id), pathId(params.userId, "user"));
-      const message = { create: "A create call is queued.", update: "An update call is queued.", collapsed: "A call for this person is already queued; it will carry the latest data.", none: "Nothing to send: the person is outside this sync's filter." }[planned];
-      return redirect(request, `/crm-sync/${params.id}/users/${params.userId}`, [flashCookie(ctx, { kind: "info", message })]);
+      const message = {
+        create: "A create call is queued.",
+        update: "An update call is queued.",
+        collapsed: "A call for this person is already queued; it will carry the latest data.",
+        none: "Nothing to send: the person is outside this sync's filter.",
+      }[planned];
+      return redirect(request, `/crm-sync/${params.id}/users/${params.userId}`, [
+        flashCookie(ctx, { kind: "info", message }),
+      ]);
     });
 }

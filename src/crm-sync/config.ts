@@ -31,7 +31,12 @@ const operationShape = (method: (typeof CRM_METHODS)[number], enabledByDefault: 
   headers: template(10_000),
   data: template(100_000),
   tls_verify: z.boolean().default(true),
-  timeout: z.number().int("must be a whole number of seconds").min(1, "must be at least 1 second").max(300, "must be at most 300 seconds").default(15),
+  timeout: z
+    .number()
+    .int("must be a whole number of seconds")
+    .min(1, "must be at least 1 second")
+    .max(300, "must be at most 300 seconds")
+    .default(15),
 });
 
 /** A sync as the API takes it (snake_case; templates as strings). */
@@ -60,12 +65,16 @@ export const syncInputSchema = z.strictObject({
     .default({ role: null, organization_id: null }),
   create: z.strictObject({ ...operationShape("POST", true), unique_id_path: z.string().trim().max(500).default("") }),
   update: z.strictObject(operationShape("PUT", false)).default(z.strictObject(operationShape("PUT", false)).parse({})),
-  delete: z.strictObject(operationShape("DELETE", false)).default(z.strictObject(operationShape("DELETE", false)).parse({})),
+  delete: z
+    .strictObject(operationShape("DELETE", false))
+    .default(z.strictObject(operationShape("DELETE", false)).parse({})),
 });
 export type SyncInput = z.input<typeof syncInputSchema>;
 type ValidInput = z.output<typeof syncInputSchema>;
 
-const toOperation = (o: z.output<ReturnType<typeof z.strictObject<ReturnType<typeof operationShape>>>>): CrmOperation => ({
+const toOperation = (
+  o: z.output<ReturnType<typeof z.strictObject<ReturnType<typeof operationShape>>>>,
+): CrmOperation => ({
   enabled: o.enabled,
   method: o.method,
   url: o.url.trim(),
@@ -74,7 +83,15 @@ const toOperation = (o: z.output<ReturnType<typeof z.strictObject<ReturnType<typ
   tlsVerify: o.tls_verify,
   timeoutSeconds: o.timeout,
 });
-const fromOperation = (o: CrmOperation) => ({ enabled: o.enabled, method: o.method, url: o.url, headers: o.headers, data: o.data, tls_verify: o.tlsVerify, timeout: o.timeoutSeconds });
+const fromOperation = (o: CrmOperation) => ({
+  enabled: o.enabled,
+  method: o.method,
+  url: o.url,
+  headers: o.headers,
+  data: o.data,
+  tls_verify: o.tlsVerify,
+  timeout: o.timeoutSeconds,
+});
 
 /** The filter in the shared condition language, over a person's roles and organization: all must hold. */
 export function filterConditions(f: CrmFilter): Condition[] {
@@ -135,7 +152,10 @@ export function getSync(db: Db, id: number): CrmSync {
 
 function checkUniqueIdPath(path: string): FieldIssue[] {
   if (!path) return [];
-  if (!path.startsWith("$")) return [{ field: "create.unique_id_path", message: "must be a JSONPath starting with $ (e.g. $.id or $.data.record.id)" }];
+  if (!path.startsWith("$"))
+    return [
+      { field: "create.unique_id_path", message: "must be a JSONPath starting with $ (e.g. $.id or $.data.record.id)" },
+    ];
   try {
     JSONPath({ path, json: { id: 1 }, wrap: false });
     return [];
@@ -148,7 +168,11 @@ function checkUniqueIdPath(path: string): FieldIssue[] {
  * Every check a sync must pass before it is saved: required URLs, auth completeness, a real
  * organization, and each template rendered against a person (the preview person, or a sample).
  */
-export function checkSync(db: Db, input: ValidInput, opts: { person?: PersonSource; secretKept: boolean }): FieldIssue[] {
+export function checkSync(
+  db: Db,
+  input: ValidInput,
+  opts: { person?: PersonSource; secretKept: boolean },
+): FieldIssue[] {
   const issues: FieldIssue[] = [];
   const view = templateView(opts.person ?? SAMPLE_PERSON, "12345");
   for (const name of OPERATIONS) {
@@ -162,9 +186,12 @@ export function checkSync(db: Db, input: ValidInput, opts: { person?: PersonSour
   }
   issues.push(...checkUniqueIdPath(input.create.unique_id_path));
   const a = input.auth;
-  if (a.type === "basic" && !a.username?.trim()) issues.push({ field: "auth.username", message: "is required for basic authentication" });
-  if (a.type === "basic" && !a.password && !opts.secretKept) issues.push({ field: "auth.password", message: "is required for basic authentication" });
-  if (a.type === "bearer" && !a.token && !opts.secretKept) issues.push({ field: "auth.token", message: "is required for bearer authentication" });
+  if (a.type === "basic" && !a.username?.trim())
+    issues.push({ field: "auth.username", message: "is required for basic authentication" });
+  if (a.type === "basic" && !a.password && !opts.secretKept)
+    issues.push({ field: "auth.password", message: "is required for basic authentication" });
+  if (a.type === "bearer" && !a.token && !opts.secretKept)
+    issues.push({ field: "auth.token", message: "is required for bearer authentication" });
   const orgId = input.filter.organization_id;
   if (orgId && !db.select({ id: organizations.id }).from(organizations).where(eq(organizations.id, orgId)).get()) {
     issues.push({ field: "filter.organization_id", message: "no such organization" });
@@ -172,7 +199,12 @@ export function checkSync(db: Db, input: ValidInput, opts: { person?: PersonSour
   return issues;
 }
 
-type SaveDeps = { db: Db; secrets: SecretBox; delivery: DeliveryEngine; selfTarget: (url: string) => Promise<string | null> };
+type SaveDeps = {
+  db: Db;
+  secrets: SecretBox;
+  delivery: DeliveryEngine;
+  selfTarget: (url: string) => Promise<string | null>;
+};
 
 /** Each active call's URL (rendered for the sample person) must not reach this server, unless allowed. */
 async function selfTargetIssues(deps: SaveDeps, input: ValidInput): Promise<FieldIssue[]> {
@@ -183,7 +215,11 @@ async function selfTargetIssues(deps: SaveDeps, input: ValidInput): Promise<Fiel
     const op = input[name];
     if (!op.url.trim() || (name !== "create" && !op.enabled)) continue;
     const reason = await deps.selfTarget(renderUrl(op.url, view));
-    if (reason) issues.push({ field: `${name}.url`, message: `points to this Switchboard server itself: ${reason}; a sync there would feed its own changes back in a loop. Allow it explicitly (allow_self) if that is intended` });
+    if (reason)
+      issues.push({
+        field: `${name}.url`,
+        message: `points to this Switchboard server itself: ${reason}; a sync there would feed its own changes back in a loop. Allow it explicitly (allow_self) if that is intended`,
+      });
   }
   return issues;
 }
@@ -195,13 +231,24 @@ function parseInput(input: unknown): ValidInput {
 async function row(deps: SaveDeps, input: ValidInput, existing?: CrmSync) {
   const a = input.auth;
   const newSecret = a.type === "basic" ? a.password : a.type === "bearer" ? a.token : undefined;
-  const keep = existing !== undefined && existing.authType === a.type && a.type !== "none" && !newSecret && Boolean(existing.authSecret);
+  const keep =
+    existing !== undefined &&
+    existing.authType === a.type &&
+    a.type !== "none" &&
+    !newSecret &&
+    Boolean(existing.authSecret);
   const issues = checkSync(deps.db, input, { secretKept: keep });
   if (!issues.length) issues.push(...(await selfTargetIssues(deps, input)));
   if (issues.length) throw new ValidationError(issues);
-  const secretHeadersSealed = await sealSecretHeaders(deps.secrets, input.secret_headers, existing?.secretHeadersSealed ?? null, []);
+  const secretHeadersSealed = await sealSecretHeaders(
+    deps.secrets,
+    input.secret_headers,
+    existing?.secretHeadersSealed ?? null,
+    [],
+  );
   // Encrypted before the transaction: no await inside it.
-  const authSecret = a.type === "none" ? null : newSecret ? await deps.secrets.encrypt(newSecret) : keep ? existing!.authSecret : null;
+  const authSecret =
+    a.type === "none" ? null : newSecret ? await deps.secrets.encrypt(newSecret) : keep ? existing!.authSecret : null;
   const filter: CrmFilter = { role: input.filter.role, organizationId: input.filter.organization_id };
   return {
     name: input.name,
@@ -244,14 +291,24 @@ export async function updateSync(deps: SaveDeps, id: number, patch: unknown): Pr
   const p = validate(z.record(z.string(), z.unknown()), patch ?? {}) as Record<string, unknown>;
   const merged: Record<string, unknown> = { ...base, ...p };
   for (const k of ["auth", "filter", "create", "update", "delete"] as const) {
-    if (p[k] && typeof p[k] === "object" && !Array.isArray(p[k])) merged[k] = { ...(base[k] as object), ...(p[k] as object) };
+    if (p[k] && typeof p[k] === "object" && !Array.isArray(p[k]))
+      merged[k] = { ...(base[k] as object), ...(p[k] as object) };
   }
   // A changed auth type starts from a clean slate (no username carried over from basic to bearer).
   const auth = merged.auth as Record<string, unknown>;
-  if (auth.type !== existing.authType && auth.username === existing.authUsername && auth.type !== "basic") delete auth.username;
+  if (auth.type !== existing.authType && auth.username === existing.authUsername && auth.type !== "basic")
+    delete auth.username;
   if (auth.username === undefined) delete auth.username;
   const values = await row(deps, parseInput(merged), existing);
-  const s = deps.db.transaction((tx) => tx.update(crmSyncs).set({ ...values, updatedAt: new Date() }).where(eq(crmSyncs.id, id)).returning().get()!);
+  const s = deps.db.transaction(
+    (tx) =>
+      tx
+        .update(crmSyncs)
+        .set({ ...values, updatedAt: new Date() })
+        .where(eq(crmSyncs.id, id))
+        .returning()
+        .get()!,
+  );
   if (s.enabled !== existing.enabled) applyEnabled(deps, s);
   return s;
 }

@@ -22,8 +22,15 @@ const UNUSABLE_IDS = new Set(["", ".", ".."]);
  * The CRM id in a create response, or why there is none (kept as the link's note). `refused`: the
  * CRM answered an id that cannot address a record; it is not stored and the sync log says so.
  */
-export function readExternalId(path: string, body: string): { id: string | null; note: string | null; refused?: boolean } {
-  if (!path) return { id: null, note: "no Unique ID Path is set, so updates and deletes cannot be sent to the CRM beyond the initial creation" };
+export function readExternalId(
+  path: string,
+  body: string,
+): { id: string | null; note: string | null; refused?: boolean } {
+  if (!path)
+    return {
+      id: null,
+      note: "no Unique ID Path is set, so updates and deletes cannot be sent to the CRM beyond the initial creation",
+    };
   let json: unknown;
   try {
     json = JSON.parse(body);
@@ -38,7 +45,11 @@ export function readExternalId(path: string, body: string): { id: string | null;
   }
   if (Array.isArray(found)) found = found[0];
   if (typeof found === "string" && UNUSABLE_IDS.has(found.trim())) {
-    return { id: null, note: `the CRM answered the id ${JSON.stringify(found)} at ${path}, which cannot address a record in a URL; it was refused`, refused: true };
+    return {
+      id: null,
+      note: `the CRM answered the id ${JSON.stringify(found)} at ${path}, which cannot address a record in a URL; it was refused`,
+      refused: true,
+    };
   }
   if (typeof found === "string") return { id: found, note: null };
   if (typeof found === "number" && Number.isFinite(found)) return { id: String(found), note: null };
@@ -50,19 +61,30 @@ export function readExternalId(path: string, body: string): { id: string | null;
  * (so a pending update carries the latest), the CRM id stored by the create (updates and deletes
  * address it), and whether to skip (no id: not sent, and the log says why).
  */
-export function crmSyncHandler(db: Db, secrets: SecretBox, planner: CrmSyncPlanner, personFields: PersonFields): DeliveryHandler {
+export function crmSyncHandler(
+  db: Db,
+  secrets: SecretBox,
+  planner: CrmSyncPlanner,
+  personFields: PersonFields,
+): DeliveryHandler {
   const links = planner.links;
   /** Why a job was not sent, from prepare() to its onSuccess() (same process, same attempt). */
   const skipReasons = new Map<number, string>();
 
   // Prepared once: prepare() and onSuccess() run for every call.
-  const syncById = db.select().from(crmSyncs).where(eq(crmSyncs.id, sql.placeholder("id"))).prepare();
+  const syncById = db
+    .select()
+    .from(crmSyncs)
+    .where(eq(crmSyncs.id, sql.placeholder("id")))
+    .prepare();
   const loadSync = (id: number): CrmSync | undefined => syncById.get({ id });
 
   async function authOf(sync: CrmSync): Promise<HttpRequestSpec["auth"]> {
     if (sync.authType === "none" || !sync.authSecret) return undefined;
     const secret = await secrets.decrypt(sync.authSecret);
-    return sync.authType === "basic" ? { type: "basic", username: sync.authUsername ?? "", password: secret } : { type: "bearer", token: secret };
+    return sync.authType === "basic"
+      ? { type: "basic", username: sync.authUsername ?? "", password: secret }
+      : { type: "bearer", token: secret };
   }
 
   const skip = (job: Job, reason: string) => {
@@ -100,13 +122,18 @@ export function crmSyncHandler(db: Db, secrets: SecretBox, planner: CrmSyncPlann
       }
       const spec = toRequestSpec(call, op, await authOf(sync));
       const secretHeaders = await openSecretHeaders(secrets, sync.secretHeadersSealed);
-      return { ...spec, headers: { ...spec.headers, ...secretHeaders, [HOP_HEADER]: nextHop(p.hop) }, secrets: Object.values(secretHeaders) };
+      return {
+        ...spec,
+        headers: { ...spec.headers, ...secretHeaders, [HOP_HEADER]: nextHop(p.hop) },
+        secrets: Object.values(secretHeaders),
+      };
     },
     classify(job, result: HttpResult) {
       // A delete answered "not found": the record is already gone, which is what we wanted.
       if ((job.payload as CrmJobPayload).op === "delete" && result.status === 404) return { kind: "success" };
       // The CRM refuses this payload or address for good: retrying cannot help; an admin can retry it from the log.
-      if (result.status !== undefined && PERMANENT.has(result.status)) return { kind: "fail", error: `HTTP ${result.status}: the CRM refused the call` };
+      if (result.status !== undefined && PERMANENT.has(result.status))
+        return { kind: "fail", error: `HTTP ${result.status}: the CRM refused the call` };
       return undefined;
     },
     onSuccess(tx: Tx, job, result) {
@@ -116,7 +143,16 @@ export function crmSyncHandler(db: Db, secrets: SecretBox, planner: CrmSyncPlann
       const sync = loadSync(p.syncId);
       if (!sync) return;
       if (result === null) {
-        tx.insert(crmSyncSkips).values({ syncId: p.syncId, userId: p.userId, operation: p.op, jobId: job.id, reason: reason ?? "nothing to send", createdAt: new Date() }).run();
+        tx.insert(crmSyncSkips)
+          .values({
+            syncId: p.syncId,
+            userId: p.userId,
+            operation: p.op,
+            jobId: job.id,
+            reason: reason ?? "nothing to send",
+            createdAt: new Date(),
+          })
+          .run();
         // A deleted person with nothing to address in the CRM: the bookkeeping ends here.
         if (p.op === "delete" || (p.op === "create" && reason?.includes("deleted"))) links.remove(p.syncId, p.userId);
         return;
@@ -124,7 +160,17 @@ export function crmSyncHandler(db: Db, secrets: SecretBox, planner: CrmSyncPlann
       if (p.op === "create") {
         const { id, note, refused } = readExternalId(sync.uniqueIdPath, result.body);
         links.setExternalId(p.syncId, p.userId, id, note);
-        if (refused) tx.insert(crmSyncSkips).values({ syncId: p.syncId, userId: p.userId, operation: p.op, jobId: job.id, reason: note!, createdAt: new Date() }).run();
+        if (refused)
+          tx.insert(crmSyncSkips)
+            .values({
+              syncId: p.syncId,
+              userId: p.userId,
+              operation: p.op,
+              jobId: job.id,
+              reason: note!,
+              createdAt: new Date(),
+            })
+            .run();
       } else if (p.op === "delete") {
         links.remove(p.syncId, p.userId);
       }

@@ -2,8 +2,22 @@ import type { Database, Statement } from "bun:sqlite";
 import type { DeliveryEngine } from "../delivery";
 
 /** A person's record in the CRM for one sync (see crm_sync_links in schema.ts). */
-export type Link = { syncId: number; userId: number; externalId: string | null; note: string | null; createJobId: number | null; userDeleted: boolean };
-type LinkRow = { sync_id: number; user_id: number; external_id: string | null; note: string | null; create_job_id: number | null; user_deleted: number };
+export type Link = {
+  syncId: number;
+  userId: number;
+  externalId: string | null;
+  note: string | null;
+  createJobId: number | null;
+  userDeleted: boolean;
+};
+type LinkRow = {
+  sync_id: number;
+  user_id: number;
+  external_id: string | null;
+  note: string | null;
+  create_job_id: number | null;
+  user_deleted: number;
+};
 
 /**
  * External-id bookkeeping, as prepared statements on the shared connection: they run inside
@@ -23,18 +37,33 @@ export class LinkStore {
         `INSERT INTO crm_sync_links (sync_id, user_id, create_job_id, external_id, note, user_deleted, created_at, updated_at) VALUES (?, ?, ?, NULL, NULL, 0, ?, ?)
          ON CONFLICT (sync_id, user_id) DO UPDATE SET create_job_id = excluded.create_job_id, external_id = NULL, note = NULL, user_deleted = 0, updated_at = excluded.updated_at`,
       ),
-      setExternal: q("UPDATE crm_sync_links SET external_id = ?, note = ?, updated_at = ? WHERE sync_id = ? AND user_id = ?"),
+      setExternal: q(
+        "UPDATE crm_sync_links SET external_id = ?, note = ?, updated_at = ? WHERE sync_id = ? AND user_id = ?",
+      ),
       setNote: q("UPDATE crm_sync_links SET note = ?, updated_at = ? WHERE sync_id = ? AND user_id = ?"),
       markDeleted: q("UPDATE crm_sync_links SET user_deleted = 1, updated_at = ? WHERE sync_id = ? AND user_id = ?"),
       remove: q("DELETE FROM crm_sync_links WHERE sync_id = ? AND user_id = ?"),
-      countLinked: q("SELECT COUNT(external_id) AS linked, COUNT(*) - COUNT(external_id) AS unlinked FROM crm_sync_links WHERE sync_id = ?"),
-      notes: q("SELECT note, COUNT(*) AS n FROM crm_sync_links WHERE sync_id = ? AND note IS NOT NULL GROUP BY note ORDER BY n DESC LIMIT 5"),
+      countLinked: q(
+        "SELECT COUNT(external_id) AS linked, COUNT(*) - COUNT(external_id) AS unlinked FROM crm_sync_links WHERE sync_id = ?",
+      ),
+      notes: q(
+        "SELECT note, COUNT(*) AS n FROM crm_sync_links WHERE sync_id = ? AND note IS NOT NULL GROUP BY note ORDER BY n DESC LIMIT 5",
+      ),
     };
   }
 
   get(syncId: number, userId: number): Link | null {
     const r = this.s.get!.get(syncId, userId) as LinkRow | null;
-    return r ? { syncId: r.sync_id, userId: r.user_id, externalId: r.external_id, note: r.note, createJobId: r.create_job_id, userDeleted: r.user_deleted === 1 } : null;
+    return r
+      ? {
+          syncId: r.sync_id,
+          userId: r.user_id,
+          externalId: r.external_id,
+          note: r.note,
+          createJobId: r.create_job_id,
+          userDeleted: r.user_deleted === 1,
+        }
+      : null;
   }
 
   /** A create call is queued: the person's link starts over without an id. */
@@ -72,8 +101,10 @@ export class LinkStore {
     if (link.note) return link.note;
     if (link.createJobId !== null) {
       const job = this.delivery.getJob(link.createJobId);
-      if (job?.status === "failed") return `the create call failed (job #${link.createJobId}${job.lastError ? `: ${job.lastError}` : ""}), so there is no CRM id to address`;
-      if (job?.status === "cancelled") return `the create call was cancelled (job #${link.createJobId}), so there is no CRM id to address`;
+      if (job?.status === "failed")
+        return `the create call failed (job #${link.createJobId}${job.lastError ? `: ${job.lastError}` : ""}), so there is no CRM id to address`;
+      if (job?.status === "cancelled")
+        return `the create call was cancelled (job #${link.createJobId}), so there is no CRM id to address`;
     }
     return "the create call has not succeeded yet, so there is no CRM id to address";
   }

@@ -20,7 +20,16 @@ export type LogFilter = z.input<typeof logFilterSchema>;
 /** A call the sync made (its HTTP-log entry, with the person and operation from its job) or one it did not make, and why. */
 export type LogEntry =
   | (HttpLogEntryJson & { kind: "call"; operation: string | null; user_id: number | null; job_status: string | null })
-  | { kind: "skipped"; id: number; at: string; operation: string; user_id: number; job_id: number | null; job_status: null; reason: string };
+  | {
+      kind: "skipped";
+      id: number;
+      at: string;
+      operation: string;
+      user_id: number;
+      job_id: number | null;
+      job_status: null;
+      reason: string;
+    };
 
 /**
  * A sync's log: every HTTP attempt (from the delivery engine's redacted HTTP log, with the person
@@ -30,7 +39,9 @@ export function listSyncLog(db: Db, delivery: DeliveryEngine, syncId: number, in
   const f = validate(logFilterSchema, input);
   // Keyset on (time, kind, id), newest first: the two sources number their rows separately, and at
   // the same millisecond "skipped" sorts before "call". Each source gives one page (and one more).
-  const cursor = f.cursor ? (decodeTypedCursor(f.cursor, ["number", ["call", "skipped"], "number"]) as [number, LogEntry["kind"], number]) : null;
+  const cursor = f.cursor
+    ? (decodeTypedCursor(f.cursor, ["number", ["call", "skipped"], "number"]) as [number, LogEntry["kind"], number])
+    : null;
   const wanted = f.limit + 1;
   const calls: LogEntry[] =
     f.outcome === "skipped"
@@ -41,7 +52,9 @@ export function listSyncLog(db: Db, delivery: DeliveryEngine, syncId: number, in
             orderingKey: f.user_id === undefined ? undefined : orderingKeyOf(syncId, f.user_id),
             payloadField: f.operation ? { name: "op", value: f.operation } : undefined,
             outcome: f.outcome,
-            before: cursor ? { at: cursor[0], id: cursor[1] === "call" ? cursor[2] : Number.MAX_SAFE_INTEGER } : undefined,
+            before: cursor
+              ? { at: cursor[0], id: cursor[1] === "call" ? cursor[2] : Number.MAX_SAFE_INTEGER }
+              : undefined,
             limit: wanted,
           })
           .map(({ entry, job }) => ({
@@ -56,7 +69,11 @@ export function listSyncLog(db: Db, delivery: DeliveryEngine, syncId: number, in
   if (f.operation) where.push(eq(crmSyncSkips.operation, f.operation));
   if (cursor) {
     const at = new Date(cursor[0]);
-    where.push(cursor[1] === "skipped" ? or(lt(crmSyncSkips.createdAt, at), and(eq(crmSyncSkips.createdAt, at), lt(crmSyncSkips.id, cursor[2])))! : lt(crmSyncSkips.createdAt, at));
+    where.push(
+      cursor[1] === "skipped"
+        ? or(lt(crmSyncSkips.createdAt, at), and(eq(crmSyncSkips.createdAt, at), lt(crmSyncSkips.id, cursor[2])))!
+        : lt(crmSyncSkips.createdAt, at),
+    );
   }
   const skips: LogEntry[] =
     f.outcome && f.outcome !== "skipped"
@@ -68,8 +85,19 @@ export function listSyncLog(db: Db, delivery: DeliveryEngine, syncId: number, in
           .orderBy(desc(crmSyncSkips.createdAt), desc(crmSyncSkips.id))
           .limit(wanted)
           .all()
-          .map((s) => ({ kind: "skipped" as const, id: s.id, at: s.createdAt.toISOString(), operation: s.operation, user_id: s.userId, job_id: s.jobId, job_status: null, reason: s.reason }));
-  const merged = [...calls, ...skips].sort((a, b) => (a.at !== b.at ? (a.at < b.at ? 1 : -1) : a.kind !== b.kind ? (a.kind < b.kind ? 1 : -1) : b.id - a.id));
+          .map((s) => ({
+            kind: "skipped" as const,
+            id: s.id,
+            at: s.createdAt.toISOString(),
+            operation: s.operation,
+            user_id: s.userId,
+            job_id: s.jobId,
+            job_status: null,
+            reason: s.reason,
+          }));
+  const merged = [...calls, ...skips].sort((a, b) =>
+    a.at !== b.at ? (a.at < b.at ? 1 : -1) : a.kind !== b.kind ? (a.kind < b.kind ? 1 : -1) : b.id - a.id,
+  );
   return pageOf(merged, f.limit, (last) => [Date.parse(last.at), last.kind, last.id]);
 }
 

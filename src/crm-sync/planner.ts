@@ -14,7 +14,13 @@ import { personSourceFromDeleted, type PersonSource } from "./tokens";
 
 export const CRM_JOB_KIND = "crm-sync";
 /** hop: the hop count of the request that caused the call (hops.ts); absent: 0. */
-export type CrmJobPayload = { op: "create" | "update" | "delete"; syncId: number; userId: number; person?: PersonSource; hop?: number };
+export type CrmJobPayload = {
+  op: "create" | "update" | "delete";
+  syncId: number;
+  userId: number;
+  person?: PersonSource;
+  hop?: number;
+};
 
 const UPSERT_EVENTS = new Set(["user.created", "user.updated", "user.enriched"]);
 const BULK_BATCH = 500;
@@ -94,7 +100,12 @@ export class CrmSyncPlanner {
   }
 
   private enqueue(sync: CrmSync, userId: number, payload: CrmJobPayload) {
-    return this.delivery.enqueue({ kind: CRM_JOB_KIND, destination: destinationOf(sync.id), orderingKey: orderingKeyOf(sync.id, userId), payload: { ...payload, hop: currentHop() } });
+    return this.delivery.enqueue({
+      kind: CRM_JOB_KIND,
+      destination: destinationOf(sync.id),
+      orderingKey: orderingKeyOf(sync.id, userId),
+      payload: { ...payload, hop: currentHop() },
+    });
   }
 
   /** "Resync this person": an update if they have a CRM id, else a create. */
@@ -110,7 +121,9 @@ export class CrmSyncPlanner {
    * "Sync all existing users": idempotent (people with a CRM id get an update, not a second
    * create). Batched transactions, yielding between them so the server keeps answering.
    */
-  async syncAll(syncId: number): Promise<{ users: number; creates: number; updates: number; collapsed: number; skipped: number }> {
+  async syncAll(
+    syncId: number,
+  ): Promise<{ users: number; creates: number; updates: number; collapsed: number; skipped: number }> {
     const sync = getSync(this.db, syncId);
     const counts = { users: 0, creates: 0, updates: 0, collapsed: 0, skipped: 0 };
     let first: number | null = null;
@@ -140,14 +153,22 @@ export class CrmSyncPlanner {
       });
       await Bun.sleep(0);
     }
-    this.db.update(crmSyncs).set({ bulkFirstJobId: first, bulkLastJobId: last, bulkStartedAt: new Date() }).where(eq(crmSyncs.id, syncId)).run();
+    this.db
+      .update(crmSyncs)
+      .set({ bulkFirstJobId: first, bulkLastJobId: last, bulkStartedAt: new Date() })
+      .where(eq(crmSyncs.id, syncId))
+      .run();
     return counts;
   }
 
   /** Progress of the last "sync all": calls queued, finished and failed. */
   bulkProgress(sync: CrmSync): { total: number; done: number; failed: number; startedAt: string } | null {
     if (!sync.bulkStartedAt) return null;
-    if (sync.bulkFirstJobId === null || sync.bulkLastJobId === null) return { total: 0, done: 0, failed: 0, startedAt: sync.bulkStartedAt.toISOString() };
-    return { ...this.delivery.progressOf(destinationOf(sync.id), sync.bulkFirstJobId, sync.bulkLastJobId), startedAt: sync.bulkStartedAt.toISOString() };
+    if (sync.bulkFirstJobId === null || sync.bulkLastJobId === null)
+      return { total: 0, done: 0, failed: 0, startedAt: sync.bulkStartedAt.toISOString() };
+    return {
+      ...this.delivery.progressOf(destinationOf(sync.id), sync.bulkFirstJobId, sync.bulkLastJobId),
+      startedAt: sync.bulkStartedAt.toISOString(),
+    };
   }
 }

@@ -4,7 +4,12 @@ import { renderHeaders, renderJson, renderJsonText, renderUrl, TemplateError } f
 import type { CrmOperation } from "./schema";
 import type { TemplateView } from "./tokens";
 
-export type RenderedCall = { method: CrmOperation["method"]; url: string; headers: Record<string, string>; body?: string };
+export type RenderedCall = {
+  method: CrmOperation["method"];
+  url: string;
+  headers: Record<string, string>;
+  body?: string;
+};
 
 /**
  * One operation rendered for a person: URL percent-encoded, headers and data in JSON-string context
@@ -14,12 +19,21 @@ export function renderCall(op: CrmOperation, view: TemplateView): RenderedCall {
   const url = renderUrl(op.url, view);
   const headers = renderHeaders(op.headers, view);
   const body = op.data.trim() ? renderJsonText(op.data, view) : undefined;
-  if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === "content-type")) headers["Content-Type"] = "application/json";
+  if (body !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === "content-type"))
+    headers["Content-Type"] = "application/json";
   return { method: op.method, url, headers, body };
 }
 
 export function toRequestSpec(call: RenderedCall, op: CrmOperation, auth: HttpRequestSpec["auth"]): HttpRequestSpec {
-  return { method: call.method, url: call.url, headers: call.headers, body: call.body, auth, tlsVerify: op.tlsVerify, timeoutMs: op.timeoutSeconds * 1000 };
+  return {
+    method: call.method,
+    url: call.url,
+    headers: call.headers,
+    body: call.body,
+    auth,
+    tlsVerify: op.tlsVerify,
+    timeoutMs: op.timeoutSeconds * 1000,
+  };
 }
 
 /** Renders each template of an operation, naming the field at fault (e.g. "update.data") with the error's position. */

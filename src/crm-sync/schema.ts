@@ -27,7 +27,9 @@ export const crmSyncs = sqliteTable("crm_syncs", {
   id: integer("id").primaryKey({ autoIncrement: true }),
   name: text("name").notNull(),
   enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
-  authType: text("auth_type", { enum: ["none", "basic", "bearer"] }).notNull().default("none"),
+  authType: text("auth_type", { enum: ["none", "basic", "bearer"] })
+    .notNull()
+    .default("none"),
   authUsername: text("auth_username"),
   /** The basic-auth password or bearer token, encrypted (secrets.ts); never shown after saving. */
   authSecret: text("auth_secret"),
@@ -86,5 +88,8 @@ export const crmSyncSkips = sqliteTable(
     reason: text("reason").notNull(),
     createdAt: timestamp("created_at").notNull(),
   },
-  (t) => [index("crm_sync_skips_sync_idx").on(t.syncId, t.id), index("crm_sync_skips_user_idx").on(t.syncId, t.userId, t.id)],
+  (t) => [
+    index("crm_sync_skips_sync_idx").on(t.syncId, t.id),
+    index("crm_sync_skips_user_idx").on(t.syncId, t.userId, t.id),
+  ],
 );

@@ -59,7 +59,10 @@ export class CrmSyncService {
     const base = syncId ? syncAsInput(getSync(this.ctx.db, syncId)) : {};
     const merged: Record<string, unknown> = { ...base };
     for (const [k, v] of Object.entries(changes)) {
-      merged[k] = v && typeof v === "object" && !Array.isArray(v) && typeof (base as Record<string, unknown>)[k] === "object" ? { ...((base as Record<string, unknown>)[k] as object), ...v } : v;
+      merged[k] =
+        v && typeof v === "object" && !Array.isArray(v) && typeof (base as Record<string, unknown>)[k] === "object"
+          ? { ...((base as Record<string, unknown>)[k] as object), ...v }
+          : v;
     }
     const person = userId ? personSourceOf(this.ctx.db, this.ctx.personFields, userId) : SAMPLE_PERSON;
     if (!person) throw notFound("user");

@@ -89,9 +89,23 @@ export function templateView(p: PersonSource, externalId: string | null): Templa
 }
 
 type PersonRow = {
-  id: number; login: string; email: string | null; firstname: string | null; lastname: string | null; phone: string | null; mobile: string | null;
-  address: string | null; web: string | null; note: string | null; timezone: string | null; last_login: number | null; created_at: number; updated_at: number;
-  custom: string; traits: string; org_name: string | null;
+  id: number;
+  login: string;
+  email: string | null;
+  firstname: string | null;
+  lastname: string | null;
+  phone: string | null;
+  mobile: string | null;
+  address: string | null;
+  web: string | null;
+  note: string | null;
+  timezone: string | null;
+  last_login: number | null;
+  created_at: number;
+  updated_at: number;
+  custom: string;
+  traits: string;
+  org_name: string | null;
 };
 const personStatements = new WeakMap<Db, { person: Statement; fields: Statement }>();
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -120,9 +134,24 @@ export function personSourceOf(db: Db, personFields: PersonFields, userId: numbe
   const custom: Record<string, unknown> = {};
   for (const { name } of st.fields.all() as { name: string }[]) custom[name] = stored[name] ?? null;
   return {
-    id: r.id, login: r.login, email: r.email, firstname: r.firstname, lastname: r.lastname, phone: r.phone, mobile: r.mobile, address: r.address,
-    web: r.web, note: r.note, timezone: r.timezone, organization: r.org_name, last_login: iso(r.last_login), created_at: iso(r.created_at),
-    updated_at: iso(r.updated_at), traits: JSON.parse(r.traits) as Record<string, unknown>, custom, extra: personFields.of(db, [r.id]).get(r.id),
+    id: r.id,
+    login: r.login,
+    email: r.email,
+    firstname: r.firstname,
+    lastname: r.lastname,
+    phone: r.phone,
+    mobile: r.mobile,
+    address: r.address,
+    web: r.web,
+    note: r.note,
+    timezone: r.timezone,
+    organization: r.org_name,
+    last_login: iso(r.last_login),
+    created_at: iso(r.created_at),
+    updated_at: iso(r.updated_at),
+    traits: JSON.parse(r.traits) as Record<string, unknown>,
+    custom,
+    extra: personFields.of(db, [r.id]).get(r.id),
   };
 }
 
@@ -130,11 +159,17 @@ export function personSourceOf(db: Db, personFields: PersonFields, userId: numbe
  * The snapshot a delete carries (the row is gone when it is sent): the values the user.deleted
  * event recorded as "before", plus the organization's name.
  */
-export function personSourceFromDeleted(db: Db, userId: number, changes: Record<string, [unknown, unknown]>): PersonSource {
+export function personSourceFromDeleted(
+  db: Db,
+  userId: number,
+  changes: Record<string, [unknown, unknown]>,
+): PersonSource {
   const before: Record<string, unknown> = {};
   for (const [k, [old]] of Object.entries(changes)) before[k] = old;
   const orgId = typeof before.organization_id === "number" ? before.organization_id : null;
-  const org = orgId ? db.select({ name: organizations.name }).from(organizations).where(eq(organizations.id, orgId)).get() : undefined;
+  const org = orgId
+    ? db.select({ name: organizations.name }).from(organizations).where(eq(organizations.id, orgId)).get()
+    : undefined;
   const builtIn = new Set<string>(SNAPSHOT_FIELDS);
   const custom: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(before)) if (!builtIn.has(k)) custom[k] = v;
@@ -163,7 +198,7 @@ export const SAMPLE_PERSON: PersonSource = {
   login: "jane@example.com",
   email: "jane@example.com",
   firstname: "Jane",
-  lastname: "O'Doe \"JD\"",
+  lastname: 'O\'Doe "JD"',
   phone: "+1 555 0100",
   organization: "Example Inc.",
   timezone: "Europe/Berlin",

@@ -5,8 +5,23 @@ import { organizations, users } from "../db/schema";
 import { AppError, ValidationError } from "../errors";
 import type { Actor, EventFeed } from "../events/feed";
 import { listCustomFields, type CustomField } from "../domain/custom-fields";
-import { createOrganizationIn, findOrganizationByName, getOrganizationRow, organizationJson, parseOrganizationInput, updateOrganizationIn } from "../domain/organizations";
-import { createUserIn, findUserByEmail, getUserRow, parseUserInput, updateUserIn, USER_FIELDS, userJson } from "../domain/users";
+import {
+  createOrganizationIn,
+  findOrganizationByName,
+  getOrganizationRow,
+  organizationJson,
+  parseOrganizationInput,
+  updateOrganizationIn,
+} from "../domain/organizations";
+import {
+  createUserIn,
+  findUserByEmail,
+  getUserRow,
+  parseUserInput,
+  updateUserIn,
+  USER_FIELDS,
+  userJson,
+} from "../domain/users";
 import { CsvError, csvLine, unguard } from "./csv";
 
 /**
@@ -18,12 +33,34 @@ type Kind = "user" | "organization";
 const PAGE = 1000;
 
 /** A person's columns (the organization by name, as people type it), then roles, traits and read-only times. */
-const USER_COLUMNS = ["id", ...USER_FIELDS.map((f) => (f === "organization_id" ? "organization" : f)), "roles", "traits", "last_seen_at", "created_at", "updated_at"];
-const ORG_COLUMNS = ["id", "name", "domain", "domain_assignment", "shared", "note", "active", "member_count", "created_at", "updated_at"];
+const USER_COLUMNS = [
+  "id",
+  ...USER_FIELDS.map((f) => (f === "organization_id" ? "organization" : f)),
+  "roles",
+  "traits",
+  "last_seen_at",
+  "created_at",
+  "updated_at",
+];
+const ORG_COLUMNS = [
+  "id",
+  "name",
+  "domain",
+  "domain_assignment",
+  "shared",
+  "note",
+  "active",
+  "member_count",
+  "created_at",
+  "updated_at",
+];
 const BOOLEAN_COLUMNS = new Set(["vip", "verified", "out_of_office", "active", "domain_assignment", "shared"]);
 const READ_ONLY = new Set(["last_seen_at", "created_at", "updated_at", "member_count"]);
 
-export function exportCsv({ db, personFields }: Pick<Core, "db" | "personFields">, kind: Kind): ReadableStream<Uint8Array> {
+export function exportCsv(
+  { db, personFields }: Pick<Core, "db" | "personFields">,
+  kind: Kind,
+): ReadableStream<Uint8Array> {
   const fields = listCustomFields(db, kind);
   const columns = [...(kind === "user" ? USER_COLUMNS : ORG_COLUMNS), ...fields.map((f) => f.name)];
   const encoder = new TextEncoder();
@@ -38,11 +75,27 @@ export function exportCsv({ db, personFields }: Pick<Core, "db" | "personFields"
       }
       const rows =
         kind === "user"
-          ? db.select().from(users).where(gt(users.id, after)).orderBy(asc(users.id)).limit(PAGE).all().map((r) => userJson(db, personFields, r, fields) as Record<string, unknown>)
-          : db.select().from(organizations).where(gt(organizations.id, after)).orderBy(asc(organizations.id)).limit(PAGE).all().map((r) => organizationJson(db, r, fields) as Record<string, unknown>);
+          ? db
+              .select()
+              .from(users)
+              .where(gt(users.id, after))
+              .orderBy(asc(users.id))
+              .limit(PAGE)
+              .all()
+              .map((r) => userJson(db, personFields, r, fields) as Record<string, unknown>)
+          : db
+              .select()
+              .from(organizations)
+              .where(gt(organizations.id, after))
+              .orderBy(asc(organizations.id))
+              .limit(PAGE)
+              .all()
+              .map((r) => organizationJson(db, r, fields) as Record<string, unknown>);
       if (!rows.length) return controller.close();
       after = rows.at(-1)!.id as number;
-      const text = rows.map((r) => csvLine(columns.map((c) => (c === "roles" ? (r.roles as string[]).join(",") : r[c])))).join("");
+      const text = rows
+        .map((r) => csvLine(columns.map((c) => (c === "roles" ? (r.roles as string[]).join(",") : r[c]))))
+        .join("");
       controller.enqueue(encoder.encode(text));
     },
   });
@@ -51,7 +104,9 @@ export function exportCsv({ db, personFields }: Pick<Core, "db" | "personFields"
 /** The columns an import of this kind reads (the export's, less the read-only ones). */
 export function importColumns(db: Db, kind: Kind): string[] {
   const fields = listCustomFields(db, kind);
-  return [...(kind === "user" ? USER_COLUMNS : ORG_COLUMNS), ...fields.map((f) => f.name)].filter((c) => !READ_ONLY.has(c));
+  return [...(kind === "user" ? USER_COLUMNS : ORG_COLUMNS), ...fields.map((f) => f.name)].filter(
+    (c) => !READ_ONLY.has(c),
+  );
 }
 
 export type ImportReport = {
@@ -71,7 +126,14 @@ const MAX_ERRORS = 1000;
 class Rollback extends Error {}
 
 /** Imports rows (the first names the columns) as they come: the whole file is never held in memory. */
-export function importCsv(db: Db, feed: EventFeed, kind: Kind, table: Iterable<string[]>, actor: Actor, opts: { dryRun: boolean }): ImportReport {
+export function importCsv(
+  db: Db,
+  feed: EventFeed,
+  kind: Kind,
+  table: Iterable<string[]>,
+  actor: Actor,
+  opts: { dryRun: boolean },
+): ImportReport {
   try {
     return importRows(db, feed, kind, table[Symbol.iterator](), actor, opts);
   } catch (err) {
@@ -80,27 +142,49 @@ export function importCsv(db: Db, feed: EventFeed, kind: Kind, table: Iterable<s
   }
 }
 
-function importRows(db: Db, feed: EventFeed, kind: Kind, rows: Iterator<string[]>, actor: Actor, opts: { dryRun: boolean }): ImportReport {
+function importRows(
+  db: Db,
+  feed: EventFeed,
+  kind: Kind,
+  rows: Iterator<string[]>,
+  actor: Actor,
+  opts: { dryRun: boolean },
+): ImportReport {
   const header = rows.next();
-  if (header.done) throw new ValidationError([{ field: "file", message: "is empty: the first line must name the columns" }]);
+  if (header.done)
+    throw new ValidationError([{ field: "file", message: "is empty: the first line must name the columns" }]);
   const fields = listCustomFields(db, kind);
   const known = new Set([...(kind === "user" ? USER_COLUMNS : ORG_COLUMNS), ...fields.map((f) => f.name)]);
   const names = header.value.map((h) => h.trim().toLowerCase());
   const unknown = names.filter((n) => !known.has(n));
   if (unknown.length) throw new ValidationError(unknown.map((n) => ({ field: n, message: "is not a known column" })));
-  const report: ImportReport = { dry_run: opts.dryRun, committed: false, rows: 0, created: 0, updated: 0, unchanged: 0, errors: [], preview: [] };
+  const report: ImportReport = {
+    dry_run: opts.dryRun,
+    committed: false,
+    rows: 0,
+    created: 0,
+    updated: 0,
+    unchanged: 0,
+    errors: [],
+    preview: [],
+  };
   try {
     db.transaction((tx) => {
       for (let next = rows.next(); !next.done; next = rows.next()) {
         const cells = next.value;
         const line = ++report.rows + 1;
         try {
-          tx.transaction((row) => applyRow(row, feed, kind, rowInput(names, cells, fields), fields, actor, report, line));
+          tx.transaction((row) =>
+            applyRow(row, feed, kind, rowInput(names, cells, fields), fields, actor, report, line),
+          );
         } catch (err) {
           if (!(err instanceof AppError)) throw err;
-          const details = Array.isArray(err.details) ? (err.details as { field: string; message: string }[]) : [{ field: "", message: err.message }];
+          const details = Array.isArray(err.details)
+            ? (err.details as { field: string; message: string }[])
+            : [{ field: "", message: err.message }];
           if (report.errors.length < MAX_ERRORS) report.errors.push(...details.map((d) => ({ line, ...d })));
-          if (report.preview.length < PREVIEW_ROWS) report.preview.push({ line, action: "error", id: null, label: cells.join(", ").slice(0, 80) });
+          if (report.preview.length < PREVIEW_ROWS)
+            report.preview.push({ line, action: "error", id: null, label: cells.join(", ").slice(0, 80) });
         }
       }
       if (opts.dryRun || report.errors.length) throw new Rollback();
@@ -123,14 +207,19 @@ function rowInput(names: string[], cells: string[], fields: CustomField[]): Reco
     if (name === "id") input.id = Number(raw);
     else if (BOOLEAN_COLUMNS.has(name) || field?.type === "boolean") input[name] = parseBoolean(raw);
     else if (field?.type === "number") input[name] = Number.isFinite(Number(raw)) ? Number(raw) : raw;
-    else if (name === "roles") input.roles = raw.split(/[,;]/).map((r) => r.trim()).filter(Boolean);
+    else if (name === "roles")
+      input.roles = raw
+        .split(/[,;]/)
+        .map((r) => r.trim())
+        .filter(Boolean);
     else if (name === "traits") {
       try {
         input.traits = JSON.parse(raw);
       } catch {
         input.traits = raw;
       }
-    } else if (field?.type === "text") input[name] = value; // kept with its spaces: an exported value comes back exactly
+    } else if (field?.type === "text")
+      input[name] = value; // kept with its spaces: an exported value comes back exactly
     else input[name] = raw;
   });
   return input;
@@ -143,22 +232,46 @@ function parseBoolean(v: string): boolean | string {
   return v;
 }
 
-function applyRow(tx: Tx, feed: EventFeed, kind: Kind, input: Record<string, unknown>, fields: CustomField[], actor: Actor, report: ImportReport, line: number) {
+function applyRow(
+  tx: Tx,
+  feed: EventFeed,
+  kind: Kind,
+  input: Record<string, unknown>,
+  fields: CustomField[],
+  actor: Actor,
+  report: ImportReport,
+  line: number,
+) {
   const { id, ...rest } = input;
-  if (id !== undefined && (!Number.isInteger(id) || (id as number) <= 0)) throw new ValidationError([{ field: "id", message: "must be a positive whole number" }]);
+  if (id !== undefined && (!Number.isInteger(id) || (id as number) <= 0))
+    throw new ValidationError([{ field: "id", message: "must be a positive whole number" }]);
   let action: "create" | "update" | "unchanged";
   let rowId: number;
   let label: string;
   if (kind === "user") {
     const { data } = parseUserInput(tx, rest, fields);
-    const existing = id !== undefined ? getUserRow(tx, id as number) : typeof data.email === "string" ? findUserByEmail(tx, data.email) : undefined;
-    const row = existing ? updateUserIn(tx, feed, existing, data, fields, actor) : createUserIn(tx, feed, data, fields, actor);
+    const existing =
+      id !== undefined
+        ? getUserRow(tx, id as number)
+        : typeof data.email === "string"
+          ? findUserByEmail(tx, data.email)
+          : undefined;
+    const row = existing
+      ? updateUserIn(tx, feed, existing, data, fields, actor)
+      : createUserIn(tx, feed, data, fields, actor);
     action = !existing ? "create" : row === existing ? "unchanged" : "update";
     [rowId, label] = [row.id, row.email ?? row.login];
   } else {
     const { data } = parseOrganizationInput(tx, rest, fields);
-    const existing = id !== undefined ? getOrganizationRow(tx, id as number) : typeof data.name === "string" ? findOrganizationByName(tx, data.name) : undefined;
-    const row = existing ? updateOrganizationIn(tx, feed, existing, data, fields, actor) : createOrganizationIn(tx, feed, data, fields, actor);
+    const existing =
+      id !== undefined
+        ? getOrganizationRow(tx, id as number)
+        : typeof data.name === "string"
+          ? findOrganizationByName(tx, data.name)
+          : undefined;
+    const row = existing
+      ? updateOrganizationIn(tx, feed, existing, data, fields, actor)
+      : createOrganizationIn(tx, feed, data, fields, actor);
     action = !existing ? "create" : row === existing ? "unchanged" : "update";
     [rowId, label] = [row.id, row.name];
   }

@@ -67,7 +67,12 @@ export class DatabaseHealth {
       ok: database === "ok" && !failing,
       checks: {
         database,
-        writes: { status: failing ? "failing" : "ok", failures: this.writeFailures, last_error: this.lastFailure?.message ?? null, last_error_at: this.lastFailure?.at.toISOString() ?? null },
+        writes: {
+          status: failing ? "failing" : "ok",
+          failures: this.writeFailures,
+          last_error: this.lastFailure?.message ?? null,
+          last_error_at: this.lastFailure?.at.toISOString() ?? null,
+        },
         disk: { free_bytes: this.freeBytes() },
       },
     };
@@ -75,6 +80,10 @@ export class DatabaseHealth {
 
   private probeWrite(): void {
     const at = new Date(this.now());
-    this.db.insert(settings).values({ key: PROBE_KEY, value: at.toISOString(), updatedAt: at }).onConflictDoUpdate({ target: settings.key, set: { value: at.toISOString(), updatedAt: at } }).run();
+    this.db
+      .insert(settings)
+      .values({ key: PROBE_KEY, value: at.toISOString(), updatedAt: at })
+      .onConflictDoUpdate({ target: settings.key, set: { value: at.toISOString(), updatedAt: at } })
+      .run();
   }
 }

@@ -10,7 +10,9 @@ type Migration = { tag: string; when: number; sql: string };
  * function agree on what ran. A database stamped by a newer build is refused, never "downgraded".
  */
 export function migrate(sqlite: Database, migrations: Migration[] = embedded): { applied: string[] } {
-  sqlite.exec("CREATE TABLE IF NOT EXISTS __drizzle_migrations (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric)");
+  sqlite.exec(
+    "CREATE TABLE IF NOT EXISTS __drizzle_migrations (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric)",
+  );
   const last = sqlite
     .query<{ created_at: number }, []>("SELECT created_at FROM __drizzle_migrations ORDER BY created_at DESC LIMIT 1")
     .get();

@@ -93,8 +93,12 @@ export const roles = sqliteTable("roles", {
 export const userRoles = sqliteTable(
   "user_roles",
   {
-    userId: integer("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
-    roleId: integer("role_id").notNull().references(() => roles.id),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    roleId: integer("role_id")
+      .notNull()
+      .references(() => roles.id),
   },
   (t) => [primaryKey({ columns: [t.userId, t.roleId] }), index("user_roles_role_idx").on(t.roleId)],
 );
@@ -104,7 +108,9 @@ export const sessions = sqliteTable(
   "sessions",
   {
     id: text("id").primaryKey(),
-    userId: integer("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
     csrfToken: text("csrf_token").notNull(),
     createdAt: timestamp("created_at").notNull(),
     lastSeenAt: timestamp("last_seen_at").notNull(),
@@ -145,15 +151,25 @@ export const groups = sqliteTable("groups", {
 export const userGroups = sqliteTable(
   "user_groups",
   {
-    userId: integer("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
-    groupId: integer("group_id").notNull().references(() => groups.id, { onDelete: "cascade" }),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    groupId: integer("group_id")
+      .notNull()
+      .references(() => groups.id, { onDelete: "cascade" }),
   },
   (t) => [primaryKey({ columns: [t.userId, t.groupId] }), index("user_groups_group_idx").on(t.groupId)],
 );
 
 /** Lookups with Zammad's ids and names. */
-export const ticketStates = sqliteTable("ticket_states", { id: integer("id").primaryKey(), name: text("name").notNull().unique() });
-export const ticketPriorities = sqliteTable("ticket_priorities", { id: integer("id").primaryKey(), name: text("name").notNull().unique() });
+export const ticketStates = sqliteTable("ticket_states", {
+  id: integer("id").primaryKey(),
+  name: text("name").notNull().unique(),
+});
+export const ticketPriorities = sqliteTable("ticket_priorities", {
+  id: integer("id").primaryKey(),
+  name: text("name").notNull().unique(),
+});
 
 export const tickets = sqliteTable(
   "tickets",
@@ -161,10 +177,16 @@ export const tickets = sqliteTable(
     id: integer("id").primaryKey({ autoIncrement: true }),
     number: text("number").notNull().unique(),
     title: text("title").notNull(),
-    stateId: integer("state_id").notNull().references(() => ticketStates.id),
-    priorityId: integer("priority_id").notNull().references(() => ticketPriorities.id),
+    stateId: integer("state_id")
+      .notNull()
+      .references(() => ticketStates.id),
+    priorityId: integer("priority_id")
+      .notNull()
+      .references(() => ticketPriorities.id),
     groupId: integer("group_id").references(() => groups.id),
-    customerId: integer("customer_id").notNull().references(() => users.id),
+    customerId: integer("customer_id")
+      .notNull()
+      .references(() => users.id),
     ownerId: integer("owner_id").references(() => users.id),
     organizationId: integer("organization_id").references(() => organizations.id),
     articleCount: integer("article_count").notNull().default(0),
@@ -190,7 +212,9 @@ export const articles = sqliteTable(
   "articles",
   {
     id: integer("id").primaryKey({ autoIncrement: true }),
-    ticketId: integer("ticket_id").notNull().references(() => tickets.id, { onDelete: "cascade" }),
+    ticketId: integer("ticket_id")
+      .notNull()
+      .references(() => tickets.id, { onDelete: "cascade" }),
     from: text("from"),
     to: text("to"),
     subject: text("subject"),
@@ -210,7 +234,9 @@ export const attachments = sqliteTable(
   "attachments",
   {
     id: integer("id").primaryKey({ autoIncrement: true }),
-    articleId: integer("article_id").notNull().references(() => articles.id, { onDelete: "cascade" }),
+    articleId: integer("article_id")
+      .notNull()
+      .references(() => articles.id, { onDelete: "cascade" }),
     filename: text("filename").notNull(),
     size: integer("size").notNull(),
     contentType: text("content_type").notNull(),

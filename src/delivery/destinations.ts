@@ -20,13 +20,19 @@ export class DestinationStore {
       eligible: q(
         "SELECT key, concurrency FROM delivery_destinations WHERE disabled_at IS NULL AND (paused_at IS NULL OR (paused_until IS NOT NULL AND paused_until <= ?))",
       ),
-      nextPauseEnd: q("SELECT MIN(paused_until) AS at FROM delivery_destinations WHERE disabled_at IS NULL AND paused_until > ?"),
-      success: q("UPDATE delivery_destinations SET last_success_at = ?, failing_since = NULL, consecutive_failures = 0 WHERE key = ?"),
+      nextPauseEnd: q(
+        "SELECT MIN(paused_until) AS at FROM delivery_destinations WHERE disabled_at IS NULL AND paused_until > ?",
+      ),
+      success: q(
+        "UPDATE delivery_destinations SET last_success_at = ?, failing_since = NULL, consecutive_failures = 0 WHERE key = ?",
+      ),
       failure: q(
         `UPDATE delivery_destinations SET last_failure_at = ?1, last_error = ?2, failing_since = COALESCE(failing_since, ?1), consecutive_failures = consecutive_failures + 1
          WHERE key = ?3 RETURNING failing_since AS failingSince, disabled_at AS disabledAt`,
       ),
-      disable: q("UPDATE delivery_destinations SET disabled_at = ?, disabled_reason = ? WHERE key = ? AND disabled_at IS NULL"),
+      disable: q(
+        "UPDATE delivery_destinations SET disabled_at = ?, disabled_reason = ? WHERE key = ? AND disabled_at IS NULL",
+      ),
       pause: q("UPDATE delivery_destinations SET paused_at = ?, paused_until = ?, pause_reason = ? WHERE key = ?"),
       enable: q(
         `UPDATE delivery_destinations SET disabled_at = NULL, disabled_reason = NULL, paused_at = NULL, paused_until = NULL, pause_reason = NULL,
@@ -112,9 +118,13 @@ export function destinationHealth(db: Db, key: string): DestinationHealth {
     )
     .get(key)!;
   const last = sqlite
-    .query<{ status: number | null; error: string | null; at: number }, [string]>("SELECT response_status AS status, error, created_at AS at FROM http_log WHERE destination = ? ORDER BY id DESC LIMIT 1")
+    .query<{ status: number | null; error: string | null; at: number }, [string]>(
+      "SELECT response_status AS status, error, created_at AS at FROM http_log WHERE destination = ? ORDER BY id DESC LIMIT 1",
+    )
     .get(key);
-  const active = sqlite.query<{ n: number }, [string]>(`SELECT COUNT(*) AS n FROM delivery_jobs WHERE destination = ? AND ${ACTIVE_JOB}`).get(key)!;
+  const active = sqlite
+    .query<{ n: number }, [string]>(`SELECT COUNT(*) AS n FROM delivery_jobs WHERE destination = ? AND ${ACTIVE_JOB}`)
+    .get(key)!;
   return {
     destination: getDestination(db, key) ?? null,
     activeJobs: active.n,

@@ -1,6 +1,13 @@
 import type { Db, Tx } from "../db/client";
 import type { Logger } from "../log";
-import { destinationHealth, DestinationStore, getDestination, listDestinations, type Destination, type DestinationHealth } from "./destinations";
+import {
+  destinationHealth,
+  DestinationStore,
+  getDestination,
+  listDestinations,
+  type Destination,
+  type DestinationHealth,
+} from "./destinations";
 import {
   getHttpLogEntry,
   listAttemptsWithJobs,
@@ -15,7 +22,16 @@ import {
   type LogRetention,
 } from "./http-log";
 import { requestHeaders, secretsOf, sendHttp } from "./http-sender";
-import { countByStatus, latestRedelivery, listJobs, minActivePayloadField, progressOf, pruneFinishedJobs, type JobCounts, type JobFilter } from "./job-queries";
+import {
+  countByStatus,
+  latestRedelivery,
+  listJobs,
+  minActivePayloadField,
+  progressOf,
+  pruneFinishedJobs,
+  type JobCounts,
+  type JobFilter,
+} from "./job-queries";
 import { JobStore } from "./job-store";
 import type { JobStatus } from "./schema";
 import { DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_SCHEDULE, defaultOutcome, retryDelay } from "./retry-policy";
@@ -293,7 +309,10 @@ export class DeliveryEngine {
     this.state = "stopping";
     clearTimeout(this.timer);
     let timeout: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([Promise.allSettled(this.inFlight.values()), new Promise((r) => (timeout = setTimeout(r, deadlineMs)))]);
+    await Promise.race([
+      Promise.allSettled(this.inFlight.values()),
+      new Promise((r) => (timeout = setTimeout(r, deadlineMs))),
+    ]);
     clearTimeout(timeout);
     this.recordThenClaim(this.takeFinished());
     this.state = "stopped";
@@ -395,7 +414,8 @@ export class DeliveryEngine {
         }
       }
       this.ready.delete(key);
-      if (due.length === wanted) this.ready.add(key); // More may wait: to the back of the round.
+      if (due.length === wanted)
+        this.ready.add(key); // More may wait: to the back of the round.
       else this.noteDueLater(key, this.jobs.nextDueAt(key, now));
     }
     return out;
@@ -431,7 +451,11 @@ export class DeliveryEngine {
       if (raw === null) outcome = { kind: "success" };
       else {
         const parsed = httpRequestSpecSchema.safeParse(raw);
-        if (!parsed.success) outcome = { kind: "fail", error: `invalid request: ${parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}` };
+        if (!parsed.success)
+          outcome = {
+            kind: "fail",
+            error: `invalid request: ${parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`,
+          };
         else {
           const result = await sendHttp(parsed.data, this.shutdown.signal);
           attempt = { spec: parsed.data, result };
@@ -441,7 +465,10 @@ export class DeliveryEngine {
       }
     } catch (err) {
       // A handler bug or a passing problem (settings unreadable): retried like any failure.
-      outcome = { kind: "retry", error: `the ${job.kind} handler failed: ${err instanceof Error ? err.message : String(err)}` };
+      outcome = {
+        kind: "retry",
+        error: `the ${job.kind} handler failed: ${err instanceof Error ? err.message : String(err)}`,
+      };
     }
     if (this.state === "stopped") return; // Past the shutdown deadline: the lease is recovered at next start.
     this.finished.push({ job, handler, outcome, attempt, at: Date.now() });
@@ -510,7 +537,10 @@ export class DeliveryEngine {
         if (counts && failures >= job.maxAttempts) {
           this.finish(job, "failed", outcome.error, httpStatus, true, now);
         } else {
-          const schedule = typeof handler.retrySchedule === "function" ? handler.retrySchedule(job) : (handler.retrySchedule ?? DEFAULT_RETRY_SCHEDULE);
+          const schedule =
+            typeof handler.retrySchedule === "function"
+              ? handler.retrySchedule(job)
+              : (handler.retrySchedule ?? DEFAULT_RETRY_SCHEDULE);
           const delay = retryDelay(outcome, counts ? failures : job.attempts, schedule);
           this.reschedule(job, now + delay, outcome.error, httpStatus, counts, now);
         }
@@ -530,19 +560,34 @@ export class DeliveryEngine {
     }
   }
 
-  private finish(job: Job, status: "succeeded" | "failed", error: string | null, httpStatus: number | null, addFailure: boolean, now: number): void {
+  private finish(
+    job: Job,
+    status: "succeeded" | "failed",
+    error: string | null,
+    httpStatus: number | null,
+    addFailure: boolean,
+    now: number,
+  ): void {
     this.jobs.finish(job, status, error, httpStatus, addFailure, now);
     // The next job of its ordering key may be unblocked now.
     if (job.orderingKey) this.ready.add(job.destination);
   }
 
-  private reschedule(job: Job, runAt: number, error: string | null, httpStatus: number | null, addFailure: boolean, now: number): void {
+  private reschedule(
+    job: Job,
+    runAt: number,
+    error: string | null,
+    httpStatus: number | null,
+    addFailure: boolean,
+    now: number,
+  ): void {
     this.jobs.reschedule(job, runAt, error, httpStatus, addFailure, now);
     this.noteDueLater(job.destination, runAt);
   }
 
   private recordFailure(job: Job, error: string, now: number): void {
     const { disabled } = this.destinations.recordFailure(job.destination, error, now, this.options.autoDisableAfterMs);
-    if (disabled) this.log.warn("delivery destination disabled after failing too long", { destination: job.destination });
+    if (disabled)
+      this.log.warn("delivery destination disabled after failing too long", { destination: job.destination });
   }
 }

@@ -5,8 +5,11 @@
  */
 export function encodeHeaderValue(value: string): string {
   if (/^[\x20-\x7e]*$/.test(value)) return value;
-  return "UTF-8''" + encodeURIComponent(value).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return (
+    "UTF-8''" + encodeURIComponent(value).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+  );
 }
 
 /** What fetch can send as a header value as is: Latin-1 without control characters. */
-export const isSendableHeaderValue = (value: string) => /^[\t\x20-\x7e\x80-\xff]*$/.test(value) && !/[\x7f-\x9f]/.test(value);
+export const isSendableHeaderValue = (value: string) =>
+  /^[\t\x20-\x7e\x80-\xff]*$/.test(value) && !/[\x7f-\x9f]/.test(value);

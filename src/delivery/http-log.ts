@@ -56,7 +56,14 @@ export function recordHttpAttempt(db: DbOrTx, attempt: HttpAttempt): number {
   };
   const requestHeaders = JSON.stringify(row.requestHeaders);
   const responseHeaders = row.responseHeaders && JSON.stringify(row.responseHeaders);
-  const sizeBytes = row.url.length + requestHeaders.length + (row.requestBody?.length ?? 0) + (responseHeaders?.length ?? 2) + (row.responseBody?.length ?? 0) + (row.error?.length ?? 0) + 200;
+  const sizeBytes =
+    row.url.length +
+    requestHeaders.length +
+    (row.requestBody?.length ?? 0) +
+    (responseHeaders?.length ?? 2) +
+    (row.responseBody?.length ?? 0) +
+    (row.error?.length ?? 0) +
+    200;
   // Plain SQL on the connection (one cached statement): drizzle's insert builder cost more than the insert.
   const inserted = connectionOf(db)
     .prepare<{ id: number }, (string | number | null)[]>(INSERT_SQL)
@@ -107,8 +114,22 @@ export function listHttpLog(db: Db, filter: HttpLogFilter = {}): HttpLogEntry[] 
   if (f.jobId !== undefined) where.push(eq(httpLog.jobId, f.jobId));
   if (f.deliveryId) where.push(eq(httpLog.deliveryId, f.deliveryId));
   if (f.beforeId !== undefined) where.push(lt(httpLog.id, f.beforeId));
-  if (f.failedOnly) where.push(or(isNotNull(httpLog.error), isNull(httpLog.responseStatus), lt(httpLog.responseStatus, 200), gte(httpLog.responseStatus, 300))!);
-  return db.select().from(httpLog).where(and(...where)).orderBy(desc(httpLog.id)).limit(f.limit).all();
+  if (f.failedOnly)
+    where.push(
+      or(
+        isNotNull(httpLog.error),
+        isNull(httpLog.responseStatus),
+        lt(httpLog.responseStatus, 200),
+        gte(httpLog.responseStatus, 300),
+      )!,
+    );
+  return db
+    .select()
+    .from(httpLog)
+    .where(and(...where))
+    .orderBy(desc(httpLog.id))
+    .limit(f.limit)
+    .all();
 }
 
 /** What a feature filters its attempts by: its destination, and optionally the job they belong to. */
@@ -124,26 +145,43 @@ export type AttemptFilter = {
   limit: number;
 };
 /** An attempt with the job it belongs to (null once the job is pruned). */
-export type AttemptWithJob = { entry: HttpLogEntry; job: { status: JobStatus; orderingKey: string | null; payload: unknown } | null };
+export type AttemptWithJob = {
+  entry: HttpLogEntry;
+  job: { status: JobStatus; orderingKey: string | null; payload: unknown } | null;
+};
 
 /** A destination's attempts with their jobs, newest first (e.g. a CRM sync's log). */
 export function listAttemptsWithJobs(db: Db, f: AttemptFilter): AttemptWithJob[] {
-  const failed = or(isNotNull(httpLog.error), isNull(httpLog.responseStatus), lt(httpLog.responseStatus, 200), gte(httpLog.responseStatus, 300))!;
+  const failed = or(
+    isNotNull(httpLog.error),
+    isNull(httpLog.responseStatus),
+    lt(httpLog.responseStatus, 200),
+    gte(httpLog.responseStatus, 300),
+  )!;
   const where: SQL[] = [eq(httpLog.destination, f.destination)];
   if (f.orderingKey !== undefined) where.push(eq(deliveryJobs.orderingKey, f.orderingKey));
-  if (f.payloadField) where.push(sql`json_extract(${deliveryJobs.payload}, '$.' || ${f.payloadField.name}) = ${f.payloadField.value}`);
+  if (f.payloadField)
+    where.push(sql`json_extract(${deliveryJobs.payload}, '$.' || ${f.payloadField.name}) = ${f.payloadField.value}`);
   if (f.outcome === "failed") where.push(failed);
   if (f.outcome === "ok") where.push(not(failed));
   if (f.before) where.push(sql`(${httpLog.createdAt}, ${httpLog.id}) < (${f.before.at}, ${f.before.id})`);
   const rows = db
-    .select({ entry: httpLog, status: deliveryJobs.status, orderingKey: deliveryJobs.orderingKey, payload: deliveryJobs.payload })
+    .select({
+      entry: httpLog,
+      status: deliveryJobs.status,
+      orderingKey: deliveryJobs.orderingKey,
+      payload: deliveryJobs.payload,
+    })
     .from(httpLog)
     .leftJoin(deliveryJobs, eq(deliveryJobs.id, httpLog.jobId))
     .where(and(...where))
     .orderBy(desc(httpLog.createdAt), desc(httpLog.id))
     .limit(f.limit)
     .all();
-  return rows.map(({ entry, status, orderingKey, payload }) => ({ entry, job: status === null ? null : { status, orderingKey, payload } }));
+  return rows.map(({ entry, status, orderingKey, payload }) => ({
+    entry,
+    job: status === null ? null : { status, orderingKey, payload },
+  }));
 }
 
 export function getHttpLogEntry(db: Db, id: number): HttpLogEntry | undefined {
@@ -165,7 +203,8 @@ export function httpLogEntryJson(e: HttpLogEntry) {
     delivery_id: e.deliveryId,
     attempt: e.attempt,
     request: { method: e.method, url: e.url, headers: e.requestHeaders, body: e.requestBody },
-    response: e.responseStatus === null ? null : { status: e.responseStatus, headers: e.responseHeaders, body: e.responseBody },
+    response:
+      e.responseStatus === null ? null : { status: e.responseStatus, headers: e.responseHeaders, body: e.responseBody },
     error: e.error,
     duration_ms: e.durationMs,
   };
@@ -176,12 +215,18 @@ export type LogRetention = { maxAgeMs: number; maxBytes: number };
 export const DEFAULT_LOG_RETENTION: LogRetention = { maxAgeMs: 30 * 86_400_000, maxBytes: 256 * 1024 * 1024 };
 
 /** Deletes entries older than maxAge, then the oldest until the rest fit in maxBytes. */
-export function pruneHttpLog(db: Db, retention: LogRetention = DEFAULT_LOG_RETENTION, now: number = Date.now()): { deleted: number } {
+export function pruneHttpLog(
+  db: Db,
+  retention: LogRetention = DEFAULT_LOG_RETENTION,
+  now: number = Date.now(),
+): { deleted: number } {
   const sqlite = db.$client;
   return sqlite.transaction(() => {
     // Entries are written in time order, so the old ones are those below the first recent id
     // (found by walking from the oldest; no index on created_at to keep up on every insert).
-    const firstRecent = sqlite.query<{ id: number }, [number]>("SELECT id FROM http_log WHERE created_at >= ? ORDER BY id LIMIT 1").get(now - retention.maxAgeMs);
+    const firstRecent = sqlite
+      .query<{ id: number }, [number]>("SELECT id FROM http_log WHERE created_at >= ? ORDER BY id LIMIT 1")
+      .get(now - retention.maxAgeMs);
     const byAge = sqlite.run("DELETE FROM http_log WHERE id < ?", [firstRecent?.id ?? Number.MAX_SAFE_INTEGER]).changes;
     // The newest entry whose running total (newest first) exceeds the budget: it and all older go.
     const cutoff = sqlite

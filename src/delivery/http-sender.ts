@@ -1,11 +1,13 @@
 import type { HttpErrorKind, HttpResult, ValidHttpRequestSpec } from "./types";
 
-const basicCredentials = (username: string, password: string) => Buffer.from(`${username}:${password}`).toString("base64");
+const basicCredentials = (username: string, password: string) =>
+  Buffer.from(`${username}:${password}`).toString("base64");
 
 /** The headers the sender actually puts on the wire (auth included), for sending and for the log. */
 export function requestHeaders(spec: ValidHttpRequestSpec): Record<string, string> {
   const headers: Record<string, string> = { "user-agent": "Switchboard", ...lowerCaseKeys(spec.headers) };
-  if (spec.auth?.type === "basic") headers.authorization = `Basic ${basicCredentials(spec.auth.username, spec.auth.password)}`;
+  if (spec.auth?.type === "basic")
+    headers.authorization = `Basic ${basicCredentials(spec.auth.username, spec.auth.password)}`;
   if (spec.auth?.type === "bearer") headers.authorization = `Bearer ${spec.auth.token}`;
   return headers;
 }
@@ -59,7 +61,11 @@ export async function sendHttp(spec: ValidHttpRequestSpec, cancel?: AbortSignal)
     return { status: response.status, headers, body, bodyTruncated: truncated, durationMs: elapsed() };
   } catch (err) {
     const kind: HttpErrorKind = timedOut ? "timeout" : errorKind(err);
-    const message = timedOut ? `no complete answer within ${spec.timeoutMs} ms` : err instanceof Error ? err.message : String(err);
+    const message = timedOut
+      ? `no complete answer within ${spec.timeoutMs} ms`
+      : err instanceof Error
+        ? err.message
+        : String(err);
     return { headers: {}, body: "", bodyTruncated: false, durationMs: elapsed(), error: { kind, message } };
   } finally {
     clearTimeout(timer);

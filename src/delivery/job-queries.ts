@@ -26,17 +26,30 @@ export function listJobs(db: Db, filter: JobFilter = {}): Job[] {
   if (f.destination) where.push(eq(deliveryJobs.destination, f.destination));
   if (f.deliveryId) where.push(eq(deliveryJobs.deliveryId, f.deliveryId));
   if (f.beforeId !== undefined) where.push(lt(deliveryJobs.id, f.beforeId));
-  return db.select().from(deliveryJobs).where(and(...where)).orderBy(desc(deliveryJobs.id)).limit(f.limit).all();
+  return db
+    .select()
+    .from(deliveryJobs)
+    .where(and(...where))
+    .orderBy(desc(deliveryJobs.id))
+    .limit(f.limit)
+    .all();
 }
 
 /** Finished jobs older than `maxAgeMs` go; their HTTP log entries are pruned separately. */
 export function pruneFinishedJobs(db: Db, maxAgeMs: number, now: number = Date.now()): number {
-  return db.$client.run("DELETE FROM delivery_jobs WHERE status IN ('succeeded', 'failed', 'cancelled') AND finished_at < ?", [now - maxAgeMs]).changes;
+  return db.$client.run(
+    "DELETE FROM delivery_jobs WHERE status IN ('succeeded', 'failed', 'cancelled') AND finished_at < ?",
+    [now - maxAgeMs],
+  ).changes;
 }
 
 /** The newest redelivered copy of a job, if any. */
 export function latestRedelivery(db: Db, jobId: number): number | null {
-  return db.$client.query<{ id: number }, [number]>("SELECT id FROM delivery_jobs WHERE redelivery_of = ? ORDER BY id DESC LIMIT 1").get(jobId)?.id ?? null;
+  return (
+    db.$client
+      .query<{ id: number }, [number]>("SELECT id FROM delivery_jobs WHERE redelivery_of = ? ORDER BY id DESC LIMIT 1")
+      .get(jobId)?.id ?? null
+  );
 }
 
 export type JobCounts = { total: number; done: number; failed: number };
@@ -69,6 +82,8 @@ export function countByStatus(db: Db, kind: string, since: Date): Partial<Record
  */
 export function minActivePayloadField(db: Db, kind: string, field: string): number | null {
   return db.$client
-    .query<{ min: number | null }, [string, string]>(`SELECT MIN(json_extract(payload, '$.' || ?)) AS min FROM delivery_jobs WHERE kind = ? AND ${ACTIVE_JOB}`)
+    .query<{ min: number | null }, [string, string]>(
+      `SELECT MIN(json_extract(payload, '$.' || ?)) AS min FROM delivery_jobs WHERE kind = ? AND ${ACTIVE_JOB}`,
+    )
     .get(field, kind)!.min;
 }

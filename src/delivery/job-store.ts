@@ -87,8 +87,12 @@ export class JobStore {
          WHERE destination = ? AND status = 'pending' AND blocked = 0 AND run_at <= ? AND kind IN (SELECT value FROM json_each(?))
          ORDER BY run_at, id LIMIT ?`,
       ),
-      nextDue: q("SELECT MIN(run_at) AS at FROM delivery_jobs WHERE destination = ? AND status = 'pending' AND blocked = 0 AND run_at > ?"),
-      claim: q("UPDATE delivery_jobs SET status = 'running', attempts = attempts + 1, lease_until = ?, updated_at = ? WHERE id = ? AND status = 'pending' RETURNING *"),
+      nextDue: q(
+        "SELECT MIN(run_at) AS at FROM delivery_jobs WHERE destination = ? AND status = 'pending' AND blocked = 0 AND run_at > ?",
+      ),
+      claim: q(
+        "UPDATE delivery_jobs SET status = 'running', attempts = attempts + 1, lease_until = ?, updated_at = ? WHERE id = ? AND status = 'pending' RETURNING *",
+      ),
       finish: q(
         "UPDATE delivery_jobs SET status = ?, lease_until = NULL, last_error = ?, last_status = ?, failed_attempts = failed_attempts + ?, updated_at = ?, finished_at = ? WHERE id = ? AND status = 'running'",
       ),
@@ -100,13 +104,17 @@ export class JobStore {
         `UPDATE delivery_jobs SET blocked = 0 WHERE id = (SELECT MIN(id) FROM delivery_jobs WHERE ordering_key = ? AND ${ACTIVE_JOB}) AND blocked = 1`,
       ),
       expiredLeases: q("SELECT id FROM delivery_jobs WHERE status = 'running' AND lease_until < ?"),
-      release: q("UPDATE delivery_jobs SET status = 'pending', lease_until = NULL, updated_at = ? WHERE id = ? AND status = 'running'"),
+      release: q(
+        "UPDATE delivery_jobs SET status = 'pending', lease_until = NULL, updated_at = ? WHERE id = ? AND status = 'running'",
+      ),
       get: q("SELECT * FROM delivery_jobs WHERE id = ?"),
       cancel: q(
         "UPDATE delivery_jobs SET status = 'cancelled', updated_at = ?, finished_at = ? WHERE id = ? AND status = 'pending' RETURNING ordering_key, destination",
       ),
       // Asked by feature modules on their hot paths (a CRM update per changed person): prepared too.
-      pendingOfKey: q(`SELECT payload FROM delivery_jobs WHERE ordering_key = ? AND ${ACTIVE_JOB} AND status = 'pending' AND kind = ?`),
+      pendingOfKey: q(
+        `SELECT payload FROM delivery_jobs WHERE ordering_key = ? AND ${ACTIVE_JOB} AND status = 'pending' AND kind = ?`,
+      ),
       activeOf: q(`SELECT COUNT(*) AS n FROM delivery_jobs WHERE destination = ? AND ${ACTIVE_JOB}`),
       lastId: q("SELECT COALESCE(MAX(id), 0) AS id FROM delivery_jobs"),
     };
@@ -117,7 +125,19 @@ export class JobStore {
     const destination = this.s.destinationOptions!.get(job.destination) as { strict: number } | null;
     if (!destination) this.s.addDestination!.run(job.destination);
     const blocked = job.orderingKey && destination?.strict === 1 && this.s.activeWithKey!.get(job.orderingKey) ? 1 : 0;
-    const row = this.s.insert!.get(job.kind, job.destination, job.orderingKey, job.payload, blocked, job.maxAttempts, job.runAt, job.deliveryId, job.redeliveryOf, now, now) as { id: number };
+    const row = this.s.insert!.get(
+      job.kind,
+      job.destination,
+      job.orderingKey,
+      job.payload,
+      blocked,
+      job.maxAttempts,
+      job.runAt,
+      job.deliveryId,
+      job.redeliveryOf,
+      now,
+      now,
+    ) as { id: number };
     return row.id;
   }
 
@@ -135,12 +155,26 @@ export class JobStore {
     return row ? rowToJob(row) : null;
   }
 
-  finish(job: Job, status: "succeeded" | "failed", error: string | null, httpStatus: number | null, addFailure: boolean, now: number): void {
+  finish(
+    job: Job,
+    status: "succeeded" | "failed",
+    error: string | null,
+    httpStatus: number | null,
+    addFailure: boolean,
+    now: number,
+  ): void {
     this.s.finish!.run(status, error, httpStatus, addFailure ? 1 : 0, now, now, job.id);
     if (job.orderingKey) this.s.unblockNext!.run(job.orderingKey);
   }
 
-  reschedule(job: Job, runAt: number, error: string | null, httpStatus: number | null, addFailure: boolean, now: number): void {
+  reschedule(
+    job: Job,
+    runAt: number,
+    error: string | null,
+    httpStatus: number | null,
+    addFailure: boolean,
+    now: number,
+  ): void {
     this.s.reschedule!.run(runAt, error, httpStatus, addFailure ? 1 : 0, now, job.id);
   }
 
@@ -154,7 +188,10 @@ export class JobStore {
 
   /** At start nothing of ours is in flight, so every 'running' row is left over from a crash. */
   recoverAllRunning(now: number): number {
-    return this.sqlite.run("UPDATE delivery_jobs SET status = 'pending', lease_until = NULL, updated_at = ? WHERE status = 'running'", [now]).changes;
+    return this.sqlite.run(
+      "UPDATE delivery_jobs SET status = 'pending', lease_until = NULL, updated_at = ? WHERE status = 'running'",
+      [now],
+    ).changes;
   }
 
   /** Jobs whose lease ran out and that are not in flight here go back to pending. */
@@ -168,7 +205,8 @@ export class JobStore {
 
   /** Active and failed jobs are counted from their small partial indexes (the /metrics gauges). */
   count(status: JobStatus): number {
-    const where = status === "pending" || status === "running" ? `${ACTIVE_JOB} AND status = '${status}'` : `status = '${status}'`;
+    const where =
+      status === "pending" || status === "running" ? `${ACTIVE_JOB} AND status = '${status}'` : `status = '${status}'`;
     return (this.sqlite.query(`SELECT COUNT(*) AS n FROM delivery_jobs WHERE ${where}`).get() as { n: number }).n;
   }
 

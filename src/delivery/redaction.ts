@@ -1,7 +1,15 @@
 /** Redaction for the HTTP log: credentials and signatures never reach the database in clear. */
 export const REDACTED = "[REDACTED]";
 
-const SENSITIVE_HEADERS = [/^authorization$/i, /^proxy-authorization$/i, /^cookie$/i, /^set-cookie$/i, /^x-hub-signature/i, /^webhook-signature$/i, /^x-request-signature$/i];
+const SENSITIVE_HEADERS = [
+  /^authorization$/i,
+  /^proxy-authorization$/i,
+  /^cookie$/i,
+  /^set-cookie$/i,
+  /^x-hub-signature/i,
+  /^webhook-signature$/i,
+  /^x-request-signature$/i,
+];
 
 export function isSensitiveHeader(name: string): boolean {
   return SENSITIVE_HEADERS.some((re) => re.test(name));
@@ -70,7 +78,8 @@ export class Redactor {
 
   headers(headers: Record<string, string>): Record<string, string> {
     const out: Record<string, string> = {};
-    for (const [name, value] of Object.entries(headers)) out[name] = isSensitiveHeader(name) ? REDACTED : this.text(value);
+    for (const [name, value] of Object.entries(headers))
+      out[name] = isSensitiveHeader(name) ? REDACTED : this.text(value);
     return out;
   }
 }

@@ -49,7 +49,12 @@ export function defaultOutcome(result: HttpResult, now: number = Date.now()): Ou
 }
 
 /** The delay a retry outcome asks for: its own delay (Retry-After) or the backoff, never below its floor. */
-export function retryDelay(outcome: Extract<Outcome, { kind: "retry" }>, failures: number, schedule: RetrySchedule, random?: () => number): number {
+export function retryDelay(
+  outcome: Extract<Outcome, { kind: "retry" }>,
+  failures: number,
+  schedule: RetrySchedule,
+  random?: () => number,
+): number {
   const delay = outcome.delayMs ?? backoffDelay(Math.max(1, failures), schedule, random);
   return Math.max(delay, outcome.minDelayMs ?? 0);
 }

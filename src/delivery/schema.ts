@@ -53,7 +53,9 @@ export const deliveryJobs = sqliteTable(
   },
   (t) => [
     index("delivery_jobs_ready_idx").on(t.destination, t.runAt, t.id).where(sql`status = 'pending' AND blocked = 0`),
-    index("delivery_jobs_ordering_idx").on(t.orderingKey, t.id).where(sql.raw(`ordering_key IS NOT NULL AND ${ACTIVE_JOB}`)),
+    index("delivery_jobs_ordering_idx")
+      .on(t.orderingKey, t.id)
+      .where(sql.raw(`ordering_key IS NOT NULL AND ${ACTIVE_JOB}`)),
     index("delivery_jobs_destination_idx").on(t.destination, t.id),
     index("delivery_jobs_active_idx").on(t.destination, t.status).where(sql.raw(ACTIVE_JOB)),
     index("delivery_jobs_failed_idx").on(t.destination, t.id).where(sql`status = 'failed'`),

@@ -18,11 +18,17 @@ export const secretHeadersSchema = z.record(z.string(), z.string().max(4000)).su
     if (!HEADER_NAME.test(name)) ctx.addIssue({ code: "custom", path: [name], message: "is not a valid header name" });
     else if (!value) ctx.addIssue({ code: "custom", path: [name], message: "must not be empty" });
     else if (value === SECRET_HEADER_MASK) continue;
-    else if (!isSendableHeaderValue(value) || /[\r\n\0]/.test(value)) ctx.addIssue({ code: "custom", path: [name], message: "must be Latin-1 text without line breaks or control characters" });
+    else if (!isSendableHeaderValue(value) || /[\r\n\0]/.test(value))
+      ctx.addIssue({
+        code: "custom",
+        path: [name],
+        message: "must be Latin-1 text without line breaks or control characters",
+      });
   }
 });
 
-export const maskedHeaders = (sealed: SealedHeaders | null): Record<string, string> => Object.fromEntries(Object.keys(sealed ?? {}).map((name) => [name, SECRET_HEADER_MASK]));
+export const maskedHeaders = (sealed: SealedHeaders | null): Record<string, string> =>
+  Object.fromEntries(Object.keys(sealed ?? {}).map((name) => [name, SECRET_HEADER_MASK]));
 
 /**
  * The sealed set after a save: `input` replaces the set (undefined keeps it); a value equal to the
@@ -39,10 +45,14 @@ export async function sealSecretHeaders(
   const plain = new Set(plainNames.map((n) => n.toLowerCase()));
   const out: SealedHeaders = {};
   for (const [name, value] of Object.entries(input)) {
-    if (plain.has(name.toLowerCase())) throw new ValidationError([{ field: `${field}.${name}`, message: "is also a plain header; keep one of them" }]);
+    if (plain.has(name.toLowerCase()))
+      throw new ValidationError([{ field: `${field}.${name}`, message: "is also a plain header; keep one of them" }]);
     if (value === SECRET_HEADER_MASK) {
       const kept = saved?.[name];
-      if (!kept) throw new ValidationError([{ field: `${field}.${name}`, message: "has no saved value to keep; enter the value" }]);
+      if (!kept)
+        throw new ValidationError([
+          { field: `${field}.${name}`, message: "has no saved value to keep; enter the value" },
+        ]);
       out[name] = kept;
     } else out[name] = await box.encrypt(value);
   }

@@ -21,7 +21,12 @@ export const httpRequestSpecSchema = z.object({
   /** Whole request: connect, send, headers and body. */
   timeoutMs: z.number().int().min(1).max(300_000).default(15_000),
   /** Response bytes read at most; the rest is not downloaded. */
-  maxResponseBytes: z.number().int().min(0).max(10 * 1024 * 1024).default(256 * 1024),
+  maxResponseBytes: z
+    .number()
+    .int()
+    .min(0)
+    .max(10 * 1024 * 1024)
+    .default(256 * 1024),
   /** Values (API keys, signing secrets) to redact wherever they appear in the HTTP log. */
   secrets: z.array(z.string()).default([]),
 });

@@ -15,7 +15,8 @@ const ADMIN_EVER_CREATED_KEY = "admin.first_created_at";
 
 type Changes = Record<string, [unknown, unknown]>;
 const hasAdminRole = (roleIds: unknown) => Array.isArray(roleIds) && roleIds.includes(ADMIN_ROLE_ID);
-const LAST_ADMIN = "the last active administrator cannot be demoted, deactivated or deleted; make another administrator first";
+const LAST_ADMIN =
+  "the last active administrator cannot be demoted, deactivated or deleted; make another administrator first";
 
 export function isActiveAdmin(tx: DbOrTx, userId: number): boolean {
   return !!tx
@@ -41,7 +42,8 @@ export function assertNotLastActiveAdmin(tx: Tx, userId: number, field?: string)
 
 /** Before an account change is written: demoting or deactivating must leave an active administrator. */
 export function checkAccountChange(tx: Tx, userId: number, changes: Changes): void {
-  if (changes.role_ids && hasAdminRole(changes.role_ids[0]) && !hasAdminRole(changes.role_ids[1])) assertNotLastActiveAdmin(tx, userId, "role_ids");
+  if (changes.role_ids && hasAdminRole(changes.role_ids[0]) && !hasAdminRole(changes.role_ids[1]))
+    assertNotLastActiveAdmin(tx, userId, "role_ids");
   if (changes.active?.[1] === false) assertNotLastActiveAdmin(tx, userId, "active");
 }
 
@@ -51,20 +53,34 @@ export function afterAccountChange(tx: Tx, userId: number, changes: Changes): vo
   if (!changes.role_ids) return;
   const [before, after] = changes.role_ids;
   if (hasAdminRole(after) && !hasAdminRole(before)) {
-    tx.insert(settings).values({ key: ADMIN_EVER_CREATED_KEY, value: Date.now(), updatedAt: new Date() }).onConflictDoNothing().run();
+    tx.insert(settings)
+      .values({ key: ADMIN_EVER_CREATED_KEY, value: Date.now(), updatedAt: new Date() })
+      .onConflictDoNothing()
+      .run();
   }
   if (hasAdminRole(before) && !hasAdminRole(after)) endAdminAccess(tx, userId);
 }
 
 /** An administrator signs in with their email, so an admin's email cannot be cleared (a PUT that leaves it out, say). */
 function assertAdminCanSignIn(tx: Tx, userId: number): void {
-  const row = tx.select({ email: users.email }).from(users).innerJoin(userRoles, and(eq(userRoles.userId, users.id), eq(userRoles.roleId, ADMIN_ROLE_ID))).where(eq(users.id, userId)).get();
-  if (row && !row.email) throw new ValidationError([{ field: "email", message: "an administrator signs in with their email, so it cannot be empty" }]);
+  const row = tx
+    .select({ email: users.email })
+    .from(users)
+    .innerJoin(userRoles, and(eq(userRoles.userId, users.id), eq(userRoles.roleId, ADMIN_ROLE_ID)))
+    .where(eq(users.id, userId))
+    .get();
+  if (row && !row.email)
+    throw new ValidationError([
+      { field: "email", message: "an administrator signs in with their email, so it cannot be empty" },
+    ]);
 }
 
 /** Revokes the person's API tokens (for good: a new grant does not revive them), ends their sessions, drops their password. */
 export function endAdminAccess(tx: Tx, userId: number): void {
-  tx.update(apiTokens).set({ revokedAt: new Date() }).where(and(eq(apiTokens.createdById, userId), isNull(apiTokens.revokedAt))).run();
+  tx.update(apiTokens)
+    .set({ revokedAt: new Date() })
+    .where(and(eq(apiTokens.createdById, userId), isNull(apiTokens.revokedAt)))
+    .run();
   tx.delete(sessions).where(eq(sessions.userId, userId)).run();
   tx.update(users).set({ passwordHash: null }).where(eq(users.id, userId)).run();
 }

@@ -9,7 +9,6 @@ import { ADMIN_ROLE_ID, CUSTOMER_ROLE_ID } from "./roles";
 import { passwordResemblesEmail, passwordSchema } from "./passwords";
 import { createUserIn, getUserRow, updateUserIn } from "./users";
 
-
 export const emailSchema = z
   .string()
   .trim()
@@ -29,7 +28,14 @@ export const newAdminSchema = z
     if (wrong) ctx.addIssue({ code: "custom", path: ["password"], message: wrong });
   });
 
-export type Admin = { id: number; email: string; firstname: string | null; lastname: string | null; lastLogin: Date | null; createdAt: Date };
+export type Admin = {
+  id: number;
+  email: string;
+  firstname: string | null;
+  lastname: string | null;
+  lastLogin: Date | null;
+  createdAt: Date;
+};
 
 const adminColumns = {
   id: users.id,
@@ -46,12 +52,23 @@ export function countAdmins(db: Db): number {
 }
 
 export function listAdmins(db: Db): Admin[] {
-  return db.select(adminColumns).from(users).innerJoin(userRoles, isAdmin).where(eq(users.active, true)).orderBy(asc(users.email)).all();
+  return db
+    .select(adminColumns)
+    .from(users)
+    .innerJoin(userRoles, isAdmin)
+    .where(eq(users.active, true))
+    .orderBy(asc(users.email))
+    .all();
 }
 
 /** An active administrator by email (the CLI names admins this way). */
 export function findAdminByEmail(db: Db, email: string): Admin | undefined {
-  return db.select(adminColumns).from(users).innerJoin(userRoles, isAdmin).where(and(eq(users.email, email.trim().toLowerCase()), eq(users.active, true))).get();
+  return db
+    .select(adminColumns)
+    .from(users)
+    .innerJoin(userRoles, isAdmin)
+    .where(and(eq(users.email, email.trim().toLowerCase()), eq(users.active, true)))
+    .get();
 }
 
 export function findAdmin(db: Db, id: number): (Admin & { passwordHash: string | null }) | undefined {
@@ -68,16 +85,35 @@ export function findAdmin(db: Db, id: number): (Admin & { passwordHash: string |
  * hash is no field and stays out of the event). The password is hashed (argon2id) before the
  * transaction, which must stay synchronous.
  */
-export async function createAdmin(db: Db, feed: EventFeed, input: unknown, actor: Actor, opts: { onlyIfFirst?: boolean } = {}): Promise<Admin> {
+export async function createAdmin(
+  db: Db,
+  feed: EventFeed,
+  input: unknown,
+  actor: Actor,
+  opts: { onlyIfFirst?: boolean } = {},
+): Promise<Admin> {
   const data = validate(newAdminSchema, input);
   const passwordHash = await Bun.password.hash(data.password, { algorithm: "argon2id" });
   return db.transaction((tx) => {
     // Checked inside the transaction: two racing first-run setups cannot both succeed.
     if (opts.onlyIfFirst && !setupIsOpen(tx)) throw conflict("setup is already complete");
-    const person = { email: data.email, firstname: data.firstname || undefined, lastname: data.lastname || undefined, verified: true, role_ids: [ADMIN_ROLE_ID] };
+    const person = {
+      email: data.email,
+      firstname: data.firstname || undefined,
+      lastname: data.lastname || undefined,
+      verified: true,
+      role_ids: [ADMIN_ROLE_ID],
+    };
     // No custom fields: an administrator is made before any required field could be filled in.
     const row = createUserIn(tx, feed, person, [], actor, { passwordHash });
-    return { id: row.id, email: row.email!, firstname: row.firstname, lastname: row.lastname, lastLogin: null, createdAt: row.createdAt };
+    return {
+      id: row.id,
+      email: row.email!,
+      firstname: row.firstname,
+      lastname: row.lastname,
+      lastLogin: null,
+      createdAt: row.createdAt,
+    };
   });
 }
 
@@ -89,10 +125,22 @@ export async function createAdmin(db: Db, feed: EventFeed, input: unknown, actor
 export function removeAdmin(db: Db, feed: EventFeed, id: number, actor: Actor & { id: number }): void {
   if (id === actor.id) throw conflict("you cannot remove your own admin account");
   db.transaction((tx) => {
-    const roleIds = tx.select({ id: userRoles.roleId }).from(userRoles).where(eq(userRoles.userId, id)).all().map((r) => r.id);
+    const roleIds = tx
+      .select({ id: userRoles.roleId })
+      .from(userRoles)
+      .where(eq(userRoles.userId, id))
+      .all()
+      .map((r) => r.id);
     if (!roleIds.includes(ADMIN_ROLE_ID)) throw notFound("admin");
     const remaining = roleIds.filter((r) => r !== ADMIN_ROLE_ID);
-    updateUserIn(tx, feed, getUserRow(tx, id), { role_ids: remaining.length ? remaining : [CUSTOMER_ROLE_ID] }, [], actor);
+    updateUserIn(
+      tx,
+      feed,
+      getUserRow(tx, id),
+      { role_ids: remaining.length ? remaining : [CUSTOMER_ROLE_ID] },
+      [],
+      actor,
+    );
   });
 }
 
@@ -115,14 +163,27 @@ export async function verifyAdminLogin(db: Db, email: string, password: string):
 }
 
 export const changePasswordSchema = z
-  .strictObject({ current_password: z.string().min(1, "is required"), new_password: passwordSchema, confirm_password: z.string() })
-  .refine((v) => v.new_password === v.confirm_password, { path: ["confirm_password"], message: "does not match the new password" });
+  .strictObject({
+    current_password: z.string().min(1, "is required"),
+    new_password: passwordSchema,
+    confirm_password: z.string(),
+  })
+  .refine((v) => v.new_password === v.confirm_password, {
+    path: ["confirm_password"],
+    message: "does not match the new password",
+  });
 
 /**
  * Changes an admin's own password after checking the current one; other sessions of theirs end.
  * The change is an event (without the password) like every account change.
  */
-export async function changePassword(db: Db, feed: EventFeed, id: number, input: unknown, keepSessionId?: string): Promise<void> {
+export async function changePassword(
+  db: Db,
+  feed: EventFeed,
+  id: number,
+  input: unknown,
+  keepSessionId?: string,
+): Promise<void> {
   const data = validate(changePasswordSchema, input);
   const admin = findAdmin(db, id);
   if (!admin?.passwordHash) throw notFound("admin");
@@ -134,8 +195,16 @@ export async function changePassword(db: Db, feed: EventFeed, id: number, input:
   const passwordHash = await Bun.password.hash(data.new_password, { algorithm: "argon2id" });
   db.transaction((tx) => {
     tx.update(users).set({ passwordHash, updatedAt: new Date(), updatedById: id }).where(eq(users.id, id)).run();
-    const others = keepSessionId ? and(eq(sessions.userId, id), sql`${sessions.id} <> ${keepSessionId}`) : eq(sessions.userId, id);
+    const others = keepSessionId
+      ? and(eq(sessions.userId, id), sql`${sessions.id} <> ${keepSessionId}`)
+      : eq(sessions.userId, id);
     tx.delete(sessions).where(others).run();
-    feed.record(tx, { type: "user.updated", objectType: "user", objectId: id, changes: { password: [null, "changed"] }, actor: { id, source: "ui" } });
+    feed.record(tx, {
+      type: "user.updated",
+      objectType: "user",
+      objectId: id,
+      changes: { password: [null, "changed"] },
+      actor: { id, source: "ui" },
+    });
   });
 }

@@ -16,20 +16,41 @@ import { ADMIN_ROLE_ID } from "./roles";
  * while they are an active administrator (deactivated: suspended; role removed or deleted: revoked,
  * see admin-access.ts). A write key only feeds Segment ingest and outlives the admin who made it.
  */
-export type CredentialView = { id: number; name: string; prefix: string; createdAt: Date; lastUsedAt: Date | null; createdBy: string | null; ownerId: number | null; suspended: boolean };
+export type CredentialView = {
+  id: number;
+  name: string;
+  prefix: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  createdBy: string | null;
+  ownerId: number | null;
+  suspended: boolean;
+};
 export type Authenticated = { id: number; name: string; actorId: number | null };
 
-export const newCredentialSchema = z.strictObject({ name: z.string().trim().min(1, "is required").max(100, "must be at most 100 characters") });
+export const newCredentialSchema = z.strictObject({
+  name: z.string().trim().min(1, "is required").max(100, "must be at most 100 characters"),
+});
 // Recording every use would turn each authenticated read into a write; a minute's precision is enough.
 const TOUCH_EVERY_MS = 60_000;
 
-export function credentialStore(table: typeof apiTokens | typeof writeKeys, opts: { prefix: string; what: string; bytes: number; ownedByAdmin: boolean }) {
+export function credentialStore(
+  table: typeof apiTokens | typeof writeKeys,
+  opts: { prefix: string; what: string; bytes: number; ownedByAdmin: boolean },
+) {
   // Both tables have the same columns; drizzle's types cannot express "either", so one is named.
   const t = table as typeof apiTokens;
   const ownerIsAdmin = sql<number>`exists (select 1 from ${userRoles} where ${userRoles.userId} = ${t.createdById} and ${userRoles.roleId} = ${ADMIN_ROLE_ID})`;
   const lookup = preparedFor((db) =>
     db
-      .select({ id: t.id, name: t.name, lastUsedAt: t.lastUsedAt, actorId: t.createdById, ownerActive: users.active, ownerIsAdmin })
+      .select({
+        id: t.id,
+        name: t.name,
+        lastUsedAt: t.lastUsedAt,
+        actorId: t.createdById,
+        ownerActive: users.active,
+        ownerIsAdmin,
+      })
       .from(t)
       .leftJoin(users, eq(users.id, t.createdById))
       .where(and(eq(t.tokenHash, sql.placeholder("hash")), isNull(t.revokedAt)))
@@ -40,16 +61,51 @@ export function credentialStore(table: typeof apiTokens | typeof writeKeys, opts
 
     create(db: Db, input: unknown, actorId: number | null): { secret: string; record: CredentialView } {
       const { name } = validate(newCredentialSchema, input);
-      if (opts.ownedByAdmin && !(actorId !== null && isActiveAdmin(db, actorId))) throw new ValidationError([{ field: "owner", message: "must be an active administrator" }]);
+      if (opts.ownedByAdmin && !(actorId !== null && isActiveAdmin(db, actorId)))
+        throw new ValidationError([{ field: "owner", message: "must be an active administrator" }]);
       const secret = opts.prefix + randomToken(opts.bytes);
-      const row = db.insert(t).values({ name, tokenHash: sha256Hex(secret), prefix: secret.slice(0, opts.prefix.length + 6), createdById: actorId, createdAt: new Date() }).returning().get();
-      const createdBy = actorId === null ? null : (db.select({ email: users.email }).from(users).where(eq(users.id, actorId)).get()?.email ?? null);
-      return { secret, record: { id: row.id, name: row.name, prefix: row.prefix, createdAt: row.createdAt, lastUsedAt: null, createdBy, ownerId: actorId, suspended: false } };
+      const row = db
+        .insert(t)
+        .values({
+          name,
+          tokenHash: sha256Hex(secret),
+          prefix: secret.slice(0, opts.prefix.length + 6),
+          createdById: actorId,
+          createdAt: new Date(),
+        })
+        .returning()
+        .get();
+      const createdBy =
+        actorId === null
+          ? null
+          : (db.select({ email: users.email }).from(users).where(eq(users.id, actorId)).get()?.email ?? null);
+      return {
+        secret,
+        record: {
+          id: row.id,
+          name: row.name,
+          prefix: row.prefix,
+          createdAt: row.createdAt,
+          lastUsedAt: null,
+          createdBy,
+          ownerId: actorId,
+          suspended: false,
+        },
+      };
     },
 
     list(db: Db): CredentialView[] {
       return db
-        .select({ id: t.id, name: t.name, prefix: t.prefix, createdAt: t.createdAt, lastUsedAt: t.lastUsedAt, createdBy: users.email, ownerId: t.createdById, ownerActive: users.active })
+        .select({
+          id: t.id,
+          name: t.name,
+          prefix: t.prefix,
+          createdAt: t.createdAt,
+          lastUsedAt: t.lastUsedAt,
+          createdBy: users.email,
+          ownerId: t.createdById,
+          ownerActive: users.active,
+        })
         .from(t)
         .leftJoin(users, eq(users.id, t.createdById))
         .where(isNull(t.revokedAt))
@@ -59,7 +115,12 @@ export function credentialStore(table: typeof apiTokens | typeof writeKeys, opts
     },
 
     revoke(db: Db, id: number): void {
-      const revoked = db.update(t).set({ revokedAt: new Date() }).where(and(eq(t.id, id), isNull(t.revokedAt))).returning({ id: t.id }).all();
+      const revoked = db
+        .update(t)
+        .set({ revokedAt: new Date() })
+        .where(and(eq(t.id, id), isNull(t.revokedAt)))
+        .returning({ id: t.id })
+        .all();
       if (!revoked.length) throw notFound(opts.what);
     },
 
@@ -70,13 +131,25 @@ export function credentialStore(table: typeof apiTokens | typeof writeKeys, opts
       if (opts.ownedByAdmin) {
         // Revoked with the admin role; an owner missing or without the role is a token nobody answers for.
         if (!row.ownerIsAdmin) return null;
-        if (!row.ownerActive) throw unauthorized("this API token is suspended: the administrator who owns it is deactivated");
+        if (!row.ownerActive)
+          throw unauthorized("this API token is suspended: the administrator who owns it is deactivated");
       }
-      if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > TOUCH_EVERY_MS) db.update(t).set({ lastUsedAt: new Date() }).where(eq(t.id, row.id)).run();
+      if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > TOUCH_EVERY_MS)
+        db.update(t).set({ lastUsedAt: new Date() }).where(eq(t.id, row.id)).run();
       return { id: row.id, name: row.name, actorId: row.actorId };
     },
   };
 }
 
-export const apiTokenStore = credentialStore(apiTokens, { prefix: "sbt_", what: "API token", bytes: 32, ownedByAdmin: true });
-export const writeKeyStore = credentialStore(writeKeys, { prefix: "wk_", what: "write key", bytes: 24, ownedByAdmin: false });
+export const apiTokenStore = credentialStore(apiTokens, {
+  prefix: "sbt_",
+  what: "API token",
+  bytes: 32,
+  ownedByAdmin: true,
+});
+export const writeKeyStore = credentialStore(writeKeys, {
+  prefix: "wk_",
+  what: "write key",
+  bytes: 24,
+  ownedByAdmin: false,
+});

@@ -15,11 +15,51 @@ export type CustomField = typeof customFields.$inferSelect;
  * spelled out because users.ts imports this module.
  */
 export const RESERVED_NAMES = new Set([
-  "id", "login", "email", "firstname", "lastname", "name", "phone", "mobile", "address", "web", "note", "image",
-  "organization", "organization_id", "organization_ids", "vip", "verified", "out_of_office", "timezone", "last_login",
-  "last_seen_at", "password", "active", "roles", "role_ids", "groups", "group_ids", "traits", "custom", "provenance",
-  "domain", "domain_assignment", "shared", "members", "member_ids", "created_at", "updated_at", "created_by_id",
-  "updated_by_id", "created_by", "updated_by", "preferences", "login_failed", "authorizations", "authorization_ids",
+  "id",
+  "login",
+  "email",
+  "firstname",
+  "lastname",
+  "name",
+  "phone",
+  "mobile",
+  "address",
+  "web",
+  "note",
+  "image",
+  "organization",
+  "organization_id",
+  "organization_ids",
+  "vip",
+  "verified",
+  "out_of_office",
+  "timezone",
+  "last_login",
+  "last_seen_at",
+  "password",
+  "active",
+  "roles",
+  "role_ids",
+  "groups",
+  "group_ids",
+  "traits",
+  "custom",
+  "provenance",
+  "domain",
+  "domain_assignment",
+  "shared",
+  "members",
+  "member_ids",
+  "created_at",
+  "updated_at",
+  "created_by_id",
+  "updated_by_id",
+  "created_by",
+  "updated_by",
+  "preferences",
+  "login_failed",
+  "authorizations",
+  "authorization_ids",
 ]);
 
 export const fieldDefinition = z.strictObject({
@@ -44,7 +84,12 @@ export const fieldUpdate = z.strictObject({
 
 const fieldQueries = preparedFor((db) => ({
   all: db.select().from(customFields).orderBy(asc(customFields.position), asc(customFields.id)).prepare(),
-  of: db.select().from(customFields).where(eq(customFields.objectType, sql.placeholder("type"))).orderBy(asc(customFields.position), asc(customFields.id)).prepare(),
+  of: db
+    .select()
+    .from(customFields)
+    .where(eq(customFields.objectType, sql.placeholder("type")))
+    .orderBy(asc(customFields.position), asc(customFields.id))
+    .prepare(),
 }));
 
 export function listCustomFields(db: DbOrTx, objectType?: ObjectType): CustomField[] {
@@ -63,12 +108,30 @@ export function createCustomField(db: Db, feed: EventFeed, input: unknown, actor
     throw new ValidationError([{ field: "options", message: "a select field needs at least one option" }]);
   }
   return db.transaction((tx) => {
-    if (tx.select({ id: customFields.id }).from(customFields).where(and(eq(customFields.objectType, d.object_type), eq(customFields.name, d.name))).get()) {
-      throw conflict(`a ${d.object_type} field named ${d.name} already exists`, [{ field: "name", message: "already taken" }]);
+    if (
+      tx
+        .select({ id: customFields.id })
+        .from(customFields)
+        .where(and(eq(customFields.objectType, d.object_type), eq(customFields.name, d.name)))
+        .get()
+    ) {
+      throw conflict(`a ${d.object_type} field named ${d.name} already exists`, [
+        { field: "name", message: "already taken" },
+      ]);
     }
     const row = tx
       .insert(customFields)
-      .values({ objectType: d.object_type, name: d.name, label: d.label, type: d.type, options: d.options, required: d.required, position: d.position, createdById: actor.id, updatedById: actor.id })
+      .values({
+        objectType: d.object_type,
+        name: d.name,
+        label: d.label,
+        type: d.type,
+        options: d.options,
+        required: d.required,
+        position: d.position,
+        createdById: actor.id,
+        updatedById: actor.id,
+      })
       .returning()
       .get();
     feed.record(tx, { type: "custom_field.created", objectType: "custom_field", objectId: row.id, actor });
@@ -81,7 +144,12 @@ export function updateCustomField(db: Db, feed: EventFeed, id: number, input: un
   return db.transaction((tx) => {
     const before = tx.select().from(customFields).where(eq(customFields.id, id)).get();
     if (!before) throw notFound("custom field");
-    const row = tx.update(customFields).set({ ...d, updatedAt: new Date(), updatedById: actor.id }).where(eq(customFields.id, id)).returning().get();
+    const row = tx
+      .update(customFields)
+      .set({ ...d, updatedAt: new Date(), updatedById: actor.id })
+      .where(eq(customFields.id, id))
+      .returning()
+      .get();
     feed.record(tx, { type: "custom_field.updated", objectType: "custom_field", objectId: id, actor });
     return row;
   });
@@ -143,7 +211,11 @@ export function customValuesShape(fields: CustomField[]): Record<string, z.ZodTy
  * The complete values a replacing write (PUT) sets: the given ones, every other field at its default
  * (custom fields empty). Required custom fields left empty are refused, as on create.
  */
-export function replacementValues(defaults: Record<string, unknown>, fields: CustomField[], given: Record<string, unknown>): Record<string, unknown> {
+export function replacementValues(
+  defaults: Record<string, unknown>,
+  fields: CustomField[],
+  given: Record<string, unknown>,
+): Record<string, unknown> {
   const values: Record<string, unknown> = { ...defaults, ...Object.fromEntries(fields.map((f) => [f.name, null])) };
   for (const [k, v] of Object.entries(given)) if (v !== undefined) values[k] = v;
   const missing = missingRequired(fields, values);
@@ -152,8 +224,13 @@ export function replacementValues(defaults: Record<string, unknown>, fields: Cus
 }
 
 /** Required custom fields missing from a new object's values. */
-export function missingRequired(fields: CustomField[], values: Record<string, unknown>): { field: string; message: string }[] {
-  return fields.filter((f) => f.required && (values[f.name] === undefined || values[f.name] === null || values[f.name] === "")).map((f) => ({ field: f.name, message: "is required" }));
+export function missingRequired(
+  fields: CustomField[],
+  values: Record<string, unknown>,
+): { field: string; message: string }[] {
+  return fields
+    .filter((f) => f.required && (values[f.name] === undefined || values[f.name] === null || values[f.name] === ""))
+    .map((f) => ({ field: f.name, message: "is required" }));
 }
 
 /** A record's custom field values by name, every defined field present (null when unset). */
@@ -164,7 +241,11 @@ export function customValues(custom: Record<string, unknown>, fields: CustomFiel
 }
 
 /** A row's values under their API names: the mapped columns, then the custom fields (what diffs compare). */
-export function apiValues<R extends { custom: Record<string, unknown> }>(row: R, columns: Record<string, keyof R>, fields: CustomField[]): Record<string, unknown> {
+export function apiValues<R extends { custom: Record<string, unknown> }>(
+  row: R,
+  columns: Record<string, keyof R>,
+  fields: CustomField[],
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [api, col] of Object.entries(columns)) out[api] = row[col];
   return Object.assign(out, customValues(row.custom, fields));

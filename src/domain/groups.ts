@@ -19,7 +19,13 @@ const groupShape = {
 export const groupInputModel = z.strictObject(groupShape);
 
 export function groupJson(db: DbOrTx, row: GroupRow) {
-  const members = db.select({ id: users.id, login: users.login }).from(userGroups).innerJoin(users, eq(users.id, userGroups.userId)).where(eq(userGroups.groupId, row.id)).orderBy(asc(users.id)).all();
+  const members = db
+    .select({ id: users.id, login: users.login })
+    .from(userGroups)
+    .innerJoin(users, eq(users.id, userGroups.userId))
+    .where(eq(userGroups.groupId, row.id))
+    .orderBy(asc(users.id))
+    .all();
   return {
     id: row.id,
     name: row.name,
@@ -41,28 +47,62 @@ export function getGroupRow(db: DbOrTx, groupId: number): GroupRow {
 }
 
 export function listGroups(db: Db) {
-  return db.select().from(groups).orderBy(asc(groups.name)).all().map((g) => groupJson(db, g));
+  return db
+    .select()
+    .from(groups)
+    .orderBy(asc(groups.name))
+    .all()
+    .map((g) => groupJson(db, g));
 }
 
 function setMembers(tx: Tx, groupId: number, userIds: number[]) {
-  const found = userIds.length ? tx.select({ id: users.id }).from(users).where(inArray(users.id, userIds)).all().length : 0;
-  if (found !== new Set(userIds).size) throw new ValidationError([{ field: "user_ids", message: "contains an unknown user id" }]);
+  const found = userIds.length
+    ? tx.select({ id: users.id }).from(users).where(inArray(users.id, userIds)).all().length
+    : 0;
+  if (found !== new Set(userIds).size)
+    throw new ValidationError([{ field: "user_ids", message: "contains an unknown user id" }]);
   tx.delete(userGroups).where(eq(userGroups.groupId, groupId)).run();
-  if (userIds.length) tx.insert(userGroups).values([...new Set(userIds)].map((userId) => ({ userId, groupId }))).run();
+  if (userIds.length)
+    tx.insert(userGroups)
+      .values([...new Set(userIds)].map((userId) => ({ userId, groupId })))
+      .run();
 }
 
 function memberIds(tx: Tx, groupId: number): number[] {
-  return tx.select({ id: userGroups.userId }).from(userGroups).where(eq(userGroups.groupId, groupId)).orderBy(asc(userGroups.userId)).all().map((r) => r.id);
+  return tx
+    .select({ id: userGroups.userId })
+    .from(userGroups)
+    .where(eq(userGroups.groupId, groupId))
+    .orderBy(asc(userGroups.userId))
+    .all()
+    .map((r) => r.id);
 }
 
 export function createGroup(db: Db, feed: EventFeed, input: unknown, actor: Actor) {
   const d = validate(groupInputModel, input);
   if (!d.name) throw new ValidationError([{ field: "name", message: "is required" }]);
   return db.transaction((tx) => {
-    if (tx.select({ id: groups.id }).from(groups).where(eq(groups.name, d.name!)).get()) throw conflict("a group with this name already exists", [{ field: "name", message: "already taken" }]);
-    const row = tx.insert(groups).values({ name: d.name!, note: d.note ?? null, active: d.active ?? true, createdById: actor.id, updatedById: actor.id }).returning().get();
+    if (tx.select({ id: groups.id }).from(groups).where(eq(groups.name, d.name!)).get())
+      throw conflict("a group with this name already exists", [{ field: "name", message: "already taken" }]);
+    const row = tx
+      .insert(groups)
+      .values({
+        name: d.name!,
+        note: d.note ?? null,
+        active: d.active ?? true,
+        createdById: actor.id,
+        updatedById: actor.id,
+      })
+      .returning()
+      .get();
     if (d.user_ids) setMembers(tx, row.id, d.user_ids);
-    feed.record(tx, { type: "group.created", objectType: "group", objectId: row.id, changes: diff({}, { name: row.name, note: row.note, active: row.active, user_ids: d.user_ids ?? [] }), actor });
+    feed.record(tx, {
+      type: "group.created",
+      objectType: "group",
+      objectId: row.id,
+      changes: diff({}, { name: row.name, note: row.note, active: row.active, user_ids: d.user_ids ?? [] }),
+      actor,
+    });
     return groupJson(tx, row);
   });
 }
@@ -71,14 +111,33 @@ export function updateGroup(db: Db, feed: EventFeed, groupId: number, input: unk
   const d = validate(groupInputModel, input);
   return db.transaction((tx) => {
     const before = getGroupRow(tx, groupId);
-    if (d.name && d.name !== before.name && tx.select({ id: groups.id }).from(groups).where(eq(groups.name, d.name)).get()) {
+    if (
+      d.name &&
+      d.name !== before.name &&
+      tx.select({ id: groups.id }).from(groups).where(eq(groups.name, d.name)).get()
+    ) {
       throw conflict("a group with this name already exists", [{ field: "name", message: "already taken" }]);
     }
-    const target = Object.fromEntries(Object.entries({ name: d.name, note: d.note, active: d.active, user_ids: d.user_ids && [...new Set(d.user_ids)].sort((a, b) => a - b) }).filter(([, v]) => v !== undefined));
-    const changes = diff({ name: before.name, note: before.note, active: before.active, user_ids: memberIds(tx, groupId) }, target);
+    const target = Object.fromEntries(
+      Object.entries({
+        name: d.name,
+        note: d.note,
+        active: d.active,
+        user_ids: d.user_ids && [...new Set(d.user_ids)].sort((a, b) => a - b),
+      }).filter(([, v]) => v !== undefined),
+    );
+    const changes = diff(
+      { name: before.name, note: before.note, active: before.active, user_ids: memberIds(tx, groupId) },
+      target,
+    );
     if (!Object.keys(changes).length) return groupJson(tx, before);
     const { user_ids, ...columns } = Object.fromEntries(Object.entries(changes).map(([k, [, v]]) => [k, v]));
-    const row = tx.update(groups).set({ ...columns, updatedAt: new Date(), updatedById: actor.id }).where(eq(groups.id, groupId)).returning().get();
+    const row = tx
+      .update(groups)
+      .set({ ...columns, updatedAt: new Date(), updatedById: actor.id })
+      .where(eq(groups.id, groupId))
+      .returning()
+      .get();
     if (user_ids) setMembers(tx, groupId, user_ids as number[]);
     feed.record(tx, { type: "group.updated", objectType: "group", objectId: groupId, changes, actor });
     return groupJson(tx, row);

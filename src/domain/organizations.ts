@@ -4,8 +4,28 @@ import type { Db, Tx, DbOrTx } from "../db/client";
 import { organizations, tickets, users, type Provenance } from "../db/schema";
 import { conflict, notFound, validate, ValidationError } from "../errors";
 import type { Actor, EventFeed } from "../events/feed";
-import { apiValues, customValues, customValuesShape, listCustomFields, missingRequired, replacementValues, schemaWithFields, type CustomField } from "./custom-fields";
-import { afterCursor, decodeCursor, diff, ftsQuery, listDefaults, pageOf, stamp, type ListQuery, text, type Page } from "./records";
+import {
+  apiValues,
+  customValues,
+  customValuesShape,
+  listCustomFields,
+  missingRequired,
+  replacementValues,
+  schemaWithFields,
+  type CustomField,
+} from "./custom-fields";
+import {
+  afterCursor,
+  decodeCursor,
+  diff,
+  ftsQuery,
+  listDefaults,
+  pageOf,
+  stamp,
+  type ListQuery,
+  text,
+  type Page,
+} from "./records";
 
 export type OrganizationRow = typeof organizations.$inferSelect;
 
@@ -27,7 +47,10 @@ const builtInShape = {
     .trim()
     .toLowerCase()
     .max(253)
-    .regex(/^$|^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "must be a domain name such as example.com")
+    .regex(
+      /^$|^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/,
+      "must be a domain name such as example.com",
+    )
     .transform((v) => v || null)
     .nullable()
     .optional(),
@@ -39,7 +62,6 @@ const builtInShape = {
 /** An organization as a client writes it: these fields plus the custom fields (checked when written). */
 export const organizationInputModel = z.object(builtInShape);
 
-
 const MEMBER_IDS_SHOWN = 1000;
 
 export type OrganizationJson = ReturnType<typeof toJsonRows>[number];
@@ -47,10 +69,24 @@ export type OrganizationJson = ReturnType<typeof toJsonRows>[number];
 function toJsonRows(db: DbOrTx, rows: OrganizationRow[], fields: CustomField[]) {
   if (!rows.length) return [];
   const ids = rows.map((r) => r.id);
-  const counts = new Map(db.select({ id: users.organizationId, n: count() }).from(users).where(inArray(users.organizationId, ids)).groupBy(users.organizationId).all().map((r) => [r.id, r.n]));
+  const counts = new Map(
+    db
+      .select({ id: users.organizationId, n: count() })
+      .from(users)
+      .where(inArray(users.organizationId, ids))
+      .groupBy(users.organizationId)
+      .all()
+      .map((r) => [r.id, r.n]),
+  );
   return rows.map((r) => {
     const custom = customValues(r.custom, fields);
-    const members = db.select({ id: users.id }).from(users).where(eq(users.organizationId, r.id)).orderBy(asc(users.id)).limit(MEMBER_IDS_SHOWN).all();
+    const members = db
+      .select({ id: users.id })
+      .from(users)
+      .where(eq(users.organizationId, r.id))
+      .orderBy(asc(users.id))
+      .limit(MEMBER_IDS_SHOWN)
+      .all();
     return {
       id: r.id,
       name: r.name,
@@ -85,7 +121,12 @@ export function findOrganizationByName(db: DbOrTx, name: string): OrganizationRo
 }
 
 export function findOrganizationByDomain(db: DbOrTx, domain: string): OrganizationRow | undefined {
-  return db.select().from(organizations).where(eq(organizations.domain, domain.trim().toLowerCase())).orderBy(asc(organizations.id)).get();
+  return db
+    .select()
+    .from(organizations)
+    .where(eq(organizations.domain, domain.trim().toLowerCase()))
+    .orderBy(asc(organizations.id))
+    .get();
 }
 
 function snapshot(row: OrganizationRow, fields: CustomField[]): Record<string, unknown> {
@@ -93,17 +134,26 @@ function snapshot(row: OrganizationRow, fields: CustomField[]): Record<string, u
 }
 
 export function parseOrganizationInput(db: DbOrTx, input: unknown, fields = listCustomFields(db, "organization")) {
-  const schema = schemaWithFields("organization", fields, () => z.strictObject({ ...builtInShape, ...customValuesShape(fields) }));
+  const schema = schemaWithFields("organization", fields, () =>
+    z.strictObject({ ...builtInShape, ...customValuesShape(fields) }),
+  );
   return { data: validate(schema, input) as Record<string, unknown>, fields };
 }
 
 function assertNameFree(tx: Tx, name: unknown, exceptId?: number) {
   if (typeof name !== "string") return;
   const clash = findOrganizationByName(tx, name);
-  if (clash && clash.id !== exceptId) throw conflict("an organization with this name already exists", [{ field: "name", message: "already taken" }]);
+  if (clash && clash.id !== exceptId)
+    throw conflict("an organization with this name already exists", [{ field: "name", message: "already taken" }]);
 }
 
-function write(tx: Tx, row: OrganizationRow, changes: Record<string, [unknown, unknown]>, fields: CustomField[], actor: Actor): OrganizationRow {
+function write(
+  tx: Tx,
+  row: OrganizationRow,
+  changes: Record<string, [unknown, unknown]>,
+  fields: CustomField[],
+  actor: Actor,
+): OrganizationRow {
   const set: Record<string, unknown> = {};
   const custom = { ...row.custom };
   for (const [k, [, v]] of Object.entries(changes)) {
@@ -117,19 +167,36 @@ function write(tx: Tx, row: OrganizationRow, changes: Record<string, [unknown, u
   return tx.update(organizations).set(set).where(eq(organizations.id, row.id)).returning().get();
 }
 
-export function createOrganizationIn(tx: Tx, feed: EventFeed, data: Record<string, unknown>, fields: CustomField[], actor: Actor): OrganizationRow {
+export function createOrganizationIn(
+  tx: Tx,
+  feed: EventFeed,
+  data: Record<string, unknown>,
+  fields: CustomField[],
+  actor: Actor,
+): OrganizationRow {
   if (typeof data.name !== "string") throw new ValidationError([{ field: "name", message: "is required" }]);
   const missing = missingRequired(fields, data);
   if (missing.length) throw new ValidationError(missing);
   assertNameFree(tx, data.name);
-  const row = tx.insert(organizations).values({ name: data.name, createdById: actor.id, updatedById: actor.id }).returning().get();
+  const row = tx
+    .insert(organizations)
+    .values({ name: data.name, createdById: actor.id, updatedById: actor.id })
+    .returning()
+    .get();
   const changes = diff({}, Object.fromEntries(Object.entries(data).filter(([, v]) => v !== undefined)));
   const written = write(tx, row, changes, fields, actor);
   feed.record(tx, { type: "organization.created", objectType: "organization", objectId: row.id, changes, actor });
   return written;
 }
 
-export function updateOrganizationIn(tx: Tx, feed: EventFeed, before: OrganizationRow, data: Record<string, unknown>, fields: CustomField[], actor: Actor): OrganizationRow {
+export function updateOrganizationIn(
+  tx: Tx,
+  feed: EventFeed,
+  before: OrganizationRow,
+  data: Record<string, unknown>,
+  fields: CustomField[],
+  actor: Actor,
+): OrganizationRow {
   assertNameFree(tx, data.name, before.id);
   const target = Object.fromEntries(Object.entries(data).filter(([, v]) => v !== undefined));
   const changes = diff(snapshot(before, fields), target);
@@ -146,18 +213,28 @@ export function createOrganization(db: Db, feed: EventFeed, input: unknown, acto
 
 export function updateOrganization(db: Db, feed: EventFeed, orgId: number, input: unknown, actor: Actor) {
   const { data, fields } = parseOrganizationInput(db, input);
-  return db.transaction((tx) => organizationJson(tx, updateOrganizationIn(tx, feed, getOrganizationRow(tx, orgId), data, fields, actor), fields));
+  return db.transaction((tx) =>
+    organizationJson(tx, updateOrganizationIn(tx, feed, getOrganizationRow(tx, orgId), data, fields, actor), fields),
+  );
 }
 
 /** What a PUT clears a left-out field to: a new organization's value (the name is required). */
-const REPLACED_ORGANIZATION_DEFAULTS: Record<string, unknown> = { domain: null, domain_assignment: false, shared: true, note: null, active: true };
+const REPLACED_ORGANIZATION_DEFAULTS: Record<string, unknown> = {
+  domain: null,
+  domain_assignment: false,
+  shared: true,
+  note: null,
+  active: true,
+};
 
 /** PUT: replaces an organization's fields; those left out are cleared to their defaults, the name is required. */
 export function replaceOrganization(db: Db, feed: EventFeed, orgId: number, input: unknown, actor: Actor) {
   const { data, fields } = parseOrganizationInput(db, input);
   if (typeof data.name !== "string") throw new ValidationError([{ field: "name", message: "is required" }]);
   const values = replacementValues(REPLACED_ORGANIZATION_DEFAULTS, fields, data);
-  return db.transaction((tx) => organizationJson(tx, updateOrganizationIn(tx, feed, getOrganizationRow(tx, orgId), values, fields, actor), fields));
+  return db.transaction((tx) =>
+    organizationJson(tx, updateOrganizationIn(tx, feed, getOrganizationRow(tx, orgId), values, fields, actor), fields),
+  );
 }
 
 export function getOrganization(db: Db, orgId: number) {
@@ -172,27 +249,63 @@ export function getOrganizationProvenance(db: Db, orgId: number): Provenance {
  * Deletes an organization. Its tickets must move to another organization (`reassignTo`) or the
  * delete is refused (409); its members stay, without an organization (each gets a user.updated event).
  */
-export function deleteOrganization(db: Db, feed: EventFeed, orgId: number, actor: Actor, opts: { reassignTo?: number } = {}): void {
+export function deleteOrganization(
+  db: Db,
+  feed: EventFeed,
+  orgId: number,
+  actor: Actor,
+  opts: { reassignTo?: number } = {},
+): void {
   const fields = listCustomFields(db, "organization");
   db.transaction((tx) => {
     const row = getOrganizationRow(tx, orgId);
     const ticketIds = tx.select({ id: tickets.id }).from(tickets).where(eq(tickets.organizationId, orgId)).all();
     if (ticketIds.length && opts.reassignTo === undefined) {
-      throw conflict(`this organization has ${ticketIds.length} ticket(s); pass reassign_to=<organization id> to move them`, [{ field: "reassign_to", message: "required: the organization has tickets" }]);
+      throw conflict(
+        `this organization has ${ticketIds.length} ticket(s); pass reassign_to=<organization id> to move them`,
+        [{ field: "reassign_to", message: "required: the organization has tickets" }],
+      );
     }
     if (ticketIds.length) {
       if (opts.reassignTo === orgId) throw conflict("cannot reassign tickets to the organization being deleted");
       getOrganizationRow(tx, opts.reassignTo!);
       for (const t of ticketIds) {
-        tx.update(tickets).set({ organizationId: opts.reassignTo, updatedAt: new Date(), updatedById: actor.id }).where(eq(tickets.id, t.id)).run();
-        feed.record(tx, { type: "ticket.updated", objectType: "ticket", objectId: t.id, changes: { organization_id: [orgId, opts.reassignTo] }, actor });
+        tx.update(tickets)
+          .set({ organizationId: opts.reassignTo, updatedAt: new Date(), updatedById: actor.id })
+          .where(eq(tickets.id, t.id))
+          .run();
+        feed.record(tx, {
+          type: "ticket.updated",
+          objectType: "ticket",
+          objectId: t.id,
+          changes: { organization_id: [orgId, opts.reassignTo] },
+          actor,
+        });
       }
     }
-    const members = tx.update(users).set({ organizationId: null, updatedAt: new Date(), updatedById: actor.id }).where(eq(users.organizationId, orgId)).returning({ id: users.id }).all();
-    for (const m of members) feed.record(tx, { type: "user.updated", objectType: "user", objectId: m.id, changes: { organization_id: [orgId, null] }, actor });
+    const members = tx
+      .update(users)
+      .set({ organizationId: null, updatedAt: new Date(), updatedById: actor.id })
+      .where(eq(users.organizationId, orgId))
+      .returning({ id: users.id })
+      .all();
+    for (const m of members)
+      feed.record(tx, {
+        type: "user.updated",
+        objectType: "user",
+        objectId: m.id,
+        changes: { organization_id: [orgId, null] },
+        actor,
+      });
     const before = snapshot(row, fields);
     tx.delete(organizations).where(eq(organizations.id, orgId)).run();
-    feed.record(tx, { type: "organization.deleted", objectType: "organization", objectId: orgId, changes: Object.fromEntries(Object.entries(before).map(([k, v]) => [k, [v, null]])), actor });
+    feed.record(tx, {
+      type: "organization.deleted",
+      objectType: "organization",
+      objectId: orgId,
+      changes: Object.fromEntries(Object.entries(before).map(([k, v]) => [k, [v, null]])),
+      actor,
+    });
   });
 }
 
@@ -205,7 +318,10 @@ export function listOrganizations(db: Db, query: OrganizationListQuery): Page<Or
   const p = { ...query, ...listDefaults(query, "name") };
   const conds: SQL[] = [];
   const match = p.q ? ftsQuery(p.q) : null;
-  if (match) conds.push(sql`${organizations.id} IN (SELECT rowid FROM organizations_fts WHERE organizations_fts MATCH ${match})`);
+  if (match)
+    conds.push(
+      sql`${organizations.id} IN (SELECT rowid FROM organizations_fts WHERE organizations_fts MATCH ${match})`,
+    );
   if (p.domain) conds.push(eq(organizations.domain, p.domain.trim().toLowerCase()));
   if (p.active !== undefined) conds.push(eq(organizations.active, p.active));
   const keys = [...SORTS[p.sort], sql`${organizations.id}`];
@@ -220,14 +336,28 @@ export function listOrganizations(db: Db, query: OrganizationListQuery): Page<Or
     .limit(p.limit + 1)
     .all();
   const page = pageOf(rows, p.limit, (last) => (p.sort === "name" ? [last.sortKey, last.row.id] : [last.row.id]));
-  return { data: toJsonRows(db, page.data.map((r) => r.row), listCustomFields(db, "organization")), next_cursor: page.next_cursor };
+  return {
+    data: toJsonRows(
+      db,
+      page.data.map((r) => r.row),
+      listCustomFields(db, "organization"),
+    ),
+    next_cursor: page.next_cursor,
+  };
 }
 
 /** An organization named the way a person types it in a form: an id or a name. Unknown is a ValidationError on `field`. */
 export function resolveOrganizationRef(db: Db, ref: string, field: string): number {
   const value = ref.trim();
   if (!value) throw new ValidationError([{ field, message: "is required: an organization id or name" }]);
-  const row = (/^\d{1,15}$/.test(value) ? db.select().from(organizations).where(eq(organizations.id, Number(value))).get() : undefined) ?? findOrganizationByName(db, value);
+  const row =
+    (/^\d{1,15}$/.test(value)
+      ? db
+          .select()
+          .from(organizations)
+          .where(eq(organizations.id, Number(value)))
+          .get()
+      : undefined) ?? findOrganizationByName(db, value);
   if (!row) throw new ValidationError([{ field, message: `no organization with the id or name "${value}"` }]);
   return row.id;
 }

@@ -19,7 +19,8 @@ export function isCommonPassword(password: string): boolean {
   const stem = p.replace(/[\d\W_]+$/u, "");
   if (stem && COMMON.has(stem)) return true;
   for (let len = 1; len <= p.length / 2; len++) {
-    if (p.length % len === 0 && p.slice(0, len).repeat(p.length / len) === p && COMMON.has(p.slice(0, len))) return true;
+    if (p.length % len === 0 && p.slice(0, len).repeat(p.length / len) === p && COMMON.has(p.slice(0, len)))
+      return true;
   }
   return false;
 }
@@ -29,7 +30,10 @@ export const passwordSchema = z
   .string()
   .min(MIN_PASSWORD_LENGTH, `must be at least ${MIN_PASSWORD_LENGTH} characters`)
   .max(256, "must be at most 256 characters")
-  .refine((p) => p.length < MIN_PASSWORD_LENGTH || new Set(p).size >= MIN_DISTINCT_CHARACTERS, `must use at least ${MIN_DISTINCT_CHARACTERS} different characters`)
+  .refine(
+    (p) => p.length < MIN_PASSWORD_LENGTH || new Set(p).size >= MIN_DISTINCT_CHARACTERS,
+    `must use at least ${MIN_DISTINCT_CHARACTERS} different characters`,
+  )
   .refine((p) => !isCommonPassword(p), "is one of the most common passwords");
 
 /** Why a password is wrong for the account with this email, or null when it is not. */

@@ -36,7 +36,10 @@ export const isoOrNull = (d: Date | null | undefined) => (d ? d.toISOString() : 
 const same = (a: unknown, b: unknown) => a === b || JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
 /** The fields whose value differs, as {field: [old, new]}. */
-export function diff(before: Record<string, unknown>, after: Record<string, unknown>): Record<string, [unknown, unknown]> {
+export function diff(
+  before: Record<string, unknown>,
+  after: Record<string, unknown>,
+): Record<string, [unknown, unknown]> {
   const changes: Record<string, [unknown, unknown]> = {};
   for (const [k, v] of Object.entries(after)) if (!same(before[k], v)) changes[k] = [before[k] ?? null, v ?? null];
   return changes;
@@ -54,7 +57,10 @@ export function encodeCursor(values: unknown[]): string {
   return Buffer.from(JSON.stringify(values)).toString("base64url");
 }
 
-const invalidCursor = () => badRequest("invalid cursor; use the next_cursor value of a previous page", [{ field: "cursor", message: "is not a cursor from this list" }]);
+const invalidCursor = () =>
+  badRequest("invalid cursor; use the next_cursor value of a previous page", [
+    { field: "cursor", message: "is not a cursor from this list" },
+  ]);
 
 export function decodeCursor(cursor: string, length: number): unknown[] {
   try {
@@ -69,7 +75,8 @@ export function decodeCursor(cursor: string, length: number): unknown[] {
 /** A cursor's values, checked against the kinds the list sorts by (a number or one of some words). */
 export function decodeTypedCursor(cursor: string, kinds: ("number" | readonly string[])[]): unknown[] {
   const values = decodeCursor(cursor, kinds.length);
-  const fits = (v: unknown, k: (typeof kinds)[number]) => (k === "number" ? Number.isSafeInteger(v) : k.includes(v as string));
+  const fits = (v: unknown, k: (typeof kinds)[number]) =>
+    k === "number" ? Number.isSafeInteger(v) : k.includes(v as string);
   if (!values.every((v, i) => fits(v, kinds[i]!))) throw invalidCursor();
   return values;
 }
@@ -83,7 +90,11 @@ export function beforeIdOf(p: { cursor?: string; before_id?: number }): number |
 }
 
 /** A page from rows fetched with one more than the limit: the extra row says another page follows. */
-export function pageOf<T>(rows: T[], limit: number, sortValues: (last: T) => unknown[]): { data: T[]; next_cursor: string | null } {
+export function pageOf<T>(
+  rows: T[],
+  limit: number,
+  sortValues: (last: T) => unknown[],
+): { data: T[]; next_cursor: string | null } {
   const more = rows.length > limit;
   const data = more ? rows.slice(0, limit) : rows;
   return { data, next_cursor: more ? encodeCursor(sortValues(data.at(-1)!)) : null };
@@ -92,7 +103,10 @@ export function pageOf<T>(rows: T[], limit: number, sortValues: (last: T) => unk
 /** `(k1, k2, id) > (v1, v2, vid)` (or `<` descending): SQLite row values, served by the sort index. */
 export function afterCursor(keys: SQL[], values: unknown[], descending: boolean): SQL {
   const left = sql.join(keys, sql`, `);
-  const right = sql.join(values.map((v) => sql`${v}`), sql`, `);
+  const right = sql.join(
+    values.map((v) => sql`${v}`),
+    sql`, `,
+  );
   return descending ? sql`(${left}) < (${right})` : sql`(${left}) > (${right})`;
 }
 
@@ -103,7 +117,10 @@ export function afterCursor(keys: SQL[], values: unknown[], descending: boolean)
 export function ftsQuery(input: string): string | null {
   const words = input.toLowerCase().match(/[\p{L}\p{N}]+/gu);
   if (!words?.length) return null;
-  return words.slice(0, 8).map((w) => `"${w}"*`).join(" ");
+  return words
+    .slice(0, 8)
+    .map((w) => `"${w}"*`)
+    .join(" ");
 }
 
 export const DEFAULT_PAGE_SIZE = 50;

@@ -13,4 +13,6 @@ export const CUSTOMER_ROLE_ID = ROLE_IDS.Customer;
 const NAME_OF = new Map<number, RoleName>(ROLE_NAMES.map((name) => [ROLE_IDS[name], name]));
 export const roleName = (id: number): RoleName => NAME_OF.get(id)!;
 /** "1 (Admin), 2 (Agent) or 3 (Customer)": for validation messages. */
-export const ROLE_ID_CHOICES = ROLE_NAMES.map((n) => `${ROLE_IDS[n]} (${n})`).join(", ").replace(/, ([^,]*)$/, " or $1");
+export const ROLE_ID_CHOICES = ROLE_NAMES.map((n) => `${ROLE_IDS[n]} (${n})`)
+  .join(", ")
+  .replace(/, ([^,]*)$/, " or $1");

@@ -13,12 +13,24 @@ export type SessionLimits = { idleMs: number; maxAgeMs: number };
 // or a quarter of the idle limit when that is short, so an admin who is active is never signed out.
 const TOUCH_EVERY_MS = 60_000;
 
-export function createSession(db: Db, userId: number, meta: { ip?: string; userAgent?: string }): { token: string; csrfToken: string } {
+export function createSession(
+  db: Db,
+  userId: number,
+  meta: { ip?: string; userAgent?: string },
+): { token: string; csrfToken: string } {
   const token = randomToken();
   const csrfToken = randomToken();
   const now = new Date();
   db.insert(sessions)
-    .values({ id: sha256Hex(token), userId, csrfToken, createdAt: now, lastSeenAt: now, ip: meta.ip ?? null, userAgent: meta.userAgent?.slice(0, 300) ?? null })
+    .values({
+      id: sha256Hex(token),
+      userId,
+      csrfToken,
+      createdAt: now,
+      lastSeenAt: now,
+      ip: meta.ip ?? null,
+      userAgent: meta.userAgent?.slice(0, 300) ?? null,
+    })
     .run();
   return { token, csrfToken };
 }
@@ -27,7 +39,16 @@ export function createSession(db: Db, userId: number, meta: { ip?: string; userA
 export function resolveSession(db: Db, token: string, { idleMs, maxAgeMs }: SessionLimits): SessionInfo | null {
   const id = sha256Hex(token);
   const row = db
-    .select({ id: sessions.id, csrfToken: sessions.csrfToken, createdAt: sessions.createdAt, lastSeenAt: sessions.lastSeenAt, userId: users.id, email: users.email, firstname: users.firstname, lastname: users.lastname })
+    .select({
+      id: sessions.id,
+      csrfToken: sessions.csrfToken,
+      createdAt: sessions.createdAt,
+      lastSeenAt: sessions.lastSeenAt,
+      userId: users.id,
+      email: users.email,
+      firstname: users.firstname,
+      lastname: users.lastname,
+    })
     .from(sessions)
     .innerJoin(users, and(eq(users.id, sessions.userId), eq(users.active, true)))
     .innerJoin(userRoles, and(eq(userRoles.userId, users.id), eq(userRoles.roleId, ADMIN_ROLE_ID)))
@@ -39,7 +60,11 @@ export function resolveSession(db: Db, token: string, { idleMs, maxAgeMs }: Sess
     db.delete(sessions).where(eq(sessions.id, id)).run();
     return null;
   }
-  if (now - row.lastSeenAt.getTime() > Math.min(TOUCH_EVERY_MS, idleMs / 4)) db.update(sessions).set({ lastSeenAt: new Date(now) }).where(eq(sessions.id, id)).run();
+  if (now - row.lastSeenAt.getTime() > Math.min(TOUCH_EVERY_MS, idleMs / 4))
+    db.update(sessions)
+      .set({ lastSeenAt: new Date(now) })
+      .where(eq(sessions.id, id))
+      .run();
   const name = [row.firstname, row.lastname].filter(Boolean).join(" ") || row.email!;
   return { id: row.id, csrfToken: row.csrfToken, user: { id: row.userId, email: row.email!, name } };
 }
@@ -49,16 +74,31 @@ export function deleteSession(db: Db, sessionId: string): void {
 }
 
 export function pruneExpiredSessions(db: Db, { idleMs, maxAgeMs }: SessionLimits): number {
-  const expired = or(lt(sessions.lastSeenAt, new Date(Date.now() - idleMs)), lt(sessions.createdAt, new Date(Date.now() - maxAgeMs)));
+  const expired = or(
+    lt(sessions.lastSeenAt, new Date(Date.now() - idleMs)),
+    lt(sessions.createdAt, new Date(Date.now() - maxAgeMs)),
+  );
   return db.delete(sessions).where(expired).returning({ id: sessions.id }).all().length;
 }
 
-export type SessionView = { id: string; createdAt: Date; lastSeenAt: Date; ip: string | null; userAgent: string | null };
+export type SessionView = {
+  id: string;
+  createdAt: Date;
+  lastSeenAt: Date;
+  ip: string | null;
+  userAgent: string | null;
+};
 
 /** An admin's own sessions, newest first (ids are SHA-256 of the cookie token: no use without it). */
 export function listSessions(db: Db, userId: number): SessionView[] {
   return db
-    .select({ id: sessions.id, createdAt: sessions.createdAt, lastSeenAt: sessions.lastSeenAt, ip: sessions.ip, userAgent: sessions.userAgent })
+    .select({
+      id: sessions.id,
+      createdAt: sessions.createdAt,
+      lastSeenAt: sessions.lastSeenAt,
+      ip: sessions.ip,
+      userAgent: sessions.userAgent,
+    })
     .from(sessions)
     .where(eq(sessions.userId, userId))
     .orderBy(desc(sessions.lastSeenAt))
@@ -67,6 +107,10 @@ export function listSessions(db: Db, userId: number): SessionView[] {
 
 /** Ends one of the admin's own sessions; another admin's is not found. */
 export function revokeSession(db: Db, userId: number, sessionId: string): void {
-  const ended = db.delete(sessions).where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId))).returning({ id: sessions.id }).all();
+  const ended = db
+    .delete(sessions)
+    .where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId)))
+    .returning({ id: sessions.id })
+    .all();
   if (!ended.length) throw notFound("session");
 }

@@ -4,7 +4,17 @@ import type { Db, Tx, DbOrTx } from "../db/client";
 import { articles, attachments, groups, organizations, tickets, users } from "../db/schema";
 import { notFound, validate, ValidationError } from "../errors";
 import type { Actor, EventFeed } from "../events/feed";
-import { afterCursor, decodeCursor, diff, id, isoOrNull, DEFAULT_PAGE_SIZE, pageOf, type ListQuery, type Page } from "./records";
+import {
+  afterCursor,
+  decodeCursor,
+  diff,
+  id,
+  isoOrNull,
+  DEFAULT_PAGE_SIZE,
+  pageOf,
+  type ListQuery,
+  type Page,
+} from "./records";
 
 export type TicketRow = typeof tickets.$inferSelect;
 export type ArticleRow = typeof articles.$inferSelect;
@@ -16,8 +26,19 @@ const CLOSED_STATE_ID = 4;
 const NUMBER_BASE = 10_000;
 
 const attachmentInput = z.strictObject({
-  filename: z.string().trim().min(1).max(255).refine((f) => !/[/\\\0]/.test(f), "must be a plain file name"),
-  content_type: z.string().trim().max(255).regex(/^[\w.+-]+\/[\w.+-]+$/, "must be a MIME type such as image/png").optional().default("application/octet-stream"),
+  filename: z
+    .string()
+    .trim()
+    .min(1)
+    .max(255)
+    .refine((f) => !/[/\\\0]/.test(f), "must be a plain file name"),
+  content_type: z
+    .string()
+    .trim()
+    .max(255)
+    .regex(/^[\w.+-]+\/[\w.+-]+$/, "must be a MIME type such as image/png")
+    .optional()
+    .default("application/octet-stream"),
   data: z.base64("must be base64").max(50_000_000),
 });
 
@@ -53,7 +74,13 @@ export const ticketUpdateInput = z.strictObject(ticketShape);
 export type TicketJson = ReturnType<typeof ticketJson>;
 
 export function ticketJson(db: DbOrTx, t: TicketRow) {
-  const articleIds = db.select({ id: articles.id }).from(articles).where(eq(articles.ticketId, t.id)).orderBy(asc(articles.id)).all().map((a) => a.id);
+  const articleIds = db
+    .select({ id: articles.id })
+    .from(articles)
+    .where(eq(articles.ticketId, t.id))
+    .orderBy(asc(articles.id))
+    .all()
+    .map((a) => a.id);
   return {
     id: t.id,
     number: t.number,
@@ -83,7 +110,17 @@ export function ticketJson(db: DbOrTx, t: TicketRow) {
 }
 
 export function articleJson(db: DbOrTx, a: ArticleRow) {
-  const files = db.select({ id: attachments.id, filename: attachments.filename, size: attachments.size, contentType: attachments.contentType }).from(attachments).where(eq(attachments.articleId, a.id)).orderBy(asc(attachments.id)).all();
+  const files = db
+    .select({
+      id: attachments.id,
+      filename: attachments.filename,
+      size: attachments.size,
+      contentType: attachments.contentType,
+    })
+    .from(attachments)
+    .where(eq(attachments.articleId, a.id))
+    .orderBy(asc(attachments.id))
+    .all();
   return {
     id: a.id,
     ticket_id: a.ticketId,
@@ -97,7 +134,13 @@ export function articleJson(db: DbOrTx, a: ArticleRow) {
     internal: a.internal,
     origin_by_id: a.originById,
     /** Links, never contents (Zammad's rule); fetching one needs authentication. */
-    attachments: files.map((f) => ({ id: f.id, filename: f.filename, size: f.size, content_type: f.contentType, url: `/api/v1/attachments/${f.id}` })),
+    attachments: files.map((f) => ({
+      id: f.id,
+      filename: f.filename,
+      size: f.size,
+      content_type: f.contentType,
+      url: `/api/v1/attachments/${f.id}`,
+    })),
     created_at: a.createdAt.toISOString(),
     updated_at: a.updatedAt.toISOString(),
     created_by_id: a.createdById,
@@ -120,7 +163,8 @@ function resolveTicket(tx: Tx, d: z.infer<typeof ticketUpdateInput>): Record<str
   const priorityId = d.priority_id ?? (d.priority ? PRIORITIES.indexOf(d.priority) + 1 : undefined);
   if (priorityId !== undefined) out.priority_id = priorityId;
   if (d.group_id !== undefined) {
-    if (d.group_id !== null && !tx.select({ id: groups.id }).from(groups).where(eq(groups.id, d.group_id)).get()) throw new ValidationError([{ field: "group_id", message: "no such group" }]);
+    if (d.group_id !== null && !tx.select({ id: groups.id }).from(groups).where(eq(groups.id, d.group_id)).get())
+      throw new ValidationError([{ field: "group_id", message: "no such group" }]);
     out.group_id = d.group_id;
   }
   let customerId = d.customer_id;
@@ -130,44 +174,84 @@ function resolveTicket(tx: Tx, d: z.infer<typeof ticketUpdateInput>): Record<str
     customerId = c.id;
   }
   if (customerId !== undefined) {
-    const c = tx.select({ id: users.id, organizationId: users.organizationId }).from(users).where(eq(users.id, customerId)).get();
+    const c = tx
+      .select({ id: users.id, organizationId: users.organizationId })
+      .from(users)
+      .where(eq(users.id, customerId))
+      .get();
     if (!c) throw new ValidationError([{ field: "customer_id", message: "no such user" }]);
     out.customer_id = c.id;
     out.organization_id = c.organizationId;
   }
   if (d.owner_id !== undefined) {
-    if (d.owner_id !== null && !tx.select({ id: users.id }).from(users).where(eq(users.id, d.owner_id)).get()) throw new ValidationError([{ field: "owner_id", message: "no such user" }]);
+    if (d.owner_id !== null && !tx.select({ id: users.id }).from(users).where(eq(users.id, d.owner_id)).get())
+      throw new ValidationError([{ field: "owner_id", message: "no such user" }]);
     out.owner_id = d.owner_id;
   }
   return out;
 }
 
-const TICKET_COLUMNS = { title: "title", state_id: "stateId", priority_id: "priorityId", group_id: "groupId", customer_id: "customerId", owner_id: "ownerId", organization_id: "organizationId" } as const;
+const TICKET_COLUMNS = {
+  title: "title",
+  state_id: "stateId",
+  priority_id: "priorityId",
+  group_id: "groupId",
+  customer_id: "customerId",
+  owner_id: "ownerId",
+  organization_id: "organizationId",
+} as const;
 
 function toColumns(values: Record<string, unknown>): Partial<TicketRow> {
   const set: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(values)) if (k in TICKET_COLUMNS) set[TICKET_COLUMNS[k as keyof typeof TICKET_COLUMNS]] = v;
+  for (const [k, v] of Object.entries(values))
+    if (k in TICKET_COLUMNS) set[TICKET_COLUMNS[k as keyof typeof TICKET_COLUMNS]] = v;
   return set as Partial<TicketRow>;
 }
 
 function snapshot(t: TicketRow): Record<string, unknown> {
-  return { title: t.title, state_id: t.stateId, priority_id: t.priorityId, group_id: t.groupId, customer_id: t.customerId, owner_id: t.ownerId, organization_id: t.organizationId };
+  return {
+    title: t.title,
+    state_id: t.stateId,
+    priority_id: t.priorityId,
+    group_id: t.groupId,
+    customer_id: t.customerId,
+    owner_id: t.ownerId,
+    organization_id: t.organizationId,
+  };
 }
 
 export function createTicket(db: Db, feed: EventFeed, input: unknown, actor: Actor) {
   const d = validate(newTicketInput, input);
   if (!d.title) throw new ValidationError([{ field: "title", message: "is required" }]);
-  if (d.customer_id === undefined && !d.customer) throw new ValidationError([{ field: "customer_id", message: "is required (or customer: an email)" }]);
+  if (d.customer_id === undefined && !d.customer)
+    throw new ValidationError([{ field: "customer_id", message: "is required (or customer: an email)" }]);
   return db.transaction((tx) => {
     const values = { state_id: 1, priority_id: 2, ...resolveTicket(tx, d) };
     const now = new Date();
     const row = tx
       .insert(tickets)
-      .values({ number: `pending-${crypto.randomUUID()}`, ...(toColumns(values) as { title: string; stateId: number; priorityId: number; customerId: number }), closedAt: values.state_id === CLOSED_STATE_ID ? now : null, createdById: actor.id, updatedById: actor.id })
+      .values({
+        number: `pending-${crypto.randomUUID()}`,
+        ...(toColumns(values) as { title: string; stateId: number; priorityId: number; customerId: number }),
+        closedAt: values.state_id === CLOSED_STATE_ID ? now : null,
+        createdById: actor.id,
+        updatedById: actor.id,
+      })
       .returning()
       .get();
-    const numbered = tx.update(tickets).set({ number: String(NUMBER_BASE + row.id) }).where(eq(tickets.id, row.id)).returning().get();
-    feed.record(tx, { type: "ticket.created", objectType: "ticket", objectId: row.id, changes: diff({}, { number: numbered.number, ...values }), actor });
+    const numbered = tx
+      .update(tickets)
+      .set({ number: String(NUMBER_BASE + row.id) })
+      .where(eq(tickets.id, row.id))
+      .returning()
+      .get();
+    feed.record(tx, {
+      type: "ticket.created",
+      objectType: "ticket",
+      objectId: row.id,
+      changes: diff({}, { number: numbered.number, ...values }),
+      actor,
+    });
     const article = d.article ? addArticleIn(tx, feed, numbered, d.article, actor) : null;
     const ticket = getTicketRow(tx, row.id);
     return { ticket: ticketJson(tx, ticket), article: article && articleJson(tx, article) };
@@ -182,7 +266,12 @@ export function updateTicket(db: Db, feed: EventFeed, ticketId: number, input: u
     if (!Object.keys(changes).length) return ticketJson(tx, before);
     const set = toColumns(Object.fromEntries(Object.entries(changes).map(([k, [, v]]) => [k, v])));
     if (changes.state_id) set.closedAt = changes.state_id[1] === CLOSED_STATE_ID ? new Date() : null;
-    const row = tx.update(tickets).set({ ...set, updatedAt: new Date(), updatedById: actor.id }).where(eq(tickets.id, ticketId)).returning().get();
+    const row = tx
+      .update(tickets)
+      .set({ ...set, updatedAt: new Date(), updatedById: actor.id })
+      .where(eq(tickets.id, ticketId))
+      .returning()
+      .get();
     feed.record(tx, { type: "ticket.updated", objectType: "ticket", objectId: ticketId, changes, actor });
     return ticketJson(tx, row);
   });
@@ -192,7 +281,15 @@ export function deleteTicket(db: Db, feed: EventFeed, ticketId: number, actor: A
   db.transaction((tx) => {
     const before = getTicketRow(tx, ticketId);
     tx.delete(tickets).where(eq(tickets.id, ticketId)).run();
-    feed.record(tx, { type: "ticket.deleted", objectType: "ticket", objectId: ticketId, changes: Object.fromEntries(Object.entries({ number: before.number, ...snapshot(before) }).map(([k, v]) => [k, [v, null]])), actor });
+    feed.record(tx, {
+      type: "ticket.deleted",
+      objectType: "ticket",
+      objectId: ticketId,
+      changes: Object.fromEntries(
+        Object.entries({ number: before.number, ...snapshot(before) }).map(([k, v]) => [k, [v, null]]),
+      ),
+      actor,
+    });
   });
 }
 
@@ -201,19 +298,51 @@ export function getTicket(db: Db, ticketId: number) {
 }
 
 /** Adds an article; the ticket's counters and contact times move with it (ticket.updated). */
-function addArticleIn(tx: Tx, feed: EventFeed, ticket: TicketRow, d: z.infer<typeof articleInput>, actor: Actor): ArticleRow {
+function addArticleIn(
+  tx: Tx,
+  feed: EventFeed,
+  ticket: TicketRow,
+  d: z.infer<typeof articleInput>,
+  actor: Actor,
+): ArticleRow {
   const origin = d.sender === "Customer" ? ticket.customerId : actor.id;
   const article = tx
     .insert(articles)
-    .values({ ticketId: ticket.id, from: d.from ?? null, to: d.to ?? null, subject: d.subject ?? null, type: d.type, sender: d.sender, contentType: d.content_type, body: d.body, internal: d.internal, originById: origin, createdById: actor.id, updatedById: actor.id })
+    .values({
+      ticketId: ticket.id,
+      from: d.from ?? null,
+      to: d.to ?? null,
+      subject: d.subject ?? null,
+      type: d.type,
+      sender: d.sender,
+      contentType: d.content_type,
+      body: d.body,
+      internal: d.internal,
+      originById: origin,
+      createdById: actor.id,
+      updatedById: actor.id,
+    })
     .returning()
     .get();
   for (const a of d.attachments) {
     const data = Buffer.from(a.data, "base64");
-    tx.insert(attachments).values({ articleId: article.id, filename: a.filename, size: data.length, contentType: a.content_type, sha256: new Bun.CryptoHasher("sha256").update(data).digest("hex"), data }).run();
+    tx.insert(attachments)
+      .values({
+        articleId: article.id,
+        filename: a.filename,
+        size: data.length,
+        contentType: a.content_type,
+        sha256: new Bun.CryptoHasher("sha256").update(data).digest("hex"),
+        data,
+      })
+      .run();
   }
   const now = article.createdAt;
-  const set: Partial<TicketRow> = { articleCount: ticket.articleCount + 1, updatedAt: new Date(), updatedById: actor.id };
+  const set: Partial<TicketRow> = {
+    articleCount: ticket.articleCount + 1,
+    updatedAt: new Date(),
+    updatedById: actor.id,
+  };
   if (ticket.articleCount === 0) Object.assign(set, { createArticleType: d.type, createArticleSender: d.sender });
   if (!d.internal) {
     set.lastContactAt = now;
@@ -221,8 +350,25 @@ function addArticleIn(tx: Tx, feed: EventFeed, ticket: TicketRow, d: z.infer<typ
     if (d.sender === "Agent") set.lastContactAgentAt = now;
   }
   tx.update(tickets).set(set).where(eq(tickets.id, ticket.id)).run();
-  feed.record(tx, { type: "article.created", objectType: "article", objectId: article.id, changes: { ticket_id: [null, ticket.id], type: [null, d.type], sender: [null, d.sender], internal: [null, d.internal] }, actor });
-  feed.record(tx, { type: "ticket.updated", objectType: "ticket", objectId: ticket.id, changes: { article_count: [ticket.articleCount, ticket.articleCount + 1] }, actor });
+  feed.record(tx, {
+    type: "article.created",
+    objectType: "article",
+    objectId: article.id,
+    changes: {
+      ticket_id: [null, ticket.id],
+      type: [null, d.type],
+      sender: [null, d.sender],
+      internal: [null, d.internal],
+    },
+    actor,
+  });
+  feed.record(tx, {
+    type: "ticket.updated",
+    objectType: "ticket",
+    objectId: ticket.id,
+    changes: { article_count: [ticket.articleCount, ticket.articleCount + 1] },
+    actor,
+  });
   return article;
 }
 
@@ -233,7 +379,13 @@ export function createArticle(db: Db, feed: EventFeed, input: unknown, actor: Ac
 
 export function listArticles(db: Db, ticketId: number) {
   getTicketRow(db, ticketId);
-  return db.select().from(articles).where(eq(articles.ticketId, ticketId)).orderBy(asc(articles.id)).all().map((a) => articleJson(db, a));
+  return db
+    .select()
+    .from(articles)
+    .where(eq(articles.ticketId, ticketId))
+    .orderBy(asc(articles.id))
+    .all()
+    .map((a) => articleJson(db, a));
 }
 
 export function getArticle(db: Db, articleId: number) {
@@ -267,10 +419,19 @@ export function listTickets(db: Db, query: TicketListQuery): Page<TicketJson> {
   if (p.owner_id) conds.push(eq(tickets.ownerId, p.owner_id));
   if (p.organization_id) conds.push(eq(tickets.organizationId, p.organization_id));
   if (p.group_id) conds.push(eq(tickets.groupId, p.group_id));
-  if (p.q) conds.push(sql`(${tickets.title} LIKE ${`%${p.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`} ESCAPE '\\' OR ${tickets.number} = ${p.q})`);
+  if (p.q)
+    conds.push(
+      sql`(${tickets.title} LIKE ${`%${p.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`} ESCAPE '\\' OR ${tickets.number} = ${p.q})`,
+    );
   const descending = p.order === "desc";
   if (p.cursor) conds.push(afterCursor([sql`${tickets.id}`], decodeCursor(p.cursor, 1), descending));
-  const rows = db.select().from(tickets).where(conds.length ? and(...conds) : undefined).orderBy(descending ? desc(tickets.id) : asc(tickets.id)).limit(p.limit + 1).all();
+  const rows = db
+    .select()
+    .from(tickets)
+    .where(conds.length ? and(...conds) : undefined)
+    .orderBy(descending ? desc(tickets.id) : asc(tickets.id))
+    .limit(p.limit + 1)
+    .all();
   const page = pageOf(rows, p.limit, (last) => [last.id]);
   return { data: page.data.map((t) => ticketJson(db, t)), next_cursor: page.next_cursor };
 }
@@ -281,8 +442,41 @@ export function ticketLookups(db: Db, rows: TicketJson[]) {
   const orgIds = [...new Set(rows.map((t) => t.organization_id).filter((x): x is number => x !== null))];
   const groupIds = [...new Set(rows.map((t) => t.group_id).filter((x): x is number => x !== null))];
   return {
-    users: new Map(userIds.length ? db.select({ id: users.id, email: users.email, login: users.login, firstname: users.firstname, lastname: users.lastname }).from(users).where(inArray(users.id, userIds)).all().map((u) => [u.id, u]) : []),
-    organizations: new Map(orgIds.length ? db.select({ id: organizations.id, name: organizations.name }).from(organizations).where(inArray(organizations.id, orgIds)).all().map((o) => [o.id, o.name]) : []),
-    groups: new Map(groupIds.length ? db.select({ id: groups.id, name: groups.name }).from(groups).where(inArray(groups.id, groupIds)).all().map((g) => [g.id, g.name]) : []),
+    users: new Map(
+      userIds.length
+        ? db
+            .select({
+              id: users.id,
+              email: users.email,
+              login: users.login,
+              firstname: users.firstname,
+              lastname: users.lastname,
+            })
+            .from(users)
+            .where(inArray(users.id, userIds))
+            .all()
+            .map((u) => [u.id, u])
+        : [],
+    ),
+    organizations: new Map(
+      orgIds.length
+        ? db
+            .select({ id: organizations.id, name: organizations.name })
+            .from(organizations)
+            .where(inArray(organizations.id, orgIds))
+            .all()
+            .map((o) => [o.id, o.name])
+        : [],
+    ),
+    groups: new Map(
+      groupIds.length
+        ? db
+            .select({ id: groups.id, name: groups.name })
+            .from(groups)
+            .where(inArray(groups.id, groupIds))
+            .all()
+            .map((g) => [g.id, g.name])
+        : [],
+    ),
   };
 }

@@ -6,11 +6,34 @@ import { groups, organizations, tickets, userGroups, userRoles, users, type Prov
 import { conflict, notFound, validate, ValidationError } from "../errors";
 import type { Actor, EventFeed } from "../events/feed";
 import { afterAccountChange, assertNotLastActiveAdmin, checkAccountChange, endAdminAccess } from "./admin-access";
-import { apiValues, customValues, customValuesShape, listCustomFields, missingRequired, replacementValues, schemaWithFields, type CustomField } from "./custom-fields";
+import {
+  apiValues,
+  customValues,
+  customValuesShape,
+  listCustomFields,
+  missingRequired,
+  replacementValues,
+  schemaWithFields,
+  type CustomField,
+} from "./custom-fields";
 import type { Core } from "../core";
 import type { PersonFields } from "./person-fields";
 import { CUSTOMER_ROLE_ID, ROLE_ID_CHOICES, ROLE_IDS, ROLE_NAMES, roleName, type RoleName } from "./roles";
-import { afterCursor, boundedJsonObject, decodeCursor, diff, ftsQuery, id, isoOrNull, listDefaults, pageOf, stamp, type ListQuery, text, type Page } from "./records";
+import {
+  afterCursor,
+  boundedJsonObject,
+  decodeCursor,
+  diff,
+  ftsQuery,
+  id,
+  isoOrNull,
+  listDefaults,
+  pageOf,
+  stamp,
+  type ListQuery,
+  text,
+  type Page,
+} from "./records";
 
 export type UserRow = typeof users.$inferSelect;
 
@@ -72,7 +95,11 @@ const builtInShape = {
   active: z.boolean().optional(),
   // A person always has a role: an empty list is refused rather than leaving them with none.
   roles: z.array(z.enum(ROLE_NAMES)).min(1, "must name at least one role").max(3).optional(),
-  role_ids: z.array(z.literal(Object.values(ROLE_IDS), `must be ${ROLE_ID_CHOICES}`)).min(1, "must name at least one role").max(3).optional(),
+  role_ids: z
+    .array(z.literal(Object.values(ROLE_IDS), `must be ${ROLE_ID_CHOICES}`))
+    .min(1, "must name at least one role")
+    .max(3)
+    .optional(),
   group_ids: z.array(id).max(1000).optional(),
   traits: boundedJsonObject.optional(),
 };
@@ -80,7 +107,10 @@ const builtInShape = {
 /** A person as a client writes it: these fields plus the custom fields (checked when written). */
 export const userInputModel = z.object(builtInShape);
 
-export type UserInput = { [K in keyof typeof builtInShape]?: z.infer<(typeof builtInShape)[K]> } & Record<string, unknown>;
+export type UserInput = { [K in keyof typeof builtInShape]?: z.infer<(typeof builtInShape)[K]> } & Record<
+  string,
+  unknown
+>;
 
 function inputSchema(fields: CustomField[]) {
   return schemaWithFields("user", fields, () => z.strictObject({ ...builtInShape, ...customValuesShape(fields) }));
@@ -96,10 +126,29 @@ export type UserJson = ReturnType<typeof toJsonRows>[number];
 function toJsonRows(db: DbOrTx, rows: UserRow[], fields: CustomField[], personFields: PersonFields) {
   if (!rows.length) return [];
   const ids = rows.map((r) => r.id);
-  const roleRows = db.select({ userId: userRoles.userId, roleId: userRoles.roleId }).from(userRoles).where(inArray(userRoles.userId, ids)).orderBy(asc(userRoles.roleId)).all();
-  const groupRows = db.select({ userId: userGroups.userId, groupId: userGroups.groupId }).from(userGroups).where(inArray(userGroups.userId, ids)).orderBy(asc(userGroups.groupId)).all();
+  const roleRows = db
+    .select({ userId: userRoles.userId, roleId: userRoles.roleId })
+    .from(userRoles)
+    .where(inArray(userRoles.userId, ids))
+    .orderBy(asc(userRoles.roleId))
+    .all();
+  const groupRows = db
+    .select({ userId: userGroups.userId, groupId: userGroups.groupId })
+    .from(userGroups)
+    .where(inArray(userGroups.userId, ids))
+    .orderBy(asc(userGroups.groupId))
+    .all();
   const orgIds = [...new Set(rows.map((r) => r.organizationId).filter((x): x is number => x !== null))];
-  const orgNames = new Map(orgIds.length ? db.select({ id: organizations.id, name: organizations.name }).from(organizations).where(inArray(organizations.id, orgIds)).all().map((o) => [o.id, o.name]) : []);
+  const orgNames = new Map(
+    orgIds.length
+      ? db
+          .select({ id: organizations.id, name: organizations.name })
+          .from(organizations)
+          .where(inArray(organizations.id, orgIds))
+          .all()
+          .map((o) => [o.id, o.name])
+      : [],
+  );
   const extras = personFields.of(db, ids);
   return rows.map((r) => {
     const extra = extras.get(r.id);
@@ -152,28 +201,81 @@ export function getUserRow(db: DbOrTx, userId: number): UserRow {
 
 /** Every column a new user row gets, so one prepared INSERT serves every create (bulk loads run it a million times). */
 const NEW_USER_DEFAULTS: Record<string, unknown> = {
-  email: null, firstname: null, lastname: null, phone: null, mobile: null, address: null, web: null, note: null, image: null,
-  organizationId: null, vip: false, verified: false, outOfOffice: false, timezone: null, lastLogin: null, lastSeenAt: null,
-  passwordHash: null, active: true, custom: {}, traits: {}, provenance: {}, createdById: null, updatedById: null,
+  email: null,
+  firstname: null,
+  lastname: null,
+  phone: null,
+  mobile: null,
+  address: null,
+  web: null,
+  note: null,
+  image: null,
+  organizationId: null,
+  vip: false,
+  verified: false,
+  outOfOffice: false,
+  timezone: null,
+  lastLogin: null,
+  lastSeenAt: null,
+  passwordHash: null,
+  active: true,
+  custom: {},
+  traits: {},
+  provenance: {},
+  createdById: null,
+  updatedById: null,
 };
 
 const writes = preparedFor((db) => ({
   insertUser: db
     .insert(users)
-    .values(Object.fromEntries(["login", "createdAt", "updatedAt", ...Object.keys(NEW_USER_DEFAULTS)].map((k) => [k, sql.placeholder(k)])) as unknown as typeof users.$inferInsert)
+    .values(
+      Object.fromEntries(
+        ["login", "createdAt", "updatedAt", ...Object.keys(NEW_USER_DEFAULTS)].map((k) => [k, sql.placeholder(k)]),
+      ) as unknown as typeof users.$inferInsert,
+    )
     .returning()
     .prepare(),
-  insertRole: db.insert(userRoles).values({ userId: sql.placeholder("userId"), roleId: sql.placeholder("roleId") }).prepare(),
+  insertRole: db
+    .insert(userRoles)
+    .values({ userId: sql.placeholder("userId"), roleId: sql.placeholder("roleId") })
+    .prepare(),
 }));
 
 const lookups = preparedFor((db) => ({
-  byEmail: db.select().from(users).where(eq(users.email, sql.placeholder("email"))).prepare(),
-  byLogin: db.select().from(users).where(eq(users.login, sql.placeholder("login"))).prepare(),
+  byEmail: db
+    .select()
+    .from(users)
+    .where(eq(users.email, sql.placeholder("email")))
+    .prepare(),
+  byLogin: db
+    .select()
+    .from(users)
+    .where(eq(users.login, sql.placeholder("login")))
+    .prepare(),
   // For modules that act per person on hot paths (the CRM planner on every user event).
-  exists: db.select({ id: users.id }).from(users).where(eq(users.id, sql.placeholder("id"))).prepare(),
-  organizationOf: db.select({ org: users.organizationId }).from(users).where(eq(users.id, sql.placeholder("id"))).prepare(),
-  roleIds: db.select({ roleId: userRoles.roleId }).from(userRoles).where(eq(userRoles.userId, sql.placeholder("userId"))).prepare(),
-  idsAfter: db.select({ id: users.id }).from(users).where(gt(users.id, sql.placeholder("after"))).orderBy(asc(users.id)).limit(sql.placeholder("limit")).prepare(),
+  exists: db
+    .select({ id: users.id })
+    .from(users)
+    .where(eq(users.id, sql.placeholder("id")))
+    .prepare(),
+  organizationOf: db
+    .select({ org: users.organizationId })
+    .from(users)
+    .where(eq(users.id, sql.placeholder("id")))
+    .prepare(),
+  roleIds: db
+    .select({ roleId: userRoles.roleId })
+    .from(userRoles)
+    .where(eq(userRoles.userId, sql.placeholder("userId")))
+    .prepare(),
+  idsAfter: db
+    .select({ id: users.id })
+    .from(users)
+    .where(gt(users.id, sql.placeholder("after")))
+    .orderBy(asc(users.id))
+    .limit(sql.placeholder("limit"))
+    .prepare(),
 }));
 
 export function userExists(db: DbOrTx, userId: number): boolean {
@@ -187,12 +289,16 @@ export function organizationIdOf(db: DbOrTx, userId: number): number | null {
 
 /** The person's role ids ([] without the person). */
 export function roleIdsOf(db: DbOrTx, userId: number): number[] {
-  return lookups(db).roleIds.all({ userId }).map((r) => r.roleId);
+  return lookups(db)
+    .roleIds.all({ userId })
+    .map((r) => r.roleId);
 }
 
 /** A batch of user ids in id order, after `afterId` (keyset walking over everyone). */
 export function userIdsAfter(db: DbOrTx, afterId: number, limit: number): number[] {
-  return lookups(db).idsAfter.all({ after: afterId, limit }).map((r) => r.id);
+  return lookups(db)
+    .idsAfter.all({ after: afterId, limit })
+    .map((r) => r.id);
 }
 
 export function findUserByEmail(db: DbOrTx, address: string): UserRow | undefined {
@@ -204,11 +310,30 @@ export function findUserByLogin(db: DbOrTx, login: string): UserRow | undefined 
 }
 
 /** The writable state of a user in API names: what diffs and events compare. */
-function snapshot(db: DbOrTx, row: UserRow, fields: CustomField[], only?: Record<string, unknown>): Record<string, unknown> {
+function snapshot(
+  db: DbOrTx,
+  row: UserRow,
+  fields: CustomField[],
+  only?: Record<string, unknown>,
+): Record<string, unknown> {
   const out = apiValues(row, COLUMN_OF, fields);
   // Memberships cost a query each: read only when the caller compares them.
-  if (!only || "role_ids" in only) out.role_ids = db.select({ id: userRoles.roleId }).from(userRoles).where(eq(userRoles.userId, row.id)).orderBy(asc(userRoles.roleId)).all().map((r) => r.id);
-  if (!only || "group_ids" in only) out.group_ids = db.select({ id: userGroups.groupId }).from(userGroups).where(eq(userGroups.userId, row.id)).orderBy(asc(userGroups.groupId)).all().map((r) => r.id);
+  if (!only || "role_ids" in only)
+    out.role_ids = db
+      .select({ id: userRoles.roleId })
+      .from(userRoles)
+      .where(eq(userRoles.userId, row.id))
+      .orderBy(asc(userRoles.roleId))
+      .all()
+      .map((r) => r.id);
+  if (!only || "group_ids" in only)
+    out.group_ids = db
+      .select({ id: userGroups.groupId })
+      .from(userGroups)
+      .where(eq(userGroups.userId, row.id))
+      .orderBy(asc(userGroups.groupId))
+      .all()
+      .map((r) => r.id);
   out.traits = row.traits;
   return out;
 }
@@ -220,20 +345,31 @@ function resolveInput(tx: Tx, data: Record<string, unknown>, fields: CustomField
   if (data.organization !== undefined) {
     if (data.organization === null) target.organization_id = null;
     else {
-      const org = tx.select({ id: organizations.id }).from(organizations).where(sql`lower(${organizations.name}) = lower(${data.organization as string})`).get();
-      if (!org) throw new ValidationError([{ field: "organization", message: `no organization named "${data.organization}"` }]);
+      const org = tx
+        .select({ id: organizations.id })
+        .from(organizations)
+        .where(sql`lower(${organizations.name}) = lower(${data.organization as string})`)
+        .get();
+      if (!org)
+        throw new ValidationError([{ field: "organization", message: `no organization named "${data.organization}"` }]);
       target.organization_id = org.id;
     }
   }
-  if (typeof target.organization_id === "number" && !tx.select({ id: organizations.id }).from(organizations).where(eq(organizations.id, target.organization_id)).get()) {
+  if (
+    typeof target.organization_id === "number" &&
+    !tx.select({ id: organizations.id }).from(organizations).where(eq(organizations.id, target.organization_id)).get()
+  ) {
     throw new ValidationError([{ field: "organization_id", message: "no such organization" }]);
   }
   const roleIds = data.role_ids ?? (data.roles as RoleName[] | undefined)?.map((n) => ROLE_IDS[n]);
   if (roleIds !== undefined) target.role_ids = [...new Set(roleIds as number[])].sort();
   if (data.group_ids !== undefined) {
     const wanted = [...new Set(data.group_ids as number[])].sort((a, b) => a - b);
-    const found = wanted.length ? tx.select({ id: groups.id }).from(groups).where(inArray(groups.id, wanted)).all().length : 0;
-    if (found !== wanted.length) throw new ValidationError([{ field: "group_ids", message: "contains an unknown group id" }]);
+    const found = wanted.length
+      ? tx.select({ id: groups.id }).from(groups).where(inArray(groups.id, wanted)).all().length
+      : 0;
+    if (found !== wanted.length)
+      throw new ValidationError([{ field: "group_ids", message: "contains an unknown group id" }]);
     target.group_ids = wanted;
   }
   for (const f of fields) if (data[f.name] !== undefined) target[f.name] = data[f.name];
@@ -243,13 +379,20 @@ function resolveInput(tx: Tx, data: Record<string, unknown>, fields: CustomField
 
 function assertUnique(tx: Tx, values: Record<string, unknown>, exceptId?: number) {
   const taken = (row: UserRow | undefined) => row !== undefined && row.id !== exceptId;
-  if (typeof values.email === "string" && taken(findUserByEmail(tx, values.email))) throw conflict("a user with this email already exists", [{ field: "email", message: "already taken" }]);
-  if (typeof values.login === "string" && taken(findUserByLogin(tx, values.login))) throw conflict("a user with this login already exists", [{ field: "login", message: "already taken" }]);
+  if (typeof values.email === "string" && taken(findUserByEmail(tx, values.email)))
+    throw conflict("a user with this email already exists", [{ field: "email", message: "already taken" }]);
+  if (typeof values.login === "string" && taken(findUserByLogin(tx, values.login)))
+    throw conflict("a user with this login already exists", [{ field: "login", message: "already taken" }]);
 }
 
 /** Writes target values onto a user row (columns, custom JSON, roles, groups, traits, provenance). */
 /** The column values that carry `changes` (fields, custom JSON, traits, provenance, audit), from a row's current state. */
-function columnsFor(current: { custom: Record<string, unknown>; provenance: Provenance }, changes: Record<string, [unknown, unknown]>, fields: CustomField[], actor: Actor): Partial<UserRow> {
+function columnsFor(
+  current: { custom: Record<string, unknown>; provenance: Provenance },
+  changes: Record<string, [unknown, unknown]>,
+  fields: CustomField[],
+  actor: Actor,
+): Partial<UserRow> {
   const set: Record<string, unknown> = {};
   const custom = { ...current.custom };
   let customChanged = false;
@@ -278,12 +421,22 @@ function writeMemberships(tx: Tx, userId: number, changes: Record<string, [unkno
   if (changes.group_ids) {
     tx.delete(userGroups).where(eq(userGroups.userId, userId)).run();
     const ids = changes.group_ids[1] as number[];
-    if (ids.length) tx.insert(userGroups).values(ids.map((groupId) => ({ userId, groupId }))).run();
+    if (ids.length)
+      tx.insert(userGroups)
+        .values(ids.map((groupId) => ({ userId, groupId })))
+        .run();
   }
 }
 
 /** Creates a user inside an open transaction (the identify and import paths batch many). */
-export function createUserIn(tx: Tx, feed: EventFeed, data: Record<string, unknown>, fields: CustomField[], actor: Actor, extra: Partial<UserRow> = {}): UserRow {
+export function createUserIn(
+  tx: Tx,
+  feed: EventFeed,
+  data: Record<string, unknown>,
+  fields: CustomField[],
+  actor: Actor,
+  extra: Partial<UserRow> = {},
+): UserRow {
   const target = resolveInput(tx, data, fields);
   const login = (target.login as string | undefined) ?? (target.email as string | undefined);
   if (!login) throw new ValidationError([{ field: "email", message: "a user needs an email or a login" }]);
@@ -295,7 +448,15 @@ export function createUserIn(tx: Tx, feed: EventFeed, data: Record<string, unkno
   const changes = diff({}, target);
   const columns = columnsFor({ custom: {}, provenance: {} }, changes, fields, actor);
   const now = new Date();
-  const values: Record<string, unknown> = { ...NEW_USER_DEFAULTS, createdAt: now, ...columns, updatedAt: now, login, createdById: actor.id, ...extra };
+  const values: Record<string, unknown> = {
+    ...NEW_USER_DEFAULTS,
+    createdAt: now,
+    ...columns,
+    updatedAt: now,
+    login,
+    createdById: actor.id,
+    ...extra,
+  };
   const row = writes(tx).insertUser.get(values);
   writeMemberships(tx, row.id, changes);
   afterAccountChange(tx, row.id, changes);
@@ -304,22 +465,41 @@ export function createUserIn(tx: Tx, feed: EventFeed, data: Record<string, unkno
 }
 
 /** Applies changes inside an open transaction; no event (and no write) when nothing changes. */
-export function updateUserIn(tx: Tx, feed: EventFeed, before: UserRow, data: Record<string, unknown>, fields: CustomField[], actor: Actor, extra: Partial<UserRow> = {}): UserRow {
+export function updateUserIn(
+  tx: Tx,
+  feed: EventFeed,
+  before: UserRow,
+  data: Record<string, unknown>,
+  fields: CustomField[],
+  actor: Actor,
+  extra: Partial<UserRow> = {},
+): UserRow {
   const target = resolveInput(tx, data, fields);
   assertUnique(tx, target, before.id);
   const changes = diff(snapshot(tx, before, fields, target), target);
   if (!Object.keys(changes).length) {
-    return Object.keys(extra).length ? tx.update(users).set(extra).where(eq(users.id, before.id)).returning().get() : before;
+    return Object.keys(extra).length
+      ? tx.update(users).set(extra).where(eq(users.id, before.id)).returning().get()
+      : before;
   }
   checkAccountChange(tx, before.id, changes);
-  const row = tx.update(users).set({ ...columnsFor(before, changes, fields, actor), ...extra }).where(eq(users.id, before.id)).returning().get();
+  const row = tx
+    .update(users)
+    .set({ ...columnsFor(before, changes, fields, actor), ...extra })
+    .where(eq(users.id, before.id))
+    .returning()
+    .get();
   writeMemberships(tx, before.id, changes);
   afterAccountChange(tx, before.id, changes);
   feed.record(tx, { type: "user.updated", objectType: "user", objectId: before.id, changes, actor });
   return row;
 }
 
-export function parseUserInput(db: DbOrTx, input: unknown, fields = listCustomFields(db, "user")): { data: UserInput; fields: CustomField[] } {
+export function parseUserInput(
+  db: DbOrTx,
+  input: unknown,
+  fields = listCustomFields(db, "user"),
+): { data: UserInput; fields: CustomField[] } {
   return { data: validate(inputSchema(fields), input) as UserInput, fields };
 }
 
@@ -333,7 +513,9 @@ export function createUser({ db, events, personFields }: PeopleContext, input: u
 
 export function updateUser({ db, events, personFields }: PeopleContext, userId: number, input: unknown, actor: Actor) {
   const { data, fields } = parseUserInput(db, input);
-  return db.transaction((tx) => userJson(tx, personFields, updateUserIn(tx, events, getUserRow(tx, userId), data, fields, actor), fields));
+  return db.transaction((tx) =>
+    userJson(tx, personFields, updateUserIn(tx, events, getUserRow(tx, userId), data, fields, actor), fields),
+  );
 }
 
 /** What a PUT clears a left-out field to: a new person's value. Login and roles are not here: a person always has both. */
@@ -350,15 +532,24 @@ const REPLACED_USER_DEFAULTS: Record<string, unknown> = {
 export function replaceUser({ db, events, personFields }: PeopleContext, userId: number, input: unknown, actor: Actor) {
   const { data, fields } = parseUserInput(db, input);
   const values = replacementValues(REPLACED_USER_DEFAULTS, fields, data);
-  return db.transaction((tx) => userJson(tx, personFields, updateUserIn(tx, events, getUserRow(tx, userId), values, fields, actor), fields));
+  return db.transaction((tx) =>
+    userJson(tx, personFields, updateUserIn(tx, events, getUserRow(tx, userId), values, fields, actor), fields),
+  );
 }
 
 /** Creates or updates the user with this email (the email is the join key). */
-export function upsertUserByEmail({ db, events, personFields }: PeopleContext, address: string, input: unknown, actor: Actor) {
+export function upsertUserByEmail(
+  { db, events, personFields }: PeopleContext,
+  address: string,
+  input: unknown,
+  actor: Actor,
+) {
   const { data, fields } = parseUserInput(db, { ...(input as object), email: address });
   return db.transaction((tx) => {
     const existing = findUserByEmail(tx, data.email as string);
-    const row = existing ? updateUserIn(tx, events, existing, data, fields, actor) : createUserIn(tx, events, data, fields, actor);
+    const row = existing
+      ? updateUserIn(tx, events, existing, data, fields, actor)
+      : createUserIn(tx, events, data, fields, actor);
     return { user: userJson(tx, personFields, row, fields), created: !existing };
   });
 }
@@ -367,7 +558,13 @@ export function upsertUserByEmail({ db, events, personFields }: PeopleContext, a
  * Deletes a user. One who is a ticket's customer or owner is refused (409) unless `reassignTo`
  * names another user, who then takes those tickets over; nothing is left pointing at nobody.
  */
-export function deleteUser(db: Db, feed: EventFeed, userId: number, actor: Actor, opts: { reassignTo?: number } = {}): void {
+export function deleteUser(
+  db: Db,
+  feed: EventFeed,
+  userId: number,
+  actor: Actor,
+  opts: { reassignTo?: number } = {},
+): void {
   const fields = listCustomFields(db, "user");
   db.transaction((tx) => {
     const row = getUserRow(tx, userId);
@@ -378,7 +575,10 @@ export function deleteUser(db: Db, feed: EventFeed, userId: number, actor: Actor
       .where(sql`${tickets.customerId} = ${userId} OR ${tickets.ownerId} = ${userId}`)
       .all();
     if (owned.length && opts.reassignTo === undefined) {
-      throw conflict(`this user has ${owned.length} ticket(s); pass reassign_to=<user id> to hand them to someone else`, [{ field: "reassign_to", message: "required: the user has tickets" }]);
+      throw conflict(
+        `this user has ${owned.length} ticket(s); pass reassign_to=<user id> to hand them to someone else`,
+        [{ field: "reassign_to", message: "required: the user has tickets" }],
+      );
     }
     if (owned.length) {
       if (opts.reassignTo === userId) throw conflict("cannot reassign tickets to the user being deleted");
@@ -444,7 +644,10 @@ export type UserListQuery = ListQuery<UserSort> & {
  * Lists users with filters, full-text search (email, names, login, organization name) and keyset
  * pagination on an indexed sort, so page 1000 costs what page 1 costs.
  */
-export function listUsers({ db, personFields }: Pick<Core, "db" | "personFields">, query: UserListQuery): Page<UserJson> {
+export function listUsers(
+  { db, personFields }: Pick<Core, "db" | "personFields">,
+  query: UserListQuery,
+): Page<UserJson> {
   const p = { ...query, ...listDefaults(query, "id") };
   const conds: SQL[] = [];
   const match = p.q ? ftsQuery(p.q) : null;
@@ -504,13 +707,29 @@ function sortValues(sort: UserSort, r: UserRow): unknown[] {
   }
 }
 
-export type UserSummary = { id: number; email: string | null; login: string; firstname: string | null; lastname: string | null };
+export type UserSummary = {
+  id: number;
+  email: string | null;
+  login: string;
+  firstname: string | null;
+  lastname: string | null;
+};
 
 /** Names for display (timelines, ticket lists): a few users by id, in one query. */
 export function describeUsers(db: Db, ids: (number | null | undefined)[]): Map<number, UserSummary> {
   const wanted = [...new Set(ids.filter((x): x is number => typeof x === "number"))];
   if (!wanted.length) return new Map();
-  const rows = db.select({ id: users.id, email: users.email, login: users.login, firstname: users.firstname, lastname: users.lastname }).from(users).where(inArray(users.id, wanted)).all();
+  const rows = db
+    .select({
+      id: users.id,
+      email: users.email,
+      login: users.login,
+      firstname: users.firstname,
+      lastname: users.lastname,
+    })
+    .from(users)
+    .where(inArray(users.id, wanted))
+    .all();
   return new Map(rows.map((r) => [r.id, r]));
 }
 
@@ -518,7 +737,13 @@ export function describeUsers(db: Db, ids: (number | null | undefined)[]): Map<n
 export function resolveUserRef(db: Db, ref: string, field: string): number {
   const value = ref.trim();
   if (!value) throw new ValidationError([{ field, message: "is required: a user id or email" }]);
-  const row = /^\d{1,15}$/.test(value) ? db.select({ id: users.id }).from(users).where(eq(users.id, Number(value))).get() : findUserByEmail(db, value);
+  const row = /^\d{1,15}$/.test(value)
+    ? db
+        .select({ id: users.id })
+        .from(users)
+        .where(eq(users.id, Number(value)))
+        .get()
+    : findUserByEmail(db, value);
   if (!row) throw new ValidationError([{ field, message: `no user with the id or email "${value}"` }]);
   return row.id;
 }

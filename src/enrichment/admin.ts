@@ -41,9 +41,15 @@ const CHECK_FIELDS = [
 
 const PLAN_MESSAGES: Record<PlanResult, { kind: "success" | "info" | "error"; message: string }> = {
   queued: { kind: "success", message: "Lookup queued; the answer is merged when Clearbit replies." },
-  cached: { kind: "success", message: "Applied Clearbit's answer from the last check (within the refresh interval, no new call)." },
+  cached: {
+    kind: "success",
+    message: "Applied Clearbit's answer from the last check (within the refresh interval, no new call).",
+  },
   pending: { kind: "info", message: "A lookup for this email is already under way." },
-  unknown: { kind: "info", message: "Clearbit does not know this email; it is asked again after the configured number of days." },
+  unknown: {
+    kind: "info",
+    message: "Clearbit does not know this email; it is asked again after the configured number of days.",
+  },
   invalid: { kind: "error", message: "Clearbit refused this email as invalid." },
   disabled: { kind: "error", message: "Clearbit is not enabled: enable it under Integrations → Clearbit." },
   no_email: { kind: "error", message: "This person has no email to look up." },
@@ -91,15 +97,31 @@ function conditionsFromText(text: string): Condition[] {
     const line = lines[i]!.trim();
     if (!line) continue;
     const m = /^(\S+)\s+(\S+)(?:\s+(.+))?$/.exec(line);
-    if (!m || !(OPERATORS as readonly string[]).includes(m[2]!)) throw new ValidationError([{ field: "conditions", message: `line ${i + 1}: write "field operator value" with an operator of: ${OPERATORS.join(", ")}` }]);
+    if (!m || !(OPERATORS as readonly string[]).includes(m[2]!))
+      throw new ValidationError([
+        {
+          field: "conditions",
+          message: `line ${i + 1}: write "field operator value" with an operator of: ${OPERATORS.join(", ")}`,
+        },
+      ]);
     const raw = m[3]?.trim();
-    const value = raw === undefined ? null : raw === "true" ? true : raw === "false" ? false : /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw.replace(/^"(.*)"$/, "$1");
+    const value =
+      raw === undefined
+        ? null
+        : raw === "true"
+          ? true
+          : raw === "false"
+            ? false
+            : /^-?\d+(\.\d+)?$/.test(raw)
+              ? Number(raw)
+              : raw.replace(/^"(.*)"$/, "$1");
     out.push({ field: m[1]!, op: m[2] as Condition["op"], value });
   }
   return out;
 }
 
-const conditionText = (c: Condition) => [c.field, c.op, c.value === null || c.value === undefined ? "" : String(c.value)].join(" ").trim();
+const conditionText = (c: Condition) =>
+  [c.field, c.op, c.value === null || c.value === undefined ? "" : String(c.value)].join(" ").trim();
 
 /** The person page's Clearbit card. */
 export function personEnrichmentView(ctx: AppContext, clearbit: ClearbitEnrichment, userId: number) {
@@ -119,15 +141,22 @@ export function personEnrichmentView(ctx: AppContext, clearbit: ClearbitEnrichme
 
 /** Integrations → Clearbit (settings, status, mappings, backfill, log), audiences, and "enrich now". */
 export function integrationPages(ctx: AppContext, { clearbit, audiences }: Enrichment) {
-
   const progressView = () => {
     const p = clearbit.backfillProgress();
     return p ? { ...p, startedAt: formatTime(new Date(p.started_at)) } : null;
   };
 
-  const clearbitPage = (request: Request, session: SessionInfo, extra: { form?: Form; errors?: Record<string, string>; status?: number } = {}) => {
+  const clearbitPage = (
+    request: Request,
+    session: SessionInfo,
+    extra: { form?: Form; errors?: Record<string, string>; status?: number } = {},
+  ) => {
     const s = settingsJson(clearbit.settings);
-    const form: Form = extra.form ?? { ...s, user_mappings: formatMappings(s.user_mappings), organization_mappings: formatMappings(s.organization_mappings) };
+    const form: Form = extra.form ?? {
+      ...s,
+      user_mappings: formatMappings(s.user_mappings),
+      organization_mappings: formatMappings(s.organization_mappings),
+    };
     const errors = extra.errors ?? {};
     const log = ctx.delivery.listHttpLog({ facility: "clearbit", limit: 50 }).map((e) => ({
       at: formatTime(e.createdAt),
@@ -139,15 +168,25 @@ export function integrationPages(ctx: AppContext, { clearbit, audiences }: Enric
       body: e.responseBody ?? e.error ?? "",
     }));
     const userTargets = [...MAPPABLE_USER_FIELDS, ...listCustomFields(ctx.db, "user").map((f) => f.name)].join(", ");
-    const organizationTargets = [...MAPPABLE_ORGANIZATION_FIELDS, ...listCustomFields(ctx.db, "organization").map((f) => f.name)].join(", ");
+    const organizationTargets = [
+      ...MAPPABLE_ORGANIZATION_FIELDS,
+      ...listCustomFields(ctx.db, "organization").map((f) => f.name),
+    ].join(", ");
     const data = {
       status: clearbit.status(),
       form,
       errors,
       urlFields: URL_FIELDS.map((f) => ({ ...f, value: str(form[f.name]), error: errors[f.name] ?? null })),
-      numberFields: NUMBER_FIELDS.map((f) => ({ ...f, value: String(form[f.name] ?? ""), error: errors[f.name] ?? null })),
+      numberFields: NUMBER_FIELDS.map((f) => ({
+        ...f,
+        value: String(form[f.name] ?? ""),
+        error: errors[f.name] ?? null,
+      })),
       checkFields: CHECK_FIELDS.map((f) => ({ ...f, checked: form[f.name] === true || form[f.name] === "true" })),
-      mappingRows: [...clearbit.settings.user_mappings.map((m) => ({ ...m, target: `person: ${m.target}` })), ...clearbit.settings.organization_mappings.map((m) => ({ ...m, target: `organization: ${m.target}` }))].map((m) => ({ ...m, human: humanName(m.source) })),
+      mappingRows: [
+        ...clearbit.settings.user_mappings.map((m) => ({ ...m, target: `person: ${m.target}` })),
+        ...clearbit.settings.organization_mappings.map((m) => ({ ...m, target: `organization: ${m.target}` })),
+      ].map((m) => ({ ...m, human: humanName(m.source) })),
       userTargets,
       organizationTargets,
       backfillEvery: clearbit.settings.backfill_every_hours,
@@ -155,28 +194,57 @@ export function integrationPages(ctx: AppContext, { clearbit, audiences }: Enric
       log,
       results: clearbit.resultMode(),
     };
-    return adminPage(ctx, request, session, "integration-clearbit", data, { title: "Clearbit", section: "integrations", status: extra.status });
+    return adminPage(ctx, request, session, "integration-clearbit", data, {
+      title: "Clearbit",
+      section: "integrations",
+      status: extra.status,
+    });
   };
 
-  const audiencesPage = (request: Request, session: SessionInfo, extra: { form?: Form; errors?: Record<string, string>; status?: number } = {}) => {
+  const audiencesPage = (
+    request: Request,
+    session: SessionInfo,
+    extra: { form?: Form; errors?: Record<string, string>; status?: number } = {},
+  ) => {
     const data = {
-      audiences: audiences.list().map((x) => ({ id: x.id, name: x.name, key: x.key, member_count: audiences.memberCount(x.id), conditionText: (x.conditions as Condition[]).map(conditionText).join(x.match === "any" ? " OR " : " AND ") })),
+      audiences: audiences.list().map((x) => ({
+        id: x.id,
+        name: x.name,
+        key: x.key,
+        member_count: audiences.memberCount(x.id),
+        conditionText: (x.conditions as Condition[]).map(conditionText).join(x.match === "any" ? " OR " : " AND "),
+      })),
       form: extra.form ?? {},
       matchAll: (extra.form?.match ?? "all") === "all",
       errors: extra.errors ?? {},
       operators: OPERATORS.join(", "),
     };
-    return adminPage(ctx, request, session, "audiences", data, { title: "Audiences", section: "integrations", status: extra.status });
+    return adminPage(ctx, request, session, "audiences", data, {
+      title: "Audiences",
+      section: "integrations",
+      status: extra.status,
+    });
   };
 
   return new Elysia()
-    .get("/integrations", ({ request }) => adminPage(ctx, request, requireSession(ctx, request), "integrations", { status: clearbit.status() }, { title: "Integrations", section: "integrations" }))
+    .get("/integrations", ({ request }) =>
+      adminPage(
+        ctx,
+        request,
+        requireSession(ctx, request),
+        "integrations",
+        { status: clearbit.status() },
+        { title: "Integrations", section: "integrations" },
+      ),
+    )
     .get("/integrations/clearbit", ({ request }) => clearbitPage(request, requireSession(ctx, request)))
     .post("/integrations/clearbit", async ({ request, body }) => {
       const session = requireSession(ctx, request);
       try {
         await clearbit.save(settingsFromForm(body));
-        return redirect(request, "/integrations/clearbit", [flashCookie(ctx, { kind: "success", message: "Clearbit settings saved." })]);
+        return redirect(request, "/integrations/clearbit", [
+          flashCookie(ctx, { kind: "success", message: "Clearbit settings saved." }),
+        ]);
       } catch (err) {
         const form = { ...((body ?? {}) as Form), api_key: clearbit.settings.api_key_mask };
         return clearbitPage(request, session, { form, errors: settingsErrors(err), status: errorStatus(err) });
@@ -185,12 +253,21 @@ export function integrationPages(ctx: AppContext, { clearbit, audiences }: Enric
     .post("/integrations/clearbit/backfill", ({ request }) => {
       const session = requireSession(ctx, request);
       if (!clearbit.active) {
-        if (isHtmx(request)) return html(`<div id="backfill-progress"><p class="field-error" role="alert">Enable Clearbit and save an API key first.</p></div>`, { status: 409 });
-        return redirect(request, "/integrations/clearbit", [flashCookie(ctx, { kind: "error", message: "Enable Clearbit and save an API key first." })]);
+        if (isHtmx(request))
+          return html(
+            `<div id="backfill-progress"><p class="field-error" role="alert">Enable Clearbit and save an API key first.</p></div>`,
+            { status: 409 },
+          );
+        return redirect(request, "/integrations/clearbit", [
+          flashCookie(ctx, { kind: "error", message: "Enable Clearbit and save an API key first." }),
+        ]);
       }
       void clearbit.backfill().catch((err) => ctx.log.error("clearbit backfill failed", { error: String(err) }));
-      if (isHtmx(request)) return html(renderFragment("clearbit-backfill", { progress: progressView() }, session.csrfToken));
-      return redirect(request, "/integrations/clearbit", [flashCookie(ctx, { kind: "success", message: "Backfill started." })]);
+      if (isHtmx(request))
+        return html(renderFragment("clearbit-backfill", { progress: progressView() }, session.csrfToken));
+      return redirect(request, "/integrations/clearbit", [
+        flashCookie(ctx, { kind: "success", message: "Backfill started." }),
+      ]);
     })
     .get("/integrations/clearbit/backfill", ({ request }) => {
       const session = requireSession(ctx, request);
@@ -207,8 +284,17 @@ export function integrationPages(ctx: AppContext, { clearbit, audiences }: Enric
       const session = requireSession(ctx, request);
       const form = (body ?? {}) as Form;
       try {
-        const created = audiences.create({ name: str(form.name), match: str(form.match) || "all", conditions: conditionsFromText(str(form.conditions)) });
-        return redirect(request, "/integrations/audiences", [flashCookie(ctx, { kind: "success", message: `Audience ${created.name} created: people now carry ${created.key}.` })]);
+        const created = audiences.create({
+          name: str(form.name),
+          match: str(form.match) || "all",
+          conditions: conditionsFromText(str(form.conditions)),
+        });
+        return redirect(request, "/integrations/audiences", [
+          flashCookie(ctx, {
+            kind: "success",
+            message: `Audience ${created.name} created: people now carry ${created.key}.`,
+          }),
+        ]);
       } catch (err) {
         return audiencesPage(request, session, { form, errors: formErrors(err), status: errorStatus(err) });
       }
@@ -216,6 +302,8 @@ export function integrationPages(ctx: AppContext, { clearbit, audiences }: Enric
     .post("/integrations/audiences/:id/delete", ({ request, params }) => {
       requireSession(ctx, request);
       audiences.delete(pathId(params.id, "audience"));
-      return redirect(request, "/integrations/audiences", [flashCookie(ctx, { kind: "success", message: "Audience deleted." })]);
+      return redirect(request, "/integrations/audiences", [
+        flashCookie(ctx, { kind: "success", message: "Audience deleted." }),
+      ]);
     });
 }

@@ -16,12 +16,33 @@ import { audienceMembers, audiences } from "./schema";
  * snake_cased property (order_completed_last_30days: true/false); a flip records user.updated.
  */
 /** The operators an audience offers: the shared language's (src/conditions.ts), is/is_not spelled eq/neq. */
-export const OPERATORS = ["eq", "neq", "contains", "gt", "gte", "lt", "lte", "exists", "not_exists", "within_last_days", "before_last_days"] as const;
+export const OPERATORS = [
+  "eq",
+  "neq",
+  "contains",
+  "gt",
+  "gte",
+  "lt",
+  "lte",
+  "exists",
+  "not_exists",
+  "within_last_days",
+  "before_last_days",
+] as const;
 
 const conditionSchema = z.strictObject({
-  field: z.string().trim().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+){0,5}$/, "must be a field name or a dotted path such as traits.plan"),
+  field: z
+    .string()
+    .trim()
+    .regex(
+      /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+){0,5}$/,
+      "must be a field name or a dotted path such as traits.plan",
+    ),
   op: z.enum(OPERATORS),
-  value: z.union([z.string().max(500), z.number(), z.boolean()]).nullable().optional(),
+  value: z
+    .union([z.string().max(500), z.number(), z.boolean()])
+    .nullable()
+    .optional(),
 });
 export type Condition = z.infer<typeof conditionSchema>;
 
@@ -38,7 +59,11 @@ export const snakeCase = (name: string) =>
 
 export const audienceInput = z.strictObject({
   name: z.string().trim().min(1, "is required").max(100),
-  key: z.string().trim().regex(/^[a-z][a-z0-9_]{0,62}$/, "must be snake_case").optional(),
+  key: z
+    .string()
+    .trim()
+    .regex(/^[a-z][a-z0-9_]{0,62}$/, "must be snake_case")
+    .optional(),
   match: z.enum(["all", "any"]).optional().default("all"),
   conditions: z.array(conditionSchema).min(1, "needs at least one condition").max(20),
 });
@@ -47,7 +72,16 @@ export type Audience = typeof audiences.$inferSelect;
 const SYSTEM: Actor = { id: null, source: "system" };
 
 export function audienceJson(a: Audience, members?: number) {
-  return { id: a.id, name: a.name, key: a.key, match: a.match, conditions: a.conditions, ...(members !== undefined ? { member_count: members } : {}), created_at: a.createdAt.toISOString(), updated_at: a.updatedAt.toISOString() };
+  return {
+    id: a.id,
+    name: a.name,
+    key: a.key,
+    match: a.match,
+    conditions: a.conditions,
+    ...(members !== undefined ? { member_count: members } : {}),
+    created_at: a.createdAt.toISOString(),
+    updated_at: a.updatedAt.toISOString(),
+  };
 }
 
 /** What conditions read: the user's fields, custom fields, traits and clearbit_ traits. */
@@ -56,7 +90,9 @@ export function profileOf(db: DbOrTx, row: UserRow): Record<string, unknown> {
   return {
     id: row.id,
     ...apiValues(row, COLUMN_OF, []),
-    last_seen_at: iso(row.lastSeenAt), created_at: iso(row.createdAt), updated_at: iso(row.updatedAt),
+    last_seen_at: iso(row.lastSeenAt),
+    created_at: iso(row.createdAt),
+    updated_at: iso(row.updatedAt),
     ...row.custom,
     traits: row.traits,
     ...(traitsByUser(db, [row.id]).get(row.id) ?? {}),
@@ -67,7 +103,11 @@ export function matches(c: Condition, profile: Record<string, unknown>, now = Da
   return conditionHolds(c, profile, { now });
 }
 
-export function isMember(a: Pick<Audience, "match" | "conditions">, profile: Record<string, unknown>, now = Date.now()): boolean {
+export function isMember(
+  a: Pick<Audience, "match" | "conditions">,
+  profile: Record<string, unknown>,
+  now = Date.now(),
+): boolean {
   return conditionsHold(a.match as Match, a.conditions as Condition[], profile, { now });
 }
 
@@ -91,23 +131,37 @@ export class Audiences {
   }
 
   memberCount(id: number): number {
-    return this.db.select({ id: audienceMembers.userId }).from(audienceMembers).where(eq(audienceMembers.audienceId, id)).all().length;
+    return this.db
+      .select({ id: audienceMembers.userId })
+      .from(audienceMembers)
+      .where(eq(audienceMembers.audienceId, id))
+      .all().length;
   }
 
   private validated(input: unknown) {
     const d = validate(audienceInput, input);
     const key = d.key ?? snakeCase(d.name);
-    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(key)) throw new ValidationError([{ field: "name", message: "must contain letters or digits" }]);
-    if (RESERVED_NAMES.has(key) || key.startsWith("clearbit_")) throw new ValidationError([{ field: "key", message: `"${key}" is a built-in field name` }]);
-    if (listCustomFields(this.db, "user").some((f) => f.name === key)) throw new ValidationError([{ field: "key", message: `"${key}" is a custom field's name` }]);
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(key))
+      throw new ValidationError([{ field: "name", message: "must contain letters or digits" }]);
+    if (RESERVED_NAMES.has(key) || key.startsWith("clearbit_"))
+      throw new ValidationError([{ field: "key", message: `"${key}" is a built-in field name` }]);
+    if (listCustomFields(this.db, "user").some((f) => f.name === key))
+      throw new ValidationError([{ field: "key", message: `"${key}" is a custom field's name` }]);
     return { ...d, key };
   }
 
   create(input: unknown): Audience {
     const d = this.validated(input);
-    if (this.list().some((a) => a.key === d.key)) throw conflict(`an audience with the property ${d.key} already exists`, [{ field: "key", message: "already taken" }]);
+    if (this.list().some((a) => a.key === d.key))
+      throw conflict(`an audience with the property ${d.key} already exists`, [
+        { field: "key", message: "already taken" },
+      ]);
     const row = this.db.transaction((tx) => {
-      const a = tx.insert(audiences).values({ name: d.name, key: d.key, match: d.match, conditions: d.conditions }).returning().get();
+      const a = tx
+        .insert(audiences)
+        .values({ name: d.name, key: d.key, match: d.match, conditions: d.conditions })
+        .returning()
+        .get();
       this.cache = null;
       this.refreshAudience(tx, a);
       return a;
@@ -118,16 +172,34 @@ export class Audiences {
   update(id: number, input: unknown): Audience {
     const before = this.get(id);
     const d = this.validated({ key: before.key, ...(input as object) });
-    if (d.key !== before.key && this.list().some((a) => a.key === d.key)) throw conflict(`an audience with the property ${d.key} already exists`, [{ field: "key", message: "already taken" }]);
+    if (d.key !== before.key && this.list().some((a) => a.key === d.key))
+      throw conflict(`an audience with the property ${d.key} already exists`, [
+        { field: "key", message: "already taken" },
+      ]);
     return this.db.transaction((tx) => {
       if (d.key !== before.key) {
         // The old property goes away for members: they leave it, and join under the new name.
-        for (const m of tx.select({ userId: audienceMembers.userId }).from(audienceMembers).where(eq(audienceMembers.audienceId, id)).all()) {
-          this.feed.record(tx, { type: "user.updated", objectType: "user", objectId: m.userId, changes: { [before.key]: [true, null] }, actor: SYSTEM });
+        for (const m of tx
+          .select({ userId: audienceMembers.userId })
+          .from(audienceMembers)
+          .where(eq(audienceMembers.audienceId, id))
+          .all()) {
+          this.feed.record(tx, {
+            type: "user.updated",
+            objectType: "user",
+            objectId: m.userId,
+            changes: { [before.key]: [true, null] },
+            actor: SYSTEM,
+          });
         }
         tx.delete(audienceMembers).where(eq(audienceMembers.audienceId, id)).run();
       }
-      const a = tx.update(audiences).set({ name: d.name, key: d.key, match: d.match, conditions: d.conditions, updatedAt: new Date() }).where(eq(audiences.id, id)).returning().get();
+      const a = tx
+        .update(audiences)
+        .set({ name: d.name, key: d.key, match: d.match, conditions: d.conditions, updatedAt: new Date() })
+        .where(eq(audiences.id, id))
+        .returning()
+        .get();
       this.cache = null;
       this.refreshAudience(tx, a);
       return a;
@@ -137,8 +209,18 @@ export class Audiences {
   delete(id: number): void {
     const a = this.get(id);
     this.db.transaction((tx) => {
-      for (const m of tx.select({ userId: audienceMembers.userId }).from(audienceMembers).where(eq(audienceMembers.audienceId, id)).all()) {
-        this.feed.record(tx, { type: "user.updated", objectType: "user", objectId: m.userId, changes: { [a.key]: [true, null] }, actor: SYSTEM });
+      for (const m of tx
+        .select({ userId: audienceMembers.userId })
+        .from(audienceMembers)
+        .where(eq(audienceMembers.audienceId, id))
+        .all()) {
+        this.feed.record(tx, {
+          type: "user.updated",
+          objectType: "user",
+          objectId: m.userId,
+          changes: { [a.key]: [true, null] },
+          actor: SYSTEM,
+        });
       }
       tx.delete(audiences).where(eq(audiences.id, id)).run();
       this.cache = null;
@@ -148,9 +230,17 @@ export class Audiences {
   /** Re-evaluates every user for one audience (on create and update). */
   private refreshAudience(tx: Tx, a: Audience): number {
     let flips = 0;
-    const members = new Set(tx.select({ userId: audienceMembers.userId }).from(audienceMembers).where(eq(audienceMembers.audienceId, a.id)).all().map((m) => m.userId));
+    const members = new Set(
+      tx
+        .select({ userId: audienceMembers.userId })
+        .from(audienceMembers)
+        .where(eq(audienceMembers.audienceId, a.id))
+        .all()
+        .map((m) => m.userId),
+    );
     const now = Date.now();
-    for (const row of tx.select().from(users).all()) flips += this.setMembership(tx, a, row.id, members.has(row.id), isMember(a, profileOf(tx, row), now));
+    for (const row of tx.select().from(users).all())
+      flips += this.setMembership(tx, a, row.id, members.has(row.id), isMember(a, profileOf(tx, row), now));
     return flips;
   }
 
@@ -163,8 +253,17 @@ export class Audiences {
   private setMembership(tx: Tx, a: Audience, userId: number, was: boolean, now: boolean): number {
     if (was === now) return 0;
     if (now) tx.insert(audienceMembers).values({ audienceId: a.id, userId }).onConflictDoNothing().run();
-    else tx.delete(audienceMembers).where(and(eq(audienceMembers.audienceId, a.id), eq(audienceMembers.userId, userId))).run();
-    this.feed.record(tx, { type: "user.updated", objectType: "user", objectId: userId, changes: { [a.key]: [was, now] }, actor: SYSTEM });
+    else
+      tx.delete(audienceMembers)
+        .where(and(eq(audienceMembers.audienceId, a.id), eq(audienceMembers.userId, userId)))
+        .run();
+    this.feed.record(tx, {
+      type: "user.updated",
+      objectType: "user",
+      objectId: userId,
+      changes: { [a.key]: [was, now] },
+      actor: SYSTEM,
+    });
     return 1;
   }
 
@@ -179,7 +278,14 @@ export class Audiences {
     const row = tx.select().from(users).where(eq(users.id, e.objectId)).get();
     if (!row) return;
     const profile = profileOf(tx, row);
-    const current = new Set(tx.select({ id: audienceMembers.audienceId }).from(audienceMembers).where(eq(audienceMembers.userId, row.id)).all().map((m) => m.id));
+    const current = new Set(
+      tx
+        .select({ id: audienceMembers.audienceId })
+        .from(audienceMembers)
+        .where(eq(audienceMembers.userId, row.id))
+        .all()
+        .map((m) => m.id),
+    );
     for (const a of list) this.setMembership(tx, a, row.id, current.has(a.id), isMember(a, profile));
   }
 }

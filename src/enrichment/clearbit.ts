@@ -3,14 +3,32 @@ import type { Db, Tx, DbOrTx } from "../db/client";
 import { settings as settingsTable, users } from "../db/schema";
 import type { DeliveryHandler, HttpResult, Job } from "../delivery";
 import { apiValues, listCustomFields, type CustomField } from "../domain/custom-fields";
-import { createOrganizationIn, findOrganizationByDomain, findOrganizationByName, parseOrganizationInput, updateOrganizationIn, type OrganizationRow } from "../domain/organizations";
+import {
+  createOrganizationIn,
+  findOrganizationByDomain,
+  findOrganizationByName,
+  parseOrganizationInput,
+  updateOrganizationIn,
+  type OrganizationRow,
+} from "../domain/organizations";
 import { COLUMN_OF, findUserByEmail, getUserRow, parseUserInput, updateUserIn, type UserRow } from "../domain/users";
 import type { Actor, ChangeEvent } from "../events/feed";
 import type { Core } from "../core";
 import { isEmpty, MAPPABLE_ORGANIZATION_FIELDS, MAPPABLE_USER_FIELDS, proposedValues, type Answer } from "./mappings";
 import { mergeProviderValues, providerMayWrite } from "./merge";
 import { ValidationError } from "../errors";
-import { answerOf, classifyAnswer, lookupRequest, parseAnswer, providerError, resetDelayMs, resultMode, verifySignature, type LookupPayload, type ResultMode } from "./provider";
+import {
+  answerOf,
+  classifyAnswer,
+  lookupRequest,
+  parseAnswer,
+  providerError,
+  resetDelayMs,
+  resultMode,
+  verifySignature,
+  type LookupPayload,
+  type ResultMode,
+} from "./provider";
 import { RateLimiter } from "./rate-limiter";
 import { enrichmentLookups, userEnrichments } from "./schema";
 import { readSettings, saveSettings, type ClearbitSettings } from "./settings";
@@ -89,7 +107,13 @@ export class ClearbitEnrichment {
         if (!this.active) return null;
         const lookup = this.lookup(this.db, payload.email);
         // A callback answered while this job waited: nothing left to ask.
-        if (payload.type === "combined" && lookup && lookup.status !== "pending" && (lookup.checkedAt?.getTime() ?? 0) >= job.createdAt.getTime()) return null;
+        if (
+          payload.type === "combined" &&
+          lookup &&
+          lookup.status !== "pending" &&
+          (lookup.checkedAt?.getTime() ?? 0) >= job.createdAt.getTime()
+        )
+          return null;
         const key = await this.apiKey();
         if (!key) return null;
         await this.limiter.take();
@@ -97,12 +121,20 @@ export class ClearbitEnrichment {
       },
       classify: (job, result, fallback) => {
         const h = result.headers;
-        if (h["x-ratelimit-remaining"] !== undefined) this.limiter.observe(Number(h["x-ratelimit-remaining"]), (resetDelayMs(h["x-ratelimit-reset"]) ?? 60_000) / 1000);
+        if (h["x-ratelimit-remaining"] !== undefined)
+          this.limiter.observe(
+            Number(h["x-ratelimit-remaining"]),
+            (resetDelayMs(h["x-ratelimit-reset"]) ?? 60_000) / 1000,
+          );
         const outcome = classifyAnswer(result, job.attempts, fallback);
         if (result.status === 422) {
           // Recorded so that planning skips this email until the refresh interval has passed.
           const email = (job.payload as LookupPayload).email;
-          this.db.update(enrichmentLookups).set({ status: "invalid", checkedAt: new Date(), error: providerError(result) }).where(eq(enrichmentLookups.email, email)).run();
+          this.db
+            .update(enrichmentLookups)
+            .set({ status: "invalid", checkedAt: new Date(), error: providerError(result) })
+            .where(eq(enrichmentLookups.email, email))
+            .run();
         }
         return outcome;
       },
@@ -121,7 +153,13 @@ export class ClearbitEnrichment {
     if (payload.type === "company") {
       const user = findUserByEmail(tx, payload.email);
       const stored = user ? this.storedAnswer(tx, user.id) : null;
-      if (user) this.applyAnswer(tx, user, { person: stored?.person ?? null, company: parseAnswer(result.body, "company").company }, new Date());
+      if (user)
+        this.applyAnswer(
+          tx,
+          user,
+          { person: stored?.person ?? null, company: parseAnswer(result.body, "company").company },
+          new Date(),
+        );
       return;
     }
     this.applyLookupResult(tx, payload.email, parseAnswer(result.body, "combined"));
@@ -135,18 +173,44 @@ export class ClearbitEnrichment {
     if (!user) return;
     this.applyAnswer(tx, user, answer, now);
     // The person works somewhere the answer has no company for: ask for the company by its domain.
-    const domain = answer.person && !answer.company ? ((answer.person.employment as Record<string, unknown> | undefined)?.domain as string | undefined) : undefined;
-    if (domain && /^[a-z0-9.-]+\.[a-z]{2,}$/i.test(domain)) this.ctx.delivery.enqueue({ kind: KIND, destination: DESTINATION, payload: { type: "company", email, domain } satisfies LookupPayload });
+    const domain =
+      answer.person && !answer.company
+        ? ((answer.person.employment as Record<string, unknown> | undefined)?.domain as string | undefined)
+        : undefined;
+    if (domain && /^[a-z0-9.-]+\.[a-z]{2,}$/i.test(domain))
+      this.ctx.delivery.enqueue({
+        kind: KIND,
+        destination: DESTINATION,
+        payload: { type: "company", email, domain } satisfies LookupPayload,
+      });
   }
 
   markUnknown(tx: Tx, email: string): void {
     const now = new Date();
-    this.upsertLookup(tx, email, { status: "unknown", checkedAt: now, unknownUntil: new Date(now.getTime() + this.settings.unknown_retry_days * DAY), error: "unknown_record" });
+    this.upsertLookup(tx, email, {
+      status: "unknown",
+      checkedAt: now,
+      unknownUntil: new Date(now.getTime() + this.settings.unknown_retry_days * DAY),
+      error: "unknown_record",
+    });
     const user = findUserByEmail(tx, email);
     if (user) {
       const before = this.storedAnswer(tx, user.id);
-      tx.insert(userEnrichments).values({ userId: user.id, email, person: null, company: null, checkedAt: now }).onConflictDoUpdate({ target: userEnrichments.userId, set: { email, person: null, company: null, checkedAt: now } }).run();
-      if (before?.person || before?.company) this.ctx.events.record(tx, { type: "user.enriched", objectType: "user", objectId: user.id, changes: traitChanges(before, null), actor: ACTOR });
+      tx.insert(userEnrichments)
+        .values({ userId: user.id, email, person: null, company: null, checkedAt: now })
+        .onConflictDoUpdate({
+          target: userEnrichments.userId,
+          set: { email, person: null, company: null, checkedAt: now },
+        })
+        .run();
+      if (before?.person || before?.company)
+        this.ctx.events.record(tx, {
+          type: "user.enriched",
+          objectType: "user",
+          objectId: user.id,
+          changes: traitChanges(before, null),
+          actor: ACTOR,
+        });
     }
   }
 
@@ -156,11 +220,24 @@ export class ClearbitEnrichment {
     const fields = listCustomFields(tx, "user");
     const previous = this.storedAnswer(tx, before.id);
     tx.insert(userEnrichments)
-      .values({ userId: before.id, email: before.email ?? "", person: answer.person, company: answer.company, checkedAt })
-      .onConflictDoUpdate({ target: userEnrichments.userId, set: { email: before.email ?? "", person: answer.person, company: answer.company, checkedAt } })
+      .values({
+        userId: before.id,
+        email: before.email ?? "",
+        person: answer.person,
+        company: answer.company,
+        checkedAt,
+      })
+      .onConflictDoUpdate({
+        target: userEnrichments.userId,
+        set: { email: before.email ?? "", person: answer.person, company: answer.company, checkedAt },
+      })
       .run();
     const current = userValues(before, fields);
-    const updates = validUserValues(tx, mergeProviderValues(current, before.provenance, proposedValues(answer, s.user_mappings), SOURCE), fields);
+    const updates = validUserValues(
+      tx,
+      mergeProviderValues(current, before.provenance, proposedValues(answer, s.user_mappings), SOURCE),
+      fields,
+    );
     if (answer.company) {
       // The company's organization takes the provider's values (under the merge rule) whether or not
       // the person is in it; the person is placed in it only where the rule lets the provider write.
@@ -169,34 +246,71 @@ export class ClearbitEnrichment {
       if (org && mayPlace && org.id !== before.organizationId) updates.organization_id = org.id;
     }
     if (Object.keys(updates).length) updateUserIn(tx, this.ctx.events, before, updates, fields, ACTOR);
-    this.ctx.events.record(tx, { type: "user.enriched", objectType: "user", objectId: before.id, changes: { ...traitChanges(previous, answer), clearbit_date_last_checked: [previous?.checkedAt.toISOString() ?? null, checkedAt.toISOString()] }, actor: ACTOR });
+    this.ctx.events.record(tx, {
+      type: "user.enriched",
+      objectType: "user",
+      objectId: before.id,
+      changes: {
+        ...traitChanges(previous, answer),
+        clearbit_date_last_checked: [previous?.checkedAt.toISOString() ?? null, checkedAt.toISOString()],
+      },
+      actor: ACTOR,
+    });
   }
 
   /** The company's organization: by domain, then exact name, else created when enabled and asked to. Company fields are merged in. */
   private organizationFor(tx: Tx, answer: Answer, opts: { create: boolean }): OrganizationRow | null {
     const company = answer.company!;
     const orgFields = listCustomFields(tx, "organization");
-    const proposed = validOrganizationValues(tx, proposedValues(answer, this.settings.organization_mappings), orgFields);
+    const proposed = validOrganizationValues(
+      tx,
+      proposedValues(answer, this.settings.organization_mappings),
+      orgFields,
+    );
     const domain = typeof company.domain === "string" ? company.domain : null;
     const name = typeof company.name === "string" ? company.name : null;
-    let org = (domain ? findOrganizationByDomain(tx, domain) : undefined) ?? (name ? findOrganizationByName(tx, name) : undefined);
+    let org =
+      (domain ? findOrganizationByDomain(tx, domain) : undefined) ??
+      (name ? findOrganizationByName(tx, name) : undefined);
     if (!org) {
       if (!opts.create || !this.settings.create_organizations || typeof proposed.name !== "string") return null;
       const clash = findOrganizationByName(tx, proposed.name);
       if (clash) org = clash;
-      else return createOrganizationIn(tx, this.ctx.events, { ...proposed, shared: this.settings.organizations_shared }, orgFields, ACTOR);
+      else
+        return createOrganizationIn(
+          tx,
+          this.ctx.events,
+          { ...proposed, shared: this.settings.organizations_shared },
+          orgFields,
+          ACTOR,
+        );
     }
     const current: Record<string, unknown> = { name: org.name, domain: org.domain, note: org.note, ...org.custom };
     const updates = mergeProviderValues(current, org.provenance, proposed, SOURCE);
-    if (typeof updates.name === "string" && findOrganizationByName(tx, updates.name)?.id !== undefined && findOrganizationByName(tx, updates.name)!.id !== org.id) delete updates.name;
-    return Object.keys(updates).length ? updateOrganizationIn(tx, this.ctx.events, org, updates, orgFields, ACTOR) : org;
+    if (
+      typeof updates.name === "string" &&
+      findOrganizationByName(tx, updates.name)?.id !== undefined &&
+      findOrganizationByName(tx, updates.name)!.id !== org.id
+    )
+      delete updates.name;
+    return Object.keys(updates).length
+      ? updateOrganizationIn(tx, this.ctx.events, org, updates, orgFields, ACTOR)
+      : org;
   }
 
   lookup(db: DbOrTx, email: string): Lookup | undefined {
     return db.select().from(enrichmentLookups).where(eq(enrichmentLookups.email, email)).get();
   }
 
-  storedAnswer(db: DbOrTx, userId: number): { person: Record<string, unknown> | null; company: Record<string, unknown> | null; checkedAt: Date; email: string } | null {
+  storedAnswer(
+    db: DbOrTx,
+    userId: number,
+  ): {
+    person: Record<string, unknown> | null;
+    company: Record<string, unknown> | null;
+    checkedAt: Date;
+    email: string;
+  } | null {
     return db.select().from(userEnrichments).where(eq(userEnrichments.userId, userId)).get() ?? null;
   }
 
@@ -226,13 +340,18 @@ export class ClearbitEnrichment {
       if (lookup.status === "found" && fresh) {
         const stored = tx.select().from(userEnrichments).where(eq(userEnrichments.email, email)).get();
         if (stored) {
-          if (stored.userId !== user.id || opts.force) this.applyAnswer(tx, user, { person: stored.person, company: stored.company }, stored.checkedAt);
+          if (stored.userId !== user.id || opts.force)
+            this.applyAnswer(tx, user, { person: stored.person, company: stored.company }, stored.checkedAt);
           return "cached";
         }
       }
     }
     this.upsertLookup(tx, email, { status: "pending", requestedAt: new Date(now), error: null });
-    this.ctx.delivery.enqueue({ kind: KIND, destination: DESTINATION, payload: { type: "combined", email } satisfies LookupPayload });
+    this.ctx.delivery.enqueue({
+      kind: KIND,
+      destination: DESTINATION,
+      payload: { type: "combined", email } satisfies LookupPayload,
+    });
     return "queued";
   }
 
@@ -240,7 +359,9 @@ export class ClearbitEnrichment {
   onEvent(tx: Tx, e: ChangeEvent): void {
     if (e.objectType !== "user" || !this.active || e.source.startsWith("enrichment:")) return;
     const emailChange = e.changes.email;
-    const wanted = (e.type === "user.created" && emailChange?.[1]) || (e.type === "user.updated" && (emailChange?.[1] || e.source === "identify"));
+    const wanted =
+      (e.type === "user.created" && emailChange?.[1]) ||
+      (e.type === "user.updated" && (emailChange?.[1] || e.source === "identify"));
     if (!wanted) return;
     const user = tx.select().from(users).where(eq(users.id, e.objectId)).get();
     if (user?.email) this.plan(tx, user);
@@ -265,7 +386,8 @@ export class ClearbitEnrichment {
       const lookup = this.lookup(tx, email);
       if (lookup && lookup.status !== "pending") return false;
       if (data.status === 404) this.markUnknown(tx, email);
-      else if (data.status === 200) this.applyLookupResult(tx, email, answerOf(data.body, String(data.type ?? "person_company")));
+      else if (data.status === 200)
+        this.applyLookupResult(tx, email, answerOf(data.body, String(data.type ?? "person_company")));
       else return false;
       return true;
     });
@@ -276,7 +398,8 @@ export class ClearbitEnrichment {
   async scheduledBackfill(now = Date.now()): Promise<BackfillRun | null> {
     if (!this.active) return null;
     const last = this.backfillRun();
-    if (last && now - Date.parse(last.started_at) < this.settings.backfill_every_hours * 3_600_000 - 60_000) return null;
+    if (last && now - Date.parse(last.started_at) < this.settings.backfill_every_hours * 3_600_000 - 60_000)
+      return null;
     return this.backfill();
   }
 
@@ -303,7 +426,8 @@ export class ClearbitEnrichment {
         afterId = batch.at(-1)!.id;
         const ids = batch.map((b) => b.id);
         this.db.transaction((tx) => {
-          for (const user of tx.select().from(users).where(inArray(users.id, ids)).all()) if (this.plan(tx, user) === "queued") run.planned++;
+          for (const user of tx.select().from(users).where(inArray(users.id, ids)).all())
+            if (this.plan(tx, user) === "queued") run.planned++;
         });
         this.saveRun(run);
         // Let requests in between: planning 20k users must not stall the UI.
@@ -318,11 +442,19 @@ export class ClearbitEnrichment {
   }
 
   private saveRun(run: BackfillRun): void {
-    this.db.insert(settingsTable).values({ key: BACKFILL_KEY, value: run, updatedAt: new Date() }).onConflictDoUpdate({ target: settingsTable.key, set: { value: run, updatedAt: new Date() } }).run();
+    this.db
+      .insert(settingsTable)
+      .values({ key: BACKFILL_KEY, value: run, updatedAt: new Date() })
+      .onConflictDoUpdate({ target: settingsTable.key, set: { value: run, updatedAt: new Date() } })
+      .run();
   }
 
   backfillRun(): BackfillRun | null {
-    return (this.db.select().from(settingsTable).where(eq(settingsTable.key, BACKFILL_KEY)).get()?.value as BackfillRun | undefined) ?? null;
+    return (
+      (this.db.select().from(settingsTable).where(eq(settingsTable.key, BACKFILL_KEY)).get()?.value as
+        | BackfillRun
+        | undefined) ?? null
+    );
   }
 
   /** The last backfill's jobs by state, for the progress bar. */
@@ -332,19 +464,40 @@ export class ClearbitEnrichment {
     const by = this.ctx.delivery.countByStatus(KIND, new Date(run.started_at));
     const done = (by.succeeded ?? 0) + (by.failed ?? 0) + (by.cancelled ?? 0);
     const total = Math.max(run.planned, done + (by.pending ?? 0) + (by.running ?? 0));
-    return { ...run, total, done, failed: by.failed ?? 0, percent: total ? Math.floor((done / total) * 100) : 100, finished: !run.planning && done >= total };
+    return {
+      ...run,
+      total,
+      done,
+      failed: by.failed ?? 0,
+      percent: total ? Math.floor((done / total) * 100) : 100,
+      finished: !run.planning && done >= total,
+    };
   }
 
   /** Waiting for data → Connected, or Unauthorized / Error with the reason. */
-  status(): { state: "disabled" | "waiting" | "connected" | "unauthorized" | "error"; label: string; reason: string | null } {
-    if (!this.active) return { state: "disabled", label: "Disabled", reason: this.settings.api_key_sealed ? null : "No API key saved." };
+  status(): {
+    state: "disabled" | "waiting" | "connected" | "unauthorized" | "error";
+    label: string;
+    reason: string | null;
+  } {
+    if (!this.active)
+      return {
+        state: "disabled",
+        label: "Disabled",
+        reason: this.settings.api_key_sealed ? null : "No API key saved.",
+      };
     const dest = this.ctx.delivery.destinationHealth(DESTINATION).destination;
-    if (dest?.pausedAt && dest.pauseReason?.startsWith("Unauthorized")) return { state: "unauthorized", label: "Unauthorized", reason: dest.pauseReason };
+    if (dest?.pausedAt && dest.pauseReason?.startsWith("Unauthorized"))
+      return { state: "unauthorized", label: "Unauthorized", reason: dest.pauseReason };
     if (dest?.pausedAt) return { state: "error", label: "Error", reason: dest.pauseReason };
     if (dest?.disabledAt) return { state: "error", label: "Error", reason: dest.disabledReason };
     if (dest?.failingSince && dest.lastError) return { state: "error", label: "Error", reason: dest.lastError };
-    const any = this.db.select({ id: userEnrichments.userId }).from(userEnrichments).limit(1).get() ?? (dest?.lastSuccessAt ? { id: 0 } : undefined);
-    return any ? { state: "connected", label: "Connected", reason: null } : { state: "waiting", label: "Waiting for data", reason: null };
+    const any =
+      this.db.select({ id: userEnrichments.userId }).from(userEnrichments).limit(1).get() ??
+      (dest?.lastSuccessAt ? { id: 0 } : undefined);
+    return any
+      ? { state: "connected", label: "Connected", reason: null }
+      : { state: "waiting", label: "Waiting for data", reason: null };
   }
 }
 
@@ -383,11 +536,18 @@ function validUserValues(tx: Tx, values: Record<string, unknown>, fields: Custom
   return keepValid(values, (v) => parseUserInput(tx, v, fields).data);
 }
 
-function validOrganizationValues(tx: Tx, values: Record<string, unknown>, fields: CustomField[]): Record<string, unknown> {
+function validOrganizationValues(
+  tx: Tx,
+  values: Record<string, unknown>,
+  fields: CustomField[],
+): Record<string, unknown> {
   return keepValid(values, (v) => parseOrganizationInput(tx, v, fields).data);
 }
 
-function keepValid(values: Record<string, unknown>, parse: (v: Record<string, unknown>) => Record<string, unknown>): Record<string, unknown> {
+function keepValid(
+  values: Record<string, unknown>,
+  parse: (v: Record<string, unknown>) => Record<string, unknown>,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(values)) {
     for (const candidate of [v, typeof v === "string" ? undefined : String(v)]) {
@@ -412,6 +572,7 @@ function callbackObject(rawBody: string): { id?: unknown; type?: unknown; status
   } catch {
     data = undefined;
   }
-  if (!data || typeof data !== "object" || Array.isArray(data)) throw new ValidationError([{ field: "body", message: "must be a JSON object with id, type, status and body" }]);
+  if (!data || typeof data !== "object" || Array.isArray(data))
+    throw new ValidationError([{ field: "body", message: "must be a JSON object with id, type, status and body" }]);
   return data;
 }

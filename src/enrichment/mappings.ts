@@ -8,7 +8,10 @@ export const mappingSchema = z.strictObject({
   source: z
     .string()
     .trim()
-    .regex(/^(person|company)(\.[A-Za-z0-9_]+){1,6}$/, "must be a provider path such as person.name.givenName or company.name"),
+    .regex(
+      /^(person|company)(\.[A-Za-z0-9_]+){1,6}$/,
+      "must be a provider path such as person.name.givenName or company.name",
+    ),
   target: z.string().trim().min(1, "is required").max(100),
 });
 
@@ -33,7 +36,18 @@ export const DEFAULT_ORGANIZATION_MAPPINGS: Mapping[] = [
 ];
 
 /** User fields a mapping may fill: text fields; organization_id is the organization step's. */
-export const MAPPABLE_USER_FIELDS = ["firstname", "lastname", "email", "phone", "mobile", "address", "web", "note", "image", "timezone"] as const satisfies UserField[];
+export const MAPPABLE_USER_FIELDS = [
+  "firstname",
+  "lastname",
+  "email",
+  "phone",
+  "mobile",
+  "address",
+  "web",
+  "note",
+  "image",
+  "timezone",
+] as const satisfies UserField[];
 export const MAPPABLE_ORGANIZATION_FIELDS = ["name", "domain", "note"];
 
 export type Answer = { person: Record<string, unknown> | null; company: Record<string, unknown> | null };
@@ -48,7 +62,8 @@ export function valueAt(answer: Answer, path: string): unknown {
   return cur;
 }
 
-export const isEmpty = (v: unknown) => v === null || v === undefined || (typeof v === "string" && v.trim() === "") || (Array.isArray(v) && v.length === 0);
+export const isEmpty = (v: unknown) =>
+  v === null || v === undefined || (typeof v === "string" && v.trim() === "") || (Array.isArray(v) && v.length === 0);
 
 /** Field values an answer proposes: per field, the first mapping (in order) with a non-empty value. */
 export function proposedValues(answer: Answer, mappings: Mapping[]): Record<string, unknown> {
@@ -74,7 +89,8 @@ export function parseMappings(text: string): Mapping[] | { line: number; message
     const line = lines[i]!.trim();
     if (!line) continue;
     const parts = line.split(/\s*(?:→|->|=>|=)\s*/);
-    if (parts.length !== 2 || !parts[0] || !parts[1]) return { line: i + 1, message: `line ${i + 1}: write "provider.path → field"` };
+    if (parts.length !== 2 || !parts[0] || !parts[1])
+      return { line: i + 1, message: `line ${i + 1}: write "provider.path → field"` };
     out.push({ source: parts[0], target: parts[1] });
   }
   return out;

@@ -15,7 +15,12 @@ export function providerMayWrite(have: unknown, writer: string | undefined, sour
 }
 
 /** The fields to write under the merge rule (see providerMayWrite). */
-export function mergeProviderValues(current: Record<string, unknown>, provenance: Provenance, proposed: Record<string, unknown>, source: string): Record<string, unknown> {
+export function mergeProviderValues(
+  current: Record<string, unknown>,
+  provenance: Provenance,
+  proposed: Record<string, unknown>,
+  source: string,
+): Record<string, unknown> {
   const updates: Record<string, unknown> = {};
   for (const [field, value] of Object.entries(proposed)) {
     if (isEmpty(value) || !providerMayWrite(current[field], provenance[field]?.source, source)) continue;

@@ -18,10 +18,22 @@ const TIMEOUT_MS = 15_000;
 const QUEUED_BASE_MS = 5_000;
 const QUEUED_MAX_MS = 10 * 60_000;
 
-export function lookupRequest(s: ClearbitSettings, apiKey: string, payload: LookupPayload, callbackUrl: string | null): HttpRequestSpec {
+export function lookupRequest(
+  s: ClearbitSettings,
+  apiKey: string,
+  payload: LookupPayload,
+  callbackUrl: string | null,
+): HttpRequestSpec {
   const secrets = [apiKey, apiKey.replace(/^sk_/, "")];
   if (payload.type === "company") {
-    return { method: "GET", url: `${s.company_url}/v2/companies/find?domain=${encodeURIComponent(payload.domain)}`, headers: { Accept: "application/json" }, auth: { type: "bearer", token: apiKey }, timeoutMs: TIMEOUT_MS, secrets };
+    return {
+      method: "GET",
+      url: `${s.company_url}/v2/companies/find?domain=${encodeURIComponent(payload.domain)}`,
+      headers: { Accept: "application/json" },
+      auth: { type: "bearer", token: apiKey },
+      timeoutMs: TIMEOUT_MS,
+      secrets,
+    };
   }
   const base = s.use_streaming ? s.stream_url : s.person_url;
   const query = new URLSearchParams({ email: payload.email });
@@ -45,12 +57,37 @@ export function lookupRequest(s: ClearbitSettings, apiKey: string, payload: Look
  */
 export type ResultMode = { mode: "streaming" | "callbacks" | "polling"; callback_url: string | null; reason: string };
 
-export function resultMode(s: Pick<ClearbitSettings, "use_streaming" | "use_callbacks">, baseUrl: string, callbackPath: string): ResultMode {
-  if (s.use_streaming) return { mode: "streaming", callback_url: null, reason: "the streaming API answers once the lookup is done" };
-  if (!s.use_callbacks) return { mode: "polling", callback_url: null, reason: "callbacks are switched off: queued lookups are asked again later" };
-  if (!baseUrl) return { mode: "polling", callback_url: null, reason: "no base URL is set (--base-url), so the provider could not reach a callback: queued lookups are asked again later" };
-  if (isLoopbackHost(new URL(baseUrl).hostname)) return { mode: "polling", callback_url: null, reason: `the base URL ${baseUrl} is a loopback address the provider cannot reach: queued lookups are asked again later` };
-  return { mode: "callbacks", callback_url: `${baseUrl.replace(/\/+$/, "")}${callbackPath}`, reason: "the provider posts queued results to the callback URL" };
+export function resultMode(
+  s: Pick<ClearbitSettings, "use_streaming" | "use_callbacks">,
+  baseUrl: string,
+  callbackPath: string,
+): ResultMode {
+  if (s.use_streaming)
+    return { mode: "streaming", callback_url: null, reason: "the streaming API answers once the lookup is done" };
+  if (!s.use_callbacks)
+    return {
+      mode: "polling",
+      callback_url: null,
+      reason: "callbacks are switched off: queued lookups are asked again later",
+    };
+  if (!baseUrl)
+    return {
+      mode: "polling",
+      callback_url: null,
+      reason:
+        "no base URL is set (--base-url), so the provider could not reach a callback: queued lookups are asked again later",
+    };
+  if (isLoopbackHost(new URL(baseUrl).hostname))
+    return {
+      mode: "polling",
+      callback_url: null,
+      reason: `the base URL ${baseUrl} is a loopback address the provider cannot reach: queued lookups are asked again later`,
+    };
+  return {
+    mode: "callbacks",
+    callback_url: `${baseUrl.replace(/\/+$/, "")}${callbackPath}`,
+    reason: "the provider posts queued results to the callback URL",
+  };
 }
 
 /** {"error":{"type","message"}} → "type: message" (or the status). */
@@ -84,7 +121,12 @@ export function classifyAnswer(result: HttpResult, attempts: number, fallback: O
     case 404:
       return { kind: "success" };
     case 202:
-      return { kind: "retry", error: "queued: the provider is looking it up", countsAsFailure: false, delayMs: retryAfter ?? Math.min(QUEUED_MAX_MS, QUEUED_BASE_MS * 2 ** Math.max(0, attempts - 1)) };
+      return {
+        kind: "retry",
+        error: "queued: the provider is looking it up",
+        countsAsFailure: false,
+        delayMs: retryAfter ?? Math.min(QUEUED_MAX_MS, QUEUED_BASE_MS * 2 ** Math.max(0, attempts - 1)),
+      };
     case 401:
     case 403:
       return { kind: "pause", reason: `Unauthorized: ${providerError(result)}` };
@@ -93,13 +135,19 @@ export function classifyAnswer(result: HttpResult, attempts: number, fallback: O
     case 422:
       return { kind: "fail", error: providerError(result) };
     case 429:
-      return { kind: "retry", error: providerError(result), countsAsFailure: false, delayMs: retryAfter ?? resetDelayMs(result.headers["x-ratelimit-reset"]) ?? 60_000 };
+      return {
+        kind: "retry",
+        error: providerError(result),
+        countsAsFailure: false,
+        delayMs: retryAfter ?? resetDelayMs(result.headers["x-ratelimit-reset"]) ?? 60_000,
+      };
     default:
       return fallback;
   }
 }
 
-const obj = (v: unknown): Record<string, unknown> | null => (v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : null);
+const obj = (v: unknown): Record<string, unknown> | null =>
+  v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
 
 /** A combined answer ({person, company}); a company lookup's body is the company itself. */
 export function parseAnswer(body: string, type: "combined" | "company" | "person" | "person_company"): Answer {

@@ -44,8 +44,12 @@ export class RateLimiter {
   observe(remaining: number | undefined, resetSeconds: number | undefined): void {
     if (remaining === undefined || !Number.isFinite(remaining)) return;
     const now = this.now();
-    const reset = resetSeconds === undefined ? this.windowMs : resetSeconds > 1e9 ? resetSeconds * 1000 - now : resetSeconds * 1000;
-    this.budget = { remaining: Math.max(0, Math.floor(remaining)), until: now + Math.max(0, Math.min(reset, 3_600_000)) };
+    const reset =
+      resetSeconds === undefined ? this.windowMs : resetSeconds > 1e9 ? resetSeconds * 1000 - now : resetSeconds * 1000;
+    this.budget = {
+      remaining: Math.max(0, Math.floor(remaining)),
+      until: now + Math.max(0, Math.min(reset, 3_600_000)),
+    };
   }
 
   /** Ends every wait (server stop): waiting jobs fail their attempt and are recovered later. */
@@ -90,7 +94,10 @@ export class RateLimiter {
         // Paced from the slot's planned time, not from when it was taken, so timer lag and a busy
         // moment do not slow the pace (up to a second's worth of catch-up; the log above still
         // bounds every window).
-        this.last = Math.max(this.last + window / this.limit, now - Math.max(window / this.limit, Math.min(CATCH_UP_MS, window / 10)));
+        this.last = Math.max(
+          this.last + window / this.limit,
+          now - Math.max(window / this.limit, Math.min(CATCH_UP_MS, window / 10)),
+        );
         if (this.budget) this.budget.remaining--;
         return;
       }

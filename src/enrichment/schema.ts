@@ -41,7 +41,9 @@ export const audiences = sqliteTable("audiences", {
   name: text("name").notNull(),
   /** The snake_cased property name (order_completed_last_30days). */
   key: text("key").notNull().unique(),
-  match: text("match", { enum: ["all", "any"] }).notNull().default("all"),
+  match: text("match", { enum: ["all", "any"] })
+    .notNull()
+    .default("all"),
   conditions: text("conditions", { mode: "json" }).$type<unknown[]>().notNull(),
   createdAt: timestamp("created_at").notNull().default(sql`(cast(unixepoch('subsec') * 1000 as integer))`),
   updatedAt: timestamp("updated_at").notNull().default(sql`(cast(unixepoch('subsec') * 1000 as integer))`),

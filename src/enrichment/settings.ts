@@ -10,7 +10,10 @@ import { DEFAULT_ORGANIZATION_MAPPINGS, DEFAULT_USER_MAPPINGS, mappingSchema, ty
 /** Clearbit's settings, as stored (the key sealed) and as admins edit them. */
 export const SETTINGS_KEY = "integration.clearbit";
 
-const url = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).max(500).transform((u) => u.replace(/\/+$/, ""));
+const url = z
+  .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
+  .max(500)
+  .transform((u) => u.replace(/\/+$/, ""));
 
 export const settingsShape = {
   enabled: z.boolean(),
@@ -24,12 +27,20 @@ export const settingsShape = {
   use_callbacks: z.boolean(),
   create_organizations: z.boolean(),
   organizations_shared: z.boolean(),
-  refresh_interval_hours: z.number().int().min(1, "must be at least 1").max(24 * 365),
+  refresh_interval_hours: z
+    .number()
+    .int()
+    .min(1, "must be at least 1")
+    .max(24 * 365),
   backfill_window_days: z.number().int().min(1, "must be at least 1").max(3650),
   unknown_retry_days: z.number().int().min(1, "must be at least 1").max(3650),
   rate_limit_per_minute: z.number().int().min(1, "must be at least 1").max(1_000_000),
   /** The hourly schedule starts a backfill when the last one is this old (Heap: every 24 hours). */
-  backfill_every_hours: z.number().int().min(1, "must be at least 1").max(24 * 365),
+  backfill_every_hours: z
+    .number()
+    .int()
+    .min(1, "must be at least 1")
+    .max(24 * 365),
   user_mappings: z.array(mappingSchema).max(100),
   organization_mappings: z.array(mappingSchema).max(100),
 };
@@ -76,7 +87,12 @@ export function readSettings(db: Db): ClearbitSettings {
 }
 
 /** Validates and stores a change; returns the new settings and whether the key changed. */
-export async function saveSettings(db: Db, secrets: SecretBox, input: unknown, validTargets: { user: Set<string>; organization: Set<string> }): Promise<{ settings: ClearbitSettings; keyChanged: boolean }> {
+export async function saveSettings(
+  db: Db,
+  secrets: SecretBox,
+  input: unknown,
+  validTargets: { user: Set<string>; organization: Set<string> },
+): Promise<{ settings: ClearbitSettings; keyChanged: boolean }> {
   const data = validate(settingsInput, input ?? {});
   const issues = [
     ...badTargets(data.user_mappings, validTargets.user, "user_mappings"),
@@ -90,13 +106,21 @@ export async function saveSettings(db: Db, secrets: SecretBox, input: unknown, v
     next.api_key_sealed = await secrets.encrypt(api_key);
     next.api_key_mask = maskSecret(api_key);
   }
-  if (next.enabled && !next.api_key_sealed) throw new ValidationError([{ field: "api_key", message: "is required to enable Clearbit" }]);
-  db.insert(settings).values({ key: SETTINGS_KEY, value: next, updatedAt: new Date() }).onConflictDoUpdate({ target: settings.key, set: { value: next, updatedAt: new Date() } }).run();
+  if (next.enabled && !next.api_key_sealed)
+    throw new ValidationError([{ field: "api_key", message: "is required to enable Clearbit" }]);
+  db.insert(settings)
+    .values({ key: SETTINGS_KEY, value: next, updatedAt: new Date() })
+    .onConflictDoUpdate({ target: settings.key, set: { value: next, updatedAt: new Date() } })
+    .run();
   return { settings: next, keyChanged: Boolean(api_key) };
 }
 
 function badTargets(mappings: Mapping[] | undefined, valid: Set<string>, field: string) {
-  return (mappings ?? []).flatMap((m, i) => (valid.has(m.target) ? [] : [{ field: `${field}.${i}.target`, message: `"${m.target}" is not a field that can be mapped` }]));
+  return (mappings ?? []).flatMap((m, i) =>
+    valid.has(m.target)
+      ? []
+      : [{ field: `${field}.${i}.target`, message: `"${m.target}" is not a field that can be mapped` }],
+  );
 }
 
 /** Settings as the API and the page show them: the key only masked. */

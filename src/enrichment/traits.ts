@@ -24,9 +24,29 @@ export function flattenAnswer(answer: Answer, checkedAt: Date | null): Record<st
 
 /** Words Heap spells its own way. */
 const WORDS: Record<string, string> = {
-  site: "Website", url: "URL", id: "ID", utc: "UTC", geo: "Geo", lat: "Latitude", lng: "Longitude", bio: "Bio", sic: "SIC", naics: "NAICS",
-  gics: "GICS", isic: "ISIC", ein: "EIN", crunchbase: "Crunchbase", linkedin: "LinkedIn", github: "GitHub", aboutme: "About.me", googleplus: "Google+",
-  fuzzy: "Fuzzy", alexa: "Alexa", us: "US", iso: "ISO", mx: "MX",
+  site: "Website",
+  url: "URL",
+  id: "ID",
+  utc: "UTC",
+  geo: "Geo",
+  lat: "Latitude",
+  lng: "Longitude",
+  bio: "Bio",
+  sic: "SIC",
+  naics: "NAICS",
+  gics: "GICS",
+  isic: "ISIC",
+  ein: "EIN",
+  crunchbase: "Crunchbase",
+  linkedin: "LinkedIn",
+  github: "GitHub",
+  aboutme: "About.me",
+  googleplus: "Google+",
+  fuzzy: "Fuzzy",
+  alexa: "Alexa",
+  us: "US",
+  iso: "ISO",
+  mx: "MX",
 };
 
 /** Heap's human-readable names: company.site.url → "Company Website URL". */
@@ -51,7 +71,13 @@ export function answerRows(answer: Answer): { path: string; name: string; value:
     }
     if (Array.isArray(value) && !value.length) return;
     const p = path.join(".");
-    rows.push({ path: p, name: humanName(p), value: Array.isArray(value) ? value.map((v) => (typeof v === "object" ? JSON.stringify(v) : String(v))).join(", ") : String(value) });
+    rows.push({
+      path: p,
+      name: humanName(p),
+      value: Array.isArray(value)
+        ? value.map((v) => (typeof v === "object" ? JSON.stringify(v) : String(v))).join(", ")
+        : String(value),
+    });
   };
   if (answer.person) walk(answer.person, ["person"]);
   if (answer.company) walk(answer.company, ["company"]);

@@ -18,11 +18,18 @@ export type ChangeEvent = {
   createdAt: Date;
 };
 
-
 const insertEvent = preparedFor((db) =>
   db
     .insert(events)
-    .values({ type: sql.placeholder("type"), objectType: sql.placeholder("objectType"), objectId: sql.placeholder("objectId"), changes: sql.placeholder("changes"), actorId: sql.placeholder("actorId"), source: sql.placeholder("source"), createdAt: sql.placeholder("createdAt") })
+    .values({
+      type: sql.placeholder("type"),
+      objectType: sql.placeholder("objectType"),
+      objectId: sql.placeholder("objectId"),
+      changes: sql.placeholder("changes"),
+      actorId: sql.placeholder("actorId"),
+      source: sql.placeholder("source"),
+      createdAt: sql.placeholder("createdAt"),
+    })
     .returning()
     .prepare(),
 );
@@ -54,8 +61,25 @@ export class EventFeed {
     return () => this.listeners.delete(listener);
   }
 
-  record(tx: Tx, e: { type: string; objectType: string; objectId: number; changes?: Record<string, [unknown, unknown]>; actor: Actor }): ChangeEvent {
-    const row = insertEvent(tx).get({ type: e.type, objectType: e.objectType, objectId: e.objectId, changes: e.changes ?? {}, actorId: e.actor.id, source: e.actor.source, createdAt: new Date() });
+  record(
+    tx: Tx,
+    e: {
+      type: string;
+      objectType: string;
+      objectId: number;
+      changes?: Record<string, [unknown, unknown]>;
+      actor: Actor;
+    },
+  ): ChangeEvent {
+    const row = insertEvent(tx).get({
+      type: e.type,
+      objectType: e.objectType,
+      objectId: e.objectId,
+      changes: e.changes ?? {},
+      actorId: e.actor.id,
+      source: e.actor.source,
+      createdAt: new Date(),
+    });
     for (const hook of this.hooks) hook(tx, row);
     this.lastId = row.id;
     if (!this.wakeScheduled) {
@@ -74,11 +98,23 @@ export class EventFeed {
     const conds = [gt(events.id, after)];
     if (filter.objectType) conds.push(eq(events.objectType, filter.objectType));
     if (filter.objectId !== undefined) conds.push(eq(events.objectId, filter.objectId));
-    return this.db.select().from(events).where(and(...conds)).orderBy(asc(events.id)).limit(limit).all();
+    return this.db
+      .select()
+      .from(events)
+      .where(and(...conds))
+      .orderBy(asc(events.id))
+      .limit(limit)
+      .all();
   }
 
   /** The newest events of one object, newest first (the timeline on a person's page). */
   history(objectType: string, objectId: number, limit = 50): ChangeEvent[] {
-    return this.db.select().from(events).where(and(eq(events.objectType, objectType), eq(events.objectId, objectId))).orderBy(desc(events.id)).limit(limit).all();
+    return this.db
+      .select()
+      .from(events)
+      .where(and(eq(events.objectType, objectType), eq(events.objectId, objectId)))
+      .orderBy(desc(events.id))
+      .limit(limit)
+      .all();
   }
 }

@@ -3,7 +3,11 @@ import { isIP } from "node:net";
 import { networkInterfaces } from "node:os";
 
 /** URL hostnames come bracketed for IPv6 ("[::1]") and may end in the root's dot ("localhost."); compare them bare. */
-export const bareHost = (hostname: string) => hostname.replace(/^\[|\]$/g, "").replace(/\.$/, "").toLowerCase();
+export const bareHost = (hostname: string) =>
+  hostname
+    .replace(/^\[|\]$/g, "")
+    .replace(/\.$/, "")
+    .toLowerCase();
 
 /**
  * An address as a connection reaches it: IPv4-mapped IPv6 as IPv4 (URL parsing writes
@@ -13,7 +17,13 @@ export const bareHost = (hostname: string) => hostname.replace(/^\[|\]$/g, "").r
 function unmapped(address: string): string {
   const a = address.toLowerCase();
   const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(a);
-  if (hex) return [parseInt(hex[1]!, 16) >> 8, parseInt(hex[1]!, 16) & 255, parseInt(hex[2]!, 16) >> 8, parseInt(hex[2]!, 16) & 255].join(".");
+  if (hex)
+    return [
+      parseInt(hex[1]!, 16) >> 8,
+      parseInt(hex[1]!, 16) & 255,
+      parseInt(hex[2]!, 16) >> 8,
+      parseInt(hex[2]!, 16) & 255,
+    ].join(".");
   if (a.startsWith("::ffff:") && isIP(a.slice(7)) === 4) return a.slice(7);
   return a === "0.0.0.0" ? "127.0.0.1" : a === "::" ? "::1" : a;
 }
@@ -69,13 +79,15 @@ export async function selfTargetReason(url: string, self: ListenAddress): Promis
   const port = portOf(u);
   if (self.baseUrl) {
     const b = new URL(self.baseUrl);
-    if (bareHost(b.hostname) === bareHost(u.hostname) && portOf(b) === port) return `it is this server's own base URL (${b.host})`;
+    if (bareHost(b.hostname) === bareHost(u.hostname) && portOf(b) === port)
+      return `it is this server's own base URL (${b.host})`;
   }
   if (port !== self.port) return null;
   const listening = isUnspecified(self.host) ? null : new Set(await addressesOf(self.host));
   const mine = listening ?? interfaceAddresses();
   for (const address of await addressesOf(u.hostname)) {
-    if (mine.has(address) || (listening === null && isLoopbackHost(address))) return `it reaches this server's own listening address (${bareHost(u.hostname)}:${port})`;
+    if (mine.has(address) || (listening === null && isLoopbackHost(address)))
+      return `it reaches this server's own listening address (${bareHost(u.hostname)}:${port})`;
   }
   return null;
 }

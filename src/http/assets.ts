@@ -7,6 +7,12 @@ export function assetRoutes() {
   const cache = { "Cache-Control": "public, max-age=3600" };
   const htmx = Bun.file(htmxPath);
   return new Elysia()
-    .get("/assets/app.css", () => new Response(css, { headers: { "Content-Type": "text/css; charset=utf-8", ...cache } }))
-    .get("/assets/htmx.min.js", () => new Response(htmx, { headers: { "Content-Type": "text/javascript; charset=utf-8", ...cache } }));
+    .get(
+      "/assets/app.css",
+      () => new Response(css, { headers: { "Content-Type": "text/css; charset=utf-8", ...cache } }),
+    )
+    .get(
+      "/assets/htmx.min.js",
+      () => new Response(htmx, { headers: { "Content-Type": "text/javascript; charset=utf-8", ...cache } }),
+    );
 }

@@ -54,19 +54,25 @@ export function checkCsrf(ctx: AppContext, request: Request, body: unknown): voi
   if (origin && origin !== "null" && new URL(request.url).origin !== origin && ctx.config.baseUrl !== origin) {
     throw forbidden("cross-site request refused");
   }
-  const sent = request.headers.get("x-csrf-token") ?? (body && typeof body === "object" ? (body as Record<string, unknown>)._csrf : undefined);
+  const sent =
+    request.headers.get("x-csrf-token") ??
+    (body && typeof body === "object" ? (body as Record<string, unknown>)._csrf : undefined);
   const cookies = parseCookies(request.headers.get("cookie"));
   const session = cookies[SESSION_COOKIE] ? currentSession(ctx, request) : null;
   // A session that ended (idle, signed out elsewhere) sends the admin to sign in again rather than
   // to a CSRF error: nothing is changed either way, and the form they left open makes sense again.
-  if (cookies[SESSION_COOKIE] && !session && !PRE_SESSION_FORMS.has(new URL(request.url).pathname)) throw new SignInRequired();
+  if (cookies[SESSION_COOKIE] && !session && !PRE_SESSION_FORMS.has(new URL(request.url).pathname))
+    throw new SignInRequired();
   const expected = session?.csrfToken ?? cookies[PRE_SESSION_CSRF_COOKIE];
   if (typeof sent !== "string" || !expected || !safeEqual(sent, expected)) {
     throw forbidden("missing or invalid CSRF token; reload the page and try again");
   }
 }
 
-export function requireApiToken(ctx: AppContext, request: Request): { id: number; name: string; actorId: number | null } {
+export function requireApiToken(
+  ctx: AppContext,
+  request: Request,
+): { id: number; name: string; actorId: number | null } {
   const header = request.headers.get("authorization") ?? "";
   const match = /^Bearer\s+(\S+)$/i.exec(header);
   if (!match) throw unauthorized("send an API token as Authorization: Bearer <token>");

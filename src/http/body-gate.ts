@@ -34,7 +34,12 @@ export function admitBody(ctx: AppContext, request: Request): Request | Response
   if (size === null) return capped(request, known ? limit : anonymousLimit);
   if (known) return request;
   if (ingest || PRE_SESSION_FORMS.has(path)) return errorResponse(tooLarge(anonymousLimit));
-  if (path.startsWith("/api/")) return errorResponse(unauthorized(`send an API token as Authorization: Bearer <token>; without one a body may not exceed ${anonymousLimit} bytes`));
+  if (path.startsWith("/api/"))
+    return errorResponse(
+      unauthorized(
+        `send an API token as Authorization: Bearer <token>; without one a body may not exceed ${anonymousLimit} bytes`,
+      ),
+    );
   return redirect(request, "/login");
 }
 

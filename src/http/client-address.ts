@@ -38,7 +38,8 @@ function bareAddress(value: string): string | null {
   return isIP(v) ? v : null;
 }
 
-const isTrusted = (trusted: BlockList, address: string) => trusted.check(address, isIP(address) === 4 ? "ipv4" : "ipv6");
+const isTrusted = (trusted: BlockList, address: string) =>
+  trusted.check(address, isIP(address) === 4 ? "ipv4" : "ipv6");
 
 export function clientAddress(peer: string | undefined, forwardedFor: string | null, trusted: TrustedProxies): string {
   let client = (peer && bareAddress(peer)) ?? "unknown";

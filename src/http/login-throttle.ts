@@ -55,7 +55,10 @@ export class LoginThrottle {
     const [[addressKey], [accountKey]] = this.keys(address, account);
     this.db.transaction((tx) => {
       tx.delete(t).where(eq(t.key, accountKey)).run();
-      tx.update(t).set({ attempts: sql`max(${t.attempts} - 1, 0)` }).where(eq(t.key, addressKey)).run();
+      tx.update(t)
+        .set({ attempts: sql`max(${t.attempts} - 1, 0)` })
+        .where(eq(t.key, addressKey))
+        .run();
     });
   }
 
@@ -85,5 +88,8 @@ export function throttledNetwork(address: string): string {
   const [head, tail] = bare.split("::") as [string, string?];
   const known = [...groups(head), ...(tail === undefined ? [] : groups(tail))].length;
   const full = [...groups(head), ...Array(tail === undefined ? 0 : 8 - known).fill("0"), ...groups(tail ?? "")];
-  return `${full.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(":")}::/64`;
+  return `${full
+    .slice(0, 4)
+    .map((g) => parseInt(g, 16).toString(16))
+    .join(":")}::/64`;
 }

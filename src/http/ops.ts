@@ -13,10 +13,22 @@ export function opsRoutes(ctx: AppContext) {
       if (!ok) ctx.log.error("health check failed", { checks });
       return json({ status: ok ? "ok" : "error", version: VERSION, database: checks.database, checks }, ok ? 200 : 503);
     })
-    .get("/metrics", () => new Response(ctx.metrics.render(), { headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" } }));
+    .get(
+      "/metrics",
+      () =>
+        new Response(ctx.metrics.render(), { headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" } }),
+    );
 }
 
 export function registerHealthMetrics(metrics: Metrics, health: DatabaseHealth): void {
-  metrics.registerGauge("switchboard_data_dir_free_bytes", "Free bytes on the file system of the data directory.", () => health.freeBytes() ?? -1);
-  metrics.registerCounter("switchboard_database_write_failures_total", "Database writes that failed for the storage's sake (disk full, I/O error, read-only).", () => health.writeFailures);
+  metrics.registerGauge(
+    "switchboard_data_dir_free_bytes",
+    "Free bytes on the file system of the data directory.",
+    () => health.freeBytes() ?? -1,
+  );
+  metrics.registerCounter(
+    "switchboard_database_write_failures_total",
+    "Database writes that failed for the storage's sake (disk full, I/O error, read-only).",
+    () => health.writeFailures,
+  );
 }

@@ -32,7 +32,10 @@ function withCookies(headers: Headers, cookies: Cookie[] = []): Headers {
 }
 
 export function html(body: string, init: { status?: number; cookies?: Cookie[] } = {}): Response {
-  const headers = withCookies(new Headers({ "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store" }), init.cookies);
+  const headers = withCookies(
+    new Headers({ "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store" }),
+    init.cookies,
+  );
   return new Response(body, { status: init.status ?? 200, headers });
 }
 
@@ -67,11 +70,20 @@ export const statusOf = (kind: ErrorKind): number => STATUS_OF[kind];
 
 /** A domain error as the API answers it: its kind's status, the error shape, Retry-After when it says when to retry. */
 export function errorResponse(err: AppError): Response {
-  const retry = err.details && typeof err.details === "object" && "retry_after" in err.details ? { "Retry-After": String(err.details.retry_after) } : undefined;
+  const retry =
+    err.details && typeof err.details === "object" && "retry_after" in err.details
+      ? { "Retry-After": String(err.details.retry_after) }
+      : undefined;
   return jsonError(statusOf(err.kind), err.code, err.message, err.details, retry);
 }
 
-export function jsonError(status: number, code: string, message: string, details?: unknown, headers?: Record<string, string>): Response {
+export function jsonError(
+  status: number,
+  code: string,
+  message: string,
+  details?: unknown,
+  headers?: Record<string, string>,
+): Response {
   return new Response(JSON.stringify(errorBody(code, message, details)), {
     status,
     headers: { "Content-Type": "application/json; charset=utf-8", ...headers },
@@ -92,5 +104,10 @@ export function attachmentResponse(a: { filename: string; contentType: string; d
 
 export function csvDownload(stream: ReadableStream<Uint8Array>, name: string): Response {
   const stamp = new Date().toISOString().slice(0, 10);
-  return new Response(stream, { headers: { "Content-Type": "text/csv; charset=utf-8", "Content-Disposition": `attachment; filename="${name}-${stamp}.csv"` } });
+  return new Response(stream, {
+    headers: {
+      "Content-Type": "text/csv; charset=utf-8",
+      "Content-Disposition": `attachment; filename="${name}-${stamp}.csv"`,
+    },
+  });
 }

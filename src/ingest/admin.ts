@@ -12,8 +12,17 @@ import { adminPage } from "../http/admin/render";
 /** Segment write keys (Settings): create (shown once), list with last use, revoke. */
 export function writeKeyPages(ctx: AppContext) {
   const page = (request: Request, session: SessionInfo, data: Record<string, unknown> = {}, status = 200) => {
-    const keys = writeKeyStore.list(ctx.db).map((k) => ({ ...k, createdAt: formatTime(k.createdAt), lastUsedAt: formatTime(k.lastUsedAt) }));
-    return adminPage(ctx, request, session, "write-keys", { keys, publicUrl: ctx.config.publicUrl, ...data }, { title: "Write keys", section: "settings", status });
+    const keys = writeKeyStore
+      .list(ctx.db)
+      .map((k) => ({ ...k, createdAt: formatTime(k.createdAt), lastUsedAt: formatTime(k.lastUsedAt) }));
+    return adminPage(
+      ctx,
+      request,
+      session,
+      "write-keys",
+      { keys, publicUrl: ctx.config.publicUrl, ...data },
+      { title: "Write keys", section: "settings", status },
+    );
   };
 
   return new Elysia()

@@ -35,21 +35,37 @@ export function segmentApi(ctx: AppContext) {
   };
 
   return new Elysia({ prefix: "/v1" })
-    .post("/batch", async ({ request, body }) => {
-      const actor = authenticate(request, body);
-      if ((metaOf(request).bodyBytes ?? 0) > MAX_BATCH_BYTES) throw tooLarge(MAX_BATCH_BYTES);
-      const call = validate(batchCall, body);
-      const messages = parseMessages(call.batch);
-      await ctx.writes.run((tx) => ingest(tx, ctx.events, messages, actor, { batch: true }));
-      return json({ success: true });
-    }, op({ summary: "Segment batch: up to 500 KB of identify, group, track, page, screen and alias calls", body: batchCall, response: success }))
-    .post("/:type", async ({ request, body, params }) => {
-      const type = SINGLE_CALLS.find((t) => t === params.type);
-      if (!type) throw notFound(`Segment call type "${params.type}"`);
-      const actor = authenticate(request, body);
-      if ((metaOf(request).bodyBytes ?? 0) > MAX_CALL_BYTES) throw tooLarge(MAX_CALL_BYTES);
-      const messages = parseMessages([body], { type });
-      await ctx.writes.run((tx) => ingest(tx, ctx.events, messages, actor));
-      return json({ success: true });
-    }, op({ summary: "Segment single call: identify, group, track, page, screen or alias", body: loose({ type: z.string().optional() }), response: success }));
+    .post(
+      "/batch",
+      async ({ request, body }) => {
+        const actor = authenticate(request, body);
+        if ((metaOf(request).bodyBytes ?? 0) > MAX_BATCH_BYTES) throw tooLarge(MAX_BATCH_BYTES);
+        const call = validate(batchCall, body);
+        const messages = parseMessages(call.batch);
+        await ctx.writes.run((tx) => ingest(tx, ctx.events, messages, actor, { batch: true }));
+        return json({ success: true });
+      },
+      op({
+        summary: "Segment batch: up to 500 KB of identify, group, track, page, screen and alias calls",
+        body: batchCall,
+        response: success,
+      }),
+    )
+    .post(
+      "/:type",
+      async ({ request, body, params }) => {
+        const type = SINGLE_CALLS.find((t) => t === params.type);
+        if (!type) throw notFound(`Segment call type "${params.type}"`);
+        const actor = authenticate(request, body);
+        if ((metaOf(request).bodyBytes ?? 0) > MAX_CALL_BYTES) throw tooLarge(MAX_CALL_BYTES);
+        const messages = parseMessages([body], { type });
+        await ctx.writes.run((tx) => ingest(tx, ctx.events, messages, actor));
+        return json({ success: true });
+      },
+      op({
+        summary: "Segment single call: identify, group, track, page, screen or alias",
+        body: loose({ type: z.string().optional() }),
+        response: success,
+      }),
+    );
 }

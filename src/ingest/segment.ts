@@ -9,7 +9,14 @@ import type { Actor, EventFeed } from "../events/feed";
 import { listCustomFields, type CustomField } from "../domain/custom-fields";
 import { createOrganizationIn, findOrganizationByName } from "../domain/organizations";
 import { CUSTOMER_ROLE_ID } from "../domain/roles";
-import { createUserIn, findUserByEmail, findUserByLogin, parseUserInput, updateUserIn, type UserRow } from "../domain/users";
+import {
+  createUserIn,
+  findUserByEmail,
+  findUserByLogin,
+  parseUserInput,
+  updateUserIn,
+  type UserRow,
+} from "../domain/users";
 
 /**
  * Segment's HTTP Tracking API (identify, batch), applied to our people: the email is the join key,
@@ -51,13 +58,27 @@ const message = z
   .refine((m) => m.userId || m.anonymousId, { message: "userId or anonymousId is required", path: ["userId"] });
 type Message = z.infer<typeof message>;
 
-export const identifyCall = identifyMessage.refine((m) => m.userId || m.anonymousId, { message: "userId or anonymousId is required", path: ["userId"] });
-export const batchCall = z.object({ batch: z.array(z.unknown()).min(1, "must hold at least one message").max(2000), writeKey: z.string().optional(), sentAt: z.unknown().optional(), context: z.unknown().optional(), metadata: z.unknown().optional() });
+export const identifyCall = identifyMessage.refine((m) => m.userId || m.anonymousId, {
+  message: "userId or anonymousId is required",
+  path: ["userId"],
+});
+export const batchCall = z.object({
+  batch: z.array(z.unknown()).min(1, "must hold at least one message").max(2000),
+  writeKey: z.string().optional(),
+  sentAt: z.unknown().optional(),
+  context: z.unknown().optional(),
+  metadata: z.unknown().optional(),
+});
 
-const str = (v: unknown): string | undefined => (typeof v === "string" && v.trim() ? v.trim() : typeof v === "number" ? String(v) : undefined);
+const str = (v: unknown): string | undefined =>
+  typeof v === "string" && v.trim() ? v.trim() : typeof v === "number" ? String(v) : undefined;
 
 /** Well-known traits as user fields; everything else stays a trait. */
-export function mapTraits(input: Record<string, unknown>): { fields: Record<string, unknown>; rest: Record<string, unknown>; company?: string } {
+export function mapTraits(input: Record<string, unknown>): {
+  fields: Record<string, unknown>;
+  rest: Record<string, unknown>;
+  company?: string;
+} {
   const t = { ...input };
   const take = (...keys: string[]) => {
     let found: string | undefined;
@@ -91,7 +112,14 @@ export function mapTraits(input: Record<string, unknown>): { fields: Record<stri
   if (typeof address === "string" && address.trim()) fields.address = address.trim();
   else if (address && typeof address === "object") {
     const a = address as Record<string, unknown>;
-    const line = [str(a.street), [str(a.postalCode) ?? str(a.postal_code), str(a.city)].filter(Boolean).join(" "), str(a.state), str(a.country)].filter(Boolean).join("\n");
+    const line = [
+      str(a.street),
+      [str(a.postalCode) ?? str(a.postal_code), str(a.city)].filter(Boolean).join(" "),
+      str(a.state),
+      str(a.country),
+    ]
+      .filter(Boolean)
+      .join("\n");
     if (line) fields.address = line;
   }
   let company: string | undefined;
@@ -120,14 +148,22 @@ export function parseMessages(raw: unknown[], defaults: Partial<Message> = {}): 
     }
     const r = message.safeParse(m && typeof m === "object" ? { ...defaults, ...m } : m);
     if (r.success) out.push(r.data);
-    else for (const issue of r.error.issues) issues.push({ field: ["batch", i, ...issue.path].join("."), message: issue.message });
+    else
+      for (const issue of r.error.issues)
+        issues.push({ field: ["batch", i, ...issue.path].join("."), message: issue.message });
   });
   if (issues.length) throw new ValidationError(issues);
   return out;
 }
 
 /** Applies messages inside the caller's transaction (a batch is all-or-nothing), skipping messageIds already seen. */
-export function ingest(tx: Tx, feed: EventFeed, messages: Message[], actor: Actor, opts: { batch?: boolean } = {}): IngestResult {
+export function ingest(
+  tx: Tx,
+  feed: EventFeed,
+  messages: Message[],
+  actor: Actor,
+  opts: { batch?: boolean } = {},
+): IngestResult {
   const fields = listCustomFields(tx, "user");
   const result: IngestResult = { created: 0, updated: 0, duplicates: 0 };
   {
@@ -136,7 +172,10 @@ export function ingest(tx: Tx, feed: EventFeed, messages: Message[], actor: Acto
         apply(m);
       } catch (err) {
         if (!opts.batch || !(err instanceof AppError) || !Array.isArray(err.details)) throw err;
-        const details = (err.details as { field: string; message: string }[]).map((d) => ({ field: `batch.${i}.${d.field}`, message: d.message }));
+        const details = (err.details as { field: string; message: string }[]).map((d) => ({
+          field: `batch.${i}.${d.field}`,
+          message: d.message,
+        }));
         throw new AppError(err.kind, err.code, details.map((d) => `${d.field}: ${d.message}`).join("; "), details);
       }
     });
@@ -160,7 +199,8 @@ export function ingest(tx: Tx, feed: EventFeed, messages: Message[], actor: Acto
       } else {
         // Only "seen": a staff account's is not touched, and the rest of the batch still applies.
         const found = findByIds(tx, m);
-        if (found && !isStaff(tx, found.user)) tx.update(users).set({ lastSeenAt: seenAt }).where(eq(users.id, found.user.id)).run();
+        if (found && !isStaff(tx, found.user))
+          tx.update(users).set({ lastSeenAt: seenAt }).where(eq(users.id, found.user.id)).run();
       }
     }
   }
@@ -168,7 +208,12 @@ export function ingest(tx: Tx, feed: EventFeed, messages: Message[], actor: Acto
 }
 
 const claim = preparedFor((db) =>
-  db.insert(seenMessages).values({ messageId: sql.placeholder("id"), receivedAt: sql.placeholder("at") }).onConflictDoNothing().returning({ id: seenMessages.messageId }).prepare(),
+  db
+    .insert(seenMessages)
+    .values({ messageId: sql.placeholder("id"), receivedAt: sql.placeholder("at") })
+    .onConflictDoNothing()
+    .returning({ id: seenMessages.messageId })
+    .prepare(),
 );
 
 /** True the first time a messageId is seen (Segment's de-duplication key). */
@@ -179,7 +224,11 @@ function claimMessageId(tx: Tx, messageId: string): boolean {
 /** The person a message names (by traits.email, else by userId or anonymousId as the login), and the field that matched. */
 type Found = { user: UserRow; by: "traits.email" | "userId" | "anonymousId" };
 
-function findByIds(tx: Tx, m: { userId?: string | null; anonymousId?: string | null }, email?: string): Found | undefined {
+function findByIds(
+  tx: Tx,
+  m: { userId?: string | null; anonymousId?: string | null },
+  email?: string,
+): Found | undefined {
   if (email) {
     const byEmail = findUserByEmail(tx, email);
     if (byEmail) return { user: byEmail, by: "traits.email" };
@@ -191,10 +240,21 @@ function findByIds(tx: Tx, m: { userId?: string | null; anonymousId?: string | n
 
 /** An administrator or agent: any role besides Customer. */
 function isStaff(tx: Tx, user: UserRow): boolean {
-  return tx.select({ id: userRoles.roleId }).from(userRoles).where(and(eq(userRoles.userId, user.id), ne(userRoles.roleId, CUSTOMER_ROLE_ID))).get() !== undefined;
+  return (
+    tx
+      .select({ id: userRoles.roleId })
+      .from(userRoles)
+      .where(and(eq(userRoles.userId, user.id), ne(userRoles.roleId, CUSTOMER_ROLE_ID)))
+      .get() !== undefined
+  );
 }
 
-const WRITERS: Record<string, string> = { ui: "an admin", api: "the REST API", import: "a CSV import", system: "the system" };
+const WRITERS: Record<string, string> = {
+  ui: "an admin",
+  api: "the REST API",
+  import: "a CSV import",
+  system: "the system",
+};
 
 /**
  * What a write key may change (it lives in public web pages): customers only, never an administrator
@@ -204,13 +264,25 @@ const WRITERS: Record<string, string> = { ui: "an admin", api: "the REST API", i
  */
 function assertSegmentMayChange(tx: Tx, found: Found, mapped: Record<string, unknown>): void {
   if (isStaff(tx, found.user)) {
-    throw new ValidationError([{ field: found.by, message: "matches an administrator or agent account, which Segment ingest may not change" }]);
+    throw new ValidationError([
+      { field: found.by, message: "matches an administrator or agent account, which Segment ingest may not change" },
+    ]);
   }
   const { email, provenance } = found.user;
   const writer = provenance.email?.source;
-  if (typeof mapped.email === "string" && email !== null && mapped.email.toLowerCase() !== email && writer !== "identify") {
+  if (
+    typeof mapped.email === "string" &&
+    email !== null &&
+    mapped.email.toLowerCase() !== email &&
+    writer !== "identify"
+  ) {
     const by = writer ? (WRITERS[writer] ?? writer) : "another source";
-    throw new ValidationError([{ field: "traits.email", message: `would replace an email set by ${by}; Segment may only set an email that is empty or that it set itself` }]);
+    throw new ValidationError([
+      {
+        field: "traits.email",
+        message: `would replace an email set by ${by}; Segment may only set an email that is empty or that it set itself`,
+      },
+    ]);
   }
 }
 
@@ -220,7 +292,14 @@ function organizationFor(tx: Tx, feed: EventFeed, name: string, actor: Actor): n
   return createOrganizationIn(tx, feed, { name: name.slice(0, 255) }, listCustomFields(tx, "organization"), actor).id;
 }
 
-function identify(tx: Tx, feed: EventFeed, m: z.infer<typeof identifyMessage>, fields: CustomField[], actor: Actor, seenAt: Date): "created" | "updated" {
+function identify(
+  tx: Tx,
+  feed: EventFeed,
+  m: z.infer<typeof identifyMessage>,
+  fields: CustomField[],
+  actor: Actor,
+  seenAt: Date,
+): "created" | "updated" {
   const { fields: mapped, rest, company } = mapTraits(m.traits ?? {});
   const found = findByIds(tx, m, mapped.email as string | undefined);
   if (found) assertSegmentMayChange(tx, found, mapped);
@@ -238,7 +317,10 @@ function identify(tx: Tx, feed: EventFeed, m: z.infer<typeof identifyMessage>, f
   } catch (err) {
     // Field errors come from the caller's traits (or userId, which becomes the login): name them so.
     if (err instanceof AppError && Array.isArray(err.details)) {
-      const details = (err.details as { field: string; message: string }[]).map((d) => ({ field: d.field === "login" ? "userId" : d.field.startsWith("traits") ? d.field : `traits.${d.field}`, message: d.message }));
+      const details = (err.details as { field: string; message: string }[]).map((d) => ({
+        field: d.field === "login" ? "userId" : d.field.startsWith("traits") ? d.field : `traits.${d.field}`,
+        message: d.message,
+      }));
       throw new AppError(err.kind, err.code, details.map((d) => `${d.field}: ${d.message}`).join("; "), details);
     }
     throw err;
@@ -246,5 +328,9 @@ function identify(tx: Tx, feed: EventFeed, m: z.infer<typeof identifyMessage>, f
 }
 
 export function pruneSeenMessages(db: Db): number {
-  return db.delete(seenMessages).where(lt(seenMessages.receivedAt, new Date(Date.now() - DEDUP_WINDOW_MS))).returning({ id: seenMessages.messageId }).all().length;
+  return db
+    .delete(seenMessages)
+    .where(lt(seenMessages.receivedAt, new Date(Date.now() - DEDUP_WINDOW_MS)))
+    .returning({ id: seenMessages.messageId })
+    .all().length;
 }

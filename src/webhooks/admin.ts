@@ -26,17 +26,18 @@ function formBody(body: unknown): Form {
   throw unsupportedMediaType("send the form as application/x-www-form-urlencoded or multipart/form-data");
 }
 const str = (form: Form, name: string) => (typeof form[name] === "string" ? (form[name] as string) : "");
-const list = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : typeof v === "string" ? [v] : []);
+const list = (v: unknown): string[] =>
+  Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : typeof v === "string" ? [v] : [];
 const checked = (form: Form, name: string) => form[name] === "on" || form[name] === "true";
 const num = (form: Form, name: string) => (str(form, name).trim() === "" ? undefined : Number(str(form, name)));
 const CONDITION_ROWS = 3;
 
 /** Field errors of a failed form, or rethrow what is not about the form's fields. */
 function formErrors(err: unknown): Record<string, string> {
-  if (err instanceof AppError && Array.isArray(err.details)) return fieldErrors((err.details as FieldIssue[]).map((i) => ({ ...i, field: headerField(i.field) })));
+  if (err instanceof AppError && Array.isArray(err.details))
+    return fieldErrors((err.details as FieldIssue[]).map((i) => ({ ...i, field: headerField(i.field) })));
   throw err;
 }
-
 
 /** The webhook form as API input: empty secret fields keep the saved secret. */
 function webhookInput(form: Form, isNew: boolean): Record<string, unknown> {
@@ -65,7 +66,6 @@ function webhookInput(form: Form, isNew: boolean): Record<string, unknown> {
   if (isNew) for (const k of Object.keys(input)) if (input[k] === undefined) delete input[k];
   return input;
 }
-
 
 function formOf(w: WebhookRow) {
   return {
@@ -103,7 +103,8 @@ function formView(form: Record<string, unknown>) {
   };
 }
 
-const errorList = (errors: unknown) => (errors ? Object.entries(errors as Record<string, string>).map(([field, message]) => ({ field, message })) : null);
+const errorList = (errors: unknown) =>
+  errors ? Object.entries(errors as Record<string, string>).map(([field, message]) => ({ field, message })) : null;
 const pct = (r: number | null) => (r === null ? "—" : `${Math.round(r * 1000) / 10}%`);
 
 function deliveryView(webhookId: number, j: Job) {
@@ -128,7 +129,10 @@ function deliveryView(webhookId: number, j: Job) {
 }
 
 function conditionRows(conditions: Condition[]) {
-  const rows = [...conditions, ...Array.from({ length: CONDITION_ROWS }, () => ({ field: "", operator: "is", value: "" }) as Condition)];
+  const rows = [
+    ...conditions,
+    ...Array.from({ length: CONDITION_ROWS }, () => ({ field: "", operator: "is", value: "" }) as Condition),
+  ];
   return rows.map((c, i) => ({
     index: i,
     field: c.field,
@@ -167,7 +171,18 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
     const session = requireSession(ctx, request);
     const hooks = endpoints.list().map((w) => {
       const h = service.health(w.id);
-      return { id: w.id, name: w.name, url: w.url, method: w.method, active: w.active, lastStatus: h.last_status ?? (h.last_error ? "error" : "—"), successRate: pct(h.success_rate), pending: h.pending_deliveries, disabled: h.disabled, paused: h.paused };
+      return {
+        id: w.id,
+        name: w.name,
+        url: w.url,
+        method: w.method,
+        active: w.active,
+        lastStatus: h.last_status ?? (h.last_error ? "error" : "—"),
+        successRate: pct(h.success_rate),
+        pending: h.pending_deliveries,
+        disabled: h.disabled,
+        paused: h.paused,
+      };
     });
     return adminPage(ctx, request, session, "webhooks", { hooks }, { title: "Webhooks", section: "webhooks" });
   };
@@ -175,24 +190,48 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
   const editPage = (request: Request, id: number | null, data: Form = {}, status = 200) => {
     const session = requireSession(ctx, request);
     const w = id === null ? null : endpoints.get(id);
-    const form = formView((data.form as Form) ?? (w ? formOf(w) : { method: "POST", timeout_seconds: 15, max_attempts: 5, retry_base_seconds: 30, active: true, tls_verify: true, auth_type: "none" }));
+    const form = formView(
+      (data.form as Form) ??
+        (w
+          ? formOf(w)
+          : {
+              method: "POST",
+              timeout_seconds: 15,
+              max_attempts: 5,
+              retry_base_seconds: 30,
+              active: true,
+              tls_verify: true,
+              auth_type: "none",
+            }),
+    );
     const health = w ? service.health(w.id) : null;
     const view = {
       webhook: w && {
         id: w.id,
         hasToken: !!w.signatureTokenSealed,
         hasAuthSecret: !!w.authSecretSealed,
-        previousExpires: w.previousSecretSealed && w.previousSecretExpiresAt && w.previousSecretExpiresAt > new Date() ? formatTime(w.previousSecretExpiresAt) : null,
+        previousExpires:
+          w.previousSecretSealed && w.previousSecretExpiresAt && w.previousSecretExpiresAt > new Date()
+            ? formatTime(w.previousSecretExpiresAt)
+            : null,
         triggers: triggers.forWebhook(w.id).map((t) => ({ id: t.id, name: t.name })),
       },
-      health: health && { ...health, successRate: pct(health.success_rate), lastStatus: health.last_status ?? health.last_error ?? "—" },
+      health: health && {
+        ...health,
+        successRate: pct(health.success_rate),
+        lastStatus: health.last_status ?? health.last_error ?? "—",
+      },
       form,
       isNew: id === null,
       action: id === null ? "/webhooks" : `/webhooks/${id}`,
       ...data,
       errorList: errorList(data.errors),
     };
-    return adminPage(ctx, request, session, "webhook-form", view, { title: w ? `Webhook ${w.name}` : "New webhook", section: "webhooks", status });
+    return adminPage(ctx, request, session, "webhook-form", view, {
+      title: w ? `Webhook ${w.name}` : "New webhook",
+      section: "webhooks",
+      status,
+    });
   };
 
   const deliveriesPage = (request: Request, id: number, query: Record<string, string | undefined>) => {
@@ -212,7 +251,9 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
         deliveries: page.data.map((j) => deliveryView(id, j)),
         statuses: statuses.map((s) => ({ value: s, selected: s === status })),
         status,
-        next: page.next_cursor ? `/webhooks/${id}/deliveries?${new URLSearchParams({ ...(status ? { status } : {}), cursor: page.next_cursor })}` : null,
+        next: page.next_cursor
+          ? `/webhooks/${id}/deliveries?${new URLSearchParams({ ...(status ? { status } : {}), cursor: page.next_cursor })}`
+          : null,
       },
       { title: `Deliveries of ${w.name}`, section: "webhooks" },
     );
@@ -243,24 +284,37 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
   const triggerPage = (request: Request, id: number | null, data: Form = {}, status = 200) => {
     const session = requireSession(ctx, request);
     const t: TriggerRow | null = id === null ? null : triggers.get(id);
-    const input = (data.input as Record<string, unknown> | undefined) ?? (t ? { ...triggers.json(t) } : { active: true, match: "all", events: [], conditions: [], webhook_ids: [] });
+    const input =
+      (data.input as Record<string, unknown> | undefined) ??
+      (t ? { ...triggers.json(t) } : { active: true, match: "all", events: [], conditions: [], webhook_ids: [] });
     const events = input.events as string[];
     const hookIds = (input.webhook_ids as number[]).map(Number);
     const view = {
       trigger: t && { id: t.id },
       isNew: id === null,
       action: id === null ? "/triggers" : `/triggers/${id}`,
-      form: { name: input.name ?? "", note: input.note ?? "", active: input.active, matchAll: input.match !== "any", matchAny: input.match === "any" },
+      form: {
+        name: input.name ?? "",
+        note: input.note ?? "",
+        active: input.active,
+        matchAll: input.match !== "any",
+        matchAny: input.match === "any",
+      },
       events: TRIGGER_EVENTS.map((e) => ({ value: e, checked: events.includes(e) })),
       conditions: conditionRows(input.conditions as Condition[]),
       hooks: endpoints.list().map((w) => ({ id: w.id, name: w.name, checked: hookIds.includes(w.id) })),
       ...data,
       errorList: errorList(data.errors),
     };
-    return adminPage(ctx, request, session, "trigger-form", view, { title: t ? `Trigger ${t.name}` : "New trigger", section: "webhooks", status });
+    return adminPage(ctx, request, session, "trigger-form", view, {
+      title: t ? `Trigger ${t.name}` : "New trigger",
+      section: "webhooks",
+      status,
+    });
   };
 
-  const secretShown = (request: Request, id: number, signingSecret: string, message: string) => editPage(request, id, { newSecret: signingSecret, secretMessage: message });
+  const secretShown = (request: Request, id: number, signingSecret: string, message: string) =>
+    editPage(request, id, { newSecret: signingSecret, secretMessage: message });
 
   return new Elysia()
     .get("/webhooks", ({ request }) => listPage(request))
@@ -270,9 +324,19 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
       const form = formBody(body);
       try {
         const { row, signingSecret } = await endpoints.create(webhookInput(form, true), session.user.id);
-        return secretShown(request, row.id, signingSecret, "Webhook created. Copy its signing secret now: it is not shown again.");
+        return secretShown(
+          request,
+          row.id,
+          signingSecret,
+          "Webhook created. Copy its signing secret now: it is not shown again.",
+        );
       } catch (err) {
-        return editPage(request, null, { form: { ...form, signature_token: "", auth_password: "" }, errors: formErrors(err) }, 422);
+        return editPage(
+          request,
+          null,
+          { form: { ...form, signature_token: "", auth_password: "" }, errors: formErrors(err) },
+          422,
+        );
       }
     })
     .post("/webhooks/preview", ({ request, body }) => {
@@ -281,11 +345,14 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
       const kind = (["ticket", "user", "organization"] as const).find((k) => k === str(form, "sample")) ?? "ticket";
       let data: Form;
       try {
-        data = str(form, "custom_payload").trim() ? { preview: previewCustomPayload(str(form, "custom_payload"), kind, ctx.config.publicUrl) } : { preview: "(empty: the default payload is sent)" };
+        data = str(form, "custom_payload").trim()
+          ? { preview: previewCustomPayload(str(form, "custom_payload"), kind, ctx.config.publicUrl) }
+          : { preview: "(empty: the default payload is sent)" };
       } catch (err) {
         data = { previewError: formErrors(err).custom_payload };
       }
-      if (request.headers.get("HX-Request")) return html(renderFragment("payload-preview", data), { status: data.previewError ? 422 : 200 });
+      if (request.headers.get("HX-Request"))
+        return html(renderFragment("payload-preview", data), { status: data.previewError ? 422 : 200 });
       const id = /^\d+$/.test(str(form, "webhook_id")) ? Number(str(form, "webhook_id")) : null;
       return editPage(request, id, { form: { ...form, signature_token: "", auth_password: "" }, ...data });
     })
@@ -298,7 +365,12 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
         await endpoints.update(id, webhookInput(form, false), session.user.id);
         return redirect(request, `/webhooks/${id}`, [flashCookie(ctx, { kind: "success", message: "Webhook saved." })]);
       } catch (err) {
-        return editPage(request, id, { form: { ...form, signature_token: "", auth_password: "" }, errors: formErrors(err) }, 422);
+        return editPage(
+          request,
+          id,
+          { form: { ...form, signature_token: "", auth_password: "" }, errors: formErrors(err) },
+          422,
+        );
       }
     })
     .post("/webhooks/:id/delete", ({ request, params }) => {
@@ -312,7 +384,14 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
       const hours = Number(str(formBody(body), "grace_hours") || 24);
       try {
         const { signingSecret } = await endpoints.rotateSecret(id, hours, session.user.id);
-        return secretShown(request, id, signingSecret, hours > 0 ? `New signing secret. The old one keeps signing for ${hours} hours.` : "New signing secret. The old one no longer signs.");
+        return secretShown(
+          request,
+          id,
+          signingSecret,
+          hours > 0
+            ? `New signing secret. The old one keeps signing for ${hours} hours.`
+            : "New signing secret. The old one no longer signs.",
+        );
       } catch (err) {
         return editPage(request, id, { errors: formErrors(err) }, 422);
       }
@@ -321,37 +400,61 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
       requireSession(ctx, request);
       const id = pathId(params.id, "webhook");
       service.enable(id);
-      return redirect(request, `/webhooks/${id}`, [flashCookie(ctx, { kind: "success", message: "Deliveries resumed." })]);
+      return redirect(request, `/webhooks/${id}`, [
+        flashCookie(ctx, { kind: "success", message: "Deliveries resumed." }),
+      ]);
     })
     .post("/webhooks/:id/test", ({ request, params, body }) => {
       requireSession(ctx, request);
       const id = pathId(params.id, "webhook");
-      const kind = (["ticket", "user", "organization"] as const).find((k) => k === str(formBody(body), "sample")) ?? "ticket";
+      const kind =
+        (["ticket", "user", "organization"] as const).find((k) => k === str(formBody(body), "sample")) ?? "ticket";
       const job = service.sendTest(id, kind);
       return redirect(request, `/webhooks/${id}/deliveries/${job.id}`);
     })
-    .get("/webhooks/:id/deliveries", ({ request, params, query }) => deliveriesPage(request, pathId(params.id, "webhook"), query as Record<string, string | undefined>))
+    .get("/webhooks/:id/deliveries", ({ request, params, query }) =>
+      deliveriesPage(request, pathId(params.id, "webhook"), query as Record<string, string | undefined>),
+    )
     .get("/webhooks/:id/deliveries/:jobId", ({ request, params }) => {
       const session = requireSession(ctx, request);
       const data = deliveryDetail(pathId(params.id, "webhook"), pathId(params.jobId, "delivery"));
       // htmx polls the detail while the delivery is under way: answer the fragment only.
       if (request.headers.get("HX-Request")) return html(renderFragment("delivery-detail", data));
-      return adminPage(ctx, request, session, "webhook-delivery", data, { title: `Delivery ${data.delivery.deliveryId}`, section: "webhooks" });
+      return adminPage(ctx, request, session, "webhook-delivery", data, {
+        title: `Delivery ${data.delivery.deliveryId}`,
+        section: "webhooks",
+      });
     })
     .post("/webhooks/:id/deliveries/:jobId/redeliver", ({ request, params }) => {
       requireSession(ctx, request);
       const id = pathId(params.id, "webhook");
       const job = service.redeliver(id, pathId(params.jobId, "delivery"));
-      return redirect(request, `/webhooks/${id}/deliveries/${job.id}`, [flashCookie(ctx, { kind: "success", message: "Redelivery queued (same delivery id)." })]);
+      return redirect(request, `/webhooks/${id}/deliveries/${job.id}`, [
+        flashCookie(ctx, { kind: "success", message: "Redelivery queued (same delivery id)." }),
+      ]);
     })
     .get("/triggers", ({ request }) => {
       const session = requireSession(ctx, request);
       const names = new Map(endpoints.list().map((w) => [w.id, w.name]));
       const rows = triggers.list().map((t) => {
         const j = triggers.json(t);
-        return { id: t.id, name: t.name, active: t.active, events: t.events.join(", "), conditions: t.conditions.length, webhooks: j.webhook_ids.map((i) => names.get(i)).join(", ") };
+        return {
+          id: t.id,
+          name: t.name,
+          active: t.active,
+          events: t.events.join(", "),
+          conditions: t.conditions.length,
+          webhooks: j.webhook_ids.map((i) => names.get(i)).join(", "),
+        };
       });
-      return adminPage(ctx, request, session, "triggers", { triggers: rows }, { title: "Triggers", section: "webhooks" });
+      return adminPage(
+        ctx,
+        request,
+        session,
+        "triggers",
+        { triggers: rows },
+        { title: "Triggers", section: "webhooks" },
+      );
     })
     .get("/triggers/new", ({ request }) => triggerPage(request, null))
     .post("/triggers", ({ request, body }) => {
@@ -359,7 +462,9 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
       const input = triggerInput(formBody(body));
       try {
         const t = triggers.create(input, session.user.id);
-        return redirect(request, `/triggers/${t.id}`, [flashCookie(ctx, { kind: "success", message: "Trigger created." })]);
+        return redirect(request, `/triggers/${t.id}`, [
+          flashCookie(ctx, { kind: "success", message: "Trigger created." }),
+        ]);
       } catch (err) {
         return triggerPage(request, null, { input, errors: formErrors(err) }, 422);
       }

@@ -5,7 +5,12 @@ import { httpLogEntryJson } from "../delivery/http-log";
 import type { Job } from "../delivery/types";
 import { validate } from "../errors";
 import type { WebhookService, WebhookJobPayload } from ".";
-import { createSchema as webhookCreateInput, previewCustomPayload, updateSchema as webhookUpdateInput, webhookJson } from "./endpoints";
+import {
+  createSchema as webhookCreateInput,
+  previewCustomPayload,
+  updateSchema as webhookUpdateInput,
+  webhookJson,
+} from "./endpoints";
 import { AUTH_TYPES, WEBHOOK_METHODS } from "./schema";
 import { createSchema as triggerCreateInput, updateSchema as triggerUpdateInput } from "./triggers";
 import { isoTime, list, loose, op } from "../http/api/operation";
@@ -80,7 +85,12 @@ const webhookModel = z.strictObject({
 });
 /** A delivery and its attempts: shapes shared with the delivery engine's HTTP log, described loosely here. */
 const deliveryModel = loose({ id: z.number().int(), status: z.string() });
-const triggerModel = loose({ id: z.number().int(), name: z.string(), active: z.boolean(), events: z.array(z.string()) });
+const triggerModel = loose({
+  id: z.number().int(),
+  name: z.string(),
+  active: z.boolean(),
+  events: z.array(z.string()),
+});
 
 /** Webhooks, their deliveries and triggers through the REST API: everything the admin pages do. */
 export function webhooksApi(ctx: AppContext, service: WebhookService) {
@@ -88,57 +98,165 @@ export function webhooksApi(ctx: AppContext, service: WebhookService) {
   const actor = (request: Request) => requireApiToken(ctx, request).actorId;
   const withHealth = (w: Parameters<typeof webhookJson>[0]) => ({ ...webhookJson(w), health: service.health(w.id) });
   return new Elysia({ prefix: "/api/v1" })
-    .get("/webhooks", ({ request }) => (actor(request), json({ data: endpoints.list().map(withHealth) })), op({ summary: "List webhooks with their delivery health", response: list(webhookModel) }))
-    .post("/webhooks", async ({ request, body }) => {
-      const { row, signingSecret } = await endpoints.create(body, actor(request));
-      return json({ ...withHealth(row), signing_secret: signingSecret }, 201);
-    }, op({ summary: "Create a webhook; the answer shows its signing secret once", body: webhookCreateInput, response: webhookModel, status: 201 }))
-    .post("/webhooks/preview", ({ request, body }) => {
-      actor(request);
-      const d = validate(previewInput, body);
-      return json({ body: previewCustomPayload(d.custom_payload, d.sample, ctx.config.publicUrl) });
-    }, op({ summary: "Render a custom payload template against a sample", body: previewInput, response: z.strictObject({ body: z.string() }) }))
-    .get("/webhooks/:id", ({ request, params }) => (actor(request), json(withHealth(endpoints.get(pathId(params.id, "webhook"))))), op({ summary: "Read a webhook", response: webhookModel }))
-    .patch("/webhooks/:id", async ({ request, params, body }) => json(withHealth(await endpoints.update(pathId(params.id, "webhook"), body, actor(request)))), op({ summary: "Change some settings of a webhook", body: webhookUpdateInput, response: webhookModel }))
-    .put("/webhooks/:id", async ({ request, params, body }) => json(withHealth(await endpoints.update(pathId(params.id, "webhook"), body, actor(request)))), op({ summary: "Change a webhook", body: webhookUpdateInput, response: webhookModel }))
-    .delete("/webhooks/:id", ({ request, params }) => (actor(request), endpoints.delete(pathId(params.id, "webhook")), noContent()), op({ summary: "Delete a webhook", response: null }))
-    .post("/webhooks/:id/rotate_secret", async ({ request, params, body }) => {
-      const id = actor(request);
-      const d = validate(rotateInput, body);
-      const { row, signingSecret } = await endpoints.rotateSecret(pathId(params.id, "webhook"), d?.grace_hours, id);
-      return json({ ...withHealth(row), signing_secret: signingSecret });
-    }, op({ summary: "Rotate the signing secret; the old one stays valid for grace_hours", body: rotateInput, response: webhookModel }))
-    .post("/webhooks/:id/enable", ({ request, params }) => {
-      actor(request);
-      const id = pathId(params.id, "webhook");
-      service.enable(id);
-      return json(withHealth(endpoints.get(id)));
-    }, op({ summary: "Enable a webhook the engine disabled", response: webhookModel }))
-    .post("/webhooks/:id/test", ({ request, params, body }) => {
-      actor(request);
-      const d = validate(testInput, body);
-      return json(deliveryJson(service.sendTest(pathId(params.id, "webhook"), d?.sample)), 202);
-    }, op({ summary: "Send a test delivery", body: testInput, response: deliveryModel, status: 202 }))
-    .get("/webhooks/:id/deliveries", ({ request, params, query }) => {
-      actor(request);
-      const f = validate(deliveryFilter, query);
-      const jobs = service.deliveries(pathId(params.id, "webhook"), { status: f.status, beforeId: beforeIdOf(f), limit: f.limit + 1 });
-      const page = pageOf(jobs, f.limit, (last) => [last.id]);
-      return json({ data: page.data.map(deliveryJson), next_cursor: page.next_cursor });
-    }, op({ summary: "A webhook's deliveries, newest first", query: deliveryFilter, response: z.strictObject({ data: z.array(deliveryModel), next_cursor: z.string().nullable() }) }))
-    .get("/webhooks/:id/deliveries/:deliveryId", ({ request, params }) => {
-      actor(request);
-      const { job, attempts } = service.delivery(pathId(params.id, "webhook"), pathId(params.deliveryId, "delivery"));
-      return json({ ...deliveryJson(job), payload: service.payloadOf(job), attempt_log: attempts.map(httpLogEntryJson) });
-    }, op({ summary: "A delivery with its payload and attempt log", response: deliveryModel }))
-    .post("/webhooks/:id/deliveries/:deliveryId/redeliver", ({ request, params }) => {
-      actor(request);
-      return json(deliveryJson(service.redeliver(pathId(params.id, "webhook"), pathId(params.deliveryId, "delivery"))), 202);
-    }, op({ summary: "Send a delivery again", response: deliveryModel, status: 202 }))
-    .get("/triggers", ({ request }) => (actor(request), json({ data: triggers.list().map((t) => triggers.json(t)) })), op({ summary: "List triggers", response: list(triggerModel) }))
-    .post("/triggers", ({ request, body }) => json(triggers.json(triggers.create(body, actor(request))), 201), op({ summary: "Create a trigger", body: triggerCreateInput, response: triggerModel, status: 201 }))
-    .get("/triggers/:id", ({ request, params }) => (actor(request), json(triggers.json(triggers.get(pathId(params.id, "trigger"))))), op({ summary: "Read a trigger", response: triggerModel }))
-    .patch("/triggers/:id", ({ request, params, body }) => json(triggers.json(triggers.update(pathId(params.id, "trigger"), body, actor(request)))), op({ summary: "Change some fields of a trigger", body: triggerUpdateInput, response: triggerModel }))
-    .put("/triggers/:id", ({ request, params, body }) => json(triggers.json(triggers.update(pathId(params.id, "trigger"), body, actor(request)))), op({ summary: "Change a trigger", body: triggerUpdateInput, response: triggerModel }))
-    .delete("/triggers/:id", ({ request, params }) => (actor(request), triggers.delete(pathId(params.id, "trigger")), noContent()), op({ summary: "Delete a trigger", response: null }));
+    .get(
+      "/webhooks",
+      ({ request }) => (actor(request), json({ data: endpoints.list().map(withHealth) })),
+      op({ summary: "List webhooks with their delivery health", response: list(webhookModel) }),
+    )
+    .post(
+      "/webhooks",
+      async ({ request, body }) => {
+        const { row, signingSecret } = await endpoints.create(body, actor(request));
+        return json({ ...withHealth(row), signing_secret: signingSecret }, 201);
+      },
+      op({
+        summary: "Create a webhook; the answer shows its signing secret once",
+        body: webhookCreateInput,
+        response: webhookModel,
+        status: 201,
+      }),
+    )
+    .post(
+      "/webhooks/preview",
+      ({ request, body }) => {
+        actor(request);
+        const d = validate(previewInput, body);
+        return json({ body: previewCustomPayload(d.custom_payload, d.sample, ctx.config.publicUrl) });
+      },
+      op({
+        summary: "Render a custom payload template against a sample",
+        body: previewInput,
+        response: z.strictObject({ body: z.string() }),
+      }),
+    )
+    .get(
+      "/webhooks/:id",
+      ({ request, params }) => (actor(request), json(withHealth(endpoints.get(pathId(params.id, "webhook"))))),
+      op({ summary: "Read a webhook", response: webhookModel }),
+    )
+    .patch(
+      "/webhooks/:id",
+      async ({ request, params, body }) =>
+        json(withHealth(await endpoints.update(pathId(params.id, "webhook"), body, actor(request)))),
+      op({ summary: "Change some settings of a webhook", body: webhookUpdateInput, response: webhookModel }),
+    )
+    .put(
+      "/webhooks/:id",
+      async ({ request, params, body }) =>
+        json(withHealth(await endpoints.update(pathId(params.id, "webhook"), body, actor(request)))),
+      op({ summary: "Change a webhook", body: webhookUpdateInput, response: webhookModel }),
+    )
+    .delete(
+      "/webhooks/:id",
+      ({ request, params }) => (actor(request), endpoints.delete(pathId(params.id, "webhook")), noContent()),
+      op({ summary: "Delete a webhook", response: null }),
+    )
+    .post(
+      "/webhooks/:id/rotate_secret",
+      async ({ request, params, body }) => {
+        const id = actor(request);
+        const d = validate(rotateInput, body);
+        const { row, signingSecret } = await endpoints.rotateSecret(pathId(params.id, "webhook"), d?.grace_hours, id);
+        return json({ ...withHealth(row), signing_secret: signingSecret });
+      },
+      op({
+        summary: "Rotate the signing secret; the old one stays valid for grace_hours",
+        body: rotateInput,
+        response: webhookModel,
+      }),
+    )
+    .post(
+      "/webhooks/:id/enable",
+      ({ request, params }) => {
+        actor(request);
+        const id = pathId(params.id, "webhook");
+        service.enable(id);
+        return json(withHealth(endpoints.get(id)));
+      },
+      op({ summary: "Enable a webhook the engine disabled", response: webhookModel }),
+    )
+    .post(
+      "/webhooks/:id/test",
+      ({ request, params, body }) => {
+        actor(request);
+        const d = validate(testInput, body);
+        return json(deliveryJson(service.sendTest(pathId(params.id, "webhook"), d?.sample)), 202);
+      },
+      op({ summary: "Send a test delivery", body: testInput, response: deliveryModel, status: 202 }),
+    )
+    .get(
+      "/webhooks/:id/deliveries",
+      ({ request, params, query }) => {
+        actor(request);
+        const f = validate(deliveryFilter, query);
+        const jobs = service.deliveries(pathId(params.id, "webhook"), {
+          status: f.status,
+          beforeId: beforeIdOf(f),
+          limit: f.limit + 1,
+        });
+        const page = pageOf(jobs, f.limit, (last) => [last.id]);
+        return json({ data: page.data.map(deliveryJson), next_cursor: page.next_cursor });
+      },
+      op({
+        summary: "A webhook's deliveries, newest first",
+        query: deliveryFilter,
+        response: z.strictObject({ data: z.array(deliveryModel), next_cursor: z.string().nullable() }),
+      }),
+    )
+    .get(
+      "/webhooks/:id/deliveries/:deliveryId",
+      ({ request, params }) => {
+        actor(request);
+        const { job, attempts } = service.delivery(pathId(params.id, "webhook"), pathId(params.deliveryId, "delivery"));
+        return json({
+          ...deliveryJson(job),
+          payload: service.payloadOf(job),
+          attempt_log: attempts.map(httpLogEntryJson),
+        });
+      },
+      op({ summary: "A delivery with its payload and attempt log", response: deliveryModel }),
+    )
+    .post(
+      "/webhooks/:id/deliveries/:deliveryId/redeliver",
+      ({ request, params }) => {
+        actor(request);
+        return json(
+          deliveryJson(service.redeliver(pathId(params.id, "webhook"), pathId(params.deliveryId, "delivery"))),
+          202,
+        );
+      },
+      op({ summary: "Send a delivery again", response: deliveryModel, status: 202 }),
+    )
+    .get(
+      "/triggers",
+      ({ request }) => (actor(request), json({ data: triggers.list().map((t) => triggers.json(t)) })),
+      op({ summary: "List triggers", response: list(triggerModel) }),
+    )
+    .post(
+      "/triggers",
+      ({ request, body }) => json(triggers.json(triggers.create(body, actor(request))), 201),
+      op({ summary: "Create a trigger", body: triggerCreateInput, response: triggerModel, status: 201 }),
+    )
+    .get(
+      "/triggers/:id",
+      ({ request, params }) => (actor(request), json(triggers.json(triggers.get(pathId(params.id, "trigger"))))),
+      op({ summary: "Read a trigger", response: triggerModel }),
+    )
+    .patch(
+      "/triggers/:id",
+      ({ request, params, body }) =>
+        json(triggers.json(triggers.update(pathId(params.id, "trigger"), body, actor(request)))),
+      op({ summary: "Change some fields of a trigger", body: triggerUpdateInput, response: triggerModel }),
+    )
+    .put(
+      "/triggers/:id",
+      ({ request, params, body }) =>
+        json(triggers.json(triggers.update(pathId(params.id, "trigger"), body, actor(request)))),
+      op({ summary: "Change a trigger", body: triggerUpdateInput, response: triggerModel }),
+    )
+    .delete(
+      "/triggers/:id",
+      ({ request, params }) => (actor(request), triggers.delete(pathId(params.id, "trigger")), noContent()),
+      op({ summary: "Delete a trigger", response: null }),
+    );
 }

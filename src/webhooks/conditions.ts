@@ -22,7 +22,15 @@ export const TRIGGER_EVENTS = [
 ] as const;
 
 /** The operators a trigger offers (the shared language's text and change operators). */
-export const OPERATORS = ["is", "is_not", "contains", "starts_with", "in", "changed", "changed_to"] as const satisfies readonly Operator[];
+export const OPERATORS = [
+  "is",
+  "is_not",
+  "contains",
+  "starts_with",
+  "in",
+  "changed",
+  "changed_to",
+] as const satisfies readonly Operator[];
 
 /**
  * A condition names a field of the payload by path (ticket.state, ticket.customer.email, user.vip,
@@ -30,7 +38,10 @@ export const OPERATORS = ["is", "is_not", "contains", "starts_with", "in", "chan
  */
 export const conditionSchema = z
   .strictObject({
-    field: z.string().trim().regex(/^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/, "must be a field path such as ticket.state or user.email"),
+    field: z
+      .string()
+      .trim()
+      .regex(/^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$/, "must be a field path such as ticket.state or user.email"),
     operator: z.enum(OPERATORS, `must be one of: ${OPERATORS.join(", ")}`),
     value: z.union([z.string().max(1000), z.array(z.string().max(1000)).max(200)]).nullish(),
   })
@@ -62,5 +73,10 @@ export function conditionHolds(c: Condition, data: unknown, event: ChangeEvent):
 
 /** No conditions: always. "all": every one holds; "any": at least one. */
 export function conditionsHold(match: Match, conditions: Condition[], data: unknown, event: ChangeEvent): boolean {
-  return allOrAny(match, conditions.map((c) => ({ field: c.field, op: c.operator, value: c.value })), data, { event, missingAsEmpty: true });
+  return allOrAny(
+    match,
+    conditions.map((c) => ({ field: c.field, op: c.operator, value: c.value })),
+    data,
+    { event, missingAsEmpty: true },
+  );
 }

@@ -20,9 +20,12 @@ export const destinationKey = (webhookId: number) => `webhook:${webhookId}`;
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Headers we set ourselves (signatures, delivery id): a custom header cannot replace them. */
-const RESERVED_HEADERS = /^(content-type|content-length|host|user-agent|authorization|x-hub-signature(-256)?|webhook-(id|timestamp|signature)|x-(switchboard|zammad)-(trigger|delivery)|x-switchboard-hop)$/i;
+const RESERVED_HEADERS =
+  /^(content-type|content-length|host|user-agent|authorization|x-hub-signature(-256)?|webhook-(id|timestamp|signature)|x-(switchboard|zammad)-(trigger|delivery)|x-switchboard-hop)$/i;
 const notReserved = (h: Record<string, string>, ctx: z.RefinementCtx) => {
-  for (const name of Object.keys(h)) if (RESERVED_HEADERS.test(name)) ctx.addIssue({ code: "custom", path: [name], message: "is set by Switchboard and cannot be overridden" });
+  for (const name of Object.keys(h))
+    if (RESERVED_HEADERS.test(name))
+      ctx.addIssue({ code: "custom", path: [name], message: "is set by Switchboard and cannot be overridden" });
 };
 
 const optionalText = (max: number) =>
@@ -39,7 +42,12 @@ const headersSchema = z.record(z.string(), z.string().max(4000)).superRefine((h,
   for (const [name, value] of Object.entries(h)) {
     if (!HEADER_NAME.test(name)) ctx.addIssue({ code: "custom", path: [name], message: "is not a valid header name" });
     if (/[\r\n\0]/.test(value)) ctx.addIssue({ code: "custom", path: [name], message: "must not contain line breaks" });
-    else if (!isSendableHeaderValue(value)) ctx.addIssue({ code: "custom", path: [name], message: "must be Latin-1 text without control characters (HTTP cannot carry other characters in a header)" });
+    else if (!isSendableHeaderValue(value))
+      ctx.addIssue({
+        code: "custom",
+        path: [name],
+        message: "must be Latin-1 text without control characters (HTTP cannot carry other characters in a header)",
+      });
   }
 });
 
@@ -81,11 +89,29 @@ export const createSchema = z.strictObject(webhookShape).partial().required({ na
 export const updateSchema = z.strictObject(webhookShape).partial();
 export type WebhookInput = z.infer<typeof updateSchema>;
 
-const DEFAULTS = { method: "POST", tls_verify: true, timeout_seconds: 15, headers: {}, allow_self: false, auth_type: "none", active: true, zammad_compat: false, strict_order: false, max_attempts: 5, retry_base_seconds: 30 } as const;
+const DEFAULTS = {
+  method: "POST",
+  tls_verify: true,
+  timeout_seconds: 15,
+  headers: {},
+  allow_self: false,
+  auth_type: "none",
+  active: true,
+  zammad_compat: false,
+  strict_order: false,
+  max_attempts: 5,
+  retry_base_seconds: 30,
+} as const;
 
 /** Renders a custom payload against a sample with every kind of record (ticket, article, user, organization). */
 export function checkCustomPayload(template: string): void {
-  const sample = { ...samplePayload("organization"), ...samplePayload("user"), ...samplePayload("ticket"), trigger: { name: "Sample trigger" }, webhook: { id: 1, name: "Sample webhook" } };
+  const sample = {
+    ...samplePayload("organization"),
+    ...samplePayload("user"),
+    ...samplePayload("ticket"),
+    trigger: { name: "Sample trigger" },
+    webhook: { id: 1, name: "Sample webhook" },
+  };
   try {
     renderJsonText(template, sample);
   } catch (err) {
@@ -95,9 +121,17 @@ export function checkCustomPayload(template: string): void {
 }
 
 /** Preview of a custom payload against a sample record: the JSON text, or a ValidationError. */
-export function previewCustomPayload(template: string, kind: "ticket" | "user" | "organization" = "ticket", publicUrl?: string): string {
+export function previewCustomPayload(
+  template: string,
+  kind: "ticket" | "user" | "organization" = "ticket",
+  publicUrl?: string,
+): string {
   try {
-    const text = renderJsonText(template, { ...samplePayload(kind, publicUrl), trigger: { name: "Sample trigger" }, webhook: { id: 1, name: "Sample webhook" } });
+    const text = renderJsonText(template, {
+      ...samplePayload(kind, publicUrl),
+      trigger: { name: "Sample trigger" },
+      webhook: { id: 1, name: "Sample webhook" },
+    });
     return JSON.stringify(JSON.parse(text), null, 2);
   } catch (err) {
     if (err instanceof TemplateError) throw new ValidationError([{ field: "custom_payload", message: err.message }]);
@@ -113,7 +147,8 @@ export function webhookJson(w: WebhookRow) {
     method: w.method,
     signature_token: w.signatureTokenSealed ? MASK : null,
     signing_secret: MASK,
-    previous_secret_expires_at: w.previousSecretSealed && w.previousSecretExpiresAt ? w.previousSecretExpiresAt.toISOString() : null,
+    previous_secret_expires_at:
+      w.previousSecretSealed && w.previousSecretExpiresAt ? w.previousSecretExpiresAt.toISOString() : null,
     tls_verify: w.tlsVerify,
     timeout_seconds: w.timeoutSeconds,
     headers: w.headers,
@@ -174,7 +209,15 @@ export class WebhookEndpoints {
     const row = this.db.transaction((tx) => {
       const row = tx
         .insert(webhooks)
-        .values({ ...columns(d), name: d.name, url: d.url, ...sealed, authUsername: d.auth_type === "basic" ? (d.auth_username ?? null) : null, createdById: actorId, updatedById: actorId })
+        .values({
+          ...columns(d),
+          name: d.name,
+          url: d.url,
+          ...sealed,
+          authUsername: d.auth_type === "basic" ? (d.auth_username ?? null) : null,
+          createdById: actorId,
+          updatedById: actorId,
+        })
         .returning()
         .get();
       this.delivery.configureDestination(destinationKey(row.id), { strictOrder: row.strictOrder });
@@ -187,15 +230,28 @@ export class WebhookEndpoints {
   async update(id: number, input: unknown, actorId: number | null): Promise<WebhookRow> {
     const d = validate(updateSchema, input);
     const before = this.get(id);
-    this.checkAuth({ auth_type: d.auth_type ?? before.authType, auth_username: d.auth_username === undefined ? before.authUsername : d.auth_username, auth_password: d.auth_password }, before);
+    this.checkAuth(
+      {
+        auth_type: d.auth_type ?? before.authType,
+        auth_username: d.auth_username === undefined ? before.authUsername : d.auth_username,
+        auth_password: d.auth_password,
+      },
+      before,
+    );
     if (d.custom_payload) checkCustomPayload(d.custom_payload);
     await this.checkSelf(d.url ?? before.url, d.allow_self ?? before.allowSelf);
     const set: Partial<WebhookRow> = { ...columns(d), updatedAt: new Date(), updatedById: actorId };
     if (d.secret_headers !== undefined || d.headers !== undefined) {
       const input = d.secret_headers ?? maskedHeaders(before.secretHeadersSealed);
-      set.secretHeadersSealed = await sealSecretHeaders(this.secrets, input, before.secretHeadersSealed, Object.keys(d.headers ?? before.headers));
+      set.secretHeadersSealed = await sealSecretHeaders(
+        this.secrets,
+        input,
+        before.secretHeadersSealed,
+        Object.keys(d.headers ?? before.headers),
+      );
     }
-    if (d.signature_token !== undefined) set.signatureTokenSealed = d.signature_token ? await this.secrets.encrypt(d.signature_token) : null;
+    if (d.signature_token !== undefined)
+      set.signatureTokenSealed = d.signature_token ? await this.secrets.encrypt(d.signature_token) : null;
     const authType = d.auth_type ?? before.authType;
     if (authType === "none") Object.assign(set, { authUsername: null, authSecretSealed: null });
     else {
@@ -224,8 +280,15 @@ export class WebhookEndpoints {
    * A new Standard Webhooks secret; the current one keeps signing beside it for `graceHours` (0: at
    * once no longer). Returns the new secret, shown this once.
    */
-  async rotateSecret(id: number, graceHours: number = DEFAULT_GRACE_HOURS, actorId: number | null = null): Promise<{ row: WebhookRow; signingSecret: string }> {
-    const hours = validate(z.number().min(0, "must be at least 0").max(720, "must be at most 720 (30 days)"), graceHours);
+  async rotateSecret(
+    id: number,
+    graceHours: number = DEFAULT_GRACE_HOURS,
+    actorId: number | null = null,
+  ): Promise<{ row: WebhookRow; signingSecret: string }> {
+    const hours = validate(
+      z.number().min(0, "must be at least 0").max(720, "must be at most 720 (30 days)"),
+      graceHours,
+    );
     const before = this.get(id);
     const signingSecret = generateSigningSecret();
     const sealed = await this.secrets.encrypt(signingSecret);
@@ -249,10 +312,19 @@ export class WebhookEndpoints {
   private async checkSelf(url: string, allowSelf: boolean): Promise<void> {
     if (allowSelf) return;
     const reason = await this.selfTarget(url);
-    if (reason) throw new ValidationError([{ field: "url", message: `points to this Switchboard server itself: ${reason}; a webhook there would feed its own changes back in a loop. Allow it explicitly (allow_self) if that is intended` }]);
+    if (reason)
+      throw new ValidationError([
+        {
+          field: "url",
+          message: `points to this Switchboard server itself: ${reason}; a webhook there would feed its own changes back in a loop. Allow it explicitly (allow_self) if that is intended`,
+        },
+      ]);
   }
 
-  private checkAuth(d: { auth_type?: string; auth_username?: string | null; auth_password?: string | null }, before: WebhookRow | null): void {
+  private checkAuth(
+    d: { auth_type?: string; auth_username?: string | null; auth_password?: string | null },
+    before: WebhookRow | null,
+  ): void {
     const hasSecret = !!d.auth_password || (!!before?.authSecretSealed && before.authType === d.auth_type);
     if (d.auth_type === "basic") {
       const issues = [];
@@ -260,7 +332,8 @@ export class WebhookEndpoints {
       if (!hasSecret) issues.push({ field: "auth_password", message: "is required for basic auth" });
       if (issues.length) throw new ValidationError(issues);
     }
-    if (d.auth_type === "bearer" && !hasSecret) throw new ValidationError([{ field: "auth_password", message: "the bearer token is required" }]);
+    if (d.auth_type === "bearer" && !hasSecret)
+      throw new ValidationError([{ field: "auth_password", message: "the bearer token is required" }]);
   }
 }
 

@@ -64,7 +64,11 @@ export class WebhookService {
     this.endpoints = new WebhookEndpoints(ctx.db, ctx.secrets, ctx.delivery, invalidate, selfTargetCheck(ctx));
     this.triggers = new WebhookTriggers(ctx.db, invalidate);
     // Read on every send: prepared once (drizzle otherwise prepares each query anew).
-    this.byId = ctx.db.select().from(webhooks).where(eq(webhooks.id, sql.placeholder("id"))).prepare();
+    this.byId = ctx.db
+      .select()
+      .from(webhooks)
+      .where(eq(webhooks.id, sql.placeholder("id")))
+      .prepare();
     const q = (text: string) => ctx.db.$client.prepare(text);
     this.payloads = {
       insert: q("INSERT INTO webhook_payloads (data, created_at) VALUES (?, ?) RETURNING id"),
@@ -82,21 +86,36 @@ export class WebhookService {
     if (!this.routes) {
       const routes = new Map<string, Route[]>();
       const rows = this.ctx.db
-        .select({ t: webhookTriggers, w: { id: webhooks.id, strictOrder: webhooks.strictOrder, maxAttempts: webhooks.maxAttempts } })
+        .select({
+          t: webhookTriggers,
+          w: { id: webhooks.id, strictOrder: webhooks.strictOrder, maxAttempts: webhooks.maxAttempts },
+        })
         .from(webhookTriggers)
         .innerJoin(webhookTriggerTargets, eq(webhookTriggerTargets.triggerId, webhookTriggers.id))
         .innerJoin(webhooks, eq(webhooks.id, webhookTriggerTargets.webhookId))
         .where(eq(webhookTriggers.active, true))
         .all();
-      const active = new Set(this.ctx.db.select({ id: webhooks.id }).from(webhooks).where(eq(webhooks.active, true)).all().map((r) => r.id));
+      const active = new Set(
+        this.ctx.db
+          .select({ id: webhooks.id })
+          .from(webhooks)
+          .where(eq(webhooks.active, true))
+          .all()
+          .map((r) => r.id),
+      );
       const byTrigger = new Map<number, Route & { events: string[] }>();
       for (const { t, w } of rows) {
         if (!active.has(w.id)) continue;
         let r = byTrigger.get(t.id);
-        if (!r) byTrigger.set(t.id, (r = { id: t.id, name: t.name, match: t.match, conditions: t.conditions, targets: [], events: t.events }));
+        if (!r)
+          byTrigger.set(
+            t.id,
+            (r = { id: t.id, name: t.name, match: t.match, conditions: t.conditions, targets: [], events: t.events }),
+          );
         r.targets.push(w);
       }
-      for (const r of [...byTrigger.values()].sort((a, b) => a.id - b.id)) for (const e of r.events) routes.set(e, [...(routes.get(e) ?? []), r]);
+      for (const r of [...byTrigger.values()].sort((a, b) => a.id - b.id))
+        for (const e of r.events) routes.set(e, [...(routes.get(e) ?? []), r]);
       this.routes = routes;
     }
     return this.routes.get(eventType) ?? [];
@@ -108,13 +127,22 @@ export class WebhookService {
     if (!routes.length) return;
     const data = this.payloadBuilder(tx).forEvent(event);
     const ticketId = (data.ticket as { id?: number } | null | undefined)?.id;
-    const orderObject = event.objectType === "article" && ticketId ? `ticket:${ticketId}` : `${event.objectType}:${event.objectId}`;
+    const orderObject =
+      event.objectType === "article" && ticketId ? `ticket:${ticketId}` : `${event.objectType}:${event.objectId}`;
     let payloadId: number | undefined;
     for (const route of routes) {
       if (!conditionsHold(route.match, route.conditions, data, event)) continue;
       for (const w of route.targets) {
         payloadId ??= this.storePayload(data);
-        const payload: WebhookJobPayload = { webhook_id: w.id, trigger_id: route.id, trigger_name: route.name, event_id: event.id, event_type: event.type, hop: currentHop(), payload_id: payloadId };
+        const payload: WebhookJobPayload = {
+          webhook_id: w.id,
+          trigger_id: route.id,
+          trigger_name: route.name,
+          event_id: event.id,
+          event_type: event.type,
+          hop: currentHop(),
+          payload_id: payloadId,
+        };
         // The feed hands a narrowed transaction type; enqueue writes on the same connection, inside it.
         this.ctx.delivery.enqueue({
           kind: JOB_KIND,
@@ -132,7 +160,15 @@ export class WebhookService {
     const w = this.endpoints.get(webhookId);
     const data = samplePayload(kind, this.ctx.config.publicUrl);
     const { id } = this.ctx.db.transaction(() => {
-      const payload: WebhookJobPayload = { webhook_id: w.id, trigger_id: null, trigger_name: "Test", event_id: null, event_type: "test", test: true, payload_id: this.storePayload(data) };
+      const payload: WebhookJobPayload = {
+        webhook_id: w.id,
+        trigger_id: null,
+        trigger_name: "Test",
+        event_id: null,
+        event_type: "test",
+        test: true,
+        payload_id: this.storePayload(data),
+      };
       return this.ctx.delivery.enqueue({ kind: JOB_KIND, destination: destinationKey(w.id), payload, maxAttempts: 1 });
     });
     return this.ctx.delivery.getJob(id)!;
@@ -183,7 +219,12 @@ export class WebhookService {
 
   /** Health for the list: last answer, success rate of the last 100 finished deliveries, disabled or paused. */
   health(webhookId: number) {
-    const { destination: dest, activeJobs, recent, lastAttempt: last } = this.ctx.delivery.destinationHealth(destinationKey(webhookId));
+    const {
+      destination: dest,
+      activeJobs,
+      recent,
+      lastAttempt: last,
+    } = this.ctx.delivery.destinationHealth(destinationKey(webhookId));
     return {
       last_status: last?.status ?? null,
       last_error: last?.error ?? null,
@@ -206,11 +247,16 @@ export class WebhookService {
     if (!recorded) throw new Error("the payload recorded for this delivery has been pruned");
     const data = this.withFirstArticle(p, recorded);
     const body = w.customPayload
-      ? renderJsonText(w.customPayload, { ...data, trigger: { id: p.trigger_id, name: p.trigger_name }, webhook: { id: w.id, name: w.name } })
+      ? renderJsonText(w.customPayload, {
+          ...data,
+          trigger: { id: p.trigger_id, name: p.trigger_name },
+          webhook: { id: w.id, name: w.name },
+        })
       : JSON.stringify(data);
     const now = Date.now();
     const signing = [await this.ctx.secrets.decrypt(w.signingSecretSealed)];
-    if (w.previousSecretSealed && w.previousSecretExpiresAt && w.previousSecretExpiresAt.getTime() > now) signing.push(await this.ctx.secrets.decrypt(w.previousSecretSealed));
+    if (w.previousSecretSealed && w.previousSecretExpiresAt && w.previousSecretExpiresAt.getTime() > now)
+      signing.push(await this.ctx.secrets.decrypt(w.previousSecretSealed));
     const token = w.signatureTokenSealed ? await this.ctx.secrets.decrypt(w.signatureTokenSealed) : null;
     const authSecret = w.authSecretSealed ? await this.ctx.secrets.decrypt(w.authSecretSealed) : null;
     const secretHeaders = await openSecretHeaders(this.ctx.secrets, w.secretHeadersSealed);
@@ -232,7 +278,12 @@ export class WebhookService {
       headers["X-Hub-Signature"] = hubSignature(token, body);
       headers["X-Hub-Signature-256"] = hubSignature256(token, body);
     }
-    const auth = w.authType === "basic" && authSecret !== null ? { type: "basic" as const, username: w.authUsername ?? "", password: authSecret } : w.authType === "bearer" && authSecret ? { type: "bearer" as const, token: authSecret } : undefined;
+    const auth =
+      w.authType === "basic" && authSecret !== null
+        ? { type: "basic" as const, username: w.authUsername ?? "", password: authSecret }
+        : w.authType === "bearer" && authSecret
+          ? { type: "bearer" as const, token: authSecret }
+          : undefined;
     return {
       method: w.method,
       url: w.url,
@@ -241,7 +292,12 @@ export class WebhookService {
       auth,
       tlsVerify: w.tlsVerify,
       timeoutMs: w.timeoutSeconds * 1000,
-      secrets: [...signing, ...(token ? [token] : []), ...(authSecret ? [authSecret] : []), ...Object.values(secretHeaders)],
+      secrets: [
+        ...signing,
+        ...(token ? [token] : []),
+        ...(authSecret ? [authSecret] : []),
+        ...Object.values(secretHeaders),
+      ],
     };
   }
 

@@ -13,7 +13,17 @@ type Json = Record<string, unknown>;
 
 /** Never sent in an embedded user (Zammad's rule): credentials, preferences, internal access lists. Names, not our
  * column list: it also hides what other Zammad-shaped objects may carry. */
-export const HIDDEN_USER_FIELDS = ["password", "password_hash", "preferences", "login_failed", "last_login", "group_ids", "groups", "authorization_ids", "authorizations"];
+export const HIDDEN_USER_FIELDS = [
+  "password",
+  "password_hash",
+  "preferences",
+  "login_failed",
+  "last_login",
+  "group_ids",
+  "groups",
+  "authorization_ids",
+  "authorizations",
+];
 
 export type PayloadOptions = { publicUrl: string; personFields: PersonFields };
 
@@ -36,15 +46,27 @@ export class PayloadBuilder {
     const deleted = event.type.endsWith(".deleted");
     switch (event.objectType) {
       case "ticket":
-        return deleted ? { ticket: { id: event.objectId, ...oldValues(event) }, article: null, ...meta } : { ...this.ticketAndArticle(event.objectId, null), ...meta };
+        return deleted
+          ? { ticket: { id: event.objectId, ...oldValues(event) }, article: null, ...meta }
+          : { ...this.ticketAndArticle(event.objectId, null), ...meta };
       case "article": {
-        const row = this.db.select({ ticketId: articles.ticketId }).from(articles).where(eq(articles.id, event.objectId)).get();
-        return row ? { ...this.ticketAndArticle(row.ticketId, event.objectId), ...meta } : { article: { id: event.objectId, ...oldValues(event) }, ...meta };
+        const row = this.db
+          .select({ ticketId: articles.ticketId })
+          .from(articles)
+          .where(eq(articles.id, event.objectId))
+          .get();
+        return row
+          ? { ...this.ticketAndArticle(row.ticketId, event.objectId), ...meta }
+          : { article: { id: event.objectId, ...oldValues(event) }, ...meta };
       }
       case "user":
-        return deleted ? { user: stripHidden({ id: event.objectId, ...oldValues(event) }), organization: null, ...meta } : { ...this.userWithRelations(event.objectId), ...meta };
+        return deleted
+          ? { user: stripHidden({ id: event.objectId, ...oldValues(event) }), organization: null, ...meta }
+          : { ...this.userWithRelations(event.objectId), ...meta };
       case "organization":
-        return deleted ? { organization: { id: event.objectId, ...oldValues(event) }, ...meta } : { organization: this.organization(event.objectId), ...meta };
+        return deleted
+          ? { organization: { id: event.objectId, ...oldValues(event) }, ...meta }
+          : { organization: this.organization(event.objectId), ...meta };
       case "group":
         return deleted ? { group: { id: event.objectId }, ...meta } : { group: this.group(event.objectId), ...meta };
       default:
@@ -60,7 +82,12 @@ export class PayloadBuilder {
     const ticket = {
       ...t,
       state: { id: t.state_id, name: STATES[t.state_id - 1], active: true },
-      priority: { id: t.priority_id, name: PRIORITIES[t.priority_id - 1], active: true, default_create: t.priority_id === 2 },
+      priority: {
+        id: t.priority_id,
+        name: PRIORITIES[t.priority_id - 1],
+        active: true,
+        default_create: t.priority_id === 2,
+      },
       created_by: this.user(t.created_by_id),
       updated_by: this.user(t.updated_by_id),
       customer: this.user(t.customer_id),
@@ -70,12 +97,24 @@ export class PayloadBuilder {
     };
     const a = articleId
       ? this.db.select().from(articles).where(eq(articles.id, articleId)).get()
-      : this.db.select().from(articles).where(eq(articles.ticketId, ticketId)).orderBy(desc(articles.id)).limit(1).get();
+      : this.db
+          .select()
+          .from(articles)
+          .where(eq(articles.ticketId, ticketId))
+          .orderBy(desc(articles.id))
+          .limit(1)
+          .get();
     return { ticket, article: a ? this.article(a) : null };
   }
 
   firstArticle(ticketId: number): Json | null {
-    const a = this.db.select().from(articles).where(eq(articles.ticketId, ticketId)).orderBy(asc(articles.id)).limit(1).get();
+    const a = this.db
+      .select()
+      .from(articles)
+      .where(eq(articles.ticketId, ticketId))
+      .orderBy(asc(articles.id))
+      .limit(1)
+      .get();
     return a ? this.article(a) : null;
   }
 
@@ -112,7 +151,11 @@ export class PayloadBuilder {
     if (!u) return { user: { id: userId }, organization: null };
     const orgId = u.organization_id as number | null;
     return {
-      user: { ...u, created_by: this.user(u.created_by_id as number | null), updated_by: this.user(u.updated_by_id as number | null) },
+      user: {
+        ...u,
+        created_by: this.user(u.created_by_id as number | null),
+        updated_by: this.user(u.updated_by_id as number | null),
+      },
       organization: orgId ? this.organization(orgId) : null,
     };
   }
@@ -121,13 +164,22 @@ export class PayloadBuilder {
     const row = this.db.select().from(organizations).where(eq(organizations.id, orgId)).get();
     if (!row) return null;
     const o = organizationJson(this.db, row);
-    return { ...o, members: o.member_ids.map((id) => this.login(id)), created_by: this.login(row.createdById), updated_by: this.login(row.updatedById) };
+    return {
+      ...o,
+      members: o.member_ids.map((id) => this.login(id)),
+      created_by: this.login(row.createdById),
+      updated_by: this.login(row.updatedById),
+    };
   }
 
   group(groupId: number): Json | null {
     try {
       const row = getGroupRow(this.db, groupId);
-      return { ...groupJson(this.db, row), created_by: this.login(row.createdById), updated_by: this.login(row.updatedById) };
+      return {
+        ...groupJson(this.db, row),
+        created_by: this.login(row.createdById),
+        updated_by: this.login(row.updatedById),
+      };
     } catch {
       return null;
     }
@@ -153,40 +205,172 @@ export function stripHidden(user: Json): Json {
 
 function eventMeta(e: ChangeEvent): Json {
   const changes = e.objectType === "user" ? stripHidden(e.changes) : e.changes;
-  return { id: e.id, type: e.type, object_type: e.objectType, object_id: e.objectId, changes, source: e.source, actor_id: e.actorId, created_at: e.createdAt.toISOString() };
+  return {
+    id: e.id,
+    type: e.type,
+    object_type: e.objectType,
+    object_id: e.objectId,
+    changes,
+    source: e.source,
+    actor_id: e.actorId,
+    created_at: e.createdAt.toISOString(),
+  };
 }
 
 const oldValues = (e: ChangeEvent): Json => Object.fromEntries(Object.entries(e.changes).map(([k, [old]]) => [k, old]));
 const newValues = (e: ChangeEvent): Json => Object.fromEntries(Object.entries(e.changes).map(([k, [, v]]) => [k, v]));
 
 /** Sample records for previews, validation of custom payloads and test sends: names that are hard to escape. */
-export function samplePayload(kind: "ticket" | "user" | "organization" = "ticket", publicUrl = "http://switchboard.local"): Json {
+export function samplePayload(
+  kind: "ticket" | "user" | "organization" = "ticket",
+  publicUrl = "http://switchboard.local",
+): Json {
   const at = "2020-11-13T14:34:35.282Z";
-  const org = { id: 3, name: 'Awesome "Customer" Inc.', domain: "example.com", domain_assignment: false, shared: true, note: "Global distributor\nof café \\ crème", active: true, member_ids: [8], members: ["emily@example.com"], member_count: 1, created_at: at, updated_at: at, created_by_id: 1, updated_by_id: 1, created_by: "-", updated_by: "-" };
-  const user = {
-    id: 8, login: "emily@example.com", email: "emily@example.com", firstname: 'Emily "Em"', lastname: "O'Brien-Ünal \\ ☕", phone: "0061 2 1234 7777", mobile: null,
-    address: "Bennelong Point\nSydney NSW 2000", web: null, note: "did order café au lait", image: null, organization_id: 3, organization: org.name,
-    vip: false, verified: false, out_of_office: false, timezone: null, last_seen_at: null, active: true, role_ids: [ROLE_IDS.Customer], roles: ["Customer"], traits: {},
-    created_at: at, updated_at: at, created_by_id: 1, updated_by_id: 1, created_by: "-", updated_by: "-",
+  const org = {
+    id: 3,
+    name: 'Awesome "Customer" Inc.',
+    domain: "example.com",
+    domain_assignment: false,
+    shared: true,
+    note: "Global distributor\nof café \\ crème",
+    active: true,
+    member_ids: [8],
+    members: ["emily@example.com"],
+    member_count: 1,
+    created_at: at,
+    updated_at: at,
+    created_by_id: 1,
+    updated_by_id: 1,
+    created_by: "-",
+    updated_by: "-",
   };
-  const agent = { ...user, id: 5, login: "emma@example.com", email: "emma@example.com", firstname: "Emma", lastname: "Taylor", address: null, note: null, role_ids: [ROLE_IDS.Agent], roles: ["Agent"] };
-  const event = (type: string, objectType: string, objectId: number) => ({ id: 1, type, object_type: objectType, object_id: objectId, changes: {}, source: "ui", actor_id: 5, created_at: at });
+  const user = {
+    id: 8,
+    login: "emily@example.com",
+    email: "emily@example.com",
+    firstname: 'Emily "Em"',
+    lastname: "O'Brien-Ünal \\ ☕",
+    phone: "0061 2 1234 7777",
+    mobile: null,
+    address: "Bennelong Point\nSydney NSW 2000",
+    web: null,
+    note: "did order café au lait",
+    image: null,
+    organization_id: 3,
+    organization: org.name,
+    vip: false,
+    verified: false,
+    out_of_office: false,
+    timezone: null,
+    last_seen_at: null,
+    active: true,
+    role_ids: [ROLE_IDS.Customer],
+    roles: ["Customer"],
+    traits: {},
+    created_at: at,
+    updated_at: at,
+    created_by_id: 1,
+    updated_by_id: 1,
+    created_by: "-",
+    updated_by: "-",
+  };
+  const agent = {
+    ...user,
+    id: 5,
+    login: "emma@example.com",
+    email: "emma@example.com",
+    firstname: "Emma",
+    lastname: "Taylor",
+    address: null,
+    note: null,
+    role_ids: [ROLE_IDS.Agent],
+    roles: ["Agent"],
+  };
+  const event = (type: string, objectType: string, objectId: number) => ({
+    id: 1,
+    type,
+    object_type: objectType,
+    object_id: objectId,
+    changes: {},
+    source: "ui",
+    actor_id: 5,
+    created_at: at,
+  });
   if (kind === "user") return { user, organization: org, event: event("user.updated", "user", 8) };
   if (kind === "organization") return { organization: org, event: event("organization.updated", "organization", 3) };
   const ticket = {
-    id: 81, number: "10081", title: 'Webhook "test" \\ ünïcödé\nsecond line', state_id: 2, state: { id: 2, name: "open", active: true }, priority_id: 2,
-    priority: { id: 2, name: "2 normal", active: true, default_create: true }, group_id: 3, customer_id: 8, owner_id: 5, organization_id: 3,
-    article_count: 1, article_ids: [104], create_article_type: "phone", create_article_sender: "Customer", last_contact_at: at, last_contact_customer_at: at,
-    last_contact_agent_at: null, close_at: null, active: true, created_at: at, updated_at: at, created_by_id: 5, updated_by_id: 5,
-    created_by: agent, updated_by: agent, customer: user, owner: agent, organization: org,
-    group: { id: 3, name: "Service Desk", note: null, active: true, user_ids: [5], users: ["emma@example.com"], created_at: at, updated_at: at, created_by_id: 1, updated_by_id: 1, created_by: "-", updated_by: "-" },
+    id: 81,
+    number: "10081",
+    title: 'Webhook "test" \\ ünïcödé\nsecond line',
+    state_id: 2,
+    state: { id: 2, name: "open", active: true },
+    priority_id: 2,
+    priority: { id: 2, name: "2 normal", active: true, default_create: true },
+    group_id: 3,
+    customer_id: 8,
+    owner_id: 5,
+    organization_id: 3,
+    article_count: 1,
+    article_ids: [104],
+    create_article_type: "phone",
+    create_article_sender: "Customer",
+    last_contact_at: at,
+    last_contact_customer_at: at,
+    last_contact_agent_at: null,
+    close_at: null,
+    active: true,
+    created_at: at,
+    updated_at: at,
+    created_by_id: 5,
+    updated_by_id: 5,
+    created_by: agent,
+    updated_by: agent,
+    customer: user,
+    owner: agent,
+    organization: org,
+    group: {
+      id: 3,
+      name: "Service Desk",
+      note: null,
+      active: true,
+      user_ids: [5],
+      users: ["emma@example.com"],
+      created_at: at,
+      updated_at: at,
+      created_by_id: 1,
+      updated_by_id: 1,
+      created_by: "-",
+      updated_by: "-",
+    },
   };
   const article = {
-    id: 104, ticket_id: 81, from: 'Emily "Em" <emily@example.com>', to: "Service Desk", subject: null, type: "phone", sender: "Customer", content_type: "text/html",
-    body: 'This is a simple Webhook Test.<div><br></div>\n<img src="/x">', internal: false, origin_by_id: 8, origin_by: "emily@example.com",
-    attachments: [{ id: 174, filename: "image1.jpeg", size: "35574", preferences: { "Content-Type": "image/jpeg", "Mime-Type": "image/jpeg" }, url: `${publicUrl.replace(/\/$/, "")}/api/v1/attachments/174` }],
-    created_at: at, updated_at: at, created_by_id: 5, updated_by_id: 5, created_by: agent, updated_by: agent,
+    id: 104,
+    ticket_id: 81,
+    from: 'Emily "Em" <emily@example.com>',
+    to: "Service Desk",
+    subject: null,
+    type: "phone",
+    sender: "Customer",
+    content_type: "text/html",
+    body: 'This is a simple Webhook Test.<div><br></div>\n<img src="/x">',
+    internal: false,
+    origin_by_id: 8,
+    origin_by: "emily@example.com",
+    attachments: [
+      {
+        id: 174,
+        filename: "image1.jpeg",
+        size: "35574",
+        preferences: { "Content-Type": "image/jpeg", "Mime-Type": "image/jpeg" },
+        url: `${publicUrl.replace(/\/$/, "")}/api/v1/attachments/174`,
+      },
+    ],
+    created_at: at,
+    updated_at: at,
+    created_by_id: 5,
+    updated_by_id: 5,
+    created_by: agent,
+    updated_by: agent,
   };
   return { ticket, article, event: event("ticket.created", "ticket", 81) };
 }
-

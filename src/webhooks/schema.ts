@@ -57,7 +57,9 @@ export const webhookTriggers = sqliteTable("webhook_triggers", {
   active: integer("active", { mode: "boolean" }).notNull().default(true),
   events: text("events", { mode: "json" }).$type<string[]>().notNull(),
   /** "all": every condition must hold; "any": one is enough. No conditions: always. */
-  match: text("match", { enum: ["all", "any"] }).notNull().default("all"),
+  match: text("match", { enum: ["all", "any"] })
+    .notNull()
+    .default("all"),
   conditions: text("conditions", { mode: "json" }).$type<Condition[]>().notNull().default([]),
   note: text("note"),
   createdAt: timestamp("created_at").notNull().default(now),
@@ -69,10 +71,17 @@ export const webhookTriggers = sqliteTable("webhook_triggers", {
 export const webhookTriggerTargets = sqliteTable(
   "webhook_trigger_targets",
   {
-    triggerId: integer("trigger_id").notNull().references(() => webhookTriggers.id, { onDelete: "cascade" }),
-    webhookId: integer("webhook_id").notNull().references(() => webhooks.id, { onDelete: "cascade" }),
+    triggerId: integer("trigger_id")
+      .notNull()
+      .references(() => webhookTriggers.id, { onDelete: "cascade" }),
+    webhookId: integer("webhook_id")
+      .notNull()
+      .references(() => webhooks.id, { onDelete: "cascade" }),
   },
-  (t) => [primaryKey({ columns: [t.triggerId, t.webhookId] }), index("webhook_trigger_targets_webhook_idx").on(t.webhookId)],
+  (t) => [
+    primaryKey({ columns: [t.triggerId, t.webhookId] }),
+    index("webhook_trigger_targets_webhook_idx").on(t.webhookId),
+  ],
 );
 
 /**

@@ -38,7 +38,9 @@ function secretKey(secret: string): Buffer {
 
 /** One "v1,<base64>" signature. */
 export function standardSignature(secret: string, id: string, timestampSeconds: number, body: string): string {
-  return "v1," + createHmac("sha256", secretKey(secret)).update(`${id}.${timestampSeconds}.${body}`, "utf8").digest("base64");
+  return (
+    "v1," + createHmac("sha256", secretKey(secret)).update(`${id}.${timestampSeconds}.${body}`, "utf8").digest("base64")
+  );
 }
 
 /** The webhook-signature header value: one signature per secret still signing, space-separated. */

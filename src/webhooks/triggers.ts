@@ -10,7 +10,10 @@ export type TriggerRow = typeof webhookTriggers.$inferSelect;
 const triggerShape = {
   name: z.string().trim().min(1, "is required").max(200, "must be at most 200 characters"),
   active: z.boolean(),
-  events: z.array(z.enum(TRIGGER_EVENTS, `must be one of: ${TRIGGER_EVENTS.join(", ")}`)).min(1, "choose at least one event").max(TRIGGER_EVENTS.length),
+  events: z
+    .array(z.enum(TRIGGER_EVENTS, `must be one of: ${TRIGGER_EVENTS.join(", ")}`))
+    .min(1, "choose at least one event")
+    .max(TRIGGER_EVENTS.length),
   match: z.enum(["all", "any"], "must be all or any"),
   conditions: z.array(conditionSchema).max(50, "at most 50 conditions"),
   webhook_ids: z.array(z.number().int().positive()).min(1, "choose at least one webhook").max(100),
@@ -21,7 +24,10 @@ const triggerShape = {
     .transform((v) => v || null)
     .nullish(),
 };
-export const createSchema = z.strictObject(triggerShape).partial().required({ name: true, events: true, webhook_ids: true });
+export const createSchema = z
+  .strictObject(triggerShape)
+  .partial()
+  .required({ name: true, events: true, webhook_ids: true });
 export const updateSchema = z.strictObject(triggerShape).partial();
 
 export type TriggerJson = ReturnType<WebhookTriggers["json"]>;
@@ -44,12 +50,24 @@ export class WebhookTriggers {
   }
 
   webhookIds(triggerId: number): number[] {
-    return this.db.select({ id: webhookTriggerTargets.webhookId }).from(webhookTriggerTargets).where(eq(webhookTriggerTargets.triggerId, triggerId)).orderBy(asc(webhookTriggerTargets.webhookId)).all().map((r) => r.id);
+    return this.db
+      .select({ id: webhookTriggerTargets.webhookId })
+      .from(webhookTriggerTargets)
+      .where(eq(webhookTriggerTargets.triggerId, triggerId))
+      .orderBy(asc(webhookTriggerTargets.webhookId))
+      .all()
+      .map((r) => r.id);
   }
 
   /** Triggers sending to a webhook (shown on its page). */
   forWebhook(webhookId: number): TriggerRow[] {
-    return this.db.select({ t: webhookTriggers }).from(webhookTriggerTargets).innerJoin(webhookTriggers, eq(webhookTriggers.id, webhookTriggerTargets.triggerId)).where(eq(webhookTriggerTargets.webhookId, webhookId)).all().map((r) => r.t);
+    return this.db
+      .select({ t: webhookTriggers })
+      .from(webhookTriggerTargets)
+      .innerJoin(webhookTriggers, eq(webhookTriggers.id, webhookTriggerTargets.triggerId))
+      .where(eq(webhookTriggerTargets.webhookId, webhookId))
+      .all()
+      .map((r) => r.t);
   }
 
   json(t: TriggerRow) {
@@ -73,10 +91,21 @@ export class WebhookTriggers {
       this.checkWebhooks(tx, d.webhook_ids);
       const row = tx
         .insert(webhookTriggers)
-        .values({ name: d.name, active: d.active ?? true, events: [...new Set(d.events)], match: d.match ?? "all", conditions: d.conditions ?? [], note: d.note ?? null, createdById: actorId, updatedById: actorId })
+        .values({
+          name: d.name,
+          active: d.active ?? true,
+          events: [...new Set(d.events)],
+          match: d.match ?? "all",
+          conditions: d.conditions ?? [],
+          note: d.note ?? null,
+          createdById: actorId,
+          updatedById: actorId,
+        })
         .returning()
         .get();
-      tx.insert(webhookTriggerTargets).values([...new Set(d.webhook_ids)].map((webhookId) => ({ triggerId: row.id, webhookId }))).run();
+      tx.insert(webhookTriggerTargets)
+        .values([...new Set(d.webhook_ids)].map((webhookId) => ({ triggerId: row.id, webhookId })))
+        .run();
       return row;
     });
     this.changed();
@@ -98,7 +127,9 @@ export class WebhookTriggers {
       if (d.webhook_ids) {
         this.checkWebhooks(tx, d.webhook_ids);
         tx.delete(webhookTriggerTargets).where(eq(webhookTriggerTargets.triggerId, id)).run();
-        tx.insert(webhookTriggerTargets).values([...new Set(d.webhook_ids)].map((webhookId) => ({ triggerId: id, webhookId }))).run();
+        tx.insert(webhookTriggerTargets)
+          .values([...new Set(d.webhook_ids)].map((webhookId) => ({ triggerId: id, webhookId })))
+          .run();
       }
       return row;
     });
@@ -107,7 +138,11 @@ export class WebhookTriggers {
   }
 
   delete(id: number): void {
-    const gone = this.db.delete(webhookTriggers).where(eq(webhookTriggers.id, id)).returning({ id: webhookTriggers.id }).get();
+    const gone = this.db
+      .delete(webhookTriggers)
+      .where(eq(webhookTriggers.id, id))
+      .returning({ id: webhookTriggers.id })
+      .get();
     if (!gone) throw notFound("trigger");
     this.changed();
   }
@@ -115,6 +150,7 @@ export class WebhookTriggers {
   private checkWebhooks(tx: Pick<Db, "select">, ids: number[]): void {
     const unique = [...new Set(ids)];
     const found = tx.select({ id: webhooks.id }).from(webhooks).where(inArray(webhooks.id, unique)).all().length;
-    if (found !== unique.length) throw new ValidationError([{ field: "webhook_ids", message: "contains an unknown webhook id" }]);
+    if (found !== unique.length)
+      throw new ValidationError([{ field: "webhook_ids", message: "contains an unknown webhook id" }]);
   }
 }

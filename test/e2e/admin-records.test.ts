@@ -22,14 +22,41 @@ beforeAll(async () => {
   const admin = await setupAdmin(server);
   api = apiClient(server.url, await createToken(admin));
   await api.post("/organizations", { name: "Umbrella Corp", domain: "umbrella.example" });
-  await api.post("/users", { email: "alice.wonder@umbrella.example", firstname: "Alice", lastname: "Wonder", organization: "Umbrella Corp" });
-  await api.post("/users", { email: "bob.builder@example.org", firstname: "Bob", lastname: "Builder", phone: "+44 20 7946 0000" });
-  for (let i = 0; i < 30; i++) await api.post("/users", { email: `crowd${String(i).padStart(2, "0")}@crowd.example`, firstname: "Crowd", lastname: `Member ${String(i).padStart(2, "0")}` });
+  await api.post("/users", {
+    email: "alice.wonder@umbrella.example",
+    firstname: "Alice",
+    lastname: "Wonder",
+    organization: "Umbrella Corp",
+  });
+  await api.post("/users", {
+    email: "bob.builder@example.org",
+    firstname: "Bob",
+    lastname: "Builder",
+    phone: "+44 20 7946 0000",
+  });
+  for (let i = 0; i < 30; i++)
+    await api.post("/users", {
+      email: `crowd${String(i).padStart(2, "0")}@crowd.example`,
+      firstname: "Crowd",
+      lastname: `Member ${String(i).padStart(2, "0")}`,
+    });
   const alice = (await api.get("/users?email=alice.wonder@umbrella.example")).data[0];
   const ticket = await api.post("/tickets", {
     title: "Cannot export the quarterly report",
     customer_id: alice.id,
-    article: { body: "Hi,\nthe export button spins forever since Monday.\n\nAlice", sender: "Customer", type: "email", from: "alice.wonder@umbrella.example", attachments: [{ filename: "screenshot.png", content_type: "image/png", data: Buffer.from("not really a png").toString("base64") }] },
+    article: {
+      body: "Hi,\nthe export button spins forever since Monday.\n\nAlice",
+      sender: "Customer",
+      type: "email",
+      from: "alice.wonder@umbrella.example",
+      attachments: [
+        {
+          filename: "screenshot.png",
+          content_type: "image/png",
+          data: Buffer.from("not really a png").toString("base64"),
+        },
+      ],
+    },
   });
   ticketId = ticket.id;
 
@@ -89,7 +116,9 @@ describe("people in Chromium", () => {
     await page.waitForFunction(() => document.querySelector("th[aria-sort]")?.textContent?.includes("Email"));
     expect((await rowNames())[0]).toBe("Ada Admin");
     await page.click("th >> text=Email");
-    await page.waitForFunction(() => document.querySelector("th[aria-sort]")?.getAttribute("aria-sort") === "descending");
+    await page.waitForFunction(
+      () => document.querySelector("th[aria-sort]")?.getAttribute("aria-sort") === "descending",
+    );
     expect((await rowNames())[0]).toBe("Crowd Member 29");
     // The search box now sends the new sort along (the sort state was swapped in out of band).
     await page.fill("#q", "crowd");
@@ -120,7 +149,9 @@ describe("people in Chromium", () => {
       await page.waitForSelector("#f-email-error .field-error");
     });
     expect(loads).toBe(0);
-    await expect(page.locator("#f-email-error").textContent()).resolves.toContain("Email must be a valid email address");
+    await expect(page.locator("#f-email-error").textContent()).resolves.toContain(
+      "Email must be a valid email address",
+    );
     await expect(page.getAttribute("#f-email", "aria-invalid")).resolves.toBe("true");
     await expect(page.inputValue("#f-firstname")).resolves.toBe("Carol");
     await expect(page.inputValue("#f-phone")).resolves.toBe("+1 202 555 0199");
@@ -180,7 +211,9 @@ describe("people in Chromium", () => {
       await page.waitForSelector("#reassign_to");
     });
     expect(loads).toBe(0);
-    await expect(page.locator("#delete-zone .flash-error").textContent()).resolves.toContain("is customer or owner of tickets");
+    await expect(page.locator("#delete-zone .flash-error").textContent()).resolves.toContain(
+      "is customer or owner of tickets",
+    );
     // The person stays: nothing was deleted.
     expect((await api.get(`/users/${alice.id}`)).id).toBe(alice.id);
   });
@@ -202,7 +235,9 @@ describe("tickets in Chromium", () => {
     await Promise.all([page.waitForEvent("load"), page.click("button:has-text('Add article')")]);
     await expect(page.locator(".flash-success").textContent()).resolves.toContain("Article added.");
     await expect(page.locator(".article").count()).resolves.toBe(2);
-    await expect(page.locator(".article").last().locator(".article-body").textContent()).resolves.toBe("Thanks Alice, we are on it.\nA fix ships tomorrow.");
+    await expect(page.locator(".article").last().locator(".article-body").textContent()).resolves.toBe(
+      "Thanks Alice, we are on it.\nA fix ships tomorrow.",
+    );
 
     await page.selectOption("#f-state", "open");
     await page.selectOption("#f-priority", "3 high");
@@ -214,7 +249,11 @@ describe("tickets in Chromium", () => {
   });
 
   test("the state filter narrows the list as it changes", async () => {
-    await api.post("/tickets", { title: "Closed long ago", customer_id: (await api.get("/users?email=bob.builder@example.org")).data[0].id, state: "closed" });
+    await api.post("/tickets", {
+      title: "Closed long ago",
+      customer_id: (await api.get("/users?email=bob.builder@example.org")).data[0].id,
+      state: "closed",
+    });
     await page.goto(server.url + "/tickets");
     expect(await page.locator("#list-results tbody tr").count()).toBe(2);
     await page.selectOption("#filter-state", "closed");

@@ -30,7 +30,8 @@ afterAll(async () => {
   await server?.close();
 });
 
-const apiStatus = async (token: string) => (await fetch(server.url + "/api/v1/admins", { headers: { authorization: `Bearer ${token}` } })).status;
+const apiStatus = async (token: string) =>
+  (await fetch(server.url + "/api/v1/admins", { headers: { authorization: `Bearer ${token}` } })).status;
 
 /** Clicks a submit button and waits for the page the form posts to, whatever its URL. */
 async function submit(selector: string): Promise<void> {
@@ -68,8 +69,20 @@ describe("admin UI", () => {
   });
 
   test("the navigation lists every section of the appliance", async () => {
-    const labels = (await page.locator("nav.sidebar li").allTextContents()).map((t) => t.trim().replace(/\s+soon$/i, ""));
-    expect(labels).toEqual(["Dashboard", "People", "Organizations", "Tickets", "Integrations", "Webhooks", "CRM Sync", "Logs", "Settings"]);
+    const labels = (await page.locator("nav.sidebar li").allTextContents()).map((t) =>
+      t.trim().replace(/\s+soon$/i, ""),
+    );
+    expect(labels).toEqual([
+      "Dashboard",
+      "People",
+      "Organizations",
+      "Tickets",
+      "Integrations",
+      "Webhooks",
+      "CRM Sync",
+      "Logs",
+      "Settings",
+    ]);
     await expect(page.locator('nav.sidebar a[aria-current="page"]').textContent()).resolves.toBe("Dashboard");
     await page.click("nav.sidebar >> text=Settings");
     await page.waitForURL(server.url + "/settings");
@@ -125,11 +138,17 @@ describe("admin UI", () => {
         input.value = "tampered";
       });
     });
-    const [response] = await Promise.all([page.waitForResponse((r) => r.request().method() === "POST"), submit("button:has-text('Create token')")]);
+    const [response] = await Promise.all([
+      page.waitForResponse((r) => r.request().method() === "POST"),
+      submit("button:has-text('Create token')"),
+    ]);
     expect(response.status()).toBe(403);
     await expect(page.locator("h1").textContent()).resolves.toBe("403 · Forbidden");
     await expect(page.locator("main").textContent()).resolves.toContain("CSRF token");
-    const names = server.ctx.db.$client.query<{ name: string }, []>("SELECT name FROM api_tokens").all().map((r) => r.name);
+    const names = server.ctx.db.$client
+      .query<{ name: string }, []>("SELECT name FROM api_tokens")
+      .all()
+      .map((r) => r.name);
     expect(names).not.toContain("forged");
   });
 
@@ -181,12 +200,17 @@ describe("admin UI", () => {
   test("a refused htmx Revoke keeps the row and shows the error instead", async () => {
     await page.goto(server.url + "/tokens");
     const kept = page.locator("#token-list tbody tr", { hasText: "kept" });
-    await page.evaluate(() => document.body.setAttribute("hx-headers:inherited", JSON.stringify({ "X-CSRF-Token": "tampered" })));
+    await page.evaluate(() =>
+      document.body.setAttribute("hx-headers:inherited", JSON.stringify({ "X-CSRF-Token": "tampered" })),
+    );
     const accept = (d: import("playwright-core").Dialog) => void d.accept();
     page.on("dialog", accept);
     try {
       const { loads } = await countLoads(async () => {
-        const [response] = await Promise.all([page.waitForResponse((r) => r.url().endsWith("/revoke")), kept.locator("button:has-text('Revoke')").click()]);
+        const [response] = await Promise.all([
+          page.waitForResponse((r) => r.url().endsWith("/revoke")),
+          kept.locator("button:has-text('Revoke')").click(),
+        ]);
         expect(response.status()).toBe(403);
         await page.locator("main h1", { hasText: "403" }).waitFor();
       });
@@ -195,7 +219,9 @@ describe("admin UI", () => {
       page.off("dialog", accept);
     }
     await expect(page.locator("main").textContent()).resolves.toContain("CSRF token");
-    expect(server.ctx.db.$client.query("SELECT revoked_at FROM api_tokens WHERE name = 'kept'").get()).toEqual({ revoked_at: null });
+    expect(server.ctx.db.$client.query("SELECT revoked_at FROM api_tokens WHERE name = 'kept'").get()).toEqual({
+      revoked_at: null,
+    });
     await page.goto(server.url + "/tokens");
     await expect(page.locator("#token-list tbody tr", { hasText: "kept" }).count()).resolves.toBe(1);
   });

@@ -27,7 +27,10 @@ afterAll(async () => {
 const upload = async (csv: string) => {
   await page.goto(server.url + "/people/import");
   await page.setInputFiles("#file", { name: "people.csv", mimeType: "text/csv", buffer: Buffer.from(csv) });
-  await Promise.all([page.waitForURL((url) => url.pathname === "/people/import" && url.search === "", { waitUntil: "load" }), page.click("main button[type=submit]")]);
+  await Promise.all([
+    page.waitForURL((url) => url.pathname === "/people/import" && url.search === "", { waitUntil: "load" }),
+    page.click("main button[type=submit]"),
+  ]);
   await page.locator(".import-summary").waitFor();
 };
 const people = () => (server.ctx.db.$client.query("SELECT count(*) AS n FROM users").get() as { n: number }).n;

@@ -51,7 +51,9 @@ describe("Integrations → Clearbit", () => {
     await page.fill("#company_url", fake.url);
     await page.fill("#stream_url", fake.streamUrl);
     await page.click("button:text('Save settings')");
-    await expect(page.locator("#api_key-error").textContent()).resolves.toContain("must be a secret key starting with sk_");
+    await expect(page.locator("#api_key-error").textContent()).resolves.toContain(
+      "must be a secret key starting with sk_",
+    );
     await expect(page.inputValue("#person_url")).resolves.toBe(fake.url);
     await page.fill("#api_key", fake.key);
     await Promise.all([page.waitForEvent("load"), page.click("button:text('Save settings')")]);
@@ -64,10 +66,15 @@ describe("Integrations → Clearbit", () => {
   });
 
   test("Enrich now on a person fills empty fields, keeps the admin's, and shows the properties by readable names", async () => {
-    fake.set("alex.x@acme.com", { kind: "found", person: makePerson("alex.x@acme.com", { bio: "Climbs mountains." }), company: makeCompany("acme.com") });
+    fake.set("alex.x@acme.com", {
+      kind: "found",
+      person: makePerson("alex.x@acme.com", { bio: "Climbs mountains." }),
+      company: makeCompany("acme.com"),
+    });
     // Created with enrichment on: looked up at once. The admin then writes the last name and clears the note.
     const alex = await api.post("/users", { email: "alex.x@acme.com" });
-    for (let i = 0; i < 100 && !(await api.get(`/users/${alex.id}`)).clearbit_date_last_checked; i++) await Bun.sleep(50);
+    for (let i = 0; i < 100 && !(await api.get(`/users/${alex.id}`)).clearbit_date_last_checked; i++)
+      await Bun.sleep(50);
     await page.goto(`${server.url}/people/${alex.id}`);
     await expect(page.locator("#enrichment-data").textContent()).resolves.toContain("Company Website URL");
     await expect(page.locator("#enrichment-state").textContent()).resolves.toContain("Clearbit: Date Last Checked");
@@ -95,7 +102,11 @@ describe("Integrations → Clearbit", () => {
     expect(await page.content()).not.toContain(fake.key.slice(3));
     await page.click("button:text('Backfill now')");
     await page.waitForSelector("#backfill-progress .backfill-total");
-    await page.waitForFunction(() => document.querySelector("#backfill-progress")?.textContent?.includes("finished"), undefined, { timeout: 20_000 });
+    await page.waitForFunction(
+      () => document.querySelector("#backfill-progress")?.textContent?.includes("finished"),
+      undefined,
+      { timeout: 20_000 },
+    );
     const done = await page.locator("#backfill-progress .backfill-done").textContent();
     expect(Number(done)).toBeGreaterThanOrEqual(1);
   });

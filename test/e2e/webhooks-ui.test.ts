@@ -92,7 +92,12 @@ describe("webhooks UI", () => {
     await expect(page.locator("#trigger-list").textContent()).resolves.toContain("Acme organizations");
     const before = receiver.requests.filter((r) => r.path === "/ui").length;
     const total = receiver.requests.length;
-    const create = (name: string) => fetch(server.url + "/api/v1/organizations", { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ name }) });
+    const create = (name: string) =>
+      fetch(server.url + "/api/v1/organizations", {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ name }),
+      });
     await create("Other Corp");
     await create("ACME Rockets");
     // Counted before the changes: the delivery may arrive before the second create returns.

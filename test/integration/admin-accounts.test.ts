@@ -14,9 +14,14 @@ beforeAll(async () => {
 });
 afterAll(() => api.server.close());
 
-const sql = <T>(query: string, ...params: (string | number)[]) => api.server.ctx.db.$client.query<T, (string | number)[]>(query).all(...params);
+const sql = <T>(query: string, ...params: (string | number)[]) =>
+  api.server.ctx.db.$client.query<T, (string | number)[]>(query).all(...params);
 const asToken = (token: string, method: string, path: string, body?: unknown) =>
-  fetch(api.server.url + path, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+  fetch(api.server.url + path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
 
 let seq = 0;
 /** A second administrator (through the API), signed in, with an API token of their own (through the UI). */
@@ -46,7 +51,10 @@ describe("API tokens belong to an admin", () => {
     const other = await otherAdmin();
     expect((await asToken(other.token, "GET", "/api/v1/admins")).status).toBe(200);
     expect((await api.call("DELETE", `/api/v1/admins/${other.id}`)).status).toBe(204);
-    const attempt = await asToken(other.token, "POST", "/api/v1/admins", { email: "evil@example.com", password: "a takeover attempt" });
+    const attempt = await asToken(other.token, "POST", "/api/v1/admins", {
+      email: "evil@example.com",
+      password: "a takeover attempt",
+    });
     expect(attempt.status).toBe(401);
     expect(sql("SELECT id FROM users WHERE email = 'evil@example.com'")).toEqual([]);
     const names = (await api.call("GET", "/api/v1/tokens")).body.data.map((t: { name: string }) => t.name);
@@ -69,7 +77,11 @@ describe("API tokens belong to an admin", () => {
     const other = await otherAdmin();
     expect((await api.call("DELETE", `/api/v1/users/${other.id}`)).status).toBe(204);
     expect((await asToken(other.token, "GET", "/api/v1/users")).status).toBe(401);
-    expect(sql<{ revoked: number }>("SELECT count(*) AS revoked FROM api_tokens WHERE revoked_at IS NULL AND created_by_id IS NULL")[0]!.revoked).toBe(0);
+    expect(
+      sql<{ revoked: number }>(
+        "SELECT count(*) AS revoked FROM api_tokens WHERE revoked_at IS NULL AND created_by_id IS NULL",
+      )[0]!.revoked,
+    ).toBe(0);
   });
 
   test("deactivating an admin suspends their tokens and sessions; reactivating restores them", async () => {
@@ -79,7 +91,9 @@ describe("API tokens belong to an admin", () => {
     expect(refused.status).toBe(401);
     expect(((await refused.json()) as { error: { message: string } }).error.message).toContain("suspended");
     expect((await other.browser.get("/")).status).toBe(303);
-    const listed = (await api.call("GET", "/api/v1/tokens")).body.data.find((t: { name: string }) => t.name === `token of ${other.email}`);
+    const listed = (await api.call("GET", "/api/v1/tokens")).body.data.find(
+      (t: { name: string }) => t.name === `token of ${other.email}`,
+    );
     expect(listed.suspended).toBe(true);
     expect((await api.call("PATCH", `/api/v1/users/${other.id}`, { active: true })).status).toBe(200);
     expect((await asToken(other.token, "GET", "/api/v1/users")).status).toBe(200);
@@ -90,8 +104,15 @@ describe("the last active administrator", () => {
   test("cannot be demoted, deactivated or deleted through the users API (409)", async () => {
     const self = firstAdminId();
     // Every other admin made by earlier tests is removed first.
-    for (const a of (await api.call("GET", "/api/v1/admins")).body.data) if (a.id !== self) expect((await api.call("DELETE", `/api/v1/admins/${a.id}`)).status).toBe(204);
-    for (const [method, body] of [["PATCH", { role_ids: [2] }], ["PATCH", { roles: ["Customer"] }], ["PATCH", { active: false }], ["PUT", { role_ids: [3] }], ["DELETE", undefined]] as const) {
+    for (const a of (await api.call("GET", "/api/v1/admins")).body.data)
+      if (a.id !== self) expect((await api.call("DELETE", `/api/v1/admins/${a.id}`)).status).toBe(204);
+    for (const [method, body] of [
+      ["PATCH", { role_ids: [2] }],
+      ["PATCH", { roles: ["Customer"] }],
+      ["PATCH", { active: false }],
+      ["PUT", { role_ids: [3] }],
+      ["DELETE", undefined],
+    ] as const) {
       const res = await api.call(method, `/api/v1/users/${self}`, body);
       expect(res.status).toBe(409);
       expect(res.body.error.code).toBe("conflict");
@@ -106,7 +127,10 @@ describe("the last active administrator", () => {
     const admin = await signIn(api.server);
     const self = firstAdminId();
     const page = await (await admin.get(`/people/${self}`)).text();
-    const res = await admin.request(`/people/${self}`, { method: "POST", form: { _csrf: csrfOf(page), email: ADMIN.email, firstname: "Ada", lastname: "Admin" } });
+    const res = await admin.request(`/people/${self}`, {
+      method: "POST",
+      form: { _csrf: csrfOf(page), email: ADMIN.email, firstname: "Ada", lastname: "Admin" },
+    });
     expect(res.status).toBe(409);
     expect(decodeEntities(await res.text())).toContain("last active administrator");
     expect(sql<{ active: number }>("SELECT active FROM users WHERE id = ?", self)[0]!.active).toBe(1);
@@ -118,7 +142,9 @@ describe("the last active administrator", () => {
 
   test("an admin without a password (made through the users API) does not count: the last one who can sign in stays", async () => {
     const self = firstAdminId();
-    const noPassword = (await api.call("POST", "/api/v1/users", { email: "no-password-admin@example.com", role_ids: [1] })).body;
+    const noPassword = (
+      await api.call("POST", "/api/v1/users", { email: "no-password-admin@example.com", role_ids: [1] })
+    ).body;
     expect(noPassword.role_ids).toEqual([1]);
     const res = await api.call("PATCH", `/api/v1/users/${self}`, { role_ids: [3] });
     expect(res.status).toBe(409);
@@ -141,10 +167,15 @@ describe("/setup", () => {
       const login = await fetch(server.url + "/login", { redirect: "manual" });
       expect(login.status).toBe(200);
       const intruder = new Browser(server.url);
-      const post = await intruder.submit("/login", "/setup", { email: "intruder@example.com", password: "an intruder password" });
+      const post = await intruder.submit("/login", "/setup", {
+        email: "intruder@example.com",
+        password: "an intruder password",
+      });
       expect(post.status).toBe(303);
       expect(post.headers.get("location")).toBe("/login");
-      expect(server.ctx.db.$client.query("SELECT id FROM users WHERE email = 'intruder@example.com'").all()).toEqual([]);
+      expect(server.ctx.db.$client.query("SELECT id FROM users WHERE email = 'intruder@example.com'").all()).toEqual(
+        [],
+      );
     } finally {
       await server.close();
     }
@@ -158,7 +189,9 @@ describe("/setup", () => {
       await server.close();
       const db = join(dataDir, "switchboard.db");
       for (const f of ["-wal", "-shm", ""]) rmSync(db + f, { force: true });
-      await expect(startTestServer({ dataDir })).rejects.toThrow(`database ${db} is missing but ${join(dataDir, "secret.key")} exists`);
+      await expect(startTestServer({ dataDir })).rejects.toThrow(
+        `database ${db} is missing but ${join(dataDir, "secret.key")} exists`,
+      );
       writeFileSync(db, "");
       await expect(startTestServer({ dataDir })).rejects.toThrow(/is empty .*restore the database from a backup/);
     } finally {
@@ -170,8 +203,15 @@ describe("/setup", () => {
 describe("account changes are events", () => {
   test("role_ids: [] (or roles: []) is refused with 422 naming the field, in create, PATCH and PUT", async () => {
     const person = await api.call("POST", "/api/v1/users", { email: "roles@example.com" });
-    for (const [method, path] of [["POST", "/api/v1/users"], ["PATCH", `/api/v1/users/${person.body.id}`], ["PUT", `/api/v1/users/${person.body.id}`]]) {
-      for (const body of [{ email: "roleless@example.com", role_ids: [] }, { email: "roleless@example.com", roles: [] }]) {
+    for (const [method, path] of [
+      ["POST", "/api/v1/users"],
+      ["PATCH", `/api/v1/users/${person.body.id}`],
+      ["PUT", `/api/v1/users/${person.body.id}`],
+    ]) {
+      for (const body of [
+        { email: "roleless@example.com", role_ids: [] },
+        { email: "roleless@example.com", roles: [] },
+      ]) {
         const res = await api.call(method!, path!, body);
         expect(res.status).toBe(422);
         expect(res.body.error.details.map((d: { field: string }) => d.field)).toEqual([Object.keys(body)[1]]);
@@ -181,7 +221,10 @@ describe("account changes are events", () => {
   });
 
   test("creating an admin (API, UI) records user.created without the password; removing one records the role change", async () => {
-    const byApi = await api.call("POST", "/api/v1/admins", { email: "evented@example.com", password: "evented admin password" });
+    const byApi = await api.call("POST", "/api/v1/admins", {
+      email: "evented@example.com",
+      password: "evented admin password",
+    });
     const admin = await signIn(api.server);
     await admin.submit("/admins", "/admins", { email: "ui-made@example.com", password: "ui made admin password" });
     const byUi = sql<{ id: number }>("SELECT id FROM users WHERE email = 'ui-made@example.com'")[0]!.id;
@@ -193,17 +236,29 @@ describe("account changes are events", () => {
     }
     expect((await api.call("DELETE", `/api/v1/admins/${byApi.body.id}`)).status).toBe(204);
     const removed = (await api.call("GET", `/api/v1/users/${byApi.body.id}/events`)).body.data[0];
-    expect(removed).toMatchObject({ type: "user.updated", changes: { role_ids: [[1], [3]] }, actor_id: firstAdminId() });
+    expect(removed).toMatchObject({
+      type: "user.updated",
+      changes: { role_ids: [[1], [3]] },
+      actor_id: firstAdminId(),
+    });
     // A person always has a role: a removed admin stays as a customer.
     expect((await api.call("GET", `/api/v1/users/${byApi.body.id}`)).body.role_ids).toEqual([3]);
   });
 
   test("a password change is an event that holds no password", async () => {
     const other = await otherAdmin();
-    const res = await other.browser.submit("/account", "/account/password", { current_password: other.password, new_password: "another fine passphrase", confirm_password: "another fine passphrase" });
+    const res = await other.browser.submit("/account", "/account/password", {
+      current_password: other.password,
+      new_password: "another fine passphrase",
+      confirm_password: "another fine passphrase",
+    });
     expect(res.status).toBe(303);
     const latest = (await api.call("GET", `/api/v1/users/${other.id}/events`)).body.data[0];
-    expect(latest).toMatchObject({ type: "user.updated", changes: { password: [null, "changed"] }, actor_id: other.id });
+    expect(latest).toMatchObject({
+      type: "user.updated",
+      changes: { password: [null, "changed"] },
+      actor_id: other.id,
+    });
     expect(JSON.stringify(latest)).not.toContain("another fine passphrase");
   });
 });
@@ -226,22 +281,36 @@ describe("password rules", () => {
       expect(res.status).toBe(422);
       expect(res.body.error.details).toEqual([{ field, message }]);
     }
-    expect((await api.call("POST", "/api/v1/admins", { email: "rule@example.com", password: "a perfectly good one" })).status).toBe(201);
+    expect(
+      (await api.call("POST", "/api/v1/admins", { email: "rule@example.com", password: "a perfectly good one" }))
+        .status,
+    ).toBe(201);
   });
 
   test("/setup and the password change apply the same rules", async () => {
     const server = await startTestServer();
     try {
       const browser = new Browser(server.url);
-      const res = await browser.submit("/setup", "/setup", { email: "first@example.com", password: "first@example.com" });
+      const res = await browser.submit("/setup", "/setup", {
+        email: "first@example.com",
+        password: "first@example.com",
+      });
       expect(res.status).toBe(422);
       expect(await res.text()).toContain("must not be your email address");
       await setupAdmin(server);
       const admin = await signIn(server);
-      const common = await admin.submit("/account", "/account/password", { current_password: ADMIN.password, new_password: "1q2w3e4r5t6y", confirm_password: "1q2w3e4r5t6y" });
+      const common = await admin.submit("/account", "/account/password", {
+        current_password: ADMIN.password,
+        new_password: "1q2w3e4r5t6y",
+        confirm_password: "1q2w3e4r5t6y",
+      });
       expect(common.status).toBe(422);
       expect(await common.text()).toContain("is one of the most common passwords");
-      const mine = await admin.submit("/account", "/account/password", { current_password: ADMIN.password, new_password: ADMIN.email.toUpperCase(), confirm_password: ADMIN.email.toUpperCase() });
+      const mine = await admin.submit("/account", "/account/password", {
+        current_password: ADMIN.password,
+        new_password: ADMIN.email.toUpperCase(),
+        confirm_password: ADMIN.email.toUpperCase(),
+      });
       expect(mine.status).toBe(422);
       expect(await mine.text()).toContain("must not be your email address");
     } finally {
@@ -270,7 +339,11 @@ describe("sessions", () => {
     const here = await signIn(api.server);
     const elsewhere = new Browser(api.server.url);
     const page = await (await elsewhere.get("/login")).text();
-    const signedIn = await elsewhere.request("/login", { method: "POST", headers: { "user-agent": "Elsewhere Browser/1.0" }, form: { _csrf: csrfOf(page), email: ADMIN.email, password: ADMIN.password } });
+    const signedIn = await elsewhere.request("/login", {
+      method: "POST",
+      headers: { "user-agent": "Elsewhere Browser/1.0" },
+      form: { _csrf: csrfOf(page), email: ADMIN.email, password: ADMIN.password },
+    });
     expect(signedIn.status).toBe(303);
 
     const account = decodeEntities(await (await here.get("/account")).text());
@@ -282,14 +355,24 @@ describe("sessions", () => {
     expect(rows.filter((r) => r.includes(`<span class="badge">this session</span>`))).toHaveLength(1);
     const other = /action="\/account\/sessions\/([0-9a-f]+)\/revoke"/.exec(otherRow);
     expect(other).not.toBeNull();
-    const revoke = await here.request(`/account/sessions/${other![1]}/revoke`, { method: "POST", headers: htmxHeaders("sessions", csrfOf(list)) });
+    const revoke = await here.request(`/account/sessions/${other![1]}/revoke`, {
+      method: "POST",
+      headers: htmxHeaders("sessions", csrfOf(list)),
+    });
     expect(revoke.status).toBe(200);
     expect((await elsewhere.get("/")).status).toBe(303);
     expect((await here.get("/")).status).toBe(200);
     // Another admin's session id is not found for this admin.
     const stranger = await otherAdmin();
     const strangerId = sql<{ id: string }>("SELECT id FROM sessions WHERE user_id = ?", stranger.id)[0]!.id;
-    expect((await here.request(`/account/sessions/${strangerId}/revoke`, { method: "POST", headers: htmxHeaders("sessions", csrfOf(list)) })).status).toBe(404);
+    expect(
+      (
+        await here.request(`/account/sessions/${strangerId}/revoke`, {
+          method: "POST",
+          headers: htmxHeaders("sessions", csrfOf(list)),
+        })
+      ).status,
+    ).toBe(404);
     expect((await stranger.browser.get("/")).status).toBe(200);
   });
 });

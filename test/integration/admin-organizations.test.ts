@@ -30,7 +30,11 @@ describe("organizations", () => {
   });
 
   test("create validates inline, then saves with provenance ui and shows members and tickets", async () => {
-    const bad = await admin.submit("/organizations/new", "/organizations", { name: "", domain: "not a domain", note: "kept" });
+    const bad = await admin.submit("/organizations/new", "/organizations", {
+      name: "",
+      domain: "not a domain",
+      note: "kept",
+    });
     expect(bad.status).toBe(422);
     const badPage = decodeEntities(await bad.text());
     expect(badPage).toContain("Domain must be a domain name such as example.com");
@@ -40,10 +44,19 @@ describe("organizations", () => {
     expect(taken.status).toBe(409);
     expect(decodeEntities(await taken.text())).toContain("Name already taken");
 
-    const ok = await admin.submit("/organizations/new", "/organizations", { name: "Initech", domain: "initech.example", shared: "true", active: "true" });
+    const ok = await admin.submit("/organizations/new", "/organizations", {
+      name: "Initech",
+      domain: "initech.example",
+      shared: "true",
+      active: "true",
+    });
     expect(ok.status).toBe(303);
     const id = Number(ok.headers.get("location")!.split("/").pop());
-    const member = await api.post("/users", { email: "peter@initech.example", firstname: "Peter", organization_id: id });
+    const member = await api.post("/users", {
+      email: "peter@initech.example",
+      firstname: "Peter",
+      organization_id: id,
+    });
     await api.post("/tickets", { title: "TPS reports", customer_id: member.id });
     const page = await pageText(admin, `/organizations/${id}`);
     expect(page).toContain("Initech created.");
@@ -55,13 +68,28 @@ describe("organizations", () => {
   test("edit saves; with htmx a failed edit answers the form alone", async () => {
     const org = (await api.get("/organizations?q=globex")).data[0];
     const csrf = csrfOf(await (await admin.get(`/organizations/${org.id}`)).text());
-    const failed = await admin.request(`/organizations/${org.id}`, { method: "POST", headers: htmxHeaders("form#record-form", csrf), form: { name: "", domain: "globex.example" } });
+    const failed = await admin.request(`/organizations/${org.id}`, {
+      method: "POST",
+      headers: htmxHeaders("form#record-form", csrf),
+      form: { name: "", domain: "globex.example" },
+    });
     expect(failed.status).toBe(422);
     expect(decodeEntities(await failed.text())).toMatch(/^<form id="record-form"[\s\S]*Name is required/);
-    const ok = await admin.submit(`/organizations/${org.id}`, `/organizations/${org.id}`, { name: "Globex Corporation", domain: "globex.example", note: "Hank's", active: "true" });
+    const ok = await admin.submit(`/organizations/${org.id}`, `/organizations/${org.id}`, {
+      name: "Globex Corporation",
+      domain: "globex.example",
+      note: "Hank's",
+      active: "true",
+    });
     expect(ok.status).toBe(303);
-    expect(await api.get(`/organizations/${org.id}`)).toMatchObject({ name: "Globex Corporation", note: "Hank's", shared: false });
-    expect(await pageText(admin, `/organizations/${org.id}`)).toMatch(/Name<\/span> <del>Globex<\/del> → <ins>Globex Corporation<\/ins>/);
+    expect(await api.get(`/organizations/${org.id}`)).toMatchObject({
+      name: "Globex Corporation",
+      note: "Hank's",
+      shared: false,
+    });
+    expect(await pageText(admin, `/organizations/${org.id}`)).toMatch(
+      /Name<\/span> <del>Globex<\/del> → <ins>Globex Corporation<\/ins>/,
+    );
   });
 
   test("delete with tickets is a 409 offering to move them; by name they move and the organization goes", async () => {
@@ -73,7 +101,9 @@ describe("organizations", () => {
     const page = decodeEntities(await conflict.text());
     expect(page).toContain("Doomed has tickets.");
     expect(page).toContain("Move its tickets to (organization id or name)");
-    const done = await admin.submit(`/organizations/${doomed.id}`, `/organizations/${doomed.id}/delete`, { reassign_to: "initech" });
+    const done = await admin.submit(`/organizations/${doomed.id}`, `/organizations/${doomed.id}/delete`, {
+      reassign_to: "initech",
+    });
     expect(done.status).toBe(303);
     expect((await api.get(`/tickets/${ticket.id}`)).organization_id).not.toBe(doomed.id);
     expect((await admin.get(`/organizations/${doomed.id}`)).status).toBe(404);

@@ -13,9 +13,19 @@ beforeAll(async () => {
   api = apiClient(server.url, await createToken(admin));
   csrf = csrfOf(await (await admin.get("/people")).text());
   await api.post("/organizations", { name: "Acme Corp", domain: "acme.example" });
-  await api.post("/users", { email: "zoe.zimmer@acme.example", firstname: "Zoe", lastname: "Zimmer", organization: "Acme Corp" });
+  await api.post("/users", {
+    email: "zoe.zimmer@acme.example",
+    firstname: "Zoe",
+    lastname: "Zimmer",
+    organization: "Acme Corp",
+  });
   await api.post("/users", { email: "adam.apple@example.org", firstname: "Adam", lastname: "Apple" });
-  for (let i = 0; i < 30; i++) await api.post("/users", { email: `bulk${String(i).padStart(2, "0")}@bulk.example`, firstname: "Bulk", lastname: `Person ${String(i).padStart(2, "0")}` });
+  for (let i = 0; i < 30; i++)
+    await api.post("/users", {
+      email: `bulk${String(i).padStart(2, "0")}@bulk.example`,
+      firstname: "Bulk",
+      lastname: `Person ${String(i).padStart(2, "0")}`,
+    });
 });
 afterAll(() => server.close());
 
@@ -24,7 +34,12 @@ const rowsOf = (html: string) => [...html.matchAll(/<a href="\/people\/(\d+)">([
 describe("people list", () => {
   test("People, Organizations and Tickets are links in the navigation", async () => {
     const page = await pageText(admin, "/");
-    for (const [href, label] of [["/people", "People"], ["/organizations", "Organizations"], ["/tickets", "Tickets"]]) expect(page).toContain(`<a href="${href}" >${label}</a>`);
+    for (const [href, label] of [
+      ["/people", "People"],
+      ["/organizations", "Organizations"],
+      ["/tickets", "Tickets"],
+    ])
+      expect(page).toContain(`<a href="${href}" >${label}</a>`);
   });
 
   test("the first page holds 25 people sorted by name, with a Load more link carrying the cursor", async () => {
@@ -55,11 +70,15 @@ describe("people list", () => {
     expect(rowsOf(page)).toEqual(["Zoe Zimmer"]);
     const byOrg = rowsOf(await pageText(admin, "/people?q=acme"));
     expect(byOrg).toEqual(["Zoe Zimmer"]);
-    const res = await admin.request("/people?q=apple&sort=email&order=desc", { headers: htmxHeaders("div#list-results") });
+    const res = await admin.request("/people?q=apple&sort=email&order=desc", {
+      headers: htmxHeaders("div#list-results"),
+    });
     const fragment = decodeEntities(await res.text());
     expect(fragment).not.toContain("<html");
     expect(rowsOf(fragment)).toEqual(["Adam Apple"]);
-    expect(fragment).toContain('<span id="list-state" hx-swap-oob="true"><input type="hidden" name="sort" value="email"><input type="hidden" name="order" value="desc">');
+    expect(fragment).toContain(
+      '<span id="list-state" hx-swap-oob="true"><input type="hidden" name="sort" value="email"><input type="hidden" name="order" value="desc">',
+    );
     expect(fragment).toContain("1 person matching “apple”");
     expect(rowsOf(await pageText(admin, "/people?q=nobody-like-this"))).toEqual([]);
   });
@@ -71,7 +90,8 @@ describe("people list", () => {
     expect(byCreatedDesc[0]).toBe("Bulk Person 29");
     const page = await pageText(admin, "/people?sort=created_at&order=desc");
     expect(page).toContain('href="/people?sort=created_at&order=asc"');
-    for (const s of ["updated_at", "last_seen_at", "name"]) expect((await admin.get(`/people?sort=${s}`)).status).toBe(200);
+    for (const s of ["updated_at", "last_seen_at", "name"])
+      expect((await admin.get(`/people?sort=${s}`)).status).toBe(200);
   });
 
   test("an unknown sort falls back to the default; a bad cursor is a 400 page", async () => {
@@ -88,31 +108,60 @@ describe("people list", () => {
 
 describe("creating a person", () => {
   test("a bad email comes back inline (422) with the other typed values kept; the fix saves and redirects with a flash", async () => {
-    const bad = await admin.submit("/people/new", "/people", { firstname: "Grace", lastname: "Hopper", email: "grace@", phone: "+1 555 0100", vip: "true" });
+    const bad = await admin.submit("/people/new", "/people", {
+      firstname: "Grace",
+      lastname: "Hopper",
+      email: "grace@",
+      phone: "+1 555 0100",
+      vip: "true",
+    });
     expect(bad.status).toBe(422);
     const page = decodeEntities(await bad.text());
     expect(page).toContain("<html");
-    expect(page).toMatch(/<input id="f-email" name="email" type="email" value="grace@"[^>]*aria-invalid="true" aria-describedby="f-email-error">/);
-    expect(page).toContain('<div id="f-email-error"><p class="field-error" role="alert">Email must be a valid email address</p></div>');
+    expect(page).toMatch(
+      /<input id="f-email" name="email" type="email" value="grace@"[^>]*aria-invalid="true" aria-describedby="f-email-error">/,
+    );
+    expect(page).toContain(
+      '<div id="f-email-error"><p class="field-error" role="alert">Email must be a valid email address</p></div>',
+    );
     expect(page).toContain('value="Grace"');
     expect(page).toContain('value="Hopper"');
     expect(page).toContain('value="+1 555 0100"');
     expect(page).toMatch(/name="vip" value="true" checked/);
 
-    const ok = await admin.submit("/people/new", "/people", { firstname: "Grace", lastname: "Hopper", email: "grace@navy.example", phone: "+1 555 0100", vip: "true", active: "true", organization: "Acme Corp" });
+    const ok = await admin.submit("/people/new", "/people", {
+      firstname: "Grace",
+      lastname: "Hopper",
+      email: "grace@navy.example",
+      phone: "+1 555 0100",
+      vip: "true",
+      active: "true",
+      organization: "Acme Corp",
+    });
     expect(ok.status).toBe(303);
     const location = ok.headers.get("location")!;
     expect(location).toMatch(/^\/people\/\d+$/);
     const shown = await pageText(admin, location);
     expect(shown).toContain("Grace Hopper created.");
     const user = await api.get(`/users/${location.split("/").pop()}`);
-    expect(user).toMatchObject({ email: "grace@navy.example", vip: true, active: true, phone: "+1 555 0100", organization: "Acme Corp", login: "grace@navy.example" });
+    expect(user).toMatchObject({
+      email: "grace@navy.example",
+      vip: true,
+      active: true,
+      phone: "+1 555 0100",
+      organization: "Acme Corp",
+      login: "grace@navy.example",
+    });
     const provenance = await api.get(`/users/${user.id}/provenance`);
     expect(provenance.email.source).toBe("ui");
   });
 
   test("with htmx the 422 answer is the form alone, which swaps itself", async () => {
-    const res = await admin.request("/people", { method: "POST", headers: htmxHeaders("form#record-form", csrf), form: { firstname: "Linus", email: "not-an-email" } });
+    const res = await admin.request("/people", {
+      method: "POST",
+      headers: htmxHeaders("form#record-form", csrf),
+      form: { firstname: "Linus", email: "not-an-email" },
+    });
     expect(res.status).toBe(422);
     const html = decodeEntities(await res.text());
     expect(html.startsWith('<form id="record-form"')).toBe(true);
@@ -122,14 +171,21 @@ describe("creating a person", () => {
   });
 
   test("an unknown organization and a taken email are shown at their fields", async () => {
-    const res = await admin.submit("/people/new", "/people", { email: "adam.apple@example.org", organization: "Nope Inc" });
+    const res = await admin.submit("/people/new", "/people", {
+      email: "adam.apple@example.org",
+      organization: "Nope Inc",
+    });
     expect([409, 422]).toContain(res.status);
     const page = decodeEntities(await res.text());
     expect(page).toMatch(/Organization no organization named "Nope Inc"|Email already taken/);
   });
 
   test("htmx success answers HX-Redirect, so the whole page changes", async () => {
-    const res = await admin.request("/people", { method: "POST", headers: htmxHeaders("form#record-form", csrf), form: { email: "htmx@example.com", active: "true" } });
+    const res = await admin.request("/people", {
+      method: "POST",
+      headers: htmxHeaders("form#record-form", csrf),
+      form: { email: "htmx@example.com", active: "true" },
+    });
     expect(res.status).toBe(200);
     expect(res.headers.get("hx-redirect")).toMatch(/^\/people\/\d+$/);
   });
@@ -152,13 +208,21 @@ describe("a person's page", () => {
     expect(page).toContain("Printer on fire");
     expect(page).toMatch(/<strong>Created<\/strong> <span class="badge badge-source">api<\/span>/);
 
-    const res = await admin.submit(`/people/${zoe.id}`, `/people/${zoe.id}`, { firstname: "Zoey", lastname: "Zimmer", email: "zoe.zimmer@acme.example", organization: "Acme Corp", active: "true" });
+    const res = await admin.submit(`/people/${zoe.id}`, `/people/${zoe.id}`, {
+      firstname: "Zoey",
+      lastname: "Zimmer",
+      email: "zoe.zimmer@acme.example",
+      organization: "Acme Corp",
+      active: "true",
+    });
     expect(res.status).toBe(303);
     page = await pageText(admin, `/people/${zoe.id}`);
     expect(page).toContain("Zoey Zimmer saved.");
     expect(page).toContain('<span class="badge badge-source" data-field="firstname">ui</span>');
     expect(page).toContain('<span class="badge badge-source" data-field="lastname">api</span>');
-    expect(page).toMatch(/<strong>Updated<\/strong> <span class="badge badge-source">ui<\/span> <span class="muted">by Ada Admin<\/span>/);
+    expect(page).toMatch(
+      /<strong>Updated<\/strong> <span class="badge badge-source">ui<\/span> <span class="muted">by Ada Admin<\/span>/,
+    );
     expect(page).toMatch(/First name<\/span> <del>Zoe<\/del> → <ins>Zoey<\/ins>/);
     const user = await api.get(`/users/${zoe.id}`);
     expect(user.firstname).toBe("Zoey");
@@ -167,7 +231,10 @@ describe("a person's page", () => {
 
   test("an edit with errors keeps what was typed and changes nothing", async () => {
     const adam = (await api.get("/users?email=adam.apple@example.org")).data[0];
-    const res = await admin.submit(`/people/${adam.id}`, `/people/${adam.id}`, { firstname: "Adamant", email: "zoe.zimmer@acme.example" });
+    const res = await admin.submit(`/people/${adam.id}`, `/people/${adam.id}`, {
+      firstname: "Adamant",
+      email: "zoe.zimmer@acme.example",
+    });
     expect(res.status).toBe(409);
     const page = decodeEntities(await res.text());
     expect(page).toContain("Email already taken");
@@ -203,14 +270,20 @@ describe("deleting a person", () => {
     expect(page).toContain('<label for="reassign_to">');
     expect(page).toContain("Reassign and delete");
 
-    const unknown = await admin.request(`/people/${owner.id}/delete`, { method: "POST", headers: htmxHeaders("section#delete-zone", csrf), form: { reassign_to: "ghost@example.com" } });
+    const unknown = await admin.request(`/people/${owner.id}/delete`, {
+      method: "POST",
+      headers: htmxHeaders("section#delete-zone", csrf),
+      form: { reassign_to: "ghost@example.com" },
+    });
     expect(unknown.status).toBe(422);
     page = decodeEntities(await unknown.text());
     expect(page).not.toContain("<html");
     expect(page).toContain('no user with the id or email "ghost@example.com"');
     expect(page).toContain('value="ghost@example.com"');
 
-    const done = await admin.submit(`/people/${owner.id}`, `/people/${owner.id}/delete`, { reassign_to: "heir@example.com" });
+    const done = await admin.submit(`/people/${owner.id}`, `/people/${owner.id}/delete`, {
+      reassign_to: "heir@example.com",
+    });
     expect(done.status).toBe(303);
     expect((await api.get(`/tickets/${t}`)).customer_id).toBe(heir.id);
     expect((await admin.get(`/people/${owner.id}`)).status).toBe(404);

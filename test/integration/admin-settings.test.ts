@@ -24,7 +24,11 @@ describe("settings", () => {
 describe("groups", () => {
   test("create with member ids; an unknown id or a taken name is an inline error", async () => {
     const a = await api.post("/users", { email: "agent.a@example.com", firstname: "Agnes" });
-    const bad = await admin.submit("/groups", "/groups", { name: "Support", user_ids: `${a.id}, 9999`, active: "true" });
+    const bad = await admin.submit("/groups", "/groups", {
+      name: "Support",
+      user_ids: `${a.id}, 9999`,
+      active: "true",
+    });
     expect(bad.status).toBe(422);
     expect(decodeEntities(await bad.text())).toContain("Members contains an unknown user id");
     const letters = await admin.submit("/groups", "/groups", { name: "Support", user_ids: "abc" });
@@ -44,7 +48,12 @@ describe("groups", () => {
   test("edit members by id; delete is refused (409) while tickets belong to the group", async () => {
     const group = (await api.get("/groups")).data[0];
     const b = await api.post("/users", { email: "agent.b@example.com", firstname: "Bert" });
-    const ok = await admin.submit(`/groups/${group.id}`, `/groups/${group.id}`, { name: "Support", user_ids: `${group.user_ids[0]} ${b.id}`, note: "Tier 1", active: "true" });
+    const ok = await admin.submit(`/groups/${group.id}`, `/groups/${group.id}`, {
+      name: "Support",
+      user_ids: `${group.user_ids[0]} ${b.id}`,
+      note: "Tier 1",
+      active: "true",
+    });
     expect(ok.status).toBe(303);
     const page = await pageText(admin, `/groups/${group.id}`);
     expect(page).toContain(`<a href="/people/${b.id}">Bert</a>`);
@@ -53,7 +62,9 @@ describe("groups", () => {
     const t = await api.post("/tickets", { title: "Routed", customer_id: b.id, group_id: group.id });
     const refused = await admin.submit(`/groups/${group.id}`, `/groups/${group.id}/delete`, {});
     expect(refused.status).toBe(409);
-    expect(decodeEntities(await refused.text())).toContain("Tickets belong to this group. Move them to another group first");
+    expect(decodeEntities(await refused.text())).toContain(
+      "Tickets belong to this group. Move them to another group first",
+    );
     await api.patch(`/tickets/${t.id}`, { group_id: null });
     const done = await admin.submit(`/groups/${group.id}`, `/groups/${group.id}/delete`, {});
     expect(done.status).toBe(303);
@@ -63,10 +74,21 @@ describe("groups", () => {
 
 describe("custom fields", () => {
   test("defining fields of each type makes them appear, with the right inputs, on the person and organization forms", async () => {
-    const noOptions = await admin.submit("/custom-fields", "/custom-fields", { object_type: "user", label: "Tier", name: "tier", type: "select", options: "" });
+    const noOptions = await admin.submit("/custom-fields", "/custom-fields", {
+      object_type: "user",
+      label: "Tier",
+      name: "tier",
+      type: "select",
+      options: "",
+    });
     expect(noOptions.status).toBe(422);
     expect(decodeEntities(await noOptions.text())).toContain("Options a select field needs at least one option");
-    const badName = await admin.submit("/custom-fields", "/custom-fields", { object_type: "user", label: "Email", name: "email", type: "text" });
+    const badName = await admin.submit("/custom-fields", "/custom-fields", {
+      object_type: "user",
+      label: "Email",
+      name: "email",
+      type: "text",
+    });
     expect(badName.status).toBe(422);
     expect(decodeEntities(await badName.text())).toContain("Name is a built-in field name");
 
@@ -76,7 +98,8 @@ describe("custom fields", () => {
       { object_type: "user", label: "Churned", name: "churned", type: "boolean" },
       { object_type: "user", label: "Customer since", name: "customer_since", type: "date" },
       { object_type: "organization", label: "Region", name: "region", type: "text" },
-    ]) expect((await admin.submit("/custom-fields", "/custom-fields", f)).status).toBe(303);
+    ])
+      expect((await admin.submit("/custom-fields", "/custom-fields", f)).status).toBe(303);
 
     const list = await pageText(admin, "/custom-fields");
     expect(list).toContain("<code>customer_since</code>");
@@ -84,7 +107,9 @@ describe("custom fields", () => {
 
     const form = await pageText(admin, "/people/new");
     expect(form).toContain("<legend>Custom fields</legend>");
-    expect(form).toMatch(/<select id="f-tier" name="tier" required[^>]*><option value="gold">gold<\/option><option value="silver">silver<\/option><\/select>/);
+    expect(form).toMatch(
+      /<select id="f-tier" name="tier" required[^>]*><option value="gold">gold<\/option><option value="silver">silver<\/option><\/select>/,
+    );
     expect(form).toMatch(/<input id="f-seats" name="seats" type="number" value="" step="any"/);
     expect(form).toMatch(/<input type="checkbox" id="f-churned" name="churned" value="true"/);
     expect(form).toMatch(/<input id="f-customer_since" name="customer_since" type="date"/);
@@ -92,18 +117,41 @@ describe("custom fields", () => {
   });
 
   test("custom values are validated, saved from the person form and shown with provenance", async () => {
-    const bad = await admin.submit("/people/new", "/people", { email: "cf@example.com", tier: "gold", seats: "many", active: "true" });
+    const bad = await admin.submit("/people/new", "/people", {
+      email: "cf@example.com",
+      tier: "gold",
+      seats: "many",
+      active: "true",
+    });
     expect(bad.status).toBe(422);
     expect(decodeEntities(await bad.text())).toContain("Seats must be a number");
-    const ok = await admin.submit("/people/new", "/people", { email: "cf@example.com", tier: "silver", seats: "12", churned: "true", customer_since: "2023-04-05", active: "true" });
+    const ok = await admin.submit("/people/new", "/people", {
+      email: "cf@example.com",
+      tier: "silver",
+      seats: "12",
+      churned: "true",
+      customer_since: "2023-04-05",
+      active: "true",
+    });
     expect(ok.status).toBe(303);
     const id = ok.headers.get("location")!.split("/").pop();
-    expect(await api.get(`/users/${id}`)).toMatchObject({ tier: "silver", seats: 12, churned: true, customer_since: "2023-04-05" });
+    expect(await api.get(`/users/${id}`)).toMatchObject({
+      tier: "silver",
+      seats: 12,
+      churned: true,
+      customer_since: "2023-04-05",
+    });
     const page = await pageText(admin, `/people/${id}`);
     expect(page).toContain('<h3 class="subhead">Custom fields</h3>');
     expect(page).toContain('data-field="tier">ui</span>');
     // Clearing a number and unticking a box save null and false.
-    const cleared = await admin.submit(`/people/${id}`, `/people/${id}`, { email: "cf@example.com", tier: "silver", seats: "", customer_since: "", active: "true" });
+    const cleared = await admin.submit(`/people/${id}`, `/people/${id}`, {
+      email: "cf@example.com",
+      tier: "silver",
+      seats: "",
+      customer_since: "",
+      active: "true",
+    });
     expect(cleared.status).toBe(303);
     expect(await api.get(`/users/${id}`)).toMatchObject({ seats: null, churned: false, customer_since: null });
   });
@@ -113,9 +161,16 @@ describe("custom fields", () => {
     const tier = fields.find((f: { name: string }) => f.name === "tier");
     const editPage = await pageText(admin, `/custom-fields/${tier.id}`);
     expect(editPage).toContain("gold\nsilver</textarea>");
-    const ok = await admin.submit(`/custom-fields/${tier.id}`, `/custom-fields/${tier.id}`, { label: "Plan", options: "gold\nsilver\nbronze" });
+    const ok = await admin.submit(`/custom-fields/${tier.id}`, `/custom-fields/${tier.id}`, {
+      label: "Plan",
+      options: "gold\nsilver\nbronze",
+    });
     expect(ok.status).toBe(303);
-    expect(await api.get(`/custom_fields/${tier.id}`)).toMatchObject({ label: "Plan", options: ["gold", "silver", "bronze"], required: false });
+    expect(await api.get(`/custom_fields/${tier.id}`)).toMatchObject({
+      label: "Plan",
+      options: ["gold", "silver", "bronze"],
+      required: false,
+    });
     const seats = fields.find((f: { name: string }) => f.name === "seats");
     expect(await pageText(admin, `/custom-fields/${seats.id}`)).not.toContain('name="options"');
     const gone = await admin.submit(`/custom-fields/${seats.id}`, `/custom-fields/${seats.id}/delete`, {});
@@ -141,7 +196,9 @@ describe("write keys", () => {
     expect(later).not.toContain(key);
     expect(later).toContain(`<code>${key.slice(0, 9)}…</code>`);
     // Used once above: the last use is a time, not "never".
-    expect(later).toMatch(/<td>website<\/td><td><code>[^<]+<\/code><\/td><td>[^<]+<\/td><td>\d{4}-\d\d-\d\d \d\d:\d\d UTC<\/td>/);
+    expect(later).toMatch(
+      /<td>website<\/td><td><code>[^<]+<\/code><\/td><td>[^<]+<\/td><td>\d{4}-\d\d-\d\d \d\d:\d\d UTC<\/td>/,
+    );
 
     const id = writeKeyStore.list(server.ctx.db)[0]!.id;
     const revoked = await admin.submit("/write-keys", `/write-keys/${id}/revoke`, {});

@@ -16,25 +16,43 @@ beforeAll(async () => {
   ticket = await api.post("/tickets", {
     title: "Invoice is wrong",
     customer_id: customer.id,
-    article: { body: "Line 1\n<b>not bold</b>", sender: "Customer", type: "email", attachments: [{ filename: "invoice 1.pdf", content_type: "application/pdf", data: Buffer.from("%PDF-1.4 fake").toString("base64") }] },
+    article: {
+      body: "Line 1\n<b>not bold</b>",
+      sender: "Customer",
+      type: "email",
+      attachments: [
+        {
+          filename: "invoice 1.pdf",
+          content_type: "application/pdf",
+          data: Buffer.from("%PDF-1.4 fake").toString("base64"),
+        },
+      ],
+    },
   });
   await api.post("/tickets", { title: "Password reset", customer_id: customer.id, state: "closed" });
   await api.post("/tickets", { title: "Feature request: dark mode", customer_id: customer.id, state: "open" });
 });
 afterAll(() => server.close());
 
-const titlesOf = (html: string) => [...html.matchAll(/<td><a href="\/tickets\/\d+">([^<]+)<\/a><\/td>/g)].map((m) => m[1]);
+const titlesOf = (html: string) =>
+  [...html.matchAll(/<td><a href="\/tickets\/\d+">([^<]+)<\/a><\/td>/g)].map((m) => m[1]);
 
 describe("tickets", () => {
   test("the list shows the newest first, filters by state and searches titles and numbers", async () => {
-    expect(titlesOf(await pageText(admin, "/tickets"))).toEqual(["Feature request: dark mode", "Password reset", "Invoice is wrong"]);
+    expect(titlesOf(await pageText(admin, "/tickets"))).toEqual([
+      "Feature request: dark mode",
+      "Password reset",
+      "Invoice is wrong",
+    ]);
     const closed = await pageText(admin, "/tickets?state=closed");
     expect(titlesOf(closed)).toEqual(["Password reset"]);
     expect(closed).toContain('<option value="closed" selected>closed</option>');
     expect(titlesOf(await pageText(admin, "/tickets?q=invoice"))).toEqual(["Invoice is wrong"]);
     expect(titlesOf(await pageText(admin, `/tickets?q=${ticket.number}`))).toEqual(["Invoice is wrong"]);
     expect(titlesOf(await pageText(admin, "/tickets?sort=number&order=asc"))[0]).toBe("Invoice is wrong");
-    const fragment = decodeEntities(await (await admin.request("/tickets?state=open&q=", { headers: htmxHeaders("div#list-results") })).text());
+    const fragment = decodeEntities(
+      await (await admin.request("/tickets?state=open&q=", { headers: htmxHeaders("div#list-results") })).text(),
+    );
     expect(fragment).not.toContain("<html");
     expect(titlesOf(fragment)).toEqual(["Feature request: dark mode"]);
   });
@@ -64,19 +82,31 @@ describe("tickets", () => {
   });
 
   test("an HTML article is shown as its text", async () => {
-    await api.post("/articles", { ticket_id: ticket.id, body: "<p>Hello <script>alert(1)</script><b>there</b></p>", content_type: "text/html" });
+    await api.post("/articles", {
+      ticket_id: ticket.id,
+      body: "<p>Hello <script>alert(1)</script><b>there</b></p>",
+      content_type: "text/html",
+    });
     const page = await pageText(admin, `/tickets/${ticket.id}`);
     expect(page).toContain('<div class="article-body">Hello alert(1)there</div>');
   });
 
   test("an article is added through the form (PRG); an empty one is an inline error", async () => {
-    const empty = await admin.submit(`/tickets/${ticket.id}`, `/tickets/${ticket.id}/articles`, { type: "note", body: "  ", subject: "kept" });
+    const empty = await admin.submit(`/tickets/${ticket.id}`, `/tickets/${ticket.id}/articles`, {
+      type: "note",
+      body: "  ",
+      subject: "kept",
+    });
     expect(empty.status).toBe(422);
     const emptyPage = decodeEntities(await empty.text());
     expect(emptyPage).toMatch(/<div id="f-body-error"><p class="field-error" role="alert">Text /);
     expect(emptyPage).toContain('value="kept"');
 
-    const ok = await admin.submit(`/tickets/${ticket.id}`, `/tickets/${ticket.id}/articles`, { type: "note", body: "Refund issued.", internal: "true" });
+    const ok = await admin.submit(`/tickets/${ticket.id}`, `/tickets/${ticket.id}/articles`, {
+      type: "note",
+      body: "Refund issued.",
+      internal: "true",
+    });
     expect(ok.status).toBe(303);
     expect(ok.headers.get("location")).toMatch(new RegExp(`^/tickets/${ticket.id}#article-\\d+$`));
     const page = await pageText(admin, `/tickets/${ticket.id}`);
@@ -95,7 +125,12 @@ describe("tickets", () => {
     form.set("body", "See the log.");
     form.append("attachments", new File(["line one\n"], "server.log", { type: "text/plain" }));
     const cookie = [...admin.cookies].map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join("; ");
-    const res = await fetch(`${server.url}/tickets/${ticket.id}/articles`, { method: "POST", body: form, headers: { cookie }, redirect: "manual" });
+    const res = await fetch(`${server.url}/tickets/${ticket.id}/articles`, {
+      method: "POST",
+      body: form,
+      headers: { cookie },
+      redirect: "manual",
+    });
     expect(res.status).toBe(303);
     const article = (await api.get(`/tickets/${ticket.id}/articles`)).data.at(-1);
     expect(article.attachments).toMatchObject([{ filename: "server.log", content_type: "text/plain", size: 9 }]);
@@ -104,17 +139,33 @@ describe("tickets", () => {
 
   test("state, priority and owner change through the properties form; with htmx an error answers the form alone", async () => {
     const me = (await api.get("/users?email=admin@example.com")).data[0];
-    const ok = await admin.submit(`/tickets/${ticket.id}`, `/tickets/${ticket.id}`, { state: "pending", priority: "3 high", owner_id: String(me.id), group_id: "" });
+    const ok = await admin.submit(`/tickets/${ticket.id}`, `/tickets/${ticket.id}`, {
+      state: "pending",
+      priority: "3 high",
+      owner_id: String(me.id),
+      group_id: "",
+    });
     expect(ok.status).toBe(303);
-    expect(await api.get(`/tickets/${ticket.id}`)).toMatchObject({ state: "pending", priority: "3 high", owner_id: me.id, group_id: null });
+    expect(await api.get(`/tickets/${ticket.id}`)).toMatchObject({
+      state: "pending",
+      priority: "3 high",
+      owner_id: me.id,
+      group_id: null,
+    });
     const page = await pageText(admin, `/tickets/${ticket.id}`);
     expect(page).toContain(`Ticket #${ticket.number} updated.`);
     expect(page).toMatch(/<dt>Owner<\/dt><dd>Ada Admin<\/dd>/);
     expect(page).toMatch(/<strong>Updated<\/strong> <span class="badge badge-source">ui<\/span>/);
 
     const csrf = csrfOf(page);
-    const bad = await admin.request(`/tickets/${ticket.id}`, { method: "POST", headers: htmxHeaders("form#record-form", csrf), form: { state: "gone", priority: "3 high", owner_id: "999999" } });
+    const bad = await admin.request(`/tickets/${ticket.id}`, {
+      method: "POST",
+      headers: htmxHeaders("form#record-form", csrf),
+      form: { state: "gone", priority: "3 high", owner_id: "999999" },
+    });
     expect(bad.status).toBe(422);
-    expect(decodeEntities(await bad.text())).toMatch(/^<form id="record-form"[\s\S]*<div id="f-state-error"><p class="field-error" role="alert">State /);
+    expect(decodeEntities(await bad.text())).toMatch(
+      /^<form id="record-form"[\s\S]*<div id="f-state-error"><p class="field-error" role="alert">State /,
+    );
   });
 });

@@ -79,7 +79,9 @@ describe("API tokens in the admin UI", () => {
   test("revoked in the UI, it stops working at once and leaves the list", async () => {
     const value = await createToken(admin, "to-revoke");
     expect((await api("/admins", {}, value)).status).toBe(200);
-    const id = ((await (await api("/tokens")).json()) as { data: { id: number; name: string }[] }).data.find((t) => t.name === "to-revoke")!.id;
+    const id = ((await (await api("/tokens")).json()) as { data: { id: number; name: string }[] }).data.find(
+      (t) => t.name === "to-revoke",
+    )!.id;
     const res = await admin.submit("/tokens", `/tokens/${id}/revoke`, {});
     expect(res.status).toBe(303);
     expect(res.headers.get("location")).toBe("/tokens");
@@ -93,7 +95,10 @@ describe("API tokens in the admin UI", () => {
     const page = await (await admin.get("/tokens")).text();
     const id = /<td>htmx-revoke<\/td>[\s\S]*?action="\/tokens\/(\d+)\/revoke"/.exec(page)![1];
     const csrf = /name="_csrf" value="([^"]+)"/.exec(page)![1]!;
-    const res = await admin.request(`/tokens/${id}/revoke`, { method: "POST", headers: { "HX-Request": "true", "X-CSRF-Token": csrf } });
+    const res = await admin.request(`/tokens/${id}/revoke`, {
+      method: "POST",
+      headers: { "HX-Request": "true", "X-CSRF-Token": csrf },
+    });
     expect(res.status).toBe(200);
     expect(await res.text()).toBe("");
     await apiError(await api("/admins", {}, value), 401);
@@ -109,7 +114,10 @@ describe("API tokens in the admin UI", () => {
 describe("/api/v1 authentication", () => {
   test("requires a Bearer token", async () => {
     await apiError(await api("/admins", {}, null), 401, "unauthorized");
-    await apiError(await fetch(server.url + "/api/v1/admins", { headers: { authorization: `Basic ${btoa("a:b")}` } }), 401);
+    await apiError(
+      await fetch(server.url + "/api/v1/admins", { headers: { authorization: `Basic ${btoa("a:b")}` } }),
+      401,
+    );
     await apiError(await api("/admins", {}, "sbt_not-a-real-token"), 401);
     await apiError(await api("/admins", {}, token.slice(0, -1)), 401);
     await apiError(await api("/admins", {}, token.replace("sbt_", "xyz_")), 401);
@@ -135,10 +143,18 @@ describe("/api/v1 authentication", () => {
 
 describe("/api/v1 admins", () => {
   test("lists and creates administrators, who can then sign in", async () => {
-    const res = await api("/admins", { method: "POST", body: JSON.stringify({ email: "  API.Made@Example.com ", password: "long enough password", firstname: "Api" }) });
+    const res = await api("/admins", {
+      method: "POST",
+      body: JSON.stringify({ email: "  API.Made@Example.com ", password: "long enough password", firstname: "Api" }),
+    });
     expect(res.status).toBe(201);
     const created = (await res.json()) as { id: number; email: string };
-    expect(created).toMatchObject({ email: "api.made@example.com", firstname: "Api", lastname: null, last_login: null });
+    expect(created).toMatchObject({
+      email: "api.made@example.com",
+      firstname: "Api",
+      lastname: null,
+      last_login: null,
+    });
     expect(JSON.stringify(created)).not.toContain("password");
     const list = (await (await api("/admins")).json()) as { data: { email: string }[] };
     expect(list.data.map((a) => a.email)).toEqual(expect.arrayContaining([ADMIN.email, "api.made@example.com"]));
@@ -146,12 +162,23 @@ describe("/api/v1 admins", () => {
   });
 
   test("409 on a duplicate email, whatever its case", async () => {
-    const err = await apiError(await api("/admins", { method: "POST", body: JSON.stringify({ email: ADMIN.email.toUpperCase(), password: "long enough password" }) }), 409, "conflict");
+    const err = await apiError(
+      await api("/admins", {
+        method: "POST",
+        body: JSON.stringify({ email: ADMIN.email.toUpperCase(), password: "long enough password" }),
+      }),
+      409,
+      "conflict",
+    );
     expect(err.details).toEqual([{ field: "email", message: "already taken" }]);
   });
 
   test("422 names each invalid field", async () => {
-    const err = await apiError(await api("/admins", { method: "POST", body: JSON.stringify({ email: "nope", password: "x" }) }), 422, "validation_failed");
+    const err = await apiError(
+      await api("/admins", { method: "POST", body: JSON.stringify({ email: "nope", password: "x" }) }),
+      422,
+      "validation_failed",
+    );
     const details = err.details as { field: string; message: string }[];
     expect(details.map((d) => d.field).sort()).toEqual(["email", "password"]);
     for (const d of details) expect(d.message.length).toBeGreaterThan(0);
@@ -160,7 +187,14 @@ describe("/api/v1 admins", () => {
   });
 
   test("422 on unknown fields", async () => {
-    const err = await apiError(await api("/admins", { method: "POST", body: JSON.stringify({ email: "role@example.com", password: "long enough password", role: "owner" }) }), 422, "validation_failed");
+    const err = await apiError(
+      await api("/admins", {
+        method: "POST",
+        body: JSON.stringify({ email: "role@example.com", password: "long enough password", role: "owner" }),
+      }),
+      422,
+      "validation_failed",
+    );
     expect(JSON.stringify(err.details)).toContain("role");
     const list = (await (await api("/admins")).json()) as { data: { email: string }[] };
     expect(list.data.map((a) => a.email)).not.toContain("role@example.com");
@@ -184,12 +218,17 @@ describe("/api/v1 admins", () => {
   });
 
   test("removes another administrator, never the token owner", async () => {
-    const res = await api("/admins", { method: "POST", body: JSON.stringify({ email: "leaving@example.com", password: "long enough password" }) });
+    const res = await api("/admins", {
+      method: "POST",
+      body: JSON.stringify({ email: "leaving@example.com", password: "long enough password" }),
+    });
     const { id } = (await res.json()) as { id: number };
     const leaving = await signIn(server, "leaving@example.com", "long enough password");
     expect((await api(`/admins/${id}`, { method: "DELETE" })).status).toBe(204);
     expect((await leaving.get("/")).status).toBe(303); // their session ended
-    const owner = ((await (await api("/admins")).json()) as { data: { id: number; email: string }[] }).data.find((a) => a.email === ADMIN.email)!;
+    const owner = ((await (await api("/admins")).json()) as { data: { id: number; email: string }[] }).data.find(
+      (a) => a.email === ADMIN.email,
+    )!;
     await apiError(await api(`/admins/${owner.id}`, { method: "DELETE" }), 409, "conflict");
   });
 });
@@ -203,7 +242,11 @@ describe("body limit", () => {
   });
   afterAll(() => small.close());
   const post = (body: BodyInit) =>
-    fetch(small.url + "/api/v1/tokens", { method: "POST", headers: { authorization: `Bearer ${smallToken}`, "content-type": "application/json" }, body });
+    fetch(small.url + "/api/v1/tokens", {
+      method: "POST",
+      headers: { authorization: `Bearer ${smallToken}`, "content-type": "application/json" },
+      body,
+    });
 
   test("413 in the error shape for a body over --body-limit", async () => {
     const err = await apiError(await post(JSON.stringify({ name: "x".repeat(10 * 1024) })), 413, "payload_too_large");
@@ -243,7 +286,10 @@ describe("body limit", () => {
 
   test("the limit applies to admin forms too", async () => {
     const browser = new Browser(small.url);
-    const res = await browser.request("/login", { method: "POST", form: { email: "a@example.com", password: "p".repeat(4096) } });
+    const res = await browser.request("/login", {
+      method: "POST",
+      form: { email: "a@example.com", password: "p".repeat(4096) },
+    });
     expect(res.status).toBe(413);
   });
 });

@@ -10,7 +10,8 @@ setDefaultTimeout(60_000);
 
 const MB = 1024 * 1024;
 /** The resident memory of a process, from /proc. */
-const rssOf = async (pid: number) => Number(/VmRSS:\s+(\d+) kB/.exec(await Bun.file(`/proc/${pid}/status`).text())![1]) * 1024;
+const rssOf = async (pid: number) =>
+  Number(/VmRSS:\s+(\d+) kB/.exec(await Bun.file(`/proc/${pid}/status`).text())![1]) * 1024;
 
 /** A body sent chunked (no Content-Length), so only counting while it streams can stop it. */
 function chunked(bytes: number, chunk = 64 * 1024): ReadableStream<Uint8Array> {
@@ -42,7 +43,11 @@ describe("unauthenticated bodies are not read", () => {
     const started = performance.now();
     const answers = await Promise.all(
       Array.from({ length: 8 }, async () => {
-        const res = await fetch(server.url + "/api/v1/users/import", { method: "POST", headers: { "content-type": "text/csv" }, body });
+        const res = await fetch(server.url + "/api/v1/users/import", {
+          method: "POST",
+          headers: { "content-type": "text/csv" },
+          body,
+        });
         return { status: res.status, body: await res.json() };
       }),
     );
@@ -62,7 +67,11 @@ describe("body limits", () => {
   afterAll(() => api.server.close());
 
   const importCsv = (body: BodyInit, headers: Record<string, string> = {}) =>
-    fetch(api.server.url + "/api/v1/users/import", { method: "POST", headers: { authorization: `Bearer ${api.token}`, "content-type": "text/csv", ...headers }, body });
+    fetch(api.server.url + "/api/v1/users/import", {
+      method: "POST",
+      headers: { authorization: `Bearer ${api.token}`, "content-type": "text/csv", ...headers },
+      body,
+    });
   const uploadsLeft = () => readdirSync(join(api.server.dataDir, "uploads"));
 
   test("an authenticated import over --import-limit gets 413, declared or chunked", async () => {
@@ -71,7 +80,10 @@ describe("body limits", () => {
     expect((await declared.json()).error.code).toBe("payload_too_large");
     const streamed = await importCsv(chunked(IMPORT_LIMIT + 100_000));
     expect(streamed.status).toBe(413);
-    expect((await streamed.json()).error).toMatchObject({ code: "payload_too_large", message: `request body exceeds ${IMPORT_LIMIT} bytes` });
+    expect((await streamed.json()).error).toMatchObject({
+      code: "payload_too_large",
+      message: `request body exceeds ${IMPORT_LIMIT} bytes`,
+    });
     expect(uploadsLeft()).toEqual([]);
   });
 
@@ -106,7 +118,9 @@ describe("body limits", () => {
     const done = await admin.request(action, { method: "POST", form: { _csrf: csrfOf(page) } });
     expect(done.status).toBe(303);
     expect(uploadsLeft()).toEqual([]);
-    expect(api.server.ctx.db.$client.query("SELECT count(*) AS n FROM users WHERE email LIKE 'ui%@example.com'").get()).toEqual({ n: 3000 });
+    expect(
+      api.server.ctx.db.$client.query("SELECT count(*) AS n FROM users WHERE email LIKE 'ui%@example.com'").get(),
+    ).toEqual({ n: 3000 });
 
     const latin1 = await upload(new Uint8Array([0x65, 0x6d, 0x61, 0x69, 0x6c, 0x0a, 0xe9, 0x0a]));
     expect(latin1.status).toBe(422);
@@ -117,15 +131,27 @@ describe("body limits", () => {
   test("sign-in and set-up forms take at most 64 KB: over it is 413 before reading, declared or chunked", async () => {
     const big = "email=a%40example.com&password=" + "x".repeat(ANONYMOUS_BODY_LIMIT);
     for (const path of ["/login", "/setup"]) {
-      const declared = await fetch(api.server.url + path, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: big });
+      const declared = await fetch(api.server.url + path, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: big,
+      });
       expect(declared.status, path).toBe(413);
-      const streamed = await fetch(api.server.url + path, { method: "POST", headers: { "content-type": "application/json" }, body: chunked(ANONYMOUS_BODY_LIMIT + 1) });
+      const streamed = await fetch(api.server.url + path, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: chunked(ANONYMOUS_BODY_LIMIT + 1),
+      });
       expect(streamed.status, path).toBe(413);
     }
   });
 
   test("an admin page's large body without a session is not read: the browser is sent to sign in", async () => {
-    const res = await new Browser(api.server.url).request("/people/import", { method: "POST", headers: { "content-type": "multipart/form-data; boundary=x" }, body: new Uint8Array(IMPORT_LIMIT / 2) });
+    const res = await new Browser(api.server.url).request("/people/import", {
+      method: "POST",
+      headers: { "content-type": "multipart/form-data; boundary=x" },
+      body: new Uint8Array(IMPORT_LIMIT / 2),
+    });
     expect(res.status).toBe(303);
     expect(res.headers.get("location")).toBe("/login");
   });

@@ -79,10 +79,14 @@ describe("the compiled binary", () => {
     expect((await htmx.text()).length).toBeGreaterThan(10_000);
 
     // The data directory was created beside it, with the embedded migrations applied.
-    expect(readdirSync(join(runDir, "data")).sort()).toEqual(expect.arrayContaining(["secret.key", "switchboard.db", "switchboard.lock"]));
+    expect(readdirSync(join(runDir, "data")).sort()).toEqual(
+      expect.arrayContaining(["secret.key", "switchboard.db", "switchboard.lock"]),
+    );
     const db = new Database(join(runDir, "data", "switchboard.db"), { readonly: true });
     try {
-      expect(db.query<{ n: number }, []>("SELECT count(*) AS n FROM __drizzle_migrations").get()!.n).toBe(embedded.length);
+      expect(db.query<{ n: number }, []>("SELECT count(*) AS n FROM __drizzle_migrations").get()!.n).toBe(
+        embedded.length,
+      );
     } finally {
       db.close();
     }

@@ -25,13 +25,25 @@ async function expectRefused(res: { status: number; body: any }, field: string) 
 
 describe("the REST API", () => {
   test("users, organizations, groups, custom fields and tickets refuse NUL and lone surrogates", async () => {
-    await expectRefused(await api.call("POST", "/api/v1/users", { email: "nul@example.com", firstname: NUL }), "firstname");
-    await expectRefused(await api.call("POST", "/api/v1/users", { email: "lone@example.com", traits: { bio: [LONE] } }), "traits.bio.0");
+    await expectRefused(
+      await api.call("POST", "/api/v1/users", { email: "nul@example.com", firstname: NUL }),
+      "firstname",
+    );
+    await expectRefused(
+      await api.call("POST", "/api/v1/users", { email: "lone@example.com", traits: { bio: [LONE] } }),
+      "traits.bio.0",
+    );
     await expectRefused(await api.call("POST", "/api/v1/organizations", { name: LONE }), "name");
     await expectRefused(await api.call("POST", "/api/v1/groups", { name: NUL }), "name");
-    await expectRefused(await api.call("POST", "/api/v1/custom_fields", { object_type: "user", name: "tier", label: NUL, type: "text" }), "label");
+    await expectRefused(
+      await api.call("POST", "/api/v1/custom_fields", { object_type: "user", name: "tier", label: NUL, type: "text" }),
+      "label",
+    );
     const customer = (await api.call("POST", "/api/v1/users", { email: "clean@example.com" })).body;
-    await expectRefused(await api.call("POST", "/api/v1/tickets", { title: "Help", customer_id: customer.id, article: { body: LONE } }), "article.body");
+    await expectRefused(
+      await api.call("POST", "/api/v1/tickets", { title: "Help", customer_id: customer.id, article: { body: LONE } }),
+      "article.body",
+    );
     await expectRefused(await api.call("PATCH", `/api/v1/users/${customer.id}`, { lastname: NUL }), "lastname");
     expect((await api.call("GET", "/api/v1/users?email=nul@example.com")).body.data).toEqual([]);
     expect((await api.call("GET", "/api/v1/users?email=lone@example.com")).body.data).toEqual([]);
@@ -41,11 +53,29 @@ describe("the REST API", () => {
 
 describe("Segment ingest", () => {
   const ingest = (path: string, body: unknown) =>
-    fetch(api.server.url + path, { method: "POST", headers: { "content-type": "application/json", authorization: `Basic ${Buffer.from(`${writeKey}:`).toString("base64")}` }, body: JSON.stringify(body) }).then(async (r) => ({ status: r.status, body: await r.json() }));
+    fetch(api.server.url + path, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        authorization: `Basic ${Buffer.from(`${writeKey}:`).toString("base64")}`,
+      },
+      body: JSON.stringify(body),
+    }).then(async (r) => ({ status: r.status, body: await r.json() }));
 
   test("identify and batch name the message and the trait", async () => {
-    await expectRefused(await ingest("/v1/identify", { userId: "u1", traits: { email: "u1@example.com", firstName: NUL } }), "batch.0.traits.firstName");
-    await expectRefused(await ingest("/v1/batch", { batch: [{ type: "identify", userId: "u2", traits: { email: "u2@example.com" } }, { type: "identify", userId: "u3", traits: { nested: { x: LONE } } }] }), "batch.1.traits.nested.x");
+    await expectRefused(
+      await ingest("/v1/identify", { userId: "u1", traits: { email: "u1@example.com", firstName: NUL } }),
+      "batch.0.traits.firstName",
+    );
+    await expectRefused(
+      await ingest("/v1/batch", {
+        batch: [
+          { type: "identify", userId: "u2", traits: { email: "u2@example.com" } },
+          { type: "identify", userId: "u3", traits: { nested: { x: LONE } } },
+        ],
+      }),
+      "batch.1.traits.nested.x",
+    );
     expect((await api.call("GET", "/api/v1/users?email=u2@example.com")).body.data).toEqual([]);
   });
 });
@@ -53,7 +83,11 @@ describe("Segment ingest", () => {
 describe("CSV import", () => {
   test("a row holding NUL is an error of that row and field; nothing is imported", async () => {
     const csv = `email,firstname,traits\r\nok@example.com,Ok,\r\nbad@example.com,"${NUL}",\r\nbad2@example.com,B,"{""x"":""\\ud800""}"\r\n`;
-    const res = await fetch(`${api.server.url}/api/v1/users/import`, { method: "POST", headers: { authorization: `Bearer ${api.token}`, "content-type": "text/csv" }, body: csv });
+    const res = await fetch(`${api.server.url}/api/v1/users/import`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${api.token}`, "content-type": "text/csv" },
+      body: csv,
+    });
     expect(res.status).toBe(422);
     const report = await res.json();
     expect(report.errors).toEqual([
@@ -67,7 +101,10 @@ describe("CSV import", () => {
 describe("admin forms", () => {
   test("a person form with NUL comes back 422 naming the field, the typed values kept", async () => {
     const page = await (await admin.get("/people/new")).text();
-    const res = await admin.request("/people", { method: "POST", form: { _csrf: csrfOf(page), email: "form@example.com", firstname: "Gr\u0000ace", lastname: "Hopper" } });
+    const res = await admin.request("/people", {
+      method: "POST",
+      form: { _csrf: csrfOf(page), email: "form@example.com", firstname: "Gr\u0000ace", lastname: "Hopper" },
+    });
     expect(res.status).toBe(422);
     const html = decodeEntities(await res.text());
     expect(html).toContain('id="f-firstname-error"');

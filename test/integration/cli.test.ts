@@ -34,7 +34,8 @@ describe("switchboard version and --help", () => {
   test("--help lists the commands and every setting with its flag and variable", async () => {
     const r = await runCli(["--help"]);
     expect(r.code).toBe(0);
-    for (const cmd of ["serve", "admin create", "--password-stdin", "token create", "backup <file>", "version"]) expect(r.stdout).toContain(cmd);
+    for (const cmd of ["serve", "admin create", "--password-stdin", "token create", "backup <file>", "version"])
+      expect(r.stdout).toContain(cmd);
     for (const s of Object.values(SETTINGS)) {
       expect(r.stdout).toContain(s.flag);
       expect(r.stdout).toContain(s.env);
@@ -55,7 +56,12 @@ describe("switchboard version and --help", () => {
 describe("switchboard serve", () => {
   test("is the default command; settings come from SWITCHBOARD_* variables", async () => {
     const cwd = newDir();
-    const env = { SWITCHBOARD_PORT: "0", SWITCHBOARD_DATA_DIR: "store", SWITCHBOARD_BASE_URL: "https://sb.example.com/", SWITCHBOARD_BODY_LIMIT: "2048" };
+    const env = {
+      SWITCHBOARD_PORT: "0",
+      SWITCHBOARD_DATA_DIR: "store",
+      SWITCHBOARD_BASE_URL: "https://sb.example.com/",
+      SWITCHBOARD_BODY_LIMIT: "2048",
+    };
     const server = await ServerProcess.start([BUN, MAIN], { cwd, env });
     servers.push(server);
     expect((await fetch(server.url + "/healthz")).status).toBe(200);
@@ -67,7 +73,10 @@ describe("switchboard serve", () => {
 
   test("the data directory defaults to ./data; flags beat variables", async () => {
     const cwd = newDir();
-    const server = await ServerProcess.start([BUN, MAIN, "serve", "--port", "0", "--log-level=debug"], { cwd, env: { SWITCHBOARD_PORT: "1", SWITCHBOARD_LOG_LEVEL: "loud" } });
+    const server = await ServerProcess.start([BUN, MAIN, "serve", "--port", "0", "--log-level=debug"], {
+      cwd,
+      env: { SWITCHBOARD_PORT: "1", SWITCHBOARD_LOG_LEVEL: "loud" },
+    });
     servers.push(server);
     expect(existsSync(join(cwd, "data", "switchboard.db"))).toBe(true);
     expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
@@ -108,9 +117,24 @@ describe("switchboard serve", () => {
 describe("switchboard admin create", () => {
   test("creates an administrator from a password on stdin, who can then sign in", async () => {
     const dataDir = join(newDir(), "data");
-    const r = await runCli(["admin", "create", "--email", "Ops@Example.com", "--password-stdin", "--firstname", "Olga", "--lastname", "Ops", "--data-dir", dataDir], {
-      stdin: "a long passphrase\n",
-    });
+    const r = await runCli(
+      [
+        "admin",
+        "create",
+        "--email",
+        "Ops@Example.com",
+        "--password-stdin",
+        "--firstname",
+        "Olga",
+        "--lastname",
+        "Ops",
+        "--data-dir",
+        dataDir,
+      ],
+      {
+        stdin: "a long passphrase\n",
+      },
+    );
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("created administrator ops@example.com");
@@ -121,7 +145,11 @@ describe("switchboard admin create", () => {
       await signIn(server, "ops@example.com", "a long passphrase");
       // With an admin, the first-run page is closed.
       expect((await fetch(server.url + "/setup", { redirect: "manual" })).headers.get("location")).toBe("/login");
-      const row = server.ctx.db.$client.query<{ firstname: string; lastname: string; password_hash: string }, []>("SELECT firstname, lastname, password_hash FROM users").get()!;
+      const row = server.ctx.db.$client
+        .query<{ firstname: string; lastname: string; password_hash: string }, []>(
+          "SELECT firstname, lastname, password_hash FROM users",
+        )
+        .get()!;
       expect(row).toMatchObject({ firstname: "Olga", lastname: "Ops" });
       expect(row.password_hash).toStartWith("$argon2id$");
     } finally {
@@ -131,22 +159,36 @@ describe("switchboard admin create", () => {
 
   test("refuses a short password or a taken email with a message naming the field", async () => {
     const dataDir = join(newDir(), "data");
-    const short = await runCli(["admin", "create", "--email", "a@example.com", "--password-stdin", "--data-dir", dataDir], { stdin: "short\n" });
+    const short = await runCli(
+      ["admin", "create", "--email", "a@example.com", "--password-stdin", "--data-dir", dataDir],
+      { stdin: "short\n" },
+    );
     expect(short.code).toBe(1);
     expect(short.stderr).toContain("password must be at least 12 characters");
-    const common = await runCli(["admin", "create", "--email", "a@example.com", "--password-stdin", "--data-dir", dataDir], { stdin: "qwerty123456\n" });
+    const common = await runCli(
+      ["admin", "create", "--email", "a@example.com", "--password-stdin", "--data-dir", dataDir],
+      { stdin: "qwerty123456\n" },
+    );
     expect(common.code).toBe(1);
     expect(common.stderr).toContain("password is one of the most common passwords");
-    const ok = await runCli(["admin", "create", "--email", "a@example.com", "--password-stdin", "--data-dir", dataDir], { stdin: "long enough password" });
+    const ok = await runCli(
+      ["admin", "create", "--email", "a@example.com", "--password-stdin", "--data-dir", dataDir],
+      { stdin: "long enough password" },
+    );
     expect(ok.code).toBe(0);
-    const dup = await runCli(["admin", "create", "--email", "A@example.com", "--password-stdin", "--data-dir", dataDir], { stdin: "long enough password" });
+    const dup = await runCli(
+      ["admin", "create", "--email", "A@example.com", "--password-stdin", "--data-dir", dataDir],
+      { stdin: "long enough password" },
+    );
     expect(dup.code).toBe(1);
     expect(dup.stderr).toContain("email already taken");
   });
 
   test("needs --email and --password-stdin", async () => {
     const dataDir = join(newDir(), "data");
-    const noEmail = await runCli(["admin", "create", "--password-stdin", "--data-dir", dataDir], { stdin: "long enough password" });
+    const noEmail = await runCli(["admin", "create", "--password-stdin", "--data-dir", dataDir], {
+      stdin: "long enough password",
+    });
     expect(noEmail.code).toBe(2);
     expect(noEmail.stderr).toContain("--email");
     const noStdin = await runCli(["admin", "create", "--email", "a@example.com", "--data-dir", dataDir]);
@@ -155,11 +197,16 @@ describe("switchboard admin create", () => {
   });
   test("records a user.created event and closes /setup for good", async () => {
     const dataDir = join(newDir(), "data");
-    const r = await runCli(["admin", "create", "--email", "first@example.com", "--password-stdin", "--data-dir", dataDir], { stdin: "a long passphrase" });
+    const r = await runCli(
+      ["admin", "create", "--email", "first@example.com", "--password-stdin", "--data-dir", dataDir],
+      { stdin: "a long passphrase" },
+    );
     expect(r.code).toBe(0);
     const db = new Database(join(dataDir, "switchboard.db"));
     try {
-      const events = db.query<{ type: string; changes: string }, []>("SELECT type, changes FROM events WHERE object_type = 'user'").all();
+      const events = db
+        .query<{ type: string; changes: string }, []>("SELECT type, changes FROM events WHERE object_type = 'user'")
+        .all();
       expect(events.map((e) => e.type)).toEqual(["user.created"]);
       expect(JSON.parse(events[0]!.changes).role_ids).toEqual([null, [1]]);
       expect(events[0]!.changes).not.toContain("passphrase");
@@ -179,8 +226,23 @@ describe("switchboard admin create", () => {
 describe("switchboard token create", () => {
   test("prints only the new token on stdout; the token works and belongs to the admin", async () => {
     const dataDir = join(newDir(), "data");
-    expect((await runCli(["admin", "create", "--email", "ops@example.com", "--password-stdin", "--data-dir", dataDir], { stdin: "a long passphrase" })).code).toBe(0);
-    const r = await runCli(["token", "create", "--admin", "OPS@example.com", "--name", "provisioning", "--data-dir", dataDir]);
+    expect(
+      (
+        await runCli(["admin", "create", "--email", "ops@example.com", "--password-stdin", "--data-dir", dataDir], {
+          stdin: "a long passphrase",
+        })
+      ).code,
+    ).toBe(0);
+    const r = await runCli([
+      "token",
+      "create",
+      "--admin",
+      "OPS@example.com",
+      "--name",
+      "provisioning",
+      "--data-dir",
+      dataDir,
+    ]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^sbt_[A-Za-z0-9_-]+\n$/);
@@ -200,8 +262,23 @@ describe("switchboard token create", () => {
 
   test("refuses an unknown admin (exit 1) and missing options (exit 2), printing nothing on stdout", async () => {
     const dataDir = join(newDir(), "data");
-    expect((await runCli(["admin", "create", "--email", "ops@example.com", "--password-stdin", "--data-dir", dataDir], { stdin: "a long passphrase" })).code).toBe(0);
-    const unknown = await runCli(["token", "create", "--admin", "nobody@example.com", "--name", "x", "--data-dir", dataDir]);
+    expect(
+      (
+        await runCli(["admin", "create", "--email", "ops@example.com", "--password-stdin", "--data-dir", dataDir], {
+          stdin: "a long passphrase",
+        })
+      ).code,
+    ).toBe(0);
+    const unknown = await runCli([
+      "token",
+      "create",
+      "--admin",
+      "nobody@example.com",
+      "--name",
+      "x",
+      "--data-dir",
+      dataDir,
+    ]);
     expect(unknown.code).toBe(1);
     expect(unknown.stdout).toBe("");
     expect(unknown.stderr).toContain("no active administrator with the email nobody@example.com");
@@ -234,7 +311,10 @@ describe("switchboard token create", () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain(join(dataDir, "switchboard.db"));
     expect(lines[0]).toContain("restore the database from a backup");
-    const create = await runCli(["admin", "create", "--email", "a@example.com", "--password-stdin", "--data-dir", dataDir], { stdin: "a long passphrase" });
+    const create = await runCli(
+      ["admin", "create", "--email", "a@example.com", "--password-stdin", "--data-dir", dataDir],
+      { stdin: "a long passphrase" },
+    );
     expect(create.code).toBe(1);
     expect(create.stderr).toContain("restore the database from a backup");
   });
@@ -259,7 +339,9 @@ describe("switchboard backup", () => {
       try {
         expect(copy.query("PRAGMA integrity_check").get()).toEqual({ integrity_check: "ok" });
         expect(copy.query("SELECT email FROM users").all()).toEqual([{ email: "admin@example.com" }]);
-        expect(copy.query<{ n: number }, []>("SELECT count(*) AS n FROM __drizzle_migrations").get()!.n).toBeGreaterThan(0);
+        expect(
+          copy.query<{ n: number }, []>("SELECT count(*) AS n FROM __drizzle_migrations").get()!.n,
+        ).toBeGreaterThan(0);
       } finally {
         copy.close();
       }

@@ -43,7 +43,11 @@ const form = (extra: Record<string, string> = {}) => ({
 
 describe("CRM Sync pages", () => {
   test("create with a broken template shows the field error; a valid one saves, and the tabs, log, history and retry work", async () => {
-    const bad = await browser.submit("/crm-sync/new", "/crm-sync", form({ create_data: '{"email": "{{ person.email }"}' }));
+    const bad = await browser.submit(
+      "/crm-sync/new",
+      "/crm-sync",
+      form({ create_data: '{"email": "{{ person.email }"}' }),
+    );
     expect(bad.status).toBe(422);
     const badPage = await bad.text();
     expect(badPage).toContain('id="create_data-error"><p class="field-error" role="alert">template syntax');
@@ -63,12 +67,23 @@ describe("CRM Sync pages", () => {
     expect(page).toContain("Logs");
     expect(page).not.toContain("tok-very-secret");
 
-    const person = await api.call("POST", "/api/v1/users", { email: "ui@example.com", firstname: "Ui", lastname: "Person" });
+    const person = await api.call("POST", "/api/v1/users", {
+      email: "ui@example.com",
+      firstname: "Ui",
+      lastname: "Person",
+    });
     await receiver.waitFor(1);
     // Saving without a token keeps the saved one.
-    const saved = await browser.submit(`/crm-sync/${syncId}?tab=update`, `/crm-sync/${syncId}`, form({ auth_token: "", name: "UI sync 2", tab: "update" }));
+    const saved = await browser.submit(
+      `/crm-sync/${syncId}?tab=update`,
+      `/crm-sync/${syncId}`,
+      form({ auth_token: "", name: "UI sync 2", tab: "update" }),
+    );
     expect(saved.status).toBe(303);
-    expect((await api.call("GET", `/api/v1/crm_syncs/${syncId}`)).body).toMatchObject({ name: "UI sync 2", auth: { type: "bearer", secret_set: true } });
+    expect((await api.call("GET", `/api/v1/crm_syncs/${syncId}`)).body).toMatchObject({
+      name: "UI sync 2",
+      auth: { type: "bearer", secret_set: true },
+    });
     await api.call("PATCH", `/api/v1/users/${person.body.id}`, { lastname: "Renamed" });
     await receiver.waitFor(2);
     expect(receiver.requests[1]!.headers.authorization).toBe("Bearer tok-very-secret-123456789");
@@ -84,7 +99,11 @@ describe("CRM Sync pages", () => {
     expect(logPage).not.toContain("tok-very-secret");
     const history = await (await browser.get(`/crm-sync/${syncId}/users/${person.body.id}`)).text();
     expect(history).toContain("CRM id: <code>c-1</code>");
-    const resync = await browser.submit(`/crm-sync/${syncId}/users/${person.body.id}`, `/crm-sync/${syncId}/users/${person.body.id}/resync`, {});
+    const resync = await browser.submit(
+      `/crm-sync/${syncId}/users/${person.body.id}`,
+      `/crm-sync/${syncId}/users/${person.body.id}/resync`,
+      {},
+    );
     expect(resync.status).toBe(303);
     await receiver.waitFor(3);
 
@@ -108,7 +127,11 @@ describe("CRM Sync pages", () => {
     expect((await api.call("GET", `/api/v1/crm_syncs/${syncId}/users/${p2.body.id}`)).body.external_id).toBe("c-2");
 
     // Preview renders for a chosen person; sync all reports progress.
-    const preview = await browser.submit(`/crm-sync/${syncId}`, `/crm-sync/${syncId}/preview`, form({ auth_token: "", preview_user_id: String(person.body.id) }));
+    const preview = await browser.submit(
+      `/crm-sync/${syncId}`,
+      `/crm-sync/${syncId}/preview`,
+      form({ auth_token: "", preview_user_id: String(person.body.id) }),
+    );
     const previewPage = await preview.text();
     expect(previewPage).toContain("Preview for " + person.body.id);
     expect(previewPage).toContain("{&quot;email&quot;: &quot;ui@example.com&quot;");

@@ -39,7 +39,13 @@ async function drained(syncId: number, timeoutMs = 30_000) {
 function jsonServerSync(crm: JsonServer, extra: Record<string, unknown> = {}) {
   return {
     name: "json-server CRM",
-    create: { unique_id_path: "$.id", method: "POST", url: `${crm.url}/people`, data: DATA, headers: '{"X-Source": "switchboard"}' },
+    create: {
+      unique_id_path: "$.id",
+      method: "POST",
+      url: `${crm.url}/people`,
+      data: DATA,
+      headers: '{"X-Source": "switchboard"}',
+    },
     update: { enabled: true, method: "PUT", url: `${crm.url}/people/{{external_id}}`, data: DATA },
     delete: { enabled: true, method: "DELETE", url: `${crm.url}/people/{{ external_id }}` },
     ...extra,
@@ -56,7 +62,13 @@ describe("CRM sync against json-server", () => {
       const syncId = created.body.id;
       const ids: number[] = [];
       for (const [i, name] of ["Ada", "Grace", "Linus"].entries()) {
-        const u = await call("POST", "/api/v1/users", { email: `${name.toLowerCase()}@example.com`, firstname: name, lastname: `L${i}`, organization_id: org.body.id, traits: { whatsapp: `+1-${i}` } });
+        const u = await call("POST", "/api/v1/users", {
+          email: `${name.toLowerCase()}@example.com`,
+          firstname: name,
+          lastname: `L${i}`,
+          organization_id: org.body.id,
+          traits: { whatsapp: `+1-${i}` },
+        });
         expect(u.status).toBe(201);
         ids.push(u.body.id);
       }
@@ -65,27 +77,55 @@ describe("CRM sync against json-server", () => {
       await call("PATCH", `/api/v1/users/${ids[0]}`, { firstname: "Augusta Ada" });
       await call("PATCH", `/api/v1/users/${ids[1]}`, { lastname: "Hopper" });
       await call("DELETE", `/api/v1/users/${ids[2]}`);
-      const late = await call("POST", "/api/v1/users", { email: "ken@example.com", firstname: "Ken", lastname: "Thompson" });
+      const late = await call("POST", "/api/v1/users", {
+        email: "ken@example.com",
+        firstname: "Ken",
+        lastname: "Thompson",
+      });
       await drained(syncId);
       await call("PATCH", `/api/v1/users/${late.body.id}`, { lastname: "Thompson Jr." });
       const state = await drained(syncId);
       expect(state.state.people.with_crm_id).toBe(3);
 
-      const ours = (await call("GET", "/api/v1/users?limit=100")).body.data.filter((u: any) => u.email !== "admin@example.com");
-      const theirs = await crm.get("/people");
-      const pick = (u: any) => ({ sb_id: u.id, first_name: u.firstname, last_name: u.lastname, email: u.email, organizations: u.organization ?? "" });
-      expect(theirs.map((p: any) => ({ sb_id: p.sb_id, first_name: p.first_name, last_name: p.last_name, email: p.email, organizations: p.organizations })).sort((a: any, b: any) => a.sb_id - b.sb_id)).toEqual(
-        ours.map(pick).sort((a: any, b: any) => a.sb_id - b.sb_id),
+      const ours = (await call("GET", "/api/v1/users?limit=100")).body.data.filter(
+        (u: any) => u.email !== "admin@example.com",
       );
+      const theirs = await crm.get("/people");
+      const pick = (u: any) => ({
+        sb_id: u.id,
+        first_name: u.firstname,
+        last_name: u.lastname,
+        email: u.email,
+        organizations: u.organization ?? "",
+      });
+      expect(
+        theirs
+          .map((p: any) => ({
+            sb_id: p.sb_id,
+            first_name: p.first_name,
+            last_name: p.last_name,
+            email: p.email,
+            organizations: p.organizations,
+          }))
+          .sort((a: any, b: any) => a.sb_id - b.sb_id),
+      ).toEqual(ours.map(pick).sort((a: any, b: any) => a.sb_id - b.sb_id));
       expect(theirs.find((p: any) => p.sb_id === ids[0]).whatsapp).toBe("+1-0");
       expect(theirs.find((p: any) => p.sb_id === ids[0]).name).toBe("Augusta Ada Lovelace");
 
       // Every call is in the log with request and response; per-user history lists only that person.
       const log = (await call("GET", `/api/v1/crm_syncs/${syncId}/logs?limit=200`)).body.data;
-      expect(log.some((e: any) => e.kind === "call" && e.operation === "delete" && e.response?.status === 200 && e.user_id === ids[2])).toBe(true);
+      expect(
+        log.some(
+          (e: any) =>
+            e.kind === "call" && e.operation === "delete" && e.response?.status === 200 && e.user_id === ids[2],
+        ),
+      ).toBe(true);
       const history = (await call("GET", `/api/v1/crm_syncs/${syncId}/users/${ids[0]}`)).body;
       expect(history.external_id).toBeTruthy();
-      const ops = history.log.data.filter((e: any) => e.kind === "call").map((e: any) => e.operation).reverse();
+      const ops = history.log.data
+        .filter((e: any) => e.kind === "call")
+        .map((e: any) => e.operation)
+        .reverse();
       expect(ops[0]).toBe("create");
       expect(history.log.data.every((e: any) => e.user_id === ids[0])).toBe(true);
       const createCall = history.log.data.find((e: any) => e.operation === "create");
@@ -113,7 +153,11 @@ describe("CRM sync against json-server", () => {
   test("a sync added later creates existing people with sync all, then resync of one person updates", async () => {
     const crm = await startJsonServer();
     try {
-      const u = await call("POST", "/api/v1/users", { email: "existing@example.com", firstname: "Old", lastname: "Timer" });
+      const u = await call("POST", "/api/v1/users", {
+        email: "existing@example.com",
+        firstname: "Old",
+        lastname: "Timer",
+      });
       const s = (await call("POST", "/api/v1/crm_syncs", jsonServerSync(crm, { filter: { role: "Customer" } }))).body;
       const bulk = await call("POST", `/api/v1/crm_syncs/${s.id}/sync_all`);
       expect(bulk.body.creates).toBeGreaterThanOrEqual(1);
@@ -137,13 +181,27 @@ function receiverSync(url: string, extra: Record<string, any> = {}) {
   const { create, update, ...rest } = extra;
   return {
     name: "receiver",
-    create: { unique_id_path: "$.id", url: `${url}/people`, data: '{"name": "{{ person.name }}", "email": "{{ person.email }}", "note": "{{ person.summary }}"}', ...create },
-    update: { enabled: true, url: `${url}/people/{{external_id}}?email={{ person.email }}`, data: '{"name": "{{ person.name }}", "note": "{{ person.summary }}"}', ...update },
+    create: {
+      unique_id_path: "$.id",
+      url: `${url}/people`,
+      data: '{"name": "{{ person.name }}", "email": "{{ person.email }}", "note": "{{ person.summary }}"}',
+      ...create,
+    },
+    update: {
+      enabled: true,
+      url: `${url}/people/{{external_id}}?email={{ person.email }}`,
+      data: '{"name": "{{ person.name }}", "note": "{{ person.summary }}"}',
+      ...update,
+    },
     ...rest,
   };
 }
 
-const createdAnswer = (id: string | number) => () => ({ status: 201, headers: { "content-type": "application/json" }, body: JSON.stringify({ data: { record: { id } } }) });
+const createdAnswer = (id: string | number) => () => ({
+  status: 201,
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify({ data: { record: { id } } }),
+});
 
 describe("CRM sync against real receivers", () => {
   let receiver: Receiver;
@@ -156,14 +214,26 @@ describe("CRM sync against real receivers", () => {
 
   test("names with quotes, backslashes, emoji and newlines arrive intact; URL values are percent-encoded", async () => {
     receiver.answer(createdAnswer("rec/1 a"));
-    const s = (await call("POST", "/api/v1/crm_syncs", receiverSync(receiver.url, { create: { unique_id_path: "$.data.record.id" } }))).body;
+    const s = (
+      await call(
+        "POST",
+        "/api/v1/crm_syncs",
+        receiverSync(receiver.url, { create: { unique_id_path: "$.data.record.id" } }),
+      )
+    ).body;
     const start = receiver.requests.length;
     const name = { firstname: 'Zoë "Z" O\'Brien \\ 😀', lastname: "Back\\slash\nNew line" };
-    const u = (await call("POST", "/api/v1/users", { email: "weird+name@example.com", ...name, note: "tab\there </script>" })).body;
+    const u = (
+      await call("POST", "/api/v1/users", { email: "weird+name@example.com", ...name, note: "tab\there </script>" })
+    ).body;
     await receiver.waitFor(start + 1);
     const created = receiver.requests[start]!;
     expect(created.headers["content-type"]).toBe("application/json");
-    expect(JSON.parse(created.body)).toEqual({ name: `${name.firstname} ${name.lastname}`, email: "weird+name@example.com", note: "tab\there </script>" });
+    expect(JSON.parse(created.body)).toEqual({
+      name: `${name.firstname} ${name.lastname}`,
+      email: "weird+name@example.com",
+      note: "tab\there </script>",
+    });
     await drained(s.id);
     await call("PATCH", `/api/v1/users/${u.id}`, { lastname: "Ünïcode ✓" });
     await receiver.waitFor(start + 2);
@@ -178,9 +248,11 @@ describe("CRM sync against real receivers", () => {
 
   test("without a Unique ID Path updates are not sent, and the log and the sync say why", async () => {
     receiver.answer(() => ({ status: 201, body: '{"id": 7}' }));
-    const s = (await call("POST", "/api/v1/crm_syncs", receiverSync(receiver.url, { create: { unique_id_path: "" } }))).body;
+    const s = (await call("POST", "/api/v1/crm_syncs", receiverSync(receiver.url, { create: { unique_id_path: "" } })))
+      .body;
     const start = receiver.requests.length;
-    const u = (await call("POST", "/api/v1/users", { email: "noid@example.com", firstname: "No", lastname: "Id" })).body;
+    const u = (await call("POST", "/api/v1/users", { email: "noid@example.com", firstname: "No", lastname: "Id" }))
+      .body;
     await drained(s.id);
     await call("PATCH", `/api/v1/users/${u.id}`, { lastname: "Idea" });
     const state = await drained(s.id);
@@ -195,10 +267,21 @@ describe("CRM sync against real receivers", () => {
 
   test("pending updates for one person collapse into one call carrying the latest data; order holds", async () => {
     // The create answers slowly, so updates pile up behind it.
-    receiver.answer((req) => (req.method === "POST" ? { status: 201, body: '{"data": {"record": {"id": 42}}}', delayMs: 1500 } : { status: 200 }));
-    const s = (await call("POST", "/api/v1/crm_syncs", receiverSync(receiver.url, { create: { unique_id_path: "$.data.record.id" } }))).body;
+    receiver.answer((req) =>
+      req.method === "POST"
+        ? { status: 201, body: '{"data": {"record": {"id": 42}}}', delayMs: 1500 }
+        : { status: 200 },
+    );
+    const s = (
+      await call(
+        "POST",
+        "/api/v1/crm_syncs",
+        receiverSync(receiver.url, { create: { unique_id_path: "$.data.record.id" } }),
+      )
+    ).body;
     const start = receiver.requests.length;
-    const u = (await call("POST", "/api/v1/users", { email: "busy@example.com", firstname: "Busy", lastname: "v0" })).body;
+    const u = (await call("POST", "/api/v1/users", { email: "busy@example.com", firstname: "Busy", lastname: "v0" }))
+      .body;
     await receiver.waitFor(start + 1);
     for (let i = 1; i <= 5; i++) await call("PATCH", `/api/v1/users/${u.id}`, { lastname: `v${i}` });
     await drained(s.id);
@@ -211,12 +294,27 @@ describe("CRM sync against real receivers", () => {
 
   test("a call the CRM refuses fails, is logged with request and response, and can be retried", async () => {
     receiver.answer(() => ({ status: 422, body: '{"error": "email taken"}' }));
-    const s = (await call("POST", "/api/v1/crm_syncs", receiverSync(receiver.url, { create: { unique_id_path: "$.data.record.id" } }))).body;
-    const u = (await call("POST", "/api/v1/users", { email: "refused@example.com", firstname: "Re", lastname: "Fused" })).body;
+    const s = (
+      await call(
+        "POST",
+        "/api/v1/crm_syncs",
+        receiverSync(receiver.url, { create: { unique_id_path: "$.data.record.id" } }),
+      )
+    ).body;
+    const u = (
+      await call("POST", "/api/v1/users", { email: "refused@example.com", firstname: "Re", lastname: "Fused" })
+    ).body;
     await drained(s.id);
     const failed = (await call("GET", `/api/v1/crm_syncs/${s.id}/logs?outcome=failed`)).body.data;
     expect(failed).toHaveLength(1);
-    expect(failed[0]).toMatchObject({ kind: "call", operation: "create", response: { status: 422 }, attempt: 1, job_status: "failed", user_id: u.id });
+    expect(failed[0]).toMatchObject({
+      kind: "call",
+      operation: "create",
+      response: { status: 422 },
+      attempt: 1,
+      job_status: "failed",
+      user_id: u.id,
+    });
     expect(failed[0].response.body).toContain("email taken");
     expect(failed[0].duration_ms).toBeGreaterThanOrEqual(0);
     // The update has no id to address: not sent, and it says the create failed.
@@ -236,13 +334,25 @@ describe("CRM sync against real receivers", () => {
   test("basic auth: the receiver gets the credentials; the password is never shown or logged", async () => {
     const password = "s3cret-Pa55word-for-the-crm";
     const expected = `Basic ${btoa(`crm-user:${password}`)}`;
-    const guarded = startReceiver((req) => (req.headers.authorization === expected ? { status: 201, body: '{"data":{"record":{"id":"b1"}}}' } : { status: 401 }));
+    const guarded = startReceiver((req) =>
+      req.headers.authorization === expected
+        ? { status: 201, body: '{"data":{"record":{"id":"b1"}}}' }
+        : { status: 401 },
+    );
     try {
-      const res = await call("POST", "/api/v1/crm_syncs", receiverSync(guarded.url, { auth: { type: "basic", username: "crm-user", password }, create: { unique_id_path: "$.data.record.id" } }));
+      const res = await call(
+        "POST",
+        "/api/v1/crm_syncs",
+        receiverSync(guarded.url, {
+          auth: { type: "basic", username: "crm-user", password },
+          create: { unique_id_path: "$.data.record.id" },
+        }),
+      );
       expect(res.status).toBe(201);
       expect(JSON.stringify(res.body)).not.toContain(password);
       expect(res.body.auth).toMatchObject({ type: "basic", username: "crm-user", secret_set: true });
-      const u = (await call("POST", "/api/v1/users", { email: "basic@example.com", firstname: "Ba", lastname: "Sic" })).body;
+      const u = (await call("POST", "/api/v1/users", { email: "basic@example.com", firstname: "Ba", lastname: "Sic" }))
+        .body;
       await drained(res.body.id);
       expect(guarded.requests[0]!.headers.authorization).toBe(expected);
       expect((await call("GET", `/api/v1/crm_syncs/${res.body.id}/users/${u.id}`)).body.external_id).toBe("b1");
@@ -250,7 +360,10 @@ describe("CRM sync against real receivers", () => {
       expect(JSON.stringify(logs.body)).not.toContain(password);
       expect(JSON.stringify(logs.body)).not.toContain(expected.slice(6));
       // An update without the password keeps it.
-      const renamed = await call("PATCH", `/api/v1/crm_syncs/${res.body.id}`, { name: "renamed", auth: { type: "basic", username: "crm-user" } });
+      const renamed = await call("PATCH", `/api/v1/crm_syncs/${res.body.id}`, {
+        name: "renamed",
+        auth: { type: "basic", username: "crm-user" },
+      });
       expect(renamed.status).toBe(200);
       await call("PATCH", `/api/v1/users/${u.id}`, { lastname: "Sick" });
       await drained(res.body.id);
@@ -265,9 +378,22 @@ describe("CRM sync against real receivers", () => {
   test("TLS with a self-signed certificate: refused with verification on, accepted with it off", async () => {
     const tls = startReceiver(createdAnswer("t1"), selfSignedCert());
     try {
-      const strict = (await call("POST", "/api/v1/crm_syncs", receiverSync(tls.url, { name: "strict", create: { unique_id_path: "$.data.record.id", tls_verify: true } }))).body;
-      const relaxed = (await call("POST", "/api/v1/crm_syncs", receiverSync(tls.url, { name: "relaxed", create: { unique_id_path: "$.data.record.id", tls_verify: false } }))).body;
-      const u = (await call("POST", "/api/v1/users", { email: "tls@example.com", firstname: "T", lastname: "LS" })).body;
+      const strict = (
+        await call(
+          "POST",
+          "/api/v1/crm_syncs",
+          receiverSync(tls.url, { name: "strict", create: { unique_id_path: "$.data.record.id", tls_verify: true } }),
+        )
+      ).body;
+      const relaxed = (
+        await call(
+          "POST",
+          "/api/v1/crm_syncs",
+          receiverSync(tls.url, { name: "relaxed", create: { unique_id_path: "$.data.record.id", tls_verify: false } }),
+        )
+      ).body;
+      const u = (await call("POST", "/api/v1/users", { email: "tls@example.com", firstname: "T", lastname: "LS" }))
+        .body;
       await drained(relaxed.id);
       expect((await call("GET", `/api/v1/crm_syncs/${relaxed.id}/users/${u.id}`)).body.external_id).toBe("t1");
       expect(tls.requests.length).toBe(1);
@@ -308,26 +434,46 @@ describe("CRM sync settings", () => {
     const before = (await call("GET", "/api/v1/crm_syncs")).body.data.length;
     const bad = await call("POST", "/api/v1/crm_syncs", {
       name: "broken",
-      create: { url: "http://127.0.0.1:9/people", data: '{\n  "name": "{{ person.name }}",\n  "email": {{ person.email }\n}' },
+      create: {
+        url: "http://127.0.0.1:9/people",
+        data: '{\n  "name": "{{ person.name }}",\n  "email": {{ person.email }\n}',
+      },
     });
     expect(bad.status).toBe(422);
     expect(bad.body.error.details[0].field).toBe("create.data");
     expect(bad.body.error.details[0].message).toMatch(/line \d+, column \d+/);
-    const badJson = await call("POST", "/api/v1/crm_syncs", { name: "broken", create: { url: "http://127.0.0.1:9/people", data: '{"name": "{{ person.name }}",}' }, update: { enabled: true, url: "" } });
+    const badJson = await call("POST", "/api/v1/crm_syncs", {
+      name: "broken",
+      create: { url: "http://127.0.0.1:9/people", data: '{"name": "{{ person.name }}",}' },
+      update: { enabled: true, url: "" },
+    });
     expect(badJson.status).toBe(422);
     const fields = badJson.body.error.details.map((d: any) => d.field);
     expect(fields).toContain("create.data");
     expect(fields).toContain("update.url");
-    const badPath = await call("POST", "/api/v1/crm_syncs", { name: "x", create: { url: "http://127.0.0.1:9/p", unique_id_path: "id" } });
+    const badPath = await call("POST", "/api/v1/crm_syncs", {
+      name: "x",
+      create: { url: "http://127.0.0.1:9/p", unique_id_path: "id" },
+    });
     expect(badPath.body.error.details[0].field).toBe("create.unique_id_path");
-    const noPassword = await call("POST", "/api/v1/crm_syncs", { name: "x", auth: { type: "basic", username: "u" }, create: { url: "http://127.0.0.1:9/p" } });
+    const noPassword = await call("POST", "/api/v1/crm_syncs", {
+      name: "x",
+      auth: { type: "basic", username: "u" },
+      create: { url: "http://127.0.0.1:9/p" },
+    });
     expect(noPassword.body.error.details[0].field).toBe("auth.password");
     expect((await call("GET", "/api/v1/crm_syncs")).body.data.length).toBe(before);
   });
 
   test("preview renders the templates for a chosen person", async () => {
-    const u = (await call("POST", "/api/v1/users", { email: "preview@example.com", firstname: "Pre", lastname: 'View "Q"' })).body;
-    const res = await call("POST", "/api/v1/crm_syncs/preview", { user_id: u.id, name: "p", create: { url: "http://127.0.0.1:9/people?e={{person.email}}", data: '{"n": "{{person.name}}"}' } });
+    const u = (
+      await call("POST", "/api/v1/users", { email: "preview@example.com", firstname: "Pre", lastname: 'View "Q"' })
+    ).body;
+    const res = await call("POST", "/api/v1/crm_syncs/preview", {
+      user_id: u.id,
+      name: "p",
+      create: { url: "http://127.0.0.1:9/people?e={{person.email}}", data: '{"n": "{{person.name}}"}' },
+    });
     expect(res.status).toBe(200);
     expect(res.body.errors).toEqual([]);
     expect(res.body.requests.create.url).toBe("http://127.0.0.1:9/people?e=preview%40example.com");

@@ -48,13 +48,19 @@ describe("a started server's database", () => {
   });
 
   test("has every embedded migration applied and recorded in __drizzle_migrations", () => {
-    const rows = server.ctx.db.$client.query<{ created_at: number }, []>("SELECT created_at FROM __drizzle_migrations ORDER BY created_at").all();
+    const rows = server.ctx.db.$client
+      .query<{ created_at: number }, []>("SELECT created_at FROM __drizzle_migrations ORDER BY created_at")
+      .all();
     expect(rows.map((r) => Number(r.created_at))).toEqual(embedded.map((m) => m.when));
     expect(server.ctx.db.$client.query("SELECT count(*) AS n FROM roles").get()).toEqual({ n: 3 });
   });
 
   test("foreign keys are enforced", () => {
-    expect(() => server.ctx.db.$client.run("INSERT INTO sessions (id, user_id, csrf_token, created_at, last_seen_at) VALUES ('x', 4242, 'c', 0, 0)")).toThrow(/FOREIGN KEY/);
+    expect(() =>
+      server.ctx.db.$client.run(
+        "INSERT INTO sessions (id, user_id, csrf_token, created_at, last_seen_at) VALUES ('x', 4242, 'c', 0, 0)",
+      ),
+    ).toThrow(/FOREIGN KEY/);
   });
 
   test("the data directory is private and holds secret.key with mode 0600", () => {
@@ -71,7 +77,9 @@ describe("a started server's database", () => {
     await first.close();
     const second = await startTestServer({ dataDir });
     try {
-      expect(second.ctx.db.$client.query("SELECT count(*) AS n FROM __drizzle_migrations").get()).toEqual({ n: embedded.length });
+      expect(second.ctx.db.$client.query("SELECT count(*) AS n FROM __drizzle_migrations").get()).toEqual({
+        n: embedded.length,
+      });
       expect(readFileSync(join(dataDir, "secret.key"), "utf8")).toBe(key);
     } finally {
       await second.close();
@@ -85,7 +93,9 @@ describe("a database written by a newer Switchboard", () => {
     const server = await startTestServer({ dataDir });
     await server.close();
     const db = new Database(join(dataDir, "switchboard.db"));
-    db.run("INSERT INTO __drizzle_migrations (hash, created_at) VALUES ('from-the-future', ?)", [embedded.at(-1)!.when + 86_400_000]);
+    db.run("INSERT INTO __drizzle_migrations (hash, created_at) VALUES ('from-the-future', ?)", [
+      embedded.at(-1)!.when + 86_400_000,
+    ]);
     db.close();
     return dataDir;
   };
@@ -93,7 +103,12 @@ describe("a database written by a newer Switchboard", () => {
   test("is refused at start with a clear message, and the lock is released", async () => {
     const dataDir = await stampNewer();
     const config = loadConfig({ port: "0", dataDir }, {});
-    await expect(startServer(config, createLogger("error", () => {}))).rejects.toThrow(SchemaTooNewError);
+    await expect(
+      startServer(
+        config,
+        createLogger("error", () => {}),
+      ),
+    ).rejects.toThrow(SchemaTooNewError);
     expect(existsSync(join(dataDir, "switchboard.lock"))).toBe(false);
   });
 
@@ -198,7 +213,12 @@ describe("start-up refuses a damaged database", () => {
   test("at each of 12 offsets `switchboard serve` stops with one line naming the file and the way out", async () => {
     const dataDir = newDataDir();
     const api = await startApi({ dataDir });
-    for (let i = 0; i < 120; i++) await api.call("POST", "/api/v1/users", { email: `p${i}@example.com`, firstname: `P${i}`, note: "n".repeat(400) });
+    for (let i = 0; i < 120; i++)
+      await api.call("POST", "/api/v1/users", {
+        email: `p${i}@example.com`,
+        firstname: `P${i}`,
+        note: "n".repeat(400),
+      });
     api.server.ctx.db.$client.exec("PRAGMA wal_checkpoint(TRUNCATE)"); // every page in the file, the WAL empty
     await api.server.close();
     const dbPath = join(dataDir, "switchboard.db");
@@ -213,7 +233,9 @@ describe("start-up refuses a damaged database", () => {
       const lines = r.stderr.trim().split("\n");
       expect({ offset, code: r.code, lines: lines.length }).toEqual({ offset, code: 1, lines: 1 });
       expect(lines[0]).toContain(`: ${dbPath}`);
-      expect(lines[0]).toMatch(/^switchboard: (database is damaged|file is not a database|database disk image is malformed): /);
+      expect(lines[0]).toMatch(
+        /^switchboard: (database is damaged|file is not a database|database disk image is malformed): /,
+      );
       expect(lines[0]).toContain("restore a copy made with `switchboard backup`");
       expect(r.stdout).not.toContain("switchboard listening");
       expect(existsSync(join(dataDir, "switchboard.lock"))).toBe(false);
@@ -248,7 +270,8 @@ describe("start-up errors name the path or address involved", () => {
     mkdirSync(parent, { mode: 0o555 });
     chmodSync(join(parent, ".."), 0o755);
     // root ignores permission bits: the server is started as nobody, as a service user would be.
-    const unprivileged = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
+    const unprivileged =
+      process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
     const denied = await run([...unprivileged, BUN, MAIN, "serve", "--port", "0", "--data-dir", join(parent, "data")]);
     expect(denied.code).toBe(1);
     expect(denied.stderr.trim()).toBe(`switchboard: permission denied: ${join(parent, "data")}`);

@@ -26,7 +26,9 @@ describe("queue", () => {
         throw new Error("abort");
       }),
     ).toThrow("abort");
-    const { id, deliveryId } = db.transaction(() => engine.enqueue({ kind: "test", destination: "d", payload: { n: "kept" } }));
+    const { id, deliveryId } = db.transaction(() =>
+      engine.enqueue({ kind: "test", destination: "d", payload: { n: "kept" } }),
+    );
     await receiver.waitFor(1);
     await eventually(() => engine.getJob(id)?.status === "succeeded");
     await Bun.sleep(100);
@@ -40,7 +42,11 @@ describe("queue", () => {
     fx = startEngine();
     const { db, engine } = fx;
     const stored: number[] = [];
-    engine.register("noop", { facility: "clearbit", prepare: async () => null, onSuccess: (_tx, job, result) => void (result === null && stored.push(job.id)) });
+    engine.register("noop", {
+      facility: "clearbit",
+      prepare: async () => null,
+      onSuccess: (_tx, job, result) => void (result === null && stored.push(job.id)),
+    });
     const { id } = db.transaction(() => engine.enqueue({ kind: "noop", destination: "x", payload: {} }));
     await eventually(() => engine.getJob(id)?.status === "succeeded");
     expect(stored).toEqual([id]);
@@ -67,7 +73,8 @@ describe("queue", () => {
     const { db, engine } = fx;
     engine.register("test", postTo(receiver.url));
     db.transaction(() => {
-      for (const dest of ["a", "b"]) for (let i = 0; i < 8; i++) engine.enqueue({ kind: "test", destination: dest, payload: { dest } });
+      for (const dest of ["a", "b"])
+        for (let i = 0; i < 8; i++) engine.enqueue({ kind: "test", destination: dest, payload: { dest } });
     });
     await receiver.waitFor(16);
     expect(maxActive).toBe(3);
@@ -132,7 +139,9 @@ describe("queue", () => {
     engine.register("test", postTo(receiver.url, { retrySchedule: fast, maxAttempts: 2 }));
     const ids = db.transaction(() => {
       engine.configureDestination("hook", { strictOrder: true });
-      return [0, 1, 2].map((n) => engine.enqueue({ kind: "test", destination: "hook", orderingKey: "k", payload: { n } }).id);
+      return [0, 1, 2].map(
+        (n) => engine.enqueue({ kind: "test", destination: "hook", orderingKey: "k", payload: { n } }).id,
+      );
     });
     await eventually(() => engine.getJob(ids[2]!)?.status === "succeeded");
     expect(engine.getJob(ids[0]!)).toMatchObject({ status: "failed", attempts: 2, failedAttempts: 2, lastStatus: 500 });
@@ -145,7 +154,10 @@ describe("queue", () => {
     const { db, engine } = fx;
     engine.register("test", postTo(receiver.url));
     const { id } = db.transaction(() => engine.enqueue({ kind: "test", destination: "d", payload: {} }));
-    db.$client.run("UPDATE delivery_jobs SET status = 'running', attempts = 1, lease_until = ? WHERE id = ?", [Date.now() + 3_600_000, id]);
+    db.$client.run("UPDATE delivery_jobs SET status = 'running', attempts = 1, lease_until = ? WHERE id = ?", [
+      Date.now() + 3_600_000,
+      id,
+    ]);
     engine.start();
     await eventually(() => engine.getJob(id)?.status === "succeeded");
     expect(engine.getJob(id)!.attempts).toBe(2);
@@ -170,7 +182,9 @@ describe("queue", () => {
     fx = startEngine();
     const { db, engine } = fx;
     engine.register("test", postTo("http://127.0.0.1:1"));
-    const { id } = db.transaction(() => engine.enqueue({ kind: "test", destination: "d", payload: {}, runAt: new Date(Date.now() + 3_600_000) }));
+    const { id } = db.transaction(() =>
+      engine.enqueue({ kind: "test", destination: "d", payload: {}, runAt: new Date(Date.now() + 3_600_000) }),
+    );
     expect(engine.cancel(id)).toBe(true);
     expect(engine.getJob(id)!.status).toBe("cancelled");
     expect(engine.cancel(id)).toBe(false);
@@ -211,7 +225,9 @@ describe("queue", () => {
     expect(plan).toContain("USING INDEX delivery_jobs_ready_idx");
     expect(plan).not.toContain("TEMP B-TREE");
     const ordering = fx.db.$client
-      .query<{ detail: string }, []>("EXPLAIN QUERY PLAN SELECT 1 FROM delivery_jobs WHERE ordering_key = 'k' AND status IN ('pending', 'running') LIMIT 1")
+      .query<{ detail: string }, []>(
+        "EXPLAIN QUERY PLAN SELECT 1 FROM delivery_jobs WHERE ordering_key = 'k' AND status IN ('pending', 'running') LIMIT 1",
+      )
       .all()
       .map((r) => r.detail)
       .join("\n");

@@ -32,7 +32,9 @@ const delayOf = (job: Job) => job.runAt.getTime() - job.updatedAt.getTime();
 
 describe("retries and destination health", () => {
   test("a failure is retried after the scheduled backoff", async () => {
-    const job = await oneAttempt(() => ({ status: 500 }), { retrySchedule: { baseMs: 45_000, factor: 2, maxMs: 600_000, jitter: 0 } });
+    const job = await oneAttempt(() => ({ status: 500 }), {
+      retrySchedule: { baseMs: 45_000, factor: 2, maxMs: 600_000, jitter: 0 },
+    });
     expect(job).toMatchObject({ status: "pending", failedAttempts: 1, lastError: "HTTP 500", lastStatus: 500 });
     expect(delayOf(job)).toBe(45_000);
     expect(fx!.engine.getDestination("d")).toMatchObject({ consecutiveFailures: 1, lastError: "HTTP 500" });
@@ -40,17 +42,27 @@ describe("retries and destination health", () => {
   });
 
   test("the schedule can vary per destination", async () => {
-    const job = await oneAttempt(() => ({ status: 500 }), { retrySchedule: (j) => ({ baseMs: j.destination === "d" ? 7_000 : 1, factor: 2, maxMs: 60_000, jitter: 0 }) });
+    const job = await oneAttempt(() => ({ status: 500 }), {
+      retrySchedule: (j) => ({ baseMs: j.destination === "d" ? 7_000 : 1, factor: 2, maxMs: 60_000, jitter: 0 }),
+    });
     expect(delayOf(job)).toBe(7_000);
   });
 
   test("a handler that throws is retried like a failure", async () => {
     fx = startEngine();
     const { db, engine } = fx;
-    engine.register("test", { facility: "webhook", prepare: async () => { throw new Error("settings unreadable"); } });
+    engine.register("test", {
+      facility: "webhook",
+      prepare: async () => {
+        throw new Error("settings unreadable");
+      },
+    });
     const { id } = db.transaction(() => engine.enqueue({ kind: "test", destination: "d", payload: {} }));
     await eventually(() => engine.getJob(id)?.failedAttempts === 1);
-    expect(engine.getJob(id)).toMatchObject({ status: "pending", lastError: "the test handler failed: settings unreadable" });
+    expect(engine.getJob(id)).toMatchObject({
+      status: "pending",
+      lastError: "the test handler failed: settings unreadable",
+    });
   });
 
   test("Retry-After sets the next run time", async () => {
@@ -64,7 +76,10 @@ describe("retries and destination health", () => {
   });
 
   test("a timeout backs off at least a minute", async () => {
-    const job = await oneAttempt(() => ({ status: 200, delayMs: 2_000 }), { retrySchedule: fast, spec: { timeoutMs: 100 } });
+    const job = await oneAttempt(() => ({ status: 200, delayMs: 2_000 }), {
+      retrySchedule: fast,
+      spec: { timeoutMs: 100 },
+    });
     expect(job.lastError).toContain("timeout");
     expect(delayOf(job)).toBe(SLOW_DOWN_MS);
   });
@@ -105,7 +120,10 @@ describe("retries and destination health", () => {
     receiver = startReceiver(() => ({ status: 500 }));
     fx = startEngine({ autoDisableAfterMs: 150 });
     const { db, engine } = fx;
-    engine.register("test", postTo(receiver.url, { retrySchedule: { baseMs: 60, factor: 1, maxMs: 60, jitter: 0 }, maxAttempts: 1_000 }));
+    engine.register(
+      "test",
+      postTo(receiver.url, { retrySchedule: { baseMs: 60, factor: 1, maxMs: 60, jitter: 0 }, maxAttempts: 1_000 }),
+    );
     const { id } = db.transaction(() => engine.enqueue({ kind: "test", destination: "d", payload: {} }));
     await eventually(() => engine.getDestination("d")?.disabledAt != null);
     const attempts = receiver.requests.length;
@@ -149,20 +167,33 @@ describe("retries and destination health", () => {
 describe("handler classification", () => {
   test("202 'queued' retries without counting as a failure", async () => {
     const job = await oneAttempt(() => ({ status: 202 }), {
-      classify: (_job, result) => (result.status === 202 ? { kind: "retry", error: "queued by the provider", delayMs: 5_000, countsAsFailure: false } : undefined),
+      classify: (_job, result) =>
+        result.status === 202
+          ? { kind: "retry", error: "queued by the provider", delayMs: 5_000, countsAsFailure: false }
+          : undefined,
     });
-    expect(job).toMatchObject({ status: "pending", attempts: 1, failedAttempts: 0, lastError: "queued by the provider" });
+    expect(job).toMatchObject({
+      status: "pending",
+      attempts: 1,
+      failedAttempts: 0,
+      lastError: "queued by the provider",
+    });
     expect(delayOf(job)).toBe(5_000);
     expect(fx!.engine.getDestination("d")).toMatchObject({ consecutiveFailures: 0, failingSince: null });
   });
 
   test("404 can mean done", async () => {
-    const job = await oneAttempt(() => ({ status: 404 }), { classify: (_job, result, fallback) => (result.status === 404 ? { kind: "success" } : fallback) });
+    const job = await oneAttempt(() => ({ status: 404 }), {
+      classify: (_job, result, fallback) => (result.status === 404 ? { kind: "success" } : fallback),
+    });
     expect(job).toMatchObject({ status: "succeeded", lastStatus: 404 });
   });
 
   test("401 pauses the destination until it is re-enabled (its key changed)", async () => {
-    const job = await oneAttempt(() => ({ status: 401 }), { classify: (_job, result) => (result.status === 401 ? { kind: "pause", reason: "the API key was refused" } : undefined) });
+    const job = await oneAttempt(() => ({ status: 401 }), {
+      classify: (_job, result) =>
+        result.status === 401 ? { kind: "pause", reason: "the API key was refused" } : undefined,
+    });
     expect(job).toMatchObject({ status: "pending", failedAttempts: 0 });
     expect(fx!.engine.getDestination("d")).toMatchObject({ pauseReason: "the API key was refused", pausedUntil: null });
     expect(fx!.engine.getDestination("d")!.pausedAt).not.toBeNull();

@@ -18,7 +18,11 @@ describe("HTTP log", () => {
   test("every attempt is logged with secrets, credentials and signatures redacted", async () => {
     const apiKey = "ck_live_0123456789";
     let n = 0;
-    receiver = startReceiver(() => ({ status: n++ === 0 ? 500 : 200, headers: { "set-cookie": "s=1", "x-echo": apiKey }, body: `{"seen":"${apiKey}"}` }));
+    receiver = startReceiver(() => ({
+      status: n++ === 0 ? 500 : 200,
+      headers: { "set-cookie": "s=1", "x-echo": apiKey },
+      body: `{"seen":"${apiKey}"}`,
+    }));
     fx = startEngine();
     const { db, engine } = fx;
     engine.register(
@@ -43,7 +47,14 @@ describe("HTTP log", () => {
       [1, 500],
     ]);
     const e = entries[0]!;
-    expect(e).toMatchObject({ facility: "crm-sync", direction: "outbound", method: "POST", deliveryId: job.deliveryId, destination: "crm:1", error: null });
+    expect(e).toMatchObject({
+      facility: "crm-sync",
+      direction: "outbound",
+      method: "POST",
+      deliveryId: job.deliveryId,
+      destination: "crm:1",
+      error: null,
+    });
     expect(e.url).toBe(`${receiver.url}/contacts?key=${REDACTED}`);
     expect(e.requestHeaders.authorization).toBe(REDACTED);
     expect(e.requestHeaders["x-hub-signature-256"]).toBe(REDACTED);
@@ -68,7 +79,13 @@ describe("HTTP log", () => {
       url: "http://127.0.0.1:1/x",
       requestHeaders: {},
       requestBody: "x".repeat(LOG_BODY_CAP * 2),
-      result: { headers: {}, body: "", bodyTruncated: false, durationMs: 3, error: { kind: "connect", message: "refused" } },
+      result: {
+        headers: {},
+        body: "",
+        bodyTruncated: false,
+        durationMs: 3,
+        error: { kind: "connect", message: "refused" },
+      },
     });
     const e = fx.engine.getHttpLogEntry(id)!;
     expect(e).toMatchObject({ responseStatus: null, responseBody: null, error: "connect: refused" });
@@ -81,7 +98,15 @@ describe("HTTP log", () => {
     const { db } = fx;
     const now = Date.now();
     const add = (ageMs: number) =>
-      recordHttpAttempt(db, { facility: "webhook", method: "POST", url: "http://x.test/", requestHeaders: {}, requestBody: "b".repeat(800), result: { status: 200, headers: {}, body: "", bodyTruncated: false, durationMs: 1 }, at: new Date(now - ageMs) });
+      recordHttpAttempt(db, {
+        facility: "webhook",
+        method: "POST",
+        url: "http://x.test/",
+        requestHeaders: {},
+        requestBody: "b".repeat(800),
+        result: { status: 200, headers: {}, body: "", bodyTruncated: false, durationMs: 1 },
+        at: new Date(now - ageMs),
+      });
     const old = [add(10 * 86_400_000), add(9 * 86_400_000)];
     const recent = Array.from({ length: 10 }, (_, i) => add(10 - i));
     const sizeOfOne = fx.engine.getHttpLogEntry(recent[0]!)!.sizeBytes;
@@ -96,7 +121,14 @@ describe("HTTP log", () => {
     const server = await startTestServer();
     try {
       const { db } = server.ctx;
-      recordHttpAttempt(db, { facility: "webhook", method: "GET", url: "http://x.test/", requestHeaders: {}, result: { status: 200, headers: {}, body: "", bodyTruncated: false, durationMs: 1 }, at: new Date(0) });
+      recordHttpAttempt(db, {
+        facility: "webhook",
+        method: "GET",
+        url: "http://x.test/",
+        requestHeaders: {},
+        result: { status: 200, headers: {}, body: "", bodyTruncated: false, durationMs: 1 },
+        at: new Date(0),
+      });
       expect(server.ctx.delivery.listHttpLog()).toHaveLength(1);
       const schedules = startSchedules(server.ctx.log, coreSchedules(server.ctx));
       try {

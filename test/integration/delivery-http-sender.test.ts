@@ -19,7 +19,13 @@ afterAll(async () => {
 describe("HTTP sender", () => {
   test("sends method, headers, body and basic or bearer auth", async () => {
     plain.answer(() => ({ status: 201, headers: { "x-answer": "yes" }, body: "created" }));
-    const r = await send({ method: "PUT", url: plain.url + "/a?b=1", headers: { "X-Custom": "1" }, body: "hello", auth: { type: "basic", username: "u", password: "p" } });
+    const r = await send({
+      method: "PUT",
+      url: plain.url + "/a?b=1",
+      headers: { "X-Custom": "1" },
+      body: "hello",
+      auth: { type: "basic", username: "u", password: "p" },
+    });
     expect(r).toMatchObject({ status: 201, body: "created", bodyTruncated: false });
     expect(r.headers["x-answer"]).toBe("yes");
     const got = plain.requests.at(-1)!;
@@ -31,7 +37,9 @@ describe("HTTP sender", () => {
   });
 
   test("redirects are not followed", async () => {
-    plain.answer((req) => (req.path === "/moved" ? { status: 302, headers: { location: plain.url + "/target" } } : { status: 200 }));
+    plain.answer((req) =>
+      req.path === "/moved" ? { status: 302, headers: { location: plain.url + "/target" } } : { status: 200 },
+    );
     const before = plain.requests.length;
     const r = await send({ url: plain.url + "/moved" });
     expect(r.status).toBe(302);

@@ -10,7 +10,8 @@ afterEach(async () => {
 });
 
 const status = async (r: EnrichmentRig) => (await r.api.call("GET", "/api/v1/integrations/clearbit")).body.status;
-const createUser = async (r: EnrichmentRig, body: Record<string, unknown>) => (await r.api.call("POST", "/api/v1/users", body)).body;
+const createUser = async (r: EnrichmentRig, body: Record<string, unknown>) =>
+  (await r.api.call("POST", "/api/v1/users", body)).body;
 const enrichedUser = (r: EnrichmentRig, id: number) =>
   eventually(async () => {
     const u = (await r.api.call("GET", `/api/v1/users/${id}`)).body;
@@ -59,7 +60,13 @@ describe("waiting on the provider", () => {
 
   test("202 without callbacks: asked again later (Retry-After honoured), then applied", async () => {
     rig = await startEnrichmentRig({ use_callbacks: false });
-    rig.fake.set("p.oll@later.com", { kind: "queued", person: makePerson("p.oll@later.com"), company: makeCompany("later.com"), times: 1, retryAfterSeconds: 1 });
+    rig.fake.set("p.oll@later.com", {
+      kind: "queued",
+      person: makePerson("p.oll@later.com"),
+      company: makeCompany("later.com"),
+      times: 1,
+      retryAfterSeconds: 1,
+    });
     const user = await createUser(rig, { email: "p.oll@later.com" });
     const u = await enrichedUser(rig, user.id);
     expect(u.clearbit_company_domain).toBe("later.com");
@@ -79,7 +86,10 @@ describe("waiting on the provider", () => {
     });
     expect(u.clearbit_company_name).toBe("Now");
     expect(u.clearbit_person_name_given_name).toBe("S");
-    expect(rig.fake.calls.map((c) => [c.path, c.status])).toEqual([["/v2/combined/find", 200], ["/v2/companies/find", 200]]);
+    expect(rig.fake.calls.map((c) => [c.path, c.status])).toEqual([
+      ["/v2/combined/find", 200],
+      ["/v2/companies/find", 200],
+    ]);
   });
 });
 
@@ -125,33 +135,76 @@ describe("organizations follow the provider's own values (the merge rule, as for
   test("a field the provider set is updated when it later says otherwise; an admin's value stays; the person moves with the company the provider named", async () => {
     rig = await startEnrichmentRig({ create_organizations: true });
     const api = rig.api;
-    expect((await api.call("POST", "/api/v1/custom_fields", { object_type: "organization", name: "industry", label: "Industry", type: "text" })).status).toBe(201);
-    const mappings = [...(await api.call("GET", "/api/v1/integrations/clearbit")).body.organization_mappings, { source: "company.category.industry", target: "industry" }];
-    expect((await api.call("PATCH", "/api/v1/integrations/clearbit", { organization_mappings: mappings })).status).toBe(200);
-    const company = (industry: string, description: string) => makeCompany("hooli.com", { category: { industry }, description });
-    rig.fake.set("gavin@hooli.com", { kind: "found", person: makePerson("gavin@hooli.com"), company: company("Industry v1", "Hooli v1") });
+    expect(
+      (
+        await api.call("POST", "/api/v1/custom_fields", {
+          object_type: "organization",
+          name: "industry",
+          label: "Industry",
+          type: "text",
+        })
+      ).status,
+    ).toBe(201);
+    const mappings = [
+      ...(await api.call("GET", "/api/v1/integrations/clearbit")).body.organization_mappings,
+      { source: "company.category.industry", target: "industry" },
+    ];
+    expect((await api.call("PATCH", "/api/v1/integrations/clearbit", { organization_mappings: mappings })).status).toBe(
+      200,
+    );
+    const company = (industry: string, description: string) =>
+      makeCompany("hooli.com", { category: { industry }, description });
+    rig.fake.set("gavin@hooli.com", {
+      kind: "found",
+      person: makePerson("gavin@hooli.com"),
+      company: company("Industry v1", "Hooli v1"),
+    });
     const user = await createUser(rig, { email: "gavin@hooli.com" });
-    const first = await eventually(async () => (await api.call("GET", `/api/v1/users/${user.id}`)).body.organization_id);
-    expect((await api.call("GET", `/api/v1/organizations/${first}`)).body).toMatchObject({ name: "Hooli", industry: "Industry v1", note: "Hooli v1" });
-    expect((await api.call("GET", `/api/v1/organizations/${first}/provenance`)).body.industry.source).toBe("enrichment:clearbit");
+    const first = await eventually(
+      async () => (await api.call("GET", `/api/v1/users/${user.id}`)).body.organization_id,
+    );
+    expect((await api.call("GET", `/api/v1/organizations/${first}`)).body).toMatchObject({
+      name: "Hooli",
+      industry: "Industry v1",
+      note: "Hooli v1",
+    });
+    expect((await api.call("GET", `/api/v1/organizations/${first}/provenance`)).body.industry.source).toBe(
+      "enrichment:clearbit",
+    );
     await api.call("PATCH", `/api/v1/organizations/${first}`, { note: "Ours" });
 
     // The provider later says v2 (a new lookup: the person's email changed).
-    rig.fake.set("gavin.b@hooli.com", { kind: "found", person: makePerson("gavin.b@hooli.com"), company: company("Industry v2", "Hooli v2") });
+    rig.fake.set("gavin.b@hooli.com", {
+      kind: "found",
+      person: makePerson("gavin.b@hooli.com"),
+      company: company("Industry v2", "Hooli v2"),
+    });
     await api.call("PATCH", `/api/v1/users/${user.id}`, { email: "gavin.b@hooli.com" });
-    const org = await eventually(async () => {
-      const o = (await api.call("GET", `/api/v1/organizations/${first}`)).body;
-      return o.industry === "Industry v2" ? o : null;
-    }, 15_000, "the organization to follow the provider");
+    const org = await eventually(
+      async () => {
+        const o = (await api.call("GET", `/api/v1/organizations/${first}`)).body;
+        return o.industry === "Industry v2" ? o : null;
+      },
+      15_000,
+      "the organization to follow the provider",
+    );
     expect(org.note).toBe("Ours");
 
     // The company itself changes: the person the provider placed follows it to the new organization.
-    rig.fake.set("gavin@piedpiper.com", { kind: "found", person: makePerson("gavin@piedpiper.com"), company: makeCompany("piedpiper.com") });
+    rig.fake.set("gavin@piedpiper.com", {
+      kind: "found",
+      person: makePerson("gavin@piedpiper.com"),
+      company: makeCompany("piedpiper.com"),
+    });
     await api.call("PATCH", `/api/v1/users/${user.id}`, { email: "gavin@piedpiper.com" });
-    const moved = await eventually(async () => {
-      const u = (await api.call("GET", `/api/v1/users/${user.id}`)).body;
-      return u.organization_id !== first ? u : null;
-    }, 15_000, "the person to follow the company");
+    const moved = await eventually(
+      async () => {
+        const u = (await api.call("GET", `/api/v1/users/${user.id}`)).body;
+        return u.organization_id !== first ? u : null;
+      },
+      15_000,
+      "the person to follow the company",
+    );
     expect(moved.organization).toBe("Piedpiper");
   });
 
@@ -170,8 +223,20 @@ describe("backfill", () => {
   test("users seen in the window with an old or no check are looked up once; progress is reported", async () => {
     rig = await startEnrichmentRig({ enabled: false });
     const writeKey = (await rig.api.call("POST", "/api/v1/write_keys", { name: "w" })).body.key;
-    const batch = Array.from({ length: 30 }, (_, i) => ({ type: "identify", userId: `u${i}`, traits: { email: `b.user${i}@back.com` }, timestamp: new Date(Date.now() - (i < 25 ? 86_400_000 : 10 * 86_400_000)).toISOString() }));
-    const res = await fetch(rig.api.server.url + "/v1/batch", { method: "POST", headers: { "content-type": "application/json", authorization: `Basic ${Buffer.from(`${writeKey}:`).toString("base64")}` }, body: JSON.stringify({ batch }) });
+    const batch = Array.from({ length: 30 }, (_, i) => ({
+      type: "identify",
+      userId: `u${i}`,
+      traits: { email: `b.user${i}@back.com` },
+      timestamp: new Date(Date.now() - (i < 25 ? 86_400_000 : 10 * 86_400_000)).toISOString(),
+    }));
+    const res = await fetch(rig.api.server.url + "/v1/batch", {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        authorization: `Basic ${Buffer.from(`${writeKey}:`).toString("base64")}`,
+      },
+      body: JSON.stringify({ batch }),
+    });
     expect(res.status).toBe(200);
     await rig.api.call("PATCH", "/api/v1/integrations/clearbit", { enabled: true });
     const started = await rig.api.call("POST", "/api/v1/integrations/clearbit/backfill");
@@ -194,14 +259,23 @@ describe("backfill", () => {
 describe("audiences", () => {
   test("membership is a boolean property on the user, kept current, firing user.updated when it flips", async () => {
     rig = await startEnrichmentRig();
-    const bad = await rig.api.call("POST", "/api/v1/audiences", { name: "Email", conditions: [{ field: "x", op: "eq", value: 1 }] });
+    const bad = await rig.api.call("POST", "/api/v1/audiences", {
+      name: "Email",
+      conditions: [{ field: "x", op: "eq", value: 1 }],
+    });
     expect(bad.status).toBe(422);
     expect(bad.body.error.details[0].field).toBe("key");
     const none = await rig.api.call("POST", "/api/v1/audiences", { name: "x", conditions: [] });
     expect(none.body.error.details[0].field).toBe("conditions");
     const u = await createUser(rig, { email: "big.co@acme.com", traits: { plan: "pro" } });
     await enrichedUser(rig, u.id);
-    const created = await rig.api.call("POST", "/api/v1/audiences", { name: "Big Pro Customers", conditions: [{ field: "clearbit_company_metrics_employees", op: "gte", value: 100 }, { field: "traits.plan", op: "eq", value: "pro" }] });
+    const created = await rig.api.call("POST", "/api/v1/audiences", {
+      name: "Big Pro Customers",
+      conditions: [
+        { field: "clearbit_company_metrics_employees", op: "gte", value: 100 },
+        { field: "traits.plan", op: "eq", value: "pro" },
+      ],
+    });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ key: "big_pro_customers", member_count: 1 });
     expect((await rig.api.call("GET", `/api/v1/users/${u.id}`)).body.big_pro_customers).toBe(true);
@@ -209,10 +283,19 @@ describe("audiences", () => {
     const after = (await rig.api.call("GET", `/api/v1/users/${u.id}`)).body;
     expect(after.big_pro_customers).toBe(false);
     const events = (await rig.api.call("GET", `/api/v1/users/${u.id}/events`)).body.data;
-    expect(events[0]).toMatchObject({ type: "user.updated", source: "system", changes: { big_pro_customers: [true, false] } });
-    const recent = await rig.api.call("POST", "/api/v1/audiences", { name: "Order completed last 30 days", conditions: [{ field: "traits.last_order_at", op: "within_last_days", value: 30 }] });
+    expect(events[0]).toMatchObject({
+      type: "user.updated",
+      source: "system",
+      changes: { big_pro_customers: [true, false] },
+    });
+    const recent = await rig.api.call("POST", "/api/v1/audiences", {
+      name: "Order completed last 30 days",
+      conditions: [{ field: "traits.last_order_at", op: "within_last_days", value: 30 }],
+    });
     expect(recent.body.key).toBe("order_completed_last_30days");
-    await rig.api.call("PATCH", `/api/v1/users/${u.id}`, { traits: { plan: "free", last_order_at: new Date().toISOString() } });
+    await rig.api.call("PATCH", `/api/v1/users/${u.id}`, {
+      traits: { plan: "free", last_order_at: new Date().toISOString() },
+    });
     expect((await rig.api.call("GET", `/api/v1/users/${u.id}`)).body.order_completed_last_30days).toBe(true);
     expect((await rig.api.call("DELETE", `/api/v1/audiences/${recent.body.id}`)).status).toBe(204);
     expect((await rig.api.call("GET", `/api/v1/users/${u.id}`)).body.order_completed_last_30days).toBeUndefined();
@@ -220,7 +303,14 @@ describe("audiences", () => {
 });
 
 describe("callbacks only when the provider can reach us", () => {
-  const queued = (email: string) => ({ kind: "queued" as const, person: makePerson(email), company: makeCompany("later.com"), times: 1, retryAfterSeconds: 1, callbackAfterMs: 50 });
+  const queued = (email: string) => ({
+    kind: "queued" as const,
+    person: makePerson(email),
+    company: makeCompany("later.com"),
+    times: 1,
+    retryAfterSeconds: 1,
+    callbackAfterMs: 50,
+  });
 
   test("without a base URL (or with a loopback one) queued lookups are polled, and the settings say so", async () => {
     rig = await startEnrichmentRig();
@@ -242,7 +332,10 @@ describe("callbacks only when the provider can reach us", () => {
 
   test("with a public base URL the provider is given the callback URL, and its signed callback applies the answer", async () => {
     rig = await startEnrichmentRig({}, { baseUrl: "https://switchboard.example.com" });
-    expect((await rig.api.call("GET", "/api/v1/integrations/clearbit")).body.results).toMatchObject({ mode: "callbacks", callback_url: "https://switchboard.example.com/v1/callbacks/clearbit" });
+    expect((await rig.api.call("GET", "/api/v1/integrations/clearbit")).body.results).toMatchObject({
+      mode: "callbacks",
+      callback_url: "https://switchboard.example.com/v1/callbacks/clearbit",
+    });
     rig.fake.set("pub.lic@later.com", { ...queued("pub.lic@later.com"), retryAfterSeconds: 60 });
     const u = await enrichedUser(rig, (await createUser(rig, { email: "pub.lic@later.com" })).id);
     expect(u.clearbit_company_domain).toBe("later.com");
@@ -255,7 +348,11 @@ describe("callbacks only when the provider can reach us", () => {
     const { createHmac } = await import("node:crypto");
     for (const body of ["null", "[]", '"x"']) {
       const signature = "sha1=" + createHmac("sha1", rig.fake.key.replace(/^sk_/, "")).update(body).digest("hex");
-      const res = await fetch(rig.api.server.url + "/v1/callbacks/clearbit", { method: "POST", headers: { "content-type": "application/json", "x-request-signature": signature }, body });
+      const res = await fetch(rig.api.server.url + "/v1/callbacks/clearbit", {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-request-signature": signature },
+        body,
+      });
       expect(res.status).toBe(422);
       expect((await res.json()).error.details[0].field).toBe("body");
     }

@@ -14,25 +14,44 @@ afterAll(() => rig.close());
 
 const call = (m: string, p: string, b?: unknown) => rig.api.call(m, p, b);
 const enrichment = async (id: number) => (await call("GET", `/api/v1/users/${id}/enrichment`)).body;
-const enriched = (id: number) => eventually(async () => ((await enrichment(id)).checked_at ? enrichment(id) : null), 15_000, `user ${id} enriched`);
+const enriched = (id: number) =>
+  eventually(async () => ((await enrichment(id)).checked_at ? enrichment(id) : null), 15_000, `user ${id} enriched`);
 
 describe("settings", () => {
   test("the key must start with sk_, is stored encrypted, and only shown masked", async () => {
     const bad = await call("PATCH", "/api/v1/integrations/clearbit", { api_key: "pk_public_key_123456" });
     expect(bad.status).toBe(422);
     expect(bad.body.error.details[0].field).toBe("api_key");
-    const bads = await call("PATCH", "/api/v1/integrations/clearbit", { rate_limit_per_minute: 0, person_url: "ftp://x", user_mappings: [{ source: "person.bio", target: "password" }] });
+    const bads = await call("PATCH", "/api/v1/integrations/clearbit", {
+      rate_limit_per_minute: 0,
+      person_url: "ftp://x",
+      user_mappings: [{ source: "person.bio", target: "password" }],
+    });
     expect(bads.status).toBe(422);
-    expect(bads.body.error.details.map((d: { field: string }) => d.field).sort()).toEqual(["person_url", "rate_limit_per_minute"]);
-    const badTarget = await call("PATCH", "/api/v1/integrations/clearbit", { user_mappings: [{ source: "person.bio", target: "password" }] });
+    expect(bads.body.error.details.map((d: { field: string }) => d.field).sort()).toEqual([
+      "person_url",
+      "rate_limit_per_minute",
+    ]);
+    const badTarget = await call("PATCH", "/api/v1/integrations/clearbit", {
+      user_mappings: [{ source: "person.bio", target: "password" }],
+    });
     expect(badTarget.body.error.details[0].field).toBe("user_mappings.0.target");
     const got = (await call("GET", "/api/v1/integrations/clearbit")).body;
     expect(got.api_key).toMatch(/^•+/);
     expect(JSON.stringify(got)).not.toContain(rig.fake.key);
-    expect(got).toMatchObject({ enabled: true, api_key_set: true, refresh_interval_hours: 24, backfill_window_days: 7, rate_limit_per_minute: 600, create_organizations: false });
+    expect(got).toMatchObject({
+      enabled: true,
+      api_key_set: true,
+      refresh_interval_hours: 24,
+      backfill_window_days: 7,
+      rate_limit_per_minute: 600,
+      create_organizations: false,
+    });
     expect(got.user_mappings).toContainEqual({ source: "person.bio", target: "note" });
     const db = new Database(join(rig.api.server.dataDir, "switchboard.db"), { readonly: true });
-    const raw = db.query<{ value: string }, []>("SELECT value FROM settings WHERE key = 'integration.clearbit'").get()!.value;
+    const raw = db
+      .query<{ value: string }, []>("SELECT value FROM settings WHERE key = 'integration.clearbit'")
+      .get()!.value;
     db.close();
     expect(raw).not.toContain(rig.fake.key);
     expect(raw).not.toContain(rig.fake.key.slice(3));
@@ -46,7 +65,14 @@ describe("enriching people", () => {
     expect(e.person.name.givenName).toBe("Alex");
     expect(e.company.name).toBe("Acme");
     const u = (await call("GET", `/api/v1/users/${user.id}`)).body;
-    expect(u).toMatchObject({ firstname: "Alex", lastname: "X", note: "Alex builds things.", web: "https://alex.example.org", address: "San Francisco, CA, US", image: "https://avatars.example.org/alex.smith.png" });
+    expect(u).toMatchObject({
+      firstname: "Alex",
+      lastname: "X",
+      note: "Alex builds things.",
+      web: "https://alex.example.org",
+      address: "San Francisco, CA, US",
+      image: "https://avatars.example.org/alex.smith.png",
+    });
     expect(u.clearbit_company_name).toBe("Acme");
     expect(u.clearbit_person_employment_title).toBe("Head of Growth");
     expect(u.clearbit_company_metrics_employees_range).toBe("251-1K");
@@ -56,7 +82,9 @@ describe("enriching people", () => {
     expect(prov.firstname.source).toBe("enrichment:clearbit");
     expect(prov.lastname.source).toBe("api");
     const events = (await call("GET", `/api/v1/users/${user.id}/events`)).body.data;
-    expect(events.map((x: { type: string }) => x.type)).toEqual(expect.arrayContaining(["user.enriched", "user.updated", "user.created"]));
+    expect(events.map((x: { type: string }) => x.type)).toEqual(
+      expect.arrayContaining(["user.enriched", "user.updated", "user.created"]),
+    );
     const ev = events.find((x: { type: string }) => x.type === "user.enriched");
     expect(ev.source).toBe("enrichment:clearbit");
     expect(ev.changes.clearbit_company_name).toEqual([null, "Acme"]);
@@ -87,11 +115,19 @@ describe("enriching people", () => {
   });
 
   test("an email change looks the new address up; a provider value it wrote is updated, another source's value is kept", async () => {
-    rig.fake.set("c.one@first.com", { kind: "found", person: makePerson("c.one@first.com", { bio: "First bio", site: "https://one.example" }), company: null });
+    rig.fake.set("c.one@first.com", {
+      kind: "found",
+      person: makePerson("c.one@first.com", { bio: "First bio", site: "https://one.example" }),
+      company: null,
+    });
     const user = (await call("POST", "/api/v1/users", { email: "c.one@first.com" })).body;
     await enriched(user.id);
     await call("PATCH", `/api/v1/users/${user.id}`, { web: "https://mine.example" });
-    rig.fake.set("c.two@second.com", { kind: "found", person: makePerson("c.two@second.com", { bio: "Second bio", site: "https://two.example" }), company: null });
+    rig.fake.set("c.two@second.com", {
+      kind: "found",
+      person: makePerson("c.two@second.com", { bio: "Second bio", site: "https://two.example" }),
+      company: null,
+    });
     await call("PATCH", `/api/v1/users/${user.id}`, { email: "c.two@second.com" });
     const u = await eventually(async () => {
       const x = (await call("GET", `/api/v1/users/${user.id}`)).body;
@@ -105,7 +141,10 @@ describe("enriching people", () => {
     const writeKey = (await call("POST", "/api/v1/write_keys", { name: "site" })).body.key;
     const res = await fetch(rig.api.server.url + "/v1/identify", {
       method: "POST",
-      headers: { "content-type": "application/json", authorization: `Basic ${Buffer.from(`${writeKey}:`).toString("base64")}` },
+      headers: {
+        "content-type": "application/json",
+        authorization: `Basic ${Buffer.from(`${writeKey}:`).toString("base64")}`,
+      },
       body: JSON.stringify({ userId: "pixar123", traits: { email: "carl.fredricksen@pixar.com" } }),
     });
     expect(res.status).toBe(200);
@@ -120,23 +159,51 @@ describe("enriching people", () => {
 
 describe("provider answers", () => {
   test("202 queued, then the signed callback applies the result; a bad signature is refused", async () => {
-    rig.fake.set("q.ueued@later.com", { kind: "queued", person: makePerson("q.ueued@later.com"), company: makeCompany("later.com"), callbackAfterMs: 100 });
+    rig.fake.set("q.ueued@later.com", {
+      kind: "queued",
+      person: makePerson("q.ueued@later.com"),
+      company: makeCompany("later.com"),
+      callbackAfterMs: 100,
+    });
     const user = (await call("POST", "/api/v1/users", { email: "q.ueued@later.com" })).body;
     const e = await enriched(user.id);
     expect(e.company.domain).toBe("later.com");
     expect(rig.fake.callbacks[0]?.status).toBe(200);
     expect(rig.fake.callsFor("q.ueued@later.com")).toBe(1);
-    const body = JSON.stringify({ id: "q.ueued@later.com", type: "person_company", status: 200, body: { person: null, company: null } });
-    const forged = await fetch(rig.api.server.url + "/v1/callbacks/clearbit", { method: "POST", headers: { "content-type": "application/json", "x-request-signature": "sha1=" + createHmac("sha1", "wrong").update(body).digest("hex") }, body });
+    const body = JSON.stringify({
+      id: "q.ueued@later.com",
+      type: "person_company",
+      status: 200,
+      body: { person: null, company: null },
+    });
+    const forged = await fetch(rig.api.server.url + "/v1/callbacks/clearbit", {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        "x-request-signature": "sha1=" + createHmac("sha1", "wrong").update(body).digest("hex"),
+      },
+      body,
+    });
     expect(forged.status).toBe(401);
-    const unsigned = await fetch(rig.api.server.url + "/v1/callbacks/clearbit", { method: "POST", headers: { "content-type": "application/json" }, body });
+    const unsigned = await fetch(rig.api.server.url + "/v1/callbacks/clearbit", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+    });
     expect(unsigned.status).toBe(401);
   });
 
   test("422 fails the job and records the email as invalid; 5xx is retried", async () => {
-    rig.fake.set("bad@invalid.com", { kind: "status", status: 422, type: "params_invalid", message: "email is invalid" });
+    rig.fake.set("bad@invalid.com", {
+      kind: "status",
+      status: 422,
+      type: "params_invalid",
+      message: "email is invalid",
+    });
     const user = (await call("POST", "/api/v1/users", { email: "bad@invalid.com" })).body;
-    const e = await eventually(async () => ((await enrichment(user.id)).lookup?.status === "invalid" ? enrichment(user.id) : null));
+    const e = await eventually(async () =>
+      (await enrichment(user.id)).lookup?.status === "invalid" ? enrichment(user.id) : null,
+    );
     expect(e.lookup.error).toContain("params_invalid");
     expect((await call("POST", `/api/v1/users/${user.id}/enrich`)).body.result).toBe("invalid");
   });

@@ -38,25 +38,156 @@ function prng(seed: number) {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
   const int = (n: number) => Math.floor(next() * n);
-  return { next, int, pick: <T>(items: readonly T[]): T => items[int(items.length)]!, chance: (p: number) => next() < p };
+  return {
+    next,
+    int,
+    pick: <T>(items: readonly T[]): T => items[int(items.length)]!,
+    chance: (p: number) => next() < p,
+  };
 }
 type Rng = ReturnType<typeof prng>;
 
 const FIELDS = [
-  "email", "login", "firstname", "lastname", "name", "password", "current_password", "role_ids", "active", "organization_id",
-  "group_ids", "note", "phone", "web", "traits", "userId", "anonymousId", "batch", "type", "url", "events", "conditions",
-  "webhook_ids", "match", "secret", "headers", "method", "body_template", "user_id", "title", "customer_id", "group_id",
-  "state", "priority", "body", "attachments", "data_type", "data_option", "key", "display", "api_key", "base_url", "auth",
-  "mapping", "id", "next", "_csrf", "reassign_to", "external_id", "template", "value", "field", "operator",
+  "email",
+  "login",
+  "firstname",
+  "lastname",
+  "name",
+  "password",
+  "current_password",
+  "role_ids",
+  "active",
+  "organization_id",
+  "group_ids",
+  "note",
+  "phone",
+  "web",
+  "traits",
+  "userId",
+  "anonymousId",
+  "batch",
+  "type",
+  "url",
+  "events",
+  "conditions",
+  "webhook_ids",
+  "match",
+  "secret",
+  "headers",
+  "method",
+  "body_template",
+  "user_id",
+  "title",
+  "customer_id",
+  "group_id",
+  "state",
+  "priority",
+  "body",
+  "attachments",
+  "data_type",
+  "data_option",
+  "key",
+  "display",
+  "api_key",
+  "base_url",
+  "auth",
+  "mapping",
+  "id",
+  "next",
+  "_csrf",
+  "reassign_to",
+  "external_id",
+  "template",
+  "value",
+  "field",
+  "operator",
 ];
-const QUERY_KEYS = ["limit", "cursor", "q", "sort", "order", "page", "wait", "dry_run", "next", "email", "state", "after", "status", "reassign_to"];
-const QUERY_VALUES = ["500", "-1", "0", "abc", "1e3", "", "garbage", "eyJpZCI6Ii0xIn0", "%00", "%ZZ", "%E3%80%80", "..%2F..", "%0D%0A", "9".repeat(40), "x".repeat(3000), "1.5", "true", "[]"];
-const PATH_VALUES = ["..", "%2e%2e", "%00", "%ZZ", "99999999999999999999", "-1", "0", "1.5", "abc", "%F0%9F%98%80", "9".repeat(400), "1e3", "%20", "null", "%0A"];
+const QUERY_KEYS = [
+  "limit",
+  "cursor",
+  "q",
+  "sort",
+  "order",
+  "page",
+  "wait",
+  "dry_run",
+  "next",
+  "email",
+  "state",
+  "after",
+  "status",
+  "reassign_to",
+];
+const QUERY_VALUES = [
+  "500",
+  "-1",
+  "0",
+  "abc",
+  "1e3",
+  "",
+  "garbage",
+  "eyJpZCI6Ii0xIn0",
+  "%00",
+  "%ZZ",
+  "%E3%80%80",
+  "..%2F..",
+  "%0D%0A",
+  "9".repeat(40),
+  "x".repeat(3000),
+  "1.5",
+  "true",
+  "[]",
+];
+const PATH_VALUES = [
+  "..",
+  "%2e%2e",
+  "%00",
+  "%ZZ",
+  "99999999999999999999",
+  "-1",
+  "0",
+  "1.5",
+  "abc",
+  "%F0%9F%98%80",
+  "9".repeat(400),
+  "1e3",
+  "%20",
+  "null",
+  "%0A",
+];
 const CONTENT_TYPES = [
-  "application/json", "application/json", "APPLICATION/JSON", "application/json; charset=utf-8", null, "text/plain",
-  "application/x-www-form-urlencoded", "multipart/form-data; boundary=fuzz", "text/csv", "application/xml", "Application/X-WWW-Form-Urlencoded",
+  "application/json",
+  "application/json",
+  "APPLICATION/JSON",
+  "application/json; charset=utf-8",
+  null,
+  "text/plain",
+  "application/x-www-form-urlencoded",
+  "multipart/form-data; boundary=fuzz",
+  "text/csv",
+  "application/xml",
+  "Application/X-WWW-Form-Urlencoded",
 ];
-const STRINGS = ["", " ", "\u0000", "a\u0000b", "\ud800", "x\udc00y", "../..", "<script>alert(1)</script>", "{{{ person.email }}}", "=1+1", "not-an-email", "a@b", "😀", "１２", "NaN", "2026-13-45T99:00:00Z", "\r\n", "http://127.0.0.1:1/x"];
+const STRINGS = [
+  "",
+  " ",
+  "\u0000",
+  "a\u0000b",
+  "\ud800",
+  "x\udc00y",
+  "../..",
+  "<script>alert(1)</script>",
+  "{{{ person.email }}}",
+  "=1+1",
+  "not-an-email",
+  "a@b",
+  "😀",
+  "１２",
+  "NaN",
+  "2026-13-45T99:00:00Z",
+  "\r\n",
+  "http://127.0.0.1:1/x",
+];
 
 function deepValue(depth: number, array: boolean): string {
   return array ? "[".repeat(depth) + "]".repeat(depth) : '{"a":'.repeat(depth) + "1" + "}".repeat(depth);
@@ -68,7 +199,17 @@ function value(rng: Rng, depth = 0): string {
     case 0:
       return rng.pick(["null", "true", "false"]);
     case 1:
-      return rng.pick(["0", "-1", "1e308", "-1e308", "123456789012345678901234567890", "1.5", "-0", "9007199254740993", "1e-400"]);
+      return rng.pick([
+        "0",
+        "-1",
+        "1e308",
+        "-1e308",
+        "123456789012345678901234567890",
+        "1.5",
+        "-0",
+        "9007199254740993",
+        "1e-400",
+      ]);
     case 2:
     case 3:
       return JSON.stringify(rng.pick(STRINGS));
@@ -95,7 +236,11 @@ const invalidUtf8 = new Uint8Array([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0x
 function body(rng: Rng, contentType: string | null): string | Uint8Array<ArrayBuffer> {
   const type = contentType?.toLowerCase() ?? "";
   if (type.startsWith("application/x-www-form-urlencoded") && rng.chance(0.7)) {
-    return Array.from({ length: 1 + rng.int(4) }, () => `${rng.pick(FIELDS)}=${rng.pick(["", "%ZZ", "%00", "x", "1", "-1", "%E3%80%80", "a%0D%0Ab", "x".repeat(5000), "%F0%9F"])}`).join("&");
+    return Array.from(
+      { length: 1 + rng.int(4) },
+      () =>
+        `${rng.pick(FIELDS)}=${rng.pick(["", "%ZZ", "%00", "x", "1", "-1", "%E3%80%80", "a%0D%0Ab", "x".repeat(5000), "%F0%9F"])}`,
+    ).join("&");
   }
   if (type.startsWith("multipart/form-data") && rng.chance(0.7)) {
     const field = rng.pick(FIELDS);
@@ -103,12 +248,31 @@ function body(rng: Rng, contentType: string | null): string | Uint8Array<ArrayBu
       ? `--fuzz\r\nContent-Disposition: form-data; name="${field}"\r\n\r\n${rng.pick(STRINGS)}\r\n--fuzz--\r\n`
       : `--fuzz\r\nContent-Disposition: form-data; name="${field}"; filename="a.csv"\r\nContent-Type: text/csv\r\n\r\nemail\n\u0000\n`;
   }
-  if (type.startsWith("text/csv") && rng.chance(0.7)) return rng.pick(["email\n\u0000\n", '"unterminated', "a,b\n1", "", "email,firstname\nx@example.com," + "y".repeat(5000), "\ufeffemail\r\n=1+1\r\n"]);
+  if (type.startsWith("text/csv") && rng.chance(0.7))
+    return rng.pick([
+      "email\n\u0000\n",
+      '"unterminated',
+      "a,b\n1",
+      "",
+      "email,firstname\nx@example.com," + "y".repeat(5000),
+      "\ufeffemail\r\n=1+1\r\n",
+    ]);
   switch (rng.int(10)) {
     case 0:
       return rng.pick(["null", "[]", "[{}]", '"text"', "0", "1e999", "true", "[null]"]);
     case 1:
-      return rng.pick(["{", '{"a":', '{"a":1}garbage', "nul", "{'a':1}", "", "   ", "\u0000", '{"a":"\\ud800"}', '{"__proto__":{"admin":true}}']);
+      return rng.pick([
+        "{",
+        '{"a":',
+        '{"a":1}garbage',
+        "nul",
+        "{'a':1}",
+        "",
+        "   ",
+        "\u0000",
+        '{"a":"\\ud800"}',
+        '{"__proto__":{"admin":true}}',
+      ]);
     case 2:
       return invalidUtf8;
     case 3:
@@ -121,7 +285,26 @@ function body(rng: Rng, contentType: string | null): string | Uint8Array<ArrayBu
 }
 
 /** Main tables whose row counts a refused request must leave as they were. */
-const TABLES = ["users", "organizations", "groups", "user_roles", "tickets", "articles", "attachments", "custom_fields", "api_tokens", "write_keys", "sessions", "events", "webhooks", "webhook_triggers", "crm_syncs", "audiences", "delivery_jobs", "settings"];
+const TABLES = [
+  "users",
+  "organizations",
+  "groups",
+  "user_roles",
+  "tickets",
+  "articles",
+  "attachments",
+  "custom_fields",
+  "api_tokens",
+  "write_keys",
+  "sessions",
+  "events",
+  "webhooks",
+  "webhook_triggers",
+  "crm_syncs",
+  "audiences",
+  "delivery_jobs",
+  "settings",
+];
 
 describe("fuzzing every route", () => {
   let server: TestServer;
@@ -141,7 +324,14 @@ describe("fuzzing every route", () => {
     const group = await api.post("/groups", { name: "Fuzz Group" });
     const ticket = await api.post("/tickets", { title: "Fuzz ticket", customer_id: person.id });
     const webhook = await api.post("/webhooks", { name: "fuzz hook", url: "http://127.0.0.1:9/hook" });
-    Object.assign(realIds, { id: String(person.id), userId: String(person.id), org: String(org.id), group: String(group.id), ticket: String(ticket.id), webhook: String(webhook.id) });
+    Object.assign(realIds, {
+      id: String(person.id),
+      userId: String(person.id),
+      org: String(org.id),
+      group: String(group.id),
+      ticket: String(ticket.id),
+      webhook: String(webhook.id),
+    });
     const csrf = csrfOf(await (await browser.get("/")).text());
     auth.token = { authorization: `Bearer ${token}` };
     auth.session = { cookie: `sb_session=${browser.cookies.get("sb_session")}`, "x-csrf-token": csrf };
@@ -153,16 +343,30 @@ describe("fuzzing every route", () => {
     await server?.close();
   });
 
-  const counts = () => reader.query<Record<string, number>, []>(`SELECT ${TABLES.map((t) => `(SELECT count(*) FROM ${t}) AS ${t}`).join(", ")}`).get()!;
+  const counts = () =>
+    reader
+      .query<Record<string, number>, []>(
+        `SELECT ${TABLES.map((t) => `(SELECT count(*) FROM ${t}) AS ${t}`).join(", ")}`,
+      )
+      .get()!;
 
   /** Destructive routes only ever get bad ids, so the run never deletes the records or credentials it relies on. */
-  const destructive = (method: string, route: string) => method === "DELETE" || /\/(delete|revoke|remove|rotate|rotate_secret|logout)$/.test(route) || route.startsWith("/account/");
+  const destructive = (method: string, route: string) =>
+    method === "DELETE" ||
+    /\/(delete|revoke|remove|rotate|rotate_secret|logout)$/.test(route) ||
+    route.startsWith("/account/");
 
   function generate(rng: Rng, index: number, routes: { method: string; path: string }[]): FuzzRequest {
     const { method, path: route } = rng.pick(routes);
     const api = route.startsWith("/api/");
     const ingest = route.startsWith("/v1/");
-    let identity: Identity = rng.pick(api ? ["token", "token", "token", "session", "anonymous", "writeKey"] : ingest ? ["writeKey", "writeKey", "token", "anonymous"] : ["session", "session", "session", "anonymous", "token"]);
+    let identity: Identity = rng.pick(
+      api
+        ? ["token", "token", "token", "session", "anonymous", "writeKey"]
+        : ingest
+          ? ["writeKey", "writeKey", "token", "anonymous"]
+          : ["session", "session", "session", "anonymous", "token"],
+    );
     if (route === "/logout") identity = "anonymous";
     const path = route.replace(/:(\w+)/g, (_, name: string) => {
       if (name === "type") return rng.pick(["identify", "group", "track", "alias", "nope", "%00", ".."]);
@@ -170,7 +374,9 @@ describe("fuzzing every route", () => {
       const real = realIds[name] ?? realIds.id!;
       return !destructive(method, route) && rng.chance(0.4) ? real : rng.pick(PATH_VALUES);
     });
-    const query = rng.chance(0.5) ? Array.from({ length: 1 + rng.int(3) }, () => `${rng.pick(QUERY_KEYS)}=${rng.pick(QUERY_VALUES)}`).join("&") : "";
+    const query = rng.chance(0.5)
+      ? Array.from({ length: 1 + rng.int(3) }, () => `${rng.pick(QUERY_KEYS)}=${rng.pick(QUERY_VALUES)}`).join("&")
+      : "";
     const hasBody = method !== "GET" && method !== "HEAD" && rng.chance(0.95);
     const contentType = hasBody ? rng.pick(CONTENT_TYPES) : null;
     let requestBody = hasBody ? body(rng, contentType) : undefined;
@@ -178,25 +384,43 @@ describe("fuzzing every route", () => {
     if (route === "/login" && method === "POST" && rng.chance(0.2)) {
       requestBody = `email=${encodeURIComponent(ADMIN.email)}&password=${encodeURIComponent(ADMIN.password)}&next=${rng.pick(["/", "%2F%2Fevil.example", "/%0D%0Ax", "/%E3%80%80", "%2F%09%2Fhost", "javascript:alert(1)"])}`;
     }
-    const deep = typeof requestBody === "string" && requestBody.length > 10_000 && /(\{"a":|\[){1000}/.test(requestBody.slice(0, 20_000));
+    const deep =
+      typeof requestBody === "string" &&
+      requestBody.length > 10_000 &&
+      /(\{"a":|\[){1000}/.test(requestBody.slice(0, 20_000));
     return { index, method, route, path, query, identity, contentType, body: requestBody, deep };
   }
 
   function describeRequest(r: FuzzRequest): string {
-    const bodyText = r.body === undefined ? "" : typeof r.body === "string" ? r.body : `<${r.body.length} bytes: ${Buffer.from(r.body).toString("hex")}>`;
+    const bodyText =
+      r.body === undefined
+        ? ""
+        : typeof r.body === "string"
+          ? r.body
+          : `<${r.body.length} bytes: ${Buffer.from(r.body).toString("hex")}>`;
     const shown = bodyText.length > 160 ? `${bodyText.slice(0, 160)}…(${bodyText.length} chars)` : bodyText;
     return `#${r.index} ${r.method} ${r.path}${r.query ? `?${r.query}` : ""} as ${r.identity}, Content-Type ${r.contentType ?? "(none)"}: ${JSON.stringify(shown)}`;
   }
 
   const send = async (method: string, path: string, identity: Identity, contentType: string | null, body?: string) => {
-    const res = await fetch(server.url + path, { method, headers: { ...auth[identity], ...(contentType ? { "content-type": contentType } : {}) }, body: body === undefined ? undefined : new Blob([body]), redirect: "manual" });
+    const res = await fetch(server.url + path, {
+      method,
+      headers: { ...auth[identity], ...(contentType ? { "content-type": contentType } : {}) },
+      body: body === undefined ? undefined : new Blob([body]),
+      redirect: "manual",
+    });
     const text = await res.text();
-    return { status: res.status, text, json: res.headers.get("content-type")?.startsWith("application/json") ? JSON.parse(text) : undefined };
+    return {
+      status: res.status,
+      text,
+      json: res.headers.get("content-type")?.startsWith("application/json") ? JSON.parse(text) : undefined,
+    };
   };
 
   describe("causes of 5xx and bad answers the fuzzing found", () => {
     test("a path id is digits only: DELETE /api/v1/tokens/1.5 is 404, not a revocation of token 1", async () => {
-      for (const id of ["1.5", "1e0", "1abc", " 1"]) expect((await send("DELETE", `/api/v1/tokens/${encodeURIComponent(id)}`, "token", null)).status).toBe(404);
+      for (const id of ["1.5", "1e0", "1abc", " 1"])
+        expect((await send("DELETE", `/api/v1/tokens/${encodeURIComponent(id)}`, "token", null)).status).toBe(404);
       expect((await send("GET", "/api/v1/tokens", "token", null)).status).toBe(200);
     });
 
@@ -204,12 +428,22 @@ describe("fuzzing every route", () => {
       const deep = "[".repeat(5000) + "]".repeat(5000);
       const api = await send("POST", "/api/v1/users", "token", "application/json", `{"email":${deep}}`);
       expect(api.status).toBe(400);
-      expect(api.json.error).toMatchObject({ code: "malformed_body", message: "the request body nests deeper than 64 levels" });
-      expect((await send("POST", `/people/${realIds.id}`, "session", "application/json", `{"active":${deep}}`)).status).toBe(400);
+      expect(api.json.error).toMatchObject({
+        code: "malformed_body",
+        message: "the request body nests deeper than 64 levels",
+      });
+      expect(
+        (await send("POST", `/people/${realIds.id}`, "session", "application/json", `{"active":${deep}}`)).status,
+      ).toBe(400);
     });
 
     test("an admin form posted as text, a JSON array or null is 415, not 500", async () => {
-      for (const [type, body] of [["text/plain", '{"name":"x"}'], ["application/json", "[1]"], ["application/json", "null"], ["application/json", "1e999"]]) {
+      for (const [type, body] of [
+        ["text/plain", '{"name":"x"}'],
+        ["application/json", "[1]"],
+        ["application/json", "null"],
+        ["application/json", "1e999"],
+      ]) {
         const res = await send("POST", "/triggers", "session", type!, body);
         expect({ type, body, status: res.status }).toEqual({ type, body, status: 415 });
       }
@@ -270,16 +504,24 @@ describe("fuzzing every route", () => {
           parsed = undefined;
         }
         const e = parsed?.error;
-        if (!e || typeof e.code !== "string" || typeof e.message !== "string" || !("details" in e)) fail("error shape", r, text.slice(0, 300));
+        if (!e || typeof e.code !== "string" || typeof e.message !== "string" || !("details" in e))
+          fail("error shape", r, text.slice(0, 300));
       } else if (/^\/(api|v1)\//.test(new URL(server.url + r.path).pathname)) {
         fail("not JSON", r, `${res.status} ${res.headers.get("content-type")}`);
       }
       const after = counts();
       const changed = TABLES.filter((t) => before[t] !== after[t]);
-      if (changed.length) fail("write on a 4xx", r, `${res.status}; rows changed in ${changed.map((t) => `${t} ${before[t]}→${after[t]}`).join(", ")}`);
+      if (changed.length)
+        fail(
+          "write on a 4xx",
+          r,
+          `${res.status}; rows changed in ${changed.map((t) => `${t} ${before[t]}→${after[t]}`).join(", ")}`,
+        );
     }
     const seconds = (performance.now() - started) / 1000;
-    console.log(`fuzz: ${REQUESTS} requests over ${covered.size} of ${routes.length} routes in ${seconds.toFixed(1)} s (seed ${SEED}); answers: ${JSON.stringify(statuses)}`);
+    console.log(
+      `fuzz: ${REQUESTS} requests over ${covered.size} of ${routes.length} routes in ${seconds.toFixed(1)} s (seed ${SEED}); answers: ${JSON.stringify(statuses)}`,
+    );
     expect([...failures.values()]).toEqual([]);
     // Each route is hit about REQUESTS / routes times: with a few thousand requests none is missed.
     expect(covered.size).toBe(routes.length);

@@ -12,8 +12,16 @@ beforeAll(async () => {
   server = await startTestServer();
   admin = await setupAdmin(server);
   token = await createToken(admin);
-  receiver = startReceiver((_req, i) => (i === 0 ? { status: 500, body: "boom" } : { status: 200, body: '{"ok":true}' }));
-  server.ctx.delivery.register("log-test", postTo(receiver.url, { maxAttempts: 1, spec: { headers: { authorization: "Bearer super-secret-value", "content-type": "application/json" } } }));
+  receiver = startReceiver((_req, i) =>
+    i === 0 ? { status: 500, body: "boom" } : { status: 200, body: '{"ok":true}' },
+  );
+  server.ctx.delivery.register(
+    "log-test",
+    postTo(receiver.url, {
+      maxAttempts: 1,
+      spec: { headers: { authorization: "Bearer super-secret-value", "content-type": "application/json" } },
+    }),
+  );
   server.ctx.db.transaction(() => {
     server.ctx.delivery.enqueue({ kind: "log-test", destination: "log-test:1", payload: { hello: "world" } });
   });
@@ -54,8 +62,13 @@ describe("the HTTP log", () => {
     const body = await res.json();
     expect(body.data).toHaveLength(1);
     expect(JSON.stringify(body)).not.toContain("super-secret-value");
-    const one = await fetch(`${server.url}/api/v1/http_log/${body.data[0].id}`, { headers: { authorization: `Bearer ${token}` } });
+    const one = await fetch(`${server.url}/api/v1/http_log/${body.data[0].id}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
     expect((await one.json()).facility).toBe("webhook");
-    expect((await fetch(`${server.url}/api/v1/http_log?limit=9999`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(422);
+    expect(
+      (await fetch(`${server.url}/api/v1/http_log?limit=9999`, { headers: { authorization: `Bearer ${token}` } }))
+        .status,
+    ).toBe(422);
   });
 });

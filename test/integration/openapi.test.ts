@@ -20,8 +20,16 @@ afterAll(async () => {
 });
 
 const METHODS = ["get", "post", "put", "patch", "delete"];
-const operations = (d: any) => Object.entries(d.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) => Object.keys(ops).filter((m) => METHODS.includes(m)).map((m) => `${m.toUpperCase()} ${path}`));
-const eachOperation = () => Object.entries(doc.paths as Record<string, Record<string, any>>).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ path, method, op })));
+const operations = (d: any) =>
+  Object.entries(d.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) =>
+    Object.keys(ops)
+      .filter((m) => METHODS.includes(m))
+      .map((m) => `${m.toUpperCase()} ${path}`),
+  );
+const eachOperation = () =>
+  Object.entries(doc.paths as Record<string, Record<string, any>>).flatMap(([path, ops]) =>
+    Object.entries(ops).map(([method, op]) => ({ path, method, op })),
+  );
 
 test("the document is valid OpenAPI 3.1 (checked by a real validator)", async () => {
   const result = await new Validator().validate(doc);
@@ -48,10 +56,18 @@ test("every operation declares its answer, and every write its body, from the ro
     expect([path, method, success.length]).toEqual([path, method, 1]);
     const [status, answer] = success[0]!;
     if (status === "204") expect(answer.content).toBeUndefined();
-    else expect([path, method, Object.values(answer.content as Record<string, { schema?: unknown }>)[0]?.schema]).toEqual([path, method, expect.any(Object)]);
+    else
+      expect([path, method, Object.values(answer.content as Record<string, { schema?: unknown }>)[0]?.schema]).toEqual([
+        path,
+        method,
+        expect.any(Object),
+      ]);
     if (["post", "put", "patch"].includes(method) && !path.includes("/rotate_secret")) {
       // Writes that take a body say what it is (commands such as enable, redeliver and retry take none).
-      if (op.requestBody) expect(Object.values(op.requestBody.content as Record<string, { schema?: unknown }>)[0]?.schema).toEqual(expect.any(Object));
+      if (op.requestBody)
+        expect(Object.values(op.requestBody.content as Record<string, { schema?: unknown }>)[0]?.schema).toEqual(
+          expect.any(Object),
+        );
     }
   }
 });
@@ -76,7 +92,12 @@ test("concrete operations: parameters, bodies, answers and security", () => {
   // Query parameters come from the route's query model, typed as a client sends them.
   const listUsers = doc.paths["/api/v1/users"].get;
   const param = (name: string) => listUsers.parameters.find((p: { name: string }) => p.name === name);
-  expect(param("active")).toEqual({ name: "active", in: "query", required: false, schema: { type: "string", enum: ["true", "false"] } });
+  expect(param("active")).toEqual({
+    name: "active",
+    in: "query",
+    required: false,
+    schema: { type: "string", enum: ["true", "false"] },
+  });
   expect(param("organization_id")).toMatchObject({ in: "query", schema: { type: "integer" } });
   expect(param("sort").schema.enum).toContain("last_seen_at");
   expect(listUsers.requestBody).toBeUndefined();
@@ -84,13 +105,19 @@ test("concrete operations: parameters, bodies, answers and security", () => {
 
   const byEmail = doc.paths["/api/v1/users/by-email/{email}"].put;
   expect(byEmail.parameters.map((p: { name: string }) => p.name)).toEqual(["email"]);
-  expect(doc.paths["/api/v1/users/import"].post.requestBody.content).toEqual({ "text/csv": { schema: { type: "string" } } });
+  expect(doc.paths["/api/v1/users/import"].post.requestBody.content).toEqual({
+    "text/csv": { schema: { type: "string" } },
+  });
   expect(doc.paths["/api/v1/users/import"].post.parameters.map((p: { name: string }) => p.name)).toEqual(["dry_run"]);
   expect(Object.keys(doc.paths["/api/v1/users/export.csv"].get.responses["200"].content)).toEqual(["text/csv"]);
 
   // Segment calls use the write key; the document itself and the signed callback are open.
   expect(doc.paths["/v1/batch"].post.security).toEqual([{ writeKey: [] }]);
-  expect(doc.paths["/v1/{type}"].post).toMatchObject({ summary: expect.stringMatching(/^Segment single call/), security: [{ writeKey: [] }], parameters: [{ name: "type", in: "path", required: true }] });
+  expect(doc.paths["/v1/{type}"].post).toMatchObject({
+    summary: expect.stringMatching(/^Segment single call/),
+    security: [{ writeKey: [] }],
+    parameters: [{ name: "type", in: "path", required: true }],
+  });
   expect(doc.paths["/api/v1/openapi.json"].get.security).toEqual([]);
   expect(doc.paths["/api/v1/users"].post.security).toBeUndefined(); // the document's bearer default
 });
@@ -99,13 +126,17 @@ test("every path parameter of every operation is declared, required, in the path
   for (const { path, op } of eachOperation()) {
     const names = [...path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
     const inPath = op.parameters.filter((p: { in: string }) => p.in === "path");
-    expect([path, inPath.map((p: { name: string; required: boolean }) => `${p.name}:${p.required}`)]).toEqual([path, names.map((n) => `${n}:true`)]);
+    expect([path, inPath.map((p: { name: string; required: boolean }) => `${p.name}:${p.required}`)]).toEqual([
+      path,
+      names.map((n) => `${n}:true`),
+    ]);
   }
 });
 
 test("real answers match the schemas the document declares for them", async () => {
   const ajv = new Ajv2020({ strict: false, validateFormats: false, allErrors: true });
-  const schemaOf = (method: string, path: string, status: string) => doc.paths[path][method].responses[status].content["application/json"].schema;
+  const schemaOf = (method: string, path: string, status: string) =>
+    doc.paths[path][method].responses[status].content["application/json"].schema;
   const resolve = (schema: any) => (schema.$ref ? doc.components.schemas[schema.$ref.split("/").pop()] : schema);
   const check = (method: string, path: string, status: string, res: { status: number; body: unknown }) => {
     expect([path, res.status]).toEqual([path, Number(status)]);
@@ -116,7 +147,13 @@ test("real answers match the schemas the document declares for them", async () =
 
   const org = await api.call("POST", "/api/v1/organizations", { name: "Acme", domain: "acme.example" });
   check("post", "/api/v1/organizations", "201", org);
-  const user = await api.call("POST", "/api/v1/users", { email: "ada@acme.example", firstname: "Ada", organization_id: org.body.id, roles: ["Customer"], traits: { plan: "pro" } });
+  const user = await api.call("POST", "/api/v1/users", {
+    email: "ada@acme.example",
+    firstname: "Ada",
+    organization_id: org.body.id,
+    roles: ["Customer"],
+    traits: { plan: "pro" },
+  });
   check("post", "/api/v1/users", "201", user);
   check("get", "/api/v1/users/{id}", "200", await api.call("GET", `/api/v1/users/${user.body.id}`));
   const list = await api.call("GET", "/api/v1/users?active=true&limit=1&sort=email");
@@ -125,7 +162,14 @@ test("real answers match the schemas the document declares for them", async () =
   check("get", "/api/v1/organizations/{id}", "200", await api.call("GET", `/api/v1/organizations/${org.body.id}`));
   check("get", "/api/v1/organizations", "200", await api.call("GET", "/api/v1/organizations?active=true"));
 
-  const hook = await api.call("POST", "/api/v1/webhooks", { name: "schema hook", url: receiver.url + "/hook", secret_headers: { "X-Api-Key": "s3cret" }, auth_type: "basic", auth_username: "u", auth_password: "p" });
+  const hook = await api.call("POST", "/api/v1/webhooks", {
+    name: "schema hook",
+    url: receiver.url + "/hook",
+    secret_headers: { "X-Api-Key": "s3cret" },
+    auth_type: "basic",
+    auth_username: "u",
+    auth_password: "p",
+  });
   check("post", "/api/v1/webhooks", "201", hook);
   check("get", "/api/v1/webhooks/{id}", "200", await api.call("GET", `/api/v1/webhooks/${hook.body.id}`));
   check("get", "/api/v1/webhooks", "200", await api.call("GET", "/api/v1/webhooks"));

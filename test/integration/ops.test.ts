@@ -32,13 +32,25 @@ describe("health and metrics", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toStartWith("text/plain; version=0.0.4");
     const text = await res.text();
-    const value = (series: string) => Number(text.split("\n").find((l) => l.startsWith(series + " "))?.split(" ")[1]);
-    expect(value('switchboard_http_requests_total{method="GET",route="/healthz",status="200"}')).toBeGreaterThanOrEqual(3);
+    const value = (series: string) =>
+      Number(
+        text
+          .split("\n")
+          .find((l) => l.startsWith(series + " "))
+          ?.split(" ")[1],
+      );
+    expect(value('switchboard_http_requests_total{method="GET",route="/healthz",status="200"}')).toBeGreaterThanOrEqual(
+      3,
+    );
     expect(value('switchboard_http_requests_total{method="GET",route="/api/v1/admins",status="401"}')).toBe(1);
     expect(value('switchboard_http_requests_total{method="GET",route="unmatched",status="404"}')).toBe(1);
     expect(text).toContain("# TYPE switchboard_http_request_duration_seconds histogram");
-    expect(value('switchboard_http_request_duration_seconds_bucket{method="GET",route="/healthz",le="+Inf"}')).toBeGreaterThanOrEqual(3);
-    expect(value('switchboard_http_request_duration_seconds_count{method="GET",route="/healthz"}')).toBeGreaterThanOrEqual(3);
+    expect(
+      value('switchboard_http_request_duration_seconds_bucket{method="GET",route="/healthz",le="+Inf"}'),
+    ).toBeGreaterThanOrEqual(3);
+    expect(
+      value('switchboard_http_request_duration_seconds_count{method="GET",route="/healthz"}'),
+    ).toBeGreaterThanOrEqual(3);
     expect(value('switchboard_http_request_duration_seconds_sum{method="GET",route="/healthz"}')).toBeGreaterThan(0);
     expect(value("switchboard_uptime_seconds")).toBeGreaterThanOrEqual(0);
   });
@@ -78,7 +90,14 @@ describe("request logs", () => {
     const id = res.headers.get("x-request-id")!;
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
     const line = parsed(server).find((l) => l.msg === "request" && l.request_id === id)!;
-    expect(line).toMatchObject({ level: "info", method: "GET", path: "/healthz", route: "/healthz", status: 200, ip: "127.0.0.1" });
+    expect(line).toMatchObject({
+      level: "info",
+      method: "GET",
+      path: "/healthz",
+      route: "/healthz",
+      status: 200,
+      ip: "127.0.0.1",
+    });
     expect(typeof line.duration_ms).toBe("number");
     expect(new Date(line.time).toISOString()).toBe(line.time);
     // Every line on stdout is one JSON object.
@@ -93,7 +112,7 @@ describe("request logs", () => {
     const mine = await fetch(server.url + "/healthz", { headers: { "x-request-id": "trace-abc.123_X" } });
     expect(mine.headers.get("x-request-id")).toBe("trace-abc.123_X");
     expect(parsed(server).some((l) => l.request_id === "trace-abc.123_X" && l.path === "/healthz")).toBe(true);
-    for (const bad of ["has spaces in it", "x".repeat(65), "quote\"d"]) {
+    for (const bad of ["has spaces in it", "x".repeat(65), 'quote"d']) {
       const res = await fetch(server.url + "/healthz", { headers: { "x-request-id": bad } });
       expect(res.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
     }
@@ -109,7 +128,10 @@ describe("request logs", () => {
   test("passwords and session tokens never reach the log", async () => {
     const browser = await setupAdmin(server);
     await browser.submit("/", "/logout", {});
-    await new Browser(server.url).submit("/login", "/login", { email: ADMIN.email, password: "a wrong password guess" });
+    await new Browser(server.url).submit("/login", "/login", {
+      email: ADMIN.email,
+      password: "a wrong password guess",
+    });
     const all = server.logs.join("");
     expect(all).not.toContain(ADMIN.password);
     expect(all).not.toContain("a wrong password guess");
@@ -182,7 +204,9 @@ describe("graceful shutdown of the real process", () => {
     });
     const body = JSON.stringify({ name: "in-flight" });
     // Headers only; "Expect: 100-continue" makes the server say when it has the request in hand.
-    socket.write(`POST /api/v1/tokens HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`);
+    socket.write(
+      `POST /api/v1/tokens HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`,
+    );
     for (let waited = 0; !received.includes("100 Continue"); waited += 20) {
       if (waited > 10_000) throw new Error(`no 100 Continue: ${JSON.stringify(received)}`);
       await Bun.sleep(20);
@@ -214,7 +238,9 @@ describe("health of the database's storage", () => {
       expect(body.checks.writes).toMatchObject({ status: "ok", failures: 0, last_error: null });
       expect(body.checks.disk.free_bytes).toBeGreaterThan(0);
       const metrics = await (await fetch(server.url + "/metrics")).text();
-      expect(metrics).toContain("# TYPE switchboard_database_write_failures_total counter\nswitchboard_database_write_failures_total 0\n");
+      expect(metrics).toContain(
+        "# TYPE switchboard_database_write_failures_total counter\nswitchboard_database_write_failures_total 0\n",
+      );
       expect(Number(/^switchboard_data_dir_free_bytes (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
     } finally {
       await server.close();
@@ -229,7 +255,8 @@ describe("health of the database's storage", () => {
       const pages = sqlite.query<{ page_count: number }, []>("PRAGMA page_count").get()!.page_count;
       sqlite.exec(`PRAGMA max_page_count = ${pages}`);
       let res = { status: 201, body: null as any };
-      for (let i = 0; i < 50 && res.status === 201; i++) res = await api.call("POST", "/api/v1/users", { email: `full${i}@example.com`, note: "n".repeat(4000) });
+      for (let i = 0; i < 50 && res.status === 201; i++)
+        res = await api.call("POST", "/api/v1/users", { email: `full${i}@example.com`, note: "n".repeat(4000) });
       expect(res.status).toBe(503);
       expect(res.body.error).toMatchObject({ code: "storage_unavailable", details: null });
       const health = await fetch(api.server.url + "/healthz");
@@ -240,7 +267,9 @@ describe("health of the database's storage", () => {
       expect(body.checks.writes.last_error).toContain("SQLITE_FULL");
       const metrics = await (await fetch(api.server.url + "/metrics")).text();
       expect(Number(/^switchboard_database_write_failures_total (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
-      expect(api.server.logs.some((l) => l.includes('"database write failed"') && l.includes('"code":"SQLITE_FULL"'))).toBe(true);
+      expect(
+        api.server.logs.some((l) => l.includes('"database write failed"') && l.includes('"code":"SQLITE_FULL"')),
+      ).toBe(true);
     } finally {
       await api.server.close();
     }

@@ -7,13 +7,24 @@ beforeAll(async () => {
 });
 afterAll(() => api.server.close());
 
-const rowCount = (table: string) => (api.server.ctx.db.$client.query(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+const rowCount = (table: string) =>
+  (api.server.ctx.db.$client.query(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
 
 describe("users", () => {
   test("create, read, update with events, provenance and no-op updates", async () => {
-    const created = await api.call("POST", "/api/v1/users", { email: "Grace@Example.com", firstname: "Grace", lastname: "Hopper", vip: true });
+    const created = await api.call("POST", "/api/v1/users", {
+      email: "Grace@Example.com",
+      firstname: "Grace",
+      lastname: "Hopper",
+      vip: true,
+    });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ email: "grace@example.com", login: "grace@example.com", roles: ["Customer"], vip: true });
+    expect(created.body).toMatchObject({
+      email: "grace@example.com",
+      login: "grace@example.com",
+      roles: ["Customer"],
+      vip: true,
+    });
     const id = created.body.id;
     const updated = await api.call("PATCH", `/api/v1/users/${id}`, { phone: "+1 555", firstname: "Grace" });
     expect(updated.body.phone).toBe("+1 555");
@@ -31,17 +42,35 @@ describe("users", () => {
   test("email is unique regardless of case; bad input names the field and writes nothing", async () => {
     const before = rowCount("users");
     expect((await api.call("POST", "/api/v1/users", { email: "GRACE@example.com" })).status).toBe(409);
-    const bad = await api.call("POST", "/api/v1/users", { email: "not-an-email", firstname: 5, nope: true, lastname: "x".repeat(500) });
+    const bad = await api.call("POST", "/api/v1/users", {
+      email: "not-an-email",
+      firstname: 5,
+      nope: true,
+      lastname: "x".repeat(500),
+    });
     expect(bad.status).toBe(422);
     const fields = bad.body.error.details.map((d: any) => d.field).sort();
     expect(fields).toEqual(["email", "firstname", "lastname", "nope"]);
     expect((await api.call("POST", "/api/v1/users", "{not json")).status).toBe(400);
-    const latin1 = await fetch(api.server.url + "/api/v1/users", { method: "POST", headers: { authorization: `Bearer ${api.token}`, "content-type": "application/json" }, body: new Uint8Array([0x7b, 0x22, 0x66, 0x69, 0x72, 0x73, 0x74, 0x6e, 0x61, 0x6d, 0x65, 0x22, 0x3a, 0x22, 0xe9, 0x22, 0x7d]) });
+    const latin1 = await fetch(api.server.url + "/api/v1/users", {
+      method: "POST",
+      headers: { authorization: `Bearer ${api.token}`, "content-type": "application/json" },
+      body: new Uint8Array([
+        0x7b, 0x22, 0x66, 0x69, 0x72, 0x73, 0x74, 0x6e, 0x61, 0x6d, 0x65, 0x22, 0x3a, 0x22, 0xe9, 0x22, 0x7d,
+      ]),
+    });
     expect(latin1.status).toBe(400);
     expect((await latin1.json()).error.message).toContain("UTF-8");
     expect((await api.call("PATCH", "/api/v1/users/999999", { firstname: "x" })).status).toBe(404);
     expect((await api.call("PATCH", "/api/v1/users/abc", { firstname: "x" })).status).toBe(404);
-    expect((await api.call("POST", "/api/v1/users", { email: "deep@example.com", traits: { a: { b: { c: { d: { e: { f: { g: 1 } } } } } } } })).status).toBe(422);
+    expect(
+      (
+        await api.call("POST", "/api/v1/users", {
+          email: "deep@example.com",
+          traits: { a: { b: { c: { d: { e: { f: { g: 1 } } } } } } },
+        })
+      ).status,
+    ).toBe(422);
     expect(rowCount("users")).toBe(before);
   });
 
@@ -55,7 +84,13 @@ describe("users", () => {
 
   test("list: search by name, email and organization; cursor pagination; filters", async () => {
     const org = await api.call("POST", "/api/v1/organizations", { name: "Initech Corp", domain: "initech.example" });
-    for (let i = 0; i < 7; i++) await api.call("POST", "/api/v1/users", { email: `peter${i}@initech.example`, firstname: "Peter", lastname: `Gibbons${i}`, organization_id: org.body.id });
+    for (let i = 0; i < 7; i++)
+      await api.call("POST", "/api/v1/users", {
+        email: `peter${i}@initech.example`,
+        firstname: "Peter",
+        lastname: `Gibbons${i}`,
+        organization_id: org.body.id,
+      });
     const byName = await api.call("GET", "/api/v1/users?q=gibb");
     expect(byName.body.data.length).toBe(7);
     const byOrg = await api.call("GET", "/api/v1/users?q=initech&limit=3&sort=name");
@@ -71,8 +106,27 @@ describe("users", () => {
 
 describe("custom fields", () => {
   test("defined fields are validated on write and appear flat on the object", async () => {
-    expect((await api.call("POST", "/api/v1/custom_fields", { object_type: "user", name: "plan", label: "Plan", type: "select", options: ["free", "pro"] })).status).toBe(201);
-    expect((await api.call("POST", "/api/v1/custom_fields", { object_type: "user", name: "email", label: "E", type: "text" })).status).toBe(422);
+    expect(
+      (
+        await api.call("POST", "/api/v1/custom_fields", {
+          object_type: "user",
+          name: "plan",
+          label: "Plan",
+          type: "select",
+          options: ["free", "pro"],
+        })
+      ).status,
+    ).toBe(201);
+    expect(
+      (
+        await api.call("POST", "/api/v1/custom_fields", {
+          object_type: "user",
+          name: "email",
+          label: "E",
+          type: "text",
+        })
+      ).status,
+    ).toBe(422);
     const ok = await api.call("POST", "/api/v1/users", { email: "cf@example.com", plan: "pro" });
     expect(ok.body.plan).toBe("pro");
     const bad = await api.call("POST", "/api/v1/users", { email: "cf2@example.com", plan: "gold" });
@@ -88,10 +142,23 @@ describe("tickets", () => {
     const created = await api.call("POST", "/api/v1/tickets", {
       title: "Printer on fire",
       customer_id: customer.id,
-      article: { body: "It is on fire", sender: "Customer", type: "email", attachments: [{ filename: "fire.txt", content_type: "text/plain", data: Buffer.from("flames").toString("base64") }] },
+      article: {
+        body: "It is on fire",
+        sender: "Customer",
+        type: "email",
+        attachments: [
+          { filename: "fire.txt", content_type: "text/plain", data: Buffer.from("flames").toString("base64") },
+        ],
+      },
     });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ number: expect.stringMatching(/^1\d{4}$/), state: "new", priority: "2 normal", article_count: 1, create_article_sender: "Customer" });
+    expect(created.body).toMatchObject({
+      number: expect.stringMatching(/^1\d{4}$/),
+      state: "new",
+      priority: "2 normal",
+      article_count: 1,
+      create_article_sender: "Customer",
+    });
     const url = created.body.article.attachments[0].url;
     const file = await fetch(api.server.url + url, { headers: { authorization: `Bearer ${api.token}` } });
     expect(await file.text()).toBe("flames");

@@ -1,14 +1,25 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { MAX_ATTEMPTS_PER_ACCOUNT, MAX_ATTEMPTS_PER_ADDRESS } from "../../src/http/login-throttle";
-import { ADMIN, Browser, csrfOf, setCookie, setupAdmin, signIn, startTestServer, tempDir, type TestServer } from "../support/server";
+import {
+  ADMIN,
+  Browser,
+  csrfOf,
+  setCookie,
+  setupAdmin,
+  signIn,
+  startTestServer,
+  tempDir,
+  type TestServer,
+} from "../support/server";
 
 // Sign-ins hash with argon2id: generous on a busy machine (bunfig's [test] timeout is not read by bun test).
 setDefaultTimeout(30_000);
 
 const sha256 = (s: string) => new Bun.CryptoHasher("sha256").update(s).digest("hex");
 const count = (server: TestServer, sql: string, ...params: (string | number)[]) =>
-  server.ctx.db.$client.query<{ n: number }, (string | number)[]>(`SELECT count(*) AS n FROM (${sql})`).get(...params)!.n;
+  server.ctx.db.$client.query<{ n: number }, (string | number)[]>(`SELECT count(*) AS n FROM (${sql})`).get(...params)!
+    .n;
 
 describe("first-run setup", () => {
   let server: TestServer;
@@ -30,7 +41,11 @@ describe("first-run setup", () => {
 
   test("invalid input is shown back with field errors and creates nothing", async () => {
     const browser = new Browser(server.url);
-    const res = await browser.submit("/setup", "/setup", { email: "not-an-email", password: "short", firstname: "Ada" });
+    const res = await browser.submit("/setup", "/setup", {
+      email: "not-an-email",
+      password: "short",
+      firstname: "Ada",
+    });
     expect(res.status).toBe(422);
     const page = await res.text();
     expect(page).toContain("must be a valid email address");
@@ -43,7 +58,9 @@ describe("first-run setup", () => {
 
   test("creates the first admin with an argon2id hash and signs them in with a server-side session", async () => {
     const browser = await setupAdmin(server);
-    const row = server.ctx.db.$client.query<{ id: number; email: string; password_hash: string }, []>("SELECT id, email, password_hash FROM users").get()!;
+    const row = server.ctx.db.$client
+      .query<{ id: number; email: string; password_hash: string }, []>("SELECT id, email, password_hash FROM users")
+      .get()!;
     expect(row.email).toBe(ADMIN.email);
     expect(row.password_hash.startsWith("$argon2id$")).toBe(true);
     expect(row.password_hash).not.toContain(ADMIN.password);
@@ -51,7 +68,9 @@ describe("first-run setup", () => {
     // The cookie holds a random token; the sessions table only its SHA-256.
     const token = browser.cookies.get("sb_session")!;
     expect(token.length).toBeGreaterThanOrEqual(40);
-    const session = server.ctx.db.$client.query<{ id: string; user_id: number }, [string]>("SELECT id, user_id FROM sessions WHERE id = ?").get(sha256(token));
+    const session = server.ctx.db.$client
+      .query<{ id: string; user_id: number }, [string]>("SELECT id, user_id FROM sessions WHERE id = ?")
+      .get(sha256(token));
     expect(session?.user_id).toBe(row.id);
     expect(count(server, "SELECT * FROM sessions WHERE id = ?", token)).toBe(0);
     expect((await browser.get("/")).status).toBe(200);
@@ -65,7 +84,10 @@ describe("first-run setup", () => {
     const intruder = new Browser(server.url);
     await intruder.get("/login"); // sets the pre-session CSRF cookie
     const csrf = intruder.cookies.get("sb_csrf")!;
-    const post = await intruder.request("/setup", { method: "POST", form: { _csrf: csrf, email: "intruder@example.com", password: "long enough password" } });
+    const post = await intruder.request("/setup", {
+      method: "POST",
+      form: { _csrf: csrf, email: "intruder@example.com", password: "long enough password" },
+    });
     expect(post.status).toBe(303);
     expect(post.headers.get("location")).toBe("/login");
     expect(intruder.cookies.has("sb_session")).toBe(false);
@@ -90,7 +112,10 @@ describe("sign-in and sign-out", () => {
     const login = await browser.request("/login?next=%2Ftokens");
     const page = await login.text();
     expect(page).toContain('name="next" value="&#x2F;tokens"');
-    const signedIn = await browser.request("/login", { method: "POST", form: { _csrf: csrfOf(page), email: ADMIN.email, password: ADMIN.password, next: "/tokens" } });
+    const signedIn = await browser.request("/login", {
+      method: "POST",
+      form: { _csrf: csrfOf(page), email: ADMIN.email, password: ADMIN.password, next: "/tokens" },
+    });
     expect(signedIn.status).toBe(303);
     expect(signedIn.headers.get("location")).toBe("/tokens");
   });
@@ -105,14 +130,29 @@ describe("sign-in and sign-out", () => {
 
   test("a next= with whitespace, control or non-ASCII characters falls back to / (no 500, no open redirect)", async () => {
     // Browsers drop tab and newline from URLs: "/\t/evil.example" would become "//evil.example".
-    for (const next of ["/\t/evil.example", "/\n/evil.example", "/\r\nSet-Cookie: x=1", "/a\rb", "/\u3000/evil.example", "/caf\u00e9", "/ /evil.example", "/a\\b", "/\x00x", "/\x7f"]) {
+    for (const next of [
+      "/\t/evil.example",
+      "/\n/evil.example",
+      "/\r\nSet-Cookie: x=1",
+      "/a\rb",
+      "/\u3000/evil.example",
+      "/caf\u00e9",
+      "/ /evil.example",
+      "/a\\b",
+      "/\x00x",
+      "/\x7f",
+    ]) {
       const browser = new Browser(server.url);
       const res = await browser.submit("/login", "/login", { email: ADMIN.email, password: ADMIN.password, next });
       expect(res.status, JSON.stringify(next)).toBe(303);
       expect(res.headers.get("location"), JSON.stringify(next)).toBe("/");
       expect(browser.cookies.has("sb_session")).toBe(true);
     }
-    const kept = await new Browser(server.url).submit("/login", "/login", { email: ADMIN.email, password: ADMIN.password, next: "/people?q=a%20b&sort=name#top" });
+    const kept = await new Browser(server.url).submit("/login", "/login", {
+      email: ADMIN.email,
+      password: ADMIN.password,
+      next: "/people?q=a%20b&sort=name#top",
+    });
     expect(kept.headers.get("location")).toBe("/people?q=a%20b&sort=name#top");
   });
 
@@ -121,7 +161,10 @@ describe("sign-in and sign-out", () => {
   });
 
   test("a wrong password or unknown email is refused with one message", async () => {
-    for (const [email, password] of [[ADMIN.email, "wrong password!"], ["nobody@example.com", ADMIN.password]]) {
+    for (const [email, password] of [
+      [ADMIN.email, "wrong password!"],
+      ["nobody@example.com", ADMIN.password],
+    ]) {
       const browser = new Browser(server.url);
       const res = await browser.submit("/login", "/login", { email: email!, password: password! });
       expect(res.status).toBe(401);
@@ -182,7 +225,10 @@ describe("cookies under an https base URL", () => {
     const browser = new Browser(server.url);
     const setup = await browser.get("/setup");
     expect(setCookie(setup, "sb_csrf")).toContain("Secure");
-    const res = await browser.request("/setup", { method: "POST", form: { _csrf: browser.cookies.get("sb_csrf")!, email: ADMIN.email, password: ADMIN.password } });
+    const res = await browser.request("/setup", {
+      method: "POST",
+      form: { _csrf: browser.cookies.get("sb_csrf")!, email: ADMIN.email, password: ADMIN.password },
+    });
     expect(res.status).toBe(303);
     const cookie = setCookie(res, "sb_session")!;
     expect(cookie).toContain("Secure");
@@ -200,7 +246,10 @@ describe("idle sessions", () => {
   afterAll(() => server.close());
 
   const age = (browser: Browser, ms: number) =>
-    server.ctx.db.$client.run("UPDATE sessions SET last_seen_at = last_seen_at - ? WHERE id = ?", [ms, sha256(browser.cookies.get("sb_session")!)]);
+    server.ctx.db.$client.run("UPDATE sessions SET last_seen_at = last_seen_at - ? WHERE id = ?", [
+      ms,
+      sha256(browser.cookies.get("sb_session")!),
+    ]);
 
   test("a session idle longer than --session-idle-minutes ends: the next request goes to /login", async () => {
     const browser = await signIn(server);
@@ -216,10 +265,16 @@ describe("idle sessions", () => {
     const browser = await signIn(server);
     const page = await (await browser.get("/tokens")).text();
     age(browser, 2 * 60_000);
-    const res = await browser.request("/tokens", { method: "POST", form: { _csrf: csrfOf(page), name: "after-expiry" } });
+    const res = await browser.request("/tokens", {
+      method: "POST",
+      form: { _csrf: csrfOf(page), name: "after-expiry" },
+    });
     expect(res.status).toBe(303);
     expect(res.headers.get("location")).toBe("/login");
-    const htmx = await browser.request("/tokens/1/revoke", { method: "POST", headers: { "HX-Request": "true", "X-CSRF-Token": csrfOf(page) } });
+    const htmx = await browser.request("/tokens/1/revoke", {
+      method: "POST",
+      headers: { "HX-Request": "true", "X-CSRF-Token": csrfOf(page) },
+    });
     expect(htmx.headers.get("hx-redirect")).toBe("/login");
     expect(count(server, "SELECT * FROM api_tokens")).toBe(0);
     // Signing in again from the same browser (the stale cookie still sent) works.
@@ -246,7 +301,9 @@ describe("CSRF", () => {
     server = await startTestServer();
     admin = await setupAdmin(server);
     await admin.submit("/admins", "/admins", { email: "other@example.com", password: "long enough password" });
-    other = server.ctx.db.$client.query<{ id: number }, []>("SELECT id FROM users WHERE email = 'other@example.com'").get()!;
+    other = server.ctx.db.$client
+      .query<{ id: number }, []>("SELECT id FROM users WHERE email = 'other@example.com'")
+      .get()!;
     await admin.submit("/tokens", "/tokens", { name: "csrf-target" });
     tokenId = server.ctx.db.$client.query<{ id: number }, []>("SELECT id FROM api_tokens").get()!.id;
   });
@@ -258,7 +315,14 @@ describe("CSRF", () => {
     ["/logout", {}],
     ["/admins", { email: "csrf@example.com", password: "long enough password" }],
     [`/admins/${other.id}/remove`, {}],
-    ["/account/password", { current_password: ADMIN.password, new_password: "a new long password", confirm_password: "a new long password" }],
+    [
+      "/account/password",
+      {
+        current_password: ADMIN.password,
+        new_password: "a new long password",
+        confirm_password: "a new long password",
+      },
+    ],
     ["/tokens", { name: "csrf-made" }],
     [`/tokens/${tokenId}/revoke`, {}],
   ];
@@ -284,7 +348,10 @@ describe("CSRF", () => {
     const wrong = right.slice(0, -2) + (right.endsWith("AA") ? "BB" : "AA");
     for (const [path, form] of forms()) {
       expect((await admin.request(path, { method: "POST", form: { ...form, _csrf: wrong } })).status, path).toBe(403);
-      expect((await admin.request(path, { method: "POST", form, headers: { "X-CSRF-Token": wrong } })).status, path).toBe(403);
+      expect(
+        (await admin.request(path, { method: "POST", form, headers: { "X-CSRF-Token": wrong } })).status,
+        path,
+      ).toBe(403);
     }
     await unchanged();
   });
@@ -292,7 +359,11 @@ describe("CSRF", () => {
   test("a cross-site Origin gets 403 even with the right token", async () => {
     const csrf = csrfOf(await (await admin.get("/")).text());
     for (const [path, form] of forms()) {
-      const res = await admin.request(path, { method: "POST", form: { ...form, _csrf: csrf }, headers: { origin: "https://evil.example" } });
+      const res = await admin.request(path, {
+        method: "POST",
+        form: { ...form, _csrf: csrf },
+        headers: { origin: "https://evil.example" },
+      });
       expect(res.status, path).toBe(403);
     }
     await unchanged();
@@ -301,15 +372,25 @@ describe("CSRF", () => {
   test("another signed-in admin's token is not this session's token", async () => {
     const second = await signIn(server);
     const theirs = csrfOf(await (await second.get("/")).text());
-    expect((await admin.request("/tokens", { method: "POST", form: { _csrf: theirs, name: "csrf-made" } })).status).toBe(403);
+    expect(
+      (await admin.request("/tokens", { method: "POST", form: { _csrf: theirs, name: "csrf-made" } })).status,
+    ).toBe(403);
     await unchanged();
   });
 
   test("the right token passes, as a form field or the X-CSRF-Token header, with a same-origin Origin", async () => {
     const csrf = csrfOf(await (await admin.get("/")).text());
-    const viaField = await admin.request("/tokens", { method: "POST", form: { _csrf: csrf, name: "via-field" }, headers: { origin: server.url } });
+    const viaField = await admin.request("/tokens", {
+      method: "POST",
+      form: { _csrf: csrf, name: "via-field" },
+      headers: { origin: server.url },
+    });
     expect(viaField.status).toBe(200);
-    const viaHeader = await admin.request("/tokens", { method: "POST", form: { name: "via-header" }, headers: { "X-CSRF-Token": csrf } });
+    const viaHeader = await admin.request("/tokens", {
+      method: "POST",
+      form: { name: "via-header" },
+      headers: { "X-CSRF-Token": csrf },
+    });
     expect(viaHeader.status).toBe(200);
     expect(count(server, "SELECT * FROM api_tokens WHERE name IN ('via-field', 'via-header')")).toBe(2);
   });
@@ -326,7 +407,9 @@ describe("sign-in throttling", () => {
   test("after 5 failed sign-ins the 6th, even with the right password, gets 429 with Retry-After", async () => {
     const browser = new Browser(server.url);
     for (let i = 0; i < 5; i++) {
-      expect((await browser.submit("/login", "/login", { email: ADMIN.email, password: `wrong guess ${i}` })).status).toBe(401);
+      expect(
+        (await browser.submit("/login", "/login", { email: ADMIN.email, password: `wrong guess ${i}` })).status,
+      ).toBe(401);
     }
     const res = await browser.submit("/login", "/login", { email: ADMIN.email, password: ADMIN.password });
     expect(res.status).toBe(429);
@@ -341,7 +424,14 @@ describe("sign-in throttling", () => {
   test("one address trying many accounts is throttled too", async () => {
     const statuses: number[] = [];
     for (let i = 0; i < MAX_ATTEMPTS_PER_ADDRESS; i++) {
-      statuses.push((await new Browser(server.url).submit("/login", "/login", { email: `someone${i}@example.com`, password: "whatever password" })).status);
+      statuses.push(
+        (
+          await new Browser(server.url).submit("/login", "/login", {
+            email: `someone${i}@example.com`,
+            password: "whatever password",
+          })
+        ).status,
+      );
     }
     expect(statuses.at(-1)).toBe(429);
   });
@@ -368,7 +458,13 @@ async function parallelWrongPasswords(server: TestServer, n: number, forwardedFo
   const browser = new Browser(server.url);
   const csrf = csrfOf(await (await browser.get("/login")).text());
   const headers: Record<string, string> = forwardedFor ? { "x-forwarded-for": forwardedFor } : {};
-  const posts = Array.from({ length: n }, (_, i) => browser.request("/login", { method: "POST", form: { _csrf: csrf, email: ADMIN.email, password: `wrong guess ${i}` }, headers }));
+  const posts = Array.from({ length: n }, (_, i) =>
+    browser.request("/login", {
+      method: "POST",
+      form: { _csrf: csrf, email: ADMIN.email, password: `wrong guess ${i}` },
+      headers,
+    }),
+  );
   return Promise.all(posts.map(async (p) => (await p).status));
 }
 
@@ -406,7 +502,8 @@ describe("sign-in throttling behind a trusted proxy", () => {
 
   test("an IPv6 client is counted by its /64: rotating through the addresses it owns does not escape the throttle", async () => {
     const statuses: number[] = [];
-    for (let i = 1; i <= MAX_ATTEMPTS_PER_ACCOUNT + 1; i++) statuses.push((await attempt(server, `wrong guess ${i}`, `2001:db8:7:7::${i.toString(16)}`)).status);
+    for (let i = 1; i <= MAX_ATTEMPTS_PER_ACCOUNT + 1; i++)
+      statuses.push((await attempt(server, `wrong guess ${i}`, `2001:db8:7:7::${i.toString(16)}`)).status);
     expect(statuses).toEqual([...Array(MAX_ATTEMPTS_PER_ACCOUNT).fill(401), 429]);
     // Written out in full or shortened differently, it is the same network.
     expect((await attempt(server, ADMIN.password, "2001:0DB8:0007:0007:ffff:0:0:1")).status).toBe(429);
@@ -417,7 +514,10 @@ describe("sign-in throttling behind a trusted proxy", () => {
     // The leftmost entry is whatever the client claimed; the proxy appended the address it saw.
     const res = await attempt(server, ADMIN.password, "6.6.6.6, 198.51.100.8");
     expect(res.status).toBe(303);
-    const ips = server.ctx.db.$client.query<{ ip: string }, []>("SELECT ip FROM sessions").all().map((r) => r.ip);
+    const ips = server.ctx.db.$client
+      .query<{ ip: string }, []>("SELECT ip FROM sessions")
+      .all()
+      .map((r) => r.ip);
     expect(ips).toContain("198.51.100.8");
     expect(ips).not.toContain("6.6.6.6");
     const lines = server.logs.map((l) => JSON.parse(l));
@@ -432,7 +532,8 @@ describe("sign-in throttling across a restart", () => {
     try {
       let server = await startTestServer({ dataDir });
       await setupAdmin(server);
-      for (let i = 0; i < MAX_ATTEMPTS_PER_ACCOUNT; i++) expect((await attempt(server, `wrong guess ${i}`)).status).toBe(401);
+      for (let i = 0; i < MAX_ATTEMPTS_PER_ACCOUNT; i++)
+        expect((await attempt(server, `wrong guess ${i}`)).status).toBe(401);
       await server.close();
       server = await startTestServer({ dataDir });
       try {
@@ -454,10 +555,16 @@ describe("administrators", () => {
     admin = await setupAdmin(server);
   });
   afterAll(() => server.close());
-  const idOf = (email: string) => server.ctx.db.$client.query<{ id: number }, [string]>("SELECT id FROM users WHERE email = ?").get(email)?.id;
+  const idOf = (email: string) =>
+    server.ctx.db.$client.query<{ id: number }, [string]>("SELECT id FROM users WHERE email = ?").get(email)?.id;
 
   test("an admin adds another admin, who can sign in", async () => {
-    const res = await admin.submit("/admins", "/admins", { email: "Second@Example.com", password: "second admin password", firstname: "Sec", lastname: "Ond" });
+    const res = await admin.submit("/admins", "/admins", {
+      email: "Second@Example.com",
+      password: "second admin password",
+      firstname: "Sec",
+      lastname: "Ond",
+    });
     expect(res.status).toBe(303);
     expect(res.headers.get("location")).toBe("/admins");
     const page = await (await admin.get("/admins")).text();
@@ -485,7 +592,10 @@ describe("administrators", () => {
     const res = await admin.submit("/admins", `/admins/${id}/remove`, {});
     expect(res.status).toBe(303);
     expect((await leaving.get("/")).status).toBe(303);
-    const again = await new Browser(server.url).submit("/login", "/login", { email: "leaving@example.com", password: "leaving admin password" });
+    const again = await new Browser(server.url).submit("/login", "/login", {
+      email: "leaving@example.com",
+      password: "leaving admin password",
+    });
     expect(again.status).toBe(401);
     expect(await (await admin.get("/admins")).text()).not.toContain("leaving@example.com");
   });
@@ -493,10 +603,15 @@ describe("administrators", () => {
   test("the htmx remove answers an empty 200", async () => {
     await admin.submit("/admins", "/admins", { email: "htmx@example.com", password: "htmx admin password" });
     const csrf = csrfOf(await (await admin.get("/admins")).text());
-    const res = await admin.request(`/admins/${idOf("htmx@example.com")}/remove`, { method: "POST", headers: { "HX-Request": "true", "X-CSRF-Token": csrf } });
+    const res = await admin.request(`/admins/${idOf("htmx@example.com")}/remove`, {
+      method: "POST",
+      headers: { "HX-Request": "true", "X-CSRF-Token": csrf },
+    });
     expect(res.status).toBe(200);
     // No longer an admin; a person always keeps a role, so they stay as a customer.
-    expect(count(server, "SELECT * FROM user_roles WHERE user_id = ? AND role_id = 1", idOf("htmx@example.com")!)).toBe(0);
+    expect(count(server, "SELECT * FROM user_roles WHERE user_id = ? AND role_id = 1", idOf("htmx@example.com")!)).toBe(
+      0,
+    );
   });
 
   test("an admin cannot remove themselves", async () => {
@@ -521,20 +636,34 @@ describe("changing one's own password", () => {
 
   test("a wrong current password is a 422 field error, and nothing changes", async () => {
     const browser = await signIn(server);
-    const res = await browser.submit("/account", "/account/password", { current_password: "not my password", new_password: "a brand new password", confirm_password: "a brand new password" });
+    const res = await browser.submit("/account", "/account/password", {
+      current_password: "not my password",
+      new_password: "a brand new password",
+      confirm_password: "a brand new password",
+    });
     expect(res.status).toBe(422);
     const page = await res.text();
-    expect(page).toMatch(/<p class="field-error" role="alert" id="current_password-error">is not your current password<\/p>/);
+    expect(page).toMatch(
+      /<p class="field-error" role="alert" id="current_password-error">is not your current password<\/p>/,
+    );
     expect(page).toMatch(/id="current_password"[^>]*aria-invalid="true"/);
     await signIn(server); // the old password still works
   });
 
   test("a mismatched confirmation or a short password is a 422 naming the field", async () => {
     const browser = await signIn(server);
-    const mismatch = await browser.submit("/account", "/account/password", { current_password: ADMIN.password, new_password: "a brand new password", confirm_password: "something else" });
+    const mismatch = await browser.submit("/account", "/account/password", {
+      current_password: ADMIN.password,
+      new_password: "a brand new password",
+      confirm_password: "something else",
+    });
     expect(mismatch.status).toBe(422);
     expect(await mismatch.text()).toContain("does not match the new password");
-    const short = await browser.submit("/account", "/account/password", { current_password: ADMIN.password, new_password: "short", confirm_password: "short" });
+    const short = await browser.submit("/account", "/account/password", {
+      current_password: ADMIN.password,
+      new_password: "short",
+      confirm_password: "short",
+    });
     expect(short.status).toBe(422);
     expect(await short.text()).toContain("must be at least 12 characters");
   });
@@ -542,7 +671,11 @@ describe("changing one's own password", () => {
   test("a new password signs out the admin's other sessions, not this one", async () => {
     const here = await signIn(server);
     const elsewhere = await signIn(server);
-    const res = await here.submit("/account", "/account/password", { current_password: ADMIN.password, new_password: "a brand new password", confirm_password: "a brand new password" });
+    const res = await here.submit("/account", "/account/password", {
+      current_password: ADMIN.password,
+      new_password: "a brand new password",
+      confirm_password: "a brand new password",
+    });
     expect(res.status).toBe(303);
     expect(res.headers.get("location")).toBe("/account");
     expect(await (await here.get("/account")).text()).toContain("Password changed.");
@@ -551,7 +684,10 @@ describe("changing one's own password", () => {
     const hash = server.ctx.db.$client.query<{ h: string }, []>("SELECT password_hash AS h FROM users").get()!.h;
     expect(hash.startsWith("$argon2id$")).toBe(true);
     await signIn(server, ADMIN.email, "a brand new password");
-    const old = await new Browser(server.url).submit("/login", "/login", { email: ADMIN.email, password: ADMIN.password });
+    const old = await new Browser(server.url).submit("/login", "/login", {
+      email: ADMIN.email,
+      password: ADMIN.password,
+    });
     expect(old.status).toBe(401);
   });
 });

@@ -58,7 +58,14 @@ describe("webhook admin pages (without JavaScript)", () => {
     expect(again).not.toContain("form-token-789");
     expect(again).not.toContain("bearer-secret-321");
 
-    const badTrigger = await browser.submit("/triggers/new", "/triggers", { name: "VIP customers", active: "on", match: "all", cond_field_0: "user.vip", cond_operator_0: "is", cond_value_0: "true" });
+    const badTrigger = await browser.submit("/triggers/new", "/triggers", {
+      name: "VIP customers",
+      active: "on",
+      match: "all",
+      cond_field_0: "user.vip",
+      cond_operator_0: "is",
+      cond_value_0: "true",
+    });
     expect(badTrigger.status).toBe(422);
     expect(await badTrigger.text()).toContain("choose at least one");
     const trig = await browser.submit("/triggers/new", "/triggers", {
@@ -78,7 +85,12 @@ describe("webhook admin pages (without JavaScript)", () => {
     const list = await (await browser.get("/triggers")).text();
     expect(list).toContain("VIP customers");
 
-    const call = (path: string, body: unknown) => fetch(server.url + path, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    const call = (path: string, body: unknown) =>
+      fetch(server.url + path, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
     await call("/api/v1/users", { email: "nobody@example.com" });
     await call("/api/v1/users", { email: "vip@example.com", vip: true });
     const [req] = await receiver.waitFor(1);
@@ -89,7 +101,9 @@ describe("webhook admin pages (without JavaScript)", () => {
     expect(req!.headers["x-team"]).toBe("support");
     expect(new Webhook(secret!).verify(req!.body, req!.headers)).toBeTruthy();
 
-    await eventually(() => server.ctx.delivery.listJobs({ destination: `webhook:${id}`, status: "succeeded" }).length === 1);
+    await eventually(
+      () => server.ctx.delivery.listJobs({ destination: `webhook:${id}`, status: "succeeded" }).length === 1,
+    );
     const hooks = await (await browser.get("/webhooks")).text();
     expect(hooks).toContain("CRM listener");
     expect(hooks).toContain("202");
@@ -101,14 +115,25 @@ describe("webhook admin pages (without JavaScript)", () => {
     expect(detail).toContain("thanks from the receiver");
     expect(detail).toContain("vip@example.com");
     expect(detail).not.toContain("bearer-secret-321");
-    const redo = await browser.submit(`/webhooks/${id}/deliveries/${jobId}`, `/webhooks/${id}/deliveries/${jobId}/redeliver`, {});
+    const redo = await browser.submit(
+      `/webhooks/${id}/deliveries/${jobId}`,
+      `/webhooks/${id}/deliveries/${jobId}/redeliver`,
+      {},
+    );
     expect(redo.status).toBe(303);
     await receiver.waitFor(2);
     expect(receiver.requests[1]!.headers["webhook-id"]).toBe(req!.headers["webhook-id"]!);
   });
 
   test("send test, preview and secret rotation from the edit page", async () => {
-    const created = await browser.submit("/webhooks/new", "/webhooks", { ...form, name: "Tester", url: receiver.url + "/test", auth_type: "none", auth_password: "", signature_token: "" });
+    const created = await browser.submit("/webhooks/new", "/webhooks", {
+      ...form,
+      name: "Tester",
+      url: receiver.url + "/test",
+      auth_type: "none",
+      auth_password: "",
+      signature_token: "",
+    });
     const id = Number(/action="\/webhooks\/(\d+)"/.exec(await created.text())![1]);
     const before = receiver.requests.length;
     const sent = await browser.submit(`/webhooks/${id}`, `/webhooks/${id}/test`, { sample: "user" });
@@ -120,10 +145,19 @@ describe("webhook admin pages (without JavaScript)", () => {
     expect(detail).toContain("HTTP 202");
     expect(detail).toContain("thanks from the receiver");
 
-    const preview = await browser.submit(`/webhooks/${id}`, "/webhooks/preview", { ...form, webhook_id: String(id), custom_payload: '{"who": "{{user.firstname}}"}', sample: "user" });
+    const preview = await browser.submit(`/webhooks/${id}`, "/webhooks/preview", {
+      ...form,
+      webhook_id: String(id),
+      custom_payload: '{"who": "{{user.firstname}}"}',
+      sample: "user",
+    });
     const previewPage = await preview.text();
     expect(previewPage).toContain("&quot;who&quot;: &quot;Emily \\&quot;Em\\&quot;&quot;");
-    const broken = await browser.request("/webhooks/preview", { method: "POST", headers: { "HX-Request": "true", "X-CSRF-Token": /name="_csrf" value="([^"]+)"/.exec(previewPage)![1]! }, form: { custom_payload: '{"who": {{user.firstname}}}' } });
+    const broken = await browser.request("/webhooks/preview", {
+      method: "POST",
+      headers: { "HX-Request": "true", "X-CSRF-Token": /name="_csrf" value="([^"]+)"/.exec(previewPage)![1]! },
+      form: { custom_payload: '{"who": {{user.firstname}}}' },
+    });
     expect(broken.status).toBe(422);
     expect(await broken.text()).toContain('id="preview-error"');
 

@@ -4,13 +4,28 @@ import { Webhook } from "standardwebhooks";
 import { startApi, type Api } from "../support/api";
 import { eventually, startReceiver, type Receiver } from "../support/receiver";
 
-const HIDDEN = ["password", "preferences", "login_failed", "last_login", "group_ids", "groups", "authorization_ids", "authorizations"];
+const HIDDEN = [
+  "password",
+  "preferences",
+  "login_failed",
+  "last_login",
+  "group_ids",
+  "groups",
+  "authorization_ids",
+  "authorizations",
+];
 
 describe("webhooks and triggers through the API", () => {
   let api: Api;
   let receiver: Receiver;
   beforeAll(async () => {
-    receiver = startReceiver((req) => ({ status: req.path.startsWith("/flaky") && receiver.requests.filter((r) => r.path.startsWith("/flaky")).length === 1 ? 503 : 200, body: '{"received":true}' }));
+    receiver = startReceiver((req) => ({
+      status:
+        req.path.startsWith("/flaky") && receiver.requests.filter((r) => r.path.startsWith("/flaky")).length === 1
+          ? 503
+          : 200,
+      body: '{"received":true}',
+    }));
     api = await startApi();
   });
   afterAll(async () => {
@@ -19,7 +34,12 @@ describe("webhooks and triggers through the API", () => {
   });
 
   const hook = async (path: string, extra: Record<string, unknown> = {}) => {
-    const res = await api.call("POST", "/api/v1/webhooks", { name: `hook ${path}`, url: receiver.url + path, retry_base_seconds: 1, ...extra });
+    const res = await api.call("POST", "/api/v1/webhooks", {
+      name: `hook ${path}`,
+      url: receiver.url + path,
+      retry_base_seconds: 1,
+      ...extra,
+    });
     expect(res.status).toBe(201);
     return res.body;
   };
@@ -31,17 +51,42 @@ describe("webhooks and triggers through the API", () => {
   const at = (path: string) => receiver.requests.filter((r) => r.path === path);
 
   test("a ticket trigger sends a signed, Zammad-shaped payload; secrets stay masked and out of the log", async () => {
-    const w = await hook("/tickets", { signature_token: "hub-token-123", auth_type: "basic", auth_username: "svc", auth_password: "basic-pass-456", headers: { "X-Env": "test" } });
+    const w = await hook("/tickets", {
+      signature_token: "hub-token-123",
+      auth_type: "basic",
+      auth_username: "svc",
+      auth_password: "basic-pass-456",
+      headers: { "X-Env": "test" },
+    });
     expect(w.signing_secret).toMatch(/^whsec_/);
-    await trigger({ name: "New tickets", events: ["ticket.created"], webhook_ids: [w.id], conditions: [{ field: "ticket.title", operator: "starts_with", value: "urgent" }] });
+    await trigger({
+      name: "New tickets",
+      events: ["ticket.created"],
+      webhook_ids: [w.id],
+      conditions: [{ field: "ticket.title", operator: "starts_with", value: "urgent" }],
+    });
     const org = (await api.call("POST", "/api/v1/organizations", { name: "Acme" })).body;
-    const customer = (await api.call("POST", "/api/v1/users", { email: "emily@example.com", firstname: 'Em "the" \\ Ünal', organization_id: org.id })).body;
+    const customer = (
+      await api.call("POST", "/api/v1/users", {
+        email: "emily@example.com",
+        firstname: 'Em "the" \\ Ünal',
+        organization_id: org.id,
+      })
+    ).body;
     await api.call("POST", "/api/v1/tickets", { title: "not this one", customer_id: customer.id });
-    const ticket = (await api.call("POST", "/api/v1/tickets", {
-      title: "Urgent: printer",
-      customer_id: customer.id,
-      article: { body: "help", sender: "Customer", attachments: [{ filename: "a.txt", content_type: "text/plain", data: Buffer.from("secret file").toString("base64") }] },
-    })).body;
+    const ticket = (
+      await api.call("POST", "/api/v1/tickets", {
+        title: "Urgent: printer",
+        customer_id: customer.id,
+        article: {
+          body: "help",
+          sender: "Customer",
+          attachments: [
+            { filename: "a.txt", content_type: "text/plain", data: Buffer.from("secret file").toString("base64") },
+          ],
+        },
+      })
+    ).body;
     const [req] = await receiver.waitFor(1).then(() => at("/tickets"));
     expect(req!.headers["content-type"]).toBe("application/json; charset=utf-8");
     expect(req!.headers["user-agent"]).toMatch(/^Switchboard/);
@@ -67,7 +112,10 @@ describe("webhooks and triggers through the API", () => {
       expect(body.ticket.customer).not.toHaveProperty(k);
       expect(body.ticket.created_by).not.toHaveProperty(k);
     }
-    expect(body.article.attachments[0]).toMatchObject({ filename: "a.txt", url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/api\/v1\/attachments\/\d+$/) });
+    expect(body.article.attachments[0]).toMatchObject({
+      filename: "a.txt",
+      url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/api\/v1\/attachments\/\d+$/),
+    });
     expect(req!.body).not.toContain(Buffer.from("secret file").toString("base64"));
     expect(body.event.type).toBe("ticket.created");
 
@@ -78,18 +126,32 @@ describe("webhooks and triggers through the API", () => {
     expect(shown.body.signature_token).toBe("••••••••");
     const list = await api.call("GET", `/api/v1/webhooks/${w.id}/deliveries`);
     expect(list.body.data).toHaveLength(1);
-    expect(list.body.data[0]).toMatchObject({ delivery_id: deliveryId, status: "succeeded", trigger_name: "New tickets", event_type: "ticket.created" });
+    expect(list.body.data[0]).toMatchObject({
+      delivery_id: deliveryId,
+      status: "succeeded",
+      trigger_name: "New tickets",
+      event_type: "ticket.created",
+    });
     const detail = await api.call("GET", `/api/v1/webhooks/${w.id}/deliveries/${list.body.data[0].id}`);
     expect(detail.body.attempt_log[0].response).toMatchObject({ status: 200, body: '{"received":true}' });
     // One HTTP-log entry shape: the delivery's attempt reads the same in the HTTP log.
     const attempt = detail.body.attempt_log[0];
-    expect(attempt).toMatchObject({ facility: "webhook", destination: `webhook:${w.id}`, delivery_id: deliveryId, job_id: list.body.data[0].id, attempt: 1, request: { method: "POST" } });
+    expect(attempt).toMatchObject({
+      facility: "webhook",
+      destination: `webhook:${w.id}`,
+      delivery_id: deliveryId,
+      job_id: list.body.data[0].id,
+      attempt: 1,
+      request: { method: "POST" },
+    });
     expect((await api.call("GET", `/api/v1/http_log/${attempt.id}`)).body).toEqual(attempt);
     expect((await api.call("GET", `/api/v1/http_log?destination=webhook:${w.id}`)).body.data).toContainEqual(attempt);
     const logged = JSON.stringify(detail.body.attempt_log);
     expect(logged).not.toContain("basic-pass-456");
     expect(logged).not.toContain(Buffer.from("svc:basic-pass-456").toString("base64"));
-    const health = (await api.call("GET", "/api/v1/webhooks")).body.data.find((x: { id: number }) => x.id === w.id).health;
+    const health = (await api.call("GET", "/api/v1/webhooks")).body.data.find(
+      (x: { id: number }) => x.id === w.id,
+    ).health;
     expect(health).toMatchObject({ last_status: 200, success_rate: 1, disabled: false });
 
     // Redelivery keeps the delivery id.
@@ -101,7 +163,11 @@ describe("webhooks and triggers through the API", () => {
 
   test("retries keep the delivery id; Zammad compatibility names the headers as Zammad does", async () => {
     const w = await hook("/flaky", { zammad_compat: true });
-    await trigger({ name: "Org changes", events: ["organization.created", "organization.updated"], webhook_ids: [w.id] });
+    await trigger({
+      name: "Org changes",
+      events: ["organization.created", "organization.updated"],
+      webhook_ids: [w.id],
+    });
     await api.call("POST", "/api/v1/organizations", { name: "Flaky Inc" });
     await eventually(() => at("/flaky").length === 2, 30_000, "a retry");
     const [first, second] = at("/flaky");
@@ -115,7 +181,16 @@ describe("webhooks and triggers through the API", () => {
 
   test("conditions: all/any, is, in, changed to; user events carry the user without hidden fields", async () => {
     const w = await hook("/users");
-    await trigger({ name: "VIPs", events: ["user.created", "user.updated"], webhook_ids: [w.id], match: "all", conditions: [{ field: "user.vip", operator: "changed_to", value: "true" }, { field: "user.roles", operator: "in", value: ["Customer", "Agent"] }] });
+    await trigger({
+      name: "VIPs",
+      events: ["user.created", "user.updated"],
+      webhook_ids: [w.id],
+      match: "all",
+      conditions: [
+        { field: "user.vip", operator: "changed_to", value: "true" },
+        { field: "user.roles", operator: "in", value: ["Customer", "Agent"] },
+      ],
+    });
     const u = (await api.call("POST", "/api/v1/users", { email: "plain@example.com" })).body;
     await api.call("PATCH", `/api/v1/users/${u.id}`, { note: "no vip change" });
     await api.call("PATCH", `/api/v1/users/${u.id}`, { vip: true, group_ids: [] });
@@ -129,18 +204,33 @@ describe("webhooks and triggers through the API", () => {
   });
 
   test("custom payloads escape for JSON and are validated on save with a preview", async () => {
-    const bad = await api.call("POST", "/api/v1/webhooks", { name: "bad", url: receiver.url + "/x", custom_payload: '{"t": {{ticket.title}} }' });
+    const bad = await api.call("POST", "/api/v1/webhooks", {
+      name: "bad",
+      url: receiver.url + "/x",
+      custom_payload: '{"t": {{ticket.title}} }',
+    });
     expect(bad.status).toBe(422);
     expect(bad.body.error.details[0].field).toBe("custom_payload");
     expect(bad.body.error.details[0].message).toMatch(/not valid JSON/);
-    expect((await api.call("GET", "/api/v1/webhooks")).body.data.some((x: { name: string }) => x.name === "bad")).toBe(false);
-    const preview = await api.call("POST", "/api/v1/webhooks/preview", { custom_payload: '{"name": "{{user.firstname}} {{user.lastname}}"}', sample: "user" });
+    expect((await api.call("GET", "/api/v1/webhooks")).body.data.some((x: { name: string }) => x.name === "bad")).toBe(
+      false,
+    );
+    const preview = await api.call("POST", "/api/v1/webhooks/preview", {
+      custom_payload: '{"name": "{{user.firstname}} {{user.lastname}}"}',
+      sample: "user",
+    });
     expect(preview.status).toBe(200);
     expect(JSON.parse(preview.body.body).name).toContain('"Em"');
 
-    const w = await hook("/custom", { custom_payload: '{"text": "{{trigger.name}}: {{user.firstname}}\\n{{user.note}}", "id": {{user.id}}}' });
+    const w = await hook("/custom", {
+      custom_payload: '{"text": "{{trigger.name}}: {{user.firstname}}\\n{{user.note}}", "id": {{user.id}}}',
+    });
     await trigger({ name: 'Say "hi"', events: ["user.created"], webhook_ids: [w.id] });
-    await api.call("POST", "/api/v1/users", { email: "quote@example.com", firstname: 'Zoë "Q" \\ 😀', note: "line1\nline2" });
+    await api.call("POST", "/api/v1/users", {
+      email: "quote@example.com",
+      firstname: 'Zoë "Q" \\ 😀',
+      note: "line1\nline2",
+    });
     await eventually(() => at("/custom").length === 1);
     const body = JSON.parse(at("/custom")[0]!.body);
     expect(body.text).toBe('Say "hi": Zoë "Q" \\ 😀\nline1\nline2');
@@ -163,14 +253,22 @@ describe("webhooks and triggers through the API", () => {
     expect(new Webhook(rotated.body.signing_secret).verify(req.body, req.headers)).toBeTruthy();
     await eventually(() => api.server.ctx.delivery.getJob(test1.body.id)?.status === "succeeded");
     const detail = await api.call("GET", `/api/v1/webhooks/${w.id}/deliveries/${test1.body.id}`);
-    expect(detail.body).toMatchObject({ test: true, status: "succeeded", attempt_log: [{ response: { status: 200 } }] });
+    expect(detail.body).toMatchObject({
+      test: true,
+      status: "succeeded",
+      attempt_log: [{ response: { status: 200 } }],
+    });
 
     // The grace period is 24 h from the rotation; its end is moved in the database instead of waiting.
     const HOUR = 3_600_000;
     const expiresAt = Date.parse(rotated.body.previous_secret_expires_at);
     expect(expiresAt - Date.now()).toBeGreaterThan(24 * HOUR - 60_000);
     expect(expiresAt - Date.now()).toBeLessThanOrEqual(24 * HOUR);
-    const graceEndsIn = (ms: number) => api.server.ctx.db.$client.run("UPDATE webhooks SET previous_secret_expires_at = ? WHERE id = ?", [Date.now() + ms, w.id]);
+    const graceEndsIn = (ms: number) =>
+      api.server.ctx.db.$client.run("UPDATE webhooks SET previous_secret_expires_at = ? WHERE id = ?", [
+        Date.now() + ms,
+        w.id,
+      ]);
     const sendTest = async (n: number) => {
       await api.call("POST", `/api/v1/webhooks/${w.id}/test`, {});
       await eventually(() => at("/rotate").length === n);
@@ -210,9 +308,18 @@ describe("webhooks and triggers through the API", () => {
     expect((await api.call("GET", "/api/v1/webhooks")).body.data.length).toBe(before);
     const t1 = await api.call("POST", "/api/v1/triggers", { name: "t", events: ["ticket.exploded"], webhook_ids: [1] });
     expect(t1.body.error.details[0].field).toBe("events.0");
-    const t2 = await api.call("POST", "/api/v1/triggers", { name: "t", events: ["ticket.created"], webhook_ids: [9999] });
+    const t2 = await api.call("POST", "/api/v1/triggers", {
+      name: "t",
+      events: ["ticket.created"],
+      webhook_ids: [9999],
+    });
     expect(t2.body.error.details[0].field).toBe("webhook_ids");
-    const t3 = await api.call("POST", "/api/v1/triggers", { name: "t", events: ["ticket.created"], webhook_ids: [1], conditions: [{ field: "ticket.state", operator: "is" }] });
+    const t3 = await api.call("POST", "/api/v1/triggers", {
+      name: "t",
+      events: ["ticket.created"],
+      webhook_ids: [1],
+      conditions: [{ field: "ticket.state", operator: "is" }],
+    });
     expect(t3.body.error.details[0].field).toBe("conditions.0.value");
     expect((await api.call("GET", "/api/v1/webhooks/999")).status).toBe(404);
   });

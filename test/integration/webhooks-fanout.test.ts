@@ -7,7 +7,10 @@ test("a change fanned out to three webhooks stores its payload once; pruning kee
   const api = await startApi();
   try {
     const ids: number[] = [];
-    for (const n of [1, 2, 3]) ids.push((await api.call("POST", "/api/v1/webhooks", { name: `hook ${n}`, url: `${receiver.url}/h/${n}` })).body.id);
+    for (const n of [1, 2, 3])
+      ids.push(
+        (await api.call("POST", "/api/v1/webhooks", { name: `hook ${n}`, url: `${receiver.url}/h/${n}` })).body.id,
+      );
     // The third endpoint is held (disabled), so its delivery stays queued.
     const { ctx } = api.server;
     ctx.delivery.disableDestination(`webhook:${ids[2]}`, "held by the test");
@@ -32,7 +35,11 @@ test("a change fanned out to three webhooks stores its payload once; pruning kee
     await api.call("POST", `/api/v1/webhooks/${ids[2]}/enable`);
     await receiver.waitFor(3);
     expect(receiver.requests[2]!.body).toBe(a!.body);
-    await eventually(() => ctx.delivery.countJobs("pending") + ctx.delivery.countJobs("running") === 0, 10_000, "the third delivery recorded");
+    await eventually(
+      () => ctx.delivery.countJobs("pending") + ctx.delivery.countJobs("running") === 0,
+      10_000,
+      "the third delivery recorded",
+    );
     expect(service.prunePayloads(later)).toBe(1);
   } finally {
     await api.server.close();

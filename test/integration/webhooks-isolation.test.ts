@@ -10,7 +10,11 @@ test("a hanging endpoint and a dead one do not hold back deliveries to a healthy
   const api = await startApi();
   try {
     const ids: number[] = [];
-    for (const [name, url] of [["healthy", healthy.url], ["hanging", hanging.url], ["dead", "http://127.0.0.1:9/"]] as const) {
+    for (const [name, url] of [
+      ["healthy", healthy.url],
+      ["hanging", hanging.url],
+      ["dead", "http://127.0.0.1:9/"],
+    ] as const) {
       ids.push((await api.call("POST", "/api/v1/webhooks", { name, url, timeout_seconds: 120 })).body.id);
     }
     await api.call("POST", "/api/v1/triggers", { name: "all", events: ["organization.created"], webhook_ids: ids });

@@ -5,7 +5,10 @@ export function apiClient(base: string, token: string) {
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${base}/api/v1${path}`, {
       method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
@@ -21,7 +24,13 @@ export function apiClient(base: string, token: string) {
 
 /** Mustache escapes / and = in attributes; tests compare the page as a browser reads it. */
 export function decodeEntities(html: string): string {
-  return html.replace(/&#x2F;/g, "/").replace(/&#x3D;/g, "=").replace(/&#x60;/g, "`").replace(/&#39;/g, "'").replace(/&quot;/g, '"').replace(/&amp;/g, "&");
+  return html
+    .replace(/&#x2F;/g, "/")
+    .replace(/&#x3D;/g, "=")
+    .replace(/&#x60;/g, "`")
+    .replace(/&#39;/g, "'")
+    .replace(/&quot;/g, '"')
+    .replace(/&amp;/g, "&");
 }
 
 /** A page's HTML, entities decoded, after checking the status. */
@@ -32,4 +41,8 @@ export async function pageText(browser: Browser, path: string, status = 200): Pr
 }
 
 /** Headers of an htmx request swapping into the element with this id (htmx 4 sends tag#id). */
-export const htmxHeaders = (target: string, csrf?: string): Record<string, string> => ({ "HX-Request": "true", "HX-Target": target, ...(csrf ? { "X-CSRF-Token": csrf } : {}) });
+export const htmxHeaders = (target: string, csrf?: string): Record<string, string> => ({
+  "HX-Request": "true",
+  "HX-Target": target,
+  ...(csrf ? { "X-CSRF-Token": csrf } : {}),
+});

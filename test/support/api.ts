@@ -16,7 +16,10 @@ export async function startApi(settings: Parameters<typeof startTestServer>[0] =
     async call(method, path, body) {
       const res = await fetch(server.url + path, {
         method,
-        headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body !== undefined ? { "content-type": "application/json" } : {}),
+        },
         body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
       });
       const text = await res.text();

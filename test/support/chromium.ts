@@ -4,12 +4,23 @@ import { chromium, type Browser } from "playwright-core";
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
   });
 }
 
 /** Signs a page in through the login form as the given admin and waits for the dashboard. */
-export async function signInPage(page: import("playwright-core").Page, baseUrl: string, admin: { email: string; password: string }): Promise<void> {
+export async function signInPage(
+  page: import("playwright-core").Page,
+  baseUrl: string,
+  admin: { email: string; password: string },
+): Promise<void> {
   await page.goto(baseUrl + "/login");
   await page.fill("#email", admin.email);
   await page.fill("#password", admin.password);

@@ -8,10 +8,14 @@ import { createLogger } from "../../src/log";
 import { startServer } from "../../src/server";
 
 const [dataDir, receiverUrl, count] = process.argv.slice(2);
-if (!dataDir || !receiverUrl || count === undefined) throw new Error("usage: delivery-worker.ts <dataDir> <receiverUrl> <jobsToEnqueue>");
+if (!dataDir || !receiverUrl || count === undefined)
+  throw new Error("usage: delivery-worker.ts <dataDir> <receiverUrl> <jobsToEnqueue>");
 
 const config = loadConfig({ host: "127.0.0.1", port: "0", dataDir, logLevel: "warn" }, {});
-const server = await startServer(config, createLogger("warn", (line) => process.stderr.write(line)));
+const server = await startServer(
+  config,
+  createLogger("warn", (line) => process.stderr.write(line)),
+);
 const { db, delivery } = server.ctx;
 delivery.register("crash-test", {
   facility: "webhook",

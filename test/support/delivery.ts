@@ -14,7 +14,11 @@ export function startEngine(options: Partial<EngineOptions> = {}, start = true):
   const dataDir = tempDir("switchboard-delivery-");
   const db = openDataDir(dataDir);
   const logs: string[] = [];
-  const engine = new DeliveryEngine(db, createLogger("debug", (l) => logs.push(l)), options);
+  const engine = new DeliveryEngine(
+    db,
+    createLogger("debug", (l) => logs.push(l)),
+    options,
+  );
   if (start) engine.start();
   return {
     db,
@@ -32,7 +36,10 @@ export function startEngine(options: Partial<EngineOptions> = {}, start = true):
 export const dbFile = (dataDir: string) => join(dataDir, "switchboard.db");
 
 /** A handler posting the job's payload as JSON to `url` + "/" + job id, with the delivery id as a header. */
-export function postTo(url: string, extra: Partial<DeliveryHandler> & { spec?: Partial<HttpRequestSpec> } = {}): DeliveryHandler {
+export function postTo(
+  url: string,
+  extra: Partial<DeliveryHandler> & { spec?: Partial<HttpRequestSpec> } = {},
+): DeliveryHandler {
   const { spec, ...rest } = extra;
   return {
     facility: "webhook",

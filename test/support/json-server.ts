@@ -25,7 +25,9 @@ export async function startJsonServer(collections: Record<string, unknown[]> = {
   writeFileSync(db, JSON.stringify(collections));
   const port = await freePort();
   const bin = resolve(import.meta.dir, "../../node_modules/json-server/lib/cli/bin.js");
-  const child: ChildProcess = spawn("node", [bin, db, "--port", String(port), "--host", "127.0.0.1", "--quiet"], { stdio: ["ignore", "pipe", "pipe"] });
+  const child: ChildProcess = spawn("node", [bin, db, "--port", String(port), "--host", "127.0.0.1", "--quiet"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   child.stdout!.on("data", (d) => (output += d));
   child.stderr!.on("data", (d) => (output += d));

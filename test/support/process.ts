@@ -18,7 +18,10 @@ export function cleanEnv(extra: Record<string, string> = {}): Record<string, str
 export type CliResult = { code: number; stdout: string; stderr: string };
 
 /** Runs a command to its end (killing it after `timeoutMs`) and returns its exit code and output. */
-export async function run(cmd: string[], opts: { cwd?: string; env?: Record<string, string>; stdin?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export async function run(
+  cmd: string[],
+  opts: { cwd?: string; env?: Record<string, string>; stdin?: string; timeoutMs?: number } = {},
+): Promise<CliResult> {
   const proc = Bun.spawn(cmd, {
     cwd: opts.cwd ?? ROOT,
     env: cleanEnv(opts.env),
@@ -28,7 +31,11 @@ export async function run(cmd: string[], opts: { cwd?: string; env?: Record<stri
   });
   const timer = setTimeout(() => proc.kill("SIGKILL"), opts.timeoutMs ?? 20_000);
   try {
-    const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+    const [stdout, stderr, code] = await Promise.all([
+      new Response(proc.stdout).text(),
+      new Response(proc.stderr).text(),
+      proc.exited,
+    ]);
     return { code, stdout, stderr };
   } finally {
     clearTimeout(timer);
@@ -94,8 +101,17 @@ export class ServerProcess {
     readonly url: string,
   ) {}
 
-  static async start(cmd: string[], opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<ServerProcess> {
-    const proc = Bun.spawn(cmd, { cwd: opts.cwd ?? ROOT, env: cleanEnv(opts.env), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  static async start(
+    cmd: string[],
+    opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+  ): Promise<ServerProcess> {
+    const proc = Bun.spawn(cmd, {
+      cwd: opts.cwd ?? ROOT,
+      env: cleanEnv(opts.env),
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     const stdout = new LineCollector(proc.stdout);
     const stderr = new LineCollector(proc.stderr);
     const deadline = Date.now() + (opts.timeoutMs ?? 20_000);
@@ -107,7 +123,9 @@ export class ServerProcess {
       const outcome = await Promise.race([stdout.changed(), exited, Bun.sleep(Math.max(0, Math.min(remaining, 500)))]);
       if (outcome === "exited" || proc.exitCode !== null) {
         await Promise.all([stdout.done, stderr.done]);
-        throw new Error(`server exited with ${proc.exitCode} before listening\nstdout:\n${stdout.text}\nstderr:\n${stderr.text}`);
+        throw new Error(
+          `server exited with ${proc.exitCode} before listening\nstdout:\n${stdout.text}\nstderr:\n${stderr.text}`,
+        );
       }
       if (remaining <= 0) {
         proc.kill("SIGKILL");

@@ -3,7 +3,13 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-export type ReceivedRequest = { method: string; path: string; headers: Record<string, string>; body: string; at: number };
+export type ReceivedRequest = {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+  at: number;
+};
 export type Reply = { status?: number; headers?: Record<string, string>; body?: BodyInit; delayMs?: number };
 /** Decides each answer; called with the request and how many came before it. */
 export type Script = (req: ReceivedRequest, index: number) => Reply | Promise<Reply>;
@@ -31,7 +37,13 @@ export function startReceiver(script: Script = () => ({ status: 200 }), tls?: { 
       const url = new URL(request.url);
       const headers: Record<string, string> = {};
       for (const [k, v] of request.headers) headers[k] = v;
-      const req = { method: request.method, path: url.pathname + url.search, headers, body: await request.text(), at: Date.now() };
+      const req = {
+        method: request.method,
+        path: url.pathname + url.search,
+        headers,
+        body: await request.text(),
+        at: Date.now(),
+      };
       const index = requests.length;
       requests.push(req);
       for (const w of waiters.filter((w) => requests.length >= w.n)) w.resolve();
@@ -49,7 +61,10 @@ export function startReceiver(script: Script = () => ({ status: 200 }), tls?: { 
     waitFor(n, timeoutMs = 20_000) {
       if (requests.length >= n) return Promise.resolve(requests);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`only ${requests.length} of ${n} requests arrived within ${timeoutMs} ms`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`only ${requests.length} of ${n} requests arrived within ${timeoutMs} ms`)),
+          timeoutMs,
+        );
         waiters.push({
           n,
           resolve: () => {
@@ -69,7 +84,23 @@ export function selfSignedCert(): { cert: string; key: string } {
   try {
     execFileSync(
       "openssl",
-      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "cert.pem"),
+        "-days",
+        "1",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+      ],
       { stdio: "ignore" },
     );
     return { cert: readFileSync(join(dir, "cert.pem"), "utf8"), key: readFileSync(join(dir, "key.pem"), "utf8") };

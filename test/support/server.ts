@@ -16,7 +16,10 @@ export async function startTestServer(settings: Partial<Record<SettingName, stri
   const dataDir = settings.dataDir ?? tempDir();
   const config = loadConfig({ host: "127.0.0.1", port: "0", logLevel: "debug", ...settings, dataDir }, {});
   const logs: string[] = [];
-  const server = await startServer(config, createLogger(config.logLevel, (line) => logs.push(line)));
+  const server = await startServer(
+    config,
+    createLogger(config.logLevel, (line) => logs.push(line)),
+  );
   return {
     ...server,
     dataDir,
@@ -36,7 +39,8 @@ export class Browser {
 
   async request(path: string, init: RequestInit & { form?: Record<string, string> } = {}): Promise<Response> {
     const headers = new Headers(init.headers);
-    if (this.cookies.size) headers.set("cookie", [...this.cookies].map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join("; "));
+    if (this.cookies.size)
+      headers.set("cookie", [...this.cookies].map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join("; "));
     let body = init.body;
     if (init.form) {
       body = new URLSearchParams(init.form).toString();
@@ -72,7 +76,12 @@ export const ADMIN = { email: "admin@example.com", password: "correct horse batt
 /** A browser signed in as the first admin (created through /setup). */
 export async function setupAdmin(server: { url: string }): Promise<Browser> {
   const browser = new Browser(server.url);
-  const res = await browser.submit("/setup", "/setup", { email: ADMIN.email, password: ADMIN.password, firstname: "Ada", lastname: "Admin" });
+  const res = await browser.submit("/setup", "/setup", {
+    email: ADMIN.email,
+    password: ADMIN.password,
+    firstname: "Ada",
+    lastname: "Admin",
+  });
   if (res.status !== 303) throw new Error(`setup failed with ${res.status}: ${await res.text()}`);
   return browser;
 }
@@ -86,10 +95,15 @@ export async function createToken(browser: Browser, name = "tests"): Promise<str
 }
 
 /** A browser signed in through the login form; fails the test when sign-in does not succeed. */
-export async function signIn(server: { url: string }, email = ADMIN.email, password = ADMIN.password): Promise<Browser> {
+export async function signIn(
+  server: { url: string },
+  email = ADMIN.email,
+  password = ADMIN.password,
+): Promise<Browser> {
   const browser = new Browser(server.url);
   const res = await browser.submit("/login", "/login", { email, password });
-  if (res.status !== 303 || !browser.cookies.has("sb_session")) throw new Error(`sign-in as ${email} failed with ${res.status}`);
+  if (res.status !== 303 || !browser.cookies.has("sb_session"))
+    throw new Error(`sign-in as ${email} failed with ${res.status}`);
   return browser;
 }
 

@@ -16,14 +16,50 @@ const specs: FieldSpec[] = [
 
 describe("parseForm", () => {
   test("converts form strings to the domain's types", () => {
-    expect(parseForm({ firstname: "Ann", login: "ann", age: "42.5", vip: "true", owner_id: "3", tier: "gold", user_ids: "1, 2 2,3", options: "a\r\n\n b \n", org: "7", _csrf: "x" }, specs)).toEqual({
-      firstname: "Ann", login: "ann", age: 42.5, vip: true, owner_id: 3, tier: "gold", user_ids: [1, 2, 3], options: ["a", "b"], org: 7,
+    expect(
+      parseForm(
+        {
+          firstname: "Ann",
+          login: "ann",
+          age: "42.5",
+          vip: "true",
+          owner_id: "3",
+          tier: "gold",
+          user_ids: "1, 2 2,3",
+          options: "a\r\n\n b \n",
+          org: "7",
+          _csrf: "x",
+        },
+        specs,
+      ),
+    ).toEqual({
+      firstname: "Ann",
+      login: "ann",
+      age: 42.5,
+      vip: true,
+      owner_id: 3,
+      tier: "gold",
+      user_ids: [1, 2, 3],
+      options: ["a", "b"],
+      org: 7,
     });
   });
 
   test('"" clears (null) unless the field says omit; an unchecked box is false; absent fields stay absent', () => {
-    expect(parseForm({ firstname: "", login: " ", age: "", owner_id: "", tier: "", user_ids: "", options: "", org: "" }, specs)).toEqual({
-      firstname: null, age: null, vip: false, owner_id: null, tier: null, user_ids: [], options: [], org: null,
+    expect(
+      parseForm(
+        { firstname: "", login: " ", age: "", owner_id: "", tier: "", user_ids: "", options: "", org: "" },
+        specs,
+      ),
+    ).toEqual({
+      firstname: null,
+      age: null,
+      vip: false,
+      owner_id: null,
+      tier: null,
+      user_ids: [],
+      options: [],
+      org: null,
     });
     expect(parseForm({}, specs)).toEqual({ vip: false });
   });
@@ -39,7 +75,9 @@ describe("parseForm", () => {
   });
 
   test("a required text stays empty, so the domain says it is required", () => {
-    expect(parseForm({ name: " " }, [{ name: "name", label: "Name", kind: "text", required: true }])).toEqual({ name: "" });
+    expect(parseForm({ name: " " }, [{ name: "name", label: "Name", kind: "text", required: true }])).toEqual({
+      name: "",
+    });
   });
 
   test("of repeated values the last one counts", () => {
@@ -55,8 +93,17 @@ describe("fieldViews and formView", () => {
       { name: "seats", label: "Seats", type: "number", options: [], required: false },
       { name: "churned", label: "Churned", type: "boolean", options: [], required: false },
     ] as never);
-    const views = fieldViews(custom, { tier: "gold", since: "2024-01-02", seats: 3, churned: true }, { seats: "must be a number" });
-    expect(views.map((v) => [v.isSelect, v.inputType, v.value])).toEqual([[true, "text", "gold"], [false, "date", "2024-01-02"], [false, "number", "3"], [false, "text", "true"]]);
+    const views = fieldViews(
+      custom,
+      { tier: "gold", since: "2024-01-02", seats: 3, churned: true },
+      { seats: "must be a number" },
+    );
+    expect(views.map((v) => [v.isSelect, v.inputType, v.value])).toEqual([
+      [true, "text", "gold"],
+      [false, "date", "2024-01-02"],
+      [false, "number", "3"],
+      [false, "text", "true"],
+    ]);
     expect(views[0]!.choices).toEqual([{ value: "gold", label: "gold", selected: true }]);
     expect(views[3]!.isCheckbox && views[3]!.checked).toBe(true);
     expect(views[2]).toMatchObject({ error: "must be a number", invalid: "true", describedBy: "f-seats-error" });
@@ -64,7 +111,13 @@ describe("fieldViews and formView", () => {
   });
 
   test("the first invalid input gets focus; errors no input shows are listed", () => {
-    const form = formView({ action: "/x", submitLabel: "Save", specs: specs.slice(0, 3), values: {}, errors: { age: "bad", firstname: "worse", roles: "unknown" } });
+    const form = formView({
+      action: "/x",
+      submitLabel: "Save",
+      specs: specs.slice(0, 3),
+      values: {},
+      errors: { age: "bad", firstname: "worse", roles: "unknown" },
+    });
     expect(form.fields.filter((f) => f.autofocus).map((f) => f.name)).toEqual(["firstname"]);
     expect(form.otherErrors).toEqual(["roles: unknown"]);
   });

@@ -25,8 +25,15 @@ describe("migration 0010_admin_ownership", () => {
 
     migrate(db, migrations);
 
-    expect(db.query("SELECT key, value FROM settings WHERE key = 'admin.first_created_at'").get()).toEqual({ key: "admin.first_created_at", value: "100" });
-    const tokens = db.query<{ id: number; created_by_id: number | null; revoked: number }, []>("SELECT id, created_by_id, revoked_at IS NOT NULL AS revoked FROM api_tokens ORDER BY id").all();
+    expect(db.query("SELECT key, value FROM settings WHERE key = 'admin.first_created_at'").get()).toEqual({
+      key: "admin.first_created_at",
+      value: "100",
+    });
+    const tokens = db
+      .query<{ id: number; created_by_id: number | null; revoked: number }, []>(
+        "SELECT id, created_by_id, revoked_at IS NOT NULL AS revoked FROM api_tokens ORDER BY id",
+      )
+      .all();
     expect(tokens).toEqual([
       { id: 1, created_by_id: 1, revoked: 1 },
       // Before 0010 a token lost its maker only when that admin was deleted: it dies with them, as tokens do now.

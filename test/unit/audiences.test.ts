@@ -33,7 +33,7 @@ describe("conditions", () => {
     expect(m(c("missing", "neq", "x"))).toBe(true);
   });
 
-  test("exists / not_exists: null, \"\" and a missing path are absent", () => {
+  test('exists / not_exists: null, "" and a missing path are absent', () => {
     for (const field of ["empty", "none", "missing", "traits.missing", "email.deeper"]) {
       expect([field, m(c(field, "exists"))]).toEqual([field, false]);
       expect(m(c(field, "not_exists"))).toBe(true);
@@ -94,10 +94,16 @@ describe("membership", () => {
     const feed = new EventFeed(db);
     const audiences = new Audiences(db, feed);
     feed.onRecord((tx, e) => audiences.onEvent(tx, e));
-    const user = (email: string, traits: Record<string, unknown> = {}) => createUser(people(db, feed), { email, traits }, actor).id;
+    const user = (email: string, traits: Record<string, unknown> = {}) =>
+      createUser(people(db, feed), { email, traits }, actor).id;
     /** The flips recorded for a user: the audience events, oldest first. */
     const flips = (userId: number) =>
-      db.select().from(events).where(eq(events.objectId, userId)).orderBy(asc(events.id)).all()
+      db
+        .select()
+        .from(events)
+        .where(eq(events.objectId, userId))
+        .orderBy(asc(events.id))
+        .all()
         .filter((e) => e.type === "user.updated" && e.source === "system")
         .map((e) => e.changes);
     return { db, feed, audiences, user, flips };
@@ -112,7 +118,12 @@ describe("membership", () => {
     expect(audiences.memberCount(a.id)).toBe(1);
     expect(flips(pro)).toEqual([{ pro_plan: [false, true] }]);
     expect(flips(free)).toEqual([]);
-    expect(audienceFlags(db, [pro, free])).toEqual(new Map([[pro, { pro_plan: true }], [free, { pro_plan: false }]]));
+    expect(audienceFlags(db, [pro, free])).toEqual(
+      new Map([
+        [pro, { pro_plan: true }],
+        [free, { pro_plan: false }],
+      ]),
+    );
   });
 
   test("a change to a user flips their membership both ways; a change that does not matter flips nothing", () => {
@@ -131,7 +142,9 @@ describe("membership", () => {
     const id = user("a@acme.com");
     audiences.create({ name: "Acme people", conditions: [c("clearbit_company_name", "eq", "Acme")] });
     expect(flips(id)).toEqual([]);
-    db.insert(userEnrichments).values({ userId: id, email: "a@acme.com", person: null, company: { name: "ACME" }, checkedAt: new Date() }).run();
+    db.insert(userEnrichments)
+      .values({ userId: id, email: "a@acme.com", person: null, company: { name: "ACME" }, checkedAt: new Date() })
+      .run();
     expect(audiences.refreshAll()).toBe(1);
     expect(flips(id)).toEqual([{ acme_people: [false, true] }]);
     expect(audiences.refreshAll()).toBe(0);
@@ -143,14 +156,21 @@ describe("membership", () => {
     const a = audiences.create({ name: "Pro", conditions: [c("traits.plan", "eq", "pro")] });
     audiences.update(a.id, { name: "Paying", key: "paying", conditions: [c("traits.plan", "eq", "pro")] });
     audiences.delete(a.id);
-    expect(flips(id)).toEqual([{ pro: [false, true] }, { pro: [true, null] }, { paying: [false, true] }, { paying: [true, null] }]);
+    expect(flips(id)).toEqual([
+      { pro: [false, true] },
+      { pro: [true, null] },
+      { paying: [false, true] },
+      { paying: [true, null] },
+    ]);
     expect(audiences.list()).toEqual([]);
   });
 
   test("a property may not shadow a built-in field, a clearbit_ trait or another audience", () => {
     const { audiences } = fixture();
     expect(() => audiences.create({ name: "Email", conditions: [c("email", "exists")] })).toThrow(ValidationError);
-    expect(() => audiences.create({ name: "Clearbit company", conditions: [c("email", "exists")] })).toThrow(ValidationError);
+    expect(() => audiences.create({ name: "Clearbit company", conditions: [c("email", "exists")] })).toThrow(
+      ValidationError,
+    );
     expect(() => audiences.create({ name: "x", conditions: [] })).toThrow(ValidationError);
     audiences.create({ name: "Known", conditions: [c("email", "exists")] });
     expect(() => audiences.create({ name: "known", conditions: [c("email", "exists")] })).toThrow(/already exists/);

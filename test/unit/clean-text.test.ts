@@ -5,7 +5,12 @@ import { validate, ValidationError } from "../../src/errors";
 
 describe("text the appliance never stores", () => {
   test("NUL and lone surrogates are named by their path, in strings and in keys, at any depth", () => {
-    const input = { ok: "fine 😀", a: "x\0y", nested: { list: ["good", "\ud800"], "k\udc00": 1 }, deep: JSON.parse('{"x":' .repeat(3000) + '"\\u0000"' + "}".repeat(3000)) };
+    const input = {
+      ok: "fine 😀",
+      a: "x\0y",
+      nested: { list: ["good", "\ud800"], "k\udc00": 1 },
+      deep: JSON.parse('{"x":'.repeat(3000) + '"\\u0000"' + "}".repeat(3000)),
+    };
     const fields = unstorableText(input).map((i) => i.field);
     expect(fields.slice(0, 3)).toEqual(["a", "nested.list.1", "nested.k\udc00"]);
     expect(fields[3]).toBe(["deep", ...Array(3000).fill("x")].join("."));
@@ -30,6 +35,8 @@ describe("text the appliance never stores", () => {
     }
     expect(err).toBeInstanceOf(ValidationError);
     expect((err as ValidationError).kind).toBe("invalid");
-    expect((err as ValidationError).issues).toEqual([{ field: "traits.bio", message: "must not contain NUL characters (U+0000)" }]);
+    expect((err as ValidationError).issues).toEqual([
+      { field: "traits.bio", message: "must not contain NUL characters (U+0000)" },
+    ]);
   });
 });

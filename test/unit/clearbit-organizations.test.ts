@@ -18,13 +18,20 @@ const admin: Actor = { id: null, source: "ui" };
 function fixture(settings: { create_organizations?: boolean; organizations_shared?: boolean } = {}) {
   const db = memoryDb();
   const events = new EventFeed(db);
-  const delivery = new DeliveryEngine(db, createLogger("error", () => {}));
+  const delivery = new DeliveryEngine(
+    db,
+    createLogger("error", () => {}),
+  );
   const clearbit = new ClearbitEnrichment({ db, events, delivery } as Pick<Core, "db" | "events" | "delivery"> as Core);
   clearbit.settings = { ...clearbit.settings, create_organizations: false, organizations_shared: false, ...settings };
-  const user = (email: string, extra: Record<string, unknown> = {}) => createUser(people(db, events), { email, ...extra }, api).id;
+  const user = (email: string, extra: Record<string, unknown> = {}) =>
+    createUser(people(db, events), { email, ...extra }, api).id;
   const org = (input: Record<string, unknown>, actor = api) => createOrganization(db, events, input, actor).id;
-  const answer = (email: string, company: Record<string, unknown> | null, person: Record<string, unknown> | null = null) =>
-    db.transaction((tx) => clearbit.applyLookupResult(tx, email, { person, company } as Answer));
+  const answer = (
+    email: string,
+    company: Record<string, unknown> | null,
+    person: Record<string, unknown> | null = null,
+  ) => db.transaction((tx) => clearbit.applyLookupResult(tx, email, { person, company } as Answer));
   const orgOf = (userId: number) => getUserRow(db, userId).organizationId;
   const orgs = () => db.select().from(organizations).orderBy(asc(organizations.id)).all();
   return { db, events, clearbit, user, org, answer, orgOf, orgs };
@@ -92,7 +99,10 @@ describe("clearbit: the company's organization", () => {
     answer("ada@acme.com", { name: "Acme", domain: "acme.com", description: "v1" });
     const other = org({ name: "Acme Inc" });
     answer("ada@acme.com", { name: "Acme Inc", domain: "acme.com", description: "v2" });
-    expect(orgs().map((o) => [o.name, o.note])).toEqual([["Acme", "v2"], ["Acme Inc", null]]);
+    expect(orgs().map((o) => [o.name, o.note])).toEqual([
+      ["Acme", "v2"],
+      ["Acme Inc", null],
+    ]);
     expect(orgs()[1]!.id).toBe(other);
   });
 
@@ -103,8 +113,12 @@ describe("clearbit: the company's organization", () => {
     answer("ada@acme.com", null, { name: { givenName: "Ada" }, employment: { domain: "acme.com" } });
     expect(orgOf(id)).toBe(acme);
     expect(getUserRow(db, id).firstname).toBe("Ada");
-    const jobs = db.$client.query<{ payload: string }, []>("SELECT payload FROM delivery_jobs WHERE kind = 'clearbit'").all();
-    expect(jobs.map((j) => JSON.parse(j.payload))).toEqual([{ type: "company", email: "ada@acme.com", domain: "acme.com" }]);
+    const jobs = db.$client
+      .query<{ payload: string }, []>("SELECT payload FROM delivery_jobs WHERE kind = 'clearbit'")
+      .all();
+    expect(jobs.map((j) => JSON.parse(j.payload))).toEqual([
+      { type: "company", email: "ada@acme.com", domain: "acme.com" },
+    ]);
   });
 });
 
@@ -113,8 +127,17 @@ describe("clearbit: merging an answer into the person", () => {
     const { db, events, user, answer } = fixture();
     const id = user("ada@acme.com", { lastname: "From API" });
     updateUser(people(db, events), id, { note: "admin's note" }, admin);
-    answer("ada@acme.com", null, { name: { givenName: "Ada", familyName: "Lovelace" }, bio: "bio v1", site: "https://v1" });
-    expect(getUserRow(db, id)).toMatchObject({ firstname: "Ada", lastname: "From API", note: "admin's note", web: "https://v1" });
+    answer("ada@acme.com", null, {
+      name: { givenName: "Ada", familyName: "Lovelace" },
+      bio: "bio v1",
+      site: "https://v1",
+    });
+    expect(getUserRow(db, id)).toMatchObject({
+      firstname: "Ada",
+      lastname: "From API",
+      note: "admin's note",
+      web: "https://v1",
+    });
     answer("ada@acme.com", null, { name: { givenName: "Ada" }, site: "https://v2" });
     const row = getUserRow(db, id);
     expect(row).toMatchObject({ firstname: "Ada", web: "https://v2", note: "admin's note" });

@@ -30,7 +30,9 @@ describe("clientAddress", () => {
   });
 
   test("only addresses and CIDR ranges are accepted as trusted proxies", () => {
-    for (const ok of ["127.0.0.1", "10.0.0.0/8", "0.0.0.0/0", "::1", "fd00::/8", "2001:db8::/128"]) expect(isAddressOrRange(ok), ok).toBe(true);
-    for (const bad of ["localhost", "10.0.0.0/33", "::/129", "10.0.0.0/", "10.0.0.0/8/8", "10.0.0.0/x", "1.2.3"]) expect(isAddressOrRange(bad), bad).toBe(false);
+    for (const ok of ["127.0.0.1", "10.0.0.0/8", "0.0.0.0/0", "::1", "fd00::/8", "2001:db8::/128"])
+      expect(isAddressOrRange(ok), ok).toBe(true);
+    for (const bad of ["localhost", "10.0.0.0/33", "::/129", "10.0.0.0/", "10.0.0.0/8/8", "10.0.0.0/x", "1.2.3"])
+      expect(isAddressOrRange(bad), bad).toBe(false);
   });
 });

@@ -5,13 +5,33 @@ import { matches, OPERATORS as AUDIENCE_OPERATORS } from "../../src/enrichment/a
 import type { ChangeEvent } from "../../src/events/feed";
 import { conditionHolds as triggerHolds, OPERATORS as TRIGGER_OPERATORS } from "../../src/webhooks/conditions";
 
-const event: ChangeEvent = { id: 1, type: "user.updated", objectType: "user", objectId: 7, changes: { organization_id: [null, 2] }, actorId: null, source: "ui", createdAt: new Date() };
-const person = { email: "Ada@Example.com", roles: ["Agent", "Customer"], organization: { id: 2, name: "Acme" }, organization_id: 2, orders: 3, empty: "" };
+const event: ChangeEvent = {
+  id: 1,
+  type: "user.updated",
+  objectType: "user",
+  objectId: 7,
+  changes: { organization_id: [null, 2] },
+  actorId: null,
+  source: "ui",
+  createdAt: new Date(),
+};
+const person = {
+  email: "Ada@Example.com",
+  roles: ["Agent", "Customer"],
+  organization: { id: 2, name: "Acme" },
+  organization_id: 2,
+  orders: 3,
+  empty: "",
+};
 
 describe("one condition language", () => {
   test("triggers, audiences and CRM filters offer operators of the one language, each with one label", () => {
     const known = new Set<string>(OPERATORS);
-    for (const op of [...TRIGGER_OPERATORS, ...AUDIENCE_OPERATORS.map((o) => ({ eq: "is", neq: "is_not" })[o as string] ?? o)]) expect(known.has(op)).toBe(true);
+    for (const op of [
+      ...TRIGGER_OPERATORS,
+      ...AUDIENCE_OPERATORS.map((o) => ({ eq: "is", neq: "is_not" })[o as string] ?? o),
+    ])
+      expect(known.has(op)).toBe(true);
     expect(Object.keys(OPERATOR_LABELS).sort()).toEqual([...OPERATORS].sort());
   });
 
@@ -40,7 +60,9 @@ describe("one condition language", () => {
 
   test("changed and changed to need the event; numbers compare as numbers", () => {
     expect(conditionHolds({ field: "user.organization", op: "changed" }, { user: person }, { event })).toBe(true);
-    expect(conditionHolds({ field: "user.organization", op: "changed_to", value: "ACME" }, { user: person }, { event })).toBe(true);
+    expect(
+      conditionHolds({ field: "user.organization", op: "changed_to", value: "ACME" }, { user: person }, { event }),
+    ).toBe(true);
     expect(conditionHolds({ field: "user.organization", op: "changed" }, { user: person })).toBe(false);
     expect(conditionHolds({ field: "orders", op: "lt", value: "10" }, person)).toBe(true);
   });

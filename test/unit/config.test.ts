@@ -14,22 +14,40 @@ const errorOf = (fn: () => unknown): ConfigError => {
 describe("loadConfig", () => {
   test("defaults", () => {
     const c = loadConfig({}, {});
-    expect(c).toMatchObject({ host: "127.0.0.1", port: 8080, dataDir: "./data", baseUrl: "", logLevel: "info", bodyLimit: 1048576, sessionIdleMinutes: 480 });
+    expect(c).toMatchObject({
+      host: "127.0.0.1",
+      port: 8080,
+      dataDir: "./data",
+      baseUrl: "",
+      logLevel: "info",
+      bodyLimit: 1048576,
+      sessionIdleMinutes: 480,
+    });
     expect(c.publicUrl).toBe("http://127.0.0.1:8080");
     expect(c.secureCookies).toBe(false);
   });
 
   test("reads SWITCHBOARD_* variables", () => {
-    const c = loadConfig({}, {
-      SWITCHBOARD_HOST: "0.0.0.0",
-      SWITCHBOARD_PORT: "9000",
-      SWITCHBOARD_DATA_DIR: "/var/lib/sb",
-      SWITCHBOARD_BASE_URL: "https://sb.example.com/",
-      SWITCHBOARD_LOG_LEVEL: "warn",
-      SWITCHBOARD_BODY_LIMIT: "4096",
-      SWITCHBOARD_SESSION_IDLE_MINUTES: "15",
+    const c = loadConfig(
+      {},
+      {
+        SWITCHBOARD_HOST: "0.0.0.0",
+        SWITCHBOARD_PORT: "9000",
+        SWITCHBOARD_DATA_DIR: "/var/lib/sb",
+        SWITCHBOARD_BASE_URL: "https://sb.example.com/",
+        SWITCHBOARD_LOG_LEVEL: "warn",
+        SWITCHBOARD_BODY_LIMIT: "4096",
+        SWITCHBOARD_SESSION_IDLE_MINUTES: "15",
+      },
+    );
+    expect(c).toMatchObject({
+      host: "0.0.0.0",
+      port: 9000,
+      dataDir: "/var/lib/sb",
+      logLevel: "warn",
+      bodyLimit: 4096,
+      sessionIdleMinutes: 15,
     });
-    expect(c).toMatchObject({ host: "0.0.0.0", port: 9000, dataDir: "/var/lib/sb", logLevel: "warn", bodyLimit: 4096, sessionIdleMinutes: 15 });
     expect(c.baseUrl).toBe("https://sb.example.com");
     expect(c.publicUrl).toBe("https://sb.example.com");
     expect(c.secureCookies).toBe(true);
@@ -44,7 +62,10 @@ describe("loadConfig", () => {
   });
 
   test("an empty environment variable counts as unset", () => {
-    expect(loadConfig({}, { SWITCHBOARD_PORT: "", SWITCHBOARD_LOG_LEVEL: "" })).toMatchObject({ port: 8080, logLevel: "info" });
+    expect(loadConfig({}, { SWITCHBOARD_PORT: "", SWITCHBOARD_LOG_LEVEL: "" })).toMatchObject({
+      port: 8080,
+      logLevel: "info",
+    });
   });
 
   test("an http base URL keeps cookies non-Secure; IPv6 hosts are bracketed", () => {
@@ -87,7 +108,11 @@ describe("loadConfig", () => {
 
   test("--trusted-proxy is off by default and takes comma-separated addresses and CIDR ranges", () => {
     expect(loadConfig({}, {}).trustedProxy).toEqual([]);
-    expect(loadConfig({}, { SWITCHBOARD_TRUSTED_PROXY: "10.0.0.1, 172.16.0.0/12,::1" }).trustedProxy).toEqual(["10.0.0.1", "172.16.0.0/12", "::1"]);
+    expect(loadConfig({}, { SWITCHBOARD_TRUSTED_PROXY: "10.0.0.1, 172.16.0.0/12,::1" }).trustedProxy).toEqual([
+      "10.0.0.1",
+      "172.16.0.0/12",
+      "::1",
+    ]);
   });
 
   test("the message shows the offending value", () => {

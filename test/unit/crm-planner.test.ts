@@ -9,27 +9,46 @@ import { createLogger } from "../../src/log";
 import { memoryDb, people } from "../support/unit-db";
 
 const actor: Actor = { id: null, source: "api" };
-const op = (method: CrmOperation["method"], enabled: boolean): CrmOperation => ({ enabled, method, url: "https://crm.example/people", headers: "", data: "", tlsVerify: true, timeoutSeconds: 15 });
+const op = (method: CrmOperation["method"], enabled: boolean): CrmOperation => ({
+  enabled,
+  method,
+  url: "https://crm.example/people",
+  headers: "",
+  data: "",
+  tlsVerify: true,
+  timeoutSeconds: 15,
+});
 
 function fixture() {
   const db = memoryDb();
   const feed = new EventFeed(db);
-  const delivery = new DeliveryEngine(db, createLogger("error", () => {})); // never started: jobs stay queued
+  const delivery = new DeliveryEngine(
+    db,
+    createLogger("error", () => {}),
+  ); // never started: jobs stay queued
   const planner = new CrmSyncPlanner(db, delivery);
   feed.onRecord((_tx, e) => planner.onEvent(e));
   const addSync = (o: { filter?: Partial<CrmFilter>; update?: boolean; delete?: boolean; enabled?: boolean } = {}) =>
-    db.insert(crmSyncs).values({
-      name: "CRM",
-      enabled: o.enabled ?? true,
-      filter: { role: null, organizationId: null, ...o.filter },
-      createOp: op("POST", true),
-      updateOp: op("PUT", o.update ?? true),
-      deleteOp: op("DELETE", o.delete ?? true),
-    }).returning().get();
+    db
+      .insert(crmSyncs)
+      .values({
+        name: "CRM",
+        enabled: o.enabled ?? true,
+        filter: { role: null, organizationId: null, ...o.filter },
+        createOp: op("POST", true),
+        updateOp: op("PUT", o.update ?? true),
+        deleteOp: op("DELETE", o.delete ?? true),
+      })
+      .returning()
+      .get();
   const user = (input: Record<string, unknown>) => createUser(people(db, feed), input, actor).id;
   /** The CRM calls queued, oldest first. */
   const calls = () =>
-    db.$client.query<{ id: number; destination: string; ordering_key: string; status: string; payload: string }, []>(`SELECT id, destination, ordering_key, status, payload FROM delivery_jobs WHERE kind = '${CRM_JOB_KIND}' ORDER BY id`).all()
+    db.$client
+      .query<{ id: number; destination: string; ordering_key: string; status: string; payload: string }, []>(
+        `SELECT id, destination, ordering_key, status, payload FROM delivery_jobs WHERE kind = '${CRM_JOB_KIND}' ORDER BY id`,
+      )
+      .all()
       .map((j) => ({ ...j, payload: JSON.parse(j.payload) as CrmJobPayload }));
   const ops = () => calls().map((c) => `${c.payload.op}:${c.payload.userId}`);
   /** What the delivery handler does when a create succeeded: the job is done and the CRM id linked. */
@@ -48,8 +67,17 @@ describe("CRM planner: create and update", () => {
     const id = user({ email: "ada@x.com" });
     const [call] = calls();
     expect(calls()).toHaveLength(1);
-    expect(call).toMatchObject({ destination: `crm:${sync.id}`, ordering_key: `crm:${sync.id}:user:${id}`, status: "pending", payload: { op: "create", syncId: sync.id, userId: id, hop: 0 } });
-    expect(planner.links.get(sync.id, id)).toMatchObject({ externalId: null, createJobId: call!.id, userDeleted: false });
+    expect(call).toMatchObject({
+      destination: `crm:${sync.id}`,
+      ordering_key: `crm:${sync.id}:user:${id}`,
+      status: "pending",
+      payload: { op: "create", syncId: sync.id, userId: id, hop: 0 },
+    });
+    expect(planner.links.get(sync.id, id)).toMatchObject({
+      externalId: null,
+      createJobId: call!.id,
+      userDeleted: false,
+    });
   });
 
   test("changes while a create or update is still queued collapse into it (templates render the latest person at send time)", () => {
@@ -141,12 +169,28 @@ describe("CRM planner: delete", () => {
     const { db, feed, planner, addSync, user, calls, createSucceeded } = fixture();
     const sync = addSync();
     const acme = createOrganization(db, feed, { name: "Acme" }, actor).id;
-    const id = user({ email: "ada@x.com", firstname: "Ada", lastname: "Lovelace", phone: "+44 1", organization_id: acme, traits: { plan: "pro" } });
+    const id = user({
+      email: "ada@x.com",
+      firstname: "Ada",
+      lastname: "Lovelace",
+      phone: "+44 1",
+      organization_id: acme,
+      traits: { plan: "pro" },
+    });
     createSucceeded(sync.id, id);
     deleteUser(db, feed, id, actor);
     const del = calls().at(-1)!;
     expect(del.payload).toMatchObject({ op: "delete", syncId: sync.id, userId: id });
-    expect(del.payload.person).toMatchObject({ id, email: "ada@x.com", login: "ada@x.com", firstname: "Ada", lastname: "Lovelace", phone: "+44 1", organization: "Acme", traits: { plan: "pro" } });
+    expect(del.payload.person).toMatchObject({
+      id,
+      email: "ada@x.com",
+      login: "ada@x.com",
+      firstname: "Ada",
+      lastname: "Lovelace",
+      phone: "+44 1",
+      organization: "Acme",
+      traits: { plan: "pro" },
+    });
     expect(del.ordering_key).toBe(`crm:${sync.id}:user:${id}`);
     expect(planner.links.get(sync.id, id)).toMatchObject({ externalId: "crm-1", userDeleted: true });
   });

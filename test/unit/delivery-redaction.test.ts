@@ -27,7 +27,9 @@ describe("redaction", () => {
   test("declared secrets vanish from URLs, bodies and header values in every encoding", () => {
     const secret = 'sk/live "key"&1';
     const r = new Redactor([secret]);
-    expect(r.url(`https://api.example/x?key=${encodeURIComponent(secret)}`)).toBe(`https://api.example/x?key=${REDACTED}`);
+    expect(r.url(`https://api.example/x?key=${encodeURIComponent(secret)}`)).toBe(
+      `https://api.example/x?key=${REDACTED}`,
+    );
     expect(r.text(JSON.stringify({ token: secret }))).toBe(`{"token":"${REDACTED}"}`);
     expect(r.text(new URLSearchParams({ k: secret }).toString())).toBe(`k=${REDACTED}`);
     expect(r.headers({ "x-api-key": secret })).toEqual({ "x-api-key": REDACTED });

@@ -1,14 +1,29 @@
 import { describe, expect, test } from "bun:test";
-import { backoffDelay, defaultOutcome, parseRetryAfter, retryDelay, SLOW_DOWN_MS } from "../../src/delivery/retry-policy";
+import {
+  backoffDelay,
+  defaultOutcome,
+  parseRetryAfter,
+  retryDelay,
+  SLOW_DOWN_MS,
+} from "../../src/delivery/retry-policy";
 import type { HttpResult } from "../../src/delivery/types";
 
 const schedule = { baseMs: 1_000, factor: 2, maxMs: 10_000, jitter: 0.2 };
-const result = (status?: number, headers: Record<string, string> = {}, error?: HttpResult["error"]): HttpResult => ({ status, headers, body: "", bodyTruncated: false, durationMs: 1, error });
+const result = (status?: number, headers: Record<string, string> = {}, error?: HttpResult["error"]): HttpResult => ({
+  status,
+  headers,
+  body: "",
+  bodyTruncated: false,
+  durationMs: 1,
+  error,
+});
 
 describe("backoff", () => {
   test("grows exponentially and is capped", () => {
     const mid = () => 0.5; // no jitter
-    expect([1, 2, 3, 4, 5, 6].map((n) => backoffDelay(n, schedule, mid))).toEqual([1_000, 2_000, 4_000, 8_000, 10_000, 10_000]);
+    expect([1, 2, 3, 4, 5, 6].map((n) => backoffDelay(n, schedule, mid))).toEqual([
+      1_000, 2_000, 4_000, 8_000, 10_000, 10_000,
+    ]);
   });
 
   test("jitter spreads within ±jitter and never above the cap", () => {

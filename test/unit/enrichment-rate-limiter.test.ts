@@ -16,12 +16,14 @@ test("concurrent takers never exceed the limit in any window, and keep close to 
   const limiter = new RateLimiter(50, 500);
   const times: number[] = [];
   const started = Date.now();
-  await Promise.all(Array.from({ length: 20 }, async () => {
-    for (let i = 0; i < 8; i++) {
-      await limiter.take();
-      times.push(Date.now());
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: 20 }, async () => {
+      for (let i = 0; i < 8; i++) {
+        await limiter.take();
+        times.push(Date.now());
+      }
+    }),
+  );
   times.sort((a, b) => a - b);
   expect(times.length).toBe(160);
   expect(maxInWindow(times, 500)).toBeLessThanOrEqual(50);

@@ -18,7 +18,11 @@ function fixture(maxBatch?: number) {
   const db: Db = openDatabase(path);
   db.$client.run("CREATE TABLE t (n INTEGER PRIMARY KEY)");
   const reader = new Database(path, { readonly: true });
-  const committed = () => reader.query<{ n: number }, []>("SELECT n FROM t ORDER BY n").all().map((r) => r.n);
+  const committed = () =>
+    reader
+      .query<{ n: number }, []>("SELECT n FROM t ORDER BY n")
+      .all()
+      .map((r) => r.n);
   return { db, writes: new GroupCommit(db, maxBatch), committed };
 }
 type Tx = Parameters<Parameters<GroupCommit["run"]>[0]>[0];
@@ -45,8 +49,13 @@ describe("group commit", () => {
 
   test("each caller is answered only after its rows are committed (visible to another connection)", async () => {
     const { writes, committed } = fixture();
-    const seenOnAnswer = await Promise.all([1, 2].map((n) => writes.run((tx) => insert(tx, n)).then(() => committed())));
-    expect(seenOnAnswer).toEqual([[1, 2], [1, 2]]);
+    const seenOnAnswer = await Promise.all(
+      [1, 2].map((n) => writes.run((tx) => insert(tx, n)).then(() => committed())),
+    );
+    expect(seenOnAnswer).toEqual([
+      [1, 2],
+      [1, 2],
+    ]);
   });
 
   test("a failing write rolls back alone: its caller gets its error, its neighbours commit", async () => {

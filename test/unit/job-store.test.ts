@@ -10,9 +10,24 @@ function fixture() {
   const store = new JobStore(sqlite);
   let n = 0;
   const add = (over: Partial<NewJobRow> = {}) =>
-    store.insert({ kind: "webhook", destination: "d", orderingKey: null, payload: JSON.stringify({ n: ++n }), maxAttempts: 5, runAt: T0, deliveryId: `dlv-${n}`, redeliveryOf: null, ...over }, T0);
-  const strict = (key: string) => sqlite.run("INSERT INTO delivery_destinations (key, strict_order) VALUES (?, 1)", [key]);
-  const due = (destination = "d", now = T0, kinds = KINDS) => store.dueJobs(destination, now, kinds, 100).map((j) => j.id);
+    store.insert(
+      {
+        kind: "webhook",
+        destination: "d",
+        orderingKey: null,
+        payload: JSON.stringify({ n: ++n }),
+        maxAttempts: 5,
+        runAt: T0,
+        deliveryId: `dlv-${n}`,
+        redeliveryOf: null,
+        ...over,
+      },
+      T0,
+    );
+  const strict = (key: string) =>
+    sqlite.run("INSERT INTO delivery_destinations (key, strict_order) VALUES (?, 1)", [key]);
+  const due = (destination = "d", now = T0, kinds = KINDS) =>
+    store.dueJobs(destination, now, kinds, 100).map((j) => j.id);
   return { sqlite, store, add, strict, due };
 }
 
@@ -20,8 +35,23 @@ describe("JobStore: enqueue", () => {
   test("a job is stored pending, unblocked, with its payload, and its destination row is created", () => {
     const { sqlite, store, add } = fixture();
     const id = add({ destination: "new-dest", payload: JSON.stringify({ hello: "wörld" }) });
-    expect(store.get(id)).toMatchObject({ id, kind: "webhook", destination: "new-dest", status: "pending", blocked: false, attempts: 0, failedAttempts: 0, maxAttempts: 5, payload: { hello: "wörld" }, runAt: new Date(T0), leaseUntil: null, deliveryId: "dlv-1" });
-    expect(sqlite.query("SELECT key, strict_order FROM delivery_destinations").all()).toEqual([{ key: "new-dest", strict_order: 0 }]);
+    expect(store.get(id)).toMatchObject({
+      id,
+      kind: "webhook",
+      destination: "new-dest",
+      status: "pending",
+      blocked: false,
+      attempts: 0,
+      failedAttempts: 0,
+      maxAttempts: 5,
+      payload: { hello: "wörld" },
+      runAt: new Date(T0),
+      leaseUntil: null,
+      deliveryId: "dlv-1",
+    });
+    expect(sqlite.query("SELECT key, strict_order FROM delivery_destinations").all()).toEqual([
+      { key: "new-dest", strict_order: 0 },
+    ]);
     expect(store.get(id + 1)).toBeNull();
   });
 
@@ -66,7 +96,13 @@ describe("JobStore: due jobs and claims", () => {
     const { store, add, due } = fixture();
     const id = add();
     const job = store.claim(id, T0 + 30_000, T0 + 1);
-    expect(job).toMatchObject({ id, status: "running", attempts: 1, leaseUntil: new Date(T0 + 30_000), payload: { n: 1 } });
+    expect(job).toMatchObject({
+      id,
+      status: "running",
+      attempts: 1,
+      leaseUntil: new Date(T0 + 30_000),
+      payload: { n: 1 },
+    });
     expect(store.claim(id, T0 + 60_000, T0 + 2)).toBeNull();
     expect(store.get(id)!.leaseUntil).toEqual(new Date(T0 + 30_000));
     expect(due()).toEqual([]);
@@ -77,7 +113,14 @@ describe("JobStore: due jobs and claims", () => {
     const id = add();
     const job = store.claim(id, T0 + 30_000, T0)!;
     store.finish(job, "failed", "HTTP 500", 500, true, T0 + 5);
-    expect(store.get(id)).toMatchObject({ status: "failed", lastError: "HTTP 500", lastStatus: 500, failedAttempts: 1, leaseUntil: null, finishedAt: new Date(T0 + 5) });
+    expect(store.get(id)).toMatchObject({
+      status: "failed",
+      lastError: "HTTP 500",
+      lastStatus: 500,
+      failedAttempts: 1,
+      leaseUntil: null,
+      finishedAt: new Date(T0 + 5),
+    });
     store.finish(job, "succeeded", null, 200, false, T0 + 9);
     expect(store.get(id)).toMatchObject({ status: "failed", lastStatus: 500, finishedAt: new Date(T0 + 5) });
   });
@@ -86,7 +129,14 @@ describe("JobStore: due jobs and claims", () => {
     const { store, add, due } = fixture();
     const id = add();
     store.reschedule(store.claim(id, T0 + 30_000, T0)!, T0 + 60_000, "timeout", null, true, T0);
-    expect(store.get(id)).toMatchObject({ status: "pending", runAt: new Date(T0 + 60_000), leaseUntil: null, lastError: "timeout", failedAttempts: 1, attempts: 1 });
+    expect(store.get(id)).toMatchObject({
+      status: "pending",
+      runAt: new Date(T0 + 60_000),
+      leaseUntil: null,
+      lastError: "timeout",
+      failedAttempts: 1,
+      attempts: 1,
+    });
     store.reschedule(store.claim(id, T0 + 90_000, T0 + 60_000)!, T0 + 120_000, "paused", 429, false, T0 + 60_000);
     expect(store.get(id)).toMatchObject({ failedAttempts: 1, attempts: 2, lastStatus: 429 });
     expect(due("d", T0 + 119_999)).toEqual([]);

@@ -23,7 +23,11 @@ function throttleWithClock() {
   return { clock, db, throttle: new LoginThrottle(db, () => clock.now) };
 }
 
-const rows = (db: Db) => db.$client.query<{ key: string }, []>("SELECT key FROM login_attempts").all().map((r) => r.key);
+const rows = (db: Db) =>
+  db.$client
+    .query<{ key: string }, []>("SELECT key FROM login_attempts")
+    .all()
+    .map((r) => r.key);
 
 describe("LoginThrottle", () => {
   test("counts attempts before the password is checked: the sixth at one account from one address waits out the 15-minute window", () => {
@@ -45,7 +49,8 @@ describe("LoginThrottle", () => {
 
   test("one address trying many accounts is throttled after the per-address limit", () => {
     const { throttle } = throttleWithClock();
-    for (let i = 0; i < MAX_ATTEMPTS_PER_ADDRESS; i++) expect(throttle.attempt("10.0.0.1", `user${i}@example.com`)).toBe(0);
+    for (let i = 0; i < MAX_ATTEMPTS_PER_ADDRESS; i++)
+      expect(throttle.attempt("10.0.0.1", `user${i}@example.com`)).toBe(0);
     expect(throttle.attempt("10.0.0.1", "fresh@example.com")).toBeGreaterThan(0);
     expect(throttle.attempt("10.0.0.2", "fresh@example.com")).toBe(0);
   });

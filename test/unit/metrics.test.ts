@@ -27,16 +27,22 @@ describe("Metrics", () => {
     m.observeRequest("GET", "/", 200, 30);
     const text = m.render();
     expect(text).toContain("# TYPE switchboard_http_request_duration_seconds histogram");
-    const bucket = (le: string) => seriesValue(text, `switchboard_http_request_duration_seconds_bucket{method="GET",route="/",le="${le}"}`);
+    const bucket = (le: string) =>
+      seriesValue(text, `switchboard_http_request_duration_seconds_bucket{method="GET",route="/",le="${le}"}`);
     expect(bucket("0.005")).toBe(1);
     expect(bucket("0.25")).toBe(1);
     expect(bucket("0.5")).toBe(2);
     expect(bucket("10")).toBe(2);
     expect(bucket("+Inf")).toBe(3);
     expect(seriesValue(text, 'switchboard_http_request_duration_seconds_count{method="GET",route="/"}')).toBe(3);
-    expect(seriesValue(text, 'switchboard_http_request_duration_seconds_sum{method="GET",route="/"}')).toBeCloseTo(30.303, 6);
+    expect(seriesValue(text, 'switchboard_http_request_duration_seconds_sum{method="GET",route="/"}')).toBeCloseTo(
+      30.303,
+      6,
+    );
     // Buckets never decrease.
-    const counts = lines(text).filter((l) => l.startsWith("switchboard_http_request_duration_seconds_bucket")).map((l) => Number(l.split(" ").at(-1)));
+    const counts = lines(text)
+      .filter((l) => l.startsWith("switchboard_http_request_duration_seconds_bucket"))
+      .map((l) => Number(l.split(" ").at(-1)));
     for (let i = 1; i < counts.length; i++) expect(counts[i]!).toBeGreaterThanOrEqual(counts[i - 1]!);
   });
 

@@ -10,12 +10,25 @@ import { migrations as embedded } from "../../src/db/migrations.generated";
 import { ROOT } from "../support/process";
 import { tempDir } from "../support/server";
 
-const m1 = { tag: "0000_one", when: 1_700_000_000_000, sql: "CREATE TABLE a (x integer);\n--> statement-breakpoint\nCREATE TABLE b (y text);" };
+const m1 = {
+  tag: "0000_one",
+  when: 1_700_000_000_000,
+  sql: "CREATE TABLE a (x integer);\n--> statement-breakpoint\nCREATE TABLE b (y text);",
+};
 const m2 = { tag: "0001_two", when: 1_700_000_100_000, sql: "ALTER TABLE a ADD COLUMN z text;" };
 const sha256 = (s: string) => new Bun.CryptoHasher("sha256").update(s).digest("hex");
 
-const tables = (db: Database) => db.query<{ name: string }, []>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all().map((r) => r.name);
-const recorded = (db: Database) => db.query<{ hash: string; created_at: number }, []>("SELECT hash, created_at FROM __drizzle_migrations ORDER BY created_at").all();
+const tables = (db: Database) =>
+  db
+    .query<{ name: string }, []>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+    .all()
+    .map((r) => r.name);
+const recorded = (db: Database) =>
+  db
+    .query<{ hash: string; created_at: number }, []>(
+      "SELECT hash, created_at FROM __drizzle_migrations ORDER BY created_at",
+    )
+    .all();
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -58,7 +71,11 @@ describe("migrate", () => {
 
   test("a failing migration applies nothing (one transaction)", () => {
     const db = new Database(":memory:");
-    const broken = { tag: "0001_broken", when: m2.when, sql: "CREATE TABLE c (x);\n--> statement-breakpoint\nTHIS IS NOT SQL;" };
+    const broken = {
+      tag: "0001_broken",
+      when: m2.when,
+      sql: "CREATE TABLE c (x);\n--> statement-breakpoint\nTHIS IS NOT SQL;",
+    };
     expect(() => migrate(db, [m1, broken])).toThrow();
     expect(tables(db)).toEqual(["__drizzle_migrations"]);
     expect(recorded(db)).toHaveLength(0);
@@ -71,7 +88,9 @@ describe("migrate", () => {
     try {
       const { applied } = migrate(db.$client);
       expect(applied).toEqual(embedded.map((m) => m.tag));
-      expect(tables(db.$client)).toEqual(expect.arrayContaining(["users", "roles", "user_roles", "sessions", "api_tokens", "settings", "organizations"]));
+      expect(tables(db.$client)).toEqual(
+        expect.arrayContaining(["users", "roles", "user_roles", "sessions", "api_tokens", "settings", "organizations"]),
+      );
       expect(db.$client.query("SELECT id, name FROM roles ORDER BY id").all()).toEqual([
         { id: 1, name: "Admin" },
         { id: 2, name: "Agent" },

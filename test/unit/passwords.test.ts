@@ -3,15 +3,18 @@ import { isCommonPassword, passwordResemblesEmail, passwordSchema } from "../../
 
 describe("password rules", () => {
   test("the embedded list holds the most common passwords, compared without regard to case", () => {
-    for (const p of ["123456", "password", "qwerty123456", "1q2w3e4r5t6y", "QAZWSXEDCRFV", "Sunshine"]) expect(isCommonPassword(p)).toBe(true);
+    for (const p of ["123456", "password", "qwerty123456", "1q2w3e4r5t6y", "QAZWSXEDCRFV", "Sunshine"])
+      expect(isCommonPassword(p)).toBe(true);
   });
 
   test("a listed password with digits or symbols added, or repeated, is common too", () => {
-    for (const p of ["password2024!", "Dragon_1987", "monkey12345678", "qwertyqwerty", "abc123abc123abc123"]) expect(isCommonPassword(p)).toBe(true);
+    for (const p of ["password2024!", "Dragon_1987", "monkey12345678", "qwertyqwerty", "abc123abc123abc123"])
+      expect(isCommonPassword(p)).toBe(true);
   });
 
   test("passphrases and random strings are not", () => {
-    for (const p of ["correct horse battery", "a long passphrase", "Tr0ub4dor&3-zebra", "2024password"]) expect(isCommonPassword(p)).toBe(false);
+    for (const p of ["correct horse battery", "a long passphrase", "Tr0ub4dor&3-zebra", "2024password"])
+      expect(isCommonPassword(p)).toBe(false);
   });
 
   test("the schema wants 12 to 256 characters and nothing common", () => {
@@ -34,8 +37,12 @@ describe("password rules", () => {
   });
 
   test("the account's email, or its part before @, is refused whatever the case", () => {
-    expect(passwordResemblesEmail("Ada.Admin@Example.com", "ada.admin@example.com")).toBe("must not be your email address");
-    expect(passwordResemblesEmail("ADA.ADMIN.LOVELACE", "ada.admin.lovelace@example.com")).toBe("must not be the first part of your email address");
+    expect(passwordResemblesEmail("Ada.Admin@Example.com", "ada.admin@example.com")).toBe(
+      "must not be your email address",
+    );
+    expect(passwordResemblesEmail("ADA.ADMIN.LOVELACE", "ada.admin.lovelace@example.com")).toBe(
+      "must not be the first part of your email address",
+    );
     expect(passwordResemblesEmail("ada.admin@example.org", "ada.admin@example.com")).toBeNull();
   });
 });

@@ -32,7 +32,9 @@ describe("resolveUserRef", () => {
     const u = createUser(people, { email: "Ann@Example.com" }, actor);
     expect(resolveUserRef(db, String(u.id), "reassign_to")).toBe(u.id);
     expect(resolveUserRef(db, "  ann@example.COM ", "reassign_to")).toBe(u.id);
-    expect(issueOf(() => resolveUserRef(db, "999", "reassign_to"))).toEqual([{ field: "reassign_to", message: 'no user with the id or email "999"' }]);
+    expect(issueOf(() => resolveUserRef(db, "999", "reassign_to"))).toEqual([
+      { field: "reassign_to", message: 'no user with the id or email "999"' },
+    ]);
     expect(issueOf(() => resolveUserRef(db, "bob@example.com", "owner"))[0]!.field).toBe("owner");
     expect(issueOf(() => resolveUserRef(db, "   ", "reassign_to"))[0]!.message).toContain("is required");
   });
@@ -44,7 +46,9 @@ describe("resolveOrganizationRef", () => {
     const o = createOrganization(db, feed, { name: "Acme Corp" }, actor);
     expect(resolveOrganizationRef(db, String(o.id), "reassign_to")).toBe(o.id);
     expect(resolveOrganizationRef(db, "acme corp", "reassign_to")).toBe(o.id);
-    expect(issueOf(() => resolveOrganizationRef(db, "Globex", "reassign_to"))).toEqual([{ field: "reassign_to", message: 'no organization with the id or name "Globex"' }]);
+    expect(issueOf(() => resolveOrganizationRef(db, "Globex", "reassign_to"))).toEqual([
+      { field: "reassign_to", message: 'no organization with the id or name "Globex"' },
+    ]);
   });
 
   test("an organization named with digits is found by name when no id matches", () => {
@@ -61,7 +65,13 @@ describe("describeUsers", () => {
     const b = createUser(people, { login: "b-login" }, actor);
     const map = describeUsers(db, [a.id, null, b.id, a.id, 999, undefined]);
     expect([...map.keys()].sort()).toEqual([a.id, b.id].sort());
-    expect(map.get(a.id)).toEqual({ id: a.id, email: "a@example.com", login: "a@example.com", firstname: "A", lastname: null });
+    expect(map.get(a.id)).toEqual({
+      id: a.id,
+      email: "a@example.com",
+      login: "a@example.com",
+      firstname: "A",
+      lastname: null,
+    });
     expect(map.get(b.id)?.login).toBe("b-login");
     expect(describeUsers(db, []).size).toBe(0);
   });

@@ -20,15 +20,22 @@ describe("diff", () => {
 
   test("objects and arrays compare by value, not identity", () => {
     expect(diff({ traits: { plan: "pro" }, ids: [1, 2] }, { traits: { plan: "pro" }, ids: [1, 2] })).toEqual({});
-    expect(diff({ traits: { plan: "pro" } }, { traits: { plan: "free" } })).toEqual({ traits: [{ plan: "pro" }, { plan: "free" }] });
-    expect(diff({ ids: [1, 2] }, { ids: [2, 1] })).toEqual({ ids: [[1, 2], [2, 1]] });
+    expect(diff({ traits: { plan: "pro" } }, { traits: { plan: "free" } })).toEqual({
+      traits: [{ plan: "pro" }, { plan: "free" }],
+    });
+    expect(diff({ ids: [1, 2] }, { ids: [2, 1] })).toEqual({
+      ids: [
+        [1, 2],
+        [2, 1],
+      ],
+    });
   });
 
   test("only the keys of `after` are compared (a partial update leaves the rest alone)", () => {
     expect(diff({ a: 1, b: 2 }, { b: 3 })).toEqual({ b: [2, 3] });
   });
 
-  test("a type change is a change (1 is not \"1\")", () => {
+  test('a type change is a change (1 is not "1")', () => {
     expect(diff({ n: 1 }, { n: "1" })).toEqual({ n: [1, "1"] });
     expect(diff({ v: false }, { v: null })).toEqual({ v: [false, null] });
   });
@@ -43,7 +50,13 @@ describe("cursors", () => {
   });
 
   test("a cursor of the wrong length, not JSON, not an array or not base64 is refused with 400 naming the cursor", () => {
-    const bad = [encodeCursor([1, 2]), Buffer.from("{not json").toString("base64url"), Buffer.from('{"a":1}').toString("base64url"), "%%%", ""];
+    const bad = [
+      encodeCursor([1, 2]),
+      Buffer.from("{not json").toString("base64url"),
+      Buffer.from('{"a":1}').toString("base64url"),
+      "%%%",
+      "",
+    ];
     for (const cursor of bad) {
       let thrown: unknown;
       try {
@@ -82,11 +95,18 @@ describe("afterCursor on real SQLite", () => {
   };
 
   test("ascending pages visit every row once, in (name, id) order", () => {
-    expect(pages(false, 2)).toEqual([[2, 4], [6, 1], [5, 3]]);
+    expect(pages(false, 2)).toEqual([
+      [2, 4],
+      [6, 1],
+      [5, 3],
+    ]);
   });
 
   test("descending pages visit every row once, in reverse order", () => {
-    expect(pages(true, 4)).toEqual([[3, 5, 1, 6], [4, 2]]);
+    expect(pages(true, 4)).toEqual([
+      [3, 5, 1, 6],
+      [4, 2],
+    ]);
   });
 });
 

@@ -1,7 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import { asc } from "drizzle-orm";
 import { roles } from "../../src/db/schema";
-import { ADMIN_ROLE_ID, CUSTOMER_ROLE_ID, ROLE_ID_CHOICES, ROLE_IDS, ROLE_NAMES, roleName } from "../../src/domain/roles";
+import {
+  ADMIN_ROLE_ID,
+  CUSTOMER_ROLE_ID,
+  ROLE_ID_CHOICES,
+  ROLE_IDS,
+  ROLE_NAMES,
+  roleName,
+} from "../../src/domain/roles";
 import { memoryDb } from "../support/unit-db";
 
 describe("the role table", () => {

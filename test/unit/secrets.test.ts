@@ -45,7 +45,7 @@ describe("key file", () => {
 describe("SecretBox", () => {
   test("round-trips text, including unicode and the empty string", async () => {
     const box = await createSecretBox(randomKey());
-    for (const plain of ["sk_live_1234567890abcdef", "pässwörd ✓ \"quoted\"\n", ""]) {
+    for (const plain of ["sk_live_1234567890abcdef", 'pässwörd ✓ "quoted"\n', ""]) {
       const sealed = await box.encrypt(plain);
       expect(sealed.startsWith("v1:")).toBe(true);
       expect(sealed).not.toContain(plain || "\u0000");
@@ -79,7 +79,11 @@ describe("SecretBox", () => {
     const sealed = await box.encrypt("crm password");
     const opened = spyOn(crypto.subtle, "decrypt");
     try {
-      expect(await Promise.all([box.decrypt(sealed), box.decrypt(sealed), box.decrypt(sealed)])).toEqual(["crm password", "crm password", "crm password"]);
+      expect(await Promise.all([box.decrypt(sealed), box.decrypt(sealed), box.decrypt(sealed)])).toEqual([
+        "crm password",
+        "crm password",
+        "crm password",
+      ]);
       expect(opened).toHaveBeenCalledTimes(1);
       const other = await box.encrypt("crm password");
       expect(await box.decrypt(other)).toBe("crm password");

@@ -3,8 +3,24 @@ import { mapTraits } from "../../src/ingest/segment";
 
 describe("Segment identify traits → person fields", () => {
   test("well-known traits become fields (trimmed); the rest stay traits", () => {
-    const r = mapTraits({ email: " ada@example.com ", firstName: "Ada", lastName: "Lovelace", phone: "+44 1", website: "https://ada.dev", avatar: "https://a.png", plan: "pro", logins: 3 });
-    expect(r.fields).toEqual({ email: "ada@example.com", firstname: "Ada", lastname: "Lovelace", phone: "+44 1", web: "https://ada.dev", image: "https://a.png" });
+    const r = mapTraits({
+      email: " ada@example.com ",
+      firstName: "Ada",
+      lastName: "Lovelace",
+      phone: "+44 1",
+      website: "https://ada.dev",
+      avatar: "https://a.png",
+      plan: "pro",
+      logins: 3,
+    });
+    expect(r.fields).toEqual({
+      email: "ada@example.com",
+      firstname: "Ada",
+      lastname: "Lovelace",
+      phone: "+44 1",
+      web: "https://ada.dev",
+      image: "https://a.png",
+    });
     expect(r.rest).toEqual({ plan: "pro", logins: 3 });
     expect(r.company).toBeUndefined();
   });
@@ -42,7 +58,11 @@ describe("Segment identify traits → person fields", () => {
     expect(mapTraits({ company: "Acme" })).toEqual({ fields: {}, rest: {}, company: "Acme" });
     expect(mapTraits({ company: { name: "Acme", employees: 10 } })).toEqual({ fields: {}, rest: {}, company: "Acme" });
     // A company object without a name is kept as a trait: nothing is lost.
-    expect(mapTraits({ company: { employees: 10 } })).toEqual({ fields: {}, rest: { company: { employees: 10 } }, company: undefined });
+    expect(mapTraits({ company: { employees: 10 } })).toEqual({
+      fields: {},
+      rest: { company: { employees: 10 } },
+      company: undefined,
+    });
   });
 
   test("the caller's object is not modified", () => {

@@ -4,16 +4,23 @@ import { join } from "node:path";
 
 const SRC = join(import.meta.dir, "../../src");
 const files = (dir: string): string[] =>
-  readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : []));
+  readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : [],
+  );
 
 /** SQL naming a delivery table, or its drizzle table objects: only the delivery engine may query them. */
-const DELIVERY_TABLE = /\b(?:FROM|JOIN|INTO|UPDATE)\s+(?:delivery_jobs|delivery_destinations|http_log)\b|\b(?:deliveryJobs|deliveryDestinations|httpLog|ACTIVE_JOB)\b/;
+const DELIVERY_TABLE =
+  /\b(?:FROM|JOIN|INTO|UPDATE)\s+(?:delivery_jobs|delivery_destinations|http_log)\b|\b(?:deliveryJobs|deliveryDestinations|httpLog|ACTIVE_JOB)\b/;
 
 describe("each table has one owner", () => {
   test("no module outside src/delivery queries the delivery tables", () => {
     const offenders = files(SRC)
       .filter((f) => !f.startsWith(join(SRC, "delivery")))
-      .flatMap((f) => readFileSync(f, "utf8").split("\n").map((line, i) => ({ at: `${f.slice(SRC.length + 1)}:${i + 1}`, line })))
+      .flatMap((f) =>
+        readFileSync(f, "utf8")
+          .split("\n")
+          .map((line, i) => ({ at: `${f.slice(SRC.length + 1)}:${i + 1}`, line })),
+      )
       .filter(({ line }) => DELIVERY_TABLE.test(line))
       .map(({ at }) => at);
     expect(offenders).toEqual([]);

@@ -1,12 +1,29 @@
 import { describe, expect, test } from "bun:test";
 import { renderHeaders, renderJson, renderJsonText, renderUrl, TemplateError } from "../../src/templates";
 
-const person = { first_name: 'Zoë "Z" O\'Brien', last_name: "Back\\slash", note: "line1\nline2\ttab", emoji: "🎉", id: 42, vip: true };
+const person = {
+  first_name: 'Zoë "Z" O\'Brien',
+  last_name: "Back\\slash",
+  note: "line1\nline2\ttab",
+  emoji: "🎉",
+  id: 42,
+  vip: true,
+};
 
 describe("JSON context", () => {
   test("values with quotes, backslashes, newlines and emoji stay valid JSON, with or without spaces in braces", () => {
-    const out = renderJson('{"first": "{{ person.first_name }}", "last": "{{person.last_name}}", "note": "{{ person.note }}", "e": "{{person.emoji}}", "id": {{ person.id }}, "vip": {{ person.vip }}}', { person });
-    expect(out).toEqual({ first: person.first_name, last: person.last_name, note: person.note, e: "🎉", id: 42, vip: true });
+    const out = renderJson(
+      '{"first": "{{ person.first_name }}", "last": "{{person.last_name}}", "note": "{{ person.note }}", "e": "{{person.emoji}}", "id": {{ person.id }}, "vip": {{ person.vip }}}',
+      { person },
+    );
+    expect(out).toEqual({
+      first: person.first_name,
+      last: person.last_name,
+      note: person.note,
+      e: "🎉",
+      id: 42,
+      vip: true,
+    });
   });
   test("a template that renders invalid JSON is refused with a position", () => {
     expect(() => renderJson('{"a": {{ missing }}}', {})).toThrow(TemplateError);
@@ -24,14 +41,20 @@ describe("JSON context", () => {
     expect(err.message).toMatch(/^the rendered template is not valid JSON: .* \(line 3, column 8\)$/);
     expect(err.position).toEqual({ line: 3, column: 8 });
     // The position is that of the rendered text, the text sent; the exact bytes variant reports it too.
-    expect(refused(() => renderJsonText('{"a": "{{ x }}" "b": 1}', { x: 'say "hi"' })).position).toEqual({ line: 1, column: 20 });
+    expect(refused(() => renderJsonText('{"a": "{{ x }}" "b": 1}', { x: 'say "hi"' })).position).toEqual({
+      line: 1,
+      column: 20,
+    });
     expect(refused(() => renderJson('{"a": [1, 2,]}', {})).position).toEqual({ line: 1, column: 13 });
     expect(refused(() => renderJson('{"a": 1} trailing', {})).position).toEqual({ line: 1, column: 10 });
     expect(refused(() => renderJson('{"a": "\t"}', {})).position).toEqual({ line: 1, column: 8 }); // a raw tab in a string
     expect(refused(() => renderJson("", {})).position).toEqual({ line: 1, column: 1 });
   });
   test("valid JSON of every kind still renders (the position scan only runs on errors)", () => {
-    expect(renderJson('[{"a": -1.5e3, "b": "\\u00e9\\n", "c": [true, false, null], "d": {}}, []]', {})).toEqual([{ a: -1500, b: "é\n", c: [true, false, null], d: {} }, []]);
+    expect(renderJson('[{"a": -1.5e3, "b": "\\u00e9\\n", "c": [true, false, null], "d": {}}, []]', {})).toEqual([
+      { a: -1500, b: "é\n", c: [true, false, null], d: {} },
+      [],
+    ]);
   });
   test("renderJsonText keeps the exact bytes", () => {
     expect(renderJsonText('{ "n": "{{ n }}" }', { n: "x" })).toBe('{ "n": "x" }');
@@ -40,7 +63,9 @@ describe("JSON context", () => {
 
 describe("URL context", () => {
   test("values are percent-encoded", () => {
-    expect(renderUrl("https://crm.example/people/{{ id }}?q={{ q }}", { id: "a/b c", q: "x&y=z" })).toBe("https://crm.example/people/a%2Fb%20c?q=x%26y%3Dz");
+    expect(renderUrl("https://crm.example/people/{{ id }}?q={{ q }}", { id: "a/b c", q: "x&y=z" })).toBe(
+      "https://crm.example/people/a%2Fb%20c?q=x%26y%3Dz",
+    );
   });
   test("non-http URLs are refused", () => {
     expect(() => renderUrl("file:///etc/passwd", {})).toThrow(TemplateError);
@@ -61,15 +86,20 @@ describe("headers", () => {
 describe("hardening", () => {
   test('a value that makes a "." or ".." path segment is refused; encoding cannot help, URL parsing resolves %2e too', () => {
     expect(new URL("http://h/crm/people/%2E%2E").pathname).toBe("/crm/");
-    for (const id of ["..", "."]) expect(() => renderUrl("https://crm.example/people/{{ id }}", { id })).toThrow(/path segment/);
+    for (const id of ["..", "."])
+      expect(() => renderUrl("https://crm.example/people/{{ id }}", { id })).toThrow(/path segment/);
     expect(() => renderUrl("https://crm.example/a/.%2E/{{ id }}", { id: 1 })).toThrow(/path segment/);
     expect(renderUrl("https://crm.example/people/{{ id }}", { id: ".%2E" })).toBe("https://crm.example/people/.%252E");
-    expect(renderUrl("https://crm.example/people/{{ id }}?q={{ id }}", { id: "a..b" })).toBe("https://crm.example/people/a..b?q=a..b");
+    expect(renderUrl("https://crm.example/people/{{ id }}?q={{ id }}", { id: "a..b" })).toBe(
+      "https://crm.example/people/a..b?q=a..b",
+    );
     expect(renderUrl("https://crm.example/people/{{ id }}", { id: "../x" })).toBe("https://crm.example/people/..%2Fx");
     expect(renderUrl("https://crm.example/people?q={{ id }}", { id: ".." })).toBe("https://crm.example/people?q=..");
   });
   test("{{{ }}} and {{& }} are refused in JSON, URL and header templates, with their position", () => {
-    expect(() => renderJson('{"a": "{{{ x }}}"}', { x: '", "admin": true, "b": "' })).toThrow(/unescaped tag "\{\{\{ x \}\}\}".*line 1, column 8/);
+    expect(() => renderJson('{"a": "{{{ x }}}"}', { x: '", "admin": true, "b": "' })).toThrow(
+      /unescaped tag "\{\{\{ x \}\}\}".*line 1, column 8/,
+    );
     expect(() => renderJsonText('{\n"a": "{{#s}}{{& x }}{{/s}}"}', { s: true })).toThrow(/line 2, column 13/);
     expect(() => renderUrl("https://h/{{{ x }}}", { x: "y" })).toThrow(/unescaped tag/);
     expect(() => renderHeaders('{"X-A": "{{& x }}"}', { x: "y" })).toThrow(/unescaped tag/);

@@ -13,7 +13,11 @@ const actor: Actor = { id: null, source: "api" };
 describe("one list of user columns", () => {
   const db = memoryDb();
   const ctx = people(db, new EventFeed(db));
-  const created = createUser(ctx, { email: "ada@example.com", firstname: "Ada", vip: true, out_of_office: true, traits: { plan: "pro" } }, actor);
+  const created = createUser(
+    ctx,
+    { email: "ada@example.com", firstname: "Ada", vip: true, out_of_office: true, traits: { plan: "pro" } },
+    actor,
+  );
   const row = getUserRow(db, created.id);
 
   test("the API shape, the audience profile and reserved names hold every column", () => {
@@ -27,18 +31,37 @@ describe("one list of user columns", () => {
   });
 
   test("CSV columns are the columns with the organization by name", () => {
-    expect(importColumns(db, "user")).toEqual(["id", ...USER_FIELDS.map((f) => (f === "organization_id" ? "organization" : f)), "roles", "traits"]);
+    expect(importColumns(db, "user")).toEqual([
+      "id",
+      ...USER_FIELDS.map((f) => (f === "organization_id" ? "organization" : f)),
+      "roles",
+      "traits",
+    ]);
   });
 
   test("a deleted person's snapshot keeps only custom fields as custom", () => {
-    const before = Object.fromEntries([...SNAPSHOT_FIELDS, "shoe_size"].map((f) => [f, [f === "shoe_size" ? 42 : null, null]])) as Record<string, [unknown, unknown]>;
+    const before = Object.fromEntries(
+      [...SNAPSHOT_FIELDS, "shoe_size"].map((f) => [f, [f === "shoe_size" ? 42 : null, null]]),
+    ) as Record<string, [unknown, unknown]>;
     expect(personSourceFromDeleted(db, row.id, before).custom).toEqual({ shoe_size: 42 });
   });
 
   test("PUT clears every left-out column but login to a new person's value", () => {
     const replaced = replaceUser(ctx, row.id, { email: "ada@example.com" }, actor);
-    expect({ vip: replaced.vip, out_of_office: replaced.out_of_office, firstname: replaced.firstname, active: replaced.active, traits: replaced.traits, login: replaced.login }).toEqual({
-      vip: false, out_of_office: false, firstname: null, active: true, traits: {}, login: row.login,
+    expect({
+      vip: replaced.vip,
+      out_of_office: replaced.out_of_office,
+      firstname: replaced.firstname,
+      active: replaced.active,
+      traits: replaced.traits,
+      login: replaced.login,
+    }).toEqual({
+      vip: false,
+      out_of_office: false,
+      firstname: null,
+      active: true,
+      traits: {},
+      login: row.login,
     });
   });
 });

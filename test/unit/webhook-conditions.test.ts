@@ -3,9 +3,19 @@ import type { ChangeEvent } from "../../src/events/feed";
 import { conditionHolds, conditionSchema, conditionsHold } from "../../src/webhooks/conditions";
 import { samplePayload, stripHidden } from "../../src/webhooks/payloads";
 
-const event = (changes: Record<string, [unknown, unknown]> = {}, objectType = "ticket"): ChangeEvent => ({ id: 1, type: `${objectType}.updated`, objectType, objectId: 81, changes, actorId: null, source: "ui", createdAt: new Date() });
+const event = (changes: Record<string, [unknown, unknown]> = {}, objectType = "ticket"): ChangeEvent => ({
+  id: 1,
+  type: `${objectType}.updated`,
+  objectType,
+  objectId: 81,
+  changes,
+  actorId: null,
+  source: "ui",
+  createdAt: new Date(),
+});
 const data = samplePayload("ticket");
-const holds = (field: string, operator: string, value?: string | string[], e = event()) => conditionHolds({ field, operator, value }, data, e);
+const holds = (field: string, operator: string, value?: string | string[], e = event()) =>
+  conditionHolds({ field, operator, value }, data, e);
 
 describe("trigger conditions", () => {
   test("is, is not, contains, starts with, in: embedded objects by name, lists by item", () => {
@@ -37,14 +47,32 @@ describe("trigger conditions", () => {
 
   test("validation: a value is required except for changed; in takes a list or comma-separated text", () => {
     expect(conditionSchema.safeParse({ field: "ticket.state", operator: "is" }).success).toBe(false);
-    expect(conditionSchema.parse({ field: "ticket.state", operator: "changed", value: "x" })).toEqual({ field: "ticket.state", operator: "changed", value: null });
-    expect(conditionSchema.parse({ field: "ticket.state", operator: "in", value: "new, open" }).value).toEqual(["new", "open"]);
+    expect(conditionSchema.parse({ field: "ticket.state", operator: "changed", value: "x" })).toEqual({
+      field: "ticket.state",
+      operator: "changed",
+      value: null,
+    });
+    expect(conditionSchema.parse({ field: "ticket.state", operator: "in", value: "new, open" }).value).toEqual([
+      "new",
+      "open",
+    ]);
     expect(conditionSchema.safeParse({ field: "state", operator: "is", value: "x" }).success).toBe(false);
     expect(conditionSchema.safeParse({ field: "ticket.state", operator: "matches", value: "x" }).success).toBe(false);
   });
 
   test("embedded users lose every hidden attribute", () => {
-    const user = stripHidden({ id: 1, email: "a@b.c", password: "x", preferences: {}, login_failed: 2, last_login: "t", group_ids: [1], groups: [], authorization_ids: [], authorizations: [] });
+    const user = stripHidden({
+      id: 1,
+      email: "a@b.c",
+      password: "x",
+      preferences: {},
+      login_failed: 2,
+      last_login: "t",
+      group_ids: [1],
+      groups: [],
+      authorization_ids: [],
+      authorizations: [],
+    });
     expect(user).toEqual({ id: 1, email: "a@b.c" });
   });
 });

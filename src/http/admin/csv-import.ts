@@ -33,32 +33,69 @@ export function csvImportPages(ctx: AppContext) {
   const page = (request: Request, kind: Pending["kind"], data: Record<string, unknown>, status = 200) => {
     const session = requireSession(ctx, request);
     const k = KINDS[kind];
-    const view = { ...k, listHref: k.base, action: `${k.base}/import`, columns: importColumns(ctx.db, kind).join(", "), ...data };
-    return adminPage(ctx, request, session, "csv-import", view, { title: `Import ${k.plural.toLowerCase()}`, section: kind === "user" ? "people" : "organizations", status });
+    const view = {
+      ...k,
+      listHref: k.base,
+      action: `${k.base}/import`,
+      columns: importColumns(ctx.db, kind).join(", "),
+      ...data,
+    };
+    return adminPage(ctx, request, session, "csv-import", view, {
+      title: `Import ${k.plural.toLowerCase()}`,
+      section: kind === "user" ? "people" : "organizations",
+      status,
+    });
   };
   const reportView = (r: ImportReport, commitAction?: string) => ({
-    report: { ...r, errorCount: new Set(r.errors.map((e) => e.line)).size, hasErrors: r.errors.length > 0, commitAction },
+    report: {
+      ...r,
+      errorCount: new Set(r.errors.map((e) => e.line)).size,
+      hasErrors: r.errors.length > 0,
+      commitAction,
+    },
   });
 
   const routesFor = (kind: Pending["kind"]) => {
     const { base, plural } = KINDS[kind];
     return new Elysia()
-      .get(`${base}/export.csv`, ({ request }) => (requireSession(ctx, request), csvDownload(exportCsv(ctx, kind), plural.toLowerCase())))
+      .get(
+        `${base}/export.csv`,
+        ({ request }) => (requireSession(ctx, request), csvDownload(exportCsv(ctx, kind), plural.toLowerCase())),
+      )
       .get(`${base}/import`, ({ request }) => page(request, kind, {}))
       .post(`${base}/import`, async ({ request, body }) => {
         const session = requireSession(ctx, request);
         const file = (body as Record<string, unknown> | undefined)?.file;
-        if (!(file instanceof Blob) || file.size === 0) return page(request, kind, { errors: { file: "Choose a CSV file." } }, 422);
+        if (!(file instanceof Blob) || file.size === 0)
+          return page(request, kind, { errors: { file: "Choose a CSV file." } }, 422);
         const upload = await spoolUpload(uploads, file.stream());
         let report: ImportReport;
         try {
-          report = importCsv(ctx.db, ctx.events, kind, readCsvFile(upload.path), { id: session.user.id, source: "import" }, { dryRun: true });
+          report = importCsv(
+            ctx.db,
+            ctx.events,
+            kind,
+            readCsvFile(upload.path),
+            { id: session.user.id, source: "import" },
+            { dryRun: true },
+          );
         } catch (err) {
           upload.remove();
           // A file that is not CSV at all (not UTF-8, an unclosed quote, unknown columns) is shown at the file field.
           if (!(err instanceof ValidationError)) throw err;
           const details = err.details as { field: string; message: string }[];
-          return page(request, kind, { errors: { file: details.map((d) => (d.message.startsWith(d.field) ? d.message : `${d.field} ${d.message}`)).join("; ") } }, 422);
+          return page(
+            request,
+            kind,
+            {
+              errors: {
+                file: details
+                  .map((d) => (d.message.startsWith(d.field) ? d.message : `${d.field} ${d.message}`))
+                  .join("; "),
+              },
+            },
+            422,
+          );
         }
         sweep();
         const id = randomToken(16);
@@ -70,11 +107,20 @@ export function csvImportPages(ctx: AppContext) {
         const session = requireSession(ctx, request);
         const upload = pending.get(params.id);
         if (!upload || upload.kind !== kind || upload.userId !== session.user.id) {
-          return redirect(request, `${base}/import`, [flashCookie(ctx, { kind: "error", message: "That preview has expired; upload the file again." })]);
+          return redirect(request, `${base}/import`, [
+            flashCookie(ctx, { kind: "error", message: "That preview has expired; upload the file again." }),
+          ]);
         }
         let report: ImportReport;
         try {
-          report = importCsv(ctx.db, ctx.events, kind, readCsvFile(upload.upload.path), { id: session.user.id, source: "import" }, { dryRun: false });
+          report = importCsv(
+            ctx.db,
+            ctx.events,
+            kind,
+            readCsvFile(upload.upload.path),
+            { id: session.user.id, source: "import" },
+            { dryRun: false },
+          );
         } finally {
           take(params.id);
         }

@@ -1,12 +1,28 @@
 import { pathId } from "../params";
 import { Elysia } from "elysia";
-import { createCustomField, deleteCustomField, getCustomField, listCustomFields, updateCustomField, type CustomField } from "../../domain/custom-fields";
+import {
+  createCustomField,
+  deleteCustomField,
+  getCustomField,
+  listCustomFields,
+  updateCustomField,
+  type CustomField,
+} from "../../domain/custom-fields";
 import type { SessionInfo } from "../../domain/sessions";
 import { renderFragment } from "../../views";
 import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
 import { html, redirect } from "../responses";
-import { errorStatus, formErrors, formView, htmxTarget, parseForm, typedValues, uiActor, type FieldSpec } from "./forms";
+import {
+  errorStatus,
+  formErrors,
+  formView,
+  htmxTarget,
+  parseForm,
+  typedValues,
+  uiActor,
+  type FieldSpec,
+} from "./forms";
 import { adminPage } from "./render";
 
 const OBJECTS = { user: "People", organization: "Organizations" } as const;
@@ -17,12 +33,37 @@ const TYPES = [
   { value: "date", label: "Date" },
   { value: "select", label: "Select (a list of options)" },
 ];
-const OPTIONS: FieldSpec = { name: "options", label: "Options", kind: "lines", help: "For select fields: one option per line." };
+const OPTIONS: FieldSpec = {
+  name: "options",
+  label: "Options",
+  kind: "lines",
+  help: "For select fields: one option per line.",
+};
 
 const NEW_FIELD: FieldSpec[] = [
-  { name: "object_type", label: "For", kind: "select", required: true, options: Object.entries(OBJECTS).map(([value, label]) => ({ value, label })) },
-  { name: "label", label: "Label", kind: "text", required: true, autocomplete: "off", help: "What forms and pages show, e.g. Customer tier." },
-  { name: "name", label: "Name", kind: "text", required: true, autocomplete: "off", help: "The API name in snake_case, e.g. customer_tier. It cannot change later." },
+  {
+    name: "object_type",
+    label: "For",
+    kind: "select",
+    required: true,
+    options: Object.entries(OBJECTS).map(([value, label]) => ({ value, label })),
+  },
+  {
+    name: "label",
+    label: "Label",
+    kind: "text",
+    required: true,
+    autocomplete: "off",
+    help: "What forms and pages show, e.g. Customer tier.",
+  },
+  {
+    name: "name",
+    label: "Name",
+    kind: "text",
+    required: true,
+    autocomplete: "off",
+    help: "The API name in snake_case, e.g. customer_tier. It cannot change later.",
+  },
   { name: "type", label: "Type", kind: "select", required: true, options: TYPES },
   OPTIONS,
   { name: "required", label: "Required when a record is created", kind: "checkbox" },
@@ -35,7 +76,11 @@ const editSpecs = (f: CustomField): FieldSpec[] => [
   { name: "required", label: "Required when a record is created", kind: "checkbox" },
 ];
 
-const fieldRow = (f: CustomField) => ({ ...f, typeLabel: TYPES.find((t) => t.value === f.type)?.label ?? f.type, optionList: f.options.join(", ") });
+const fieldRow = (f: CustomField) => ({
+  ...f,
+  typeLabel: TYPES.find((t) => t.value === f.type)?.label ?? f.type,
+  optionList: f.options.join(", "),
+});
 
 /** Custom fields of people and organizations (Settings): define, edit label and options, delete. */
 export function customFieldPages(ctx: AppContext) {
@@ -43,23 +88,58 @@ export function customFieldPages(ctx: AppContext) {
 
   const listPage = (request: Request, session: SessionInfo, form?: unknown, status = 200) => {
     const all = listCustomFields(db);
-    const sections = Object.entries(OBJECTS).map(([type, label]) => ({ type, label, fields: all.filter((f) => f.objectType === type).map(fieldRow) }));
-    const data = { sections, form: form ?? formView({ action: "/custom-fields", submitLabel: "Add field", specs: NEW_FIELD, values: { object_type: "user", type: "text" } }) };
-    return adminPage(ctx, request, session, "custom-fields", data, { title: "Custom fields", section: "settings", status });
+    const sections = Object.entries(OBJECTS).map(([type, label]) => ({
+      type,
+      label,
+      fields: all.filter((f) => f.objectType === type).map(fieldRow),
+    }));
+    const data = {
+      sections,
+      form:
+        form ??
+        formView({
+          action: "/custom-fields",
+          submitLabel: "Add field",
+          specs: NEW_FIELD,
+          values: { object_type: "user", type: "text" },
+        }),
+    };
+    return adminPage(ctx, request, session, "custom-fields", data, {
+      title: "Custom fields",
+      section: "settings",
+      status,
+    });
   };
 
   const fieldPage = (request: Request, session: SessionInfo, id: number, form?: unknown, status = 200) => {
     const f = getCustomField(db, id);
     const data = {
       field: { ...fieldRow(f), objectLabel: OBJECTS[f.objectType] },
-      form: form ?? formView({ action: `/custom-fields/${id}`, submitLabel: "Save field", cancelHref: "/custom-fields", specs: editSpecs(f), values: f }),
-      del: { what: "field", action: `/custom-fields/${id}/delete`, confirm: `Delete the field ${f.label}? Stored values are no longer shown.`, explain: "Values already stored stay in the records but are no longer shown, validated or sent.", needsReassign: false, conflict: null },
+      form:
+        form ??
+        formView({
+          action: `/custom-fields/${id}`,
+          submitLabel: "Save field",
+          cancelHref: "/custom-fields",
+          specs: editSpecs(f),
+          values: f,
+        }),
+      del: {
+        what: "field",
+        action: `/custom-fields/${id}/delete`,
+        confirm: `Delete the field ${f.label}? Stored values are no longer shown.`,
+        explain: "Values already stored stay in the records but are no longer shown, validated or sent.",
+        needsReassign: false,
+        conflict: null,
+      },
     };
     return adminPage(ctx, request, session, "custom-field", data, { title: f.label, section: "settings", status });
   };
 
   const failed = (request: Request, session: SessionInfo, form: unknown, status: number, page: () => Response) =>
-    htmxTarget(request) === "record-form" ? html(renderFragment("record-form", { form }, session.csrfToken), { status }) : page();
+    htmxTarget(request) === "record-form"
+      ? html(renderFragment("record-form", { form }, session.csrfToken), { status })
+      : page();
 
   return new Elysia()
     .get("/custom-fields", ({ request }) => listPage(request, requireSession(ctx, request)))
@@ -67,23 +147,49 @@ export function customFieldPages(ctx: AppContext) {
       const session = requireSession(ctx, request);
       try {
         const f = createCustomField(db, events, parseForm(body, NEW_FIELD), uiActor(session));
-        return redirect(request, "/custom-fields", [flashCookie(ctx, { kind: "success", message: `Field ${f.label} added to ${OBJECTS[f.objectType].toLowerCase()}.` })]);
+        return redirect(request, "/custom-fields", [
+          flashCookie(ctx, {
+            kind: "success",
+            message: `Field ${f.label} added to ${OBJECTS[f.objectType].toLowerCase()}.`,
+          }),
+        ]);
       } catch (err) {
-        const form = formView({ action: "/custom-fields", submitLabel: "Add field", specs: NEW_FIELD, values: typedValues(body), errors: formErrors(err) });
-        return failed(request, session, form, errorStatus(err), () => listPage(request, session, form, errorStatus(err)));
+        const form = formView({
+          action: "/custom-fields",
+          submitLabel: "Add field",
+          specs: NEW_FIELD,
+          values: typedValues(body),
+          errors: formErrors(err),
+        });
+        return failed(request, session, form, errorStatus(err), () =>
+          listPage(request, session, form, errorStatus(err)),
+        );
       }
     })
-    .get("/custom-fields/:id", ({ request, params }) => fieldPage(request, requireSession(ctx, request), pathId(params.id, "custom field")))
+    .get("/custom-fields/:id", ({ request, params }) =>
+      fieldPage(request, requireSession(ctx, request), pathId(params.id, "custom field")),
+    )
     .post("/custom-fields/:id", ({ request, params, body }) => {
       const session = requireSession(ctx, request);
       const id = pathId(params.id, "custom field");
       const specs = editSpecs(getCustomField(db, id));
       try {
         const f = updateCustomField(db, events, id, parseForm(body, specs), uiActor(session));
-        return redirect(request, "/custom-fields", [flashCookie(ctx, { kind: "success", message: `Field ${f.label} saved.` })]);
+        return redirect(request, "/custom-fields", [
+          flashCookie(ctx, { kind: "success", message: `Field ${f.label} saved.` }),
+        ]);
       } catch (err) {
-        const form = formView({ action: `/custom-fields/${id}`, submitLabel: "Save field", cancelHref: "/custom-fields", specs, values: typedValues(body), errors: formErrors(err) });
-        return failed(request, session, form, errorStatus(err), () => fieldPage(request, session, id, form, errorStatus(err)));
+        const form = formView({
+          action: `/custom-fields/${id}`,
+          submitLabel: "Save field",
+          cancelHref: "/custom-fields",
+          specs,
+          values: typedValues(body),
+          errors: formErrors(err),
+        });
+        return failed(request, session, form, errorStatus(err), () =>
+          fieldPage(request, session, id, form, errorStatus(err)),
+        );
       }
     })
     .post("/custom-fields/:id/delete", ({ request, params }) => {
@@ -91,6 +197,8 @@ export function customFieldPages(ctx: AppContext) {
       const id = pathId(params.id, "custom field");
       const f = getCustomField(db, id);
       deleteCustomField(db, events, id, uiActor(session));
-      return redirect(request, "/custom-fields", [flashCookie(ctx, { kind: "success", message: `Field ${f.label} deleted.` })]);
+      return redirect(request, "/custom-fields", [
+        flashCookie(ctx, { kind: "success", message: `Field ${f.label} deleted.` }),
+      ]);
     });
 }

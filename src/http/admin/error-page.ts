@@ -1,7 +1,16 @@
 import { renderPage } from "../../views";
 import { html } from "../responses";
 
-const HEADINGS: Record<number, string> = { 400: "Bad request", 403: "Forbidden", 404: "Not found", 409: "Conflict", 413: "Too large", 422: "Invalid", 429: "Slow down", 500: "Server error" };
+const HEADINGS: Record<number, string> = {
+  400: "Bad request",
+  403: "Forbidden",
+  404: "Not found",
+  409: "Conflict",
+  413: "Too large",
+  422: "Invalid",
+  429: "Slow down",
+  500: "Server error",
+};
 
 export function errorPage(status: number, message: string): Response {
   const heading = HEADINGS[status] ?? "Error";

@@ -8,7 +8,19 @@ import { statusOf } from "../responses";
  * HTML forms send strings; the domain wants typed values. One spec per form field says how to
  * convert it (checkbox → boolean, number, id, "" → null ...) and how to render it back.
  */
-export type FieldKind = "text" | "email" | "url" | "tel" | "textarea" | "number" | "date" | "checkbox" | "select" | "id" | "ids" | "lines";
+export type FieldKind =
+  | "text"
+  | "email"
+  | "url"
+  | "tel"
+  | "textarea"
+  | "number"
+  | "date"
+  | "checkbox"
+  | "select"
+  | "id"
+  | "ids"
+  | "lines";
 
 export type FieldSpec = {
   name: string;
@@ -82,12 +94,19 @@ export function parseForm(body: unknown, specs: FieldSpec[]): Record<string, unk
       case "ids": {
         const parts = trimmed.split(/[\s,]+/).filter(Boolean);
         const bad = parts.filter((p) => !/^\d{1,15}$/.test(p) || Number(p) === 0);
-        if (bad.length) issues.push({ field: spec.name, message: `must be ids (whole numbers) separated by commas; not: ${bad.slice(0, 3).join(", ")}` });
+        if (bad.length)
+          issues.push({
+            field: spec.name,
+            message: `must be ids (whole numbers) separated by commas; not: ${bad.slice(0, 3).join(", ")}`,
+          });
         else out[spec.name] = [...new Set(parts.map(Number))];
         break;
       }
       case "lines":
-        out[spec.name] = value.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+        out[spec.name] = value
+          .split(/\r?\n/)
+          .map((l) => l.trim())
+          .filter(Boolean);
         break;
       default:
         out[spec.name] = value;
@@ -99,8 +118,20 @@ export function parseForm(body: unknown, specs: FieldSpec[]): Record<string, unk
 
 /** How a custom field is entered on a person's or organization's form. */
 export function customFieldSpecs(fields: CustomField[]): FieldSpec[] {
-  const kinds: Record<CustomField["type"], FieldKind> = { text: "text", number: "number", boolean: "checkbox", date: "date", select: "select" };
-  return fields.map((f) => ({ name: f.name, label: f.label, kind: kinds[f.type], options: f.type === "select" ? f.options : undefined, required: f.required }));
+  const kinds: Record<CustomField["type"], FieldKind> = {
+    text: "text",
+    number: "number",
+    boolean: "checkbox",
+    date: "date",
+    select: "select",
+  };
+  return fields.map((f) => ({
+    name: f.name,
+    label: f.label,
+    kind: kinds[f.type],
+    options: f.type === "select" ? f.options : undefined,
+    required: f.required,
+  }));
 }
 
 export type FieldView = ReturnType<typeof fieldViews>[number];
@@ -112,7 +143,8 @@ export type FieldView = ReturnType<typeof fieldViews>[number];
 export function fieldViews(specs: FieldSpec[], values: Record<string, unknown>, errors: Record<string, string> = {}) {
   return specs.map((s) => {
     const v = values[s.name];
-    const value = v === null || v === undefined ? "" : Array.isArray(v) ? v.join(s.kind === "lines" ? "\n" : ", ") : String(v);
+    const value =
+      v === null || v === undefined ? "" : Array.isArray(v) ? v.join(s.kind === "lines" ? "\n" : ", ") : String(v);
     const error = [s.name, ...(s.aliases ?? [])].map((n) => errors[n]).find(Boolean) ?? null;
     const choices = (s.options ?? []).map((o) => (typeof o === "string" ? { value: o, label: o } : o));
     return {
@@ -136,7 +168,10 @@ export function fieldViews(specs: FieldSpec[], values: Record<string, unknown>, 
       inputType: { email: "email", url: "url", tel: "tel", number: "number", date: "date" }[s.kind as string] ?? "text",
       step: s.kind === "number" ? "any" : null,
       // A required select has no empty choice: one of its options is always sent.
-      choices: [...(s.required ? [] : [{ value: "", label: "—", selected: value === "" }]), ...choices.map((c) => ({ ...c, selected: c.value === value }))],
+      choices: [
+        ...(s.required ? [] : [{ value: "", label: "—", selected: value === "" }]),
+        ...choices.map((c) => ({ ...c, selected: c.value === value })),
+      ],
     };
   });
 }
@@ -154,7 +189,9 @@ export function formErrors(err: unknown): Record<string, string> {
 /** Errors no input shows (a field the form does not have): listed at the top of the form. */
 export function otherErrors(specs: FieldSpec[], errors: Record<string, string>): string[] {
   const shown = new Set(specs.flatMap((s) => [s.name, ...(s.aliases ?? [])]));
-  return Object.entries(errors).filter(([k]) => !shown.has(k)).map(([k, m]) => (k === "form" ? m : `${k}: ${m}`));
+  return Object.entries(errors)
+    .filter(([k]) => !shown.has(k))
+    .map(([k, m]) => (k === "form" ? m : `${k}: ${m}`));
 }
 
 /** The status a failed form is answered with: the domain error's (409 for a taken email), else 422. */
@@ -173,12 +210,19 @@ export function htmxTarget(request: Request): string | null {
 
 export const isHtmx = (request: Request) => request.headers.get("HX-Request") === "true";
 
-
 /** A query string value as one string ("" when absent or repeated oddly). */
 export const queryString = (v: unknown) => (typeof v === "string" ? v : "");
 
 /** Everything a record form template needs: inputs with values and errors, the first invalid one focused. */
-export function formView(opts: { action: string; submitLabel: string; cancelHref?: string; specs: FieldSpec[]; customSpecs?: FieldSpec[]; values: Record<string, unknown>; errors?: Record<string, string> }) {
+export function formView(opts: {
+  action: string;
+  submitLabel: string;
+  cancelHref?: string;
+  specs: FieldSpec[];
+  customSpecs?: FieldSpec[];
+  values: Record<string, unknown>;
+  errors?: Record<string, string>;
+}) {
   const errors = opts.errors ?? {};
   const fields = fieldViews(opts.specs, opts.values, errors).map((f) => ({ ...f, autofocus: false }));
   const customFields = fieldViews(opts.customSpecs ?? [], opts.values, errors).map((f) => ({ ...f, autofocus: false }));
@@ -197,15 +241,25 @@ export function formView(opts: { action: string; submitLabel: string; cancelHref
 /** The submitted strings, to show a form back as it was typed. */
 export const typedValues = (body: unknown): Record<string, unknown> => {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries((body ?? {}) as Body)) if (k !== "_csrf") out[k] = Array.isArray(v) ? v.at(-1) : v;
+  for (const [k, v] of Object.entries((body ?? {}) as Body))
+    if (k !== "_csrf") out[k] = Array.isArray(v) ? v.at(-1) : v;
   return out;
 };
 
 /** Files of a multipart form as the domain's attachments (base64); an empty file input sends nothing. */
-export async function uploadedFiles(body: unknown, name: string): Promise<{ filename: string; content_type: string; data: string }[]> {
+export async function uploadedFiles(
+  body: unknown,
+  name: string,
+): Promise<{ filename: string; content_type: string; data: string }[]> {
   const v = ((body ?? {}) as Body)[name];
   const files = (Array.isArray(v) ? v : [v]).filter((f): f is File => f instanceof File && f.size > 0 && f.name !== "");
-  return Promise.all(files.map(async (f) => ({ filename: f.name, content_type: f.type.split(";")[0] || "application/octet-stream", data: Buffer.from(await f.arrayBuffer()).toString("base64") })));
+  return Promise.all(
+    files.map(async (f) => ({
+      filename: f.name,
+      content_type: f.type.split(";")[0] || "application/octet-stream",
+      data: Buffer.from(await f.arrayBuffer()).toString("base64"),
+    })),
+  );
 }
 
 /**
@@ -217,7 +271,8 @@ export function parseHeaderLines(text: string, field?: string): Record<string, s
   for (const line of text.split(/\r?\n/)) {
     if (!line.trim()) continue;
     const i = line.indexOf(":");
-    if (i <= 0 && field) throw new ValidationError([{ field, message: `"${line.trim().slice(0, 50)}" is not "Name: value"` }]);
+    if (i <= 0 && field)
+      throw new ValidationError([{ field, message: `"${line.trim().slice(0, 50)}" is not "Name: value"` }]);
     if (i <= 0) out[line.trim()] = "";
     else out[line.slice(0, i).trim()] = line.slice(i + 1).trim();
   }

@@ -8,7 +8,16 @@ import { renderFragment } from "../../views";
 import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
 import { html, redirect } from "../responses";
-import { errorStatus, formErrors, formView, htmxTarget, parseForm, typedValues, uiActor, type FieldSpec } from "./forms";
+import {
+  errorStatus,
+  formErrors,
+  formView,
+  htmxTarget,
+  parseForm,
+  typedValues,
+  uiActor,
+  type FieldSpec,
+} from "./forms";
 import { personName, shortTime } from "./present";
 import { adminPage } from "./render";
 
@@ -24,12 +33,26 @@ export function groupPages(ctx: AppContext) {
   const { db, events } = ctx;
 
   const listPage = (request: Request, session: SessionInfo, form?: unknown, status = 200) => {
-    const groups = listGroups(db).map((g) => ({ ...g, memberCount: g.user_ids.length, updated: shortTime(g.updated_at) }));
-    const data = { groups, form: form ?? formView({ action: "/groups", submitLabel: "Create group", specs: GROUP_FIELDS, values: { active: true } }) };
+    const groups = listGroups(db).map((g) => ({
+      ...g,
+      memberCount: g.user_ids.length,
+      updated: shortTime(g.updated_at),
+    }));
+    const data = {
+      groups,
+      form:
+        form ??
+        formView({ action: "/groups", submitLabel: "Create group", specs: GROUP_FIELDS, values: { active: true } }),
+    };
     return adminPage(ctx, request, session, "groups", data, { title: "Groups", section: "settings", status });
   };
 
-  const groupPage = (request: Request, session: SessionInfo, id: number, extra: { form?: unknown; conflict?: string; status?: number } = {}) => {
+  const groupPage = (
+    request: Request,
+    session: SessionInfo,
+    id: number,
+    extra: { form?: unknown; conflict?: string; status?: number } = {},
+  ) => {
     const g = groupJson(db, getGroupRow(db, id));
     const people = describeUsers(db, g.user_ids);
     const data = {
@@ -38,7 +61,15 @@ export function groupPages(ctx: AppContext) {
         const u = people.get(uid);
         return { id: uid, name: u ? personName(u) : `#${uid}`, email: u?.email ?? null };
       }),
-      form: extra.form ?? formView({ action: `/groups/${id}`, submitLabel: "Save group", cancelHref: "/groups", specs: GROUP_FIELDS, values: g }),
+      form:
+        extra.form ??
+        formView({
+          action: `/groups/${id}`,
+          submitLabel: "Save group",
+          cancelHref: "/groups",
+          specs: GROUP_FIELDS,
+          values: g,
+        }),
       del: {
         what: "group",
         action: `/groups/${id}/delete`,
@@ -48,7 +79,11 @@ export function groupPages(ctx: AppContext) {
         conflict: extra.conflict ?? null,
       },
     };
-    return adminPage(ctx, request, session, "group", data, { title: g.name, section: "settings", status: extra.status });
+    return adminPage(ctx, request, session, "group", data, {
+      title: g.name,
+      section: "settings",
+      status: extra.status,
+    });
   };
 
   return new Elysia()
@@ -57,23 +92,44 @@ export function groupPages(ctx: AppContext) {
       const session = requireSession(ctx, request);
       try {
         const g = createGroup(db, events, parseForm(body, GROUP_FIELDS), uiActor(session));
-        return redirect(request, "/groups", [flashCookie(ctx, { kind: "success", message: `Group ${g.name} created.` })]);
+        return redirect(request, "/groups", [
+          flashCookie(ctx, { kind: "success", message: `Group ${g.name} created.` }),
+        ]);
       } catch (err) {
-        const form = formView({ action: "/groups", submitLabel: "Create group", specs: GROUP_FIELDS, values: typedValues(body), errors: formErrors(err) });
-        if (htmxTarget(request) === "record-form") return html(renderFragment("record-form", { form }, session.csrfToken), { status: errorStatus(err) });
+        const form = formView({
+          action: "/groups",
+          submitLabel: "Create group",
+          specs: GROUP_FIELDS,
+          values: typedValues(body),
+          errors: formErrors(err),
+        });
+        if (htmxTarget(request) === "record-form")
+          return html(renderFragment("record-form", { form }, session.csrfToken), { status: errorStatus(err) });
         return listPage(request, session, form, errorStatus(err));
       }
     })
-    .get("/groups/:id", ({ request, params }) => groupPage(request, requireSession(ctx, request), pathId(params.id, "group")))
+    .get("/groups/:id", ({ request, params }) =>
+      groupPage(request, requireSession(ctx, request), pathId(params.id, "group")),
+    )
     .post("/groups/:id", ({ request, params, body }) => {
       const session = requireSession(ctx, request);
       const id = pathId(params.id, "group");
       try {
         const g = updateGroup(db, events, id, parseForm(body, GROUP_FIELDS), uiActor(session));
-        return redirect(request, `/groups/${id}`, [flashCookie(ctx, { kind: "success", message: `Group ${g.name} saved.` })]);
+        return redirect(request, `/groups/${id}`, [
+          flashCookie(ctx, { kind: "success", message: `Group ${g.name} saved.` }),
+        ]);
       } catch (err) {
-        const form = formView({ action: `/groups/${id}`, submitLabel: "Save group", cancelHref: "/groups", specs: GROUP_FIELDS, values: typedValues(body), errors: formErrors(err) });
-        if (htmxTarget(request) === "record-form") return html(renderFragment("record-form", { form }, session.csrfToken), { status: errorStatus(err) });
+        const form = formView({
+          action: `/groups/${id}`,
+          submitLabel: "Save group",
+          cancelHref: "/groups",
+          specs: GROUP_FIELDS,
+          values: typedValues(body),
+          errors: formErrors(err),
+        });
+        if (htmxTarget(request) === "record-form")
+          return html(renderFragment("record-form", { form }, session.csrfToken), { status: errorStatus(err) });
         return groupPage(request, session, id, { form, status: errorStatus(err) });
       }
     })
@@ -83,12 +139,21 @@ export function groupPages(ctx: AppContext) {
       try {
         const g = getGroupRow(db, id);
         deleteGroup(db, events, id, uiActor(session));
-        return redirect(request, "/groups", [flashCookie(ctx, { kind: "success", message: `Group ${g.name} deleted.` })]);
+        return redirect(request, "/groups", [
+          flashCookie(ctx, { kind: "success", message: `Group ${g.name} deleted.` }),
+        ]);
       } catch (err) {
         if (!isErrorOf(err, "conflict")) throw err;
         const conflict = "Tickets belong to this group. Move them to another group first, then delete it.";
         if (htmxTarget(request) === "delete-zone") {
-          const del = { what: "group", action: `/groups/${id}/delete`, confirm: "Delete this group?", explain: "", needsReassign: false, conflict };
+          const del = {
+            what: "group",
+            action: `/groups/${id}/delete`,
+            confirm: "Delete this group?",
+            explain: "",
+            needsReassign: false,
+            conflict,
+          };
           return html(renderFragment("delete-record", { del }, session.csrfToken), { status: 409 });
         }
         return groupPage(request, session, id, { conflict, status: 409 });

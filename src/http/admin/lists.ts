@@ -9,7 +9,13 @@ import { adminPage } from "./render";
  * The searchable, sortable, paged lists (people, organizations, tickets) share one page and one
  * set of fragments: the whole results (search, sort) and more rows (Load more).
  */
-export type Cell = { text: string; href?: string | null; badge?: string | null; sub?: string | null; cls?: string | null };
+export type Cell = {
+  text: string;
+  href?: string | null;
+  badge?: string | null;
+  sub?: string | null;
+  cls?: string | null;
+};
 export type Column = { key: string; label: string; sortable?: boolean; cls?: string };
 export type Filter = { name: string; label: string; choices: { value: string; label: string }[] };
 
@@ -41,13 +47,24 @@ export function listQuery(spec: ListSpec, query: Record<string, unknown>) {
   const sortable = spec.columns.filter((c) => c.sortable).map((c) => c.key);
   const sortAsked = queryString(query.sort);
   const sort = sortable.includes(sortAsked) ? sortAsked : spec.defaultSort?.sort;
-  const order = queryString(query.order) === "desc" ? "desc" : queryString(query.order) === "asc" ? "asc" : (spec.defaultSort?.order ?? "asc");
+  const order =
+    queryString(query.order) === "desc"
+      ? "desc"
+      : queryString(query.order) === "asc"
+        ? "asc"
+        : (spec.defaultSort?.order ?? "asc");
   const filters: Record<string, string> = {};
   for (const f of spec.filters ?? []) {
     const v = queryString(query[f.name]);
     if (f.choices.some((c) => c.value === v && v !== "")) filters[f.name] = v;
   }
-  return { q: queryString(query.q).slice(0, 200), sort, order, filters, cursor: queryString(query.cursor) || undefined } as const;
+  return {
+    q: queryString(query.q).slice(0, 200),
+    sort,
+    order,
+    filters,
+    cursor: queryString(query.cursor) || undefined,
+  } as const;
 }
 export type ListQuery = ReturnType<typeof listQuery>;
 
@@ -60,7 +77,14 @@ function href(path: string, params: Record<string, string | undefined>): string 
  * Answers a list request: the full page, or for htmx the fragment it swaps (#list-results on
  * search and sort, #list-more on Load more).
  */
-export function listResponse(ctx: AppContext, request: Request, session: SessionInfo, spec: ListSpec, q: ListQuery, page: { rows: Cell[][]; nextCursor: string | null }): Response {
+export function listResponse(
+  ctx: AppContext,
+  request: Request,
+  session: SessionInfo,
+  spec: ListSpec,
+  q: ListQuery,
+  page: { rows: Cell[][]; nextCursor: string | null },
+): Response {
   const base = { q: q.q || undefined, ...q.filters, sort: q.sort, order: q.order };
   const columns = spec.columns.map((c) => {
     const active = c.sortable && q.sort === c.key;
@@ -73,7 +97,15 @@ export function listResponse(ctx: AppContext, request: Request, session: Session
       mark: active ? (q.order === "asc" ? " ▲" : " ▼") : "",
     };
   });
-  const rows = page.rows.map((cells) => ({ cells: cells.map((c) => ({ text: c.text, href: c.href ?? null, badge: c.badge ?? null, sub: c.sub ?? null, cls: c.cls ?? null })) }));
+  const rows = page.rows.map((cells) => ({
+    cells: cells.map((c) => ({
+      text: c.text,
+      href: c.href ?? null,
+      badge: c.badge ?? null,
+      sub: c.sub ?? null,
+      cls: c.cls ?? null,
+    })),
+  }));
   const n = rows.length;
   const data = {
     ...spec,
@@ -81,14 +113,23 @@ export function listResponse(ctx: AppContext, request: Request, session: Session
     columns,
     rows,
     state: { sort: q.sort ?? "", order: q.order },
-    status: n === 0 ? spec.empty : `${n}${page.nextCursor ? "+" : ""} ${n === 1 && !page.nextCursor ? spec.noun[0] : spec.noun[1]}${q.q ? ` matching “${q.q}”` : ""}${q.cursor ? " on this page" : ""}`,
+    status:
+      n === 0
+        ? spec.empty
+        : `${n}${page.nextCursor ? "+" : ""} ${n === 1 && !page.nextCursor ? spec.noun[0] : spec.noun[1]}${q.q ? ` matching “${q.q}”` : ""}${q.cursor ? " on this page" : ""}`,
     appending: !!q.cursor,
     moreHref: page.nextCursor ? href(spec.path, { ...base, cursor: page.nextCursor }) : null,
     firstHref: q.cursor ? href(spec.path, base) : null,
-    filters: (spec.filters ?? []).map((f) => ({ ...f, choices: f.choices.map((c) => ({ ...c, selected: (q.filters[f.name] ?? "") === c.value })) })),
+    filters: (spec.filters ?? []).map((f) => ({
+      ...f,
+      choices: f.choices.map((c) => ({ ...c, selected: (q.filters[f.name] ?? "") === c.value })),
+    })),
   };
   const target = htmxTarget(request);
   if (target === "list-more") return html(renderFragment("list-rows", data, session.csrfToken));
-  if (target === "list-results") return html(renderFragment("list-results", { ...data, appending: false, firstHref: null, oob: true }, session.csrfToken));
+  if (target === "list-results")
+    return html(
+      renderFragment("list-results", { ...data, appending: false, firstHref: null, oob: true }, session.csrfToken),
+    );
   return adminPage(ctx, request, session, "list", data, { title: spec.title, section: spec.section });
 }

@@ -26,7 +26,12 @@ function readFilter(query: unknown) {
   const f = validate(filterSchema, query);
   return {
     view: f,
-    engine: { facility: f.facility || undefined, destination: f.destination || undefined, failedOnly: f.failed_only === "true" || f.failed_only === "on", beforeId: beforeIdOf(f) },
+    engine: {
+      facility: f.facility || undefined,
+      destination: f.destination || undefined,
+      failedOnly: f.failed_only === "true" || f.failed_only === "on",
+      beforeId: beforeIdOf(f),
+    },
     limit: f.limit,
   };
 }
@@ -35,8 +40,10 @@ function readFilter(query: unknown) {
 const logPage = (ctx: AppContext, engine: ReturnType<typeof readFilter>["engine"], limit: number) =>
   pageOf(ctx.delivery.listHttpLog({ ...engine, limit: limit + 1 }), limit, (last) => [last.id]);
 
-const ok = (e: HttpLogEntry) => !e.error && e.responseStatus !== null && e.responseStatus >= 200 && e.responseStatus < 300;
-const headerList = (h: Record<string, string> | null) => Object.entries(h ?? {}).map(([name, value]) => ({ name, value }));
+const ok = (e: HttpLogEntry) =>
+  !e.error && e.responseStatus !== null && e.responseStatus >= 200 && e.responseStatus < 300;
+const headerList = (h: Record<string, string> | null) =>
+  Object.entries(h ?? {}).map(([name, value]) => ({ name, value }));
 const pretty = (body: string | null) => {
   if (!body) return body;
   try {
@@ -52,16 +59,63 @@ export function logPages(ctx: AppContext) {
       const session = requireSession(ctx, request);
       const { view, engine, limit } = readFilter(query);
       const { data: entries, next_cursor } = logPage(ctx, engine, limit);
-      const rows = entries.map((e) => ({ id: e.id, time: formatTime(e.createdAt), facility: e.facility, method: e.method, url: e.url, status: e.responseStatus ?? "—", ok: ok(e), error: e.error, duration: e.durationMs, attempt: e.attempt, destination: e.destination }));
-      const older = next_cursor ? new URLSearchParams({ ...(view.facility ? { facility: view.facility } : {}), ...(view.destination ? { destination: view.destination } : {}), ...(engine.failedOnly ? { failed_only: "true" } : {}), cursor: next_cursor }).toString() : null;
-      const facilities = ["", ...FACILITIES].map((f) => ({ value: f, label: f || "All", selected: (view.facility ?? "") === f }));
-      return adminPage(ctx, request, session, "logs", { rows, facilities, destination: view.destination ?? "", failedOnly: engine.failedOnly, olderHref: older ? `/logs?${older}` : null }, { title: "HTTP log", section: "logs" });
+      const rows = entries.map((e) => ({
+        id: e.id,
+        time: formatTime(e.createdAt),
+        facility: e.facility,
+        method: e.method,
+        url: e.url,
+        status: e.responseStatus ?? "—",
+        ok: ok(e),
+        error: e.error,
+        duration: e.durationMs,
+        attempt: e.attempt,
+        destination: e.destination,
+      }));
+      const older = next_cursor
+        ? new URLSearchParams({
+            ...(view.facility ? { facility: view.facility } : {}),
+            ...(view.destination ? { destination: view.destination } : {}),
+            ...(engine.failedOnly ? { failed_only: "true" } : {}),
+            cursor: next_cursor,
+          }).toString()
+        : null;
+      const facilities = ["", ...FACILITIES].map((f) => ({
+        value: f,
+        label: f || "All",
+        selected: (view.facility ?? "") === f,
+      }));
+      return adminPage(
+        ctx,
+        request,
+        session,
+        "logs",
+        {
+          rows,
+          facilities,
+          destination: view.destination ?? "",
+          failedOnly: engine.failedOnly,
+          olderHref: older ? `/logs?${older}` : null,
+        },
+        { title: "HTTP log", section: "logs" },
+      );
     })
     .get("/logs/:id", ({ request, params }) => {
       const session = requireSession(ctx, request);
       const e = ctx.delivery.getHttpLogEntry(pathId(params.id, "log entry"));
       if (!e) throw notFound("log entry");
-      const entry = { ...httpLogEntryJson(e), method: e.method, url: e.url, response_status: e.responseStatus, time: formatTime(e.createdAt), ok: ok(e), requestHeaders: headerList(e.requestHeaders), responseHeaders: headerList(e.responseHeaders), requestBody: pretty(e.requestBody), responseBody: pretty(e.responseBody) };
+      const entry = {
+        ...httpLogEntryJson(e),
+        method: e.method,
+        url: e.url,
+        response_status: e.responseStatus,
+        time: formatTime(e.createdAt),
+        ok: ok(e),
+        requestHeaders: headerList(e.requestHeaders),
+        responseHeaders: headerList(e.responseHeaders),
+        requestBody: pretty(e.requestBody),
+        responseBody: pretty(e.responseBody),
+      };
       return adminPage(ctx, request, session, "log-entry", { entry }, { title: `HTTP log #${e.id}`, section: "logs" });
     })
     .post("/logs/:id/redeliver", ({ request, params }) => {
@@ -69,19 +123,33 @@ export function logPages(ctx: AppContext) {
       const e = ctx.delivery.getHttpLogEntry(pathId(params.id, "log entry"));
       if (!e?.jobId) throw notFound("log entry with a delivery");
       const again = ctx.delivery.redeliver(e.jobId);
-      const message = again ? `Queued again as job ${again.id} (same delivery id ${again.deliveryId}).` : "That delivery can no longer be sent again.";
+      const message = again
+        ? `Queued again as job ${again.id} (same delivery id ${again.deliveryId}).`
+        : "That delivery can no longer be sent again.";
       return redirect(request, `/logs/${e.id}`, [flashCookie(ctx, { kind: again ? "success" : "error", message })]);
     })
-    .get("/api/v1/http_log", ({ request, query }) => {
-      requireApiToken(ctx, request);
-      const { engine, limit } = readFilter(query);
-      const page = logPage(ctx, engine, limit);
-      return json({ data: page.data.map(httpLogEntryJson), next_cursor: page.next_cursor });
-    }, op({ summary: "The HTTP log of outbound calls, newest first", query: filterSchema, response: list(loose()).extend({ next_cursor: z.string().nullable() }) }))
-    .get("/api/v1/http_log/:id", ({ request, params }) => {
-      requireApiToken(ctx, request);
-      const e = ctx.delivery.getHttpLogEntry(pathId(params.id, "log entry"));
-      if (!e) throw notFound("log entry");
-      return json(httpLogEntryJson(e));
-    }, op({ summary: "One HTTP log entry", response: loose({ id: z.number().int() }) }));
+    .get(
+      "/api/v1/http_log",
+      ({ request, query }) => {
+        requireApiToken(ctx, request);
+        const { engine, limit } = readFilter(query);
+        const page = logPage(ctx, engine, limit);
+        return json({ data: page.data.map(httpLogEntryJson), next_cursor: page.next_cursor });
+      },
+      op({
+        summary: "The HTTP log of outbound calls, newest first",
+        query: filterSchema,
+        response: list(loose()).extend({ next_cursor: z.string().nullable() }),
+      }),
+    )
+    .get(
+      "/api/v1/http_log/:id",
+      ({ request, params }) => {
+        requireApiToken(ctx, request);
+        const e = ctx.delivery.getHttpLogEntry(pathId(params.id, "log entry"));
+        if (!e) throw notFound("log entry");
+        return json(httpLogEntryJson(e));
+      },
+      op({ summary: "One HTTP log entry", response: loose({ id: z.number().int() }) }),
+    );
 }

@@ -36,7 +36,8 @@ function formatBytes(n: number): string {
 
 /** Dashboard, settings, administrators, own account and API tokens. */
 export function adminPages(ctx: AppContext) {
-  const count = (table: typeof users | typeof organizations) => ctx.db.select({ n: sql<number>`count(*)` }).from(table).get()!.n;
+  const count = (table: typeof users | typeof organizations) =>
+    ctx.db.select({ n: sql<number>`count(*)` }).from(table).get()!.n;
 
   const adminsPage = (request: Request, data: Form = {}, status = 200) => {
     const session = requireSession(ctx, request);
@@ -46,19 +47,47 @@ export function adminPages(ctx: AppContext) {
       lastLogin: formatTime(a.lastLogin),
       isSelf: a.id === session.user.id,
     }));
-    return adminPage(ctx, request, session, "admins", { admins, ...data }, { title: "Administrators", section: "settings", status });
+    return adminPage(
+      ctx,
+      request,
+      session,
+      "admins",
+      { admins, ...data },
+      { title: "Administrators", section: "settings", status },
+    );
   };
 
   const tokensPage = (request: Request, data: Form = {}, status = 200) => {
     const session = requireSession(ctx, request);
-    const tokens = apiTokenStore.list(ctx.db).map((t) => ({ ...t, createdAt: formatTime(t.createdAt), lastUsedAt: formatTime(t.lastUsedAt) }));
-    return adminPage(ctx, request, session, "tokens", { tokens, ...data }, { title: "API tokens", section: "settings", status });
+    const tokens = apiTokenStore
+      .list(ctx.db)
+      .map((t) => ({ ...t, createdAt: formatTime(t.createdAt), lastUsedAt: formatTime(t.lastUsedAt) }));
+    return adminPage(
+      ctx,
+      request,
+      session,
+      "tokens",
+      { tokens, ...data },
+      { title: "API tokens", section: "settings", status },
+    );
   };
 
   const sessionsPage = (request: Request, session: SessionInfo) => {
-    const own = listSessions(ctx.db, session.user.id).map((s) => ({ ...s, createdAt: formatTime(s.createdAt), lastSeenAt: formatTime(s.lastSeenAt), current: s.id === session.id }));
+    const own = listSessions(ctx.db, session.user.id).map((s) => ({
+      ...s,
+      createdAt: formatTime(s.createdAt),
+      lastSeenAt: formatTime(s.lastSeenAt),
+      current: s.id === session.id,
+    }));
     const limits = { idleMinutes: ctx.config.sessionIdleMinutes, maxHours: ctx.config.sessionMaxHours };
-    return adminPage(ctx, request, session, "sessions", { sessions: own, ...limits }, { title: "Your sessions", section: "settings" });
+    return adminPage(
+      ctx,
+      request,
+      session,
+      "sessions",
+      { sessions: own, ...limits },
+      { title: "Your sessions", section: "settings" },
+    );
   };
 
   return new Elysia()
@@ -67,7 +96,9 @@ export function adminPages(ctx: AppContext) {
       const session = requireSession(ctx, request);
       const dbPath = ctx.db.$client.filename;
       const size = [dbPath, `${dbPath}-wal`].reduce((sum, p) => sum + (Bun.file(p).size || 0), 0);
-      const migrations = ctx.db.$client.query<{ n: number }, []>("SELECT count(*) AS n FROM __drizzle_migrations").get()!.n;
+      const migrations = ctx.db.$client
+        .query<{ n: number }, []>("SELECT count(*) AS n FROM __drizzle_migrations")
+        .get()!.n;
       return adminPage(
         ctx,
         request,
@@ -76,21 +107,30 @@ export function adminPages(ctx: AppContext) {
         {
           version: VERSION,
           publicUrl: ctx.config.publicUrl,
-          counts: { people: count(users), organizations: count(organizations), admins: countAdmins(ctx.db), tokens: apiTokenStore.list(ctx.db).length },
+          counts: {
+            people: count(users),
+            organizations: count(organizations),
+            admins: countAdmins(ctx.db),
+            tokens: apiTokenStore.list(ctx.db).length,
+          },
           database: { path: dbPath, size: formatBytes(size), migrations },
           started: formatTime(ctx.startedAt),
         },
         { title: "Dashboard", section: "dashboard" },
       );
     })
-    .get("/settings", ({ request }) => adminPage(ctx, request, requireSession(ctx, request), "settings", {}, { title: "Settings", section: "settings" }))
+    .get("/settings", ({ request }) =>
+      adminPage(ctx, request, requireSession(ctx, request), "settings", {}, { title: "Settings", section: "settings" }),
+    )
     .get("/admins", ({ request }) => adminsPage(request))
     .post("/admins", async ({ request, body }) => {
       const session = requireSession(ctx, request);
       const form = pick(body, ["email", "password", "firstname", "lastname"]);
       try {
         const admin = await createAdmin(ctx.db, ctx.events, form, { id: session.user.id, source: "ui" });
-        return redirect(request, "/admins", [flashCookie(ctx, { kind: "success", message: `${admin.email} is now an administrator.` })]);
+        return redirect(request, "/admins", [
+          flashCookie(ctx, { kind: "success", message: `${admin.email} is now an administrator.` }),
+        ]);
       } catch (err) {
         return adminsPage(request, { form: { ...form, password: "" }, errors: formErrors(err) }, 422);
       }
@@ -101,14 +141,38 @@ export function adminPages(ctx: AppContext) {
       if (request.headers.get("HX-Request")) return new Response(null, { status: 200 });
       return redirect(request, "/admins", [flashCookie(ctx, { kind: "success", message: "Administrator removed." })]);
     })
-    .get("/account", ({ request }) => adminPage(ctx, request, requireSession(ctx, request), "account", {}, { title: "Your account", section: "settings" }))
+    .get("/account", ({ request }) =>
+      adminPage(
+        ctx,
+        request,
+        requireSession(ctx, request),
+        "account",
+        {},
+        { title: "Your account", section: "settings" },
+      ),
+    )
     .post("/account/password", async ({ request, body }) => {
       const session = requireSession(ctx, request);
       try {
-        await changePassword(ctx.db, ctx.events, session.user.id, pick(body, ["current_password", "new_password", "confirm_password"]), session.id);
-        return redirect(request, "/account", [flashCookie(ctx, { kind: "success", message: "Password changed. Your other sessions were signed out." })]);
+        await changePassword(
+          ctx.db,
+          ctx.events,
+          session.user.id,
+          pick(body, ["current_password", "new_password", "confirm_password"]),
+          session.id,
+        );
+        return redirect(request, "/account", [
+          flashCookie(ctx, { kind: "success", message: "Password changed. Your other sessions were signed out." }),
+        ]);
       } catch (err) {
-        return adminPage(ctx, request, session, "account", { errors: formErrors(err) }, { title: "Your account", section: "settings", status: 422 });
+        return adminPage(
+          ctx,
+          request,
+          session,
+          "account",
+          { errors: formErrors(err) },
+          { title: "Your account", section: "settings", status: 422 },
+        );
       }
     })
     .get("/account/sessions", ({ request }) => sessionsPage(request, requireSession(ctx, request)))
@@ -116,7 +180,9 @@ export function adminPages(ctx: AppContext) {
       const session = requireSession(ctx, request);
       revokeSession(ctx.db, session.user.id, params.id);
       if (request.headers.get("HX-Request")) return new Response(null, { status: 200 });
-      return redirect(request, "/account/sessions", [flashCookie(ctx, { kind: "success", message: "Session signed out." })]);
+      return redirect(request, "/account/sessions", [
+        flashCookie(ctx, { kind: "success", message: "Session signed out." }),
+      ]);
     })
     .get("/tokens", ({ request }) => tokensPage(request))
     .post("/tokens", ({ request, body }) => {

@@ -5,13 +5,35 @@ import { listCustomFields } from "../../domain/custom-fields";
 import type { SessionInfo } from "../../domain/sessions";
 import { listOrganizations } from "../../domain/organizations";
 import { listTickets } from "../../domain/tickets";
-import { createUser, deleteUser, describeUsers, getUser, getUserProvenance, listUsers, resolveUserRef, updateUser, type UserJson, type UserListQuery } from "../../domain/users";
+import {
+  createUser,
+  deleteUser,
+  describeUsers,
+  getUser,
+  getUserProvenance,
+  listUsers,
+  resolveUserRef,
+  updateUser,
+  type UserJson,
+  type UserListQuery,
+} from "../../domain/users";
 import { isErrorOf } from "../../errors";
 import { renderFragment } from "../../views";
 import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
 import { html, redirect } from "../responses";
-import { customFieldSpecs, errorStatus, formErrors, formView, htmxTarget, parseForm, queryString, typedValues, uiActor, type FieldSpec } from "./forms";
+import {
+  customFieldSpecs,
+  errorStatus,
+  formErrors,
+  formView,
+  htmxTarget,
+  parseForm,
+  queryString,
+  typedValues,
+  uiActor,
+  type FieldSpec,
+} from "./forms";
 import { listQuery, listResponse, PAGE_SIZE, type ListSpec } from "./lists";
 import { customEntries, detailRows, personName, shortTime, stateBadge, timelineEntries } from "./present";
 import { personEnrichmentView } from "../../enrichment/admin";
@@ -29,7 +51,14 @@ export const PERSON_FIELDS: FieldSpec[] = [
   { name: "login", label: "Login", kind: "text", empty: "omit", help: "Defaults to the email address." },
   { name: "phone", label: "Phone", kind: "tel" },
   { name: "mobile", label: "Mobile", kind: "tel" },
-  { name: "organization", label: "Organization", kind: "text", list: "organization-options", aliases: ["organization_id"], help: "An existing organization's name; empty for none." },
+  {
+    name: "organization",
+    label: "Organization",
+    kind: "text",
+    list: "organization-options",
+    aliases: ["organization_id"],
+    help: "An existing organization's name; empty for none.",
+  },
   { name: "web", label: "Website", kind: "url" },
   { name: "timezone", label: "Time zone", kind: "text", help: "For example Europe/Berlin." },
   { name: "address", label: "Address", kind: "textarea" },
@@ -38,7 +67,14 @@ export const PERSON_FIELDS: FieldSpec[] = [
   { name: "active", label: "Active", kind: "checkbox" },
 ];
 
-const DETAIL_LABELS: Record<string, string> = { ...Object.fromEntries(PERSON_FIELDS.map((f) => [f.name, f.label])), organization_id: "Organization id", role_ids: "Role ids", group_ids: "Group ids", verified: "Verified", out_of_office: "Out of office" };
+const DETAIL_LABELS: Record<string, string> = {
+  ...Object.fromEntries(PERSON_FIELDS.map((f) => [f.name, f.label])),
+  organization_id: "Organization id",
+  role_ids: "Role ids",
+  group_ids: "Group ids",
+  verified: "Verified",
+  out_of_office: "Out of office",
+};
 
 const LIST: ListSpec = {
   path: "/people",
@@ -71,13 +107,25 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
     const fields = listCustomFields(db, "user");
     return { fields, customSpecs: customFieldSpecs(fields) };
   };
-  const orgOptions = () => ({ id: "organization-options", options: listOrganizations(db, { limit: 500 }).data.map((o) => o.name) });
+  const orgOptions = () => ({
+    id: "organization-options",
+    options: listOrganizations(db, { limit: 500 }).data.map((o) => o.name),
+  });
 
-  const deleteView = (p: UserJson, state: { needsReassign?: boolean; conflict?: string | null; reassignValue?: string; reassignError?: string | null } = {}) => ({
+  const deleteView = (
+    p: UserJson,
+    state: {
+      needsReassign?: boolean;
+      conflict?: string | null;
+      reassignValue?: string;
+      reassignError?: string | null;
+    } = {},
+  ) => ({
     what: "person",
     action: `/people/${p.id}/delete`,
     confirm: `Delete ${personName(p)}? This cannot be undone.`,
-    explain: "Their change history stays in the event feed. Tickets they are customer or owner of must go to someone else first.",
+    explain:
+      "Their change history stays in the event feed. Tickets they are customer or owner of must go to someone else first.",
     needsReassign: state.needsReassign ?? false,
     conflict: state.conflict ?? null,
     reassignLabel: "Hand their tickets to (user id or email)",
@@ -86,7 +134,12 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
     reassignError: state.reassignError ?? null,
   });
 
-  const personPage = (request: Request, session: SessionInfo, id: number, extra: { form?: unknown; del?: unknown; status?: number } = {}) => {
+  const personPage = (
+    request: Request,
+    session: SessionInfo,
+    id: number,
+    extra: { form?: unknown; del?: unknown; status?: number } = {},
+  ) => {
     const p = getUser(ctx, id);
     const { fields, customSpecs } = specsOf();
     const provenance = getUserProvenance(db, id);
@@ -97,7 +150,12 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
       { name: "login", label: "Login", value: p.login },
       { name: "phone", label: "Phone", value: p.phone },
       { name: "mobile", label: "Mobile", value: p.mobile },
-      { name: "organization_id", label: "Organization", value: p.organization, href: p.organization_id ? `/organizations/${p.organization_id}` : null },
+      {
+        name: "organization_id",
+        label: "Organization",
+        value: p.organization,
+        href: p.organization_id ? `/organizations/${p.organization_id}` : null,
+      },
       { name: "web", label: "Website", value: p.web },
       { name: "address", label: "Address", value: p.address },
       { name: "timezone", label: "Time zone", value: p.timezone },
@@ -108,35 +166,79 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
     ];
     const tickets = listTickets(db, { customer_id: id, limit: 20 });
     const history = events.history("user", id);
-    const actors = describeUsers(db, history.map((e) => e.actorId));
+    const actors = describeUsers(
+      db,
+      history.map((e) => e.actorId),
+    );
     const labels = { ...DETAIL_LABELS, ...Object.fromEntries(fields.map((f) => [f.name, f.label])) };
     const data = {
-      person: { ...p, name: personName(p), roleList: p.roles.join(", "), lastSeen: shortTime(p.last_seen_at), created: shortTime(p.created_at), updated: shortTime(p.updated_at) },
+      person: {
+        ...p,
+        name: personName(p),
+        roleList: p.roles.join(", "),
+        lastSeen: shortTime(p.last_seen_at),
+        created: shortTime(p.created_at),
+        updated: shortTime(p.updated_at),
+      },
       details: detailRows(builtIn, provenance),
       custom: { details: detailRows(customEntries(fields, p), provenance) },
-      tickets: tickets.data.map((t) => ({ id: t.id, number: t.number, title: t.title, state: t.state, stateBadge: stateBadge(t.state), updated: shortTime(t.updated_at) })),
+      tickets: tickets.data.map((t) => ({
+        id: t.id,
+        number: t.number,
+        title: t.title,
+        state: t.state,
+        stateBadge: stateBadge(t.state),
+        updated: shortTime(t.updated_at),
+      })),
       moreTickets: tickets.next_cursor !== null,
       timeline: timelineEntries(history, actors, labels),
-      form: extra.form ?? formView({ action: `/people/${id}`, submitLabel: "Save changes", specs: PERSON_FIELDS, customSpecs, values: p }),
+      form:
+        extra.form ??
+        formView({
+          action: `/people/${id}`,
+          submitLabel: "Save changes",
+          specs: PERSON_FIELDS,
+          customSpecs,
+          values: p,
+        }),
       del: extra.del ?? deleteView(p),
       datalist: orgOptions(),
       enrichment: personEnrichmentView(ctx, clearbit, id),
     };
-    return adminPage(ctx, request, session, "person", data, { title: personName(p), section: "people", status: extra.status });
+    return adminPage(ctx, request, session, "person", data, {
+      title: personName(p),
+      section: "people",
+      status: extra.status,
+    });
   };
 
   const newPage = (request: Request, session: SessionInfo, form: unknown, status = 200) =>
-    adminPage(ctx, request, session, "record-new", { heading: "New person", back: { href: "/people", label: "People" }, form, datalist: orgOptions() }, { title: "New person", section: "people", status });
+    adminPage(
+      ctx,
+      request,
+      session,
+      "record-new",
+      { heading: "New person", back: { href: "/people", label: "People" }, form, datalist: orgOptions() },
+      { title: "New person", section: "people", status },
+    );
 
   /** A form that failed: the form alone for htmx (it swaps itself), else the whole page again. */
   const formFailed = (request: Request, session: SessionInfo, form: unknown, status: number, page: () => Response) =>
-    htmxTarget(request) === "record-form" ? html(renderFragment("record-form", { form }, session.csrfToken), { status }) : page();
+    htmxTarget(request) === "record-form"
+      ? html(renderFragment("record-form", { form }, session.csrfToken), { status })
+      : page();
 
   return new Elysia()
     .get("/people", ({ request, query }) => {
       const session = requireSession(ctx, request);
       const q = listQuery(LIST, query);
-      const page = listUsers(ctx, { q: q.q || undefined, sort: q.sort as UserListQuery["sort"], order: q.order, cursor: q.cursor, limit: PAGE_SIZE });
+      const page = listUsers(ctx, {
+        q: q.q || undefined,
+        sort: q.sort as UserListQuery["sort"],
+        order: q.order,
+        cursor: q.cursor,
+        limit: PAGE_SIZE,
+      });
       const rows = page.data.map((u) => [
         { text: personName(u), href: `/people/${u.id}`, sub: u.vip ? "VIP" : null },
         { text: u.email ?? "" },
@@ -150,30 +252,66 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
     .get("/people/new", ({ request }) => {
       const session = requireSession(ctx, request);
       const { customSpecs } = specsOf();
-      return newPage(request, session, formView({ action: "/people", submitLabel: "Create person", cancelHref: "/people", specs: PERSON_FIELDS, customSpecs, values: { active: true } }));
+      return newPage(
+        request,
+        session,
+        formView({
+          action: "/people",
+          submitLabel: "Create person",
+          cancelHref: "/people",
+          specs: PERSON_FIELDS,
+          customSpecs,
+          values: { active: true },
+        }),
+      );
     })
     .post("/people", ({ request, body }) => {
       const session = requireSession(ctx, request);
       const { customSpecs } = specsOf();
       try {
         const user = createUser(ctx, parseForm(body, [...PERSON_FIELDS, ...customSpecs]), uiActor(session));
-        return redirect(request, `/people/${user.id}`, [flashCookie(ctx, { kind: "success", message: `${personName(user)} created.` })]);
+        return redirect(request, `/people/${user.id}`, [
+          flashCookie(ctx, { kind: "success", message: `${personName(user)} created.` }),
+        ]);
       } catch (err) {
-        const form = formView({ action: "/people", submitLabel: "Create person", cancelHref: "/people", specs: PERSON_FIELDS, customSpecs, values: typedValues(body), errors: formErrors(err) });
-        return formFailed(request, session, form, errorStatus(err), () => newPage(request, session, form, errorStatus(err)));
+        const form = formView({
+          action: "/people",
+          submitLabel: "Create person",
+          cancelHref: "/people",
+          specs: PERSON_FIELDS,
+          customSpecs,
+          values: typedValues(body),
+          errors: formErrors(err),
+        });
+        return formFailed(request, session, form, errorStatus(err), () =>
+          newPage(request, session, form, errorStatus(err)),
+        );
       }
     })
-    .get("/people/:id", ({ request, params }) => personPage(request, requireSession(ctx, request), pathId(params.id, "person")))
+    .get("/people/:id", ({ request, params }) =>
+      personPage(request, requireSession(ctx, request), pathId(params.id, "person")),
+    )
     .post("/people/:id", ({ request, params, body }) => {
       const session = requireSession(ctx, request);
       const id = pathId(params.id, "person");
       const { customSpecs } = specsOf();
       try {
         const user = updateUser(ctx, id, parseForm(body, [...PERSON_FIELDS, ...customSpecs]), uiActor(session));
-        return redirect(request, `/people/${id}`, [flashCookie(ctx, { kind: "success", message: `${personName(user)} saved.` })]);
+        return redirect(request, `/people/${id}`, [
+          flashCookie(ctx, { kind: "success", message: `${personName(user)} saved.` }),
+        ]);
       } catch (err) {
-        const form = formView({ action: `/people/${id}`, submitLabel: "Save changes", specs: PERSON_FIELDS, customSpecs, values: typedValues(body), errors: formErrors(err) });
-        return formFailed(request, session, form, errorStatus(err), () => personPage(request, session, id, { form, status: errorStatus(err) }));
+        const form = formView({
+          action: `/people/${id}`,
+          submitLabel: "Save changes",
+          specs: PERSON_FIELDS,
+          customSpecs,
+          values: typedValues(body),
+          errors: formErrors(err),
+        });
+        return formFailed(request, session, form, errorStatus(err), () =>
+          personPage(request, session, id, { form, status: errorStatus(err) }),
+        );
       }
     })
     .post("/people/:id/delete", ({ request, params, body }) => {
@@ -185,18 +323,25 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
         const person = getUser(ctx, id);
         deleteUser(db, events, id, uiActor(session), { reassignTo });
         const handed = reassignTo ? " Their tickets were handed over." : "";
-        return redirect(request, "/people", [flashCookie(ctx, { kind: "success", message: `${personName(person)} deleted.${handed}` })]);
+        return redirect(request, "/people", [
+          flashCookie(ctx, { kind: "success", message: `${personName(person)} deleted.${handed}` }),
+        ]);
       } catch (err) {
         if (!isErrorOf(err, "conflict", "invalid")) throw err;
         const person = getUser(ctx, id);
         const needsTickets = err.kind === "conflict" && Array.isArray(err.details);
         const del = deleteView(person, {
           needsReassign: true,
-          conflict: needsTickets ? `${personName(person)} is customer or owner of tickets. Name who takes them over, then delete.` : err.kind === "conflict" ? err.message : null,
+          conflict: needsTickets
+            ? `${personName(person)} is customer or owner of tickets. Name who takes them over, then delete.`
+            : err.kind === "conflict"
+              ? err.message
+              : null,
           reassignValue: typed,
           reassignError: err.kind === "invalid" ? (formErrors(err).reassign_to ?? err.message) : null,
         });
-        if (htmxTarget(request) === "delete-zone") return html(renderFragment("delete-record", { del }, session.csrfToken), { status: errorStatus(err) });
+        if (htmxTarget(request) === "delete-zone")
+          return html(renderFragment("delete-record", { del }, session.csrfToken), { status: errorStatus(err) });
         return personPage(request, session, id, { del, status: errorStatus(err) });
       }
     });

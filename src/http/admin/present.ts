@@ -39,12 +39,18 @@ export function detailRows(entries: Entry[], provenance: Provenance) {
 }
 
 /** Custom fields as detail entries. */
-export const customEntries = (fields: CustomField[], record: Record<string, unknown>): Entry[] => fields.map((f) => ({ name: f.name, label: f.label, value: record[f.name] }));
+export const customEntries = (fields: CustomField[], record: Record<string, unknown>): Entry[] =>
+  fields.map((f) => ({ name: f.name, label: f.label, value: record[f.name] }));
 
 const VERBS: Record<string, string> = { created: "Created", updated: "Updated", deleted: "Deleted" };
 
 /** An object's change events, newest first, as a readable timeline. */
-export function timelineEntries(events: ChangeEvent[], actors: Map<number, UserSummary>, labels: Record<string, string> = {}, format: (field: string, value: unknown) => string = (_, v) => displayValue(v)) {
+export function timelineEntries(
+  events: ChangeEvent[],
+  actors: Map<number, UserSummary>,
+  labels: Record<string, string> = {},
+  format: (field: string, value: unknown) => string = (_, v) => displayValue(v),
+) {
   return events.map((e) => {
     const [object, verb = ""] = e.type.split(".");
     const label = object === "article" ? "Article added" : (VERBS[verb] ?? e.type);
@@ -60,7 +66,11 @@ export function timelineEntries(events: ChangeEvent[], actors: Map<number, UserS
       changes: Object.entries(e.changes)
         .filter(([, [, to]]) => !(created && (to === null || to === "" || (Array.isArray(to) && !to.length))))
         .slice(0, 30)
-        .map(([field, [from, to]]) => ({ field: labels[field] ?? field, from: created || verb === "deleted" ? null : format(field, from) || "(empty)", to: format(field, to) || "(empty)" })),
+        .map(([field, [from, to]]) => ({
+          field: labels[field] ?? field,
+          from: created || verb === "deleted" ? null : format(field, from) || "(empty)",
+          to: format(field, to) || "(empty)",
+        })),
     };
   });
 }

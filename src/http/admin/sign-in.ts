@@ -29,12 +29,18 @@ export function signInRoutes(ctx: AppContext) {
     // The flash left by sign-out is shown here, not on the dashboard after the next sign-in.
     const { flash, cookies: clearFlash } = takeFlash(ctx, request);
     const title = page === "login" ? "Sign in" : "Set up";
-    return html(renderPage(page, data, { title, csrfToken: csrf.token, flash }), { status, cookies: [...csrf.cookies, ...clearFlash] });
+    return html(renderPage(page, data, { title, csrfToken: csrf.token, flash }), {
+      status,
+      cookies: [...csrf.cookies, ...clearFlash],
+    });
   };
 
   const signIn = (request: Request, userId: number, next = "/") => {
     const meta = metaOf(request);
-    const { token } = createSession(ctx.db, userId, { ip: meta.ip, userAgent: request.headers.get("user-agent") ?? undefined });
+    const { token } = createSession(ctx.db, userId, {
+      ip: meta.ip,
+      userAgent: request.headers.get("user-agent") ?? undefined,
+    });
     ctx.log.info("admin signed in", { request_id: meta.id, user_id: userId });
     return redirect(request, next, [sessionCookie(ctx, token)]);
   };
@@ -48,11 +54,16 @@ export function signInRoutes(ctx: AppContext) {
       const form = (body ?? {}) as Form;
       if (!setupIsOpen(ctx.db)) return redirect(request, "/login");
       try {
-        const input = { email: str(form.email), password: str(form.password), firstname: str(form.firstname), lastname: str(form.lastname) };
+        const input = {
+          email: str(form.email),
+          password: str(form.password),
+          firstname: str(form.firstname),
+          lastname: str(form.lastname),
+        };
         const admin = await createAdmin(ctx.db, ctx.events, input, { id: null, source: "ui" }, { onlyIfFirst: true });
         return signIn(request, admin.id);
       } catch (err) {
-        if (!(err instanceof AppError) || !(Array.isArray(err.details))) throw err;
+        if (!(err instanceof AppError) || !Array.isArray(err.details)) throw err;
         return bare(request, "setup", { ...form, password: "", errors: fieldErrors(err.details) }, 422);
       }
     })
@@ -76,7 +87,12 @@ export function signInRoutes(ctx: AppContext) {
       const admin = await verifyAdminLogin(ctx.db, email, str(form.password));
       if (!admin) {
         ctx.log.warn("sign-in failed", { request_id: requestId, ip });
-        return bare(request, "login", { email, next: safeNext(form.next), errors: { form: "Email or password is wrong." } }, 401);
+        return bare(
+          request,
+          "login",
+          { email, next: safeNext(form.next), errors: { form: "Email or password is wrong." } },
+          401,
+        );
       }
       ctx.loginThrottle.succeed(ip, email);
       return signIn(request, admin.id, safeNext(form.next));
@@ -84,6 +100,9 @@ export function signInRoutes(ctx: AppContext) {
     .post("/logout", ({ request }) => {
       const session = currentSession(ctx, request);
       if (session) deleteSession(ctx.db, session.id);
-      return redirect(request, "/login", [sessionCookie(ctx, null), flashCookie(ctx, { kind: "info", message: "You are signed out." })]);
+      return redirect(request, "/login", [
+        sessionCookie(ctx, null),
+        flashCookie(ctx, { kind: "info", message: "You are signed out." }),
+      ]);
     });
 }

@@ -2,13 +2,35 @@ import { pathId } from "../params";
 import { Elysia } from "elysia";
 import { listGroups } from "../../domain/groups";
 import type { SessionInfo } from "../../domain/sessions";
-import { createArticle, getAttachment, getTicket, listArticles, listTickets, PRIORITIES, STATES, ticketLookups, updateTicket, type TicketListQuery } from "../../domain/tickets";
+import {
+  createArticle,
+  getAttachment,
+  getTicket,
+  listArticles,
+  listTickets,
+  PRIORITIES,
+  STATES,
+  ticketLookups,
+  updateTicket,
+  type TicketListQuery,
+} from "../../domain/tickets";
 import { describeUsers, listUsers } from "../../domain/users";
 import { renderFragment } from "../../views";
 import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
 import { attachmentResponse, html, redirect } from "../responses";
-import { errorStatus, formErrors, formView, htmxTarget, isHtmx, parseForm, typedValues, uiActor, uploadedFiles, type FieldSpec } from "./forms";
+import {
+  errorStatus,
+  formErrors,
+  formView,
+  htmxTarget,
+  isHtmx,
+  parseForm,
+  typedValues,
+  uiActor,
+  uploadedFiles,
+  type FieldSpec,
+} from "./forms";
 import { listQuery, listResponse, PAGE_SIZE, type ListSpec } from "./lists";
 import { displayValue, personName, shortTime, stateBadge, timelineEntries } from "./present";
 import { adminPage } from "./render";
@@ -32,15 +54,42 @@ const LIST: ListSpec = {
     { key: "owner", label: "Owner" },
     { key: "updated_at", label: "Updated", cls: "nowrap" },
   ],
-  filters: [{ name: "state", label: "State", choices: [{ value: "", label: "Any state" }, ...STATES.map((s) => ({ value: s, label: s }))] }],
+  filters: [
+    {
+      name: "state",
+      label: "State",
+      choices: [{ value: "", label: "Any state" }, ...STATES.map((s) => ({ value: s, label: s }))],
+    },
+  ],
   defaultSort: { sort: "number", order: "desc" },
 };
 
-const TIMELINE_LABELS = { state_id: "State", priority_id: "Priority", owner_id: "Owner id", customer_id: "Customer id", group_id: "Group id", organization_id: "Organization id", article_count: "Articles", title: "Title", number: "Number" };
+const TIMELINE_LABELS = {
+  state_id: "State",
+  priority_id: "Priority",
+  owner_id: "Owner id",
+  customer_id: "Customer id",
+  group_id: "Group id",
+  organization_id: "Organization id",
+  article_count: "Articles",
+  title: "Title",
+  number: "Number",
+};
 
 const ARTICLE_FIELDS: FieldSpec[] = [
   { name: "subject", label: "Subject", kind: "text", empty: "omit" },
-  { name: "type", label: "Type", kind: "select", required: true, options: [{ value: "note", label: "Note" }, { value: "email", label: "Email" }, { value: "phone", label: "Phone call" }, { value: "web", label: "Web" }] },
+  {
+    name: "type",
+    label: "Type",
+    kind: "select",
+    required: true,
+    options: [
+      { value: "note", label: "Note" },
+      { value: "email", label: "Email" },
+      { value: "phone", label: "Phone call" },
+      { value: "web", label: "Web" },
+    ],
+  },
   { name: "body", label: "Text", kind: "textarea", required: true },
   { name: "internal", label: "Internal (the customer does not see it)", kind: "checkbox" },
 ];
@@ -51,7 +100,10 @@ export function ticketPages(ctx: AppContext) {
 
   /** The properties an admin changes on a ticket; owners are the admins and agents. */
   const propertySpecs = (currentOwner: number | null): FieldSpec[] => {
-    const staff = [...listUsers(ctx, { role: "Admin", limit: 200, sort: "name" }).data, ...listUsers(ctx, { role: "Agent", limit: 200, sort: "name" }).data];
+    const staff = [
+      ...listUsers(ctx, { role: "Admin", limit: 200, sort: "name" }).data,
+      ...listUsers(ctx, { role: "Agent", limit: 200, sort: "name" }).data,
+    ];
     const owners = new Map(staff.map((u) => [u.id, personName(u)]));
     if (currentOwner !== null && !owners.has(currentOwner)) {
       const u = describeUsers(db, [currentOwner]).get(currentOwner);
@@ -60,18 +112,41 @@ export function ticketPages(ctx: AppContext) {
     return [
       { name: "state", label: "State", kind: "select", required: true, options: [...STATES] },
       { name: "priority", label: "Priority", kind: "select", required: true, options: [...PRIORITIES] },
-      { name: "owner_id", label: "Owner", kind: "select", numeric: true, options: [...owners].map(([id, name]) => ({ value: String(id), label: name })) },
-      { name: "group_id", label: "Group", kind: "select", numeric: true, options: listGroups(db).map((g) => ({ value: String(g.id), label: g.name })) },
+      {
+        name: "owner_id",
+        label: "Owner",
+        kind: "select",
+        numeric: true,
+        options: [...owners].map(([id, name]) => ({ value: String(id), label: name })),
+      },
+      {
+        name: "group_id",
+        label: "Group",
+        kind: "select",
+        numeric: true,
+        options: listGroups(db).map((g) => ({ value: String(g.id), label: g.name })),
+      },
     ];
   };
 
-  const ticketPage = (request: Request, session: SessionInfo, id: number, extra: { form?: unknown; articleForm?: unknown; status?: number } = {}) => {
+  const ticketPage = (
+    request: Request,
+    session: SessionInfo,
+    id: number,
+    extra: { form?: unknown; articleForm?: unknown; status?: number } = {},
+  ) => {
     const t = getTicket(db, id);
     const lookups = ticketLookups(db, [t]);
     const articles = listArticles(db, id);
-    const authors = describeUsers(db, articles.map((a) => a.origin_by_id));
+    const authors = describeUsers(
+      db,
+      articles.map((a) => a.origin_by_id),
+    );
     const history = events.history("ticket", id);
-    const actors = describeUsers(db, history.map((e) => e.actorId));
+    const actors = describeUsers(
+      db,
+      history.map((e) => e.actorId),
+    );
     const customer = lookups.users.get(t.customer_id);
     const owner = t.owner_id !== null ? lookups.users.get(t.owner_id) : undefined;
     const data = {
@@ -80,7 +155,9 @@ export function ticketPages(ctx: AppContext) {
         stateBadge: stateBadge(t.state),
         customer: customer ? { id: customer.id, name: personName(customer), email: customer.email } : null,
         owner: owner ? personName(owner) : null,
-        organization: t.organization_id ? { id: t.organization_id, name: lookups.organizations.get(t.organization_id) ?? `#${t.organization_id}` } : null,
+        organization: t.organization_id
+          ? { id: t.organization_id, name: lookups.organizations.get(t.organization_id) ?? `#${t.organization_id}` }
+          : null,
         group: t.group_id ? (lookups.groups.get(t.group_id) ?? null) : null,
         created: shortTime(t.created_at),
         updated: shortTime(t.updated_at),
@@ -97,7 +174,14 @@ export function ticketPages(ctx: AppContext) {
           files: a.attachments.map((f) => ({ ...f, href: `/attachments/${f.id}`, size: formatSize(f.size) })),
         };
       }),
-      form: extra.form ?? formView({ action: `/tickets/${id}`, submitLabel: "Update ticket", specs: propertySpecs(t.owner_id), values: t }),
+      form:
+        extra.form ??
+        formView({
+          action: `/tickets/${id}`,
+          submitLabel: "Update ticket",
+          specs: propertySpecs(t.owner_id),
+          values: t,
+        }),
       articleForm: extra.articleForm ?? articleFormView(id, { type: "note" }),
       timeline: timelineEntries(history, actors, TIMELINE_LABELS, (field, v) => {
         if (field === "state_id" && typeof v === "number") return STATES[v - 1] ?? String(v);
@@ -105,7 +189,11 @@ export function ticketPages(ctx: AppContext) {
         return displayValue(v);
       }),
     };
-    return adminPage(ctx, request, session, "ticket", data, { title: `#${t.number} ${t.title}`, section: "tickets", status: extra.status });
+    return adminPage(ctx, request, session, "ticket", data, {
+      title: `#${t.number} ${t.title}`,
+      section: "tickets",
+      status: extra.status,
+    });
   };
 
   const articleFormView = (id: number, values: Record<string, unknown>, errors: Record<string, string> = {}) =>
@@ -115,7 +203,13 @@ export function ticketPages(ctx: AppContext) {
     .get("/tickets", ({ request, query }) => {
       const session = requireSession(ctx, request);
       const q = listQuery(LIST, query);
-      const page = listTickets(db, { q: q.q || undefined, state: q.filters.state as TicketListQuery["state"], order: q.order, cursor: q.cursor, limit: PAGE_SIZE });
+      const page = listTickets(db, {
+        q: q.q || undefined,
+        state: q.filters.state as TicketListQuery["state"],
+        order: q.order,
+        cursor: q.cursor,
+        limit: PAGE_SIZE,
+      });
       const lookups = ticketLookups(db, page.data);
       const name = (id: number | null) => {
         const u = id !== null ? lookups.users.get(id) : undefined;
@@ -126,23 +220,38 @@ export function ticketPages(ctx: AppContext) {
         { text: t.title, href: `/tickets/${t.id}` },
         { text: t.state, badge: stateBadge(t.state) },
         { text: t.priority, cls: "nowrap" },
-        { text: name(t.customer_id), href: `/people/${t.customer_id}`, sub: t.organization_id ? (lookups.organizations.get(t.organization_id) ?? null) : null },
+        {
+          text: name(t.customer_id),
+          href: `/people/${t.customer_id}`,
+          sub: t.organization_id ? (lookups.organizations.get(t.organization_id) ?? null) : null,
+        },
         { text: name(t.owner_id) },
         { text: shortTime(t.updated_at), cls: "nowrap" },
       ]);
       return listResponse(ctx, request, session, LIST, q, { rows, nextCursor: page.next_cursor });
     })
-    .get("/tickets/:id", ({ request, params }) => ticketPage(request, requireSession(ctx, request), pathId(params.id, "ticket")))
+    .get("/tickets/:id", ({ request, params }) =>
+      ticketPage(request, requireSession(ctx, request), pathId(params.id, "ticket")),
+    )
     .post("/tickets/:id", ({ request, params, body }) => {
       const session = requireSession(ctx, request);
       const id = pathId(params.id, "ticket");
       const specs = propertySpecs(getTicket(db, id).owner_id);
       try {
         const t = updateTicket(db, events, id, parseForm(body, specs), uiActor(session));
-        return redirect(request, `/tickets/${id}`, [flashCookie(ctx, { kind: "success", message: `Ticket #${t.number} updated.` })]);
+        return redirect(request, `/tickets/${id}`, [
+          flashCookie(ctx, { kind: "success", message: `Ticket #${t.number} updated.` }),
+        ]);
       } catch (err) {
-        const form = formView({ action: `/tickets/${id}`, submitLabel: "Update ticket", specs, values: typedValues(body), errors: formErrors(err) });
-        if (htmxTarget(request) === "record-form") return html(renderFragment("record-form", { form }, session.csrfToken), { status: errorStatus(err) });
+        const form = formView({
+          action: `/tickets/${id}`,
+          submitLabel: "Update ticket",
+          specs,
+          values: typedValues(body),
+          errors: formErrors(err),
+        });
+        if (htmxTarget(request) === "record-form")
+          return html(renderFragment("record-form", { form }, session.csrfToken), { status: errorStatus(err) });
         return ticketPage(request, session, id, { form, status: errorStatus(err) });
       }
     })
@@ -150,14 +259,19 @@ export function ticketPages(ctx: AppContext) {
       const session = requireSession(ctx, request);
       const id = pathId(params.id, "ticket");
       try {
-        const input = { ...parseForm(body, ARTICLE_FIELDS), attachments: await uploadedFiles(body, "attachments"), ticket_id: id };
+        const input = {
+          ...parseForm(body, ARTICLE_FIELDS),
+          attachments: await uploadedFiles(body, "attachments"),
+          ticket_id: id,
+        };
         const article = createArticle(db, events, input, uiActor(session));
         // htmx reloads the same page (a new fragment alone would only scroll); without JS the new article is scrolled to.
         const location = isHtmx(request) ? `/tickets/${id}` : `/tickets/${id}#article-${article.id}`;
         return redirect(request, location, [flashCookie(ctx, { kind: "success", message: "Article added." })]);
       } catch (err) {
         const articleForm = articleFormView(id, typedValues(body), formErrors(err));
-        if (htmxTarget(request) === "article-form") return html(renderFragment("article-form", { articleForm }, session.csrfToken), { status: errorStatus(err) });
+        if (htmxTarget(request) === "article-form")
+          return html(renderFragment("article-form", { articleForm }, session.csrfToken), { status: errorStatus(err) });
         return ticketPage(request, session, id, { articleForm, status: errorStatus(err) });
       }
     })

@@ -26,13 +26,23 @@ function jsonSchema(model: z.ZodType, io: "input" | "output"): Record<string, un
 function queryParameters(query: z.ZodObject | undefined) {
   if (!query) return [];
   const schema = jsonSchema(query, "input") as { properties?: Record<string, unknown>; required?: string[] };
-  return Object.entries(schema.properties ?? {}).map(([name, s]) => ({ name, in: "query", required: schema.required?.includes(name) ?? false, schema: s }));
+  return Object.entries(schema.properties ?? {}).map(([name, s]) => ({
+    name,
+    in: "query",
+    required: schema.required?.includes(name) ?? false,
+    schema: s,
+  }));
 }
 
 function successResponse(o: Operation) {
   const status = String(o.status ?? (o.response === null ? 204 : 200));
   if (o.response === null) return { [status]: { description: "No content" } };
-  return { [status]: { description: "OK", content: { [o.responseType ?? "application/json"]: { schema: jsonSchema(o.response, "output") } } } };
+  return {
+    [status]: {
+      description: "OK",
+      content: { [o.responseType ?? "application/json"]: { schema: jsonSchema(o.response, "output") } },
+    },
+  };
 }
 
 export function openApiDocument(routes: { method: string; path: string; hooks?: unknown }[], serverUrl: string) {
@@ -43,20 +53,37 @@ export function openApiDocument(routes: { method: string; path: string; hooks?: 
     const o = operationOf(r.hooks) ?? { summary: `${r.method} ${path}`, response: z.unknown() };
     const segment = path.split("/").filter(Boolean)[path.startsWith("/api/") ? 2 : 1] ?? "";
     const tag = path.startsWith("/v1/") ? "segment" : segment.replace(/[{}]/g, "");
-    const pathParams = [...path.matchAll(/\{(\w+)\}/g)].map((m) => ({ name: m[1], in: "path", required: true, schema: { type: "string" } }));
+    const pathParams = [...path.matchAll(/\{(\w+)\}/g)].map((m) => ({
+      name: m[1],
+      in: "path",
+      required: true,
+      schema: { type: "string" },
+    }));
     const security = o.security ?? (path.startsWith("/v1/") ? "writeKey" : "token");
     (paths[path] ??= {})[r.method.toLowerCase()] = {
       tags: [tag],
       summary: o.summary,
       parameters: [...pathParams, ...queryParameters(o.query)],
       ...(security === "open" ? { security: [] } : security === "writeKey" ? { security: [{ writeKey: [] }] } : {}),
-      ...(o.body ? { requestBody: { required: o.bodyType === "text/csv", content: { [o.bodyType ?? "application/json"]: { schema: jsonSchema(o.body, "input") } } } } : {}),
+      ...(o.body
+        ? {
+            requestBody: {
+              required: o.bodyType === "text/csv",
+              content: { [o.bodyType ?? "application/json"]: { schema: jsonSchema(o.body, "input") } },
+            },
+          }
+        : {}),
       responses: { ...successResponse(o), ...(security === "open" && !o.body ? {} : ERRORS) },
     };
   }
   return {
     openapi: "3.1.0",
-    info: { title: "Switchboard API", version: VERSION, description: "People, organizations, tickets, enrichment, webhooks and CRM sync. Errors: {\"error\":{\"code\",\"message\",\"details\"}}." },
+    info: {
+      title: "Switchboard API",
+      version: VERSION,
+      description:
+        'People, organizations, tickets, enrichment, webhooks and CRM sync. Errors: {"error":{"code","message","details"}}.',
+    },
     servers: [{ url: serverUrl }],
     security: [{ bearer: [] }],
     paths,

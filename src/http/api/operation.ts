@@ -25,7 +25,8 @@ export type Operation = {
 /** The route hook that carries an operation (Elysia keeps `detail` on its route table, where openapi.ts reads it). */
 export const op = (operation: Operation) => ({ detail: { summary: operation.summary, operation } });
 
-export const operationOf = (hooks: unknown): Operation | undefined => (hooks as { detail?: { operation?: Operation } } | undefined)?.detail?.operation;
+export const operationOf = (hooks: unknown): Operation | undefined =>
+  (hooks as { detail?: { operation?: Operation } } | undefined)?.detail?.operation;
 
 /** A query string parsed with the operation's model: the domain then takes typed values. */
 export const parseQuery = <S extends z.ZodObject>(model: S, query: unknown): z.infer<S> => validate(model, query ?? {});
@@ -43,7 +44,8 @@ export const pageParams = {
 
 // Response shapes shared by many operations.
 export const isoTime = z.iso.datetime();
-export const page = <T extends z.ZodType>(item: T) => z.strictObject({ data: z.array(item), next_cursor: z.string().nullable() });
+export const page = <T extends z.ZodType>(item: T) =>
+  z.strictObject({ data: z.array(item), next_cursor: z.string().nullable() });
 export const list = <T extends z.ZodType>(item: T) => z.strictObject({ data: z.array(item) });
 /** An object we describe by its main fields only: what it carries besides them is documented elsewhere. */
 export const loose = (shape: z.ZodRawShape = {}) => z.looseObject(shape);

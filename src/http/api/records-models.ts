@@ -54,7 +54,12 @@ export const eventsQuery = z.strictObject({
 
 const nullableText = z.string().nullable();
 const when = isoTime.nullable();
-const stamps = { created_at: isoTime, updated_at: isoTime, created_by_id: z.number().int().nullable(), updated_by_id: z.number().int().nullable() };
+const stamps = {
+  created_at: isoTime,
+  updated_at: isoTime,
+  created_by_id: z.number().int().nullable(),
+  updated_by_id: z.number().int().nullable(),
+};
 
 /** A person; custom fields and the fields features contribute (clearbit_…, audiences) sit beside these. */
 export const userModel = loose({
@@ -113,7 +118,15 @@ export const articleModel = loose({
   id: z.number().int(),
   ticket_id: z.number().int(),
   body: z.string(),
-  attachments: z.array(z.strictObject({ id: z.number().int(), filename: z.string(), size: z.number().int(), content_type: z.string(), url: z.string() })),
+  attachments: z.array(
+    z.strictObject({
+      id: z.number().int(),
+      filename: z.string(),
+      size: z.number().int(),
+      content_type: z.string(),
+      url: z.string(),
+    }),
+  ),
 });
 
 export const ticketModel = loose({

@@ -10,60 +10,142 @@ import { json } from "../responses";
 import { isoTime, list, op } from "./operation";
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
-const adminJson = (a: Admin) => ({ id: a.id, email: a.email, firstname: a.firstname, lastname: a.lastname, last_login: iso(a.lastLogin), created_at: iso(a.createdAt) });
-const tokenJson = (t: CredentialView) => ({ id: t.id, name: t.name, prefix: t.prefix, created_at: iso(t.createdAt), last_used_at: iso(t.lastUsedAt), created_by: t.createdBy });
+const adminJson = (a: Admin) => ({
+  id: a.id,
+  email: a.email,
+  firstname: a.firstname,
+  lastname: a.lastname,
+  last_login: iso(a.lastLogin),
+  created_at: iso(a.createdAt),
+});
+const tokenJson = (t: CredentialView) => ({
+  id: t.id,
+  name: t.name,
+  prefix: t.prefix,
+  created_at: iso(t.createdAt),
+  last_used_at: iso(t.lastUsedAt),
+  created_by: t.createdBy,
+});
 /** An API token also names the admin it belongs to, and whether it is suspended (that admin is deactivated). */
-const apiTokenJson = (t: CredentialView) => ({ ...tokenJson(t), owner: t.ownerId === null ? null : { id: t.ownerId, email: t.createdBy }, suspended: t.suspended });
+const apiTokenJson = (t: CredentialView) => ({
+  ...tokenJson(t),
+  owner: t.ownerId === null ? null : { id: t.ownerId, email: t.createdBy },
+  suspended: t.suspended,
+});
 
 const when = isoTime.nullable();
-const adminModel = z.strictObject({ id: z.number().int(), email: z.string().nullable(), firstname: z.string().nullable(), lastname: z.string().nullable(), last_login: when, created_at: when });
-const tokenShape = { id: z.number().int(), name: z.string(), prefix: z.string(), created_at: when, last_used_at: when, created_by: z.string().nullable() };
+const adminModel = z.strictObject({
+  id: z.number().int(),
+  email: z.string().nullable(),
+  firstname: z.string().nullable(),
+  lastname: z.string().nullable(),
+  last_login: when,
+  created_at: when,
+});
+const tokenShape = {
+  id: z.number().int(),
+  name: z.string(),
+  prefix: z.string(),
+  created_at: when,
+  last_used_at: when,
+  created_by: z.string().nullable(),
+};
 const writeKeyModel = z.strictObject(tokenShape);
-const apiTokenModel = z.strictObject({ ...tokenShape, owner: z.strictObject({ id: z.number().int(), email: z.string().nullable() }).nullable(), suspended: z.boolean() });
+const apiTokenModel = z.strictObject({
+  ...tokenShape,
+  owner: z.strictObject({ id: z.number().int(), email: z.string().nullable() }).nullable(),
+  suspended: z.boolean(),
+});
 
 /** Administrators and API tokens through the REST API: what the Settings pages do. */
 export function settingsApi(ctx: AppContext) {
   return new Elysia({ prefix: "/api/v1" })
-    .get("/admins", ({ request }) => {
-      requireApiToken(ctx, request);
-      return json({ data: listAdmins(ctx.db).map(adminJson) });
-    }, op({ summary: "List administrators", response: list(adminModel) }))
-    .post("/admins", async ({ request, body }) => {
-      const token = requireApiToken(ctx, request);
-      return json(adminJson(await createAdmin(ctx.db, ctx.events, body, { id: token.actorId, source: "api" })), 201);
-    }, op({ summary: "Create an administrator", body: newAdminSchema, response: adminModel, status: 201 }))
-    .delete("/admins/:id", ({ request, params }) => {
-      const token = requireApiToken(ctx, request);
-      if (token.actorId === null) throw conflict("this token has no owner to act as; create a token as an admin");
-      removeAdmin(ctx.db, ctx.events, pathId(params.id, "administrator"), { id: token.actorId, source: "api" });
-      return new Response(null, { status: 204 });
-    }, op({ summary: "Remove an administrator (never the last active one)", response: null }))
-    .get("/tokens", ({ request }) => {
-      requireApiToken(ctx, request);
-      return json({ data: apiTokenStore.list(ctx.db).map(apiTokenJson) });
-    }, op({ summary: "List API tokens", response: list(apiTokenModel) }))
-    .post("/tokens", ({ request, body }) => {
-      const token = requireApiToken(ctx, request);
-      const created = apiTokenStore.create(ctx.db, body, token.actorId);
-      return json({ ...apiTokenJson(created.record), token: created.secret }, 201);
-    }, op({ summary: "Create an API token; the answer shows it once", body: newCredentialSchema, response: apiTokenModel.extend({ token: z.string() }), status: 201 }))
-    .delete("/tokens/:id", ({ request, params }) => {
-      requireApiToken(ctx, request);
-      apiTokenStore.revoke(ctx.db, pathId(params.id, "token"));
-      return new Response(null, { status: 204 });
-    }, op({ summary: "Revoke an API token", response: null }))
-    .get("/write_keys", ({ request }) => {
-      requireApiToken(ctx, request);
-      return json({ data: writeKeyStore.list(ctx.db).map(tokenJson) });
-    }, op({ summary: "List Segment write keys", response: list(writeKeyModel) }))
-    .post("/write_keys", ({ request, body }) => {
-      const token = requireApiToken(ctx, request);
-      const created = writeKeyStore.create(ctx.db, body, token.actorId);
-      return json({ ...tokenJson(created.record), key: created.secret }, 201);
-    }, op({ summary: "Create a Segment write key; the answer shows it once", body: newCredentialSchema, response: writeKeyModel.extend({ key: z.string() }), status: 201 }))
-    .delete("/write_keys/:id", ({ request, params }) => {
-      requireApiToken(ctx, request);
-      writeKeyStore.revoke(ctx.db, pathId(params.id, "write key"));
-      return new Response(null, { status: 204 });
-    }, op({ summary: "Revoke a write key", response: null }));
+    .get(
+      "/admins",
+      ({ request }) => {
+        requireApiToken(ctx, request);
+        return json({ data: listAdmins(ctx.db).map(adminJson) });
+      },
+      op({ summary: "List administrators", response: list(adminModel) }),
+    )
+    .post(
+      "/admins",
+      async ({ request, body }) => {
+        const token = requireApiToken(ctx, request);
+        return json(adminJson(await createAdmin(ctx.db, ctx.events, body, { id: token.actorId, source: "api" })), 201);
+      },
+      op({ summary: "Create an administrator", body: newAdminSchema, response: adminModel, status: 201 }),
+    )
+    .delete(
+      "/admins/:id",
+      ({ request, params }) => {
+        const token = requireApiToken(ctx, request);
+        if (token.actorId === null) throw conflict("this token has no owner to act as; create a token as an admin");
+        removeAdmin(ctx.db, ctx.events, pathId(params.id, "administrator"), { id: token.actorId, source: "api" });
+        return new Response(null, { status: 204 });
+      },
+      op({ summary: "Remove an administrator (never the last active one)", response: null }),
+    )
+    .get(
+      "/tokens",
+      ({ request }) => {
+        requireApiToken(ctx, request);
+        return json({ data: apiTokenStore.list(ctx.db).map(apiTokenJson) });
+      },
+      op({ summary: "List API tokens", response: list(apiTokenModel) }),
+    )
+    .post(
+      "/tokens",
+      ({ request, body }) => {
+        const token = requireApiToken(ctx, request);
+        const created = apiTokenStore.create(ctx.db, body, token.actorId);
+        return json({ ...apiTokenJson(created.record), token: created.secret }, 201);
+      },
+      op({
+        summary: "Create an API token; the answer shows it once",
+        body: newCredentialSchema,
+        response: apiTokenModel.extend({ token: z.string() }),
+        status: 201,
+      }),
+    )
+    .delete(
+      "/tokens/:id",
+      ({ request, params }) => {
+        requireApiToken(ctx, request);
+        apiTokenStore.revoke(ctx.db, pathId(params.id, "token"));
+        return new Response(null, { status: 204 });
+      },
+      op({ summary: "Revoke an API token", response: null }),
+    )
+    .get(
+      "/write_keys",
+      ({ request }) => {
+        requireApiToken(ctx, request);
+        return json({ data: writeKeyStore.list(ctx.db).map(tokenJson) });
+      },
+      op({ summary: "List Segment write keys", response: list(writeKeyModel) }),
+    )
+    .post(
+      "/write_keys",
+      ({ request, body }) => {
+        const token = requireApiToken(ctx, request);
+        const created = writeKeyStore.create(ctx.db, body, token.actorId);
+        return json({ ...tokenJson(created.record), key: created.secret }, 201);
+      },
+      op({
+        summary: "Create a Segment write key; the answer shows it once",
+        body: newCredentialSchema,
+        response: writeKeyModel.extend({ key: z.string() }),
+        status: 201,
+      }),
+    )
+    .delete(
+      "/write_keys/:id",
+      ({ request, params }) => {
+        requireApiToken(ctx, request);
+        writeKeyStore.revoke(ctx.db, pathId(params.id, "write key"));
+        return new Response(null, { status: 204 });
+      },
+      op({ summary: "Revoke a write key", response: null }),
+    );
 }
