@@ -121,9 +121,15 @@ describe("Integrations → Clearbit", () => {
     expect(alex.acme_people).toBe(true);
     await page.fill("#name", "Broken");
     await page.fill("#conditions", "email resembles x");
-    await page.click("button:text('Create audience')");
-    // The empty error slot is on the page before the answer: wait for the message itself.
-    await expect(page.locator("#conditions-error .field-error").textContent()).resolves.toContain("line 1");
+    // The empty error slot is on the page before the answer: wait for the answer, then the message itself
+    // (waitFor survives the page being replaced, which a plain read mid-navigation does not on a slow machine).
+    await Promise.all([
+      page.waitForResponse((r) => r.request().method() === "POST"),
+      page.click("button:text('Create audience')"),
+    ]);
+    const message = page.locator("#conditions-error .field-error");
+    await message.waitFor();
+    expect(await message.textContent()).toContain("line 1");
   });
 
   test("no page errors along the way", () => {
