@@ -30,7 +30,7 @@ function positionOf(text: string, offset: number) {
 }
 
 /** Checks the mustache syntax (unclosed tags and sections), with the position of the fault. */
-export function checkSyntax(template: string): void {
+function checkSyntax(template: string): void {
   try {
     Mustache.parse(template);
   } catch (err) {
@@ -54,7 +54,7 @@ function firstUnescapedTag(tokens: Token[]): Token | undefined {
 }
 
 /** Refuses {{{ x }}} and {{& x }} (raw insertion), naming the first one's position. */
-export function checkEscaped(template: string): void {
+function checkEscaped(template: string): void {
   checkSyntax(template);
   const raw = firstUnescapedTag(Mustache.parse(template) as Token[]);
   if (raw) {

@@ -69,7 +69,6 @@ export const syncInputSchema = z.strictObject({
     .strictObject(operationShape("DELETE", false))
     .default(z.strictObject(operationShape("DELETE", false)).parse({})),
 });
-export type SyncInput = z.input<typeof syncInputSchema>;
 type ValidInput = z.output<typeof syncInputSchema>;
 
 const toOperation = (
@@ -168,11 +167,7 @@ function checkUniqueIdPath(path: string): FieldIssue[] {
  * Every check a sync must pass before it is saved: required URLs, auth completeness, a real
  * organization, and each template rendered against a person (the preview person, or a sample).
  */
-export function checkSync(
-  db: Db,
-  input: ValidInput,
-  opts: { person?: PersonSource; secretKept: boolean },
-): FieldIssue[] {
+function checkSync(db: Db, input: ValidInput, opts: { person?: PersonSource; secretKept: boolean }): FieldIssue[] {
   const issues: FieldIssue[] = [];
   const view = templateView(opts.person ?? SAMPLE_PERSON, "12345");
   for (const name of OPERATIONS) {

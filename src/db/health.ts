@@ -8,7 +8,7 @@ const STORAGE_FAILURE = /^SQLITE_(FULL|IOERR|READONLY|CORRUPT|NOTADB|CANTOPEN)/;
 const FAILING_FOR_MS = 60_000;
 const PROBE_KEY = "health.write_probe";
 
-export function isStorageFailure(err: unknown): err is Error & { code: string } {
+function isStorageFailure(err: unknown): err is Error & { code: string } {
   const code = (err as { code?: unknown } | null)?.code;
   return err instanceof Error && typeof code === "string" && STORAGE_FAILURE.test(code);
 }

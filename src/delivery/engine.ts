@@ -64,7 +64,7 @@ export type EngineOptions = {
 };
 
 /** Many sends in flight also means many results per tick's transaction: fewer commits per delivery. */
-export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
+const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   globalConcurrency: 64,
   destinationConcurrency: 8,
   autoDisableAfterMs: 5 * 86_400_000,

@@ -92,7 +92,7 @@ export function recordHttpAttempt(db: DbOrTx, attempt: HttpAttempt): number {
 const INSERT_SQL = `INSERT INTO http_log (created_at, facility, direction, method, url, request_headers, request_body, response_status, response_headers,
   response_body, duration_ms, error, attempt, delivery_id, job_id, destination, size_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`;
 
-export const httpLogFilterSchema = z.object({
+const httpLogFilterSchema = z.object({
   facility: z.string().optional(),
   destination: z.string().optional(),
   jobId: z.coerce.number().int().optional(),

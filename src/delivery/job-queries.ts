@@ -4,7 +4,7 @@ import type { Db } from "../db/client";
 import { ACTIVE_JOB, deliveryJobs, JOB_STATUSES, type JobStatus } from "./schema";
 import type { Job } from "./types";
 
-export const jobFilterSchema = z.object({
+const jobFilterSchema = z.object({
   status: z.enum(JOB_STATUSES).optional(),
   kind: z.string().optional(),
   destination: z.string().optional(),

@@ -24,7 +24,7 @@ type JobRow = {
   finished_at: number | null;
 };
 
-export function rowToJob(r: JobRow): Job {
+function rowToJob(r: JobRow): Job {
   const date = (ms: number | null) => (ms === null ? null : new Date(ms));
   return {
     id: r.id,

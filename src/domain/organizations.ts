@@ -37,8 +37,7 @@ const COLUMN_OF = {
   note: "note",
   active: "active",
 } as const satisfies Record<string, keyof OrganizationRow>;
-export type OrganizationField = keyof typeof COLUMN_OF;
-export const ORGANIZATION_FIELDS = Object.keys(COLUMN_OF) as OrganizationField[];
+type OrganizationField = keyof typeof COLUMN_OF;
 
 const builtInShape = {
   name: z.string().trim().min(1, "is required").max(255, "must be at most 255 characters").optional(),

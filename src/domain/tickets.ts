@@ -148,7 +148,7 @@ export function articleJson(db: DbOrTx, a: ArticleRow) {
   };
 }
 
-export function getTicketRow(db: DbOrTx, ticketId: number): TicketRow {
+function getTicketRow(db: DbOrTx, ticketId: number): TicketRow {
   const row = db.select().from(tickets).where(eq(tickets.id, ticketId)).get();
   if (!row) throw notFound("ticket");
   return row;

@@ -5,7 +5,7 @@ import { integrationPages } from "./admin";
 import { audienceFlags, Audiences } from "./audiences";
 import { ClearbitEnrichment, DESTINATION, DESTINATION_CONCURRENCY, KIND, traitsByUser } from "./clearbit";
 
-export { enrichmentTraits, traitsByUser } from "./clearbit";
+export { enrichmentTraits } from "./clearbit";
 
 export type Enrichment = { clearbit: ClearbitEnrichment; audiences: Audiences };
 

@@ -58,10 +58,6 @@ const message = z
   .refine((m) => m.userId || m.anonymousId, { message: "userId or anonymousId is required", path: ["userId"] });
 type Message = z.infer<typeof message>;
 
-export const identifyCall = identifyMessage.refine((m) => m.userId || m.anonymousId, {
-  message: "userId or anonymousId is required",
-  path: ["userId"],
-});
 export const batchCall = z.object({
   batch: z.array(z.unknown()).min(1, "must hold at least one message").max(2000),
   writeKey: z.string().optional(),

@@ -14,8 +14,8 @@ import { generateSigningSecret } from "./signatures";
 export type WebhookRow = typeof webhooks.$inferSelect;
 
 /** A saved secret is shown only as this; its value never leaves the box again. */
-export const MASK = "••••••••";
-export const DEFAULT_GRACE_HOURS = 24;
+const MASK = "••••••••";
+const DEFAULT_GRACE_HOURS = 24;
 export const destinationKey = (webhookId: number) => `webhook:${webhookId}`;
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -87,7 +87,7 @@ const webhookShape = {
 
 export const createSchema = z.strictObject(webhookShape).partial().required({ name: true, url: true });
 export const updateSchema = z.strictObject(webhookShape).partial();
-export type WebhookInput = z.infer<typeof updateSchema>;
+type WebhookInput = z.infer<typeof updateSchema>;
 
 const DEFAULTS = {
   method: "POST",
@@ -104,7 +104,7 @@ const DEFAULTS = {
 } as const;
 
 /** Renders a custom payload against a sample with every kind of record (ticket, article, user, organization). */
-export function checkCustomPayload(template: string): void {
+function checkCustomPayload(template: string): void {
   const sample = {
     ...samplePayload("organization"),
     ...samplePayload("user"),

@@ -23,7 +23,7 @@ import { webhooks, webhookTriggers, webhookTriggerTargets, type Condition } from
 import { hubSignature, hubSignature256, standardSignatureHeader } from "./signatures";
 import { WebhookTriggers } from "./triggers";
 
-export const JOB_KIND = "webhook";
+const JOB_KIND = "webhook";
 
 /**
  * What a webhook job carries. The payload is built when the change is recorded and stored once in

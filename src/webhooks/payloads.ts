@@ -13,7 +13,7 @@ type Json = Record<string, unknown>;
 
 /** Never sent in an embedded user (Zammad's rule): credentials, preferences, internal access lists. Names, not our
  * column list: it also hides what other Zammad-shaped objects may carry. */
-export const HIDDEN_USER_FIELDS = [
+const HIDDEN_USER_FIELDS = [
   "password",
   "password_hash",
   "preferences",

@@ -8,7 +8,7 @@ import { createHmac, randomBytes } from "node:crypto";
  *   keyed with the base64-decoded part of a whsec_ secret, "v1,<sig>"; several space-separated while
  *   a rotated-out secret still signs.
  */
-export const SECRET_PREFIX = "whsec_";
+const SECRET_PREFIX = "whsec_";
 
 export function hubSignature(token: string, body: string): string {
   return `sha1=${createHmac("sha1", token).update(body, "utf8").digest("hex")}`;

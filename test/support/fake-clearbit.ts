@@ -9,7 +9,7 @@ import { createHmac } from "node:crypto";
  */
 export type Person = Record<string, unknown>;
 export type Company = Record<string, unknown>;
-export type Behaviour =
+type Behaviour =
   | { kind: "found"; person: Person | null; company: Company | null }
   | { kind: "unknown" }
   /** 202 for the first `times` asks (and a signed callback after `callbackAfterMs` when a webhook_url is given), then 200. */
@@ -23,7 +23,7 @@ export type Behaviour =
     }
   | { kind: "status"; status: 402 | 422 | 500 | 503; type: string; message: string };
 
-export type FakeCall = {
+type FakeCall = {
   path: string;
   email: string | null;
   domain: string | null;

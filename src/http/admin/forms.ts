@@ -8,7 +8,7 @@ import { statusOf } from "../responses";
  * HTML forms send strings; the domain wants typed values. One spec per form field says how to
  * convert it (checkbox → boolean, number, id, "" → null ...) and how to render it back.
  */
-export type FieldKind =
+type FieldKind =
   | "text"
   | "email"
   | "url"
@@ -134,8 +134,6 @@ export function customFieldSpecs(fields: CustomField[]): FieldSpec[] {
   }));
 }
 
-export type FieldView = ReturnType<typeof fieldViews>[number];
-
 /**
  * Template data for each input: its value (from the record, or as typed when the form comes back
  * with errors), its error and the ids that tie label, input and message together.
@@ -187,7 +185,7 @@ export function formErrors(err: unknown): Record<string, string> {
 }
 
 /** Errors no input shows (a field the form does not have): listed at the top of the form. */
-export function otherErrors(specs: FieldSpec[], errors: Record<string, string>): string[] {
+function otherErrors(specs: FieldSpec[], errors: Record<string, string>): string[] {
   const shown = new Set(specs.flatMap((s) => [s.name, ...(s.aliases ?? [])]));
   return Object.entries(errors)
     .filter(([k]) => !shown.has(k))

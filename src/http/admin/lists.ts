@@ -16,8 +16,8 @@ export type Cell = {
   sub?: string | null;
   cls?: string | null;
 };
-export type Column = { key: string; label: string; sortable?: boolean; cls?: string };
-export type Filter = { name: string; label: string; choices: { value: string; label: string }[] };
+type Column = { key: string; label: string; sortable?: boolean; cls?: string };
+type Filter = { name: string; label: string; choices: { value: string; label: string }[] };
 
 export type ListSpec = {
   path: string;

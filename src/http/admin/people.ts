@@ -44,7 +44,7 @@ import { adminPage } from "./render";
  * from that list on purpose: the organization is typed by name, and image, verified and out_of_office
  * are set through the API only.
  */
-export const PERSON_FIELDS: FieldSpec[] = [
+const PERSON_FIELDS: FieldSpec[] = [
   { name: "firstname", label: "First name", kind: "text", autocomplete: "off" },
   { name: "lastname", label: "Last name", kind: "text", autocomplete: "off" },
   { name: "email", label: "Email", kind: "email", autocomplete: "off" },

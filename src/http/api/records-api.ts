@@ -95,7 +95,7 @@ const fieldJson = (f: CustomField) => ({
   created_at: f.createdAt.toISOString(),
   updated_at: f.updatedAt.toISOString(),
 });
-export const eventJson = (e: ChangeEvent) => ({
+const eventJson = (e: ChangeEvent) => ({
   id: e.id,
   type: e.type,
   object_type: e.objectType,
