@@ -59,7 +59,8 @@ function checkEscaped(template: string): void {
   const raw = firstUnescapedTag(Mustache.parse(template) as Token[]);
   if (raw) {
     throw new TemplateError(
-      `unescaped tag "${template.slice(raw[2], raw[3])}" is not allowed here: use {{ ${raw[1]} }}, which escapes the value for this context`,
+      `unescaped tag "${template.slice(raw[2], raw[3])}" is not allowed here: ` +
+        `use {{ ${raw[1]} }}, which escapes the value for this context`,
       positionOf(template, raw[2]),
     );
   }
@@ -156,7 +157,8 @@ export function renderUrl(template: string, view: object): string {
   const path = text.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, "").split(/[?#]/, 1)[0]!;
   if (path.split(/[/\\]/).some((segment) => DOT_SEGMENT.test(segment))) {
     throw new TemplateError(
-      `the rendered URL has a "." or ".." path segment, which would leave the path the template addresses: ${text.slice(0, 200)}`,
+      'the rendered URL has a "." or ".." path segment, which would leave the path the template addresses: ' +
+        text.slice(0, 200),
     );
   }
   let url: URL;

@@ -53,7 +53,9 @@ export const syncInputSchema = z.strictObject({
       token: z.string().max(2000).optional(),
     })
     .default({ type: "none" }),
-  /** Sent with every call; sealed at rest and masked in answers; omitted keeps them, the mask as a value keeps that one. */
+  /**
+   * Sent with every call; sealed at rest and masked in answers; omitted keeps them, the mask as a value keeps that one.
+   */
   secret_headers: secretHeadersSchema.optional(),
   /** Allows URLs that reach this server itself (refused by default: a loop feeding our own ingest). */
   allow_self: z.boolean().default(false),
@@ -213,7 +215,10 @@ async function selfTargetIssues(deps: SaveDeps, input: ValidInput): Promise<Fiel
     if (reason)
       issues.push({
         field: `${name}.url`,
-        message: `points to this Switchboard server itself: ${reason}; a sync there would feed its own changes back in a loop. Allow it explicitly (allow_self) if that is intended`,
+        message:
+          `points to this Switchboard server itself: ${reason}; ` +
+          "a sync there would feed its own changes back in a loop. " +
+          "Allow it explicitly (allow_self) if that is intended",
       });
   }
   return issues;

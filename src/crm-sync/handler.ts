@@ -44,7 +44,9 @@ function readExternalId(path: string, body: string): { id: string | null; note: 
   if (typeof found === "string" && UNUSABLE_IDS.has(found.trim())) {
     return {
       id: null,
-      note: `the CRM answered the id ${JSON.stringify(found)} at ${path}, which cannot address a record in a URL; it was refused`,
+      note:
+        `the CRM answered the id ${JSON.stringify(found)} at ${path}, ` +
+        "which cannot address a record in a URL; it was refused",
       refused: true,
     };
   }

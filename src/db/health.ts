@@ -2,9 +2,14 @@ import { statfsSync } from "node:fs";
 import { settings } from "./schema";
 import type { Db } from "./client";
 
-/** SQLite result codes that mean the storage, not the request, is at fault (disk full, I/O error, read-only, damage). */
+/**
+ * SQLite result codes that mean the storage, not the request, is at fault (disk full, I/O error, read-only, damage).
+ */
 const STORAGE_FAILURE = /^SQLITE_(FULL|IOERR|READONLY|CORRUPT|NOTADB|CANTOPEN)/;
-/** Writes count as failing for this long after the last failure: a small probe can pass on a disk too full for real writes. */
+/**
+ * Writes count as failing for this long after the last failure: a small probe can
+ * pass on a disk too full for real writes.
+ */
 const FAILING_FOR_MS = 60_000;
 const PROBE_KEY = "health.write_probe";
 

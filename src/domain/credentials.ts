@@ -40,7 +40,8 @@ function credentialStore(
 ) {
   // Both tables have the same columns; drizzle's types cannot express "either", so one is named.
   const t = table as typeof apiTokens;
-  const ownerIsAdmin = sql<number>`exists (select 1 from ${userRoles} where ${userRoles.userId} = ${t.createdById} and ${userRoles.roleId} = ${ADMIN_ROLE_ID})`;
+  const ownerIsAdmin = sql<number>`exists (select 1 from ${userRoles}
+    where ${userRoles.userId} = ${t.createdById} and ${userRoles.roleId} = ${ADMIN_ROLE_ID})`;
   const lookup = preparedFor((db) =>
     db
       .select({

@@ -345,7 +345,9 @@ export function listOrganizations(db: Db, query: OrganizationListQuery): Page<Or
   };
 }
 
-/** An organization named the way a person types it in a form: an id or a name. Unknown is a ValidationError on `field`. */
+/**
+ * An organization named the way a person types it in a form: an id or a name. Unknown is a ValidationError on `field`.
+ */
 export function resolveOrganizationRef(db: Db, ref: string, field: string): number {
   const value = ref.trim();
   if (!value) throw new ValidationError([{ field, message: "is required: an organization id or name" }]);

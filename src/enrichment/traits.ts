@@ -1,6 +1,9 @@
 import type { Answer } from "./mappings";
 
-/** Segment-style flat traits: clearbit_ + the path in snake_case (company.metrics.employeesRange → clearbit_company_metrics_employees_range). */
+/**
+ * Segment-style flat traits: clearbit_ + the path in snake_case (company.metrics.employeesRange →
+ * clearbit_company_metrics_employees_range).
+ */
 const TRAIT_PREFIX = "clearbit_";
 const LAST_CHECKED_TRAIT = "clearbit_date_last_checked";
 

@@ -28,7 +28,10 @@ function unmapped(address: string): string {
   return a === "0.0.0.0" ? "127.0.0.1" : a === "::" ? "::1" : a;
 }
 
-/** Whether a host name or address means this machine (127/8, ::1, IPv4-mapped loopback, localhost, the unspecified address). */
+/**
+ * Whether a host name or address means this machine (127/8, ::1, IPv4-mapped
+ * loopback, localhost, the unspecified address).
+ */
 export function isLoopbackHost(hostname: string): boolean {
   const h = bareHost(hostname);
   if (h === "localhost" || h.endsWith(".localhost")) return true;

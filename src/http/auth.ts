@@ -7,7 +7,9 @@ import type { AppContext } from "./context";
 import { parseCookies, type Cookie } from "./responses";
 
 const SESSION_COOKIE = "sb_session";
-/** Before sign-in there is no session to hold a CSRF token: the login and setup forms use this cookie (double submit). */
+/**
+ * Before sign-in there is no session to hold a CSRF token: the login and setup forms use this cookie (double submit).
+ */
 const PRE_SESSION_CSRF_COOKIE = "sb_csrf";
 const FLASH_COOKIE = "sb_flash";
 

@@ -217,7 +217,9 @@ function claimMessageId(tx: Tx, messageId: string): boolean {
   return claim(tx).all({ id: messageId, at: new Date() }).length > 0;
 }
 
-/** The person a message names (by traits.email, else by userId or anonymousId as the login), and the field that matched. */
+/**
+ * The person a message names (by traits.email, else by userId or anonymousId as the login), and the field that matched.
+ */
 type Found = { user: UserRow; by: "traits.email" | "userId" | "anonymousId" };
 
 function findByIds(
@@ -276,7 +278,8 @@ function assertSegmentMayChange(tx: Tx, found: Found, mapped: Record<string, unk
     throw new ValidationError([
       {
         field: "traits.email",
-        message: `would replace an email set by ${by}; Segment may only set an email that is empty or that it set itself`,
+        message:
+          `would replace an email set by ${by}; ` + "Segment may only set an email that is empty or that it set itself",
       },
     ]);
   }

@@ -136,7 +136,10 @@ export class PayloadBuilder {
     };
   }
 
-  /** A user as embedded in payloads: the API's user JSON (extra fields included), no hidden fields, creator and updater by login. */
+  /**
+   * A user as embedded in payloads: the API's user JSON (extra fields included), no
+   * hidden fields, creator and updater by login.
+   */
   user(userId: number | null): Json | null {
     if (userId === null) return null;
     const row = this.db.select().from(users).where(eq(users.id, userId)).get();

@@ -18,7 +18,10 @@ export function hubSignature256(token: string, body: string): string {
   return `sha256=${createHmac("sha256", token).update(body, "utf8").digest("hex")}`;
 }
 
-/** A new Standard Webhooks secret: whsec_ + base64 of `bytes` random bytes (24–64; 48 gives 64 characters without padding). */
+/**
+ * A new Standard Webhooks secret: whsec_ + base64 of `bytes` random bytes (24–64;
+ * 48 gives 64 characters without padding).
+ */
 export function generateSigningSecret(bytes = 48): string {
   if (bytes < 24 || bytes > 64) throw new Error("a signing secret has 24 to 64 random bytes");
   return SECRET_PREFIX + randomBytes(bytes).toString("base64");

@@ -6,7 +6,10 @@ import { ADMIN, createToken, setupAdmin, startTestServer, type TestServer } from
 
 setDefaultTimeout(40_000);
 
-/** The webhook pages in real headless Chromium: create, preview (htmx), send a test, watch the answer arrive, build a trigger. */
+/**
+ * The webhook pages in real headless Chromium: create, preview (htmx), send a test,
+ * watch the answer arrive, build a trigger.
+ */
 let server: TestServer;
 let receiver: Receiver;
 let chromium: Browser;

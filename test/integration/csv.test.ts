@@ -121,7 +121,8 @@ describe("formula guard through the real export and import", () => {
       expect(row[col("remark")]!.startsWith("'"), JSON.stringify(s)).toBe(guarded);
       expect(row[col("firstname")]!.startsWith("'"), JSON.stringify(s)).toBe(guarded);
     }
-    // Where the list separator is ";" (Excel in much of Europe), a ";" splits an unquoted cell: the rest would be a cell of its own.
+    // Where the list separator is ";" (Excel in much of Europe), a ";" splits an unquoted
+    // cell: the rest would be a cell of its own.
     const semicolon = (
       await api.call("POST", "/api/v1/users", {
         email: "semicolon@example.com",

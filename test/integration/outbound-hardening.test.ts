@@ -6,7 +6,9 @@ import { eventually } from "../support/enrichment";
 import { signIn, startTestServer, type Browser } from "../support/server";
 import { startReceiver, type Receiver } from "../support/receiver";
 
-/** Hardening of what leaves the box: URL paths, redaction, secret headers, raw template tags, loops, header encoding. */
+/**
+ * Hardening of what leaves the box: URL paths, redaction, secret headers, raw template tags, loops, header encoding.
+ */
 let api: Api;
 let browser: Browser;
 let receiver: Receiver;

@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startApi, type Api } from "../support/api";
 
-/** PUT replaces a person or an organization: fields left out are cleared to their defaults; PATCH changes only what it names. */
+/**
+ * PUT replaces a person or an organization: fields left out are cleared to their
+ * defaults; PATCH changes only what it names.
+ */
 let api: Api;
 beforeAll(async () => {
   api = await startApi();

@@ -12,7 +12,10 @@ export type Company = Record<string, unknown>;
 type Behaviour =
   | { kind: "found"; person: Person | null; company: Company | null }
   | { kind: "unknown" }
-  /** 202 for the first `times` asks (and a signed callback after `callbackAfterMs` when a webhook_url is given), then 200. */
+  /**
+   * 202 for the first `times` asks (and a signed callback after
+   * `callbackAfterMs` when a webhook_url is given), then 200.
+   */
   | {
       kind: "queued";
       person: Person | null;
@@ -174,7 +177,9 @@ export type FakeClearbit = {
   failAll(status: number | null): void;
   callsFor(email: string): number;
   callbacks: { url: string; status: number }[];
-  /** Callbacks to `publicOrigin` are delivered to `reachableOrigin`, as a reverse proxy in front of the appliance would. */
+  /**
+   * Callbacks to `publicOrigin` are delivered to `reachableOrigin`, as a reverse proxy in front of the appliance would.
+   */
   routeCallbacks(publicOrigin: string, reachableOrigin: string): void;
   stop(): Promise<void>;
 };

@@ -46,7 +46,10 @@ export type FieldSpec = {
 type Body = Record<string, unknown>;
 const TEXT_KINDS = new Set<FieldKind>(["text", "email", "url", "tel", "textarea"]);
 
-/** The raw string of a form value (a repeated name keeps the last one a browser sent: the checked box over its hidden twin). */
+/**
+ * The raw string of a form value (a repeated name keeps the last one a browser
+ * sent: the checked box over its hidden twin).
+ */
 function raw(body: Body, name: string): string | undefined {
   const v = body[name];
   if (Array.isArray(v)) return v.length ? String(v.at(-1)) : undefined;

@@ -125,7 +125,8 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
     action: `/people/${p.id}/delete`,
     confirm: `Delete ${personName(p)}? This cannot be undone.`,
     explain:
-      "Their change history stays in the event feed. Tickets they are customer or owner of must go to someone else first.",
+      "Their change history stays in the event feed. " +
+      "Tickets they are customer or owner of must go to someone else first.",
     needsReassign: state.needsReassign ?? false,
     conflict: state.conflict ?? null,
     reassignLabel: "Hand their tickets to (user id or email)",
