@@ -52,7 +52,7 @@ describe("webhooks UI", () => {
     await expect(page.locator("#new-secret").textContent()).resolves.toMatch(/^whsec_[A-Za-z0-9+/]{64}$/);
   });
 
-  test("preview a custom payload with htmx: valid JSON for a tricky name, and a clear error for a broken template", async () => {
+  test("htmx preview of a custom payload: valid JSON for a tricky name, a clear error for a bad template", async () => {
     await page.goto(server.url + "/webhooks");
     await Promise.all([page.waitForEvent("load"), page.click("text=Chromium hook")]);
     await page.fill("#custom_payload", '{"who": "{{user.firstname}} {{user.lastname}}"}');
