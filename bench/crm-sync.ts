@@ -46,7 +46,8 @@ const server = await startServer(
 );
 const { ctx } = server;
 const data =
-  '{"sb_id": {{ person.id }}, "name": "{{ person.name }}", "email": "{{ person.email }}", "version": "{{ person.last_name }}"}';
+  '{"sb_id": {{ person.id }}, "name": "{{ person.name }}", "email": "{{ person.email }}", ' +
+  '"version": "{{ person.last_name }}"}';
 const sync = await createSync(
   { db: ctx.db, secrets: ctx.secrets, delivery: ctx.delivery, selfTarget: selfTargetCheck(ctx) },
   {
@@ -160,25 +161,28 @@ receiver.stop(true);
 
 const rate = (n: number, ms: number) => (n * 1000) / ms;
 const engineRate = rate(calls, engineMs);
+const bareSeqRate = rate(calls, bareSeqMs);
+const bareConcRate = rate(calls, bareConcMs);
+const seconds = (ms: number) => (ms / 1000).toFixed(1);
 console.log(
-  `people=${PEOPLE} calls=${calls} creates=${creates} updates=${updates} (of ${2 * PEOPLE} update events) failed=${failed}`,
+  `people=${PEOPLE} calls=${calls} creates=${creates} updates=${updates} ` +
+    `(of ${2 * PEOPLE} update events) failed=${failed}`,
 );
 console.log(
-  `switchboard: ${(engineMs / 1000).toFixed(1)} s (planning ${((plannedAt - started) / 1000).toFixed(1)} s) = ${engineRate.toFixed(0)} calls/s`,
+  `switchboard: ${seconds(engineMs)} s (planning ${seconds(plannedAt - started)} s) = ${engineRate.toFixed(0)} calls/s`,
 );
 console.log(
-  `bare fetch loop: sequential ${rate(calls, bareSeqMs).toFixed(0)} calls/s, ${ctx.delivery.options.destinationConcurrency} concurrent ${rate(calls, bareConcMs).toFixed(0)} calls/s`,
+  `bare fetch loop: sequential ${bareSeqRate.toFixed(0)} calls/s, ` +
+    `${ctx.delivery.options.destinationConcurrency} concurrent ${bareConcRate.toFixed(0)} calls/s`,
 );
 const sendRate = rate(sendCalls, sendMs);
+console.log(`sending alone ("sync all", ${sendCalls} updates): ${seconds(sendMs)} s = ${sendRate.toFixed(0)} calls/s`);
+console.log(`RESULT crm-sync ${sendRate.toFixed(0)} calls/s ratio=${(sendRate / bareSeqRate).toFixed(3)}`);
 console.log(
-  `sending alone ("sync all", ${sendCalls} updates): ${(sendMs / 1000).toFixed(1)} s = ${sendRate.toFixed(0)} calls/s`,
-);
-console.log(`RESULT crm-sync ${sendRate.toFixed(0)} calls/s ratio=${(sendRate / rate(calls, bareSeqMs)).toFixed(3)}`);
-console.log(
-  `RESULT crm-sync-end-to-end ${engineRate.toFixed(0)} calls/s ratio=${(engineRate / rate(calls, bareSeqMs)).toFixed(3)}`,
+  `RESULT crm-sync-end-to-end ${engineRate.toFixed(0)} calls/s ratio=${(engineRate / bareSeqRate).toFixed(3)}`,
 );
 console.log(
-  `RESULT crm-sync-vs-concurrent-fetch ${sendRate.toFixed(0)} calls/s ratio=${(sendRate / rate(calls, bareConcMs)).toFixed(3)}`,
+  `RESULT crm-sync-vs-concurrent-fetch ${sendRate.toFixed(0)} calls/s ratio=${(sendRate / bareConcRate).toFixed(3)}`,
 );
 console.log(`RESULT crm-sync-order-violations ${violations} people ratio=${(violations / PEOPLE).toFixed(4)}`);
 console.log(`RESULT crm-sync-update-calls ${updates} calls ratio=${(updates / (2 * PEOPLE)).toFixed(3)}`);

@@ -65,12 +65,10 @@ const stored = (await (
 await sb.stop();
 
 console.log(`concurrency ${CONCURRENCY}, ${SECONDS}s each`);
-console.log(
-  `bare    : ${fmt(bareResult.rps, 0)} req/s, p50 ${fmt(bareResult.p50)} ms, p99 ${fmt(bareResult.p99)} ms, errors ${bareResult.errors}`,
-);
-console.log(
-  `identify: ${fmt(ours.rps, 0)} req/s, p50 ${fmt(ours.p50)} ms, p99 ${fmt(ours.p99)} ms, errors ${ours.errors} (events recorded: ${stored.data.length > 0})`,
-);
+const summary = (r: typeof ours) =>
+  `${fmt(r.rps, 0)} req/s, p50 ${fmt(r.p50)} ms, p99 ${fmt(r.p99)} ms, errors ${r.errors}`;
+console.log(`bare    : ${summary(bareResult)}`);
+console.log(`identify: ${summary(ours)} (events recorded: ${stored.data.length > 0})`);
 console.log(`RESULT ingest ${fmt(ours.rps, 0)} req/s ratio=${fmt(ours.rps / bareResult.rps, 2)}`);
 console.log(`RESULT ingest_p99 ${fmt(ours.p99)} ms ratio=${fmt(ours.p99 / bareResult.p99, 2)}`);
 if (ours.errors) process.exitCode = 1;

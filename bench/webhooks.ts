@@ -208,13 +208,17 @@ receiver.stop(true);
 rmSync(dataDir, { recursive: true, force: true });
 
 console.log(
-  `deliveries: ${total} in ${webhookSeconds.toFixed(1)} s through webhooks; bare fetch loop at concurrency ${concurrency}`,
+  `deliveries: ${total} in ${webhookSeconds.toFixed(1)} s through webhooks; ` +
+    `bare fetch loop at concurrency ${concurrency}`,
 );
 console.log(
-  `heap used: start ${mb(mem0.heapUsed)} MB, after ${total} deliveries ${mb(mem1.heapUsed)} MB, at end ${mb(mem2.heapUsed)} MB; rss ${mb(mem0.rss)} → ${mb(mem2.rss)} MB; samples during the run (MB): ${memSamples.map(mb).join(" ")}`,
+  `heap used: start ${mb(mem0.heapUsed)} MB, after ${total} deliveries ${mb(mem1.heapUsed)} MB, ` +
+    `at end ${mb(mem2.heapUsed)} MB; rss ${mb(mem0.rss)} → ${mb(mem2.rss)} MB; ` +
+    `samples during the run (MB): ${memSamples.map(mb).join(" ")}`,
 );
 console.log(
-  `slow endpoint: ${slowInFlight} deliveries still queued or failing at the end (it holds at most ${ctx.delivery.options.destinationConcurrency} of ${concurrency} send slots)`,
+  `slow endpoint: ${slowInFlight} deliveries still queued or failing at the end ` +
+    `(it holds at most ${ctx.delivery.options.destinationConcurrency} of ${concurrency} send slots)`,
 );
 console.log(`RESULT webhooks ${webhookRate.toFixed(0)} deliveries/s ratio=${(webhookRate / bareRate).toFixed(2)}`);
 console.log(`RESULT webhooks_bare_fetch ${bareRate.toFixed(0)} requests/s ratio=1.00`);
@@ -224,8 +228,7 @@ console.log(
   `RESULT webhooks_5ms_receiver ${lanRate.toFixed(0)} deliveries/s ratio=${(lanRate / lanBareRate).toFixed(2)}`,
 );
 console.log(`RESULT webhooks_5ms_receiver_bare_fetch ${lanBareRate.toFixed(0)} requests/s ratio=1.00`);
-console.log(
-  `RESULT webhooks_heap_growth_${Math.round(total / 1000)}k ${heapGrowth} MB ratio=${(mem2.heapUsed / mem0.heapUsed).toFixed(2)}`,
-);
+const heapRatio = (mem2.heapUsed / mem0.heapUsed).toFixed(2);
+console.log(`RESULT webhooks_heap_growth_${Math.round(total / 1000)}k ${heapGrowth} MB ratio=${heapRatio}`);
 console.log(`RESULT webhooks_latency_p50_with_slow_and_dead ${sp50.toFixed(1)} ms ratio=${(sp50 / p50).toFixed(2)}`);
 console.log(`RESULT webhooks_latency_p99_with_slow_and_dead ${sp99.toFixed(1)} ms ratio=${(sp99 / p99).toFixed(2)}`);

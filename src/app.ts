@@ -41,7 +41,10 @@ function decodeStrictly(bytes: ArrayBuffer): string {
   }
 }
 
-/** Deeper than any body we take; recursive code (validation, String(), JSON.stringify) must never meet thousands of levels. */
+/**
+ * Deeper than any body we take; recursive code (validation, String(),
+ * JSON.stringify) must never meet thousands of levels.
+ */
 const MAX_JSON_DEPTH = 64;
 
 function nestingDepth(value: unknown): number {

@@ -27,7 +27,10 @@ const fieldOf = (path: Path): string => {
   return keys.reverse().join(".");
 };
 
-/** Every string (and object key) in a JSON-like input holding such characters, named by its path (`traits.bio`, `tags.2`). */
+/**
+ * Every string (and object key) in a JSON-like input holding such characters,
+ * named by its path (`traits.bio`, `tags.2`).
+ */
 export function unstorableText(input: unknown, base: (string | number)[] = []): FieldIssue[] {
   const issues: FieldIssue[] = [];
   const root = base.reduce<Path>((parent, key) => ({ key, parent }), null);

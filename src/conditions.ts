@@ -47,7 +47,7 @@ export const OPERATOR_LABELS: Record<Operator, string> = {
 /** Other spellings stored by a feature: audiences say eq and neq (Segment's words). */
 const ALIASES: Record<string, Operator> = { eq: "is", neq: "is_not" };
 
-export type ConditionValue = string | number | boolean | string[] | null | undefined;
+type ConditionValue = string | number | boolean | string[] | null | undefined;
 export type Condition = { field: string; op: string; value?: ConditionValue };
 export type Match = "all" | "any";
 
@@ -62,7 +62,7 @@ export type Scope = {
 
 const DAY = 86_400_000;
 
-export function valueAt(data: unknown, path: string): unknown {
+function valueAt(data: unknown, path: string): unknown {
   let v: unknown = data;
   for (const part of path.split(".")) {
     if (v === null || typeof v !== "object") return undefined;

@@ -50,7 +50,9 @@ export const SETTINGS = {
   trustedProxy: {
     env: "SWITCHBOARD_TRUSTED_PROXY",
     flag: "--trusted-proxy",
-    help: "reverse proxy addresses or CIDR ranges, comma-separated, whose X-Forwarded-For names the client (empty: none)",
+    help:
+      "reverse proxy addresses or CIDR ranges, comma-separated, " +
+      "whose X-Forwarded-For names the client (empty: none)",
     default: "",
   },
 } as const;
@@ -105,9 +107,8 @@ export function loadConfig(
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const setting = SETTINGS[issue.path[0] as SettingName];
-    throw new ConfigError(
-      `invalid setting ${setting.flag} (${setting.env}) ${JSON.stringify(raw[issue.path[0] as string])}: ${issue.message}`,
-    );
+    const value = JSON.stringify(raw[issue.path[0] as string]);
+    throw new ConfigError(`invalid setting ${setting.flag} (${setting.env}) ${value}: ${issue.message}`);
   }
   const config = parsed.data;
   const publicUrl =

@@ -24,7 +24,10 @@ export interface Core {
   metrics: Metrics;
   /** The one queue for everything sent out (webhooks, CRM sync, enrichment). */
   delivery: DeliveryEngine;
-  /** The fields features add to a person (clearbit_ traits, audience flags): one source for the API, payloads and CRM tokens. */
+  /**
+   * The fields features add to a person (clearbit_ traits, audience flags): one
+   * source for the API, payloads and CRM tokens.
+   */
   personFields: PersonFields;
   /** Write failures and free disk space, for /healthz and /metrics. */
   health: DatabaseHealth;

@@ -43,7 +43,9 @@ export const unsupportedMediaType = (message: string) =>
 export const tooManyRequests = (message: string, retryAfterSeconds: number) =>
   new AppError("too_many_requests", "too_many_requests", message, { retry_after: retryAfterSeconds });
 
-/** True when `err` is a domain error of one of these kinds (forms show such errors again, anything else is thrown on). */
+/**
+ * True when `err` is a domain error of one of these kinds (forms show such errors again, anything else is thrown on).
+ */
 export const isErrorOf = (err: unknown, ...kinds: ErrorKind[]): err is AppError =>
   err instanceof AppError && kinds.includes(err.kind);
 
@@ -65,7 +67,10 @@ export function zodIssues(error: z.ZodError): FieldIssue[] {
   });
 }
 
-/** Parses input with a zod schema, raising a ValidationError that names each bad field (NUL and lone surrogates anywhere included). */
+/**
+ * Parses input with a zod schema, raising a ValidationError that names each bad field
+ * (NUL and lone surrogates anywhere included).
+ */
 export function validate<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
   const unstorable = unstorableText(input);
   if (unstorable.length) throw new ValidationError(unstorable);

@@ -125,7 +125,8 @@ function tokenCreate(options: Parsed["options"]) {
     const admin = findAdminByEmail(db, options.admin);
     if (!admin)
       throw new Error(
-        `no active administrator with the email ${options.admin.trim().toLowerCase()}; create one with switchboard admin create`,
+        `no active administrator with the email ${options.admin.trim().toLowerCase()}; ` +
+          "create one with switchboard admin create",
       );
     console.log(apiTokenStore.create(db, { name: options.name }, admin.id).secret);
   } finally {

@@ -41,7 +41,8 @@ function assertDatabaseNotLost(dataDir: string): void {
   const state = !existsSync(db) ? "is missing" : statSync(db).size === 0 ? "is empty" : null;
   if (state)
     throw new Error(
-      `database ${db} ${state} but ${key} exists: restore the database from a backup (or move secret.key away to set up a new appliance)`,
+      `database ${db} ${state} but ${key} exists: restore the database from a backup ` +
+        "(or move secret.key away to set up a new appliance)",
     );
 }
 
@@ -62,7 +63,10 @@ export function openDataDir(dataDir: string): Db {
   return db;
 }
 
-/** A damaged database is refused before anything reads or writes it (quick_check reads every page, skips index contents). */
+/**
+ * A damaged database is refused before anything reads or writes it (quick_check
+ * reads every page, skips index contents).
+ */
 function refuseDamaged(db: Db, path: string): void {
   let problem: string;
   try {
@@ -82,7 +86,8 @@ const SECURITY_HEADERS = {
   "X-Frame-Options": "DENY",
   "Referrer-Policy": "same-origin",
   "Content-Security-Policy":
-    "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "default-src 'self'; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; " +
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
 };
 const DELIVERY_STOP_DEADLINE_MS = 5_000;
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -154,7 +159,8 @@ export async function startServer(config: Config, log: Logger = createLogger(con
             response = jsonError(
               508,
               "loop_detected",
-              `${HOP_HEADER} is ${hop}: this request went through more than ${MAX_HOPS} Switchboard deliveries in a row, which looks like a loop`,
+              `${HOP_HEADER} is ${hop}: this request went through more than ${MAX_HOPS} Switchboard deliveries ` +
+                "in a row, which looks like a loop",
             );
           } else {
             const admitted = admitBody(ctx, incoming);

@@ -7,7 +7,8 @@ export class StartupError extends Error {}
 
 /** What the operator can do about a database whose pages are damaged. */
 export const RESTORE_HINT =
-  "restore a copy made with `switchboard backup` (with the server stopped, copy it over the file and remove its -wal and -shm)";
+  "restore a copy made with `switchboard backup` " +
+  "(with the server stopped, copy it over the file and remove its -wal and -shm)";
 
 const DAMAGED_DATABASE = /^SQLITE_(CORRUPT|NOTADB)/;
 

@@ -30,7 +30,7 @@ function positionOf(text: string, offset: number) {
 }
 
 /** Checks the mustache syntax (unclosed tags and sections), with the position of the fault. */
-export function checkSyntax(template: string): void {
+function checkSyntax(template: string): void {
   try {
     Mustache.parse(template);
   } catch (err) {
@@ -54,12 +54,13 @@ function firstUnescapedTag(tokens: Token[]): Token | undefined {
 }
 
 /** Refuses {{{ x }}} and {{& x }} (raw insertion), naming the first one's position. */
-export function checkEscaped(template: string): void {
+function checkEscaped(template: string): void {
   checkSyntax(template);
   const raw = firstUnescapedTag(Mustache.parse(template) as Token[]);
   if (raw) {
     throw new TemplateError(
-      `unescaped tag "${template.slice(raw[2], raw[3])}" is not allowed here: use {{ ${raw[1]} }}, which escapes the value for this context`,
+      `unescaped tag "${template.slice(raw[2], raw[3])}" is not allowed here: ` +
+        `use {{ ${raw[1]} }}, which escapes the value for this context`,
       positionOf(template, raw[2]),
     );
   }
@@ -156,7 +157,8 @@ export function renderUrl(template: string, view: object): string {
   const path = text.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, "").split(/[?#]/, 1)[0]!;
   if (path.split(/[/\\]/).some((segment) => DOT_SEGMENT.test(segment))) {
     throw new TemplateError(
-      `the rendered URL has a "." or ".." path segment, which would leave the path the template addresses: ${text.slice(0, 200)}`,
+      'the rendered URL has a "." or ".." path segment, which would leave the path the template addresses: ' +
+        text.slice(0, 200),
     );
   }
   let url: URL;

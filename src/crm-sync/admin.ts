@@ -153,7 +153,12 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
               create: {
                 tls_verify: true,
                 timeout: 15,
-                data: '{\n  "first_name": "{{ person.first_name }}",\n  "last_name": "{{ person.last_name }}",\n  "email": "{{ person.email }}"\n}',
+                data:
+                  "{\n" +
+                  '  "first_name": "{{ person.first_name }}",\n' +
+                  '  "last_name": "{{ person.last_name }}",\n' +
+                  '  "email": "{{ person.email }}"\n' +
+                  "}",
               },
               update: { tls_verify: true, timeout: 15 },
               delete: { tls_verify: true, timeout: 15 },

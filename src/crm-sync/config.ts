@@ -53,7 +53,9 @@ export const syncInputSchema = z.strictObject({
       token: z.string().max(2000).optional(),
     })
     .default({ type: "none" }),
-  /** Sent with every call; sealed at rest and masked in answers; omitted keeps them, the mask as a value keeps that one. */
+  /**
+   * Sent with every call; sealed at rest and masked in answers; omitted keeps them, the mask as a value keeps that one.
+   */
   secret_headers: secretHeadersSchema.optional(),
   /** Allows URLs that reach this server itself (refused by default: a loop feeding our own ingest). */
   allow_self: z.boolean().default(false),
@@ -69,7 +71,6 @@ export const syncInputSchema = z.strictObject({
     .strictObject(operationShape("DELETE", false))
     .default(z.strictObject(operationShape("DELETE", false)).parse({})),
 });
-export type SyncInput = z.input<typeof syncInputSchema>;
 type ValidInput = z.output<typeof syncInputSchema>;
 
 const toOperation = (
@@ -168,11 +169,7 @@ function checkUniqueIdPath(path: string): FieldIssue[] {
  * Every check a sync must pass before it is saved: required URLs, auth completeness, a real
  * organization, and each template rendered against a person (the preview person, or a sample).
  */
-export function checkSync(
-  db: Db,
-  input: ValidInput,
-  opts: { person?: PersonSource; secretKept: boolean },
-): FieldIssue[] {
+function checkSync(db: Db, input: ValidInput, opts: { person?: PersonSource; secretKept: boolean }): FieldIssue[] {
   const issues: FieldIssue[] = [];
   const view = templateView(opts.person ?? SAMPLE_PERSON, "12345");
   for (const name of OPERATIONS) {
@@ -218,7 +215,10 @@ async function selfTargetIssues(deps: SaveDeps, input: ValidInput): Promise<Fiel
     if (reason)
       issues.push({
         field: `${name}.url`,
-        message: `points to this Switchboard server itself: ${reason}; a sync there would feed its own changes back in a loop. Allow it explicitly (allow_self) if that is intended`,
+        message:
+          `points to this Switchboard server itself: ${reason}; ` +
+          "a sync there would feed its own changes back in a loop. " +
+          "Allow it explicitly (allow_self) if that is intended",
       });
   }
   return issues;

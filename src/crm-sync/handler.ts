@@ -22,10 +22,7 @@ const UNUSABLE_IDS = new Set(["", ".", ".."]);
  * The CRM id in a create response, or why there is none (kept as the link's note). `refused`: the
  * CRM answered an id that cannot address a record; it is not stored and the sync log says so.
  */
-export function readExternalId(
-  path: string,
-  body: string,
-): { id: string | null; note: string | null; refused?: boolean } {
+function readExternalId(path: string, body: string): { id: string | null; note: string | null; refused?: boolean } {
   if (!path)
     return {
       id: null,
@@ -47,7 +44,9 @@ export function readExternalId(
   if (typeof found === "string" && UNUSABLE_IDS.has(found.trim())) {
     return {
       id: null,
-      note: `the CRM answered the id ${JSON.stringify(found)} at ${path}, which cannot address a record in a URL; it was refused`,
+      note:
+        `the CRM answered the id ${JSON.stringify(found)} at ${path}, ` +
+        "which cannot address a record in a URL; it was refused",
       refused: true,
     };
   }

@@ -34,8 +34,11 @@ export class LinkStore {
     this.s = {
       get: q("SELECT * FROM crm_sync_links WHERE sync_id = ? AND user_id = ?"),
       startCreate: q(
-        `INSERT INTO crm_sync_links (sync_id, user_id, create_job_id, external_id, note, user_deleted, created_at, updated_at) VALUES (?, ?, ?, NULL, NULL, 0, ?, ?)
-         ON CONFLICT (sync_id, user_id) DO UPDATE SET create_job_id = excluded.create_job_id, external_id = NULL, note = NULL, user_deleted = 0, updated_at = excluded.updated_at`,
+        `INSERT INTO crm_sync_links
+           (sync_id, user_id, create_job_id, external_id, note, user_deleted, created_at, updated_at)
+         VALUES (?, ?, ?, NULL, NULL, 0, ?, ?)
+         ON CONFLICT (sync_id, user_id) DO UPDATE SET create_job_id = excluded.create_job_id, external_id = NULL,
+           note = NULL, user_deleted = 0, updated_at = excluded.updated_at`,
       ),
       setExternal: q(
         "UPDATE crm_sync_links SET external_id = ?, note = ?, updated_at = ? WHERE sync_id = ? AND user_id = ?",
@@ -44,10 +47,12 @@ export class LinkStore {
       markDeleted: q("UPDATE crm_sync_links SET user_deleted = 1, updated_at = ? WHERE sync_id = ? AND user_id = ?"),
       remove: q("DELETE FROM crm_sync_links WHERE sync_id = ? AND user_id = ?"),
       countLinked: q(
-        "SELECT COUNT(external_id) AS linked, COUNT(*) - COUNT(external_id) AS unlinked FROM crm_sync_links WHERE sync_id = ?",
+        `SELECT COUNT(external_id) AS linked, COUNT(*) - COUNT(external_id) AS unlinked FROM crm_sync_links
+         WHERE sync_id = ?`,
       ),
       notes: q(
-        "SELECT note, COUNT(*) AS n FROM crm_sync_links WHERE sync_id = ? AND note IS NOT NULL GROUP BY note ORDER BY n DESC LIMIT 5",
+        `SELECT note, COUNT(*) AS n FROM crm_sync_links WHERE sync_id = ? AND note IS NOT NULL
+         GROUP BY note ORDER BY n DESC LIMIT 5`,
       ),
     };
   }
@@ -102,7 +107,10 @@ export class LinkStore {
     if (link.createJobId !== null) {
       const job = this.delivery.getJob(link.createJobId);
       if (job?.status === "failed")
-        return `the create call failed (job #${link.createJobId}${job.lastError ? `: ${job.lastError}` : ""}), so there is no CRM id to address`;
+        return (
+          `the create call failed (job #${link.createJobId}${job.lastError ? `: ${job.lastError}` : ""}), ` +
+          "so there is no CRM id to address"
+        );
       if (job?.status === "cancelled")
         return `the create call was cancelled (job #${link.createJobId}), so there is no CRM id to address`;
     }

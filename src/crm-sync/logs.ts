@@ -15,9 +15,11 @@ export const logFilterSchema = z.strictObject({
   cursor: z.string().max(2000).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),
 });
-export type LogFilter = z.input<typeof logFilterSchema>;
 
-/** A call the sync made (its HTTP-log entry, with the person and operation from its job) or one it did not make, and why. */
+/**
+ * A call the sync made (its HTTP-log entry, with the person and operation from
+ * its job) or one it did not make, and why.
+ */
 export type LogEntry =
   | (HttpLogEntryJson & { kind: "call"; operation: string | null; user_id: number | null; job_status: string | null })
   | {

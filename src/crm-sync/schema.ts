@@ -74,7 +74,10 @@ export const crmSyncLinks = sqliteTable(
   (t) => [primaryKey({ columns: [t.syncId, t.userId] })],
 );
 
-/** Calls that were planned but not sent (an update without an external id ...), with the reason: the Logs tab shows them beside the HTTP log. */
+/**
+ * Calls that were planned but not sent (an update without an external id ...), with the reason: the
+ * Logs tab shows them beside the HTTP log.
+ */
 export const crmSyncSkips = sqliteTable(
   "crm_sync_skips",
   {

@@ -40,7 +40,10 @@ export type PersonSource = {
 
 const str = (v: unknown) => (typeof v === "string" && v !== "" ? v : null);
 
-/** Contact details by type: phone/mobile/web columns, then string traits (whatsapp, facebook ...) and a traits.contact object. */
+/**
+ * Contact details by type: phone/mobile/web columns, then string traits (whatsapp,
+ * facebook ...) and a traits.contact object.
+ */
 function contacts(p: PersonSource): Record<string, string> {
   const out: Record<string, string> = {};
   const traits = p.traits ?? {};
@@ -120,8 +123,8 @@ export function personSourceOf(db: Db, personFields: PersonFields, userId: numbe
   if (!st) {
     st = {
       person: db.$client.prepare(
-        `SELECT u.id, u.login, u.email, u.firstname, u.lastname, u.phone, u.mobile, u.address, u.web, u.note, u.timezone, u.last_login,
-           u.created_at, u.updated_at, u.custom, u.traits, o.name AS org_name
+        `SELECT u.id, u.login, u.email, u.firstname, u.lastname, u.phone, u.mobile, u.address, u.web, u.note,
+           u.timezone, u.last_login, u.created_at, u.updated_at, u.custom, u.traits, o.name AS org_name
          FROM users u LEFT JOIN organizations o ON o.id = u.organization_id WHERE u.id = ?`,
       ),
       fields: db.$client.prepare("SELECT name FROM custom_fields WHERE object_type = 'user'"),

@@ -93,7 +93,9 @@ export function parseCsv(text: string): string[][] {
   return [...parser.push(text), ...parser.end()];
 }
 
-/** What a spreadsheet skips before reading a formula: whitespace (any Unicode space), control and zero-width characters. */
+/**
+ * What a spreadsheet skips before reading a formula: whitespace (any Unicode space), control and zero-width characters.
+ */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what a spreadsheet skips
 const BLANKS = /^[\s\u0000-\u001f\u007f\u200b-\u200d\u2060]*/;
 /**
@@ -122,7 +124,8 @@ export function csvLine(cells: unknown[]): string {
       .map((v) => {
         let s = v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v);
         if (needsGuard(s)) s = `'${s}`;
-        // ";" too: where it is the list separator (Excel in much of Europe) it would split the cell, and the rest could run.
+        // ";" too: where it is the list separator (Excel in much of Europe) it
+        // would split the cell, and the rest could run.
         return /[",;\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
       })
       .join(",") + "\r\n"

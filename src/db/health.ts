@@ -2,13 +2,18 @@ import { statfsSync } from "node:fs";
 import { settings } from "./schema";
 import type { Db } from "./client";
 
-/** SQLite result codes that mean the storage, not the request, is at fault (disk full, I/O error, read-only, damage). */
+/**
+ * SQLite result codes that mean the storage, not the request, is at fault (disk full, I/O error, read-only, damage).
+ */
 const STORAGE_FAILURE = /^SQLITE_(FULL|IOERR|READONLY|CORRUPT|NOTADB|CANTOPEN)/;
-/** Writes count as failing for this long after the last failure: a small probe can pass on a disk too full for real writes. */
+/**
+ * Writes count as failing for this long after the last failure: a small probe can
+ * pass on a disk too full for real writes.
+ */
 const FAILING_FOR_MS = 60_000;
 const PROBE_KEY = "health.write_probe";
 
-export function isStorageFailure(err: unknown): err is Error & { code: string } {
+function isStorageFailure(err: unknown): err is Error & { code: string } {
   const code = (err as { code?: unknown } | null)?.code;
   return err instanceof Error && typeof code === "string" && STORAGE_FAILURE.test(code);
 }

@@ -18,16 +18,19 @@ export class DestinationStore {
     const q = (sql: string) => sqlite.prepare(sql);
     this.s = {
       eligible: q(
-        "SELECT key, concurrency FROM delivery_destinations WHERE disabled_at IS NULL AND (paused_at IS NULL OR (paused_until IS NOT NULL AND paused_until <= ?))",
+        `SELECT key, concurrency FROM delivery_destinations
+         WHERE disabled_at IS NULL AND (paused_at IS NULL OR (paused_until IS NOT NULL AND paused_until <= ?))`,
       ),
       nextPauseEnd: q(
         "SELECT MIN(paused_until) AS at FROM delivery_destinations WHERE disabled_at IS NULL AND paused_until > ?",
       ),
       success: q(
-        "UPDATE delivery_destinations SET last_success_at = ?, failing_since = NULL, consecutive_failures = 0 WHERE key = ?",
+        `UPDATE delivery_destinations SET last_success_at = ?, failing_since = NULL, consecutive_failures = 0
+         WHERE key = ?`,
       ),
       failure: q(
-        `UPDATE delivery_destinations SET last_failure_at = ?1, last_error = ?2, failing_since = COALESCE(failing_since, ?1), consecutive_failures = consecutive_failures + 1
+        `UPDATE delivery_destinations SET last_failure_at = ?1, last_error = ?2,
+           failing_since = COALESCE(failing_since, ?1), consecutive_failures = consecutive_failures + 1
          WHERE key = ?3 RETURNING failing_since AS failingSince, disabled_at AS disabledAt`,
       ),
       disable: q(
@@ -35,8 +38,9 @@ export class DestinationStore {
       ),
       pause: q("UPDATE delivery_destinations SET paused_at = ?, paused_until = ?, pause_reason = ? WHERE key = ?"),
       enable: q(
-        `UPDATE delivery_destinations SET disabled_at = NULL, disabled_reason = NULL, paused_at = NULL, paused_until = NULL, pause_reason = NULL,
-         failing_since = NULL, consecutive_failures = 0 WHERE key = ?`,
+        `UPDATE delivery_destinations SET disabled_at = NULL, disabled_reason = NULL,
+           paused_at = NULL, paused_until = NULL, pause_reason = NULL, failing_since = NULL, consecutive_failures = 0
+         WHERE key = ?`,
       ),
       // Jobs held back (and backed off) while the destination was off go at once when it is back.
       releaseJobs: q("UPDATE delivery_jobs SET run_at = ? WHERE destination = ? AND status = 'pending' AND run_at > ?"),
@@ -114,12 +118,14 @@ export function destinationHealth(db: Db, key: string): DestinationHealth {
   const recent = sqlite
     .query<{ succeeded: number; finished: number }, [string]>(
       `SELECT COALESCE(SUM(status = 'succeeded'), 0) AS succeeded, COUNT(*) AS finished
-       FROM (SELECT status FROM delivery_jobs WHERE destination = ? AND status IN ('succeeded', 'failed') ORDER BY id DESC LIMIT 100)`,
+       FROM (SELECT status FROM delivery_jobs WHERE destination = ? AND status IN ('succeeded', 'failed')
+             ORDER BY id DESC LIMIT 100)`,
     )
     .get(key)!;
   const last = sqlite
     .query<{ status: number | null; error: string | null; at: number }, [string]>(
-      "SELECT response_status AS status, error, created_at AS at FROM http_log WHERE destination = ? ORDER BY id DESC LIMIT 1",
+      `SELECT response_status AS status, error, created_at AS at FROM http_log
+       WHERE destination = ? ORDER BY id DESC LIMIT 1`,
     )
     .get(key);
   const active = sqlite

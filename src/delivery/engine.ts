@@ -54,7 +54,10 @@ export type EngineOptions = {
   destinationConcurrency: number;
   /** A destination failing this long without a single success is disabled. */
   autoDisableAfterMs: number;
-  /** How long a claimed job may run before another claim may take it (a safety net: leases of a crashed process are recovered at start). */
+  /**
+   * How long a claimed job may run before another claim may take it (a safety net: leases of a
+   * crashed process are recovered at start).
+   */
   leaseMs: number;
   /** Even without wake-ups the queue is looked at this often (expired leases, clock changes). */
   idleCheckMs: number;
@@ -64,7 +67,7 @@ export type EngineOptions = {
 };
 
 /** Many sends in flight also means many results per tick's transaction: fewer commits per delivery. */
-export const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
+const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   globalConcurrency: 64,
   destinationConcurrency: 8,
   autoDisableAfterMs: 5 * 86_400_000,
@@ -191,7 +194,10 @@ export class DeliveryEngine {
     return done !== null;
   }
 
-  /** Sets concurrency and strict FIFO per ordering key; joins the transaction saving the destination's settings, if one is open. */
+  /**
+   * Sets concurrency and strict FIFO per ordering key; joins the transaction saving
+   * the destination's settings, if one is open.
+   */
   configureDestination(key: string, options: DestinationOptions): void {
     this.destinations.configure(key, options);
     this.wake(key);
@@ -303,7 +309,10 @@ export class DeliveryEngine {
     this.tick();
   }
 
-  /** Stops claiming and waits up to `deadlineMs` for sends in flight; jobs still leased then are recovered at the next start. */
+  /**
+   * Stops claiming and waits up to `deadlineMs` for sends in flight; jobs still
+   * leased then are recovered at the next start.
+   */
   async stop(deadlineMs = 5_000): Promise<void> {
     if (this.state === "stopped" || this.state === "stopping") return;
     this.state = "stopping";
@@ -347,7 +356,10 @@ export class DeliveryEngine {
     this.timer = setTimeout(() => this.tick(), Math.max(0, nextAt - Date.now()));
   }
 
-  /** One transaction: the ended sends recorded, then (in a savepoint, so a failing pass rolls back alone) the claim pass. */
+  /**
+   * One transaction: the ended sends recorded, then (in a savepoint, so a
+   * failing pass rolls back alone) the claim pass.
+   */
   private recordThenClaim(batch: Finished[], claim?: () => Job[]): Job[] {
     if (!batch.length && !claim) return [];
     try {

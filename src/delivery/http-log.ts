@@ -89,10 +89,12 @@ export function recordHttpAttempt(db: DbOrTx, attempt: HttpAttempt): number {
   return inserted!.id;
 }
 
-const INSERT_SQL = `INSERT INTO http_log (created_at, facility, direction, method, url, request_headers, request_body, response_status, response_headers,
-  response_body, duration_ms, error, attempt, delivery_id, job_id, destination, size_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`;
+const INSERT_SQL = `INSERT INTO http_log (created_at, facility, direction, method, url, request_headers, request_body,
+    response_status, response_headers, response_body, duration_ms, error, attempt, delivery_id, job_id, destination,
+    size_bytes)
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`;
 
-export const httpLogFilterSchema = z.object({
+const httpLogFilterSchema = z.object({
   facility: z.string().optional(),
   destination: z.string().optional(),
   jobId: z.coerce.number().int().optional(),
@@ -231,7 +233,8 @@ export function pruneHttpLog(
     // The newest entry whose running total (newest first) exceeds the budget: it and all older go.
     const cutoff = sqlite
       .query<{ id: number }, [number]>(
-        "SELECT id FROM (SELECT id, SUM(size_bytes) OVER (ORDER BY id DESC) AS total FROM http_log) WHERE total > ? ORDER BY id DESC LIMIT 1",
+        `SELECT id FROM (SELECT id, SUM(size_bytes) OVER (ORDER BY id DESC) AS total FROM http_log)
+         WHERE total > ? ORDER BY id DESC LIMIT 1`,
       )
       .get(retention.maxBytes);
     const bySize = cutoff ? sqlite.run("DELETE FROM http_log WHERE id <= ?", [cutoff.id]).changes : 0;

@@ -4,7 +4,7 @@ import type { Db } from "../db/client";
 import { ACTIVE_JOB, deliveryJobs, JOB_STATUSES, type JobStatus } from "./schema";
 import type { Job } from "./types";
 
-export const jobFilterSchema = z.object({
+const jobFilterSchema = z.object({
   status: z.enum(JOB_STATUSES).optional(),
   kind: z.string().optional(),
   destination: z.string().optional(),
@@ -58,7 +58,8 @@ export type JobCounts = { total: number; done: number; failed: number };
 export function progressOf(db: Db, destination: string, firstId: number, lastId: number): JobCounts {
   const r = db.$client
     .query<{ total: number; done: number | null; failed: number | null }, [string, number, number]>(
-      `SELECT COUNT(*) AS total, SUM(status IN ('succeeded', 'failed', 'cancelled')) AS done, SUM(status = 'failed') AS failed
+      `SELECT COUNT(*) AS total, SUM(status IN ('succeeded', 'failed', 'cancelled')) AS done,
+         SUM(status = 'failed') AS failed
        FROM delivery_jobs WHERE destination = ? AND id BETWEEN ? AND ?`,
     )
     .get(destination, firstId, lastId)!;

@@ -24,7 +24,7 @@ type JobRow = {
   finished_at: number | null;
 };
 
-export function rowToJob(r: JobRow): Job {
+function rowToJob(r: JobRow): Job {
   const date = (ms: number | null) => (ms === null ? null : new Date(ms));
   return {
     id: r.id,
@@ -77,43 +77,55 @@ export class JobStore {
       destinationOptions: q("SELECT strict_order AS strict FROM delivery_destinations WHERE key = ?"),
       activeWithKey: q(`SELECT 1 AS one FROM delivery_jobs WHERE ordering_key = ? AND ${ACTIVE_JOB} LIMIT 1`),
       insert: q(
-        `INSERT INTO delivery_jobs (kind, destination, ordering_key, payload, blocked, max_attempts, run_at, delivery_id, redelivery_of, created_at, updated_at)
+        `INSERT INTO delivery_jobs (kind, destination, ordering_key, payload, blocked, max_attempts, run_at,
+           delivery_id, redelivery_of, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
       ),
       // Ids and due times only: a claim pass looks at more candidates than it claims, and parsing
       // their payloads was most of its cost.
       due: q(
         `SELECT id, run_at AS runAt FROM delivery_jobs
-         WHERE destination = ? AND status = 'pending' AND blocked = 0 AND run_at <= ? AND kind IN (SELECT value FROM json_each(?))
+         WHERE destination = ? AND status = 'pending' AND blocked = 0 AND run_at <= ?
+           AND kind IN (SELECT value FROM json_each(?))
          ORDER BY run_at, id LIMIT ?`,
       ),
       nextDue: q(
-        "SELECT MIN(run_at) AS at FROM delivery_jobs WHERE destination = ? AND status = 'pending' AND blocked = 0 AND run_at > ?",
+        `SELECT MIN(run_at) AS at FROM delivery_jobs
+         WHERE destination = ? AND status = 'pending' AND blocked = 0 AND run_at > ?`,
       ),
       claim: q(
-        "UPDATE delivery_jobs SET status = 'running', attempts = attempts + 1, lease_until = ?, updated_at = ? WHERE id = ? AND status = 'pending' RETURNING *",
+        `UPDATE delivery_jobs SET status = 'running', attempts = attempts + 1, lease_until = ?, updated_at = ?
+         WHERE id = ? AND status = 'pending' RETURNING *`,
       ),
       finish: q(
-        "UPDATE delivery_jobs SET status = ?, lease_until = NULL, last_error = ?, last_status = ?, failed_attempts = failed_attempts + ?, updated_at = ?, finished_at = ? WHERE id = ? AND status = 'running'",
+        `UPDATE delivery_jobs SET status = ?, lease_until = NULL, last_error = ?, last_status = ?,
+           failed_attempts = failed_attempts + ?, updated_at = ?, finished_at = ?
+         WHERE id = ? AND status = 'running'`,
       ),
       reschedule: q(
-        "UPDATE delivery_jobs SET status = 'pending', lease_until = NULL, run_at = ?, last_error = ?, last_status = ?, failed_attempts = failed_attempts + ?, updated_at = ? WHERE id = ? AND status = 'running'",
+        `UPDATE delivery_jobs SET status = 'pending', lease_until = NULL, run_at = ?, last_error = ?, last_status = ?,
+           failed_attempts = failed_attempts + ?, updated_at = ?
+         WHERE id = ? AND status = 'running'`,
       ),
       // Keeps the invariant "the lowest-id active job of an ordering key is unblocked".
       unblockNext: q(
-        `UPDATE delivery_jobs SET blocked = 0 WHERE id = (SELECT MIN(id) FROM delivery_jobs WHERE ordering_key = ? AND ${ACTIVE_JOB}) AND blocked = 1`,
+        `UPDATE delivery_jobs SET blocked = 0
+         WHERE id = (SELECT MIN(id) FROM delivery_jobs WHERE ordering_key = ? AND ${ACTIVE_JOB}) AND blocked = 1`,
       ),
       expiredLeases: q("SELECT id FROM delivery_jobs WHERE status = 'running' AND lease_until < ?"),
       release: q(
-        "UPDATE delivery_jobs SET status = 'pending', lease_until = NULL, updated_at = ? WHERE id = ? AND status = 'running'",
+        `UPDATE delivery_jobs SET status = 'pending', lease_until = NULL, updated_at = ?
+         WHERE id = ? AND status = 'running'`,
       ),
       get: q("SELECT * FROM delivery_jobs WHERE id = ?"),
       cancel: q(
-        "UPDATE delivery_jobs SET status = 'cancelled', updated_at = ?, finished_at = ? WHERE id = ? AND status = 'pending' RETURNING ordering_key, destination",
+        `UPDATE delivery_jobs SET status = 'cancelled', updated_at = ?, finished_at = ?
+         WHERE id = ? AND status = 'pending' RETURNING ordering_key, destination`,
       ),
       // Asked by feature modules on their hot paths (a CRM update per changed person): prepared too.
       pendingOfKey: q(
-        `SELECT payload FROM delivery_jobs WHERE ordering_key = ? AND ${ACTIVE_JOB} AND status = 'pending' AND kind = ?`,
+        `SELECT payload FROM delivery_jobs
+         WHERE ordering_key = ? AND ${ACTIVE_JOB} AND status = 'pending' AND kind = ?`,
       ),
       activeOf: q(`SELECT COUNT(*) AS n FROM delivery_jobs WHERE destination = ? AND ${ACTIVE_JOB}`),
       lastId: q("SELECT COALESCE(MAX(id), 0) AS id FROM delivery_jobs"),
@@ -178,7 +190,9 @@ export class JobStore {
     this.s.reschedule!.run(runAt, error, httpStatus, addFailure ? 1 : 0, now, job.id);
   }
 
-  /** Only pending jobs can be cancelled: a running one is already on the wire. Returns the cancelled job's destination. */
+  /**
+   * Only pending jobs can be cancelled: a running one is already on the wire. Returns the cancelled job's destination.
+   */
   cancel(id: number, now: number): { destination: string } | null {
     const row = this.s.cancel!.get(now, now, id) as { ordering_key: string | null; destination: string } | null;
     if (!row) return null;

@@ -11,7 +11,7 @@ const SENSITIVE_HEADERS = [
   /^x-request-signature$/i,
 ];
 
-export function isSensitiveHeader(name: string): boolean {
+function isSensitiveHeader(name: string): boolean {
   return SENSITIVE_HEADERS.some((re) => re.test(name));
 }
 

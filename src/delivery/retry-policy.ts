@@ -6,7 +6,7 @@ export const DEFAULT_MAX_ATTEMPTS = 5;
 /** Rate limits and timeouts mean "you are too fast / I am overloaded": never come back sooner. */
 export const SLOW_DOWN_MS = 60_000;
 /** A Retry-After further out than this is treated as this (a broken header must not park a job for years). */
-export const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
+const MAX_RETRY_AFTER_MS = 24 * 3_600_000;
 
 /** Delay before the next attempt after `failures` failed attempts (1 = after the first). */
 export function backoffDelay(failures: number, schedule: RetrySchedule, random: () => number = Math.random): number {

@@ -7,7 +7,7 @@ import { isSendableHeaderValue } from "./header-value";
  * Secret custom headers (an X-Api-Key): stored as {name: sealed value} (names are not secret), shown
  * as {name: MASK} after saving, sent in clear, redacted wherever the HTTP log would show them.
  */
-export const SECRET_HEADER_MASK = "••••••••";
+const SECRET_HEADER_MASK = "••••••••";
 export type SealedHeaders = Record<string, string>;
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;

@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { Tx } from "../db/client";
 import type { JobStatus } from "./schema";
 
-export const HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] as const;
+const HTTP_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] as const;
 
 /** What a handler asks the sender to do; validated before sending (URLs come from admin settings). */
 export const httpRequestSpecSchema = z.object({

@@ -61,7 +61,9 @@ export function afterAccountChange(tx: Tx, userId: number, changes: Changes): vo
   if (hasAdminRole(before) && !hasAdminRole(after)) endAdminAccess(tx, userId);
 }
 
-/** An administrator signs in with their email, so an admin's email cannot be cleared (a PUT that leaves it out, say). */
+/**
+ * An administrator signs in with their email, so an admin's email cannot be cleared (a PUT that leaves it out, say).
+ */
 function assertAdminCanSignIn(tx: Tx, userId: number): void {
   const row = tx
     .select({ email: users.email })
@@ -75,7 +77,10 @@ function assertAdminCanSignIn(tx: Tx, userId: number): void {
     ]);
 }
 
-/** Revokes the person's API tokens (for good: a new grant does not revive them), ends their sessions, drops their password. */
+/**
+ * Revokes the person's API tokens (for good: a new grant does not revive them),
+ * ends their sessions, drops their password.
+ */
 export function endAdminAccess(tx: Tx, userId: number): void {
   tx.update(apiTokens)
     .set({ revokedAt: new Date() })

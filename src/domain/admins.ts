@@ -9,7 +9,7 @@ import { ADMIN_ROLE_ID, CUSTOMER_ROLE_ID } from "./roles";
 import { passwordResemblesEmail, passwordSchema } from "./passwords";
 import { createUserIn, getUserRow, updateUserIn } from "./users";
 
-export const emailSchema = z
+const emailSchema = z
   .string()
   .trim()
   .max(254, "must be at most 254 characters")
@@ -71,7 +71,7 @@ export function findAdminByEmail(db: Db, email: string): Admin | undefined {
     .get();
 }
 
-export function findAdmin(db: Db, id: number): (Admin & { passwordHash: string | null }) | undefined {
+function findAdmin(db: Db, id: number): (Admin & { passwordHash: string | null }) | undefined {
   return db
     .select({ ...adminColumns, passwordHash: users.passwordHash })
     .from(users)
@@ -162,7 +162,7 @@ export async function verifyAdminLogin(db: Db, email: string, password: string):
   return admin;
 }
 
-export const changePasswordSchema = z
+const changePasswordSchema = z
   .strictObject({
     current_password: z.string().min(1, "is required"),
     new_password: passwordSchema,

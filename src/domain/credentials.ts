@@ -26,7 +26,7 @@ export type CredentialView = {
   ownerId: number | null;
   suspended: boolean;
 };
-export type Authenticated = { id: number; name: string; actorId: number | null };
+type Authenticated = { id: number; name: string; actorId: number | null };
 
 export const newCredentialSchema = z.strictObject({
   name: z.string().trim().min(1, "is required").max(100, "must be at most 100 characters"),
@@ -34,13 +34,14 @@ export const newCredentialSchema = z.strictObject({
 // Recording every use would turn each authenticated read into a write; a minute's precision is enough.
 const TOUCH_EVERY_MS = 60_000;
 
-export function credentialStore(
+function credentialStore(
   table: typeof apiTokens | typeof writeKeys,
   opts: { prefix: string; what: string; bytes: number; ownedByAdmin: boolean },
 ) {
   // Both tables have the same columns; drizzle's types cannot express "either", so one is named.
   const t = table as typeof apiTokens;
-  const ownerIsAdmin = sql<number>`exists (select 1 from ${userRoles} where ${userRoles.userId} = ${t.createdById} and ${userRoles.roleId} = ${ADMIN_ROLE_ID})`;
+  const ownerIsAdmin = sql<number>`exists (select 1 from ${userRoles}
+    where ${userRoles.userId} = ${t.createdById} and ${userRoles.roleId} = ${ADMIN_ROLE_ID})`;
   const lookup = preparedFor((db) =>
     db
       .select({

@@ -37,8 +37,7 @@ const COLUMN_OF = {
   note: "note",
   active: "active",
 } as const satisfies Record<string, keyof OrganizationRow>;
-export type OrganizationField = keyof typeof COLUMN_OF;
-export const ORGANIZATION_FIELDS = Object.keys(COLUMN_OF) as OrganizationField[];
+type OrganizationField = keyof typeof COLUMN_OF;
 
 const builtInShape = {
   name: z.string().trim().min(1, "is required").max(255, "must be at most 255 characters").optional(),
@@ -346,7 +345,9 @@ export function listOrganizations(db: Db, query: OrganizationListQuery): Page<Or
   };
 }
 
-/** An organization named the way a person types it in a form: an id or a name. Unknown is a ValidationError on `field`. */
+/**
+ * An organization named the way a person types it in a form: an id or a name. Unknown is a ValidationError on `field`.
+ */
 export function resolveOrganizationRef(db: Db, ref: string, field: string): number {
   const value = ref.trim();
   if (!value) throw new ValidationError([{ field, message: "is required: an organization id or name" }]);

@@ -2,7 +2,7 @@ import { z } from "zod";
 // Embedded in the compiled binary; source and licence in common-passwords.LICENSE.
 import commonList from "./common-passwords.txt" with { type: "text" };
 
-export const MIN_PASSWORD_LENGTH = 12;
+const MIN_PASSWORD_LENGTH = 12;
 /** Twelve spaces or "ab12ab12ab12" have the length but not the strength. */
 const MIN_DISTINCT_CHARACTERS = 5;
 

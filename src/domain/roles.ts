@@ -4,7 +4,6 @@
  */
 export const ROLE_IDS = { Admin: 1, Agent: 2, Customer: 3 } as const;
 export type RoleName = keyof typeof ROLE_IDS;
-export type RoleId = (typeof ROLE_IDS)[RoleName];
 export const ROLE_NAMES = Object.keys(ROLE_IDS) as [RoleName, ...RoleName[]];
 
 export const ADMIN_ROLE_ID = ROLE_IDS.Admin;

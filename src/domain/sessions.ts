@@ -35,7 +35,10 @@ export function createSession(
   return { token, csrfToken };
 }
 
-/** The admin session a cookie token belongs to, or null when unknown, idle or alive too long, or no longer an active admin. */
+/**
+ * The admin session a cookie token belongs to, or null when unknown, idle or
+ * alive too long, or no longer an active admin.
+ */
 export function resolveSession(db: Db, token: string, { idleMs, maxAgeMs }: SessionLimits): SessionInfo | null {
   const id = sha256Hex(token);
   const row = db

@@ -148,7 +148,7 @@ export function articleJson(db: DbOrTx, a: ArticleRow) {
   };
 }
 
-export function getTicketRow(db: DbOrTx, ticketId: number): TicketRow {
+function getTicketRow(db: DbOrTx, ticketId: number): TicketRow {
   const row = db.select().from(tickets).where(eq(tickets.id, ticketId)).get();
   if (!row) throw notFound("ticket");
   return row;
@@ -419,10 +419,10 @@ export function listTickets(db: Db, query: TicketListQuery): Page<TicketJson> {
   if (p.owner_id) conds.push(eq(tickets.ownerId, p.owner_id));
   if (p.organization_id) conds.push(eq(tickets.organizationId, p.organization_id));
   if (p.group_id) conds.push(eq(tickets.groupId, p.group_id));
-  if (p.q)
-    conds.push(
-      sql`(${tickets.title} LIKE ${`%${p.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`} ESCAPE '\\' OR ${tickets.number} = ${p.q})`,
-    );
+  if (p.q) {
+    const pattern = `%${p.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    conds.push(sql`(${tickets.title} LIKE ${pattern} ESCAPE '\\' OR ${tickets.number} = ${p.q})`);
+  }
   const descending = p.order === "desc";
   if (p.cursor) conds.push(afterCursor([sql`${tickets.id}`], decodeCursor(p.cursor, 1), descending));
   const rows = db

@@ -386,7 +386,9 @@ function assertUnique(tx: Tx, values: Record<string, unknown>, exceptId?: number
 }
 
 /** Writes target values onto a user row (columns, custom JSON, roles, groups, traits, provenance). */
-/** The column values that carry `changes` (fields, custom JSON, traits, provenance, audit), from a row's current state. */
+/**
+ * The column values that carry `changes` (fields, custom JSON, traits, provenance, audit), from a row's current state.
+ */
 function columnsFor(
   current: { custom: Record<string, unknown>; provenance: Provenance },
   changes: Record<string, [unknown, unknown]>,
@@ -518,7 +520,9 @@ export function updateUser({ db, events, personFields }: PeopleContext, userId: 
   );
 }
 
-/** What a PUT clears a left-out field to: a new person's value. Login and roles are not here: a person always has both. */
+/**
+ * What a PUT clears a left-out field to: a new person's value. Login and roles are not here: a person always has both.
+ */
 const REPLACED_USER_DEFAULTS: Record<string, unknown> = {
   ...Object.fromEntries(USER_FIELDS.filter((f) => f !== "login").map((f) => [f, NEW_USER_DEFAULTS[COLUMN_OF[f]]])),
   group_ids: [],
@@ -685,7 +689,9 @@ const BROAD_SEARCH = 2000;
  *   (the unary + keeps SQLite from choosing the id lookup and then sorting a huge set).
  */
 function searchCondition(db: Db, match: string): SQL {
-  const matches = sql`SELECT rowid FROM users_fts WHERE users_fts MATCH ${match} UNION ALL SELECT id FROM users WHERE organization_id IN (SELECT rowid FROM organizations_fts WHERE organizations_fts MATCH ${match})`;
+  const matches = sql`SELECT rowid FROM users_fts WHERE users_fts MATCH ${match}
+    UNION ALL SELECT id FROM users
+    WHERE organization_id IN (SELECT rowid FROM organizations_fts WHERE organizations_fts MATCH ${match})`;
   const found = db.get<{ n: number }>(sql`SELECT count(*) AS n FROM (${matches} LIMIT ${BROAD_SEARCH})`)!.n;
   return found >= BROAD_SEARCH ? sql`+${users.id} IN (${matches})` : sql`${users.id} IN (${matches})`;
 }

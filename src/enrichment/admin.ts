@@ -129,7 +129,8 @@ export function personEnrichmentView(ctx: AppContext, clearbit: ClearbitEnrichme
   const user = getUserRow(ctx.db, userId);
   const lookup = user.email ? clearbit.lookup(ctx.db, user.email) : undefined;
   const state = stored
-    ? `${humanName("date_last_checked")}: ${formatTime(stored.checkedAt)}${!stored.person && !stored.company ? " — unknown to Clearbit" : ""}`
+    ? `${humanName("date_last_checked")}: ${formatTime(stored.checkedAt)}` +
+      (!stored.person && !stored.company ? " — unknown to Clearbit" : "")
     : lookup?.status === "pending"
       ? "Lookup under way."
       : clearbit.active
@@ -255,7 +256,9 @@ export function integrationPages(ctx: AppContext, { clearbit, audiences }: Enric
       if (!clearbit.active) {
         if (isHtmx(request))
           return html(
-            `<div id="backfill-progress"><p class="field-error" role="alert">Enable Clearbit and save an API key first.</p></div>`,
+            '<div id="backfill-progress">' +
+              '<p class="field-error" role="alert">Enable Clearbit and save an API key first.</p>' +
+              "</div>",
             { status: 409 },
           );
         return redirect(request, "/integrations/clearbit", [

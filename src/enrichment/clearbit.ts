@@ -258,7 +258,10 @@ export class ClearbitEnrichment {
     });
   }
 
-  /** The company's organization: by domain, then exact name, else created when enabled and asked to. Company fields are merged in. */
+  /**
+   * The company's organization: by domain, then exact name, else created when enabled
+   * and asked to. Company fields are merged in.
+   */
   private organizationFor(tx: Tx, answer: Answer, opts: { create: boolean }): OrganizationRow | null {
     const company = answer.company!;
     const orgFields = listCustomFields(tx, "organization");

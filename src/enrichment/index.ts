@@ -5,7 +5,7 @@ import { integrationPages } from "./admin";
 import { audienceFlags, Audiences } from "./audiences";
 import { ClearbitEnrichment, DESTINATION, DESTINATION_CONCURRENCY, KIND, traitsByUser } from "./clearbit";
 
-export { enrichmentTraits, traitsByUser } from "./clearbit";
+export { enrichmentTraits } from "./clearbit";
 
 export type Enrichment = { clearbit: ClearbitEnrichment; audiences: Audiences };
 
@@ -28,7 +28,8 @@ export function enrichmentFeature(ctx: AppContext): Feature & Enrichment {
     personFields: [traitsByUser, audienceFlags],
     schedules: [
       {
-        // Hourly: a Clearbit backfill when one is due (default every 24 h), and audiences whose time-based conditions drift.
+        // Hourly: a Clearbit backfill when one is due (default every 24 h), and
+        // audiences whose time-based conditions drift.
         name: "enrichment",
         pattern: "0 20 * * * *",
         run: async () => {

@@ -53,7 +53,7 @@ export const MAPPABLE_ORGANIZATION_FIELDS = ["name", "domain", "note"];
 export type Answer = { person: Record<string, unknown> | null; company: Record<string, unknown> | null };
 
 /** The value at a dotted path of the answer, or undefined. */
-export function valueAt(answer: Answer, path: string): unknown {
+function valueAt(answer: Answer, path: string): unknown {
   let cur: unknown = answer;
   for (const key of path.split(".")) {
     if (cur === null || typeof cur !== "object" || Array.isArray(cur)) return undefined;

@@ -75,13 +75,16 @@ export function resultMode(
       mode: "polling",
       callback_url: null,
       reason:
-        "no base URL is set (--base-url), so the provider could not reach a callback: queued lookups are asked again later",
+        "no base URL is set (--base-url), so the provider could not reach a callback: " +
+        "queued lookups are asked again later",
     };
   if (isLoopbackHost(new URL(baseUrl).hostname))
     return {
       mode: "polling",
       callback_url: null,
-      reason: `the base URL ${baseUrl} is a loopback address the provider cannot reach: queued lookups are asked again later`,
+      reason:
+        `the base URL ${baseUrl} is a loopback address the provider cannot reach: ` +
+        "queued lookups are asked again later",
     };
   return {
     mode: "callbacks",

@@ -8,14 +8,14 @@ import { maskSecret } from "../secrets";
 import { DEFAULT_ORGANIZATION_MAPPINGS, DEFAULT_USER_MAPPINGS, mappingSchema, type Mapping } from "./mappings";
 
 /** Clearbit's settings, as stored (the key sealed) and as admins edit them. */
-export const SETTINGS_KEY = "integration.clearbit";
+const SETTINGS_KEY = "integration.clearbit";
 
 const url = z
   .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
   .max(500)
   .transform((u) => u.replace(/\/+$/, ""));
 
-export const settingsShape = {
+const settingsShape = {
   enabled: z.boolean(),
   /** Base URLs: any Clearbit-compatible provider can serve. */
   person_url: url,

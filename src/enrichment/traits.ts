@@ -1,8 +1,11 @@
 import type { Answer } from "./mappings";
 
-/** Segment-style flat traits: clearbit_ + the path in snake_case (company.metrics.employeesRange → clearbit_company_metrics_employees_range). */
-export const TRAIT_PREFIX = "clearbit_";
-export const LAST_CHECKED_TRAIT = "clearbit_date_last_checked";
+/**
+ * Segment-style flat traits: clearbit_ + the path in snake_case (company.metrics.employeesRange →
+ * clearbit_company_metrics_employees_range).
+ */
+const TRAIT_PREFIX = "clearbit_";
+const LAST_CHECKED_TRAIT = "clearbit_date_last_checked";
 
 const snake = (s: string) => s.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toLowerCase();
 

@@ -3,7 +3,7 @@ import { isIP } from "node:net";
 import { networkInterfaces } from "node:os";
 
 /** URL hostnames come bracketed for IPv6 ("[::1]") and may end in the root's dot ("localhost."); compare them bare. */
-export const bareHost = (hostname: string) =>
+const bareHost = (hostname: string) =>
   hostname
     .replace(/^\[|\]$/g, "")
     .replace(/\.$/, "")
@@ -28,7 +28,10 @@ function unmapped(address: string): string {
   return a === "0.0.0.0" ? "127.0.0.1" : a === "::" ? "::1" : a;
 }
 
-/** Whether a host name or address means this machine (127/8, ::1, IPv4-mapped loopback, localhost, the unspecified address). */
+/**
+ * Whether a host name or address means this machine (127/8, ::1, IPv4-mapped
+ * loopback, localhost, the unspecified address).
+ */
 export function isLoopbackHost(hostname: string): boolean {
   const h = bareHost(hostname);
   if (h === "localhost" || h.endsWith(".localhost")) return true;
@@ -69,7 +72,7 @@ async function addressesOf(hostname: string): Promise<string[]> {
  * Why `url` reaches this server itself, or null: its host and port are the base URL's, or it
  * resolves to an address we listen on (loopback and every interface when listening on all).
  */
-export async function selfTargetReason(url: string, self: ListenAddress): Promise<string | null> {
+async function selfTargetReason(url: string, self: ListenAddress): Promise<string | null> {
   let u: URL;
   try {
     u = new URL(url);

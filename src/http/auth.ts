@@ -6,9 +6,11 @@ import type { Flash } from "../views";
 import type { AppContext } from "./context";
 import { parseCookies, type Cookie } from "./responses";
 
-export const SESSION_COOKIE = "sb_session";
-/** Before sign-in there is no session to hold a CSRF token: the login and setup forms use this cookie (double submit). */
-export const PRE_SESSION_CSRF_COOKIE = "sb_csrf";
+const SESSION_COOKIE = "sb_session";
+/**
+ * Before sign-in there is no session to hold a CSRF token: the login and setup forms use this cookie (double submit).
+ */
+const PRE_SESSION_CSRF_COOKIE = "sb_csrf";
 const FLASH_COOKIE = "sb_flash";
 
 /** Thrown where a page needs a signed-in admin; the error mapper turns it into a redirect to /login. */

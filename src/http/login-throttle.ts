@@ -81,7 +81,7 @@ export class LoginThrottle {
  * What one client is counted as: an IPv4 address, or an IPv6 address's /64, the least a network
  * hands out (RFC 6177), so that rotating through the addresses one owns gains no attempts.
  */
-export function throttledNetwork(address: string): string {
+function throttledNetwork(address: string): string {
   const bare = address.split("%")[0]!.toLowerCase();
   if (isIP(bare) !== 6) return address;
   const groups = (part: string) => (part ? part.split(":") : []).flatMap((g) => (g.includes(".") ? ["0", "0"] : [g]));

@@ -3,7 +3,7 @@ import { errorBody, type AppError, type ErrorKind } from "../errors";
 /** Small builders for the responses routes return; cookies are serialized here, in one place. */
 export type Cookie = { name: string; value: string; maxAge?: number; httpOnly?: boolean; secure: boolean };
 
-export function serializeCookie(c: Cookie): string {
+function serializeCookie(c: Cookie): string {
   const parts = [`${c.name}=${encodeURIComponent(c.value)}`, "Path=/", "SameSite=Lax"];
   if (c.httpOnly !== false) parts.push("HttpOnly");
   if (c.secure) parts.push("Secure");

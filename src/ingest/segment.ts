@@ -58,10 +58,6 @@ const message = z
   .refine((m) => m.userId || m.anonymousId, { message: "userId or anonymousId is required", path: ["userId"] });
 type Message = z.infer<typeof message>;
 
-export const identifyCall = identifyMessage.refine((m) => m.userId || m.anonymousId, {
-  message: "userId or anonymousId is required",
-  path: ["userId"],
-});
 export const batchCall = z.object({
   batch: z.array(z.unknown()).min(1, "must hold at least one message").max(2000),
   writeKey: z.string().optional(),
@@ -221,7 +217,9 @@ function claimMessageId(tx: Tx, messageId: string): boolean {
   return claim(tx).all({ id: messageId, at: new Date() }).length > 0;
 }
 
-/** The person a message names (by traits.email, else by userId or anonymousId as the login), and the field that matched. */
+/**
+ * The person a message names (by traits.email, else by userId or anonymousId as the login), and the field that matched.
+ */
 type Found = { user: UserRow; by: "traits.email" | "userId" | "anonymousId" };
 
 function findByIds(
@@ -280,7 +278,8 @@ function assertSegmentMayChange(tx: Tx, found: Found, mapped: Record<string, unk
     throw new ValidationError([
       {
         field: "traits.email",
-        message: `would replace an email set by ${by}; Segment may only set an email that is empty or that it set itself`,
+        message:
+          `would replace an email set by ${by}; ` + "Segment may only set an email that is empty or that it set itself",
       },
     ]);
   }

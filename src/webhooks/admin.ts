@@ -252,7 +252,8 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
         statuses: statuses.map((s) => ({ value: s, selected: s === status })),
         status,
         next: page.next_cursor
-          ? `/webhooks/${id}/deliveries?${new URLSearchParams({ ...(status ? { status } : {}), cursor: page.next_cursor })}`
+          ? `/webhooks/${id}/deliveries?` +
+            new URLSearchParams({ ...(status ? { status } : {}), cursor: page.next_cursor })
           : null,
       },
       { title: `Deliveries of ${w.name}`, section: "webhooks" },

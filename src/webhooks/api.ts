@@ -21,7 +21,7 @@ import { noContent, pathId } from "../http/params";
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
 
-export const deliveryJson = (j: Job) => {
+const deliveryJson = (j: Job) => {
   const p = j.payload as WebhookJobPayload;
   return {
     id: j.id,

@@ -66,7 +66,10 @@ export const conditionSchema = z
     return { field: c.field, operator: c.operator, value: c.value };
   });
 
-/** A trigger's condition (stored with `operator`) in the shared language, over a payload: a missing field reads as empty text. */
+/**
+ * A trigger's condition (stored with `operator`) in the shared language, over a
+ * payload: a missing field reads as empty text.
+ */
 export function conditionHolds(c: Condition, data: unknown, event: ChangeEvent): boolean {
   return holds({ field: c.field, op: c.operator, value: c.value }, data, { event, missingAsEmpty: true });
 }

@@ -23,7 +23,7 @@ import { webhooks, webhookTriggers, webhookTriggerTargets, type Condition } from
 import { hubSignature, hubSignature256, standardSignatureHeader } from "./signatures";
 import { WebhookTriggers } from "./triggers";
 
-export const JOB_KIND = "webhook";
+const JOB_KIND = "webhook";
 
 /**
  * What a webhook job carries. The payload is built when the change is recorded and stored once in
@@ -186,7 +186,10 @@ export class WebhookService {
     return row ? (JSON.parse(row.data) as Data) : null;
   }
 
-  /** Payloads no job can send any more (cron, with the delivery history): older than the history kept, and below every active job's. */
+  /**
+   * Payloads no job can send any more (cron, with the delivery history): older than the
+   * history kept, and below every active job's.
+   */
   prunePayloads(now: number = Date.now()): number {
     return this.ctx.db.transaction(() => {
       const wanted = this.ctx.delivery.minActivePayloadField(JOB_KIND, "payload_id") ?? Number.MAX_SAFE_INTEGER;
@@ -330,7 +333,10 @@ export class WebhookService {
   }
 }
 
-/** Outgoing webhooks and triggers: the "webhook" delivery handler, the trigger matcher on the change feed, payload pruning, routes. */
+/**
+ * Outgoing webhooks and triggers: the "webhook" delivery handler, the trigger matcher on
+ * the change feed, payload pruning, routes.
+ */
 export function webhooksFeature(ctx: AppContext): Feature & { service: WebhookService } {
   const service = new WebhookService(ctx);
   return {

@@ -13,7 +13,7 @@ type Json = Record<string, unknown>;
 
 /** Never sent in an embedded user (Zammad's rule): credentials, preferences, internal access lists. Names, not our
  * column list: it also hides what other Zammad-shaped objects may carry. */
-export const HIDDEN_USER_FIELDS = [
+const HIDDEN_USER_FIELDS = [
   "password",
   "password_hash",
   "preferences",
@@ -136,7 +136,10 @@ export class PayloadBuilder {
     };
   }
 
-  /** A user as embedded in payloads: the API's user JSON (extra fields included), no hidden fields, creator and updater by login. */
+  /**
+   * A user as embedded in payloads: the API's user JSON (extra fields included), no
+   * hidden fields, creator and updater by login.
+   */
   user(userId: number | null): Json | null {
     if (userId === null) return null;
     const row = this.db.select().from(users).where(eq(users.id, userId)).get();

@@ -8,7 +8,7 @@ import { createHmac, randomBytes } from "node:crypto";
  *   keyed with the base64-decoded part of a whsec_ secret, "v1,<sig>"; several space-separated while
  *   a rotated-out secret still signs.
  */
-export const SECRET_PREFIX = "whsec_";
+const SECRET_PREFIX = "whsec_";
 
 export function hubSignature(token: string, body: string): string {
   return `sha1=${createHmac("sha1", token).update(body, "utf8").digest("hex")}`;
@@ -18,7 +18,10 @@ export function hubSignature256(token: string, body: string): string {
   return `sha256=${createHmac("sha256", token).update(body, "utf8").digest("hex")}`;
 }
 
-/** A new Standard Webhooks secret: whsec_ + base64 of `bytes` random bytes (24–64; 48 gives 64 characters without padding). */
+/**
+ * A new Standard Webhooks secret: whsec_ + base64 of `bytes` random bytes (24–64;
+ * 48 gives 64 characters without padding).
+ */
 export function generateSigningSecret(bytes = 48): string {
   if (bytes < 24 || bytes > 64) throw new Error("a signing secret has 24 to 64 random bytes");
   return SECRET_PREFIX + randomBytes(bytes).toString("base64");

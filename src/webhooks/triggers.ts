@@ -30,8 +30,6 @@ export const createSchema = z
   .required({ name: true, events: true, webhook_ids: true });
 export const updateSchema = z.strictObject(triggerShape).partial();
 
-export type TriggerJson = ReturnType<WebhookTriggers["json"]>;
-
 /** Triggers: name, events, conditions and the webhooks they send to. */
 export class WebhookTriggers {
   constructor(

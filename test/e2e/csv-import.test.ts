@@ -5,7 +5,9 @@ import { ADMIN, setupAdmin, startTestServer, type TestServer } from "../support/
 
 setDefaultTimeout(60_000);
 
-/** CSV import in real Chromium: upload, a refused preview with per-row errors, a clean preview, the import, the export. */
+/**
+ * CSV import in real Chromium: upload, a refused preview with per-row errors, a clean preview, the import, the export.
+ */
 let server: TestServer;
 let chromium: Browser;
 let page: Page;

@@ -65,7 +65,7 @@ describe("Integrations → Clearbit", () => {
     await expect(page.locator("#mapping-table").textContent()).resolves.toContain("person.bio");
   });
 
-  test("Enrich now on a person fills empty fields, keeps the admin's, and shows the properties by readable names", async () => {
+  test("Enrich now fills a person's empty fields, keeps the admin's, shows properties by readable names", async () => {
     fake.set("alex.x@acme.com", {
       kind: "found",
       person: makePerson("alex.x@acme.com", { bio: "Climbs mountains." }),
@@ -92,7 +92,7 @@ describe("Integrations → Clearbit", () => {
     await expect(page.locator("[data-field=lastname]").textContent()).resolves.toBe("ui");
   });
 
-  test("the badge turns Connected; the log shows the request with the key redacted; Backfill now reports progress", async () => {
+  test("the badge turns Connected; the log shows the request, key redacted; Backfill now shows progress", async () => {
     for (let i = 0; i < 5; i++) await api.post("/users", { email: `back.fill${i}@example.com` });
     await page.goto(server.url + "/integrations/clearbit");
     await expect(page.locator("#clearbit-status").textContent()).resolves.toBe("Connected");

@@ -6,7 +6,10 @@ import { ADMIN, createToken, setupAdmin, startTestServer, type TestServer } from
 
 setDefaultTimeout(40_000);
 
-/** The webhook pages in real headless Chromium: create, preview (htmx), send a test, watch the answer arrive, build a trigger. */
+/**
+ * The webhook pages in real headless Chromium: create, preview (htmx), send a test,
+ * watch the answer arrive, build a trigger.
+ */
 let server: TestServer;
 let receiver: Receiver;
 let chromium: Browser;
@@ -49,7 +52,7 @@ describe("webhooks UI", () => {
     await expect(page.locator("#new-secret").textContent()).resolves.toMatch(/^whsec_[A-Za-z0-9+/]{64}$/);
   });
 
-  test("preview a custom payload with htmx: valid JSON for a tricky name, and a clear error for a broken template", async () => {
+  test("htmx preview of a custom payload: valid JSON for a tricky name, a clear error for a bad template", async () => {
     await page.goto(server.url + "/webhooks");
     await Promise.all([page.waitForEvent("load"), page.click("text=Chromium hook")]);
     await page.fill("#custom_payload", '{"who": "{{user.firstname}} {{user.lastname}}"}');

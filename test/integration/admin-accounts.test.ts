@@ -140,7 +140,7 @@ describe("the last active administrator", () => {
     expect((await api.call("DELETE", `/api/v1/admins/${other.id}`)).status).toBe(204);
   });
 
-  test("an admin without a password (made through the users API) does not count: the last one who can sign in stays", async () => {
+  test("an admin with no password (made via the users API) doesn't count: the last who can sign in stays", async () => {
     const self = firstAdminId();
     const noPassword = (
       await api.call("POST", "/api/v1/users", { email: "no-password-admin@example.com", role_ids: [1] })
@@ -220,7 +220,7 @@ describe("account changes are events", () => {
     expect((await api.call("GET", `/api/v1/users/${person.body.id}`)).body.role_ids).toEqual([3]);
   });
 
-  test("creating an admin (API, UI) records user.created without the password; removing one records the role change", async () => {
+  test("a new admin (API, UI) records user.created, no password; a removal records the role change", async () => {
     const byApi = await api.call("POST", "/api/v1/admins", {
       email: "evented@example.com",
       password: "evented admin password",

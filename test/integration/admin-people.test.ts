@@ -77,7 +77,8 @@ describe("people list", () => {
     expect(fragment).not.toContain("<html");
     expect(rowsOf(fragment)).toEqual(["Adam Apple"]);
     expect(fragment).toContain(
-      '<span id="list-state" hx-swap-oob="true"><input type="hidden" name="sort" value="email"><input type="hidden" name="order" value="desc">',
+      '<span id="list-state" hx-swap-oob="true">' +
+        '<input type="hidden" name="sort" value="email"><input type="hidden" name="order" value="desc">',
     );
     expect(fragment).toContain("1 person matching “apple”");
     expect(rowsOf(await pageText(admin, "/people?q=nobody-like-this"))).toEqual([]);
@@ -107,7 +108,7 @@ describe("people list", () => {
 });
 
 describe("creating a person", () => {
-  test("a bad email comes back inline (422) with the other typed values kept; the fix saves and redirects with a flash", async () => {
+  test("a bad email comes back inline (422), other typed values kept; the fix saves, redirects, flashes", async () => {
     const bad = await admin.submit("/people/new", "/people", {
       firstname: "Grace",
       lastname: "Hopper",
@@ -119,7 +120,10 @@ describe("creating a person", () => {
     const page = decodeEntities(await bad.text());
     expect(page).toContain("<html");
     expect(page).toMatch(
-      /<input id="f-email" name="email" type="email" value="grace@"[^>]*aria-invalid="true" aria-describedby="f-email-error">/,
+      new RegExp(
+        '<input id="f-email" name="email" type="email" value="grace@"[^>]*' +
+          'aria-invalid="true" aria-describedby="f-email-error">',
+      ),
     );
     expect(page).toContain(
       '<div id="f-email-error"><p class="field-error" role="alert">Email must be a valid email address</p></div>',
@@ -198,7 +202,7 @@ describe("creating a person", () => {
 });
 
 describe("a person's page", () => {
-  test("shows fields, the organization link, provenance, tickets and the timeline; an edit moves provenance to ui", async () => {
+  test("shows fields, organization link, provenance, tickets, timeline; an edit moves provenance to ui", async () => {
     const zoe = (await api.get("/users?email=zoe.zimmer@acme.example")).data[0];
     await api.post("/tickets", { title: "Printer on fire", customer_id: zoe.id, article: { body: "Help!" } });
     let page = await pageText(admin, `/people/${zoe.id}`);
@@ -258,7 +262,7 @@ describe("deleting a person", () => {
     expect((await admin.get(`/people/${u.id}`)).status).toBe(404);
   });
 
-  test("one with tickets gets a 409 offering to reassign; an unknown heir is an inline error; a known one takes the tickets", async () => {
+  test("with tickets: 409 offering to reassign; an unknown heir: inline error; a known one takes them", async () => {
     const owner = await api.post("/users", { email: "leaving@example.com", firstname: "Leaving" });
     const heir = await api.post("/users", { email: "heir@example.com", firstname: "Heir" });
     const t = (await api.post("/tickets", { title: "Left behind", customer_id: owner.id })).id;

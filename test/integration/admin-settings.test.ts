@@ -73,7 +73,7 @@ describe("groups", () => {
 });
 
 describe("custom fields", () => {
-  test("defining fields of each type makes them appear, with the right inputs, on the person and organization forms", async () => {
+  test("fields of each type appear, with the right inputs, on the person and organization forms", async () => {
     const noOptions = await admin.submit("/custom-fields", "/custom-fields", {
       object_type: "user",
       label: "Tier",
@@ -108,7 +108,10 @@ describe("custom fields", () => {
     const form = await pageText(admin, "/people/new");
     expect(form).toContain("<legend>Custom fields</legend>");
     expect(form).toMatch(
-      /<select id="f-tier" name="tier" required[^>]*><option value="gold">gold<\/option><option value="silver">silver<\/option><\/select>/,
+      new RegExp(
+        '<select id="f-tier" name="tier" required[^>]*>' +
+          '<option value="gold">gold</option><option value="silver">silver</option></select>',
+      ),
     );
     expect(form).toMatch(/<input id="f-seats" name="seats" type="number" value="" step="any"/);
     expect(form).toMatch(/<input type="checkbox" id="f-churned" name="churned" value="true"/);

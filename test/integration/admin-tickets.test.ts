@@ -57,7 +57,7 @@ describe("tickets", () => {
     expect(titlesOf(fragment)).toEqual(["Feature request: dark mode"]);
   });
 
-  test("the ticket page shows articles as text with attachment links, the customer and the properties form", async () => {
+  test("the ticket page shows articles as text, attachment links, the customer and the properties form", async () => {
     const page = await pageText(admin, `/tickets/${ticket.id}`);
     expect(page).toContain(`#${ticket.number}</span> Invoice is wrong`);
     // Article text is text: markup in it is shown, never run.
@@ -137,7 +137,7 @@ describe("tickets", () => {
     expect(await (await admin.get(`/attachments/${article.attachments[0].id}`)).text()).toBe("line one\n");
   });
 
-  test("state, priority and owner change through the properties form; with htmx an error answers the form alone", async () => {
+  test("state, priority, owner change via the properties form; with htmx an error answers the form alone", async () => {
     const me = (await api.get("/users?email=admin@example.com")).data[0];
     const ok = await admin.submit(`/tickets/${ticket.id}`, `/tickets/${ticket.id}`, {
       state: "pending",

@@ -82,7 +82,11 @@ describe("Segment ingest", () => {
 
 describe("CSV import", () => {
   test("a row holding NUL is an error of that row and field; nothing is imported", async () => {
-    const csv = `email,firstname,traits\r\nok@example.com,Ok,\r\nbad@example.com,"${NUL}",\r\nbad2@example.com,B,"{""x"":""\\ud800""}"\r\n`;
+    const csv =
+      "email,firstname,traits\r\n" +
+      "ok@example.com,Ok,\r\n" +
+      `bad@example.com,"${NUL}",\r\n` +
+      'bad2@example.com,B,"{""x"":""\\ud800""}"\r\n';
     const res = await fetch(`${api.server.url}/api/v1/users/import`, {
       method: "POST",
       headers: { authorization: `Bearer ${api.token}`, "content-type": "text/csv" },

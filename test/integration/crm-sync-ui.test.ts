@@ -42,7 +42,7 @@ const form = (extra: Record<string, string> = {}) => ({
 });
 
 describe("CRM Sync pages", () => {
-  test("create with a broken template shows the field error; a valid one saves, and the tabs, log, history and retry work", async () => {
+  test("a broken template shows the field error; a valid one saves; tabs, log, history and retry work", async () => {
     const bad = await browser.submit(
       "/crm-sync/new",
       "/crm-sync",

@@ -22,7 +22,9 @@ describe("CSV import and export", () => {
     await api.call("POST", "/api/v1/organizations", { name: "Globex" });
     const before = count();
     const good =
-      'email,firstname,lastname,organization,vip,roles\nhank@globex.example,Hank,Scorpio,Globex,yes,"Customer,Agent"\nmarge@example.com,Marge,"Simpson, née Bouvier",,no,\n';
+      "email,firstname,lastname,organization,vip,roles\n" +
+      'hank@globex.example,Hank,Scorpio,Globex,yes,"Customer,Agent"\n' +
+      'marge@example.com,Marge,"Simpson, née Bouvier",,no,\n';
     const preview = await postCsv("/api/v1/users/import?dry_run=true", good);
     expect(preview.status).toBe(200);
     expect(preview.body).toMatchObject({ dry_run: true, committed: false, created: 2, errors: [] });
@@ -77,7 +79,7 @@ describe("CSV import and export", () => {
 });
 
 describe("formula guard through the real export and import", () => {
-  test("every cell a spreadsheet could run is exported with an apostrophe, and importing the file restores each value exactly", async () => {
+  test("cells a spreadsheet could run export with an apostrophe; importing them restores each exactly", async () => {
     await api.call("POST", "/api/v1/custom_fields", {
       object_type: "user",
       name: "remark",
@@ -121,7 +123,8 @@ describe("formula guard through the real export and import", () => {
       expect(row[col("remark")]!.startsWith("'"), JSON.stringify(s)).toBe(guarded);
       expect(row[col("firstname")]!.startsWith("'"), JSON.stringify(s)).toBe(guarded);
     }
-    // Where the list separator is ";" (Excel in much of Europe), a ";" splits an unquoted cell: the rest would be a cell of its own.
+    // Where the list separator is ";" (Excel in much of Europe), a ";" splits an unquoted
+    // cell: the rest would be a cell of its own.
     const semicolon = (
       await api.call("POST", "/api/v1/users", {
         email: "semicolon@example.com",

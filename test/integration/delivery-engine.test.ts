@@ -217,7 +217,10 @@ describe("queue", () => {
     fx = startEngine({}, false);
     const plan = fx.db.$client
       .query<{ detail: string }, []>(
-        "EXPLAIN QUERY PLAN SELECT * FROM delivery_jobs WHERE destination = 'd' AND status = 'pending' AND blocked = 0 AND run_at <= 5 AND kind IN (SELECT value FROM json_each('[]')) ORDER BY run_at, id LIMIT 4",
+        `EXPLAIN QUERY PLAN SELECT * FROM delivery_jobs
+         WHERE destination = 'd' AND status = 'pending' AND blocked = 0 AND run_at <= 5
+           AND kind IN (SELECT value FROM json_each('[]'))
+         ORDER BY run_at, id LIMIT 4`,
       )
       .all()
       .map((r) => r.detail)
@@ -226,7 +229,8 @@ describe("queue", () => {
     expect(plan).not.toContain("TEMP B-TREE");
     const ordering = fx.db.$client
       .query<{ detail: string }, []>(
-        "EXPLAIN QUERY PLAN SELECT 1 FROM delivery_jobs WHERE ordering_key = 'k' AND status IN ('pending', 'running') LIMIT 1",
+        `EXPLAIN QUERY PLAN SELECT 1 FROM delivery_jobs
+         WHERE ordering_key = 'k' AND status IN ('pending', 'running') LIMIT 1`,
       )
       .all()
       .map((r) => r.detail)

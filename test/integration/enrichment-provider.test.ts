@@ -94,7 +94,7 @@ describe("waiting on the provider", () => {
 });
 
 describe("organizations", () => {
-  test("created when enabled (with the shared flag), found by domain for the next colleague, company fields merged", async () => {
+  test("created when enabled (shared flag set), found by domain for the next colleague, fields merged", async () => {
     rig = await startEnrichmentRig({ create_organizations: true, organizations_shared: true });
     const a = await createUser(rig, { email: "ann.lee@globex.com" });
     const ua = await eventually(async () => {
@@ -114,7 +114,7 @@ describe("organizations", () => {
     expect((await rig.api.call("GET", "/api/v1/organizations?q=globex")).body.data.length).toBe(1);
   });
 
-  test("not created by default, but an existing organization with the exact name is linked, its admin-set note kept", async () => {
+  test("not created by default, but an organization of the exact name is linked, its admin note kept", async () => {
     rig = await startEnrichmentRig();
     const org = (await rig.api.call("POST", "/api/v1/organizations", { name: "Initech", note: "Ours" })).body;
     const a = await createUser(rig, { email: "pe.ter@initech.com" });
@@ -132,7 +132,7 @@ describe("organizations", () => {
 });
 
 describe("organizations follow the provider's own values (the merge rule, as for people)", () => {
-  test("a field the provider set is updated when it later says otherwise; an admin's value stays; the person moves with the company the provider named", async () => {
+  test("a provider-set field follows later answers; an admin's stays; the person moves with the company", async () => {
     rig = await startEnrichmentRig({ create_organizations: true });
     const api = rig.api;
     expect(
@@ -208,7 +208,7 @@ describe("organizations follow the provider's own values (the merge rule, as for
     expect(moved.organization).toBe("Piedpiper");
   });
 
-  test("an organization an admin gave the person is kept, and no organization is created for a company it cannot be given", async () => {
+  test("an organization an admin gave the person is kept; none is made for a company it cannot be given", async () => {
     rig = await startEnrichmentRig({ create_organizations: true });
     const api = rig.api;
     const ours = (await api.call("POST", "/api/v1/organizations", { name: "Our Pick" })).body;
@@ -330,7 +330,7 @@ describe("callbacks only when the provider can reach us", () => {
     expect((await rig.api.call("GET", "/api/v1/integrations/clearbit")).body.results.reason).toContain("loopback");
   });
 
-  test("with a public base URL the provider is given the callback URL, and its signed callback applies the answer", async () => {
+  test("with a public base URL the provider gets a callback URL; its signed callback applies the answer", async () => {
     rig = await startEnrichmentRig({}, { baseUrl: "https://switchboard.example.com" });
     expect((await rig.api.call("GET", "/api/v1/integrations/clearbit")).body.results).toMatchObject({
       mode: "callbacks",

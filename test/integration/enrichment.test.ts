@@ -59,7 +59,7 @@ describe("settings", () => {
 });
 
 describe("enriching people", () => {
-  test("a new user with an email is enriched: empty fields filled, others' values kept, traits and events recorded", async () => {
+  test("a new person with an email is enriched: empty fields filled, others kept, traits, events saved", async () => {
     const user = (await call("POST", "/api/v1/users", { email: "alex.smith@acme.com", lastname: "X" })).body;
     const e = await enriched(user.id);
     expect(e.person.name.givenName).toBe("Alex");
@@ -92,7 +92,7 @@ describe("enriching people", () => {
     expect(rig.fake.calls.find((c) => c.email === "alex.smith@acme.com")!.auth).toBe(`Bearer ${rig.fake.key}`);
   });
 
-  test("the same email never costs two calls within the refresh interval; enrich now applies the cached answer", async () => {
+  test("one email never costs two calls in the refresh interval; enrich now applies the cached answer", async () => {
     const user = (await call("POST", "/api/v1/users", { email: "bo.lee@cache.com" })).body;
     await enriched(user.id);
     const again = await call("POST", `/api/v1/users/${user.id}/enrich`);
@@ -114,7 +114,7 @@ describe("enriching people", () => {
     expect(rig.fake.callsFor("nobody@void.com")).toBe(1);
   });
 
-  test("an email change looks the new address up; a provider value it wrote is updated, another source's value is kept", async () => {
+  test("an email change looks up the new address; the provider's value is updated, another source's kept", async () => {
     rig.fake.set("c.one@first.com", {
       kind: "found",
       person: makePerson("c.one@first.com", { bio: "First bio", site: "https://one.example" }),

@@ -205,7 +205,9 @@ describe("graceful shutdown of the real process", () => {
     const body = JSON.stringify({ name: "in-flight" });
     // Headers only; "Expect: 100-continue" makes the server say when it has the request in hand.
     socket.write(
-      `POST /api/v1/tokens HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`,
+      `POST /api/v1/tokens HTTP/1.1\r\nHost: ${url.host}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n` +
+        "Expect: 100-continue\r\nConnection: close\r\n\r\n",
     );
     for (let waited = 0; !received.includes("100 Continue"); waited += 20) {
       if (waited > 10_000) throw new Error(`no 100 Continue: ${JSON.stringify(received)}`);

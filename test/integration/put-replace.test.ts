@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startApi, type Api } from "../support/api";
 
-/** PUT replaces a person or an organization: fields left out are cleared to their defaults; PATCH changes only what it names. */
+/**
+ * PUT replaces a person or an organization: fields left out are cleared to their
+ * defaults; PATCH changes only what it names.
+ */
 let api: Api;
 beforeAll(async () => {
   api = await startApi();
@@ -97,13 +100,11 @@ describe("PUT /api/v1/users/{id}", () => {
       tier: "a",
     });
     expect((await api.call("PUT", "/api/v1/users/999999", { tier: "a" })).status).toBe(404);
-    await api.call(
-      "DELETE",
-      `/api/v1/custom_fields/${(await api.call("GET", "/api/v1/custom_fields?object_type=user")).body.data.find((f: any) => f.name === "tier").id}`,
-    );
+    const fields = (await api.call("GET", "/api/v1/custom_fields?object_type=user")).body.data;
+    await api.call("DELETE", `/api/v1/custom_fields/${fields.find((f: any) => f.name === "tier").id}`);
   });
 
-  test("an administrator keeps a sign-in email: PUT, PATCH and a role grant cannot leave an admin without one", async () => {
+  test("an admin keeps a sign-in email: PUT, PATCH and a role grant cannot leave an admin without one", async () => {
     const admin = (
       await api.call("POST", "/api/v1/users", { email: "second-admin@example.com", firstname: "Sec", role_ids: [1] })
     ).body;

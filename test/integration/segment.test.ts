@@ -224,7 +224,7 @@ describe("what a write key may change (write keys live in public web pages)", ()
     expect((await userByEmail("tracked@example.com")).last_seen_at).toBe("2031-01-01T00:00:00.000Z");
   });
 
-  test("an email set by an admin, the API or an import is never replaced; one Segment set (or none) may be", async () => {
+  test("an email an admin, the API or an import set is never replaced; one Segment set (or none) may be", async () => {
     await api.call("POST", "/api/v1/users", { login: "api-owned", email: "api-owned@example.com" });
     const res = await ingest("/v1/identify", { userId: "api-owned", traits: { email: "new-owner@example.com" } });
     expect(res.status).toBe(422);

@@ -128,7 +128,7 @@ describe("sign-in and sign-out", () => {
     }
   });
 
-  test("a next= with whitespace, control or non-ASCII characters falls back to / (no 500, no open redirect)", async () => {
+  test("a next= with whitespace, control or non-ASCII chars falls back to / (no 500, no open redirect)", async () => {
     // Browsers drop tab and newline from URLs: "/\t/evil.example" would become "//evil.example".
     for (const next of [
       "/\t/evil.example",
@@ -436,7 +436,7 @@ describe("sign-in throttling", () => {
     expect(statuses.at(-1)).toBe(429);
   });
 
-  test("without a trusted proxy X-Forwarded-For is ignored: changing it does not escape the throttle, nor is it recorded", async () => {
+  test("no trusted proxy: X-Forwarded-For is ignored; changing it escapes no throttle, nor is it logged", async () => {
     const res = await attempt(server, ADMIN.password, "198.51.100.99");
     expect(res.status).toBe(429);
     const lines = server.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === "request");
@@ -492,7 +492,7 @@ describe("sign-in throttling behind a trusted proxy", () => {
   });
   afterAll(() => server.close());
 
-  test("an attacker at another address cannot lock the admin out: the admin still signs in from their own", async () => {
+  test("an attacker elsewhere cannot lock the admin out: the admin still signs in from their own address", async () => {
     const statuses = await parallelWrongPasswords(server, 300, "203.0.113.5");
     expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(300 - MAX_ATTEMPTS_PER_ACCOUNT);
     expect((await attempt(server, ADMIN.password, "203.0.113.5")).status).toBe(429);
@@ -500,7 +500,7 @@ describe("sign-in throttling behind a trusted proxy", () => {
     expect(victim.status).toBe(303);
   });
 
-  test("an IPv6 client is counted by its /64: rotating through the addresses it owns does not escape the throttle", async () => {
+  test("an IPv6 client is counted by its /64: rotating through its own addresses escapes no throttle", async () => {
     const statuses: number[] = [];
     for (let i = 1; i <= MAX_ATTEMPTS_PER_ACCOUNT + 1; i++)
       statuses.push((await attempt(server, `wrong guess ${i}`, `2001:db8:7:7::${i.toString(16)}`)).status);

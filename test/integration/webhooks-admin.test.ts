@@ -40,7 +40,7 @@ describe("webhook admin pages (without JavaScript)", () => {
     custom_payload: "",
   };
 
-  test("create a webhook and a trigger with a condition; the delivery log shows the receiver's answer; redeliver", async () => {
+  test("a webhook, a trigger with a condition; the delivery log shows the receiver's answer; redeliver", async () => {
     const bad = await browser.submit("/webhooks/new", "/webhooks", { ...form, url: "not a url" });
     expect(bad.status).toBe(422);
     const badPage = await bad.text();

@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import { startApi } from "../support/api";
 import { eventually, startReceiver } from "../support/receiver";
 
-test("a change fanned out to three webhooks stores its payload once; pruning keeps what a queued delivery still needs", async () => {
+test("a change sent to three webhooks stores its payload once; pruning keeps what queued deliveries need", async () => {
   const receiver = startReceiver();
   const api = await startApi();
   try {

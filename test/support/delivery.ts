@@ -1,5 +1,4 @@
 import { rmSync } from "node:fs";
-import { join } from "node:path";
 import type { Db } from "../../src/db/client";
 import { DeliveryEngine, type EngineOptions } from "../../src/delivery/engine";
 import type { DeliveryHandler, HttpRequestSpec, Job } from "../../src/delivery/types";
@@ -32,8 +31,6 @@ export function startEngine(options: Partial<EngineOptions> = {}, start = true):
     },
   };
 }
-
-export const dbFile = (dataDir: string) => join(dataDir, "switchboard.db");
 
 /** A handler posting the job's payload as JSON to `url` + "/" + job id, with the delivery id as a header. */
 export function postTo(

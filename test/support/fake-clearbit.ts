@@ -9,10 +9,13 @@ import { createHmac } from "node:crypto";
  */
 export type Person = Record<string, unknown>;
 export type Company = Record<string, unknown>;
-export type Behaviour =
+type Behaviour =
   | { kind: "found"; person: Person | null; company: Company | null }
   | { kind: "unknown" }
-  /** 202 for the first `times` asks (and a signed callback after `callbackAfterMs` when a webhook_url is given), then 200. */
+  /**
+   * 202 for the first `times` asks (and a signed callback after
+   * `callbackAfterMs` when a webhook_url is given), then 200.
+   */
   | {
       kind: "queued";
       person: Person | null;
@@ -23,7 +26,7 @@ export type Behaviour =
     }
   | { kind: "status"; status: 402 | 422 | 500 | 503; type: string; message: string };
 
-export type FakeCall = {
+type FakeCall = {
   path: string;
   email: string | null;
   domain: string | null;
@@ -174,7 +177,9 @@ export type FakeClearbit = {
   failAll(status: number | null): void;
   callsFor(email: string): number;
   callbacks: { url: string; status: number }[];
-  /** Callbacks to `publicOrigin` are delivered to `reachableOrigin`, as a reverse proxy in front of the appliance would. */
+  /**
+   * Callbacks to `publicOrigin` are delivered to `reachableOrigin`, as a reverse proxy in front of the appliance would.
+   */
   routeCallbacks(publicOrigin: string, reachableOrigin: string): void;
   stop(): Promise<void>;
 };

@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 export type JsonServer = { url: string; get(path: string): Promise<any>; stop(): Promise<void> };
 
 /** A free TCP port on loopback (the OS picks it; json-server takes a port number only). */
-export function freePort(): Promise<number> {
+function freePort(): Promise<number> {
   return new Promise((done, fail) => {
     const srv = createServer();
     srv.once("error", fail);

@@ -9,7 +9,7 @@ export const MAIN = join(ROOT, "src/main.ts");
 export const BUN = process.execPath;
 
 /** The environment without any SWITCHBOARD_* setting the machine running the tests may have. */
-export function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
+function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("SWITCHBOARD_")) env[k] = v;
   return { ...env, ...extra };

@@ -3,14 +3,14 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-export type ReceivedRequest = {
+type ReceivedRequest = {
   method: string;
   path: string;
   headers: Record<string, string>;
   body: string;
   at: number;
 };
-export type Reply = { status?: number; headers?: Record<string, string>; body?: BodyInit; delayMs?: number };
+type Reply = { status?: number; headers?: Record<string, string>; body?: BodyInit; delayMs?: number };
 /** Decides each answer; called with the request and how many came before it. */
 export type Script = (req: ReceivedRequest, index: number) => Reply | Promise<Reply>;
 

@@ -13,15 +13,17 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe("migration 0010_admin_ownership", () => {
   const index = migrations.findIndex((m) => m.tag === "0010_admin_ownership");
 
-  test("closes /setup on a used database, revokes former admins' tokens and ownerless ones (their maker was deleted), and gives a role to everyone", () => {
+  test("closes /setup on a used database, revokes tokens of ex-admins and deleted makers, gives all a role", () => {
     const db = openDatabase(join(dir, "old.db")).$client;
     migrate(db, migrations.slice(0, index));
     db.run(`INSERT INTO users (id, login, email, active, created_at, updated_at) VALUES
-      (1, 'gone@x', 'gone@x', 1, 100, 100), (2, 'old@x', 'old@x', 0, 200, 200), (3, 'oldest@x', 'oldest@x', 1, 300, 300),
+      (1, 'gone@x', 'gone@x', 1, 100, 100), (2, 'old@x', 'old@x', 0, 200, 200),
+      (3, 'oldest@x', 'oldest@x', 1, 300, 300),
       (4, 'newer@x', 'newer@x', 1, 400, 400), (5, 'nobody@x', 'nobody@x', 1, 500, 500)`);
     db.run("INSERT INTO user_roles (user_id, role_id) VALUES (1, 3), (2, 1), (3, 1), (4, 1)");
     db.run(`INSERT INTO api_tokens (id, name, token_hash, prefix, created_by_id, created_at) VALUES
-      (1, 'of a removed admin', 'h1', 'p', 1, 0), (2, 'ownerless', 'h2', 'p', NULL, 0), (3, 'of an admin', 'h3', 'p', 4, 0)`);
+      (1, 'of a removed admin', 'h1', 'p', 1, 0), (2, 'ownerless', 'h2', 'p', NULL, 0),
+      (3, 'of an admin', 'h3', 'p', 4, 0)`);
 
     migrate(db, migrations);
 

@@ -109,7 +109,7 @@ describe("membership", () => {
     return { db, feed, audiences, user, flips };
   }
 
-  test("creating an audience evaluates everyone: members join and each flip records user.updated with the property", () => {
+  test("a new audience evaluates everyone: members join and each flip records user.updated with the property", () => {
     const { db, audiences, user, flips } = fixture();
     const pro = user("pro@x.com", { plan: "pro" });
     const free = user("free@x.com", { plan: "free" });

@@ -89,7 +89,8 @@ describe("clearbit: the company's organization", () => {
     expect(orgs().find((o) => o.id === acme)!.note).toBe("Rockets");
     const other = user("bob@new.com", { organization_id: chosen });
     answer("bob@new.com", { name: "New Co", domain: "new.com" });
-    expect(orgs().map((o) => o.name)).toEqual(["Chosen", "Acme"]); // another source placed Bob: no organization made for him
+    // Another source placed Bob: no organization is made for him.
+    expect(orgs().map((o) => o.name)).toEqual(["Chosen", "Acme"]);
     expect(orgOf(other)).toBe(chosen);
   });
 
@@ -106,7 +107,7 @@ describe("clearbit: the company's organization", () => {
     expect(orgs()[1]!.id).toBe(other);
   });
 
-  test("an answer without a company leaves the person's organization alone, and asks for the company by the employer's domain", () => {
+  test("an answer without a company leaves the organization alone, asks for the employer's domain's company", () => {
     const { db, user, org, answer, orgOf } = fixture({ create_organizations: true });
     const acme = org({ name: "Acme" });
     const id = user("ada@acme.com", { organization_id: acme });
@@ -123,7 +124,7 @@ describe("clearbit: the company's organization", () => {
 });
 
 describe("clearbit: merging an answer into the person", () => {
-  test("empty fields are filled, the provider's own values follow its answer, an admin's and another source's stay", () => {
+  test("empty fields are filled, the provider's own values follow its answer; an admin's, another's stay", () => {
     const { db, events, user, answer } = fixture();
     const id = user("ada@acme.com", { lastname: "From API" });
     updateUser(people(db, events), id, { note: "admin's note" }, admin);

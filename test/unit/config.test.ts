@@ -97,7 +97,7 @@ describe("loadConfig", () => {
     ["trustedProxy", {}, { SWITCHBOARD_TRUSTED_PROXY: "10.0.0.1, 10.0.0.0/40" }],
   ];
   for (const [setting, flags, env] of bad) {
-    test(`a bad ${setting} (${JSON.stringify({ ...flags, ...env })}) is refused with a one-line message naming it`, () => {
+    test(`a bad ${setting} (${JSON.stringify({ ...flags, ...env })}) gets a one-line refusal naming it`, () => {
       const err = errorOf(() => loadConfig(flags, env));
       const s = SETTINGS[setting as keyof typeof SETTINGS];
       expect(err.message).toContain(s.flag);

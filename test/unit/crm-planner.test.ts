@@ -46,7 +46,8 @@ function fixture() {
   const calls = () =>
     db.$client
       .query<{ id: number; destination: string; ordering_key: string; status: string; payload: string }, []>(
-        `SELECT id, destination, ordering_key, status, payload FROM delivery_jobs WHERE kind = '${CRM_JOB_KIND}' ORDER BY id`,
+        `SELECT id, destination, ordering_key, status, payload FROM delivery_jobs
+         WHERE kind = '${CRM_JOB_KIND}' ORDER BY id`,
       )
       .all()
       .map((j) => ({ ...j, payload: JSON.parse(j.payload) as CrmJobPayload }));
@@ -61,7 +62,7 @@ function fixture() {
 }
 
 describe("CRM planner: create and update", () => {
-  test("a new person is created in the CRM: one create call on the sync's destination, ordered per person, and a link waiting for its id", () => {
+  test("a new person: one create call on the sync's destination, ordered per person, a link awaiting its id", () => {
     const { planner, addSync, user, calls } = fixture();
     const sync = addSync();
     const id = user({ email: "ada@x.com" });
@@ -80,7 +81,7 @@ describe("CRM planner: create and update", () => {
     });
   });
 
-  test("changes while a create or update is still queued collapse into it (templates render the latest person at send time)", () => {
+  test("changes while a create or update is queued collapse into it (templates render the person at send time)", () => {
     const { db, feed, addSync, user, ops, createSucceeded } = fixture();
     const sync = addSync();
     const id = user({ email: "ada@x.com" });
@@ -106,7 +107,7 @@ describe("CRM planner: create and update", () => {
     expect([plan(on), plan(on), plan(off)]).toEqual(["update", "collapsed", "none"]);
   });
 
-  test("a resync re-creates a person whose create failed or gave no id, but not while that create is still queued", () => {
+  test("a resync re-creates a person whose create failed or gave no id, but not while that create is queued", () => {
     const { db, planner, addSync, user, ops, createSucceeded } = fixture();
     const sync = addSync();
     const id = user({ email: "ada@x.com" });
@@ -130,7 +131,8 @@ describe("CRM planner: create and update", () => {
     expect(await planner.syncAll(sync.id)).toEqual({ users: 2, creates: 0, updates: 0, collapsed: 2, skipped: 0 });
     expect(ops()).toEqual([`create:${second}`, `create:${first}`, `update:${second}`]);
     const refreshed = db.select().from(crmSyncs).all()[0]!;
-    expect(planner.bulkProgress(refreshed)).toMatchObject({ total: 0, done: 0, failed: 0 }); // the second run queued nothing
+    // The second run queued nothing.
+    expect(planner.bulkProgress(refreshed)).toMatchObject({ total: 0, done: 0, failed: 0 });
   });
 });
 
@@ -165,7 +167,7 @@ describe("CRM planner: filters", () => {
 });
 
 describe("CRM planner: delete", () => {
-  test("a linked person's deletion queues a delete carrying a snapshot (the row is gone at send time) and marks the link", () => {
+  test("deleting a linked person queues a delete with a snapshot (the row is gone at send time), marks it", () => {
     const { db, feed, planner, addSync, user, calls, createSucceeded } = fixture();
     const sync = addSync();
     const acme = createOrganization(db, feed, { name: "Acme" }, actor).id;
@@ -206,6 +208,7 @@ describe("CRM planner: delete", () => {
     const nobody = user({ email: "b@x.com" });
     deleteUser(db, feed, nobody, actor);
     expect(planner.links.get(filtered.id, nobody)).toBeNull();
-    expect(ops()).toEqual([`create:${linked}`, `create:${nobody}`]); // the create of the second person by the first sync
+    // The second entry: the create of the second person by the first sync.
+    expect(ops()).toEqual([`create:${linked}`, `create:${nobody}`]);
   });
 });

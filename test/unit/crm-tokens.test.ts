@@ -64,7 +64,7 @@ describe("person tokens", () => {
     expect(personTokens({ id: 1, lastname: "Solo" }).name).toBe("Solo");
   });
 
-  test("contact holds string and number traits, a traits.contact object's values, and the contact columns (which win)", () => {
+  test("contact holds string and number traits, traits.contact's values, and the contact columns (which win)", () => {
     expect(personTokens({ ...ada, traits: { ...ada.traits, email: "old@x.com" } }).contact).toEqual({
       plan: "pro",
       whatsapp: "+44 9",
@@ -77,7 +77,7 @@ describe("person tokens", () => {
     });
   });
 
-  test("custom fields and extra fields (clearbit_ traits, audience flags) are tokens under their own names; built-in tokens win a clash", () => {
+  test("custom and extra fields (clearbit_ traits, audience flags) are tokens by name; built-ins win a clash", () => {
     const t = personTokens({ ...ada, custom: { tier: "gold", email: "shadow" }, extra: { ...ada.extra, id: 99 } });
     expect(t).toMatchObject({
       tier: "gold",
@@ -178,7 +178,7 @@ describe("token sources from the database", () => {
     expect(personSourceOf(db, new PersonFields(), id + 1)).toBeNull();
   });
 
-  test("a deleted person: the event's before-values, the organization's name, and unknown fields as custom fields", () => {
+  test("a deleted person: the event's before-values, the organization's name, unknown fields as custom fields", () => {
     const db = memoryDb();
     const org = createOrganization(db, new EventFeed(db), { name: "Acme" }, actor).id;
     const p = personSourceFromDeleted(db, 5, {

@@ -9,7 +9,7 @@ describe("csv", () => {
       ["2", "line1\nline2", ""],
     ]);
   });
-  test("parses the same rows however the text is split into pieces (quotes, doubled quotes, CR LF across a split)", () => {
+  test("parses the same rows however the text is split (quotes, doubled quotes, CR LF across a split)", () => {
     const text = '\ufeffa,b\r\n"x, ""y""",z\r\n"multi\r\nline",\r\n\r\n"",last';
     const whole = parseCsv(text);
     for (let cut = 0; cut <= text.length; cut++) {

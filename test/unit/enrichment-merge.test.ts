@@ -78,7 +78,7 @@ describe("the merge rule for organizations and the person's organization", () =>
     ).toEqual({ industry: "Industry v2" });
   });
 
-  test("providerMayWrite: the provider may place a person it placed, or one without an organization another program left empty", () => {
+  test("providerMayWrite: a person the provider placed, or one without an organization others left empty", () => {
     expect(providerMayWrite(7, SRC, SRC)).toBe(true);
     expect(providerMayWrite(null, undefined, SRC)).toBe(true);
     expect(providerMayWrite(null, "api", SRC)).toBe(true);

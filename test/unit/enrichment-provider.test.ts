@@ -73,7 +73,8 @@ describe("requests", () => {
       "http://me/v1/callbacks/clearbit",
     );
     expect(spec.url).toBe(
-      "http://127.0.0.1:9/v2/combined/find?email=a%2Bb%40x.com&webhook_url=http%3A%2F%2Fme%2Fv1%2Fcallbacks%2Fclearbit&webhook_id=a%2Bb%40x.com",
+      "http://127.0.0.1:9/v2/combined/find?email=a%2Bb%40x.com" +
+        "&webhook_url=http%3A%2F%2Fme%2Fv1%2Fcallbacks%2Fclearbit&webhook_id=a%2Bb%40x.com",
     );
     expect(spec.auth).toEqual({ type: "bearer", token: "sk_abc123456789" });
     expect(spec.secrets).toEqual(["sk_abc123456789", "abc123456789"]);

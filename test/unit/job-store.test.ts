@@ -55,7 +55,7 @@ describe("JobStore: enqueue", () => {
     expect(store.get(id + 1)).toBeNull();
   });
 
-  test("on a strict-order destination a job waits (blocked) behind an active job of its ordering key; other keys do not wait", () => {
+  test("on a strict-order destination a job waits (blocked) behind an active job of its key; other keys do not", () => {
     const { store, add, strict } = fixture();
     strict("d");
     const a1 = add({ orderingKey: "user:1" });
@@ -73,7 +73,7 @@ describe("JobStore: enqueue", () => {
 });
 
 describe("JobStore: due jobs and claims", () => {
-  test("due jobs are the pending, unblocked, due jobs of the destination and kinds, by due time then id, up to the limit", () => {
+  test("due: the pending, unblocked, due jobs of the destination and kinds, by due time, id, up to the limit", () => {
     const { store, add, strict, due } = fixture();
     strict("d");
     const later = add({ runAt: T0 + 1000 });

@@ -30,7 +30,7 @@ const rows = (db: Db) =>
     .map((r) => r.key);
 
 describe("LoginThrottle", () => {
-  test("counts attempts before the password is checked: the sixth at one account from one address waits out the 15-minute window", () => {
+  test("counts attempts before checking the password: a sixth on one account from one address waits 15 minutes", () => {
     const { clock, throttle } = throttleWithClock();
     for (let i = 0; i < MAX_ATTEMPTS_PER_ACCOUNT; i++) expect(throttle.attempt("10.0.0.1", "a@example.com")).toBe(0);
     expect(throttle.attempt("10.0.0.1", "a@example.com")).toBe(15 * 60);

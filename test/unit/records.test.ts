@@ -49,7 +49,7 @@ describe("cursors", () => {
     expect(decodeCursor(cursor, 4)).toEqual(values);
   });
 
-  test("a cursor of the wrong length, not JSON, not an array or not base64 is refused with 400 naming the cursor", () => {
+  test("a cursor of the wrong length, not JSON, not an array or not base64 is refused: 400 naming the cursor", () => {
     const bad = [
       encodeCursor([1, 2]),
       Buffer.from("{not json").toString("base64url"),

@@ -13,7 +13,8 @@ const person = {
 describe("JSON context", () => {
   test("values with quotes, backslashes, newlines and emoji stay valid JSON, with or without spaces in braces", () => {
     const out = renderJson(
-      '{"first": "{{ person.first_name }}", "last": "{{person.last_name}}", "note": "{{ person.note }}", "e": "{{person.emoji}}", "id": {{ person.id }}, "vip": {{ person.vip }}}',
+      '{"first": "{{ person.first_name }}", "last": "{{person.last_name}}", "note": "{{ person.note }}", ' +
+        '"e": "{{person.emoji}}", "id": {{ person.id }}, "vip": {{ person.vip }}}',
       { person },
     );
     expect(out).toEqual({
@@ -47,7 +48,8 @@ describe("JSON context", () => {
     });
     expect(refused(() => renderJson('{"a": [1, 2,]}', {})).position).toEqual({ line: 1, column: 13 });
     expect(refused(() => renderJson('{"a": 1} trailing', {})).position).toEqual({ line: 1, column: 10 });
-    expect(refused(() => renderJson('{"a": "\t"}', {})).position).toEqual({ line: 1, column: 8 }); // a raw tab in a string
+    // A raw tab in a string.
+    expect(refused(() => renderJson('{"a": "\t"}', {})).position).toEqual({ line: 1, column: 8 });
     expect(refused(() => renderJson("", {})).position).toEqual({ line: 1, column: 1 });
   });
   test("valid JSON of every kind still renders (the position scan only runs on errors)", () => {
@@ -84,7 +86,7 @@ describe("headers", () => {
 });
 
 describe("hardening", () => {
-  test('a value that makes a "." or ".." path segment is refused; encoding cannot help, URL parsing resolves %2e too', () => {
+  test('a value making a "." or ".." path segment is refused; encoding cannot help, URLs resolve %2e too', () => {
     expect(new URL("http://h/crm/people/%2E%2E").pathname).toBe("/crm/");
     for (const id of ["..", "."])
       expect(() => renderUrl("https://crm.example/people/{{ id }}", { id })).toThrow(/path segment/);

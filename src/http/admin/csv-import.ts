@@ -17,7 +17,10 @@ const KINDS = {
   organization: { base: "/organizations", plural: "Organizations", byEmail: false, byName: true },
 } as const;
 
-/** CSV import (upload → preview with per-row errors → all-or-nothing import) and export, for people and organizations. */
+/**
+ * CSV import (upload → preview with per-row errors → all-or-nothing import) and export,
+ * for people and organizations.
+ */
 export function csvImportPages(ctx: AppContext) {
   const uploads = uploadsDir(ctx.config.dataDir);
   const pending = new Map<string, Pending>();
@@ -125,7 +128,9 @@ export function csvImportPages(ctx: AppContext) {
           take(params.id);
         }
         if (!report.committed) return page(request, kind, reportView(report), 422);
-        const message = `Imported ${report.rows} rows: ${report.created} created, ${report.updated} updated, ${report.unchanged} unchanged.`;
+        const message =
+          `Imported ${report.rows} rows: ${report.created} created, ` +
+          `${report.updated} updated, ${report.unchanged} unchanged.`;
         return redirect(request, base, [flashCookie(ctx, { kind: "success", message })]);
       });
   };

@@ -8,7 +8,7 @@ import { statusOf } from "../responses";
  * HTML forms send strings; the domain wants typed values. One spec per form field says how to
  * convert it (checkbox → boolean, number, id, "" → null ...) and how to render it back.
  */
-export type FieldKind =
+type FieldKind =
   | "text"
   | "email"
   | "url"
@@ -46,7 +46,10 @@ export type FieldSpec = {
 type Body = Record<string, unknown>;
 const TEXT_KINDS = new Set<FieldKind>(["text", "email", "url", "tel", "textarea"]);
 
-/** The raw string of a form value (a repeated name keeps the last one a browser sent: the checked box over its hidden twin). */
+/**
+ * The raw string of a form value (a repeated name keeps the last one a browser
+ * sent: the checked box over its hidden twin).
+ */
 function raw(body: Body, name: string): string | undefined {
   const v = body[name];
   if (Array.isArray(v)) return v.length ? String(v.at(-1)) : undefined;
@@ -134,8 +137,6 @@ export function customFieldSpecs(fields: CustomField[]): FieldSpec[] {
   }));
 }
 
-export type FieldView = ReturnType<typeof fieldViews>[number];
-
 /**
  * Template data for each input: its value (from the record, or as typed when the form comes back
  * with errors), its error and the ids that tie label, input and message together.
@@ -187,7 +188,7 @@ export function formErrors(err: unknown): Record<string, string> {
 }
 
 /** Errors no input shows (a field the form does not have): listed at the top of the form. */
-export function otherErrors(specs: FieldSpec[], errors: Record<string, string>): string[] {
+function otherErrors(specs: FieldSpec[], errors: Record<string, string>): string[] {
   const shown = new Set(specs.flatMap((s) => [s.name, ...(s.aliases ?? [])]));
   return Object.entries(errors)
     .filter(([k]) => !shown.has(k))

@@ -16,8 +16,8 @@ export type Cell = {
   sub?: string | null;
   cls?: string | null;
 };
-export type Column = { key: string; label: string; sortable?: boolean; cls?: string };
-export type Filter = { name: string; label: string; choices: { value: string; label: string }[] };
+type Column = { key: string; label: string; sortable?: boolean; cls?: string };
+type Filter = { name: string; label: string; choices: { value: string; label: string }[] };
 
 export type ListSpec = {
   path: string;
@@ -107,16 +107,14 @@ export function listResponse(
     })),
   }));
   const n = rows.length;
+  const count = `${n}${page.nextCursor ? "+" : ""} ${n === 1 && !page.nextCursor ? spec.noun[0] : spec.noun[1]}`;
   const data = {
     ...spec,
     q: q.q,
     columns,
     rows,
     state: { sort: q.sort ?? "", order: q.order },
-    status:
-      n === 0
-        ? spec.empty
-        : `${n}${page.nextCursor ? "+" : ""} ${n === 1 && !page.nextCursor ? spec.noun[0] : spec.noun[1]}${q.q ? ` matching “${q.q}”` : ""}${q.cursor ? " on this page" : ""}`,
+    status: n === 0 ? spec.empty : count + (q.q ? ` matching “${q.q}”` : "") + (q.cursor ? " on this page" : ""),
     appending: !!q.cursor,
     moreHref: page.nextCursor ? href(spec.path, { ...base, cursor: page.nextCursor }) : null,
     firstHref: q.cursor ? href(spec.path, base) : null,

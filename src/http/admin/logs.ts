@@ -12,7 +12,7 @@ import { adminPage } from "./render";
 import { list, loose, op } from "../api/operation";
 
 /** Every outgoing HTTP attempt (webhooks, CRM sync, enrichment) in one place, redacted as stored. */
-export const FACILITIES = ["webhook", "crm-sync", "clearbit"] as const;
+const FACILITIES = ["webhook", "crm-sync", "clearbit"] as const;
 
 const filterSchema = z.strictObject({
   facility: z.string().max(40).optional(),

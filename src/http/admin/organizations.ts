@@ -36,7 +36,7 @@ import { listQuery, listResponse, PAGE_SIZE, type ListSpec } from "./lists";
 import { customEntries, detailRows, personName, shortTime, stateBadge, timelineEntries } from "./present";
 import { adminPage } from "./render";
 
-export const ORGANIZATION_FIELDS: FieldSpec[] = [
+const ORGANIZATION_FIELDS: FieldSpec[] = [
   { name: "name", label: "Name", kind: "text", required: true, autocomplete: "off" },
   { name: "domain", label: "Domain", kind: "text", help: "For example example.com." },
   { name: "note", label: "Note", kind: "textarea" },

@@ -44,7 +44,7 @@ import { adminPage } from "./render";
  * from that list on purpose: the organization is typed by name, and image, verified and out_of_office
  * are set through the API only.
  */
-export const PERSON_FIELDS: FieldSpec[] = [
+const PERSON_FIELDS: FieldSpec[] = [
   { name: "firstname", label: "First name", kind: "text", autocomplete: "off" },
   { name: "lastname", label: "Last name", kind: "text", autocomplete: "off" },
   { name: "email", label: "Email", kind: "email", autocomplete: "off" },
@@ -125,7 +125,8 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
     action: `/people/${p.id}/delete`,
     confirm: `Delete ${personName(p)}? This cannot be undone.`,
     explain:
-      "Their change history stays in the event feed. Tickets they are customer or owner of must go to someone else first.",
+      "Their change history stays in the event feed. " +
+      "Tickets they are customer or owner of must go to someone else first.",
     needsReassign: state.needsReassign ?? false,
     conflict: state.conflict ?? null,
     reassignLabel: "Hand their tickets to (user id or email)",

@@ -94,7 +94,10 @@ const ARTICLE_FIELDS: FieldSpec[] = [
   { name: "internal", label: "Internal (the customer does not see it)", kind: "checkbox" },
 ];
 
-/** Tickets: the list (state filter, search), a ticket's page with its articles, new articles, state/priority/owner changes, attachment downloads. */
+/**
+ * Tickets: the list (state filter, search), a ticket's page with its articles, new articles,
+ * state/priority/owner changes, attachment downloads.
+ */
 export function ticketPages(ctx: AppContext) {
   const { db, events } = ctx;
 
@@ -265,7 +268,8 @@ export function ticketPages(ctx: AppContext) {
           ticket_id: id,
         };
         const article = createArticle(db, events, input, uiActor(session));
-        // htmx reloads the same page (a new fragment alone would only scroll); without JS the new article is scrolled to.
+        // htmx reloads the same page (a new fragment alone would only scroll);
+        // without JS the new article is scrolled to.
         const location = isHtmx(request) ? `/tickets/${id}` : `/tickets/${id}#article-${article.id}`;
         return redirect(request, location, [flashCookie(ctx, { kind: "success", message: "Article added." })]);
       } catch (err) {

@@ -82,7 +82,8 @@ export function openApiDocument(routes: { method: string; path: string; hooks?: 
       title: "Switchboard API",
       version: VERSION,
       description:
-        'People, organizations, tickets, enrichment, webhooks and CRM sync. Errors: {"error":{"code","message","details"}}.',
+        "People, organizations, tickets, enrichment, webhooks and CRM sync. " +
+        'Errors: {"error":{"code","message","details"}}.',
     },
     servers: [{ url: serverUrl }],
     security: [{ bearer: [] }],

@@ -95,7 +95,7 @@ const fieldJson = (f: CustomField) => ({
   created_at: f.createdAt.toISOString(),
   updated_at: f.updatedAt.toISOString(),
 });
-export const eventJson = (e: ChangeEvent) => ({
+const eventJson = (e: ChangeEvent) => ({
   id: e.id,
   type: e.type,
   object_type: e.objectType,
@@ -159,7 +159,8 @@ export function recordsApi(ctx: AppContext) {
         ({ request, params, body }) => json(replaceUser(ctx, pathId(params.id, "user"), body, apiActor(ctx, request))),
         op({
           summary:
-            "Replace a person: fields left out are cleared to their defaults (the login and roles are kept unless given)",
+            "Replace a person: fields left out are cleared to their defaults " +
+            "(the login and roles are kept unless given)",
           body: userInputModel,
           response: userModel,
         }),
@@ -487,7 +488,10 @@ export function recordsApi(ctx: AppContext) {
   );
 }
 
-/** 200 when the import was committed or was a clean preview; 422 with the per-row report otherwise (and the error shape). */
+/**
+ * 200 when the import was committed or was a clean preview; 422 with the
+ * per-row report otherwise (and the error shape).
+ */
 function importResponse(report: ImportReport): Response {
   if (!report.errors.length) return json(report);
   const message = `${report.errors.length} error(s) in the file; nothing was imported`;
