@@ -165,7 +165,6 @@ const QUERY_CLASSES: Record<string, string[]> = {
   "two-word name": ["garcia mar", "jo smi", "james sm", "ana lo", "wei ng", "olga th"],
 };
 
-const searches = Object.values(QUERY_CLASSES).flat();
 const results = {
   list: await time("API list, first page", SAMPLES, () => api("/api/v1/users?limit=50")),
   sorted: await time("API list sorted by name", SAMPLES, () => api("/api/v1/users?limit=50&sort=name")),
