@@ -1,17 +1,23 @@
 /**
- * bench/people: load USERS people (default 1,000,000) through Segment's /v1/batch path, then time
- * the people list and search (REST API and the admin page) at p95, against a bare Bun server
- * running one indexed query on the same database file. Run: npx bun bench/people.ts
+ * bench/people: load USERS people (default 1,000,000) through Segment's ingest (the code behind /v1/batch,
+ * called in this process on the server's database file: the same rows, events and full-text entries,
+ * minutes faster than over HTTP), then time the people list and search (REST API and the admin page's
+ * search-as-you-type, sorted by name) per query class at p95, against a bare Bun server running one
+ * indexed query on the same database file. Run: npx bun bench/people.ts (USERS=200000 for a quicker run)
  */
 import { join } from "node:path";
+import { openDatabase } from "../src/db/client";
+import { EventFeed } from "../src/events/feed";
+import { ingest, parseMessages } from "../src/ingest/segment";
 import { Browser } from "../test/support/server";
 import { fmt, percentiles } from "./support/load";
 import { startSwitchboard } from "./support/switchboard";
 
 const USERS = Number(process.env.USERS ?? 1_000_000);
-const BATCH = 2000;
-const PARALLEL_BATCHES = 2;
+const BATCH = 5000;
 const SAMPLES = Number(process.env.SAMPLES ?? 200);
+/** Timed queries per query class (and per path: admin typeahead, API search). */
+const CLASS_SAMPLES = Number(process.env.CLASS_SAMPLES ?? 100);
 
 const FIRST = [
   "James",
@@ -114,35 +120,26 @@ async function time(label: string, n: number, fetchOne: (i: number) => Promise<R
     latencies.push(performance.now() - t0);
   }
   const p = percentiles(latencies);
-  console.log(`${label.padEnd(34)} p50 ${fmt(p.p50).padStart(6)} ms   p95 ${fmt(p.p95).padStart(6)} ms`);
-  return p;
+  console.log(`${label.padEnd(36)} p50 ${fmt(p.p50).padStart(6)} ms   p95 ${fmt(p.p95).padStart(6)} ms`);
+  return { ...p, latencies };
 }
 
 const sb = await startSwitchboard();
-const auth = `Basic ${Buffer.from(`${sb.writeKey}:`).toString("base64")}`;
+// The write key's owner (the bench admin) is the actor /v1/batch would record.
+const db = openDatabase(join(sb.dataDir, "switchboard.db"));
+const admin = db.$client.query("SELECT id FROM users WHERE email = 'bench@example.com'").get() as { id: number };
+const feed = new EventFeed(db);
 const loadStarted = performance.now();
-let nextBatch = 0;
-await Promise.all(
-  Array.from({ length: PARALLEL_BATCHES }, async () => {
-    for (;;) {
-      const start = nextBatch++ * BATCH;
-      if (start >= USERS) return;
-      const batch = Array.from({ length: Math.min(BATCH, USERS - start) }, (_, k) => person(start + k));
-      const res = await fetch(`${sb.url}/v1/batch`, {
-        method: "POST",
-        headers: { "content-type": "application/json", authorization: auth },
-        body: JSON.stringify({ batch }),
-      });
-      if (!res.ok) throw new Error(`batch at ${start}: HTTP ${res.status} ${await res.text()}`);
-      if ((start / BATCH) % 40 === 0)
-        console.log(`loaded ${start + batch.length} people, ${fmt((performance.now() - loadStarted) / 1000, 0)} s`);
-    }
-  }),
-);
+for (let start = 0; start < USERS; start += BATCH) {
+  const batch = Array.from({ length: Math.min(BATCH, USERS - start) }, (_, k) => person(start + k));
+  db.transaction((tx) => ingest(tx, feed, parseMessages(batch), { id: admin.id, source: "identify" }, { batch: true }));
+  if ((start / BATCH) % 40 === 0)
+    console.log(`loaded ${start + batch.length} people, ${fmt((performance.now() - loadStarted) / 1000, 0)} s`);
+}
+db.$client.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+db.$client.close();
 const loadSeconds = (performance.now() - loadStarted) / 1000;
-console.log(
-  `loaded ${USERS} people in ${fmt(loadSeconds)} s (${fmt(USERS / loadSeconds, 0)} people/s through /v1/batch)`,
-);
+console.log(`loaded ${USERS} people in ${fmt(loadSeconds)} s (${fmt(USERS / loadSeconds, 0)} people/s through ingest)`);
 
 const api = (path: string) => fetch(`${sb.url}${path}`, { headers: { authorization: `Bearer ${sb.token}` } });
 const browser = new Browser(sb.url);
@@ -157,7 +154,17 @@ const bareUrl = JSON.parse(new TextDecoder().decode(value).split("\n")[0]!).url 
 const bare = await time("bare: first 50 by id", SAMPLES, () => fetch(bareUrl));
 bareProc.kill();
 
-const searches = ["smith", "jo", "garcia mar", "company 42", "example-17", "zoë", "nguyen-"];
+const emailOf = (i: number) => person(i % USERS).traits.email;
+/** What people type in a search box, by class; each class's p95 is reported. */
+const QUERY_CLASSES: Record<string, string[]> = {
+  "1-4 letter prefix": ["j", "m", "s", "jo", "ma", "wi", "smi", "gar", "ngu", "will", "robi", "thom"],
+  "full name": ["James Smith", "Mary Garcia", "Zoë Nguyen", "Liam Flores", "Wei Lee", "Olga Thompson"],
+  "last name": ["smith", "garcia", "nguyen", "robinson", "young", "hernandez"],
+  "full email": [emailOf(12_345), emailOf(777), emailOf(99_999), emailOf(150_001), emailOf(3), emailOf(654_321)],
+  "domain fragment": ["@example-17", "example-42.com", "@example-4999.com", "example-123.com", "@example-2500.com"],
+  "two-word name": ["garcia mar", "jo smi", "james sm", "ana lo", "wei ng", "olga th"],
+};
+
 const results = {
   list: await time("API list, first page", SAMPLES, () => api("/api/v1/users?limit=50")),
   sorted: await time("API list sorted by name", SAMPLES, () => api("/api/v1/users?limit=50&sort=name")),
@@ -167,24 +174,31 @@ const results = {
     };
     return api(`/api/v1/users?limit=50&order=desc&sort=created_at&cursor=${first.next_cursor}`);
   }),
-  search: await time("API search (mixed queries)", SAMPLES, (i) =>
-    api(`/api/v1/users?limit=50&q=${encodeURIComponent(searches[i % searches.length]!)}`),
-  ),
   page: await time("admin people page", SAMPLES, () => browser.get("/people")),
-  typeahead: await time("admin search-as-you-type fragment", SAMPLES, (i) =>
-    browser.request(`/people?q=${encodeURIComponent(searches[i % searches.length]!)}`, {
-      headers: { "HX-Request": "true", "HX-Target": "list-results" },
-    }),
-  ),
 };
+const typeahead: Record<string, number> = {};
+const searchLatencies: number[] = [];
+for (const [name, queries] of Object.entries(QUERY_CLASSES)) {
+  const q = (i: number) => encodeURIComponent(queries[i % queries.length]!);
+  typeahead[name] = (
+    await time(`admin typeahead: ${name}`, CLASS_SAMPLES, (i) =>
+      browser.request(`/people?q=${q(i)}&sort=name`, {
+        headers: { "HX-Request": "true", "HX-Target": "list-results" },
+      }),
+    )
+  ).p95;
+  const apiSearch = await time(`API search: ${name}`, CLASS_SAMPLES, (i) => api(`/api/v1/users?limit=50&q=${q(i)}`));
+  searchLatencies.push(...apiSearch.latencies);
+}
 await sb.stop();
 
-const worst = Math.max(results.list.p95, results.search.p95, results.page.p95, results.typeahead.p95);
+const search = percentiles(searchLatencies);
+const [worstClass, worstTypeahead] = Object.entries(typeahead).sort((x, y) => y[1] - x[1])[0]!;
+const worst = Math.max(results.list.p95, search.p95, results.page.p95, worstTypeahead);
 console.log(`RESULT people ${fmt(results.list.p95)} ms ratio=${fmt(results.list.p95 / bare.p95, 2)}`);
-console.log(`RESULT people_search_p95 ${fmt(results.search.p95)} ms ratio=${fmt(results.search.p95 / bare.p95, 2)}`);
+console.log(`RESULT people_search_p95 ${fmt(search.p95)} ms ratio=${fmt(search.p95 / bare.p95, 2)}`);
 console.log(`RESULT people_page_p95 ${fmt(results.page.p95)} ms ratio=${fmt(results.page.p95 / bare.p95, 2)}`);
-console.log(
-  `RESULT people_typeahead_p95 ${fmt(results.typeahead.p95)} ms ratio=${fmt(results.typeahead.p95 / bare.p95, 2)}`,
-);
+console.log(`worst admin typeahead class: ${worstClass}`);
+console.log(`RESULT people_typeahead_p95 ${fmt(worstTypeahead)} ms ratio=${fmt(worstTypeahead / bare.p95, 2)}`);
 console.log(`RESULT people_load ${fmt(loadSeconds)} s ratio=${fmt(USERS / loadSeconds, 0)}`);
-if (worst > 50) console.log(`note: worst p95 ${fmt(worst)} ms is over the 50 ms target`);
+if (worst > 30) console.log(`note: worst p95 ${fmt(worst)} ms is over the 30 ms target`);

@@ -12,6 +12,7 @@ import m9 from "../../migrations/0009_webhook_payloads.sql" with { type: "text" 
 import m10 from "../../migrations/0010_admin_ownership.sql" with { type: "text" };
 import m11 from "../../migrations/0011_secret_headers_allow_self.sql" with { type: "text" };
 import m12 from "../../migrations/0012_login_attempts.sql" with { type: "text" };
+import m13 from "../../migrations/0013_email_domain_search.sql" with { type: "text" };
 
 export const migrations: { tag: string; when: number; sql: string }[] = [
   { tag: "0000_foundation", when: 1795536435869, sql: m0 },
@@ -27,4 +28,5 @@ export const migrations: { tag: string; when: number; sql: string }[] = [
   { tag: "0010_admin_ownership", when: 1795996241117, sql: m10 },
   { tag: "0011_secret_headers_allow_self", when: 1795996763679, sql: m11 },
   { tag: "0012_login_attempts", when: 1795997419149, sql: m12 },
+  { tag: "0013_email_domain_search", when: 1796000751265, sql: m13 },
 ];

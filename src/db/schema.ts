@@ -79,6 +79,8 @@ export const users = sqliteTable(
     // Sort keys of the people list (keyset pagination): the same expressions as src/domain/users.ts orders by.
     index("users_name_sort_idx").on(sql`coalesce(${t.lastname}, '')`, sql`coalesce(${t.firstname}, '')`, t.id),
     index("users_email_sort_idx").on(sql`coalesce(${t.email}, '')`, t.id),
+    // Search by email domain ("@acme", "acme.com"): the same expression as src/domain/users.ts searches by.
+    index("users_email_domain_idx").on(sql`substr(${t.email}, instr(${t.email}, '@') + 1)`),
     index("users_created_idx").on(t.createdAt, t.id),
     index("users_updated_idx").on(t.updatedAt, t.id),
     index("users_last_seen_idx").on(sql`coalesce(${t.lastSeenAt}, 0)`, t.id),

@@ -654,8 +654,8 @@ export function listUsers(
 ): Page<UserJson> {
   const p = { ...query, ...listDefaults(query, "id") };
   const conds: SQL[] = [];
-  const match = p.q ? ftsQuery(p.q) : null;
-  if (match) conds.push(searchCondition(db, match));
+  const search = p.q ? searchKind(p.q) : null;
+  if (search) conds.push(searchCondition(db, search).condition);
   if (p.organization_id) conds.push(eq(users.organizationId, p.organization_id));
   if (p.role) conds.push(sql`${users.id} IN (SELECT user_id FROM user_roles WHERE role_id = ${ROLE_IDS[p.role]})`);
   if (p.group_id) conds.push(sql`${users.id} IN (SELECT user_id FROM user_groups WHERE group_id = ${p.group_id})`);
@@ -679,21 +679,76 @@ export function listUsers(
 }
 
 /** Above this many matches a search counts as broad. */
-const BROAD_SEARCH = 2000;
+export const BROAD_SEARCH = 2000;
 
 /**
- * People matching a full-text query: by email, names or login, or by their organization's name.
- * Which plan is fast depends on how many match, so count first (capped, cheap):
+ * How a search finds its people, from what was typed: email-shaped input by the email index (the
+ * exact address, else addresses starting with it), a domain fragment ("@acme", "acme.com") by the
+ * email-domain index, anything else by words in the full-text index. Splitting an email into words
+ * would make "com" and "example", found in most rows, drive the plan.
+ */
+export type SearchKind =
+  | { kind: "email"; address: string }
+  | { kind: "domain"; prefix: string }
+  | { kind: "email-or-domain"; prefix: string }
+  | { kind: "words"; match: string };
+
+const EMAILISH = /^[\p{L}\p{N}._%+'-]*@?[\p{L}\p{N}.-]*$/u;
+
+export function searchKind(input: string): SearchKind | null {
+  const q = input.trim().toLowerCase();
+  if (!/\s/.test(q) && EMAILISH.test(q)) {
+    const at = q.indexOf("@");
+    if (at > 0) return { kind: "email", address: q };
+    if (at === 0 && q.length > 1) return { kind: "domain", prefix: q.slice(1) };
+    // A dotted word ("acme.com", "john.smith") starts a domain or an address.
+    if (at < 0 && /[^.]\.[^.]/.test(q)) return { kind: "email-or-domain", prefix: q };
+  }
+  const match = ftsQuery(q);
+  return match ? { kind: "words", match } : null;
+}
+
+/** The part of an email after the @: the same expression as the users_email_domain_idx index. */
+const emailDomain = sql`substr(${users.email}, instr(${users.email}, '@') + 1)`;
+/** Values from `prefix` up to the last that starts with it (the largest code point sorts after every UTF-8 text). */
+const startsWith = (column: SQL | typeof users.email, prefix: string) =>
+  sql`${column} >= ${prefix} AND ${column} < ${`${prefix}\u{10FFFF}`}`;
+
+/** The ids a search matches, as a subquery each kind of input answers from its own index. */
+function matchingIds(db: Db, kind: SearchKind): SQL {
+  switch (kind.kind) {
+    case "email":
+      return findUserByEmail(db, kind.address)
+        ? sql`SELECT id FROM users WHERE ${users.email} = ${kind.address}`
+        : sql`SELECT id FROM users WHERE ${startsWith(users.email, kind.address)}`;
+    case "domain":
+      return sql`SELECT id FROM users WHERE ${startsWith(emailDomain, kind.prefix)}`;
+    case "email-or-domain":
+      return sql`SELECT id FROM users WHERE ${startsWith(users.email, kind.prefix)}
+        UNION SELECT id FROM users WHERE ${startsWith(emailDomain, kind.prefix)}`;
+    case "words":
+      return sql`SELECT rowid FROM users_fts WHERE users_fts MATCH ${kind.match}
+        UNION ALL SELECT id FROM users
+        WHERE organization_id IN (SELECT rowid FROM organizations_fts WHERE organizations_fts MATCH ${kind.match})`;
+  }
+}
+
+export type SearchPlan = "few" | "broad";
+
+/** The plan for a search that matches `matches` people (counted up to BROAD_SEARCH). */
+export const searchPlan = (matches: number): SearchPlan => (matches >= BROAD_SEARCH ? "broad" : "few");
+
+/**
+ * People matching a search. Which plan is fast depends on how many match, so count first (capped, cheap):
  * - few matches: look them up by id and sort that handful;
- * - many: walk the sort index and keep the rows that match, which fills a page after a short walk
+ * - broad: walk the sort index and keep the rows that match, which fills a page after a short walk
  *   (the unary + keeps SQLite from choosing the id lookup and then sorting a huge set).
  */
-function searchCondition(db: Db, match: string): SQL {
-  const matches = sql`SELECT rowid FROM users_fts WHERE users_fts MATCH ${match}
-    UNION ALL SELECT id FROM users
-    WHERE organization_id IN (SELECT rowid FROM organizations_fts WHERE organizations_fts MATCH ${match})`;
-  const found = db.get<{ n: number }>(sql`SELECT count(*) AS n FROM (${matches} LIMIT ${BROAD_SEARCH})`)!.n;
-  return found >= BROAD_SEARCH ? sql`+${users.id} IN (${matches})` : sql`${users.id} IN (${matches})`;
+export function searchCondition(db: Db, kind: SearchKind): { plan: SearchPlan; condition: SQL } {
+  const matches = matchingIds(db, kind);
+  const [found] = db.get<[number]>(sql`SELECT count(*) FROM (${matches} LIMIT ${BROAD_SEARCH})`);
+  const plan = searchPlan(found);
+  return { plan, condition: plan === "broad" ? sql`+${users.id} IN (${matches})` : sql`${users.id} IN (${matches})` };
 }
 
 function sortValues(sort: UserSort, r: UserRow): unknown[] {
