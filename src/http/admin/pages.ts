@@ -13,6 +13,7 @@ import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
 import { redirect } from "../responses";
 import { adminPage } from "./render";
+import { showOnce } from "./shown-once";
 
 type Form = Record<string, unknown>;
 /** The named fields of a submitted form (never _csrf or anything else a browser sent along). */
@@ -190,7 +191,8 @@ export function adminPages(ctx: AppContext) {
       const form = pick(body, ["name"]);
       try {
         const { secret: token, record } = apiTokenStore.create(ctx.db, form, session.user.id);
-        return tokensPage(request, { created: { name: record.name, token } });
+        showOnce(ctx, session, "/tokens", { created: { name: record.name, token } });
+        return redirect(request, "/tokens");
       } catch (err) {
         return tokensPage(request, { form, errors: formErrors(err) }, 422);
       }
