@@ -15,7 +15,7 @@ import { flashCookie, requireSession } from "../http/auth";
 import type { AppContext } from "../http/context";
 import type { SessionInfo } from "../domain/sessions";
 import { html, redirect } from "../http/responses";
-import { headerField, headerLines, parseHeaderLines } from "../http/admin/forms";
+import { askSecretsAgain, headerField, headerLines, parseHeaderLines } from "../http/admin/forms";
 import { adminPage } from "../http/admin/render";
 import { showOnce } from "../http/admin/shown-once";
 
@@ -33,7 +33,6 @@ const list = (v: unknown): string[] =>
 const checked = (form: Form, name: string) => form[name] === "on" || form[name] === "true";
 const num = (form: Form, name: string) => (str(form, name).trim() === "" ? undefined : Number(str(form, name)));
 const CONDITION_ROWS = 3;
-const SECRET_FIELDS = ["signature_token", "auth_password"] as const;
 
 /** Field errors of a failed form, or rethrow what is not about the form's fields. */
 function formErrors(err: unknown): Record<string, string> {
@@ -324,9 +323,7 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
 
   /** A failed form shown again as typed; typed secrets are never sent back, so their fields ask for them again. */
   const failedForm = (request: Request, id: number | null, form: Form, err: unknown) => {
-    const errors = formErrors(err);
-    for (const name of SECRET_FIELDS)
-      if (str(form, name)) errors[name] ??= "not saved: type it again (a secret is never sent back to the browser)";
+    const errors = askSecretsAgain(form, ["signature_token", "auth_password"], formErrors(err));
     return editPage(request, id, { form: { ...form, signature_token: "", auth_password: "" }, errors }, 422);
   };
 

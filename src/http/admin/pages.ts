@@ -12,6 +12,7 @@ import { VERSION } from "../../version";
 import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
 import { redirect } from "../responses";
+import { askSecretsAgain } from "./forms";
 import { adminPage } from "./render";
 import { showOnce } from "./shown-once";
 
@@ -133,7 +134,8 @@ export function adminPages(ctx: AppContext) {
           flashCookie(ctx, { kind: "success", message: `${admin.email} is now an administrator.` }),
         ]);
       } catch (err) {
-        return adminsPage(request, { form: { ...form, password: "" }, errors: formErrors(err) }, 422);
+        const errors = askSecretsAgain(form, ["password"], formErrors(err));
+        return adminsPage(request, { form: { ...form, password: "" }, errors }, 422);
       }
     })
     .post("/admins/:id/remove", ({ request, params }) => {
