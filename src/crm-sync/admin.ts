@@ -19,7 +19,7 @@ import { flashCookie, requireSession } from "../http/auth";
 import type { AppContext } from "../http/context";
 import { selfTargetCheck } from "../http/addresses";
 import { redirect } from "../http/responses";
-import { headerField, headerLines, parseHeaderLines } from "../http/admin/forms";
+import { askSecretsAgain, headerField, headerLines, parseHeaderLines } from "../http/admin/forms";
 import { adminPage } from "../http/admin/render";
 
 const TABS = ["create", "update", "delete", "logs"] as const;
@@ -77,6 +77,9 @@ function issuesToErrors(issues: { field: string; message: string }[]): Record<st
     })),
   );
 }
+
+/** The form's secrets: typed again after a failed save, never sent back to the browser. */
+const SECRET_FIELDS = ["auth_password", "auth_token"];
 
 function formErrors(err: unknown): Record<string, string> {
   if (err instanceof AppError && Array.isArray(err.details))
@@ -254,7 +257,8 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
           flashCookie(ctx, { kind: "success", message: `Sync "${s.name}" created.` }),
         ]);
       } catch (err) {
-        return editPage(request, null, { form: formOf(input), errors: formErrors(err) }, 422);
+        const errors = askSecretsAgain(body, SECRET_FIELDS, formErrors(err));
+        return editPage(request, null, { form: formOf(input), errors }, 422);
       }
     })
     .get("/crm-sync/:id", ({ request, params }) => editPage(request, getSync(ctx.db, id(params.id))))
@@ -269,7 +273,8 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
           flashCookie(ctx, { kind: "success", message: "Sync saved." }),
         ]);
       } catch (err) {
-        return editPage(request, sync, { form: formOf(input), errors: formErrors(err), tab }, 422);
+        const errors = askSecretsAgain(body, SECRET_FIELDS, formErrors(err));
+        return editPage(request, sync, { form: formOf(input), errors, tab }, 422);
       }
     })
     .post("/crm-sync/:id/preview", ({ request, params, body }) => {

@@ -14,7 +14,7 @@ import { formatTime, renderFragment } from "../views";
 import { flashCookie, requireSession } from "../http/auth";
 import type { AppContext } from "../http/context";
 import { html, redirect } from "../http/responses";
-import { errorStatus, formErrors, isHtmx } from "../http/admin/forms";
+import { askSecretsAgain, errorStatus, formErrors, isHtmx } from "../http/admin/forms";
 import { adminPage } from "../http/admin/render";
 
 type Form = Record<string, unknown>;
@@ -248,7 +248,8 @@ export function integrationPages(ctx: AppContext, { clearbit, audiences }: Enric
         ]);
       } catch (err) {
         const form = { ...((body ?? {}) as Form), api_key: clearbit.settings.api_key_mask };
-        return clearbitPage(request, session, { form, errors: settingsErrors(err), status: errorStatus(err) });
+        const errors = askSecretsAgain(body, ["api_key"], settingsErrors(err));
+        return clearbitPage(request, session, { form, errors, status: errorStatus(err) });
       }
     })
     .post("/integrations/clearbit/backfill", ({ request }) => {

@@ -8,6 +8,7 @@ import type { AppContext } from "../http/context";
 import { redirect } from "../http/responses";
 import { formErrors, isHtmx, queryString } from "../http/admin/forms";
 import { adminPage } from "../http/admin/render";
+import { showOnce } from "../http/admin/shown-once";
 
 /** Segment write keys (Settings): create (shown once), list with last use, revoke. */
 export function writeKeyPages(ctx: AppContext) {
@@ -32,7 +33,8 @@ export function writeKeyPages(ctx: AppContext) {
       const form = { name: queryString((body as Record<string, unknown> | undefined)?.name) };
       try {
         const { secret, record } = writeKeyStore.create(ctx.db, form, session.user.id);
-        return page(request, session, { created: { name: record.name, key: secret } });
+        showOnce(ctx, session, "/write-keys", { created: { name: record.name, key: secret } });
+        return redirect(request, "/write-keys");
       } catch (err) {
         return page(request, session, { form, errors: formErrors(err) }, 422);
       }

@@ -13,9 +13,11 @@ import type { Condition } from "./schema";
 import type { TriggerRow } from "./triggers";
 import { flashCookie, requireSession } from "../http/auth";
 import type { AppContext } from "../http/context";
+import type { SessionInfo } from "../domain/sessions";
 import { html, redirect } from "../http/responses";
-import { headerField, headerLines, parseHeaderLines } from "../http/admin/forms";
+import { askSecretsAgain, headerField, headerLines, parseHeaderLines } from "../http/admin/forms";
 import { adminPage } from "../http/admin/render";
+import { showOnce } from "../http/admin/shown-once";
 
 type Form = Record<string, unknown>;
 
@@ -221,10 +223,10 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
         successRate: pct(health.success_rate),
         lastStatus: health.last_status ?? health.last_error ?? "—",
       },
-      form,
       isNew: id === null,
       action: id === null ? "/webhooks" : `/webhooks/${id}`,
       ...data,
+      form,
       errorList: errorList(data.errors),
     };
     return adminPage(ctx, request, session, "webhook-form", view, {
@@ -314,8 +316,17 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
     });
   };
 
-  const secretShown = (request: Request, id: number, signingSecret: string, message: string) =>
-    editPage(request, id, { newSecret: signingSecret, secretMessage: message });
+  /** Ends a create or rotate with a redirect; the new signing secret waits there, to be shown once. */
+  const secretShown = (request: Request, session: SessionInfo, id: number, signingSecret: string, message: string) => {
+    showOnce(ctx, session, `/webhooks/${id}`, { newSecret: signingSecret, secretMessage: message });
+    return redirect(request, `/webhooks/${id}`);
+  };
+
+  /** A failed form shown again as typed; typed secrets are never sent back, so their fields ask for them again. */
+  const failedForm = (request: Request, id: number | null, form: Form, err: unknown) => {
+    const errors = askSecretsAgain(form, ["signature_token", "auth_password"], formErrors(err));
+    return editPage(request, id, { form: { ...form, signature_token: "", auth_password: "" }, errors }, 422);
+  };
 
   return new Elysia()
     .get("/webhooks", ({ request }) => listPage(request))
@@ -327,17 +338,13 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
         const { row, signingSecret } = await endpoints.create(webhookInput(form, true), session.user.id);
         return secretShown(
           request,
+          session,
           row.id,
           signingSecret,
           "Webhook created. Copy its signing secret now: it is not shown again.",
         );
       } catch (err) {
-        return editPage(
-          request,
-          null,
-          { form: { ...form, signature_token: "", auth_password: "" }, errors: formErrors(err) },
-          422,
-        );
+        return failedForm(request, null, form, err);
       }
     })
     .post("/webhooks/preview", ({ request, body }) => {
@@ -366,12 +373,7 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
         await endpoints.update(id, webhookInput(form, false), session.user.id);
         return redirect(request, `/webhooks/${id}`, [flashCookie(ctx, { kind: "success", message: "Webhook saved." })]);
       } catch (err) {
-        return editPage(
-          request,
-          id,
-          { form: { ...form, signature_token: "", auth_password: "" }, errors: formErrors(err) },
-          422,
-        );
+        return failedForm(request, id, form, err);
       }
     })
     .post("/webhooks/:id/delete", ({ request, params }) => {
@@ -387,6 +389,7 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
         const { signingSecret } = await endpoints.rotateSecret(id, hours, session.user.id);
         return secretShown(
           request,
+          session,
           id,
           signingSecret,
           hours > 0

@@ -189,8 +189,8 @@ describe("write keys", () => {
     expect(decodeEntities(await empty.text())).toContain("Name is required");
 
     const res = await admin.submit("/write-keys", "/write-keys", { name: "website" });
-    expect(res.status).toBe(200);
-    const page = decodeEntities(await res.text());
+    expect(res.status).toBe(303);
+    const page = decodeEntities(await (await admin.follow(res)).text());
     const key = /id="new-write-key">([^<]+)</.exec(page)![1]!;
     expect(key.startsWith("wk_")).toBe(true);
     expect(writeKeyStore.authenticate(server.ctx.db, key)?.name).toBe("website");

@@ -41,8 +41,9 @@ afterAll(() => server.close());
 describe("API tokens in the admin UI", () => {
   test("the token is shown once on creation, never on a later page", async () => {
     const created = await admin.submit("/tokens", "/tokens", { name: "billing-system" });
-    expect(created.status).toBe(200);
-    const page = await created.text();
+    expect(created.status).toBe(303);
+    expect(created.headers.get("location")).toBe("/tokens");
+    const page = await (await admin.follow(created)).text();
     const value = /id="new-token">([^<]+)</.exec(page)?.[1];
     expect(value).toMatch(/^sbt_[A-Za-z0-9_-]{40,}$/);
     expect(page).toContain("not shown again");

@@ -447,7 +447,7 @@ describe("loops back into this server (item 11)", () => {
     const refused = await browser.submit("/webhooks/new", "/webhooks", form);
     expect(refused.status).toBe(422);
     expect(await refused.text()).toContain("this Switchboard server itself");
-    expect((await browser.submit("/webhooks/new", "/webhooks", { ...form, allow_self: "on" })).status).toBe(200);
+    expect((await browser.submit("/webhooks/new", "/webhooks", { ...form, allow_self: "on" })).status).toBe(303);
   });
 
   test("the configured base URL counts as this server", async () => {

@@ -48,8 +48,8 @@ describe("webhook admin pages (without JavaScript)", () => {
     expect(badPage).not.toContain("bearer-secret-321");
 
     const created = await browser.submit("/webhooks/new", "/webhooks", { ...form, url: receiver.url + "/crm" });
-    expect(created.status).toBe(200);
-    const page = await created.text();
+    expect(created.status).toBe(303);
+    const page = await (await browser.follow(created)).text();
     const secret = unescapeHtml(/id="new-secret">(whsec_[^<]+)</.exec(page)?.[1] ?? "");
     expect(secret).toBeTruthy();
     const id = Number(/action="\/webhooks\/(\d+)"/.exec(page)![1]);
@@ -134,7 +134,7 @@ describe("webhook admin pages (without JavaScript)", () => {
       auth_password: "",
       signature_token: "",
     });
-    const id = Number(/action="\/webhooks\/(\d+)"/.exec(await created.text())![1]);
+    const id = Number(/^\/webhooks\/(\d+)$/.exec(created.headers.get("location")!)![1]);
     const before = receiver.requests.length;
     const sent = await browser.submit(`/webhooks/${id}`, `/webhooks/${id}/test`, { sample: "user" });
     expect(sent.status).toBe(303);
@@ -162,7 +162,9 @@ describe("webhook admin pages (without JavaScript)", () => {
     expect(await broken.text()).toContain('id="preview-error"');
 
     const rotated = await browser.submit(`/webhooks/${id}`, `/webhooks/${id}/rotate`, { grace_hours: "24" });
-    const rotatedPage = await rotated.text();
+    expect(rotated.status).toBe(303);
+    expect(rotated.headers.get("location")).toBe(`/webhooks/${id}`);
+    const rotatedPage = await (await browser.follow(rotated)).text();
     expect(rotatedPage).toMatch(/id="new-secret">whsec_/);
     expect(rotatedPage).toContain("The previous secret still signs until");
   });

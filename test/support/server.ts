@@ -62,6 +62,12 @@ export class Browser {
     return this.request(path);
   }
 
+  /** The page a 303 answer sends the browser to (the answer itself when it is no redirect). */
+  async follow(res: Response): Promise<Response> {
+    const location = res.headers.get("location");
+    return res.status === 303 && location ? this.get(location) : res;
+  }
+
   /** Posts a form with the CSRF token the page at `from` carries, as a browser would. */
   async submit(from: string, action: string, form: Record<string, string>): Promise<Response> {
     const page = await (await this.get(from)).text();
@@ -88,7 +94,7 @@ export async function setupAdmin(server: { url: string }): Promise<Browser> {
 
 /** An API token created through the UI, as an admin would. */
 export async function createToken(browser: Browser, name = "tests"): Promise<string> {
-  const res = await browser.submit("/tokens", "/tokens", { name });
+  const res = await browser.follow(await browser.submit("/tokens", "/tokens", { name }));
   const token = /id="new-token">([^<]+)</.exec(await res.text())?.[1];
   if (!token) throw new Error("token not shown after creation");
   return token;

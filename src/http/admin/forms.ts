@@ -187,6 +187,17 @@ export function formErrors(err: unknown): Record<string, string> {
   throw err;
 }
 
+/**
+ * After a failed save, each secret the admin typed asks to be typed again: a secret is never sent
+ * back to the browser, and its field left empty would otherwise keep the saved one (or none) unnoticed.
+ */
+export function askSecretsAgain(body: unknown, names: readonly string[], errors: Record<string, string>) {
+  for (const name of names)
+    if (raw((body ?? {}) as Body, name)?.trim())
+      errors[name] ??= "not saved: type it again (a secret is never sent back to the browser)";
+  return errors;
+}
+
 /** Errors no input shows (a field the form does not have): listed at the top of the form. */
 function otherErrors(specs: FieldSpec[], errors: Record<string, string>): string[] {
   const shown = new Set(specs.flatMap((s) => [s.name, ...(s.aliases ?? [])]));

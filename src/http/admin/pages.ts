@@ -12,7 +12,9 @@ import { VERSION } from "../../version";
 import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
 import { redirect } from "../responses";
+import { askSecretsAgain } from "./forms";
 import { adminPage } from "./render";
+import { showOnce } from "./shown-once";
 
 type Form = Record<string, unknown>;
 /** The named fields of a submitted form (never _csrf or anything else a browser sent along). */
@@ -132,7 +134,8 @@ export function adminPages(ctx: AppContext) {
           flashCookie(ctx, { kind: "success", message: `${admin.email} is now an administrator.` }),
         ]);
       } catch (err) {
-        return adminsPage(request, { form: { ...form, password: "" }, errors: formErrors(err) }, 422);
+        const errors = askSecretsAgain(form, ["password"], formErrors(err));
+        return adminsPage(request, { form: { ...form, password: "" }, errors }, 422);
       }
     })
     .post("/admins/:id/remove", ({ request, params }) => {
@@ -190,7 +193,8 @@ export function adminPages(ctx: AppContext) {
       const form = pick(body, ["name"]);
       try {
         const { secret: token, record } = apiTokenStore.create(ctx.db, form, session.user.id);
-        return tokensPage(request, { created: { name: record.name, token } });
+        showOnce(ctx, session, "/tokens", { created: { name: record.name, token } });
+        return redirect(request, "/tokens");
       } catch (err) {
         return tokensPage(request, { form, errors: formErrors(err) }, 422);
       }
