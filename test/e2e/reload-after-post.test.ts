@@ -49,7 +49,7 @@ async function reload() {
 describe("reload after a POST never repeats it", () => {
   let hookId = 0;
 
-  test("create webhook: the validation error keeps method and auth; after creation a reload makes no second one", async () => {
+  test("create webhook: an error keeps method and auth; a reload after creating makes no second one", async () => {
     await page.goto(server.url + "/webhooks/new");
     await page.fill("#name", "Reload hook");
     await page.fill("#url", "not a url");
@@ -84,7 +84,7 @@ describe("reload after a POST never repeats it", () => {
     expect(await page.content()).not.toContain(secret);
   });
 
-  test("rotate secret: the browser lands on the webhook, not /rotate; the new secret is gone after a reload", async () => {
+  test("rotate secret: lands on the webhook, not /rotate; the new secret is gone after a reload", async () => {
     await page.fill("#grace_hours", "0");
     await submit("text=Rotate secret");
     expect(path()).toBe(`/webhooks/${hookId}`);

@@ -138,7 +138,7 @@ describe("forms keep every value after a validation error", () => {
     });
   });
 
-  test("new CRM sync: selects, checkboxes and textareas of every operation; typed secrets are asked for again", async () => {
+  test("new CRM sync: selects, checkboxes, textareas of every operation; secrets are asked for again", async () => {
     const answer = await expectKept(
       "/crm-sync/new",
       "/crm-sync",
