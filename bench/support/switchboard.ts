@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { Browser } from "../../test/support/server";
+import { Browser, createToken } from "../../test/support/server";
 
 const ROOT = resolve(import.meta.dir, "../..");
 
@@ -13,10 +13,19 @@ export async function startSwitchboard(extraArgs: string[] = []) {
     { stdout: "pipe", stderr: "inherit" },
   );
   const url = await listeningUrl(proc.stdout);
+  // A set-up failure must not leave the server running (and the bench hanging on its pipe).
+  try {
+    return await withCredentials(url, dataDir, proc);
+  } catch (err) {
+    proc.kill("SIGTERM");
+    throw err;
+  }
+}
+
+async function withCredentials(url: string, dataDir: string, proc: ReturnType<typeof Bun.spawn>) {
   const browser = new Browser(url);
   await browser.submit("/setup", "/setup", { email: "bench@example.com", password: "benchmark-password" });
-  const created = await browser.submit("/tokens", "/tokens", { name: "bench" });
-  const token = /id="new-token">([^<]+)</.exec(await created.text())![1]!;
+  const token = await createToken(browser, "bench");
   const writeKey = (
     await (
       await fetch(`${url}/api/v1/write_keys`, {
