@@ -2,7 +2,16 @@ import { writeKeyStore } from "../domain/credentials";
 import { tooLarge, unauthorized } from "../errors";
 import { MAX_BATCH_BYTES } from "../ingest/segment";
 import { writeKeyOf } from "../ingest/api";
-import { currentSession, PRE_SESSION_FORMS, requireApiToken } from "./auth";
+import { tooLargePage } from "./admin/error-page";
+import { formPageOf } from "./admin/kept-forms";
+import {
+  currentSession,
+  hasSessionCookie,
+  PRE_SESSION_FORMS,
+  requireApiToken,
+  sessionExpired,
+  signInRedirect,
+} from "./auth";
 import type { AppContext } from "./context";
 import { errorResponse, redirect } from "./responses";
 
@@ -29,18 +38,24 @@ export function admitBody(ctx: AppContext, request: Request): Request | Response
   const anonymousLimit = Math.min(ctx.config.bodyLimit, ingest ? MAX_BATCH_BYTES : ANONYMOUS_BODY_LIMIT);
   // Small enough for anyone, or too large for everyone: no need to look the caller up.
   if (size !== null && size <= anonymousLimit) return request;
-  if (size !== null && !(size <= limit)) return errorResponse(tooLarge(limit));
+  // Admin pages answer with a page the admin can read and go back from, not JSON.
+  const tooLargeFor = (max: number) =>
+    ingest || path.startsWith("/api/") ? errorResponse(tooLarge(max)) : tooLargePage(size ?? max + 1, max, formPageOf(ctx, request));
+  if (size !== null && !(size <= limit)) return tooLargeFor(limit);
   const known = hasCredentials(ctx, request, path);
   if (size === null) return capped(request, known ? limit : anonymousLimit);
   if (known) return request;
-  if (ingest || PRE_SESSION_FORMS.has(path)) return errorResponse(tooLarge(anonymousLimit));
+  if (ingest || PRE_SESSION_FORMS.has(path)) return tooLargeFor(anonymousLimit);
   if (path.startsWith("/api/"))
     return errorResponse(
       unauthorized(
         `send an API token as Authorization: Bearer <token>; without one a body may not exceed ${anonymousLimit} bytes`,
       ),
     );
-  return redirect(request, "/login");
+  // A session that ended: the body is not read, so nothing of it can be kept; the admin is told so.
+  return hasSessionCookie(request)
+    ? signInRedirect(request, sessionExpired(ctx, request, undefined))
+    : redirect(request, "/login");
 }
 
 function hasCredentials(ctx: AppContext, request: Request, path: string): boolean {
