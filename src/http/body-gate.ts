@@ -20,8 +20,9 @@ import { errorResponse, redirect } from "./responses";
  * Without valid credentials a body may cost little: 64 KB (the sign-in and set-up forms), or on /v1/
  * the largest Segment batch (a write key may travel in the body; provider callbacks are signed over it).
  * With them, --body-limit, or --import-limit for CSV imports. A declared length over a limit is
- * answered at once (413, or 401 where only credentials would allow it); a chunked body is counted
- * as it streams and fails with 413 when it passes the limit.
+ * answered at once (413, or 401 where only credentials would allow it; on admin pages a page naming the
+ * limit, or sign-in when the session ended); a chunked body is counted as it streams and fails with 413
+ * when it passes the limit.
  */
 export const ANONYMOUS_BODY_LIMIT = 64 * 1024;
 /** CSV imports may be far larger than other requests. */
@@ -40,7 +41,9 @@ export function admitBody(ctx: AppContext, request: Request): Request | Response
   if (size !== null && size <= anonymousLimit) return request;
   // Admin pages answer with a page the admin can read and go back from, not JSON.
   const tooLargeFor = (max: number) =>
-    ingest || path.startsWith("/api/") ? errorResponse(tooLarge(max)) : tooLargePage(size ?? max + 1, max, formPageOf(ctx, request));
+    ingest || path.startsWith("/api/")
+      ? errorResponse(tooLarge(max))
+      : tooLargePage(size ?? max + 1, max, formPageOf(ctx, request));
   if (size !== null && !(size <= limit)) return tooLargeFor(limit);
   const known = hasCredentials(ctx, request, path);
   if (size === null) return capped(request, known ? limit : anonymousLimit);

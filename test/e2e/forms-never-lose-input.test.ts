@@ -60,16 +60,27 @@ describe("over-limit uploads", () => {
     expect(await page.inputValue("#f-body")).toBe("Photos of the smoke attached.");
     expect(count("articles")).toBe(before);
     // A small file goes through.
-    await page.setInputFiles("#f-attachments", { name: "smoke.txt", mimeType: "text/plain", buffer: Buffer.from("ok") });
+    await page.setInputFiles("#f-attachments", {
+      name: "smoke.txt",
+      mimeType: "text/plain",
+      buffer: Buffer.from("ok"),
+    });
     expect(await page.locator("#f-attachments-error").textContent()).toBe("");
-    await Promise.all([page.waitForURL(`${server.url}/tickets/${ticketId}`), page.click("button:has-text('Add article')")]);
+    await Promise.all([
+      page.waitForURL(`${server.url}/tickets/${ticketId}`),
+      page.click("button:has-text('Add article')"),
+    ]);
     await page.locator(".flash-success").waitFor();
     expect(count("articles")).toBe(before + 1);
   });
 
   test("a CSV over the import limit is refused in the form, naming the limit", async () => {
     await page.goto(server.url + "/people/import");
-    await page.setInputFiles("#file", { name: "people.csv", mimeType: "text/csv", buffer: Buffer.alloc(300 * 1024, "a") });
+    await page.setInputFiles("#file", {
+      name: "people.csv",
+      mimeType: "text/csv",
+      buffer: Buffer.alloc(300 * 1024, "a"),
+    });
     await expect(page.locator("#file-error .field-error").textContent()).resolves.toContain(
       "The file is 300 KB; the limit is 100 KB.",
     );
@@ -102,7 +113,10 @@ describe("a save after the session ended", () => {
     expect(await page.inputValue("#f-type")).toBe("phone");
     expect(await page.isChecked("#f-internal")).toBe(true);
     expect(await page.locator(".user-link").textContent()).toContain("Ada");
-    await Promise.all([page.waitForURL(`${server.url}/tickets/${ticketId}`), page.click("button:has-text('Add article')")]);
+    await Promise.all([
+      page.waitForURL(`${server.url}/tickets/${ticketId}`),
+      page.click("button:has-text('Add article')"),
+    ]);
     await page.locator(".flash-success").waitFor();
     expect(count("articles")).toBe(before + 1);
   });

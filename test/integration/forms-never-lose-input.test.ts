@@ -25,8 +25,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-const articles = () =>
-  (server.ctx.db.$client.query("SELECT count(*) AS n FROM articles").get() as { n: number }).n;
+const articles = () => (server.ctx.db.$client.query("SELECT count(*) AS n FROM articles").get() as { n: number }).n;
 const endSessions = () => server.ctx.db.$client.run("DELETE FROM sessions");
 
 describe("over-limit uploads on admin pages", () => {
@@ -96,7 +95,9 @@ describe("a save after the session ended", () => {
 
     const login = await browser.get(res.headers.get("location")!);
     const loginPage = decodeEntities(await login.text());
-    expect(loginPage).toContain("Your session expired; nothing was saved. Sign in and your changes will be filled in again.");
+    expect(loginPage).toContain(
+      "Your session expired; nothing was saved. Sign in and your changes will be filled in again.",
+    );
     expect(loginPage).not.toContain("Sign out");
     const back = await browser.request("/login", {
       method: "POST",
@@ -104,10 +105,11 @@ describe("a save after the session ended", () => {
     });
     expect(back.headers.get("location")).toBe(`/tickets/${ticketId}`);
 
-    const form = decodeEntities(await (await browser.get(`/tickets/${ticketId}`)).text());
-    const kept = /<div id="kept-form" hidden data-action="([^"]+)" data-fields="([^"]+)">/.exec(form);
-    expect(kept?.[1]).toBe(`/tickets/${ticketId}/articles`);
-    expect(JSON.parse(kept![2]!)).toEqual({ type: ["phone"], body: ["Called back: toner replaced"] });
+    const html = await (await browser.get(`/tickets/${ticketId}`)).text();
+    const kept = /<div id="kept-form" hidden data-action="([^"]+)" data-fields="([^"]+)">/.exec(html);
+    expect(decodeEntities(kept![1]!)).toBe(`/tickets/${ticketId}/articles`);
+    expect(JSON.parse(decodeEntities(kept![2]!))).toEqual({ type: ["phone"], body: ["Called back: toner replaced"] });
+    const form = decodeEntities(html);
     // Filled in on the server too, for a browser without JavaScript.
     expect(form).toMatch(/<textarea id="f-body"[^>]*>Called back: toner replaced<\/textarea>/);
     expect(form).toContain('<option value="phone" selected>');

@@ -29,7 +29,8 @@ function formsScript(): void {
     for (const [name, value] of new FormData(form))
       rest += 200 + name.length + (typeof value === "string" ? new Blob([value]).size : 0);
     if (fileBytes + rest <= limit) return null;
-    const what = files.length > 1 ? `The files are ${humanSize(fileBytes)} in all` : `The file is ${humanSize(fileBytes)}`;
+    const what =
+      files.length > 1 ? `The files are ${humanSize(fileBytes)} in all` : `The file is ${humanSize(fileBytes)}`;
     return `${what}; the limit is ${humanSize(limit)}. Choose a smaller file (or none); nothing you typed is lost.`;
   };
 

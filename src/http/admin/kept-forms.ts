@@ -91,7 +91,13 @@ export function formPageOf(ctx: AppContext, request: Request): string | null {
   }
 }
 
-type FieldView = { name: string; value: string; checked: boolean; isCheckbox: boolean; choices: { value: string; selected: boolean }[] };
+type FieldView = {
+  name: string;
+  value: string;
+  checked: boolean;
+  isCheckbox: boolean;
+  choices: { value: string; selected: boolean }[];
+};
 
 /**
  * Fills the kept values into the page's form views (formView() in forms.ts) posting to the kept action,

@@ -27,11 +27,15 @@ export function adminPage(
   if (kept) cookies.push(...kept.cookies);
   if (kept?.form) fillKeptForm(data, kept.form);
   const keptForm = kept?.form ? { action: kept.form.action, fields: JSON.stringify(kept.form.fields) } : null;
-  const body = renderPage(page, { ...data, ...once, keptForm }, {
-    title: opts.title,
-    section: opts.section,
-    viewer: { name: session.user.name, email: session.user.email, csrfToken: session.csrfToken },
-    flash,
-  });
+  const body = renderPage(
+    page,
+    { ...data, ...once, keptForm },
+    {
+      title: opts.title,
+      section: opts.section,
+      viewer: { name: session.user.name, email: session.user.email, csrfToken: session.csrfToken },
+      flash,
+    },
+  );
   return html(body, { status: opts.status, cookies: [...cookies, ...(opts.cookies ?? [])] });
 }

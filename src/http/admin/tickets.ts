@@ -201,7 +201,13 @@ export function ticketPages(ctx: AppContext) {
   };
 
   const articleFormView = (id: number, values: Record<string, unknown>, errors: Record<string, string> = {}) => ({
-    ...formView({ action: `/tickets/${id}/articles`, submitLabel: "Add article", specs: ARTICLE_FIELDS, values, errors }),
+    ...formView({
+      action: `/tickets/${id}/articles`,
+      submitLabel: "Add article",
+      specs: ARTICLE_FIELDS,
+      values,
+      errors,
+    }),
     // Checked in the browser before sending (/assets/forms.js): the server refuses a larger body unread.
     maxBytes: ctx.config.bodyLimit,
     maxSize: humanSize(ctx.config.bodyLimit),
