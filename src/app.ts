@@ -17,12 +17,12 @@ import { loose, op } from "./http/api/operation";
 import { recordsApi } from "./http/api/records-api";
 import { settingsApi } from "./http/api/settings-api";
 import { assetRoutes } from "./http/assets";
-import { checkCsrf, SignInRequired } from "./http/auth";
+import { checkCsrf, SignInRequired, signInRedirect } from "./http/auth";
 import { IMPORT_PATH } from "./http/body-gate";
 import { requestMeta, type AppContext } from "./http/context";
 import { opsRoutes } from "./http/ops";
 import { rawBodies } from "./http/raw-body";
-import { errorResponse, jsonError, redirect, statusOf } from "./http/responses";
+import { errorResponse, jsonError, statusOf } from "./http/responses";
 
 /** Programs (JSON) live under these prefixes; everything else is the admin UI (HTML). */
 export const isApiPath = (path: string) => path.startsWith("/api/") || path.startsWith("/v1/");
@@ -122,10 +122,7 @@ export function createApp(ctx: AppContext, features: Features) {
       const meta = requestMeta.get(request);
       if (meta && route) meta.route = route;
       const path = new URL(request.url).pathname;
-      if (error instanceof SignInRequired) {
-        const next = request.method === "GET" ? `?next=${encodeURIComponent(path + new URL(request.url).search)}` : "";
-        return redirect(request, `/login${next}`);
-      }
+      if (error instanceof SignInRequired) return signInRedirect(request, error);
       const appError = domainErrorOf(error, code, `no route for ${request.method} ${path}`);
       if (appError)
         return isApiPath(path) ? errorResponse(appError) : errorPage(statusOf(appError.kind), appError.message);

@@ -1,5 +1,6 @@
 import { Elysia } from "elysia";
 import css from "../../views/assets/app.css" with { type: "text" };
+import { FORMS_SCRIPT } from "./admin/forms-script";
 import htmxPath from "htmx.org/dist/htmx.min.js" with { type: "file" };
 
 /** Static assets, embedded in the binary: no CDN, no external fonts or scripts. */
@@ -10,6 +11,10 @@ export function assetRoutes() {
     .get(
       "/assets/app.css",
       () => new Response(css, { headers: { "Content-Type": "text/css; charset=utf-8", ...cache } }),
+    )
+    .get(
+      "/assets/forms.js",
+      () => new Response(FORMS_SCRIPT, { headers: { "Content-Type": "text/javascript; charset=utf-8", ...cache } }),
     )
     .get(
       "/assets/htmx.min.js",

@@ -4,7 +4,8 @@ import { forbidden, unauthorized } from "../errors";
 import { randomToken, safeEqual } from "../crypto-tokens";
 import type { Flash } from "../views";
 import type { AppContext } from "./context";
-import { parseCookies, type Cookie } from "./responses";
+import { parseCookies, redirect, type Cookie } from "./responses";
+import { formPageOf, keepForm, SESSION_EXPIRED_NOTICE } from "./admin/kept-forms";
 
 const SESSION_COOKIE = "sb_session";
 /**
@@ -13,8 +14,18 @@ const SESSION_COOKIE = "sb_session";
 const PRE_SESSION_CSRF_COOKIE = "sb_csrf";
 const FLASH_COOKIE = "sb_flash";
 
-/** Thrown where a page needs a signed-in admin; the error mapper turns it into a redirect to /login. */
-export class SignInRequired extends Error {}
+/**
+ * Thrown where a page needs a signed-in admin; the error mapper turns it into a redirect to /login,
+ * back to `next` afterwards, setting `cookies` (a notice, a kept form).
+ */
+export class SignInRequired extends Error {
+  constructor(
+    readonly next: string | null = null,
+    readonly cookies: Cookie[] = [],
+  ) {
+    super("sign-in required");
+  }
+}
 
 const UNSAFE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 /** Forms posted before sign-in, checked against the pre-session CSRF cookie. */
@@ -62,14 +73,32 @@ export function checkCsrf(ctx: AppContext, request: Request, body: unknown): voi
   const cookies = parseCookies(request.headers.get("cookie"));
   const session = cookies[SESSION_COOKIE] ? currentSession(ctx, request) : null;
   // A session that ended (idle, signed out elsewhere) sends the admin to sign in again rather than
-  // to a CSRF error: nothing is changed either way, and the form they left open makes sense again.
-  if (cookies[SESSION_COOKIE] && !session && !PRE_SESSION_FORMS.has(new URL(request.url).pathname))
-    throw new SignInRequired();
+  // to a CSRF error: nothing is saved, what they typed is kept to be filled in again afterwards.
+  const path = new URL(request.url).pathname;
+  if (cookies[SESSION_COOKIE] && !session && !PRE_SESSION_FORMS.has(path)) throw sessionExpired(ctx, request, body);
   const expected = session?.csrfToken ?? cookies[PRE_SESSION_CSRF_COOKIE];
   if (typeof sent !== "string" || !expected || !safeEqual(sent, expected)) {
     throw forbidden("missing or invalid CSRF token; reload the page and try again");
   }
 }
+
+/** Where a form posted after its session ended goes: to sign in, told so, its typed fields kept for its page. */
+export function sessionExpired(ctx: AppContext, request: Request, body: unknown): SignInRequired {
+  const page = formPageOf(ctx, request);
+  const kept = page ? keepForm(ctx, page, new URL(request.url).pathname, body) : [];
+  const notice = kept.length ? SESSION_EXPIRED_NOTICE : "Your session expired; nothing was saved. Sign in again.";
+  return new SignInRequired(page, [...kept, flashCookie(ctx, { kind: "info", message: notice })]);
+}
+
+/** The answer to a SignInRequired: to /login, back to its page (or a GET's own) after signing in. */
+export function signInRedirect(request: Request, err: SignInRequired): Response {
+  const url = new URL(request.url);
+  const next = err.next ?? (request.method === "GET" ? url.pathname + url.search : null);
+  return redirect(request, next ? `/login?next=${encodeURIComponent(next)}` : "/login", err.cookies);
+}
+
+/** True when the request carries a session cookie, live or not. */
+export const hasSessionCookie = (request: Request) => !!parseCookies(request.headers.get("cookie"))[SESSION_COOKIE];
 
 export function requireApiToken(
   ctx: AppContext,

@@ -2,7 +2,16 @@ import { writeKeyStore } from "../domain/credentials";
 import { tooLarge, unauthorized } from "../errors";
 import { MAX_BATCH_BYTES } from "../ingest/segment";
 import { writeKeyOf } from "../ingest/api";
-import { currentSession, PRE_SESSION_FORMS, requireApiToken } from "./auth";
+import { tooLargePage } from "./admin/error-page";
+import { formPageOf } from "./admin/kept-forms";
+import {
+  currentSession,
+  hasSessionCookie,
+  PRE_SESSION_FORMS,
+  requireApiToken,
+  sessionExpired,
+  signInRedirect,
+} from "./auth";
 import type { AppContext } from "./context";
 import { errorResponse, redirect } from "./responses";
 
@@ -11,8 +20,9 @@ import { errorResponse, redirect } from "./responses";
  * Without valid credentials a body may cost little: 64 KB (the sign-in and set-up forms), or on /v1/
  * the largest Segment batch (a write key may travel in the body; provider callbacks are signed over it).
  * With them, --body-limit, or --import-limit for CSV imports. A declared length over a limit is
- * answered at once (413, or 401 where only credentials would allow it); a chunked body is counted
- * as it streams and fails with 413 when it passes the limit.
+ * answered at once (413, or 401 where only credentials would allow it; on admin pages a page naming the
+ * limit, or sign-in when the session ended); a chunked body is counted as it streams and fails with 413
+ * when it passes the limit.
  */
 export const ANONYMOUS_BODY_LIMIT = 64 * 1024;
 /** CSV imports may be far larger than other requests. */
@@ -29,18 +39,26 @@ export function admitBody(ctx: AppContext, request: Request): Request | Response
   const anonymousLimit = Math.min(ctx.config.bodyLimit, ingest ? MAX_BATCH_BYTES : ANONYMOUS_BODY_LIMIT);
   // Small enough for anyone, or too large for everyone: no need to look the caller up.
   if (size !== null && size <= anonymousLimit) return request;
-  if (size !== null && !(size <= limit)) return errorResponse(tooLarge(limit));
+  // Admin pages answer with a page the admin can read and go back from, not JSON.
+  const tooLargeFor = (max: number) =>
+    ingest || path.startsWith("/api/")
+      ? errorResponse(tooLarge(max))
+      : tooLargePage(size ?? max + 1, max, formPageOf(ctx, request));
+  if (size !== null && !(size <= limit)) return tooLargeFor(limit);
   const known = hasCredentials(ctx, request, path);
   if (size === null) return capped(request, known ? limit : anonymousLimit);
   if (known) return request;
-  if (ingest || PRE_SESSION_FORMS.has(path)) return errorResponse(tooLarge(anonymousLimit));
+  if (ingest || PRE_SESSION_FORMS.has(path)) return tooLargeFor(anonymousLimit);
   if (path.startsWith("/api/"))
     return errorResponse(
       unauthorized(
         `send an API token as Authorization: Bearer <token>; without one a body may not exceed ${anonymousLimit} bytes`,
       ),
     );
-  return redirect(request, "/login");
+  // A session that ended: the body is not read, so nothing of it can be kept; the admin is told so.
+  return hasSessionCookie(request)
+    ? signInRedirect(request, sessionExpired(ctx, request, undefined))
+    : redirect(request, "/login");
 }
 
 function hasCredentials(ctx: AppContext, request: Request, path: string): boolean {

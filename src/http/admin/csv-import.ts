@@ -5,6 +5,7 @@ import { randomToken } from "../../crypto-tokens";
 import { ValidationError } from "../../errors";
 import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
+import { humanSize } from "../human-size";
 import { csvDownload, redirect } from "../responses";
 import { adminPage } from "./render";
 
@@ -41,6 +42,8 @@ export function csvImportPages(ctx: AppContext) {
       listHref: k.base,
       action: `${k.base}/import`,
       columns: importColumns(ctx.db, kind).join(", "),
+      maxBytes: ctx.config.importLimit,
+      maxSize: humanSize(ctx.config.importLimit),
       ...data,
     };
     return adminPage(ctx, request, session, "csv-import", view, {

@@ -3,11 +3,13 @@ import { renderPage, type PageName } from "../../views";
 import { takeFlash } from "../auth";
 import type { AppContext } from "../context";
 import { html, type Cookie } from "../responses";
+import { fillKeptForm, takeKeptForm } from "./kept-forms";
 import { takeShownOnce } from "./shown-once";
 
 /**
  * A full admin page for a signed-in admin, consuming any flash message left by the last redirect and
- * any secret kept to be shown once on this page (see shown-once.ts).
+ * any secret kept to be shown once on this page (see shown-once.ts) and any form kept while its admin
+ * signed in again (see kept-forms.ts).
  */
 export function adminPage(
   ctx: AppContext,
@@ -18,12 +20,22 @@ export function adminPage(
   opts: { title: string; section?: string; status?: number; cookies?: Cookie[] },
 ): Response {
   const { flash, cookies } = takeFlash(ctx, request);
-  const once = request.method === "GET" ? takeShownOnce(ctx, session, new URL(request.url).pathname) : null;
-  const body = renderPage(page, once ? { ...data, ...once } : data, {
-    title: opts.title,
-    section: opts.section,
-    viewer: { name: session.user.name, email: session.user.email, csrfToken: session.csrfToken },
-    flash,
-  });
+  const url = new URL(request.url);
+  const once = request.method === "GET" ? takeShownOnce(ctx, session, url.pathname) : null;
+  // A form posted after the session ended is filled in again on its page: form views here, any form by /assets/forms.js.
+  const kept = request.method === "GET" ? takeKeptForm(ctx, request, url.pathname + url.search) : null;
+  if (kept) cookies.push(...kept.cookies);
+  if (kept?.form) fillKeptForm(data, kept.form);
+  const keptForm = kept?.form ? { action: kept.form.action, fields: JSON.stringify(kept.form.fields) } : null;
+  const body = renderPage(
+    page,
+    { ...data, ...once, keptForm },
+    {
+      title: opts.title,
+      section: opts.section,
+      viewer: { name: session.user.name, email: session.user.email, csrfToken: session.csrfToken },
+      flash,
+    },
+  );
   return html(body, { status: opts.status, cookies: [...cookies, ...(opts.cookies ?? [])] });
 }

@@ -18,6 +18,7 @@ import { describeUsers, listUsers } from "../../domain/users";
 import { renderFragment } from "../../views";
 import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
+import { humanSize } from "../human-size";
 import { attachmentResponse, html, redirect } from "../responses";
 import {
   errorStatus,
@@ -174,7 +175,7 @@ export function ticketPages(ctx: AppContext) {
           time: shortTime(a.created_at),
           // Stored HTML is shown as its text: mail markup never runs in the admin's browser.
           text: a.content_type === "text/html" ? a.body.replace(/<[^>]*>/g, "") : a.body,
-          files: a.attachments.map((f) => ({ ...f, href: `/attachments/${f.id}`, size: formatSize(f.size) })),
+          files: a.attachments.map((f) => ({ ...f, href: `/attachments/${f.id}`, size: humanSize(f.size) })),
         };
       }),
       form:
@@ -199,8 +200,18 @@ export function ticketPages(ctx: AppContext) {
     });
   };
 
-  const articleFormView = (id: number, values: Record<string, unknown>, errors: Record<string, string> = {}) =>
-    formView({ action: `/tickets/${id}/articles`, submitLabel: "Add article", specs: ARTICLE_FIELDS, values, errors });
+  const articleFormView = (id: number, values: Record<string, unknown>, errors: Record<string, string> = {}) => ({
+    ...formView({
+      action: `/tickets/${id}/articles`,
+      submitLabel: "Add article",
+      specs: ARTICLE_FIELDS,
+      values,
+      errors,
+    }),
+    // Checked in the browser before sending (/assets/forms.js): the server refuses a larger body unread.
+    maxBytes: ctx.config.bodyLimit,
+    maxSize: humanSize(ctx.config.bodyLimit),
+  });
 
   return new Elysia()
     .get("/tickets", ({ request, query }) => {
@@ -283,10 +294,4 @@ export function ticketPages(ctx: AppContext) {
       requireSession(ctx, request);
       return attachmentResponse(getAttachment(db, pathId(params.id, "attachment")));
     });
-}
-
-function formatSize(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MB`;
 }
