@@ -13,7 +13,10 @@ const HEADINGS: Record<number, string> = {
   500: "Server error",
 };
 
-/** An error page (never with the signed-in header: it may answer a request without a session); `back` links to the form. */
+/**
+ * An error page (never with the signed-in header: it may answer a request without a session);
+ * `back` links to the form.
+ */
 export function errorPage(status: number, message: string, back: string | null = null): Response {
   const heading = HEADINGS[status] ?? "Error";
   // Messages are written for the JSON API, in lower case; a page shows them as a sentence.
@@ -23,6 +26,8 @@ export function errorPage(status: number, message: string, back: string | null =
 
 /** The answer to a form whose upload is over the limit, refused before it was read. */
 export function tooLargePage(size: number, limit: number, back: string | null): Response {
-  const message = `The upload is ${humanSize(size)}; the limit is ${humanSize(limit)}. Nothing was saved: go back, choose a smaller file (or none) and send the form again.`;
+  const message =
+    `The upload is ${humanSize(size)}; the limit is ${humanSize(limit)}. ` +
+    "Nothing was saved: go back, choose a smaller file (or none) and send the form again.";
   return errorPage(413, message, back);
 }

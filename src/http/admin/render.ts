@@ -22,7 +22,8 @@ export function adminPage(
   const { flash, cookies } = takeFlash(ctx, request);
   const url = new URL(request.url);
   const once = request.method === "GET" ? takeShownOnce(ctx, session, url.pathname) : null;
-  // A form posted after the session ended is filled in again on its page: form views here, any form by /assets/forms.js.
+  // A form posted after the session ended is filled in again on its page:
+  // form views here, any other form by /assets/forms.js.
   const kept = request.method === "GET" ? takeKeptForm(ctx, request, url.pathname + url.search) : null;
   if (kept) cookies.push(...kept.cookies);
   if (kept?.form) fillKeptForm(data, kept.form);
