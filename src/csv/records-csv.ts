@@ -54,6 +54,11 @@ const ORG_COLUMNS = [
   "created_at",
   "updated_at",
 ];
+/** A kind's columns: its own, then its custom fields. */
+const columnsOf = (kind: Kind, fields: CustomField[]) => [
+  ...(kind === "user" ? USER_COLUMNS : ORG_COLUMNS),
+  ...fields.map((f) => f.name),
+];
 const BOOLEAN_COLUMNS = new Set(["vip", "verified", "out_of_office", "active", "domain_assignment", "shared"]);
 const READ_ONLY = new Set(["last_seen_at", "created_at", "updated_at", "member_count"]);
 
@@ -62,7 +67,7 @@ export function exportCsv(
   kind: Kind,
 ): ReadableStream<Uint8Array> {
   const fields = listCustomFields(db, kind);
-  const columns = [...(kind === "user" ? USER_COLUMNS : ORG_COLUMNS), ...fields.map((f) => f.name)];
+  const columns = columnsOf(kind, fields);
   const encoder = new TextEncoder();
   let after = 0;
   let headerSent = false;
@@ -103,10 +108,7 @@ export function exportCsv(
 
 /** The columns an import of this kind reads (the export's, less the read-only ones). */
 export function importColumns(db: Db, kind: Kind): string[] {
-  const fields = listCustomFields(db, kind);
-  return [...(kind === "user" ? USER_COLUMNS : ORG_COLUMNS), ...fields.map((f) => f.name)].filter(
-    (c) => !READ_ONLY.has(c),
-  );
+  return columnsOf(kind, listCustomFields(db, kind)).filter((c) => !READ_ONLY.has(c));
 }
 
 export type ImportReport = {
@@ -154,7 +156,7 @@ function importRows(
   if (header.done)
     throw new ValidationError([{ field: "file", message: "is empty: the first line must name the columns" }]);
   const fields = listCustomFields(db, kind);
-  const known = new Set([...(kind === "user" ? USER_COLUMNS : ORG_COLUMNS), ...fields.map((f) => f.name)]);
+  const known = new Set(columnsOf(kind, fields));
   const names = header.value.map((h) => h.trim().toLowerCase());
   const unknown = names.filter((n) => !known.has(n));
   if (unknown.length) throw new ValidationError(unknown.map((n) => ({ field: n, message: "is not a known column" })));

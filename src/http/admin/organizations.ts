@@ -15,26 +15,13 @@ import {
 import type { SessionInfo } from "../../domain/sessions";
 import { listTickets } from "../../domain/tickets";
 import { describeUsers, listUsers } from "../../domain/users";
-import { isErrorOf } from "../../errors";
-import { renderFragment } from "../../views";
-import { flashCookie, requireSession } from "../auth";
+import { requireSession } from "../auth";
 import type { AppContext } from "../context";
-import { html, redirect } from "../responses";
-import {
-  customFieldSpecs,
-  errorStatus,
-  formErrors,
-  formView,
-  htmxTarget,
-  parseForm,
-  queryString,
-  typedValues,
-  uiActor,
-  type FieldSpec,
-} from "./forms";
+import { customFieldSpecs, formView, parseForm, submitRecordForm, uiActor, type FieldSpec } from "./forms";
 import { listQuery, listResponse, PAGE_SIZE, type ListSpec } from "./lists";
-import { customEntries, detailRows, personName, shortTime, stateBadge, timelineEntries } from "./present";
+import { customEntries, detailRows, personName, shortTime, ticketRow, timelineEntries } from "./present";
 import { adminPage } from "./render";
+import { deleteZone, submitDelete, type ReassigningDelete } from "./reassigning-delete";
 
 const ORGANIZATION_FIELDS: FieldSpec[] = [
   { name: "name", label: "Name", kind: "text", required: true, autocomplete: "off" },
@@ -74,26 +61,31 @@ export function organizationPages(ctx: AppContext) {
   const { db, events } = ctx;
   const customSpecsOf = () => customFieldSpecs(listCustomFields(db, "organization"));
 
-  const deleteView = (
-    o: OrganizationJson,
-    state: {
-      needsReassign?: boolean;
-      conflict?: string | null;
-      reassignValue?: string;
-      reassignError?: string | null;
-    } = {},
-  ) => ({
+  const newForm = {
+    action: "/organizations",
+    submitLabel: "Create organization",
+    cancelHref: "/organizations",
+    specs: ORGANIZATION_FIELDS,
+  };
+  const editForm = (id: number) => ({
+    action: `/organizations/${id}`,
+    submitLabel: "Save changes",
+    specs: ORGANIZATION_FIELDS,
+  });
+
+  const deletion: ReassigningDelete<OrganizationJson> = {
     what: "organization",
-    action: `/organizations/${o.id}/delete`,
-    confirm: `Delete ${o.name}? This cannot be undone.`,
+    list: "/organizations",
+    name: (o) => o.name,
     explain: "Its members stay, without an organization. Its tickets must move to another organization first.",
-    needsReassign: state.needsReassign ?? false,
-    conflict: state.conflict ?? null,
     reassignLabel: "Move its tickets to (organization id or name)",
     reassignHelp: "Each ticket then belongs to that organization.",
-    reassignValue: state.reassignValue ?? "",
-    reassignError: state.reassignError ?? null,
-  });
+    blocked: (o) => `${o.name} has tickets. Name the organization they move to, then delete.`,
+    reassigned: "Its tickets were moved.",
+    load: (id) => getOrganization(db, id),
+    resolve: (typed) => resolveOrganizationRef(db, typed, "reassign_to"),
+    remove: (id, session, reassignTo) => deleteOrganization(db, events, id, uiActor(session), { reassignTo }),
+  };
 
   const orgPage = (
     request: Request,
@@ -122,28 +114,13 @@ export function organizationPages(ctx: AppContext) {
       custom: { details: detailRows(customEntries(fields, o), provenance) },
       members: members.data.map((u) => ({ id: u.id, name: personName(u), email: u.email })),
       moreMembers: members.next_cursor ? `/people?q=${encodeURIComponent(o.name)}` : null,
-      tickets: tickets.data.map((t) => ({
-        id: t.id,
-        number: t.number,
-        title: t.title,
-        state: t.state,
-        stateBadge: stateBadge(t.state),
-        updated: shortTime(t.updated_at),
-      })),
+      tickets: tickets.data.map(ticketRow),
       timeline: timelineEntries(history, actors, {
         ...LABELS,
         ...Object.fromEntries(fields.map((f) => [f.name, f.label])),
       }),
-      form:
-        extra.form ??
-        formView({
-          action: `/organizations/${id}`,
-          submitLabel: "Save changes",
-          specs: ORGANIZATION_FIELDS,
-          customSpecs: customSpecsOf(),
-          values: o,
-        }),
-      del: extra.del ?? deleteView(o),
+      form: extra.form ?? formView({ ...editForm(id), customSpecs: customSpecsOf(), values: o }),
+      del: extra.del ?? deleteZone(deletion, o),
     };
     return adminPage(ctx, request, session, "organization", data, {
       title: o.name,
@@ -161,11 +138,6 @@ export function organizationPages(ctx: AppContext) {
       { heading: "New organization", back: { href: "/organizations", label: "Organizations" }, form },
       { title: "New organization", section: "organizations", status },
     );
-
-  const formFailed = (request: Request, session: SessionInfo, form: unknown, status: number, page: () => Response) =>
-    htmxTarget(request) === "record-form"
-      ? html(renderFragment("record-form", { form }, session.csrfToken), { status })
-      : page();
 
   return new Elysia()
     .get("/organizations", ({ request, query }) => {
@@ -192,43 +164,25 @@ export function organizationPages(ctx: AppContext) {
       return newPage(
         request,
         session,
-        formView({
-          action: "/organizations",
-          submitLabel: "Create organization",
-          cancelHref: "/organizations",
-          specs: ORGANIZATION_FIELDS,
-          customSpecs: customSpecsOf(),
-          values: { active: true, shared: true },
-        }),
+        formView({ ...newForm, customSpecs: customSpecsOf(), values: { active: true, shared: true } }),
       );
     })
     .post("/organizations", ({ request, body }) => {
       const session = requireSession(ctx, request);
       const customSpecs = customSpecsOf();
-      try {
-        const org = createOrganization(
-          db,
-          events,
-          parseForm(body, [...ORGANIZATION_FIELDS, ...customSpecs]),
-          uiActor(session),
-        );
-        return redirect(request, `/organizations/${org.id}`, [
-          flashCookie(ctx, { kind: "success", message: `${org.name} created.` }),
-        ]);
-      } catch (err) {
-        const form = formView({
-          action: "/organizations",
-          submitLabel: "Create organization",
-          cancelHref: "/organizations",
-          specs: ORGANIZATION_FIELDS,
-          customSpecs,
-          values: typedValues(body),
-          errors: formErrors(err),
-        });
-        return formFailed(request, session, form, errorStatus(err), () =>
-          newPage(request, session, form, errorStatus(err)),
-        );
-      }
+      return submitRecordForm(
+        ctx,
+        request,
+        session,
+        body,
+        { ...newForm, customSpecs },
+        () => {
+          const input = parseForm(body, [...ORGANIZATION_FIELDS, ...customSpecs]);
+          const org = createOrganization(db, events, input, uiActor(session));
+          return { to: `/organizations/${org.id}`, message: `${org.name} created.` };
+        },
+        (form, status) => newPage(request, session, form, status),
+      );
     })
     .get("/organizations/:id", ({ request, params }) =>
       orgPage(request, requireSession(ctx, request), pathId(params.id, "organization")),
@@ -237,60 +191,25 @@ export function organizationPages(ctx: AppContext) {
       const session = requireSession(ctx, request);
       const id = pathId(params.id, "organization");
       const customSpecs = customSpecsOf();
-      try {
-        const org = updateOrganization(
-          db,
-          events,
-          id,
-          parseForm(body, [...ORGANIZATION_FIELDS, ...customSpecs]),
-          uiActor(session),
-        );
-        return redirect(request, `/organizations/${id}`, [
-          flashCookie(ctx, { kind: "success", message: `${org.name} saved.` }),
-        ]);
-      } catch (err) {
-        const form = formView({
-          action: `/organizations/${id}`,
-          submitLabel: "Save changes",
-          specs: ORGANIZATION_FIELDS,
-          customSpecs,
-          values: typedValues(body),
-          errors: formErrors(err),
-        });
-        return formFailed(request, session, form, errorStatus(err), () =>
-          orgPage(request, session, id, { form, status: errorStatus(err) }),
-        );
-      }
+      return submitRecordForm(
+        ctx,
+        request,
+        session,
+        body,
+        { ...editForm(id), customSpecs },
+        () => {
+          const input = parseForm(body, [...ORGANIZATION_FIELDS, ...customSpecs]);
+          const org = updateOrganization(db, events, id, input, uiActor(session));
+          return { to: `/organizations/${id}`, message: `${org.name} saved.` };
+        },
+        (form, status) => orgPage(request, session, id, { form, status }),
+      );
     })
     .post("/organizations/:id/delete", ({ request, params, body }) => {
       const session = requireSession(ctx, request);
       const id = pathId(params.id, "organization");
-      const typed = queryString((body as Record<string, unknown> | undefined)?.reassign_to);
-      try {
-        const reassignTo = typed.trim() ? resolveOrganizationRef(db, typed, "reassign_to") : undefined;
-        const org = getOrganization(db, id);
-        deleteOrganization(db, events, id, uiActor(session), { reassignTo });
-        const moved = reassignTo ? " Its tickets were moved." : "";
-        return redirect(request, "/organizations", [
-          flashCookie(ctx, { kind: "success", message: `${org.name} deleted.${moved}` }),
-        ]);
-      } catch (err) {
-        if (!isErrorOf(err, "conflict", "invalid")) throw err;
-        const org = getOrganization(db, id);
-        const hasTickets = err.kind === "conflict" && Array.isArray(err.details);
-        const del = deleteView(org, {
-          needsReassign: true,
-          conflict: hasTickets
-            ? `${org.name} has tickets. Name the organization they move to, then delete.`
-            : err.kind === "conflict"
-              ? err.message
-              : null,
-          reassignValue: typed,
-          reassignError: err.kind === "invalid" ? (formErrors(err).reassign_to ?? err.message) : null,
-        });
-        if (htmxTarget(request) === "delete-zone")
-          return html(renderFragment("delete-record", { del }, session.csrfToken), { status: errorStatus(err) });
-        return orgPage(request, session, id, { del, status: errorStatus(err) });
-      }
+      return submitDelete(ctx, deletion, request, session, id, body, (del, status) =>
+        orgPage(request, session, id, { del, status }),
+      );
     });
 }

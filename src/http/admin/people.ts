@@ -17,27 +17,14 @@ import {
   type UserJson,
   type UserListQuery,
 } from "../../domain/users";
-import { isErrorOf } from "../../errors";
-import { renderFragment } from "../../views";
-import { flashCookie, requireSession } from "../auth";
+import { requireSession } from "../auth";
 import type { AppContext } from "../context";
-import { html, redirect } from "../responses";
-import {
-  customFieldSpecs,
-  errorStatus,
-  formErrors,
-  formView,
-  htmxTarget,
-  parseForm,
-  queryString,
-  typedValues,
-  uiActor,
-  type FieldSpec,
-} from "./forms";
+import { customFieldSpecs, formView, parseForm, submitRecordForm, uiActor, type FieldSpec } from "./forms";
 import { listQuery, listResponse, PAGE_SIZE, type ListSpec } from "./lists";
-import { customEntries, detailRows, personName, shortTime, stateBadge, timelineEntries } from "./present";
+import { customEntries, detailRows, personName, shortTime, ticketRow, timelineEntries } from "./present";
 import { personEnrichmentView } from "../../enrichment/admin";
 import { adminPage } from "./render";
+import { deleteZone, submitDelete, type ReassigningDelete } from "./reassigning-delete";
 
 /**
  * The person form: user columns (domain/users.ts COLUMN_OF) in reading order with labels. It differs
@@ -112,28 +99,24 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
     options: listOrganizations(db, { limit: 500 }).data.map((o) => o.name),
   });
 
-  const deleteView = (
-    p: UserJson,
-    state: {
-      needsReassign?: boolean;
-      conflict?: string | null;
-      reassignValue?: string;
-      reassignError?: string | null;
-    } = {},
-  ) => ({
+  const newForm = { action: "/people", submitLabel: "Create person", cancelHref: "/people", specs: PERSON_FIELDS };
+  const editForm = (id: number) => ({ action: `/people/${id}`, submitLabel: "Save changes", specs: PERSON_FIELDS });
+
+  const deletion: ReassigningDelete<UserJson> = {
     what: "person",
-    action: `/people/${p.id}/delete`,
-    confirm: `Delete ${personName(p)}? This cannot be undone.`,
+    list: "/people",
+    name: personName,
     explain:
       "Their change history stays in the event feed. " +
       "Tickets they are customer or owner of must go to someone else first.",
-    needsReassign: state.needsReassign ?? false,
-    conflict: state.conflict ?? null,
     reassignLabel: "Hand their tickets to (user id or email)",
     reassignHelp: "That person becomes customer or owner of each ticket instead.",
-    reassignValue: state.reassignValue ?? "",
-    reassignError: state.reassignError ?? null,
-  });
+    blocked: (p) => `${personName(p)} is customer or owner of tickets. Name who takes them over, then delete.`,
+    reassigned: "Their tickets were handed over.",
+    load: (id) => getUser(ctx, id),
+    resolve: (typed) => resolveUserRef(db, typed, "reassign_to"),
+    remove: (id, session, reassignTo) => deleteUser(db, events, id, uiActor(session), { reassignTo }),
+  };
 
   const personPage = (
     request: Request,
@@ -183,26 +166,11 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
       },
       details: detailRows(builtIn, provenance),
       custom: { details: detailRows(customEntries(fields, p), provenance) },
-      tickets: tickets.data.map((t) => ({
-        id: t.id,
-        number: t.number,
-        title: t.title,
-        state: t.state,
-        stateBadge: stateBadge(t.state),
-        updated: shortTime(t.updated_at),
-      })),
+      tickets: tickets.data.map(ticketRow),
       moreTickets: tickets.next_cursor !== null,
       timeline: timelineEntries(history, actors, labels),
-      form:
-        extra.form ??
-        formView({
-          action: `/people/${id}`,
-          submitLabel: "Save changes",
-          specs: PERSON_FIELDS,
-          customSpecs,
-          values: p,
-        }),
-      del: extra.del ?? deleteView(p),
+      form: extra.form ?? formView({ ...editForm(id), customSpecs, values: p }),
+      del: extra.del ?? deleteZone(deletion, p),
       datalist: orgOptions(),
       enrichment: personEnrichmentView(ctx, clearbit, id),
     };
@@ -222,12 +190,6 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
       { heading: "New person", back: { href: "/people", label: "People" }, form, datalist: orgOptions() },
       { title: "New person", section: "people", status },
     );
-
-  /** A form that failed: the form alone for htmx (it swaps itself), else the whole page again. */
-  const formFailed = (request: Request, session: SessionInfo, form: unknown, status: number, page: () => Response) =>
-    htmxTarget(request) === "record-form"
-      ? html(renderFragment("record-form", { form }, session.csrfToken), { status })
-      : page();
 
   return new Elysia()
     .get("/people", ({ request, query }) => {
@@ -253,41 +215,23 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
     .get("/people/new", ({ request }) => {
       const session = requireSession(ctx, request);
       const { customSpecs } = specsOf();
-      return newPage(
-        request,
-        session,
-        formView({
-          action: "/people",
-          submitLabel: "Create person",
-          cancelHref: "/people",
-          specs: PERSON_FIELDS,
-          customSpecs,
-          values: { active: true },
-        }),
-      );
+      return newPage(request, session, formView({ ...newForm, customSpecs, values: { active: true } }));
     })
     .post("/people", ({ request, body }) => {
       const session = requireSession(ctx, request);
       const { customSpecs } = specsOf();
-      try {
-        const user = createUser(ctx, parseForm(body, [...PERSON_FIELDS, ...customSpecs]), uiActor(session));
-        return redirect(request, `/people/${user.id}`, [
-          flashCookie(ctx, { kind: "success", message: `${personName(user)} created.` }),
-        ]);
-      } catch (err) {
-        const form = formView({
-          action: "/people",
-          submitLabel: "Create person",
-          cancelHref: "/people",
-          specs: PERSON_FIELDS,
-          customSpecs,
-          values: typedValues(body),
-          errors: formErrors(err),
-        });
-        return formFailed(request, session, form, errorStatus(err), () =>
-          newPage(request, session, form, errorStatus(err)),
-        );
-      }
+      return submitRecordForm(
+        ctx,
+        request,
+        session,
+        body,
+        { ...newForm, customSpecs },
+        () => {
+          const user = createUser(ctx, parseForm(body, [...PERSON_FIELDS, ...customSpecs]), uiActor(session));
+          return { to: `/people/${user.id}`, message: `${personName(user)} created.` };
+        },
+        (form, status) => newPage(request, session, form, status),
+      );
     })
     .get("/people/:id", ({ request, params }) =>
       personPage(request, requireSession(ctx, request), pathId(params.id, "person")),
@@ -296,54 +240,24 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
       const session = requireSession(ctx, request);
       const id = pathId(params.id, "person");
       const { customSpecs } = specsOf();
-      try {
-        const user = updateUser(ctx, id, parseForm(body, [...PERSON_FIELDS, ...customSpecs]), uiActor(session));
-        return redirect(request, `/people/${id}`, [
-          flashCookie(ctx, { kind: "success", message: `${personName(user)} saved.` }),
-        ]);
-      } catch (err) {
-        const form = formView({
-          action: `/people/${id}`,
-          submitLabel: "Save changes",
-          specs: PERSON_FIELDS,
-          customSpecs,
-          values: typedValues(body),
-          errors: formErrors(err),
-        });
-        return formFailed(request, session, form, errorStatus(err), () =>
-          personPage(request, session, id, { form, status: errorStatus(err) }),
-        );
-      }
+      return submitRecordForm(
+        ctx,
+        request,
+        session,
+        body,
+        { ...editForm(id), customSpecs },
+        () => {
+          const user = updateUser(ctx, id, parseForm(body, [...PERSON_FIELDS, ...customSpecs]), uiActor(session));
+          return { to: `/people/${id}`, message: `${personName(user)} saved.` };
+        },
+        (form, status) => personPage(request, session, id, { form, status }),
+      );
     })
     .post("/people/:id/delete", ({ request, params, body }) => {
       const session = requireSession(ctx, request);
       const id = pathId(params.id, "person");
-      const typed = queryString((body as Record<string, unknown> | undefined)?.reassign_to);
-      try {
-        const reassignTo = typed.trim() ? resolveUserRef(db, typed, "reassign_to") : undefined;
-        const person = getUser(ctx, id);
-        deleteUser(db, events, id, uiActor(session), { reassignTo });
-        const handed = reassignTo ? " Their tickets were handed over." : "";
-        return redirect(request, "/people", [
-          flashCookie(ctx, { kind: "success", message: `${personName(person)} deleted.${handed}` }),
-        ]);
-      } catch (err) {
-        if (!isErrorOf(err, "conflict", "invalid")) throw err;
-        const person = getUser(ctx, id);
-        const needsTickets = err.kind === "conflict" && Array.isArray(err.details);
-        const del = deleteView(person, {
-          needsReassign: true,
-          conflict: needsTickets
-            ? `${personName(person)} is customer or owner of tickets. Name who takes them over, then delete.`
-            : err.kind === "conflict"
-              ? err.message
-              : null,
-          reassignValue: typed,
-          reassignError: err.kind === "invalid" ? (formErrors(err).reassign_to ?? err.message) : null,
-        });
-        if (htmxTarget(request) === "delete-zone")
-          return html(renderFragment("delete-record", { del }, session.csrfToken), { status: errorStatus(err) });
-        return personPage(request, session, id, { del, status: errorStatus(err) });
-      }
+      return submitDelete(ctx, deletion, request, session, id, body, (del, status) =>
+        personPage(request, session, id, { del, status }),
+      );
     });
 }
