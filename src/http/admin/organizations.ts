@@ -1,4 +1,3 @@
-import { pathId } from "../params";
 import { Elysia } from "elysia";
 import { listCustomFields } from "../../domain/custom-fields";
 import {
@@ -14,14 +13,21 @@ import {
 } from "../../domain/organizations";
 import type { SessionInfo } from "../../domain/sessions";
 import { listTickets } from "../../domain/tickets";
-import { describeUsers, listUsers } from "../../domain/users";
+import { listUsers } from "../../domain/users";
 import { requireSession } from "../auth";
 import type { AppContext } from "../context";
-import { customFieldSpecs, formView, parseForm, submitRecordForm, uiActor, type FieldSpec } from "./forms";
+import { customFieldSpecs, formView, uiActor, type FieldSpec } from "./forms";
 import { listQuery, listResponse, PAGE_SIZE, type ListSpec } from "./lists";
-import { customEntries, detailRows, personName, shortTime, ticketRow, timelineEntries } from "./present";
+import { customEntries, detailRows, personName, shortTime, ticketRow } from "./present";
 import { adminPage } from "./render";
-import { deleteZone, submitDelete, type ReassigningDelete } from "./reassigning-delete";
+import {
+  deleteZone,
+  recordForm,
+  recordRoutes,
+  recordTimeline,
+  type RecordKind,
+  type RecordPageExtra,
+} from "./record-pages";
 
 const ORGANIZATION_FIELDS: FieldSpec[] = [
   { name: "name", label: "Name", kind: "text", required: true, autocomplete: "off" },
@@ -61,22 +67,18 @@ export function organizationPages(ctx: AppContext) {
   const { db, events } = ctx;
   const customSpecsOf = () => customFieldSpecs(listCustomFields(db, "organization"));
 
-  const newForm = {
-    action: "/organizations",
-    submitLabel: "Create organization",
-    cancelHref: "/organizations",
-    specs: ORGANIZATION_FIELDS,
-  };
-  const editForm = (id: number) => ({
-    action: `/organizations/${id}`,
-    submitLabel: "Save changes",
-    specs: ORGANIZATION_FIELDS,
-  });
-
-  const deletion: ReassigningDelete<OrganizationJson> = {
+  const organizationKind: RecordKind<OrganizationJson> = {
     what: "organization",
     list: "/organizations",
+    listLabel: "Organizations",
+    section: "organizations",
     name: (o) => o.name,
+    fields: ORGANIZATION_FIELDS,
+    customSpecs: customSpecsOf,
+    newValues: { active: true, shared: true },
+    create: (input, session) => createOrganization(db, events, input, uiActor(session)),
+    update: (id, input, session) => updateOrganization(db, events, id, input, uiActor(session)),
+    page: (request, session, id, extra) => orgPage(request, session, id, extra),
     explain: "Its members stay, without an organization. Its tickets must move to another organization first.",
     reassignLabel: "Move its tickets to (organization id or name)",
     reassignHelp: "Each ticket then belongs to that organization.",
@@ -87,22 +89,12 @@ export function organizationPages(ctx: AppContext) {
     remove: (id, session, reassignTo) => deleteOrganization(db, events, id, uiActor(session), { reassignTo }),
   };
 
-  const orgPage = (
-    request: Request,
-    session: SessionInfo,
-    id: number,
-    extra: { form?: unknown; del?: unknown; status?: number } = {},
-  ) => {
+  const orgPage = (request: Request, session: SessionInfo, id: number, extra: RecordPageExtra = {}) => {
     const o = getOrganization(db, id);
     const fields = listCustomFields(db, "organization");
     const provenance = getOrganizationProvenance(db, id);
     const members = listUsers(ctx, { organization_id: id, sort: "name", limit: 50 });
     const tickets = listTickets(db, { organization_id: id, limit: 20 });
-    const history = events.history("organization", id);
-    const actors = describeUsers(
-      db,
-      history.map((e) => e.actorId),
-    );
     const builtIn = ORGANIZATION_FIELDS.map((f) => ({
       name: f.name,
       label: f.label,
@@ -115,12 +107,12 @@ export function organizationPages(ctx: AppContext) {
       members: members.data.map((u) => ({ id: u.id, name: personName(u), email: u.email })),
       moreMembers: members.next_cursor ? `/people?q=${encodeURIComponent(o.name)}` : null,
       tickets: tickets.data.map(ticketRow),
-      timeline: timelineEntries(history, actors, {
+      timeline: recordTimeline(ctx, "organization", id, {
         ...LABELS,
         ...Object.fromEntries(fields.map((f) => [f.name, f.label])),
       }),
-      form: extra.form ?? formView({ ...editForm(id), customSpecs: customSpecsOf(), values: o }),
-      del: extra.del ?? deleteZone(deletion, o),
+      form: extra.form ?? formView({ ...recordForm(organizationKind, id), customSpecs: customSpecsOf(), values: o }),
+      del: extra.del ?? deleteZone(organizationKind, o),
     };
     return adminPage(ctx, request, session, "organization", data, {
       title: o.name,
@@ -128,16 +120,6 @@ export function organizationPages(ctx: AppContext) {
       status: extra.status,
     });
   };
-
-  const newPage = (request: Request, session: SessionInfo, form: unknown, status = 200) =>
-    adminPage(
-      ctx,
-      request,
-      session,
-      "record-new",
-      { heading: "New organization", back: { href: "/organizations", label: "Organizations" }, form },
-      { title: "New organization", section: "organizations", status },
-    );
 
   return new Elysia()
     .get("/organizations", ({ request, query }) => {
@@ -159,57 +141,5 @@ export function organizationPages(ctx: AppContext) {
       ]);
       return listResponse(ctx, request, session, LIST, q, { rows, nextCursor: page.next_cursor });
     })
-    .get("/organizations/new", ({ request }) => {
-      const session = requireSession(ctx, request);
-      return newPage(
-        request,
-        session,
-        formView({ ...newForm, customSpecs: customSpecsOf(), values: { active: true, shared: true } }),
-      );
-    })
-    .post("/organizations", ({ request, body }) => {
-      const session = requireSession(ctx, request);
-      const customSpecs = customSpecsOf();
-      return submitRecordForm(
-        ctx,
-        request,
-        session,
-        body,
-        { ...newForm, customSpecs },
-        () => {
-          const input = parseForm(body, [...ORGANIZATION_FIELDS, ...customSpecs]);
-          const org = createOrganization(db, events, input, uiActor(session));
-          return { to: `/organizations/${org.id}`, message: `${org.name} created.` };
-        },
-        (form, status) => newPage(request, session, form, status),
-      );
-    })
-    .get("/organizations/:id", ({ request, params }) =>
-      orgPage(request, requireSession(ctx, request), pathId(params.id, "organization")),
-    )
-    .post("/organizations/:id", ({ request, params, body }) => {
-      const session = requireSession(ctx, request);
-      const id = pathId(params.id, "organization");
-      const customSpecs = customSpecsOf();
-      return submitRecordForm(
-        ctx,
-        request,
-        session,
-        body,
-        { ...editForm(id), customSpecs },
-        () => {
-          const input = parseForm(body, [...ORGANIZATION_FIELDS, ...customSpecs]);
-          const org = updateOrganization(db, events, id, input, uiActor(session));
-          return { to: `/organizations/${id}`, message: `${org.name} saved.` };
-        },
-        (form, status) => orgPage(request, session, id, { form, status }),
-      );
-    })
-    .post("/organizations/:id/delete", ({ request, params, body }) => {
-      const session = requireSession(ctx, request);
-      const id = pathId(params.id, "organization");
-      return submitDelete(ctx, deletion, request, session, id, body, (del, status) =>
-        orgPage(request, session, id, { del, status }),
-      );
-    });
+    .use(recordRoutes(ctx, organizationKind));
 }

@@ -1,4 +1,3 @@
-import { pathId } from "../params";
 import type { ClearbitEnrichment } from "../../enrichment/clearbit";
 import { Elysia } from "elysia";
 import { listCustomFields } from "../../domain/custom-fields";
@@ -8,7 +7,6 @@ import { listTickets } from "../../domain/tickets";
 import {
   createUser,
   deleteUser,
-  describeUsers,
   getUser,
   getUserProvenance,
   listUsers,
@@ -19,12 +17,19 @@ import {
 } from "../../domain/users";
 import { requireSession } from "../auth";
 import type { AppContext } from "../context";
-import { customFieldSpecs, formView, parseForm, submitRecordForm, uiActor, type FieldSpec } from "./forms";
+import { customFieldSpecs, formView, uiActor, type FieldSpec } from "./forms";
 import { listQuery, listResponse, PAGE_SIZE, type ListSpec } from "./lists";
-import { customEntries, detailRows, personName, shortTime, ticketRow, timelineEntries } from "./present";
+import { customEntries, detailRows, personName, shortTime, ticketRow } from "./present";
 import { personEnrichmentView } from "../../enrichment/admin";
 import { adminPage } from "./render";
-import { deleteZone, submitDelete, type ReassigningDelete } from "./reassigning-delete";
+import {
+  deleteZone,
+  recordForm,
+  recordRoutes,
+  recordTimeline,
+  type RecordKind,
+  type RecordPageExtra,
+} from "./record-pages";
 
 /**
  * The person form: user columns (domain/users.ts COLUMN_OF) in reading order with labels. It differs
@@ -99,13 +104,19 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
     options: listOrganizations(db, { limit: 500 }).data.map((o) => o.name),
   });
 
-  const newForm = { action: "/people", submitLabel: "Create person", cancelHref: "/people", specs: PERSON_FIELDS };
-  const editForm = (id: number) => ({ action: `/people/${id}`, submitLabel: "Save changes", specs: PERSON_FIELDS });
-
-  const deletion: ReassigningDelete<UserJson> = {
+  const people: RecordKind<UserJson> = {
     what: "person",
     list: "/people",
+    listLabel: "People",
+    section: "people",
     name: personName,
+    fields: PERSON_FIELDS,
+    customSpecs: () => specsOf().customSpecs,
+    newValues: { active: true },
+    newPageData: () => ({ datalist: orgOptions() }),
+    create: (input, session) => createUser(ctx, input, uiActor(session)),
+    update: (id, input, session) => updateUser(ctx, id, input, uiActor(session)),
+    page: (request, session, id, extra) => personPage(request, session, id, extra),
     explain:
       "Their change history stays in the event feed. " +
       "Tickets they are customer or owner of must go to someone else first.",
@@ -118,12 +129,7 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
     remove: (id, session, reassignTo) => deleteUser(db, events, id, uiActor(session), { reassignTo }),
   };
 
-  const personPage = (
-    request: Request,
-    session: SessionInfo,
-    id: number,
-    extra: { form?: unknown; del?: unknown; status?: number } = {},
-  ) => {
+  const personPage = (request: Request, session: SessionInfo, id: number, extra: RecordPageExtra = {}) => {
     const p = getUser(ctx, id);
     const { fields, customSpecs } = specsOf();
     const provenance = getUserProvenance(db, id);
@@ -149,11 +155,6 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
       { name: "active", label: "Active", value: p.active },
     ];
     const tickets = listTickets(db, { customer_id: id, limit: 20 });
-    const history = events.history("user", id);
-    const actors = describeUsers(
-      db,
-      history.map((e) => e.actorId),
-    );
     const labels = { ...DETAIL_LABELS, ...Object.fromEntries(fields.map((f) => [f.name, f.label])) };
     const data = {
       person: {
@@ -168,9 +169,9 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
       custom: { details: detailRows(customEntries(fields, p), provenance) },
       tickets: tickets.data.map(ticketRow),
       moreTickets: tickets.next_cursor !== null,
-      timeline: timelineEntries(history, actors, labels),
-      form: extra.form ?? formView({ ...editForm(id), customSpecs, values: p }),
-      del: extra.del ?? deleteZone(deletion, p),
+      timeline: recordTimeline(ctx, "user", id, labels),
+      form: extra.form ?? formView({ ...recordForm(people, id), customSpecs, values: p }),
+      del: extra.del ?? deleteZone(people, p),
       datalist: orgOptions(),
       enrichment: personEnrichmentView(ctx, clearbit, id),
     };
@@ -180,16 +181,6 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
       status: extra.status,
     });
   };
-
-  const newPage = (request: Request, session: SessionInfo, form: unknown, status = 200) =>
-    adminPage(
-      ctx,
-      request,
-      session,
-      "record-new",
-      { heading: "New person", back: { href: "/people", label: "People" }, form, datalist: orgOptions() },
-      { title: "New person", section: "people", status },
-    );
 
   return new Elysia()
     .get("/people", ({ request, query }) => {
@@ -212,52 +203,5 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
       ]);
       return listResponse(ctx, request, session, LIST, q, { rows, nextCursor: page.next_cursor });
     })
-    .get("/people/new", ({ request }) => {
-      const session = requireSession(ctx, request);
-      const { customSpecs } = specsOf();
-      return newPage(request, session, formView({ ...newForm, customSpecs, values: { active: true } }));
-    })
-    .post("/people", ({ request, body }) => {
-      const session = requireSession(ctx, request);
-      const { customSpecs } = specsOf();
-      return submitRecordForm(
-        ctx,
-        request,
-        session,
-        body,
-        { ...newForm, customSpecs },
-        () => {
-          const user = createUser(ctx, parseForm(body, [...PERSON_FIELDS, ...customSpecs]), uiActor(session));
-          return { to: `/people/${user.id}`, message: `${personName(user)} created.` };
-        },
-        (form, status) => newPage(request, session, form, status),
-      );
-    })
-    .get("/people/:id", ({ request, params }) =>
-      personPage(request, requireSession(ctx, request), pathId(params.id, "person")),
-    )
-    .post("/people/:id", ({ request, params, body }) => {
-      const session = requireSession(ctx, request);
-      const id = pathId(params.id, "person");
-      const { customSpecs } = specsOf();
-      return submitRecordForm(
-        ctx,
-        request,
-        session,
-        body,
-        { ...editForm(id), customSpecs },
-        () => {
-          const user = updateUser(ctx, id, parseForm(body, [...PERSON_FIELDS, ...customSpecs]), uiActor(session));
-          return { to: `/people/${id}`, message: `${personName(user)} saved.` };
-        },
-        (form, status) => personPage(request, session, id, { form, status }),
-      );
-    })
-    .post("/people/:id/delete", ({ request, params, body }) => {
-      const session = requireSession(ctx, request);
-      const id = pathId(params.id, "person");
-      return submitDelete(ctx, deletion, request, session, id, body, (del, status) =>
-        personPage(request, session, id, { del, status }),
-      );
-    });
+    .use(recordRoutes(ctx, people));
 }
