@@ -11,6 +11,7 @@ import {
   getOrganizationRow,
   organizationJson,
   parseOrganizationInput,
+  type OrganizationRow,
   updateOrganizationIn,
 } from "../domain/organizations";
 import {
@@ -21,6 +22,7 @@ import {
   updateUserIn,
   USER_FIELDS,
   userJson,
+  type UserRow,
 } from "../domain/users";
 import { CsvError, csvLine, unguard } from "./csv";
 
@@ -234,6 +236,36 @@ function parseBoolean(v: string): boolean | string {
   return v;
 }
 
+/** How rows of one kind are matched to a record (by id, else by a natural key), then saved. */
+type Importer<R extends { id: number }> = {
+  parse: (tx: Tx, input: unknown, fields: CustomField[]) => { data: Record<string, unknown> };
+  byId: (tx: Tx, id: number) => R;
+  /** The record a row without an id updates: the same email, the same name. */
+  byKey: (tx: Tx, data: Record<string, unknown>) => R | undefined;
+  create: (tx: Tx, feed: EventFeed, data: Record<string, unknown>, fields: CustomField[], actor: Actor) => R;
+  update: (tx: Tx, feed: EventFeed, row: R, data: Record<string, unknown>, fields: CustomField[], actor: Actor) => R;
+  /** What the preview calls the record. */
+  label: (row: R) => string;
+};
+
+const USER_IMPORTER: Importer<UserRow> = {
+  parse: parseUserInput,
+  byId: getUserRow,
+  byKey: (tx, data) => (typeof data.email === "string" ? findUserByEmail(tx, data.email) : undefined),
+  create: createUserIn,
+  update: updateUserIn,
+  label: (row) => row.email ?? row.login,
+};
+
+const ORGANIZATION_IMPORTER: Importer<OrganizationRow> = {
+  parse: parseOrganizationInput,
+  byId: getOrganizationRow,
+  byKey: (tx, data) => (typeof data.name === "string" ? findOrganizationByName(tx, data.name) : undefined),
+  create: createOrganizationIn,
+  update: updateOrganizationIn,
+  label: (row) => row.name,
+};
+
 function applyRow(
   tx: Tx,
   feed: EventFeed,
@@ -247,36 +279,29 @@ function applyRow(
   const { id, ...rest } = input;
   if (id !== undefined && (!Number.isInteger(id) || (id as number) <= 0))
     throw new ValidationError([{ field: "id", message: "must be a positive whole number" }]);
-  let action: "create" | "update" | "unchanged";
-  let rowId: number;
-  let label: string;
-  if (kind === "user") {
-    const { data } = parseUserInput(tx, rest, fields);
-    const existing =
-      id !== undefined
-        ? getUserRow(tx, id as number)
-        : typeof data.email === "string"
-          ? findUserByEmail(tx, data.email)
-          : undefined;
-    const row = existing
-      ? updateUserIn(tx, feed, existing, data, fields, actor)
-      : createUserIn(tx, feed, data, fields, actor);
-    action = !existing ? "create" : row === existing ? "unchanged" : "update";
-    [rowId, label] = [row.id, row.email ?? row.login];
-  } else {
-    const { data } = parseOrganizationInput(tx, rest, fields);
-    const existing =
-      id !== undefined
-        ? getOrganizationRow(tx, id as number)
-        : typeof data.name === "string"
-          ? findOrganizationByName(tx, data.name)
-          : undefined;
-    const row = existing
-      ? updateOrganizationIn(tx, feed, existing, data, fields, actor)
-      : createOrganizationIn(tx, feed, data, fields, actor);
-    action = !existing ? "create" : row === existing ? "unchanged" : "update";
-    [rowId, label] = [row.id, row.name];
-  }
+  const { action, rowId, label } =
+    kind === "user"
+      ? saveRow(USER_IMPORTER, tx, feed, id as number | undefined, rest, fields, actor)
+      : saveRow(ORGANIZATION_IMPORTER, tx, feed, id as number | undefined, rest, fields, actor);
   report[action === "create" ? "created" : action === "update" ? "updated" : "unchanged"]++;
   if (report.preview.length < PREVIEW_ROWS) report.preview.push({ line, action, id: rowId, label });
+}
+
+/** Creates the record or updates the one the row names; an update that changes nothing answers the same row. */
+function saveRow<R extends { id: number }>(
+  importer: Importer<R>,
+  tx: Tx,
+  feed: EventFeed,
+  id: number | undefined,
+  input: Record<string, unknown>,
+  fields: CustomField[],
+  actor: Actor,
+) {
+  const { data } = importer.parse(tx, input, fields);
+  const existing = id !== undefined ? importer.byId(tx, id) : importer.byKey(tx, data);
+  const row = existing
+    ? importer.update(tx, feed, existing, data, fields, actor)
+    : importer.create(tx, feed, data, fields, actor);
+  const action: "create" | "update" | "unchanged" = !existing ? "create" : row === existing ? "unchanged" : "update";
+  return { action, rowId: row.id, label: importer.label(row) };
 }

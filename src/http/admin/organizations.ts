@@ -1,4 +1,3 @@
-import { Elysia } from "elysia";
 import { listCustomFields } from "../../domain/custom-fields";
 import {
   createOrganization,
@@ -14,10 +13,9 @@ import {
 import type { SessionInfo } from "../../domain/sessions";
 import { listTickets } from "../../domain/tickets";
 import { listUsers } from "../../domain/users";
-import { requireSession } from "../auth";
 import type { AppContext } from "../context";
 import { customFieldSpecs, formView, uiActor, type FieldSpec } from "./forms";
-import { listQuery, listResponse, PAGE_SIZE, type ListSpec } from "./lists";
+import { pageQuery, type ListSpec } from "./lists";
 import { customEntries, detailRows, personName, shortTime, ticketRow } from "./present";
 import { adminPage } from "./render";
 import {
@@ -68,6 +66,18 @@ export function organizationPages(ctx: AppContext) {
   const customSpecsOf = () => customFieldSpecs(listCustomFields(db, "organization"));
 
   const organizationKind: RecordKind<OrganizationJson> = {
+    listSpec: LIST,
+    listPage: (q) => {
+      const page = listOrganizations(db, pageQuery<OrganizationListQuery["sort"]>(q));
+      const rows = page.data.map((o) => [
+        { text: o.name, href: `/organizations/${o.id}`, sub: o.active ? null : "inactive" },
+        { text: o.domain ?? "" },
+        { text: String(o.member_count), cls: "num" },
+        { text: shortTime(o.created_at), cls: "nowrap" },
+        { text: shortTime(o.updated_at), cls: "nowrap" },
+      ]);
+      return { rows, nextCursor: page.next_cursor };
+    },
     what: "organization",
     list: "/organizations",
     listLabel: "Organizations",
@@ -121,25 +131,5 @@ export function organizationPages(ctx: AppContext) {
     });
   };
 
-  return new Elysia()
-    .get("/organizations", ({ request, query }) => {
-      const session = requireSession(ctx, request);
-      const q = listQuery(LIST, query);
-      const page = listOrganizations(db, {
-        q: q.q || undefined,
-        sort: q.sort as OrganizationListQuery["sort"],
-        order: q.order,
-        cursor: q.cursor,
-        limit: PAGE_SIZE,
-      });
-      const rows = page.data.map((o) => [
-        { text: o.name, href: `/organizations/${o.id}`, sub: o.active ? null : "inactive" },
-        { text: o.domain ?? "" },
-        { text: String(o.member_count), cls: "num" },
-        { text: shortTime(o.created_at), cls: "nowrap" },
-        { text: shortTime(o.updated_at), cls: "nowrap" },
-      ]);
-      return listResponse(ctx, request, session, LIST, q, { rows, nextCursor: page.next_cursor });
-    })
-    .use(recordRoutes(ctx, organizationKind));
+  return recordRoutes(ctx, organizationKind);
 }

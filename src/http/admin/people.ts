@@ -1,5 +1,4 @@
 import type { ClearbitEnrichment } from "../../enrichment/clearbit";
-import { Elysia } from "elysia";
 import { listCustomFields } from "../../domain/custom-fields";
 import type { SessionInfo } from "../../domain/sessions";
 import { listOrganizations } from "../../domain/organizations";
@@ -15,10 +14,9 @@ import {
   type UserJson,
   type UserListQuery,
 } from "../../domain/users";
-import { requireSession } from "../auth";
 import type { AppContext } from "../context";
 import { customFieldSpecs, formView, uiActor, type FieldSpec } from "./forms";
-import { listQuery, listResponse, PAGE_SIZE, type ListSpec } from "./lists";
+import { pageQuery, type ListSpec } from "./lists";
 import { customEntries, detailRows, personName, shortTime, ticketRow } from "./present";
 import { personEnrichmentView } from "../../enrichment/admin";
 import { adminPage } from "./render";
@@ -105,6 +103,19 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
   });
 
   const people: RecordKind<UserJson> = {
+    listSpec: LIST,
+    listPage: (q) => {
+      const page = listUsers(ctx, pageQuery<UserListQuery["sort"]>(q));
+      const rows = page.data.map((u) => [
+        { text: personName(u), href: `/people/${u.id}`, sub: u.vip ? "VIP" : null },
+        { text: u.email ?? "" },
+        { text: u.organization ?? "", href: u.organization_id ? `/organizations/${u.organization_id}` : null },
+        { text: shortTime(u.created_at), cls: "nowrap" },
+        { text: shortTime(u.updated_at), cls: "nowrap" },
+        { text: shortTime(u.last_seen_at), cls: "nowrap" },
+      ]);
+      return { rows, nextCursor: page.next_cursor };
+    },
     what: "person",
     list: "/people",
     listLabel: "People",
@@ -182,26 +193,5 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
     });
   };
 
-  return new Elysia()
-    .get("/people", ({ request, query }) => {
-      const session = requireSession(ctx, request);
-      const q = listQuery(LIST, query);
-      const page = listUsers(ctx, {
-        q: q.q || undefined,
-        sort: q.sort as UserListQuery["sort"],
-        order: q.order,
-        cursor: q.cursor,
-        limit: PAGE_SIZE,
-      });
-      const rows = page.data.map((u) => [
-        { text: personName(u), href: `/people/${u.id}`, sub: u.vip ? "VIP" : null },
-        { text: u.email ?? "" },
-        { text: u.organization ?? "", href: u.organization_id ? `/organizations/${u.organization_id}` : null },
-        { text: shortTime(u.created_at), cls: "nowrap" },
-        { text: shortTime(u.updated_at), cls: "nowrap" },
-        { text: shortTime(u.last_seen_at), cls: "nowrap" },
-      ]);
-      return listResponse(ctx, request, session, LIST, q, { rows, nextCursor: page.next_cursor });
-    })
-    .use(recordRoutes(ctx, people));
+  return recordRoutes(ctx, people);
 }

@@ -17,6 +17,7 @@ import {
   submitRecordForm,
   type FieldSpec,
 } from "./forms";
+import { listQuery, listResponse, type Cell, type ListQuery, type ListSpec } from "./lists";
 import { timelineEntries } from "./present";
 import { adminPage } from "./render";
 import { requireSession } from "../auth";
@@ -111,6 +112,9 @@ export function submitDelete<T extends { id: number }>(
  * saved and named, its page, and how it is deleted.
  */
 export type RecordKind<T extends { id: number }> = ReassigningDelete<T> & {
+  listSpec: ListSpec;
+  /** One page of the list's rows for a query. */
+  listPage: (q: ListQuery) => { rows: Cell[][]; nextCursor: string | null };
   section: string;
   /** The list's title, the new-record page's way back. */
   listLabel: string;
@@ -151,7 +155,7 @@ export const recordForm = <T extends { id: number }>(kind: RecordKind<T>, id?: n
     ? { action: kind.list, submitLabel: `Create ${kind.what}`, cancelHref: kind.list, specs: kind.fields }
     : { action: `${kind.list}/${id}`, submitLabel: "Save changes", specs: kind.fields };
 
-/** The routes of a record kind beyond its list: the new-record page, create, the record's page, save and delete. */
+/** The routes of a record kind: its list, the new-record page, create, the record's page, save and delete. */
 export function recordRoutes<T extends { id: number }>(ctx: AppContext, kind: RecordKind<T>) {
   const newPage = (request: Request, session: SessionInfo, form: unknown, status = 200) =>
     adminPage(
@@ -171,6 +175,11 @@ export function recordRoutes<T extends { id: number }>(ctx: AppContext, kind: Re
   const idOf = (params: Record<string, string | undefined>) => pathId(params.id ?? "", kind.what);
 
   return new Elysia()
+    .get(kind.list, ({ request, query }) => {
+      const session = requireSession(ctx, request);
+      const q = listQuery(kind.listSpec, query);
+      return listResponse(ctx, request, session, kind.listSpec, q, kind.listPage(q));
+    })
     .get(`${kind.list}/new`, ({ request }) => {
       const session = requireSession(ctx, request);
       const form = formView({ ...recordForm(kind), customSpecs: kind.customSpecs(), values: kind.newValues });
