@@ -236,33 +236,29 @@ function parseBoolean(v: string): boolean | string {
   return v;
 }
 
-/** How rows of one kind are matched to a record (by id, else by a natural key), then saved. */
+/** How rows of one kind are parsed, matched to a record, written and named in the preview. */
 type Importer<R extends { id: number }> = {
   parse: (tx: Tx, input: unknown, fields: CustomField[]) => { data: Record<string, unknown> };
-  byId: (tx: Tx, id: number) => R;
-  /** The record a row without an id updates: the same email, the same name. */
-  byKey: (tx: Tx, data: Record<string, unknown>) => R | undefined;
-  create: (tx: Tx, feed: EventFeed, data: Record<string, unknown>, fields: CustomField[], actor: Actor) => R;
-  update: (tx: Tx, feed: EventFeed, row: R, data: Record<string, unknown>, fields: CustomField[], actor: Actor) => R;
-  /** What the preview calls the record. */
+  /** A row with an id updates that record; one without updates the record with the same key (email, name). */
+  find: { byId: (tx: Tx, id: number) => R; key: string; byKey: (tx: Tx, value: string) => R | undefined };
+  write: {
+    create: (tx: Tx, feed: EventFeed, data: Record<string, unknown>, fields: CustomField[], actor: Actor) => R;
+    update: (tx: Tx, feed: EventFeed, row: R, data: Record<string, unknown>, fields: CustomField[], actor: Actor) => R;
+  };
   label: (row: R) => string;
 };
 
 const USER_IMPORTER: Importer<UserRow> = {
   parse: parseUserInput,
-  byId: getUserRow,
-  byKey: (tx, data) => (typeof data.email === "string" ? findUserByEmail(tx, data.email) : undefined),
-  create: createUserIn,
-  update: updateUserIn,
+  find: { byId: getUserRow, key: "email", byKey: findUserByEmail },
+  write: { create: createUserIn, update: updateUserIn },
   label: (row) => row.email ?? row.login,
 };
 
 const ORGANIZATION_IMPORTER: Importer<OrganizationRow> = {
   parse: parseOrganizationInput,
-  byId: getOrganizationRow,
-  byKey: (tx, data) => (typeof data.name === "string" ? findOrganizationByName(tx, data.name) : undefined),
-  create: createOrganizationIn,
-  update: updateOrganizationIn,
+  find: { byId: getOrganizationRow, key: "name", byKey: findOrganizationByName },
+  write: { create: createOrganizationIn, update: updateOrganizationIn },
   label: (row) => row.name,
 };
 
@@ -298,10 +294,12 @@ function saveRow<R extends { id: number }>(
   actor: Actor,
 ) {
   const { data } = importer.parse(tx, input, fields);
-  const existing = id !== undefined ? importer.byId(tx, id) : importer.byKey(tx, data);
+  const { byId, key, byKey } = importer.find;
+  const keyValue = data[key];
+  const existing = id !== undefined ? byId(tx, id) : typeof keyValue === "string" ? byKey(tx, keyValue) : undefined;
   const row = existing
-    ? importer.update(tx, feed, existing, data, fields, actor)
-    : importer.create(tx, feed, data, fields, actor);
+    ? importer.write.update(tx, feed, existing, data, fields, actor)
+    : importer.write.create(tx, feed, data, fields, actor);
   const action: "create" | "update" | "unchanged" = !existing ? "create" : row === existing ? "unchanged" : "update";
   return { action, rowId: row.id, label: importer.label(row) };
 }

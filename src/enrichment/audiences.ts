@@ -164,14 +164,18 @@ export class Audiences {
 
   /** Every member loses the audience's property (the audience goes, or its property is renamed). */
   private recordMembersLeaving(tx: Tx, a: Audience): void {
-    for (const userId of memberIds(tx, a.id))
-      this.feed.record(tx, {
-        type: "user.updated",
-        objectType: "user",
-        objectId: userId,
-        changes: { [a.key]: [true, null] },
-        actor: SYSTEM,
-      });
+    for (const userId of memberIds(tx, a.id)) this.recordPropertyChange(tx, userId, a.key, true, null);
+  }
+
+  /** A user's audience property changed: joined (true), left (false) or gone with its audience (null). */
+  private recordPropertyChange(tx: Tx, userId: number, key: string, from: boolean, to: boolean | null): void {
+    this.feed.record(tx, {
+      type: "user.updated",
+      objectType: "user",
+      objectId: userId,
+      changes: { [key]: [from, to] },
+      actor: SYSTEM,
+    });
   }
 
   create(input: unknown): Audience {
@@ -244,13 +248,7 @@ export class Audiences {
       tx.delete(audienceMembers)
         .where(and(eq(audienceMembers.audienceId, a.id), eq(audienceMembers.userId, userId)))
         .run();
-    this.feed.record(tx, {
-      type: "user.updated",
-      objectType: "user",
-      objectId: userId,
-      changes: { [a.key]: [was, now] },
-      actor: SYSTEM,
-    });
+    this.recordPropertyChange(tx, userId, a.key, was, now);
     return 1;
   }
 

@@ -123,17 +123,12 @@ export function customFieldPages(ctx: AppContext) {
     .get("/custom-fields", ({ request }) => listPage(request, requireSession(ctx, request)))
     .post("/custom-fields", ({ request, body }) => {
       const session = requireSession(ctx, request);
-      return submitRecordForm(
-        ctx,
-        request,
-        session,
-        body,
-        newForm,
-        () => {
-          const f = createCustomField(db, events, parseForm(body, NEW_FIELD), uiActor(session));
-          return { to: "/custom-fields", message: `Field ${f.label} added to ${OBJECTS[f.objectType].toLowerCase()}.` };
-        },
-        (form, status) => listPage(request, session, form, status),
+      const save = () => {
+        const f = createCustomField(db, events, parseForm(body, NEW_FIELD), uiActor(session));
+        return { to: "/custom-fields", message: `Field ${f.label} added to ${OBJECTS[f.objectType].toLowerCase()}.` };
+      };
+      return submitRecordForm(ctx, request, session, body, newForm, save, (form, status) =>
+        listPage(request, session, form, status),
       );
     })
     .get("/custom-fields/:id", ({ request, params }) =>
@@ -143,17 +138,12 @@ export function customFieldPages(ctx: AppContext) {
       const session = requireSession(ctx, request);
       const id = pathId(params.id, "custom field");
       const specs = editSpecs(getCustomField(db, id));
-      return submitRecordForm(
-        ctx,
-        request,
-        session,
-        body,
-        editForm(id, specs),
-        () => {
-          const f = updateCustomField(db, events, id, parseForm(body, specs), uiActor(session));
-          return { to: "/custom-fields", message: `Field ${f.label} saved.` };
-        },
-        (form, status) => fieldPage(request, session, id, form, status),
+      const save = () => {
+        const f = updateCustomField(db, events, id, parseForm(body, specs), uiActor(session));
+        return { to: "/custom-fields", message: `Field ${f.label} saved.` };
+      };
+      return submitRecordForm(ctx, request, session, body, editForm(id, specs), save, (form, status) =>
+        fieldPage(request, session, id, form, status),
       );
     })
     .post("/custom-fields/:id/delete", ({ request, params }) => {

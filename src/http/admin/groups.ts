@@ -79,17 +79,12 @@ export function groupPages(ctx: AppContext) {
     .get("/groups", ({ request }) => listPage(request, requireSession(ctx, request)))
     .post("/groups", ({ request, body }) => {
       const session = requireSession(ctx, request);
-      return submitRecordForm(
-        ctx,
-        request,
-        session,
-        body,
-        newForm,
-        () => {
-          const g = createGroup(db, events, parseForm(body, GROUP_FIELDS), uiActor(session));
-          return { to: "/groups", message: `Group ${g.name} created.` };
-        },
-        (form, status) => listPage(request, session, form, status),
+      const save = () => {
+        const g = createGroup(db, events, parseForm(body, GROUP_FIELDS), uiActor(session));
+        return { to: "/groups", message: `Group ${g.name} created.` };
+      };
+      return submitRecordForm(ctx, request, session, body, newForm, save, (form, status) =>
+        listPage(request, session, form, status),
       );
     })
     .get("/groups/:id", ({ request, params }) =>
@@ -98,17 +93,12 @@ export function groupPages(ctx: AppContext) {
     .post("/groups/:id", ({ request, params, body }) => {
       const session = requireSession(ctx, request);
       const id = pathId(params.id, "group");
-      return submitRecordForm(
-        ctx,
-        request,
-        session,
-        body,
-        editForm(id),
-        () => {
-          const g = updateGroup(db, events, id, parseForm(body, GROUP_FIELDS), uiActor(session));
-          return { to: `/groups/${id}`, message: `Group ${g.name} saved.` };
-        },
-        (form, status) => groupPage(request, session, id, { form, status }),
+      const save = () => {
+        const g = updateGroup(db, events, id, parseForm(body, GROUP_FIELDS), uiActor(session));
+        return { to: `/groups/${id}`, message: `Group ${g.name} saved.` };
+      };
+      return submitRecordForm(ctx, request, session, body, editForm(id), save, (form, status) =>
+        groupPage(request, session, id, { form, status }),
       );
     })
     .post("/groups/:id/delete", ({ request, params }) => {

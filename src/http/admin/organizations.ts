@@ -18,14 +18,7 @@ import { customFieldSpecs, formView, uiActor, type FieldSpec } from "./forms";
 import { pageQuery, type ListSpec } from "./lists";
 import { customEntries, detailRows, personName, shortTime, ticketRow } from "./present";
 import { adminPage } from "./render";
-import {
-  deleteZone,
-  recordForm,
-  recordRoutes,
-  recordTimeline,
-  type RecordKind,
-  type RecordPageExtra,
-} from "./record-pages";
+import * as records from "./record-pages";
 
 const ORGANIZATION_FIELDS: FieldSpec[] = [
   { name: "name", label: "Name", kind: "text", required: true, autocomplete: "off" },
@@ -65,7 +58,7 @@ export function organizationPages(ctx: AppContext) {
   const { db, events } = ctx;
   const customSpecsOf = () => customFieldSpecs(listCustomFields(db, "organization"));
 
-  const organizationKind: RecordKind<OrganizationJson> = {
+  const organizationKind: records.RecordKind<OrganizationJson> = {
     listSpec: LIST,
     listPage: (q) => {
       const page = listOrganizations(db, pageQuery<OrganizationListQuery["sort"]>(q));
@@ -99,7 +92,7 @@ export function organizationPages(ctx: AppContext) {
     remove: (id, session, reassignTo) => deleteOrganization(db, events, id, uiActor(session), { reassignTo }),
   };
 
-  const orgPage = (request: Request, session: SessionInfo, id: number, extra: RecordPageExtra = {}) => {
+  const orgPage = (request: Request, session: SessionInfo, id: number, extra: records.RecordPageExtra = {}) => {
     const o = getOrganization(db, id);
     const fields = listCustomFields(db, "organization");
     const provenance = getOrganizationProvenance(db, id);
@@ -117,12 +110,14 @@ export function organizationPages(ctx: AppContext) {
       members: members.data.map((u) => ({ id: u.id, name: personName(u), email: u.email })),
       moreMembers: members.next_cursor ? `/people?q=${encodeURIComponent(o.name)}` : null,
       tickets: tickets.data.map(ticketRow),
-      timeline: recordTimeline(ctx, "organization", id, {
+      timeline: records.recordTimeline(ctx, "organization", id, {
         ...LABELS,
         ...Object.fromEntries(fields.map((f) => [f.name, f.label])),
       }),
-      form: extra.form ?? formView({ ...recordForm(organizationKind, id), customSpecs: customSpecsOf(), values: o }),
-      del: extra.del ?? deleteZone(organizationKind, o),
+      form:
+        extra.form ??
+        formView({ ...records.recordForm(organizationKind, id), customSpecs: customSpecsOf(), values: o }),
+      del: extra.del ?? records.deleteZone(organizationKind, o),
     };
     return adminPage(ctx, request, session, "organization", data, {
       title: o.name,
@@ -131,5 +126,5 @@ export function organizationPages(ctx: AppContext) {
     });
   };
 
-  return recordRoutes(ctx, organizationKind);
+  return records.recordRoutes(ctx, organizationKind);
 }

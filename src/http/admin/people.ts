@@ -20,14 +20,7 @@ import { pageQuery, type ListSpec } from "./lists";
 import { customEntries, detailRows, personName, shortTime, ticketRow } from "./present";
 import { personEnrichmentView } from "../../enrichment/admin";
 import { adminPage } from "./render";
-import {
-  deleteZone,
-  recordForm,
-  recordRoutes,
-  recordTimeline,
-  type RecordKind,
-  type RecordPageExtra,
-} from "./record-pages";
+import * as records from "./record-pages";
 
 /**
  * The person form: user columns (domain/users.ts COLUMN_OF) in reading order with labels. It differs
@@ -102,7 +95,7 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
     options: listOrganizations(db, { limit: 500 }).data.map((o) => o.name),
   });
 
-  const people: RecordKind<UserJson> = {
+  const people: records.RecordKind<UserJson> = {
     listSpec: LIST,
     listPage: (q) => {
       const page = listUsers(ctx, pageQuery<UserListQuery["sort"]>(q));
@@ -140,7 +133,7 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
     remove: (id, session, reassignTo) => deleteUser(db, events, id, uiActor(session), { reassignTo }),
   };
 
-  const personPage = (request: Request, session: SessionInfo, id: number, extra: RecordPageExtra = {}) => {
+  const personPage = (request: Request, session: SessionInfo, id: number, extra: records.RecordPageExtra = {}) => {
     const p = getUser(ctx, id);
     const { fields, customSpecs } = specsOf();
     const provenance = getUserProvenance(db, id);
@@ -180,9 +173,9 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
       custom: { details: detailRows(customEntries(fields, p), provenance) },
       tickets: tickets.data.map(ticketRow),
       moreTickets: tickets.next_cursor !== null,
-      timeline: recordTimeline(ctx, "user", id, labels),
-      form: extra.form ?? formView({ ...recordForm(people, id), customSpecs, values: p }),
-      del: extra.del ?? deleteZone(people, p),
+      timeline: records.recordTimeline(ctx, "user", id, labels),
+      form: extra.form ?? formView({ ...records.recordForm(people, id), customSpecs, values: p }),
+      del: extra.del ?? records.deleteZone(people, p),
       datalist: orgOptions(),
       enrichment: personEnrichmentView(ctx, clearbit, id),
     };
@@ -193,5 +186,5 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
     });
   };
 
-  return recordRoutes(ctx, people);
+  return records.recordRoutes(ctx, people);
 }

@@ -173,6 +173,30 @@ export function recordRoutes<T extends { id: number }>(ctx: AppContext, kind: Re
     );
   // The paths are built from kind.list, so Elysia cannot type their :id.
   const idOf = (params: Record<string, string | undefined>) => pathId(params.id ?? "", kind.what);
+  /** The form's POST: a new record without `params`, else the record's :id. */
+  const submit = (request: Request, body: unknown, params?: Record<string, string | undefined>) => {
+    const session = requireSession(ctx, request);
+    const id = params ? idOf(params) : undefined;
+    const customSpecs = kind.customSpecs();
+    const save = () => {
+      const input = parseForm(body, [...kind.fields, ...customSpecs]);
+      const record = id === undefined ? kind.create(input, session) : kind.update(id, input, session);
+      return {
+        to: `${kind.list}/${record.id}`,
+        message: `${kind.name(record)} ${id === undefined ? "created" : "saved"}.`,
+      };
+    };
+    return submitRecordForm(
+      ctx,
+      request,
+      session,
+      body,
+      { ...recordForm(kind, id), customSpecs },
+      save,
+      (form, status) =>
+        id === undefined ? newPage(request, session, form, status) : kind.page(request, session, id, { form, status }),
+    );
+  };
 
   return new Elysia()
     .get(kind.list, ({ request, query }) => {
@@ -185,40 +209,9 @@ export function recordRoutes<T extends { id: number }>(ctx: AppContext, kind: Re
       const form = formView({ ...recordForm(kind), customSpecs: kind.customSpecs(), values: kind.newValues });
       return newPage(request, session, form);
     })
-    .post(kind.list, ({ request, body }) => {
-      const session = requireSession(ctx, request);
-      const customSpecs = kind.customSpecs();
-      return submitRecordForm(
-        ctx,
-        request,
-        session,
-        body,
-        { ...recordForm(kind), customSpecs },
-        () => {
-          const record = kind.create(parseForm(body, [...kind.fields, ...customSpecs]), session);
-          return { to: `${kind.list}/${record.id}`, message: `${kind.name(record)} created.` };
-        },
-        (form, status) => newPage(request, session, form, status),
-      );
-    })
+    .post(kind.list, ({ request, body }) => submit(request, body))
     .get(`${kind.list}/:id`, ({ request, params }) => kind.page(request, requireSession(ctx, request), idOf(params)))
-    .post(`${kind.list}/:id`, ({ request, params, body }) => {
-      const session = requireSession(ctx, request);
-      const id = idOf(params);
-      const customSpecs = kind.customSpecs();
-      return submitRecordForm(
-        ctx,
-        request,
-        session,
-        body,
-        { ...recordForm(kind, id), customSpecs },
-        () => {
-          const record = kind.update(id, parseForm(body, [...kind.fields, ...customSpecs]), session);
-          return { to: `${kind.list}/${id}`, message: `${kind.name(record)} saved.` };
-        },
-        (form, status) => kind.page(request, session, id, { form, status }),
-      );
-    })
+    .post(`${kind.list}/:id`, ({ request, params, body }) => submit(request, body, params))
     .post(`${kind.list}/:id/delete`, ({ request, params, body }) => {
       const session = requireSession(ctx, request);
       const id = idOf(params);
