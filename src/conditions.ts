@@ -62,12 +62,19 @@ export type Scope = {
 
 const DAY = 86_400_000;
 
-function valueAt(data: unknown, path: string): unknown {
+/** The value at a dotted path (ticket.customer.email), or undefined; arrays are walked by index unless told not to. */
+export function valueAtPath(data: unknown, path: string, opts: { intoArrays?: boolean } = {}): unknown {
   let v: unknown = data;
   for (const part of path.split(".")) {
-    if (v === null || typeof v !== "object") return undefined;
+    if (v === null || typeof v !== "object" || (opts.intoArrays === false && Array.isArray(v))) return undefined;
     v = (v as Record<string, unknown>)[part];
   }
+  return v;
+}
+
+/** A field's value for a condition: an object with a name (an organization, a state) stands for its name. */
+function valueAt(data: unknown, path: string): unknown {
+  const v = valueAtPath(data, path);
   if (v && typeof v === "object" && !Array.isArray(v) && "name" in v) return (v as { name: unknown }).name;
   return v;
 }

@@ -60,7 +60,10 @@ export async function createSecretBox(rawKey: Uint8Array<ArrayBuffer>): Promise<
   };
 }
 
+/** What pages and API answers show in place of a saved secret. */
+export const SECRET_MASK = "••••••••";
+
 /** How a saved secret is shown back: never the value, only that there is one and its last characters. */
 export function maskSecret(plain: string): string {
-  return plain.length < 20 ? "••••••••" : `••••••••${plain.slice(-4)}`;
+  return plain.length < 20 ? SECRET_MASK : `${SECRET_MASK}${plain.slice(-4)}`;
 }

@@ -8,7 +8,7 @@ import type { DeliveryEngine } from "../delivery";
 import { ROLE_NAMES } from "../domain/roles";
 import { notFound, validate, ValidationError, type FieldIssue } from "../errors";
 import { maskedHeaders, sealSecretHeaders, secretHeadersSchema } from "../delivery/secret-headers";
-import { maskSecret, type SecretBox } from "../secrets";
+import { maskSecret, SECRET_MASK, type SecretBox } from "../secrets";
 import { renderUrl } from "../templates";
 import { checkOperation, renderCall } from "./render";
 import { crmSyncs, type CrmFilter, type CrmOperation } from "./schema";
@@ -112,7 +112,7 @@ export function syncJson(s: CrmSync, secretPlain?: string) {
       type: s.authType,
       username: s.authType === "basic" ? s.authUsername : null,
       secret_set: Boolean(s.authSecret),
-      secret: s.authSecret ? (secretPlain ? maskSecret(secretPlain) : "••••••••") : null,
+      secret: s.authSecret ? (secretPlain ? maskSecret(secretPlain) : SECRET_MASK) : null,
     },
     secret_headers: maskedHeaders(s.secretHeadersSealed),
     allow_self: s.allowSelf,

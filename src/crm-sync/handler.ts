@@ -142,16 +142,7 @@ export function crmSyncHandler(
       const sync = loadSync(p.syncId);
       if (!sync) return;
       if (result === null) {
-        tx.insert(crmSyncSkips)
-          .values({
-            syncId: p.syncId,
-            userId: p.userId,
-            operation: p.op,
-            jobId: job.id,
-            reason: reason ?? "nothing to send",
-            createdAt: new Date(),
-          })
-          .run();
+        recordSkip(tx, p, job.id, reason ?? "nothing to send");
         // A deleted person with nothing to address in the CRM: the bookkeeping ends here.
         if (p.op === "delete" || (p.op === "create" && reason?.includes("deleted"))) links.remove(p.syncId, p.userId);
         return;
@@ -159,20 +150,17 @@ export function crmSyncHandler(
       if (p.op === "create") {
         const { id, note, refused } = readExternalId(sync.uniqueIdPath, result.body);
         links.setExternalId(p.syncId, p.userId, id, note);
-        if (refused)
-          tx.insert(crmSyncSkips)
-            .values({
-              syncId: p.syncId,
-              userId: p.userId,
-              operation: p.op,
-              jobId: job.id,
-              reason: note!,
-              createdAt: new Date(),
-            })
-            .run();
+        if (refused) recordSkip(tx, p, job.id, note!);
       } else if (p.op === "delete") {
         links.remove(p.syncId, p.userId);
       }
     },
   };
+}
+
+/** Why a planned call sent nothing, or what its answer lacked: shown on the sync's page. */
+function recordSkip(tx: Tx, p: CrmJobPayload, jobId: number, reason: string): void {
+  tx.insert(crmSyncSkips)
+    .values({ syncId: p.syncId, userId: p.userId, operation: p.op, jobId, reason, createdAt: new Date() })
+    .run();
 }

@@ -11,6 +11,7 @@ import {
   getOrganizationRow,
   organizationJson,
   parseOrganizationInput,
+  type OrganizationRow,
   updateOrganizationIn,
 } from "../domain/organizations";
 import {
@@ -21,6 +22,7 @@ import {
   updateUserIn,
   USER_FIELDS,
   userJson,
+  type UserRow,
 } from "../domain/users";
 import { CsvError, csvLine, unguard } from "./csv";
 
@@ -54,6 +56,11 @@ const ORG_COLUMNS = [
   "created_at",
   "updated_at",
 ];
+/** A kind's columns: its own, then its custom fields. */
+const columnsOf = (kind: Kind, fields: CustomField[]) => [
+  ...(kind === "user" ? USER_COLUMNS : ORG_COLUMNS),
+  ...fields.map((f) => f.name),
+];
 const BOOLEAN_COLUMNS = new Set(["vip", "verified", "out_of_office", "active", "domain_assignment", "shared"]);
 const READ_ONLY = new Set(["last_seen_at", "created_at", "updated_at", "member_count"]);
 
@@ -62,7 +69,7 @@ export function exportCsv(
   kind: Kind,
 ): ReadableStream<Uint8Array> {
   const fields = listCustomFields(db, kind);
-  const columns = [...(kind === "user" ? USER_COLUMNS : ORG_COLUMNS), ...fields.map((f) => f.name)];
+  const columns = columnsOf(kind, fields);
   const encoder = new TextEncoder();
   let after = 0;
   let headerSent = false;
@@ -103,10 +110,7 @@ export function exportCsv(
 
 /** The columns an import of this kind reads (the export's, less the read-only ones). */
 export function importColumns(db: Db, kind: Kind): string[] {
-  const fields = listCustomFields(db, kind);
-  return [...(kind === "user" ? USER_COLUMNS : ORG_COLUMNS), ...fields.map((f) => f.name)].filter(
-    (c) => !READ_ONLY.has(c),
-  );
+  return columnsOf(kind, listCustomFields(db, kind)).filter((c) => !READ_ONLY.has(c));
 }
 
 export type ImportReport = {
@@ -154,7 +158,7 @@ function importRows(
   if (header.done)
     throw new ValidationError([{ field: "file", message: "is empty: the first line must name the columns" }]);
   const fields = listCustomFields(db, kind);
-  const known = new Set([...(kind === "user" ? USER_COLUMNS : ORG_COLUMNS), ...fields.map((f) => f.name)]);
+  const known = new Set(columnsOf(kind, fields));
   const names = header.value.map((h) => h.trim().toLowerCase());
   const unknown = names.filter((n) => !known.has(n));
   if (unknown.length) throw new ValidationError(unknown.map((n) => ({ field: n, message: "is not a known column" })));
@@ -232,6 +236,32 @@ function parseBoolean(v: string): boolean | string {
   return v;
 }
 
+/** How rows of one kind are parsed, matched to a record, written and named in the preview. */
+type Importer<R extends { id: number }> = {
+  parse: (tx: Tx, input: unknown, fields: CustomField[]) => { data: Record<string, unknown> };
+  /** A row with an id updates that record; one without updates the record with the same key (email, name). */
+  find: { byId: (tx: Tx, id: number) => R; key: string; byKey: (tx: Tx, value: string) => R | undefined };
+  write: {
+    create: (tx: Tx, feed: EventFeed, data: Record<string, unknown>, fields: CustomField[], actor: Actor) => R;
+    update: (tx: Tx, feed: EventFeed, row: R, data: Record<string, unknown>, fields: CustomField[], actor: Actor) => R;
+  };
+  label: (row: R) => string;
+};
+
+const USER_IMPORTER: Importer<UserRow> = {
+  parse: parseUserInput,
+  find: { byId: getUserRow, key: "email", byKey: findUserByEmail },
+  write: { create: createUserIn, update: updateUserIn },
+  label: (row) => row.email ?? row.login,
+};
+
+const ORGANIZATION_IMPORTER: Importer<OrganizationRow> = {
+  parse: parseOrganizationInput,
+  find: { byId: getOrganizationRow, key: "name", byKey: findOrganizationByName },
+  write: { create: createOrganizationIn, update: updateOrganizationIn },
+  label: (row) => row.name,
+};
+
 function applyRow(
   tx: Tx,
   feed: EventFeed,
@@ -245,36 +275,31 @@ function applyRow(
   const { id, ...rest } = input;
   if (id !== undefined && (!Number.isInteger(id) || (id as number) <= 0))
     throw new ValidationError([{ field: "id", message: "must be a positive whole number" }]);
-  let action: "create" | "update" | "unchanged";
-  let rowId: number;
-  let label: string;
-  if (kind === "user") {
-    const { data } = parseUserInput(tx, rest, fields);
-    const existing =
-      id !== undefined
-        ? getUserRow(tx, id as number)
-        : typeof data.email === "string"
-          ? findUserByEmail(tx, data.email)
-          : undefined;
-    const row = existing
-      ? updateUserIn(tx, feed, existing, data, fields, actor)
-      : createUserIn(tx, feed, data, fields, actor);
-    action = !existing ? "create" : row === existing ? "unchanged" : "update";
-    [rowId, label] = [row.id, row.email ?? row.login];
-  } else {
-    const { data } = parseOrganizationInput(tx, rest, fields);
-    const existing =
-      id !== undefined
-        ? getOrganizationRow(tx, id as number)
-        : typeof data.name === "string"
-          ? findOrganizationByName(tx, data.name)
-          : undefined;
-    const row = existing
-      ? updateOrganizationIn(tx, feed, existing, data, fields, actor)
-      : createOrganizationIn(tx, feed, data, fields, actor);
-    action = !existing ? "create" : row === existing ? "unchanged" : "update";
-    [rowId, label] = [row.id, row.name];
-  }
+  const { action, rowId, label } =
+    kind === "user"
+      ? saveRow(USER_IMPORTER, tx, feed, id as number | undefined, rest, fields, actor)
+      : saveRow(ORGANIZATION_IMPORTER, tx, feed, id as number | undefined, rest, fields, actor);
   report[action === "create" ? "created" : action === "update" ? "updated" : "unchanged"]++;
   if (report.preview.length < PREVIEW_ROWS) report.preview.push({ line, action, id: rowId, label });
+}
+
+/** Creates the record or updates the one the row names; an update that changes nothing answers the same row. */
+function saveRow<R extends { id: number }>(
+  importer: Importer<R>,
+  tx: Tx,
+  feed: EventFeed,
+  id: number | undefined,
+  input: Record<string, unknown>,
+  fields: CustomField[],
+  actor: Actor,
+) {
+  const { data } = importer.parse(tx, input, fields);
+  const { byId, key, byKey } = importer.find;
+  const keyValue = data[key];
+  const existing = id !== undefined ? byId(tx, id) : typeof keyValue === "string" ? byKey(tx, keyValue) : undefined;
+  const row = existing
+    ? importer.write.update(tx, feed, existing, data, fields, actor)
+    : importer.write.create(tx, feed, data, fields, actor);
+  const action: "create" | "update" | "unchanged" = !existing ? "create" : row === existing ? "unchanged" : "update";
+  return { action, rowId: row.id, label: importer.label(row) };
 }

@@ -10,6 +10,9 @@ export function encodeHeaderValue(value: string): string {
   );
 }
 
+/** A header name as HTTP allows it (an RFC 9110 token). */
+export const isHeaderName = (name: string) => /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name);
+
 /** What fetch can send as a header value as is: Latin-1 without control characters. */
 export const isSendableHeaderValue = (value: string) =>
   /^[\t\x20-\x7e\x80-\xff]*$/.test(value) && !/[\x7f-\x9f]/.test(value);

@@ -1,23 +1,20 @@
 import { z } from "zod";
 import { ValidationError } from "../errors";
-import type { SecretBox } from "../secrets";
-import { isSendableHeaderValue } from "./header-value";
+import { SECRET_MASK, type SecretBox } from "../secrets";
+import { isHeaderName, isSendableHeaderValue } from "./header-value";
 
 /**
  * Secret custom headers (an X-Api-Key): stored as {name: sealed value} (names are not secret), shown
- * as {name: MASK} after saving, sent in clear, redacted wherever the HTTP log would show them.
+ * as {name: SECRET_MASK} after saving, sent in clear, redacted wherever the HTTP log would show them.
  */
-const SECRET_HEADER_MASK = "••••••••";
 export type SealedHeaders = Record<string, string>;
-
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 export const secretHeadersSchema = z.record(z.string(), z.string().max(4000)).superRefine((h, ctx) => {
   if (Object.keys(h).length > 20) ctx.addIssue({ code: "custom", message: "at most 20 secret headers" });
   for (const [name, value] of Object.entries(h)) {
-    if (!HEADER_NAME.test(name)) ctx.addIssue({ code: "custom", path: [name], message: "is not a valid header name" });
+    if (!isHeaderName(name)) ctx.addIssue({ code: "custom", path: [name], message: "is not a valid header name" });
     else if (!value) ctx.addIssue({ code: "custom", path: [name], message: "must not be empty" });
-    else if (value === SECRET_HEADER_MASK) continue;
+    else if (value === SECRET_MASK) continue;
     else if (!isSendableHeaderValue(value) || /[\r\n\0]/.test(value))
       ctx.addIssue({
         code: "custom",
@@ -28,7 +25,7 @@ export const secretHeadersSchema = z.record(z.string(), z.string().max(4000)).su
 });
 
 export const maskedHeaders = (sealed: SealedHeaders | null): Record<string, string> =>
-  Object.fromEntries(Object.keys(sealed ?? {}).map((name) => [name, SECRET_HEADER_MASK]));
+  Object.fromEntries(Object.keys(sealed ?? {}).map((name) => [name, SECRET_MASK]));
 
 /**
  * The sealed set after a save: `input` replaces the set (undefined keeps it); a value equal to the
@@ -47,7 +44,7 @@ export async function sealSecretHeaders(
   for (const [name, value] of Object.entries(input)) {
     if (plain.has(name.toLowerCase()))
       throw new ValidationError([{ field: `${field}.${name}`, message: "is also a plain header; keep one of them" }]);
-    if (value === SECRET_HEADER_MASK) {
+    if (value === SECRET_MASK) {
       const kept = saved?.[name];
       if (!kept)
         throw new ValidationError([

@@ -4,6 +4,7 @@ import type { Db, Tx, DbOrTx } from "../db/client";
 import { articles, attachments, groups, organizations, tickets, users } from "../db/schema";
 import { notFound, validate, ValidationError } from "../errors";
 import type { Actor, EventFeed } from "../events/feed";
+import { describeUsers } from "./users";
 import {
   afterCursor,
   decodeCursor,
@@ -438,26 +439,11 @@ export function listTickets(db: Db, query: TicketListQuery): Page<TicketJson> {
 
 /** Names for display: the lookups and the people and groups a set of tickets refers to. */
 export function ticketLookups(db: Db, rows: TicketJson[]) {
-  const userIds = [...new Set(rows.flatMap((t) => [t.customer_id, t.owner_id]).filter((x): x is number => x !== null))];
+  const userIds = rows.flatMap((t) => [t.customer_id, t.owner_id]);
   const orgIds = [...new Set(rows.map((t) => t.organization_id).filter((x): x is number => x !== null))];
   const groupIds = [...new Set(rows.map((t) => t.group_id).filter((x): x is number => x !== null))];
   return {
-    users: new Map(
-      userIds.length
-        ? db
-            .select({
-              id: users.id,
-              email: users.email,
-              login: users.login,
-              firstname: users.firstname,
-              lastname: users.lastname,
-            })
-            .from(users)
-            .where(inArray(users.id, userIds))
-            .all()
-            .map((u) => [u.id, u])
-        : [],
-    ),
+    users: describeUsers(db, userIds),
     organizations: new Map(
       orgIds.length
         ? db

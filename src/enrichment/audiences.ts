@@ -111,6 +111,15 @@ export function isMember(
   return conditionsHold(a.match as Match, a.conditions as Condition[], profile, { now });
 }
 
+/** The ids of an audience's members. */
+const memberIds = (db: DbOrTx, audienceId: number) =>
+  db
+    .select({ userId: audienceMembers.userId })
+    .from(audienceMembers)
+    .where(eq(audienceMembers.audienceId, audienceId))
+    .all()
+    .map((m) => m.userId);
+
 /** The audiences of one app: definitions (cached), membership upkeep, the event consumer. */
 export class Audiences {
   private cache: Audience[] | null = null;
@@ -131,11 +140,7 @@ export class Audiences {
   }
 
   memberCount(id: number): number {
-    return this.db
-      .select({ id: audienceMembers.userId })
-      .from(audienceMembers)
-      .where(eq(audienceMembers.audienceId, id))
-      .all().length;
+    return memberIds(this.db, id).length;
   }
 
   private validated(input: unknown) {
@@ -150,12 +155,32 @@ export class Audiences {
     return { ...d, key };
   }
 
-  create(input: unknown): Audience {
-    const d = this.validated(input);
-    if (this.list().some((a) => a.key === d.key))
-      throw conflict(`an audience with the property ${d.key} already exists`, [
+  private assertKeyFree(key: string): void {
+    if (this.list().some((a) => a.key === key))
+      throw conflict(`an audience with the property ${key} already exists`, [
         { field: "key", message: "already taken" },
       ]);
+  }
+
+  /** Every member loses the audience's property (the audience goes, or its property is renamed). */
+  private recordMembersLeaving(tx: Tx, a: Audience): void {
+    for (const userId of memberIds(tx, a.id)) this.recordPropertyChange(tx, userId, a.key, true, null);
+  }
+
+  /** A user's audience property changed: joined (true), left (false) or gone with its audience (null). */
+  private recordPropertyChange(tx: Tx, userId: number, key: string, from: boolean, to: boolean | null): void {
+    this.feed.record(tx, {
+      type: "user.updated",
+      objectType: "user",
+      objectId: userId,
+      changes: { [key]: [from, to] },
+      actor: SYSTEM,
+    });
+  }
+
+  create(input: unknown): Audience {
+    const d = this.validated(input);
+    this.assertKeyFree(d.key);
     const row = this.db.transaction((tx) => {
       const a = tx
         .insert(audiences)
@@ -172,26 +197,11 @@ export class Audiences {
   update(id: number, input: unknown): Audience {
     const before = this.get(id);
     const d = this.validated({ key: before.key, ...(input as object) });
-    if (d.key !== before.key && this.list().some((a) => a.key === d.key))
-      throw conflict(`an audience with the property ${d.key} already exists`, [
-        { field: "key", message: "already taken" },
-      ]);
+    if (d.key !== before.key) this.assertKeyFree(d.key);
     return this.db.transaction((tx) => {
       if (d.key !== before.key) {
         // The old property goes away for members: they leave it, and join under the new name.
-        for (const m of tx
-          .select({ userId: audienceMembers.userId })
-          .from(audienceMembers)
-          .where(eq(audienceMembers.audienceId, id))
-          .all()) {
-          this.feed.record(tx, {
-            type: "user.updated",
-            objectType: "user",
-            objectId: m.userId,
-            changes: { [before.key]: [true, null] },
-            actor: SYSTEM,
-          });
-        }
+        this.recordMembersLeaving(tx, before);
         tx.delete(audienceMembers).where(eq(audienceMembers.audienceId, id)).run();
       }
       const a = tx
@@ -209,19 +219,7 @@ export class Audiences {
   delete(id: number): void {
     const a = this.get(id);
     this.db.transaction((tx) => {
-      for (const m of tx
-        .select({ userId: audienceMembers.userId })
-        .from(audienceMembers)
-        .where(eq(audienceMembers.audienceId, id))
-        .all()) {
-        this.feed.record(tx, {
-          type: "user.updated",
-          objectType: "user",
-          objectId: m.userId,
-          changes: { [a.key]: [true, null] },
-          actor: SYSTEM,
-        });
-      }
+      this.recordMembersLeaving(tx, a);
       tx.delete(audiences).where(eq(audiences.id, id)).run();
       this.cache = null;
     });
@@ -230,14 +228,7 @@ export class Audiences {
   /** Re-evaluates every user for one audience (on create and update). */
   private refreshAudience(tx: Tx, a: Audience): number {
     let flips = 0;
-    const members = new Set(
-      tx
-        .select({ userId: audienceMembers.userId })
-        .from(audienceMembers)
-        .where(eq(audienceMembers.audienceId, a.id))
-        .all()
-        .map((m) => m.userId),
-    );
+    const members = new Set(memberIds(tx, a.id));
     const now = Date.now();
     for (const row of tx.select().from(users).all())
       flips += this.setMembership(tx, a, row.id, members.has(row.id), isMember(a, profileOf(tx, row), now));
@@ -257,13 +248,7 @@ export class Audiences {
       tx.delete(audienceMembers)
         .where(and(eq(audienceMembers.audienceId, a.id), eq(audienceMembers.userId, userId)))
         .run();
-    this.feed.record(tx, {
-      type: "user.updated",
-      objectType: "user",
-      objectId: userId,
-      changes: { [a.key]: [was, now] },
-      actor: SYSTEM,
-    });
+    this.recordPropertyChange(tx, userId, a.key, was, now);
     return 1;
   }
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { valueAtPath } from "../conditions";
 import type { UserField } from "../domain/users";
 
 /** A provider JSON path (person.name.givenName, company.site.url) and the field it fills. */
@@ -52,16 +53,6 @@ export const MAPPABLE_ORGANIZATION_FIELDS = ["name", "domain", "note"];
 
 export type Answer = { person: Record<string, unknown> | null; company: Record<string, unknown> | null };
 
-/** The value at a dotted path of the answer, or undefined. */
-function valueAt(answer: Answer, path: string): unknown {
-  let cur: unknown = answer;
-  for (const key of path.split(".")) {
-    if (cur === null || typeof cur !== "object" || Array.isArray(cur)) return undefined;
-    cur = (cur as Record<string, unknown>)[key];
-  }
-  return cur;
-}
-
 export const isEmpty = (v: unknown) =>
   v === null || v === undefined || (typeof v === "string" && v.trim() === "") || (Array.isArray(v) && v.length === 0);
 
@@ -70,7 +61,7 @@ export function proposedValues(answer: Answer, mappings: Mapping[]): Record<stri
   const out: Record<string, unknown> = {};
   for (const m of mappings) {
     if (m.target in out) continue;
-    const v = valueAt(answer, m.source);
+    const v = valueAtPath(answer, m.source, { intoArrays: false });
     if (isEmpty(v) || (typeof v === "object" && !Array.isArray(v))) continue;
     out[m.target] = Array.isArray(v) ? v.join(", ") : typeof v === "string" ? v.trim() : v;
   }

@@ -3,9 +3,9 @@ import { z } from "zod";
 import type { Db } from "../db/client";
 import type { DeliveryEngine } from "../delivery/engine";
 import { notFound, validate, ValidationError } from "../errors";
-import { isSendableHeaderValue } from "../delivery/header-value";
+import { isHeaderName, isSendableHeaderValue } from "../delivery/header-value";
 import { maskedHeaders, sealSecretHeaders, secretHeadersSchema } from "../delivery/secret-headers";
-import type { SecretBox } from "../secrets";
+import { SECRET_MASK, type SecretBox } from "../secrets";
 import { renderJsonText, TemplateError } from "../templates";
 import { samplePayload } from "./payloads";
 import { AUTH_TYPES, WEBHOOK_METHODS, webhooks } from "./schema";
@@ -13,12 +13,9 @@ import { generateSigningSecret } from "./signatures";
 
 export type WebhookRow = typeof webhooks.$inferSelect;
 
-/** A saved secret is shown only as this; its value never leaves the box again. */
-const MASK = "••••••••";
 const DEFAULT_GRACE_HOURS = 24;
 export const destinationKey = (webhookId: number) => `webhook:${webhookId}`;
 
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Headers we set ourselves (signatures, delivery id): a custom header cannot replace them. */
 const RESERVED_HEADERS = new Set([
   "content-type",
@@ -55,7 +52,7 @@ const headersSchema = z.record(z.string(), z.string().max(4000)).superRefine((h,
   if (Object.keys(h).length > 50) ctx.addIssue({ code: "custom", message: "at most 50 headers" });
   notReserved(h, ctx);
   for (const [name, value] of Object.entries(h)) {
-    if (!HEADER_NAME.test(name)) ctx.addIssue({ code: "custom", path: [name], message: "is not a valid header name" });
+    if (!isHeaderName(name)) ctx.addIssue({ code: "custom", path: [name], message: "is not a valid header name" });
     if (/[\r\n\0]/.test(value)) ctx.addIssue({ code: "custom", path: [name], message: "must not contain line breaks" });
     else if (!isSendableHeaderValue(value))
       ctx.addIssue({
@@ -160,8 +157,8 @@ export function webhookJson(w: WebhookRow) {
     name: w.name,
     url: w.url,
     method: w.method,
-    signature_token: w.signatureTokenSealed ? MASK : null,
-    signing_secret: MASK,
+    signature_token: w.signatureTokenSealed ? SECRET_MASK : null,
+    signing_secret: SECRET_MASK,
     previous_secret_expires_at:
       w.previousSecretSealed && w.previousSecretExpiresAt ? w.previousSecretExpiresAt.toISOString() : null,
     tls_verify: w.tlsVerify,
@@ -171,7 +168,7 @@ export function webhookJson(w: WebhookRow) {
     allow_self: w.allowSelf,
     auth_type: w.authType,
     auth_username: w.authUsername,
-    auth_password: w.authSecretSealed ? MASK : null,
+    auth_password: w.authSecretSealed ? SECRET_MASK : null,
     active: w.active,
     note: w.note,
     custom_payload: w.customPayload,

@@ -97,25 +97,23 @@ export class PayloadBuilder {
     };
     const a = articleId
       ? this.db.select().from(articles).where(eq(articles.id, articleId)).get()
-      : this.db
-          .select()
-          .from(articles)
-          .where(eq(articles.ticketId, ticketId))
-          .orderBy(desc(articles.id))
-          .limit(1)
-          .get();
+      : this.articleAt(ticketId, "latest");
     return { ticket, article: a ? this.article(a) : null };
   }
 
   firstArticle(ticketId: number): Json | null {
-    const a = this.db
+    const a = this.articleAt(ticketId, "first");
+    return a ? this.article(a) : null;
+  }
+
+  private articleAt(ticketId: number, which: "first" | "latest") {
+    return this.db
       .select()
       .from(articles)
       .where(eq(articles.ticketId, ticketId))
-      .orderBy(asc(articles.id))
+      .orderBy(which === "first" ? asc(articles.id) : desc(articles.id))
       .limit(1)
       .get();
-    return a ? this.article(a) : null;
   }
 
   private article(row: typeof articles.$inferSelect): Json {

@@ -101,9 +101,7 @@ export class WebhookTriggers {
         })
         .returning()
         .get();
-      tx.insert(webhookTriggerTargets)
-        .values([...new Set(d.webhook_ids)].map((webhookId) => ({ triggerId: row.id, webhookId })))
-        .run();
+      insertTargets(tx, row.id, d.webhook_ids);
       return row;
     });
     this.changed();
@@ -125,9 +123,7 @@ export class WebhookTriggers {
       if (d.webhook_ids) {
         this.checkWebhooks(tx, d.webhook_ids);
         tx.delete(webhookTriggerTargets).where(eq(webhookTriggerTargets.triggerId, id)).run();
-        tx.insert(webhookTriggerTargets)
-          .values([...new Set(d.webhook_ids)].map((webhookId) => ({ triggerId: id, webhookId })))
-          .run();
+        insertTargets(tx, id, d.webhook_ids);
       }
       return row;
     });
@@ -151,4 +147,11 @@ export class WebhookTriggers {
     if (found !== unique.length)
       throw new ValidationError([{ field: "webhook_ids", message: "contains an unknown webhook id" }]);
   }
+}
+
+/** The webhooks a trigger sends to (each once). */
+function insertTargets(tx: Pick<Db, "insert">, triggerId: number, webhookIds: number[]): void {
+  tx.insert(webhookTriggerTargets)
+    .values([...new Set(webhookIds)].map((webhookId) => ({ triggerId, webhookId })))
+    .run();
 }

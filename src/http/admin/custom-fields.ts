@@ -9,20 +9,10 @@ import {
   type CustomField,
 } from "../../domain/custom-fields";
 import type { SessionInfo } from "../../domain/sessions";
-import { renderFragment } from "../../views";
 import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
-import { html, redirect } from "../responses";
-import {
-  errorStatus,
-  formErrors,
-  formView,
-  htmxTarget,
-  parseForm,
-  typedValues,
-  uiActor,
-  type FieldSpec,
-} from "./forms";
+import { redirect } from "../responses";
+import { formView, parseForm, submitRecordForm, uiActor, type FieldSpec } from "./forms";
 import { adminPage } from "./render";
 
 const OBJECTS = { user: "People", organization: "Organizations" } as const;
@@ -86,6 +76,14 @@ const fieldRow = (f: CustomField) => ({
 export function customFieldPages(ctx: AppContext) {
   const { db, events } = ctx;
 
+  const newForm = { action: "/custom-fields", submitLabel: "Add field", specs: NEW_FIELD };
+  const editForm = (id: number, specs: FieldSpec[]) => ({
+    action: `/custom-fields/${id}`,
+    submitLabel: "Save field",
+    cancelHref: "/custom-fields",
+    specs,
+  });
+
   const listPage = (request: Request, session: SessionInfo, form?: unknown, status = 200) => {
     const all = listCustomFields(db);
     const sections = Object.entries(OBJECTS).map(([type, label]) => ({
@@ -95,14 +93,7 @@ export function customFieldPages(ctx: AppContext) {
     }));
     const data = {
       sections,
-      form:
-        form ??
-        formView({
-          action: "/custom-fields",
-          submitLabel: "Add field",
-          specs: NEW_FIELD,
-          values: { object_type: "user", type: "text" },
-        }),
+      form: form ?? formView({ ...newForm, values: { object_type: "user", type: "text" } }),
     };
     return adminPage(ctx, request, session, "custom-fields", data, {
       title: "Custom fields",
@@ -115,15 +106,7 @@ export function customFieldPages(ctx: AppContext) {
     const f = getCustomField(db, id);
     const data = {
       field: { ...fieldRow(f), objectLabel: OBJECTS[f.objectType] },
-      form:
-        form ??
-        formView({
-          action: `/custom-fields/${id}`,
-          submitLabel: "Save field",
-          cancelHref: "/custom-fields",
-          specs: editSpecs(f),
-          values: f,
-        }),
+      form: form ?? formView({ ...editForm(id, editSpecs(f)), values: f }),
       del: {
         what: "field",
         action: `/custom-fields/${id}/delete`,
@@ -136,35 +119,17 @@ export function customFieldPages(ctx: AppContext) {
     return adminPage(ctx, request, session, "custom-field", data, { title: f.label, section: "settings", status });
   };
 
-  const failed = (request: Request, session: SessionInfo, form: unknown, status: number, page: () => Response) =>
-    htmxTarget(request) === "record-form"
-      ? html(renderFragment("record-form", { form }, session.csrfToken), { status })
-      : page();
-
   return new Elysia()
     .get("/custom-fields", ({ request }) => listPage(request, requireSession(ctx, request)))
     .post("/custom-fields", ({ request, body }) => {
       const session = requireSession(ctx, request);
-      try {
+      const save = () => {
         const f = createCustomField(db, events, parseForm(body, NEW_FIELD), uiActor(session));
-        return redirect(request, "/custom-fields", [
-          flashCookie(ctx, {
-            kind: "success",
-            message: `Field ${f.label} added to ${OBJECTS[f.objectType].toLowerCase()}.`,
-          }),
-        ]);
-      } catch (err) {
-        const form = formView({
-          action: "/custom-fields",
-          submitLabel: "Add field",
-          specs: NEW_FIELD,
-          values: typedValues(body),
-          errors: formErrors(err),
-        });
-        return failed(request, session, form, errorStatus(err), () =>
-          listPage(request, session, form, errorStatus(err)),
-        );
-      }
+        return { to: "/custom-fields", message: `Field ${f.label} added to ${OBJECTS[f.objectType].toLowerCase()}.` };
+      };
+      return submitRecordForm(ctx, request, session, body, newForm, save, (form, status) =>
+        listPage(request, session, form, status),
+      );
     })
     .get("/custom-fields/:id", ({ request, params }) =>
       fieldPage(request, requireSession(ctx, request), pathId(params.id, "custom field")),
@@ -173,24 +138,13 @@ export function customFieldPages(ctx: AppContext) {
       const session = requireSession(ctx, request);
       const id = pathId(params.id, "custom field");
       const specs = editSpecs(getCustomField(db, id));
-      try {
+      const save = () => {
         const f = updateCustomField(db, events, id, parseForm(body, specs), uiActor(session));
-        return redirect(request, "/custom-fields", [
-          flashCookie(ctx, { kind: "success", message: `Field ${f.label} saved.` }),
-        ]);
-      } catch (err) {
-        const form = formView({
-          action: `/custom-fields/${id}`,
-          submitLabel: "Save field",
-          cancelHref: "/custom-fields",
-          specs,
-          values: typedValues(body),
-          errors: formErrors(err),
-        });
-        return failed(request, session, form, errorStatus(err), () =>
-          fieldPage(request, session, id, form, errorStatus(err)),
-        );
-      }
+        return { to: "/custom-fields", message: `Field ${f.label} saved.` };
+      };
+      return submitRecordForm(ctx, request, session, body, editForm(id, specs), save, (form, status) =>
+        fieldPage(request, session, id, form, status),
+      );
     })
     .post("/custom-fields/:id/delete", ({ request, params }) => {
       const session = requireSession(ctx, request);

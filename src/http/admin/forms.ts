@@ -2,7 +2,10 @@ import type { CustomField } from "../../domain/custom-fields";
 import type { SessionInfo } from "../../domain/sessions";
 import { AppError, ValidationError, type FieldIssue } from "../../errors";
 import type { Actor } from "../../events/feed";
-import { statusOf } from "../responses";
+import { renderFragment } from "../../views";
+import { flashCookie } from "../auth";
+import type { AppContext } from "../context";
+import { html, redirect, statusOf } from "../responses";
 
 /**
  * HTML forms send strings; the domain wants typed values. One spec per form field says how to
@@ -225,8 +228,7 @@ export const isHtmx = (request: Request) => request.headers.get("HX-Request") ==
 /** A query string value as one string ("" when absent or repeated oddly). */
 export const queryString = (v: unknown) => (typeof v === "string" ? v : "");
 
-/** Everything a record form template needs: inputs with values and errors, the first invalid one focused. */
-export function formView(opts: {
+type FormOptions = {
   action: string;
   submitLabel: string;
   cancelHref?: string;
@@ -234,7 +236,10 @@ export function formView(opts: {
   customSpecs?: FieldSpec[];
   values: Record<string, unknown>;
   errors?: Record<string, string>;
-}) {
+};
+
+/** Everything a record form template needs: inputs with values and errors, the first invalid one focused. */
+export function formView(opts: FormOptions) {
   const errors = opts.errors ?? {};
   const fields = fieldViews(opts.specs, opts.values, errors).map((f) => ({ ...f, autofocus: false }));
   const customFields = fieldViews(opts.customSpecs ?? [], opts.values, errors).map((f) => ({ ...f, autofocus: false }));
@@ -248,6 +253,31 @@ export function formView(opts: {
     customFields,
     otherErrors: otherErrors([...opts.specs, ...(opts.customSpecs ?? [])], errors),
   };
+}
+
+/**
+ * A record form's POST: `save` writes and says where to go and what to tell. When it throws, the form comes back
+ * with what was typed and the errors: alone for htmx (it swaps itself), else inside the whole page (`page`).
+ */
+export function submitRecordForm(
+  ctx: AppContext,
+  request: Request,
+  session: SessionInfo,
+  body: unknown,
+  form: Omit<FormOptions, "values" | "errors">,
+  save: () => { to: string; message: string },
+  page: (form: ReturnType<typeof formView>, status: number) => Response,
+): Response {
+  try {
+    const { to, message } = save();
+    return redirect(request, to, [flashCookie(ctx, { kind: "success", message })]);
+  } catch (err) {
+    const failed = formView({ ...form, values: typedValues(body), errors: formErrors(err) });
+    const status = errorStatus(err);
+    return htmxTarget(request) === "record-form"
+      ? html(renderFragment("record-form", { form: failed }, session.csrfToken), { status })
+      : page(failed, status);
+  }
 }
 
 /** The submitted strings, to show a form back as it was typed. */

@@ -8,16 +8,7 @@ import { renderFragment } from "../../views";
 import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
 import { html, redirect } from "../responses";
-import {
-  errorStatus,
-  formErrors,
-  formView,
-  htmxTarget,
-  parseForm,
-  typedValues,
-  uiActor,
-  type FieldSpec,
-} from "./forms";
+import { formView, htmxTarget, parseForm, submitRecordForm, uiActor, type FieldSpec } from "./forms";
 import { personName, shortTime } from "./present";
 import { adminPage } from "./render";
 
@@ -32,6 +23,14 @@ const GROUP_FIELDS: FieldSpec[] = [
 export function groupPages(ctx: AppContext) {
   const { db, events } = ctx;
 
+  const newForm = { action: "/groups", submitLabel: "Create group", specs: GROUP_FIELDS };
+  const editForm = (id: number) => ({
+    action: `/groups/${id}`,
+    submitLabel: "Save group",
+    cancelHref: "/groups",
+    specs: GROUP_FIELDS,
+  });
+
   const listPage = (request: Request, session: SessionInfo, form?: unknown, status = 200) => {
     const groups = listGroups(db).map((g) => ({
       ...g,
@@ -40,9 +39,7 @@ export function groupPages(ctx: AppContext) {
     }));
     const data = {
       groups,
-      form:
-        form ??
-        formView({ action: "/groups", submitLabel: "Create group", specs: GROUP_FIELDS, values: { active: true } }),
+      form: form ?? formView({ ...newForm, values: { active: true } }),
     };
     return adminPage(ctx, request, session, "groups", data, { title: "Groups", section: "settings", status });
   };
@@ -61,15 +58,7 @@ export function groupPages(ctx: AppContext) {
         const u = people.get(uid);
         return { id: uid, name: u ? personName(u) : `#${uid}`, email: u?.email ?? null };
       }),
-      form:
-        extra.form ??
-        formView({
-          action: `/groups/${id}`,
-          submitLabel: "Save group",
-          cancelHref: "/groups",
-          specs: GROUP_FIELDS,
-          values: g,
-        }),
+      form: extra.form ?? formView({ ...editForm(id), values: g }),
       del: {
         what: "group",
         action: `/groups/${id}/delete`,
@@ -90,23 +79,13 @@ export function groupPages(ctx: AppContext) {
     .get("/groups", ({ request }) => listPage(request, requireSession(ctx, request)))
     .post("/groups", ({ request, body }) => {
       const session = requireSession(ctx, request);
-      try {
+      const save = () => {
         const g = createGroup(db, events, parseForm(body, GROUP_FIELDS), uiActor(session));
-        return redirect(request, "/groups", [
-          flashCookie(ctx, { kind: "success", message: `Group ${g.name} created.` }),
-        ]);
-      } catch (err) {
-        const form = formView({
-          action: "/groups",
-          submitLabel: "Create group",
-          specs: GROUP_FIELDS,
-          values: typedValues(body),
-          errors: formErrors(err),
-        });
-        if (htmxTarget(request) === "record-form")
-          return html(renderFragment("record-form", { form }, session.csrfToken), { status: errorStatus(err) });
-        return listPage(request, session, form, errorStatus(err));
-      }
+        return { to: "/groups", message: `Group ${g.name} created.` };
+      };
+      return submitRecordForm(ctx, request, session, body, newForm, save, (form, status) =>
+        listPage(request, session, form, status),
+      );
     })
     .get("/groups/:id", ({ request, params }) =>
       groupPage(request, requireSession(ctx, request), pathId(params.id, "group")),
@@ -114,24 +93,13 @@ export function groupPages(ctx: AppContext) {
     .post("/groups/:id", ({ request, params, body }) => {
       const session = requireSession(ctx, request);
       const id = pathId(params.id, "group");
-      try {
+      const save = () => {
         const g = updateGroup(db, events, id, parseForm(body, GROUP_FIELDS), uiActor(session));
-        return redirect(request, `/groups/${id}`, [
-          flashCookie(ctx, { kind: "success", message: `Group ${g.name} saved.` }),
-        ]);
-      } catch (err) {
-        const form = formView({
-          action: `/groups/${id}`,
-          submitLabel: "Save group",
-          cancelHref: "/groups",
-          specs: GROUP_FIELDS,
-          values: typedValues(body),
-          errors: formErrors(err),
-        });
-        if (htmxTarget(request) === "record-form")
-          return html(renderFragment("record-form", { form }, session.csrfToken), { status: errorStatus(err) });
-        return groupPage(request, session, id, { form, status: errorStatus(err) });
-      }
+        return { to: `/groups/${id}`, message: `Group ${g.name} saved.` };
+      };
+      return submitRecordForm(ctx, request, session, body, editForm(id), save, (form, status) =>
+        groupPage(request, session, id, { form, status }),
+      );
     })
     .post("/groups/:id/delete", ({ request, params }) => {
       const session = requireSession(ctx, request);

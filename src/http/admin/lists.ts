@@ -68,6 +68,15 @@ export function listQuery(spec: ListSpec, query: Record<string, unknown>) {
 }
 export type ListQuery = ReturnType<typeof listQuery>;
 
+/** One page of the list as the domain's list functions take it (their sort names are the columns' keys). */
+export const pageQuery = <Sort extends string | undefined>(q: ListQuery) => ({
+  q: q.q || undefined,
+  sort: q.sort as Sort,
+  order: q.order,
+  cursor: q.cursor,
+  limit: PAGE_SIZE,
+});
+
 function href(path: string, params: Record<string, string | undefined>): string {
   const qs = new URLSearchParams(Object.entries(params).filter((e): e is [string, string] => !!e[1])).toString();
   return qs ? `${path}?${qs}` : path;

@@ -1,6 +1,4 @@
-import { pathId } from "../params";
 import type { ClearbitEnrichment } from "../../enrichment/clearbit";
-import { Elysia } from "elysia";
 import { listCustomFields } from "../../domain/custom-fields";
 import type { SessionInfo } from "../../domain/sessions";
 import { listOrganizations } from "../../domain/organizations";
@@ -8,7 +6,6 @@ import { listTickets } from "../../domain/tickets";
 import {
   createUser,
   deleteUser,
-  describeUsers,
   getUser,
   getUserProvenance,
   listUsers,
@@ -17,27 +14,13 @@ import {
   type UserJson,
   type UserListQuery,
 } from "../../domain/users";
-import { isErrorOf } from "../../errors";
-import { renderFragment } from "../../views";
-import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
-import { html, redirect } from "../responses";
-import {
-  customFieldSpecs,
-  errorStatus,
-  formErrors,
-  formView,
-  htmxTarget,
-  parseForm,
-  queryString,
-  typedValues,
-  uiActor,
-  type FieldSpec,
-} from "./forms";
-import { listQuery, listResponse, PAGE_SIZE, type ListSpec } from "./lists";
-import { customEntries, detailRows, personName, shortTime, stateBadge, timelineEntries } from "./present";
+import { customFieldSpecs, formView, uiActor, type FieldSpec } from "./forms";
+import { pageQuery, type ListSpec } from "./lists";
+import { customEntries, detailRows, personName, shortTime, ticketRow } from "./present";
 import { personEnrichmentView } from "../../enrichment/admin";
 import { adminPage } from "./render";
+import * as records from "./record-pages";
 
 /**
  * The person form: user columns (domain/users.ts COLUMN_OF) in reading order with labels. It differs
@@ -112,35 +95,45 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
     options: listOrganizations(db, { limit: 500 }).data.map((o) => o.name),
   });
 
-  const deleteView = (
-    p: UserJson,
-    state: {
-      needsReassign?: boolean;
-      conflict?: string | null;
-      reassignValue?: string;
-      reassignError?: string | null;
-    } = {},
-  ) => ({
+  const people: records.RecordKind<UserJson> = {
+    listSpec: LIST,
+    listPage: (q) => {
+      const page = listUsers(ctx, pageQuery<UserListQuery["sort"]>(q));
+      const rows = page.data.map((u) => [
+        { text: personName(u), href: `/people/${u.id}`, sub: u.vip ? "VIP" : null },
+        { text: u.email ?? "" },
+        { text: u.organization ?? "", href: u.organization_id ? `/organizations/${u.organization_id}` : null },
+        { text: shortTime(u.created_at), cls: "nowrap" },
+        { text: shortTime(u.updated_at), cls: "nowrap" },
+        { text: shortTime(u.last_seen_at), cls: "nowrap" },
+      ]);
+      return { rows, nextCursor: page.next_cursor };
+    },
     what: "person",
-    action: `/people/${p.id}/delete`,
-    confirm: `Delete ${personName(p)}? This cannot be undone.`,
+    list: "/people",
+    listLabel: "People",
+    section: "people",
+    name: personName,
+    fields: PERSON_FIELDS,
+    customSpecs: () => specsOf().customSpecs,
+    newValues: { active: true },
+    newPageData: () => ({ datalist: orgOptions() }),
+    create: (input, session) => createUser(ctx, input, uiActor(session)),
+    update: (id, input, session) => updateUser(ctx, id, input, uiActor(session)),
+    page: (request, session, id, extra) => personPage(request, session, id, extra),
     explain:
       "Their change history stays in the event feed. " +
       "Tickets they are customer or owner of must go to someone else first.",
-    needsReassign: state.needsReassign ?? false,
-    conflict: state.conflict ?? null,
     reassignLabel: "Hand their tickets to (user id or email)",
     reassignHelp: "That person becomes customer or owner of each ticket instead.",
-    reassignValue: state.reassignValue ?? "",
-    reassignError: state.reassignError ?? null,
-  });
+    blocked: (p) => `${personName(p)} is customer or owner of tickets. Name who takes them over, then delete.`,
+    reassigned: "Their tickets were handed over.",
+    load: (id) => getUser(ctx, id),
+    resolve: (typed) => resolveUserRef(db, typed, "reassign_to"),
+    remove: (id, session, reassignTo) => deleteUser(db, events, id, uiActor(session), { reassignTo }),
+  };
 
-  const personPage = (
-    request: Request,
-    session: SessionInfo,
-    id: number,
-    extra: { form?: unknown; del?: unknown; status?: number } = {},
-  ) => {
+  const personPage = (request: Request, session: SessionInfo, id: number, extra: records.RecordPageExtra = {}) => {
     const p = getUser(ctx, id);
     const { fields, customSpecs } = specsOf();
     const provenance = getUserProvenance(db, id);
@@ -166,11 +159,6 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
       { name: "active", label: "Active", value: p.active },
     ];
     const tickets = listTickets(db, { customer_id: id, limit: 20 });
-    const history = events.history("user", id);
-    const actors = describeUsers(
-      db,
-      history.map((e) => e.actorId),
-    );
     const labels = { ...DETAIL_LABELS, ...Object.fromEntries(fields.map((f) => [f.name, f.label])) };
     const data = {
       person: {
@@ -183,26 +171,11 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
       },
       details: detailRows(builtIn, provenance),
       custom: { details: detailRows(customEntries(fields, p), provenance) },
-      tickets: tickets.data.map((t) => ({
-        id: t.id,
-        number: t.number,
-        title: t.title,
-        state: t.state,
-        stateBadge: stateBadge(t.state),
-        updated: shortTime(t.updated_at),
-      })),
+      tickets: tickets.data.map(ticketRow),
       moreTickets: tickets.next_cursor !== null,
-      timeline: timelineEntries(history, actors, labels),
-      form:
-        extra.form ??
-        formView({
-          action: `/people/${id}`,
-          submitLabel: "Save changes",
-          specs: PERSON_FIELDS,
-          customSpecs,
-          values: p,
-        }),
-      del: extra.del ?? deleteView(p),
+      timeline: records.recordTimeline(ctx, "user", id, labels),
+      form: extra.form ?? formView({ ...records.recordForm(people, id), customSpecs, values: p }),
+      del: extra.del ?? records.deleteZone(people, p),
       datalist: orgOptions(),
       enrichment: personEnrichmentView(ctx, clearbit, id),
     };
@@ -213,137 +186,5 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
     });
   };
 
-  const newPage = (request: Request, session: SessionInfo, form: unknown, status = 200) =>
-    adminPage(
-      ctx,
-      request,
-      session,
-      "record-new",
-      { heading: "New person", back: { href: "/people", label: "People" }, form, datalist: orgOptions() },
-      { title: "New person", section: "people", status },
-    );
-
-  /** A form that failed: the form alone for htmx (it swaps itself), else the whole page again. */
-  const formFailed = (request: Request, session: SessionInfo, form: unknown, status: number, page: () => Response) =>
-    htmxTarget(request) === "record-form"
-      ? html(renderFragment("record-form", { form }, session.csrfToken), { status })
-      : page();
-
-  return new Elysia()
-    .get("/people", ({ request, query }) => {
-      const session = requireSession(ctx, request);
-      const q = listQuery(LIST, query);
-      const page = listUsers(ctx, {
-        q: q.q || undefined,
-        sort: q.sort as UserListQuery["sort"],
-        order: q.order,
-        cursor: q.cursor,
-        limit: PAGE_SIZE,
-      });
-      const rows = page.data.map((u) => [
-        { text: personName(u), href: `/people/${u.id}`, sub: u.vip ? "VIP" : null },
-        { text: u.email ?? "" },
-        { text: u.organization ?? "", href: u.organization_id ? `/organizations/${u.organization_id}` : null },
-        { text: shortTime(u.created_at), cls: "nowrap" },
-        { text: shortTime(u.updated_at), cls: "nowrap" },
-        { text: shortTime(u.last_seen_at), cls: "nowrap" },
-      ]);
-      return listResponse(ctx, request, session, LIST, q, { rows, nextCursor: page.next_cursor });
-    })
-    .get("/people/new", ({ request }) => {
-      const session = requireSession(ctx, request);
-      const { customSpecs } = specsOf();
-      return newPage(
-        request,
-        session,
-        formView({
-          action: "/people",
-          submitLabel: "Create person",
-          cancelHref: "/people",
-          specs: PERSON_FIELDS,
-          customSpecs,
-          values: { active: true },
-        }),
-      );
-    })
-    .post("/people", ({ request, body }) => {
-      const session = requireSession(ctx, request);
-      const { customSpecs } = specsOf();
-      try {
-        const user = createUser(ctx, parseForm(body, [...PERSON_FIELDS, ...customSpecs]), uiActor(session));
-        return redirect(request, `/people/${user.id}`, [
-          flashCookie(ctx, { kind: "success", message: `${personName(user)} created.` }),
-        ]);
-      } catch (err) {
-        const form = formView({
-          action: "/people",
-          submitLabel: "Create person",
-          cancelHref: "/people",
-          specs: PERSON_FIELDS,
-          customSpecs,
-          values: typedValues(body),
-          errors: formErrors(err),
-        });
-        return formFailed(request, session, form, errorStatus(err), () =>
-          newPage(request, session, form, errorStatus(err)),
-        );
-      }
-    })
-    .get("/people/:id", ({ request, params }) =>
-      personPage(request, requireSession(ctx, request), pathId(params.id, "person")),
-    )
-    .post("/people/:id", ({ request, params, body }) => {
-      const session = requireSession(ctx, request);
-      const id = pathId(params.id, "person");
-      const { customSpecs } = specsOf();
-      try {
-        const user = updateUser(ctx, id, parseForm(body, [...PERSON_FIELDS, ...customSpecs]), uiActor(session));
-        return redirect(request, `/people/${id}`, [
-          flashCookie(ctx, { kind: "success", message: `${personName(user)} saved.` }),
-        ]);
-      } catch (err) {
-        const form = formView({
-          action: `/people/${id}`,
-          submitLabel: "Save changes",
-          specs: PERSON_FIELDS,
-          customSpecs,
-          values: typedValues(body),
-          errors: formErrors(err),
-        });
-        return formFailed(request, session, form, errorStatus(err), () =>
-          personPage(request, session, id, { form, status: errorStatus(err) }),
-        );
-      }
-    })
-    .post("/people/:id/delete", ({ request, params, body }) => {
-      const session = requireSession(ctx, request);
-      const id = pathId(params.id, "person");
-      const typed = queryString((body as Record<string, unknown> | undefined)?.reassign_to);
-      try {
-        const reassignTo = typed.trim() ? resolveUserRef(db, typed, "reassign_to") : undefined;
-        const person = getUser(ctx, id);
-        deleteUser(db, events, id, uiActor(session), { reassignTo });
-        const handed = reassignTo ? " Their tickets were handed over." : "";
-        return redirect(request, "/people", [
-          flashCookie(ctx, { kind: "success", message: `${personName(person)} deleted.${handed}` }),
-        ]);
-      } catch (err) {
-        if (!isErrorOf(err, "conflict", "invalid")) throw err;
-        const person = getUser(ctx, id);
-        const needsTickets = err.kind === "conflict" && Array.isArray(err.details);
-        const del = deleteView(person, {
-          needsReassign: true,
-          conflict: needsTickets
-            ? `${personName(person)} is customer or owner of tickets. Name who takes them over, then delete.`
-            : err.kind === "conflict"
-              ? err.message
-              : null,
-          reassignValue: typed,
-          reassignError: err.kind === "invalid" ? (formErrors(err).reassign_to ?? err.message) : null,
-        });
-        if (htmxTarget(request) === "delete-zone")
-          return html(renderFragment("delete-record", { del }, session.csrfToken), { status: errorStatus(err) });
-        return personPage(request, session, id, { del, status: errorStatus(err) });
-      }
-    });
+  return records.recordRoutes(ctx, people);
 }

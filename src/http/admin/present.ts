@@ -1,5 +1,6 @@
 import type { Provenance } from "../../db/schema";
 import type { CustomField } from "../../domain/custom-fields";
+import type { TicketJson } from "../../domain/tickets";
 import type { UserSummary } from "../../domain/users";
 import type { ChangeEvent } from "../../events/feed";
 import { formatTime } from "../../views";
@@ -77,3 +78,13 @@ export function timelineEntries(
 
 /** The badge class of a ticket state. */
 export const stateBadge = (state: string) => `badge-state-${state}`;
+
+/** A ticket in the ticket list of a person's or an organization's page. */
+export const ticketRow = (t: TicketJson) => ({
+  id: t.id,
+  number: t.number,
+  title: t.title,
+  state: t.state,
+  stateBadge: stateBadge(t.state),
+  updated: shortTime(t.updated_at),
+});

@@ -57,8 +57,43 @@ const apiTokenModel = z.strictObject({
   suspended: z.boolean(),
 });
 
-/** Administrators and API tokens through the REST API: what the Settings pages do. */
+/** Administrators, API tokens and Segment write keys through the REST API: what the Settings pages do. */
 export function settingsApi(ctx: AppContext) {
+  return new Elysia()
+    .use(adminsApi(ctx))
+    .use(
+      credentialsApi(ctx, {
+        path: "/tokens",
+        store: apiTokenStore,
+        toJson: apiTokenJson,
+        model: apiTokenModel,
+        secretName: "token",
+        noun: "token",
+        summaries: {
+          list: "List API tokens",
+          create: "Create an API token; the answer shows it once",
+          revoke: "Revoke an API token",
+        },
+      }),
+    )
+    .use(
+      credentialsApi(ctx, {
+        path: "/write_keys",
+        store: writeKeyStore,
+        toJson: tokenJson,
+        model: writeKeyModel,
+        secretName: "key",
+        noun: "write key",
+        summaries: {
+          list: "List Segment write keys",
+          create: "Create a Segment write key; the answer shows it once",
+          revoke: "Revoke a write key",
+        },
+      }),
+    );
+}
+
+function adminsApi(ctx: AppContext) {
   return new Elysia({ prefix: "/api/v1" })
     .get(
       "/admins",
@@ -85,67 +120,53 @@ export function settingsApi(ctx: AppContext) {
         return new Response(null, { status: 204 });
       },
       op({ summary: "Remove an administrator (never the last active one)", response: null }),
-    )
+    );
+}
+
+/** List, create (the answer shows the secret once, as `secretName`) and revoke one kind of credential. */
+function credentialsApi(
+  ctx: AppContext,
+  c: {
+    path: string;
+    store: typeof apiTokenStore;
+    toJson: (t: CredentialView) => Record<string, unknown>;
+    model: z.ZodObject;
+    secretName: string;
+    /** What a bad path id is called in the error. */
+    noun: string;
+    summaries: { list: string; create: string; revoke: string };
+  },
+) {
+  return new Elysia({ prefix: "/api/v1" })
     .get(
-      "/tokens",
+      c.path,
       ({ request }) => {
         requireApiToken(ctx, request);
-        return json({ data: apiTokenStore.list(ctx.db).map(apiTokenJson) });
+        return json({ data: c.store.list(ctx.db).map(c.toJson) });
       },
-      op({ summary: "List API tokens", response: list(apiTokenModel) }),
+      op({ summary: c.summaries.list, response: list(c.model) }),
     )
     .post(
-      "/tokens",
+      c.path,
       ({ request, body }) => {
         const token = requireApiToken(ctx, request);
-        const created = apiTokenStore.create(ctx.db, body, token.actorId);
-        return json({ ...apiTokenJson(created.record), token: created.secret }, 201);
+        const created = c.store.create(ctx.db, body, token.actorId);
+        return json({ ...c.toJson(created.record), [c.secretName]: created.secret }, 201);
       },
       op({
-        summary: "Create an API token; the answer shows it once",
+        summary: c.summaries.create,
         body: newCredentialSchema,
-        response: apiTokenModel.extend({ token: z.string() }),
+        response: c.model.extend({ [c.secretName]: z.string() }),
         status: 201,
       }),
     )
     .delete(
-      "/tokens/:id",
+      `${c.path}/:id`,
       ({ request, params }) => {
         requireApiToken(ctx, request);
-        apiTokenStore.revoke(ctx.db, pathId(params.id, "token"));
+        c.store.revoke(ctx.db, pathId(params.id, c.noun));
         return new Response(null, { status: 204 });
       },
-      op({ summary: "Revoke an API token", response: null }),
-    )
-    .get(
-      "/write_keys",
-      ({ request }) => {
-        requireApiToken(ctx, request);
-        return json({ data: writeKeyStore.list(ctx.db).map(tokenJson) });
-      },
-      op({ summary: "List Segment write keys", response: list(writeKeyModel) }),
-    )
-    .post(
-      "/write_keys",
-      ({ request, body }) => {
-        const token = requireApiToken(ctx, request);
-        const created = writeKeyStore.create(ctx.db, body, token.actorId);
-        return json({ ...tokenJson(created.record), key: created.secret }, 201);
-      },
-      op({
-        summary: "Create a Segment write key; the answer shows it once",
-        body: newCredentialSchema,
-        response: writeKeyModel.extend({ key: z.string() }),
-        status: 201,
-      }),
-    )
-    .delete(
-      "/write_keys/:id",
-      ({ request, params }) => {
-        requireApiToken(ctx, request);
-        writeKeyStore.revoke(ctx.db, pathId(params.id, "write key"));
-        return new Response(null, { status: 204 });
-      },
-      op({ summary: "Revoke a write key", response: null }),
+      op({ summary: c.summaries.revoke, response: null }),
     );
 }

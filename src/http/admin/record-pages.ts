@@ -1,0 +1,222 @@
+import type { SessionInfo } from "../../domain/sessions";
+import { describeUsers } from "../../domain/users";
+import { isErrorOf } from "../../errors";
+import { renderFragment } from "../../views";
+import { flashCookie } from "../auth";
+import type { AppContext } from "../context";
+import { pathId } from "../params";
+import { html, redirect } from "../responses";
+import { Elysia } from "elysia";
+import {
+  errorStatus,
+  formErrors,
+  formView,
+  htmxTarget,
+  parseForm,
+  queryString,
+  submitRecordForm,
+  type FieldSpec,
+} from "./forms";
+import { listQuery, listResponse, type Cell, type ListQuery, type ListSpec } from "./lists";
+import { timelineEntries } from "./present";
+import { adminPage } from "./render";
+import { requireSession } from "../auth";
+
+/**
+ * How one kind of record that tickets refer to (a person, an organization) is deleted from its page: the delete
+ * zone says what happens, and when tickets still refer to the record it asks who or what takes them over
+ * (reassign_to), then deletes.
+ */
+export type ReassigningDelete<T extends { id: number }> = {
+  what: string;
+  /** Where the list is: the record's page is `${list}/${id}`, and a deletion goes back to the list. */
+  list: string;
+  name: (record: T) => string;
+  explain: string;
+  reassignLabel: string;
+  reassignHelp: string;
+  /** The conflict shown when tickets refer to the record. */
+  blocked: (record: T) => string;
+  /** Appended to the success message when the tickets were reassigned. */
+  reassigned: string;
+  load: (id: number) => T;
+  /** The id the typed reference (id, email, name…) names; throws an "invalid" error for reassign_to. */
+  resolve: (typed: string) => number;
+  remove: (id: number, session: SessionInfo, reassignTo: number | undefined) => void;
+};
+
+type ZoneState = {
+  needsReassign?: boolean;
+  conflict?: string | null;
+  reassignValue?: string;
+  reassignError?: string | null;
+};
+
+/** The delete zone's template data, first plain, then after a failed attempt (`state`). */
+export function deleteZone<T extends { id: number }>(spec: ReassigningDelete<T>, record: T, state: ZoneState = {}) {
+  return {
+    what: spec.what,
+    action: `${spec.list}/${record.id}/delete`,
+    confirm: `Delete ${spec.name(record)}? This cannot be undone.`,
+    explain: spec.explain,
+    needsReassign: state.needsReassign ?? false,
+    conflict: state.conflict ?? null,
+    reassignLabel: spec.reassignLabel,
+    reassignHelp: spec.reassignHelp,
+    reassignValue: state.reassignValue ?? "",
+    reassignError: state.reassignError ?? null,
+  };
+}
+
+/**
+ * The delete POST: deletes and goes back to the list, or shows the delete zone again asking where the tickets go
+ * (alone for htmx, else in the whole record page, `page`).
+ */
+export function submitDelete<T extends { id: number }>(
+  ctx: AppContext,
+  spec: ReassigningDelete<T>,
+  request: Request,
+  session: SessionInfo,
+  id: number,
+  body: unknown,
+  page: (del: ReturnType<typeof deleteZone>, status: number) => Response,
+): Response {
+  const typed = queryString((body as Record<string, unknown> | undefined)?.reassign_to);
+  try {
+    const reassignTo = typed.trim() ? spec.resolve(typed) : undefined;
+    const record = spec.load(id);
+    spec.remove(id, session, reassignTo);
+    const note = reassignTo ? ` ${spec.reassigned}` : "";
+    return redirect(request, spec.list, [
+      flashCookie(ctx, { kind: "success", message: `${spec.name(record)} deleted.${note}` }),
+    ]);
+  } catch (err) {
+    if (!isErrorOf(err, "conflict", "invalid")) throw err;
+    const record = spec.load(id);
+    // A conflict that lists tickets (details) means tickets still refer to the record.
+    const ticketsLeft = err.kind === "conflict" && Array.isArray(err.details);
+    const del = deleteZone(spec, record, {
+      needsReassign: true,
+      conflict: ticketsLeft ? spec.blocked(record) : err.kind === "conflict" ? err.message : null,
+      reassignValue: typed,
+      reassignError: err.kind === "invalid" ? (formErrors(err).reassign_to ?? err.message) : null,
+    });
+    if (htmxTarget(request) === "delete-zone")
+      return html(renderFragment("delete-record", { del }, session.csrfToken), { status: errorStatus(err) });
+    return page(del, errorStatus(err));
+  }
+}
+
+/**
+ * A kind of record with custom fields that tickets refer to (people, organizations): its form, how it is created,
+ * saved and named, its page, and how it is deleted.
+ */
+export type RecordKind<T extends { id: number }> = ReassigningDelete<T> & {
+  listSpec: ListSpec;
+  /** One page of the list's rows for a query. */
+  listPage: (q: ListQuery) => { rows: Cell[][]; nextCursor: string | null };
+  section: string;
+  /** The list's title, the new-record page's way back. */
+  listLabel: string;
+  fields: FieldSpec[];
+  customSpecs: () => FieldSpec[];
+  /** What a new record's form starts with. */
+  newValues: Record<string, unknown>;
+  /** More for the new-record page's template (a datalist). */
+  newPageData?: () => Record<string, unknown>;
+  create: (input: Record<string, unknown>, session: SessionInfo) => T;
+  update: (id: number, input: Record<string, unknown>, session: SessionInfo) => T;
+  /** The record's page; `extra` brings back a failed form or delete zone, with its status. */
+  page: (request: Request, session: SessionInfo, id: number, extra?: RecordPageExtra) => Response;
+};
+export type RecordPageExtra = { form?: unknown; del?: unknown; status?: number };
+
+/** A record's change events as its page's timeline, with who made each change. */
+export function recordTimeline(
+  { db, events }: AppContext,
+  objectType: "user" | "organization",
+  id: number,
+  labels: Record<string, string>,
+) {
+  const history = events.history(objectType, id);
+  return timelineEntries(
+    history,
+    describeUsers(
+      db,
+      history.map((e) => e.actorId),
+    ),
+    labels,
+  );
+}
+
+/** The record form's options: a new record's without an id, else the record's own. */
+export const recordForm = <T extends { id: number }>(kind: RecordKind<T>, id?: number) =>
+  id === undefined
+    ? { action: kind.list, submitLabel: `Create ${kind.what}`, cancelHref: kind.list, specs: kind.fields }
+    : { action: `${kind.list}/${id}`, submitLabel: "Save changes", specs: kind.fields };
+
+/** The routes of a record kind: its list, the new-record page, create, the record's page, save and delete. */
+export function recordRoutes<T extends { id: number }>(ctx: AppContext, kind: RecordKind<T>) {
+  const newPage = (request: Request, session: SessionInfo, form: unknown, status = 200) =>
+    adminPage(
+      ctx,
+      request,
+      session,
+      "record-new",
+      {
+        heading: `New ${kind.what}`,
+        back: { href: kind.list, label: kind.listLabel },
+        form,
+        ...kind.newPageData?.(),
+      },
+      { title: `New ${kind.what}`, section: kind.section, status },
+    );
+  // The paths are built from kind.list, so Elysia cannot type their :id.
+  const idOf = (params: Record<string, string | undefined>) => pathId(params.id ?? "", kind.what);
+  /** The form's POST: a new record without `params`, else the record's :id. */
+  const submit = (request: Request, body: unknown, params?: Record<string, string | undefined>) => {
+    const session = requireSession(ctx, request);
+    const id = params ? idOf(params) : undefined;
+    const customSpecs = kind.customSpecs();
+    const save = () => {
+      const input = parseForm(body, [...kind.fields, ...customSpecs]);
+      const record = id === undefined ? kind.create(input, session) : kind.update(id, input, session);
+      return {
+        to: `${kind.list}/${record.id}`,
+        message: `${kind.name(record)} ${id === undefined ? "created" : "saved"}.`,
+      };
+    };
+    return submitRecordForm(
+      ctx,
+      request,
+      session,
+      body,
+      { ...recordForm(kind, id), customSpecs },
+      save,
+      (form, status) =>
+        id === undefined ? newPage(request, session, form, status) : kind.page(request, session, id, { form, status }),
+    );
+  };
+
+  return new Elysia()
+    .get(kind.list, ({ request, query }) => {
+      const session = requireSession(ctx, request);
+      const q = listQuery(kind.listSpec, query);
+      return listResponse(ctx, request, session, kind.listSpec, q, kind.listPage(q));
+    })
+    .get(`${kind.list}/new`, ({ request }) => {
+      const session = requireSession(ctx, request);
+      const form = formView({ ...recordForm(kind), customSpecs: kind.customSpecs(), values: kind.newValues });
+      return newPage(request, session, form);
+    })
+    .post(kind.list, ({ request, body }) => submit(request, body))
+    .get(`${kind.list}/:id`, ({ request, params }) => kind.page(request, requireSession(ctx, request), idOf(params)))
+    .post(`${kind.list}/:id`, ({ request, params, body }) => submit(request, body, params))
+    .post(`${kind.list}/:id/delete`, ({ request, params, body }) => {
+      const session = requireSession(ctx, request);
+      const id = idOf(params);
+      return submitDelete(ctx, kind, request, session, id, body, (del, status) =>
+        kind.page(request, session, id, { del, status }),
+      );
+    });
+}
