@@ -72,7 +72,7 @@ export function deleteZone<T extends { id: number }>(spec: ReassigningDelete<T>,
  * The delete POST: deletes and goes back to the list, or shows the delete zone again asking where the tickets go
  * (alone for htmx, else in the whole record page, `page`).
  */
-export function submitDelete<T extends { id: number }>(
+function submitDelete<T extends { id: number }>(
   ctx: AppContext,
   spec: ReassigningDelete<T>,
   request: Request,
