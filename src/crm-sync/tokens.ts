@@ -1,7 +1,6 @@
+import { organizationNames } from "../domain/organizations";
 import type { Statement } from "bun:sqlite";
-import { eq } from "drizzle-orm";
 import type { Db } from "../db/client";
-import { organizations } from "../db/schema";
 import type { PersonFields } from "../domain/person-fields";
 import { SNAPSHOT_FIELDS } from "../domain/users";
 
@@ -170,9 +169,7 @@ export function personSourceFromDeleted(
   const before: Record<string, unknown> = {};
   for (const [k, [old]] of Object.entries(changes)) before[k] = old;
   const orgId = typeof before.organization_id === "number" ? before.organization_id : null;
-  const org = orgId
-    ? db.select({ name: organizations.name }).from(organizations).where(eq(organizations.id, orgId)).get()
-    : undefined;
+  const orgName = orgId ? organizationNames(db, [orgId]).get(orgId) : undefined;
   const builtIn = new Set<string>(SNAPSHOT_FIELDS);
   const custom: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(before)) if (!builtIn.has(k)) custom[k] = v;
@@ -189,7 +186,7 @@ export function personSourceFromDeleted(
     web: s("web"),
     note: s("note"),
     timezone: s("timezone"),
-    organization: org?.name ?? null,
+    organization: orgName ?? null,
     traits: (before.traits as Record<string, unknown> | null) ?? {},
     custom,
   };

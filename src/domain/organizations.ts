@@ -115,6 +115,18 @@ export function getOrganizationRow(db: DbOrTx, orgId: number): OrganizationRow {
   return row;
 }
 
+/** Organization names by id, for records that refer to organizations (null ids skipped). */
+export function organizationNames(db: DbOrTx, ids: (number | null)[]): Map<number, string> {
+  const wanted = [...new Set(ids.filter((x): x is number => x !== null))];
+  if (!wanted.length) return new Map();
+  const rows = db
+    .select({ id: organizations.id, name: organizations.name })
+    .from(organizations)
+    .where(inArray(organizations.id, wanted))
+    .all();
+  return new Map(rows.map((o) => [o.id, o.name]));
+}
+
 export function findOrganizationByName(db: DbOrTx, name: string): OrganizationRow | undefined {
   return db.select().from(organizations).where(sql`lower(${organizations.name}) = lower(${name.trim()})`).get();
 }

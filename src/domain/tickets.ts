@@ -1,9 +1,10 @@
 import { and, asc, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import type { Db, Tx, DbOrTx } from "../db/client";
-import { articles, attachments, groups, organizations, tickets, users } from "../db/schema";
+import { articles, attachments, groups, tickets, users } from "../db/schema";
 import { notFound, validate, ValidationError } from "../errors";
 import type { Actor, EventFeed } from "../events/feed";
+import { organizationNames } from "./organizations";
 import { describeUsers } from "./users";
 import {
   afterCursor,
@@ -440,19 +441,12 @@ export function listTickets(db: Db, query: TicketListQuery): Page<TicketJson> {
 /** Names for display: the lookups and the people and groups a set of tickets refers to. */
 export function ticketLookups(db: Db, rows: TicketJson[]) {
   const userIds = rows.flatMap((t) => [t.customer_id, t.owner_id]);
-  const orgIds = [...new Set(rows.map((t) => t.organization_id).filter((x): x is number => x !== null))];
   const groupIds = [...new Set(rows.map((t) => t.group_id).filter((x): x is number => x !== null))];
   return {
     users: describeUsers(db, userIds),
-    organizations: new Map(
-      orgIds.length
-        ? db
-            .select({ id: organizations.id, name: organizations.name })
-            .from(organizations)
-            .where(inArray(organizations.id, orgIds))
-            .all()
-            .map((o) => [o.id, o.name])
-        : [],
+    organizations: organizationNames(
+      db,
+      rows.map((t) => t.organization_id),
     ),
     groups: new Map(
       groupIds.length

@@ -17,6 +17,7 @@ import {
   type CustomField,
 } from "./custom-fields";
 import type { Core } from "../core";
+import { organizationNames } from "./organizations";
 import type { PersonFields } from "./person-fields";
 import { CUSTOMER_ROLE_ID, ROLE_ID_CHOICES, ROLE_IDS, ROLE_NAMES, roleName, type RoleName } from "./roles";
 import {
@@ -138,16 +139,9 @@ function toJsonRows(db: DbOrTx, rows: UserRow[], fields: CustomField[], personFi
     .where(inArray(userGroups.userId, ids))
     .orderBy(asc(userGroups.groupId))
     .all();
-  const orgIds = [...new Set(rows.map((r) => r.organizationId).filter((x): x is number => x !== null))];
-  const orgNames = new Map(
-    orgIds.length
-      ? db
-          .select({ id: organizations.id, name: organizations.name })
-          .from(organizations)
-          .where(inArray(organizations.id, orgIds))
-          .all()
-          .map((o) => [o.id, o.name])
-      : [],
+  const orgNames = organizationNames(
+    db,
+    rows.map((r) => r.organizationId),
   );
   const extras = personFields.of(db, ids);
   return rows.map((r) => {
