@@ -1,7 +1,8 @@
 /**
  * Webhook fan-out benchmark: organization.created events fanned out by one trigger to 10 endpoints on
  * a local receiver, through the real server (triggers, payloads, signing, delivery engine, HTTP log).
- * Baseline, same run: a bare loop of fetch calls at the engine's concurrency to the same receiver.
+ * Baselines, same run: a bare loop of fetch calls at the engine's concurrency to the same receiver, and a
+ * bare durable outbox (bench/support/bare-outbox.ts: the same guarantees in the least code).
  *   1. throughput: 10,000 events → 100,000 deliveries (memory sampled over the run; on a slow machine
  *      event creation stops after 100 s and the figures say how many deliveries were made)
  *   2. latency at a moderate rate (20 events/s → 200 deliveries/s): event commit → receipt, p50/p99
@@ -12,11 +13,13 @@
  * Run: npx bun bench/webhooks.ts   (about 1–2 minutes)
  */
 import { rmSync } from "node:fs";
+import { join } from "node:path";
 import { loadConfig } from "../src/config";
 import { createOrganization } from "../src/domain/organizations";
 import { createLogger } from "../src/log";
 import { startServer } from "../src/server";
 import { tempDir } from "../test/support/server";
+import { bareOutbox } from "./support/bare-outbox";
 
 const ENDPOINTS = 10;
 const THROUGHPUT_EVENTS = 10_000;
@@ -39,6 +42,7 @@ const memory = () => {
 // The receiver: answers at once, except /slow (3 s). Records when each event's delivery arrived.
 const committedAt = new Map<number, number>();
 let received = 0;
+let outboxReceived = 0;
 let latencies: number[] = [];
 const receiver = Bun.serve({
   hostname: "127.0.0.1",
@@ -47,6 +51,7 @@ const receiver = Bun.serve({
     const body = await req.text();
     const path = new URL(req.url).pathname;
     if (path === "/slow") await Bun.sleep(3_000);
+    if (path.startsWith("/outbox/")) outboxReceived++;
     if (path.startsWith("/lan")) await Bun.sleep(5);
     if (path.startsWith("/h/") || path.startsWith("/lan/h/")) {
       received++;
@@ -140,6 +145,19 @@ await Promise.all(
 );
 const bareRate = total / ((performance.now() - bareStarted) / 1000);
 
+// Bare durable outbox: the same events and fan-out, each change and its jobs in one transaction.
+const outbox = bareOutbox(join(dataDir, "outbox.db"), { concurrency, secret: "bench-token" });
+const outboxUrls = hookIds.map((_, i) => `${receiverUrl}/outbox/${i}`);
+const outboxStarted = performance.now();
+const outboxSending = outbox.run(() => outboxReceived >= total);
+for (let i = 0; i < events; i++) {
+  outbox.record(sampleBody, outboxUrls);
+  if (i % 50 === 49) await Bun.sleep(0);
+}
+await outboxSending;
+const outboxRate = total / ((performance.now() - outboxStarted) / 1000);
+outbox.close();
+
 // 2. Latency at a moderate rate.
 async function atModerateRate(): Promise<number[]> {
   latencies = [];
@@ -221,6 +239,10 @@ console.log(
     `(it holds at most ${ctx.delivery.options.destinationConcurrency} of ${concurrency} send slots)`,
 );
 console.log(`RESULT webhooks ${webhookRate.toFixed(0)} deliveries/s ratio=${(webhookRate / bareRate).toFixed(2)}`);
+console.log(
+  `RESULT webhooks_vs_outbox ${webhookRate.toFixed(0)} deliveries/s ratio=${(webhookRate / outboxRate).toFixed(2)}`,
+);
+console.log(`RESULT webhooks_bare_outbox ${outboxRate.toFixed(0)} deliveries/s ratio=1.00`);
 console.log(`RESULT webhooks_bare_fetch ${bareRate.toFixed(0)} requests/s ratio=1.00`);
 console.log(`RESULT webhooks_latency_p50 ${p50.toFixed(1)} ms ratio=${(p50 / 25).toFixed(2)}`);
 console.log(`RESULT webhooks_latency_p99 ${p99.toFixed(1)} ms ratio=${(p99 / 25).toFixed(2)}`);

@@ -37,6 +37,7 @@ async function withCredentials(url: string, dataDir: string, proc: ReturnType<ty
   ).key as string;
   return {
     url,
+    pid: proc.pid,
     token,
     writeKey,
     dataDir,
