@@ -140,6 +140,9 @@ export function personEnrichmentView(ctx: AppContext, clearbit: ClearbitEnrichme
   return { userId, state, rows };
 }
 
+/** The newest requests shown on the Clearbit page; the whole log, paged and filtered, is the HTTP log's. */
+const RECENT_LOG_ENTRIES = 10;
+
 /** Integrations → Clearbit (settings, status, mappings, backfill, log), audiences, and "enrich now". */
 export function integrationPages(ctx: AppContext, { clearbit, audiences }: Enrichment) {
   const progressView = () => {
@@ -159,7 +162,8 @@ export function integrationPages(ctx: AppContext, { clearbit, audiences }: Enric
       organization_mappings: formatMappings(s.organization_mappings),
     };
     const errors = extra.errors ?? {};
-    const log = ctx.delivery.listHttpLog({ facility: "clearbit", limit: 50 }).map((e) => ({
+    const log = ctx.delivery.listHttpLog({ facility: "clearbit", limit: RECENT_LOG_ENTRIES }).map((e) => ({
+      id: e.id,
       at: formatTime(e.createdAt),
       method: e.method,
       url: e.url,

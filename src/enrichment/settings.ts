@@ -77,7 +77,11 @@ export const settingsInput = z.strictObject({
   api_key: z
     .string()
     .trim()
-    .regex(/^sk_[A-Za-z0-9_-]{8,200}$/, "must be a secret key starting with sk_")
+    .refine((key) => key.startsWith("sk_"), "must be a secret key starting with sk_")
+    .refine(
+      (key) => !key.startsWith("sk_") || /^sk_[A-Za-z0-9_-]{8,200}$/.test(key),
+      "must be sk_ followed by 8 to 200 letters, digits, - or _",
+    )
     .optional(),
 }) as unknown as z.ZodType<Partial<Omit<ClearbitSettings, "api_key_sealed" | "api_key_mask">> & { api_key?: string }>;
 

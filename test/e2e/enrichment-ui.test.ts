@@ -111,6 +111,31 @@ describe("Integrations → Clearbit", () => {
     expect(Number(done)).toBeGreaterThanOrEqual(1);
   });
 
+  test("the page lists the 10 newest requests and links to the whole Clearbit log, paged and filtered", async () => {
+    for (let i = 0; i < 8; i++) await api.post("/users", { email: `more.people${i}@example.com` });
+    const logged = async () => (await api.get("/http_log?facility=clearbit&limit=20")).data.length as number;
+    for (let tries = 0; (await logged()) < 12; tries++) {
+      if (tries > 200) throw new Error("the lookups were not logged");
+      await Bun.sleep(100);
+    }
+    await page.goto(server.url + "/integrations/clearbit");
+    await expect(page.locator("#clearbit-log tbody tr").count()).resolves.toBe(10);
+    await Promise.all([page.waitForEvent("load"), page.click("#clearbit-log-all")]);
+    expect(new URL(page.url()).search).toBe("?facility=clearbit");
+    const facilities = await page.locator("#http-log tbody td:nth-child(2) .badge").allTextContents();
+    expect(facilities.length).toBeGreaterThan(10);
+    expect(new Set(facilities)).toEqual(new Set(["clearbit"]));
+  });
+
+  test("checkboxes and radios on the settings form are full size, not squeezed by the inputs' padding", async () => {
+    await page.goto(server.url + "/integrations/clearbit");
+    for (const selector of ["#enabled", "input[type=checkbox] >> nth=1"]) {
+      const box = (await page.locator(selector).boundingBox())!;
+      expect(box.width).toBeGreaterThanOrEqual(16);
+      expect(box.height).toBeGreaterThanOrEqual(16);
+    }
+  });
+
   test("an audience is defined in the UI and shows on people as a boolean", async () => {
     await page.goto(server.url + "/integrations/audiences");
     await page.fill("#name", "Acme people");

@@ -22,6 +22,12 @@ describe("settings", () => {
     const bad = await call("PATCH", "/api/v1/integrations/clearbit", { api_key: "pk_public_key_123456" });
     expect(bad.status).toBe(422);
     expect(bad.body.error.details[0].field).toBe("api_key");
+    // A key that does start with sk_ is told what is wrong with it, not that it must start with sk_.
+    const short = await call("PATCH", "/api/v1/integrations/clearbit", { api_key: "sk_bad" });
+    expect(short.status).toBe(422);
+    expect(short.body.error.details).toEqual([
+      { field: "api_key", message: "must be sk_ followed by 8 to 200 letters, digits, - or _" },
+    ]);
     const bads = await call("PATCH", "/api/v1/integrations/clearbit", {
       rate_limit_per_minute: 0,
       person_url: "ftp://x",
