@@ -186,6 +186,34 @@ export function listAttemptsWithJobs(db: Db, f: AttemptFilter): AttemptWithJob[]
   }));
 }
 
+export type AttemptBucket = { start: Date; succeeded: number; failed: number };
+
+/**
+ * A destination's attempts per time bucket (`bucketMs` wide, aligned to the epoch) since a time,
+ * oldest first, empty buckets included: a 2xx answer is a success, anything else (or none) a failure.
+ */
+export function attemptsOverTime(db: Db, destination: string, since: Date, bucketMs: number, now = Date.now()) {
+  const first = Math.floor(since.getTime() / bucketMs);
+  const rows = db.$client
+    .query<{ bucket: number; succeeded: number; n: number }, [number, string, number]>(
+      `SELECT created_at / ?1 AS bucket, SUM(error IS NULL AND response_status BETWEEN 200 AND 299) AS succeeded,
+         COUNT(*) AS n
+       FROM http_log WHERE destination = ?2 AND created_at >= ?3 GROUP BY bucket`,
+    )
+    .all(bucketMs, destination, first * bucketMs);
+  const byBucket = new Map(rows.map((r) => [r.bucket, r]));
+  const buckets: AttemptBucket[] = [];
+  for (let b = first; b <= Math.floor(now / bucketMs); b++) {
+    const r = byBucket.get(b);
+    buckets.push({
+      start: new Date(b * bucketMs),
+      succeeded: r?.succeeded ?? 0,
+      failed: (r?.n ?? 0) - (r?.succeeded ?? 0),
+    });
+  }
+  return buckets;
+}
+
 export function getHttpLogEntry(db: Db, id: number): HttpLogEntry | undefined {
   return db.select().from(httpLog).where(eq(httpLog.id, id)).get();
 }
