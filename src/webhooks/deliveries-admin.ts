@@ -16,7 +16,7 @@ const STATUSES = ["pending", "running", "succeeded", "failed", "cancelled"] as c
 const DAY_MS = 86_400_000;
 
 /** A `datetime-local` value (the admin pages speak UTC) or an ISO time with its offset. */
-export const sinceField = z
+const sinceField = z
   .string()
   .trim()
   .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$/, "must be a date and time")

@@ -2,7 +2,7 @@ import type { HttpLogEntry } from "../../delivery";
 import { formatTime } from "../../views";
 
 /** A body as people read it: JSON indented, anything else as sent. */
-export function prettyBody(body: string | null): string | null {
+function prettyBody(body: string | null): string | null {
   if (!body) return body;
   try {
     return JSON.stringify(JSON.parse(body), null, 2);
