@@ -242,6 +242,33 @@ describe("webhook operations", () => {
     expect((await api.get(`/webhooks/${gone}`)).health.disabled).toBe(false);
   });
 
+  test("every badge (success ones included) has a text contrast of at least 4.5:1", async () => {
+    const [latest] = await deliveries(hook);
+    const paths = ["/logs", "/webhooks", `/webhooks/${hook}`, `/webhooks/${hook}/deliveries`];
+    let seen = 0;
+    for (const path of [...paths, `/webhooks/${hook}/deliveries/${latest!.id}`]) {
+      await page.goto(server.url + path);
+      const ratios = await page.$$eval(".badge", (badges) => {
+        const luminance = (css: string) => {
+          const [r, g, b] = css
+            .match(/[\d.]+/g)!
+            .slice(0, 3)
+            .map((v) => Number(v) / 255);
+          const lin = (c: number) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+          return 0.2126 * lin(r!) + 0.7152 * lin(g!) + 0.0722 * lin(b!);
+        };
+        return badges.map((b) => {
+          const style = getComputedStyle(b);
+          const [hi, lo] = [luminance(style.color), luminance(style.backgroundColor)].sort((x, y) => y - x);
+          return { text: b.textContent, ratio: (hi! + 0.05) / (lo! + 0.05) };
+        });
+      });
+      seen += ratios.length;
+      for (const r of ratios) expect({ ...r, ok: r.ratio >= 4.5 }).toMatchObject({ text: r.text, ok: true });
+    }
+    expect(seen).toBeGreaterThan(10);
+  });
+
   test("no script errors on any of these pages", () => {
     expect(problems).toEqual([]);
   });
