@@ -149,12 +149,20 @@ const SECTIONS = [
 export function renderPage(
   name: PageName,
   data: Record<string, unknown>,
-  opts: { title: string; section?: string; viewer?: Viewer | null; flash?: Flash | null; csrfToken?: string },
+  opts: {
+    title: string;
+    section?: string;
+    viewer?: Viewer | null;
+    flash?: Flash | null;
+    csrfToken?: string;
+    crumbs?: { label: string; href?: string }[] | null;
+  },
 ): string {
   const nav = SECTIONS.map((s) => ({ ...s, active: s.id === opts.section, soon: !s.href }));
   const view = {
     ...data,
     title: opts.title,
+    crumbs: opts.crumbs?.length ? opts.crumbs : null,
     viewer: opts.viewer ?? null,
     nav,
     flash: opts.flash ?? null,

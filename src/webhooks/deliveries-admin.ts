@@ -4,6 +4,7 @@ import type { Job } from "../delivery/types";
 import { beforeIdOf, pageOf } from "../domain/records";
 import { AppError, validate, type FieldIssue } from "../errors";
 import { flashCookie, requireSession } from "../http/auth";
+import type { Crumb } from "../http/admin/breadcrumbs";
 import { httpExchangeView } from "../http/admin/http-exchange";
 import { adminPage } from "../http/admin/render";
 import type { AppContext } from "../http/context";
@@ -35,6 +36,13 @@ const runQuery = z.object({
   first: z.coerce.number().int().positive("must be a number"),
   last: z.coerce.number().int().positive("must be a number"),
 });
+
+/** The trail of a page below a webhook: Webhooks › its name › this page. */
+const crumbsOf = (w: { id: number; name: string }, ...rest: Crumb[]): Crumb[] => [
+  { label: "Webhooks", href: "/webhooks" },
+  { label: w.name, href: `/webhooks/${w.id}` },
+  ...rest,
+];
 
 /** `datetime-local` value of a time, in UTC. */
 const localValue = (d: Date) => d.toISOString().slice(0, 16);
@@ -94,7 +102,7 @@ export function webhookDeliveryAdmin(ctx: AppContext, service: WebhookService) {
             new URLSearchParams({ ...(status ? { status } : {}), cursor: page.next_cursor })
           : null,
       },
-      { title: `Deliveries of ${w.name}`, section: "webhooks" },
+      { title: `Deliveries of ${w.name}`, section: "webhooks", crumbs: crumbsOf(w, { label: "Deliveries" }) },
     );
   };
 
@@ -139,7 +147,12 @@ export function webhookDeliveryAdmin(ctx: AppContext, service: WebhookService) {
         counted: count !== null,
         errors,
       },
-      { title: `Recover failed deliveries of ${w.name}`, section: "webhooks", status: errors ? 422 : 200 },
+      {
+        title: `Recover failed deliveries of ${w.name}`,
+        section: "webhooks",
+        status: errors ? 422 : 200,
+        crumbs: crumbsOf(w, { label: "Recover failed deliveries" }),
+      },
     );
   };
 
@@ -175,6 +188,11 @@ export function webhookDeliveryAdmin(ctx: AppContext, service: WebhookService) {
       return adminPage(ctx, request, session, "webhook-delivery", data, {
         title: `Delivery ${data.delivery.deliveryId}`,
         section: "webhooks",
+        crumbs: crumbsOf(
+          data.webhook,
+          { label: "Deliveries", href: `/webhooks/${data.webhook.id}/deliveries` },
+          { label: data.delivery.deliveryId },
+        ),
       });
     })
     .post("/webhooks/:id/deliveries/:jobId/redeliver", async ({ request, params }) => {
@@ -219,7 +237,11 @@ export function webhookDeliveryAdmin(ctx: AppContext, service: WebhookService) {
         session,
         "webhook-recovery",
         { webhook: { id: w.id, name: w.name }, recovery },
-        { title: `Recovering deliveries of ${w.name}`, section: "webhooks" },
+        {
+          title: `Recovering deliveries of ${w.name}`,
+          section: "webhooks",
+          crumbs: crumbsOf(w, { label: "Recovery" }),
+        },
       );
     });
 }
