@@ -1,5 +1,7 @@
 import type { z } from "zod";
 import { unstorableText } from "./clean-text";
+// Plain-word validation messages for every schema (a side effect: installs zod's error map once).
+import "./plain-messages";
 
 /**
  * What went wrong, in the domain's words. No HTTP here: the HTTP layer maps each kind to one status

@@ -50,6 +50,11 @@ import triggers from "../views/triggers.mustache" with { type: "text" };
 import triggerForm from "../views/trigger-form.mustache" with { type: "text" };
 import payloadPreview from "../views/partials/payload-preview.mustache" with { type: "text" };
 import deliveryDetail from "../views/partials/delivery-detail.mustache" with { type: "text" };
+import httpExchange from "../views/partials/http-exchange.mustache" with { type: "text" };
+import attemptsChart from "../views/partials/attempts-chart.mustache" with { type: "text" };
+import recoveryProgress from "../views/partials/recovery-progress.mustache" with { type: "text" };
+import webhookRecover from "../views/webhook-recover.mustache" with { type: "text" };
+import webhookRecovery from "../views/webhook-recovery.mustache" with { type: "text" };
 import integrations from "../views/integrations.mustache" with { type: "text" };
 import integrationClearbit from "../views/integration-clearbit.mustache" with { type: "text" };
 import audiencesPage from "../views/audiences.mustache" with { type: "text" };
@@ -87,6 +92,8 @@ const pages = {
   "webhook-form": webhookForm,
   "webhook-deliveries": webhookDeliveries,
   "webhook-delivery": webhookDelivery,
+  "webhook-recover": webhookRecover,
+  "webhook-recovery": webhookRecovery,
   triggers,
   "trigger-form": triggerForm,
   integrations,
@@ -115,6 +122,9 @@ const partials = {
   "crm-log": crmLog,
   "payload-preview": payloadPreview,
   "delivery-detail": deliveryDetail,
+  "http-exchange": httpExchange,
+  "attempts-chart": attemptsChart,
+  "recovery-progress": recoveryProgress,
 };
 
 export type PageName = keyof typeof pages;
@@ -139,12 +149,20 @@ const SECTIONS = [
 export function renderPage(
   name: PageName,
   data: Record<string, unknown>,
-  opts: { title: string; section?: string; viewer?: Viewer | null; flash?: Flash | null; csrfToken?: string },
+  opts: {
+    title: string;
+    section?: string;
+    viewer?: Viewer | null;
+    flash?: Flash | null;
+    csrfToken?: string;
+    crumbs?: { label: string; href?: string }[] | null;
+  },
 ): string {
   const nav = SECTIONS.map((s) => ({ ...s, active: s.id === opts.section, soon: !s.href }));
   const view = {
     ...data,
     title: opts.title,
+    crumbs: opts.crumbs?.length ? opts.crumbs : null,
     viewer: opts.viewer ?? null,
     nav,
     flash: opts.flash ?? null,

@@ -9,12 +9,14 @@ import {
   type DestinationHealth,
 } from "./destinations";
 import {
+  attemptsOverTime,
   getHttpLogEntry,
   listAttemptsWithJobs,
   listHttpLog,
   pruneHttpLog,
   recordHttpAttempt,
   DEFAULT_LOG_RETENTION,
+  type AttemptBucket,
   type AttemptFilter,
   type AttemptWithJob,
   type HttpLogEntry,
@@ -24,6 +26,7 @@ import {
 import { requestHeaders, secretsOf, sendHttp } from "./http-sender";
 import {
   countByStatus,
+  failedDeliveryJobIds,
   latestRedelivery,
   listJobs,
   minActivePayloadField,
@@ -167,23 +170,71 @@ export class DeliveryEngine {
   redeliver(jobId: number): { id: number; deliveryId: string } | null {
     const original = this.jobs.get(jobId);
     if (!original) return null;
-    const id = this.db.transaction(() =>
-      this.jobs.insert(
-        {
-          kind: original.kind,
-          destination: original.destination,
-          orderingKey: original.orderingKey,
-          payload: JSON.stringify(original.payload),
-          maxAttempts: original.maxAttempts,
-          runAt: Date.now(),
-          deliveryId: original.deliveryId,
-          redeliveryOf: original.id,
-        },
-        Date.now(),
-      ),
-    );
+    const id = this.db.transaction(() => this.copyJob(original, Date.now()));
     this.wake(original.destination);
     return { id, deliveryId: original.deliveryId };
+  }
+
+  /**
+   * Sends some of a destination's jobs again, as redeliver() does each, in one transaction (ids
+   * of other destinations are skipped). Returns the new jobs' ids, in order.
+   */
+  async redeliverMany(destination: string, jobIds: readonly number[]): Promise<number[]> {
+    const now = Date.now();
+    const ids = this.db.transaction(() =>
+      [...new Set(jobIds)]
+        .sort((a, b) => a - b)
+        .map((id) => this.jobs.get(id))
+        .filter((job): job is Job => job?.destination === destination)
+        .map((job) => this.copyJob(job, now)),
+    );
+    if (ids.length) this.wake(destination);
+    return ids;
+  }
+
+  /** How many failed deliveries recoverFailed() would send again now. */
+  async countFailedSince(destination: string, kind: string, since: Date): Promise<number> {
+    return failedDeliveryJobIds(this.db, destination, kind, since).length;
+  }
+
+  /**
+   * Svix's "recover": every failed delivery of a destination since a time is sent again (its newest
+   * job copied, as redeliver() does, same delivery id). One transaction, so the new jobs' ids run
+   * from `firstId` to `lastId` and progressOf() follows them.
+   */
+  async recoverFailed(
+    destination: string,
+    kind: string,
+    since: Date,
+  ): Promise<{ count: number; firstId: number | null; lastId: number | null }> {
+    const now = Date.now();
+    const ids = this.db.transaction(() =>
+      failedDeliveryJobIds(this.db, destination, kind, since).map((id) => this.copyJob(this.jobs.get(id)!, now)),
+    );
+    if (ids.length) this.wake(destination);
+    return { count: ids.length, firstId: ids[0] ?? null, lastId: ids.at(-1) ?? null };
+  }
+
+  /** A destination's attempts per time bucket since a time (the attempts chart). */
+  async attemptsOverTime(destination: string, since: Date, bucketMs: number): Promise<AttemptBucket[]> {
+    return attemptsOverTime(this.db, destination, since, bucketMs);
+  }
+
+  /** Inside the caller's transaction. */
+  private copyJob(original: Job, now: number): number {
+    return this.jobs.insert(
+      {
+        kind: original.kind,
+        destination: original.destination,
+        orderingKey: original.orderingKey,
+        payload: JSON.stringify(original.payload),
+        maxAttempts: original.maxAttempts,
+        runAt: now,
+        deliveryId: original.deliveryId,
+        redeliveryOf: original.id,
+      },
+      now,
+    );
   }
 
   /** Cancels a pending job (a running one is already being sent). */

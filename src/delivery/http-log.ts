@@ -186,6 +186,50 @@ export function listAttemptsWithJobs(db: Db, f: AttemptFilter): AttemptWithJob[]
   }));
 }
 
+export type AttemptBucket = { start: Date; succeeded: number; failed: number };
+
+/**
+ * A destination's attempts per time bucket (`bucketMs` wide, aligned to the epoch) since a time,
+ * oldest first, empty buckets included: a 2xx answer is a success, anything else (or none) a failure.
+ */
+export function attemptsOverTime(db: Db, destination: string, since: Date, bucketMs: number, now = Date.now()) {
+  const first = Math.floor(since.getTime() / bucketMs);
+  const rows = db.$client
+    .query<{ bucket: number; succeeded: number; n: number }, [number, string, number, number]>(
+      `SELECT created_at / ?1 AS bucket, SUM(error IS NULL AND response_status BETWEEN 200 AND 299) AS succeeded,
+         COUNT(*) AS n
+       FROM http_log WHERE destination = ?2 AND id >= ?3 AND created_at >= ?4 GROUP BY bucket`,
+    )
+    .all(bucketMs, destination, firstIdSince(db, first * bucketMs), first * bucketMs);
+  const byBucket = new Map(rows.map((r) => [r.bucket, r]));
+  const buckets: AttemptBucket[] = [];
+  for (let b = first; b <= Math.floor(now / bucketMs); b++) {
+    const r = byBucket.get(b);
+    const succeeded = r?.succeeded ?? 0;
+    buckets.push({ start: new Date(b * bucketMs), succeeded, failed: (r?.n ?? 0) - succeeded });
+  }
+  return buckets;
+}
+
+/**
+ * The first entry recorded at or after a time, found by bisecting the ids (entries are written in
+ * time order): a day's chart then reads one day of a destination's entries, not its whole history.
+ */
+function firstIdSince(db: Db, at: number): number {
+  const next = db.$client.query<{ id: number; at: number }, [number]>(
+    "SELECT id, created_at AS at FROM http_log WHERE id >= ? ORDER BY id LIMIT 1",
+  );
+  let lo = 0;
+  let hi = (db.$client.query("SELECT COALESCE(MAX(id), 0) + 1 AS id FROM http_log").get() as { id: number }).id;
+  while (lo < hi) {
+    const mid = Math.floor((lo + hi) / 2);
+    const row = next.get(mid);
+    if (!row || row.at >= at) hi = mid;
+    else lo = row.id + 1;
+  }
+  return lo;
+}
+
 export function getHttpLogEntry(db: Db, id: number): HttpLogEntry | undefined {
   return db.select().from(httpLog).where(eq(httpLog.id, id)).get();
 }

@@ -88,3 +88,20 @@ export function minActivePayloadField(db: Db, kind: string, field: string): numb
     )
     .get(field, kind)!.min;
 }
+
+/**
+ * The failed deliveries of a destination to send again: per delivery id the newest job, when it
+ * failed and was created since `since` (a delivery already sent again, or sent again and failed
+ * once more, counts once, as its newest job). Ids, oldest first.
+ */
+export function failedDeliveryJobIds(db: Db, destination: string, kind: string, since: Date): number[] {
+  return db.$client
+    .query<{ id: number }, [string, string, number]>(
+      `SELECT id FROM delivery_jobs j
+       WHERE destination = ? AND status = 'failed' AND kind = ? AND created_at >= ?
+         AND NOT EXISTS (SELECT 1 FROM delivery_jobs k WHERE k.delivery_id = j.delivery_id AND k.id > j.id)
+       ORDER BY id`,
+    )
+    .all(destination, kind, since.getTime())
+    .map((r) => r.id);
+}

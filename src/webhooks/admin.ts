@@ -1,11 +1,9 @@
 import { pathId } from "../http/params";
 import { Elysia } from "elysia";
-import type { Job } from "../delivery/types";
-import { beforeIdOf, pageOf } from "../domain/records";
 import { maskedHeaders } from "../delivery/secret-headers";
 import { AppError, unsupportedMediaType, type FieldIssue } from "../errors";
 import { fieldErrors, formatTime, renderFragment } from "../views";
-import type { WebhookJobPayload, WebhookService } from ".";
+import type { WebhookService } from ".";
 import { OPERATOR_LABELS } from "../conditions";
 import { OPERATORS, TRIGGER_EVENTS } from "./conditions";
 import { previewCustomPayload, type WebhookRow } from "./endpoints";
@@ -18,6 +16,7 @@ import { html, redirect } from "../http/responses";
 import { askSecretsAgain, headerField, headerLines, parseHeaderLines } from "../http/admin/forms";
 import { adminPage } from "../http/admin/render";
 import { showOnce } from "../http/admin/shown-once";
+import { attemptsChart } from "../http/admin/attempts-chart";
 
 type Form = Record<string, unknown>;
 
@@ -69,7 +68,19 @@ function webhookInput(form: Form, isNew: boolean): Record<string, unknown> {
   return input;
 }
 
-function formOf(w: WebhookRow) {
+/**
+ * The webhook's state as the admin sees it. The Active switch is the admin's; the delivery engine
+ * disables a destination on its own (410 Gone, days of failures), so both are shown as one.
+ */
+function stateOf(active: boolean, health: { disabled: boolean; paused: boolean }) {
+  if (health.disabled) return { label: "Disabled", badge: "badge-error" };
+  if (!active) return { label: "Inactive", badge: "" };
+  if (health.paused) return { label: "Paused", badge: "badge-warn" };
+  return { label: "Active", badge: "badge-ok" };
+}
+
+/** A disabled webhook's form shows Active unticked: ticking it and saving sends again. */
+function formOf(w: WebhookRow, disabled: boolean) {
   return {
     name: w.name,
     url: w.url,
@@ -85,7 +96,7 @@ function formOf(w: WebhookRow) {
     max_attempts: w.maxAttempts,
     retry_base_seconds: w.retryBaseSeconds,
     tls_verify: w.tlsVerify,
-    active: w.active,
+    active: w.active && !disabled,
     zammad_compat: w.zammadCompat,
     strict_order: w.strictOrder,
   };
@@ -108,27 +119,6 @@ function formView(form: Record<string, unknown>) {
 const errorList = (errors: unknown) =>
   errors ? Object.entries(errors as Record<string, string>).map(([field, message]) => ({ field, message })) : null;
 const pct = (r: number | null) => (r === null ? "—" : `${Math.round(r * 1000) / 10}%`);
-
-function deliveryView(webhookId: number, j: Job) {
-  const p = j.payload as WebhookJobPayload;
-  return {
-    id: j.id,
-    webhookId,
-    deliveryId: j.deliveryId,
-    status: j.status,
-    ok: j.status === "succeeded",
-    bad: j.status === "failed",
-    waiting: j.status === "pending" || j.status === "running",
-    event: p.event_type,
-    trigger: p.trigger_name,
-    attempts: j.attempts,
-    lastStatus: j.lastStatus ?? "—",
-    lastError: j.lastError,
-    created: formatTime(j.createdAt),
-    nextAt: j.status === "pending" ? formatTime(j.runAt) : null,
-    redeliveryOf: j.redeliveryOf,
-  };
-}
 
 function conditionRows(conditions: Condition[]) {
   const rows = [
@@ -189,13 +179,14 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
     return adminPage(ctx, request, session, "webhooks", { hooks }, { title: "Webhooks", section: "webhooks" });
   };
 
-  const editPage = (request: Request, id: number | null, data: Form = {}, status = 200) => {
+  const editPage = async (request: Request, id: number | null, data: Form = {}, status = 200) => {
     const session = requireSession(ctx, request);
-    const w = id === null ? null : endpoints.get(id);
+    const w = id === null ? null : await endpoints.get(id);
+    const health = w ? await service.health(w.id) : null;
     const form = formView(
       (data.form as Form) ??
         (w
-          ? formOf(w)
+          ? formOf(w, !!health?.disabled)
           : {
               method: "POST",
               timeout_seconds: 15,
@@ -206,7 +197,6 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
               auth_type: "none",
             }),
     );
-    const health = w ? service.health(w.id) : null;
     const view = {
       webhook: w && {
         id: w.id,
@@ -218,6 +208,9 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
             : null,
         triggers: triggers.forWebhook(w.id).map((t) => ({ id: t.id, name: t.name })),
       },
+      state: health && stateOf(w!.active, health),
+      chart: w && attemptsChart(await service.attemptsByHour(w.id)),
+      recoverSince: new Date(Date.now() - 86_400_000).toISOString().slice(0, 16),
       health: health && {
         ...health,
         successRate: pct(health.success_rate),
@@ -234,54 +227,6 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
       section: "webhooks",
       status,
     });
-  };
-
-  const deliveriesPage = (request: Request, id: number, query: Record<string, string | undefined>) => {
-    const session = requireSession(ctx, request);
-    const w = endpoints.get(id);
-    const statuses = ["pending", "running", "succeeded", "failed", "cancelled"];
-    const status = statuses.includes(query.status ?? "") ? query.status : undefined;
-    const jobs = service.deliveries(id, { status, beforeId: beforeIdOf({ cursor: query.cursor }), limit: 51 });
-    const page = pageOf(jobs, 50, (last) => [last.id]);
-    return adminPage(
-      ctx,
-      request,
-      session,
-      "webhook-deliveries",
-      {
-        webhook: { id: w.id, name: w.name },
-        deliveries: page.data.map((j) => deliveryView(id, j)),
-        statuses: statuses.map((s) => ({ value: s, selected: s === status })),
-        status,
-        next: page.next_cursor
-          ? `/webhooks/${id}/deliveries?` +
-            new URLSearchParams({ ...(status ? { status } : {}), cursor: page.next_cursor })
-          : null,
-      },
-      { title: `Deliveries of ${w.name}`, section: "webhooks" },
-    );
-  };
-
-  const deliveryDetail = (id: number, jobId: number) => {
-    const w = endpoints.get(id);
-    const { job, attempts } = service.delivery(id, jobId);
-    return {
-      webhook: { id: w.id, name: w.name },
-      delivery: deliveryView(id, job),
-      attempts: attempts.map((a) => ({
-        attempt: a.attempt,
-        at: formatTime(a.createdAt),
-        method: a.method,
-        url: a.url,
-        requestHeaders: Object.entries(a.requestHeaders).map(([name, value]) => ({ name, value })),
-        requestBody: a.requestBody,
-        status: a.responseStatus,
-        responseHeaders: Object.entries(a.responseHeaders ?? {}).map(([name, value]) => ({ name, value })),
-        responseBody: a.responseBody,
-        error: a.error,
-        durationMs: a.durationMs,
-      })),
-    };
   };
 
   const triggerPage = (request: Request, id: number | null, data: Form = {}, status = 200) => {
@@ -371,7 +316,10 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
       const form = formBody(body);
       try {
         await endpoints.update(id, webhookInput(form, false), session.user.id);
-        return redirect(request, `/webhooks/${id}`, [flashCookie(ctx, { kind: "success", message: "Webhook saved." })]);
+        const enable = checked(form, "active") && (await service.health(id)).disabled;
+        if (enable) await service.enable(id);
+        const message = enable ? "Webhook saved and enabled again." : "Webhook saved.";
+        return redirect(request, `/webhooks/${id}`, [flashCookie(ctx, { kind: "success", message })]);
       } catch (err) {
         return failedForm(request, id, form, err);
       }
@@ -415,27 +363,6 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
         (["ticket", "user", "organization"] as const).find((k) => k === str(formBody(body), "sample")) ?? "ticket";
       const job = service.sendTest(id, kind);
       return redirect(request, `/webhooks/${id}/deliveries/${job.id}`);
-    })
-    .get("/webhooks/:id/deliveries", ({ request, params, query }) =>
-      deliveriesPage(request, pathId(params.id, "webhook"), query as Record<string, string | undefined>),
-    )
-    .get("/webhooks/:id/deliveries/:jobId", ({ request, params }) => {
-      const session = requireSession(ctx, request);
-      const data = deliveryDetail(pathId(params.id, "webhook"), pathId(params.jobId, "delivery"));
-      // htmx polls the detail while the delivery is under way: answer the fragment only.
-      if (request.headers.get("HX-Request")) return html(renderFragment("delivery-detail", data));
-      return adminPage(ctx, request, session, "webhook-delivery", data, {
-        title: `Delivery ${data.delivery.deliveryId}`,
-        section: "webhooks",
-      });
-    })
-    .post("/webhooks/:id/deliveries/:jobId/redeliver", ({ request, params }) => {
-      requireSession(ctx, request);
-      const id = pathId(params.id, "webhook");
-      const job = service.redeliver(id, pathId(params.jobId, "delivery"));
-      return redirect(request, `/webhooks/${id}/deliveries/${job.id}`, [
-        flashCookie(ctx, { kind: "success", message: "Redelivery queued (same delivery id)." }),
-      ]);
     })
     .get("/triggers", ({ request }) => {
       const session = requireSession(ctx, request);

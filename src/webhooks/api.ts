@@ -53,6 +53,21 @@ const previewInput = z.strictObject({ custom_payload: z.string().max(100_000), s
 const rotateInput = z.strictObject({ grace_hours: z.number().min(0).max(720).optional() }).optional();
 const testInput = z.strictObject({ sample: sampleKind }).optional();
 
+const recoverQuery = z.strictObject({ since: z.iso.datetime({ offset: true }) });
+const recoverInput = z.strictObject({ since: z.iso.datetime({ offset: true }) });
+const recoveryQuery = z.strictObject({
+  first_id: z.coerce.number().int().positive(),
+  last_id: z.coerce.number().int().positive(),
+});
+const bulkRedeliverInput = z.strictObject({ ids: z.array(z.number().int().positive()).min(1).max(500) });
+const recoveryModel = z.strictObject({
+  total: z.number().int(),
+  finished: z.number().int(),
+  succeeded: z.number().int(),
+  failed: z.number().int(),
+  done: z.boolean(),
+});
+
 const nullableText = z.string().nullable();
 /** A webhook as the API answers it: secrets masked, with its delivery health. */
 const webhookModel = z.strictObject({
@@ -226,6 +241,62 @@ export function webhooksApi(ctx: AppContext, service: WebhookService) {
         );
       },
       op({ summary: "Send a delivery again", response: deliveryModel, status: 202 }),
+    )
+    .post(
+      "/webhooks/:id/deliveries/redeliver",
+      async ({ request, params, body }) => {
+        actor(request);
+        const { ids } = validate(bulkRedeliverInput, body);
+        return json({ queued: await service.redeliverMany(pathId(params.id, "webhook"), ids) }, 202);
+      },
+      op({
+        summary: "Send some deliveries of a webhook again (same delivery ids)",
+        body: bulkRedeliverInput,
+        response: z.strictObject({ queued: z.number().int() }),
+        status: 202,
+      }),
+    )
+    .get(
+      "/webhooks/:id/recover",
+      async ({ request, params, query }) => {
+        actor(request);
+        const { since } = validate(recoverQuery, query);
+        const failed = await service.failedSince(pathId(params.id, "webhook"), new Date(since));
+        return json({ since: new Date(since).toISOString(), failed_deliveries: failed });
+      },
+      op({
+        summary: "Count the failed deliveries a recovery since a time would send again",
+        query: recoverQuery,
+        response: z.strictObject({ since: isoTime, failed_deliveries: z.number().int() }),
+      }),
+    )
+    .post(
+      "/webhooks/:id/recover",
+      async ({ request, params, body }) => {
+        actor(request);
+        const { since } = validate(recoverInput, body);
+        const run = await service.recover(pathId(params.id, "webhook"), new Date(since));
+        return json({ queued: run.count, first_id: run.firstId, last_id: run.lastId }, 202);
+      },
+      op({
+        summary: "Send every failed delivery since a time again; follow it with /recover/progress",
+        body: recoverInput,
+        response: z.strictObject({
+          queued: z.number().int(),
+          first_id: z.number().int().nullable(),
+          last_id: z.number().int().nullable(),
+        }),
+        status: 202,
+      }),
+    )
+    .get(
+      "/webhooks/:id/recover/progress",
+      async ({ request, params, query }) => {
+        actor(request);
+        const q = validate(recoveryQuery, query);
+        return json(await service.recovery(pathId(params.id, "webhook"), q.first_id, q.last_id));
+      },
+      op({ summary: "How far a recovery has come", query: recoveryQuery, response: recoveryModel }),
     )
     .get(
       "/triggers",

@@ -9,6 +9,7 @@ import type { Core } from "../core";
 import type { Feature } from "../feature";
 import type { AppContext } from "../http/context";
 import { webhookAdmin } from "./admin";
+import { webhookDeliveryAdmin } from "./deliveries-admin";
 import { webhooksApi } from "./api";
 import { encodeHeaderValue } from "../delivery/header-value";
 import { currentHop, HOP_HEADER, nextHop } from "../delivery/hops";
@@ -24,6 +25,7 @@ import { hubSignature, hubSignature256, standardSignatureHeader } from "./signat
 import { WebhookTriggers } from "./triggers";
 
 const JOB_KIND = "webhook";
+const HOUR_MS = 3_600_000;
 
 /**
  * What a webhook job carries. The payload is built when the change is recorded and stored once in
@@ -215,6 +217,47 @@ export class WebhookService {
     return this.ctx.delivery.getJob(copy.id)!;
   }
 
+  /** Sends the chosen deliveries of this webhook again (same delivery ids); returns how many. */
+  async redeliverMany(webhookId: number, jobIds: readonly number[]): Promise<number> {
+    this.endpoints.get(webhookId);
+    return (await this.ctx.delivery.redeliverMany(destinationKey(webhookId), jobIds)).length;
+  }
+
+  /** How many failed deliveries recover() would send again. */
+  async failedSince(webhookId: number, since: Date): Promise<number> {
+    this.endpoints.get(webhookId);
+    return this.ctx.delivery.countFailedSince(destinationKey(webhookId), JOB_KIND, since);
+  }
+
+  /** Every failed delivery since a time, sent again: a run of jobs whose progress recovery() reads. */
+  async recover(
+    webhookId: number,
+    since: Date,
+  ): Promise<{ count: number; firstId: number | null; lastId: number | null }> {
+    this.endpoints.get(webhookId);
+    return this.ctx.delivery.recoverFailed(destinationKey(webhookId), JOB_KIND, since);
+  }
+
+  /** How far a recovery run (its first and last job) has come. */
+  async recovery(webhookId: number, firstId: number, lastId: number) {
+    this.endpoints.get(webhookId);
+    const p = await this.ctx.delivery.progressOf(destinationKey(webhookId), firstId, lastId);
+    return {
+      total: p.total,
+      finished: p.done,
+      failed: p.failed,
+      succeeded: p.done - p.failed,
+      done: p.done >= p.total,
+    };
+  }
+
+  /** Attempts per hour over the last 24 hours (the webhook page's chart). */
+  async attemptsByHour(webhookId: number, hours = 24) {
+    this.endpoints.get(webhookId);
+    const since = new Date(Date.now() - (hours - 1) * HOUR_MS);
+    return this.ctx.delivery.attemptsOverTime(destinationKey(webhookId), since, HOUR_MS);
+  }
+
   enable(webhookId: number): void {
     this.endpoints.get(webhookId);
     this.ctx.delivery.enableDestination(destinationKey(webhookId));
@@ -355,6 +398,6 @@ export function webhooksFeature(ctx: AppContext): Feature & { service: WebhookSe
         },
       },
     ],
-    routes: [webhooksApi(ctx, service), webhookAdmin(ctx, service)],
+    routes: [webhooksApi(ctx, service), webhookAdmin(ctx, service), webhookDeliveryAdmin(ctx, service)],
   };
 }

@@ -113,13 +113,16 @@ describe("admin UI", () => {
     expect(new URL(page.url()).pathname).toBe("/login");
   });
 
-  test("a wrong password shows an error and keeps the email", async () => {
+  test("a wrong password shows an error, keeps the email and puts the cursor in the password", async () => {
     await page.fill("#email", ADMIN.email);
     await page.fill("#password", "not the password");
     await submit("button:has-text('Sign in')");
     await expect(page.locator(".flash-error").textContent()).resolves.toBe("Email or password is wrong.");
     await expect(page.inputValue("#email")).resolves.toBe(ADMIN.email);
     await expect(page.inputValue("#password")).resolves.toBe("");
+    // Retyping the password is all that is left to do: focus waits there, and the error describes it.
+    await page.waitForFunction(() => document.activeElement?.id === "password");
+    await expect(page.getAttribute("#password", "aria-describedby")).resolves.toBe("login-error");
   });
 
   test("the right password signs in and returns to the page asked for", async () => {

@@ -75,7 +75,8 @@ describe("webhooks UI", () => {
     await Promise.all([page.waitForEvent("load"), page.click("#send-test")]);
     expect(new URL(page.url()).pathname).toMatch(/^\/webhooks\/\d+\/deliveries\/\d+$/);
     await page.waitForSelector(".response-body", { timeout: 20_000 });
-    await expect(page.locator(".response-body").textContent()).resolves.toBe('{"ok":"from receiver"}');
+    // Bodies are pretty-printed: the receiver's JSON, indented.
+    await expect(page.locator(".response-body").textContent()).resolves.toBe('{\n  "ok": "from receiver"\n}');
     await expect(page.locator("#delivery-status").textContent()).resolves.toContain("succeeded");
     expect(receiver.requests.some((r) => r.path === "/ui")).toBe(true);
   });

@@ -97,6 +97,8 @@ describe("CRM Sync pages", () => {
     }
     expect(logPage).toContain("PUT " + (receiver.url + "/people/c-1").replaceAll("/", "&#x2F;"));
     expect(logPage).not.toContain("tok-very-secret");
+    // Successful calls are green…
+    expect(logPage).toMatch(/<span class="badge badge-ok">20\d<\/span>/);
     const history = await (await browser.get(`/crm-sync/${syncId}/users/${person.body.id}`)).text();
     expect(history).toContain("CRM id: <code>c-1</code>");
     const resync = await browser.submit(
@@ -116,6 +118,9 @@ describe("CRM Sync pages", () => {
       if (failedPage.includes("/retry")) break;
       await Bun.sleep(50);
     }
+    // …failed ones red.
+    expect(failedPage).toContain('<span class="badge badge-error">failed</span>');
+    expect(failedPage).not.toContain("badge-ok");
     const retryAction = /action="(\/crm-sync\/\d+\/logs\/\d+\/retry)"/.exec(failedPage)![1]!;
     receiver.answer(() => ({ status: 201, body: '{"id": "c-2"}' }));
     const retried = await browser.submit(`/crm-sync/${syncId}?tab=logs`, retryAction, {});

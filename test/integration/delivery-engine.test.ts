@@ -178,6 +178,75 @@ describe("queue", () => {
     expect(engine.redeliver(999_999)).toBeNull();
   });
 
+  test("recoverFailed sends each failed delivery since a time again once (its newest job), as one run", async () => {
+    receiver = startReceiver(() => ({ status: 500 }));
+    fx = startEngine();
+    const { db, engine } = fx;
+    engine.register("test", postTo(receiver.url, { maxAttempts: 1 }));
+    const enqueue = (destination: string, n: number) =>
+      db.transaction(() => engine.enqueue({ kind: "test", destination, payload: { n } }));
+    const jobs = [enqueue("d", 1), enqueue("d", 2), enqueue("other", 3)];
+    await eventually(() => jobs.every((j) => engine.getJob(j.id)?.status === "failed"));
+    // Delivery 2 was already sent again and failed again: it counts once, as its newest job.
+    const retried = engine.redeliver(jobs[1]!.id)!;
+    await eventually(() => engine.getJob(retried.id)?.status === "failed");
+    const since = new Date(Date.now() - 60_000);
+    expect(await engine.countFailedSince("d", "test", since)).toBe(2);
+    expect(await engine.countFailedSince("d", "test", new Date(Date.now() + 60_000))).toBe(0);
+    expect(await engine.countFailedSince("d", "other-kind", since)).toBe(0);
+    receiver.answer(() => ({ status: 200 }));
+    const run = await engine.recoverFailed("d", "test", since);
+    expect(run.count).toBe(2);
+    expect(run.lastId! - run.firstId!).toBe(1);
+    expect([engine.getJob(run.firstId!)!.redeliveryOf, engine.getJob(run.lastId!)!.redeliveryOf]).toEqual([
+      jobs[0]!.id,
+      retried.id,
+    ]);
+    await eventually(() => engine.progressOf("d", run.firstId!, run.lastId!).done === 2);
+    expect(engine.progressOf("d", run.firstId!, run.lastId!)).toEqual({ total: 2, done: 2, failed: 0 });
+    expect([engine.getJob(run.firstId!)!.deliveryId, engine.getJob(run.lastId!)!.deliveryId]).toEqual([
+      jobs[0]!.deliveryId,
+      jobs[1]!.deliveryId,
+    ]);
+    expect(await engine.countFailedSince("d", "test", since)).toBe(0);
+    expect(await engine.recoverFailed("d", "test", since)).toEqual({ count: 0, firstId: null, lastId: null });
+  });
+
+  test("redeliverMany copies a destination's chosen jobs in one go and skips other destinations'", async () => {
+    receiver = startReceiver();
+    fx = startEngine();
+    const { db, engine } = fx;
+    engine.register("test", postTo(receiver.url));
+    const [a, b, c] = ["d", "d", "other"].map((destination, n) =>
+      db.transaction(() => engine.enqueue({ kind: "test", destination, payload: { n } })),
+    );
+    await eventually(() => [a, b, c].every((j) => engine.getJob(j!.id)?.status === "succeeded"));
+    const ids = await engine.redeliverMany("d", [b!.id, a!.id, c!.id, a!.id, 999_999]);
+    expect(ids.map((id) => engine.getJob(id)!.redeliveryOf)).toEqual([a!.id, b!.id]);
+    expect(ids.map((id) => engine.getJob(id)!.deliveryId)).toEqual([a!.deliveryId, b!.deliveryId]);
+    await eventually(() => ids.every((id) => engine.getJob(id)?.status === "succeeded"));
+  });
+
+  test("attemptsOverTime counts each hour's successes and failures, empty hours included", async () => {
+    let n = 0;
+    receiver = startReceiver(() => ({ status: n++ % 3 === 0 ? 503 : 200 }));
+    fx = startEngine();
+    const { db, engine } = fx;
+    engine.register("test", postTo(receiver.url, { maxAttempts: 1 }));
+    const jobs = [1, 2, 3].map((i) =>
+      db.transaction(() => engine.enqueue({ kind: "test", destination: "d", payload: { i } })),
+    );
+    await eventually(() => jobs.every((j) => ["succeeded", "failed"].includes(engine.getJob(j.id)!.status)));
+    const hour = 3_600_000;
+    const buckets = await engine.attemptsOverTime("d", new Date(Date.now() - 23 * hour), hour);
+    expect(buckets).toHaveLength(24);
+    const sum = (k: "succeeded" | "failed") => buckets.reduce((n, b) => n + b[k], 0);
+    expect([sum("succeeded"), sum("failed")]).toEqual([2, 1]);
+    // Only the last hour (or two, across an hour's turn) had attempts.
+    expect(buckets.slice(0, -2).every((b) => b.succeeded === 0 && b.failed === 0)).toBe(true);
+    expect(buckets.at(-1)!.start.getTime() % hour).toBe(0);
+  });
+
   test("a pending job can be cancelled", async () => {
     fx = startEngine();
     const { db, engine } = fx;

@@ -1,13 +1,14 @@
 import { pathId } from "../params";
 import { Elysia } from "elysia";
 import { z } from "zod";
-import { httpLogEntryJson, type HttpLogEntry } from "../../delivery";
+import { httpLogEntryJson } from "../../delivery";
 import { beforeIdOf, idPageParams, pageOf } from "../../domain/records";
 import { notFound, validate } from "../../errors";
 import { formatTime } from "../../views";
 import { flashCookie, requireApiToken, requireSession } from "../auth";
 import type { AppContext } from "../context";
 import { json, redirect } from "../responses";
+import { httpExchangeView, succeeded } from "./http-exchange";
 import { adminPage } from "./render";
 import { list, loose, op } from "../api/operation";
 
@@ -40,19 +41,6 @@ function readFilter(query: unknown) {
 const logPage = (ctx: AppContext, engine: ReturnType<typeof readFilter>["engine"], limit: number) =>
   pageOf(ctx.delivery.listHttpLog({ ...engine, limit: limit + 1 }), limit, (last) => [last.id]);
 
-const ok = (e: HttpLogEntry) =>
-  !e.error && e.responseStatus !== null && e.responseStatus >= 200 && e.responseStatus < 300;
-const headerList = (h: Record<string, string> | null) =>
-  Object.entries(h ?? {}).map(([name, value]) => ({ name, value }));
-const pretty = (body: string | null) => {
-  if (!body) return body;
-  try {
-    return JSON.stringify(JSON.parse(body), null, 2);
-  } catch {
-    return body;
-  }
-};
-
 export function logPages(ctx: AppContext) {
   return new Elysia()
     .get("/logs", ({ request, query }) => {
@@ -66,7 +54,7 @@ export function logPages(ctx: AppContext) {
         method: e.method,
         url: e.url,
         status: e.responseStatus ?? "—",
-        ok: ok(e),
+        ok: succeeded(e),
         error: e.error,
         duration: e.durationMs,
         attempt: e.attempt,
@@ -104,18 +92,7 @@ export function logPages(ctx: AppContext) {
       const session = requireSession(ctx, request);
       const e = ctx.delivery.getHttpLogEntry(pathId(params.id, "log entry"));
       if (!e) throw notFound("log entry");
-      const entry = {
-        ...httpLogEntryJson(e),
-        method: e.method,
-        url: e.url,
-        response_status: e.responseStatus,
-        time: formatTime(e.createdAt),
-        ok: ok(e),
-        requestHeaders: headerList(e.requestHeaders),
-        responseHeaders: headerList(e.responseHeaders),
-        requestBody: pretty(e.requestBody),
-        responseBody: pretty(e.responseBody),
-      };
+      const entry = { ...httpLogEntryJson(e), time: formatTime(e.createdAt), exchange: httpExchangeView(e, e.id) };
       return adminPage(ctx, request, session, "log-entry", { entry }, { title: `HTTP log #${e.id}`, section: "logs" });
     })
     .post("/logs/:id/redeliver", ({ request, params }) => {

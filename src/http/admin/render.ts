@@ -5,6 +5,7 @@ import type { AppContext } from "../context";
 import { html, type Cookie } from "../responses";
 import { fillKeptForm, takeKeptForm } from "./kept-forms";
 import { takeShownOnce } from "./shown-once";
+import { breadcrumbsOf, type Crumb } from "./breadcrumbs";
 
 /**
  * A full admin page for a signed-in admin, consuming any flash message left by the last redirect and
@@ -17,7 +18,7 @@ export function adminPage(
   session: SessionInfo,
   page: PageName,
   data: Record<string, unknown>,
-  opts: { title: string; section?: string; status?: number; cookies?: Cookie[] },
+  opts: { title: string; section?: string; status?: number; cookies?: Cookie[]; crumbs?: Crumb[] },
 ): Response {
   const { flash, cookies } = takeFlash(ctx, request);
   const url = new URL(request.url);
@@ -34,6 +35,7 @@ export function adminPage(
     {
       title: opts.title,
       section: opts.section,
+      crumbs: opts.crumbs ?? breadcrumbsOf(url.pathname, opts.title),
       viewer: { name: session.user.name, email: session.user.email, csrfToken: session.csrfToken },
       flash,
     },
