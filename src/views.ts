@@ -5,7 +5,8 @@ import nav from "../views/partials/nav.mustache" with { type: "text" };
 import flash from "../views/partials/flash.mustache" with { type: "text" };
 import login from "../views/login.mustache" with { type: "text" };
 import setup from "../views/setup.mustache" with { type: "text" };
-import dashboard from "../views/dashboard.mustache" with { type: "text" };
+import dashboard from "../views/dashboard/page.mustache" with { type: "text" };
+import dashboardLive from "../views/dashboard/live.mustache" with { type: "text" };
 import settings from "../views/settings.mustache" with { type: "text" };
 import admins from "../views/admins.mustache" with { type: "text" };
 import account from "../views/account.mustache" with { type: "text" };
@@ -115,6 +116,7 @@ const partials = {
   "crm-log": crmLog,
   "payload-preview": payloadPreview,
   "delivery-detail": deliveryDetail,
+  "dashboard-live": dashboardLive,
 };
 
 export type PageName = keyof typeof pages;
