@@ -43,6 +43,7 @@ import crmSyncEdit from "../views/crm-sync-edit.mustache" with { type: "text" };
 import crmSyncUser from "../views/crm-sync-user.mustache" with { type: "text" };
 import crmOperations from "../views/partials/crm-operations.mustache" with { type: "text" };
 import crmLog from "../views/partials/crm-log.mustache" with { type: "text" };
+import crmBulk from "../views/partials/crm-bulk.mustache" with { type: "text" };
 import webhooks from "../views/webhooks.mustache" with { type: "text" };
 import webhookForm from "../views/webhook-form.mustache" with { type: "text" };
 import webhookDeliveries from "../views/webhook-deliveries.mustache" with { type: "text" };
@@ -114,6 +115,7 @@ const partials = {
   "person-enrichment": personEnrichment,
   "crm-operations": crmOperations,
   "crm-log": crmLog,
+  "crm-bulk": crmBulk,
   "payload-preview": payloadPreview,
   "delivery-detail": deliveryDetail,
   "dashboard-live": dashboardLive,
