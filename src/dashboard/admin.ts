@@ -5,8 +5,7 @@ import { countAdmins } from "../domain/admins";
 import { apiTokenStore } from "../domain/credentials";
 import { countOrganizations } from "../domain/organizations";
 import { countUsers } from "../domain/users";
-import type { Tally, TroubledDestination } from "../delivery/stats";
-import type { DestinationLabel } from "../feature";
+import type { Tally } from "../delivery/stats";
 import { requireSession } from "../http/auth";
 import type { AppContext } from "../http/context";
 import { humanSize } from "../http/human-size";
@@ -16,30 +15,13 @@ import { formatTime, renderFragment } from "../views";
 import { VERSION } from "../version";
 import { hourlyBarsSvg } from "./chart";
 import { DASHBOARD_SCRIPT } from "./script";
+import { FACILITIES, operationsSnapshot, type DashboardSources, type Operations } from "./snapshot";
 
-/** What the dashboard reads from the features, handed over by the composition root. */
-export type DashboardSources = {
-  clearbit: { overview(now?: number): Promise<ClearbitOverview> };
-  ingestRate: { snapshot(now?: number): { lastMinute: number; lastHour: number } };
-  describeDestination(key: string): Promise<DestinationLabel | null>;
+const FACILITY_NAMES: Record<(typeof FACILITIES)[number], string> = {
+  webhook: "Webhooks",
+  "crm-sync": "CRM sync",
+  clearbit: "Clearbit",
 };
-type ClearbitOverview = {
-  configured: boolean;
-  enabled: boolean;
-  key: "valid" | "invalid" | "unchecked";
-  lastError: string | null;
-  lastErrorAt: Date | null;
-  rate: { used: number; perMinute: number };
-  nextBackfillAt: Date | null;
-};
-
-const FACILITIES = [
-  { facility: "webhook", name: "Webhooks" },
-  { facility: "crm-sync", name: "CRM sync" },
-  { facility: "clearbit", name: "Clearbit" },
-];
-/** The endpoints listed as failing, paused or disabled at most (the worst first). */
-const TROUBLED_LIMIT = 20;
 
 /** "45 s", "12 min", "3 h 20 min", "2 d 4 h". */
 function duration(ms: number): string {
@@ -57,63 +39,60 @@ function tally(t: Tally) {
   return { ...t, total, rate: total ? `${Math.floor((t.succeeded / total) * 1000) / 10}%` : "—", bad: t.failed > 0 };
 }
 
+/** The live fragment's view of a snapshot: rates, durations and sizes as people read them. */
+function liveView(o: Operations, now: number) {
+  const age = (iso: string) => duration(now - Date.parse(iso));
+  return {
+    updatedAt: formatTime(new Date(o.at)),
+    updatedIso: o.at,
+    queue: { depth: o.queue.depth, oldestDue: o.queue.oldest_due_at && age(o.queue.oldest_due_at) },
+    facilities: o.facilities.map((f) => ({
+      facility: f.facility,
+      name: FACILITY_NAMES[f.facility],
+      lastHour: tally(f.last_hour),
+      lastDay: tally(f.last_day),
+      chart: hourlyBarsSvg(f.hourly, FACILITY_NAMES[f.facility]),
+    })),
+    troubled: o.troubled_destinations.map((t) => ({
+      key: t.destination,
+      name: t.name ?? t.destination,
+      href: t.href,
+      failingHref: `/logs?${new URLSearchParams({ destination: t.destination, failed_only: "true" })}`,
+      since: formatTime(new Date(t.since)),
+      sinceAgo: age(t.since),
+      state: t.state,
+      [t.state]: true,
+      reason: t.reason,
+      consecutiveFailures: t.consecutive_failures,
+      activeJobs: t.active_jobs,
+    })),
+    clearbit: {
+      ...o.clearbit,
+      [`key_${o.clearbit.key}`]: true,
+      lastError: o.clearbit.last_error,
+      lastErrorAt: o.clearbit.last_error_at && formatTime(new Date(o.clearbit.last_error_at)),
+      rate: { used: o.clearbit.rate.used, perMinute: o.clearbit.rate.per_minute },
+      nextBackfill:
+        o.clearbit.next_backfill_at &&
+        `${formatTime(new Date(o.clearbit.next_backfill_at))} (in ${duration(Date.parse(o.clearbit.next_backfill_at) - now)})`,
+    },
+    ingest: { lastMinute: o.ingest.identify_last_minute, lastHour: o.ingest.identify_last_hour },
+    storage: {
+      database: humanSize(o.storage.database_bytes),
+      free: o.storage.free_bytes === null ? "unknown" : humanSize(o.storage.free_bytes),
+    },
+  };
+}
+
 /**
  * The operations dashboard: where an admin lands after signing in. The page carries the figures
- * that change (the live fragment), which htmx polls every few seconds while the tab is visible.
- * Every figure is a bounded read (see src/delivery/stats.ts for the delivery figures' costs).
+ * that change (the live fragment), which htmx polls every 5 seconds while the tab is visible.
+ * Every figure is a bounded read (see snapshot.ts).
  */
 export function dashboardPages(ctx: AppContext, sources: DashboardSources) {
-  const troubledView = async (t: TroubledDestination, now: number) => {
-    const label = await sources.describeDestination(t.key);
-    return {
-      ...t,
-      name: label?.name ?? t.key,
-      href: label?.href ?? null,
-      failingHref: `/logs?${new URLSearchParams({ destination: t.key, failed_only: "true" })}`,
-      since: formatTime(new Date(t.since)),
-      sinceAgo: duration(now - t.since),
-      [t.state]: true,
-    };
-  };
-
   const live = async () => {
     const now = Date.now();
-    const queue = await ctx.delivery.queueStats(now);
-    const facilities = await Promise.all(
-      FACILITIES.map(async ({ facility, name }) => {
-        const s = await ctx.delivery.facilityStats(facility, now);
-        return {
-          facility,
-          name,
-          lastHour: tally(s.lastHour),
-          lastDay: tally(s.lastDay),
-          chart: hourlyBarsSvg(s.hourly, name),
-        };
-      }),
-    );
-    const troubled = await ctx.delivery.troubledDestinations(TROUBLED_LIMIT);
-    const clearbit = await sources.clearbit.overview(now);
-    const free = ctx.health.freeBytes();
-    return {
-      updatedAt: formatTime(new Date(now)),
-      updatedIso: new Date(now).toISOString(),
-      queue: { depth: queue.depth, oldestDue: queue.oldestDueAt === null ? null : duration(now - queue.oldestDueAt) },
-      facilities,
-      troubled: await Promise.all(troubled.map((t) => troubledView(t, now))),
-      clearbit: {
-        ...clearbit,
-        [`key_${clearbit.key}`]: true,
-        lastErrorAt: clearbit.lastErrorAt ? formatTime(clearbit.lastErrorAt) : null,
-        nextBackfill: clearbit.nextBackfillAt
-          ? `${formatTime(clearbit.nextBackfillAt)} (in ${duration(clearbit.nextBackfillAt.getTime() - now)})`
-          : null,
-      },
-      ingest: sources.ingestRate.snapshot(now),
-      storage: {
-        database: humanSize(ctx.health.databaseBytes()),
-        free: free === null ? "unknown" : humanSize(free),
-      },
-    };
+    return liveView(await operationsSnapshot(ctx, sources, now), now);
   };
 
   return new Elysia()

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { operationsModel } from "../../src/dashboard/snapshot";
 import { decodeEntities } from "../support/admin-seed";
 import { startReceiver, type Receiver } from "../support/receiver";
 import { createToken, setupAdmin, startTestServer, type Browser, type TestServer } from "../support/server";
@@ -110,6 +111,27 @@ describe("operations dashboard", () => {
       await (await browser.get(`/logs?destination=webhook%3A${ids.bad}&failed_only=true`)).text(),
     );
     expect(failingPage.match(/500/g)?.length).toBeGreaterThanOrEqual(3);
+
+    // The same figures through the REST API, for monitoring programs.
+    const ops = await api("GET", "/api/v1/operations");
+    expect(operationsModel.safeParse(ops).success).toBe(true);
+    const webhook = ops.facilities.find((f: { facility: string }) => f.facility === "webhook");
+    expect(webhook.last_hour).toEqual({ succeeded: 3, failed: 3 });
+    expect(webhook.hourly).toHaveLength(24);
+    expect(webhook.hourly[23]).toEqual({ succeeded: 3, failed: 3 });
+    expect(ops.queue).toEqual({ depth: 3, oldest_due_at: null });
+    expect(ops.troubled_destinations).toEqual([
+      expect.objectContaining({
+        destination: `webhook:${ids.bad}`,
+        name: "Broken hook",
+        href: `/webhooks/${ids.bad}`,
+        state: "failing",
+        reason: "HTTP 500",
+        consecutive_failures: 3,
+        active_jobs: 3,
+      }),
+    ]);
+    expect(ops.clearbit).toMatchObject({ configured: false, key: "unchecked", next_backfill_at: null });
 
     // Three retries wait (not yet due).
     expect(html).toMatch(/id="queue-depth"><span class="stat-label">Delivery queue<\/span><span class="stat-value">3</);
