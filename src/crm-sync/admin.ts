@@ -118,11 +118,11 @@ function formOf(input: Record<string, any>): Record<string, unknown> {
 }
 
 /** A log entry for the templates; a failed call offers Retry until it has been retried. */
-const logRowOf = (delivery: AppContext["delivery"]) => (e: LogEntry) => {
+const logRowOf = (delivery: AppContext["delivery"]) => async (e: LogEntry) => {
   const call = e.kind === "call" ? e : null;
   const status = call?.response?.status ?? null;
   const failed = call?.job_status === "failed" && call.job_id !== null;
-  const retriedAs = failed ? delivery.latestRedelivery(call.job_id!) : null;
+  const retriedAs = failed ? await delivery.latestRedelivery(call.job_id!) : null;
   return {
     ...e,
     at: formatTime(new Date(e.at)),
@@ -154,7 +154,7 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
   const id = (v: string) => pathId(v, "CRM sync");
   const logRow = logRowOf(ctx.delivery);
 
-  const editPage = (
+  const editPage = async (
     request: Request,
     sync: CrmSync | null,
     extra: { form?: Record<string, unknown>; errors?: Record<string, string>; preview?: unknown; tab?: Tab } = {},
@@ -229,7 +229,7 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
         } catch {
           log = listSyncLog(ctx.db, ctx.delivery, sync.id, {});
         }
-        data.log = log.data.map(logRow);
+        data.log = await Promise.all(log.data.map(logRow));
         data.filter = {
           user_id: q.user_id ?? "",
           [`op_${q.operation || "any"}`]: true,
@@ -359,7 +359,7 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
         return html(`<span class="muted retried" role="status">${Mustache.escape(flash.message)}</span>`);
       return redirect(request, `/crm-sync/${params.id}?tab=logs`, [flashCookie(ctx, flash)]);
     })
-    .get("/crm-sync/:id/users/:userId", ({ request, params }) => {
+    .get("/crm-sync/:id/users/:userId", async ({ request, params }) => {
       const session = requireSession(ctx, request);
       const sync = getSync(ctx.db, id(params.id));
       const h = crm.userHistory(sync.id, pathId(params.userId, "user"), { limit: 100 });
@@ -368,7 +368,7 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
         request,
         session,
         "crm-sync-user",
-        { sync: { id: sync.id, name: sync.name }, history: { ...h, log: h.log.data.map(logRow) } },
+        { sync: { id: sync.id, name: sync.name }, history: { ...h, log: await Promise.all(h.log.data.map(logRow)) } },
         { title: `${sync.name}: person ${h.user_id}`, section: "crm-sync" },
       );
     })
