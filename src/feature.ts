@@ -4,6 +4,9 @@ import type { PersonFieldSource } from "./domain/person-fields";
 import type { ChangeEvent } from "./events/feed";
 import type { Tx } from "./db/client";
 
+/** What the operations dashboard shows for a delivery destination: a name and the page that owns it. */
+export type DestinationLabel = { name: string; href: string };
+
 /** A recurring task (cron pattern with seconds, as @elysiajs/cron takes it); errors are logged, never fatal. */
 export type Schedule = { name: string; pattern: string; run: () => unknown };
 
@@ -21,6 +24,8 @@ export interface Feature {
   /** Fields this feature adds to a person: the API, webhook payloads and CRM tokens all see them. */
   personFields?: PersonFieldSource[];
   schedules?: Schedule[];
+  /** Names one of its delivery destinations ("webhook:3"), or null when the key is not its own. */
+  describeDestination?(key: string): Promise<DestinationLabel | null>;
   /** Its API routes and admin pages. */
   routes?: AnyElysia[];
   /** At shutdown, before the delivery engine drains. */

@@ -1,4 +1,5 @@
 import { crmSyncFeature } from "./crm-sync";
+import { dashboardFeature } from "./dashboard";
 import { enrichmentFeature } from "./enrichment";
 import { ingestFeature } from "./ingest";
 import type { Feature } from "./feature";
@@ -22,7 +23,20 @@ export function buildFeatures(ctx: AppContext): Features {
   const enrichment = enrichmentFeature(ctx);
   const webhooks = webhooksFeature(ctx);
   const crmSync = crmSyncFeature(ctx);
-  const all: Feature[] = [enrichment, webhooks, crmSync, ingestFeature(ctx)];
+  const ingest = ingestFeature(ctx);
+  const modules: Feature[] = [enrichment, webhooks, crmSync, ingest];
+  const dashboard = dashboardFeature(ctx, {
+    clearbit: enrichment.clearbit,
+    ingestRate: ingest.rate,
+    async describeDestination(key) {
+      for (const feature of modules) {
+        const label = await feature.describeDestination?.(key);
+        if (label) return label;
+      }
+      return null;
+    },
+  });
+  const all: Feature[] = [...modules, dashboard];
   for (const feature of all) {
     for (const [kind, handler] of Object.entries(feature.deliveryHandlers ?? {})) ctx.delivery.register(kind, handler);
     for (const consumer of feature.consumers ?? []) ctx.events.onRecord(consumer);

@@ -5,7 +5,8 @@ import nav from "../views/partials/nav.mustache" with { type: "text" };
 import flash from "../views/partials/flash.mustache" with { type: "text" };
 import login from "../views/login.mustache" with { type: "text" };
 import setup from "../views/setup.mustache" with { type: "text" };
-import dashboard from "../views/dashboard.mustache" with { type: "text" };
+import dashboard from "../views/dashboard/page.mustache" with { type: "text" };
+import dashboardLive from "../views/dashboard/live.mustache" with { type: "text" };
 import settings from "../views/settings.mustache" with { type: "text" };
 import admins from "../views/admins.mustache" with { type: "text" };
 import account from "../views/account.mustache" with { type: "text" };
@@ -42,6 +43,7 @@ import crmSyncEdit from "../views/crm-sync-edit.mustache" with { type: "text" };
 import crmSyncUser from "../views/crm-sync-user.mustache" with { type: "text" };
 import crmOperations from "../views/partials/crm-operations.mustache" with { type: "text" };
 import crmLog from "../views/partials/crm-log.mustache" with { type: "text" };
+import crmBulk from "../views/partials/crm-bulk.mustache" with { type: "text" };
 import webhooks from "../views/webhooks.mustache" with { type: "text" };
 import webhookForm from "../views/webhook-form.mustache" with { type: "text" };
 import webhookDeliveries from "../views/webhook-deliveries.mustache" with { type: "text" };
@@ -120,11 +122,13 @@ const partials = {
   "person-enrichment": personEnrichment,
   "crm-operations": crmOperations,
   "crm-log": crmLog,
+  "crm-bulk": crmBulk,
   "payload-preview": payloadPreview,
   "delivery-detail": deliveryDetail,
   "http-exchange": httpExchange,
   "attempts-chart": attemptsChart,
   "recovery-progress": recoveryProgress,
+  "dashboard-live": dashboardLive,
 };
 
 export type PageName = keyof typeof pages;

@@ -1,4 +1,5 @@
 import { Elysia } from "elysia";
+import Mustache from "mustache";
 import {
   createSync,
   deleteSync,
@@ -13,12 +14,13 @@ import { listSyncLog, type LogEntry } from "./logs";
 import type { CrmSyncService } from "./service";
 import { listOrganizations } from "../domain/organizations";
 import { AppError } from "../errors";
-import { fieldErrors, formatTime } from "../views";
+import { fieldErrors, formatTime, renderFragment, type Flash } from "../views";
+import { CRM_SYNC_SCRIPT } from "./script";
 import { pathId } from "../http/params";
 import { flashCookie, requireSession } from "../http/auth";
 import type { AppContext } from "../http/context";
 import { selfTargetCheck } from "../http/addresses";
-import { redirect } from "../http/responses";
+import { html, redirect } from "../http/responses";
 import { askSecretsAgain, headerField, headerLines, parseHeaderLines } from "../http/admin/forms";
 import { adminPage } from "../http/admin/render";
 
@@ -62,7 +64,7 @@ function formToInput(body: unknown): Record<string, unknown> {
       role: f("filter_role") || null,
       organization_id: /^\d+$/.test(f("filter_organization_id")) ? Number(f("filter_organization_id")) : null,
     },
-    create: { ...op("create"), unique_id_path: f("unique_id_path") },
+    create: { ...op("create"), unique_id_path: f("unique_id_path"), create_only: on("create_only") },
     update: { ...op("update"), enabled: on("update_enabled") },
     delete: { ...op("delete"), enabled: on("delete_enabled") },
   };
@@ -95,6 +97,7 @@ function formOf(input: Record<string, any>): Record<string, unknown> {
     secret_headers: headerLines(input.secret_headers ?? {}),
     allow_self: input.allow_self === true,
     unique_id_path: input.create?.unique_id_path ?? "",
+    create_only: input.create?.create_only === true,
     filter_organization_id: input.filter?.organization_id ?? "",
     [`auth_${input.auth?.type ?? "none"}`]: true,
     [`role_${input.filter?.role ?? "any"}`]: true,
@@ -114,26 +117,44 @@ function formOf(input: Record<string, any>): Record<string, unknown> {
   return out;
 }
 
-const logRow = (e: LogEntry) => {
+/** A log entry for the templates; a failed call offers Retry until it has been retried. */
+const logRowOf = (delivery: AppContext["delivery"]) => async (e: LogEntry) => {
   const call = e.kind === "call" ? e : null;
   const status = call?.response?.status ?? null;
+  const failed = call?.job_status === "failed" && call.job_id !== null;
+  const retriedAs = failed ? await delivery.latestRedelivery(call.job_id!) : null;
   return {
     ...e,
     at: formatTime(new Date(e.at)),
     skipped: !call,
     ok: !!call && !call.error && status !== null && status >= 200 && status < 300,
-    retryable: call?.job_status === "failed",
+    retryable: failed && retriedAs === null,
+    retriedAs,
     requestHeaders: call ? JSON.stringify(call.request.headers, null, 2) : "",
     responseHeaders: call?.response?.headers ? JSON.stringify(call.response.headers, null, 2) : "",
   };
 };
 
+/** The "sync all" progress for crm-bulk.mustache: polled until every call of the run has finished. */
+function bulkView(syncId: number, bulk: { total: number; done: number; failed: number; startedAt: string } | null) {
+  return {
+    syncId,
+    bulk: bulk && {
+      ...bulk,
+      startedAtUtc: formatTime(new Date(bulk.startedAt)),
+      percent: bulk.total ? Math.round((100 * bulk.done) / bulk.total) : 100,
+      finished: bulk.done >= bulk.total,
+    },
+  };
+}
+
 /** The CRM Sync pages: list, a sync's four tabs (create, update, delete users; logs), a person's history. */
 export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
   const deps = { db: ctx.db, secrets: ctx.secrets, delivery: ctx.delivery, selfTarget: selfTargetCheck(ctx) };
   const id = (v: string) => pathId(v, "CRM sync");
+  const logRow = logRowOf(ctx.delivery);
 
-  const editPage = (
+  const editPage = async (
     request: Request,
     sync: CrmSync | null,
     extra: { form?: Record<string, unknown>; errors?: Record<string, string>; preview?: unknown; tab?: Tab } = {},
@@ -178,6 +199,8 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
         id: t,
         label: { create: "Create users", update: "Update users", delete: "Delete users", logs: "Logs" }[t],
         active: t === tab,
+        // On the form, its three sections are switched in the page (nothing typed is lost); Logs is a page.
+        inForm: tab !== "logs" && t !== "logs",
         href: sync ? `/crm-sync/${sync.id}?tab=${t}` : `/crm-sync/new?tab=${t}`,
       })).filter((t) => sync || t.id !== "logs"),
       tab: { [tab]: true },
@@ -190,12 +213,7 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
     };
     if (sync) {
       const state = crm.syncState(sync);
-      data.state = {
-        ...state,
-        bulk: state.bulk
-          ? { ...state.bulk, percent: state.bulk.total ? Math.round((100 * state.bulk.done) / state.bulk.total) : 100 }
-          : null,
-      };
+      data.state = { ...state, ...bulkView(sync.id, state.bulk) };
       if (tab === "logs") {
         const q = Object.fromEntries(url.searchParams);
         delete q.tab;
@@ -211,7 +229,7 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
         } catch {
           log = listSyncLog(ctx.db, ctx.delivery, sync.id, {});
         }
-        data.log = log.data.map(logRow);
+        data.log = await Promise.all(log.data.map(logRow));
         data.filter = {
           user_id: q.user_id ?? "",
           [`op_${q.operation || "any"}`]: true,
@@ -303,6 +321,18 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
         return editPage(request, sync, { form: formOf(input), errors: formErrors(err), tab }, 422);
       }
     })
+    .get("/crm-sync/:id/bulk", async ({ request, params }) => {
+      requireSession(ctx, request);
+      const sync = await getSync(ctx.db, id(params.id));
+      return html(renderFragment("crm-bulk", bulkView(sync.id, (await crm.syncState(sync)).bulk)));
+    })
+    .get(
+      "/assets/crm-sync.js",
+      () =>
+        new Response(CRM_SYNC_SCRIPT, {
+          headers: { "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "public, max-age=3600" },
+        }),
+    )
     .post("/crm-sync/:id/delete", ({ request, params }) => {
       requireSession(ctx, request);
       deleteSync(deps, id(params.id));
@@ -314,14 +344,22 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
       const message = `Sync all queued: ${c.creates} to create, ${c.updates} to update (${c.users} people looked at).`;
       return redirect(request, `/crm-sync/${params.id}`, [flashCookie(ctx, { kind: "success", message })]);
     })
-    .post("/crm-sync/:id/logs/:jobId/retry", ({ request, params }) => {
+    .post("/crm-sync/:id/logs/:jobId/retry", async ({ request, params }) => {
       requireSession(ctx, request);
-      const r = crm.retryCall(id(params.id), pathId(params.jobId, "call"));
-      return redirect(request, `/crm-sync/${params.id}?tab=logs`, [
-        flashCookie(ctx, { kind: "success", message: `Call queued again as job #${r.job_id}.` }),
-      ]);
+      let flash: Flash;
+      try {
+        const r = await crm.retryCall(id(params.id), pathId(params.jobId, "call"));
+        flash = { kind: "success", message: `Call queued again as job #${r.job_id}.` };
+      } catch (err) {
+        // Retried already (another tab, a double click): say so where the button was, not as an error page.
+        if (!(err instanceof AppError) || err.kind !== "conflict") throw err;
+        flash = { kind: "info", message: `Not queued: ${err.message}.` };
+      }
+      if (request.headers.get("HX-Request"))
+        return html(`<span class="muted retried" role="status">${Mustache.escape(flash.message)}</span>`);
+      return redirect(request, `/crm-sync/${params.id}?tab=logs`, [flashCookie(ctx, flash)]);
     })
-    .get("/crm-sync/:id/users/:userId", ({ request, params }) => {
+    .get("/crm-sync/:id/users/:userId", async ({ request, params }) => {
       const session = requireSession(ctx, request);
       const sync = getSync(ctx.db, id(params.id));
       const h = crm.userHistory(sync.id, pathId(params.userId, "user"), { limit: 100 });
@@ -330,7 +368,7 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
         request,
         session,
         "crm-sync-user",
-        { sync: { id: sync.id, name: sync.name }, history: { ...h, log: h.log.data.map(logRow) } },
+        { sync: { id: sync.id, name: sync.name }, history: { ...h, log: await Promise.all(h.log.data.map(logRow)) } },
         { title: `${sync.name}: person ${h.user_id}`, section: "crm-sync" },
       );
     })

@@ -65,7 +65,12 @@ export const syncInputSchema = z.strictObject({
       organization_id: z.number().int().positive().nullable().default(null),
     })
     .default({ role: null, organization_id: null }),
-  create: z.strictObject({ ...operationShape("POST", true), unique_id_path: z.string().trim().max(500).default("") }),
+  create: z.strictObject({
+    ...operationShape("POST", true),
+    unique_id_path: z.string().trim().max(500).default(""),
+    /** Only creations are sent (no CRM id is read back): the explicit choice an empty unique_id_path needs. */
+    create_only: z.boolean().default(false),
+  }),
   update: z.strictObject(operationShape("PUT", false)).default(z.strictObject(operationShape("PUT", false)).parse({})),
   delete: z
     .strictObject(operationShape("DELETE", false))
@@ -117,7 +122,12 @@ export function syncJson(s: CrmSync, secretPlain?: string) {
     secret_headers: maskedHeaders(s.secretHeadersSealed),
     allow_self: s.allowSelf,
     filter: { role: s.filter.role, organization_id: s.filter.organizationId },
-    create: { ...fromOperation(s.createOp), enabled: true, unique_id_path: s.uniqueIdPath },
+    create: {
+      ...fromOperation(s.createOp),
+      enabled: true,
+      unique_id_path: s.uniqueIdPath,
+      create_only: !s.uniqueIdPath,
+    },
     update: fromOperation(s.updateOp),
     delete: fromOperation(s.deleteOp),
     created_at: s.createdAt.toISOString(),
@@ -151,7 +161,18 @@ export function getSync(db: Db, id: number): CrmSync {
   return s;
 }
 
-function checkUniqueIdPath(path: string): FieldIssue[] {
+function checkUniqueIdPath(path: string, createOnly: boolean): FieldIssue[] {
+  if (!path && !createOnly)
+    return [
+      {
+        field: "create.unique_id_path",
+        message:
+          'is required: the JSONPath of the CRM\'s id in the create response (e.g. $.id), or tick "create only" ' +
+          "to send only creations (updates and deletes need the id)",
+      },
+    ];
+  if (createOnly && path)
+    return [{ field: "create.unique_id_path", message: 'must be empty with "create only" (no id is read back)' }];
   if (!path) return [];
   if (!path.startsWith("$"))
     return [
@@ -181,7 +202,7 @@ function checkSync(db: Db, input: ValidInput, opts: { person?: PersonSource; sec
     }
     issues.push(...checkOperation(name, toOperation(op), view));
   }
-  issues.push(...checkUniqueIdPath(input.create.unique_id_path));
+  issues.push(...checkUniqueIdPath(input.create.unique_id_path, input.create.create_only));
   const a = input.auth;
   if (a.type === "basic" && !a.username?.trim())
     issues.push({ field: "auth.username", message: "is required for basic authentication" });

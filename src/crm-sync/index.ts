@@ -2,6 +2,7 @@ import type { Feature } from "../feature";
 import type { AppContext } from "../http/context";
 import { crmSyncPages } from "./admin";
 import { crmSyncApi } from "./api";
+import { listSyncs } from "./config";
 import { crmSyncHandler } from "./handler";
 import { CRM_JOB_KIND, CrmSyncPlanner } from "./planner";
 import { CrmSyncService } from "./service";
@@ -16,5 +17,10 @@ export function crmSyncFeature(ctx: AppContext): Feature & { service: CrmSyncSer
     deliveryHandlers: { [CRM_JOB_KIND]: crmSyncHandler(ctx.db, ctx.secrets, planner, ctx.personFields) },
     consumers: [(_tx, event) => planner.onEvent(event)],
     routes: [crmSyncApi(ctx, service), crmSyncPages(ctx, service)],
+    async describeDestination(key) {
+      const id = Number(/^crm:(\d+)$/.exec(key)?.[1]);
+      const sync = id ? listSyncs(ctx.db).find((s) => s.id === id) : undefined;
+      return sync ? { name: sync.name, href: `/crm-sync/${id}` } : null;
+    },
   };
 }

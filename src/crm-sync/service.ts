@@ -24,7 +24,8 @@ export class CrmSyncService {
         ? {
             last_success_at: dest.lastSuccessAt?.toISOString() ?? null,
             last_failure_at: dest.lastFailureAt?.toISOString() ?? null,
-            last_error: dest.lastError,
+            // A success ends the failing spell: its error is history then, not "the last error".
+            last_error: dest.failingSince ? dest.lastError : null,
             disabled: dest.disabledAt !== null,
             disabled_reason: dest.disabledReason,
             paused: dest.pausedAt !== null,

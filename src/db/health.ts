@@ -50,6 +50,12 @@ export class DatabaseHealth {
     return true;
   }
 
+  /** The database file and its write-ahead log, in bytes (two stat calls). */
+  databaseBytes(): number {
+    const path = this.db.$client.filename;
+    return [path, `${path}-wal`].reduce((sum, p) => sum + (Bun.file(p).size || 0), 0);
+  }
+
   freeBytes(): number | null {
     try {
       const s = statfsSync(this.dataDir);

@@ -13,6 +13,7 @@ import m10 from "../../migrations/0010_admin_ownership.sql" with { type: "text" 
 import m11 from "../../migrations/0011_secret_headers_allow_self.sql" with { type: "text" };
 import m12 from "../../migrations/0012_login_attempts.sql" with { type: "text" };
 import m13 from "../../migrations/0013_email_domain_search.sql" with { type: "text" };
+import m14 from "../../migrations/0014_attempt_counts.sql" with { type: "text" };
 
 export const migrations: { tag: string; when: number; sql: string }[] = [
   { tag: "0000_foundation", when: 1795536435869, sql: m0 },
@@ -29,4 +30,5 @@ export const migrations: { tag: string; when: number; sql: string }[] = [
   { tag: "0011_secret_headers_allow_self", when: 1795996763679, sql: m11 },
   { tag: "0012_login_attempts", when: 1795997419149, sql: m12 },
   { tag: "0013_email_domain_search", when: 1796000751265, sql: m13 },
+  { tag: "0014_attempt_counts", when: 1796652293155, sql: m14 },
 ];

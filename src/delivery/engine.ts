@@ -36,6 +36,17 @@ import {
   type JobFilter,
 } from "./job-queries";
 import { JobStore } from "./job-store";
+import {
+  attemptVerdict,
+  countAttempt,
+  facilityStats,
+  pruneAttemptCounts,
+  queueStats,
+  troubledDestinations,
+  type FacilityStats,
+  type QueueStats,
+  type TroubledDestination,
+} from "./stats";
 import type { JobStatus } from "./schema";
 import { DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_SCHEDULE, defaultOutcome, retryDelay } from "./retry-policy";
 import {
@@ -338,11 +349,27 @@ export class DeliveryEngine {
     return getHttpLogEntry(this.db, id);
   }
 
-  /** HTTP log by age and size, and old finished jobs (cron calls this). */
+  /** HTTP log by age and size, old finished jobs and old attempt counts (cron calls this). */
   prune(now: number = Date.now()): { logEntries: number; jobs: number } {
     const logEntries = pruneHttpLog(this.db, this.options.logRetention, now).deleted;
     const jobs = pruneFinishedJobs(this.db, this.options.finishedJobRetentionMs, now);
+    pruneAttemptCounts(this.db, now);
     return { logEntries, jobs };
+  }
+
+  /** A facility's successes and failures in the last hour and day, and per hour (see stats.ts for costs). */
+  async facilityStats(facility: string, now: number = Date.now()): Promise<FacilityStats> {
+    return facilityStats(this.db, facility, now);
+  }
+
+  /** Queue depth and the oldest due job. */
+  async queueStats(now: number = Date.now()): Promise<QueueStats> {
+    return queueStats(this.db, now);
+  }
+
+  /** Destinations failing, paused or disabled now, worst first. */
+  async troubledDestinations(limit: number, now: number = Date.now()): Promise<TroubledDestination[]> {
+    return troubledDestinations(this.db, now, limit);
   }
 
   countJobs(status: JobStatus): number {
@@ -583,6 +610,8 @@ export class DeliveryEngine {
         at: new Date(now),
       });
     }
+    const verdict = attemptVerdict(outcome, attempt !== null);
+    if (verdict) countAttempt(tx, handler.facility, verdict, now);
     switch (outcome.kind) {
       case "success":
         this.finish(job, "succeeded", null, httpStatus, false, now);

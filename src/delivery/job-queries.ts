@@ -43,11 +43,15 @@ export function pruneFinishedJobs(db: Db, maxAgeMs: number, now: number = Date.n
   ).changes;
 }
 
-/** The newest redelivered copy of a job, if any. */
+/** The newest redelivered copy of a job, if any (copies share its delivery id: an index seek, not a scan). */
 export function latestRedelivery(db: Db, jobId: number): number | null {
   return (
     db.$client
-      .query<{ id: number }, [number]>("SELECT id FROM delivery_jobs WHERE redelivery_of = ? ORDER BY id DESC LIMIT 1")
+      .query<{ id: number }, [number]>(
+        `SELECT id FROM delivery_jobs
+         WHERE delivery_id = (SELECT delivery_id FROM delivery_jobs WHERE id = ?1) AND redelivery_of = ?1
+         ORDER BY id DESC LIMIT 1`,
+      )
       .get(jobId)?.id ?? null
   );
 }

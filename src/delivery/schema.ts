@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
 
 /** Milliseconds since the epoch, read back as Date. */
 const timestamp = (name: string) => integer(name, { mode: "timestamp_ms" });
@@ -117,4 +117,21 @@ export const httpLog = sqliteTable(
     index("http_log_destination_idx").on(t.destination, t.id),
     index("http_log_facility_idx").on(t.facility, t.id),
   ],
+);
+
+/**
+ * Attempts per facility in 5-minute periods, for the operations dashboard: one upsert in the tick's
+ * transaction as each attempt is recorded, so a day's figures are at most 288 rows of a primary-key
+ * range, never a scan of the HTTP log. Kept two days.
+ */
+export const deliveryAttemptCounts = sqliteTable(
+  "delivery_attempt_counts",
+  {
+    facility: text("facility").notNull(),
+    /** Start of the period, ms since the epoch. */
+    periodStart: integer("period_start").notNull(),
+    succeeded: integer("succeeded").notNull().default(0),
+    failed: integer("failed").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.facility, t.periodStart] })],
 );

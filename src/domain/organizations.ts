@@ -109,6 +109,11 @@ export function organizationJson(db: DbOrTx, row: OrganizationRow, fields = list
   return toJsonRows(db, [row], fields)[0]!;
 }
 
+/** Every organization (a count over the table's primary key). */
+export function countOrganizations(db: DbOrTx): number {
+  return db.select({ n: count() }).from(organizations).get()!.n;
+}
+
 export function getOrganizationRow(db: DbOrTx, orgId: number): OrganizationRow {
   const row = db.select().from(organizations).where(eq(organizations.id, orgId)).get();
   if (!row) throw notFound("organization");

@@ -272,6 +272,11 @@ const lookups = preparedFor((db) => ({
     .prepare(),
 }));
 
+/** Every person (a count over the table's primary key: linear in people, read once per dashboard load). */
+export function countUsers(db: DbOrTx): number {
+  return db.select({ n: sql<number>`count(*)` }).from(users).get()!.n;
+}
+
 export function userExists(db: DbOrTx, userId: number): boolean {
   return lookups(db).exists.get({ id: userId }) !== undefined;
 }

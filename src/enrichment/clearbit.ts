@@ -43,6 +43,8 @@ const BACKFILL_BATCH = 500;
 const DAY = 86_400_000;
 export const CALLBACK_PATH = "/v1/callbacks/clearbit";
 export const DESTINATION_CONCURRENCY = 10;
+/** The hourly enrichment schedule runs at this minute (index.ts). */
+export const BACKFILL_MINUTE = 20;
 
 export type PlanResult = "queued" | "cached" | "pending" | "unknown" | "invalid" | "disabled" | "no_email";
 export type BackfillRun = { started_at: string; planned: number; planning: boolean };
@@ -474,6 +476,37 @@ export class ClearbitEnrichment {
       failed: by.failed ?? 0,
       percent: total ? Math.floor((done / total) * 100) : 100,
       finished: !run.planning && done >= total,
+    };
+  }
+
+  /** When the hourly schedule (at :20) will next plan a backfill; null while Clearbit is off. */
+  nextBackfillAt(now = Date.now()): Date | null {
+    if (!this.active) return null;
+    const last = this.backfillRun();
+    const due = last ? Date.parse(last.started_at) + this.settings.backfill_every_hours * 3_600_000 - 60_000 : now;
+    const from = Math.max(now, due);
+    const hour = from - (from % 3_600_000);
+    const run = hour + BACKFILL_MINUTE * 60_000;
+    return new Date(run >= from ? run : run + 3_600_000);
+  }
+
+  /** What the operations dashboard shows: configured, key valid, last error, rate used, next backfill. */
+  async overview(now = Date.now()) {
+    const dest = await this.ctx.delivery.getDestination(DESTINATION);
+    const { state } = this.status();
+    return {
+      configured: this.settings.api_key_sealed !== null,
+      enabled: this.settings.enabled,
+      key:
+        state === "unauthorized"
+          ? ("invalid" as const)
+          : dest?.lastSuccessAt && !dest.failingSince
+            ? ("valid" as const)
+            : ("unchecked" as const),
+      lastError: dest?.lastError ?? null,
+      lastErrorAt: dest?.lastFailureAt ?? null,
+      rate: { used: this.limiter.usedInWindow(), perMinute: this.limiter.perWindow },
+      nextBackfillAt: this.nextBackfillAt(now),
     };
   }
 

@@ -3,7 +3,14 @@ import type { AppContext } from "../http/context";
 import { enrichmentApi } from "./api";
 import { integrationPages } from "./admin";
 import { audienceFlags, Audiences } from "./audiences";
-import { ClearbitEnrichment, DESTINATION, DESTINATION_CONCURRENCY, KIND, traitsByUser } from "./clearbit";
+import {
+  BACKFILL_MINUTE,
+  ClearbitEnrichment,
+  DESTINATION,
+  DESTINATION_CONCURRENCY,
+  KIND,
+  traitsByUser,
+} from "./clearbit";
 
 export { enrichmentTraits } from "./clearbit";
 
@@ -31,7 +38,7 @@ export function enrichmentFeature(ctx: AppContext): Feature & Enrichment {
         // Hourly: a Clearbit backfill when one is due (default every 24 h), and
         // audiences whose time-based conditions drift.
         name: "enrichment",
-        pattern: "0 20 * * * *",
+        pattern: `0 ${BACKFILL_MINUTE} * * * *`,
         run: async () => {
           const run = await clearbit.scheduledBackfill();
           if (run) ctx.log.info("clearbit backfill planned", { lookups: run.planned });
@@ -41,6 +48,9 @@ export function enrichmentFeature(ctx: AppContext): Feature & Enrichment {
       },
     ],
     routes: [enrichmentApi(ctx, services), integrationPages(ctx, services)],
+    async describeDestination(key) {
+      return key === DESTINATION ? { name: "Clearbit", href: "/integrations/clearbit" } : null;
+    },
     // Jobs waiting for a rate-limit slot give up at once, so the delivery engine drains quickly.
     stop: () => clearbit.limiter.close(),
   };

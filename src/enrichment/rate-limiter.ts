@@ -33,6 +33,14 @@ export class RateLimiter {
     return this.limit;
   }
 
+  /** Slots granted in the last window (what the operations dashboard shows as the rate used). */
+  usedInWindow(): number {
+    const since = this.now() - this.windowMs;
+    let n = 0;
+    for (let i = this.grants.length - 1; i >= this.head && this.grants[i]! > since; i--) n++;
+    return n;
+  }
+
   /** Waits for a slot; slots are granted one at a time in call order. */
   take(): Promise<void> {
     const turn = this.queue.then(() => this.waitForSlot());

@@ -1,6 +1,10 @@
-/** A byte count as people read it: "512 B", "3.2 KB", "1 MB" (a trailing ".0" is dropped). */
+const UNITS = ["KB", "MB", "GB", "TB"];
+
+/** A byte count as people read it: "512 B", "3.2 KB", "1 MB", "4.7 GB" (a trailing ".0" is dropped). */
 export function humanSize(bytes: number): string {
-  const [value, unit] =
-    bytes < 1024 ? [bytes, "B"] : bytes < 1024 * 1024 ? [bytes / 1024, "KB"] : [bytes / 1024 / 1024, "MB"];
-  return `${unit === "B" ? value : value.toFixed(1).replace(/\.0$/, "")} ${unit}`;
+  if (bytes < 1024) return `${bytes} B`;
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < UNITS.length - 1) (value /= 1024), unit++;
+  return `${value.toFixed(1).replace(/\.0$/, "")} ${UNITS[unit]}`;
 }

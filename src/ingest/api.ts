@@ -6,6 +6,7 @@ import { batchCall, ingest, MAX_BATCH_BYTES, MAX_CALL_BYTES, parseMessages } fro
 import { metaOf, type AppContext } from "../http/context";
 import { json } from "../http/responses";
 import { loose, op } from "../http/api/operation";
+import type { IngestRate } from "./rate";
 
 const SINGLE_CALLS = ["identify", "group", "track", "page", "screen", "alias"] as const;
 
@@ -23,10 +24,12 @@ function tooLarge(limit: number) {
   return new AppError("bad_request", "payload_too_large", `the call exceeds Segment's limit of ${limit / 1024} KB`);
 }
 
+const identifies = (messages: { type: string }[]) => messages.filter((m) => m.type === "identify").length;
+
 const success = z.strictObject({ success: z.literal(true) });
 
 /** Segment-compatible ingest: POST /v1/identify, /v1/batch (and the other single calls). */
-export function segmentApi(ctx: AppContext) {
+export function segmentApi(ctx: AppContext, rate: IngestRate) {
   const authenticate = (request: Request, body: unknown) => {
     const key = writeKeyOf(request, body);
     const found = key ? writeKeyStore.authenticate(ctx.db, key) : null;
@@ -43,6 +46,7 @@ export function segmentApi(ctx: AppContext) {
         const call = validate(batchCall, body);
         const messages = parseMessages(call.batch);
         await ctx.writes.run((tx) => ingest(tx, ctx.events, messages, actor, { batch: true }));
+        rate.record(identifies(messages));
         return json({ success: true });
       },
       op({
@@ -60,6 +64,7 @@ export function segmentApi(ctx: AppContext) {
         if ((metaOf(request).bodyBytes ?? 0) > MAX_CALL_BYTES) throw tooLarge(MAX_CALL_BYTES);
         const messages = parseMessages([body], { type });
         await ctx.writes.run((tx) => ingest(tx, ctx.events, messages, actor));
+        rate.record(identifies(messages));
         return json({ success: true });
       },
       op({

@@ -2,12 +2,15 @@ import type { Feature } from "../feature";
 import type { AppContext } from "../http/context";
 import { writeKeyPages } from "./admin";
 import { segmentApi } from "./api";
+import { IngestRate } from "./rate";
 import { pruneSeenMessages } from "./segment";
 
 /** Segment-compatible ingest: /v1/identify and /v1/batch with write keys, the write-key pages, messageId pruning. */
-export function ingestFeature(ctx: AppContext): Feature {
+export function ingestFeature(ctx: AppContext): Feature & { rate: IngestRate } {
+  const rate = new IngestRate();
   return {
     name: "ingest",
+    rate,
     schedules: [
       {
         name: "segment-message-ids",
@@ -18,6 +21,6 @@ export function ingestFeature(ctx: AppContext): Feature {
         },
       },
     ],
-    routes: [segmentApi(ctx), writeKeyPages(ctx)],
+    routes: [segmentApi(ctx, rate), writeKeyPages(ctx)],
   };
 }

@@ -399,5 +399,10 @@ export function webhooksFeature(ctx: AppContext): Feature & { service: WebhookSe
       },
     ],
     routes: [webhooksApi(ctx, service), webhookAdmin(ctx, service), webhookDeliveryAdmin(ctx, service)],
+    async describeDestination(key) {
+      const id = Number(/^webhook:(\d+)$/.exec(key)?.[1]);
+      const row = id ? service.endpoints.list().find((w) => w.id === id) : undefined;
+      return row ? { name: row.name, href: `/webhooks/${id}` } : null;
+    },
   };
 }

@@ -248,8 +248,13 @@ describe("CRM sync against real receivers", () => {
 
   test("without a Unique ID Path updates are not sent, and the log and the sync say why", async () => {
     receiver.answer(() => ({ status: 201, body: '{"id": 7}' }));
-    const s = (await call("POST", "/api/v1/crm_syncs", receiverSync(receiver.url, { create: { unique_id_path: "" } })))
-      .body;
+    const s = (
+      await call(
+        "POST",
+        "/api/v1/crm_syncs",
+        receiverSync(receiver.url, { create: { unique_id_path: "", create_only: true } }),
+      )
+    ).body;
     const start = receiver.requests.length;
     const u = (await call("POST", "/api/v1/users", { email: "noid@example.com", firstname: "No", lastname: "Id" }))
       .body;
@@ -459,10 +464,28 @@ describe("CRM sync settings", () => {
     const noPassword = await call("POST", "/api/v1/crm_syncs", {
       name: "x",
       auth: { type: "basic", username: "u" },
-      create: { url: "http://127.0.0.1:9/p" },
+      create: { url: "http://127.0.0.1:9/p", unique_id_path: "$.id" },
     });
     expect(noPassword.body.error.details[0].field).toBe("auth.password");
+    // An empty Unique ID Path is a choice made explicitly ("create only"), never by omission.
+    const noPath = await call("POST", "/api/v1/crm_syncs", { name: "x", create: { url: "http://127.0.0.1:9/p" } });
+    expect(noPath.status).toBe(422);
+    expect(noPath.body.error.details).toEqual([
+      { field: "create.unique_id_path", message: expect.stringContaining('tick "create only"') },
+    ]);
+    const both = await call("POST", "/api/v1/crm_syncs", {
+      name: "x",
+      create: { url: "http://127.0.0.1:9/p", unique_id_path: "$.id", create_only: true },
+    });
+    expect(both.body.error.details[0]).toMatchObject({ field: "create.unique_id_path" });
     expect((await call("GET", "/api/v1/crm_syncs")).body.data.length).toBe(before);
+    const createOnly = await call("POST", "/api/v1/crm_syncs", {
+      name: "creations only",
+      create: { url: "http://127.0.0.1:9/p", create_only: true },
+    });
+    expect(createOnly.status).toBe(201);
+    expect(createOnly.body.create).toMatchObject({ unique_id_path: "", create_only: true });
+    await call("DELETE", `/api/v1/crm_syncs/${createOnly.body.id}`);
   });
 
   test("preview renders the templates for a chosen person", async () => {

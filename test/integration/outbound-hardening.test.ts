@@ -124,6 +124,7 @@ describe("CRM URL paths stay inside their segment (item 6)", () => {
     const sync = await api.call("POST", "/api/v1/crm_syncs", {
       name: "by login",
       create: {
+        create_only: true,
         method: "PUT",
         url: `${receiver.url}/crm/by-login/{{ person.login }}`,
         data: '{"email": "{{ person.email }}"}',
@@ -182,7 +183,7 @@ describe("credentials never come back through echoed answers (item 7)", () => {
       await api.call("POST", "/api/v1/crm_syncs", {
         name: "echo bearer",
         auth: { type: "bearer", token },
-        create: { url: `${receiver.url}/echo-crm`, data: '{"email": "{{ person.email }}"}' },
+        create: { url: `${receiver.url}/echo-crm`, data: '{"email": "{{ person.email }}"}', create_only: true },
       })
     ).body;
     await api.call("POST", "/api/v1/users", { email: "bearer-echo@example.com" });
@@ -313,7 +314,12 @@ describe("header values beyond Latin-1 (item 18)", () => {
     const sync = (
       await api.call("POST", "/api/v1/crm_syncs", {
         name: "named",
-        create: { url: `${receiver.url}/crm-header`, headers: '{"X-Name": "{{ person.first_name }}"}', data: "{}" },
+        create: {
+          url: `${receiver.url}/crm-header`,
+          headers: '{"X-Name": "{{ person.first_name }}"}',
+          data: "{}",
+          create_only: true,
+        },
       })
     ).body;
     await api.call("POST", "/api/v1/users", { email: "emoji-header@example.com", firstname: "Zoë 🎉" });
@@ -381,6 +387,7 @@ describe("secret custom headers (item 8)", () => {
       secret_headers: `X-Api-Key: ${crmKey}`,
       create_method: "POST",
       create_url: `${receiver.url}/crm-secret`,
+      create_only: "1",
       create_data: '{"e": "{{ person.email }}"}',
       create_tls_verify: "1",
       create_timeout: "15",
@@ -430,7 +437,7 @@ describe("loops back into this server (item 11)", () => {
     expect((await api.call("PATCH", `/api/v1/webhooks/${allowed.body.id}`, { allow_self: false })).status).toBe(422);
     const sync = await api.call("POST", "/api/v1/crm_syncs", {
       name: "self crm",
-      create: { url: `http://127.0.0.1:${port}/api/v1/users`, data: "{}" },
+      create: { url: `http://127.0.0.1:${port}/api/v1/users`, data: "{}", create_only: true },
     });
     expect(sync.status).toBe(422);
     expect(sync.body.error.details[0].field).toBe("create.url");

@@ -12,7 +12,7 @@ async function seedLists(receiver: Receiver) {
   ).toBe(201);
   const sync = await api.call("POST", "/api/v1/crm_syncs", {
     name: "pages",
-    create: { method: "POST", url: `${receiver.url}/crm`, data: '{"email": "{{ person.email }}"}' },
+    create: { method: "POST", url: `${receiver.url}/crm`, data: '{"email": "{{ person.email }}"}', create_only: true },
   });
   expect(sync.status).toBe(201);
   for (let i = 0; i < 5; i++)

@@ -9,8 +9,9 @@ const files = (dir: string): string[] =>
   );
 
 /** SQL naming a delivery table, or its drizzle table objects: only the delivery engine may query them. */
-const DELIVERY_SQL = /\b(?:FROM|JOIN|INTO|UPDATE)\s+(?:delivery_jobs|delivery_destinations|http_log)\b/;
-const DELIVERY_OBJECTS = /\b(?:deliveryJobs|deliveryDestinations|httpLog|ACTIVE_JOB)\b/;
+const DELIVERY_SQL =
+  /\b(?:FROM|JOIN|INTO|UPDATE)\s+(?:delivery_jobs|delivery_destinations|delivery_attempt_counts|http_log)\b/;
+const DELIVERY_OBJECTS = /\b(?:deliveryJobs|deliveryDestinations|deliveryAttemptCounts|httpLog|ACTIVE_JOB)\b/;
 
 describe("each table has one owner", () => {
   test("no module outside src/delivery queries the delivery tables", () => {

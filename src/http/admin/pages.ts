@@ -1,14 +1,10 @@
 import { pathId } from "../params";
 import { Elysia } from "elysia";
-import { sql } from "drizzle-orm";
-import { setupIsOpen } from "../../domain/admin-access";
-import { changePassword, countAdmins, createAdmin, listAdmins, removeAdmin } from "../../domain/admins";
+import { changePassword, createAdmin, listAdmins, removeAdmin } from "../../domain/admins";
 import { apiTokenStore } from "../../domain/credentials";
 import { listSessions, revokeSession, type SessionInfo } from "../../domain/sessions";
-import { organizations, users } from "../../db/schema";
 import { AppError } from "../../errors";
 import { fieldErrors, formatTime } from "../../views";
-import { VERSION } from "../../version";
 import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
 import { redirect } from "../responses";
@@ -29,18 +25,8 @@ function formErrors(err: unknown): Record<string, string> {
   throw err;
 }
 
-function formatBytes(n: number): string {
-  const units = ["B", "KB", "MB", "GB", "TB"];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) (n /= 1024), i++;
-  return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
-}
-
-/** Dashboard, settings, administrators, own account and API tokens. */
+/** Settings, administrators, own account and API tokens. */
 export function adminPages(ctx: AppContext) {
-  const count = (table: typeof users | typeof organizations) =>
-    ctx.db.select({ n: sql<number>`count(*)` }).from(table).get()!.n;
-
   const adminsPage = (request: Request, data: Form = {}, status = 200) => {
     const session = requireSession(ctx, request);
     const admins = listAdmins(ctx.db).map((a) => ({
@@ -93,34 +79,6 @@ export function adminPages(ctx: AppContext) {
   };
 
   return new Elysia()
-    .get("/", ({ request }) => {
-      if (setupIsOpen(ctx.db)) return redirect(request, "/setup");
-      const session = requireSession(ctx, request);
-      const dbPath = ctx.db.$client.filename;
-      const size = [dbPath, `${dbPath}-wal`].reduce((sum, p) => sum + (Bun.file(p).size || 0), 0);
-      const migrations = ctx.db.$client
-        .query<{ n: number }, []>("SELECT count(*) AS n FROM __drizzle_migrations")
-        .get()!.n;
-      return adminPage(
-        ctx,
-        request,
-        session,
-        "dashboard",
-        {
-          version: VERSION,
-          publicUrl: ctx.config.publicUrl,
-          counts: {
-            people: count(users),
-            organizations: count(organizations),
-            admins: countAdmins(ctx.db),
-            tokens: apiTokenStore.list(ctx.db).length,
-          },
-          database: { path: dbPath, size: formatBytes(size), migrations },
-          started: formatTime(ctx.startedAt),
-        },
-        { title: "Dashboard", section: "dashboard" },
-      );
-    })
     .get("/settings", ({ request }) =>
       adminPage(ctx, request, requireSession(ctx, request), "settings", {}, { title: "Settings", section: "settings" }),
     )

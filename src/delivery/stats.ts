@@ -1,0 +1,145 @@
+import { connectionOf, type Db, type DbOrTx } from "../db/client";
+import type { Outcome } from "./types";
+
+/** The period attempts are counted in (see deliveryAttemptCounts). */
+export const PERIOD_MS = 5 * 60_000;
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+/** Counts are kept this long (two days: "the last day" always has its whole day). */
+const KEEP_COUNTS_MS = 2 * DAY;
+
+/**
+ * Whether an attempt counts as a success or a failure of its facility: a send that was answered as
+ * wanted, or one that failed (a retry that counts, a final failure, a disabling answer). A pause or
+ * a "later" is neither, nor a job that had nothing to send.
+ */
+export function attemptVerdict(outcome: Outcome, sent: boolean): "succeeded" | "failed" | null {
+  switch (outcome.kind) {
+    case "success":
+      return sent ? "succeeded" : null;
+    case "retry":
+      return outcome.countsAsFailure === false ? null : "failed";
+    case "fail":
+    case "disable":
+      return "failed";
+    case "pause":
+      return null;
+  }
+}
+
+const COUNT_SQL = `INSERT INTO delivery_attempt_counts (facility, period_start, succeeded, failed) VALUES (?1, ?2, ?3, ?4)
+  ON CONFLICT (facility, period_start) DO UPDATE SET succeeded = succeeded + ?3, failed = failed + ?4`;
+
+/** Counts one attempt in its period, inside the transaction recording it (one primary-key upsert). */
+export function countAttempt(tx: DbOrTx, facility: string, verdict: "succeeded" | "failed", at: number): void {
+  const ok = verdict === "succeeded" ? 1 : 0;
+  connectionOf(tx)
+    .prepare(COUNT_SQL)
+    .run(facility, at - (at % PERIOD_MS), ok, 1 - ok);
+}
+
+export function pruneAttemptCounts(db: Db, now: number): number {
+  return db.$client.run("DELETE FROM delivery_attempt_counts WHERE period_start < ?", [now - KEEP_COUNTS_MS]).changes;
+}
+
+export type Tally = { succeeded: number; failed: number };
+export type FacilityStats = {
+  facility: string;
+  lastHour: Tally;
+  lastDay: Tally;
+  /** The last 24 hours, oldest first; the last bar is the hour ending now. */
+  hourly: Tally[];
+};
+
+/**
+ * A facility's attempts in the last hour and day, and per hour for a day's chart. Cost: one
+ * primary-key range read of at most 289 rows (a day of 5-minute periods), whatever the traffic.
+ */
+export function facilityStats(db: Db, facility: string, now: number): FacilityStats {
+  const dayStart = now - DAY;
+  const rows = db.$client
+    .query<{ at: number; succeeded: number; failed: number }, [string, number]>(
+      `SELECT period_start AS at, succeeded, failed FROM delivery_attempt_counts
+       WHERE facility = ? AND period_start > ? ORDER BY period_start`,
+    )
+    .all(facility, dayStart - PERIOD_MS);
+  const hourly = Array.from({ length: 24 }, () => ({ succeeded: 0, failed: 0 }));
+  const lastHour = { succeeded: 0, failed: 0 };
+  const lastDay = { succeeded: 0, failed: 0 };
+  for (const r of rows) {
+    // A period counts when it ends inside the window: figures are to the 5 minutes.
+    const end = r.at + PERIOD_MS;
+    if (end <= dayStart) continue;
+    const bar = hourly[Math.min(23, Math.floor((end - dayStart - 1) / HOUR))]!;
+    for (const t of [bar, lastDay, ...(end > now - HOUR ? [lastHour] : [])]) {
+      t.succeeded += r.succeeded;
+      t.failed += r.failed;
+    }
+  }
+  return { facility, lastHour, lastDay, hourly };
+}
+
+export type QueueStats = {
+  /** Jobs waiting or being sent, held ones (paused or disabled destinations) included. */
+  depth: number;
+  /** The oldest due job's run time among destinations that are sending, or null when none is due. */
+  oldestDueAt: number | null;
+};
+
+/**
+ * The queue's depth and its oldest due job. Costs: a count over the partial index of active jobs
+ * (as big as the queue: a backlog of 100,000 jobs reads 100,000 index entries, a few milliseconds),
+ * and one index seek per sending destination for its earliest due job.
+ */
+export function queueStats(db: Db, now: number): QueueStats {
+  const sqlite = db.$client;
+  const depth = sqlite
+    .query<{ n: number }, []>("SELECT COUNT(*) AS n FROM delivery_jobs WHERE status IN ('pending', 'running')")
+    .get()!.n;
+  const oldest = sqlite
+    .query<{ at: number | null }, [number]>(
+      `SELECT MIN((SELECT run_at FROM delivery_jobs j
+                   WHERE j.destination = d.key AND j.status = 'pending' AND j.blocked = 0
+                   ORDER BY j.run_at LIMIT 1)) AS at
+       FROM delivery_destinations d
+       WHERE d.disabled_at IS NULL AND (d.paused_at IS NULL OR (d.paused_until IS NOT NULL AND d.paused_until <= ?))`,
+    )
+    .get(now)!.at;
+  return { depth, oldestDueAt: oldest !== null && oldest <= now ? oldest : null };
+}
+
+export type TroubledDestination = {
+  key: string;
+  state: "disabled" | "paused" | "failing";
+  since: number;
+  reason: string | null;
+  consecutiveFailures: number;
+  /** Jobs waiting or being sent. */
+  activeJobs: number;
+};
+
+/**
+ * Destinations failing, paused or disabled now, worst first. Cost: a scan of the destinations table
+ * (one row per webhook, CRM sync and Clearbit) and, for each one listed, a count over the partial
+ * index of its active jobs.
+ */
+export function troubledDestinations(db: Db, now: number, limit: number): TroubledDestination[] {
+  return db.$client
+    .query<TroubledDestination, [number, number]>(
+      `SELECT key, state, since, reason, consecutive_failures AS consecutiveFailures,
+         (SELECT COUNT(*) FROM delivery_jobs j WHERE j.destination = d.key AND j.status IN ('pending', 'running'))
+           AS activeJobs
+       FROM (SELECT key, consecutive_failures,
+               CASE WHEN disabled_at IS NOT NULL THEN 'disabled' WHEN paused THEN 'paused' ELSE 'failing' END AS state,
+               CASE WHEN disabled_at IS NOT NULL THEN disabled_at WHEN paused THEN paused_at ELSE failing_since END
+                 AS since,
+               CASE WHEN disabled_at IS NOT NULL THEN disabled_reason WHEN paused THEN pause_reason ELSE last_error END
+                 AS reason
+             FROM (SELECT *, paused_at IS NOT NULL AND (paused_until IS NULL OR paused_until > ?1) AS paused
+                   FROM delivery_destinations)
+             WHERE disabled_at IS NOT NULL OR paused OR failing_since IS NOT NULL) d
+       ORDER BY CASE state WHEN 'disabled' THEN 0 WHEN 'paused' THEN 1 ELSE 2 END, since, key
+       LIMIT ?2`,
+    )
+    .all(now, limit);
+}
