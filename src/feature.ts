@@ -7,6 +7,9 @@ import type { Tx } from "./db/client";
 /** A recurring task (cron pattern with seconds, as @elysiajs/cron takes it); errors are logged, never fatal. */
 export type Schedule = { name: string; pattern: string; run: () => unknown };
 
+/** A delivery destination ("webhook:3") with the name admins know it by. */
+export type NamedDestination = { key: string; name: string };
+
 /**
  * What a feature module declares; the composition root (features.ts) registers all of it, in one
  * place and in an explicit order. A module never registers itself and is never found by lookup:
@@ -21,6 +24,8 @@ export interface Feature {
   /** Fields this feature adds to a person: the API, webhook payloads and CRM tokens all see them. */
   personFields?: PersonFieldSource[];
   schedules?: Schedule[];
+  /** The delivery destinations it sends to, named: pickers and the HTTP log show names, not keys. */
+  destinations?(): Promise<NamedDestination[]>;
   /** Its API routes and admin pages. */
   routes?: AnyElysia[];
   /** At shutdown, before the delivery engine drains. */

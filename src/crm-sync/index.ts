@@ -2,6 +2,7 @@ import type { Feature } from "../feature";
 import type { AppContext } from "../http/context";
 import { crmSyncPages } from "./admin";
 import { crmSyncApi } from "./api";
+import { destinationOf, listSyncs } from "./config";
 import { crmSyncHandler } from "./handler";
 import { CRM_JOB_KIND, CrmSyncPlanner } from "./planner";
 import { CrmSyncService } from "./service";
@@ -15,6 +16,8 @@ export function crmSyncFeature(ctx: AppContext): Feature & { service: CrmSyncSer
     service,
     deliveryHandlers: { [CRM_JOB_KIND]: crmSyncHandler(ctx.db, ctx.secrets, planner, ctx.personFields) },
     consumers: [(_tx, event) => planner.onEvent(event)],
+    destinations: async () =>
+      (await listSyncs(ctx.db)).map((s) => ({ key: destinationOf(s.id), name: `CRM sync ${s.name}` })),
     routes: [crmSyncApi(ctx, service), crmSyncPages(ctx, service)],
   };
 }

@@ -26,6 +26,7 @@ export function enrichmentFeature(ctx: AppContext): Feature & Enrichment {
     deliveryHandlers: { [KIND]: clearbit.handler() },
     consumers: [(tx, e) => clearbit.onEvent(tx, e), (tx, e) => audiences.onEvent(tx, e)],
     personFields: [traitsByUser, audienceFlags],
+    destinations: async () => [{ key: DESTINATION, name: "Clearbit" }],
     schedules: [
       {
         // Hourly: a Clearbit backfill when one is due (default every 24 h), and

@@ -1,6 +1,7 @@
 import { Elysia } from "elysia";
 import css from "../../views/assets/app.css" with { type: "text" };
 import { FORMS_SCRIPT } from "./admin/forms-script";
+import { PICKER_SCRIPT } from "./admin/picker-script";
 import htmxPath from "htmx.org/dist/htmx.min.js" with { type: "file" };
 
 /** Static assets, embedded in the binary: no CDN, no external fonts or scripts. */
@@ -15,6 +16,10 @@ export function assetRoutes() {
     .get(
       "/assets/forms.js",
       () => new Response(FORMS_SCRIPT, { headers: { "Content-Type": "text/javascript; charset=utf-8", ...cache } }),
+    )
+    .get(
+      "/assets/picker.js",
+      () => new Response(PICKER_SCRIPT, { headers: { "Content-Type": "text/javascript; charset=utf-8", ...cache } }),
     )
     .get(
       "/assets/htmx.min.js",

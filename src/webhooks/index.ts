@@ -344,6 +344,8 @@ export function webhooksFeature(ctx: AppContext): Feature & { service: WebhookSe
     service,
     deliveryHandlers: { [JOB_KIND]: service.handler() },
     consumers: [(tx, event) => service.onEvent(tx, event)],
+    destinations: async () =>
+      (await service.endpoints.list()).map((w) => ({ key: destinationKey(w.id), name: `Webhook ${w.name}` })),
     schedules: [
       {
         // Hourly, after the delivery history is pruned: payloads no queued delivery needs any more.

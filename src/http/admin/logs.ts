@@ -8,6 +8,7 @@ import { formatTime } from "../../views";
 import { flashCookie, requireApiToken, requireSession } from "../auth";
 import type { AppContext } from "../context";
 import { json, redirect } from "../responses";
+import { withoutPickerText, type PickerSources } from "./pickers";
 import { adminPage } from "./render";
 import { list, loose, op } from "../api/operation";
 
@@ -53,12 +54,16 @@ const pretty = (body: string | null) => {
   }
 };
 
-export function logPages(ctx: AppContext) {
+export function logPages(ctx: AppContext, pickers: PickerSources) {
   return new Elysia()
-    .get("/logs", ({ request, query }) => {
+    .get("/logs", async ({ request, query }) => {
       const session = requireSession(ctx, request);
-      const { view, engine, limit } = readFilter(query);
-      const { data: entries, next_cursor } = logPage(ctx, engine, limit);
+      const { view, engine, limit } = readFilter(withoutPickerText(query));
+      const { data: entries, next_cursor } = await logPage(ctx, engine, limit);
+      const destinations = await pickers.destinations.labels([
+        ...entries.map((e) => e.destination ?? ""),
+        view.destination ?? "",
+      ]);
       const rows = entries.map((e) => ({
         id: e.id,
         time: formatTime(e.createdAt),
@@ -70,7 +75,8 @@ export function logPages(ctx: AppContext) {
         error: e.error,
         duration: e.durationMs,
         attempt: e.attempt,
-        destination: e.destination,
+        destination: e.destination && (destinations.get(e.destination) ?? e.destination),
+        destinationKey: e.destination,
       }));
       const older = next_cursor
         ? new URLSearchParams({
@@ -93,7 +99,16 @@ export function logPages(ctx: AppContext) {
         {
           rows,
           facilities,
-          destination: view.destination ?? "",
+          destinationPicker: {
+            name: "destination",
+            id: "destination",
+            label: "Destination",
+            source: "destinations",
+            value: view.destination ?? "",
+            pickLabel: view.destination ? (destinations.get(view.destination) ?? view.destination) : "",
+            placeholder: "Any destination: search by name",
+            invalid: "false",
+          },
           failedOnly: engine.failedOnly,
           olderHref: older ? `/logs?${older}` : null,
         },

@@ -124,7 +124,8 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
     explain:
       "Their change history stays in the event feed. " +
       "Tickets they are customer or owner of must go to someone else first.",
-    reassignLabel: "Hand their tickets to (user id or email)",
+    reassignLabel: "Hand their tickets to",
+    reassignSource: "people",
     reassignHelp: "That person becomes customer or owner of each ticket instead.",
     blocked: (p) => `${personName(p)} is customer or owner of tickets. Name who takes them over, then delete.`,
     reassigned: "Their tickets were handed over.",

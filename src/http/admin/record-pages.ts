@@ -18,6 +18,7 @@ import {
   type FieldSpec,
 } from "./forms";
 import { listQuery, listResponse, type Cell, type ListQuery, type ListSpec } from "./lists";
+import type { PickerSource } from "./pickers";
 import { timelineEntries } from "./present";
 import { adminPage } from "./render";
 import { requireSession } from "../auth";
@@ -35,6 +36,8 @@ export type ReassigningDelete<T extends { id: number }> = {
   explain: string;
   reassignLabel: string;
   reassignHelp: string;
+  /** What the reassign picker searches. */
+  reassignSource: PickerSource;
   /** The conflict shown when tickets refer to the record. */
   blocked: (record: T) => string;
   /** Appended to the success message when the tickets were reassigned. */
@@ -49,6 +52,7 @@ type ZoneState = {
   needsReassign?: boolean;
   conflict?: string | null;
   reassignValue?: string;
+  reassignLabel?: string;
   reassignError?: string | null;
 };
 
@@ -63,8 +67,18 @@ export function deleteZone<T extends { id: number }>(spec: ReassigningDelete<T>,
     conflict: state.conflict ?? null,
     reassignLabel: spec.reassignLabel,
     reassignHelp: spec.reassignHelp,
-    reassignValue: state.reassignValue ?? "",
     reassignError: state.reassignError ?? null,
+    reassignPicker: {
+      name: "reassign_to",
+      id: "reassign_to",
+      label: spec.reassignLabel,
+      source: spec.reassignSource,
+      value: state.reassignValue ?? "",
+      pickLabel: state.reassignLabel ?? "",
+      placeholder: "Search by name…",
+      invalid: state.reassignError ? "true" : "false",
+      describedBy: "reassign_to-help reassign_to-error",
+    },
   };
 }
 
@@ -81,7 +95,10 @@ function submitDelete<T extends { id: number }>(
   body: unknown,
   page: (del: ReturnType<typeof deleteZone>, status: number) => Response,
 ): Response {
-  const typed = queryString((body as Record<string, unknown> | undefined)?.reassign_to);
+  const form = (body ?? {}) as Record<string, unknown>;
+  // The picked id; without a pick (no JavaScript), what was typed: an email, a name or an id.
+  const label = queryString(form.reassign_to__q);
+  const typed = queryString(form.reassign_to) || label;
   try {
     const reassignTo = typed.trim() ? spec.resolve(typed) : undefined;
     const record = spec.load(id);
@@ -98,7 +115,8 @@ function submitDelete<T extends { id: number }>(
     const del = deleteZone(spec, record, {
       needsReassign: true,
       conflict: ticketsLeft ? spec.blocked(record) : err.kind === "conflict" ? err.message : null,
-      reassignValue: typed,
+      reassignValue: queryString(form.reassign_to),
+      reassignLabel: label,
       reassignError: err.kind === "invalid" ? (formErrors(err).reassign_to ?? err.message) : null,
     });
     if (htmxTarget(request) === "delete-zone")
