@@ -15,10 +15,10 @@ import { personName } from "./present";
  * Pickers: wherever an admin names a person, an organization, a group or a delivery destination, they search by
  * name and pick; the form still submits the id (`views/partials/picker.mustache`, `/assets/picker.js`).
  */
-export const PICKER_SOURCES = ["people", "staff", "organizations", "groups", "destinations"] as const;
+const PICKER_SOURCES = ["people", "staff", "organizations", "groups", "destinations"] as const;
 export type PickerSource = (typeof PICKER_SOURCES)[number];
 
-export type PickerOption = { value: string; label: string; detail: string | null };
+type PickerOption = { value: string; label: string; detail: string | null };
 
 const SUGGESTIONS = 10;
 
