@@ -113,9 +113,12 @@ function pickerScript(): void {
     const remove = (event.target as Element | null)?.closest?.(".chip-remove");
     const p = remove && parts(remove);
     if (!remove || !p) return;
-    remove.closest(".chip")?.remove();
+    const chip = remove.closest(".chip");
+    // Focus moves to the next chip's ×, not the input, which would open the suggestions over the page.
+    const next = (chip?.nextElementSibling ?? chip?.previousElementSibling)?.querySelector<HTMLElement>(".chip-remove");
+    chip?.remove();
     syncChips(p);
-    p.input.focus();
+    next?.focus();
   });
 
   document.addEventListener("focusout", (event) => {
