@@ -118,6 +118,7 @@ export function organizationPages(ctx: AppContext) {
       form:
         extra.form ??
         formView({ ...records.recordForm(organizationKind, id), customSpecs: customSpecsOf(), values: o }),
+      editing: records.isEditing(extra),
       del: extra.del ?? records.deleteZone(organizationKind, o),
     };
     return adminPage(ctx, request, session, "organization", data, {

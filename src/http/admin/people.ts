@@ -134,7 +134,12 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
     remove: (id, session, reassignTo) => deleteUser(db, events, id, uiActor(session), { reassignTo }),
   };
 
-  const personPage = (request: Request, session: SessionInfo, id: number, extra: records.RecordPageExtra = {}) => {
+  const personPage = async (
+    request: Request,
+    session: SessionInfo,
+    id: number,
+    extra: records.RecordPageExtra = {},
+  ) => {
     const p = getUser(ctx, id);
     const { fields, customSpecs } = specsOf();
     const provenance = getUserProvenance(db, id);
@@ -176,9 +181,10 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
       moreTickets: tickets.next_cursor !== null,
       timeline: records.recordTimeline(ctx, "user", id, labels),
       form: extra.form ?? formView({ ...records.recordForm(people, id), customSpecs, values: p }),
+      editing: records.isEditing(extra),
       del: extra.del ?? records.deleteZone(people, p),
       datalist: orgOptions(),
-      enrichment: personEnrichmentView(ctx, clearbit, id),
+      enrichment: await personEnrichmentView(ctx, clearbit, id),
     };
     return adminPage(ctx, request, session, "person", data, {
       title: personName(p),

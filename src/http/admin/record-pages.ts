@@ -93,8 +93,8 @@ function submitDelete<T extends { id: number }>(
   session: SessionInfo,
   id: number,
   body: unknown,
-  page: (del: ReturnType<typeof deleteZone>, status: number) => Response,
-): Response {
+  page: (del: ReturnType<typeof deleteZone>, status: number) => Response | Promise<Response>,
+): Response | Promise<Response> {
   const form = (body ?? {}) as Record<string, unknown>;
   // The picked id; without a pick (no JavaScript), what was typed: an email, a name or an id.
   const label = queryString(form.reassign_to__q);
@@ -145,9 +145,13 @@ export type RecordKind<T extends { id: number }> = ReassigningDelete<T> & {
   create: (input: Record<string, unknown>, session: SessionInfo) => T;
   update: (id: number, input: Record<string, unknown>, session: SessionInfo) => T;
   /** The record's page; `extra` brings back a failed form or delete zone, with its status. */
-  page: (request: Request, session: SessionInfo, id: number, extra?: RecordPageExtra) => Response;
+  page: (request: Request, session: SessionInfo, id: number, extra?: RecordPageExtra) => Response | Promise<Response>;
 };
-export type RecordPageExtra = { form?: unknown; del?: unknown; status?: number };
+/** A failed form or delete zone to show again, with its status; `editing` opens the form instead of the details. */
+export type RecordPageExtra = { form?: unknown; del?: unknown; status?: number; editing?: boolean };
+
+/** Whether a record's page shows its form (asked for, or answered with errors) rather than its details. */
+export const isEditing = (extra: RecordPageExtra) => extra.editing === true || extra.form !== undefined;
 
 /** A record's change events as its page's timeline, with who made each change. */
 export function recordTimeline(
@@ -171,9 +175,17 @@ export function recordTimeline(
 export const recordForm = <T extends { id: number }>(kind: RecordKind<T>, id?: number) =>
   id === undefined
     ? { action: kind.list, submitLabel: `Create ${kind.what}`, cancelHref: kind.list, specs: kind.fields }
-    : { action: `${kind.list}/${id}`, submitLabel: "Save changes", specs: kind.fields };
+    : {
+        action: `${kind.list}/${id}`,
+        submitLabel: "Save changes",
+        cancelHref: `${kind.list}/${id}`,
+        specs: kind.fields,
+      };
 
-/** The routes of a record kind: its list, the new-record page, create, the record's page, save and delete. */
+/**
+ * The routes of a record kind: its list, the new-record page, create, the record's page (details, or its form at
+ * …/edit), save and delete.
+ */
 export function recordRoutes<T extends { id: number }>(ctx: AppContext, kind: RecordKind<T>) {
   const newPage = (request: Request, session: SessionInfo, form: unknown, status = 200) =>
     adminPage(
@@ -229,6 +241,9 @@ export function recordRoutes<T extends { id: number }>(ctx: AppContext, kind: Re
     })
     .post(kind.list, ({ request, body }) => submit(request, body))
     .get(`${kind.list}/:id`, ({ request, params }) => kind.page(request, requireSession(ctx, request), idOf(params)))
+    .get(`${kind.list}/:id/edit`, ({ request, params }) =>
+      kind.page(request, requireSession(ctx, request), idOf(params), { editing: true }),
+    )
     .post(`${kind.list}/:id`, ({ request, params, body }) => submit(request, body, params))
     .post(`${kind.list}/:id/delete`, ({ request, params, body }) => {
       const session = requireSession(ctx, request);
