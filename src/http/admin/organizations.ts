@@ -4,6 +4,7 @@ import {
   deleteOrganization,
   getOrganization,
   getOrganizationProvenance,
+  countOrganizations,
   listOrganizations,
   resolveOrganizationRef,
   updateOrganization,
@@ -41,7 +42,7 @@ const LIST: ListSpec = {
   newLabel: "New organization",
   searchLabel: "Search organizations",
   searchPlaceholder: "Search by name or domain…",
-  empty: "No organizations match.",
+  empty: "No organizations yet.",
   noun: ["organization", "organizations"],
   columns: [
     { key: "name", label: "Name", sortable: true },
@@ -60,8 +61,8 @@ export function organizationPages(ctx: AppContext) {
 
   const organizationKind: records.RecordKind<OrganizationJson> = {
     listSpec: LIST,
-    listPage: (q) => {
-      const page = listOrganizations(db, pageQuery<OrganizationListQuery["sort"]>(q));
+    listPage: async (q) => {
+      const page = await listOrganizations(db, pageQuery<OrganizationListQuery["sort"]>(q));
       const rows = page.data.map((o) => [
         { text: o.name, href: `/organizations/${o.id}`, sub: o.active ? null : "inactive" },
         { text: o.domain ?? "" },
@@ -69,7 +70,7 @@ export function organizationPages(ctx: AppContext) {
         { text: shortTime(o.created_at), cls: "nowrap" },
         { text: shortTime(o.updated_at), cls: "nowrap" },
       ]);
-      return { rows, nextCursor: page.next_cursor };
+      return { rows, nextCursor: page.next_cursor, total: await countOrganizations(db, { q: q.q || undefined }) };
     },
     what: "organization",
     list: "/organizations",

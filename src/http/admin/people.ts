@@ -4,6 +4,7 @@ import type { SessionInfo } from "../../domain/sessions";
 import { listOrganizations } from "../../domain/organizations";
 import { listTickets } from "../../domain/tickets";
 import {
+  countUsers,
   createUser,
   deleteUser,
   getUser,
@@ -70,7 +71,7 @@ const LIST: ListSpec = {
   newLabel: "New person",
   searchLabel: "Search people",
   searchPlaceholder: "Search by name, email, login or organization…",
-  empty: "No people match.",
+  empty: "No people yet.",
   noun: ["person", "people"],
   columns: [
     { key: "name", label: "Name", sortable: true },
@@ -97,8 +98,8 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
 
   const people: records.RecordKind<UserJson> = {
     listSpec: LIST,
-    listPage: (q) => {
-      const page = listUsers(ctx, pageQuery<UserListQuery["sort"]>(q));
+    listPage: async (q) => {
+      const page = await listUsers(ctx, pageQuery<UserListQuery["sort"]>(q));
       const rows = page.data.map((u) => [
         { text: personName(u), href: `/people/${u.id}`, sub: u.vip ? "VIP" : null },
         { text: u.email ?? "" },
@@ -107,7 +108,7 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
         { text: shortTime(u.updated_at), cls: "nowrap" },
         { text: shortTime(u.last_seen_at), cls: "nowrap" },
       ]);
-      return { rows, nextCursor: page.next_cursor };
+      return { rows, nextCursor: page.next_cursor, total: await countUsers(db, { q: q.q || undefined }) };
     },
     what: "person",
     list: "/people",

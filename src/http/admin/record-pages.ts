@@ -1,3 +1,4 @@
+import type { Count } from "../../domain/records";
 import type { SessionInfo } from "../../domain/sessions";
 import { describeUsers } from "../../domain/users";
 import { isErrorOf } from "../../errors";
@@ -132,7 +133,7 @@ function submitDelete<T extends { id: number }>(
 export type RecordKind<T extends { id: number }> = ReassigningDelete<T> & {
   listSpec: ListSpec;
   /** One page of the list's rows for a query. */
-  listPage: (q: ListQuery) => { rows: Cell[][]; nextCursor: string | null };
+  listPage: (q: ListQuery) => Promise<{ rows: Cell[][]; nextCursor: string | null; total: Count }>;
   section: string;
   /** The list's title, the new-record page's way back. */
   listLabel: string;
@@ -229,10 +230,10 @@ export function recordRoutes<T extends { id: number }>(ctx: AppContext, kind: Re
   };
 
   return new Elysia()
-    .get(kind.list, ({ request, query }) => {
+    .get(kind.list, async ({ request, query }) => {
       const session = requireSession(ctx, request);
       const q = listQuery(kind.listSpec, query);
-      return listResponse(ctx, request, session, kind.listSpec, q, kind.listPage(q));
+      return listResponse(ctx, request, session, kind.listSpec, q, await kind.listPage(q));
     })
     .get(`${kind.list}/new`, ({ request }) => {
       const session = requireSession(ctx, request);

@@ -4,6 +4,7 @@ import { listGroups } from "../../domain/groups";
 import type { SessionInfo } from "../../domain/sessions";
 import {
   createArticle,
+  countTickets,
   createTicket,
   getAttachment,
   getTicket,
@@ -49,7 +50,7 @@ const LIST: ListSpec = {
   searchPlaceholder: "Search by title or ticket number…",
   newHref: "/tickets/new",
   newLabel: "New ticket",
-  empty: "No tickets match.",
+  empty: "No tickets yet.",
   noun: ["ticket", "tickets"],
   columns: [
     { key: "number", label: "Number", sortable: true, cls: "nowrap" },
@@ -252,7 +253,7 @@ export function ticketPages(ctx: AppContext, pickers: PickerSources) {
   });
 
   return new Elysia()
-    .get("/tickets", ({ request, query }) => {
+    .get("/tickets", async ({ request, query }) => {
       const session = requireSession(ctx, request);
       const q = listQuery(LIST, query);
       const page = listTickets(db, {
@@ -280,7 +281,8 @@ export function ticketPages(ctx: AppContext, pickers: PickerSources) {
         { text: name(t.owner_id) },
         { text: shortTime(t.updated_at), cls: "nowrap" },
       ]);
-      return listResponse(ctx, request, session, LIST, q, { rows, nextCursor: page.next_cursor });
+      const total = await countTickets(db, { q: q.q || undefined, state: q.filters.state as TicketListQuery["state"] });
+      return listResponse(ctx, request, session, LIST, q, { rows, nextCursor: page.next_cursor, total });
     })
     .get("/tickets/new", async ({ request }) => {
       const session = requireSession(ctx, request);
