@@ -2,7 +2,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { apiClient, decodeEntities, htmxHeaders, pageText } from "../support/admin-seed";
 import { type Browser, createToken, setupAdmin, startTestServer, type TestServer } from "../support/server";
 
-/** Issue 14 item 17: one empty-state message, and a counter with the real total and how many rows are shown. */
+/**
+ * Issue 14 item 17: one empty-state message, and a counter with the real total and how many rows are shown;
+ * item 16: long values are clipped or folded with the full value kept on the page.
+ */
 let server: TestServer;
 let admin: Browser;
 let api: ReturnType<typeof apiClient>;
@@ -48,6 +51,25 @@ describe("list counters and empty states", () => {
     expect(status(await pageText(admin, "/people?q=crowd"))).toBe("Showing 25 of 60 people matching “crowd”");
     expect(status(await pageText(admin, "/people?q=p07@crowd.example"))).toBe(
       "Showing 1 of 1 person matching “p07@crowd.example”",
+    );
+  });
+});
+
+describe("long text", () => {
+  test("a long list cell carries its full text as its title; a long detail value folds behind Show all", async () => {
+    const title = "T".repeat(250);
+    const note = "n".repeat(5000);
+    const p = await api.post("/users", { email: "long@example.org", firstname: "Long", note });
+    const t = await api.post("/tickets", { title, customer_id: p.id });
+    const list = await pageText(admin, "/tickets");
+    expect(list).toContain(`<a href="/tickets/${t.id}" class="cell-clip" title="${title}">${title}</a>`);
+    // Short cells stay as they were.
+    expect(list).toContain(`<a href="/people/${p.id}">Long</a>`);
+    const page = await pageText(admin, `/people/${p.id}`);
+    expect(page).toContain(
+      `<summary><span class="long-preview">${"n".repeat(300)}…</span> ` +
+        '<span class="long-more">Show all 5,000 characters</span></summary>' +
+        `<div class="long-full">${note}</div>`,
     );
   });
 });

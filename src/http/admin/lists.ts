@@ -43,6 +43,8 @@ export type ListSpec = {
 };
 
 export const PAGE_SIZE = 25;
+/** List cells longer than this are clipped, with the full text on hover. */
+const CLIP_AT = 80;
 
 /** The list's state as the URL carries it: search, filters, sort, cursor. */
 export function listQuery(spec: ListSpec, query: Record<string, unknown>) {
@@ -134,6 +136,8 @@ export function listResponse(
   const rows = page.rows.map((cells) => ({
     cells: cells.map((c) => ({
       text: c.text,
+      // Long text is clipped to two lines; the whole of it is the title, shown on hover.
+      title: c.text.length > CLIP_AT ? c.text : null,
       href: c.href ?? null,
       badge: c.badge ?? null,
       sub: c.sub ?? null,
