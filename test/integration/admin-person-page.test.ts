@@ -44,6 +44,16 @@ describe("a person's page", () => {
     expect(ok.headers.get("location")).toBe(`/people/${p.id}`);
   });
 
+  test("the timeline names the organization and roles a change refers to, not their ids", async () => {
+    await post("/organizations", { name: "Timeline Corp" });
+    const p = await post("/users", { email: "tim@example.org", organization: "Timeline Corp" });
+    const page = await pageText(admin, `/people/${p.id}`);
+    const timeline = page.slice(page.indexOf('<ol class="timeline">'));
+    expect(timeline).toContain('<span class="change-field">Organization</span> <ins>Timeline Corp</ins>');
+    expect(timeline).toContain('<span class="change-field">Roles</span> <ins>Customer</ins>');
+    expect(timeline).not.toMatch(/Organization id|Role ids/);
+  });
+
   test("an organization's page works the same way", async () => {
     const o = await post("/organizations", { name: "Initech" });
     const page = await pageText(admin, `/organizations/${o.id}`);

@@ -94,7 +94,7 @@ export function organizationPages(ctx: AppContext) {
     remove: (id, session, reassignTo) => deleteOrganization(db, events, id, uiActor(session), { reassignTo }),
   };
 
-  const orgPage = (request: Request, session: SessionInfo, id: number, extra: records.RecordPageExtra = {}) => {
+  const orgPage = async (request: Request, session: SessionInfo, id: number, extra: records.RecordPageExtra = {}) => {
     const o = getOrganization(db, id);
     const fields = listCustomFields(db, "organization");
     const provenance = getOrganizationProvenance(db, id);
@@ -112,7 +112,7 @@ export function organizationPages(ctx: AppContext) {
       members: members.data.map((u) => ({ id: u.id, name: personName(u), email: u.email })),
       moreMembers: members.next_cursor ? `/people?q=${encodeURIComponent(o.name)}` : null,
       tickets: tickets.data.map(ticketRow),
-      timeline: records.recordTimeline(ctx, "organization", id, {
+      timeline: await records.recordTimeline(ctx, "organization", id, {
         ...LABELS,
         ...Object.fromEntries(fields.map((f) => [f.name, f.label])),
       }),

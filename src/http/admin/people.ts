@@ -53,9 +53,9 @@ const PERSON_FIELDS: FieldSpec[] = [
 
 const DETAIL_LABELS: Record<string, string> = {
   ...Object.fromEntries(PERSON_FIELDS.map((f) => [f.name, f.label])),
-  organization_id: "Organization id",
-  role_ids: "Role ids",
-  group_ids: "Group ids",
+  organization_id: "Organization",
+  role_ids: "Roles",
+  group_ids: "Groups",
   verified: "Verified",
   out_of_office: "Out of office",
 };
@@ -180,7 +180,7 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
       custom: { details: detailRows(customEntries(fields, p), provenance) },
       tickets: tickets.data.map(ticketRow),
       moreTickets: tickets.next_cursor !== null,
-      timeline: records.recordTimeline(ctx, "user", id, labels),
+      timeline: await records.recordTimeline(ctx, "user", id, labels),
       form: extra.form ?? formView({ ...records.recordForm(people, id), customSpecs, values: p }),
       editing: records.isEditing(extra),
       del: extra.del ?? records.deleteZone(people, p),

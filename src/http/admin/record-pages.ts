@@ -21,6 +21,7 @@ import {
 import { listQuery, listResponse, type Cell, type ListQuery, type ListSpec } from "./lists";
 import type { PickerSource } from "./pickers";
 import { timelineEntries } from "./present";
+import { referenceFormat } from "./timeline-names";
 import { adminPage } from "./render";
 import { requireSession } from "../auth";
 
@@ -154,22 +155,19 @@ export type RecordPageExtra = { form?: unknown; del?: unknown; status?: number; 
 /** Whether a record's page shows its form (asked for, or answered with errors) rather than its details. */
 export const isEditing = (extra: RecordPageExtra) => extra.editing === true || extra.form !== undefined;
 
-/** A record's change events as its page's timeline, with who made each change. */
-export function recordTimeline(
+/** A record's change events as its page's timeline, with who made each change and the names of what it refers to. */
+export async function recordTimeline(
   { db, events }: AppContext,
   objectType: "user" | "organization",
   id: number,
   labels: Record<string, string>,
 ) {
-  const history = events.history(objectType, id);
-  return timelineEntries(
-    history,
-    describeUsers(
-      db,
-      history.map((e) => e.actorId),
-    ),
-    labels,
+  const history = await events.history(objectType, id);
+  const actors = await describeUsers(
+    db,
+    history.map((e) => e.actorId),
   );
+  return timelineEntries(history, actors, labels, await referenceFormat(db, history));
 }
 
 /** The record form's options: a new record's without an id, else the record's own. */
