@@ -10,6 +10,7 @@ import { organizationPages } from "./http/admin/organizations";
 import { peoplePages } from "./http/admin/people";
 import { csvImportPages } from "./http/admin/csv-import";
 import { logPages } from "./http/admin/logs";
+import { pickerRoutes, pickerSources } from "./http/admin/pickers";
 import { ticketPages } from "./http/admin/tickets";
 import { signInRoutes } from "./http/admin/sign-in";
 import { openApiDocument } from "./http/api/openapi";
@@ -92,6 +93,7 @@ function domainErrorOf(error: unknown, code: unknown, noRoute: string): AppError
 
 /** Builds the Elysia app: route groups, CSRF on every state-changing admin request, one error mapper. */
 export function createApp(ctx: AppContext, features: Features) {
+  const pickers = pickerSources(ctx, features.destinations);
   const app = new Elysia()
     .onParse({ as: "global" }, async ({ request, contentType }) => {
       // Media types are case-insensitive; a program that sends no Content-Type to the API (Segment
@@ -153,12 +155,13 @@ export function createApp(ctx: AppContext, features: Features) {
     .use(signInRoutes(ctx))
     .use(adminPages(ctx))
     .use(csvImportPages(ctx))
+    .use(pickerRoutes(ctx, pickers))
     .use(peoplePages(ctx, features.enrichment.clearbit))
     .use(organizationPages(ctx))
-    .use(ticketPages(ctx))
-    .use(groupPages(ctx))
+    .use(ticketPages(ctx, pickers))
+    .use(groupPages(ctx, pickers))
     .use(customFieldPages(ctx))
-    .use(logPages(ctx));
+    .use(logPages(ctx, pickers));
   for (const feature of features.all) for (const routes of feature.routes ?? []) app.use(routes);
   // Built once, from the finished route table.
   let openapi: string | undefined;

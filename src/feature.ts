@@ -4,11 +4,11 @@ import type { PersonFieldSource } from "./domain/person-fields";
 import type { ChangeEvent } from "./events/feed";
 import type { Tx } from "./db/client";
 
-/** What the operations dashboard shows for a delivery destination: a name and the page that owns it. */
-export type DestinationLabel = { name: string; href: string };
-
 /** A recurring task (cron pattern with seconds, as @elysiajs/cron takes it); errors are logged, never fatal. */
 export type Schedule = { name: string; pattern: string; run: () => unknown };
+
+/** A delivery destination ("webhook:3") with the name admins know it by and the page that owns it. */
+export type NamedDestination = { key: string; name: string; href: string };
 
 /**
  * What a feature module declares; the composition root (features.ts) registers all of it, in one
@@ -24,8 +24,8 @@ export interface Feature {
   /** Fields this feature adds to a person: the API, webhook payloads and CRM tokens all see them. */
   personFields?: PersonFieldSource[];
   schedules?: Schedule[];
-  /** Names one of its delivery destinations ("webhook:3"), or null when the key is not its own. */
-  describeDestination?(key: string): Promise<DestinationLabel | null>;
+  /** The delivery destinations it sends to, named: pickers, the HTTP log and the dashboard show names, not keys. */
+  destinations?(): Promise<NamedDestination[]>;
   /** Its API routes and admin pages. */
   routes?: AnyElysia[];
   /** At shutdown, before the delivery engine drains. */

@@ -2,7 +2,7 @@ import { crmSyncFeature } from "./crm-sync";
 import { dashboardFeature } from "./dashboard";
 import { enrichmentFeature } from "./enrichment";
 import { ingestFeature } from "./ingest";
-import type { Feature } from "./feature";
+import type { Feature, NamedDestination } from "./feature";
 import type { AppContext } from "./http/context";
 import { webhooksFeature } from "./webhooks";
 
@@ -12,7 +12,13 @@ export type Features = {
   crmSync: ReturnType<typeof crmSyncFeature>;
   /** Every feature, in the order its change-feed consumers run inside each change's transaction. */
   all: Feature[];
+  /** Every delivery destination of every feature, named. */
+  destinations(): Promise<NamedDestination[]>;
 };
+
+async function destinationsOf(features: Feature[]): Promise<NamedDestination[]> {
+  return (await Promise.all(features.map((f) => f.destinations?.() ?? []))).flat();
+}
 
 /**
  * The composition root: builds the feature modules and registers what each declares (delivery
@@ -28,13 +34,7 @@ export function buildFeatures(ctx: AppContext): Features {
   const dashboard = dashboardFeature(ctx, {
     clearbit: enrichment.clearbit,
     ingestRate: ingest.rate,
-    async describeDestination(key) {
-      for (const feature of modules) {
-        const label = await feature.describeDestination?.(key);
-        if (label) return label;
-      }
-      return null;
-    },
+    destinations: () => destinationsOf(modules),
   });
   const all: Feature[] = [...modules, dashboard];
   for (const feature of all) {
@@ -42,5 +42,5 @@ export function buildFeatures(ctx: AppContext): Features {
     for (const consumer of feature.consumers ?? []) ctx.events.onRecord(consumer);
     for (const source of feature.personFields ?? []) ctx.personFields.add(source);
   }
-  return { enrichment, webhooks, crmSync, all };
+  return { enrichment, webhooks, crmSync, all, destinations: () => destinationsOf(modules) };
 }

@@ -25,6 +25,8 @@ import customFields from "../views/custom-fields.mustache" with { type: "text" }
 import customField from "../views/custom-field.mustache" with { type: "text" };
 import writeKeys from "../views/write-keys.mustache" with { type: "text" };
 import field from "../views/partials/field.mustache" with { type: "text" };
+import picker from "../views/partials/picker.mustache" with { type: "text" };
+import pickerOptions from "../views/partials/picker-options.mustache" with { type: "text" };
 import formErrors from "../views/partials/form-errors.mustache" with { type: "text" };
 import listResults from "../views/partials/list-results.mustache" with { type: "text" };
 import listRows from "../views/partials/list-rows.mustache" with { type: "text" };
@@ -108,6 +110,8 @@ const partials = {
   flash,
   "token-created": tokenCreated,
   field,
+  picker,
+  "picker-options": pickerOptions,
   "form-errors": formErrors,
   "list-results": listResults,
   "list-rows": listRows,

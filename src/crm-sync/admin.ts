@@ -13,6 +13,8 @@ import {
 import { listSyncLog, type LogEntry } from "./logs";
 import type { CrmSyncService } from "./service";
 import { listOrganizations } from "../domain/organizations";
+import { describeUsers } from "../domain/users";
+import { personName } from "../http/admin/present";
 import { AppError } from "../errors";
 import { fieldErrors, formatTime, renderFragment, type Flash } from "../views";
 import { CRM_SYNC_SCRIPT } from "./script";
@@ -157,7 +159,13 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
   const editPage = async (
     request: Request,
     sync: CrmSync | null,
-    extra: { form?: Record<string, unknown>; errors?: Record<string, string>; preview?: unknown; tab?: Tab } = {},
+    extra: {
+      form?: Record<string, unknown>;
+      errors?: Record<string, string>;
+      preview?: unknown;
+      previewPerson?: { id: number; name: string };
+      tab?: Tab;
+    } = {},
     status = 200,
   ) => {
     const session = requireSession(ctx, request);
@@ -210,6 +218,16 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
         selected: o.id === Number(form.filter_organization_id),
       })),
       preview: extra.preview ?? null,
+      previewPicker: {
+        name: "preview_user_id",
+        id: "preview_user_id",
+        label: "Preview for person",
+        source: "people",
+        value: extra.previewPerson?.id ?? "",
+        pickLabel: extra.previewPerson?.name ?? "",
+        placeholder: "A sample person, or search…",
+        invalid: "false",
+      },
     };
     if (sync) {
       const state = crm.syncState(sync);
@@ -295,7 +313,7 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
         return editPage(request, sync, { form: formOf(input), errors, tab }, 422);
       }
     })
-    .post("/crm-sync/:id/preview", ({ request, params, body }) => {
+    .post("/crm-sync/:id/preview", async ({ request, params, body }) => {
       requireSession(ctx, request);
       const sync = getSync(ctx.db, id(params.id));
       const input = formToInput(body);
@@ -306,6 +324,8 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
       try {
         const { auth: _auth, ...changes } = input;
         const p = crm.previewFor(sync.id, changes, userId);
+        const person = userId !== undefined ? (await describeUsers(ctx.db, [userId])).get(userId) : undefined;
+        const previewPerson = person && { id: person.id, name: personName(person) };
         const requests = Object.entries(p.requests).map(([op, r]: [string, any]) => ({
           op,
           ...r,
@@ -314,7 +334,8 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
         return editPage(request, sync, {
           form: formOf(input),
           errors: issuesToErrors(p.errors),
-          preview: { requests, person: userId ?? "sample person", errors: p.errors },
+          preview: { requests, person: previewPerson?.name ?? "a sample person", errors: p.errors },
+          previewPerson,
           tab,
         });
       } catch (err) {
@@ -363,13 +384,20 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
       const session = requireSession(ctx, request);
       const sync = getSync(ctx.db, id(params.id));
       const h = crm.userHistory(sync.id, pathId(params.userId, "user"), { limit: 100 });
+      const u = (await describeUsers(ctx.db, [h.user_id])).get(h.user_id);
+      // A person deleted since is known by their id only.
+      const name = u ? personName(u) : `Person #${h.user_id} (deleted)`;
       return adminPage(
         ctx,
         request,
         session,
         "crm-sync-user",
-        { sync: { id: sync.id, name: sync.name }, history: { ...h, log: await Promise.all(h.log.data.map(logRow)) } },
-        { title: `${sync.name}: person ${h.user_id}`, section: "crm-sync" },
+        {
+          sync: { id: sync.id, name: sync.name },
+          history: { ...h, log: await Promise.all(h.log.data.map(logRow)) },
+          person: { name },
+        },
+        { title: `${sync.name}: ${name}`, section: "crm-sync" },
       );
     })
     .post("/crm-sync/:id/users/:userId/resync", ({ request, params }) => {

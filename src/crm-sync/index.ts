@@ -2,7 +2,7 @@ import type { Feature } from "../feature";
 import type { AppContext } from "../http/context";
 import { crmSyncPages } from "./admin";
 import { crmSyncApi } from "./api";
-import { listSyncs } from "./config";
+import { destinationOf, listSyncs } from "./config";
 import { crmSyncHandler } from "./handler";
 import { CRM_JOB_KIND, CrmSyncPlanner } from "./planner";
 import { CrmSyncService } from "./service";
@@ -16,11 +16,12 @@ export function crmSyncFeature(ctx: AppContext): Feature & { service: CrmSyncSer
     service,
     deliveryHandlers: { [CRM_JOB_KIND]: crmSyncHandler(ctx.db, ctx.secrets, planner, ctx.personFields) },
     consumers: [(_tx, event) => planner.onEvent(event)],
+    destinations: async () =>
+      (await listSyncs(ctx.db)).map((s) => ({
+        key: destinationOf(s.id),
+        name: `CRM sync ${s.name}`,
+        href: `/crm-sync/${s.id}`,
+      })),
     routes: [crmSyncApi(ctx, service), crmSyncPages(ctx, service)],
-    async describeDestination(key) {
-      const id = Number(/^crm:(\d+)$/.exec(key)?.[1]);
-      const sync = id ? listSyncs(ctx.db).find((s) => s.id === id) : undefined;
-      return sync ? { name: sync.name, href: `/crm-sync/${id}` } : null;
-    },
   };
 }

@@ -89,6 +89,10 @@ function liveView(o: Operations, now: number) {
  * that change (the live fragment), which htmx polls every 5 seconds while the tab is visible.
  * Every figure is a bounded read (see snapshot.ts).
  */
+/** A count as the dashboard shows it: exact up to the cap, "10,000+" beyond (counting stops there). */
+const shownCount = ({ count, capped }: { count: number; capped: boolean }) =>
+  `${count.toLocaleString("en")}${capped ? "+" : ""}`;
+
 export function dashboardPages(ctx: AppContext, sources: DashboardSources) {
   const live = async () => {
     const now = Date.now();
@@ -110,8 +114,8 @@ export function dashboardPages(ctx: AppContext, sources: DashboardSources) {
           version: VERSION,
           publicUrl: ctx.config.publicUrl,
           counts: {
-            people: await countUsers(ctx.db),
-            organizations: await countOrganizations(ctx.db),
+            people: shownCount(await countUsers(ctx.db, {})),
+            organizations: shownCount(await countOrganizations(ctx.db, {})),
             admins: await countAdmins(ctx.db),
             tokens: (await apiTokenStore.list(ctx.db)).length,
           },

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { DestinationLabel } from "../feature";
+import type { NamedDestination } from "../feature";
 import type { AppContext } from "../http/context";
 import { isoTime } from "../http/api/operation";
 
@@ -7,7 +7,7 @@ import { isoTime } from "../http/api/operation";
 export type DashboardSources = {
   clearbit: { overview(now?: number): Promise<ClearbitOverview> };
   ingestRate: { snapshot(now?: number): { lastMinute: number; lastHour: number } };
-  describeDestination(key: string): Promise<DestinationLabel | null>;
+  destinations(): Promise<NamedDestination[]>;
 };
 type ClearbitOverview = {
   configured: boolean;
@@ -78,9 +78,10 @@ export async function operationsSnapshot(ctx: AppContext, sources: DashboardSour
       return { facility, last_hour: s.lastHour, last_day: s.lastDay, hourly: s.hourly };
     }),
   );
+  const named = new Map((await sources.destinations()).map((d) => [d.key, d]));
   const troubled = await Promise.all(
     (await ctx.delivery.troubledDestinations(TROUBLED_LIMIT, now)).map(async (t) => {
-      const label = await sources.describeDestination(t.key);
+      const label = named.get(t.key);
       return {
         destination: t.key,
         name: label?.name ?? null,

@@ -16,6 +16,7 @@ import {
 } from "./custom-fields";
 import {
   afterCursor,
+  countUpTo,
   decodeCursor,
   diff,
   ftsQuery,
@@ -107,11 +108,6 @@ function toJsonRows(db: DbOrTx, rows: OrganizationRow[], fields: CustomField[]) 
 
 export function organizationJson(db: DbOrTx, row: OrganizationRow, fields = listCustomFields(db, "organization")) {
   return toJsonRows(db, [row], fields)[0]!;
-}
-
-/** Every organization (a count over the table's primary key). */
-export function countOrganizations(db: DbOrTx): number {
-  return db.select({ n: count() }).from(organizations).get()!.n;
 }
 
 export function getOrganizationRow(db: DbOrTx, orgId: number): OrganizationRow {
@@ -330,8 +326,8 @@ const SORTS = { id: [] as SQL[], name: [sql`lower(${organizations.name})`] };
 /** An organizations listing, typed: the API parses its query string into this. */
 export type OrganizationListQuery = ListQuery<keyof typeof SORTS> & { q?: string; domain?: string; active?: boolean };
 
-export function listOrganizations(db: Db, query: OrganizationListQuery): Page<OrganizationJson> {
-  const p = { ...query, ...listDefaults(query, "name") };
+/** The conditions of an organizations listing's filters and search (without its cursor). */
+function organizationFilter(p: Pick<OrganizationListQuery, "q" | "domain" | "active">): SQL[] {
   const conds: SQL[] = [];
   const match = p.q ? ftsQuery(p.q) : null;
   if (match)
@@ -340,6 +336,18 @@ export function listOrganizations(db: Db, query: OrganizationListQuery): Page<Or
     );
   if (p.domain) conds.push(eq(organizations.domain, p.domain.trim().toLowerCase()));
   if (p.active !== undefined) conds.push(eq(organizations.active, p.active));
+  return conds;
+}
+
+/** How many organizations a listing's filters and search match. */
+export async function countOrganizations(db: Db, query: Pick<OrganizationListQuery, "q" | "domain" | "active">) {
+  const conds = organizationFilter(query);
+  return countUpTo(db, organizations, conds.length ? and(...conds) : undefined);
+}
+
+export function listOrganizations(db: Db, query: OrganizationListQuery): Page<OrganizationJson> {
+  const p = { ...query, ...listDefaults(query, "name") };
+  const conds = organizationFilter(p);
   const keys = [...SORTS[p.sort], sql`${organizations.id}`];
   const descending = p.order === "desc";
   if (p.cursor) conds.push(afterCursor(keys, decodeCursor(p.cursor, keys.length), descending));

@@ -1,4 +1,6 @@
 import { sql, type SQL } from "drizzle-orm";
+import type { SQLiteTable } from "drizzle-orm/sqlite-core";
+import type { DbOrTx } from "../db/client";
 import { z } from "zod";
 import type { Provenance } from "../db/schema";
 import { badRequest } from "../errors";
@@ -142,3 +144,19 @@ export const idPageParams = {
 };
 
 export type Page<T> = { data: T[]; next_cursor: string | null };
+
+/** Counting stops past this: a larger count is shown as "more than" (an estimate, and marked as one). */
+const COUNT_CAP = 10_000;
+
+/** How many rows match a list's filter: exact up to COUNT_CAP, else capped (cheap on any table size). */
+export type Count = { count: number; capped: boolean };
+
+export async function countUpTo(db: DbOrTx, table: SQLiteTable, where: SQL | undefined): Promise<Count> {
+  const matching = db
+    .select({ one: sql`1` })
+    .from(table)
+    .where(where)
+    .limit(COUNT_CAP + 1);
+  const [n] = db.get<[number]>(sql`SELECT count(*) FROM (${matching})`);
+  return { count: Math.min(n, COUNT_CAP), capped: n > COUNT_CAP };
+}

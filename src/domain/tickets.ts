@@ -8,6 +8,7 @@ import { organizationNames } from "./organizations";
 import { describeUsers } from "./users";
 import {
   afterCursor,
+  countUpTo,
   decodeCursor,
   diff,
   id,
@@ -412,19 +413,34 @@ export type TicketListQuery = Omit<ListQuery<never>, "sort"> & {
   q?: string;
 };
 
-/** Tickets, newest first by default, with keyset pagination on the id. */
-export function listTickets(db: Db, query: TicketListQuery): Page<TicketJson> {
-  const p = { ...query, q: query.q?.trim(), limit: query.limit ?? DEFAULT_PAGE_SIZE, order: query.order ?? "desc" };
+type TicketFilter = Omit<TicketListQuery, "order" | "cursor" | "limit">;
+
+/** The conditions of a tickets listing's filters and search (without its cursor). */
+function ticketFilter(p: TicketFilter): SQL[] {
   const conds: SQL[] = [];
+  const q = p.q?.trim();
   if (p.state) conds.push(eq(tickets.stateId, STATES.indexOf(p.state) + 1));
   if (p.customer_id) conds.push(eq(tickets.customerId, p.customer_id));
   if (p.owner_id) conds.push(eq(tickets.ownerId, p.owner_id));
   if (p.organization_id) conds.push(eq(tickets.organizationId, p.organization_id));
   if (p.group_id) conds.push(eq(tickets.groupId, p.group_id));
-  if (p.q) {
-    const pattern = `%${p.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    conds.push(sql`(${tickets.title} LIKE ${pattern} ESCAPE '\\' OR ${tickets.number} = ${p.q})`);
+  if (q) {
+    const pattern = `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    conds.push(sql`(${tickets.title} LIKE ${pattern} ESCAPE '\\' OR ${tickets.number} = ${q})`);
   }
+  return conds;
+}
+
+/** How many tickets a listing's filters and search match. */
+export async function countTickets(db: Db, query: TicketFilter) {
+  const conds = ticketFilter(query);
+  return countUpTo(db, tickets, conds.length ? and(...conds) : undefined);
+}
+
+/** Tickets, newest first by default, with keyset pagination on the id. */
+export function listTickets(db: Db, query: TicketListQuery): Page<TicketJson> {
+  const p = { ...query, limit: query.limit ?? DEFAULT_PAGE_SIZE, order: query.order ?? "desc" };
+  const conds = ticketFilter(p);
   const descending = p.order === "desc";
   if (p.cursor) conds.push(afterCursor([sql`${tickets.id}`], decodeCursor(p.cursor, 1), descending));
   const rows = db

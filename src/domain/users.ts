@@ -23,6 +23,7 @@ import { CUSTOMER_ROLE_ID, ROLE_ID_CHOICES, ROLE_IDS, ROLE_NAMES, roleName, type
 import {
   afterCursor,
   boundedJsonObject,
+  countUpTo,
   decodeCursor,
   diff,
   ftsQuery,
@@ -271,11 +272,6 @@ const lookups = preparedFor((db) => ({
     .limit(sql.placeholder("limit"))
     .prepare(),
 }));
-
-/** Every person (a count over the table's primary key: linear in people, read once per dashboard load). */
-export function countUsers(db: DbOrTx): number {
-  return db.select({ n: sql<number>`count(*)` }).from(users).get()!.n;
-}
 
 export function userExists(db: DbOrTx, userId: number): boolean {
   return lookups(db).exists.get({ id: userId }) !== undefined;
@@ -643,15 +639,8 @@ export type UserListQuery = ListQuery<UserSort> & {
   seen_since?: Date;
 };
 
-/**
- * Lists users with filters, full-text search (email, names, login, organization name) and keyset
- * pagination on an indexed sort, so page 1000 costs what page 1 costs.
- */
-export function listUsers(
-  { db, personFields }: Pick<Core, "db" | "personFields">,
-  query: UserListQuery,
-): Page<UserJson> {
-  const p = { ...query, ...listDefaults(query, "id") };
+/** The conditions of a users listing's filters and search (without its cursor). */
+function userFilter(db: Db, p: Omit<UserListQuery, "sort" | "order" | "cursor" | "limit">): SQL[] {
   const conds: SQL[] = [];
   const search = p.q ? searchKind(p.q) : null;
   if (search) conds.push(searchCondition(db, search).condition);
@@ -663,6 +652,25 @@ export function listUsers(
   if (p.email) conds.push(eq(users.email, p.email.trim().toLowerCase()));
   if (p.updated_since) conds.push(gte(users.updatedAt, p.updated_since));
   if (p.seen_since) conds.push(gte(users.lastSeenAt, p.seen_since));
+  return conds;
+}
+
+/** How many users a listing's filters and search match (the admin list's "of 5,000 people"). */
+export async function countUsers(db: Db, query: Omit<UserListQuery, "sort" | "order" | "cursor" | "limit">) {
+  const conds = userFilter(db, query);
+  return countUpTo(db, users, conds.length ? and(...conds) : undefined);
+}
+
+/**
+ * Lists users with filters, full-text search (email, names, login, organization name) and keyset
+ * pagination on an indexed sort, so page 1000 costs what page 1 costs.
+ */
+export function listUsers(
+  { db, personFields }: Pick<Core, "db" | "personFields">,
+  query: UserListQuery,
+): Page<UserJson> {
+  const p = { ...query, ...listDefaults(query, "id") };
+  const conds = userFilter(db, p);
   const keys = [...SORTS[p.sort], sql`${users.id}`];
   const descending = p.order === "desc";
   if (p.cursor) conds.push(afterCursor(keys, decodeCursor(p.cursor, keys.length), descending));

@@ -123,21 +123,38 @@ function conditionsFromText(text: string): Condition[] {
 const conditionText = (c: Condition) =>
   [c.field, c.op, c.value === null || c.value === undefined ? "" : String(c.value)].join(" ").trim();
 
-/** The person page's Clearbit card. */
-export function personEnrichmentView(ctx: AppContext, clearbit: ClearbitEnrichment, userId: number) {
-  const stored = clearbit.storedAnswer(ctx.db, userId);
-  const user = getUserRow(ctx.db, userId);
-  const lookup = user.email ? clearbit.lookup(ctx.db, user.email) : undefined;
-  const state = stored
+/**
+ * The person page's Clearbit section: when Clearbit last checked, why a lookup has no answer (a failed call says
+ * so, never "under way" forever), and the answer's properties by Heap's readable names.
+ */
+export async function personEnrichmentView(ctx: AppContext, clearbit: ClearbitEnrichment, userId: number) {
+  const stored = await clearbit.storedAnswer(ctx.db, userId);
+  const user = await getUserRow(ctx.db, userId);
+  const lookup = user.email ? await clearbit.lookup(ctx.db, user.email) : undefined;
+  const failure =
+    lookup?.status === "pending" && lookup.error
+      ? `Lookup failed: ${lookup.error}. It is tried again; the integration log has each attempt.`
+      : lookup?.status === "invalid"
+        ? `Clearbit refused this email: ${lookup.error ?? "invalid"}.`
+        : null;
+  const checked = stored
     ? `${humanName("date_last_checked")}: ${formatTime(stored.checkedAt)}` +
       (!stored.person && !stored.company ? " — unknown to Clearbit" : "")
-    : lookup?.status === "pending"
+    : null;
+  const state =
+    [failure, checked].filter(Boolean).join(" ") ||
+    (lookup?.status === "pending"
       ? "Lookup under way."
       : clearbit.active
         ? "Not enriched yet."
-        : "Clearbit is not enabled.";
-  const rows = stored ? answerRows({ person: stored.person, company: stored.company }) : [];
-  return { userId, state, rows };
+        : "Clearbit is not enabled.");
+  const rows = stored
+    ? [
+        { path: "date_last_checked", name: humanName("date_last_checked"), value: formatTime(stored.checkedAt) },
+        ...answerRows({ person: stored.person, company: stored.company }),
+      ]
+    : [];
+  return { userId, state, failed: failure !== null, rows, properties: rows.length - 1 };
 }
 
 /** The newest requests shown on the Clearbit page; the whole log, paged and filtered, is the HTTP log's. */

@@ -1,7 +1,7 @@
-import { eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db, Tx, DbOrTx } from "../db/client";
 import { settings as settingsTable, users } from "../db/schema";
-import type { DeliveryHandler, HttpResult, Job } from "../delivery";
+import type { DeliveryHandler, HttpResult, Job, Outcome } from "../delivery";
 import { apiValues, listCustomFields, type CustomField } from "../domain/custom-fields";
 import {
   createOrganizationIn,
@@ -50,6 +50,14 @@ export type PlanResult = "queued" | "cached" | "pending" | "unknown" | "invalid"
 export type BackfillRun = { started_at: string; planned: number; planning: boolean };
 
 type Lookup = typeof enrichmentLookups.$inferSelect;
+
+/** Why a lookup's call failed, or null: a queued answer (202) or a rate-limit wait (429) is no failure. */
+function failureOf(outcome: Outcome): string | null {
+  if (outcome.kind === "pause" || outcome.kind === "disable") return outcome.reason;
+  if (outcome.kind === "fail") return outcome.error;
+  if (outcome.kind === "retry" && outcome.countsAsFailure !== false) return outcome.error;
+  return null;
+}
 
 /**
  * Clearbit enrichment: plans lookups (events, identify, "enrich now", backfill) as delivery jobs,
@@ -129,15 +137,21 @@ export class ClearbitEnrichment {
             (resetDelayMs(h["x-ratelimit-reset"]) ?? 60_000) / 1000,
           );
         const outcome = classifyAnswer(result, job.attempts, fallback);
+        const email = (job.payload as LookupPayload).email;
         if (result.status === 422) {
           // Recorded so that planning skips this email until the refresh interval has passed.
-          const email = (job.payload as LookupPayload).email;
           this.db
             .update(enrichmentLookups)
             .set({ status: "invalid", checkedAt: new Date(), error: providerError(result) })
             .where(eq(enrichmentLookups.email, email))
             .run();
-        }
+        } else if (failureOf(outcome))
+          // The lookup stays pending (it is sent again), and the person's page says why it has no answer yet.
+          this.db
+            .update(enrichmentLookups)
+            .set({ error: failureOf(outcome) })
+            .where(and(eq(enrichmentLookups.email, email), eq(enrichmentLookups.status, "pending")))
+            .run();
         return outcome;
       },
       onSuccess: (tx, job, result) => this.onAnswer(tx, job, result),

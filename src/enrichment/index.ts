@@ -33,6 +33,7 @@ export function enrichmentFeature(ctx: AppContext): Feature & Enrichment {
     deliveryHandlers: { [KIND]: clearbit.handler() },
     consumers: [(tx, e) => clearbit.onEvent(tx, e), (tx, e) => audiences.onEvent(tx, e)],
     personFields: [traitsByUser, audienceFlags],
+    destinations: async () => [{ key: DESTINATION, name: "Clearbit", href: "/integrations/clearbit" }],
     schedules: [
       {
         // Hourly: a Clearbit backfill when one is due (default every 24 h), and
@@ -48,9 +49,6 @@ export function enrichmentFeature(ctx: AppContext): Feature & Enrichment {
       },
     ],
     routes: [enrichmentApi(ctx, services), integrationPages(ctx, services)],
-    async describeDestination(key) {
-      return key === DESTINATION ? { name: "Clearbit", href: "/integrations/clearbit" } : null;
-    },
     // Jobs waiting for a rate-limit slot give up at once, so the delivery engine drains quickly.
     stop: () => clearbit.limiter.close(),
   };

@@ -2,6 +2,7 @@ import { Elysia } from "elysia";
 import css from "../../views/assets/app.css" with { type: "text" };
 import { FORMS_SCRIPT } from "./admin/forms-script";
 import { PAGE_SCRIPT } from "./admin/page-script";
+import { PICKER_SCRIPT } from "./admin/picker-script";
 import htmxPath from "htmx.org/dist/htmx.min.js" with { type: "file" };
 
 /** Static assets, embedded in the binary: no CDN, no external fonts or scripts. */
@@ -20,6 +21,10 @@ export function assetRoutes() {
     .get(
       "/assets/page.js",
       () => new Response(PAGE_SCRIPT, { headers: { "Content-Type": "text/javascript; charset=utf-8", ...cache } }),
+    )
+    .get(
+      "/assets/picker.js",
+      () => new Response(PICKER_SCRIPT, { headers: { "Content-Type": "text/javascript; charset=utf-8", ...cache } }),
     )
     .get(
       "/assets/htmx.min.js",

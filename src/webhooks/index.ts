@@ -387,6 +387,12 @@ export function webhooksFeature(ctx: AppContext): Feature & { service: WebhookSe
     service,
     deliveryHandlers: { [JOB_KIND]: service.handler() },
     consumers: [(tx, event) => service.onEvent(tx, event)],
+    destinations: async () =>
+      (await service.endpoints.list()).map((w) => ({
+        key: destinationKey(w.id),
+        name: `Webhook ${w.name}`,
+        href: `/webhooks/${w.id}`,
+      })),
     schedules: [
       {
         // Hourly, after the delivery history is pruned: payloads no queued delivery needs any more.
@@ -399,10 +405,5 @@ export function webhooksFeature(ctx: AppContext): Feature & { service: WebhookSe
       },
     ],
     routes: [webhooksApi(ctx, service), webhookAdmin(ctx, service), webhookDeliveryAdmin(ctx, service)],
-    async describeDestination(key) {
-      const id = Number(/^webhook:(\d+)$/.exec(key)?.[1]);
-      const row = id ? service.endpoints.list().find((w) => w.id === id) : undefined;
-      return row ? { name: row.name, href: `/webhooks/${id}` } : null;
-    },
   };
 }

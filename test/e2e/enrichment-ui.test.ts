@@ -78,6 +78,11 @@ describe("Integrations → Clearbit", () => {
     await page.goto(`${server.url}/people/${alex.id}`);
     await expect(page.locator("#enrichment-data").textContent()).resolves.toContain("Company Website URL");
     await expect(page.locator("#enrichment-state").textContent()).resolves.toContain("Clearbit: Date Last Checked");
+    // The answer is folded away under its state line until asked for.
+    expect(await page.isVisible("text=Company Website URL")).toBe(false);
+    await page.click("#enrichment summary");
+    expect(await page.isVisible("text=Company Website URL")).toBe(true);
+    await page.click(".page-head a:has-text('Edit')");
     await page.fill("#f-lastname", "X-Admin");
     await page.fill("#f-note", "");
     await Promise.all([page.waitForEvent("load"), page.click("button:has-text('Save changes')")]);

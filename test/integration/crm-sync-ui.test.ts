@@ -101,6 +101,8 @@ describe("CRM Sync pages", () => {
     expect(logPage).toMatch(/<span class="badge badge-ok">20\d<\/span>/);
     const history = await (await browser.get(`/crm-sync/${syncId}/users/${person.body.id}`)).text();
     expect(history).toContain("CRM id: <code>c-1</code>");
+    // Named, never "Person #2".
+    expect(history).toMatch(/<h1>Ui Renamed in /);
     const resync = await browser.submit(
       `/crm-sync/${syncId}/users/${person.body.id}`,
       `/crm-sync/${syncId}/users/${person.body.id}/resync`,
@@ -138,7 +140,9 @@ describe("CRM Sync pages", () => {
       form({ auth_token: "", preview_user_id: String(person.body.id) }),
     );
     const previewPage = await preview.text();
-    expect(previewPage).toContain("Preview for " + person.body.id);
+    // The person is named, in the heading and in the picker that chose them.
+    expect(previewPage).toContain("<h2>Preview for Ui Renamed</h2>");
+    expect(previewPage).toContain(`<input type="hidden" name="preview_user_id" value="${person.body.id}"`);
     expect(previewPage).toContain("{&quot;email&quot;: &quot;ui@example.com&quot;");
     const all = await browser.submit(`/crm-sync/${syncId}`, `/crm-sync/${syncId}/sync-all`, {});
     expect(all.status).toBe(303);

@@ -190,7 +190,7 @@ describe("forms keep every value after a validation error", () => {
     const person = await postForm("/people/new", "/people", { email: "kept@example.com", active: "true" });
     expect(person.status).toBe(303);
     const { id } = server.ctx.db.$client.query("SELECT max(id) AS id FROM users").get() as { id: number };
-    await expectKept(`/people/${id}`, `/people/${id}`, {
+    await expectKept(`/people/${id}/edit`, `/people/${id}`, {
       email: "not an email",
       vip: "true",
       note: "a\nb",

@@ -2,6 +2,7 @@ import type { CustomField } from "../../domain/custom-fields";
 import type { SessionInfo } from "../../domain/sessions";
 import { AppError, ValidationError, type FieldIssue } from "../../errors";
 import type { Actor } from "../../events/feed";
+import type { PickerSource } from "./pickers";
 import { renderFragment } from "../../views";
 import { flashCookie } from "../auth";
 import type { AppContext } from "../context";
@@ -23,7 +24,11 @@ type FieldKind =
   | "select"
   | "id"
   | "ids"
-  | "lines";
+  | "lines"
+  /** One record chosen by searching (a picker); submits its id. */
+  | "pick"
+  /** Records chosen by searching, shown as chips; submits their ids. */
+  | "picks";
 
 export type FieldSpec = {
   name: string;
@@ -44,6 +49,9 @@ export type FieldSpec = {
   numeric?: boolean;
   /** Domain error fields that belong to this input (organization_id → the organization input). */
   aliases?: string[];
+  /** What a picker searches. */
+  source?: PickerSource;
+  placeholder?: string;
 };
 
 type Body = Record<string, unknown>;
@@ -77,9 +85,11 @@ export function parseForm(body: unknown, specs: FieldSpec[]): Record<string, unk
     }
     if (value === undefined) continue;
     const trimmed = value.trim();
-    if (trimmed === "" && spec.kind !== "ids" && spec.kind !== "lines") {
+    if (trimmed === "" && spec.kind !== "ids" && spec.kind !== "picks" && spec.kind !== "lines") {
       // A required text stays "", so the domain answers with its own "is required".
       if (spec.required && TEXT_KINDS.has(spec.kind)) out[spec.name] = "";
+      else if (spec.required && spec.kind === "pick")
+        issues.push({ field: spec.name, message: "is required: search by name and pick one" });
       else if (spec.empty !== "omit") out[spec.name] = null;
       continue;
     }
@@ -94,10 +104,16 @@ export function parseForm(body: unknown, specs: FieldSpec[]): Record<string, unk
         out[spec.name] = spec.numeric && /^\d{1,15}$/.test(trimmed) ? Number(trimmed) : value;
         break;
       case "id":
+      case "pick":
         if (/^\d{1,15}$/.test(trimmed) && Number(trimmed) > 0) out[spec.name] = Number(trimmed);
-        else issues.push({ field: spec.name, message: "must be an id (a whole number)" });
+        else
+          issues.push({
+            field: spec.name,
+            message: spec.kind === "pick" ? "must be chosen from the suggestions" : "must be an id (a whole number)",
+          });
         break;
-      case "ids": {
+      case "ids":
+      case "picks": {
         const parts = trimmed.split(/[\s,]+/).filter(Boolean);
         const bad = parts.filter((p) => !/^\d{1,15}$/.test(p) || Number(p) === 0);
         if (bad.length)
@@ -151,6 +167,7 @@ export function fieldViews(specs: FieldSpec[], values: Record<string, unknown>, 
       v === null || v === undefined ? "" : Array.isArray(v) ? v.join(s.kind === "lines" ? "\n" : ", ") : String(v);
     const error = [s.name, ...(s.aliases ?? [])].map((n) => errors[n]).find(Boolean) ?? null;
     const choices = (s.options ?? []).map((o) => (typeof o === "string" ? { value: o, label: o } : o));
+    const picker = s.kind === "pick" || s.kind === "picks" ? pickerView(s, value, values) : {};
     return {
       name: s.name,
       id: `f-${s.name}`,
@@ -168,7 +185,9 @@ export function fieldViews(specs: FieldSpec[], values: Record<string, unknown>, 
       isCheckbox: s.kind === "checkbox",
       isSelect: s.kind === "select",
       isTextarea: s.kind === "textarea" || s.kind === "lines",
-      isInput: !["checkbox", "select", "textarea", "lines"].includes(s.kind),
+      isInput: !["checkbox", "select", "textarea", "lines", "pick", "picks"].includes(s.kind),
+      isPicker: s.kind === "pick" || s.kind === "picks",
+      ...picker,
       inputType: { email: "email", url: "url", tel: "tel", number: "number", date: "date" }[s.kind as string] ?? "text",
       step: s.kind === "number" ? "any" : null,
       // A required select has no empty choice: one of its options is always sent.
@@ -178,6 +197,30 @@ export function fieldViews(specs: FieldSpec[], values: Record<string, unknown>, 
       ],
     };
   });
+}
+
+/**
+ * A picker's chosen record(s) with their names: a form answered with errors brings back the names as the browser
+ * sent them (`<name>__q`, `<name>__labels`); a record's form gets them from `withPickedLabels`.
+ */
+function pickerView(s: FieldSpec, value: string, values: Record<string, unknown>) {
+  const base = { source: s.source ?? "people", placeholder: s.placeholder ?? "Search by name…", multiple: false };
+  if (s.kind === "pick") return { ...base, pickLabel: String(values[`${s.name}__q`] ?? "") };
+  const ids = value.split(/[\s,]+/).filter(Boolean);
+  let labels: unknown = [];
+  try {
+    labels = JSON.parse(String(values[`${s.name}__labels`] ?? "[]"));
+  } catch {}
+  const names = Array.isArray(labels) ? labels.map(String) : [];
+  const chips = ids.map((id, i) => ({ value: id, label: names[i] ?? `#${id}` }));
+  return {
+    ...base,
+    multiple: true,
+    value: ids.join(","),
+    pickLabel: "",
+    chips,
+    chipLabels: JSON.stringify(chips.map((c) => c.label)),
+  };
 }
 
 /** Field errors of a failed form as {field: message}, or rethrow what is not about the form's fields. */
@@ -259,17 +302,17 @@ export function formView(opts: FormOptions) {
  * A record form's POST: `save` writes and says where to go and what to tell. When it throws, the form comes back
  * with what was typed and the errors: alone for htmx (it swaps itself), else inside the whole page (`page`).
  */
-export function submitRecordForm(
+export async function submitRecordForm(
   ctx: AppContext,
   request: Request,
   session: SessionInfo,
   body: unknown,
   form: Omit<FormOptions, "values" | "errors">,
-  save: () => { to: string; message: string },
-  page: (form: ReturnType<typeof formView>, status: number) => Response,
-): Response {
+  save: () => { to: string; message: string } | Promise<{ to: string; message: string }>,
+  page: (form: ReturnType<typeof formView>, status: number) => Response | Promise<Response>,
+): Promise<Response> {
   try {
-    const { to, message } = save();
+    const { to, message } = await save();
     return redirect(request, to, [flashCookie(ctx, { kind: "success", message })]);
   } catch (err) {
     const failed = formView({ ...form, values: typedValues(body), errors: formErrors(err) });

@@ -9,18 +9,27 @@ import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
 import { html, redirect } from "../responses";
 import { formView, htmxTarget, parseForm, submitRecordForm, uiActor, type FieldSpec } from "./forms";
+import { withPickedLabels, type PickerSources } from "./pickers";
 import { personName, shortTime } from "./present";
 import { adminPage } from "./render";
 
 const GROUP_FIELDS: FieldSpec[] = [
   { name: "name", label: "Name", kind: "text", required: true, autocomplete: "off" },
-  { name: "user_ids", label: "Members", kind: "ids", help: "User ids, separated by commas or spaces.", wide: true },
+  {
+    name: "user_ids",
+    label: "Members",
+    kind: "picks",
+    source: "people",
+    placeholder: "Search people to add…",
+    help: "Search by name or email and pick; × removes a member.",
+    wide: true,
+  },
   { name: "note", label: "Note", kind: "textarea" },
   { name: "active", label: "Active", kind: "checkbox" },
 ];
 
 /** Groups (Settings): list, create, edit members, delete. */
-export function groupPages(ctx: AppContext) {
+export function groupPages(ctx: AppContext, pickers: PickerSources) {
   const { db, events } = ctx;
 
   const newForm = { action: "/groups", submitLabel: "Create group", specs: GROUP_FIELDS };
@@ -31,7 +40,7 @@ export function groupPages(ctx: AppContext) {
     specs: GROUP_FIELDS,
   });
 
-  const listPage = (request: Request, session: SessionInfo, form?: unknown, status = 200) => {
+  const listPage = async (request: Request, session: SessionInfo, form?: unknown, status = 200) => {
     const groups = listGroups(db).map((g) => ({
       ...g,
       memberCount: g.user_ids.length,
@@ -39,12 +48,12 @@ export function groupPages(ctx: AppContext) {
     }));
     const data = {
       groups,
-      form: form ?? formView({ ...newForm, values: { active: true } }),
+      form: form ?? formView({ ...newForm, values: { active: true, user_ids: [] } }),
     };
     return adminPage(ctx, request, session, "groups", data, { title: "Groups", section: "settings", status });
   };
 
-  const groupPage = (
+  const groupPage = async (
     request: Request,
     session: SessionInfo,
     id: number,
@@ -58,7 +67,7 @@ export function groupPages(ctx: AppContext) {
         const u = people.get(uid);
         return { id: uid, name: u ? personName(u) : `#${uid}`, email: u?.email ?? null };
       }),
-      form: extra.form ?? formView({ ...editForm(id), values: g }),
+      form: extra.form ?? formView({ ...editForm(id), values: await withPickedLabels(pickers, GROUP_FIELDS, g) }),
       del: {
         what: "group",
         action: `/groups/${id}/delete`,

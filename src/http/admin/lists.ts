@@ -1,3 +1,4 @@
+import type { Count } from "../../domain/records";
 import type { SessionInfo } from "../../domain/sessions";
 import { renderFragment } from "../../views";
 import type { AppContext } from "../context";
@@ -31,6 +32,7 @@ export type ListSpec = {
   csv?: string;
   searchLabel: string;
   searchPlaceholder: string;
+  /** What the list says when there is nothing at all (no search, no filter): "No people yet." */
   empty: string;
   /** What the rows are, singular and plural: "person", "people". */
   noun: [string, string];
@@ -41,6 +43,8 @@ export type ListSpec = {
 };
 
 export const PAGE_SIZE = 25;
+/** List cells longer than this are clipped, with the full text on hover. */
+const CLIP_AT = 80;
 
 /** The list's state as the URL carries it: search, filters, sort, cursor. */
 export function listQuery(spec: ListSpec, query: Record<string, unknown>) {
@@ -64,6 +68,8 @@ export function listQuery(spec: ListSpec, query: Record<string, unknown>) {
     order,
     filters,
     cursor: queryString(query.cursor) || undefined,
+    /** How many rows the pages before this one showed (Load more carries it along). */
+    shown: /^\d{1,9}$/.test(queryString(query.shown)) && query.cursor ? Number(query.shown) : 0,
   } as const;
 }
 export type ListQuery = ReturnType<typeof listQuery>;
@@ -76,6 +82,27 @@ export const pageQuery = <Sort extends string | undefined>(q: ListQuery) => ({
   cursor: q.cursor,
   limit: PAGE_SIZE,
 });
+
+const number = (n: number) => n.toLocaleString("en-US");
+
+/**
+ * The list's one status line: how many rows are shown of how many match ("Showing 50 of 5,000 people"),
+ * or, when none do, the one message that says so.
+ */
+function listStatus(spec: ListSpec, q: ListQuery, rows: number, total: Count, appended: boolean): string {
+  const matching = q.q ? ` matching “${q.q}”` : "";
+  if (total.count === 0) {
+    if (q.q) return `No ${spec.noun[1]} match “${q.q}”.`;
+    return Object.keys(q.filters).length ? `No ${spec.noun[1]} match these filters.` : spec.empty;
+  }
+  const upTo = q.shown + rows;
+  // A page reached without JavaScript shows its own rows: "51–75 of …".
+  const shown = q.shown > 0 && !appended ? `${number(q.shown + 1)}–${number(upTo)}` : number(upTo);
+  const of = total.capped ? `more than ${number(total.count)}` : number(total.count);
+  const noun = total.count === 1 && !total.capped ? spec.noun[0] : spec.noun[1];
+  const estimate = total.capped ? ` (counting stops at ${number(total.count)})` : "";
+  return `Showing ${shown} of ${of} ${noun}${matching}${estimate}`;
+}
 
 function href(path: string, params: Record<string, string | undefined>): string {
   const qs = new URLSearchParams(Object.entries(params).filter((e): e is [string, string] => !!e[1])).toString();
@@ -92,7 +119,7 @@ export function listResponse(
   session: SessionInfo,
   spec: ListSpec,
   q: ListQuery,
-  page: { rows: Cell[][]; nextCursor: string | null },
+  page: { rows: Cell[][]; nextCursor: string | null; total: Count },
 ): Response {
   const base = { q: q.q || undefined, ...q.filters, sort: q.sort, order: q.order };
   const columns = spec.columns.map((c) => {
@@ -109,31 +136,33 @@ export function listResponse(
   const rows = page.rows.map((cells) => ({
     cells: cells.map((c) => ({
       text: c.text,
+      // Long text is clipped to two lines; the whole of it is the title, shown on hover.
+      title: c.text.length > CLIP_AT ? c.text : null,
       href: c.href ?? null,
       badge: c.badge ?? null,
       sub: c.sub ?? null,
       cls: c.cls ?? null,
     })),
   }));
-  const n = rows.length;
-  const count = `${n}${page.nextCursor ? "+" : ""} ${n === 1 && !page.nextCursor ? spec.noun[0] : spec.noun[1]}`;
+  const target = htmxTarget(request);
+  const shown = String(q.shown + rows.length);
   const data = {
     ...spec,
     q: q.q,
     columns,
     rows,
     state: { sort: q.sort ?? "", order: q.order },
-    status: n === 0 ? spec.empty : count + (q.q ? ` matching “${q.q}”` : "") + (q.cursor ? " on this page" : ""),
+    status: listStatus(spec, q, rows.length, page.total, target === "list-more"),
     appending: !!q.cursor,
-    moreHref: page.nextCursor ? href(spec.path, { ...base, cursor: page.nextCursor }) : null,
+    moreHref: page.nextCursor ? href(spec.path, { ...base, cursor: page.nextCursor, shown }) : null,
     firstHref: q.cursor ? href(spec.path, base) : null,
     filters: (spec.filters ?? []).map((f) => ({
       ...f,
       choices: f.choices.map((c) => ({ ...c, selected: (q.filters[f.name] ?? "") === c.value })),
     })),
   };
-  const target = htmxTarget(request);
-  if (target === "list-more") return html(renderFragment("list-rows", data, session.csrfToken));
+  // Load more appends rows and brings the status line up to date.
+  if (target === "list-more") return html(renderFragment("list-rows", { ...data, oobStatus: true }, session.csrfToken));
   if (target === "list-results")
     return html(
       renderFragment("list-results", { ...data, appending: false, firstHref: null, oob: true }, session.csrfToken),

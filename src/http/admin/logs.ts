@@ -9,6 +9,7 @@ import { flashCookie, requireApiToken, requireSession } from "../auth";
 import type { AppContext } from "../context";
 import { json, redirect } from "../responses";
 import { httpExchangeView, succeeded } from "./http-exchange";
+import { withoutPickerText, type PickerSources } from "./pickers";
 import { adminPage } from "./render";
 import { list, loose, op } from "../api/operation";
 
@@ -41,12 +42,16 @@ function readFilter(query: unknown) {
 const logPage = (ctx: AppContext, engine: ReturnType<typeof readFilter>["engine"], limit: number) =>
   pageOf(ctx.delivery.listHttpLog({ ...engine, limit: limit + 1 }), limit, (last) => [last.id]);
 
-export function logPages(ctx: AppContext) {
+export function logPages(ctx: AppContext, pickers: PickerSources) {
   return new Elysia()
-    .get("/logs", ({ request, query }) => {
+    .get("/logs", async ({ request, query }) => {
       const session = requireSession(ctx, request);
-      const { view, engine, limit } = readFilter(query);
-      const { data: entries, next_cursor } = logPage(ctx, engine, limit);
+      const { view, engine, limit } = readFilter(withoutPickerText(query));
+      const { data: entries, next_cursor } = await logPage(ctx, engine, limit);
+      const destinations = await pickers.destinations.labels([
+        ...entries.map((e) => e.destination ?? ""),
+        view.destination ?? "",
+      ]);
       const rows = entries.map((e) => ({
         id: e.id,
         time: formatTime(e.createdAt),
@@ -58,7 +63,8 @@ export function logPages(ctx: AppContext) {
         error: e.error,
         duration: e.durationMs,
         attempt: e.attempt,
-        destination: e.destination,
+        destination: e.destination && (destinations.get(e.destination) ?? e.destination),
+        destinationKey: e.destination,
       }));
       const older = next_cursor
         ? new URLSearchParams({
@@ -81,7 +87,16 @@ export function logPages(ctx: AppContext) {
         {
           rows,
           facilities,
-          destination: view.destination ?? "",
+          destinationPicker: {
+            name: "destination",
+            id: "destination",
+            label: "Destination",
+            source: "destinations",
+            value: view.destination ?? "",
+            pickLabel: view.destination ? (destinations.get(view.destination) ?? view.destination) : "",
+            placeholder: "Any destination: search by name",
+            invalid: "false",
+          },
           failedOnly: engine.failedOnly,
           olderHref: older ? `/logs?${older}` : null,
         },

@@ -4,6 +4,7 @@ import {
   deleteOrganization,
   getOrganization,
   getOrganizationProvenance,
+  countOrganizations,
   listOrganizations,
   resolveOrganizationRef,
   updateOrganization,
@@ -41,7 +42,7 @@ const LIST: ListSpec = {
   newLabel: "New organization",
   searchLabel: "Search organizations",
   searchPlaceholder: "Search by name or domain…",
-  empty: "No organizations match.",
+  empty: "No organizations yet.",
   noun: ["organization", "organizations"],
   columns: [
     { key: "name", label: "Name", sortable: true },
@@ -60,8 +61,8 @@ export function organizationPages(ctx: AppContext) {
 
   const organizationKind: records.RecordKind<OrganizationJson> = {
     listSpec: LIST,
-    listPage: (q) => {
-      const page = listOrganizations(db, pageQuery<OrganizationListQuery["sort"]>(q));
+    listPage: async (q) => {
+      const page = await listOrganizations(db, pageQuery<OrganizationListQuery["sort"]>(q));
       const rows = page.data.map((o) => [
         { text: o.name, href: `/organizations/${o.id}`, sub: o.active ? null : "inactive" },
         { text: o.domain ?? "" },
@@ -69,7 +70,7 @@ export function organizationPages(ctx: AppContext) {
         { text: shortTime(o.created_at), cls: "nowrap" },
         { text: shortTime(o.updated_at), cls: "nowrap" },
       ]);
-      return { rows, nextCursor: page.next_cursor };
+      return { rows, nextCursor: page.next_cursor, total: await countOrganizations(db, { q: q.q || undefined }) };
     },
     what: "organization",
     list: "/organizations",
@@ -83,7 +84,8 @@ export function organizationPages(ctx: AppContext) {
     update: (id, input, session) => updateOrganization(db, events, id, input, uiActor(session)),
     page: (request, session, id, extra) => orgPage(request, session, id, extra),
     explain: "Its members stay, without an organization. Its tickets must move to another organization first.",
-    reassignLabel: "Move its tickets to (organization id or name)",
+    reassignLabel: "Move its tickets to",
+    reassignSource: "organizations",
     reassignHelp: "Each ticket then belongs to that organization.",
     blocked: (o) => `${o.name} has tickets. Name the organization they move to, then delete.`,
     reassigned: "Its tickets were moved.",
@@ -92,7 +94,7 @@ export function organizationPages(ctx: AppContext) {
     remove: (id, session, reassignTo) => deleteOrganization(db, events, id, uiActor(session), { reassignTo }),
   };
 
-  const orgPage = (request: Request, session: SessionInfo, id: number, extra: records.RecordPageExtra = {}) => {
+  const orgPage = async (request: Request, session: SessionInfo, id: number, extra: records.RecordPageExtra = {}) => {
     const o = getOrganization(db, id);
     const fields = listCustomFields(db, "organization");
     const provenance = getOrganizationProvenance(db, id);
@@ -110,13 +112,14 @@ export function organizationPages(ctx: AppContext) {
       members: members.data.map((u) => ({ id: u.id, name: personName(u), email: u.email })),
       moreMembers: members.next_cursor ? `/people?q=${encodeURIComponent(o.name)}` : null,
       tickets: tickets.data.map(ticketRow),
-      timeline: records.recordTimeline(ctx, "organization", id, {
+      timeline: await records.recordTimeline(ctx, "organization", id, {
         ...LABELS,
         ...Object.fromEntries(fields.map((f) => [f.name, f.label])),
       }),
       form:
         extra.form ??
         formView({ ...records.recordForm(organizationKind, id), customSpecs: customSpecsOf(), values: o }),
+      editing: records.isEditing(extra),
       del: extra.del ?? records.deleteZone(organizationKind, o),
     };
     return adminPage(ctx, request, session, "organization", data, {

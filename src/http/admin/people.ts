@@ -4,6 +4,7 @@ import type { SessionInfo } from "../../domain/sessions";
 import { listOrganizations } from "../../domain/organizations";
 import { listTickets } from "../../domain/tickets";
 import {
+  countUsers,
   createUser,
   deleteUser,
   getUser,
@@ -52,9 +53,9 @@ const PERSON_FIELDS: FieldSpec[] = [
 
 const DETAIL_LABELS: Record<string, string> = {
   ...Object.fromEntries(PERSON_FIELDS.map((f) => [f.name, f.label])),
-  organization_id: "Organization id",
-  role_ids: "Role ids",
-  group_ids: "Group ids",
+  organization_id: "Organization",
+  role_ids: "Roles",
+  group_ids: "Groups",
   verified: "Verified",
   out_of_office: "Out of office",
 };
@@ -70,7 +71,7 @@ const LIST: ListSpec = {
   newLabel: "New person",
   searchLabel: "Search people",
   searchPlaceholder: "Search by name, email, login or organization…",
-  empty: "No people match.",
+  empty: "No people yet.",
   noun: ["person", "people"],
   columns: [
     { key: "name", label: "Name", sortable: true },
@@ -97,8 +98,8 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
 
   const people: records.RecordKind<UserJson> = {
     listSpec: LIST,
-    listPage: (q) => {
-      const page = listUsers(ctx, pageQuery<UserListQuery["sort"]>(q));
+    listPage: async (q) => {
+      const page = await listUsers(ctx, pageQuery<UserListQuery["sort"]>(q));
       const rows = page.data.map((u) => [
         { text: personName(u), href: `/people/${u.id}`, sub: u.vip ? "VIP" : null },
         { text: u.email ?? "" },
@@ -107,7 +108,7 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
         { text: shortTime(u.updated_at), cls: "nowrap" },
         { text: shortTime(u.last_seen_at), cls: "nowrap" },
       ]);
-      return { rows, nextCursor: page.next_cursor };
+      return { rows, nextCursor: page.next_cursor, total: await countUsers(db, { q: q.q || undefined }) };
     },
     what: "person",
     list: "/people",
@@ -124,7 +125,8 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
     explain:
       "Their change history stays in the event feed. " +
       "Tickets they are customer or owner of must go to someone else first.",
-    reassignLabel: "Hand their tickets to (user id or email)",
+    reassignLabel: "Hand their tickets to",
+    reassignSource: "people",
     reassignHelp: "That person becomes customer or owner of each ticket instead.",
     blocked: (p) => `${personName(p)} is customer or owner of tickets. Name who takes them over, then delete.`,
     reassigned: "Their tickets were handed over.",
@@ -133,7 +135,12 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
     remove: (id, session, reassignTo) => deleteUser(db, events, id, uiActor(session), { reassignTo }),
   };
 
-  const personPage = (request: Request, session: SessionInfo, id: number, extra: records.RecordPageExtra = {}) => {
+  const personPage = async (
+    request: Request,
+    session: SessionInfo,
+    id: number,
+    extra: records.RecordPageExtra = {},
+  ) => {
     const p = getUser(ctx, id);
     const { fields, customSpecs } = specsOf();
     const provenance = getUserProvenance(db, id);
@@ -173,11 +180,12 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
       custom: { details: detailRows(customEntries(fields, p), provenance) },
       tickets: tickets.data.map(ticketRow),
       moreTickets: tickets.next_cursor !== null,
-      timeline: records.recordTimeline(ctx, "user", id, labels),
+      timeline: await records.recordTimeline(ctx, "user", id, labels),
       form: extra.form ?? formView({ ...records.recordForm(people, id), customSpecs, values: p }),
+      editing: records.isEditing(extra),
       del: extra.del ?? records.deleteZone(people, p),
       datalist: orgOptions(),
-      enrichment: personEnrichmentView(ctx, clearbit, id),
+      enrichment: await personEnrichmentView(ctx, clearbit, id),
     };
     return adminPage(ctx, request, session, "person", data, {
       title: personName(p),

@@ -21,16 +21,25 @@ export function displayValue(v: unknown): string {
 
 export const shortTime = (iso: string | null | undefined) => (iso ? formatTime(new Date(iso)) : "never");
 
+/** Detail values longer than this are folded. */
+const FOLD_AT = 300;
+
 type Entry = { name: string; label: string; value: unknown; href?: string | null };
 
 /** Rows of a details table: each field's value and which source last wrote it, and when. */
 export function detailRows(entries: Entry[], provenance: Provenance) {
   return entries.map((e) => {
     const p = provenance[e.name];
+    const value = displayValue(e.value);
     return {
       name: e.name,
       label: e.label,
-      value: displayValue(e.value),
+      value,
+      // A long value (a 5,000-character note) folds behind "Show all".
+      long:
+        value.length > FOLD_AT
+          ? { preview: `${value.slice(0, FOLD_AT)}…`, chars: value.length.toLocaleString("en-US") }
+          : null,
       href: e.href ?? null,
       source: p?.source ?? null,
       at: p ? formatTime(new Date(p.at)) : null,

@@ -1,3 +1,4 @@
+import type { Count } from "../../domain/records";
 import type { SessionInfo } from "../../domain/sessions";
 import { describeUsers } from "../../domain/users";
 import { isErrorOf } from "../../errors";
@@ -18,7 +19,9 @@ import {
   type FieldSpec,
 } from "./forms";
 import { listQuery, listResponse, type Cell, type ListQuery, type ListSpec } from "./lists";
+import type { PickerSource } from "./pickers";
 import { timelineEntries } from "./present";
+import { referenceFormat } from "./timeline-names";
 import { adminPage } from "./render";
 import { requireSession } from "../auth";
 
@@ -35,6 +38,8 @@ export type ReassigningDelete<T extends { id: number }> = {
   explain: string;
   reassignLabel: string;
   reassignHelp: string;
+  /** What the reassign picker searches. */
+  reassignSource: PickerSource;
   /** The conflict shown when tickets refer to the record. */
   blocked: (record: T) => string;
   /** Appended to the success message when the tickets were reassigned. */
@@ -49,6 +54,7 @@ type ZoneState = {
   needsReassign?: boolean;
   conflict?: string | null;
   reassignValue?: string;
+  reassignLabel?: string;
   reassignError?: string | null;
 };
 
@@ -63,8 +69,18 @@ export function deleteZone<T extends { id: number }>(spec: ReassigningDelete<T>,
     conflict: state.conflict ?? null,
     reassignLabel: spec.reassignLabel,
     reassignHelp: spec.reassignHelp,
-    reassignValue: state.reassignValue ?? "",
     reassignError: state.reassignError ?? null,
+    reassignPicker: {
+      name: "reassign_to",
+      id: "reassign_to",
+      label: spec.reassignLabel,
+      source: spec.reassignSource,
+      value: state.reassignValue ?? "",
+      pickLabel: state.reassignLabel ?? "",
+      placeholder: "Search by name…",
+      invalid: state.reassignError ? "true" : "false",
+      describedBy: "reassign_to-help reassign_to-error",
+    },
   };
 }
 
@@ -79,9 +95,12 @@ function submitDelete<T extends { id: number }>(
   session: SessionInfo,
   id: number,
   body: unknown,
-  page: (del: ReturnType<typeof deleteZone>, status: number) => Response,
-): Response {
-  const typed = queryString((body as Record<string, unknown> | undefined)?.reassign_to);
+  page: (del: ReturnType<typeof deleteZone>, status: number) => Response | Promise<Response>,
+): Response | Promise<Response> {
+  const form = (body ?? {}) as Record<string, unknown>;
+  // The picked id; without a pick (no JavaScript), what was typed: an email, a name or an id.
+  const label = queryString(form.reassign_to__q);
+  const typed = queryString(form.reassign_to) || label;
   try {
     const reassignTo = typed.trim() ? spec.resolve(typed) : undefined;
     const record = spec.load(id);
@@ -98,7 +117,8 @@ function submitDelete<T extends { id: number }>(
     const del = deleteZone(spec, record, {
       needsReassign: true,
       conflict: ticketsLeft ? spec.blocked(record) : err.kind === "conflict" ? err.message : null,
-      reassignValue: typed,
+      reassignValue: queryString(form.reassign_to),
+      reassignLabel: label,
       reassignError: err.kind === "invalid" ? (formErrors(err).reassign_to ?? err.message) : null,
     });
     if (htmxTarget(request) === "delete-zone")
@@ -114,7 +134,7 @@ function submitDelete<T extends { id: number }>(
 export type RecordKind<T extends { id: number }> = ReassigningDelete<T> & {
   listSpec: ListSpec;
   /** One page of the list's rows for a query. */
-  listPage: (q: ListQuery) => { rows: Cell[][]; nextCursor: string | null };
+  listPage: (q: ListQuery) => Promise<{ rows: Cell[][]; nextCursor: string | null; total: Count }>;
   section: string;
   /** The list's title, the new-record page's way back. */
   listLabel: string;
@@ -127,35 +147,44 @@ export type RecordKind<T extends { id: number }> = ReassigningDelete<T> & {
   create: (input: Record<string, unknown>, session: SessionInfo) => T;
   update: (id: number, input: Record<string, unknown>, session: SessionInfo) => T;
   /** The record's page; `extra` brings back a failed form or delete zone, with its status. */
-  page: (request: Request, session: SessionInfo, id: number, extra?: RecordPageExtra) => Response;
+  page: (request: Request, session: SessionInfo, id: number, extra?: RecordPageExtra) => Response | Promise<Response>;
 };
-export type RecordPageExtra = { form?: unknown; del?: unknown; status?: number };
+/** A failed form or delete zone to show again, with its status; `editing` opens the form instead of the details. */
+export type RecordPageExtra = { form?: unknown; del?: unknown; status?: number; editing?: boolean };
 
-/** A record's change events as its page's timeline, with who made each change. */
-export function recordTimeline(
+/** Whether a record's page shows its form (asked for, or answered with errors) rather than its details. */
+export const isEditing = (extra: RecordPageExtra) => extra.editing === true || extra.form !== undefined;
+
+/** A record's change events as its page's timeline, with who made each change and the names of what it refers to. */
+export async function recordTimeline(
   { db, events }: AppContext,
   objectType: "user" | "organization",
   id: number,
   labels: Record<string, string>,
 ) {
-  const history = events.history(objectType, id);
-  return timelineEntries(
-    history,
-    describeUsers(
-      db,
-      history.map((e) => e.actorId),
-    ),
-    labels,
+  const history = await events.history(objectType, id);
+  const actors = await describeUsers(
+    db,
+    history.map((e) => e.actorId),
   );
+  return timelineEntries(history, actors, labels, await referenceFormat(db, history));
 }
 
 /** The record form's options: a new record's without an id, else the record's own. */
 export const recordForm = <T extends { id: number }>(kind: RecordKind<T>, id?: number) =>
   id === undefined
     ? { action: kind.list, submitLabel: `Create ${kind.what}`, cancelHref: kind.list, specs: kind.fields }
-    : { action: `${kind.list}/${id}`, submitLabel: "Save changes", specs: kind.fields };
+    : {
+        action: `${kind.list}/${id}`,
+        submitLabel: "Save changes",
+        cancelHref: `${kind.list}/${id}`,
+        specs: kind.fields,
+      };
 
-/** The routes of a record kind: its list, the new-record page, create, the record's page, save and delete. */
+/**
+ * The routes of a record kind: its list, the new-record page, create, the record's page (details, or its form at
+ * …/edit), save and delete.
+ */
 export function recordRoutes<T extends { id: number }>(ctx: AppContext, kind: RecordKind<T>) {
   const newPage = (request: Request, session: SessionInfo, form: unknown, status = 200) =>
     adminPage(
@@ -199,10 +228,10 @@ export function recordRoutes<T extends { id: number }>(ctx: AppContext, kind: Re
   };
 
   return new Elysia()
-    .get(kind.list, ({ request, query }) => {
+    .get(kind.list, async ({ request, query }) => {
       const session = requireSession(ctx, request);
       const q = listQuery(kind.listSpec, query);
-      return listResponse(ctx, request, session, kind.listSpec, q, kind.listPage(q));
+      return listResponse(ctx, request, session, kind.listSpec, q, await kind.listPage(q));
     })
     .get(`${kind.list}/new`, ({ request }) => {
       const session = requireSession(ctx, request);
@@ -211,6 +240,9 @@ export function recordRoutes<T extends { id: number }>(ctx: AppContext, kind: Re
     })
     .post(kind.list, ({ request, body }) => submit(request, body))
     .get(`${kind.list}/:id`, ({ request, params }) => kind.page(request, requireSession(ctx, request), idOf(params)))
+    .get(`${kind.list}/:id/edit`, ({ request, params }) =>
+      kind.page(request, requireSession(ctx, request), idOf(params), { editing: true }),
+    )
     .post(`${kind.list}/:id`, ({ request, params, body }) => submit(request, body, params))
     .post(`${kind.list}/:id/delete`, ({ request, params, body }) => {
       const session = requireSession(ctx, request);

@@ -4,6 +4,8 @@ import { listGroups } from "../../domain/groups";
 import type { SessionInfo } from "../../domain/sessions";
 import {
   createArticle,
+  countTickets,
+  createTicket,
   getAttachment,
   getTicket,
   listArticles,
@@ -14,7 +16,7 @@ import {
   updateTicket,
   type TicketListQuery,
 } from "../../domain/tickets";
-import { describeUsers, listUsers } from "../../domain/users";
+import { describeUsers } from "../../domain/users";
 import { renderFragment } from "../../views";
 import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
@@ -33,7 +35,9 @@ import {
   type FieldSpec,
 } from "./forms";
 import { listQuery, listResponse, PAGE_SIZE, type ListSpec } from "./lists";
-import { displayValue, personName, shortTime, stateBadge, timelineEntries } from "./present";
+import { withPickedLabels, type PickerSources } from "./pickers";
+import { personName, shortTime, stateBadge, timelineEntries } from "./present";
+import { referenceFormat } from "./timeline-names";
 import { adminPage } from "./render";
 
 const LIST: ListSpec = {
@@ -44,7 +48,9 @@ const LIST: ListSpec = {
   intro: "Conversations with customers, newest first.",
   searchLabel: "Search tickets",
   searchPlaceholder: "Search by title or ticket number…",
-  empty: "No tickets match.",
+  newHref: "/tickets/new",
+  newLabel: "New ticket",
+  empty: "No tickets yet.",
   noun: ["ticket", "tickets"],
   columns: [
     { key: "number", label: "Number", sortable: true, cls: "nowrap" },
@@ -68,10 +74,10 @@ const LIST: ListSpec = {
 const TIMELINE_LABELS = {
   state_id: "State",
   priority_id: "Priority",
-  owner_id: "Owner id",
-  customer_id: "Customer id",
-  group_id: "Group id",
-  organization_id: "Organization id",
+  owner_id: "Owner",
+  customer_id: "Customer",
+  group_id: "Group",
+  organization_id: "Organization",
   article_count: "Articles",
   title: "Title",
   number: "Number",
@@ -96,44 +102,82 @@ const ARTICLE_FIELDS: FieldSpec[] = [
 ];
 
 /**
- * Tickets: the list (state filter, search), a ticket's page with its articles, new articles,
- * state/priority/owner changes, attachment downloads.
+ * Tickets: the list (state filter, search), a new ticket with its first article, a ticket's page with its
+ * articles, new articles, changes to its title, customer, owner, state, priority and group, attachment downloads.
  */
-export function ticketPages(ctx: AppContext) {
+export function ticketPages(ctx: AppContext, pickers: PickerSources) {
   const { db, events } = ctx;
 
-  /** The properties an admin changes on a ticket; owners are the admins and agents. */
-  const propertySpecs = (currentOwner: number | null): FieldSpec[] => {
-    const staff = [
-      ...listUsers(ctx, { role: "Admin", limit: 200, sort: "name" }).data,
-      ...listUsers(ctx, { role: "Agent", limit: 200, sort: "name" }).data,
-    ];
-    const owners = new Map(staff.map((u) => [u.id, personName(u)]));
-    if (currentOwner !== null && !owners.has(currentOwner)) {
-      const u = describeUsers(db, [currentOwner]).get(currentOwner);
-      if (u) owners.set(u.id, personName(u));
-    }
-    return [
-      { name: "state", label: "State", kind: "select", required: true, options: [...STATES] },
-      { name: "priority", label: "Priority", kind: "select", required: true, options: [...PRIORITIES] },
-      {
-        name: "owner_id",
-        label: "Owner",
-        kind: "select",
-        numeric: true,
-        options: [...owners].map(([id, name]) => ({ value: String(id), label: name })),
-      },
-      {
-        name: "group_id",
-        label: "Group",
-        kind: "select",
-        numeric: true,
-        options: listGroups(db).map((g) => ({ value: String(g.id), label: g.name })),
-      },
-    ];
+  const groupSpec = async (): Promise<FieldSpec> => ({
+    name: "group_id",
+    label: "Group",
+    kind: "select",
+    numeric: true,
+    options: (await listGroups(db)).map((g) => ({ value: String(g.id), label: g.name })),
+  });
+  const stateSpecs: FieldSpec[] = [
+    { name: "state", label: "State", kind: "select", required: true, options: [...STATES] },
+    { name: "priority", label: "Priority", kind: "select", required: true, options: [...PRIORITIES] },
+  ];
+  const customerSpec: FieldSpec = {
+    name: "customer_id",
+    label: "Customer",
+    kind: "pick",
+    source: "people",
+    required: true,
+    aliases: ["customer"],
+    placeholder: "Search people by name or email…",
   };
 
-  const ticketPage = (
+  /** The properties an admin changes on a ticket; owners are the admins and agents. */
+  const propertySpecs = async (): Promise<FieldSpec[]> => [
+    { name: "title", label: "Title", kind: "text", required: true, wide: true, autocomplete: "off" },
+    customerSpec,
+    { name: "owner_id", label: "Owner", kind: "pick", source: "staff", placeholder: "Search admins and agents…" },
+    ...stateSpecs,
+    await groupSpec(),
+  ];
+
+  /** A new ticket: its properties and its first article. */
+  const newTicketSpecs = async (): Promise<FieldSpec[]> => [
+    { name: "title", label: "Title", kind: "text", required: true, wide: true, autocomplete: "off" },
+    customerSpec,
+    await groupSpec(),
+    ...stateSpecs,
+    { ...ARTICLE_FIELDS[1]!, name: "article_type", label: "First article: type" },
+    { name: "subject", label: "Subject", kind: "text", empty: "omit", aliases: ["article.subject"] },
+    { name: "body", label: "First article: text", kind: "textarea", aliases: ["article.body", "article"] },
+    { name: "internal", label: "Internal (the customer does not see it)", kind: "checkbox" },
+  ];
+  const newForm = async () => ({
+    action: "/tickets",
+    submitLabel: "Create ticket",
+    cancelHref: "/tickets",
+    specs: await newTicketSpecs(),
+  });
+  const editForm = async (id: number) => ({
+    action: `/tickets/${id}`,
+    submitLabel: "Update ticket",
+    specs: await propertySpecs(),
+  });
+
+  /** The form's fields as createTicket's input: the article fields become the first article (when it has text). */
+  const newTicketInput = (form: Record<string, unknown>) => {
+    const { article_type, subject, body, internal, ...ticket } = form;
+    return body ? { ...ticket, article: { type: article_type, subject, body, internal } } : ticket;
+  };
+
+  const newTicketPage = (request: Request, session: SessionInfo, form: unknown, status = 200) =>
+    adminPage(
+      ctx,
+      request,
+      session,
+      "record-new",
+      { heading: "New ticket", back: { href: "/tickets", label: "Tickets" }, form },
+      { title: "New ticket", section: "tickets", status },
+    );
+
+  const ticketPage = async (
     request: Request,
     session: SessionInfo,
     id: number,
@@ -152,6 +196,8 @@ export function ticketPages(ctx: AppContext) {
       history.map((e) => e.actorId),
     );
     const customer = lookups.users.get(t.customer_id);
+    const form = await editForm(id);
+    const names = await referenceFormat(db, history);
     const owner = t.owner_id !== null ? lookups.users.get(t.owner_id) : undefined;
     const data = {
       ticket: {
@@ -178,19 +224,12 @@ export function ticketPages(ctx: AppContext) {
           files: a.attachments.map((f) => ({ ...f, href: `/attachments/${f.id}`, size: humanSize(f.size) })),
         };
       }),
-      form:
-        extra.form ??
-        formView({
-          action: `/tickets/${id}`,
-          submitLabel: "Update ticket",
-          specs: propertySpecs(t.owner_id),
-          values: t,
-        }),
+      form: extra.form ?? formView({ ...form, values: await withPickedLabels(pickers, form.specs, t) }),
       articleForm: extra.articleForm ?? articleFormView(id, { type: "note" }),
       timeline: timelineEntries(history, actors, TIMELINE_LABELS, (field, v) => {
         if (field === "state_id" && typeof v === "number") return STATES[v - 1] ?? String(v);
         if (field === "priority_id" && typeof v === "number") return PRIORITIES[v - 1] ?? String(v);
-        return displayValue(v);
+        return names(field, v);
       }),
     };
     return adminPage(ctx, request, session, "ticket", data, {
@@ -214,7 +253,7 @@ export function ticketPages(ctx: AppContext) {
   });
 
   return new Elysia()
-    .get("/tickets", ({ request, query }) => {
+    .get("/tickets", async ({ request, query }) => {
       const session = requireSession(ctx, request);
       const q = listQuery(LIST, query);
       const page = listTickets(db, {
@@ -242,28 +281,52 @@ export function ticketPages(ctx: AppContext) {
         { text: name(t.owner_id) },
         { text: shortTime(t.updated_at), cls: "nowrap" },
       ]);
-      return listResponse(ctx, request, session, LIST, q, { rows, nextCursor: page.next_cursor });
+      const total = await countTickets(db, { q: q.q || undefined, state: q.filters.state as TicketListQuery["state"] });
+      return listResponse(ctx, request, session, LIST, q, { rows, nextCursor: page.next_cursor, total });
+    })
+    .get("/tickets/new", async ({ request }) => {
+      const session = requireSession(ctx, request);
+      return newTicketPage(
+        request,
+        session,
+        formView({ ...(await newForm()), values: { state: "new", priority: "2 normal", article_type: "note" } }),
+      );
+    })
+    .post("/tickets", async ({ request, body }) => {
+      const session = requireSession(ctx, request);
+      const form = await newForm();
+      try {
+        const { ticket } = await createTicket(
+          db,
+          events,
+          newTicketInput(parseForm(body, form.specs)),
+          uiActor(session),
+        );
+        return redirect(request, `/tickets/${ticket.id}`, [
+          flashCookie(ctx, { kind: "success", message: `Ticket #${ticket.number} created.` }),
+        ]);
+      } catch (err) {
+        const failed = formView({ ...form, values: typedValues(body), errors: formErrors(err) });
+        if (htmxTarget(request) === "record-form")
+          return html(renderFragment("record-form", { form: failed }, session.csrfToken), { status: errorStatus(err) });
+        return newTicketPage(request, session, failed, errorStatus(err));
+      }
     })
     .get("/tickets/:id", ({ request, params }) =>
       ticketPage(request, requireSession(ctx, request), pathId(params.id, "ticket")),
     )
-    .post("/tickets/:id", ({ request, params, body }) => {
+    .post("/tickets/:id", async ({ request, params, body }) => {
       const session = requireSession(ctx, request);
       const id = pathId(params.id, "ticket");
-      const specs = propertySpecs(getTicket(db, id).owner_id);
+      await getTicket(db, id);
+      const edit = await editForm(id);
       try {
-        const t = updateTicket(db, events, id, parseForm(body, specs), uiActor(session));
+        const t = await updateTicket(db, events, id, parseForm(body, edit.specs), uiActor(session));
         return redirect(request, `/tickets/${id}`, [
           flashCookie(ctx, { kind: "success", message: `Ticket #${t.number} updated.` }),
         ]);
       } catch (err) {
-        const form = formView({
-          action: `/tickets/${id}`,
-          submitLabel: "Update ticket",
-          specs,
-          values: typedValues(body),
-          errors: formErrors(err),
-        });
+        const form = formView({ ...edit, values: typedValues(body), errors: formErrors(err) });
         if (htmxTarget(request) === "record-form")
           return html(renderFragment("record-form", { form }, session.csrfToken), { status: errorStatus(err) });
         return ticketPage(request, session, id, { form, status: errorStatus(err) });
