@@ -1,7 +1,9 @@
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { SQL } from "bun";
-import { type PostgresServer, postgresDatabase, startPostgres } from "../support/postgres";
+import { type PostgresServer, postgresDatabase, startPostgres, POSTGRES_TEST_TIMEOUT } from "../support/postgres";
+
+setDefaultTimeout(POSTGRES_TEST_TIMEOUT);
 
 describe("the throwaway PostgreSQL server for tests", () => {
   let server: PostgresServer;

