@@ -16,6 +16,7 @@ import m12 from "../../migrations/0012_login_attempts.sql" with { type: "text" }
 import m13 from "../../migrations/0013_email_domain_search.sql" with { type: "text" };
 import pg0 from "../../migrations-pg/0000_foundation.sql" with { type: "text" };
 import pg1 from "../../migrations-pg/0001_seed_lookups.sql" with { type: "text" };
+import pg2 from "../../migrations-pg/0002_search.sql" with { type: "text" };
 
 export const migrations: Migration[] = [
   { tag: "0000_foundation", when: 1795536435869, sql: m0 },
@@ -37,4 +38,5 @@ export const migrations: Migration[] = [
 export const pgMigrations: Migration[] = [
   { tag: "0000_foundation", when: 1796652709338, sql: pg0 },
   { tag: "0001_seed_lookups", when: 1796652748192, sql: pg1 },
+  { tag: "0002_search", when: 1796653973532, sql: pg2 },
 ];

@@ -6,8 +6,18 @@
  * columns do: ids, counters and millisecond timestamps are bigint (parsed as numbers by the driver),
  * booleans are boolean, JSON is text. test/unit/pg-schema-drift.test.ts fails when the two drift.
  */
-import { sql } from "drizzle-orm";
-import { bigint, boolean, customType, index, pgTable, primaryKey, text, uniqueIndex } from "drizzle-orm/pg-core";
+import { type SQL, sql } from "drizzle-orm";
+import {
+  bigint,
+  boolean,
+  customType,
+  index,
+  type PgColumn,
+  pgTable,
+  primaryKey,
+  text,
+  uniqueIndex,
+} from "drizzle-orm/pg-core";
 import { ACTIVE_JOB, JOB_STATUSES } from "../delivery/schema";
 import { AUTH_TYPES, WEBHOOK_METHODS } from "../webhooks/schema";
 
@@ -19,6 +29,23 @@ const timestamp = (name: string) => bigint(name, { mode: "number" });
 /** JSON as text: the SQLite columns' JSON mode parses and serialises it. */
 const json = (name: string) => text(name);
 const bytea = customType<{ data: Buffer }>({ dataType: () => "bytea" });
+const tsvector = customType<{ data: string }>({ dataType: () => "tsvector" });
+/**
+ * Search as you type (SQLite: the users_fts and organizations_fts FTS5 tables): the words of the given
+ * columns, lower-cased, common accents folded and split at spaces and punctuation as FTS5's unicode61
+ * tokenizer splits them (so "ada.lovelace@acme.com" holds ada, lovelace, acme and com), in a
+ * stored tsvector with a GIN index, queried with prefix terms: to_tsquery('simple', 'ada:* & lov:*').
+ */
+const searchWordsOf = (...columns: (SQL | PgColumn)[]) =>
+  sql`to_tsvector('simple'::regconfig, regexp_replace(${foldAccents(
+    sql`lower(${sql.join(
+      columns.map((c) => sql`coalesce(${c}, '')`),
+      sql` || ' ' || `,
+    )})`,
+  )}, '[[:space:][:punct:]]+', ' ', 'g'))`;
+/** translate() is immutable (unlike unaccent), so it may serve in a generated column. */
+export const foldAccents = (text: SQL) =>
+  sql`translate(${text}, 'àáâãäåāçćčèéêëēėęìíîïīñńòóôõöøōśšùúûüūýÿžźż', 'aaaaaaaccceeeeeeeiiiiinnooooooossuuuuuyyzzz')`;
 const auditColumns = {
   createdAt: timestamp("created_at").notNull().default(now),
   updatedAt: timestamp("updated_at").notNull().default(now),
@@ -41,11 +68,15 @@ export const organizations = pgTable(
     custom: json("custom").notNull().default("{}"),
     provenance: json("provenance").notNull().default("{}"),
     ...auditColumns,
+    searchWords: tsvector("search_words").generatedAlwaysAs(
+      (): SQL => searchWordsOf(organizations.name, organizations.domain),
+    ),
   },
   (t) => [
     uniqueIndex("organizations_name_unique").on(sql`lower(${t.name})`),
     index("organizations_domain_idx").on(t.domain),
     index("organizations_name_sort_idx").on(sql`lower(${t.name})`, t.id),
+    index("organizations_search_idx").using("gin", t.searchWords),
   ],
 );
 
@@ -78,6 +109,9 @@ export const users = pgTable(
     traits: json("traits").notNull().default("{}"),
     provenance: json("provenance").notNull().default("{}"),
     ...auditColumns,
+    searchWords: tsvector("search_words").generatedAlwaysAs(
+      (): SQL => searchWordsOf(users.email, users.firstname, users.lastname, users.login),
+    ),
   },
   (t) => [
     uniqueIndex("users_login_unique").on(t.login),
@@ -91,6 +125,7 @@ export const users = pgTable(
     index("users_created_idx").on(t.createdAt, t.id),
     index("users_updated_idx").on(t.updatedAt, t.id),
     index("users_last_seen_idx").on(sql`coalesce(${t.lastSeenAt}, 0)`, t.id),
+    index("users_search_idx").using("gin", t.searchWords),
   ],
 );
 

@@ -14,13 +14,14 @@ import * as delivery from "../../src/delivery/schema";
 import * as enrichment from "../../src/enrichment/schema";
 import * as webhooks from "../../src/webhooks/schema";
 
-/** Indexes only the PostgreSQL schema has, and why. */
-const PG_ONLY_INDEXES = new Set<string>([]);
+/** Search as you type: SQLite keeps the words in its FTS5 tables (migrations), PostgreSQL in these. */
+const PG_ONLY_COLUMNS = new Set(["users.search_words", "organizations.search_words"]);
+const PG_ONLY_INDEXES = new Set(["users_search_idx", "organizations_search_idx"]);
 
 const sqliteTables = [core, delivery, enrichment, crmSync, webhooks]
   .flatMap((m) => Object.values(m))
   .filter((t): t is SQLiteTable => is(t, SQLiteTable));
-const pgTables = Object.values(pg as Record<string, unknown>).filter((t): t is PgTable => is(t, PgTable));
+const pgTables = Object.values(pg).filter((t) => is(t, PgTable)) as PgTable[];
 
 const defaultKind = (c: Column) => (c.default === undefined ? "none" : is(c.default, SQL) ? "sql" : "value");
 
@@ -59,18 +60,20 @@ function pgShape(table: PgTable) {
   return {
     name: config.name,
     columns: Object.fromEntries(
-      config.columns.map((c) => [
-        c.name,
-        {
-          type: c.getSQLType(),
-          notNull: c.notNull,
-          primary: c.primary,
-          unique: c.isUnique,
-          generated: c.primary && c.generatedIdentity !== undefined,
-          default: defaultKind(c),
-          value: is(c.default, SQL) || c.default === undefined ? null : c.default,
-        },
-      ]),
+      config.columns
+        .filter((c) => !PG_ONLY_COLUMNS.has(`${config.name}.${c.name}`))
+        .map((c) => [
+          c.name,
+          {
+            type: c.getSQLType(),
+            notNull: c.notNull,
+            primary: c.primary,
+            unique: c.isUnique,
+            generated: c.primary && c.generatedIdentity !== undefined,
+            default: defaultKind(c),
+            value: is(c.default, SQL) || c.default === undefined ? null : c.default,
+          },
+        ]),
     ),
     primaryKey: config.primaryKeys.map((k) => k.columns.map((c) => c.name)),
     foreignKeys: config.foreignKeys.map((f) => foreignKey(f.reference(), f.onDelete)).sort(),
