@@ -17,7 +17,7 @@ const email = sql`${users.email}`;
 const emailDomain = sql`substr(${users.email}, strpos(${users.email}, '@') + 1)`;
 
 /** An FTS5 prefix query ("jo"* "smi"*, from ftsQuery) as a tsquery (jo:* & smi:*), accents folded as indexed. */
-export function tsquery(ftsMatch: string): SQL {
+function tsquery(ftsMatch: string): SQL {
   const terms = ftsMatch.match(/"[^"]+"\*/g)?.map((term) => `${term.slice(1, -2)}:*`) ?? [];
   return sql`to_tsquery('simple'::regconfig, ${foldAccents(sql`${terms.join(" & ")}`)})`;
 }
