@@ -11,6 +11,7 @@ import { EventFeed } from "../src/events/feed";
 import { ingest, parseMessages } from "../src/ingest/segment";
 import { Browser } from "../test/support/server";
 import { fmt, percentiles } from "./support/load";
+import { person, queryClasses } from "./support/people-data";
 import { startSwitchboard } from "./support/switchboard";
 
 const USERS = Number(process.env.USERS ?? 1_000_000);
@@ -18,96 +19,6 @@ const BATCH = 5000;
 const SAMPLES = Number(process.env.SAMPLES ?? 200);
 /** Timed queries per query class (and per path: admin typeahead, API search). */
 const CLASS_SAMPLES = Number(process.env.CLASS_SAMPLES ?? 100);
-
-const FIRST = [
-  "James",
-  "Mary",
-  "John",
-  "Patricia",
-  "Robert",
-  "Jennifer",
-  "Michael",
-  "Linda",
-  "William",
-  "Elizabeth",
-  "David",
-  "Barbara",
-  "Richard",
-  "Susan",
-  "Joseph",
-  "Jessica",
-  "Thomas",
-  "Sarah",
-  "Chris",
-  "Karen",
-  "Zoë",
-  "José",
-  "Ana",
-  "Mohammed",
-  "Wei",
-  "Yuki",
-  "Olga",
-  "Pierre",
-  "Aisha",
-  "Liam",
-];
-const LAST = [
-  "Smith",
-  "Johnson",
-  "Williams",
-  "Brown",
-  "Jones",
-  "Garcia",
-  "Miller",
-  "Davis",
-  "Rodriguez",
-  "Martinez",
-  "Hernandez",
-  "Lopez",
-  "Gonzalez",
-  "Wilson",
-  "Anderson",
-  "Thomas",
-  "Taylor",
-  "Moore",
-  "Jackson",
-  "Martin",
-  "Lee",
-  "Perez",
-  "Thompson",
-  "White",
-  "Harris",
-  "Sanchez",
-  "Clark",
-  "Ramirez",
-  "Lewis",
-  "Robinson",
-  "Walker",
-  "Young",
-  "Allen",
-  "King",
-  "Wright",
-  "Scott",
-  "Torres",
-  "Nguyen",
-  "Hill",
-  "Flores",
-];
-const person = (i: number) => {
-  const first = FIRST[i % FIRST.length]!;
-  const last = `${LAST[Math.floor(i / FIRST.length) % LAST.length]}${i % 7 === 0 ? "-" + (i % 1000) : ""}`;
-  return {
-    type: "identify",
-    userId: `user-${i}`,
-    traits: {
-      email: `${first.normalize("NFD").replace(/[^a-z]/gi, "")}.${last}.${i}@example-${i % 5000}.com`.toLowerCase(),
-      firstName: first,
-      lastName: last,
-      company: { name: `Company ${i % 2000}` },
-      plan: i % 3 ? "free" : "pro",
-    },
-  };
-};
 
 async function time(label: string, n: number, fetchOne: (i: number) => Promise<Response>) {
   for (let i = 0; i < 10; i++) await (await fetchOne(i)).arrayBuffer(); // warm-up
@@ -154,16 +65,7 @@ const bareUrl = JSON.parse(new TextDecoder().decode(value).split("\n")[0]!).url 
 const bare = await time("bare: first 50 by id", SAMPLES, () => fetch(bareUrl));
 bareProc.kill();
 
-const emailOf = (i: number) => person(i % USERS).traits.email;
-/** What people type in a search box, by class; each class's p95 is reported. */
-const QUERY_CLASSES: Record<string, string[]> = {
-  "1-4 letter prefix": ["j", "m", "s", "jo", "ma", "wi", "smi", "gar", "ngu", "will", "robi", "thom"],
-  "full name": ["James Smith", "Mary Garcia", "Zoë Nguyen", "Liam Flores", "Wei Lee", "Olga Thompson"],
-  "last name": ["smith", "garcia", "nguyen", "robinson", "young", "hernandez"],
-  "full email": [emailOf(12_345), emailOf(777), emailOf(99_999), emailOf(150_001), emailOf(3), emailOf(654_321)],
-  "domain fragment": ["@example-17", "example-42.com", "@example-4999.com", "example-123.com", "@example-2500.com"],
-  "two-word name": ["garcia mar", "jo smi", "james sm", "ana lo", "wei ng", "olga th"],
-};
+const QUERY_CLASSES = queryClasses(USERS);
 
 const results = {
   list: await time("API list, first page", SAMPLES, () => api("/api/v1/users?limit=50")),

@@ -1,9 +1,8 @@
 import type { Database } from "bun:sqlite";
+import { type Migration, hashOf, pendingMigrations, statementsOf } from "./migration-plan";
 import { migrations as embedded } from "./migrations.generated";
 
-export class SchemaTooNewError extends Error {}
-
-type Migration = { tag: string; when: number; sql: string };
+export { SchemaTooNewError } from "./migration-plan";
 
 /**
  * Applies the embedded migrations with drizzle's own bookkeeping table, so drizzle-kit and this
@@ -16,20 +15,12 @@ export function migrate(sqlite: Database, migrations: Migration[] = embedded): {
   const last = sqlite
     .query<{ created_at: number }, []>("SELECT created_at FROM __drizzle_migrations ORDER BY created_at DESC LIMIT 1")
     .get();
-  const newest = migrations.at(-1)?.when ?? 0;
-  if (last && Number(last.created_at) > newest) {
-    throw new SchemaTooNewError(
-      "this database was written by a newer version of Switchboard; run that version or restore a backup",
-    );
-  }
-  const pending = migrations.filter((m) => !last || Number(last.created_at) < m.when);
+  const pending = pendingMigrations(last ? Number(last.created_at) : undefined, migrations);
   const insert = sqlite.prepare("INSERT INTO __drizzle_migrations (hash, created_at) VALUES (?, ?)");
   sqlite.transaction(() => {
     for (const m of pending) {
-      for (const statement of m.sql.split("--> statement-breakpoint")) {
-        if (statement.trim()) sqlite.exec(statement);
-      }
-      insert.run(new Bun.CryptoHasher("sha256").update(m.sql).digest("hex"), m.when);
+      for (const statement of statementsOf(m)) sqlite.exec(statement);
+      insert.run(hashOf(m), m.when);
     }
   })();
   return { applied: pending.map((m) => m.tag) };

@@ -16,7 +16,8 @@ const DELIVERY_OBJECTS = /\b(?:deliveryJobs|deliveryDestinations|deliveryAttempt
 describe("each table has one owner", () => {
   test("no module outside src/delivery queries the delivery tables", () => {
     const offenders = files(SRC)
-      .filter((f) => !f.startsWith(join(SRC, "delivery")))
+      // The PostgreSQL DDL mirror declares every table and queries none.
+      .filter((f) => !f.startsWith(join(SRC, "delivery")) && f !== join(SRC, "db/pg-schema.ts"))
       .flatMap((f) =>
         readFileSync(f, "utf8")
           .split("\n")

@@ -1,0 +1,103 @@
+/** The synthetic people of the people benchmarks (bench/people.ts on SQLite, bench/pg-search.ts on PostgreSQL). */
+const FIRST = [
+  "James",
+  "Mary",
+  "John",
+  "Patricia",
+  "Robert",
+  "Jennifer",
+  "Michael",
+  "Linda",
+  "William",
+  "Elizabeth",
+  "David",
+  "Barbara",
+  "Richard",
+  "Susan",
+  "Joseph",
+  "Jessica",
+  "Thomas",
+  "Sarah",
+  "Chris",
+  "Karen",
+  "Zoë",
+  "José",
+  "Ana",
+  "Mohammed",
+  "Wei",
+  "Yuki",
+  "Olga",
+  "Pierre",
+  "Aisha",
+  "Liam",
+];
+const LAST = [
+  "Smith",
+  "Johnson",
+  "Williams",
+  "Brown",
+  "Jones",
+  "Garcia",
+  "Miller",
+  "Davis",
+  "Rodriguez",
+  "Martinez",
+  "Hernandez",
+  "Lopez",
+  "Gonzalez",
+  "Wilson",
+  "Anderson",
+  "Thomas",
+  "Taylor",
+  "Moore",
+  "Jackson",
+  "Martin",
+  "Lee",
+  "Perez",
+  "Thompson",
+  "White",
+  "Harris",
+  "Sanchez",
+  "Clark",
+  "Ramirez",
+  "Lewis",
+  "Robinson",
+  "Walker",
+  "Young",
+  "Allen",
+  "King",
+  "Wright",
+  "Scott",
+  "Torres",
+  "Nguyen",
+  "Hill",
+  "Flores",
+];
+export const person = (i: number) => {
+  const first = FIRST[i % FIRST.length]!;
+  const last = `${LAST[Math.floor(i / FIRST.length) % LAST.length]}${i % 7 === 0 ? "-" + (i % 1000) : ""}`;
+  return {
+    type: "identify",
+    userId: `user-${i}`,
+    traits: {
+      email: `${first.normalize("NFD").replace(/[^a-z]/gi, "")}.${last}.${i}@example-${i % 5000}.com`.toLowerCase(),
+      firstName: first,
+      lastName: last,
+      company: { name: `Company ${i % 2000}` },
+      plan: i % 3 ? "free" : "pro",
+    },
+  };
+};
+
+/** What people type in a search box, by class, for a base of `users` people; each class's p95 is reported. */
+export function queryClasses(users: number): Record<string, string[]> {
+  const emailOf = (i: number) => person(i % users).traits.email;
+  return {
+    "1-4 letter prefix": ["j", "m", "s", "jo", "ma", "wi", "smi", "gar", "ngu", "will", "robi", "thom"],
+    "full name": ["James Smith", "Mary Garcia", "Zoë Nguyen", "Liam Flores", "Wei Lee", "Olga Thompson"],
+    "last name": ["smith", "garcia", "nguyen", "robinson", "young", "hernandez"],
+    "full email": [emailOf(12_345), emailOf(777), emailOf(99_999), emailOf(150_001), emailOf(3), emailOf(654_321)],
+    "domain fragment": ["@example-17", "example-42.com", "@example-4999.com", "example-123.com", "@example-2500.com"],
+    "two-word name": ["garcia mar", "jo smi", "james sm", "ana lo", "wei ng", "olga th"],
+  };
+}
