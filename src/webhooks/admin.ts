@@ -315,7 +315,8 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
     const { byRow, labelled } = rowErrors(rows, data.errors ?? {});
     const entries = await service.catalogue.entries();
     const descriptions = new Map(entries.map((e) => [e.type, e.description]));
-    const conditions = conditionRowViews(rows, byRow);
+    const paths = (await service.catalogue.fieldsFor(events.length ? events : TRIGGER_EVENTS)).map((f) => f.path);
+    const conditions = conditionRowViews(rows, paths.sort(), byRow);
     const view = {
       trigger: t && { id: t.id },
       isNew: id === null,
@@ -330,7 +331,6 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
       events: TRIGGER_EVENTS.map((e) => ({ value: e, checked: events.includes(e), description: descriptions.get(e) })),
       conditions,
       blankRow: templateRowView(),
-      fieldOptions: (await service.catalogue.fieldsFor(events)).map((f) => f.path).sort(),
       catalogue: JSON.stringify(await editorCatalogue(ctx.db, entries)),
       previewEvents: PREVIEW_EVENTS,
       hooks: (await endpoints.list()).map((w) => ({ id: w.id, name: w.name, checked: hookIds.includes(w.id) })),
@@ -352,7 +352,8 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
     const { input, rows } = triggerInput(form);
     let data: TriggerPageData;
     try {
-      data = { preview: previewView(await previewTrigger(service.previewDeps(), input)) };
+      const { events, match, conditions } = input;
+      data = { preview: previewView(await previewTrigger(service.previewDeps(), { events, match, conditions })) };
     } catch (err) {
       const { labelled } = rowErrors(rows, formErrors(err));
       data = { previewErrors: errorList(labelled) ?? [] };

@@ -21,7 +21,7 @@ export const TRIGGER_EVENTS = [
   "group.updated",
   "group.deleted",
 ] as const;
-export type TriggerEvent = (typeof TRIGGER_EVENTS)[number];
+type TriggerEvent = (typeof TRIGGER_EVENTS)[number];
 
 const DESCRIPTIONS: Record<TriggerEvent, string> = {
   "ticket.created": "A ticket was opened (UI, API or import); the payload carries its first article.",
@@ -56,7 +56,7 @@ export type CatalogueEntry = {
 };
 
 /** Tokens every custom payload offers besides the event's own fields. */
-export const TEMPLATE_TOKENS = ["trigger.id", "trigger.name", "webhook.id", "webhook.name"];
+const TEMPLATE_TOKENS = ["trigger.id", "trigger.name", "webhook.id", "webhook.name"];
 
 /** Keys whose contents vary from record to record: any path below one of them is accepted. */
 const OPEN_KEYS = new Set(["traits", "changes"]);
@@ -88,7 +88,7 @@ const exampleText = (v: unknown) =>
   v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v);
 
 /** Every field of a payload by dotted path; lists are one field, objects are walked. */
-export function payloadFields(data: unknown, prefix = ""): CatalogueField[] {
+function payloadFields(data: unknown, prefix = ""): CatalogueField[] {
   if (!data || typeof data !== "object" || Array.isArray(data)) return [];
   const out: CatalogueField[] = [];
   for (const [key, v] of Object.entries(data)) {

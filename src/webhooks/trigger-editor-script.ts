@@ -16,19 +16,22 @@ function triggerEditor(): void {
   const form = document.getElementById("trigger-form");
   const rows = document.getElementById("condition-rows");
   const template = document.getElementById("condition-row-template");
-  const fieldList = document.getElementById("condition-fields");
-  if (!(form instanceof HTMLFormElement) || !rows || !(template instanceof HTMLTemplateElement) || !fieldList) return;
+  if (!(form instanceof HTMLFormElement) || !rows || !(template instanceof HTMLTemplateElement)) return;
   const data = JSON.parse(form.dataset.catalogue ?? "{}") as Catalogue;
   let next = Number(rows.dataset.next ?? rows.children.length);
 
   const chosenEvents = () =>
     [...form.querySelectorAll<HTMLInputElement>("input[name=events]:checked")].map((i) => i.value);
-  const knownPaths = () => new Set(chosenEvents().flatMap((e) => data.events[e] ?? []));
+  /** The fields of the chosen events; all fields until one is chosen. */
+  const knownPaths = () => {
+    const events = chosenEvents();
+    return new Set((events.length ? events : Object.keys(data.events)).flatMap((e) => data.events[e] ?? []));
+  };
   const isOpen = (path: string) => /(^|\.)(traits|changes)\./.test(path);
 
   const showFieldError = (row: HTMLElement, message: string) => {
     const slot = row.querySelector(".cond-field-error");
-    const input = row.querySelector<HTMLInputElement>(".cond-field");
+    const input = row.querySelector<HTMLSelectElement>(".cond-field");
     if (!slot || !input) return;
     slot.textContent = message;
     input.setAttribute("aria-invalid", message ? "true" : "false");
@@ -61,7 +64,7 @@ function triggerEditor(): void {
 
   /** Fits the operator list and the value widget to the row's field. */
   const fitRow = (row: HTMLElement) => {
-    const field = row.querySelector<HTMLInputElement>(".cond-field");
+    const field = row.querySelector<HTMLSelectElement>(".cond-field");
     const operator = row.querySelector<HTMLSelectElement>(".cond-operator");
     const cell = row.querySelector<HTMLElement>(".cond-value-cell");
     const old = cell?.querySelector<HTMLInputElement | HTMLSelectElement>(".cond-value");
@@ -85,24 +88,32 @@ function triggerEditor(): void {
     old.replaceWith(widget);
     showFieldError(
       row,
-      path && !info && !isOpen(path) && !knownPaths().has(path)
-        ? `unknown field ${path}: pick one the chosen events offer`
-        : "",
+      path && !isOpen(path) && !knownPaths().has(path) ? `unknown field ${path}: pick one the chosen events offer` : "",
     );
   };
 
+  /** Offers each row the chosen events' fields, keeping a chosen field they lack (it is marked unknown). */
   const fillFieldList = () => {
     const paths = [...knownPaths()].sort();
-    fieldList.replaceChildren(...paths.map((p) => new Option(p, p)));
-    for (const row of rows.querySelectorAll<HTMLElement>(".condition-row")) fitRow(row);
+    for (const row of rows.querySelectorAll<HTMLElement>(".condition-row")) {
+      const field = row.querySelector<HTMLSelectElement>(".cond-field");
+      if (!field) continue;
+      const current = field.value;
+      const choices = current && !paths.includes(current) ? [current, ...paths] : paths;
+      field.replaceChildren(
+        new Option("(no condition)", ""),
+        ...choices.map((p) => new Option(p, p, false, p === current)),
+      );
+      fitRow(row);
+    }
   };
 
   const addRow = () => {
     const html = template.innerHTML.replaceAll("__i__", String(next++));
     rows.insertAdjacentHTML("beforeend", html);
     const row = rows.lastElementChild as HTMLElement;
-    fitRow(row);
-    row.querySelector<HTMLInputElement>(".cond-field")?.focus();
+    fillFieldList();
+    row.querySelector<HTMLSelectElement>(".cond-field")?.focus();
   };
 
   form.addEventListener("change", (event) => {
@@ -140,6 +151,8 @@ function triggerEditor(): void {
       const row = rows.lastElementChild as HTMLElement;
       const set = (selector: string, value: string | undefined) => {
         const el = row.querySelector<HTMLInputElement | HTMLSelectElement>(selector);
+        if (el instanceof HTMLSelectElement && value && ![...el.options].some((o) => o.value === value))
+          el.add(new Option(value, value));
         if (el && value !== undefined) el.value = value;
       };
       set(".cond-field", fields[name]?.[0]);

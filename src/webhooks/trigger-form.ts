@@ -71,25 +71,31 @@ export function rowErrors(rows: ConditionRow[], errors: Record<string, string>) 
   return { byRow, labelled };
 }
 
-/** The rows the form shows: the given ones and one empty row to add to without a script. */
-export function conditionRowViews(rows: ConditionRow[], errors: Map<number, string> = new Map()) {
+/**
+ * The rows the form shows: the given ones and one empty row to add to without a script. Each field
+ * list offers `paths` (the chosen events' fields), and keeps a typed path it lacks, to be refused.
+ */
+export function conditionRowViews(rows: ConditionRow[], paths: string[], errors: Map<number, string> = new Map()) {
   const next = rows.length ? Math.max(...rows.map((r) => r.index)) + 1 : 0;
   return {
-    rows: [...rows, { index: next, field: "", operator: "is", value: "" }].map((r) => rowView(r, errors.get(r.index))),
+    rows: [...rows, { index: next, field: "", operator: "is", value: "" }].map((r) =>
+      rowView(r, paths, errors.get(r.index)),
+    ),
     next: next + 1,
   };
 }
 
-/** The row the script copies to add one: its number is filled in then. */
+/** The row the script copies to add one: its number and field list are filled in then. */
 export const templateRowView = () => ({
-  ...rowView({ index: 0, field: "", operator: "is", value: "" }),
+  ...rowView({ index: 0, field: "", operator: "is", value: "" }, []),
   index: "__i__",
 });
 
-function rowView(r: ConditionRow, error?: string) {
+function rowView(r: ConditionRow, paths: string[], error?: string) {
+  const choices = r.field && !paths.includes(r.field) ? [r.field, ...paths] : paths;
   return {
     index: r.index,
-    field: r.field,
+    fieldChoices: choices.map((path) => ({ path, selected: path === r.field })),
     value: Array.isArray(r.value) ? r.value.join(", ") : r.value,
     operators: OPERATORS.map((o) => ({ value: o, label: OPERATOR_LABELS[o], selected: o === r.operator })),
     error: error ?? null,
