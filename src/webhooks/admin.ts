@@ -154,6 +154,9 @@ function triggerInput(form: Form): { input: Record<string, unknown>; rows: Condi
   return { input, rows };
 }
 
+/** A custom-payload preview as the page shows it. */
+const previewOf = (p: { body: string; warnings: string[] }) => ({ preview: p.body, previewWarnings: p.warnings });
+
 /** A preview as the page shows it: the matches with links to their records. */
 const RECORD_PAGES: Record<string, string> = {
   ticket: "/tickets",
@@ -401,7 +404,7 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
       let data: Form;
       try {
         data = str(form, "custom_payload").trim()
-          ? { preview: previewCustomPayload(str(form, "custom_payload"), kind, ctx.config.publicUrl) }
+          ? previewOf(previewCustomPayload(str(form, "custom_payload"), kind, ctx.config.publicUrl))
           : { preview: "(empty: the default payload is sent)" };
       } catch (err) {
         data = { previewError: formErrors(err).custom_payload };

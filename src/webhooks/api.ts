@@ -155,12 +155,12 @@ export function webhooksApi(ctx: AppContext, service: WebhookService) {
       ({ request, body }) => {
         actor(request);
         const d = validate(previewInput, body);
-        return json({ body: previewCustomPayload(d.custom_payload, d.sample, ctx.config.publicUrl) });
+        return json(previewCustomPayload(d.custom_payload, d.sample, ctx.config.publicUrl));
       },
       op({
-        summary: "Render a custom payload template against a sample",
+        summary: "Render a custom payload template against a sample, with what it gets wrong",
         body: previewInput,
-        response: z.strictObject({ body: z.string() }),
+        response: z.strictObject({ body: z.string(), warnings: z.array(z.string()) }),
       }),
     )
     .get(
