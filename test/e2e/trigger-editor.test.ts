@@ -157,3 +157,44 @@ describe("trigger editor", () => {
     expect(problems).toEqual([]);
   });
 });
+
+describe("a trigger saved after the session ended", () => {
+  test("comes back after signing in with every row, including rows added beyond the page's", async () => {
+    await page.goto(`${api.server.url}/triggers/new`);
+    await page.fill("#name", "Kept across sign-in");
+    await page.check("input[name=events][value='organization.updated']");
+    await page.selectOption("#cond_field_0", "organization.name");
+    await page.selectOption("#cond_operator_0", "contains");
+    await page.fill("#cond_value_0", "rocket");
+    await page.click("#add-condition");
+    await page.click("#add-condition");
+    await page.locator("#condition-rows .condition-row").nth(1).locator(".cond-remove").click();
+    await page.selectOption("#cond_field_2", "organization.shared");
+    await page.selectOption("#cond_value_2", "false");
+    await page.check("input[name=webhook_ids]");
+    await page.waitForSelector("#trigger-preview-result");
+    api.server.ctx.db.$client.run("DELETE FROM sessions");
+    await Promise.all([page.waitForURL(/\/login\?next=/), page.click("#trigger-form button.btn-primary")]);
+    await page.fill("#email", ADMIN.email);
+    await page.fill("#password", ADMIN.password);
+    await Promise.all([page.waitForURL(`${api.server.url}/triggers/new`), page.click("button[type=submit]")]);
+    await page.locator("#trigger-form .flash-info").waitFor();
+    await expect(page.inputValue("#name")).resolves.toBe("Kept across sign-in");
+    await expect(page.isChecked("input[name=events][value='organization.updated']")).resolves.toBe(true);
+    await expect(page.inputValue("#cond_field_0")).resolves.toBe("organization.name");
+    await expect(page.inputValue("#cond_operator_0")).resolves.toBe("contains");
+    await expect(page.inputValue("#cond_value_0")).resolves.toBe("rocket");
+    await expect(page.inputValue("#cond_field_2")).resolves.toBe("organization.shared");
+    await expect(page.inputValue("#cond_value_2")).resolves.toBe("false");
+    await Promise.all([page.waitForEvent("load"), page.click("#trigger-form button.btn-primary")]);
+    expect(new URL(page.url()).pathname).toMatch(/^\/triggers\/\d+$/);
+    const saved = (await api.call("GET", "/api/v1/triggers")).body.data.find(
+      (t: { name: string }) => t.name === "Kept across sign-in",
+    );
+    expect(saved.conditions).toEqual([
+      { field: "organization.name", operator: "contains", value: "rocket" },
+      { field: "organization.shared", operator: "is", value: "false" },
+    ]);
+    expect(problems).toEqual([]);
+  });
+});
