@@ -7,7 +7,7 @@ import { AppError, unsupportedMediaType, type FieldIssue } from "../errors";
 import { fieldErrors, formatTime, renderFragment } from "../views";
 import type { WebhookJobPayload, WebhookService } from ".";
 import { TRIGGER_EVENTS } from "./catalogue";
-import { previewCustomPayload, type WebhookRow } from "./endpoints";
+import { previewCustomPayload, type PayloadPreview, type WebhookRow } from "./endpoints";
 import { PREVIEW_EVENTS, previewTrigger, type TriggerPreview } from "./trigger-preview";
 import { TRIGGER_EDITOR_SCRIPT } from "./trigger-editor-script";
 import {
@@ -155,7 +155,7 @@ function triggerInput(form: Form): { input: Record<string, unknown>; rows: Condi
 }
 
 /** A custom-payload preview as the page shows it. */
-const previewOf = (p: { body: string; warnings: string[] }) => ({ preview: p.body, previewWarnings: p.warnings });
+const previewOf = (p: PayloadPreview) => ({ preview: p.body, previewWarnings: p.warnings });
 
 /** A preview as the page shows it: the matches with links to their records. */
 const RECORD_PAGES: Record<string, string> = {
@@ -397,14 +397,14 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
         return failedForm(request, null, form, err);
       }
     })
-    .post("/webhooks/preview", ({ request, body }) => {
+    .post("/webhooks/preview", async ({ request, body }) => {
       requireSession(ctx, request);
       const form = formBody(body);
       const kind = (["ticket", "user", "organization"] as const).find((k) => k === str(form, "sample")) ?? "ticket";
       let data: Form;
       try {
         data = str(form, "custom_payload").trim()
-          ? previewOf(previewCustomPayload(str(form, "custom_payload"), kind, ctx.config.publicUrl))
+          ? previewOf(previewCustomPayload(str(form, "custom_payload"), await service.catalogue.sample(kind)))
           : { preview: "(empty: the default payload is sent)" };
       } catch (err) {
         data = { previewError: formErrors(err).custom_payload };

@@ -152,10 +152,10 @@ export function webhooksApi(ctx: AppContext, service: WebhookService) {
     )
     .post(
       "/webhooks/preview",
-      ({ request, body }) => {
+      async ({ request, body }) => {
         actor(request);
         const d = validate(previewInput, body);
-        return json(previewCustomPayload(d.custom_payload, d.sample, ctx.config.publicUrl));
+        return json(previewCustomPayload(d.custom_payload, await service.catalogue.sample(d.sample)));
       },
       op({
         summary: "Render a custom payload template against a sample, with what it gets wrong",

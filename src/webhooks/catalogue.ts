@@ -55,6 +55,14 @@ export type CatalogueEntry = {
   tokens: string[];
 };
 
+export type SampleKind = "ticket" | "user" | "organization";
+/** The event whose example stands for each kind of sample record in previews. */
+const SAMPLE_EVENTS: Record<SampleKind, TriggerEvent> = {
+  ticket: "ticket.updated",
+  user: "user.updated",
+  organization: "organization.updated",
+};
+
 /** Tokens every custom payload offers besides the event's own fields. */
 const TEMPLATE_TOKENS = ["trigger.id", "trigger.name", "webhook.id", "webhook.name"];
 
@@ -150,6 +158,12 @@ export class EventCatalogue {
     });
     this.cached = { key, entries };
     return entries;
+  }
+
+  /** The example payload a custom-payload preview renders for a kind of sample record. */
+  async sample(kind: SampleKind): Promise<Record<string, unknown>> {
+    const type = SAMPLE_EVENTS[kind];
+    return (await this.entries()).find((e) => e.type === type)!.example;
   }
 
   /** The condition fields the events offer between them (each path once). */

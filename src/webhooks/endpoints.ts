@@ -134,16 +134,13 @@ function checkCustomPayload(template: string): void {
 }
 
 /**
- * Preview of a custom payload against a sample record: the JSON text and what the template gets
- * wrong with it (tokens rendering objects or nothing, payload-lint.ts), or a ValidationError.
+ * Preview of a custom payload against a sample payload (the event catalogue's): the JSON text and
+ * what the template gets wrong with it (tokens rendering objects or nothing, payload-lint.ts), or a
+ * ValidationError.
  */
-export function previewCustomPayload(
-  template: string,
-  kind: "ticket" | "user" | "organization" = "ticket",
-  publicUrl?: string,
-): { body: string; warnings: string[] } {
+export function previewCustomPayload(template: string, payload: Record<string, unknown>): PayloadPreview {
   const sample = {
-    ...samplePayload(kind, publicUrl),
+    ...payload,
     trigger: { id: 1, name: "Sample trigger" },
     webhook: { id: 1, name: "Sample webhook" },
   };
@@ -155,6 +152,7 @@ export function previewCustomPayload(
     throw err;
   }
 }
+export type PayloadPreview = { body: string; warnings: string[] };
 
 export function webhookJson(w: WebhookRow) {
   return {

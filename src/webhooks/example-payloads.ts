@@ -97,6 +97,8 @@ export async function examplePayloads(opts: {
       actor,
     );
     capture();
+    // Adding the first article also records ticket.updated; the example shows a change an agent makes.
+    examples.delete("ticket.updated");
     await updateTicket(db, feed, ticket.id, { state: "open", priority: "3 high" }, actor);
     await updateUser(people, customer.id, { vip: true }, actor);
     await updateOrganization(db, feed, org.id, { shared: false }, actor);

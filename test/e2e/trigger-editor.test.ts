@@ -173,6 +173,10 @@ describe("a trigger saved after the session ended", () => {
     await page.selectOption("#cond_value_2", "false");
     await page.check("input[name=webhook_ids]");
     await page.waitForSelector("#trigger-preview-result");
+    // Every debounced preview (at most 600 ms after the last input) has answered: the save is the only
+    // request made without a session.
+    await page.waitForTimeout(700);
+    await page.waitForLoadState("networkidle");
     api.server.ctx.db.$client.run("DELETE FROM sessions");
     await Promise.all([page.waitForURL(/\/login\?next=/), page.click("#trigger-form button.btn-primary")]);
     await page.fill("#email", ADMIN.email);
