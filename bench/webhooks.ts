@@ -83,7 +83,7 @@ for (let i = 0; i < ENDPOINTS; i++)
       )
     ).row.id,
   );
-const trigger = service.triggers.create(
+const trigger = await service.triggers.create(
   { name: "bench", events: ["organization.created"], webhook_ids: hookIds },
   null,
 );
@@ -175,7 +175,7 @@ const calm = await atModerateRate();
 // 3. The same with a slow and a dead endpoint in the fan-out.
 const slow = await service.endpoints.create({ name: "slow", url: `${receiverUrl}/slow`, timeout_seconds: 10 }, null);
 const dead = await service.endpoints.create({ name: "dead", url: "http://127.0.0.1:9/dead", timeout_seconds: 5 }, null);
-service.triggers.update(trigger.id, { webhook_ids: [...hookIds, slow.row.id, dead.row.id] }, null);
+await service.triggers.update(trigger.id, { webhook_ids: [...hookIds, slow.row.id, dead.row.id] }, null);
 const stressed = await atModerateRate();
 const slowInFlight = ctx.delivery
   .listJobs({ destination: `webhook:${slow.row.id}`, limit: 500 })
@@ -183,11 +183,11 @@ const slowInFlight = ctx.delivery
 
 // 4. Fan-out against a receiver answering in 5 ms, webhooks and then the bare loop.
 const LAN_EVENTS = 500;
-service.triggers.update(trigger.id, { active: false }, null);
+await service.triggers.update(trigger.id, { active: false }, null);
 const lanIds: number[] = [];
 for (let i = 0; i < ENDPOINTS; i++)
   lanIds.push((await service.endpoints.create({ name: `lan ${i}`, url: `${receiverUrl}/lan/h/${i}` }, null)).row.id);
-service.triggers.create({ name: "lan", events: ["organization.created"], webhook_ids: lanIds }, null);
+await service.triggers.create({ name: "lan", events: ["organization.created"], webhook_ids: lanIds }, null);
 const lanBase = received;
 const lanStarted = performance.now();
 for (let i = 0; i < LAN_EVENTS; i++) {

@@ -135,6 +135,21 @@ function jsonErrorOffset(text: string): number | undefined {
   }
 }
 
+/**
+ * The names a template inserts in the top-level context ({{ ticket.title }}), in order, each once;
+ * names inside sections are left out (their context is the section's). Empty for a template that
+ * does not parse.
+ */
+export function insertedNames(template: string): string[] {
+  let tokens: Token[];
+  try {
+    tokens = Mustache.parse(template) as Token[];
+  } catch {
+    return [];
+  }
+  return [...new Set(tokens.filter((t) => t[0] === "name").map((t) => t[1]))];
+}
+
 /** Renders a JSON template and parses the result; invalid JSON is refused with its position. */
 export function renderJson(template: string, view: object): unknown {
   return parseRendered(render(template, view, jsonEscape));

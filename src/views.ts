@@ -50,8 +50,11 @@ import webhooks from "../views/webhooks.mustache" with { type: "text" };
 import webhookForm from "../views/webhook-form.mustache" with { type: "text" };
 import webhookDeliveries from "../views/webhook-deliveries.mustache" with { type: "text" };
 import webhookDelivery from "../views/webhook-delivery.mustache" with { type: "text" };
-import triggers from "../views/triggers.mustache" with { type: "text" };
-import triggerForm from "../views/trigger-form.mustache" with { type: "text" };
+import triggers from "../views/webhooks/triggers.mustache" with { type: "text" };
+import triggerForm from "../views/webhooks/trigger-form.mustache" with { type: "text" };
+import eventTypes from "../views/webhooks/event-types.mustache" with { type: "text" };
+import conditionRow from "../views/webhooks/condition-row.mustache" with { type: "text" };
+import triggerPreview from "../views/webhooks/trigger-preview.mustache" with { type: "text" };
 import payloadPreview from "../views/partials/payload-preview.mustache" with { type: "text" };
 import deliveryDetail from "../views/partials/delivery-detail.mustache" with { type: "text" };
 import httpExchange from "../views/partials/http-exchange.mustache" with { type: "text" };
@@ -100,6 +103,7 @@ const pages = {
   "webhook-recovery": webhookRecovery,
   triggers,
   "trigger-form": triggerForm,
+  "event-types": eventTypes,
   integrations,
   "integration-clearbit": integrationClearbit,
   audiences: audiencesPage,
@@ -128,6 +132,8 @@ const partials = {
   "crm-log": crmLog,
   "crm-bulk": crmBulk,
   "payload-preview": payloadPreview,
+  "condition-row": conditionRow,
+  "trigger-preview": triggerPreview,
   "delivery-detail": deliveryDetail,
   "http-exchange": httpExchange,
   "attempts-chart": attemptsChart,

@@ -128,6 +128,17 @@ export function organizationNames(db: DbOrTx, ids: (number | null)[]): Map<numbe
   return new Map(rows.map((o) => [o.id, o.name]));
 }
 
+/** Organization names by name, for pickers (at most `limit`). */
+export function organizationNameList(db: DbOrTx, limit: number): string[] {
+  return db
+    .select({ name: organizations.name })
+    .from(organizations)
+    .orderBy(sql`lower(${organizations.name})`)
+    .limit(limit)
+    .all()
+    .map((r) => r.name);
+}
+
 export function findOrganizationByName(db: DbOrTx, name: string): OrganizationRow | undefined {
   return db.select().from(organizations).where(sql`lower(${organizations.name}) = lower(${name.trim()})`).get();
 }

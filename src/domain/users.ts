@@ -296,6 +296,17 @@ export function userIdsAfter(db: DbOrTx, afterId: number, limit: number): number
     .map((r) => r.id);
 }
 
+/** The people changed most recently (users_updated_idx), newest first. */
+export function recentlyUpdatedUserIds(db: DbOrTx, limit: number): number[] {
+  return db
+    .select({ id: users.id })
+    .from(users)
+    .orderBy(desc(users.updatedAt), desc(users.id))
+    .limit(limit)
+    .all()
+    .map((r) => r.id);
+}
+
 export function findUserByEmail(db: DbOrTx, address: string): UserRow | undefined {
   return lookups(db).byEmail.get({ email: address.trim().toLowerCase() });
 }

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray, sql } from "drizzle-orm";
 import { preparedFor } from "../db/prepared";
 import type { Db, Tx } from "../db/client";
 import { events } from "../db/schema";
@@ -103,6 +103,22 @@ export class EventFeed {
       .from(events)
       .where(and(...conds))
       .orderBy(asc(events.id))
+      .limit(limit)
+      .all();
+  }
+
+  /**
+   * The newest events of the given types, newest first, looked for among the last `window` events
+   * only, so that a rare type never walks the whole feed (there is no index by type).
+   */
+  latest(types: readonly string[], limit: number, window = 20_000): ChangeEvent[] {
+    if (!types.length) return [];
+    const newest = this.db.select({ id: events.id }).from(events).orderBy(desc(events.id)).limit(1).get()?.id ?? 0;
+    return this.db
+      .select()
+      .from(events)
+      .where(and(gt(events.id, newest - window), inArray(events.type, [...types])))
+      .orderBy(desc(events.id))
       .limit(limit)
       .all();
   }

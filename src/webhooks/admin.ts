@@ -4,10 +4,21 @@ import { maskedHeaders } from "../delivery/secret-headers";
 import { AppError, unsupportedMediaType, type FieldIssue } from "../errors";
 import { fieldErrors, formatTime, renderFragment } from "../views";
 import type { WebhookService } from ".";
-import { OPERATOR_LABELS } from "../conditions";
-import { OPERATORS, TRIGGER_EVENTS } from "./conditions";
-import { previewCustomPayload, type WebhookRow } from "./endpoints";
-import type { Condition } from "./schema";
+import { attemptsChart } from "../http/admin/attempts-chart";
+import { TRIGGER_EVENTS } from "./catalogue";
+import { previewCustomPayload, type PayloadPreview, type WebhookRow } from "./endpoints";
+import { PREVIEW_EVENTS, previewTrigger, type TriggerPreview } from "./trigger-preview";
+import { TRIGGER_EDITOR_SCRIPT } from "./trigger-editor-script";
+import {
+  conditionRowsOf,
+  conditionRowViews,
+  conditionsOf,
+  editorCatalogue,
+  rowErrors,
+  rowsOfConditions,
+  templateRowView,
+  type ConditionRow,
+} from "./trigger-form";
 import type { TriggerRow } from "./triggers";
 import { flashCookie, requireSession } from "../http/auth";
 import type { AppContext } from "../http/context";
@@ -16,7 +27,6 @@ import { html, redirect } from "../http/responses";
 import { askSecretsAgain, headerField, headerLines, parseHeaderLines } from "../http/admin/forms";
 import { adminPage } from "../http/admin/render";
 import { showOnce } from "../http/admin/shown-once";
-import { attemptsChart } from "../http/admin/attempts-chart";
 
 type Form = Record<string, unknown>;
 
@@ -31,7 +41,6 @@ const list = (v: unknown): string[] =>
   Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : typeof v === "string" ? [v] : [];
 const checked = (form: Form, name: string) => form[name] === "on" || form[name] === "true";
 const num = (form: Form, name: string) => (str(form, name).trim() === "" ? undefined : Number(str(form, name)));
-const CONDITION_ROWS = 3;
 
 /** Field errors of a failed form, or rethrow what is not about the form's fields. */
 function formErrors(err: unknown): Record<string, string> {
@@ -120,38 +129,42 @@ const errorList = (errors: unknown) =>
   errors ? Object.entries(errors as Record<string, string>).map(([field, message]) => ({ field, message })) : null;
 const pct = (r: number | null) => (r === null ? "—" : `${Math.round(r * 1000) / 10}%`);
 
-function conditionRows(conditions: Condition[]) {
-  const rows = [
-    ...conditions,
-    ...Array.from({ length: CONDITION_ROWS }, () => ({ field: "", operator: "is", value: "" }) as Condition),
-  ];
-  return rows.map((c, i) => ({
-    index: i,
-    field: c.field,
-    value: Array.isArray(c.value) ? c.value.join(", ") : (c.value ?? ""),
-    operators: OPERATORS.map((o) => ({ value: o, label: OPERATOR_LABELS[o], selected: o === c.operator })),
-  }));
-}
-
-/** The trigger form as API input: condition rows with an empty field are ignored. */
-function triggerInput(form: Form): Record<string, unknown> {
-  const conditions: Record<string, unknown>[] = [];
-  for (let i = 0; i < 100; i++) {
-    if (!(`cond_field_${i}` in form)) break;
-    const field = str(form, `cond_field_${i}`).trim();
-    if (!field) continue;
-    const operator = str(form, `cond_operator_${i}`);
-    const value = str(form, `cond_value_${i}`);
-    conditions.push({ field, operator, value: operator === "changed" ? null : value });
-  }
-  return {
+/** The trigger form as API input, and its condition rows as typed (rows without a field are ignored). */
+function triggerInput(form: Form): { input: Record<string, unknown>; rows: ConditionRow[] } {
+  const rows = conditionRowsOf(form);
+  const input = {
     name: str(form, "name"),
     active: checked(form, "active"),
     events: list(form.events),
     match: str(form, "match") || "all",
-    conditions,
+    conditions: conditionsOf(rows),
     webhook_ids: list(form.webhook_ids).map(Number),
     note: str(form, "note"),
+  };
+  return { input, rows };
+}
+
+/** A custom-payload preview as the page shows it. */
+const previewOf = (p: PayloadPreview) => ({ preview: p.body, previewWarnings: p.warnings });
+
+/** A preview as the page shows it: the matches with links to their records. */
+const RECORD_PAGES: Record<string, string> = {
+  ticket: "/tickets",
+  user: "/people",
+  organization: "/organizations",
+  group: "/groups",
+};
+function previewView(p: TriggerPreview) {
+  return {
+    ...p,
+    examples: p.examples.map((e) => ({
+      ...e,
+      at: formatTime(new Date(e.created_at)),
+      link:
+        RECORD_PAGES[e.object_type] && !e.type.endsWith(".deleted")
+          ? `${RECORD_PAGES[e.object_type]}/${e.object_id}`
+          : null,
+    })),
   };
 }
 
@@ -229,14 +242,29 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
     });
   };
 
-  const triggerPage = (request: Request, id: number | null, data: Form = {}, status = 200) => {
+  type TriggerPageData = {
+    input?: Record<string, unknown>;
+    rows?: ConditionRow[];
+    errors?: Record<string, string>;
+    preview?: ReturnType<typeof previewView>;
+    previewErrors?: { field: string; message: string }[];
+  };
+  const triggerPage = async (request: Request, id: number | null, data: TriggerPageData = {}, status = 200) => {
     const session = requireSession(ctx, request);
-    const t: TriggerRow | null = id === null ? null : triggers.get(id);
+    const t: TriggerRow | null = id === null ? null : await triggers.get(id);
     const input =
-      (data.input as Record<string, unknown> | undefined) ??
-      (t ? { ...triggers.json(t) } : { active: true, match: "all", events: [], conditions: [], webhook_ids: [] });
+      data.input ??
+      (t
+        ? { ...(await triggers.json(t)) }
+        : { active: true, match: "all", events: [], conditions: [], webhook_ids: [] });
     const events = input.events as string[];
     const hookIds = (input.webhook_ids as number[]).map(Number);
+    const rows = data.rows ?? rowsOfConditions(t && !data.input ? t.conditions : []);
+    const { byRow, labelled } = rowErrors(rows, data.errors ?? {});
+    const entries = await service.catalogue.entries();
+    const descriptions = new Map(entries.map((e) => [e.type, e.description]));
+    const paths = (await service.catalogue.fieldsFor(events.length ? events : TRIGGER_EVENTS)).map((f) => f.path);
+    const conditions = conditionRowViews(rows, paths.sort(), byRow);
     const view = {
       trigger: t && { id: t.id },
       isNew: id === null,
@@ -248,17 +276,39 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
         matchAll: input.match !== "any",
         matchAny: input.match === "any",
       },
-      events: TRIGGER_EVENTS.map((e) => ({ value: e, checked: events.includes(e) })),
-      conditions: conditionRows(input.conditions as Condition[]),
-      hooks: endpoints.list().map((w) => ({ id: w.id, name: w.name, checked: hookIds.includes(w.id) })),
-      ...data,
-      errorList: errorList(data.errors),
+      events: TRIGGER_EVENTS.map((e) => ({ value: e, checked: events.includes(e), description: descriptions.get(e) })),
+      conditions,
+      blankRow: templateRowView(),
+      catalogue: JSON.stringify(await editorCatalogue(ctx.db, entries)),
+      previewEvents: PREVIEW_EVENTS,
+      hooks: (await endpoints.list()).map((w) => ({ id: w.id, name: w.name, checked: hookIds.includes(w.id) })),
+      errors: data.errors,
+      preview: data.preview,
+      previewErrors: data.previewErrors,
+      errorList: errorList(labelled),
     };
     return adminPage(ctx, request, session, "trigger-form", view, {
       title: t ? `Trigger ${t.name}` : "New trigger",
       section: "webhooks",
       status,
     });
+  };
+
+  /** The preview of a posted trigger form: the fragment for htmx, else the form page showing it. */
+  const triggerPreviewAnswer = async (request: Request, form: Form) => {
+    requireSession(ctx, request);
+    const { input, rows } = triggerInput(form);
+    let data: TriggerPageData;
+    try {
+      const { events, match, conditions } = input;
+      data = { preview: previewView(await previewTrigger(service.previewDeps(), { events, match, conditions })) };
+    } catch (err) {
+      const { labelled } = rowErrors(rows, formErrors(err));
+      data = { previewErrors: errorList(labelled) ?? [] };
+    }
+    if (request.headers.get("HX-Request")) return html(renderFragment("trigger-preview", data));
+    const id = /^\d+$/.test(str(form, "trigger_id")) ? Number(str(form, "trigger_id")) : null;
+    return triggerPage(request, id, { input, rows, ...data });
   };
 
   /** Ends a create or rotate with a redirect; the new signing secret waits there, to be shown once. */
@@ -292,14 +342,14 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
         return failedForm(request, null, form, err);
       }
     })
-    .post("/webhooks/preview", ({ request, body }) => {
+    .post("/webhooks/preview", async ({ request, body }) => {
       requireSession(ctx, request);
       const form = formBody(body);
       const kind = (["ticket", "user", "organization"] as const).find((k) => k === str(form, "sample")) ?? "ticket";
       let data: Form;
       try {
         data = str(form, "custom_payload").trim()
-          ? { preview: previewCustomPayload(str(form, "custom_payload"), kind, ctx.config.publicUrl) }
+          ? previewOf(previewCustomPayload(str(form, "custom_payload"), await service.catalogue.sample(kind)))
           : { preview: "(empty: the default payload is sent)" };
       } catch (err) {
         data = { previewError: formErrors(err).custom_payload };
@@ -388,28 +438,53 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
       );
     })
     .get("/triggers/new", ({ request }) => triggerPage(request, null))
-    .post("/triggers", ({ request, body }) => {
+    .post("/triggers/preview", ({ request, body }) => triggerPreviewAnswer(request, formBody(body)))
+    .get("/event-types", async ({ request }) => {
       const session = requireSession(ctx, request);
-      const input = triggerInput(formBody(body));
+      const entries = (await service.catalogue.entries()).map((e) => ({
+        ...e,
+        anchor: e.type.replace(".", "-"),
+        example: JSON.stringify(e.example, null, 2),
+        tokens: e.tokens.map((t) => `{{${t}}}`),
+      }));
+      return adminPage(
+        ctx,
+        request,
+        session,
+        "event-types",
+        { entries },
+        { title: "Event catalogue", section: "webhooks" },
+      );
+    })
+    .get(
+      "/assets/trigger-editor.js",
+      () =>
+        new Response(TRIGGER_EDITOR_SCRIPT, {
+          headers: { "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "public, max-age=3600" },
+        }),
+    )
+    .post("/triggers", async ({ request, body }) => {
+      const session = requireSession(ctx, request);
+      const { input, rows } = triggerInput(formBody(body));
       try {
-        const t = triggers.create(input, session.user.id);
+        const t = await triggers.create(input, session.user.id);
         return redirect(request, `/triggers/${t.id}`, [
           flashCookie(ctx, { kind: "success", message: "Trigger created." }),
         ]);
       } catch (err) {
-        return triggerPage(request, null, { input, errors: formErrors(err) }, 422);
+        return triggerPage(request, null, { input, rows, errors: formErrors(err) }, 422);
       }
     })
     .get("/triggers/:id", ({ request, params }) => triggerPage(request, pathId(params.id, "trigger")))
-    .post("/triggers/:id", ({ request, params, body }) => {
+    .post("/triggers/:id", async ({ request, params, body }) => {
       const session = requireSession(ctx, request);
       const id = pathId(params.id, "trigger");
-      const input = triggerInput(formBody(body));
+      const { input, rows } = triggerInput(formBody(body));
       try {
-        triggers.update(id, input, session.user.id);
+        await triggers.update(id, input, session.user.id);
         return redirect(request, `/triggers/${id}`, [flashCookie(ctx, { kind: "success", message: "Trigger saved." })]);
       } catch (err) {
-        return triggerPage(request, id, { input, errors: formErrors(err) }, 422);
+        return triggerPage(request, id, { input, rows, errors: formErrors(err) }, 422);
       }
     })
     .post("/triggers/:id/delete", ({ request, params }) => {

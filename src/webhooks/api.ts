@@ -12,7 +12,12 @@ import {
   webhookJson,
 } from "./endpoints";
 import { AUTH_TYPES, WEBHOOK_METHODS } from "./schema";
-import { createSchema as triggerCreateInput, updateSchema as triggerUpdateInput } from "./triggers";
+import {
+  createSchema as triggerCreateInput,
+  previewSchema as triggerPreviewInput,
+  updateSchema as triggerUpdateInput,
+} from "./triggers";
+import { previewTrigger } from "./trigger-preview";
 import { isoTime, list, loose, op } from "../http/api/operation";
 import { requireApiToken } from "../http/auth";
 import type { AppContext } from "../http/context";
@@ -107,6 +112,35 @@ const triggerModel = loose({
   events: z.array(z.string()),
 });
 
+const catalogueFieldModel = z.strictObject({
+  path: z.string(),
+  type: z.enum(["text", "number", "boolean", "time", "list", "named"]),
+  choices: z.enum(["states", "priorities", "groups", "organizations", "roles", "boolean"]).nullable(),
+  example: z.string(),
+});
+/** One event type of the catalogue: what it means, a payload as sent, its condition fields and payload tokens. */
+const eventTypeModel = z.strictObject({
+  type: z.string(),
+  object: z.string(),
+  description: z.string(),
+  example: loose(),
+  fields: z.array(catalogueFieldModel),
+  tokens: z.array(z.string()),
+});
+const triggerPreviewModel = z.strictObject({
+  considered: z.number().int(),
+  matched: z.number().int(),
+  examples: z.array(
+    z.strictObject({
+      event_id: z.number().int(),
+      type: z.string(),
+      object_type: z.string(),
+      object_id: z.number().int(),
+      created_at: isoTime,
+    }),
+  ),
+});
+
 /** Webhooks, their deliveries and triggers through the REST API: everything the admin pages do. */
 export function webhooksApi(ctx: AppContext, service: WebhookService) {
   const { endpoints, triggers } = service;
@@ -133,15 +167,15 @@ export function webhooksApi(ctx: AppContext, service: WebhookService) {
     )
     .post(
       "/webhooks/preview",
-      ({ request, body }) => {
+      async ({ request, body }) => {
         actor(request);
         const d = validate(previewInput, body);
-        return json({ body: previewCustomPayload(d.custom_payload, d.sample, ctx.config.publicUrl) });
+        return json(previewCustomPayload(d.custom_payload, await service.catalogue.sample(d.sample)));
       },
       op({
-        summary: "Render a custom payload template against a sample",
+        summary: "Render a custom payload template against a sample, with what it gets wrong",
         body: previewInput,
-        response: z.strictObject({ body: z.string() }),
+        response: z.strictObject({ body: z.string(), warnings: z.array(z.string()) }),
       }),
     )
     .get(
@@ -299,13 +333,33 @@ export function webhooksApi(ctx: AppContext, service: WebhookService) {
       op({ summary: "How far a recovery has come", query: recoveryQuery, response: recoveryModel }),
     )
     .get(
+      "/event-types",
+      async ({ request }) => (actor(request), json({ data: await service.catalogue.entries() })),
+      op({
+        summary: "The event catalogue: every event type with an example payload, its fields and tokens",
+        response: list(eventTypeModel),
+      }),
+    )
+    .post(
+      "/triggers/preview",
+      async ({ request, body }) => {
+        actor(request);
+        return json(await previewTrigger(service.previewDeps(), body));
+      },
+      op({
+        summary: "Which of the last 100 events of the chosen types these (unsaved) conditions match",
+        body: triggerPreviewInput,
+        response: triggerPreviewModel,
+      }),
+    )
+    .get(
       "/triggers",
       ({ request }) => (actor(request), json({ data: triggers.list().map((t) => triggers.json(t)) })),
       op({ summary: "List triggers", response: list(triggerModel) }),
     )
     .post(
       "/triggers",
-      ({ request, body }) => json(triggers.json(triggers.create(body, actor(request))), 201),
+      async ({ request, body }) => json(triggers.json(await triggers.create(body, actor(request))), 201),
       op({ summary: "Create a trigger", body: triggerCreateInput, response: triggerModel, status: 201 }),
     )
     .get(
@@ -315,14 +369,14 @@ export function webhooksApi(ctx: AppContext, service: WebhookService) {
     )
     .patch(
       "/triggers/:id",
-      ({ request, params, body }) =>
-        json(triggers.json(triggers.update(pathId(params.id, "trigger"), body, actor(request)))),
+      async ({ request, params, body }) =>
+        json(triggers.json(await triggers.update(pathId(params.id, "trigger"), body, actor(request)))),
       op({ summary: "Change some fields of a trigger", body: triggerUpdateInput, response: triggerModel }),
     )
     .put(
       "/triggers/:id",
-      ({ request, params, body }) =>
-        json(triggers.json(triggers.update(pathId(params.id, "trigger"), body, actor(request)))),
+      async ({ request, params, body }) =>
+        json(triggers.json(await triggers.update(pathId(params.id, "trigger"), body, actor(request)))),
       op({ summary: "Change a trigger", body: triggerUpdateInput, response: triggerModel }),
     )
     .delete(

@@ -1,36 +1,12 @@
 import { z } from "zod";
 import type { ChangeEvent } from "../events/feed";
-import { conditionHolds as holds, conditionsHold as allOrAny, type Match, type Operator } from "../conditions";
+import { conditionHolds as holds, conditionsHold as allOrAny, OPERATORS as ALL, type Match } from "../conditions";
 import type { Condition } from "./schema";
 
-/** The events a trigger can fire on: every change of the data model, not only tickets. */
-export const TRIGGER_EVENTS = [
-  "ticket.created",
-  "ticket.updated",
-  "ticket.deleted",
-  "article.created",
-  "user.created",
-  "user.updated",
-  "user.deleted",
-  "user.enriched",
-  "organization.created",
-  "organization.updated",
-  "organization.deleted",
-  "group.created",
-  "group.updated",
-  "group.deleted",
-] as const;
-
-/** The operators a trigger offers (the shared language's text and change operators). */
-export const OPERATORS = [
-  "is",
-  "is_not",
-  "contains",
-  "starts_with",
-  "in",
-  "changed",
-  "changed_to",
-] as const satisfies readonly Operator[];
+/** The operators a trigger offers: every one of the shared language's; the editor narrows them to a field's type. */
+export const OPERATORS = ALL;
+/** Operators that take no value. */
+export const VALUELESS: readonly string[] = ["changed", "exists", "not_exists"];
 
 /**
  * A condition names a field of the payload by path (ticket.state, ticket.customer.email, user.vip,
@@ -46,7 +22,7 @@ export const conditionSchema = z
     value: z.union([z.string().max(1000), z.array(z.string().max(1000)).max(200)]).nullish(),
   })
   .transform((c, ctx) => {
-    if (c.operator === "changed") return { field: c.field, operator: c.operator, value: null };
+    if (VALUELESS.includes(c.operator)) return { field: c.field, operator: c.operator, value: null };
     if (c.value === undefined || c.value === null) {
       ctx.addIssue({ code: "custom", path: ["value"], message: "is required for this operator" });
       return z.NEVER;

@@ -7,6 +7,7 @@ import { isHeaderName, isSendableHeaderValue } from "../delivery/header-value";
 import { maskedHeaders, sealSecretHeaders, secretHeadersSchema } from "../delivery/secret-headers";
 import { SECRET_MASK, type SecretBox } from "../secrets";
 import { renderJsonText, TemplateError } from "../templates";
+import { templateWarnings } from "./payload-lint";
 import { samplePayload } from "./payloads";
 import { AUTH_TYPES, WEBHOOK_METHODS, webhooks } from "./schema";
 import { generateSigningSecret } from "./signatures";
@@ -132,24 +133,26 @@ function checkCustomPayload(template: string): void {
   }
 }
 
-/** Preview of a custom payload against a sample record: the JSON text, or a ValidationError. */
-export function previewCustomPayload(
-  template: string,
-  kind: "ticket" | "user" | "organization" = "ticket",
-  publicUrl?: string,
-): string {
+/**
+ * Preview of a custom payload against a sample payload (the event catalogue's): the JSON text and
+ * what the template gets wrong with it (tokens rendering objects or nothing, payload-lint.ts), or a
+ * ValidationError.
+ */
+export function previewCustomPayload(template: string, payload: Record<string, unknown>): PayloadPreview {
+  const sample = {
+    ...payload,
+    trigger: { id: 1, name: "Sample trigger" },
+    webhook: { id: 1, name: "Sample webhook" },
+  };
   try {
-    const text = renderJsonText(template, {
-      ...samplePayload(kind, publicUrl),
-      trigger: { name: "Sample trigger" },
-      webhook: { id: 1, name: "Sample webhook" },
-    });
-    return JSON.stringify(JSON.parse(text), null, 2);
+    const text = renderJsonText(template, sample);
+    return { body: JSON.stringify(JSON.parse(text), null, 2), warnings: templateWarnings(template, sample) };
   } catch (err) {
     if (err instanceof TemplateError) throw new ValidationError([{ field: "custom_payload", message: err.message }]);
     throw err;
   }
 }
+export type PayloadPreview = { body: string; warnings: string[] };
 
 export function webhookJson(w: WebhookRow) {
   return {

@@ -17,6 +17,7 @@ import { openSecretHeaders } from "../delivery/secret-headers";
 import { selfTargetCheck } from "../http/addresses";
 import { renderJsonText } from "../templates";
 import { VERSION } from "../version";
+import { EventCatalogue } from "./catalogue";
 import { conditionsHold } from "./conditions";
 import { destinationKey, WebhookEndpoints, type WebhookRow } from "./endpoints";
 import { PayloadBuilder, samplePayload } from "./payloads";
@@ -57,6 +58,7 @@ type Route = { id: number; name: string; match: "all" | "any"; conditions: Condi
 export class WebhookService {
   readonly endpoints: WebhookEndpoints;
   readonly triggers: WebhookTriggers;
+  readonly catalogue: EventCatalogue;
   private routes: Map<string, Route[]> | null = null;
   private readonly byId;
   private readonly payloads;
@@ -64,7 +66,8 @@ export class WebhookService {
   constructor(private readonly ctx: Core) {
     const invalidate = () => (this.routes = null);
     this.endpoints = new WebhookEndpoints(ctx.db, ctx.secrets, ctx.delivery, invalidate, selfTargetCheck(ctx));
-    this.triggers = new WebhookTriggers(ctx.db, invalidate);
+    this.catalogue = new EventCatalogue(ctx);
+    this.triggers = new WebhookTriggers(ctx.db, invalidate, this.catalogue);
     // Read on every send: prepared once (drizzle otherwise prepares each query anew).
     this.byId = ctx.db
       .select()
@@ -81,6 +84,11 @@ export class WebhookService {
 
   payloadBuilder(db: DbOrTx = this.ctx.db): PayloadBuilder {
     return new PayloadBuilder(db, { publicUrl: this.ctx.config.publicUrl, personFields: this.ctx.personFields });
+  }
+
+  /** What a trigger preview reads: the change feed, the field check and the payload builder. */
+  previewDeps() {
+    return { events: this.ctx.events, triggers: this.triggers, payloads: () => this.payloadBuilder() };
   }
 
   /** Active triggers with their active webhooks, by event type; rebuilt after any trigger or webhook change. */

@@ -2,8 +2,10 @@ import { asc, eq, inArray } from "drizzle-orm";
 import { z } from "zod";
 import type { Db } from "../db/client";
 import { notFound, validate, ValidationError } from "../errors";
-import { conditionSchema, TRIGGER_EVENTS } from "./conditions";
-import { webhooks, webhookTriggers, webhookTriggerTargets } from "./schema";
+import type { EventCatalogue } from "./catalogue";
+import { TRIGGER_EVENTS } from "./catalogue";
+import { conditionSchema } from "./conditions";
+import { webhooks, webhookTriggers, webhookTriggerTargets, type Condition } from "./schema";
 
 export type TriggerRow = typeof webhookTriggers.$inferSelect;
 
@@ -29,12 +31,19 @@ export const createSchema = z
   .partial()
   .required({ name: true, events: true, webhook_ids: true });
 export const updateSchema = z.strictObject(triggerShape).partial();
+/** What a preview judges: the unsaved events, match and conditions of a trigger. */
+export const previewSchema = z.strictObject({
+  events: triggerShape.events,
+  match: triggerShape.match.optional().default("all"),
+  conditions: triggerShape.conditions.optional().default([]),
+});
 
 /** Triggers: name, events, conditions and the webhooks they send to. */
 export class WebhookTriggers {
   constructor(
     private readonly db: Db,
     private readonly changed: () => void,
+    private readonly catalogue: EventCatalogue,
   ) {}
 
   list(): TriggerRow[] {
@@ -83,8 +92,9 @@ export class WebhookTriggers {
     };
   }
 
-  create(input: unknown, actorId: number | null): TriggerRow {
+  async create(input: unknown, actorId: number | null): Promise<TriggerRow> {
     const d = validate(createSchema, input);
+    await this.assertKnownFields(d.events, d.conditions ?? []);
     const row = this.db.transaction((tx) => {
       this.checkWebhooks(tx, d.webhook_ids);
       const row = tx
@@ -108,8 +118,12 @@ export class WebhookTriggers {
     return row;
   }
 
-  update(id: number, input: unknown, actorId: number | null): TriggerRow {
+  async update(id: number, input: unknown, actorId: number | null): Promise<TriggerRow> {
     const d = validate(updateSchema, input);
+    if (d.events !== undefined || d.conditions !== undefined) {
+      const saved = d.events && d.conditions ? null : await this.get(id);
+      await this.assertKnownFields(d.events ?? saved!.events, d.conditions ?? saved!.conditions);
+    }
     const row = this.db.transaction((tx) => {
       const set: Partial<TriggerRow> = { updatedAt: new Date(), updatedById: actorId };
       if (d.name !== undefined) set.name = d.name;
@@ -139,6 +153,29 @@ export class WebhookTriggers {
       .get();
     if (!gone) throw notFound("trigger");
     this.changed();
+  }
+
+  /** Refuses condition fields no payload of the trigger's events has (a typo would never fire). */
+  async assertKnownFields(events: readonly string[], conditions: readonly Condition[]): Promise<void> {
+    const unknown = new Set(
+      await this.catalogue.unknownPaths(
+        events,
+        conditions.map((c) => c.field),
+      ),
+    );
+    if (!unknown.size) return;
+    throw new ValidationError(
+      conditions.flatMap((c, i) =>
+        unknown.has(c.field)
+          ? [
+              {
+                field: `conditions.${i}.field`,
+                message: `unknown field ${c.field}: no ${events.join(" or ")} payload has it`,
+              },
+            ]
+          : [],
+      ),
+    );
   }
 
   private checkWebhooks(tx: Pick<Db, "select">, ids: number[]): void {

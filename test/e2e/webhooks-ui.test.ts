@@ -85,7 +85,7 @@ describe("webhooks UI", () => {
     await page.goto(server.url + "/triggers/new");
     await page.fill("#name", "Acme organizations");
     await page.check("input[name=events][value='organization.created']");
-    await page.fill("#cond_field_0", "organization.name");
+    await page.selectOption("#cond_field_0", "organization.name");
     await page.selectOption("#cond_operator_0", "starts_with");
     await page.fill("#cond_value_0", "acme");
     await page.check("input[name=webhook_ids]");
