@@ -70,7 +70,7 @@ describe("operations dashboard in Chromium", () => {
     expect(await page.locator("#facility-webhook .rate-hour").textContent()).toBe("0%");
     expect(await page.locator("#facility-webhook svg .bar-failed").count()).toBe(1);
     const row = page.locator(`#troubled tr[data-destination="webhook:${hookId}"]`);
-    expect(await row.locator("a").first().textContent()).toBe("Flaky CRM hook");
+    expect(await row.locator("a").first().textContent()).toBe("Webhook Flaky CRM hook");
     expect(await row.textContent()).toContain("HTTP 503");
     expect(await page.locator("#queue-depth .stat-value").textContent()).toBe("2");
     // Still the same document: swapped in by htmx, not reloaded.

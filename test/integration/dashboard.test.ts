@@ -103,7 +103,7 @@ describe("operations dashboard", () => {
     // The broken endpoint is listed as failing, linking to its page and its failed attempts; the good one is not.
     const troubled = /<section class="card" id="troubled">([\s\S]*?)<\/section>/.exec(html)![1]!;
     expect(troubled).toContain(`data-destination="webhook:${ids.bad}"`);
-    expect(troubled).toContain(`<a href="/webhooks/${ids.bad}">Broken hook</a>`);
+    expect(troubled).toContain(`<a href="/webhooks/${ids.bad}">Webhook Broken hook</a>`);
     expect(troubled).toContain(`href="/logs?destination=webhook%3A${ids.bad}&failed_only=true"`);
     expect(troubled).toContain("HTTP 500");
     expect(troubled).not.toContain(`webhook:${ids.good}"`);
@@ -123,7 +123,7 @@ describe("operations dashboard", () => {
     expect(ops.troubled_destinations).toEqual([
       expect.objectContaining({
         destination: `webhook:${ids.bad}`,
-        name: "Broken hook",
+        name: "Webhook Broken hook",
         href: `/webhooks/${ids.bad}`,
         state: "failing",
         reason: "HTTP 500",
