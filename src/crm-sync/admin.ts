@@ -133,13 +133,13 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
   const deps = { db: ctx.db, secrets: ctx.secrets, delivery: ctx.delivery, selfTarget: selfTargetCheck(ctx) };
   const id = (v: string) => pathId(v, "CRM sync");
 
-  const editPage = (
+  const editPage = async (
     request: Request,
     sync: CrmSync | null,
     extra: { form?: Record<string, unknown>; errors?: Record<string, string>; preview?: unknown; tab?: Tab } = {},
     status = 200,
   ) => {
-    const session = requireSession(ctx, request);
+    const session = await requireSession(ctx, request);
     const url = new URL(request.url);
     const tab: Tab =
       extra.tab ??
@@ -182,14 +182,14 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
       })).filter((t) => sync || t.id !== "logs"),
       tab: { [tab]: true },
       hidden: { create: tab !== "create", update: tab !== "update", delete: tab !== "delete" },
-      organizations: listOrganizations(ctx.db, { limit: 100 }).data.map((o) => ({
+      organizations: (await listOrganizations(ctx.db, { limit: 100 })).data.map((o) => ({
         ...o,
         selected: o.id === Number(form.filter_organization_id),
       })),
       preview: extra.preview ?? null,
     };
     if (sync) {
-      const state = crm.syncState(sync);
+      const state = await crm.syncState(sync);
       data.state = {
         ...state,
         bulk: state.bulk
@@ -205,11 +205,11 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
           outcome: q.outcome || undefined,
           cursor: q.cursor || undefined,
         };
-        let log: ReturnType<typeof listSyncLog>;
+        let log: Awaited<ReturnType<typeof listSyncLog>>;
         try {
-          log = listSyncLog(ctx.db, ctx.delivery, sync.id, filter);
+          log = await listSyncLog(ctx.db, ctx.delivery, sync.id, filter);
         } catch {
-          log = listSyncLog(ctx.db, ctx.delivery, sync.id, {});
+          log = await listSyncLog(ctx.db, ctx.delivery, sync.id, {});
         }
         data.log = log.data.map(logRow);
         data.filter = {
@@ -231,25 +231,27 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
   };
 
   return new Elysia()
-    .get("/crm-sync", ({ request }) => {
-      const session = requireSession(ctx, request);
-      const syncs = listSyncs(ctx.db).map((s) => {
-        const st = crm.syncState(s);
-        return {
-          id: s.id,
-          name: s.name,
-          enabled: s.enabled,
-          linked: st.people.with_crm_id,
-          queued: st.queued_calls,
-          lastError: st.delivery?.last_error ?? null,
-          paused: st.delivery?.paused ?? false,
-        };
-      });
+    .get("/crm-sync", async ({ request }) => {
+      const session = await requireSession(ctx, request);
+      const syncs = await Promise.all(
+        (await listSyncs(ctx.db)).map(async (s) => {
+          const st = await crm.syncState(s);
+          return {
+            id: s.id,
+            name: s.name,
+            enabled: s.enabled,
+            linked: st.people.with_crm_id,
+            queued: st.queued_calls,
+            lastError: st.delivery?.last_error ?? null,
+            paused: st.delivery?.paused ?? false,
+          };
+        }),
+      );
       return adminPage(ctx, request, session, "crm-sync", { syncs }, { title: "CRM Sync", section: "crm-sync" });
     })
     .get("/crm-sync/new", ({ request }) => editPage(request, null))
     .post("/crm-sync", async ({ request, body }) => {
-      requireSession(ctx, request);
+      await requireSession(ctx, request);
       const input = formToInput(body);
       try {
         const s = await createSync(deps, input);
@@ -261,10 +263,10 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
         return editPage(request, null, { form: formOf(input), errors }, 422);
       }
     })
-    .get("/crm-sync/:id", ({ request, params }) => editPage(request, getSync(ctx.db, id(params.id))))
+    .get("/crm-sync/:id", async ({ request, params }) => editPage(request, await getSync(ctx.db, id(params.id))))
     .post("/crm-sync/:id", async ({ request, params, body }) => {
-      requireSession(ctx, request);
-      const sync = getSync(ctx.db, id(params.id));
+      await requireSession(ctx, request);
+      const sync = await getSync(ctx.db, id(params.id));
       const input = formToInput(body);
       const tab = (TABS as readonly string[]).includes(str(body, "tab") ?? "") ? (str(body, "tab") as Tab) : "create";
       try {
@@ -277,9 +279,9 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
         return editPage(request, sync, { form: formOf(input), errors, tab }, 422);
       }
     })
-    .post("/crm-sync/:id/preview", ({ request, params, body }) => {
-      requireSession(ctx, request);
-      const sync = getSync(ctx.db, id(params.id));
+    .post("/crm-sync/:id/preview", async ({ request, params, body }) => {
+      await requireSession(ctx, request);
+      const sync = await getSync(ctx.db, id(params.id));
       const input = formToInput(body);
       const userId = /^\d+$/.test(str(body, "preview_user_id") ?? "")
         ? Number(str(body, "preview_user_id"))
@@ -287,7 +289,7 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
       const tab = (TABS as readonly string[]).includes(str(body, "tab") ?? "") ? (str(body, "tab") as Tab) : "create";
       try {
         const { auth: _auth, ...changes } = input;
-        const p = crm.previewFor(sync.id, changes, userId);
+        const p = await crm.previewFor(sync.id, changes, userId);
         const requests = Object.entries(p.requests).map(([op, r]: [string, any]) => ({
           op,
           ...r,
@@ -303,28 +305,28 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
         return editPage(request, sync, { form: formOf(input), errors: formErrors(err), tab }, 422);
       }
     })
-    .post("/crm-sync/:id/delete", ({ request, params }) => {
-      requireSession(ctx, request);
-      deleteSync(deps, id(params.id));
+    .post("/crm-sync/:id/delete", async ({ request, params }) => {
+      await requireSession(ctx, request);
+      await deleteSync(deps, id(params.id));
       return redirect(request, "/crm-sync", [flashCookie(ctx, { kind: "success", message: "Sync deleted." })]);
     })
     .post("/crm-sync/:id/sync-all", async ({ request, params }) => {
-      requireSession(ctx, request);
+      await requireSession(ctx, request);
       const c = await crm.planner.syncAll(id(params.id));
       const message = `Sync all queued: ${c.creates} to create, ${c.updates} to update (${c.users} people looked at).`;
       return redirect(request, `/crm-sync/${params.id}`, [flashCookie(ctx, { kind: "success", message })]);
     })
-    .post("/crm-sync/:id/logs/:jobId/retry", ({ request, params }) => {
-      requireSession(ctx, request);
-      const r = crm.retryCall(id(params.id), pathId(params.jobId, "call"));
+    .post("/crm-sync/:id/logs/:jobId/retry", async ({ request, params }) => {
+      await requireSession(ctx, request);
+      const r = await crm.retryCall(id(params.id), pathId(params.jobId, "call"));
       return redirect(request, `/crm-sync/${params.id}?tab=logs`, [
         flashCookie(ctx, { kind: "success", message: `Call queued again as job #${r.job_id}.` }),
       ]);
     })
-    .get("/crm-sync/:id/users/:userId", ({ request, params }) => {
-      const session = requireSession(ctx, request);
-      const sync = getSync(ctx.db, id(params.id));
-      const h = crm.userHistory(sync.id, pathId(params.userId, "user"), { limit: 100 });
+    .get("/crm-sync/:id/users/:userId", async ({ request, params }) => {
+      const session = await requireSession(ctx, request);
+      const sync = await getSync(ctx.db, id(params.id));
+      const h = await crm.userHistory(sync.id, pathId(params.userId, "user"), { limit: 100 });
       return adminPage(
         ctx,
         request,
@@ -334,9 +336,9 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
         { title: `${sync.name}: person ${h.user_id}`, section: "crm-sync" },
       );
     })
-    .post("/crm-sync/:id/users/:userId/resync", ({ request, params }) => {
-      requireSession(ctx, request);
-      const planned = crm.planner.resync(id(params.id), pathId(params.userId, "user"));
+    .post("/crm-sync/:id/users/:userId/resync", async ({ request, params }) => {
+      await requireSession(ctx, request);
+      const planned = await crm.planner.resync(id(params.id), pathId(params.userId, "user"));
       const message = {
         create: "A create call is queued.",
         update: "An update call is queued.",

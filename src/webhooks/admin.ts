@@ -169,29 +169,31 @@ function triggerInput(form: Form): Record<string, unknown> {
 export function webhookAdmin(ctx: AppContext, service: WebhookService) {
   const { endpoints, triggers } = service;
 
-  const listPage = (request: Request) => {
-    const session = requireSession(ctx, request);
-    const hooks = endpoints.list().map((w) => {
-      const h = service.health(w.id);
-      return {
-        id: w.id,
-        name: w.name,
-        url: w.url,
-        method: w.method,
-        active: w.active,
-        lastStatus: h.last_status ?? (h.last_error ? "error" : "—"),
-        successRate: pct(h.success_rate),
-        pending: h.pending_deliveries,
-        disabled: h.disabled,
-        paused: h.paused,
-      };
-    });
+  const listPage = async (request: Request) => {
+    const session = await requireSession(ctx, request);
+    const hooks = await Promise.all(
+      (await endpoints.list()).map(async (w) => {
+        const h = await service.health(w.id);
+        return {
+          id: w.id,
+          name: w.name,
+          url: w.url,
+          method: w.method,
+          active: w.active,
+          lastStatus: h.last_status ?? (h.last_error ? "error" : "—"),
+          successRate: pct(h.success_rate),
+          pending: h.pending_deliveries,
+          disabled: h.disabled,
+          paused: h.paused,
+        };
+      }),
+    );
     return adminPage(ctx, request, session, "webhooks", { hooks }, { title: "Webhooks", section: "webhooks" });
   };
 
-  const editPage = (request: Request, id: number | null, data: Form = {}, status = 200) => {
-    const session = requireSession(ctx, request);
-    const w = id === null ? null : endpoints.get(id);
+  const editPage = async (request: Request, id: number | null, data: Form = {}, status = 200) => {
+    const session = await requireSession(ctx, request);
+    const w = id === null ? null : await endpoints.get(id);
     const form = formView(
       (data.form as Form) ??
         (w
@@ -206,7 +208,7 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
               auth_type: "none",
             }),
     );
-    const health = w ? service.health(w.id) : null;
+    const health = w ? await service.health(w.id) : null;
     const view = {
       webhook: w && {
         id: w.id,
@@ -216,7 +218,7 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
           w.previousSecretSealed && w.previousSecretExpiresAt && w.previousSecretExpiresAt > new Date()
             ? formatTime(w.previousSecretExpiresAt)
             : null,
-        triggers: triggers.forWebhook(w.id).map((t) => ({ id: t.id, name: t.name })),
+        triggers: (await triggers.forWebhook(w.id)).map((t) => ({ id: t.id, name: t.name })),
       },
       health: health && {
         ...health,
@@ -236,12 +238,12 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
     });
   };
 
-  const deliveriesPage = (request: Request, id: number, query: Record<string, string | undefined>) => {
-    const session = requireSession(ctx, request);
-    const w = endpoints.get(id);
+  const deliveriesPage = async (request: Request, id: number, query: Record<string, string | undefined>) => {
+    const session = await requireSession(ctx, request);
+    const w = await endpoints.get(id);
     const statuses = ["pending", "running", "succeeded", "failed", "cancelled"];
     const status = statuses.includes(query.status ?? "") ? query.status : undefined;
-    const jobs = service.deliveries(id, { status, beforeId: beforeIdOf({ cursor: query.cursor }), limit: 51 });
+    const jobs = await service.deliveries(id, { status, beforeId: beforeIdOf({ cursor: query.cursor }), limit: 51 });
     const page = pageOf(jobs, 50, (last) => [last.id]);
     return adminPage(
       ctx,
@@ -262,9 +264,9 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
     );
   };
 
-  const deliveryDetail = (id: number, jobId: number) => {
-    const w = endpoints.get(id);
-    const { job, attempts } = service.delivery(id, jobId);
+  const deliveryDetail = async (id: number, jobId: number) => {
+    const w = await endpoints.get(id);
+    const { job, attempts } = await service.delivery(id, jobId);
     return {
       webhook: { id: w.id, name: w.name },
       delivery: deliveryView(id, job),
@@ -284,12 +286,14 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
     };
   };
 
-  const triggerPage = (request: Request, id: number | null, data: Form = {}, status = 200) => {
-    const session = requireSession(ctx, request);
-    const t: TriggerRow | null = id === null ? null : triggers.get(id);
+  const triggerPage = async (request: Request, id: number | null, data: Form = {}, status = 200) => {
+    const session = await requireSession(ctx, request);
+    const t: TriggerRow | null = id === null ? null : await triggers.get(id);
     const input =
       (data.input as Record<string, unknown> | undefined) ??
-      (t ? { ...triggers.json(t) } : { active: true, match: "all", events: [], conditions: [], webhook_ids: [] });
+      (t
+        ? { ...(await triggers.json(t)) }
+        : { active: true, match: "all", events: [], conditions: [], webhook_ids: [] });
     const events = input.events as string[];
     const hookIds = (input.webhook_ids as number[]).map(Number);
     const view = {
@@ -305,7 +309,7 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
       },
       events: TRIGGER_EVENTS.map((e) => ({ value: e, checked: events.includes(e) })),
       conditions: conditionRows(input.conditions as Condition[]),
-      hooks: endpoints.list().map((w) => ({ id: w.id, name: w.name, checked: hookIds.includes(w.id) })),
+      hooks: (await endpoints.list()).map((w) => ({ id: w.id, name: w.name, checked: hookIds.includes(w.id) })),
       ...data,
       errorList: errorList(data.errors),
     };
@@ -323,16 +327,16 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
   };
 
   /** A failed form shown again as typed; typed secrets are never sent back, so their fields ask for them again. */
-  const failedForm = (request: Request, id: number | null, form: Form, err: unknown) => {
+  const failedForm = async (request: Request, id: number | null, form: Form, err: unknown) => {
     const errors = askSecretsAgain(form, ["signature_token", "auth_password"], formErrors(err));
-    return editPage(request, id, { form: { ...form, signature_token: "", auth_password: "" }, errors }, 422);
+    return await editPage(request, id, { form: { ...form, signature_token: "", auth_password: "" }, errors }, 422);
   };
 
   return new Elysia()
     .get("/webhooks", ({ request }) => listPage(request))
     .get("/webhooks/new", ({ request }) => editPage(request, null))
     .post("/webhooks", async ({ request, body }) => {
-      const session = requireSession(ctx, request);
+      const session = await requireSession(ctx, request);
       const form = formBody(body);
       try {
         const { row, signingSecret } = await endpoints.create(webhookInput(form, true), session.user.id);
@@ -347,8 +351,8 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
         return failedForm(request, null, form, err);
       }
     })
-    .post("/webhooks/preview", ({ request, body }) => {
-      requireSession(ctx, request);
+    .post("/webhooks/preview", async ({ request, body }) => {
+      await requireSession(ctx, request);
       const form = formBody(body);
       const kind = (["ticket", "user", "organization"] as const).find((k) => k === str(form, "sample")) ?? "ticket";
       let data: Form;
@@ -362,11 +366,11 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
       if (request.headers.get("HX-Request"))
         return html(renderFragment("payload-preview", data), { status: data.previewError ? 422 : 200 });
       const id = /^\d+$/.test(str(form, "webhook_id")) ? Number(str(form, "webhook_id")) : null;
-      return editPage(request, id, { form: { ...form, signature_token: "", auth_password: "" }, ...data });
+      return await editPage(request, id, { form: { ...form, signature_token: "", auth_password: "" }, ...data });
     })
     .get("/webhooks/:id", ({ request, params }) => editPage(request, pathId(params.id, "webhook")))
     .post("/webhooks/:id", async ({ request, params, body }) => {
-      const session = requireSession(ctx, request);
+      const session = await requireSession(ctx, request);
       const id = pathId(params.id, "webhook");
       const form = formBody(body);
       try {
@@ -376,13 +380,13 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
         return failedForm(request, id, form, err);
       }
     })
-    .post("/webhooks/:id/delete", ({ request, params }) => {
-      requireSession(ctx, request);
-      endpoints.delete(pathId(params.id, "webhook"));
+    .post("/webhooks/:id/delete", async ({ request, params }) => {
+      await requireSession(ctx, request);
+      await endpoints.delete(pathId(params.id, "webhook"));
       return redirect(request, "/webhooks", [flashCookie(ctx, { kind: "success", message: "Webhook deleted." })]);
     })
     .post("/webhooks/:id/rotate", async ({ request, params, body }) => {
-      const session = requireSession(ctx, request);
+      const session = await requireSession(ctx, request);
       const id = pathId(params.id, "webhook");
       const hours = Number(str(formBody(body), "grace_hours") || 24);
       try {
@@ -400,28 +404,28 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
         return editPage(request, id, { errors: formErrors(err) }, 422);
       }
     })
-    .post("/webhooks/:id/enable", ({ request, params }) => {
-      requireSession(ctx, request);
+    .post("/webhooks/:id/enable", async ({ request, params }) => {
+      await requireSession(ctx, request);
       const id = pathId(params.id, "webhook");
-      service.enable(id);
+      await service.enable(id);
       return redirect(request, `/webhooks/${id}`, [
         flashCookie(ctx, { kind: "success", message: "Deliveries resumed." }),
       ]);
     })
-    .post("/webhooks/:id/test", ({ request, params, body }) => {
-      requireSession(ctx, request);
+    .post("/webhooks/:id/test", async ({ request, params, body }) => {
+      await requireSession(ctx, request);
       const id = pathId(params.id, "webhook");
       const kind =
         (["ticket", "user", "organization"] as const).find((k) => k === str(formBody(body), "sample")) ?? "ticket";
-      const job = service.sendTest(id, kind);
+      const job = await service.sendTest(id, kind);
       return redirect(request, `/webhooks/${id}/deliveries/${job.id}`);
     })
     .get("/webhooks/:id/deliveries", ({ request, params, query }) =>
       deliveriesPage(request, pathId(params.id, "webhook"), query as Record<string, string | undefined>),
     )
-    .get("/webhooks/:id/deliveries/:jobId", ({ request, params }) => {
-      const session = requireSession(ctx, request);
-      const data = deliveryDetail(pathId(params.id, "webhook"), pathId(params.jobId, "delivery"));
+    .get("/webhooks/:id/deliveries/:jobId", async ({ request, params }) => {
+      const session = await requireSession(ctx, request);
+      const data = await deliveryDetail(pathId(params.id, "webhook"), pathId(params.jobId, "delivery"));
       // htmx polls the detail while the delivery is under way: answer the fragment only.
       if (request.headers.get("HX-Request")) return html(renderFragment("delivery-detail", data));
       return adminPage(ctx, request, session, "webhook-delivery", data, {
@@ -429,28 +433,30 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
         section: "webhooks",
       });
     })
-    .post("/webhooks/:id/deliveries/:jobId/redeliver", ({ request, params }) => {
-      requireSession(ctx, request);
+    .post("/webhooks/:id/deliveries/:jobId/redeliver", async ({ request, params }) => {
+      await requireSession(ctx, request);
       const id = pathId(params.id, "webhook");
-      const job = service.redeliver(id, pathId(params.jobId, "delivery"));
+      const job = await service.redeliver(id, pathId(params.jobId, "delivery"));
       return redirect(request, `/webhooks/${id}/deliveries/${job.id}`, [
         flashCookie(ctx, { kind: "success", message: "Redelivery queued (same delivery id)." }),
       ]);
     })
-    .get("/triggers", ({ request }) => {
-      const session = requireSession(ctx, request);
-      const names = new Map(endpoints.list().map((w) => [w.id, w.name]));
-      const rows = triggers.list().map((t) => {
-        const j = triggers.json(t);
-        return {
-          id: t.id,
-          name: t.name,
-          active: t.active,
-          events: t.events.join(", "),
-          conditions: t.conditions.length,
-          webhooks: j.webhook_ids.map((i) => names.get(i)).join(", "),
-        };
-      });
+    .get("/triggers", async ({ request }) => {
+      const session = await requireSession(ctx, request);
+      const names = new Map((await endpoints.list()).map((w) => [w.id, w.name]));
+      const rows = await Promise.all(
+        (await triggers.list()).map(async (t) => {
+          const j = await triggers.json(t);
+          return {
+            id: t.id,
+            name: t.name,
+            active: t.active,
+            events: t.events.join(", "),
+            conditions: t.conditions.length,
+            webhooks: j.webhook_ids.map((i) => names.get(i)).join(", "),
+          };
+        }),
+      );
       return adminPage(
         ctx,
         request,
@@ -461,11 +467,11 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
       );
     })
     .get("/triggers/new", ({ request }) => triggerPage(request, null))
-    .post("/triggers", ({ request, body }) => {
-      const session = requireSession(ctx, request);
+    .post("/triggers", async ({ request, body }) => {
+      const session = await requireSession(ctx, request);
       const input = triggerInput(formBody(body));
       try {
-        const t = triggers.create(input, session.user.id);
+        const t = await triggers.create(input, session.user.id);
         return redirect(request, `/triggers/${t.id}`, [
           flashCookie(ctx, { kind: "success", message: "Trigger created." }),
         ]);
@@ -474,20 +480,20 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
       }
     })
     .get("/triggers/:id", ({ request, params }) => triggerPage(request, pathId(params.id, "trigger")))
-    .post("/triggers/:id", ({ request, params, body }) => {
-      const session = requireSession(ctx, request);
+    .post("/triggers/:id", async ({ request, params, body }) => {
+      const session = await requireSession(ctx, request);
       const id = pathId(params.id, "trigger");
       const input = triggerInput(formBody(body));
       try {
-        triggers.update(id, input, session.user.id);
+        await triggers.update(id, input, session.user.id);
         return redirect(request, `/triggers/${id}`, [flashCookie(ctx, { kind: "success", message: "Trigger saved." })]);
       } catch (err) {
         return triggerPage(request, id, { input, errors: formErrors(err) }, 422);
       }
     })
-    .post("/triggers/:id/delete", ({ request, params }) => {
-      requireSession(ctx, request);
-      triggers.delete(pathId(params.id, "trigger"));
+    .post("/triggers/:id/delete", async ({ request, params }) => {
+      await requireSession(ctx, request);
+      await triggers.delete(pathId(params.id, "trigger"));
       return redirect(request, "/triggers", [flashCookie(ctx, { kind: "success", message: "Trigger deleted." })]);
     });
 }

@@ -259,17 +259,17 @@ export function formView(opts: FormOptions) {
  * A record form's POST: `save` writes and says where to go and what to tell. When it throws, the form comes back
  * with what was typed and the errors: alone for htmx (it swaps itself), else inside the whole page (`page`).
  */
-export function submitRecordForm(
+export async function submitRecordForm(
   ctx: AppContext,
   request: Request,
   session: SessionInfo,
   body: unknown,
   form: Omit<FormOptions, "values" | "errors">,
-  save: () => { to: string; message: string },
-  page: (form: ReturnType<typeof formView>, status: number) => Response,
-): Response {
+  save: () => Promise<{ to: string; message: string }>,
+  page: (form: ReturnType<typeof formView>, status: number) => Response | Promise<Response>,
+): Promise<Response> {
   try {
-    const { to, message } = save();
+    const { to, message } = await save();
     return redirect(request, to, [flashCookie(ctx, { kind: "success", message })]);
   } catch (err) {
     const failed = formView({ ...form, values: typedValues(body), errors: formErrors(err) });

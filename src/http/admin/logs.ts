@@ -37,8 +37,8 @@ function readFilter(query: unknown) {
 }
 
 /** One page, newest first: one entry more than the limit is read to learn whether another page follows. */
-const logPage = (ctx: AppContext, engine: ReturnType<typeof readFilter>["engine"], limit: number) =>
-  pageOf(ctx.delivery.listHttpLog({ ...engine, limit: limit + 1 }), limit, (last) => [last.id]);
+const logPage = async (ctx: AppContext, engine: ReturnType<typeof readFilter>["engine"], limit: number) =>
+  pageOf(await ctx.delivery.listHttpLog({ ...engine, limit: limit + 1 }), limit, (last) => [last.id]);
 
 const ok = (e: HttpLogEntry) =>
   !e.error && e.responseStatus !== null && e.responseStatus >= 200 && e.responseStatus < 300;
@@ -55,10 +55,10 @@ const pretty = (body: string | null) => {
 
 export function logPages(ctx: AppContext) {
   return new Elysia()
-    .get("/logs", ({ request, query }) => {
-      const session = requireSession(ctx, request);
+    .get("/logs", async ({ request, query }) => {
+      const session = await requireSession(ctx, request);
       const { view, engine, limit } = readFilter(query);
-      const { data: entries, next_cursor } = logPage(ctx, engine, limit);
+      const { data: entries, next_cursor } = await logPage(ctx, engine, limit);
       const rows = entries.map((e) => ({
         id: e.id,
         time: formatTime(e.createdAt),
@@ -100,9 +100,9 @@ export function logPages(ctx: AppContext) {
         { title: "HTTP log", section: "logs" },
       );
     })
-    .get("/logs/:id", ({ request, params }) => {
-      const session = requireSession(ctx, request);
-      const e = ctx.delivery.getHttpLogEntry(pathId(params.id, "log entry"));
+    .get("/logs/:id", async ({ request, params }) => {
+      const session = await requireSession(ctx, request);
+      const e = await ctx.delivery.getHttpLogEntry(pathId(params.id, "log entry"));
       if (!e) throw notFound("log entry");
       const entry = {
         ...httpLogEntryJson(e),
@@ -118,11 +118,11 @@ export function logPages(ctx: AppContext) {
       };
       return adminPage(ctx, request, session, "log-entry", { entry }, { title: `HTTP log #${e.id}`, section: "logs" });
     })
-    .post("/logs/:id/redeliver", ({ request, params }) => {
-      requireSession(ctx, request);
-      const e = ctx.delivery.getHttpLogEntry(pathId(params.id, "log entry"));
+    .post("/logs/:id/redeliver", async ({ request, params }) => {
+      await requireSession(ctx, request);
+      const e = await ctx.delivery.getHttpLogEntry(pathId(params.id, "log entry"));
       if (!e?.jobId) throw notFound("log entry with a delivery");
-      const again = ctx.delivery.redeliver(e.jobId);
+      const again = await ctx.delivery.redeliver(e.jobId);
       const message = again
         ? `Queued again as job ${again.id} (same delivery id ${again.deliveryId}).`
         : "That delivery can no longer be sent again.";
@@ -130,10 +130,10 @@ export function logPages(ctx: AppContext) {
     })
     .get(
       "/api/v1/http_log",
-      ({ request, query }) => {
-        requireApiToken(ctx, request);
+      async ({ request, query }) => {
+        await requireApiToken(ctx, request);
         const { engine, limit } = readFilter(query);
-        const page = logPage(ctx, engine, limit);
+        const page = await logPage(ctx, engine, limit);
         return json({ data: page.data.map(httpLogEntryJson), next_cursor: page.next_cursor });
       },
       op({
@@ -144,9 +144,9 @@ export function logPages(ctx: AppContext) {
     )
     .get(
       "/api/v1/http_log/:id",
-      ({ request, params }) => {
-        requireApiToken(ctx, request);
-        const e = ctx.delivery.getHttpLogEntry(pathId(params.id, "log entry"));
+      async ({ request, params }) => {
+        await requireApiToken(ctx, request);
+        const e = await ctx.delivery.getHttpLogEntry(pathId(params.id, "log entry"));
         if (!e) throw notFound("log entry");
         return json(httpLogEntryJson(e));
       },

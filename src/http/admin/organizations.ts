@@ -56,12 +56,12 @@ const LIST: ListSpec = {
 /** Organizations: the list, an organization's page with its members, create, edit and delete. */
 export function organizationPages(ctx: AppContext) {
   const { db, events } = ctx;
-  const customSpecsOf = () => customFieldSpecs(listCustomFields(db, "organization"));
+  const customSpecsOf = async () => customFieldSpecs(await listCustomFields(db, "organization"));
 
   const organizationKind: records.RecordKind<OrganizationJson> = {
     listSpec: LIST,
-    listPage: (q) => {
-      const page = listOrganizations(db, pageQuery<OrganizationListQuery["sort"]>(q));
+    listPage: async (q) => {
+      const page = await listOrganizations(db, pageQuery<OrganizationListQuery["sort"]>(q));
       const rows = page.data.map((o) => [
         { text: o.name, href: `/organizations/${o.id}`, sub: o.active ? null : "inactive" },
         { text: o.domain ?? "" },
@@ -92,12 +92,12 @@ export function organizationPages(ctx: AppContext) {
     remove: (id, session, reassignTo) => deleteOrganization(db, events, id, uiActor(session), { reassignTo }),
   };
 
-  const orgPage = (request: Request, session: SessionInfo, id: number, extra: records.RecordPageExtra = {}) => {
-    const o = getOrganization(db, id);
-    const fields = listCustomFields(db, "organization");
-    const provenance = getOrganizationProvenance(db, id);
-    const members = listUsers(ctx, { organization_id: id, sort: "name", limit: 50 });
-    const tickets = listTickets(db, { organization_id: id, limit: 20 });
+  const orgPage = async (request: Request, session: SessionInfo, id: number, extra: records.RecordPageExtra = {}) => {
+    const o = await getOrganization(db, id);
+    const fields = await listCustomFields(db, "organization");
+    const provenance = await getOrganizationProvenance(db, id);
+    const members = await listUsers(ctx, { organization_id: id, sort: "name", limit: 50 });
+    const tickets = await listTickets(db, { organization_id: id, limit: 20 });
     const builtIn = ORGANIZATION_FIELDS.map((f) => ({
       name: f.name,
       label: f.label,
@@ -110,13 +110,13 @@ export function organizationPages(ctx: AppContext) {
       members: members.data.map((u) => ({ id: u.id, name: personName(u), email: u.email })),
       moreMembers: members.next_cursor ? `/people?q=${encodeURIComponent(o.name)}` : null,
       tickets: tickets.data.map(ticketRow),
-      timeline: records.recordTimeline(ctx, "organization", id, {
+      timeline: await records.recordTimeline(ctx, "organization", id, {
         ...LABELS,
         ...Object.fromEntries(fields.map((f) => [f.name, f.label])),
       }),
       form:
         extra.form ??
-        formView({ ...records.recordForm(organizationKind, id), customSpecs: customSpecsOf(), values: o }),
+        formView({ ...records.recordForm(organizationKind, id), customSpecs: await customSpecsOf(), values: o }),
       del: extra.del ?? records.deleteZone(organizationKind, o),
     };
     return adminPage(ctx, request, session, "organization", data, {

@@ -103,14 +103,14 @@ export function ticketPages(ctx: AppContext) {
   const { db, events } = ctx;
 
   /** The properties an admin changes on a ticket; owners are the admins and agents. */
-  const propertySpecs = (currentOwner: number | null): FieldSpec[] => {
+  const propertySpecs = async (currentOwner: number | null): Promise<FieldSpec[]> => {
     const staff = [
-      ...listUsers(ctx, { role: "Admin", limit: 200, sort: "name" }).data,
-      ...listUsers(ctx, { role: "Agent", limit: 200, sort: "name" }).data,
+      ...(await listUsers(ctx, { role: "Admin", limit: 200, sort: "name" })).data,
+      ...(await listUsers(ctx, { role: "Agent", limit: 200, sort: "name" })).data,
     ];
     const owners = new Map(staff.map((u) => [u.id, personName(u)]));
     if (currentOwner !== null && !owners.has(currentOwner)) {
-      const u = describeUsers(db, [currentOwner]).get(currentOwner);
+      const u = (await describeUsers(db, [currentOwner])).get(currentOwner);
       if (u) owners.set(u.id, personName(u));
     }
     return [
@@ -128,26 +128,26 @@ export function ticketPages(ctx: AppContext) {
         label: "Group",
         kind: "select",
         numeric: true,
-        options: listGroups(db).map((g) => ({ value: String(g.id), label: g.name })),
+        options: (await listGroups(db)).map((g) => ({ value: String(g.id), label: g.name })),
       },
     ];
   };
 
-  const ticketPage = (
+  const ticketPage = async (
     request: Request,
     session: SessionInfo,
     id: number,
     extra: { form?: unknown; articleForm?: unknown; status?: number } = {},
   ) => {
-    const t = getTicket(db, id);
-    const lookups = ticketLookups(db, [t]);
-    const articles = listArticles(db, id);
-    const authors = describeUsers(
+    const t = await getTicket(db, id);
+    const lookups = await ticketLookups(db, [t]);
+    const articles = await listArticles(db, id);
+    const authors = await describeUsers(
       db,
       articles.map((a) => a.origin_by_id),
     );
-    const history = events.history("ticket", id);
-    const actors = describeUsers(
+    const history = await events.history("ticket", id);
+    const actors = await describeUsers(
       db,
       history.map((e) => e.actorId),
     );
@@ -183,7 +183,7 @@ export function ticketPages(ctx: AppContext) {
         formView({
           action: `/tickets/${id}`,
           submitLabel: "Update ticket",
-          specs: propertySpecs(t.owner_id),
+          specs: await propertySpecs(t.owner_id),
           values: t,
         }),
       articleForm: extra.articleForm ?? articleFormView(id, { type: "note" }),
@@ -214,17 +214,17 @@ export function ticketPages(ctx: AppContext) {
   });
 
   return new Elysia()
-    .get("/tickets", ({ request, query }) => {
-      const session = requireSession(ctx, request);
+    .get("/tickets", async ({ request, query }) => {
+      const session = await requireSession(ctx, request);
       const q = listQuery(LIST, query);
-      const page = listTickets(db, {
+      const page = await listTickets(db, {
         q: q.q || undefined,
         state: q.filters.state as TicketListQuery["state"],
         order: q.order,
         cursor: q.cursor,
         limit: PAGE_SIZE,
       });
-      const lookups = ticketLookups(db, page.data);
+      const lookups = await ticketLookups(db, page.data);
       const name = (id: number | null) => {
         const u = id !== null ? lookups.users.get(id) : undefined;
         return u ? personName(u) : "";
@@ -244,15 +244,15 @@ export function ticketPages(ctx: AppContext) {
       ]);
       return listResponse(ctx, request, session, LIST, q, { rows, nextCursor: page.next_cursor });
     })
-    .get("/tickets/:id", ({ request, params }) =>
-      ticketPage(request, requireSession(ctx, request), pathId(params.id, "ticket")),
+    .get("/tickets/:id", async ({ request, params }) =>
+      ticketPage(request, await requireSession(ctx, request), pathId(params.id, "ticket")),
     )
-    .post("/tickets/:id", ({ request, params, body }) => {
-      const session = requireSession(ctx, request);
+    .post("/tickets/:id", async ({ request, params, body }) => {
+      const session = await requireSession(ctx, request);
       const id = pathId(params.id, "ticket");
-      const specs = propertySpecs(getTicket(db, id).owner_id);
+      const specs = await propertySpecs((await getTicket(db, id)).owner_id);
       try {
-        const t = updateTicket(db, events, id, parseForm(body, specs), uiActor(session));
+        const t = await updateTicket(db, events, id, parseForm(body, specs), uiActor(session));
         return redirect(request, `/tickets/${id}`, [
           flashCookie(ctx, { kind: "success", message: `Ticket #${t.number} updated.` }),
         ]);
@@ -270,7 +270,7 @@ export function ticketPages(ctx: AppContext) {
       }
     })
     .post("/tickets/:id/articles", async ({ request, params, body }) => {
-      const session = requireSession(ctx, request);
+      const session = await requireSession(ctx, request);
       const id = pathId(params.id, "ticket");
       try {
         const input = {
@@ -278,7 +278,7 @@ export function ticketPages(ctx: AppContext) {
           attachments: await uploadedFiles(body, "attachments"),
           ticket_id: id,
         };
-        const article = createArticle(db, events, input, uiActor(session));
+        const article = await createArticle(db, events, input, uiActor(session));
         // htmx reloads the same page (a new fragment alone would only scroll);
         // without JS the new article is scrolled to.
         const location = isHtmx(request) ? `/tickets/${id}` : `/tickets/${id}#article-${article.id}`;
@@ -290,8 +290,8 @@ export function ticketPages(ctx: AppContext) {
         return ticketPage(request, session, id, { articleForm, status: errorStatus(err) });
       }
     })
-    .get("/attachments/:id", ({ request, params }) => {
-      requireSession(ctx, request);
-      return attachmentResponse(getAttachment(db, pathId(params.id, "attachment")));
+    .get("/attachments/:id", async ({ request, params }) => {
+      await requireSession(ctx, request);
+      return attachmentResponse(await getAttachment(db, pathId(params.id, "attachment")));
     });
 }
