@@ -17,7 +17,7 @@ import {
   type CustomField,
 } from "./custom-fields";
 import type { Core } from "../core";
-import { organizationNames } from "./organizations";
+import { findOrganizationByName, organizationNames } from "./organizations";
 import type { PersonFields } from "./person-fields";
 import { CUSTOMER_ROLE_ID, ROLE_ID_CHOICES, ROLE_IDS, ROLE_NAMES, roleName, type RoleName } from "./roles";
 import {
@@ -338,13 +338,7 @@ async function resolveInput(
   if (data.organization !== undefined) {
     if (data.organization === null) target.organization_id = null;
     else {
-      const org = (
-        await tx
-          .select({ id: organizations.id })
-          .from(organizations)
-          .where(sql`lower(${organizations.name}) = lower(${data.organization as string})`)
-          .limit(1)
-      )[0];
+      const org = await findOrganizationByName(tx, data.organization as string);
       if (!org)
         throw new ValidationError([{ field: "organization", message: `no organization named "${data.organization}"` }]);
       target.organization_id = org.id;

@@ -76,3 +76,12 @@ describe("describeUsers", () => {
     expect((await describeUsers(db, [])).size).toBe(0);
   });
 });
+
+describe("a person's organization by name", () => {
+  test("is found with the same rule as everywhere: any case, surrounding spaces ignored", async () => {
+    const { db, people, feed } = fresh();
+    const o = await createOrganization(db, feed, { name: "Acme Corp" }, actor);
+    const u = await createUser(people, { email: "ann@example.com", organization: "  acme CORP " }, actor);
+    expect(u.organization_id).toBe(o.id);
+  });
+});
