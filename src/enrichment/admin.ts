@@ -270,7 +270,7 @@ export function integrationPages(ctx: AppContext, { clearbit, audiences }: Enric
           flashCookie(ctx, { kind: "error", message: "Enable Clearbit and save an API key first." }),
         ]);
       }
-      void clearbit.backfill().catch((err) => ctx.log.error("clearbit backfill failed", { error: String(err) }));
+      await clearbit.startBackfill((err) => ctx.log.error("clearbit backfill failed", { error: String(err) }));
       if (isHtmx(request))
         return html(renderFragment("clearbit-backfill", { progress: await progressView() }, session.csrfToken));
       return redirect(request, "/integrations/clearbit", [

@@ -72,7 +72,7 @@ export function enrichmentApi(ctx: AppContext, { clearbit, audiences }: Enrichme
       async ({ request }) => {
         await requireApiToken(ctx, request);
         if (!clearbit.active) throw conflict("enable Clearbit and save an API key first");
-        void clearbit.backfill().catch((err) => ctx.log.error("clearbit backfill failed", { error: String(err) }));
+        await clearbit.startBackfill((err) => ctx.log.error("clearbit backfill failed", { error: String(err) }));
         return json(await clearbit.backfillProgress(), 202);
       },
       op({ summary: "Start enriching everyone not enriched yet", response: progressModel, status: 202 }),

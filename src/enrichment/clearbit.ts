@@ -412,13 +412,25 @@ export class ClearbitEnrichment {
   }
 
   /** Users seen within the backfill window whose last check is older than the refresh interval. */
-  async backfill(): Promise<BackfillRun> {
+  /** Starts a backfill; resolves once its run is recorded (its progress can be shown), while planning goes on. */
+  async startBackfill(onError: (err: unknown) => void): Promise<void> {
+    let recorded!: () => void;
+    const started = new Promise<void>((resolve) => (recorded = resolve));
+    this.backfill(recorded).then(recorded, (err) => {
+      recorded();
+      onError(err);
+    });
+    await started;
+  }
+
+  async backfill(onRecorded?: () => void): Promise<BackfillRun> {
     if (this.backfillRunning) return (await this.backfillRun())!;
     if (!this.active) return { started_at: new Date().toISOString(), planned: 0, planning: false };
     this.backfillRunning = true;
     const run: BackfillRun = { started_at: new Date().toISOString(), planned: 0, planning: true };
     try {
       await this.saveRun(run);
+      onRecorded?.();
       const now = Date.now();
       const seenSince = now - this.settings.backfill_window_days * DAY;
       const staleBefore = now - this.settings.refresh_interval_hours * 3_600_000;
