@@ -56,7 +56,7 @@ const sync = await createSync(
     update: { enabled: true, url: `${target}/people/{{external_id}}`, data },
   },
 );
-const fields = listCustomFields(ctx.db, "user");
+const fields = await listCustomFields(ctx.db, "user");
 const actor = { id: null, source: "api" as const };
 const pendingCalls = () =>
   (
@@ -68,15 +68,17 @@ const pendingCalls = () =>
 const started = performance.now();
 const ids: number[] = [];
 for (let b = 0; b < PEOPLE; b += BATCH) {
-  ctx.db.transaction((tx) => {
+  await ctx.db.transaction(async (tx) => {
     for (let i = b; i < Math.min(PEOPLE, b + BATCH); i++)
       ids.push(
-        createUserIn(
-          tx,
-          ctx.events,
-          { email: `p${i}@bench.example`, firstname: `Person ${i}`, lastname: "v0" },
-          fields,
-          actor,
+        (
+          await createUserIn(
+            tx,
+            ctx.events,
+            { email: `p${i}@bench.example`, firstname: `Person ${i}`, lastname: "v0" },
+            fields,
+            actor,
+          )
         ).id,
       );
   });
@@ -84,9 +86,9 @@ for (let b = 0; b < PEOPLE; b += BATCH) {
 }
 for (const version of [1, 2]) {
   for (let b = 0; b < ids.length; b += BATCH) {
-    ctx.db.transaction((tx) => {
+    await ctx.db.transaction(async (tx) => {
       for (const id of ids.slice(b, b + BATCH))
-        updateUserIn(tx, ctx.events, getUserRow(tx, id), { lastname: `v${version}` }, fields, actor);
+        await updateUserIn(tx, ctx.events, await getUserRow(tx, id), { lastname: `v${version}` }, fields, actor);
     });
     await Bun.sleep(0);
   }
@@ -117,11 +119,11 @@ for (const id of ids) {
   else if (list.some((s, i) => i > 0 && s.version < list[i - 1]!.version) || list.at(-1)!.version !== 2) violations++;
 }
 // Sending throughput alone: "sync all" queues an update per person while the sync is held, then is timed to drain.
-ctx.delivery.pauseDestination(destinationOf(sync.id), null, "bench: planning");
+await ctx.delivery.pauseDestination(destinationOf(sync.id), null, "bench: planning");
 const bulk = await server.features.crmSync.service.planner.syncAll(sync.id);
 const sendStart = performance.now();
 const seenBefore = seen.length;
-ctx.delivery.enableDestination(destinationOf(sync.id));
+await ctx.delivery.enableDestination(destinationOf(sync.id));
 while (pendingCalls() > 0) {
   if (performance.now() - started > DEADLINE_MS)
     throw new Error(`not drained within ${DEADLINE_MS} ms: ${pendingCalls()} calls left`);

@@ -43,7 +43,9 @@ const feed = new EventFeed(db);
 const loadStarted = performance.now();
 for (let start = 0; start < USERS; start += BATCH) {
   const batch = Array.from({ length: Math.min(BATCH, USERS - start) }, (_, k) => person(start + k));
-  db.transaction((tx) => ingest(tx, feed, parseMessages(batch), { id: admin.id, source: "identify" }, { batch: true }));
+  await db.transaction(async (tx) =>
+    ingest(tx, feed, parseMessages(batch), { id: admin.id, source: "identify" }, { batch: true }),
+  );
   if ((start / BATCH) % 40 === 0)
     console.log(`loaded ${start + batch.length} people, ${fmt((performance.now() - loadStarted) / 1000, 0)} s`);
 }

@@ -91,8 +91,8 @@ const trigger = await service.triggers.create(
 let seq = 0;
 const actor = { id: null, source: "system" as const };
 /** Records one change (one transaction) and notes when it committed. */
-function emit(): void {
-  createOrganization(ctx.db, ctx.events, { name: `org ${seq++}` }, actor);
+async function emit(): Promise<void> {
+  await createOrganization(ctx.db, ctx.events, { name: `org ${seq++}` }, actor);
   committedAt.set(lastEventId(), performance.now());
 }
 const lastEventIdQuery = ctx.db.$client.prepare<{ id: number }, []>("SELECT max(id) AS id FROM events");
@@ -112,7 +112,7 @@ const memSamples: number[] = [];
 const started = performance.now();
 let events = 0;
 while (events < THROUGHPUT_EVENTS && performance.now() - started < THROUGHPUT_EMIT_DEADLINE_MS) {
-  emit();
+  await emit();
   events++;
   if (events % 50 === 0) await Bun.sleep(0);
   if (events % 1000 === 0) memSamples.push(process.memoryUsage().heapUsed);
@@ -163,7 +163,7 @@ async function atModerateRate(): Promise<number[]> {
   latencies = [];
   const base = received;
   for (let s = 0; s < RATE_SECONDS * RATE_EVENTS_PER_S; s++) {
-    emit();
+    await emit();
     await Bun.sleep(1000 / RATE_EVENTS_PER_S);
   }
   await waitForDeliveries(base + RATE_SECONDS * RATE_EVENTS_PER_S * ENDPOINTS, 60_000);
@@ -177,9 +177,9 @@ const slow = await service.endpoints.create({ name: "slow", url: `${receiverUrl}
 const dead = await service.endpoints.create({ name: "dead", url: "http://127.0.0.1:9/dead", timeout_seconds: 5 }, null);
 await service.triggers.update(trigger.id, { webhook_ids: [...hookIds, slow.row.id, dead.row.id] }, null);
 const stressed = await atModerateRate();
-const slowInFlight = ctx.delivery
-  .listJobs({ destination: `webhook:${slow.row.id}`, limit: 500 })
-  .filter((j) => j.status !== "succeeded").length;
+const slowInFlight = (await ctx.delivery.listJobs({ destination: `webhook:${slow.row.id}`, limit: 500 })).filter(
+  (j) => j.status !== "succeeded",
+).length;
 
 // 4. Fan-out against a receiver answering in 5 ms, webhooks and then the bare loop.
 const LAN_EVENTS = 500;
@@ -191,7 +191,7 @@ await service.triggers.create({ name: "lan", events: ["organization.created"], w
 const lanBase = received;
 const lanStarted = performance.now();
 for (let i = 0; i < LAN_EVENTS; i++) {
-  emit();
+  await emit();
   if (i % 50 === 49) await Bun.sleep(0);
 }
 await waitForDeliveries(lanBase + LAN_EVENTS * ENDPOINTS, 120_000);

@@ -110,11 +110,11 @@ export function createApp(ctx: AppContext, features: Features) {
       if (json && path.startsWith(SIGNED_BODY_PREFIX)) rawBodies.set(request, decodeStrictly(bytes));
       return json ? parseJsonStrictly(bytes, type !== "") : decodeStrictly(bytes);
     })
-    .onBeforeHandle({ as: "global" }, ({ request, route, body }) => {
+    .onBeforeHandle({ as: "global" }, async ({ request, route, body }) => {
       const meta = requestMeta.get(request);
       if (meta) meta.route = route;
       if (isApiPath(new URL(request.url).pathname)) return;
-      checkCsrf(ctx, request, body);
+      await checkCsrf(ctx, request, body);
       // Admin forms are fields by name: a bare string, array or null (text/plain, JSON) is no form.
       if (body !== undefined && (typeof body !== "object" || body === null || Array.isArray(body))) {
         throw unsupportedMediaType("send the form as application/x-www-form-urlencoded or multipart/form-data");

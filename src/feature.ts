@@ -20,7 +20,7 @@ export interface Feature {
   /** Delivery job kinds this feature sends, with the handler that builds and judges each send. */
   deliveryHandlers?: Record<string, DeliveryHandler>;
   /** Change-feed consumers, called inside the transaction that records each change (enqueue jobs here). */
-  consumers?: ((tx: Tx, event: ChangeEvent) => void)[];
+  consumers?: ((tx: Tx, event: ChangeEvent) => Promise<void>)[];
   /** Fields this feature adds to a person: the API, webhook payloads and CRM tokens all see them. */
   personFields?: PersonFieldSource[];
   schedules?: Schedule[];

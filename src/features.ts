@@ -7,7 +7,7 @@ import type { AppContext } from "./http/context";
 import { webhooksFeature } from "./webhooks";
 
 export type Features = {
-  enrichment: ReturnType<typeof enrichmentFeature>;
+  enrichment: Awaited<ReturnType<typeof enrichmentFeature>>;
   webhooks: ReturnType<typeof webhooksFeature>;
   crmSync: ReturnType<typeof crmSyncFeature>;
   /** Every feature, in the order its change-feed consumers run inside each change's transaction. */
@@ -25,8 +25,8 @@ async function destinationsOf(features: Feature[]): Promise<NamedDestination[]> 
  * handlers, change-feed consumers, person fields). Schedules and routes are taken from `all` by
  * jobs.ts and app.ts. Called once at start-up, before the delivery engine starts claiming jobs.
  */
-export function buildFeatures(ctx: AppContext): Features {
-  const enrichment = enrichmentFeature(ctx);
+export async function buildFeatures(ctx: AppContext): Promise<Features> {
+  const enrichment = await enrichmentFeature(ctx);
   const webhooks = webhooksFeature(ctx);
   const crmSync = crmSyncFeature(ctx);
   const ingest = ingestFeature(ctx);

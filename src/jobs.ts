@@ -11,9 +11,9 @@ export function coreSchedules(ctx: AppContext): Schedule[] {
     {
       name: "housekeeping",
       pattern: "0 */15 * * * *",
-      run: () => {
-        const sessions = pruneExpiredSessions(ctx.db, ctx.config.sessionLimits);
-        const loginAttempts = ctx.loginThrottle.prune();
+      run: async () => {
+        const sessions = await pruneExpiredSessions(ctx.db, ctx.config.sessionLimits);
+        const loginAttempts = await ctx.loginThrottle.prune();
         if (sessions || loginAttempts)
           ctx.log.info("housekeeping", { pruned_sessions: sessions, pruned_login_counters: loginAttempts });
       },
@@ -21,8 +21,8 @@ export function coreSchedules(ctx: AppContext): Schedule[] {
     {
       name: "delivery-pruning",
       pattern: "0 7 * * * *",
-      run: () => {
-        const { logEntries, jobs } = ctx.delivery.prune();
+      run: async () => {
+        const { logEntries, jobs } = await ctx.delivery.prune();
         if (logEntries || jobs)
           ctx.log.info("pruned delivery history", { http_log_entries: logEntries, finished_jobs: jobs });
       },

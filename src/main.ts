@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
+import { backupInto } from "./db/maintenance";
 import { closeSync, existsSync, openSync } from "node:fs";
-import { resolve } from "node:path";
 import { ConfigError, loadConfig, SETTINGS, type SettingName } from "./config";
 import { PRIVATE_FILE_MODE } from "./db/client";
 import { createAdmin, findAdminByEmail } from "./domain/admins";
@@ -110,27 +110,27 @@ async function adminCreate(options: Parsed["options"]) {
     const admin = await createAdmin(db, new EventFeed(db), input, { id: null, source: "cli" });
     console.log(`created administrator ${admin.email} (id ${admin.id})`);
   } finally {
-    db.$client.close();
+    db.close();
   }
 }
 
 /** Prints the new token alone on stdout, so a script can capture it: TOKEN=$(switchboard token create ...). */
-function tokenCreate(options: Parsed["options"]) {
+async function tokenCreate(options: Parsed["options"]) {
   const config = loadConfig(settingFlags(options));
   if (typeof options.admin !== "string")
     throw new UsageError("token create needs --admin EMAIL (the administrator who owns the token)");
   if (typeof options.name !== "string") throw new UsageError("token create needs --name NAME");
   const db = openDataDir(config.dataDir);
   try {
-    const admin = findAdminByEmail(db, options.admin);
+    const admin = await findAdminByEmail(db, options.admin);
     if (!admin)
       throw new Error(
         `no active administrator with the email ${options.admin.trim().toLowerCase()}; ` +
           "create one with switchboard admin create",
       );
-    console.log(apiTokenStore.create(db, { name: options.name }, admin.id).secret);
+    console.log((await apiTokenStore.create(db, { name: options.name }, admin.id)).secret);
   } finally {
-    db.$client.close();
+    db.close();
   }
 }
 
@@ -146,10 +146,10 @@ function backup(positionals: string[], options: Parsed["options"]) {
     // VACUUM INTO fills an empty file: created here, exclusively and owner-only, as the database is.
     closeSync(openSync(target, "wx", PRIVATE_FILE_MODE));
     // VACUUM INTO writes a consistent snapshot while the server keeps running.
-    db.$client.run("VACUUM INTO ?", [resolve(target)]);
+    backupInto(db, target);
     console.log(`backup written to ${target}`);
   } finally {
-    db.$client.close();
+    db.close();
   }
 }
 

@@ -9,7 +9,7 @@ type Histogram = { counts: number[]; sum: number; count: number };
 export class Metrics {
   private requests = new Map<string, number>();
   private latency = new Map<string, Histogram>();
-  private gauges = new Map<string, { help: string; type: "gauge" | "counter"; read: () => number }>();
+  private gauges = new Map<string, { help: string; type: "gauge" | "counter"; read: () => number | Promise<number> }>();
   private readonly started = Date.now();
 
   observeRequest(method: string, route: string, status: number, seconds: number): void {
@@ -23,7 +23,7 @@ export class Metrics {
     h.count++;
   }
 
-  registerGauge(name: string, help: string, read: () => number): void {
+  registerGauge(name: string, help: string, read: () => number | Promise<number>): void {
     this.gauges.set(name, { help, type: "gauge", read });
   }
 
@@ -32,7 +32,7 @@ export class Metrics {
     this.gauges.set(name, { help, type: "counter", read });
   }
 
-  render(): string {
+  async render(): Promise<string> {
     const out: string[] = [];
     out.push("# HELP switchboard_http_requests_total HTTP requests answered, by route and status.");
     out.push("# TYPE switchboard_http_requests_total counter");
@@ -50,7 +50,7 @@ export class Metrics {
     out.push("# TYPE switchboard_uptime_seconds gauge");
     out.push(`switchboard_uptime_seconds ${(Date.now() - this.started) / 1000}`);
     for (const [name, g] of this.gauges) {
-      out.push(`# HELP ${name} ${g.help}`, `# TYPE ${name} ${g.type}`, `${name} ${g.read()}`);
+      out.push(`# HELP ${name} ${g.help}`, `# TYPE ${name} ${g.type}`, `${name} ${await g.read()}`);
     }
     return out.join("\n") + "\n";
   }

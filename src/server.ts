@@ -1,3 +1,4 @@
+import { migrateDatabase, quickCheck } from "./db/maintenance";
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "./config";
@@ -9,7 +10,6 @@ import { DatabaseHealth } from "./db/health";
 import { lockDataDir } from "./db/lock";
 import { DeliveryEngine } from "./delivery/engine";
 import { registerDeliveryGauges } from "./delivery/metrics";
-import { migrate } from "./db/migrate";
 import { EventFeed } from "./events/feed";
 import { admitBody } from "./http/body-gate";
 import { clientAddress, trustedProxies } from "./http/client-address";
@@ -55,9 +55,9 @@ export function openDataDir(dataDir: string): Db {
   const db = naming(path, () => openDatabase(path));
   try {
     refuseDamaged(db, path);
-    naming(path, () => migrate(db.$client));
+    naming(path, () => migrateDatabase(db));
   } catch (err) {
-    db.$client.close();
+    db.close();
     throw err;
   }
   return db;
@@ -70,9 +70,9 @@ export function openDataDir(dataDir: string): Db {
 function refuseDamaged(db: Db, path: string): void {
   let problem: string;
   try {
-    const rows = db.$client.query<{ quick_check: string }, []>("PRAGMA quick_check").all();
-    if (rows[0]?.quick_check === "ok") return;
-    problem = rows.map((r) => r.quick_check).join(" ");
+    const rows = quickCheck(db);
+    if (rows[0] === "ok") return;
+    problem = rows.join(" ");
   } catch (err) {
     problem = err instanceof Error ? err.message : String(err);
   }
@@ -132,11 +132,11 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     };
     registerDeliveryGauges(ctx.metrics, delivery);
     registerHealthMetrics(ctx.metrics, health);
-    const features = buildFeatures(ctx);
+    const features = await buildFeatures(ctx);
     const app = createApp(ctx, features);
     const proxies = trustedProxies(config.trustedProxy);
     const schedules = startSchedules(log, [...coreSchedules(ctx), ...features.all.flatMap((f) => f.schedules ?? [])]);
-    delivery.start();
+    await delivery.start();
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
     const server = naming(`${host}:${config.port}`, () =>
       Bun.serve({
@@ -163,7 +163,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
                 "in a row, which looks like a loop",
             );
           } else {
-            const admitted = admitBody(ctx, incoming);
+            const admitted = await admitBody(ctx, incoming);
             if (admitted instanceof Request) {
               requestMeta.set(admitted, meta);
               // The changes this request records queue their deliveries with its hop count.
@@ -209,13 +209,13 @@ export async function startServer(config: Config, log: Logger = createLogger(con
           for (const feature of features.all) feature.stop?.();
           // Stop claiming and let sends in flight finish briefly; leased jobs are recovered at next start.
           await Promise.all([server.stop(), delivery.stop(DELIVERY_STOP_DEADLINE_MS)]);
-          db!.$client.close();
+          db!.close();
           lock.release();
           log.info("switchboard stopped");
         })()),
     };
   } catch (err) {
-    db?.$client.close();
+    db?.close();
     lock.release();
     throw err;
   }

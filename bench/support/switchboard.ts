@@ -60,7 +60,7 @@ async function listeningUrl(stdout: ReadableStream<Uint8Array>): Promise<string>
     buffer += decoder.decode(value, { stream: true });
     const line = buffer.split("\n").find((l) => l.includes('"switchboard listening"'));
     if (line) {
-      (async () => {
+      void (async () => {
         while (!(await reader.read()).done);
       })();
       return JSON.parse(line).url;

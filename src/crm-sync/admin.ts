@@ -168,7 +168,7 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
     } = {},
     status = 200,
   ) => {
-    const session = requireSession(ctx, request);
+    const session = await requireSession(ctx, request);
     const url = new URL(request.url);
     const tab: Tab =
       extra.tab ??
@@ -213,7 +213,7 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
       })).filter((t) => sync || t.id !== "logs"),
       tab: { [tab]: true },
       hidden: { create: tab !== "create", update: tab !== "update", delete: tab !== "delete" },
-      organizations: listOrganizations(ctx.db, { limit: 100 }).data.map((o) => ({
+      organizations: (await listOrganizations(ctx.db, { limit: 100 })).data.map((o) => ({
         ...o,
         selected: o.id === Number(form.filter_organization_id),
       })),
@@ -230,7 +230,7 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
       },
     };
     if (sync) {
-      const state = crm.syncState(sync);
+      const state = await crm.syncState(sync);
       data.state = { ...state, ...bulkView(sync.id, state.bulk) };
       if (tab === "logs") {
         const q = Object.fromEntries(url.searchParams);
@@ -241,11 +241,11 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
           outcome: q.outcome || undefined,
           cursor: q.cursor || undefined,
         };
-        let log: ReturnType<typeof listSyncLog>;
+        let log: Awaited<ReturnType<typeof listSyncLog>>;
         try {
-          log = listSyncLog(ctx.db, ctx.delivery, sync.id, filter);
+          log = await listSyncLog(ctx.db, ctx.delivery, sync.id, filter);
         } catch {
-          log = listSyncLog(ctx.db, ctx.delivery, sync.id, {});
+          log = await listSyncLog(ctx.db, ctx.delivery, sync.id, {});
         }
         data.log = await Promise.all(log.data.map(logRow));
         data.filter = {
@@ -267,25 +267,27 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
   };
 
   return new Elysia()
-    .get("/crm-sync", ({ request }) => {
-      const session = requireSession(ctx, request);
-      const syncs = listSyncs(ctx.db).map((s) => {
-        const st = crm.syncState(s);
-        return {
-          id: s.id,
-          name: s.name,
-          enabled: s.enabled,
-          linked: st.people.with_crm_id,
-          queued: st.queued_calls,
-          lastError: st.delivery?.last_error ?? null,
-          paused: st.delivery?.paused ?? false,
-        };
-      });
+    .get("/crm-sync", async ({ request }) => {
+      const session = await requireSession(ctx, request);
+      const syncs = await Promise.all(
+        (await listSyncs(ctx.db)).map(async (s) => {
+          const st = await crm.syncState(s);
+          return {
+            id: s.id,
+            name: s.name,
+            enabled: s.enabled,
+            linked: st.people.with_crm_id,
+            queued: st.queued_calls,
+            lastError: st.delivery?.last_error ?? null,
+            paused: st.delivery?.paused ?? false,
+          };
+        }),
+      );
       return adminPage(ctx, request, session, "crm-sync", { syncs }, { title: "CRM Sync", section: "crm-sync" });
     })
     .get("/crm-sync/new", ({ request }) => editPage(request, null))
     .post("/crm-sync", async ({ request, body }) => {
-      requireSession(ctx, request);
+      await requireSession(ctx, request);
       const input = formToInput(body);
       try {
         const s = await createSync(deps, input);
@@ -297,10 +299,10 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
         return editPage(request, null, { form: formOf(input), errors }, 422);
       }
     })
-    .get("/crm-sync/:id", ({ request, params }) => editPage(request, getSync(ctx.db, id(params.id))))
+    .get("/crm-sync/:id", async ({ request, params }) => editPage(request, await getSync(ctx.db, id(params.id))))
     .post("/crm-sync/:id", async ({ request, params, body }) => {
-      requireSession(ctx, request);
-      const sync = getSync(ctx.db, id(params.id));
+      await requireSession(ctx, request);
+      const sync = await getSync(ctx.db, id(params.id));
       const input = formToInput(body);
       const tab = (TABS as readonly string[]).includes(str(body, "tab") ?? "") ? (str(body, "tab") as Tab) : "create";
       try {
@@ -314,8 +316,8 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
       }
     })
     .post("/crm-sync/:id/preview", async ({ request, params, body }) => {
-      requireSession(ctx, request);
-      const sync = getSync(ctx.db, id(params.id));
+      await requireSession(ctx, request);
+      const sync = await getSync(ctx.db, id(params.id));
       const input = formToInput(body);
       const userId = /^\d+$/.test(str(body, "preview_user_id") ?? "")
         ? Number(str(body, "preview_user_id"))
@@ -323,7 +325,7 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
       const tab = (TABS as readonly string[]).includes(str(body, "tab") ?? "") ? (str(body, "tab") as Tab) : "create";
       try {
         const { auth: _auth, ...changes } = input;
-        const p = crm.previewFor(sync.id, changes, userId);
+        const p = await crm.previewFor(sync.id, changes, userId);
         const person = userId !== undefined ? (await describeUsers(ctx.db, [userId])).get(userId) : undefined;
         const previewPerson = person && { id: person.id, name: personName(person) };
         const requests = Object.entries(p.requests).map(([op, r]: [string, any]) => ({
@@ -343,7 +345,7 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
       }
     })
     .get("/crm-sync/:id/bulk", async ({ request, params }) => {
-      requireSession(ctx, request);
+      await requireSession(ctx, request);
       const sync = await getSync(ctx.db, id(params.id));
       return html(renderFragment("crm-bulk", bulkView(sync.id, (await crm.syncState(sync)).bulk)));
     })
@@ -354,19 +356,19 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
           headers: { "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "public, max-age=3600" },
         }),
     )
-    .post("/crm-sync/:id/delete", ({ request, params }) => {
-      requireSession(ctx, request);
-      deleteSync(deps, id(params.id));
+    .post("/crm-sync/:id/delete", async ({ request, params }) => {
+      await requireSession(ctx, request);
+      await deleteSync(deps, id(params.id));
       return redirect(request, "/crm-sync", [flashCookie(ctx, { kind: "success", message: "Sync deleted." })]);
     })
     .post("/crm-sync/:id/sync-all", async ({ request, params }) => {
-      requireSession(ctx, request);
+      await requireSession(ctx, request);
       const c = await crm.planner.syncAll(id(params.id));
       const message = `Sync all queued: ${c.creates} to create, ${c.updates} to update (${c.users} people looked at).`;
       return redirect(request, `/crm-sync/${params.id}`, [flashCookie(ctx, { kind: "success", message })]);
     })
     .post("/crm-sync/:id/logs/:jobId/retry", async ({ request, params }) => {
-      requireSession(ctx, request);
+      await requireSession(ctx, request);
       let flash: Flash;
       try {
         const r = await crm.retryCall(id(params.id), pathId(params.jobId, "call"));
@@ -381,9 +383,9 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
       return redirect(request, `/crm-sync/${params.id}?tab=logs`, [flashCookie(ctx, flash)]);
     })
     .get("/crm-sync/:id/users/:userId", async ({ request, params }) => {
-      const session = requireSession(ctx, request);
-      const sync = getSync(ctx.db, id(params.id));
-      const h = crm.userHistory(sync.id, pathId(params.userId, "user"), { limit: 100 });
+      const session = await requireSession(ctx, request);
+      const sync = await getSync(ctx.db, id(params.id));
+      const h = await crm.userHistory(sync.id, pathId(params.userId, "user"), { limit: 100 });
       const u = (await describeUsers(ctx.db, [h.user_id])).get(h.user_id);
       // A person deleted since is known by their id only.
       const name = u ? personName(u) : `Person #${h.user_id} (deleted)`;
@@ -400,9 +402,9 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
         { title: `${sync.name}: ${name}`, section: "crm-sync" },
       );
     })
-    .post("/crm-sync/:id/users/:userId/resync", ({ request, params }) => {
-      requireSession(ctx, request);
-      const planned = crm.planner.resync(id(params.id), pathId(params.userId, "user"));
+    .post("/crm-sync/:id/users/:userId/resync", async ({ request, params }) => {
+      await requireSession(ctx, request);
+      const planned = await crm.planner.resync(id(params.id), pathId(params.userId, "user"));
       const message = {
         create: "A create call is queued.",
         update: "An update call is queued.",

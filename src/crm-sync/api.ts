@@ -45,24 +45,25 @@ export function crmSyncApi(ctx: AppContext, crm: CrmSyncService) {
   return new Elysia({ prefix: "/api/v1/crm_syncs" })
     .get(
       "",
-      ({ request }) => (
-        requireApiToken(ctx, request), json({ data: listSyncs(ctx.db).map((s) => crm.syncDetailJson(s)) })
+      async ({ request }) => (
+        await requireApiToken(ctx, request),
+        json({ data: await Promise.all((await listSyncs(ctx.db)).map((s) => crm.syncDetailJson(s))) })
       ),
       op({ summary: "List CRM syncs with their state", response: list(syncModel) }),
     )
     .post(
       "",
       async ({ request, body }) => (
-        requireApiToken(ctx, request), json(crm.syncDetailJson(await createSync(deps, body)), 201)
+        await requireApiToken(ctx, request), json(await crm.syncDetailJson(await createSync(deps, body)), 201)
       ),
       op({ summary: "Create a CRM sync", body: syncInputSchema, response: syncModel, status: 201 }),
     )
     .post(
       "/preview",
-      ({ request, body }) => {
-        requireApiToken(ctx, request);
+      async ({ request, body }) => {
+        await requireApiToken(ctx, request);
         const { user_id, ...changes } = obj(body);
-        return json(crm.previewFor(null, changes, previewUserId(user_id)));
+        return json(await crm.previewFor(null, changes, previewUserId(user_id)));
       },
       op({
         summary: "Preview the calls an unsaved sync would send for a person",
@@ -72,40 +73,40 @@ export function crmSyncApi(ctx: AppContext, crm: CrmSyncService) {
     )
     .get(
       "/:id",
-      ({ request, params }) => (
-        requireApiToken(ctx, request), json(crm.syncDetailJson(getSync(ctx.db, id(params.id))))
+      async ({ request, params }) => (
+        await requireApiToken(ctx, request), json(await crm.syncDetailJson(await getSync(ctx.db, id(params.id))))
       ),
       op({ summary: "Read a CRM sync", response: syncModel }),
     )
     .patch(
       "/:id",
       async ({ request, params, body }) => (
-        requireApiToken(ctx, request), json(crm.syncDetailJson(await updateSync(deps, id(params.id), body)))
+        await requireApiToken(ctx, request), json(await crm.syncDetailJson(await updateSync(deps, id(params.id), body)))
       ),
       op({ summary: "Change some settings of a CRM sync", body: syncInputSchema.partial(), response: syncModel }),
     )
     .put(
       "/:id",
       async ({ request, params, body }) => (
-        requireApiToken(ctx, request), json(crm.syncDetailJson(await updateSync(deps, id(params.id), body)))
+        await requireApiToken(ctx, request), json(await crm.syncDetailJson(await updateSync(deps, id(params.id), body)))
       ),
       op({ summary: "Change a CRM sync", body: syncInputSchema.partial(), response: syncModel }),
     )
     .delete(
       "/:id",
-      ({ request, params }) => {
-        requireApiToken(ctx, request);
-        deleteSync(deps, id(params.id));
+      async ({ request, params }) => {
+        await requireApiToken(ctx, request);
+        await deleteSync(deps, id(params.id));
         return noContent();
       },
       op({ summary: "Delete a CRM sync", response: null }),
     )
     .post(
       "/:id/preview",
-      ({ request, params, body }) => {
-        requireApiToken(ctx, request);
+      async ({ request, params, body }) => {
+        await requireApiToken(ctx, request);
         const { user_id, ...changes } = obj(body);
-        return json(crm.previewFor(id(params.id), changes, previewUserId(user_id)));
+        return json(await crm.previewFor(id(params.id), changes, previewUserId(user_id)));
       },
       op({
         summary: "Preview the calls a sync (with unsaved changes) would send for a person",
@@ -115,10 +116,10 @@ export function crmSyncApi(ctx: AppContext, crm: CrmSyncService) {
     )
     .get(
       "/:id/logs",
-      ({ request, params, query }) => (
-        requireApiToken(ctx, request),
-        getSync(ctx.db, id(params.id)),
-        json(listSyncLog(ctx.db, ctx.delivery, id(params.id), query))
+      async ({ request, params, query }) => (
+        await requireApiToken(ctx, request),
+        await getSync(ctx.db, id(params.id)),
+        json(await listSyncLog(ctx.db, ctx.delivery, id(params.id), query))
       ),
       op({
         summary: "A sync's log: calls sent and calls skipped, newest first",
@@ -128,8 +129,8 @@ export function crmSyncApi(ctx: AppContext, crm: CrmSyncService) {
     )
     .post(
       "/:id/logs/:jobId/retry",
-      ({ request, params }) => (
-        requireApiToken(ctx, request), json(crm.retryCall(id(params.id), pathId(params.jobId, "call")), 202)
+      async ({ request, params }) => (
+        await requireApiToken(ctx, request), json(await crm.retryCall(id(params.id), pathId(params.jobId, "call")), 202)
       ),
       op({
         summary: "Send a failed call again",
@@ -140,9 +141,9 @@ export function crmSyncApi(ctx: AppContext, crm: CrmSyncService) {
     .post(
       "/:id/sync_all",
       async ({ request, params }) => {
-        requireApiToken(ctx, request);
+        await requireApiToken(ctx, request);
         const counts = await crm.planner.syncAll(id(params.id));
-        return json({ ...counts, state: crm.syncDetailJson(getSync(ctx.db, id(params.id))).state }, 202);
+        return json({ ...counts, state: (await crm.syncDetailJson(await getSync(ctx.db, id(params.id)))).state }, 202);
       },
       op({
         summary: "Plan a sync of everyone the sync's filter selects",
@@ -152,8 +153,9 @@ export function crmSyncApi(ctx: AppContext, crm: CrmSyncService) {
     )
     .get(
       "/:id/users/:userId",
-      ({ request, params, query }) => (
-        requireApiToken(ctx, request), json(crm.userHistory(id(params.id), pathId(params.userId, "user"), query))
+      async ({ request, params, query }) => (
+        await requireApiToken(ctx, request),
+        json(await crm.userHistory(id(params.id), pathId(params.userId, "user"), query))
       ),
       op({
         summary: "A person's link and log in this sync",
@@ -163,9 +165,9 @@ export function crmSyncApi(ctx: AppContext, crm: CrmSyncService) {
     )
     .post(
       "/:id/users/:userId/resync",
-      ({ request, params }) => {
-        requireApiToken(ctx, request);
-        return json({ planned: crm.planner.resync(id(params.id), pathId(params.userId, "user")) }, 202);
+      async ({ request, params }) => {
+        await requireApiToken(ctx, request);
+        return json({ planned: await crm.planner.resync(id(params.id), pathId(params.userId, "user")) }, 202);
       },
       op({
         summary: "Plan the calls that bring this person up to date",

@@ -151,12 +151,12 @@ export function syncAsInput(s: CrmSync): ValidInput {
   };
 }
 
-export function listSyncs(db: Db): CrmSync[] {
-  return db.select().from(crmSyncs).orderBy(asc(crmSyncs.id)).all();
+export async function listSyncs(db: Db): Promise<CrmSync[]> {
+  return await db.select().from(crmSyncs).orderBy(asc(crmSyncs.id));
 }
 
-export function getSync(db: Db, id: number): CrmSync {
-  const s = db.select().from(crmSyncs).where(eq(crmSyncs.id, id)).get();
+export async function getSync(db: Db, id: number): Promise<CrmSync> {
+  const s = (await db.select().from(crmSyncs).where(eq(crmSyncs.id, id)).limit(1))[0];
   if (!s) throw notFound("CRM sync");
   return s;
 }
@@ -190,7 +190,11 @@ function checkUniqueIdPath(path: string, createOnly: boolean): FieldIssue[] {
  * Every check a sync must pass before it is saved: required URLs, auth completeness, a real
  * organization, and each template rendered against a person (the preview person, or a sample).
  */
-function checkSync(db: Db, input: ValidInput, opts: { person?: PersonSource; secretKept: boolean }): FieldIssue[] {
+async function checkSync(
+  db: Db,
+  input: ValidInput,
+  opts: { person?: PersonSource; secretKept: boolean },
+): Promise<FieldIssue[]> {
   const issues: FieldIssue[] = [];
   const view = templateView(opts.person ?? SAMPLE_PERSON, "12345");
   for (const name of OPERATIONS) {
@@ -211,7 +215,10 @@ function checkSync(db: Db, input: ValidInput, opts: { person?: PersonSource; sec
   if (a.type === "bearer" && !a.token && !opts.secretKept)
     issues.push({ field: "auth.token", message: "is required for bearer authentication" });
   const orgId = input.filter.organization_id;
-  if (orgId && !db.select({ id: organizations.id }).from(organizations).where(eq(organizations.id, orgId)).get()) {
+  if (
+    orgId &&
+    !(await db.select({ id: organizations.id }).from(organizations).where(eq(organizations.id, orgId)).limit(1))[0]
+  ) {
     issues.push({ field: "filter.organization_id", message: "no such organization" });
   }
   return issues;
@@ -258,7 +265,7 @@ async function row(deps: SaveDeps, input: ValidInput, existing?: CrmSync) {
     a.type !== "none" &&
     !newSecret &&
     Boolean(existing.authSecret);
-  const issues = checkSync(deps.db, input, { secretKept: keep });
+  const issues = await checkSync(deps.db, input, { secretKept: keep });
   if (!issues.length) issues.push(...(await selfTargetIssues(deps, input)));
   if (issues.length) throw new ValidationError(issues);
   const secretHeadersSealed = await sealSecretHeaders(
@@ -288,26 +295,26 @@ async function row(deps: SaveDeps, input: ValidInput, existing?: CrmSync) {
 }
 
 /** Applies the enabled switch to the destination: a disabled sync holds its queued calls. */
-function applyEnabled(deps: SaveDeps, s: CrmSync): void {
-  if (s.enabled) deps.delivery.enableDestination(destinationOf(s.id));
-  else deps.delivery.pauseDestination(destinationOf(s.id), null, "the sync is disabled");
+async function applyEnabled(deps: SaveDeps, s: CrmSync): Promise<void> {
+  if (s.enabled) await deps.delivery.enableDestination(destinationOf(s.id));
+  else await deps.delivery.pauseDestination(destinationOf(s.id), null, "the sync is disabled");
 }
 
 export async function createSync(deps: SaveDeps, input: unknown): Promise<CrmSync> {
   const values = await row(deps, parseInput(input));
-  const s = deps.db.transaction((tx) => {
-    const created = tx.insert(crmSyncs).values(values).returning().get();
+  const s = await deps.db.transaction(async (tx) => {
+    const created = (await tx.insert(crmSyncs).values(values).returning())[0]!;
     // Strict FIFO per person: create before update before delete, one call at a time per person.
-    deps.delivery.configureDestination(destinationOf(created.id), { strictOrder: true });
+    await deps.delivery.configureDestination(tx, destinationOf(created.id), { strictOrder: true });
     return created;
   });
-  if (!s.enabled) applyEnabled(deps, s);
+  if (!s.enabled) await applyEnabled(deps, s);
   return s;
 }
 
 /** A full or partial update: fields not given keep their saved values (secrets too). */
 export async function updateSync(deps: SaveDeps, id: number, patch: unknown): Promise<CrmSync> {
-  const existing = getSync(deps.db, id);
+  const existing = await getSync(deps.db, id);
   const base = syncAsInput(existing);
   const p = validate(z.record(z.string(), z.unknown()), patch ?? {}) as Record<string, unknown>;
   const merged: Record<string, unknown> = { ...base, ...p };
@@ -321,25 +328,26 @@ export async function updateSync(deps: SaveDeps, id: number, patch: unknown): Pr
     delete auth.username;
   if (auth.username === undefined) delete auth.username;
   const values = await row(deps, parseInput(merged), existing);
-  const s = deps.db.transaction(
-    (tx) =>
-      tx
-        .update(crmSyncs)
-        .set({ ...values, updatedAt: new Date() })
-        .where(eq(crmSyncs.id, id))
-        .returning()
-        .get()!,
+  const s = await deps.db.transaction(
+    async (tx) =>
+      (
+        await tx
+          .update(crmSyncs)
+          .set({ ...values, updatedAt: new Date() })
+          .where(eq(crmSyncs.id, id))
+          .returning()
+      )[0]!,
   );
-  if (s.enabled !== existing.enabled) applyEnabled(deps, s);
+  if (s.enabled !== existing.enabled) await applyEnabled(deps, s);
   return s;
 }
 
 /** Removes a sync with its links and notes; its queued calls are cancelled. */
-export function deleteSync(deps: SaveDeps, id: number): void {
-  getSync(deps.db, id);
-  const pending = deps.delivery.listJobs({ destination: destinationOf(id), status: "pending", limit: 500 });
-  deps.db.transaction((tx) => tx.delete(crmSyncs).where(eq(crmSyncs.id, id)).run());
-  for (const j of pending) deps.delivery.cancel(j.id);
+export async function deleteSync(deps: SaveDeps, id: number): Promise<void> {
+  await getSync(deps.db, id);
+  const pending = await deps.delivery.listJobs({ destination: destinationOf(id), status: "pending", limit: 500 });
+  await deps.db.transaction(async (tx) => tx.delete(crmSyncs).where(eq(crmSyncs.id, id)));
+  for (const j of pending) await deps.delivery.cancel(j.id);
   // Jobs beyond the first page are skipped at send time: their sync is gone.
 }
 

@@ -76,7 +76,7 @@ export function crmSyncHandler(
     .from(crmSyncs)
     .where(eq(crmSyncs.id, sql.placeholder("id")))
     .prepare();
-  const loadSync = (id: number): CrmSync | undefined => syncById.get({ id });
+  const loadSync = async (id: number): Promise<CrmSync | undefined> => (await syncById.execute({ id }))[0];
 
   async function authOf(sync: CrmSync): Promise<HttpRequestSpec["auth"]> {
     if (sync.authType === "none" || !sync.authSecret) return undefined;
@@ -95,20 +95,20 @@ export function crmSyncHandler(
     facility: "crm-sync",
     async prepare(job) {
       const p = job.payload as CrmJobPayload;
-      const sync = loadSync(p.syncId);
+      const sync = await loadSync(p.syncId);
       if (!sync) return skip(job, "the sync was deleted");
       const op = p.op === "create" ? sync.createOp : p.op === "update" ? sync.updateOp : sync.deleteOp;
       if (p.op !== "create" && !op.enabled) return skip(job, `${p.op} calls are switched off for this sync`);
       let person: PersonSource | null;
       let externalId: string | null = null;
       if (p.op === "create") {
-        person = personSourceOf(db, personFields, p.userId);
+        person = await personSourceOf(db, personFields, p.userId);
         if (!person) return skip(job, "the person was deleted before the create call was sent");
       } else {
-        const link = links.get(p.syncId, p.userId);
-        if (!link?.externalId) return skip(job, `${p.op} not sent: ${links.missingIdReason(link)}`);
+        const link = await links.get(db, p.syncId, p.userId);
+        if (!link?.externalId) return skip(job, `${p.op} not sent: ${await links.missingIdReason(link)}`);
         externalId = link.externalId;
-        person = p.op === "update" ? personSourceOf(db, personFields, p.userId) : (p.person ?? { id: p.userId });
+        person = p.op === "update" ? await personSourceOf(db, personFields, p.userId) : (p.person ?? { id: p.userId });
         if (!person) return skip(job, "the person was deleted; the delete call follows");
       }
       let call: RenderedCall;
@@ -135,32 +135,33 @@ export function crmSyncHandler(
         return { kind: "fail", error: `HTTP ${result.status}: the CRM refused the call` };
       return undefined;
     },
-    onSuccess(tx: Tx, job, result) {
+    async onSuccess(tx: Tx, job, result) {
       const p = job.payload as CrmJobPayload;
       const reason = skipReasons.get(job.id);
       skipReasons.delete(job.id);
-      const sync = loadSync(p.syncId);
+      const sync = await loadSync(p.syncId);
       if (!sync) return;
       if (result === null) {
-        recordSkip(tx, p, job.id, reason ?? "nothing to send");
+        await recordSkip(tx, p, job.id, reason ?? "nothing to send");
         // A deleted person with nothing to address in the CRM: the bookkeeping ends here.
-        if (p.op === "delete" || (p.op === "create" && reason?.includes("deleted"))) links.remove(p.syncId, p.userId);
+        if (p.op === "delete" || (p.op === "create" && reason?.includes("deleted")))
+          await links.remove(tx, p.syncId, p.userId);
         return;
       }
       if (p.op === "create") {
         const { id, note, refused } = readExternalId(sync.uniqueIdPath, result.body);
-        links.setExternalId(p.syncId, p.userId, id, note);
-        if (refused) recordSkip(tx, p, job.id, note!);
+        await links.setExternalId(tx, p.syncId, p.userId, id, note);
+        if (refused) await recordSkip(tx, p, job.id, note!);
       } else if (p.op === "delete") {
-        links.remove(p.syncId, p.userId);
+        await links.remove(tx, p.syncId, p.userId);
       }
     },
   };
 }
 
 /** Why a planned call sent nothing, or what its answer lacked: shown on the sync's page. */
-function recordSkip(tx: Tx, p: CrmJobPayload, jobId: number, reason: string): void {
-  tx.insert(crmSyncSkips)
-    .values({ syncId: p.syncId, userId: p.userId, operation: p.op, jobId, reason, createdAt: new Date() })
-    .run();
+async function recordSkip(tx: Tx, p: CrmJobPayload, jobId: number, reason: string): Promise<void> {
+  await tx
+    .insert(crmSyncSkips)
+    .values({ syncId: p.syncId, userId: p.userId, operation: p.op, jobId, reason, createdAt: new Date() });
 }

@@ -15,7 +15,7 @@ export function crmSyncFeature(ctx: AppContext): Feature & { service: CrmSyncSer
     name: "crm-sync",
     service,
     deliveryHandlers: { [CRM_JOB_KIND]: crmSyncHandler(ctx.db, ctx.secrets, planner, ctx.personFields) },
-    consumers: [(_tx, event) => planner.onEvent(event)],
+    consumers: [(tx, event) => planner.onEvent(tx, event)],
     destinations: async () =>
       (await listSyncs(ctx.db)).map((s) => ({
         key: destinationOf(s.id),

@@ -37,7 +37,12 @@ export type LogEntry =
  * A sync's log: every HTTP attempt (from the delivery engine's redacted HTTP log, with the person
  * and operation from its job) merged with the calls that were not sent and why. Newest first.
  */
-export function listSyncLog(db: Db, delivery: DeliveryEngine, syncId: number, input: unknown = {}): Page<LogEntry> {
+export async function listSyncLog(
+  db: Db,
+  delivery: DeliveryEngine,
+  syncId: number,
+  input: unknown = {},
+): Promise<Page<LogEntry>> {
   const f = validate(logFilterSchema, input);
   // Keyset on (time, kind, id), newest first: the two sources number their rows separately, and at
   // the same millisecond "skipped" sorts before "call". Each source gives one page (and one more).
@@ -48,8 +53,8 @@ export function listSyncLog(db: Db, delivery: DeliveryEngine, syncId: number, in
   const calls: LogEntry[] =
     f.outcome === "skipped"
       ? []
-      : delivery
-          .listAttemptsWithJobs({
+      : (
+          await delivery.listAttemptsWithJobs({
             destination: destinationOf(syncId),
             orderingKey: f.user_id === undefined ? undefined : orderingKeyOf(syncId, f.user_id),
             payloadField: f.operation ? { name: "op", value: f.operation } : undefined,
@@ -59,13 +64,13 @@ export function listSyncLog(db: Db, delivery: DeliveryEngine, syncId: number, in
               : undefined,
             limit: wanted,
           })
-          .map(({ entry, job }) => ({
-            kind: "call" as const,
-            ...httpLogEntryJson(entry),
-            operation: (job?.payload as { op?: string } | undefined)?.op ?? null,
-            user_id: userOfKey(job?.orderingKey ?? null),
-            job_status: job?.status ?? null,
-          }));
+        ).map(({ entry, job }) => ({
+          kind: "call" as const,
+          ...httpLogEntryJson(entry),
+          operation: (job?.payload as { op?: string } | undefined)?.op ?? null,
+          user_id: userOfKey(job?.orderingKey ?? null),
+          job_status: job?.status ?? null,
+        }));
   const where: SQL[] = [eq(crmSyncSkips.syncId, syncId)];
   if (f.user_id !== undefined) where.push(eq(crmSyncSkips.userId, f.user_id));
   if (f.operation) where.push(eq(crmSyncSkips.operation, f.operation));
@@ -80,23 +85,23 @@ export function listSyncLog(db: Db, delivery: DeliveryEngine, syncId: number, in
   const skips: LogEntry[] =
     f.outcome && f.outcome !== "skipped"
       ? []
-      : db
-          .select()
-          .from(crmSyncSkips)
-          .where(and(...where))
-          .orderBy(desc(crmSyncSkips.createdAt), desc(crmSyncSkips.id))
-          .limit(wanted)
-          .all()
-          .map((s) => ({
-            kind: "skipped" as const,
-            id: s.id,
-            at: s.createdAt.toISOString(),
-            operation: s.operation,
-            user_id: s.userId,
-            job_id: s.jobId,
-            job_status: null,
-            reason: s.reason,
-          }));
+      : (
+          await db
+            .select()
+            .from(crmSyncSkips)
+            .where(and(...where))
+            .orderBy(desc(crmSyncSkips.createdAt), desc(crmSyncSkips.id))
+            .limit(wanted)
+        ).map((s) => ({
+          kind: "skipped" as const,
+          id: s.id,
+          at: s.createdAt.toISOString(),
+          operation: s.operation,
+          user_id: s.userId,
+          job_id: s.jobId,
+          job_status: null,
+          reason: s.reason,
+        }));
   const merged = [...calls, ...skips].sort((a, b) =>
     a.at !== b.at ? (a.at < b.at ? 1 : -1) : a.kind !== b.kind ? (a.kind < b.kind ? 1 : -1) : b.id - a.id,
   );

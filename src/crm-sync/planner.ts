@@ -1,5 +1,5 @@
 import { eq } from "drizzle-orm";
-import type { Db } from "../db/client";
+import type { Db, DbOrTx, Tx } from "../db/client";
 import { organizationIdOf, roleIdsOf, userExists, userIdsAfter } from "../domain/users";
 import { notFound } from "../errors";
 import type { DeliveryEngine } from "../delivery";
@@ -44,27 +44,27 @@ export class CrmSyncPlanner {
     private readonly db: Db,
     private readonly delivery: DeliveryEngine,
   ) {
-    this.links = new LinkStore(db.$client, delivery);
+    this.links = new LinkStore(delivery);
     this.enabledSyncs = db.select().from(crmSyncs).where(eq(crmSyncs.enabled, true)).prepare();
   }
 
   /** The in-transaction hook on the event feed: the calls join the transaction recording the event. */
-  onEvent(event: ChangeEvent): void {
+  async onEvent(tx: Tx, event: ChangeEvent): Promise<void> {
     if (event.objectType !== "user") return;
     const upsert = UPSERT_EVENTS.has(event.type);
     if (!upsert && event.type !== "user.deleted") return;
-    const syncs = this.enabledSyncs.all() as CrmSync[];
+    const syncs = (await this.enabledSyncs.execute()) as CrmSync[];
     for (const sync of syncs) {
-      if (upsert) this.planUpsert(sync, event.objectId, "event");
-      else this.planDelete(sync, event.objectId, event.changes);
+      if (upsert) await this.planUpsert(tx, sync, event.objectId, "event");
+      else await this.planDelete(tx, sync, event.objectId, event.changes);
     }
   }
 
-  matches(sync: CrmSync, userId: number): boolean {
+  async matches(db: DbOrTx, sync: CrmSync, userId: number): Promise<boolean> {
     const conditions = filterConditions(sync.filter);
     if (!conditions.length) return true;
-    const roles = roleIdsOf(this.db, userId).map(roleName);
-    return conditionsHold("all", conditions, { organization_id: organizationIdOf(this.db, userId), roles });
+    const roles = (await roleIdsOf(db, userId)).map(roleName);
+    return conditionsHold("all", conditions, { organization_id: await organizationIdOf(db, userId), roles });
   }
 
   /**
@@ -72,35 +72,35 @@ export class CrmSyncPlanner {
    * are created (also when they newly match the filter); with one they are updated. A resync also
    * re-creates a person whose earlier create failed or yielded no id. Runs in the caller's transaction.
    */
-  planUpsert(sync: CrmSync, userId: number, mode: "event" | "resync"): PlanResult {
-    if (!this.matches(sync, userId)) return "none";
-    const link = this.links.get(sync.id, userId);
-    const recreate = mode === "resync" && link !== null && !link.externalId && !this.links.createActive(link);
+  async planUpsert(tx: Tx, sync: CrmSync, userId: number, mode: "event" | "resync"): Promise<PlanResult> {
+    if (!(await this.matches(tx, sync, userId))) return "none";
+    const link = await this.links.get(tx, sync.id, userId);
+    const recreate = mode === "resync" && link !== null && !link.externalId && !(await this.links.createActive(link));
     if (!link || recreate) {
-      const { id } = this.enqueue(sync, userId, { op: "create", syncId: sync.id, userId });
-      this.links.startCreate(sync.id, userId, id);
+      const { id } = await this.enqueue(tx, sync, userId, { op: "create", syncId: sync.id, userId });
+      await this.links.startCreate(tx, sync.id, userId, id);
       return "create";
     }
     if (!sync.updateOp.enabled) return "none";
-    if (this.delivery.hasPending(orderingKeyOf(sync.id, userId), CRM_JOB_KIND, isUpsert)) return "collapsed";
-    this.enqueue(sync, userId, { op: "update", syncId: sync.id, userId });
+    if (await this.delivery.hasPending(tx, orderingKeyOf(sync.id, userId), CRM_JOB_KIND, isUpsert)) return "collapsed";
+    await this.enqueue(tx, sync, userId, { op: "update", syncId: sync.id, userId });
     return "update";
   }
 
-  planDelete(sync: CrmSync, userId: number, changes: Record<string, [unknown, unknown]>): void {
-    const link = this.links.get(sync.id, userId);
+  async planDelete(tx: Tx, sync: CrmSync, userId: number, changes: Record<string, [unknown, unknown]>): Promise<void> {
+    const link = await this.links.get(tx, sync.id, userId);
     if (!link || link.userDeleted) return;
     if (!sync.deleteOp.enabled) {
-      this.links.remove(sync.id, userId);
+      await this.links.remove(tx, sync.id, userId);
       return;
     }
-    this.links.markUserDeleted(sync.id, userId);
-    const person = personSourceFromDeleted(this.db, userId, changes);
-    this.enqueue(sync, userId, { op: "delete", syncId: sync.id, userId, person });
+    await this.links.markUserDeleted(tx, sync.id, userId);
+    const person = await personSourceFromDeleted(tx, userId, changes);
+    await this.enqueue(tx, sync, userId, { op: "delete", syncId: sync.id, userId, person });
   }
 
-  private enqueue(sync: CrmSync, userId: number, payload: CrmJobPayload) {
-    return this.delivery.enqueue({
+  private async enqueue(tx: Tx, sync: CrmSync, userId: number, payload: CrmJobPayload) {
+    return await this.delivery.enqueue(tx, {
       kind: CRM_JOB_KIND,
       destination: destinationOf(sync.id),
       orderingKey: orderingKeyOf(sync.id, userId),
@@ -109,11 +109,11 @@ export class CrmSyncPlanner {
   }
 
   /** "Resync this person": an update if they have a CRM id, else a create. */
-  resync(syncId: number, userId: number): PlanResult {
-    const sync = getSync(this.db, syncId);
-    return this.db.transaction(() => {
-      if (!userExists(this.db, userId)) throw notFound("user");
-      return this.planUpsert(sync, userId, "resync");
+  async resync(syncId: number, userId: number): Promise<PlanResult> {
+    const sync = await getSync(this.db, syncId);
+    return await this.db.transaction(async (tx) => {
+      if (!(await userExists(tx, userId))) throw notFound("user");
+      return this.planUpsert(tx, sync, userId, "resync");
     });
   }
 
@@ -124,26 +124,26 @@ export class CrmSyncPlanner {
   async syncAll(
     syncId: number,
   ): Promise<{ users: number; creates: number; updates: number; collapsed: number; skipped: number }> {
-    const sync = getSync(this.db, syncId);
+    const sync = await getSync(this.db, syncId);
     const counts = { users: 0, creates: 0, updates: 0, collapsed: 0, skipped: 0 };
     let first: number | null = null;
     let last: number | null = null;
     let after = 0;
     for (;;) {
-      const ids = userIdsAfter(this.db, after, BULK_BATCH);
+      const ids = await userIdsAfter(this.db, after, BULK_BATCH);
       if (!ids.length) break;
       after = ids.at(-1)!;
-      this.db.transaction(() => {
+      await this.db.transaction(async (tx) => {
         for (const userId of ids) {
           counts.users++;
-          const before = this.delivery.lastJobId();
-          const r = this.planUpsert(sync, userId, "resync");
+          const before = await this.delivery.lastJobId(tx);
+          const r = await this.planUpsert(tx, sync, userId, "resync");
           if (r === "create") counts.creates++;
           else if (r === "update") counts.updates++;
           else if (r === "collapsed") counts.collapsed++;
           else counts.skipped++;
           if (r === "create" || r === "update") {
-            const id = this.delivery.lastJobId();
+            const id = await this.delivery.lastJobId(tx);
             if (id > before) {
               first ??= id;
               last = id;
@@ -153,21 +153,24 @@ export class CrmSyncPlanner {
       });
       await Bun.sleep(0);
     }
-    this.db
-      .update(crmSyncs)
-      .set({ bulkFirstJobId: first, bulkLastJobId: last, bulkStartedAt: new Date() })
-      .where(eq(crmSyncs.id, syncId))
-      .run();
+    await this.db.transaction(async (tx) =>
+      tx
+        .update(crmSyncs)
+        .set({ bulkFirstJobId: first, bulkLastJobId: last, bulkStartedAt: new Date() })
+        .where(eq(crmSyncs.id, syncId)),
+    );
     return counts;
   }
 
   /** Progress of the last "sync all": calls queued, finished and failed. */
-  bulkProgress(sync: CrmSync): { total: number; done: number; failed: number; startedAt: string } | null {
+  async bulkProgress(
+    sync: CrmSync,
+  ): Promise<{ total: number; done: number; failed: number; startedAt: string } | null> {
     if (!sync.bulkStartedAt) return null;
     if (sync.bulkFirstJobId === null || sync.bulkLastJobId === null)
       return { total: 0, done: 0, failed: 0, startedAt: sync.bulkStartedAt.toISOString() };
     return {
-      ...this.delivery.progressOf(destinationOf(sync.id), sync.bulkFirstJobId, sync.bulkLastJobId),
+      ...(await this.delivery.progressOf(destinationOf(sync.id), sync.bulkFirstJobId, sync.bulkLastJobId)),
       startedAt: sync.bulkStartedAt.toISOString(),
     };
   }

@@ -1,6 +1,5 @@
 import { organizationNames } from "../domain/organizations";
-import type { Statement } from "bun:sqlite";
-import type { Db } from "../db/client";
+import { statement, type DbOrTx } from "../db/client";
 import type { PersonFields } from "../domain/person-fields";
 import { SNAPSHOT_FIELDS } from "../domain/users";
 
@@ -109,7 +108,14 @@ type PersonRow = {
   traits: string;
   org_name: string | null;
 };
-const personStatements = new WeakMap<Db, { person: Statement; fields: Statement }>();
+const personStatements = {
+  person: statement<PersonRow>(
+    `SELECT u.id, u.login, u.email, u.firstname, u.lastname, u.phone, u.mobile, u.address, u.web, u.note,
+       u.timezone, u.last_login, u.created_at, u.updated_at, u.custom, u.traits, o.name AS org_name
+     FROM users u LEFT JOIN organizations o ON o.id = u.organization_id WHERE u.id = ?`,
+  ),
+  fields: statement<{ name: string }>("SELECT name FROM custom_fields WHERE object_type = 'user'"),
+};
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /**
@@ -117,24 +123,16 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
  * it runs for every call sent (the general userJson costs ten times more). Its SELECT names only the
  * columns tokens use (PersonSource), so it is not the general column list of domain/users.ts.
  */
-export function personSourceOf(db: Db, personFields: PersonFields, userId: number): PersonSource | null {
-  let st = personStatements.get(db);
-  if (!st) {
-    st = {
-      person: db.$client.prepare(
-        `SELECT u.id, u.login, u.email, u.firstname, u.lastname, u.phone, u.mobile, u.address, u.web, u.note,
-           u.timezone, u.last_login, u.created_at, u.updated_at, u.custom, u.traits, o.name AS org_name
-         FROM users u LEFT JOIN organizations o ON o.id = u.organization_id WHERE u.id = ?`,
-      ),
-      fields: db.$client.prepare("SELECT name FROM custom_fields WHERE object_type = 'user'"),
-    };
-    personStatements.set(db, st);
-  }
-  const r = st.person.get(userId) as PersonRow | null;
+export async function personSourceOf(
+  db: DbOrTx,
+  personFields: PersonFields,
+  userId: number,
+): Promise<PersonSource | null> {
+  const r = await personStatements.person.get(db, userId);
   if (!r) return null;
   const stored = JSON.parse(r.custom) as Record<string, unknown>;
   const custom: Record<string, unknown> = {};
-  for (const { name } of st.fields.all() as { name: string }[]) custom[name] = stored[name] ?? null;
+  for (const { name } of await personStatements.fields.all(db)) custom[name] = stored[name] ?? null;
   return {
     id: r.id,
     login: r.login,
@@ -153,7 +151,7 @@ export function personSourceOf(db: Db, personFields: PersonFields, userId: numbe
     updated_at: iso(r.updated_at),
     traits: JSON.parse(r.traits) as Record<string, unknown>,
     custom,
-    extra: personFields.of(db, [r.id]).get(r.id),
+    extra: (await personFields.of(db, [r.id])).get(r.id),
   };
 }
 
@@ -161,15 +159,15 @@ export function personSourceOf(db: Db, personFields: PersonFields, userId: numbe
  * The snapshot a delete carries (the row is gone when it is sent): the values the user.deleted
  * event recorded as "before", plus the organization's name.
  */
-export function personSourceFromDeleted(
-  db: Db,
+export async function personSourceFromDeleted(
+  db: DbOrTx,
   userId: number,
   changes: Record<string, [unknown, unknown]>,
-): PersonSource {
+): Promise<PersonSource> {
   const before: Record<string, unknown> = {};
   for (const [k, [old]] of Object.entries(changes)) before[k] = old;
   const orgId = typeof before.organization_id === "number" ? before.organization_id : null;
-  const orgName = orgId ? organizationNames(db, [orgId]).get(orgId) : undefined;
+  const orgName = orgId ? (await organizationNames(db, [orgId])).get(orgId) : undefined;
   const builtIn = new Set<string>(SNAPSHOT_FIELDS);
   const custom: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(before)) if (!builtIn.has(k)) custom[k] = v;

@@ -64,17 +64,17 @@ const columnsOf = (kind: Kind, fields: CustomField[]) => [
 const BOOLEAN_COLUMNS = new Set(["vip", "verified", "out_of_office", "active", "domain_assignment", "shared"]);
 const READ_ONLY = new Set(["last_seen_at", "created_at", "updated_at", "member_count"]);
 
-export function exportCsv(
+export async function exportCsv(
   { db, personFields }: Pick<Core, "db" | "personFields">,
   kind: Kind,
-): ReadableStream<Uint8Array> {
-  const fields = listCustomFields(db, kind);
+): Promise<ReadableStream<Uint8Array>> {
+  const fields = await listCustomFields(db, kind);
   const columns = columnsOf(kind, fields);
   const encoder = new TextEncoder();
   let after = 0;
   let headerSent = false;
   return new ReadableStream({
-    pull(controller) {
+    async pull(controller) {
       if (!headerSent) {
         headerSent = true;
         controller.enqueue(encoder.encode(csvLine(columns)));
@@ -82,22 +82,21 @@ export function exportCsv(
       }
       const rows =
         kind === "user"
-          ? db
-              .select()
-              .from(users)
-              .where(gt(users.id, after))
-              .orderBy(asc(users.id))
-              .limit(PAGE)
-              .all()
-              .map((r) => userJson(db, personFields, r, fields) as Record<string, unknown>)
-          : db
-              .select()
-              .from(organizations)
-              .where(gt(organizations.id, after))
-              .orderBy(asc(organizations.id))
-              .limit(PAGE)
-              .all()
-              .map((r) => organizationJson(db, r, fields) as Record<string, unknown>);
+          ? await Promise.all(
+              (await db.select().from(users).where(gt(users.id, after)).orderBy(asc(users.id)).limit(PAGE)).map(
+                async (r) => (await userJson(db, personFields, r, fields)) as Record<string, unknown>,
+              ),
+            )
+          : await Promise.all(
+              (
+                await db
+                  .select()
+                  .from(organizations)
+                  .where(gt(organizations.id, after))
+                  .orderBy(asc(organizations.id))
+                  .limit(PAGE)
+              ).map(async (r) => (await organizationJson(db, r, fields)) as Record<string, unknown>),
+            );
       if (!rows.length) return controller.close();
       after = rows.at(-1)!.id as number;
       const text = rows
@@ -109,8 +108,8 @@ export function exportCsv(
 }
 
 /** The columns an import of this kind reads (the export's, less the read-only ones). */
-export function importColumns(db: Db, kind: Kind): string[] {
-  return columnsOf(kind, listCustomFields(db, kind)).filter((c) => !READ_ONLY.has(c));
+export async function importColumns(db: Db, kind: Kind): Promise<string[]> {
+  return columnsOf(kind, await listCustomFields(db, kind)).filter((c) => !READ_ONLY.has(c));
 }
 
 export type ImportReport = {
@@ -130,34 +129,34 @@ const MAX_ERRORS = 1000;
 class Rollback extends Error {}
 
 /** Imports rows (the first names the columns) as they come: the whole file is never held in memory. */
-export function importCsv(
+export async function importCsv(
   db: Db,
   feed: EventFeed,
   kind: Kind,
   table: Iterable<string[]>,
   actor: Actor,
   opts: { dryRun: boolean },
-): ImportReport {
+): Promise<ImportReport> {
   try {
-    return importRows(db, feed, kind, table[Symbol.iterator](), actor, opts);
+    return await importRows(db, feed, kind, table[Symbol.iterator](), actor, opts);
   } catch (err) {
     if (err instanceof CsvError) throw new ValidationError([{ field: `line ${err.line}`, message: err.message }]);
     throw err;
   }
 }
 
-function importRows(
+async function importRows(
   db: Db,
   feed: EventFeed,
   kind: Kind,
   rows: Iterator<string[]>,
   actor: Actor,
   opts: { dryRun: boolean },
-): ImportReport {
+): Promise<ImportReport> {
   const header = rows.next();
   if (header.done)
     throw new ValidationError([{ field: "file", message: "is empty: the first line must name the columns" }]);
-  const fields = listCustomFields(db, kind);
+  const fields = await listCustomFields(db, kind);
   const known = new Set(columnsOf(kind, fields));
   const names = header.value.map((h) => h.trim().toLowerCase());
   const unknown = names.filter((n) => !known.has(n));
@@ -173,12 +172,12 @@ function importRows(
     preview: [],
   };
   try {
-    db.transaction((tx) => {
+    await db.transaction(async (tx) => {
       for (let next = rows.next(); !next.done; next = rows.next()) {
         const cells = next.value;
         const line = ++report.rows + 1;
         try {
-          tx.transaction((row) =>
+          await tx.savepoint(async (row) =>
             applyRow(row, feed, kind, rowInput(names, cells, fields), fields, actor, report, line),
           );
         } catch (err) {
@@ -238,12 +237,23 @@ function parseBoolean(v: string): boolean | string {
 
 /** How rows of one kind are parsed, matched to a record, written and named in the preview. */
 type Importer<R extends { id: number }> = {
-  parse: (tx: Tx, input: unknown, fields: CustomField[]) => { data: Record<string, unknown> };
+  parse: (tx: Tx, input: unknown, fields: CustomField[]) => Promise<{ data: Record<string, unknown> }>;
   /** A row with an id updates that record; one without updates the record with the same key (email, name). */
-  find: { byId: (tx: Tx, id: number) => R; key: string; byKey: (tx: Tx, value: string) => R | undefined };
+  find: {
+    byId: (tx: Tx, id: number) => Promise<R>;
+    key: string;
+    byKey: (tx: Tx, value: string) => Promise<R | undefined>;
+  };
   write: {
-    create: (tx: Tx, feed: EventFeed, data: Record<string, unknown>, fields: CustomField[], actor: Actor) => R;
-    update: (tx: Tx, feed: EventFeed, row: R, data: Record<string, unknown>, fields: CustomField[], actor: Actor) => R;
+    create: (tx: Tx, feed: EventFeed, data: Record<string, unknown>, fields: CustomField[], actor: Actor) => Promise<R>;
+    update: (
+      tx: Tx,
+      feed: EventFeed,
+      row: R,
+      data: Record<string, unknown>,
+      fields: CustomField[],
+      actor: Actor,
+    ) => Promise<R>;
   };
   label: (row: R) => string;
 };
@@ -262,7 +272,7 @@ const ORGANIZATION_IMPORTER: Importer<OrganizationRow> = {
   label: (row) => row.name,
 };
 
-function applyRow(
+async function applyRow(
   tx: Tx,
   feed: EventFeed,
   kind: Kind,
@@ -277,14 +287,14 @@ function applyRow(
     throw new ValidationError([{ field: "id", message: "must be a positive whole number" }]);
   const { action, rowId, label } =
     kind === "user"
-      ? saveRow(USER_IMPORTER, tx, feed, id as number | undefined, rest, fields, actor)
-      : saveRow(ORGANIZATION_IMPORTER, tx, feed, id as number | undefined, rest, fields, actor);
+      ? await saveRow(USER_IMPORTER, tx, feed, id as number | undefined, rest, fields, actor)
+      : await saveRow(ORGANIZATION_IMPORTER, tx, feed, id as number | undefined, rest, fields, actor);
   report[action === "create" ? "created" : action === "update" ? "updated" : "unchanged"]++;
   if (report.preview.length < PREVIEW_ROWS) report.preview.push({ line, action, id: rowId, label });
 }
 
 /** Creates the record or updates the one the row names; an update that changes nothing answers the same row. */
-function saveRow<R extends { id: number }>(
+async function saveRow<R extends { id: number }>(
   importer: Importer<R>,
   tx: Tx,
   feed: EventFeed,
@@ -293,13 +303,14 @@ function saveRow<R extends { id: number }>(
   fields: CustomField[],
   actor: Actor,
 ) {
-  const { data } = importer.parse(tx, input, fields);
+  const { data } = await importer.parse(tx, input, fields);
   const { byId, key, byKey } = importer.find;
   const keyValue = data[key];
-  const existing = id !== undefined ? byId(tx, id) : typeof keyValue === "string" ? byKey(tx, keyValue) : undefined;
+  const existing =
+    id !== undefined ? await byId(tx, id) : typeof keyValue === "string" ? await byKey(tx, keyValue) : undefined;
   const row = existing
-    ? importer.write.update(tx, feed, existing, data, fields, actor)
-    : importer.write.create(tx, feed, data, fields, actor);
+    ? await importer.write.update(tx, feed, existing, data, fields, actor)
+    : await importer.write.create(tx, feed, data, fields, actor);
   const action: "create" | "update" | "unchanged" = !existing ? "create" : row === existing ? "unchanged" : "update";
   return { action, rowId: row.id, label: importer.label(row) };
 }

@@ -1,5 +1,5 @@
 import { Elysia } from "elysia";
-import { countAppliedMigrations } from "../db/migrate";
+import { databaseFacts } from "../db/maintenance";
 import { setupIsOpen } from "../domain/admin-access";
 import { countAdmins } from "../domain/admins";
 import { apiTokenStore } from "../domain/credentials";
@@ -102,8 +102,8 @@ export function dashboardPages(ctx: AppContext, sources: DashboardSources) {
   return new Elysia()
     .get("/", async ({ request }) => {
       if (await setupIsOpen(ctx.db)) return redirect(request, "/setup");
-      const session = requireSession(ctx, request);
-      const migrations = countAppliedMigrations(ctx.db.$client);
+      const session = await requireSession(ctx, request);
+      const facts = await databaseFacts(ctx.db);
       return adminPage(
         ctx,
         request,
@@ -119,14 +119,14 @@ export function dashboardPages(ctx: AppContext, sources: DashboardSources) {
             admins: await countAdmins(ctx.db),
             tokens: (await apiTokenStore.list(ctx.db)).length,
           },
-          database: { path: ctx.db.$client.filename, migrations },
+          database: { path: facts.path, migrations: facts.migrations },
           started: formatTime(ctx.startedAt),
         },
         { title: "Dashboard", section: "dashboard" },
       );
     })
     .get("/dashboard/live", async ({ request }) => {
-      requireSession(ctx, request);
+      await requireSession(ctx, request);
       return html(renderFragment("dashboard-live", await live()));
     })
     .get(

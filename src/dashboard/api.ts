@@ -10,7 +10,7 @@ export function dashboardApi(ctx: AppContext, sources: DashboardSources) {
   return new Elysia().get(
     "/api/v1/operations",
     async ({ request }) => {
-      requireApiToken(ctx, request);
+      await requireApiToken(ctx, request);
       return json(await operationsSnapshot(ctx, sources, Date.now()));
     },
     op({

@@ -1,5 +1,6 @@
-import { Database } from "bun:sqlite";
+import { Database, type Statement } from "bun:sqlite";
 import { chmodSync, closeSync, existsSync, openSync } from "node:fs";
+import type { SQL } from "drizzle-orm";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import * as coreSchema from "./schema";
 import * as deliverySchema from "../delivery/schema";
@@ -9,23 +10,56 @@ import * as webhookSchema from "../webhooks/schema";
 
 const schema = { ...coreSchema, ...deliverySchema, ...enrichmentSchema, ...crmSyncSchema, ...webhookSchema };
 
-export type Db = BunSQLiteDatabase<typeof schema> & { $client: Database };
-/** A transaction of the application database (what db.transaction and tx.transaction hand their callback). */
-export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
-/** Either: statements on the database itself autocommit, those on a transaction join it. */
-export type DbOrTx = Db | Tx;
+type Drizzle = BunSQLiteDatabase<typeof schema>;
 
 /**
- * The connection behind each database. Drizzle hands a database's relational schema (its public `_`)
- * to every transaction of it, so that object identifies the connection a transaction runs on.
+ * What reads need: the store outside a transaction (its read connection) or a transaction. Only
+ * query builders, and every query is awaited (no sync executors), so the same code runs on a
+ * driver whose queries really are asynchronous.
  */
-const connections = new WeakMap<object, Database>();
+export type DbOrTx = Pick<Drizzle, "select" | "selectDistinct" | "query" | "$count" | "_">;
 
-/** The SQLite connection a database or transaction runs on (prepared statements are per connection). */
-export function connectionOf(handle: DbOrTx): Database {
+/** A transaction: reads see its own writes; writes exist only here. */
+export type Tx = DbOrTx &
+  Pick<Drizzle, "insert" | "update" | "delete"> & {
+    /** Runs work in a savepoint: if it throws, its writes (and after-commit hooks) alone roll back. */
+    savepoint<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
+    /** Runs fn once the whole transaction has committed (never on rollback); a hook runs once however often added. */
+    afterCommit(fn: () => void): void;
+  };
+
+/**
+ * The store: reads outside a transaction go to a read connection (they never see what an open
+ * transaction has written), writes happen only in `transaction`, serialized on the one write
+ * connection.
+ */
+export type Db = DbOrTx & {
+  /**
+   * BEGIN IMMEDIATE on the write connection once every earlier transaction has ended (FIFO), the
+   * work, then COMMIT and the after-commit hooks; ROLLBACK if the work throws. The work must not
+   * wait on anything but the store (no network I/O): the write connection is held until it ends.
+   */
+  transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
+  close(): void;
+  /** The database file ("" in memory). */
+  readonly path: string;
+  /** The write connection: for src/db (migrations, backups) and tests, never for feature code. */
+  readonly $client: Database;
+};
+
+/** The SQLite connection under each drizzle instance (prepared statements are per connection). */
+const connections = new WeakMap<object, Connection>();
+type Connection = { sqlite: Database; compile: (text: string) => Statement; statements: Map<string, Statement> };
+
+function connectionOf(handle: DbOrTx): Connection {
   const connection = connections.get(handle._.tableNamesMap);
-  if (!connection) throw new Error("not a handle of a database opened by openDatabase");
+  if (!connection) throw new Error("not a handle of a store opened by openDatabase");
   return connection;
+}
+
+/** The connection's identity (prepared queries are kept per connection). */
+export function connectionKey(handle: DbOrTx): object {
+  return connectionOf(handle);
 }
 
 /** Owner-only: the database holds every person's data, whatever the data directory's own mode. */
@@ -40,20 +74,131 @@ function makeDatabaseFilePrivate(path: string): void {
   for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, PRIVATE_FILE_MODE);
 }
 
-/** Opens the database with the pragmas every connection needs (busy timeout first: the rest may wait on a lock). */
-export function openDatabase(path: string): Db {
-  if (path !== ":memory:") makeDatabaseFilePrivate(path);
-  const sqlite = new Database(path, { create: true, strict: true });
+/** A connection with the pragmas every connection needs (busy timeout first: the rest may wait on a lock). */
+function connect(path: string, readOnly: boolean): { sqlite: Database; db: Drizzle } {
+  const sqlite = new Database(path, { create: !readOnly, strict: true });
   sqlite.exec("PRAGMA busy_timeout = 5000");
-  sqlite.exec("PRAGMA journal_mode = WAL");
-  sqlite.exec("PRAGMA synchronous = NORMAL");
-  sqlite.exec("PRAGMA foreign_keys = ON");
+  if (readOnly) sqlite.exec("PRAGMA query_only = ON");
+  else {
+    sqlite.exec("PRAGMA journal_mode = WAL");
+    sqlite.exec("PRAGMA synchronous = NORMAL");
+    sqlite.exec("PRAGMA foreign_keys = ON");
+  }
   // 64 MB of page cache (the default is 2 MB): indexes of a large customer base stay in memory.
   sqlite.exec("PRAGMA cache_size = -65536");
-  const db = drizzle({ client: cachingStatements(sqlite), schema }) as Db;
-  connections.set(db._.tableNamesMap, sqlite);
-  return db;
+  const compile = sqlite.prepare.bind(sqlite);
+  const db = drizzle({ client: cachingStatements(sqlite), schema });
+  connections.set(db._.tableNamesMap, { sqlite, compile, statements: new Map() });
+  return { sqlite, db };
 }
+
+const txState = Symbol("transaction state");
+type TxState = { hooks: (() => void)[]; depth: number };
+
+/**
+ * Opens the store: the write connection (WAL) and, for a file, a second, query-only connection for
+ * reads outside transactions. In memory there is one connection (a second would be another database).
+ */
+export function openDatabase(path: string): Db {
+  if (path !== ":memory:") makeDatabaseFilePrivate(path);
+  const writer = connect(path, false);
+  const reader = path === ":memory:" ? writer : connect(path, true);
+  const begin = writer.sqlite.prepare("BEGIN IMMEDIATE");
+  const commit = writer.sqlite.prepare("COMMIT");
+  const rollback = writer.sqlite.prepare("ROLLBACK");
+  let tail: Promise<unknown> = Promise.resolve();
+
+  const exec = (text: string) => writer.sqlite.query(text).run();
+
+  function openTx(): Tx {
+    const state: TxState = { hooks: [], depth: 0 };
+    const tx = Object.create(writer.db) as Tx & { [txState]: TxState };
+    tx[txState] = state;
+    tx.afterCommit = (fn) => void state.hooks.push(fn);
+    tx.savepoint = async (work) => {
+      const name = `sp${++state.depth}`;
+      const hooks = state.hooks.length;
+      exec(`SAVEPOINT ${name}`);
+      try {
+        const result = await work(tx);
+        exec(`RELEASE ${name}`);
+        return result;
+      } catch (err) {
+        exec(`ROLLBACK TO ${name}`);
+        exec(`RELEASE ${name}`);
+        state.hooks.length = hooks;
+        throw err;
+      } finally {
+        state.depth--;
+      }
+    };
+    return tx;
+  }
+
+  async function run<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    const tx = openTx();
+    begin.run();
+    let result: T;
+    try {
+      result = await work(tx);
+      commit.run();
+    } catch (err) {
+      if (writer.sqlite.inTransaction) rollback.run();
+      throw err;
+    }
+    for (const hook of new Set((tx as Tx & { [txState]: TxState })[txState].hooks)) hook();
+    return result;
+  }
+
+  const store = Object.create(reader.db) as Db & { path: string; $client: Database };
+  Object.assign(store, {
+    path: path === ":memory:" ? "" : path,
+    $client: writer.sqlite,
+    transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+      const result = tail.then(() => run(work));
+      tail = result.catch(() => undefined);
+      return result;
+    },
+    close() {
+      if (reader !== writer) reader.sqlite.close();
+      writer.sqlite.close();
+    },
+  });
+  return store;
+}
+
+/**
+ * A raw SQL query through the store: for SQL only one dialect speaks (full-text search, pragmas,
+ * json functions). Keep each in a small named function of its owning module.
+ */
+export async function sqlAll<T>(db: DbOrTx, query: SQL): Promise<T[]> {
+  return (db as unknown as Drizzle).all<T>(query);
+}
+
+/** A raw SQL write in a transaction; the number of rows it changed. */
+export async function sqlRun(tx: Tx, query: SQL): Promise<number> {
+  return ((tx as unknown as Drizzle).run(query) as unknown as { changes: number }).changes;
+}
+
+/**
+ * A raw statement compiled once per connection, for hot paths whose SQL is the dialect's own (the
+ * delivery queue's claim): positional parameters, rows as SQLite returns them.
+ */
+export function statement<R = unknown>(text: string) {
+  const on = (db: DbOrTx) => {
+    const connection = connectionOf(db);
+    let compiled = connection.statements.get(text);
+    if (!compiled) connection.statements.set(text, (compiled = connection.compile(text)));
+    return compiled;
+  };
+  return {
+    all: async (db: DbOrTx, ...params: StatementParam[]): Promise<R[]> => on(db).all(...params) as R[],
+    get: async (db: DbOrTx, ...params: StatementParam[]): Promise<R | undefined> =>
+      (on(db).get(...params) as R | null) ?? undefined,
+    run: async (tx: Tx, ...params: StatementParam[]): Promise<number> => on(tx).run(...params).changes,
+  };
+}
+type StatementParam = string | number | bigint | boolean | null | Uint8Array;
 
 const STATEMENT_CACHE_SIZE = 500;
 

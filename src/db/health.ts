@@ -1,6 +1,7 @@
 import { statfsSync } from "node:fs";
 import { settings } from "./schema";
-import type { Db } from "./client";
+import { sql } from "drizzle-orm";
+import { sqlAll, type Db } from "./client";
 
 /**
  * SQLite result codes that mean the storage, not the request, is at fault (disk full, I/O error, read-only, damage).
@@ -65,11 +66,11 @@ export class DatabaseHealth {
     }
   }
 
-  check(): HealthReport {
+  async check(): Promise<HealthReport> {
     let database: "ok" | "unavailable" = "ok";
     try {
-      this.db.$client.query("SELECT 1").get();
-      this.probeWrite();
+      await sqlAll(this.db, sql`SELECT 1`);
+      await this.probeWrite();
     } catch (err) {
       if (!this.recordFailure(err)) database = "unavailable";
     }
@@ -89,12 +90,13 @@ export class DatabaseHealth {
     };
   }
 
-  private probeWrite(): void {
+  private async probeWrite(): Promise<void> {
     const at = new Date(this.now());
-    this.db
-      .insert(settings)
-      .values({ key: PROBE_KEY, value: at.toISOString(), updatedAt: at })
-      .onConflictDoUpdate({ target: settings.key, set: { value: at.toISOString(), updatedAt: at } })
-      .run();
+    await this.db.transaction((tx) =>
+      tx
+        .insert(settings)
+        .values({ key: PROBE_KEY, value: at.toISOString(), updatedAt: at })
+        .onConflictDoUpdate({ target: settings.key, set: { value: at.toISOString(), updatedAt: at } }),
+    );
   }
 }

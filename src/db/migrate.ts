@@ -25,8 +25,3 @@ export function migrate(sqlite: Database, migrations: Migration[] = embedded): {
   })();
   return { applied: pending.map((m) => m.tag) };
 }
-
-/** How many migrations the database has applied. */
-export function countAppliedMigrations(sqlite: Database): number {
-  return sqlite.query<{ n: number }, []>("SELECT count(*) AS n FROM __drizzle_migrations").get()!.n;
-}

@@ -1,15 +1,15 @@
-import { connectionOf, type DbOrTx } from "./client";
+import { connectionKey, type DbOrTx } from "./client";
 
 /**
- * Prepared queries for hot paths, built once per connection. Drizzle spends more time building a
- * query's SQL than SQLite spends running it; a prepared drizzle query (with sql.placeholder) skips
- * the building. Built from whichever handle comes first: they run on the connection, so they join
- * whatever transaction is open on it.
+ * Prepared queries for hot paths, built once per connection (the read connection and the write
+ * connection each get their own). Drizzle spends more time building a query's SQL than SQLite
+ * spends running it; a prepared drizzle query (with sql.placeholder) skips the building. Run one
+ * with `await prepared(handle).execute(params)`: on the write connection it joins the open transaction.
  */
-export function preparedFor<T>(build: (db: DbOrTx) => T): (db: DbOrTx) => T {
+export function preparedFor<T, H extends DbOrTx = DbOrTx>(build: (db: H) => T): (db: H) => T {
   const byConnection = new WeakMap<object, T>();
   return (db) => {
-    const connection = connectionOf(db);
+    const connection = connectionKey(db);
     let prepared = byConnection.get(connection);
     if (!prepared) byConnection.set(connection, (prepared = build(db)));
     return prepared;

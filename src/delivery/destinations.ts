@@ -1,104 +1,120 @@
-import type { Database, Statement } from "bun:sqlite";
 import { asc, eq } from "drizzle-orm";
-import type { Db } from "../db/client";
+import { statement, type DbOrTx, type Tx } from "../db/client";
 import { ACTIVE_JOB, deliveryDestinations } from "./schema";
 import type { DestinationOptions } from "./types";
 
 export type Destination = typeof deliveryDestinations.$inferSelect;
 export type EligibleDestination = { key: string; concurrency: number | null };
 
+/** Destination statements, compiled once per connection (SQLite's SQL: PostgreSQL gets a twin). */
+const q = {
+  eligible: statement<EligibleDestination>(
+    `SELECT key, concurrency FROM delivery_destinations
+     WHERE disabled_at IS NULL AND (paused_at IS NULL OR (paused_until IS NOT NULL AND paused_until <= ?))`,
+  ),
+  nextPauseEnd: statement<{ at: number | null }>(
+    "SELECT MIN(paused_until) AS at FROM delivery_destinations WHERE disabled_at IS NULL AND paused_until > ?",
+  ),
+  success: statement(
+    `UPDATE delivery_destinations SET last_success_at = ?, failing_since = NULL, consecutive_failures = 0
+     WHERE key = ?`,
+  ),
+  failure: statement<{ failingSince: number; disabledAt: number | null }>(
+    `UPDATE delivery_destinations SET last_failure_at = ?1, last_error = ?2,
+       failing_since = COALESCE(failing_since, ?1), consecutive_failures = consecutive_failures + 1
+     WHERE key = ?3 RETURNING failing_since AS failingSince, disabled_at AS disabledAt`,
+  ),
+  disable: statement(
+    "UPDATE delivery_destinations SET disabled_at = ?, disabled_reason = ? WHERE key = ? AND disabled_at IS NULL",
+  ),
+  pause: statement("UPDATE delivery_destinations SET paused_at = ?, paused_until = ?, pause_reason = ? WHERE key = ?"),
+  enable: statement(
+    `UPDATE delivery_destinations SET disabled_at = NULL, disabled_reason = NULL,
+       paused_at = NULL, paused_until = NULL, pause_reason = NULL, failing_since = NULL, consecutive_failures = 0
+     WHERE key = ?`,
+  ),
+  // Jobs held back (and backed off) while the destination was off go at once when it is back.
+  releaseJobs: statement(
+    "UPDATE delivery_jobs SET run_at = ? WHERE destination = ? AND status = 'pending' AND run_at > ?",
+  ),
+  configure: statement(
+    `INSERT INTO delivery_destinations (key, concurrency, strict_order) VALUES (?1, ?2, ?3)
+     ON CONFLICT(key) DO UPDATE SET concurrency = ?2, strict_order = ?3`,
+  ),
+  recentJobs: statement<{ succeeded: number; finished: number }>(
+    `SELECT COALESCE(SUM(status = 'succeeded'), 0) AS succeeded, COUNT(*) AS finished
+     FROM (SELECT status FROM delivery_jobs WHERE destination = ? AND status IN ('succeeded', 'failed')
+           ORDER BY id DESC LIMIT 100)`,
+  ),
+  lastAttempt: statement<{ status: number | null; error: string | null; at: number }>(
+    `SELECT response_status AS status, error, created_at AS at FROM http_log
+     WHERE destination = ? ORDER BY id DESC LIMIT 1`,
+  ),
+  activeJobs: statement<{ n: number }>(
+    `SELECT COUNT(*) AS n FROM delivery_jobs WHERE destination = ? AND ${ACTIVE_JOB}`,
+  ),
+};
+
 /**
  * Destination options and health: last success, failing since, consecutive failures, disabled
  * and paused states. Writes run inside the transaction that completes the job that caused them.
  */
 export class DestinationStore {
-  private s: Record<string, Statement>;
-
-  constructor(sqlite: Database) {
-    const q = (sql: string) => sqlite.prepare(sql);
-    this.s = {
-      eligible: q(
-        `SELECT key, concurrency FROM delivery_destinations
-         WHERE disabled_at IS NULL AND (paused_at IS NULL OR (paused_until IS NOT NULL AND paused_until <= ?))`,
-      ),
-      nextPauseEnd: q(
-        "SELECT MIN(paused_until) AS at FROM delivery_destinations WHERE disabled_at IS NULL AND paused_until > ?",
-      ),
-      success: q(
-        `UPDATE delivery_destinations SET last_success_at = ?, failing_since = NULL, consecutive_failures = 0
-         WHERE key = ?`,
-      ),
-      failure: q(
-        `UPDATE delivery_destinations SET last_failure_at = ?1, last_error = ?2,
-           failing_since = COALESCE(failing_since, ?1), consecutive_failures = consecutive_failures + 1
-         WHERE key = ?3 RETURNING failing_since AS failingSince, disabled_at AS disabledAt`,
-      ),
-      disable: q(
-        "UPDATE delivery_destinations SET disabled_at = ?, disabled_reason = ? WHERE key = ? AND disabled_at IS NULL",
-      ),
-      pause: q("UPDATE delivery_destinations SET paused_at = ?, paused_until = ?, pause_reason = ? WHERE key = ?"),
-      enable: q(
-        `UPDATE delivery_destinations SET disabled_at = NULL, disabled_reason = NULL,
-           paused_at = NULL, paused_until = NULL, pause_reason = NULL, failing_since = NULL, consecutive_failures = 0
-         WHERE key = ?`,
-      ),
-      // Jobs held back (and backed off) while the destination was off go at once when it is back.
-      releaseJobs: q("UPDATE delivery_jobs SET run_at = ? WHERE destination = ? AND status = 'pending' AND run_at > ?"),
-      configure: q(
-        `INSERT INTO delivery_destinations (key, concurrency, strict_order) VALUES (?1, ?2, ?3)
-         ON CONFLICT(key) DO UPDATE SET concurrency = ?2, strict_order = ?3`,
-      ),
-    };
+  async eligible(db: DbOrTx, now: number): Promise<EligibleDestination[]> {
+    return await q.eligible.all(db, now);
   }
 
-  eligible(now: number): EligibleDestination[] {
-    return this.s.eligible!.all(now) as EligibleDestination[];
+  async nextPauseEnd(db: DbOrTx, now: number): Promise<number | null> {
+    return (await q.nextPauseEnd.get(db, now))!.at;
   }
 
-  nextPauseEnd(now: number): number | null {
-    return (this.s.nextPauseEnd!.get(now) as { at: number | null }).at;
-  }
-
-  recordSuccess(key: string, now: number): void {
-    this.s.success!.run(now, key);
+  async recordSuccess(tx: Tx, key: string, now: number): Promise<void> {
+    await q.success.run(tx, now, key);
   }
 
   /** Counts a failure; disables the destination once it has failed without a success for `autoDisableAfterMs`. */
-  recordFailure(key: string, error: string, now: number, autoDisableAfterMs: number): { disabled: boolean } {
-    const row = this.s.failure!.get(now, error, key) as { failingSince: number; disabledAt: number | null } | null;
+  async recordFailure(
+    tx: Tx,
+    key: string,
+    error: string,
+    now: number,
+    autoDisableAfterMs: number,
+  ): Promise<{ disabled: boolean }> {
+    const row = await q.failure.get(tx, now, error, key);
     if (row && row.disabledAt === null && now - row.failingSince >= autoDisableAfterMs) {
       const days = Math.round(((now - row.failingSince) / 86_400_000) * 10) / 10;
-      this.disable(key, `failing without a success for ${days} days (${error})`, now);
+      await this.disable(tx, key, `failing without a success for ${days} days (${error})`, now);
       return { disabled: true };
     }
     return { disabled: false };
   }
 
-  disable(key: string, reason: string, now: number): void {
-    this.s.disable!.run(now, reason, key);
+  async disable(tx: Tx, key: string, reason: string, now: number): Promise<void> {
+    await q.disable.run(tx, now, reason, key);
   }
 
   /** untilMs null: until enable() (e.g. until its credentials change). */
-  pause(key: string, untilMs: number | null, reason: string, now: number): void {
-    this.s.pause!.run(now, untilMs, reason, key);
+  async pause(tx: Tx, key: string, untilMs: number | null, reason: string, now: number): Promise<void> {
+    await q.pause.run(tx, now, untilMs, reason, key);
   }
 
-  enable(key: string, now: number): void {
-    this.s.enable!.run(key);
-    this.s.releaseJobs!.run(now, key, now);
+  async enable(tx: Tx, key: string, now: number): Promise<void> {
+    await q.enable.run(tx, key);
+    await q.releaseJobs.run(tx, now, key, now);
   }
 
-  configure(key: string, options: DestinationOptions): void {
-    this.s.configure!.run(key, options.concurrency ?? null, options.strictOrder ? 1 : 0);
+  async configure(tx: Tx, key: string, options: DestinationOptions): Promise<void> {
+    await q.configure.run(tx, key, options.concurrency ?? null, options.strictOrder ? 1 : 0);
   }
 }
 
-export function getDestination(db: Db, key: string): Destination | undefined {
-  return db.select().from(deliveryDestinations).where(eq(deliveryDestinations.key, key)).get();
+export async function getDestination(db: DbOrTx, key: string): Promise<Destination | undefined> {
+  const [row] = await db.select().from(deliveryDestinations).where(eq(deliveryDestinations.key, key)).limit(1);
+  return row;
 }
 
-export function listDestinations(db: Db): Destination[] {
-  return db.select().from(deliveryDestinations).orderBy(asc(deliveryDestinations.key)).all();
+export function listDestinations(db: DbOrTx): Promise<Destination[]> {
+  return db.select().from(deliveryDestinations).orderBy(asc(deliveryDestinations.key));
 }
 
 /** How a destination is doing: its state and counters, its queue, its recent results and last answer. */
@@ -113,26 +129,12 @@ export type DestinationHealth = {
 };
 
 /** The one health query every feature's status (webhook list, CRM sync state, Clearbit status) reads. */
-export function destinationHealth(db: Db, key: string): DestinationHealth {
-  const sqlite = db.$client;
-  const recent = sqlite
-    .query<{ succeeded: number; finished: number }, [string]>(
-      `SELECT COALESCE(SUM(status = 'succeeded'), 0) AS succeeded, COUNT(*) AS finished
-       FROM (SELECT status FROM delivery_jobs WHERE destination = ? AND status IN ('succeeded', 'failed')
-             ORDER BY id DESC LIMIT 100)`,
-    )
-    .get(key)!;
-  const last = sqlite
-    .query<{ status: number | null; error: string | null; at: number }, [string]>(
-      `SELECT response_status AS status, error, created_at AS at FROM http_log
-       WHERE destination = ? ORDER BY id DESC LIMIT 1`,
-    )
-    .get(key);
-  const active = sqlite
-    .query<{ n: number }, [string]>(`SELECT COUNT(*) AS n FROM delivery_jobs WHERE destination = ? AND ${ACTIVE_JOB}`)
-    .get(key)!;
+export async function destinationHealth(db: DbOrTx, key: string): Promise<DestinationHealth> {
+  const recent = (await q.recentJobs.get(db, key))!;
+  const last = await q.lastAttempt.get(db, key);
+  const active = (await q.activeJobs.get(db, key))!;
   return {
-    destination: getDestination(db, key) ?? null,
+    destination: (await getDestination(db, key)) ?? null,
     activeJobs: active.n,
     recent,
     lastAttempt: last ? { status: last.status, error: last.error, at: new Date(last.at) } : null,

@@ -1,4 +1,4 @@
-import type { Db, Tx } from "../db/client";
+import type { Db, DbOrTx, Tx } from "../db/client";
 import type { Logger } from "../log";
 import {
   destinationHealth,
@@ -122,7 +122,10 @@ export class DeliveryEngine {
   private readonly dueLater = new Map<string, number>();
   private allReady = true;
   private pauseEndAt: number | null = null;
-  private state: "new" | "running" | "stopping" | "stopped" = "new";
+  private state: "new" | "starting" | "running" | "stopping" | "stopped" = "new";
+  /** The tick in progress: ticks never overlap (a wake during one asks for another after it). */
+  private ticking: Promise<void> | null = null;
+  private tickAgain = false;
   private tickQueued = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private lastLeaseSweep = 0;
@@ -134,8 +137,8 @@ export class DeliveryEngine {
     options: Partial<EngineOptions> = {},
   ) {
     this.options = { ...DEFAULT_ENGINE_OPTIONS, ...options };
-    this.jobs = new JobStore(db.$client);
-    this.destinations = new DestinationStore(db.$client);
+    this.jobs = new JobStore();
+    this.destinations = new DestinationStore();
   }
 
   register(kind: string, handler: DeliveryHandler): void {
@@ -146,17 +149,16 @@ export class DeliveryEngine {
   }
 
   /**
-   * Queues a job in the caller's open transaction: call it inside db.transaction (the engine's
-   * statements run on the one write connection, so they join whatever transaction is open on it).
-   * The engine looks at the job in its next tick, which runs after the synchronous transaction has
+   * Queues a job in the caller's transaction. The engine looks at the job once the transaction has
    * committed; a rolled back transaction leaves nothing to find.
    */
-  enqueue(input: EnqueueInput): { id: number; deliveryId: string } {
+  async enqueue(tx: Tx, input: EnqueueInput): Promise<{ id: number; deliveryId: string }> {
     const job = enqueueInputSchema.parse(input);
     const now = Date.now();
     // Time-ordered (v7): the delivery id indexes grow at their end instead of at random pages.
     const deliveryId = job.deliveryId ?? Bun.randomUUIDv7();
-    const id = this.jobs.insert(
+    const id = await this.jobs.insert(
+      tx,
       {
         kind: job.kind,
         destination: job.destination,
@@ -169,7 +171,7 @@ export class DeliveryEngine {
       },
       now,
     );
-    this.wake(job.destination);
+    tx.afterCommit(() => this.wake(job.destination));
     return { id, deliveryId };
   }
 
@@ -178,10 +180,10 @@ export class DeliveryEngine {
    * delivery id: it is the same logical delivery, so a receiver that already processed it can
    * recognise the duplicate, and one that lost it processes it (GitHub's redelivery does the same).
    */
-  redeliver(jobId: number): { id: number; deliveryId: string } | null {
-    const original = this.jobs.get(jobId);
+  async redeliver(jobId: number): Promise<{ id: number; deliveryId: string } | null> {
+    const original = await this.jobs.get(this.db, jobId);
     if (!original) return null;
-    const id = this.db.transaction(() => this.copyJob(original, Date.now()));
+    const id = await this.db.transaction((tx) => this.copyJob(tx, original, Date.now()));
     this.wake(original.destination);
     return { id, deliveryId: original.deliveryId };
   }
@@ -192,20 +194,21 @@ export class DeliveryEngine {
    */
   async redeliverMany(destination: string, jobIds: readonly number[]): Promise<number[]> {
     const now = Date.now();
-    const ids = this.db.transaction(() =>
-      [...new Set(jobIds)]
-        .sort((a, b) => a - b)
-        .map((id) => this.jobs.get(id))
-        .filter((job): job is Job => job?.destination === destination)
-        .map((job) => this.copyJob(job, now)),
-    );
+    const ids = await this.db.transaction(async (tx) => {
+      const copies: number[] = [];
+      for (const id of [...new Set(jobIds)].sort((a, b) => a - b)) {
+        const job = await this.jobs.get(tx, id);
+        if (job?.destination === destination) copies.push(await this.copyJob(tx, job, now));
+      }
+      return copies;
+    });
     if (ids.length) this.wake(destination);
     return ids;
   }
 
   /** How many failed deliveries recoverFailed() would send again now. */
   async countFailedSince(destination: string, kind: string, since: Date): Promise<number> {
-    return failedDeliveryJobIds(this.db, destination, kind, since).length;
+    return (await failedDeliveryJobIds(this.db, destination, kind, since)).length;
   }
 
   /**
@@ -219,9 +222,12 @@ export class DeliveryEngine {
     since: Date,
   ): Promise<{ count: number; firstId: number | null; lastId: number | null }> {
     const now = Date.now();
-    const ids = this.db.transaction(() =>
-      failedDeliveryJobIds(this.db, destination, kind, since).map((id) => this.copyJob(this.jobs.get(id)!, now)),
-    );
+    const ids = await this.db.transaction(async (tx) => {
+      const copies: number[] = [];
+      for (const id of await failedDeliveryJobIds(tx, destination, kind, since))
+        copies.push(await this.copyJob(tx, (await this.jobs.get(tx, id))!, now));
+      return copies;
+    });
     if (ids.length) this.wake(destination);
     return { count: ids.length, firstId: ids[0] ?? null, lastId: ids.at(-1) ?? null };
   }
@@ -232,8 +238,9 @@ export class DeliveryEngine {
   }
 
   /** Inside the caller's transaction. */
-  private copyJob(original: Job, now: number): number {
+  private copyJob(tx: Tx, original: Job, now: number): Promise<number> {
     return this.jobs.insert(
+      tx,
       {
         kind: original.kind,
         destination: original.destination,
@@ -249,111 +256,118 @@ export class DeliveryEngine {
   }
 
   /** Cancels a pending job (a running one is already being sent). */
-  cancel(jobId: number): boolean {
-    const done = this.db.transaction(() => this.jobs.cancel(jobId, Date.now()));
+  async cancel(jobId: number): Promise<boolean> {
+    const done = await this.db.transaction(async (tx) => this.jobs.cancel(tx, jobId, Date.now()));
     // Cancelling the head of an ordering key unblocks the next job.
     if (done) this.wake(done.destination);
     return done !== null;
   }
 
-  /**
-   * Sets concurrency and strict FIFO per ordering key; joins the transaction saving
-   * the destination's settings, if one is open.
-   */
-  configureDestination(key: string, options: DestinationOptions): void {
-    this.destinations.configure(key, options);
-    this.wake(key);
+  /** Sets concurrency and strict FIFO per ordering key, in the transaction saving the destination's settings. */
+  async configureDestination(tx: Tx, key: string, options: DestinationOptions): Promise<void> {
+    await this.destinations.configure(tx, key, options);
+    tx.afterCommit(() => this.wake(key));
   }
 
   /** Clears disabled and paused states and health counters; held jobs are sent at once. */
-  enableDestination(key: string): void {
-    this.db.transaction(() => this.destinations.enable(key, Date.now()));
+  async enableDestination(key: string): Promise<void> {
+    await this.db.transaction(async (tx) => this.destinations.enable(tx, key, Date.now()));
     this.log.info("delivery destination enabled", { destination: key });
     this.wake(key);
   }
 
-  disableDestination(key: string, reason: string): void {
-    this.db.transaction(() => this.destinations.disable(key, reason, Date.now()));
+  async disableDestination(key: string, reason: string): Promise<void> {
+    await this.db.transaction(async (tx) => this.destinations.disable(tx, key, reason, Date.now()));
   }
 
-  pauseDestination(key: string, until: Date | null, reason: string): void {
-    this.db.transaction(() => this.destinations.pause(key, until?.getTime() ?? null, reason, Date.now()));
+  async pauseDestination(key: string, until: Date | null, reason: string): Promise<void> {
+    await this.db.transaction(async (tx) =>
+      this.destinations.pause(tx, key, until?.getTime() ?? null, reason, Date.now()),
+    );
     this.wake(); // The timer must learn the pause's end.
   }
 
-  getDestination(key: string): Destination | undefined {
-    return getDestination(this.db, key);
+  async getDestination(key: string): Promise<Destination | undefined> {
+    return await getDestination(this.db, key);
   }
 
-  listDestinations(): Destination[] {
-    return listDestinations(this.db);
+  async listDestinations(): Promise<Destination[]> {
+    return await listDestinations(this.db);
   }
 
   /** Prepared: feature modules ask it on their paths (a CRM link's create call). */
-  getJob(id: number): Job | undefined {
-    return this.jobs.get(id) ?? undefined;
+  async getJob(id: number): Promise<Job | undefined> {
+    return (await this.jobs.get(this.db, id)) ?? undefined;
   }
 
   /** Jobs of a destination still to send or on the wire. */
-  countActive(destination: string): number {
-    return this.jobs.countActive(destination);
+  async countActive(destination: string): Promise<number> {
+    return await this.jobs.countActive(this.db, destination);
   }
 
-  /** Whether a pending job of this kind waits under the ordering key (one whose payload passes `match`, if given). */
-  hasPending(orderingKey: string, kind: string, match: (payload: unknown) => boolean = () => true): boolean {
-    return this.jobs.pendingPayloads(orderingKey, kind).some(match);
+  /**
+   * Whether a pending job of this kind waits under the ordering key (one whose payload passes
+   * `match`, if given). In a transaction, pass it: its own new jobs count.
+   */
+  async hasPending(
+    db: DbOrTx,
+    orderingKey: string,
+    kind: string,
+    match: (payload: unknown) => boolean = () => true,
+  ): Promise<boolean> {
+    return (await this.jobs.pendingPayloads(db, orderingKey, kind)).some(match);
   }
 
   /** The newest job's id (0 without any). */
-  lastJobId(): number {
-    return this.jobs.lastId();
+  async lastJobId(db: DbOrTx = this.db): Promise<number> {
+    return await this.jobs.lastId(db);
   }
 
   /** The newest redelivered copy of a job, or null. */
-  latestRedelivery(jobId: number): number | null {
-    return latestRedelivery(this.db, jobId);
+  async latestRedelivery(jobId: number): Promise<number | null> {
+    return await latestRedelivery(this.db, jobId);
   }
 
   /** A run of one destination's jobs (ids first to last): how many, finished, failed. */
-  progressOf(destination: string, firstId: number, lastId: number): JobCounts {
-    return progressOf(this.db, destination, firstId, lastId);
+  async progressOf(destination: string, firstId: number, lastId: number): Promise<JobCounts> {
+    return await progressOf(this.db, destination, firstId, lastId);
   }
 
   /** Jobs of a kind created since a time, by status. */
-  countByStatus(kind: string, since: Date): Partial<Record<JobStatus, number>> {
-    return countByStatus(this.db, kind, since);
+  async countByStatus(kind: string, since: Date): Promise<Partial<Record<JobStatus, number>>> {
+    return await countByStatus(this.db, kind, since);
   }
 
   /** The smallest value of a numeric payload field among a kind's active jobs (null without any). */
-  minActivePayloadField(kind: string, field: string): number | null {
-    return minActivePayloadField(this.db, kind, field);
+  async minActivePayloadField(kind: string, field: string, db: DbOrTx = this.db): Promise<number | null> {
+    return await minActivePayloadField(db, kind, field);
   }
 
-  destinationHealth(key: string): DestinationHealth {
-    return destinationHealth(this.db, key);
+  async destinationHealth(key: string): Promise<DestinationHealth> {
+    return await destinationHealth(this.db, key);
   }
 
-  listAttemptsWithJobs(filter: AttemptFilter): AttemptWithJob[] {
-    return listAttemptsWithJobs(this.db, filter);
+  async listAttemptsWithJobs(filter: AttemptFilter): Promise<AttemptWithJob[]> {
+    return await listAttemptsWithJobs(this.db, filter);
   }
 
-  listJobs(filter?: JobFilter): Job[] {
-    return listJobs(this.db, filter);
+  async listJobs(filter?: JobFilter): Promise<Job[]> {
+    return await listJobs(this.db, filter);
   }
 
-  listHttpLog(filter?: HttpLogFilter): HttpLogEntry[] {
-    return listHttpLog(this.db, filter);
+  async listHttpLog(filter?: HttpLogFilter): Promise<HttpLogEntry[]> {
+    return await listHttpLog(this.db, filter);
   }
 
-  getHttpLogEntry(id: number): HttpLogEntry | undefined {
-    return getHttpLogEntry(this.db, id);
+  async getHttpLogEntry(id: number): Promise<HttpLogEntry | undefined> {
+    return await getHttpLogEntry(this.db, id);
   }
 
   /** HTTP log by age and size, old finished jobs and old attempt counts (cron calls this). */
-  prune(now: number = Date.now()): { logEntries: number; jobs: number } {
-    const logEntries = pruneHttpLog(this.db, this.options.logRetention, now).deleted;
-    const jobs = pruneFinishedJobs(this.db, this.options.finishedJobRetentionMs, now);
-    pruneAttemptCounts(this.db, now);
+  async prune(now: number = Date.now()): Promise<{ logEntries: number; jobs: number }> {
+    const logEntries = (await pruneHttpLog(this.db, this.options.logRetention, now)).deleted;
+    const jobs = await pruneFinishedJobs(this.db, this.options.finishedJobRetentionMs, now);
+    await this.db.transaction((tx) => pruneAttemptCounts(tx, now));
     return { logEntries, jobs };
   }
 
@@ -372,19 +386,20 @@ export class DeliveryEngine {
     return troubledDestinations(this.db, now, limit);
   }
 
-  countJobs(status: JobStatus): number {
-    return this.jobs.count(status);
+  async countJobs(status: JobStatus): Promise<number> {
+    return await this.jobs.count(this.db, status);
   }
 
   /** Recovers jobs a crashed process left running, then starts claiming. */
-  start(): void {
+  async start(): Promise<void> {
     if (this.state !== "new") throw new Error("the delivery engine starts once");
-    const recovered = this.jobs.recoverAllRunning(Date.now());
+    this.state = "starting";
+    const recovered = await this.db.transaction(async (tx) => this.jobs.recoverAllRunning(tx, Date.now()));
     if (recovered) this.log.warn("delivery jobs recovered after an unclean stop", { recovered });
     this.state = "running";
     this.lastLeaseSweep = Date.now();
     this.allReady = true;
-    this.tick();
+    void this.tick();
   }
 
   /**
@@ -401,16 +416,17 @@ export class DeliveryEngine {
       new Promise((r) => (timeout = setTimeout(r, deadlineMs))),
     ]);
     clearTimeout(timeout);
-    this.recordThenClaim(this.takeFinished());
+    await this.ticking;
+    await this.recordThenClaim(this.takeFinished());
     this.state = "stopped";
     // Abort what is still on the wire; their results are no longer recorded (the database closes).
     this.shutdown.abort();
   }
 
   /**
-   * Asks for a tick after the current synchronous work (and so its transaction) is done; with a
-   * destination, that destination may have due jobs now. setImmediate rather than a microtask:
-   * everything that ends in this turn of the event loop shares the tick's transaction.
+   * Asks for a tick; with a destination, that destination may have due jobs now. setImmediate
+   * rather than a microtask: everything that ends in this turn of the event loop shares the tick's
+   * transaction.
    */
   wake(destination?: string): void {
     if (destination === undefined) this.allReady = true;
@@ -419,33 +435,46 @@ export class DeliveryEngine {
     this.tickQueued = true;
     setImmediate(() => {
       this.tickQueued = false;
-      this.tick();
+      void this.tick();
     });
   }
 
-  private tick(): void {
+  private async tick(): Promise<void> {
     if (this.state !== "running") return;
+    if (this.ticking) {
+      // One tick at a time: another follows the current one.
+      this.tickAgain = true;
+      return;
+    }
     clearTimeout(this.timer);
     const now = Date.now();
-    for (const job of this.recordThenClaim(this.takeFinished(), () => this.claimDue(now))) this.launch(job);
+    const ticking = this.recordThenClaim(this.takeFinished(), (tx) => this.claimDue(tx, now));
+    this.ticking = ticking.then(() => undefined);
+    const claimed = await ticking;
+    this.ticking = null;
+    if (this.tickAgain) {
+      this.tickAgain = false;
+      setImmediate(() => void this.tick());
+    }
+    for (const job of claimed) this.launch(job);
     let nextAt = now + this.options.idleCheckMs;
     for (const at of this.dueLater.values()) nextAt = Math.min(nextAt, at);
     if (this.pauseEndAt !== null) nextAt = Math.min(nextAt, this.pauseEndAt);
-    this.timer = setTimeout(() => this.tick(), Math.max(0, nextAt - Date.now()));
+    this.timer = setTimeout(() => void this.tick(), Math.max(0, nextAt - Date.now()));
   }
 
   /**
    * One transaction: the ended sends recorded, then (in a savepoint, so a
    * failing pass rolls back alone) the claim pass.
    */
-  private recordThenClaim(batch: Finished[], claim?: () => Job[]): Job[] {
+  private async recordThenClaim(batch: Finished[], claim?: (tx: Tx) => Promise<Job[]>): Promise<Job[]> {
     if (!batch.length && !claim) return [];
     try {
-      return this.db.transaction((tx) => {
-        this.record(tx, batch);
+      return await this.db.transaction(async (tx) => {
+        await this.record(tx, batch);
         if (!claim) return [];
         try {
-          return tx.transaction(claim);
+          return await tx.savepoint(claim);
         } catch (err) {
           this.log.error("delivery claim pass failed", { error: String(err) });
           return [];
@@ -459,11 +488,11 @@ export class DeliveryEngine {
   }
 
   /** Claims due jobs for the free send slots, round-robin over the destinations that may have some. */
-  private claimDue(now: number): Job[] {
+  private async claimDue(tx: Tx, now: number): Promise<Job[]> {
     if (now - this.lastLeaseSweep >= this.options.idleCheckMs) {
       // The safety net: expired leases go back, and every destination is looked at again.
       this.lastLeaseSweep = now;
-      const released = this.jobs.releaseExpired(now, new Set(this.inFlight.keys()));
+      const released = await this.jobs.releaseExpired(tx, now, new Set(this.inFlight.keys()));
       if (released) this.log.warn("delivery jobs with expired leases released", { released });
       this.allReady = true;
     }
@@ -473,13 +502,13 @@ export class DeliveryEngine {
       this.dueLater.delete(key);
       this.ready.add(key);
     }
-    const eligible = new Map(this.destinations.eligible(now).map((d) => [d.key, d.concurrency]));
+    const eligible = new Map((await this.destinations.eligible(tx, now)).map((d) => [d.key, d.concurrency]));
     if (this.allReady) {
       this.allReady = false;
       this.dueLater.clear();
       for (const key of eligible.keys()) this.ready.add(key);
     }
-    this.pauseEndAt = this.destinations.nextPauseEnd(now);
+    this.pauseEndAt = await this.destinations.nextPauseEnd(tx, now);
     const out: Job[] = [];
     let free = this.options.globalConcurrency - this.inFlight.size;
     let unvisited = this.ready.size;
@@ -495,9 +524,9 @@ export class DeliveryEngine {
       if (limit <= 0) continue; // Stays ready: a send of its own ending frees a slot and ticks.
       // An even share of the free slots for the destinations still to visit in this round.
       const wanted = Math.min(limit, free, Math.ceil(free / (unvisited + 1)));
-      const due = this.jobs.dueJobs(key, now, this.kindsJson, wanted);
+      const due = await this.jobs.dueJobs(tx, key, now, this.kindsJson, wanted);
       for (const { id } of due) {
-        const job = this.jobs.claim(id, now + this.options.leaseMs, now);
+        const job = await this.jobs.claim(tx, id, now + this.options.leaseMs, now);
         if (job) {
           out.push(job);
           free--;
@@ -506,7 +535,7 @@ export class DeliveryEngine {
       this.ready.delete(key);
       if (due.length === wanted)
         this.ready.add(key); // More may wait: to the back of the round.
-      else this.noteDueLater(key, this.jobs.nextDueAt(key, now));
+      else this.noteDueLater(key, await this.jobs.nextDueAt(tx, key, now));
     }
     return out;
   }
@@ -550,7 +579,7 @@ export class DeliveryEngine {
           const result = await sendHttp(parsed.data, this.shutdown.signal);
           attempt = { spec: parsed.data, result };
           const fallback = defaultOutcome(result);
-          outcome = handler.classify?.(job, result, fallback) ?? fallback;
+          outcome = (await handler.classify?.(job, result, fallback)) ?? fallback;
         }
       }
     } catch (err) {
@@ -575,27 +604,27 @@ export class DeliveryEngine {
    * savepoint: if the hook fails, that job alone rolls back and is recorded as a retry instead.
    * The rest can only fail with the database itself, and then the whole tick rolls back.
    */
-  private record(tx: Tx, batch: Finished[]): void {
+  private async record(tx: Tx, batch: Finished[]): Promise<void> {
     for (const f of batch) {
       if (f.outcome.kind !== "success" || !f.handler.onSuccess) {
-        this.complete(tx, f);
+        await this.complete(tx, f);
         continue;
       }
       try {
-        tx.transaction((sp) => this.complete(sp, f));
+        await tx.savepoint((sp) => this.complete(sp, f));
       } catch (err) {
         // The send happened, but its effect was not stored.
         const error = `storing the result failed: ${err instanceof Error ? err.message : String(err)}`;
-        this.complete(tx, { ...f, outcome: { kind: "retry", error } });
+        await this.complete(tx, { ...f, outcome: { kind: "retry", error } });
       }
     }
   }
 
   /** Logs the attempt and applies its outcome to the job and the destination. */
-  private complete(tx: Tx, { job, handler, outcome, attempt, at: now }: Finished): void {
+  private async complete(tx: Tx, { job, handler, outcome, attempt, at: now }: Finished): Promise<void> {
     const httpStatus = attempt?.result.status ?? null;
     if (attempt) {
-      recordHttpAttempt(tx, {
+      await recordHttpAttempt(tx, {
         facility: handler.facility,
         method: attempt.spec.method,
         url: attempt.spec.url,
@@ -611,74 +640,82 @@ export class DeliveryEngine {
       });
     }
     const verdict = attemptVerdict(outcome, attempt !== null);
-    if (verdict) countAttempt(tx, handler.facility, verdict, now);
+    if (verdict) await countAttempt(tx, handler.facility, verdict, now);
     switch (outcome.kind) {
       case "success":
-        this.finish(job, "succeeded", null, httpStatus, false, now);
-        this.destinations.recordSuccess(job.destination, now);
-        handler.onSuccess?.(tx, job, attempt?.result ?? null);
+        await this.finish(tx, job, "succeeded", null, httpStatus, false, now);
+        await this.destinations.recordSuccess(tx, job.destination, now);
+        await handler.onSuccess?.(tx, job, attempt?.result ?? null);
         break;
       case "fail":
-        this.finish(job, "failed", outcome.error, httpStatus, true, now);
-        this.recordFailure(job, outcome.error, now);
+        await this.finish(tx, job, "failed", outcome.error, httpStatus, true, now);
+        await this.recordFailure(tx, job, outcome.error, now);
         break;
       case "retry": {
         const counts = outcome.countsAsFailure !== false;
         const failures = job.failedAttempts + (counts ? 1 : 0);
-        if (counts) this.recordFailure(job, outcome.error, now);
+        if (counts) await this.recordFailure(tx, job, outcome.error, now);
         if (counts && failures >= job.maxAttempts) {
-          this.finish(job, "failed", outcome.error, httpStatus, true, now);
+          await this.finish(tx, job, "failed", outcome.error, httpStatus, true, now);
         } else {
           const schedule =
             typeof handler.retrySchedule === "function"
-              ? handler.retrySchedule(job)
+              ? await handler.retrySchedule(job)
               : (handler.retrySchedule ?? DEFAULT_RETRY_SCHEDULE);
           const delay = retryDelay(outcome, counts ? failures : job.attempts, schedule);
-          this.reschedule(job, now + delay, outcome.error, httpStatus, counts, now);
+          await this.reschedule(tx, job, now + delay, outcome.error, httpStatus, counts, now);
         }
         break;
       }
       case "disable":
         // The job waits, unattempted, with the destination's other jobs until an admin re-enables it.
-        this.destinations.disable(job.destination, outcome.reason, now);
-        this.reschedule(job, now, outcome.reason, httpStatus, false, now);
+        await this.destinations.disable(tx, job.destination, outcome.reason, now);
+        await this.reschedule(tx, job, now, outcome.reason, httpStatus, false, now);
         this.log.warn("delivery destination disabled", { destination: job.destination, reason: outcome.reason });
         break;
       case "pause":
-        this.destinations.pause(job.destination, outcome.untilMs ?? null, outcome.reason, now);
-        this.reschedule(job, outcome.untilMs ?? now, outcome.reason, httpStatus, false, now);
+        await this.destinations.pause(tx, job.destination, outcome.untilMs ?? null, outcome.reason, now);
+        await this.reschedule(tx, job, outcome.untilMs ?? now, outcome.reason, httpStatus, false, now);
         this.log.warn("delivery destination paused", { destination: job.destination, reason: outcome.reason });
         break;
     }
   }
 
-  private finish(
+  private async finish(
+    tx: Tx,
     job: Job,
     status: "succeeded" | "failed",
     error: string | null,
     httpStatus: number | null,
     addFailure: boolean,
     now: number,
-  ): void {
-    this.jobs.finish(job, status, error, httpStatus, addFailure, now);
+  ): Promise<void> {
+    await this.jobs.finish(tx, job, status, error, httpStatus, addFailure, now);
     // The next job of its ordering key may be unblocked now.
     if (job.orderingKey) this.ready.add(job.destination);
   }
 
-  private reschedule(
+  private async reschedule(
+    tx: Tx,
     job: Job,
     runAt: number,
     error: string | null,
     httpStatus: number | null,
     addFailure: boolean,
     now: number,
-  ): void {
-    this.jobs.reschedule(job, runAt, error, httpStatus, addFailure, now);
+  ): Promise<void> {
+    await this.jobs.reschedule(tx, job, runAt, error, httpStatus, addFailure, now);
     this.noteDueLater(job.destination, runAt);
   }
 
-  private recordFailure(job: Job, error: string, now: number): void {
-    const { disabled } = this.destinations.recordFailure(job.destination, error, now, this.options.autoDisableAfterMs);
+  private async recordFailure(tx: Tx, job: Job, error: string, now: number): Promise<void> {
+    const { disabled } = await this.destinations.recordFailure(
+      tx,
+      job.destination,
+      error,
+      now,
+      this.options.autoDisableAfterMs,
+    );
     if (disabled)
       this.log.warn("delivery destination disabled after failing too long", { destination: job.destination });
   }

@@ -1,6 +1,6 @@
 import { and, desc, eq, gte, isNotNull, isNull, lt, not, or, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
-import { connectionOf, type Db, type DbOrTx } from "../db/client";
+import { statement, type Db, type DbOrTx, type Tx } from "../db/client";
 import { Redactor } from "./redaction";
 import { deliveryJobs, httpLog, type JobStatus } from "./schema";
 import type { HttpResult } from "./types";
@@ -33,7 +33,7 @@ function cap(text: string | null, truncated = false): string | null {
 }
 
 /** Records one attempt, redacted and truncated; usually inside the transaction completing the job. */
-export function recordHttpAttempt(db: DbOrTx, attempt: HttpAttempt): number {
+export async function recordHttpAttempt(tx: Tx, attempt: HttpAttempt): Promise<number> {
   const redact = new Redactor(attempt.secrets ?? []);
   const { result } = attempt;
   const row = {
@@ -65,34 +65,35 @@ export function recordHttpAttempt(db: DbOrTx, attempt: HttpAttempt): number {
     (row.error?.length ?? 0) +
     200;
   // Plain SQL on the connection (one cached statement): drizzle's insert builder cost more than the insert.
-  const inserted = connectionOf(db)
-    .prepare<{ id: number }, (string | number | null)[]>(INSERT_SQL)
-    .get(
-      row.createdAt.getTime(),
-      row.facility,
-      row.direction,
-      row.method,
-      row.url,
-      requestHeaders,
-      row.requestBody,
-      row.responseStatus,
-      responseHeaders,
-      row.responseBody,
-      row.durationMs,
-      row.error,
-      row.attempt,
-      row.deliveryId,
-      row.jobId,
-      row.destination,
-      sizeBytes,
-    );
+  const inserted = await insertEntry.get(
+    tx,
+    row.createdAt.getTime(),
+    row.facility,
+    row.direction,
+    row.method,
+    row.url,
+    requestHeaders,
+    row.requestBody,
+    row.responseStatus,
+    responseHeaders,
+    row.responseBody,
+    row.durationMs,
+    row.error,
+    row.attempt,
+    row.deliveryId,
+    row.jobId,
+    row.destination,
+    sizeBytes,
+  );
   return inserted!.id;
 }
 
-const INSERT_SQL = `INSERT INTO http_log (created_at, facility, direction, method, url, request_headers, request_body,
+const insertEntry = statement<{
+  id: number;
+}>(`INSERT INTO http_log (created_at, facility, direction, method, url, request_headers, request_body,
     response_status, response_headers, response_body, duration_ms, error, attempt, delivery_id, job_id, destination,
     size_bytes)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`;
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`);
 
 const httpLogFilterSchema = z.object({
   facility: z.string().optional(),
@@ -108,7 +109,7 @@ const httpLogFilterSchema = z.object({
 export type HttpLogFilter = z.input<typeof httpLogFilterSchema>;
 
 /** Newest first. */
-export function listHttpLog(db: Db, filter: HttpLogFilter = {}): HttpLogEntry[] {
+export async function listHttpLog(db: Db, filter: HttpLogFilter = {}): Promise<HttpLogEntry[]> {
   const f = httpLogFilterSchema.parse(filter);
   const where: SQL[] = [];
   if (f.facility) where.push(eq(httpLog.facility, f.facility));
@@ -125,13 +126,12 @@ export function listHttpLog(db: Db, filter: HttpLogFilter = {}): HttpLogEntry[] 
         gte(httpLog.responseStatus, 300),
       )!,
     );
-  return db
+  return await db
     .select()
     .from(httpLog)
     .where(and(...where))
     .orderBy(desc(httpLog.id))
-    .limit(f.limit)
-    .all();
+    .limit(f.limit);
 }
 
 /** What a feature filters its attempts by: its destination, and optionally the job they belong to. */
@@ -153,7 +153,7 @@ export type AttemptWithJob = {
 };
 
 /** A destination's attempts with their jobs, newest first (e.g. a CRM sync's log). */
-export function listAttemptsWithJobs(db: Db, f: AttemptFilter): AttemptWithJob[] {
+export async function listAttemptsWithJobs(db: Db, f: AttemptFilter): Promise<AttemptWithJob[]> {
   const failed = or(
     isNotNull(httpLog.error),
     isNull(httpLog.responseStatus),
@@ -167,7 +167,7 @@ export function listAttemptsWithJobs(db: Db, f: AttemptFilter): AttemptWithJob[]
   if (f.outcome === "failed") where.push(failed);
   if (f.outcome === "ok") where.push(not(failed));
   if (f.before) where.push(sql`(${httpLog.createdAt}, ${httpLog.id}) < (${f.before.at}, ${f.before.id})`);
-  const rows = db
+  const rows = await db
     .select({
       entry: httpLog,
       status: deliveryJobs.status,
@@ -178,8 +178,7 @@ export function listAttemptsWithJobs(db: Db, f: AttemptFilter): AttemptWithJob[]
     .leftJoin(deliveryJobs, eq(deliveryJobs.id, httpLog.jobId))
     .where(and(...where))
     .orderBy(desc(httpLog.createdAt), desc(httpLog.id))
-    .limit(f.limit)
-    .all();
+    .limit(f.limit);
   return rows.map(({ entry, status, orderingKey, payload }) => ({
     entry,
     job: status === null ? null : { status, orderingKey, payload },
@@ -192,15 +191,21 @@ export type AttemptBucket = { start: Date; succeeded: number; failed: number };
  * A destination's attempts per time bucket (`bucketMs` wide, aligned to the epoch) since a time,
  * oldest first, empty buckets included: a 2xx answer is a success, anything else (or none) a failure.
  */
-export function attemptsOverTime(db: Db, destination: string, since: Date, bucketMs: number, now = Date.now()) {
+export async function attemptsOverTime(
+  db: DbOrTx,
+  destination: string,
+  since: Date,
+  bucketMs: number,
+  now = Date.now(),
+): Promise<AttemptBucket[]> {
   const first = Math.floor(since.getTime() / bucketMs);
-  const rows = db.$client
-    .query<{ bucket: number; succeeded: number; n: number }, [number, string, number, number]>(
-      `SELECT created_at / ?1 AS bucket, SUM(error IS NULL AND response_status BETWEEN 200 AND 299) AS succeeded,
-         COUNT(*) AS n
-       FROM http_log WHERE destination = ?2 AND id >= ?3 AND created_at >= ?4 GROUP BY bucket`,
-    )
-    .all(bucketMs, destination, firstIdSince(db, first * bucketMs), first * bucketMs);
+  const rows = await chartQueries.buckets.all(
+    db,
+    bucketMs,
+    destination,
+    await firstIdSince(db, first * bucketMs),
+    first * bucketMs,
+  );
   const byBucket = new Map(rows.map((r) => [r.bucket, r]));
   const buckets: AttemptBucket[] = [];
   for (let b = first; b <= Math.floor(now / bucketMs); b++) {
@@ -211,27 +216,37 @@ export function attemptsOverTime(db: Db, destination: string, since: Date, bucke
   return buckets;
 }
 
+/** SQLite's SQL of the chart's queries (the PostgreSQL driver gives each a twin). */
+const chartQueries = {
+  buckets: statement<{ bucket: number; succeeded: number; n: number }>(
+    `SELECT created_at / ?1 AS bucket, SUM(error IS NULL AND response_status BETWEEN 200 AND 299) AS succeeded,
+       COUNT(*) AS n
+     FROM http_log WHERE destination = ?2 AND id >= ?3 AND created_at >= ?4 GROUP BY bucket`,
+  ),
+  entryFrom: statement<{ id: number; at: number }>(
+    "SELECT id, created_at AS at FROM http_log WHERE id >= ? ORDER BY id LIMIT 1",
+  ),
+  nextId: statement<{ id: number }>("SELECT COALESCE(MAX(id), 0) + 1 AS id FROM http_log"),
+};
+
 /**
  * The first entry recorded at or after a time, found by bisecting the ids (entries are written in
  * time order): a day's chart then reads one day of a destination's entries, not its whole history.
  */
-function firstIdSince(db: Db, at: number): number {
-  const next = db.$client.query<{ id: number; at: number }, [number]>(
-    "SELECT id, created_at AS at FROM http_log WHERE id >= ? ORDER BY id LIMIT 1",
-  );
+async function firstIdSince(db: DbOrTx, at: number): Promise<number> {
   let lo = 0;
-  let hi = (db.$client.query("SELECT COALESCE(MAX(id), 0) + 1 AS id FROM http_log").get() as { id: number }).id;
+  let hi = (await chartQueries.nextId.get(db))!.id;
   while (lo < hi) {
     const mid = Math.floor((lo + hi) / 2);
-    const row = next.get(mid);
+    const row = await chartQueries.entryFrom.get(db, mid);
     if (!row || row.at >= at) hi = mid;
     else lo = row.id + 1;
   }
   return lo;
 }
 
-export function getHttpLogEntry(db: Db, id: number): HttpLogEntry | undefined {
-  return db.select().from(httpLog).where(eq(httpLog.id, id)).get();
+export async function getHttpLogEntry(db: Db, id: number): Promise<HttpLogEntry | undefined> {
+  return (await db.select().from(httpLog).where(eq(httpLog.id, id)).limit(1))[0];
 }
 
 /**
@@ -261,27 +276,29 @@ export type LogRetention = { maxAgeMs: number; maxBytes: number };
 export const DEFAULT_LOG_RETENTION: LogRetention = { maxAgeMs: 30 * 86_400_000, maxBytes: 256 * 1024 * 1024 };
 
 /** Deletes entries older than maxAge, then the oldest until the rest fit in maxBytes. */
-export function pruneHttpLog(
+export async function pruneHttpLog(
   db: Db,
   retention: LogRetention = DEFAULT_LOG_RETENTION,
   now: number = Date.now(),
-): { deleted: number } {
-  const sqlite = db.$client;
-  return sqlite.transaction(() => {
+): Promise<{ deleted: number }> {
+  return await db.transaction(async (tx) => {
     // Entries are written in time order, so the old ones are those below the first recent id
     // (found by walking from the oldest; no index on created_at to keep up on every insert).
-    const firstRecent = sqlite
-      .query<{ id: number }, [number]>("SELECT id FROM http_log WHERE created_at >= ? ORDER BY id LIMIT 1")
-      .get(now - retention.maxAgeMs);
-    const byAge = sqlite.run("DELETE FROM http_log WHERE id < ?", [firstRecent?.id ?? Number.MAX_SAFE_INTEGER]).changes;
+    const firstRecent = await prune.firstRecent.get(tx, now - retention.maxAgeMs);
+    const byAge = await prune.below.run(tx, firstRecent?.id ?? Number.MAX_SAFE_INTEGER);
     // The newest entry whose running total (newest first) exceeds the budget: it and all older go.
-    const cutoff = sqlite
-      .query<{ id: number }, [number]>(
-        `SELECT id FROM (SELECT id, SUM(size_bytes) OVER (ORDER BY id DESC) AS total FROM http_log)
-         WHERE total > ? ORDER BY id DESC LIMIT 1`,
-      )
-      .get(retention.maxBytes);
-    const bySize = cutoff ? sqlite.run("DELETE FROM http_log WHERE id <= ?", [cutoff.id]).changes : 0;
+    const cutoff = await prune.overBudget.get(tx, retention.maxBytes);
+    const bySize = cutoff ? await prune.upTo.run(tx, cutoff.id) : 0;
     return { deleted: byAge + bySize };
-  })();
+  });
 }
+
+const prune = {
+  firstRecent: statement<{ id: number }>("SELECT id FROM http_log WHERE created_at >= ? ORDER BY id LIMIT 1"),
+  below: statement("DELETE FROM http_log WHERE id < ?"),
+  overBudget: statement<{ id: number }>(
+    `SELECT id FROM (SELECT id, SUM(size_bytes) OVER (ORDER BY id DESC) AS total FROM http_log)
+     WHERE total > ? ORDER BY id DESC LIMIT 1`,
+  ),
+  upTo: statement("DELETE FROM http_log WHERE id <= ?"),
+};

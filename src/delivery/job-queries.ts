@@ -1,6 +1,6 @@
 import { and, desc, eq, gte, lt, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
-import type { Db } from "../db/client";
+import { statement, type Db, type DbOrTx } from "../db/client";
 import { ACTIVE_JOB, deliveryJobs, JOB_STATUSES, type JobStatus } from "./schema";
 import type { Job } from "./types";
 
@@ -17,7 +17,7 @@ const jobFilterSchema = z.object({
 export type JobFilter = z.input<typeof jobFilterSchema>;
 
 /** Newest first, for the UI and the API. */
-export function listJobs(db: Db, filter: JobFilter = {}): Job[] {
+export async function listJobs(db: Db, filter: JobFilter = {}): Promise<Job[]> {
   const f = jobFilterSchema.parse(filter);
   const where: SQL[] = [];
   if (f.status) where.push(eq(deliveryJobs.status, f.status));
@@ -26,58 +26,39 @@ export function listJobs(db: Db, filter: JobFilter = {}): Job[] {
   if (f.destination) where.push(eq(deliveryJobs.destination, f.destination));
   if (f.deliveryId) where.push(eq(deliveryJobs.deliveryId, f.deliveryId));
   if (f.beforeId !== undefined) where.push(lt(deliveryJobs.id, f.beforeId));
-  return db
+  return await db
     .select()
     .from(deliveryJobs)
     .where(and(...where))
     .orderBy(desc(deliveryJobs.id))
-    .limit(f.limit)
-    .all();
+    .limit(f.limit);
 }
 
 /** Finished jobs older than `maxAgeMs` go; their HTTP log entries are pruned separately. */
-export function pruneFinishedJobs(db: Db, maxAgeMs: number, now: number = Date.now()): number {
-  return db.$client.run(
-    "DELETE FROM delivery_jobs WHERE status IN ('succeeded', 'failed', 'cancelled') AND finished_at < ?",
-    [now - maxAgeMs],
-  ).changes;
+export async function pruneFinishedJobs(db: Db, maxAgeMs: number, now: number = Date.now()): Promise<number> {
+  return await db.transaction(async (tx) => q.pruneFinished.run(tx, now - maxAgeMs));
 }
 
-/** The newest redelivered copy of a job, if any (copies share its delivery id: an index seek, not a scan). */
-export function latestRedelivery(db: Db, jobId: number): number | null {
-  return (
-    db.$client
-      .query<{ id: number }, [number]>(
-        `SELECT id FROM delivery_jobs
-         WHERE delivery_id = (SELECT delivery_id FROM delivery_jobs WHERE id = ?1) AND redelivery_of = ?1
-         ORDER BY id DESC LIMIT 1`,
-      )
-      .get(jobId)?.id ?? null
-  );
+/** The newest redelivered copy of a job, if any. */
+export async function latestRedelivery(db: DbOrTx, jobId: number): Promise<number | null> {
+  return (await q.latestRedelivery.get(db, jobId))?.id ?? null;
 }
 
 export type JobCounts = { total: number; done: number; failed: number };
 
 /** How far a run of jobs (a destination's ids from first to last) has come: finished, failed. */
-export function progressOf(db: Db, destination: string, firstId: number, lastId: number): JobCounts {
-  const r = db.$client
-    .query<{ total: number; done: number | null; failed: number | null }, [string, number, number]>(
-      `SELECT COUNT(*) AS total, SUM(status IN ('succeeded', 'failed', 'cancelled')) AS done,
-         SUM(status = 'failed') AS failed
-       FROM delivery_jobs WHERE destination = ? AND id BETWEEN ? AND ?`,
-    )
-    .get(destination, firstId, lastId)!;
+export async function progressOf(db: DbOrTx, destination: string, firstId: number, lastId: number): Promise<JobCounts> {
+  const r = (await q.progress.get(db, destination, firstId, lastId))!;
   return { total: r.total, done: r.done ?? 0, failed: r.failed ?? 0 };
 }
 
 /** Jobs of one kind created since a time, by status (a backfill's progress). */
-export function countByStatus(db: Db, kind: string, since: Date): Partial<Record<JobStatus, number>> {
-  const rows = db
+export async function countByStatus(db: Db, kind: string, since: Date): Promise<Partial<Record<JobStatus, number>>> {
+  const rows = await db
     .select({ status: deliveryJobs.status, n: sql<number>`count(*)` })
     .from(deliveryJobs)
     .where(and(eq(deliveryJobs.kind, kind), gte(deliveryJobs.createdAt, since)))
-    .groupBy(deliveryJobs.status)
-    .all();
+    .groupBy(deliveryJobs.status);
   return Object.fromEntries(rows.map((r) => [r.status, r.n]));
 }
 
@@ -85,12 +66,8 @@ export function countByStatus(db: Db, kind: string, since: Date): Partial<Record
  * The smallest number a payload field holds among the active jobs of a kind, or null without any:
  * what a feature storing data outside the job (webhook payloads by id) may not prune yet.
  */
-export function minActivePayloadField(db: Db, kind: string, field: string): number | null {
-  return db.$client
-    .query<{ min: number | null }, [string, string]>(
-      `SELECT MIN(json_extract(payload, '$.' || ?)) AS min FROM delivery_jobs WHERE kind = ? AND ${ACTIVE_JOB}`,
-    )
-    .get(field, kind)!.min;
+export async function minActivePayloadField(db: DbOrTx, kind: string, field: string): Promise<number | null> {
+  return (await q.minPayloadField.get(db, field, kind))!.min;
 }
 
 /**
@@ -98,14 +75,38 @@ export function minActivePayloadField(db: Db, kind: string, field: string): numb
  * failed and was created since `since` (a delivery already sent again, or sent again and failed
  * once more, counts once, as its newest job). Ids, oldest first.
  */
-export function failedDeliveryJobIds(db: Db, destination: string, kind: string, since: Date): number[] {
-  return db.$client
-    .query<{ id: number }, [string, string, number]>(
-      `SELECT id FROM delivery_jobs j
-       WHERE destination = ? AND status = 'failed' AND kind = ? AND created_at >= ?
-         AND NOT EXISTS (SELECT 1 FROM delivery_jobs k WHERE k.delivery_id = j.delivery_id AND k.id > j.id)
-       ORDER BY id`,
-    )
-    .all(destination, kind, since.getTime())
-    .map((r) => r.id);
+export async function failedDeliveryJobIds(
+  db: DbOrTx,
+  destination: string,
+  kind: string,
+  since: Date,
+): Promise<number[]> {
+  return (await q.failedNewest.all(db, destination, kind, since.getTime())).map((r) => r.id);
 }
+
+/** SQLite's SQL of these queries (the PostgreSQL driver gives each a twin). */
+const q = {
+  pruneFinished: statement(
+    "DELETE FROM delivery_jobs WHERE status IN ('succeeded', 'failed', 'cancelled') AND finished_at < ?",
+  ),
+  // Copies share the job's delivery id: an index seek, not a scan.
+  latestRedelivery: statement<{ id: number }>(
+    `SELECT id FROM delivery_jobs
+     WHERE delivery_id = (SELECT delivery_id FROM delivery_jobs WHERE id = ?1) AND redelivery_of = ?1
+     ORDER BY id DESC LIMIT 1`,
+  ),
+  failedNewest: statement<{ id: number }>(
+    `SELECT id FROM delivery_jobs j
+     WHERE destination = ? AND status = 'failed' AND kind = ? AND created_at >= ?
+       AND NOT EXISTS (SELECT 1 FROM delivery_jobs k WHERE k.delivery_id = j.delivery_id AND k.id > j.id)
+     ORDER BY id`,
+  ),
+  progress: statement<{ total: number; done: number | null; failed: number | null }>(
+    `SELECT COUNT(*) AS total, SUM(status IN ('succeeded', 'failed', 'cancelled')) AS done,
+       SUM(status = 'failed') AS failed
+     FROM delivery_jobs WHERE destination = ? AND id BETWEEN ? AND ?`,
+  ),
+  minPayloadField: statement<{ min: number | null }>(
+    `SELECT MIN(json_extract(payload, '$.' || ?)) AS min FROM delivery_jobs WHERE kind = ? AND ${ACTIVE_JOB}`,
+  ),
+};

@@ -1,4 +1,4 @@
-import type { Database, Statement } from "bun:sqlite";
+import { statement, type DbOrTx, type Tx } from "../db/client";
 import { ACTIVE_JOB, type JobStatus } from "./schema";
 import type { Job } from "./types";
 
@@ -64,80 +64,96 @@ export type NewJobRow = {
 };
 
 /**
- * The hot-path SQL of the queue, prepared once (drizzle would prepare anew on every call). The
- * statements run on the shared connection, so inside whatever transaction the caller has open.
+ * The hot-path SQL of the queue, each statement compiled once per connection (drizzle would build
+ * it anew on every call). SQLite's own SQL: the PostgreSQL driver brings its twin of this module.
+ * Reads take either handle; writes a transaction.
  */
+const q = {
+  addDestination: statement("INSERT INTO delivery_destinations (key) VALUES (?) ON CONFLICT(key) DO NOTHING"),
+  destinationOptions: statement<{ strict: number }>(
+    "SELECT strict_order AS strict FROM delivery_destinations WHERE key = ?",
+  ),
+  activeWithKey: statement(`SELECT 1 AS one FROM delivery_jobs WHERE ordering_key = ? AND ${ACTIVE_JOB} LIMIT 1`),
+  insert: statement<{ id: number }>(
+    `INSERT INTO delivery_jobs (kind, destination, ordering_key, payload, blocked, max_attempts, run_at,
+       delivery_id, redelivery_of, created_at, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+  ),
+  // Ids and due times only: a claim pass looks at more candidates than it claims, and parsing
+  // their payloads was most of its cost.
+  due: statement<DueJob>(
+    `SELECT id, run_at AS runAt FROM delivery_jobs
+     WHERE destination = ? AND status = 'pending' AND blocked = 0 AND run_at <= ?
+       AND kind IN (SELECT value FROM json_each(?))
+     ORDER BY run_at, id LIMIT ?`,
+  ),
+  nextDue: statement<{ at: number | null }>(
+    `SELECT MIN(run_at) AS at FROM delivery_jobs
+     WHERE destination = ? AND status = 'pending' AND blocked = 0 AND run_at > ?`,
+  ),
+  claim: statement<JobRow>(
+    `UPDATE delivery_jobs SET status = 'running', attempts = attempts + 1, lease_until = ?, updated_at = ?
+     WHERE id = ? AND status = 'pending' RETURNING *`,
+  ),
+  finish: statement(
+    `UPDATE delivery_jobs SET status = ?, lease_until = NULL, last_error = ?, last_status = ?,
+       failed_attempts = failed_attempts + ?, updated_at = ?, finished_at = ?
+     WHERE id = ? AND status = 'running'`,
+  ),
+  reschedule: statement(
+    `UPDATE delivery_jobs SET status = 'pending', lease_until = NULL, run_at = ?, last_error = ?, last_status = ?,
+       failed_attempts = failed_attempts + ?, updated_at = ?
+     WHERE id = ? AND status = 'running'`,
+  ),
+  // Keeps the invariant "the lowest-id active job of an ordering key is unblocked".
+  unblockNext: statement(
+    `UPDATE delivery_jobs SET blocked = 0
+     WHERE id = (SELECT MIN(id) FROM delivery_jobs WHERE ordering_key = ? AND ${ACTIVE_JOB}) AND blocked = 1`,
+  ),
+  expiredLeases: statement<{ id: number }>("SELECT id FROM delivery_jobs WHERE status = 'running' AND lease_until < ?"),
+  release: statement(
+    `UPDATE delivery_jobs SET status = 'pending', lease_until = NULL, updated_at = ?
+     WHERE id = ? AND status = 'running'`,
+  ),
+  recoverAll: statement(
+    "UPDATE delivery_jobs SET status = 'pending', lease_until = NULL, updated_at = ? WHERE status = 'running'",
+  ),
+  get: statement<JobRow>("SELECT * FROM delivery_jobs WHERE id = ?"),
+  cancel: statement<{ ordering_key: string | null; destination: string }>(
+    `UPDATE delivery_jobs SET status = 'cancelled', updated_at = ?, finished_at = ?
+     WHERE id = ? AND status = 'pending' RETURNING ordering_key, destination`,
+  ),
+  // Asked by feature modules on their hot paths (a CRM update per changed person): prepared too.
+  pendingOfKey: statement<{ payload: string }>(
+    `SELECT payload FROM delivery_jobs
+     WHERE ordering_key = ? AND ${ACTIVE_JOB} AND status = 'pending' AND kind = ?`,
+  ),
+  activeOf: statement<{ n: number }>(`SELECT COUNT(*) AS n FROM delivery_jobs WHERE destination = ? AND ${ACTIVE_JOB}`),
+  lastId: statement<{ id: number }>("SELECT COALESCE(MAX(id), 0) AS id FROM delivery_jobs"),
+  count: Object.fromEntries(
+    (["pending", "running", "succeeded", "failed", "cancelled"] as const).map((status) => [
+      status,
+      statement<{ n: number }>(
+        `SELECT COUNT(*) AS n FROM delivery_jobs WHERE ${
+          status === "pending" || status === "running"
+            ? `${ACTIVE_JOB} AND status = '${status}'`
+            : `status = '${status}'`
+        }`,
+      ),
+    ]),
+  ) as Record<JobStatus, ReturnType<typeof statement<{ n: number }>>>,
+};
+
+/** The queue's rows: every read and write of the delivery engine's hot paths. */
 export class JobStore {
-  private s: Record<string, Statement>;
-
-  constructor(private readonly sqlite: Database) {
-    const q = (sql: string) => sqlite.prepare(sql);
-    this.s = {
-      addDestination: q("INSERT INTO delivery_destinations (key) VALUES (?) ON CONFLICT(key) DO NOTHING"),
-      destinationOptions: q("SELECT strict_order AS strict FROM delivery_destinations WHERE key = ?"),
-      activeWithKey: q(`SELECT 1 AS one FROM delivery_jobs WHERE ordering_key = ? AND ${ACTIVE_JOB} LIMIT 1`),
-      insert: q(
-        `INSERT INTO delivery_jobs (kind, destination, ordering_key, payload, blocked, max_attempts, run_at,
-           delivery_id, redelivery_of, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-      ),
-      // Ids and due times only: a claim pass looks at more candidates than it claims, and parsing
-      // their payloads was most of its cost.
-      due: q(
-        `SELECT id, run_at AS runAt FROM delivery_jobs
-         WHERE destination = ? AND status = 'pending' AND blocked = 0 AND run_at <= ?
-           AND kind IN (SELECT value FROM json_each(?))
-         ORDER BY run_at, id LIMIT ?`,
-      ),
-      nextDue: q(
-        `SELECT MIN(run_at) AS at FROM delivery_jobs
-         WHERE destination = ? AND status = 'pending' AND blocked = 0 AND run_at > ?`,
-      ),
-      claim: q(
-        `UPDATE delivery_jobs SET status = 'running', attempts = attempts + 1, lease_until = ?, updated_at = ?
-         WHERE id = ? AND status = 'pending' RETURNING *`,
-      ),
-      finish: q(
-        `UPDATE delivery_jobs SET status = ?, lease_until = NULL, last_error = ?, last_status = ?,
-           failed_attempts = failed_attempts + ?, updated_at = ?, finished_at = ?
-         WHERE id = ? AND status = 'running'`,
-      ),
-      reschedule: q(
-        `UPDATE delivery_jobs SET status = 'pending', lease_until = NULL, run_at = ?, last_error = ?, last_status = ?,
-           failed_attempts = failed_attempts + ?, updated_at = ?
-         WHERE id = ? AND status = 'running'`,
-      ),
-      // Keeps the invariant "the lowest-id active job of an ordering key is unblocked".
-      unblockNext: q(
-        `UPDATE delivery_jobs SET blocked = 0
-         WHERE id = (SELECT MIN(id) FROM delivery_jobs WHERE ordering_key = ? AND ${ACTIVE_JOB}) AND blocked = 1`,
-      ),
-      expiredLeases: q("SELECT id FROM delivery_jobs WHERE status = 'running' AND lease_until < ?"),
-      release: q(
-        `UPDATE delivery_jobs SET status = 'pending', lease_until = NULL, updated_at = ?
-         WHERE id = ? AND status = 'running'`,
-      ),
-      get: q("SELECT * FROM delivery_jobs WHERE id = ?"),
-      cancel: q(
-        `UPDATE delivery_jobs SET status = 'cancelled', updated_at = ?, finished_at = ?
-         WHERE id = ? AND status = 'pending' RETURNING ordering_key, destination`,
-      ),
-      // Asked by feature modules on their hot paths (a CRM update per changed person): prepared too.
-      pendingOfKey: q(
-        `SELECT payload FROM delivery_jobs
-         WHERE ordering_key = ? AND ${ACTIVE_JOB} AND status = 'pending' AND kind = ?`,
-      ),
-      activeOf: q(`SELECT COUNT(*) AS n FROM delivery_jobs WHERE destination = ? AND ${ACTIVE_JOB}`),
-      lastId: q("SELECT COALESCE(MAX(id), 0) AS id FROM delivery_jobs"),
-    };
-  }
-
-  insert(job: NewJobRow, now: number): number {
+  async insert(tx: Tx, job: NewJobRow, now: number): Promise<number> {
     // A read first: the destination almost always exists, and a write attempt costs more.
-    const destination = this.s.destinationOptions!.get(job.destination) as { strict: number } | null;
-    if (!destination) this.s.addDestination!.run(job.destination);
-    const blocked = job.orderingKey && destination?.strict === 1 && this.s.activeWithKey!.get(job.orderingKey) ? 1 : 0;
-    const row = this.s.insert!.get(
+    const destination = await q.destinationOptions.get(tx, job.destination);
+    if (!destination) await q.addDestination.run(tx, job.destination);
+    const blocked =
+      job.orderingKey && destination?.strict === 1 && (await q.activeWithKey.get(tx, job.orderingKey)) ? 1 : 0;
+    const row = await q.insert.get(
+      tx,
       job.kind,
       job.destination,
       job.orderingKey,
@@ -149,98 +165,95 @@ export class JobStore {
       job.redeliveryOf,
       now,
       now,
-    ) as { id: number };
-    return row.id;
+    );
+    return row!.id;
   }
 
-  dueJobs(destination: string, now: number, kindsJson: string, limit: number): DueJob[] {
-    return this.s.due!.all(destination, now, kindsJson, limit) as DueJob[];
+  async dueJobs(db: DbOrTx, destination: string, now: number, kindsJson: string, limit: number): Promise<DueJob[]> {
+    return await q.due.all(db, destination, now, kindsJson, limit);
   }
 
-  nextDueAt(destination: string, now: number): number | null {
-    return (this.s.nextDue!.get(destination, now) as { at: number | null }).at;
+  async nextDueAt(db: DbOrTx, destination: string, now: number): Promise<number | null> {
+    return (await q.nextDue.get(db, destination, now))!.at;
   }
 
   /** Leases a pending job; null when it is no longer pending. */
-  claim(id: number, leaseUntil: number, now: number): Job | null {
-    const row = this.s.claim!.get(leaseUntil, now, id) as JobRow | null;
+  async claim(tx: Tx, id: number, leaseUntil: number, now: number): Promise<Job | null> {
+    const row = await q.claim.get(tx, leaseUntil, now, id);
     return row ? rowToJob(row) : null;
   }
 
-  finish(
+  async finish(
+    tx: Tx,
     job: Job,
     status: "succeeded" | "failed",
     error: string | null,
     httpStatus: number | null,
     addFailure: boolean,
     now: number,
-  ): void {
-    this.s.finish!.run(status, error, httpStatus, addFailure ? 1 : 0, now, now, job.id);
-    if (job.orderingKey) this.s.unblockNext!.run(job.orderingKey);
+  ): Promise<void> {
+    await q.finish.run(tx, status, error, httpStatus, addFailure ? 1 : 0, now, now, job.id);
+    if (job.orderingKey) await q.unblockNext.run(tx, job.orderingKey);
   }
 
-  reschedule(
+  async reschedule(
+    tx: Tx,
     job: Job,
     runAt: number,
     error: string | null,
     httpStatus: number | null,
     addFailure: boolean,
     now: number,
-  ): void {
-    this.s.reschedule!.run(runAt, error, httpStatus, addFailure ? 1 : 0, now, job.id);
+  ): Promise<void> {
+    await q.reschedule.run(tx, runAt, error, httpStatus, addFailure ? 1 : 0, now, job.id);
   }
 
   /**
    * Only pending jobs can be cancelled: a running one is already on the wire. Returns the cancelled job's destination.
    */
-  cancel(id: number, now: number): { destination: string } | null {
-    const row = this.s.cancel!.get(now, now, id) as { ordering_key: string | null; destination: string } | null;
+  async cancel(tx: Tx, id: number, now: number): Promise<{ destination: string } | null> {
+    const row = await q.cancel.get(tx, now, now, id);
     if (!row) return null;
-    if (row.ordering_key) this.s.unblockNext!.run(row.ordering_key);
+    if (row.ordering_key) await q.unblockNext.run(tx, row.ordering_key);
     return { destination: row.destination };
   }
 
   /** At start nothing of ours is in flight, so every 'running' row is left over from a crash. */
-  recoverAllRunning(now: number): number {
-    return this.sqlite.run(
-      "UPDATE delivery_jobs SET status = 'pending', lease_until = NULL, updated_at = ? WHERE status = 'running'",
-      [now],
-    ).changes;
+  async recoverAllRunning(tx: Tx, now: number): Promise<number> {
+    return await q.recoverAll.run(tx, now);
   }
 
   /** Jobs whose lease ran out and that are not in flight here go back to pending. */
-  releaseExpired(now: number, inFlight: ReadonlySet<number>): number {
+  async releaseExpired(tx: Tx, now: number, inFlight: ReadonlySet<number>): Promise<number> {
     let released = 0;
-    for (const { id } of this.s.expiredLeases!.all(now) as { id: number }[]) {
-      if (!inFlight.has(id)) released += this.s.release!.run(now, id).changes;
+    for (const { id } of await q.expiredLeases.all(tx, now)) {
+      if (!inFlight.has(id)) released += await q.release.run(tx, now, id);
     }
     return released;
   }
 
   /** Active and failed jobs are counted from their small partial indexes (the /metrics gauges). */
-  count(status: JobStatus): number {
-    const where =
-      status === "pending" || status === "running" ? `${ACTIVE_JOB} AND status = '${status}'` : `status = '${status}'`;
-    return (this.sqlite.query(`SELECT COUNT(*) AS n FROM delivery_jobs WHERE ${where}`).get() as { n: number }).n;
+  async count(db: DbOrTx, status: JobStatus): Promise<number> {
+    return (await q.count[status].get(db))!.n;
   }
 
   /** Payloads of the pending jobs of one kind sharing an ordering key (few: they are sent one at a time). */
-  pendingPayloads(orderingKey: string, kind: string): unknown[] {
-    return (this.s.pendingOfKey!.all(orderingKey, kind) as { payload: string }[]).map((r) => JSON.parse(r.payload));
+  async pendingPayloads(db: DbOrTx, orderingKey: string, kind: string): Promise<unknown[]> {
+    return (await q.pendingOfKey.all(db, orderingKey, kind)).map((r) => JSON.parse(r.payload));
   }
 
   /** Jobs of a destination still to send or on the wire. */
-  countActive(destination: string): number {
-    return (this.s.activeOf!.get(destination) as { n: number }).n;
+  async countActive(db: DbOrTx, destination: string): Promise<number> {
+    return (await q.activeOf.get(db, destination))!.n;
   }
 
   /** The newest job's id (0 without any): ids grow, so jobs queued later have larger ones. */
-  lastId(): number {
-    return (this.s.lastId!.get() as { id: number }).id;
+  async lastId(db: DbOrTx): Promise<number> {
+    return (await q.lastId.get(db))!.id;
   }
 
-  get(id: number): Job | null {
-    const row = this.s.get!.get(id) as JobRow | null;
+  async get(db: DbOrTx, id: number): Promise<Job | null> {
+    const row = await q.get.get(db, id);
     return row ? rowToJob(row) : null;
   }
 }

@@ -1,4 +1,4 @@
-import { connectionOf, type Db, type DbOrTx } from "../db/client";
+import { statement, type DbOrTx, type Tx } from "../db/client";
 import type { Outcome } from "./types";
 
 /** The period attempts are counted in (see deliveryAttemptCounts). */
@@ -27,19 +27,51 @@ export function attemptVerdict(outcome: Outcome, sent: boolean): "succeeded" | "
   }
 }
 
-const COUNT_SQL = `INSERT INTO delivery_attempt_counts (facility, period_start, succeeded, failed) VALUES (?1, ?2, ?3, ?4)
-  ON CONFLICT (facility, period_start) DO UPDATE SET succeeded = succeeded + ?3, failed = failed + ?4`;
+/** SQLite's SQL of these figures (the PostgreSQL driver gives each a twin). */
+const q = {
+  count: statement(
+    `INSERT INTO delivery_attempt_counts (facility, period_start, succeeded, failed) VALUES (?1, ?2, ?3, ?4)
+     ON CONFLICT (facility, period_start) DO UPDATE SET succeeded = succeeded + ?3, failed = failed + ?4`,
+  ),
+  prune: statement("DELETE FROM delivery_attempt_counts WHERE period_start < ?"),
+  periods: statement<{ at: number; succeeded: number; failed: number }>(
+    `SELECT period_start AS at, succeeded, failed FROM delivery_attempt_counts
+     WHERE facility = ? AND period_start > ? ORDER BY period_start`,
+  ),
+  depth: statement<{ n: number }>("SELECT COUNT(*) AS n FROM delivery_jobs WHERE status IN ('pending', 'running')"),
+  oldestDue: statement<{ at: number | null }>(
+    `SELECT MIN((SELECT run_at FROM delivery_jobs j
+                 WHERE j.destination = d.key AND j.status = 'pending' AND j.blocked = 0
+                 ORDER BY j.run_at LIMIT 1)) AS at
+     FROM delivery_destinations d
+     WHERE d.disabled_at IS NULL AND (d.paused_at IS NULL OR (d.paused_until IS NOT NULL AND d.paused_until <= ?))`,
+  ),
+  troubled: statement<TroubledDestination>(
+    `SELECT key, state, since, reason, consecutive_failures AS consecutiveFailures,
+       (SELECT COUNT(*) FROM delivery_jobs j WHERE j.destination = d.key AND j.status IN ('pending', 'running'))
+         AS activeJobs
+     FROM (SELECT key, consecutive_failures,
+             CASE WHEN disabled_at IS NOT NULL THEN 'disabled' WHEN paused THEN 'paused' ELSE 'failing' END AS state,
+             CASE WHEN disabled_at IS NOT NULL THEN disabled_at WHEN paused THEN paused_at ELSE failing_since END
+               AS since,
+             CASE WHEN disabled_at IS NOT NULL THEN disabled_reason WHEN paused THEN pause_reason ELSE last_error END
+               AS reason
+           FROM (SELECT *, paused_at IS NOT NULL AND (paused_until IS NULL OR paused_until > ?1) AS paused
+                 FROM delivery_destinations)
+           WHERE disabled_at IS NOT NULL OR paused OR failing_since IS NOT NULL) d
+     ORDER BY CASE state WHEN 'disabled' THEN 0 WHEN 'paused' THEN 1 ELSE 2 END, since, key
+     LIMIT ?2`,
+  ),
+};
 
 /** Counts one attempt in its period, inside the transaction recording it (one primary-key upsert). */
-export function countAttempt(tx: DbOrTx, facility: string, verdict: "succeeded" | "failed", at: number): void {
+export async function countAttempt(tx: Tx, facility: string, verdict: "succeeded" | "failed", at: number) {
   const ok = verdict === "succeeded" ? 1 : 0;
-  connectionOf(tx)
-    .prepare(COUNT_SQL)
-    .run(facility, at - (at % PERIOD_MS), ok, 1 - ok);
+  await q.count.run(tx, facility, at - (at % PERIOD_MS), ok, 1 - ok);
 }
 
-export function pruneAttemptCounts(db: Db, now: number): number {
-  return db.$client.run("DELETE FROM delivery_attempt_counts WHERE period_start < ?", [now - KEEP_COUNTS_MS]).changes;
+export async function pruneAttemptCounts(tx: Tx, now: number): Promise<number> {
+  return q.prune.run(tx, now - KEEP_COUNTS_MS);
 }
 
 export type Tally = { succeeded: number; failed: number };
@@ -55,14 +87,9 @@ export type FacilityStats = {
  * A facility's attempts in the last hour and day, and per hour for a day's chart. Cost: one
  * primary-key range read of at most 289 rows (a day of 5-minute periods), whatever the traffic.
  */
-export function facilityStats(db: Db, facility: string, now: number): FacilityStats {
+export async function facilityStats(db: DbOrTx, facility: string, now: number): Promise<FacilityStats> {
   const dayStart = now - DAY;
-  const rows = db.$client
-    .query<{ at: number; succeeded: number; failed: number }, [string, number]>(
-      `SELECT period_start AS at, succeeded, failed FROM delivery_attempt_counts
-       WHERE facility = ? AND period_start > ? ORDER BY period_start`,
-    )
-    .all(facility, dayStart - PERIOD_MS);
+  const rows = await q.periods.all(db, facility, dayStart - PERIOD_MS);
   const hourly = Array.from({ length: 24 }, () => ({ succeeded: 0, failed: 0 }));
   const lastHour = { succeeded: 0, failed: 0 };
   const lastDay = { succeeded: 0, failed: 0 };
@@ -91,20 +118,9 @@ export type QueueStats = {
  * (as big as the queue: a backlog of 100,000 jobs reads 100,000 index entries, a few milliseconds),
  * and one index seek per sending destination for its earliest due job.
  */
-export function queueStats(db: Db, now: number): QueueStats {
-  const sqlite = db.$client;
-  const depth = sqlite
-    .query<{ n: number }, []>("SELECT COUNT(*) AS n FROM delivery_jobs WHERE status IN ('pending', 'running')")
-    .get()!.n;
-  const oldest = sqlite
-    .query<{ at: number | null }, [number]>(
-      `SELECT MIN((SELECT run_at FROM delivery_jobs j
-                   WHERE j.destination = d.key AND j.status = 'pending' AND j.blocked = 0
-                   ORDER BY j.run_at LIMIT 1)) AS at
-       FROM delivery_destinations d
-       WHERE d.disabled_at IS NULL AND (d.paused_at IS NULL OR (d.paused_until IS NOT NULL AND d.paused_until <= ?))`,
-    )
-    .get(now)!.at;
+export async function queueStats(db: DbOrTx, now: number): Promise<QueueStats> {
+  const depth = (await q.depth.get(db))!.n;
+  const oldest = (await q.oldestDue.get(db, now))!.at;
   return { depth, oldestDueAt: oldest !== null && oldest <= now ? oldest : null };
 }
 
@@ -123,23 +139,6 @@ export type TroubledDestination = {
  * (one row per webhook, CRM sync and Clearbit) and, for each one listed, a count over the partial
  * index of its active jobs.
  */
-export function troubledDestinations(db: Db, now: number, limit: number): TroubledDestination[] {
-  return db.$client
-    .query<TroubledDestination, [number, number]>(
-      `SELECT key, state, since, reason, consecutive_failures AS consecutiveFailures,
-         (SELECT COUNT(*) FROM delivery_jobs j WHERE j.destination = d.key AND j.status IN ('pending', 'running'))
-           AS activeJobs
-       FROM (SELECT key, consecutive_failures,
-               CASE WHEN disabled_at IS NOT NULL THEN 'disabled' WHEN paused THEN 'paused' ELSE 'failing' END AS state,
-               CASE WHEN disabled_at IS NOT NULL THEN disabled_at WHEN paused THEN paused_at ELSE failing_since END
-                 AS since,
-               CASE WHEN disabled_at IS NOT NULL THEN disabled_reason WHEN paused THEN pause_reason ELSE last_error END
-                 AS reason
-             FROM (SELECT *, paused_at IS NOT NULL AND (paused_until IS NULL OR paused_until > ?1) AS paused
-                   FROM delivery_destinations)
-             WHERE disabled_at IS NOT NULL OR paused OR failing_since IS NOT NULL) d
-       ORDER BY CASE state WHEN 'disabled' THEN 0 WHEN 'paused' THEN 1 ELSE 2 END, since, key
-       LIMIT ?2`,
-    )
-    .all(now, limit);
+export async function troubledDestinations(db: DbOrTx, now: number, limit: number): Promise<TroubledDestination[]> {
+  return q.troubled.all(db, now, limit);
 }

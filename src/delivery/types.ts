@@ -99,10 +99,10 @@ export type DeliveryHandler = {
   /** The request to send, or null when there is nothing to send (the job succeeds). */
   prepare(job: Job): Promise<HttpRequestSpec | null>;
   /** Return undefined to use the default rules (`fallback`). */
-  classify?(job: Job, result: HttpResult, fallback: Outcome): Outcome | undefined;
-  onSuccess?(tx: Tx, job: Job, result: HttpResult | null): void;
+  classify?(job: Job, result: HttpResult, fallback: Outcome): Outcome | undefined | Promise<Outcome | undefined>;
+  onSuccess?(tx: Tx, job: Job, result: HttpResult | null): Promise<void>;
   /** Backoff between attempts; a function to vary it per destination (e.g. a webhook endpoint's setting). */
-  retrySchedule?: RetrySchedule | ((job: Job) => RetrySchedule);
+  retrySchedule?: RetrySchedule | ((job: Job) => RetrySchedule | Promise<RetrySchedule>);
   /** Attempts in all before the job fails (default 5), fixed on the job at enqueue; enqueue's own maxAttempts wins. */
   maxAttempts?: number;
 };

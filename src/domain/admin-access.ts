@@ -18,59 +18,65 @@ const hasAdminRole = (roleIds: unknown) => Array.isArray(roleIds) && roleIds.inc
 const LAST_ADMIN =
   "the last active administrator cannot be demoted, deactivated or deleted; make another administrator first";
 
-export function isActiveAdmin(tx: DbOrTx, userId: number): boolean {
-  return !!tx
-    .select({ id: users.id })
-    .from(users)
-    .innerJoin(userRoles, and(eq(userRoles.userId, users.id), eq(userRoles.roleId, ADMIN_ROLE_ID)))
-    .where(and(eq(users.id, userId), eq(users.active, true)))
-    .get();
+export async function isActiveAdmin(tx: DbOrTx, userId: number): Promise<boolean> {
+  return !!(
+    await tx
+      .select({ id: users.id })
+      .from(users)
+      .innerJoin(userRoles, and(eq(userRoles.userId, users.id), eq(userRoles.roleId, ADMIN_ROLE_ID)))
+      .where(and(eq(users.id, userId), eq(users.active, true)))
+      .limit(1)
+  )[0];
 }
 
 /** 409 when this user is the only active administrator who can sign in; `field` names the input at fault, if any. */
-export function assertNotLastActiveAdmin(tx: Tx, userId: number, field?: string): void {
-  if (!isActiveAdmin(tx, userId)) return;
-  const others = tx
-    .select({ n: sql<number>`count(*)` })
-    .from(users)
-    .innerJoin(userRoles, and(eq(userRoles.userId, users.id), eq(userRoles.roleId, ADMIN_ROLE_ID)))
-    // Only admins who can sign in count: one made through the API without a password cannot take over.
-    .where(and(eq(users.active, true), ne(users.id, userId), isNotNull(users.passwordHash)))
-    .get()!.n;
+export async function assertNotLastActiveAdmin(tx: Tx, userId: number, field?: string): Promise<void> {
+  if (!(await isActiveAdmin(tx, userId))) return;
+  const others = (
+    await tx
+      .select({ n: sql<number>`count(*)` })
+      .from(users)
+      .innerJoin(userRoles, and(eq(userRoles.userId, users.id), eq(userRoles.roleId, ADMIN_ROLE_ID)))
+      // Only admins who can sign in count: one made through the API without a password cannot take over.
+      .where(and(eq(users.active, true), ne(users.id, userId), isNotNull(users.passwordHash)))
+      .limit(1)
+  )[0]!.n;
   if (others === 0) throw conflict(LAST_ADMIN, field ? [{ field, message: LAST_ADMIN }] : undefined);
 }
 
 /** Before an account change is written: demoting or deactivating must leave an active administrator. */
-export function checkAccountChange(tx: Tx, userId: number, changes: Changes): void {
+export async function checkAccountChange(tx: Tx, userId: number, changes: Changes): Promise<void> {
   if (changes.role_ids && hasAdminRole(changes.role_ids[0]) && !hasAdminRole(changes.role_ids[1]))
-    assertNotLastActiveAdmin(tx, userId, "role_ids");
-  if (changes.active?.[1] === false) assertNotLastActiveAdmin(tx, userId, "active");
+    await assertNotLastActiveAdmin(tx, userId, "role_ids");
+  if (changes.active?.[1] === false) await assertNotLastActiveAdmin(tx, userId, "active");
 }
 
 /** After it is written: a new admin closes /setup for good; one who lost the role loses their access. */
-export function afterAccountChange(tx: Tx, userId: number, changes: Changes): void {
-  if (changes.email || changes.role_ids) assertAdminCanSignIn(tx, userId);
+export async function afterAccountChange(tx: Tx, userId: number, changes: Changes): Promise<void> {
+  if (changes.email || changes.role_ids) await assertAdminCanSignIn(tx, userId);
   if (!changes.role_ids) return;
   const [before, after] = changes.role_ids;
   if (hasAdminRole(after) && !hasAdminRole(before)) {
-    tx.insert(settings)
+    await tx
+      .insert(settings)
       .values({ key: ADMIN_EVER_CREATED_KEY, value: Date.now(), updatedAt: new Date() })
-      .onConflictDoNothing()
-      .run();
+      .onConflictDoNothing();
   }
-  if (hasAdminRole(before) && !hasAdminRole(after)) endAdminAccess(tx, userId);
+  if (hasAdminRole(before) && !hasAdminRole(after)) await endAdminAccess(tx, userId);
 }
 
 /**
  * An administrator signs in with their email, so an admin's email cannot be cleared (a PUT that leaves it out, say).
  */
-function assertAdminCanSignIn(tx: Tx, userId: number): void {
-  const row = tx
-    .select({ email: users.email })
-    .from(users)
-    .innerJoin(userRoles, and(eq(userRoles.userId, users.id), eq(userRoles.roleId, ADMIN_ROLE_ID)))
-    .where(eq(users.id, userId))
-    .get();
+async function assertAdminCanSignIn(tx: Tx, userId: number): Promise<void> {
+  const row = (
+    await tx
+      .select({ email: users.email })
+      .from(users)
+      .innerJoin(userRoles, and(eq(userRoles.userId, users.id), eq(userRoles.roleId, ADMIN_ROLE_ID)))
+      .where(eq(users.id, userId))
+      .limit(1)
+  )[0];
   if (row && !row.email)
     throw new ValidationError([
       { field: "email", message: "an administrator signs in with their email, so it cannot be empty" },
@@ -81,16 +87,18 @@ function assertAdminCanSignIn(tx: Tx, userId: number): void {
  * Revokes the person's API tokens (for good: a new grant does not revive them),
  * ends their sessions, drops their password.
  */
-export function endAdminAccess(tx: Tx, userId: number): void {
-  tx.update(apiTokens)
+export async function endAdminAccess(tx: Tx, userId: number): Promise<void> {
+  await tx
+    .update(apiTokens)
     .set({ revokedAt: new Date() })
-    .where(and(eq(apiTokens.createdById, userId), isNull(apiTokens.revokedAt)))
-    .run();
-  tx.delete(sessions).where(eq(sessions.userId, userId)).run();
-  tx.update(users).set({ passwordHash: null }).where(eq(users.id, userId)).run();
+    .where(and(eq(apiTokens.createdById, userId), isNull(apiTokens.revokedAt)));
+  await tx.delete(sessions).where(eq(sessions.userId, userId));
+  await tx.update(users).set({ passwordHash: null }).where(eq(users.id, userId));
 }
 
 /** First-run setup is open only on a database that has never had an administrator. */
-export function setupIsOpen(db: DbOrTx): boolean {
-  return !db.select({ key: settings.key }).from(settings).where(eq(settings.key, ADMIN_EVER_CREATED_KEY)).get();
+export async function setupIsOpen(db: DbOrTx): Promise<boolean> {
+  return !(
+    await db.select({ key: settings.key }).from(settings).where(eq(settings.key, ADMIN_EVER_CREATED_KEY)).limit(1)
+  )[0];
 }

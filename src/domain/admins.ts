@@ -47,37 +47,42 @@ const adminColumns = {
 };
 const isAdmin = and(eq(userRoles.userId, users.id), eq(userRoles.roleId, ADMIN_ROLE_ID));
 
-export function countAdmins(db: Db): number {
-  return db.select({ n: sql<number>`count(*)` }).from(userRoles).where(eq(userRoles.roleId, ADMIN_ROLE_ID)).get()!.n;
+export async function countAdmins(db: Db): Promise<number> {
+  return (
+    await db.select({ n: sql<number>`count(*)` }).from(userRoles).where(eq(userRoles.roleId, ADMIN_ROLE_ID)).limit(1)
+  )[0]!.n;
 }
 
-export function listAdmins(db: Db): Admin[] {
-  return db
+export async function listAdmins(db: Db): Promise<Admin[]> {
+  return await db
     .select(adminColumns)
     .from(users)
     .innerJoin(userRoles, isAdmin)
     .where(eq(users.active, true))
-    .orderBy(asc(users.email))
-    .all();
+    .orderBy(asc(users.email));
 }
 
 /** An active administrator by email (the CLI names admins this way). */
-export function findAdminByEmail(db: Db, email: string): Admin | undefined {
-  return db
-    .select(adminColumns)
-    .from(users)
-    .innerJoin(userRoles, isAdmin)
-    .where(and(eq(users.email, email.trim().toLowerCase()), eq(users.active, true)))
-    .get();
+export async function findAdminByEmail(db: Db, email: string): Promise<Admin | undefined> {
+  return (
+    await db
+      .select(adminColumns)
+      .from(users)
+      .innerJoin(userRoles, isAdmin)
+      .where(and(eq(users.email, email.trim().toLowerCase()), eq(users.active, true)))
+      .limit(1)
+  )[0];
 }
 
-function findAdmin(db: Db, id: number): (Admin & { passwordHash: string | null }) | undefined {
-  return db
-    .select({ ...adminColumns, passwordHash: users.passwordHash })
-    .from(users)
-    .innerJoin(userRoles, isAdmin)
-    .where(and(eq(users.id, id), eq(users.active, true)))
-    .get();
+async function findAdmin(db: Db, id: number): Promise<(Admin & { passwordHash: string | null }) | undefined> {
+  return (
+    await db
+      .select({ ...adminColumns, passwordHash: users.passwordHash })
+      .from(users)
+      .innerJoin(userRoles, isAdmin)
+      .where(and(eq(users.id, id), eq(users.active, true)))
+      .limit(1)
+  )[0];
 }
 
 /**
@@ -94,9 +99,9 @@ export async function createAdmin(
 ): Promise<Admin> {
   const data = validate(newAdminSchema, input);
   const passwordHash = await Bun.password.hash(data.password, { algorithm: "argon2id" });
-  return db.transaction((tx) => {
+  return db.transaction(async (tx) => {
     // Checked inside the transaction: two racing first-run setups cannot both succeed.
-    if (opts.onlyIfFirst && !setupIsOpen(tx)) throw conflict("setup is already complete");
+    if (opts.onlyIfFirst && !(await setupIsOpen(tx))) throw conflict("setup is already complete");
     const person = {
       email: data.email,
       firstname: data.firstname || undefined,
@@ -105,7 +110,7 @@ export async function createAdmin(
       role_ids: [ADMIN_ROLE_ID],
     };
     // No custom fields: an administrator is made before any required field could be filled in.
-    const row = createUserIn(tx, feed, person, [], actor, { passwordHash });
+    const row = await createUserIn(tx, feed, person, [], actor, { passwordHash });
     return {
       id: row.id,
       email: row.email!,
@@ -122,21 +127,18 @@ export async function createAdmin(
  * tokens, sessions and password go with it (see admin-access.ts). Refused for oneself and for the
  * last active administrator.
  */
-export function removeAdmin(db: Db, feed: EventFeed, id: number, actor: Actor & { id: number }): void {
+export async function removeAdmin(db: Db, feed: EventFeed, id: number, actor: Actor & { id: number }): Promise<void> {
   if (id === actor.id) throw conflict("you cannot remove your own admin account");
-  db.transaction((tx) => {
-    const roleIds = tx
-      .select({ id: userRoles.roleId })
-      .from(userRoles)
-      .where(eq(userRoles.userId, id))
-      .all()
-      .map((r) => r.id);
+  await db.transaction(async (tx) => {
+    const roleIds = (await tx.select({ id: userRoles.roleId }).from(userRoles).where(eq(userRoles.userId, id))).map(
+      (r) => r.id,
+    );
     if (!roleIds.includes(ADMIN_ROLE_ID)) throw notFound("admin");
     const remaining = roleIds.filter((r) => r !== ADMIN_ROLE_ID);
-    updateUserIn(
+    await updateUserIn(
       tx,
       feed,
-      getUserRow(tx, id),
+      await getUserRow(tx, id),
       { role_ids: remaining.length ? remaining : [CUSTOMER_ROLE_ID] },
       [],
       actor,
@@ -149,15 +151,17 @@ const decoyHash = Bun.password.hash("decoy-password-never-matches", { algorithm:
 
 /** Checks an email and password; returns the admin, or null without telling which part was wrong. */
 export async function verifyAdminLogin(db: Db, email: string, password: string): Promise<Admin | null> {
-  const row = db
-    .select({ ...adminColumns, passwordHash: users.passwordHash })
-    .from(users)
-    .innerJoin(userRoles, isAdmin)
-    .where(and(eq(users.email, email.trim().toLowerCase()), eq(users.active, true)))
-    .get();
+  const row = (
+    await db
+      .select({ ...adminColumns, passwordHash: users.passwordHash })
+      .from(users)
+      .innerJoin(userRoles, isAdmin)
+      .where(and(eq(users.email, email.trim().toLowerCase()), eq(users.active, true)))
+      .limit(1)
+  )[0];
   const ok = await Bun.password.verify(password, row?.passwordHash ?? (await decoyHash));
   if (!row?.passwordHash || !ok) return null;
-  db.update(users).set({ lastLogin: new Date() }).where(eq(users.id, row.id)).run();
+  await db.transaction(async (tx) => tx.update(users).set({ lastLogin: new Date() }).where(eq(users.id, row.id)));
   const { passwordHash: _, ...admin } = row;
   return admin;
 }
@@ -185,7 +189,7 @@ export async function changePassword(
   keepSessionId?: string,
 ): Promise<void> {
   const data = validate(changePasswordSchema, input);
-  const admin = findAdmin(db, id);
+  const admin = await findAdmin(db, id);
   if (!admin?.passwordHash) throw notFound("admin");
   if (!(await Bun.password.verify(data.current_password, admin.passwordHash))) {
     throw new ValidationError([{ field: "current_password", message: "is not your current password" }]);
@@ -193,13 +197,13 @@ export async function changePassword(
   const wrong = passwordResemblesEmail(data.new_password, admin.email);
   if (wrong) throw new ValidationError([{ field: "new_password", message: wrong }]);
   const passwordHash = await Bun.password.hash(data.new_password, { algorithm: "argon2id" });
-  db.transaction((tx) => {
-    tx.update(users).set({ passwordHash, updatedAt: new Date(), updatedById: id }).where(eq(users.id, id)).run();
+  await db.transaction(async (tx) => {
+    await tx.update(users).set({ passwordHash, updatedAt: new Date(), updatedById: id }).where(eq(users.id, id));
     const others = keepSessionId
       ? and(eq(sessions.userId, id), sql`${sessions.id} <> ${keepSessionId}`)
       : eq(sessions.userId, id);
-    tx.delete(sessions).where(others).run();
-    feed.record(tx, {
+    await tx.delete(sessions).where(others);
+    await feed.record(tx, {
       type: "user.updated",
       objectType: "user",
       objectId: id,

@@ -60,26 +60,30 @@ function credentialStore(
   return {
     prefix: opts.prefix,
 
-    create(db: Db, input: unknown, actorId: number | null): { secret: string; record: CredentialView } {
+    async create(db: Db, input: unknown, actorId: number | null): Promise<{ secret: string; record: CredentialView }> {
       const { name } = validate(newCredentialSchema, input);
-      if (opts.ownedByAdmin && !(actorId !== null && isActiveAdmin(db, actorId)))
+      if (opts.ownedByAdmin && !(actorId !== null && (await isActiveAdmin(db, actorId))))
         throw new ValidationError([{ field: "owner", message: "must be an active administrator" }]);
       const secret = opts.prefix + randomToken(opts.bytes);
-      const row = db
-        .insert(t)
-        .values({
-          name,
-          tokenHash: sha256Hex(secret),
-          prefix: secret.slice(0, opts.prefix.length + 6),
-          createdById: actorId,
-          createdAt: new Date(),
-        })
-        .returning()
-        .get();
+      const row = (
+        await db.transaction(async (tx) =>
+          tx
+            .insert(t)
+            .values({
+              name,
+              tokenHash: sha256Hex(secret),
+              prefix: secret.slice(0, opts.prefix.length + 6),
+              createdById: actorId,
+              createdAt: new Date(),
+            })
+            .returning(),
+        )
+      )[0]!;
       const createdBy =
         actorId === null
           ? null
-          : (db.select({ email: users.email }).from(users).where(eq(users.id, actorId)).get()?.email ?? null);
+          : ((await db.select({ email: users.email }).from(users).where(eq(users.id, actorId)).limit(1))[0]?.email ??
+            null);
       return {
         secret,
         record: {
@@ -95,39 +99,40 @@ function credentialStore(
       };
     },
 
-    list(db: Db): CredentialView[] {
-      return db
-        .select({
-          id: t.id,
-          name: t.name,
-          prefix: t.prefix,
-          createdAt: t.createdAt,
-          lastUsedAt: t.lastUsedAt,
-          createdBy: users.email,
-          ownerId: t.createdById,
-          ownerActive: users.active,
-        })
-        .from(t)
-        .leftJoin(users, eq(users.id, t.createdById))
-        .where(isNull(t.revokedAt))
-        .orderBy(desc(t.id))
-        .all()
-        .map(({ ownerActive, ...view }) => ({ ...view, suspended: opts.ownedByAdmin && ownerActive === false }));
+    async list(db: Db): Promise<CredentialView[]> {
+      return (
+        await db
+          .select({
+            id: t.id,
+            name: t.name,
+            prefix: t.prefix,
+            createdAt: t.createdAt,
+            lastUsedAt: t.lastUsedAt,
+            createdBy: users.email,
+            ownerId: t.createdById,
+            ownerActive: users.active,
+          })
+          .from(t)
+          .leftJoin(users, eq(users.id, t.createdById))
+          .where(isNull(t.revokedAt))
+          .orderBy(desc(t.id))
+      ).map(({ ownerActive, ...view }) => ({ ...view, suspended: opts.ownedByAdmin && ownerActive === false }));
     },
 
-    revoke(db: Db, id: number): void {
-      const revoked = db
-        .update(t)
-        .set({ revokedAt: new Date() })
-        .where(and(eq(t.id, id), isNull(t.revokedAt)))
-        .returning({ id: t.id })
-        .all();
+    async revoke(db: Db, id: number): Promise<void> {
+      const revoked = await db.transaction(async (tx) =>
+        tx
+          .update(t)
+          .set({ revokedAt: new Date() })
+          .where(and(eq(t.id, id), isNull(t.revokedAt)))
+          .returning({ id: t.id }),
+      );
       if (!revoked.length) throw notFound(opts.what);
     },
 
-    authenticate(db: Db, secret: string): Authenticated | null {
+    async authenticate(db: Db, secret: string): Promise<Authenticated | null> {
       if (!secret.startsWith(opts.prefix)) return null;
-      const row = lookup(db).get({ hash: sha256Hex(secret) });
+      const row = (await lookup(db).execute({ hash: sha256Hex(secret) }))[0];
       if (!row) return null;
       if (opts.ownedByAdmin) {
         // Revoked with the admin role; an owner missing or without the role is a token nobody answers for.
@@ -136,7 +141,7 @@ function credentialStore(
           throw unauthorized("this API token is suspended: the administrator who owns it is deactivated");
       }
       if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > TOUCH_EVERY_MS)
-        db.update(t).set({ lastUsedAt: new Date() }).where(eq(t.id, row.id)).run();
+        await db.transaction(async (tx) => tx.update(t).set({ lastUsedAt: new Date() }).where(eq(t.id, row.id)));
       return { id: row.id, name: row.name, actorId: row.actorId };
     },
   };

@@ -92,75 +92,85 @@ const fieldQueries = preparedFor((db) => ({
     .prepare(),
 }));
 
-export function listCustomFields(db: DbOrTx, objectType?: ObjectType): CustomField[] {
-  return objectType ? fieldQueries(db).of.all({ type: objectType }) : fieldQueries(db).all.all();
+export async function listCustomFields(db: DbOrTx, objectType?: ObjectType): Promise<CustomField[]> {
+  return objectType ? await fieldQueries(db).of.execute({ type: objectType }) : await fieldQueries(db).all.execute();
 }
 
-export function getCustomField(db: Db, id: number): CustomField {
-  const row = db.select().from(customFields).where(eq(customFields.id, id)).get();
+export async function getCustomField(db: Db, id: number): Promise<CustomField> {
+  const row = (await db.select().from(customFields).where(eq(customFields.id, id)).limit(1))[0];
   if (!row) throw notFound("custom field");
   return row;
 }
 
-export function createCustomField(db: Db, feed: EventFeed, input: unknown, actor: Actor): CustomField {
+export async function createCustomField(db: Db, feed: EventFeed, input: unknown, actor: Actor): Promise<CustomField> {
   const d = validate(fieldDefinition, input);
   if (d.type === "select" && d.options.length === 0) {
     throw new ValidationError([{ field: "options", message: "a select field needs at least one option" }]);
   }
-  return db.transaction((tx) => {
+  return await db.transaction(async (tx) => {
     if (
-      tx
-        .select({ id: customFields.id })
-        .from(customFields)
-        .where(and(eq(customFields.objectType, d.object_type), eq(customFields.name, d.name)))
-        .get()
+      (
+        await tx
+          .select({ id: customFields.id })
+          .from(customFields)
+          .where(and(eq(customFields.objectType, d.object_type), eq(customFields.name, d.name)))
+          .limit(1)
+      )[0]
     ) {
       throw conflict(`a ${d.object_type} field named ${d.name} already exists`, [
         { field: "name", message: "already taken" },
       ]);
     }
-    const row = tx
-      .insert(customFields)
-      .values({
-        objectType: d.object_type,
-        name: d.name,
-        label: d.label,
-        type: d.type,
-        options: d.options,
-        required: d.required,
-        position: d.position,
-        createdById: actor.id,
-        updatedById: actor.id,
-      })
-      .returning()
-      .get();
-    feed.record(tx, { type: "custom_field.created", objectType: "custom_field", objectId: row.id, actor });
+    const row = (
+      await tx
+        .insert(customFields)
+        .values({
+          objectType: d.object_type,
+          name: d.name,
+          label: d.label,
+          type: d.type,
+          options: d.options,
+          required: d.required,
+          position: d.position,
+          createdById: actor.id,
+          updatedById: actor.id,
+        })
+        .returning()
+    )[0]!;
+    await feed.record(tx, { type: "custom_field.created", objectType: "custom_field", objectId: row.id, actor });
     return row;
   });
 }
 
-export function updateCustomField(db: Db, feed: EventFeed, id: number, input: unknown, actor: Actor): CustomField {
+export async function updateCustomField(
+  db: Db,
+  feed: EventFeed,
+  id: number,
+  input: unknown,
+  actor: Actor,
+): Promise<CustomField> {
   const d = validate(fieldUpdate, input);
-  return db.transaction((tx) => {
-    const before = tx.select().from(customFields).where(eq(customFields.id, id)).get();
+  return await db.transaction(async (tx) => {
+    const before = (await tx.select().from(customFields).where(eq(customFields.id, id)).limit(1))[0];
     if (!before) throw notFound("custom field");
-    const row = tx
-      .update(customFields)
-      .set({ ...d, updatedAt: new Date(), updatedById: actor.id })
-      .where(eq(customFields.id, id))
-      .returning()
-      .get();
-    feed.record(tx, { type: "custom_field.updated", objectType: "custom_field", objectId: id, actor });
+    const row = (
+      await tx
+        .update(customFields)
+        .set({ ...d, updatedAt: new Date(), updatedById: actor.id })
+        .where(eq(customFields.id, id))
+        .returning()
+    )[0]!;
+    await feed.record(tx, { type: "custom_field.updated", objectType: "custom_field", objectId: id, actor });
     return row;
   });
 }
 
 /** Removes the definition; values already stored stay in the rows' JSON but are no longer shown or validated. */
-export function deleteCustomField(db: Db, feed: EventFeed, id: number, actor: Actor): void {
-  db.transaction((tx) => {
-    const row = tx.delete(customFields).where(eq(customFields.id, id)).returning().get();
+export async function deleteCustomField(db: Db, feed: EventFeed, id: number, actor: Actor): Promise<void> {
+  await db.transaction(async (tx) => {
+    const row = (await tx.delete(customFields).where(eq(customFields.id, id)).returning())[0]!;
     if (!row) throw notFound("custom field");
-    feed.record(tx, { type: "custom_field.deleted", objectType: "custom_field", objectId: id, actor });
+    await feed.record(tx, { type: "custom_field.deleted", objectType: "custom_field", objectId: id, actor });
   });
 }
 

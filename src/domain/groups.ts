@@ -18,14 +18,13 @@ const groupShape = {
 /** A group as a client writes it. */
 export const groupInputModel = z.strictObject(groupShape);
 
-export function groupJson(db: DbOrTx, row: GroupRow) {
-  const members = db
+export async function groupJson(db: DbOrTx, row: GroupRow) {
+  const members = await db
     .select({ id: users.id, login: users.login })
     .from(userGroups)
     .innerJoin(users, eq(users.id, userGroups.userId))
     .where(eq(userGroups.groupId, row.id))
-    .orderBy(asc(users.id))
-    .all();
+    .orderBy(asc(users.id));
   return {
     id: row.id,
     name: row.name,
@@ -40,63 +39,57 @@ export function groupJson(db: DbOrTx, row: GroupRow) {
   };
 }
 
-export function getGroupRow(db: DbOrTx, groupId: number): GroupRow {
-  const row = db.select().from(groups).where(eq(groups.id, groupId)).get();
+export async function getGroupRow(db: DbOrTx, groupId: number): Promise<GroupRow> {
+  const row = (await db.select().from(groups).where(eq(groups.id, groupId)).limit(1))[0];
   if (!row) throw notFound("group");
   return row;
 }
 
-export function listGroups(db: Db) {
-  return db
-    .select()
-    .from(groups)
-    .orderBy(asc(groups.name))
-    .all()
-    .map((g) => groupJson(db, g));
+export async function listGroups(db: Db) {
+  const rows = await db.select().from(groups).orderBy(asc(groups.name));
+  return Promise.all(rows.map((g) => groupJson(db, g)));
 }
 
-function setMembers(tx: Tx, groupId: number, userIds: number[]) {
+async function setMembers(tx: Tx, groupId: number, userIds: number[]) {
   const found = userIds.length
-    ? tx.select({ id: users.id }).from(users).where(inArray(users.id, userIds)).all().length
+    ? (await tx.select({ id: users.id }).from(users).where(inArray(users.id, userIds))).length
     : 0;
   if (found !== new Set(userIds).size)
     throw new ValidationError([{ field: "user_ids", message: "contains an unknown user id" }]);
-  tx.delete(userGroups).where(eq(userGroups.groupId, groupId)).run();
-  if (userIds.length)
-    tx.insert(userGroups)
-      .values([...new Set(userIds)].map((userId) => ({ userId, groupId })))
-      .run();
+  await tx.delete(userGroups).where(eq(userGroups.groupId, groupId));
+  if (userIds.length) await tx.insert(userGroups).values([...new Set(userIds)].map((userId) => ({ userId, groupId })));
 }
 
-function memberIds(tx: Tx, groupId: number): number[] {
-  return tx
-    .select({ id: userGroups.userId })
-    .from(userGroups)
-    .where(eq(userGroups.groupId, groupId))
-    .orderBy(asc(userGroups.userId))
-    .all()
-    .map((r) => r.id);
+async function memberIds(tx: Tx, groupId: number): Promise<number[]> {
+  return (
+    await tx
+      .select({ id: userGroups.userId })
+      .from(userGroups)
+      .where(eq(userGroups.groupId, groupId))
+      .orderBy(asc(userGroups.userId))
+  ).map((r) => r.id);
 }
 
-export function createGroup(db: Db, feed: EventFeed, input: unknown, actor: Actor) {
+export async function createGroup(db: Db, feed: EventFeed, input: unknown, actor: Actor) {
   const d = validate(groupInputModel, input);
   if (!d.name) throw new ValidationError([{ field: "name", message: "is required" }]);
-  return db.transaction((tx) => {
-    if (tx.select({ id: groups.id }).from(groups).where(eq(groups.name, d.name!)).get())
+  return await db.transaction(async (tx) => {
+    if ((await tx.select({ id: groups.id }).from(groups).where(eq(groups.name, d.name!)).limit(1))[0])
       throw conflict("a group with this name already exists", [{ field: "name", message: "already taken" }]);
-    const row = tx
-      .insert(groups)
-      .values({
-        name: d.name!,
-        note: d.note ?? null,
-        active: d.active ?? true,
-        createdById: actor.id,
-        updatedById: actor.id,
-      })
-      .returning()
-      .get();
-    if (d.user_ids) setMembers(tx, row.id, d.user_ids);
-    feed.record(tx, {
+    const row = (
+      await tx
+        .insert(groups)
+        .values({
+          name: d.name!,
+          note: d.note ?? null,
+          active: d.active ?? true,
+          createdById: actor.id,
+          updatedById: actor.id,
+        })
+        .returning()
+    )[0]!;
+    if (d.user_ids) await setMembers(tx, row.id, d.user_ids);
+    await feed.record(tx, {
       type: "group.created",
       objectType: "group",
       objectId: row.id,
@@ -107,14 +100,14 @@ export function createGroup(db: Db, feed: EventFeed, input: unknown, actor: Acto
   });
 }
 
-export function updateGroup(db: Db, feed: EventFeed, groupId: number, input: unknown, actor: Actor) {
+export async function updateGroup(db: Db, feed: EventFeed, groupId: number, input: unknown, actor: Actor) {
   const d = validate(groupInputModel, input);
-  return db.transaction((tx) => {
-    const before = getGroupRow(tx, groupId);
+  return await db.transaction(async (tx) => {
+    const before = await getGroupRow(tx, groupId);
     if (
       d.name &&
       d.name !== before.name &&
-      tx.select({ id: groups.id }).from(groups).where(eq(groups.name, d.name)).get()
+      (await tx.select({ id: groups.id }).from(groups).where(eq(groups.name, d.name)).limit(1))[0]
     ) {
       throw conflict("a group with this name already exists", [{ field: "name", message: "already taken" }]);
     }
@@ -127,30 +120,31 @@ export function updateGroup(db: Db, feed: EventFeed, groupId: number, input: unk
       }).filter(([, v]) => v !== undefined),
     );
     const changes = diff(
-      { name: before.name, note: before.note, active: before.active, user_ids: memberIds(tx, groupId) },
+      { name: before.name, note: before.note, active: before.active, user_ids: await memberIds(tx, groupId) },
       target,
     );
     if (!Object.keys(changes).length) return groupJson(tx, before);
     const { user_ids, ...columns } = Object.fromEntries(Object.entries(changes).map(([k, [, v]]) => [k, v]));
-    const row = tx
-      .update(groups)
-      .set({ ...columns, updatedAt: new Date(), updatedById: actor.id })
-      .where(eq(groups.id, groupId))
-      .returning()
-      .get();
-    if (user_ids) setMembers(tx, groupId, user_ids as number[]);
-    feed.record(tx, { type: "group.updated", objectType: "group", objectId: groupId, changes, actor });
+    const row = (
+      await tx
+        .update(groups)
+        .set({ ...columns, updatedAt: new Date(), updatedById: actor.id })
+        .where(eq(groups.id, groupId))
+        .returning()
+    )[0]!;
+    if (user_ids) await setMembers(tx, groupId, user_ids as number[]);
+    await feed.record(tx, { type: "group.updated", objectType: "group", objectId: groupId, changes, actor });
     return groupJson(tx, row);
   });
 }
 
 /** A group that tickets belong to is refused (409): move or close those tickets first. */
-export function deleteGroup(db: Db, feed: EventFeed, groupId: number, actor: Actor): void {
-  db.transaction((tx) => {
-    getGroupRow(tx, groupId);
-    const used = tx.select({ id: tickets.id }).from(tickets).where(eq(tickets.groupId, groupId)).limit(1).get();
+export async function deleteGroup(db: Db, feed: EventFeed, groupId: number, actor: Actor): Promise<void> {
+  await db.transaction(async (tx) => {
+    await getGroupRow(tx, groupId);
+    const used = (await tx.select({ id: tickets.id }).from(tickets).where(eq(tickets.groupId, groupId)).limit(1))[0];
     if (used) throw conflict("tickets belong to this group; move them to another group first");
-    tx.delete(groups).where(eq(groups.id, groupId)).run();
-    feed.record(tx, { type: "group.deleted", objectType: "group", objectId: groupId, actor });
+    await tx.delete(groups).where(eq(groups.id, groupId));
+    await feed.record(tx, { type: "group.deleted", objectType: "group", objectId: groupId, actor });
   });
 }

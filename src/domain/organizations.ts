@@ -64,119 +64,124 @@ export const organizationInputModel = z.object(builtInShape);
 
 const MEMBER_IDS_SHOWN = 1000;
 
-export type OrganizationJson = ReturnType<typeof toJsonRows>[number];
+export type OrganizationJson = Awaited<ReturnType<typeof toJsonRows>>[number];
 
-function toJsonRows(db: DbOrTx, rows: OrganizationRow[], fields: CustomField[]) {
+async function toJsonRows(db: DbOrTx, rows: OrganizationRow[], fields: CustomField[]) {
   if (!rows.length) return [];
   const ids = rows.map((r) => r.id);
   const counts = new Map(
-    db
-      .select({ id: users.organizationId, n: count() })
-      .from(users)
-      .where(inArray(users.organizationId, ids))
-      .groupBy(users.organizationId)
-      .all()
-      .map((r) => [r.id, r.n]),
+    (
+      await db
+        .select({ id: users.organizationId, n: count() })
+        .from(users)
+        .where(inArray(users.organizationId, ids))
+        .groupBy(users.organizationId)
+    ).map((r) => [r.id, r.n]),
   );
-  return rows.map((r) => {
-    const custom = customValues(r.custom, fields);
-    const members = db
-      .select({ id: users.id })
-      .from(users)
-      .where(eq(users.organizationId, r.id))
-      .orderBy(asc(users.id))
-      .limit(MEMBER_IDS_SHOWN)
-      .all();
-    return {
-      id: r.id,
-      name: r.name,
-      domain: r.domain,
-      domain_assignment: r.domainAssignment,
-      shared: r.shared,
-      note: r.note,
-      active: r.active,
-      member_ids: members.map((m) => m.id),
-      member_count: counts.get(r.id) ?? 0,
-      ...custom,
-      created_at: r.createdAt.toISOString(),
-      updated_at: r.updatedAt.toISOString(),
-      created_by_id: r.createdById,
-      updated_by_id: r.updatedById,
-    };
-  });
+  return await Promise.all(
+    rows.map(async (r) => {
+      const custom = customValues(r.custom, fields);
+      const members = await db
+        .select({ id: users.id })
+        .from(users)
+        .where(eq(users.organizationId, r.id))
+        .orderBy(asc(users.id))
+        .limit(MEMBER_IDS_SHOWN);
+      return {
+        id: r.id,
+        name: r.name,
+        domain: r.domain,
+        domain_assignment: r.domainAssignment,
+        shared: r.shared,
+        note: r.note,
+        active: r.active,
+        member_ids: members.map((m) => m.id),
+        member_count: counts.get(r.id) ?? 0,
+        ...custom,
+        created_at: r.createdAt.toISOString(),
+        updated_at: r.updatedAt.toISOString(),
+        created_by_id: r.createdById,
+        updated_by_id: r.updatedById,
+      };
+    }),
+  );
 }
 
-export function organizationJson(db: DbOrTx, row: OrganizationRow, fields = listCustomFields(db, "organization")) {
-  return toJsonRows(db, [row], fields)[0]!;
+export async function organizationJson(db: DbOrTx, row: OrganizationRow, fields?: CustomField[]) {
+  fields ??= await listCustomFields(db, "organization");
+  return (await toJsonRows(db, [row], fields))[0]!;
 }
 
-export function getOrganizationRow(db: DbOrTx, orgId: number): OrganizationRow {
-  const row = db.select().from(organizations).where(eq(organizations.id, orgId)).get();
+export async function getOrganizationRow(db: DbOrTx, orgId: number): Promise<OrganizationRow> {
+  const row = (await db.select().from(organizations).where(eq(organizations.id, orgId)).limit(1))[0];
   if (!row) throw notFound("organization");
   return row;
 }
 
 /** Organization names by id, for records that refer to organizations (null ids skipped). */
-export function organizationNames(db: DbOrTx, ids: (number | null)[]): Map<number, string> {
+export async function organizationNames(db: DbOrTx, ids: (number | null)[]): Promise<Map<number, string>> {
   const wanted = [...new Set(ids.filter((x): x is number => x !== null))];
   if (!wanted.length) return new Map();
-  const rows = db
+  const rows = await db
     .select({ id: organizations.id, name: organizations.name })
     .from(organizations)
-    .where(inArray(organizations.id, wanted))
-    .all();
+    .where(inArray(organizations.id, wanted));
   return new Map(rows.map((o) => [o.id, o.name]));
 }
 
 /** Organization names by name, for pickers (at most `limit`). */
-export function organizationNameList(db: DbOrTx, limit: number): string[] {
-  return db
+export async function organizationNameList(db: DbOrTx, limit: number): Promise<string[]> {
+  const rows = await db
     .select({ name: organizations.name })
     .from(organizations)
     .orderBy(sql`lower(${organizations.name})`)
-    .limit(limit)
-    .all()
-    .map((r) => r.name);
+    .limit(limit);
+  return rows.map((r) => r.name);
 }
 
-export function findOrganizationByName(db: DbOrTx, name: string): OrganizationRow | undefined {
-  return db.select().from(organizations).where(sql`lower(${organizations.name}) = lower(${name.trim()})`).get();
+export async function findOrganizationByName(db: DbOrTx, name: string): Promise<OrganizationRow | undefined> {
+  return (
+    await db.select().from(organizations).where(sql`lower(${organizations.name}) = lower(${name.trim()})`).limit(1)
+  )[0];
 }
 
-export function findOrganizationByDomain(db: DbOrTx, domain: string): OrganizationRow | undefined {
-  return db
-    .select()
-    .from(organizations)
-    .where(eq(organizations.domain, domain.trim().toLowerCase()))
-    .orderBy(asc(organizations.id))
-    .get();
+export async function findOrganizationByDomain(db: DbOrTx, domain: string): Promise<OrganizationRow | undefined> {
+  return (
+    await db
+      .select()
+      .from(organizations)
+      .where(eq(organizations.domain, domain.trim().toLowerCase()))
+      .orderBy(asc(organizations.id))
+      .limit(1)
+  )[0];
 }
 
 function snapshot(row: OrganizationRow, fields: CustomField[]): Record<string, unknown> {
   return apiValues(row, COLUMN_OF, fields);
 }
 
-export function parseOrganizationInput(db: DbOrTx, input: unknown, fields = listCustomFields(db, "organization")) {
+export async function parseOrganizationInput(db: DbOrTx, input: unknown, fields?: CustomField[]) {
+  fields ??= await listCustomFields(db, "organization");
   const schema = schemaWithFields("organization", fields, () =>
     z.strictObject({ ...builtInShape, ...customValuesShape(fields) }),
   );
   return { data: validate(schema, input) as Record<string, unknown>, fields };
 }
 
-function assertNameFree(tx: Tx, name: unknown, exceptId?: number) {
+async function assertNameFree(tx: Tx, name: unknown, exceptId?: number) {
   if (typeof name !== "string") return;
-  const clash = findOrganizationByName(tx, name);
+  const clash = await findOrganizationByName(tx, name);
   if (clash && clash.id !== exceptId)
     throw conflict("an organization with this name already exists", [{ field: "name", message: "already taken" }]);
 }
 
-function write(
+async function write(
   tx: Tx,
   row: OrganizationRow,
   changes: Record<string, [unknown, unknown]>,
   fields: CustomField[],
   actor: Actor,
-): OrganizationRow {
+): Promise<OrganizationRow> {
   const set: Record<string, unknown> = {};
   const custom = { ...row.custom };
   for (const [k, [, v]] of Object.entries(changes)) {
@@ -187,57 +192,67 @@ function write(
   set.provenance = stamp(row.provenance, Object.keys(changes), actor.source);
   set.updatedAt = new Date();
   set.updatedById = actor.id;
-  return tx.update(organizations).set(set).where(eq(organizations.id, row.id)).returning().get();
+  return (await tx.update(organizations).set(set).where(eq(organizations.id, row.id)).returning())[0]!;
 }
 
-export function createOrganizationIn(
+export async function createOrganizationIn(
   tx: Tx,
   feed: EventFeed,
   data: Record<string, unknown>,
   fields: CustomField[],
   actor: Actor,
-): OrganizationRow {
+): Promise<OrganizationRow> {
   if (typeof data.name !== "string") throw new ValidationError([{ field: "name", message: "is required" }]);
   const missing = missingRequired(fields, data);
   if (missing.length) throw new ValidationError(missing);
-  assertNameFree(tx, data.name);
-  const row = tx
-    .insert(organizations)
-    .values({ name: data.name, createdById: actor.id, updatedById: actor.id })
-    .returning()
-    .get();
+  await assertNameFree(tx, data.name);
+  const row = (
+    await tx.insert(organizations).values({ name: data.name, createdById: actor.id, updatedById: actor.id }).returning()
+  )[0]!;
   const changes = diff({}, Object.fromEntries(Object.entries(data).filter(([, v]) => v !== undefined)));
-  const written = write(tx, row, changes, fields, actor);
-  feed.record(tx, { type: "organization.created", objectType: "organization", objectId: row.id, changes, actor });
+  const written = await write(tx, row, changes, fields, actor);
+  await feed.record(tx, { type: "organization.created", objectType: "organization", objectId: row.id, changes, actor });
   return written;
 }
 
-export function updateOrganizationIn(
+export async function updateOrganizationIn(
   tx: Tx,
   feed: EventFeed,
   before: OrganizationRow,
   data: Record<string, unknown>,
   fields: CustomField[],
   actor: Actor,
-): OrganizationRow {
-  assertNameFree(tx, data.name, before.id);
+): Promise<OrganizationRow> {
+  await assertNameFree(tx, data.name, before.id);
   const target = Object.fromEntries(Object.entries(data).filter(([, v]) => v !== undefined));
   const changes = diff(snapshot(before, fields), target);
   if (!Object.keys(changes).length) return before;
-  const row = write(tx, before, changes, fields, actor);
-  feed.record(tx, { type: "organization.updated", objectType: "organization", objectId: before.id, changes, actor });
+  const row = await write(tx, before, changes, fields, actor);
+  await feed.record(tx, {
+    type: "organization.updated",
+    objectType: "organization",
+    objectId: before.id,
+    changes,
+    actor,
+  });
   return row;
 }
 
-export function createOrganization(db: Db, feed: EventFeed, input: unknown, actor: Actor) {
-  const { data, fields } = parseOrganizationInput(db, input);
-  return db.transaction((tx) => organizationJson(tx, createOrganizationIn(tx, feed, data, fields, actor), fields));
+export async function createOrganization(db: Db, feed: EventFeed, input: unknown, actor: Actor) {
+  const { data, fields } = await parseOrganizationInput(db, input);
+  return await db.transaction(async (tx) =>
+    organizationJson(tx, await createOrganizationIn(tx, feed, data, fields, actor), fields),
+  );
 }
 
-export function updateOrganization(db: Db, feed: EventFeed, orgId: number, input: unknown, actor: Actor) {
-  const { data, fields } = parseOrganizationInput(db, input);
-  return db.transaction((tx) =>
-    organizationJson(tx, updateOrganizationIn(tx, feed, getOrganizationRow(tx, orgId), data, fields, actor), fields),
+export async function updateOrganization(db: Db, feed: EventFeed, orgId: number, input: unknown, actor: Actor) {
+  const { data, fields } = await parseOrganizationInput(db, input);
+  return await db.transaction(async (tx) =>
+    organizationJson(
+      tx,
+      await updateOrganizationIn(tx, feed, await getOrganizationRow(tx, orgId), data, fields, actor),
+      fields,
+    ),
   );
 }
 
@@ -251,38 +266,42 @@ const REPLACED_ORGANIZATION_DEFAULTS: Record<string, unknown> = {
 };
 
 /** PUT: replaces an organization's fields; those left out are cleared to their defaults, the name is required. */
-export function replaceOrganization(db: Db, feed: EventFeed, orgId: number, input: unknown, actor: Actor) {
-  const { data, fields } = parseOrganizationInput(db, input);
+export async function replaceOrganization(db: Db, feed: EventFeed, orgId: number, input: unknown, actor: Actor) {
+  const { data, fields } = await parseOrganizationInput(db, input);
   if (typeof data.name !== "string") throw new ValidationError([{ field: "name", message: "is required" }]);
   const values = replacementValues(REPLACED_ORGANIZATION_DEFAULTS, fields, data);
-  return db.transaction((tx) =>
-    organizationJson(tx, updateOrganizationIn(tx, feed, getOrganizationRow(tx, orgId), values, fields, actor), fields),
+  return await db.transaction(async (tx) =>
+    organizationJson(
+      tx,
+      await updateOrganizationIn(tx, feed, await getOrganizationRow(tx, orgId), values, fields, actor),
+      fields,
+    ),
   );
 }
 
-export function getOrganization(db: Db, orgId: number) {
-  return organizationJson(db, getOrganizationRow(db, orgId));
+export async function getOrganization(db: Db, orgId: number) {
+  return organizationJson(db, await getOrganizationRow(db, orgId));
 }
 
-export function getOrganizationProvenance(db: Db, orgId: number): Provenance {
-  return getOrganizationRow(db, orgId).provenance;
+export async function getOrganizationProvenance(db: Db, orgId: number): Promise<Provenance> {
+  return (await getOrganizationRow(db, orgId)).provenance;
 }
 
 /**
  * Deletes an organization. Its tickets must move to another organization (`reassignTo`) or the
  * delete is refused (409); its members stay, without an organization (each gets a user.updated event).
  */
-export function deleteOrganization(
+export async function deleteOrganization(
   db: Db,
   feed: EventFeed,
   orgId: number,
   actor: Actor,
   opts: { reassignTo?: number } = {},
-): void {
-  const fields = listCustomFields(db, "organization");
-  db.transaction((tx) => {
-    const row = getOrganizationRow(tx, orgId);
-    const ticketIds = tx.select({ id: tickets.id }).from(tickets).where(eq(tickets.organizationId, orgId)).all();
+): Promise<void> {
+  const fields = await listCustomFields(db, "organization");
+  await db.transaction(async (tx) => {
+    const row = await getOrganizationRow(tx, orgId);
+    const ticketIds = await tx.select({ id: tickets.id }).from(tickets).where(eq(tickets.organizationId, orgId));
     if (ticketIds.length && opts.reassignTo === undefined) {
       throw conflict(
         `this organization has ${ticketIds.length} ticket(s); pass reassign_to=<organization id> to move them`,
@@ -291,13 +310,13 @@ export function deleteOrganization(
     }
     if (ticketIds.length) {
       if (opts.reassignTo === orgId) throw conflict("cannot reassign tickets to the organization being deleted");
-      getOrganizationRow(tx, opts.reassignTo!);
+      await getOrganizationRow(tx, opts.reassignTo!);
       for (const t of ticketIds) {
-        tx.update(tickets)
+        await tx
+          .update(tickets)
           .set({ organizationId: opts.reassignTo, updatedAt: new Date(), updatedById: actor.id })
-          .where(eq(tickets.id, t.id))
-          .run();
-        feed.record(tx, {
+          .where(eq(tickets.id, t.id));
+        await feed.record(tx, {
           type: "ticket.updated",
           objectType: "ticket",
           objectId: t.id,
@@ -306,14 +325,13 @@ export function deleteOrganization(
         });
       }
     }
-    const members = tx
+    const members = await tx
       .update(users)
       .set({ organizationId: null, updatedAt: new Date(), updatedById: actor.id })
       .where(eq(users.organizationId, orgId))
-      .returning({ id: users.id })
-      .all();
+      .returning({ id: users.id });
     for (const m of members)
-      feed.record(tx, {
+      await feed.record(tx, {
         type: "user.updated",
         objectType: "user",
         objectId: m.id,
@@ -321,8 +339,8 @@ export function deleteOrganization(
         actor,
       });
     const before = snapshot(row, fields);
-    tx.delete(organizations).where(eq(organizations.id, orgId)).run();
-    feed.record(tx, {
+    await tx.delete(organizations).where(eq(organizations.id, orgId));
+    await feed.record(tx, {
       type: "organization.deleted",
       objectType: "organization",
       objectId: orgId,
@@ -356,26 +374,25 @@ export async function countOrganizations(db: Db, query: Pick<OrganizationListQue
   return countUpTo(db, organizations, conds.length ? and(...conds) : undefined);
 }
 
-export function listOrganizations(db: Db, query: OrganizationListQuery): Page<OrganizationJson> {
+export async function listOrganizations(db: Db, query: OrganizationListQuery): Promise<Page<OrganizationJson>> {
   const p = { ...query, ...listDefaults(query, "name") };
   const conds = organizationFilter(p);
   const keys = [...SORTS[p.sort], sql`${organizations.id}`];
   const descending = p.order === "desc";
   if (p.cursor) conds.push(afterCursor(keys, decodeCursor(p.cursor, keys.length), descending));
   // The sort key comes back from SQLite, so the cursor holds exactly what lower() computed.
-  const rows = db
+  const rows = await db
     .select({ row: organizations, sortKey: sql<string>`lower(${organizations.name})` })
     .from(organizations)
     .where(conds.length ? and(...conds) : undefined)
     .orderBy(...keys.map((k) => (descending ? desc(k) : asc(k))))
-    .limit(p.limit + 1)
-    .all();
+    .limit(p.limit + 1);
   const page = pageOf(rows, p.limit, (last) => (p.sort === "name" ? [last.sortKey, last.row.id] : [last.row.id]));
   return {
-    data: toJsonRows(
+    data: await toJsonRows(
       db,
       page.data.map((r) => r.row),
-      listCustomFields(db, "organization"),
+      await listCustomFields(db, "organization"),
     ),
     next_cursor: page.next_cursor,
   };
@@ -384,17 +401,19 @@ export function listOrganizations(db: Db, query: OrganizationListQuery): Page<Or
 /**
  * An organization named the way a person types it in a form: an id or a name. Unknown is a ValidationError on `field`.
  */
-export function resolveOrganizationRef(db: Db, ref: string, field: string): number {
+export async function resolveOrganizationRef(db: Db, ref: string, field: string): Promise<number> {
   const value = ref.trim();
   if (!value) throw new ValidationError([{ field, message: "is required: an organization id or name" }]);
   const row =
     (/^\d{1,15}$/.test(value)
-      ? db
-          .select()
-          .from(organizations)
-          .where(eq(organizations.id, Number(value)))
-          .get()
-      : undefined) ?? findOrganizationByName(db, value);
+      ? (
+          await db
+            .select()
+            .from(organizations)
+            .where(eq(organizations.id, Number(value)))
+            .limit(1)
+        )[0]
+      : undefined) ?? (await findOrganizationByName(db, value));
   if (!row) throw new ValidationError([{ field, message: `no organization with the id or name "${value}"` }]);
   return row.id;
 }

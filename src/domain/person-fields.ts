@@ -1,7 +1,7 @@
 import type { DbOrTx } from "../db/client";
 
 /** Extra fields for a page of people at once, by user id (a feature's contribution to a person). */
-export type PersonFieldSource = (db: DbOrTx, userIds: number[]) => Map<number, Record<string, unknown>>;
+export type PersonFieldSource = (db: DbOrTx, userIds: number[]) => Promise<Map<number, Record<string, unknown>>>;
 
 /**
  * The fields features add to a person, in one place: the API's user JSON, webhook payloads (which
@@ -15,10 +15,10 @@ export class PersonFields {
     this.sources.push(source);
   }
 
-  of(db: DbOrTx, userIds: number[]): Map<number, Record<string, unknown>> {
+  async of(db: DbOrTx, userIds: number[]): Promise<Map<number, Record<string, unknown>>> {
     const out = new Map<number, Record<string, unknown>>(userIds.map((id) => [id, {}]));
     for (const source of this.sources) {
-      for (const [id, fields] of source(db, userIds)) if (out.has(id)) Object.assign(out.get(id)!, fields);
+      for (const [id, fields] of await source(db, userIds)) if (out.has(id)) Object.assign(out.get(id)!, fields);
     }
     return out;
   }

@@ -1,6 +1,6 @@
 import { sql, type SQL } from "drizzle-orm";
 import type { SQLiteTable } from "drizzle-orm/sqlite-core";
-import type { DbOrTx } from "../db/client";
+import { sqlAll, type DbOrTx } from "../db/client";
 import { z } from "zod";
 import type { Provenance } from "../db/schema";
 import { badRequest } from "../errors";
@@ -157,6 +157,6 @@ export async function countUpTo(db: DbOrTx, table: SQLiteTable, where: SQL | und
     .from(table)
     .where(where)
     .limit(COUNT_CAP + 1);
-  const [n] = db.get<[number]>(sql`SELECT count(*) FROM (${matching})`);
+  const [{ n }] = (await sqlAll<{ n: number }>(db, sql`SELECT count(*) AS n FROM (${matching})`)) as [{ n: number }];
   return { count: Math.min(n, COUNT_CAP), capped: n > COUNT_CAP };
 }

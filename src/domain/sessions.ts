@@ -13,16 +13,16 @@ export type SessionLimits = { idleMs: number; maxAgeMs: number };
 // or a quarter of the idle limit when that is short, so an admin who is active is never signed out.
 const TOUCH_EVERY_MS = 60_000;
 
-export function createSession(
+export async function createSession(
   db: Db,
   userId: number,
   meta: { ip?: string; userAgent?: string },
-): { token: string; csrfToken: string } {
+): Promise<{ token: string; csrfToken: string }> {
   const token = randomToken();
   const csrfToken = randomToken();
   const now = new Date();
-  db.insert(sessions)
-    .values({
+  await db.transaction(async (tx) =>
+    tx.insert(sessions).values({
       id: sha256Hex(token),
       userId,
       csrfToken,
@@ -30,8 +30,8 @@ export function createSession(
       lastSeenAt: now,
       ip: meta.ip ?? null,
       userAgent: meta.userAgent?.slice(0, 300) ?? null,
-    })
-    .run();
+    }),
+  );
   return { token, csrfToken };
 }
 
@@ -39,49 +39,58 @@ export function createSession(
  * The admin session a cookie token belongs to, or null when unknown, idle or
  * alive too long, or no longer an active admin.
  */
-export function resolveSession(db: Db, token: string, { idleMs, maxAgeMs }: SessionLimits): SessionInfo | null {
+export async function resolveSession(
+  db: Db,
+  token: string,
+  { idleMs, maxAgeMs }: SessionLimits,
+): Promise<SessionInfo | null> {
   const id = sha256Hex(token);
-  const row = db
-    .select({
-      id: sessions.id,
-      csrfToken: sessions.csrfToken,
-      createdAt: sessions.createdAt,
-      lastSeenAt: sessions.lastSeenAt,
-      userId: users.id,
-      email: users.email,
-      firstname: users.firstname,
-      lastname: users.lastname,
-    })
-    .from(sessions)
-    .innerJoin(users, and(eq(users.id, sessions.userId), eq(users.active, true)))
-    .innerJoin(userRoles, and(eq(userRoles.userId, users.id), eq(userRoles.roleId, ADMIN_ROLE_ID)))
-    .where(eq(sessions.id, id))
-    .get();
+  const row = (
+    await db
+      .select({
+        id: sessions.id,
+        csrfToken: sessions.csrfToken,
+        createdAt: sessions.createdAt,
+        lastSeenAt: sessions.lastSeenAt,
+        userId: users.id,
+        email: users.email,
+        firstname: users.firstname,
+        lastname: users.lastname,
+      })
+      .from(sessions)
+      .innerJoin(users, and(eq(users.id, sessions.userId), eq(users.active, true)))
+      .innerJoin(userRoles, and(eq(userRoles.userId, users.id), eq(userRoles.roleId, ADMIN_ROLE_ID)))
+      .where(eq(sessions.id, id))
+      .limit(1)
+  )[0];
   if (!row) return null;
   const now = Date.now();
   if (now - row.lastSeenAt.getTime() > idleMs || now - row.createdAt.getTime() > maxAgeMs) {
-    db.delete(sessions).where(eq(sessions.id, id)).run();
+    await db.transaction(async (tx) => tx.delete(sessions).where(eq(sessions.id, id)));
     return null;
   }
   if (now - row.lastSeenAt.getTime() > Math.min(TOUCH_EVERY_MS, idleMs / 4))
-    db.update(sessions)
-      .set({ lastSeenAt: new Date(now) })
-      .where(eq(sessions.id, id))
-      .run();
+    await db.transaction(async (tx) =>
+      tx
+        .update(sessions)
+        .set({ lastSeenAt: new Date(now) })
+        .where(eq(sessions.id, id)),
+    );
   const name = [row.firstname, row.lastname].filter(Boolean).join(" ") || row.email!;
   return { id: row.id, csrfToken: row.csrfToken, user: { id: row.userId, email: row.email!, name } };
 }
 
-export function deleteSession(db: Db, sessionId: string): void {
-  db.delete(sessions).where(eq(sessions.id, sessionId)).run();
+export async function deleteSession(db: Db, sessionId: string): Promise<void> {
+  await db.transaction(async (tx) => tx.delete(sessions).where(eq(sessions.id, sessionId)));
 }
 
-export function pruneExpiredSessions(db: Db, { idleMs, maxAgeMs }: SessionLimits): number {
+export async function pruneExpiredSessions(db: Db, { idleMs, maxAgeMs }: SessionLimits): Promise<number> {
   const expired = or(
     lt(sessions.lastSeenAt, new Date(Date.now() - idleMs)),
     lt(sessions.createdAt, new Date(Date.now() - maxAgeMs)),
   );
-  return db.delete(sessions).where(expired).returning({ id: sessions.id }).all().length;
+  const deleted = await db.transaction(async (tx) => tx.delete(sessions).where(expired).returning({ id: sessions.id }));
+  return deleted.length;
 }
 
 export type SessionView = {
@@ -93,8 +102,8 @@ export type SessionView = {
 };
 
 /** An admin's own sessions, newest first (ids are SHA-256 of the cookie token: no use without it). */
-export function listSessions(db: Db, userId: number): SessionView[] {
-  return db
+export async function listSessions(db: Db, userId: number): Promise<SessionView[]> {
+  return await db
     .select({
       id: sessions.id,
       createdAt: sessions.createdAt,
@@ -104,16 +113,16 @@ export function listSessions(db: Db, userId: number): SessionView[] {
     })
     .from(sessions)
     .where(eq(sessions.userId, userId))
-    .orderBy(desc(sessions.lastSeenAt))
-    .all();
+    .orderBy(desc(sessions.lastSeenAt));
 }
 
 /** Ends one of the admin's own sessions; another admin's is not found. */
-export function revokeSession(db: Db, userId: number, sessionId: string): void {
-  const ended = db
-    .delete(sessions)
-    .where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId)))
-    .returning({ id: sessions.id })
-    .all();
+export async function revokeSession(db: Db, userId: number, sessionId: string): Promise<void> {
+  const ended = await db.transaction(async (tx) =>
+    tx
+      .delete(sessions)
+      .where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId)))
+      .returning({ id: sessions.id }),
+  );
   if (!ended.length) throw notFound("session");
 }

@@ -74,16 +74,12 @@ const ticketShape = {
 export const newTicketInput = z.strictObject({ ...ticketShape, article: articleInput.optional() });
 export const ticketUpdateInput = z.strictObject(ticketShape);
 
-export type TicketJson = ReturnType<typeof ticketJson>;
+export type TicketJson = Awaited<ReturnType<typeof ticketJson>>;
 
-export function ticketJson(db: DbOrTx, t: TicketRow) {
-  const articleIds = db
-    .select({ id: articles.id })
-    .from(articles)
-    .where(eq(articles.ticketId, t.id))
-    .orderBy(asc(articles.id))
-    .all()
-    .map((a) => a.id);
+export async function ticketJson(db: DbOrTx, t: TicketRow) {
+  const articleIds = (
+    await db.select({ id: articles.id }).from(articles).where(eq(articles.ticketId, t.id)).orderBy(asc(articles.id))
+  ).map((a) => a.id);
   return {
     id: t.id,
     number: t.number,
@@ -112,8 +108,8 @@ export function ticketJson(db: DbOrTx, t: TicketRow) {
   };
 }
 
-export function articleJson(db: DbOrTx, a: ArticleRow) {
-  const files = db
+export async function articleJson(db: DbOrTx, a: ArticleRow) {
+  const files = await db
     .select({
       id: attachments.id,
       filename: attachments.filename,
@@ -122,8 +118,7 @@ export function articleJson(db: DbOrTx, a: ArticleRow) {
     })
     .from(attachments)
     .where(eq(attachments.articleId, a.id))
-    .orderBy(asc(attachments.id))
-    .all();
+    .orderBy(asc(attachments.id));
   return {
     id: a.id,
     ticket_id: a.ticketId,
@@ -151,14 +146,14 @@ export function articleJson(db: DbOrTx, a: ArticleRow) {
   };
 }
 
-function getTicketRow(db: DbOrTx, ticketId: number): TicketRow {
-  const row = db.select().from(tickets).where(eq(tickets.id, ticketId)).get();
+async function getTicketRow(db: DbOrTx, ticketId: number): Promise<TicketRow> {
+  const row = (await db.select().from(tickets).where(eq(tickets.id, ticketId)).limit(1))[0];
   if (!row) throw notFound("ticket");
   return row;
 }
 
 /** Ticket input in column terms: names resolved to ids, references checked, organization from the customer. */
-function resolveTicket(tx: Tx, d: z.infer<typeof ticketUpdateInput>): Record<string, unknown> {
+async function resolveTicket(tx: Tx, d: z.infer<typeof ticketUpdateInput>): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   if (d.title !== undefined) out.title = d.title;
   const stateId = d.state_id ?? (d.state ? STATES.indexOf(d.state) + 1 : undefined);
@@ -166,28 +161,36 @@ function resolveTicket(tx: Tx, d: z.infer<typeof ticketUpdateInput>): Record<str
   const priorityId = d.priority_id ?? (d.priority ? PRIORITIES.indexOf(d.priority) + 1 : undefined);
   if (priorityId !== undefined) out.priority_id = priorityId;
   if (d.group_id !== undefined) {
-    if (d.group_id !== null && !tx.select({ id: groups.id }).from(groups).where(eq(groups.id, d.group_id)).get())
+    if (
+      d.group_id !== null &&
+      !(await tx.select({ id: groups.id }).from(groups).where(eq(groups.id, d.group_id)).limit(1))[0]
+    )
       throw new ValidationError([{ field: "group_id", message: "no such group" }]);
     out.group_id = d.group_id;
   }
   let customerId = d.customer_id;
   if (d.customer) {
-    const c = tx.select({ id: users.id }).from(users).where(eq(users.email, d.customer)).get();
+    const c = (await tx.select({ id: users.id }).from(users).where(eq(users.email, d.customer)).limit(1))[0];
     if (!c) throw new ValidationError([{ field: "customer", message: "no user with this email" }]);
     customerId = c.id;
   }
   if (customerId !== undefined) {
-    const c = tx
-      .select({ id: users.id, organizationId: users.organizationId })
-      .from(users)
-      .where(eq(users.id, customerId))
-      .get();
+    const c = (
+      await tx
+        .select({ id: users.id, organizationId: users.organizationId })
+        .from(users)
+        .where(eq(users.id, customerId))
+        .limit(1)
+    )[0];
     if (!c) throw new ValidationError([{ field: "customer_id", message: "no such user" }]);
     out.customer_id = c.id;
     out.organization_id = c.organizationId;
   }
   if (d.owner_id !== undefined) {
-    if (d.owner_id !== null && !tx.select({ id: users.id }).from(users).where(eq(users.id, d.owner_id)).get())
+    if (
+      d.owner_id !== null &&
+      !(await tx.select({ id: users.id }).from(users).where(eq(users.id, d.owner_id)).limit(1))[0]
+    )
       throw new ValidationError([{ field: "owner_id", message: "no such user" }]);
     out.owner_id = d.owner_id;
   }
@@ -223,68 +226,71 @@ function snapshot(t: TicketRow): Record<string, unknown> {
   };
 }
 
-export function createTicket(db: Db, feed: EventFeed, input: unknown, actor: Actor) {
+export async function createTicket(db: Db, feed: EventFeed, input: unknown, actor: Actor) {
   const d = validate(newTicketInput, input);
   if (!d.title) throw new ValidationError([{ field: "title", message: "is required" }]);
   if (d.customer_id === undefined && !d.customer)
     throw new ValidationError([{ field: "customer_id", message: "is required (or customer: an email)" }]);
-  return db.transaction((tx) => {
-    const values = { state_id: 1, priority_id: 2, ...resolveTicket(tx, d) };
+  return await db.transaction(async (tx) => {
+    const values = { state_id: 1, priority_id: 2, ...(await resolveTicket(tx, d)) };
     const now = new Date();
-    const row = tx
-      .insert(tickets)
-      .values({
-        number: `pending-${crypto.randomUUID()}`,
-        ...(toColumns(values) as { title: string; stateId: number; priorityId: number; customerId: number }),
-        closedAt: values.state_id === CLOSED_STATE_ID ? now : null,
-        createdById: actor.id,
-        updatedById: actor.id,
-      })
-      .returning()
-      .get();
-    const numbered = tx
-      .update(tickets)
-      .set({ number: String(NUMBER_BASE + row.id) })
-      .where(eq(tickets.id, row.id))
-      .returning()
-      .get();
-    feed.record(tx, {
+    const row = (
+      await tx
+        .insert(tickets)
+        .values({
+          number: `pending-${crypto.randomUUID()}`,
+          ...(toColumns(values) as { title: string; stateId: number; priorityId: number; customerId: number }),
+          closedAt: values.state_id === CLOSED_STATE_ID ? now : null,
+          createdById: actor.id,
+          updatedById: actor.id,
+        })
+        .returning()
+    )[0]!;
+    const numbered = (
+      await tx
+        .update(tickets)
+        .set({ number: String(NUMBER_BASE + row.id) })
+        .where(eq(tickets.id, row.id))
+        .returning()
+    )[0]!;
+    await feed.record(tx, {
       type: "ticket.created",
       objectType: "ticket",
       objectId: row.id,
       changes: diff({}, { number: numbered.number, ...values }),
       actor,
     });
-    const article = d.article ? addArticleIn(tx, feed, numbered, d.article, actor) : null;
-    const ticket = getTicketRow(tx, row.id);
-    return { ticket: ticketJson(tx, ticket), article: article && articleJson(tx, article) };
+    const article = d.article ? await addArticleIn(tx, feed, numbered, d.article, actor) : null;
+    const ticket = await getTicketRow(tx, row.id);
+    return { ticket: await ticketJson(tx, ticket), article: article && (await articleJson(tx, article)) };
   });
 }
 
-export function updateTicket(db: Db, feed: EventFeed, ticketId: number, input: unknown, actor: Actor) {
+export async function updateTicket(db: Db, feed: EventFeed, ticketId: number, input: unknown, actor: Actor) {
   const d = validate(ticketUpdateInput, input);
-  return db.transaction((tx) => {
-    const before = getTicketRow(tx, ticketId);
-    const changes = diff(snapshot(before), resolveTicket(tx, d));
+  return await db.transaction(async (tx) => {
+    const before = await getTicketRow(tx, ticketId);
+    const changes = diff(snapshot(before), await resolveTicket(tx, d));
     if (!Object.keys(changes).length) return ticketJson(tx, before);
     const set = toColumns(Object.fromEntries(Object.entries(changes).map(([k, [, v]]) => [k, v])));
     if (changes.state_id) set.closedAt = changes.state_id[1] === CLOSED_STATE_ID ? new Date() : null;
-    const row = tx
-      .update(tickets)
-      .set({ ...set, updatedAt: new Date(), updatedById: actor.id })
-      .where(eq(tickets.id, ticketId))
-      .returning()
-      .get();
-    feed.record(tx, { type: "ticket.updated", objectType: "ticket", objectId: ticketId, changes, actor });
+    const row = (
+      await tx
+        .update(tickets)
+        .set({ ...set, updatedAt: new Date(), updatedById: actor.id })
+        .where(eq(tickets.id, ticketId))
+        .returning()
+    )[0]!;
+    await feed.record(tx, { type: "ticket.updated", objectType: "ticket", objectId: ticketId, changes, actor });
     return ticketJson(tx, row);
   });
 }
 
-export function deleteTicket(db: Db, feed: EventFeed, ticketId: number, actor: Actor): void {
-  db.transaction((tx) => {
-    const before = getTicketRow(tx, ticketId);
-    tx.delete(tickets).where(eq(tickets.id, ticketId)).run();
-    feed.record(tx, {
+export async function deleteTicket(db: Db, feed: EventFeed, ticketId: number, actor: Actor): Promise<void> {
+  await db.transaction(async (tx) => {
+    const before = await getTicketRow(tx, ticketId);
+    await tx.delete(tickets).where(eq(tickets.id, ticketId));
+    await feed.record(tx, {
       type: "ticket.deleted",
       objectType: "ticket",
       objectId: ticketId,
@@ -296,49 +302,48 @@ export function deleteTicket(db: Db, feed: EventFeed, ticketId: number, actor: A
   });
 }
 
-export function getTicket(db: Db, ticketId: number) {
-  return ticketJson(db, getTicketRow(db, ticketId));
+export async function getTicket(db: Db, ticketId: number) {
+  return await ticketJson(db, await getTicketRow(db, ticketId));
 }
 
 /** Adds an article; the ticket's counters and contact times move with it (ticket.updated). */
-function addArticleIn(
+async function addArticleIn(
   tx: Tx,
   feed: EventFeed,
   ticket: TicketRow,
   d: z.infer<typeof articleInput>,
   actor: Actor,
-): ArticleRow {
+): Promise<ArticleRow> {
   const origin = d.sender === "Customer" ? ticket.customerId : actor.id;
-  const article = tx
-    .insert(articles)
-    .values({
-      ticketId: ticket.id,
-      from: d.from ?? null,
-      to: d.to ?? null,
-      subject: d.subject ?? null,
-      type: d.type,
-      sender: d.sender,
-      contentType: d.content_type,
-      body: d.body,
-      internal: d.internal,
-      originById: origin,
-      createdById: actor.id,
-      updatedById: actor.id,
-    })
-    .returning()
-    .get();
+  const article = (
+    await tx
+      .insert(articles)
+      .values({
+        ticketId: ticket.id,
+        from: d.from ?? null,
+        to: d.to ?? null,
+        subject: d.subject ?? null,
+        type: d.type,
+        sender: d.sender,
+        contentType: d.content_type,
+        body: d.body,
+        internal: d.internal,
+        originById: origin,
+        createdById: actor.id,
+        updatedById: actor.id,
+      })
+      .returning()
+  )[0]!;
   for (const a of d.attachments) {
     const data = Buffer.from(a.data, "base64");
-    tx.insert(attachments)
-      .values({
-        articleId: article.id,
-        filename: a.filename,
-        size: data.length,
-        contentType: a.content_type,
-        sha256: new Bun.CryptoHasher("sha256").update(data).digest("hex"),
-        data,
-      })
-      .run();
+    await tx.insert(attachments).values({
+      articleId: article.id,
+      filename: a.filename,
+      size: data.length,
+      contentType: a.content_type,
+      sha256: new Bun.CryptoHasher("sha256").update(data).digest("hex"),
+      data,
+    });
   }
   const now = article.createdAt;
   const set: Partial<TicketRow> = {
@@ -352,8 +357,8 @@ function addArticleIn(
     if (d.sender === "Customer") set.lastContactCustomerAt = now;
     if (d.sender === "Agent") set.lastContactAgentAt = now;
   }
-  tx.update(tickets).set(set).where(eq(tickets.id, ticket.id)).run();
-  feed.record(tx, {
+  await tx.update(tickets).set(set).where(eq(tickets.id, ticket.id));
+  await feed.record(tx, {
     type: "article.created",
     objectType: "article",
     objectId: article.id,
@@ -365,7 +370,7 @@ function addArticleIn(
     },
     actor,
   });
-  feed.record(tx, {
+  await feed.record(tx, {
     type: "ticket.updated",
     objectType: "ticket",
     objectId: ticket.id,
@@ -375,30 +380,27 @@ function addArticleIn(
   return article;
 }
 
-export function createArticle(db: Db, feed: EventFeed, input: unknown, actor: Actor) {
+export async function createArticle(db: Db, feed: EventFeed, input: unknown, actor: Actor) {
   const { ticket_id, ...d } = validate(newArticleInput, input);
-  return db.transaction((tx) => articleJson(tx, addArticleIn(tx, feed, getTicketRow(tx, ticket_id), d, actor)));
+  return await db.transaction(async (tx) =>
+    articleJson(tx, await addArticleIn(tx, feed, await getTicketRow(tx, ticket_id), d, actor)),
+  );
 }
 
-export function listArticles(db: Db, ticketId: number) {
-  getTicketRow(db, ticketId);
-  return db
-    .select()
-    .from(articles)
-    .where(eq(articles.ticketId, ticketId))
-    .orderBy(asc(articles.id))
-    .all()
-    .map((a) => articleJson(db, a));
+export async function listArticles(db: Db, ticketId: number) {
+  await getTicketRow(db, ticketId);
+  const rows = await db.select().from(articles).where(eq(articles.ticketId, ticketId)).orderBy(asc(articles.id));
+  return Promise.all(rows.map((a) => articleJson(db, a)));
 }
 
-export function getArticle(db: Db, articleId: number) {
-  const row = db.select().from(articles).where(eq(articles.id, articleId)).get();
+export async function getArticle(db: Db, articleId: number) {
+  const row = (await db.select().from(articles).where(eq(articles.id, articleId)).limit(1))[0];
   if (!row) throw notFound("article");
   return articleJson(db, row);
 }
 
-export function getAttachment(db: Db, attachmentId: number) {
-  const row = db.select().from(attachments).where(eq(attachments.id, attachmentId)).get();
+export async function getAttachment(db: Db, attachmentId: number) {
+  const row = (await db.select().from(attachments).where(eq(attachments.id, attachmentId)).limit(1))[0];
   if (!row) throw notFound("attachment");
   return row;
 }
@@ -438,40 +440,36 @@ export async function countTickets(db: Db, query: TicketFilter) {
 }
 
 /** Tickets, newest first by default, with keyset pagination on the id. */
-export function listTickets(db: Db, query: TicketListQuery): Page<TicketJson> {
+export async function listTickets(db: Db, query: TicketListQuery): Promise<Page<TicketJson>> {
   const p = { ...query, limit: query.limit ?? DEFAULT_PAGE_SIZE, order: query.order ?? "desc" };
   const conds = ticketFilter(p);
   const descending = p.order === "desc";
   if (p.cursor) conds.push(afterCursor([sql`${tickets.id}`], decodeCursor(p.cursor, 1), descending));
-  const rows = db
+  const rows = await db
     .select()
     .from(tickets)
     .where(conds.length ? and(...conds) : undefined)
     .orderBy(descending ? desc(tickets.id) : asc(tickets.id))
-    .limit(p.limit + 1)
-    .all();
+    .limit(p.limit + 1);
   const page = pageOf(rows, p.limit, (last) => [last.id]);
-  return { data: page.data.map((t) => ticketJson(db, t)), next_cursor: page.next_cursor };
+  return { data: await Promise.all(page.data.map((t) => ticketJson(db, t))), next_cursor: page.next_cursor };
 }
 
 /** Names for display: the lookups and the people and groups a set of tickets refers to. */
-export function ticketLookups(db: Db, rows: TicketJson[]) {
+export async function ticketLookups(db: Db, rows: TicketJson[]) {
   const userIds = rows.flatMap((t) => [t.customer_id, t.owner_id]);
   const groupIds = [...new Set(rows.map((t) => t.group_id).filter((x): x is number => x !== null))];
   return {
-    users: describeUsers(db, userIds),
-    organizations: organizationNames(
+    users: await describeUsers(db, userIds),
+    organizations: await organizationNames(
       db,
       rows.map((t) => t.organization_id),
     ),
     groups: new Map(
       groupIds.length
-        ? db
-            .select({ id: groups.id, name: groups.name })
-            .from(groups)
-            .where(inArray(groups.id, groupIds))
-            .all()
-            .map((g) => [g.id, g.name])
+        ? (await db.select({ id: groups.id, name: groups.name }).from(groups).where(inArray(groups.id, groupIds))).map(
+            (g) => [g.id, g.name],
+          )
         : [],
     ),
   };

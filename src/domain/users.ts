@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gt, gte, inArray, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
-import type { Db, Tx, DbOrTx } from "../db/client";
+import { sqlAll, type Db, type DbOrTx, type Tx } from "../db/client";
 import { preparedFor } from "../db/prepared";
 import { groups, organizations, tickets, userGroups, userRoles, users, type Provenance } from "../db/schema";
 import { conflict, notFound, validate, ValidationError } from "../errors";
@@ -17,7 +17,7 @@ import {
   type CustomField,
 } from "./custom-fields";
 import type { Core } from "../core";
-import { organizationNames } from "./organizations";
+import { findOrganizationByName, organizationNames } from "./organizations";
 import type { PersonFields } from "./person-fields";
 import { CUSTOMER_ROLE_ID, ROLE_ID_CHOICES, ROLE_IDS, ROLE_NAMES, roleName, type RoleName } from "./roles";
 import {
@@ -118,33 +118,31 @@ function inputSchema(fields: CustomField[]) {
   return schemaWithFields("user", fields, () => z.strictObject({ ...builtInShape, ...customValuesShape(fields) }));
 }
 
-export type UserJson = ReturnType<typeof toJsonRows>[number];
+export type UserJson = Awaited<ReturnType<typeof toJsonRows>>[number];
 
 /**
  * Users as the API, webhooks and CRM templates see them: Zammad's field names, custom fields flat.
  * The columns are spelled out (not looped over COLUMN_OF) for Zammad's key order and one object shape
  * on this hot path; a unit test checks that every column of COLUMN_OF is here.
  */
-function toJsonRows(db: DbOrTx, rows: UserRow[], fields: CustomField[], personFields: PersonFields) {
+async function toJsonRows(db: DbOrTx, rows: UserRow[], fields: CustomField[], personFields: PersonFields) {
   if (!rows.length) return [];
   const ids = rows.map((r) => r.id);
-  const roleRows = db
+  const roleRows = await db
     .select({ userId: userRoles.userId, roleId: userRoles.roleId })
     .from(userRoles)
     .where(inArray(userRoles.userId, ids))
-    .orderBy(asc(userRoles.roleId))
-    .all();
-  const groupRows = db
+    .orderBy(asc(userRoles.roleId));
+  const groupRows = await db
     .select({ userId: userGroups.userId, groupId: userGroups.groupId })
     .from(userGroups)
     .where(inArray(userGroups.userId, ids))
-    .orderBy(asc(userGroups.groupId))
-    .all();
-  const orgNames = organizationNames(
+    .orderBy(asc(userGroups.groupId));
+  const orgNames = await organizationNames(
     db,
     rows.map((r) => r.organizationId),
   );
-  const extras = personFields.of(db, ids);
+  const extras = await personFields.of(db, ids);
   return rows.map((r) => {
     const extra = extras.get(r.id);
     const roleIds = roleRows.filter((x) => x.userId === r.id).map((x) => x.roleId);
@@ -184,12 +182,13 @@ function toJsonRows(db: DbOrTx, rows: UserRow[], fields: CustomField[], personFi
   });
 }
 
-export function userJson(db: DbOrTx, personFields: PersonFields, row: UserRow, fields = listCustomFields(db, "user")) {
-  return toJsonRows(db, [row], fields, personFields)[0]!;
+export async function userJson(db: DbOrTx, personFields: PersonFields, row: UserRow, fields?: CustomField[]) {
+  fields ??= await listCustomFields(db, "user");
+  return (await toJsonRows(db, [row], fields, personFields))[0]!;
 }
 
-export function getUserRow(db: DbOrTx, userId: number): UserRow {
-  const row = db.select().from(users).where(eq(users.id, userId)).get();
+export async function getUserRow(db: DbOrTx, userId: number): Promise<UserRow> {
+  const row = (await db.select().from(users).where(eq(users.id, userId)).limit(1))[0];
   if (!row) throw notFound("user");
   return row;
 }
@@ -221,8 +220,8 @@ const NEW_USER_DEFAULTS: Record<string, unknown> = {
   updatedById: null,
 };
 
-const writes = preparedFor((db) => ({
-  insertUser: db
+const writes = preparedFor((tx: Tx) => ({
+  insertUser: tx
     .insert(users)
     .values(
       Object.fromEntries(
@@ -231,7 +230,7 @@ const writes = preparedFor((db) => ({
     )
     .returning()
     .prepare(),
-  insertRole: db
+  insertRole: tx
     .insert(userRoles)
     .values({ userId: sql.placeholder("userId"), roleId: sql.placeholder("roleId") })
     .prepare(),
@@ -273,89 +272,84 @@ const lookups = preparedFor((db) => ({
     .prepare(),
 }));
 
-export function userExists(db: DbOrTx, userId: number): boolean {
-  return lookups(db).exists.get({ id: userId }) !== undefined;
+export async function userExists(db: DbOrTx, userId: number): Promise<boolean> {
+  return (await lookups(db).exists.execute({ id: userId }))[0] !== undefined;
 }
 
 /** The person's organization id; null without one (or without the person). */
-export function organizationIdOf(db: DbOrTx, userId: number): number | null {
-  return lookups(db).organizationOf.get({ id: userId })?.org ?? null;
+export async function organizationIdOf(db: DbOrTx, userId: number): Promise<number | null> {
+  return (await lookups(db).organizationOf.execute({ id: userId }))[0]?.org ?? null;
 }
 
 /** The person's role ids ([] without the person). */
-export function roleIdsOf(db: DbOrTx, userId: number): number[] {
-  return lookups(db)
-    .roleIds.all({ userId })
-    .map((r) => r.roleId);
+export async function roleIdsOf(db: DbOrTx, userId: number): Promise<number[]> {
+  return (await lookups(db).roleIds.execute({ userId })).map((r) => r.roleId);
 }
 
 /** A batch of user ids in id order, after `afterId` (keyset walking over everyone). */
-export function userIdsAfter(db: DbOrTx, afterId: number, limit: number): number[] {
-  return lookups(db)
-    .idsAfter.all({ after: afterId, limit })
-    .map((r) => r.id);
+export async function userIdsAfter(db: DbOrTx, afterId: number, limit: number): Promise<number[]> {
+  return (await lookups(db).idsAfter.execute({ after: afterId, limit })).map((r) => r.id);
 }
 
 /** The people changed most recently (users_updated_idx), newest first. */
-export function recentlyUpdatedUserIds(db: DbOrTx, limit: number): number[] {
-  return db
+export async function recentlyUpdatedUserIds(db: DbOrTx, limit: number): Promise<number[]> {
+  const rows = await db
     .select({ id: users.id })
     .from(users)
     .orderBy(desc(users.updatedAt), desc(users.id))
-    .limit(limit)
-    .all()
-    .map((r) => r.id);
+    .limit(limit);
+  return rows.map((r) => r.id);
 }
 
-export function findUserByEmail(db: DbOrTx, address: string): UserRow | undefined {
-  return lookups(db).byEmail.get({ email: address.trim().toLowerCase() });
+export async function findUserByEmail(db: DbOrTx, address: string): Promise<UserRow | undefined> {
+  return (await lookups(db).byEmail.execute({ email: address.trim().toLowerCase() }))[0];
 }
 
-export function findUserByLogin(db: DbOrTx, login: string): UserRow | undefined {
-  return lookups(db).byLogin.get({ login });
+export async function findUserByLogin(db: DbOrTx, login: string): Promise<UserRow | undefined> {
+  return (await lookups(db).byLogin.execute({ login }))[0];
 }
 
 /** The writable state of a user in API names: what diffs and events compare. */
-function snapshot(
+async function snapshot(
   db: DbOrTx,
   row: UserRow,
   fields: CustomField[],
   only?: Record<string, unknown>,
-): Record<string, unknown> {
+): Promise<Record<string, unknown>> {
   const out = apiValues(row, COLUMN_OF, fields);
   // Memberships cost a query each: read only when the caller compares them.
   if (!only || "role_ids" in only)
-    out.role_ids = db
-      .select({ id: userRoles.roleId })
-      .from(userRoles)
-      .where(eq(userRoles.userId, row.id))
-      .orderBy(asc(userRoles.roleId))
-      .all()
-      .map((r) => r.id);
+    out.role_ids = (
+      await db
+        .select({ id: userRoles.roleId })
+        .from(userRoles)
+        .where(eq(userRoles.userId, row.id))
+        .orderBy(asc(userRoles.roleId))
+    ).map((r) => r.id);
   if (!only || "group_ids" in only)
-    out.group_ids = db
-      .select({ id: userGroups.groupId })
-      .from(userGroups)
-      .where(eq(userGroups.userId, row.id))
-      .orderBy(asc(userGroups.groupId))
-      .all()
-      .map((r) => r.id);
+    out.group_ids = (
+      await db
+        .select({ id: userGroups.groupId })
+        .from(userGroups)
+        .where(eq(userGroups.userId, row.id))
+        .orderBy(asc(userGroups.groupId))
+    ).map((r) => r.id);
   out.traits = row.traits;
   return out;
 }
 
 /** Turns validated input into target values in API names (organization by name → id, roles by name → ids). */
-function resolveInput(tx: Tx, data: Record<string, unknown>, fields: CustomField[]): Record<string, unknown> {
+async function resolveInput(
+  tx: Tx,
+  data: Record<string, unknown>,
+  fields: CustomField[],
+): Promise<Record<string, unknown>> {
   const target: Record<string, unknown> = {};
   for (const api of USER_FIELDS) if (data[api] !== undefined) target[api] = data[api];
   if (data.organization !== undefined) {
     if (data.organization === null) target.organization_id = null;
     else {
-      const org = tx
-        .select({ id: organizations.id })
-        .from(organizations)
-        .where(sql`lower(${organizations.name}) = lower(${data.organization as string})`)
-        .get();
+      const org = await findOrganizationByName(tx, data.organization as string);
       if (!org)
         throw new ValidationError([{ field: "organization", message: `no organization named "${data.organization}"` }]);
       target.organization_id = org.id;
@@ -363,7 +357,13 @@ function resolveInput(tx: Tx, data: Record<string, unknown>, fields: CustomField
   }
   if (
     typeof target.organization_id === "number" &&
-    !tx.select({ id: organizations.id }).from(organizations).where(eq(organizations.id, target.organization_id)).get()
+    !(
+      await tx
+        .select({ id: organizations.id })
+        .from(organizations)
+        .where(eq(organizations.id, target.organization_id))
+        .limit(1)
+    )[0]
   ) {
     throw new ValidationError([{ field: "organization_id", message: "no such organization" }]);
   }
@@ -372,7 +372,7 @@ function resolveInput(tx: Tx, data: Record<string, unknown>, fields: CustomField
   if (data.group_ids !== undefined) {
     const wanted = [...new Set(data.group_ids as number[])].sort((a, b) => a - b);
     const found = wanted.length
-      ? tx.select({ id: groups.id }).from(groups).where(inArray(groups.id, wanted)).all().length
+      ? (await tx.select({ id: groups.id }).from(groups).where(inArray(groups.id, wanted))).length
       : 0;
     if (found !== wanted.length)
       throw new ValidationError([{ field: "group_ids", message: "contains an unknown group id" }]);
@@ -383,11 +383,11 @@ function resolveInput(tx: Tx, data: Record<string, unknown>, fields: CustomField
   return target;
 }
 
-function assertUnique(tx: Tx, values: Record<string, unknown>, exceptId?: number) {
+async function assertUnique(tx: Tx, values: Record<string, unknown>, exceptId?: number) {
   const taken = (row: UserRow | undefined) => row !== undefined && row.id !== exceptId;
-  if (typeof values.email === "string" && taken(findUserByEmail(tx, values.email)))
+  if (typeof values.email === "string" && taken(await findUserByEmail(tx, values.email)))
     throw conflict("a user with this email already exists", [{ field: "email", message: "already taken" }]);
-  if (typeof values.login === "string" && taken(findUserByLogin(tx, values.login)))
+  if (typeof values.login === "string" && taken(await findUserByLogin(tx, values.login)))
     throw conflict("a user with this login already exists", [{ field: "login", message: "already taken" }]);
 }
 
@@ -421,37 +421,34 @@ function columnsFor(
 }
 
 /** Replaces role and group memberships named in `changes`. */
-function writeMemberships(tx: Tx, userId: number, changes: Record<string, [unknown, unknown]>): void {
+async function writeMemberships(tx: Tx, userId: number, changes: Record<string, [unknown, unknown]>): Promise<void> {
   if (changes.role_ids) {
-    if (changes.role_ids[0] !== null) tx.delete(userRoles).where(eq(userRoles.userId, userId)).run();
-    for (const roleId of changes.role_ids[1] as number[]) writes(tx).insertRole.run({ userId, roleId });
+    if (changes.role_ids[0] !== null) await tx.delete(userRoles).where(eq(userRoles.userId, userId));
+    for (const roleId of changes.role_ids[1] as number[]) await writes(tx).insertRole.execute({ userId, roleId });
   }
   if (changes.group_ids) {
-    tx.delete(userGroups).where(eq(userGroups.userId, userId)).run();
+    await tx.delete(userGroups).where(eq(userGroups.userId, userId));
     const ids = changes.group_ids[1] as number[];
-    if (ids.length)
-      tx.insert(userGroups)
-        .values(ids.map((groupId) => ({ userId, groupId })))
-        .run();
+    if (ids.length) await tx.insert(userGroups).values(ids.map((groupId) => ({ userId, groupId })));
   }
 }
 
 /** Creates a user inside an open transaction (the identify and import paths batch many). */
-export function createUserIn(
+export async function createUserIn(
   tx: Tx,
   feed: EventFeed,
   data: Record<string, unknown>,
   fields: CustomField[],
   actor: Actor,
   extra: Partial<UserRow> = {},
-): UserRow {
-  const target = resolveInput(tx, data, fields);
+): Promise<UserRow> {
+  const target = await resolveInput(tx, data, fields);
   const login = (target.login as string | undefined) ?? (target.email as string | undefined);
   if (!login) throw new ValidationError([{ field: "email", message: "a user needs an email or a login" }]);
   target.login = login;
   const missing = missingRequired(fields, target);
   if (missing.length) throw new ValidationError(missing);
-  assertUnique(tx, target);
+  await assertUnique(tx, target);
   target.role_ids ??= [CUSTOMER_ROLE_ID];
   const changes = diff({}, target);
   const columns = columnsFor({ custom: {}, provenance: {} }, changes, fields, actor);
@@ -465,15 +462,15 @@ export function createUserIn(
     createdById: actor.id,
     ...extra,
   };
-  const row = writes(tx).insertUser.get(values);
-  writeMemberships(tx, row.id, changes);
-  afterAccountChange(tx, row.id, changes);
-  feed.record(tx, { type: "user.created", objectType: "user", objectId: row.id, changes, actor });
+  const row = (await writes(tx).insertUser.execute(values))[0]!;
+  await writeMemberships(tx, row.id, changes);
+  await afterAccountChange(tx, row.id, changes);
+  await feed.record(tx, { type: "user.created", objectType: "user", objectId: row.id, changes, actor });
   return row;
 }
 
 /** Applies changes inside an open transaction; no event (and no write) when nothing changes. */
-export function updateUserIn(
+export async function updateUserIn(
   tx: Tx,
   feed: EventFeed,
   before: UserRow,
@@ -481,48 +478,62 @@ export function updateUserIn(
   fields: CustomField[],
   actor: Actor,
   extra: Partial<UserRow> = {},
-): UserRow {
-  const target = resolveInput(tx, data, fields);
-  assertUnique(tx, target, before.id);
-  const changes = diff(snapshot(tx, before, fields, target), target);
+): Promise<UserRow> {
+  const target = await resolveInput(tx, data, fields);
+  await assertUnique(tx, target, before.id);
+  const changes = diff(await snapshot(tx, before, fields, target), target);
   if (!Object.keys(changes).length) {
     return Object.keys(extra).length
-      ? tx.update(users).set(extra).where(eq(users.id, before.id)).returning().get()
+      ? (await tx.update(users).set(extra).where(eq(users.id, before.id)).returning())[0]!
       : before;
   }
-  checkAccountChange(tx, before.id, changes);
-  const row = tx
-    .update(users)
-    .set({ ...columnsFor(before, changes, fields, actor), ...extra })
-    .where(eq(users.id, before.id))
-    .returning()
-    .get();
-  writeMemberships(tx, before.id, changes);
-  afterAccountChange(tx, before.id, changes);
-  feed.record(tx, { type: "user.updated", objectType: "user", objectId: before.id, changes, actor });
+  await checkAccountChange(tx, before.id, changes);
+  const row = (
+    await tx
+      .update(users)
+      .set({ ...columnsFor(before, changes, fields, actor), ...extra })
+      .where(eq(users.id, before.id))
+      .returning()
+  )[0]!;
+  await writeMemberships(tx, before.id, changes);
+  await afterAccountChange(tx, before.id, changes);
+  await feed.record(tx, { type: "user.updated", objectType: "user", objectId: before.id, changes, actor });
   return row;
 }
 
-export function parseUserInput(
+export async function parseUserInput(
   db: DbOrTx,
   input: unknown,
-  fields = listCustomFields(db, "user"),
-): { data: UserInput; fields: CustomField[] } {
+  fields?: CustomField[],
+): Promise<{ data: UserInput; fields: CustomField[] }> {
+  fields ??= await listCustomFields(db, "user");
   return { data: validate(inputSchema(fields), input) as UserInput, fields };
 }
 
 /** What the user functions below need of the core. */
 export type PeopleContext = Pick<Core, "db" | "events" | "personFields">;
 
-export function createUser({ db, events, personFields }: PeopleContext, input: unknown, actor: Actor) {
-  const { data, fields } = parseUserInput(db, input);
-  return db.transaction((tx) => userJson(tx, personFields, createUserIn(tx, events, data, fields, actor), fields));
+export async function createUser({ db, events, personFields }: PeopleContext, input: unknown, actor: Actor) {
+  const { data, fields } = await parseUserInput(db, input);
+  return await db.transaction(async (tx) =>
+    userJson(tx, personFields, await createUserIn(tx, events, data, fields, actor), fields),
+  );
 }
 
-export function updateUser({ db, events, personFields }: PeopleContext, userId: number, input: unknown, actor: Actor) {
-  const { data, fields } = parseUserInput(db, input);
-  return db.transaction((tx) =>
-    userJson(tx, personFields, updateUserIn(tx, events, getUserRow(tx, userId), data, fields, actor), fields),
+export async function updateUser(
+  { db, events, personFields }: PeopleContext,
+  userId: number,
+  input: unknown,
+  actor: Actor,
+) {
+  const { data, fields } = await parseUserInput(db, input);
+  return await db.transaction(async (tx) =>
+    userJson(
+      tx,
+      personFields,
+      await updateUserIn(tx, events, await getUserRow(tx, userId), data, fields, actor),
+      fields,
+    ),
   );
 }
 
@@ -539,28 +550,38 @@ const REPLACED_USER_DEFAULTS: Record<string, unknown> = {
  * PUT: replaces a person's writable fields. Fields left out are cleared to their defaults (custom
  * fields to empty, so required ones must be sent); the login and roles change only when given.
  */
-export function replaceUser({ db, events, personFields }: PeopleContext, userId: number, input: unknown, actor: Actor) {
-  const { data, fields } = parseUserInput(db, input);
+export async function replaceUser(
+  { db, events, personFields }: PeopleContext,
+  userId: number,
+  input: unknown,
+  actor: Actor,
+) {
+  const { data, fields } = await parseUserInput(db, input);
   const values = replacementValues(REPLACED_USER_DEFAULTS, fields, data);
-  return db.transaction((tx) =>
-    userJson(tx, personFields, updateUserIn(tx, events, getUserRow(tx, userId), values, fields, actor), fields),
+  return await db.transaction(async (tx) =>
+    userJson(
+      tx,
+      personFields,
+      await updateUserIn(tx, events, await getUserRow(tx, userId), values, fields, actor),
+      fields,
+    ),
   );
 }
 
 /** Creates or updates the user with this email (the email is the join key). */
-export function upsertUserByEmail(
+export async function upsertUserByEmail(
   { db, events, personFields }: PeopleContext,
   address: string,
   input: unknown,
   actor: Actor,
 ) {
-  const { data, fields } = parseUserInput(db, { ...(input as object), email: address });
-  return db.transaction((tx) => {
-    const existing = findUserByEmail(tx, data.email as string);
+  const { data, fields } = await parseUserInput(db, { ...(input as object), email: address });
+  return await db.transaction(async (tx) => {
+    const existing = await findUserByEmail(tx, data.email as string);
     const row = existing
-      ? updateUserIn(tx, events, existing, data, fields, actor)
-      : createUserIn(tx, events, data, fields, actor);
-    return { user: userJson(tx, personFields, row, fields), created: !existing };
+      ? await updateUserIn(tx, events, existing, data, fields, actor)
+      : await createUserIn(tx, events, data, fields, actor);
+    return { user: await userJson(tx, personFields, row, fields), created: !existing };
   });
 }
 
@@ -568,22 +589,21 @@ export function upsertUserByEmail(
  * Deletes a user. One who is a ticket's customer or owner is refused (409) unless `reassignTo`
  * names another user, who then takes those tickets over; nothing is left pointing at nobody.
  */
-export function deleteUser(
+export async function deleteUser(
   db: Db,
   feed: EventFeed,
   userId: number,
   actor: Actor,
   opts: { reassignTo?: number } = {},
-): void {
-  const fields = listCustomFields(db, "user");
-  db.transaction((tx) => {
-    const row = getUserRow(tx, userId);
-    assertNotLastActiveAdmin(tx, userId);
-    const owned = tx
+): Promise<void> {
+  const fields = await listCustomFields(db, "user");
+  await db.transaction(async (tx) => {
+    const row = await getUserRow(tx, userId);
+    await assertNotLastActiveAdmin(tx, userId);
+    const owned = await tx
       .select({ id: tickets.id, customerId: tickets.customerId, ownerId: tickets.ownerId })
       .from(tickets)
-      .where(sql`${tickets.customerId} = ${userId} OR ${tickets.ownerId} = ${userId}`)
-      .all();
+      .where(sql`${tickets.customerId} = ${userId} OR ${tickets.ownerId} = ${userId}`);
     if (owned.length && opts.reassignTo === undefined) {
       throw conflict(
         `this user has ${owned.length} ticket(s); pass reassign_to=<user id> to hand them to someone else`,
@@ -592,7 +612,7 @@ export function deleteUser(
     }
     if (owned.length) {
       if (opts.reassignTo === userId) throw conflict("cannot reassign tickets to the user being deleted");
-      const heir = getUserRow(tx, opts.reassignTo!);
+      const heir = await getUserRow(tx, opts.reassignTo!);
       for (const t of owned) {
         const changes: Record<string, [unknown, unknown]> = {};
         const set: Partial<typeof tickets.$inferInsert> = { updatedAt: new Date(), updatedById: actor.id };
@@ -605,24 +625,24 @@ export function deleteUser(
           set.ownerId = heir.id;
           changes.owner_id = [userId, heir.id];
         }
-        tx.update(tickets).set(set).where(eq(tickets.id, t.id)).run();
-        feed.record(tx, { type: "ticket.updated", objectType: "ticket", objectId: t.id, changes, actor });
+        await tx.update(tickets).set(set).where(eq(tickets.id, t.id));
+        await feed.record(tx, { type: "ticket.updated", objectType: "ticket", objectId: t.id, changes, actor });
       }
     }
-    const before = snapshot(tx, row, fields);
-    endAdminAccess(tx, userId);
-    tx.delete(users).where(eq(users.id, userId)).run();
+    const before = await snapshot(tx, row, fields);
+    await endAdminAccess(tx, userId);
+    await tx.delete(users).where(eq(users.id, userId));
     const changes = Object.fromEntries(Object.entries(before).map(([k, v]) => [k, [v, null] as [unknown, unknown]]));
-    feed.record(tx, { type: "user.deleted", objectType: "user", objectId: userId, changes, actor });
+    await feed.record(tx, { type: "user.deleted", objectType: "user", objectId: userId, changes, actor });
   });
 }
 
-export function getUser({ db, personFields }: Pick<Core, "db" | "personFields">, userId: number) {
-  return userJson(db, personFields, getUserRow(db, userId));
+export async function getUser({ db, personFields }: Pick<Core, "db" | "personFields">, userId: number) {
+  return userJson(db, personFields, await getUserRow(db, userId));
 }
 
-export function getUserProvenance(db: Db, userId: number): Provenance {
-  return getUserRow(db, userId).provenance;
+export async function getUserProvenance(db: Db, userId: number): Promise<Provenance> {
+  return (await getUserRow(db, userId)).provenance;
 }
 
 const SORTS = {
@@ -651,10 +671,10 @@ export type UserListQuery = ListQuery<UserSort> & {
 };
 
 /** The conditions of a users listing's filters and search (without its cursor). */
-function userFilter(db: Db, p: Omit<UserListQuery, "sort" | "order" | "cursor" | "limit">): SQL[] {
+async function userFilter(db: Db, p: Omit<UserListQuery, "sort" | "order" | "cursor" | "limit">): Promise<SQL[]> {
   const conds: SQL[] = [];
   const search = p.q ? searchKind(p.q) : null;
-  if (search) conds.push(searchCondition(db, search).condition);
+  if (search) conds.push((await searchCondition(db, search)).condition);
   if (p.organization_id) conds.push(eq(users.organizationId, p.organization_id));
   if (p.role) conds.push(sql`${users.id} IN (SELECT user_id FROM user_roles WHERE role_id = ${ROLE_IDS[p.role]})`);
   if (p.group_id) conds.push(sql`${users.id} IN (SELECT user_id FROM user_groups WHERE group_id = ${p.group_id})`);
@@ -668,7 +688,7 @@ function userFilter(db: Db, p: Omit<UserListQuery, "sort" | "order" | "cursor" |
 
 /** How many users a listing's filters and search match (the admin list's "of 5,000 people"). */
 export async function countUsers(db: Db, query: Omit<UserListQuery, "sort" | "order" | "cursor" | "limit">) {
-  const conds = userFilter(db, query);
+  const conds = await userFilter(db, query);
   return countUpTo(db, users, conds.length ? and(...conds) : undefined);
 }
 
@@ -676,24 +696,26 @@ export async function countUsers(db: Db, query: Omit<UserListQuery, "sort" | "or
  * Lists users with filters, full-text search (email, names, login, organization name) and keyset
  * pagination on an indexed sort, so page 1000 costs what page 1 costs.
  */
-export function listUsers(
+export async function listUsers(
   { db, personFields }: Pick<Core, "db" | "personFields">,
   query: UserListQuery,
-): Page<UserJson> {
+): Promise<Page<UserJson>> {
   const p = { ...query, ...listDefaults(query, "id") };
-  const conds = userFilter(db, p);
+  const conds = await userFilter(db, p);
   const keys = [...SORTS[p.sort], sql`${users.id}`];
   const descending = p.order === "desc";
   if (p.cursor) conds.push(afterCursor(keys, decodeCursor(p.cursor, keys.length), descending));
-  const rows = db
+  const rows = await db
     .select()
     .from(users)
     .where(conds.length ? and(...conds) : undefined)
     .orderBy(...keys.map((k) => (descending ? desc(k) : asc(k))))
-    .limit(p.limit + 1)
-    .all();
+    .limit(p.limit + 1);
   const page = pageOf(rows, p.limit, (last) => sortValues(p.sort, last));
-  return { data: toJsonRows(db, page.data, listCustomFields(db, "user"), personFields), next_cursor: page.next_cursor };
+  return {
+    data: await toJsonRows(db, page.data, await listCustomFields(db, "user"), personFields),
+    next_cursor: page.next_cursor,
+  };
 }
 
 /** Above this many matches a search counts as broad. */
@@ -733,10 +755,10 @@ const startsWith = (column: SQL | typeof users.email, prefix: string) =>
   sql`${column} >= ${prefix} AND ${column} < ${`${prefix}\u{10FFFF}`}`;
 
 /** The ids a search matches, as a subquery each kind of input answers from its own index. */
-function matchingIds(db: Db, kind: SearchKind): SQL {
+async function matchingIds(db: Db, kind: SearchKind): Promise<SQL> {
   switch (kind.kind) {
     case "email":
-      return findUserByEmail(db, kind.address)
+      return (await findUserByEmail(db, kind.address))
         ? sql`SELECT id FROM users WHERE ${users.email} = ${kind.address}`
         : sql`SELECT id FROM users WHERE ${startsWith(users.email, kind.address)}`;
     case "domain":
@@ -762,10 +784,13 @@ export const searchPlan = (matches: number): SearchPlan => (matches >= BROAD_SEA
  * - broad: walk the sort index and keep the rows that match, which fills a page after a short walk
  *   (the unary + keeps SQLite from choosing the id lookup and then sorting a huge set).
  */
-export function searchCondition(db: Db, kind: SearchKind): { plan: SearchPlan; condition: SQL } {
-  const matches = matchingIds(db, kind);
-  const [found] = db.get<[number]>(sql`SELECT count(*) FROM (${matches} LIMIT ${BROAD_SEARCH})`);
-  const plan = searchPlan(found);
+export async function searchCondition(db: Db, kind: SearchKind): Promise<{ plan: SearchPlan; condition: SQL }> {
+  const matches = await matchingIds(db, kind);
+  const [{ n }] = (await sqlAll<{ n: number }>(
+    db,
+    sql`SELECT count(*) AS n FROM (${matches} LIMIT ${BROAD_SEARCH})`,
+  )) as [{ n: number }];
+  const plan = searchPlan(n);
   return { plan, condition: plan === "broad" ? sql`+${users.id} IN (${matches})` : sql`${users.id} IN (${matches})` };
 }
 
@@ -795,10 +820,10 @@ export type UserSummary = {
 };
 
 /** Names for display (timelines, ticket lists): a few users by id, in one query. */
-export function describeUsers(db: Db, ids: (number | null | undefined)[]): Map<number, UserSummary> {
+export async function describeUsers(db: Db, ids: (number | null | undefined)[]): Promise<Map<number, UserSummary>> {
   const wanted = [...new Set(ids.filter((x): x is number => typeof x === "number"))];
   if (!wanted.length) return new Map();
-  const rows = db
+  const rows = await db
     .select({
       id: users.id,
       email: users.email,
@@ -807,22 +832,23 @@ export function describeUsers(db: Db, ids: (number | null | undefined)[]): Map<n
       lastname: users.lastname,
     })
     .from(users)
-    .where(inArray(users.id, wanted))
-    .all();
+    .where(inArray(users.id, wanted));
   return new Map(rows.map((r) => [r.id, r]));
 }
 
 /** A user named the way a person types it in a form: an id or an email. Unknown is a ValidationError on `field`. */
-export function resolveUserRef(db: Db, ref: string, field: string): number {
+export async function resolveUserRef(db: Db, ref: string, field: string): Promise<number> {
   const value = ref.trim();
   if (!value) throw new ValidationError([{ field, message: "is required: a user id or email" }]);
   const row = /^\d{1,15}$/.test(value)
-    ? db
-        .select({ id: users.id })
-        .from(users)
-        .where(eq(users.id, Number(value)))
-        .get()
-    : findUserByEmail(db, value);
+    ? (
+        await db
+          .select({ id: users.id })
+          .from(users)
+          .where(eq(users.id, Number(value)))
+          .limit(1)
+      )[0]
+    : await findUserByEmail(db, value);
   if (!row) throw new ValidationError([{ field, message: `no user with the id or email "${value}"` }]);
   return row.id;
 }

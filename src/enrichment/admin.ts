@@ -162,12 +162,12 @@ const RECENT_LOG_ENTRIES = 10;
 
 /** Integrations → Clearbit (settings, status, mappings, backfill, log), audiences, and "enrich now". */
 export function integrationPages(ctx: AppContext, { clearbit, audiences }: Enrichment) {
-  const progressView = () => {
-    const p = clearbit.backfillProgress();
+  const progressView = async () => {
+    const p = await clearbit.backfillProgress();
     return p ? { ...p, startedAt: formatTime(new Date(p.started_at)) } : null;
   };
 
-  const clearbitPage = (
+  const clearbitPage = async (
     request: Request,
     session: SessionInfo,
     extra: { form?: Form; errors?: Record<string, string>; status?: number } = {},
@@ -179,7 +179,7 @@ export function integrationPages(ctx: AppContext, { clearbit, audiences }: Enric
       organization_mappings: formatMappings(s.organization_mappings),
     };
     const errors = extra.errors ?? {};
-    const log = ctx.delivery.listHttpLog({ facility: "clearbit", limit: RECENT_LOG_ENTRIES }).map((e) => ({
+    const log = (await ctx.delivery.listHttpLog({ facility: "clearbit", limit: RECENT_LOG_ENTRIES })).map((e) => ({
       id: e.id,
       at: formatTime(e.createdAt),
       method: e.method,
@@ -189,13 +189,15 @@ export function integrationPages(ctx: AppContext, { clearbit, audiences }: Enric
       summary: e.error ?? (e.responseBody ?? "").slice(0, 80),
       body: e.responseBody ?? e.error ?? "",
     }));
-    const userTargets = [...MAPPABLE_USER_FIELDS, ...listCustomFields(ctx.db, "user").map((f) => f.name)].join(", ");
+    const userTargets = [...MAPPABLE_USER_FIELDS, ...(await listCustomFields(ctx.db, "user")).map((f) => f.name)].join(
+      ", ",
+    );
     const organizationTargets = [
       ...MAPPABLE_ORGANIZATION_FIELDS,
-      ...listCustomFields(ctx.db, "organization").map((f) => f.name),
+      ...(await listCustomFields(ctx.db, "organization")).map((f) => f.name),
     ].join(", ");
     const data = {
-      status: clearbit.status(),
+      status: await clearbit.status(),
       form,
       errors,
       urlFields: URL_FIELDS.map((f) => ({ ...f, value: str(form[f.name]), error: errors[f.name] ?? null })),
@@ -212,7 +214,7 @@ export function integrationPages(ctx: AppContext, { clearbit, audiences }: Enric
       userTargets,
       organizationTargets,
       backfillEvery: clearbit.settings.backfill_every_hours,
-      progress: progressView(),
+      progress: await progressView(),
       log,
       results: clearbit.resultMode(),
     };
@@ -223,19 +225,21 @@ export function integrationPages(ctx: AppContext, { clearbit, audiences }: Enric
     });
   };
 
-  const audiencesPage = (
+  const audiencesPage = async (
     request: Request,
     session: SessionInfo,
     extra: { form?: Form; errors?: Record<string, string>; status?: number } = {},
   ) => {
     const data = {
-      audiences: audiences.list().map((x) => ({
-        id: x.id,
-        name: x.name,
-        key: x.key,
-        member_count: audiences.memberCount(x.id),
-        conditionText: (x.conditions as Condition[]).map(conditionText).join(x.match === "any" ? " OR " : " AND "),
-      })),
+      audiences: await Promise.all(
+        (await audiences.list()).map(async (x) => ({
+          id: x.id,
+          name: x.name,
+          key: x.key,
+          member_count: await audiences.memberCount(x.id),
+          conditionText: (x.conditions as Condition[]).map(conditionText).join(x.match === "any" ? " OR " : " AND "),
+        })),
+      ),
       form: extra.form ?? {},
       matchAll: (extra.form?.match ?? "all") === "all",
       errors: extra.errors ?? {},
@@ -249,19 +253,19 @@ export function integrationPages(ctx: AppContext, { clearbit, audiences }: Enric
   };
 
   return new Elysia()
-    .get("/integrations", ({ request }) =>
+    .get("/integrations", async ({ request }) =>
       adminPage(
         ctx,
         request,
-        requireSession(ctx, request),
+        await requireSession(ctx, request),
         "integrations",
-        { status: clearbit.status() },
+        { status: await clearbit.status() },
         { title: "Integrations", section: "integrations" },
       ),
     )
-    .get("/integrations/clearbit", ({ request }) => clearbitPage(request, requireSession(ctx, request)))
+    .get("/integrations/clearbit", async ({ request }) => clearbitPage(request, await requireSession(ctx, request)))
     .post("/integrations/clearbit", async ({ request, body }) => {
-      const session = requireSession(ctx, request);
+      const session = await requireSession(ctx, request);
       try {
         await clearbit.save(settingsFromForm(body));
         return redirect(request, "/integrations/clearbit", [
@@ -273,8 +277,8 @@ export function integrationPages(ctx: AppContext, { clearbit, audiences }: Enric
         return clearbitPage(request, session, { form, errors, status: errorStatus(err) });
       }
     })
-    .post("/integrations/clearbit/backfill", ({ request }) => {
-      const session = requireSession(ctx, request);
+    .post("/integrations/clearbit/backfill", async ({ request }) => {
+      const session = await requireSession(ctx, request);
       if (!clearbit.active) {
         if (isHtmx(request))
           return html(
@@ -287,29 +291,29 @@ export function integrationPages(ctx: AppContext, { clearbit, audiences }: Enric
           flashCookie(ctx, { kind: "error", message: "Enable Clearbit and save an API key first." }),
         ]);
       }
-      void clearbit.backfill().catch((err) => ctx.log.error("clearbit backfill failed", { error: String(err) }));
+      await clearbit.startBackfill((err) => ctx.log.error("clearbit backfill failed", { error: String(err) }));
       if (isHtmx(request))
-        return html(renderFragment("clearbit-backfill", { progress: progressView() }, session.csrfToken));
+        return html(renderFragment("clearbit-backfill", { progress: await progressView() }, session.csrfToken));
       return redirect(request, "/integrations/clearbit", [
         flashCookie(ctx, { kind: "success", message: "Backfill started." }),
       ]);
     })
-    .get("/integrations/clearbit/backfill", ({ request }) => {
-      const session = requireSession(ctx, request);
-      return html(renderFragment("clearbit-backfill", { progress: progressView() }, session.csrfToken));
+    .get("/integrations/clearbit/backfill", async ({ request }) => {
+      const session = await requireSession(ctx, request);
+      return html(renderFragment("clearbit-backfill", { progress: await progressView() }, session.csrfToken));
     })
-    .post("/people/:id/enrich", ({ request, params }) => {
-      requireSession(ctx, request);
+    .post("/people/:id/enrich", async ({ request, params }) => {
+      await requireSession(ctx, request);
       const id = pathId(params.id, "audience");
-      const result = clearbit.enrichNow(id);
+      const result = await clearbit.enrichNow(id);
       return redirect(request, `/people/${id}`, [flashCookie(ctx, PLAN_MESSAGES[result])]);
     })
-    .get("/integrations/audiences", ({ request }) => audiencesPage(request, requireSession(ctx, request)))
-    .post("/integrations/audiences", ({ request, body }) => {
-      const session = requireSession(ctx, request);
+    .get("/integrations/audiences", async ({ request }) => audiencesPage(request, await requireSession(ctx, request)))
+    .post("/integrations/audiences", async ({ request, body }) => {
+      const session = await requireSession(ctx, request);
       const form = (body ?? {}) as Form;
       try {
-        const created = audiences.create({
+        const created = await audiences.create({
           name: str(form.name),
           match: str(form.match) || "all",
           conditions: conditionsFromText(str(form.conditions)),
@@ -324,9 +328,9 @@ export function integrationPages(ctx: AppContext, { clearbit, audiences }: Enric
         return audiencesPage(request, session, { form, errors: formErrors(err), status: errorStatus(err) });
       }
     })
-    .post("/integrations/audiences/:id/delete", ({ request, params }) => {
-      requireSession(ctx, request);
-      audiences.delete(pathId(params.id, "audience"));
+    .post("/integrations/audiences/:id/delete", async ({ request, params }) => {
+      await requireSession(ctx, request);
+      await audiences.delete(pathId(params.id, "audience"));
       return redirect(request, "/integrations/audiences", [
         flashCookie(ctx, { kind: "success", message: "Audience deleted." }),
       ]);

@@ -29,74 +29,74 @@ const audienceModel = loose({
 
 /** Clearbit settings, status, log, backfill, per-user enrichment, provider callbacks and audiences over REST. */
 export function enrichmentApi(ctx: AppContext, { clearbit, audiences }: Enrichment) {
-  const integrationJson = () => ({
+  const integrationJson = async () => ({
     ...settingsJson(clearbit.settings),
-    status: clearbit.status(),
+    status: await clearbit.status(),
     results: clearbit.resultMode(),
   });
   return new Elysia()
     .get(
       "/api/v1/integrations/clearbit",
-      ({ request }) => (requireApiToken(ctx, request), json(integrationJson())),
+      async ({ request }) => (await requireApiToken(ctx, request), json(await integrationJson())),
       op({ summary: "Clearbit settings and status", response: integrationModel }),
     )
     .put(
       "/api/v1/integrations/clearbit",
       async ({ request, body }) => {
-        requireApiToken(ctx, request);
+        await requireApiToken(ctx, request);
         await clearbit.save(body);
-        return json(integrationJson());
+        return json(await integrationJson());
       },
       op({ summary: "Save Clearbit settings", body: settingsInput, response: integrationModel }),
     )
     .patch(
       "/api/v1/integrations/clearbit",
       async ({ request, body }) => {
-        requireApiToken(ctx, request);
+        await requireApiToken(ctx, request);
         await clearbit.save(body);
-        return json(integrationJson());
+        return json(await integrationJson());
       },
       op({ summary: "Change some Clearbit settings", body: settingsInput, response: integrationModel }),
     )
     .get(
       "/api/v1/integrations/clearbit/log",
-      ({ request, query }) => {
-        requireApiToken(ctx, request);
+      async ({ request, query }) => {
+        await requireApiToken(ctx, request);
         const limit = parseQuery(logQuery, query).limit ?? 50;
-        return json({ data: ctx.delivery.listHttpLog({ facility: "clearbit", limit }).map(httpLogEntryJson) });
+        return json({ data: (await ctx.delivery.listHttpLog({ facility: "clearbit", limit })).map(httpLogEntryJson) });
       },
       op({ summary: "Clearbit's HTTP log, newest first", query: logQuery, response: list(loose()) }),
     )
     .post(
       "/api/v1/integrations/clearbit/backfill",
-      ({ request }) => {
-        requireApiToken(ctx, request);
+      async ({ request }) => {
+        await requireApiToken(ctx, request);
         if (!clearbit.active) throw conflict("enable Clearbit and save an API key first");
-        void clearbit.backfill().catch((err) => ctx.log.error("clearbit backfill failed", { error: String(err) }));
-        return json(clearbit.backfillProgress(), 202);
+        await clearbit.startBackfill((err) => ctx.log.error("clearbit backfill failed", { error: String(err) }));
+        return json(await clearbit.backfillProgress(), 202);
       },
       op({ summary: "Start enriching everyone not enriched yet", response: progressModel, status: 202 }),
     )
     .get(
       "/api/v1/integrations/clearbit/backfill",
-      ({ request }) => (requireApiToken(ctx, request), json(clearbit.backfillProgress())),
+      async ({ request }) => (await requireApiToken(ctx, request), json(await clearbit.backfillProgress())),
       op({ summary: "The backfill's progress", response: progressModel }),
     )
     .post(
       "/api/v1/users/:id/enrich",
-      ({ request, params }) => {
-        requireApiToken(ctx, request);
-        return json({ result: clearbit.enrichNow(pathId(params.id, "user")) }, 202);
+      async ({ request, params }) => {
+        await requireApiToken(ctx, request);
+        return json({ result: await clearbit.enrichNow(pathId(params.id, "user")) }, 202);
       },
       op({ summary: "Enrich a person now", response: z.strictObject({ result: z.string() }), status: 202 }),
     )
     .get(
       "/api/v1/users/:id/enrichment",
-      ({ request, params }) => {
-        requireApiToken(ctx, request);
-        const user = getUserRow(ctx.db, pathId(params.id, "user"));
-        const stored = clearbit.storedAnswer(ctx.db, user.id);
-        const lookup = user.email ? clearbit.lookup(ctx.db, user.email) : undefined;
+      async ({ request, params }) => {
+        await requireApiToken(ctx, request);
+        const user = await getUserRow(ctx.db, pathId(params.id, "user"));
+        const stored = await clearbit.storedAnswer(ctx.db, user.id);
+        const lookup = user.email ? await clearbit.lookup(ctx.db, user.email) : undefined;
         return json({
           provider: "clearbit",
           email: stored?.email ?? user.email,
@@ -112,7 +112,7 @@ export function enrichmentApi(ctx: AppContext, { clearbit, audiences }: Enrichme
                 error: lookup.error,
               }
             : null,
-          traits: enrichmentTraits(ctx.db, user.id),
+          traits: await enrichmentTraits(ctx.db, user.id),
         });
       },
       op({
@@ -138,53 +138,57 @@ export function enrichmentApi(ctx: AppContext, { clearbit, audiences }: Enrichme
     )
     .get(
       "/api/v1/audiences",
-      ({ request }) => {
-        requireApiToken(ctx, request);
-        return json({ data: audiences.list().map((x) => audienceJson(x, audiences.memberCount(x.id))) });
+      async ({ request }) => {
+        await requireApiToken(ctx, request);
+        return json({
+          data: await Promise.all(
+            (await audiences.list()).map(async (x) => audienceJson(x, await audiences.memberCount(x.id))),
+          ),
+        });
       },
       op({ summary: "List audiences with their member counts", response: list(audienceModel) }),
     )
     .post(
       "/api/v1/audiences",
-      ({ request, body }) => {
-        requireApiToken(ctx, request);
-        const created = audiences.create(body);
-        return json(audienceJson(created, audiences.memberCount(created.id)), 201);
+      async ({ request, body }) => {
+        await requireApiToken(ctx, request);
+        const created = await audiences.create(body);
+        return json(audienceJson(created, await audiences.memberCount(created.id)), 201);
       },
       op({ summary: "Create an audience", body: audienceInput, response: audienceModel, status: 201 }),
     )
     .get(
       "/api/v1/audiences/:id",
-      ({ request, params }) => {
-        requireApiToken(ctx, request);
-        const x = audiences.get(pathId(params.id, "audience"));
-        return json(audienceJson(x, audiences.memberCount(x.id)));
+      async ({ request, params }) => {
+        await requireApiToken(ctx, request);
+        const x = await audiences.get(pathId(params.id, "audience"));
+        return json(audienceJson(x, await audiences.memberCount(x.id)));
       },
       op({ summary: "Read an audience", response: audienceModel }),
     )
     .patch(
       "/api/v1/audiences/:id",
-      ({ request, params, body }) => {
-        requireApiToken(ctx, request);
-        const x = audiences.update(pathId(params.id, "audience"), body);
-        return json(audienceJson(x, audiences.memberCount(x.id)));
+      async ({ request, params, body }) => {
+        await requireApiToken(ctx, request);
+        const x = await audiences.update(pathId(params.id, "audience"), body);
+        return json(audienceJson(x, await audiences.memberCount(x.id)));
       },
       op({ summary: "Change some fields of an audience", body: audienceInput.partial(), response: audienceModel }),
     )
     .put(
       "/api/v1/audiences/:id",
-      ({ request, params, body }) => {
-        requireApiToken(ctx, request);
-        const x = audiences.update(pathId(params.id, "audience"), body);
-        return json(audienceJson(x, audiences.memberCount(x.id)));
+      async ({ request, params, body }) => {
+        await requireApiToken(ctx, request);
+        const x = await audiences.update(pathId(params.id, "audience"), body);
+        return json(audienceJson(x, await audiences.memberCount(x.id)));
       },
       op({ summary: "Change an audience", body: audienceInput.partial(), response: audienceModel }),
     )
     .delete(
       "/api/v1/audiences/:id",
-      ({ request, params }) => {
-        requireApiToken(ctx, request);
-        audiences.delete(pathId(params.id, "audience"));
+      async ({ request, params }) => {
+        await requireApiToken(ctx, request);
+        await audiences.delete(pathId(params.id, "audience"));
         return noContent();
       },
       op({ summary: "Delete an audience", response: null }),

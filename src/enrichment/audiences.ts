@@ -85,7 +85,7 @@ export function audienceJson(a: Audience, members?: number) {
 }
 
 /** What conditions read: the user's fields, custom fields, traits and clearbit_ traits. */
-export function profileOf(db: DbOrTx, row: UserRow): Record<string, unknown> {
+export async function profileOf(db: DbOrTx, row: UserRow): Promise<Record<string, unknown>> {
   const iso = (d: Date | null) => (d ? d.toISOString() : null);
   return {
     id: row.id,
@@ -95,7 +95,7 @@ export function profileOf(db: DbOrTx, row: UserRow): Record<string, unknown> {
     updated_at: iso(row.updatedAt),
     ...row.custom,
     traits: row.traits,
-    ...(traitsByUser(db, [row.id]).get(row.id) ?? {}),
+    ...((await traitsByUser(db, [row.id])).get(row.id) ?? {}),
   };
 }
 
@@ -112,13 +112,13 @@ export function isMember(
 }
 
 /** The ids of an audience's members. */
-const memberIds = (db: DbOrTx, audienceId: number) =>
-  db
-    .select({ userId: audienceMembers.userId })
-    .from(audienceMembers)
-    .where(eq(audienceMembers.audienceId, audienceId))
-    .all()
-    .map((m) => m.userId);
+const memberIds = async (db: DbOrTx, audienceId: number) =>
+  (
+    await db
+      .select({ userId: audienceMembers.userId })
+      .from(audienceMembers)
+      .where(eq(audienceMembers.audienceId, audienceId))
+  ).map((m) => m.userId);
 
 /** The audiences of one app: definitions (cached), membership upkeep, the event consumer. */
 export class Audiences {
@@ -129,47 +129,53 @@ export class Audiences {
     private readonly feed: EventFeed,
   ) {}
 
-  list(): Audience[] {
-    return (this.cache ??= this.db.select().from(audiences).orderBy(asc(audiences.name)).all());
+  async list(): Promise<Audience[]> {
+    return (this.cache ??= await this.db.select().from(audiences).orderBy(asc(audiences.name)));
   }
 
-  get(id: number): Audience {
-    const a = this.list().find((x) => x.id === id);
+  async get(id: number): Promise<Audience> {
+    const a = (await this.list()).find((x) => x.id === id);
     if (!a) throw notFound("audience");
     return a;
   }
 
-  memberCount(id: number): number {
-    return memberIds(this.db, id).length;
+  async memberCount(id: number): Promise<number> {
+    return (await memberIds(this.db, id)).length;
   }
 
-  private validated(input: unknown) {
+  private async validated(input: unknown) {
     const d = validate(audienceInput, input);
     const key = d.key ?? snakeCase(d.name);
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(key))
       throw new ValidationError([{ field: "name", message: "must contain letters or digits" }]);
     if (RESERVED_NAMES.has(key) || key.startsWith("clearbit_"))
       throw new ValidationError([{ field: "key", message: `"${key}" is a built-in field name` }]);
-    if (listCustomFields(this.db, "user").some((f) => f.name === key))
+    if ((await listCustomFields(this.db, "user")).some((f) => f.name === key))
       throw new ValidationError([{ field: "key", message: `"${key}" is a custom field's name` }]);
     return { ...d, key };
   }
 
-  private assertKeyFree(key: string): void {
-    if (this.list().some((a) => a.key === key))
+  private async assertKeyFree(key: string): Promise<void> {
+    if ((await this.list()).some((a) => a.key === key))
       throw conflict(`an audience with the property ${key} already exists`, [
         { field: "key", message: "already taken" },
       ]);
   }
 
   /** Every member loses the audience's property (the audience goes, or its property is renamed). */
-  private recordMembersLeaving(tx: Tx, a: Audience): void {
-    for (const userId of memberIds(tx, a.id)) this.recordPropertyChange(tx, userId, a.key, true, null);
+  private async recordMembersLeaving(tx: Tx, a: Audience): Promise<void> {
+    for (const userId of await memberIds(tx, a.id)) await this.recordPropertyChange(tx, userId, a.key, true, null);
   }
 
   /** A user's audience property changed: joined (true), left (false) or gone with its audience (null). */
-  private recordPropertyChange(tx: Tx, userId: number, key: string, from: boolean, to: boolean | null): void {
-    this.feed.record(tx, {
+  private async recordPropertyChange(
+    tx: Tx,
+    userId: number,
+    key: string,
+    from: boolean,
+    to: boolean | null,
+  ): Promise<void> {
+    await this.feed.record(tx, {
       type: "user.updated",
       objectType: "user",
       objectId: userId,
@@ -178,109 +184,119 @@ export class Audiences {
     });
   }
 
-  create(input: unknown): Audience {
-    const d = this.validated(input);
-    this.assertKeyFree(d.key);
-    const row = this.db.transaction((tx) => {
-      const a = tx
-        .insert(audiences)
-        .values({ name: d.name, key: d.key, match: d.match, conditions: d.conditions })
-        .returning()
-        .get();
+  async create(input: unknown): Promise<Audience> {
+    const d = await this.validated(input);
+    await this.assertKeyFree(d.key);
+    const row = await this.db.transaction(async (tx) => {
+      const a = (
+        await tx
+          .insert(audiences)
+          .values({ name: d.name, key: d.key, match: d.match, conditions: d.conditions })
+          .returning()
+      )[0]!;
       this.cache = null;
-      this.refreshAudience(tx, a);
+      tx.afterCommit(() => (this.cache = null));
+      await this.refreshAudience(tx, a);
       return a;
     });
     return row;
   }
 
-  update(id: number, input: unknown): Audience {
-    const before = this.get(id);
-    const d = this.validated({ key: before.key, ...(input as object) });
-    if (d.key !== before.key) this.assertKeyFree(d.key);
-    return this.db.transaction((tx) => {
+  async update(id: number, input: unknown): Promise<Audience> {
+    const before = await this.get(id);
+    const d = await this.validated({ key: before.key, ...(input as object) });
+    if (d.key !== before.key) await this.assertKeyFree(d.key);
+    return await this.db.transaction(async (tx) => {
       if (d.key !== before.key) {
         // The old property goes away for members: they leave it, and join under the new name.
-        this.recordMembersLeaving(tx, before);
-        tx.delete(audienceMembers).where(eq(audienceMembers.audienceId, id)).run();
+        await this.recordMembersLeaving(tx, before);
+        await tx.delete(audienceMembers).where(eq(audienceMembers.audienceId, id));
       }
-      const a = tx
-        .update(audiences)
-        .set({ name: d.name, key: d.key, match: d.match, conditions: d.conditions, updatedAt: new Date() })
-        .where(eq(audiences.id, id))
-        .returning()
-        .get();
+      const a = (
+        await tx
+          .update(audiences)
+          .set({ name: d.name, key: d.key, match: d.match, conditions: d.conditions, updatedAt: new Date() })
+          .where(eq(audiences.id, id))
+          .returning()
+      )[0]!;
       this.cache = null;
-      this.refreshAudience(tx, a);
+      tx.afterCommit(() => (this.cache = null));
+      await this.refreshAudience(tx, a);
       return a;
     });
   }
 
-  delete(id: number): void {
-    const a = this.get(id);
-    this.db.transaction((tx) => {
-      this.recordMembersLeaving(tx, a);
-      tx.delete(audiences).where(eq(audiences.id, id)).run();
+  async delete(id: number): Promise<void> {
+    const a = await this.get(id);
+    await this.db.transaction(async (tx) => {
+      await this.recordMembersLeaving(tx, a);
+      await tx.delete(audiences).where(eq(audiences.id, id));
       this.cache = null;
+      tx.afterCommit(() => (this.cache = null));
     });
   }
 
   /** Re-evaluates every user for one audience (on create and update). */
-  private refreshAudience(tx: Tx, a: Audience): number {
+  private async refreshAudience(tx: Tx, a: Audience): Promise<number> {
     let flips = 0;
-    const members = new Set(memberIds(tx, a.id));
+    const members = new Set(await memberIds(tx, a.id));
     const now = Date.now();
-    for (const row of tx.select().from(users).all())
-      flips += this.setMembership(tx, a, row.id, members.has(row.id), isMember(a, profileOf(tx, row), now));
+    for (const row of await tx.select().from(users))
+      flips += await this.setMembership(tx, a, row.id, members.has(row.id), isMember(a, await profileOf(tx, row), now));
     return flips;
   }
 
   /** Every user against every audience (time-based conditions drift): the hourly schedule calls this. */
-  refreshAll(): number {
-    if (!this.list().length) return 0;
-    return this.db.transaction((tx) => this.list().reduce((n, a) => n + this.refreshAudience(tx, a), 0));
+  async refreshAll(): Promise<number> {
+    if (!(await this.list()).length) return 0;
+    const all = await this.list();
+    return await this.db.transaction(async (tx) => {
+      let flips = 0;
+      for (const a of all) flips += await this.refreshAudience(tx, a);
+      return flips;
+    });
   }
 
-  private setMembership(tx: Tx, a: Audience, userId: number, was: boolean, now: boolean): number {
+  private async setMembership(tx: Tx, a: Audience, userId: number, was: boolean, now: boolean): Promise<number> {
     if (was === now) return 0;
-    if (now) tx.insert(audienceMembers).values({ audienceId: a.id, userId }).onConflictDoNothing().run();
+    if (now) await tx.insert(audienceMembers).values({ audienceId: a.id, userId }).onConflictDoNothing();
     else
-      tx.delete(audienceMembers)
-        .where(and(eq(audienceMembers.audienceId, a.id), eq(audienceMembers.userId, userId)))
-        .run();
-    this.recordPropertyChange(tx, userId, a.key, was, now);
+      await tx
+        .delete(audienceMembers)
+        .where(and(eq(audienceMembers.audienceId, a.id), eq(audienceMembers.userId, userId)));
+    await this.recordPropertyChange(tx, userId, a.key, was, now);
     return 1;
   }
 
   /** The event consumer: a changed or enriched user is re-evaluated against every audience. */
-  onEvent(tx: Tx, e: ChangeEvent): void {
+  async onEvent(tx: Tx, e: ChangeEvent): Promise<void> {
     if (e.objectType !== "user" || e.type === "user.deleted") return;
-    const list = this.list();
+    const list = await this.list();
     if (!list.length) return;
     const keys = new Set(list.map((a) => a.key));
     const changed = Object.keys(e.changes);
     if (changed.length && changed.every((k) => keys.has(k))) return; // our own flip
-    const row = tx.select().from(users).where(eq(users.id, e.objectId)).get();
+    const row = (await tx.select().from(users).where(eq(users.id, e.objectId)).limit(1))[0];
     if (!row) return;
-    const profile = profileOf(tx, row);
+    const profile = await profileOf(tx, row);
     const current = new Set(
-      tx
-        .select({ id: audienceMembers.audienceId })
-        .from(audienceMembers)
-        .where(eq(audienceMembers.userId, row.id))
-        .all()
-        .map((m) => m.id),
+      (
+        await tx
+          .select({ id: audienceMembers.audienceId })
+          .from(audienceMembers)
+          .where(eq(audienceMembers.userId, row.id))
+      ).map((m) => m.id),
     );
-    for (const a of list) this.setMembership(tx, a, row.id, current.has(a.id), isMember(a, profile));
+    for (const a of list) await this.setMembership(tx, a, row.id, current.has(a.id), isMember(a, profile));
   }
 }
 
 /** Audience flags for a page of users: every audience's property, true or false. */
-export function audienceFlags(db: DbOrTx, userIds: number[]): Map<number, Record<string, unknown>> {
+export async function audienceFlags(db: DbOrTx, userIds: number[]): Promise<Map<number, Record<string, unknown>>> {
   const out = new Map<number, Record<string, unknown>>();
-  const list = db.select({ id: audiences.id, key: audiences.key }).from(audiences).all();
+  const list = await db.select({ id: audiences.id, key: audiences.key }).from(audiences);
   if (!list.length || !userIds.length) return out;
-  const members = db.select().from(audienceMembers).where(inArray(audienceMembers.userId, userIds)).all();
+  const members = await db.select().from(audienceMembers).where(inArray(audienceMembers.userId, userIds));
   const keyOf = new Map(list.map((a) => [a.id, a.key]));
   for (const id of userIds) out.set(id, Object.fromEntries(list.map((a) => [a.key, false])));
   for (const m of members) out.get(m.userId)![keyOf.get(m.audienceId)!] = true;

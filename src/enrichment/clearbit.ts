@@ -1,5 +1,5 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
-import type { Db, Tx, DbOrTx } from "../db/client";
+import { sqlAll, type Db, type DbOrTx, type Tx } from "../db/client";
 import { settings as settingsTable, users } from "../db/schema";
 import type { DeliveryHandler, HttpResult, Job, Outcome } from "../delivery";
 import { apiValues, listCustomFields, type CustomField } from "../domain/custom-fields";
@@ -31,7 +31,7 @@ import {
 } from "./provider";
 import { RateLimiter } from "./rate-limiter";
 import { enrichmentLookups, userEnrichments } from "./schema";
-import { readSettings, saveSettings, type ClearbitSettings } from "./settings";
+import { saveSettings, type ClearbitSettings } from "./settings";
 import { flattenAnswer } from "./traits";
 
 export const KIND = "clearbit";
@@ -69,8 +69,12 @@ export class ClearbitEnrichment {
   readonly limiter: RateLimiter;
   private backfillRunning = false;
 
-  constructor(private readonly ctx: Core) {
-    this.settings = readSettings(ctx.db);
+  /** Built with the saved settings (`await readSettings(db)`). */
+  constructor(
+    private readonly ctx: Core,
+    settings: ClearbitSettings,
+  ) {
+    this.settings = settings;
     this.limiter = new RateLimiter(this.settings.rate_limit_per_minute);
   }
 
@@ -88,16 +92,16 @@ export class ClearbitEnrichment {
   }
 
   async save(input: unknown): Promise<ClearbitSettings> {
-    const custom = (t: "user" | "organization") => listCustomFields(this.db, t).map((f) => f.name);
+    const custom = async (t: "user" | "organization") => (await listCustomFields(this.db, t)).map((f) => f.name);
     const { settings, keyChanged } = await saveSettings(this.db, this.ctx.secrets, input, {
-      user: new Set([...MAPPABLE_USER_FIELDS, ...custom("user")]),
-      organization: new Set([...MAPPABLE_ORGANIZATION_FIELDS, ...custom("organization")]),
+      user: new Set([...MAPPABLE_USER_FIELDS, ...(await custom("user"))]),
+      organization: new Set([...MAPPABLE_ORGANIZATION_FIELDS, ...(await custom("organization"))]),
     });
-    const wasPaused = this.ctx.delivery.getDestination(DESTINATION)?.pausedAt;
+    const wasPaused = (await this.ctx.delivery.getDestination(DESTINATION))?.pausedAt;
     this.settings = settings;
     this.limiter.setLimit(settings.rate_limit_per_minute);
     // A new key ends an Unauthorized pause; saving also resumes after an over-quota pause.
-    if (wasPaused || keyChanged) this.ctx.delivery.enableDestination(DESTINATION);
+    if (wasPaused || keyChanged) await this.ctx.delivery.enableDestination(DESTINATION);
     return settings;
   }
 
@@ -115,7 +119,7 @@ export class ClearbitEnrichment {
       prepare: async (job) => {
         const payload = job.payload as LookupPayload;
         if (!this.active) return null;
-        const lookup = this.lookup(this.db, payload.email);
+        const lookup = await this.lookup(this.db, payload.email);
         // A callback answered while this job waited: nothing left to ask.
         if (
           payload.type === "combined" &&
@@ -129,7 +133,7 @@ export class ClearbitEnrichment {
         await this.limiter.take();
         return lookupRequest(this.settings, key, payload, this.resultMode().callback_url);
       },
-      classify: (job, result, fallback) => {
+      classify: async (job, result, fallback) => {
         const h = result.headers;
         if (h["x-ratelimit-remaining"] !== undefined)
           this.limiter.observe(
@@ -140,37 +144,39 @@ export class ClearbitEnrichment {
         const email = (job.payload as LookupPayload).email;
         if (result.status === 422) {
           // Recorded so that planning skips this email until the refresh interval has passed.
-          this.db
-            .update(enrichmentLookups)
-            .set({ status: "invalid", checkedAt: new Date(), error: providerError(result) })
-            .where(eq(enrichmentLookups.email, email))
-            .run();
+          await this.db.transaction(async (tx) =>
+            tx
+              .update(enrichmentLookups)
+              .set({ status: "invalid", checkedAt: new Date(), error: providerError(result) })
+              .where(eq(enrichmentLookups.email, email)),
+          );
         } else if (failureOf(outcome))
           // The lookup stays pending (it is sent again), and the person's page says why it has no answer yet.
-          this.db
-            .update(enrichmentLookups)
-            .set({ error: failureOf(outcome) })
-            .where(and(eq(enrichmentLookups.email, email), eq(enrichmentLookups.status, "pending")))
-            .run();
+          await this.db.transaction(async (tx) =>
+            tx
+              .update(enrichmentLookups)
+              .set({ error: failureOf(outcome) })
+              .where(and(eq(enrichmentLookups.email, email), eq(enrichmentLookups.status, "pending"))),
+          );
         return outcome;
       },
       onSuccess: (tx, job, result) => this.onAnswer(tx, job, result),
     };
   }
 
-  private onAnswer(tx: Tx, job: Job, result: HttpResult | null): void {
+  private async onAnswer(tx: Tx, job: Job, result: HttpResult | null): Promise<void> {
     if (!result) return;
     const payload = job.payload as LookupPayload;
     if (result.status === 404) {
-      if (payload.type === "combined") this.markUnknown(tx, payload.email);
+      if (payload.type === "combined") await this.markUnknown(tx, payload.email);
       return;
     }
     if (result.status !== 200) return;
     if (payload.type === "company") {
-      const user = findUserByEmail(tx, payload.email);
-      const stored = user ? this.storedAnswer(tx, user.id) : null;
+      const user = await findUserByEmail(tx, payload.email);
+      const stored = user ? await this.storedAnswer(tx, user.id) : null;
       if (user)
-        this.applyAnswer(
+        await this.applyAnswer(
           tx,
           user,
           { person: stored?.person ?? null, company: parseAnswer(result.body, "company").company },
@@ -178,49 +184,49 @@ export class ClearbitEnrichment {
         );
       return;
     }
-    this.applyLookupResult(tx, payload.email, parseAnswer(result.body, "combined"));
+    await this.applyLookupResult(tx, payload.email, parseAnswer(result.body, "combined"));
   }
 
   /** A found answer for an email: stored, merged into its user, and remembered for the refresh interval. */
-  applyLookupResult(tx: Tx, email: string, answer: Answer): void {
+  async applyLookupResult(tx: Tx, email: string, answer: Answer): Promise<void> {
     const now = new Date();
-    this.upsertLookup(tx, email, { status: "found", checkedAt: now, unknownUntil: null, error: null });
-    const user = findUserByEmail(tx, email);
+    await this.upsertLookup(tx, email, { status: "found", checkedAt: now, unknownUntil: null, error: null });
+    const user = await findUserByEmail(tx, email);
     if (!user) return;
-    this.applyAnswer(tx, user, answer, now);
+    await this.applyAnswer(tx, user, answer, now);
     // The person works somewhere the answer has no company for: ask for the company by its domain.
     const domain =
       answer.person && !answer.company
         ? ((answer.person.employment as Record<string, unknown> | undefined)?.domain as string | undefined)
         : undefined;
     if (domain && /^[a-z0-9.-]+\.[a-z]{2,}$/i.test(domain))
-      this.ctx.delivery.enqueue({
+      await this.ctx.delivery.enqueue(tx, {
         kind: KIND,
         destination: DESTINATION,
         payload: { type: "company", email, domain } satisfies LookupPayload,
       });
   }
 
-  markUnknown(tx: Tx, email: string): void {
+  async markUnknown(tx: Tx, email: string): Promise<void> {
     const now = new Date();
-    this.upsertLookup(tx, email, {
+    await this.upsertLookup(tx, email, {
       status: "unknown",
       checkedAt: now,
       unknownUntil: new Date(now.getTime() + this.settings.unknown_retry_days * DAY),
       error: "unknown_record",
     });
-    const user = findUserByEmail(tx, email);
+    const user = await findUserByEmail(tx, email);
     if (user) {
-      const before = this.storedAnswer(tx, user.id);
-      tx.insert(userEnrichments)
+      const before = await this.storedAnswer(tx, user.id);
+      await tx
+        .insert(userEnrichments)
         .values({ userId: user.id, email, person: null, company: null, checkedAt: now })
         .onConflictDoUpdate({
           target: userEnrichments.userId,
           set: { email, person: null, company: null, checkedAt: now },
-        })
-        .run();
+        });
       if (before?.person || before?.company)
-        this.ctx.events.record(tx, {
+        await this.ctx.events.record(tx, {
           type: "user.enriched",
           objectType: "user",
           objectId: user.id,
@@ -231,11 +237,12 @@ export class ClearbitEnrichment {
   }
 
   /** Merges an answer into a user (and organization), stores it, and records user.enriched. */
-  applyAnswer(tx: Tx, before: UserRow, answer: Answer, checkedAt: Date): void {
+  async applyAnswer(tx: Tx, before: UserRow, answer: Answer, checkedAt: Date): Promise<void> {
     const s = this.settings;
-    const fields = listCustomFields(tx, "user");
-    const previous = this.storedAnswer(tx, before.id);
-    tx.insert(userEnrichments)
+    const fields = await listCustomFields(tx, "user");
+    const previous = await this.storedAnswer(tx, before.id);
+    await tx
+      .insert(userEnrichments)
       .values({
         userId: before.id,
         email: before.email ?? "",
@@ -246,10 +253,9 @@ export class ClearbitEnrichment {
       .onConflictDoUpdate({
         target: userEnrichments.userId,
         set: { email: before.email ?? "", person: answer.person, company: answer.company, checkedAt },
-      })
-      .run();
+      });
     const current = userValues(before, fields);
-    const updates = validUserValues(
+    const updates = await validUserValues(
       tx,
       mergeProviderValues(current, before.provenance, proposedValues(answer, s.user_mappings), SOURCE),
       fields,
@@ -258,11 +264,11 @@ export class ClearbitEnrichment {
       // The company's organization takes the provider's values (under the merge rule) whether or not
       // the person is in it; the person is placed in it only where the rule lets the provider write.
       const mayPlace = providerMayWrite(before.organizationId, before.provenance.organization_id?.source, SOURCE);
-      const org = this.organizationFor(tx, answer, { create: mayPlace });
+      const org = await this.organizationFor(tx, answer, { create: mayPlace });
       if (org && mayPlace && org.id !== before.organizationId) updates.organization_id = org.id;
     }
-    if (Object.keys(updates).length) updateUserIn(tx, this.ctx.events, before, updates, fields, ACTOR);
-    this.ctx.events.record(tx, {
+    if (Object.keys(updates).length) await updateUserIn(tx, this.ctx.events, before, updates, fields, ACTOR);
+    await this.ctx.events.record(tx, {
       type: "user.enriched",
       objectType: "user",
       objectId: before.id,
@@ -278,10 +284,10 @@ export class ClearbitEnrichment {
    * The company's organization: by domain, then exact name, else created when enabled
    * and asked to. Company fields are merged in.
    */
-  private organizationFor(tx: Tx, answer: Answer, opts: { create: boolean }): OrganizationRow | null {
+  private async organizationFor(tx: Tx, answer: Answer, opts: { create: boolean }): Promise<OrganizationRow | null> {
     const company = answer.company!;
-    const orgFields = listCustomFields(tx, "organization");
-    const proposed = validOrganizationValues(
+    const orgFields = await listCustomFields(tx, "organization");
+    const proposed = await validOrganizationValues(
       tx,
       proposedValues(answer, this.settings.organization_mappings),
       orgFields,
@@ -289,14 +295,14 @@ export class ClearbitEnrichment {
     const domain = typeof company.domain === "string" ? company.domain : null;
     const name = typeof company.name === "string" ? company.name : null;
     let org =
-      (domain ? findOrganizationByDomain(tx, domain) : undefined) ??
-      (name ? findOrganizationByName(tx, name) : undefined);
+      (domain ? await findOrganizationByDomain(tx, domain) : undefined) ??
+      (name ? await findOrganizationByName(tx, name) : undefined);
     if (!org) {
       if (!opts.create || !this.settings.create_organizations || typeof proposed.name !== "string") return null;
-      const clash = findOrganizationByName(tx, proposed.name);
+      const clash = await findOrganizationByName(tx, proposed.name);
       if (clash) org = clash;
       else
-        return createOrganizationIn(
+        return await createOrganizationIn(
           tx,
           this.ctx.events,
           { ...proposed, shared: this.settings.organizations_shared },
@@ -308,65 +314,65 @@ export class ClearbitEnrichment {
     const updates = mergeProviderValues(current, org.provenance, proposed, SOURCE);
     if (
       typeof updates.name === "string" &&
-      findOrganizationByName(tx, updates.name)?.id !== undefined &&
-      findOrganizationByName(tx, updates.name)!.id !== org.id
+      (await findOrganizationByName(tx, updates.name))?.id !== undefined &&
+      (await findOrganizationByName(tx, updates.name))!.id !== org.id
     )
       delete updates.name;
     return Object.keys(updates).length
-      ? updateOrganizationIn(tx, this.ctx.events, org, updates, orgFields, ACTOR)
+      ? await updateOrganizationIn(tx, this.ctx.events, org, updates, orgFields, ACTOR)
       : org;
   }
 
-  lookup(db: DbOrTx, email: string): Lookup | undefined {
-    return db.select().from(enrichmentLookups).where(eq(enrichmentLookups.email, email)).get();
+  async lookup(db: DbOrTx, email: string): Promise<Lookup | undefined> {
+    return (await db.select().from(enrichmentLookups).where(eq(enrichmentLookups.email, email)).limit(1))[0];
   }
 
-  storedAnswer(
+  async storedAnswer(
     db: DbOrTx,
     userId: number,
-  ): {
+  ): Promise<{
     person: Record<string, unknown> | null;
     company: Record<string, unknown> | null;
     checkedAt: Date;
     email: string;
-  } | null {
-    return db.select().from(userEnrichments).where(eq(userEnrichments.userId, userId)).get() ?? null;
+  } | null> {
+    return (await db.select().from(userEnrichments).where(eq(userEnrichments.userId, userId)).limit(1))[0] ?? null;
   }
 
-  private upsertLookup(tx: Tx, email: string, set: Partial<Lookup>): void {
-    tx.insert(enrichmentLookups)
+  private async upsertLookup(tx: Tx, email: string, set: Partial<Lookup>): Promise<void> {
+    await tx
+      .insert(enrichmentLookups)
       .values({ email, status: "pending", requestedAt: new Date(), ...set })
-      .onConflictDoUpdate({ target: enrichmentLookups.email, set })
-      .run();
+      .onConflictDoUpdate({ target: enrichmentLookups.email, set });
   }
 
   /**
    * Decides, inside the caller's transaction, whether an email is asked about: never twice within
    * the refresh interval (a cached answer is applied instead), never while remembered unknown.
    */
-  plan(tx: Tx, user: UserRow, opts: { force?: boolean } = {}): PlanResult {
+  async plan(tx: Tx, user: UserRow, opts: { force?: boolean } = {}): Promise<PlanResult> {
     if (!this.active) return "disabled";
     const email = user.email;
     if (!email) return "no_email";
     const now = Date.now();
     const refreshMs = this.settings.refresh_interval_hours * 3_600_000;
-    const lookup = this.lookup(tx, email);
+    const lookup = await this.lookup(tx, email);
     if (lookup) {
       if (lookup.status === "unknown" && (lookup.unknownUntil?.getTime() ?? 0) > now) return "unknown";
       const fresh = now - (lookup.checkedAt ?? lookup.requestedAt).getTime() < refreshMs;
       if (lookup.status === "pending" && now - lookup.requestedAt.getTime() < refreshMs) return "pending";
       if (lookup.status === "invalid" && fresh) return "invalid";
       if (lookup.status === "found" && fresh) {
-        const stored = tx.select().from(userEnrichments).where(eq(userEnrichments.email, email)).get();
+        const stored = (await tx.select().from(userEnrichments).where(eq(userEnrichments.email, email)).limit(1))[0];
         if (stored) {
           if (stored.userId !== user.id || opts.force)
-            this.applyAnswer(tx, user, { person: stored.person, company: stored.company }, stored.checkedAt);
+            await this.applyAnswer(tx, user, { person: stored.person, company: stored.company }, stored.checkedAt);
           return "cached";
         }
       }
     }
-    this.upsertLookup(tx, email, { status: "pending", requestedAt: new Date(now), error: null });
-    this.ctx.delivery.enqueue({
+    await this.upsertLookup(tx, email, { status: "pending", requestedAt: new Date(now), error: null });
+    await this.ctx.delivery.enqueue(tx, {
       kind: KIND,
       destination: DESTINATION,
       payload: { type: "combined", email } satisfies LookupPayload,
@@ -375,20 +381,20 @@ export class ClearbitEnrichment {
   }
 
   /** The event-feed consumer: new users with an email, changed emails, identify calls. */
-  onEvent(tx: Tx, e: ChangeEvent): void {
+  async onEvent(tx: Tx, e: ChangeEvent): Promise<void> {
     if (e.objectType !== "user" || !this.active || e.source.startsWith("enrichment:")) return;
     const emailChange = e.changes.email;
     const wanted =
       (e.type === "user.created" && emailChange?.[1]) ||
       (e.type === "user.updated" && (emailChange?.[1] || e.source === "identify"));
     if (!wanted) return;
-    const user = tx.select().from(users).where(eq(users.id, e.objectId)).get();
-    if (user?.email) this.plan(tx, user);
+    const user = (await tx.select().from(users).where(eq(users.id, e.objectId)).limit(1))[0];
+    if (user?.email) await this.plan(tx, user);
   }
 
   /** "Enrich now" on a person. */
-  enrichNow(userId: number): PlanResult {
-    return this.db.transaction((tx) => this.plan(tx, getUserRow(tx, userId), { force: true }));
+  async enrichNow(userId: number): Promise<PlanResult> {
+    return await this.db.transaction(async (tx) => this.plan(tx, await getUserRow(tx, userId), { force: true }));
   }
 
   /**
@@ -401,12 +407,12 @@ export class ClearbitEnrichment {
     const data = callbackObject(rawBody);
     const email = typeof data.id === "string" ? data.id.trim().toLowerCase() : null;
     if (!email) return { ok: true, applied: false };
-    const applied = this.db.transaction((tx) => {
-      const lookup = this.lookup(tx, email);
+    const applied = await this.db.transaction(async (tx) => {
+      const lookup = await this.lookup(tx, email);
       if (lookup && lookup.status !== "pending") return false;
-      if (data.status === 404) this.markUnknown(tx, email);
+      if (data.status === 404) await this.markUnknown(tx, email);
       else if (data.status === 200)
-        this.applyLookupResult(tx, email, answerOf(data.body, String(data.type ?? "person_company")));
+        await this.applyLookupResult(tx, email, answerOf(data.body, String(data.type ?? "person_company")));
       else return false;
       return true;
     });
@@ -416,71 +422,87 @@ export class ClearbitEnrichment {
   /** The hourly schedule: a backfill when the last one is older than backfill_every_hours. */
   async scheduledBackfill(now = Date.now()): Promise<BackfillRun | null> {
     if (!this.active) return null;
-    const last = this.backfillRun();
+    const last = await this.backfillRun();
     if (last && now - Date.parse(last.started_at) < this.settings.backfill_every_hours * 3_600_000 - 60_000)
       return null;
     return this.backfill();
   }
 
   /** Users seen within the backfill window whose last check is older than the refresh interval. */
-  async backfill(): Promise<BackfillRun> {
-    if (this.backfillRunning) return this.backfillRun()!;
+  /** Starts a backfill; resolves once its run is recorded (its progress can be shown), while planning goes on. */
+  async startBackfill(onError: (err: unknown) => void): Promise<void> {
+    let recorded!: () => void;
+    const started = new Promise<void>((resolve) => (recorded = resolve));
+    this.backfill(recorded).then(recorded, (err) => {
+      recorded();
+      onError(err);
+    });
+    await started;
+  }
+
+  async backfill(onRecorded?: () => void): Promise<BackfillRun> {
+    if (this.backfillRunning) return (await this.backfillRun())!;
     if (!this.active) return { started_at: new Date().toISOString(), planned: 0, planning: false };
     this.backfillRunning = true;
     const run: BackfillRun = { started_at: new Date().toISOString(), planned: 0, planning: true };
     try {
-      this.saveRun(run);
+      await this.saveRun(run);
+      onRecorded?.();
       const now = Date.now();
       const seenSince = now - this.settings.backfill_window_days * DAY;
       const staleBefore = now - this.settings.refresh_interval_hours * 3_600_000;
       let afterId = 0;
       for (;;) {
-        const batch = this.db.all<{ id: number }>(sql`
+        const batch = await sqlAll<{ id: number }>(
+          this.db,
+          sql`
           SELECT u.id FROM users u LEFT JOIN enrichment_lookups l ON l.email = u.email
           WHERE u.id > ${afterId} AND u.email IS NOT NULL AND coalesce(u.last_seen_at, u.created_at) >= ${seenSince}
             AND (l.email IS NULL OR (l.status = 'unknown' AND coalesce(l.unknown_until, 0) <= ${now})
                  OR (l.status != 'unknown' AND coalesce(l.checked_at, l.requested_at) < ${staleBefore}))
-          ORDER BY u.id LIMIT ${BACKFILL_BATCH}`);
+          ORDER BY u.id LIMIT ${BACKFILL_BATCH}`,
+        );
         if (!batch.length) break;
         afterId = batch.at(-1)!.id;
         const ids = batch.map((b) => b.id);
-        this.db.transaction((tx) => {
-          for (const user of tx.select().from(users).where(inArray(users.id, ids)).all())
-            if (this.plan(tx, user) === "queued") run.planned++;
+        await this.db.transaction(async (tx) => {
+          for (const user of await tx.select().from(users).where(inArray(users.id, ids)))
+            if ((await this.plan(tx, user)) === "queued") run.planned++;
         });
-        this.saveRun(run);
+        await this.saveRun(run);
         // Let requests in between: planning 20k users must not stall the UI.
         await Bun.sleep(1);
       }
     } finally {
       run.planning = false;
-      this.saveRun(run);
+      await this.saveRun(run);
       this.backfillRunning = false;
     }
     return run;
   }
 
-  private saveRun(run: BackfillRun): void {
-    this.db
-      .insert(settingsTable)
-      .values({ key: BACKFILL_KEY, value: run, updatedAt: new Date() })
-      .onConflictDoUpdate({ target: settingsTable.key, set: { value: run, updatedAt: new Date() } })
-      .run();
+  private async saveRun(run: BackfillRun): Promise<void> {
+    await this.db.transaction(async (tx) =>
+      tx
+        .insert(settingsTable)
+        .values({ key: BACKFILL_KEY, value: run, updatedAt: new Date() })
+        .onConflictDoUpdate({ target: settingsTable.key, set: { value: run, updatedAt: new Date() } }),
+    );
   }
 
-  backfillRun(): BackfillRun | null {
+  async backfillRun(): Promise<BackfillRun | null> {
     return (
-      (this.db.select().from(settingsTable).where(eq(settingsTable.key, BACKFILL_KEY)).get()?.value as
+      ((await this.db.select().from(settingsTable).where(eq(settingsTable.key, BACKFILL_KEY)).limit(1))[0]?.value as
         | BackfillRun
         | undefined) ?? null
     );
   }
 
   /** The last backfill's jobs by state, for the progress bar. */
-  backfillProgress() {
-    const run = this.backfillRun();
+  async backfillProgress() {
+    const run = await this.backfillRun();
     if (!run) return null;
-    const by = this.ctx.delivery.countByStatus(KIND, new Date(run.started_at));
+    const by = await this.ctx.delivery.countByStatus(KIND, new Date(run.started_at));
     const done = (by.succeeded ?? 0) + (by.failed ?? 0) + (by.cancelled ?? 0);
     const total = Math.max(run.planned, done + (by.pending ?? 0) + (by.running ?? 0));
     return {
@@ -494,9 +516,9 @@ export class ClearbitEnrichment {
   }
 
   /** When the hourly schedule (at :20) will next plan a backfill; null while Clearbit is off. */
-  nextBackfillAt(now = Date.now()): Date | null {
+  async nextBackfillAt(now = Date.now()): Promise<Date | null> {
     if (!this.active) return null;
-    const last = this.backfillRun();
+    const last = await this.backfillRun();
     const due = last ? Date.parse(last.started_at) + this.settings.backfill_every_hours * 3_600_000 - 60_000 : now;
     const from = Math.max(now, due);
     const hour = from - (from % 3_600_000);
@@ -507,7 +529,7 @@ export class ClearbitEnrichment {
   /** What the operations dashboard shows: configured, key valid, last error, rate used, next backfill. */
   async overview(now = Date.now()) {
     const dest = await this.ctx.delivery.getDestination(DESTINATION);
-    const { state } = this.status();
+    const { state } = await this.status();
     return {
       configured: this.settings.api_key_sealed !== null,
       enabled: this.settings.enabled,
@@ -520,30 +542,30 @@ export class ClearbitEnrichment {
       lastError: dest?.lastError ?? null,
       lastErrorAt: dest?.lastFailureAt ?? null,
       rate: { used: this.limiter.usedInWindow(), perMinute: this.limiter.perWindow },
-      nextBackfillAt: this.nextBackfillAt(now),
+      nextBackfillAt: await this.nextBackfillAt(now),
     };
   }
 
   /** Waiting for data → Connected, or Unauthorized / Error with the reason. */
-  status(): {
+  async status(): Promise<{
     state: "disabled" | "waiting" | "connected" | "unauthorized" | "error";
     label: string;
     reason: string | null;
-  } {
+  }> {
     if (!this.active)
       return {
         state: "disabled",
         label: "Disabled",
         reason: this.settings.api_key_sealed ? null : "No API key saved.",
       };
-    const dest = this.ctx.delivery.destinationHealth(DESTINATION).destination;
+    const dest = (await this.ctx.delivery.destinationHealth(DESTINATION)).destination;
     if (dest?.pausedAt && dest.pauseReason?.startsWith("Unauthorized"))
       return { state: "unauthorized", label: "Unauthorized", reason: dest.pauseReason };
     if (dest?.pausedAt) return { state: "error", label: "Error", reason: dest.pauseReason };
     if (dest?.disabledAt) return { state: "error", label: "Error", reason: dest.disabledReason };
     if (dest?.failingSince && dest.lastError) return { state: "error", label: "Error", reason: dest.lastError };
     const any =
-      this.db.select({ id: userEnrichments.userId }).from(userEnrichments).limit(1).get() ??
+      (await this.db.select({ id: userEnrichments.userId }).from(userEnrichments).limit(1))[0] ??
       (dest?.lastSuccessAt ? { id: 0 } : undefined);
     return any
       ? { state: "connected", label: "Connected", reason: null }
@@ -552,14 +574,14 @@ export class ClearbitEnrichment {
 }
 
 /** Flat clearbit_ traits of a user (webhook and CRM payloads call this); {} when never enriched. */
-export function enrichmentTraits(db: DbOrTx, userId: number): Record<string, unknown> {
-  return traitsByUser(db, [userId]).get(userId) ?? {};
+export async function enrichmentTraits(db: DbOrTx, userId: number): Promise<Record<string, unknown>> {
+  return (await traitsByUser(db, [userId])).get(userId) ?? {};
 }
 
-export function traitsByUser(db: DbOrTx, userIds: number[]): Map<number, Record<string, unknown>> {
+export async function traitsByUser(db: DbOrTx, userIds: number[]): Promise<Map<number, Record<string, unknown>>> {
   const out = new Map<number, Record<string, unknown>>();
   if (!userIds.length) return out;
-  for (const r of db.select().from(userEnrichments).where(inArray(userEnrichments.userId, userIds)).all()) {
+  for (const r of await db.select().from(userEnrichments).where(inArray(userEnrichments.userId, userIds))) {
     out.set(r.userId, flattenAnswer({ person: r.person, company: r.company }, r.checkedAt));
   }
   return out;
@@ -582,28 +604,32 @@ function userValues(row: UserRow, fields: CustomField[]): Record<string, unknown
 }
 
 /** Keeps the values a field accepts (as sent, else as text); a provider value never fails the whole merge. */
-function validUserValues(tx: Tx, values: Record<string, unknown>, fields: CustomField[]): Record<string, unknown> {
-  return keepValid(values, (v) => parseUserInput(tx, v, fields).data);
-}
-
-function validOrganizationValues(
+async function validUserValues(
   tx: Tx,
   values: Record<string, unknown>,
   fields: CustomField[],
-): Record<string, unknown> {
-  return keepValid(values, (v) => parseOrganizationInput(tx, v, fields).data);
+): Promise<Record<string, unknown>> {
+  return await keepValid(values, async (v) => (await parseUserInput(tx, v, fields)).data);
 }
 
-function keepValid(
+async function validOrganizationValues(
+  tx: Tx,
   values: Record<string, unknown>,
-  parse: (v: Record<string, unknown>) => Record<string, unknown>,
-): Record<string, unknown> {
+  fields: CustomField[],
+): Promise<Record<string, unknown>> {
+  return await keepValid(values, async (v) => (await parseOrganizationInput(tx, v, fields)).data);
+}
+
+async function keepValid(
+  values: Record<string, unknown>,
+  parse: (v: Record<string, unknown>) => Promise<Record<string, unknown>>,
+): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(values)) {
     for (const candidate of [v, typeof v === "string" ? undefined : String(v)]) {
       if (candidate === undefined) continue;
       try {
-        const parsed = parse({ [k]: candidate })[k];
+        const parsed = (await parse({ [k]: candidate }))[k];
         if (!isEmpty(parsed)) out[k] = parsed;
         break;
       } catch {

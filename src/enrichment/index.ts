@@ -3,6 +3,7 @@ import type { AppContext } from "../http/context";
 import { enrichmentApi } from "./api";
 import { integrationPages } from "./admin";
 import { audienceFlags, Audiences } from "./audiences";
+import { readSettings } from "./settings";
 import {
   BACKFILL_MINUTE,
   ClearbitEnrichment,
@@ -20,12 +21,14 @@ export type Enrichment = { clearbit: ClearbitEnrichment; audiences: Audiences };
  * Enrichment: Clearbit lookups (delivery handler, change-feed consumer, hourly backfill), audiences
  * (consumer, hourly refresh of time-based conditions), and the person's clearbit_ traits and audience flags.
  */
-export function enrichmentFeature(ctx: AppContext): Feature & Enrichment {
-  const clearbit = new ClearbitEnrichment(ctx);
+export async function enrichmentFeature(ctx: AppContext): Promise<Feature & Enrichment> {
+  const clearbit = new ClearbitEnrichment(ctx, await readSettings(ctx.db));
   const audiences = new Audiences(ctx.db, ctx.events);
   // Jobs wait their turn for a rate-limit slot while holding a send slot: enough of them in flight
   // keep the pace at the limit; the limiter, not this number, bounds the rate.
-  ctx.delivery.configureDestination(DESTINATION, { concurrency: DESTINATION_CONCURRENCY });
+  await ctx.db.transaction(async (tx) =>
+    ctx.delivery.configureDestination(tx, DESTINATION, { concurrency: DESTINATION_CONCURRENCY }),
+  );
   const services = { clearbit, audiences };
   return {
     name: "enrichment",
@@ -43,7 +46,7 @@ export function enrichmentFeature(ctx: AppContext): Feature & Enrichment {
         run: async () => {
           const run = await clearbit.scheduledBackfill();
           if (run) ctx.log.info("clearbit backfill planned", { lookups: run.planned });
-          const flips = audiences.refreshAll();
+          const flips = await audiences.refreshAll();
           if (flips) ctx.log.info("audience memberships changed", { flips });
         },
       },

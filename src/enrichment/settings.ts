@@ -85,8 +85,8 @@ export const settingsInput = z.strictObject({
     .optional(),
 }) as unknown as z.ZodType<Partial<Omit<ClearbitSettings, "api_key_sealed" | "api_key_mask">> & { api_key?: string }>;
 
-export function readSettings(db: Db): ClearbitSettings {
-  const row = db.select().from(settings).where(eq(settings.key, SETTINGS_KEY)).get();
+export async function readSettings(db: Db): Promise<ClearbitSettings> {
+  const row = (await db.select().from(settings).where(eq(settings.key, SETTINGS_KEY)).limit(1))[0];
   return { ...DEFAULT_SETTINGS, ...((row?.value as Partial<ClearbitSettings>) ?? {}) };
 }
 
@@ -103,7 +103,7 @@ export async function saveSettings(
     ...badTargets(data.organization_mappings, validTargets.organization, "organization_mappings"),
   ];
   if (issues.length) throw new ValidationError(issues);
-  const current = readSettings(db);
+  const current = await readSettings(db);
   const { api_key, ...rest } = data;
   const next: ClearbitSettings = { ...current, ...rest };
   if (api_key) {
@@ -112,10 +112,12 @@ export async function saveSettings(
   }
   if (next.enabled && !next.api_key_sealed)
     throw new ValidationError([{ field: "api_key", message: "is required to enable Clearbit" }]);
-  db.insert(settings)
-    .values({ key: SETTINGS_KEY, value: next, updatedAt: new Date() })
-    .onConflictDoUpdate({ target: settings.key, set: { value: next, updatedAt: new Date() } })
-    .run();
+  await db.transaction(async (tx) =>
+    tx
+      .insert(settings)
+      .values({ key: SETTINGS_KEY, value: next, updatedAt: new Date() })
+      .onConflictDoUpdate({ target: settings.key, set: { value: next, updatedAt: new Date() } }),
+  );
   return { settings: next, keyChanged: Boolean(api_key) };
 }
 

@@ -18,8 +18,8 @@ export type ChangeEvent = {
   createdAt: Date;
 };
 
-const insertEvent = preparedFor((db) =>
-  db
+const insertEvent = preparedFor((tx: Tx) =>
+  tx
     .insert(events)
     .values({
       type: sql.placeholder("type"),
@@ -34,19 +34,22 @@ const insertEvent = preparedFor((db) =>
     .prepare(),
 );
 
-type InTransactionHook = (tx: Tx, event: ChangeEvent) => void;
+type InTransactionHook = (tx: Tx, event: ChangeEvent) => Promise<void>;
 type AfterCommitListener = (lastEventId: number) => void;
 
 /**
  * The change feed. `record` writes the event row inside the caller's transaction and runs the
- * in-transaction hooks (consumers that enqueue durable jobs, so job and event commit together).
- * After the synchronous transaction returns, listeners are woken once (no polling).
+ * in-transaction hooks in order (consumers that enqueue durable jobs, so job and event commit
+ * together). Once the transaction has committed, listeners are woken once (no polling); a rolled
+ * back transaction wakes nobody.
  */
 export class EventFeed {
   private hooks: InTransactionHook[] = [];
   private listeners = new Set<AfterCommitListener>();
-  private wakeScheduled = false;
   private lastId = 0;
+  private readonly wake = () => {
+    for (const l of this.listeners) l(this.lastId);
+  };
 
   constructor(private readonly db: Db) {}
 
@@ -61,7 +64,7 @@ export class EventFeed {
     return () => this.listeners.delete(listener);
   }
 
-  record(
+  async record(
     tx: Tx,
     e: {
       type: string;
@@ -70,8 +73,8 @@ export class EventFeed {
       changes?: Record<string, [unknown, unknown]>;
       actor: Actor;
     },
-  ): ChangeEvent {
-    const row = insertEvent(tx).get({
+  ): Promise<ChangeEvent> {
+    const [row] = await insertEvent(tx).execute({
       type: e.type,
       objectType: e.objectType,
       objectId: e.objectId,
@@ -80,21 +83,18 @@ export class EventFeed {
       source: e.actor.source,
       createdAt: new Date(),
     });
-    for (const hook of this.hooks) hook(tx, row);
-    this.lastId = row.id;
-    if (!this.wakeScheduled) {
-      this.wakeScheduled = true;
-      // A microtask runs after the current synchronous transaction has committed (or rolled back).
-      queueMicrotask(() => {
-        this.wakeScheduled = false;
-        for (const l of this.listeners) l(this.lastId);
-      });
-    }
-    return row;
+    for (const hook of this.hooks) await hook(tx, row!);
+    this.lastId = Math.max(this.lastId, row!.id);
+    tx.afterCommit(this.wake);
+    return row!;
   }
 
   /** Events after a cursor (exclusive), oldest first. */
-  read(after: number, limit = 100, filter: { objectType?: string; objectId?: number } = {}): ChangeEvent[] {
+  async read(
+    after: number,
+    limit = 100,
+    filter: { objectType?: string; objectId?: number } = {},
+  ): Promise<ChangeEvent[]> {
     const conds = [gt(events.id, after)];
     if (filter.objectType) conds.push(eq(events.objectType, filter.objectType));
     if (filter.objectId !== undefined) conds.push(eq(events.objectId, filter.objectId));
@@ -103,34 +103,31 @@ export class EventFeed {
       .from(events)
       .where(and(...conds))
       .orderBy(asc(events.id))
-      .limit(limit)
-      .all();
+      .limit(limit);
   }
 
   /**
    * The newest events of the given types, newest first, looked for among the last `window` events
    * only, so that a rare type never walks the whole feed (there is no index by type).
    */
-  latest(types: readonly string[], limit: number, window = 20_000): ChangeEvent[] {
+  async latest(types: readonly string[], limit: number, window = 20_000): Promise<ChangeEvent[]> {
     if (!types.length) return [];
-    const newest = this.db.select({ id: events.id }).from(events).orderBy(desc(events.id)).limit(1).get()?.id ?? 0;
+    const [newest] = await this.db.select({ id: events.id }).from(events).orderBy(desc(events.id)).limit(1);
     return this.db
       .select()
       .from(events)
-      .where(and(gt(events.id, newest - window), inArray(events.type, [...types])))
+      .where(and(gt(events.id, (newest?.id ?? 0) - window), inArray(events.type, [...types])))
       .orderBy(desc(events.id))
-      .limit(limit)
-      .all();
+      .limit(limit);
   }
 
   /** The newest events of one object, newest first (the timeline on a person's page). */
-  history(objectType: string, objectId: number, limit = 50): ChangeEvent[] {
+  async history(objectType: string, objectId: number, limit = 50): Promise<ChangeEvent[]> {
     return this.db
       .select()
       .from(events)
       .where(and(eq(events.objectType, objectType), eq(events.objectId, objectId)))
       .orderBy(desc(events.id))
-      .limit(limit)
-      .all();
+      .limit(limit);
   }
 }

@@ -31,13 +31,13 @@ const UNSAFE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 /** Forms posted before sign-in, checked against the pre-session CSRF cookie. */
 export const PRE_SESSION_FORMS = new Set(["/login", "/setup"]);
 
-export function currentSession(ctx: AppContext, request: Request): SessionInfo | null {
+export async function currentSession(ctx: AppContext, request: Request): Promise<SessionInfo | null> {
   const token = parseCookies(request.headers.get("cookie"))[SESSION_COOKIE];
-  return token ? resolveSession(ctx.db, token, ctx.config.sessionLimits) : null;
+  return token ? await resolveSession(ctx.db, token, ctx.config.sessionLimits) : null;
 }
 
-export function requireSession(ctx: AppContext, request: Request): SessionInfo {
-  const session = currentSession(ctx, request);
+export async function requireSession(ctx: AppContext, request: Request): Promise<SessionInfo> {
+  const session = await currentSession(ctx, request);
   if (!session) throw new SignInRequired();
   return session;
 }
@@ -61,7 +61,7 @@ export function preSessionCsrf(ctx: AppContext, request: Request): { token: stri
  * or the _csrf form field. With a session cookie the token is the session's; without one, the
  * pre-session cookie's. A cross-site Origin is refused outright.
  */
-export function checkCsrf(ctx: AppContext, request: Request, body: unknown): void {
+export async function checkCsrf(ctx: AppContext, request: Request, body: unknown): Promise<void> {
   if (!UNSAFE_METHODS.has(request.method)) return;
   const origin = request.headers.get("origin");
   if (origin && origin !== "null" && new URL(request.url).origin !== origin && ctx.config.baseUrl !== origin) {
@@ -71,7 +71,7 @@ export function checkCsrf(ctx: AppContext, request: Request, body: unknown): voi
     request.headers.get("x-csrf-token") ??
     (body && typeof body === "object" ? (body as Record<string, unknown>)._csrf : undefined);
   const cookies = parseCookies(request.headers.get("cookie"));
-  const session = cookies[SESSION_COOKIE] ? currentSession(ctx, request) : null;
+  const session = cookies[SESSION_COOKIE] ? await currentSession(ctx, request) : null;
   // A session that ended (idle, signed out elsewhere) sends the admin to sign in again rather than
   // to a CSRF error: nothing is saved, what they typed is kept to be filled in again afterwards.
   const path = new URL(request.url).pathname;
@@ -100,14 +100,14 @@ export function signInRedirect(request: Request, err: SignInRequired): Response 
 /** True when the request carries a session cookie, live or not. */
 export const hasSessionCookie = (request: Request) => !!parseCookies(request.headers.get("cookie"))[SESSION_COOKIE];
 
-export function requireApiToken(
+export async function requireApiToken(
   ctx: AppContext,
   request: Request,
-): { id: number; name: string; actorId: number | null } {
+): Promise<{ id: number; name: string; actorId: number | null }> {
   const header = request.headers.get("authorization") ?? "";
   const match = /^Bearer\s+(\S+)$/i.exec(header);
   if (!match) throw unauthorized("send an API token as Authorization: Bearer <token>");
-  const token = apiTokenStore.authenticate(ctx.db, match[1]!);
+  const token = await apiTokenStore.authenticate(ctx.db, match[1]!);
   if (!token) throw unauthorized("the API token is unknown or revoked");
   return token;
 }

@@ -29,7 +29,7 @@ export const ANONYMOUS_BODY_LIMIT = 64 * 1024;
 export const IMPORT_PATH = /^\/(api\/v1\/)?(users|organizations|people)\/import$/;
 
 /** The request to handle (its body capped), or the answer when its body is not to be read at all. */
-export function admitBody(ctx: AppContext, request: Request): Request | Response {
+export async function admitBody(ctx: AppContext, request: Request): Promise<Request | Response> {
   if (!request.body) return request;
   const path = new URL(request.url).pathname;
   const ingest = path.startsWith("/v1/");
@@ -45,7 +45,7 @@ export function admitBody(ctx: AppContext, request: Request): Request | Response
       ? errorResponse(tooLarge(max))
       : tooLargePage(size ?? max + 1, max, formPageOf(ctx, request));
   if (size !== null && !(size <= limit)) return tooLargeFor(limit);
-  const known = hasCredentials(ctx, request, path);
+  const known = await hasCredentials(ctx, request, path);
   if (size === null) return capped(request, known ? limit : anonymousLimit);
   if (known) return request;
   if (ingest || PRE_SESSION_FORMS.has(path)) return tooLargeFor(anonymousLimit);
@@ -61,20 +61,20 @@ export function admitBody(ctx: AppContext, request: Request): Request | Response
     : redirect(request, "/login");
 }
 
-function hasCredentials(ctx: AppContext, request: Request, path: string): boolean {
+async function hasCredentials(ctx: AppContext, request: Request, path: string): Promise<boolean> {
   if (path.startsWith("/v1/")) {
     const key = writeKeyOf(request, undefined);
-    return !!key && !!writeKeyStore.authenticate(ctx.db, key);
+    return !!key && !!(await writeKeyStore.authenticate(ctx.db, key));
   }
   if (path.startsWith("/api/")) {
     try {
-      requireApiToken(ctx, request);
+      await requireApiToken(ctx, request);
       return true;
     } catch {
       return false;
     }
   }
-  return currentSession(ctx, request) !== null;
+  return (await currentSession(ctx, request)) !== null;
 }
 
 /** The request with a body that fails with 413 (to whatever reads it) once more than `limit` bytes arrive. */

@@ -25,46 +25,54 @@ export class LoginThrottle {
   ) {}
 
   /** Counts one attempt; the seconds to wait when it is over a limit (refuse it unchecked), else 0. */
-  attempt(address: string, account: string): number {
+  async attempt(address: string, account: string): Promise<number> {
     const now = this.now();
-    const counts = this.db.transaction((tx) =>
-      this.keys(address, account).map(([key, limit]) => {
-        const expired = sql`${t.expiresAt} <= ${now}`;
-        const row = tx
-          .insert(t)
-          .values({ key, attempts: 1, expiresAt: now + WINDOW_MS })
-          .onConflictDoUpdate({
-            target: t.key,
-            // Both read the row as it was: an ended window starts again at this attempt.
-            set: {
-              attempts: sql`CASE WHEN ${expired} THEN 1 ELSE ${t.attempts} + 1 END`,
-              expiresAt: sql`CASE WHEN ${expired} THEN ${now + WINDOW_MS} ELSE ${t.expiresAt} END`,
-            },
-          })
-          .returning({ attempts: t.attempts, expiresAt: t.expiresAt })
-          .get();
-        return { ...row, limit };
-      }),
+    const counts = await this.db.transaction(
+      async (tx) =>
+        await Promise.all(
+          this.keys(address, account).map(async ([key, limit]) => {
+            const expired = sql`${t.expiresAt} <= ${now}`;
+            const row = (
+              await tx
+                .insert(t)
+                .values({ key, attempts: 1, expiresAt: now + WINDOW_MS })
+                .onConflictDoUpdate({
+                  target: t.key,
+                  // Both read the row as it was: an ended window starts again at this attempt.
+                  set: {
+                    attempts: sql`CASE WHEN ${expired} THEN 1 ELSE ${t.attempts} + 1 END`,
+                    expiresAt: sql`CASE WHEN ${expired} THEN ${now + WINDOW_MS} ELSE ${t.expiresAt} END`,
+                  },
+                })
+                .returning({ attempts: t.attempts, expiresAt: t.expiresAt })
+            )[0]!;
+            return { ...row, limit };
+          }),
+        ),
     );
     const over = counts.filter((c) => c.attempts > c.limit);
     return over.length ? Math.max(...over.map((c) => Math.ceil((c.expiresAt - now) / 1000))) : 0;
   }
 
   /** A correct password: the account's count starts again, and the attempt does not count against the address. */
-  succeed(address: string, account: string): void {
+  async succeed(address: string, account: string): Promise<void> {
     const [[addressKey], [accountKey]] = this.keys(address, account);
-    this.db.transaction((tx) => {
-      tx.delete(t).where(eq(t.key, accountKey)).run();
-      tx.update(t)
+    await this.db.transaction(async (tx) => {
+      await tx.delete(t).where(eq(t.key, accountKey));
+      await tx
+        .update(t)
         .set({ attempts: sql`max(${t.attempts} - 1, 0)` })
-        .where(eq(t.key, addressKey))
-        .run();
+        .where(eq(t.key, addressKey));
     });
   }
 
   /** Drops counters whose window has ended; returns how many. */
-  prune(): number {
-    return this.db.delete(t).where(lte(t.expiresAt, this.now())).returning({ key: t.key }).all().length;
+  async prune(): Promise<number> {
+    return await (
+      await this.db.transaction(async (tx) =>
+        tx.delete(t).where(lte(t.expiresAt, this.now())).returning({ key: t.key }),
+      )
+    ).length;
   }
 
   // The account part is hashed: people type passwords into the email field, and it is never shown.

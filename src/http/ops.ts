@@ -8,15 +8,17 @@ import { json } from "./responses";
 /** Health and metrics for monitoring; neither needs a sign-in and neither reveals data. */
 export function opsRoutes(ctx: AppContext) {
   return new Elysia()
-    .get("/healthz", () => {
-      const { ok, checks } = ctx.health.check();
+    .get("/healthz", async () => {
+      const { ok, checks } = await ctx.health.check();
       if (!ok) ctx.log.error("health check failed", { checks });
       return json({ status: ok ? "ok" : "error", version: VERSION, database: checks.database, checks }, ok ? 200 : 503);
     })
     .get(
       "/metrics",
-      () =>
-        new Response(ctx.metrics.render(), { headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" } }),
+      async () =>
+        new Response(await ctx.metrics.render(), {
+          headers: { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" },
+        }),
     );
 }
 

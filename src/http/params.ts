@@ -4,8 +4,8 @@ import { requireApiToken } from "./auth";
 import type { AppContext } from "./context";
 
 /** The actor of an API call: the admin who created the token, writing as source "api". */
-export function apiActor(ctx: AppContext, request: Request): Actor {
-  return { id: requireApiToken(ctx, request).actorId, source: "api" };
+export async function apiActor(ctx: AppContext, request: Request): Promise<Actor> {
+  return { id: (await requireApiToken(ctx, request)).actorId, source: "api" };
 }
 
 /** A path id: a positive integer, or the resource does not exist. */

@@ -12,10 +12,12 @@ import { showOnce } from "../http/admin/shown-once";
 
 /** Segment write keys (Settings): create (shown once), list with last use, revoke. */
 export function writeKeyPages(ctx: AppContext) {
-  const page = (request: Request, session: SessionInfo, data: Record<string, unknown> = {}, status = 200) => {
-    const keys = writeKeyStore
-      .list(ctx.db)
-      .map((k) => ({ ...k, createdAt: formatTime(k.createdAt), lastUsedAt: formatTime(k.lastUsedAt) }));
+  const page = async (request: Request, session: SessionInfo, data: Record<string, unknown> = {}, status = 200) => {
+    const keys = (await writeKeyStore.list(ctx.db)).map((k) => ({
+      ...k,
+      createdAt: formatTime(k.createdAt),
+      lastUsedAt: formatTime(k.lastUsedAt),
+    }));
     return adminPage(
       ctx,
       request,
@@ -27,21 +29,21 @@ export function writeKeyPages(ctx: AppContext) {
   };
 
   return new Elysia()
-    .get("/write-keys", ({ request }) => page(request, requireSession(ctx, request)))
-    .post("/write-keys", ({ request, body }) => {
-      const session = requireSession(ctx, request);
+    .get("/write-keys", async ({ request }) => page(request, await requireSession(ctx, request)))
+    .post("/write-keys", async ({ request, body }) => {
+      const session = await requireSession(ctx, request);
       const form = { name: queryString((body as Record<string, unknown> | undefined)?.name) };
       try {
-        const { secret, record } = writeKeyStore.create(ctx.db, form, session.user.id);
+        const { secret, record } = await writeKeyStore.create(ctx.db, form, session.user.id);
         showOnce(ctx, session, "/write-keys", { created: { name: record.name, key: secret } });
         return redirect(request, "/write-keys");
       } catch (err) {
         return page(request, session, { form, errors: formErrors(err) }, 422);
       }
     })
-    .post("/write-keys/:id/revoke", ({ request, params }) => {
-      requireSession(ctx, request);
-      writeKeyStore.revoke(ctx.db, pathId(params.id, "write key"));
+    .post("/write-keys/:id/revoke", async ({ request, params }) => {
+      await requireSession(ctx, request);
+      await writeKeyStore.revoke(ctx.db, pathId(params.id, "write key"));
       if (isHtmx(request)) return new Response(null, { status: 200 });
       return redirect(request, "/write-keys", [flashCookie(ctx, { kind: "success", message: "Write key revoked." })]);
     });

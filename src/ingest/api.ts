@@ -30,9 +30,9 @@ const success = z.strictObject({ success: z.literal(true) });
 
 /** Segment-compatible ingest: POST /v1/identify, /v1/batch (and the other single calls). */
 export function segmentApi(ctx: AppContext, rate: IngestRate) {
-  const authenticate = (request: Request, body: unknown) => {
+  const authenticate = async (request: Request, body: unknown) => {
     const key = writeKeyOf(request, body);
-    const found = key ? writeKeyStore.authenticate(ctx.db, key) : null;
+    const found = key ? await writeKeyStore.authenticate(ctx.db, key) : null;
     if (!found) throw unauthorized("send a write key as the Basic-auth username (Settings → Write keys)");
     return { id: found.actorId, source: "identify" as const };
   };
@@ -41,7 +41,7 @@ export function segmentApi(ctx: AppContext, rate: IngestRate) {
     .post(
       "/batch",
       async ({ request, body }) => {
-        const actor = authenticate(request, body);
+        const actor = await authenticate(request, body);
         if ((metaOf(request).bodyBytes ?? 0) > MAX_BATCH_BYTES) throw tooLarge(MAX_BATCH_BYTES);
         const call = validate(batchCall, body);
         const messages = parseMessages(call.batch);
@@ -60,7 +60,7 @@ export function segmentApi(ctx: AppContext, rate: IngestRate) {
       async ({ request, body, params }) => {
         const type = SINGLE_CALLS.find((t) => t === params.type);
         if (!type) throw notFound(`Segment call type "${params.type}"`);
-        const actor = authenticate(request, body);
+        const actor = await authenticate(request, body);
         if ((metaOf(request).bodyBytes ?? 0) > MAX_CALL_BYTES) throw tooLarge(MAX_CALL_BYTES);
         const messages = parseMessages([body], { type });
         await ctx.writes.run((tx) => ingest(tx, ctx.events, messages, actor));

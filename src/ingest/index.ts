@@ -15,8 +15,8 @@ export function ingestFeature(ctx: AppContext): Feature & { rate: IngestRate } {
       {
         name: "segment-message-ids",
         pattern: "0 */15 * * * *",
-        run: () => {
-          const pruned = pruneSeenMessages(ctx.db);
+        run: async () => {
+          const pruned = await pruneSeenMessages(ctx.db);
           if (pruned) ctx.log.info("pruned segment message ids", { pruned_message_ids: pruned });
         },
       },

@@ -153,19 +153,19 @@ export function parseMessages(raw: unknown[], defaults: Partial<Message> = {}): 
 }
 
 /** Applies messages inside the caller's transaction (a batch is all-or-nothing), skipping messageIds already seen. */
-export function ingest(
+export async function ingest(
   tx: Tx,
   feed: EventFeed,
   messages: Message[],
   actor: Actor,
   opts: { batch?: boolean } = {},
-): IngestResult {
-  const fields = listCustomFields(tx, "user");
+): Promise<IngestResult> {
+  const fields = await listCustomFields(tx, "user");
   const result: IngestResult = { created: 0, updated: 0, duplicates: 0 };
   {
-    messages.forEach((m, i) => {
+    for (const [i, m] of messages.entries()) {
       try {
-        apply(m);
+        await apply(m);
       } catch (err) {
         if (!opts.batch || !(err instanceof AppError) || !Array.isArray(err.details)) throw err;
         const details = (err.details as { field: string; message: string }[]).map((d) => ({
@@ -174,37 +174,37 @@ export function ingest(
         }));
         throw new AppError(err.kind, err.code, details.map((d) => `${d.field}: ${d.message}`).join("; "), details);
       }
-    });
-    function apply(m: Message) {
-      if (m.messageId && !claimMessageId(tx, m.messageId)) {
+    }
+    async function apply(m: Message) {
+      if (m.messageId && !(await claimMessageId(tx, m.messageId))) {
         result.duplicates++;
         return;
       }
       const seenAt = m.timestamp ?? m.originalTimestamp ?? new Date();
       if (m.type === "identify") {
-        const outcome = identify(tx, feed, m, fields, actor, seenAt);
+        const outcome = await identify(tx, feed, m, fields, actor, seenAt);
         result[outcome]++;
       } else if (m.type === "group") {
-        const found = findByIds(tx, m);
+        const found = await findByIds(tx, m);
         if (found) {
-          assertSegmentMayChange(tx, found, {});
-          const orgId = organizationFor(tx, feed, str(m.traits?.name) ?? String(m.groupId), actor);
-          updateUserIn(tx, feed, found.user, { organization_id: orgId }, fields, actor, { lastSeenAt: seenAt });
+          await assertSegmentMayChange(tx, found, {});
+          const orgId = await organizationFor(tx, feed, str(m.traits?.name) ?? String(m.groupId), actor);
+          await updateUserIn(tx, feed, found.user, { organization_id: orgId }, fields, actor, { lastSeenAt: seenAt });
           result.updated++;
         }
       } else {
         // Only "seen": a staff account's is not touched, and the rest of the batch still applies.
-        const found = findByIds(tx, m);
-        if (found && !isStaff(tx, found.user))
-          tx.update(users).set({ lastSeenAt: seenAt }).where(eq(users.id, found.user.id)).run();
+        const found = await findByIds(tx, m);
+        if (found && !(await isStaff(tx, found.user)))
+          await tx.update(users).set({ lastSeenAt: seenAt }).where(eq(users.id, found.user.id));
       }
     }
   }
   return result;
 }
 
-const claim = preparedFor((db) =>
-  db
+const claim = preparedFor((tx: Tx) =>
+  tx
     .insert(seenMessages)
     .values({ messageId: sql.placeholder("id"), receivedAt: sql.placeholder("at") })
     .onConflictDoNothing()
@@ -213,8 +213,8 @@ const claim = preparedFor((db) =>
 );
 
 /** True the first time a messageId is seen (Segment's de-duplication key). */
-function claimMessageId(tx: Tx, messageId: string): boolean {
-  return claim(tx).all({ id: messageId, at: new Date() }).length > 0;
+async function claimMessageId(tx: Tx, messageId: string): Promise<boolean> {
+  return (await claim(tx).execute({ id: messageId, at: new Date() })).length > 0;
 }
 
 /**
@@ -222,28 +222,30 @@ function claimMessageId(tx: Tx, messageId: string): boolean {
  */
 type Found = { user: UserRow; by: "traits.email" | "userId" | "anonymousId" };
 
-function findByIds(
+async function findByIds(
   tx: Tx,
   m: { userId?: string | null; anonymousId?: string | null },
   email?: string,
-): Found | undefined {
+): Promise<Found | undefined> {
   if (email) {
-    const byEmail = findUserByEmail(tx, email);
+    const byEmail = await findUserByEmail(tx, email);
     if (byEmail) return { user: byEmail, by: "traits.email" };
   }
   const login = m.userId ?? (m.anonymousId ? `anonymous:${m.anonymousId}` : undefined);
-  const byLogin = login ? findUserByLogin(tx, login) : undefined;
+  const byLogin = login ? await findUserByLogin(tx, login) : undefined;
   return byLogin && { user: byLogin, by: m.userId ? "userId" : "anonymousId" };
 }
 
 /** An administrator or agent: any role besides Customer. */
-function isStaff(tx: Tx, user: UserRow): boolean {
+async function isStaff(tx: Tx, user: UserRow): Promise<boolean> {
   return (
-    tx
-      .select({ id: userRoles.roleId })
-      .from(userRoles)
-      .where(and(eq(userRoles.userId, user.id), ne(userRoles.roleId, CUSTOMER_ROLE_ID)))
-      .get() !== undefined
+    (
+      await tx
+        .select({ id: userRoles.roleId })
+        .from(userRoles)
+        .where(and(eq(userRoles.userId, user.id), ne(userRoles.roleId, CUSTOMER_ROLE_ID)))
+        .limit(1)
+    )[0] !== undefined
   );
 }
 
@@ -260,8 +262,8 @@ const WRITERS: Record<string, string> = {
  * email only while it is empty or Segment itself wrote it last (its provenance is "identify").
  * Anything else refuses the message with a ValidationError naming the field that matched.
  */
-function assertSegmentMayChange(tx: Tx, found: Found, mapped: Record<string, unknown>): void {
-  if (isStaff(tx, found.user)) {
+async function assertSegmentMayChange(tx: Tx, found: Found, mapped: Record<string, unknown>): Promise<void> {
+  if (await isStaff(tx, found.user)) {
     throw new ValidationError([
       { field: found.by, message: "matches an administrator or agent account, which Segment ingest may not change" },
     ]);
@@ -285,33 +287,41 @@ function assertSegmentMayChange(tx: Tx, found: Found, mapped: Record<string, unk
   }
 }
 
-function organizationFor(tx: Tx, feed: EventFeed, name: string, actor: Actor): number {
-  const existing = findOrganizationByName(tx, name);
+async function organizationFor(tx: Tx, feed: EventFeed, name: string, actor: Actor): Promise<number> {
+  const existing = await findOrganizationByName(tx, name);
   if (existing) return existing.id;
-  return createOrganizationIn(tx, feed, { name: name.slice(0, 255) }, listCustomFields(tx, "organization"), actor).id;
+  return (
+    await createOrganizationIn(
+      tx,
+      feed,
+      { name: name.slice(0, 255) },
+      await listCustomFields(tx, "organization"),
+      actor,
+    )
+  ).id;
 }
 
-function identify(
+async function identify(
   tx: Tx,
   feed: EventFeed,
   m: z.infer<typeof identifyMessage>,
   fields: CustomField[],
   actor: Actor,
   seenAt: Date,
-): "created" | "updated" {
+): Promise<"created" | "updated"> {
   const { fields: mapped, rest, company } = mapTraits(m.traits ?? {});
-  const found = findByIds(tx, m, mapped.email as string | undefined);
-  if (found) assertSegmentMayChange(tx, found, mapped);
+  const found = await findByIds(tx, m, mapped.email as string | undefined);
+  if (found) await assertSegmentMayChange(tx, found, mapped);
   const existing = found?.user;
   try {
-    const { data } = parseUserInput(tx, { ...mapped, traits: { ...existing?.traits, ...rest } }, fields);
-    if (company) data.organization_id = organizationFor(tx, feed, company, actor);
+    const { data } = await parseUserInput(tx, { ...mapped, traits: { ...existing?.traits, ...rest } }, fields);
+    if (company) data.organization_id = await organizationFor(tx, feed, company, actor);
     if (existing) {
-      updateUserIn(tx, feed, existing, data, fields, actor, { lastSeenAt: seenAt });
+      await updateUserIn(tx, feed, existing, data, fields, actor, { lastSeenAt: seenAt });
       return "updated";
     }
     const login = m.userId ?? (data.email as string | undefined) ?? `anonymous:${m.anonymousId}`;
-    createUserIn(tx, feed, { ...data, login }, fields, actor, { lastSeenAt: seenAt });
+    await createUserIn(tx, feed, { ...data, login }, fields, actor, { lastSeenAt: seenAt });
     return "created";
   } catch (err) {
     // Field errors come from the caller's traits (or userId, which becomes the login): name them so.
@@ -326,10 +336,12 @@ function identify(
   }
 }
 
-export function pruneSeenMessages(db: Db): number {
-  return db
-    .delete(seenMessages)
-    .where(lt(seenMessages.receivedAt, new Date(Date.now() - DEDUP_WINDOW_MS)))
-    .returning({ id: seenMessages.messageId })
-    .all().length;
+export async function pruneSeenMessages(db: Db): Promise<number> {
+  const pruned = await db.transaction(async (tx) =>
+    tx
+      .delete(seenMessages)
+      .where(lt(seenMessages.receivedAt, new Date(Date.now() - DEDUP_WINDOW_MS)))
+      .returning({ id: seenMessages.messageId }),
+  );
+  return pruned.length;
 }

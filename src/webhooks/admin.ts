@@ -172,28 +172,30 @@ function previewView(p: TriggerPreview) {
 export function webhookAdmin(ctx: AppContext, service: WebhookService) {
   const { endpoints, triggers } = service;
 
-  const listPage = (request: Request) => {
-    const session = requireSession(ctx, request);
-    const hooks = endpoints.list().map((w) => {
-      const h = service.health(w.id);
-      return {
-        id: w.id,
-        name: w.name,
-        url: w.url,
-        method: w.method,
-        active: w.active,
-        lastStatus: h.last_status ?? (h.last_error ? "error" : "—"),
-        successRate: pct(h.success_rate),
-        pending: h.pending_deliveries,
-        disabled: h.disabled,
-        paused: h.paused,
-      };
-    });
+  const listPage = async (request: Request) => {
+    const session = await requireSession(ctx, request);
+    const hooks = await Promise.all(
+      (await endpoints.list()).map(async (w) => {
+        const h = await service.health(w.id);
+        return {
+          id: w.id,
+          name: w.name,
+          url: w.url,
+          method: w.method,
+          active: w.active,
+          lastStatus: h.last_status ?? (h.last_error ? "error" : "—"),
+          successRate: pct(h.success_rate),
+          pending: h.pending_deliveries,
+          disabled: h.disabled,
+          paused: h.paused,
+        };
+      }),
+    );
     return adminPage(ctx, request, session, "webhooks", { hooks }, { title: "Webhooks", section: "webhooks" });
   };
 
   const editPage = async (request: Request, id: number | null, data: Form = {}, status = 200) => {
-    const session = requireSession(ctx, request);
+    const session = await requireSession(ctx, request);
     const w = id === null ? null : await endpoints.get(id);
     const health = w ? await service.health(w.id) : null;
     const form = formView(
@@ -219,7 +221,7 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
           w.previousSecretSealed && w.previousSecretExpiresAt && w.previousSecretExpiresAt > new Date()
             ? formatTime(w.previousSecretExpiresAt)
             : null,
-        triggers: triggers.forWebhook(w.id).map((t) => ({ id: t.id, name: t.name })),
+        triggers: (await triggers.forWebhook(w.id)).map((t) => ({ id: t.id, name: t.name })),
       },
       state: health && stateOf(w!.active, health),
       chart: w && attemptsChart(await service.attemptsByHour(w.id)),
@@ -250,7 +252,7 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
     previewErrors?: { field: string; message: string }[];
   };
   const triggerPage = async (request: Request, id: number | null, data: TriggerPageData = {}, status = 200) => {
-    const session = requireSession(ctx, request);
+    const session = await requireSession(ctx, request);
     const t: TriggerRow | null = id === null ? null : await triggers.get(id);
     const input =
       data.input ??
@@ -296,7 +298,7 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
 
   /** The preview of a posted trigger form: the fragment for htmx, else the form page showing it. */
   const triggerPreviewAnswer = async (request: Request, form: Form) => {
-    requireSession(ctx, request);
+    await requireSession(ctx, request);
     const { input, rows } = triggerInput(form);
     let data: TriggerPageData;
     try {
@@ -318,16 +320,16 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
   };
 
   /** A failed form shown again as typed; typed secrets are never sent back, so their fields ask for them again. */
-  const failedForm = (request: Request, id: number | null, form: Form, err: unknown) => {
+  const failedForm = async (request: Request, id: number | null, form: Form, err: unknown) => {
     const errors = askSecretsAgain(form, ["signature_token", "auth_password"], formErrors(err));
-    return editPage(request, id, { form: { ...form, signature_token: "", auth_password: "" }, errors }, 422);
+    return await editPage(request, id, { form: { ...form, signature_token: "", auth_password: "" }, errors }, 422);
   };
 
   return new Elysia()
     .get("/webhooks", ({ request }) => listPage(request))
     .get("/webhooks/new", ({ request }) => editPage(request, null))
     .post("/webhooks", async ({ request, body }) => {
-      const session = requireSession(ctx, request);
+      const session = await requireSession(ctx, request);
       const form = formBody(body);
       try {
         const { row, signingSecret } = await endpoints.create(webhookInput(form, true), session.user.id);
@@ -343,7 +345,7 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
       }
     })
     .post("/webhooks/preview", async ({ request, body }) => {
-      requireSession(ctx, request);
+      await requireSession(ctx, request);
       const form = formBody(body);
       const kind = (["ticket", "user", "organization"] as const).find((k) => k === str(form, "sample")) ?? "ticket";
       let data: Form;
@@ -357,11 +359,11 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
       if (request.headers.get("HX-Request"))
         return html(renderFragment("payload-preview", data), { status: data.previewError ? 422 : 200 });
       const id = /^\d+$/.test(str(form, "webhook_id")) ? Number(str(form, "webhook_id")) : null;
-      return editPage(request, id, { form: { ...form, signature_token: "", auth_password: "" }, ...data });
+      return await editPage(request, id, { form: { ...form, signature_token: "", auth_password: "" }, ...data });
     })
     .get("/webhooks/:id", ({ request, params }) => editPage(request, pathId(params.id, "webhook")))
     .post("/webhooks/:id", async ({ request, params, body }) => {
-      const session = requireSession(ctx, request);
+      const session = await requireSession(ctx, request);
       const id = pathId(params.id, "webhook");
       const form = formBody(body);
       try {
@@ -374,13 +376,13 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
         return failedForm(request, id, form, err);
       }
     })
-    .post("/webhooks/:id/delete", ({ request, params }) => {
-      requireSession(ctx, request);
-      endpoints.delete(pathId(params.id, "webhook"));
+    .post("/webhooks/:id/delete", async ({ request, params }) => {
+      await requireSession(ctx, request);
+      await endpoints.delete(pathId(params.id, "webhook"));
       return redirect(request, "/webhooks", [flashCookie(ctx, { kind: "success", message: "Webhook deleted." })]);
     })
     .post("/webhooks/:id/rotate", async ({ request, params, body }) => {
-      const session = requireSession(ctx, request);
+      const session = await requireSession(ctx, request);
       const id = pathId(params.id, "webhook");
       const hours = Number(str(formBody(body), "grace_hours") || 24);
       try {
@@ -398,36 +400,38 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
         return editPage(request, id, { errors: formErrors(err) }, 422);
       }
     })
-    .post("/webhooks/:id/enable", ({ request, params }) => {
-      requireSession(ctx, request);
+    .post("/webhooks/:id/enable", async ({ request, params }) => {
+      await requireSession(ctx, request);
       const id = pathId(params.id, "webhook");
-      service.enable(id);
+      await service.enable(id);
       return redirect(request, `/webhooks/${id}`, [
         flashCookie(ctx, { kind: "success", message: "Deliveries resumed." }),
       ]);
     })
-    .post("/webhooks/:id/test", ({ request, params, body }) => {
-      requireSession(ctx, request);
+    .post("/webhooks/:id/test", async ({ request, params, body }) => {
+      await requireSession(ctx, request);
       const id = pathId(params.id, "webhook");
       const kind =
         (["ticket", "user", "organization"] as const).find((k) => k === str(formBody(body), "sample")) ?? "ticket";
-      const job = service.sendTest(id, kind);
+      const job = await service.sendTest(id, kind);
       return redirect(request, `/webhooks/${id}/deliveries/${job.id}`);
     })
-    .get("/triggers", ({ request }) => {
-      const session = requireSession(ctx, request);
-      const names = new Map(endpoints.list().map((w) => [w.id, w.name]));
-      const rows = triggers.list().map((t) => {
-        const j = triggers.json(t);
-        return {
-          id: t.id,
-          name: t.name,
-          active: t.active,
-          events: t.events.join(", "),
-          conditions: t.conditions.length,
-          webhooks: j.webhook_ids.map((i) => names.get(i)).join(", "),
-        };
-      });
+    .get("/triggers", async ({ request }) => {
+      const session = await requireSession(ctx, request);
+      const names = new Map((await endpoints.list()).map((w) => [w.id, w.name]));
+      const rows = await Promise.all(
+        (await triggers.list()).map(async (t) => {
+          const j = await triggers.json(t);
+          return {
+            id: t.id,
+            name: t.name,
+            active: t.active,
+            events: t.events.join(", "),
+            conditions: t.conditions.length,
+            webhooks: j.webhook_ids.map((i) => names.get(i)).join(", "),
+          };
+        }),
+      );
       return adminPage(
         ctx,
         request,
@@ -440,7 +444,7 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
     .get("/triggers/new", ({ request }) => triggerPage(request, null))
     .post("/triggers/preview", ({ request, body }) => triggerPreviewAnswer(request, formBody(body)))
     .get("/event-types", async ({ request }) => {
-      const session = requireSession(ctx, request);
+      const session = await requireSession(ctx, request);
       const entries = (await service.catalogue.entries()).map((e) => ({
         ...e,
         anchor: e.type.replace(".", "-"),
@@ -464,7 +468,7 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
         }),
     )
     .post("/triggers", async ({ request, body }) => {
-      const session = requireSession(ctx, request);
+      const session = await requireSession(ctx, request);
       const { input, rows } = triggerInput(formBody(body));
       try {
         const t = await triggers.create(input, session.user.id);
@@ -477,7 +481,7 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
     })
     .get("/triggers/:id", ({ request, params }) => triggerPage(request, pathId(params.id, "trigger")))
     .post("/triggers/:id", async ({ request, params, body }) => {
-      const session = requireSession(ctx, request);
+      const session = await requireSession(ctx, request);
       const id = pathId(params.id, "trigger");
       const { input, rows } = triggerInput(formBody(body));
       try {
@@ -487,9 +491,9 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
         return triggerPage(request, id, { input, rows, errors: formErrors(err) }, 422);
       }
     })
-    .post("/triggers/:id/delete", ({ request, params }) => {
-      requireSession(ctx, request);
-      triggers.delete(pathId(params.id, "trigger"));
+    .post("/triggers/:id/delete", async ({ request, params }) => {
+      await requireSession(ctx, request);
+      await triggers.delete(pathId(params.id, "trigger"));
       return redirect(request, "/triggers", [flashCookie(ctx, { kind: "success", message: "Trigger deleted." })]);
     });
 }

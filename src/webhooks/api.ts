@@ -144,19 +144,24 @@ const triggerPreviewModel = z.strictObject({
 /** Webhooks, their deliveries and triggers through the REST API: everything the admin pages do. */
 export function webhooksApi(ctx: AppContext, service: WebhookService) {
   const { endpoints, triggers } = service;
-  const actor = (request: Request) => requireApiToken(ctx, request).actorId;
-  const withHealth = (w: Parameters<typeof webhookJson>[0]) => ({ ...webhookJson(w), health: service.health(w.id) });
+  const actor = async (request: Request) => (await requireApiToken(ctx, request)).actorId;
+  const withHealth = async (w: Parameters<typeof webhookJson>[0]) => ({
+    ...webhookJson(w),
+    health: await service.health(w.id),
+  });
   return new Elysia({ prefix: "/api/v1" })
     .get(
       "/webhooks",
-      ({ request }) => (actor(request), json({ data: endpoints.list().map(withHealth) })),
+      async ({ request }) => (
+        await actor(request), json({ data: await Promise.all((await endpoints.list()).map(withHealth)) })
+      ),
       op({ summary: "List webhooks with their delivery health", response: list(webhookModel) }),
     )
     .post(
       "/webhooks",
       async ({ request, body }) => {
-        const { row, signingSecret } = await endpoints.create(body, actor(request));
-        return json({ ...withHealth(row), signing_secret: signingSecret }, 201);
+        const { row, signingSecret } = await endpoints.create(body, await actor(request));
+        return json({ ...(await withHealth(row)), signing_secret: signingSecret }, 201);
       },
       op({
         summary: "Create a webhook; the answer shows its signing secret once",
@@ -168,7 +173,7 @@ export function webhooksApi(ctx: AppContext, service: WebhookService) {
     .post(
       "/webhooks/preview",
       async ({ request, body }) => {
-        actor(request);
+        await actor(request);
         const d = validate(previewInput, body);
         return json(previewCustomPayload(d.custom_payload, await service.catalogue.sample(d.sample)));
       },
@@ -180,33 +185,37 @@ export function webhooksApi(ctx: AppContext, service: WebhookService) {
     )
     .get(
       "/webhooks/:id",
-      ({ request, params }) => (actor(request), json(withHealth(endpoints.get(pathId(params.id, "webhook"))))),
+      async ({ request, params }) => (
+        await actor(request), json(await withHealth(await endpoints.get(pathId(params.id, "webhook"))))
+      ),
       op({ summary: "Read a webhook", response: webhookModel }),
     )
     .patch(
       "/webhooks/:id",
       async ({ request, params, body }) =>
-        json(withHealth(await endpoints.update(pathId(params.id, "webhook"), body, actor(request)))),
+        json(await withHealth(await endpoints.update(pathId(params.id, "webhook"), body, await actor(request)))),
       op({ summary: "Change some settings of a webhook", body: webhookUpdateInput, response: webhookModel }),
     )
     .put(
       "/webhooks/:id",
       async ({ request, params, body }) =>
-        json(withHealth(await endpoints.update(pathId(params.id, "webhook"), body, actor(request)))),
+        json(await withHealth(await endpoints.update(pathId(params.id, "webhook"), body, await actor(request)))),
       op({ summary: "Change a webhook", body: webhookUpdateInput, response: webhookModel }),
     )
     .delete(
       "/webhooks/:id",
-      ({ request, params }) => (actor(request), endpoints.delete(pathId(params.id, "webhook")), noContent()),
+      async ({ request, params }) => (
+        await actor(request), await endpoints.delete(pathId(params.id, "webhook")), noContent()
+      ),
       op({ summary: "Delete a webhook", response: null }),
     )
     .post(
       "/webhooks/:id/rotate_secret",
       async ({ request, params, body }) => {
-        const id = actor(request);
+        const id = await actor(request);
         const d = validate(rotateInput, body);
         const { row, signingSecret } = await endpoints.rotateSecret(pathId(params.id, "webhook"), d?.grace_hours, id);
-        return json({ ...withHealth(row), signing_secret: signingSecret });
+        return json({ ...(await withHealth(row)), signing_secret: signingSecret });
       },
       op({
         summary: "Rotate the signing secret; the old one stays valid for grace_hours",
@@ -216,29 +225,29 @@ export function webhooksApi(ctx: AppContext, service: WebhookService) {
     )
     .post(
       "/webhooks/:id/enable",
-      ({ request, params }) => {
-        actor(request);
+      async ({ request, params }) => {
+        await actor(request);
         const id = pathId(params.id, "webhook");
-        service.enable(id);
-        return json(withHealth(endpoints.get(id)));
+        await service.enable(id);
+        return json(await withHealth(await endpoints.get(id)));
       },
       op({ summary: "Enable a webhook the engine disabled", response: webhookModel }),
     )
     .post(
       "/webhooks/:id/test",
-      ({ request, params, body }) => {
-        actor(request);
+      async ({ request, params, body }) => {
+        await actor(request);
         const d = validate(testInput, body);
-        return json(deliveryJson(service.sendTest(pathId(params.id, "webhook"), d?.sample)), 202);
+        return json(deliveryJson(await service.sendTest(pathId(params.id, "webhook"), d?.sample)), 202);
       },
       op({ summary: "Send a test delivery", body: testInput, response: deliveryModel, status: 202 }),
     )
     .get(
       "/webhooks/:id/deliveries",
-      ({ request, params, query }) => {
-        actor(request);
+      async ({ request, params, query }) => {
+        await actor(request);
         const f = validate(deliveryFilter, query);
-        const jobs = service.deliveries(pathId(params.id, "webhook"), {
+        const jobs = await service.deliveries(pathId(params.id, "webhook"), {
           status: f.status,
           beforeId: beforeIdOf(f),
           limit: f.limit + 1,
@@ -254,12 +263,15 @@ export function webhooksApi(ctx: AppContext, service: WebhookService) {
     )
     .get(
       "/webhooks/:id/deliveries/:deliveryId",
-      ({ request, params }) => {
-        actor(request);
-        const { job, attempts } = service.delivery(pathId(params.id, "webhook"), pathId(params.deliveryId, "delivery"));
+      async ({ request, params }) => {
+        await actor(request);
+        const { job, attempts } = await service.delivery(
+          pathId(params.id, "webhook"),
+          pathId(params.deliveryId, "delivery"),
+        );
         return json({
           ...deliveryJson(job),
-          payload: service.payloadOf(job),
+          payload: await service.payloadOf(job),
           attempt_log: attempts.map(httpLogEntryJson),
         });
       },
@@ -267,10 +279,10 @@ export function webhooksApi(ctx: AppContext, service: WebhookService) {
     )
     .post(
       "/webhooks/:id/deliveries/:deliveryId/redeliver",
-      ({ request, params }) => {
-        actor(request);
+      async ({ request, params }) => {
+        await actor(request);
         return json(
-          deliveryJson(service.redeliver(pathId(params.id, "webhook"), pathId(params.deliveryId, "delivery"))),
+          deliveryJson(await service.redeliver(pathId(params.id, "webhook"), pathId(params.deliveryId, "delivery"))),
           202,
         );
       },
@@ -279,7 +291,7 @@ export function webhooksApi(ctx: AppContext, service: WebhookService) {
     .post(
       "/webhooks/:id/deliveries/redeliver",
       async ({ request, params, body }) => {
-        actor(request);
+        await actor(request);
         const { ids } = validate(bulkRedeliverInput, body);
         return json({ queued: await service.redeliverMany(pathId(params.id, "webhook"), ids) }, 202);
       },
@@ -293,7 +305,7 @@ export function webhooksApi(ctx: AppContext, service: WebhookService) {
     .get(
       "/webhooks/:id/recover",
       async ({ request, params, query }) => {
-        actor(request);
+        await actor(request);
         const { since } = validate(recoverQuery, query);
         const failed = await service.failedSince(pathId(params.id, "webhook"), new Date(since));
         return json({ since: new Date(since).toISOString(), failed_deliveries: failed });
@@ -307,7 +319,7 @@ export function webhooksApi(ctx: AppContext, service: WebhookService) {
     .post(
       "/webhooks/:id/recover",
       async ({ request, params, body }) => {
-        actor(request);
+        await actor(request);
         const { since } = validate(recoverInput, body);
         const run = await service.recover(pathId(params.id, "webhook"), new Date(since));
         return json({ queued: run.count, first_id: run.firstId, last_id: run.lastId }, 202);
@@ -326,7 +338,7 @@ export function webhooksApi(ctx: AppContext, service: WebhookService) {
     .get(
       "/webhooks/:id/recover/progress",
       async ({ request, params, query }) => {
-        actor(request);
+        await actor(request);
         const q = validate(recoveryQuery, query);
         return json(await service.recovery(pathId(params.id, "webhook"), q.first_id, q.last_id));
       },
@@ -334,7 +346,7 @@ export function webhooksApi(ctx: AppContext, service: WebhookService) {
     )
     .get(
       "/event-types",
-      async ({ request }) => (actor(request), json({ data: await service.catalogue.entries() })),
+      async ({ request }) => (await actor(request), json({ data: await service.catalogue.entries() })),
       op({
         summary: "The event catalogue: every event type with an example payload, its fields and tokens",
         response: list(eventTypeModel),
@@ -343,7 +355,7 @@ export function webhooksApi(ctx: AppContext, service: WebhookService) {
     .post(
       "/triggers/preview",
       async ({ request, body }) => {
-        actor(request);
+        await actor(request);
         return json(await previewTrigger(service.previewDeps(), body));
       },
       op({
@@ -354,34 +366,40 @@ export function webhooksApi(ctx: AppContext, service: WebhookService) {
     )
     .get(
       "/triggers",
-      ({ request }) => (actor(request), json({ data: triggers.list().map((t) => triggers.json(t)) })),
+      async ({ request }) => (
+        await actor(request), json({ data: await Promise.all((await triggers.list()).map((t) => triggers.json(t))) })
+      ),
       op({ summary: "List triggers", response: list(triggerModel) }),
     )
     .post(
       "/triggers",
-      async ({ request, body }) => json(triggers.json(await triggers.create(body, actor(request))), 201),
+      async ({ request, body }) => json(await triggers.json(await triggers.create(body, await actor(request))), 201),
       op({ summary: "Create a trigger", body: triggerCreateInput, response: triggerModel, status: 201 }),
     )
     .get(
       "/triggers/:id",
-      ({ request, params }) => (actor(request), json(triggers.json(triggers.get(pathId(params.id, "trigger"))))),
+      async ({ request, params }) => (
+        await actor(request), json(await triggers.json(await triggers.get(pathId(params.id, "trigger"))))
+      ),
       op({ summary: "Read a trigger", response: triggerModel }),
     )
     .patch(
       "/triggers/:id",
       async ({ request, params, body }) =>
-        json(triggers.json(await triggers.update(pathId(params.id, "trigger"), body, actor(request)))),
+        json(await triggers.json(await triggers.update(pathId(params.id, "trigger"), body, await actor(request)))),
       op({ summary: "Change some fields of a trigger", body: triggerUpdateInput, response: triggerModel }),
     )
     .put(
       "/triggers/:id",
       async ({ request, params, body }) =>
-        json(triggers.json(await triggers.update(pathId(params.id, "trigger"), body, actor(request)))),
+        json(await triggers.json(await triggers.update(pathId(params.id, "trigger"), body, await actor(request)))),
       op({ summary: "Change a trigger", body: triggerUpdateInput, response: triggerModel }),
     )
     .delete(
       "/triggers/:id",
-      ({ request, params }) => (actor(request), triggers.delete(pathId(params.id, "trigger")), noContent()),
+      async ({ request, params }) => (
+        await actor(request), await triggers.delete(pathId(params.id, "trigger")), noContent()
+      ),
       op({ summary: "Delete a trigger", response: null }),
     );
 }

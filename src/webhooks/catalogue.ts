@@ -134,11 +134,12 @@ export class EventCatalogue {
   async entries(): Promise<CatalogueEntry[]> {
     const fields = await listCustomFields(this.ctx.db);
     // Fields features add to people (enrichment answers, audience flags) vary: take those of recent people.
-    const extras = Object.assign({}, ...(await this.personFieldsOfRecentPeople()).values()) as Record<string, unknown>;
+    const recent = [...(await this.personFieldsOfRecentPeople())].map(([, fields]) => fields);
+    const extras = Object.assign({}, ...recent) as Record<string, unknown>;
     const key = JSON.stringify([fields, Object.keys(extras).sort()]);
     if (this.cached?.key === key) return this.cached.entries;
     const personFields = new PersonFields();
-    personFields.add((_db, ids) => new Map(ids.map((id) => [id, extras])));
+    personFields.add(async (_db, ids) => new Map(ids.map((id) => [id, extras])));
     const examples = await examplePayloads({
       publicUrl: this.ctx.config.publicUrl,
       personFields,

@@ -82,7 +82,7 @@ export function webhookDeliveryAdmin(ctx: AppContext, service: WebhookService) {
   const { endpoints } = service;
 
   const deliveriesPage = async (request: Request, id: number, query: Record<string, string | undefined>) => {
-    const session = requireSession(ctx, request);
+    const session = await requireSession(ctx, request);
     const w = await endpoints.get(id);
     const status = STATUSES.find((s) => s === query.status);
     const jobs = await service.deliveries(id, { status, beforeId: beforeIdOf({ cursor: query.cursor }), limit: 51 });
@@ -122,7 +122,7 @@ export function webhookDeliveryAdmin(ctx: AppContext, service: WebhookService) {
   };
 
   const recoverPage = async (request: Request, id: number, query: Record<string, unknown>) => {
-    const session = requireSession(ctx, request);
+    const session = await requireSession(ctx, request);
     const w = await endpoints.get(id);
     const typed = typeof query.since === "string" ? query.since : localValue(new Date(Date.now() - DAY_MS));
     let errors: Record<string, string> | null = null;
@@ -168,7 +168,7 @@ export function webhookDeliveryAdmin(ctx: AppContext, service: WebhookService) {
       deliveriesPage(request, pathId(params.id, "webhook"), query as Record<string, string | undefined>),
     )
     .post("/webhooks/:id/deliveries/redeliver", async ({ request, params, body }) => {
-      requireSession(ctx, request);
+      await requireSession(ctx, request);
       const id = pathId(params.id, "webhook");
       const form = validate(bulkForm, body ?? {});
       const back = `/webhooks/${id}/deliveries${form.status ? `?status=${form.status}` : ""}`;
@@ -181,7 +181,7 @@ export function webhookDeliveryAdmin(ctx: AppContext, service: WebhookService) {
       return redirect(request, back, [flashCookie(ctx, { kind: "success", message })]);
     })
     .get("/webhooks/:id/deliveries/:jobId", async ({ request, params }) => {
-      const session = requireSession(ctx, request);
+      const session = await requireSession(ctx, request);
       const data = await deliveryDetail(pathId(params.id, "webhook"), pathId(params.jobId, "delivery"));
       // htmx polls the detail while the delivery is under way: answer the fragment only.
       if (request.headers.get("HX-Request")) return html(renderFragment("delivery-detail", data));
@@ -196,7 +196,7 @@ export function webhookDeliveryAdmin(ctx: AppContext, service: WebhookService) {
       });
     })
     .post("/webhooks/:id/deliveries/:jobId/redeliver", async ({ request, params }) => {
-      requireSession(ctx, request);
+      await requireSession(ctx, request);
       const id = pathId(params.id, "webhook");
       const job = await service.redeliver(id, pathId(params.jobId, "delivery"));
       return redirect(request, `/webhooks/${id}/deliveries/${job.id}`, [
@@ -207,7 +207,7 @@ export function webhookDeliveryAdmin(ctx: AppContext, service: WebhookService) {
       recoverPage(request, pathId(params.id, "webhook"), query as Record<string, unknown>),
     )
     .post("/webhooks/:id/recover", async ({ request, params, body }) => {
-      requireSession(ctx, request);
+      await requireSession(ctx, request);
       const id = pathId(params.id, "webhook");
       let since: Date;
       try {
@@ -224,7 +224,7 @@ export function webhookDeliveryAdmin(ctx: AppContext, service: WebhookService) {
       return redirect(request, `/webhooks/${id}/recovery?first=${run.firstId}&last=${run.lastId}`);
     })
     .get("/webhooks/:id/recovery", async ({ request, params, query }) => {
-      const session = requireSession(ctx, request);
+      const session = await requireSession(ctx, request);
       const id = pathId(params.id, "webhook");
       const w = await endpoints.get(id);
       const { first, last } = validate(runQuery, query);

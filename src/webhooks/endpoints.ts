@@ -198,12 +198,12 @@ export class WebhookEndpoints {
     private readonly selfTarget: (url: string) => Promise<string | null>,
   ) {}
 
-  list(): WebhookRow[] {
-    return this.db.select().from(webhooks).orderBy(asc(webhooks.name), asc(webhooks.id)).all();
+  async list(): Promise<WebhookRow[]> {
+    return await this.db.select().from(webhooks).orderBy(asc(webhooks.name), asc(webhooks.id));
   }
 
-  get(id: number): WebhookRow {
-    const row = this.db.select().from(webhooks).where(eq(webhooks.id, id)).get();
+  async get(id: number): Promise<WebhookRow> {
+    const row = (await this.db.select().from(webhooks).where(eq(webhooks.id, id)).limit(1))[0];
     if (!row) throw notFound("webhook");
     return row;
   }
@@ -221,21 +221,22 @@ export class WebhookEndpoints {
       signatureTokenSealed: d.signature_token ? await this.secrets.encrypt(d.signature_token) : null,
       authSecretSealed: d.auth_type !== "none" && d.auth_password ? await this.secrets.encrypt(d.auth_password) : null,
     };
-    const row = this.db.transaction((tx) => {
-      const row = tx
-        .insert(webhooks)
-        .values({
-          ...columns(d),
-          name: d.name,
-          url: d.url,
-          ...sealed,
-          authUsername: d.auth_type === "basic" ? (d.auth_username ?? null) : null,
-          createdById: actorId,
-          updatedById: actorId,
-        })
-        .returning()
-        .get();
-      this.delivery.configureDestination(destinationKey(row.id), { strictOrder: row.strictOrder });
+    const row = await this.db.transaction(async (tx) => {
+      const row = (
+        await tx
+          .insert(webhooks)
+          .values({
+            ...columns(d),
+            name: d.name,
+            url: d.url,
+            ...sealed,
+            authUsername: d.auth_type === "basic" ? (d.auth_username ?? null) : null,
+            createdById: actorId,
+            updatedById: actorId,
+          })
+          .returning()
+      )[0]!;
+      await this.delivery.configureDestination(tx, destinationKey(row.id), { strictOrder: row.strictOrder });
       return row;
     });
     this.changed();
@@ -244,7 +245,7 @@ export class WebhookEndpoints {
 
   async update(id: number, input: unknown, actorId: number | null): Promise<WebhookRow> {
     const d = validate(updateSchema, input);
-    const before = this.get(id);
+    const before = await this.get(id);
     this.checkAuth(
       {
         auth_type: d.auth_type ?? before.authType,
@@ -274,10 +275,10 @@ export class WebhookEndpoints {
       if (authType === "bearer") set.authUsername = null;
       else if (d.auth_username !== undefined) set.authUsername = d.auth_username;
     }
-    const row = this.db.transaction((tx) => {
-      const row = tx.update(webhooks).set(set).where(eq(webhooks.id, id)).returning().get();
+    const row = await this.db.transaction(async (tx) => {
+      const row = (await tx.update(webhooks).set(set).where(eq(webhooks.id, id)).returning())[0]!;
       if (!row) throw notFound("webhook");
-      this.delivery.configureDestination(destinationKey(id), { strictOrder: row.strictOrder });
+      await this.delivery.configureDestination(tx, destinationKey(id), { strictOrder: row.strictOrder });
       return row;
     });
     this.changed();
@@ -285,8 +286,12 @@ export class WebhookEndpoints {
   }
 
   /** Queued deliveries to a deleted webhook are dropped when their turn comes (nothing to send to). */
-  delete(id: number): void {
-    const gone = this.db.delete(webhooks).where(eq(webhooks.id, id)).returning({ id: webhooks.id }).get();
+  async delete(id: number): Promise<void> {
+    const gone = (
+      await this.db.transaction(async (tx) =>
+        tx.delete(webhooks).where(eq(webhooks.id, id)).returning({ id: webhooks.id }),
+      )
+    )[0]!;
     if (!gone) throw notFound("webhook");
     this.changed();
   }
@@ -304,22 +309,25 @@ export class WebhookEndpoints {
       z.number().min(0, "must be at least 0").max(720, "must be at most 720 (30 days)"),
       graceHours,
     );
-    const before = this.get(id);
+    const before = await this.get(id);
     const signingSecret = generateSigningSecret();
     const sealed = await this.secrets.encrypt(signingSecret);
     const keepOld = hours > 0;
-    const row = this.db
-      .update(webhooks)
-      .set({
-        signingSecretSealed: sealed,
-        previousSecretSealed: keepOld ? before.signingSecretSealed : null,
-        previousSecretExpiresAt: keepOld ? new Date(Date.now() + hours * 3_600_000) : null,
-        updatedAt: new Date(),
-        updatedById: actorId,
-      })
-      .where(eq(webhooks.id, id))
-      .returning()
-      .get()!;
+    const row = (
+      await this.db.transaction(async (tx) =>
+        tx
+          .update(webhooks)
+          .set({
+            signingSecretSealed: sealed,
+            previousSecretSealed: keepOld ? before.signingSecretSealed : null,
+            previousSecretExpiresAt: keepOld ? new Date(Date.now() + hours * 3_600_000) : null,
+            updatedAt: new Date(),
+            updatedById: actorId,
+          })
+          .where(eq(webhooks.id, id))
+          .returning(),
+      )
+    )[0]!;
     this.changed();
     return { row, signingSecret };
   }

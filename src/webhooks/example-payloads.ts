@@ -1,5 +1,5 @@
 import { openDatabase } from "../db/client";
-import { migrate } from "../db/migrate";
+import { migrateDatabase } from "../db/maintenance";
 import { customFields } from "../db/schema";
 import type { CustomField } from "../domain/custom-fields";
 import { createGroup, deleteGroup, updateGroup } from "../domain/groups";
@@ -29,19 +29,19 @@ export async function examplePayloads(opts: {
 }): Promise<Map<string, Json>> {
   const db = openDatabase(":memory:");
   try {
-    migrate(db.$client);
+    migrateDatabase(db);
     if (opts.customFields.length)
-      db.insert(customFields)
-        .values(opts.customFields.map(({ id: _id, ...f }) => ({ ...f, required: false })))
-        .run();
+      await db.transaction(async (tx) => {
+        await tx.insert(customFields).values(opts.customFields.map(({ id: _id, ...f }) => ({ ...f, required: false })));
+      });
     const feed = new EventFeed(db);
     const recorded: ChangeEvent[] = [];
-    feed.onRecord((_tx, e) => recorded.push(e));
+    feed.onRecord(async (_tx, e) => void recorded.push(e));
     const builder = new PayloadBuilder(db, opts);
     const examples = new Map<string, Json>();
     /** Payloads are built after each write commits, as the first article of a new ticket is sent. */
-    const capture = () => {
-      for (const e of recorded.splice(0)) if (!examples.has(e.type)) examples.set(e.type, builder.forEvent(e));
+    const capture = async () => {
+      for (const e of recorded.splice(0)) if (!examples.has(e.type)) examples.set(e.type, await builder.forEvent(e));
     };
     const people = { db, events: feed, personFields: opts.personFields };
     const system: Actor = { id: null, source: "ui" };
@@ -52,7 +52,7 @@ export async function examplePayloads(opts: {
       { name: 'Awesome "Customer" Inc.', domain: "example.com", note: "Global distributor\nof café \\ crème" },
       system,
     );
-    capture();
+    await capture();
     const customer = await createUser(
       people,
       {
@@ -67,7 +67,7 @@ export async function examplePayloads(opts: {
       },
       system,
     );
-    capture();
+    await capture();
     const agent = await createUser(
       people,
       { email: "emma@example.com", firstname: "Emma", lastname: "Taylor", roles: ["Agent"] },
@@ -75,7 +75,7 @@ export async function examplePayloads(opts: {
     );
     const actor: Actor = { id: agent.id, source: "ui" };
     const group = await createGroup(db, feed, { name: "Service Desk", user_ids: [agent.id] }, actor);
-    capture();
+    await capture();
     const { ticket } = await createTicket(
       db,
       feed,
@@ -96,26 +96,26 @@ export async function examplePayloads(opts: {
       },
       actor,
     );
-    capture();
+    await capture();
     // Adding the first article also records ticket.updated; the example shows a change an agent makes.
     examples.delete("ticket.updated");
     await updateTicket(db, feed, ticket.id, { state: "open", priority: "3 high" }, actor);
     await updateUser(people, customer.id, { vip: true }, actor);
     await updateOrganization(db, feed, org.id, { shared: false }, actor);
     await updateGroup(db, feed, group.id, { note: "First line" }, actor);
-    capture();
+    await capture();
     // Recorded by an enrichment provider after a lookup; the payload is the person's, as for user.updated.
-    db.transaction((tx) =>
+    await db.transaction((tx) =>
       feed.record(tx, { type: "user.enriched", objectType: "user", objectId: customer.id, actor: system }),
     );
-    capture();
+    await capture();
     await deleteTicket(db, feed, ticket.id, actor);
     await deleteUser(db, feed, customer.id, actor);
     await deleteGroup(db, feed, group.id, actor);
     await deleteOrganization(db, feed, org.id, actor);
-    capture();
+    await capture();
     return examples;
   } finally {
-    db.$client.close();
+    db.close();
   }
 }

@@ -4,7 +4,7 @@ import { DEFAULT_RETRY_SCHEDULE } from "../delivery/retry-policy";
 import type { DeliveryHandler, HttpRequestSpec, Job } from "../delivery/types";
 import { notFound } from "../errors";
 import type { ChangeEvent } from "../events/feed";
-import type { DbOrTx, Tx } from "../db/client";
+import { statement, type DbOrTx, type Tx } from "../db/client";
 import type { Core } from "../core";
 import type { Feature } from "../feature";
 import type { AppContext } from "../http/context";
@@ -55,13 +55,19 @@ type Route = { id: number; name: string; match: "all" | "any"; conditions: Condi
  * Outgoing webhooks: endpoints, triggers, the matcher on the change feed and the "webhook" delivery
  * handler. Built once per server by webhooksFeature(ctx).
  */
+/** Payloads stored once per change and shared by its deliveries (SQLite's SQL; PostgreSQL gets a twin). */
+const payloads = {
+  insert: statement<{ id: number }>("INSERT INTO webhook_payloads (data, created_at) VALUES (?, ?) RETURNING id"),
+  get: statement<{ data: string }>("SELECT data FROM webhook_payloads WHERE id = ?"),
+  prune: statement("DELETE FROM webhook_payloads WHERE created_at < ? AND id < ?"),
+};
+
 export class WebhookService {
   readonly endpoints: WebhookEndpoints;
   readonly triggers: WebhookTriggers;
   readonly catalogue: EventCatalogue;
   private routes: Map<string, Route[]> | null = null;
   private readonly byId;
-  private readonly payloads;
 
   constructor(private readonly ctx: Core) {
     const invalidate = () => (this.routes = null);
@@ -74,12 +80,6 @@ export class WebhookService {
       .from(webhooks)
       .where(eq(webhooks.id, sql.placeholder("id")))
       .prepare();
-    const q = (text: string) => ctx.db.$client.prepare(text);
-    this.payloads = {
-      insert: q("INSERT INTO webhook_payloads (data, created_at) VALUES (?, ?) RETURNING id"),
-      get: q("SELECT data FROM webhook_payloads WHERE id = ?"),
-      prune: q("DELETE FROM webhook_payloads WHERE created_at < ? AND id < ?"),
-    };
   }
 
   payloadBuilder(db: DbOrTx = this.ctx.db): PayloadBuilder {
@@ -92,10 +92,10 @@ export class WebhookService {
   }
 
   /** Active triggers with their active webhooks, by event type; rebuilt after any trigger or webhook change. */
-  private routesFor(eventType: string): Route[] {
+  private async routesFor(eventType: string): Promise<Route[]> {
     if (!this.routes) {
       const routes = new Map<string, Route[]>();
-      const rows = this.ctx.db
+      const rows = await this.ctx.db
         .select({
           t: webhookTriggers,
           w: { id: webhooks.id, strictOrder: webhooks.strictOrder, maxAttempts: webhooks.maxAttempts },
@@ -103,15 +103,11 @@ export class WebhookService {
         .from(webhookTriggers)
         .innerJoin(webhookTriggerTargets, eq(webhookTriggerTargets.triggerId, webhookTriggers.id))
         .innerJoin(webhooks, eq(webhooks.id, webhookTriggerTargets.webhookId))
-        .where(eq(webhookTriggers.active, true))
-        .all();
+        .where(eq(webhookTriggers.active, true));
       const active = new Set(
-        this.ctx.db
-          .select({ id: webhooks.id })
-          .from(webhooks)
-          .where(eq(webhooks.active, true))
-          .all()
-          .map((r) => r.id),
+        (await this.ctx.db.select({ id: webhooks.id }).from(webhooks).where(eq(webhooks.active, true))).map(
+          (r) => r.id,
+        ),
       );
       const byTrigger = new Map<number, Route & { events: string[] }>();
       for (const { t, w } of rows) {
@@ -132,10 +128,10 @@ export class WebhookService {
   }
 
   /** Runs inside the transaction recording the change: matching triggers enqueue one job per webhook. */
-  onEvent(tx: Tx, event: ChangeEvent): void {
-    const routes = this.routesFor(event.type);
+  async onEvent(tx: Tx, event: ChangeEvent): Promise<void> {
+    const routes = await this.routesFor(event.type);
     if (!routes.length) return;
-    const data = this.payloadBuilder(tx).forEvent(event);
+    const data = await this.payloadBuilder(tx).forEvent(event);
     const ticketId = (data.ticket as { id?: number } | null | undefined)?.id;
     const orderObject =
       event.objectType === "article" && ticketId ? `ticket:${ticketId}` : `${event.objectType}:${event.objectId}`;
@@ -143,7 +139,7 @@ export class WebhookService {
     for (const route of routes) {
       if (!conditionsHold(route.match, route.conditions, data, event)) continue;
       for (const w of route.targets) {
-        payloadId ??= this.storePayload(data);
+        payloadId ??= await this.storePayload(tx, data);
         const payload: WebhookJobPayload = {
           webhook_id: w.id,
           trigger_id: route.id,
@@ -154,7 +150,7 @@ export class WebhookService {
           payload_id: payloadId,
         };
         // The feed hands a narrowed transaction type; enqueue writes on the same connection, inside it.
-        this.ctx.delivery.enqueue({
+        await this.ctx.delivery.enqueue(tx, {
           kind: JOB_KIND,
           destination: destinationKey(w.id),
           orderingKey: w.strictOrder ? `${destinationKey(w.id)}:${orderObject}` : null,
@@ -166,10 +162,10 @@ export class WebhookService {
   }
 
   /** A test delivery of a sample record, one attempt; its answer shows in the delivery log. */
-  sendTest(webhookId: number, kind: "ticket" | "user" | "organization" = "ticket"): Job {
-    const w = this.endpoints.get(webhookId);
+  async sendTest(webhookId: number, kind: "ticket" | "user" | "organization" = "ticket"): Promise<Job> {
+    const w = await this.endpoints.get(webhookId);
     const data = samplePayload(kind, this.ctx.config.publicUrl);
-    const { id } = this.ctx.db.transaction(() => {
+    const { id } = await this.ctx.db.transaction(async (tx) => {
       const payload: WebhookJobPayload = {
         webhook_id: w.id,
         trigger_id: null,
@@ -177,22 +173,27 @@ export class WebhookService {
         event_id: null,
         event_type: "test",
         test: true,
-        payload_id: this.storePayload(data),
+        payload_id: await this.storePayload(tx, data),
       };
-      return this.ctx.delivery.enqueue({ kind: JOB_KIND, destination: destinationKey(w.id), payload, maxAttempts: 1 });
+      return await this.ctx.delivery.enqueue(tx, {
+        kind: JOB_KIND,
+        destination: destinationKey(w.id),
+        payload,
+        maxAttempts: 1,
+      });
     });
-    return this.ctx.delivery.getJob(id)!;
+    return (await this.ctx.delivery.getJob(id))!;
   }
 
-  private storePayload(data: Data): number {
-    return (this.payloads.insert.get(JSON.stringify(data), Date.now()) as { id: number }).id;
+  private async storePayload(tx: Tx, data: Data): Promise<number> {
+    return (await payloads.insert.get(tx, JSON.stringify(data), Date.now()))!.id;
   }
 
   /** The payload a delivery sends (as recorded at the change); null once pruned. */
-  payloadOf(job: Job): Data | null {
+  async payloadOf(job: Job): Promise<Data | null> {
     const p = job.payload as WebhookJobPayload;
     if (p.data) return p.data;
-    const row = this.payloads.get.get(p.payload_id ?? null) as { data: string } | null;
+    const row = await payloads.get.get(this.ctx.db, p.payload_id ?? null);
     return row ? (JSON.parse(row.data) as Data) : null;
   }
 
@@ -200,40 +201,48 @@ export class WebhookService {
    * Payloads no job can send any more (cron, with the delivery history): older than the
    * history kept, and below every active job's.
    */
-  prunePayloads(now: number = Date.now()): number {
-    return this.ctx.db.transaction(() => {
-      const wanted = this.ctx.delivery.minActivePayloadField(JOB_KIND, "payload_id") ?? Number.MAX_SAFE_INTEGER;
-      return this.payloads.prune.run(now - this.ctx.delivery.options.finishedJobRetentionMs, wanted).changes;
+  async prunePayloads(now: number = Date.now()): Promise<number> {
+    return await this.ctx.db.transaction(async (tx) => {
+      const wanted =
+        (await this.ctx.delivery.minActivePayloadField(JOB_KIND, "payload_id", tx)) ?? Number.MAX_SAFE_INTEGER;
+      return await payloads.prune.run(tx, now - this.ctx.delivery.options.finishedJobRetentionMs, wanted);
     });
   }
 
-  deliveries(webhookId: number, filter: { status?: string; beforeId?: number; limit?: number } = {}): Job[] {
-    this.endpoints.get(webhookId);
-    return this.ctx.delivery.listJobs({ ...filter, destination: destinationKey(webhookId), kind: JOB_KIND } as never);
+  async deliveries(
+    webhookId: number,
+    filter: { status?: string; beforeId?: number; limit?: number } = {},
+  ): Promise<Job[]> {
+    await this.endpoints.get(webhookId);
+    return await this.ctx.delivery.listJobs({
+      ...filter,
+      destination: destinationKey(webhookId),
+      kind: JOB_KIND,
+    } as never);
   }
 
   /** One delivery of this webhook and every attempt's request and response. */
-  delivery(webhookId: number, jobId: number): { job: Job; attempts: HttpLogEntry[] } {
-    const job = this.ctx.delivery.getJob(jobId);
+  async delivery(webhookId: number, jobId: number): Promise<{ job: Job; attempts: HttpLogEntry[] }> {
+    const job = await this.ctx.delivery.getJob(jobId);
     if (!job || job.destination !== destinationKey(webhookId)) throw notFound("delivery");
-    return { job, attempts: this.ctx.delivery.listHttpLog({ jobId, limit: 100 }).reverse() };
+    return { job, attempts: (await this.ctx.delivery.listHttpLog({ jobId, limit: 100 })).reverse() };
   }
 
-  redeliver(webhookId: number, jobId: number): Job {
-    this.delivery(webhookId, jobId);
-    const copy = this.ctx.delivery.redeliver(jobId)!;
-    return this.ctx.delivery.getJob(copy.id)!;
+  async redeliver(webhookId: number, jobId: number): Promise<Job> {
+    await this.delivery(webhookId, jobId);
+    const copy = (await this.ctx.delivery.redeliver(jobId))!;
+    return (await this.ctx.delivery.getJob(copy.id))!;
   }
 
   /** Sends the chosen deliveries of this webhook again (same delivery ids); returns how many. */
   async redeliverMany(webhookId: number, jobIds: readonly number[]): Promise<number> {
-    this.endpoints.get(webhookId);
+    await this.endpoints.get(webhookId);
     return (await this.ctx.delivery.redeliverMany(destinationKey(webhookId), jobIds)).length;
   }
 
   /** How many failed deliveries recover() would send again. */
   async failedSince(webhookId: number, since: Date): Promise<number> {
-    this.endpoints.get(webhookId);
+    await this.endpoints.get(webhookId);
     return this.ctx.delivery.countFailedSince(destinationKey(webhookId), JOB_KIND, since);
   }
 
@@ -242,13 +251,13 @@ export class WebhookService {
     webhookId: number,
     since: Date,
   ): Promise<{ count: number; firstId: number | null; lastId: number | null }> {
-    this.endpoints.get(webhookId);
+    await this.endpoints.get(webhookId);
     return this.ctx.delivery.recoverFailed(destinationKey(webhookId), JOB_KIND, since);
   }
 
   /** How far a recovery run (its first and last job) has come. */
   async recovery(webhookId: number, firstId: number, lastId: number) {
-    this.endpoints.get(webhookId);
+    await this.endpoints.get(webhookId);
     const p = await this.ctx.delivery.progressOf(destinationKey(webhookId), firstId, lastId);
     return {
       total: p.total,
@@ -261,24 +270,24 @@ export class WebhookService {
 
   /** Attempts per hour over the last 24 hours (the webhook page's chart). */
   async attemptsByHour(webhookId: number, hours = 24) {
-    this.endpoints.get(webhookId);
+    await this.endpoints.get(webhookId);
     const since = new Date(Date.now() - (hours - 1) * HOUR_MS);
     return this.ctx.delivery.attemptsOverTime(destinationKey(webhookId), since, HOUR_MS);
   }
 
-  enable(webhookId: number): void {
-    this.endpoints.get(webhookId);
-    this.ctx.delivery.enableDestination(destinationKey(webhookId));
+  async enable(webhookId: number): Promise<void> {
+    await this.endpoints.get(webhookId);
+    await this.ctx.delivery.enableDestination(destinationKey(webhookId));
   }
 
   /** Health for the list: last answer, success rate of the last 100 finished deliveries, disabled or paused. */
-  health(webhookId: number) {
+  async health(webhookId: number) {
     const {
       destination: dest,
       activeJobs,
       recent,
       lastAttempt: last,
-    } = this.ctx.delivery.destinationHealth(destinationKey(webhookId));
+    } = await this.ctx.delivery.destinationHealth(destinationKey(webhookId));
     return {
       last_status: last?.status ?? null,
       last_error: last?.error ?? null,
@@ -297,9 +306,9 @@ export class WebhookService {
   /** The request for one attempt: body rendered, signed over its exact bytes, at send time. */
   async request(job: Job, w: WebhookRow): Promise<HttpRequestSpec> {
     const p = job.payload as WebhookJobPayload;
-    const recorded = this.payloadOf(job);
+    const recorded = await this.payloadOf(job);
     if (!recorded) throw new Error("the payload recorded for this delivery has been pruned");
-    const data = this.withFirstArticle(p, recorded);
+    const data = await this.withFirstArticle(p, recorded);
     const body = w.customPayload
       ? renderJsonText(w.customPayload, {
           ...data,
@@ -359,10 +368,10 @@ export class WebhookService {
    * A new ticket's first article is written after ticket.created is recorded (same transaction), so
    * the payload built then has none: add it at send time, as Zammad's payload carries it.
    */
-  private withFirstArticle(p: WebhookJobPayload, data: Data): Data {
+  private async withFirstArticle(p: WebhookJobPayload, data: Data): Promise<Data> {
     const ticket = data.ticket as { id?: number } | undefined;
     if (p.event_type !== "ticket.created" || data.article !== null || !ticket?.id) return data;
-    const article = this.payloadBuilder().firstArticle(ticket.id);
+    const article = await this.payloadBuilder().firstArticle(ticket.id);
     return article ? { ...data, article } : data;
   }
 
@@ -371,13 +380,13 @@ export class WebhookService {
       facility: "webhook",
       prepare: async (job) => {
         const p = job.payload as WebhookJobPayload;
-        const w = this.byId.get({ id: p.webhook_id });
+        const w = (await this.byId.execute({ id: p.webhook_id }))[0];
         // Deleted, or switched off since the change was recorded: nothing to send (tests go anyway).
         if (!w || (!w.active && !p.test)) return null;
         return this.request(job, w);
       },
-      retrySchedule: (job) => {
-        const w = this.byId.get({ id: (job.payload as WebhookJobPayload).webhook_id });
+      retrySchedule: async (job) => {
+        const w = (await this.byId.execute({ id: (job.payload as WebhookJobPayload).webhook_id }))[0];
         return { ...DEFAULT_RETRY_SCHEDULE, baseMs: (w?.retryBaseSeconds ?? 30) * 1000 };
       },
     };
@@ -406,8 +415,8 @@ export function webhooksFeature(ctx: AppContext): Feature & { service: WebhookSe
         // Hourly, after the delivery history is pruned: payloads no queued delivery needs any more.
         name: "webhook-payload-pruning",
         pattern: "0 9 * * * *",
-        run: () => {
-          const payloads = service.prunePayloads();
+        run: async () => {
+          const payloads = await service.prunePayloads();
           if (payloads) ctx.log.info("pruned webhook payloads", { webhook_payloads: payloads });
         },
       },

@@ -41,44 +41,48 @@ export class PayloadBuilder {
     private readonly opts: PayloadOptions,
   ) {}
 
-  forEvent(event: ChangeEvent): Json {
+  async forEvent(event: ChangeEvent): Promise<Json> {
     const meta = { event: eventMeta(event) };
     const deleted = event.type.endsWith(".deleted");
     switch (event.objectType) {
       case "ticket":
         return deleted
           ? { ticket: { id: event.objectId, ...oldValues(event) }, article: null, ...meta }
-          : { ...this.ticketAndArticle(event.objectId, null), ...meta };
+          : { ...(await this.ticketAndArticle(event.objectId, null)), ...meta };
       case "article": {
-        const row = this.db
-          .select({ ticketId: articles.ticketId })
-          .from(articles)
-          .where(eq(articles.id, event.objectId))
-          .get();
+        const row = (
+          await this.db
+            .select({ ticketId: articles.ticketId })
+            .from(articles)
+            .where(eq(articles.id, event.objectId))
+            .limit(1)
+        )[0];
         return row
-          ? { ...this.ticketAndArticle(row.ticketId, event.objectId), ...meta }
+          ? { ...(await this.ticketAndArticle(row.ticketId, event.objectId)), ...meta }
           : { article: { id: event.objectId, ...oldValues(event) }, ...meta };
       }
       case "user":
         return deleted
           ? { user: stripHidden({ id: event.objectId, ...oldValues(event) }), organization: null, ...meta }
-          : { ...this.userWithRelations(event.objectId), ...meta };
+          : { ...(await this.userWithRelations(event.objectId)), ...meta };
       case "organization":
         return deleted
           ? { organization: { id: event.objectId, ...oldValues(event) }, ...meta }
-          : { organization: this.organization(event.objectId), ...meta };
+          : { organization: await this.organization(event.objectId), ...meta };
       case "group":
-        return deleted ? { group: { id: event.objectId }, ...meta } : { group: this.group(event.objectId), ...meta };
+        return deleted
+          ? { group: { id: event.objectId }, ...meta }
+          : { group: await this.group(event.objectId), ...meta };
       default:
         return { [event.objectType]: { id: event.objectId, ...newValues(event) }, ...meta };
     }
   }
 
   /** The ticket with its relations, and one article: the given one, else the newest (or null). */
-  ticketAndArticle(ticketId: number, articleId: number | null): Json {
-    const row = this.db.select().from(tickets).where(eq(tickets.id, ticketId)).get();
+  async ticketAndArticle(ticketId: number, articleId: number | null): Promise<Json> {
+    const row = (await this.db.select().from(tickets).where(eq(tickets.id, ticketId)).limit(1))[0];
     if (!row) return { ticket: { id: ticketId }, article: null };
-    const t = ticketJson(this.db, row);
+    const t = await ticketJson(this.db, row);
     const ticket = {
       ...t,
       state: { id: t.state_id, name: STATES[t.state_id - 1], active: true },
@@ -88,36 +92,37 @@ export class PayloadBuilder {
         active: true,
         default_create: t.priority_id === 2,
       },
-      created_by: this.user(t.created_by_id),
-      updated_by: this.user(t.updated_by_id),
-      customer: this.user(t.customer_id),
-      owner: this.user(t.owner_id),
-      organization: t.organization_id ? this.organization(t.organization_id) : null,
-      group: t.group_id ? this.group(t.group_id) : null,
+      created_by: await this.user(t.created_by_id),
+      updated_by: await this.user(t.updated_by_id),
+      customer: await this.user(t.customer_id),
+      owner: await this.user(t.owner_id),
+      organization: t.organization_id ? await this.organization(t.organization_id) : null,
+      group: t.group_id ? await this.group(t.group_id) : null,
     };
     const a = articleId
-      ? this.db.select().from(articles).where(eq(articles.id, articleId)).get()
-      : this.articleAt(ticketId, "latest");
-    return { ticket, article: a ? this.article(a) : null };
+      ? (await this.db.select().from(articles).where(eq(articles.id, articleId)).limit(1))[0]
+      : await this.articleAt(ticketId, "latest");
+    return { ticket, article: a ? await this.article(a) : null };
   }
 
-  firstArticle(ticketId: number): Json | null {
-    const a = this.articleAt(ticketId, "first");
-    return a ? this.article(a) : null;
+  async firstArticle(ticketId: number): Promise<Json | null> {
+    const a = await this.articleAt(ticketId, "first");
+    return a ? await this.article(a) : null;
   }
 
-  private articleAt(ticketId: number, which: "first" | "latest") {
-    return this.db
-      .select()
-      .from(articles)
-      .where(eq(articles.ticketId, ticketId))
-      .orderBy(which === "first" ? asc(articles.id) : desc(articles.id))
-      .limit(1)
-      .get();
+  private async articleAt(ticketId: number, which: "first" | "latest") {
+    return (
+      await this.db
+        .select()
+        .from(articles)
+        .where(eq(articles.ticketId, ticketId))
+        .orderBy(which === "first" ? asc(articles.id) : desc(articles.id))
+        .limit(1)
+    )[0];
   }
 
-  private article(row: typeof articles.$inferSelect): Json {
-    const a = articleJson(this.db, row);
+  private async article(row: typeof articles.$inferSelect): Promise<Json> {
+    const a = await articleJson(this.db, row);
     return {
       ...a,
       // Links, never contents: fetching one needs an API token.
@@ -128,9 +133,9 @@ export class PayloadBuilder {
         preferences: { "Content-Type": f.content_type, "Mime-Type": f.content_type },
         url: this.opts.publicUrl.replace(/\/$/, "") + f.url,
       })),
-      origin_by: a.origin_by_id ? this.login(a.origin_by_id) : null,
-      created_by: this.user(a.created_by_id),
-      updated_by: this.user(a.updated_by_id),
+      origin_by: a.origin_by_id ? await this.login(a.origin_by_id) : null,
+      created_by: await this.user(a.created_by_id),
+      updated_by: await this.user(a.updated_by_id),
     };
   }
 
@@ -138,48 +143,48 @@ export class PayloadBuilder {
    * A user as embedded in payloads: the API's user JSON (extra fields included), no
    * hidden fields, creator and updater by login.
    */
-  user(userId: number | null): Json | null {
+  async user(userId: number | null): Promise<Json | null> {
     if (userId === null) return null;
-    const row = this.db.select().from(users).where(eq(users.id, userId)).get();
+    const row = (await this.db.select().from(users).where(eq(users.id, userId)).limit(1))[0];
     if (!row) return null;
-    this.userFields ??= listCustomFields(this.db, "user");
-    const u = stripHidden(userJson(this.db, this.opts.personFields, row, this.userFields));
-    return { ...u, created_by: this.login(row.createdById), updated_by: this.login(row.updatedById) };
+    this.userFields ??= await listCustomFields(this.db, "user");
+    const u = stripHidden(await userJson(this.db, this.opts.personFields, row, this.userFields));
+    return { ...u, created_by: await this.login(row.createdById), updated_by: await this.login(row.updatedById) };
   }
 
-  userWithRelations(userId: number): Json {
-    const u = this.user(userId);
+  async userWithRelations(userId: number): Promise<Json> {
+    const u = await this.user(userId);
     if (!u) return { user: { id: userId }, organization: null };
     const orgId = u.organization_id as number | null;
     return {
       user: {
         ...u,
-        created_by: this.user(u.created_by_id as number | null),
-        updated_by: this.user(u.updated_by_id as number | null),
+        created_by: await this.user(u.created_by_id as number | null),
+        updated_by: await this.user(u.updated_by_id as number | null),
       },
-      organization: orgId ? this.organization(orgId) : null,
+      organization: orgId ? await this.organization(orgId) : null,
     };
   }
 
-  organization(orgId: number): Json | null {
-    const row = this.db.select().from(organizations).where(eq(organizations.id, orgId)).get();
+  async organization(orgId: number): Promise<Json | null> {
+    const row = (await this.db.select().from(organizations).where(eq(organizations.id, orgId)).limit(1))[0];
     if (!row) return null;
-    const o = organizationJson(this.db, row);
+    const o = await organizationJson(this.db, row);
     return {
       ...o,
-      members: o.member_ids.map((id) => this.login(id)),
-      created_by: this.login(row.createdById),
-      updated_by: this.login(row.updatedById),
+      members: await Promise.all(o.member_ids.map((id) => this.login(id))),
+      created_by: await this.login(row.createdById),
+      updated_by: await this.login(row.updatedById),
     };
   }
 
-  group(groupId: number): Json | null {
+  async group(groupId: number): Promise<Json | null> {
     try {
-      const row = getGroupRow(this.db, groupId);
+      const row = await getGroupRow(this.db, groupId);
       return {
-        ...groupJson(this.db, row),
-        created_by: this.login(row.createdById),
-        updated_by: this.login(row.updatedById),
+        ...(await groupJson(this.db, row)),
+        created_by: await this.login(row.createdById),
+        updated_by: await this.login(row.updatedById),
       };
     } catch {
       return null;
@@ -187,11 +192,13 @@ export class PayloadBuilder {
   }
 
   /** Zammad names creators by login, "-" for the system. */
-  private login(userId: number | null): string {
+  private async login(userId: number | null): Promise<string> {
     if (userId === null) return "-";
     let login = this.logins.get(userId);
     if (login === undefined) {
-      login = this.db.select({ login: users.login }).from(users).where(eq(users.id, userId)).get()?.login ?? "-";
+      login =
+        (await this.db.select({ login: users.login }).from(users).where(eq(users.id, userId)).limit(1))[0]?.login ??
+        "-";
       this.logins.set(userId, login);
     }
     return login;

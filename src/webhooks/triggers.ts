@@ -1,6 +1,6 @@
 import { asc, eq, inArray } from "drizzle-orm";
 import { z } from "zod";
-import type { Db } from "../db/client";
+import type { Db, Tx } from "../db/client";
 import { notFound, validate, ValidationError } from "../errors";
 import type { EventCatalogue } from "./catalogue";
 import { TRIGGER_EVENTS } from "./catalogue";
@@ -46,38 +46,38 @@ export class WebhookTriggers {
     private readonly catalogue: EventCatalogue,
   ) {}
 
-  list(): TriggerRow[] {
-    return this.db.select().from(webhookTriggers).orderBy(asc(webhookTriggers.name), asc(webhookTriggers.id)).all();
+  async list(): Promise<TriggerRow[]> {
+    return await this.db.select().from(webhookTriggers).orderBy(asc(webhookTriggers.name), asc(webhookTriggers.id));
   }
 
-  get(id: number): TriggerRow {
-    const row = this.db.select().from(webhookTriggers).where(eq(webhookTriggers.id, id)).get();
+  async get(id: number): Promise<TriggerRow> {
+    const row = (await this.db.select().from(webhookTriggers).where(eq(webhookTriggers.id, id)).limit(1))[0];
     if (!row) throw notFound("trigger");
     return row;
   }
 
-  webhookIds(triggerId: number): number[] {
-    return this.db
-      .select({ id: webhookTriggerTargets.webhookId })
-      .from(webhookTriggerTargets)
-      .where(eq(webhookTriggerTargets.triggerId, triggerId))
-      .orderBy(asc(webhookTriggerTargets.webhookId))
-      .all()
-      .map((r) => r.id);
+  async webhookIds(triggerId: number): Promise<number[]> {
+    return (
+      await this.db
+        .select({ id: webhookTriggerTargets.webhookId })
+        .from(webhookTriggerTargets)
+        .where(eq(webhookTriggerTargets.triggerId, triggerId))
+        .orderBy(asc(webhookTriggerTargets.webhookId))
+    ).map((r) => r.id);
   }
 
   /** Triggers sending to a webhook (shown on its page). */
-  forWebhook(webhookId: number): TriggerRow[] {
-    return this.db
-      .select({ t: webhookTriggers })
-      .from(webhookTriggerTargets)
-      .innerJoin(webhookTriggers, eq(webhookTriggers.id, webhookTriggerTargets.triggerId))
-      .where(eq(webhookTriggerTargets.webhookId, webhookId))
-      .all()
-      .map((r) => r.t);
+  async forWebhook(webhookId: number): Promise<TriggerRow[]> {
+    return (
+      await this.db
+        .select({ t: webhookTriggers })
+        .from(webhookTriggerTargets)
+        .innerJoin(webhookTriggers, eq(webhookTriggers.id, webhookTriggerTargets.triggerId))
+        .where(eq(webhookTriggerTargets.webhookId, webhookId))
+    ).map((r) => r.t);
   }
 
-  json(t: TriggerRow) {
+  async json(t: TriggerRow) {
     return {
       id: t.id,
       name: t.name,
@@ -85,7 +85,7 @@ export class WebhookTriggers {
       events: t.events,
       match: t.match,
       conditions: t.conditions,
-      webhook_ids: this.webhookIds(t.id),
+      webhook_ids: await this.webhookIds(t.id),
       note: t.note,
       created_at: t.createdAt.toISOString(),
       updated_at: t.updatedAt.toISOString(),
@@ -95,23 +95,24 @@ export class WebhookTriggers {
   async create(input: unknown, actorId: number | null): Promise<TriggerRow> {
     const d = validate(createSchema, input);
     await this.assertKnownFields(d.events, d.conditions ?? []);
-    const row = this.db.transaction((tx) => {
-      this.checkWebhooks(tx, d.webhook_ids);
-      const row = tx
-        .insert(webhookTriggers)
-        .values({
-          name: d.name,
-          active: d.active ?? true,
-          events: [...new Set(d.events)],
-          match: d.match ?? "all",
-          conditions: d.conditions ?? [],
-          note: d.note ?? null,
-          createdById: actorId,
-          updatedById: actorId,
-        })
-        .returning()
-        .get();
-      insertTargets(tx, row.id, d.webhook_ids);
+    const row = await this.db.transaction(async (tx) => {
+      await this.checkWebhooks(tx, d.webhook_ids);
+      const row = (
+        await tx
+          .insert(webhookTriggers)
+          .values({
+            name: d.name,
+            active: d.active ?? true,
+            events: [...new Set(d.events)],
+            match: d.match ?? "all",
+            conditions: d.conditions ?? [],
+            note: d.note ?? null,
+            createdById: actorId,
+            updatedById: actorId,
+          })
+          .returning()
+      )[0]!;
+      await insertTargets(tx, row.id, d.webhook_ids);
       return row;
     });
     this.changed();
@@ -124,7 +125,7 @@ export class WebhookTriggers {
       const saved = d.events && d.conditions ? null : await this.get(id);
       await this.assertKnownFields(d.events ?? saved!.events, d.conditions ?? saved!.conditions);
     }
-    const row = this.db.transaction((tx) => {
+    const row = await this.db.transaction(async (tx) => {
       const set: Partial<TriggerRow> = { updatedAt: new Date(), updatedById: actorId };
       if (d.name !== undefined) set.name = d.name;
       if (d.active !== undefined) set.active = d.active;
@@ -132,12 +133,12 @@ export class WebhookTriggers {
       if (d.match !== undefined) set.match = d.match;
       if (d.conditions !== undefined) set.conditions = d.conditions;
       if (d.note !== undefined) set.note = d.note;
-      const row = tx.update(webhookTriggers).set(set).where(eq(webhookTriggers.id, id)).returning().get();
+      const row = (await tx.update(webhookTriggers).set(set).where(eq(webhookTriggers.id, id)).returning())[0]!;
       if (!row) throw notFound("trigger");
       if (d.webhook_ids) {
-        this.checkWebhooks(tx, d.webhook_ids);
-        tx.delete(webhookTriggerTargets).where(eq(webhookTriggerTargets.triggerId, id)).run();
-        insertTargets(tx, id, d.webhook_ids);
+        await this.checkWebhooks(tx, d.webhook_ids);
+        await tx.delete(webhookTriggerTargets).where(eq(webhookTriggerTargets.triggerId, id));
+        await insertTargets(tx, id, d.webhook_ids);
       }
       return row;
     });
@@ -145,12 +146,12 @@ export class WebhookTriggers {
     return row;
   }
 
-  delete(id: number): void {
-    const gone = this.db
-      .delete(webhookTriggers)
-      .where(eq(webhookTriggers.id, id))
-      .returning({ id: webhookTriggers.id })
-      .get();
+  async delete(id: number): Promise<void> {
+    const gone = (
+      await this.db.transaction(async (tx) =>
+        tx.delete(webhookTriggers).where(eq(webhookTriggers.id, id)).returning({ id: webhookTriggers.id }),
+      )
+    )[0]!;
     if (!gone) throw notFound("trigger");
     this.changed();
   }
@@ -178,17 +179,17 @@ export class WebhookTriggers {
     );
   }
 
-  private checkWebhooks(tx: Pick<Db, "select">, ids: number[]): void {
+  private async checkWebhooks(tx: Pick<Db, "select">, ids: number[]): Promise<void> {
     const unique = [...new Set(ids)];
-    const found = tx.select({ id: webhooks.id }).from(webhooks).where(inArray(webhooks.id, unique)).all().length;
+    const found = (await tx.select({ id: webhooks.id }).from(webhooks).where(inArray(webhooks.id, unique))).length;
     if (found !== unique.length)
       throw new ValidationError([{ field: "webhook_ids", message: "contains an unknown webhook id" }]);
   }
 }
 
 /** The webhooks a trigger sends to (each once). */
-function insertTargets(tx: Pick<Db, "insert">, triggerId: number, webhookIds: number[]): void {
-  tx.insert(webhookTriggerTargets)
-    .values([...new Set(webhookIds)].map((webhookId) => ({ triggerId, webhookId })))
-    .run();
+async function insertTargets(tx: Tx, triggerId: number, webhookIds: number[]): Promise<void> {
+  await tx
+    .insert(webhookTriggerTargets)
+    .values([...new Set(webhookIds)].map((webhookId) => ({ triggerId, webhookId })));
 }

@@ -147,7 +147,7 @@ describe("reload after a POST never repeats it", () => {
     await page.goto(`${server.url}/webhooks/${hookId}`);
     await submit("#send-test");
     const jobId = Number(path().split("/").pop());
-    await eventually(() => server.ctx.delivery.getJob(jobId)?.status === "failed");
+    await eventually(async () => (await server.ctx.delivery.getJob(jobId))?.status === "failed");
     await page.reload({ waitUntil: "load" });
     const jobs = count("delivery_jobs");
     await submit("text=Redeliver");

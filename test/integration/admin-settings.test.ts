@@ -193,7 +193,7 @@ describe("write keys", () => {
     const page = decodeEntities(await (await admin.follow(res)).text());
     const key = /id="new-write-key">([^<]+)</.exec(page)![1]!;
     expect(key.startsWith("wk_")).toBe(true);
-    expect(writeKeyStore.authenticate(server.ctx.db, key)?.name).toBe("website");
+    expect((await writeKeyStore.authenticate(server.ctx.db, key))?.name).toBe("website");
 
     const later = await pageText(admin, "/write-keys");
     expect(later).not.toContain(key);
@@ -203,10 +203,10 @@ describe("write keys", () => {
       /<td>website<\/td><td><code>[^<]+<\/code><\/td><td>[^<]+<\/td><td>\d{4}-\d\d-\d\d \d\d:\d\d UTC<\/td>/,
     );
 
-    const id = writeKeyStore.list(server.ctx.db)[0]!.id;
+    const id = (await writeKeyStore.list(server.ctx.db))[0]!.id;
     const revoked = await admin.submit("/write-keys", `/write-keys/${id}/revoke`, {});
     expect(revoked.status).toBe(303);
     expect(await pageText(admin, "/write-keys")).toContain("Write key revoked.");
-    expect(writeKeyStore.authenticate(server.ctx.db, key)).toBeNull();
+    expect(await writeKeyStore.authenticate(server.ctx.db, key)).toBeNull();
   });
 });

@@ -139,14 +139,14 @@ describe("operations dashboard", () => {
   });
 
   test("a paused or disabled endpoint is listed with its reason", async () => {
-    server.ctx.delivery.disableDestination(`webhook:${ids.good}`, "switched off by the test");
+    await server.ctx.delivery.disableDestination(`webhook:${ids.good}`, "switched off by the test");
     try {
       const { html } = await live();
       const row = new RegExp(`<tr data-destination="webhook:${ids.good}">([\\s\\S]*?)</tr>`).exec(html)?.[1] ?? "";
       expect(row).toContain(">disabled<");
       expect(row).toContain("switched off by the test");
     } finally {
-      server.ctx.delivery.enableDestination(`webhook:${ids.good}`);
+      await server.ctx.delivery.enableDestination(`webhook:${ids.good}`);
     }
   });
 

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { sql } from "drizzle-orm";
+import { sqlRun } from "../../src/db/client";
 import { postTo, startEngine, type EngineFixture } from "../support/delivery";
 import { eventually, startReceiver, type Receiver } from "../support/receiver";
 
@@ -17,40 +18,42 @@ describe("queue", () => {
   test("a job enqueued in a rolled-back transaction is never sent; a committed one is sent at once", async () => {
     receiver = startReceiver();
     // No polling: the only way the job can go out within the test is the wake-up after commit.
-    fx = startEngine({ idleCheckMs: 600_000 });
+    fx = await startEngine({ idleCheckMs: 600_000 });
     const { db, engine } = fx;
     engine.register("test", postTo(receiver.url));
-    expect(() =>
-      db.transaction(() => {
-        engine.enqueue({ kind: "test", destination: "d", payload: { n: "rolled back" } });
+    expect(
+      db.transaction(async (tx) => {
+        await engine.enqueue(tx, { kind: "test", destination: "d", payload: { n: "rolled back" } });
         throw new Error("abort");
       }),
-    ).toThrow("abort");
-    const { id, deliveryId } = db.transaction(() =>
-      engine.enqueue({ kind: "test", destination: "d", payload: { n: "kept" } }),
+    ).rejects.toThrow("abort");
+    const { id, deliveryId } = await db.transaction(async (tx) =>
+      engine.enqueue(tx, { kind: "test", destination: "d", payload: { n: "kept" } }),
     );
     await receiver.waitFor(1);
-    await eventually(() => engine.getJob(id)?.status === "succeeded");
+    await eventually(async () => (await engine.getJob(id))?.status === "succeeded");
     await Bun.sleep(100);
     expect(receiver.requests.map((r) => JSON.parse(r.body))).toEqual([{ n: "kept" }]);
     expect(receiver.requests[0]!.headers["x-delivery-id"]).toBe(deliveryId);
-    expect(engine.listJobs()).toHaveLength(1);
-    expect(engine.getJob(id)).toMatchObject({ attempts: 1, failedAttempts: 0, lastStatus: 200 });
+    expect(await engine.listJobs()).toHaveLength(1);
+    expect(await engine.getJob(id)).toMatchObject({ attempts: 1, failedAttempts: 0, lastStatus: 200 });
   });
 
   test("prepare returning null completes the job without a request", async () => {
-    fx = startEngine();
+    fx = await startEngine();
     const { db, engine } = fx;
     const stored: number[] = [];
     engine.register("noop", {
       facility: "clearbit",
       prepare: async () => null,
-      onSuccess: (_tx, job, result) => void (result === null && stored.push(job.id)),
+      onSuccess: async (_tx, job, result) => void (result === null && stored.push(job.id)),
     });
-    const { id } = db.transaction(() => engine.enqueue({ kind: "noop", destination: "x", payload: {} }));
-    await eventually(() => engine.getJob(id)?.status === "succeeded");
+    const { id } = await db.transaction(async (tx) =>
+      engine.enqueue(tx, { kind: "noop", destination: "x", payload: {} }),
+    );
+    await eventually(async () => (await engine.getJob(id))?.status === "succeeded");
     expect(stored).toEqual([id]);
-    expect(engine.listHttpLog()).toHaveLength(0);
+    expect(await engine.listHttpLog()).toHaveLength(0);
   });
 
   test("global and per-destination concurrency limits hold", async () => {
@@ -69,12 +72,12 @@ describe("queue", () => {
       perDest.set(dest, perDest.get(dest)! - 1);
       return { status: 200 };
     });
-    fx = startEngine({ globalConcurrency: 3, destinationConcurrency: 2 });
+    fx = await startEngine({ globalConcurrency: 3, destinationConcurrency: 2 });
     const { db, engine } = fx;
     engine.register("test", postTo(receiver.url));
-    db.transaction(() => {
+    await db.transaction(async (tx) => {
       for (const dest of ["a", "b"])
-        for (let i = 0; i < 8; i++) engine.enqueue({ kind: "test", destination: dest, payload: { dest } });
+        for (let i = 0; i < 8; i++) await engine.enqueue(tx, { kind: "test", destination: dest, payload: { dest } });
     });
     await receiver.waitFor(16);
     expect(maxActive).toBe(3);
@@ -90,12 +93,12 @@ describe("queue", () => {
       active--;
       return { status: 200 };
     });
-    fx = startEngine({ destinationConcurrency: 8 });
+    fx = await startEngine({ destinationConcurrency: 8 });
     const { db, engine } = fx;
     engine.register("test", postTo(receiver.url));
-    db.transaction(() => {
-      engine.configureDestination("one-at-a-time", { concurrency: 1 });
-      for (let i = 0; i < 6; i++) engine.enqueue({ kind: "test", destination: "one-at-a-time", payload: {} });
+    await db.transaction(async (tx) => {
+      await engine.configureDestination(tx, "one-at-a-time", { concurrency: 1 });
+      for (let i = 0; i < 6; i++) await engine.enqueue(tx, { kind: "test", destination: "one-at-a-time", payload: {} });
     });
     await receiver.waitFor(6);
     expect(maxActive).toBe(1);
@@ -114,17 +117,27 @@ describe("queue", () => {
       }
       return { status: 200 };
     });
-    fx = startEngine({ destinationConcurrency: 4 });
+    fx = await startEngine({ destinationConcurrency: 4 });
     const { db, engine } = fx;
     engine.register("test", postTo(receiver.url, { retrySchedule: fast, maxAttempts: 1_000 }));
-    db.transaction(() => {
-      engine.configureDestination("hook", { strictOrder: true });
+    await db.transaction(async (tx) => {
+      await engine.configureDestination(tx, "hook", { strictOrder: true });
       for (let n = 0; n < 5; n++) {
-        engine.enqueue({ kind: "test", destination: "hook", orderingKey: "hook:A", payload: { key: "A", n } });
-        engine.enqueue({ kind: "test", destination: "hook", orderingKey: "hook:B", payload: { key: "B", n } });
+        await engine.enqueue(tx, {
+          kind: "test",
+          destination: "hook",
+          orderingKey: "hook:A",
+          payload: { key: "A", n },
+        });
+        await engine.enqueue(tx, {
+          kind: "test",
+          destination: "hook",
+          orderingKey: "hook:B",
+          payload: { key: "B", n },
+        });
       }
     });
-    await eventually(() => engine.countJobs("succeeded") === 10);
+    await eventually(async () => (await engine.countJobs("succeeded")) === 10);
     const seen = receiver.requests.map((r) => JSON.parse(r.body) as { key: string; n: number });
     const order = (key: string) => seen.filter((s) => s.key === key).map((s) => s.n);
     expect(failures).toBeGreaterThanOrEqual(2);
@@ -134,62 +147,76 @@ describe("queue", () => {
 
   test("strict order: once an earlier job has finally failed, later ones proceed", async () => {
     receiver = startReceiver((req) => ({ status: JSON.parse(req.body).n === 0 ? 500 : 200 }));
-    fx = startEngine();
+    fx = await startEngine();
     const { db, engine } = fx;
     engine.register("test", postTo(receiver.url, { retrySchedule: fast, maxAttempts: 2 }));
-    const ids = db.transaction(() => {
-      engine.configureDestination("hook", { strictOrder: true });
-      return [0, 1, 2].map(
-        (n) => engine.enqueue({ kind: "test", destination: "hook", orderingKey: "k", payload: { n } }).id,
-      );
+    const ids = await db.transaction(async (tx) => {
+      await engine.configureDestination(tx, "hook", { strictOrder: true });
+      const queued: number[] = [];
+      for (const n of [0, 1, 2])
+        queued.push(
+          (await engine.enqueue(tx, { kind: "test", destination: "hook", orderingKey: "k", payload: { n } })).id,
+        );
+      return queued;
     });
-    await eventually(() => engine.getJob(ids[2]!)?.status === "succeeded");
-    expect(engine.getJob(ids[0]!)).toMatchObject({ status: "failed", attempts: 2, failedAttempts: 2, lastStatus: 500 });
+    await eventually(async () => (await engine.getJob(ids[2]!))?.status === "succeeded");
+    expect(await engine.getJob(ids[0]!)).toMatchObject({
+      status: "failed",
+      attempts: 2,
+      failedAttempts: 2,
+      lastStatus: 500,
+    });
     expect(receiver.requests.map((r) => JSON.parse(r.body).n)).toEqual([0, 0, 1, 2]);
   });
 
   test("jobs left running by a crash are recovered at start", async () => {
     receiver = startReceiver();
-    fx = startEngine({}, false);
+    fx = await startEngine({}, false);
     const { db, engine } = fx;
     engine.register("test", postTo(receiver.url));
-    const { id } = db.transaction(() => engine.enqueue({ kind: "test", destination: "d", payload: {} }));
+    const { id } = await db.transaction(async (tx) =>
+      engine.enqueue(tx, { kind: "test", destination: "d", payload: {} }),
+    );
     db.$client.run("UPDATE delivery_jobs SET status = 'running', attempts = 1, lease_until = ? WHERE id = ?", [
       Date.now() + 3_600_000,
       id,
     ]);
-    engine.start();
-    await eventually(() => engine.getJob(id)?.status === "succeeded");
-    expect(engine.getJob(id)!.attempts).toBe(2);
+    await engine.start();
+    await eventually(async () => (await engine.getJob(id))?.status === "succeeded");
+    expect((await engine.getJob(id))!.attempts).toBe(2);
   });
 
   test("redeliver copies the job with fresh attempts and the same delivery id", async () => {
     receiver = startReceiver();
-    fx = startEngine();
+    fx = await startEngine();
     const { db, engine } = fx;
     engine.register("test", postTo(receiver.url));
-    const first = db.transaction(() => engine.enqueue({ kind: "test", destination: "d", payload: { a: 1 } }));
-    await eventually(() => engine.getJob(first.id)?.status === "succeeded");
-    const again = engine.redeliver(first.id)!;
+    const first = await db.transaction(async (tx) =>
+      engine.enqueue(tx, { kind: "test", destination: "d", payload: { a: 1 } }),
+    );
+    await eventually(async () => (await engine.getJob(first.id))?.status === "succeeded");
+    const again = (await engine.redeliver(first.id))!;
     expect(again.deliveryId).toBe(first.deliveryId);
-    await eventually(() => engine.getJob(again.id)?.status === "succeeded");
-    expect(engine.getJob(again.id)).toMatchObject({ redeliveryOf: first.id, attempts: 1, payload: { a: 1 } });
+    await eventually(async () => (await engine.getJob(again.id))?.status === "succeeded");
+    expect(await engine.getJob(again.id)).toMatchObject({ redeliveryOf: first.id, attempts: 1, payload: { a: 1 } });
     expect(receiver.requests.map((r) => r.headers["x-delivery-id"])).toEqual([first.deliveryId, first.deliveryId]);
-    expect(engine.redeliver(999_999)).toBeNull();
+    expect(await engine.redeliver(999_999)).toBeNull();
   });
 
   test("recoverFailed sends each failed delivery since a time again once (its newest job), as one run", async () => {
     receiver = startReceiver(() => ({ status: 500 }));
-    fx = startEngine();
+    fx = await startEngine();
     const { db, engine } = fx;
     engine.register("test", postTo(receiver.url, { maxAttempts: 1 }));
     const enqueue = (destination: string, n: number) =>
-      db.transaction(() => engine.enqueue({ kind: "test", destination, payload: { n } }));
-    const jobs = [enqueue("d", 1), enqueue("d", 2), enqueue("other", 3)];
-    await eventually(() => jobs.every((j) => engine.getJob(j.id)?.status === "failed"));
+      db.transaction(async (tx) => engine.enqueue(tx, { kind: "test", destination, payload: { n } }));
+    const status = async (id: number) => (await engine.getJob(id))?.status;
+    const job = async (id: number) => (await engine.getJob(id))!;
+    const jobs = [await enqueue("d", 1), await enqueue("d", 2), await enqueue("other", 3)];
+    await eventually(async () => (await Promise.all(jobs.map((j) => status(j.id)))).every((s) => s === "failed"));
     // Delivery 2 was already sent again and failed again: it counts once, as its newest job.
-    const retried = engine.redeliver(jobs[1]!.id)!;
-    await eventually(() => engine.getJob(retried.id)?.status === "failed");
+    const retried = (await engine.redeliver(jobs[1]!.id))!;
+    await eventually(async () => (await status(retried.id)) === "failed");
     const since = new Date(Date.now() - 60_000);
     expect(await engine.countFailedSince("d", "test", since)).toBe(2);
     expect(await engine.countFailedSince("d", "test", new Date(Date.now() + 60_000))).toBe(0);
@@ -198,13 +225,13 @@ describe("queue", () => {
     const run = await engine.recoverFailed("d", "test", since);
     expect(run.count).toBe(2);
     expect(run.lastId! - run.firstId!).toBe(1);
-    expect([engine.getJob(run.firstId!)!.redeliveryOf, engine.getJob(run.lastId!)!.redeliveryOf]).toEqual([
+    expect([(await job(run.firstId!)).redeliveryOf, (await job(run.lastId!)).redeliveryOf]).toEqual([
       jobs[0]!.id,
       retried.id,
     ]);
-    await eventually(() => engine.progressOf("d", run.firstId!, run.lastId!).done === 2);
-    expect(engine.progressOf("d", run.firstId!, run.lastId!)).toEqual({ total: 2, done: 2, failed: 0 });
-    expect([engine.getJob(run.firstId!)!.deliveryId, engine.getJob(run.lastId!)!.deliveryId]).toEqual([
+    await eventually(async () => (await engine.progressOf("d", run.firstId!, run.lastId!)).done === 2);
+    expect(await engine.progressOf("d", run.firstId!, run.lastId!)).toEqual({ total: 2, done: 2, failed: 0 });
+    expect([(await job(run.firstId!)).deliveryId, (await job(run.lastId!)).deliveryId]).toEqual([
       jobs[0]!.deliveryId,
       jobs[1]!.deliveryId,
     ]);
@@ -214,29 +241,38 @@ describe("queue", () => {
 
   test("redeliverMany copies a destination's chosen jobs in one go and skips other destinations'", async () => {
     receiver = startReceiver();
-    fx = startEngine();
+    fx = await startEngine();
     const { db, engine } = fx;
     engine.register("test", postTo(receiver.url));
-    const [a, b, c] = ["d", "d", "other"].map((destination, n) =>
-      db.transaction(() => engine.enqueue({ kind: "test", destination, payload: { n } })),
+    const [a, b, c] = await Promise.all(
+      ["d", "d", "other"].map((destination, n) =>
+        db.transaction(async (tx) => engine.enqueue(tx, { kind: "test", destination, payload: { n } })),
+      ),
     );
-    await eventually(() => [a, b, c].every((j) => engine.getJob(j!.id)?.status === "succeeded"));
+    const status = async (id: number) => (await engine.getJob(id))?.status;
+    await eventually(async () =>
+      (await Promise.all([a, b, c].map((j) => status(j!.id)))).every((s) => s === "succeeded"),
+    );
     const ids = await engine.redeliverMany("d", [b!.id, a!.id, c!.id, a!.id, 999_999]);
-    expect(ids.map((id) => engine.getJob(id)!.redeliveryOf)).toEqual([a!.id, b!.id]);
-    expect(ids.map((id) => engine.getJob(id)!.deliveryId)).toEqual([a!.deliveryId, b!.deliveryId]);
-    await eventually(() => ids.every((id) => engine.getJob(id)?.status === "succeeded"));
+    const copies = await Promise.all(ids.map(async (id) => (await engine.getJob(id))!));
+    expect(copies.map((j) => j.redeliveryOf)).toEqual([a!.id, b!.id]);
+    expect(copies.map((j) => j.deliveryId)).toEqual([a!.deliveryId, b!.deliveryId]);
+    await eventually(async () => (await Promise.all(ids.map(status))).every((s) => s === "succeeded"));
   });
 
   test("attemptsOverTime counts each hour's successes and failures, empty hours included", async () => {
     let n = 0;
     receiver = startReceiver(() => ({ status: n++ % 3 === 0 ? 503 : 200 }));
-    fx = startEngine();
+    fx = await startEngine();
     const { db, engine } = fx;
     engine.register("test", postTo(receiver.url, { maxAttempts: 1 }));
-    const jobs = [1, 2, 3].map((i) =>
-      db.transaction(() => engine.enqueue({ kind: "test", destination: "d", payload: { i } })),
-    );
-    await eventually(() => jobs.every((j) => ["succeeded", "failed"].includes(engine.getJob(j.id)!.status)));
+    const jobs: { id: number }[] = [];
+    for (const i of [1, 2, 3])
+      jobs.push(
+        await db.transaction(async (tx) => engine.enqueue(tx, { kind: "test", destination: "d", payload: { i } })),
+      );
+    const finished = async (id: number) => ["succeeded", "failed"].includes((await engine.getJob(id))!.status);
+    await eventually(async () => (await Promise.all(jobs.map((j) => finished(j.id)))).every(Boolean));
     const hour = 3_600_000;
     const buckets = await engine.attemptsOverTime("d", new Date(Date.now() - 23 * hour), hour);
     expect(buckets).toHaveLength(24);
@@ -248,20 +284,20 @@ describe("queue", () => {
   });
 
   test("a pending job can be cancelled", async () => {
-    fx = startEngine();
+    fx = await startEngine();
     const { db, engine } = fx;
     engine.register("test", postTo("http://127.0.0.1:1"));
-    const { id } = db.transaction(() =>
-      engine.enqueue({ kind: "test", destination: "d", payload: {}, runAt: new Date(Date.now() + 3_600_000) }),
+    const { id } = await db.transaction(async (tx) =>
+      engine.enqueue(tx, { kind: "test", destination: "d", payload: {}, runAt: new Date(Date.now() + 3_600_000) }),
     );
-    expect(engine.cancel(id)).toBe(true);
-    expect(engine.getJob(id)!.status).toBe("cancelled");
-    expect(engine.cancel(id)).toBe(false);
+    expect(await engine.cancel(id)).toBe(true);
+    expect((await engine.getJob(id))!.status).toBe("cancelled");
+    expect(await engine.cancel(id)).toBe(false);
   });
 
   test("onSuccess runs in the completing transaction; if it throws, the job is retried", async () => {
     receiver = startReceiver();
-    fx = startEngine();
+    fx = await startEngine();
     const { db, engine } = fx;
     db.$client.run("CREATE TABLE external_ids (job_id INTEGER PRIMARY KEY)");
     let calls = 0;
@@ -269,21 +305,23 @@ describe("queue", () => {
       "test",
       postTo(receiver.url, {
         retrySchedule: fast,
-        onSuccess: (tx, job) => {
-          tx.run(sql`INSERT INTO external_ids (job_id) VALUES (${job.id})`);
+        onSuccess: async (tx, job) => {
+          await sqlRun(tx, sql`INSERT INTO external_ids (job_id) VALUES (${job.id})`);
           if (++calls === 1) throw new Error("constraint failed");
         },
       }),
     );
-    const { id } = db.transaction(() => engine.enqueue({ kind: "test", destination: "d", payload: {} }));
-    await eventually(() => engine.getJob(id)?.status === "succeeded");
+    const { id } = await db.transaction(async (tx) =>
+      engine.enqueue(tx, { kind: "test", destination: "d", payload: {} }),
+    );
+    await eventually(async () => (await engine.getJob(id))?.status === "succeeded");
     expect(calls).toBe(2);
     expect(db.$client.query("SELECT job_id FROM external_ids").all()).toEqual([{ job_id: id }]);
-    expect(engine.getJob(id)!.attempts).toBe(2);
+    expect((await engine.getJob(id))!.attempts).toBe(2);
   });
 
-  test("the claim query reads the ready index, not the table", () => {
-    fx = startEngine({}, false);
+  test("the claim query reads the ready index, not the table", async () => {
+    fx = await startEngine({}, false);
     const plan = fx.db.$client
       .query<{ detail: string }, []>(
         `EXPLAIN QUERY PLAN SELECT * FROM delivery_jobs

@@ -17,15 +17,17 @@ const fast = { baseMs: 20, factor: 2, maxMs: 200, jitter: 0 };
 /** One job to destination "d" answered by `script`; resolves once its first attempt is recorded. */
 async function oneAttempt(script: Script, handler: Parameters<typeof postTo>[1] = {}): Promise<Job> {
   receiver = startReceiver(script);
-  fx = startEngine();
+  fx = await startEngine();
   const { db, engine } = fx;
   engine.register("test", postTo(receiver.url, handler));
-  const { id } = db.transaction(() => engine.enqueue({ kind: "test", destination: "d", payload: {} }));
-  await eventually(() => {
-    const job = engine.getJob(id)!;
+  const { id } = await db.transaction(async (tx) =>
+    engine.enqueue(tx, { kind: "test", destination: "d", payload: {} }),
+  );
+  await eventually(async () => {
+    const job = (await engine.getJob(id))!;
     return job.attempts === 1 && job.status !== "running";
   });
-  return engine.getJob(id)!;
+  return (await engine.getJob(id))!;
 }
 
 const delayOf = (job: Job) => job.runAt.getTime() - job.updatedAt.getTime();
@@ -37,8 +39,8 @@ describe("retries and destination health", () => {
     });
     expect(job).toMatchObject({ status: "pending", failedAttempts: 1, lastError: "HTTP 500", lastStatus: 500 });
     expect(delayOf(job)).toBe(45_000);
-    expect(fx!.engine.getDestination("d")).toMatchObject({ consecutiveFailures: 1, lastError: "HTTP 500" });
-    expect(fx!.engine.getDestination("d")!.failingSince).not.toBeNull();
+    expect(await fx!.engine.getDestination("d")).toMatchObject({ consecutiveFailures: 1, lastError: "HTTP 500" });
+    expect((await fx!.engine.getDestination("d"))!.failingSince).not.toBeNull();
   });
 
   test("the schedule can vary per destination", async () => {
@@ -49,7 +51,7 @@ describe("retries and destination health", () => {
   });
 
   test("a handler that throws is retried like a failure", async () => {
-    fx = startEngine();
+    fx = await startEngine();
     const { db, engine } = fx;
     engine.register("test", {
       facility: "webhook",
@@ -57,9 +59,11 @@ describe("retries and destination health", () => {
         throw new Error("settings unreadable");
       },
     });
-    const { id } = db.transaction(() => engine.enqueue({ kind: "test", destination: "d", payload: {} }));
-    await eventually(() => engine.getJob(id)?.failedAttempts === 1);
-    expect(engine.getJob(id)).toMatchObject({
+    const { id } = await db.transaction(async (tx) =>
+      engine.enqueue(tx, { kind: "test", destination: "d", payload: {} }),
+    );
+    await eventually(async () => (await engine.getJob(id))?.failedAttempts === 1);
+    expect(await engine.getJob(id)).toMatchObject({
       status: "pending",
       lastError: "the test handler failed: settings unreadable",
     });
@@ -86,81 +90,89 @@ describe("retries and destination health", () => {
 
   test("the last attempt fails the job", async () => {
     receiver = startReceiver(() => ({ status: 500 }));
-    fx = startEngine();
+    fx = await startEngine();
     const { db, engine } = fx;
     engine.register("test", postTo(receiver.url, { retrySchedule: fast }));
-    const { id } = db.transaction(() => engine.enqueue({ kind: "test", destination: "d", payload: {} }));
-    await eventually(() => engine.getJob(id)?.status === "failed");
-    expect(engine.getJob(id)).toMatchObject({ attempts: 5, failedAttempts: 5, maxAttempts: 5 });
+    const { id } = await db.transaction(async (tx) =>
+      engine.enqueue(tx, { kind: "test", destination: "d", payload: {} }),
+    );
+    await eventually(async () => (await engine.getJob(id))?.status === "failed");
+    expect(await engine.getJob(id)).toMatchObject({ attempts: 5, failedAttempts: 5, maxAttempts: 5 });
     expect(receiver.requests).toHaveLength(5);
-    expect(engine.countJobs("failed")).toBe(1);
+    expect(await engine.countJobs("failed")).toBe(1);
   });
 
   test("410 disables the destination; its jobs wait until it is re-enabled, then go", async () => {
     let gone = true;
     receiver = startReceiver(() => ({ status: gone ? 410 : 200 }));
-    fx = startEngine();
+    fx = await startEngine();
     const { db, engine } = fx;
     engine.register("test", postTo(receiver.url));
-    const first = db.transaction(() => engine.enqueue({ kind: "test", destination: "d", payload: {} }));
-    await eventually(() => engine.getDestination("d")?.disabledAt != null);
-    const second = db.transaction(() => engine.enqueue({ kind: "test", destination: "d", payload: {} }));
+    const first = await db.transaction(async (tx) =>
+      engine.enqueue(tx, { kind: "test", destination: "d", payload: {} }),
+    );
+    await eventually(async () => (await engine.getDestination("d"))?.disabledAt != null);
+    const second = await db.transaction(async (tx) =>
+      engine.enqueue(tx, { kind: "test", destination: "d", payload: {} }),
+    );
     await Bun.sleep(200);
     expect(receiver.requests).toHaveLength(1);
-    expect(engine.getDestination("d")!.disabledReason).toContain("410");
-    expect(engine.getJob(first.id)).toMatchObject({ status: "pending", failedAttempts: 0 });
+    expect((await engine.getDestination("d"))!.disabledReason).toContain("410");
+    expect(await engine.getJob(first.id)).toMatchObject({ status: "pending", failedAttempts: 0 });
     gone = false;
-    engine.enableDestination("d");
-    await eventually(() => engine.countJobs("succeeded") === 2);
-    expect(engine.getJob(second.id)!.attempts).toBe(1);
-    expect(engine.getDestination("d")).toMatchObject({ disabledAt: null, consecutiveFailures: 0 });
+    await engine.enableDestination("d");
+    await eventually(async () => (await engine.countJobs("succeeded")) === 2);
+    expect((await engine.getJob(second.id))!.attempts).toBe(1);
+    expect(await engine.getDestination("d")).toMatchObject({ disabledAt: null, consecutiveFailures: 0 });
   });
 
   test("a destination failing longer than the window is disabled and its jobs held", async () => {
     receiver = startReceiver(() => ({ status: 500 }));
-    fx = startEngine({ autoDisableAfterMs: 150 });
+    fx = await startEngine({ autoDisableAfterMs: 150 });
     const { db, engine } = fx;
     engine.register(
       "test",
       postTo(receiver.url, { retrySchedule: { baseMs: 60, factor: 1, maxMs: 60, jitter: 0 }, maxAttempts: 1_000 }),
     );
-    const { id } = db.transaction(() => engine.enqueue({ kind: "test", destination: "d", payload: {} }));
-    await eventually(() => engine.getDestination("d")?.disabledAt != null);
+    const { id } = await db.transaction(async (tx) =>
+      engine.enqueue(tx, { kind: "test", destination: "d", payload: {} }),
+    );
+    await eventually(async () => (await engine.getDestination("d"))?.disabledAt != null);
     const attempts = receiver.requests.length;
     expect(attempts).toBeGreaterThanOrEqual(2);
-    expect(engine.getDestination("d")!.disabledReason).toContain("without a success");
+    expect((await engine.getDestination("d"))!.disabledReason).toContain("without a success");
     await Bun.sleep(300);
     expect(receiver.requests.length).toBe(attempts);
-    expect(engine.getJob(id)!.status).toBe("pending");
+    expect((await engine.getJob(id))!.status).toBe("pending");
   });
 
   test("a paused destination holds its jobs; enabling it releases them", async () => {
     receiver = startReceiver();
-    fx = startEngine();
+    fx = await startEngine();
     const { db, engine } = fx;
     engine.register("test", postTo(receiver.url));
-    db.transaction(() => engine.configureDestination("d", {}));
-    engine.pauseDestination("d", null, "maintenance");
-    db.transaction(() => {
-      for (let i = 0; i < 3; i++) engine.enqueue({ kind: "test", destination: "d", payload: { i } });
+    await db.transaction(async (tx) => engine.configureDestination(tx, "d", {}));
+    await engine.pauseDestination("d", null, "maintenance");
+    await db.transaction(async (tx) => {
+      for (let i = 0; i < 3; i++) await engine.enqueue(tx, { kind: "test", destination: "d", payload: { i } });
     });
     await Bun.sleep(300);
     expect(receiver.requests).toHaveLength(0);
-    engine.enableDestination("d");
+    await engine.enableDestination("d");
     await receiver.waitFor(3);
-    await eventually(() => engine.countJobs("succeeded") === 3);
+    await eventually(async () => (await engine.countJobs("succeeded")) === 3);
   });
 
   test("a timed pause ends by itself", async () => {
     receiver = startReceiver();
-    fx = startEngine();
+    fx = await startEngine();
     const { db, engine } = fx;
     engine.register("test", postTo(receiver.url));
-    db.transaction(() => engine.configureDestination("d", {}));
-    engine.pauseDestination("d", new Date(Date.now() + 300), "cool down");
-    db.transaction(() => engine.enqueue({ kind: "test", destination: "d", payload: {} }));
+    await db.transaction(async (tx) => engine.configureDestination(tx, "d", {}));
+    await engine.pauseDestination("d", new Date(Date.now() + 300), "cool down");
+    await db.transaction(async (tx) => engine.enqueue(tx, { kind: "test", destination: "d", payload: {} }));
     await receiver.waitFor(1);
-    expect(receiver.requests[0]!.at).toBeGreaterThanOrEqual(engine.getDestination("d")!.pausedUntil!.getTime());
+    expect(receiver.requests[0]!.at).toBeGreaterThanOrEqual((await engine.getDestination("d"))!.pausedUntil!.getTime());
   });
 });
 
@@ -179,7 +191,7 @@ describe("handler classification", () => {
       lastError: "queued by the provider",
     });
     expect(delayOf(job)).toBe(5_000);
-    expect(fx!.engine.getDestination("d")).toMatchObject({ consecutiveFailures: 0, failingSince: null });
+    expect(await fx!.engine.getDestination("d")).toMatchObject({ consecutiveFailures: 0, failingSince: null });
   });
 
   test("404 can mean done", async () => {
@@ -195,21 +207,26 @@ describe("handler classification", () => {
         result.status === 401 ? { kind: "pause", reason: "the API key was refused" } : undefined,
     });
     expect(job).toMatchObject({ status: "pending", failedAttempts: 0 });
-    expect(fx!.engine.getDestination("d")).toMatchObject({ pauseReason: "the API key was refused", pausedUntil: null });
-    expect(fx!.engine.getDestination("d")!.pausedAt).not.toBeNull();
+    expect(await fx!.engine.getDestination("d")).toMatchObject({
+      pauseReason: "the API key was refused",
+      pausedUntil: null,
+    });
+    expect((await fx!.engine.getDestination("d"))!.pausedAt).not.toBeNull();
     await Bun.sleep(200);
     expect(receiver!.requests).toHaveLength(1);
     receiver!.answer(() => ({ status: 200 }));
-    fx!.engine.enableDestination("d");
-    await eventually(() => fx!.engine.getJob(job.id)?.status === "succeeded");
+    await fx!.engine.enableDestination("d");
+    await eventually(async () => (await fx!.engine.getJob(job.id))?.status === "succeeded");
   });
 
   test("an invalid request spec fails the job without sending", async () => {
-    fx = startEngine();
+    fx = await startEngine();
     const { db, engine } = fx;
     engine.register("test", { facility: "webhook", prepare: async () => ({ url: "ftp://example.com/x" }) });
-    const { id } = db.transaction(() => engine.enqueue({ kind: "test", destination: "d", payload: {} }));
-    await eventually(() => engine.getJob(id)?.status === "failed");
-    expect(engine.getJob(id)!.lastError).toContain("invalid request");
+    const { id } = await db.transaction(async (tx) =>
+      engine.enqueue(tx, { kind: "test", destination: "d", payload: {} }),
+    );
+    await eventually(async () => (await engine.getJob(id))?.status === "failed");
+    expect((await engine.getJob(id))!.lastError).toContain("invalid request");
   });
 });

@@ -23,7 +23,7 @@ describe("HTTP log", () => {
       headers: { "set-cookie": "s=1", "x-echo": apiKey },
       body: `{"seen":"${apiKey}"}`,
     }));
-    fx = startEngine();
+    fx = await startEngine();
     const { db, engine } = fx;
     engine.register(
       "test",
@@ -39,9 +39,11 @@ describe("HTTP log", () => {
         },
       }),
     );
-    const job = db.transaction(() => engine.enqueue({ kind: "test", destination: "crm:1", payload: {} }));
-    await eventually(() => engine.getJob(job.id)?.status === "succeeded");
-    const entries = engine.listHttpLog({ jobId: job.id });
+    const job = await db.transaction(async (tx) =>
+      engine.enqueue(tx, { kind: "test", destination: "crm:1", payload: {} }),
+    );
+    await eventually(async () => (await engine.getJob(job.id))?.status === "succeeded");
+    const entries = await engine.listHttpLog({ jobId: job.id });
     expect(entries.map((e) => [e.attempt, e.responseStatus])).toEqual([
       [2, 200],
       [1, 500],
@@ -64,55 +66,60 @@ describe("HTTP log", () => {
     expect(e.responseBody).toBe(`{"seen":"${REDACTED}"}`);
     expect(JSON.stringify(entries)).not.toContain(apiKey);
     expect(JSON.stringify(entries)).not.toContain("bearer-token-secret");
-    expect(engine.getHttpLogEntry(e.id)).toEqual(e);
-    expect(engine.listHttpLog({ failedOnly: true }).map((x) => x.id)).toEqual([entries[1]!.id]);
-    expect(engine.listHttpLog({ facility: "webhook" })).toHaveLength(0);
-    expect(engine.listHttpLog({ beforeId: e.id }).map((x) => x.id)).toEqual([entries[1]!.id]);
+    expect(await engine.getHttpLogEntry(e.id)).toEqual(e);
+    expect((await engine.listHttpLog({ failedOnly: true })).map((x) => x.id)).toEqual([entries[1]!.id]);
+    expect(await engine.listHttpLog({ facility: "webhook" })).toHaveLength(0);
+    expect((await engine.listHttpLog({ beforeId: e.id })).map((x) => x.id)).toEqual([entries[1]!.id]);
   });
 
   test("transport errors are logged; long bodies are truncated", async () => {
-    fx = startEngine();
+    fx = await startEngine();
     const { db } = fx;
-    const id = recordHttpAttempt(db, {
-      facility: "webhook",
-      method: "POST",
-      url: "http://127.0.0.1:1/x",
-      requestHeaders: {},
-      requestBody: "x".repeat(LOG_BODY_CAP * 2),
-      result: {
-        headers: {},
-        body: "",
-        bodyTruncated: false,
-        durationMs: 3,
-        error: { kind: "connect", message: "refused" },
-      },
-    });
-    const e = fx.engine.getHttpLogEntry(id)!;
+    const id = await db.transaction((tx) =>
+      recordHttpAttempt(tx, {
+        facility: "webhook",
+        method: "POST",
+        url: "http://127.0.0.1:1/x",
+        requestHeaders: {},
+        requestBody: "x".repeat(LOG_BODY_CAP * 2),
+        result: {
+          headers: {},
+          body: "",
+          bodyTruncated: false,
+          durationMs: 3,
+          error: { kind: "connect", message: "refused" },
+        },
+      }),
+    );
+    const e = (await fx.engine.getHttpLogEntry(id))!;
     expect(e).toMatchObject({ responseStatus: null, responseBody: null, error: "connect: refused" });
     expect(e.requestBody!.length).toBeLessThan(LOG_BODY_CAP + 20);
     expect(e.requestBody).toEndWith("[truncated]");
   });
 
-  test("pruning removes entries past the age limit, then the oldest beyond the size budget", () => {
-    fx = startEngine({}, false);
+  test("pruning removes entries past the age limit, then the oldest beyond the size budget", async () => {
+    fx = await startEngine({}, false);
     const { db } = fx;
     const now = Date.now();
     const add = (ageMs: number) =>
-      recordHttpAttempt(db, {
-        facility: "webhook",
-        method: "POST",
-        url: "http://x.test/",
-        requestHeaders: {},
-        requestBody: "b".repeat(800),
-        result: { status: 200, headers: {}, body: "", bodyTruncated: false, durationMs: 1 },
-        at: new Date(now - ageMs),
-      });
-    const old = [add(10 * 86_400_000), add(9 * 86_400_000)];
-    const recent = Array.from({ length: 10 }, (_, i) => add(10 - i));
-    const sizeOfOne = fx.engine.getHttpLogEntry(recent[0]!)!.sizeBytes;
-    const { deleted } = pruneHttpLog(db, { maxAgeMs: 7 * 86_400_000, maxBytes: sizeOfOne * 4 }, now);
+      db.transaction((tx) =>
+        recordHttpAttempt(tx, {
+          facility: "webhook",
+          method: "POST",
+          url: "http://x.test/",
+          requestHeaders: {},
+          requestBody: "b".repeat(800),
+          result: { status: 200, headers: {}, body: "", bodyTruncated: false, durationMs: 1 },
+          at: new Date(now - ageMs),
+        }),
+      );
+    const old = [await add(10 * 86_400_000), await add(9 * 86_400_000)];
+    const recent: number[] = [];
+    for (let i = 0; i < 10; i++) recent.push(await add(10 - i));
+    const sizeOfOne = (await fx.engine.getHttpLogEntry(recent[0]!))!.sizeBytes;
+    const { deleted } = await pruneHttpLog(db, { maxAgeMs: 7 * 86_400_000, maxBytes: sizeOfOne * 4 }, now);
     expect(deleted).toBe(2 + 6);
-    const left = fx.engine.listHttpLog({ limit: 100 }).map((e) => e.id);
+    const left = (await fx.engine.listHttpLog({ limit: 100 })).map((e) => e.id);
     expect(left).toEqual(recent.slice(6).reverse());
     expect(old.some((id) => left.includes(id))).toBe(false);
   });
@@ -121,22 +128,24 @@ describe("HTTP log", () => {
     const server = await startTestServer();
     try {
       const { db } = server.ctx;
-      recordHttpAttempt(db, {
-        facility: "webhook",
-        method: "GET",
-        url: "http://x.test/",
-        requestHeaders: {},
-        result: { status: 200, headers: {}, body: "", bodyTruncated: false, durationMs: 1 },
-        at: new Date(0),
-      });
-      expect(server.ctx.delivery.listHttpLog()).toHaveLength(1);
+      await db.transaction((tx) =>
+        recordHttpAttempt(tx, {
+          facility: "webhook",
+          method: "GET",
+          url: "http://x.test/",
+          requestHeaders: {},
+          result: { status: 200, headers: {}, body: "", bodyTruncated: false, durationMs: 1 },
+          at: new Date(0),
+        }),
+      );
+      expect(await server.ctx.delivery.listHttpLog()).toHaveLength(1);
       const schedules = startSchedules(server.ctx.log, coreSchedules(server.ctx));
       try {
         await schedules.trigger("delivery-pruning");
       } finally {
         schedules.stop();
       }
-      expect(server.ctx.delivery.listHttpLog()).toHaveLength(0);
+      expect(await server.ctx.delivery.listHttpLog()).toHaveLength(0);
     } finally {
       await server.close();
     }

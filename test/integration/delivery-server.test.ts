@@ -10,8 +10,10 @@ describe("delivery engine in the server", () => {
     try {
       const { db, delivery } = server.ctx;
       delivery.register("test", postTo(receiver.url));
-      const { id } = db.transaction(() => delivery.enqueue({ kind: "test", destination: "d", payload: {} }));
-      await eventually(() => delivery.getJob(id)?.failedAttempts === 1);
+      const { id } = await db.transaction(async (tx) =>
+        delivery.enqueue(tx, { kind: "test", destination: "d", payload: {} }),
+      );
+      await eventually(async () => (await delivery.getJob(id))?.failedAttempts === 1);
       const metrics = await (await fetch(server.url + "/metrics")).text();
       expect(metrics).toContain("switchboard_delivery_jobs_pending 1");
       expect(metrics).toContain("switchboard_delivery_jobs_running 0");

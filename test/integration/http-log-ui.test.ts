@@ -22,11 +22,11 @@ beforeAll(async () => {
       spec: { headers: { authorization: "Bearer super-secret-value", "content-type": "application/json" } },
     }),
   );
-  server.ctx.db.transaction(() => {
-    server.ctx.delivery.enqueue({ kind: "log-test", destination: "log-test:1", payload: { hello: "world" } });
+  await server.ctx.db.transaction(async (tx) => {
+    await server.ctx.delivery.enqueue(tx, { kind: "log-test", destination: "log-test:1", payload: { hello: "world" } });
   });
   await receiver.waitFor(1);
-  await eventually(() => server.ctx.delivery.listHttpLog({}).length === 1);
+  await eventually(async () => (await server.ctx.delivery.listHttpLog({})).length === 1);
 });
 afterAll(async () => {
   await receiver.stop();
@@ -38,7 +38,7 @@ describe("the HTTP log", () => {
     const list = await (await admin.get("/logs?failed_only=true")).text();
     expect(list).toContain("log-test:1");
     expect(list).toContain("500");
-    const id = server.ctx.delivery.listHttpLog({})[0]!.id;
+    const id = (await server.ctx.delivery.listHttpLog({}))[0]!.id;
     const detail = await (await admin.get(`/logs/${id}`)).text();
     expect(detail).toContain("boom");
     expect(detail).toContain("hello");
@@ -47,12 +47,12 @@ describe("the HTTP log", () => {
   });
 
   test("redeliver from the log sends the same delivery again", async () => {
-    const first = server.ctx.delivery.listHttpLog({})[0]!;
+    const first = (await server.ctx.delivery.listHttpLog({}))[0]!;
     const res = await admin.submit(`/logs/${first.id}`, `/logs/${first.id}/redeliver`, {});
     expect(res.status).toBe(303);
     await receiver.waitFor(2);
-    await eventually(() => server.ctx.delivery.listHttpLog({}).length === 2);
-    const again = server.ctx.delivery.listHttpLog({})[0]!;
+    await eventually(async () => (await server.ctx.delivery.listHttpLog({})).length === 2);
+    const again = (await server.ctx.delivery.listHttpLog({}))[0]!;
     expect(again.responseStatus).toBe(200);
     expect(again.deliveryId).toBe(first.deliveryId!);
   });

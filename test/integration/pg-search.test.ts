@@ -84,10 +84,12 @@ beforeAll(async () => {
   client = openPostgres(await postgresDatabase());
   await migratePostgres(client);
   pg = drizzle({ client }) as unknown as BunSQLiteDatabase;
-  for (const db of [sqlite, pg]) {
-    await db.insert(organizations).values(rows.organizations);
-    await db.insert(users).values(rows.users);
-  }
+  await sqlite.transaction(async (tx) => {
+    await tx.insert(organizations).values(rows.organizations);
+    await tx.insert(users).values(rows.users);
+  });
+  await pg.insert(organizations).values(rows.organizations);
+  await pg.insert(users).values(rows.users);
 });
 afterAll(() => client.end());
 

@@ -111,7 +111,7 @@ describe("successful admin POSTs answer 303", () => {
     const sent = await admin.submit(`/webhooks/${hookId}`, `/webhooks/${hookId}/test`, { sample: "user" });
     const location = await expectRedirect(sent, /^\/webhooks\/\d+\/deliveries\/\d+$/);
     const jobId = Number(location.split("/").pop());
-    await eventually(() => server.ctx.delivery.getJob(jobId)?.status === "failed");
+    await eventually(async () => (await server.ctx.delivery.getJob(jobId))?.status === "failed");
     const res = await admin.submit(location, `${location}/redeliver`, {});
     await expectRedirect(res, new RegExp(`^/webhooks/${hookId}/deliveries/\\d+$`));
   });

@@ -102,7 +102,8 @@ describe("webhook admin pages (without JavaScript)", () => {
     expect(new Webhook(secret!).verify(req!.body, req!.headers)).toBeTruthy();
 
     await eventually(
-      () => server.ctx.delivery.listJobs({ destination: `webhook:${id}`, status: "succeeded" }).length === 1,
+      async () =>
+        (await server.ctx.delivery.listJobs({ destination: `webhook:${id}`, status: "succeeded" })).length === 1,
     );
     const hooks = await (await browser.get("/webhooks")).text();
     expect(hooks).toContain("CRM listener");
@@ -140,7 +141,9 @@ describe("webhook admin pages (without JavaScript)", () => {
     expect(sent.status).toBe(303);
     const location = sent.headers.get("location")!;
     await receiver.waitFor(before + 1);
-    await eventually(() => server.ctx.delivery.getJob(Number(location.split("/").pop()))?.status === "succeeded");
+    await eventually(
+      async () => (await server.ctx.delivery.getJob(Number(location.split("/").pop())))?.status === "succeeded",
+    );
     const detail = await (await browser.get(location)).text();
     expect(detail).toContain("HTTP 202");
     expect(detail).toContain("thanks from the receiver");

@@ -251,7 +251,7 @@ describe("webhooks and triggers through the API", () => {
     expect(req.headers["webhook-signature"]!.split(" ")).toHaveLength(2);
     expect(new Webhook(w.signing_secret).verify(req.body, req.headers)).toBeTruthy();
     expect(new Webhook(rotated.body.signing_secret).verify(req.body, req.headers)).toBeTruthy();
-    await eventually(() => api.server.ctx.delivery.getJob(test1.body.id)?.status === "succeeded");
+    await eventually(async () => (await api.server.ctx.delivery.getJob(test1.body.id))?.status === "succeeded");
     const detail = await api.call("GET", `/api/v1/webhooks/${w.id}/deliveries/${test1.body.id}`);
     expect(detail.body).toMatchObject({
       test: true,

@@ -13,7 +13,7 @@ test("a change sent to three webhooks stores its payload once; pruning keeps wha
       );
     // The third endpoint is held (disabled), so its delivery stays queued.
     const { ctx } = api.server;
-    ctx.delivery.disableDestination(`webhook:${ids[2]}`, "held by the test");
+    await ctx.delivery.disableDestination(`webhook:${ids[2]}`, "held by the test");
     await api.call("POST", "/api/v1/triggers", { name: "orgs", events: ["organization.created"], webhook_ids: ids });
     await api.call("POST", "/api/v1/organizations", { name: "Fan Out Ltd" });
     await receiver.waitFor(2);
@@ -31,16 +31,16 @@ test("a change sent to three webhooks stores its payload once; pruning keeps wha
     // Long past the retention: the payload stays while the held delivery may still send it.
     const { service } = api.server.features.webhooks;
     const later = Date.now() + 365 * 86_400_000;
-    expect(service.prunePayloads(later)).toBe(0);
+    expect(await service.prunePayloads(later)).toBe(0);
     await api.call("POST", `/api/v1/webhooks/${ids[2]}/enable`);
     await receiver.waitFor(3);
     expect(receiver.requests[2]!.body).toBe(a!.body);
     await eventually(
-      () => ctx.delivery.countJobs("pending") + ctx.delivery.countJobs("running") === 0,
+      async () => (await ctx.delivery.countJobs("pending")) + (await ctx.delivery.countJobs("running")) === 0,
       10_000,
       "the third delivery recorded",
     );
-    expect(service.prunePayloads(later)).toBe(1);
+    expect(await service.prunePayloads(later)).toBe(1);
   } finally {
     await api.server.close();
     await receiver.stop();

@@ -27,7 +27,9 @@ delivery.register("crash-test", {
   retrySchedule: { baseMs: 50, factor: 2, maxMs: 500, jitter: 0.2 },
 });
 for (let i = 0; i < Number(count); i++) {
-  db.transaction(() => delivery.enqueue({ kind: "crash-test", destination: "receiver", payload: { i } }));
+  await db.transaction(async (tx) =>
+    delivery.enqueue(tx, { kind: "crash-test", destination: "receiver", payload: { i } }),
+  );
 }
 process.stdout.write("ready\n");
 process.on("SIGTERM", () => void server.stop().then(() => process.exit(0)));

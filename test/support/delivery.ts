@@ -9,7 +9,7 @@ import { tempDir } from "./server";
 export type EngineFixture = { db: Db; engine: DeliveryEngine; logs: string[]; dataDir: string; close(): Promise<void> };
 
 /** A real engine on a fresh migrated database in a temp dir; close() stops it and removes the dir. */
-export function startEngine(options: Partial<EngineOptions> = {}, start = true): EngineFixture {
+export async function startEngine(options: Partial<EngineOptions> = {}, start = true): Promise<EngineFixture> {
   const dataDir = tempDir("switchboard-delivery-");
   const db = openDataDir(dataDir);
   const logs: string[] = [];
@@ -18,7 +18,7 @@ export function startEngine(options: Partial<EngineOptions> = {}, start = true):
     createLogger("debug", (l) => logs.push(l)),
     options,
   );
-  if (start) engine.start();
+  if (start) await engine.start();
   return {
     db,
     engine,

@@ -110,9 +110,13 @@ export function selfSignedCert(): { cert: string; key: string } {
 }
 
 /** Polls `check` until it returns true (robust on a busy machine: generous deadline, no tight timing). */
-export async function eventually(check: () => boolean, timeoutMs = 20_000, what = "condition"): Promise<void> {
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 20_000,
+  what = "condition",
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`${what} not reached within ${timeoutMs} ms`);
     await Bun.sleep(10);
   }

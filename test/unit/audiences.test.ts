@@ -94,31 +94,26 @@ describe("membership", () => {
     const feed = new EventFeed(db);
     const audiences = new Audiences(db, feed);
     feed.onRecord((tx, e) => audiences.onEvent(tx, e));
-    const user = (email: string, traits: Record<string, unknown> = {}) =>
-      createUser(people(db, feed), { email, traits }, actor).id;
+    const user = async (email: string, traits: Record<string, unknown> = {}) =>
+      (await createUser(people(db, feed), { email, traits }, actor)).id;
     /** The flips recorded for a user: the audience events, oldest first. */
-    const flips = (userId: number) =>
-      db
-        .select()
-        .from(events)
-        .where(eq(events.objectId, userId))
-        .orderBy(asc(events.id))
-        .all()
+    const flips = async (userId: number) =>
+      (await db.select().from(events).where(eq(events.objectId, userId)).orderBy(asc(events.id)))
         .filter((e) => e.type === "user.updated" && e.source === "system")
         .map((e) => e.changes);
     return { db, feed, audiences, user, flips };
   }
 
-  test("a new audience evaluates everyone: members join and each flip records user.updated with the property", () => {
+  test("a new audience evaluates everyone: members join and each flip records user.updated with the property", async () => {
     const { db, audiences, user, flips } = fixture();
-    const pro = user("pro@x.com", { plan: "pro" });
-    const free = user("free@x.com", { plan: "free" });
-    const a = audiences.create({ name: "Pro plan", conditions: [c("traits.plan", "eq", "pro")] });
+    const pro = await user("pro@x.com", { plan: "pro" });
+    const free = await user("free@x.com", { plan: "free" });
+    const a = await audiences.create({ name: "Pro plan", conditions: [c("traits.plan", "eq", "pro")] });
     expect(a.key).toBe("pro_plan");
-    expect(audiences.memberCount(a.id)).toBe(1);
-    expect(flips(pro)).toEqual([{ pro_plan: [false, true] }]);
-    expect(flips(free)).toEqual([]);
-    expect(audienceFlags(db, [pro, free])).toEqual(
+    expect(await audiences.memberCount(a.id)).toBe(1);
+    expect(await flips(pro)).toEqual([{ pro_plan: [false, true] }]);
+    expect(await flips(free)).toEqual([]);
+    expect(await audienceFlags(db, [pro, free])).toEqual(
       new Map([
         [pro, { pro_plan: true }],
         [free, { pro_plan: false }],
@@ -126,53 +121,55 @@ describe("membership", () => {
     );
   });
 
-  test("a change to a user flips their membership both ways; a change that does not matter flips nothing", () => {
+  test("a change to a user flips their membership both ways; a change that does not matter flips nothing", async () => {
     const { db, feed, audiences, user, flips } = fixture();
-    const id = user("a@x.com", { plan: "free" });
-    const a = audiences.create({ name: "Pro plan", conditions: [c("traits.plan", "eq", "pro")] });
-    updateUser(people(db, feed), id, { traits: { plan: "pro" } }, actor);
-    updateUser(people(db, feed), id, { firstname: "Ada" }, actor);
-    updateUser(people(db, feed), id, { traits: { plan: "free" } }, actor);
-    expect(flips(id)).toEqual([{ pro_plan: [false, true] }, { pro_plan: [true, false] }]);
-    expect(audiences.memberCount(a.id)).toBe(0);
+    const id = await user("a@x.com", { plan: "free" });
+    const a = await audiences.create({ name: "Pro plan", conditions: [c("traits.plan", "eq", "pro")] });
+    await updateUser(people(db, feed), id, { traits: { plan: "pro" } }, actor);
+    await updateUser(people(db, feed), id, { firstname: "Ada" }, actor);
+    await updateUser(people(db, feed), id, { traits: { plan: "free" } }, actor);
+    expect(await flips(id)).toEqual([{ pro_plan: [false, true] }, { pro_plan: [true, false] }]);
+    expect(await audiences.memberCount(a.id)).toBe(0);
   });
 
-  test("clearbit_ traits count: an enrichment answer makes a member once re-evaluated", () => {
+  test("clearbit_ traits count: an enrichment answer makes a member once re-evaluated", async () => {
     const { db, audiences, user, flips } = fixture();
-    const id = user("a@acme.com");
-    audiences.create({ name: "Acme people", conditions: [c("clearbit_company_name", "eq", "Acme")] });
-    expect(flips(id)).toEqual([]);
-    db.insert(userEnrichments)
-      .values({ userId: id, email: "a@acme.com", person: null, company: { name: "ACME" }, checkedAt: new Date() })
-      .run();
-    expect(audiences.refreshAll()).toBe(1);
-    expect(flips(id)).toEqual([{ acme_people: [false, true] }]);
-    expect(audiences.refreshAll()).toBe(0);
+    const id = await user("a@acme.com");
+    await audiences.create({ name: "Acme people", conditions: [c("clearbit_company_name", "eq", "Acme")] });
+    expect(await flips(id)).toEqual([]);
+    await db.transaction(async (tx) =>
+      tx
+        .insert(userEnrichments)
+        .values({ userId: id, email: "a@acme.com", person: null, company: { name: "ACME" }, checkedAt: new Date() }),
+    );
+    expect(await audiences.refreshAll()).toBe(1);
+    expect(await flips(id)).toEqual([{ acme_people: [false, true] }]);
+    expect(await audiences.refreshAll()).toBe(0);
   });
 
-  test("renaming the property moves members (old property gone, new one true); deleting removes it", () => {
+  test("renaming the property moves members (old property gone, new one true); deleting removes it", async () => {
     const { audiences, user, flips } = fixture();
-    const id = user("a@x.com", { plan: "pro" });
-    const a = audiences.create({ name: "Pro", conditions: [c("traits.plan", "eq", "pro")] });
-    audiences.update(a.id, { name: "Paying", key: "paying", conditions: [c("traits.plan", "eq", "pro")] });
-    audiences.delete(a.id);
-    expect(flips(id)).toEqual([
+    const id = await user("a@x.com", { plan: "pro" });
+    const a = await audiences.create({ name: "Pro", conditions: [c("traits.plan", "eq", "pro")] });
+    await audiences.update(a.id, { name: "Paying", key: "paying", conditions: [c("traits.plan", "eq", "pro")] });
+    await audiences.delete(a.id);
+    expect(await flips(id)).toEqual([
       { pro: [false, true] },
       { pro: [true, null] },
       { paying: [false, true] },
       { paying: [true, null] },
     ]);
-    expect(audiences.list()).toEqual([]);
+    expect(await audiences.list()).toEqual([]);
   });
 
-  test("a property may not shadow a built-in field, a clearbit_ trait or another audience", () => {
+  test("a property may not shadow a built-in field, a clearbit_ trait or another audience", async () => {
     const { audiences } = fixture();
     expect(() => audiences.create({ name: "Email", conditions: [c("email", "exists")] })).toThrow(ValidationError);
     expect(() => audiences.create({ name: "Clearbit company", conditions: [c("email", "exists")] })).toThrow(
       ValidationError,
     );
     expect(() => audiences.create({ name: "x", conditions: [] })).toThrow(ValidationError);
-    audiences.create({ name: "Known", conditions: [c("email", "exists")] });
+    await audiences.create({ name: "Known", conditions: [c("email", "exists")] });
     expect(() => audiences.create({ name: "known", conditions: [c("email", "exists")] })).toThrow(/already exists/);
   });
 });

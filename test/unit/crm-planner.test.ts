@@ -27,21 +27,26 @@ function fixture() {
     createLogger("error", () => {}),
   ); // never started: jobs stay queued
   const planner = new CrmSyncPlanner(db, delivery);
-  feed.onRecord((_tx, e) => planner.onEvent(e));
-  const addSync = (o: { filter?: Partial<CrmFilter>; update?: boolean; delete?: boolean; enabled?: boolean } = {}) =>
-    db
-      .insert(crmSyncs)
-      .values({
-        name: "CRM",
-        enabled: o.enabled ?? true,
-        filter: { role: null, organizationId: null, ...o.filter },
-        createOp: op("POST", true),
-        updateOp: op("PUT", o.update ?? true),
-        deleteOp: op("DELETE", o.delete ?? true),
-      })
-      .returning()
-      .get();
-  const user = (input: Record<string, unknown>) => createUser(people(db, feed), input, actor).id;
+  feed.onRecord((tx, e) => planner.onEvent(tx, e));
+  const addSync = async (
+    o: { filter?: Partial<CrmFilter>; update?: boolean; delete?: boolean; enabled?: boolean } = {},
+  ) =>
+    (
+      await db.transaction(async (tx) =>
+        tx
+          .insert(crmSyncs)
+          .values({
+            name: "CRM",
+            enabled: o.enabled ?? true,
+            filter: { role: null, organizationId: null, ...o.filter },
+            createOp: op("POST", true),
+            updateOp: op("PUT", o.update ?? true),
+            deleteOp: op("DELETE", o.delete ?? true),
+          })
+          .returning(),
+      )
+    )[0]!;
+  const user = async (input: Record<string, unknown>) => (await createUser(people(db, feed), input, actor)).id;
   /** The CRM calls queued, oldest first. */
   const calls = () =>
     db.$client
@@ -53,19 +58,21 @@ function fixture() {
       .map((j) => ({ ...j, payload: JSON.parse(j.payload) as CrmJobPayload }));
   const ops = () => calls().map((c) => `${c.payload.op}:${c.payload.userId}`);
   /** What the delivery handler does when a create succeeded: the job is done and the CRM id linked. */
-  const createSucceeded = (syncId: number, userId: number, externalId: string | null = "crm-1") => {
-    const link = planner.links.get(syncId, userId)!;
+  const createSucceeded = async (syncId: number, userId: number, externalId: string | null = "crm-1") => {
+    const link = (await planner.links.get(db, syncId, userId))!;
     db.$client.run("UPDATE delivery_jobs SET status = 'succeeded' WHERE id = ?", [link.createJobId]);
-    planner.links.setExternalId(syncId, userId, externalId, externalId ? null : "no id in the answer");
+    await db.transaction((tx) =>
+      planner.links.setExternalId(tx, syncId, userId, externalId, externalId ? null : "no id in the answer"),
+    );
   };
   return { db, feed, planner, addSync, user, calls, ops, createSucceeded };
 }
 
 describe("CRM planner: create and update", () => {
-  test("a new person: one create call on the sync's destination, ordered per person, a link awaiting its id", () => {
-    const { planner, addSync, user, calls } = fixture();
-    const sync = addSync();
-    const id = user({ email: "ada@x.com" });
+  test("a new person: one create call on the sync's destination, ordered per person, a link awaiting its id", async () => {
+    const { db, planner, addSync, user, calls } = fixture();
+    const sync = await addSync();
+    const id = await user({ email: "ada@x.com" });
     const [call] = calls();
     expect(calls()).toHaveLength(1);
     expect(call).toMatchObject({
@@ -74,104 +81,104 @@ describe("CRM planner: create and update", () => {
       status: "pending",
       payload: { op: "create", syncId: sync.id, userId: id, hop: 0 },
     });
-    expect(planner.links.get(sync.id, id)).toMatchObject({
+    expect(await planner.links.get(db, sync.id, id)).toMatchObject({
       externalId: null,
       createJobId: call!.id,
       userDeleted: false,
     });
   });
 
-  test("changes while a create or update is queued collapse into it (templates render the person at send time)", () => {
+  test("changes while a create or update is queued collapse into it (templates render the person at send time)", async () => {
     const { db, feed, addSync, user, ops, createSucceeded } = fixture();
-    const sync = addSync();
-    const id = user({ email: "ada@x.com" });
-    updateUser(people(db, feed), id, { firstname: "Ada" }, actor);
+    const sync = await addSync();
+    const id = await user({ email: "ada@x.com" });
+    await updateUser(people(db, feed), id, { firstname: "Ada" }, actor);
     expect(ops()).toEqual([`create:${id}`]);
-    createSucceeded(sync.id, id);
-    updateUser(people(db, feed), id, { firstname: "Ada B." }, actor);
-    updateUser(people(db, feed), id, { lastname: "Lovelace" }, actor);
+    await createSucceeded(sync.id, id);
+    await updateUser(people(db, feed), id, { firstname: "Ada B." }, actor);
+    await updateUser(people(db, feed), id, { lastname: "Lovelace" }, actor);
     expect(ops()).toEqual([`create:${id}`, `update:${id}`]);
     db.$client.run("UPDATE delivery_jobs SET status = 'succeeded'");
-    updateUser(people(db, feed), id, { lastname: "King" }, actor);
+    await updateUser(people(db, feed), id, { lastname: "King" }, actor);
     expect(ops()).toEqual([`create:${id}`, `update:${id}`, `update:${id}`]);
   });
 
-  test("plan results name what happened; with updates switched off a linked person gets nothing", () => {
+  test("plan results name what happened; with updates switched off a linked person gets nothing", async () => {
     const { db, planner, addSync, user, createSucceeded } = fixture();
-    const on = addSync();
-    const off = addSync({ update: false });
-    const id = user({ email: "ada@x.com" });
-    createSucceeded(on.id, id);
-    createSucceeded(off.id, id);
-    const plan = (s: typeof on) => db.transaction(() => planner.planUpsert(s, id, "event"));
-    expect([plan(on), plan(on), plan(off)]).toEqual(["update", "collapsed", "none"]);
+    const on = await addSync();
+    const off = await addSync({ update: false });
+    const id = await user({ email: "ada@x.com" });
+    await createSucceeded(on.id, id);
+    await createSucceeded(off.id, id);
+    const plan = (s: typeof on) => db.transaction(async (tx) => planner.planUpsert(tx, s, id, "event"));
+    expect([await plan(on), await plan(on), await plan(off)]).toEqual(["update", "collapsed", "none"]);
   });
 
-  test("a resync re-creates a person whose create failed or gave no id, but not while that create is queued", () => {
+  test("a resync re-creates a person whose create failed or gave no id, but not while that create is queued", async () => {
     const { db, planner, addSync, user, ops, createSucceeded } = fixture();
-    const sync = addSync();
-    const id = user({ email: "ada@x.com" });
-    expect(planner.resync(sync.id, id)).toBe("collapsed"); // the first create is still pending
-    createSucceeded(sync.id, id, null);
-    expect(planner.resync(sync.id, id)).toBe("create");
-    const link = planner.links.get(sync.id, id)!;
+    const sync = await addSync();
+    const id = await user({ email: "ada@x.com" });
+    expect(await planner.resync(sync.id, id)).toBe("collapsed"); // the first create is still pending
+    await createSucceeded(sync.id, id, null);
+    expect(await planner.resync(sync.id, id)).toBe("create");
+    const link = (await planner.links.get(db, sync.id, id))!;
     db.$client.run("UPDATE delivery_jobs SET status = 'failed' WHERE id = ?", [link.createJobId]);
-    expect(planner.resync(sync.id, id)).toBe("create");
+    expect(await planner.resync(sync.id, id)).toBe("create");
     expect(ops()).toEqual([`create:${id}`, `create:${id}`, `create:${id}`]);
-    expect(() => planner.resync(sync.id, 999)).toThrow(/user/);
+    expect(planner.resync(sync.id, 999)).rejects.toThrow(/user/);
   });
 
   test("sync all is idempotent: linked people get an update, unlinked ones a create, and nobody twice", async () => {
     const { planner, addSync, user, ops, createSucceeded, db } = fixture();
-    const first = user({ email: "a@x.com" });
-    const sync = addSync(); // added after the first user: they have no link yet
-    const second = user({ email: "b@x.com" });
-    createSucceeded(sync.id, second);
+    const first = await user({ email: "a@x.com" });
+    const sync = await addSync(); // added after the first user: they have no link yet
+    const second = await user({ email: "b@x.com" });
+    await createSucceeded(sync.id, second);
     expect(await planner.syncAll(sync.id)).toEqual({ users: 2, creates: 1, updates: 1, collapsed: 0, skipped: 0 });
     expect(await planner.syncAll(sync.id)).toEqual({ users: 2, creates: 0, updates: 0, collapsed: 2, skipped: 0 });
     expect(ops()).toEqual([`create:${second}`, `create:${first}`, `update:${second}`]);
-    const refreshed = db.select().from(crmSyncs).all()[0]!;
+    const refreshed = (await db.select().from(crmSyncs))[0]!;
     // The second run queued nothing.
-    expect(planner.bulkProgress(refreshed)).toMatchObject({ total: 0, done: 0, failed: 0 });
+    expect(await planner.bulkProgress(refreshed)).toMatchObject({ total: 0, done: 0, failed: 0 });
   });
 });
 
 describe("CRM planner: filters", () => {
-  test("a role filter plans only people with that role", () => {
+  test("a role filter plans only people with that role", async () => {
     const { addSync, user, ops } = fixture();
-    addSync({ filter: { role: "Agent" } });
-    user({ email: "customer@x.com" });
-    const agent = user({ email: "agent@x.com", role_ids: [2] });
+    await addSync({ filter: { role: "Agent" } });
+    await user({ email: "customer@x.com" });
+    const agent = await user({ email: "agent@x.com", role_ids: [2] });
     expect(ops()).toEqual([`create:${agent}`]);
   });
 
-  test("an organization filter plans people of that organization, also when they join it later", () => {
+  test("an organization filter plans people of that organization, also when they join it later", async () => {
     const { db, feed, addSync, user, ops } = fixture();
-    const acme = createOrganization(db, feed, { name: "Acme" }, actor).id;
-    const other = createOrganization(db, feed, { name: "Other" }, actor).id;
-    addSync({ filter: { organizationId: acme } });
-    const inside = user({ email: "in@x.com", organization_id: acme });
-    const outside = user({ email: "out@x.com", organization_id: other });
+    const acme = (await createOrganization(db, feed, { name: "Acme" }, actor)).id;
+    const other = (await createOrganization(db, feed, { name: "Other" }, actor)).id;
+    await addSync({ filter: { organizationId: acme } });
+    const inside = await user({ email: "in@x.com", organization_id: acme });
+    const outside = await user({ email: "out@x.com", organization_id: other });
     expect(ops()).toEqual([`create:${inside}`]);
-    updateUser(people(db, feed), outside, { organization_id: acme }, actor);
+    await updateUser(people(db, feed), outside, { organization_id: acme }, actor);
     expect(ops()).toEqual([`create:${inside}`, `create:${outside}`]);
   });
 
-  test("disabled syncs plan nothing; events about other objects are ignored", () => {
+  test("disabled syncs plan nothing; events about other objects are ignored", async () => {
     const { db, feed, addSync, user, ops } = fixture();
-    addSync({ enabled: false });
-    user({ email: "a@x.com" });
-    createOrganization(db, feed, { name: "Acme" }, actor);
+    await addSync({ enabled: false });
+    await user({ email: "a@x.com" });
+    await createOrganization(db, feed, { name: "Acme" }, actor);
     expect(ops()).toEqual([]);
   });
 });
 
 describe("CRM planner: delete", () => {
-  test("deleting a linked person queues a delete with a snapshot (the row is gone at send time), marks it", () => {
+  test("deleting a linked person queues a delete with a snapshot (the row is gone at send time), marks it", async () => {
     const { db, feed, planner, addSync, user, calls, createSucceeded } = fixture();
-    const sync = addSync();
-    const acme = createOrganization(db, feed, { name: "Acme" }, actor).id;
-    const id = user({
+    const sync = await addSync();
+    const acme = (await createOrganization(db, feed, { name: "Acme" }, actor)).id;
+    const id = await user({
       email: "ada@x.com",
       firstname: "Ada",
       lastname: "Lovelace",
@@ -179,8 +186,8 @@ describe("CRM planner: delete", () => {
       organization_id: acme,
       traits: { plan: "pro" },
     });
-    createSucceeded(sync.id, id);
-    deleteUser(db, feed, id, actor);
+    await createSucceeded(sync.id, id);
+    await deleteUser(db, feed, id, actor);
     const del = calls().at(-1)!;
     expect(del.payload).toMatchObject({ op: "delete", syncId: sync.id, userId: id });
     expect(del.payload.person).toMatchObject({
@@ -194,20 +201,20 @@ describe("CRM planner: delete", () => {
       traits: { plan: "pro" },
     });
     expect(del.ordering_key).toBe(`crm:${sync.id}:user:${id}`);
-    expect(planner.links.get(sync.id, id)).toMatchObject({ externalId: "crm-1", userDeleted: true });
+    expect(await planner.links.get(db, sync.id, id)).toMatchObject({ externalId: "crm-1", userDeleted: true });
   });
 
-  test("with deletes switched off the link is dropped and nothing is sent; a person never synced needs nothing", () => {
+  test("with deletes switched off the link is dropped and nothing is sent; a person never synced needs nothing", async () => {
     const { db, feed, planner, addSync, user, ops, createSucceeded } = fixture();
-    const sync = addSync({ delete: false });
-    const linked = user({ email: "a@x.com" });
-    createSucceeded(sync.id, linked);
-    deleteUser(db, feed, linked, actor);
-    expect(planner.links.get(sync.id, linked)).toBeNull();
-    const filtered = addSync({ filter: { role: "Admin" } });
-    const nobody = user({ email: "b@x.com" });
-    deleteUser(db, feed, nobody, actor);
-    expect(planner.links.get(filtered.id, nobody)).toBeNull();
+    const sync = await addSync({ delete: false });
+    const linked = await user({ email: "a@x.com" });
+    await createSucceeded(sync.id, linked);
+    await deleteUser(db, feed, linked, actor);
+    expect(await planner.links.get(db, sync.id, linked)).toBeNull();
+    const filtered = await addSync({ filter: { role: "Admin" } });
+    const nobody = await user({ email: "b@x.com" });
+    await deleteUser(db, feed, nobody, actor);
+    expect(await planner.links.get(db, filtered.id, nobody)).toBeNull();
     // The second entry: the create of the second person by the first sync.
     expect(ops()).toEqual([`create:${linked}`, `create:${nobody}`]);
   });

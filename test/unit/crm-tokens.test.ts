@@ -152,18 +152,20 @@ describe("rendering a call", () => {
 });
 
 describe("token sources from the database", () => {
-  test("a live person: columns, organization name, every user custom field (null when unset), traits", () => {
+  test("a live person: columns, organization name, every user custom field (null when unset), traits", async () => {
     const db = memoryDb();
     const feed = new EventFeed(db);
-    createCustomField(db, feed, { object_type: "user", name: "tier", label: "Tier", type: "text" }, actor);
-    createCustomField(db, feed, { object_type: "user", name: "region", label: "Region", type: "text" }, actor);
-    const org = createOrganization(db, feed, { name: "Acme" }, actor).id;
-    const id = createUser(
-      people(db, feed),
-      { email: "ada@x.com", firstname: "Ada", organization_id: org, tier: "gold", traits: { plan: "pro" } },
-      actor,
+    await createCustomField(db, feed, { object_type: "user", name: "tier", label: "Tier", type: "text" }, actor);
+    await createCustomField(db, feed, { object_type: "user", name: "region", label: "Region", type: "text" }, actor);
+    const org = (await createOrganization(db, feed, { name: "Acme" }, actor)).id;
+    const id = (
+      await createUser(
+        people(db, feed),
+        { email: "ada@x.com", firstname: "Ada", organization_id: org, tier: "gold", traits: { plan: "pro" } },
+        actor,
+      )
     ).id;
-    const p = personSourceOf(db, new PersonFields(), id)!;
+    const p = (await personSourceOf(db, new PersonFields(), id))!;
     expect(p).toMatchObject({
       id,
       login: "ada@x.com",
@@ -175,13 +177,13 @@ describe("token sources from the database", () => {
       custom: { tier: "gold", region: null },
     });
     expect(p.created_at).toMatch(/^\d{4}-\d\d-\d\dT/);
-    expect(personSourceOf(db, new PersonFields(), id + 1)).toBeNull();
+    expect(await personSourceOf(db, new PersonFields(), id + 1)).toBeNull();
   });
 
-  test("a deleted person: the event's before-values, the organization's name, unknown fields as custom fields", () => {
+  test("a deleted person: the event's before-values, the organization's name, unknown fields as custom fields", async () => {
     const db = memoryDb();
-    const org = createOrganization(db, new EventFeed(db), { name: "Acme" }, actor).id;
-    const p = personSourceFromDeleted(db, 5, {
+    const org = (await createOrganization(db, new EventFeed(db), { name: "Acme" }, actor)).id;
+    const p = await personSourceFromDeleted(db, 5, {
       email: ["ada@x.com", null],
       firstname: ["Ada", null],
       organization_id: [org, null],

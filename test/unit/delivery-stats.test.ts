@@ -28,15 +28,17 @@ describe("attempt verdicts", () => {
 });
 
 describe("facility stats", () => {
-  test("the last hour, the last day and 24 hourly bars, per facility; older counts are pruned", () => {
+  test("the last hour, the last day and 24 hourly bars, per facility; older counts are pruned", async () => {
     const db = memoryDb();
-    countAttempt(db, "webhook", "succeeded", NOW);
-    countAttempt(db, "webhook", "failed", NOW - 1000);
-    countAttempt(db, "webhook", "failed", NOW - 2 * HOUR);
-    countAttempt(db, "webhook", "succeeded", NOW - 23 * HOUR);
-    countAttempt(db, "webhook", "succeeded", NOW - 25 * HOUR); // outside the day
-    countAttempt(db, "clearbit", "failed", NOW);
-    const s = facilityStats(db, "webhook", NOW);
+    await db.transaction(async (tx) => {
+      await countAttempt(tx, "webhook", "succeeded", NOW);
+      await countAttempt(tx, "webhook", "failed", NOW - 1000);
+      await countAttempt(tx, "webhook", "failed", NOW - 2 * HOUR);
+      await countAttempt(tx, "webhook", "succeeded", NOW - 23 * HOUR);
+      await countAttempt(tx, "webhook", "succeeded", NOW - 25 * HOUR); // outside the day
+      await countAttempt(tx, "clearbit", "failed", NOW);
+    });
+    const s = await facilityStats(db, "webhook", NOW);
     expect(s.lastHour).toEqual({ succeeded: 1, failed: 1 });
     expect(s.lastDay).toEqual({ succeeded: 2, failed: 2 });
     expect(s.hourly).toHaveLength(24);
@@ -44,58 +46,61 @@ describe("facility stats", () => {
     expect(s.hourly[22]).toEqual({ succeeded: 0, failed: 1 }); // its period ended 1 h 55 min ago
     expect(s.hourly[1]).toEqual({ succeeded: 1, failed: 0 });
     expect(s.hourly.filter((t) => t.succeeded + t.failed).length).toBe(3);
-    expect(facilityStats(db, "clearbit", NOW).lastDay).toEqual({ succeeded: 0, failed: 1 });
+    expect((await facilityStats(db, "clearbit", NOW)).lastDay).toEqual({ succeeded: 0, failed: 1 });
     // One row per facility and period, however many attempts.
     expect(db.$client.query("SELECT COUNT(*) AS n FROM delivery_attempt_counts").get()).toEqual({ n: 5 });
-    expect(pruneAttemptCounts(db, NOW + 24 * HOUR)).toBe(1); // two days are kept
+    expect(await db.transaction((tx) => pruneAttemptCounts(tx, NOW + 24 * HOUR))).toBe(1); // two days are kept
   });
 });
 
 describe("queue stats and troubled destinations", () => {
   function fixture() {
     const db = memoryDb();
-    const store = new JobStore(db.$client);
+    const store = new JobStore();
     let n = 0;
     const add = (destination: string, runAt: number, over: Partial<NewJobRow> = {}) =>
-      store.insert(
-        {
-          kind: "webhook",
-          destination,
-          orderingKey: null,
-          payload: "{}",
-          maxAttempts: 5,
-          runAt,
-          deliveryId: `d-${++n}`,
-          redeliveryOf: null,
-          ...over,
-        },
-        NOW,
+      db.transaction((tx) =>
+        store.insert(
+          tx,
+          {
+            kind: "webhook",
+            destination,
+            orderingKey: null,
+            payload: "{}",
+            maxAttempts: 5,
+            runAt,
+            deliveryId: `d-${++n}`,
+            redeliveryOf: null,
+            ...over,
+          },
+          NOW,
+        ),
       );
     return { db, add };
   }
 
-  test("depth counts every active job; the oldest due job is among sending destinations only", () => {
+  test("depth counts every active job; the oldest due job is among sending destinations only", async () => {
     const { db, add } = fixture();
-    expect(queueStats(db, NOW)).toEqual({ depth: 0, oldestDueAt: null });
-    add("a", NOW + 60_000); // a retry, not yet due
-    expect(queueStats(db, NOW)).toEqual({ depth: 1, oldestDueAt: null });
-    add("a", NOW - 5_000);
-    add("b", NOW - 9_000);
-    add("held", NOW - 60_000);
+    expect(await queueStats(db, NOW)).toEqual({ depth: 0, oldestDueAt: null });
+    await add("a", NOW + 60_000); // a retry, not yet due
+    expect(await queueStats(db, NOW)).toEqual({ depth: 1, oldestDueAt: null });
+    await add("a", NOW - 5_000);
+    await add("b", NOW - 9_000);
+    await add("held", NOW - 60_000);
     db.$client.run("UPDATE delivery_destinations SET disabled_at = ? WHERE key = 'held'", [NOW]);
-    expect(queueStats(db, NOW)).toEqual({ depth: 4, oldestDueAt: NOW - 9_000 });
+    expect(await queueStats(db, NOW)).toEqual({ depth: 4, oldestDueAt: NOW - 9_000 });
   });
 
-  test("failing, paused (until a time still ahead, or indefinitely) and disabled destinations, worst first", () => {
+  test("failing, paused (until a time still ahead, or indefinitely) and disabled destinations, worst first", async () => {
     const { db, add } = fixture();
-    for (const key of ["ok", "failing", "paused", "pause-over", "disabled"]) add(key, NOW + HOUR);
+    for (const key of ["ok", "failing", "paused", "pause-over", "disabled"]) await add(key, NOW + HOUR);
     const set = (key: string, sql: string, ...args: (number | string)[]) =>
       db.$client.run(`UPDATE delivery_destinations SET ${sql} WHERE key = '${key}'`, args);
     set("failing", "failing_since = ?, last_error = 'HTTP 500', consecutive_failures = 4", NOW - HOUR);
     set("paused", "paused_at = ?, paused_until = ?, pause_reason = 'over quota'", NOW - 10, NOW + HOUR);
     set("pause-over", "paused_at = ?, paused_until = ?, pause_reason = 'over'", NOW - HOUR, NOW - 1);
     set("disabled", "disabled_at = ?, disabled_reason = 'gone (410)'", NOW - 5);
-    const rows = troubledDestinations(db, NOW, 10);
+    const rows = await troubledDestinations(db, NOW, 10);
     expect(rows).toEqual([
       {
         key: "disabled",
@@ -115,6 +120,6 @@ describe("queue stats and troubled destinations", () => {
         activeJobs: 1,
       },
     ]);
-    expect(troubledDestinations(db, NOW, 1).map((r) => r.key)).toEqual(["disabled"]);
+    expect((await troubledDestinations(db, NOW, 1)).map((r) => r.key)).toEqual(["disabled"]);
   });
 });

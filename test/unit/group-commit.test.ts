@@ -4,7 +4,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
-import { openDatabase, type Db } from "../../src/db/client";
+import { openDatabase, sqlRun, type Db, type Tx } from "../../src/db/client";
 import { GroupCommit } from "../../src/db/group-commit";
 import { tempDir } from "../support/server";
 
@@ -25,8 +25,7 @@ function fixture(maxBatch?: number) {
       .map((r) => r.n);
   return { db, writes: new GroupCommit(db, maxBatch), committed };
 }
-type Tx = Parameters<Parameters<GroupCommit["run"]>[0]>[0];
-const insert = (tx: Tx, n: number) => tx.run(sql`INSERT INTO t (n) VALUES (${n})`);
+const insert = (tx: Tx, n: number) => sqlRun(tx, sql`INSERT INTO t (n) VALUES (${n})`);
 
 describe("group commit", () => {
   test("writes that arrive together share one transaction; each caller gets its own result", async () => {
@@ -35,9 +34,9 @@ describe("group commit", () => {
     const seenDuring: number[][] = [];
     const results = await Promise.all(
       [1, 2, 3].map((n) =>
-        writes.run((tx) => {
+        writes.run(async (tx) => {
           seenDuring.push(committed());
-          insert(tx, n);
+          await insert(tx, n);
           return n * 10;
         }),
       ),
@@ -63,12 +62,12 @@ describe("group commit", () => {
     const boom = new Error("refused");
     const outcomes = await Promise.allSettled([
       writes.run((tx) => insert(tx, 1)),
-      writes.run((tx) => {
-        insert(tx, 2); // written, then undone with its savepoint
+      writes.run(async (tx) => {
+        await insert(tx, 2); // written, then undone with its savepoint
         throw boom;
       }),
       writes.run((tx) => insert(tx, 1)), // a constraint error inside SQLite
-      writes.run((tx) => (insert(tx, 3), "ok")),
+      writes.run(async (tx) => (await insert(tx, 3), "ok")),
     ]);
     expect(outcomes.map((o) => o.status)).toEqual(["fulfilled", "rejected", "rejected", "fulfilled"]);
     expect((outcomes[1] as PromiseRejectedResult).reason).toBe(boom);
@@ -82,9 +81,9 @@ describe("group commit", () => {
     const seenDuring: number[][] = [];
     await Promise.all(
       [1, 2, 3, 4, 5].map((n) =>
-        writes.run((tx) => {
+        writes.run(async (tx) => {
           seenDuring.push(committed());
-          insert(tx, n);
+          await insert(tx, n);
         }),
       ),
     );
@@ -102,7 +101,9 @@ describe("group commit", () => {
   test("each write runs in its caller's async context", async () => {
     const { writes } = fixture();
     const request = new AsyncLocalStorage<string>();
-    const seen = await Promise.all(["a", "b"].map((id) => request.run(id, () => writes.run(() => request.getStore()))));
+    const seen = await Promise.all(
+      ["a", "b"].map((id) => request.run(id, () => writes.run(async () => request.getStore()))),
+    );
     expect(seen).toEqual(["a", "b"]);
   });
 });

@@ -30,46 +30,47 @@ const rows = (db: Db) =>
     .map((r) => r.key);
 
 describe("LoginThrottle", () => {
-  test("counts attempts before checking the password: a sixth on one account from one address waits 15 minutes", () => {
+  test("counts attempts before checking the password: a sixth on one account from one address waits 15 minutes", async () => {
     const { clock, throttle } = throttleWithClock();
-    for (let i = 0; i < MAX_ATTEMPTS_PER_ACCOUNT; i++) expect(throttle.attempt("10.0.0.1", "a@example.com")).toBe(0);
-    expect(throttle.attempt("10.0.0.1", "a@example.com")).toBe(15 * 60);
+    for (let i = 0; i < MAX_ATTEMPTS_PER_ACCOUNT; i++)
+      expect(await throttle.attempt("10.0.0.1", "a@example.com")).toBe(0);
+    expect(await throttle.attempt("10.0.0.1", "a@example.com")).toBe(15 * 60);
     clock.now += 10 * MINUTE;
-    expect(throttle.attempt("10.0.0.1", "a@example.com")).toBe(5 * 60);
+    expect(await throttle.attempt("10.0.0.1", "a@example.com")).toBe(5 * 60);
     clock.now += 5 * MINUTE;
-    expect(throttle.attempt("10.0.0.1", "a@example.com")).toBe(0); // a new window starts with this one
+    expect(await throttle.attempt("10.0.0.1", "a@example.com")).toBe(0); // a new window starts with this one
   });
 
-  test("never throttles an account for everyone: the same account from another address is let through", () => {
+  test("never throttles an account for everyone: the same account from another address is let through", async () => {
     const { throttle } = throttleWithClock();
-    for (let i = 0; i < 50; i++) throttle.attempt("203.0.113.5", "admin@example.com");
-    expect(throttle.attempt("203.0.113.5", "admin@example.com")).toBeGreaterThan(0);
-    expect(throttle.attempt("198.51.100.7", "admin@example.com")).toBe(0);
+    for (let i = 0; i < 50; i++) await throttle.attempt("203.0.113.5", "admin@example.com");
+    expect(await throttle.attempt("203.0.113.5", "admin@example.com")).toBeGreaterThan(0);
+    expect(await throttle.attempt("198.51.100.7", "admin@example.com")).toBe(0);
   });
 
-  test("one address trying many accounts is throttled after the per-address limit", () => {
+  test("one address trying many accounts is throttled after the per-address limit", async () => {
     const { throttle } = throttleWithClock();
     for (let i = 0; i < MAX_ATTEMPTS_PER_ADDRESS; i++)
-      expect(throttle.attempt("10.0.0.1", `user${i}@example.com`)).toBe(0);
-    expect(throttle.attempt("10.0.0.1", "fresh@example.com")).toBeGreaterThan(0);
-    expect(throttle.attempt("10.0.0.2", "fresh@example.com")).toBe(0);
+      expect(await throttle.attempt("10.0.0.1", `user${i}@example.com`)).toBe(0);
+    expect(await throttle.attempt("10.0.0.1", "fresh@example.com")).toBeGreaterThan(0);
+    expect(await throttle.attempt("10.0.0.2", "fresh@example.com")).toBe(0);
   });
 
-  test("a success starts the account's count again and is not counted against the address", () => {
+  test("a success starts the account's count again and is not counted against the address", async () => {
     const { throttle } = throttleWithClock();
-    for (let i = 0; i < MAX_ATTEMPTS_PER_ACCOUNT; i++) throttle.attempt("10.0.0.1", "a@example.com");
-    throttle.succeed("10.0.0.1", "a@example.com");
-    expect(throttle.attempt("10.0.0.1", "a@example.com")).toBe(0);
+    for (let i = 0; i < MAX_ATTEMPTS_PER_ACCOUNT; i++) await throttle.attempt("10.0.0.1", "a@example.com");
+    await throttle.succeed("10.0.0.1", "a@example.com");
+    expect(await throttle.attempt("10.0.0.1", "a@example.com")).toBe(0);
   });
 
-  test("the account is stored only as a hash; expired counters are pruned", () => {
+  test("the account is stored only as a hash; expired counters are pruned", async () => {
     const { clock, db, throttle } = throttleWithClock();
-    throttle.attempt("10.0.0.1", "secret-typed-as-email");
+    await throttle.attempt("10.0.0.1", "secret-typed-as-email");
     expect(rows(db).join()).not.toContain("secret-typed-as-email");
     clock.now += 14 * MINUTE;
-    throttle.attempt("10.0.0.2", "b@example.com");
+    await throttle.attempt("10.0.0.2", "b@example.com");
     clock.now += 2 * MINUTE;
-    expect(throttle.prune()).toBe(2); // the first attempt's two counters
+    expect(await throttle.prune()).toBe(2); // the first attempt's two counters
     expect(rows(db)).toHaveLength(2);
   });
 });

@@ -9,23 +9,23 @@ const seriesValue = (text: string, series: string) => {
 };
 
 describe("Metrics", () => {
-  test("counts requests by method, route and status", () => {
+  test("counts requests by method, route and status", async () => {
     const m = new Metrics();
     m.observeRequest("GET", "/healthz", 200, 0.001);
     m.observeRequest("GET", "/healthz", 200, 0.002);
     m.observeRequest("POST", "/login", 401, 0.2);
-    const text = m.render();
+    const text = await m.render();
     expect(text).toContain("# TYPE switchboard_http_requests_total counter");
     expect(seriesValue(text, 'switchboard_http_requests_total{method="GET",route="/healthz",status="200"}')).toBe(2);
     expect(seriesValue(text, 'switchboard_http_requests_total{method="POST",route="/login",status="401"}')).toBe(1);
   });
 
-  test("renders a cumulative latency histogram with sum and count", () => {
+  test("renders a cumulative latency histogram with sum and count", async () => {
     const m = new Metrics();
     m.observeRequest("GET", "/", 200, 0.003);
     m.observeRequest("GET", "/", 200, 0.3);
     m.observeRequest("GET", "/", 200, 30);
-    const text = m.render();
+    const text = await m.render();
     expect(text).toContain("# TYPE switchboard_http_request_duration_seconds histogram");
     const bucket = (le: string) =>
       seriesValue(text, `switchboard_http_request_duration_seconds_bucket{method="GET",route="/",le="${le}"}`);
@@ -46,19 +46,19 @@ describe("Metrics", () => {
     for (let i = 1; i < counts.length; i++) expect(counts[i]!).toBeGreaterThanOrEqual(counts[i - 1]!);
   });
 
-  test("escapes label values", () => {
+  test("escapes label values", async () => {
     const m = new Metrics();
     m.observeRequest("GET", 'a"b\\c\nd', 200, 0.01);
-    expect(m.render()).toContain('route="a\\"b\\\\c\\nd"');
+    expect(await m.render()).toContain('route="a\\"b\\\\c\\nd"');
   });
 
-  test("uptime and registered gauges are read at scrape time; every line is valid exposition format", () => {
+  test("uptime and registered gauges are read at scrape time; every line is valid exposition format", async () => {
     const m = new Metrics();
     let depth = 3;
     m.registerGauge("switchboard_queue_depth", "Jobs waiting.", () => depth);
-    expect(seriesValue(m.render(), "switchboard_queue_depth")).toBe(3);
+    expect(seriesValue(await m.render(), "switchboard_queue_depth")).toBe(3);
     depth = 7;
-    const text = m.render();
+    const text = await m.render();
     expect(seriesValue(text, "switchboard_queue_depth")).toBe(7);
     expect(text).toContain("# TYPE switchboard_queue_depth gauge");
     expect(seriesValue(text, "switchboard_uptime_seconds")).toBeGreaterThanOrEqual(0);

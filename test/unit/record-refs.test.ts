@@ -16,9 +16,9 @@ function fresh() {
 }
 const actor = { id: null, source: "system" } as const;
 
-function issueOf(fn: () => unknown) {
+async function issueOf(fn: () => Promise<unknown>) {
   try {
-    fn();
+    await fn();
   } catch (err) {
     expect(err).toBeInstanceOf(ValidationError);
     return (err as ValidationError).issues;
@@ -27,43 +27,43 @@ function issueOf(fn: () => unknown) {
 }
 
 describe("resolveUserRef", () => {
-  test("finds a user by id or by email (any case), and names the field when nobody matches", () => {
+  test("finds a user by id or by email (any case), and names the field when nobody matches", async () => {
     const { db, people } = fresh();
-    const u = createUser(people, { email: "Ann@Example.com" }, actor);
-    expect(resolveUserRef(db, String(u.id), "reassign_to")).toBe(u.id);
-    expect(resolveUserRef(db, "  ann@example.COM ", "reassign_to")).toBe(u.id);
-    expect(issueOf(() => resolveUserRef(db, "999", "reassign_to"))).toEqual([
+    const u = await createUser(people, { email: "Ann@Example.com" }, actor);
+    expect(await resolveUserRef(db, String(u.id), "reassign_to")).toBe(u.id);
+    expect(await resolveUserRef(db, "  ann@example.COM ", "reassign_to")).toBe(u.id);
+    expect(await issueOf(() => resolveUserRef(db, "999", "reassign_to"))).toEqual([
       { field: "reassign_to", message: 'no user with the id or email "999"' },
     ]);
-    expect(issueOf(() => resolveUserRef(db, "bob@example.com", "owner"))[0]!.field).toBe("owner");
-    expect(issueOf(() => resolveUserRef(db, "   ", "reassign_to"))[0]!.message).toContain("is required");
+    expect((await issueOf(() => resolveUserRef(db, "bob@example.com", "owner")))[0]!.field).toBe("owner");
+    expect((await issueOf(() => resolveUserRef(db, "   ", "reassign_to")))[0]!.message).toContain("is required");
   });
 });
 
 describe("resolveOrganizationRef", () => {
-  test("finds an organization by id or by name without regard to case", () => {
+  test("finds an organization by id or by name without regard to case", async () => {
     const { db, feed } = fresh();
-    const o = createOrganization(db, feed, { name: "Acme Corp" }, actor);
-    expect(resolveOrganizationRef(db, String(o.id), "reassign_to")).toBe(o.id);
-    expect(resolveOrganizationRef(db, "acme corp", "reassign_to")).toBe(o.id);
-    expect(issueOf(() => resolveOrganizationRef(db, "Globex", "reassign_to"))).toEqual([
+    const o = await createOrganization(db, feed, { name: "Acme Corp" }, actor);
+    expect(await resolveOrganizationRef(db, String(o.id), "reassign_to")).toBe(o.id);
+    expect(await resolveOrganizationRef(db, "acme corp", "reassign_to")).toBe(o.id);
+    expect(await issueOf(() => resolveOrganizationRef(db, "Globex", "reassign_to"))).toEqual([
       { field: "reassign_to", message: 'no organization with the id or name "Globex"' },
     ]);
   });
 
-  test("an organization named with digits is found by name when no id matches", () => {
+  test("an organization named with digits is found by name when no id matches", async () => {
     const { db, feed } = fresh();
-    const o = createOrganization(db, feed, { name: "3000" }, actor);
-    expect(resolveOrganizationRef(db, "3000", "x")).toBe(o.id);
+    const o = await createOrganization(db, feed, { name: "3000" }, actor);
+    expect(await resolveOrganizationRef(db, "3000", "x")).toBe(o.id);
   });
 });
 
 describe("describeUsers", () => {
-  test("returns the named users in one map, skipping nulls, repeats and unknown ids", () => {
+  test("returns the named users in one map, skipping nulls, repeats and unknown ids", async () => {
     const { db, people } = fresh();
-    const a = createUser(people, { email: "a@example.com", firstname: "A" }, actor);
-    const b = createUser(people, { login: "b-login" }, actor);
-    const map = describeUsers(db, [a.id, null, b.id, a.id, 999, undefined]);
+    const a = await createUser(people, { email: "a@example.com", firstname: "A" }, actor);
+    const b = await createUser(people, { login: "b-login" }, actor);
+    const map = await describeUsers(db, [a.id, null, b.id, a.id, 999, undefined]);
     expect([...map.keys()].sort()).toEqual([a.id, b.id].sort());
     expect(map.get(a.id)).toEqual({
       id: a.id,
@@ -73,6 +73,15 @@ describe("describeUsers", () => {
       lastname: null,
     });
     expect(map.get(b.id)?.login).toBe("b-login");
-    expect(describeUsers(db, []).size).toBe(0);
+    expect((await describeUsers(db, [])).size).toBe(0);
+  });
+});
+
+describe("a person's organization by name", () => {
+  test("is found with the same rule as everywhere: any case, surrounding spaces ignored", async () => {
+    const { db, people, feed } = fresh();
+    const o = await createOrganization(db, feed, { name: "Acme Corp" }, actor);
+    const u = await createUser(people, { email: "ann@example.com", organization: "  acme CORP " }, actor);
+    expect(u.organization_id).toBe(o.id);
   });
 });

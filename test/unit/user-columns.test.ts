@@ -10,19 +10,19 @@ import { memoryDb, people } from "../support/unit-db";
 
 const actor: Actor = { id: null, source: "api" };
 
-describe("one list of user columns", () => {
+describe("one list of user columns", async () => {
   const db = memoryDb();
   const ctx = people(db, new EventFeed(db));
-  const created = createUser(
+  const created = await createUser(
     ctx,
     { email: "ada@example.com", firstname: "Ada", vip: true, out_of_office: true, traits: { plan: "pro" } },
     actor,
   );
-  const row = getUserRow(db, created.id);
+  const row = await getUserRow(db, created.id);
 
-  test("the API shape, the audience profile and reserved names hold every column", () => {
-    const api = userJson(db, new PersonFields(), row);
-    const profile = profileOf(db, row);
+  test("the API shape, the audience profile and reserved names hold every column", async () => {
+    const api = await userJson(db, new PersonFields(), row);
+    const profile = await profileOf(db, row);
     for (const f of USER_FIELDS) {
       expect([f, f in api, f in profile]).toEqual([f, true, true]);
       expect(RESERVED_NAMES.has(f)).toBe(true);
@@ -30,8 +30,8 @@ describe("one list of user columns", () => {
     expect(profile.out_of_office).toBe(true);
   });
 
-  test("CSV columns are the columns with the organization by name", () => {
-    expect(importColumns(db, "user")).toEqual([
+  test("CSV columns are the columns with the organization by name", async () => {
+    expect(await importColumns(db, "user")).toEqual([
       "id",
       ...USER_FIELDS.map((f) => (f === "organization_id" ? "organization" : f)),
       "roles",
@@ -39,15 +39,15 @@ describe("one list of user columns", () => {
     ]);
   });
 
-  test("a deleted person's snapshot keeps only custom fields as custom", () => {
+  test("a deleted person's snapshot keeps only custom fields as custom", async () => {
     const before = Object.fromEntries(
       [...SNAPSHOT_FIELDS, "shoe_size"].map((f) => [f, [f === "shoe_size" ? 42 : null, null]]),
     ) as Record<string, [unknown, unknown]>;
-    expect(personSourceFromDeleted(db, row.id, before).custom).toEqual({ shoe_size: 42 });
+    expect((await personSourceFromDeleted(db, row.id, before)).custom).toEqual({ shoe_size: 42 });
   });
 
-  test("PUT clears every left-out column but login to a new person's value", () => {
-    const replaced = replaceUser(ctx, row.id, { email: "ada@example.com" }, actor);
+  test("PUT clears every left-out column but login to a new person's value", async () => {
+    const replaced = await replaceUser(ctx, row.id, { email: "ada@example.com" }, actor);
     expect({
       vip: replaced.vip,
       out_of_office: replaced.out_of_office,

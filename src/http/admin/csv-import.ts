@@ -34,14 +34,14 @@ export function csvImportPages(ctx: AppContext) {
     for (const [id, p] of pending) if (Date.now() - p.at > PENDING_TTL_MS) take(id);
   };
 
-  const page = (request: Request, kind: Pending["kind"], data: Record<string, unknown>, status = 200) => {
-    const session = requireSession(ctx, request);
+  const page = async (request: Request, kind: Pending["kind"], data: Record<string, unknown>, status = 200) => {
+    const session = await requireSession(ctx, request);
     const k = KINDS[kind];
     const view = {
       ...k,
       listHref: k.base,
       action: `${k.base}/import`,
-      columns: importColumns(ctx.db, kind).join(", "),
+      columns: (await importColumns(ctx.db, kind)).join(", "),
       maxBytes: ctx.config.importLimit,
       maxSize: humanSize(ctx.config.importLimit),
       ...data,
@@ -66,18 +66,20 @@ export function csvImportPages(ctx: AppContext) {
     return new Elysia()
       .get(
         `${base}/export.csv`,
-        ({ request }) => (requireSession(ctx, request), csvDownload(exportCsv(ctx, kind), plural.toLowerCase())),
+        async ({ request }) => (
+          await requireSession(ctx, request), csvDownload(await exportCsv(ctx, kind), plural.toLowerCase())
+        ),
       )
       .get(`${base}/import`, ({ request }) => page(request, kind, {}))
       .post(`${base}/import`, async ({ request, body }) => {
-        const session = requireSession(ctx, request);
+        const session = await requireSession(ctx, request);
         const file = (body as Record<string, unknown> | undefined)?.file;
         if (!(file instanceof Blob) || file.size === 0)
           return page(request, kind, { errors: { file: "Choose a CSV file." } }, 422);
         const upload = await spoolUpload(uploads, file.stream());
         let report: ImportReport;
         try {
-          report = importCsv(
+          report = await importCsv(
             ctx.db,
             ctx.events,
             kind,
@@ -109,8 +111,8 @@ export function csvImportPages(ctx: AppContext) {
         else pending.set(id, { kind, upload, userId: session.user.id, at: Date.now() });
         return page(request, kind, reportView(report, `${base}/import/${id}`), report.errors.length ? 422 : 200);
       })
-      .post(`${base}/import/:id`, ({ request, params }) => {
-        const session = requireSession(ctx, request);
+      .post(`${base}/import/:id`, async ({ request, params }) => {
+        const session = await requireSession(ctx, request);
         const upload = pending.get(params.id);
         if (!upload || upload.kind !== kind || upload.userId !== session.user.id) {
           return redirect(request, `${base}/import`, [
@@ -119,7 +121,7 @@ export function csvImportPages(ctx: AppContext) {
         }
         let report: ImportReport;
         try {
-          report = importCsv(
+          report = await importCsv(
             ctx.db,
             ctx.events,
             kind,

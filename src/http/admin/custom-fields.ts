@@ -84,8 +84,8 @@ export function customFieldPages(ctx: AppContext) {
     specs,
   });
 
-  const listPage = (request: Request, session: SessionInfo, form?: unknown, status = 200) => {
-    const all = listCustomFields(db);
+  const listPage = async (request: Request, session: SessionInfo, form?: unknown, status = 200) => {
+    const all = await listCustomFields(db);
     const sections = Object.entries(OBJECTS).map(([type, label]) => ({
       type,
       label,
@@ -102,8 +102,8 @@ export function customFieldPages(ctx: AppContext) {
     });
   };
 
-  const fieldPage = (request: Request, session: SessionInfo, id: number, form?: unknown, status = 200) => {
-    const f = getCustomField(db, id);
+  const fieldPage = async (request: Request, session: SessionInfo, id: number, form?: unknown, status = 200) => {
+    const f = await getCustomField(db, id);
     const data = {
       field: { ...fieldRow(f), objectLabel: OBJECTS[f.objectType] },
       form: form ?? formView({ ...editForm(id, editSpecs(f)), values: f }),
@@ -120,37 +120,37 @@ export function customFieldPages(ctx: AppContext) {
   };
 
   return new Elysia()
-    .get("/custom-fields", ({ request }) => listPage(request, requireSession(ctx, request)))
-    .post("/custom-fields", ({ request, body }) => {
-      const session = requireSession(ctx, request);
-      const save = () => {
-        const f = createCustomField(db, events, parseForm(body, NEW_FIELD), uiActor(session));
+    .get("/custom-fields", async ({ request }) => listPage(request, await requireSession(ctx, request)))
+    .post("/custom-fields", async ({ request, body }) => {
+      const session = await requireSession(ctx, request);
+      const save = async () => {
+        const f = await createCustomField(db, events, parseForm(body, NEW_FIELD), uiActor(session));
         return { to: "/custom-fields", message: `Field ${f.label} added to ${OBJECTS[f.objectType].toLowerCase()}.` };
       };
       return submitRecordForm(ctx, request, session, body, newForm, save, (form, status) =>
         listPage(request, session, form, status),
       );
     })
-    .get("/custom-fields/:id", ({ request, params }) =>
-      fieldPage(request, requireSession(ctx, request), pathId(params.id, "custom field")),
+    .get("/custom-fields/:id", async ({ request, params }) =>
+      fieldPage(request, await requireSession(ctx, request), pathId(params.id, "custom field")),
     )
-    .post("/custom-fields/:id", ({ request, params, body }) => {
-      const session = requireSession(ctx, request);
+    .post("/custom-fields/:id", async ({ request, params, body }) => {
+      const session = await requireSession(ctx, request);
       const id = pathId(params.id, "custom field");
-      const specs = editSpecs(getCustomField(db, id));
-      const save = () => {
-        const f = updateCustomField(db, events, id, parseForm(body, specs), uiActor(session));
+      const specs = editSpecs(await getCustomField(db, id));
+      const save = async () => {
+        const f = await updateCustomField(db, events, id, parseForm(body, specs), uiActor(session));
         return { to: "/custom-fields", message: `Field ${f.label} saved.` };
       };
       return submitRecordForm(ctx, request, session, body, editForm(id, specs), save, (form, status) =>
         fieldPage(request, session, id, form, status),
       );
     })
-    .post("/custom-fields/:id/delete", ({ request, params }) => {
-      const session = requireSession(ctx, request);
+    .post("/custom-fields/:id/delete", async ({ request, params }) => {
+      const session = await requireSession(ctx, request);
       const id = pathId(params.id, "custom field");
-      const f = getCustomField(db, id);
-      deleteCustomField(db, events, id, uiActor(session));
+      const f = await getCustomField(db, id);
+      await deleteCustomField(db, events, id, uiActor(session));
       return redirect(request, "/custom-fields", [
         flashCookie(ctx, { kind: "success", message: `Field ${f.label} deleted.` }),
       ]);

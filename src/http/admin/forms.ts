@@ -308,7 +308,7 @@ export async function submitRecordForm(
   session: SessionInfo,
   body: unknown,
   form: Omit<FormOptions, "values" | "errors">,
-  save: () => { to: string; message: string } | Promise<{ to: string; message: string }>,
+  save: () => Promise<{ to: string; message: string }>,
   page: (form: ReturnType<typeof formView>, status: number) => Response | Promise<Response>,
 ): Promise<Response> {
   try {

@@ -41,7 +41,7 @@ export function groupPages(ctx: AppContext, pickers: PickerSources) {
   });
 
   const listPage = async (request: Request, session: SessionInfo, form?: unknown, status = 200) => {
-    const groups = listGroups(db).map((g) => ({
+    const groups = (await listGroups(db)).map((g) => ({
       ...g,
       memberCount: g.user_ids.length,
       updated: shortTime(g.updated_at),
@@ -59,8 +59,8 @@ export function groupPages(ctx: AppContext, pickers: PickerSources) {
     id: number,
     extra: { form?: unknown; conflict?: string; status?: number } = {},
   ) => {
-    const g = groupJson(db, getGroupRow(db, id));
-    const people = describeUsers(db, g.user_ids);
+    const g = await groupJson(db, await getGroupRow(db, id));
+    const people = await describeUsers(db, g.user_ids);
     const data = {
       group: { ...g, created: shortTime(g.created_at), updated: shortTime(g.updated_at) },
       members: g.user_ids.map((uid) => {
@@ -85,37 +85,37 @@ export function groupPages(ctx: AppContext, pickers: PickerSources) {
   };
 
   return new Elysia()
-    .get("/groups", ({ request }) => listPage(request, requireSession(ctx, request)))
-    .post("/groups", ({ request, body }) => {
-      const session = requireSession(ctx, request);
-      const save = () => {
-        const g = createGroup(db, events, parseForm(body, GROUP_FIELDS), uiActor(session));
+    .get("/groups", async ({ request }) => listPage(request, await requireSession(ctx, request)))
+    .post("/groups", async ({ request, body }) => {
+      const session = await requireSession(ctx, request);
+      const save = async () => {
+        const g = await createGroup(db, events, parseForm(body, GROUP_FIELDS), uiActor(session));
         return { to: "/groups", message: `Group ${g.name} created.` };
       };
       return submitRecordForm(ctx, request, session, body, newForm, save, (form, status) =>
         listPage(request, session, form, status),
       );
     })
-    .get("/groups/:id", ({ request, params }) =>
-      groupPage(request, requireSession(ctx, request), pathId(params.id, "group")),
+    .get("/groups/:id", async ({ request, params }) =>
+      groupPage(request, await requireSession(ctx, request), pathId(params.id, "group")),
     )
-    .post("/groups/:id", ({ request, params, body }) => {
-      const session = requireSession(ctx, request);
+    .post("/groups/:id", async ({ request, params, body }) => {
+      const session = await requireSession(ctx, request);
       const id = pathId(params.id, "group");
-      const save = () => {
-        const g = updateGroup(db, events, id, parseForm(body, GROUP_FIELDS), uiActor(session));
+      const save = async () => {
+        const g = await updateGroup(db, events, id, parseForm(body, GROUP_FIELDS), uiActor(session));
         return { to: `/groups/${id}`, message: `Group ${g.name} saved.` };
       };
       return submitRecordForm(ctx, request, session, body, editForm(id), save, (form, status) =>
         groupPage(request, session, id, { form, status }),
       );
     })
-    .post("/groups/:id/delete", ({ request, params }) => {
-      const session = requireSession(ctx, request);
+    .post("/groups/:id/delete", async ({ request, params }) => {
+      const session = await requireSession(ctx, request);
       const id = pathId(params.id, "group");
       try {
-        const g = getGroupRow(db, id);
-        deleteGroup(db, events, id, uiActor(session));
+        const g = await getGroupRow(db, id);
+        await deleteGroup(db, events, id, uiActor(session));
         return redirect(request, "/groups", [
           flashCookie(ctx, { kind: "success", message: `Group ${g.name} deleted.` }),
         ]);

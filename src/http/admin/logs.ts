@@ -39,13 +39,13 @@ function readFilter(query: unknown) {
 }
 
 /** One page, newest first: one entry more than the limit is read to learn whether another page follows. */
-const logPage = (ctx: AppContext, engine: ReturnType<typeof readFilter>["engine"], limit: number) =>
-  pageOf(ctx.delivery.listHttpLog({ ...engine, limit: limit + 1 }), limit, (last) => [last.id]);
+const logPage = async (ctx: AppContext, engine: ReturnType<typeof readFilter>["engine"], limit: number) =>
+  pageOf(await ctx.delivery.listHttpLog({ ...engine, limit: limit + 1 }), limit, (last) => [last.id]);
 
 export function logPages(ctx: AppContext, pickers: PickerSources) {
   return new Elysia()
     .get("/logs", async ({ request, query }) => {
-      const session = requireSession(ctx, request);
+      const session = await requireSession(ctx, request);
       const { view, engine, limit } = readFilter(withoutPickerText(query));
       const { data: entries, next_cursor } = await logPage(ctx, engine, limit);
       const destinations = await pickers.destinations.labels([
@@ -103,18 +103,18 @@ export function logPages(ctx: AppContext, pickers: PickerSources) {
         { title: "HTTP log", section: "logs" },
       );
     })
-    .get("/logs/:id", ({ request, params }) => {
-      const session = requireSession(ctx, request);
-      const e = ctx.delivery.getHttpLogEntry(pathId(params.id, "log entry"));
+    .get("/logs/:id", async ({ request, params }) => {
+      const session = await requireSession(ctx, request);
+      const e = await ctx.delivery.getHttpLogEntry(pathId(params.id, "log entry"));
       if (!e) throw notFound("log entry");
       const entry = { ...httpLogEntryJson(e), time: formatTime(e.createdAt), exchange: httpExchangeView(e, e.id) };
       return adminPage(ctx, request, session, "log-entry", { entry }, { title: `HTTP log #${e.id}`, section: "logs" });
     })
-    .post("/logs/:id/redeliver", ({ request, params }) => {
-      requireSession(ctx, request);
-      const e = ctx.delivery.getHttpLogEntry(pathId(params.id, "log entry"));
+    .post("/logs/:id/redeliver", async ({ request, params }) => {
+      await requireSession(ctx, request);
+      const e = await ctx.delivery.getHttpLogEntry(pathId(params.id, "log entry"));
       if (!e?.jobId) throw notFound("log entry with a delivery");
-      const again = ctx.delivery.redeliver(e.jobId);
+      const again = await ctx.delivery.redeliver(e.jobId);
       const message = again
         ? `Queued again as job ${again.id} (same delivery id ${again.deliveryId}).`
         : "That delivery can no longer be sent again.";
@@ -122,10 +122,10 @@ export function logPages(ctx: AppContext, pickers: PickerSources) {
     })
     .get(
       "/api/v1/http_log",
-      ({ request, query }) => {
-        requireApiToken(ctx, request);
+      async ({ request, query }) => {
+        await requireApiToken(ctx, request);
         const { engine, limit } = readFilter(query);
-        const page = logPage(ctx, engine, limit);
+        const page = await logPage(ctx, engine, limit);
         return json({ data: page.data.map(httpLogEntryJson), next_cursor: page.next_cursor });
       },
       op({
@@ -136,9 +136,9 @@ export function logPages(ctx: AppContext, pickers: PickerSources) {
     )
     .get(
       "/api/v1/http_log/:id",
-      ({ request, params }) => {
-        requireApiToken(ctx, request);
-        const e = ctx.delivery.getHttpLogEntry(pathId(params.id, "log entry"));
+      async ({ request, params }) => {
+        await requireApiToken(ctx, request);
+        const e = await ctx.delivery.getHttpLogEntry(pathId(params.id, "log entry"));
         if (!e) throw notFound("log entry");
         return json(httpLogEntryJson(e));
       },

@@ -57,7 +57,7 @@ const LIST: ListSpec = {
 /** Organizations: the list, an organization's page with its members, create, edit and delete. */
 export function organizationPages(ctx: AppContext) {
   const { db, events } = ctx;
-  const customSpecsOf = () => customFieldSpecs(listCustomFields(db, "organization"));
+  const customSpecsOf = async () => customFieldSpecs(await listCustomFields(db, "organization"));
 
   const organizationKind: records.RecordKind<OrganizationJson> = {
     listSpec: LIST,
@@ -95,11 +95,11 @@ export function organizationPages(ctx: AppContext) {
   };
 
   const orgPage = async (request: Request, session: SessionInfo, id: number, extra: records.RecordPageExtra = {}) => {
-    const o = getOrganization(db, id);
-    const fields = listCustomFields(db, "organization");
-    const provenance = getOrganizationProvenance(db, id);
-    const members = listUsers(ctx, { organization_id: id, sort: "name", limit: 50 });
-    const tickets = listTickets(db, { organization_id: id, limit: 20 });
+    const o = await getOrganization(db, id);
+    const fields = await listCustomFields(db, "organization");
+    const provenance = await getOrganizationProvenance(db, id);
+    const members = await listUsers(ctx, { organization_id: id, sort: "name", limit: 50 });
+    const tickets = await listTickets(db, { organization_id: id, limit: 20 });
     const builtIn = ORGANIZATION_FIELDS.map((f) => ({
       name: f.name,
       label: f.label,
@@ -118,7 +118,7 @@ export function organizationPages(ctx: AppContext) {
       }),
       form:
         extra.form ??
-        formView({ ...records.recordForm(organizationKind, id), customSpecs: customSpecsOf(), values: o }),
+        formView({ ...records.recordForm(organizationKind, id), customSpecs: await customSpecsOf(), values: o }),
       editing: records.isEditing(extra),
       del: extra.del ?? records.deleteZone(organizationKind, o),
     };

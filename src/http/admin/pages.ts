@@ -27,9 +27,9 @@ function formErrors(err: unknown): Record<string, string> {
 
 /** Settings, administrators, own account and API tokens. */
 export function adminPages(ctx: AppContext) {
-  const adminsPage = (request: Request, data: Form = {}, status = 200) => {
-    const session = requireSession(ctx, request);
-    const admins = listAdmins(ctx.db).map((a) => ({
+  const adminsPage = async (request: Request, data: Form = {}, status = 200) => {
+    const session = await requireSession(ctx, request);
+    const admins = (await listAdmins(ctx.db)).map((a) => ({
       ...a,
       name: [a.firstname, a.lastname].filter(Boolean).join(" ") || "—",
       lastLogin: formatTime(a.lastLogin),
@@ -45,11 +45,13 @@ export function adminPages(ctx: AppContext) {
     );
   };
 
-  const tokensPage = (request: Request, data: Form = {}, status = 200) => {
-    const session = requireSession(ctx, request);
-    const tokens = apiTokenStore
-      .list(ctx.db)
-      .map((t) => ({ ...t, createdAt: formatTime(t.createdAt), lastUsedAt: formatTime(t.lastUsedAt) }));
+  const tokensPage = async (request: Request, data: Form = {}, status = 200) => {
+    const session = await requireSession(ctx, request);
+    const tokens = (await apiTokenStore.list(ctx.db)).map((t) => ({
+      ...t,
+      createdAt: formatTime(t.createdAt),
+      lastUsedAt: formatTime(t.lastUsedAt),
+    }));
     return adminPage(
       ctx,
       request,
@@ -60,8 +62,8 @@ export function adminPages(ctx: AppContext) {
     );
   };
 
-  const sessionsPage = (request: Request, session: SessionInfo) => {
-    const own = listSessions(ctx.db, session.user.id).map((s) => ({
+  const sessionsPage = async (request: Request, session: SessionInfo) => {
+    const own = (await listSessions(ctx.db, session.user.id)).map((s) => ({
       ...s,
       createdAt: formatTime(s.createdAt),
       lastSeenAt: formatTime(s.lastSeenAt),
@@ -79,12 +81,19 @@ export function adminPages(ctx: AppContext) {
   };
 
   return new Elysia()
-    .get("/settings", ({ request }) =>
-      adminPage(ctx, request, requireSession(ctx, request), "settings", {}, { title: "Settings", section: "settings" }),
+    .get("/settings", async ({ request }) =>
+      adminPage(
+        ctx,
+        request,
+        await requireSession(ctx, request),
+        "settings",
+        {},
+        { title: "Settings", section: "settings" },
+      ),
     )
     .get("/admins", ({ request }) => adminsPage(request))
     .post("/admins", async ({ request, body }) => {
-      const session = requireSession(ctx, request);
+      const session = await requireSession(ctx, request);
       const form = pick(body, ["email", "password", "firstname", "lastname"]);
       try {
         const admin = await createAdmin(ctx.db, ctx.events, form, { id: session.user.id, source: "ui" });
@@ -96,24 +105,24 @@ export function adminPages(ctx: AppContext) {
         return adminsPage(request, { form: { ...form, password: "" }, errors }, 422);
       }
     })
-    .post("/admins/:id/remove", ({ request, params }) => {
-      const session = requireSession(ctx, request);
-      removeAdmin(ctx.db, ctx.events, pathId(params.id, "administrator"), { id: session.user.id, source: "ui" });
+    .post("/admins/:id/remove", async ({ request, params }) => {
+      const session = await requireSession(ctx, request);
+      await removeAdmin(ctx.db, ctx.events, pathId(params.id, "administrator"), { id: session.user.id, source: "ui" });
       if (request.headers.get("HX-Request")) return new Response(null, { status: 200 });
       return redirect(request, "/admins", [flashCookie(ctx, { kind: "success", message: "Administrator removed." })]);
     })
-    .get("/account", ({ request }) =>
+    .get("/account", async ({ request }) =>
       adminPage(
         ctx,
         request,
-        requireSession(ctx, request),
+        await requireSession(ctx, request),
         "account",
         {},
         { title: "Your account", section: "settings" },
       ),
     )
     .post("/account/password", async ({ request, body }) => {
-      const session = requireSession(ctx, request);
+      const session = await requireSession(ctx, request);
       try {
         await changePassword(
           ctx.db,
@@ -136,30 +145,30 @@ export function adminPages(ctx: AppContext) {
         );
       }
     })
-    .get("/account/sessions", ({ request }) => sessionsPage(request, requireSession(ctx, request)))
-    .post("/account/sessions/:id/revoke", ({ request, params }) => {
-      const session = requireSession(ctx, request);
-      revokeSession(ctx.db, session.user.id, params.id);
+    .get("/account/sessions", async ({ request }) => sessionsPage(request, await requireSession(ctx, request)))
+    .post("/account/sessions/:id/revoke", async ({ request, params }) => {
+      const session = await requireSession(ctx, request);
+      await revokeSession(ctx.db, session.user.id, params.id);
       if (request.headers.get("HX-Request")) return new Response(null, { status: 200 });
       return redirect(request, "/account/sessions", [
         flashCookie(ctx, { kind: "success", message: "Session signed out." }),
       ]);
     })
     .get("/tokens", ({ request }) => tokensPage(request))
-    .post("/tokens", ({ request, body }) => {
-      const session = requireSession(ctx, request);
+    .post("/tokens", async ({ request, body }) => {
+      const session = await requireSession(ctx, request);
       const form = pick(body, ["name"]);
       try {
-        const { secret: token, record } = apiTokenStore.create(ctx.db, form, session.user.id);
+        const { secret: token, record } = await apiTokenStore.create(ctx.db, form, session.user.id);
         showOnce(ctx, session, "/tokens", { created: { name: record.name, token } });
         return redirect(request, "/tokens");
       } catch (err) {
         return tokensPage(request, { form, errors: formErrors(err) }, 422);
       }
     })
-    .post("/tokens/:id/revoke", ({ request, params }) => {
-      requireSession(ctx, request);
-      apiTokenStore.revoke(ctx.db, pathId(params.id, "token"));
+    .post("/tokens/:id/revoke", async ({ request, params }) => {
+      await requireSession(ctx, request);
+      await apiTokenStore.revoke(ctx.db, pathId(params.id, "token"));
       if (request.headers.get("HX-Request")) return new Response(null, { status: 200 });
       return redirect(request, "/tokens", [flashCookie(ctx, { kind: "success", message: "Token revoked." })]);
     });

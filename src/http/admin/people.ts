@@ -87,13 +87,13 @@ const LIST: ListSpec = {
 /** People: the list, a person's page, create, edit and delete. */
 export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
   const { db, events } = ctx;
-  const specsOf = () => {
-    const fields = listCustomFields(db, "user");
+  const specsOf = async () => {
+    const fields = await listCustomFields(db, "user");
     return { fields, customSpecs: customFieldSpecs(fields) };
   };
-  const orgOptions = () => ({
+  const orgOptions = async () => ({
     id: "organization-options",
-    options: listOrganizations(db, { limit: 500 }).data.map((o) => o.name),
+    options: (await listOrganizations(db, { limit: 500 })).data.map((o) => o.name),
   });
 
   const people: records.RecordKind<UserJson> = {
@@ -116,9 +116,9 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
     section: "people",
     name: personName,
     fields: PERSON_FIELDS,
-    customSpecs: () => specsOf().customSpecs,
+    customSpecs: async () => (await specsOf()).customSpecs,
     newValues: { active: true },
-    newPageData: () => ({ datalist: orgOptions() }),
+    newPageData: async () => ({ datalist: await orgOptions() }),
     create: (input, session) => createUser(ctx, input, uiActor(session)),
     update: (id, input, session) => updateUser(ctx, id, input, uiActor(session)),
     page: (request, session, id, extra) => personPage(request, session, id, extra),
@@ -141,9 +141,9 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
     id: number,
     extra: records.RecordPageExtra = {},
   ) => {
-    const p = getUser(ctx, id);
-    const { fields, customSpecs } = specsOf();
-    const provenance = getUserProvenance(db, id);
+    const p = await getUser(ctx, id);
+    const { fields, customSpecs } = await specsOf();
+    const provenance = await getUserProvenance(db, id);
     const builtIn = [
       { name: "firstname", label: "First name", value: p.firstname },
       { name: "lastname", label: "Last name", value: p.lastname },
@@ -165,7 +165,7 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
       { name: "verified", label: "Verified", value: p.verified },
       { name: "active", label: "Active", value: p.active },
     ];
-    const tickets = listTickets(db, { customer_id: id, limit: 20 });
+    const tickets = await listTickets(db, { customer_id: id, limit: 20 });
     const labels = { ...DETAIL_LABELS, ...Object.fromEntries(fields.map((f) => [f.name, f.label])) };
     const data = {
       person: {
@@ -184,7 +184,7 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
       form: extra.form ?? formView({ ...records.recordForm(people, id), customSpecs, values: p }),
       editing: records.isEditing(extra),
       del: extra.del ?? records.deleteZone(people, p),
-      datalist: orgOptions(),
+      datalist: await orgOptions(),
       enrichment: await personEnrichmentView(ctx, clearbit, id),
     };
     return adminPage(ctx, request, session, "person", data, {

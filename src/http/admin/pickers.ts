@@ -42,7 +42,7 @@ export function pickerSources(ctx: AppContext, destinations: () => Promise<Named
       // Owners are admins and agents.
       search: async (q: string) => {
         const both = [...(await people(q, "Admin")), ...(await people(q, "Agent"))];
-        const unique = [...new Map(both.map((o) => [o.value, o])).values()];
+        const unique = [...new Map(both.map((o) => [o.value, o]))].map(([, o]) => o);
         return unique.sort((a, b) => a.label.localeCompare(b.label)).slice(0, SUGGESTIONS);
       },
       labels: userLabels,
@@ -101,7 +101,7 @@ export const withoutPickerText = (query: Record<string, unknown>) =>
 /** GET /pick/:source?q=: suggestions as listbox options (HTML) or, asked for JSON, as {data: [...]}. */
 export function pickerRoutes(ctx: AppContext, sources: PickerSources) {
   return new Elysia().get("/pick/:source", async ({ request, params, query }) => {
-    const session = requireSession(ctx, request);
+    const session = await requireSession(ctx, request);
     if (!(PICKER_SOURCES as readonly string[]).includes(params.source)) throw notFound("picker source");
     const q = searchText(query);
     const options = await sources[params.source as PickerSource].search(q);

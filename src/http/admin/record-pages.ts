@@ -44,10 +44,10 @@ export type ReassigningDelete<T extends { id: number }> = {
   blocked: (record: T) => string;
   /** Appended to the success message when the tickets were reassigned. */
   reassigned: string;
-  load: (id: number) => T;
+  load: (id: number) => Promise<T>;
   /** The id the typed reference (id, email, name…) names; throws an "invalid" error for reassign_to. */
-  resolve: (typed: string) => number;
-  remove: (id: number, session: SessionInfo, reassignTo: number | undefined) => void;
+  resolve: (typed: string) => Promise<number>;
+  remove: (id: number, session: SessionInfo, reassignTo: number | undefined) => Promise<void>;
 };
 
 type ZoneState = {
@@ -88,30 +88,30 @@ export function deleteZone<T extends { id: number }>(spec: ReassigningDelete<T>,
  * The delete POST: deletes and goes back to the list, or shows the delete zone again asking where the tickets go
  * (alone for htmx, else in the whole record page, `page`).
  */
-function submitDelete<T extends { id: number }>(
+async function submitDelete<T extends { id: number }>(
   ctx: AppContext,
   spec: ReassigningDelete<T>,
   request: Request,
   session: SessionInfo,
   id: number,
   body: unknown,
-  page: (del: ReturnType<typeof deleteZone>, status: number) => Response | Promise<Response>,
-): Response | Promise<Response> {
+  page: (del: ReturnType<typeof deleteZone>, status: number) => Promise<Response>,
+): Promise<Response> {
   const form = (body ?? {}) as Record<string, unknown>;
   // The picked id; without a pick (no JavaScript), what was typed: an email, a name or an id.
   const label = queryString(form.reassign_to__q);
   const typed = queryString(form.reassign_to) || label;
   try {
-    const reassignTo = typed.trim() ? spec.resolve(typed) : undefined;
-    const record = spec.load(id);
-    spec.remove(id, session, reassignTo);
+    const reassignTo = typed.trim() ? await spec.resolve(typed) : undefined;
+    const record = await spec.load(id);
+    await spec.remove(id, session, reassignTo);
     const note = reassignTo ? ` ${spec.reassigned}` : "";
     return redirect(request, spec.list, [
       flashCookie(ctx, { kind: "success", message: `${spec.name(record)} deleted.${note}` }),
     ]);
   } catch (err) {
     if (!isErrorOf(err, "conflict", "invalid")) throw err;
-    const record = spec.load(id);
+    const record = await spec.load(id);
     // A conflict that lists tickets (details) means tickets still refer to the record.
     const ticketsLeft = err.kind === "conflict" && Array.isArray(err.details);
     const del = deleteZone(spec, record, {
@@ -139,15 +139,15 @@ export type RecordKind<T extends { id: number }> = ReassigningDelete<T> & {
   /** The list's title, the new-record page's way back. */
   listLabel: string;
   fields: FieldSpec[];
-  customSpecs: () => FieldSpec[];
+  customSpecs: () => Promise<FieldSpec[]>;
   /** What a new record's form starts with. */
   newValues: Record<string, unknown>;
   /** More for the new-record page's template (a datalist). */
-  newPageData?: () => Record<string, unknown>;
-  create: (input: Record<string, unknown>, session: SessionInfo) => T;
-  update: (id: number, input: Record<string, unknown>, session: SessionInfo) => T;
+  newPageData?: () => Promise<Record<string, unknown>>;
+  create: (input: Record<string, unknown>, session: SessionInfo) => Promise<T>;
+  update: (id: number, input: Record<string, unknown>, session: SessionInfo) => Promise<T>;
   /** The record's page; `extra` brings back a failed form or delete zone, with its status. */
-  page: (request: Request, session: SessionInfo, id: number, extra?: RecordPageExtra) => Response | Promise<Response>;
+  page: (request: Request, session: SessionInfo, id: number, extra?: RecordPageExtra) => Promise<Response>;
 };
 /** A failed form or delete zone to show again, with its status; `editing` opens the form instead of the details. */
 export type RecordPageExtra = { form?: unknown; del?: unknown; status?: number; editing?: boolean };
@@ -186,7 +186,7 @@ export const recordForm = <T extends { id: number }>(kind: RecordKind<T>, id?: n
  * …/edit), save and delete.
  */
 export function recordRoutes<T extends { id: number }>(ctx: AppContext, kind: RecordKind<T>) {
-  const newPage = (request: Request, session: SessionInfo, form: unknown, status = 200) =>
+  const newPage = async (request: Request, session: SessionInfo, form: unknown, status = 200) =>
     adminPage(
       ctx,
       request,
@@ -196,20 +196,20 @@ export function recordRoutes<T extends { id: number }>(ctx: AppContext, kind: Re
         heading: `New ${kind.what}`,
         back: { href: kind.list, label: kind.listLabel },
         form,
-        ...kind.newPageData?.(),
+        ...(await kind.newPageData?.()),
       },
       { title: `New ${kind.what}`, section: kind.section, status },
     );
   // The paths are built from kind.list, so Elysia cannot type their :id.
   const idOf = (params: Record<string, string | undefined>) => pathId(params.id ?? "", kind.what);
   /** The form's POST: a new record without `params`, else the record's :id. */
-  const submit = (request: Request, body: unknown, params?: Record<string, string | undefined>) => {
-    const session = requireSession(ctx, request);
+  const submit = async (request: Request, body: unknown, params?: Record<string, string | undefined>) => {
+    const session = await requireSession(ctx, request);
     const id = params ? idOf(params) : undefined;
-    const customSpecs = kind.customSpecs();
-    const save = () => {
+    const customSpecs = await kind.customSpecs();
+    const save = async () => {
       const input = parseForm(body, [...kind.fields, ...customSpecs]);
-      const record = id === undefined ? kind.create(input, session) : kind.update(id, input, session);
+      const record = id === undefined ? await kind.create(input, session) : await kind.update(id, input, session);
       return {
         to: `${kind.list}/${record.id}`,
         message: `${kind.name(record)} ${id === undefined ? "created" : "saved"}.`,
@@ -222,30 +222,34 @@ export function recordRoutes<T extends { id: number }>(ctx: AppContext, kind: Re
       body,
       { ...recordForm(kind, id), customSpecs },
       save,
-      (form, status) =>
-        id === undefined ? newPage(request, session, form, status) : kind.page(request, session, id, { form, status }),
+      async (form, status) =>
+        id === undefined
+          ? await newPage(request, session, form, status)
+          : kind.page(request, session, id, { form, status }),
     );
   };
 
   return new Elysia()
     .get(kind.list, async ({ request, query }) => {
-      const session = requireSession(ctx, request);
+      const session = await requireSession(ctx, request);
       const q = listQuery(kind.listSpec, query);
       return listResponse(ctx, request, session, kind.listSpec, q, await kind.listPage(q));
     })
-    .get(`${kind.list}/new`, ({ request }) => {
-      const session = requireSession(ctx, request);
-      const form = formView({ ...recordForm(kind), customSpecs: kind.customSpecs(), values: kind.newValues });
+    .get(`${kind.list}/new`, async ({ request }) => {
+      const session = await requireSession(ctx, request);
+      const form = formView({ ...recordForm(kind), customSpecs: await kind.customSpecs(), values: kind.newValues });
       return newPage(request, session, form);
     })
     .post(kind.list, ({ request, body }) => submit(request, body))
-    .get(`${kind.list}/:id`, ({ request, params }) => kind.page(request, requireSession(ctx, request), idOf(params)))
-    .get(`${kind.list}/:id/edit`, ({ request, params }) =>
-      kind.page(request, requireSession(ctx, request), idOf(params), { editing: true }),
+    .get(`${kind.list}/:id`, async ({ request, params }) =>
+      kind.page(request, await requireSession(ctx, request), idOf(params)),
+    )
+    .get(`${kind.list}/:id/edit`, async ({ request, params }) =>
+      kind.page(request, await requireSession(ctx, request), idOf(params), { editing: true }),
     )
     .post(`${kind.list}/:id`, ({ request, params, body }) => submit(request, body, params))
-    .post(`${kind.list}/:id/delete`, ({ request, params, body }) => {
-      const session = requireSession(ctx, request);
+    .post(`${kind.list}/:id/delete`, async ({ request, params, body }) => {
+      const session = await requireSession(ctx, request);
       const id = idOf(params);
       return submitDelete(ctx, kind, request, session, id, body, (del, status) =>
         kind.page(request, session, id, { del, status }),

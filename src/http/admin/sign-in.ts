@@ -35,9 +35,9 @@ export function signInRoutes(ctx: AppContext) {
     });
   };
 
-  const signIn = (request: Request, userId: number, next = "/") => {
+  const signIn = async (request: Request, userId: number, next = "/") => {
     const meta = metaOf(request);
-    const { token } = createSession(ctx.db, userId, {
+    const { token } = await createSession(ctx.db, userId, {
       ip: meta.ip,
       userAgent: request.headers.get("user-agent") ?? undefined,
     });
@@ -46,13 +46,13 @@ export function signInRoutes(ctx: AppContext) {
   };
 
   return new Elysia()
-    .get("/setup", ({ request }) => {
-      if (!setupIsOpen(ctx.db)) return redirect(request, "/login");
+    .get("/setup", async ({ request }) => {
+      if (!(await setupIsOpen(ctx.db))) return redirect(request, "/login");
       return bare(request, "setup", {});
     })
     .post("/setup", async ({ request, body }) => {
       const form = (body ?? {}) as Form;
-      if (!setupIsOpen(ctx.db)) return redirect(request, "/login");
+      if (!(await setupIsOpen(ctx.db))) return redirect(request, "/login");
       try {
         const input = {
           email: str(form.email),
@@ -67,16 +67,16 @@ export function signInRoutes(ctx: AppContext) {
         return bare(request, "setup", { ...form, password: "", errors: fieldErrors(err.details) }, 422);
       }
     })
-    .get("/login", ({ request, query }) => {
-      if (setupIsOpen(ctx.db)) return redirect(request, "/setup");
-      if (currentSession(ctx, request)) return redirect(request, "/");
+    .get("/login", async ({ request, query }) => {
+      if (await setupIsOpen(ctx.db)) return redirect(request, "/setup");
+      if (await currentSession(ctx, request)) return redirect(request, "/");
       return bare(request, "login", { next: safeNext(query.next) });
     })
     .post("/login", async ({ request, body }) => {
       const form = (body ?? {}) as Form;
       const email = str(form.email).trim().toLowerCase();
       const { id: requestId, ip } = metaOf(request);
-      const wait = ctx.loginThrottle.attempt(ip, email);
+      const wait = await ctx.loginThrottle.attempt(ip, email);
       if (wait > 0) {
         ctx.log.warn("sign-in throttled", { request_id: requestId, ip });
         const err = tooManyRequests(`Too many failed sign-ins. Try again in ${Math.ceil(wait / 60)} minutes.`, wait);
@@ -94,12 +94,12 @@ export function signInRoutes(ctx: AppContext) {
           401,
         );
       }
-      ctx.loginThrottle.succeed(ip, email);
+      await ctx.loginThrottle.succeed(ip, email);
       return signIn(request, admin.id, safeNext(form.next));
     })
-    .post("/logout", ({ request }) => {
-      const session = currentSession(ctx, request);
-      if (session) deleteSession(ctx.db, session.id);
+    .post("/logout", async ({ request }) => {
+      const session = await currentSession(ctx, request);
+      if (session) await deleteSession(ctx.db, session.id);
       return redirect(request, "/login", [
         sessionCookie(ctx, null),
         flashCookie(ctx, { kind: "info", message: "You are signed out." }),

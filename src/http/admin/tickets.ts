@@ -183,15 +183,15 @@ export function ticketPages(ctx: AppContext, pickers: PickerSources) {
     id: number,
     extra: { form?: unknown; articleForm?: unknown; status?: number } = {},
   ) => {
-    const t = getTicket(db, id);
-    const lookups = ticketLookups(db, [t]);
-    const articles = listArticles(db, id);
-    const authors = describeUsers(
+    const t = await getTicket(db, id);
+    const lookups = await ticketLookups(db, [t]);
+    const articles = await listArticles(db, id);
+    const authors = await describeUsers(
       db,
       articles.map((a) => a.origin_by_id),
     );
-    const history = events.history("ticket", id);
-    const actors = describeUsers(
+    const history = await events.history("ticket", id);
+    const actors = await describeUsers(
       db,
       history.map((e) => e.actorId),
     );
@@ -254,16 +254,16 @@ export function ticketPages(ctx: AppContext, pickers: PickerSources) {
 
   return new Elysia()
     .get("/tickets", async ({ request, query }) => {
-      const session = requireSession(ctx, request);
+      const session = await requireSession(ctx, request);
       const q = listQuery(LIST, query);
-      const page = listTickets(db, {
+      const page = await listTickets(db, {
         q: q.q || undefined,
         state: q.filters.state as TicketListQuery["state"],
         order: q.order,
         cursor: q.cursor,
         limit: PAGE_SIZE,
       });
-      const lookups = ticketLookups(db, page.data);
+      const lookups = await ticketLookups(db, page.data);
       const name = (id: number | null) => {
         const u = id !== null ? lookups.users.get(id) : undefined;
         return u ? personName(u) : "";
@@ -285,7 +285,7 @@ export function ticketPages(ctx: AppContext, pickers: PickerSources) {
       return listResponse(ctx, request, session, LIST, q, { rows, nextCursor: page.next_cursor, total });
     })
     .get("/tickets/new", async ({ request }) => {
-      const session = requireSession(ctx, request);
+      const session = await requireSession(ctx, request);
       return newTicketPage(
         request,
         session,
@@ -293,7 +293,7 @@ export function ticketPages(ctx: AppContext, pickers: PickerSources) {
       );
     })
     .post("/tickets", async ({ request, body }) => {
-      const session = requireSession(ctx, request);
+      const session = await requireSession(ctx, request);
       const form = await newForm();
       try {
         const { ticket } = await createTicket(
@@ -312,11 +312,11 @@ export function ticketPages(ctx: AppContext, pickers: PickerSources) {
         return newTicketPage(request, session, failed, errorStatus(err));
       }
     })
-    .get("/tickets/:id", ({ request, params }) =>
-      ticketPage(request, requireSession(ctx, request), pathId(params.id, "ticket")),
+    .get("/tickets/:id", async ({ request, params }) =>
+      ticketPage(request, await requireSession(ctx, request), pathId(params.id, "ticket")),
     )
     .post("/tickets/:id", async ({ request, params, body }) => {
-      const session = requireSession(ctx, request);
+      const session = await requireSession(ctx, request);
       const id = pathId(params.id, "ticket");
       await getTicket(db, id);
       const edit = await editForm(id);
@@ -333,7 +333,7 @@ export function ticketPages(ctx: AppContext, pickers: PickerSources) {
       }
     })
     .post("/tickets/:id/articles", async ({ request, params, body }) => {
-      const session = requireSession(ctx, request);
+      const session = await requireSession(ctx, request);
       const id = pathId(params.id, "ticket");
       try {
         const input = {
@@ -341,7 +341,7 @@ export function ticketPages(ctx: AppContext, pickers: PickerSources) {
           attachments: await uploadedFiles(body, "attachments"),
           ticket_id: id,
         };
-        const article = createArticle(db, events, input, uiActor(session));
+        const article = await createArticle(db, events, input, uiActor(session));
         // htmx reloads the same page (a new fragment alone would only scroll);
         // without JS the new article is scrolled to.
         const location = isHtmx(request) ? `/tickets/${id}` : `/tickets/${id}#article-${article.id}`;
@@ -353,8 +353,8 @@ export function ticketPages(ctx: AppContext, pickers: PickerSources) {
         return ticketPage(request, session, id, { articleForm, status: errorStatus(err) });
       }
     })
-    .get("/attachments/:id", ({ request, params }) => {
-      requireSession(ctx, request);
-      return attachmentResponse(getAttachment(db, pathId(params.id, "attachment")));
+    .get("/attachments/:id", async ({ request, params }) => {
+      await requireSession(ctx, request);
+      return attachmentResponse(await getAttachment(db, pathId(params.id, "attachment")));
     });
 }

@@ -114,12 +114,12 @@ export function recordsApi(ctx: AppContext) {
   const uploads = uploadsDir(ctx.config.dataDir);
   /** The caller is authenticated before the body is read; the body goes to disk, not memory. */
   const importFromBody = async (kind: "user" | "organization", request: Request, query: unknown) => {
-    const actor = { ...apiActor(ctx, request), source: "import" as const };
+    const actor = { ...(await apiActor(ctx, request)), source: "import" as const };
     if (!/^text\/csv\b/i.test(request.headers.get("content-type") ?? ""))
       throw badRequest("send the CSV file as the body with Content-Type: text/csv");
     const upload = await spoolUpload(uploads, request.body);
     try {
-      const report = importCsv(db, events, kind, readCsvFile(upload.path), actor, {
+      const report = await importCsv(db, events, kind, readCsvFile(upload.path), actor, {
         dryRun: parseQuery(importQuery, query).dry_run ?? false,
       });
       return importResponse(report);
@@ -132,7 +132,9 @@ export function recordsApi(ctx: AppContext) {
       // People
       .get(
         "/users",
-        ({ request, query }) => (requireApiToken(ctx, request), json(listUsers(ctx, parseQuery(usersQuery, query)))),
+        async ({ request, query }) => (
+          await requireApiToken(ctx, request), json(await listUsers(ctx, parseQuery(usersQuery, query)))
+        ),
         op({
           summary: "List people: search (q), filters, sort and cursor pagination",
           query: usersQuery,
@@ -141,22 +143,26 @@ export function recordsApi(ctx: AppContext) {
       )
       .post(
         "/users",
-        ({ request, body }) => json(createUser(ctx, body, apiActor(ctx, request)), 201),
+        async ({ request, body }) => json(await createUser(ctx, body, await apiActor(ctx, request)), 201),
         op({ summary: "Create a person", body: userInputModel, response: userModel, status: 201 }),
       )
       .get(
         "/users/:id",
-        ({ request, params }) => (requireApiToken(ctx, request), json(getUser(ctx, pathId(params.id, "user")))),
+        async ({ request, params }) => (
+          await requireApiToken(ctx, request), json(await getUser(ctx, pathId(params.id, "user")))
+        ),
         op({ summary: "Read a person", response: userModel }),
       )
       .patch(
         "/users/:id",
-        ({ request, params, body }) => json(updateUser(ctx, pathId(params.id, "user"), body, apiActor(ctx, request))),
+        async ({ request, params, body }) =>
+          json(await updateUser(ctx, pathId(params.id, "user"), body, await apiActor(ctx, request))),
         op({ summary: "Change some fields of a person", body: userInputModel, response: userModel }),
       )
       .put(
         "/users/:id",
-        ({ request, params, body }) => json(replaceUser(ctx, pathId(params.id, "user"), body, apiActor(ctx, request))),
+        async ({ request, params, body }) =>
+          json(await replaceUser(ctx, pathId(params.id, "user"), body, await apiActor(ctx, request))),
         op({
           summary:
             "Replace a person: fields left out are cleared to their defaults " +
@@ -167,8 +173,8 @@ export function recordsApi(ctx: AppContext) {
       )
       .delete(
         "/users/:id",
-        ({ request, params, query }) => {
-          deleteUser(db, events, pathId(params.id, "user"), apiActor(ctx, request), {
+        async ({ request, params, query }) => {
+          await deleteUser(db, events, pathId(params.id, "user"), await apiActor(ctx, request), {
             reassignTo: parseQuery(reassignQuery, query).reassign_to,
           });
           return noContent();
@@ -181,12 +187,12 @@ export function recordsApi(ctx: AppContext) {
       )
       .put(
         "/users/by-email/:email",
-        ({ request, params, body }) => {
-          const { user, created } = upsertUserByEmail(
+        async ({ request, params, body }) => {
+          const { user, created } = await upsertUserByEmail(
             ctx,
             decodeURIComponent(params.email),
             body ?? {},
-            apiActor(ctx, request),
+            await apiActor(ctx, request),
           );
           return json(user, created ? 201 : 200);
         },
@@ -194,22 +200,25 @@ export function recordsApi(ctx: AppContext) {
       )
       .get(
         "/users/:id/provenance",
-        ({ request, params }) => (
-          requireApiToken(ctx, request), json(provenanceJson(getUserProvenance(db, pathId(params.id, "user"))))
+        async ({ request, params }) => (
+          await requireApiToken(ctx, request),
+          json(provenanceJson(await getUserProvenance(db, pathId(params.id, "user"))))
         ),
         op({ summary: "Which source last wrote each field of a person, and when", response: provenanceModel }),
       )
       .get(
         "/users/:id/events",
-        ({ request, params }) => (
-          requireApiToken(ctx, request),
-          json({ data: events.history("user", pathId(params.id, "user")).map(eventJson) })
+        async ({ request, params }) => (
+          await requireApiToken(ctx, request),
+          json({ data: (await events.history("user", pathId(params.id, "user"))).map(eventJson) })
         ),
         op({ summary: "A person's change timeline", response: list(eventModel) }),
       )
       .get(
         "/users/export.csv",
-        ({ request }) => (requireApiToken(ctx, request), csvDownload(exportCsv(ctx, "user"), "users")),
+        async ({ request }) => (
+          await requireApiToken(ctx, request), csvDownload(await exportCsv(ctx, "user"), "users")
+        ),
         op({ summary: "Export every person as CSV (streamed)", response: z.string(), responseType: "text/csv" }),
       )
       .post(
@@ -226,7 +235,9 @@ export function recordsApi(ctx: AppContext) {
       // Organizations
       .get(
         "/organizations/export.csv",
-        ({ request }) => (requireApiToken(ctx, request), csvDownload(exportCsv(ctx, "organization"), "organizations")),
+        async ({ request }) => (
+          await requireApiToken(ctx, request), csvDownload(await exportCsv(ctx, "organization"), "organizations")
+        ),
         op({ summary: "Export every organization as CSV (streamed)", response: z.string(), responseType: "text/csv" }),
       )
       .post(
@@ -242,14 +253,15 @@ export function recordsApi(ctx: AppContext) {
       )
       .get(
         "/organizations",
-        ({ request, query }) => (
-          requireApiToken(ctx, request), json(listOrganizations(db, parseQuery(organizationsQuery, query)))
+        async ({ request, query }) => (
+          await requireApiToken(ctx, request), json(await listOrganizations(db, parseQuery(organizationsQuery, query)))
         ),
         op({ summary: "List organizations", query: organizationsQuery, response: page(organizationModel) }),
       )
       .post(
         "/organizations",
-        ({ request, body }) => json(createOrganization(db, events, body, apiActor(ctx, request)), 201),
+        async ({ request, body }) =>
+          json(await createOrganization(db, events, body, await apiActor(ctx, request)), 201),
         op({
           summary: "Create an organization",
           body: organizationInputModel,
@@ -259,15 +271,17 @@ export function recordsApi(ctx: AppContext) {
       )
       .get(
         "/organizations/:id",
-        ({ request, params }) => (
-          requireApiToken(ctx, request), json(getOrganization(db, pathId(params.id, "organization")))
+        async ({ request, params }) => (
+          await requireApiToken(ctx, request), json(await getOrganization(db, pathId(params.id, "organization")))
         ),
         op({ summary: "Read an organization with its members", response: organizationModel }),
       )
       .patch(
         "/organizations/:id",
-        ({ request, params, body }) =>
-          json(updateOrganization(db, events, pathId(params.id, "organization"), body, apiActor(ctx, request))),
+        async ({ request, params, body }) =>
+          json(
+            await updateOrganization(db, events, pathId(params.id, "organization"), body, await apiActor(ctx, request)),
+          ),
         op({
           summary: "Change some fields of an organization",
           body: organizationInputModel,
@@ -276,8 +290,16 @@ export function recordsApi(ctx: AppContext) {
       )
       .put(
         "/organizations/:id",
-        ({ request, params, body }) =>
-          json(replaceOrganization(db, events, pathId(params.id, "organization"), body, apiActor(ctx, request))),
+        async ({ request, params, body }) =>
+          json(
+            await replaceOrganization(
+              db,
+              events,
+              pathId(params.id, "organization"),
+              body,
+              await apiActor(ctx, request),
+            ),
+          ),
         op({
           summary: "Replace an organization: fields left out are cleared to their defaults (name required)",
           body: organizationInputModel,
@@ -286,8 +308,8 @@ export function recordsApi(ctx: AppContext) {
       )
       .delete(
         "/organizations/:id",
-        ({ request, params, query }) => {
-          deleteOrganization(db, events, pathId(params.id, "organization"), apiActor(ctx, request), {
+        async ({ request, params, query }) => {
+          await deleteOrganization(db, events, pathId(params.id, "organization"), await apiActor(ctx, request), {
             reassignTo: parseQuery(reassignQuery, query).reassign_to,
           });
           return noContent();
@@ -300,59 +322,62 @@ export function recordsApi(ctx: AppContext) {
       )
       .get(
         "/organizations/:id/provenance",
-        ({ request, params }) => (
-          requireApiToken(ctx, request),
-          json(provenanceJson(getOrganizationProvenance(db, pathId(params.id, "organization"))))
+        async ({ request, params }) => (
+          await requireApiToken(ctx, request),
+          json(provenanceJson(await getOrganizationProvenance(db, pathId(params.id, "organization"))))
         ),
         op({ summary: "Which source last wrote each field of an organization, and when", response: provenanceModel }),
       )
       // Groups
       .get(
         "/groups",
-        ({ request }) => (requireApiToken(ctx, request), json({ data: listGroups(db) })),
+        async ({ request }) => (await requireApiToken(ctx, request), json({ data: await listGroups(db) })),
         op({ summary: "List groups", response: list(groupModel) }),
       )
       .post(
         "/groups",
-        ({ request, body }) => json(createGroup(db, events, body, apiActor(ctx, request)), 201),
+        async ({ request, body }) => json(await createGroup(db, events, body, await apiActor(ctx, request)), 201),
         op({ summary: "Create a group", body: groupInputModel, response: groupModel, status: 201 }),
       )
       .get(
         "/groups/:id",
-        ({ request, params }) => (
-          requireApiToken(ctx, request), json(groupJson(db, getGroupRow(db, pathId(params.id, "group"))))
+        async ({ request, params }) => (
+          await requireApiToken(ctx, request),
+          json(await groupJson(db, await getGroupRow(db, pathId(params.id, "group"))))
         ),
         op({ summary: "Read a group", response: groupModel }),
       )
       .patch(
         "/groups/:id",
-        ({ request, params, body }) =>
-          json(updateGroup(db, events, pathId(params.id, "group"), body, apiActor(ctx, request))),
+        async ({ request, params, body }) =>
+          json(await updateGroup(db, events, pathId(params.id, "group"), body, await apiActor(ctx, request))),
         op({ summary: "Change some fields of a group", body: groupInputModel, response: groupModel }),
       )
       .put(
         "/groups/:id",
-        ({ request, params, body }) =>
-          json(updateGroup(db, events, pathId(params.id, "group"), body, apiActor(ctx, request))),
+        async ({ request, params, body }) =>
+          json(await updateGroup(db, events, pathId(params.id, "group"), body, await apiActor(ctx, request))),
         op({ summary: "Change a group", body: groupInputModel, response: groupModel }),
       )
       .delete(
         "/groups/:id",
-        ({ request, params }) => (
-          deleteGroup(db, events, pathId(params.id, "group"), apiActor(ctx, request)), noContent()
+        async ({ request, params }) => (
+          await deleteGroup(db, events, pathId(params.id, "group"), await apiActor(ctx, request)), noContent()
         ),
         op({ summary: "Delete a group (a conflict while tickets belong to it)", response: null }),
       )
       // Tickets and articles
       .get(
         "/tickets",
-        ({ request, query }) => (requireApiToken(ctx, request), json(listTickets(db, parseQuery(ticketsQuery, query)))),
+        async ({ request, query }) => (
+          await requireApiToken(ctx, request), json(await listTickets(db, parseQuery(ticketsQuery, query)))
+        ),
         op({ summary: "List tickets, newest first", query: ticketsQuery, response: page(ticketModel) }),
       )
       .post(
         "/tickets",
-        ({ request, body }) => {
-          const { ticket, article } = createTicket(db, events, body, apiActor(ctx, request));
+        async ({ request, body }) => {
+          const { ticket, article } = await createTicket(db, events, body, await apiActor(ctx, request));
           return json({ ...ticket, article }, 201);
         },
         op({
@@ -364,38 +389,40 @@ export function recordsApi(ctx: AppContext) {
       )
       .get(
         "/tickets/:id",
-        ({ request, params }) => (requireApiToken(ctx, request), json(getTicket(db, pathId(params.id, "ticket")))),
+        async ({ request, params }) => (
+          await requireApiToken(ctx, request), json(await getTicket(db, pathId(params.id, "ticket")))
+        ),
         op({ summary: "Read a ticket", response: ticketModel }),
       )
       .patch(
         "/tickets/:id",
-        ({ request, params, body }) =>
-          json(updateTicket(db, events, pathId(params.id, "ticket"), body, apiActor(ctx, request))),
+        async ({ request, params, body }) =>
+          json(await updateTicket(db, events, pathId(params.id, "ticket"), body, await apiActor(ctx, request))),
         op({ summary: "Change some fields of a ticket", body: ticketUpdateInput, response: ticketModel }),
       )
       .put(
         "/tickets/:id",
-        ({ request, params, body }) =>
-          json(updateTicket(db, events, pathId(params.id, "ticket"), body, apiActor(ctx, request))),
+        async ({ request, params, body }) =>
+          json(await updateTicket(db, events, pathId(params.id, "ticket"), body, await apiActor(ctx, request))),
         op({ summary: "Change a ticket", body: ticketUpdateInput, response: ticketModel }),
       )
       .delete(
         "/tickets/:id",
-        ({ request, params }) => (
-          deleteTicket(db, events, pathId(params.id, "ticket"), apiActor(ctx, request)), noContent()
+        async ({ request, params }) => (
+          await deleteTicket(db, events, pathId(params.id, "ticket"), await apiActor(ctx, request)), noContent()
         ),
         op({ summary: "Delete a ticket", response: null }),
       )
       .get(
         "/tickets/:id/articles",
-        ({ request, params }) => (
-          requireApiToken(ctx, request), json({ data: listArticles(db, pathId(params.id, "ticket")) })
+        async ({ request, params }) => (
+          await requireApiToken(ctx, request), json({ data: await listArticles(db, pathId(params.id, "ticket")) })
         ),
         op({ summary: "A ticket's articles", response: list(articleModel) }),
       )
       .post(
         "/articles",
-        ({ request, body }) => json(createArticle(db, events, body, apiActor(ctx, request)), 201),
+        async ({ request, body }) => json(await createArticle(db, events, body, await apiActor(ctx, request)), 201),
         op({
           summary: "Add an article (with base64 attachments) to a ticket",
           body: newArticleInput,
@@ -405,50 +432,65 @@ export function recordsApi(ctx: AppContext) {
       )
       .get(
         "/articles/:id",
-        ({ request, params }) => (requireApiToken(ctx, request), json(getArticle(db, pathId(params.id, "article")))),
+        async ({ request, params }) => (
+          await requireApiToken(ctx, request), json(await getArticle(db, pathId(params.id, "article")))
+        ),
         op({ summary: "Read an article", response: articleModel }),
       )
       .get(
         "/attachments/:id",
-        ({ request, params }) => {
-          requireApiToken(ctx, request);
-          return attachmentResponse(getAttachment(db, pathId(params.id, "attachment")));
+        async ({ request, params }) => {
+          await requireApiToken(ctx, request);
+          return attachmentResponse(await getAttachment(db, pathId(params.id, "attachment")));
         },
         op({ summary: "Download an attachment", response: z.string(), responseType: "application/octet-stream" }),
       )
       // Custom fields
       .get(
         "/custom_fields",
-        ({ request, query }) => {
-          requireApiToken(ctx, request);
-          return json({ data: listCustomFields(db, parseQuery(customFieldsQuery, query).object_type).map(fieldJson) });
+        async ({ request, query }) => {
+          await requireApiToken(ctx, request);
+          return json({
+            data: (await listCustomFields(db, parseQuery(customFieldsQuery, query).object_type)).map(fieldJson),
+          });
         },
         op({ summary: "List custom fields", query: customFieldsQuery, response: list(customFieldModel) }),
       )
       .post(
         "/custom_fields",
-        ({ request, body }) => json(fieldJson(createCustomField(db, events, body, apiActor(ctx, request))), 201),
+        async ({ request, body }) =>
+          json(fieldJson(await createCustomField(db, events, body, await apiActor(ctx, request))), 201),
         op({ summary: "Define a custom field", body: fieldDefinition, response: customFieldModel, status: 201 }),
       )
       .get(
         "/custom_fields/:id",
-        ({ request, params }) => (
-          requireApiToken(ctx, request), json(fieldJson(getCustomField(db, pathId(params.id, "custom field"))))
+        async ({ request, params }) => (
+          await requireApiToken(ctx, request),
+          json(fieldJson(await getCustomField(db, pathId(params.id, "custom field"))))
         ),
         op({ summary: "Read a custom field", response: customFieldModel }),
       )
       .patch(
         "/custom_fields/:id",
-        ({ request, params, body }) =>
+        async ({ request, params, body }) =>
           json(
-            fieldJson(updateCustomField(db, events, pathId(params.id, "custom field"), body, apiActor(ctx, request))),
+            fieldJson(
+              await updateCustomField(
+                db,
+                events,
+                pathId(params.id, "custom field"),
+                body,
+                await apiActor(ctx, request),
+              ),
+            ),
           ),
         op({ summary: "Change a custom field", body: fieldUpdate, response: customFieldModel }),
       )
       .delete(
         "/custom_fields/:id",
-        ({ request, params }) => (
-          deleteCustomField(db, events, pathId(params.id, "custom field"), apiActor(ctx, request)), noContent()
+        async ({ request, params }) => (
+          await deleteCustomField(db, events, pathId(params.id, "custom field"), await apiActor(ctx, request)),
+          noContent()
         ),
         op({ summary: "Delete a custom field", response: null }),
       )
@@ -456,14 +498,14 @@ export function recordsApi(ctx: AppContext) {
       .get(
         "/events",
         async ({ request, query }) => {
-          requireApiToken(ctx, request);
+          await requireApiToken(ctx, request);
           const q = parseQuery(eventsQuery, query);
           // The feed's cursor is an event id (consumers keep it to resume); `after` is its earlier name.
           const after = q.cursor ?? q.after ?? 0;
           const limit = Math.min(q.limit ?? 100, 1000);
           const wait = Math.min(q.wait ?? 0, 60);
           const filter = { objectType: q.object_type, objectId: q.object_id };
-          let page = events.read(after, limit, filter);
+          let page = await events.read(after, limit, filter);
           if (!page.length && wait > 0) {
             await new Promise<void>((resolve) => {
               const timer = setTimeout(done, wait * 1000);
@@ -475,7 +517,7 @@ export function recordsApi(ctx: AppContext) {
               }
               request.signal.addEventListener("abort", done);
             });
-            page = events.read(after, limit, filter);
+            page = await events.read(after, limit, filter);
           }
           return json({ data: page.map(eventJson), next_cursor: page.at(-1)?.id ?? after });
         },

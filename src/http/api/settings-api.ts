@@ -97,26 +97,26 @@ function adminsApi(ctx: AppContext) {
   return new Elysia({ prefix: "/api/v1" })
     .get(
       "/admins",
-      ({ request }) => {
-        requireApiToken(ctx, request);
-        return json({ data: listAdmins(ctx.db).map(adminJson) });
+      async ({ request }) => {
+        await requireApiToken(ctx, request);
+        return json({ data: (await listAdmins(ctx.db)).map(adminJson) });
       },
       op({ summary: "List administrators", response: list(adminModel) }),
     )
     .post(
       "/admins",
       async ({ request, body }) => {
-        const token = requireApiToken(ctx, request);
+        const token = await requireApiToken(ctx, request);
         return json(adminJson(await createAdmin(ctx.db, ctx.events, body, { id: token.actorId, source: "api" })), 201);
       },
       op({ summary: "Create an administrator", body: newAdminSchema, response: adminModel, status: 201 }),
     )
     .delete(
       "/admins/:id",
-      ({ request, params }) => {
-        const token = requireApiToken(ctx, request);
+      async ({ request, params }) => {
+        const token = await requireApiToken(ctx, request);
         if (token.actorId === null) throw conflict("this token has no owner to act as; create a token as an admin");
-        removeAdmin(ctx.db, ctx.events, pathId(params.id, "administrator"), { id: token.actorId, source: "api" });
+        await removeAdmin(ctx.db, ctx.events, pathId(params.id, "administrator"), { id: token.actorId, source: "api" });
         return new Response(null, { status: 204 });
       },
       op({ summary: "Remove an administrator (never the last active one)", response: null }),
@@ -140,17 +140,17 @@ function credentialsApi(
   return new Elysia({ prefix: "/api/v1" })
     .get(
       c.path,
-      ({ request }) => {
-        requireApiToken(ctx, request);
-        return json({ data: c.store.list(ctx.db).map(c.toJson) });
+      async ({ request }) => {
+        await requireApiToken(ctx, request);
+        return json({ data: (await c.store.list(ctx.db)).map(c.toJson) });
       },
       op({ summary: c.summaries.list, response: list(c.model) }),
     )
     .post(
       c.path,
-      ({ request, body }) => {
-        const token = requireApiToken(ctx, request);
-        const created = c.store.create(ctx.db, body, token.actorId);
+      async ({ request, body }) => {
+        const token = await requireApiToken(ctx, request);
+        const created = await c.store.create(ctx.db, body, token.actorId);
         return json({ ...c.toJson(created.record), [c.secretName]: created.secret }, 201);
       },
       op({
@@ -162,9 +162,9 @@ function credentialsApi(
     )
     .delete(
       `${c.path}/:id`,
-      ({ request, params }) => {
-        requireApiToken(ctx, request);
-        c.store.revoke(ctx.db, pathId(params.id, c.noun));
+      async ({ request, params }) => {
+        await requireApiToken(ctx, request);
+        await c.store.revoke(ctx.db, pathId(params.id, c.noun));
         return new Response(null, { status: 204 });
       },
       op({ summary: c.summaries.revoke, response: null }),

@@ -1,0 +1,154 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { sql } from "drizzle-orm";
+import { openDatabase, sqlAll, sqlRun, type Db, type DbOrTx } from "../../src/db/client";
+import { GroupCommit } from "../../src/db/group-commit";
+import { tempDir } from "../support/server";
+
+const dir = tempDir("switchboard-store-");
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let files = 0;
+/** A store on a real database file with one table. */
+async function fixture(): Promise<Db> {
+  const db = openDatabase(join(dir, `${++files}.db`));
+  db.$client.run("CREATE TABLE t (n INTEGER PRIMARY KEY)");
+  return db;
+}
+const rows = async (db: DbOrTx) => (await sqlAll<{ n: number }>(db, sql`SELECT n FROM t ORDER BY n`)).map((r) => r.n);
+/** Lets every timer and I/O callback due now run (a transaction's work may wait on anything). */
+const turn = () => new Promise((r) => setTimeout(r, 5));
+
+describe("the store", () => {
+  test("a read outside the transaction does not see what an open transaction has written", async () => {
+    const db = await fixture();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let written!: () => void;
+    const wrote = new Promise<void>((r) => (written = r));
+    const open = db.transaction(async (tx) => {
+      await sqlRun(tx, sql`INSERT INTO t (n) VALUES (1)`);
+      expect(await rows(tx)).toEqual([1]); // the transaction sees its own row
+      written();
+      await held;
+    });
+    await wrote;
+    expect(await rows(db)).toEqual([]);
+    release();
+    await open;
+    expect(await rows(db)).toEqual([1]);
+    db.close();
+  });
+
+  test("transactions with awaits inside run one after the other, in the order they were asked for", async () => {
+    const db = await fixture();
+    const trace: string[] = [];
+    const run = (name: string, n: number) =>
+      db.transaction(async (tx) => {
+        trace.push(`${name} begin`);
+        await turn();
+        await sqlRun(tx, sql`INSERT INTO t (n) VALUES (${n})`);
+        await turn();
+        trace.push(`${name} end`);
+        return n;
+      });
+    expect(await Promise.all([run("a", 1), run("b", 2), run("c", 3)])).toEqual([1, 2, 3]);
+    expect(trace).toEqual(["a begin", "a end", "b begin", "b end", "c begin", "c end"]);
+    expect(await rows(db)).toEqual([1, 2, 3]);
+    db.close();
+  });
+
+  test("a throwing transaction rolls back all its rows; its after-commit hooks never run; the next one runs", async () => {
+    const db = await fixture();
+    const hooks: string[] = [];
+    const boom = new Error("refused");
+    const failed = db.transaction(async (tx) => {
+      tx.afterCommit(() => hooks.push("failed"));
+      await sqlRun(tx, sql`INSERT INTO t (n) VALUES (1)`);
+      await turn();
+      await sqlRun(tx, sql`INSERT INTO t (n) VALUES (2)`);
+      throw boom;
+    });
+    const next = db.transaction(async (tx) => {
+      tx.afterCommit(() => hooks.push("next"));
+      await sqlRun(tx, sql`INSERT INTO t (n) VALUES (3)`);
+    });
+    expect(failed).rejects.toBe(boom);
+    await next;
+    expect(await rows(db)).toEqual([3]);
+    expect(hooks).toEqual(["next"]);
+    db.close();
+  });
+
+  test("after-commit hooks run once the rows are visible to reads, once each", async () => {
+    const db = await fixture();
+    const seen: number[][] = [];
+    const hook = () => void rows(db).then((r) => seen.push(r));
+    await db.transaction(async (tx) => {
+      tx.afterCommit(hook);
+      await sqlRun(tx, sql`INSERT INTO t (n) VALUES (1)`);
+      tx.afterCommit(hook);
+    });
+    await turn();
+    expect(seen).toEqual([[1]]);
+    db.close();
+  });
+
+  test("a failing savepoint rolls back its own rows and hooks; the transaction commits the rest", async () => {
+    const db = await fixture();
+    const hooks: string[] = [];
+    await db.transaction(async (tx) => {
+      await sqlRun(tx, sql`INSERT INTO t (n) VALUES (1)`);
+      await expect(
+        tx.savepoint(async (sp) => {
+          sp.afterCommit(() => hooks.push("inner"));
+          await sqlRun(sp, sql`INSERT INTO t (n) VALUES (2)`);
+          throw new Error("inner");
+        }),
+      ).rejects.toThrow("inner");
+      tx.afterCommit(() => hooks.push("outer"));
+      await sqlRun(tx, sql`INSERT INTO t (n) VALUES (3)`);
+    });
+    expect(await rows(db)).toEqual([1, 3]);
+    expect(hooks).toEqual(["outer"]);
+    db.close();
+  });
+
+  test("the read connection refuses writes", async () => {
+    const db = await fixture();
+    const refused = await sqlRun(db as never, sql`INSERT INTO t (n) VALUES (1)`).catch((err: Error) => err);
+    expect(String((refused as Error).cause)).toMatch(/readonly|read-only/i);
+    expect(await rows(db)).toEqual([]);
+    db.close();
+  });
+
+  test("group commit with async work: a failing item rolls back alone and waits like the rest", async () => {
+    const db = await fixture();
+    const writes = new GroupCommit(db);
+    const outcomes = await Promise.allSettled([
+      writes.run(async (tx) => {
+        await sqlRun(tx, sql`INSERT INTO t (n) VALUES (1)`);
+        await turn();
+        return "one";
+      }),
+      writes.run(async (tx) => {
+        await sqlRun(tx, sql`INSERT INTO t (n) VALUES (2)`);
+        await turn();
+        throw new Error("second fails");
+      }),
+      writes.run(async (tx) => {
+        await turn();
+        await sqlRun(tx, sql`INSERT INTO t (n) VALUES (3)`);
+        return "three";
+      }),
+    ]);
+    expect(outcomes.map((o) => (o.status === "fulfilled" ? o.value : String(o.reason)))).toEqual([
+      "one",
+      "Error: second fails",
+      "three",
+    ]);
+    expect(await rows(db)).toEqual([1, 3]);
+    db.close();
+  });
+});
