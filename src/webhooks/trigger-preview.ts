@@ -26,7 +26,8 @@ export async function previewTrigger(
   await deps.triggers.assertKnownFields(d.events, d.conditions);
   const recent = await deps.events.latest(d.events, PREVIEW_EVENTS);
   const builder = deps.payloads();
-  const matches = recent.filter((e) => conditionsHold(d.match, d.conditions, builder.forEvent(e), e));
+  const matches = [];
+  for (const e of recent) if (conditionsHold(d.match, d.conditions, await builder.forEvent(e), e)) matches.push(e);
   return {
     considered: recent.length,
     matched: matches.length,
