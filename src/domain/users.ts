@@ -657,7 +657,7 @@ export type UserSort = keyof typeof SORTS;
 
 export const USER_SORTS = Object.keys(SORTS) as [UserSort, ...UserSort[]];
 
-/** A users listing, typed: the API parses its query string into this (http/api/records-models.ts). */
+/** A users listing, typed: the API parses its query string into this (records/models.ts). */
 export type UserListQuery = ListQuery<UserSort> & {
   q?: string;
   organization_id?: number;

@@ -1,7 +1,7 @@
-import { pathId } from "../params";
+import { pathId } from "../http/params";
 import { Elysia } from "elysia";
-import { listGroups } from "../../domain/groups";
-import type { SessionInfo } from "../../domain/sessions";
+import { listGroups } from "../domain/groups";
+import type { SessionInfo } from "../domain/sessions";
 import {
   createArticle,
   countTickets,
@@ -15,13 +15,13 @@ import {
   ticketLookups,
   updateTicket,
   type TicketListQuery,
-} from "../../domain/tickets";
-import { describeUsers } from "../../domain/users";
-import { renderFragment } from "../../views";
-import { flashCookie, requireSession } from "../auth";
-import type { AppContext } from "../context";
-import { humanSize } from "../human-size";
-import { attachmentResponse, html, redirect } from "../responses";
+} from "../domain/tickets";
+import { describeUsers } from "../domain/users";
+import { renderFragment } from "../views";
+import { flashCookie, requireSession } from "../http/auth";
+import type { AppContext } from "../http/context";
+import { humanSize } from "../http/human-size";
+import { attachmentResponse, html, redirect } from "../http/responses";
 import {
   errorStatus,
   formErrors,
@@ -33,12 +33,12 @@ import {
   uiActor,
   uploadedFiles,
   type FieldSpec,
-} from "./forms";
-import { listQuery, listResponse, PAGE_SIZE, type ListSpec } from "./lists";
-import { withPickedLabels, type PickerSources } from "./pickers";
-import { personName, shortTime, stateBadge, timelineEntries } from "./present";
+} from "../http/admin/forms";
+import { listQuery, listResponse, PAGE_SIZE, type ListSpec } from "../http/admin/lists";
+import { withPickedLabels, type PickerSources } from "../http/admin/pickers";
+import { personName, shortTime, stateBadge, timelineEntries } from "../http/admin/present";
 import { referenceFormat } from "./timeline-names";
-import { adminPage } from "./render";
+import { adminPage } from "../http/admin/render";
 
 const LIST: ListSpec = {
   path: "/tickets",

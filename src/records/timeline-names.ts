@@ -1,10 +1,10 @@
-import type { Db } from "../../db/client";
-import { listGroups } from "../../domain/groups";
-import { organizationNames } from "../../domain/organizations";
-import { ROLE_IDS } from "../../domain/roles";
-import { describeUsers } from "../../domain/users";
-import type { ChangeEvent } from "../../events/feed";
-import { displayValue, personName } from "./present";
+import type { Db } from "../db/client";
+import { listGroups } from "../domain/groups";
+import { organizationNames } from "../domain/organizations";
+import { ROLE_IDS } from "../domain/roles";
+import { describeUsers } from "../domain/users";
+import type { ChangeEvent } from "../events/feed";
+import { displayValue, personName } from "../http/admin/present";
 
 /** Change fields that hold record ids, by what they refer to. */
 const REFERENCES: Record<string, "user" | "organization" | "group" | "role"> = {

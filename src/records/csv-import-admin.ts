@@ -1,13 +1,13 @@
 import { Elysia } from "elysia";
-import { exportCsv, importCsv, importColumns, type ImportReport } from "../../csv/records-csv";
-import { readCsvFile, spoolUpload, uploadsDir, type Upload } from "../../csv/upload";
-import { randomToken } from "../../crypto-tokens";
-import { ValidationError } from "../../errors";
-import { flashCookie, requireSession } from "../auth";
-import type { AppContext } from "../context";
-import { humanSize } from "../human-size";
-import { csvDownload, redirect } from "../responses";
-import { adminPage } from "./render";
+import { exportCsv, importCsv, importColumns, type ImportReport } from "../csv/records-csv";
+import { readCsvFile, spoolUpload, uploadsDir, type Upload } from "../csv/upload";
+import { randomToken } from "../crypto-tokens";
+import { ValidationError } from "../errors";
+import { flashCookie, requireSession } from "../http/auth";
+import type { AppContext } from "../http/context";
+import { humanSize } from "../http/human-size";
+import { csvDownload, redirect } from "../http/responses";
+import { adminPage } from "../http/admin/render";
 
 /** An uploaded file waits on disk between its preview and the admin's "Import"; this process remembers which. */
 const PENDING_TTL_MS = 30 * 60_000;

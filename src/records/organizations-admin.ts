@@ -1,4 +1,4 @@
-import { listCustomFields } from "../../domain/custom-fields";
+import { listCustomFields } from "../domain/custom-fields";
 import {
   createOrganization,
   deleteOrganization,
@@ -10,15 +10,15 @@ import {
   updateOrganization,
   type OrganizationJson,
   type OrganizationListQuery,
-} from "../../domain/organizations";
-import type { SessionInfo } from "../../domain/sessions";
-import { listTickets } from "../../domain/tickets";
-import { listUsers } from "../../domain/users";
-import type { AppContext } from "../context";
-import { customFieldSpecs, formView, uiActor, type FieldSpec } from "./forms";
-import { pageQuery, type ListSpec } from "./lists";
-import { customEntries, detailRows, personName, shortTime, ticketRow } from "./present";
-import { adminPage } from "./render";
+} from "../domain/organizations";
+import type { SessionInfo } from "../domain/sessions";
+import { listTickets } from "../domain/tickets";
+import { listUsers } from "../domain/users";
+import type { AppContext } from "../http/context";
+import { customFieldSpecs, formView, uiActor, type FieldSpec } from "../http/admin/forms";
+import { pageQuery, type ListSpec } from "../http/admin/lists";
+import { customEntries, detailRows, personName, shortTime, ticketRow } from "../http/admin/present";
+import { adminPage } from "../http/admin/render";
 import * as records from "./record-pages";
 
 const ORGANIZATION_FIELDS: FieldSpec[] = [

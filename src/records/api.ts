@@ -9,7 +9,7 @@ import {
   listCustomFields,
   updateCustomField,
   type CustomField,
-} from "../../domain/custom-fields";
+} from "../domain/custom-fields";
 import {
   createGroup,
   deleteGroup,
@@ -18,7 +18,7 @@ import {
   groupJson,
   listGroups,
   updateGroup,
-} from "../../domain/groups";
+} from "../domain/groups";
 import {
   createOrganization,
   deleteOrganization,
@@ -28,7 +28,7 @@ import {
   organizationInputModel,
   replaceOrganization,
   updateOrganization,
-} from "../../domain/organizations";
+} from "../domain/organizations";
 import {
   createArticle,
   createTicket,
@@ -42,7 +42,7 @@ import {
   newTicketInput,
   ticketUpdateInput,
   updateTicket,
-} from "../../domain/tickets";
+} from "../domain/tickets";
 import {
   createUser,
   deleteUser,
@@ -53,11 +53,11 @@ import {
   updateUser,
   upsertUserByEmail,
   userInputModel,
-} from "../../domain/users";
-import { exportCsv, importCsv, type ImportReport } from "../../csv/records-csv";
-import { readCsvFile, spoolUpload, uploadsDir } from "../../csv/upload";
-import { badRequest, errorBody } from "../../errors";
-import { list, op, page, parseQuery } from "./operation";
+} from "../domain/users";
+import { exportCsv, importCsv, type ImportReport } from "../csv/records-csv";
+import { readCsvFile, spoolUpload, uploadsDir } from "../csv/upload";
+import { badRequest, errorBody } from "../errors";
+import { list, op, page, parseQuery } from "../http/api/operation";
 import {
   articleModel,
   customFieldModel,
@@ -76,12 +76,12 @@ import {
   ticketsQuery,
   userModel,
   usersQuery,
-} from "./records-models";
-import type { ChangeEvent } from "../../events/feed";
-import { requireApiToken } from "../auth";
-import type { AppContext } from "../context";
-import { attachmentResponse, csvDownload, json } from "../responses";
-import { apiActor, noContent, pathId } from "../params";
+} from "./models";
+import type { ChangeEvent } from "../events/feed";
+import { requireApiToken } from "../http/auth";
+import type { AppContext } from "../http/context";
+import { attachmentResponse, csvDownload, json } from "../http/responses";
+import { apiActor, noContent, pathId } from "../http/params";
 
 const fieldJson = (f: CustomField) => ({
   id: f.id,

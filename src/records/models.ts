@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { ROLE_NAMES } from "../../domain/roles";
-import { USER_SORTS } from "../../domain/users";
-import { STATES } from "../../domain/tickets";
-import { isoTime, loose, pageParams, queryBool, queryDate, queryId } from "./operation";
+import { ROLE_NAMES } from "../domain/roles";
+import { USER_SORTS } from "../domain/users";
+import { STATES } from "../domain/tickets";
+import { isoTime, loose, pageParams, queryBool, queryDate, queryId } from "../http/api/operation";
 
 /** Query strings and answers of the records API (people, organizations, groups, tickets, custom fields, events). */
 

@@ -1,12 +1,12 @@
-import type { Count } from "../../domain/records";
-import type { SessionInfo } from "../../domain/sessions";
-import { describeUsers } from "../../domain/users";
-import { isErrorOf } from "../../errors";
-import { renderFragment } from "../../views";
-import { flashCookie } from "../auth";
-import type { AppContext } from "../context";
-import { pathId } from "../params";
-import { html, redirect } from "../responses";
+import type { Count } from "../domain/records";
+import type { SessionInfo } from "../domain/sessions";
+import { describeUsers } from "../domain/users";
+import { isErrorOf } from "../errors";
+import { renderFragment } from "../views";
+import { flashCookie } from "../http/auth";
+import type { AppContext } from "../http/context";
+import { pathId } from "../http/params";
+import { html, redirect } from "../http/responses";
 import { Elysia } from "elysia";
 import {
   errorStatus,
@@ -17,13 +17,13 @@ import {
   queryString,
   submitRecordForm,
   type FieldSpec,
-} from "./forms";
-import { listQuery, listResponse, type Cell, type ListQuery, type ListSpec } from "./lists";
-import type { PickerSource } from "./pickers";
-import { timelineEntries } from "./present";
+} from "../http/admin/forms";
+import { listQuery, listResponse, type Cell, type ListQuery, type ListSpec } from "../http/admin/lists";
+import type { PickerSource } from "../http/admin/pickers";
+import { timelineEntries } from "../http/admin/present";
 import { referenceFormat } from "./timeline-names";
-import { adminPage } from "./render";
-import { requireSession } from "../auth";
+import { adminPage } from "../http/admin/render";
+import { requireSession } from "../http/auth";
 
 /**
  * How one kind of record that tickets refer to (a person, an organization) is deleted from its page: the delete

@@ -1,17 +1,17 @@
-import { pathId } from "../params";
+import { pathId } from "../http/params";
 import { Elysia } from "elysia";
-import { createGroup, deleteGroup, getGroupRow, groupJson, listGroups, updateGroup } from "../../domain/groups";
-import type { SessionInfo } from "../../domain/sessions";
-import { describeUsers } from "../../domain/users";
-import { isErrorOf } from "../../errors";
-import { renderFragment } from "../../views";
-import { flashCookie, requireSession } from "../auth";
-import type { AppContext } from "../context";
-import { html, redirect } from "../responses";
-import { formView, htmxTarget, parseForm, submitRecordForm, uiActor, type FieldSpec } from "./forms";
-import { withPickedLabels, type PickerSources } from "./pickers";
-import { personName, shortTime } from "./present";
-import { adminPage } from "./render";
+import { createGroup, deleteGroup, getGroupRow, groupJson, listGroups, updateGroup } from "../domain/groups";
+import type { SessionInfo } from "../domain/sessions";
+import { describeUsers } from "../domain/users";
+import { isErrorOf } from "../errors";
+import { renderFragment } from "../views";
+import { flashCookie, requireSession } from "../http/auth";
+import type { AppContext } from "../http/context";
+import { html, redirect } from "../http/responses";
+import { formView, htmxTarget, parseForm, submitRecordForm, uiActor, type FieldSpec } from "../http/admin/forms";
+import { withPickedLabels, type PickerSources } from "../http/admin/pickers";
+import { personName, shortTime } from "../http/admin/present";
+import { adminPage } from "../http/admin/render";
 
 const GROUP_FIELDS: FieldSpec[] = [
   { name: "name", label: "Name", kind: "text", required: true, autocomplete: "off" },

@@ -1,4 +1,4 @@
-import { pathId } from "../params";
+import { pathId } from "../http/params";
 import { Elysia } from "elysia";
 import {
   createCustomField,
@@ -7,13 +7,13 @@ import {
   listCustomFields,
   updateCustomField,
   type CustomField,
-} from "../../domain/custom-fields";
-import type { SessionInfo } from "../../domain/sessions";
-import { flashCookie, requireSession } from "../auth";
-import type { AppContext } from "../context";
-import { redirect } from "../responses";
-import { formView, parseForm, submitRecordForm, uiActor, type FieldSpec } from "./forms";
-import { adminPage } from "./render";
+} from "../domain/custom-fields";
+import type { SessionInfo } from "../domain/sessions";
+import { flashCookie, requireSession } from "../http/auth";
+import type { AppContext } from "../http/context";
+import { redirect } from "../http/responses";
+import { formView, parseForm, submitRecordForm, uiActor, type FieldSpec } from "../http/admin/forms";
+import { adminPage } from "../http/admin/render";
 
 const OBJECTS = { user: "People", organization: "Organizations" } as const;
 const TYPES = [

@@ -1,8 +1,8 @@
-import type { ClearbitEnrichment } from "../../enrichment/clearbit";
-import { listCustomFields } from "../../domain/custom-fields";
-import type { SessionInfo } from "../../domain/sessions";
-import { listOrganizations } from "../../domain/organizations";
-import { listTickets } from "../../domain/tickets";
+import type { ClearbitEnrichment } from "../enrichment/clearbit";
+import { listCustomFields } from "../domain/custom-fields";
+import type { SessionInfo } from "../domain/sessions";
+import { listOrganizations } from "../domain/organizations";
+import { listTickets } from "../domain/tickets";
 import {
   countUsers,
   createUser,
@@ -14,13 +14,13 @@ import {
   updateUser,
   type UserJson,
   type UserListQuery,
-} from "../../domain/users";
-import type { AppContext } from "../context";
-import { customFieldSpecs, formView, uiActor, type FieldSpec } from "./forms";
-import { pageQuery, type ListSpec } from "./lists";
-import { customEntries, detailRows, personName, shortTime, ticketRow } from "./present";
-import { personEnrichmentView } from "../../enrichment/admin";
-import { adminPage } from "./render";
+} from "../domain/users";
+import type { AppContext } from "../http/context";
+import { customFieldSpecs, formView, uiActor, type FieldSpec } from "../http/admin/forms";
+import { pageQuery, type ListSpec } from "../http/admin/lists";
+import { customEntries, detailRows, personName, shortTime, ticketRow } from "../http/admin/present";
+import { personEnrichmentView } from "../enrichment/admin";
+import { adminPage } from "../http/admin/render";
 import * as records from "./record-pages";
 
 /**
