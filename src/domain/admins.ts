@@ -7,7 +7,7 @@ import type { Actor, EventFeed } from "../events/feed";
 import { setupIsOpen } from "./admin-access";
 import { ADMIN_ROLE_ID, CUSTOMER_ROLE_ID } from "./roles";
 import { passwordResemblesEmail, passwordSchema } from "./passwords";
-import { createUserIn, getUserRow, updateUserIn } from "./users";
+import { createUserIn, findUserByEmail, getUserRow, roleIdsOf, updateUserIn } from "./users";
 
 const emailSchema = z
   .string()
@@ -87,8 +87,8 @@ async function findAdmin(db: Db, id: number): Promise<(Admin & { passwordHash: s
 
 /**
  * Creates a user with the Admin role, recording user.created like any other person (the password
- * hash is no field and stays out of the event). The password is hashed (argon2id) before the
- * transaction, which must stay synchronous.
+ * hash is no field and stays out of the event), or gives a person already known by that email the
+ * Admin role and the password (user.updated). The password is hashed (argon2id) before the transaction.
  */
 export async function createAdmin(
   db: Db,
@@ -102,25 +102,39 @@ export async function createAdmin(
   return db.transaction(async (tx) => {
     // Checked inside the transaction: two racing first-run setups cannot both succeed.
     if (opts.onlyIfFirst && !(await setupIsOpen(tx))) throw conflict("setup is already complete");
-    const person = {
-      email: data.email,
-      firstname: data.firstname || undefined,
-      lastname: data.lastname || undefined,
-      verified: true,
-      role_ids: [ADMIN_ROLE_ID],
-    };
+    const names = { firstname: data.firstname || undefined, lastname: data.lastname || undefined };
+    // Someone already known (a customer, an agent) becomes an administrator: the same person, one more role.
+    const existing = await findUserByEmail(tx, data.email);
+    if (existing) {
+      const roles = await roleIdsOf(tx, existing.id);
+      if (roles.includes(ADMIN_ROLE_ID)) {
+        const message = "is already an administrator";
+        throw conflict(`${data.email} ${message}`, [{ field: "email", message }]);
+      }
+      const change = { ...names, verified: true, role_ids: [...roles, ADMIN_ROLE_ID] };
+      const row = await updateUserIn(tx, feed, existing, change, [], actor, { passwordHash });
+      return { ...adminOf(row), lastLogin: row.lastLogin };
+    }
+    const person = { email: data.email, ...names, verified: true, role_ids: [ADMIN_ROLE_ID] };
     // No custom fields: an administrator is made before any required field could be filled in.
     const row = await createUserIn(tx, feed, person, [], actor, { passwordHash });
-    return {
-      id: row.id,
-      email: row.email!,
-      firstname: row.firstname,
-      lastname: row.lastname,
-      lastLogin: null,
-      createdAt: row.createdAt,
-    };
+    return { ...adminOf(row), lastLogin: null };
   });
 }
+
+const adminOf = (row: {
+  id: number;
+  email: string | null;
+  firstname: string | null;
+  lastname: string | null;
+  createdAt: Date;
+}) => ({
+  id: row.id,
+  email: row.email!,
+  firstname: row.firstname,
+  lastname: row.lastname,
+  createdAt: row.createdAt,
+});
 
 /**
  * Takes the Admin role away (the person stays, as a customer when they had no other role); their

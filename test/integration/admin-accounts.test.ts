@@ -200,6 +200,42 @@ describe("/setup", () => {
   });
 });
 
+describe("an existing person made an administrator", () => {
+  test("in the UI and the API: the same person gains the Admin role and a password, keeping their data", async () => {
+    const customer = await api.call("POST", "/api/v1/users", {
+      email: "promoted@example.com",
+      firstname: "Pro",
+      lastname: "Moted",
+      note: "a loyal customer",
+    });
+    expect(customer.status).toBe(201);
+    const admin = await signIn(api.server);
+    const res = await admin.submit("/admins", "/admins", {
+      email: "promoted@example.com",
+      password: "promoted admin password",
+    });
+    expect(res.status).toBe(303);
+    const after = (await api.call("GET", `/api/v1/users/${customer.body.id}`)).body;
+    expect(after).toMatchObject({ id: customer.body.id, firstname: "Pro", note: "a loyal customer" });
+    expect(after.role_ids).toContain(1);
+    expect(after.role_ids).toContain(3);
+    await signIn(api.server, "promoted@example.com", "promoted admin password");
+    const byApi = await api.call("POST", "/api/v1/users", { email: "agent.promoted@example.com", role_ids: [2] });
+    const promoted = await api.call("POST", "/api/v1/admins", {
+      email: "agent.promoted@example.com",
+      password: "another admin password",
+    });
+    expect(promoted.status).toBe(201);
+    expect(promoted.body.id).toBe(byApi.body.id);
+    const again = await api.call("POST", "/api/v1/admins", {
+      email: "agent.promoted@example.com",
+      password: "another admin password",
+    });
+    expect(again.status).toBe(409);
+    expect(again.body.error.details).toEqual([{ field: "email", message: "is already an administrator" }]);
+  });
+});
+
 describe("account changes are events", () => {
   test("role_ids: [] (or roles: []) is refused with 422 naming the field, in create, PATCH and PUT", async () => {
     const person = await api.call("POST", "/api/v1/users", { email: "roles@example.com" });
