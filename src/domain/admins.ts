@@ -107,10 +107,8 @@ export async function createAdmin(
     const existing = await findUserByEmail(tx, data.email);
     if (existing) {
       const roles = await roleIdsOf(tx, existing.id);
-      if (roles.includes(ADMIN_ROLE_ID)) {
-        const message = "is already an administrator";
-        throw conflict(`${data.email} ${message}`, [{ field: "email", message }]);
-      }
+      if (roles.includes(ADMIN_ROLE_ID))
+        throw conflict(`${data.email} is already an administrator`, [{ field: "email", message: "already taken" }]);
       const change = { ...names, verified: true, role_ids: [...roles, ADMIN_ROLE_ID] };
       const row = await updateUserIn(tx, feed, existing, change, [], actor, { passwordHash });
       return { ...adminOf(row), lastLogin: row.lastLogin };

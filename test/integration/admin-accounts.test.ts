@@ -232,7 +232,8 @@ describe("an existing person made an administrator", () => {
       password: "another admin password",
     });
     expect(again.status).toBe(409);
-    expect(again.body.error.details).toEqual([{ field: "email", message: "is already an administrator" }]);
+    expect(again.body.error.details).toEqual([{ field: "email", message: "already taken" }]);
+    expect(again.body.error.message).toBe("agent.promoted@example.com is already an administrator");
   });
 });
 
