@@ -1,3 +1,4 @@
+import { scriptResponse } from "../http/assets";
 import { Elysia } from "elysia";
 import Mustache from "mustache";
 import {
@@ -349,13 +350,7 @@ export function crmSyncPages(ctx: AppContext, crm: CrmSyncService) {
       const sync = await getSync(ctx.db, id(params.id));
       return html(renderFragment("crm-bulk", bulkView(sync.id, (await crm.syncState(sync)).bulk)));
     })
-    .get(
-      "/assets/crm-sync.js",
-      () =>
-        new Response(CRM_SYNC_SCRIPT, {
-          headers: { "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "public, max-age=3600" },
-        }),
-    )
+    .get("/assets/crm-sync.js", () => scriptResponse(CRM_SYNC_SCRIPT))
     .post("/crm-sync/:id/delete", async ({ request, params }) => {
       await requireSession(ctx, request);
       await deleteSync(deps, id(params.id));

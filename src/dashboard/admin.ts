@@ -1,3 +1,4 @@
+import { scriptResponse } from "../http/assets";
 import { Elysia } from "elysia";
 import { databaseFacts } from "../db/maintenance";
 import { setupIsOpen } from "../domain/admin-access";
@@ -129,11 +130,5 @@ export function dashboardPages(ctx: AppContext, sources: DashboardSources) {
       await requireSession(ctx, request);
       return html(renderFragment("dashboard-live", await live()));
     })
-    .get(
-      "/assets/dashboard.js",
-      () =>
-        new Response(DASHBOARD_SCRIPT, {
-          headers: { "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "public, max-age=3600" },
-        }),
-    );
+    .get("/assets/dashboard.js", () => scriptResponse(DASHBOARD_SCRIPT));
 }

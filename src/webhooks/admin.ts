@@ -1,3 +1,4 @@
+import { scriptResponse } from "../http/assets";
 import { pathId } from "../http/params";
 import { Elysia } from "elysia";
 import { maskedHeaders } from "../delivery/secret-headers";
@@ -460,13 +461,7 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
         { title: "Event catalogue", section: "webhooks" },
       );
     })
-    .get(
-      "/assets/trigger-editor.js",
-      () =>
-        new Response(TRIGGER_EDITOR_SCRIPT, {
-          headers: { "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "public, max-age=3600" },
-        }),
-    )
+    .get("/assets/trigger-editor.js", () => scriptResponse(TRIGGER_EDITOR_SCRIPT))
     .post("/triggers", async ({ request, body }) => {
       const session = await requireSession(ctx, request);
       const { input, rows } = triggerInput(formBody(body));
