@@ -10,11 +10,11 @@ import type { Tally } from "../delivery/stats";
 import { requireSession } from "../http/auth";
 import type { AppContext } from "../http/context";
 import { humanSize } from "../http/human-size";
+import { hourlyBarsSvg } from "../http/admin/attempts-chart";
 import { adminPage } from "../http/admin/render";
 import { html, redirect } from "../http/responses";
 import { formatTime, renderFragment } from "../views";
 import { VERSION } from "../version";
-import { hourlyBarsSvg } from "./chart";
 import { DASHBOARD_SCRIPT } from "./script";
 import { type FACILITIES, operationsSnapshot, type DashboardSources, type Operations } from "./snapshot";
 
