@@ -11,6 +11,7 @@ import { requireSession } from "../http/auth";
 import type { AppContext } from "../http/context";
 import { humanSize } from "../http/human-size";
 import { hourlyBarsSvg } from "../http/admin/attempts-chart";
+import { countText } from "../http/admin/lists";
 import { adminPage } from "../http/admin/render";
 import { html, redirect } from "../http/responses";
 import { formatTime, renderFragment } from "../views";
@@ -90,10 +91,6 @@ function liveView(o: Operations, now: number) {
  * that change (the live fragment), which htmx polls every 5 seconds while the tab is visible.
  * Every figure is a bounded read (see snapshot.ts).
  */
-/** A count as the dashboard shows it: exact up to the cap, "10,000+" beyond (counting stops there). */
-const shownCount = ({ count, capped }: { count: number; capped: boolean }) =>
-  `${count.toLocaleString("en")}${capped ? "+" : ""}`;
-
 export function dashboardPages(ctx: AppContext, sources: DashboardSources) {
   const live = async () => {
     const now = Date.now();
@@ -115,8 +112,8 @@ export function dashboardPages(ctx: AppContext, sources: DashboardSources) {
           version: VERSION,
           publicUrl: ctx.config.publicUrl,
           counts: {
-            people: shownCount(await countUsers(ctx.db, {})),
-            organizations: shownCount(await countOrganizations(ctx.db, {})),
+            people: countText(await countUsers(ctx.db, {})),
+            organizations: countText(await countOrganizations(ctx.db, {})),
             admins: await countAdmins(ctx.db),
             tokens: (await apiTokenStore.list(ctx.db)).length,
           },

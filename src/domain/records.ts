@@ -145,7 +145,7 @@ export const idPageParams = {
 
 export type Page<T> = { data: T[]; next_cursor: string | null };
 
-/** Counting stops past this: a larger count is shown as "more than" (an estimate, and marked as one). */
+/** Counting stops past this: a larger count is shown as "10,000+" (an estimate, and marked as one). */
 const COUNT_CAP = 10_000;
 
 /** How many rows match a list's filter: exact up to COUNT_CAP, else capped (cheap on any table size). */

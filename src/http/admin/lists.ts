@@ -85,6 +85,9 @@ export const pageQuery = <Sort extends string | undefined>(q: ListQuery) => ({
 
 const number = (n: number) => n.toLocaleString("en-US");
 
+/** A count as every admin page shows it: exact up to the cap, "10,000+" beyond (counting stops there). */
+export const countText = (total: Count) => `${number(total.count)}${total.capped ? "+" : ""}`;
+
 /**
  * The list's one status line: how many rows are shown of how many match ("Showing 50 of 5,000 people"),
  * or, when none do, the one message that says so.
@@ -98,10 +101,9 @@ function listStatus(spec: ListSpec, q: ListQuery, rows: number, total: Count, ap
   const upTo = q.shown + rows;
   // A page reached without JavaScript shows its own rows: "51–75 of …".
   const shown = q.shown > 0 && !appended ? `${number(q.shown + 1)}–${number(upTo)}` : number(upTo);
-  const of = total.capped ? `more than ${number(total.count)}` : number(total.count);
   const noun = total.count === 1 && !total.capped ? spec.noun[0] : spec.noun[1];
   const estimate = total.capped ? ` (counting stops at ${number(total.count)})` : "";
-  return `Showing ${shown} of ${of} ${noun}${matching}${estimate}`;
+  return `Showing ${shown} of ${countText(total)} ${noun}${matching}${estimate}`;
 }
 
 function href(path: string, params: Record<string, string | undefined>): string {
