@@ -16,7 +16,7 @@ import { listTickets } from "../domain/tickets";
 import { listUsers } from "../domain/users";
 import type { AppContext } from "../http/context";
 import { customFieldSpecs, formView, uiActor, type FieldSpec } from "../http/admin/forms";
-import { pageQuery, type ListSpec } from "../http/admin/lists";
+import { pageQuery, timeCell, type ListSpec } from "../http/admin/lists";
 import { customEntries, detailRows, personName, shortTime, ticketRow } from "../http/admin/present";
 import { adminPage } from "../http/admin/render";
 import * as records from "./record-pages";
@@ -61,17 +61,17 @@ export function organizationPages(ctx: AppContext) {
 
   const organizationKind: records.RecordKind<OrganizationJson> = {
     listSpec: LIST,
-    listPage: async (q) => {
-      const page = await listOrganizations(db, pageQuery<OrganizationListQuery["sort"]>(q));
-      const rows = page.data.map((o) => [
+    listPage: records.keysetListPage(
+      (q) => listOrganizations(db, pageQuery<OrganizationListQuery["sort"]>(q)),
+      (filter) => countOrganizations(db, filter),
+      (o) => [
         { text: o.name, href: `/organizations/${o.id}`, sub: o.active ? null : "inactive" },
         { text: o.domain ?? "" },
         { text: String(o.member_count), cls: "num" },
-        { text: shortTime(o.created_at), cls: "nowrap" },
-        { text: shortTime(o.updated_at), cls: "nowrap" },
-      ]);
-      return { rows, nextCursor: page.next_cursor, total: await countOrganizations(db, { q: q.q || undefined }) };
-    },
+        timeCell(o.created_at),
+        timeCell(o.updated_at),
+      ],
+    ),
     what: "organization",
     list: "/organizations",
     listLabel: "Organizations",

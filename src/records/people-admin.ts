@@ -17,7 +17,7 @@ import {
 } from "../domain/users";
 import type { AppContext } from "../http/context";
 import { customFieldSpecs, formView, uiActor, type FieldSpec } from "../http/admin/forms";
-import { pageQuery, type ListSpec } from "../http/admin/lists";
+import { pageQuery, timeCell, type ListSpec } from "../http/admin/lists";
 import { customEntries, detailRows, personName, shortTime, ticketRow } from "../http/admin/present";
 import { personEnrichmentView } from "../enrichment/admin";
 import { adminPage } from "../http/admin/render";
@@ -98,18 +98,18 @@ export function peoplePages(ctx: AppContext, clearbit: ClearbitEnrichment) {
 
   const people: records.RecordKind<UserJson> = {
     listSpec: LIST,
-    listPage: async (q) => {
-      const page = await listUsers(ctx, pageQuery<UserListQuery["sort"]>(q));
-      const rows = page.data.map((u) => [
+    listPage: records.keysetListPage(
+      (q) => listUsers(ctx, pageQuery<UserListQuery["sort"]>(q)),
+      (filter) => countUsers(db, filter),
+      (u) => [
         { text: personName(u), href: `/people/${u.id}`, sub: u.vip ? "VIP" : null },
         { text: u.email ?? "" },
         { text: u.organization ?? "", href: u.organization_id ? `/organizations/${u.organization_id}` : null },
-        { text: shortTime(u.created_at), cls: "nowrap" },
-        { text: shortTime(u.updated_at), cls: "nowrap" },
-        { text: shortTime(u.last_seen_at), cls: "nowrap" },
-      ]);
-      return { rows, nextCursor: page.next_cursor, total: await countUsers(db, { q: q.q || undefined }) };
-    },
+        timeCell(u.created_at),
+        timeCell(u.updated_at),
+        timeCell(u.last_seen_at),
+      ],
+    ),
     what: "person",
     list: "/people",
     listLabel: "People",

@@ -127,6 +127,23 @@ async function submitDelete<T extends { id: number }>(
   }
 }
 
+type ListPage = { rows: Cell[][]; nextCursor: string | null; total: Count };
+
+/**
+ * The list page of a kind of record: a page of records from its keyset listing, one row of cells
+ * each, and how many match the search (the list's filters are the listing's own).
+ */
+export function keysetListPage<R>(
+  list: (q: ListQuery) => Promise<{ data: R[]; next_cursor: string | null }>,
+  count: (filter: { q?: string }) => Promise<Count>,
+  cells: (record: R) => Cell[],
+): (q: ListQuery) => Promise<ListPage> {
+  return async (q) => {
+    const page = await list(q);
+    return { rows: page.data.map(cells), nextCursor: page.next_cursor, total: await count({ q: q.q || undefined }) };
+  };
+}
+
 /**
  * A kind of record with custom fields that tickets refer to (people, organizations): its form, how it is created,
  * saved and named, its page, and how it is deleted.
@@ -134,7 +151,7 @@ async function submitDelete<T extends { id: number }>(
 export type RecordKind<T extends { id: number }> = ReassigningDelete<T> & {
   listSpec: ListSpec;
   /** One page of the list's rows for a query. */
-  listPage: (q: ListQuery) => Promise<{ rows: Cell[][]; nextCursor: string | null; total: Count }>;
+  listPage: (q: ListQuery) => Promise<ListPage>;
   section: string;
   /** The list's title, the new-record page's way back. */
   listLabel: string;

@@ -34,7 +34,7 @@ import {
   uploadedFiles,
   type FieldSpec,
 } from "../http/admin/forms";
-import { listQuery, listResponse, PAGE_SIZE, type ListSpec } from "../http/admin/lists";
+import { listQuery, listResponse, PAGE_SIZE, timeCell, type ListSpec } from "../http/admin/lists";
 import { withPickedLabels, type PickerSources } from "../http/admin/pickers";
 import { personName, shortTime, stateBadge, timelineEntries } from "../http/admin/present";
 import { referenceFormat } from "./timeline-names";
@@ -279,7 +279,7 @@ export function ticketPages(ctx: AppContext, pickers: PickerSources) {
           sub: t.organization_id ? (lookups.organizations.get(t.organization_id) ?? null) : null,
         },
         { text: name(t.owner_id) },
-        { text: shortTime(t.updated_at), cls: "nowrap" },
+        timeCell(t.updated_at),
       ]);
       const total = await countTickets(db, { q: q.q || undefined, state: q.filters.state as TicketListQuery["state"] });
       return listResponse(ctx, request, session, LIST, q, { rows, nextCursor: page.next_cursor, total });

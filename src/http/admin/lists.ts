@@ -4,6 +4,7 @@ import { renderFragment } from "../../views";
 import type { AppContext } from "../context";
 import { html } from "../responses";
 import { htmxTarget, queryString } from "./forms";
+import { shortTime } from "./present";
 import { adminPage } from "./render";
 
 /**
@@ -17,6 +18,9 @@ export type Cell = {
   sub?: string | null;
   cls?: string | null;
 };
+/** A list cell with a time (created, updated, last seen), kept on one line. */
+export const timeCell = (iso: string | null | undefined): Cell => ({ text: shortTime(iso), cls: "nowrap" });
+
 type Column = { key: string; label: string; sortable?: boolean; cls?: string };
 type Filter = { name: string; label: string; choices: { value: string; label: string }[] };
 
