@@ -1,3 +1,15 @@
+/** The comparisons every feature offers: order, presence and time windows. */
+export const COMPARISONS = [
+  "gt",
+  "gte",
+  "lt",
+  "lte",
+  "exists",
+  "not_exists",
+  "within_last_days",
+  "before_last_days",
+] as const;
+
 /**
  * The one condition language: webhook triggers, audiences and CRM filters all evaluate with it. A
  * condition names a field by dotted path (ticket.state, traits.plan), an operator and a value; a set
@@ -13,14 +25,7 @@ export const OPERATORS = [
   "contains",
   "starts_with",
   "in",
-  "gt",
-  "gte",
-  "lt",
-  "lte",
-  "exists",
-  "not_exists",
-  "within_last_days",
-  "before_last_days",
+  ...COMPARISONS,
   "changed",
   "changed_to",
 ] as const;

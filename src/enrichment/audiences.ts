@@ -1,6 +1,6 @@
 import { and, asc, eq, inArray } from "drizzle-orm";
 import { z } from "zod";
-import { conditionHolds, conditionsHold, type Match } from "../conditions";
+import { COMPARISONS, conditionHolds, conditionsHold, type Match } from "../conditions";
 import type { Db, Tx, DbOrTx } from "../db/client";
 import { users } from "../db/schema";
 import { apiValues, listCustomFields, RESERVED_NAMES } from "../domain/custom-fields";
@@ -16,19 +16,7 @@ import { audienceMembers, audiences } from "./schema";
  * snake_cased property (order_completed_last_30days: true/false); a flip records user.updated.
  */
 /** The operators an audience offers: the shared language's (src/conditions.ts), is/is_not spelled eq/neq. */
-export const OPERATORS = [
-  "eq",
-  "neq",
-  "contains",
-  "gt",
-  "gte",
-  "lt",
-  "lte",
-  "exists",
-  "not_exists",
-  "within_last_days",
-  "before_last_days",
-] as const;
+export const OPERATORS = ["eq", "neq", "contains", ...COMPARISONS] as const;
 
 const conditionSchema = z.strictObject({
   field: z
