@@ -182,10 +182,7 @@ export class Audiences {
           .values({ name: d.name, key: d.key, match: d.match, conditions: d.conditions })
           .returning()
       )[0]!;
-      this.cache = null;
-      tx.afterCommit(() => (this.cache = null));
-      await this.refreshAudience(tx, a);
-      return a;
+      return await this.saved(tx, a);
     });
     return row;
   }
@@ -207,10 +204,7 @@ export class Audiences {
           .where(eq(audiences.id, id))
           .returning()
       )[0]!;
-      this.cache = null;
-      tx.afterCommit(() => (this.cache = null));
-      await this.refreshAudience(tx, a);
-      return a;
+      return await this.saved(tx, a);
     });
   }
 
@@ -219,9 +213,21 @@ export class Audiences {
     await this.db.transaction(async (tx) => {
       await this.recordMembersLeaving(tx, a);
       await tx.delete(audiences).where(eq(audiences.id, id));
-      this.cache = null;
-      tx.afterCommit(() => (this.cache = null));
+      this.forget(tx);
     });
+  }
+
+  /** A written audience: its members brought up to date. */
+  private async saved(tx: Tx, a: Audience): Promise<Audience> {
+    this.forget(tx);
+    await this.refreshAudience(tx, a);
+    return a;
+  }
+
+  /** The definitions are read again, now and once the write commits. */
+  private forget(tx: Tx): void {
+    this.cache = null;
+    tx.afterCommit(() => (this.cache = null));
   }
 
   /** Re-evaluates every user for one audience (on create and update). */
