@@ -3,6 +3,7 @@ import { exportCsv, importCsv, importColumns, type ImportReport } from "../csv/r
 import { readCsvFile, spoolUpload, uploadsDir, type Upload } from "../csv/upload";
 import { randomToken } from "../crypto-tokens";
 import { ValidationError } from "../errors";
+import type { SessionInfo } from "../domain/sessions";
 import { flashCookie, requireSession } from "../http/auth";
 import type { AppContext } from "../http/context";
 import { humanSize } from "../http/human-size";
@@ -61,6 +62,10 @@ export function csvImportPages(ctx: AppContext) {
     },
   });
 
+  /** An import by the signed-in admin of the spooled file: a dry run for the preview, then for real. */
+  const importAs = (session: SessionInfo, kind: Pending["kind"], path: string, mode: { dryRun: boolean }) =>
+    importCsv(ctx.db, ctx.events, kind, readCsvFile(path), { id: session.user.id, source: "import" }, mode);
+
   const routesFor = (kind: Pending["kind"]) => {
     const { base, plural } = KINDS[kind];
     return new Elysia()
@@ -79,14 +84,7 @@ export function csvImportPages(ctx: AppContext) {
         const upload = await spoolUpload(uploads, file.stream());
         let report: ImportReport;
         try {
-          report = await importCsv(
-            ctx.db,
-            ctx.events,
-            kind,
-            readCsvFile(upload.path),
-            { id: session.user.id, source: "import" },
-            { dryRun: true },
-          );
+          report = await importAs(session, kind, upload.path, { dryRun: true });
         } catch (err) {
           upload.remove();
           // A file that is not CSV at all (not UTF-8, an unclosed quote, unknown columns) is shown at the file field.
@@ -121,14 +119,7 @@ export function csvImportPages(ctx: AppContext) {
         }
         let report: ImportReport;
         try {
-          report = await importCsv(
-            ctx.db,
-            ctx.events,
-            kind,
-            readCsvFile(upload.upload.path),
-            { id: session.user.id, source: "import" },
-            { dryRun: false },
-          );
+          report = await importAs(session, kind, upload.upload.path, { dryRun: false });
         } finally {
           take(params.id);
         }
