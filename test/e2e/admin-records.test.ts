@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
 import { apiClient } from "../support/admin-seed";
-import { launchChromium, signInPage } from "../support/chromium";
-import { ADMIN, createToken, setupAdmin, startTestServer, type TestServer } from "../support/server";
+import { openAdminPage } from "../support/chromium";
+import { createToken, setupAdmin, startTestServer, type TestServer } from "../support/server";
 
 setDefaultTimeout(30_000);
 
@@ -15,7 +15,7 @@ let chromium: Browser;
 let page: Page;
 let api: ReturnType<typeof apiClient>;
 let ticketId: number;
-const problems: string[] = [];
+let problems: string[];
 
 beforeAll(async () => {
   server = await startTestServer();
@@ -60,16 +60,8 @@ beforeAll(async () => {
   });
   ticketId = ticket.id;
 
-  chromium = await launchChromium();
-  page = await chromium.newPage({ viewport: { width: 1280, height: 900 } });
-  page.setDefaultTimeout(15_000);
-  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-  page.on("console", (msg) => {
-    // Failed form posts answer 409/422 on purpose: htmx logs them, and swaps the form.
-    if (msg.type() === "error" && !/status of 4(09|22)/.test(msg.text())) problems.push(`console: ${msg.text()}`);
-  });
+  ({ chromium, page, problems } = await openAdminPage(server.url, { viewport: { width: 1280, height: 900 } }));
   page.on("dialog", (d) => d.accept());
-  await signInPage(page, server.url, ADMIN);
 }, 60_000);
 
 afterAll(async () => {

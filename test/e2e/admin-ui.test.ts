@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
-import { launchChromium } from "../support/chromium";
+import { openAdminPage } from "../support/chromium";
 import { ADMIN, startTestServer, type TestServer } from "../support/server";
 
 setDefaultTimeout(30_000);
@@ -12,17 +12,15 @@ setDefaultTimeout(30_000);
 let server: TestServer;
 let chromium: Browser;
 let page: Page;
-const problems: string[] = [];
+let problems: string[];
 
 beforeAll(async () => {
   server = await startTestServer();
-  chromium = await launchChromium();
-  page = await chromium.newPage({ viewport: { width: 1280, height: 800 } });
-  page.setDefaultTimeout(15_000);
-  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-  page.on("console", (msg) => {
-    if (msg.type() === "error" && !/status of 40[13]/.test(msg.text())) problems.push(`console: ${msg.text()}`);
-  });
+  ({ chromium, page, problems } = await openAdminPage(server.url, {
+    viewport: { width: 1280, height: 800 },
+    expectedConsole: /status of 40[13]/,
+    signIn: false,
+  }));
 }, 60_000);
 
 afterAll(async () => {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
 import { apiClient } from "../support/admin-seed";
-import { launchChromium, signInPage } from "../support/chromium";
-import { ADMIN, createToken, setupAdmin, startTestServer, type TestServer } from "../support/server";
+import { openAdminPage } from "../support/chromium";
+import { createToken, setupAdmin, startTestServer, type TestServer } from "../support/server";
 
 setDefaultTimeout(60_000);
 
@@ -14,9 +14,7 @@ let api: ReturnType<typeof apiClient>;
 beforeAll(async () => {
   server = await startTestServer();
   api = apiClient(server.url, await createToken(await setupAdmin(server)));
-  chromium = await launchChromium();
-  page = await chromium.newPage({ viewport: { width: 1280, height: 900 } });
-  await signInPage(page, server.url, ADMIN);
+  ({ chromium, page } = await openAdminPage(server.url, { viewport: { width: 1280, height: 900 } }));
 }, 90_000);
 
 afterAll(async () => {

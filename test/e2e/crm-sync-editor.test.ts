@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
-import { launchChromium, signInPage } from "../support/chromium";
+import { openAdminPage, signInPage } from "../support/chromium";
 import { startReceiver, type Receiver } from "../support/receiver";
 import { ADMIN, createToken, setupAdmin, startTestServer, type TestServer } from "../support/server";
 
@@ -12,7 +12,7 @@ let receiver: Receiver;
 let chromium: Browser;
 let page: Page;
 let api: (method: string, path: string, body?: unknown) => Promise<any>;
-const problems: string[] = [];
+let problems: string[];
 
 beforeAll(async () => {
   receiver = startReceiver(() => ({ status: 201, body: '{"id": 1}' }));
@@ -27,11 +27,10 @@ beforeAll(async () => {
     if (!res.ok) throw new Error(`${method} ${path} → ${res.status}: ${await res.text()}`);
     return res.status === 204 ? null : res.json();
   };
-  chromium = await launchChromium();
-  page = await chromium.newPage({ viewport: { width: 1366, height: 900 } });
-  page.setDefaultTimeout(20_000);
-  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-  await signInPage(page, server.url, ADMIN);
+  ({ chromium, page, problems } = await openAdminPage(server.url, {
+    viewport: { width: 1366, height: 900 },
+    timeout: 20_000,
+  }));
 }, 60_000);
 
 afterAll(async () => {

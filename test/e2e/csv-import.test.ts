@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
-import { launchChromium, signInPage } from "../support/chromium";
-import { ADMIN, setupAdmin, startTestServer, type TestServer } from "../support/server";
+import { openAdminPage } from "../support/chromium";
+import { setupAdmin, startTestServer, type TestServer } from "../support/server";
 
 setDefaultTimeout(60_000);
 
@@ -15,10 +15,7 @@ let page: Page;
 beforeAll(async () => {
   server = await startTestServer();
   await setupAdmin(server);
-  chromium = await launchChromium();
-  page = await chromium.newPage();
-  page.setDefaultTimeout(15_000);
-  await signInPage(page, server.url, ADMIN);
+  ({ chromium, page } = await openAdminPage(server.url));
 }, 60_000);
 
 afterAll(async () => {

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
 import { startApi, type Api } from "../support/api";
-import { launchChromium, signInPage } from "../support/chromium";
-import { ADMIN } from "../support/server";
+import { openAdminPage } from "../support/chromium";
 
 setDefaultTimeout(60_000);
 
@@ -15,10 +14,7 @@ let hookId: number;
 beforeAll(async () => {
   api = await startApi();
   hookId = (await api.call("POST", "/api/v1/webhooks", { name: "Payload hook", url: "http://127.0.0.1:9/x" })).body.id;
-  chromium = await launchChromium();
-  page = await chromium.newPage({ viewport: { width: 1366, height: 900 } });
-  page.setDefaultTimeout(15_000);
-  await signInPage(page, api.server.url, ADMIN);
+  ({ chromium, page } = await openAdminPage(api.server.url, { viewport: { width: 1366, height: 900 } }));
 }, 90_000);
 
 afterAll(async () => {

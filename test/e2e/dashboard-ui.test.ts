@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
-import { launchChromium, signInPage } from "../support/chromium";
+import { openAdminPage } from "../support/chromium";
 import { startReceiver, type Receiver } from "../support/receiver";
-import { ADMIN, createToken, setupAdmin, startTestServer, type TestServer } from "../support/server";
+import { createToken, setupAdmin, startTestServer, type TestServer } from "../support/server";
 
 setDefaultTimeout(60_000);
 
@@ -13,7 +13,7 @@ let chromium: Browser;
 let page: Page;
 let api: (method: string, path: string, body: unknown) => Promise<any>;
 let hookId: number;
-const problems: string[] = [];
+let problems: string[];
 const liveRequests: number[] = [];
 
 beforeAll(async () => {
@@ -31,13 +31,12 @@ beforeAll(async () => {
   };
   hookId = (await api("POST", "/api/v1/webhooks", { name: "Flaky CRM hook", url: `${receiver.url}/in` })).id;
   await api("POST", "/api/v1/triggers", { name: "orgs", events: ["organization.created"], webhook_ids: [hookId] });
-  chromium = await launchChromium();
-  page = await chromium.newPage({ viewport: { width: 1366, height: 900 } });
-  page.setDefaultTimeout(20_000);
-  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-  page.on("console", (msg) => msg.type() === "error" && problems.push(`console: ${msg.text()}`));
+  ({ chromium, page, problems } = await openAdminPage(server.url, {
+    viewport: { width: 1366, height: 900 },
+    timeout: 20_000,
+    expectedConsole: null,
+  }));
   page.on("request", (r) => r.url().endsWith("/dashboard/live") && liveRequests.push(Date.now()));
-  await signInPage(page, server.url, ADMIN);
 }, 60_000);
 
 afterAll(async () => {

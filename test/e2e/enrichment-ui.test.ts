@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
 import { apiClient } from "../support/admin-seed";
-import { launchChromium, signInPage } from "../support/chromium";
+import { openAdminPage } from "../support/chromium";
 import { makePerson, makeCompany, startFakeClearbit, type FakeClearbit } from "../support/fake-clearbit";
-import { ADMIN, createToken, setupAdmin, startTestServer, type TestServer } from "../support/server";
+import { createToken, setupAdmin, startTestServer, type TestServer } from "../support/server";
 
 setDefaultTimeout(40_000);
 
@@ -17,21 +17,14 @@ let fake: FakeClearbit;
 let chromium: Browser;
 let page: Page;
 let api: ReturnType<typeof apiClient>;
-const problems: string[] = [];
+let problems: string[];
 
 beforeAll(async () => {
   fake = startFakeClearbit();
   server = await startTestServer();
   const admin = await setupAdmin(server);
   api = apiClient(server.url, await createToken(admin));
-  chromium = await launchChromium();
-  page = await chromium.newPage({ viewport: { width: 1280, height: 900 } });
-  page.setDefaultTimeout(15_000);
-  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-  page.on("console", (msg) => {
-    if (msg.type() === "error" && !/status of 4(09|22)/.test(msg.text())) problems.push(`console: ${msg.text()}`);
-  });
-  await signInPage(page, server.url, ADMIN);
+  ({ chromium, page, problems } = await openAdminPage(server.url, { viewport: { width: 1280, height: 900 } }));
 }, 60_000);
 
 afterAll(async () => {

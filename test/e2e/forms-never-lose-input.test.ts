@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
 import { apiClient } from "../support/admin-seed";
-import { launchChromium, signInPage } from "../support/chromium";
+import { openAdminPage } from "../support/chromium";
 import { ADMIN, createToken, setupAdmin, startTestServer, type TestServer } from "../support/server";
 
 setDefaultTimeout(60_000);
@@ -28,10 +28,7 @@ beforeAll(async () => {
       article: { body: "It smokes.", sender: "Customer", type: "email" },
     })
   ).id;
-  chromium = await launchChromium();
-  page = await chromium.newPage();
-  page.setDefaultTimeout(15_000);
-  await signInPage(page, server.url, ADMIN);
+  ({ chromium, page } = await openAdminPage(server.url));
 }, 60_000);
 
 afterAll(async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
 import { apiClient } from "../support/admin-seed";
-import { launchChromium, signInPage } from "../support/chromium";
+import { openAdminPage, signInPage } from "../support/chromium";
 import { ADMIN, createToken, setupAdmin, startTestServer, type TestServer } from "../support/server";
 
 setDefaultTimeout(30_000);
@@ -24,9 +24,7 @@ beforeAll(async () => {
       organization_id: org.id,
     })
   ).id;
-  chromium = await launchChromium();
-  phone = await chromium.newPage({ viewport: { width: 390, height: 844 } });
-  await signInPage(phone, server.url, ADMIN);
+  ({ chromium, page: phone } = await openAdminPage(server.url, { viewport: { width: 390, height: 844 } }));
 }, 60_000);
 
 afterAll(async () => {

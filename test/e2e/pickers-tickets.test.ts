@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
 import { apiClient } from "../support/admin-seed";
-import { launchChromium, signInPage } from "../support/chromium";
-import { ADMIN, createToken, setupAdmin, startTestServer, type TestServer } from "../support/server";
+import { openAdminPage } from "../support/chromium";
+import { createToken, setupAdmin, startTestServer, type TestServer } from "../support/server";
 
 setDefaultTimeout(30_000);
 
@@ -14,7 +14,7 @@ let server: TestServer;
 let chromium: Browser;
 let page: Page;
 let api: ReturnType<typeof apiClient>;
-const problems: string[] = [];
+let problems: string[];
 
 beforeAll(async () => {
   server = await startTestServer();
@@ -26,14 +26,7 @@ beforeAll(async () => {
     await api.post("/users", { email: `crowd${i}@crowd.example`, firstname: "Crowd", lastname: `Member ${i}` });
   await api.post("/groups", { name: "Second level" });
 
-  chromium = await launchChromium();
-  page = await chromium.newPage({ viewport: { width: 1280, height: 900 } });
-  page.setDefaultTimeout(15_000);
-  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-  page.on("console", (msg) => {
-    if (msg.type() === "error" && !/status of 4(09|22)/.test(msg.text())) problems.push(`console: ${msg.text()}`);
-  });
-  await signInPage(page, server.url, ADMIN);
+  ({ chromium, page, problems } = await openAdminPage(server.url, { viewport: { width: 1280, height: 900 } }));
 }, 60_000);
 
 afterAll(async () => {

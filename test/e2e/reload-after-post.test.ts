@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
-import { launchChromium, signInPage } from "../support/chromium";
+import { openAdminPage } from "../support/chromium";
 import { eventually, startReceiver, type Receiver } from "../support/receiver";
-import { ADMIN, setupAdmin, startTestServer, type TestServer } from "../support/server";
+import { setupAdmin, startTestServer, type TestServer } from "../support/server";
 
 setDefaultTimeout(60_000);
 
@@ -20,10 +20,7 @@ beforeAll(async () => {
   receiver = startReceiver(() => ({ status: 500, body: "down for maintenance" }));
   server = await startTestServer();
   await setupAdmin(server);
-  chromium = await launchChromium();
-  page = await chromium.newPage({ viewport: { width: 1280, height: 900 } });
-  page.setDefaultTimeout(15_000);
-  await signInPage(page, server.url, ADMIN);
+  ({ chromium, page } = await openAdminPage(server.url, { viewport: { width: 1280, height: 900 } }));
 }, 60_000);
 
 afterAll(async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
 import { startApi, type Api } from "../support/api";
-import { launchChromium, signInPage } from "../support/chromium";
+import { openAdminPage } from "../support/chromium";
 import { ADMIN } from "../support/server";
 
 setDefaultTimeout(60_000);
@@ -15,20 +15,16 @@ let api: Api;
 let chromium: Browser;
 let page: Page;
 let hookId: number;
-const problems: string[] = [];
+let problems: string[];
 
 beforeAll(async () => {
   api = await startApi();
   hookId = (await api.call("POST", "/api/v1/webhooks", { name: "Editor hook", url: "http://127.0.0.1:9/x" })).body.id;
   for (const name of ["Acme One", "Acme Two", "Zenith"]) await api.call("POST", "/api/v1/organizations", { name });
-  chromium = await launchChromium();
-  page = await chromium.newPage({ viewport: { width: 1366, height: 900 } });
-  page.setDefaultTimeout(15_000);
-  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-  page.on("console", (msg) => {
-    if (msg.type() === "error" && !/status of 4\d\d/.test(msg.text())) problems.push(`console: ${msg.text()}`);
-  });
-  await signInPage(page, api.server.url, ADMIN);
+  ({ chromium, page, problems } = await openAdminPage(api.server.url, {
+    viewport: { width: 1366, height: 900 },
+    expectedConsole: /status of 4\d\d/,
+  }));
 }, 90_000);
 
 afterAll(async () => {

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import type { Browser, BrowserContext, Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { apiClient } from "../support/admin-seed";
-import { launchChromium, signInPage } from "../support/chromium";
+import { openAdminPage } from "../support/chromium";
 import { startReceiver, type Receiver } from "../support/receiver";
-import { ADMIN, createToken, setupAdmin, startTestServer, type TestServer } from "../support/server";
+import { createToken, setupAdmin, startTestServer, type TestServer } from "../support/server";
 
 setDefaultTimeout(60_000);
 
@@ -16,10 +16,9 @@ setDefaultTimeout(60_000);
 let server: TestServer;
 let receiver: Receiver;
 let chromium: Browser;
-let context: BrowserContext;
 let page: Page;
 let api: ReturnType<typeof apiClient>;
-const problems: string[] = [];
+let problems: string[];
 /** One unbroken 6,000-character token in a one-line JSON answer: the page must wrap it. */
 const LONG_ANSWER = JSON.stringify({ ok: true, token: "x".repeat(6000), items: [1, 2, 3] });
 
@@ -51,16 +50,12 @@ beforeAll(async () => {
   fail();
   server = await startTestServer();
   api = apiClient(server.url, await createToken(await setupAdmin(server)));
-  chromium = await launchChromium();
-  context = await chromium.newContext({ viewport: { width: 1280, height: 900 } });
-  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.url });
-  page = await context.newPage();
-  page.setDefaultTimeout(20_000);
-  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-  page.on("console", (msg) => {
-    if (msg.type() === "error" && !/status of 4\d\d/.test(msg.text())) problems.push(`console: ${msg.text()}`);
-  });
-  await signInPage(page, server.url, ADMIN);
+  ({ chromium, page, problems } = await openAdminPage(server.url, {
+    viewport: { width: 1280, height: 900 },
+    timeout: 20_000,
+    expectedConsole: /status of 4\d\d/,
+    permissions: ["clipboard-read", "clipboard-write"],
+  }));
 }, 90_000);
 
 afterAll(async () => {

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
-import { launchChromium } from "../support/chromium";
+import { openAdminPage } from "../support/chromium";
 import { startReceiver, type Receiver } from "../support/receiver";
-import { ADMIN, createToken, setupAdmin, startTestServer, type TestServer } from "../support/server";
+import { createToken, setupAdmin, startTestServer, type TestServer } from "../support/server";
 
 setDefaultTimeout(40_000);
 
@@ -15,23 +15,16 @@ let receiver: Receiver;
 let chromium: Browser;
 let page: Page;
 let token: string;
-const problems: string[] = [];
+let problems: string[];
 
 beforeAll(async () => {
   receiver = startReceiver(() => ({ status: 200, body: '{"ok":"from receiver"}', delayMs: 300 }));
   server = await startTestServer();
   token = await createToken(await setupAdmin(server));
-  chromium = await launchChromium();
-  page = await chromium.newPage({ viewport: { width: 1280, height: 900 } });
-  page.setDefaultTimeout(15_000);
-  page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
-  page.on("console", (msg) => {
-    if (msg.type() === "error" && !/status of 4\d\d/.test(msg.text())) problems.push(`console: ${msg.text()}`);
-  });
-  await page.goto(server.url + "/login");
-  await page.fill("#email", ADMIN.email);
-  await page.fill("#password", ADMIN.password);
-  await Promise.all([page.waitForEvent("load"), page.click("button[type=submit]")]);
+  ({ chromium, page, problems } = await openAdminPage(server.url, {
+    viewport: { width: 1280, height: 900 },
+    expectedConsole: /status of 4\d\d/,
+  }));
 }, 60_000);
 
 afterAll(async () => {
