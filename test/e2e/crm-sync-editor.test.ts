@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
+import { apiClient } from "../support/admin-seed";
 import { openAdminPage, signInPage } from "../support/chromium";
 import { startReceiver, type Receiver } from "../support/receiver";
 import { ADMIN, createToken, setupAdmin, startTestServer, type TestServer } from "../support/server";
@@ -11,22 +12,14 @@ let server: TestServer;
 let receiver: Receiver;
 let chromium: Browser;
 let page: Page;
-let api: (method: string, path: string, body?: unknown) => Promise<any>;
+let api: ReturnType<typeof apiClient>;
 let problems: string[];
 
 beforeAll(async () => {
   receiver = startReceiver(() => ({ status: 201, body: '{"id": 1}' }));
   server = await startTestServer();
   const token = await createToken(await setupAdmin(server));
-  api = async (method, path, body) => {
-    const res = await fetch(server.url + path, {
-      method,
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    if (!res.ok) throw new Error(`${method} ${path} → ${res.status}: ${await res.text()}`);
-    return res.status === 204 ? null : res.json();
-  };
+  api = apiClient(server.url, token);
   ({ chromium, page, problems } = await openAdminPage(server.url, {
     viewport: { width: 1366, height: 900 },
     timeout: 20_000,
@@ -40,7 +33,7 @@ afterAll(async () => {
 });
 
 const newSync = (name: string, extra: Record<string, unknown> = {}) =>
-  api("POST", "/api/v1/crm_syncs", {
+  api.post("/crm_syncs", {
     name,
     create: { url: `${receiver.url}/people`, unique_id_path: "$.id" },
     update: { enabled: true, url: `${receiver.url}/people/{{external_id}}` },
@@ -108,18 +101,18 @@ describe("CRM sync editor", () => {
     const s = await newSync("Recovering sync");
     receiver.answer(() => ({ status: 500, body: "CRM down" }));
     const seen = receiver.requests.length;
-    await api("POST", "/api/v1/users", { email: "down@example.com", firstname: "Down" });
+    await api.post("/users", { email: "down@example.com", firstname: "Down" });
     await receiver.waitFor(seen + 1);
     await page.waitForTimeout(300);
     await page.goto(`${server.url}/crm-sync/${s.id}`);
     expect(await page.textContent("#sync-state")).toContain("Last error: HTTP 500");
     receiver.answer(() => ({ status: 201, body: '{"id": 2}' }));
-    await api("POST", "/api/v1/users", { email: "up@example.com", firstname: "Up" });
+    await api.post("/users", { email: "up@example.com", firstname: "Up" });
     await receiver.waitFor(seen + 2);
     await page.waitForTimeout(300);
     await page.goto(`${server.url}/crm-sync/${s.id}`);
     expect(await page.textContent("#sync-state")).not.toContain("Last error");
-    await api("DELETE", `/api/v1/crm_syncs/${s.id}`);
+    await api.delete(`/crm_syncs/${s.id}`);
   });
 
   test("sync-all progress refreshes itself and shows local, relative times", async () => {
@@ -141,14 +134,14 @@ describe("CRM sync editor", () => {
     expect(await page.locator("#bulk-progress time").textContent()).toMatch(/just now|min ago/);
     expect(await page.evaluate(() => (window as unknown as { marker?: string }).marker)).toBe("same page");
     receiver.answer(() => ({ status: 201, body: '{"id": 3}' }));
-    await api("DELETE", `/api/v1/crm_syncs/${s.id}`);
+    await api.delete(`/crm_syncs/${s.id}`);
   });
 
   test("a retried call loses its Retry button; a second retry from a stale page answers in place", async () => {
     const s = await newSync("Retried sync");
     receiver.answer(() => ({ status: 400, body: "bad request" }));
     const seen = receiver.requests.length;
-    await api("POST", "/api/v1/users", { email: "retry@example.com", firstname: "Retry" });
+    await api.post("/users", { email: "retry@example.com", firstname: "Retry" });
     await receiver.waitFor(seen + 1);
     await page.waitForTimeout(300);
     receiver.answer(() => ({ status: 201, body: '{"id": 4}' }));

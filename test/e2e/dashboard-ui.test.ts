@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Browser, Page } from "playwright-core";
+import { apiClient } from "../support/admin-seed";
 import { openAdminPage } from "../support/chromium";
 import { startReceiver, type Receiver } from "../support/receiver";
 import { createToken, setupAdmin, startTestServer, type TestServer } from "../support/server";
@@ -11,7 +12,7 @@ let server: TestServer;
 let receiver: Receiver;
 let chromium: Browser;
 let page: Page;
-let api: (method: string, path: string, body: unknown) => Promise<any>;
+let api: ReturnType<typeof apiClient>;
 let hookId: number;
 let problems: string[];
 const liveRequests: number[] = [];
@@ -20,17 +21,9 @@ beforeAll(async () => {
   receiver = startReceiver(() => ({ status: 503, body: "down for maintenance" }));
   server = await startTestServer();
   const token = await createToken(await setupAdmin(server));
-  api = async (method, path, body) => {
-    const res = await fetch(server.url + path, {
-      method,
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
-    if (!res.ok) throw new Error(`${method} ${path} → ${res.status}`);
-    return res.json();
-  };
-  hookId = (await api("POST", "/api/v1/webhooks", { name: "Flaky CRM hook", url: `${receiver.url}/in` })).id;
-  await api("POST", "/api/v1/triggers", { name: "orgs", events: ["organization.created"], webhook_ids: [hookId] });
+  api = apiClient(server.url, token);
+  hookId = (await api.post("/webhooks", { name: "Flaky CRM hook", url: `${receiver.url}/in` })).id;
+  await api.post("/triggers", { name: "orgs", events: ["organization.created"], webhook_ids: [hookId] });
   ({ chromium, page, problems } = await openAdminPage(server.url, {
     viewport: { width: 1366, height: 900 },
     timeout: 20_000,
@@ -58,8 +51,8 @@ describe("operations dashboard in Chromium", () => {
 
   test("new failed deliveries show up without a reload", async () => {
     await page.evaluate(() => ((window as unknown as { marker: string }).marker = "same page"));
-    await api("POST", "/api/v1/organizations", { name: "Failing Ltd" });
-    await api("POST", "/api/v1/organizations", { name: "Failing Two" });
+    await api.post("/organizations", { name: "Failing Ltd" });
+    await api.post("/organizations", { name: "Failing Two" });
     await receiver.waitFor(2);
     await page.waitForFunction(
       () => document.querySelector("#facility-webhook .failed-hour")?.textContent === "2",

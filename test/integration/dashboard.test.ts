@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { operationsModel } from "../../src/dashboard/snapshot";
-import { decodeEntities } from "../support/admin-seed";
+import { apiClient, decodeEntities } from "../support/admin-seed";
 import { startReceiver, type Receiver } from "../support/receiver";
 import { createToken, setupAdmin, startTestServer, type Browser, type TestServer } from "../support/server";
 
@@ -8,7 +8,7 @@ let server: TestServer;
 let browser: Browser;
 let good: Receiver;
 let bad: Receiver;
-let api: (method: string, path: string, body?: unknown) => Promise<any>;
+let api: ReturnType<typeof apiClient>;
 const ids: Record<string, number> = {};
 
 beforeAll(async () => {
@@ -17,18 +17,10 @@ beforeAll(async () => {
   server = await startTestServer();
   browser = await setupAdmin(server);
   const token = await createToken(browser);
-  api = async (method, path, body) => {
-    const res = await fetch(server.url + path, {
-      method,
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    if (!res.ok) throw new Error(`${method} ${path} → ${res.status}: ${await res.text()}`);
-    return res.json();
-  };
-  ids.good = (await api("POST", "/api/v1/webhooks", { name: "Good hook", url: `${good.url}/in` })).id;
-  ids.bad = (await api("POST", "/api/v1/webhooks", { name: "Broken hook", url: `${bad.url}/in` })).id;
-  await api("POST", "/api/v1/triggers", {
+  api = apiClient(server.url, token);
+  ids.good = (await api.post("/webhooks", { name: "Good hook", url: `${good.url}/in` })).id;
+  ids.bad = (await api.post("/webhooks", { name: "Broken hook", url: `${bad.url}/in` })).id;
+  await api.post("/triggers", {
     name: "orgs",
     events: ["organization.created"],
     webhook_ids: [ids.good, ids.bad],
@@ -79,7 +71,7 @@ describe("operations dashboard", () => {
   });
 
   test("successes and failures per facility, the failing endpoint and the queue, from real receivers", async () => {
-    for (const name of ["One", "Two", "Three"]) await api("POST", "/api/v1/organizations", { name });
+    for (const name of ["One", "Two", "Three"]) await api.post("/organizations", { name });
     await good.waitFor(3);
     await bad.waitFor(3);
     // The failed first attempts are recorded in the tick after the answers arrive.
@@ -113,7 +105,7 @@ describe("operations dashboard", () => {
     expect(failingPage.match(/500/g)?.length).toBeGreaterThanOrEqual(3);
 
     // The same figures through the REST API, for monitoring programs.
-    const ops = await api("GET", "/api/v1/operations");
+    const ops = await api.get("/operations");
     expect(operationsModel.safeParse(ops).success).toBe(true);
     const webhook = ops.facilities.find((f: { facility: string }) => f.facility === "webhook");
     expect(webhook.last_hour).toEqual({ succeeded: 3, failed: 3 });
@@ -151,7 +143,7 @@ describe("operations dashboard", () => {
   });
 
   test("ingest rate counts identify calls; Clearbit says it has no key; storage figures are shown", async () => {
-    const key = (await api("POST", "/api/v1/write_keys", { name: "site" })).key;
+    const key = (await api.post("/write_keys", { name: "site" })).key;
     const auth = { authorization: `Basic ${Buffer.from(`${key}:`).toString("base64")}` };
     for (const email of ["a@example.com", "b@example.com"]) {
       const res = await fetch(`${server.url}/v1/identify`, {

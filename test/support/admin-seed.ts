@@ -19,6 +19,7 @@ export function apiClient(base: string, token: string) {
     get: (path: string) => call("GET", path),
     post: (path: string, body: unknown) => call("POST", path, body),
     patch: (path: string, body: unknown) => call("PATCH", path, body),
+    delete: (path: string) => call("DELETE", path),
   };
 }
 
