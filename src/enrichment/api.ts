@@ -34,6 +34,12 @@ export function enrichmentApi(ctx: AppContext, { clearbit, audiences }: Enrichme
     status: await clearbit.status(),
     results: clearbit.resultMode(),
   });
+  // PUT and PATCH save alike: the settings keep what a request leaves out.
+  const save = async ({ request, body }: { request: Request; body: unknown }) => {
+    await requireApiToken(ctx, request);
+    await clearbit.save(body);
+    return json(await integrationJson());
+  };
   return new Elysia()
     .get(
       "/api/v1/integrations/clearbit",
@@ -42,20 +48,12 @@ export function enrichmentApi(ctx: AppContext, { clearbit, audiences }: Enrichme
     )
     .put(
       "/api/v1/integrations/clearbit",
-      async ({ request, body }) => {
-        await requireApiToken(ctx, request);
-        await clearbit.save(body);
-        return json(await integrationJson());
-      },
+      save,
       op({ summary: "Save Clearbit settings", body: settingsInput, response: integrationModel }),
     )
     .patch(
       "/api/v1/integrations/clearbit",
-      async ({ request, body }) => {
-        await requireApiToken(ctx, request);
-        await clearbit.save(body);
-        return json(await integrationJson());
-      },
+      save,
       op({ summary: "Change some Clearbit settings", body: settingsInput, response: integrationModel }),
     )
     .get(
