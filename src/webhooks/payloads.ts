@@ -234,6 +234,15 @@ export function samplePayload(
   publicUrl = "http://switchboard.local",
 ): Json {
   const at = "2020-11-13T14:34:35.282Z";
+  // Who created and last changed a sample record (an id and its name, or the record itself), and when.
+  const stamped = (byId: number, by: unknown) => ({
+    created_at: at,
+    updated_at: at,
+    created_by_id: byId,
+    updated_by_id: byId,
+    created_by: by,
+    updated_by: by,
+  });
   const org = {
     id: 3,
     name: 'Awesome "Customer" Inc.',
@@ -245,12 +254,7 @@ export function samplePayload(
     member_ids: [8],
     members: ["emily@example.com"],
     member_count: 1,
-    created_at: at,
-    updated_at: at,
-    created_by_id: 1,
-    updated_by_id: 1,
-    created_by: "-",
-    updated_by: "-",
+    ...stamped(1, "-"),
   };
   const user = {
     id: 8,
@@ -275,12 +279,7 @@ export function samplePayload(
     role_ids: [ROLE_IDS.Customer],
     roles: ["Customer"],
     traits: {},
-    created_at: at,
-    updated_at: at,
-    created_by_id: 1,
-    updated_by_id: 1,
-    created_by: "-",
-    updated_by: "-",
+    ...stamped(1, "-"),
   };
   const agent = {
     ...user,
@@ -327,12 +326,7 @@ export function samplePayload(
     last_contact_agent_at: null,
     close_at: null,
     active: true,
-    created_at: at,
-    updated_at: at,
-    created_by_id: 5,
-    updated_by_id: 5,
-    created_by: agent,
-    updated_by: agent,
+    ...stamped(5, agent),
     customer: user,
     owner: agent,
     organization: org,
@@ -343,12 +337,7 @@ export function samplePayload(
       active: true,
       user_ids: [5],
       users: ["emma@example.com"],
-      created_at: at,
-      updated_at: at,
-      created_by_id: 1,
-      updated_by_id: 1,
-      created_by: "-",
-      updated_by: "-",
+      ...stamped(1, "-"),
     },
   };
   const article = {
@@ -373,12 +362,7 @@ export function samplePayload(
         url: `${publicUrl.replace(/\/$/, "")}/api/v1/attachments/174`,
       },
     ],
-    created_at: at,
-    updated_at: at,
-    created_by_id: 5,
-    updated_by_id: 5,
-    created_by: agent,
-    updated_by: agent,
+    ...stamped(5, agent),
   };
   return { ticket, article, event: event("ticket.created", "ticket", 81) };
 }
