@@ -153,6 +153,11 @@ async function getTicketRow(db: DbOrTx, ticketId: number): Promise<TicketRow> {
 }
 
 /** Ticket input in column terms: names resolved to ids, references checked, organization from the customer. */
+/** Whether a ticket's reference (its group, its owner) names a row that exists. */
+async function rowExists(tx: Tx, table: typeof groups | typeof users, id: number): Promise<boolean> {
+  return (await tx.select({ id: table.id }).from(table).where(eq(table.id, id)).limit(1)).length > 0;
+}
+
 async function resolveTicket(tx: Tx, d: z.infer<typeof ticketUpdateInput>): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   if (d.title !== undefined) out.title = d.title;
@@ -161,10 +166,7 @@ async function resolveTicket(tx: Tx, d: z.infer<typeof ticketUpdateInput>): Prom
   const priorityId = d.priority_id ?? (d.priority ? PRIORITIES.indexOf(d.priority) + 1 : undefined);
   if (priorityId !== undefined) out.priority_id = priorityId;
   if (d.group_id !== undefined) {
-    if (
-      d.group_id !== null &&
-      !(await tx.select({ id: groups.id }).from(groups).where(eq(groups.id, d.group_id)).limit(1))[0]
-    )
+    if (d.group_id !== null && !(await rowExists(tx, groups, d.group_id)))
       throw new ValidationError([{ field: "group_id", message: "no such group" }]);
     out.group_id = d.group_id;
   }
@@ -187,10 +189,7 @@ async function resolveTicket(tx: Tx, d: z.infer<typeof ticketUpdateInput>): Prom
     out.organization_id = c.organizationId;
   }
   if (d.owner_id !== undefined) {
-    if (
-      d.owner_id !== null &&
-      !(await tx.select({ id: users.id }).from(users).where(eq(users.id, d.owner_id)).limit(1))[0]
-    )
+    if (d.owner_id !== null && !(await rowExists(tx, users, d.owner_id)))
       throw new ValidationError([{ field: "owner_id", message: "no such user" }]);
     out.owner_id = d.owner_id;
   }
