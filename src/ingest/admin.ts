@@ -2,7 +2,7 @@ import { pathId } from "../http/params";
 import { Elysia } from "elysia";
 import { writeKeyStore } from "../domain/credentials";
 import type { SessionInfo } from "../domain/sessions";
-import { formatTime } from "../views";
+import { credentialRow } from "../http/admin/present";
 import { flashCookie, requireSession } from "../http/auth";
 import type { AppContext } from "../http/context";
 import { redirect } from "../http/responses";
@@ -13,11 +13,7 @@ import { showOnce } from "../http/admin/shown-once";
 /** Segment write keys (Settings): create (shown once), list with last use, revoke. */
 export function writeKeyPages(ctx: AppContext) {
   const page = async (request: Request, session: SessionInfo, data: Record<string, unknown> = {}, status = 200) => {
-    const keys = (await writeKeyStore.list(ctx.db)).map((k) => ({
-      ...k,
-      createdAt: formatTime(k.createdAt),
-      lastUsedAt: formatTime(k.lastUsedAt),
-    }));
+    const keys = (await writeKeyStore.list(ctx.db)).map(credentialRow);
     return adminPage(
       ctx,
       request,

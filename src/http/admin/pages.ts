@@ -9,6 +9,7 @@ import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
 import { redirect } from "../responses";
 import { askSecretsAgain } from "./forms";
+import { credentialRow } from "./present";
 import { adminPage } from "./render";
 import { showOnce } from "./shown-once";
 
@@ -47,11 +48,7 @@ export function adminPages(ctx: AppContext) {
 
   const tokensPage = async (request: Request, data: Form = {}, status = 200) => {
     const session = await requireSession(ctx, request);
-    const tokens = (await apiTokenStore.list(ctx.db)).map((t) => ({
-      ...t,
-      createdAt: formatTime(t.createdAt),
-      lastUsedAt: formatTime(t.lastUsedAt),
-    }));
+    const tokens = (await apiTokenStore.list(ctx.db)).map(credentialRow);
     return adminPage(
       ctx,
       request,

@@ -21,6 +21,13 @@ export function displayValue(v: unknown): string {
 
 export const shortTime = (iso: string | null | undefined) => (iso ? formatTime(new Date(iso)) : "never");
 
+/** An API token or write key as its list shows it: when made, when last used ("never"). */
+export const credentialRow = <K extends { createdAt: Date; lastUsedAt: Date | null }>(k: K) => ({
+  ...k,
+  createdAt: formatTime(k.createdAt),
+  lastUsedAt: formatTime(k.lastUsedAt),
+});
+
 /** Detail values longer than this are folded. */
 const FOLD_AT = 300;
 
