@@ -1,13 +1,19 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { Browser, createToken } from "../../test/support/server";
+import { Browser, createToken, signIn } from "../../test/support/server";
 
 const ROOT = resolve(import.meta.dir, "../..");
 
-/** Switchboard as a separate process (as in production), with an admin, an API token and a write key. */
-export async function startSwitchboard(extraArgs: string[] = []) {
+const ADMIN = { email: "bench@example.com", password: "benchmark-password" };
+
+/**
+ * Switchboard as a separate process (as in production), with an admin, an API token and a write key;
+ * `copyOf` starts it on a copy of a data directory a previous run set up (its admin signs in).
+ */
+export async function startSwitchboard(extraArgs: string[] = [], copyOf?: string) {
   const dataDir = mkdtempSync(join(tmpdir(), "switchboard-bench-"));
+  if (copyOf) cpSync(copyOf, dataDir, { recursive: true });
   const proc = Bun.spawn(
     [process.execPath, join(ROOT, "src/main.ts"), "serve", "--port", "0", "--data-dir", dataDir, ...extraArgs],
     { stdout: "pipe", stderr: "inherit" },
@@ -15,16 +21,17 @@ export async function startSwitchboard(extraArgs: string[] = []) {
   const url = await listeningUrl(proc.stdout);
   // A set-up failure must not leave the server running (and the bench hanging on its pipe).
   try {
-    return await withCredentials(url, dataDir, proc);
+    return await withCredentials(url, dataDir, proc, copyOf !== undefined);
   } catch (err) {
     proc.kill("SIGTERM");
     throw err;
   }
 }
 
-async function withCredentials(url: string, dataDir: string, proc: ReturnType<typeof Bun.spawn>) {
-  const browser = new Browser(url);
-  await browser.submit("/setup", "/setup", { email: "bench@example.com", password: "benchmark-password" });
+async function withCredentials(url: string, dataDir: string, proc: ReturnType<typeof Bun.spawn>, setUp: boolean) {
+  let browser = new Browser(url);
+  if (setUp) browser = await signIn({ url }, ADMIN.email, ADMIN.password);
+  else await browser.submit("/setup", "/setup", ADMIN);
   const token = await createToken(browser, "bench");
   const writeKey = (
     await (

@@ -15,6 +15,7 @@ import m11 from "../../migrations/0011_secret_headers_allow_self.sql" with { typ
 import m12 from "../../migrations/0012_login_attempts.sql" with { type: "text" };
 import m13 from "../../migrations/0013_email_domain_search.sql" with { type: "text" };
 import m14 from "../../migrations/0014_attempt_counts.sql" with { type: "text" };
+import m15 from "../../migrations/0015_fts_prefix_1_to_4.sql" with { type: "text" };
 import pg0 from "../../migrations-pg/0000_foundation.sql" with { type: "text" };
 import pg1 from "../../migrations-pg/0001_seed_lookups.sql" with { type: "text" };
 import pg2 from "../../migrations-pg/0002_search.sql" with { type: "text" };
@@ -36,6 +37,7 @@ export const migrations: Migration[] = [
   { tag: "0012_login_attempts", when: 1795997419149, sql: m12 },
   { tag: "0013_email_domain_search", when: 1796000751265, sql: m13 },
   { tag: "0014_attempt_counts", when: 1796652293155, sql: m14 },
+  { tag: "0015_fts_prefix_1_to_4", when: 1796664423949, sql: m15 },
 ];
 
 export const pgMigrations: Migration[] = [

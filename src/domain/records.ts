@@ -152,11 +152,14 @@ const COUNT_CAP = 10_000;
 export type Count = { count: number; capped: boolean };
 
 export async function countUpTo(db: DbOrTx, table: SQLiteTable, where: SQL | undefined): Promise<Count> {
-  const matching = db
-    .select({ one: sql`1` })
-    .from(table)
-    .where(where)
-    .limit(COUNT_CAP + 1);
-  const [{ n }] = (await sqlAll<{ n: number }>(db, sql`SELECT count(*) AS n FROM (${matching})`)) as [{ n: number }];
+  return countRowsUpTo(db, db.select({ one: sql`1` }).from(table).where(where));
+}
+
+/** The same count over a query's rows (one per matching record), which stops reading after COUNT_CAP + 1. */
+export async function countRowsUpTo(db: DbOrTx, rows: SQL | { getSQL(): SQL }): Promise<Count> {
+  const [{ n }] = (await sqlAll<{ n: number }>(
+    db,
+    sql`SELECT count(*) AS n FROM (SELECT * FROM (${rows}) LIMIT ${COUNT_CAP + 1})`,
+  )) as [{ n: number }];
   return { count: Math.min(n, COUNT_CAP), capped: n > COUNT_CAP };
 }

@@ -23,6 +23,7 @@ import { CUSTOMER_ROLE_ID, ROLE_ID_CHOICES, ROLE_IDS, ROLE_NAMES, roleName, type
 import {
   afterCursor,
   boundedJsonObject,
+  countRowsUpTo,
   countUpTo,
   decodeCursor,
   diff,
@@ -688,6 +689,10 @@ async function userFilter(db: Db, p: Omit<UserListQuery, "sort" | "order" | "cur
 
 /** How many users a listing's filters and search match (the admin list's "of 5,000 people"). */
 export async function countUsers(db: Db, query: Omit<UserListQuery, "sort" | "order" | "cursor" | "limit">) {
+  // A search alone (the admin list's typeahead) is counted from its own index, which stops at the cap,
+  // rather than by checking users rows against the whole match set.
+  const ids = await searchAloneIds(db, query);
+  if (ids) return countRowsUpTo(db, ids);
   const conds = await userFilter(db, query);
   return countUpTo(db, users, conds.length ? and(...conds) : undefined);
 }
@@ -701,10 +706,15 @@ export async function listUsers(
   query: UserListQuery,
 ): Promise<Page<UserJson>> {
   const p = { ...query, ...listDefaults(query, "id") };
-  const conds = await userFilter(db, p);
   const keys = [...SORTS[p.sort], sql`${users.id}`];
   const descending = p.order === "desc";
-  if (p.cursor) conds.push(afterCursor(keys, decodeCursor(p.cursor, keys.length), descending));
+  const after = p.cursor ? decodeCursor(p.cursor, keys.length) : null;
+  const alone = p.sort === "id" ? await searchAloneIds(db, p) : null;
+  // By id, a search alone reads its own index in id order and stops after a page (FTS5 keeps rowid order).
+  const conds = alone
+    ? [sql`${users.id} IN (${idPage(alone, after, descending, p.limit + 1)})`]
+    : await userFilter(db, p);
+  if (after) conds.push(afterCursor(keys, after, descending));
   const rows = await db
     .select()
     .from(users)
@@ -717,6 +727,11 @@ export async function listUsers(
     next_cursor: page.next_cursor,
   };
 }
+
+/** The first `n` of `ids` (a subquery with a column `id`) in id order, after a cursor. */
+const idPage = (ids: SQL, after: unknown[] | null, descending: boolean, n: number) =>
+  sql`SELECT id FROM (${ids}) WHERE ${after ? afterCursor([sql`id`], after, descending) : sql`1`}
+    ORDER BY id ${descending ? sql`DESC` : sql`ASC`} LIMIT ${n}`;
 
 /** Above this many matches a search counts as broad. */
 export const BROAD_SEARCH = 2000;
@@ -771,6 +786,21 @@ async function matchingIds(db: Db, kind: SearchKind): Promise<SQL> {
         UNION ALL SELECT id FROM users
         WHERE organization_id IN (SELECT rowid FROM organizations_fts WHERE organizations_fts MATCH ${kind.match})`;
   }
+}
+
+/**
+ * When a listing's only filter is a search: its matching ids, each person once (a column `id`), as a
+ * subquery that reads the search's own index in id order; null otherwise, or when words also match an
+ * organization (its members would then be listed apart from the people the words find).
+ */
+async function searchAloneIds(db: Db, query: UserListQuery) {
+  const { q, sort, order, cursor, limit, ...filters } = query;
+  const kind = q ? searchKind(q) : null;
+  if (!kind || Object.values(filters).some((v) => v !== undefined)) return null;
+  if (kind.kind !== "words") return matchingIds(db, kind);
+  const orgs = sql`SELECT rowid FROM organizations_fts WHERE organizations_fts MATCH ${kind.match} LIMIT 1`;
+  if ((await sqlAll(db, orgs)).length) return null;
+  return sql`SELECT rowid AS id FROM users_fts WHERE users_fts MATCH ${kind.match}`;
 }
 
 export type SearchPlan = "few" | "broad";

@@ -1,7 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { PersonFields } from "../../src/domain/person-fields";
+import { createOrganizationIn } from "../../src/domain/organizations";
 import {
   BROAD_SEARCH,
+  countUsers,
   createUserIn,
   listUsers,
   searchCondition,
@@ -39,6 +41,28 @@ describe("people search", async () => {
   const ctx = { db, personFields: new PersonFields() };
   const search = async (q: string, more: Partial<UserListQuery> = {}) =>
     (await listUsers(ctx, { q, sort: "name", limit: 50, ...more })).data.map((u) => u.email);
+
+  /** The SQL texts `work` prepares on the connection. */
+  async function statementsOf(work: () => Promise<unknown>): Promise<string[]> {
+    const client = db.$client;
+    const prepare = client.prepare.bind(client);
+    const texts: string[] = [];
+    client.prepare = ((text: string) => {
+      texts.push(text);
+      return prepare(text);
+    }) as typeof client.prepare;
+    try {
+      await work();
+    } finally {
+      client.prepare = prepare;
+    }
+    return texts;
+  }
+  const planOf = (text: string) =>
+    db.$client
+      .query(`EXPLAIN QUERY PLAN ${text}`)
+      .all()
+      .map((r) => (r as { detail: string }).detail);
 
   test("typed input is read as an email, a domain fragment or words", () => {
     expect(searchKind(" Ada@Acme.com ")).toEqual({ kind: "email", address: "ada@acme.com" });
@@ -91,6 +115,63 @@ describe("people search", async () => {
     expect((await search("@acme")).sort()).toEqual(["ada@acme.com", "bob@acme.com", "carol@acme.co.uk"]);
     expect((await search("acme.com")).sort()).toEqual(["ada@acme.com", "bob@acme.com"]);
     expect(await search("@example-49.com", { limit: 100 })).toHaveLength(Math.ceil((SMITHS + 20 - 49) / 50));
+  });
+
+  test("a search alone is counted from its own index, stopping at the cap", async () => {
+    expect(await countUsers(db, { q: "smith" })).toEqual({ count: SMITHS, capped: false });
+    expect(await countUsers(db, { q: "mary zed" })).toEqual({ count: 5, capped: false });
+    expect(await countUsers(db, { q: "@acme" })).toEqual({ count: 3, capped: false });
+    expect(await countUsers(db, { q: "j" })).toEqual({ count: SMITHS / 2 + 10, capped: false });
+    const [count] = (await statementsOf(() => countUsers(db, { q: "smith" }))).filter((t) => t.includes("count("));
+    expect(planOf(count!).some((step) => step.includes("users_fts"))).toBe(true);
+    expect(planOf(count!).filter((step) => / users\b| users_[a-z]+_idx/.test(step))).toEqual([]);
+  });
+
+  test("with a matching organization, its members are counted once with the people the words find", async () => {
+    const own = memoryDb();
+    const ownFeed = new EventFeed(own);
+    await own.transaction(async (tx) => {
+      const org = await createOrganizationIn(tx, ownFeed, { name: "Lovelace Labs" }, [], actor);
+      await createUserIn(
+        tx,
+        ownFeed,
+        { firstname: "Ada", lastname: "Lovelace", login: "ada", organization_id: org.id },
+        [],
+        actor,
+      );
+      await createUserIn(
+        tx,
+        ownFeed,
+        { firstname: "Bob", lastname: "Byron", login: "bob", organization_id: org.id },
+        [],
+        actor,
+      );
+      await createUserIn(tx, ownFeed, { firstname: "Eve", lastname: "Lovelace", login: "eve" }, [], actor);
+    });
+    expect(await countUsers(own, { q: "lovelace" })).toEqual({ count: 3, capped: false });
+    const found = await listUsers({ db: own, personFields: new PersonFields() }, { q: "lovelace", limit: 50 });
+    expect(found.data.map((u) => u.firstname)).toEqual(["Ada", "Bob", "Eve"]);
+  });
+
+  test("by id, a search alone pages through its own index in id order", async () => {
+    const seen: number[] = [];
+    for (const order of ["asc", "desc"] as const) {
+      let cursor: string | undefined;
+      const ids: number[] = [];
+      do {
+        const page = await listUsers(ctx, { q: "smith", limit: 500, order, ...(cursor ? { cursor } : {}) });
+        ids.push(...page.data.map((u) => u.id));
+        cursor = page.next_cursor ?? undefined;
+      } while (cursor);
+      expect(ids).toHaveLength(SMITHS);
+      expect(new Set(ids).size).toBe(SMITHS);
+      expect(ids).toEqual([...ids].sort((a, b) => (order === "asc" ? a - b : b - a)));
+      seen.push(ids[0]!);
+    }
+    expect(seen[0]).toBeLessThan(seen[1]!);
+    const [page] = await statementsOf(() => listUsers(ctx, { q: "smith", limit: 50 }));
+    expect(planOf(page!).join("\n")).not.toContain("TEMP B-TREE");
+    expect(planOf(page!).join("\n")).not.toContain("BLOOM FILTER");
   });
 
   test("common words still find people, by name and page by page", async () => {
