@@ -55,6 +55,24 @@ export const SETTINGS = {
       "whose X-Forwarded-For names the client (empty: none)",
     default: "",
   },
+  databaseUrl: {
+    env: "SWITCHBOARD_DATABASE_URL",
+    flag: "--database-url",
+    help: "PostgreSQL database (postgres://…) shared by every node (empty: SQLite in the data directory)",
+    default: "",
+  },
+  secretKeyFile: {
+    env: "SWITCHBOARD_SECRET_KEY_FILE",
+    flag: "--secret-key-file",
+    help: "the key that seals stored secrets, the same file on every node (empty: secret.key in the data directory)",
+    default: "",
+  },
+  nodeId: {
+    env: "SWITCHBOARD_NODE_ID",
+    flag: "--node-id",
+    help: "this node's name in a cluster (empty: derived from the host name and data directory)",
+    default: "",
+  },
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -79,6 +97,15 @@ const configSchema = z.object({
     .string()
     .transform((v) => v.split(/[\s,]+/).filter(Boolean))
     .pipe(z.array(z.string().refine(isAddressOrRange, "must be IP addresses or CIDR ranges separated by commas"))),
+  databaseUrl: z.union([
+    z.literal(""),
+    z
+      .string()
+      .trim()
+      .regex(/^postgres(?:ql)?:\/\/\S+$/, "must be a postgres:// URL"),
+  ]),
+  secretKeyFile: z.string(),
+  nodeId: z.string().trim(),
 });
 
 export type Config = z.infer<typeof configSchema> & {

@@ -8,6 +8,8 @@ import { apiTokenStore } from "./domain/credentials";
 import { EventFeed } from "./events/feed";
 import { AppError } from "./errors";
 import { createLogger } from "./log";
+import { DataDirLockedError, lockDataDir } from "./db/lock";
+import { formatSummary, migrateToPostgres } from "./db/migrate-to-postgres";
 import { dataPaths, openDataDir, startServer } from "./server";
 import { VERSION } from "./version";
 
@@ -20,6 +22,8 @@ Usage:
   switchboard token create --admin EMAIL --name NAME     create an API token owned by that administrator;
                                                          prints only the token, once
   switchboard backup <file> [--data-dir D]               write a consistent copy of the database to <file>
+  switchboard migrate-to-postgres --database-url URL     copy this appliance (stopped) into an empty PostgreSQL
+          [--data-dir D]                                 database, the move to cluster mode
   switchboard version                                    print the version
   switchboard --help                                     this text
 
@@ -153,6 +157,48 @@ function backup(positionals: string[], options: Parsed["options"]) {
   }
 }
 
+/**
+ * Copies the stopped appliance into PostgreSQL. The data directory's lock is held throughout: a
+ * running server would keep writing to SQLite what the nodes would never see, so it is refused.
+ */
+async function migrateToPostgresCommand(options: Parsed["options"]) {
+  const config = loadConfig(settingFlags(options));
+  if (!config.databaseUrl)
+    throw new UsageError("migrate-to-postgres needs --database-url postgres://user:password@host/database");
+  const paths = dataPaths(config.dataDir);
+  if (!existsSync(paths.db)) throw new UsageError(`no database in ${config.dataDir} (see --data-dir)`);
+  let lock: { release(): void };
+  try {
+    lock = lockDataDir(paths.lock);
+  } catch (err) {
+    if (!(err instanceof DataDirLockedError)) throw err;
+    throw new Error(`${err.message}: stop it first, so that no change made after the copy is lost`);
+  }
+  try {
+    // Checked and brought to this version's schema, as serve would (the copy needs this version's tables).
+    openDataDir(config.dataDir).close();
+    const say = (line: string) => console.log(line);
+    say(`copying ${paths.db} into PostgreSQL (${withoutPassword(config.databaseUrl)})`);
+    const report = await migrateToPostgres({ sqlitePath: paths.db, databaseUrl: config.databaseUrl, say });
+    say(formatSummary(report));
+    const keyFile = config.secretKeyFile || paths.key;
+    say(
+      [
+        "",
+        "Next: stop using this data directory (keep it as a backup) and start every node on PostgreSQL",
+        `with this appliance's secret key (stored secrets are sealed with it): copy ${keyFile} to every node, then`,
+        `  switchboard serve --database-url '${withoutPassword(config.databaseUrl)}' --secret-key-file <that file>`,
+        "(or SWITCHBOARD_DATABASE_URL and SWITCHBOARD_SECRET_KEY_FILE), behind an HTTP load balancer.",
+      ].join("\n"),
+    );
+  } finally {
+    lock.release();
+  }
+}
+
+/** A database URL fit to print: its password replaced. */
+const withoutPassword = (url: string) => url.replace(/^(postgres(?:ql)?:\/\/[^:/@]+):[^@/]*@/, "$1:****@");
+
 async function main(argv: string[]) {
   // Every file this process creates (database, WAL, backups, lock, key) is owner-only, even in a
   // data directory someone else made world-readable (a Docker volume, systemd's StateDirectory).
@@ -163,6 +209,7 @@ async function main(argv: string[]) {
   if (command === "version") return void console.log(`switchboard ${VERSION}`);
   if (command === "serve") return serve(options);
   if (command === "backup") return backup(positionals, options);
+  if (command === "migrate-to-postgres") return migrateToPostgresCommand(options);
   if (command === "admin" && positionals[1] === "create") return adminCreate(options);
   if (command === "token" && positionals[1] === "create") return tokenCreate(options);
   throw new UsageError(`unknown command "${positionals.join(" ")}" (see --help)`);

@@ -1,5 +1,6 @@
 import { hashOf, type Migration, pendingMigrations, statementsOf } from "./migration-plan";
 import { pgMigrations } from "./migrations.generated";
+import type { TransactionSql } from "postgres";
 import type { PostgresClient } from "./pg-client";
 
 /** The advisory lock every node takes to migrate: one migrates, the others wait, then find nothing to do. */
@@ -14,17 +15,23 @@ export async function migratePostgres(
   sql: PostgresClient,
   migrations: Migration[] = pgMigrations,
 ): Promise<{ applied: string[] }> {
-  return sql.begin(async (tx) => {
-    await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
-    await tx`CREATE SCHEMA IF NOT EXISTS drizzle`;
-    await tx`CREATE TABLE IF NOT EXISTS drizzle.__drizzle_migrations (id serial PRIMARY KEY, hash text NOT NULL, created_at bigint)`;
-    const [last] = await tx<{ created_at: number }[]>`
-      SELECT created_at FROM drizzle.__drizzle_migrations ORDER BY created_at DESC LIMIT 1`;
-    const pending = pendingMigrations(last?.created_at, migrations);
-    for (const m of pending) {
-      for (const statement of statementsOf(m)) await tx.unsafe(statement);
-      await tx`INSERT INTO drizzle.__drizzle_migrations (hash, created_at) VALUES (${hashOf(m)}, ${m.when})`;
-    }
-    return { applied: pending.map((m) => m.tag) };
-  });
+  return sql.begin((tx) => applyPgMigrations(tx, migrations));
+}
+
+/** migratePostgres inside a transaction the caller holds (migrate-to-postgres: the schema and the copy commit together). */
+export async function applyPgMigrations(
+  tx: TransactionSql,
+  migrations: Migration[] = pgMigrations,
+): Promise<{ applied: string[] }> {
+  await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK})`;
+  await tx`CREATE SCHEMA IF NOT EXISTS drizzle`;
+  await tx`CREATE TABLE IF NOT EXISTS drizzle.__drizzle_migrations (id serial PRIMARY KEY, hash text NOT NULL, created_at bigint)`;
+  const [last] = await tx<{ created_at: number }[]>`
+    SELECT created_at FROM drizzle.__drizzle_migrations ORDER BY created_at DESC LIMIT 1`;
+  const pending = pendingMigrations(last?.created_at, migrations);
+  for (const m of pending) {
+    for (const statement of statementsOf(m)) await tx.unsafe(statement);
+    await tx`INSERT INTO drizzle.__drizzle_migrations (hash, created_at) VALUES (${hashOf(m)}, ${m.when})`;
+  }
+  return { applied: pending.map((m) => m.tag) };
 }

@@ -545,6 +545,15 @@ export const audienceMembers = pgTable(
   (t) => [primaryKey({ columns: [t.audienceId, t.userId] }), index("audience_members_user_idx").on(t.userId)],
 );
 
+export const enrichmentRateCalls = pgTable(
+  "enrichment_rate_calls",
+  {
+    seq: bigint("seq", { mode: "number" }).primaryKey(),
+    at: bigint("at", { mode: "number" }).notNull(),
+  },
+  (t) => [index("enrichment_rate_calls_at_idx").on(t.at)],
+);
+
 // crm-sync
 
 /** A CRM webhook sync (Deskpro's "Webhook Sync"): its calls, authentication and filter. */

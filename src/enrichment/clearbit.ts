@@ -75,7 +75,7 @@ export class ClearbitEnrichment {
     settings: ClearbitSettings,
   ) {
     this.settings = settings;
-    this.limiter = new RateLimiter(this.settings.rate_limit_per_minute);
+    this.limiter = new RateLimiter(ctx.db, this.settings.rate_limit_per_minute);
   }
 
   get db(): Db {
@@ -541,7 +541,7 @@ export class ClearbitEnrichment {
             : ("unchecked" as const),
       lastError: dest?.lastError ?? null,
       lastErrorAt: dest?.lastFailureAt ?? null,
-      rate: { used: this.limiter.usedInWindow(), perMinute: this.limiter.perWindow },
+      rate: { used: await this.limiter.usedInWindow(), perMinute: this.limiter.perWindow },
       nextBackfillAt: await this.nextBackfillAt(now),
     };
   }

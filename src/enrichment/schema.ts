@@ -61,3 +61,18 @@ export const audienceMembers = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.audienceId, t.userId] }), index("audience_members_user_idx").on(t.userId)],
 );
+
+/**
+ * The Clearbit rate limit's sliding log, shared by every node on the database: one row per call
+ * granted in the last window (older rows are pruned). A call takes the next number: two nodes
+ * granting at once collide on it, and the one that loses looks again (see rate-limiter.ts).
+ */
+export const enrichmentRateCalls = sqliteTable(
+  "enrichment_rate_calls",
+  {
+    seq: integer("seq").primaryKey(),
+    /** When the call was granted, in milliseconds since the epoch. */
+    at: integer("at").notNull(),
+  },
+  (t) => [index("enrichment_rate_calls_at_idx").on(t.at)],
+);

@@ -1,39 +1,61 @@
 import { expect, test } from "bun:test";
 import { RateLimiter } from "../../src/enrichment/rate-limiter";
+import { memoryDb } from "../support/unit-db";
 
 /** The most grants inside any window of `windowMs` (sliding over every grant). */
 function maxInWindow(times: number[], windowMs: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
   let best = 0;
   let lo = 0;
-  for (let hi = 0; hi < times.length; hi++) {
-    while (times[hi]! - times[lo]! >= windowMs) lo++;
+  for (let hi = 0; hi < sorted.length; hi++) {
+    while (sorted[hi]! - sorted[lo]! >= windowMs) lo++;
     best = Math.max(best, hi - lo + 1);
   }
   return best;
 }
 
-test("concurrent takers never exceed the limit in any window, and keep close to it", async () => {
-  const limiter = new RateLimiter(50, 500);
+/** `takers` concurrent takers spread over the limiters, `each` slots apiece; the grant times. */
+async function takeConcurrently(limiters: RateLimiter[], takers: number, each: number): Promise<number[]> {
   const times: number[] = [];
-  const started = Date.now();
   await Promise.all(
-    Array.from({ length: 20 }, async () => {
-      for (let i = 0; i < 8; i++) {
-        await limiter.take();
+    Array.from({ length: takers }, async (_, i) => {
+      for (let k = 0; k < each; k++) {
+        await limiters[i % limiters.length]!.take();
         times.push(Date.now());
       }
     }),
   );
-  times.sort((a, b) => a - b);
+  return times;
+}
+
+test("concurrent takers never exceed the limit in any window, and keep close to it", async () => {
+  const limiter = new RateLimiter(memoryDb(), 50, 500);
+  const started = Date.now();
+  const times = await takeConcurrently([limiter], 20, 8);
   expect(times.length).toBe(160);
   expect(maxInWindow(times, 500)).toBeLessThanOrEqual(50);
   // 160 slots at 50 per 500 ms take a bit over 1.5 s; generous bound for a noisy machine.
   expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
+  expect(await limiter.usedInWindow()).toBeGreaterThan(0);
   limiter.close();
 });
 
+test("two limiters on one database share one limit: never more than it together in any window", async () => {
+  // (Two processes on one file: test/integration/clearbit-rate-limit-cluster.test.ts.)
+  const db = memoryDb();
+  const limiters = [new RateLimiter(db, 40, 500), new RateLimiter(db, 40, 500)];
+  const started = Date.now();
+  const times = await takeConcurrently(limiters, 20, 6);
+  expect(times.length).toBe(120);
+  expect(maxInWindow(times, 500)).toBeLessThanOrEqual(40);
+  // 120 slots at 40 per 500 ms together: over 1 s (two separate limits would take half that).
+  expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+  expect(await limiters[1]!.usedInWindow()).toBe(await limiters[0]!.usedInWindow());
+  for (const l of limiters) l.close();
+});
+
 test("the provider's remaining budget holds further slots until its reset", async () => {
-  const limiter = new RateLimiter(1000, 1000);
+  const limiter = new RateLimiter(memoryDb(), 1000, 1000);
   limiter.observe(2, 0.4);
   const t0 = Date.now();
   await limiter.take();
@@ -44,7 +66,7 @@ test("the provider's remaining budget holds further slots until its reset", asyn
 });
 
 test("close() ends waiting takers with an error", async () => {
-  const limiter = new RateLimiter(1, 60_000);
+  const limiter = new RateLimiter(memoryDb(), 1, 60_000);
   await limiter.take();
   const waiting = limiter.take();
   limiter.close();
