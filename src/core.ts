@@ -1,6 +1,5 @@
 import type { Config } from "./config";
 import type { Db } from "./db/client";
-import type { GroupCommit } from "./db/group-commit";
 import type { DatabaseHealth } from "./db/health";
 import type { DeliveryEngine } from "./delivery/engine";
 import type { PersonFields } from "./domain/person-fields";
@@ -15,10 +14,9 @@ import type { SecretBox } from "./secrets";
  */
 export interface Core {
   config: Config;
+  /** The store; its transactions go through the group commit (db/group-commit.ts): many writers, one commit. */
   db: Db;
   events: EventFeed;
-  /** Group commit for high-rate writes (ingest): many requests, one transaction. */
-  writes: GroupCommit;
   log: Logger;
   secrets: SecretBox;
   metrics: Metrics;

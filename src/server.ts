@@ -5,7 +5,7 @@ import type { Config } from "./config";
 import { createApp, isApiPath } from "./app";
 import { hopOf, HOP_HEADER, MAX_HOPS, withHop } from "./delivery/hops";
 import { openDatabase, type Db } from "./db/client";
-import { GroupCommit } from "./db/group-commit";
+import { GroupCommit, groupCommitted, registerGroupCommitMetrics } from "./db/group-commit";
 import { DatabaseHealth } from "./db/health";
 import { lockDataDir } from "./db/lock";
 import { DeliveryEngine } from "./delivery/engine";
@@ -116,11 +116,13 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     const secrets = await createSecretBox(naming(paths.key, () => loadOrCreateKey(paths.key)));
     const delivery = new DeliveryEngine(db, log);
     const health = new DatabaseHealth(db, config.dataDir);
+    // Every request's writes share commits (group commit); the delivery engine keeps its own transactions.
+    const writes = new GroupCommit(db);
+    const shared = groupCommitted(db, writes);
     const ctx: AppContext = {
       config,
-      db,
-      events: new EventFeed(db),
-      writes: new GroupCommit(db),
+      db: shared,
+      events: new EventFeed(shared),
       log,
       secrets,
       metrics: new Metrics(),
@@ -132,6 +134,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     };
     registerDeliveryGauges(ctx.metrics, delivery);
     registerHealthMetrics(ctx.metrics, health);
+    registerGroupCommitMetrics(ctx.metrics, writes);
     const features = await buildFeatures(ctx);
     const app = createApp(ctx, features);
     const proxies = trustedProxies(config.trustedProxy);

@@ -1,5 +1,6 @@
 import { and, eq, isNotNull, isNull, ne, sql } from "drizzle-orm";
 import type { Tx, DbOrTx } from "../db/client";
+import { preparedFor } from "../db/prepared";
 import { apiTokens, sessions, settings, userRoles, users } from "../db/schema";
 import { conflict, ValidationError } from "../errors";
 import { ADMIN_ROLE_ID } from "./roles";
@@ -68,15 +69,18 @@ export async function afterAccountChange(tx: Tx, userId: number, changes: Change
 /**
  * An administrator signs in with their email, so an admin's email cannot be cleared (a PUT that leaves it out, say).
  */
+const adminEmail = preparedFor((tx: Tx) =>
+  tx
+    .select({ email: users.email })
+    .from(users)
+    .innerJoin(userRoles, and(eq(userRoles.userId, users.id), eq(userRoles.roleId, ADMIN_ROLE_ID)))
+    .where(eq(users.id, sql.placeholder("userId")))
+    .limit(1)
+    .prepare(),
+);
+
 async function assertAdminCanSignIn(tx: Tx, userId: number): Promise<void> {
-  const row = (
-    await tx
-      .select({ email: users.email })
-      .from(users)
-      .innerJoin(userRoles, and(eq(userRoles.userId, users.id), eq(userRoles.roleId, ADMIN_ROLE_ID)))
-      .where(eq(users.id, userId))
-      .limit(1)
-  )[0];
+  const row = (await adminEmail(tx).execute({ userId }))[0];
   if (row && !row.email)
     throw new ValidationError([
       { field: "email", message: "an administrator signs in with their email, so it cannot be empty" },

@@ -188,8 +188,13 @@ export async function userJson(db: DbOrTx, personFields: PersonFields, row: User
   return (await toJsonRows(db, [row], fields, personFields))[0]!;
 }
 
+/** The person's row, or undefined. */
+export async function findUserById(db: DbOrTx, userId: number): Promise<UserRow | undefined> {
+  return (await lookups(db).byId.execute({ id: userId }))[0];
+}
+
 export async function getUserRow(db: DbOrTx, userId: number): Promise<UserRow> {
-  const row = (await db.select().from(users).where(eq(users.id, userId)).limit(1))[0];
+  const row = await findUserById(db, userId);
   if (!row) throw notFound("user");
   return row;
 }
@@ -238,6 +243,18 @@ const writes = preparedFor((tx: Tx) => ({
 }));
 
 const lookups = preparedFor((db) => ({
+  byId: db
+    .select()
+    .from(users)
+    .where(eq(users.id, sql.placeholder("id")))
+    .limit(1)
+    .prepare(),
+  organizationExists: db
+    .select({ id: organizations.id })
+    .from(organizations)
+    .where(eq(organizations.id, sql.placeholder("id")))
+    .limit(1)
+    .prepare(),
   byEmail: db
     .select()
     .from(users)
@@ -358,13 +375,7 @@ async function resolveInput(
   }
   if (
     typeof target.organization_id === "number" &&
-    !(
-      await tx
-        .select({ id: organizations.id })
-        .from(organizations)
-        .where(eq(organizations.id, target.organization_id))
-        .limit(1)
-    )[0]
+    !(await lookups(tx).organizationExists.execute({ id: target.organization_id }))[0]
   ) {
     throw new ValidationError([{ field: "organization_id", message: "no such organization" }]);
   }
@@ -470,6 +481,32 @@ export async function createUserIn(
   return row;
 }
 
+/**
+ * UPDATE … RETURNING of the given columns, prepared once per set of columns: a person's updates change
+ * few column sets (a name, an email with provenance), and building the statement costs more than running it.
+ */
+const updateByColumns = preparedFor((_tx: Tx) => new Map<string, ReturnType<typeof prepareUpdate>>());
+function prepareUpdate(tx: Tx, columns: string[]) {
+  const set = Object.fromEntries(columns.map((c) => [c, sql.placeholder(c)])) as Partial<UserRow>;
+  return tx
+    .update(users)
+    .set(set)
+    .where(eq(users.id, sql.placeholder("__id")))
+    .returning()
+    .prepare();
+}
+async function updateColumns(tx: Tx, userId: number, values: Partial<UserRow>): Promise<UserRow> {
+  const columns = Object.keys(values).sort();
+  const byColumns = updateByColumns(tx);
+  const key = columns.join(",");
+  let update = byColumns.get(key);
+  if (!update) {
+    if (byColumns.size >= 200) byColumns.clear();
+    byColumns.set(key, (update = prepareUpdate(tx, columns)));
+  }
+  return (await update.execute({ ...values, __id: userId }))[0]!;
+}
+
 /** Applies changes inside an open transaction; no event (and no write) when nothing changes. */
 export async function updateUserIn(
   tx: Tx,
@@ -489,13 +526,7 @@ export async function updateUserIn(
       : before;
   }
   await checkAccountChange(tx, before.id, changes);
-  const row = (
-    await tx
-      .update(users)
-      .set({ ...columnsFor(before, changes, fields, actor), ...extra })
-      .where(eq(users.id, before.id))
-      .returning()
-  )[0]!;
+  const row = await updateColumns(tx, before.id, { ...columnsFor(before, changes, fields, actor), ...extra });
   await writeMemberships(tx, before.id, changes);
   await afterAccountChange(tx, before.id, changes);
   await feed.record(tx, { type: "user.updated", objectType: "user", objectId: before.id, changes, actor });

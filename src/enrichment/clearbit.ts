@@ -11,7 +11,15 @@ import {
   updateOrganizationIn,
   type OrganizationRow,
 } from "../domain/organizations";
-import { COLUMN_OF, findUserByEmail, getUserRow, parseUserInput, updateUserIn, type UserRow } from "../domain/users";
+import {
+  COLUMN_OF,
+  findUserByEmail,
+  findUserById,
+  getUserRow,
+  parseUserInput,
+  updateUserIn,
+  type UserRow,
+} from "../domain/users";
 import type { Actor, ChangeEvent } from "../events/feed";
 import type { Core } from "../core";
 import { isEmpty, MAPPABLE_ORGANIZATION_FIELDS, MAPPABLE_USER_FIELDS, proposedValues, type Answer } from "./mappings";
@@ -388,7 +396,7 @@ export class ClearbitEnrichment {
       (e.type === "user.created" && emailChange?.[1]) ||
       (e.type === "user.updated" && (emailChange?.[1] || e.source === "identify"));
     if (!wanted) return;
-    const user = (await tx.select().from(users).where(eq(users.id, e.objectId)).limit(1))[0];
+    const user = await findUserById(tx, e.objectId);
     if (user?.email) await this.plan(tx, user);
   }
 

@@ -45,7 +45,7 @@ export function segmentApi(ctx: AppContext, rate: IngestRate) {
         if ((metaOf(request).bodyBytes ?? 0) > MAX_BATCH_BYTES) throw tooLarge(MAX_BATCH_BYTES);
         const call = validate(batchCall, body);
         const messages = parseMessages(call.batch);
-        await ctx.writes.run((tx) => ingest(tx, ctx.events, messages, actor, { batch: true }));
+        await ctx.db.transaction((tx) => ingest(tx, ctx.events, messages, actor, { batch: true }));
         rate.record(identifies(messages));
         return json({ success: true });
       },
@@ -63,7 +63,7 @@ export function segmentApi(ctx: AppContext, rate: IngestRate) {
         const actor = await authenticate(request, body);
         if ((metaOf(request).bodyBytes ?? 0) > MAX_CALL_BYTES) throw tooLarge(MAX_CALL_BYTES);
         const messages = parseMessages([body], { type });
-        await ctx.writes.run((tx) => ingest(tx, ctx.events, messages, actor));
+        await ctx.db.transaction((tx) => ingest(tx, ctx.events, messages, actor));
         rate.record(identifies(messages));
         return json({ success: true });
       },

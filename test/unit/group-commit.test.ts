@@ -4,8 +4,8 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { sql } from "drizzle-orm";
-import { openDatabase, sqlRun, type Db, type Tx } from "../../src/db/client";
-import { GroupCommit } from "../../src/db/group-commit";
+import { openDatabase, sqlAll, sqlRun, type Db, type Tx } from "../../src/db/client";
+import { GroupCommit, groupCommitted } from "../../src/db/group-commit";
 import { tempDir } from "../support/server";
 
 const dir = tempDir("switchboard-group-commit-");
@@ -105,5 +105,24 @@ describe("group commit", () => {
       ["a", "b"].map((id) => request.run(id, () => writes.run(async () => request.getStore()))),
     );
     expect(seen).toEqual(["a", "b"]);
+  });
+
+  test("a group-committed store: its transactions are the group commit's, its reads the store's", async () => {
+    const { db, committed } = fixture();
+    const writes = new GroupCommit(db);
+    const store = groupCommitted(db, writes);
+    const seenDuring: number[][] = [];
+    await Promise.all(
+      [1, 2, 3].map((n) =>
+        store.transaction(async (tx) => {
+          seenDuring.push(committed());
+          await insert(tx, n);
+        }),
+      ),
+    );
+    expect(seenDuring).toEqual([[], [], []]);
+    expect(writes.counts).toEqual({ writes: 3, transactions: 1 });
+    expect(await sqlAll(store, sql`SELECT n FROM t ORDER BY n`)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    expect(store.path).toBe(db.path);
   });
 });
