@@ -1,11 +1,13 @@
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { eq } from "drizzle-orm";
-import { rmSync } from "node:fs";
+import { copyFileSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openDatabase } from "../../src/db/client";
-import { scheduleRuns } from "../../src/db/schema";
-import { BUN, ROOT, ServerProcess } from "../support/process";
-import { tempDir } from "../support/server";
+import { nodes, scheduleRuns, settings } from "../../src/db/schema";
+import { BUN, MAIN, ROOT, runCli, ServerProcess } from "../support/process";
+import { type Api, startApi } from "../support/api";
+import { decodeEntities } from "../support/admin-seed";
+import { signIn, tempDir } from "../support/server";
 
 setDefaultTimeout(60_000);
 
@@ -56,5 +58,192 @@ describe("schedules in a cluster", () => {
     } finally {
       db.close();
     }
+  });
+});
+
+/** The rows a refused start must leave as they were. */
+async function snapshotOf(dataDir: string) {
+  const db = openDatabase(join(dataDir, "switchboard.db"));
+  try {
+    return {
+      settings: await db.select().from(settings),
+      nodes: await db.select().from(nodes),
+      files: readdirSync(dataDir).sort(),
+    };
+  } finally {
+    db.close();
+  }
+}
+
+describe("the shared secret key", () => {
+  const serve = (dataDir: string, ...args: string[]) => [
+    BUN,
+    MAIN,
+    "serve",
+    "--data-dir",
+    dataDir,
+    "--port",
+    "0",
+    ...args,
+  ];
+  const otherKey = (dir: string) => {
+    const path = join(dir, "other.key");
+    writeFileSync(path, `${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64")}\n`, {
+      mode: 0o600,
+    });
+    return path;
+  };
+
+  test("a node with another key refuses to start, naming the flag, and writes nothing", async () => {
+    const dataDir = sharedDir();
+    const first = await node(serve(dataDir, "--node-id", "a"));
+    await first.stop();
+    const before = await snapshotOf(dataDir);
+    const wrong = otherKey(sharedDir());
+
+    const refused = await runCli([
+      "serve",
+      "--data-dir",
+      dataDir,
+      "--port",
+      "0",
+      "--node-id",
+      "b",
+      "--secret-key-file",
+      wrong,
+    ]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`secret key in ${wrong} does not match the key this database was set up with`);
+    expect(refused.stderr).toContain("--secret-key-file");
+    expect(await snapshotOf(dataDir)).toEqual(before);
+
+    // The same through the environment variable.
+    const viaEnv = await runCli(["serve", "--data-dir", dataDir, "--port", "0"], {
+      env: { SWITCHBOARD_SECRET_KEY_FILE: wrong },
+    });
+    expect(viaEnv.code).toBe(1);
+    expect(viaEnv.stderr).toContain("does not match");
+    expect(await snapshotOf(dataDir)).toEqual(before);
+  });
+
+  test("a missing key file is not made afresh for a database that has a key", async () => {
+    const dataDir = sharedDir();
+    await (await node(serve(dataDir))).stop();
+    renameSync(join(dataDir, "secret.key"), join(dataDir, "secret.key.away"));
+    const refused = await runCli(["serve", "--data-dir", dataDir, "--port", "0"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`secret key file ${join(dataDir, "secret.key")} is missing`);
+    expect(existsSync(join(dataDir, "secret.key"))).toBe(false);
+  });
+
+  test("nodes sharing one key file (outside the data directory) start, and the key is the file's", async () => {
+    const dataDir = sharedDir();
+    const keyDir = sharedDir();
+    const keyFile = join(keyDir, "cluster.key");
+    const a = await node(serve(dataDir, "--node-id", "a", "--secret-key-file", keyFile));
+    expect(existsSync(keyFile)).toBe(true);
+    expect(existsSync(join(dataDir, "secret.key"))).toBe(false);
+    // The second node gets a copy of the key, through the environment variable.
+    const copy = join(keyDir, "copy.key");
+    copyFileSync(keyFile, copy);
+    const b = await ServerProcess.start(serve(dataDir, "--node-id", "b"), {
+      env: { SWITCHBOARD_SECRET_KEY_FILE: copy },
+    });
+    running.push(b);
+    expect((await fetch(`${b.url}/healthz`)).status).toBe(200);
+    expect(await Promise.all([a.stop(), b.stop()])).toEqual([0, 0]);
+    expect(readFileSync(copy, "utf8")).toBe(readFileSync(keyFile, "utf8"));
+  });
+});
+
+describe("nodes and schedules on the dashboard and in /api/v1/operations", () => {
+  let api: Api;
+  afterEach(async () => {
+    await api?.server.close();
+  });
+  const DAY = 24 * 3_600_000;
+
+  test("this node is listed live; one without a heartbeat for three intervals is stale; a week-old one is forgotten", async () => {
+    api = await startApi({ nodeId: "alpha" });
+    const { db } = api.server.ctx;
+    const now = Date.now();
+    const row = (id: string, lastSeen: number) => ({
+      id,
+      address: `http://${id}.test:8080`,
+      version: "0.0.1",
+      startedAt: new Date(lastSeen - 3_600_000),
+      lastSeenAt: new Date(lastSeen),
+      activity: { in_flight_deliveries: 2, running_schedules: ["enrichment"] },
+    });
+    await db.transaction(async (tx) => {
+      await tx.insert(nodes).values([row("beta", now - 31_000), row("gamma", now - 8 * DAY)]);
+    });
+    let ops = (await api.call("GET", "/api/v1/operations")).body;
+    expect(ops.nodes.map((n: { id: string; state: string }) => `${n.id} ${n.state}`)).toEqual([
+      "alpha live",
+      "beta stale",
+      "gamma stale",
+    ]);
+    expect(ops.nodes[1]).toMatchObject({
+      address: "http://beta.test:8080",
+      in_flight_deliveries: 2,
+      running_schedules: ["enrichment"],
+    });
+    expect(ops.nodes[0]).toMatchObject({ address: api.server.url, running_schedules: [] });
+
+    const page = decodeEntities(await (await (await signIn(api.server)).get("/")).text());
+    expect(page).toMatch(/<tr data-node="alpha">[\s\S]*?>live</);
+    expect(page).toMatch(/<tr data-node="beta">[\s\S]*?>stale</);
+
+    // The next heartbeat forgets the node not heard from in a week.
+    await api.server.heartbeat.beat();
+    ops = (await api.call("GET", "/api/v1/operations")).body;
+    expect(ops.nodes.map((n: { id: string }) => n.id)).toEqual(["alpha", "beta"]);
+  });
+
+  test("a schedule's latest run shows its period, node and outcome", async () => {
+    api = await startApi({ nodeId: "alpha" });
+    await api.server.schedules.trigger("housekeeping");
+    const ops = (await api.call("GET", "/api/v1/operations")).body;
+    expect(ops.schedules).toEqual([
+      expect.objectContaining({ name: "housekeeping", node: "alpha", outcome: "succeeded", error: null, attempts: 1 }),
+    ]);
+    // Housekeeping runs at :00, :15, :30 and :45: the period is the quarter hour this run belongs to.
+    expect(Date.parse(ops.schedules[0].period_start) % (15 * 60_000)).toBe(0);
+    const page = decodeEntities(await (await (await signIn(api.server)).get("/")).text());
+    expect(page).toMatch(/<tr data-schedule="housekeeping">[\s\S]*?class="schedule-node">alpha</);
+  });
+
+  test("a run whose node died (its lease ran out) is taken over by the next heartbeat", async () => {
+    api = await startApi({ nodeId: "alpha" });
+    const { db } = api.server.ctx;
+    const period = new Date(Math.floor(Date.now() / 900_000) * 900_000);
+    await db.transaction(async (tx) => {
+      await tx.insert(scheduleRuns).values({
+        schedule: "housekeeping",
+        periodStart: period,
+        nodeId: "dead",
+        startedAt: new Date(Date.now() - 120_000),
+        leaseUntil: new Date(Date.now() - 1_000),
+        outcome: "running",
+      });
+    });
+    await api.server.heartbeat.beat();
+    await api.server.claims.drain();
+    const [run] = await db.select().from(scheduleRuns).where(eq(scheduleRuns.schedule, "housekeeping"));
+    expect(run).toMatchObject({ nodeId: "alpha", outcome: "succeeded", attempts: 2, periodStart: period });
+    // The same period is not run again by its timer.
+    expect(
+      await api.server.claims.runOnce(
+        {
+          name: "housekeeping",
+          pattern: "",
+          run: () => {
+            throw new Error("ran twice");
+          },
+        },
+        period.getTime(),
+      ),
+    ).toBe(false);
   });
 });
