@@ -5,12 +5,12 @@ import type { Logger } from "../log";
 import { VERSION } from "../version";
 
 /** How often a node reports; one missing three reports in a row is shown as stale. */
-export const HEARTBEAT_MS = 10_000;
+const HEARTBEAT_MS = 10_000;
 const STALE_AFTER_MS = 3 * HEARTBEAT_MS;
 /** A node not heard from in a week is forgotten. */
 const FORGET_AFTER_MS = 7 * 24 * 3_600_000;
 
-export type NodeState = "live" | "stale" | "stopped";
+type NodeState = "live" | "stale" | "stopped";
 export type NodeInfo = {
   id: string;
   address: string;

@@ -11,7 +11,7 @@ import type { Logger } from "../log";
  * while running; a run whose lease ran out (its node died) is taken over by the next node whose
  * heartbeat sees it, and a failed run waits for the next period.
  */
-export const LEASE_MS = 60_000;
+const LEASE_MS = 60_000;
 const KEEP_RUNS_MS = 7 * 24 * 3_600_000;
 /** Timers fire a little early or late; a firing this close to a period's start belongs to it. */
 const JITTER_MS = 5_000;

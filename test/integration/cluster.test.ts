@@ -3,11 +3,11 @@ import { eq } from "drizzle-orm";
 import { copyFileSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openDatabase } from "../../src/db/client";
-import { nodes, scheduleRuns, settings } from "../../src/db/schema";
+import { nodes, pageState, scheduleRuns, sessions as sessionsTable, settings } from "../../src/db/schema";
 import { BUN, MAIN, ROOT, runCli, ServerProcess } from "../support/process";
 import { type Api, startApi } from "../support/api";
 import { decodeEntities } from "../support/admin-seed";
-import { signIn, tempDir } from "../support/server";
+import { ADMIN, Browser, csrfOf, setupAdmin, signIn, tempDir } from "../support/server";
 
 setDefaultTimeout(60_000);
 
@@ -245,5 +245,86 @@ describe("nodes and schedules on the dashboard and in /api/v1/operations", () =>
         period.getTime(),
       ),
     ).toBe(false);
+  });
+});
+
+describe("state a second node would miss is in the database", () => {
+  const serve = (dataDir: string, id: string) => [
+    BUN,
+    MAIN,
+    "serve",
+    "--data-dir",
+    dataDir,
+    "--port",
+    "0",
+    "--node-id",
+    id,
+  ];
+  /** The same browser (its cookies) talking to another node, as behind a load balancer. */
+  const on = (browser: Browser, url: string) => {
+    const other = new Browser(url);
+    other.cookies = browser.cookies;
+    return other;
+  };
+  const withDb = async <T>(dataDir: string, read: (db: ReturnType<typeof openDatabase>) => Promise<T>) => {
+    const db = openDatabase(join(dataDir, "switchboard.db"));
+    try {
+      return await read(db);
+    } finally {
+      db.close();
+    }
+  };
+
+  test("a secret shown once, a kept form and a CSV preview made on one node are taken on the other", async () => {
+    const dataDir = sharedDir();
+    const a = await node(serve(dataDir, "a"));
+    const b = await node(serve(dataDir, "b"));
+    const onA = await setupAdmin({ url: a.url });
+    const onB = on(onA, b.url);
+
+    // A new API token: created on A, shown once on B, sealed while it waits.
+    const created = await onA.submit("/tokens", "/tokens", { name: "cluster" });
+    expect(created.status).toBe(303);
+    const waiting = await withDb(dataDir, (db) => db.select().from(pageState));
+    expect(waiting).toHaveLength(1);
+    expect(waiting[0]!.data).toStartWith("v1:");
+    const shown = await (await onB.get("/tokens")).text();
+    const token = /id="new-token">([^<]+)</.exec(shown)?.[1];
+    expect(token).toBeDefined();
+    expect(waiting[0]!.data).not.toContain(token!);
+    expect(await (await onA.get("/tokens")).text()).not.toContain(token!);
+    expect((await fetch(`${a.url}/api/v1/operations`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(
+      200,
+    );
+
+    // A form posted on A after the session ended is filled in on B after signing in there.
+    const csrf = csrfOf(await (await onA.get("/organizations/new")).text());
+    await withDb(dataDir, (db) => db.transaction(async (tx) => void (await tx.delete(sessionsTable))));
+    const expired = await onA.request("/organizations", {
+      method: "POST",
+      headers: { referer: `${a.url}/organizations/new` },
+      form: { _csrf: csrf, name: "Kept Across Nodes", api_secret: "hunter2" },
+    });
+    expect(expired.status).toBe(303);
+    const keptRow = (await withDb(dataDir, (db) => db.select().from(pageState))).find((r) => r.kind === "kept_form");
+    expect(keptRow?.data).toContain("Kept Across Nodes");
+    expect(keptRow?.data).not.toContain("hunter2");
+    const back = on(await signIn({ url: b.url }), b.url);
+    back.cookies.set("sb_kept", onA.cookies.get("sb_kept")!);
+    const filled = await (await back.get("/organizations/new")).text();
+    expect(filled).toContain('value="Kept Across Nodes"');
+
+    // A CSV previewed on A is imported on B.
+    const importer = await signIn({ url: a.url }, ADMIN.email, ADMIN.password);
+    const form = new FormData();
+    form.set("_csrf", csrfOf(await (await importer.get("/people/import")).text()));
+    form.set("file", new Blob(["email,firstname\nnode-a@example.com,Nadia\n"], { type: "text/csv" }), "p.csv");
+    const preview = await (await importer.request("/people/import", { method: "POST", body: form })).text();
+    const action = /action="(\/people\/import\/[^"]+)"/.exec(preview.replaceAll("&#x2F;", "/"))![1]!;
+    const imported = await on(importer, b.url).request(action, { method: "POST", form: { _csrf: csrfOf(preview) } });
+    expect(imported.status).toBe(303);
+    expect(imported.headers.get("location")).toBe("/people");
+    const people = await (await on(importer, b.url).get("/people?q=node-a")).text();
+    expect(people).toContain("node-a@example.com");
   });
 });
