@@ -1,6 +1,8 @@
 import { cron } from "@elysiajs/cron";
 import { Elysia } from "elysia";
+import { pruneUploads } from "./csv/pending-uploads";
 import { pruneExpiredSessions } from "./domain/sessions";
+import { prunePageState } from "./http/admin/page-state";
 import { periodStart, type ScheduleClaims } from "./cluster/schedules";
 import type { Schedule } from "./feature";
 import type { AppContext } from "./http/context";
@@ -15,8 +17,15 @@ export function coreSchedules(ctx: AppContext): Schedule[] {
       run: async () => {
         const sessions = await pruneExpiredSessions(ctx.db, ctx.config.sessionLimits);
         const loginAttempts = await ctx.loginThrottle.prune();
-        if (sessions || loginAttempts)
-          ctx.log.info("housekeeping", { pruned_sessions: sessions, pruned_login_counters: loginAttempts });
+        const pageState = await prunePageState(ctx.db);
+        const uploads = await pruneUploads(ctx.db);
+        if (sessions || loginAttempts || pageState || uploads)
+          ctx.log.info("housekeeping", {
+            pruned_sessions: sessions,
+            pruned_login_counters: loginAttempts,
+            pruned_page_state: pageState,
+            pruned_csv_previews: uploads,
+          });
       },
     },
     {

@@ -15,11 +15,22 @@ const TTL_MS = 30 * 60_000;
 
 type Owner = { kind: string; userId: number };
 
+/** Removes previewed uploads nobody imported in time; the number removed. */
+export async function pruneUploads(db: Db, now = Date.now()): Promise<number> {
+  return db.transaction(async (tx) => {
+    const gone = await tx
+      .delete(pendingUploads)
+      .where(lt(pendingUploads.expiresAt, new Date(now)))
+      .returning({ id: pendingUploads.id });
+    return gone.length;
+  });
+}
+
 /** Stores a previewed upload for its owner; returns the id its "Import" form posts to. */
 export async function keepUpload(db: Db, upload: Upload, owner: Owner, now = Date.now()): Promise<string> {
   const id = randomToken(16);
+  await pruneUploads(db, now);
   await db.transaction(async (tx) => {
-    await tx.delete(pendingUploads).where(lt(pendingUploads.expiresAt, new Date(now)));
     await tx.insert(pendingUploads).values({ id, ...owner, bytes: upload.bytes, expiresAt: new Date(now + TTL_MS) });
   });
   const file = await open(upload.path, "r");

@@ -3,7 +3,16 @@ import { eq } from "drizzle-orm";
 import { copyFileSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { openDatabase } from "../../src/db/client";
-import { nodes, pageState, scheduleRuns, sessions as sessionsTable, settings } from "../../src/db/schema";
+import {
+  nodes,
+  pageState,
+  pendingUploadChunks,
+  pendingUploads,
+  scheduleRuns,
+  sessions as sessionsTable,
+  settings,
+  users,
+} from "../../src/db/schema";
 import { BUN, MAIN, ROOT, runCli, ServerProcess } from "../support/process";
 import { type Api, startApi } from "../support/api";
 import { decodeEntities } from "../support/admin-seed";
@@ -214,6 +223,29 @@ describe("nodes and schedules on the dashboard and in /api/v1/operations", () =>
     expect(page).toMatch(/<tr data-schedule="housekeeping">[\s\S]*?class="schedule-node">alpha</);
   });
 
+  test("housekeeping prunes expired page state and CSV previews, and keeps the rest", async () => {
+    api = await startApi({ nodeId: "alpha" });
+    const { db } = api.server.ctx;
+    const [admin] = await db.select({ id: users.id }).from(users).limit(1);
+    const at = (ms: number) => new Date(Date.now() + ms);
+    await db.transaction(async (tx) => {
+      await tx.insert(pageState).values([
+        { key: "shown_once:old", kind: "shown_once", page: "/tokens", data: "v1:x", expiresAt: at(-1_000) },
+        { key: "kept_form:old", kind: "kept_form", page: "/people/new", data: "{}", expiresAt: at(-1_000) },
+        { key: "kept_form:new", kind: "kept_form", page: "/people/new", data: "{}", expiresAt: at(60_000) },
+      ]);
+      await tx.insert(pendingUploads).values([
+        { id: "old", kind: "user", userId: admin!.id, bytes: 1, expiresAt: at(-1_000) },
+        { id: "new", kind: "user", userId: admin!.id, bytes: 1, expiresAt: at(60_000) },
+      ]);
+      await tx.insert(pendingUploadChunks).values({ uploadId: "old", seq: 0, data: Buffer.from("x") });
+    });
+    await api.server.schedules.trigger("housekeeping");
+    expect((await db.select().from(pageState)).map((r) => r.key)).toEqual(["kept_form:new"]);
+    expect((await db.select().from(pendingUploads)).map((r) => r.id)).toEqual(["new"]);
+    expect(await db.select().from(pendingUploadChunks)).toEqual([]);
+  });
+
   test("a run whose node died (its lease ran out) is taken over by the next heartbeat", async () => {
     api = await startApi({ nodeId: "alpha" });
     const { db } = api.server.ctx;
@@ -274,6 +306,14 @@ describe("state a second node would miss is in the database", () => {
       db.close();
     }
   };
+
+  test("nodes may share a data directory only under different names", async () => {
+    const dataDir = sharedDir();
+    const a = await node(serve(dataDir, "a"));
+    const twin = await runCli(["serve", "--data-dir", dataDir, "--port", "0", "--node-id", "a"]);
+    expect(twin.code).toBe(1);
+    expect(twin.stderr).toContain(`in use by another Switchboard process (pid ${a.proc.pid})`);
+  });
 
   test("a secret shown once, a kept form and a CSV preview made on one node are taken on the other", async () => {
     const dataDir = sharedDir();
