@@ -47,6 +47,18 @@ export const SETTINGS = {
     help: "sign admins out this long after sign-in, however active",
     default: "72",
   },
+  secretKeyFile: {
+    env: "SWITCHBOARD_SECRET_KEY_FILE",
+    flag: "--secret-key-file",
+    help: "key file sealing stored secrets; every node of a cluster needs the same (empty: secret.key in the data dir)",
+    default: "",
+  },
+  nodeId: {
+    env: "SWITCHBOARD_NODE_ID",
+    flag: "--node-id",
+    help: "this node's name in a cluster, unique per node (empty: host name and port)",
+    default: "",
+  },
   trustedProxy: {
     env: "SWITCHBOARD_TRUSTED_PROXY",
     flag: "--trusted-proxy",
@@ -93,6 +105,14 @@ const configSchema = z.object({
   importLimit: wholeNumber().pipe(z.number().min(1024, "must be at least 1024")),
   sessionIdleMinutes: wholeNumber().pipe(z.number().min(1, "must be at least 1")),
   sessionMaxHours: wholeNumber().pipe(z.number().min(1, "must be at least 1")),
+  secretKeyFile: z.string(),
+  nodeId: z
+    .string()
+    .trim()
+    .regex(
+      /^(?:[A-Za-z0-9][A-Za-z0-9._:-]{0,63})?$/,
+      "must be up to 64 letters, digits, dots, colons, dashes or underscores",
+    ),
   trustedProxy: z
     .string()
     .transform((v) => v.split(/[\s,]+/).filter(Boolean))

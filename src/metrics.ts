@@ -11,6 +11,13 @@ export class Metrics {
   private latency = new Map<string, Histogram>();
   private gauges = new Map<string, { help: string; type: "gauge" | "counter"; read: () => number | Promise<number> }>();
   private readonly started = Date.now();
+  /** Labels every series carries (the node's name), rendered first. */
+  private common = "";
+
+  /** Adds a label to every series (e.g. node="a"), so series from several nodes stay apart. */
+  labelEverySeries(name: string, value: string): void {
+    this.common += `${name}="${escapeLabel(value)}",`;
+  }
 
   observeRequest(method: string, route: string, status: number, seconds: number): void {
     const key = `method="${method}",route="${escapeLabel(route)}",status="${status}"`;
@@ -34,23 +41,29 @@ export class Metrics {
 
   async render(): Promise<string> {
     const out: string[] = [];
+    const common = this.common;
+    /** A series name with its labels (the common ones first); no labels, no braces. */
+    const series = (name: string, labels = "") => {
+      const all = common + labels;
+      return all ? `${name}{${all.replace(/,$/, "")}}` : name;
+    };
     out.push("# HELP switchboard_http_requests_total HTTP requests answered, by route and status.");
     out.push("# TYPE switchboard_http_requests_total counter");
-    for (const [labels, n] of this.requests) out.push(`switchboard_http_requests_total{${labels}} ${n}`);
+    for (const [labels, n] of this.requests) out.push(`${series("switchboard_http_requests_total", labels)} ${n}`);
     out.push("# HELP switchboard_http_request_duration_seconds Time to answer HTTP requests.");
     out.push("# TYPE switchboard_http_request_duration_seconds histogram");
     for (const [labels, h] of this.latency) {
-      for (const [i, le] of BUCKETS.entries())
-        out.push(`switchboard_http_request_duration_seconds_bucket{${labels},le="${le}"} ${h.counts[i]}`);
-      out.push(`switchboard_http_request_duration_seconds_bucket{${labels},le="+Inf"} ${h.count}`);
-      out.push(`switchboard_http_request_duration_seconds_sum{${labels}} ${h.sum}`);
-      out.push(`switchboard_http_request_duration_seconds_count{${labels}} ${h.count}`);
+      const bucket = (le: string) => series("switchboard_http_request_duration_seconds_bucket", `${labels},le="${le}"`);
+      for (const [i, le] of BUCKETS.entries()) out.push(`${bucket(String(le))} ${h.counts[i]}`);
+      out.push(`${bucket("+Inf")} ${h.count}`);
+      out.push(`${series("switchboard_http_request_duration_seconds_sum", labels)} ${h.sum}`);
+      out.push(`${series("switchboard_http_request_duration_seconds_count", labels)} ${h.count}`);
     }
     out.push("# HELP switchboard_uptime_seconds Seconds since the server started.");
     out.push("# TYPE switchboard_uptime_seconds gauge");
-    out.push(`switchboard_uptime_seconds ${(Date.now() - this.started) / 1000}`);
+    out.push(`${series("switchboard_uptime_seconds")} ${(Date.now() - this.started) / 1000}`);
     for (const [name, g] of this.gauges) {
-      out.push(`# HELP ${name} ${g.help}`, `# TYPE ${name} ${g.type}`, `${name} ${await g.read()}`);
+      out.push(`# HELP ${name} ${g.help}`, `# TYPE ${name} ${g.type}`, `${series(name)} ${await g.read()}`);
     }
     return out.join("\n") + "\n";
   }

@@ -1,6 +1,10 @@
 import { migrateDatabase, quickCheck } from "./db/maintenance";
 import { existsSync, mkdirSync, statSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
+import { checkSecretKey, databaseHasKey, missingKeyFile } from "./cluster/key-check";
+import { NodeHeartbeat } from "./cluster/nodes";
+import { ScheduleClaims } from "./cluster/schedules";
 import type { Config } from "./config";
 import { createApp, isApiPath } from "./app";
 import { hopOf, HOP_HEADER, MAX_HOPS, withHop } from "./delivery/hops";
@@ -30,6 +34,25 @@ export const dataPaths = (dataDir: string) => ({
   key: join(dataDir, "secret.key"),
   lock: join(dataDir, "switchboard.lock"),
 });
+
+/**
+ * The data directory is one process's, unless processes name themselves: nodes with their own
+ * --node-id may share it (and its SQLite file) as a small cluster would share a PostgreSQL server.
+ */
+const lockPath = (config: Config) =>
+  config.nodeId ? join(config.dataDir, `switchboard.${config.nodeId}.lock`) : dataPaths(config.dataDir).lock;
+
+/**
+ * The key sealing stored secrets: the one the database was set up with. A missing key file is
+ * created only for a database that has never known one; a different key is refused (key-check.ts).
+ */
+async function openSecretKey(db: Db, config: Config): Promise<Uint8Array<ArrayBuffer>> {
+  const keyFile = config.secretKeyFile || dataPaths(config.dataDir).key;
+  if (!existsSync(keyFile) && (await databaseHasKey(db))) throw missingKeyFile(keyFile);
+  const key = naming(keyFile, () => loadOrCreateKey(keyFile));
+  await checkSecretKey(db, key, keyFile);
+  return key;
+}
 
 /**
  * A key file without its database means the database was lost (deleted, or truncated by a failed
@@ -97,6 +120,10 @@ export type RunningServer = {
   port: number;
   ctx: AppContext;
   features: Features;
+  schedules: ReturnType<typeof startSchedules>;
+  /** This node's schedule claims and heartbeat (cluster/). */
+  claims: ScheduleClaims;
+  heartbeat: NodeHeartbeat;
   routes: { method: string; path: string }[];
   stop(): Promise<void>;
 };
@@ -106,14 +133,13 @@ export type RunningServer = {
  * schedules. stop() drains in-flight requests, then closes the database and releases the lock.
  */
 export async function startServer(config: Config, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
-  const paths = dataPaths(config.dataDir);
   naming(config.dataDir, () => mkdirSync(config.dataDir, { recursive: true, mode: 0o700 }));
-  const lock = naming(paths.lock, () => lockDataDir(paths.lock));
+  const lock = naming(lockPath(config), () => lockDataDir(lockPath(config)));
   let db: Db | undefined;
   try {
     // The database first: a key file beside a missing database is an error, not a first start.
     db = openDataDir(config.dataDir);
-    const secrets = await createSecretBox(naming(paths.key, () => loadOrCreateKey(paths.key)));
+    const secrets = await createSecretBox(await openSecretKey(db, config));
     const delivery = new DeliveryEngine(db, log);
     const health = new DatabaseHealth(db, config.dataDir);
     // Every request's writes share commits (group commit); the delivery engine keeps its own transactions.
@@ -131,6 +157,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       health,
       personFields: new PersonFields(),
       startedAt: new Date(),
+      databaseKind: "sqlite",
+      // Named once the server listens (the default name has its port in it).
+      nodeId: "",
     };
     registerDeliveryGauges(ctx.metrics, delivery);
     registerHealthMetrics(ctx.metrics, health);
@@ -138,7 +167,6 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     const features = await buildFeatures(ctx);
     const app = createApp(ctx, features);
     const proxies = trustedProxies(config.trustedProxy);
-    const schedules = startSchedules(log, [...coreSchedules(ctx), ...features.all.flatMap((f) => f.schedules ?? [])]);
     await delivery.start();
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
     const server = naming(`${host}:${config.port}`, () =>
@@ -198,20 +226,48 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     const url = `http://${host}:${server.port}`;
     // The port is known only now when port 0 picked one; without a base URL the public URL is the listening address.
     ctx.config = { ...config, port: server.port!, publicUrl: config.baseUrl ? config.publicUrl : url };
-    log.info("switchboard listening", { url, data_dir: config.dataDir, public_url: ctx.config.publicUrl });
+    ctx.nodeId = config.nodeId || `${hostname()}:${server.port}`;
+    ctx.metrics.labelEverySeries("node", ctx.nodeId);
+    const allSchedules = [...coreSchedules(ctx), ...features.all.flatMap((f) => f.schedules ?? [])];
+    const claims = new ScheduleClaims(db, ctx.nodeId, log);
+    const heartbeat = new NodeHeartbeat(
+      db,
+      ctx.nodeId,
+      url,
+      () => ({ in_flight_deliveries: delivery.sending, running_schedules: claims.runningNames() }),
+      log,
+      () => claims.takeOver(allSchedules),
+    );
+    await heartbeat.start();
+    const schedules = startSchedules(log, allSchedules, claims);
+    log.info("switchboard listening", {
+      url,
+      node: ctx.nodeId,
+      data_dir: config.dataDir,
+      public_url: ctx.config.publicUrl,
+    });
     let stopping: Promise<void> | undefined;
     return {
       url,
       port: server.port!,
       ctx,
       features,
+      schedules,
+      claims,
+      heartbeat,
       routes: app.routes.map((r) => ({ method: r.method, path: r.path })),
       stop: () =>
         (stopping ??= (async () => {
           schedules.stop();
           for (const feature of features.all) feature.stop?.();
           // Stop claiming and let sends in flight finish briefly; leased jobs are recovered at next start.
-          await Promise.all([server.stop(), delivery.stop(DELIVERY_STOP_DEADLINE_MS)]);
+          // A schedule run still going after that keeps its lease, and another node takes it over.
+          await Promise.all([
+            server.stop(),
+            delivery.stop(DELIVERY_STOP_DEADLINE_MS),
+            Promise.race([claims.drain(), Bun.sleep(DELIVERY_STOP_DEADLINE_MS)]),
+          ]);
+          await heartbeat.stop();
           db!.close();
           lock.release();
           log.info("switchboard stopped");

@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync, readSync, rmSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readdirSync, readSync, rmSync, statSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { randomToken } from "../crypto-tokens";
@@ -7,20 +7,25 @@ import { CsvError, CsvParser } from "./csv";
 /**
  * Uploaded CSV files go to disk as they arrive and are read back in pieces, so an import of any
  * allowed size costs a bounded amount of memory. They live in the data directory (private, 0600)
- * and are removed after use; a directory left over from a crash is emptied at start.
+ * and are removed after use; files a crash left behind are removed at start (only old ones: nodes
+ * sharing the data directory may be using the newer).
  */
 const CHUNK_BYTES = 256 * 1024;
+const LEFT_OVER_MS = 3_600_000;
 
 export type Upload = { path: string; bytes: number; remove(): void };
 
 const prepared = new Set<string>();
 
-/** The data directory's upload directory; emptied the first time this process asks for it. */
+/** The data directory's upload directory; cleared of old files the first time this process asks for it. */
 export function uploadsDir(dataDir: string): string {
   const dir = join(dataDir, "uploads");
   if (!prepared.has(dir)) {
-    rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name);
+      if (statSync(path).mtimeMs < Date.now() - LEFT_OVER_MS) rmSync(path, { recursive: true, force: true });
+    }
     prepared.add(dir);
   }
   return dir;

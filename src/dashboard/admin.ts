@@ -83,6 +83,20 @@ function liveView(o: Operations, now: number) {
       database: humanSize(o.storage.database_bytes),
       free: o.storage.free_bytes === null ? "unknown" : humanSize(o.storage.free_bytes),
     },
+    nodes: o.nodes.map((n) => ({
+      ...n,
+      [n.state]: true,
+      lastSeen: `${age(n.last_seen_at)} ago`,
+      lastSeenAt: formatTime(new Date(n.last_seen_at)),
+      up: duration(Date.parse(n.last_seen_at) - Date.parse(n.started_at)),
+      schedules: n.running_schedules.join(", "),
+    })),
+    schedules: o.schedules.map((r) => ({
+      ...r,
+      [r.outcome]: true,
+      periodStart: formatTime(new Date(r.period_start)),
+      took: r.finished_at && duration(Date.parse(r.finished_at) - Date.parse(r.started_at)),
+    })),
   };
 }
 

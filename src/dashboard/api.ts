@@ -16,7 +16,8 @@ export function dashboardApi(ctx: AppContext, sources: DashboardSources) {
     op({
       summary:
         "Operations figures: queue depth and oldest due job, per-facility attempts (last hour, day, per hour), " +
-        "failing/paused/disabled destinations, Clearbit status, identify rate, database size and free disk",
+        "failing/paused/disabled destinations, Clearbit status, identify rate, database size and free disk, " +
+        "the cluster's nodes (live, stale or stopped, and what each is doing) and each schedule's latest run",
       response: operationsModel,
     }),
   );

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { listNodes } from "../cluster/nodes";
+import { lastScheduleRuns } from "../cluster/schedules";
 import type { NamedDestination } from "../feature";
 import type { AppContext } from "../http/context";
 import { isoTime } from "../http/api/operation";
@@ -60,6 +62,32 @@ export const operationsModel = z.strictObject({
   }),
   ingest: z.strictObject({ identify_last_minute: z.number().int(), identify_last_hour: z.number().int() }),
   storage: z.strictObject({ database_bytes: z.number().int(), free_bytes: z.number().int().nullable() }),
+  /** The server processes sharing this database; "stale": no heartbeat for three intervals. */
+  nodes: z.array(
+    z.strictObject({
+      id: z.string(),
+      address: z.string(),
+      version: z.string(),
+      state: z.enum(["live", "stale", "stopped"]),
+      started_at: isoTime,
+      last_seen_at: isoTime,
+      in_flight_deliveries: z.number().int(),
+      running_schedules: z.array(z.string()),
+    }),
+  ),
+  /** Each schedule's latest run in the cluster: which period, on which node, how it ended. */
+  schedules: z.array(
+    z.strictObject({
+      name: z.string(),
+      period_start: isoTime,
+      node: z.string(),
+      started_at: isoTime,
+      finished_at: isoTime.nullable(),
+      outcome: z.enum(["running", "succeeded", "failed"]),
+      error: z.string().nullable(),
+      attempts: z.number().int(),
+    }),
+  ),
 });
 export type Operations = z.infer<typeof operationsModel>;
 
@@ -68,7 +96,8 @@ const iso = (d: Date | number | null) => (d === null ? null : new Date(d).toISOS
 /**
  * Every figure at one moment. Each is a bounded read: the delivery figures' costs are in
  * src/delivery/stats.ts; Clearbit's and the ingest rate are in memory plus a primary-key read;
- * the storage figures are two stat calls and one statfs.
+ * the storage figures are two stat calls and one statfs; nodes and schedules are small tables (a
+ * row per node, the latest run per schedule by its key).
  */
 export async function operationsSnapshot(ctx: AppContext, sources: DashboardSources, now: number): Promise<Operations> {
   const queue = await ctx.delivery.queueStats(now);
@@ -112,5 +141,25 @@ export async function operationsSnapshot(ctx: AppContext, sources: DashboardSour
     },
     ingest: { identify_last_minute: ingest.lastMinute, identify_last_hour: ingest.lastHour },
     storage: { database_bytes: ctx.health.databaseBytes(), free_bytes: ctx.health.freeBytes() },
+    nodes: (await listNodes(ctx.db, now)).map((n) => ({
+      id: n.id,
+      address: n.address,
+      version: n.version,
+      state: n.state,
+      started_at: iso(n.startedAt)!,
+      last_seen_at: iso(n.lastSeenAt)!,
+      in_flight_deliveries: n.activity.in_flight_deliveries,
+      running_schedules: n.activity.running_schedules,
+    })),
+    schedules: (await lastScheduleRuns(ctx.db)).map((r) => ({
+      name: r.schedule,
+      period_start: iso(r.periodStart)!,
+      node: r.nodeId,
+      started_at: iso(r.startedAt)!,
+      finished_at: iso(r.finishedAt),
+      outcome: r.outcome,
+      error: r.error,
+      attempts: r.attempts,
+    })),
   };
 }

@@ -365,6 +365,78 @@ export const loginAttempts = pgTable(
   (t) => [index("login_attempts_expires_idx").on(t.expiresAt)],
 );
 
+export const pageState = pgTable(
+  "page_state",
+  {
+    key: text("key").primaryKey(),
+    kind: text("kind", { enum: ["shown_once", "kept_form"] }).notNull(),
+    page: text("page").notNull(),
+    data: text("data").notNull(),
+    expiresAt: timestamp("expires_at").notNull(),
+  },
+  (t) => [index("page_state_expires_idx").on(t.kind, t.expiresAt)],
+);
+
+export const pendingUploads = pgTable(
+  "pending_uploads",
+  {
+    id: text("id").primaryKey(),
+    kind: text("kind").notNull(),
+    userId: bigint("user_id", { mode: "number" })
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    bytes: bigint("bytes", { mode: "number" }).notNull(),
+    expiresAt: timestamp("expires_at").notNull(),
+  },
+  (t) => [index("pending_uploads_expires_idx").on(t.expiresAt)],
+);
+
+export const pendingUploadChunks = pgTable(
+  "pending_upload_chunks",
+  {
+    uploadId: text("upload_id")
+      .notNull()
+      .references(() => pendingUploads.id, { onDelete: "cascade" }),
+    seq: bigint("seq", { mode: "number" }).notNull(),
+    data: bytea("data").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.uploadId, t.seq] })],
+);
+
+export const nodes = pgTable(
+  "nodes",
+  {
+    id: text("id").primaryKey(),
+    address: text("address").notNull(),
+    version: text("version").notNull(),
+    startedAt: timestamp("started_at").notNull(),
+    lastSeenAt: timestamp("last_seen_at").notNull(),
+    stoppedAt: timestamp("stopped_at"),
+    activity: json("activity").notNull(),
+  },
+  (t) => [index("nodes_last_seen_idx").on(t.lastSeenAt)],
+);
+
+export const scheduleRuns = pgTable(
+  "schedule_runs",
+  {
+    schedule: text("schedule").notNull(),
+    periodStart: timestamp("period_start").notNull(),
+    nodeId: text("node_id").notNull(),
+    startedAt: timestamp("started_at").notNull(),
+    leaseUntil: timestamp("lease_until").notNull(),
+    finishedAt: timestamp("finished_at"),
+    outcome: text("outcome", { enum: ["running", "succeeded", "failed"] }).notNull(),
+    error: text("error"),
+    attempts: bigint("attempts", { mode: "number" }).notNull().default(1),
+  },
+  (t) => [
+    primaryKey({ columns: [t.schedule, t.periodStart] }),
+    index("schedule_runs_running_idx").on(t.outcome, t.leaseUntil),
+    index("schedule_runs_started_idx").on(t.startedAt),
+  ],
+);
+
 // delivery
 
 /**

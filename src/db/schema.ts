@@ -321,3 +321,90 @@ export const loginAttempts = sqliteTable(
   },
   (t) => [index("login_attempts_expires_idx").on(t.expiresAt)],
 );
+
+/**
+ * What one request leaves for the next page (a secret shown once, sealed with the key; a form typed
+ * while signed out, never its secret fields), in the database so the next request may reach any node.
+ * Expired rows are never read and are pruned.
+ */
+export const pageState = sqliteTable(
+  "page_state",
+  {
+    key: text("key").primaryKey(),
+    kind: text("kind", { enum: ["shown_once", "kept_form"] }).notNull(),
+    /** The page (path, with its query for a kept form) the state is for. */
+    page: text("page").notNull(),
+    data: text("data").notNull(),
+    expiresAt: timestamp("expires_at").notNull(),
+  },
+  (t) => [index("page_state_expires_idx").on(t.kind, t.expiresAt)],
+);
+
+/** A CSV file between its preview and the admin's "Import", in pieces, so any node can import it. */
+export const pendingUploads = sqliteTable(
+  "pending_uploads",
+  {
+    id: text("id").primaryKey(),
+    kind: text("kind").notNull(),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    bytes: integer("bytes").notNull(),
+    expiresAt: timestamp("expires_at").notNull(),
+  },
+  (t) => [index("pending_uploads_expires_idx").on(t.expiresAt)],
+);
+
+export const pendingUploadChunks = sqliteTable(
+  "pending_upload_chunks",
+  {
+    uploadId: text("upload_id")
+      .notNull()
+      .references(() => pendingUploads.id, { onDelete: "cascade" }),
+    seq: integer("seq").notNull(),
+    data: blob("data", { mode: "buffer" }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.uploadId, t.seq] })],
+);
+
+/** What a node is doing, as its heartbeat last reported it. */
+export type NodeActivity = { in_flight_deliveries: number; running_schedules: string[] };
+
+/** The server processes sharing this database: their heartbeat (src/cluster/nodes.ts). */
+export const nodes = sqliteTable(
+  "nodes",
+  {
+    id: text("id").primaryKey(),
+    address: text("address").notNull(),
+    version: text("version").notNull(),
+    startedAt: timestamp("started_at").notNull(),
+    lastSeenAt: timestamp("last_seen_at").notNull(),
+    stoppedAt: timestamp("stopped_at"),
+    activity: text("activity", { mode: "json" }).$type<NodeActivity>().notNull(),
+  },
+  (t) => [index("nodes_last_seen_idx").on(t.lastSeenAt)],
+);
+
+/**
+ * One row per schedule and period: the node whose insert won runs it (src/cluster/schedules.ts), under
+ * a lease it renews while running; a run whose lease ran out (its node died) is taken over.
+ */
+export const scheduleRuns = sqliteTable(
+  "schedule_runs",
+  {
+    schedule: text("schedule").notNull(),
+    periodStart: timestamp("period_start").notNull(),
+    nodeId: text("node_id").notNull(),
+    startedAt: timestamp("started_at").notNull(),
+    leaseUntil: timestamp("lease_until").notNull(),
+    finishedAt: timestamp("finished_at"),
+    outcome: text("outcome", { enum: ["running", "succeeded", "failed"] }).notNull(),
+    error: text("error"),
+    attempts: integer("attempts").notNull().default(1),
+  },
+  (t) => [
+    primaryKey({ columns: [t.schedule, t.periodStart] }),
+    index("schedule_runs_running_idx").on(t.outcome, t.leaseUntil),
+    index("schedule_runs_started_idx").on(t.startedAt),
+  ],
+);

@@ -141,6 +141,11 @@ export class DeliveryEngine {
     this.destinations = new DestinationStore();
   }
 
+  /** Jobs this process is sending now (a node's heartbeat reports it). */
+  get sending(): number {
+    return this.inFlight.size;
+  }
+
   register(kind: string, handler: DeliveryHandler): void {
     if (this.handlers.has(kind)) throw new Error(`a delivery handler for "${kind}" is already registered`);
     this.handlers.set(kind, handler);

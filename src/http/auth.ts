@@ -75,7 +75,8 @@ export async function checkCsrf(ctx: AppContext, request: Request, body: unknown
   // A session that ended (idle, signed out elsewhere) sends the admin to sign in again rather than
   // to a CSRF error: nothing is saved, what they typed is kept to be filled in again afterwards.
   const path = new URL(request.url).pathname;
-  if (cookies[SESSION_COOKIE] && !session && !PRE_SESSION_FORMS.has(path)) throw sessionExpired(ctx, request, body);
+  if (cookies[SESSION_COOKIE] && !session && !PRE_SESSION_FORMS.has(path))
+    throw await sessionExpired(ctx, request, body);
   const expected = session?.csrfToken ?? cookies[PRE_SESSION_CSRF_COOKIE];
   if (typeof sent !== "string" || !expected || !safeEqual(sent, expected)) {
     throw forbidden("missing or invalid CSRF token; reload the page and try again");
@@ -83,9 +84,9 @@ export async function checkCsrf(ctx: AppContext, request: Request, body: unknown
 }
 
 /** Where a form posted after its session ended goes: to sign in, told so, its typed fields kept for its page. */
-export function sessionExpired(ctx: AppContext, request: Request, body: unknown): SignInRequired {
+export async function sessionExpired(ctx: AppContext, request: Request, body: unknown): Promise<SignInRequired> {
   const page = formPageOf(ctx, request);
-  const kept = page ? keepForm(ctx, page, new URL(request.url).pathname, body) : [];
+  const kept = page ? await keepForm(ctx, page, new URL(request.url).pathname, body) : [];
   const notice = kept.length ? SESSION_EXPIRED_NOTICE : "Your session expired; nothing was saved. Sign in again.";
   return new SignInRequired(page, [...kept, flashCookie(ctx, { kind: "info", message: notice })]);
 }

@@ -57,7 +57,7 @@ export async function admitBody(ctx: AppContext, request: Request): Promise<Requ
     );
   // A session that ended: the body is not read, so nothing of it can be kept; the admin is told so.
   return hasSessionCookie(request)
-    ? signInRedirect(request, sessionExpired(ctx, request, undefined))
+    ? signInRedirect(request, await sessionExpired(ctx, request, undefined))
     : redirect(request, "/login");
 }
 

@@ -11,7 +11,17 @@ export function opsRoutes(ctx: AppContext) {
     .get("/healthz", async () => {
       const { ok, checks } = await ctx.health.check();
       if (!ok) ctx.log.error("health check failed", { checks });
-      return json({ status: ok ? "ok" : "error", version: VERSION, database: checks.database, checks }, ok ? 200 : 503);
+      return json(
+        {
+          status: ok ? "ok" : "error",
+          version: VERSION,
+          node: ctx.nodeId,
+          database: checks.database,
+          database_kind: ctx.databaseKind,
+          checks,
+        },
+        ok ? 200 : 503,
+      );
     })
     .get(
       "/metrics",

@@ -31,7 +31,7 @@ export function writeKeyPages(ctx: AppContext) {
       const form = { name: queryString((body as Record<string, unknown> | undefined)?.name) };
       try {
         const { secret, record } = await writeKeyStore.create(ctx.db, form, session.user.id);
-        showOnce(ctx, session, "/write-keys", { created: { name: record.name, key: secret } });
+        await showOnce(ctx, session, "/write-keys", { created: { name: record.name, key: secret } });
         return redirect(request, "/write-keys");
       } catch (err) {
         return page(request, session, { form, errors: formErrors(err) }, 422);

@@ -1,7 +1,7 @@
 import { Elysia } from "elysia";
 import { exportCsv, importCsv, importColumns, type ImportReport } from "../csv/records-csv";
-import { readCsvFile, spoolUpload, uploadsDir, type Upload } from "../csv/upload";
-import { randomToken } from "../crypto-tokens";
+import { keepUpload, takeUpload } from "../csv/pending-uploads";
+import { readCsvFile, spoolUpload, uploadsDir } from "../csv/upload";
 import { ValidationError } from "../errors";
 import type { SessionInfo } from "../domain/sessions";
 import { flashCookie, requireSession } from "../http/auth";
@@ -10,9 +10,7 @@ import { humanSize } from "../http/human-size";
 import { csvDownload, redirect } from "../http/responses";
 import { adminPage } from "../http/admin/render";
 
-/** An uploaded file waits on disk between its preview and the admin's "Import"; this process remembers which. */
-const PENDING_TTL_MS = 30 * 60_000;
-type Pending = { kind: "user" | "organization"; upload: Upload; userId: number; at: number };
+type Kind = "user" | "organization";
 
 const KINDS = {
   user: { base: "/people", plural: "People", byEmail: true, byName: false },
@@ -25,17 +23,8 @@ const KINDS = {
  */
 export function csvImportPages(ctx: AppContext) {
   const uploads = uploadsDir(ctx.config.dataDir);
-  const pending = new Map<string, Pending>();
-  const take = (id: string) => {
-    const p = pending.get(id);
-    pending.delete(id);
-    p?.upload.remove();
-  };
-  const sweep = () => {
-    for (const [id, p] of pending) if (Date.now() - p.at > PENDING_TTL_MS) take(id);
-  };
 
-  const page = async (request: Request, kind: Pending["kind"], data: Record<string, unknown>, status = 200) => {
+  const page = async (request: Request, kind: Kind, data: Record<string, unknown>, status = 200) => {
     const session = await requireSession(ctx, request);
     const k = KINDS[kind];
     const view = {
@@ -63,10 +52,10 @@ export function csvImportPages(ctx: AppContext) {
   });
 
   /** An import by the signed-in admin of the spooled file: a dry run for the preview, then for real. */
-  const importAs = (session: SessionInfo, kind: Pending["kind"], path: string, mode: { dryRun: boolean }) =>
+  const importAs = (session: SessionInfo, kind: Kind, path: string, mode: { dryRun: boolean }) =>
     importCsv(ctx.db, ctx.events, kind, readCsvFile(path), { id: session.user.id, source: "import" }, mode);
 
-  const routesFor = (kind: Pending["kind"]) => {
+  const routesFor = (kind: Kind) => {
     const { base, plural } = KINDS[kind];
     return new Elysia()
       .get(
@@ -103,25 +92,29 @@ export function csvImportPages(ctx: AppContext) {
             422,
           );
         }
-        sweep();
-        const id = randomToken(16);
-        if (report.errors.length) upload.remove();
-        else pending.set(id, { kind, upload, userId: session.user.id, at: Date.now() });
-        return page(request, kind, reportView(report, `${base}/import/${id}`), report.errors.length ? 422 : 200);
+        // A file without errors waits (in the database: "Import" may reach another node) for its import.
+        let commitAction: string | undefined;
+        try {
+          if (!report.errors.length)
+            commitAction = `${base}/import/${await keepUpload(ctx.db, upload, { kind, userId: session.user.id })}`;
+        } finally {
+          upload.remove();
+        }
+        return page(request, kind, reportView(report, commitAction), report.errors.length ? 422 : 200);
       })
       .post(`${base}/import/:id`, async ({ request, params }) => {
         const session = await requireSession(ctx, request);
-        const upload = pending.get(params.id);
-        if (!upload || upload.kind !== kind || upload.userId !== session.user.id) {
+        const upload = await takeUpload(ctx.db, uploads, params.id, { kind, userId: session.user.id });
+        if (!upload) {
           return redirect(request, `${base}/import`, [
             flashCookie(ctx, { kind: "error", message: "That preview has expired; upload the file again." }),
           ]);
         }
         let report: ImportReport;
         try {
-          report = await importAs(session, kind, upload.upload.path, { dryRun: false });
+          report = await importAs(session, kind, upload.path, { dryRun: false });
         } finally {
-          take(params.id);
+          upload.remove();
         }
         if (!report.committed) return page(request, kind, reportView(report), 422);
         const message =

@@ -315,8 +315,14 @@ export function webhookAdmin(ctx: AppContext, service: WebhookService) {
   };
 
   /** Ends a create or rotate with a redirect; the new signing secret waits there, to be shown once. */
-  const secretShown = (request: Request, session: SessionInfo, id: number, signingSecret: string, message: string) => {
-    showOnce(ctx, session, `/webhooks/${id}`, { newSecret: signingSecret, secretMessage: message });
+  const secretShown = async (
+    request: Request,
+    session: SessionInfo,
+    id: number,
+    signingSecret: string,
+    message: string,
+  ) => {
+    await showOnce(ctx, session, `/webhooks/${id}`, { newSecret: signingSecret, secretMessage: message });
     return redirect(request, `/webhooks/${id}`);
   };
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { readdirSync, rmSync, statSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ANONYMOUS_BODY_LIMIT } from "../../src/http/body-gate";
 import { startApi, type Api } from "../support/api";
@@ -100,7 +100,7 @@ describe("body limits", () => {
     expect(uploadsLeft()).toEqual([]);
   });
 
-  test("the admin UI keeps an uploaded file on disk (0600) between preview and import, then removes it", async () => {
+  test("the admin UI keeps an uploaded file in the database between preview and import (any node may import it), and no file on disk", async () => {
     const admin = await signIn(api.server);
     const upload = async (bytes: Uint8Array<ArrayBuffer>) => {
       const form = new FormData();
@@ -112,12 +112,18 @@ describe("body limits", () => {
     const preview = await upload(new TextEncoder().encode(`email,firstname,lastname\n${rows.join("\n")}\n`));
     expect(preview.status).toBe(200);
     const page = await preview.text();
-    const [file] = uploadsLeft();
-    expect(statSync(join(api.server.dataDir, "uploads", file!)).mode & 0o777).toBe(0o600);
+    expect(uploadsLeft()).toEqual([]);
+    const kept = () =>
+      api.server.ctx.db.$client
+        .query("SELECT count(*) AS n, coalesce(sum(length(data)), 0) AS bytes FROM pending_upload_chunks")
+        .get();
+    const csvBytes = `email,firstname,lastname\n${rows.join("\n")}\n`.length;
+    expect(kept()).toEqual({ n: 1, bytes: csvBytes });
     const action = /action="(\/people\/import\/[^"]+)"/.exec(page.replaceAll("&#x2F;", "/"))![1]!;
     const done = await admin.request(action, { method: "POST", form: { _csrf: csrfOf(page) } });
     expect(done.status).toBe(303);
     expect(uploadsLeft()).toEqual([]);
+    expect(kept()).toEqual({ n: 0, bytes: 0 });
     expect(
       api.server.ctx.db.$client.query("SELECT count(*) AS n FROM users WHERE email LIKE 'ui%@example.com'").get(),
     ).toEqual({ n: 3000 });

@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { LOG_BODY_CAP, pruneHttpLog, recordHttpAttempt } from "../../src/delivery/http-log";
 import { REDACTED } from "../../src/delivery/redaction";
-import { coreSchedules, startSchedules } from "../../src/jobs";
 import { postTo, startEngine, type EngineFixture } from "../support/delivery";
 import { eventually, startReceiver, type Receiver } from "../support/receiver";
 import { startTestServer } from "../support/server";
@@ -139,12 +138,7 @@ describe("HTTP log", () => {
         }),
       );
       expect(await server.ctx.delivery.listHttpLog()).toHaveLength(1);
-      const schedules = startSchedules(server.ctx.log, coreSchedules(server.ctx));
-      try {
-        await schedules.trigger("delivery-pruning");
-      } finally {
-        schedules.stop();
-      }
+      await server.schedules.trigger("delivery-pruning");
       expect(await server.ctx.delivery.listHttpLog()).toHaveLength(0);
     } finally {
       await server.close();

@@ -15,9 +15,9 @@ describe("delivery engine in the server", () => {
       );
       await eventually(async () => (await delivery.getJob(id))?.failedAttempts === 1);
       const metrics = await (await fetch(server.url + "/metrics")).text();
-      expect(metrics).toContain("switchboard_delivery_jobs_pending 1");
-      expect(metrics).toContain("switchboard_delivery_jobs_running 0");
-      expect(metrics).toContain("switchboard_delivery_jobs_failed 0");
+      expect(metrics).toContain(`switchboard_delivery_jobs_pending{node="${server.ctx.nodeId}"} 1`);
+      expect(metrics).toContain(`switchboard_delivery_jobs_running{node="${server.ctx.nodeId}"} 0`);
+      expect(metrics).toContain(`switchboard_delivery_jobs_failed{node="${server.ctx.nodeId}"} 0`);
     } finally {
       await server.close();
       await receiver.stop();

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, rmSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { startApi } from "../support/api";
 import { BUN, MAIN, ServerProcess } from "../support/process";
@@ -18,10 +19,15 @@ describe("health and metrics", () => {
   });
   afterAll(() => server.close());
 
-  test("/healthz answers ok without a sign-in", async () => {
+  test("/healthz answers ok without a sign-in, naming the node and the kind of database", async () => {
     const res = await fetch(server.url + "/healthz");
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ status: "ok", database: "ok" });
+    expect(await res.json()).toMatchObject({
+      status: "ok",
+      database: "ok",
+      database_kind: "sqlite",
+      node: `${hostname()}:${server.port}`,
+    });
   });
 
   test("/metrics counts requests by method, route and status, with a latency histogram", async () => {
@@ -32,13 +38,19 @@ describe("health and metrics", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toStartWith("text/plain; version=0.0.4");
     const text = await res.text();
+    // Every series carries the node's name first (several nodes behind one Prometheus).
+    const node = `node="${server.ctx.nodeId}"`;
+    const withNode = (series: string) =>
+      series.includes("{") ? series.replace("{", `{${node},`) : `${series}{${node}}`;
     const value = (series: string) =>
       Number(
         text
           .split("\n")
-          .find((l) => l.startsWith(series + " "))
+          .find((l) => l.startsWith(withNode(series) + " "))
           ?.split(" ")[1],
       );
+    const samples = text.split("\n").filter((l) => l && !l.startsWith("#"));
+    expect(samples.filter((l) => !l.includes(`{${node}`))).toEqual([]);
     expect(value('switchboard_http_requests_total{method="GET",route="/healthz",status="200"}')).toBeGreaterThanOrEqual(
       3,
     );
@@ -241,9 +253,10 @@ describe("health of the database's storage", () => {
       expect(body.checks.disk.free_bytes).toBeGreaterThan(0);
       const metrics = await (await fetch(server.url + "/metrics")).text();
       expect(metrics).toContain(
-        "# TYPE switchboard_database_write_failures_total counter\nswitchboard_database_write_failures_total 0\n",
+        "# TYPE switchboard_database_write_failures_total counter\n" +
+          `switchboard_database_write_failures_total{node="${server.ctx.nodeId}"} 0\n`,
       );
-      expect(Number(/^switchboard_data_dir_free_bytes (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+      expect(Number(/^switchboard_data_dir_free_bytes\{node="[^"]+"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
     } finally {
       await server.close();
     }
@@ -268,7 +281,9 @@ describe("health of the database's storage", () => {
       expect(body.checks.writes.status).toBe("failing");
       expect(body.checks.writes.last_error).toContain("SQLITE_FULL");
       const metrics = await (await fetch(api.server.url + "/metrics")).text();
-      expect(Number(/^switchboard_database_write_failures_total (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1);
+      expect(
+        Number(/^switchboard_database_write_failures_total\{node="[^"]+"\} (\d+)$/m.exec(metrics)?.[1]),
+      ).toBeGreaterThanOrEqual(1);
       expect(
         api.server.logs.some((l) => l.includes('"database write failed"') && l.includes('"code":"SQLITE_FULL"')),
       ).toBe(true);

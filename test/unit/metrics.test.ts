@@ -46,6 +46,20 @@ describe("Metrics", () => {
     for (let i = 1; i < counts.length; i++) expect(counts[i]!).toBeGreaterThanOrEqual(counts[i - 1]!);
   });
 
+  test("a label given for every series goes first in each, and on unlabelled series too", async () => {
+    const m = new Metrics();
+    m.labelEverySeries("node", "a:8080");
+    m.observeRequest("GET", "/", 200, 0.003);
+    m.registerGauge("switchboard_things", "Things.", () => 7);
+    const text = await m.render();
+    expect(
+      seriesValue(text, 'switchboard_http_requests_total{node="a:8080",method="GET",route="/",status="200"}'),
+    ).toBe(1);
+    expect(seriesValue(text, 'switchboard_things{node="a:8080"}')).toBe(7);
+    expect(text).toMatch(/^switchboard_uptime_seconds\{node="a:8080"\} /m);
+    expect(lines(text).filter((l) => !l.startsWith("#") && !l.includes('{node="a:8080"'))).toEqual([]);
+  });
+
   test("escapes label values", async () => {
     const m = new Metrics();
     m.observeRequest("GET", 'a"b\\c\nd', 200, 0.01);

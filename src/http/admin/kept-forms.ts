@@ -1,14 +1,15 @@
+import { and, asc, count, eq, inArray, lt } from "drizzle-orm";
+import { pageState } from "../../db/schema";
 import type { AppContext } from "../context";
 import { parseCookies, type Cookie } from "../responses";
 
 /**
- * A form posted after its admin's session ended is not saved; what was typed in it waits here, in this
- * process's memory only (like shown-once.ts), keyed to a random id in an HttpOnly cookie, so that the
- * form page opened after signing in again can fill it in once. Secrets, passwords and the CSRF token
- * are never kept: a secret is never sent back to a browser. Entries are small (a body without a
- * session is at most 64 KB, see body-gate.ts), few and short-lived.
+ * A form posted after its admin's session ended is not saved; what was typed in it waits in the
+ * database (page_state, like shown-once.ts, so any node can fill it in), keyed to a random id in an
+ * HttpOnly cookie, so that the form page opened after signing in again can fill it in once. Secrets,
+ * passwords and the CSRF token are never kept: a secret is never sent back to a browser. Entries are
+ * small (a body without a session is at most 64 KB, see body-gate.ts), few and short-lived.
  */
-type Kept = { page: string; action: string; fields: Record<string, string[]>; expires: number };
 export type KeptForm = { action: string; fields: Record<string, string[]> };
 
 export const SESSION_EXPIRED_NOTICE =
@@ -19,12 +20,7 @@ const MAX_ENTRIES = 500;
 /** Field names never kept: credentials of any kind. */
 const SECRET_NAME = /pass|secret|token|key|csrf|authorization/i;
 
-const stores = new WeakMap<AppContext, Map<string, Kept>>();
-function storeOf(ctx: AppContext): Map<string, Kept> {
-  let store = stores.get(ctx);
-  if (!store) stores.set(ctx, (store = new Map()));
-  return store;
-}
+const keyOf = (id: string) => `kept_form:${id}`;
 
 /** The typed text fields of a form body, without secrets and files. */
 function keptFields(body: unknown): Record<string, string[]> {
@@ -42,37 +38,51 @@ function keptFields(body: unknown): Record<string, string[]> {
  * Keeps the form `body` posted to `action` for the next visit to `page` (the form's page); returns
  * the cookie naming it, or none when nothing worth keeping was typed.
  */
-export function keepForm(ctx: AppContext, page: string, action: string, body: unknown): Cookie[] {
+export async function keepForm(ctx: AppContext, page: string, action: string, body: unknown): Promise<Cookie[]> {
   const fields = keptFields(body);
   if (!Object.keys(fields).length) return [];
-  const store = storeOf(ctx);
   const now = Date.now();
-  for (const [id, k] of store) if (k.expires < now) store.delete(id);
-  // Full (many abandoned forms): the oldest go first.
-  for (const id of store.keys()) {
-    if (store.size < MAX_ENTRIES) break;
-    store.delete(id);
-  }
   const id = crypto.randomUUID();
-  store.set(id, { page, action, fields, expires: now + TTL_MS });
+  const data = JSON.stringify({ action, fields } satisfies KeptForm);
+  await ctx.db.transaction(async (tx) => {
+    const kind = eq(pageState.kind, "kept_form");
+    await tx.delete(pageState).where(and(kind, lt(pageState.expiresAt, new Date(now))));
+    // Full (many abandoned forms): the oldest go first.
+    const [{ kept } = { kept: 0 }] = await tx.select({ kept: count() }).from(pageState).where(kind);
+    if (kept >= MAX_ENTRIES) {
+      const oldest = tx
+        .select({ key: pageState.key })
+        .from(pageState)
+        .where(kind)
+        .orderBy(asc(pageState.expiresAt))
+        .limit(kept - MAX_ENTRIES + 1);
+      await tx.delete(pageState).where(inArray(pageState.key, oldest));
+    }
+    await tx
+      .insert(pageState)
+      .values({ key: keyOf(id), kind: "kept_form", page, data, expiresAt: new Date(now + TTL_MS) });
+  });
   return [{ name: COOKIE, value: id, maxAge: TTL_MS / 1000, secure: ctx.config.secureCookies }];
 }
 
 /** The form kept for this browser at this page (removed as it is taken), and the cookie that clears it. */
-export function takeKeptForm(
+export async function takeKeptForm(
   ctx: AppContext,
   request: Request,
   page: string,
-): { form: KeptForm | null; cookies: Cookie[] } {
+): Promise<{ form: KeptForm | null; cookies: Cookie[] }> {
   const id = parseCookies(request.headers.get("cookie"))[COOKIE];
   if (!id) return { form: null, cookies: [] };
-  const store = storeOf(ctx);
-  const kept = store.get(id);
+  const key = eq(pageState.key, keyOf(id));
+  const [kept] = await ctx.db.select({ page: pageState.page }).from(pageState).where(key).limit(1);
   if (kept && kept.page !== page) return { form: null, cookies: [] };
-  store.delete(id);
   const cookies = [{ name: COOKIE, value: "", maxAge: 0, secure: ctx.config.secureCookies }];
-  if (!kept || kept.expires < Date.now()) return { form: null, cookies };
-  return { form: { action: kept.action, fields: kept.fields }, cookies };
+  if (!kept) return { form: null, cookies };
+  const [taken] = await ctx.db.transaction(async (tx) =>
+    tx.delete(pageState).where(key).returning({ data: pageState.data, expiresAt: pageState.expiresAt }),
+  );
+  if (!taken || taken.expiresAt.getTime() < Date.now()) return { form: null, cookies };
+  return { form: JSON.parse(taken.data) as KeptForm, cookies };
 }
 
 /**

@@ -119,14 +119,14 @@ function href(path: string, params: Record<string, string | undefined>): string 
  * Answers a list request: the full page, or for htmx the fragment it swaps (#list-results on
  * search and sort, #list-more on Load more).
  */
-export function listResponse(
+export async function listResponse(
   ctx: AppContext,
   request: Request,
   session: SessionInfo,
   spec: ListSpec,
   q: ListQuery,
   page: { rows: Cell[][]; nextCursor: string | null; total: Count },
-): Response {
+): Promise<Response> {
   const base = { q: q.q || undefined, ...q.filters, sort: q.sort, order: q.order };
   const columns = spec.columns.map((c) => {
     const active = c.sortable && q.sort === c.key;

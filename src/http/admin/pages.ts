@@ -157,7 +157,7 @@ export function adminPages(ctx: AppContext) {
       const form = pick(body, ["name"]);
       try {
         const { secret: token, record } = await apiTokenStore.create(ctx.db, form, session.user.id);
-        showOnce(ctx, session, "/tokens", { created: { name: record.name, token } });
+        await showOnce(ctx, session, "/tokens", { created: { name: record.name, token } });
         return redirect(request, "/tokens");
       } catch (err) {
         return tokensPage(request, { form, errors: formErrors(err) }, 422);

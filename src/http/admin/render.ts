@@ -12,20 +12,20 @@ import { breadcrumbsOf, type Crumb } from "./breadcrumbs";
  * any secret kept to be shown once on this page (see shown-once.ts) and any form kept while its admin
  * signed in again (see kept-forms.ts).
  */
-export function adminPage(
+export async function adminPage(
   ctx: AppContext,
   request: Request,
   session: SessionInfo,
   page: PageName,
   data: Record<string, unknown>,
   opts: { title: string; section?: string; status?: number; cookies?: Cookie[]; crumbs?: Crumb[] },
-): Response {
+): Promise<Response> {
   const { flash, cookies } = takeFlash(ctx, request);
   const url = new URL(request.url);
-  const once = request.method === "GET" ? takeShownOnce(ctx, session, url.pathname) : null;
+  const once = request.method === "GET" ? await takeShownOnce(ctx, session, url.pathname) : null;
   // A form posted after the session ended is filled in again on its page:
   // form views here, any other form by /assets/forms.js.
-  const kept = request.method === "GET" ? takeKeptForm(ctx, request, url.pathname + url.search) : null;
+  const kept = request.method === "GET" ? await takeKeptForm(ctx, request, url.pathname + url.search) : null;
   if (kept) cookies.push(...kept.cookies);
   if (kept?.form) fillKeptForm(data, kept.form);
   const keptForm = kept?.form ? { action: kept.form.action, fields: JSON.stringify(kept.form.fields) } : null;
