@@ -73,18 +73,6 @@ export const SETTINGS = {
     help: "PostgreSQL database (postgres://…) shared by every node (empty: SQLite in the data directory)",
     default: "",
   },
-  secretKeyFile: {
-    env: "SWITCHBOARD_SECRET_KEY_FILE",
-    flag: "--secret-key-file",
-    help: "the key that seals stored secrets, the same file on every node (empty: secret.key in the data directory)",
-    default: "",
-  },
-  nodeId: {
-    env: "SWITCHBOARD_NODE_ID",
-    flag: "--node-id",
-    help: "this node's name in a cluster (empty: derived from the host name and data directory)",
-    default: "",
-  },
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -124,8 +112,6 @@ const configSchema = z.object({
       .trim()
       .regex(/^postgres(?:ql)?:\/\/\S+$/, "must be a postgres:// URL"),
   ]),
-  secretKeyFile: z.string(),
-  nodeId: z.string().trim(),
 });
 
 export type Config = z.infer<typeof configSchema> & {
