@@ -15,7 +15,7 @@ import { flashCookie, requireSession } from "../http/auth";
 import type { AppContext } from "../http/context";
 import { html, redirect } from "../http/responses";
 import { askSecretsAgain, errorStatus, formErrors, isHtmx } from "../http/admin/forms";
-import { adminPage } from "../http/admin/render";
+import { adminPage, signedInPage } from "../http/admin/render";
 
 type Form = Record<string, unknown>;
 const str = (v: unknown) => (typeof v === "string" ? v : "");
@@ -253,15 +253,11 @@ export function integrationPages(ctx: AppContext, { clearbit, audiences }: Enric
   };
 
   return new Elysia()
-    .get("/integrations", async ({ request }) =>
-      adminPage(
-        ctx,
-        request,
-        await requireSession(ctx, request),
-        "integrations",
-        { status: await clearbit.status() },
-        { title: "Integrations", section: "integrations" },
-      ),
+    .get(
+      "/integrations",
+      signedInPage(ctx, "integrations", { title: "Integrations", section: "integrations" }, async () => ({
+        status: await clearbit.status(),
+      })),
     )
     .get("/integrations/clearbit", async ({ request }) => clearbitPage(request, await requireSession(ctx, request)))
     .post("/integrations/clearbit", async ({ request, body }) => {

@@ -5,12 +5,12 @@ import { apiTokenStore } from "../../domain/credentials";
 import { listSessions, revokeSession, type SessionInfo } from "../../domain/sessions";
 import { AppError } from "../../errors";
 import { fieldErrors, formatTime } from "../../views";
+import { credentialRow } from "./present";
 import { flashCookie, requireSession } from "../auth";
 import type { AppContext } from "../context";
 import { redirect } from "../responses";
 import { askSecretsAgain } from "./forms";
-import { credentialRow } from "./present";
-import { adminPage } from "./render";
+import { adminPage, signedInPage } from "./render";
 import { showOnce } from "./shown-once";
 
 type Form = Record<string, unknown>;
@@ -78,16 +78,7 @@ export function adminPages(ctx: AppContext) {
   };
 
   return new Elysia()
-    .get("/settings", async ({ request }) =>
-      adminPage(
-        ctx,
-        request,
-        await requireSession(ctx, request),
-        "settings",
-        {},
-        { title: "Settings", section: "settings" },
-      ),
-    )
+    .get("/settings", signedInPage(ctx, "settings", { title: "Settings", section: "settings" }))
     .get("/admins", ({ request }) => adminsPage(request))
     .post("/admins", async ({ request, body }) => {
       const session = await requireSession(ctx, request);
@@ -108,16 +99,7 @@ export function adminPages(ctx: AppContext) {
       if (request.headers.get("HX-Request")) return new Response(null, { status: 200 });
       return redirect(request, "/admins", [flashCookie(ctx, { kind: "success", message: "Administrator removed." })]);
     })
-    .get("/account", async ({ request }) =>
-      adminPage(
-        ctx,
-        request,
-        await requireSession(ctx, request),
-        "account",
-        {},
-        { title: "Your account", section: "settings" },
-      ),
-    )
+    .get("/account", signedInPage(ctx, "account", { title: "Your account", section: "settings" }))
     .post("/account/password", async ({ request, body }) => {
       const session = await requireSession(ctx, request);
       try {

@@ -1,6 +1,6 @@
 import type { SessionInfo } from "../../domain/sessions";
 import { renderPage, type PageName } from "../../views";
-import { takeFlash } from "../auth";
+import { requireSession, takeFlash } from "../auth";
 import type { AppContext } from "../context";
 import { html, type Cookie } from "../responses";
 import { fillKeptForm, takeKeptForm } from "./kept-forms";
@@ -42,3 +42,9 @@ export async function adminPage(
   );
   return html(body, { status: opts.status, cookies: [...cookies, ...(opts.cookies ?? [])] });
 }
+
+/** The GET handler of a page that asks only for a signed-in admin, with what `data` reads when it is shown. */
+export const signedInPage =
+  (ctx: AppContext, page: PageName, opts: { title: string; section: string }, data = async () => ({})) =>
+  async ({ request }: { request: Request }): Promise<Response> =>
+    adminPage(ctx, request, await requireSession(ctx, request), page, await data(), opts);
