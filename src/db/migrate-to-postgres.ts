@@ -186,6 +186,8 @@ async function copyTable(
   let after = 0;
   const tableStarted = performance.now();
   let lastReport = tableStarted;
+  // One insert in flight while the next batch is read and built: PostgreSQL works while we do.
+  let writing: Promise<unknown> = Promise.resolve();
   for (;;) {
     const page = await source.db
       .select({ ...columns, rowid: sql<number>`rowid` })
@@ -195,13 +197,19 @@ async function copyTable(
       .limit(batch);
     if (page.length === 0) break;
     after = page.at(-1)!.rowid;
-    await target.insert(table).values(page.map(({ rowid: _, ...row }) => row));
+    await writing;
+    writing = target
+      .insert(table)
+      .values(page.map(({ rowid: _, ...row }) => row))
+      .execute();
+    writing.catch(() => {}); // awaited above or below; a failure must not count as unhandled meanwhile
     copied += page.length;
     if (performance.now() - lastReport >= PROGRESS_EVERY_MS) {
       lastReport = performance.now();
       say(`  ${name}: ${copied.toLocaleString("en")} of ${total.toLocaleString("en")} rows (${rate(copied, started)})`);
     }
   }
+  await writing;
   // Small tables are left to the summary; a long copy says when each large table is done.
   if (performance.now() - tableStarted >= PROGRESS_EVERY_MS)
     say(`  ${name}: ${copied.toLocaleString("en")} rows copied`);
