@@ -100,7 +100,7 @@ describe("body limits", () => {
     expect(uploadsLeft()).toEqual([]);
   });
 
-  test("the admin UI keeps an uploaded file in the database between preview and import (any node may import it), and no file on disk", async () => {
+  test("the admin UI keeps an upload in the database between preview and import (any node may import it)", async () => {
     const admin = await signIn(api.server);
     const upload = async (bytes: Uint8Array<ArrayBuffer>) => {
       const form = new FormData();

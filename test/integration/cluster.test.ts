@@ -172,7 +172,7 @@ describe("nodes and schedules on the dashboard and in /api/v1/operations", () =>
   });
   const DAY = 24 * 3_600_000;
 
-  test("this node is listed live; one without a heartbeat for three intervals is stale; a week-old one is forgotten", async () => {
+  test("live, stale after three missed heartbeats, forgotten after a week", async () => {
     api = await startApi({ nodeId: "alpha" });
     const { db } = api.server.ctx;
     const now = Date.now();
