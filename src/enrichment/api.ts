@@ -27,6 +27,8 @@ const audienceModel = loose({
   conditions: z.array(z.unknown()),
 });
 
+type Written = { request: Request; body: unknown };
+
 /** Clearbit settings, status, log, backfill, per-user enrichment, provider callbacks and audiences over REST. */
 export function enrichmentApi(ctx: AppContext, { clearbit, audiences }: Enrichment) {
   const integrationJson = async () => ({
@@ -34,8 +36,13 @@ export function enrichmentApi(ctx: AppContext, { clearbit, audiences }: Enrichme
     status: await clearbit.status(),
     results: clearbit.resultMode(),
   });
-  // PUT and PATCH save alike: the settings keep what a request leaves out.
-  const save = async ({ request, body }: { request: Request; body: unknown }) => {
+  // PUT and PATCH share one handler each (Clearbit settings, an audience): both change what they are sent.
+  const updateAudience = async ({ request, params, body }: Written & { params: { id: string } }) => {
+    await requireApiToken(ctx, request);
+    const x = await audiences.update(pathId(params.id, "audience"), body);
+    return json(audienceJson(x, await audiences.memberCount(x.id)));
+  };
+  const saveSettings = async ({ request, body }: Written) => {
     await requireApiToken(ctx, request);
     await clearbit.save(body);
     return json(await integrationJson());
@@ -48,12 +55,12 @@ export function enrichmentApi(ctx: AppContext, { clearbit, audiences }: Enrichme
     )
     .put(
       "/api/v1/integrations/clearbit",
-      save,
+      saveSettings,
       op({ summary: "Save Clearbit settings", body: settingsInput, response: integrationModel }),
     )
     .patch(
       "/api/v1/integrations/clearbit",
-      save,
+      saveSettings,
       op({ summary: "Change some Clearbit settings", body: settingsInput, response: integrationModel }),
     )
     .get(
@@ -166,20 +173,12 @@ export function enrichmentApi(ctx: AppContext, { clearbit, audiences }: Enrichme
     )
     .patch(
       "/api/v1/audiences/:id",
-      async ({ request, params, body }) => {
-        await requireApiToken(ctx, request);
-        const x = await audiences.update(pathId(params.id, "audience"), body);
-        return json(audienceJson(x, await audiences.memberCount(x.id)));
-      },
+      updateAudience,
       op({ summary: "Change some fields of an audience", body: audienceInput.partial(), response: audienceModel }),
     )
     .put(
       "/api/v1/audiences/:id",
-      async ({ request, params, body }) => {
-        await requireApiToken(ctx, request);
-        const x = await audiences.update(pathId(params.id, "audience"), body);
-        return json(audienceJson(x, await audiences.memberCount(x.id)));
-      },
+      updateAudience,
       op({ summary: "Change an audience", body: audienceInput.partial(), response: audienceModel }),
     )
     .delete(
