@@ -68,7 +68,7 @@ async function series(cmd: string[], ready: string) {
 
 const bareScript =
   'const s = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("ok") });' +
-  "console.log(`listening ${s.port}`);";
+  'console.log("listening", s.port);';
 const bare = await series([process.execPath, "-e", bareScript], "listening");
 
 const dataDir = mkdtempSync(join(tmpdir(), "switchboard-bench-startup-"));

@@ -26,10 +26,10 @@ delivery.register("crash-test", {
   }),
   retrySchedule: { baseMs: 50, factor: 2, maxMs: 500, jitter: 0.2 },
 });
-for (let i = 0; i < Number(count); i++) {
-  await db.transaction(async (tx) =>
-    delivery.enqueue(tx, { kind: "crash-test", destination: "receiver", payload: { i } }),
-  );
-}
+// The whole burst is durable before the first send (one transaction), so a kill mid-burst finds every job stored.
+await db.transaction(async (tx) => {
+  for (let i = 0; i < Number(count); i++)
+    await delivery.enqueue(tx, { kind: "crash-test", destination: "receiver", payload: { i } });
+});
 process.stdout.write("ready\n");
 process.on("SIGTERM", () => void server.stop().then(() => process.exit(0)));
