@@ -1,3 +1,5 @@
+import { hostname } from "node:os";
+import { resolve } from "node:path";
 import { z } from "zod";
 import { isAddressOrRange } from "./http/client-address";
 
@@ -47,6 +49,12 @@ export const SETTINGS = {
     help: "sign admins out this long after sign-in, however active",
     default: "72",
   },
+  nodeId: {
+    env: "SWITCHBOARD_NODE_ID",
+    flag: "--node-id",
+    help: "this node's name in leases and logs (default: host name and data directory)",
+    default: "",
+  },
   trustedProxy: {
     env: "SWITCHBOARD_TRUSTED_PROXY",
     flag: "--trusted-proxy",
@@ -75,6 +83,7 @@ const configSchema = z.object({
   importLimit: wholeNumber().pipe(z.number().min(1024, "must be at least 1024")),
   sessionIdleMinutes: wholeNumber().pipe(z.number().min(1, "must be at least 1")),
   sessionMaxHours: wholeNumber().pipe(z.number().min(1, "must be at least 1")),
+  nodeId: z.string().trim().max(200, "must be at most 200 characters"),
   trustedProxy: z
     .string()
     .transform((v) => v.split(/[\s,]+/).filter(Boolean))
@@ -114,5 +123,7 @@ export function loadConfig(
   const publicUrl =
     config.baseUrl || `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${config.port}`;
   const sessionLimits = { idleMs: config.sessionIdleMinutes * 60_000, maxAgeMs: config.sessionMaxHours * 3_600_000 };
-  return { ...config, publicUrl, secureCookies: publicUrl.startsWith("https:"), sessionLimits };
+  // Stable across restarts of the same installation: a restarted node takes back its own leases at once.
+  const nodeId = config.nodeId || `${hostname()}:${resolve(config.dataDir)}`;
+  return { ...config, nodeId, publicUrl, secureCookies: publicUrl.startsWith("https:"), sessionLimits };
 }

@@ -114,7 +114,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     // The database first: a key file beside a missing database is an error, not a first start.
     db = openDataDir(config.dataDir);
     const secrets = await createSecretBox(naming(paths.key, () => loadOrCreateKey(paths.key)));
-    const delivery = new DeliveryEngine(db, log);
+    const delivery = new DeliveryEngine(db, log, { nodeId: config.nodeId });
     const health = new DatabaseHealth(db, config.dataDir);
     const ctx: AppContext = {
       config,

@@ -15,10 +15,12 @@ import m11 from "../../migrations/0011_secret_headers_allow_self.sql" with { typ
 import m12 from "../../migrations/0012_login_attempts.sql" with { type: "text" };
 import m13 from "../../migrations/0013_email_domain_search.sql" with { type: "text" };
 import m14 from "../../migrations/0014_attempt_counts.sql" with { type: "text" };
+import m15 from "../../migrations/0015_delivery_lease_owner.sql" with { type: "text" };
 import pg0 from "../../migrations-pg/0000_foundation.sql" with { type: "text" };
 import pg1 from "../../migrations-pg/0001_seed_lookups.sql" with { type: "text" };
 import pg2 from "../../migrations-pg/0002_search.sql" with { type: "text" };
 import pg3 from "../../migrations-pg/0003_attempt_counts.sql" with { type: "text" };
+import pg4 from "../../migrations-pg/0004_delivery_lease_owner.sql" with { type: "text" };
 
 export const migrations: Migration[] = [
   { tag: "0000_foundation", when: 1795536435869, sql: m0 },
@@ -36,6 +38,7 @@ export const migrations: Migration[] = [
   { tag: "0012_login_attempts", when: 1795997419149, sql: m12 },
   { tag: "0013_email_domain_search", when: 1796000751265, sql: m13 },
   { tag: "0014_attempt_counts", when: 1796652293155, sql: m14 },
+  { tag: "0015_delivery_lease_owner", when: 1796663277786, sql: m15 },
 ];
 
 export const pgMigrations: Migration[] = [
@@ -43,4 +46,5 @@ export const pgMigrations: Migration[] = [
   { tag: "0001_seed_lookups", when: 1796652748192, sql: pg1 },
   { tag: "0002_search", when: 1796653973532, sql: pg2 },
   { tag: "0003_attempt_counts", when: 1796657636493, sql: pg3 },
+  { tag: "0004_delivery_lease_owner", when: 1796663286742, sql: pg4 },
 ];

@@ -1,7 +1,7 @@
 import { eq, sql } from "drizzle-orm";
 import type { HttpLogEntry } from "../delivery/http-log";
 import { DEFAULT_RETRY_SCHEDULE } from "../delivery/retry-policy";
-import type { DeliveryHandler, HttpRequestSpec, Job } from "../delivery/types";
+import type { DeliveryHandler, EnqueueInput, HttpRequestSpec, Job } from "../delivery/types";
 import { notFound } from "../errors";
 import type { ChangeEvent } from "../events/feed";
 import { statement, type DbOrTx, type Tx } from "../db/client";
@@ -136,6 +136,7 @@ export class WebhookService {
     const orderObject =
       event.objectType === "article" && ticketId ? `ticket:${ticketId}` : `${event.objectType}:${event.objectId}`;
     let payloadId: number | undefined;
+    const jobs: EnqueueInput[] = [];
     for (const route of routes) {
       if (!conditionsHold(route.match, route.conditions, data, event)) continue;
       for (const w of route.targets) {
@@ -149,8 +150,7 @@ export class WebhookService {
           hop: currentHop(),
           payload_id: payloadId,
         };
-        // The feed hands a narrowed transaction type; enqueue writes on the same connection, inside it.
-        await this.ctx.delivery.enqueue(tx, {
+        jobs.push({
           kind: JOB_KIND,
           destination: destinationKey(w.id),
           orderingKey: w.strictOrder ? `${destinationKey(w.id)}:${orderObject}` : null,
@@ -159,6 +159,8 @@ export class WebhookService {
         });
       }
     }
+    // The whole fan-out in one multi-row insert.
+    await this.ctx.delivery.enqueueMany(tx, jobs);
   }
 
   /** A test delivery of a sample record, one attempt; its answer shows in the delivery log. */
