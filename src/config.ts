@@ -56,7 +56,7 @@ export const SETTINGS = {
   nodeId: {
     env: "SWITCHBOARD_NODE_ID",
     flag: "--node-id",
-    help: "this node's name in a cluster, unique per node (empty: host name and port)",
+    help: "this node's name in a cluster, unique per node (empty: host name and data directory)",
     default: "",
   },
   trustedProxy: {

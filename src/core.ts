@@ -32,6 +32,6 @@ export interface Core {
   startedAt: Date;
   /** Which store the database is ("sqlite", or "postgresql" with --database-url). */
   databaseKind: "sqlite" | "postgresql";
-  /** This node's name in the cluster (--node-id, or host name and port). */
+  /** This node's name in the cluster (--node-id, or host name and data directory). */
   nodeId: string;
 }

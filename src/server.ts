@@ -1,7 +1,7 @@
 import { migrateDatabase, quickCheck } from "./db/maintenance";
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { hostname } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { checkSecretKey, databaseHasKey, missingKeyFile } from "./cluster/key-check";
 import { NodeHeartbeat } from "./cluster/nodes";
 import { ScheduleClaims } from "./cluster/schedules";
@@ -140,7 +140,9 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     // The database first: a key file beside a missing database is an error, not a first start.
     db = openDataDir(config.dataDir);
     const secrets = await createSecretBox(await openSecretKey(db, config));
-    const delivery = new DeliveryEngine(db, log);
+    // Stable across restarts of the same installation: a restarted node takes back its own leases at once.
+    const nodeId = config.nodeId || `${hostname()}:${resolve(config.dataDir)}`;
+    const delivery = new DeliveryEngine(db, log, { nodeId });
     const health = new DatabaseHealth(db, config.dataDir);
     // Every request's writes share commits (group commit); the delivery engine keeps its own transactions.
     const writes = new GroupCommit(db);
@@ -158,8 +160,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       personFields: new PersonFields(),
       startedAt: new Date(),
       databaseKind: "sqlite",
-      // Named once the server listens (the default name has its port in it).
-      nodeId: "",
+      nodeId,
     };
     registerDeliveryGauges(ctx.metrics, delivery);
     registerHealthMetrics(ctx.metrics, health);
@@ -226,7 +227,6 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     const url = `http://${host}:${server.port}`;
     // The port is known only now when port 0 picked one; without a base URL the public URL is the listening address.
     ctx.config = { ...config, port: server.port!, publicUrl: config.baseUrl ? config.publicUrl : url };
-    ctx.nodeId = config.nodeId || `${hostname()}:${server.port}`;
     ctx.metrics.labelEverySeries("node", ctx.nodeId);
     const allSchedules = [...coreSchedules(ctx), ...features.all.flatMap((f) => f.schedules ?? [])];
     const claims = new ScheduleClaims(db, ctx.nodeId, log);

@@ -86,6 +86,9 @@ function connect(path: string, readOnly: boolean): { sqlite: Database; db: Drizz
   }
   // 64 MB of page cache (the default is 2 MB): indexes of a large customer base stay in memory.
   sqlite.exec("PRAGMA cache_size = -65536");
+  // Sorts and materialized subqueries (a fan-out's multi-row insert, ORDER BY without an index) in
+  // memory: in a temporary file each cost write system calls, more than the statement itself.
+  sqlite.exec("PRAGMA temp_store = MEMORY");
   const compile = sqlite.prepare.bind(sqlite);
   const db = drizzle({ client: cachingStatements(sqlite), schema });
   connections.set(db._.tableNamesMap, { sqlite, compile, statements: new Map() });

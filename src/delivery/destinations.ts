@@ -15,9 +15,11 @@ const q = {
   nextPauseEnd: statement<{ at: number | null }>(
     "SELECT MIN(paused_until) AS at FROM delivery_destinations WHERE disabled_at IS NULL AND paused_until > ?",
   ),
-  success: statement(
-    `UPDATE delivery_destinations SET last_success_at = ?, failing_since = NULL, consecutive_failures = 0
-     WHERE key = ?`,
+  // A batch of destinations' last successes: [{ "key": ..., "at": ... }].
+  successes: statement(
+    `UPDATE delivery_destinations SET last_success_at = v.value ->> 'at', failing_since = NULL,
+       consecutive_failures = 0
+     FROM json_each(?) AS v WHERE delivery_destinations.key = v.value ->> 'key'`,
   ),
   failure: statement<{ failingSince: number; disabledAt: number | null }>(
     `UPDATE delivery_destinations SET last_failure_at = ?1, last_error = ?2,
@@ -68,8 +70,10 @@ export class DestinationStore {
     return (await q.nextPauseEnd.get(db, now))!.at;
   }
 
-  async recordSuccess(tx: Tx, key: string, now: number): Promise<void> {
-    await q.success.run(tx, now, key);
+  /** Each destination's last success (healthy again) in one statement. */
+  async recordSuccesses(tx: Tx, lastSuccessAt: ReadonlyMap<string, number>): Promise<void> {
+    if (!lastSuccessAt.size) return;
+    await q.successes.run(tx, JSON.stringify([...lastSuccessAt].map(([key, at]) => ({ key, at }))));
   }
 
   /** Counts a failure; disables the destination once it has failed without a success for `autoDisableAfterMs`. */

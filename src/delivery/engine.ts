@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import type { Db, DbOrTx, Tx } from "../db/client";
 import type { Logger } from "../log";
 import {
@@ -35,10 +36,10 @@ import {
   type JobCounts,
   type JobFilter,
 } from "./job-queries";
-import { JobStore } from "./job-store";
+import { JobStore, type JobOutcome, type NewJobRow } from "./job-store";
 import {
   attemptVerdict,
-  countAttempt,
+  AttemptTally,
   facilityStats,
   pruneAttemptCounts,
   queueStats,
@@ -50,7 +51,6 @@ import {
 import type { JobStatus } from "./schema";
 import { DEFAULT_MAX_ATTEMPTS, DEFAULT_RETRY_SCHEDULE, defaultOutcome, retryDelay } from "./retry-policy";
 import {
-  enqueueInputSchema,
   httpRequestSpecSchema,
   type DeliveryHandler,
   type DestinationOptions,
@@ -69,10 +69,12 @@ export type EngineOptions = {
   /** A destination failing this long without a single success is disabled. */
   autoDisableAfterMs: number;
   /**
-   * How long a claimed job may run before another claim may take it (a safety net: leases of a
-   * crashed process are recovered at start).
+   * How long a claim holds a job. A live node renews its leases every third of this; a job whose lease
+   * ran out (its node died or hung) goes back to the queue for any node, with the same delivery id.
    */
   leaseMs: number;
+  /** Names this node in leases: a node restarting with the same id takes its own leases back at once. */
+  nodeId: string;
   /** Even without wake-ups the queue is looked at this often (expired leases, clock changes). */
   idleCheckMs: number;
   logRetention: LogRetention;
@@ -85,7 +87,8 @@ const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   globalConcurrency: 64,
   destinationConcurrency: 8,
   autoDisableAfterMs: 5 * 86_400_000,
-  leaseMs: 10 * 60_000,
+  leaseMs: 60_000,
+  nodeId: `${hostname()}:${process.pid}`,
   idleCheckMs: 30_000,
   logRetention: DEFAULT_LOG_RETENTION,
   finishedJobRetentionMs: 30 * 86_400_000,
@@ -97,15 +100,23 @@ type Finished = { job: Job; handler: DeliveryHandler; outcome: Outcome; attempt:
 
 /**
  * The one queue and retry loop for everything that leaves the box. Jobs are rows; enqueue() writes
- * one inside the caller's transaction and wakes the engine once it has committed.
+ * them inside the caller's transaction (a fan-out in one multi-row insert) and wakes the engine once
+ * it has committed.
  *
  * The engine works in ticks (setImmediate after a wake): one transaction records every attempt that
- * ended since the last tick (HTTP log, job outcome, destination health) and claims due jobs for the
- * free send slots. A commit costs more than the statements in it, so under load one tick carries
- * many jobs. Destinations are looked at only when they may have due work (the ready set: a job was
- * added or unblocked, a retry or pause came due, a slot freed up); claiming goes round-robin over
- * them, so a destination with a deep backlog cannot starve the others. At-least-once: a crash
- * between sending and recording means the job is sent again after restart, with the same delivery id.
+ * ended since the last tick (HTTP log rows, then the jobs' outcomes in one statement, destination
+ * health, attempt counts) and claims due jobs. A commit costs more than the statements in it, so
+ * under load one tick carries many jobs. A claim is a lease (this node's id and a lease end, renewed
+ * while the node lives), one statement per destination, so nothing about a claimed job lives only in
+ * this process: a job whose node died is claimable again once its lease ends (same delivery id), and
+ * a restarted node takes its own leases back at start. Per-destination limits count every node's
+ * leases; the global limit counts this node's sends. A tick claims up to twice the free send slots:
+ * when a send ends, the next claimed job goes out at once, without waiting for the write connection
+ * (where the tick may queue behind changes being recorded). Destinations are looked at only when
+ * they may have due work (the ready set: a job was added or unblocked, a retry or pause came due, a
+ * lease ended); claiming goes round-robin over them, so a destination with a deep backlog cannot
+ * starve the others. At-least-once: a crash between sending and recording means the job is sent
+ * again, with the same delivery id.
  */
 export class DeliveryEngine {
   readonly options: EngineOptions;
@@ -114,7 +125,8 @@ export class DeliveryEngine {
   private readonly handlers = new Map<string, DeliveryHandler>();
   private kindsJson = "[]";
   private readonly inFlight = new Map<number, Promise<void>>();
-  private readonly perDestination = new Map<string, number>();
+  /** Claimed (leased) and waiting for a free send slot, in claim order. */
+  private claimed: Job[] = [];
   private finished: Finished[] = [];
   /** Destinations that may have due jobs, in round-robin order (served ones move to the back). */
   private readonly ready = new Set<string>();
@@ -128,7 +140,8 @@ export class DeliveryEngine {
   private tickAgain = false;
   private tickQueued = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
-  private lastLeaseSweep = 0;
+  /** When leases were last renewed and expired ones released. */
+  private lastLeaseChores = 0;
   private readonly shutdown = new AbortController();
 
   constructor(
@@ -158,26 +171,30 @@ export class DeliveryEngine {
    * committed; a rolled back transaction leaves nothing to find.
    */
   async enqueue(tx: Tx, input: EnqueueInput): Promise<{ id: number; deliveryId: string }> {
-    const job = enqueueInputSchema.parse(input);
+    return (await this.enqueueMany(tx, [input]))[0]!;
+  }
+
+  /**
+   * Queues several jobs (a fan-out) in one multi-row insert, in the caller's transaction; results in
+   * the order given. Inputs come from our own modules, typed, so they are not validated again here.
+   */
+  async enqueueMany(tx: Tx, inputs: readonly EnqueueInput[]): Promise<{ id: number; deliveryId: string }[]> {
+    if (!inputs.length) return [];
     const now = Date.now();
-    // Time-ordered (v7): the delivery id indexes grow at their end instead of at random pages.
-    const deliveryId = job.deliveryId ?? Bun.randomUUIDv7();
-    const id = await this.jobs.insert(
-      tx,
-      {
-        kind: job.kind,
-        destination: job.destination,
-        orderingKey: job.orderingKey ?? null,
-        payload: JSON.stringify(job.payload ?? null),
-        maxAttempts: job.maxAttempts ?? this.handlers.get(job.kind)?.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
-        runAt: job.runAt?.getTime() ?? now,
-        deliveryId,
-        redeliveryOf: null,
-      },
-      now,
-    );
-    tx.afterCommit(() => this.wake(job.destination));
-    return { id, deliveryId };
+    const rows: NewJobRow[] = inputs.map((job) => ({
+      kind: job.kind,
+      destination: job.destination,
+      orderingKey: job.orderingKey ?? null,
+      payload: job.payload ?? null,
+      maxAttempts: job.maxAttempts ?? this.handlers.get(job.kind)?.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+      runAt: job.runAt?.getTime() ?? now,
+      // Time-ordered (v7): the delivery id indexes grow at their end instead of at random pages.
+      deliveryId: job.deliveryId ?? Bun.randomUUIDv7(),
+      redeliveryOf: null,
+    }));
+    const ids = await this.jobs.insertMany(tx, rows, now);
+    for (const destination of new Set(rows.map((r) => r.destination))) tx.afterCommit(() => this.wake(destination));
+    return rows.map((r, i) => ({ id: ids[i]!, deliveryId: r.deliveryId }));
   }
 
   /**
@@ -250,7 +267,7 @@ export class DeliveryEngine {
         kind: original.kind,
         destination: original.destination,
         orderingKey: original.orderingKey,
-        payload: JSON.stringify(original.payload),
+        payload: original.payload,
         maxAttempts: original.maxAttempts,
         runAt: now,
         deliveryId: original.deliveryId,
@@ -395,26 +412,30 @@ export class DeliveryEngine {
     return await this.jobs.count(this.db, status);
   }
 
-  /** Recovers jobs a crashed process left running, then starts claiming. */
+  /** Takes back the jobs this node leased before it stopped (or crashed), then starts claiming. */
   async start(): Promise<void> {
     if (this.state !== "new") throw new Error("the delivery engine starts once");
     this.state = "starting";
-    const recovered = await this.db.transaction(async (tx) => this.jobs.recoverAllRunning(tx, Date.now()));
+    const now = Date.now();
+    const recovered = await this.db.transaction(async (tx) => this.jobs.releaseOwn(tx, this.options.nodeId, now));
     if (recovered) this.log.warn("delivery jobs recovered after an unclean stop", { recovered });
     this.state = "running";
-    this.lastLeaseSweep = Date.now();
+    this.lastLeaseChores = now;
     this.allReady = true;
     void this.tick();
   }
 
   /**
-   * Stops claiming and waits up to `deadlineMs` for sends in flight; jobs still
-   * leased then are recovered at the next start.
+   * Stops claiming and waits up to `deadlineMs` for sends in flight; claimed jobs not yet sent go
+   * back to the queue. Jobs still on the wire then keep their lease: this node takes them back at
+   * its next start, any other node once the lease ends.
    */
   async stop(deadlineMs = 5_000): Promise<void> {
     if (this.state === "stopped" || this.state === "stopping") return;
     this.state = "stopping";
     clearTimeout(this.timer);
+    const unsent = this.claimed.map((j) => j.id);
+    this.claimed = [];
     let timeout: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       Promise.allSettled(this.inFlight.values()),
@@ -422,7 +443,10 @@ export class DeliveryEngine {
     ]);
     clearTimeout(timeout);
     await this.ticking;
-    await this.recordThenClaim(this.takeFinished());
+    await this.recordThenClaim(this.takeFinished(), async (tx) => {
+      await this.jobs.release(tx, this.options.nodeId, unsent, Date.now());
+      return [];
+    });
     this.state = "stopped";
     // Abort what is still on the wire; their results are no longer recorded (the database closes).
     this.shutdown.abort();
@@ -452,8 +476,7 @@ export class DeliveryEngine {
       return;
     }
     clearTimeout(this.timer);
-    const now = Date.now();
-    const ticking = this.recordThenClaim(this.takeFinished(), (tx) => this.claimDue(tx, now));
+    const ticking = this.recordThenClaim(this.takeFinished(), (tx) => this.claimDue(tx, Date.now()));
     this.ticking = ticking.then(() => undefined);
     const claimed = await ticking;
     this.ticking = null;
@@ -461,23 +484,29 @@ export class DeliveryEngine {
       this.tickAgain = false;
       setImmediate(() => void this.tick());
     }
-    for (const job of claimed) this.launch(job);
-    let nextAt = now + this.options.idleCheckMs;
+    if (this.state !== "running") return;
+    this.claimed.push(...claimed);
+    this.launchClaimed();
+    const now = Date.now();
+    let nextAt = Math.min(now + this.options.idleCheckMs, this.lastLeaseChores + this.leaseChoresEvery());
     for (const at of this.dueLater.values()) nextAt = Math.min(nextAt, at);
     if (this.pauseEndAt !== null) nextAt = Math.min(nextAt, this.pauseEndAt);
-    this.timer = setTimeout(() => void this.tick(), Math.max(0, nextAt - Date.now()));
+    this.timer = setTimeout(() => void this.tick(), Math.max(0, nextAt - now));
+  }
+
+  /** Leases are renewed (and expired ones released) every third of a lease. */
+  private leaseChoresEvery(): number {
+    return Math.max(1, Math.floor(this.options.leaseMs / 3));
   }
 
   /**
    * One transaction: the ended sends recorded, then (in a savepoint, so a
    * failing pass rolls back alone) the claim pass.
    */
-  private async recordThenClaim(batch: Finished[], claim?: (tx: Tx) => Promise<Job[]>): Promise<Job[]> {
-    if (!batch.length && !claim) return [];
+  private async recordThenClaim(batch: Finished[], claim: (tx: Tx) => Promise<Job[]>): Promise<Job[]> {
     try {
       return await this.db.transaction(async (tx) => {
         await this.record(tx, batch);
-        if (!claim) return [];
         try {
           return await tx.savepoint(claim);
         } catch (err) {
@@ -492,15 +521,25 @@ export class DeliveryEngine {
     }
   }
 
-  /** Claims due jobs for the free send slots, round-robin over the destinations that may have some. */
-  private async claimDue(tx: Tx, now: number): Promise<Job[]> {
-    if (now - this.lastLeaseSweep >= this.options.idleCheckMs) {
-      // The safety net: expired leases go back, and every destination is looked at again.
-      this.lastLeaseSweep = now;
-      const released = await this.jobs.releaseExpired(tx, now, new Set(this.inFlight.keys()));
-      if (released) this.log.warn("delivery jobs with expired leases released", { released });
+  /** Renews this node's leases and releases every node's expired ones (in the claim's transaction). */
+  private async leaseChores(tx: Tx, now: number): Promise<void> {
+    this.lastLeaseChores = now;
+    const held = [...this.inFlight.keys(), ...this.claimed.map((j) => j.id), ...this.finished.map((f) => f.job.id)];
+    await this.jobs.renew(tx, this.options.nodeId, held, now + this.options.leaseMs);
+    const released = await this.jobs.releaseExpired(tx, now);
+    if (released) {
+      this.log.warn("delivery jobs with expired leases released", { released });
       this.allReady = true;
     }
+  }
+
+  /**
+   * Claims due jobs, round-robin over the destinations that may have some: up to twice the free send
+   * slots (the rest wait in `claimed` for a slot), within each destination's limit of leases.
+   */
+  private async claimDue(tx: Tx, now: number): Promise<Job[]> {
+    if (now - this.lastLeaseChores >= this.leaseChoresEvery()) await this.leaseChores(tx, now);
+    if (now - this.lastLeaseChores >= this.options.idleCheckMs) this.allReady = true;
     if (this.pauseEndAt !== null && this.pauseEndAt <= now) this.allReady = true;
     for (const [key, at] of this.dueLater) {
       if (at > now) continue;
@@ -515,32 +554,31 @@ export class DeliveryEngine {
     }
     this.pauseEndAt = await this.destinations.nextPauseEnd(tx, now);
     const out: Job[] = [];
-    let free = this.options.globalConcurrency - this.inFlight.size;
+    let free = 2 * this.options.globalConcurrency - this.inFlight.size - this.claimed.length;
     let unvisited = this.ready.size;
     for (const key of [...this.ready]) {
       if (free <= 0) break;
       unvisited--;
-      if (!eligible.has(key)) {
-        // Disabled or paused: enabling it, or the pause's end, makes it ready again.
-        this.ready.delete(key);
-        continue;
-      }
-      const limit = (eligible.get(key) ?? this.options.destinationConcurrency) - (this.perDestination.get(key) ?? 0);
-      if (limit <= 0) continue; // Stays ready: a send of its own ending frees a slot and ticks.
-      // An even share of the free slots for the destinations still to visit in this round.
-      const wanted = Math.min(limit, free, Math.ceil(free / (unvisited + 1)));
-      const due = await this.jobs.dueJobs(tx, key, now, this.kindsJson, wanted);
-      for (const { id } of due) {
-        const job = await this.jobs.claim(tx, id, now + this.options.leaseMs, now);
-        if (job) {
-          out.push(job);
-          free--;
-        }
-      }
       this.ready.delete(key);
-      if (due.length === wanted)
-        this.ready.add(key); // More may wait: to the back of the round.
-      else this.noteDueLater(key, await this.jobs.nextDueAt(tx, key, now));
+      // Disabled or paused: enabling it, or the pause's end, makes it ready again.
+      if (!eligible.has(key)) continue;
+      // An even share of the free slots for the destinations still to visit in this round.
+      const wanted = Math.min(free, Math.ceil(free / (unvisited + 1)));
+      const jobs = await this.jobs.claim(tx, {
+        destination: key,
+        kindsJson: this.kindsJson,
+        now,
+        leaseUntil: now + this.options.leaseMs,
+        owner: this.options.nodeId,
+        wanted,
+        limit: eligible.get(key) ?? this.options.destinationConcurrency,
+      });
+      out.push(...jobs);
+      free -= jobs.length;
+      // All it was offered: more may wait, to the back of the round. Fewer: nothing else due now, or
+      // its lease limit is reached (one of its sends ending wakes it).
+      if (jobs.length === wanted) this.ready.add(key);
+      else if (!jobs.length) this.noteDueLater(key, await this.jobs.nextDueAt(tx, key, now));
     }
     return out;
   }
@@ -551,15 +589,18 @@ export class DeliveryEngine {
     if (known === undefined || at < known) this.dueLater.set(key, at);
   }
 
+  /** Sends claimed jobs while send slots are free. */
+  private launchClaimed(): void {
+    while (this.inFlight.size < this.options.globalConcurrency && this.claimed.length)
+      this.launch(this.claimed.shift()!);
+  }
+
   private launch(job: Job): void {
-    this.perDestination.set(job.destination, (this.perDestination.get(job.destination) ?? 0) + 1);
     const run = this.attempt(job)
       .catch((err) => this.log.error("delivery attempt failed unexpectedly", { job_id: job.id, error: String(err) }))
       .finally(() => {
         this.inFlight.delete(job.id);
-        const n = (this.perDestination.get(job.destination) ?? 1) - 1;
-        if (n > 0) this.perDestination.set(job.destination, n);
-        else this.perDestination.delete(job.destination);
+        if (this.state === "running") this.launchClaimed();
         this.wake(job.destination);
       });
     this.inFlight.set(job.id, run);
@@ -605,112 +646,120 @@ export class DeliveryEngine {
   }
 
   /**
-   * Records ended sends in the tick's transaction. A success with an onSuccess hook gets its own
-   * savepoint: if the hook fails, that job alone rolls back and is recorded as a retry instead.
-   * The rest can only fail with the database itself, and then the whole tick rolls back.
+   * Records ended sends in the tick's transaction: an HTTP-log row per attempt, the onSuccess hooks
+   * (each in a savepoint: if one fails, that job alone is recorded as a retry instead), destination
+   * health, the attempt counts, then every job's outcome in one statement. Apart from the hooks, this
+   * can only fail with the database itself, and then the whole tick rolls back.
    */
   private async record(tx: Tx, batch: Finished[]): Promise<void> {
+    if (!batch.length) return;
+    const outcomes: JobOutcome[] = [];
+    const tally = new AttemptTally();
+    /** Successes not yet written, per destination (one statement for all at the end). */
+    const healthy = new Map<string, number>();
     for (const f of batch) {
-      if (f.outcome.kind !== "success" || !f.handler.onSuccess) {
-        await this.complete(tx, f);
+      if (f.outcome.kind === "success" && f.handler.onSuccess) {
+        try {
+          await tx.savepoint((sp) => f.handler.onSuccess!(sp, f.job, f.attempt?.result ?? null));
+        } catch (err) {
+          // The send happened, but its effect was not stored.
+          const error = `storing the result failed: ${err instanceof Error ? err.message : String(err)}`;
+          f.outcome = { kind: "retry", error };
+        }
+      }
+      const { job, handler, outcome, attempt, at } = f;
+      if (attempt) await this.logAttempt(tx, job, handler, attempt, at);
+      tally.add(handler.facility, attemptVerdict(outcome, attempt !== null), at);
+      const httpStatus = attempt?.result.status ?? null;
+      const done = (status: JobOutcome["status"], error: string | null, addFailure: boolean, runAt: number | null) =>
+        outcomes.push({
+          id: job.id,
+          attempts: job.attempts,
+          status,
+          runAt,
+          error,
+          httpStatus,
+          addFailure,
+          at,
+          orderingKey: job.orderingKey,
+        });
+      if (outcome.kind === "success") {
+        healthy.set(job.destination, at);
+        done("succeeded", null, false, null);
+        // The next job of its ordering key may be unblocked now.
+        if (job.orderingKey) this.ready.add(job.destination);
         continue;
       }
-      try {
-        await tx.savepoint((sp) => this.complete(sp, f));
-      } catch (err) {
-        // The send happened, but its effect was not stored.
-        const error = `storing the result failed: ${err instanceof Error ? err.message : String(err)}`;
-        await this.complete(tx, { ...f, outcome: { kind: "retry", error } });
+      // A failure after a success of the same destination in this batch: the success first.
+      const success = healthy.get(job.destination);
+      if (success !== undefined) {
+        healthy.delete(job.destination);
+        await this.destinations.recordSuccesses(tx, new Map([[job.destination, success]]));
       }
-    }
-  }
-
-  /** Logs the attempt and applies its outcome to the job and the destination. */
-  private async complete(tx: Tx, { job, handler, outcome, attempt, at: now }: Finished): Promise<void> {
-    const httpStatus = attempt?.result.status ?? null;
-    if (attempt) {
-      await recordHttpAttempt(tx, {
-        facility: handler.facility,
-        method: attempt.spec.method,
-        url: attempt.spec.url,
-        requestHeaders: requestHeaders(attempt.spec),
-        requestBody: attempt.spec.body ?? null,
-        result: attempt.result,
-        attempt: job.attempts,
-        deliveryId: job.deliveryId,
-        jobId: job.id,
-        destination: job.destination,
-        secrets: secretsOf(attempt.spec),
-        at: new Date(now),
-      });
-    }
-    const verdict = attemptVerdict(outcome, attempt !== null);
-    if (verdict) await countAttempt(tx, handler.facility, verdict, now);
-    switch (outcome.kind) {
-      case "success":
-        await this.finish(tx, job, "succeeded", null, httpStatus, false, now);
-        await this.destinations.recordSuccess(tx, job.destination, now);
-        await handler.onSuccess?.(tx, job, attempt?.result ?? null);
-        break;
-      case "fail":
-        await this.finish(tx, job, "failed", outcome.error, httpStatus, true, now);
-        await this.recordFailure(tx, job, outcome.error, now);
-        break;
-      case "retry": {
-        const counts = outcome.countsAsFailure !== false;
-        const failures = job.failedAttempts + (counts ? 1 : 0);
-        if (counts) await this.recordFailure(tx, job, outcome.error, now);
-        if (counts && failures >= job.maxAttempts) {
-          await this.finish(tx, job, "failed", outcome.error, httpStatus, true, now);
-        } else {
-          const schedule =
-            typeof handler.retrySchedule === "function"
-              ? await handler.retrySchedule(job)
-              : (handler.retrySchedule ?? DEFAULT_RETRY_SCHEDULE);
-          const delay = retryDelay(outcome, counts ? failures : job.attempts, schedule);
-          await this.reschedule(tx, job, now + delay, outcome.error, httpStatus, counts, now);
+      switch (outcome.kind) {
+        case "fail":
+          done("failed", outcome.error, true, null);
+          await this.recordFailure(tx, job, outcome.error, at);
+          if (job.orderingKey) this.ready.add(job.destination);
+          break;
+        case "retry": {
+          const counts = outcome.countsAsFailure !== false;
+          const failures = job.failedAttempts + (counts ? 1 : 0);
+          if (counts) await this.recordFailure(tx, job, outcome.error, at);
+          if (counts && failures >= job.maxAttempts) {
+            done("failed", outcome.error, true, null);
+            if (job.orderingKey) this.ready.add(job.destination);
+          } else {
+            const schedule =
+              typeof handler.retrySchedule === "function"
+                ? await handler.retrySchedule(job)
+                : (handler.retrySchedule ?? DEFAULT_RETRY_SCHEDULE);
+            const runAt = at + retryDelay(outcome, counts ? failures : job.attempts, schedule);
+            done("pending", outcome.error, counts, runAt);
+            this.noteDueLater(job.destination, runAt);
+          }
+          break;
         }
-        break;
+        case "disable":
+          // The job waits, unattempted, with the destination's other jobs until an admin re-enables it.
+          await this.destinations.disable(tx, job.destination, outcome.reason, at);
+          done("pending", outcome.reason, false, at);
+          this.log.warn("delivery destination disabled", { destination: job.destination, reason: outcome.reason });
+          break;
+        case "pause":
+          await this.destinations.pause(tx, job.destination, outcome.untilMs ?? null, outcome.reason, at);
+          done("pending", outcome.reason, false, outcome.untilMs ?? at);
+          this.noteDueLater(job.destination, outcome.untilMs ?? at);
+          this.log.warn("delivery destination paused", { destination: job.destination, reason: outcome.reason });
+          break;
       }
-      case "disable":
-        // The job waits, unattempted, with the destination's other jobs until an admin re-enables it.
-        await this.destinations.disable(tx, job.destination, outcome.reason, now);
-        await this.reschedule(tx, job, now, outcome.reason, httpStatus, false, now);
-        this.log.warn("delivery destination disabled", { destination: job.destination, reason: outcome.reason });
-        break;
-      case "pause":
-        await this.destinations.pause(tx, job.destination, outcome.untilMs ?? null, outcome.reason, now);
-        await this.reschedule(tx, job, outcome.untilMs ?? now, outcome.reason, httpStatus, false, now);
-        this.log.warn("delivery destination paused", { destination: job.destination, reason: outcome.reason });
-        break;
     }
+    await this.destinations.recordSuccesses(tx, healthy);
+    await tally.write(tx);
+    await this.jobs.record(tx, outcomes, this.options.nodeId);
   }
 
-  private async finish(
+  private async logAttempt(
     tx: Tx,
     job: Job,
-    status: "succeeded" | "failed",
-    error: string | null,
-    httpStatus: number | null,
-    addFailure: boolean,
-    now: number,
+    handler: DeliveryHandler,
+    { spec, result }: NonNullable<Attempt>,
+    at: number,
   ): Promise<void> {
-    await this.jobs.finish(tx, job, status, error, httpStatus, addFailure, now);
-    // The next job of its ordering key may be unblocked now.
-    if (job.orderingKey) this.ready.add(job.destination);
-  }
-
-  private async reschedule(
-    tx: Tx,
-    job: Job,
-    runAt: number,
-    error: string | null,
-    httpStatus: number | null,
-    addFailure: boolean,
-    now: number,
-  ): Promise<void> {
-    await this.jobs.reschedule(tx, job, runAt, error, httpStatus, addFailure, now);
-    this.noteDueLater(job.destination, runAt);
+    await recordHttpAttempt(tx, {
+      facility: handler.facility,
+      method: spec.method,
+      url: spec.url,
+      requestHeaders: requestHeaders(spec),
+      requestBody: spec.body ?? null,
+      result,
+      attempt: job.attempts,
+      deliveryId: job.deliveryId,
+      jobId: job.id,
+      destination: job.destination,
+      secrets: secretsOf(spec),
+      at: new Date(at),
+    });
   }
 
   private async recordFailure(tx: Tx, job: Job, error: string, now: number): Promise<void> {

@@ -15,6 +15,7 @@ type JobRow = {
   max_attempts: number;
   run_at: number;
   lease_until: number | null;
+  lease_owner: string | null;
   delivery_id: string;
   redelivery_of: number | null;
   last_error: string | null;
@@ -39,6 +40,7 @@ function rowToJob(r: JobRow): Job {
     maxAttempts: r.max_attempts,
     runAt: new Date(r.run_at),
     leaseUntil: date(r.lease_until),
+    leaseOwner: r.lease_owner,
     deliveryId: r.delivery_id,
     redeliveryOf: r.redelivery_of,
     lastError: r.last_error,
@@ -49,76 +51,134 @@ function rowToJob(r: JobRow): Job {
   };
 }
 
-/** A claim candidate: enough to order candidates across destinations. */
-export type DueJob = { id: number; runAt: number };
-
 export type NewJobRow = {
   kind: string;
   destination: string;
   orderingKey: string | null;
-  payload: string;
+  /** Stored as JSON. */
+  payload: unknown;
   maxAttempts: number;
   runAt: number;
   deliveryId: string;
   redeliveryOf: number | null;
 };
 
+/** What a claim asks for: one destination's due jobs, leased to a node. */
+export type ClaimRequest = {
+  destination: string;
+  /** JSON array of the job kinds this node has handlers for. */
+  kindsJson: string;
+  now: number;
+  leaseUntil: number;
+  owner: string;
+  /** At most this many jobs... */
+  wanted: number;
+  /** ...and at most this many leased at once for the destination, counting every node's leases. */
+  limit: number;
+};
+
+/** How one attempt ends for its job: finished for good, or pending again at `runAt`. */
+export type JobOutcome = {
+  id: number;
+  /** The attempt number the lease was taken with: a stale result (the lease was lost) changes nothing. */
+  attempts: number;
+  status: "succeeded" | "failed" | "pending";
+  runAt: number | null;
+  error: string | null;
+  httpStatus: number | null;
+  addFailure: boolean;
+  at: number;
+  orderingKey: string | null;
+};
+
+const JOB_COLUMNS = `id, kind, destination, ordering_key, payload, status, blocked, attempts, failed_attempts,
+  max_attempts, run_at, lease_until, lease_owner, delivery_id, redelivery_of, last_error, last_status, created_at, updated_at,
+  finished_at`;
+
 /**
  * The hot-path SQL of the queue, each statement compiled once per connection (drizzle would build
- * it anew on every call). SQLite's own SQL: the PostgreSQL driver brings its twin of this module.
- * Reads take either handle; writes a transaction.
+ * it anew on every call). SQLite's own SQL: the PostgreSQL driver gives each a twin (the claim's
+ * inner SELECT takes FOR UPDATE SKIP LOCKED there; json_each becomes jsonb_array_elements or
+ * jsonb_to_recordset). Batches travel as one JSON parameter, so a fan-out, a claim and a tick's
+ * outcomes are one statement each whatever their size. Reads take either handle; writes a transaction.
  */
 const q = {
-  addDestination: statement("INSERT INTO delivery_destinations (key) VALUES (?) ON CONFLICT(key) DO NOTHING"),
-  destinationOptions: statement<{ strict: number }>(
-    "SELECT strict_order AS strict FROM delivery_destinations WHERE key = ?",
+  addDestinations: statement(
+    `INSERT INTO delivery_destinations (key)
+     SELECT DISTINCT value ->> 'destination' FROM json_each(?) WHERE true ON CONFLICT(key) DO NOTHING`,
   ),
-  activeWithKey: statement(`SELECT 1 AS one FROM delivery_jobs WHERE ordering_key = ? AND ${ACTIVE_JOB} LIMIT 1`),
-  insert: statement<{ id: number }>(
+  // A job of a strict-order destination is blocked while an earlier job of its ordering key is active
+  // (queued before, or earlier in the same batch: `after` says so, as the statement cannot see its own rows).
+  insertMany: statement<{ id: number }>(
     `INSERT INTO delivery_jobs (kind, destination, ordering_key, payload, blocked, max_attempts, run_at,
        delivery_id, redelivery_of, created_at, updated_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+     SELECT v.value ->> 'kind', v.value ->> 'destination', v.value ->> 'orderingKey', v.value -> 'payload',
+       CASE WHEN v.value ->> 'orderingKey' IS NOT NULL AND d.strict_order = 1
+         AND (v.value ->> 'after' = 1 OR EXISTS (SELECT 1 FROM delivery_jobs j
+               WHERE j.ordering_key = v.value ->> 'orderingKey' AND j.${ACTIVE_JOB}))
+         THEN 1 ELSE 0 END,
+       v.value ->> 'maxAttempts', v.value ->> 'runAt', v.value ->> 'deliveryId', v.value ->> 'redeliveryOf', ?2, ?2
+     FROM json_each(?1) v JOIN delivery_destinations d ON d.key = v.value ->> 'destination'
+     ORDER BY v.key
+     RETURNING id`,
   ),
-  // Ids and due times only: a claim pass looks at more candidates than it claims, and parsing
-  // their payloads was most of its cost.
-  due: statement<DueJob>(
-    `SELECT id, run_at AS runAt FROM delivery_jobs
-     WHERE destination = ? AND status = 'pending' AND blocked = 0 AND run_at <= ?
-       AND kind IN (SELECT value FROM json_each(?))
-     ORDER BY run_at, id LIMIT ?`,
+  // One statement leases a batch: the destination's due jobs, by due time, within the limit of leases
+  // held on it by all nodes together. PostgreSQL: the inner SELECT ends in FOR UPDATE SKIP LOCKED.
+  claim: statement<JobRow>(
+    `UPDATE delivery_jobs SET status = 'running', attempts = attempts + 1, lease_until = ?1, lease_owner = ?2,
+       updated_at = ?3
+     WHERE id IN (
+       SELECT id FROM delivery_jobs
+       WHERE destination = ?4 AND status = 'pending' AND blocked = 0 AND run_at <= ?3
+         AND kind IN (SELECT value FROM json_each(?5))
+       ORDER BY run_at, id
+       LIMIT MAX(0, MIN(?6, ?7 - (SELECT COUNT(*) FROM delivery_jobs
+                                  WHERE destination = ?4 AND ${ACTIVE_JOB} AND status = 'running'))))
+     RETURNING ${JOB_COLUMNS}`,
   ),
   nextDue: statement<{ at: number | null }>(
     `SELECT MIN(run_at) AS at FROM delivery_jobs
      WHERE destination = ? AND status = 'pending' AND blocked = 0 AND run_at > ?`,
   ),
-  claim: statement<JobRow>(
-    `UPDATE delivery_jobs SET status = 'running', attempts = attempts + 1, lease_until = ?, updated_at = ?
-     WHERE id = ? AND status = 'pending' RETURNING *`,
+  // A batch of outcomes in one statement; only jobs still leased by this node at the same attempt change.
+  record: statement<{ id: number }>(
+    `UPDATE delivery_jobs SET status = v.value ->> 'status', lease_until = NULL, lease_owner = NULL,
+       run_at = COALESCE(v.value ->> 'runAt', delivery_jobs.run_at), last_error = v.value ->> 'error',
+       last_status = v.value ->> 'httpStatus', failed_attempts = failed_attempts + (v.value ->> 'addFailure'),
+       updated_at = v.value ->> 'at',
+       finished_at = CASE WHEN v.value ->> 'status' = 'pending' THEN NULL ELSE v.value ->> 'at' END
+     FROM json_each(?1) AS v
+     WHERE delivery_jobs.id = v.value ->> 'id' AND delivery_jobs.status = 'running'
+       AND delivery_jobs.lease_owner = ?2 AND delivery_jobs.attempts = v.value ->> 'attempts'
+     RETURNING delivery_jobs.id`,
   ),
-  finish: statement(
-    `UPDATE delivery_jobs SET status = ?, lease_until = NULL, last_error = ?, last_status = ?,
-       failed_attempts = failed_attempts + ?, updated_at = ?, finished_at = ?
-     WHERE id = ? AND status = 'running'`,
-  ),
-  reschedule: statement(
-    `UPDATE delivery_jobs SET status = 'pending', lease_until = NULL, run_at = ?, last_error = ?, last_status = ?,
-       failed_attempts = failed_attempts + ?, updated_at = ?
-     WHERE id = ? AND status = 'running'`,
-  ),
-  // Keeps the invariant "the lowest-id active job of an ordering key is unblocked".
+  // Keeps the invariant "the lowest-id active job of an ordering key is unblocked", for a set of keys.
   unblockNext: statement(
     `UPDATE delivery_jobs SET blocked = 0
-     WHERE id = (SELECT MIN(id) FROM delivery_jobs WHERE ordering_key = ? AND ${ACTIVE_JOB}) AND blocked = 1`,
+     WHERE blocked = 1 AND id IN (
+       SELECT (SELECT MIN(id) FROM delivery_jobs WHERE ordering_key = k.value AND ${ACTIVE_JOB})
+       FROM json_each(?) k)`,
   ),
-  expiredLeases: statement<{ id: number }>("SELECT id FROM delivery_jobs WHERE status = 'running' AND lease_until < ?"),
+  renew: statement(
+    `UPDATE delivery_jobs SET lease_until = ?1
+     WHERE status = 'running' AND lease_owner = ?2 AND id IN (SELECT value FROM json_each(?3))`,
+  ),
+  // Claimed but never sent (a stop): back to pending, the claim's attempt taken back.
   release: statement(
-    `UPDATE delivery_jobs SET status = 'pending', lease_until = NULL, updated_at = ?
-     WHERE id = ? AND status = 'running'`,
+    `UPDATE delivery_jobs SET status = 'pending', attempts = attempts - 1, lease_until = NULL, lease_owner = NULL,
+       updated_at = ?1
+     WHERE status = 'running' AND lease_owner = ?2 AND id IN (SELECT value FROM json_each(?3))`,
   ),
-  recoverAll: statement(
-    "UPDATE delivery_jobs SET status = 'pending', lease_until = NULL, updated_at = ? WHERE status = 'running'",
+  // At start: what this node (or a version without lease owners) held before it stopped.
+  releaseOwn: statement(
+    `UPDATE delivery_jobs SET status = 'pending', lease_until = NULL, lease_owner = NULL, updated_at = ?1
+     WHERE ${ACTIVE_JOB} AND status = 'running' AND (lease_owner = ?2 OR lease_owner IS NULL)`,
   ),
-  get: statement<JobRow>("SELECT * FROM delivery_jobs WHERE id = ?"),
+  releaseExpired: statement(
+    `UPDATE delivery_jobs SET status = 'pending', lease_until = NULL, lease_owner = NULL, updated_at = ?1
+     WHERE ${ACTIVE_JOB} AND status = 'running' AND lease_until < ?1`,
+  ),
+  get: statement<JobRow>(`SELECT ${JOB_COLUMNS} FROM delivery_jobs WHERE id = ?`),
   cancel: statement<{ ordering_key: string | null; destination: string }>(
     `UPDATE delivery_jobs SET status = 'cancelled', updated_at = ?, finished_at = ?
      WHERE id = ? AND status = 'pending' RETURNING ordering_key, destination`,
@@ -146,66 +206,59 @@ const q = {
 
 /** The queue's rows: every read and write of the delivery engine's hot paths. */
 export class JobStore {
-  async insert(tx: Tx, job: NewJobRow, now: number): Promise<number> {
-    // A read first: the destination almost always exists, and a write attempt costs more.
-    const destination = await q.destinationOptions.get(tx, job.destination);
-    if (!destination) await q.addDestination.run(tx, job.destination);
-    const blocked =
-      job.orderingKey && destination?.strict === 1 && (await q.activeWithKey.get(tx, job.orderingKey)) ? 1 : 0;
-    const row = await q.insert.get(
-      tx,
-      job.kind,
-      job.destination,
-      job.orderingKey,
-      job.payload,
-      blocked,
-      job.maxAttempts,
-      job.runAt,
-      job.deliveryId,
-      job.redeliveryOf,
-      now,
-      now,
-    );
-    return row!.id;
+  /** One multi-row insert for a whole fan-out; the new ids in the order given. */
+  async insertMany(tx: Tx, jobs: readonly NewJobRow[], now: number): Promise<number[]> {
+    if (!jobs.length) return [];
+    const seen = new Set<string>();
+    const rows = jobs.map((j) => {
+      const after = j.orderingKey !== null && seen.has(j.orderingKey);
+      if (j.orderingKey !== null) seen.add(j.orderingKey);
+      return { ...j, after: after ? 1 : 0 };
+    });
+    const json = JSON.stringify(rows);
+    await q.addDestinations.run(tx, json);
+    return (await q.insertMany.all(tx, json, now)).map((r) => r.id).sort((a, b) => a - b);
   }
 
-  async dueJobs(db: DbOrTx, destination: string, now: number, kindsJson: string, limit: number): Promise<DueJob[]> {
-    return await q.due.all(db, destination, now, kindsJson, limit);
+  async insert(tx: Tx, job: NewJobRow, now: number): Promise<number> {
+    return (await this.insertMany(tx, [job], now))[0]!;
+  }
+
+  /** Leases up to `wanted` due jobs of a destination (see ClaimRequest), in due order. */
+  async claim(tx: Tx, c: ClaimRequest): Promise<Job[]> {
+    const rows = await q.claim.all(tx, c.leaseUntil, c.owner, c.now, c.destination, c.kindsJson, c.wanted, c.limit);
+    return rows.sort((a, b) => a.run_at - b.run_at || a.id - b.id).map(rowToJob);
   }
 
   async nextDueAt(db: DbOrTx, destination: string, now: number): Promise<number | null> {
     return (await q.nextDue.get(db, destination, now))!.at;
   }
 
-  /** Leases a pending job; null when it is no longer pending. */
-  async claim(tx: Tx, id: number, leaseUntil: number, now: number): Promise<Job | null> {
-    const row = await q.claim.get(tx, leaseUntil, now, id);
-    return row ? rowToJob(row) : null;
+  /**
+   * Applies a batch of outcomes to jobs leased by `owner` (one statement), then unblocks the next
+   * job of every ordering key a finished job held. Returns the ids that changed.
+   */
+  async record(tx: Tx, outcomes: readonly JobOutcome[], owner: string): Promise<number[]> {
+    if (!outcomes.length) return [];
+    const changed = await q.record.all(
+      tx,
+      JSON.stringify(outcomes.map((o) => ({ ...o, addFailure: o.addFailure ? 1 : 0 }))),
+      owner,
+    );
+    const keys = new Set<string>();
+    for (const o of outcomes) if (o.orderingKey !== null && o.status !== "pending") keys.add(o.orderingKey);
+    if (keys.size) await q.unblockNext.run(tx, JSON.stringify([...keys]));
+    return changed.map((r) => r.id);
   }
 
-  async finish(
-    tx: Tx,
-    job: Job,
-    status: "succeeded" | "failed",
-    error: string | null,
-    httpStatus: number | null,
-    addFailure: boolean,
-    now: number,
-  ): Promise<void> {
-    await q.finish.run(tx, status, error, httpStatus, addFailure ? 1 : 0, now, now, job.id);
-    if (job.orderingKey) await q.unblockNext.run(tx, job.orderingKey);
+  /** Extends this node's leases on jobs it still holds. */
+  async renew(tx: Tx, owner: string, ids: readonly number[], leaseUntil: number): Promise<number> {
+    return ids.length ? await q.renew.run(tx, leaseUntil, owner, JSON.stringify(ids)) : 0;
   }
 
-  async reschedule(
-    tx: Tx,
-    job: Job,
-    runAt: number,
-    error: string | null,
-    httpStatus: number | null,
-    addFailure: boolean,
-    now: number,
-  ): Promise<void> {
-    await q.reschedule.run(tx, runAt, error, httpStatus, addFailure ? 1 : 0, now, job.id);
+  /** Hands back leased jobs this node never sent. */
+  async release(tx: Tx, owner: string, ids: readonly number[], now: number): Promise<number> {
+    return ids.length ? await q.release.run(tx, now, owner, JSON.stringify(ids)) : 0;
   }
 
   /**
@@ -214,22 +267,18 @@ export class JobStore {
   async cancel(tx: Tx, id: number, now: number): Promise<{ destination: string } | null> {
     const row = await q.cancel.get(tx, now, now, id);
     if (!row) return null;
-    if (row.ordering_key) await q.unblockNext.run(tx, row.ordering_key);
+    if (row.ordering_key) await q.unblockNext.run(tx, JSON.stringify([row.ordering_key]));
     return { destination: row.destination };
   }
 
-  /** At start nothing of ours is in flight, so every 'running' row is left over from a crash. */
-  async recoverAllRunning(tx: Tx, now: number): Promise<number> {
-    return await q.recoverAll.run(tx, now);
+  /** At start: jobs this node leased before it stopped (nothing of them is in flight now) go back to pending. */
+  async releaseOwn(tx: Tx, owner: string, now: number): Promise<number> {
+    return await q.releaseOwn.run(tx, now, owner);
   }
 
-  /** Jobs whose lease ran out and that are not in flight here go back to pending. */
-  async releaseExpired(tx: Tx, now: number, inFlight: ReadonlySet<number>): Promise<number> {
-    let released = 0;
-    for (const { id } of await q.expiredLeases.all(tx, now)) {
-      if (!inFlight.has(id)) released += await q.release.run(tx, now, id);
-    }
-    return released;
+  /** Jobs whose lease ran out (their node died or hung) go back to pending, claimable by any node. */
+  async releaseExpired(tx: Tx, now: number): Promise<number> {
+    return await q.releaseExpired.run(tx, now);
   }
 
   /** Active and failed jobs are counted from their small partial indexes (the /metrics gauges). */

@@ -41,6 +41,8 @@ export const deliveryJobs = sqliteTable(
     maxAttempts: integer("max_attempts").notNull(),
     runAt: timestamp("run_at").notNull(),
     leaseUntil: timestamp("lease_until"),
+    /** The node holding the lease while running (--node-id); its lease ends at lease_until unless renewed. */
+    leaseOwner: text("lease_owner"),
     /** Stable across retries and redeliveries: receivers use it to drop duplicates. */
     deliveryId: text("delivery_id").notNull(),
     /** Set on a redelivered copy: the job it was copied from. */

@@ -64,10 +64,25 @@ const q = {
   ),
 };
 
-/** Counts one attempt in its period, inside the transaction recording it (one primary-key upsert). */
-export async function countAttempt(tx: Tx, facility: string, verdict: "succeeded" | "failed", at: number) {
-  const ok = verdict === "succeeded" ? 1 : 0;
-  await q.count.run(tx, facility, at - (at % PERIOD_MS), ok, 1 - ok);
+/**
+ * A tick's attempts counted per facility and period, then written inside the transaction recording
+ * them: one primary-key upsert per facility and period, however many attempts.
+ */
+export class AttemptTally {
+  private readonly counts = new Map<string, { facility: string; period: number; succeeded: number; failed: number }>();
+
+  add(facility: string, verdict: "succeeded" | "failed" | null, at: number): void {
+    if (!verdict) return;
+    const period = at - (at % PERIOD_MS);
+    const key = `${period}:${facility}`;
+    let c = this.counts.get(key);
+    if (!c) this.counts.set(key, (c = { facility, period, succeeded: 0, failed: 0 }));
+    c[verdict]++;
+  }
+
+  async write(tx: Tx): Promise<void> {
+    for (const c of this.counts.values()) await q.count.run(tx, c.facility, c.period, c.succeeded, c.failed);
+  }
 }
 
 export async function pruneAttemptCounts(tx: Tx, now: number): Promise<number> {

@@ -78,6 +78,7 @@ export type Job = {
   maxAttempts: number;
   runAt: Date;
   leaseUntil: Date | null;
+  leaseOwner: string | null;
   deliveryId: string;
   redeliveryOf: number | null;
   lastError: string | null;
@@ -119,15 +120,5 @@ export type EnqueueInput = {
   /** Reuse an existing delivery id (redelivery); a new UUID otherwise. */
   deliveryId?: string;
 };
-
-export const enqueueInputSchema = z.object({
-  kind: z.string().min(1).max(100),
-  destination: z.string().min(1).max(200),
-  orderingKey: z.string().min(1).max(500).nullish(),
-  payload: z.unknown(),
-  maxAttempts: z.number().int().min(1).max(100).optional(),
-  runAt: z.date().optional(),
-  deliveryId: z.string().min(1).max(100).optional(),
-});
 
 export type DestinationOptions = { concurrency?: number | null; strictOrder?: boolean };

@@ -1,7 +1,7 @@
 import { eq, sql } from "drizzle-orm";
 import type { HttpLogEntry } from "../delivery/http-log";
 import { DEFAULT_RETRY_SCHEDULE } from "../delivery/retry-policy";
-import type { DeliveryHandler, HttpRequestSpec, Job } from "../delivery/types";
+import type { DeliveryHandler, EnqueueInput, HttpRequestSpec, Job } from "../delivery/types";
 import { notFound } from "../errors";
 import type { ChangeEvent } from "../events/feed";
 import { statement, type DbOrTx, type Tx } from "../db/client";
@@ -27,6 +27,8 @@ import { WebhookTriggers } from "./triggers";
 
 const JOB_KIND = "webhook";
 const HOUR_MS = 3_600_000;
+/** Parsed payloads kept for the deliveries that follow (a fan-out's share one). */
+const RECENT_PAYLOADS = 256;
 
 /**
  * What a webhook job carries. The payload is built when the change is recorded and stored once in
@@ -67,6 +69,7 @@ export class WebhookService {
   readonly triggers: WebhookTriggers;
   readonly catalogue: EventCatalogue;
   private routes: Map<string, Route[]> | null = null;
+  private readonly recentPayloads = new Map<number, Data>();
   private readonly byId;
 
   constructor(private readonly ctx: Core) {
@@ -136,6 +139,7 @@ export class WebhookService {
     const orderObject =
       event.objectType === "article" && ticketId ? `ticket:${ticketId}` : `${event.objectType}:${event.objectId}`;
     let payloadId: number | undefined;
+    const jobs: EnqueueInput[] = [];
     for (const route of routes) {
       if (!conditionsHold(route.match, route.conditions, data, event)) continue;
       for (const w of route.targets) {
@@ -149,8 +153,7 @@ export class WebhookService {
           hop: currentHop(),
           payload_id: payloadId,
         };
-        // The feed hands a narrowed transaction type; enqueue writes on the same connection, inside it.
-        await this.ctx.delivery.enqueue(tx, {
+        jobs.push({
           kind: JOB_KIND,
           destination: destinationKey(w.id),
           orderingKey: w.strictOrder ? `${destinationKey(w.id)}:${orderObject}` : null,
@@ -159,6 +162,8 @@ export class WebhookService {
         });
       }
     }
+    // The whole fan-out in one multi-row insert.
+    await this.ctx.delivery.enqueueMany(tx, jobs);
   }
 
   /** A test delivery of a sample record, one attempt; its answer shows in the delivery log. */
@@ -189,12 +194,23 @@ export class WebhookService {
     return (await payloads.insert.get(tx, JSON.stringify(data), Date.now()))!.id;
   }
 
-  /** The payload a delivery sends (as recorded at the change); null once pruned. */
+  /**
+   * The payload a delivery sends (as recorded at the change); null once pruned. Recorded payloads
+   * never change, and a fan-out's deliveries share one: the recent ones are kept parsed.
+   */
   async payloadOf(job: Job): Promise<Data | null> {
     const p = job.payload as WebhookJobPayload;
     if (p.data) return p.data;
-    const row = await payloads.get.get(this.ctx.db, p.payload_id ?? null);
-    return row ? (JSON.parse(row.data) as Data) : null;
+    if (p.payload_id === undefined) return null;
+    const cached = this.recentPayloads.get(p.payload_id);
+    if (cached) return cached;
+    const row = await payloads.get.get(this.ctx.db, p.payload_id);
+    if (!row) return null;
+    const data = JSON.parse(row.data) as Data;
+    if (this.recentPayloads.size >= RECENT_PAYLOADS)
+      this.recentPayloads.delete(this.recentPayloads.keys().next().value!);
+    this.recentPayloads.set(p.payload_id, data);
+    return data;
   }
 
   /**

@@ -320,6 +320,31 @@ describe("queue", () => {
     expect((await engine.getJob(id))!.attempts).toBe(2);
   });
 
+  test("a finished send is replaced from the claimed jobs at once, even while the write connection is busy", async () => {
+    receiver = startReceiver(() => ({ status: 200, delayMs: 20 }));
+    fx = await startEngine({ globalConcurrency: 2 });
+    const { db, engine } = fx;
+    engine.register("test", postTo(receiver.url));
+    // A claim takes up to twice the free send slots: 2 on the wire, 2 waiting for a slot.
+    await db.transaction(async (tx) =>
+      engine.enqueueMany(
+        tx,
+        Array.from({ length: 4 }, (_, n) => ({ kind: "test", destination: "d", payload: { n } })),
+      ),
+    );
+    await receiver.waitFor(1);
+    // Changes being recorded hold the write connection (here: one that waits on purpose).
+    let release!: () => void;
+    const held = db.transaction(() => new Promise<void>((r) => (release = r)));
+    try {
+      await receiver.waitFor(4, 5_000);
+    } finally {
+      release();
+      await held;
+    }
+    await eventually(async () => (await engine.countJobs("succeeded")) === 4);
+  });
+
   test("the claim query reads the ready index, not the table", async () => {
     fx = await startEngine({}, false);
     const plan = fx.db.$client

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, rmSync } from "node:fs";
 import { hostname } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { startApi } from "../support/api";
 import { BUN, MAIN, ServerProcess } from "../support/process";
 import pkg from "../../package.json";
@@ -26,7 +26,7 @@ describe("health and metrics", () => {
       status: "ok",
       database: "ok",
       database_kind: "sqlite",
-      node: `${hostname()}:${server.port}`,
+      node: `${hostname()}:${resolve(server.dataDir)}`,
     });
   });
 

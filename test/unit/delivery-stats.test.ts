@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { JobStore, type NewJobRow } from "../../src/delivery/job-store";
 import {
   attemptVerdict,
-  countAttempt,
+  AttemptTally,
   facilityStats,
   PERIOD_MS,
   pruneAttemptCounts,
@@ -30,14 +30,19 @@ describe("attempt verdicts", () => {
 describe("facility stats", () => {
   test("the last hour, the last day and 24 hourly bars, per facility; older counts are pruned", async () => {
     const db = memoryDb();
-    await db.transaction(async (tx) => {
-      await countAttempt(tx, "webhook", "succeeded", NOW);
-      await countAttempt(tx, "webhook", "failed", NOW - 1000);
-      await countAttempt(tx, "webhook", "failed", NOW - 2 * HOUR);
-      await countAttempt(tx, "webhook", "succeeded", NOW - 23 * HOUR);
-      await countAttempt(tx, "webhook", "succeeded", NOW - 25 * HOUR); // outside the day
-      await countAttempt(tx, "clearbit", "failed", NOW);
-    });
+    const tally = new AttemptTally();
+    tally.add("webhook", "succeeded", NOW);
+    tally.add("webhook", "failed", NOW - 1000);
+    tally.add("webhook", null, NOW); // neither (a pause)
+    tally.add("webhook", "failed", NOW - 2 * HOUR);
+    tally.add("webhook", "succeeded", NOW - 23 * HOUR);
+    tally.add("webhook", "succeeded", NOW - 25 * HOUR); // outside the day
+    tally.add("clearbit", "failed", NOW);
+    await db.transaction((tx) => tally.write(tx));
+    // A second tick's tally adds to the same periods.
+    const again = new AttemptTally();
+    again.add("clearbit", "succeeded", NOW);
+    await db.transaction((tx) => again.write(tx));
     const s = await facilityStats(db, "webhook", NOW);
     expect(s.lastHour).toEqual({ succeeded: 1, failed: 1 });
     expect(s.lastDay).toEqual({ succeeded: 2, failed: 2 });
@@ -46,7 +51,7 @@ describe("facility stats", () => {
     expect(s.hourly[22]).toEqual({ succeeded: 0, failed: 1 }); // its period ended 1 h 55 min ago
     expect(s.hourly[1]).toEqual({ succeeded: 1, failed: 0 });
     expect(s.hourly.filter((t) => t.succeeded + t.failed).length).toBe(3);
-    expect((await facilityStats(db, "clearbit", NOW)).lastDay).toEqual({ succeeded: 0, failed: 1 });
+    expect((await facilityStats(db, "clearbit", NOW)).lastDay).toEqual({ succeeded: 1, failed: 1 });
     // One row per facility and period, however many attempts.
     expect(db.$client.query("SELECT COUNT(*) AS n FROM delivery_attempt_counts").get()).toEqual({ n: 5 });
     expect(await db.transaction((tx) => pruneAttemptCounts(tx, NOW + 24 * HOUR))).toBe(1); // two days are kept

@@ -1,10 +1,26 @@
 import { describe, expect, test } from "bun:test";
-import { JobStore, type NewJobRow } from "../../src/delivery/job-store";
+import { JobStore, type JobOutcome, type NewJobRow } from "../../src/delivery/job-store";
+import type { Job } from "../../src/delivery/types";
 import type { DbOrTx, Tx } from "../../src/db/client";
 import { memoryDb } from "../support/unit-db";
 
 const T0 = 1_700_000_000_000;
 const KINDS = JSON.stringify(["webhook"]);
+const NODE = "node-a";
+
+/** An outcome for a claimed job, as the engine records it. */
+const outcome = (job: Job, over: Partial<JobOutcome> = {}): JobOutcome => ({
+  id: job.id,
+  attempts: job.attempts,
+  status: "succeeded",
+  runAt: null,
+  error: null,
+  httpStatus: 200,
+  addFailure: false,
+  at: T0 + 5,
+  orderingKey: job.orderingKey,
+  ...over,
+});
 
 /** The store's methods with the handles filled in: reads on the database, writes each in a transaction. */
 function fixture() {
@@ -19,16 +35,23 @@ function fixture() {
     <A extends unknown[], R>(f: (db: DbOrTx, ...a: A) => Promise<R>) =>
     (...a: A) =>
       f.call(jobs, db, ...a);
+  const claimAs = (owner: string, destination = "d", now = T0, wanted = 100, limit = 100, kinds = KINDS) =>
+    db.transaction((tx) =>
+      jobs.claim(tx, { destination, kindsJson: kinds, now, leaseUntil: now + 30_000, owner, wanted, limit }),
+    );
   const store = {
     insert: write(jobs.insert),
-    claim: write(jobs.claim),
-    finish: write(jobs.finish),
-    reschedule: write(jobs.reschedule),
+    insertMany: write(jobs.insertMany),
+    claim: (destination = "d", now = T0, wanted = 100, limit = 100, kinds = KINDS) =>
+      claimAs(NODE, destination, now, wanted, limit, kinds),
+    claimAs,
+    record: write(jobs.record),
+    renew: write(jobs.renew),
+    release: write(jobs.release),
     cancel: write(jobs.cancel),
-    recoverAllRunning: write(jobs.recoverAllRunning),
+    releaseOwn: write(jobs.releaseOwn),
     releaseExpired: write(jobs.releaseExpired),
     get: read(jobs.get),
-    dueJobs: read(jobs.dueJobs),
     nextDueAt: read(jobs.nextDueAt),
     count: read(jobs.count),
     pendingPayloads: read(jobs.pendingPayloads),
@@ -42,7 +65,7 @@ function fixture() {
         kind: "webhook",
         destination: "d",
         orderingKey: null,
-        payload: JSON.stringify({ n: ++n }),
+        payload: { n: ++n },
         maxAttempts: 5,
         runAt: T0,
         deliveryId: `dlv-${n}`,
@@ -53,15 +76,35 @@ function fixture() {
     );
   const strict = (key: string) =>
     sqlite.run("INSERT INTO delivery_destinations (key, strict_order) VALUES (?, 1)", [key]);
-  const due = async (destination = "d", now = T0, kinds = KINDS) =>
-    (await store.dueJobs(destination, now, kinds, 100)).map((j) => j.id);
+  /** What a claim would take now (claimed and handed back, so nothing changes). */
+  const due = async (destination = "d", now = T0, kinds = KINDS) => {
+    const ids = await db.transaction(async (tx) => {
+      const got = await jobs.claim(tx, {
+        destination,
+        kindsJson: kinds,
+        now,
+        leaseUntil: now + 1,
+        owner: "probe",
+        wanted: 100,
+        limit: 100,
+      });
+      await jobs.release(
+        tx,
+        "probe",
+        got.map((j) => j.id),
+        now,
+      );
+      return got.map((j) => j.id);
+    });
+    return ids;
+  };
   return { sqlite, store, add, strict, due };
 }
 
 describe("JobStore: enqueue", () => {
   test("a job is stored pending, unblocked, with its payload, and its destination row is created", async () => {
     const { sqlite, store, add } = fixture();
-    const id = await add({ destination: "new-dest", payload: JSON.stringify({ hello: "wörld" }) });
+    const id = await add({ destination: "new-dest", payload: { hello: "wörld" } });
     expect(await store.get(id)).toMatchObject({
       id,
       kind: "webhook",
@@ -104,8 +147,40 @@ describe("JobStore: enqueue", () => {
   });
 });
 
-describe("JobStore: due jobs and claims", () => {
-  test("due: the pending, unblocked, due jobs of the destination and kinds, by due time, id, up to the limit", async () => {
+describe("JobStore: a fan-out in one insert", () => {
+  test("insertMany stores every job with its own destination; ids come back in the order given", async () => {
+    const { sqlite, store, strict } = fixture();
+    strict("s");
+    const row = (destination: string, orderingKey: string | null, n: number): NewJobRow => ({
+      kind: "webhook",
+      destination,
+      orderingKey,
+      payload: { n },
+      maxAttempts: 3,
+      runAt: T0,
+      deliveryId: `dlv-${n}`,
+      redeliveryOf: null,
+    });
+    const ids = await store.insertMany([row("a", null, 1), row("s", "k", 2), row("b", null, 3), row("s", "k", 4)], T0);
+    expect(ids).toHaveLength(4);
+    const jobs = await Promise.all(ids.map(async (id) => (await store.get(id))!));
+    expect(jobs.map((j) => [j.destination, j.payload, j.deliveryId, j.blocked])).toEqual([
+      ["a", { n: 1 }, "dlv-1", false],
+      ["s", { n: 2 }, "dlv-2", false],
+      ["b", { n: 3 }, "dlv-3", false],
+      // Behind the batch's own earlier job of its key.
+      ["s", { n: 4 }, "dlv-4", true],
+    ]);
+    expect(sqlite.query("SELECT key FROM delivery_destinations ORDER BY key").all()).toEqual([
+      { key: "a" },
+      { key: "b" },
+      { key: "s" },
+    ]);
+  });
+});
+
+describe("JobStore: claims are leases", () => {
+  test("a claim leases the destination's due, unblocked jobs of the kinds asked, by due time and id", async () => {
     const { store, add, strict, due } = fixture();
     strict("d");
     const later = await add({ runAt: T0 + 1000 });
@@ -117,69 +192,72 @@ describe("JobStore: due jobs and claims", () => {
     await add({ destination: "other" });
     const third = await add();
     expect(await due()).toEqual([first, second, keyed, third]);
-    expect((await store.dueJobs("d", T0, KINDS, 2)).map((j) => j.id)).toEqual([first, second]);
+    expect((await store.claim("d", T0, 2)).map((j) => j.id)).toEqual([first, second]);
     expect(await due("d", T0 + 1000)).toContain(later);
     expect(await due("d", T0, JSON.stringify(["webhook", "crm-sync"]))).toContain(crm);
     expect(await store.nextDueAt("d", T0)).toBe(T0 + 1000);
     expect(await store.nextDueAt("other", T0)).toBeNull();
   });
 
-  test("a claim leases a pending job once: running, one more attempt, lease set; a second claim gets nothing", async () => {
+  test("a claim leases a job once: running, one more attempt, lease end and owner set", async () => {
     const { store, add, due } = fixture();
     const id = await add();
-    const job = await store.claim(id, T0 + 30_000, T0 + 1);
+    const [job] = await store.claim();
     expect(job).toMatchObject({
       id,
       status: "running",
       attempts: 1,
       leaseUntil: new Date(T0 + 30_000),
+      leaseOwner: NODE,
       payload: { n: 1 },
     });
-    expect(await store.claim(id, T0 + 60_000, T0 + 2)).toBeNull();
-    expect((await store.get(id))!.leaseUntil).toEqual(new Date(T0 + 30_000));
+    expect(await store.claimAs("node-b")).toEqual([]);
     expect(await due()).toEqual([]);
   });
 
-  test("finish records the outcome once; a job that is not running is left alone", async () => {
+  test("the destination's limit counts every node's leases", async () => {
     const { store, add } = fixture();
-    const id = await add();
-    const job = (await store.claim(id, T0 + 30_000, T0))!;
-    await store.finish(job, "failed", "HTTP 500", 500, true, T0 + 5);
-    expect(await store.get(id)).toMatchObject({
+    for (let i = 0; i < 5; i++) await add();
+    expect(await store.claimAs("node-a", "d", T0, 100, 3)).toHaveLength(3);
+    expect(await store.claimAs("node-b", "d", T0, 100, 3)).toEqual([]);
+    expect(await store.claimAs("node-b", "d", T0, 100, 4)).toHaveLength(1);
+  });
+
+  test("outcomes are recorded in one batch; a stale one (lease lost, other node, older attempt) changes nothing", async () => {
+    const { store, add } = fixture();
+    const [a, b, c] = [await add(), await add(), await add()];
+    const [ja, jb, jc] = await store.claim();
+    expect([ja!.id, jb!.id, jc!.id]).toEqual([a, b, c]);
+    const changed = await store.record(
+      [
+        outcome(ja!, { status: "failed", error: "HTTP 500", httpStatus: 500, addFailure: true }),
+        outcome(jb!, { status: "pending", runAt: T0 + 60_000, error: "timeout", httpStatus: null, addFailure: true }),
+        outcome(jc!, { attempts: 7 }), // not the attempt it holds
+      ],
+      NODE,
+    );
+    expect(changed.sort()).toEqual([a, b]);
+    expect(await store.get(a)).toMatchObject({
       status: "failed",
       lastError: "HTTP 500",
       lastStatus: 500,
       failedAttempts: 1,
       leaseUntil: null,
+      leaseOwner: null,
       finishedAt: new Date(T0 + 5),
     });
-    await store.finish(job, "succeeded", null, 200, false, T0 + 9);
-    expect(await store.get(id)).toMatchObject({ status: "failed", lastStatus: 500, finishedAt: new Date(T0 + 5) });
-  });
-
-  test("reschedule puts a running job back to pending at its new time, counting the failure when asked", async () => {
-    const { store, add, due } = fixture();
-    const id = await add();
-    await store.reschedule((await store.claim(id, T0 + 30_000, T0))!, T0 + 60_000, "timeout", null, true, T0);
-    expect(await store.get(id)).toMatchObject({
+    expect(await store.get(b)).toMatchObject({
       status: "pending",
       runAt: new Date(T0 + 60_000),
-      leaseUntil: null,
       lastError: "timeout",
       failedAttempts: 1,
       attempts: 1,
+      finishedAt: null,
     });
-    await store.reschedule(
-      (await store.claim(id, T0 + 90_000, T0 + 60_000))!,
-      T0 + 120_000,
-      "paused",
-      429,
-      false,
-      T0 + 60_000,
-    );
-    expect(await store.get(id)).toMatchObject({ failedAttempts: 1, attempts: 2, lastStatus: 429 });
-    expect(await due("d", T0 + 119_999)).toEqual([]);
-    expect(await due("d", T0 + 120_000)).toEqual([id]);
+    expect((await store.get(c))!.status).toBe("running");
+    expect(await store.record([outcome(jc!)], "node-b")).toEqual([]); // not its lease
+    expect(await store.record([outcome(ja!, { status: "succeeded" })], NODE)).toEqual([]); // no longer running
+    expect((await store.get(a))!.status).toBe("failed");
   });
 });
 
@@ -190,12 +268,12 @@ describe("JobStore: FIFO per ordering key", () => {
     const ids = [await add({ orderingKey: "k" }), await add({ orderingKey: "k" }), await add({ orderingKey: "k" })];
     const order: number[] = [];
     for (let i = 0; i < 3; i++) {
-      const ready = await due();
-      expect(ready).toHaveLength(1);
-      const job = (await store.claim(ready[0]!, T0 + 30_000, T0))!;
-      expect(await due()).toEqual([]); // nothing of this key while one is running
-      order.push(job.id);
-      await store.finish(job, i === 1 ? "failed" : "succeeded", null, 200, false, T0);
+      const claimed = await store.claim();
+      expect(claimed).toHaveLength(1);
+      expect(await due()).toEqual([]); // nothing of this key while one is leased
+      expect(await store.claimAs("node-b")).toEqual([]);
+      order.push(claimed[0]!.id);
+      await store.record([outcome(claimed[0]!, { status: i === 1 ? "failed" : "succeeded" })], NODE);
     }
     expect(order).toEqual(ids);
   });
@@ -205,10 +283,21 @@ describe("JobStore: FIFO per ordering key", () => {
     strict("d");
     const head = await add({ orderingKey: "k" });
     const next = await add({ orderingKey: "k" });
-    await store.reschedule((await store.claim(head, T0 + 30_000, T0))!, T0 + 60_000, "503", 503, true, T0);
+    const [job] = await store.claim();
+    await store.record([outcome(job!, { status: "pending", runAt: T0 + 60_000, addFailure: true })], NODE);
     expect(await due("d", T0 + 30_000)).toEqual([]);
     expect((await store.get(next))!.blocked).toBe(true);
     expect(await due("d", T0 + 60_000)).toEqual([head]);
+  });
+
+  test("an expired lease keeps the key's place: the job is the next one claimed, by any node", async () => {
+    const { store, add, strict } = fixture();
+    strict("d");
+    const head = await add({ orderingKey: "k" });
+    await add({ orderingKey: "k" });
+    await store.claim();
+    expect(await store.releaseExpired(T0 + 30_001)).toBe(1);
+    expect((await store.claimAs("node-b", "d", T0 + 30_001)).map((j) => [j.id, j.attempts])).toEqual([[head, 2]]);
   });
 
   test("cancelling the waiting head unblocks the next job of the key; a running job cannot be cancelled", async () => {
@@ -219,37 +308,54 @@ describe("JobStore: FIFO per ordering key", () => {
     expect(await store.cancel(head, T0)).toEqual({ destination: "d" });
     expect((await store.get(head))!.status).toBe("cancelled");
     expect(await due()).toEqual([next]);
-    await store.claim(next, T0 + 30_000, T0);
+    await store.claim();
     expect(await store.cancel(next, T0)).toBeNull();
     expect((await store.get(next))!.status).toBe("running");
   });
 });
 
 describe("JobStore: leases and recovery", () => {
-  test("expired leases go back to pending, except jobs still in flight here; live leases stay", async () => {
+  test("expired leases go back to pending for any node; live and renewed leases stay", async () => {
     const { store, add } = fixture();
-    const [expired, inFlight, live] = [await add(), await add(), await add()];
-    await store.claim(expired, T0 + 10, T0);
-    await store.claim(inFlight, T0 + 10, T0);
-    await store.claim(live, T0 + 1_000, T0);
-    expect(await store.releaseExpired(T0 + 500, new Set([inFlight]))).toBe(1);
-    expect(await Promise.all([expired, inFlight, live].map(async (id) => (await store.get(id))!.status))).toEqual([
+    const [expired, renewed, live] = [await add(), await add(), await add()];
+    await store.claimAs(NODE, "d", T0, 2); // expired, renewed: lease until T0 + 30 s
+    await store.claimAs("node-b", "d", T0 + 20_000); // live: until T0 + 50 s
+    expect(await store.renew(NODE, [renewed], T0 + 90_000)).toBe(1);
+    expect(await store.renew("node-b", [expired], T0 + 90_000)).toBe(0); // not its lease
+    expect(await store.releaseExpired(T0 + 40_000)).toBe(1);
+    expect(await Promise.all([expired, renewed, live].map(async (id) => (await store.get(id))!.status))).toEqual([
       "pending",
       "running",
       "running",
     ]);
-    expect((await store.get(expired))!.leaseUntil).toBeNull();
+    expect(await store.get(expired)).toMatchObject({ leaseUntil: null, leaseOwner: null, attempts: 1 });
   });
 
-  test("at start every running job is recovered to pending, and counts follow the statuses", async () => {
-    const { store, add } = fixture();
-    const a = await add();
-    await add();
-    await store.claim(a, T0 + 10, T0);
-    expect([await store.count("pending"), await store.count("running")]).toEqual([1, 1]);
-    expect(await store.recoverAllRunning(T0)).toBe(1);
-    expect([await store.count("pending"), await store.count("running"), await store.count("failed")]).toEqual([
-      2, 0, 0,
+  test("at start a node takes back its own leases (and ownerless ones), not other nodes'; counts follow", async () => {
+    const { sqlite, store, add } = fixture();
+    const [mine, theirs, ownerless] = [await add(), await add(), await add()];
+    await store.claimAs(NODE, "d", T0, 1);
+    await store.claimAs("node-b", "d", T0, 1);
+    sqlite.run("UPDATE delivery_jobs SET status = 'running', attempts = 1, lease_until = ? WHERE id = ?", [
+      T0 + 60_000,
+      ownerless,
     ]);
+    expect([await store.count("pending"), await store.count("running")]).toEqual([0, 3]);
+    expect(await store.releaseOwn(NODE, T0)).toBe(2);
+    expect((await store.get(mine))!.status).toBe("pending");
+    expect((await store.get(ownerless))!.status).toBe("pending");
+    expect((await store.get(theirs))!.status).toBe("running");
+    expect([await store.count("pending"), await store.count("running"), await store.count("failed")]).toEqual([
+      2, 1, 0,
+    ]);
+  });
+
+  test("release hands back claimed, unsent jobs with the claim's attempt taken back", async () => {
+    const { store, add } = fixture();
+    const id = await add();
+    await store.claim();
+    expect(await store.release("node-b", [id], T0)).toBe(0);
+    expect(await store.release(NODE, [id], T0)).toBe(1);
+    expect(await store.get(id)).toMatchObject({ status: "pending", attempts: 0, leaseOwner: null });
   });
 });

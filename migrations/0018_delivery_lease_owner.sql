@@ -1,0 +1,1 @@
+ALTER TABLE `delivery_jobs` ADD `lease_owner` text;
