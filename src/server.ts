@@ -1,10 +1,11 @@
-import { migrateDatabase, quickCheck } from "./db/maintenance";
+import { migrateDatabase, quickCheck, storeLocation } from "./db/maintenance";
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "./config";
 import { createApp, isApiPath } from "./app";
 import { hopOf, HOP_HEADER, MAX_HOPS, withHop } from "./delivery/hops";
 import { openDatabase, type Db } from "./db/client";
+import { describePostgres, openPostgresStore } from "./db/pg-store";
 import { GroupCommit } from "./db/group-commit";
 import { DatabaseHealth } from "./db/health";
 import { lockDataDir } from "./db/lock";
@@ -57,10 +58,24 @@ export function openDataDir(dataDir: string): Db {
     refuseDamaged(db, path);
     naming(path, () => migrateDatabase(db));
   } catch (err) {
-    db.close();
+    void db.close();
     throw err;
   }
   return db;
+}
+
+/** The store the configuration names: PostgreSQL at --database-url, else SQLite in the data directory. */
+export async function openStore(config: Pick<Config, "dataDir" | "databaseUrl">): Promise<Db> {
+  if (!config.databaseUrl) return openDataDir(config.dataDir);
+  const where = storeLocation(describePostgres(config.databaseUrl));
+  try {
+    return await openPostgresStore(config.databaseUrl);
+  } catch (err) {
+    // postgres.js errors name no server, and a URL may hold a password: say where, without it.
+    if (err instanceof StartupError) throw err;
+    const message = err instanceof Error ? err.message : String(err);
+    throw new StartupError(`PostgreSQL database ${where}: ${message}`, { cause: err });
+  }
 }
 
 /**
@@ -112,7 +127,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   let db: Db | undefined;
   try {
     // The database first: a key file beside a missing database is an error, not a first start.
-    db = openDataDir(config.dataDir);
+    db = await openStore(config);
     const secrets = await createSecretBox(naming(paths.key, () => loadOrCreateKey(paths.key)));
     const delivery = new DeliveryEngine(db, log);
     const health = new DatabaseHealth(db, config.dataDir);
@@ -195,7 +210,12 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     const url = `http://${host}:${server.port}`;
     // The port is known only now when port 0 picked one; without a base URL the public URL is the listening address.
     ctx.config = { ...config, port: server.port!, publicUrl: config.baseUrl ? config.publicUrl : url };
-    log.info("switchboard listening", { url, data_dir: config.dataDir, public_url: ctx.config.publicUrl });
+    log.info("switchboard listening", {
+      url,
+      data_dir: config.dataDir,
+      database: storeLocation(db.describe),
+      public_url: ctx.config.publicUrl,
+    });
     let stopping: Promise<void> | undefined;
     return {
       url,
@@ -209,13 +229,13 @@ export async function startServer(config: Config, log: Logger = createLogger(con
           for (const feature of features.all) feature.stop?.();
           // Stop claiming and let sends in flight finish briefly; leased jobs are recovered at next start.
           await Promise.all([server.stop(), delivery.stop(DELIVERY_STOP_DEADLINE_MS)]);
-          db!.close();
+          await db!.close();
           lock.release();
           log.info("switchboard stopped");
         })()),
     };
   } catch (err) {
-    db?.close();
+    await db?.close();
     lock.release();
     throw err;
   }

@@ -58,3 +58,6 @@ export function pgMatchingIds(kind: SearchKind, exactEmail: boolean): SQL {
           (SELECT id FROM organizations WHERE search_words @@ ${tsquery(kind.match)})`;
   }
 }
+
+/** Organizations whose words match an FTS5 prefix query (ftsQuery): the search_words GIN index. */
+export const pgOrganizationMatches = (match: string): SQL => sql`search_words @@ ${tsquery(match)}`;

@@ -65,8 +65,8 @@ export type NewJobRow = {
 
 /**
  * The hot-path SQL of the queue, each statement compiled once per connection (drizzle would build
- * it anew on every call). SQLite's own SQL: the PostgreSQL driver brings its twin of this module.
- * Reads take either handle; writes a transaction.
+ * it anew on every call). One text where both dialects speak it, else SQLite's and its PostgreSQL
+ * twin side by side. Reads take either handle; writes a transaction.
  */
 const q = {
   addDestination: statement("INSERT INTO delivery_destinations (key) VALUES (?) ON CONFLICT(key) DO NOTHING"),
@@ -81,16 +81,22 @@ const q = {
   ),
   // Ids and due times only: a claim pass looks at more candidates than it claims, and parsing
   // their payloads was most of its cost.
-  due: statement<DueJob>(
-    `SELECT id, run_at AS runAt FROM delivery_jobs
+  due: statement<DueJob>({
+    sqlite: `SELECT id, run_at AS runAt FROM delivery_jobs
      WHERE destination = ? AND status = 'pending' AND blocked = 0 AND run_at <= ?
        AND kind IN (SELECT value FROM json_each(?))
      ORDER BY run_at, id LIMIT ?`,
-  ),
-  nextDue: statement<{ at: number | null }>(
-    `SELECT MIN(run_at) AS at FROM delivery_jobs
+    postgres: `SELECT id, run_at AS "runAt" FROM delivery_jobs
+     WHERE destination = $1 AND status = 'pending' AND NOT blocked AND run_at <= $2
+       AND kind IN (SELECT json_array_elements_text($3::json))
+     ORDER BY run_at, id LIMIT $4`,
+  }),
+  nextDue: statement<{ at: number | null }>({
+    sqlite: `SELECT MIN(run_at) AS at FROM delivery_jobs
      WHERE destination = ? AND status = 'pending' AND blocked = 0 AND run_at > ?`,
-  ),
+    postgres: `SELECT MIN(run_at) AS at FROM delivery_jobs
+     WHERE destination = $1 AND status = 'pending' AND NOT blocked AND run_at > $2`,
+  }),
   claim: statement<JobRow>(
     `UPDATE delivery_jobs SET status = 'running', attempts = attempts + 1, lease_until = ?, updated_at = ?
      WHERE id = ? AND status = 'pending' RETURNING *`,
@@ -106,10 +112,12 @@ const q = {
      WHERE id = ? AND status = 'running'`,
   ),
   // Keeps the invariant "the lowest-id active job of an ordering key is unblocked".
-  unblockNext: statement(
-    `UPDATE delivery_jobs SET blocked = 0
+  unblockNext: statement({
+    sqlite: `UPDATE delivery_jobs SET blocked = 0
      WHERE id = (SELECT MIN(id) FROM delivery_jobs WHERE ordering_key = ? AND ${ACTIVE_JOB}) AND blocked = 1`,
-  ),
+    postgres: `UPDATE delivery_jobs SET blocked = false
+     WHERE id = (SELECT MIN(id) FROM delivery_jobs WHERE ordering_key = $1 AND ${ACTIVE_JOB}) AND blocked`,
+  }),
   expiredLeases: statement<{ id: number }>("SELECT id FROM delivery_jobs WHERE status = 'running' AND lease_until < ?"),
   release: statement(
     `UPDATE delivery_jobs SET status = 'pending', lease_until = NULL, updated_at = ?

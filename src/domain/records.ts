@@ -157,6 +157,8 @@ export async function countUpTo(db: DbOrTx, table: SQLiteTable, where: SQL | und
     .from(table)
     .where(where)
     .limit(COUNT_CAP + 1);
-  const [{ n }] = (await sqlAll<{ n: number }>(db, sql`SELECT count(*) AS n FROM (${matching})`)) as [{ n: number }];
+  const [{ n }] = (await sqlAll<{ n: number }>(db, sql`SELECT count(*) AS n FROM (${matching}) AS matching`)) as [
+    { n: number },
+  ];
   return { count: Math.min(n, COUNT_CAP), capped: n > COUNT_CAP };
 }

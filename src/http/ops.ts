@@ -9,9 +9,12 @@ import { json } from "./responses";
 export function opsRoutes(ctx: AppContext) {
   return new Elysia()
     .get("/healthz", async () => {
-      const { ok, checks } = await ctx.health.check();
+      const { ok, store, checks } = await ctx.health.check();
       if (!ok) ctx.log.error("health check failed", { checks });
-      return json({ status: ok ? "ok" : "error", version: VERSION, database: checks.database, checks }, ok ? 200 : 503);
+      return json(
+        { status: ok ? "ok" : "error", version: VERSION, database: checks.database, store, checks },
+        ok ? 200 : 503,
+      );
     })
     .get(
       "/metrics",

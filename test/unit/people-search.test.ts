@@ -12,14 +12,14 @@ import {
 import { users } from "../../src/db/schema";
 import { EventFeed, type Actor } from "../../src/events/feed";
 import { asc, sql } from "drizzle-orm";
-import { memoryDb } from "../support/unit-db";
+import { unitDb } from "../support/unit-db";
 
 const actor: Actor = { id: null, source: "import" };
 const FIRST = ["James", "Mary", "John", "Ana"];
 const SMITHS = BROAD_SEARCH + 100;
 
 describe("people search", async () => {
-  const db = memoryDb();
+  const db = await unitDb();
   const feed = new EventFeed(db);
   await db.transaction(async (tx) => {
     const add = (data: Record<string, unknown>) => createUserIn(tx, feed, data, [], actor);
