@@ -132,10 +132,14 @@ const q = {
      WHERE id = ? AND status = 'pending' RETURNING ordering_key, destination`,
   ),
   // Asked by feature modules on their hot paths (a CRM update per changed person): prepared too.
-  pendingOfKey: statement<{ payload: string }>(
-    `SELECT payload FROM delivery_jobs
+  // On PostgreSQL the rows are locked: a job a transaction counts on (a CRM update folded into it) is
+  // claimed only once that transaction has committed, so the send reads what it wrote.
+  pendingOfKey: statement<{ payload: string }>({
+    sqlite: `SELECT payload FROM delivery_jobs
      WHERE ordering_key = ? AND ${ACTIVE_JOB} AND status = 'pending' AND kind = ?`,
-  ),
+    postgres: `SELECT payload FROM delivery_jobs
+     WHERE ordering_key = $1 AND ${ACTIVE_JOB} AND status = 'pending' AND kind = $2 FOR UPDATE`,
+  }),
   activeOf: statement<{ n: number }>(`SELECT COUNT(*) AS n FROM delivery_jobs WHERE destination = ? AND ${ACTIVE_JOB}`),
   lastId: statement<{ id: number }>("SELECT COALESCE(MAX(id), 0) AS id FROM delivery_jobs"),
   count: Object.fromEntries(

@@ -29,10 +29,13 @@ export function attemptVerdict(outcome: Outcome, sent: boolean): "succeeded" | "
 
 /** The SQL of these figures (one text, or SQLite's and PostgreSQL's twin). */
 const q = {
-  count: statement(
-    `INSERT INTO delivery_attempt_counts (facility, period_start, succeeded, failed) VALUES (?1, ?2, ?3, ?4)
+  count: statement({
+    sqlite: `INSERT INTO delivery_attempt_counts (facility, period_start, succeeded, failed) VALUES (?1, ?2, ?3, ?4)
      ON CONFLICT (facility, period_start) DO UPDATE SET succeeded = succeeded + ?3, failed = failed + ?4`,
-  ),
+    postgres: `INSERT INTO delivery_attempt_counts AS c (facility, period_start, succeeded, failed)
+     VALUES ($1, $2, $3, $4)
+     ON CONFLICT (facility, period_start) DO UPDATE SET succeeded = c.succeeded + $3, failed = c.failed + $4`,
+  }),
   prune: statement("DELETE FROM delivery_attempt_counts WHERE period_start < ?"),
   periods: statement<{ at: number; succeeded: number; failed: number }>(
     `SELECT period_start AS at, succeeded, failed FROM delivery_attempt_counts
