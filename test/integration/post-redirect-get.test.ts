@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eventually, startReceiver, type Receiver } from "../support/receiver";
 import { signIn, setupAdmin, startTestServer, type Browser, type TestServer } from "../support/server";
-import { rowsOf, writeRows } from "../support/store";
+import { rowsOf } from "../support/store";
 
 /**
  * Every successful admin POST ends in a 303, so a reload never posts again; secrets shown once

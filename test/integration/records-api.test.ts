@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startApi, type Api } from "../support/api";
-import { rowsOf, writeRows } from "../support/store";
+import { rowsOf } from "../support/store";
 
 let api: Api;
 beforeAll(async () => {
