@@ -45,7 +45,7 @@ for (let start = 0; start < USERS; start += BATCH) {
     for (let i = 0; i < rows.length; i += 1000) await tx.insert(users).values(rows.slice(i, i + 1000));
   });
 }
-db.close();
+await db.close();
 console.log(`built an appliance of ${USERS} people in ${fmt((performance.now() - loadStarted) / 1000)} s`);
 
 const server = await startPostgres();

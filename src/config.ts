@@ -16,6 +16,12 @@ export const SETTINGS = {
     help: "directory for the database, key file and attachments",
     default: "./data",
   },
+  databaseUrl: {
+    env: "SWITCHBOARD_DATABASE_URL",
+    flag: "--database-url",
+    help: "PostgreSQL database (postgres://user:password@host:5432/db); empty: SQLite in the data dir",
+    default: "",
+  },
   baseUrl: {
     env: "SWITCHBOARD_BASE_URL",
     flag: "--base-url",
@@ -67,12 +73,6 @@ export const SETTINGS = {
       "whose X-Forwarded-For names the client (empty: none)",
     default: "",
   },
-  databaseUrl: {
-    env: "SWITCHBOARD_DATABASE_URL",
-    flag: "--database-url",
-    help: "PostgreSQL database (postgres://…) shared by every node (empty: SQLite in the data directory)",
-    default: "",
-  },
 } as const;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -85,6 +85,10 @@ const configSchema = z.object({
   host: z.string().trim().min(1, "must not be empty"),
   port: wholeNumber().pipe(z.number().max(65535, "must be at most 65535")),
   dataDir: z.string().min(1, "must not be empty"),
+  databaseUrl: z.union([
+    z.literal(""),
+    z.url({ protocol: /^postgres(ql)?$/, error: "must be a postgres:// or postgresql:// URL" }),
+  ]),
   baseUrl: z
     .union([z.literal(""), z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" })])
     .transform((v) => v.replace(/\/+$/, "")),
@@ -105,13 +109,6 @@ const configSchema = z.object({
     .string()
     .transform((v) => v.split(/[\s,]+/).filter(Boolean))
     .pipe(z.array(z.string().refine(isAddressOrRange, "must be IP addresses or CIDR ranges separated by commas"))),
-  databaseUrl: z.union([
-    z.literal(""),
-    z
-      .string()
-      .trim()
-      .regex(/^postgres(?:ql)?:\/\/\S+$/, "must be a postgres:// URL"),
-  ]),
 });
 
 export type Config = z.infer<typeof configSchema> & {
@@ -140,8 +137,9 @@ export function loadConfig(
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const setting = SETTINGS[issue.path[0] as SettingName];
-    const value = JSON.stringify(raw[issue.path[0] as string]);
-    throw new ConfigError(`invalid setting ${setting.flag} (${setting.env}) ${value}: ${issue.message}`);
+    // A database URL may carry a password: never echo it.
+    const value = issue.path[0] === "databaseUrl" ? "" : ` ${JSON.stringify(raw[issue.path[0] as string])}`;
+    throw new ConfigError(`invalid setting ${setting.flag} (${setting.env})${value}: ${issue.message}`);
   }
   const config = parsed.data;
   const publicUrl =

@@ -1,5 +1,5 @@
 #!/usr/bin/env bun
-import { backupInto } from "./db/maintenance";
+import { backupInto, PG_BACKUP_HINT } from "./db/maintenance";
 import { closeSync, existsSync, openSync } from "node:fs";
 import { ConfigError, loadConfig, SETTINGS, type SettingName } from "./config";
 import { PRIVATE_FILE_MODE } from "./db/client";
@@ -10,7 +10,7 @@ import { AppError } from "./errors";
 import { createLogger } from "./log";
 import { DataDirLockedError, lockDataDir } from "./db/lock";
 import { formatSummary, migrateToPostgres } from "./db/migrate-to-postgres";
-import { dataPaths, openDataDir, startServer } from "./server";
+import { dataPaths, openDataDir, openStore, startServer } from "./server";
 import { VERSION } from "./version";
 
 const HELP = `Switchboard ${VERSION}: people, organizations and tickets, Clearbit enrichment, webhooks and CRM sync.
@@ -21,7 +21,8 @@ Usage:
           [--firstname F] [--lastname L]
   switchboard token create --admin EMAIL --name NAME     create an API token owned by that administrator;
                                                          prints only the token, once
-  switchboard backup <file> [--data-dir D]               write a consistent copy of the database to <file>
+  switchboard backup <file> [--data-dir D]               write a consistent copy of the SQLite database to <file>
+                                                         (on PostgreSQL use pg_dump)
   switchboard migrate-to-postgres --database-url URL     copy this appliance (stopped) into an empty PostgreSQL
           [--data-dir D]                                 database, the move to cluster mode
   switchboard version                                    print the version
@@ -103,7 +104,7 @@ async function adminCreate(options: Parsed["options"]) {
   if (options["password-stdin"] !== true)
     throw new UsageError("admin create reads the password from stdin: pass --password-stdin");
   const password = (await new Response(Bun.stdin.stream()).text()).replace(/\r?\n$/, "");
-  const db = openDataDir(config.dataDir);
+  const db = await openStore(config);
   try {
     const input = {
       email: options.email,
@@ -114,7 +115,7 @@ async function adminCreate(options: Parsed["options"]) {
     const admin = await createAdmin(db, new EventFeed(db), input, { id: null, source: "cli" });
     console.log(`created administrator ${admin.email} (id ${admin.id})`);
   } finally {
-    db.close();
+    await db.close();
   }
 }
 
@@ -124,7 +125,7 @@ async function tokenCreate(options: Parsed["options"]) {
   if (typeof options.admin !== "string")
     throw new UsageError("token create needs --admin EMAIL (the administrator who owns the token)");
   if (typeof options.name !== "string") throw new UsageError("token create needs --name NAME");
-  const db = openDataDir(config.dataDir);
+  const db = await openStore(config);
   try {
     const admin = await findAdminByEmail(db, options.admin);
     if (!admin)
@@ -134,14 +135,16 @@ async function tokenCreate(options: Parsed["options"]) {
       );
     console.log((await apiTokenStore.create(db, { name: options.name }, admin.id)).secret);
   } finally {
-    db.close();
+    await db.close();
   }
 }
 
-function backup(positionals: string[], options: Parsed["options"]) {
+async function backup(positionals: string[], options: Parsed["options"]) {
   const target = positionals[1];
   if (!target) throw new UsageError("backup needs a target file: switchboard backup <file>");
   const config = loadConfig(settingFlags(options));
+  if (config.databaseUrl)
+    throw new UsageError(`switchboard backup copies the embedded SQLite database; ${PG_BACKUP_HINT}`);
   const dbPath = dataPaths(config.dataDir).db;
   if (!existsSync(dbPath)) throw new UsageError(`no database in ${config.dataDir}`);
   if (existsSync(target)) throw new UsageError(`${target} already exists; choose a new file`);
@@ -153,7 +156,7 @@ function backup(positionals: string[], options: Parsed["options"]) {
     backupInto(db, target);
     console.log(`backup written to ${target}`);
   } finally {
-    db.close();
+    await db.close();
   }
 }
 
@@ -176,7 +179,7 @@ async function migrateToPostgresCommand(options: Parsed["options"]) {
   }
   try {
     // Checked and brought to this version's schema, as serve would (the copy needs this version's tables).
-    openDataDir(config.dataDir).close();
+    await openDataDir(config.dataDir).close();
     const say = (line: string) => console.log(line);
     say(`copying ${paths.db} into PostgreSQL (${withoutPassword(config.databaseUrl)})`);
     const report = await migrateToPostgres({ sqlitePath: paths.db, databaseUrl: config.databaseUrl, say });

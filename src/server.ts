@@ -1,4 +1,4 @@
-import { migrateDatabase, quickCheck } from "./db/maintenance";
+import { migrateDatabase, quickCheck, storeLocation } from "./db/maintenance";
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
@@ -9,6 +9,7 @@ import type { Config } from "./config";
 import { createApp, isApiPath } from "./app";
 import { hopOf, HOP_HEADER, MAX_HOPS, withHop } from "./delivery/hops";
 import { openDatabase, type Db } from "./db/client";
+import { describePostgres, openPostgresStore } from "./db/pg-store";
 import { GroupCommit, groupCommitted, registerGroupCommitMetrics } from "./db/group-commit";
 import { DatabaseHealth } from "./db/health";
 import { lockDataDir } from "./db/lock";
@@ -80,10 +81,24 @@ export function openDataDir(dataDir: string): Db {
     refuseDamaged(db, path);
     naming(path, () => migrateDatabase(db));
   } catch (err) {
-    db.close();
+    void db.close();
     throw err;
   }
   return db;
+}
+
+/** The store the configuration names: PostgreSQL at --database-url, else SQLite in the data directory. */
+export async function openStore(config: Pick<Config, "dataDir" | "databaseUrl">): Promise<Db> {
+  if (!config.databaseUrl) return openDataDir(config.dataDir);
+  const where = storeLocation(describePostgres(config.databaseUrl));
+  try {
+    return await openPostgresStore(config.databaseUrl);
+  } catch (err) {
+    // postgres.js errors name no server, and a URL may hold a password: say where, without it.
+    if (err instanceof StartupError) throw err;
+    const message = err instanceof Error ? err.message : String(err);
+    throw new StartupError(`PostgreSQL database ${where}: ${message}`, { cause: err });
+  }
 }
 
 /**
@@ -138,7 +153,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   let db: Db | undefined;
   try {
     // The database first: a key file beside a missing database is an error, not a first start.
-    db = openDataDir(config.dataDir);
+    db = await openStore(config);
     const secrets = await createSecretBox(await openSecretKey(db, config));
     // Stable across restarts of the same installation: a restarted node takes back its own leases at once.
     const nodeId = config.nodeId || `${hostname()}:${resolve(config.dataDir)}`;
@@ -159,7 +174,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       health,
       personFields: new PersonFields(),
       startedAt: new Date(),
-      databaseKind: "sqlite",
+      databaseKind: db.describe.kind,
       nodeId,
     };
     registerDeliveryGauges(ctx.metrics, delivery);
@@ -244,6 +259,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       url,
       node: ctx.nodeId,
       data_dir: config.dataDir,
+      database: storeLocation(db.describe),
       public_url: ctx.config.publicUrl,
     });
     let stopping: Promise<void> | undefined;
@@ -268,13 +284,13 @@ export async function startServer(config: Config, log: Logger = createLogger(con
             Promise.race([claims.drain(), Bun.sleep(DELIVERY_STOP_DEADLINE_MS)]),
           ]);
           await heartbeat.stop();
-          db!.close();
+          await db!.close();
           lock.release();
           log.info("switchboard stopped");
         })()),
     };
   } catch (err) {
-    db?.close();
+    await db?.close();
     lock.release();
     throw err;
   }

@@ -19,23 +19,29 @@ type LinkRow = {
   user_deleted: number;
 };
 
-/** External-id bookkeeping: SQLite's SQL, compiled once per connection (PostgreSQL gets a twin). */
+/** External-id bookkeeping, compiled once per connection (one text, or SQLite's and PostgreSQL's twin). */
 const q = {
   get: statement<LinkRow>("SELECT * FROM crm_sync_links WHERE sync_id = ? AND user_id = ?"),
-  startCreate: statement(
-    `INSERT INTO crm_sync_links
+  startCreate: statement({
+    sqlite: `INSERT INTO crm_sync_links
        (sync_id, user_id, create_job_id, external_id, note, user_deleted, created_at, updated_at)
      VALUES (?, ?, ?, NULL, NULL, 0, ?, ?)
      ON CONFLICT (sync_id, user_id) DO UPDATE SET create_job_id = excluded.create_job_id, external_id = NULL,
        note = NULL, user_deleted = 0, updated_at = excluded.updated_at`,
-  ),
+    postgres: `INSERT INTO crm_sync_links
+       (sync_id, user_id, create_job_id, external_id, note, user_deleted, created_at, updated_at)
+     VALUES ($1, $2, $3, NULL, NULL, false, $4, $5)
+     ON CONFLICT (sync_id, user_id) DO UPDATE SET create_job_id = excluded.create_job_id, external_id = NULL,
+       note = NULL, user_deleted = false, updated_at = excluded.updated_at`,
+  }),
   setExternal: statement(
     "UPDATE crm_sync_links SET external_id = ?, note = ?, updated_at = ? WHERE sync_id = ? AND user_id = ?",
   ),
   setNote: statement("UPDATE crm_sync_links SET note = ?, updated_at = ? WHERE sync_id = ? AND user_id = ?"),
-  markDeleted: statement(
-    "UPDATE crm_sync_links SET user_deleted = 1, updated_at = ? WHERE sync_id = ? AND user_id = ?",
-  ),
+  markDeleted: statement({
+    sqlite: "UPDATE crm_sync_links SET user_deleted = 1, updated_at = ? WHERE sync_id = ? AND user_id = ?",
+    postgres: "UPDATE crm_sync_links SET user_deleted = true, updated_at = $1 WHERE sync_id = $2 AND user_id = $3",
+  }),
   remove: statement("DELETE FROM crm_sync_links WHERE sync_id = ? AND user_id = ?"),
   countLinked: statement<{ linked: number; unlinked: number }>(
     `SELECT COUNT(external_id) AS linked, COUNT(*) - COUNT(external_id) AS unlinked FROM crm_sync_links

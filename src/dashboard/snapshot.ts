@@ -140,7 +140,7 @@ export async function operationsSnapshot(ctx: AppContext, sources: DashboardSour
       next_backfill_at: iso(clearbit.nextBackfillAt),
     },
     ingest: { identify_last_minute: ingest.lastMinute, identify_last_hour: ingest.lastHour },
-    storage: { database_bytes: ctx.health.databaseBytes(), free_bytes: ctx.health.freeBytes() },
+    storage: { database_bytes: await ctx.health.databaseBytes(), free_bytes: ctx.health.freeBytes() },
     nodes: (await listNodes(ctx.db, now)).map((n) => ({
       id: n.id,
       address: n.address,

@@ -7,8 +7,9 @@ import * as deliverySchema from "../delivery/schema";
 import * as enrichmentSchema from "../enrichment/schema";
 import * as crmSyncSchema from "../crm-sync/schema";
 import * as webhookSchema from "../webhooks/schema";
+import { type Dialect, sqliteDialect } from "./dialect";
 
-const schema = { ...coreSchema, ...deliverySchema, ...enrichmentSchema, ...crmSyncSchema, ...webhookSchema };
+export const schema = { ...coreSchema, ...deliverySchema, ...enrichmentSchema, ...crmSyncSchema, ...webhookSchema };
 
 type Drizzle = BunSQLiteDatabase<typeof schema>;
 
@@ -34,32 +35,61 @@ export type Tx = DbOrTx &
  * connection.
  */
 export type Db = DbOrTx & {
+  /** Which database this store speaks to, for /healthz and the CLI (never a password). */
+  readonly describe: StoreDescription;
   /**
    * BEGIN IMMEDIATE on the write connection once every earlier transaction has ended (FIFO), the
    * work, then COMMIT and the after-commit hooks; ROLLBACK if the work throws. The work must not
    * wait on anything but the store (no network I/O): the write connection is held until it ends.
    */
   transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
-  close(): void;
-  /** The database file ("" in memory). */
+  close(): Promise<void>;
+  /** The database file ("" in memory; "" on PostgreSQL). */
   readonly path: string;
-  /** The write connection: for src/db (migrations, backups) and tests, never for feature code. */
+  /** SQLite's write connection: for src/db (migrations, backups) and tests, never for feature code. */
   readonly $client: Database;
 };
 
-/** The SQLite connection under each drizzle instance (prepared statements are per connection). */
-const connections = new WeakMap<object, Connection>();
-type Connection = { sqlite: Database; compile: (text: string) => Statement; statements: Map<string, Statement> };
+export type StoreDescription =
+  | { kind: "sqlite"; path: string }
+  | { kind: "postgres"; host: string; port: number; database: string; user: string };
+
+/**
+ * What every handle of a store (the store, a transaction, a savepoint) knows about its connection:
+ * the dialect, the identity prepared queries are kept by, and how raw SQL runs on it.
+ */
+export type Connection = {
+  dialect: Dialect;
+  /** The connection's identity (prepared queries are kept per connection). */
+  key: object;
+  all(text: StatementText, params: StatementParam[]): Promise<unknown[]>;
+  get(text: StatementText, params: StatementParam[]): Promise<unknown>;
+  run(text: StatementText, params: StatementParam[]): Promise<number>;
+  sqlAll(query: SQL): Promise<unknown[]>;
+  sqlRun(query: SQL): Promise<number>;
+};
+
+const CONNECTION = Symbol("store connection");
+
+/** Attaches a connection to a drizzle handle (handles made from it by Object.create inherit it). */
+export function attachConnection(handle: object, connection: Connection): void {
+  Object.defineProperty(handle, CONNECTION, { value: connection });
+}
 
 function connectionOf(handle: DbOrTx): Connection {
-  const connection = connections.get(handle._.tableNamesMap);
-  if (!connection) throw new Error("not a handle of a store opened by openDatabase");
+  const connection = (handle as unknown as { [CONNECTION]?: Connection })[CONNECTION];
+  if (!connection) throw new Error("not a handle of a store opened by openDatabase or openPostgresStore");
   return connection;
+}
+
+/** The dialect of the store a handle belongs to (the few SQL fragments the stores spell differently). */
+export function dialectOf(handle: DbOrTx): Dialect {
+  return connectionOf(handle).dialect;
 }
 
 /** The connection's identity (prepared queries are kept per connection). */
 export function connectionKey(handle: DbOrTx): object {
-  return connectionOf(handle);
+  return connectionOf(handle).key;
 }
 
 /** Owner-only: the database holds every person's data, whatever the data directory's own mode. */
@@ -91,7 +121,22 @@ function connect(path: string, readOnly: boolean): { sqlite: Database; db: Drizz
   sqlite.exec("PRAGMA temp_store = MEMORY");
   const compile = sqlite.prepare.bind(sqlite);
   const db = drizzle({ client: cachingStatements(sqlite), schema });
-  connections.set(db._.tableNamesMap, { sqlite, compile, statements: new Map() });
+  const statements = new Map<string, Statement>();
+  const compiled = (text: StatementText) => {
+    let st = statements.get(text.sqlite);
+    if (!st) statements.set(text.sqlite, (st = compile(text.sqlite)));
+    return st;
+  };
+  const key = {};
+  attachConnection(db, {
+    dialect: sqliteDialect,
+    key,
+    all: async (text, params) => compiled(text).all(...params),
+    get: async (text, params) => compiled(text).get(...params) ?? undefined,
+    run: async (text, params) => compiled(text).run(...params).changes,
+    sqlAll: async (query) => db.all(query),
+    sqlRun: async (query) => (db.run(query) as unknown as { changes: number }).changes,
+  });
   return { sqlite, db };
 }
 
@@ -156,13 +201,14 @@ export function openDatabase(path: string): Db {
   const store = Object.create(reader.db) as Db & { path: string; $client: Database };
   Object.assign(store, {
     path: path === ":memory:" ? "" : path,
+    describe: { kind: "sqlite", path: path === ":memory:" ? "" : path },
     $client: writer.sqlite,
     transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
       const result = tail.then(() => run(work));
       tail = result.catch(() => undefined);
       return result;
     },
-    close() {
+    async close() {
       if (reader !== writer) reader.sqlite.close();
       writer.sqlite.close();
     },
@@ -175,33 +221,40 @@ export function openDatabase(path: string): Db {
  * json functions). Keep each in a small named function of its owning module.
  */
 export async function sqlAll<T>(db: DbOrTx, query: SQL): Promise<T[]> {
-  return (db as unknown as Drizzle).all<T>(query);
+  return (await connectionOf(db).sqlAll(query)) as T[];
 }
 
 /** A raw SQL write in a transaction; the number of rows it changed. */
 export async function sqlRun(tx: Tx, query: SQL): Promise<number> {
-  return ((tx as unknown as Drizzle).run(query) as unknown as { changes: number }).changes;
+  return connectionOf(tx).sqlRun(query);
+}
+
+/** A raw statement's text in each dialect (SQLite's `?`/`?N` parameters, PostgreSQL's `$N`). */
+export type StatementText = { sqlite: string; postgres: string };
+
+/** SQLite's positional parameters (`?`, `?N`) as PostgreSQL's (`$N`), for a statement both dialects speak. */
+function numbered(text: string): string {
+  let next = 0;
+  return text.replace(/\?(\d+)?/g, (_, n: string | undefined) => `$${n ?? ++next}`);
 }
 
 /**
- * A raw statement compiled once per connection, for hot paths whose SQL is the dialect's own (the
- * delivery queue's claim): positional parameters, rows as SQLite returns them.
+ * A raw statement compiled once per connection, for hot paths whose SQL is hand-written (the
+ * delivery queue's claim): positional parameters, rows as SQLite returns them (on PostgreSQL
+ * booleans come back as 1 and 0 too). One text when both dialects speak it (its `?` parameters
+ * become `$N` on PostgreSQL), else `{ sqlite, postgres }`, the twin beside the SQLite text.
  */
-export function statement<R = unknown>(text: string) {
-  const on = (db: DbOrTx) => {
-    const connection = connectionOf(db);
-    let compiled = connection.statements.get(text);
-    if (!compiled) connection.statements.set(text, (compiled = connection.compile(text)));
-    return compiled;
-  };
+export function statement<R = unknown>(source: string | StatementText) {
+  const text = typeof source === "string" ? { sqlite: source, postgres: numbered(source) } : source;
   return {
-    all: async (db: DbOrTx, ...params: StatementParam[]): Promise<R[]> => on(db).all(...params) as R[],
+    all: async (db: DbOrTx, ...params: StatementParam[]): Promise<R[]> =>
+      (await connectionOf(db).all(text, params)) as R[],
     get: async (db: DbOrTx, ...params: StatementParam[]): Promise<R | undefined> =>
-      (on(db).get(...params) as R | null) ?? undefined,
-    run: async (tx: Tx, ...params: StatementParam[]): Promise<number> => on(tx).run(...params).changes,
+      (await connectionOf(db).get(text, params)) as R | undefined,
+    run: async (tx: Tx, ...params: StatementParam[]): Promise<number> => connectionOf(tx).run(text, params),
   };
 }
-type StatementParam = string | number | bigint | boolean | null | Uint8Array;
+export type StatementParam = string | number | bigint | boolean | null | Uint8Array;
 
 const STATEMENT_CACHE_SIZE = 500;
 

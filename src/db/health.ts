@@ -1,12 +1,15 @@
 import { statfsSync } from "node:fs";
 import { settings } from "./schema";
 import { sql } from "drizzle-orm";
-import { sqlAll, type Db } from "./client";
+import { sqlAll, type Db, type StoreDescription } from "./client";
+import { databaseBytes } from "./maintenance";
 
 /**
- * SQLite result codes that mean the storage, not the request, is at fault (disk full, I/O error, read-only, damage).
+ * Result codes that mean the storage, not the request, is at fault (disk full, I/O error, read-only,
+ * damage): SQLite's, and PostgreSQL's SQLSTATEs for the same (53100 disk full, 58030 I/O error,
+ * 25006 read-only transaction, XX001/XX002 damaged data or index).
  */
-const STORAGE_FAILURE = /^SQLITE_(FULL|IOERR|READONLY|CORRUPT|NOTADB|CANTOPEN)/;
+const STORAGE_FAILURE = /^(SQLITE_(FULL|IOERR|READONLY|CORRUPT|NOTADB|CANTOPEN)|53100$|58030$|25006$|XX00[12]$)/;
 /**
  * Writes count as failing for this long after the last failure: a small probe can
  * pass on a disk too full for real writes.
@@ -21,6 +24,8 @@ function isStorageFailure(err: unknown): err is Error & { code: string } {
 
 export type HealthReport = {
   ok: boolean;
+  /** Which database: the SQLite file, or PostgreSQL's host, port, database and user (never a password). */
+  store: StoreDescription;
   checks: {
     database: "ok" | "unavailable";
     writes: { status: "ok" | "failing"; failures: number; last_error: string | null; last_error_at: string | null };
@@ -51,10 +56,9 @@ export class DatabaseHealth {
     return true;
   }
 
-  /** The database file and its write-ahead log, in bytes (two stat calls). */
-  databaseBytes(): number {
-    const path = this.db.$client.filename;
-    return [path, `${path}-wal`].reduce((sum, p) => sum + (Bun.file(p).size || 0), 0);
+  /** The database's size in bytes (SQLite: the file and its write-ahead log). */
+  databaseBytes(): Promise<number> {
+    return databaseBytes(this.db);
   }
 
   freeBytes(): number | null {
@@ -77,6 +81,7 @@ export class DatabaseHealth {
     const failing = this.lastFailure !== null && this.now() - this.lastFailure.at.getTime() < FAILING_FOR_MS;
     return {
       ok: database === "ok" && !failing,
+      store: this.db.describe,
       checks: {
         database,
         writes: {

@@ -58,3 +58,10 @@ export function pgMatchingIds(kind: SearchKind, exactEmail: boolean): SQL {
           (SELECT id FROM organizations WHERE search_words @@ ${tsquery(kind.match)})`;
   }
 }
+
+/** Organizations whose words match an FTS5 prefix query (ftsQuery): the search_words GIN index. */
+export const pgOrganizationMatches = (match: string): SQL => sql`search_words @@ ${tsquery(match)}`;
+
+/** The people whose own words (not their organization's) match, as a subquery of ids. */
+export const pgPeopleMatchingWords = (match: string): SQL =>
+  sql`SELECT id FROM users WHERE search_words @@ ${tsquery(match)}`;

@@ -6,7 +6,7 @@ import type { DestinationOptions } from "./types";
 export type Destination = typeof deliveryDestinations.$inferSelect;
 export type EligibleDestination = { key: string; concurrency: number | null };
 
-/** Destination statements, compiled once per connection (SQLite's SQL: PostgreSQL gets a twin). */
+/** Destination statements, compiled once per connection (one text, or SQLite's and PostgreSQL's twin). */
 const q = {
   eligible: statement<EligibleDestination>(
     `SELECT key, concurrency FROM delivery_destinations
@@ -16,16 +16,22 @@ const q = {
     "SELECT MIN(paused_until) AS at FROM delivery_destinations WHERE disabled_at IS NULL AND paused_until > ?",
   ),
   // A batch of destinations' last successes: [{ "key": ..., "at": ... }].
-  successes: statement(
-    `UPDATE delivery_destinations SET last_success_at = v.value ->> 'at', failing_since = NULL,
+  successes: statement({
+    sqlite: `UPDATE delivery_destinations SET last_success_at = v.value ->> 'at', failing_since = NULL,
        consecutive_failures = 0
      FROM json_each(?) AS v WHERE delivery_destinations.key = v.value ->> 'key'`,
-  ),
-  failure: statement<{ failingSince: number; disabledAt: number | null }>(
-    `UPDATE delivery_destinations SET last_failure_at = ?1, last_error = ?2,
+    postgres: `UPDATE delivery_destinations SET last_success_at = (v ->> 'at')::bigint, failing_since = NULL,
+       consecutive_failures = 0
+     FROM json_array_elements($1::json) AS v WHERE delivery_destinations.key = v ->> 'key'`,
+  }),
+  failure: statement<{ failingSince: number; disabledAt: number | null }>({
+    sqlite: `UPDATE delivery_destinations SET last_failure_at = ?1, last_error = ?2,
        failing_since = COALESCE(failing_since, ?1), consecutive_failures = consecutive_failures + 1
      WHERE key = ?3 RETURNING failing_since AS failingSince, disabled_at AS disabledAt`,
-  ),
+    postgres: `UPDATE delivery_destinations SET last_failure_at = $1, last_error = $2,
+       failing_since = COALESCE(failing_since, $1), consecutive_failures = consecutive_failures + 1
+     WHERE key = $3 RETURNING failing_since AS "failingSince", disabled_at AS "disabledAt"`,
+  }),
   disable: statement(
     "UPDATE delivery_destinations SET disabled_at = ?, disabled_reason = ? WHERE key = ? AND disabled_at IS NULL",
   ),
@@ -43,11 +49,14 @@ const q = {
     `INSERT INTO delivery_destinations (key, concurrency, strict_order) VALUES (?1, ?2, ?3)
      ON CONFLICT(key) DO UPDATE SET concurrency = ?2, strict_order = ?3`,
   ),
-  recentJobs: statement<{ succeeded: number; finished: number }>(
-    `SELECT COALESCE(SUM(status = 'succeeded'), 0) AS succeeded, COUNT(*) AS finished
+  recentJobs: statement<{ succeeded: number; finished: number }>({
+    sqlite: `SELECT COALESCE(SUM(status = 'succeeded'), 0) AS succeeded, COUNT(*) AS finished
      FROM (SELECT status FROM delivery_jobs WHERE destination = ? AND status IN ('succeeded', 'failed')
            ORDER BY id DESC LIMIT 100)`,
-  ),
+    postgres: `SELECT COUNT(*) FILTER (WHERE status = 'succeeded') AS succeeded, COUNT(*) AS finished
+     FROM (SELECT status FROM delivery_jobs WHERE destination = $1 AND status IN ('succeeded', 'failed')
+           ORDER BY id DESC LIMIT 100) AS recent`,
+  }),
   lastAttempt: statement<{ status: number | null; error: string | null; at: number }>(
     `SELECT response_status AS status, error, created_at AS at FROM http_log
      WHERE destination = ? ORDER BY id DESC LIMIT 1`,

@@ -1,6 +1,6 @@
 import { and, desc, eq, gte, isNotNull, isNull, lt, not, or, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
-import { statement, type Db, type DbOrTx, type Tx } from "../db/client";
+import { dialectOf, statement, type Db, type DbOrTx, type Tx } from "../db/client";
 import { Redactor } from "./redaction";
 import { deliveryJobs, httpLog, type JobStatus } from "./schema";
 import type { HttpResult } from "./types";
@@ -163,7 +163,7 @@ export async function listAttemptsWithJobs(db: Db, f: AttemptFilter): Promise<At
   const where: SQL[] = [eq(httpLog.destination, f.destination)];
   if (f.orderingKey !== undefined) where.push(eq(deliveryJobs.orderingKey, f.orderingKey));
   if (f.payloadField)
-    where.push(sql`json_extract(${deliveryJobs.payload}, '$.' || ${f.payloadField.name}) = ${f.payloadField.value}`);
+    where.push(sql`${dialectOf(db).jsonText(deliveryJobs.payload, f.payloadField.name)} = ${f.payloadField.value}`);
   if (f.outcome === "failed") where.push(failed);
   if (f.outcome === "ok") where.push(not(failed));
   if (f.before) where.push(sql`(${httpLog.createdAt}, ${httpLog.id}) < (${f.before.at}, ${f.before.id})`);
@@ -216,13 +216,16 @@ export async function attemptsOverTime(
   return buckets;
 }
 
-/** SQLite's SQL of the chart's queries (the PostgreSQL driver gives each a twin). */
+/** The SQL of the chart's queries (one text, or SQLite's and PostgreSQL's twin). */
 const chartQueries = {
-  buckets: statement<{ bucket: number; succeeded: number; n: number }>(
-    `SELECT created_at / ?1 AS bucket, SUM(error IS NULL AND response_status BETWEEN 200 AND 299) AS succeeded,
+  buckets: statement<{ bucket: number; succeeded: number; n: number }>({
+    sqlite: `SELECT created_at / ?1 AS bucket, SUM(error IS NULL AND response_status BETWEEN 200 AND 299) AS succeeded,
        COUNT(*) AS n
      FROM http_log WHERE destination = ?2 AND id >= ?3 AND created_at >= ?4 GROUP BY bucket`,
-  ),
+    postgres: `SELECT created_at / $1::int8 AS bucket,
+       COUNT(*) FILTER (WHERE error IS NULL AND response_status BETWEEN 200 AND 299) AS succeeded, COUNT(*) AS n
+     FROM http_log WHERE destination = $2 AND id >= $3 AND created_at >= $4 GROUP BY bucket`,
+  }),
   entryFrom: statement<{ id: number; at: number }>(
     "SELECT id, created_at AS at FROM http_log WHERE id >= ? ORDER BY id LIMIT 1",
   ),
@@ -296,9 +299,11 @@ export async function pruneHttpLog(
 const prune = {
   firstRecent: statement<{ id: number }>("SELECT id FROM http_log WHERE created_at >= ? ORDER BY id LIMIT 1"),
   below: statement("DELETE FROM http_log WHERE id < ?"),
-  overBudget: statement<{ id: number }>(
-    `SELECT id FROM (SELECT id, SUM(size_bytes) OVER (ORDER BY id DESC) AS total FROM http_log)
+  overBudget: statement<{ id: number }>({
+    sqlite: `SELECT id FROM (SELECT id, SUM(size_bytes) OVER (ORDER BY id DESC) AS total FROM http_log)
      WHERE total > ? ORDER BY id DESC LIMIT 1`,
-  ),
+    postgres: `SELECT id FROM (SELECT id, SUM(size_bytes) OVER (ORDER BY id DESC) AS total FROM http_log) AS running
+     WHERE total > $1 ORDER BY id DESC LIMIT 1`,
+  }),
   upTo: statement("DELETE FROM http_log WHERE id <= ?"),
 };

@@ -84,7 +84,7 @@ export async function failedDeliveryJobIds(
   return (await q.failedNewest.all(db, destination, kind, since.getTime())).map((r) => r.id);
 }
 
-/** SQLite's SQL of these queries (the PostgreSQL driver gives each a twin). */
+/** The SQL of these queries (one text, or SQLite's and PostgreSQL's twin). */
 const q = {
   pruneFinished: statement(
     "DELETE FROM delivery_jobs WHERE status IN ('succeeded', 'failed', 'cancelled') AND finished_at < ?",
@@ -101,12 +101,17 @@ const q = {
        AND NOT EXISTS (SELECT 1 FROM delivery_jobs k WHERE k.delivery_id = j.delivery_id AND k.id > j.id)
      ORDER BY id`,
   ),
-  progress: statement<{ total: number; done: number | null; failed: number | null }>(
-    `SELECT COUNT(*) AS total, SUM(status IN ('succeeded', 'failed', 'cancelled')) AS done,
+  progress: statement<{ total: number; done: number | null; failed: number | null }>({
+    sqlite: `SELECT COUNT(*) AS total, SUM(status IN ('succeeded', 'failed', 'cancelled')) AS done,
        SUM(status = 'failed') AS failed
      FROM delivery_jobs WHERE destination = ? AND id BETWEEN ? AND ?`,
-  ),
-  minPayloadField: statement<{ min: number | null }>(
-    `SELECT MIN(json_extract(payload, '$.' || ?)) AS min FROM delivery_jobs WHERE kind = ? AND ${ACTIVE_JOB}`,
-  ),
+    postgres: `SELECT COUNT(*) AS total, COUNT(*) FILTER (WHERE status IN ('succeeded', 'failed', 'cancelled')) AS done,
+       COUNT(*) FILTER (WHERE status = 'failed') AS failed
+     FROM delivery_jobs WHERE destination = $1 AND id BETWEEN $2 AND $3`,
+  }),
+  minPayloadField: statement<{ min: number | null }>({
+    sqlite: `SELECT MIN(json_extract(payload, '$.' || ?)) AS min FROM delivery_jobs WHERE kind = ? AND ${ACTIVE_JOB}`,
+    postgres: `SELECT MIN((payload::json ->> $1::text)::float8) AS min FROM delivery_jobs
+     WHERE kind = $2 AND ${ACTIVE_JOB}`,
+  }),
 };

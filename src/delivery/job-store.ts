@@ -97,20 +97,22 @@ const JOB_COLUMNS = `id, kind, destination, ordering_key, payload, status, block
 
 /**
  * The hot-path SQL of the queue, each statement compiled once per connection (drizzle would build
- * it anew on every call). SQLite's own SQL: the PostgreSQL driver gives each a twin (the claim's
- * inner SELECT takes FOR UPDATE SKIP LOCKED there; json_each becomes jsonb_array_elements or
- * jsonb_to_recordset). Batches travel as one JSON parameter, so a fan-out, a claim and a tick's
- * outcomes are one statement each whatever their size. Reads take either handle; writes a transaction.
+ * it anew on every call). Batches travel as one JSON parameter, so a fan-out, a claim and a tick's
+ * outcomes are one statement each whatever their size. One text where both dialects speak it, else
+ * SQLite's and its PostgreSQL twin side by side (json_each becomes json_array_elements; the claim's
+ * inner SELECT takes FOR UPDATE SKIP LOCKED). Reads take either handle; writes a transaction.
  */
 const q = {
-  addDestinations: statement(
-    `INSERT INTO delivery_destinations (key)
+  addDestinations: statement({
+    sqlite: `INSERT INTO delivery_destinations (key)
      SELECT DISTINCT value ->> 'destination' FROM json_each(?) WHERE true ON CONFLICT(key) DO NOTHING`,
-  ),
+    postgres: `INSERT INTO delivery_destinations (key)
+     SELECT DISTINCT v ->> 'destination' FROM json_array_elements($1::json) AS v ON CONFLICT (key) DO NOTHING`,
+  }),
   // A job of a strict-order destination is blocked while an earlier job of its ordering key is active
   // (queued before, or earlier in the same batch: `after` says so, as the statement cannot see its own rows).
-  insertMany: statement<{ id: number }>(
-    `INSERT INTO delivery_jobs (kind, destination, ordering_key, payload, blocked, max_attempts, run_at,
+  insertMany: statement<{ id: number }>({
+    sqlite: `INSERT INTO delivery_jobs (kind, destination, ordering_key, payload, blocked, max_attempts, run_at,
        delivery_id, redelivery_of, created_at, updated_at)
      SELECT v.value ->> 'kind', v.value ->> 'destination', v.value ->> 'orderingKey', v.value -> 'payload',
        CASE WHEN v.value ->> 'orderingKey' IS NOT NULL AND d.strict_order = 1
@@ -121,11 +123,23 @@ const q = {
      FROM json_each(?1) v JOIN delivery_destinations d ON d.key = v.value ->> 'destination'
      ORDER BY v.key
      RETURNING id`,
-  ),
+    postgres: `INSERT INTO delivery_jobs (kind, destination, ordering_key, payload, blocked, max_attempts, run_at,
+       delivery_id, redelivery_of, created_at, updated_at)
+     SELECT e.v ->> 'kind', e.v ->> 'destination', e.v ->> 'orderingKey', (e.v -> 'payload')::text,
+       e.v ->> 'orderingKey' IS NOT NULL AND d.strict_order
+         AND ((e.v ->> 'after')::int = 1 OR EXISTS (SELECT 1 FROM delivery_jobs j
+               WHERE j.ordering_key = e.v ->> 'orderingKey' AND j.${ACTIVE_JOB})),
+       (e.v ->> 'maxAttempts')::int, (e.v ->> 'runAt')::bigint, e.v ->> 'deliveryId',
+       (e.v ->> 'redeliveryOf')::bigint, $2, $2
+     FROM json_array_elements($1::json) WITH ORDINALITY AS e(v, n)
+       JOIN delivery_destinations d ON d.key = e.v ->> 'destination'
+     ORDER BY e.n
+     RETURNING id`,
+  }),
   // One statement leases a batch: the destination's due jobs, by due time, within the limit of leases
   // held on it by all nodes together. PostgreSQL: the inner SELECT ends in FOR UPDATE SKIP LOCKED.
-  claim: statement<JobRow>(
-    `UPDATE delivery_jobs SET status = 'running', attempts = attempts + 1, lease_until = ?1, lease_owner = ?2,
+  claim: statement<JobRow>({
+    sqlite: `UPDATE delivery_jobs SET status = 'running', attempts = attempts + 1, lease_until = ?1, lease_owner = ?2,
        updated_at = ?3
      WHERE id IN (
        SELECT id FROM delivery_jobs
@@ -135,14 +149,27 @@ const q = {
        LIMIT MAX(0, MIN(?6, ?7 - (SELECT COUNT(*) FROM delivery_jobs
                                   WHERE destination = ?4 AND ${ACTIVE_JOB} AND status = 'running'))))
      RETURNING ${JOB_COLUMNS}`,
-  ),
-  nextDue: statement<{ at: number | null }>(
-    `SELECT MIN(run_at) AS at FROM delivery_jobs
+    postgres: `UPDATE delivery_jobs SET status = 'running', attempts = attempts + 1, lease_until = $1, lease_owner = $2,
+       updated_at = $3
+     WHERE id IN (
+       SELECT id FROM delivery_jobs
+       WHERE destination = $4 AND status = 'pending' AND NOT blocked AND run_at <= $3
+         AND kind IN (SELECT json_array_elements_text($5::json))
+       ORDER BY run_at, id
+       LIMIT GREATEST(0, LEAST($6::bigint, $7::bigint - (SELECT COUNT(*) FROM delivery_jobs
+                                  WHERE destination = $4 AND ${ACTIVE_JOB} AND status = 'running')))
+       FOR UPDATE SKIP LOCKED)
+     RETURNING ${JOB_COLUMNS}`,
+  }),
+  nextDue: statement<{ at: number | null }>({
+    sqlite: `SELECT MIN(run_at) AS at FROM delivery_jobs
      WHERE destination = ? AND status = 'pending' AND blocked = 0 AND run_at > ?`,
-  ),
+    postgres: `SELECT MIN(run_at) AS at FROM delivery_jobs
+     WHERE destination = $1 AND status = 'pending' AND NOT blocked AND run_at > $2`,
+  }),
   // A batch of outcomes in one statement; only jobs still leased by this node at the same attempt change.
-  record: statement<{ id: number }>(
-    `UPDATE delivery_jobs SET status = v.value ->> 'status', lease_until = NULL, lease_owner = NULL,
+  record: statement<{ id: number }>({
+    sqlite: `UPDATE delivery_jobs SET status = v.value ->> 'status', lease_until = NULL, lease_owner = NULL,
        run_at = COALESCE(v.value ->> 'runAt', delivery_jobs.run_at), last_error = v.value ->> 'error',
        last_status = v.value ->> 'httpStatus', failed_attempts = failed_attempts + (v.value ->> 'addFailure'),
        updated_at = v.value ->> 'at',
@@ -151,24 +178,42 @@ const q = {
      WHERE delivery_jobs.id = v.value ->> 'id' AND delivery_jobs.status = 'running'
        AND delivery_jobs.lease_owner = ?2 AND delivery_jobs.attempts = v.value ->> 'attempts'
      RETURNING delivery_jobs.id`,
-  ),
+    postgres: `UPDATE delivery_jobs SET status = v ->> 'status', lease_until = NULL, lease_owner = NULL,
+       run_at = COALESCE((v ->> 'runAt')::bigint, delivery_jobs.run_at), last_error = v ->> 'error',
+       last_status = (v ->> 'httpStatus')::int, failed_attempts = failed_attempts + (v ->> 'addFailure')::int,
+       updated_at = (v ->> 'at')::bigint,
+       finished_at = CASE WHEN v ->> 'status' = 'pending' THEN NULL ELSE (v ->> 'at')::bigint END
+     FROM json_array_elements($1::json) AS v
+     WHERE delivery_jobs.id = (v ->> 'id')::bigint AND delivery_jobs.status = 'running'
+       AND delivery_jobs.lease_owner = $2 AND delivery_jobs.attempts = (v ->> 'attempts')::int
+     RETURNING delivery_jobs.id`,
+  }),
   // Keeps the invariant "the lowest-id active job of an ordering key is unblocked", for a set of keys.
-  unblockNext: statement(
-    `UPDATE delivery_jobs SET blocked = 0
+  unblockNext: statement({
+    sqlite: `UPDATE delivery_jobs SET blocked = 0
      WHERE blocked = 1 AND id IN (
        SELECT (SELECT MIN(id) FROM delivery_jobs WHERE ordering_key = k.value AND ${ACTIVE_JOB})
        FROM json_each(?) k)`,
-  ),
-  renew: statement(
-    `UPDATE delivery_jobs SET lease_until = ?1
+    postgres: `UPDATE delivery_jobs SET blocked = false
+     WHERE blocked AND id IN (
+       SELECT (SELECT MIN(id) FROM delivery_jobs WHERE ordering_key = k AND ${ACTIVE_JOB})
+       FROM json_array_elements_text($1::json) AS k)`,
+  }),
+  renew: statement({
+    sqlite: `UPDATE delivery_jobs SET lease_until = ?1
      WHERE status = 'running' AND lease_owner = ?2 AND id IN (SELECT value FROM json_each(?3))`,
-  ),
+    postgres: `UPDATE delivery_jobs SET lease_until = $1
+     WHERE status = 'running' AND lease_owner = $2 AND id IN (SELECT json_array_elements_text($3::json)::bigint)`,
+  }),
   // Claimed but never sent (a stop): back to pending, the claim's attempt taken back.
-  release: statement(
-    `UPDATE delivery_jobs SET status = 'pending', attempts = attempts - 1, lease_until = NULL, lease_owner = NULL,
+  release: statement({
+    sqlite: `UPDATE delivery_jobs SET status = 'pending', attempts = attempts - 1, lease_until = NULL, lease_owner = NULL,
        updated_at = ?1
      WHERE status = 'running' AND lease_owner = ?2 AND id IN (SELECT value FROM json_each(?3))`,
-  ),
+    postgres: `UPDATE delivery_jobs SET status = 'pending', attempts = attempts - 1, lease_until = NULL, lease_owner = NULL,
+       updated_at = $1
+     WHERE status = 'running' AND lease_owner = $2 AND id IN (SELECT json_array_elements_text($3::json)::bigint)`,
+  }),
   // At start: what this node (or a version without lease owners) held before it stopped.
   releaseOwn: statement(
     `UPDATE delivery_jobs SET status = 'pending', lease_until = NULL, lease_owner = NULL, updated_at = ?1
@@ -184,10 +229,14 @@ const q = {
      WHERE id = ? AND status = 'pending' RETURNING ordering_key, destination`,
   ),
   // Asked by feature modules on their hot paths (a CRM update per changed person): prepared too.
-  pendingOfKey: statement<{ payload: string }>(
-    `SELECT payload FROM delivery_jobs
+  // On PostgreSQL the rows are locked: a job a transaction counts on (a CRM update folded into it) is
+  // claimed only once that transaction has committed, so the send reads what it wrote.
+  pendingOfKey: statement<{ payload: string }>({
+    sqlite: `SELECT payload FROM delivery_jobs
      WHERE ordering_key = ? AND ${ACTIVE_JOB} AND status = 'pending' AND kind = ?`,
-  ),
+    postgres: `SELECT payload FROM delivery_jobs
+     WHERE ordering_key = $1 AND ${ACTIVE_JOB} AND status = 'pending' AND kind = $2 FOR UPDATE`,
+  }),
   activeOf: statement<{ n: number }>(`SELECT COUNT(*) AS n FROM delivery_jobs WHERE destination = ? AND ${ACTIVE_JOB}`),
   lastId: statement<{ id: number }>("SELECT COALESCE(MAX(id), 0) AS id FROM delivery_jobs"),
   count: Object.fromEntries(

@@ -27,27 +27,35 @@ export function attemptVerdict(outcome: Outcome, sent: boolean): "succeeded" | "
   }
 }
 
-/** SQLite's SQL of these figures (the PostgreSQL driver gives each a twin). */
+/** The SQL of these figures (one text, or SQLite's and PostgreSQL's twin). */
 const q = {
-  count: statement(
-    `INSERT INTO delivery_attempt_counts (facility, period_start, succeeded, failed) VALUES (?1, ?2, ?3, ?4)
+  count: statement({
+    sqlite: `INSERT INTO delivery_attempt_counts (facility, period_start, succeeded, failed) VALUES (?1, ?2, ?3, ?4)
      ON CONFLICT (facility, period_start) DO UPDATE SET succeeded = succeeded + ?3, failed = failed + ?4`,
-  ),
+    postgres: `INSERT INTO delivery_attempt_counts AS c (facility, period_start, succeeded, failed)
+     VALUES ($1, $2, $3, $4)
+     ON CONFLICT (facility, period_start) DO UPDATE SET succeeded = c.succeeded + $3, failed = c.failed + $4`,
+  }),
   prune: statement("DELETE FROM delivery_attempt_counts WHERE period_start < ?"),
   periods: statement<{ at: number; succeeded: number; failed: number }>(
     `SELECT period_start AS at, succeeded, failed FROM delivery_attempt_counts
      WHERE facility = ? AND period_start > ? ORDER BY period_start`,
   ),
   depth: statement<{ n: number }>("SELECT COUNT(*) AS n FROM delivery_jobs WHERE status IN ('pending', 'running')"),
-  oldestDue: statement<{ at: number | null }>(
-    `SELECT MIN((SELECT run_at FROM delivery_jobs j
+  oldestDue: statement<{ at: number | null }>({
+    sqlite: `SELECT MIN((SELECT run_at FROM delivery_jobs j
                  WHERE j.destination = d.key AND j.status = 'pending' AND j.blocked = 0
                  ORDER BY j.run_at LIMIT 1)) AS at
      FROM delivery_destinations d
      WHERE d.disabled_at IS NULL AND (d.paused_at IS NULL OR (d.paused_until IS NOT NULL AND d.paused_until <= ?))`,
-  ),
-  troubled: statement<TroubledDestination>(
-    `SELECT key, state, since, reason, consecutive_failures AS consecutiveFailures,
+    postgres: `SELECT MIN((SELECT run_at FROM delivery_jobs j
+                 WHERE j.destination = d.key AND j.status = 'pending' AND NOT j.blocked
+                 ORDER BY j.run_at LIMIT 1)) AS at
+     FROM delivery_destinations d
+     WHERE d.disabled_at IS NULL AND (d.paused_at IS NULL OR (d.paused_until IS NOT NULL AND d.paused_until <= $1))`,
+  }),
+  troubled: statement<TroubledDestination>({
+    sqlite: `SELECT key, state, since, reason, consecutive_failures AS consecutiveFailures,
        (SELECT COUNT(*) FROM delivery_jobs j WHERE j.destination = d.key AND j.status IN ('pending', 'running'))
          AS activeJobs
      FROM (SELECT key, consecutive_failures,
@@ -61,7 +69,21 @@ const q = {
            WHERE disabled_at IS NOT NULL OR paused OR failing_since IS NOT NULL) d
      ORDER BY CASE state WHEN 'disabled' THEN 0 WHEN 'paused' THEN 1 ELSE 2 END, since, key
      LIMIT ?2`,
-  ),
+    postgres: `SELECT key, state, since, reason, consecutive_failures AS "consecutiveFailures",
+       (SELECT COUNT(*) FROM delivery_jobs j WHERE j.destination = d.key AND j.status IN ('pending', 'running'))
+         AS "activeJobs"
+     FROM (SELECT key, consecutive_failures,
+             CASE WHEN disabled_at IS NOT NULL THEN 'disabled' WHEN paused THEN 'paused' ELSE 'failing' END AS state,
+             CASE WHEN disabled_at IS NOT NULL THEN disabled_at WHEN paused THEN paused_at ELSE failing_since END
+               AS since,
+             CASE WHEN disabled_at IS NOT NULL THEN disabled_reason WHEN paused THEN pause_reason ELSE last_error END
+               AS reason
+           FROM (SELECT *, paused_at IS NOT NULL AND (paused_until IS NULL OR paused_until > $1) AS paused
+                 FROM delivery_destinations) AS marked
+           WHERE disabled_at IS NOT NULL OR paused OR failing_since IS NOT NULL) d
+     ORDER BY CASE state WHEN 'disabled' THEN 0 WHEN 'paused' THEN 1 ELSE 2 END, since, key
+     LIMIT $2`,
+  }),
 };
 
 /**

@@ -1,6 +1,7 @@
 import { and, asc, count, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
-import type { Db, Tx, DbOrTx } from "../db/client";
+import { dialectOf, type Db, type Tx, type DbOrTx } from "../db/client";
+import type { Dialect } from "../db/dialect";
 import { organizations, tickets, users, type Provenance } from "../db/schema";
 import { conflict, notFound, validate, ValidationError } from "../errors";
 import type { Actor, EventFeed } from "../events/feed";
@@ -356,13 +357,10 @@ const SORTS = { id: [] as SQL[], name: [sql`lower(${organizations.name})`] };
 export type OrganizationListQuery = ListQuery<keyof typeof SORTS> & { q?: string; domain?: string; active?: boolean };
 
 /** The conditions of an organizations listing's filters and search (without its cursor). */
-function organizationFilter(p: Pick<OrganizationListQuery, "q" | "domain" | "active">): SQL[] {
+function organizationFilter(dialect: Dialect, p: Pick<OrganizationListQuery, "q" | "domain" | "active">): SQL[] {
   const conds: SQL[] = [];
   const match = p.q ? ftsQuery(p.q) : null;
-  if (match)
-    conds.push(
-      sql`${organizations.id} IN (SELECT rowid FROM organizations_fts WHERE organizations_fts MATCH ${match})`,
-    );
+  if (match) conds.push(dialect.organizationMatches(match));
   if (p.domain) conds.push(eq(organizations.domain, p.domain.trim().toLowerCase()));
   if (p.active !== undefined) conds.push(eq(organizations.active, p.active));
   return conds;
@@ -370,13 +368,13 @@ function organizationFilter(p: Pick<OrganizationListQuery, "q" | "domain" | "act
 
 /** How many organizations a listing's filters and search match. */
 export async function countOrganizations(db: Db, query: Pick<OrganizationListQuery, "q" | "domain" | "active">) {
-  const conds = organizationFilter(query);
+  const conds = organizationFilter(dialectOf(db), query);
   return countUpTo(db, organizations, conds.length ? and(...conds) : undefined);
 }
 
 export async function listOrganizations(db: Db, query: OrganizationListQuery): Promise<Page<OrganizationJson>> {
   const p = { ...query, ...listDefaults(query, "name") };
-  const conds = organizationFilter(p);
+  const conds = organizationFilter(dialectOf(db), p);
   const keys = [...SORTS[p.sort], sql`${organizations.id}`];
   const descending = p.order === "desc";
   if (p.cursor) conds.push(afterCursor(keys, decodeCursor(p.cursor, keys.length), descending));

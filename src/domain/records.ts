@@ -159,7 +159,7 @@ export async function countUpTo(db: DbOrTx, table: SQLiteTable, where: SQL | und
 export async function countRowsUpTo(db: DbOrTx, rows: SQL | { getSQL(): SQL }): Promise<Count> {
   const [{ n }] = (await sqlAll<{ n: number }>(
     db,
-    sql`SELECT count(*) AS n FROM (SELECT * FROM (${rows}) LIMIT ${COUNT_CAP + 1})`,
+    sql`SELECT count(*) AS n FROM (SELECT * FROM (${rows}) AS matching LIMIT ${COUNT_CAP + 1}) AS capped`,
   )) as [{ n: number }];
   return { count: Math.min(n, COUNT_CAP), capped: n > COUNT_CAP };
 }

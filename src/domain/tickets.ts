@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
-import type { Db, Tx, DbOrTx } from "../db/client";
+import { dialectOf, type Db, type Tx, type DbOrTx } from "../db/client";
+import type { Dialect } from "../db/dialect";
 import { articles, attachments, groups, tickets, users } from "../db/schema";
 import { notFound, validate, ValidationError } from "../errors";
 import type { Actor, EventFeed } from "../events/feed";
@@ -417,7 +418,7 @@ export type TicketListQuery = Omit<ListQuery<never>, "sort"> & {
 type TicketFilter = Omit<TicketListQuery, "order" | "cursor" | "limit">;
 
 /** The conditions of a tickets listing's filters and search (without its cursor). */
-function ticketFilter(p: TicketFilter): SQL[] {
+function ticketFilter(dialect: Dialect, p: TicketFilter): SQL[] {
   const conds: SQL[] = [];
   const q = p.q?.trim();
   if (p.state) conds.push(eq(tickets.stateId, STATES.indexOf(p.state) + 1));
@@ -427,21 +428,21 @@ function ticketFilter(p: TicketFilter): SQL[] {
   if (p.group_id) conds.push(eq(tickets.groupId, p.group_id));
   if (q) {
     const pattern = `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    conds.push(sql`(${tickets.title} LIKE ${pattern} ESCAPE '\\' OR ${tickets.number} = ${q})`);
+    conds.push(sql`(${dialect.likeInsensitive(tickets.title, pattern)} OR ${tickets.number} = ${q})`);
   }
   return conds;
 }
 
 /** How many tickets a listing's filters and search match. */
 export async function countTickets(db: Db, query: TicketFilter) {
-  const conds = ticketFilter(query);
+  const conds = ticketFilter(dialectOf(db), query);
   return countUpTo(db, tickets, conds.length ? and(...conds) : undefined);
 }
 
 /** Tickets, newest first by default, with keyset pagination on the id. */
 export async function listTickets(db: Db, query: TicketListQuery): Promise<Page<TicketJson>> {
   const p = { ...query, limit: query.limit ?? DEFAULT_PAGE_SIZE, order: query.order ?? "desc" };
-  const conds = ticketFilter(p);
+  const conds = ticketFilter(dialectOf(db), p);
   const descending = p.order === "desc";
   if (p.cursor) conds.push(afterCursor([sql`${tickets.id}`], decodeCursor(p.cursor, 1), descending));
   const rows = await db

@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, gt, gte, inArray, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
-import { sqlAll, type Db, type DbOrTx, type Tx } from "../db/client";
+import { dialectOf, sqlAll, type Db, type DbOrTx, type Tx } from "../db/client";
 import { preparedFor } from "../db/prepared";
 import { groups, organizations, tickets, userGroups, userRoles, users, type Provenance } from "../db/schema";
 import { conflict, notFound, validate, ValidationError } from "../errors";
@@ -761,7 +761,7 @@ export async function listUsers(
 
 /** The first `n` of `ids` (a subquery with a column `id`) in id order, after a cursor. */
 const idPage = (ids: SQL, after: unknown[] | null, descending: boolean, n: number) =>
-  sql`SELECT id FROM (${ids}) WHERE ${after ? afterCursor([sql`id`], after, descending) : sql`1`}
+  sql`SELECT id FROM (${ids}) AS matching WHERE ${after ? afterCursor([sql`id`], after, descending) : sql`true`}
     ORDER BY id ${descending ? sql`DESC` : sql`ASC`} LIMIT ${n}`;
 
 /** Above this many matches a search counts as broad. */
@@ -794,29 +794,10 @@ export function searchKind(input: string): SearchKind | null {
   return match ? { kind: "words", match } : null;
 }
 
-/** The part of an email after the @: the same expression as the users_email_domain_idx index. */
-const emailDomain = sql`substr(${users.email}, instr(${users.email}, '@') + 1)`;
-/** Values from `prefix` up to the last that starts with it (the largest code point sorts after every UTF-8 text). */
-const startsWith = (column: SQL | typeof users.email, prefix: string) =>
-  sql`${column} >= ${prefix} AND ${column} < ${`${prefix}\u{10FFFF}`}`;
-
-/** The ids a search matches, as a subquery each kind of input answers from its own index. */
+/** The ids a search matches, as a subquery each kind of input answers from its own index (db/*-search.ts). */
 async function matchingIds(db: Db, kind: SearchKind): Promise<SQL> {
-  switch (kind.kind) {
-    case "email":
-      return (await findUserByEmail(db, kind.address))
-        ? sql`SELECT id FROM users WHERE ${users.email} = ${kind.address}`
-        : sql`SELECT id FROM users WHERE ${startsWith(users.email, kind.address)}`;
-    case "domain":
-      return sql`SELECT id FROM users WHERE ${startsWith(emailDomain, kind.prefix)}`;
-    case "email-or-domain":
-      return sql`SELECT id FROM users WHERE ${startsWith(users.email, kind.prefix)}
-        UNION SELECT id FROM users WHERE ${startsWith(emailDomain, kind.prefix)}`;
-    case "words":
-      return sql`SELECT rowid FROM users_fts WHERE users_fts MATCH ${kind.match}
-        UNION ALL SELECT id FROM users
-        WHERE organization_id IN (SELECT rowid FROM organizations_fts WHERE organizations_fts MATCH ${kind.match})`;
-  }
+  const exactEmail = kind.kind === "email" && (await findUserByEmail(db, kind.address)) !== undefined;
+  return dialectOf(db).peopleMatching(kind, exactEmail);
 }
 
 /**
@@ -829,9 +810,14 @@ async function searchAloneIds(db: Db, query: UserListQuery) {
   const kind = q ? searchKind(q) : null;
   if (!kind || Object.values(filters).some((v) => v !== undefined)) return null;
   if (kind.kind !== "words") return matchingIds(db, kind);
-  const orgs = sql`SELECT rowid FROM organizations_fts WHERE organizations_fts MATCH ${kind.match} LIMIT 1`;
-  if ((await sqlAll(db, orgs)).length) return null;
-  return sql`SELECT rowid AS id FROM users_fts WHERE users_fts MATCH ${kind.match}`;
+  const dialect = dialectOf(db);
+  const orgs = await db
+    .select({ id: organizations.id })
+    .from(organizations)
+    .where(dialect.organizationMatches(kind.match))
+    .limit(1);
+  if (orgs.length) return null;
+  return dialect.peopleMatchingWords(kind.match);
 }
 
 export type SearchPlan = "few" | "broad";
@@ -849,7 +835,7 @@ export async function searchCondition(db: Db, kind: SearchKind): Promise<{ plan:
   const matches = await matchingIds(db, kind);
   const [{ n }] = (await sqlAll<{ n: number }>(
     db,
-    sql`SELECT count(*) AS n FROM (${matches} LIMIT ${BROAD_SEARCH})`,
+    sql`SELECT count(*) AS n FROM (${matches} LIMIT ${BROAD_SEARCH}) AS matches`,
   )) as [{ n: number }];
   const plan = searchPlan(n);
   return { plan, condition: plan === "broad" ? sql`+${users.id} IN (${matches})` : sql`${users.id} IN (${matches})` };

@@ -1,7 +1,7 @@
 import { eq, lte, sql } from "drizzle-orm";
 import { isIP } from "node:net";
 import { sha256Hex } from "../crypto-tokens";
-import type { Db } from "../db/client";
+import { dialectOf, type Db } from "../db/client";
 import { loginAttempts } from "../db/schema";
 
 /**
@@ -61,7 +61,7 @@ export class LoginThrottle {
       await tx.delete(t).where(eq(t.key, accountKey));
       await tx
         .update(t)
-        .set({ attempts: sql`max(${t.attempts} - 1, 0)` })
+        .set({ attempts: dialectOf(tx).greatest(sql`${t.attempts} - 1`, 0) })
         .where(eq(t.key, addressKey));
     });
   }

@@ -9,7 +9,7 @@ import { json } from "./responses";
 export function opsRoutes(ctx: AppContext) {
   return new Elysia()
     .get("/healthz", async () => {
-      const { ok, checks } = await ctx.health.check();
+      const { ok, store, checks } = await ctx.health.check();
       if (!ok) ctx.log.error("health check failed", { checks });
       return json(
         {
@@ -18,6 +18,7 @@ export function opsRoutes(ctx: AppContext) {
           node: ctx.nodeId,
           database: checks.database,
           database_kind: ctx.databaseKind,
+          store,
           checks,
         },
         ok ? 200 : 503,

@@ -116,6 +116,6 @@ export async function examplePayloads(opts: {
     await capture();
     return examples;
   } finally {
-    db.close();
+    await db.close();
   }
 }

@@ -57,7 +57,7 @@ type Route = { id: number; name: string; match: "all" | "any"; conditions: Condi
  * Outgoing webhooks: endpoints, triggers, the matcher on the change feed and the "webhook" delivery
  * handler. Built once per server by webhooksFeature(ctx).
  */
-/** Payloads stored once per change and shared by its deliveries (SQLite's SQL; PostgreSQL gets a twin). */
+/** Payloads stored once per change and shared by its deliveries (SQL both dialects speak). */
 const payloads = {
   insert: statement<{ id: number }>("INSERT INTO webhook_payloads (data, created_at) VALUES (?, ?) RETURNING id"),
   get: statement<{ data: string }>("SELECT data FROM webhook_payloads WHERE id = ?"),

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { startApi, type Api } from "../support/api";
 import { decodeEntities, htmxHeaders } from "../support/admin-seed";
 import { ADMIN, Browser, createToken, csrfOf, setupAdmin, signIn, startTestServer, tempDir } from "../support/server";
+import { rowsOf, writeRows } from "../support/store";
 
 setDefaultTimeout(30_000);
 
@@ -14,8 +15,7 @@ beforeAll(async () => {
 });
 afterAll(() => api.server.close());
 
-const sql = <T>(query: string, ...params: (string | number)[]) =>
-  api.server.ctx.db.$client.query<T, (string | number)[]>(query).all(...params);
+const sql = <T>(query: string, ...params: (string | number)[]) => rowsOf<T>(api.server.ctx.db, query, ...params);
 const asToken = (token: string, method: string, path: string, body?: unknown) =>
   fetch(api.server.url + path, {
     method,
@@ -34,7 +34,8 @@ async function otherAdmin() {
   const token = await createToken(browser, `token of ${email}`);
   return { id: created.body.id as number, email, password, browser, token };
 }
-const firstAdminId = () => sql<{ id: number }>("SELECT id FROM users WHERE email = ?", ADMIN.email)[0]!.id;
+const firstAdminId = async () =>
+  (await sql<{ id: number }>("SELECT id FROM users WHERE email = ?", ADMIN.email))[0]!.id;
 
 describe("API tokens belong to an admin", () => {
   test("the tokens API and page name each token's owner", async () => {
@@ -56,7 +57,7 @@ describe("API tokens belong to an admin", () => {
       password: "a takeover attempt",
     });
     expect(attempt.status).toBe(401);
-    expect(sql("SELECT id FROM users WHERE email = 'evil@example.com'")).toEqual([]);
+    expect(await sql("SELECT id FROM users WHERE email = 'evil@example.com'")).toEqual([]);
     const names = (await api.call("GET", "/api/v1/tokens")).body.data.map((t: { name: string }) => t.name);
     expect(names).not.toContain(`token of ${other.email}`);
     // Granting the role again does not bring a revoked token back.
@@ -78,8 +79,10 @@ describe("API tokens belong to an admin", () => {
     expect((await api.call("DELETE", `/api/v1/users/${other.id}`)).status).toBe(204);
     expect((await asToken(other.token, "GET", "/api/v1/users")).status).toBe(401);
     expect(
-      sql<{ revoked: number }>(
-        "SELECT count(*) AS revoked FROM api_tokens WHERE revoked_at IS NULL AND created_by_id IS NULL",
+      (
+        await sql<{ revoked: number }>(
+          "SELECT count(*) AS revoked FROM api_tokens WHERE revoked_at IS NULL AND created_by_id IS NULL",
+        )
       )[0]!.revoked,
     ).toBe(0);
   });
@@ -102,7 +105,7 @@ describe("API tokens belong to an admin", () => {
 
 describe("the last active administrator", () => {
   test("cannot be demoted, deactivated or deleted through the users API (409)", async () => {
-    const self = firstAdminId();
+    const self = await firstAdminId();
     // Every other admin made by earlier tests is removed first.
     for (const a of (await api.call("GET", "/api/v1/admins")).body.data)
       if (a.id !== self) expect((await api.call("DELETE", `/api/v1/admins/${a.id}`)).status).toBe(204);
@@ -125,7 +128,7 @@ describe("the last active administrator", () => {
 
   test("cannot be deactivated in the people UI either; another admin can, once there is one", async () => {
     const admin = await signIn(api.server);
-    const self = firstAdminId();
+    const self = await firstAdminId();
     const page = await (await admin.get(`/people/${self}`)).text();
     const res = await admin.request(`/people/${self}`, {
       method: "POST",
@@ -133,7 +136,7 @@ describe("the last active administrator", () => {
     });
     expect(res.status).toBe(409);
     expect(decodeEntities(await res.text())).toContain("last active administrator");
-    expect(sql<{ active: number }>("SELECT active FROM users WHERE id = ?", self)[0]!.active).toBe(1);
+    expect((await sql<{ active: number }>("SELECT active FROM users WHERE id = ?", self))[0]!.active).toBe(1);
     const other = await otherAdmin();
     expect((await asToken(other.token, "PATCH", `/api/v1/users/${self}`, { active: false })).status).toBe(200);
     expect((await asToken(other.token, "PATCH", `/api/v1/users/${self}`, { active: true })).status).toBe(200);
@@ -141,7 +144,7 @@ describe("the last active administrator", () => {
   });
 
   test("an admin with no password (made via the users API) doesn't count: the last who can sign in stays", async () => {
-    const self = firstAdminId();
+    const self = await firstAdminId();
     const noPassword = (
       await api.call("POST", "/api/v1/users", { email: "no-password-admin@example.com", role_ids: [1] })
     ).body;
@@ -160,7 +163,7 @@ describe("/setup", () => {
     try {
       await setupAdmin(server);
       // An old database whose admins were all removed before the rule existed.
-      server.ctx.db.$client.run("DELETE FROM user_roles WHERE role_id = 1");
+      await writeRows(server.ctx.db, "DELETE FROM user_roles WHERE role_id = 1");
       const setup = await fetch(server.url + "/setup", { redirect: "manual" });
       expect(setup.status).toBe(303);
       expect(setup.headers.get("location")).toBe("/login");
@@ -173,9 +176,7 @@ describe("/setup", () => {
       });
       expect(post.status).toBe(303);
       expect(post.headers.get("location")).toBe("/login");
-      expect(server.ctx.db.$client.query("SELECT id FROM users WHERE email = 'intruder@example.com'").all()).toEqual(
-        [],
-      );
+      expect(await rowsOf(server.ctx.db, "SELECT id FROM users WHERE email = 'intruder@example.com'")).toEqual([]);
     } finally {
       await server.close();
     }
@@ -264,7 +265,7 @@ describe("account changes are events", () => {
     });
     const admin = await signIn(api.server);
     await admin.submit("/admins", "/admins", { email: "ui-made@example.com", password: "ui made admin password" });
-    const byUi = sql<{ id: number }>("SELECT id FROM users WHERE email = 'ui-made@example.com'")[0]!.id;
+    const byUi = (await sql<{ id: number }>("SELECT id FROM users WHERE email = 'ui-made@example.com'"))[0]!.id;
     for (const id of [byApi.body.id, byUi]) {
       const events = (await api.call("GET", `/api/v1/users/${id}/events`)).body.data;
       expect(events.map((e: { type: string }) => e.type)).toEqual(["user.created"]);
@@ -276,7 +277,7 @@ describe("account changes are events", () => {
     expect(removed).toMatchObject({
       type: "user.updated",
       changes: { role_ids: [[1], [3]] },
-      actor_id: firstAdminId(),
+      actor_id: await firstAdminId(),
     });
     // A person always has a role: a removed admin stays as a customer.
     expect((await api.call("GET", `/api/v1/users/${byApi.body.id}`)).body.role_ids).toEqual([3]);
@@ -362,11 +363,11 @@ describe("sessions", () => {
     try {
       const admin = await setupAdmin(server);
       expect((await admin.get("/")).status).toBe(200);
-      server.ctx.db.$client.run("UPDATE sessions SET created_at = created_at - ?", [2 * 3_600_000 + 1000]);
+      await writeRows(server.ctx.db, "UPDATE sessions SET created_at = created_at - ?", 2 * 3_600_000 + 1000);
       const res = await admin.get("/");
       expect(res.status).toBe(303);
       expect(res.headers.get("location")).toStartWith("/login");
-      expect(server.ctx.db.$client.query("SELECT id FROM sessions").all()).toEqual([]);
+      expect(await rowsOf(server.ctx.db, "SELECT id FROM sessions")).toEqual([]);
     } finally {
       await server.close();
     }
@@ -401,7 +402,7 @@ describe("sessions", () => {
     expect((await here.get("/")).status).toBe(200);
     // Another admin's session id is not found for this admin.
     const stranger = await otherAdmin();
-    const strangerId = sql<{ id: string }>("SELECT id FROM sessions WHERE user_id = ?", stranger.id)[0]!.id;
+    const strangerId = (await sql<{ id: string }>("SELECT id FROM sessions WHERE user_id = ?", stranger.id))[0]!.id;
     expect(
       (
         await here.request(`/account/sessions/${strangerId}/revoke`, {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { ADMIN, Browser, createToken, setupAdmin, signIn, startTestServer, type TestServer } from "../support/server";
+import { rowsOf } from "../support/store";
 
 // Sign-ins hash with argon2id: generous on a busy machine (bunfig's [test] timeout is not read by bun test).
 setDefaultTimeout(30_000);
@@ -28,8 +29,8 @@ const api = (path: string, init: RequestInit = {}, bearer: string | null = token
   if (typeof init.body === "string") headers.set("content-type", "application/json");
   return fetch(server.url + "/api/v1" + path, { ...init, headers });
 };
-const tokenRow = (id: number) =>
-  server.ctx.db.$client.query<Record<string, unknown>, [number]>("SELECT * FROM api_tokens WHERE id = ?").get(id)!;
+const tokenRow = async (id: number) =>
+  (await rowsOf<Record<string, unknown>>(server.ctx.db, "SELECT * FROM api_tokens WHERE id = ?", id))[0]!;
 
 beforeAll(async () => {
   server = await startTestServer();
@@ -60,7 +61,7 @@ describe("API tokens in the admin UI", () => {
 
   test("is stored as a SHA-256 hex digest, never in plain", async () => {
     const value = await createToken(admin, "hashed");
-    const rows = server.ctx.db.$client.query<Record<string, unknown>, []>("SELECT * FROM api_tokens").all();
+    const rows = await rowsOf<Record<string, unknown>>(server.ctx.db, "SELECT * FROM api_tokens");
     const row = rows.find((r) => r.name === "hashed")!;
     expect(row.token_hash).toBe(sha256(value));
     expect(row.token_hash).toMatch(/^[0-9a-f]{64}$/);
@@ -87,7 +88,7 @@ describe("API tokens in the admin UI", () => {
     expect(res.status).toBe(303);
     expect(res.headers.get("location")).toBe("/tokens");
     await apiError(await api("/admins", {}, value), 401, "unauthorized");
-    expect(tokenRow(id).revoked_at).not.toBeNull();
+    expect((await tokenRow(id)).revoked_at).not.toBeNull();
     expect(await (await admin.get("/tokens")).text()).not.toContain("to-revoke");
   });
 
@@ -134,7 +135,7 @@ describe("/api/v1 authentication", () => {
     expect(created.status).toBe(201);
     const { id, token: value, prefix } = (await created.json()) as { id: number; token: string; prefix: string };
     expect(value.startsWith(prefix)).toBe(true);
-    expect(tokenRow(id).token_hash).toBe(sha256(value));
+    expect((await tokenRow(id)).token_hash).toBe(sha256(value));
     expect((await api("/admins", {}, value)).status).toBe(200);
     expect((await api(`/tokens/${id}`, { method: "DELETE" })).status).toBe(204);
     await apiError(await api("/admins", {}, value), 401);

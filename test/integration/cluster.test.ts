@@ -65,7 +65,7 @@ describe("schedules in a cluster", () => {
       const starts = ran.map((r) => Number(r.started)).sort((x, y) => x - y);
       for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThan(1_500);
     } finally {
-      db.close();
+      await db.close();
     }
   });
 });
@@ -80,7 +80,7 @@ async function snapshotOf(dataDir: string) {
       files: readdirSync(dataDir).sort(),
     };
   } finally {
-    db.close();
+    await db.close();
   }
 }
 
@@ -303,7 +303,7 @@ describe("state a second node would miss is in the database", () => {
     try {
       return await read(db);
     } finally {
-      db.close();
+      await db.close();
     }
   };
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startApi, type Api } from "../support/api";
+import { rowsOf } from "../support/store";
 
 let api: Api;
 beforeAll(async () => {
@@ -15,12 +16,12 @@ const postCsv = async (path: string, csv: string) => {
   });
   return { status: res.status, body: await res.json() };
 };
-const count = () => (api.server.ctx.db.$client.query("SELECT count(*) AS n FROM users").get() as { n: number }).n;
+const count = async () => (await rowsOf<{ n: number }>(api.server.ctx.db, "SELECT count(*) AS n FROM users"))[0]!.n;
 
 describe("CSV import and export", () => {
   test("a preview writes nothing; a bad row refuses the whole commit with a per-row report", async () => {
     await api.call("POST", "/api/v1/organizations", { name: "Globex" });
-    const before = count();
+    const before = await count();
     const good =
       "email,firstname,lastname,organization,vip,roles\n" +
       'hank@globex.example,Hank,Scorpio,Globex,yes,"Customer,Agent"\n' +
@@ -28,7 +29,7 @@ describe("CSV import and export", () => {
     const preview = await postCsv("/api/v1/users/import?dry_run=true", good);
     expect(preview.status).toBe(200);
     expect(preview.body).toMatchObject({ dry_run: true, committed: false, created: 2, errors: [] });
-    expect(count()).toBe(before);
+    expect(await count()).toBe(before);
     const bad = good + "not-an-email,X,Y,,maybe,\nhank2@globex.example,,,Nowhere Inc,,\n";
     const refused = await postCsv("/api/v1/users/import", bad);
     expect(refused.status).toBe(422);
@@ -38,7 +39,7 @@ describe("CSV import and export", () => {
       [4, "vip"],
       [5, "organization"],
     ]);
-    expect(count()).toBe(before);
+    expect(await count()).toBe(before);
     const done = await postCsv("/api/v1/users/import", good);
     expect(done.body).toMatchObject({ committed: true, created: 2 });
     const hank = (await api.call("GET", "/api/v1/users?email=hank@globex.example")).body.data[0];
@@ -59,7 +60,7 @@ describe("CSV import and export", () => {
     expect(res.headers.get("content-type")).toContain("text/csv");
     const lines = (await res.text()).trim().split("\r\n");
     expect(lines[0]!.startsWith("id,login,email,firstname")).toBe(true);
-    expect(lines.length).toBe(count() + 1);
+    expect(lines.length).toBe((await count()) + 1);
     expect(lines.some((l) => l.includes('"Simpson, née Bouvier"'))).toBe(true);
   });
 

@@ -28,7 +28,7 @@ const receiver = startReceiver(async (req) => {
 });
 const db = openDataDir(dataDir);
 afterAll(async () => {
-  db.close();
+  await db.close();
   await receiver.stop();
   rmSync(dataDir, { recursive: true, force: true });
 });

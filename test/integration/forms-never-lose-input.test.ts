@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { apiClient, decodeEntities } from "../support/admin-seed";
 import { ADMIN, Browser, createToken, csrfOf, setupAdmin, startTestServer, type TestServer } from "../support/server";
+import { rowsOf, writeRows } from "../support/store";
 
 /**
  * Issue 14, items 4 and 5 without JavaScript: an over-limit upload is answered with a page naming the
@@ -25,12 +26,12 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-const articles = () => (server.ctx.db.$client.query("SELECT count(*) AS n FROM articles").get() as { n: number }).n;
-const endSessions = () => server.ctx.db.$client.run("DELETE FROM sessions");
+const articles = async () => (await rowsOf<{ n: number }>(server.ctx.db, "SELECT count(*) AS n FROM articles"))[0]!.n;
+const endSessions = () => writeRows(server.ctx.db, "DELETE FROM sessions");
 
 describe("over-limit uploads on admin pages", () => {
   test("a ticket attachment over the body limit gets an HTML page naming the limit, with a Back link", async () => {
-    const before = articles();
+    const before = await articles();
     const res = await admin.request(`/tickets/${ticketId}/articles`, {
       method: "POST",
       headers: {
@@ -44,7 +45,7 @@ describe("over-limit uploads on admin pages", () => {
     const page = decodeEntities(await res.text());
     expect(page).toContain("The upload is 3.2 MB; the limit is 1 MB. Nothing was saved");
     expect(page).toContain(`<a href="/tickets/${ticketId}">Back to the form</a>`);
-    expect(articles()).toBe(before);
+    expect(await articles()).toBe(before);
   });
 
   test("a CSV over the import limit gets the same page; the API still answers JSON", async () => {
@@ -82,8 +83,8 @@ describe("a save after the session ended", () => {
     const signedIn = await browser.submit("/login", "/login", ADMIN);
     expect(signedIn.status).toBe(303);
     const csrf = csrfOf(await (await browser.get(`/tickets/${ticketId}`)).text());
-    endSessions();
-    const before = articles();
+    await endSessions();
+    const before = await articles();
     const res = await browser.request(`/tickets/${ticketId}/articles`, {
       method: "POST",
       headers: { referer: `${server.url}/tickets/${ticketId}` },
@@ -91,7 +92,7 @@ describe("a save after the session ended", () => {
     });
     expect(res.status).toBe(303);
     expect(res.headers.get("location")).toBe(`/login?next=${encodeURIComponent(`/tickets/${ticketId}`)}`);
-    expect(articles()).toBe(before);
+    expect(await articles()).toBe(before);
 
     const login = await browser.get(res.headers.get("location")!);
     const loginPage = decodeEntities(await login.text());
@@ -124,7 +125,7 @@ describe("a save after the session ended", () => {
       await b.submit("/login", "/login", ADMIN);
       return b;
     })();
-    endSessions();
+    await endSessions();
     const res = await browser.request(`/tickets/${ticketId}/articles`, {
       method: "POST",
       headers: { "content-type": "multipart/form-data; boundary=x", referer: `${server.url}/tickets/${ticketId}` },
@@ -141,7 +142,7 @@ describe("a save after the session ended", () => {
     const browser = new Browser(server.url);
     await browser.submit("/login", "/login", ADMIN);
     expect(await (await browser.get("/")).text()).toContain("Sign out");
-    endSessions();
+    await endSessions();
     for (const path of ["/no-such-page", "/tickets/abc", "/login"]) {
       const page = await (await browser.get(path)).text();
       expect(page, path).not.toContain("Sign out");

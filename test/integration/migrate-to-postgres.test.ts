@@ -113,7 +113,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  sqlite?.close();
+  await sqlite?.close();
   await client?.end();
   rmSync(dataDir, { recursive: true, force: true });
 });

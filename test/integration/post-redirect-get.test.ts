@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { eventually, startReceiver, type Receiver } from "../support/receiver";
 import { signIn, setupAdmin, startTestServer, type Browser, type TestServer } from "../support/server";
+import { rowsOf } from "../support/store";
 
 /**
  * Every successful admin POST ends in a 303, so a reload never posts again; secrets shown once
@@ -19,8 +20,8 @@ afterAll(async () => {
   await receiver.stop();
 });
 
-const count = (table: string) =>
-  (server.ctx.db.$client.query(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+const count = async (table: string) =>
+  (await rowsOf<{ n: number }>(server.ctx.db, `SELECT count(*) AS n FROM ${table}`))[0]!.n;
 
 /** A 303 whose Location and cookies carry no part of the page's secret. */
 async function expectRedirect(res: Response, location: RegExp) {
@@ -58,11 +59,11 @@ describe("successful admin POSTs answer 303", () => {
   let hookId: number;
 
   test("create webhook: 303 to its page, the signing secret shown there once", async () => {
-    const before = count("webhooks");
+    const before = await count("webhooks");
     const res = await admin.submit("/webhooks/new", "/webhooks", hookForm(`${receiver.url}/prg`));
     const location = await expectRedirect(res, /^\/webhooks\/\d+$/);
     hookId = Number(location.split("/").pop());
-    expect(count("webhooks")).toBe(before + 1);
+    expect(await count("webhooks")).toBe(before + 1);
     const secret = await shownOnce(res, /id="new-secret">(whsec_[^<]+)</);
     expect(secret.length).toBeGreaterThan(20);
   });
@@ -81,16 +82,16 @@ describe("successful admin POSTs answer 303", () => {
   });
 
   test("create token and write key: 303, the secret shown once", async () => {
-    const tokens = count("api_tokens");
+    const tokens = await count("api_tokens");
     const token = await admin.submit("/tokens", "/tokens", { name: "prg-token" });
     await expectRedirect(token, /^\/tokens$/);
-    expect(count("api_tokens")).toBe(tokens + 1);
+    expect(await count("api_tokens")).toBe(tokens + 1);
     await shownOnce(token, /id="new-token">([^<]+)</);
 
-    const keys = count("write_keys");
+    const keys = await count("write_keys");
     const key = await admin.submit("/write-keys", "/write-keys", { name: "prg-key" });
     await expectRedirect(key, /^\/write-keys$/);
-    expect(count("write_keys")).toBe(keys + 1);
+    expect(await count("write_keys")).toBe(keys + 1);
     await shownOnce(key, /id="new-write-key">([^<]+)</);
   });
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startApi, type Api } from "../support/api";
+import { rowsOf } from "../support/store";
 
 let api: Api;
 beforeAll(async () => {
@@ -7,8 +8,8 @@ beforeAll(async () => {
 });
 afterAll(() => api.server.close());
 
-const rowCount = (table: string) =>
-  (api.server.ctx.db.$client.query(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+const rowCount = async (table: string) =>
+  (await rowsOf<{ n: number }>(api.server.ctx.db, `SELECT count(*) AS n FROM ${table}`))[0]!.n;
 
 describe("users", () => {
   test("create, read, update with events, provenance and no-op updates", async () => {
@@ -40,7 +41,7 @@ describe("users", () => {
   });
 
   test("email is unique regardless of case; bad input names the field and writes nothing", async () => {
-    const before = rowCount("users");
+    const before = await rowCount("users");
     expect((await api.call("POST", "/api/v1/users", { email: "GRACE@example.com" })).status).toBe(409);
     const bad = await api.call("POST", "/api/v1/users", {
       email: "not-an-email",
@@ -71,7 +72,7 @@ describe("users", () => {
         })
       ).status,
     ).toBe(422);
-    expect(rowCount("users")).toBe(before);
+    expect(await rowCount("users")).toBe(before);
   });
 
   test("upsert by email creates then updates", async () => {

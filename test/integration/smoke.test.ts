@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createToken, setupAdmin, startTestServer, type TestServer } from "../support/server";
+import { join } from "node:path";
+import { createToken, setupAdmin, signIn, startTestServer, type TestServer } from "../support/server";
+import { TEST_STORE } from "../support/store";
 
 let server: TestServer;
 beforeAll(async () => {
@@ -19,5 +21,27 @@ describe("first run", () => {
     const res = await fetch(server.url + "/api/v1/tokens", { headers: { authorization: `Bearer ${token}` } });
     expect(res.status).toBe(200);
     expect((await res.json()).data[0].name).toBe("tests");
+  });
+});
+
+describe("which database", () => {
+  test("/healthz and the dashboard name the store: the SQLite file, or PostgreSQL without its password", async () => {
+    const health = await (await fetch(`${server.url}/healthz`)).json();
+    if (TEST_STORE === "postgres") {
+      const url = new URL(server.ctx.config.databaseUrl);
+      expect(health.store).toEqual({
+        kind: "postgres",
+        host: url.hostname,
+        port: Number(url.port),
+        database: url.pathname.slice(1),
+        user: url.username,
+      });
+    } else expect(health.store).toEqual({ kind: "sqlite", path: join(server.dataDir, "switchboard.db") });
+    const browser = await signIn(server);
+    const page = await (await browser.get("/")).text();
+    expect(page).toContain(
+      health.store.kind === "postgres" ? `${health.store.port}&#x2F;${health.store.database}` : "switchboard.db",
+    );
+    expect(page).not.toContain("password@");
   });
 });

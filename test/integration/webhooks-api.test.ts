@@ -3,6 +3,7 @@ import { verify as verifyHub } from "@octokit/webhooks-methods";
 import { Webhook } from "standardwebhooks";
 import { startApi, type Api } from "../support/api";
 import { eventually, startReceiver, type Receiver } from "../support/receiver";
+import { writeRows } from "../support/store";
 
 const HIDDEN = [
   "password",
@@ -265,20 +266,22 @@ describe("webhooks and triggers through the API", () => {
     expect(expiresAt - Date.now()).toBeGreaterThan(24 * HOUR - 60_000);
     expect(expiresAt - Date.now()).toBeLessThanOrEqual(24 * HOUR);
     const graceEndsIn = (ms: number) =>
-      api.server.ctx.db.$client.run("UPDATE webhooks SET previous_secret_expires_at = ? WHERE id = ?", [
+      writeRows(
+        api.server.ctx.db,
+        "UPDATE webhooks SET previous_secret_expires_at = ? WHERE id = ?",
         Date.now() + ms,
         w.id,
-      ]);
+      );
     const sendTest = async (n: number) => {
       await api.call("POST", `/api/v1/webhooks/${w.id}/test`, {});
       await eventually(() => at("/rotate").length === n);
       return at("/rotate")[n - 1]!;
     };
-    graceEndsIn(60_000); // 23 h 59 min after the rotation: the old secret still signs
+    await graceEndsIn(60_000); // 23 h 59 min after the rotation: the old secret still signs
     const late = await sendTest(2);
     expect(late.headers["webhook-signature"]!.split(" ")).toHaveLength(2);
     expect(new Webhook(w.signing_secret).verify(late.body, late.headers)).toBeTruthy();
-    graceEndsIn(-1); // 24 h have passed: only the new secret signs
+    await graceEndsIn(-1); // 24 h have passed: only the new secret signs
     const after = await sendTest(3);
     expect(after.headers["webhook-signature"]!.split(" ")).toHaveLength(1);
     expect(new Webhook(rotated.body.signing_secret).verify(after.body, after.headers)).toBeTruthy();

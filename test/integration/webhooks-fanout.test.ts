@@ -1,6 +1,7 @@
 import { expect, test } from "bun:test";
 import { startApi } from "../support/api";
 import { eventually, startReceiver } from "../support/receiver";
+import { rowsOf } from "../support/store";
 
 test("a change sent to three webhooks stores its payload once; pruning keeps what queued deliveries need", async () => {
   const receiver = startReceiver();
@@ -17,8 +18,7 @@ test("a change sent to three webhooks stores its payload once; pruning keeps wha
     await api.call("POST", "/api/v1/triggers", { name: "orgs", events: ["organization.created"], webhook_ids: ids });
     await api.call("POST", "/api/v1/organizations", { name: "Fan Out Ltd" });
     await receiver.waitFor(2);
-    const sqlite = ctx.db.$client;
-    expect(sqlite.query("SELECT COUNT(*) AS n FROM webhook_payloads").get()).toEqual({ n: 1 });
+    expect(await rowsOf(ctx.db, "SELECT COUNT(*) AS n FROM webhook_payloads")).toEqual([{ n: 1 }]);
     const [a, b] = receiver.requests;
     expect(a!.body).toBe(b!.body);
     expect(JSON.parse(a!.body).organization.name).toBe("Fan Out Ltd");

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { loadConfig, type SettingName } from "../../src/config";
 import { createLogger } from "../../src/log";
 import { startServer, type RunningServer } from "../../src/server";
+import { testDatabaseUrl } from "./store";
 
 export type TestServer = RunningServer & { dataDir: string; logs: string[]; close(): Promise<void> };
 
@@ -11,10 +12,18 @@ export function tempDir(prefix = "switchboard-test-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-/** Starts the real server on a free loopback port with a fresh SQLite file; logs are captured, not printed. */
+const databases = new Map<string, string>();
+
+/**
+ * Starts the real server on a free loopback port with a fresh database (a SQLite file, or with
+ * TEST_STORE=postgres a fresh PostgreSQL database); logs are captured, not printed.
+ */
 export async function startTestServer(settings: Partial<Record<SettingName, string>> = {}): Promise<TestServer> {
   const dataDir = settings.dataDir ?? tempDir();
-  const config = loadConfig({ host: "127.0.0.1", port: "0", logLevel: "debug", ...settings, dataDir }, {});
+  // A restart on the same data directory finds the same database, as on SQLite.
+  const databaseUrl = settings.databaseUrl ?? (databases.get(dataDir) || (await testDatabaseUrl()));
+  databases.set(dataDir, databaseUrl);
+  const config = loadConfig({ host: "127.0.0.1", port: "0", logLevel: "debug", ...settings, dataDir, databaseUrl }, {});
   const logs: string[] = [];
   const server = await startServer(
     config,

@@ -10,14 +10,14 @@ import type { Answer } from "../../src/enrichment/mappings";
 import { EventFeed, type Actor } from "../../src/events/feed";
 import type { Core } from "../../src/core";
 import { createLogger } from "../../src/log";
-import { memoryDb, people } from "../support/unit-db";
+import { unitDb, people } from "../support/unit-db";
 
 const api: Actor = { id: null, source: "api" };
 const admin: Actor = { id: null, source: "ui" };
 
 /** The service on a real database, event feed and (idle) delivery engine: the parts merging uses. */
 async function fixture(settings: { create_organizations?: boolean; organizations_shared?: boolean } = {}) {
-  const db = memoryDb();
+  const db = await unitDb();
   const events = new EventFeed(db);
   const delivery = new DeliveryEngine(
     db,

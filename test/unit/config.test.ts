@@ -89,6 +89,8 @@ describe("loadConfig", () => {
     ["logLevel", { logLevel: "trace" }, {}],
     ["baseUrl", { baseUrl: "ftp://x" }, {}],
     ["baseUrl", { baseUrl: "not a url" }, {}],
+    ["databaseUrl", { databaseUrl: "mysql://u:p@db/x" }, {}],
+    ["databaseUrl", {}, { SWITCHBOARD_DATABASE_URL: "db.lan:5432" }],
     ["bodyLimit", { bodyLimit: "10" }, {}],
     ["bodyLimit", { bodyLimit: "1.5" }, {}],
     ["sessionIdleMinutes", { sessionIdleMinutes: "0" }, {}],
@@ -113,6 +115,20 @@ describe("loadConfig", () => {
       "172.16.0.0/12",
       "::1",
     ]);
+  });
+
+  test("--database-url takes a postgres:// or postgresql:// URL; absent means SQLite", () => {
+    expect(loadConfig({}, {}).databaseUrl).toBe("");
+    const url = "postgresql://sb:pw@db.lan:5432/switchboard";
+    expect(loadConfig({}, { SWITCHBOARD_DATABASE_URL: url }).databaseUrl).toBe(url);
+    expect(loadConfig({ databaseUrl: "postgres://db/sb" }, {}).databaseUrl).toBe("postgres://db/sb");
+  });
+
+  test("a refused database URL is not echoed (it may hold a password)", () => {
+    const message = errorOf(() => loadConfig({ databaseUrl: "mysql://sb:hunter2@db/x" }, {})).message;
+    expect(message).toContain("--database-url");
+    expect(message).toContain("postgres://");
+    expect(message).not.toContain("hunter2");
   });
 
   test("the message shows the offending value", () => {

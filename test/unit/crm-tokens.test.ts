@@ -13,7 +13,7 @@ import { createCustomField } from "../../src/domain/custom-fields";
 import { createOrganization } from "../../src/domain/organizations";
 import { createUser } from "../../src/domain/users";
 import { EventFeed, type Actor } from "../../src/events/feed";
-import { memoryDb, people } from "../support/unit-db";
+import { unitDb, people } from "../support/unit-db";
 
 const actor: Actor = { id: null, source: "api" };
 const ada: PersonSource = {
@@ -153,7 +153,7 @@ describe("rendering a call", () => {
 
 describe("token sources from the database", () => {
   test("a live person: columns, organization name, every user custom field (null when unset), traits", async () => {
-    const db = memoryDb();
+    const db = await unitDb();
     const feed = new EventFeed(db);
     await createCustomField(db, feed, { object_type: "user", name: "tier", label: "Tier", type: "text" }, actor);
     await createCustomField(db, feed, { object_type: "user", name: "region", label: "Region", type: "text" }, actor);
@@ -181,7 +181,7 @@ describe("token sources from the database", () => {
   });
 
   test("a deleted person: the event's before-values, the organization's name, unknown fields as custom fields", async () => {
-    const db = memoryDb();
+    const db = await unitDb();
     const org = (await createOrganization(db, new EventFeed(db), { name: "Acme" }, actor)).id;
     const p = await personSourceFromDeleted(db, 5, {
       email: ["ada@x.com", null],

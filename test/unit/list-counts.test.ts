@@ -1,9 +1,9 @@
 import { expect, test } from "bun:test";
 import { countOrganizations } from "../../src/domain/organizations";
-import { memoryDb } from "../support/unit-db";
+import { unitDb } from "../support/unit-db";
 
 test("a list's count is exact up to 10,000 and says when it stopped counting", async () => {
-  const db = memoryDb();
+  const db = await unitDb();
   const insert = (from: number, to: number, prefix: string) =>
     db.$client.run(
       `WITH RECURSIVE n(i) AS (SELECT ${from} UNION ALL SELECT i + 1 FROM n WHERE i < ${to})

@@ -16,14 +16,14 @@ const NOT_COPIED = /^(sqlite_|__drizzle_migrations$|\w+_fts(_\w+)?$)/;
 describe("the copy plan", () => {
   const plan = copyPlan().map(tableName);
 
-  test("holds every table of a migrated SQLite database, once", () => {
+  test("holds every table of a migrated SQLite database, once", async () => {
     const db = memoryDb();
     const tables = db.$client
       .query<{ name: string }, []>("SELECT name FROM sqlite_master WHERE type = 'table'")
       .all()
       .map((r) => r.name)
       .filter((name) => !NOT_COPIED.test(name));
-    db.close();
+    await db.close();
     expect([...plan].sort()).toEqual(tables.sort());
     expect(new Set(plan).size).toBe(plan.length);
   });

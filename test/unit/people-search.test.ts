@@ -14,14 +14,14 @@ import {
 import { users } from "../../src/db/schema";
 import { EventFeed, type Actor } from "../../src/events/feed";
 import { asc, sql } from "drizzle-orm";
-import { memoryDb } from "../support/unit-db";
+import { unitDb } from "../support/unit-db";
 
 const actor: Actor = { id: null, source: "import" };
 const FIRST = ["James", "Mary", "John", "Ana"];
 const SMITHS = BROAD_SEARCH + 100;
 
 describe("people search", async () => {
-  const db = memoryDb();
+  const db = await unitDb();
   const feed = new EventFeed(db);
   await db.transaction(async (tx) => {
     const add = (data: Record<string, unknown>) => createUserIn(tx, feed, data, [], actor);
@@ -135,7 +135,7 @@ describe("people search", async () => {
   });
 
   test("with a matching organization, its members are counted once with the people the words find", async () => {
-    const own = memoryDb();
+    const own = await unitDb();
     const ownFeed = new EventFeed(own);
     await own.transaction(async (tx) => {
       const org = await createOrganizationIn(tx, ownFeed, { name: "Lovelace Labs" }, [], actor);

@@ -9,11 +9,11 @@ import {
   ROLE_NAMES,
   roleName,
 } from "../../src/domain/roles";
-import { memoryDb } from "../support/unit-db";
+import { unitDb } from "../support/unit-db";
 
 describe("the role table", () => {
   test("matches the roles the migrations seed, id for id", async () => {
-    const seeded = await memoryDb().select().from(roles).orderBy(asc(roles.id));
+    const seeded = await (await unitDb()).select().from(roles).orderBy(asc(roles.id));
     expect(seeded).toEqual(ROLE_NAMES.map((name) => ({ id: ROLE_IDS[name], name })));
     expect(seeded.map((r) => roleName(r.id))).toEqual(seeded.map((r) => r.name as (typeof ROLE_NAMES)[number]));
     expect([ADMIN_ROLE_ID, CUSTOMER_ROLE_ID]).toEqual([1, 3]);

@@ -1,19 +1,28 @@
-import { afterAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
+import { SQL } from "bun";
 import { sql } from "drizzle-orm";
 import { openDatabase, sqlAll, sqlRun, type Db, type DbOrTx } from "../../src/db/client";
 import { GroupCommit } from "../../src/db/group-commit";
+import { openPostgresStore } from "../../src/db/pg-store";
+import { POSTGRES_TEST_TIMEOUT, postgresDatabase } from "../support/postgres";
 import { tempDir } from "../support/server";
+import { describeOnSqlite, TEST_STORE } from "../support/store";
+
+setDefaultTimeout(POSTGRES_TEST_TIMEOUT);
 
 const dir = tempDir("switchboard-store-");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 let files = 0;
-/** A store on a real database file with one table. */
+/** A store on the suite's store (a real SQLite file, or a fresh PostgreSQL database) with one table. */
 async function fixture(): Promise<Db> {
-  const db = openDatabase(join(dir, `${++files}.db`));
-  db.$client.run("CREATE TABLE t (n INTEGER PRIMARY KEY)");
+  const db =
+    TEST_STORE === "postgres"
+      ? await openPostgresStore(await postgresDatabase(), { max: 4 })
+      : openDatabase(join(dir, `${++files}.db`));
+  await db.transaction((tx) => sqlRun(tx, sql`CREATE TABLE t (n INTEGER PRIMARY KEY)`));
   return db;
 }
 const rows = async (db: DbOrTx) => (await sqlAll<{ n: number }>(db, sql`SELECT n FROM t ORDER BY n`)).map((r) => r.n);
@@ -38,25 +47,7 @@ describe("the store", () => {
     release();
     await open;
     expect(await rows(db)).toEqual([1]);
-    db.close();
-  });
-
-  test("transactions with awaits inside run one after the other, in the order they were asked for", async () => {
-    const db = await fixture();
-    const trace: string[] = [];
-    const run = (name: string, n: number) =>
-      db.transaction(async (tx) => {
-        trace.push(`${name} begin`);
-        await turn();
-        await sqlRun(tx, sql`INSERT INTO t (n) VALUES (${n})`);
-        await turn();
-        trace.push(`${name} end`);
-        return n;
-      });
-    expect(await Promise.all([run("a", 1), run("b", 2), run("c", 3)])).toEqual([1, 2, 3]);
-    expect(trace).toEqual(["a begin", "a end", "b begin", "b end", "c begin", "c end"]);
-    expect(await rows(db)).toEqual([1, 2, 3]);
-    db.close();
+    await db.close();
   });
 
   test("a throwing transaction rolls back all its rows; its after-commit hooks never run; the next one runs", async () => {
@@ -78,7 +69,7 @@ describe("the store", () => {
     await next;
     expect(await rows(db)).toEqual([3]);
     expect(hooks).toEqual(["next"]);
-    db.close();
+    await db.close();
   });
 
   test("after-commit hooks run once the rows are visible to reads, once each", async () => {
@@ -92,7 +83,7 @@ describe("the store", () => {
     });
     await turn();
     expect(seen).toEqual([[1]]);
-    db.close();
+    await db.close();
   });
 
   test("a failing savepoint rolls back its own rows and hooks; the transaction commits the rest", async () => {
@@ -112,15 +103,7 @@ describe("the store", () => {
     });
     expect(await rows(db)).toEqual([1, 3]);
     expect(hooks).toEqual(["outer"]);
-    db.close();
-  });
-
-  test("the read connection refuses writes", async () => {
-    const db = await fixture();
-    const refused = await sqlRun(db as never, sql`INSERT INTO t (n) VALUES (1)`).catch((err: Error) => err);
-    expect(String((refused as Error).cause)).toMatch(/readonly|read-only/i);
-    expect(await rows(db)).toEqual([]);
-    db.close();
+    await db.close();
   });
 
   test("group commit with async work: a failing item rolls back alone and waits like the rest", async () => {
@@ -149,6 +132,76 @@ describe("the store", () => {
       "three",
     ]);
     expect(await rows(db)).toEqual([1, 3]);
-    db.close();
+    await db.close();
   });
 });
+
+describeOnSqlite(
+  "SQLite has one write connection (a FIFO queue of transactions) and a query-only read connection; " +
+    "PostgreSQL runs transactions side by side (below) and its pool is not read-only",
+  "the SQLite store",
+  () => {
+    test("transactions with awaits inside run one after the other, in the order they were asked for", async () => {
+      const db = await fixture();
+      const trace: string[] = [];
+      const run = (name: string, n: number) =>
+        db.transaction(async (tx) => {
+          trace.push(`${name} begin`);
+          await turn();
+          await sqlRun(tx, sql`INSERT INTO t (n) VALUES (${n})`);
+          await turn();
+          trace.push(`${name} end`);
+          return n;
+        });
+      expect(await Promise.all([run("a", 1), run("b", 2), run("c", 3)])).toEqual([1, 2, 3]);
+      expect(trace).toEqual(["a begin", "a end", "b begin", "b end", "c begin", "c end"]);
+      expect(await rows(db)).toEqual([1, 2, 3]);
+      await db.close();
+    });
+
+    test("the read connection refuses writes", async () => {
+      const db = await fixture();
+      const refused = await sqlRun(db as never, sql`INSERT INTO t (n) VALUES (1)`).catch((err: Error) => err);
+      expect(String((refused as Error).cause)).toMatch(/readonly|read-only/i);
+      expect(await rows(db)).toEqual([]);
+      await db.close();
+    });
+  },
+);
+
+if (TEST_STORE === "postgres")
+  describe("the PostgreSQL store", () => {
+    test("transactions run side by side, each isolated until it commits", async () => {
+      const db = await fixture();
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      let wrote!: () => void;
+      const first = new Promise<void>((r) => (wrote = r));
+      const slow = db.transaction(async (tx) => {
+        await sqlRun(tx, sql`INSERT INTO t (n) VALUES (1)`);
+        wrote();
+        await held;
+      });
+      await first;
+      // A second transaction commits while the first is still open: no queue behind it.
+      await db.transaction(async (tx) => {
+        expect(await rows(tx)).toEqual([]);
+        await sqlRun(tx, sql`INSERT INTO t (n) VALUES (2)`);
+      });
+      expect(await rows(db)).toEqual([2]);
+      release();
+      await slow;
+      expect(await rows(db)).toEqual([1, 2]);
+      await db.close();
+    });
+
+    test("a database that does not sort text byte by byte is refused, naming the collation to use", async () => {
+      const url = new URL(await postgresDatabase());
+      const name = `${url.pathname.slice(1)}_icu`;
+      const server = new SQL(url.toString().replace(/\/[^/]+$/, "/postgres"), { max: 1 });
+      await server.unsafe(`CREATE DATABASE ${name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en' LOCALE 'C'`);
+      await server.close();
+      url.pathname = `/${name}`;
+      await expect(openPostgresStore(url.toString())).rejects.toThrow(/collation.*LOCALE 'C.UTF-8'/s);
+    });
+  });

@@ -6,12 +6,12 @@ import { createUser, getUserRow, replaceUser, SNAPSHOT_FIELDS, USER_FIELDS, user
 import { profileOf } from "../../src/enrichment/audiences";
 import { EventFeed, type Actor } from "../../src/events/feed";
 import { PersonFields } from "../../src/domain/person-fields";
-import { memoryDb, people } from "../support/unit-db";
+import { unitDb, people } from "../support/unit-db";
 
 const actor: Actor = { id: null, source: "api" };
 
 describe("one list of user columns", async () => {
-  const db = memoryDb();
+  const db = await unitDb();
   const ctx = people(db, new EventFeed(db));
   const created = await createUser(
     ctx,

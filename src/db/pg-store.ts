@@ -1,0 +1,122 @@
+import type { Database } from "bun:sqlite";
+import type { SQL } from "drizzle-orm";
+import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
+import { attachConnection, type Connection, type Db, schema, type StoreDescription, type Tx } from "./client";
+import { postgresDialect } from "./dialect";
+import { openPostgres, type PostgresClient } from "./pg-client";
+import { migratePostgres } from "./pg-migrate";
+import { StartupError } from "../startup-error";
+
+type PgDrizzle = PostgresJsDatabase<typeof schema>;
+/** What drizzle's postgres-js database and transactions carry: the postgres.js client they run on. */
+type WithSession = { session: { client: PostgresClient } };
+
+/**
+ * Rows of raw statements as SQLite returns them: booleans as 1 and 0 (the statements' callers, and
+ * the SQLite table objects' boolean mode, read numbers).
+ */
+function sqliteShaped(rows: Record<string, unknown>[]): Record<string, unknown>[] {
+  for (const row of rows) for (const key in row) if (typeof row[key] === "boolean") row[key] = row[key] ? 1 : 0;
+  return rows;
+}
+
+/** Raw SQL on one postgres.js client: the pool, or a transaction's (or savepoint's) connection. */
+function connectionFor(db: PgDrizzle, client: PostgresClient, key: object): Connection {
+  const all = async (text: { postgres: string }, params: unknown[]) =>
+    sqliteShaped(await client.unsafe(text.postgres, params as never[], { prepare: true }));
+  return {
+    dialect: postgresDialect,
+    key,
+    all,
+    get: async (text, params) => (await all(text, params))[0],
+    run: async (text, params) => (await client.unsafe(text.postgres, params as never[], { prepare: true })).count,
+    sqlAll: async (query: SQL) => [...(await db.execute(query))],
+    sqlRun: async (query: SQL) => (await db.execute(query)).count,
+  };
+}
+
+/** Where the URL points, without its password (for /healthz, logs and the CLI). */
+export function describePostgres(url: string): StoreDescription & { kind: "postgres" } {
+  const u = new URL(url);
+  return {
+    kind: "postgres",
+    host: u.hostname,
+    port: Number(u.port || 5432),
+    database: decodeURIComponent(u.pathname.replace(/^\//, "")) || decodeURIComponent(u.username),
+    user: decodeURIComponent(u.username),
+  };
+}
+
+/**
+ * Sorting and the prefix ranges of search (`>= p AND < p || U+10FFFF`) match SQLite's only when text
+ * compares byte by byte: the "C" collation. Any other is refused at start-up, naming the fix.
+ */
+async function assertByteOrder(client: PostgresClient): Promise<void> {
+  const [row] = await client<{ collation: string; bytewise: boolean }[]>`
+    SELECT datcollate AS collation, ('B' < 'a' AND 'a' < 'b' AND 'z' < 'é') AS bytewise
+    FROM pg_database WHERE datname = current_database()`;
+  if (row?.bytewise) return;
+  throw new StartupError(
+    `the PostgreSQL database sorts text by the "${row?.collation}" collation; Switchboard needs "C" (byte order, ` +
+      "as SQLite sorts): create the database with CREATE DATABASE … TEMPLATE template0 LOCALE 'C.UTF-8' " +
+      "(or LC_COLLATE 'C')",
+  );
+}
+
+/**
+ * The store on PostgreSQL (`--database-url`): the same `Db` as on SQLite, through drizzle's
+ * postgres-js driver, cast once to the modules' type. Reads outside a transaction go to the pool;
+ * `transaction` is a PostgreSQL transaction on one pooled connection (PostgreSQL isolates them, so
+ * nothing is serialized here); savepoints and after-commit hooks behave as on SQLite. Checks the
+ * collation and applies the embedded migrations (under an advisory lock) before answering.
+ */
+export async function openPostgresStore(url: string, options: { max?: number } = {}): Promise<Db> {
+  const client = openPostgres(url, options);
+  try {
+    await assertByteOrder(client);
+    await migratePostgres(client);
+  } catch (err) {
+    await client.end();
+    throw err;
+  }
+  const db = drizzle({ client, schema });
+  attachConnection(db, connectionFor(db, client, {}));
+
+  const handle = (pgTx: PgDrizzle, hooks: (() => void)[]): Tx => {
+    const tx = Object.create(pgTx) as Tx;
+    const txClient = (pgTx as unknown as WithSession).session.client;
+    attachConnection(tx, connectionFor(pgTx, txClient, {}));
+    tx.afterCommit = (fn) => void hooks.push(fn);
+    tx.savepoint = async (work) => {
+      const mark = hooks.length;
+      try {
+        return await pgTx.transaction(async (sp) => await work(handle(sp as unknown as PgDrizzle, hooks)));
+      } catch (err) {
+        hooks.length = mark;
+        throw err;
+      }
+    };
+    return tx;
+  };
+
+  const store = Object.create(db) as Db;
+  Object.assign(store, {
+    path: "",
+    describe: describePostgres(url),
+    async transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+      const hooks: (() => void)[] = [];
+      const result = await db.transaction(async (pgTx) => await work(handle(pgTx as unknown as PgDrizzle, hooks)));
+      for (const hook of new Set(hooks)) hook();
+      return result;
+    },
+    async close() {
+      await client.end();
+    },
+  });
+  Object.defineProperty(store, "$client", {
+    get(): Database {
+      throw new Error("the PostgreSQL store has no SQLite connection");
+    },
+  });
+  return store;
+}

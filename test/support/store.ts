@@ -1,0 +1,38 @@
+/**
+ * Which store the suite runs on: `TEST_STORE=postgres` runs every server and unit database on a fresh
+ * PostgreSQL database of this test process's throwaway server (support/postgres.ts); unset, SQLite.
+ * `npm test` runs the suite once on each (scripts/test-both.sh).
+ */
+import { describe } from "bun:test";
+import { statement, type DbOrTx, type StatementParam, type Tx } from "../../src/db/client";
+import { postgresDatabase } from "./postgres";
+
+export const TEST_STORE: "sqlite" | "postgres" = process.env.TEST_STORE === "postgres" ? "postgres" : "sqlite";
+
+/** A fresh PostgreSQL database's URL when the suite runs on PostgreSQL, else "" (SQLite in the data dir). */
+export async function testDatabaseUrl(): Promise<string> {
+  return TEST_STORE === "postgres" ? await postgresDatabase() : "";
+}
+
+/**
+ * Tests about SQLite itself (its files, modes, WAL, VACUUM INTO backups, PRAGMAs, the data-dir layout)
+ * run on the SQLite pass only; `reason` says why they have no PostgreSQL counterpart.
+ */
+export function describeOnSqlite(reason: string, name: string, body: () => void): void {
+  if (!reason) throw new Error("say why the tests are SQLite's only");
+  if (TEST_STORE === "sqlite") describe(name, body);
+}
+
+/** A test's raw look at the rows (`?` parameters, on either store): what the assertions check. */
+export async function rowsOf<T = Record<string, unknown>>(db: DbOrTx, text: string, ...params: StatementParam[]) {
+  return (await statement<T>(text).all(db, ...params)) as T[];
+}
+
+/** A test's raw write (set a row up as time or a crash would have left it), in its own transaction. */
+export async function writeRows(
+  db: { transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> },
+  text: string,
+  ...params: StatementParam[]
+): Promise<number> {
+  return await db.transaction((tx) => statement(text).run(tx, ...params));
+}
