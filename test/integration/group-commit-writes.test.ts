@@ -15,7 +15,7 @@ afterAll(() => api.server.close());
 /** A counter from /metrics. */
 async function metric(name: string): Promise<number> {
   const text = await (await fetch(`${api.server.url}/metrics`)).text();
-  return Number(new RegExp(`^${name} (\\d+)`, "m").exec(text)?.[1]);
+  return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, "m").exec(text)?.[1]);
 }
 
 describe("REST writes share the group commit", () => {
