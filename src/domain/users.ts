@@ -812,7 +812,7 @@ async function searchAloneIds(db: Db, query: UserListQuery) {
   if (kind.kind !== "words") return matchingIds(db, kind);
   const dialect = dialectOf(db);
   const orgs = await db
-    .select({ id: organizations.id })
+    .select({ one: sql`1` })
     .from(organizations)
     .where(dialect.organizationMatches(kind.match))
     .limit(1);
