@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
+import type { Subprocess } from "bun";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { DeliveryEngine } from "../../src/delivery/engine";
@@ -27,7 +28,10 @@ const receiver = startReceiver(async (req) => {
   return { status: 200 };
 });
 const db = openDataDir(dataDir);
+/** Every node process started, killed at the end whatever the test's outcome (a failed assertion included). */
+const nodes: Subprocess[] = [];
 afterAll(async () => {
+  for (const node of nodes) node.kill("SIGKILL");
   await db.close();
   await receiver.stop();
   rmSync(dataDir, { recursive: true, force: true });
@@ -45,6 +49,7 @@ async function spawnNode(nodeId: string) {
     ],
     { stdout: "pipe", stderr: "inherit" },
   );
+  nodes.push(proc);
   const first = await proc.stdout.getReader().read();
   expect(new TextDecoder().decode(first.value)).toContain("ready");
   return proc;
