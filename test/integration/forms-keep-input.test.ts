@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { decodeEntities } from "../support/admin-seed";
 import { formState } from "../support/form-state";
+import { rowsOf } from "../support/store";
 import { csrfOf, setupAdmin, startTestServer, type Browser, type TestServer } from "../support/server";
 
 /**
@@ -118,13 +119,15 @@ describe("forms keep every value after a validation error", () => {
       }),
     );
     expect(created.status).toBe(303);
-    const { id } = server.ctx.db.$client.query("SELECT max(id) AS id FROM webhooks").get() as { id: number };
+    const [{ id }] = (await rowsOf<{ id: number }>(server.ctx.db, "SELECT max(id) AS id FROM webhooks")) as [
+      { id: number },
+    ];
     const path = `/webhooks/${id}`;
     await expectKept(path, path, { url: "", method: "PUT", active: undefined, strict_order: "on", note: "x\ny" });
   });
 
   test("new trigger: events, match, condition operators and webhooks", async () => {
-    const hooks = server.ctx.db.$client.query("SELECT id FROM webhooks").all() as { id: number }[];
+    const hooks = await rowsOf<{ id: number }>(server.ctx.db, "SELECT id FROM webhooks");
     await expectKept("/triggers/new", "/triggers", {
       name: "",
       active: undefined,
@@ -189,7 +192,9 @@ describe("forms keep every value after a validation error", () => {
     });
     const person = await postForm("/people/new", "/people", { email: "kept@example.com", active: "true" });
     expect(person.status).toBe(303);
-    const { id } = server.ctx.db.$client.query("SELECT max(id) AS id FROM users").get() as { id: number };
+    const [{ id }] = (await rowsOf<{ id: number }>(server.ctx.db, "SELECT max(id) AS id FROM users")) as [
+      { id: number },
+    ];
     await expectKept(`/people/${id}/edit`, `/people/${id}`, {
       email: "not an email",
       vip: "true",
