@@ -125,7 +125,10 @@ describe("webhooks and triggers through the API", () => {
     expect(JSON.stringify(shown.body)).not.toContain("basic-pass-456");
     expect(JSON.stringify(shown.body)).not.toContain(w.signing_secret);
     expect(shown.body.signature_token).toBe("••••••••");
-    const list = await api.call("GET", `/api/v1/webhooks/${w.id}/deliveries`);
+    // The receiver has answered; the outcome is recorded by the engine's next tick.
+    const deliveries = () => api.call("GET", `/api/v1/webhooks/${w.id}/deliveries`);
+    await eventually(async () => (await deliveries()).body.data[0]?.status === "succeeded", 10_000, "recorded");
+    const list = await deliveries();
     expect(list.body.data).toHaveLength(1);
     expect(list.body.data[0]).toMatchObject({
       delivery_id: deliveryId,
