@@ -1,7 +1,7 @@
 import { Elysia } from "elysia";
 import type { Features } from "./features";
 import { ZodError, z } from "zod";
-import { AppError, malformedBody, unsupportedMediaType, ValidationError, zodIssues } from "./errors";
+import { AppError, conflict, malformedBody, unsupportedMediaType, ValidationError, zodIssues } from "./errors";
 import { errorPage } from "./http/admin/error-page";
 import { adminPages } from "./http/admin/pages";
 import { customFieldPages } from "./records/custom-fields-admin";
@@ -79,12 +79,29 @@ function parseJsonStrictly(bytes: ArrayBuffer, declared: boolean): unknown {
   return parsed;
 }
 
+/**
+ * On PostgreSQL two transactions may both pass a uniqueness check (an email not yet taken) and the
+ * second insert is refused by the unique index (SQLSTATE 23505): the same conflict the check names,
+ * its field the last word of the index name (users_email_unique → email).
+ */
+function uniqueViolationOf(error: unknown): AppError | null {
+  const pg = [error, (error as { cause?: unknown } | null)?.cause].find(
+    (e): e is { code: string; constraint_name?: string } =>
+      typeof e === "object" && e !== null && (e as { code?: unknown }).code === "23505",
+  );
+  if (!pg) return null;
+  const field = /([a-z]+)_(?:unique|key)$/.exec(pg.constraint_name ?? "")?.[1] ?? "value";
+  return conflict(`a record with this ${field} already exists`, [{ field, message: "already taken" }]);
+}
+
 /** The caller's fault, as a typed error: ours, one Elysia wrapped (a parser's), a zod error, or Elysia's own. */
 function domainErrorOf(error: unknown, code: unknown, noRoute: string): AppError | null {
   if (error instanceof AppError) return error;
   if (error instanceof Error && error.cause instanceof AppError) return error.cause;
   // A schema a route applied with parse() instead of validate(): still the caller's input at fault.
   if (error instanceof ZodError) return new ValidationError(zodIssues(error));
+  const unique = uniqueViolationOf(error);
+  if (unique) return unique;
   if (code === "PARSE") return malformedBody("the request body could not be parsed; send valid JSON");
   if (code === "NOT_FOUND") return new AppError("not_found", "not_found", noRoute);
   if (code === "VALIDATION") return new AppError("invalid", "validation_failed", "the request is invalid");

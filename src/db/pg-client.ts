@@ -6,10 +6,13 @@ import postgres from "postgres";
  */
 const int8AsNumber = { to: 20, from: [20], serialize: (n: number) => String(n), parse: (raw: string) => Number(raw) };
 
+/** Connections per node unless told otherwise. */
+export const DEFAULT_POOL_SIZE = 10;
+
 /** A postgres.js pool set up the way the PostgreSQL store needs (see docs/architecture.md, "PostgreSQL driver"). */
 export function openPostgres(url: string, options: { max?: number } = {}) {
   return postgres(url, {
-    max: options.max ?? 10,
+    max: options.max ?? DEFAULT_POOL_SIZE,
     types: { int8: int8AsNumber },
     onnotice: () => {},
     connection: { application_name: "switchboard" },

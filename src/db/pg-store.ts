@@ -3,7 +3,7 @@ import type { SQL } from "drizzle-orm";
 import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import { attachConnection, type Connection, type Db, schema, type StoreDescription, type Tx } from "./client";
 import { postgresDialect } from "./dialect";
-import { openPostgres, type PostgresClient } from "./pg-client";
+import { DEFAULT_POOL_SIZE, openPostgres, type PostgresClient } from "./pg-client";
 import { migratePostgres } from "./pg-migrate";
 import { StartupError } from "../startup-error";
 
@@ -99,13 +99,23 @@ export async function openPostgresStore(url: string, options: { max?: number } =
     return tx;
   };
 
+  // A transaction's work may read through the pool while it holds its own connection. Were every
+  // connection held by a transaction waiting for such a read, nothing would move: so at most half the
+  // pool holds transactions, and the others wait their turn (FIFO) for a slot.
+  const slots = new Slots(Math.max(1, Math.floor((options.max ?? DEFAULT_POOL_SIZE) / 2)));
   const store = Object.create(db) as Db;
   Object.assign(store, {
     path: "",
     describe: describePostgres(url),
     async transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
       const hooks: (() => void)[] = [];
-      const result = await db.transaction(async (pgTx) => await work(handle(pgTx as unknown as PgDrizzle, hooks)));
+      await slots.take();
+      let result: T;
+      try {
+        result = await db.transaction(async (pgTx) => await work(handle(pgTx as unknown as PgDrizzle, hooks)));
+      } finally {
+        slots.give();
+      }
       for (const hook of new Set(hooks)) hook();
       return result;
     },
@@ -119,4 +129,24 @@ export async function openPostgresStore(url: string, options: { max?: number } =
     },
   });
   return store;
+}
+
+/** A counting semaphore, first come first served. */
+class Slots {
+  private readonly waiting: (() => void)[] = [];
+  constructor(private free: number) {}
+
+  async take(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  give(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
 }

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { startApi, type Api } from "../support/api";
 import { BUN, MAIN, ServerProcess } from "../support/process";
 import { createToken, setupAdmin, tempDir } from "../support/server";
+import { TEST_STORE } from "../support/store";
 
 let api: Api;
 beforeAll(async () => {
@@ -50,6 +51,14 @@ describe("REST writes share the group commit", () => {
     );
 
     const answers = await Promise.all(cases.map((c) => api.call("POST", "/api/v1/users", c.body)));
+    // On PostgreSQL batches commit side by side, so either of the racing pair may be the one created, and
+    // the loser is refused by a unique index: the login's (it defaults to the email) or the email's.
+    if (TEST_STORE === "postgres") {
+      if (answers.at(-1)!.status === 201) cases.push(...cases.splice(-2).reverse());
+      const loser = cases.findIndex((c) => c.body.email === "twice@example.com" && c.status === 409);
+      const field = answers[loser]!.body.error?.details?.[0]?.field;
+      if (field === "login") cases[loser]!.field = "login";
+    }
     expect(answers.map((a) => a.status)).toEqual(cases.map((c) => c.status));
     for (const [i, c] of cases.entries()) {
       const answer = answers[i]!;
@@ -73,7 +82,8 @@ describe("REST writes share the group commit", () => {
     const writes = (await metric("switchboard_writes_total")) - writesBefore;
     const commits = (await metric("switchboard_write_commits_total")) - commitsBefore;
     expect(writes).toBeGreaterThanOrEqual(cases.length - 6);
-    expect(commits).toBeLessThan(writes / 2);
+    // On PostgreSQL up to half the pool's connections commit batches side by side, so batches are smaller.
+    expect(commits).toBeLessThan(TEST_STORE === "sqlite" ? writes / 2 : writes);
   });
 });
 
