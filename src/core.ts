@@ -30,8 +30,6 @@ export interface Core {
   /** Write failures and free disk space, for /healthz and /metrics. */
   health: DatabaseHealth;
   startedAt: Date;
-  /** Which store the database is ("sqlite", or "postgres" with --database-url). */
-  databaseKind: "sqlite" | "postgres";
   /** This node's name in the cluster (--node-id, or host name and data directory). */
   nodeId: string;
 }

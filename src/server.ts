@@ -174,7 +174,6 @@ export async function startServer(config: Config, log: Logger = createLogger(con
       health,
       personFields: new PersonFields(),
       startedAt: new Date(),
-      databaseKind: db.describe.kind,
       nodeId,
     };
     registerDeliveryGauges(ctx.metrics, delivery);

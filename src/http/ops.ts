@@ -17,7 +17,7 @@ export function opsRoutes(ctx: AppContext) {
           version: VERSION,
           node: ctx.nodeId,
           database: checks.database,
-          database_kind: ctx.databaseKind,
+          database_kind: store.kind,
           store,
           checks,
         },
