@@ -16,8 +16,9 @@ const db = openDataDir(dataDir);
 const engine = new DeliveryEngine(
   db,
   createLogger("warn", (line) => process.stderr.write(line)),
-  // Another process enqueues, and its wake-ups do not cross processes: look at the queue often.
-  { nodeId, leaseMs: Number(leaseMs), idleCheckMs: 100, globalConcurrency: 4, destinationConcurrency: 4 },
+  // Another process enqueues, and its wake-ups do not cross processes: look at the queue often. A
+  // destination takes more sends than one node makes (leases count cluster-wide), so both nodes get work.
+  { nodeId, leaseMs: Number(leaseMs), idleCheckMs: 100, globalConcurrency: 4, destinationConcurrency: 16 },
 );
 engine.register("cluster", {
   facility: "webhook",
