@@ -27,7 +27,19 @@ export type Tx = DbOrTx &
     savepoint<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
     /** Runs fn once the whole transaction has committed (never on rollback); a hook runs once however often added. */
     afterCommit(fn: () => void): void;
+    /**
+     * Tells the other nodes that `key` changed on `channel`, delivered exactly at commit (never on
+     * rollback; a rolled back savepoint drops its keys): on PostgreSQL one NOTIFY per channel,
+     * issued in this transaction just before COMMIT, carrying every key; on SQLite nothing (one
+     * process; see docs/architecture.md, "Wake-ups across nodes").
+     */
+    notifyNodes(channel: NodeChannel, key: string): void;
   };
+
+/** What nodes wake each other for: new change-feed events, and delivery destinations with due jobs. */
+export type NodeChannel = "changes" | "deliveries";
+/** The keys other nodes notified, or "all" when some may have been missed (a reconnect, an overflow). */
+export type NodeNotice = readonly string[] | "all";
 
 /**
  * The store: reads outside a transaction go to a read connection (they never see what an open
@@ -43,6 +55,12 @@ export type Db = DbOrTx & {
    * wait on anything but the store (no network I/O): the write connection is held until it ends.
    */
   transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T>;
+  /**
+   * Calls `listener` with what other nodes notify on `channel` (tx.notifyNodes), never with this
+   * store's own notifications (its after-commit hooks serve this process). On SQLite it is never
+   * called. Returns an unsubscribe function.
+   */
+  onNodesNotify(channel: NodeChannel, listener: (notice: NodeNotice) => void): () => void;
   close(): Promise<void>;
   /** The database file ("" in memory; "" on PostgreSQL). */
   readonly path: string;
@@ -163,6 +181,7 @@ export function openDatabase(path: string): Db {
     const tx = Object.create(writer.db) as Tx & { [txState]: TxState };
     tx[txState] = state;
     tx.afterCommit = (fn) => void state.hooks.push(fn);
+    tx.notifyNodes = () => {};
     tx.savepoint = async (work) => {
       const name = `sp${++state.depth}`;
       const hooks = state.hooks.length;
@@ -203,6 +222,7 @@ export function openDatabase(path: string): Db {
     path: path === ":memory:" ? "" : path,
     describe: { kind: "sqlite", path: path === ":memory:" ? "" : path },
     $client: writer.sqlite,
+    onNodesNotify: () => () => {},
     transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
       const result = tail.then(() => run(work));
       tail = result.catch(() => undefined);

@@ -10,12 +10,12 @@ const int8AsNumber = { to: 20, from: [20], serialize: (n: number) => String(n), 
 export const DEFAULT_POOL_SIZE = 10;
 
 /** A postgres.js pool set up the way the PostgreSQL store needs (see docs/architecture.md, "PostgreSQL driver"). */
-export function openPostgres(url: string, options: { max?: number } = {}) {
+export function openPostgres(url: string, options: { max?: number; applicationName?: string } = {}) {
   return postgres(url, {
     max: options.max ?? DEFAULT_POOL_SIZE,
     types: { int8: int8AsNumber },
     onnotice: () => {},
-    connection: { application_name: "switchboard" },
+    connection: { application_name: options.applicationName ?? "switchboard" },
   });
 }
 

@@ -1,15 +1,27 @@
 import type { Database } from "bun:sqlite";
 import type { SQL } from "drizzle-orm";
 import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
-import { attachConnection, type Connection, type Db, schema, type StoreDescription, type Tx } from "./client";
+import {
+  attachConnection,
+  type Connection,
+  type Db,
+  type NodeChannel,
+  type NodeNotice,
+  schema,
+  type StoreDescription,
+  type Tx,
+} from "./client";
 import { postgresDialect } from "./dialect";
 import { DEFAULT_POOL_SIZE, openPostgres, type PostgresClient } from "./pg-client";
 import { migratePostgres } from "./pg-migrate";
+import { type PendingNotices, PgWakeups } from "./pg-wakeups";
 import { StartupError } from "../startup-error";
 
 type PgDrizzle = PostgresJsDatabase<typeof schema>;
 /** What drizzle's postgres-js database and transactions carry: the postgres.js client they run on. */
 type WithSession = { session: { client: PostgresClient } };
+/** What a transaction and its savepoints gather for its commit. */
+type TxState = { hooks: (() => void)[]; notices: PendingNotices };
 
 /**
  * Rows of raw statements as SQLite returns them: booleans as 1 and 0 (the statements' callers, and
@@ -82,17 +94,21 @@ export async function openPostgresStore(url: string, options: { max?: number } =
   const db = drizzle({ client, schema });
   attachConnection(db, connectionFor(db, client, {}));
 
-  const handle = (pgTx: PgDrizzle, hooks: (() => void)[]): Tx => {
+  const wakeups = new PgWakeups(url);
+  const clientOf = (pgTx: PgDrizzle) => (pgTx as unknown as WithSession).session.client;
+
+  const handle = (pgTx: PgDrizzle, state: TxState): Tx => {
     const tx = Object.create(pgTx) as Tx;
-    const txClient = (pgTx as unknown as WithSession).session.client;
-    attachConnection(tx, connectionFor(pgTx, txClient, {}));
-    tx.afterCommit = (fn) => void hooks.push(fn);
+    attachConnection(tx, connectionFor(pgTx, clientOf(pgTx), {}));
+    tx.afterCommit = (fn) => void state.hooks.push(fn);
+    tx.notifyNodes = (channel, key) => void state.notices.push([channel, key]);
     tx.savepoint = async (work) => {
-      const mark = hooks.length;
+      const marks = [state.hooks.length, state.notices.length] as const;
       try {
-        return await pgTx.transaction(async (sp) => await work(handle(sp as unknown as PgDrizzle, hooks)));
+        return await pgTx.transaction(async (sp) => await work(handle(sp as unknown as PgDrizzle, state)));
       } catch (err) {
-        hooks.length = mark;
+        state.hooks.length = marks[0];
+        state.notices.length = marks[1];
         throw err;
       }
     };
@@ -108,18 +124,26 @@ export async function openPostgresStore(url: string, options: { max?: number } =
     path: "",
     describe: describePostgres(url),
     async transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
-      const hooks: (() => void)[] = [];
+      const state: TxState = { hooks: [], notices: [] };
       await slots.take();
       let result: T;
       try {
-        result = await db.transaction(async (pgTx) => await work(handle(pgTx as unknown as PgDrizzle, hooks)));
+        result = await db.transaction(async (pgTx) => {
+          const value = await work(handle(pgTx as unknown as PgDrizzle, state));
+          // In the transaction, so PostgreSQL delivers it at COMMIT, and never after a rollback.
+          const notify = wakeups.notifyStatement(state.notices);
+          if (notify) await clientOf(pgTx as unknown as PgDrizzle).unsafe(notify.text, notify.params);
+          return value;
+        });
       } finally {
         slots.give();
       }
-      for (const hook of new Set(hooks)) hook();
+      for (const hook of new Set(state.hooks)) hook();
       return result;
     },
+    onNodesNotify: (channel: NodeChannel, listener: (notice: NodeNotice) => void) => wakeups.on(channel, listener),
     async close() {
+      await wakeups.close();
       await client.end();
     },
   });

@@ -142,6 +142,9 @@ export class DeliveryEngine {
   private timer: ReturnType<typeof setTimeout> | undefined;
   /** When leases were last renewed and expired ones released. */
   private lastLeaseChores = 0;
+  /** When every eligible destination was last looked at (the idle check, the safety net under wake-ups). */
+  private lastFullLook = 0;
+  private stopListening = () => {};
   private readonly shutdown = new AbortController();
 
   constructor(
@@ -193,7 +196,7 @@ export class DeliveryEngine {
       redeliveryOf: null,
     }));
     const ids = await this.jobs.insertMany(tx, rows, now);
-    for (const destination of new Set(rows.map((r) => r.destination))) tx.afterCommit(() => this.wake(destination));
+    for (const destination of new Set(rows.map((r) => r.destination))) this.wakeAtCommit(tx, destination);
     return rows.map((r, i) => ({ id: ids[i]!, deliveryId: r.deliveryId }));
   }
 
@@ -206,7 +209,6 @@ export class DeliveryEngine {
     const original = await this.jobs.get(this.db, jobId);
     if (!original) return null;
     const id = await this.db.transaction((tx) => this.copyJob(tx, original, Date.now()));
-    this.wake(original.destination);
     return { id, deliveryId: original.deliveryId };
   }
 
@@ -224,7 +226,6 @@ export class DeliveryEngine {
       }
       return copies;
     });
-    if (ids.length) this.wake(destination);
     return ids;
   }
 
@@ -250,7 +251,6 @@ export class DeliveryEngine {
         copies.push(await this.copyJob(tx, (await this.jobs.get(tx, id))!, now));
       return copies;
     });
-    if (ids.length) this.wake(destination);
     return { count: ids.length, firstId: ids[0] ?? null, lastId: ids.at(-1) ?? null };
   }
 
@@ -259,8 +259,9 @@ export class DeliveryEngine {
     return attemptsOverTime(this.db, destination, since, bucketMs);
   }
 
-  /** Inside the caller's transaction. */
+  /** Inside the caller's transaction; wakes this node and the others at commit. */
   private copyJob(tx: Tx, original: Job, now: number): Promise<number> {
+    this.wakeAtCommit(tx, original.destination);
     return this.jobs.insert(
       tx,
       {
@@ -279,23 +280,28 @@ export class DeliveryEngine {
 
   /** Cancels a pending job (a running one is already being sent). */
   async cancel(jobId: number): Promise<boolean> {
-    const done = await this.db.transaction(async (tx) => this.jobs.cancel(tx, jobId, Date.now()));
-    // Cancelling the head of an ordering key unblocks the next job.
-    if (done) this.wake(done.destination);
+    const done = await this.db.transaction(async (tx) => {
+      const cancelled = await this.jobs.cancel(tx, jobId, Date.now());
+      // Cancelling the head of an ordering key unblocks the next job.
+      if (cancelled) this.wakeAtCommit(tx, cancelled.destination);
+      return cancelled;
+    });
     return done !== null;
   }
 
   /** Sets concurrency and strict FIFO per ordering key, in the transaction saving the destination's settings. */
   async configureDestination(tx: Tx, key: string, options: DestinationOptions): Promise<void> {
     await this.destinations.configure(tx, key, options);
-    tx.afterCommit(() => this.wake(key));
+    this.wakeAtCommit(tx, key);
   }
 
   /** Clears disabled and paused states and health counters; held jobs are sent at once. */
   async enableDestination(key: string): Promise<void> {
-    await this.db.transaction(async (tx) => this.destinations.enable(tx, key, Date.now()));
+    await this.db.transaction(async (tx) => {
+      await this.destinations.enable(tx, key, Date.now());
+      this.wakeAtCommit(tx, key);
+    });
     this.log.info("delivery destination enabled", { destination: key });
-    this.wake(key);
   }
 
   async disableDestination(key: string, reason: string): Promise<void> {
@@ -303,10 +309,12 @@ export class DeliveryEngine {
   }
 
   async pauseDestination(key: string, until: Date | null, reason: string): Promise<void> {
-    await this.db.transaction(async (tx) =>
-      this.destinations.pause(tx, key, until?.getTime() ?? null, reason, Date.now()),
-    );
-    this.wake(); // The timer must learn the pause's end.
+    await this.db.transaction(async (tx) => {
+      await this.destinations.pause(tx, key, until?.getTime() ?? null, reason, Date.now());
+      // Every node's timer must learn the pause's end.
+      tx.notifyNodes("deliveries", key);
+    });
+    this.wake();
   }
 
   async getDestination(key: string): Promise<Destination | undefined> {
@@ -422,6 +430,11 @@ export class DeliveryEngine {
     this.state = "running";
     this.lastLeaseChores = now;
     this.allReady = true;
+    // Other nodes' new jobs (a node's own are woken by its after-commit hooks).
+    this.stopListening = this.db.onNodesNotify("deliveries", (keys) => {
+      if (keys === "all") this.wake();
+      else for (const key of keys) this.wake(key);
+    });
     void this.tick();
   }
 
@@ -433,8 +446,10 @@ export class DeliveryEngine {
   async stop(deadlineMs = 5_000): Promise<void> {
     if (this.state === "stopped" || this.state === "stopping") return;
     this.state = "stopping";
+    this.stopListening();
     clearTimeout(this.timer);
     const unsent = this.claimed.map((j) => j.id);
+    const unsentDestinations = new Set(this.claimed.map((j) => j.destination));
     this.claimed = [];
     let timeout: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
@@ -445,11 +460,19 @@ export class DeliveryEngine {
     await this.ticking;
     await this.recordThenClaim(this.takeFinished(), async (tx) => {
       await this.jobs.release(tx, this.options.nodeId, unsent, Date.now());
+      // The other nodes may send them now.
+      for (const key of unsentDestinations) tx.notifyNodes("deliveries", key);
       return [];
     });
     this.state = "stopped";
     // Abort what is still on the wire; their results are no longer recorded (the database closes).
     this.shutdown.abort();
+  }
+
+  /** Wakes this node once the transaction has committed, and the other nodes at its commit. */
+  private wakeAtCommit(tx: Tx, destination: string): void {
+    tx.afterCommit(() => this.wake(destination));
+    tx.notifyNodes("deliveries", destination);
   }
 
   /**
@@ -488,7 +511,7 @@ export class DeliveryEngine {
     this.claimed.push(...claimed);
     this.launchClaimed();
     const now = Date.now();
-    let nextAt = Math.min(now + this.options.idleCheckMs, this.lastLeaseChores + this.leaseChoresEvery());
+    let nextAt = Math.min(this.lastFullLook + this.options.idleCheckMs, this.lastLeaseChores + this.leaseChoresEvery());
     for (const at of this.dueLater.values()) nextAt = Math.min(nextAt, at);
     if (this.pauseEndAt !== null) nextAt = Math.min(nextAt, this.pauseEndAt);
     this.timer = setTimeout(() => void this.tick(), Math.max(0, nextAt - now));
@@ -539,7 +562,7 @@ export class DeliveryEngine {
    */
   private async claimDue(tx: Tx, now: number): Promise<Job[]> {
     if (now - this.lastLeaseChores >= this.leaseChoresEvery()) await this.leaseChores(tx, now);
-    if (now - this.lastLeaseChores >= this.options.idleCheckMs) this.allReady = true;
+    if (now - this.lastFullLook >= this.options.idleCheckMs) this.allReady = true;
     if (this.pauseEndAt !== null && this.pauseEndAt <= now) this.allReady = true;
     for (const [key, at] of this.dueLater) {
       if (at > now) continue;
@@ -549,6 +572,7 @@ export class DeliveryEngine {
     const eligible = new Map((await this.destinations.eligible(tx, now)).map((d) => [d.key, d.concurrency]));
     if (this.allReady) {
       this.allReady = false;
+      this.lastFullLook = now;
       this.dueLater.clear();
       for (const key of eligible.keys()) this.ready.add(key);
     }

@@ -35,20 +35,21 @@ const insertEvent = preparedFor((tx: Tx) =>
 );
 
 type InTransactionHook = (tx: Tx, event: ChangeEvent) => Promise<void>;
-type AfterCommitListener = (lastEventId: number) => void;
+export type EventFilter = { objectType?: string; objectId?: number };
 
 /**
  * The change feed. `record` writes the event row inside the caller's transaction and runs the
  * in-transaction hooks in order (consumers that enqueue durable jobs, so job and event commit
- * together). Once the transaction has committed, listeners are woken once (no polling); a rolled
- * back transaction wakes nobody.
+ * together). Once the transaction has committed, listeners are woken once (no polling), on this node
+ * by the after-commit hook and on the others by the store's notification; a rolled back transaction
+ * wakes nobody.
  */
 export class EventFeed {
   private hooks: InTransactionHook[] = [];
-  private listeners = new Set<AfterCommitListener>();
-  private lastId = 0;
+  private listeners = new Set<() => void>();
+  private listeningToNodes = false;
   private readonly wake = () => {
-    for (const l of this.listeners) l(this.lastId);
+    for (const l of this.listeners) l();
   };
 
   constructor(private readonly db: Db) {}
@@ -58,8 +59,12 @@ export class EventFeed {
     this.hooks.push(hook);
   }
 
-  /** Wakes after commit with the newest event id; returns an unsubscribe function. */
-  subscribe(listener: AfterCommitListener): () => void {
+  /** Wakes after a commit here or on another node (from the first long poll on); returns an unsubscribe function. */
+  private subscribe(listener: () => void): () => void {
+    if (!this.listeningToNodes) {
+      this.listeningToNodes = true;
+      this.db.onNodesNotify("changes", this.wake);
+    }
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -84,17 +89,56 @@ export class EventFeed {
       createdAt: new Date(),
     });
     for (const hook of this.hooks) await hook(tx, row!);
-    this.lastId = Math.max(this.lastId, row!.id);
     tx.afterCommit(this.wake);
+    tx.notifyNodes("changes", String(row!.id));
     return row!;
   }
 
-  /** Events after a cursor (exclusive), oldest first. */
-  async read(
+  /**
+   * Events after a cursor; with none yet, waits up to `waitMs` for some (a long poll). A wake-up
+   * that brings nothing for this filter (another object's change, a reconnect's "all") waits on.
+   */
+  async poll(
     after: number,
-    limit = 100,
-    filter: { objectType?: string; objectId?: number } = {},
+    limit: number,
+    filter: EventFilter,
+    waitMs: number,
+    signal: AbortSignal,
   ): Promise<ChangeEvent[]> {
+    const deadline = Date.now() + waitMs;
+    let woken = false;
+    let resume: (() => void) | undefined;
+    // Subscribed before the first read: a change committing between the read and the wait still wakes it.
+    const unsubscribe = this.subscribe(() => {
+      woken = true;
+      resume?.();
+    });
+    try {
+      for (;;) {
+        woken = false;
+        const page = await this.read(after, limit, filter);
+        const left = deadline - Date.now();
+        if (page.length || left <= 0 || signal.aborted) return page;
+        if (woken) continue;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, left);
+          signal.addEventListener("abort", done);
+          resume = done;
+          function done() {
+            clearTimeout(timer);
+            signal.removeEventListener("abort", done);
+            resume = undefined;
+            resolve();
+          }
+        });
+      }
+    } finally {
+      unsubscribe();
+    }
+  }
+
+  /** Events after a cursor (exclusive), oldest first. */
+  async read(after: number, limit = 100, filter: EventFilter = {}): Promise<ChangeEvent[]> {
     const conds = [gt(events.id, after)];
     if (filter.objectType) conds.push(eq(events.objectType, filter.objectType));
     if (filter.objectId !== undefined) conds.push(eq(events.objectId, filter.objectId));

@@ -505,20 +505,7 @@ export function recordsApi(ctx: AppContext) {
           const limit = Math.min(q.limit ?? 100, 1000);
           const wait = Math.min(q.wait ?? 0, 60);
           const filter = { objectType: q.object_type, objectId: q.object_id };
-          let page = await events.read(after, limit, filter);
-          if (!page.length && wait > 0) {
-            await new Promise<void>((resolve) => {
-              const timer = setTimeout(done, wait * 1000);
-              const unsubscribe = events.subscribe(() => done());
-              function done() {
-                clearTimeout(timer);
-                unsubscribe();
-                resolve();
-              }
-              request.signal.addEventListener("abort", done);
-            });
-            page = await events.read(after, limit, filter);
-          }
+          const page = await events.poll(after, limit, filter, wait * 1000, request.signal);
           return json({ data: page.map(eventJson), next_cursor: page.at(-1)?.id ?? after });
         },
         op({

@@ -1,0 +1,237 @@
+/**
+ * Wake-ups across nodes on PostgreSQL (LISTEN/NOTIFY): node A is a server in this process, node B a
+ * real `serve` process on the same database (its delivery engine's idle check is the default 30 s),
+ * and this process's own store stands for a third node. The file starts its own PostgreSQL server,
+ * so it runs in both passes of the suite. Last, the idle check (the safety net under the wake-ups)
+ * on two engines sharing one SQLite file.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import { openDatabase } from "../../src/db/client";
+import { openPostgres, type PostgresClient } from "../../src/db/pg-client";
+import { openPostgresStore } from "../../src/db/pg-store";
+import { LISTEN_APPLICATION_NAME } from "../../src/db/pg-wakeups";
+import { DeliveryEngine } from "../../src/delivery/engine";
+import { EventFeed } from "../../src/events/feed";
+import { createLogger } from "../../src/log";
+import { type Api, startApi } from "../support/api";
+import { postTo, startEngine } from "../support/delivery";
+import { POSTGRES_TEST_TIMEOUT, postgresDatabase } from "../support/postgres";
+import { BUN, MAIN, ServerProcess } from "../support/process";
+import { eventually, startReceiver } from "../support/receiver";
+import { tempDir } from "../support/server";
+
+setDefaultTimeout(POSTGRES_TEST_TIMEOUT + 60_000);
+
+/** How soon after node A has answered a change node B's long poll must return. */
+const WAKE_WITHIN_MS = 100;
+
+type Polled = { settled: boolean; result: Promise<{ at: number; data: { id: number; type: string }[] }> };
+
+describe("wake-ups across nodes on PostgreSQL", () => {
+  let url: string;
+  let a: Api;
+  let b: ServerProcess;
+  let observer: PostgresClient;
+  const dirB = tempDir("switchboard-node-b-");
+
+  beforeAll(async () => {
+    url = await postgresDatabase();
+    a = await startApi({ databaseUrl: url, nodeId: "a" });
+    b = await ServerProcess.start([
+      BUN,
+      MAIN,
+      "serve",
+      "--port",
+      "0",
+      "--data-dir",
+      dirB,
+      "--database-url",
+      url,
+      "--node-id",
+      "b",
+      "--secret-key-file",
+      join(a.server.dataDir, "secret.key"),
+    ]);
+    observer = openPostgres(url, { max: 2, applicationName: "test observer" });
+  });
+
+  afterAll(async () => {
+    await b?.kill();
+    await a?.server.close();
+    await observer?.end();
+    rmSync(dirB, { recursive: true, force: true });
+  });
+
+  const newestEventId = async () =>
+    (await observer<{ id: number }[]>`SELECT coalesce(max(id), 0)::int8 AS id FROM events`)[0]!.id;
+
+  /** A long poll on node B after the newest event; `settled` says whether it has returned yet. */
+  async function pollOnB(waitSeconds = 20): Promise<Polled> {
+    const cursor = await newestEventId();
+    const polled: Polled = {
+      settled: false,
+      result: fetch(`${b.url}/api/v1/events?cursor=${cursor}&wait=${waitSeconds}`, {
+        headers: { authorization: `Bearer ${a.token}` },
+      }).then(async (res) => {
+        const body = (await res.json()) as { data: { id: number; type: string }[] };
+        polled.settled = true;
+        return { at: performance.now(), data: body.data };
+      }),
+    };
+    // Node B has read the (empty) page and waits.
+    await Bun.sleep(500);
+    expect(polled.settled).toBe(false);
+    return polled;
+  }
+
+  /** A person created through node A's REST API; when A answered (after its commit). */
+  async function createOnA(email: string): Promise<{ id: number; answeredAt: number }> {
+    const created = await a.call("POST", "/api/v1/users", { email });
+    expect(created.status).toBe(201);
+    return { id: created.body.id, answeredAt: performance.now() };
+  }
+
+  test("a long poll on node B returns within 100 ms of a change made through node A's REST API", async () => {
+    const lags: number[] = [];
+    for (let round = 0; round < 5; round++) {
+      const poll = await pollOnB();
+      const { id, answeredAt } = await createOnA(`poll-${round}@example.com`);
+      const { at, data } = await poll.result;
+      expect(data.map((e) => e.type)).toContain("user.created");
+      expect(await newestEventId()).toBe(data.at(-1)!.id);
+      lags.push(at - answeredAt);
+      expect(id).toBeGreaterThan(0);
+    }
+    console.log(`node B's long poll returned ${lags.map((l) => l.toFixed(1)).join(", ")} ms after A answered`);
+    for (const lag of lags) expect(lag).toBeLessThan(WAKE_WITHIN_MS);
+  });
+
+  test("a job enqueued on node A, whose engine is stopped, is sent by node B at once, not at its idle check", async () => {
+    const receiver = startReceiver();
+    try {
+      const hook = await a.call("POST", "/api/v1/webhooks", { name: "cross-node", url: `${receiver.url}/hook` });
+      expect(hook.status).toBe(201);
+      const trigger = await a.call("POST", "/api/v1/triggers", {
+        name: "people",
+        events: ["user.created"],
+        webhook_ids: [hook.body.id],
+      });
+      expect(trigger.status).toBe(201);
+      // From now on only node B sends.
+      await a.server.ctx.delivery.stop();
+      const lags: number[] = [];
+      for (let round = 0; round < 3; round++) {
+        await createOnA(`hook-${round}@example.com`);
+        const answeredAt = Date.now();
+        const [request] = (await receiver.waitFor(round + 1, 10_000)).slice(round);
+        expect(JSON.parse(request!.body).user.email).toBe(`hook-${round}@example.com`);
+        lags.push(request!.at - answeredAt);
+        await Bun.sleep(700);
+      }
+      console.log(`node B sent the deliveries ${lags.join(", ")} ms after A answered`);
+      // Node B's idle check comes every 30 s: only the notification explains sends this soon.
+      for (const lag of lags) expect(lag).toBeLessThan(1_000);
+    } finally {
+      await receiver.stop();
+    }
+  });
+
+  test("a rolled back transaction notifies nobody; its committed neighbour wakes node B", async () => {
+    const third = await openPostgresStore(url, { max: 2 });
+    const heard: string[] = [];
+    const listening = await observer.listen("switchboard_changes", (payload) => heard.push(payload));
+    try {
+      const feed = new EventFeed(third);
+      const change = { type: "user.updated", objectType: "user", objectId: 1, actor: { id: null, source: "api" } };
+      const poll = await pollOnB();
+      await expect(
+        third.transaction(async (tx) => {
+          await feed.record(tx, change as Parameters<EventFeed["record"]>[1]);
+          throw new Error("rolled back");
+        }),
+      ).rejects.toThrow("rolled back");
+      // A savepoint rolled back inside a committing transaction drops its notification too.
+      await third.transaction(async (tx) => {
+        await tx
+          .savepoint(async (sp) => {
+            await feed.record(sp, change as Parameters<EventFeed["record"]>[1]);
+            throw new Error("savepoint rolled back");
+          })
+          .catch(() => undefined);
+      });
+      await Bun.sleep(1_500);
+      expect(poll.settled).toBe(false);
+      expect(heard).toEqual([]);
+
+      const committed = await third.transaction((tx) => feed.record(tx, change as Parameters<EventFeed["record"]>[1]));
+      const { data } = await poll.result;
+      expect(data.map((e) => e.id)).toEqual([committed.id]);
+      await eventually(async () => heard.length > 0, 5_000, "the committed change's notification");
+      expect(heard).toHaveLength(1);
+      expect(JSON.parse(heard[0]!).keys).toEqual([String(committed.id)]);
+    } finally {
+      await listening.unlisten();
+      await third.close();
+    }
+  });
+
+  test("after its LISTEN connection is killed, node B is woken for what it missed and for what follows", async () => {
+    const listeners = async () =>
+      (
+        await observer<{ pid: number }[]>`
+          SELECT pid FROM pg_stat_activity
+          WHERE application_name = ${LISTEN_APPLICATION_NAME} AND datname = current_database()`
+      ).map((r) => r.pid);
+    const before = await listeners();
+    expect(before.length).toBeGreaterThanOrEqual(1);
+
+    // A change no notification announces stands for one sent while B's connection was down.
+    const poll = await pollOnB();
+    const [missed] = await observer<{ id: number }[]>`
+      INSERT INTO events (type, object_type, object_id, changes, source, created_at)
+      VALUES ('user.updated', 'user', 1, '{}', 'api', ${Date.now()}) RETURNING id`;
+    await Bun.sleep(1_000);
+    expect(poll.settled).toBe(false);
+    for (const pid of before) await observer`SELECT pg_terminate_backend(${pid})`;
+    const { data } = await poll.result;
+    expect(data.map((e) => e.id)).toEqual([missed!.id]);
+    await eventually(
+      async () => (await listeners()).filter((pid) => !before.includes(pid)).length === before.length,
+      10_000,
+      "the LISTEN connections back",
+    );
+
+    const again = await pollOnB();
+    const { answeredAt } = await createOnA("after-reconnect@example.com");
+    const woke = await again.result;
+    expect(woke.data.map((e) => e.type)).toContain("user.created");
+    expect(woke.at - answeredAt).toBeLessThan(WAKE_WITHIN_MS);
+  });
+});
+
+describe("the delivery engine's idle check", () => {
+  test("finds a job another process enqueued (no wake-up) within its interval, however long the lease", async () => {
+    const receiver = startReceiver();
+    // Lease chores every 200 ms run more often than the 500 ms idle check: each must keep its own clock.
+    const fx = await startEngine({ leaseMs: 600, idleCheckMs: 500 });
+    const other = openDatabase(join(fx.dataDir, "switchboard.db"));
+    try {
+      fx.engine.register("ping", postTo(receiver.url));
+      const elsewhere = new DeliveryEngine(
+        other,
+        createLogger("error", () => {}),
+      );
+      await Bun.sleep(300);
+      await other.transaction((tx) => elsewhere.enqueue(tx, { kind: "ping", destination: "r", payload: { n: 1 } }));
+      const enqueuedAt = Date.now();
+      const [request] = await receiver.waitFor(1, 5_000);
+      expect(request!.at - enqueuedAt).toBeLessThan(2_000);
+    } finally {
+      await other.close();
+      await fx.close();
+      await receiver.stop();
+    }
+  });
+});
