@@ -7,11 +7,14 @@
  * process with the load and the receiver; node B is a `serve` process (its idle check, the default
  * 30 s, never explains a send this soon). Latency: A's answer (the change committed) → the receiver
  * got the delivery, p50/p99; also from the request's start. Goal: p99 < 100 ms at 200 events/s.
- * Run: npx bun bench/cluster-wakeups.ts   (RATE=200 SECONDS=20 by default)
+ * Then the notification alone at NOTIFY_RATE per second: transactions on a third store each notify one
+ * key, node A's store hears them (commit → listener called, p50/p99).
+ * Run: npx bun bench/cluster-wakeups.ts   (RATE=200 NOTIFY_RATE=200 SECONDS=20 by default)
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../src/config";
+import { openPostgresStore } from "../src/db/pg-store";
 import { createLogger } from "../src/log";
 import { startServer } from "../src/server";
 import { startPostgres } from "../test/support/postgres";
@@ -22,6 +25,7 @@ import { fmt, percentiles } from "./support/load";
 const RATE = Number(process.env.RATE ?? 200);
 const SECONDS = Number(process.env.SECONDS ?? 20);
 const GOAL_P99_MS = 100;
+const NOTIFY_RATE = Number(process.env.NOTIFY_RATE ?? 200);
 /** A Segment batch every 50 ms (or one person per batch at low rates); each identify creates a person. */
 const BATCH_EVERY_MS = Math.max(50, 1000 / RATE);
 
@@ -123,6 +127,43 @@ console.log(
   `RESULT cluster-wakeups p99=${fmt(afterCommit.p99)} ms at ${RATE} events/s ` +
     `(goal < ${GOAL_P99_MS} ms: ${afterCommit.p99 < GOAL_P99_MS ? "met" : "missed"})`,
 );
+
+// The notification alone at NOTIFY_RATE: transactions on a third store, each notifying one key, heard
+// by node A's store (another origin): commit → the listener called.
+const third = await openPostgresStore(url, { max: 4 });
+const heardAt = new Map<string, number>();
+const stopHearing = a.ctx.db.onNodesNotify("deliveries", (keys) => {
+  const at = performance.now();
+  if (keys !== "all") for (const key of keys) heardAt.set(key, at);
+});
+await Bun.sleep(500);
+const committedAt = new Map<string, number>();
+const notifies: Promise<void>[] = [];
+const notifyStarted = performance.now();
+for (let i = 0; i < NOTIFY_RATE * SECONDS; i++) {
+  const wait = notifyStarted + (i * 1000) / NOTIFY_RATE - performance.now();
+  if (wait > 1) await Bun.sleep(wait);
+  const key = `bench:${i}`;
+  notifies.push(
+    third
+      .transaction(async (tx) => tx.notifyNodes("deliveries", key))
+      .then(() => {
+        committedAt.set(key, performance.now());
+      }),
+  );
+}
+await Promise.all(notifies);
+const notifySeconds = (performance.now() - notifyStarted) / 1000;
+await Bun.sleep(1_000);
+stopHearing();
+const notifyLags = [...committedAt].flatMap(([key, at]) => (heardAt.has(key) ? [heardAt.get(key)! - at] : []));
+const notified = percentiles(notifyLags);
+console.log(
+  `${committedAt.size} notifying transactions in ${fmt(notifySeconds)} s (${fmt(committedAt.size / notifySeconds)}/s), ` +
+    `${notifyLags.length} heard: committed → heard p50 ${fmt(notified.p50)} ms, p99 ${fmt(notified.p99)} ms`,
+);
+console.log(`RESULT cluster-notify p99=${fmt(notified.p99)} ms at ${NOTIFY_RATE}/s`);
+await third.close();
 
 await b.stop();
 await a.stop();
