@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { openDatabase } from "../../src/db/client";
+import { type NodeNotice, openDatabase } from "../../src/db/client";
 import { openPostgres, type PostgresClient } from "../../src/db/pg-client";
 import { openPostgresStore } from "../../src/db/pg-store";
 import { LISTEN_APPLICATION_NAME } from "../../src/db/pg-wakeups";
@@ -174,6 +174,34 @@ describe("wake-ups across nodes on PostgreSQL", () => {
     } finally {
       await listening.unlisten();
       await third.close();
+    }
+  });
+
+  test("a store hears other stores' notifications, one per channel and transaction, never its own", async () => {
+    const [one, two] = [await openPostgresStore(url, { max: 2 }), await openPostgresStore(url, { max: 2 })];
+    const heardByOne: NodeNotice[] = [];
+    const heardByTwo: NodeNotice[] = [];
+    one.onNodesNotify("deliveries", (n) => heardByOne.push(n));
+    two.onNodesNotify("deliveries", (n) => heardByTwo.push(n));
+    try {
+      // Both listen once their LISTEN is established: that first wakes each with "all".
+      await eventually(async () => heardByOne.includes("all") && heardByTwo.includes("all"), 5_000, "listening");
+      heardByOne.length = 0;
+      heardByTwo.length = 0;
+      await one.transaction(async (tx) => {
+        for (const key of ["webhook:1", "crm:2", "webhook:1"]) tx.notifyNodes("deliveries", key);
+      });
+      // More keys than a payload holds (PostgreSQL's 8000 bytes) become "all".
+      await one.transaction(async (tx) => {
+        for (let i = 0; i < 1_000; i++) tx.notifyNodes("deliveries", `webhook:${i}`);
+      });
+      await eventually(async () => heardByTwo.length === 2, 5_000, "two notifications");
+      expect(heardByTwo).toEqual([["webhook:1", "crm:2"], "all"]);
+      await Bun.sleep(300);
+      expect(heardByOne).toEqual([]);
+    } finally {
+      await one.close();
+      await two.close();
     }
   });
 
