@@ -184,4 +184,21 @@ describe("event feed", () => {
     expect(Date.now() - started).toBeLessThan(5000);
     expect(woke.body.data[0]).toMatchObject({ type: "group.created", object_type: "group", source: "api" });
   });
+
+  test("a filtered long poll woken by another object's change waits on for its own", async () => {
+    const head = (await api.call("GET", "/api/v1/events?after=0&limit=1000")).body.next_cursor;
+    let answered = false;
+    const waiting = api.call("GET", `/api/v1/events?cursor=${head}&object_type=organization&wait=10`).then((r) => {
+      answered = true;
+      return r;
+    });
+    await Bun.sleep(50);
+    await api.call("POST", "/api/v1/groups", { name: "Billing" });
+    await Bun.sleep(500);
+    expect(answered).toBe(false);
+    await api.call("POST", "/api/v1/organizations", { name: "Waited For Ltd" });
+    const woke = await waiting;
+    expect(woke.body.data).toHaveLength(1);
+    expect(woke.body.data[0]).toMatchObject({ type: "organization.created", object_type: "organization" });
+  });
 });
