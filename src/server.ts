@@ -47,10 +47,10 @@ const lockPath = (config: Config) =>
  * The key sealing stored secrets: the one the database was set up with. A missing key file is
  * created only for a database that has never known one; a different key is refused (key-check.ts).
  */
-async function openSecretKey(db: Db, config: Config): Promise<Uint8Array<ArrayBuffer>> {
+async function openSecretKey(db: Db, config: Config, log: Logger): Promise<Uint8Array<ArrayBuffer>> {
   const keyFile = config.secretKeyFile || dataPaths(config.dataDir).key;
   if (!existsSync(keyFile) && (await databaseHasKey(db))) throw missingKeyFile(keyFile);
-  const key = naming(keyFile, () => loadOrCreateKey(keyFile));
+  const key = naming(keyFile, () => loadOrCreateKey(keyFile, (message) => log.warn(message)));
   await checkSecretKey(db, key, keyFile);
   return key;
 }
@@ -154,7 +154,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
   try {
     // The database first: a key file beside a missing database is an error, not a first start.
     db = await openStore(config);
-    const secrets = await createSecretBox(await openSecretKey(db, config));
+    const secrets = await createSecretBox(await openSecretKey(db, config, log));
     // Stable across restarts of the same installation: a restarted node takes back its own leases at once.
     const nodeId = config.nodeId || `${hostname()}:${resolve(config.dataDir)}`;
     const delivery = new DeliveryEngine(db, log, { nodeId });
