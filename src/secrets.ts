@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 
 /**
  * Secret settings (provider keys, signing tokens, CRM passwords) are stored encrypted with AES-256-GCM
@@ -12,14 +12,28 @@ export interface SecretBox {
 
 const PREFIX = "v1:";
 
-export function loadOrCreateKey(path: string): Uint8Array<ArrayBuffer> {
+/**
+ * Reads the key file, creating it (0600) when missing. A key file readable by others is set back to
+ * 0600; one we may not change (a read-only mount of a secret, a file another user owns) is used as it
+ * is, with a warning when others can read it: refusing would stop every node sharing it.
+ */
+export function loadOrCreateKey(path: string, warn: (message: string) => void = () => {}): Uint8Array<ArrayBuffer> {
   if (!existsSync(path)) {
     writeFileSync(path, Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64") + "\n", {
       mode: 0o600,
       flag: "wx",
     });
   }
-  chmodSync(path, 0o600);
+  const mode = statSync(path).mode & 0o777;
+  if (mode & 0o077) {
+    try {
+      chmodSync(path, 0o600);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== "EPERM" && code !== "EROFS" && code !== "EACCES") throw err;
+      warn(`key file ${path} is readable by others (mode 0${mode.toString(8)}) and cannot be changed (${code})`);
+    }
+  }
   const key = Buffer.from(readFileSync(path, "utf8").trim(), "base64");
   if (key.length !== 32) throw new Error(`key file ${path} is damaged: expected 32 bytes of base64`);
   return new Uint8Array(key);

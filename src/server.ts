@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import { checkSecretKey, databaseHasKey, missingKeyFile } from "./cluster/key-check";
-import { NodeHeartbeat } from "./cluster/nodes";
+import { claimNodeId, NodeHeartbeat } from "./cluster/nodes";
 import { ScheduleClaims } from "./cluster/schedules";
 import type { Config } from "./config";
 import { createApp, isApiPath } from "./app";
@@ -13,7 +13,7 @@ import { describePostgres, openPostgresStore } from "./db/pg-store";
 import { GroupCommit, groupCommitted, registerGroupCommitMetrics } from "./db/group-commit";
 import { DatabaseHealth } from "./db/health";
 import { lockDataDir } from "./db/lock";
-import { DeliveryEngine } from "./delivery/engine";
+import { DeliveryEngine, type EngineOptions } from "./delivery/engine";
 import { registerDeliveryGauges } from "./delivery/metrics";
 import { EventFeed } from "./events/feed";
 import { admitBody } from "./http/body-gate";
@@ -47,10 +47,10 @@ const lockPath = (config: Config) =>
  * The key sealing stored secrets: the one the database was set up with. A missing key file is
  * created only for a database that has never known one; a different key is refused (key-check.ts).
  */
-async function openSecretKey(db: Db, config: Config): Promise<Uint8Array<ArrayBuffer>> {
+async function openSecretKey(db: Db, config: Config, log: Logger): Promise<Uint8Array<ArrayBuffer>> {
   const keyFile = config.secretKeyFile || dataPaths(config.dataDir).key;
   if (!existsSync(keyFile) && (await databaseHasKey(db))) throw missingKeyFile(keyFile);
-  const key = naming(keyFile, () => loadOrCreateKey(keyFile));
+  const key = naming(keyFile, () => loadOrCreateKey(keyFile, (message) => log.warn(message)));
   await checkSecretKey(db, key, keyFile);
   return key;
 }
@@ -147,17 +147,26 @@ export type RunningServer = {
  * Starts Switchboard on a data directory: lock, key file, database, migrations, HTTP server and
  * schedules. stop() drains in-flight requests, then closes the database and releases the lock.
  */
-export async function startServer(config: Config, log: Logger = createLogger(config.logLevel)): Promise<RunningServer> {
+export async function startServer(
+  config: Config,
+  log: Logger = createLogger(config.logLevel),
+  /** The delivery engine's timings and limits where the defaults do not suit (the cluster tests' short leases). */
+  engine: Partial<Omit<EngineOptions, "nodeId">> = {},
+): Promise<RunningServer> {
   naming(config.dataDir, () => mkdirSync(config.dataDir, { recursive: true, mode: 0o700 }));
   const lock = naming(lockPath(config), () => lockDataDir(lockPath(config)));
   let db: Db | undefined;
   try {
     // The database first: a key file beside a missing database is an error, not a first start.
     db = await openStore(config);
-    const secrets = await createSecretBox(await openSecretKey(db, config));
+    const secrets = await createSecretBox(await openSecretKey(db, config, log));
     // Stable across restarts of the same installation: a restarted node takes back its own leases at once.
     const nodeId = config.nodeId || `${hostname()}:${resolve(config.dataDir)}`;
-    const delivery = new DeliveryEngine(db, log, { nodeId });
+    const instance = crypto.randomUUID();
+    // Before anything acts under the id (the engine takes back its leases). On SQLite the data
+    // directory's lock, one per node id, already makes the id one process's.
+    if (config.databaseUrl) await claimNodeId(db, nodeId, instance, log);
+    const delivery = new DeliveryEngine(db, log, { ...engine, nodeId });
     const health = new DatabaseHealth(db, config.dataDir);
     // Every request's writes share commits (group commit); the delivery engine keeps its own transactions.
     const writes = new GroupCommit(db);
@@ -247,6 +256,7 @@ export async function startServer(config: Config, log: Logger = createLogger(con
     const heartbeat = new NodeHeartbeat(
       db,
       ctx.nodeId,
+      instance,
       url,
       () => ({ in_flight_deliveries: delivery.sending, running_schedules: claims.runningNames() }),
       log,

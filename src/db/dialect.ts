@@ -13,6 +13,8 @@ type Operand = SQL | SQLiteColumn;
  */
 export type Dialect = {
   name: "sqlite" | "postgres";
+  /** Whether transactions run side by side (PostgreSQL) rather than one at a time (SQLite's FIFO). */
+  transactionsInterleave: boolean;
   /** `column LIKE pattern ESCAPE '\'`, case-insensitive as SQLite's LIKE is (PostgreSQL: ILIKE). */
   likeInsensitive(column: Operand, pattern: string): SQL;
   /** The larger of two numbers (SQLite's two-argument max, PostgreSQL's greatest). */
@@ -29,6 +31,7 @@ export type Dialect = {
 
 export const sqliteDialect: Dialect = {
   name: "sqlite",
+  transactionsInterleave: false,
   likeInsensitive: (column, pattern) => sql`${column} LIKE ${pattern} ESCAPE '\\'`,
   greatest: (a, b) => sql`max(${a}, ${b})`,
   jsonText: (column, field) => sql`json_extract(${column}, ${`$.${field}`})`,
@@ -39,6 +42,7 @@ export const sqliteDialect: Dialect = {
 
 export const postgresDialect: Dialect = {
   name: "postgres",
+  transactionsInterleave: true,
   likeInsensitive: (column, pattern) => sql`${column} ILIKE ${pattern} ESCAPE '\\'`,
   greatest: (a, b) => sql`greatest(${a}, ${b})`,
   jsonText: (column, field) => sql`(${column}::json ->> ${field}::text)`,

@@ -413,6 +413,7 @@ export const nodes = pgTable(
     lastSeenAt: timestamp("last_seen_at").notNull(),
     stoppedAt: timestamp("stopped_at"),
     activity: json("activity").notNull(),
+    instance: text("instance"),
   },
   (t) => [index("nodes_last_seen_idx").on(t.lastSeenAt)],
 );

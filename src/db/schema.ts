@@ -381,6 +381,8 @@ export const nodes = sqliteTable(
     lastSeenAt: timestamp("last_seen_at").notNull(),
     stoppedAt: timestamp("stopped_at"),
     activity: text("activity", { mode: "json" }).$type<NodeActivity>().notNull(),
+    /** The process holding the node id now (random per start): one live process per id. */
+    instance: text("instance"),
   },
   (t) => [index("nodes_last_seen_idx").on(t.lastSeenAt)],
 );

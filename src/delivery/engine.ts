@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import type { Db, DbOrTx, Tx } from "../db/client";
+import { dialectOf, type Db, type DbOrTx, type Tx } from "../db/client";
 import type { Logger } from "../log";
 import {
   destinationHealth,
@@ -93,6 +93,9 @@ const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
   logRetention: DEFAULT_LOG_RETENTION,
   finishedJobRetentionMs: 30 * 86_400_000,
 };
+
+/** How soon a destination another node was claiming for is looked at again. */
+const BUSY_DESTINATION_RETRY_MS = 25;
 
 type Attempt = { spec: ValidHttpRequestSpec; result: HttpResult } | null;
 /** A send that has ended and waits for the next tick to be recorded. */
@@ -195,9 +198,24 @@ export class DeliveryEngine {
       deliveryId: job.deliveryId ?? Bun.randomUUIDv7(),
       redeliveryOf: null,
     }));
-    const ids = await this.jobs.insertMany(tx, rows, now);
+    const { ids, blockedKeys } = await this.jobs.insertMany(tx, rows, now);
     for (const destination of new Set(rows.map((r) => r.destination))) this.wakeAtCommit(tx, destination);
+    if (blockedKeys.length && dialectOf(tx).transactionsInterleave)
+      tx.afterCommit(() => void this.unblockHeads(blockedKeys));
     return rows.map((r, i) => ({ id: ids[i]!, deliveryId: r.deliveryId }));
+  }
+
+  /**
+   * Looks again at ordering keys a committed insert blocked (see JobStore.unblockHead), one short
+   * transaction each: each waits at most for one record in progress, holding nothing else.
+   */
+  private async unblockHeads(keys: readonly string[]): Promise<void> {
+    try {
+      for (const key of keys) await this.db.transaction((tx) => this.jobs.unblockHead(tx, key));
+    } catch (err) {
+      this.log.error("unblocking the next job of an ordering key failed", { error: String(err) });
+    }
+    this.wake();
   }
 
   /**
@@ -597,6 +615,11 @@ export class DeliveryEngine {
         wanted,
         limit: eligible.get(key) ?? this.options.destinationConcurrency,
       });
+      if (!jobs) {
+        // Another node is claiming for it (or recording its results): look again shortly.
+        this.noteDueLater(key, now + BUSY_DESTINATION_RETRY_MS);
+        continue;
+      }
       out.push(...jobs);
       free -= jobs.length;
       // All it was offered: more may wait, to the back of the round. Fewer: nothing else due now, or

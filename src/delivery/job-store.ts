@@ -111,7 +111,9 @@ const q = {
   }),
   // A job of a strict-order destination is blocked while an earlier job of its ordering key is active
   // (queued before, or earlier in the same batch: `after` says so, as the statement cannot see its own rows).
-  insertMany: statement<{ id: number }>({
+  // On PostgreSQL a node recording the earlier job's end at the same moment cannot see this uncommitted
+  // job to unblock it: the blocked keys are returned, and looked at again once committed (unblockHead).
+  insertMany: statement<{ id: number; blocked: number; ordering_key: string | null }>({
     sqlite: `INSERT INTO delivery_jobs (kind, destination, ordering_key, payload, blocked, max_attempts, run_at,
        delivery_id, redelivery_of, created_at, updated_at)
      SELECT v.value ->> 'kind', v.value ->> 'destination', v.value ->> 'orderingKey', v.value -> 'payload',
@@ -122,7 +124,7 @@ const q = {
        v.value ->> 'maxAttempts', v.value ->> 'runAt', v.value ->> 'deliveryId', v.value ->> 'redeliveryOf', ?2, ?2
      FROM json_each(?1) v JOIN delivery_destinations d ON d.key = v.value ->> 'destination'
      ORDER BY v.key
-     RETURNING id`,
+     RETURNING id, blocked, ordering_key`,
     postgres: `INSERT INTO delivery_jobs (kind, destination, ordering_key, payload, blocked, max_attempts, run_at,
        delivery_id, redelivery_of, created_at, updated_at)
      SELECT e.v ->> 'kind', e.v ->> 'destination', e.v ->> 'orderingKey', (e.v -> 'payload')::text,
@@ -134,7 +136,17 @@ const q = {
      FROM json_array_elements($1::json) WITH ORDINALITY AS e(v, n)
        JOIN delivery_destinations d ON d.key = e.v ->> 'destination'
      ORDER BY e.n
-     RETURNING id`,
+     RETURNING id, blocked, ordering_key`,
+  }),
+  // Claims for a destination take turns across nodes: a transaction-scoped advisory lock keyed by the
+  // destination (class 0x5344, "SD"), so the count of its leases below is exact (two nodes counting at
+  // once would both see room). Tried, not waited for: a node finding it taken leaves the destination for
+  // now, as waits for destinations taken in different orders could deadlock. (A row lock on the
+  // destination would also be held by every tick recording its health, leaving claims to that node.)
+  // SQLite runs one transaction at a time: the turn is always free.
+  claimTurn: statement<{ turn: number }>({
+    sqlite: "SELECT ? IS NOT NULL AS turn",
+    postgres: "SELECT pg_try_advisory_xact_lock(21316, hashtext($1)) AS turn",
   }),
   // One statement leases a batch: the destination's due jobs, by due time, within the limit of leases
   // held on it by all nodes together. PostgreSQL: the inner SELECT ends in FOR UPDATE SKIP LOCKED.
@@ -187,6 +199,14 @@ const q = {
      WHERE delivery_jobs.id = (v ->> 'id')::bigint AND delivery_jobs.status = 'running'
        AND delivery_jobs.lease_owner = $2 AND delivery_jobs.attempts = (v ->> 'attempts')::int
      RETURNING delivery_jobs.id`,
+  }),
+  // After a blocking insert has committed: the key's first active job, locked (waiting for a record of it
+  // in progress to commit, then read again: a finished job is passed over), is unblocked.
+  unblockHead: statement({
+    sqlite: `UPDATE delivery_jobs SET blocked = 0 WHERE blocked = 1 AND id =
+       (SELECT id FROM delivery_jobs WHERE ordering_key = ? AND ${ACTIVE_JOB} ORDER BY id LIMIT 1)`,
+    postgres: `UPDATE delivery_jobs SET blocked = false WHERE blocked AND id =
+       (SELECT id FROM delivery_jobs WHERE ordering_key = $1 AND ${ACTIVE_JOB} ORDER BY id LIMIT 1 FOR UPDATE)`,
   }),
   // Keeps the invariant "the lowest-id active job of an ordering key is unblocked", for a set of keys.
   unblockNext: statement({
@@ -255,9 +275,9 @@ const q = {
 
 /** The queue's rows: every read and write of the delivery engine's hot paths. */
 export class JobStore {
-  /** One multi-row insert for a whole fan-out; the new ids in the order given. */
-  async insertMany(tx: Tx, jobs: readonly NewJobRow[], now: number): Promise<number[]> {
-    if (!jobs.length) return [];
+  /** One multi-row insert for a whole fan-out: the new ids in the order given, and the ordering keys it blocked. */
+  async insertMany(tx: Tx, jobs: readonly NewJobRow[], now: number): Promise<{ ids: number[]; blockedKeys: string[] }> {
+    if (!jobs.length) return { ids: [], blockedKeys: [] };
     const seen = new Set<string>();
     const rows = jobs.map((j) => {
       const after = j.orderingKey !== null && seen.has(j.orderingKey);
@@ -266,15 +286,30 @@ export class JobStore {
     });
     const json = JSON.stringify(rows);
     await q.addDestinations.run(tx, json);
-    return (await q.insertMany.all(tx, json, now)).map((r) => r.id).sort((a, b) => a - b);
+    const added = await q.insertMany.all(tx, json, now);
+    const blockedKeys = new Set(added.filter((r) => r.blocked && r.ordering_key !== null).map((r) => r.ordering_key!));
+    return { ids: added.map((r) => r.id).sort((a, b) => a - b), blockedKeys: [...blockedKeys] };
+  }
+
+  /**
+   * Unblocks the key's first active job if it is blocked: run in its own transaction after a blocking
+   * insert committed, where transactions interleave (PostgreSQL), as the insert may have seen an earlier
+   * job active that a node was recording as finished (whose unblock could not see the new job).
+   */
+  async unblockHead(tx: Tx, orderingKey: string): Promise<number> {
+    return await q.unblockHead.run(tx, orderingKey);
   }
 
   async insert(tx: Tx, job: NewJobRow, now: number): Promise<number> {
-    return (await this.insertMany(tx, [job], now))[0]!;
+    return (await this.insertMany(tx, [job], now)).ids[0]!;
   }
 
-  /** Leases up to `wanted` due jobs of a destination (see ClaimRequest), in due order. */
-  async claim(tx: Tx, c: ClaimRequest): Promise<Job[]> {
+  /**
+   * Leases up to `wanted` due jobs of a destination (see ClaimRequest), in due order; null when another
+   * node holds the destination's claim turn now (look again shortly).
+   */
+  async claim(tx: Tx, c: ClaimRequest): Promise<Job[] | null> {
+    if (!(await q.claimTurn.get(tx, c.destination))!.turn) return null;
     const rows = await q.claim.all(tx, c.leaseUntil, c.owner, c.now, c.destination, c.kindsJson, c.wanted, c.limit);
     return rows.sort((a, b) => a.run_at - b.run_at || a.id - b.id).map(rowToJob);
   }

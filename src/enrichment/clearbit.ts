@@ -39,7 +39,7 @@ import {
 } from "./provider";
 import { RateLimiter } from "./rate-limiter";
 import { enrichmentLookups, userEnrichments } from "./schema";
-import { saveSettings, type ClearbitSettings } from "./settings";
+import { readSettings, saveSettings, type ClearbitSettings } from "./settings";
 import { flattenAnswer } from "./traits";
 
 export const KIND = "clearbit";
@@ -76,6 +76,8 @@ export class ClearbitEnrichment {
   settings: ClearbitSettings;
   readonly limiter: RateLimiter;
   private backfillRunning = false;
+  /** Saves made through this node (a reload started before one must not undo it). */
+  private saves = 0;
 
   /** Built with the saved settings (`await readSettings(db)`). */
   constructor(
@@ -106,11 +108,22 @@ export class ClearbitEnrichment {
       organization: new Set([...MAPPABLE_ORGANIZATION_FIELDS, ...(await custom("organization"))]),
     });
     const wasPaused = (await this.ctx.delivery.getDestination(DESTINATION))?.pausedAt;
+    this.saves++;
     this.settings = settings;
     this.limiter.setLimit(settings.rate_limit_per_minute);
     // A new key ends an Unauthorized pause; saving also resumes after an over-quota pause.
     if (wasPaused || keyChanged) await this.ctx.delivery.enableDestination(DESTINATION);
     return settings;
+  }
+
+  /** Reads the saved settings again: another node may have changed them (the feature does it every second). */
+  async reload(): Promise<void> {
+    const saves = this.saves;
+    const settings = await readSettings(this.db);
+    // A save on this node while reading: its settings are newer than what was read.
+    if (saves !== this.saves) return;
+    this.settings = settings;
+    this.limiter.setLimit(settings.rate_limit_per_minute);
   }
 
   /** Streaming, callbacks (only with a reachable base URL) or polling; shown on the settings page and API. */

@@ -15,6 +15,8 @@ import {
 
 export { enrichmentTraits } from "./clearbit";
 
+const SETTINGS_RELOAD_MS = 1_000;
+
 export type Enrichment = { clearbit: ClearbitEnrichment; audiences: Audiences };
 
 /**
@@ -30,6 +32,14 @@ export async function enrichmentFeature(ctx: AppContext): Promise<Feature & Enri
     ctx.delivery.configureDestination(tx, DESTINATION, { concurrency: DESTINATION_CONCURRENCY }),
   );
   const services = { clearbit, audiences };
+  // Settings saved through another node reach this one within a second.
+  const reload = setInterval(
+    () =>
+      void clearbit
+        .reload()
+        .catch((err) => ctx.log.error("reading the Clearbit settings failed", { error: String(err) })),
+    SETTINGS_RELOAD_MS,
+  );
   return {
     name: "enrichment",
     ...services,
@@ -53,6 +63,9 @@ export async function enrichmentFeature(ctx: AppContext): Promise<Feature & Enri
     ],
     routes: [enrichmentApi(ctx, services), integrationPages(ctx, services)],
     // Jobs waiting for a rate-limit slot give up at once, so the delivery engine drains quickly.
-    stop: () => clearbit.limiter.close(),
+    stop: () => {
+      clearInterval(reload);
+      clearbit.limiter.close();
+    },
   };
 }

@@ -27,6 +27,8 @@ import { WebhookTriggers } from "./triggers";
 
 const JOB_KIND = "webhook";
 const HOUR_MS = 3_600_000;
+/** How long a node matches changes with the triggers it read: another node's trigger edits apply after it. */
+const ROUTES_TTL_MS = 1_000;
 /** Parsed payloads kept for the deliveries that follow (a fan-out's share one). */
 const RECENT_PAYLOADS = 256;
 
@@ -68,7 +70,7 @@ export class WebhookService {
   readonly endpoints: WebhookEndpoints;
   readonly triggers: WebhookTriggers;
   readonly catalogue: EventCatalogue;
-  private routes: Map<string, Route[]> | null = null;
+  private routes: { readAt: number; byEvent: Map<string, Route[]> } | null = null;
   private readonly recentPayloads = new Map<number, Data>();
   private readonly byId;
 
@@ -94,9 +96,13 @@ export class WebhookService {
     return { events: this.ctx.events, triggers: this.triggers, payloads: () => this.payloadBuilder() };
   }
 
-  /** Active triggers with their active webhooks, by event type; rebuilt after any trigger or webhook change. */
+  /**
+   * Active triggers with their active webhooks, by event type; rebuilt after any trigger or webhook
+   * change made through this node, and read again after ROUTES_TTL_MS (changes made on another node).
+   */
   private async routesFor(eventType: string): Promise<Route[]> {
-    if (!this.routes) {
+    const now = Date.now();
+    if (!this.routes || now - this.routes.readAt > ROUTES_TTL_MS) {
       const routes = new Map<string, Route[]>();
       const rows = await this.ctx.db
         .select({
@@ -125,9 +131,9 @@ export class WebhookService {
       }
       for (const r of [...byTrigger.values()].sort((a, b) => a.id - b.id))
         for (const e of r.events) routes.set(e, [...(routes.get(e) ?? []), r]);
-      this.routes = routes;
+      this.routes = { readAt: now, byEvent: routes };
     }
-    return this.routes.get(eventType) ?? [];
+    return this.routes.byEvent.get(eventType) ?? [];
   }
 
   /** Runs inside the transaction recording the change: matching triggers enqueue one job per webhook. */

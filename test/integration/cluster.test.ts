@@ -22,6 +22,8 @@ setDefaultTimeout(60_000);
 
 /** Two (or more) real server processes on one SQLite file, each under its own --node-id. */
 const NODE = join(ROOT, "test/support/cluster-node.ts");
+/** A schedule every 2 s whose run takes 300 ms. */
+const TICK = ["--tick", "*/2 * * * * *", "--tick-ms", "300"];
 let running: ServerProcess[] = [];
 let dirs: string[] = [];
 afterEach(async () => {
@@ -45,8 +47,8 @@ async function node(cmd: string[]): Promise<ServerProcess> {
 describe("schedules in a cluster", () => {
   test("a schedule fires once per period however many nodes run its timer", async () => {
     const dataDir = sharedDir();
-    const a = await node([BUN, NODE, dataDir, "a", "*/2 * * * * *", "300"]);
-    const b = await node([BUN, NODE, dataDir, "b", "*/2 * * * * *", "300"]);
+    const a = await node([BUN, NODE, "--data-dir", dataDir, "--node-id", "a", ...TICK]);
+    const b = await node([BUN, NODE, "--data-dir", dataDir, "--node-id", "b", ...TICK]);
     await Bun.sleep(9_000);
     expect(await a.stop()).toBe(0);
     expect(await b.stop()).toBe(0);

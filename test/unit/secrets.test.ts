@@ -34,6 +34,47 @@ describe("key file", () => {
     expect(statSync(path).mode & 0o777).toBe(0o600);
   });
 
+  /**
+   * A key file on a read-only mount (a mounted secret shared by every node): chmod is refused there
+   * (EROFS), as it is for a file another user owns (EPERM). Run in a child process inside its own user
+   * and mount namespace (`unshare`), where a read-only tmpfs can be mounted without privileges.
+   */
+  const onReadOnlyMount = (mode: number) => {
+    const dir = tempDir();
+    dirs.push(dir);
+    const key = Buffer.from(randomKey()).toString("base64");
+    const load = `const { loadOrCreateKey } = await import(${JSON.stringify(join(import.meta.dir, "../../src/secrets.ts"))});
+      const warnings = [];
+      const key = loadOrCreateKey(process.argv[1], (m) => warnings.push(m));
+      console.log(JSON.stringify({ key: Buffer.from(key).toString("base64"), warnings }));`;
+    const script = [
+      `mount -t tmpfs none "$1"`,
+      `printf '%s\n' "$2" > "$1/secret.key"`,
+      `chmod ${mode.toString(8)} "$1/secret.key"`,
+      `mount -o remount,ro "$1"`,
+      `exec "$3" -e "$4" "$1/secret.key"`,
+    ].join(" && ");
+    const child = Bun.spawnSync(["unshare", "-rm", "sh", "-c", script, "sh", dir, key, process.execPath, load]);
+    expect(child.stderr.toString()).toBe("");
+    expect(child.exitCode).toBe(0);
+    return { written: key, ...(JSON.parse(child.stdout.toString()) as { key: string; warnings: string[] }) };
+  };
+
+  test("a key file readable only by us that cannot be changed (read-only mount) is used as it is", () => {
+    const loaded = onReadOnlyMount(0o400);
+    expect(loaded.key).toBe(loaded.written);
+    expect(loaded.warnings).toEqual([]);
+  });
+
+  test("a key file readable by others that cannot be changed is used, with a warning naming it", () => {
+    const loaded = onReadOnlyMount(0o644);
+    expect(loaded.key).toBe(loaded.written);
+    expect(loaded.warnings).toHaveLength(1);
+    expect(loaded.warnings[0]).toMatch(
+      /key file \S+secret\.key is readable by others \(mode 0644\) and cannot be changed \(EROFS\)/,
+    );
+  });
+
   test("a damaged key file is refused", () => {
     const path = keyPath();
     writeFileSync(path, "dG9vIHNob3J0\n", { mode: 0o600 });
