@@ -15,6 +15,8 @@ export type Dialect = {
   name: "sqlite" | "postgres";
   /** `column LIKE pattern ESCAPE '\'`, case-insensitive as SQLite's LIKE is (PostgreSQL: ILIKE). */
   likeInsensitive(column: Operand, pattern: string): SQL;
+  /** "`text` contains `part`" (SQLite's instr, PostgreSQL's strpos): true, false, or null for a null text. */
+  contains(text: Operand, part: string): SQL;
   /** The larger of two numbers (SQLite's two-argument max, PostgreSQL's greatest). */
   greatest(a: Operand, b: Operand | number): SQL;
   /** A top-level field of a JSON text column, as text. */
@@ -30,6 +32,7 @@ export type Dialect = {
 export const sqliteDialect: Dialect = {
   name: "sqlite",
   likeInsensitive: (column, pattern) => sql`${column} LIKE ${pattern} ESCAPE '\\'`,
+  contains: (text, part) => sql`instr(${text}, ${part}) > 0`,
   greatest: (a, b) => sql`max(${a}, ${b})`,
   jsonText: (column, field) => sql`json_extract(${column}, ${`$.${field}`})`,
   peopleMatching: sqliteMatchingIds,
@@ -40,6 +43,7 @@ export const sqliteDialect: Dialect = {
 export const postgresDialect: Dialect = {
   name: "postgres",
   likeInsensitive: (column, pattern) => sql`${column} ILIKE ${pattern} ESCAPE '\\'`,
+  contains: (text, part) => sql`strpos(${text}, ${part}) > 0`,
   greatest: (a, b) => sql`greatest(${a}, ${b})`,
   jsonText: (column, field) => sql`(${column}::json ->> ${field}::text)`,
   peopleMatching: pgMatchingIds,

@@ -19,6 +19,7 @@ import m15 from "../../migrations/0015_fts_prefix_1_to_4.sql" with { type: "text
 import m16 from "../../migrations/0016_clearbit_rate_calls.sql" with { type: "text" };
 import m17 from "../../migrations/0017_cluster.sql" with { type: "text" };
 import m18 from "../../migrations/0018_delivery_lease_owner.sql" with { type: "text" };
+import m19 from "../../migrations/0019_name_words.sql" with { type: "text" };
 import pg0 from "../../migrations-pg/0000_foundation.sql" with { type: "text" };
 import pg1 from "../../migrations-pg/0001_seed_lookups.sql" with { type: "text" };
 import pg2 from "../../migrations-pg/0002_search.sql" with { type: "text" };
@@ -26,6 +27,7 @@ import pg3 from "../../migrations-pg/0003_attempt_counts.sql" with { type: "text
 import pg4 from "../../migrations-pg/0004_clearbit_rate_calls.sql" with { type: "text" };
 import pg5 from "../../migrations-pg/0005_cluster.sql" with { type: "text" };
 import pg6 from "../../migrations-pg/0006_delivery_lease_owner.sql" with { type: "text" };
+import pg7 from "../../migrations-pg/0007_name_words.sql" with { type: "text" };
 
 export const migrations: Migration[] = [
   { tag: "0000_foundation", when: 1795536435869, sql: m0 },
@@ -47,6 +49,7 @@ export const migrations: Migration[] = [
   { tag: "0016_clearbit_rate_calls", when: 1796665852532, sql: m16 },
   { tag: "0017_cluster", when: 1796665892030, sql: m17 },
   { tag: "0018_delivery_lease_owner", when: 1796667942244, sql: m18 },
+  { tag: "0019_name_words", when: 1796675579481, sql: m19 },
 ];
 
 export const pgMigrations: Migration[] = [
@@ -57,4 +60,5 @@ export const pgMigrations: Migration[] = [
   { tag: "0004_clearbit_rate_calls", when: 1796663592225, sql: pg4 },
   { tag: "0005_cluster", when: 1796665903042, sql: pg5 },
   { tag: "0006_delivery_lease_owner", when: 1796667955543, sql: pg6 },
+  { tag: "0007_name_words", when: 1796675588848, sql: pg7 },
 ];
