@@ -227,7 +227,7 @@ describe("people search", async () => {
       expect([q, await pagesByName(q, "asc")]).toEqual([q, expected.slice(0, 150)]);
       expect([q, await pagesByName(q, "desc", 2)]).toEqual([q, expected.reverse().slice(0, 100)]);
     }
-  });
+  }, 30_000);
 
   test("common words still find people, by name and page by page", async () => {
     const smiths = await listUsers(ctx, { q: "smith", sort: "name", limit: 50 });
