@@ -10,6 +10,7 @@
 import { cpSync, existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { type Db, openDatabase, type Tx } from "../src/db/client";
+import { nameWordsOf } from "../src/db/fts-words";
 import { organizations, users } from "../src/db/schema";
 import { EventFeed } from "../src/events/feed";
 import { ingest, parseMessages } from "../src/ingest/segment";
@@ -61,6 +62,13 @@ async function insertPeople(tx: Tx, batch: ReturnType<typeof person>[]) {
       email: p.traits.email,
       firstname: p.traits.firstName,
       lastname: p.traits.lastName,
+      // What createUserIn writes too: the words a search sorted by name checks while walking the name index.
+      nameWords: nameWordsOf({
+        email: p.traits.email,
+        firstname: p.traits.firstName,
+        lastname: p.traits.lastName,
+        login: p.userId,
+      }),
       organizationId: 1 + (i % ORGANIZATIONS),
       lastSeenAt: new Date(),
       traits: { plan: p.traits.plan },

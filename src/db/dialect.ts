@@ -17,6 +17,8 @@ export type Dialect = {
   transactionsInterleave: boolean;
   /** `column LIKE pattern ESCAPE '\'`, case-insensitive as SQLite's LIKE is (PostgreSQL: ILIKE). */
   likeInsensitive(column: Operand, pattern: string): SQL;
+  /** "`text` contains `part`" (SQLite's instr, PostgreSQL's strpos): true, false, or null for a null text. */
+  contains(text: Operand, part: string): SQL;
   /** The larger of two numbers (SQLite's two-argument max, PostgreSQL's greatest). */
   greatest(a: Operand, b: Operand | number): SQL;
   /** A top-level field of a JSON text column, as text. */
@@ -33,6 +35,7 @@ export const sqliteDialect: Dialect = {
   name: "sqlite",
   transactionsInterleave: false,
   likeInsensitive: (column, pattern) => sql`${column} LIKE ${pattern} ESCAPE '\\'`,
+  contains: (text, part) => sql`instr(${text}, ${part}) > 0`,
   greatest: (a, b) => sql`max(${a}, ${b})`,
   jsonText: (column, field) => sql`json_extract(${column}, ${`$.${field}`})`,
   peopleMatching: sqliteMatchingIds,
@@ -44,6 +47,7 @@ export const postgresDialect: Dialect = {
   name: "postgres",
   transactionsInterleave: true,
   likeInsensitive: (column, pattern) => sql`${column} ILIKE ${pattern} ESCAPE '\\'`,
+  contains: (text, part) => sql`strpos(${text}, ${part}) > 0`,
   greatest: (a, b) => sql`greatest(${a}, ${b})`,
   jsonText: (column, field) => sql`(${column}::json ->> ${field}::text)`,
   peopleMatching: pgMatchingIds,

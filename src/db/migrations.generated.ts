@@ -20,6 +20,7 @@ import m16 from "../../migrations/0016_clearbit_rate_calls.sql" with { type: "te
 import m17 from "../../migrations/0017_cluster.sql" with { type: "text" };
 import m18 from "../../migrations/0018_delivery_lease_owner.sql" with { type: "text" };
 import m19 from "../../migrations/0019_node_instance.sql" with { type: "text" };
+import m20 from "../../migrations/0020_name_words.sql" with { type: "text" };
 import pg0 from "../../migrations-pg/0000_foundation.sql" with { type: "text" };
 import pg1 from "../../migrations-pg/0001_seed_lookups.sql" with { type: "text" };
 import pg2 from "../../migrations-pg/0002_search.sql" with { type: "text" };
@@ -28,6 +29,7 @@ import pg4 from "../../migrations-pg/0004_clearbit_rate_calls.sql" with { type: 
 import pg5 from "../../migrations-pg/0005_cluster.sql" with { type: "text" };
 import pg6 from "../../migrations-pg/0006_delivery_lease_owner.sql" with { type: "text" };
 import pg7 from "../../migrations-pg/0007_node_instance.sql" with { type: "text" };
+import pg8 from "../../migrations-pg/0008_name_words.sql" with { type: "text" };
 
 export const migrations: Migration[] = [
   { tag: "0000_foundation", when: 1795536435869, sql: m0 },
@@ -50,6 +52,7 @@ export const migrations: Migration[] = [
   { tag: "0017_cluster", when: 1796665892030, sql: m17 },
   { tag: "0018_delivery_lease_owner", when: 1796667942244, sql: m18 },
   { tag: "0019_node_instance", when: 1796674221007, sql: m19 },
+  { tag: "0020_name_words", when: 1796678271352, sql: m20 },
 ];
 
 export const pgMigrations: Migration[] = [
@@ -61,4 +64,5 @@ export const pgMigrations: Migration[] = [
   { tag: "0005_cluster", when: 1796665903042, sql: pg5 },
   { tag: "0006_delivery_lease_owner", when: 1796667955543, sql: pg6 },
   { tag: "0007_node_instance", when: 1796674233590, sql: pg7 },
+  { tag: "0008_name_words", when: 1796678273099, sql: pg8 },
 ];

@@ -108,6 +108,8 @@ export const users = pgTable(
     /** Segment traits that map onto no field, kept as sent. */
     traits: json("traits").notNull().default("{}"),
     provenance: json("provenance").notNull().default("{}"),
+    /** SQLite's search walk reads it (schema.ts); written here too, unused by PostgreSQL's search. */
+    nameWords: text("name_words"),
     ...auditColumns,
     searchWords: tsvector("search_words").generatedAlwaysAs(
       (): SQL => searchWordsOf(users.email, users.firstname, users.lastname, users.login),
@@ -118,7 +120,14 @@ export const users = pgTable(
     uniqueIndex("users_email_unique").on(t.email),
     index("users_organization_idx").on(t.organizationId),
     // Sort keys of the people list (keyset pagination): the same expressions as src/domain/users.ts orders by.
-    index("users_name_sort_idx").on(sql`coalesce(${t.lastname}, '')`, sql`coalesce(${t.firstname}, '')`, t.id),
+    // The name index carries what a search checks, so a search sorted by name walks it without reading rows.
+    index("users_name_sort_idx").on(
+      sql`coalesce(${t.lastname}, '')`,
+      sql`coalesce(${t.firstname}, '')`,
+      t.id,
+      t.nameWords,
+      t.organizationId,
+    ),
     index("users_email_sort_idx").on(sql`coalesce(${t.email}, '')`, t.id),
     // Search by email domain ("@acme", "acme.com"): the same expression as src/domain/users.ts searches by.
     index("users_email_domain_idx").on(sql`substr(${t.email}, strpos(${t.email}, '@') + 1)`),

@@ -70,6 +70,11 @@ export const users = sqliteTable(
     /** Segment traits that map onto no field, kept as sent. */
     traits: text("traits", { mode: "json" }).$type<Record<string, unknown>>().notNull().default({}),
     provenance: text("provenance", { mode: "json" }).$type<Provenance>().notNull().default({}),
+    /**
+     * The words users_fts holds for this person (db/fts-words.ts nameWordsOf), so a search sorted by name can
+     * check rows as it walks the name index; null until written (a search then asks the full-text index).
+     */
+    nameWords: text("name_words"),
     ...auditColumns,
   },
   (t) => [
@@ -77,7 +82,14 @@ export const users = sqliteTable(
     uniqueIndex("users_email_unique").on(t.email),
     index("users_organization_idx").on(t.organizationId),
     // Sort keys of the people list (keyset pagination): the same expressions as src/domain/users.ts orders by.
-    index("users_name_sort_idx").on(sql`coalesce(${t.lastname}, '')`, sql`coalesce(${t.firstname}, '')`, t.id),
+    // The name index carries what a search checks, so a search sorted by name walks it without reading rows.
+    index("users_name_sort_idx").on(
+      sql`coalesce(${t.lastname}, '')`,
+      sql`coalesce(${t.firstname}, '')`,
+      t.id,
+      t.nameWords,
+      t.organizationId,
+    ),
     index("users_email_sort_idx").on(sql`coalesce(${t.email}, '')`, t.id),
     // Search by email domain ("@acme", "acme.com"): the same expression as src/domain/users.ts searches by.
     index("users_email_domain_idx").on(sql`substr(${t.email}, instr(${t.email}, '@') + 1)`),

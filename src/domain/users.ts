@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, gt, gte, inArray, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import { dialectOf, sqlAll, type Db, type DbOrTx, type Tx } from "../db/client";
+import { ftsWords, nameWordsOf } from "../db/fts-words";
 import { preparedFor } from "../db/prepared";
 import { groups, organizations, tickets, userGroups, userRoles, users, type Provenance } from "../db/schema";
 import { conflict, notFound, validate, ValidationError } from "../errors";
@@ -201,6 +202,7 @@ export async function getUserRow(db: DbOrTx, userId: number): Promise<UserRow> {
 
 /** Every column a new user row gets, so one prepared INSERT serves every create (bulk loads run it a million times). */
 const NEW_USER_DEFAULTS: Record<string, unknown> = {
+  nameWords: null,
   email: null,
   firstname: null,
   lastname: null,
@@ -474,6 +476,7 @@ export async function createUserIn(
     createdById: actor.id,
     ...extra,
   };
+  values.nameWords = nameWordsOf(values);
   const row = (await writes(tx).insertUser.execute(values))[0]!;
   await writeMemberships(tx, row.id, changes);
   await afterAccountChange(tx, row.id, changes);
@@ -507,6 +510,9 @@ async function updateColumns(tx: Tx, userId: number, values: Partial<UserRow>): 
   return (await update.execute({ ...values, __id: userId }))[0]!;
 }
 
+/** The columns users.name_words is made of (a write of any of them writes the words too). */
+const SEARCHED_COLUMNS = ["email", "firstname", "lastname", "login"] as const;
+
 /** Applies changes inside an open transaction; no event (and no write) when nothing changes. */
 export async function updateUserIn(
   tx: Tx,
@@ -526,7 +532,9 @@ export async function updateUserIn(
       : before;
   }
   await checkAccountChange(tx, before.id, changes);
-  const row = await updateColumns(tx, before.id, { ...columnsFor(before, changes, fields, actor), ...extra });
+  const columns = { ...columnsFor(before, changes, fields, actor), ...extra };
+  if (SEARCHED_COLUMNS.some((c) => c in columns)) columns.nameWords = nameWordsOf({ ...before, ...columns });
+  const row = await updateColumns(tx, before.id, columns);
   await writeMemberships(tx, before.id, changes);
   await afterAccountChange(tx, before.id, changes);
   await feed.record(tx, { type: "user.updated", objectType: "user", objectId: before.id, changes, actor });
@@ -702,11 +710,18 @@ export type UserListQuery = ListQuery<UserSort> & {
   seen_since?: Date;
 };
 
-/** The conditions of a users listing's filters and search (without its cursor). */
-async function userFilter(db: Db, p: Omit<UserListQuery, "sort" | "order" | "cursor" | "limit">): Promise<SQL[]> {
+/**
+ * The conditions of a users listing's filters and search (without its cursor); `sortMatches` when a walk of
+ * the sort index has already found the matches too sparse there (the search then sorts its matches).
+ */
+async function userFilter(
+  db: Db,
+  p: Omit<UserListQuery, "sort" | "order" | "cursor" | "limit">,
+  sortMatches = false,
+): Promise<SQL[]> {
   const conds: SQL[] = [];
   const search = p.q ? searchKind(p.q) : null;
-  if (search) conds.push((await searchCondition(db, search)).condition);
+  if (search) conds.push((await searchCondition(db, search, sortMatches)).condition);
   if (p.organization_id) conds.push(eq(users.organizationId, p.organization_id));
   if (p.role) conds.push(sql`${users.id} IN (SELECT user_id FROM user_roles WHERE role_id = ${ROLE_IDS[p.role]})`);
   if (p.group_id) conds.push(sql`${users.id} IN (SELECT user_id FROM user_groups WHERE group_id = ${p.group_id})`);
@@ -741,10 +756,14 @@ export async function listUsers(
   const descending = p.order === "desc";
   const after = p.cursor ? decodeCursor(p.cursor, keys.length) : null;
   const alone = p.sort === "id" ? await searchAloneIds(db, p) : null;
-  // By id, a search alone reads its own index in id order and stops after a page (FTS5 keeps rowid order).
+  const walked = p.sort === "name" ? await walkNameIndex(db, p, keys, after, descending) : undefined;
+  // By id, a search alone reads its own index in id order and stops after a page (FTS5 keeps rowid order);
+  // by name, it walks the name index (walkNameIndex), and when that finds too few, sorts its matches.
   const conds = alone
     ? [sql`${users.id} IN (${idPage(alone, after, descending, p.limit + 1)})`]
-    : await userFilter(db, p);
+    : walked
+      ? [inArray(users.id, walked.ids)]
+      : await userFilter(db, p, walked === null);
   if (after) conds.push(afterCursor(keys, after, descending));
   const rows = await db
     .select()
@@ -831,14 +850,83 @@ export const searchPlan = (matches: number): SearchPlan => (matches >= BROAD_SEA
  * - broad: walk the sort index and keep the rows that match, which fills a page after a short walk
  *   (the unary + keeps SQLite from choosing the id lookup and then sorting a huge set).
  */
-export async function searchCondition(db: Db, kind: SearchKind): Promise<{ plan: SearchPlan; condition: SQL }> {
+export async function searchCondition(
+  db: Db,
+  kind: SearchKind,
+  sortMatches = false,
+): Promise<{ plan: SearchPlan; condition: SQL }> {
   const matches = await matchingIds(db, kind);
+  const plan = sortMatches ? "few" : searchPlan(await countMatches(db, matches));
+  return { plan, condition: plan === "broad" ? sql`+${users.id} IN (${matches})` : sql`${users.id} IN (${matches})` };
+}
+
+/** How many ids a search's subquery yields, counted up to `cap`. */
+async function countMatches(db: Db, matches: SQL, cap = BROAD_SEARCH): Promise<number> {
   const [{ n }] = (await sqlAll<{ n: number }>(
     db,
-    sql`SELECT count(*) AS n FROM (${matches} LIMIT ${BROAD_SEARCH}) AS matches`,
+    sql`SELECT count(*) AS n FROM (${matches} LIMIT ${cap}) AS matches`,
   )) as [{ n: number }];
-  const plan = searchPlan(n);
-  return { plan, condition: plan === "broad" ? sql`+${users.id} IN (${matches})` : sql`${users.id} IN (${matches})` };
+  return n;
+}
+
+/**
+ * A words search sorted by name walks the name index when it matches this share of the people (counted against
+ * the largest id) or more; below, sorting the matches costs less than a walk that may have to pass a long
+ * stretch of names first (people sharing a last name sit together: at 1M people, sorting 25,000 Nguyens beats
+ * walking the 550,000 names before them).
+ */
+const WALK_SHARE = 0.04;
+
+/** How many entries of the name index a search sorted by name reads, at most, before it sorts its matches instead. */
+const NAME_WALK = 25_000;
+
+/**
+ * A broad words search alone, sorted by name: walk the name index from the cursor and keep the people whose
+ * words (users.name_words, in the index) or organization match, stopping after a page; a row whose words are
+ * not written yet is checked against the full-text matches. Gives the page's ids; null when sorting the
+ * matches costs less: fewer than WALK_SHARE of the people, or less than a page in the first NAME_WALK entries (the matches
+ * lie further on); undefined when the walk does not apply (other filters, words the tokenizer would split).
+ */
+async function walkNameIndex(
+  db: Db,
+  query: UserListQuery & { limit: number },
+  keys: SQL[],
+  after: unknown[] | null,
+  descending: boolean,
+): Promise<{ ids: number[] } | null | undefined> {
+  const { q, sort, order, cursor, limit, ...filters } = query;
+  const kind = q ? searchKind(q) : null;
+  if (kind?.kind !== "words" || Object.values(filters).some((v) => v !== undefined)) return undefined;
+  const words = [...kind.match.matchAll(/"([^"]+)"\*/g)].map(([, term]) => ftsWords(term!));
+  if (!words.every((w) => w.length === 1)) return undefined;
+  const matches = await matchingIds(db, kind);
+  const [{ people }] = (await db.select({ people: sql<number>`coalesce(max(${users.id}), 0)` }).from(users)) as [
+    { people: number },
+  ];
+  const walkFrom = Math.ceil(people * WALK_SHARE);
+  if ((await countMatches(db, matches, walkFrom)) < walkFrom) return null;
+  const dialect = dialectOf(db);
+  const n = limit + 1;
+  const hasWords = sql.join(
+    words.map(([w]) => sql`${dialect.contains(sql`walked.name_words`, ` ${w}`)}`),
+    sql` AND `,
+  );
+  const rows = await sqlAll<{ id: number }>(
+    db,
+    sql`SELECT walked.id AS id FROM (
+      SELECT ${users.id} AS id, ${users.nameWords} AS name_words, ${users.organizationId} AS organization_id
+      FROM ${users} ${after ? sql`WHERE ${afterCursor(keys, after, descending)}` : sql``}
+      ORDER BY ${sql.join(
+        keys.map((k) => (descending ? sql`${k} DESC` : sql`${k} ASC`)),
+        sql`, `,
+      )} LIMIT ${NAME_WALK}) AS walked
+    WHERE (${hasWords})
+      OR (walked.name_words IS NULL AND walked.id IN (${matches}))
+      OR walked.organization_id IN
+        (SELECT ${organizations.id} FROM ${organizations} WHERE ${dialect.organizationMatches(kind.match)})
+    LIMIT ${n}`,
+  );
+  return rows.length === n ? { ids: rows.map((r) => r.id) } : null;
 }
 
 function sortValues(sort: UserSort, r: UserRow): unknown[] {

@@ -14,6 +14,7 @@ import {
 import { users } from "../../src/db/schema";
 import { EventFeed, type Actor } from "../../src/events/feed";
 import { asc, sql } from "drizzle-orm";
+import { describeOnSqlite, writeRows } from "../support/store";
 import { unitDb } from "../support/unit-db";
 
 const actor: Actor = { id: null, source: "import" };
@@ -158,6 +159,11 @@ describe("people search", async () => {
     expect(await countUsers(own, { q: "lovelace" })).toEqual({ count: 3, capped: false });
     const found = await listUsers({ db: own, personFields: new PersonFields() }, { q: "lovelace", limit: 50 });
     expect(found.data.map((u) => u.firstname)).toEqual(["Ada", "Bob", "Eve"]);
+    // Sorted by name (a walk of the name index: all three match), the organization's member is there too.
+    const ownCtx = { db: own, personFields: new PersonFields() };
+    const named = await pagesByName("lovelace", "asc", 4, 1, ownCtx);
+    expect(named).toEqual(await byName("lovelace", ownCtx));
+    expect(named).toHaveLength(3);
   });
 
   test("by id, a search alone pages through its own index in id order", async () => {
@@ -184,6 +190,45 @@ describe("people search", async () => {
     expect(page).not.toContain("BLOOM FILTER");
   });
 
+  /** Every person a search matches (read in id order), sorted by name as the list sorts: the expected pages. */
+  async function byName(q: string, on = ctx) {
+    const all: Awaited<ReturnType<typeof listUsers>>["data"] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await listUsers(on, { q, limit: 500, ...(cursor ? { cursor } : {}) });
+      all.push(...page.data);
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor);
+    const key = (u: (typeof all)[number]) => [u.lastname ?? "", u.firstname ?? "", u.id] as const;
+    return all
+      .sort((a, b) => {
+        const [x, y] = [key(a), key(b)];
+        return x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : x[1] < y[1] ? -1 : x[1] > y[1] ? 1 : x[2] - y[2];
+      })
+      .map((u) => u.id);
+  }
+  /** The first `pages` pages of a search sorted by name, in `order`, following the cursors. */
+  async function pagesByName(q: string, order: "asc" | "desc", pages = 3, limit = 50, on = ctx) {
+    const ids: number[] = [];
+    let cursor: string | undefined;
+    for (let i = 0; i < pages; i++) {
+      const page = await listUsers(on, { q, sort: "name", order, limit, ...(cursor ? { cursor } : {}) });
+      ids.push(...page.data.map((u) => u.id));
+      cursor = page.next_cursor ?? undefined;
+      if (!cursor) break;
+    }
+    return ids;
+  }
+
+  test("sorted by name, every kind of search pages through exactly its matches in name order", async () => {
+    // Broad ones walk the name index ("j", "smith", "a"), narrow ones sort their matches ("zed", "james zed").
+    for (const q of ["j", "jo", "smith", "a", "mary", "james sm", "zed", "mary zed", "lovelace", "acme", "@acme"]) {
+      const expected = await byName(q);
+      expect([q, await pagesByName(q, "asc")]).toEqual([q, expected.slice(0, 150)]);
+      expect([q, await pagesByName(q, "desc", 2)]).toEqual([q, expected.reverse().slice(0, 100)]);
+    }
+  }, 30_000);
+
   test("common words still find people, by name and page by page", async () => {
     const smiths = await listUsers(ctx, { q: "smith", sort: "name", limit: 50 });
     expect(smiths.data).toHaveLength(50);
@@ -193,5 +238,61 @@ describe("people search", async () => {
     expect(next.data[0]!.id).not.toBe(smiths.data[49]!.id);
     expect(await search("lovelace")).toEqual(["ada@acme.com"]);
     expect((await search("mary zed")).length).toBe(5);
+  });
+});
+
+describeOnSqlite("the plans are SQLite's query plans", "people search sorted by name: the plan", async () => {
+  const db = await unitDb();
+  const feed = new EventFeed(db);
+  await db.transaction(async (tx) => {
+    for (let i = 0; i < 400; i++) {
+      const first = FIRST[i % FIRST.length]!;
+      const last = i < 390 ? "Smith" : `Zed${i}`;
+      await createUserIn(tx, feed, { firstname: first, lastname: last, email: `p${i}@example.com` }, [], actor);
+    }
+  });
+  const ctx = { db, personFields: new PersonFields() };
+  /** The query plan of each statement a by-name search runs. */
+  async function plansOf(q: string) {
+    const client = db.$client;
+    const prepare = client.prepare.bind(client);
+    const plans: string[] = [];
+    client.prepare = ((text: string) => {
+      if (/^\s*select/i.test(text))
+        plans.push(
+          client
+            .query(`EXPLAIN QUERY PLAN ${text}`)
+            .all(...([] as never[]))
+            .map((r) => (r as { detail: string }).detail)
+            .join("\n"),
+        );
+      return prepare(text);
+    }) as typeof client.prepare;
+    try {
+      await listUsers(ctx, { q, sort: "name", limit: 50 });
+    } finally {
+      client.prepare = prepare;
+    }
+    return plans;
+  }
+
+  test("a broad search walks the name index alone and stops after a page; a narrow one sorts its matches", async () => {
+    const walk = (await plansOf("j")).find((plan) => plan.includes("walked"))!;
+    expect(walk).toContain("SCAN users USING COVERING INDEX users_name_sort_idx");
+    expect(walk).not.toContain("TEMP B-TREE");
+    const narrow = await plansOf("zed");
+    expect(narrow.some((plan) => plan.includes("walked"))).toBe(false);
+    expect(narrow.some((plan) => plan.includes("users_fts") && plan.includes("TEMP B-TREE FOR ORDER BY"))).toBe(true);
+  });
+
+  test("a row whose words were written around the app (left null) is still found by the walk", async () => {
+    const [{ id }] = (await db.$client.query("SELECT id FROM users WHERE lastname = 'Zed399'").all()) as [
+      { id: number },
+    ];
+    await writeRows(db, "UPDATE users SET lastname = 'Aardvark', firstname = 'Jo' WHERE id = ?", id);
+    expect(db.$client.query("SELECT name_words FROM users WHERE id = ?").get(id)).toEqual({ name_words: null });
+    const first = (await listUsers(ctx, { q: "j", sort: "name", limit: 50 })).data[0]!;
+    expect([first.id, first.lastname]).toEqual([id, "Aardvark"]);
+    expect((await plansOf("j")).some((plan) => plan.includes("walked"))).toBe(true);
   });
 });
