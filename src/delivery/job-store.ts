@@ -109,6 +109,16 @@ const q = {
     postgres: `INSERT INTO delivery_destinations (key)
      SELECT DISTINCT v ->> 'destination' FROM json_array_elements($1::json) AS v ON CONFLICT (key) DO NOTHING`,
   }),
+  // PostgreSQL: before a batch reads whether its keys have active jobs, it holds those jobs (FOR SHARE).
+  // A finish being recorded for one of them (which unblocks the key's next job) then either commits
+  // first, and the insert sees the job finished, or waits for this insert, and its unblocking sees the
+  // new job. Without it the insert could read "active" while the finish commits, leaving the new job
+  // blocked with nothing left to unblock it. SQLite's twin holds nothing: its transactions run one at a time.
+  holdActiveOfKeys: statement({
+    sqlite: `SELECT 1 WHERE 0`,
+    postgres: `SELECT id FROM delivery_jobs
+     WHERE ordering_key IN (SELECT json_array_elements_text($1::json)) AND ${ACTIVE_JOB} FOR SHARE`,
+  }),
   // A job of a strict-order destination is blocked while an earlier job of its ordering key is active
   // (queued before, or earlier in the same batch: `after` says so, as the statement cannot see its own rows).
   insertMany: statement<{ id: number }>({
@@ -266,6 +276,7 @@ export class JobStore {
     });
     const json = JSON.stringify(rows);
     await q.addDestinations.run(tx, json);
+    if (seen.size) await q.holdActiveOfKeys.all(tx, JSON.stringify([...seen]));
     return (await q.insertMany.all(tx, json, now)).map((r) => r.id).sort((a, b) => a - b);
   }
 
