@@ -1,3 +1,4 @@
+import { storageFailureOf } from "./db/health";
 import { Elysia } from "elysia";
 import type { Features } from "./features";
 import { ZodError, z } from "zod";
@@ -154,7 +155,7 @@ export function createApp(ctx: AppContext, features: Features) {
         ];
         ctx.log.error("database write failed", {
           request_id: meta?.id,
-          code: (error as { code: string }).code,
+          code: storageFailureOf(error)?.code,
           error: (error as Error).message,
         });
       } else {

@@ -17,9 +17,14 @@ const STORAGE_FAILURE = /^(SQLITE_(FULL|IOERR|READONLY|CORRUPT|NOTADB|CANTOPEN)|
 const FAILING_FOR_MS = 60_000;
 const PROBE_KEY = "health.write_probe";
 
-function isStorageFailure(err: unknown): err is Error & { code: string } {
-  const code = (err as { code?: unknown } | null)?.code;
-  return err instanceof Error && typeof code === "string" && STORAGE_FAILURE.test(code);
+/** The storage failure an error is, or wraps (drizzle wraps PostgreSQL's error in `cause`); null if none. */
+export function storageFailureOf(err: unknown): (Error & { code: string }) | null {
+  for (const e of [err, (err as { cause?: unknown } | null)?.cause]) {
+    const code = (e as { code?: unknown } | null)?.code;
+    if (e instanceof Error && typeof code === "string" && STORAGE_FAILURE.test(code))
+      return e as Error & { code: string };
+  }
+  return null;
 }
 
 export type HealthReport = {
@@ -50,9 +55,10 @@ export class DatabaseHealth {
 
   /** Records a failed write; false (nothing recorded) when the error is not the storage's. */
   recordFailure(err: unknown): boolean {
-    if (!isStorageFailure(err)) return false;
+    const failure = storageFailureOf(err);
+    if (!failure) return false;
     this.writeFailures++;
-    this.lastFailure = { message: `${err.code}: ${err.message}`, at: new Date(this.now()) };
+    this.lastFailure = { message: `${failure.code}: ${failure.message}`, at: new Date(this.now()) };
     return true;
   }
 

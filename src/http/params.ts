@@ -15,4 +15,10 @@ export function pathId(value: string, what: string): number {
   return n;
 }
 
+/**
+ * A path token (a random token or a hash): URL-safe characters only. Anything else names no record,
+ * and must not reach a query (PostgreSQL refuses text holding a NUL byte: a 500, not a 404).
+ */
+export const isPathToken = (value: string): boolean => /^[A-Za-z0-9_-]{1,128}$/.test(value);
+
 export const noContent = () => new Response(null, { status: 204 });

@@ -1,3 +1,4 @@
+import { isPathToken } from "../http/params";
 import { Elysia } from "elysia";
 import { exportCsv, importCsv, importColumns, type ImportReport } from "../csv/records-csv";
 import { keepUpload, takeUpload } from "../csv/pending-uploads";
@@ -104,7 +105,8 @@ export function csvImportPages(ctx: AppContext) {
       })
       .post(`${base}/import/:id`, async ({ request, params }) => {
         const session = await requireSession(ctx, request);
-        const upload = await takeUpload(ctx.db, uploads, params.id, { kind, userId: session.user.id });
+        const owner = { kind, userId: session.user.id };
+        const upload = isPathToken(params.id) ? await takeUpload(ctx.db, uploads, params.id, owner) : null;
         if (!upload) {
           return redirect(request, `${base}/import`, [
             flashCookie(ctx, { kind: "error", message: "That preview has expired; upload the file again." }),

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import type { Browser, Page } from "playwright-core";
 import { openAdminPage } from "../support/chromium";
 import { ADMIN, startTestServer, type TestServer } from "../support/server";
+import { rowsOf } from "../support/store";
 
 setDefaultTimeout(30_000);
 
@@ -146,10 +147,7 @@ describe("admin UI", () => {
     expect(response.status()).toBe(403);
     await expect(page.locator("h1").textContent()).resolves.toBe("403 · Forbidden");
     await expect(page.locator("main").textContent()).resolves.toContain("CSRF token");
-    const names = server.ctx.db.$client
-      .query<{ name: string }, []>("SELECT name FROM api_tokens")
-      .all()
-      .map((r) => r.name);
+    const names = (await rowsOf<{ name: string }>(server.ctx.db, "SELECT name FROM api_tokens")).map((r) => r.name);
     expect(names).not.toContain("forged");
   });
 
@@ -220,9 +218,9 @@ describe("admin UI", () => {
       page.off("dialog", accept);
     }
     await expect(page.locator("main").textContent()).resolves.toContain("CSRF token");
-    expect(server.ctx.db.$client.query("SELECT revoked_at FROM api_tokens WHERE name = 'kept'").get()).toEqual({
-      revoked_at: null,
-    });
+    expect(await rowsOf(server.ctx.db, "SELECT revoked_at FROM api_tokens WHERE name = 'kept'")).toEqual([
+      { revoked_at: null },
+    ]);
     await page.goto(server.url + "/tokens");
     await expect(page.locator("#token-list tbody tr", { hasText: "kept" }).count()).resolves.toBe(1);
   });

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import type { Browser, Page } from "playwright-core";
 import { apiClient } from "../support/admin-seed";
 import { openAdminPage, signInPage } from "../support/chromium";
-import { startReceiver, type Receiver } from "../support/receiver";
+import { eventually, startReceiver, type Receiver } from "../support/receiver";
 import { ADMIN, createToken, setupAdmin, startTestServer, type TestServer } from "../support/server";
 
 setDefaultTimeout(60_000);
@@ -101,15 +101,18 @@ describe("CRM sync editor", () => {
     const s = await newSync("Recovering sync");
     receiver.answer(() => ({ status: 500, body: "CRM down" }));
     const seen = receiver.requests.length;
+    // The receiver has answered; the engine records the outcome in its next tick's transaction.
+    const recorded = async (what: "last_error" | "last_success_at") =>
+      eventually(async () => (await api.get(`/crm_syncs/${s.id}`)).state.delivery?.[what] != null, 10_000, what);
     await api.post("/users", { email: "down@example.com", firstname: "Down" });
     await receiver.waitFor(seen + 1);
-    await page.waitForTimeout(300);
+    await recorded("last_error");
     await page.goto(`${server.url}/crm-sync/${s.id}`);
     expect(await page.textContent("#sync-state")).toContain("Last error: HTTP 500");
     receiver.answer(() => ({ status: 201, body: '{"id": 2}' }));
     await api.post("/users", { email: "up@example.com", firstname: "Up" });
     await receiver.waitFor(seen + 2);
-    await page.waitForTimeout(300);
+    await recorded("last_success_at");
     await page.goto(`${server.url}/crm-sync/${s.id}`);
     expect(await page.textContent("#sync-state")).not.toContain("Last error");
     await api.delete(`/crm_syncs/${s.id}`);

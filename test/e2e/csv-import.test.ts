@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import type { Browser, Page } from "playwright-core";
 import { openAdminPage } from "../support/chromium";
 import { setupAdmin, startTestServer, type TestServer } from "../support/server";
+import { rowsOf } from "../support/store";
 
 setDefaultTimeout(60_000);
 
@@ -32,27 +33,27 @@ const upload = async (csv: string) => {
   ]);
   await page.locator(".import-summary").waitFor();
 };
-const people = () => (server.ctx.db.$client.query("SELECT count(*) AS n FROM users").get() as { n: number }).n;
+const people = async () => (await rowsOf<{ n: number }>(server.ctx.db, "SELECT count(*) AS n FROM users"))[0]!.n;
 
 describe("CSV import in the admin UI", () => {
   test("a file with a bad row shows each error and imports nothing", async () => {
-    const before = people();
+    const before = await people();
     await upload("email,firstname,vip\nok@example.com,Ok,no\nbroken,Bad,perhaps\n");
     const errors = await page.locator("#import-errors tbody tr").allTextContents();
     expect(errors.some((r) => r.includes("3") && r.includes("email"))).toBe(true);
     expect(errors.some((r) => r.includes("vip"))).toBe(true);
     expect(await page.locator("button", { hasText: /^Import/ }).count()).toBe(0);
-    expect(people()).toBe(before);
+    expect(await people()).toBe(before);
   });
 
   test("a clean file previews, then imports on request and shows in the list and the export", async () => {
-    const before = people();
+    const before = await people();
     await upload('email,firstname,lastname\nrosa@example.com,Rosa,Parks\n"ada@example.com",Ada,"Lovelace, Countess"\n');
     expect(await page.locator(".import-summary").textContent()).toContain("2 to create");
-    expect(people()).toBe(before);
+    expect(await people()).toBe(before);
     await Promise.all([page.waitForURL(/\/people$/), page.click("button:has-text('Import 2 rows')")]);
     expect(await page.locator(".flash-success").textContent()).toContain("2 created");
-    expect(people()).toBe(before + 2);
+    expect(await people()).toBe(before + 2);
     expect(await page.locator("#list-results").textContent()).toContain("Lovelace, Countess");
     const download = await page.evaluate(async () => (await fetch("/people/export.csv")).text());
     expect(download).toContain('"Lovelace, Countess"');

@@ -3,6 +3,7 @@ import type { Browser, Page } from "playwright-core";
 import { apiClient } from "../support/admin-seed";
 import { openAdminPage } from "../support/chromium";
 import { ADMIN, createToken, setupAdmin, startTestServer, type TestServer } from "../support/server";
+import { rowsOf, writeRows } from "../support/store";
 
 setDefaultTimeout(60_000);
 
@@ -36,12 +37,12 @@ afterAll(async () => {
   await server?.close();
 });
 
-const count = (table: string) =>
-  (server.ctx.db.$client.query(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+const count = async (table: string) =>
+  (await rowsOf<{ n: number }>(server.ctx.db, `SELECT count(*) AS n FROM ${table}`))[0]!.n;
 
 describe("over-limit uploads", () => {
   test("an attachment over the body limit is refused in the form; the typed text stays", async () => {
-    const before = count("articles");
+    const before = await count("articles");
     await page.goto(`${server.url}/tickets/${ticketId}`);
     await page.fill("#f-body", "Photos of the smoke attached.");
     await page.setInputFiles("#f-attachments", {
@@ -55,7 +56,7 @@ describe("over-limit uploads", () => {
     );
     expect(new URL(page.url()).pathname).toBe(`/tickets/${ticketId}`);
     expect(await page.inputValue("#f-body")).toBe("Photos of the smoke attached.");
-    expect(count("articles")).toBe(before);
+    expect(await count("articles")).toBe(before);
     // A small file goes through.
     await page.setInputFiles("#f-attachments", {
       name: "smoke.txt",
@@ -68,7 +69,7 @@ describe("over-limit uploads", () => {
       page.click("button:has-text('Add article')"),
     ]);
     await page.locator(".flash-success").waitFor();
-    expect(count("articles")).toBe(before + 1);
+    expect(await count("articles")).toBe(before + 1);
   });
 
   test("a CSV over the import limit is refused in the form, naming the limit", async () => {
@@ -89,18 +90,18 @@ describe("over-limit uploads", () => {
 
 describe("a save after the session ended", () => {
   test("goes to sign-in, says nothing was saved, and comes back to the form filled in", async () => {
-    const before = count("articles");
+    const before = await count("articles");
     await page.goto(`${server.url}/tickets/${ticketId}`);
     await page.selectOption("#f-type", "phone");
     await page.fill("#f-body", "Called back: the toner was replaced.");
     await page.check("#f-internal");
-    server.ctx.db.$client.run("DELETE FROM sessions");
+    await writeRows(server.ctx.db, "DELETE FROM sessions");
     await Promise.all([page.waitForURL(/\/login\?next=/), page.click("button:has-text('Add article')")]);
     expect(await page.locator(".flash").textContent()).toContain(
       "Your session expired; nothing was saved. Sign in and your changes will be filled in again.",
     );
     expect(await page.locator(".user-link").count()).toBe(0);
-    expect(count("articles")).toBe(before);
+    expect(await count("articles")).toBe(before);
 
     await page.fill("#email", ADMIN.email);
     await page.fill("#password", ADMIN.password);
@@ -115,6 +116,6 @@ describe("a save after the session ended", () => {
       page.click("button:has-text('Add article')"),
     ]);
     await page.locator(".flash-success").waitFor();
-    expect(count("articles")).toBe(before + 1);
+    expect(await count("articles")).toBe(before + 1);
   });
 });

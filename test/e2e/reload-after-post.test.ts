@@ -3,6 +3,7 @@ import type { Browser, Page } from "playwright-core";
 import { openAdminPage } from "../support/chromium";
 import { eventually, startReceiver, type Receiver } from "../support/receiver";
 import { setupAdmin, startTestServer, type TestServer } from "../support/server";
+import { rowsOf } from "../support/store";
 
 setDefaultTimeout(60_000);
 
@@ -29,8 +30,8 @@ afterAll(async () => {
   await receiver?.stop();
 });
 
-const count = (table: string, where = "1") =>
-  (server.ctx.db.$client.query(`SELECT count(*) AS n FROM ${table} WHERE ${where}`).get() as { n: number }).n;
+const count = async (table: string, where = "1 = 1") =>
+  (await rowsOf<{ n: number }>(server.ctx.db, `SELECT count(*) AS n FROM ${table} WHERE ${where}`))[0]!.n;
 const path = () => new URL(page.url()).pathname;
 
 /** Submits with a click and waits for the page the POST leads to. */
@@ -69,14 +70,16 @@ describe("reload after a POST never repeats it", () => {
     hookId = Number(path().split("/").pop());
     const secret = (await page.locator("#new-secret").textContent())!;
     expect(secret).toMatch(/^whsec_/);
-    const row = server.ctx.db.$client
-      .query("SELECT method, auth_type AS authType FROM webhooks WHERE id = ?")
-      .get(hookId) as { method: string; authType: string };
+    const [row] = await rowsOf(
+      server.ctx.db,
+      'SELECT method, auth_type AS "authType" FROM webhooks WHERE id = ?',
+      hookId,
+    );
     expect(row).toEqual({ method: "PATCH", authType: "basic" });
 
-    expect(count("webhooks")).toBe(1);
+    expect(await count("webhooks")).toBe(1);
     await reload();
-    expect(count("webhooks")).toBe(1);
+    expect(await count("webhooks")).toBe(1);
     expect(await page.locator("#new-secret").count()).toBe(0);
     expect(await page.content()).not.toContain(secret);
   });
@@ -87,15 +90,17 @@ describe("reload after a POST never repeats it", () => {
     expect(path()).toBe(`/webhooks/${hookId}`);
     const secret = (await page.locator("#new-secret").textContent())!;
     expect(secret).toMatch(/^whsec_/);
-    const sealed = () =>
+    const sealed = async () =>
       (
-        server.ctx.db.$client.query("SELECT signing_secret_sealed AS s FROM webhooks WHERE id = ?").get(hookId) as {
-          s: string;
-        }
-      ).s;
-    const before = sealed();
+        await rowsOf<{ s: string }>(
+          server.ctx.db,
+          "SELECT signing_secret_sealed AS s FROM webhooks WHERE id = ?",
+          hookId,
+        )
+      )[0]!.s;
+    const before = await sealed();
     await reload();
-    expect(sealed()).toBe(before);
+    expect(await sealed()).toBe(before);
     expect(await page.locator("#new-secret").count()).toBe(0);
     expect(await page.content()).not.toContain(secret);
   });
@@ -107,7 +112,7 @@ describe("reload after a POST never repeats it", () => {
     expect(path()).toBe("/tokens");
     const token = (await page.locator("#new-token").textContent())!.trim();
     await reload();
-    expect(count("api_tokens", "name = 'reload-token'")).toBe(1);
+    expect(await count("api_tokens", "name = 'reload-token'")).toBe(1);
     expect(await page.locator("#new-token").count()).toBe(0);
     expect(await page.content()).not.toContain(token);
 
@@ -117,7 +122,7 @@ describe("reload after a POST never repeats it", () => {
     expect(path()).toBe("/write-keys");
     const key = (await page.locator("#new-write-key").textContent())!.trim();
     await reload();
-    expect(count("write_keys", "name = 'reload-key'")).toBe(1);
+    expect(await count("write_keys", "name = 'reload-key'")).toBe(1);
     expect(await page.locator("#new-write-key").count()).toBe(0);
     expect(await page.content()).not.toContain(key);
   });
@@ -130,14 +135,14 @@ describe("reload after a POST never repeats it", () => {
     await submit("text=Create trigger");
     expect(path()).toMatch(/^\/triggers\/\d+$/);
     await reload();
-    expect(count("webhook_triggers", "name = 'Reload trigger'")).toBe(1);
+    expect(await count("webhook_triggers", "name = 'Reload trigger'")).toBe(1);
 
     await page.goto(server.url + "/people/new");
     await page.fill("#f-email", "reload@example.com");
     await submit("#record-form button.btn-primary");
     expect(path()).toMatch(/^\/people\/\d+$/);
     await reload();
-    expect(count("users", "email = 'reload@example.com'")).toBe(1);
+    expect(await count("users", "email = 'reload@example.com'")).toBe(1);
   });
 
   test("redeliver a failed delivery: one new delivery after a reload", async () => {
@@ -146,11 +151,11 @@ describe("reload after a POST never repeats it", () => {
     const jobId = Number(path().split("/").pop());
     await eventually(async () => (await server.ctx.delivery.getJob(jobId))?.status === "failed");
     await page.reload({ waitUntil: "load" });
-    const jobs = count("delivery_jobs");
+    const jobs = await count("delivery_jobs");
     await submit("text=Redeliver");
     expect(path()).toMatch(new RegExp(`^/webhooks/${hookId}/deliveries/\\d+$`));
-    expect(count("delivery_jobs")).toBe(jobs + 1);
+    expect(await count("delivery_jobs")).toBe(jobs + 1);
     await reload();
-    expect(count("delivery_jobs")).toBe(jobs + 1);
+    expect(await count("delivery_jobs")).toBe(jobs + 1);
   });
 });

@@ -3,6 +3,7 @@ import type { Browser, Page } from "playwright-core";
 import { startApi, type Api } from "../support/api";
 import { openAdminPage } from "../support/chromium";
 import { ADMIN } from "../support/server";
+import { writeRows } from "../support/store";
 
 setDefaultTimeout(60_000);
 
@@ -173,7 +174,7 @@ describe("a trigger saved after the session ended", () => {
     // request made without a session.
     await page.waitForTimeout(700);
     await page.waitForLoadState("networkidle");
-    api.server.ctx.db.$client.run("DELETE FROM sessions");
+    await writeRows(api.server.ctx.db, "DELETE FROM sessions");
     await Promise.all([page.waitForURL(/\/login\?next=/), page.click("#trigger-form button.btn-primary")]);
     await page.fill("#email", ADMIN.email);
     await page.fill("#password", ADMIN.password);

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { startApi, type Api } from "../support/api";
 import { decodeEntities, htmxHeaders } from "../support/admin-seed";
 import { ADMIN, Browser, createToken, csrfOf, setupAdmin, signIn, startTestServer, tempDir } from "../support/server";
-import { rowsOf, writeRows } from "../support/store";
+import { describeOnSqlite, rowsOf, writeRows } from "../support/store";
 
 setDefaultTimeout(30_000);
 
@@ -181,25 +181,31 @@ describe("/setup", () => {
       await server.close();
     }
   });
-
-  test("an empty or missing database next to an existing secret.key is a start-up error naming the file", async () => {
-    const dataDir = join(tempDir(), "data");
-    try {
-      const server = await startTestServer({ dataDir });
-      await setupAdmin(server);
-      await server.close();
-      const db = join(dataDir, "switchboard.db");
-      for (const f of ["-wal", "-shm", ""]) rmSync(db + f, { force: true });
-      await expect(startTestServer({ dataDir })).rejects.toThrow(
-        `database ${db} is missing but ${join(dataDir, "secret.key")} exists`,
-      );
-      writeFileSync(db, "");
-      await expect(startTestServer({ dataDir })).rejects.toThrow(/is empty .*restore the database from a backup/);
-    } finally {
-      rmSync(join(dataDir, ".."), { recursive: true, force: true });
-    }
-  });
 });
+
+describeOnSqlite(
+  "the database file next to secret.key is SQLite's (a PostgreSQL database is no file in the data directory)",
+  "a SQLite data directory",
+  () => {
+    test("an empty or missing database next to an existing secret.key is a start-up error naming the file", async () => {
+      const dataDir = join(tempDir(), "data");
+      try {
+        const server = await startTestServer({ dataDir });
+        await setupAdmin(server);
+        await server.close();
+        const db = join(dataDir, "switchboard.db");
+        for (const f of ["-wal", "-shm", ""]) rmSync(db + f, { force: true });
+        await expect(startTestServer({ dataDir })).rejects.toThrow(
+          `database ${db} is missing but ${join(dataDir, "secret.key")} exists`,
+        );
+        writeFileSync(db, "");
+        await expect(startTestServer({ dataDir })).rejects.toThrow(/is empty .*restore the database from a backup/);
+      } finally {
+        rmSync(join(dataDir, ".."), { recursive: true, force: true });
+      }
+    });
+  },
+);
 
 describe("an existing person made an administrator", () => {
   test("in the UI and the API: the same person gains the Admin role and a password, keeping their data", async () => {

@@ -5,6 +5,7 @@ import { ANONYMOUS_BODY_LIMIT } from "../../src/http/body-gate";
 import { startApi, type Api } from "../support/api";
 import { BUN, MAIN, ServerProcess } from "../support/process";
 import { Browser, csrfOf, signIn, tempDir } from "../support/server";
+import { rowsOf, testDatabaseUrl } from "../support/store";
 
 setDefaultTimeout(60_000);
 
@@ -30,7 +31,9 @@ describe("unauthenticated bodies are not read", () => {
   let server: ServerProcess;
   const dataDir = tempDir();
   beforeAll(async () => {
-    server = await ServerProcess.start([BUN, MAIN, "serve", "--port", "0", "--data-dir", dataDir]);
+    const databaseUrl = await testDatabaseUrl();
+    const store = databaseUrl ? ["--database-url", databaseUrl] : [];
+    server = await ServerProcess.start([BUN, MAIN, "serve", "--port", "0", "--data-dir", dataDir, ...store]);
   });
   afterAll(async () => {
     await server.kill();
@@ -113,20 +116,23 @@ describe("body limits", () => {
     expect(preview.status).toBe(200);
     const page = await preview.text();
     expect(uploadsLeft()).toEqual([]);
-    const kept = () =>
-      api.server.ctx.db.$client
-        .query("SELECT count(*) AS n, coalesce(sum(length(data)), 0) AS bytes FROM pending_upload_chunks")
-        .get();
+    const kept = async () =>
+      (
+        await rowsOf<{ n: number; bytes: number }>(
+          api.server.ctx.db,
+          "SELECT count(*) AS n, coalesce(sum(length(data)), 0) AS bytes FROM pending_upload_chunks",
+        )
+      ).map((r) => ({ n: r.n, bytes: Number(r.bytes) }))[0];
     const csvBytes = `email,firstname,lastname\n${rows.join("\n")}\n`.length;
-    expect(kept()).toEqual({ n: 1, bytes: csvBytes });
+    expect(await kept()).toEqual({ n: 1, bytes: csvBytes });
     const action = /action="(\/people\/import\/[^"]+)"/.exec(page.replaceAll("&#x2F;", "/"))![1]!;
     const done = await admin.request(action, { method: "POST", form: { _csrf: csrfOf(page) } });
     expect(done.status).toBe(303);
     expect(uploadsLeft()).toEqual([]);
-    expect(kept()).toEqual({ n: 0, bytes: 0 });
+    expect(await kept()).toEqual({ n: 0, bytes: 0 });
     expect(
-      api.server.ctx.db.$client.query("SELECT count(*) AS n FROM users WHERE email LIKE 'ui%@example.com'").get(),
-    ).toEqual({ n: 3000 });
+      await rowsOf(api.server.ctx.db, "SELECT count(*) AS n FROM users WHERE email LIKE 'ui%@example.com'"),
+    ).toEqual([{ n: 3000 }]);
 
     const latin1 = await upload(new Uint8Array([0x65, 0x6d, 0x61, 0x69, 0x6c, 0x0a, 0xe9, 0x0a]));
     expect(latin1.status).toBe(422);

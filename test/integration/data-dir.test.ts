@@ -1,16 +1,18 @@
 import { Database } from "bun:sqlite";
-import { afterAll, afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config";
 import { DataDirLockedError } from "../../src/db/lock";
 import { SchemaTooNewError } from "../../src/db/migrate";
-import { migrations as embedded } from "../../src/db/migrations.generated";
+import { migrations, pgMigrations } from "../../src/db/migrations.generated";
 import { createLogger } from "../../src/log";
 import { startServer } from "../../src/server";
 import { startApi } from "../support/api";
 import { BUN, MAIN, run, runCli, ServerProcess } from "../support/process";
 import { setupAdmin, startTestServer, tempDir, type TestServer } from "../support/server";
+import { describeOnSqlite, rowsOf, TEST_STORE, testDatabaseUrl, writeRows } from "../support/store";
+import { SQL } from "bun";
 
 setDefaultTimeout(30_000);
 
@@ -27,40 +29,58 @@ afterEach(async () => {
 afterAll(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
+/** The suite's store's migrations and where it records them. */
+const embedded = TEST_STORE === "postgres" ? pgMigrations : migrations;
+const MIGRATIONS_TABLE = TEST_STORE === "postgres" ? "drizzle.__drizzle_migrations" : "__drizzle_migrations";
+/** The `--database-url` a process on this data directory is given: the suite's PostgreSQL database, if any. */
+const urls = new Map<string, string>();
+const urlOf = async (dataDir: string) => {
+  if (!urls.has(dataDir)) urls.set(dataDir, await testDatabaseUrl());
+  return urls.get(dataDir)!;
+};
+const storeArgs = async (dataDir: string) => {
+  const url = await urlOf(dataDir);
+  return url ? ["--database-url", url] : [];
+};
+const startOn = async (dataDir: string) => startTestServer({ dataDir, databaseUrl: await urlOf(dataDir) });
 const serve = async (dataDir: string) => {
-  const p = await ServerProcess.start([BUN, MAIN, "serve", "--port", "0", "--data-dir", dataDir]);
+  const p = await ServerProcess.start([
+    BUN,
+    MAIN,
+    "serve",
+    "--port",
+    "0",
+    "--data-dir",
+    dataDir,
+    ...(await storeArgs(dataDir)),
+  ]);
   processes.push(p);
   return p;
 };
 
 describe("a started server's database", () => {
   let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
   afterAll(() => server?.close());
 
-  test("uses WAL, synchronous=NORMAL, foreign keys and a busy timeout", async () => {
-    server = await startTestServer();
-    const pragma = (name: string) => server.ctx.db.$client.query(`PRAGMA ${name}`).values()[0]![0];
-    expect(pragma("journal_mode")).toBe("wal");
-    expect(pragma("synchronous")).toBe(1);
-    expect(pragma("foreign_keys")).toBe(1);
-    expect(pragma("busy_timeout")).toBeGreaterThanOrEqual(1000);
-    expect(existsSync(join(server.dataDir, "switchboard.db-wal"))).toBe(true);
-  });
-
-  test("has every embedded migration applied and recorded in __drizzle_migrations", () => {
-    const rows = server.ctx.db.$client
-      .query<{ created_at: number }, []>("SELECT created_at FROM __drizzle_migrations ORDER BY created_at")
-      .all();
+  test("has every embedded migration applied and recorded", async () => {
+    const rows = await rowsOf<{ created_at: number }>(
+      server.ctx.db,
+      `SELECT created_at FROM ${MIGRATIONS_TABLE} ORDER BY created_at`,
+    );
     expect(rows.map((r) => Number(r.created_at))).toEqual(embedded.map((m) => m.when));
-    expect(server.ctx.db.$client.query("SELECT count(*) AS n FROM roles").get()).toEqual({ n: 3 });
+    expect(await rowsOf(server.ctx.db, "SELECT count(*) AS n FROM roles")).toEqual([{ n: 3 }]);
   });
 
-  test("foreign keys are enforced", () => {
-    expect(() =>
-      server.ctx.db.$client.run(
+  test("foreign keys are enforced", async () => {
+    await expect(
+      writeRows(
+        server.ctx.db,
         "INSERT INTO sessions (id, user_id, csrf_token, created_at, last_seen_at) VALUES ('x', 4242, 'c', 0, 0)",
       ),
-    ).toThrow(/FOREIGN KEY/);
+    ).rejects.toThrow(/FOREIGN KEY|foreign key/);
   });
 
   test("the data directory is private and holds secret.key with mode 0600", () => {
@@ -72,59 +92,92 @@ describe("a started server's database", () => {
 
   test("migrations run again on a restart change nothing, and the key survives", async () => {
     const dataDir = newDataDir();
-    const first = await startTestServer({ dataDir });
+    const first = await startOn(dataDir);
     const key = readFileSync(join(dataDir, "secret.key"), "utf8");
     await first.close();
-    const second = await startTestServer({ dataDir });
+    const second = await startOn(dataDir);
     try {
-      expect(second.ctx.db.$client.query("SELECT count(*) AS n FROM __drizzle_migrations").get()).toEqual({
-        n: embedded.length,
-      });
+      expect(await rowsOf(second.ctx.db, `SELECT count(*) AS n FROM ${MIGRATIONS_TABLE}`)).toEqual([
+        { n: embedded.length },
+      ]);
       expect(readFileSync(join(dataDir, "secret.key"), "utf8")).toBe(key);
     } finally {
       await second.close();
     }
+  });
+
+  describeOnSqlite("SQLite's own settings", "its SQLite connection", () => {
+    test("uses WAL, synchronous=NORMAL, foreign keys and a busy timeout", () => {
+      const pragma = (name: string) => server.ctx.db.$client.query(`PRAGMA ${name}`).values()[0]![0];
+      expect(pragma("journal_mode")).toBe("wal");
+      expect(pragma("synchronous")).toBe(1);
+      expect(pragma("foreign_keys")).toBe(1);
+      expect(pragma("busy_timeout")).toBeGreaterThanOrEqual(1000);
+      expect(existsSync(join(server.dataDir, "switchboard.db-wal"))).toBe(true);
+    });
   });
 });
 
 describe("a database written by a newer Switchboard", () => {
   const stampNewer = async () => {
     const dataDir = newDataDir();
-    const server = await startTestServer({ dataDir });
-    await server.close();
-    const db = new Database(join(dataDir, "switchboard.db"));
-    db.run("INSERT INTO __drizzle_migrations (hash, created_at) VALUES ('from-the-future', ?)", [
+    const server = await startOn(dataDir);
+    await writeRows(
+      server.ctx.db,
+      `INSERT INTO ${MIGRATIONS_TABLE} (hash, created_at) VALUES ('from-the-future', ?)`,
       embedded.at(-1)!.when + 86_400_000,
-    ]);
-    db.close();
+    );
+    await server.close();
     return dataDir;
+  };
+  /** The recorded migrations, read around the server (which refuses this database). */
+  const migrationsRecorded = async (dataDir: string) => {
+    const url = await urlOf(dataDir);
+    if (url) {
+      const sql = new SQL(url);
+      try {
+        return Number((await sql.unsafe(`SELECT count(*) AS n FROM ${MIGRATIONS_TABLE}`))[0].n);
+      } finally {
+        await sql.close();
+      }
+    }
+    const db = new Database(join(dataDir, "switchboard.db"), { readonly: true });
+    try {
+      return db.query<{ n: number }, []>(`SELECT count(*) AS n FROM ${MIGRATIONS_TABLE}`).get()!.n;
+    } finally {
+      db.close();
+    }
   };
 
   test("is refused at start with a clear message, and the lock is released", async () => {
     const dataDir = await stampNewer();
-    const config = loadConfig({ port: "0", dataDir }, {});
-    await expect(
-      startServer(
-        config,
-        createLogger("error", () => {}),
-      ),
-    ).rejects.toThrow(SchemaTooNewError);
+    const config = loadConfig({ port: "0", dataDir, databaseUrl: await urlOf(dataDir) }, {});
+    const refused = await startServer(
+      config,
+      createLogger("error", () => {}),
+    ).then(
+      () => null,
+      (err: Error) => err,
+    );
+    // On PostgreSQL the start-up error names the database and carries the refusal as its cause.
+    expect(refused instanceof SchemaTooNewError || refused?.cause instanceof SchemaTooNewError).toBe(true);
+    expect(refused?.message).toContain("written by a newer version of Switchboard");
     expect(existsSync(join(dataDir, "switchboard.lock"))).toBe(false);
   });
 
   test("stops `switchboard serve` with one line on stderr and a non-zero exit", async () => {
     const dataDir = await stampNewer();
-    const r = await runCli(["serve", "--port", "0", "--data-dir", dataDir], { timeoutMs: 10_000 });
+    const r = await runCli(["serve", "--port", "0", "--data-dir", dataDir, ...(await storeArgs(dataDir))], {
+      timeoutMs: 30_000,
+    });
     expect(r.code).not.toBe(0);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toContain("written by a newer version of Switchboard");
     expect(r.stdout).not.toContain("switchboard listening");
     expect(existsSync(join(dataDir, "switchboard.lock"))).toBe(false);
     // Nothing was changed: the future migration is still the newest.
-    const db = new Database(join(dataDir, "switchboard.db"), { readonly: true });
-    expect(db.query("SELECT count(*) AS n FROM __drizzle_migrations").get()).toEqual({ n: embedded.length + 1 });
-    db.close();
-  });
+    expect(await migrationsRecorded(dataDir)).toBe(embedded.length + 1);
+  }, 60_000);
 });
 
 describe("the data directory lock", () => {
@@ -132,21 +185,21 @@ describe("the data directory lock", () => {
     const dataDir = newDataDir();
     const first = await serve(dataDir);
     expect(readFileSync(join(dataDir, "switchboard.lock"), "utf8").trim()).toBe(String(first.proc.pid));
-    const second = await runCli(["serve", "--port", "0", "--data-dir", dataDir]);
+    const second = await runCli(["serve", "--port", "0", "--data-dir", dataDir, ...(await storeArgs(dataDir))]);
     expect(second.code).not.toBe(0);
     expect(second.stderr).toContain(`in use by another Switchboard process (pid ${first.proc.pid})`);
     // The first one is untouched and keeps its lock.
     expect((await fetch(first.url + "/healthz")).status).toBe(200);
     expect(readFileSync(join(dataDir, "switchboard.lock"), "utf8").trim()).toBe(String(first.proc.pid));
     // A server in this process is refused too.
-    await expect(startTestServer({ dataDir })).rejects.toThrow(DataDirLockedError);
+    await expect(startOn(dataDir)).rejects.toThrow(DataDirLockedError);
     expect(await first.stop()).toBe(0);
     expect(existsSync(join(dataDir, "switchboard.lock"))).toBe(false);
   });
 
   test("a stale lock left by a dead process is taken over", async () => {
     const dataDir = newDataDir();
-    await (await startTestServer({ dataDir })).close();
+    await (await startOn(dataDir)).close();
     const dead = Bun.spawn(["true"]);
     await dead.exited;
     writeFileSync(join(dataDir, "switchboard.lock"), String(dead.pid));
@@ -157,58 +210,63 @@ describe("the data directory lock", () => {
   });
 });
 
-describe("file modes in a data directory someone else created 0755 (a Docker volume, systemd's StateDirectory)", () => {
-  const precreated = () => {
-    const dataDir = newDataDir();
-    mkdirSync(dataDir, { mode: 0o755 });
-    chmodSync(dataDir, 0o755);
-    return dataDir;
-  };
-  const modeOf = (path: string) => (statSync(path).mode & 0o777).toString(8);
-  const PRIVATE = ["switchboard.db", "switchboard.db-wal", "switchboard.db-shm", "secret.key"];
+describeOnSqlite(
+  "SQLite's files (the database, -wal, -shm) and a SQLite backup",
+  "file modes in a data directory someone else created 0755 (a Docker volume, systemd's StateDirectory)",
+  () => {
+    const precreated = () => {
+      const dataDir = newDataDir();
+      mkdirSync(dataDir, { mode: 0o755 });
+      chmodSync(dataDir, 0o755);
+      return dataDir;
+    };
+    const modeOf = (path: string) => (statSync(path).mode & 0o777).toString(8);
+    const PRIVATE = ["switchboard.db", "switchboard.db-wal", "switchboard.db-shm", "secret.key"];
 
-  test("the database, its -wal and -shm, the key and the lock are 0600", async () => {
-    const dataDir = precreated();
-    const server = await startTestServer({ dataDir });
-    try {
-      await setupAdmin(server); // a write
+    test("the database, its -wal and -shm, the key and the lock are 0600", async () => {
+      const dataDir = precreated();
+      const server = await startTestServer({ dataDir });
+      try {
+        await setupAdmin(server); // a write
+        for (const f of [...PRIVATE, "switchboard.lock"]) expect(`${f} ${modeOf(join(dataDir, f))}`).toBe(`${f} 600`);
+        expect(modeOf(dataDir)).toBe("755"); // the operator's directory is left as it was
+      } finally {
+        await server.close();
+      }
+    });
+
+    test("files an older build left 0644 are made 0600 at start", async () => {
+      const dataDir = precreated();
+      await (await startTestServer({ dataDir })).close();
+      const db = new Database(join(dataDir, "switchboard.db"));
+      db.exec("PRAGMA journal_mode = WAL");
+      for (const f of ["switchboard.db", "switchboard.db-wal", "switchboard.db-shm"])
+        chmodSync(join(dataDir, f), 0o644);
+      const server = await startTestServer({ dataDir });
+      try {
+        db.close();
+        for (const f of PRIVATE) expect(`${f} ${modeOf(join(dataDir, f))}`).toBe(`${f} 600`);
+      } finally {
+        await server.close();
+      }
+    });
+
+    test("`switchboard serve` and `switchboard backup` create only 0600 files", async () => {
+      const dataDir = precreated();
+      const server = await serve(dataDir);
+      const res = await fetch(server.url + "/setup");
+      expect(res.status).toBe(200);
+      const target = join(dataDir, "..", "backup.db");
+      const r = await runCli(["backup", target, "--data-dir", dataDir]);
+      expect(r.stderr).toBe("");
+      expect(modeOf(target)).toBe("600");
       for (const f of [...PRIVATE, "switchboard.lock"]) expect(`${f} ${modeOf(join(dataDir, f))}`).toBe(`${f} 600`);
-      expect(modeOf(dataDir)).toBe("755"); // the operator's directory is left as it was
-    } finally {
-      await server.close();
-    }
-  });
+      expect(await server.stop()).toBe(0);
+    });
+  },
+);
 
-  test("files an older build left 0644 are made 0600 at start", async () => {
-    const dataDir = precreated();
-    await (await startTestServer({ dataDir })).close();
-    const db = new Database(join(dataDir, "switchboard.db"));
-    db.exec("PRAGMA journal_mode = WAL");
-    for (const f of ["switchboard.db", "switchboard.db-wal", "switchboard.db-shm"]) chmodSync(join(dataDir, f), 0o644);
-    const server = await startTestServer({ dataDir });
-    try {
-      db.close();
-      for (const f of PRIVATE) expect(`${f} ${modeOf(join(dataDir, f))}`).toBe(`${f} 600`);
-    } finally {
-      await server.close();
-    }
-  });
-
-  test("`switchboard serve` and `switchboard backup` create only 0600 files", async () => {
-    const dataDir = precreated();
-    const server = await serve(dataDir);
-    const res = await fetch(server.url + "/setup");
-    expect(res.status).toBe(200);
-    const target = join(dataDir, "..", "backup.db");
-    const r = await runCli(["backup", target, "--data-dir", dataDir]);
-    expect(r.stderr).toBe("");
-    expect(modeOf(target)).toBe("600");
-    for (const f of [...PRIVATE, "switchboard.lock"]) expect(`${f} ${modeOf(join(dataDir, f))}`).toBe(`${f} 600`);
-    expect(await server.stop()).toBe(0);
-  });
-});
-
-describe("start-up refuses a damaged database", () => {
+describeOnSqlite("a damaged SQLite file", "start-up refuses a damaged database", () => {
   // The same spread of damage as an attack on a build: 12 places, from the header to the last pages.
   test("at each of 12 offsets `switchboard serve` stops with one line naming the file and the way out", async () => {
     const dataDir = newDataDir();
@@ -244,20 +302,18 @@ describe("start-up refuses a damaged database", () => {
 });
 
 describe("start-up errors name the path or address involved", () => {
-  test("file is not a database: <path>", async () => {
-    const dataDir = newDataDir();
-    mkdirSync(dataDir);
-    writeFileSync(join(dataDir, "switchboard.db"), Buffer.alloc(8192, 7));
-    const r = await runCli(["serve", "--port", "0", "--data-dir", dataDir], { timeoutMs: 10_000 });
-    expect(r.code).toBe(1);
-    expect(r.stderr).toStartWith(`switchboard: file is not a database: ${join(dataDir, "switchboard.db")}; restore`);
-    expect(r.stderr.trim().split("\n")).toHaveLength(1);
-  });
-
   test("address in use: <host:port>", async () => {
     const taken = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("someone else") });
     try {
-      const r = await runCli(["serve", "--port", String(taken.port), "--data-dir", newDataDir()]);
+      const dataDir = newDataDir();
+      const r = await runCli([
+        "serve",
+        "--port",
+        String(taken.port),
+        "--data-dir",
+        dataDir,
+        ...(await storeArgs(dataDir)),
+      ]);
       expect(r.code).toBe(1);
       expect(r.stderr.trim()).toBe(`switchboard: address in use: 127.0.0.1:${taken.port}`);
     } finally {
@@ -272,14 +328,43 @@ describe("start-up errors name the path or address involved", () => {
     // root ignores permission bits: the server is started as nobody, as a service user would be.
     const unprivileged =
       process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
-    const denied = await run([...unprivileged, BUN, MAIN, "serve", "--port", "0", "--data-dir", join(parent, "data")]);
+    const denied = await run([
+      ...unprivileged,
+      BUN,
+      MAIN,
+      "serve",
+      "--port",
+      "0",
+      "--data-dir",
+      join(parent, "data"),
+      ...(await storeArgs(parent)),
+    ]);
     expect(denied.code).toBe(1);
     expect(denied.stderr.trim()).toBe(`switchboard: permission denied: ${join(parent, "data")}`);
 
     const file = join(parent, "..", "a-file");
     writeFileSync(file, "");
-    const notDir = await runCli(["serve", "--port", "0", "--data-dir", join(file, "data")]);
+    const notDir = await runCli([
+      "serve",
+      "--port",
+      "0",
+      "--data-dir",
+      join(file, "data"),
+      ...(await storeArgs(parent)),
+    ]);
     expect(notDir.code).toBe(1);
     expect(notDir.stderr.trim()).toBe(`switchboard: not a directory: ${join(file, "data")}`);
+  });
+});
+
+describeOnSqlite("SQLite's database file", "start-up errors naming the SQLite file", () => {
+  test("file is not a database: <path>", async () => {
+    const dataDir = newDataDir();
+    mkdirSync(dataDir);
+    writeFileSync(join(dataDir, "switchboard.db"), Buffer.alloc(8192, 7));
+    const r = await runCli(["serve", "--port", "0", "--data-dir", dataDir], { timeoutMs: 10_000 });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toStartWith(`switchboard: file is not a database: ${join(dataDir, "switchboard.db")}; restore`);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
   });
 });

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHmac } from "node:crypto";
-import { Database } from "bun:sqlite";
-import { join } from "node:path";
 import { makeCompany, makePerson } from "../support/fake-clearbit";
 import { eventually, startEnrichmentRig, type EnrichmentRig } from "../support/enrichment";
+import { rowsOf } from "../support/store";
 
 let rig: EnrichmentRig;
 beforeAll(async () => {
@@ -54,11 +53,12 @@ describe("settings", () => {
       create_organizations: false,
     });
     expect(got.user_mappings).toContainEqual({ source: "person.bio", target: "note" });
-    const db = new Database(join(rig.api.server.dataDir, "switchboard.db"), { readonly: true });
-    const raw = db
-      .query<{ value: string }, []>("SELECT value FROM settings WHERE key = 'integration.clearbit'")
-      .get()!.value;
-    db.close();
+    const raw = (
+      await rowsOf<{ value: string }>(
+        rig.api.server.ctx.db,
+        "SELECT value FROM settings WHERE key = 'integration.clearbit'",
+      )
+    )[0]!.value;
     expect(raw).not.toContain(rig.fake.key);
     expect(raw).not.toContain(rig.fake.key.slice(3));
   });

@@ -1,8 +1,7 @@
-import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import { apiClient } from "../support/admin-seed";
 import { ADMIN, createToken, csrfOf, setupAdmin, startTestServer, type TestServer } from "../support/server";
+import { rowsOf } from "../support/store";
 
 /**
  * Throws a few thousand generated bad requests at every route of the route table, as every kind of
@@ -306,7 +305,6 @@ const TABLES = [
 
 describe("fuzzing every route", () => {
   let server: TestServer;
-  let reader: Database;
   const auth: Record<Identity, Record<string, string>> = { token: {}, session: {}, writeKey: {}, anonymous: {} };
   /** Ids of real records, per path parameter name, so bodies reach the handlers behind a lookup. */
   const realIds: Record<string, string> = {};
@@ -334,19 +332,18 @@ describe("fuzzing every route", () => {
     auth.token = { authorization: `Bearer ${token}` };
     auth.session = { cookie: `sb_session=${browser.cookies.get("sb_session")}`, "x-csrf-token": csrf };
     auth.writeKey = { authorization: `Basic ${Buffer.from(`${key}:`).toString("base64")}` };
-    reader = new Database(join(server.dataDir, "switchboard.db"), { readonly: true });
   });
   afterAll(async () => {
-    reader?.close();
     await server?.close();
   });
 
-  const counts = () =>
-    reader
-      .query<Record<string, number>, []>(
+  const counts = async () =>
+    (
+      await rowsOf<Record<string, number>>(
+        server.ctx.db,
         `SELECT ${TABLES.map((t) => `(SELECT count(*) FROM ${t}) AS ${t}`).join(", ")}`,
       )
-      .get()!;
+    )[0]!;
 
   /** Destructive routes only ever get bad ids, so the run never deletes the records or credentials it relies on. */
   const destructive = (method: string, route: string) =>
@@ -485,12 +482,14 @@ describe("fuzzing every route", () => {
     const covered = new Set<string>();
     const statuses: Record<number, number> = {};
     const started = performance.now();
+    // The rows after one request are the rows before the next: one count per request.
+    let after = await counts();
     for (let i = 0; i < REQUESTS; i++) {
       const r = generate(rng, i, routes);
       covered.add(`${r.method} ${r.route}`);
       const headers: Record<string, string> = { ...auth[r.identity] };
       if (r.contentType) headers["content-type"] = r.contentType;
-      const before = counts();
+      const before = after;
       const res = await fetch(`${server.url}${r.path}${r.query ? `?${r.query}` : ""}`, {
         method: r.method,
         headers,
@@ -499,6 +498,7 @@ describe("fuzzing every route", () => {
         redirect: "manual",
       });
       const text = await res.text();
+      after = await counts();
       statuses[res.status] = (statuses[res.status] ?? 0) + 1;
       if (res.status >= 500) {
         fail(String(res.status), r, text.slice(0, 300));
@@ -518,7 +518,6 @@ describe("fuzzing every route", () => {
       } else if (/^\/(api|v1)\//.test(new URL(server.url + r.path).pathname)) {
         fail("not JSON", r, `${res.status} ${res.headers.get("content-type")}`);
       }
-      const after = counts();
       const changed = TABLES.filter((t) => before[t] !== after[t]);
       if (changed.length)
         fail(

@@ -45,7 +45,8 @@ function ordered(db: Pick<BunSQLiteDatabase, "select">, table: SQLiteTable) {
 beforeAll(async () => {
   url = await postgresDatabase();
   const crm = await startJsonServer();
-  const api = await startApi({ dataDir });
+  // The source is a SQLite appliance on either pass of the suite.
+  const api = await startApi({ dataDir, databaseUrl: "" });
   try {
     const call = async (method: string, path: string, body?: unknown) => {
       const res = await api.call(method, path, body);

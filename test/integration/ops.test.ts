@@ -6,6 +6,7 @@ import { startApi } from "../support/api";
 import { BUN, MAIN, ServerProcess } from "../support/process";
 import pkg from "../../package.json";
 import { ADMIN, Browser, setupAdmin, signIn, startTestServer, tempDir, type TestServer } from "../support/server";
+import { cutOffPostgres, fillPostgres, TEST_STORE, testDatabaseUrl } from "../support/store";
 
 setDefaultTimeout(30_000);
 
@@ -25,7 +26,7 @@ describe("health and metrics", () => {
     expect(await res.json()).toMatchObject({
       status: "ok",
       database: "ok",
-      database_kind: "sqlite",
+      database_kind: TEST_STORE,
       node: `${hostname()}:${resolve(server.dataDir)}`,
     });
   });
@@ -77,9 +78,11 @@ describe("health and metrics", () => {
 
 describe("/healthz with a broken database", () => {
   test("answers 503", async () => {
-    const server = await startTestServer();
+    const databaseUrl = await testDatabaseUrl();
+    const server = await startTestServer({ databaseUrl });
     try {
-      server.ctx.db.$client.close();
+      if (databaseUrl) await cutOffPostgres(databaseUrl);
+      else server.ctx.db.$client.close();
       const res = await fetch(server.url + "/healthz");
       expect(res.status).toBe(503);
       expect(await res.json()).toMatchObject({ status: "error", database: "unavailable" });
@@ -177,7 +180,9 @@ describe("graceful shutdown of the real process", () => {
     const dir = tempDir("switchboard-ops-");
     dirs.push(dir);
     const dataDir = join(dir, "data");
-    const p = await ServerProcess.start([BUN, MAIN, "--port", "0", "--data-dir", dataDir]);
+    const databaseUrl = await testDatabaseUrl();
+    const store = databaseUrl ? ["--database-url", databaseUrl] : [];
+    const p = await ServerProcess.start([BUN, MAIN, "--port", "0", "--data-dir", dataDir, ...store]);
     processes.push(p);
     return { p, dataDir };
   };
@@ -262,13 +267,19 @@ describe("health of the database's storage", () => {
     }
   });
 
-  test("a full database (SQLITE_FULL) answers 503 with the error shape and turns /healthz to 503", async () => {
-    const api = await startApi();
+  test("a full database (SQLITE_FULL; PostgreSQL's disk_full) answers 503 and turns /healthz to 503", async () => {
+    const databaseUrl = await testDatabaseUrl();
+    const api = await startApi({ databaseUrl });
     try {
-      const sqlite = api.server.ctx.db.$client;
-      // SQLite's own behaviour when the disk is full: no page can be added.
-      const pages = sqlite.query<{ page_count: number }, []>("PRAGMA page_count").get()!.page_count;
-      sqlite.exec(`PRAGMA max_page_count = ${pages}`);
+      // SQLite's own behaviour when the disk is full: no page can be added. PostgreSQL: its disk_full
+      // error (53100) on every insert of a person.
+      const code = databaseUrl ? "53100" : "SQLITE_FULL";
+      if (databaseUrl) await fillPostgres(databaseUrl, "users");
+      else {
+        const sqlite = api.server.ctx.db.$client;
+        const pages = sqlite.query<{ page_count: number }, []>("PRAGMA page_count").get()!.page_count;
+        sqlite.exec(`PRAGMA max_page_count = ${pages}`);
+      }
       let res = { status: 201, body: null as any };
       for (let i = 0; i < 50 && res.status === 201; i++)
         res = await api.call("POST", "/api/v1/users", { email: `full${i}@example.com`, note: "n".repeat(4000) });
@@ -279,14 +290,14 @@ describe("health of the database's storage", () => {
       const body = await health.json();
       expect(body.status).toBe("error");
       expect(body.checks.writes.status).toBe("failing");
-      expect(body.checks.writes.last_error).toContain("SQLITE_FULL");
+      expect(body.checks.writes.last_error).toContain(code);
       const metrics = await (await fetch(api.server.url + "/metrics")).text();
       expect(
         Number(/^switchboard_database_write_failures_total\{node="[^"]+"\} (\d+)$/m.exec(metrics)?.[1]),
       ).toBeGreaterThanOrEqual(1);
-      expect(
-        api.server.logs.some((l) => l.includes('"database write failed"') && l.includes('"code":"SQLITE_FULL"')),
-      ).toBe(true);
+      expect(api.server.logs.some((l) => l.includes('"database write failed"') && l.includes(`"code":"${code}"`))).toBe(
+        true,
+      );
     } finally {
       await api.server.close();
     }

@@ -12,14 +12,15 @@ import {
   tempDir,
   type TestServer,
 } from "../support/server";
+import { rowsOf, writeRows } from "../support/store";
 
-// Sign-ins hash with argon2id: generous on a busy machine (bunfig's [test] timeout is not read by bun test).
-setDefaultTimeout(30_000);
+// Sign-ins hash with argon2id: generous on a busy machine, where a throttling test takes 20-30 s (bunfig's [test]
+// timeout is not read by bun test).
+setDefaultTimeout(60_000);
 
 const sha256 = (s: string) => new Bun.CryptoHasher("sha256").update(s).digest("hex");
-const count = (server: TestServer, sql: string, ...params: (string | number)[]) =>
-  server.ctx.db.$client.query<{ n: number }, (string | number)[]>(`SELECT count(*) AS n FROM (${sql})`).get(...params)!
-    .n;
+const count = async (server: TestServer, sql: string, ...params: (string | number)[]) =>
+  (await rowsOf<{ n: number }>(server.ctx.db, `SELECT count(*) AS n FROM (${sql}) AS counted`, ...params))[0]!.n;
 
 describe("first-run setup", () => {
   let server: TestServer;
@@ -52,27 +53,31 @@ describe("first-run setup", () => {
     expect(page).toContain("must be at least 12 characters");
     expect(page).toContain('value="Ada"');
     expect(page).not.toContain('value="short"');
-    expect(count(server, "SELECT * FROM users")).toBe(0);
+    expect(await count(server, "SELECT * FROM users")).toBe(0);
     expect(browser.cookies.has("sb_session")).toBe(false);
   });
 
   test("creates the first admin with an argon2id hash and signs them in with a server-side session", async () => {
     const browser = await setupAdmin(server);
-    const row = server.ctx.db.$client
-      .query<{ id: number; email: string; password_hash: string }, []>("SELECT id, email, password_hash FROM users")
-      .get()!;
+    const [row] = await rowsOf<{ id: number; email: string; password_hash: string }>(
+      server.ctx.db,
+      "SELECT id, email, password_hash FROM users",
+    );
+    if (!row) throw new Error("no user after setup");
     expect(row.email).toBe(ADMIN.email);
     expect(row.password_hash.startsWith("$argon2id$")).toBe(true);
     expect(row.password_hash).not.toContain(ADMIN.password);
-    expect(count(server, "SELECT * FROM user_roles WHERE user_id = ? AND role_id = 1", row.id)).toBe(1);
+    expect(await count(server, "SELECT * FROM user_roles WHERE user_id = ? AND role_id = 1", row.id)).toBe(1);
     // The cookie holds a random token; the sessions table only its SHA-256.
     const token = browser.cookies.get("sb_session")!;
     expect(token.length).toBeGreaterThanOrEqual(40);
-    const session = server.ctx.db.$client
-      .query<{ id: string; user_id: number }, [string]>("SELECT id, user_id FROM sessions WHERE id = ?")
-      .get(sha256(token));
+    const [session] = await rowsOf<{ id: string; user_id: number }>(
+      server.ctx.db,
+      "SELECT id, user_id FROM sessions WHERE id = ?",
+      sha256(token),
+    );
     expect(session?.user_id).toBe(row.id);
-    expect(count(server, "SELECT * FROM sessions WHERE id = ?", token)).toBe(0);
+    expect(await count(server, "SELECT * FROM sessions WHERE id = ?", token)).toBe(0);
     expect((await browser.get("/")).status).toBe(200);
   });
 
@@ -91,8 +96,8 @@ describe("first-run setup", () => {
     expect(post.status).toBe(303);
     expect(post.headers.get("location")).toBe("/login");
     expect(intruder.cookies.has("sb_session")).toBe(false);
-    expect(count(server, "SELECT * FROM users WHERE email = 'intruder@example.com'")).toBe(0);
-    expect(count(server, "SELECT * FROM user_roles")).toBe(1);
+    expect(await count(server, "SELECT * FROM users WHERE email = 'intruder@example.com'")).toBe(0);
+    expect(await count(server, "SELECT * FROM user_roles")).toBe(1);
   });
 });
 
@@ -188,12 +193,12 @@ describe("sign-in and sign-out", () => {
   test("signing out deletes the session row; the old cookie no longer works", async () => {
     const browser = await signIn(server);
     const token = browser.cookies.get("sb_session")!;
-    expect(count(server, "SELECT * FROM sessions WHERE id = ?", sha256(token))).toBe(1);
+    expect(await count(server, "SELECT * FROM sessions WHERE id = ?", sha256(token))).toBe(1);
     const res = await browser.submit("/", "/logout", {});
     expect(res.status).toBe(303);
     expect(res.headers.get("location")).toBe("/login");
     expect(setCookie(res, "sb_session")).toContain("Max-Age=0");
-    expect(count(server, "SELECT * FROM sessions WHERE id = ?", sha256(token))).toBe(0);
+    expect(await count(server, "SELECT * FROM sessions WHERE id = ?", sha256(token))).toBe(0);
     const replay = await fetch(server.url + "/", { headers: { cookie: `sb_session=${token}` }, redirect: "manual" });
     expect(replay.status).toBe(303);
     expect(replay.headers.get("location")).toBe("/login?next=%2F");
@@ -246,25 +251,29 @@ describe("idle sessions", () => {
   afterAll(() => server.close());
 
   const age = (browser: Browser, ms: number) =>
-    server.ctx.db.$client.run("UPDATE sessions SET last_seen_at = last_seen_at - ? WHERE id = ?", [
+    writeRows(
+      server.ctx.db,
+      "UPDATE sessions SET last_seen_at = last_seen_at - ? WHERE id = ?",
       ms,
       sha256(browser.cookies.get("sb_session")!),
-    ]);
+    );
 
   test("a session idle longer than --session-idle-minutes ends: the next request goes to /login", async () => {
     const browser = await signIn(server);
     expect((await browser.get("/")).status).toBe(200);
-    age(browser, 2 * 60_000);
+    await age(browser, 2 * 60_000);
     const res = await browser.get("/");
     expect(res.status).toBe(303);
     expect(res.headers.get("location")).toBe("/login?next=%2F");
-    expect(count(server, "SELECT * FROM sessions WHERE id = ?", sha256(browser.cookies.get("sb_session")!))).toBe(0);
+    expect(await count(server, "SELECT * FROM sessions WHERE id = ?", sha256(browser.cookies.get("sb_session")!))).toBe(
+      0,
+    );
   });
 
   test("a form posted after the session ended leads to sign-in, not to a CSRF error, and changes nothing", async () => {
     const browser = await signIn(server);
     const page = await (await browser.get("/tokens")).text();
-    age(browser, 2 * 60_000);
+    await age(browser, 2 * 60_000);
     const res = await browser.request("/tokens", {
       method: "POST",
       form: { _csrf: csrfOf(page), name: "after-expiry" },
@@ -276,7 +285,7 @@ describe("idle sessions", () => {
       headers: { "HX-Request": "true", "X-CSRF-Token": csrfOf(page) },
     });
     expect(htmx.headers.get("hx-redirect")).toBe("/login");
-    expect(count(server, "SELECT * FROM api_tokens")).toBe(0);
+    expect(await count(server, "SELECT * FROM api_tokens")).toBe(0);
     // Signing in again from the same browser (the stale cookie still sent) works.
     const again = await browser.submit("/login", "/login", { email: ADMIN.email, password: ADMIN.password });
     expect(again.status).toBe(303);
@@ -285,9 +294,9 @@ describe("idle sessions", () => {
 
   test("a request keeps a session alive", async () => {
     const browser = await signIn(server);
-    age(browser, 50_000); // not yet idle for a minute
+    await age(browser, 50_000); // not yet idle for a minute
     expect((await browser.get("/")).status).toBe(200);
-    age(browser, 50_000); // idle 100 s since sign-in, but only ~50 s since the last request
+    await age(browser, 50_000); // idle 100 s since sign-in, but only ~50 s since the last request
     expect((await browser.get("/")).status).toBe(200);
   });
 });
@@ -301,11 +310,9 @@ describe("CSRF", () => {
     server = await startTestServer();
     admin = await setupAdmin(server);
     await admin.submit("/admins", "/admins", { email: "other@example.com", password: "long enough password" });
-    other = server.ctx.db.$client
-      .query<{ id: number }, []>("SELECT id FROM users WHERE email = 'other@example.com'")
-      .get()!;
+    other = (await rowsOf<{ id: number }>(server.ctx.db, "SELECT id FROM users WHERE email = 'other@example.com'"))[0]!;
     await admin.submit("/tokens", "/tokens", { name: "csrf-target" });
-    tokenId = server.ctx.db.$client.query<{ id: number }, []>("SELECT id FROM api_tokens").get()!.id;
+    tokenId = (await rowsOf<{ id: number }>(server.ctx.db, "SELECT id FROM api_tokens"))[0]!.id;
   });
   afterAll(() => server.close());
 
@@ -328,9 +335,9 @@ describe("CSRF", () => {
   ];
 
   const unchanged = async () => {
-    expect(count(server, "SELECT * FROM users WHERE email IN ('x@example.com', 'csrf@example.com')")).toBe(0);
-    expect(count(server, "SELECT * FROM user_roles WHERE user_id = ?", other.id)).toBe(1);
-    expect(count(server, "SELECT * FROM api_tokens WHERE revoked_at IS NULL")).toBe(1);
+    expect(await count(server, "SELECT * FROM users WHERE email IN ('x@example.com', 'csrf@example.com')")).toBe(0);
+    expect(await count(server, "SELECT * FROM user_roles WHERE user_id = ?", other.id)).toBe(1);
+    expect(await count(server, "SELECT * FROM api_tokens WHERE revoked_at IS NULL")).toBe(1);
     expect((await admin.get("/")).status).toBe(200); // still signed in, password unchanged
   };
 
@@ -392,7 +399,7 @@ describe("CSRF", () => {
       headers: { "X-CSRF-Token": csrf },
     });
     expect(viaHeader.status).toBe(303);
-    expect(count(server, "SELECT * FROM api_tokens WHERE name IN ('via-field', 'via-header')")).toBe(2);
+    expect(await count(server, "SELECT * FROM api_tokens WHERE name IN ('via-field', 'via-header')")).toBe(2);
   });
 });
 
@@ -514,10 +521,7 @@ describe("sign-in throttling behind a trusted proxy", () => {
     // The leftmost entry is whatever the client claimed; the proxy appended the address it saw.
     const res = await attempt(server, ADMIN.password, "6.6.6.6, 198.51.100.8");
     expect(res.status).toBe(303);
-    const ips = server.ctx.db.$client
-      .query<{ ip: string }, []>("SELECT ip FROM sessions")
-      .all()
-      .map((r) => r.ip);
+    const ips = (await rowsOf<{ ip: string }>(server.ctx.db, "SELECT ip FROM sessions")).map((r) => r.ip);
     expect(ips).toContain("198.51.100.8");
     expect(ips).not.toContain("6.6.6.6");
     const lines = server.logs.map((l) => JSON.parse(l));
@@ -555,8 +559,8 @@ describe("administrators", () => {
     admin = await setupAdmin(server);
   });
   afterAll(() => server.close());
-  const idOf = (email: string) =>
-    server.ctx.db.$client.query<{ id: number }, [string]>("SELECT id FROM users WHERE email = ?").get(email)?.id;
+  const idOf = async (email: string) =>
+    (await rowsOf<{ id: number }>(server.ctx.db, "SELECT id FROM users WHERE email = ?", email))[0]?.id;
 
   test("an admin adds another admin, who can sign in", async () => {
     const res = await admin.submit("/admins", "/admins", {
@@ -582,13 +586,13 @@ describe("administrators", () => {
     const page = await bad.text();
     expect(page).toContain("must be at least 12 characters");
     expect(page).toContain('value="third@example.com"');
-    expect(idOf("third@example.com")).toBeUndefined();
+    expect(await idOf("third@example.com")).toBeUndefined();
   });
 
   test("an admin removes another admin: their sessions end and they cannot sign in", async () => {
     await admin.submit("/admins", "/admins", { email: "leaving@example.com", password: "leaving admin password" });
     const leaving = await signIn(server, "leaving@example.com", "leaving admin password");
-    const id = idOf("leaving@example.com")!;
+    const id = (await idOf("leaving@example.com"))!;
     const res = await admin.submit("/admins", `/admins/${id}/remove`, {});
     expect(res.status).toBe(303);
     expect((await leaving.get("/")).status).toBe(303);
@@ -603,26 +607,30 @@ describe("administrators", () => {
   test("the htmx remove answers an empty 200", async () => {
     await admin.submit("/admins", "/admins", { email: "htmx@example.com", password: "htmx admin password" });
     const csrf = csrfOf(await (await admin.get("/admins")).text());
-    const res = await admin.request(`/admins/${idOf("htmx@example.com")}/remove`, {
+    const res = await admin.request(`/admins/${await idOf("htmx@example.com")}/remove`, {
       method: "POST",
       headers: { "HX-Request": "true", "X-CSRF-Token": csrf },
     });
     expect(res.status).toBe(200);
     // No longer an admin; a person always keeps a role, so they stay as a customer.
-    expect(count(server, "SELECT * FROM user_roles WHERE user_id = ? AND role_id = 1", idOf("htmx@example.com")!)).toBe(
-      0,
-    );
+    expect(
+      await count(
+        server,
+        "SELECT * FROM user_roles WHERE user_id = ? AND role_id = 1",
+        (await idOf("htmx@example.com"))!,
+      ),
+    ).toBe(0);
   });
 
   test("an admin cannot remove themselves", async () => {
     const page = await (await admin.get("/admins")).text();
-    const self = idOf(ADMIN.email)!;
+    const self = (await idOf(ADMIN.email))!;
     expect(page).not.toContain(`/admins/${self}/remove`); // no button for it
     const res = await admin.submit("/admins", `/admins/${self}/remove`, {});
     expect(res.status).toBe(409);
     expect(await res.text()).toContain("cannot remove your own admin account");
     expect((await admin.get("/")).status).toBe(200);
-    expect(count(server, "SELECT * FROM user_roles WHERE user_id = ?", self)).toBe(1);
+    expect(await count(server, "SELECT * FROM user_roles WHERE user_id = ?", self)).toBe(1);
   });
 });
 
@@ -680,8 +688,8 @@ describe("changing one's own password", () => {
     expect(res.headers.get("location")).toBe("/account");
     expect(await (await here.get("/account")).text()).toContain("Password changed.");
     expect((await elsewhere.get("/")).status).toBe(303);
-    expect(count(server, "SELECT * FROM sessions")).toBe(1);
-    const hash = server.ctx.db.$client.query<{ h: string }, []>("SELECT password_hash AS h FROM users").get()!.h;
+    expect(await count(server, "SELECT * FROM sessions")).toBe(1);
+    const hash = (await rowsOf<{ h: string }>(server.ctx.db, "SELECT password_hash AS h FROM users"))[0]!.h;
     expect(hash.startsWith("$argon2id$")).toBe(true);
     await signIn(server, ADMIN.email, "a brand new password");
     const old = await new Browser(server.url).submit("/login", "/login", {

@@ -4,6 +4,7 @@
  * `npm test` runs the suite once on each (scripts/test-both.sh).
  */
 import { describe } from "bun:test";
+import { SQL } from "bun";
 import { statement, type DbOrTx, type StatementParam, type Tx } from "../../src/db/client";
 import { postgresDatabase } from "./postgres";
 
@@ -35,4 +36,37 @@ export async function writeRows(
   ...params: StatementParam[]
 ): Promise<number> {
   return await db.transaction((tx) => statement(text).run(tx, ...params));
+}
+
+/** A statement on the PostgreSQL server of `databaseUrl`, as its superuser, from outside the server under test. */
+async function asServerAdmin(databaseUrl: string, work: (admin: SQL, name: string) => Promise<unknown>) {
+  const url = new URL(databaseUrl);
+  const name = url.pathname.slice(1);
+  url.pathname = "/postgres";
+  const admin = new SQL(url.toString());
+  try {
+    await work(admin, name);
+  } finally {
+    await admin.close();
+  }
+}
+
+/** A PostgreSQL database gone away: new connections are refused and the open sessions ended. */
+export async function cutOffPostgres(databaseUrl: string): Promise<void> {
+  await asServerAdmin(databaseUrl, async (admin, name) => {
+    await admin.unsafe(`ALTER DATABASE "${name}" ALLOW_CONNECTIONS false`);
+    await admin`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ${name}`;
+  });
+}
+
+/** Inserts into `table` fail as on a full disk (SQLSTATE 53100, disk_full), in every session at once. */
+export async function fillPostgres(databaseUrl: string, table: string): Promise<void> {
+  const sql = new SQL(databaseUrl);
+  try {
+    await sql.unsafe(`CREATE FUNCTION test_disk_full() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = 'disk_full'; END $$`);
+    await sql.unsafe(`CREATE TRIGGER test_disk_full BEFORE INSERT ON ${table} EXECUTE FUNCTION test_disk_full()`);
+  } finally {
+    await sql.close();
+  }
 }

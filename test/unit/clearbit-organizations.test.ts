@@ -10,6 +10,7 @@ import type { Answer } from "../../src/enrichment/mappings";
 import { EventFeed, type Actor } from "../../src/events/feed";
 import type { Core } from "../../src/core";
 import { createLogger } from "../../src/log";
+import { rowsOf } from "../support/store";
 import { unitDb, people } from "../support/unit-db";
 
 const api: Actor = { id: null, source: "api" };
@@ -38,7 +39,7 @@ async function fixture(settings: { create_organizations?: boolean; organizations
     person: Record<string, unknown> | null = null,
   ) => db.transaction(async (tx) => clearbit.applyLookupResult(tx, email, { person, company } as Answer));
   const orgOf = async (userId: number) => (await getUserRow(db, userId)).organizationId;
-  const orgs = () => db.select().from(organizations).orderBy(asc(organizations.id)).all();
+  const orgs = () => db.select().from(organizations).orderBy(asc(organizations.id));
   return { db, events, clearbit, user, org, answer, orgOf, orgs };
 }
 
@@ -50,8 +51,8 @@ describe("clearbit: the company's organization", () => {
     const id = await user("ada@acme.com");
     await answer("ada@acme.com", { name: "Acme Corp", domain: "ACME.com" });
     expect(await orgOf(id)).toBe(byDomain);
-    expect(orgs()).toHaveLength(2);
-    expect(orgs().find((o) => o.id === byDomain)!.name).toBe("ACME (EU)"); // another source's name is kept
+    expect(await orgs()).toHaveLength(2);
+    expect((await orgs()).find((o) => o.id === byDomain)!.name).toBe("ACME (EU)"); // another source's name is kept
   });
 
   test("else found by name, ignoring case", async () => {
@@ -61,15 +62,15 @@ describe("clearbit: the company's organization", () => {
     await answer("ada@acme.com", { name: "acme corp", domain: "acme.io", description: "Rockets" });
     expect(await orgOf(id)).toBe(acme);
     // Empty fields are filled under the merge rule, with the provider as their writer.
-    expect(orgs()[0]).toMatchObject({ name: "Acme Corp", domain: "acme.io", note: "Rockets" });
-    expect(orgs()[0]!.provenance.domain?.source).toBe(SOURCE);
+    expect((await orgs())[0]).toMatchObject({ name: "Acme Corp", domain: "acme.io", note: "Rockets" });
+    expect((await orgs())[0]!.provenance.domain?.source).toBe(SOURCE);
   });
 
   test("else created when the setting allows it (shared as configured), with the provider as writer", async () => {
     const { user, answer, orgOf, orgs } = await fixture({ create_organizations: true, organizations_shared: true });
     const id = await user("ada@acme.com");
     await answer("ada@acme.com", { name: "Acme", legalName: "Acme Holdings Ltd", domain: "acme.com" });
-    const [created] = orgs();
+    const [created] = await orgs();
     expect(created).toMatchObject({ name: "Acme", domain: "acme.com", shared: true });
     expect(created!.provenance.name?.source).toBe(SOURCE);
     expect(await orgOf(id)).toBe(created!.id);
@@ -79,7 +80,7 @@ describe("clearbit: the company's organization", () => {
     const { user, answer, orgOf, orgs } = await fixture();
     const id = await user("ada@acme.com");
     await answer("ada@acme.com", { name: "Acme", domain: "acme.com" });
-    expect(orgs()).toEqual([]);
+    expect(await orgs()).toEqual([]);
     expect(await orgOf(id)).toBeNull();
   });
 
@@ -91,11 +92,11 @@ describe("clearbit: the company's organization", () => {
     await updateUser(people(db, events), placed, { organization_id: chosen }, admin);
     await answer("ada@acme.com", { name: "Acme", domain: "acme.com", description: "Rockets" });
     expect(await orgOf(placed)).toBe(chosen);
-    expect(orgs().find((o) => o.id === acme)!.note).toBe("Rockets");
+    expect((await orgs()).find((o) => o.id === acme)!.note).toBe("Rockets");
     const other = await user("bob@new.com", { organization_id: chosen });
     await answer("bob@new.com", { name: "New Co", domain: "new.com" });
     // Another source placed Bob: no organization is made for him.
-    expect(orgs().map((o) => o.name)).toEqual(["Chosen", "Acme"]);
+    expect((await orgs()).map((o) => o.name)).toEqual(["Chosen", "Acme"]);
     expect(await orgOf(other)).toBe(chosen);
   });
 
@@ -105,11 +106,11 @@ describe("clearbit: the company's organization", () => {
     await answer("ada@acme.com", { name: "Acme", domain: "acme.com", description: "v1" });
     const other = await org({ name: "Acme Inc" });
     await answer("ada@acme.com", { name: "Acme Inc", domain: "acme.com", description: "v2" });
-    expect(orgs().map((o) => [o.name, o.note])).toEqual([
+    expect((await orgs()).map((o) => [o.name, o.note])).toEqual([
       ["Acme", "v2"],
       ["Acme Inc", null],
     ]);
-    expect(orgs()[1]!.id).toBe(other);
+    expect((await orgs())[1]!.id).toBe(other);
   });
 
   test("an answer without a company leaves the organization alone, asks for the employer's domain's company", async () => {
@@ -119,9 +120,7 @@ describe("clearbit: the company's organization", () => {
     await answer("ada@acme.com", null, { name: { givenName: "Ada" }, employment: { domain: "acme.com" } });
     expect(await orgOf(id)).toBe(acme);
     expect((await getUserRow(db, id)).firstname).toBe("Ada");
-    const jobs = db.$client
-      .query<{ payload: string }, []>("SELECT payload FROM delivery_jobs WHERE kind = 'clearbit'")
-      .all();
+    const jobs = await rowsOf<{ payload: string }>(db, "SELECT payload FROM delivery_jobs WHERE kind = 'clearbit'");
     expect(jobs.map((j) => JSON.parse(j.payload))).toEqual([
       { type: "company", email: "ada@acme.com", domain: "acme.com" },
     ]);

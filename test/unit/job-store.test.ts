@@ -2,7 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { JobStore, type JobOutcome, type NewJobRow } from "../../src/delivery/job-store";
 import type { Job } from "../../src/delivery/types";
 import type { DbOrTx, Tx } from "../../src/db/client";
-import { memoryDb } from "../support/unit-db";
+import { DestinationStore } from "../../src/delivery/destinations";
+import { memoryDb, unitDb } from "../support/unit-db";
 
 const T0 = 1_700_000_000_000;
 const KINDS = JSON.stringify(["webhook"]);
@@ -369,5 +370,61 @@ describe("JobStore: leases and recovery", () => {
     expect(await store.release("node-b", [id], T0)).toBe(0);
     expect(await store.release(NODE, [id], T0)).toBe(1);
     expect(await store.get(id)).toMatchObject({ status: "pending", attempts: 0, leaseOwner: null });
+  });
+});
+
+describe("JobStore: a job queued while its key's active job finishes (on the suite's store)", () => {
+  test("is not left blocked: the finish is recorded before the insert reads, or the head is unblocked after it", async () => {
+    const db = await unitDb();
+    const jobs = new JobStore();
+    const job = (n: number): NewJobRow => ({
+      kind: "webhook",
+      destination: "d",
+      orderingKey: "person-1",
+      payload: { n },
+      maxAttempts: 5,
+      runAt: T0,
+      deliveryId: `dlv-${n}`,
+      redeliveryOf: null,
+    });
+    await db.transaction(async (tx) => {
+      await new DestinationStore().configure(tx, "d", { strictOrder: true });
+      await jobs.insert(tx, job(1), T0);
+    });
+    const [first] = (await db.transaction((tx) =>
+      jobs.claim(tx, {
+        destination: "d",
+        kindsJson: KINDS,
+        now: T0,
+        leaseUntil: T0 + 30_000,
+        owner: NODE,
+        wanted: 1,
+        limit: 1,
+      }),
+    ))!;
+    // The finish is recorded (and the key's next job unblocked) in a transaction still open while the
+    // next job is queued from another.
+    let commit!: () => void;
+    const open = new Promise<void>((resolve) => (commit = resolve));
+    let recorded!: () => void;
+    const recording = new Promise<void>((resolve) => (recorded = resolve));
+    const finishing = db.transaction(async (tx) => {
+      await jobs.record(tx, [outcome(first!)], NODE);
+      recorded();
+      await open;
+    });
+    await recording;
+    const queueing = db.transaction((tx) => jobs.insert(tx, job(2), T0 + 1));
+    // What the engine does once an insert that blocked a key has committed (where transactions interleave):
+    // the key's head is looked at again, waiting for a finish in progress.
+    const unblocking = queueing.then(() => db.transaction((tx) => jobs.unblockHead(tx, "person-1")));
+    await Bun.sleep(200);
+    commit();
+    await finishing;
+    const second = await queueing;
+    await unblocking;
+    expect((await jobs.get(db, first!.id))?.status).toBe("succeeded");
+    expect((await jobs.get(db, second))?.blocked).toBe(false);
+    await db.close();
   });
 });

@@ -1,4 +1,4 @@
-import { pathId } from "../params";
+import { isPathToken, pathId } from "../params";
 import { Elysia } from "elysia";
 import { changePassword, createAdmin, listAdmins, removeAdmin } from "../../domain/admins";
 import { apiTokenStore } from "../../domain/credentials";
@@ -127,7 +127,7 @@ export function adminPages(ctx: AppContext) {
     .get("/account/sessions", async ({ request }) => sessionsPage(request, await requireSession(ctx, request)))
     .post("/account/sessions/:id/revoke", async ({ request, params }) => {
       const session = await requireSession(ctx, request);
-      await revokeSession(ctx.db, session.user.id, params.id);
+      if (isPathToken(params.id)) await revokeSession(ctx.db, session.user.id, params.id);
       if (request.headers.get("HX-Request")) return new Response(null, { status: 200 });
       return redirect(request, "/account/sessions", [
         flashCookie(ctx, { kind: "success", message: "Session signed out." }),
