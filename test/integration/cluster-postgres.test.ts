@@ -19,6 +19,11 @@ import { rowsOf } from "../support/store";
 setDefaultTimeout(POSTGRES_TEST_TIMEOUT + 90_000);
 
 const NODE = join(ROOT, "test/support/cluster-node.ts");
+/**
+ * The burst is CPU-bound (three nodes, PostgreSQL and the receiver on one machine): 150 s to 270 s
+ * measured on the 2-core machine shared with other work (load average 8 to 15).
+ */
+const BURST_TIMEOUT_MS = 600_000;
 const cleanUp: (() => unknown)[] = [];
 afterEach(async () => {
   for (const step of cleanUp.splice(0).reverse()) await step();
@@ -194,11 +199,11 @@ describe("three nodes on one PostgreSQL database", () => {
       const total = OBJECTS * CHANGES;
       const distinct = (endpoint: string) =>
         new Set(arrivals.filter((r) => r.endpoint === endpoint).map((r) => `${r.object}#${r.seq}`)).size;
-      await eventually(() => distinct("/plain") === total && distinct("/fifo") === total, 120_000, "every change sent");
+      await eventually(() => distinct("/plain") === total && distinct("/fifo") === total, 300_000, "every change sent");
       // Nothing is left in the queue (the killed node's leases were taken over and recorded).
       await eventually(
         async () => (await rowsOf(db, "SELECT 1 FROM delivery_jobs WHERE status <> 'succeeded'")).length === 0,
-        20_000,
+        60_000,
         "every delivery recorded",
       );
 
@@ -223,6 +228,7 @@ describe("three nodes on one PostgreSQL database", () => {
         seqs.set(r.object, [...(seqs.get(r.object) ?? []), r.seq]);
       for (const order of seqs.values()) expect(order.every((seq, i) => i === 0 || seq >= order[i - 1]!)).toBe(true);
     },
+    BURST_TIMEOUT_MS,
   );
 
   test("a second live node under the same --node-id refuses to start, naming the flag", async () => {
