@@ -1,0 +1,437 @@
+/**
+ * bench/cluster: Switchboard as 1, 2 and 3 real node processes (`serve`, each with --database-url,
+ * --node-id, its own port and data directory, one shared --secret-key-file) on a throwaway PostgreSQL
+ * server, against one node on SQLite (the default appliance) in the same run. Per setup:
+ *   1. ingest: Segment /v1/identify (a new person each) for INGEST_SECONDS at CONCURRENCY, spread
+ *      round-robin over the nodes; no trigger matches these people, so nothing is delivered
+ *   2. fan-out: BURST_EVENTS identifies (same spread), each fanned out by a trigger to WEBHOOKS webhooks
+ *      at a receiver in this process; deliveries/s from the first identify to the last delivery. Over
+ *      this phase: the node processes' CPU (utime + stime from /proc) per delivery, PostgreSQL's own CPU
+ *      per delivery, and statements per delivery from pg_stat_statements (preloaded on the throwaway
+ *      server; BEGIN/COMMIT/SAVEPOINT count, each awaited on its own: one statement is one round trip)
+ *      or, without it, transactions from pg_stat_database; the busiest statements are listed
+ *   3. latency: a steady LATENCY_RATE identifies/s for LATENCY_SECONDS, sent in turn to each node (open
+ *      loop), each delivered to one webhook by whichever node claims it: identify sent → delivery
+ *      received, p50/p99
+ * The triggers are set up before the other nodes start and select their people by email prefix, so
+ * every node fans out the same way. The load generator and receiver run in this process, on the same
+ * cores as the nodes and PostgreSQL.
+ * Run: npx bun bench/cluster.ts   (about 4 minutes; NODES=1,2,3 BURST_EVENTS WEBHOOKS INGEST_SECONDS
+ * LATENCY_SECONDS LATENCY_RATE CONCURRENCY make it smaller or larger)
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
+import { SQL } from "bun";
+import { type PostgresServer, startPostgres } from "../test/support/postgres";
+import { fmt, load, percentiles } from "./support/load";
+import { credentials, spawnServe } from "./support/switchboard";
+
+const NODES = (process.env.NODES ?? "1,2,3").split(",").map(Number);
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 32);
+const INGEST_SECONDS = Number(process.env.INGEST_SECONDS ?? 5);
+const BURST_EVENTS = Number(process.env.BURST_EVENTS ?? 500);
+const WEBHOOKS = Number(process.env.WEBHOOKS ?? 10);
+const LATENCY_RATE = Number(process.env.LATENCY_RATE ?? 200);
+const LATENCY_SECONDS = Number(process.env.LATENCY_SECONDS ?? 4);
+const TOP_STATEMENTS = Number(process.env.TOP_STATEMENTS ?? 10);
+const DRAIN_TIMEOUT_MS = 150_000;
+
+// The receiver: burst deliveries counted, latency deliveries timed against when their identify was sent.
+let burstReceived = 0;
+const sentAt = new Map<string, number>();
+const latencies: number[] = [];
+const receiver = Bun.serve({
+  hostname: "127.0.0.1",
+  port: 0,
+  async fetch(req) {
+    const body = await req.text();
+    if (new URL(req.url).pathname === "/latency") {
+      const email = /"email":"([^"]+)"/.exec(body)?.[1];
+      const at = email ? sentAt.get(email) : undefined;
+      if (at !== undefined) {
+        latencies.push(performance.now() - at);
+        sentAt.delete(email!); // a redelivery is not timed twice
+      }
+    } else burstReceived++;
+    return new Response("ok");
+  },
+});
+const receiverUrl = `http://127.0.0.1:${receiver.port}`;
+
+/** utime + stime (and, with `children`, those of reaped children) of a process, in ms; 0 once it is gone. */
+function cpuMs(pid: number, children = false): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    const ticks = Number(f[11]) + Number(f[12]) + (children ? Number(f[13]) + Number(f[14]) : 0);
+    return (ticks * 1000) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** PostgreSQL's CPU: the postmaster with its reaped children, plus its live backends. */
+function postgresCpuMs(postmaster: number): number {
+  let total = cpuMs(postmaster, true);
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const ppid = Number(readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]!.split(" ")[1]);
+      if (ppid === postmaster) total += cpuMs(Number(entry));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return total;
+}
+
+type Node = { url: string; proc: ReturnType<typeof Bun.spawn>; dataDir: string };
+type Setup = { name: string; nodes: Node[]; database?: { url: string; name: string } };
+
+/** The setup's nodes, the first one set up (admin, token, write key, webhooks, triggers) before the others start. */
+async function startSetup(name: string, count: number, databaseUrl?: string): Promise<Setup & Credentials> {
+  const keyFile = join(mkdtempSync(join(tmpdir(), "switchboard-bench-key-")), "secret.key");
+  const nodes: Node[] = [];
+  const startNode = async (i: number) => {
+    const dataDir = mkdtempSync(join(tmpdir(), "switchboard-bench-node-"));
+    const cluster = databaseUrl
+      ? ["--database-url", databaseUrl, "--node-id", `node-${i + 1}`, "--secret-key-file", keyFile]
+      : [];
+    nodes.push({ ...(await spawnServe(["--data-dir", dataDir, ...cluster])), dataDir });
+  };
+  await startNode(0);
+  const creds = await setUpFirst(nodes[0]!.url);
+  for (let i = 1; i < count; i++) await startNode(i);
+  rmSync(join(keyFile, ".."), { recursive: true, force: true });
+  const database = databaseUrl ? { url: databaseUrl, name: new URL(databaseUrl).pathname.slice(1) } : undefined;
+  return { name, nodes, database, ...creds };
+}
+
+async function stopSetup(setup: Setup): Promise<void> {
+  await Promise.all(
+    setup.nodes.map(async (n) => {
+      n.proc.kill("SIGTERM");
+      await n.proc.exited;
+      rmSync(n.dataDir, { recursive: true, force: true });
+    }),
+  );
+}
+
+type Credentials = { token: string; writeKey: string };
+
+async function setUpFirst(url: string): Promise<Credentials> {
+  const creds = await credentials(url);
+  const api = async (path: string, body: unknown) => {
+    const res = await fetch(`${url}/api/v1${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${creds.token}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error(`POST ${path}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as { id: number };
+  };
+  const burstHooks: number[] = [];
+  for (let i = 0; i < WEBHOOKS; i++)
+    burstHooks.push((await api("/webhooks", { name: `burst ${i}`, url: `${receiverUrl}/burst/${i}` })).id);
+  const latencyHook = (await api("/webhooks", { name: "latency", url: `${receiverUrl}/latency` })).id;
+  const trigger = (name: string, prefix: string, ids: number[]) =>
+    api("/triggers", {
+      name,
+      events: ["user.created"],
+      conditions: [{ field: "user.email", operator: "starts_with", value: prefix }],
+      webhook_ids: ids,
+    });
+  await trigger("burst", "burst-", burstHooks);
+  await trigger("latency", "latency-", [latencyHook]);
+  return creds;
+}
+
+const identifyBody = (kind: string, i: number) =>
+  JSON.stringify({
+    userId: `${kind}-${i}`,
+    messageId: `${kind}-m-${i}`,
+    traits: { email: `${kind}-${i}@bench.example`, firstName: "Bench", lastName: `Person ${i}`, plan: "pro" },
+  });
+
+function identifier(setup: Setup & Credentials) {
+  const auth = `Basic ${Buffer.from(`${setup.writeKey}:`).toString("base64")}`;
+  return (i: number, body: string) =>
+    fetch(`${setup.nodes[i % setup.nodes.length]!.url}/v1/identify`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: auth },
+      body,
+    });
+}
+
+async function until(done: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > deadline) return false;
+    await Bun.sleep(5);
+  }
+  return true;
+}
+
+type Statements = { available: boolean; total: number; commits: number; top: { calls: number; query: string }[] };
+
+/** What the server ran for one database since the last reset (statements need pg_stat_statements). */
+class StatementCounter {
+  private readonly admin: SQL;
+  constructor(
+    server: PostgresServer,
+    readonly available: boolean,
+  ) {
+    this.admin = new SQL(server.url(), { max: 1 });
+  }
+
+  async init(): Promise<void> {
+    if (this.available) await this.admin`CREATE EXTENSION IF NOT EXISTS pg_stat_statements`;
+  }
+
+  private commitsBefore = 0;
+  async reset(database: string): Promise<void> {
+    if (this.available) await this.admin`SELECT pg_stat_statements_reset()`;
+    this.commitsBefore = await this.commits(database);
+  }
+
+  private async commits(database: string): Promise<number> {
+    const [row] = await this.admin`SELECT xact_commit::float8 AS n FROM pg_stat_database WHERE datname = ${database}`;
+    return row.n as number;
+  }
+
+  async read(database: string): Promise<Statements> {
+    await Bun.sleep(1500); // an idle backend reports its transaction counts within a second (PostgreSQL 15)
+    const commits = (await this.commits(database)) - this.commitsBefore;
+    if (!this.available) return { available: false, total: 0, commits, top: [] };
+    const rows = (await this.admin`
+      SELECT s.calls::float8 AS calls, s.query FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+      WHERE d.datname = ${database} ORDER BY s.calls DESC`) as { calls: number; query: string }[];
+    return {
+      available: true,
+      total: rows.reduce((a, r) => a + r.calls, 0),
+      commits,
+      top: rows.slice(0, TOP_STATEMENTS),
+    };
+  }
+
+  close(): Promise<void> {
+    return this.admin.close();
+  }
+}
+
+type Figures = {
+  name: string;
+  nodes: number;
+  ingest: { rps: number; p99: number; errors: number };
+  burst: { deliveries: number; expected: number; seconds: number; rate: number; errors: number };
+  cpuPerDelivery: number;
+  pgCpuPerDelivery: number | null;
+  statements: Statements | null;
+  latency: { p50: number; p99: number; count: number; expected: number };
+};
+
+async function measure(setup: Setup & Credentials, pg: { server: PostgresServer; counter: StatementCounter } | null) {
+  const identify = identifier(setup);
+  const n = setup.nodes.length;
+  const say = (what: string) => console.error(`${setup.name}: ${what}`);
+  say("ingest");
+
+  // 1. Ingest only: no trigger matches these people.
+  const ingest = await load({
+    concurrency: CONCURRENCY,
+    seconds: INGEST_SECONDS,
+    request: (i) => identify(i, identifyBody(`ingest-${setup.name}`, i)),
+  });
+
+  // 2. Fan-out burst: every identify → WEBHOOKS deliveries.
+  say(`ingest ${fmt(ingest.rps, 0)} req/s; fan-out burst`);
+  await Bun.sleep(500); // what phase 1 left settles
+  if (pg && setup.database) await pg.counter.reset(setup.database.name);
+  burstReceived = 0;
+  const nodeCpu0 = setup.nodes.reduce((a, node) => a + cpuMs(node.proc.pid), 0);
+  const pgCpu0 = pg ? postgresCpuMs(pg.server.pid) : 0;
+  const expected = BURST_EVENTS * WEBHOOKS;
+  const started = performance.now();
+  let next = 0;
+  let errors = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < BURST_EVENTS) {
+        const i = next++;
+        const res = await identify(i, identifyBody(`burst-${setup.name}`, i)).catch(() => null);
+        if (!res?.ok) errors++;
+        await res?.arrayBuffer();
+      }
+    }),
+  );
+  await until(() => burstReceived >= expected - errors * WEBHOOKS, DRAIN_TIMEOUT_MS);
+  const seconds = (performance.now() - started) / 1000;
+  const deliveries = burstReceived;
+  const nodeCpu = setup.nodes.reduce((a, node) => a + cpuMs(node.proc.pid), 0) - nodeCpu0;
+  const pgCpu = pg ? postgresCpuMs(pg.server.pid) - pgCpu0 : null;
+  const statements = pg && setup.database ? await pg.counter.read(setup.database.name) : null;
+
+  // 3. Latency at a steady rate, sent in turn to each node.
+  say(`burst ${deliveries} deliveries in ${fmt(seconds)} s; latency`);
+  await Bun.sleep(500);
+  latencies.length = 0;
+  sentAt.clear();
+  const total = Math.round(LATENCY_RATE * LATENCY_SECONDS);
+  const t0 = performance.now();
+  const sending: Promise<unknown>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = t0 + (i * 1000) / LATENCY_RATE;
+    const wait = due - performance.now();
+    if (wait > 0) await Bun.sleep(wait);
+    const body = identifyBody(`latency-${setup.name}`, i);
+    sentAt.set(`latency-${setup.name}-${i}@bench.example`, performance.now());
+    sending.push(
+      identify(i, body).then(
+        (r) => r.arrayBuffer(),
+        () => undefined,
+      ),
+    );
+  }
+  await Promise.all(sending);
+  await until(() => latencies.length >= total, 30_000);
+  const lat = percentiles(latencies);
+
+  return {
+    name: setup.name,
+    nodes: n,
+    ingest: { rps: ingest.rps, p99: ingest.p99, errors: ingest.errors },
+    burst: { deliveries, expected, seconds, rate: deliveries / seconds, errors },
+    cpuPerDelivery: nodeCpu / Math.max(1, deliveries),
+    pgCpuPerDelivery: pgCpu === null ? null : pgCpu / Math.max(1, deliveries),
+    statements,
+    latency: { p50: lat.p50, p99: lat.p99, count: latencies.length, expected: total },
+  } satisfies Figures;
+}
+
+/** Starts PostgreSQL with pg_stat_statements preloaded, or without when this installation lacks it. */
+async function startServer(): Promise<{ server: PostgresServer; counter: StatementCounter }> {
+  let server: PostgresServer;
+  let available = true;
+  try {
+    server = await startPostgres({
+      settings: { shared_preload_libraries: "pg_stat_statements" },
+    });
+  } catch {
+    available = false;
+    server = await startPostgres();
+  }
+  const counter = new StatementCounter(server, available);
+  await counter.init();
+  return { server, counter };
+}
+
+const runStarted = performance.now();
+const results: Figures[] = [];
+const sqlite = await startSetup("sqlite", 1);
+try {
+  results.push(await measure(sqlite, null));
+} finally {
+  await stopSetup(sqlite);
+}
+const pg = await startServer();
+try {
+  for (const count of NODES) {
+    const setup = await startSetup(`pg${count}`, count, await pg.server.createDatabase());
+    try {
+      results.push(await measure(setup, pg));
+    } finally {
+      await stopSetup(setup);
+    }
+  }
+} finally {
+  await pg.counter.close();
+  await pg.server.stop();
+  receiver.stop(true);
+}
+
+const statementSource = pg.counter.available
+  ? "pg_stat_statements calls (BEGIN/COMMIT/SAVEPOINT included; each is awaited alone: one round trip)"
+  : "pg_stat_statements unavailable here: only transactions (pg_stat_database xact_commit) are counted";
+console.log(
+  `\n${availableParallelism()} cores shared by the nodes, PostgreSQL (fsync off) and this load generator + receiver;` +
+    ` concurrency ${CONCURRENCY}, ${BURST_EVENTS} events × ${WEBHOOKS} webhooks per burst,` +
+    ` latency at ${LATENCY_RATE} events/s for ${LATENCY_SECONDS} s; run took ${fmt((performance.now() - runStarted) / 1000, 0)} s`,
+);
+console.log(`statements per delivery: ${statementSource}`);
+const header = [
+  "setup",
+  "ingest req/s",
+  "ingest p99",
+  "deliveries/s",
+  "node CPU/deliv",
+  "pg CPU/deliv",
+  "stmts/deliv",
+  "commits/deliv",
+  "latency p50",
+  "latency p99",
+];
+const row = (f: Figures) => [
+  f.name === "sqlite" ? "1 node, SQLite" : `${f.nodes} node${f.nodes > 1 ? "s" : ""}, PostgreSQL`,
+  fmt(f.ingest.rps, 0),
+  `${fmt(f.ingest.p99)} ms`,
+  `${fmt(f.burst.rate, 0)}${f.burst.deliveries < f.burst.expected ? ` (${f.burst.deliveries}/${f.burst.expected})` : ""}`,
+  `${fmt(f.cpuPerDelivery, 3)} ms`,
+  f.pgCpuPerDelivery === null ? "-" : `${fmt(f.pgCpuPerDelivery, 3)} ms`,
+  f.statements?.available ? fmt(f.statements.total / f.burst.deliveries, 2) : "-",
+  f.statements ? fmt(f.statements.commits / f.burst.deliveries, 3) : "-",
+  `${fmt(f.latency.p50)} ms`,
+  `${fmt(f.latency.p99)} ms${f.latency.count < f.latency.expected ? ` (${f.latency.count}/${f.latency.expected})` : ""}`,
+];
+const table = [header, ...results.map(row)];
+const widths = header.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
+for (const r of table) console.log(r.map((cell, c) => cell.padEnd(widths[c]!)).join("  "));
+console.log(
+  "node CPU and statements cover the whole burst (the identify calls recording the events and queuing the jobs, " +
+    "then the deliveries); ingest alone costs what the ingest column shows",
+);
+for (const f of results) {
+  if (!f.statements?.top.length) continue;
+  console.log(`\n${f.name}: busiest statements of the burst (calls per delivery, query)`);
+  for (const s of f.statements.top)
+    console.log(`  ${fmt(s.calls / f.burst.deliveries, 3).padStart(7)}  ${s.query.replace(/\s+/g, " ").slice(0, 110)}`);
+}
+const cores = availableParallelism();
+console.log(
+  `\nOn ${cores} cores every node competes with PostgreSQL and the load generator for the same CPU: more nodes ` +
+    "add processes, not cores, so the 2- and 3-node figures show the cost of coordination (claims, leases, " +
+    "round trips), not the speed-up a box with a core per node would give. For that, divide a core's time " +
+    "by node CPU + PostgreSQL CPU per delivery.",
+);
+
+const sqliteFig = results[0]!;
+const pgBy = new Map(results.slice(1).map((f) => [f.nodes, f]));
+const one = pgBy.get(1);
+const two = pgBy.get(2);
+console.log(`RESULT cluster_sqlite_deliveries ${fmt(sqliteFig.burst.rate, 0)} deliveries/s ratio=1.00`);
+console.log(`RESULT cluster_sqlite_ingest ${fmt(sqliteFig.ingest.rps, 0)} req/s ratio=1.00`);
+for (const f of pgBy.values()) {
+  const vsSqlite = (a: number, b: number) => fmt(a / b, 2);
+  console.log(
+    `RESULT cluster_deliveries_${f.nodes}node ${fmt(f.burst.rate, 0)} deliveries/s ` +
+      `ratio=${vsSqlite(f.burst.rate, sqliteFig.burst.rate)}`,
+  );
+  console.log(
+    `RESULT cluster_ingest_${f.nodes}node ${fmt(f.ingest.rps, 0)} req/s ratio=${vsSqlite(f.ingest.rps, sqliteFig.ingest.rps)}`,
+  );
+  console.log(
+    `RESULT cluster_latency_p99_${f.nodes}node ${fmt(f.latency.p99)} ms ` +
+      `ratio=${vsSqlite(f.latency.p99, sqliteFig.latency.p99)}`,
+  );
+  console.log(
+    `RESULT cluster_cpu_per_delivery_${f.nodes}node ${fmt(f.cpuPerDelivery, 3)} ms ` +
+      `ratio=${vsSqlite(f.cpuPerDelivery, sqliteFig.cpuPerDelivery)}`,
+  );
+  if (f.statements?.available)
+    console.log(
+      `RESULT cluster_statements_per_delivery_${f.nodes}node ${fmt(f.statements.total / f.burst.deliveries, 2)} statements ratio=1.00`,
+    );
+}
+if (two && one)
+  console.log(`RESULT cluster ${fmt(two.burst.rate, 0)} deliveries/s ratio=${fmt(two.burst.rate / one.burst.rate, 2)}`);
+const incomplete = results.some((f) => f.burst.deliveries < f.burst.expected || f.ingest.errors || f.burst.errors);
+if (incomplete) process.exitCode = 1;
