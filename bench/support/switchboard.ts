@@ -24,13 +24,13 @@ export async function startSwitchboard(extraArgs: string[] = [], copyOf?: string
   }
 }
 
-/** `switchboard serve --port 0 <args>` as a process of its own, once it listens. */
-export async function spawnServe(args: string[]) {
+/** `switchboard serve --port 0 <args>` as a process of its own, once it listens; `onLog` sees its later log lines. */
+export async function spawnServe(args: string[], onLog?: (line: string) => void) {
   const proc = Bun.spawn([process.execPath, join(ROOT, "src/main.ts"), "serve", "--port", "0", ...args], {
     stdout: "pipe",
     stderr: "inherit",
   });
-  return { url: await listeningUrl(proc.stdout), proc };
+  return { url: await listeningUrl(proc.stdout, onLog), proc };
 }
 
 async function withCredentials(url: string, dataDir: string, proc: ReturnType<typeof Bun.spawn>, setUp: boolean) {
@@ -68,7 +68,7 @@ export async function credentials(url: string, signInOnly = false) {
 }
 
 /** Reads the process's JSON log until "switchboard listening", then keeps draining it so the pipe never blocks. */
-async function listeningUrl(stdout: ReadableStream<Uint8Array>): Promise<string> {
+async function listeningUrl(stdout: ReadableStream<Uint8Array>, onLog?: (line: string) => void): Promise<string> {
   const reader = stdout.getReader();
   const decoder = new TextDecoder();
   let buffer = "";
@@ -79,7 +79,15 @@ async function listeningUrl(stdout: ReadableStream<Uint8Array>): Promise<string>
     const line = buffer.split("\n").find((l) => l.includes('"switchboard listening"'));
     if (line) {
       void (async () => {
-        while (!(await reader.read()).done);
+        let rest = buffer.slice(buffer.indexOf(line) + line.length + 1);
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) return;
+          if (!onLog) continue;
+          const lines = (rest + decoder.decode(value, { stream: true })).split("\n");
+          rest = lines.pop()!;
+          for (const l of lines) onLog(l);
+        }
       })();
       return JSON.parse(line).url;
     }
