@@ -15,11 +15,12 @@ import {
   listAttemptsWithJobs,
   listHttpLog,
   pruneHttpLog,
-  recordHttpAttempt,
+  recordHttpAttempts,
   DEFAULT_LOG_RETENTION,
   type AttemptBucket,
   type AttemptFilter,
   type AttemptWithJob,
+  type HttpAttempt,
   type HttpLogEntry,
   type HttpLogFilter,
   type LogRetention,
@@ -646,15 +647,16 @@ export class DeliveryEngine {
   }
 
   /**
-   * Records ended sends in the tick's transaction: an HTTP-log row per attempt, the onSuccess hooks
-   * (each in a savepoint: if one fails, that job alone is recorded as a retry instead), destination
-   * health, the attempt counts, then every job's outcome in one statement. Apart from the hooks, this
+   * Records ended sends in the tick's transaction: the onSuccess hooks (each in a savepoint: if one
+   * fails, that job alone is recorded as a retry instead), the HTTP-log rows of the attempts (one
+   * multi-row insert), destination health, the attempt counts, then every job's outcome in one statement. Apart from the hooks, this
    * can only fail with the database itself, and then the whole tick rolls back.
    */
   private async record(tx: Tx, batch: Finished[]): Promise<void> {
     if (!batch.length) return;
     const outcomes: JobOutcome[] = [];
     const tally = new AttemptTally();
+    const logged: HttpAttempt[] = [];
     /** Successes not yet written, per destination (one statement for all at the end). */
     const healthy = new Map<string, number>();
     for (const f of batch) {
@@ -668,7 +670,7 @@ export class DeliveryEngine {
         }
       }
       const { job, handler, outcome, attempt, at } = f;
-      if (attempt) await this.logAttempt(tx, job, handler, attempt, at);
+      if (attempt) logged.push(this.logEntry(job, handler, attempt, at));
       tally.add(handler.facility, attemptVerdict(outcome, attempt !== null), at);
       const httpStatus = attempt?.result.status ?? null;
       const done = (status: JobOutcome["status"], error: string | null, addFailure: boolean, runAt: number | null) =>
@@ -734,19 +736,19 @@ export class DeliveryEngine {
           break;
       }
     }
+    await recordHttpAttempts(tx, logged);
     await this.destinations.recordSuccesses(tx, healthy);
     await tally.write(tx);
     await this.jobs.record(tx, outcomes, this.options.nodeId);
   }
 
-  private async logAttempt(
-    tx: Tx,
+  private logEntry(
     job: Job,
     handler: DeliveryHandler,
     { spec, result }: NonNullable<Attempt>,
     at: number,
-  ): Promise<void> {
-    await recordHttpAttempt(tx, {
+  ): HttpAttempt {
+    return {
       facility: handler.facility,
       method: spec.method,
       url: spec.url,
@@ -759,7 +761,7 @@ export class DeliveryEngine {
       destination: job.destination,
       secrets: secretsOf(spec),
       at: new Date(at),
-    });
+    };
   }
 
   private async recordFailure(tx: Tx, job: Job, error: string, now: number): Promise<void> {
