@@ -547,13 +547,14 @@ export class DeliveryEngine {
       this.dueLater.delete(key);
       this.ready.add(key);
     }
-    const eligible = new Map((await this.destinations.eligible(tx, now)).map((d) => [d.key, d.concurrency]));
+    const claimable = await this.destinations.claimable(tx, now);
+    const eligible = new Map(claimable.eligible.map((d) => [d.key, d.concurrency]));
     if (this.allReady) {
       this.allReady = false;
       this.dueLater.clear();
       for (const key of eligible.keys()) this.ready.add(key);
     }
-    this.pauseEndAt = await this.destinations.nextPauseEnd(tx, now);
+    this.pauseEndAt = claimable.nextPauseEnd;
     const out: Job[] = [];
     let free = 2 * this.options.globalConcurrency - this.inFlight.size - this.claimed.length;
     let unvisited = this.ready.size;
