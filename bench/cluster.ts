@@ -25,6 +25,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { Database } from "bun:sqlite";
 import { SQL } from "bun";
 import { type PostgresServer, startPostgres } from "../test/support/postgres";
 import { fmt, load, percentiles } from "./support/load";
@@ -40,7 +41,8 @@ const WEBHOOKS = Number(process.env.WEBHOOKS ?? 10);
 const LATENCY_RATE = Number(process.env.LATENCY_RATE ?? 200);
 const LATENCY_SECONDS = Number(process.env.LATENCY_SECONDS ?? 4);
 const TOP_STATEMENTS = Number(process.env.TOP_STATEMENTS ?? 10);
-const DRAIN_TIMEOUT_MS = 150_000;
+const STALL_MS = 5000;
+const DRAIN_TIMEOUT_MS = Number(process.env.DRAIN_TIMEOUT_S ?? 150) * 1000;
 
 // The receiver. Fan-out deliveries: refused with 410 while the backlog is queued (the engine disables
 // the webhooks and holds their jobs), then counted once per delivery id. Latency deliveries: timed
@@ -139,12 +141,38 @@ async function stopSetup(setup: Setup): Promise<void> {
   );
 }
 
+/**
+ * Counts the jobs leased now (sent or about to be, not yet recorded), straight from the setup's
+ * database; `states()` says where the jobs are (printed when a drain does not end).
+ */
+async function leasedJobs(setup: Setup) {
+  const query = "SELECT COUNT(*) AS n FROM delivery_jobs WHERE status = 'running'";
+  const statesQuery = `SELECT status, blocked, COUNT(*) AS n, MAX(attempts) AS attempts, MAX(run_at) AS run_at,
+    MAX(lease_owner) AS owner, MAX(last_error) AS error FROM delivery_jobs GROUP BY status, blocked
+    UNION ALL SELECT 'destinations', disabled_at IS NOT NULL OR paused_at IS NOT NULL, COUNT(*), NULL, NULL, NULL, NULL
+    FROM delivery_destinations GROUP BY 2`;
+  if (setup.database) {
+    const sql = new SQL(setup.database.url, { max: 1 });
+    const count = async () => Number((await sql.unsafe(query))[0].n);
+    const states = async () => JSON.stringify(await sql.unsafe(statesQuery));
+    return Object.assign(count, { states, close: () => sql.close() });
+  }
+  const sqlite = new Database(join(setup.nodes[0]!.dataDir, "switchboard.db"), { readonly: true });
+  const count = async () => sqlite.query<{ n: number }, []>(query).get()!.n;
+  const states = async () => JSON.stringify(sqlite.query(statesQuery).all());
+  return Object.assign(count, { states, close: async () => sqlite.close() });
+}
+
 type Credentials = { token: string; writeKey: string; burstHooks: number[] };
 
-/** Enables the fan-out webhooks through every node: the first call enables, each wakes its node's engine. */
+/**
+ * Enables the fan-out webhooks through the first node (which releases their held jobs), then through
+ * the others (each call wakes its node's engine). Not at once: each enable's release locks the
+ * webhook's held jobs, and a claim that skips locked jobs (SKIP LOCKED) may take the webhook for empty.
+ */
 async function enableAll(setup: Setup & Credentials): Promise<void> {
-  await Promise.all(
-    setup.nodes.flatMap((node) =>
+  const enable = (node: Node) =>
+    Promise.all(
       setup.burstHooks.map(async (id) => {
         const res = await fetch(`${node.url}/api/v1/webhooks/${id}/enable`, {
           method: "POST",
@@ -152,8 +180,9 @@ async function enableAll(setup: Setup & Credentials): Promise<void> {
         });
         if (!res.ok) throw new Error(`enabling webhook ${id}: ${res.status} ${await res.text()}`);
       }),
-    ),
-  );
+    );
+  await enable(setup.nodes[0]!);
+  await Promise.all(setup.nodes.slice(1).map(enable));
 }
 
 async function setUpFirst(url: string): Promise<Credentials> {
@@ -260,7 +289,15 @@ type Figures = {
   name: string;
   nodes: number;
   ingest: { rps: number; p99: number; errors: number };
-  burst: { deliveries: number; expected: number; seconds: number; rate: number; errors: number; queueRate: number };
+  burst: {
+    deliveries: number;
+    expected: number;
+    seconds: number;
+    rate: number;
+    errors: number;
+    queueRate: number;
+    stalls: number;
+  };
   cpuPerDelivery: number;
   pgCpuPerDelivery: number | null;
   statements: Statements | null;
@@ -300,33 +337,45 @@ async function measure(setup: Setup & Credentials, pg: { server: PostgresServer;
     }),
   );
   const queueRate = (BURST_EVENTS - errors) / ((performance.now() - queueStarted) / 1000);
-  // Refusals already answered are recorded (disabling) a tick later: let them land before enabling.
+  // Refusals already answered are recorded (disabling their webhook) a tick later: none may land after
+  // the webhooks are enabled, so no job may be on the wire or waiting to be recorded then.
   refusing = false;
-  await Bun.sleep(2000);
+  await Bun.sleep(500);
+  const leased = await leasedJobs(setup);
+  while ((await leased()) > 0) await Bun.sleep(100);
   say(`queued at ${fmt(queueRate, 0)} identifies/s (${refused} refused sends); draining`);
   if (pg && setup.database) await pg.counter.reset(setup.database.name);
   const nodeCpu0 = setup.nodes.reduce((a, node) => a + cpuMs(node.proc.pid), 0);
   const pgCpu0 = pg ? postgresCpuMs(pg.server.pid) : 0;
-  const expected = (BURST_EVENTS - errors) * WEBHOOKS;
+  const before = delivered.size;
+  const expected = (BURST_EVENTS - errors) * WEBHOOKS - before;
   const started = performance.now();
   await enableAll(setup);
-  // A refusal recorded after its webhook was enabled disables it again: enabled anew when progress stalls.
+  // Due jobs no node claims for STALL_MS: every node is woken again (and the stall counted).
+  let stalls = 0;
   let seen = delivered.size;
   let stalledSince = performance.now();
   const drained = await until(() => {
     if (delivered.size !== seen) [seen, stalledSince] = [delivered.size, performance.now()];
-    else if (performance.now() - stalledSince > 3000) {
+    else if (performance.now() - stalledSince > STALL_MS) {
+      stalls++;
       stalledSince = performance.now();
       void enableAll(setup);
     }
-    return delivered.size >= expected;
+    return delivered.size - before >= expected;
   }, DRAIN_TIMEOUT_MS);
+  if (stalls) say(`the drain stalled ${stalls}× (due jobs unclaimed for ${STALL_MS / 1000} s): nodes woken again`);
   const seconds = (performance.now() - started) / 1000;
-  const deliveries = delivered.size;
+  const deliveries = delivered.size - before;
   const nodeCpu = setup.nodes.reduce((a, node) => a + cpuMs(node.proc.pid), 0) - nodeCpu0;
   const pgCpu = pg ? postgresCpuMs(pg.server.pid) - pgCpu0 : null;
   const statements = pg && setup.database ? await pg.counter.read(setup.database.name) : null;
-  if (!drained) say(`only ${deliveries} of ${expected} deliveries within ${DRAIN_TIMEOUT_MS / 1000} s`);
+  if (!drained)
+    say(
+      `only ${deliveries} of ${expected} deliveries within ${DRAIN_TIMEOUT_MS / 1000} s (now ${Date.now()}); ` +
+        `jobs: ${await leased.states()}`,
+    );
+  await leased.close();
 
   // 3. Latency at a steady rate, sent in turn to each node.
   say(`${deliveries} deliveries in ${fmt(seconds)} s; latency at ${LATENCY_RATE} events/s`);
@@ -357,7 +406,7 @@ async function measure(setup: Setup & Credentials, pg: { server: PostgresServer;
     name: setup.name,
     nodes: n,
     ingest: { rps: ingest.rps, p99: ingest.p99, errors: ingest.errors },
-    burst: { deliveries, expected, seconds, rate: deliveries / seconds, errors, queueRate },
+    burst: { deliveries, expected, seconds, rate: deliveries / seconds, errors, queueRate, stalls },
     cpuPerDelivery: nodeCpu / Math.max(1, deliveries),
     pgCpuPerDelivery: pgCpu === null ? null : pgCpu / Math.max(1, deliveries),
     statements,
@@ -401,7 +450,8 @@ const row = (f: Figures) => [
   fmt(f.ingest.rps, 0),
   `${fmt(f.ingest.p99)} ms`,
   fmt(f.burst.queueRate, 0),
-  `${fmt(f.burst.rate, 0)}${f.burst.deliveries < f.burst.expected ? ` (${f.burst.deliveries}/${f.burst.expected})` : ""}`,
+  `${fmt(f.burst.rate, 0)}${f.burst.deliveries < f.burst.expected ? ` (${f.burst.deliveries}/${f.burst.expected})` : ""}` +
+    (f.burst.stalls ? ` (${f.burst.stalls} stalls)` : ""),
   `${fmt(f.cpuPerDelivery, 3)} ms`,
   f.pgCpuPerDelivery === null ? "-" : `${fmt(f.pgCpuPerDelivery, 3)} ms`,
   f.statements?.available ? fmt(f.statements.total / f.burst.deliveries, 2) : "-",
