@@ -360,6 +360,7 @@ async function measure(setup: Setup & Credentials, pg: { server: PostgresServer;
     else if (performance.now() - stalledSince > STALL_MS) {
       stalls++;
       stalledSince = performance.now();
+      if (process.env.SHOW_STALLS) void leased.states().then((jobs) => say(`stalled at ${Date.now()}: ${jobs}`));
       void enableAll(setup);
     }
     return delivered.size - before >= expected;
