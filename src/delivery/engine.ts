@@ -578,8 +578,10 @@ export class DeliveryEngine {
       out.push(...jobs);
       free -= jobs.length;
       // All it was offered: more may wait, to the back of the round. Fewer: nothing else due now, or
-      // its lease limit is reached (one of its sends ending wakes it).
-      if (jobs.length === wanted) this.ready.add(key);
+      // its lease limit is reached (one of its sends ending wakes it). A send that ended during this
+      // tick woke it, but still holds its lease until the next tick records it: that tick serves it
+      // again (else, on PostgreSQL where a tick yields at every statement, it waited for the idle check).
+      if (jobs.length === wanted || this.finished.some((f) => f.job.destination === key)) this.ready.add(key);
       else if (!jobs.length) this.noteDueLater(key, await this.jobs.nextDueAt(tx, key, now));
     }
     return out;
