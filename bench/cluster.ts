@@ -19,8 +19,11 @@
  * The triggers are set up before the other nodes start and select their people by email prefix, so
  * every node fans out the same way. The load generator and receiver run in this process, on the same
  * cores as the nodes and PostgreSQL.
+ * Due jobs no node claims for 5 s during a drain count as a stall (the nodes are woken again);
+ * SHOW_STALLS=1 prints where the jobs were.
  * Run: npx bun bench/cluster.ts   (about 4 minutes on an idle 2-core box; NODES=1,2,3 SQLITE=0|1
- * BURST_EVENTS WEBHOOKS INGEST_SECONDS LATENCY_SECONDS LATENCY_RATE CONCURRENCY TOP_STATEMENTS)
+ * BURST_EVENTS WEBHOOKS INGEST_SECONDS LATENCY_SECONDS LATENCY_RATE CONCURRENCY TOP_STATEMENTS
+ * DRAIN_TIMEOUT_S)
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
