@@ -14,11 +14,7 @@ const ADMIN = { email: "bench@example.com", password: "benchmark-password" };
 export async function startSwitchboard(extraArgs: string[] = [], copyOf?: string) {
   const dataDir = mkdtempSync(join(tmpdir(), "switchboard-bench-"));
   if (copyOf) cpSync(copyOf, dataDir, { recursive: true });
-  const proc = Bun.spawn(
-    [process.execPath, join(ROOT, "src/main.ts"), "serve", "--port", "0", "--data-dir", dataDir, ...extraArgs],
-    { stdout: "pipe", stderr: "inherit" },
-  );
-  const url = await listeningUrl(proc.stdout);
+  const { url, proc } = await spawnServe(["--data-dir", dataDir, ...extraArgs]);
   // A set-up failure must not leave the server running (and the bench hanging on its pipe).
   try {
     return await withCredentials(url, dataDir, proc, copyOf !== undefined);
@@ -28,20 +24,17 @@ export async function startSwitchboard(extraArgs: string[] = [], copyOf?: string
   }
 }
 
+/** `switchboard serve --port 0 <args>` as a process of its own, once it listens; `onLog` sees its later log lines. */
+export async function spawnServe(args: string[], onLog?: (line: string) => void) {
+  const proc = Bun.spawn([process.execPath, join(ROOT, "src/main.ts"), "serve", "--port", "0", ...args], {
+    stdout: "pipe",
+    stderr: "inherit",
+  });
+  return { url: await listeningUrl(proc.stdout, onLog), proc };
+}
+
 async function withCredentials(url: string, dataDir: string, proc: ReturnType<typeof Bun.spawn>, setUp: boolean) {
-  let browser = new Browser(url);
-  if (setUp) browser = await signIn({ url }, ADMIN.email, ADMIN.password);
-  else await browser.submit("/setup", "/setup", ADMIN);
-  const token = await createToken(browser, "bench");
-  const writeKey = (
-    await (
-      await fetch(`${url}/api/v1/write_keys`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-        body: '{"name":"bench"}',
-      })
-    ).json()
-  ).key as string;
+  const { token, writeKey } = await credentials(url, setUp);
   return {
     url,
     pid: proc.pid,
@@ -56,8 +49,26 @@ async function withCredentials(url: string, dataDir: string, proc: ReturnType<ty
   };
 }
 
+/** Sets the admin up (or signs in with `signInOnly`), then makes an API token and a Segment write key. */
+export async function credentials(url: string, signInOnly = false) {
+  let browser = new Browser(url);
+  if (signInOnly) browser = await signIn({ url }, ADMIN.email, ADMIN.password);
+  else await browser.submit("/setup", "/setup", ADMIN);
+  const token = await createToken(browser, "bench");
+  const writeKey = (
+    await (
+      await fetch(`${url}/api/v1/write_keys`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: '{"name":"bench"}',
+      })
+    ).json()
+  ).key as string;
+  return { token, writeKey };
+}
+
 /** Reads the process's JSON log until "switchboard listening", then keeps draining it so the pipe never blocks. */
-async function listeningUrl(stdout: ReadableStream<Uint8Array>): Promise<string> {
+async function listeningUrl(stdout: ReadableStream<Uint8Array>, onLog?: (line: string) => void): Promise<string> {
   const reader = stdout.getReader();
   const decoder = new TextDecoder();
   let buffer = "";
@@ -68,7 +79,15 @@ async function listeningUrl(stdout: ReadableStream<Uint8Array>): Promise<string>
     const line = buffer.split("\n").find((l) => l.includes('"switchboard listening"'));
     if (line) {
       void (async () => {
-        while (!(await reader.read()).done);
+        let rest = buffer.slice(buffer.indexOf(line) + line.length + 1);
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) return;
+          if (!onLog) continue;
+          const lines = (rest + decoder.decode(value, { stream: true })).split("\n");
+          rest = lines.pop()!;
+          for (const l of lines) onLog(l);
+        }
       })();
       return JSON.parse(line).url;
     }

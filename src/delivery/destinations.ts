@@ -8,12 +8,11 @@ export type EligibleDestination = { key: string; concurrency: number | null };
 
 /** Destination statements, compiled once per connection (one text, or SQLite's and PostgreSQL's twin). */
 const q = {
-  eligible: statement<EligibleDestination>(
-    `SELECT key, concurrency FROM delivery_destinations
-     WHERE disabled_at IS NULL AND (paused_at IS NULL OR (paused_until IS NOT NULL AND paused_until <= ?))`,
-  ),
-  nextPauseEnd: statement<{ at: number | null }>(
-    "SELECT MIN(paused_until) AS at FROM delivery_destinations WHERE disabled_at IS NULL AND paused_until > ?",
+  // Every destination not disabled that is either not paused or paused until a time: the eligible ones
+  // (unpaused, or their pause has ended) and the ones whose pause ends later.
+  claimable: statement<{ key: string; concurrency: number | null; paused: number; paused_until: number | null }>(
+    `SELECT key, concurrency, paused_at IS NOT NULL AS paused, paused_until FROM delivery_destinations
+     WHERE disabled_at IS NULL AND (paused_at IS NULL OR paused_until IS NOT NULL)`,
   ),
   // A batch of destinations' last successes: [{ "key": ..., "at": ... }].
   successes: statement({
@@ -71,12 +70,19 @@ const q = {
  * and paused states. Writes run inside the transaction that completes the job that caused them.
  */
 export class DestinationStore {
-  async eligible(db: DbOrTx, now: number): Promise<EligibleDestination[]> {
-    return await q.eligible.all(db, now);
-  }
-
-  async nextPauseEnd(db: DbOrTx, now: number): Promise<number | null> {
-    return (await q.nextPauseEnd.get(db, now))!.at;
+  /**
+   * The destinations a claim may serve now (not disabled, not paused or their pause has ended), and
+   * when the next pause ends (null without any): one statement, as a tick asks both.
+   */
+  async claimable(db: DbOrTx, now: number): Promise<{ eligible: EligibleDestination[]; nextPauseEnd: number | null }> {
+    const eligible: EligibleDestination[] = [];
+    let nextPauseEnd: number | null = null;
+    for (const d of await q.claimable.all(db)) {
+      if (!d.paused || d.paused_until! <= now) eligible.push({ key: d.key, concurrency: d.concurrency });
+      if (d.paused_until !== null && d.paused_until > now && (nextPauseEnd === null || d.paused_until < nextPauseEnd))
+        nextPauseEnd = d.paused_until;
+    }
+    return { eligible, nextPauseEnd };
   }
 
   /** Each destination's last success (healthy again) in one statement. */

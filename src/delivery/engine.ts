@@ -15,11 +15,12 @@ import {
   listAttemptsWithJobs,
   listHttpLog,
   pruneHttpLog,
-  recordHttpAttempt,
+  recordHttpAttempts,
   DEFAULT_LOG_RETENTION,
   type AttemptBucket,
   type AttemptFilter,
   type AttemptWithJob,
+  type HttpAttempt,
   type HttpLogEntry,
   type HttpLogFilter,
   type LogRetention,
@@ -587,14 +588,15 @@ export class DeliveryEngine {
       this.dueLater.delete(key);
       this.ready.add(key);
     }
-    const eligible = new Map((await this.destinations.eligible(tx, now)).map((d) => [d.key, d.concurrency]));
+    const claimable = await this.destinations.claimable(tx, now);
+    const eligible = new Map(claimable.eligible.map((d) => [d.key, d.concurrency]));
     if (this.allReady) {
       this.allReady = false;
       this.lastFullLook = now;
       this.dueLater.clear();
       for (const key of eligible.keys()) this.ready.add(key);
     }
-    this.pauseEndAt = await this.destinations.nextPauseEnd(tx, now);
+    this.pauseEndAt = claimable.nextPauseEnd;
     const out: Job[] = [];
     let free = 2 * this.options.globalConcurrency - this.inFlight.size - this.claimed.length;
     let unvisited = this.ready.size;
@@ -623,8 +625,10 @@ export class DeliveryEngine {
       out.push(...jobs);
       free -= jobs.length;
       // All it was offered: more may wait, to the back of the round. Fewer: nothing else due now, or
-      // its lease limit is reached (one of its sends ending wakes it).
-      if (jobs.length === wanted) this.ready.add(key);
+      // its lease limit is reached (one of its sends ending wakes it). A send that ended during this
+      // tick woke it, but still holds its lease until the next tick records it: that tick serves it
+      // again (else, on PostgreSQL where a tick yields at every statement, it waited for the idle check).
+      if (jobs.length === wanted || this.finished.some((f) => f.job.destination === key)) this.ready.add(key);
       else if (!jobs.length) this.noteDueLater(key, await this.jobs.nextDueAt(tx, key, now));
     }
     return out;
@@ -693,15 +697,16 @@ export class DeliveryEngine {
   }
 
   /**
-   * Records ended sends in the tick's transaction: an HTTP-log row per attempt, the onSuccess hooks
-   * (each in a savepoint: if one fails, that job alone is recorded as a retry instead), destination
-   * health, the attempt counts, then every job's outcome in one statement. Apart from the hooks, this
+   * Records ended sends in the tick's transaction: the onSuccess hooks (each in a savepoint: if one
+   * fails, that job alone is recorded as a retry instead), the HTTP-log rows of the attempts (one
+   * multi-row insert), destination health, the attempt counts, then every job's outcome in one statement. Apart from the hooks, this
    * can only fail with the database itself, and then the whole tick rolls back.
    */
   private async record(tx: Tx, batch: Finished[]): Promise<void> {
     if (!batch.length) return;
     const outcomes: JobOutcome[] = [];
     const tally = new AttemptTally();
+    const logged: HttpAttempt[] = [];
     /** Successes not yet written, per destination (one statement for all at the end). */
     const healthy = new Map<string, number>();
     for (const f of batch) {
@@ -715,7 +720,7 @@ export class DeliveryEngine {
         }
       }
       const { job, handler, outcome, attempt, at } = f;
-      if (attempt) await this.logAttempt(tx, job, handler, attempt, at);
+      if (attempt) logged.push(this.logEntry(job, handler, attempt, at));
       tally.add(handler.facility, attemptVerdict(outcome, attempt !== null), at);
       const httpStatus = attempt?.result.status ?? null;
       const done = (status: JobOutcome["status"], error: string | null, addFailure: boolean, runAt: number | null) =>
@@ -781,19 +786,19 @@ export class DeliveryEngine {
           break;
       }
     }
+    await recordHttpAttempts(tx, logged);
     await this.destinations.recordSuccesses(tx, healthy);
     await tally.write(tx);
     await this.jobs.record(tx, outcomes, this.options.nodeId);
   }
 
-  private async logAttempt(
-    tx: Tx,
+  private logEntry(
     job: Job,
     handler: DeliveryHandler,
     { spec, result }: NonNullable<Attempt>,
     at: number,
-  ): Promise<void> {
-    await recordHttpAttempt(tx, {
+  ): HttpAttempt {
+    return {
       facility: handler.facility,
       method: spec.method,
       url: spec.url,
@@ -806,7 +811,7 @@ export class DeliveryEngine {
       destination: job.destination,
       secrets: secretsOf(spec),
       at: new Date(at),
-    });
+    };
   }
 
   private async recordFailure(tx: Tx, job: Job, error: string, now: number): Promise<void> {

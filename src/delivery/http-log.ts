@@ -1,6 +1,6 @@
 import { and, desc, eq, gte, isNotNull, isNull, lt, not, or, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
-import { dialectOf, statement, type Db, type DbOrTx, type Tx } from "../db/client";
+import { dialectOf, statement, type Db, type DbOrTx, type StatementParam, type Tx } from "../db/client";
 import { Redactor } from "./redaction";
 import { deliveryJobs, httpLog, type JobStatus } from "./schema";
 import type { HttpResult } from "./types";
@@ -34,66 +34,77 @@ function cap(text: string | null, truncated = false): string | null {
 
 /** Records one attempt, redacted and truncated; usually inside the transaction completing the job. */
 export async function recordHttpAttempt(tx: Tx, attempt: HttpAttempt): Promise<number> {
-  const redact = new Redactor(attempt.secrets ?? []);
-  const { result } = attempt;
-  const row = {
-    createdAt: attempt.at ?? new Date(),
-    facility: attempt.facility,
-    direction: "outbound" as const,
-    method: attempt.method,
-    url: redact.url(attempt.url),
-    requestHeaders: redact.headers(attempt.requestHeaders),
-    requestBody: cap(redact.text(attempt.requestBody)),
-    responseStatus: result.status ?? null,
-    responseHeaders: result.status === undefined ? null : redact.headers(result.headers),
-    responseBody: result.status === undefined ? null : cap(redact.text(result.body), result.bodyTruncated),
-    durationMs: result.durationMs,
-    error: redact.text(result.error ? `${result.error.kind}: ${result.error.message}` : null),
-    attempt: attempt.attempt ?? null,
-    deliveryId: attempt.deliveryId ?? null,
-    jobId: attempt.jobId ?? null,
-    destination: attempt.destination ?? null,
-  };
-  const requestHeaders = JSON.stringify(row.requestHeaders);
-  const responseHeaders = row.responseHeaders && JSON.stringify(row.responseHeaders);
-  const sizeBytes =
-    row.url.length +
-    requestHeaders.length +
-    (row.requestBody?.length ?? 0) +
-    (responseHeaders?.length ?? 2) +
-    (row.responseBody?.length ?? 0) +
-    (row.error?.length ?? 0) +
-    200;
-  // Plain SQL on the connection (one cached statement): drizzle's insert builder cost more than the insert.
-  const inserted = await insertEntry.get(
-    tx,
-    row.createdAt.getTime(),
-    row.facility,
-    row.direction,
-    row.method,
-    row.url,
-    requestHeaders,
-    row.requestBody,
-    row.responseStatus,
-    responseHeaders,
-    row.responseBody,
-    row.durationMs,
-    row.error,
-    row.attempt,
-    row.deliveryId,
-    row.jobId,
-    row.destination,
-    sizeBytes,
-  );
-  return inserted!.id;
+  return (await insertRows(1).get(tx, ...logRow(attempt)))!.id;
 }
 
-const insertEntry = statement<{
-  id: number;
-}>(`INSERT INTO http_log (created_at, facility, direction, method, url, request_headers, request_body,
-    response_status, response_headers, response_body, duration_ms, error, attempt, delivery_id, job_id, destination,
-    size_bytes)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`);
+/**
+ * Records a batch of attempts (a delivery tick's) as recordHttpAttempt does each, in multi-row
+ * inserts: on PostgreSQL every statement is a round trip, and the tick's transaction waits for each.
+ */
+export async function recordHttpAttempts(tx: Tx, attempts: readonly HttpAttempt[]): Promise<void> {
+  for (let i = 0; i < attempts.length; i += ROWS_PER_INSERT) {
+    const chunk = attempts.slice(i, i + ROWS_PER_INSERT);
+    await insertRows(chunk.length).run(tx, ...chunk.flatMap(logRow));
+  }
+}
+
+/** The row's values in the order of INSERT_COLUMNS. */
+function logRow(attempt: HttpAttempt): StatementParam[] {
+  const redact = new Redactor(attempt.secrets ?? []);
+  const { result } = attempt;
+  const url = redact.url(attempt.url);
+  const requestHeaders = JSON.stringify(redact.headers(attempt.requestHeaders));
+  const requestBody = cap(redact.text(attempt.requestBody));
+  const responseHeaders = result.status === undefined ? null : JSON.stringify(redact.headers(result.headers));
+  const responseBody = result.status === undefined ? null : cap(redact.text(result.body), result.bodyTruncated);
+  const error = redact.text(result.error ? `${result.error.kind}: ${result.error.message}` : null);
+  const sizeBytes =
+    url.length +
+    requestHeaders.length +
+    (requestBody?.length ?? 0) +
+    (responseHeaders?.length ?? 2) +
+    (responseBody?.length ?? 0) +
+    (error?.length ?? 0) +
+    200;
+  return [
+    (attempt.at ?? new Date()).getTime(),
+    attempt.facility,
+    "outbound",
+    attempt.method,
+    url,
+    requestHeaders,
+    requestBody,
+    result.status ?? null,
+    responseHeaders,
+    responseBody,
+    result.durationMs,
+    error,
+    attempt.attempt ?? null,
+    attempt.deliveryId ?? null,
+    attempt.jobId ?? null,
+    attempt.destination ?? null,
+    sizeBytes,
+  ];
+}
+
+const INSERT_COLUMNS = `created_at, facility, direction, method, url, request_headers, request_body, response_status,
+  response_headers, response_body, duration_ms, error, attempt, delivery_id, job_id, destination, size_bytes`;
+/** Bounds the statement variants (one per row count, each compiled once per connection) and their parameters. */
+const ROWS_PER_INSERT = 64;
+const inserts = new Map<number, ReturnType<typeof statement<{ id: number }>>>();
+
+/** Plain SQL (cached per row count): drizzle's insert builder cost more than the insert. */
+function insertRows(n: number) {
+  let st = inserts.get(n);
+  if (!st) {
+    const row = `(${Array(17).fill("?").join(", ")})`;
+    st = statement<{ id: number }>(
+      `INSERT INTO http_log (${INSERT_COLUMNS}) VALUES ${Array(n).fill(row).join(", ")} RETURNING id`,
+    );
+    inserts.set(n, st);
+  }
+  return st;
+}
 
 const httpLogFilterSchema = z.object({
   facility: z.string().optional(),

@@ -66,6 +66,23 @@ const payloads = {
   prune: statement("DELETE FROM webhook_payloads WHERE created_at < ? AND id < ?"),
 };
 
+/**
+ * A read asked again while the same one is on its way shares its answer (it started a moment before,
+ * so it sees the same rows): a tick launches a claimed batch at once, and on PostgreSQL each read
+ * is a round trip.
+ */
+function sharedInFlight<K, V>(read: (key: K) => Promise<V>): (key: K) => Promise<V> {
+  const reading = new Map<K, Promise<V>>();
+  return (key) => {
+    let answer = reading.get(key);
+    if (!answer) {
+      answer = read(key).finally(() => reading.delete(key));
+      reading.set(key, answer);
+    }
+    return answer;
+  };
+}
+
 export class WebhookService {
   readonly endpoints: WebhookEndpoints;
   readonly triggers: WebhookTriggers;
@@ -208,16 +225,22 @@ export class WebhookService {
     const p = job.payload as WebhookJobPayload;
     if (p.data) return p.data;
     if (p.payload_id === undefined) return null;
-    const cached = this.recentPayloads.get(p.payload_id);
-    if (cached) return cached;
-    const row = await payloads.get.get(this.ctx.db, p.payload_id);
+    return this.recentPayloads.get(p.payload_id) ?? (await this.loadPayload(p.payload_id));
+  }
+
+  /** A fan-out's deliveries are sent together: the first asks the database, the others share its answer. */
+  private readonly loadPayload = sharedInFlight(async (id: number): Promise<Data | null> => {
+    const row = await payloads.get.get(this.ctx.db, id);
     if (!row) return null;
     const data = JSON.parse(row.data) as Data;
     if (this.recentPayloads.size >= RECENT_PAYLOADS)
       this.recentPayloads.delete(this.recentPayloads.keys().next().value!);
-    this.recentPayloads.set(p.payload_id, data);
+    this.recentPayloads.set(id, data);
     return data;
-  }
+  });
+
+  /** The webhook of a send (read on every one); the sends of a claimed batch launched at once share one read. */
+  private readonly webhookOf = sharedInFlight(async (id: number) => (await this.byId.execute({ id }))[0]);
 
   /**
    * Payloads no job can send any more (cron, with the delivery history): older than the
@@ -402,13 +425,13 @@ export class WebhookService {
       facility: "webhook",
       prepare: async (job) => {
         const p = job.payload as WebhookJobPayload;
-        const w = (await this.byId.execute({ id: p.webhook_id }))[0];
+        const w = await this.webhookOf(p.webhook_id);
         // Deleted, or switched off since the change was recorded: nothing to send (tests go anyway).
         if (!w || (!w.active && !p.test)) return null;
         return this.request(job, w);
       },
       retrySchedule: async (job) => {
-        const w = (await this.byId.execute({ id: (job.payload as WebhookJobPayload).webhook_id }))[0];
+        const w = await this.webhookOf((job.payload as WebhookJobPayload).webhook_id);
         return { ...DEFAULT_RETRY_SCHEDULE, baseMs: (w?.retryBaseSeconds ?? 30) * 1000 };
       },
     };

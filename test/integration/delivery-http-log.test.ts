@@ -1,5 +1,11 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { LOG_BODY_CAP, pruneHttpLog, recordHttpAttempt } from "../../src/delivery/http-log";
+import {
+  LOG_BODY_CAP,
+  pruneHttpLog,
+  recordHttpAttempt,
+  recordHttpAttempts,
+  type HttpAttempt,
+} from "../../src/delivery/http-log";
 import { REDACTED } from "../../src/delivery/redaction";
 import { postTo, startEngine, type EngineFixture } from "../support/delivery";
 import { eventually, startReceiver, type Receiver } from "../support/receiver";
@@ -140,6 +146,56 @@ describe("HTTP log", () => {
       expect(await server.ctx.delivery.listHttpLog()).toHaveLength(1);
       await server.schedules.trigger("delivery-pruning");
       expect(await server.ctx.delivery.listHttpLog()).toHaveLength(0);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("a tick's batch of attempts is logged, in order, as one by one would log each", async () => {
+    const server = await startTestServer();
+    try {
+      const { db } = server.ctx;
+      // More than one multi-row insert holds: the batch is split.
+      const attempts = Array.from(
+        { length: 70 },
+        (_, i): HttpAttempt => ({
+          facility: i % 2 ? "webhook" : "crm-sync",
+          method: "POST",
+          url: `http://x.test/${i}?key=secret-${i}`,
+          requestHeaders: { authorization: `Bearer secret-${i}`, "x-n": String(i) },
+          requestBody: i === 3 ? "y".repeat(LOG_BODY_CAP + 10) : `{"key":"secret-${i}"}`,
+          result:
+            i % 7 === 0
+              ? {
+                  headers: {},
+                  body: "",
+                  bodyTruncated: false,
+                  durationMs: i,
+                  error: { kind: "timeout", message: "slow" },
+                }
+              : {
+                  status: 200 + i,
+                  headers: { "x-echo": `secret-${i}` },
+                  body: "ok",
+                  bodyTruncated: i === 5,
+                  durationMs: i,
+                },
+          attempt: i + 1,
+          deliveryId: `d-${i}`,
+          jobId: 1000 + i,
+          destination: `webhook:${i}`,
+          secrets: [`secret-${i}`],
+          at: new Date(1_765_000_000_000 + i),
+        }),
+      );
+      await db.transaction((tx) => recordHttpAttempts(tx, attempts));
+      const batched = (await server.ctx.delivery.listHttpLog({ limit: 200 })).reverse();
+      for (const a of attempts) await db.transaction((tx) => recordHttpAttempt(tx, a));
+      const single = (await server.ctx.delivery.listHttpLog({ limit: 200 })).reverse().slice(attempts.length);
+      const withoutId = ({ id: _, ...rest }: { id: number }) => rest;
+      expect(batched.map(withoutId)).toEqual(single.map(withoutId));
+      expect(batched.map((e) => e.deliveryId)).toEqual(attempts.map((a) => a.deliveryId!));
+      expect(JSON.stringify(batched)).not.toContain("secret-");
     } finally {
       await server.close();
     }

@@ -76,6 +76,8 @@ export type PostgresServer = {
   url(database?: string): string;
   /** The temporary directory holding the cluster and its socket; removed by stop(). */
   directory: string;
+  /** The postmaster's process id (its backends are its children). */
+  pid: number;
   /** Creates an empty database with a unique name and returns its URL. */
   createDatabase(): Promise<string>;
   stop(): Promise<void>;
@@ -140,7 +142,8 @@ function unprivilegedTempDir(prefix: string): string {
   return dir;
 }
 
-export async function startPostgres(): Promise<PostgresServer> {
+/** `settings` add to or override the server's (a bench preloads pg_stat_statements). */
+export async function startPostgres(options: { settings?: Record<string, string> } = {}): Promise<PostgresServer> {
   const bin = await binaries();
   const template = await clusterTemplate(bin);
   const dir = unprivilegedTempDir("switchboard-pg-");
@@ -150,10 +153,9 @@ export async function startPostgres(): Promise<PostgresServer> {
     throw error;
   });
   const port = freePort();
-  const settings = Object.entries({ ...SETTINGS, unix_socket_directories: dir }).flatMap(([k, v]) => [
-    "-c",
-    `${k}=${v}`,
-  ]);
+  const settings = Object.entries({ ...SETTINGS, ...options.settings, unix_socket_directories: dir }).flatMap(
+    ([k, v]) => ["-c", `${k}=${v}`],
+  );
   const proc = Bun.spawn(asUnprivileged([bin.postgres, "-D", data, "-p", String(port), ...settings]), {
     stdin: "ignore",
     stdout: "ignore",
@@ -183,6 +185,7 @@ export async function startPostgres(): Promise<PostgresServer> {
   return {
     url,
     directory: dir,
+    pid: proc.pid,
     async createDatabase() {
       const name = `t${process.pid}_${++created}`;
       await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE template0`);
