@@ -108,17 +108,24 @@ const memberIds = async (db: DbOrTx, audienceId: number) =>
       .where(eq(audienceMembers.audienceId, audienceId))
   ).map((m) => m.userId);
 
+/** How long a node keeps the definitions it read: another node's audience edits apply after it. */
+const DEFINITIONS_TTL_MS = 1_000;
+
 /** The audiences of one app: definitions (cached), membership upkeep, the event consumer. */
 export class Audiences {
-  private cache: Audience[] | null = null;
+  private cache: { readAt: number; list: Audience[] } | null = null;
 
   constructor(
     private readonly db: Db,
     private readonly feed: EventFeed,
+    private readonly ttlMs = DEFINITIONS_TTL_MS,
   ) {}
 
   async list(): Promise<Audience[]> {
-    return (this.cache ??= await this.db.select().from(audiences).orderBy(asc(audiences.name)));
+    const now = Date.now();
+    if (!this.cache || now - this.cache.readAt > this.ttlMs)
+      this.cache = { readAt: now, list: await this.db.select().from(audiences).orderBy(asc(audiences.name)) };
+    return this.cache.list;
   }
 
   async get(id: number): Promise<Audience> {

@@ -104,6 +104,25 @@ describe("membership", () => {
     return { db, feed, audiences, user, flips };
   }
 
+  test("an audience made by another node is evaluated here once this node's definitions are a second old", async () => {
+    const { db, audiences } = fixture();
+    // Another node on the same database: its own change feed and definitions (and cache).
+    const otherFeed = new EventFeed(db);
+    const other = new Audiences(db, otherFeed, 200);
+    otherFeed.onRecord((tx, e) => other.onEvent(tx, e));
+    const onOther = (email: string) => createUser(people(db, otherFeed), { email, traits: { plan: "pro" } }, actor);
+    const before = (await onOther("before@x.com")).id;
+    await audiences.create({ name: "Pro plan", conditions: [c("traits.plan", "eq", "pro")] });
+    await Bun.sleep(250);
+    const after = (await onOther("after@x.com")).id;
+    expect(await audienceFlags(db, [before, after])).toEqual(
+      new Map([
+        [before, { pro_plan: true }],
+        [after, { pro_plan: true }],
+      ]),
+    );
+  });
+
   test("a new audience evaluates everyone: members join and each flip records user.updated with the property", async () => {
     const { db, audiences, user, flips } = fixture();
     const pro = await user("pro@x.com", { plan: "pro" });
