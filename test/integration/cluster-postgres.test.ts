@@ -7,7 +7,9 @@
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import type { Db } from "../../src/db/client";
+import type { Db, Tx } from "../../src/db/client";
+import { JobStore } from "../../src/delivery/job-store";
+import type { Job } from "../../src/delivery/types";
 import { openPostgresStore } from "../../src/db/pg-store";
 import { startFakeClearbit } from "../support/fake-clearbit";
 import { POSTGRES_TEST_TIMEOUT, postgresDatabase } from "../support/postgres";
@@ -230,6 +232,53 @@ describe("three nodes on one PostgreSQL database", () => {
     },
     BURST_TIMEOUT_MS,
   );
+
+  test("two nodes claiming for one destination at once: one claims, the other waits its turn; the limit holds", async () => {
+    // Two stores (each its own connections), as two nodes have; the claims' transactions overlap.
+    const url = await postgresDatabase();
+    const [one, two] = [await storeOf(url), await storeOf(url)];
+    const jobs = new JobStore();
+    const now = Date.now();
+    const row = (n: number) => ({
+      kind: "webhook",
+      destination: "d",
+      orderingKey: null,
+      payload: { n },
+      maxAttempts: 5,
+      runAt: now,
+      deliveryId: `dlv-${n}`,
+      redeliveryOf: null,
+    });
+    await one.transaction((tx) => jobs.insertMany(tx, [1, 2, 3, 4, 5, 6].map(row), now));
+    const claim = (tx: Tx, owner: string) =>
+      jobs.claim(tx, {
+        destination: "d",
+        kindsJson: '["webhook"]',
+        now,
+        leaseUntil: now + 60_000,
+        owner,
+        wanted: 4,
+        limit: 2,
+      });
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let first: Job[] | null = null;
+    const claiming = one.transaction(async (tx) => {
+      first = await claim(tx, "a");
+      await held; // node a's tick still open: its leases are not committed yet
+    });
+    await eventually(() => first !== null, 10_000, "node a's claim");
+    try {
+      // Without the turn, node b would count no leases (a's are uncommitted) and take two more.
+      expect(await two.transaction((tx) => claim(tx, "b"))).toBeNull();
+    } finally {
+      release();
+      await claiming;
+    }
+    expect(first!.map((j) => j.id)).toHaveLength(2);
+    expect(await two.transaction((tx) => claim(tx, "b"))).toEqual([]);
+    expect(await rowsOf(two, "SELECT COUNT(*) AS n FROM delivery_jobs WHERE status = 'running'")).toEqual([{ n: 2 }]);
+  });
 
   test("a second live node under the same --node-id refuses to start, naming the flag", async () => {
     const cluster = await startCluster([], ["a"]);
