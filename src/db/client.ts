@@ -36,8 +36,8 @@ export type Tx = DbOrTx &
     notifyNodes(channel: NodeChannel, key: string): void;
   };
 
-/** What nodes wake each other for: new change-feed events, and delivery destinations with due jobs. */
-export type NodeChannel = "changes" | "deliveries";
+/** What nodes tell each other: new change-feed events, destinations with due jobs, in-memory copies to read again. */
+export type NodeChannel = "changes" | "deliveries" | "caches";
 /** The keys other nodes notified, or "all" when some may have been missed (a reconnect, an overflow). */
 export type NodeNotice = readonly string[] | "all";
 

@@ -6,7 +6,7 @@ export const LISTEN_APPLICATION_NAME = "switchboard listen";
 
 /** PostgreSQL refuses a NOTIFY payload of 8000 bytes or more. */
 const MAX_PAYLOAD_BYTES = 7999;
-const CHANNELS: readonly NodeChannel[] = ["changes", "deliveries"];
+const CHANNELS: readonly NodeChannel[] = ["changes", "deliveries", "caches"];
 const pgChannel = (channel: NodeChannel) => `switchboard_${channel}`;
 /** A failed first LISTEN (the server went away after the store opened) is tried again this much later. */
 const RETRY_MS = 1_000;

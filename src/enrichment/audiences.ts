@@ -1,3 +1,4 @@
+import { NodeCache } from "../cluster/node-cache";
 import { and, asc, eq, inArray } from "drizzle-orm";
 import { z } from "zod";
 import { COMPARISONS, conditionHolds, conditionsHold, type Match } from "../conditions";
@@ -108,24 +109,19 @@ const memberIds = async (db: DbOrTx, audienceId: number) =>
       .where(eq(audienceMembers.audienceId, audienceId))
   ).map((m) => m.userId);
 
-/** How long a node keeps the definitions it read: another node's audience edits apply after it. */
-const DEFINITIONS_TTL_MS = 1_000;
-
-/** The audiences of one app: definitions (cached), membership upkeep, the event consumer. */
+/** The audiences of one app: definitions (a NodeCache), membership upkeep, the event consumer. */
 export class Audiences {
-  private cache: { readAt: number; list: Audience[] } | null = null;
+  private readonly definitions: NodeCache<Audience[]>;
 
   constructor(
     private readonly db: Db,
     private readonly feed: EventFeed,
-    private readonly ttlMs = DEFINITIONS_TTL_MS,
-  ) {}
+  ) {
+    this.definitions = new NodeCache(db, "audiences", () => db.select().from(audiences).orderBy(asc(audiences.name)));
+  }
 
-  async list(): Promise<Audience[]> {
-    const now = Date.now();
-    if (!this.cache || now - this.cache.readAt > this.ttlMs)
-      this.cache = { readAt: now, list: await this.db.select().from(audiences).orderBy(asc(audiences.name)) };
-    return this.cache.list;
+  list(): Promise<Audience[]> {
+    return this.definitions.get();
   }
 
   async get(id: number): Promise<Audience> {
@@ -231,10 +227,9 @@ export class Audiences {
     return a;
   }
 
-  /** The definitions are read again, now and once the write commits. */
+  /** The definitions are read again, here and on every node, once the write commits. */
   private forget(tx: Tx): void {
-    this.cache = null;
-    tx.afterCommit(() => (this.cache = null));
+    this.definitions.changed(tx);
   }
 
   /** Re-evaluates every user for one audience (on create and update). */

@@ -1,6 +1,6 @@
 import { asc, eq } from "drizzle-orm";
 import { z } from "zod";
-import type { Db } from "../db/client";
+import type { Db, Tx } from "../db/client";
 import type { DeliveryEngine } from "../delivery/engine";
 import { notFound, validate, ValidationError } from "../errors";
 import { isHeaderName, isSendableHeaderValue } from "../delivery/header-value";
@@ -193,7 +193,8 @@ export class WebhookEndpoints {
     private readonly db: Db,
     private readonly secrets: SecretBox,
     private readonly delivery: DeliveryEngine,
-    private readonly changed: () => void,
+    /** In the writing transaction: the routes (triggers to webhooks) are read again, here and on every node. */
+    private readonly changed: (tx: Tx) => void,
     /** Why a URL reaches this server itself, or null (addresses.ts). */
     private readonly selfTarget: (url: string) => Promise<string | null>,
   ) {}
@@ -237,9 +238,9 @@ export class WebhookEndpoints {
           .returning()
       )[0]!;
       await this.delivery.configureDestination(tx, destinationKey(row.id), { strictOrder: row.strictOrder });
+      this.changed(tx);
       return row;
     });
-    this.changed();
     return { row, signingSecret };
   }
 
@@ -279,21 +280,21 @@ export class WebhookEndpoints {
       const row = (await tx.update(webhooks).set(set).where(eq(webhooks.id, id)).returning())[0]!;
       if (!row) throw notFound("webhook");
       await this.delivery.configureDestination(tx, destinationKey(id), { strictOrder: row.strictOrder });
+      this.changed(tx);
       return row;
     });
-    this.changed();
     return row;
   }
 
   /** Queued deliveries to a deleted webhook are dropped when their turn comes (nothing to send to). */
   async delete(id: number): Promise<void> {
     const gone = (
-      await this.db.transaction(async (tx) =>
-        tx.delete(webhooks).where(eq(webhooks.id, id)).returning({ id: webhooks.id }),
-      )
+      await this.db.transaction(async (tx) => {
+        this.changed(tx);
+        return await tx.delete(webhooks).where(eq(webhooks.id, id)).returning({ id: webhooks.id });
+      })
     )[0]!;
     if (!gone) throw notFound("webhook");
-    this.changed();
   }
 
   /**
@@ -328,7 +329,6 @@ export class WebhookEndpoints {
           .returning(),
       )
     )[0]!;
-    this.changed();
     return { row, signingSecret };
   }
 

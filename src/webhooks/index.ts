@@ -1,3 +1,4 @@
+import { NodeCache } from "../cluster/node-cache";
 import { eq, sql } from "drizzle-orm";
 import type { HttpLogEntry } from "../delivery/http-log";
 import { DEFAULT_RETRY_SCHEDULE } from "../delivery/retry-policy";
@@ -27,8 +28,6 @@ import { WebhookTriggers } from "./triggers";
 
 const JOB_KIND = "webhook";
 const HOUR_MS = 3_600_000;
-/** How long a node matches changes with the triggers it read: another node's trigger edits apply after it. */
-const ROUTES_TTL_MS = 1_000;
 /** Parsed payloads kept for the deliveries that follow (a fan-out's share one). */
 const RECENT_PAYLOADS = 256;
 
@@ -87,12 +86,13 @@ export class WebhookService {
   readonly endpoints: WebhookEndpoints;
   readonly triggers: WebhookTriggers;
   readonly catalogue: EventCatalogue;
-  private routes: { readAt: number; byEvent: Map<string, Route[]> } | null = null;
+  private readonly routes: NodeCache<Map<string, Route[]>>;
   private readonly recentPayloads = new Map<number, Data>();
   private readonly byId;
 
   constructor(private readonly ctx: Core) {
-    const invalidate = () => (this.routes = null);
+    this.routes = new NodeCache(ctx.db, "webhook-routes", () => this.readRoutes());
+    const invalidate = (tx: Tx) => this.routes.changed(tx);
     this.endpoints = new WebhookEndpoints(ctx.db, ctx.secrets, ctx.delivery, invalidate, selfTargetCheck(ctx));
     this.catalogue = new EventCatalogue(ctx);
     this.triggers = new WebhookTriggers(ctx.db, invalidate, this.catalogue);
@@ -113,49 +113,40 @@ export class WebhookService {
     return { events: this.ctx.events, triggers: this.triggers, payloads: () => this.payloadBuilder() };
   }
 
-  /**
-   * Active triggers with their active webhooks, by event type; rebuilt after any trigger or webhook
-   * change made through this node, and read again after ROUTES_TTL_MS (changes made on another node).
-   */
-  private async routesFor(eventType: string): Promise<Route[]> {
-    const now = Date.now();
-    if (!this.routes || now - this.routes.readAt > ROUTES_TTL_MS) {
-      const routes = new Map<string, Route[]>();
-      const rows = await this.ctx.db
-        .select({
-          t: webhookTriggers,
-          w: { id: webhooks.id, strictOrder: webhooks.strictOrder, maxAttempts: webhooks.maxAttempts },
-        })
-        .from(webhookTriggers)
-        .innerJoin(webhookTriggerTargets, eq(webhookTriggerTargets.triggerId, webhookTriggers.id))
-        .innerJoin(webhooks, eq(webhooks.id, webhookTriggerTargets.webhookId))
-        .where(eq(webhookTriggers.active, true));
-      const active = new Set(
-        (await this.ctx.db.select({ id: webhooks.id }).from(webhooks).where(eq(webhooks.active, true))).map(
-          (r) => r.id,
-        ),
-      );
-      const byTrigger = new Map<number, Route & { events: string[] }>();
-      for (const { t, w } of rows) {
-        if (!active.has(w.id)) continue;
-        let r = byTrigger.get(t.id);
-        if (!r)
-          byTrigger.set(
-            t.id,
-            (r = { id: t.id, name: t.name, match: t.match, conditions: t.conditions, targets: [], events: t.events }),
-          );
-        r.targets.push(w);
-      }
-      for (const r of [...byTrigger.values()].sort((a, b) => a.id - b.id))
-        for (const e of r.events) routes.set(e, [...(routes.get(e) ?? []), r]);
-      this.routes = { readAt: now, byEvent: routes };
+  /** Active triggers with their active webhooks, by event type (a NodeCache: read again after any change). */
+  private async readRoutes(): Promise<Map<string, Route[]>> {
+    const routes = new Map<string, Route[]>();
+    const rows = await this.ctx.db
+      .select({
+        t: webhookTriggers,
+        w: { id: webhooks.id, strictOrder: webhooks.strictOrder, maxAttempts: webhooks.maxAttempts },
+      })
+      .from(webhookTriggers)
+      .innerJoin(webhookTriggerTargets, eq(webhookTriggerTargets.triggerId, webhookTriggers.id))
+      .innerJoin(webhooks, eq(webhooks.id, webhookTriggerTargets.webhookId))
+      .where(eq(webhookTriggers.active, true));
+    const active = new Set(
+      (await this.ctx.db.select({ id: webhooks.id }).from(webhooks).where(eq(webhooks.active, true))).map((r) => r.id),
+    );
+    const byTrigger = new Map<number, Route & { events: string[] }>();
+    for (const { t, w } of rows) {
+      if (!active.has(w.id)) continue;
+      let r = byTrigger.get(t.id);
+      if (!r)
+        byTrigger.set(
+          t.id,
+          (r = { id: t.id, name: t.name, match: t.match, conditions: t.conditions, targets: [], events: t.events }),
+        );
+      r.targets.push(w);
     }
-    return this.routes.byEvent.get(eventType) ?? [];
+    for (const r of [...byTrigger.values()].sort((a, b) => a.id - b.id))
+      for (const e of r.events) routes.set(e, [...(routes.get(e) ?? []), r]);
+    return routes;
   }
 
   /** Runs inside the transaction recording the change: matching triggers enqueue one job per webhook. */
   async onEvent(tx: Tx, event: ChangeEvent): Promise<void> {
-    const routes = await this.routesFor(event.type);
+    const routes = (await this.routes.get()).get(event.type) ?? [];
     if (!routes.length) return;
     const data = await this.payloadBuilder(tx).forEvent(event);
     const ticketId = (data.ticket as { id?: number } | null | undefined)?.id;

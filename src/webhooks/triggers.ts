@@ -42,7 +42,8 @@ export const previewSchema = z.strictObject({
 export class WebhookTriggers {
   constructor(
     private readonly db: Db,
-    private readonly changed: () => void,
+    /** In the writing transaction: the routes are read again, here and on every node. */
+    private readonly changed: (tx: Tx) => void,
     private readonly catalogue: EventCatalogue,
   ) {}
 
@@ -113,9 +114,9 @@ export class WebhookTriggers {
           .returning()
       )[0]!;
       await insertTargets(tx, row.id, d.webhook_ids);
+      this.changed(tx);
       return row;
     });
-    this.changed();
     return row;
   }
 
@@ -140,20 +141,20 @@ export class WebhookTriggers {
         await tx.delete(webhookTriggerTargets).where(eq(webhookTriggerTargets.triggerId, id));
         await insertTargets(tx, id, d.webhook_ids);
       }
+      this.changed(tx);
       return row;
     });
-    this.changed();
     return row;
   }
 
   async delete(id: number): Promise<void> {
     const gone = (
-      await this.db.transaction(async (tx) =>
-        tx.delete(webhookTriggers).where(eq(webhookTriggers.id, id)).returning({ id: webhookTriggers.id }),
-      )
+      await this.db.transaction(async (tx) => {
+        this.changed(tx);
+        return await tx.delete(webhookTriggers).where(eq(webhookTriggers.id, id)).returning({ id: webhookTriggers.id });
+      })
     )[0]!;
     if (!gone) throw notFound("trigger");
-    this.changed();
   }
 
   /** Refuses condition fields no payload of the trigger's events has (a typo would never fire). */

@@ -237,6 +237,32 @@ describe("wake-ups across nodes on PostgreSQL", () => {
     expect(woke.data.map((e) => e.type)).toContain("user.created");
     expect(woke.at - answeredAt).toBeLessThan(WAKE_WITHIN_MS);
   });
+
+  test("a trigger made on node A applies to the next change on node B (its copy of the routes is dropped at once)", async () => {
+    const receiver = startReceiver();
+    const onB = (name: string) =>
+      fetch(`${b.url}/api/v1/organizations`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${a.token}`, "content-type": "application/json" },
+        body: JSON.stringify({ name }),
+      });
+    try {
+      // Node B reads its routes (none for organizations yet) and keeps them.
+      expect((await onB("Before")).status).toBe(201);
+      const hook = await a.call("POST", "/api/v1/webhooks", { name: "orgs", url: `${receiver.url}/orgs` });
+      const trigger = await a.call("POST", "/api/v1/triggers", {
+        name: "organizations",
+        events: ["organization.created"],
+        webhook_ids: [hook.body.id],
+      });
+      expect(trigger.status).toBe(201);
+      expect((await onB("After")).status).toBe(201);
+      const [request] = await receiver.waitFor(1, 10_000);
+      expect(JSON.parse(request!.body).organization.name).toBe("After");
+    } finally {
+      await receiver.stop();
+    }
+  });
 });
 
 describe("the delivery engine's idle check", () => {
