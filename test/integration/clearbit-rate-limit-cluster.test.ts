@@ -17,20 +17,9 @@ import { startFakeClearbit } from "../support/fake-clearbit";
 import { POSTGRES_TEST_TIMEOUT, postgresDatabase } from "../support/postgres";
 import { BUN, MAIN, ServerProcess } from "../support/process";
 import { createToken, setupAdmin, tempDir } from "../support/server";
+import { maxInWindow } from "../support/rate-window";
 
 setDefaultTimeout(POSTGRES_TEST_TIMEOUT + 60_000);
-
-/** The most calls inside any window of `windowMs` (sliding over every call). */
-function maxInWindow(times: number[], windowMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let best = 0;
-  let lo = 0;
-  for (let hi = 0; hi < sorted.length; hi++) {
-    while (sorted[hi]! - sorted[lo]! >= windowMs) lo++;
-    best = Math.max(best, hi - lo + 1);
-  }
-  return best;
-}
 
 /** A JSON call to a node's REST API; the status. */
 async function call(base: string, token: string, method: string, path: string, body: unknown): Promise<number> {

@@ -17,6 +17,7 @@ import { BUN, ROOT, runCli, ServerProcess } from "../support/process";
 import { eventually, startReceiver } from "../support/receiver";
 import { Browser, createToken, setupAdmin, signIn, tempDir } from "../support/server";
 import { rowsOf } from "../support/store";
+import { maxInWindow } from "../support/rate-window";
 
 setDefaultTimeout(POSTGRES_TEST_TIMEOUT + 90_000);
 
@@ -85,18 +86,6 @@ async function inParallel<T>(items: T[], width: number, work: (item: T) => Promi
       while (next < items.length) await work(items[next++]!);
     }),
   );
-}
-
-/** The most calls inside any window of `windowMs` (sliding over every call). */
-function maxInWindow(times: number[], windowMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let best = 0;
-  let lo = 0;
-  for (let hi = 0; hi < sorted.length; hi++) {
-    while (sorted[hi]! - sorted[lo]! >= windowMs) lo++;
-    best = Math.max(best, hi - lo + 1);
-  }
-  return best;
 }
 
 describe("three nodes on one PostgreSQL database", () => {

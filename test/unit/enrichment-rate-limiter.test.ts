@@ -1,18 +1,7 @@
 import { expect, test } from "bun:test";
 import { RateLimiter } from "../../src/enrichment/rate-limiter";
 import { memoryDb } from "../support/unit-db";
-
-/** The most grants inside any window of `windowMs` (sliding over every grant). */
-function maxInWindow(times: number[], windowMs: number): number {
-  const sorted = [...times].sort((a, b) => a - b);
-  let best = 0;
-  let lo = 0;
-  for (let hi = 0; hi < sorted.length; hi++) {
-    while (sorted[hi]! - sorted[lo]! >= windowMs) lo++;
-    best = Math.max(best, hi - lo + 1);
-  }
-  return best;
-}
+import { maxInWindow } from "../support/rate-window";
 
 /**
  * The grant times are taken when take() resolves, after the transaction's commit: on a loaded
