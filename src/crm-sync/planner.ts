@@ -39,6 +39,11 @@ const isUpsert = (payload: unknown) => ["create", "update"].includes((payload as
 export class CrmSyncPlanner {
   readonly links: LinkStore;
   private readonly enabledSyncs;
+  /**
+   * The syncs enabled when a transaction recorded its first user event: a bulk write (a CSV import's
+   * thousands of events) reads them once, not once per event.
+   */
+  private readonly syncsOfTransaction = new WeakMap<Tx, CrmSync[]>();
 
   constructor(
     private readonly db: Db,
@@ -53,7 +58,8 @@ export class CrmSyncPlanner {
     if (event.objectType !== "user") return;
     const upsert = UPSERT_EVENTS.has(event.type);
     if (!upsert && event.type !== "user.deleted") return;
-    const syncs = (await this.enabledSyncs.execute()) as CrmSync[];
+    let syncs = this.syncsOfTransaction.get(tx);
+    if (!syncs) this.syncsOfTransaction.set(tx, (syncs = (await this.enabledSyncs.execute()) as CrmSync[]));
     for (const sync of syncs) {
       if (upsert) await this.planUpsert(tx, sync, event.objectId, "event");
       else await this.planDelete(tx, sync, event.objectId, event.changes);

@@ -2,7 +2,7 @@ import type { Core } from "../core";
 import { asc, gt } from "drizzle-orm";
 import type { Db, Tx } from "../db/client";
 import { organizations, users } from "../db/schema";
-import { AppError, ValidationError } from "../errors";
+import { AppError, notFound, ValidationError } from "../errors";
 import type { Actor, EventFeed } from "../events/feed";
 import { listCustomFields, type CustomField } from "../domain/custom-fields";
 import {
@@ -17,12 +17,15 @@ import {
 import {
   createUserIn,
   findUserByEmail,
+  findUsersByEmails,
+  findUsersByIds,
   getUserRow,
   parseUserInput,
   updateUserIn,
   USER_FIELDS,
   userJson,
   type UserRow,
+  writeUsersIn,
 } from "../domain/users";
 import { CsvError, csvLine, unguard } from "./csv";
 
@@ -126,6 +129,8 @@ export type ImportReport = {
 
 const PREVIEW_ROWS = 100;
 const MAX_ERRORS = 1000;
+/** Rows read, checked and written together: a few statements per chunk rather than a dozen per row. */
+const CHUNK_ROWS = 500;
 class Rollback extends Error {}
 
 /** Imports rows (the first names the columns) as they come: the whole file is never held in memory. */
@@ -144,6 +149,12 @@ export async function importCsv(
     throw err;
   }
 }
+
+/** What an import works with, besides the rows. */
+type Import = { tx: Tx; feed: EventFeed; kind: Kind; names: string[]; fields: CustomField[]; actor: Actor };
+type Row = { line: number; cells: string[] };
+/** What became of a row: written (or found unchanged), or the error that refused it. */
+type Outcome = { action: "create" | "update" | "unchanged"; id: number; label: string } | { error: AppError };
 
 async function importRows(
   db: Db,
@@ -173,23 +184,15 @@ async function importRows(
   };
   try {
     await db.transaction(async (tx) => {
+      const context: Import = { tx, feed, kind, names, fields, actor };
+      let chunk: Row[] = [];
       for (let next = rows.next(); !next.done; next = rows.next()) {
-        const cells = next.value;
-        const line = ++report.rows + 1;
-        try {
-          await tx.savepoint(async (row) =>
-            applyRow(row, feed, kind, rowInput(names, cells, fields), fields, actor, report, line),
-          );
-        } catch (err) {
-          if (!(err instanceof AppError)) throw err;
-          const details = Array.isArray(err.details)
-            ? (err.details as { field: string; message: string }[])
-            : [{ field: "", message: err.message }];
-          if (report.errors.length < MAX_ERRORS) report.errors.push(...details.map((d) => ({ line, ...d })));
-          if (report.preview.length < PREVIEW_ROWS)
-            report.preview.push({ line, action: "error", id: null, label: cells.join(", ").slice(0, 80) });
-        }
+        chunk.push({ line: ++report.rows + 1, cells: next.value });
+        if (chunk.length < CHUNK_ROWS) continue;
+        await importChunk(context, chunk, report);
+        chunk = [];
       }
+      await importChunk(context, chunk, report);
       if (opts.dryRun || report.errors.length) throw new Rollback();
     });
     report.committed = true;
@@ -197,6 +200,139 @@ async function importRows(
     if (!(err instanceof Rollback)) throw err;
   }
   return report;
+}
+
+async function importChunk(context: Import, chunk: Row[], report: ImportReport): Promise<void> {
+  if (!chunk.length) return;
+  const outcomes = context.kind === "user" ? await importPeople(context, chunk) : await rowByRow(context, chunk);
+  chunk.forEach(({ line, cells }, i) => {
+    const outcome = outcomes[i]!;
+    if ("error" in outcome) {
+      const err = outcome.error;
+      const details = Array.isArray(err.details)
+        ? (err.details as { field: string; message: string }[])
+        : [{ field: "", message: err.message }];
+      if (report.errors.length < MAX_ERRORS) report.errors.push(...details.map((d) => ({ line, ...d })));
+      if (report.preview.length < PREVIEW_ROWS)
+        report.preview.push({ line, action: "error", id: null, label: cells.join(", ").slice(0, 80) });
+      return;
+    }
+    const { action, id, label } = outcome;
+    report[action === "create" ? "created" : action === "update" ? "updated" : "unchanged"]++;
+    if (report.preview.length < PREVIEW_ROWS) report.preview.push({ line, action, id, label });
+  });
+}
+
+/** Runs work for a row; an AppError it throws is the row's outcome. */
+async function outcomeOf(work: () => Promise<Outcome>): Promise<Outcome> {
+  try {
+    return await work();
+  } catch (err) {
+    if (!(err instanceof AppError)) throw err;
+    return { error: err };
+  }
+}
+
+/** Each row alone in a savepoint (a bad row's writes roll back alone): organizations, and people whose batch failed. */
+async function rowByRow(context: Import, chunk: Row[]): Promise<Outcome[]> {
+  const outcomes: Outcome[] = [];
+  for (const { cells } of chunk)
+    outcomes.push(
+      await outcomeOf(() =>
+        context.tx.savepoint((sp) => applyRow({ ...context, tx: sp }, rowInput(context.names, cells, context.fields))),
+      ),
+    );
+  return outcomes;
+}
+
+type ParsedPerson = { index: number; id?: number; data: Record<string, unknown> };
+
+/**
+ * A chunk of people, set-based: every row checked in JS first (a bad row is its own error), then the
+ * rows' people looked up together and the rows written together (writeUsersIn), in order. A run of
+ * rows goes together only while no two name the same person, email or login (a later row may be
+ * about what an earlier one writes): the next run is looked up once the one before is written. A
+ * run whose write fails as a whole is rolled back and written again row by row, each in a savepoint.
+ */
+async function importPeople(context: Import, chunk: Row[]): Promise<Outcome[]> {
+  const { tx, names, fields } = context;
+  const outcomes: Outcome[] = new Array(chunk.length);
+  let pending: ParsedPerson[] = [];
+  for (const [index, { cells }] of chunk.entries()) {
+    try {
+      pending.push({ index, ...(await parseRow(USER_IMPORTER, tx, rowInput(names, cells, fields), fields)) });
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      outcomes[index] = { error: err };
+    }
+  }
+  while (pending.length) {
+    const emailOf = (p: ParsedPerson) => (typeof p.data.email === "string" ? p.data.email : undefined);
+    const byId = new Map(
+      (
+        await findUsersByIds(
+          tx,
+          pending.flatMap((p) => (p.id !== undefined ? [p.id] : [])),
+        )
+      ).map((r) => [r.id, r]),
+    );
+    const byEmail = new Map(
+      (
+        await findUsersByEmails(
+          tx,
+          pending.flatMap((p) => (p.id === undefined ? (emailOf(p) ?? []) : [])),
+        )
+      ).map((r) => [r.email!, r]),
+    );
+    const run: (ParsedPerson & { before?: UserRow })[] = [];
+    const touched = new Set<string>();
+    let taken = 0;
+    for (const p of pending) {
+      const email = emailOf(p);
+      const before = p.id !== undefined ? byId.get(p.id) : email !== undefined ? byEmail.get(email) : undefined;
+      if (p.id !== undefined && !before) {
+        if (run.length) break; // a row of the run may create it
+        outcomes[p.index] = { error: notFound("user") };
+        taken++;
+        continue;
+      }
+      const login = typeof p.data.login === "string" ? p.data.login : before ? undefined : email;
+      const keys = [
+        before && `id:${before.id}`,
+        before?.email && `email:${before.email}`,
+        before && `login:${before.login}`,
+        email !== undefined && `email:${email}`,
+        login !== undefined && `login:${login}`,
+      ].filter((k): k is string => typeof k === "string");
+      if (keys.some((k) => touched.has(k))) break;
+      for (const k of keys) touched.add(k);
+      run.push({ ...p, before });
+      taken++;
+    }
+    pending = pending.slice(taken);
+    if (!run.length) continue;
+    try {
+      const written = await tx.savepoint((sp) => writeUsersIn(sp, context.feed, run, fields, context.actor));
+      run.forEach(({ index, before }, n) => {
+        const row = written[n]!;
+        outcomes[index] =
+          row instanceof AppError
+            ? { error: row }
+            : {
+                action: !before ? "create" : row === before ? "unchanged" : "update",
+                id: row.id,
+                label: USER_IMPORTER.label(row),
+              };
+      });
+    } catch {
+      const again = await rowByRow(
+        context,
+        run.map((r) => chunk[r.index]!),
+      );
+      for (const [n, { index }] of run.entries()) outcomes[index] = again[n]!;
+    }
+  }
+  return outcomes;
 }
 
 /** A CSV row as API input: empty cells are left out (unchanged), types converted per column. */
@@ -272,38 +408,32 @@ const ORGANIZATION_IMPORTER: Importer<OrganizationRow> = {
   label: (row) => row.name,
 };
 
-async function applyRow(
+/** A row's id (checked) and its other values parsed as the API parses them. */
+async function parseRow<R extends { id: number }>(
+  importer: Importer<R>,
   tx: Tx,
-  feed: EventFeed,
-  kind: Kind,
   input: Record<string, unknown>,
   fields: CustomField[],
-  actor: Actor,
-  report: ImportReport,
-  line: number,
-) {
+): Promise<{ id?: number; data: Record<string, unknown> }> {
   const { id, ...rest } = input;
   if (id !== undefined && (!Number.isInteger(id) || (id as number) <= 0))
     throw new ValidationError([{ field: "id", message: "must be a positive whole number" }]);
-  const { action, rowId, label } =
-    kind === "user"
-      ? await saveRow(USER_IMPORTER, tx, feed, id as number | undefined, rest, fields, actor)
-      : await saveRow(ORGANIZATION_IMPORTER, tx, feed, id as number | undefined, rest, fields, actor);
-  report[action === "create" ? "created" : action === "update" ? "updated" : "unchanged"]++;
-  if (report.preview.length < PREVIEW_ROWS) report.preview.push({ line, action, id: rowId, label });
+  return { id: id as number | undefined, data: (await importer.parse(tx, rest, fields)).data };
+}
+
+async function applyRow(context: Import, input: Record<string, unknown>): Promise<Outcome> {
+  return context.kind === "user"
+    ? await saveRow(USER_IMPORTER, context, input)
+    : await saveRow(ORGANIZATION_IMPORTER, context, input);
 }
 
 /** Creates the record or updates the one the row names; an update that changes nothing answers the same row. */
 async function saveRow<R extends { id: number }>(
   importer: Importer<R>,
-  tx: Tx,
-  feed: EventFeed,
-  id: number | undefined,
+  { tx, feed, fields, actor }: Import,
   input: Record<string, unknown>,
-  fields: CustomField[],
-  actor: Actor,
-) {
-  const { data } = await importer.parse(tx, input, fields);
+): Promise<Outcome> {
+  const { id, data } = await parseRow(importer, tx, input, fields);
   const { byId, key, byKey } = importer.find;
   const keyValue = data[key];
   const existing =
@@ -311,6 +441,6 @@ async function saveRow<R extends { id: number }>(
   const row = existing
     ? await importer.write.update(tx, feed, existing, data, fields, actor)
     : await importer.write.create(tx, feed, data, fields, actor);
-  const action: "create" | "update" | "unchanged" = !existing ? "create" : row === existing ? "unchanged" : "update";
-  return { action, rowId: row.id, label: importer.label(row) };
+  const action = !existing ? "create" : row === existing ? "unchanged" : "update";
+  return { action, id: row.id, label: importer.label(row) };
 }

@@ -1,10 +1,10 @@
-import { and, asc, desc, eq, gt, gte, inArray, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, inArray, or, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import { dialectOf, sqlAll, type Db, type DbOrTx, type Tx } from "../db/client";
 import { ftsWords, nameWordsOf } from "../db/fts-words";
 import { preparedFor } from "../db/prepared";
 import { groups, organizations, tickets, userGroups, userRoles, users, type Provenance } from "../db/schema";
-import { conflict, notFound, validate, ValidationError } from "../errors";
+import { AppError, conflict, notFound, validate, ValidationError } from "../errors";
 import type { Actor, EventFeed } from "../events/feed";
 import { afterAccountChange, assertNotLastActiveAdmin, checkAccountChange, endAdminAccess } from "./admin-access";
 import {
@@ -986,4 +986,298 @@ export async function resolveUserRef(db: Db, ref: string, field: string): Promis
     : await findUserByEmail(db, value);
   if (!row) throw new ValidationError([{ field, message: `no user with the id or email "${value}"` }]);
   return row.id;
+}
+
+// Bulk writes (the CSV import): what createUserIn and updateUserIn do, for many people in a few statements.
+
+/** The people with these ids (those that exist). */
+export async function findUsersByIds(db: DbOrTx, ids: number[]): Promise<UserRow[]> {
+  return ids.length
+    ? await db
+        .select()
+        .from(users)
+        .where(inArray(users.id, [...new Set(ids)]))
+    : [];
+}
+
+/** The people with these emails (those that exist), as findUserByEmail matches one. */
+export async function findUsersByEmails(db: DbOrTx, addresses: string[]): Promise<UserRow[]> {
+  const wanted = [...new Set(addresses.map((a) => a.trim().toLowerCase()))];
+  return wanted.length ? await db.select().from(users).where(inArray(users.email, wanted)) : [];
+}
+
+/** One person of a bulk write: a create, or an update of `before`; `data` as parseUserInput answers it. */
+export type UserWrite = { before?: UserRow; data: Record<string, unknown> };
+
+/** Lower-cases as SQLite's lower() and PostgreSQL's under the "C" collation do: ASCII letters only. */
+const asciiLower = (s: string) => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
+
+/** Each person's role or group ids in id order, as snapshot() reads them for one. */
+async function membershipsOf(tx: Tx, table: typeof userRoles | typeof userGroups, ids: number[]) {
+  const of = new Map<number, number[]>(ids.map((id) => [id, []]));
+  if (!ids.length) return of;
+  const member = table === userRoles ? userRoles.roleId : userGroups.groupId;
+  const rows = await tx
+    .select({ userId: table.userId, id: member })
+    .from(table)
+    .where(inArray(table.userId, ids))
+    .orderBy(asc(table.userId), asc(member));
+  for (const r of rows) of.get(r.userId)!.push(r.id);
+  return of;
+}
+
+/** resolveInput for many inputs: one query per kind of reference (organization names, ids, groups) for them all. */
+async function resolveInputs(
+  tx: Tx,
+  list: Record<string, unknown>[],
+  fields: CustomField[],
+): Promise<(Record<string, unknown> | ValidationError)[]> {
+  const names = [...new Set(list.flatMap((d) => (typeof d.organization === "string" ? [d.organization] : [])))];
+  const orgByName = new Map<string, number>();
+  if (names.length) {
+    const lowered = [...new Set(names.map((n) => asciiLower(n.trim())))];
+    const rows = await tx
+      .select({ id: organizations.id, name: organizations.name })
+      .from(organizations)
+      .where(inArray(sql`lower(${organizations.name})`, lowered))
+      .orderBy(asc(organizations.id));
+    for (const r of rows) if (!orgByName.has(asciiLower(r.name))) orgByName.set(asciiLower(r.name), r.id);
+  }
+  const orgIdOf = (d: Record<string, unknown>) =>
+    typeof d.organization === "string" ? orgByName.get(asciiLower(d.organization.trim())) : d.organization_id;
+  const orgIds = [...new Set(list.map(orgIdOf).filter((v): v is number => typeof v === "number"))];
+  const knownOrgs = new Set(
+    orgIds.length
+      ? (await tx.select({ id: organizations.id }).from(organizations).where(inArray(organizations.id, orgIds))).map(
+          (r) => r.id,
+        )
+      : [],
+  );
+  const groupIds = [...new Set(list.flatMap((d) => (d.group_ids as number[] | undefined) ?? []))];
+  const knownGroups = new Set(
+    groupIds.length
+      ? (await tx.select({ id: groups.id }).from(groups).where(inArray(groups.id, groupIds))).map((r) => r.id)
+      : [],
+  );
+  return list.map((data) => {
+    const target: Record<string, unknown> = {};
+    for (const api of USER_FIELDS) if (data[api] !== undefined) target[api] = data[api];
+    if (data.organization !== undefined) {
+      if (data.organization === null) target.organization_id = null;
+      else {
+        const orgId = orgIdOf(data);
+        if (orgId === undefined)
+          return new ValidationError([
+            { field: "organization", message: `no organization named "${data.organization}"` },
+          ]);
+        target.organization_id = orgId;
+      }
+    }
+    if (typeof target.organization_id === "number" && !knownOrgs.has(target.organization_id))
+      return new ValidationError([{ field: "organization_id", message: "no such organization" }]);
+    const roleIds = data.role_ids ?? (data.roles as RoleName[] | undefined)?.map((n) => ROLE_IDS[n]);
+    if (roleIds !== undefined) target.role_ids = [...new Set(roleIds as number[])].sort();
+    if (data.group_ids !== undefined) {
+      const wanted = [...new Set(data.group_ids as number[])].sort((a, b) => a - b);
+      if (!wanted.every((g) => knownGroups.has(g)))
+        return new ValidationError([{ field: "group_ids", message: "contains an unknown group id" }]);
+      target.group_ids = wanted;
+    }
+    for (const f of fields) if (data[f.name] !== undefined) target[f.name] = data[f.name];
+    if (data.traits !== undefined) target.traits = data.traits;
+    return target;
+  });
+}
+
+/** assertUnique for many targets at once: the conflict each would raise, by index. */
+async function uniquenessErrors(tx: Tx, targets: { index: number; values: Record<string, unknown>; id?: number }[]) {
+  const emails = [...new Set(targets.flatMap((t) => (typeof t.values.email === "string" ? [t.values.email] : [])))];
+  const logins = [...new Set(targets.flatMap((t) => (typeof t.values.login === "string" ? [t.values.login] : [])))];
+  const errors = new Map<number, AppError>();
+  if (!emails.length && !logins.length) return errors;
+  const conds = [
+    ...(emails.length ? [inArray(users.email, emails)] : []),
+    ...(logins.length ? [inArray(users.login, logins)] : []),
+  ];
+  const taken = await tx
+    .select({ id: users.id, email: users.email, login: users.login })
+    .from(users)
+    .where(or(...conds));
+  const byEmail = new Map(taken.flatMap((r) => (r.email ? [[r.email, r.id] as const] : [])));
+  const byLogin = new Map(taken.map((r) => [r.login, r.id] as const));
+  for (const { index, values, id } of targets) {
+    const other = (owner: number | undefined) => owner !== undefined && owner !== id;
+    if (typeof values.email === "string" && other(byEmail.get(values.email)))
+      errors.set(
+        index,
+        conflict("a user with this email already exists", [{ field: "email", message: "already taken" }]),
+      );
+    else if (typeof values.login === "string" && other(byLogin.get(values.login)))
+      errors.set(
+        index,
+        conflict("a user with this login already exists", [{ field: "login", message: "already taken" }]),
+      );
+  }
+  return errors;
+}
+
+type PlannedWrite =
+  | { kind: "alone" }
+  | { kind: "create"; values: Record<string, unknown>; changes: Record<string, [unknown, unknown]> }
+  | { kind: "update"; before: UserRow; columns: Partial<UserRow>; changes: Record<string, [unknown, unknown]> };
+
+/**
+ * createUserIn / updateUserIn for many people, with the same checks, rows, memberships, provenance
+ * and events (recorded together, in order, each with its hooks), in a few statements: the checks
+ * read set-based, new people are inserted together. The writes must be independent: no two name the
+ * same person, email or login. One that involves the Admin role (before or after) is written alone
+ * by createUserIn / updateUserIn in a savepoint, in its place, so the last-admin rules run as always.
+ * Answers, per write, the row written (`before` itself when nothing changes) or the error it met.
+ */
+export async function writeUsersIn(
+  tx: Tx,
+  feed: EventFeed,
+  list: UserWrite[],
+  fields: CustomField[],
+  actor: Actor,
+): Promise<(UserRow | AppError)[]> {
+  const out: (UserRow | AppError | undefined)[] = new Array(list.length);
+  const targets = await resolveInputs(
+    tx,
+    list.map((w) => w.data),
+    fields,
+  );
+  const updated = list.flatMap((w) => (w.before ? [w.before.id] : []));
+  const rolesBefore = await membershipsOf(tx, userRoles, updated);
+  const groupsBefore = targets.some((t) => !(t instanceof AppError) && t.group_ids !== undefined)
+    ? await membershipsOf(tx, userGroups, updated)
+    : new Map<number, number[]>();
+  const hasAdmin = (ids: unknown) => Array.isArray(ids) && ids.includes(ROLE_IDS.Admin);
+  const plans: (PlannedWrite | undefined)[] = new Array(list.length);
+  const checked: { index: number; values: Record<string, unknown>; id?: number }[] = [];
+  for (const [i, { before }] of list.entries()) {
+    const target = targets[i]!;
+    if (target instanceof AppError) out[i] = target;
+    else if (hasAdmin(target.role_ids) || (before && hasAdmin(rolesBefore.get(before.id))))
+      plans[i] = { kind: "alone" };
+    else if (before) checked.push({ index: i, values: target, id: before.id });
+    else {
+      const login = (target.login as string | undefined) ?? (target.email as string | undefined);
+      const missing = login ? missingRequired(fields, { ...target, login }) : [];
+      if (!login) out[i] = new ValidationError([{ field: "email", message: "a user needs an email or a login" }]);
+      else if (missing.length) out[i] = new ValidationError(missing);
+      else checked.push({ index: i, values: Object.assign(target, { login }) });
+    }
+  }
+  const taken = await uniquenessErrors(tx, checked);
+  for (const { index: i } of checked) {
+    const error = taken.get(i);
+    if (error) {
+      out[i] = error;
+      continue;
+    }
+    const target = targets[i] as Record<string, unknown>;
+    const before = list[i]!.before;
+    if (!before) {
+      target.role_ids ??= [CUSTOMER_ROLE_ID];
+      const changes = diff({}, target);
+      const now = new Date();
+      const values: Record<string, unknown> = {
+        ...NEW_USER_DEFAULTS,
+        createdAt: now,
+        ...columnsFor({ custom: {}, provenance: {} }, changes, fields, actor),
+        updatedAt: now,
+        login: target.login,
+        createdById: actor.id,
+      };
+      values.nameWords = nameWordsOf(values);
+      plans[i] = { kind: "create", values, changes };
+      continue;
+    }
+    const current = apiValues(before, COLUMN_OF, fields);
+    if ("role_ids" in target) current.role_ids = rolesBefore.get(before.id);
+    if ("group_ids" in target) current.group_ids = groupsBefore.get(before.id);
+    current.traits = before.traits;
+    const changes = diff(current, target);
+    if (!Object.keys(changes).length) {
+      out[i] = before;
+      continue;
+    }
+    const columns = columnsFor(before, changes, fields, actor);
+    if (SEARCHED_COLUMNS.some((c) => c in columns)) columns.nameWords = nameWordsOf({ ...before, ...columns });
+    plans[i] = { kind: "update", before, columns, changes };
+  }
+  // In order: each run of planned writes together, each write that goes alone in its place.
+  let run: number[] = [];
+  for (let i = 0; i <= list.length; i++) {
+    const plan = plans[i];
+    if (plan && plan.kind !== "alone") run.push(i);
+    if (i < list.length && plan?.kind !== "alone") continue;
+    await writePlanned(tx, feed, run, plans, out, actor);
+    run = [];
+    if (i === list.length) break;
+    const { before, data } = list[i]!;
+    try {
+      out[i] = await tx.savepoint((sp) =>
+        before ? updateUserIn(sp, feed, before, data, fields, actor) : createUserIn(sp, feed, data, fields, actor),
+      );
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      out[i] = err;
+    }
+  }
+  return out as (UserRow | AppError)[];
+}
+
+/** Writes planned creates and updates: new people in one insert, memberships set-based, events together. */
+async function writePlanned(
+  tx: Tx,
+  feed: EventFeed,
+  indexes: number[],
+  plans: (PlannedWrite | undefined)[],
+  out: (UserRow | AppError | undefined)[],
+  actor: Actor,
+): Promise<void> {
+  if (!indexes.length) return;
+  const creates = indexes.filter((i) => plans[i]!.kind === "create");
+  if (creates.length) {
+    const values = creates.map((i) => (plans[i] as Extract<PlannedWrite, { kind: "create" }>).values);
+    const inserted = await tx
+      .insert(users)
+      .values(values as (typeof users.$inferInsert)[])
+      .returning();
+    const byLogin = new Map(inserted.map((r) => [r.login, r]));
+    for (const [n, i] of creates.entries()) out[i] = byLogin.get(values[n]!.login as string)!;
+  }
+  for (const i of indexes) {
+    const plan = plans[i]!;
+    if (plan.kind === "update") out[i] = await updateColumns(tx, plan.before.id, plan.columns);
+  }
+  const written = indexes.map((i) => ({
+    userId: (out[i] as UserRow).id,
+    changes: (plans[i] as Exclude<PlannedWrite, { kind: "alone" }>).changes,
+    created: plans[i]!.kind === "create",
+  }));
+  const rolesReplaced = written.filter((w) => w.changes.role_ids && !w.created).map((w) => w.userId);
+  if (rolesReplaced.length) await tx.delete(userRoles).where(inArray(userRoles.userId, rolesReplaced));
+  const roleRows = written.flatMap((w) =>
+    w.changes.role_ids ? (w.changes.role_ids[1] as number[]).map((roleId) => ({ userId: w.userId, roleId })) : [],
+  );
+  if (roleRows.length) await tx.insert(userRoles).values(roleRows);
+  const groupsReplaced = written.filter((w) => w.changes.group_ids).map((w) => w.userId);
+  if (groupsReplaced.length) await tx.delete(userGroups).where(inArray(userGroups.userId, groupsReplaced));
+  const groupRows = written.flatMap((w) =>
+    w.changes.group_ids ? (w.changes.group_ids[1] as number[]).map((groupId) => ({ userId: w.userId, groupId })) : [],
+  );
+  if (groupRows.length) await tx.insert(userGroups).values(groupRows);
+  await feed.recordMany(
+    tx,
+    written.map((w) => ({
+      type: w.created ? "user.created" : "user.updated",
+      objectType: "user",
+      objectId: w.userId,
+      changes: w.changes,
+    })),
+    actor,
+  );
 }

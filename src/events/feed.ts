@@ -95,6 +95,38 @@ export class EventFeed {
   }
 
   /**
+   * Several events at once (a bulk write such as a CSV import): one multi-row insert, then each
+   * event's in-transaction hooks in order, as `record` runs them for one.
+   */
+  async recordMany(
+    tx: Tx,
+    list: { type: string; objectType: string; objectId: number; changes?: Record<string, [unknown, unknown]> }[],
+    actor: Actor,
+  ): Promise<ChangeEvent[]> {
+    if (!list.length) return [];
+    const createdAt = new Date();
+    const rows = await tx
+      .insert(events)
+      .values(
+        list.map((e) => ({
+          type: e.type,
+          objectType: e.objectType,
+          objectId: e.objectId,
+          changes: e.changes ?? {},
+          actorId: actor.id,
+          source: actor.source,
+          createdAt,
+        })),
+      )
+      .returning();
+    rows.sort((a, b) => a.id - b.id); // ids follow the VALUES order; RETURNING's order is not promised
+    for (const row of rows) for (const hook of this.hooks) await hook(tx, row);
+    tx.afterCommit(this.wake);
+    tx.notifyNodes("changes", String(rows.at(-1)!.id));
+    return rows;
+  }
+
+  /**
    * Events after a cursor; with none yet, waits up to `waitMs` for some (a long poll). A wake-up
    * that brings nothing for this filter (another object's change, a reconnect's "all") waits on.
    */

@@ -150,3 +150,81 @@ describe("formula guard through the real export and import", () => {
     }
   });
 });
+
+describe("people imported in chunks", () => {
+  const lastEventId = async () =>
+    (await rowsOf<{ id: number | null }>(api.server.ctx.db, "SELECT max(id) AS id FROM events"))[0]!.id ?? 0;
+  const eventsAfter = (id: number) =>
+    rowsOf<{ type: string; object_id: number; source: string }>(
+      api.server.ctx.db,
+      "SELECT type, object_id, source FROM events WHERE id > ? ORDER BY id",
+      id,
+    );
+  const idOf = async (email: string) =>
+    (await api.call("GET", `/api/v1/users?email=${encodeURIComponent(email)}`)).body.data[0]?.id as number | undefined;
+
+  test("each row sees what the rows before it wrote, across chunks; a bad row costs only itself", async () => {
+    const moving = (await api.call("POST", "/api/v1/users", { email: "moving@chunks.example", login: "mover" })).body
+      .id as number;
+    const lines = Array.from({ length: 1200 }, (_, i) => `,c${i}@chunks.example,C,${i},`);
+    lines[10] = ",c5@chunks.example,,,555"; // the person row 5 (line 7) creates, updated
+    lines[20] = `${moving},moved@chunks.example,,,`; // frees moving@…
+    lines[21] = ",moving@chunks.example,Taken,Over,"; // … which this row then creates
+    lines[700] = ",not-an-email,X,Y,";
+    lines[701] = "999999,,Nobody,,";
+    const csv = `id,email,firstname,lastname,phone\n${lines.join("\n")}\n`;
+    const first = await lastEventId();
+    const preview = await postCsv("/api/v1/users/import?dry_run=true", csv);
+    expect(preview.body).toMatchObject({ rows: 1200, created: 1196, updated: 2, unchanged: 0 });
+    expect(preview.body.errors).toEqual([
+      { line: 702, field: "email", message: "must be a valid email address" },
+      { line: 703, field: "", message: "user not found" },
+    ]);
+    expect(await lastEventId()).toBe(first);
+
+    lines.splice(700, 2);
+    const done = await postCsv("/api/v1/users/import", `id,email,firstname,lastname,phone\n${lines.join("\n")}\n`);
+    expect(done.body).toMatchObject({ committed: true, rows: 1198, created: 1196, updated: 2, errors: [] });
+    const c5 = (await api.call("GET", `/api/v1/users/${await idOf("c5@chunks.example")}`)).body;
+    expect(c5).toMatchObject({ firstname: "C", lastname: "5", phone: "555" });
+    expect((await api.call("GET", `/api/v1/users/${moving}`)).body.email).toBe("moved@chunks.example");
+    const takenOver = (await api.call("GET", `/api/v1/users/${await idOf("moving@chunks.example")}`)).body;
+    expect(takenOver).toMatchObject({ firstname: "Taken", lastname: "Over", roles: ["Customer"] });
+    expect(takenOver.id).not.toBe(moving);
+
+    // One event per row written, in the order of the rows, each from the import.
+    const events = await eventsAfter(first);
+    expect(events.length).toBe(1198);
+    expect(events.every((e) => e.source === "import")).toBe(true);
+    expect(events.filter((e) => e.type === "user.updated").map((e) => e.object_id)).toEqual([
+      (await idOf("c5@chunks.example"))!,
+      moving,
+    ]);
+    const created = events.filter((e) => e.type === "user.created").map((e) => e.object_id);
+    expect(created).toEqual([...created].sort((a, b) => a - b));
+    expect(events.findIndex((e) => e.object_id === moving)).toBe(20);
+
+    const again = await postCsv("/api/v1/users/import", `email,lastname\nc0@chunks.example,0\nc1@chunks.example,One\n`);
+    expect(again.body).toMatchObject({ committed: true, updated: 1, unchanged: 1 });
+  });
+
+  test("the last active administrator cannot be demoted or deactivated by an import", async () => {
+    const refused = await postCsv(
+      "/api/v1/users/import",
+      "email,roles,active\nadmin@example.com,Customer,\nadmin@example.com,,no\nfine@chunks.example,Agent,\n",
+    );
+    expect(refused.status).toBe(422);
+    expect(refused.body.errors.map((e: { line: number; field: string }) => [e.line, e.field])).toEqual([
+      [2, "role_ids"],
+      [3, "active"],
+    ]);
+    expect(refused.body.preview.map((p: { action: string }) => p.action)).toEqual(["error", "error", "create"]);
+    const admin = (await api.call("GET", `/api/v1/users/${await idOf("admin@example.com")}`)).body;
+    expect(admin).toMatchObject({ active: true, roles: ["Admin"] });
+    const promoted = await postCsv("/api/v1/users/import", "email,roles\nnew-admin@chunks.example,Admin\n");
+    expect(promoted.body).toMatchObject({ committed: true, created: 1 });
+    expect((await api.call("GET", `/api/v1/users/${await idOf("new-admin@chunks.example")}`)).body.roles).toEqual([
+      "Admin",
+    ]);
+  });
+});
