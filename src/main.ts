@@ -1,6 +1,7 @@
 #!/usr/bin/env bun
 import { backupInto, PG_BACKUP_HINT } from "./db/maintenance";
 import { closeSync, existsSync, openSync } from "node:fs";
+import os from "node:os";
 import { ConfigError, loadConfig, SETTINGS, type SettingName } from "./config";
 import { PRIVATE_FILE_MODE } from "./db/client";
 import { createAdmin, findAdminByEmail } from "./domain/admins";
@@ -10,7 +11,7 @@ import { AppError } from "./errors";
 import { createLogger } from "./log";
 import { DataDirLockedError, lockDataDir } from "./db/lock";
 import { formatSummary, migrateToPostgres } from "./db/migrate-to-postgres";
-import { dataPaths, openDataDir, openStore, startServer } from "./server";
+import { dataPaths, openDataDir, openStore, type RunningServer, startServer } from "./server";
 import { VERSION } from "./version";
 
 const HELP = `Switchboard ${VERSION}: people, organizations and tickets, Clearbit enrichment, webhooks and CRM sync.
@@ -83,8 +84,11 @@ function settingFlags(options: Parsed["options"]): Partial<Record<SettingName, s
 async function serve(options: Parsed["options"]) {
   const config = loadConfig(settingFlags(options));
   const log = createLogger(config.logLevel);
-  const server = await startServer(config, log);
-  const shutdown = (signal: string) => {
+  let server: RunningServer | undefined;
+  // Listened for before the start, so a signal right after "switchboard listening" still stops
+  // cleanly; one during the start ends the process as the signal would (nothing to drain yet).
+  const shutdown = (signal: "SIGTERM" | "SIGINT") => {
+    if (!server) process.exit(128 + os.constants.signals[signal]);
     log.info("shutting down", { signal });
     server.stop().then(
       () => process.exit(0),
@@ -96,6 +100,7 @@ async function serve(options: Parsed["options"]) {
   };
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));
+  server = await startServer(config, log);
 }
 
 async function adminCreate(options: Parsed["options"]) {
