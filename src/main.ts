@@ -10,7 +10,6 @@ import { EventFeed } from "./events/feed";
 import { AppError } from "./errors";
 import { createLogger } from "./log";
 import { DataDirLockedError, lockDataDir } from "./db/lock";
-import { formatSummary, migrateToPostgres } from "./db/migrate-to-postgres";
 import { dataPaths, openDataDir, openStore, type RunningServer, startServer } from "./server";
 import { VERSION } from "./version";
 
@@ -185,6 +184,7 @@ async function migrateToPostgresCommand(options: Parsed["options"]) {
   try {
     // Checked and brought to this version's schema, as serve would (the copy needs this version's tables).
     await openDataDir(config.dataDir).close();
+    const { formatSummary, migrateToPostgres } = await import("./db/migrate-to-postgres");
     const say = (line: string) => console.log(line);
     say(`copying ${paths.db} into PostgreSQL (${withoutPassword(config.databaseUrl)})`);
     const report = await migrateToPostgres({ sqlitePath: paths.db, databaseUrl: config.databaseUrl, say });

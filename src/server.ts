@@ -9,7 +9,6 @@ import type { Config } from "./config";
 import { createApp, isApiPath } from "./app";
 import { hopOf, HOP_HEADER, MAX_HOPS, withHop } from "./delivery/hops";
 import { openDatabase, type Db } from "./db/client";
-import { describePostgres, openPostgresStore } from "./db/pg-store";
 import { GroupCommit, groupCommitted, registerGroupCommitMetrics } from "./db/group-commit";
 import { markCleanStop, takeCleanStop } from "./db/clean-stop";
 import { DatabaseHealth } from "./db/health";
@@ -99,6 +98,8 @@ export async function openStore(
   pages: PageCheck = "check",
 ): Promise<Db> {
   if (!config.databaseUrl) return openDataDir(config.dataDir, pages);
+  // Loaded only here: an appliance on SQLite never evaluates the PostgreSQL driver.
+  const { describePostgres, openPostgresStore } = await import("./db/pg-store");
   const where = storeLocation(describePostgres(config.databaseUrl));
   try {
     return await openPostgresStore(config.databaseUrl);
