@@ -1,6 +1,7 @@
 #!/usr/bin/env bun
 import { backupInto, PG_BACKUP_HINT } from "./db/maintenance";
 import { closeSync, existsSync, openSync } from "node:fs";
+import os from "node:os";
 import { ConfigError, loadConfig, SETTINGS, type SettingName } from "./config";
 import { PRIVATE_FILE_MODE } from "./db/client";
 import { createAdmin, findAdminByEmail } from "./domain/admins";
@@ -9,8 +10,7 @@ import { EventFeed } from "./events/feed";
 import { AppError } from "./errors";
 import { createLogger } from "./log";
 import { DataDirLockedError, lockDataDir } from "./db/lock";
-import { formatSummary, migrateToPostgres } from "./db/migrate-to-postgres";
-import { dataPaths, openDataDir, openStore, startServer } from "./server";
+import { dataPaths, openDataDir, openStore, type RunningServer, startServer } from "./server";
 import { VERSION } from "./version";
 
 const HELP = `Switchboard ${VERSION}: people, organizations and tickets, Clearbit enrichment, webhooks and CRM sync.
@@ -83,8 +83,11 @@ function settingFlags(options: Parsed["options"]): Partial<Record<SettingName, s
 async function serve(options: Parsed["options"]) {
   const config = loadConfig(settingFlags(options));
   const log = createLogger(config.logLevel);
-  const server = await startServer(config, log);
-  const shutdown = (signal: string) => {
+  let server: RunningServer | undefined;
+  // Listened for before the start, so a signal right after "switchboard listening" still stops
+  // cleanly; one during the start ends the process as the signal would (nothing to drain yet).
+  const shutdown = (signal: "SIGTERM" | "SIGINT") => {
+    if (!server) process.exit(128 + os.constants.signals[signal]);
     log.info("shutting down", { signal });
     server.stop().then(
       () => process.exit(0),
@@ -96,6 +99,7 @@ async function serve(options: Parsed["options"]) {
   };
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));
+  server = await startServer(config, log);
 }
 
 async function adminCreate(options: Parsed["options"]) {
@@ -180,6 +184,7 @@ async function migrateToPostgresCommand(options: Parsed["options"]) {
   try {
     // Checked and brought to this version's schema, as serve would (the copy needs this version's tables).
     await openDataDir(config.dataDir).close();
+    const { formatSummary, migrateToPostgres } = await import("./db/migrate-to-postgres");
     const say = (line: string) => console.log(line);
     say(`copying ${paths.db} into PostgreSQL (${withoutPassword(config.databaseUrl)})`);
     const report = await migrateToPostgres({ sqlitePath: paths.db, databaseUrl: config.databaseUrl, say });

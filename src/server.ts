@@ -1,4 +1,4 @@
-import { migrateDatabase, quickCheck, storeLocation } from "./db/maintenance";
+import { migrateDatabase, quickCheck, readSchemaVersion, storeLocation } from "./db/maintenance";
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { join, resolve } from "node:path";
@@ -9,8 +9,8 @@ import type { Config } from "./config";
 import { createApp, isApiPath } from "./app";
 import { hopOf, HOP_HEADER, MAX_HOPS, withHop } from "./delivery/hops";
 import { openDatabase, type Db } from "./db/client";
-import { describePostgres, openPostgresStore } from "./db/pg-store";
 import { GroupCommit, groupCommitted, registerGroupCommitMetrics } from "./db/group-commit";
+import { markCleanStop, takeCleanStop } from "./db/clean-stop";
 import { DatabaseHealth } from "./db/health";
 import { lockDataDir } from "./db/lock";
 import { DeliveryEngine, type EngineOptions } from "./delivery/engine";
@@ -34,6 +34,8 @@ export const dataPaths = (dataDir: string) => ({
   db: join(dataDir, "switchboard.db"),
   key: join(dataDir, "secret.key"),
   lock: join(dataDir, "switchboard.lock"),
+  /** Left by a clean stop (db/clean-stop.ts). */
+  cleanStop: join(dataDir, "switchboard.clean-stop"),
 });
 
 /**
@@ -70,15 +72,18 @@ function assertDatabaseNotLost(dataDir: string): void {
     );
 }
 
-/** Opens (creating if needed), checks and migrates the database of a data directory. */
-export function openDataDir(dataDir: string): Db {
+/**
+ * Opens (creating if needed), checks and migrates the database of a data directory. Every page is
+ * checked unless the caller knows the file is unchanged since a clean stop (`pages: "unchanged"`).
+ */
+export function openDataDir(dataDir: string, pages: PageCheck = "check"): Db {
   naming(dataDir, () => mkdirSync(dataDir, { recursive: true, mode: 0o700 }));
   // Before opening: opening creates the file, which would hide that it was lost.
   assertDatabaseNotLost(dataDir);
   const path = dataPaths(dataDir).db;
   const db = naming(path, () => openDatabase(path));
   try {
-    refuseDamaged(db, path);
+    refuseDamaged(db, path, pages);
     naming(path, () => migrateDatabase(db));
   } catch (err) {
     void db.close();
@@ -88,8 +93,13 @@ export function openDataDir(dataDir: string): Db {
 }
 
 /** The store the configuration names: PostgreSQL at --database-url, else SQLite in the data directory. */
-export async function openStore(config: Pick<Config, "dataDir" | "databaseUrl">): Promise<Db> {
-  if (!config.databaseUrl) return openDataDir(config.dataDir);
+export async function openStore(
+  config: Pick<Config, "dataDir" | "databaseUrl">,
+  pages: PageCheck = "check",
+): Promise<Db> {
+  if (!config.databaseUrl) return openDataDir(config.dataDir, pages);
+  // Loaded only here: an appliance on SQLite never evaluates the PostgreSQL driver.
+  const { describePostgres, openPostgresStore } = await import("./db/pg-store");
   const where = storeLocation(describePostgres(config.databaseUrl));
   try {
     return await openPostgresStore(config.databaseUrl);
@@ -101,13 +111,17 @@ export async function openStore(config: Pick<Config, "dataDir" | "databaseUrl">)
   }
 }
 
+type PageCheck = "check" | "unchanged";
+
 /**
- * A damaged database is refused before anything reads or writes it (quick_check
- * reads every page, skips index contents).
+ * A damaged database is refused before anything reads or writes it: quick_check reads every page
+ * (skips index contents); a file unchanged since a clean stop only has its header and schema read.
  */
-function refuseDamaged(db: Db, path: string): void {
+function refuseDamaged(db: Db, path: string, pages: PageCheck): void {
   let problem: string;
   try {
+    // Reading the schema cookie reads the header and the first page: a file that is no database fails here.
+    if (pages === "unchanged" && readSchemaVersion(db) >= 0) return;
     const rows = quickCheck(db);
     if (rows[0] === "ok") return;
     problem = rows.join(" ");
@@ -156,9 +170,18 @@ export async function startServer(
   naming(config.dataDir, () => mkdirSync(config.dataDir, { recursive: true, mode: 0o700 }));
   const lock = naming(lockPath(config), () => lockDataDir(lockPath(config)));
   let db: Db | undefined;
+  const paths = dataPaths(config.dataDir);
+  const onSqlite = !config.databaseUrl;
+  /** Closes the store; a SQLite file closed here is marked clean, for the next start. */
+  const closeDb = async () => {
+    await db?.close();
+    if (db && onSqlite) naming(paths.cleanStop, () => markCleanStop(paths.db, paths.cleanStop));
+  };
   try {
+    // Taken now, so a crash from here on leaves no mark and the next start checks every page.
+    const pages = onSqlite && naming(paths.db, () => takeCleanStop(paths.db, paths.cleanStop)) ? "unchanged" : "check";
     // The database first: a key file beside a missing database is an error, not a first start.
-    db = await openStore(config);
+    db = await openStore(config, pages);
     const secrets = await createSecretBox(await openSecretKey(db, config, log));
     // Stable across restarts of the same installation: a restarted node takes back its own leases at once.
     const nodeId = config.nodeId || `${hostname()}:${resolve(config.dataDir)}`;
@@ -269,6 +292,7 @@ export async function startServer(
       node: ctx.nodeId,
       data_dir: config.dataDir,
       database: storeLocation(db.describe),
+      ...(onSqlite && { pages_checked: pages === "check" ? "all" : "no: unchanged since a clean stop" }),
       public_url: ctx.config.publicUrl,
     });
     let stopping: Promise<void> | undefined;
@@ -293,13 +317,13 @@ export async function startServer(
             Promise.race([claims.drain(), Bun.sleep(DELIVERY_STOP_DEADLINE_MS)]),
           ]);
           await heartbeat.stop();
-          await db!.close();
+          await closeDb();
           lock.release();
           log.info("switchboard stopped");
         })()),
     };
   } catch (err) {
-    await db?.close();
+    await closeDb();
     lock.release();
     throw err;
   }

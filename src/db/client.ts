@@ -122,9 +122,34 @@ function makeDatabaseFilePrivate(path: string): void {
   for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, PRIVATE_FILE_MODE);
 }
 
+/**
+ * Keeps every statement compiled on a connection until it is finalized; close() finalizes the rest.
+ * SQLite closes a file only when its last statement is finalized: a statement left open would
+ * leave the close (and its checkpoint) to some later garbage collection.
+ */
+function trackingStatements(sqlite: Database): () => void {
+  const open = new Set<Statement>();
+  const compile = sqlite.prepare.bind(sqlite);
+  sqlite.prepare = ((...args: Parameters<Database["prepare"]>) => {
+    const st = compile(...args);
+    const finalize = st.finalize.bind(st);
+    open.add(st);
+    st.finalize = () => {
+      open.delete(st);
+      finalize();
+    };
+    return st;
+  }) as Database["prepare"];
+  return () => {
+    for (const st of open) st.finalize();
+    sqlite.close();
+  };
+}
+
 /** A connection with the pragmas every connection needs (busy timeout first: the rest may wait on a lock). */
-function connect(path: string, readOnly: boolean): { sqlite: Database; db: Drizzle } {
+function connect(path: string, readOnly: boolean): { sqlite: Database; db: Drizzle; close(): void } {
   const sqlite = new Database(path, { create: !readOnly, strict: true });
+  const close = trackingStatements(sqlite);
   sqlite.exec("PRAGMA busy_timeout = 5000");
   if (readOnly) sqlite.exec("PRAGMA query_only = ON");
   else {
@@ -155,7 +180,7 @@ function connect(path: string, readOnly: boolean): { sqlite: Database; db: Drizz
     sqlAll: async (query) => db.all(query),
     sqlRun: async (query) => (db.run(query) as unknown as { changes: number }).changes,
   });
-  return { sqlite, db };
+  return { sqlite, db, close };
 }
 
 const txState = Symbol("transaction state");
@@ -229,8 +254,8 @@ export function openDatabase(path: string): Db {
       return result;
     },
     async close() {
-      if (reader !== writer) reader.sqlite.close();
-      writer.sqlite.close();
+      if (reader !== writer) reader.close();
+      writer.close();
     },
   });
   return store;

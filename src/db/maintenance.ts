@@ -22,6 +22,11 @@ export function quickCheck(db: Db): string[] {
     .map((r) => r.quick_check);
 }
 
+/** The schema cookie (PRAGMA schema_version): reads the header and first page only. */
+export function readSchemaVersion(db: Db): number {
+  return db.$client.query<{ schema_version: number }, []>("PRAGMA schema_version").get()!.schema_version;
+}
+
 /** Applies the embedded migrations not yet applied (SQLite; PostgreSQL migrates when the store opens). */
 export function migrateDatabase(db: Db): { applied: string[] } {
   return migrate(db.$client);

@@ -7,6 +7,7 @@
  * booleans are boolean, JSON is text. test/unit/pg-schema-drift.test.ts fails when the two drift.
  */
 import { type SQL, sql } from "drizzle-orm";
+import { foldAccents } from "./pg-fold-accents";
 import {
   bigint,
   boolean,
@@ -43,9 +44,6 @@ const searchWordsOf = (...columns: (SQL | PgColumn)[]) =>
       sql` || ' ' || `,
     )})`,
   )}, '[[:space:][:punct:]]+', ' ', 'g'))`;
-/** translate() is immutable (unlike unaccent), so it may serve in a generated column. */
-export const foldAccents = (text: SQL) =>
-  sql`translate(${text}, 'àáâãäåāçćčèéêëēėęìíîïīñńòóôõöøōśšùúûüūýÿžźż', 'aaaaaaaccceeeeeeeiiiiinnooooooossuuuuuyyzzz')`;
 const auditColumns = {
   createdAt: timestamp("created_at").notNull().default(now),
   updatedAt: timestamp("updated_at").notNull().default(now),

@@ -1,6 +1,6 @@
 import { type SQL, sql } from "drizzle-orm";
 import type { SearchKind } from "../domain/users";
-import { foldAccents } from "./pg-schema";
+import { foldAccents } from "./pg-fold-accents";
 import { users } from "./schema";
 
 /**

@@ -6,7 +6,9 @@ const MIN_PASSWORD_LENGTH = 12;
 /** Twelve spaces or "ab12ab12ab12" have the length but not the strength. */
 const MIN_DISTINCT_CHARACTERS = 5;
 
-const COMMON = new Set(commonList.split("\n").filter(Boolean));
+let common: Set<string> | undefined;
+/** Built on the first password checked, not at start-up (10,000 entries). */
+const commonSet = () => (common ??= new Set(commonList.split("\n").filter(Boolean)));
 
 /**
  * Whether a password is a common one: on the list (case-insensitive), a listed one with digits or
@@ -15,6 +17,7 @@ const COMMON = new Set(commonList.split("\n").filter(Boolean));
  */
 export function isCommonPassword(password: string): boolean {
   const p = password.toLowerCase();
+  const COMMON = commonSet();
   if (COMMON.has(p)) return true;
   const stem = p.replace(/[\d\W_]+$/u, "");
   if (stem && COMMON.has(stem)) return true;

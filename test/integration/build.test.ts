@@ -1,6 +1,6 @@
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import pkg from "../../package.json";
 import { migrations as embedded } from "../../src/db/migrations.generated";
@@ -109,5 +109,17 @@ describe("the compiled binary", () => {
     expect(await server!.stop("SIGTERM")).toBe(0);
     expect(server!.logs.at(-1)?.msg).toBe("switchboard stopped");
     expect(existsSync(join(runDir, "data", "switchboard.lock"))).toBe(false);
+  });
+
+  test("starts again without reading every page and stays under 80 MiB of memory throughout", async () => {
+    server = await ServerProcess.start([binary, "--port", "0"], { cwd: runDir });
+    const listening = server.logs.find((l) => l.msg === "switchboard listening");
+    expect(listening?.pages_checked).toBe("no: unchanged since a clean stop");
+    expect((await fetch(server.url + "/healthz")).status).toBe(200);
+    await Bun.sleep(2000);
+    // The highest resident memory since the process began (Linux).
+    const peakKiB = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${server.proc.pid}/status`, "utf8"))?.[1]);
+    expect(peakKiB / 1024).toBeLessThan(80);
+    expect(await server.stop("SIGTERM")).toBe(0);
   });
 });

@@ -301,6 +301,50 @@ describeOnSqlite("a damaged SQLite file", "start-up refuses a damaged database",
   }, 60_000);
 });
 
+describeOnSqlite("a damaged SQLite file", "every page is checked unless a clean stop left the file", () => {
+  const pagesChecked = (p: ServerProcess) =>
+    p.logs.find((l) => l.msg === "switchboard listening")?.pages_checked as string | undefined;
+
+  test("a clean stop lets the next start skip the page check; a crash or any change to the file does not", async () => {
+    const dataDir = newDataDir();
+    const first = await serve(dataDir);
+    expect(pagesChecked(first)).toBe("all"); // a new database
+    expect(await first.stop()).toBe(0);
+    const clean = await serve(dataDir);
+    expect(pagesChecked(clean)).toBe("no: unchanged since a clean stop");
+    clean.proc.kill("SIGKILL");
+    await clean.proc.exited;
+    const afterCrash = await serve(dataDir);
+    expect(pagesChecked(afterCrash)).toBe("all");
+    expect(await afterCrash.stop()).toBe(0);
+    // The same bytes written back: the change time moves, so the mark no longer fits.
+    const dbPath = join(dataDir, "switchboard.db");
+    writeFileSync(dbPath, readFileSync(dbPath));
+    const afterCopy = await serve(dataDir);
+    expect(pagesChecked(afterCopy)).toBe("all");
+    expect(await afterCopy.stop()).toBe(0);
+  });
+
+  test("damage in the middle of the file after a clean stop is refused", async () => {
+    const dataDir = newDataDir();
+    const api = await startApi({ dataDir });
+    for (let i = 0; i < 60; i++)
+      await api.call("POST", "/api/v1/users", { email: `p${i}@example.com`, note: "n".repeat(400) });
+    api.server.ctx.db.$client.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    await api.server.close();
+    expect(existsSync(join(dataDir, "switchboard.clean-stop"))).toBe(true);
+    const dbPath = join(dataDir, "switchboard.db");
+    const bytes = readFileSync(dbPath);
+    const middle = Math.floor(bytes.length / 4096 / 2) * 4096;
+    const damaged = Buffer.from(bytes);
+    damaged.fill(0xa5, middle, middle + 16);
+    writeFileSync(dbPath, damaged);
+    const r = await runCli(["serve", "--port", "0", "--data-dir", dataDir], { timeoutMs: 10_000 });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^switchboard: database is damaged: /);
+  });
+});
+
 describe("start-up errors name the path or address involved", () => {
   test("address in use: <host:port>", async () => {
     const taken = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => new Response("someone else") });

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { isCommonPassword, passwordResemblesEmail, passwordSchema } from "../../src/domain/passwords";
+import { DECOY_HASH } from "../../src/domain/admins";
 
 describe("password rules", () => {
   test("the embedded list holds the most common passwords, compared without regard to case", () => {
@@ -44,5 +45,15 @@ describe("password rules", () => {
       "must not be the first part of your email address",
     );
     expect(passwordResemblesEmail("ada.admin@example.org", "ada.admin@example.com")).toBeNull();
+  });
+});
+
+describe("the decoy hash an unknown email is checked against", () => {
+  test("is argon2id with the parameters of a hash made now, so both paths cost the same, and matches nothing", async () => {
+    const params = (hash: string) => hash.split("$").slice(1, 4).join("$");
+    const fresh = await Bun.password.hash("any password at all", { algorithm: "argon2id" });
+    expect(params(DECOY_HASH)).toBe(params(fresh));
+    expect(params(DECOY_HASH)).toStartWith("argon2id$");
+    expect(await Bun.password.verify("decoy-password-never-matches!", DECOY_HASH)).toBe(false);
   });
 });
