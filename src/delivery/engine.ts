@@ -356,15 +356,19 @@ export class DeliveryEngine {
 
   /**
    * Whether a pending job of this kind waits under the ordering key (one whose payload passes
-   * `match`, if given). In a transaction, pass it: its own new jobs count.
+   * `match`, if given), in the caller's transaction: its own new jobs count.
    */
   async hasPending(
-    db: DbOrTx,
+    tx: Tx,
     orderingKey: string,
     kind: string,
     match: (payload: unknown) => boolean = () => true,
   ): Promise<boolean> {
-    return (await this.jobs.pendingPayloads(db, orderingKey, kind)).some(match);
+    const pending = await this.jobs.pendingOfKey(tx, orderingKey, kind);
+    // On PostgreSQL they stay locked until the caller commits, and a claim meanwhile passes over them.
+    if (dialectOf(tx).transactionsInterleave)
+      for (const destination of new Set(pending.map((j) => j.destination))) this.wakeAtCommit(tx, destination);
+    return pending.some((j) => match(j.payload));
   }
 
   /** The newest job's id (0 without any). */
@@ -553,12 +557,15 @@ export class DeliveryEngine {
           return await tx.savepoint(claim);
         } catch (err) {
           this.log.error("delivery claim pass failed", { error: String(err) });
+          // The wake-ups it took: the next tick looks at every destination.
+          this.allReady = true;
           return [];
         }
       });
     } catch (err) {
       // Nothing of the batch was stored: its jobs stay leased and are sent again once the lease expires.
       this.log.error("recording delivery results failed", { error: String(err), jobs: batch.length });
+      this.allReady = true;
       return [];
     }
   }
@@ -588,22 +595,29 @@ export class DeliveryEngine {
       this.dueLater.delete(key);
       this.ready.add(key);
     }
+    // The wake-ups this pass serves are taken before it reads: one arriving while it reads (on PostgreSQL,
+    // for a commit its reads may not see, such as an enable or a new destination's first job) stays
+    // for the next tick instead of being spent on what this one read.
+    const lookAtAll = this.allReady;
+    this.allReady = false;
+    const round = new Set(this.ready);
+    this.ready.clear();
     const claimable = await this.destinations.claimable(tx, now);
     const eligible = new Map(claimable.eligible.map((d) => [d.key, d.concurrency]));
-    if (this.allReady) {
-      this.allReady = false;
+    if (lookAtAll) {
       this.lastFullLook = now;
       this.dueLater.clear();
-      for (const key of eligible.keys()) this.ready.add(key);
+      for (const key of eligible.keys()) round.add(key);
     }
     this.pauseEndAt = claimable.nextPauseEnd;
     const out: Job[] = [];
     let free = 2 * this.options.globalConcurrency - this.inFlight.size - this.claimed.length;
-    let unvisited = this.ready.size;
-    for (const key of [...this.ready]) {
+    const visit = [...round];
+    let visited = 0;
+    for (const key of visit) {
       if (free <= 0) break;
-      unvisited--;
-      this.ready.delete(key);
+      visited++;
+      const unvisited = visit.length - visited;
       // Disabled or paused: enabling it, or the pause's end, makes it ready again.
       if (!eligible.has(key)) continue;
       // An even share of the free slots for the destinations still to visit in this round.
@@ -630,6 +644,12 @@ export class DeliveryEngine {
       // again (else, on PostgreSQL where a tick yields at every statement, it waited for the idle check).
       if (jobs.length === wanted || this.finished.some((f) => f.job.destination === key)) this.ready.add(key);
       else if (!jobs.length) this.noteDueLater(key, await this.jobs.nextDueAt(tx, key, now));
+    }
+    // Not reached for want of free slots: first in the next round.
+    if (visited < visit.length) {
+      const woken = [...this.ready];
+      this.ready.clear();
+      for (const key of [...visit.slice(visited), ...woken]) this.ready.add(key);
     }
     return out;
   }

@@ -251,10 +251,10 @@ const q = {
   // Asked by feature modules on their hot paths (a CRM update per changed person): prepared too.
   // On PostgreSQL the rows are locked: a job a transaction counts on (a CRM update folded into it) is
   // claimed only once that transaction has committed, so the send reads what it wrote.
-  pendingOfKey: statement<{ payload: string }>({
-    sqlite: `SELECT payload FROM delivery_jobs
+  pendingOfKey: statement<{ payload: string; destination: string }>({
+    sqlite: `SELECT payload, destination FROM delivery_jobs
      WHERE ordering_key = ? AND ${ACTIVE_JOB} AND status = 'pending' AND kind = ?`,
-    postgres: `SELECT payload FROM delivery_jobs
+    postgres: `SELECT payload, destination FROM delivery_jobs
      WHERE ordering_key = $1 AND ${ACTIVE_JOB} AND status = 'pending' AND kind = $2 FOR UPDATE`,
   }),
   activeOf: statement<{ n: number }>(`SELECT COUNT(*) AS n FROM delivery_jobs WHERE destination = ? AND ${ACTIVE_JOB}`),
@@ -370,9 +370,9 @@ export class JobStore {
     return (await q.count[status].get(db))!.n;
   }
 
-  /** Payloads of the pending jobs of one kind sharing an ordering key (few: they are sent one at a time). */
-  async pendingPayloads(db: DbOrTx, orderingKey: string, kind: string): Promise<unknown[]> {
-    return (await q.pendingOfKey.all(db, orderingKey, kind)).map((r) => JSON.parse(r.payload));
+  /** The pending jobs of one kind sharing an ordering key (few: they are sent one at a time). */
+  async pendingOfKey(tx: Tx, orderingKey: string, kind: string): Promise<{ payload: unknown; destination: string }[]> {
+    return (await q.pendingOfKey.all(tx, orderingKey, kind)).map((r) => ({ ...r, payload: JSON.parse(r.payload) }));
   }
 
   /** Jobs of a destination still to send or on the wire. */

@@ -3,15 +3,17 @@
  * real `serve` process on the same database (its delivery engine's idle check is the default 30 s),
  * and this process's own store stands for a third node. The file starts its own PostgreSQL server,
  * so it runs in both passes of the suite. Last, the idle check (the safety net under the wake-ups)
- * on two engines sharing one SQLite file.
+ * on two engines sharing the suite's store (one SQLite file, or one PostgreSQL database with the
+ * notice lost).
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { type NodeNotice, openDatabase } from "../../src/db/client";
+import type { NodeNotice } from "../../src/db/client";
 import { openPostgres, type PostgresClient } from "../../src/db/pg-client";
 import { openPostgresStore } from "../../src/db/pg-store";
 import { LISTEN_APPLICATION_NAME } from "../../src/db/pg-wakeups";
+import { openStore } from "../../src/server";
 import { DeliveryEngine } from "../../src/delivery/engine";
 import { EventFeed } from "../../src/events/feed";
 import { createLogger } from "../../src/log";
@@ -270,7 +272,7 @@ describe("the delivery engine's idle check", () => {
     const receiver = startReceiver();
     // Lease chores every 200 ms run more often than the 500 ms idle check: each must keep its own clock.
     const fx = await startEngine({ leaseMs: 600, idleCheckMs: 500 });
-    const other = openDatabase(join(fx.dataDir, "switchboard.db"));
+    const other = await openStore(fx);
     try {
       fx.engine.register("ping", postTo(receiver.url));
       const elsewhere = new DeliveryEngine(
@@ -278,7 +280,11 @@ describe("the delivery engine's idle check", () => {
         createLogger("error", () => {}),
       );
       await Bun.sleep(300);
-      await other.transaction((tx) => elsewhere.enqueue(tx, { kind: "ping", destination: "r", payload: { n: 1 } }));
+      await other.transaction((tx) => {
+        // Its notice lost (on PostgreSQL; SQLite has none): only the idle check can find the job.
+        tx.notifyNodes = () => {};
+        return elsewhere.enqueue(tx, { kind: "ping", destination: "r", payload: { n: 1 } });
+      });
       const enqueuedAt = Date.now();
       const [request] = await receiver.waitFor(1, 5_000);
       expect(request!.at - enqueuedAt).toBeLessThan(2_000);

@@ -3,6 +3,7 @@ import { sql } from "drizzle-orm";
 import { sqlRun } from "../../src/db/client";
 import { postTo, startEngine, type EngineFixture } from "../support/delivery";
 import { eventually, startReceiver, type Receiver } from "../support/receiver";
+import { describeOnSqlite, rowsOf, writeRows } from "../support/store";
 
 let fx: EngineFixture | undefined;
 let receiver: Receiver | undefined;
@@ -177,10 +178,12 @@ describe("queue", () => {
     const { id } = await db.transaction(async (tx) =>
       engine.enqueue(tx, { kind: "test", destination: "d", payload: {} }),
     );
-    db.$client.run("UPDATE delivery_jobs SET status = 'running', attempts = 1, lease_until = ? WHERE id = ?", [
+    await writeRows(
+      db,
+      "UPDATE delivery_jobs SET status = 'running', attempts = 1, lease_until = ? WHERE id = ?",
       Date.now() + 3_600_000,
       id,
-    ]);
+    );
     await engine.start();
     await eventually(async () => (await engine.getJob(id))?.status === "succeeded");
     expect((await engine.getJob(id))!.attempts).toBe(2);
@@ -244,11 +247,14 @@ describe("queue", () => {
     fx = await startEngine();
     const { db, engine } = fx;
     engine.register("test", postTo(receiver.url));
-    const [a, b, c] = await Promise.all(
-      ["d", "d", "other"].map((destination, n) =>
-        db.transaction(async (tx) => engine.enqueue(tx, { kind: "test", destination, payload: { n } })),
-      ),
-    );
+    // One after another: the copies follow the originals' queue order (their ids), which transactions
+    // running at once need not take in call order on PostgreSQL.
+    const queued: { id: number; deliveryId: string }[] = [];
+    for (const [n, destination] of ["d", "d", "other"].entries())
+      queued.push(
+        await db.transaction(async (tx) => engine.enqueue(tx, { kind: "test", destination, payload: { n } })),
+      );
+    const [a, b, c] = queued;
     const status = async (id: number) => (await engine.getJob(id))?.status;
     await eventually(async () =>
       (await Promise.all([a, b, c].map((j) => status(j!.id)))).every((s) => s === "succeeded"),
@@ -295,11 +301,32 @@ describe("queue", () => {
     expect(await engine.cancel(id)).toBe(false);
   });
 
+  test("a job a transaction counted on while it came due is sent once that transaction commits", async () => {
+    receiver = startReceiver();
+    fx = await startEngine({ idleCheckMs: 600_000 });
+    const { db, engine } = fx;
+    engine.register("test", postTo(receiver.url));
+    const dueAt = Date.now() + 300;
+    const { id } = await db.transaction(async (tx) =>
+      engine.enqueue(tx, { kind: "test", destination: "d", orderingKey: "k", payload: {}, runAt: new Date(dueAt) }),
+    );
+    // A CRM update folded into the pending job: on PostgreSQL the job is locked until this commits, and
+    // the claim at its due time passes over it.
+    await db.transaction(async (tx) => {
+      expect(await engine.hasPending(tx, "k", "test")).toBe(true);
+      await Bun.sleep(dueAt - Date.now() + 300);
+    });
+    const committedAt = Date.now();
+    await receiver.waitFor(1, 5_000);
+    expect(receiver.requests[0]!.at - committedAt).toBeLessThan(2_000);
+    await eventually(async () => (await engine.getJob(id))?.status === "succeeded");
+  });
+
   test("onSuccess runs in the completing transaction; if it throws, the job is retried", async () => {
     receiver = startReceiver();
     fx = await startEngine();
     const { db, engine } = fx;
-    db.$client.run("CREATE TABLE external_ids (job_id INTEGER PRIMARY KEY)");
+    await writeRows(db, "CREATE TABLE external_ids (job_id INTEGER PRIMARY KEY)");
     let calls = 0;
     engine.register(
       "test",
@@ -316,7 +343,7 @@ describe("queue", () => {
     );
     await eventually(async () => (await engine.getJob(id))?.status === "succeeded");
     expect(calls).toBe(2);
-    expect(db.$client.query("SELECT job_id FROM external_ids").all()).toEqual([{ job_id: id }]);
+    expect(await rowsOf(db, "SELECT job_id FROM external_ids")).toEqual([{ job_id: id }]);
     expect((await engine.getJob(id))!.attempts).toBe(2);
   });
 
@@ -344,7 +371,9 @@ describe("queue", () => {
     }
     await eventually(async () => (await engine.countJobs("succeeded")) === 4);
   });
+});
 
+describeOnSqlite("EXPLAIN QUERY PLAN is SQLite's", "claim query plans", () => {
   test("the claim query reads the ready index, not the table", async () => {
     fx = await startEngine({}, false);
     const plan = fx.db.$client

@@ -163,6 +163,31 @@ describe("retries and destination health", () => {
     await eventually(async () => (await engine.countJobs("succeeded")) === 3);
   });
 
+  test("enabling a destination while ticks are under way always wakes it (no idle check)", async () => {
+    receiver = startReceiver((req) => ({ status: 200, delayMs: JSON.parse(req.body).busy ? 20 : 0 }));
+    fx = await startEngine({ idleCheckMs: 600_000 });
+    const { db, engine } = fx;
+    engine.register("test", postTo(receiver.url));
+    // Another destination's sends keep the engine ticking: on PostgreSQL a tick may read which
+    // destinations are enabled just before an enable commits, and must not swallow its wake-up.
+    await db.transaction(async (tx) =>
+      engine.enqueueMany(
+        tx,
+        Array.from({ length: 6_000 }, () => ({ kind: "test", destination: "busy", payload: { busy: true } })),
+      ),
+    );
+    await receiver.waitFor(1);
+    for (let round = 0; round < 30; round++) {
+      await engine.disableDestination("d", "round");
+      const { id } = await db.transaction(async (tx) =>
+        engine.enqueue(tx, { kind: "test", destination: "d", payload: { round } }),
+      );
+      await engine.enableDestination("d");
+      await eventually(async () => (await engine.getJob(id))?.status === "succeeded", 3_000, `round ${round}`);
+    }
+    expect(await engine.countActive("busy")).toBeGreaterThan(0);
+  });
+
   test("a timed pause ends by itself", async () => {
     receiver = startReceiver();
     fx = await startEngine();

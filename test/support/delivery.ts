@@ -3,15 +3,28 @@ import type { Db } from "../../src/db/client";
 import { DeliveryEngine, type EngineOptions } from "../../src/delivery/engine";
 import type { DeliveryHandler, HttpRequestSpec, Job } from "../../src/delivery/types";
 import { createLogger } from "../../src/log";
-import { openDataDir } from "../../src/server";
+import { openStore } from "../../src/server";
 import { tempDir } from "./server";
+import { testDatabaseUrl } from "./store";
 
-export type EngineFixture = { db: Db; engine: DeliveryEngine; logs: string[]; dataDir: string; close(): Promise<void> };
+export type EngineFixture = {
+  db: Db;
+  engine: DeliveryEngine;
+  logs: string[];
+  dataDir: string;
+  /** The PostgreSQL database's URL, or "" on SQLite (the database is in `dataDir`). */
+  databaseUrl: string;
+  close(): Promise<void>;
+};
 
-/** A real engine on a fresh migrated database in a temp dir; close() stops it and removes the dir. */
+/**
+ * A real engine on a fresh migrated database of the suite's store (SQLite in a temp dir, or a fresh
+ * PostgreSQL database); close() stops it, closes the store and removes the dir.
+ */
 export async function startEngine(options: Partial<EngineOptions> = {}, start = true): Promise<EngineFixture> {
   const dataDir = tempDir("switchboard-delivery-");
-  const db = openDataDir(dataDir);
+  const databaseUrl = await testDatabaseUrl();
+  const db = await openStore({ dataDir, databaseUrl });
   const logs: string[] = [];
   const engine = new DeliveryEngine(
     db,
@@ -24,9 +37,10 @@ export async function startEngine(options: Partial<EngineOptions> = {}, start = 
     engine,
     logs,
     dataDir,
+    databaseUrl,
     async close() {
       await engine.stop(1_000);
-      db.$client.close();
+      await db.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -62,7 +62,6 @@ function fixture() {
     get: read(jobs.get),
     nextDueAt: read(jobs.nextDueAt),
     count: read(jobs.count),
-    pendingPayloads: read(jobs.pendingPayloads),
     countActive: read(jobs.countActive),
     lastId: read(jobs.lastId),
   };
