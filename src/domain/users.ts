@@ -1249,10 +1249,12 @@ async function writePlanned(
     const byLogin = new Map(inserted.map((r) => [r.login, r]));
     for (const [n, i] of creates.entries()) out[i] = byLogin.get(values[n]!.login as string)!;
   }
+  const updates: [number, Extract<PlannedWrite, { kind: "update" }>][] = [];
   for (const i of indexes) {
     const plan = plans[i]!;
-    if (plan.kind === "update") out[i] = await updateColumns(tx, plan.before.id, plan.columns);
+    if (plan.kind === "update") updates.push([i, plan]);
   }
+  await updateMany(tx, updates, out);
   const written = indexes.map((i) => ({
     userId: (out[i] as UserRow).id,
     changes: (plans[i] as Exclude<PlannedWrite, { kind: "alone" }>).changes,
@@ -1280,4 +1282,32 @@ async function writePlanned(
     })),
     actor,
   );
+}
+
+/**
+ * Updates many people in one statement per set of columns changed: an insert of their rows that
+ * conflicts on the id, then sets only those columns (the other values never reach the table).
+ */
+async function updateMany(
+  tx: Tx,
+  updates: [number, Extract<PlannedWrite, { kind: "update" }>][],
+  out: (UserRow | AppError | undefined)[],
+): Promise<void> {
+  const byColumns = new Map<string, typeof updates>();
+  for (const u of updates) {
+    const key = Object.keys(u[1].columns).sort().join(",");
+    byColumns.set(key, [...(byColumns.get(key) ?? []), u]);
+  }
+  for (const [key, group] of byColumns) {
+    const set = Object.fromEntries(
+      key.split(",").map((c) => [c, sql.raw(`excluded."${users[c as keyof UserRow].name}"`)]),
+    ) as Partial<UserRow>;
+    const rows = await tx
+      .insert(users)
+      .values(group.map(([, u]) => ({ ...u.before, ...u.columns })))
+      .onConflictDoUpdate({ target: users.id, set })
+      .returning();
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    for (const [i, u] of group) out[i] = byId.get(u.before.id)!;
+  }
 }

@@ -188,6 +188,9 @@ describe("people imported in chunks", () => {
     const c5 = (await api.call("GET", `/api/v1/users/${await idOf("c5@chunks.example")}`)).body;
     expect(c5).toMatchObject({ firstname: "C", lastname: "5", phone: "555" });
     expect((await api.call("GET", `/api/v1/users/${moving}`)).body.email).toBe("moved@chunks.example");
+    // Search reads what the import wrote (SQLite's FTS triggers, PostgreSQL's generated words).
+    const found = (await api.call("GET", "/api/v1/users?q=moved")).body.data.map((u: { id: number }) => u.id);
+    expect(found).toEqual([moving]);
     const takenOver = (await api.call("GET", `/api/v1/users/${await idOf("moving@chunks.example")}`)).body;
     expect(takenOver).toMatchObject({ firstname: "Taken", lastname: "Over", roles: ["Customer"] });
     expect(takenOver.id).not.toBe(moving);
