@@ -1,3 +1,4 @@
+import { Database } from "bun:sqlite";
 import { resolve } from "node:path";
 import { sql } from "drizzle-orm";
 import { sqlAll, type Db, type StoreDescription } from "./client";
@@ -20,6 +21,16 @@ export function quickCheck(db: Db): string[] {
     .query<{ quick_check: string }, []>("PRAGMA quick_check")
     .all()
     .map((r) => r.quick_check);
+}
+
+/** quick_check on a file, read-only (a server may be running on it): ["ok"], or what is wrong. */
+export function quickCheckFile(path: string): string[] {
+  const sqlite = new Database(path, { readonly: true });
+  try {
+    return quickCheck({ $client: sqlite } as Db);
+  } finally {
+    sqlite.close();
+  }
 }
 
 /** The schema cookie (PRAGMA schema_version): reads the header and first page only. */
