@@ -1,5 +1,5 @@
 #!/usr/bin/env bun
-import { backupInto, PG_BACKUP_HINT } from "./db/maintenance";
+import { backupInto, PG_BACKUP_HINT, quickCheckFile } from "./db/maintenance";
 import { closeSync, existsSync, openSync } from "node:fs";
 import os from "node:os";
 import { ConfigError, loadConfig, SETTINGS, type SettingName } from "./config";
@@ -11,6 +11,7 @@ import { AppError } from "./errors";
 import { createLogger } from "./log";
 import { DataDirLockedError, lockDataDir } from "./db/lock";
 import { dataPaths, openDataDir, openStore, type RunningServer, startServer } from "./server";
+import { RESTORE_HINT } from "./startup-error";
 import { VERSION } from "./version";
 
 const HELP = `Switchboard ${VERSION}: people, organizations and tickets, Clearbit enrichment, webhooks and CRM sync.
@@ -23,6 +24,8 @@ Usage:
                                                          prints only the token, once
   switchboard backup <file> [--data-dir D]               write a consistent copy of the SQLite database to <file>
                                                          (on PostgreSQL use pg_dump)
+  switchboard check [--data-dir D]                       read every page of the SQLite database and report damage
+                                                         (start-up does only after an unclean stop or a change)
   switchboard migrate-to-postgres --database-url URL     copy this appliance (stopped) into an empty PostgreSQL
           [--data-dir D]                                 database, the move to cluster mode
   switchboard version                                    print the version
@@ -164,6 +167,24 @@ async function backup(positionals: string[], options: Parsed["options"]) {
   }
 }
 
+/** Reads every page of the SQLite database (a server may be running): exit 0 when sound, 1 naming the damage. */
+function check(options: Parsed["options"]) {
+  const config = loadConfig(settingFlags(options));
+  if (config.databaseUrl)
+    throw new UsageError("switchboard check reads the embedded SQLite database; PostgreSQL checks its own pages");
+  const dbPath = dataPaths(config.dataDir).db;
+  if (!existsSync(dbPath)) throw new UsageError(`no database in ${config.dataDir}`);
+  let problem: string;
+  try {
+    const rows = quickCheckFile(dbPath);
+    if (rows[0] === "ok") return void console.log(`database ok: ${dbPath} (every page read)`);
+    problem = rows.join(" ");
+  } catch (err) {
+    problem = err instanceof Error ? err.message : String(err);
+  }
+  throw new Error(`database is damaged: ${dbPath} (${problem.replace(/\s+/g, " ").slice(0, 200)}); ${RESTORE_HINT}`);
+}
+
 /**
  * Copies the stopped appliance into PostgreSQL. The data directory's lock is held throughout: a
  * running server would keep writing to SQLite what the nodes would never see, so it is refused.
@@ -217,6 +238,7 @@ async function main(argv: string[]) {
   if (command === "version") return void console.log(`switchboard ${VERSION}`);
   if (command === "serve") return serve(options);
   if (command === "backup") return backup(positionals, options);
+  if (command === "check") return check(options);
   if (command === "migrate-to-postgres") return migrateToPostgresCommand(options);
   if (command === "admin" && positionals[1] === "create") return adminCreate(options);
   if (command === "token" && positionals[1] === "create") return tokenCreate(options);

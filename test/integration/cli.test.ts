@@ -1,6 +1,6 @@
 import { Database } from "bun:sqlite";
 import { afterAll, afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pkg from "../../package.json";
 import { SETTINGS } from "../../src/config";
@@ -318,6 +318,24 @@ describeOnSqlite(
       );
       expect(create.code).toBe(1);
       expect(create.stderr).toContain("restore the database from a backup");
+    });
+
+    test("check reads every page: ok for a sound file, one line naming the damage otherwise", async () => {
+      const dataDir = join(newDir(), "data");
+      const server = await startTestServer({ dataDir });
+      await server.close();
+      const dbPath = join(dataDir, "switchboard.db");
+      const sound = await runCli(["check", "--data-dir", dataDir]);
+      expect(sound).toMatchObject({ code: 0, stderr: "" });
+      expect(sound.stdout.trim()).toBe(`database ok: ${dbPath} (every page read)`);
+      const bytes = readFileSync(dbPath);
+      const page = Math.floor(bytes.length / 4096 / 2) * 4096;
+      writeFileSync(dbPath, Buffer.from(bytes).fill(0xa5, page, page + 16));
+      const damaged = await runCli(["check", "--data-dir", dataDir]);
+      expect(damaged.code).toBe(1);
+      expect(damaged.stderr.trim().split("\n")).toHaveLength(1);
+      expect(damaged.stderr).toStartWith(`switchboard: database is damaged: ${dbPath} (`);
+      expect(damaged.stderr).toContain("restore a copy made with `switchboard backup`");
     });
 
     test("writes a consistent copy while the server runs", async () => {
