@@ -1,12 +1,12 @@
 import type { Db, Tx } from "../db/client";
 
 /** The copies of database rows a node keeps in memory that writes through any node may change. */
-export type NodeCacheName = "webhook-routes" | "audiences";
+export type NodeCacheName = "webhook-routes" | "audiences" | "clearbit-settings";
 
 /**
  * A node's in-memory copy of something read from the database (webhook routes, audience
- * definitions). A write changing it calls `changed(tx)` in its transaction: the copy is dropped on
- * this node at once and at commit, and on every other node when the commit's NOTIFY arrives
+ * definitions, the Clearbit settings). A write changing it calls `changed(tx)` in its transaction:
+ * the copy is dropped on this node at once and at commit, and on every other node when the commit's NOTIFY arrives
  * (PostgreSQL; a reconnect drops it too, as notices may have been missed). Nodes sharing one SQLite
  * file have no NOTIFY: there a copy is read again once older than a second. A read that was under
  * way when the copy was dropped is not kept (it may predate the change).

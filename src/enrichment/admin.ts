@@ -145,7 +145,7 @@ export async function personEnrichmentView(ctx: AppContext, clearbit: ClearbitEn
     [failure, checked].filter(Boolean).join(" ") ||
     (lookup?.status === "pending"
       ? "Lookup under way."
-      : clearbit.active
+      : (await clearbit.active())
         ? "Not enriched yet."
         : "Clearbit is not enabled.");
   const rows = stored
@@ -172,7 +172,8 @@ export function integrationPages(ctx: AppContext, { clearbit, audiences }: Enric
     session: SessionInfo,
     extra: { form?: Form; errors?: Record<string, string>; status?: number } = {},
   ) => {
-    const s = settingsJson(clearbit.settings);
+    const settings = await clearbit.settings();
+    const s = settingsJson(settings);
     const form: Form = extra.form ?? {
       ...s,
       user_mappings: formatMappings(s.user_mappings),
@@ -208,15 +209,15 @@ export function integrationPages(ctx: AppContext, { clearbit, audiences }: Enric
       })),
       checkFields: CHECK_FIELDS.map((f) => ({ ...f, checked: form[f.name] === true || form[f.name] === "true" })),
       mappingRows: [
-        ...clearbit.settings.user_mappings.map((m) => ({ ...m, target: `person: ${m.target}` })),
-        ...clearbit.settings.organization_mappings.map((m) => ({ ...m, target: `organization: ${m.target}` })),
+        ...settings.user_mappings.map((m) => ({ ...m, target: `person: ${m.target}` })),
+        ...settings.organization_mappings.map((m) => ({ ...m, target: `organization: ${m.target}` })),
       ].map((m) => ({ ...m, human: humanName(m.source) })),
       userTargets,
       organizationTargets,
-      backfillEvery: clearbit.settings.backfill_every_hours,
+      backfillEvery: settings.backfill_every_hours,
       progress: await progressView(),
       log,
-      results: clearbit.resultMode(),
+      results: await clearbit.resultMode(),
     };
     return adminPage(ctx, request, session, "integration-clearbit", data, {
       title: "Clearbit",
@@ -268,14 +269,14 @@ export function integrationPages(ctx: AppContext, { clearbit, audiences }: Enric
           flashCookie(ctx, { kind: "success", message: "Clearbit settings saved." }),
         ]);
       } catch (err) {
-        const form = { ...((body ?? {}) as Form), api_key: clearbit.settings.api_key_mask };
+        const form = { ...((body ?? {}) as Form), api_key: (await clearbit.settings()).api_key_mask };
         const errors = askSecretsAgain(body, ["api_key"], settingsErrors(err));
         return clearbitPage(request, session, { form, errors, status: errorStatus(err) });
       }
     })
     .post("/integrations/clearbit/backfill", async ({ request }) => {
       const session = await requireSession(ctx, request);
-      if (!clearbit.active) {
+      if (!(await clearbit.active())) {
         if (isHtmx(request))
           return html(
             '<div id="backfill-progress">' +

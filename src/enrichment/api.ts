@@ -32,9 +32,9 @@ type Written = { request: Request; body: unknown };
 /** Clearbit settings, status, log, backfill, per-user enrichment, provider callbacks and audiences over REST. */
 export function enrichmentApi(ctx: AppContext, { clearbit, audiences }: Enrichment) {
   const integrationJson = async () => ({
-    ...settingsJson(clearbit.settings),
+    ...settingsJson(await clearbit.settings()),
     status: await clearbit.status(),
-    results: clearbit.resultMode(),
+    results: await clearbit.resultMode(),
   });
   // PUT and PATCH share one handler each (Clearbit settings, an audience): both change what they are sent.
   const updateAudience = async ({ request, params, body }: Written & { params: { id: string } }) => {
@@ -76,7 +76,7 @@ export function enrichmentApi(ctx: AppContext, { clearbit, audiences }: Enrichme
       "/api/v1/integrations/clearbit/backfill",
       async ({ request }) => {
         await requireApiToken(ctx, request);
-        if (!clearbit.active) throw conflict("enable Clearbit and save an API key first");
+        if (!(await clearbit.active())) throw conflict("enable Clearbit and save an API key first");
         await clearbit.startBackfill((err) => ctx.log.error("clearbit backfill failed", { error: String(err) }));
         return json(await clearbit.backfillProgress(), 202);
       },

@@ -1,4 +1,5 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
+import { NodeCache } from "../cluster/node-cache";
 import { sqlAll, type Db, type DbOrTx, type Tx } from "../db/client";
 import { settings as settingsTable, users } from "../db/schema";
 import type { DeliveryHandler, HttpResult, Job, Outcome } from "../delivery";
@@ -39,7 +40,7 @@ import {
 } from "./provider";
 import { RateLimiter } from "./rate-limiter";
 import { enrichmentLookups, userEnrichments } from "./schema";
-import { readSettings, saveSettings, type ClearbitSettings } from "./settings";
+import { DEFAULT_SETTINGS, readSettings, saveSettings, type ClearbitSettings } from "./settings";
 import { flattenAnswer } from "./traits";
 
 export const KIND = "clearbit";
@@ -73,62 +74,60 @@ function failureOf(outcome: Outcome): string | null {
  * merge rule, recording user.updated and user.enriched events.
  */
 export class ClearbitEnrichment {
-  settings: ClearbitSettings;
   readonly limiter: RateLimiter;
+  /** The saved settings: a NodeCache, dropped on every node when a save through any node commits. */
+  private readonly saved: NodeCache<ClearbitSettings>;
   private backfillRunning = false;
-  /** Saves made through this node (a reload started before one must not undo it). */
-  private saves = 0;
 
-  /** Built with the saved settings (`await readSettings(db)`). */
-  constructor(
-    private readonly ctx: Core,
-    settings: ClearbitSettings,
-  ) {
-    this.settings = settings;
-    this.limiter = new RateLimiter(ctx.db, this.settings.rate_limit_per_minute);
+  constructor(private readonly ctx: Core) {
+    this.saved = new NodeCache(ctx.db, "clearbit-settings", () => readSettings(ctx.db));
+    // Its limit is the settings' (set at every read of them, which comes before any take()).
+    this.limiter = new RateLimiter(ctx.db, DEFAULT_SETTINGS.rate_limit_per_minute);
   }
 
   get db(): Db {
     return this.ctx.db;
   }
 
-  get active(): boolean {
-    return this.settings.enabled && this.settings.api_key_sealed !== null;
+  /** The saved settings, as this node last read them (a save through any node has them read again). */
+  async settings(): Promise<ClearbitSettings> {
+    const settings = await this.saved.get();
+    this.limiter.setLimit(settings.rate_limit_per_minute);
+    return settings;
+  }
+
+  async active(): Promise<boolean> {
+    const s = await this.settings();
+    return s.enabled && s.api_key_sealed !== null;
   }
 
   async apiKey(): Promise<string | null> {
-    const sealed = this.settings.api_key_sealed;
+    const sealed = (await this.settings()).api_key_sealed;
     return sealed ? this.ctx.secrets.decrypt(sealed) : null;
   }
 
   async save(input: unknown): Promise<ClearbitSettings> {
     const custom = async (t: "user" | "organization") => (await listCustomFields(this.db, t)).map((f) => f.name);
-    const { settings, keyChanged } = await saveSettings(this.db, this.ctx.secrets, input, {
-      user: new Set([...MAPPABLE_USER_FIELDS, ...(await custom("user"))]),
-      organization: new Set([...MAPPABLE_ORGANIZATION_FIELDS, ...(await custom("organization"))]),
-    });
+    const { settings, keyChanged } = await saveSettings(
+      this.db,
+      this.ctx.secrets,
+      input,
+      {
+        user: new Set([...MAPPABLE_USER_FIELDS, ...(await custom("user"))]),
+        organization: new Set([...MAPPABLE_ORGANIZATION_FIELDS, ...(await custom("organization"))]),
+      },
+      (tx) => this.saved.changed(tx),
+    );
     const wasPaused = (await this.ctx.delivery.getDestination(DESTINATION))?.pausedAt;
-    this.saves++;
-    this.settings = settings;
     this.limiter.setLimit(settings.rate_limit_per_minute);
     // A new key ends an Unauthorized pause; saving also resumes after an over-quota pause.
     if (wasPaused || keyChanged) await this.ctx.delivery.enableDestination(DESTINATION);
     return settings;
   }
 
-  /** Reads the saved settings again: another node may have changed them (the feature does it every second). */
-  async reload(): Promise<void> {
-    const saves = this.saves;
-    const settings = await readSettings(this.db);
-    // A save on this node while reading: its settings are newer than what was read.
-    if (saves !== this.saves) return;
-    this.settings = settings;
-    this.limiter.setLimit(settings.rate_limit_per_minute);
-  }
-
   /** Streaming, callbacks (only with a reachable base URL) or polling; shown on the settings page and API. */
-  resultMode(): ResultMode {
-    return resultMode(this.settings, this.ctx.config.baseUrl, CALLBACK_PATH);
+  async resultMode(): Promise<ResultMode> {
+    return resultMode(await this.settings(), this.ctx.config.baseUrl, CALLBACK_PATH);
   }
 
   /** The delivery handler: one job per lookup. */
@@ -139,7 +138,7 @@ export class ClearbitEnrichment {
       retrySchedule: { baseMs: 10_000, factor: 4, maxMs: 3_600_000, jitter: 0.2 },
       prepare: async (job) => {
         const payload = job.payload as LookupPayload;
-        if (!this.active) return null;
+        if (!(await this.active())) return null;
         const lookup = await this.lookup(this.db, payload.email);
         // A callback answered while this job waited: nothing left to ask.
         if (
@@ -152,7 +151,7 @@ export class ClearbitEnrichment {
         const key = await this.apiKey();
         if (!key) return null;
         await this.limiter.take();
-        return lookupRequest(this.settings, key, payload, this.resultMode().callback_url);
+        return lookupRequest(await this.settings(), key, payload, (await this.resultMode()).callback_url);
       },
       classify: async (job, result, fallback) => {
         const h = result.headers;
@@ -233,7 +232,7 @@ export class ClearbitEnrichment {
     await this.upsertLookup(tx, email, {
       status: "unknown",
       checkedAt: now,
-      unknownUntil: new Date(now.getTime() + this.settings.unknown_retry_days * DAY),
+      unknownUntil: new Date(now.getTime() + (await this.settings()).unknown_retry_days * DAY),
       error: "unknown_record",
     });
     const user = await findUserByEmail(tx, email);
@@ -259,7 +258,7 @@ export class ClearbitEnrichment {
 
   /** Merges an answer into a user (and organization), stores it, and records user.enriched. */
   async applyAnswer(tx: Tx, before: UserRow, answer: Answer, checkedAt: Date): Promise<void> {
-    const s = this.settings;
+    const s = await this.settings();
     const fields = await listCustomFields(tx, "user");
     const previous = await this.storedAnswer(tx, before.id);
     await tx
@@ -307,10 +306,11 @@ export class ClearbitEnrichment {
    */
   private async organizationFor(tx: Tx, answer: Answer, opts: { create: boolean }): Promise<OrganizationRow | null> {
     const company = answer.company!;
+    const settings = await this.settings();
     const orgFields = await listCustomFields(tx, "organization");
     const proposed = await validOrganizationValues(
       tx,
-      proposedValues(answer, this.settings.organization_mappings),
+      proposedValues(answer, settings.organization_mappings),
       orgFields,
     );
     const domain = typeof company.domain === "string" ? company.domain : null;
@@ -319,14 +319,14 @@ export class ClearbitEnrichment {
       (domain ? await findOrganizationByDomain(tx, domain) : undefined) ??
       (name ? await findOrganizationByName(tx, name) : undefined);
     if (!org) {
-      if (!opts.create || !this.settings.create_organizations || typeof proposed.name !== "string") return null;
+      if (!opts.create || !settings.create_organizations || typeof proposed.name !== "string") return null;
       const clash = await findOrganizationByName(tx, proposed.name);
       if (clash) org = clash;
       else
         return await createOrganizationIn(
           tx,
           this.ctx.events,
-          { ...proposed, shared: this.settings.organizations_shared },
+          { ...proposed, shared: settings.organizations_shared },
           orgFields,
           ACTOR,
         );
@@ -372,11 +372,12 @@ export class ClearbitEnrichment {
    * the refresh interval (a cached answer is applied instead), never while remembered unknown.
    */
   async plan(tx: Tx, user: UserRow, opts: { force?: boolean } = {}): Promise<PlanResult> {
-    if (!this.active) return "disabled";
+    const settings = await this.settings();
+    if (!settings.enabled || settings.api_key_sealed === null) return "disabled";
     const email = user.email;
     if (!email) return "no_email";
     const now = Date.now();
-    const refreshMs = this.settings.refresh_interval_hours * 3_600_000;
+    const refreshMs = settings.refresh_interval_hours * 3_600_000;
     const lookup = await this.lookup(tx, email);
     if (lookup) {
       if (lookup.status === "unknown" && (lookup.unknownUntil?.getTime() ?? 0) > now) return "unknown";
@@ -403,7 +404,7 @@ export class ClearbitEnrichment {
 
   /** The event-feed consumer: new users with an email, changed emails, identify calls. */
   async onEvent(tx: Tx, e: ChangeEvent): Promise<void> {
-    if (e.objectType !== "user" || !this.active || e.source.startsWith("enrichment:")) return;
+    if (e.objectType !== "user" || e.source.startsWith("enrichment:") || !(await this.active())) return;
     const emailChange = e.changes.email;
     const wanted =
       (e.type === "user.created" && emailChange?.[1]) ||
@@ -442,9 +443,9 @@ export class ClearbitEnrichment {
 
   /** The hourly schedule: a backfill when the last one is older than backfill_every_hours. */
   async scheduledBackfill(now = Date.now()): Promise<BackfillRun | null> {
-    if (!this.active) return null;
+    if (!(await this.active())) return null;
     const last = await this.backfillRun();
-    if (last && now - Date.parse(last.started_at) < this.settings.backfill_every_hours * 3_600_000 - 60_000)
+    if (last && now - Date.parse(last.started_at) < (await this.settings()).backfill_every_hours * 3_600_000 - 60_000)
       return null;
     return this.backfill();
   }
@@ -463,15 +464,16 @@ export class ClearbitEnrichment {
 
   async backfill(onRecorded?: () => void): Promise<BackfillRun> {
     if (this.backfillRunning) return (await this.backfillRun())!;
-    if (!this.active) return { started_at: new Date().toISOString(), planned: 0, planning: false };
+    if (!(await this.active())) return { started_at: new Date().toISOString(), planned: 0, planning: false };
     this.backfillRunning = true;
     const run: BackfillRun = { started_at: new Date().toISOString(), planned: 0, planning: true };
     try {
       await this.saveRun(run);
       onRecorded?.();
       const now = Date.now();
-      const seenSince = now - this.settings.backfill_window_days * DAY;
-      const staleBefore = now - this.settings.refresh_interval_hours * 3_600_000;
+      const settings = await this.settings();
+      const seenSince = now - settings.backfill_window_days * DAY;
+      const staleBefore = now - settings.refresh_interval_hours * 3_600_000;
       let afterId = 0;
       for (;;) {
         const batch = await sqlAll<{ id: number }>(
@@ -538,9 +540,10 @@ export class ClearbitEnrichment {
 
   /** When the hourly schedule (at :20) will next plan a backfill; null while Clearbit is off. */
   async nextBackfillAt(now = Date.now()): Promise<Date | null> {
-    if (!this.active) return null;
+    if (!(await this.active())) return null;
     const last = await this.backfillRun();
-    const due = last ? Date.parse(last.started_at) + this.settings.backfill_every_hours * 3_600_000 - 60_000 : now;
+    const every = (await this.settings()).backfill_every_hours * 3_600_000;
+    const due = last ? Date.parse(last.started_at) + every - 60_000 : now;
     const from = Math.max(now, due);
     const hour = from - (from % 3_600_000);
     const run = hour + BACKFILL_MINUTE * 60_000;
@@ -549,11 +552,12 @@ export class ClearbitEnrichment {
 
   /** What the operations dashboard shows: configured, key valid, last error, rate used, next backfill. */
   async overview(now = Date.now()) {
+    const settings = await this.settings();
     const dest = await this.ctx.delivery.getDestination(DESTINATION);
     const { state } = await this.status();
     return {
-      configured: this.settings.api_key_sealed !== null,
-      enabled: this.settings.enabled,
+      configured: settings.api_key_sealed !== null,
+      enabled: settings.enabled,
       key:
         state === "unauthorized"
           ? ("invalid" as const)
@@ -573,11 +577,12 @@ export class ClearbitEnrichment {
     label: string;
     reason: string | null;
   }> {
-    if (!this.active)
+    const settings = await this.settings();
+    if (!settings.enabled || settings.api_key_sealed === null)
       return {
         state: "disabled",
         label: "Disabled",
-        reason: this.settings.api_key_sealed ? null : "No API key saved.",
+        reason: settings.api_key_sealed ? null : "No API key saved.",
       };
     const dest = (await this.ctx.delivery.destinationHealth(DESTINATION)).destination;
     if (dest?.pausedAt && dest.pauseReason?.startsWith("Unauthorized"))

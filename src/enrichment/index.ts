@@ -3,7 +3,6 @@ import type { AppContext } from "../http/context";
 import { enrichmentApi } from "./api";
 import { integrationPages } from "./admin";
 import { audienceFlags, Audiences } from "./audiences";
-import { readSettings } from "./settings";
 import {
   BACKFILL_MINUTE,
   ClearbitEnrichment,
@@ -15,8 +14,6 @@ import {
 
 export { enrichmentTraits } from "./clearbit";
 
-const SETTINGS_RELOAD_MS = 1_000;
-
 export type Enrichment = { clearbit: ClearbitEnrichment; audiences: Audiences };
 
 /**
@@ -24,7 +21,7 @@ export type Enrichment = { clearbit: ClearbitEnrichment; audiences: Audiences };
  * (consumer, hourly refresh of time-based conditions), and the person's clearbit_ traits and audience flags.
  */
 export async function enrichmentFeature(ctx: AppContext): Promise<Feature & Enrichment> {
-  const clearbit = new ClearbitEnrichment(ctx, await readSettings(ctx.db));
+  const clearbit = new ClearbitEnrichment(ctx);
   const audiences = new Audiences(ctx.db, ctx.events);
   // Jobs wait their turn for a rate-limit slot while holding a send slot: enough of them in flight
   // keep the pace at the limit; the limiter, not this number, bounds the rate.
@@ -32,14 +29,6 @@ export async function enrichmentFeature(ctx: AppContext): Promise<Feature & Enri
     ctx.delivery.configureDestination(tx, DESTINATION, { concurrency: DESTINATION_CONCURRENCY }),
   );
   const services = { clearbit, audiences };
-  // Settings saved through another node reach this one within a second.
-  const reload = setInterval(
-    () =>
-      void clearbit
-        .reload()
-        .catch((err) => ctx.log.error("reading the Clearbit settings failed", { error: String(err) })),
-    SETTINGS_RELOAD_MS,
-  );
   return {
     name: "enrichment",
     ...services,
@@ -64,7 +53,6 @@ export async function enrichmentFeature(ctx: AppContext): Promise<Feature & Enri
     routes: [enrichmentApi(ctx, services), integrationPages(ctx, services)],
     // Jobs waiting for a rate-limit slot give up at once, so the delivery engine drains quickly.
     stop: () => {
-      clearInterval(reload);
       clearbit.limiter.close();
     },
   };

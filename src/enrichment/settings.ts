@@ -1,6 +1,6 @@
 import { eq } from "drizzle-orm";
 import { z } from "zod";
-import type { Db } from "../db/client";
+import type { Db, Tx } from "../db/client";
 import { settings } from "../db/schema";
 import { validate, ValidationError } from "../errors";
 import type { SecretBox } from "../secrets";
@@ -90,12 +90,16 @@ export async function readSettings(db: Db): Promise<ClearbitSettings> {
   return { ...DEFAULT_SETTINGS, ...((row?.value as Partial<ClearbitSettings>) ?? {}) };
 }
 
-/** Validates and stores a change; returns the new settings and whether the key changed. */
+/**
+ * Validates and stores a change, calling `changed` in the writing transaction (the nodes' copies);
+ * returns the new settings and whether the key changed.
+ */
 export async function saveSettings(
   db: Db,
   secrets: SecretBox,
   input: unknown,
   validTargets: { user: Set<string>; organization: Set<string> },
+  changed: (tx: Tx) => void,
 ): Promise<{ settings: ClearbitSettings; keyChanged: boolean }> {
   const data = validate(settingsInput, input ?? {});
   const issues = [
@@ -112,12 +116,13 @@ export async function saveSettings(
   }
   if (next.enabled && !next.api_key_sealed)
     throw new ValidationError([{ field: "api_key", message: "is required to enable Clearbit" }]);
-  await db.transaction(async (tx) =>
-    tx
+  await db.transaction(async (tx) => {
+    await tx
       .insert(settings)
       .values({ key: SETTINGS_KEY, value: next, updatedAt: new Date() })
-      .onConflictDoUpdate({ target: settings.key, set: { value: next, updatedAt: new Date() } }),
-  );
+      .onConflictDoUpdate({ target: settings.key, set: { value: next, updatedAt: new Date() } });
+    changed(tx);
+  });
   return { settings: next, keyChanged: Boolean(api_key) };
 }
 

@@ -19,6 +19,7 @@ import { EventFeed } from "../../src/events/feed";
 import { createLogger } from "../../src/log";
 import { type Api, startApi } from "../support/api";
 import { postTo, startEngine } from "../support/delivery";
+import { startFakeClearbit } from "../support/fake-clearbit";
 import { POSTGRES_TEST_TIMEOUT, postgresDatabase } from "../support/postgres";
 import { BUN, MAIN, ServerProcess } from "../support/process";
 import { eventually, startReceiver } from "../support/receiver";
@@ -263,6 +264,41 @@ describe("wake-ups across nodes on PostgreSQL", () => {
       expect(JSON.parse(request!.body).organization.name).toBe("After");
     } finally {
       await receiver.stop();
+    }
+  });
+
+  test("Clearbit settings saved through node A apply to node B's next person (its copy is dropped)", async () => {
+    const fake = startFakeClearbit();
+    const onB = (email: string) =>
+      fetch(`${b.url}/api/v1/users`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${a.token}`, "content-type": "application/json" },
+        body: JSON.stringify({ email }),
+      });
+    const lookups = async () =>
+      (await observer<{ email: string }[]>`SELECT email FROM enrichment_lookups ORDER BY email`).map((r) => r.email);
+    try {
+      // Node B reads its settings (Clearbit off) for a new person and keeps them (a minute on PostgreSQL).
+      expect((await onB("before-clearbit@acme.com")).status).toBe(201);
+      const saved = await a.call("PUT", "/api/v1/integrations/clearbit", {
+        enabled: true,
+        api_key: fake.key,
+        person_url: fake.url,
+        company_url: fake.url,
+        stream_url: fake.streamUrl,
+      });
+      expect(saved.status).toBe(200);
+      // B's change-feed consumer plans the lookup in the transaction creating the person.
+      expect((await onB("after-clearbit@acme.com")).status).toBe(201);
+      expect(await lookups()).toEqual(["after-clearbit@acme.com"]);
+      expect(
+        (await (
+          await fetch(`${b.url}/api/v1/integrations/clearbit`, { headers: { authorization: `Bearer ${a.token}` } })
+        ).json()) as { enabled: boolean },
+      ).toMatchObject({ enabled: true });
+    } finally {
+      expect((await a.call("PATCH", "/api/v1/integrations/clearbit", { enabled: false })).status).toBe(200);
+      await fake.stop();
     }
   });
 });

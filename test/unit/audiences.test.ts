@@ -6,7 +6,8 @@ import { createUser, updateUser } from "../../src/domain/users";
 import { ValidationError } from "../../src/errors";
 import { EventFeed, type Actor } from "../../src/events/feed";
 import { events } from "../../src/db/schema";
-import { memoryDb, people } from "../support/unit-db";
+import { describeOnSqlite } from "../support/store";
+import { people, unitDb } from "../support/unit-db";
 
 const NOW = Date.parse("2024-06-30T12:00:00Z");
 const DAY = 86_400_000;
@@ -89,8 +90,8 @@ describe("conditions", () => {
 
 describe("membership", () => {
   const actor: Actor = { id: null, source: "api" };
-  function fixture() {
-    const db = memoryDb();
+  async function fixture() {
+    const db = await unitDb();
     const feed = new EventFeed(db);
     const audiences = new Audiences(db, feed);
     feed.onRecord((tx, e) => audiences.onEvent(tx, e));
@@ -104,28 +105,34 @@ describe("membership", () => {
     return { db, feed, audiences, user, flips };
   }
 
-  test("an audience made by another node is evaluated here once this node's definitions are a second old", async () => {
-    const { db, audiences } = fixture();
-    // Another node on the same database: its own change feed and definitions (and cache).
-    const otherFeed = new EventFeed(db);
-    const other = new Audiences(db, otherFeed);
-    otherFeed.onRecord((tx, e) => other.onEvent(tx, e));
-    const onOther = (email: string) => createUser(people(db, otherFeed), { email, traits: { plan: "pro" } }, actor);
-    const before = (await onOther("before@x.com")).id;
-    await audiences.create({ name: "Pro plan", conditions: [c("traits.plan", "eq", "pro")] });
-    // On SQLite (nodes sharing a file, no NOTIFY) a node reads its copy again once a second old.
-    await Bun.sleep(1_100);
-    const after = (await onOther("after@x.com")).id;
-    expect(await audienceFlags(db, [before, after])).toEqual(
-      new Map([
-        [before, { pro_plan: true }],
-        [after, { pro_plan: true }],
-      ]),
-    );
-  });
+  describeOnSqlite(
+    "nodes sharing a SQLite file have no NOTIFY (the NodeCache's NOTIFY path: cluster-wakeups.test.ts)",
+    "nodes sharing a SQLite file",
+    () => {
+      test("an audience made by another node is evaluated here once this node's copy is a second old", async () => {
+        const { db, audiences } = await fixture();
+        // Another node on the same database: its own change feed and definitions (and cache).
+        const otherFeed = new EventFeed(db);
+        const other = new Audiences(db, otherFeed);
+        otherFeed.onRecord((tx, e) => other.onEvent(tx, e));
+        const onOther = (email: string) => createUser(people(db, otherFeed), { email, traits: { plan: "pro" } }, actor);
+        const before = (await onOther("before@x.com")).id;
+        await audiences.create({ name: "Pro plan", conditions: [c("traits.plan", "eq", "pro")] });
+        // On SQLite (nodes sharing a file, no NOTIFY) a node reads its copy again once a second old.
+        await Bun.sleep(1_100);
+        const after = (await onOther("after@x.com")).id;
+        expect(await audienceFlags(db, [before, after])).toEqual(
+          new Map([
+            [before, { pro_plan: true }],
+            [after, { pro_plan: true }],
+          ]),
+        );
+      });
+    },
+  );
 
   test("a new audience evaluates everyone: members join and each flip records user.updated with the property", async () => {
-    const { db, audiences, user, flips } = fixture();
+    const { db, audiences, user, flips } = await fixture();
     const pro = await user("pro@x.com", { plan: "pro" });
     const free = await user("free@x.com", { plan: "free" });
     const a = await audiences.create({ name: "Pro plan", conditions: [c("traits.plan", "eq", "pro")] });
@@ -142,7 +149,7 @@ describe("membership", () => {
   });
 
   test("a change to a user flips their membership both ways; a change that does not matter flips nothing", async () => {
-    const { db, feed, audiences, user, flips } = fixture();
+    const { db, feed, audiences, user, flips } = await fixture();
     const id = await user("a@x.com", { plan: "free" });
     const a = await audiences.create({ name: "Pro plan", conditions: [c("traits.plan", "eq", "pro")] });
     await updateUser(people(db, feed), id, { traits: { plan: "pro" } }, actor);
@@ -153,7 +160,7 @@ describe("membership", () => {
   });
 
   test("clearbit_ traits count: an enrichment answer makes a member once re-evaluated", async () => {
-    const { db, audiences, user, flips } = fixture();
+    const { db, audiences, user, flips } = await fixture();
     const id = await user("a@acme.com");
     await audiences.create({ name: "Acme people", conditions: [c("clearbit_company_name", "eq", "Acme")] });
     expect(await flips(id)).toEqual([]);
@@ -168,7 +175,7 @@ describe("membership", () => {
   });
 
   test("renaming the property moves members (old property gone, new one true); deleting removes it", async () => {
-    const { audiences, user, flips } = fixture();
+    const { audiences, user, flips } = await fixture();
     const id = await user("a@x.com", { plan: "pro" });
     const a = await audiences.create({ name: "Pro", conditions: [c("traits.plan", "eq", "pro")] });
     await audiences.update(a.id, { name: "Paying", key: "paying", conditions: [c("traits.plan", "eq", "pro")] });
@@ -183,7 +190,7 @@ describe("membership", () => {
   });
 
   test("a property may not shadow a built-in field, a clearbit_ trait or another audience", async () => {
-    const { audiences } = fixture();
+    const { audiences } = await fixture();
     expect(() => audiences.create({ name: "Email", conditions: [c("email", "exists")] })).toThrow(ValidationError);
     expect(() => audiences.create({ name: "Clearbit company", conditions: [c("email", "exists")] })).toThrow(
       ValidationError,

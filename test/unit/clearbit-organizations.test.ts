@@ -1,4 +1,3 @@
-import { readSettings } from "../../src/enrichment/settings";
 import { describe, expect, test } from "bun:test";
 import { asc } from "drizzle-orm";
 import { organizations } from "../../src/db/schema";
@@ -24,11 +23,8 @@ async function fixture(settings: { create_organizations?: boolean; organizations
     db,
     createLogger("error", () => {}),
   );
-  const clearbit = new ClearbitEnrichment(
-    { db, events, delivery } as Pick<Core, "db" | "events" | "delivery"> as Core,
-    await readSettings(db),
-  );
-  clearbit.settings = { ...clearbit.settings, create_organizations: false, organizations_shared: false, ...settings };
+  const clearbit = new ClearbitEnrichment({ db, events, delivery } as Pick<Core, "db" | "events" | "delivery"> as Core);
+  await clearbit.save({ create_organizations: false, organizations_shared: false, ...settings });
   const user = async (email: string, extra: Record<string, unknown> = {}) =>
     (await createUser(people(db, events), { email, ...extra }, api)).id;
   const org = async (input: Record<string, unknown>, actor = api) =>

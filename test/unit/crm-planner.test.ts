@@ -1,4 +1,5 @@
-import { describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, test } from "bun:test";
+import type { Db } from "../../src/db/client";
 import { CrmSyncPlanner, CRM_JOB_KIND, type CrmJobPayload } from "../../src/crm-sync/planner";
 import { crmSyncs, type CrmFilter, type CrmOperation } from "../../src/crm-sync/schema";
 import { createOrganization } from "../../src/domain/organizations";
@@ -6,7 +7,8 @@ import { createUser, deleteUser, updateUser } from "../../src/domain/users";
 import { DeliveryEngine } from "../../src/delivery/engine";
 import { EventFeed, type Actor } from "../../src/events/feed";
 import { createLogger } from "../../src/log";
-import { memoryDb, people } from "../support/unit-db";
+import { rowsOf, writeRows } from "../support/store";
+import { people, unitDb } from "../support/unit-db";
 
 const actor: Actor = { id: null, source: "api" };
 const op = (method: CrmOperation["method"], enabled: boolean): CrmOperation => ({
@@ -19,8 +21,14 @@ const op = (method: CrmOperation["method"], enabled: boolean): CrmOperation => (
   timeoutSeconds: 15,
 });
 
-function fixture() {
-  const db = memoryDb();
+const opened: Db[] = [];
+afterEach(async () => {
+  for (const db of opened.splice(0)) await db.close();
+});
+
+async function fixture() {
+  const db = await unitDb();
+  opened.push(db);
   const feed = new EventFeed(db);
   const delivery = new DeliveryEngine(
     db,
@@ -48,19 +56,19 @@ function fixture() {
     )[0]!;
   const user = async (input: Record<string, unknown>) => (await createUser(people(db, feed), input, actor)).id;
   /** The CRM calls queued, oldest first. */
-  const calls = () =>
-    db.$client
-      .query<{ id: number; destination: string; ordering_key: string; status: string; payload: string }, []>(
-        `SELECT id, destination, ordering_key, status, payload FROM delivery_jobs
-         WHERE kind = '${CRM_JOB_KIND}' ORDER BY id`,
+  const calls = async () =>
+    (
+      await rowsOf<{ id: number; destination: string; ordering_key: string; status: string; payload: string }>(
+        db,
+        `SELECT id, destination, ordering_key, status, payload FROM delivery_jobs WHERE kind = ? ORDER BY id`,
+        CRM_JOB_KIND,
       )
-      .all()
-      .map((j) => ({ ...j, payload: JSON.parse(j.payload) as CrmJobPayload }));
-  const ops = () => calls().map((c) => `${c.payload.op}:${c.payload.userId}`);
+    ).map((j) => ({ ...j, payload: JSON.parse(j.payload) as CrmJobPayload }));
+  const ops = async () => (await calls()).map((c) => `${c.payload.op}:${c.payload.userId}`);
   /** What the delivery handler does when a create succeeded: the job is done and the CRM id linked. */
   const createSucceeded = async (syncId: number, userId: number, externalId: string | null = "crm-1") => {
     const link = (await planner.links.get(db, syncId, userId))!;
-    db.$client.run("UPDATE delivery_jobs SET status = 'succeeded' WHERE id = ?", [link.createJobId]);
+    await writeRows(db, "UPDATE delivery_jobs SET status = 'succeeded' WHERE id = ?", link.createJobId);
     await db.transaction((tx) =>
       planner.links.setExternalId(tx, syncId, userId, externalId, externalId ? null : "no id in the answer"),
     );
@@ -70,11 +78,11 @@ function fixture() {
 
 describe("CRM planner: create and update", () => {
   test("a new person: one create call on the sync's destination, ordered per person, a link awaiting its id", async () => {
-    const { db, planner, addSync, user, calls } = fixture();
+    const { db, planner, addSync, user, calls } = await fixture();
     const sync = await addSync();
     const id = await user({ email: "ada@x.com" });
-    const [call] = calls();
-    expect(calls()).toHaveLength(1);
+    const [call] = await calls();
+    expect(await calls()).toHaveLength(1);
     expect(call).toMatchObject({
       destination: `crm:${sync.id}`,
       ordering_key: `crm:${sync.id}:user:${id}`,
@@ -89,22 +97,22 @@ describe("CRM planner: create and update", () => {
   });
 
   test("changes while a create or update is queued collapse into it (templates render the person at send time)", async () => {
-    const { db, feed, addSync, user, ops, createSucceeded } = fixture();
+    const { db, feed, addSync, user, ops, createSucceeded } = await fixture();
     const sync = await addSync();
     const id = await user({ email: "ada@x.com" });
     await updateUser(people(db, feed), id, { firstname: "Ada" }, actor);
-    expect(ops()).toEqual([`create:${id}`]);
+    expect(await ops()).toEqual([`create:${id}`]);
     await createSucceeded(sync.id, id);
     await updateUser(people(db, feed), id, { firstname: "Ada B." }, actor);
     await updateUser(people(db, feed), id, { lastname: "Lovelace" }, actor);
-    expect(ops()).toEqual([`create:${id}`, `update:${id}`]);
-    db.$client.run("UPDATE delivery_jobs SET status = 'succeeded'");
+    expect(await ops()).toEqual([`create:${id}`, `update:${id}`]);
+    await writeRows(db, "UPDATE delivery_jobs SET status = 'succeeded'");
     await updateUser(people(db, feed), id, { lastname: "King" }, actor);
-    expect(ops()).toEqual([`create:${id}`, `update:${id}`, `update:${id}`]);
+    expect(await ops()).toEqual([`create:${id}`, `update:${id}`, `update:${id}`]);
   });
 
   test("plan results name what happened; with updates switched off a linked person gets nothing", async () => {
-    const { db, planner, addSync, user, createSucceeded } = fixture();
+    const { db, planner, addSync, user, createSucceeded } = await fixture();
     const on = await addSync();
     const off = await addSync({ update: false });
     const id = await user({ email: "ada@x.com" });
@@ -115,28 +123,28 @@ describe("CRM planner: create and update", () => {
   });
 
   test("a resync re-creates a person whose create failed or gave no id, but not while that create is queued", async () => {
-    const { db, planner, addSync, user, ops, createSucceeded } = fixture();
+    const { db, planner, addSync, user, ops, createSucceeded } = await fixture();
     const sync = await addSync();
     const id = await user({ email: "ada@x.com" });
     expect(await planner.resync(sync.id, id)).toBe("collapsed"); // the first create is still pending
     await createSucceeded(sync.id, id, null);
     expect(await planner.resync(sync.id, id)).toBe("create");
     const link = (await planner.links.get(db, sync.id, id))!;
-    db.$client.run("UPDATE delivery_jobs SET status = 'failed' WHERE id = ?", [link.createJobId]);
+    await writeRows(db, "UPDATE delivery_jobs SET status = 'failed' WHERE id = ?", link.createJobId);
     expect(await planner.resync(sync.id, id)).toBe("create");
-    expect(ops()).toEqual([`create:${id}`, `create:${id}`, `create:${id}`]);
+    expect(await ops()).toEqual([`create:${id}`, `create:${id}`, `create:${id}`]);
     expect(planner.resync(sync.id, 999)).rejects.toThrow(/user/);
   });
 
   test("sync all is idempotent: linked people get an update, unlinked ones a create, and nobody twice", async () => {
-    const { planner, addSync, user, ops, createSucceeded, db } = fixture();
+    const { planner, addSync, user, ops, createSucceeded, db } = await fixture();
     const first = await user({ email: "a@x.com" });
     const sync = await addSync(); // added after the first user: they have no link yet
     const second = await user({ email: "b@x.com" });
     await createSucceeded(sync.id, second);
     expect(await planner.syncAll(sync.id)).toEqual({ users: 2, creates: 1, updates: 1, collapsed: 0, skipped: 0 });
     expect(await planner.syncAll(sync.id)).toEqual({ users: 2, creates: 0, updates: 0, collapsed: 2, skipped: 0 });
-    expect(ops()).toEqual([`create:${second}`, `create:${first}`, `update:${second}`]);
+    expect(await ops()).toEqual([`create:${second}`, `create:${first}`, `update:${second}`]);
     const refreshed = (await db.select().from(crmSyncs))[0]!;
     // The second run queued nothing.
     expect(await planner.bulkProgress(refreshed)).toMatchObject({ total: 0, done: 0, failed: 0 });
@@ -145,37 +153,37 @@ describe("CRM planner: create and update", () => {
 
 describe("CRM planner: filters", () => {
   test("a role filter plans only people with that role", async () => {
-    const { addSync, user, ops } = fixture();
+    const { addSync, user, ops } = await fixture();
     await addSync({ filter: { role: "Agent" } });
     await user({ email: "customer@x.com" });
     const agent = await user({ email: "agent@x.com", role_ids: [2] });
-    expect(ops()).toEqual([`create:${agent}`]);
+    expect(await ops()).toEqual([`create:${agent}`]);
   });
 
   test("an organization filter plans people of that organization, also when they join it later", async () => {
-    const { db, feed, addSync, user, ops } = fixture();
+    const { db, feed, addSync, user, ops } = await fixture();
     const acme = (await createOrganization(db, feed, { name: "Acme" }, actor)).id;
     const other = (await createOrganization(db, feed, { name: "Other" }, actor)).id;
     await addSync({ filter: { organizationId: acme } });
     const inside = await user({ email: "in@x.com", organization_id: acme });
     const outside = await user({ email: "out@x.com", organization_id: other });
-    expect(ops()).toEqual([`create:${inside}`]);
+    expect(await ops()).toEqual([`create:${inside}`]);
     await updateUser(people(db, feed), outside, { organization_id: acme }, actor);
-    expect(ops()).toEqual([`create:${inside}`, `create:${outside}`]);
+    expect(await ops()).toEqual([`create:${inside}`, `create:${outside}`]);
   });
 
   test("disabled syncs plan nothing; events about other objects are ignored", async () => {
-    const { db, feed, addSync, user, ops } = fixture();
+    const { db, feed, addSync, user, ops } = await fixture();
     await addSync({ enabled: false });
     await user({ email: "a@x.com" });
     await createOrganization(db, feed, { name: "Acme" }, actor);
-    expect(ops()).toEqual([]);
+    expect(await ops()).toEqual([]);
   });
 });
 
 describe("CRM planner: delete", () => {
   test("deleting a linked person queues a delete with a snapshot (the row is gone at send time), marks it", async () => {
-    const { db, feed, planner, addSync, user, calls, createSucceeded } = fixture();
+    const { db, feed, planner, addSync, user, calls, createSucceeded } = await fixture();
     const sync = await addSync();
     const acme = (await createOrganization(db, feed, { name: "Acme" }, actor)).id;
     const id = await user({
@@ -188,7 +196,7 @@ describe("CRM planner: delete", () => {
     });
     await createSucceeded(sync.id, id);
     await deleteUser(db, feed, id, actor);
-    const del = calls().at(-1)!;
+    const del = (await calls()).at(-1)!;
     expect(del.payload).toMatchObject({ op: "delete", syncId: sync.id, userId: id });
     expect(del.payload.person).toMatchObject({
       id,
@@ -205,7 +213,7 @@ describe("CRM planner: delete", () => {
   });
 
   test("with deletes switched off the link is dropped and nothing is sent; a person never synced needs nothing", async () => {
-    const { db, feed, planner, addSync, user, ops, createSucceeded } = fixture();
+    const { db, feed, planner, addSync, user, ops, createSucceeded } = await fixture();
     const sync = await addSync({ delete: false });
     const linked = await user({ email: "a@x.com" });
     await createSucceeded(sync.id, linked);
@@ -216,6 +224,6 @@ describe("CRM planner: delete", () => {
     await deleteUser(db, feed, nobody, actor);
     expect(await planner.links.get(db, filtered.id, nobody)).toBeNull();
     // The second entry: the create of the second person by the first sync.
-    expect(ops()).toEqual([`create:${linked}`, `create:${nobody}`]);
+    expect(await ops()).toEqual([`create:${linked}`, `create:${nobody}`]);
   });
 });

@@ -9,7 +9,8 @@ import {
   queueStats,
   troubledDestinations,
 } from "../../src/delivery/stats";
-import { memoryDb } from "../support/unit-db";
+import { rowsOf, writeRows } from "../support/store";
+import { unitDb } from "../support/unit-db";
 
 const HOUR = 3_600_000;
 /** A period boundary, so the arithmetic below is exact. */
@@ -29,7 +30,7 @@ describe("attempt verdicts", () => {
 
 describe("facility stats", () => {
   test("the last hour, the last day and 24 hourly bars, per facility; older counts are pruned", async () => {
-    const db = memoryDb();
+    const db = await unitDb();
     const tally = new AttemptTally();
     tally.add("webhook", "succeeded", NOW);
     tally.add("webhook", "failed", NOW - 1000);
@@ -53,14 +54,15 @@ describe("facility stats", () => {
     expect(s.hourly.filter((t) => t.succeeded + t.failed).length).toBe(3);
     expect((await facilityStats(db, "clearbit", NOW)).lastDay).toEqual({ succeeded: 1, failed: 1 });
     // One row per facility and period, however many attempts.
-    expect(db.$client.query("SELECT COUNT(*) AS n FROM delivery_attempt_counts").get()).toEqual({ n: 5 });
+    expect(await rowsOf(db, "SELECT COUNT(*) AS n FROM delivery_attempt_counts")).toEqual([{ n: 5 }]);
     expect(await db.transaction((tx) => pruneAttemptCounts(tx, NOW + 24 * HOUR))).toBe(1); // two days are kept
+    await db.close();
   });
 });
 
 describe("queue stats and troubled destinations", () => {
-  function fixture() {
-    const db = memoryDb();
+  async function fixture() {
+    const db = await unitDb();
     const store = new JobStore();
     let n = 0;
     const add = (destination: string, runAt: number, over: Partial<NewJobRow> = {}) =>
@@ -85,26 +87,27 @@ describe("queue stats and troubled destinations", () => {
   }
 
   test("depth counts every active job; the oldest due job is among sending destinations only", async () => {
-    const { db, add } = fixture();
+    const { db, add } = await fixture();
     expect(await queueStats(db, NOW)).toEqual({ depth: 0, oldestDueAt: null });
     await add("a", NOW + 60_000); // a retry, not yet due
     expect(await queueStats(db, NOW)).toEqual({ depth: 1, oldestDueAt: null });
     await add("a", NOW - 5_000);
     await add("b", NOW - 9_000);
     await add("held", NOW - 60_000);
-    db.$client.run("UPDATE delivery_destinations SET disabled_at = ? WHERE key = 'held'", [NOW]);
+    await writeRows(db, "UPDATE delivery_destinations SET disabled_at = ? WHERE key = 'held'", NOW);
     expect(await queueStats(db, NOW)).toEqual({ depth: 4, oldestDueAt: NOW - 9_000 });
+    await db.close();
   });
 
   test("failing, paused (until a time still ahead, or indefinitely) and disabled destinations, worst first", async () => {
-    const { db, add } = fixture();
+    const { db, add } = await fixture();
     for (const key of ["ok", "failing", "paused", "pause-over", "disabled"]) await add(key, NOW + HOUR);
     const set = (key: string, sql: string, ...args: (number | string)[]) =>
-      db.$client.run(`UPDATE delivery_destinations SET ${sql} WHERE key = '${key}'`, args);
-    set("failing", "failing_since = ?, last_error = 'HTTP 500', consecutive_failures = 4", NOW - HOUR);
-    set("paused", "paused_at = ?, paused_until = ?, pause_reason = 'over quota'", NOW - 10, NOW + HOUR);
-    set("pause-over", "paused_at = ?, paused_until = ?, pause_reason = 'over'", NOW - HOUR, NOW - 1);
-    set("disabled", "disabled_at = ?, disabled_reason = 'gone (410)'", NOW - 5);
+      writeRows(db, `UPDATE delivery_destinations SET ${sql} WHERE key = '${key}'`, ...args);
+    await set("failing", "failing_since = ?, last_error = 'HTTP 500', consecutive_failures = 4", NOW - HOUR);
+    await set("paused", "paused_at = ?, paused_until = ?, pause_reason = 'over quota'", NOW - 10, NOW + HOUR);
+    await set("pause-over", "paused_at = ?, paused_until = ?, pause_reason = 'over'", NOW - HOUR, NOW - 1);
+    await set("disabled", "disabled_at = ?, disabled_reason = 'gone (410)'", NOW - 5);
     const rows = await troubledDestinations(db, NOW, 10);
     expect(rows).toEqual([
       {
@@ -126,5 +129,6 @@ describe("queue stats and troubled destinations", () => {
       },
     ]);
     expect((await troubledDestinations(db, NOW, 1)).map((r) => r.key)).toEqual(["disabled"]);
+    await db.close();
   });
 });

@@ -1,6 +1,7 @@
-import { expect, test } from "bun:test";
+import { afterEach, expect, test } from "bun:test";
+import type { Db } from "../../src/db/client";
 import { RateLimiter } from "../../src/enrichment/rate-limiter";
-import { memoryDb } from "../support/unit-db";
+import { unitDb } from "../support/unit-db";
 import { maxInWindow } from "../support/rate-window";
 
 /**
@@ -9,6 +10,18 @@ import { maxInWindow } from "../support/rate-window";
  * window this much wider than the one checked (in production the margin is 1% of a minute).
  */
 const MARGIN_MS = 50;
+
+const opened: Db[] = [];
+afterEach(async () => {
+  for (const db of opened.splice(0)) await db.close();
+});
+
+/** A database of the suite's store (the limiter counts its grants there, for every node). */
+async function database(): Promise<Db> {
+  const db = await unitDb();
+  opened.push(db);
+  return db;
+}
 
 /** `takers` concurrent takers spread over the limiters, `each` slots apiece; the grant times. */
 async function takeConcurrently(limiters: RateLimiter[], takers: number, each: number): Promise<number[]> {
@@ -25,7 +38,7 @@ async function takeConcurrently(limiters: RateLimiter[], takers: number, each: n
 }
 
 test("concurrent takers never exceed the limit in any window, and keep close to it", async () => {
-  const limiter = new RateLimiter(memoryDb(), 50, 500, MARGIN_MS);
+  const limiter = new RateLimiter(await database(), 50, 500, MARGIN_MS);
   const started = Date.now();
   const times = await takeConcurrently([limiter], 20, 8);
   expect(times.length).toBe(160);
@@ -38,7 +51,7 @@ test("concurrent takers never exceed the limit in any window, and keep close to 
 
 test("two limiters on one database share one limit: never more than it together in any window", async () => {
   // (Two processes on one file: test/integration/clearbit-rate-limit-cluster.test.ts.)
-  const db = memoryDb();
+  const db = await database();
   // One clock, stopped for the last check: both limiters count the same window.
   let stoppedAt: number | null = null;
   const clock = () => stoppedAt ?? Date.now();
@@ -55,7 +68,7 @@ test("two limiters on one database share one limit: never more than it together 
 });
 
 test("the provider's remaining budget holds further slots until its reset", async () => {
-  const limiter = new RateLimiter(memoryDb(), 1000, 1000);
+  const limiter = new RateLimiter(await database(), 1000, 1000);
   limiter.observe(2, 0.4);
   const t0 = Date.now();
   await limiter.take();
@@ -66,7 +79,7 @@ test("the provider's remaining budget holds further slots until its reset", asyn
 });
 
 test("close() ends waiting takers with an error", async () => {
-  const limiter = new RateLimiter(memoryDb(), 1, 60_000);
+  const limiter = new RateLimiter(await database(), 1, 60_000);
   await limiter.take();
   const waiting = limiter.take();
   limiter.close();

@@ -1,6 +1,7 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { fillNameWords, ftsWords, nameWordsOf } from "../../src/db/fts-words";
+import { describeOnSqlite } from "../support/store";
 import { memoryDb } from "../support/unit-db";
 
 /** The words FTS5 itself (unicode61, as users_fts) finds in each text. */
@@ -37,15 +38,17 @@ describe("the words of a text, as the full-text index holds them", () => {
     );
   });
 
-  test("the migration's data step fills the words of rows written without them", () => {
-    const db = memoryDb();
-    db.$client.exec(`INSERT INTO users (login, email, firstname, lastname, created_at, updated_at)
-      VALUES ('a', 'ana.lopez@acme.com', 'Ána', 'López', 0, 0), ('b', NULL, NULL, 'Byron', 0, 0)`);
-    expect(db.$client.query("SELECT count(*) AS n FROM users WHERE name_words IS NULL").get()).toEqual({ n: 2 });
-    fillNameWords(db.$client);
-    expect(db.$client.query("SELECT name_words FROM users ORDER BY login").all()).toEqual([
-      { name_words: " ana lopez acme com ana lopez a" },
-      { name_words: " byron b" },
-    ]);
+  describeOnSqlite("a step of SQLite's migrations, on its connection", "SQLite's migration", () => {
+    test("the migration's data step fills the words of rows written without them", () => {
+      const db = memoryDb();
+      db.$client.exec(`INSERT INTO users (login, email, firstname, lastname, created_at, updated_at)
+        VALUES ('a', 'ana.lopez@acme.com', 'Ána', 'López', 0, 0), ('b', NULL, NULL, 'Byron', 0, 0)`);
+      expect(db.$client.query("SELECT count(*) AS n FROM users WHERE name_words IS NULL").get()).toEqual({ n: 2 });
+      fillNameWords(db.$client);
+      expect(db.$client.query("SELECT name_words FROM users ORDER BY login").all()).toEqual([
+        { name_words: " ana lopez acme com ana lopez a" },
+        { name_words: " byron b" },
+      ]);
+    });
   });
 });

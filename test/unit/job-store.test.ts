@@ -1,9 +1,10 @@
-import { describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, test } from "bun:test";
 import { JobStore, type JobOutcome, type NewJobRow } from "../../src/delivery/job-store";
 import type { Job } from "../../src/delivery/types";
-import type { DbOrTx, Tx } from "../../src/db/client";
+import type { Db, DbOrTx, Tx } from "../../src/db/client";
 import { DestinationStore } from "../../src/delivery/destinations";
-import { memoryDb, unitDb } from "../support/unit-db";
+import { rowsOf, writeRows } from "../support/store";
+import { unitDb } from "../support/unit-db";
 
 const T0 = 1_700_000_000_000;
 const KINDS = JSON.stringify(["webhook"]);
@@ -23,10 +24,18 @@ const outcome = (job: Job, over: Partial<JobOutcome> = {}): JobOutcome => ({
   ...over,
 });
 
-/** The store's methods with the handles filled in: reads on the database, writes each in a transaction. */
-function fixture() {
-  const db = memoryDb();
-  const sqlite = db.$client;
+const opened: Db[] = [];
+afterEach(async () => {
+  for (const db of opened.splice(0)) await db.close();
+});
+
+/**
+ * The store's methods on a database of the suite's store, with the handles filled in: reads on the
+ * database, writes each in a transaction.
+ */
+async function fixture() {
+  const db = await unitDb();
+  opened.push(db);
   const jobs = new JobStore();
   const write =
     <A extends unknown[], R>(f: (tx: Tx, ...a: A) => Promise<R>) =>
@@ -36,7 +45,7 @@ function fixture() {
     <A extends unknown[], R>(f: (db: DbOrTx, ...a: A) => Promise<R>) =>
     (...a: A) =>
       f.call(jobs, db, ...a);
-  /** A claim on SQLite always gets its turn (null is another node holding the destination, on PostgreSQL). */
+  /** A claim here always gets its turn (null is another node holding the destination, on PostgreSQL). */
   const turn = (got: Job[] | null) => {
     if (!got) throw new Error("the destination's claim turn was refused");
     return got;
@@ -82,7 +91,7 @@ function fixture() {
       T0,
     );
   const strict = (key: string) =>
-    sqlite.run("INSERT INTO delivery_destinations (key, strict_order) VALUES (?, 1)", [key]);
+    db.transaction((tx) => new DestinationStore().configure(tx, key, { strictOrder: true }));
   /** What a claim would take now (claimed and handed back, so nothing changes). */
   const due = async (destination = "d", now = T0, kinds = KINDS) => {
     const ids = await db.transaction(async (tx) => {
@@ -107,12 +116,12 @@ function fixture() {
     });
     return ids;
   };
-  return { sqlite, store, add, strict, due };
+  return { db, store, add, strict, due };
 }
 
 describe("JobStore: enqueue", () => {
   test("a job is stored pending, unblocked, with its payload, and its destination row is created", async () => {
-    const { sqlite, store, add } = fixture();
+    const { db, store, add } = await fixture();
     const id = await add({ destination: "new-dest", payload: { hello: "wörld" } });
     expect(await store.get(id)).toMatchObject({
       id,
@@ -128,15 +137,18 @@ describe("JobStore: enqueue", () => {
       leaseUntil: null,
       deliveryId: "dlv-1",
     });
-    expect(sqlite.query("SELECT key, strict_order FROM delivery_destinations").all()).toEqual([
-      { key: "new-dest", strict_order: 0 },
-    ]);
+    expect(
+      await rowsOf(
+        db,
+        "SELECT key, CASE WHEN strict_order THEN 1 ELSE 0 END AS strict_order FROM delivery_destinations",
+      ),
+    ).toEqual([{ key: "new-dest", strict_order: 0 }]);
     expect(await store.get(id + 1)).toBeNull();
   });
 
   test("on a strict-order destination a job waits (blocked) behind an active job of its key; other keys do not", async () => {
-    const { store, add, strict } = fixture();
-    strict("d");
+    const { store, add, strict } = await fixture();
+    await strict("d");
     const a1 = await add({ orderingKey: "user:1" });
     const a2 = await add({ orderingKey: "user:1" });
     const b1 = await add({ orderingKey: "user:2" });
@@ -150,7 +162,7 @@ describe("JobStore: enqueue", () => {
   });
 
   test("without strict order, ordering keys never block", async () => {
-    const { store, add } = fixture();
+    const { store, add } = await fixture();
     await add({ orderingKey: "k" });
     expect((await store.get(await add({ orderingKey: "k" })))!.blocked).toBe(false);
   });
@@ -158,8 +170,8 @@ describe("JobStore: enqueue", () => {
 
 describe("JobStore: a fan-out in one insert", () => {
   test("insertMany stores every job with its own destination; ids come back in the order given", async () => {
-    const { sqlite, store, strict } = fixture();
-    strict("s");
+    const { db, store, strict } = await fixture();
+    await strict("s");
     const row = (destination: string, orderingKey: string | null, n: number): NewJobRow => ({
       kind: "webhook",
       destination,
@@ -183,7 +195,7 @@ describe("JobStore: a fan-out in one insert", () => {
       // Behind the batch's own earlier job of its key.
       ["s", { n: 4 }, "dlv-4", true],
     ]);
-    expect(sqlite.query("SELECT key FROM delivery_destinations ORDER BY key").all()).toEqual([
+    expect(await rowsOf(db, "SELECT key FROM delivery_destinations ORDER BY key")).toEqual([
       { key: "a" },
       { key: "b" },
       { key: "s" },
@@ -193,8 +205,8 @@ describe("JobStore: a fan-out in one insert", () => {
 
 describe("JobStore: claims are leases", () => {
   test("a claim leases the destination's due, unblocked jobs of the kinds asked, by due time and id", async () => {
-    const { store, add, strict, due } = fixture();
-    strict("d");
+    const { store, add, strict, due } = await fixture();
+    await strict("d");
     const later = await add({ runAt: T0 + 1000 });
     const first = await add({ runAt: T0 - 10 });
     const second = await add();
@@ -212,7 +224,7 @@ describe("JobStore: claims are leases", () => {
   });
 
   test("a claim leases a job once: running, one more attempt, lease end and owner set", async () => {
-    const { store, add, due } = fixture();
+    const { store, add, due } = await fixture();
     const id = await add();
     const [job] = await store.claim();
     expect(job).toMatchObject({
@@ -228,7 +240,7 @@ describe("JobStore: claims are leases", () => {
   });
 
   test("the destination's limit counts every node's leases", async () => {
-    const { store, add } = fixture();
+    const { store, add } = await fixture();
     for (let i = 0; i < 5; i++) await add();
     expect(await store.claimAs("node-a", "d", T0, 100, 3)).toHaveLength(3);
     expect(await store.claimAs("node-b", "d", T0, 100, 3)).toEqual([]);
@@ -236,7 +248,7 @@ describe("JobStore: claims are leases", () => {
   });
 
   test("outcomes are recorded in one batch; a stale one (lease lost, other node, older attempt) changes nothing", async () => {
-    const { store, add } = fixture();
+    const { store, add } = await fixture();
     const [a, b, c] = [await add(), await add(), await add()];
     const [ja, jb, jc] = await store.claim();
     expect([ja!.id, jb!.id, jc!.id]).toEqual([a, b, c]);
@@ -275,8 +287,8 @@ describe("JobStore: claims are leases", () => {
 
 describe("JobStore: FIFO per ordering key", () => {
   test("jobs of one key run one at a time in id order: each becomes due only when the one before it finished", async () => {
-    const { store, add, strict, due } = fixture();
-    strict("d");
+    const { store, add, strict, due } = await fixture();
+    await strict("d");
     const ids = [await add({ orderingKey: "k" }), await add({ orderingKey: "k" }), await add({ orderingKey: "k" })];
     const order: number[] = [];
     for (let i = 0; i < 3; i++) {
@@ -291,8 +303,8 @@ describe("JobStore: FIFO per ordering key", () => {
   });
 
   test("a retry keeps its place: the jobs behind it stay blocked while it waits", async () => {
-    const { store, add, strict, due } = fixture();
-    strict("d");
+    const { store, add, strict, due } = await fixture();
+    await strict("d");
     const head = await add({ orderingKey: "k" });
     const next = await add({ orderingKey: "k" });
     const [job] = await store.claim();
@@ -303,8 +315,8 @@ describe("JobStore: FIFO per ordering key", () => {
   });
 
   test("an expired lease keeps the key's place: the job is the next one claimed, by any node", async () => {
-    const { store, add, strict } = fixture();
-    strict("d");
+    const { store, add, strict } = await fixture();
+    await strict("d");
     const head = await add({ orderingKey: "k" });
     await add({ orderingKey: "k" });
     await store.claim();
@@ -313,8 +325,8 @@ describe("JobStore: FIFO per ordering key", () => {
   });
 
   test("cancelling the waiting head unblocks the next job of the key; a running job cannot be cancelled", async () => {
-    const { store, add, strict, due } = fixture();
-    strict("d");
+    const { store, add, strict, due } = await fixture();
+    await strict("d");
     const head = await add({ orderingKey: "k" });
     const next = await add({ orderingKey: "k" });
     expect(await store.cancel(head, T0)).toEqual({ destination: "d" });
@@ -328,7 +340,7 @@ describe("JobStore: FIFO per ordering key", () => {
 
 describe("JobStore: leases and recovery", () => {
   test("expired leases go back to pending for any node; live and renewed leases stay", async () => {
-    const { store, add } = fixture();
+    const { store, add } = await fixture();
     const [expired, renewed, live] = [await add(), await add(), await add()];
     await store.claimAs(NODE, "d", T0, 2); // expired, renewed: lease until T0 + 30 s
     await store.claimAs("node-b", "d", T0 + 20_000); // live: until T0 + 50 s
@@ -344,14 +356,16 @@ describe("JobStore: leases and recovery", () => {
   });
 
   test("at start a node takes back its own leases (and ownerless ones), not other nodes'; counts follow", async () => {
-    const { sqlite, store, add } = fixture();
+    const { db, store, add } = await fixture();
     const [mine, theirs, ownerless] = [await add(), await add(), await add()];
     await store.claimAs(NODE, "d", T0, 1);
     await store.claimAs("node-b", "d", T0, 1);
-    sqlite.run("UPDATE delivery_jobs SET status = 'running', attempts = 1, lease_until = ? WHERE id = ?", [
+    await writeRows(
+      db,
+      "UPDATE delivery_jobs SET status = 'running', attempts = 1, lease_until = ? WHERE id = ?",
       T0 + 60_000,
       ownerless,
-    ]);
+    );
     expect([await store.count("pending"), await store.count("running")]).toEqual([0, 3]);
     expect(await store.releaseOwn(NODE, T0)).toBe(2);
     expect((await store.get(mine))!.status).toBe("pending");
@@ -363,7 +377,7 @@ describe("JobStore: leases and recovery", () => {
   });
 
   test("release hands back claimed, unsent jobs with the claim's attempt taken back", async () => {
-    const { store, add } = fixture();
+    const { store, add } = await fixture();
     const id = await add();
     await store.claim();
     expect(await store.release("node-b", [id], T0)).toBe(0);
