@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { syncsChanged } from "../../src/crm-sync/config";
 import { CrmSyncPlanner, CRM_JOB_KIND, type CrmJobPayload } from "../../src/crm-sync/planner";
 import { crmSyncs, type CrmFilter, type CrmOperation } from "../../src/crm-sync/schema";
 import { createOrganization } from "../../src/domain/organizations";
@@ -32,8 +33,9 @@ function fixture() {
     o: { filter?: Partial<CrmFilter>; update?: boolean; delete?: boolean; enabled?: boolean } = {},
   ) =>
     (
-      await db.transaction(async (tx) =>
-        tx
+      await db.transaction(async (tx) => {
+        syncsChanged(db, tx);
+        return tx
           .insert(crmSyncs)
           .values({
             name: "CRM",
@@ -43,8 +45,8 @@ function fixture() {
             updateOp: op("PUT", o.update ?? true),
             deleteOp: op("DELETE", o.delete ?? true),
           })
-          .returning(),
-      )
+          .returning();
+      })
     )[0]!;
   const user = async (input: Record<string, unknown>) => (await createUser(people(db, feed), input, actor)).id;
   /** The CRM calls queued, oldest first. */
