@@ -1,7 +1,7 @@
 import type { Db, Tx } from "../db/client";
 
 /** The copies of database rows a node keeps in memory that writes through any node may change. */
-export type NodeCacheName = "webhook-routes" | "audiences" | "clearbit-settings";
+export type NodeCacheName = "webhook-routes" | "audiences" | "clearbit-settings" | "crm-syncs";
 
 /**
  * A node's in-memory copy of something read from the database (webhook routes, audience

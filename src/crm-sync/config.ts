@@ -2,7 +2,8 @@ import { asc, eq } from "drizzle-orm";
 import { JSONPath } from "jsonpath-plus";
 import { z } from "zod";
 import type { Condition } from "../conditions";
-import type { Db } from "../db/client";
+import { NodeCache } from "../cluster/node-cache";
+import type { Db, Tx } from "../db/client";
 import { organizations } from "../db/schema";
 import type { DeliveryEngine } from "../delivery";
 import { ROLE_NAMES } from "../domain/roles";
@@ -155,6 +156,28 @@ export async function listSyncs(db: Db): Promise<CrmSync[]> {
   return await db.select().from(crmSyncs).orderBy(asc(crmSyncs.id));
 }
 
+const syncCaches = new WeakMap<Db, NodeCache<Map<number, CrmSync>>>();
+
+/** The syncs by id as the planner (every user event) and the handler (every call) read them: a NodeCache per store. */
+function syncCache(db: Db): NodeCache<Map<number, CrmSync>> {
+  let cache = syncCaches.get(db);
+  if (!cache) {
+    cache = new NodeCache(db, "crm-syncs", async () => new Map((await listSyncs(db)).map((s) => [s.id, s])));
+    syncCaches.set(db, cache);
+  }
+  return cache;
+}
+
+/** Every sync by id, from the node's copy (read again after any write to a sync). */
+export async function cachedSyncs(db: Db): Promise<Map<number, CrmSync>> {
+  return await syncCache(db).get();
+}
+
+/** In a transaction writing crm_syncs: the copies are read again (on every node). */
+export function syncsChanged(db: Db, tx: Tx): void {
+  syncCache(db).changed(tx);
+}
+
 export async function getSync(db: Db, id: number): Promise<CrmSync> {
   const s = (await db.select().from(crmSyncs).where(eq(crmSyncs.id, id)).limit(1))[0];
   if (!s) throw notFound("CRM sync");
@@ -304,6 +327,7 @@ export async function createSync(deps: SaveDeps, input: unknown): Promise<CrmSyn
   const values = await row(deps, parseInput(input));
   const s = await deps.db.transaction(async (tx) => {
     const created = (await tx.insert(crmSyncs).values(values).returning())[0]!;
+    syncsChanged(deps.db, tx);
     // Strict FIFO per person: create before update before delete, one call at a time per person.
     await deps.delivery.configureDestination(tx, destinationOf(created.id), { strictOrder: true });
     return created;
@@ -328,16 +352,16 @@ export async function updateSync(deps: SaveDeps, id: number, patch: unknown): Pr
     delete auth.username;
   if (auth.username === undefined) delete auth.username;
   const values = await row(deps, parseInput(merged), existing);
-  const s = await deps.db.transaction(
-    async (tx) =>
-      (
-        await tx
-          .update(crmSyncs)
-          .set({ ...values, updatedAt: new Date() })
-          .where(eq(crmSyncs.id, id))
-          .returning()
-      )[0]!,
-  );
+  const s = await deps.db.transaction(async (tx) => {
+    syncsChanged(deps.db, tx);
+    return (
+      await tx
+        .update(crmSyncs)
+        .set({ ...values, updatedAt: new Date() })
+        .where(eq(crmSyncs.id, id))
+        .returning()
+    )[0]!;
+  });
   if (s.enabled !== existing.enabled) await applyEnabled(deps, s);
   return s;
 }
@@ -346,7 +370,10 @@ export async function updateSync(deps: SaveDeps, id: number, patch: unknown): Pr
 export async function deleteSync(deps: SaveDeps, id: number): Promise<void> {
   await getSync(deps.db, id);
   const pending = await deps.delivery.listJobs({ destination: destinationOf(id), status: "pending", limit: 500 });
-  await deps.db.transaction(async (tx) => tx.delete(crmSyncs).where(eq(crmSyncs.id, id)));
+  await deps.db.transaction(async (tx) => {
+    syncsChanged(deps.db, tx);
+    await tx.delete(crmSyncs).where(eq(crmSyncs.id, id));
+  });
   for (const j of pending) await deps.delivery.cancel(j.id);
   // Jobs beyond the first page are skipped at send time: their sync is gone.
 }

@@ -1,59 +1,18 @@
-import { eq, sql } from "drizzle-orm";
-import { JSONPath } from "jsonpath-plus";
 import type { Db, Tx } from "../db/client";
 import type { DeliveryHandler, HttpRequestSpec, HttpResult, Job } from "../delivery";
 import type { PersonFields } from "../domain/person-fields";
 import type { SecretBox } from "../secrets";
-import type { CrmSync } from "./config";
+import { cachedSyncs, type CrmSync } from "./config";
 import type { CrmJobPayload, CrmSyncPlanner } from "./planner";
 import { HOP_HEADER, nextHop } from "../delivery/hops";
 import { openSecretHeaders } from "../delivery/secret-headers";
 import { TemplateError } from "../templates";
 import { renderCall, toRequestSpec, type RenderedCall } from "./render";
-import { crmSyncs, crmSyncSkips } from "./schema";
+import { readExternalId } from "./unique-id";
+import { crmSyncSkips } from "./schema";
 import { personSourceOf, templateView, type PersonSource } from "./tokens";
 
 const PERMANENT = new Set([400, 404, 405, 409, 413, 415, 422]);
-
-/** Ids that would address something else once put into a URL path (the collection, or its parent). */
-const UNUSABLE_IDS = new Set(["", ".", ".."]);
-
-/**
- * The CRM id in a create response, or why there is none (kept as the link's note). `refused`: the
- * CRM answered an id that cannot address a record; it is not stored and the sync log says so.
- */
-function readExternalId(path: string, body: string): { id: string | null; note: string | null; refused?: boolean } {
-  if (!path)
-    return {
-      id: null,
-      note: "no Unique ID Path is set, so updates and deletes cannot be sent to the CRM beyond the initial creation",
-    };
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    return { id: null, note: `the create response is not JSON, so the Unique ID Path ${path} found nothing` };
-  }
-  let found: unknown;
-  try {
-    found = JSONPath({ path, json: json as object, wrap: false });
-  } catch (err) {
-    return { id: null, note: `the Unique ID Path ${path} failed: ${(err as Error).message}` };
-  }
-  if (Array.isArray(found)) found = found[0];
-  if (typeof found === "string" && UNUSABLE_IDS.has(found.trim())) {
-    return {
-      id: null,
-      note:
-        `the CRM answered the id ${JSON.stringify(found)} at ${path}, ` +
-        "which cannot address a record in a URL; it was refused",
-      refused: true,
-    };
-  }
-  if (typeof found === "string") return { id: found, note: null };
-  if (typeof found === "number" && Number.isFinite(found)) return { id: String(found), note: null };
-  return { id: null, note: `the Unique ID Path ${path} found no id in the create response` };
-}
 
 /**
  * Sends the calls the planner queued. Everything is decided at send time: the person's current data
@@ -70,13 +29,8 @@ export function crmSyncHandler(
   /** Why a job was not sent, from prepare() to its onSuccess() (same process, same attempt). */
   const skipReasons = new Map<number, string>();
 
-  // Prepared once: prepare() and onSuccess() run for every call.
-  const syncById = db
-    .select()
-    .from(crmSyncs)
-    .where(eq(crmSyncs.id, sql.placeholder("id")))
-    .prepare();
-  const loadSync = async (id: number): Promise<CrmSync | undefined> => (await syncById.execute({ id }))[0];
+  // From the node's copy of the syncs: prepare() and onSuccess() run for every call.
+  const loadSync = async (id: number): Promise<CrmSync | undefined> => (await cachedSyncs(db)).get(id);
 
   async function authOf(sync: CrmSync): Promise<HttpRequestSpec["auth"]> {
     if (sync.authType === "none" || !sync.authSecret) return undefined;

@@ -7,7 +7,15 @@ import { currentHop } from "../delivery/hops";
 import { conditionsHold } from "../conditions";
 import { roleName } from "../domain/roles";
 import type { ChangeEvent } from "../events/feed";
-import { destinationOf, filterConditions, getSync, orderingKeyOf, type CrmSync } from "./config";
+import {
+  cachedSyncs,
+  destinationOf,
+  filterConditions,
+  getSync,
+  orderingKeyOf,
+  syncsChanged,
+  type CrmSync,
+} from "./config";
 import { LinkStore } from "./links";
 import { crmSyncs } from "./schema";
 import { personSourceFromDeleted, type PersonSource } from "./tokens";
@@ -38,19 +46,12 @@ const isUpsert = (payload: unknown) => ["create", "update"].includes((payload as
  */
 export class CrmSyncPlanner {
   readonly links: LinkStore;
-  private readonly enabledSyncs;
-  /**
-   * The syncs enabled when a transaction recorded its first user event: a bulk write (a CSV import's
-   * thousands of events) reads them once, not once per event.
-   */
-  private readonly syncsOfTransaction = new WeakMap<Tx, CrmSync[]>();
 
   constructor(
     private readonly db: Db,
     private readonly delivery: DeliveryEngine,
   ) {
     this.links = new LinkStore(delivery);
-    this.enabledSyncs = db.select().from(crmSyncs).where(eq(crmSyncs.enabled, true)).prepare();
   }
 
   /** The in-transaction hook on the event feed: the calls join the transaction recording the event. */
@@ -58,9 +59,8 @@ export class CrmSyncPlanner {
     if (event.objectType !== "user") return;
     const upsert = UPSERT_EVENTS.has(event.type);
     if (!upsert && event.type !== "user.deleted") return;
-    let syncs = this.syncsOfTransaction.get(tx);
-    if (!syncs) this.syncsOfTransaction.set(tx, (syncs = (await this.enabledSyncs.execute()) as CrmSync[]));
-    for (const sync of syncs) {
+    for (const sync of (await cachedSyncs(this.db)).values()) {
+      if (!sync.enabled) continue;
       if (upsert) await this.planUpsert(tx, sync, event.objectId, "event");
       else await this.planDelete(tx, sync, event.objectId, event.changes);
     }
@@ -159,12 +159,13 @@ export class CrmSyncPlanner {
       });
       await Bun.sleep(0);
     }
-    await this.db.transaction(async (tx) =>
-      tx
+    await this.db.transaction(async (tx) => {
+      syncsChanged(this.db, tx);
+      await tx
         .update(crmSyncs)
         .set({ bulkFirstJobId: first, bulkLastJobId: last, bulkStartedAt: new Date() })
-        .where(eq(crmSyncs.id, syncId)),
-    );
+        .where(eq(crmSyncs.id, syncId));
+    });
     return counts;
   }
 

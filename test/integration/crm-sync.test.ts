@@ -246,6 +246,31 @@ describe("CRM sync against real receivers", () => {
     await call("DELETE", `/api/v1/crm_syncs/${s.id}`);
   });
 
+  test("an edited sync applies to the very next change and call (the node's copy of the syncs is read again)", async () => {
+    receiver.answer(createdAnswer(5));
+    const sync = receiverSync(receiver.url, { create: { unique_id_path: "$.data.record.id" } });
+    const s = (await call("POST", "/api/v1/crm_syncs", sync)).body;
+    const start = receiver.requests.length;
+    const u = (await call("POST", "/api/v1/users", { email: "edited@example.com", firstname: "Ed", lastname: "v0" }))
+      .body;
+    await drained(s.id);
+    const patched = await call("PATCH", `/api/v1/crm_syncs/${s.id}`, {
+      update: { url: `${receiver.url}/contacts/{{external_id}}` },
+    });
+    expect(patched.status).toBe(200);
+    await call("PATCH", `/api/v1/users/${u.id}`, { lastname: "v1" });
+    await drained(s.id);
+    expect(receiver.requests.slice(start).map((r) => `${r.method} ${r.path}`)).toEqual([
+      "POST /people",
+      "PUT /contacts/5",
+    ]);
+    // Switched off: the next change plans nothing.
+    expect((await call("PATCH", `/api/v1/crm_syncs/${s.id}`, { enabled: false })).status).toBe(200);
+    await call("PATCH", `/api/v1/users/${u.id}`, { lastname: "v2" });
+    expect((await call("GET", `/api/v1/crm_syncs/${s.id}`)).body.state.queued_calls).toBe(0);
+    await call("DELETE", `/api/v1/crm_syncs/${s.id}`);
+  });
+
   test("without a Unique ID Path updates are not sent, and the log and the sync say why", async () => {
     receiver.answer(() => ({ status: 201, body: '{"id": 7}' }));
     const s = (

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { syncsChanged } from "../../src/crm-sync/config";
 import type { Db } from "../../src/db/client";
 import { CrmSyncPlanner, CRM_JOB_KIND, type CrmJobPayload } from "../../src/crm-sync/planner";
 import { crmSyncs, type CrmFilter, type CrmOperation } from "../../src/crm-sync/schema";
@@ -40,8 +41,9 @@ async function fixture() {
     o: { filter?: Partial<CrmFilter>; update?: boolean; delete?: boolean; enabled?: boolean } = {},
   ) =>
     (
-      await db.transaction(async (tx) =>
-        tx
+      await db.transaction(async (tx) => {
+        syncsChanged(db, tx);
+        return tx
           .insert(crmSyncs)
           .values({
             name: "CRM",
@@ -51,8 +53,8 @@ async function fixture() {
             updateOp: op("PUT", o.update ?? true),
             deleteOp: op("DELETE", o.delete ?? true),
           })
-          .returning(),
-      )
+          .returning();
+      })
     )[0]!;
   const user = async (input: Record<string, unknown>) => (await createUser(people(db, feed), input, actor)).id;
   /** The CRM calls queued, oldest first. */
