@@ -211,6 +211,34 @@ describe("people imported in chunks", () => {
     expect(again.body).toMatchObject({ committed: true, updated: 1, unchanged: 1 });
   });
 
+  test("every imported person goes through the change feed's consumers: a trigger queues a delivery for each", async () => {
+    const hook = (await api.call("POST", "/api/v1/webhooks", { name: "imports", url: "http://127.0.0.1:9/hook" })).body;
+    expect(hook.id).toBeNumber();
+    const trigger = await api.call("POST", "/api/v1/triggers", {
+      name: "imported",
+      events: ["user.created", "user.updated"],
+      conditions: [{ field: "user.email", operator: "starts_with", value: "hooked-" }],
+      webhook_ids: [hook.id],
+    });
+    expect(trigger.status).toBe(201);
+    const jobs = async () =>
+      (
+        await rowsOf<{ n: number }>(api.server.ctx.db, "SELECT count(*) AS n FROM delivery_jobs WHERE kind = 'webhook'")
+      )[0]!.n;
+    const before = await jobs();
+    const lines = Array.from({ length: 510 }, (_, i) => `hooked-${i}@chunks.example,H`);
+    const done = await postCsv(
+      "/api/v1/users/import",
+      `email,firstname\n${lines.join("\n")}\nother@chunks.example,O\n`,
+    );
+    expect(done.body).toMatchObject({ committed: true, created: 511 });
+    expect(Number(await jobs()) - Number(before)).toBe(510);
+    const changed = lines.slice(0, 20).map((l) => l.replace(",H", ",I"));
+    const again = await postCsv("/api/v1/users/import", `email,firstname\n${changed.join("\n")}\n`);
+    expect(again.body).toMatchObject({ committed: true, updated: 20 });
+    expect(Number(await jobs()) - Number(before)).toBe(530);
+  }, 90_000); // a webhook consumer's statements per event, each a round trip on PostgreSQL
+
   test("the last active administrator cannot be demoted or deactivated by an import", async () => {
     const refused = await postCsv(
       "/api/v1/users/import",
