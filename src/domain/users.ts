@@ -130,16 +130,7 @@ export type UserJson = Awaited<ReturnType<typeof toJsonRows>>[number];
 async function toJsonRows(db: DbOrTx, rows: UserRow[], fields: CustomField[], personFields: PersonFields) {
   if (!rows.length) return [];
   const ids = rows.map((r) => r.id);
-  const roleRows = await db
-    .select({ userId: userRoles.userId, roleId: userRoles.roleId })
-    .from(userRoles)
-    .where(inArray(userRoles.userId, ids))
-    .orderBy(asc(userRoles.roleId));
-  const groupRows = await db
-    .select({ userId: userGroups.userId, groupId: userGroups.groupId })
-    .from(userGroups)
-    .where(inArray(userGroups.userId, ids))
-    .orderBy(asc(userGroups.groupId));
+  const { roleRows, groupRows } = await memberships(db, ids);
   const orgNames = await organizationNames(
     db,
     rows.map((r) => r.organizationId),
@@ -182,6 +173,41 @@ async function toJsonRows(db: DbOrTx, rows: UserRow[], fields: CustomField[], pe
       updated_by_id: r.updatedById,
     };
   });
+}
+
+/** One person's memberships (the API's and payloads' hot path): prepared, built once per connection. */
+const membershipsOfOne = preparedFor((db) => ({
+  roles: db
+    .select({ userId: userRoles.userId, roleId: userRoles.roleId })
+    .from(userRoles)
+    .where(eq(userRoles.userId, sql.placeholder("id")))
+    .orderBy(asc(userRoles.roleId))
+    .prepare(),
+  groups: db
+    .select({ userId: userGroups.userId, groupId: userGroups.groupId })
+    .from(userGroups)
+    .where(eq(userGroups.userId, sql.placeholder("id")))
+    .orderBy(asc(userGroups.groupId))
+    .prepare(),
+}));
+
+/** Role and group memberships of these people, ordered by role and group id. */
+async function memberships(db: DbOrTx, ids: number[]) {
+  if (ids.length === 1) {
+    const one = membershipsOfOne(db);
+    return { roleRows: await one.roles.execute({ id: ids[0] }), groupRows: await one.groups.execute({ id: ids[0] }) };
+  }
+  const roleRows = await db
+    .select({ userId: userRoles.userId, roleId: userRoles.roleId })
+    .from(userRoles)
+    .where(inArray(userRoles.userId, ids))
+    .orderBy(asc(userRoles.roleId));
+  const groupRows = await db
+    .select({ userId: userGroups.userId, groupId: userGroups.groupId })
+    .from(userGroups)
+    .where(inArray(userGroups.userId, ids))
+    .orderBy(asc(userGroups.groupId));
+  return { roleRows, groupRows };
 }
 
 export async function userJson(db: DbOrTx, personFields: PersonFields, row: UserRow, fields?: CustomField[]) {
