@@ -3,6 +3,7 @@ import type { Tx, DbOrTx } from "../db/client";
 import { preparedFor } from "../db/prepared";
 import { apiTokens, sessions, settings, userRoles, users } from "../db/schema";
 import { conflict, ValidationError } from "../errors";
+import { credentialsChanged } from "./credential-cache";
 import { ADMIN_ROLE_ID } from "./roles";
 
 /**
@@ -54,6 +55,8 @@ export async function checkAccountChange(tx: Tx, userId: number, changes: Change
 
 /** After it is written: a new admin closes /setup for good; one who lost the role loses their access. */
 export async function afterAccountChange(tx: Tx, userId: number, changes: Changes): Promise<void> {
+  // Deactivated: the person's API tokens are suspended (reactivated: they work again).
+  if (changes.active) credentialsChanged(tx);
   if (changes.email || changes.role_ids) await assertAdminCanSignIn(tx, userId);
   if (!changes.role_ids) return;
   const [before, after] = changes.role_ids;
@@ -92,6 +95,7 @@ async function assertAdminCanSignIn(tx: Tx, userId: number): Promise<void> {
  * ends their sessions, drops their password.
  */
 export async function endAdminAccess(tx: Tx, userId: number): Promise<void> {
+  credentialsChanged(tx);
   await tx
     .update(apiTokens)
     .set({ revokedAt: new Date() })
