@@ -579,11 +579,16 @@ export async function parseUserInput(
 /** What the user functions below need of the core. */
 export type PeopleContext = Pick<Core, "db" | "events" | "personFields">;
 
+/**
+ * The REST and admin writes of a person validate inside their transaction: the custom fields are read
+ * on the write connection (the read connection's page cache is dropped by every commit) and are the
+ * ones the write sees.
+ */
 export async function createUser({ db, events, personFields }: PeopleContext, input: unknown, actor: Actor) {
-  const { data, fields } = await parseUserInput(db, input);
-  return await db.transaction(async (tx) =>
-    userJson(tx, personFields, await createUserIn(tx, events, data, fields, actor), fields),
-  );
+  return await db.transaction(async (tx) => {
+    const { data, fields } = await parseUserInput(tx, input);
+    return await userJson(tx, personFields, await createUserIn(tx, events, data, fields, actor), fields);
+  });
 }
 
 export async function updateUser(
@@ -592,15 +597,15 @@ export async function updateUser(
   input: unknown,
   actor: Actor,
 ) {
-  const { data, fields } = await parseUserInput(db, input);
-  return await db.transaction(async (tx) =>
-    userJson(
+  return await db.transaction(async (tx) => {
+    const { data, fields } = await parseUserInput(tx, input);
+    return await userJson(
       tx,
       personFields,
       await updateUserIn(tx, events, await getUserRow(tx, userId), data, fields, actor),
       fields,
-    ),
-  );
+    );
+  });
 }
 
 /**
@@ -622,16 +627,16 @@ export async function replaceUser(
   input: unknown,
   actor: Actor,
 ) {
-  const { data, fields } = await parseUserInput(db, input);
-  const values = replacementValues(REPLACED_USER_DEFAULTS, fields, data);
-  return await db.transaction(async (tx) =>
-    userJson(
+  return await db.transaction(async (tx) => {
+    const { data, fields } = await parseUserInput(tx, input);
+    const values = replacementValues(REPLACED_USER_DEFAULTS, fields, data);
+    return await userJson(
       tx,
       personFields,
       await updateUserIn(tx, events, await getUserRow(tx, userId), values, fields, actor),
       fields,
-    ),
-  );
+    );
+  });
 }
 
 /** Creates or updates the user with this email (the email is the join key). */
@@ -641,8 +646,8 @@ export async function upsertUserByEmail(
   input: unknown,
   actor: Actor,
 ) {
-  const { data, fields } = await parseUserInput(db, { ...(input as object), email: address });
   return await db.transaction(async (tx) => {
+    const { data, fields } = await parseUserInput(tx, { ...(input as object), email: address });
     const existing = await findUserByEmail(tx, data.email as string);
     const row = existing
       ? await updateUserIn(tx, events, existing, data, fields, actor)
