@@ -4,7 +4,9 @@
  * deliveries per second, answer and answer→delivery latency, and the server's CPU per change
  * (from /proc). Baseline, same run: a bare server storing the change and an outbox job in one
  * transaction, sent by the bare durable outbox (bench/support/bare-outbox.ts).
- * Run: npx bun bench/rest-webhook.ts   (CONCURRENCY, SECONDS to change the load)
+ * Each server first runs WARMUP seconds of the same load, not counted: the CPU per change is the steady
+ * state's, not start-up's and the JIT's spread over however many changes a loaded machine managed.
+ * Run: npx bun bench/rest-webhook.ts   (CONCURRENCY, SECONDS, WARMUP to change the load)
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,6 +17,7 @@ import { startSwitchboard } from "./support/switchboard";
 
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 16);
 const SECONDS = Number(process.env.SECONDS ?? 10);
+const WARMUP = Number(process.env.WARMUP ?? 3);
 
 // Answered at (per email) and delivered at, to measure answer → delivery.
 const answeredAt = new Map<string, number>();
@@ -51,7 +54,7 @@ async function waitFor(n: number, timeoutMs: number): Promise<void> {
 }
 
 /** Creates people at CONCURRENCY for SECONDS through `url`, then waits until each was delivered. */
-async function run(name: string, pid: number, create: (body: string) => Promise<Response>) {
+async function run(name: string, pid: number, create: (body: string) => Promise<Response>, seconds = SECONDS) {
   delivered = 0;
   deliveryLatencies.length = 0;
   firstDelivery = undefined;
@@ -59,7 +62,7 @@ async function run(name: string, pid: number, create: (body: string) => Promise<
   const started = performance.now();
   const result = await load({
     concurrency: CONCURRENCY,
-    seconds: SECONDS,
+    seconds,
     request: async (i) => {
       const email = `${name}-${i}@bench.example`;
       const res = await create(JSON.stringify({ email, firstname: "Bench", lastname: `Person ${i}` }));
@@ -69,9 +72,9 @@ async function run(name: string, pid: number, create: (body: string) => Promise<
   });
   const created = result.requests - result.errors;
   await waitFor(created, 120_000);
-  const seconds = (performance.now() - started) / 1000;
+  const elapsed = (performance.now() - started) / 1000;
   const cpuPerChange = (cpuMs(pid) - cpu0) / created;
-  return { result, created, rate: created / seconds, cpuPerChange, latency: percentiles(deliveryLatencies) };
+  return { result, created, rate: created / elapsed, cpuPerChange, latency: percentiles(deliveryLatencies) };
 }
 
 // Baseline: the bare REST + outbox server.
@@ -92,9 +95,10 @@ const bareUrl = JSON.parse(
     .trim()
     .split("\n")[0]!,
 ).url as string;
-const bare = await run("bare", bareProc.pid, (body) =>
-  fetch(`${bareUrl}/users`, { method: "POST", headers: { "content-type": "application/json" }, body }),
-);
+const bareCreate = (body: string) =>
+  fetch(`${bareUrl}/users`, { method: "POST", headers: { "content-type": "application/json" }, body });
+await run("bare-warmup", bareProc.pid, bareCreate, WARMUP);
+const bare = await run("bare", bareProc.pid, bareCreate);
 bareProc.kill();
 await bareProc.exited;
 rmSync(bareDir, { recursive: true, force: true });
@@ -112,13 +116,14 @@ const hook = (await (await api("/webhooks", { name: "bench", url: receiverUrl })
   signing_secret: string;
 };
 await api("/triggers", { name: "bench", events: ["user.created"], webhook_ids: [hook.id] });
-const ours = await run("sb", sb.pid, (body) =>
+const sbCreate = (body: string) =>
   fetch(`${sb.url}/api/v1/users`, {
     method: "POST",
     headers: { authorization: `Bearer ${sb.token}`, "content-type": "application/json" },
     body,
-  }),
-);
+  });
+await run("sb-warmup", sb.pid, sbCreate, WARMUP);
+const ours = await run("sb", sb.pid, sbCreate);
 // The deliveries are really signed: the first one verifies with the webhook's secret.
 new Webhook(hook.signing_secret).verify(firstDelivery!.body, firstDelivery!.headers);
 await sb.stop();
@@ -128,7 +133,9 @@ const line = (name: string, r: typeof ours) =>
   `${name}: ${r.created} changes, ${fmt(r.rate, 0)} deliveries/s, answer p50 ${fmt(r.result.p50)} ms p99 ` +
   `${fmt(r.result.p99)} ms, answer→delivery p50 ${fmt(r.latency.p50)} ms p99 ${fmt(r.latency.p99)} ms, ` +
   `CPU ${fmt(r.cpuPerChange, 2)} ms/change, errors ${r.result.errors}`;
-console.log(`concurrency ${CONCURRENCY}, ${SECONDS}s of creates, then until every delivery arrived`);
+console.log(
+  `concurrency ${CONCURRENCY}, ${WARMUP}s of warm-up, then ${SECONDS}s of creates and until every delivery arrived`,
+);
 console.log(line("bare outbox", bare));
 console.log(line("switchboard", ours));
 console.log(`RESULT rest_webhook ${fmt(ours.rate, 0)} deliveries/s ratio=${fmt(ours.rate / bare.rate, 2)}`);

@@ -24,9 +24,14 @@ export async function startSwitchboard(extraArgs: string[] = [], copyOf?: string
   }
 }
 
-/** `switchboard serve --port 0 <args>` as a process of its own, once it listens; `onLog` sees its later log lines. */
+/**
+ * `switchboard serve --port 0 <args>` as a process of its own, once it listens; `onLog` sees its later log lines.
+ * BENCH_CPU_PROF=<dir> runs it under Bun's CPU profiler (a .cpuprofile and a markdown summary in dir at stop).
+ */
 export async function spawnServe(args: string[], onLog?: (line: string) => void) {
-  const proc = Bun.spawn([process.execPath, join(ROOT, "src/main.ts"), "serve", "--port", "0", ...args], {
+  const profileDir = process.env.BENCH_CPU_PROF;
+  const profile = profileDir ? ["--cpu-prof", "--cpu-prof-md", `--cpu-prof-dir=${profileDir}`] : [];
+  const proc = Bun.spawn([process.execPath, ...profile, join(ROOT, "src/main.ts"), "serve", "--port", "0", ...args], {
     stdout: "pipe",
     stderr: "inherit",
   });

@@ -3,6 +3,7 @@ import type { Tx, DbOrTx } from "../db/client";
 import { preparedFor } from "../db/prepared";
 import { apiTokens, sessions, settings, userRoles, users } from "../db/schema";
 import { conflict, ValidationError } from "../errors";
+import { credentialsChanged } from "./credential-cache";
 import { ADMIN_ROLE_ID } from "./roles";
 
 /**
@@ -54,7 +55,11 @@ export async function checkAccountChange(tx: Tx, userId: number, changes: Change
 
 /** After it is written: a new admin closes /setup for good; one who lost the role loses their access. */
 export async function afterAccountChange(tx: Tx, userId: number, changes: Changes): Promise<void> {
-  if (changes.email || changes.role_ids) await assertAdminCanSignIn(tx, userId);
+  // Deactivated: the person's API tokens are suspended (reactivated: they work again).
+  if (changes.active) credentialsChanged(tx);
+  // Roles written without Admin: no administrator to check (a new customer's create skips the read).
+  const notAdmin = changes.role_ids !== undefined && !hasAdminRole(changes.role_ids[1]);
+  if ((changes.email || changes.role_ids) && !notAdmin) await assertAdminCanSignIn(tx, userId);
   if (!changes.role_ids) return;
   const [before, after] = changes.role_ids;
   if (hasAdminRole(after) && !hasAdminRole(before)) {
@@ -92,6 +97,7 @@ async function assertAdminCanSignIn(tx: Tx, userId: number): Promise<void> {
  * ends their sessions, drops their password.
  */
 export async function endAdminAccess(tx: Tx, userId: number): Promise<void> {
+  credentialsChanged(tx);
   await tx
     .update(apiTokens)
     .set({ revokedAt: new Date() })

@@ -6,6 +6,7 @@ import { apiTokens, userRoles, users, writeKeys } from "../db/schema";
 import { randomToken, sha256Hex } from "../crypto-tokens";
 import { notFound, unauthorized, validate, ValidationError } from "../errors";
 import { isActiveAdmin } from "./admin-access";
+import { credentialCacheOf, credentialsChanged } from "./credential-cache";
 import { ADMIN_ROLE_ID } from "./roles";
 
 /**
@@ -57,6 +58,7 @@ function credentialStore(
       .where(and(eq(t.tokenHash, sql.placeholder("hash")), isNull(t.revokedAt)))
       .prepare(),
   );
+  type LookupRow = Awaited<ReturnType<ReturnType<typeof lookup>["execute"]>>[number];
   return {
     prefix: opts.prefix,
 
@@ -120,19 +122,29 @@ function credentialStore(
     },
 
     async revoke(db: Db, id: number): Promise<void> {
-      const revoked = await db.transaction(async (tx) =>
-        tx
+      const revoked = await db.transaction(async (tx) => {
+        credentialsChanged(tx);
+        return await tx
           .update(t)
           .set({ revokedAt: new Date() })
           .where(and(eq(t.id, id), isNull(t.revokedAt)))
-          .returning({ id: t.id }),
-      );
+          .returning({ id: t.id });
+      });
       if (!revoked.length) throw notFound(opts.what);
     },
 
     async authenticate(db: Db, secret: string): Promise<Authenticated | null> {
       if (!secret.startsWith(opts.prefix)) return null;
-      const row = (await lookup(db).execute({ hash: sha256Hex(secret) }))[0];
+      const hash = sha256Hex(secret);
+      const cache = credentialCacheOf<LookupRow>(db);
+      const row =
+        cache.get(hash) ??
+        (await cache.read(
+          hash,
+          async () => (await lookup(db).execute({ hash }))[0],
+          // Only what authenticates: a suspended owner's token is read again (its error says why).
+          (r) => !opts.ownedByAdmin || (!!r.ownerIsAdmin && !!r.ownerActive),
+        ));
       if (!row) return null;
       if (opts.ownedByAdmin) {
         // Revoked with the admin role; an owner missing or without the role is a token nobody answers for.
@@ -140,8 +152,11 @@ function credentialStore(
         if (!row.ownerActive)
           throw unauthorized("this API token is suspended: the administrator who owns it is deactivated");
       }
-      if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > TOUCH_EVERY_MS)
-        await db.transaction(async (tx) => tx.update(t).set({ lastUsedAt: new Date() }).where(eq(t.id, row.id)));
+      if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > TOUCH_EVERY_MS) {
+        const now = new Date();
+        await db.transaction(async (tx) => tx.update(t).set({ lastUsedAt: now }).where(eq(t.id, row.id)));
+        row.lastUsedAt = now; // the kept copy too: touched once a minute, not on every use
+      }
       return { id: row.id, name: row.name, actorId: row.actorId };
     },
   };

@@ -130,16 +130,7 @@ export type UserJson = Awaited<ReturnType<typeof toJsonRows>>[number];
 async function toJsonRows(db: DbOrTx, rows: UserRow[], fields: CustomField[], personFields: PersonFields) {
   if (!rows.length) return [];
   const ids = rows.map((r) => r.id);
-  const roleRows = await db
-    .select({ userId: userRoles.userId, roleId: userRoles.roleId })
-    .from(userRoles)
-    .where(inArray(userRoles.userId, ids))
-    .orderBy(asc(userRoles.roleId));
-  const groupRows = await db
-    .select({ userId: userGroups.userId, groupId: userGroups.groupId })
-    .from(userGroups)
-    .where(inArray(userGroups.userId, ids))
-    .orderBy(asc(userGroups.groupId));
+  const { roleRows, groupRows } = await memberships(db, ids);
   const orgNames = await organizationNames(
     db,
     rows.map((r) => r.organizationId),
@@ -182,6 +173,41 @@ async function toJsonRows(db: DbOrTx, rows: UserRow[], fields: CustomField[], pe
       updated_by_id: r.updatedById,
     };
   });
+}
+
+/** One person's memberships (the API's and payloads' hot path): prepared, built once per connection. */
+const membershipsOfOne = preparedFor((db) => ({
+  roles: db
+    .select({ userId: userRoles.userId, roleId: userRoles.roleId })
+    .from(userRoles)
+    .where(eq(userRoles.userId, sql.placeholder("id")))
+    .orderBy(asc(userRoles.roleId))
+    .prepare(),
+  groups: db
+    .select({ userId: userGroups.userId, groupId: userGroups.groupId })
+    .from(userGroups)
+    .where(eq(userGroups.userId, sql.placeholder("id")))
+    .orderBy(asc(userGroups.groupId))
+    .prepare(),
+}));
+
+/** Role and group memberships of these people, ordered by role and group id. */
+async function memberships(db: DbOrTx, ids: number[]) {
+  if (ids.length === 1) {
+    const one = membershipsOfOne(db);
+    return { roleRows: await one.roles.execute({ id: ids[0] }), groupRows: await one.groups.execute({ id: ids[0] }) };
+  }
+  const roleRows = await db
+    .select({ userId: userRoles.userId, roleId: userRoles.roleId })
+    .from(userRoles)
+    .where(inArray(userRoles.userId, ids))
+    .orderBy(asc(userRoles.roleId));
+  const groupRows = await db
+    .select({ userId: userGroups.userId, groupId: userGroups.groupId })
+    .from(userGroups)
+    .where(inArray(userGroups.userId, ids))
+    .orderBy(asc(userGroups.groupId));
+  return { roleRows, groupRows };
 }
 
 export async function userJson(db: DbOrTx, personFields: PersonFields, row: UserRow, fields?: CustomField[]) {
@@ -553,11 +579,16 @@ export async function parseUserInput(
 /** What the user functions below need of the core. */
 export type PeopleContext = Pick<Core, "db" | "events" | "personFields">;
 
+/**
+ * The REST and admin writes of a person validate inside their transaction: the custom fields are read
+ * on the write connection (the read connection's page cache is dropped by every commit) and are the
+ * ones the write sees.
+ */
 export async function createUser({ db, events, personFields }: PeopleContext, input: unknown, actor: Actor) {
-  const { data, fields } = await parseUserInput(db, input);
-  return await db.transaction(async (tx) =>
-    userJson(tx, personFields, await createUserIn(tx, events, data, fields, actor), fields),
-  );
+  return await db.transaction(async (tx) => {
+    const { data, fields } = await parseUserInput(tx, input);
+    return await userJson(tx, personFields, await createUserIn(tx, events, data, fields, actor), fields);
+  });
 }
 
 export async function updateUser(
@@ -566,15 +597,15 @@ export async function updateUser(
   input: unknown,
   actor: Actor,
 ) {
-  const { data, fields } = await parseUserInput(db, input);
-  return await db.transaction(async (tx) =>
-    userJson(
+  return await db.transaction(async (tx) => {
+    const { data, fields } = await parseUserInput(tx, input);
+    return await userJson(
       tx,
       personFields,
       await updateUserIn(tx, events, await getUserRow(tx, userId), data, fields, actor),
       fields,
-    ),
-  );
+    );
+  });
 }
 
 /**
@@ -596,16 +627,16 @@ export async function replaceUser(
   input: unknown,
   actor: Actor,
 ) {
-  const { data, fields } = await parseUserInput(db, input);
-  const values = replacementValues(REPLACED_USER_DEFAULTS, fields, data);
-  return await db.transaction(async (tx) =>
-    userJson(
+  return await db.transaction(async (tx) => {
+    const { data, fields } = await parseUserInput(tx, input);
+    const values = replacementValues(REPLACED_USER_DEFAULTS, fields, data);
+    return await userJson(
       tx,
       personFields,
       await updateUserIn(tx, events, await getUserRow(tx, userId), values, fields, actor),
       fields,
-    ),
-  );
+    );
+  });
 }
 
 /** Creates or updates the user with this email (the email is the join key). */
@@ -615,8 +646,8 @@ export async function upsertUserByEmail(
   input: unknown,
   actor: Actor,
 ) {
-  const { data, fields } = await parseUserInput(db, { ...(input as object), email: address });
   return await db.transaction(async (tx) => {
+    const { data, fields } = await parseUserInput(tx, { ...(input as object), email: address });
     const existing = await findUserByEmail(tx, data.email as string);
     const row = existing
       ? await updateUserIn(tx, events, existing, data, fields, actor)

@@ -1,8 +1,9 @@
 import { NodeCache } from "../cluster/node-cache";
-import { and, asc, eq, inArray } from "drizzle-orm";
+import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import { z } from "zod";
 import { COMPARISONS, conditionHolds, conditionsHold, type Match } from "../conditions";
 import type { Db, Tx, DbOrTx } from "../db/client";
+import { preparedFor } from "../db/prepared";
 import { users } from "../db/schema";
 import { apiValues, listCustomFields, RESERVED_NAMES } from "../domain/custom-fields";
 import { COLUMN_OF, type UserRow } from "../domain/users";
@@ -287,12 +288,27 @@ export class Audiences {
   }
 }
 
+/** What every person's JSON reads (the API's and payloads' hot path), prepared once per connection. */
+const flagReads = preparedFor((db) => ({
+  audiences: db.select({ id: audiences.id, key: audiences.key }).from(audiences).prepare(),
+  membersOfOne: db
+    .select()
+    .from(audienceMembers)
+    .where(eq(audienceMembers.userId, sql.placeholder("id")))
+    .prepare(),
+}));
+
 /** Audience flags for a page of users: every audience's property, true or false. */
 export async function audienceFlags(db: DbOrTx, userIds: number[]): Promise<Map<number, Record<string, unknown>>> {
   const out = new Map<number, Record<string, unknown>>();
-  const list = await db.select({ id: audiences.id, key: audiences.key }).from(audiences);
-  if (!list.length || !userIds.length) return out;
-  const members = await db.select().from(audienceMembers).where(inArray(audienceMembers.userId, userIds));
+  if (!userIds.length) return out;
+  const flagQueries = flagReads(db);
+  const list = await flagQueries.audiences.execute();
+  if (!list.length) return out;
+  const members =
+    userIds.length === 1
+      ? await flagQueries.membersOfOne.execute({ id: userIds[0] })
+      : await db.select().from(audienceMembers).where(inArray(audienceMembers.userId, userIds));
   const keyOf = new Map(list.map((a) => [a.id, a.key]));
   for (const id of userIds) out.set(id, Object.fromEntries(list.map((a) => [a.key, false])));
   for (const m of members) out.get(m.userId)![keyOf.get(m.audienceId)!] = true;

@@ -1,6 +1,7 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { NodeCache } from "../cluster/node-cache";
 import { sqlAll, type Db, type DbOrTx, type Tx } from "../db/client";
+import { preparedFor } from "../db/prepared";
 import { settings as settingsTable, users } from "../db/schema";
 import type { DeliveryHandler, HttpResult, Job, Outcome } from "../delivery";
 import { apiValues, listCustomFields, type CustomField } from "../domain/custom-fields";
@@ -604,10 +605,23 @@ export async function enrichmentTraits(db: DbOrTx, userId: number): Promise<Reco
   return (await traitsByUser(db, [userId])).get(userId) ?? {};
 }
 
+/** One person's enrichment (the API's and payloads' hot path), prepared once per connection. */
+const enrichmentOf = preparedFor((db) =>
+  db
+    .select()
+    .from(userEnrichments)
+    .where(eq(userEnrichments.userId, sql.placeholder("id")))
+    .prepare(),
+);
+
 export async function traitsByUser(db: DbOrTx, userIds: number[]): Promise<Map<number, Record<string, unknown>>> {
   const out = new Map<number, Record<string, unknown>>();
   if (!userIds.length) return out;
-  for (const r of await db.select().from(userEnrichments).where(inArray(userEnrichments.userId, userIds))) {
+  const rows =
+    userIds.length === 1
+      ? await enrichmentOf(db).execute({ id: userIds[0] })
+      : await db.select().from(userEnrichments).where(inArray(userEnrichments.userId, userIds));
+  for (const r of rows) {
     out.set(r.userId, flattenAnswer({ person: r.person, company: r.company }, r.checkedAt));
   }
   return out;

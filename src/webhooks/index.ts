@@ -29,7 +29,7 @@ import { WebhookTriggers } from "./triggers";
 const JOB_KIND = "webhook";
 const HOUR_MS = 3_600_000;
 /** Parsed payloads kept for the deliveries that follow (a fan-out's share one). */
-const RECENT_PAYLOADS = 256;
+const RECENT_PAYLOADS = 1024;
 
 /**
  * What a webhook job carries. The payload is built when the change is recorded and stored once in
@@ -204,8 +204,19 @@ export class WebhookService {
     return (await this.ctx.delivery.getJob(id))!;
   }
 
+  /** Stores a payload; once committed it is kept parsed for the deliveries that follow at once. */
   private async storePayload(tx: Tx, data: Data): Promise<number> {
-    return (await payloads.insert.get(tx, JSON.stringify(data), Date.now()))!.id;
+    const json = JSON.stringify(data);
+    const { id } = (await payloads.insert.get(tx, json, Date.now()))!;
+    // Parsed from the stored text: exactly what a later read of the row gives.
+    tx.afterCommit(() => this.remember(id, JSON.parse(json) as Data));
+    return id;
+  }
+
+  private remember(id: number, data: Data): void {
+    if (this.recentPayloads.size >= RECENT_PAYLOADS)
+      this.recentPayloads.delete(this.recentPayloads.keys().next().value!);
+    this.recentPayloads.set(id, data);
   }
 
   /**
@@ -224,9 +235,7 @@ export class WebhookService {
     const row = await payloads.get.get(this.ctx.db, id);
     if (!row) return null;
     const data = JSON.parse(row.data) as Data;
-    if (this.recentPayloads.size >= RECENT_PAYLOADS)
-      this.recentPayloads.delete(this.recentPayloads.keys().next().value!);
-    this.recentPayloads.set(id, data);
+    this.remember(id, data);
     return data;
   });
 

@@ -1,13 +1,14 @@
 import type { PersonFields } from "../domain/person-fields";
-import { asc, desc, eq } from "drizzle-orm";
+import { asc, desc, eq, sql } from "drizzle-orm";
 import type { DbOrTx } from "../db/client";
+import { preparedFor } from "../db/prepared";
 import { articles, organizations, tickets, users } from "../db/schema";
 import { listCustomFields, type CustomField } from "../domain/custom-fields";
 import { getGroupRow, groupJson } from "../domain/groups";
 import { organizationJson } from "../domain/organizations";
 import { ROLE_IDS } from "../domain/roles";
 import { articleJson, PRIORITIES, STATES, ticketJson } from "../domain/tickets";
-import { userJson } from "../domain/users";
+import { findUserById, userJson } from "../domain/users";
 import type { ChangeEvent } from "../events/feed";
 type Json = Record<string, unknown>;
 
@@ -35,6 +36,8 @@ export type PayloadOptions = { publicUrl: string; personFields: PersonFields };
 export class PayloadBuilder {
   private userFields: CustomField[] | undefined;
   private readonly logins = new Map<number, string>();
+  /** The users one payload embeds, each built once (a ticket's creator is often its customer and owner). */
+  private readonly users = new Map<number, Promise<Json | null>>();
 
   constructor(
     private readonly db: DbOrTx,
@@ -42,6 +45,7 @@ export class PayloadBuilder {
   ) {}
 
   async forEvent(event: ChangeEvent): Promise<Json> {
+    this.users.clear();
     const meta = { event: eventMeta(event) };
     const deleted = event.type.endsWith(".deleted");
     switch (event.objectType) {
@@ -145,8 +149,15 @@ export class PayloadBuilder {
    */
   async user(userId: number | null): Promise<Json | null> {
     if (userId === null) return null;
-    const row = (await this.db.select().from(users).where(eq(users.id, userId)).limit(1))[0];
+    let user = this.users.get(userId);
+    if (!user) this.users.set(userId, (user = this.readUser(userId)));
+    return await user;
+  }
+
+  private async readUser(userId: number): Promise<Json | null> {
+    const row = await findUserById(this.db, userId);
     if (!row) return null;
+    this.logins.set(row.id, row.login);
     this.userFields ??= await listCustomFields(this.db, "user");
     const u = stripHidden(await userJson(this.db, this.opts.personFields, row, this.userFields));
     return { ...u, created_by: await this.login(row.createdById), updated_by: await this.login(row.updatedById) };
@@ -196,14 +207,20 @@ export class PayloadBuilder {
     if (userId === null) return "-";
     let login = this.logins.get(userId);
     if (login === undefined) {
-      login =
-        (await this.db.select({ login: users.login }).from(users).where(eq(users.id, userId)).limit(1))[0]?.login ??
-        "-";
+      login = (await loginOf(this.db).execute({ id: userId }))[0]?.login ?? "-";
       this.logins.set(userId, login);
     }
     return login;
   }
 }
+
+const loginOf = preparedFor((db) =>
+  db
+    .select({ login: users.login })
+    .from(users)
+    .where(eq(users.id, sql.placeholder("id")))
+    .prepare(),
+);
 
 export function stripHidden(user: Json): Json {
   const out = { ...user };

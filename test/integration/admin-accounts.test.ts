@@ -67,6 +67,8 @@ describe("API tokens belong to an admin", () => {
 
   test("demoting an admin through the users API revokes their tokens and ends their sessions", async () => {
     const other = await otherAdmin();
+    // Used just before: the token is authenticated from memory until the change.
+    expect((await asToken(other.token, "GET", "/api/v1/users")).status).toBe(200);
     const res = await api.call("PATCH", `/api/v1/users/${other.id}`, { role_ids: [2] });
     expect(res.status).toBe(200);
     expect(res.body.role_ids).toEqual([2]);
@@ -76,6 +78,7 @@ describe("API tokens belong to an admin", () => {
 
   test("deleting an admin's user revokes their tokens", async () => {
     const other = await otherAdmin();
+    expect((await asToken(other.token, "GET", "/api/v1/users")).status).toBe(200);
     expect((await api.call("DELETE", `/api/v1/users/${other.id}`)).status).toBe(204);
     expect((await asToken(other.token, "GET", "/api/v1/users")).status).toBe(401);
     expect(
@@ -89,6 +92,7 @@ describe("API tokens belong to an admin", () => {
 
   test("deactivating an admin suspends their tokens and sessions; reactivating restores them", async () => {
     const other = await otherAdmin();
+    expect((await asToken(other.token, "GET", "/api/v1/users")).status).toBe(200);
     expect((await api.call("PATCH", `/api/v1/users/${other.id}`, { active: false })).status).toBe(200);
     const refused = await asToken(other.token, "GET", "/api/v1/users");
     expect(refused.status).toBe(401);
