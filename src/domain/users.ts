@@ -1317,13 +1317,24 @@ async function writePlanned(
 
 /**
  * Updates many people in one statement per set of columns changed: an insert of their rows that
- * conflicts on the id, then sets only those columns (the other values never reach the table).
+ * conflicts on the id, then sets only those columns (the other values never reach the table). Where
+ * transactions interleave (PostgreSQL) a person read before may have been deleted since, and that insert
+ * would bring them back: there each is updated alone, and a person gone fails the batch (the caller
+ * then writes its rows one by one, and that row reports the person not found).
  */
 async function updateMany(
   tx: Tx,
   updates: [number, Extract<PlannedWrite, { kind: "update" }>][],
   out: (UserRow | AppError | undefined)[],
 ): Promise<void> {
+  if (dialectOf(tx).transactionsInterleave) {
+    for (const [i, u] of updates) {
+      const [row] = await tx.update(users).set(u.columns).where(eq(users.id, u.before.id)).returning();
+      if (!row) throw notFound("user");
+      out[i] = row;
+    }
+    return;
+  }
   const byColumns = new Map<string, typeof updates>();
   for (const u of updates) {
     const key = Object.keys(u[1].columns).sort().join(",");

@@ -24,6 +24,12 @@ export function describeOnSqlite(reason: string, name: string, body: () => void)
   if (TEST_STORE === "sqlite") describe(name, body);
 }
 
+/** Tests of what only PostgreSQL does (transactions interleaving): run on the PostgreSQL pass only. */
+export function describeOnPostgres(reason: string, name: string, body: () => void): void {
+  if (!reason) throw new Error("say why the tests are PostgreSQL's only");
+  if (TEST_STORE === "postgres") describe(name, body);
+}
+
 /** A test's raw look at the rows (`?` parameters, on either store): what the assertions check. */
 export async function rowsOf<T = Record<string, unknown>>(db: DbOrTx, text: string, ...params: StatementParam[]) {
   return (await statement<T>(text).all(db, ...params)) as T[];
