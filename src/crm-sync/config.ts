@@ -170,7 +170,8 @@ function syncCache(db: Db): NodeCache<Map<number, CrmSync>> {
 
 /** Every sync by id, from the node's copy (read again after any write to a sync). */
 export async function cachedSyncs(db: Db): Promise<Map<number, CrmSync>> {
-  return await syncCache(db).get();
+  const cache = syncCache(db);
+  return await cache.get();
 }
 
 /** In a transaction writing crm_syncs: the copies are read again (on every node). */

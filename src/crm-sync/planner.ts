@@ -59,7 +59,8 @@ export class CrmSyncPlanner {
     if (event.objectType !== "user") return;
     const upsert = UPSERT_EVENTS.has(event.type);
     if (!upsert && event.type !== "user.deleted") return;
-    for (const sync of (await cachedSyncs(this.db)).values()) {
+    const syncs = await cachedSyncs(this.db);
+    for (const sync of syncs.values()) {
       if (!sync.enabled) continue;
       if (upsert) await this.planUpsert(tx, sync, event.objectId, "event");
       else await this.planDelete(tx, sync, event.objectId, event.changes);
