@@ -1,5 +1,5 @@
 import { statement, type DbOrTx, type Tx } from "../db/client";
-import { ACTIVE_JOB, type JobStatus } from "./schema";
+import { ACTIVE_JOB, RUNNING_JOB, type JobStatus } from "./schema";
 import type { Job } from "./types";
 
 type JobRow = {
@@ -158,8 +158,7 @@ const q = {
        WHERE destination = ?4 AND status = 'pending' AND blocked = 0 AND run_at <= ?3
          AND kind IN (SELECT value FROM json_each(?5))
        ORDER BY run_at, id
-       LIMIT MAX(0, MIN(?6, ?7 - (SELECT COUNT(*) FROM delivery_jobs
-                                  WHERE destination = ?4 AND ${ACTIVE_JOB} AND status = 'running'))))
+       LIMIT MAX(0, MIN(?6, ?7 - (SELECT COUNT(*) FROM delivery_jobs WHERE destination = ?4 AND ${RUNNING_JOB}))))
      RETURNING ${JOB_COLUMNS}`,
     postgres: `UPDATE delivery_jobs SET status = 'running', attempts = attempts + 1, lease_until = $1, lease_owner = $2,
        updated_at = $3
@@ -169,7 +168,7 @@ const q = {
          AND kind IN (SELECT json_array_elements_text($5::json))
        ORDER BY run_at, id
        LIMIT GREATEST(0, LEAST($6::bigint, $7::bigint - (SELECT COUNT(*) FROM delivery_jobs
-                                  WHERE destination = $4 AND ${ACTIVE_JOB} AND status = 'running')))
+                                  WHERE destination = $4 AND ${RUNNING_JOB})))
        FOR UPDATE SKIP LOCKED)
      RETURNING ${JOB_COLUMNS}`,
   }),
@@ -237,11 +236,11 @@ const q = {
   // At start: what this node (or a version without lease owners) held before it stopped.
   releaseOwn: statement(
     `UPDATE delivery_jobs SET status = 'pending', lease_until = NULL, lease_owner = NULL, updated_at = ?1
-     WHERE ${ACTIVE_JOB} AND status = 'running' AND (lease_owner = ?2 OR lease_owner IS NULL)`,
+     WHERE ${RUNNING_JOB} AND (lease_owner = ?2 OR lease_owner IS NULL)`,
   ),
   releaseExpired: statement(
     `UPDATE delivery_jobs SET status = 'pending', lease_until = NULL, lease_owner = NULL, updated_at = ?1
-     WHERE ${ACTIVE_JOB} AND status = 'running' AND lease_until < ?1`,
+     WHERE ${RUNNING_JOB} AND lease_until < ?1`,
   ),
   get: statement<JobRow>(`SELECT ${JOB_COLUMNS} FROM delivery_jobs WHERE id = ?`),
   cancel: statement<{ ordering_key: string | null; destination: string }>(
@@ -264,9 +263,7 @@ const q = {
       status,
       statement<{ n: number }>(
         `SELECT COUNT(*) AS n FROM delivery_jobs WHERE ${
-          status === "pending" || status === "running"
-            ? `${ACTIVE_JOB} AND status = '${status}'`
-            : `status = '${status}'`
+          status === "pending" ? `${ACTIVE_JOB} AND status = 'pending'` : `status = '${status}'`
         }`,
       ),
     ]),

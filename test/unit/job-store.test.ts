@@ -3,6 +3,7 @@ import { JobStore, type JobOutcome, type NewJobRow } from "../../src/delivery/jo
 import type { Job } from "../../src/delivery/types";
 import type { DbOrTx, Tx } from "../../src/db/client";
 import { DestinationStore } from "../../src/delivery/destinations";
+import { RUNNING_JOB } from "../../src/delivery/schema";
 import { memoryDb, unitDb } from "../support/unit-db";
 
 const T0 = 1_700_000_000_000;
@@ -271,6 +272,21 @@ describe("JobStore: claims are leases", () => {
     expect(await store.record([outcome(jc!)], "node-b")).toEqual([]); // not its lease
     expect(await store.record([outcome(ja!, { status: "succeeded" })], NODE)).toEqual([]); // no longer running
     expect((await store.get(a))!.status).toBe("failed");
+  });
+});
+
+describe("JobStore: a claim's cost does not grow with the backlog", () => {
+  test("the destination's leases are counted from the small index of running jobs, not the active jobs' index", () => {
+    const { sqlite } = fixture();
+    const plan = sqlite
+      .query<{ detail: string }, []>(
+        `EXPLAIN QUERY PLAN SELECT COUNT(*) FROM delivery_jobs WHERE destination = 'd' AND ${RUNNING_JOB}`,
+      )
+      .all()
+      .map((r) => r.detail)
+      .join("\n");
+    // Through delivery_jobs_active_idx SQLite walked every pending job of the destination on each claim.
+    expect(plan).toContain("COVERING INDEX delivery_jobs_running_idx");
   });
 });
 
