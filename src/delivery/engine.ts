@@ -60,6 +60,7 @@ import {
   type Job,
   type Outcome,
   type ValidHttpRequestSpec,
+  withSpecDefaults,
 } from "./types";
 
 export type EngineOptions = {
@@ -98,7 +99,8 @@ const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
 /** How soon a destination another node was claiming for is looked at again. */
 const BUSY_DESTINATION_RETRY_MS = 25;
 
-type Attempt = { spec: ValidHttpRequestSpec; result: HttpResult } | null;
+/** What was sent (the headers as on the wire) and what came back. */
+type Attempt = { spec: ValidHttpRequestSpec; headers: Record<string, string>; result: HttpResult } | null;
 /** A send that has ended and waits for the next tick to be recorded. */
 type Finished = { job: Job; handler: DeliveryHandler; outcome: Outcome; attempt: Attempt; at: number };
 
@@ -666,15 +668,18 @@ export class DeliveryEngine {
       const raw = await handler.prepare(job);
       if (raw === null) outcome = { kind: "success" };
       else {
-        const parsed = httpRequestSpecSchema.safeParse(raw);
+        const parsed = handler.validRequests
+          ? { success: true as const, data: withSpecDefaults(raw) }
+          : httpRequestSpecSchema.safeParse(raw);
         if (!parsed.success)
           outcome = {
             kind: "fail",
             error: `invalid request: ${parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`,
           };
         else {
-          const result = await sendHttp(parsed.data, this.shutdown.signal);
-          attempt = { spec: parsed.data, result };
+          const headers = requestHeaders(parsed.data);
+          const result = await sendHttp(parsed.data, this.shutdown.signal, headers);
+          attempt = { spec: parsed.data, headers, result };
           const fallback = defaultOutcome(result);
           outcome = (await handler.classify?.(job, result, fallback)) ?? fallback;
         }
@@ -795,14 +800,14 @@ export class DeliveryEngine {
   private logEntry(
     job: Job,
     handler: DeliveryHandler,
-    { spec, result }: NonNullable<Attempt>,
+    { spec, headers, result }: NonNullable<Attempt>,
     at: number,
   ): HttpAttempt {
     return {
       facility: handler.facility,
       method: spec.method,
       url: spec.url,
-      requestHeaders: requestHeaders(spec),
+      requestHeaders: headers,
       requestBody: spec.body ?? null,
       result,
       attempt: job.attempts,
