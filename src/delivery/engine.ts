@@ -599,7 +599,8 @@ export class DeliveryEngine {
       for (const key of eligible.keys()) this.ready.add(key);
     }
     this.pauseEndAt = claimable.nextPauseEnd;
-    const out: Job[] = [];
+    // An even share of the free slots for each destination still to visit in this round, in order.
+    const asked: { destination: string; wanted: number; limit: number }[] = [];
     let free = 2 * this.options.globalConcurrency - this.inFlight.size - this.claimed.length;
     let unvisited = this.ready.size;
     for (const key of [...this.ready]) {
@@ -608,24 +609,27 @@ export class DeliveryEngine {
       this.ready.delete(key);
       // Disabled or paused: enabling it, or the pause's end, makes it ready again.
       if (!eligible.has(key)) continue;
-      // An even share of the free slots for the destinations still to visit in this round.
       const wanted = Math.min(free, Math.ceil(free / (unvisited + 1)));
-      const jobs = await this.jobs.claim(tx, {
-        destination: key,
-        kindsJson: this.kindsJson,
-        now,
-        leaseUntil: now + this.options.leaseMs,
-        owner: this.options.nodeId,
-        wanted,
-        limit: eligible.get(key) ?? this.options.destinationConcurrency,
-      });
+      asked.push({ destination: key, wanted, limit: eligible.get(key) ?? this.options.destinationConcurrency });
+      free -= wanted;
+    }
+    if (!asked.length) return [];
+    const claimed = await this.jobs.claimMany(tx, {
+      destinations: asked,
+      kindsJson: this.kindsJson,
+      now,
+      leaseUntil: now + this.options.leaseMs,
+      owner: this.options.nodeId,
+    });
+    const out: Job[] = [];
+    for (const { destination: key, wanted } of asked) {
+      const jobs = claimed.get(key);
       if (!jobs) {
         // Another node is claiming for it (or recording its results): look again shortly.
         this.noteDueLater(key, now + BUSY_DESTINATION_RETRY_MS);
         continue;
       }
       out.push(...jobs);
-      free -= jobs.length;
       // All it was offered: more may wait, to the back of the round. Fewer: nothing else due now, or
       // its lease limit is reached (one of its sends ending wakes it). A send that ended during this
       // tick woke it, but still holds its lease until the next tick records it: that tick serves it

@@ -1,4 +1,4 @@
-import { statement, type DbOrTx, type Tx } from "../db/client";
+import { dialectOf, statement, type DbOrTx, type Tx } from "../db/client";
 import { ACTIVE_JOB, RUNNING_JOB, type JobStatus } from "./schema";
 import type { Job } from "./types";
 
@@ -77,6 +77,15 @@ export type ClaimRequest = {
   limit: number;
 };
 
+/** A claim pass over several destinations: what each is asked for, and what they share. */
+export type ClaimBatch = {
+  destinations: readonly { destination: string; wanted: number; limit: number }[];
+  kindsJson: string;
+  now: number;
+  leaseUntil: number;
+  owner: string;
+};
+
 /** How one attempt ends for its job: finished for good, or pending again at `runAt`. */
 export type JobOutcome = {
   id: number;
@@ -147,6 +156,12 @@ const q = {
   claimTurn: statement<{ turn: number }>({
     sqlite: "SELECT ? IS NOT NULL AS turn",
     postgres: "SELECT pg_try_advisory_xact_lock(21316, hashtext($1)) AS turn",
+  }),
+  // The same for a batch of destinations (PostgreSQL only: on SQLite every turn is free): the ones taken.
+  claimTurns: statement<{ key: string }>({
+    sqlite: "SELECT value AS key FROM json_each(?)",
+    postgres: `SELECT k AS key FROM json_array_elements_text($1::json) AS k
+     WHERE pg_try_advisory_xact_lock(21316, hashtext(k))`,
   }),
   // One statement leases a batch: the destination's due jobs, by due time, within the limit of leases
   // held on it by all nodes together. PostgreSQL: the inner SELECT ends in FOR UPDATE SKIP LOCKED.
@@ -270,6 +285,47 @@ const q = {
   ) as Record<JobStatus, ReturnType<typeof statement<{ n: number }>>>,
 };
 
+/** Bounds the claim statement variants (one per destination count, each compiled once per connection). */
+const DESTINATIONS_PER_CLAIM = 32;
+const claimsOf = new Map<number, ReturnType<typeof statement<JobRow>>>();
+
+/**
+ * One statement leasing the due jobs of `n` destinations, each as the claim statement does (its own
+ * LIMIT within its lease limit, hence a branch per destination: a LIMIT cannot refer to a row).
+ * Parameters: lease end, owner, now, kinds; then destination, wanted, limit per branch.
+ */
+function claimAcross(n: number) {
+  let st = claimsOf.get(n);
+  if (!st) {
+    const branches = (sqlite: boolean) =>
+      Array.from({ length: n }, (_, i) => {
+        const [p, d, wanted, limit] = [sqlite ? "?" : "$", 5 + 3 * i, 6 + 3 * i, 7 + 3 * i];
+        return sqlite
+          ? `SELECT id FROM (SELECT id FROM delivery_jobs
+             WHERE destination = ${p}${d} AND status = 'pending' AND blocked = 0 AND run_at <= ?3
+               AND kind IN (SELECT value FROM json_each(?4))
+             ORDER BY run_at, id
+             LIMIT MAX(0, MIN(${p}${wanted}, ${p}${limit} - (SELECT COUNT(*) FROM delivery_jobs
+                                                  WHERE destination = ${p}${d} AND ${RUNNING_JOB}))))`
+          : `SELECT id FROM (SELECT id FROM delivery_jobs
+             WHERE destination = ${p}${d} AND status = 'pending' AND NOT blocked AND run_at <= $3
+               AND kind IN (SELECT json_array_elements_text($4::json))
+             ORDER BY run_at, id
+             LIMIT GREATEST(0, LEAST(${p}${wanted}::bigint, ${p}${limit}::bigint - (SELECT COUNT(*) FROM delivery_jobs
+                                                  WHERE destination = ${p}${d} AND ${RUNNING_JOB})))
+             FOR UPDATE SKIP LOCKED) AS b${i}`;
+      }).join(" UNION ALL ");
+    const update = (p: string) => `UPDATE delivery_jobs SET status = 'running', attempts = attempts + 1,
+       lease_until = ${p}1, lease_owner = ${p}2, updated_at = ${p}3`;
+    st = statement<JobRow>({
+      sqlite: `${update("?")} WHERE id IN (${branches(true)}) RETURNING ${JOB_COLUMNS}`,
+      postgres: `${update("$")} WHERE id IN (${branches(false)}) RETURNING ${JOB_COLUMNS}`,
+    });
+    claimsOf.set(n, st);
+  }
+  return st;
+}
+
 /** The queue's rows: every read and write of the delivery engine's hot paths. */
 export class JobStore {
   /** One multi-row insert for a whole fan-out: the new ids in the order given, and the ordering keys it blocked. */
@@ -309,6 +365,30 @@ export class JobStore {
     if (!(await q.claimTurn.get(tx, c.destination))!.turn) return null;
     const rows = await q.claim.all(tx, c.leaseUntil, c.owner, c.now, c.destination, c.kindsJson, c.wanted, c.limit);
     return rows.sort((a, b) => a.run_at - b.run_at || a.id - b.id).map(rowToJob);
+  }
+
+  /**
+   * Claims for several destinations at once, as claim() does for each: their jobs in due order by
+   * destination; null for a destination whose claim turn another node holds. One statement takes the
+   * turns (PostgreSQL; on SQLite they are always free), one leases for up to 32 destinations.
+   */
+  async claimMany(tx: Tx, c: ClaimBatch): Promise<Map<string, Job[] | null>> {
+    const out = new Map<string, Job[] | null>(c.destinations.map((d) => [d.destination, null]));
+    let turned = c.destinations;
+    if (dialectOf(tx).transactionsInterleave && turned.length) {
+      const keys = new Set(
+        (await q.claimTurns.all(tx, JSON.stringify(turned.map((d) => d.destination)))).map((r) => r.key),
+      );
+      turned = turned.filter((d) => keys.has(d.destination));
+    }
+    for (let i = 0; i < turned.length; i += DESTINATIONS_PER_CLAIM) {
+      const chunk = turned.slice(i, i + DESTINATIONS_PER_CLAIM);
+      const params = chunk.flatMap((d) => [d.destination, d.wanted, d.limit]);
+      const rows = await claimAcross(chunk.length).all(tx, c.leaseUntil, c.owner, c.now, c.kindsJson, ...params);
+      for (const d of chunk) out.set(d.destination, []);
+      for (const r of rows.sort((a, b) => a.run_at - b.run_at || a.id - b.id)) out.get(r.destination)!.push(rowToJob(r));
+    }
+    return out;
   }
 
   async nextDueAt(db: DbOrTx, destination: string, now: number): Promise<number | null> {
