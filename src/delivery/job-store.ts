@@ -148,44 +148,15 @@ const q = {
      RETURNING id, blocked, ordering_key`,
   }),
   // Claims for a destination take turns across nodes: a transaction-scoped advisory lock keyed by the
-  // destination (class 0x5344, "SD"), so the count of its leases below is exact (two nodes counting at
+  // destination (class 0x5344, "SD"), so the count of its leases in the claim (claimAcross) is exact (two nodes counting at
   // once would both see room). Tried, not waited for: a node finding it taken leaves the destination for
   // now, as waits for destinations taken in different orders could deadlock. (A row lock on the
   // destination would also be held by every tick recording its health, leaving claims to that node.)
-  // SQLite runs one transaction at a time: the turn is always free.
-  claimTurn: statement<{ turn: number }>({
-    sqlite: "SELECT ? IS NOT NULL AS turn",
-    postgres: "SELECT pg_try_advisory_xact_lock(21316, hashtext($1)) AS turn",
-  }),
-  // The same for a batch of destinations (PostgreSQL only: on SQLite every turn is free): the ones taken.
+  // SQLite runs one transaction at a time: the turn is always free (not asked).
   claimTurns: statement<{ key: string }>({
     sqlite: "SELECT value AS key FROM json_each(?)",
     postgres: `SELECT k AS key FROM json_array_elements_text($1::json) AS k
      WHERE pg_try_advisory_xact_lock(21316, hashtext(k))`,
-  }),
-  // One statement leases a batch: the destination's due jobs, by due time, within the limit of leases
-  // held on it by all nodes together. PostgreSQL: the inner SELECT ends in FOR UPDATE SKIP LOCKED.
-  claim: statement<JobRow>({
-    sqlite: `UPDATE delivery_jobs SET status = 'running', attempts = attempts + 1, lease_until = ?1, lease_owner = ?2,
-       updated_at = ?3
-     WHERE id IN (
-       SELECT id FROM delivery_jobs
-       WHERE destination = ?4 AND status = 'pending' AND blocked = 0 AND run_at <= ?3
-         AND kind IN (SELECT value FROM json_each(?5))
-       ORDER BY run_at, id
-       LIMIT MAX(0, MIN(?6, ?7 - (SELECT COUNT(*) FROM delivery_jobs WHERE destination = ?4 AND ${RUNNING_JOB}))))
-     RETURNING ${JOB_COLUMNS}`,
-    postgres: `UPDATE delivery_jobs SET status = 'running', attempts = attempts + 1, lease_until = $1, lease_owner = $2,
-       updated_at = $3
-     WHERE id IN (
-       SELECT id FROM delivery_jobs
-       WHERE destination = $4 AND status = 'pending' AND NOT blocked AND run_at <= $3
-         AND kind IN (SELECT json_array_elements_text($5::json))
-       ORDER BY run_at, id
-       LIMIT GREATEST(0, LEAST($6::bigint, $7::bigint - (SELECT COUNT(*) FROM delivery_jobs
-                                  WHERE destination = $4 AND ${RUNNING_JOB})))
-       FOR UPDATE SKIP LOCKED)
-     RETURNING ${JOB_COLUMNS}`,
   }),
   nextDue: statement<{ at: number | null }>({
     sqlite: `SELECT MIN(run_at) AS at FROM delivery_jobs
@@ -362,9 +333,8 @@ export class JobStore {
    * node holds the destination's claim turn now (look again shortly).
    */
   async claim(tx: Tx, c: ClaimRequest): Promise<Job[] | null> {
-    if (!(await q.claimTurn.get(tx, c.destination))!.turn) return null;
-    const rows = await q.claim.all(tx, c.leaseUntil, c.owner, c.now, c.destination, c.kindsJson, c.wanted, c.limit);
-    return rows.sort((a, b) => a.run_at - b.run_at || a.id - b.id).map(rowToJob);
+    const { destination, wanted, limit, ...shared } = c;
+    return (await this.claimMany(tx, { ...shared, destinations: [{ destination, wanted, limit }] })).get(destination)!;
   }
 
   /**
@@ -386,7 +356,8 @@ export class JobStore {
       const params = chunk.flatMap((d) => [d.destination, d.wanted, d.limit]);
       const rows = await claimAcross(chunk.length).all(tx, c.leaseUntil, c.owner, c.now, c.kindsJson, ...params);
       for (const d of chunk) out.set(d.destination, []);
-      for (const r of rows.sort((a, b) => a.run_at - b.run_at || a.id - b.id)) out.get(r.destination)!.push(rowToJob(r));
+      for (const r of rows.sort((a, b) => a.run_at - b.run_at || a.id - b.id))
+        out.get(r.destination)!.push(rowToJob(r));
     }
     return out;
   }
