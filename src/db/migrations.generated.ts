@@ -21,6 +21,7 @@ import m17 from "../../migrations/0017_cluster.sql" with { type: "text" };
 import m18 from "../../migrations/0018_delivery_lease_owner.sql" with { type: "text" };
 import m19 from "../../migrations/0019_node_instance.sql" with { type: "text" };
 import m20 from "../../migrations/0020_name_words.sql" with { type: "text" };
+import m21 from "../../migrations/0021_delivery_running_idx.sql" with { type: "text" };
 import pg0 from "../../migrations-pg/0000_foundation.sql" with { type: "text" };
 import pg1 from "../../migrations-pg/0001_seed_lookups.sql" with { type: "text" };
 import pg2 from "../../migrations-pg/0002_search.sql" with { type: "text" };
@@ -30,6 +31,7 @@ import pg5 from "../../migrations-pg/0005_cluster.sql" with { type: "text" };
 import pg6 from "../../migrations-pg/0006_delivery_lease_owner.sql" with { type: "text" };
 import pg7 from "../../migrations-pg/0007_node_instance.sql" with { type: "text" };
 import pg8 from "../../migrations-pg/0008_name_words.sql" with { type: "text" };
+import pg9 from "../../migrations-pg/0009_delivery_running_idx.sql" with { type: "text" };
 
 export const migrations: Migration[] = [
   { tag: "0000_foundation", when: 1795536435869, sql: m0 },
@@ -53,6 +55,7 @@ export const migrations: Migration[] = [
   { tag: "0018_delivery_lease_owner", when: 1796667942244, sql: m18 },
   { tag: "0019_node_instance", when: 1796674221007, sql: m19 },
   { tag: "0020_name_words", when: 1796678271352, sql: m20 },
+  { tag: "0021_delivery_running_idx", when: 1796685420588, sql: m21 },
 ];
 
 export const pgMigrations: Migration[] = [
@@ -65,4 +68,5 @@ export const pgMigrations: Migration[] = [
   { tag: "0006_delivery_lease_owner", when: 1796667955543, sql: pg6 },
   { tag: "0007_node_instance", when: 1796674233590, sql: pg7 },
   { tag: "0008_name_words", when: 1796678273099, sql: pg8 },
+  { tag: "0009_delivery_running_idx", when: 1796685430062, sql: pg9 },
 ];

@@ -19,7 +19,7 @@ import {
   text,
   uniqueIndex,
 } from "drizzle-orm/pg-core";
-import { ACTIVE_JOB, JOB_STATUSES } from "../delivery/schema";
+import { ACTIVE_JOB, JOB_STATUSES, RUNNING_JOB } from "../delivery/schema";
 import { AUTH_TYPES, WEBHOOK_METHODS } from "../webhooks/schema";
 
 const now = sql`((extract(epoch from clock_timestamp()) * 1000)::bigint)`;
@@ -493,6 +493,7 @@ export const deliveryJobs = pgTable(
       .where(sql.raw(`ordering_key IS NOT NULL AND ${ACTIVE_JOB}`)),
     index("delivery_jobs_destination_idx").on(t.destination, t.id),
     index("delivery_jobs_active_idx").on(t.destination, t.status).where(sql.raw(ACTIVE_JOB)),
+    index("delivery_jobs_running_idx").on(t.destination).where(sql.raw(RUNNING_JOB)),
     index("delivery_jobs_failed_idx").on(t.destination, t.id).where(sql`status = 'failed'`),
     index("delivery_jobs_delivery_id_idx").on(t.deliveryId),
   ],

@@ -60,6 +60,7 @@ import {
   type Job,
   type Outcome,
   type ValidHttpRequestSpec,
+  withSpecDefaults,
 } from "./types";
 
 export type EngineOptions = {
@@ -98,7 +99,8 @@ const DEFAULT_ENGINE_OPTIONS: EngineOptions = {
 /** How soon a destination another node was claiming for is looked at again. */
 const BUSY_DESTINATION_RETRY_MS = 25;
 
-type Attempt = { spec: ValidHttpRequestSpec; result: HttpResult } | null;
+/** What was sent (the headers as on the wire) and what came back. */
+type Attempt = { spec: ValidHttpRequestSpec; headers: Record<string, string>; result: HttpResult } | null;
 /** A send that has ended and waits for the next tick to be recorded. */
 type Finished = { job: Job; handler: DeliveryHandler; outcome: Outcome; attempt: Attempt; at: number };
 
@@ -610,7 +612,8 @@ export class DeliveryEngine {
       for (const key of eligible.keys()) round.add(key);
     }
     this.pauseEndAt = claimable.nextPauseEnd;
-    const out: Job[] = [];
+    // An even share of the free slots for each destination still to visit in this round, in order.
+    const asked: { destination: string; wanted: number; limit: number }[] = [];
     let free = 2 * this.options.globalConcurrency - this.inFlight.size - this.claimed.length;
     const visit = [...round];
     let visited = 0;
@@ -620,24 +623,27 @@ export class DeliveryEngine {
       const unvisited = visit.length - visited;
       // Disabled or paused: enabling it, or the pause's end, makes it ready again.
       if (!eligible.has(key)) continue;
-      // An even share of the free slots for the destinations still to visit in this round.
       const wanted = Math.min(free, Math.ceil(free / (unvisited + 1)));
-      const jobs = await this.jobs.claim(tx, {
-        destination: key,
-        kindsJson: this.kindsJson,
-        now,
-        leaseUntil: now + this.options.leaseMs,
-        owner: this.options.nodeId,
-        wanted,
-        limit: eligible.get(key) ?? this.options.destinationConcurrency,
-      });
+      asked.push({ destination: key, wanted, limit: eligible.get(key) ?? this.options.destinationConcurrency });
+      free -= wanted;
+    }
+    if (!asked.length) return [];
+    const claimed = await this.jobs.claimMany(tx, {
+      destinations: asked,
+      kindsJson: this.kindsJson,
+      now,
+      leaseUntil: now + this.options.leaseMs,
+      owner: this.options.nodeId,
+    });
+    const out: Job[] = [];
+    for (const { destination: key, wanted } of asked) {
+      const jobs = claimed.get(key);
       if (!jobs) {
         // Another node is claiming for it (or recording its results): look again shortly.
         this.noteDueLater(key, now + BUSY_DESTINATION_RETRY_MS);
         continue;
       }
       out.push(...jobs);
-      free -= jobs.length;
       // All it was offered: more may wait, to the back of the round. Fewer: nothing else due now, or
       // its lease limit is reached (one of its sends ending wakes it). A send that ended during this
       // tick woke it, but still holds its lease until the next tick records it: that tick serves it
@@ -686,15 +692,18 @@ export class DeliveryEngine {
       const raw = await handler.prepare(job);
       if (raw === null) outcome = { kind: "success" };
       else {
-        const parsed = httpRequestSpecSchema.safeParse(raw);
+        const parsed = handler.validRequests
+          ? { success: true as const, data: withSpecDefaults(raw) }
+          : httpRequestSpecSchema.safeParse(raw);
         if (!parsed.success)
           outcome = {
             kind: "fail",
             error: `invalid request: ${parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`,
           };
         else {
-          const result = await sendHttp(parsed.data, this.shutdown.signal);
-          attempt = { spec: parsed.data, result };
+          const headers = requestHeaders(parsed.data);
+          const result = await sendHttp(parsed.data, this.shutdown.signal, headers);
+          attempt = { spec: parsed.data, headers, result };
           const fallback = defaultOutcome(result);
           outcome = (await handler.classify?.(job, result, fallback)) ?? fallback;
         }
@@ -815,14 +824,14 @@ export class DeliveryEngine {
   private logEntry(
     job: Job,
     handler: DeliveryHandler,
-    { spec, result }: NonNullable<Attempt>,
+    { spec, headers, result }: NonNullable<Attempt>,
     at: number,
   ): HttpAttempt {
     return {
       facility: handler.facility,
       method: spec.method,
       url: spec.url,
-      requestHeaders: requestHeaders(spec),
+      requestHeaders: headers,
       requestBody: spec.body ?? null,
       result,
       attempt: job.attempts,

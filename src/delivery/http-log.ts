@@ -48,9 +48,26 @@ export async function recordHttpAttempts(tx: Tx, attempts: readonly HttpAttempt[
   }
 }
 
+/**
+ * Redactors by their secrets: building one (every form of every secret) cost more than using it, and
+ * a destination's attempts share their secrets. Emptied when full (a secret changed leaves an unused one).
+ */
+const redactors = new Map<string, Redactor>();
+const MAX_REDACTORS = 256;
+
+function redactorFor(secrets: readonly string[]): Redactor {
+  const key = secrets.join("\0");
+  let redactor = redactors.get(key);
+  if (!redactor) {
+    if (redactors.size >= MAX_REDACTORS) redactors.clear();
+    redactors.set(key, (redactor = new Redactor(secrets)));
+  }
+  return redactor;
+}
+
 /** The row's values in the order of INSERT_COLUMNS. */
 function logRow(attempt: HttpAttempt): StatementParam[] {
-  const redact = new Redactor(attempt.secrets ?? []);
+  const redact = redactorFor(attempt.secrets ?? []);
   const { result } = attempt;
   const url = redact.url(attempt.url);
   const requestHeaders = JSON.stringify(redact.headers(attempt.requestHeaders));

@@ -31,9 +31,14 @@ export function secretsOf(spec: ValidHttpRequestSpec): string[] {
  * Sends one request. Redirects are not followed (a 3xx is the answer; following could leak
  * credentials to another host). The timeout covers the whole exchange, body included: Bun's fetch
  * has no separate connect timeout, so a dead host costs up to `timeoutMs`. The body is streamed and
- * reading stops at `maxResponseBytes`. `cancel` aborts it (shutdown). Never throws: failures are in `result.error`.
+ * reading stops at `maxResponseBytes`. `cancel` aborts it (shutdown). `headers`: requestHeaders(spec), when the
+ * caller has them already (for the log). Never throws: failures are in `result.error`.
  */
-export async function sendHttp(spec: ValidHttpRequestSpec, cancel?: AbortSignal): Promise<HttpResult> {
+export async function sendHttp(
+  spec: ValidHttpRequestSpec,
+  cancel?: AbortSignal,
+  headers: Record<string, string> = requestHeaders(spec),
+): Promise<HttpResult> {
   const started = performance.now();
   const controller = new AbortController();
   let timedOut = false;
@@ -49,16 +54,16 @@ export async function sendHttp(spec: ValidHttpRequestSpec, cancel?: AbortSignal)
   try {
     const response = await fetch(spec.url, {
       method: spec.method,
-      headers: requestHeaders(spec),
+      headers,
       body: spec.method === "GET" || spec.method === "HEAD" ? undefined : spec.body,
       redirect: "manual",
       signal: controller.signal,
       tls: { rejectUnauthorized: spec.tlsVerify },
     });
-    const headers: Record<string, string> = {};
-    for (const [name, value] of response.headers) headers[name] = value;
+    const answered: Record<string, string> = {};
+    for (const [name, value] of response.headers) answered[name] = value;
     const { body, truncated } = await readCapped(response, spec.maxResponseBytes);
-    return { status: response.status, headers, body, bodyTruncated: truncated, durationMs: elapsed() };
+    return { status: response.status, headers: answered, body, bodyTruncated: truncated, durationMs: elapsed() };
   } catch (err) {
     const kind: HttpErrorKind = timedOut ? "timeout" : errorKind(err);
     const message = timedOut

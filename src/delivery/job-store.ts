@@ -1,5 +1,5 @@
-import { statement, type DbOrTx, type Tx } from "../db/client";
-import { ACTIVE_JOB, type JobStatus } from "./schema";
+import { dialectOf, statement, type DbOrTx, type Tx } from "../db/client";
+import { ACTIVE_JOB, RUNNING_JOB, type JobStatus } from "./schema";
 import type { Job } from "./types";
 
 type JobRow = {
@@ -77,6 +77,15 @@ export type ClaimRequest = {
   limit: number;
 };
 
+/** A claim pass over several destinations: what each is asked for, and what they share. */
+export type ClaimBatch = {
+  destinations: readonly { destination: string; wanted: number; limit: number }[];
+  kindsJson: string;
+  now: number;
+  leaseUntil: number;
+  owner: string;
+};
+
 /** How one attempt ends for its job: finished for good, or pending again at `runAt`. */
 export type JobOutcome = {
   id: number;
@@ -139,39 +148,15 @@ const q = {
      RETURNING id, blocked, ordering_key`,
   }),
   // Claims for a destination take turns across nodes: a transaction-scoped advisory lock keyed by the
-  // destination (class 0x5344, "SD"), so the count of its leases below is exact (two nodes counting at
+  // destination (class 0x5344, "SD"), so the count of its leases in the claim (claimAcross) is exact (two nodes counting at
   // once would both see room). Tried, not waited for: a node finding it taken leaves the destination for
   // now, as waits for destinations taken in different orders could deadlock. (A row lock on the
   // destination would also be held by every tick recording its health, leaving claims to that node.)
-  // SQLite runs one transaction at a time: the turn is always free.
-  claimTurn: statement<{ turn: number }>({
-    sqlite: "SELECT ? IS NOT NULL AS turn",
-    postgres: "SELECT pg_try_advisory_xact_lock(21316, hashtext($1)) AS turn",
-  }),
-  // One statement leases a batch: the destination's due jobs, by due time, within the limit of leases
-  // held on it by all nodes together. PostgreSQL: the inner SELECT ends in FOR UPDATE SKIP LOCKED.
-  claim: statement<JobRow>({
-    sqlite: `UPDATE delivery_jobs SET status = 'running', attempts = attempts + 1, lease_until = ?1, lease_owner = ?2,
-       updated_at = ?3
-     WHERE id IN (
-       SELECT id FROM delivery_jobs
-       WHERE destination = ?4 AND status = 'pending' AND blocked = 0 AND run_at <= ?3
-         AND kind IN (SELECT value FROM json_each(?5))
-       ORDER BY run_at, id
-       LIMIT MAX(0, MIN(?6, ?7 - (SELECT COUNT(*) FROM delivery_jobs
-                                  WHERE destination = ?4 AND ${ACTIVE_JOB} AND status = 'running'))))
-     RETURNING ${JOB_COLUMNS}`,
-    postgres: `UPDATE delivery_jobs SET status = 'running', attempts = attempts + 1, lease_until = $1, lease_owner = $2,
-       updated_at = $3
-     WHERE id IN (
-       SELECT id FROM delivery_jobs
-       WHERE destination = $4 AND status = 'pending' AND NOT blocked AND run_at <= $3
-         AND kind IN (SELECT json_array_elements_text($5::json))
-       ORDER BY run_at, id
-       LIMIT GREATEST(0, LEAST($6::bigint, $7::bigint - (SELECT COUNT(*) FROM delivery_jobs
-                                  WHERE destination = $4 AND ${ACTIVE_JOB} AND status = 'running')))
-       FOR UPDATE SKIP LOCKED)
-     RETURNING ${JOB_COLUMNS}`,
+  // SQLite runs one transaction at a time: the turn is always free (not asked).
+  claimTurns: statement<{ key: string }>({
+    sqlite: "SELECT value AS key FROM json_each(?)",
+    postgres: `SELECT k AS key FROM json_array_elements_text($1::json) AS k
+     WHERE pg_try_advisory_xact_lock(21316, hashtext(k))`,
   }),
   nextDue: statement<{ at: number | null }>({
     sqlite: `SELECT MIN(run_at) AS at FROM delivery_jobs
@@ -237,11 +222,11 @@ const q = {
   // At start: what this node (or a version without lease owners) held before it stopped.
   releaseOwn: statement(
     `UPDATE delivery_jobs SET status = 'pending', lease_until = NULL, lease_owner = NULL, updated_at = ?1
-     WHERE ${ACTIVE_JOB} AND status = 'running' AND (lease_owner = ?2 OR lease_owner IS NULL)`,
+     WHERE ${RUNNING_JOB} AND (lease_owner = ?2 OR lease_owner IS NULL)`,
   ),
   releaseExpired: statement(
     `UPDATE delivery_jobs SET status = 'pending', lease_until = NULL, lease_owner = NULL, updated_at = ?1
-     WHERE ${ACTIVE_JOB} AND status = 'running' AND lease_until < ?1`,
+     WHERE ${RUNNING_JOB} AND lease_until < ?1`,
   ),
   get: statement<JobRow>(`SELECT ${JOB_COLUMNS} FROM delivery_jobs WHERE id = ?`),
   cancel: statement<{ ordering_key: string | null; destination: string }>(
@@ -264,14 +249,53 @@ const q = {
       status,
       statement<{ n: number }>(
         `SELECT COUNT(*) AS n FROM delivery_jobs WHERE ${
-          status === "pending" || status === "running"
-            ? `${ACTIVE_JOB} AND status = '${status}'`
-            : `status = '${status}'`
+          status === "pending" ? `${ACTIVE_JOB} AND status = 'pending'` : `status = '${status}'`
         }`,
       ),
     ]),
   ) as Record<JobStatus, ReturnType<typeof statement<{ n: number }>>>,
 };
+
+/** Bounds the claim statement variants (one per destination count, each compiled once per connection). */
+const DESTINATIONS_PER_CLAIM = 32;
+const claimsOf = new Map<number, ReturnType<typeof statement<JobRow>>>();
+
+/**
+ * One statement leasing the due jobs of `n` destinations, each as the claim statement does (its own
+ * LIMIT within its lease limit, hence a branch per destination: a LIMIT cannot refer to a row).
+ * Parameters: lease end, owner, now, kinds; then destination, wanted, limit per branch.
+ */
+function claimAcross(n: number) {
+  let st = claimsOf.get(n);
+  if (!st) {
+    const branches = (sqlite: boolean) =>
+      Array.from({ length: n }, (_, i) => {
+        const [p, d, wanted, limit] = [sqlite ? "?" : "$", 5 + 3 * i, 6 + 3 * i, 7 + 3 * i];
+        return sqlite
+          ? `SELECT id FROM (SELECT id FROM delivery_jobs
+             WHERE destination = ${p}${d} AND status = 'pending' AND blocked = 0 AND run_at <= ?3
+               AND kind IN (SELECT value FROM json_each(?4))
+             ORDER BY run_at, id
+             LIMIT MAX(0, MIN(${p}${wanted}, ${p}${limit} - (SELECT COUNT(*) FROM delivery_jobs
+                                                  WHERE destination = ${p}${d} AND ${RUNNING_JOB}))))`
+          : `SELECT id FROM (SELECT id FROM delivery_jobs
+             WHERE destination = ${p}${d} AND status = 'pending' AND NOT blocked AND run_at <= $3
+               AND kind IN (SELECT json_array_elements_text($4::json))
+             ORDER BY run_at, id
+             LIMIT GREATEST(0, LEAST(${p}${wanted}::bigint, ${p}${limit}::bigint - (SELECT COUNT(*) FROM delivery_jobs
+                                                  WHERE destination = ${p}${d} AND ${RUNNING_JOB})))
+             FOR UPDATE SKIP LOCKED) AS b${i}`;
+      }).join(" UNION ALL ");
+    const update = (p: string) => `UPDATE delivery_jobs SET status = 'running', attempts = attempts + 1,
+       lease_until = ${p}1, lease_owner = ${p}2, updated_at = ${p}3`;
+    st = statement<JobRow>({
+      sqlite: `${update("?")} WHERE id IN (${branches(true)}) RETURNING ${JOB_COLUMNS}`,
+      postgres: `${update("$")} WHERE id IN (${branches(false)}) RETURNING ${JOB_COLUMNS}`,
+    });
+    claimsOf.set(n, st);
+  }
+  return st;
+}
 
 /** The queue's rows: every read and write of the delivery engine's hot paths. */
 export class JobStore {
@@ -309,9 +333,33 @@ export class JobStore {
    * node holds the destination's claim turn now (look again shortly).
    */
   async claim(tx: Tx, c: ClaimRequest): Promise<Job[] | null> {
-    if (!(await q.claimTurn.get(tx, c.destination))!.turn) return null;
-    const rows = await q.claim.all(tx, c.leaseUntil, c.owner, c.now, c.destination, c.kindsJson, c.wanted, c.limit);
-    return rows.sort((a, b) => a.run_at - b.run_at || a.id - b.id).map(rowToJob);
+    const { destination, wanted, limit, ...shared } = c;
+    return (await this.claimMany(tx, { ...shared, destinations: [{ destination, wanted, limit }] })).get(destination)!;
+  }
+
+  /**
+   * Claims for several destinations at once, as claim() does for each: their jobs in due order by
+   * destination; null for a destination whose claim turn another node holds. One statement takes the
+   * turns (PostgreSQL; on SQLite they are always free), one leases for up to 32 destinations.
+   */
+  async claimMany(tx: Tx, c: ClaimBatch): Promise<Map<string, Job[] | null>> {
+    const out = new Map<string, Job[] | null>(c.destinations.map((d) => [d.destination, null]));
+    let turned = c.destinations;
+    if (dialectOf(tx).transactionsInterleave && turned.length) {
+      const keys = new Set(
+        (await q.claimTurns.all(tx, JSON.stringify(turned.map((d) => d.destination)))).map((r) => r.key),
+      );
+      turned = turned.filter((d) => keys.has(d.destination));
+    }
+    for (let i = 0; i < turned.length; i += DESTINATIONS_PER_CLAIM) {
+      const chunk = turned.slice(i, i + DESTINATIONS_PER_CLAIM);
+      const params = chunk.flatMap((d) => [d.destination, d.wanted, d.limit]);
+      const rows = await claimAcross(chunk.length).all(tx, c.leaseUntil, c.owner, c.now, c.kindsJson, ...params);
+      for (const d of chunk) out.set(d.destination, []);
+      for (const r of rows.sort((a, b) => a.run_at - b.run_at || a.id - b.id))
+        out.get(r.destination)!.push(rowToJob(r));
+    }
+    return out;
   }
 
   async nextDueAt(db: DbOrTx, destination: string, now: number): Promise<number | null> {

@@ -15,6 +15,12 @@ export type JobStatus = (typeof JOB_STATUSES)[number];
 export const ACTIVE_JOB = "status IN ('pending', 'running')";
 
 /**
+ * The condition of the partial index of leased jobs (few: at most the sends in flight). A claim counts
+ * a destination's leases by it: through the active jobs' index, SQLite would walk its whole backlog.
+ */
+export const RUNNING_JOB = "status = 'running'";
+
+/**
  * Durable delivery jobs. The claim path reads only `delivery_jobs_ready_idx` (pending, unblocked,
  * by destination and due time), so it stays an index seek however many rows wait. A job changes
  * status twice (claimed, finished) and every index keyed on status is rewritten each time, so only
@@ -60,6 +66,7 @@ export const deliveryJobs = sqliteTable(
       .where(sql.raw(`ordering_key IS NOT NULL AND ${ACTIVE_JOB}`)),
     index("delivery_jobs_destination_idx").on(t.destination, t.id),
     index("delivery_jobs_active_idx").on(t.destination, t.status).where(sql.raw(ACTIVE_JOB)),
+    index("delivery_jobs_running_idx").on(t.destination).where(sql.raw(RUNNING_JOB)),
     index("delivery_jobs_failed_idx").on(t.destination, t.id).where(sql`status = 'failed'`),
     index("delivery_jobs_delivery_id_idx").on(t.deliveryId),
   ],

@@ -33,6 +33,20 @@ export const httpRequestSpecSchema = z.object({
 export type HttpRequestSpec = z.input<typeof httpRequestSpecSchema>;
 export type ValidHttpRequestSpec = z.output<typeof httpRequestSpecSchema>;
 
+/** The schema's defaults, taken from it once. */
+const SPEC_DEFAULTS = httpRequestSpecSchema.parse({ url: "http://defaults.invalid" });
+const DEFAULTED = ["method", "headers", "tlsVerify", "timeoutMs", "maxResponseBytes", "secrets"] as const;
+
+/**
+ * A request built only from settings validated when they were saved (a webhook's): the schema's
+ * defaults filled in without parsing it again (on every send that parse cost more than the signing).
+ */
+export function withSpecDefaults(spec: HttpRequestSpec): ValidHttpRequestSpec {
+  const out = { ...spec } as Record<string, unknown>;
+  for (const key of DEFAULTED) if (out[key] === undefined) out[key] = SPEC_DEFAULTS[key];
+  return out as ValidHttpRequestSpec;
+}
+
 export type HttpErrorKind = "timeout" | "connect" | "tls" | "network";
 
 /** What happened on the wire. `status` is absent when no response arrived (see `error`). */
@@ -99,6 +113,11 @@ export type DeliveryHandler = {
   facility: string;
   /** The request to send, or null when there is nothing to send (the job succeeds). */
   prepare(job: Job): Promise<HttpRequestSpec | null>;
+  /**
+   * True when prepare() builds its requests only from settings validated on saving (no templates):
+   * they are sent as they are, with the defaults filled in; otherwise each is checked by the schema.
+   */
+  validRequests?: boolean;
   /** Return undefined to use the default rules (`fallback`). */
   classify?(job: Job, result: HttpResult, fallback: Outcome): Outcome | undefined | Promise<Outcome | undefined>;
   onSuccess?(tx: Tx, job: Job, result: HttpResult | null): Promise<void>;

@@ -423,6 +423,8 @@ export class WebhookService {
   handler(): DeliveryHandler {
     return {
       facility: "webhook",
+      // Built from the webhook's settings (validated when saved) and the recorded payload.
+      validRequests: true,
       prepare: async (job) => {
         const p = job.payload as WebhookJobPayload;
         const w = await this.webhookOf(p.webhook_id);

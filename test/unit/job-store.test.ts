@@ -3,8 +3,9 @@ import { JobStore, type JobOutcome, type NewJobRow } from "../../src/delivery/jo
 import type { Job } from "../../src/delivery/types";
 import type { Db, DbOrTx, Tx } from "../../src/db/client";
 import { DestinationStore } from "../../src/delivery/destinations";
-import { rowsOf, writeRows } from "../support/store";
-import { unitDb } from "../support/unit-db";
+import { RUNNING_JOB } from "../../src/delivery/schema";
+import { describeOnSqlite, rowsOf, writeRows } from "../support/store";
+import { memoryDb, unitDb } from "../support/unit-db";
 
 const T0 = 1_700_000_000_000;
 const KINDS = JSON.stringify(["webhook"]);
@@ -282,6 +283,20 @@ describe("JobStore: claims are leases", () => {
     expect(await store.record([outcome(jc!)], "node-b")).toEqual([]); // not its lease
     expect(await store.record([outcome(ja!, { status: "succeeded" })], NODE)).toEqual([]); // no longer running
     expect((await store.get(a))!.status).toBe("failed");
+  });
+});
+
+describeOnSqlite("EXPLAIN QUERY PLAN is SQLite's", "JobStore: a claim's cost does not grow with the backlog", () => {
+  test("the destination's leases are counted from the small index of running jobs, not the active jobs' index", () => {
+    const plan = memoryDb()
+      .$client.query<{ detail: string }, []>(
+        `EXPLAIN QUERY PLAN SELECT COUNT(*) FROM delivery_jobs WHERE destination = 'd' AND ${RUNNING_JOB}`,
+      )
+      .all()
+      .map((r) => r.detail)
+      .join("\n");
+    // Through delivery_jobs_active_idx SQLite walked every pending job of the destination on each claim.
+    expect(plan).toContain("COVERING INDEX delivery_jobs_running_idx");
   });
 });
 
