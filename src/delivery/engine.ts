@@ -627,7 +627,12 @@ export class DeliveryEngine {
       asked.push({ destination: key, wanted, limit: eligible.get(key) ?? this.options.destinationConcurrency });
       free -= wanted;
     }
-    if (!asked.length) return [];
+    // Not reached for want of free slots: first in the next round.
+    const notReached = visit.slice(visited);
+    if (!asked.length) {
+      for (const key of notReached) this.ready.add(key);
+      return [];
+    }
     const claimed = await this.jobs.claimMany(tx, {
       destinations: asked,
       kindsJson: this.kindsJson,
@@ -651,11 +656,10 @@ export class DeliveryEngine {
       if (jobs.length === wanted || this.finished.some((f) => f.job.destination === key)) this.ready.add(key);
       else if (!jobs.length) this.noteDueLater(key, await this.jobs.nextDueAt(tx, key, now));
     }
-    // Not reached for want of free slots: first in the next round.
-    if (visited < visit.length) {
+    if (notReached.length) {
       const woken = [...this.ready];
       this.ready.clear();
-      for (const key of [...visit.slice(visited), ...woken]) this.ready.add(key);
+      for (const key of [...notReached, ...woken]) this.ready.add(key);
     }
     return out;
   }

@@ -347,6 +347,26 @@ describe("queue", () => {
     expect((await engine.getJob(id))!.attempts).toBe(2);
   });
 
+  test("a destination woken while every send slot is taken is served once a slot frees (no idle check)", async () => {
+    receiver = startReceiver((req) => ({ status: 200, delayMs: JSON.parse(req.body).slow ? 600 : 0 }));
+    fx = await startEngine({ globalConcurrency: 1, idleCheckMs: 600_000 });
+    const { db, engine } = fx;
+    engine.register("test", postTo(receiver.url));
+    // One send slot: a claim takes up to two jobs, one on the wire and one waiting, so no slot is free.
+    await db.transaction(async (tx) =>
+      engine.enqueueMany(
+        tx,
+        Array.from({ length: 2 }, (_, n) => ({ kind: "test", destination: "slow", payload: { slow: true, n } })),
+      ),
+    );
+    await receiver.waitFor(1);
+    const { id } = await db.transaction(async (tx) =>
+      engine.enqueue(tx, { kind: "test", destination: "other", payload: { slow: false } }),
+    );
+    await eventually(async () => (await engine.getJob(id))?.status === "succeeded", 10_000);
+    expect(await engine.countJobs("succeeded")).toBe(3);
+  });
+
   test("a finished send is replaced from the claimed jobs at once, even while the write connection is busy", async () => {
     receiver = startReceiver(() => ({ status: 200, delayMs: 20 }));
     fx = await startEngine({ globalConcurrency: 2 });
