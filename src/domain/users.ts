@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, gte, inArray, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, inArray, or, sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import { dialectOf, sqlAll, type Db, type DbOrTx, type Tx } from "../db/client";
 import { ftsWords, nameWordsOf } from "../db/fts-words";
@@ -130,21 +130,24 @@ export type UserJson = Awaited<ReturnType<typeof toJsonRows>>[number];
 async function toJsonRows(db: DbOrTx, rows: UserRow[], fields: CustomField[], personFields: PersonFields) {
   if (!rows.length) return [];
   const ids = rows.map((r) => r.id);
-  const roleRows = await db
-    .select({ userId: userRoles.userId, roleId: userRoles.roleId })
-    .from(userRoles)
-    .where(inArray(userRoles.userId, ids))
-    .orderBy(asc(userRoles.roleId));
-  const groupRows = await db
-    .select({ userId: userGroups.userId, groupId: userGroups.groupId })
-    .from(userGroups)
-    .where(inArray(userGroups.userId, ids))
-    .orderBy(asc(userGroups.groupId));
-  const orgNames = await organizationNames(
-    db,
-    rows.map((r) => r.organizationId),
-  );
-  const extras = await personFields.of(db, ids);
+  // Independent reads, sent together: on PostgreSQL they share one round trip (postgres.js pipelines).
+  const [roleRows, groupRows, orgNames, extras] = await Promise.all([
+    db
+      .select({ userId: userRoles.userId, roleId: userRoles.roleId })
+      .from(userRoles)
+      .where(inArray(userRoles.userId, ids))
+      .orderBy(asc(userRoles.roleId)),
+    db
+      .select({ userId: userGroups.userId, groupId: userGroups.groupId })
+      .from(userGroups)
+      .where(inArray(userGroups.userId, ids))
+      .orderBy(asc(userGroups.groupId)),
+    organizationNames(
+      db,
+      rows.map((r) => r.organizationId),
+    ),
+    personFields.of(db, ids),
+  ]);
   return rows.map((r) => {
     const extra = extras.get(r.id);
     const roleIds = roleRows.filter((x) => x.userId === r.id).map((x) => x.roleId);
@@ -267,6 +270,12 @@ const lookups = preparedFor((db) => ({
     .from(users)
     .where(eq(users.login, sql.placeholder("login")))
     .prepare(),
+  byEmailOrLogin: db
+    .select()
+    .from(users)
+    .where(or(eq(users.email, sql.placeholder("email")), eq(users.login, sql.placeholder("login"))))
+    .limit(2)
+    .prepare(),
   // For modules that act per person on hot paths (the CRM planner on every user event).
   exists: db
     .select({ id: users.id })
@@ -327,6 +336,21 @@ export async function findUserByEmail(db: DbOrTx, address: string): Promise<User
 
 export async function findUserByLogin(db: DbOrTx, login: string): Promise<UserRow | undefined> {
   return (await lookups(db).byLogin.execute({ login }))[0];
+}
+
+/** The person with this email and the one with this login (often the same, or nobody), in one query. */
+export async function findUsersByEmailOrLogin(
+  db: DbOrTx,
+  address: string | undefined,
+  login: string | undefined,
+): Promise<{ byEmail?: UserRow; byLogin?: UserRow }> {
+  if (address === undefined && login === undefined) return {};
+  const email = address?.trim().toLowerCase() ?? null;
+  const rows = await lookups(db).byEmailOrLogin.execute({ email, login: login ?? null });
+  return {
+    byEmail: email === null ? undefined : rows.find((r) => r.email === email),
+    byLogin: login === undefined ? undefined : rows.find((r) => r.login === login),
+  };
 }
 
 /** The writable state of a user in API names: what diffs and events compare. */
@@ -399,9 +423,14 @@ async function resolveInput(
 
 async function assertUnique(tx: Tx, values: Record<string, unknown>, exceptId?: number) {
   const taken = (row: UserRow | undefined) => row !== undefined && row.id !== exceptId;
-  if (typeof values.email === "string" && taken(await findUserByEmail(tx, values.email)))
+  const { byEmail, byLogin } = await findUsersByEmailOrLogin(
+    tx,
+    typeof values.email === "string" ? values.email : undefined,
+    typeof values.login === "string" ? values.login : undefined,
+  );
+  if (taken(byEmail))
     throw conflict("a user with this email already exists", [{ field: "email", message: "already taken" }]);
-  if (typeof values.login === "string" && taken(await findUserByLogin(tx, values.login)))
+  if (taken(byLogin))
     throw conflict("a user with this login already exists", [{ field: "login", message: "already taken" }]);
 }
 

@@ -35,6 +35,8 @@ export type PayloadOptions = { publicUrl: string; personFields: PersonFields };
 export class PayloadBuilder {
   private userFields: CustomField[] | undefined;
   private readonly logins = new Map<number, string>();
+  /** Users embedded more than once (a person's creator is often its updater too) are read once. */
+  private readonly embedded = new Map<number, Promise<Json | null>>();
 
   constructor(
     private readonly db: DbOrTx,
@@ -145,8 +147,15 @@ export class PayloadBuilder {
    */
   async user(userId: number | null): Promise<Json | null> {
     if (userId === null) return null;
+    let user = this.embedded.get(userId);
+    if (!user) this.embedded.set(userId, (user = this.readUser(userId)));
+    return await user;
+  }
+
+  private async readUser(userId: number): Promise<Json | null> {
     const row = (await this.db.select().from(users).where(eq(users.id, userId)).limit(1))[0];
     if (!row) return null;
+    this.logins.set(row.id, row.login);
     this.userFields ??= await listCustomFields(this.db, "user");
     const u = stripHidden(await userJson(this.db, this.opts.personFields, row, this.userFields));
     return { ...u, created_by: await this.login(row.createdById), updated_by: await this.login(row.updatedById) };
