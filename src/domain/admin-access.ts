@@ -54,7 +54,8 @@ export async function checkAccountChange(tx: Tx, userId: number, changes: Change
 
 /** After it is written: a new admin closes /setup for good; one who lost the role loses their access. */
 export async function afterAccountChange(tx: Tx, userId: number, changes: Changes): Promise<void> {
-  if (changes.email || changes.role_ids) await assertAdminCanSignIn(tx, userId);
+  // With new roles written, whether the person is an admin is known (a customer needs no look).
+  if (changes.role_ids ? hasAdminRole(changes.role_ids[1]) : changes.email) await assertAdminCanSignIn(tx, userId);
   if (!changes.role_ids) return;
   const [before, after] = changes.role_ids;
   if (hasAdminRole(after) && !hasAdminRole(before)) {
