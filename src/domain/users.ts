@@ -265,11 +265,6 @@ const lookups = preparedFor((db) => ({
     .from(users)
     .where(eq(users.email, sql.placeholder("email")))
     .prepare(),
-  byLogin: db
-    .select()
-    .from(users)
-    .where(eq(users.login, sql.placeholder("login")))
-    .prepare(),
   byEmailOrLogin: db
     .select()
     .from(users)
@@ -332,10 +327,6 @@ export async function recentlyUpdatedUserIds(db: DbOrTx, limit: number): Promise
 
 export async function findUserByEmail(db: DbOrTx, address: string): Promise<UserRow | undefined> {
   return (await lookups(db).byEmail.execute({ email: address.trim().toLowerCase() }))[0];
-}
-
-export async function findUserByLogin(db: DbOrTx, login: string): Promise<UserRow | undefined> {
-  return (await lookups(db).byLogin.execute({ login }))[0];
 }
 
 /** The person with this email and the one with this login (often the same, or nobody), in one query. */
