@@ -1,6 +1,6 @@
 import type { Database } from "bun:sqlite";
 import type { SQL } from "drizzle-orm";
-import { drizzle, type PostgresJsDatabase } from "drizzle-orm/postgres-js";
+import { drizzle, type PostgresJsDatabase, PostgresJsSession, PostgresJsTransaction } from "drizzle-orm/postgres-js";
 import {
   attachConnection,
   type Connection,
@@ -18,10 +18,16 @@ import { type PendingNotices, PgWakeups } from "./pg-wakeups";
 import { StartupError } from "../startup-error";
 
 type PgDrizzle = PostgresJsDatabase<typeof schema>;
-/** What drizzle's postgres-js database and transactions carry: the postgres.js client they run on. */
-type WithSession = { session: { client: PostgresClient } };
+/** What drizzle's postgres-js database carries: its dialect and session (a transaction's session is built from them). */
+type TxArgs = ConstructorParameters<typeof PostgresJsTransaction>;
+type DrizzleInternals = {
+  dialect: TxArgs[0];
+  session: { schema: TxArgs[2]; options: ConstructorParameters<typeof PostgresJsSession>[3] };
+};
+/** A connection of the pool reserved for one transaction. */
+type Reserved = Awaited<ReturnType<PostgresClient["reserve"]>>;
 /** What a transaction and its savepoints gather for its commit. */
-type TxState = { hooks: (() => void)[]; notices: PendingNotices };
+type TxState = { hooks: (() => void)[]; notices: PendingNotices; savepoints: number };
 
 /**
  * Rows of raw statements as SQLite returns them: booleans as 1 and 0 (the statements' callers, and
@@ -95,20 +101,39 @@ export async function openPostgresStore(url: string, options: { max?: number } =
   attachConnection(db, connectionFor(db, client, {}));
 
   const wakeups = new PgWakeups(url);
-  const clientOf = (pgTx: PgDrizzle) => (pgTx as unknown as WithSession).session.client;
+  const internals = db as unknown as DrizzleInternals;
+  /** drizzle's transaction object on a reserved connection (as drizzle's own `transaction` builds it). */
+  const onConnection = (reserved: Reserved): PgDrizzle => {
+    const { dialect, session } = internals;
+    const txSession = new PostgresJsSession(
+      reserved as unknown as PostgresClient,
+      dialect,
+      session.schema as never,
+      session.options,
+    );
+    return new PostgresJsTransaction(dialect, txSession as never, session.schema) as unknown as PgDrizzle;
+  };
 
-  const handle = (pgTx: PgDrizzle, state: TxState): Tx => {
+  const handle = (pgTx: PgDrizzle, reserved: Reserved, state: TxState): Tx => {
     const tx = Object.create(pgTx) as Tx;
-    attachConnection(tx, connectionFor(pgTx, clientOf(pgTx), {}));
+    attachConnection(tx, connectionFor(pgTx, reserved as unknown as PostgresClient, {}));
     tx.afterCommit = (fn) => void state.hooks.push(fn);
     tx.notifyNodes = (channel, key) => void state.notices.push([channel, key]);
     tx.savepoint = async (work) => {
       const marks = [state.hooks.length, state.notices.length] as const;
+      const name = `sp${++state.savepoints}`;
+      // Sent ahead of the work's first statement (no round trip of its own); a failure surfaces there.
+      const opened = settled(reserved.unsafe(`SAVEPOINT ${name}`));
       try {
-        return await pgTx.transaction(async (sp) => await work(handle(sp as unknown as PgDrizzle, state)));
+        const result = await work(tx);
+        await opened.done();
+        return result;
       } catch (err) {
         state.hooks.length = marks[0];
         state.notices.length = marks[1];
+        // Without the savepoint (its own failure) there is nothing to roll back to; the COMMIT then fails.
+        if ((await opened.done(false)) !== null)
+          await reserved.unsafe(`ROLLBACK TO SAVEPOINT ${name}`).catch(() => undefined);
         throw err;
       }
     };
@@ -123,18 +148,38 @@ export async function openPostgresStore(url: string, options: { max?: number } =
   Object.assign(store, {
     path: "",
     describe: describePostgres(url),
+    /**
+     * BEGIN, the work, the NOTIFY and COMMIT on one reserved connection. BEGIN goes out with the
+     * work's first statement and the NOTIFY with COMMIT (postgres.js pipelines what is sent before
+     * an answer arrives), so a transaction costs one round trip more than its statements, not three.
+     */
     async transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
-      const state: TxState = { hooks: [], notices: [] };
+      const state: TxState = { hooks: [], notices: [], savepoints: 0 };
       await slots.take();
       let result: T;
       try {
-        result = await db.transaction(async (pgTx) => {
-          const value = await work(handle(pgTx as unknown as PgDrizzle, state));
-          // In the transaction, so PostgreSQL delivers it at COMMIT, and never after a rollback.
-          const notify = wakeups.notifyStatement(state.notices);
-          if (notify) await clientOf(pgTx as unknown as PgDrizzle).unsafe(notify.text, notify.params);
-          return value;
-        });
+        const reserved = await client.reserve();
+        try {
+          const begun = settled(reserved.unsafe("BEGIN"));
+          try {
+            result = await work(handle(onConnection(reserved), reserved, state));
+            await begun.done();
+            // In the transaction, so PostgreSQL delivers it at COMMIT, and never after a rollback.
+            const notify = wakeups.notifyStatement(state.notices);
+            const notified = notify ? settled(reserved.unsafe(notify.text, notify.params)) : null;
+            const committed = settled(reserved.unsafe("COMMIT"));
+            await notified?.done();
+            const done = (await committed.done()) as { command?: string };
+            if (done.command !== "COMMIT")
+              throw new Error("PostgreSQL rolled the transaction back instead of committing it");
+          } catch (err) {
+            await begun.done(false);
+            await reserved.unsafe("ROLLBACK").catch(() => undefined);
+            throw err;
+          }
+        } finally {
+          reserved.release();
+        }
       } finally {
         slots.give();
       }
@@ -173,4 +218,23 @@ class Slots {
     if (next) next();
     else this.free++;
   }
+}
+
+/**
+ * A statement sent now whose answer is looked at later (pipelined): its failure is held, not left
+ * unhandled, until `done()` throws it (or, with `rethrow` false, returns null for it).
+ */
+function settled<T>(query: PromiseLike<T>) {
+  const outcome = Promise.resolve(query).then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+  return {
+    async done(rethrow = true): Promise<T | null> {
+      const o = await outcome;
+      if (o.ok) return o.value;
+      if (rethrow) throw o.error;
+      return null;
+    },
+  };
 }

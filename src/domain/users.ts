@@ -130,12 +130,15 @@ export type UserJson = Awaited<ReturnType<typeof toJsonRows>>[number];
 async function toJsonRows(db: DbOrTx, rows: UserRow[], fields: CustomField[], personFields: PersonFields) {
   if (!rows.length) return [];
   const ids = rows.map((r) => r.id);
-  const { roleRows, groupRows } = await memberships(db, ids);
-  const orgNames = await organizationNames(
-    db,
-    rows.map((r) => r.organizationId),
-  );
-  const extras = await personFields.of(db, ids);
+  // Independent reads, sent together: on PostgreSQL they share one round trip (postgres.js pipelines).
+  const [{ roleRows, groupRows }, orgNames, extras] = await Promise.all([
+    memberships(db, ids),
+    organizationNames(
+      db,
+      rows.map((r) => r.organizationId),
+    ),
+    personFields.of(db, ids),
+  ]);
   return rows.map((r) => {
     const extra = extras.get(r.id);
     const roleIds = roleRows.filter((x) => x.userId === r.id).map((x) => x.roleId);
@@ -195,18 +198,24 @@ const membershipsOfOne = preparedFor((db) => ({
 async function memberships(db: DbOrTx, ids: number[]) {
   if (ids.length === 1) {
     const one = membershipsOfOne(db);
-    return { roleRows: await one.roles.execute({ id: ids[0] }), groupRows: await one.groups.execute({ id: ids[0] }) };
+    const [roleRows, groupRows] = await Promise.all([
+      one.roles.execute({ id: ids[0] }),
+      one.groups.execute({ id: ids[0] }),
+    ]);
+    return { roleRows, groupRows };
   }
-  const roleRows = await db
-    .select({ userId: userRoles.userId, roleId: userRoles.roleId })
-    .from(userRoles)
-    .where(inArray(userRoles.userId, ids))
-    .orderBy(asc(userRoles.roleId));
-  const groupRows = await db
-    .select({ userId: userGroups.userId, groupId: userGroups.groupId })
-    .from(userGroups)
-    .where(inArray(userGroups.userId, ids))
-    .orderBy(asc(userGroups.groupId));
+  const [roleRows, groupRows] = await Promise.all([
+    db
+      .select({ userId: userRoles.userId, roleId: userRoles.roleId })
+      .from(userRoles)
+      .where(inArray(userRoles.userId, ids))
+      .orderBy(asc(userRoles.roleId)),
+    db
+      .select({ userId: userGroups.userId, groupId: userGroups.groupId })
+      .from(userGroups)
+      .where(inArray(userGroups.userId, ids))
+      .orderBy(asc(userGroups.groupId)),
+  ]);
   return { roleRows, groupRows };
 }
 
@@ -288,10 +297,11 @@ const lookups = preparedFor((db) => ({
     .from(users)
     .where(eq(users.email, sql.placeholder("email")))
     .prepare(),
-  byLogin: db
+  byEmailOrLogin: db
     .select()
     .from(users)
-    .where(eq(users.login, sql.placeholder("login")))
+    .where(or(eq(users.email, sql.placeholder("email")), eq(users.login, sql.placeholder("login"))))
+    .limit(2)
     .prepare(),
   // For modules that act per person on hot paths (the CRM planner on every user event).
   exists: db
@@ -351,8 +361,19 @@ export async function findUserByEmail(db: DbOrTx, address: string): Promise<User
   return (await lookups(db).byEmail.execute({ email: address.trim().toLowerCase() }))[0];
 }
 
-export async function findUserByLogin(db: DbOrTx, login: string): Promise<UserRow | undefined> {
-  return (await lookups(db).byLogin.execute({ login }))[0];
+/** The person with this email and the one with this login (often the same, or nobody), in one query. */
+export async function findUsersByEmailOrLogin(
+  db: DbOrTx,
+  address: string | undefined,
+  login: string | undefined,
+): Promise<{ byEmail?: UserRow; byLogin?: UserRow }> {
+  if (address === undefined && login === undefined) return {};
+  const email = address?.trim().toLowerCase() ?? null;
+  const rows = await lookups(db).byEmailOrLogin.execute({ email, login: login ?? null });
+  return {
+    byEmail: email === null ? undefined : rows.find((r) => r.email === email),
+    byLogin: login === undefined ? undefined : rows.find((r) => r.login === login),
+  };
 }
 
 /** The writable state of a user in API names: what diffs and events compare. */
@@ -425,9 +446,14 @@ async function resolveInput(
 
 async function assertUnique(tx: Tx, values: Record<string, unknown>, exceptId?: number) {
   const taken = (row: UserRow | undefined) => row !== undefined && row.id !== exceptId;
-  if (typeof values.email === "string" && taken(await findUserByEmail(tx, values.email)))
+  const { byEmail, byLogin } = await findUsersByEmailOrLogin(
+    tx,
+    typeof values.email === "string" ? values.email : undefined,
+    typeof values.login === "string" ? values.login : undefined,
+  );
+  if (taken(byEmail))
     throw conflict("a user with this email already exists", [{ field: "email", message: "already taken" }]);
-  if (typeof values.login === "string" && taken(await findUserByLogin(tx, values.login)))
+  if (taken(byLogin))
     throw conflict("a user with this login already exists", [{ field: "login", message: "already taken" }]);
 }
 

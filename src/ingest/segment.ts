@@ -9,14 +9,7 @@ import type { Actor, EventFeed } from "../events/feed";
 import { listCustomFields, type CustomField } from "../domain/custom-fields";
 import { createOrganizationIn, findOrganizationByName } from "../domain/organizations";
 import { CUSTOMER_ROLE_ID } from "../domain/roles";
-import {
-  createUserIn,
-  findUserByEmail,
-  findUserByLogin,
-  parseUserInput,
-  updateUserIn,
-  type UserRow,
-} from "../domain/users";
+import { createUserIn, findUsersByEmailOrLogin, parseUserInput, updateUserIn, type UserRow } from "../domain/users";
 
 /**
  * Segment's HTTP Tracking API (identify, batch), applied to our people: the email is the join key,
@@ -160,7 +153,8 @@ export async function ingest(
   actor: Actor,
   opts: { batch?: boolean } = {},
 ): Promise<IngestResult> {
-  const fields = await listCustomFields(tx, "user");
+  // Sent with the first message's statements (one round trip on PostgreSQL), awaited by each message.
+  const customFields = listCustomFields(tx, "user");
   const result: IngestResult = { created: 0, updated: 0, duplicates: 0 };
   {
     for (const [i, m] of messages.entries()) {
@@ -176,16 +170,23 @@ export async function ingest(
       }
     }
     async function apply(m: Message) {
-      if (m.messageId && !(await claimMessageId(tx, m.messageId))) {
+      const mapped = m.type === "identify" ? mapTraits(m.traits ?? {}) : undefined;
+      // The messageId's claim, the person's lookup and the custom fields go out together (one round
+      // trip on PostgreSQL); a duplicate's lookup is simply not used.
+      const [fresh, found, fields] = await Promise.all([
+        m.messageId ? claimMessageId(tx, m.messageId) : true,
+        findByIds(tx, m, mapped?.fields.email as string | undefined),
+        customFields,
+      ]);
+      if (!fresh) {
         result.duplicates++;
         return;
       }
       const seenAt = m.timestamp ?? m.originalTimestamp ?? new Date();
       if (m.type === "identify") {
-        const outcome = await identify(tx, feed, m, fields, actor, seenAt);
+        const outcome = await identify(tx, feed, m, mapped!, found, fields, actor, seenAt);
         result[outcome]++;
       } else if (m.type === "group") {
-        const found = await findByIds(tx, m);
         if (found) {
           await assertSegmentMayChange(tx, found, {});
           const orgId = await organizationFor(tx, feed, str(m.traits?.name) ?? String(m.groupId), actor);
@@ -194,7 +195,6 @@ export async function ingest(
         }
       } else {
         // Only "seen": a staff account's is not touched, and the rest of the batch still applies.
-        const found = await findByIds(tx, m);
         if (found && !(await isStaff(tx, found.user)))
           await tx.update(users).set({ lastSeenAt: seenAt }).where(eq(users.id, found.user.id));
       }
@@ -227,12 +227,9 @@ async function findByIds(
   m: { userId?: string | null; anonymousId?: string | null },
   email?: string,
 ): Promise<Found | undefined> {
-  if (email) {
-    const byEmail = await findUserByEmail(tx, email);
-    if (byEmail) return { user: byEmail, by: "traits.email" };
-  }
   const login = m.userId ?? (m.anonymousId ? `anonymous:${m.anonymousId}` : undefined);
-  const byLogin = login ? await findUserByLogin(tx, login) : undefined;
+  const { byEmail, byLogin } = await findUsersByEmailOrLogin(tx, email, login);
+  if (byEmail) return { user: byEmail, by: "traits.email" };
   return byLogin && { user: byLogin, by: m.userId ? "userId" : "anonymousId" };
 }
 
@@ -301,16 +298,18 @@ async function organizationFor(tx: Tx, feed: EventFeed, name: string, actor: Act
   ).id;
 }
 
+/** An identify's person created or updated; `found` is who its ids name (findByIds with traits.email). */
 async function identify(
   tx: Tx,
   feed: EventFeed,
   m: z.infer<typeof identifyMessage>,
+  traits: ReturnType<typeof mapTraits>,
+  found: Found | undefined,
   fields: CustomField[],
   actor: Actor,
   seenAt: Date,
 ): Promise<"created" | "updated"> {
-  const { fields: mapped, rest, company } = mapTraits(m.traits ?? {});
-  const found = await findByIds(tx, m, mapped.email as string | undefined);
+  const { fields: mapped, rest, company } = traits;
   if (found) await assertSegmentMayChange(tx, found, mapped);
   const existing = found?.user;
   try {

@@ -195,6 +195,38 @@ if (TEST_STORE === "postgres")
       await db.close();
     });
 
+    test("a statement that failed in the work, its error caught, rolls the whole transaction back: the caller is told", async () => {
+      const db = await fixture();
+      let hooked = false;
+      // BEGIN and COMMIT are pipelined with the work's statements: the failure must still surface.
+      const outcome = db.transaction(async (tx) => {
+        tx.afterCommit(() => (hooked = true));
+        tx.notifyNodes("changes", "1");
+        await sqlRun(tx, sql`INSERT INTO t (n) VALUES (1)`);
+        await sqlRun(tx, sql`INSERT INTO t (n) VALUES (1)`).catch(() => undefined);
+        return "done";
+      });
+      await expect(outcome).rejects.toThrow();
+      expect(await rows(db)).toEqual([]);
+      expect(hooked).toBe(false);
+      // The connection went back to the pool usable: the next transaction commits.
+      for (let i = 0; i < 6; i++) await db.transaction((tx) => sqlRun(tx, sql`INSERT INTO t (n) VALUES (${10 + i})`));
+      expect(await rows(db)).toEqual([10, 11, 12, 13, 14, 15]);
+      await db.close();
+    });
+
+    test("reads sent together in a transaction (pipelined) each get their own rows", async () => {
+      const db = await fixture();
+      const answers = await db.transaction(async (tx) => {
+        await sqlRun(tx, sql`INSERT INTO t (n) VALUES (1), (2), (3)`);
+        return await Promise.all(
+          [1, 2, 3].map(async (n) => (await sqlAll<{ n: number }>(tx, sql`SELECT n FROM t WHERE n = ${n}`))[0]?.n),
+        );
+      });
+      expect(answers).toEqual([1, 2, 3]);
+      await db.close();
+    });
+
     test("a database that does not sort text byte by byte is refused, naming the collation to use", async () => {
       const url = new URL(await postgresDatabase());
       const name = `${url.pathname.slice(1)}_icu`;
