@@ -1,3 +1,4 @@
+import { afterEach } from "bun:test";
 import { PersonFields } from "../../src/domain/person-fields";
 import type { EventFeed } from "../../src/events/feed";
 import { openDatabase, type Db } from "../../src/db/client";
@@ -19,6 +20,19 @@ export function memoryDb(): Db {
  */
 export async function unitDb(): Promise<Db> {
   return TEST_STORE === "postgres" ? await openPostgresStore(await postgresDatabase(), { max: 4 }) : memoryDb();
+}
+
+/** unitDb() for a file's tests: each database is closed after the test that opened it. */
+export function unitDbPerTest(): () => Promise<Db> {
+  const opened: Db[] = [];
+  afterEach(async () => {
+    for (const db of opened.splice(0)) await db.close();
+  });
+  return async () => {
+    const db = await unitDb();
+    opened.push(db);
+    return db;
+  };
 }
 
 /** What the user functions need: a database, its feed and the (here empty) person fields. */

@@ -1,6 +1,5 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { syncsChanged } from "../../src/crm-sync/config";
-import type { Db } from "../../src/db/client";
 import { CrmSyncPlanner, CRM_JOB_KIND, type CrmJobPayload } from "../../src/crm-sync/planner";
 import { crmSyncs, type CrmFilter, type CrmOperation } from "../../src/crm-sync/schema";
 import { createOrganization } from "../../src/domain/organizations";
@@ -9,7 +8,7 @@ import { DeliveryEngine } from "../../src/delivery/engine";
 import { EventFeed, type Actor } from "../../src/events/feed";
 import { createLogger } from "../../src/log";
 import { rowsOf, writeRows } from "../support/store";
-import { people, unitDb } from "../support/unit-db";
+import { people, unitDbPerTest } from "../support/unit-db";
 
 const actor: Actor = { id: null, source: "api" };
 const op = (method: CrmOperation["method"], enabled: boolean): CrmOperation => ({
@@ -22,14 +21,10 @@ const op = (method: CrmOperation["method"], enabled: boolean): CrmOperation => (
   timeoutSeconds: 15,
 });
 
-const opened: Db[] = [];
-afterEach(async () => {
-  for (const db of opened.splice(0)) await db.close();
-});
+const database = unitDbPerTest();
 
 async function fixture() {
-  const db = await unitDb();
-  opened.push(db);
+  const db = await database();
   const feed = new EventFeed(db);
   const delivery = new DeliveryEngine(
     db,

@@ -1,7 +1,6 @@
-import { afterEach, expect, test } from "bun:test";
-import type { Db } from "../../src/db/client";
+import { expect, test } from "bun:test";
 import { RateLimiter } from "../../src/enrichment/rate-limiter";
-import { unitDb } from "../support/unit-db";
+import { unitDbPerTest } from "../support/unit-db";
 import { maxInWindow } from "../support/rate-window";
 
 /**
@@ -11,17 +10,8 @@ import { maxInWindow } from "../support/rate-window";
  */
 const MARGIN_MS = 50;
 
-const opened: Db[] = [];
-afterEach(async () => {
-  for (const db of opened.splice(0)) await db.close();
-});
-
 /** A database of the suite's store (the limiter counts its grants there, for every node). */
-async function database(): Promise<Db> {
-  const db = await unitDb();
-  opened.push(db);
-  return db;
-}
+const database = unitDbPerTest();
 
 /** `takers` concurrent takers spread over the limiters, `each` slots apiece; the grant times. */
 async function takeConcurrently(limiters: RateLimiter[], takers: number, each: number): Promise<number[]> {

@@ -1,11 +1,11 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { JobStore, type JobOutcome, type NewJobRow } from "../../src/delivery/job-store";
 import type { Job } from "../../src/delivery/types";
-import type { Db, DbOrTx, Tx } from "../../src/db/client";
+import type { DbOrTx, Tx } from "../../src/db/client";
 import { DestinationStore } from "../../src/delivery/destinations";
 import { RUNNING_JOB } from "../../src/delivery/schema";
 import { describeOnSqlite, rowsOf, writeRows } from "../support/store";
-import { memoryDb, unitDb } from "../support/unit-db";
+import { memoryDb, unitDb, unitDbPerTest } from "../support/unit-db";
 
 const T0 = 1_700_000_000_000;
 const KINDS = JSON.stringify(["webhook"]);
@@ -25,18 +25,14 @@ const outcome = (job: Job, over: Partial<JobOutcome> = {}): JobOutcome => ({
   ...over,
 });
 
-const opened: Db[] = [];
-afterEach(async () => {
-  for (const db of opened.splice(0)) await db.close();
-});
+const database = unitDbPerTest();
 
 /**
  * The store's methods on a database of the suite's store, with the handles filled in: reads on the
  * database, writes each in a transaction.
  */
 async function fixture() {
-  const db = await unitDb();
-  opened.push(db);
+  const db = await database();
   const jobs = new JobStore();
   const write =
     <A extends unknown[], R>(f: (tx: Tx, ...a: A) => Promise<R>) =>
