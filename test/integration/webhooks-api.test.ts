@@ -318,6 +318,34 @@ describe("webhooks and triggers through the API", () => {
     expect(at("/next")).toHaveLength(2);
   });
 
+  test("a delivery queued before its webhook is switched off or deleted is not sent", async () => {
+    const w = await hook("/held");
+    await trigger({ name: "held", events: ["organization.created"], webhook_ids: [w.id] });
+    const destination = `webhook:${w.id}`;
+    const createOrg = async (name: string) =>
+      expect((await api.call("POST", "/api/v1/organizations", { name })).status).toBe(201);
+    const newestJob = async () => (await api.call("GET", `/api/v1/webhooks/${w.id}/deliveries`)).body.data[0].id;
+    // A first send reads the webhook and keeps it.
+    await createOrg("Held 1");
+    await eventually(() => at("/held").length === 1);
+    const changes = {
+      "switched off": () => api.call("PATCH", `/api/v1/webhooks/${w.id}`, { active: false }),
+      deleted: () => api.call("DELETE", `/api/v1/webhooks/${w.id}`),
+    };
+    for (const [what, change] of Object.entries(changes)) {
+      await api.server.ctx.delivery.pauseDestination(destination, null, "held by the test");
+      await createOrg(`Held, then ${what}`);
+      const job = await newestJob();
+      expect((await change()).status).toBeLessThan(300);
+      await api.server.ctx.delivery.enableDestination(destination);
+      await eventually(async () => (await api.server.ctx.delivery.getJob(job))?.status === "succeeded");
+      expect((await api.server.ctx.delivery.listHttpLog({ jobId: job, limit: 10 })).length).toBe(0);
+      if ((await api.call("GET", `/api/v1/webhooks/${w.id}`)).status === 200)
+        expect((await api.call("PATCH", `/api/v1/webhooks/${w.id}`, { active: true })).status).toBe(200);
+    }
+    expect(at("/held")).toHaveLength(1);
+  });
+
   test("bad input is refused with the field named and nothing written", async () => {
     const before = (await api.call("GET", "/api/v1/webhooks")).body.data.length;
     const cases: [unknown, string][] = [
