@@ -193,7 +193,7 @@ export class WebhookEndpoints {
     private readonly db: Db,
     private readonly secrets: SecretBox,
     private readonly delivery: DeliveryEngine,
-    /** In the writing transaction: the routes (triggers to webhooks) are read again, here and on every node. */
+    /** In every transaction writing the table: the webhooks and routes are read again, here and on every node. */
     private readonly changed: (tx: Tx) => void,
     /** Why a URL reaches this server itself, or null (addresses.ts). */
     private readonly selfTarget: (url: string) => Promise<string | null>,
@@ -315,8 +315,9 @@ export class WebhookEndpoints {
     const sealed = await this.secrets.encrypt(signingSecret);
     const keepOld = hours > 0;
     const row = (
-      await this.db.transaction(async (tx) =>
-        tx
+      await this.db.transaction(async (tx) => {
+        this.changed(tx);
+        return await tx
           .update(webhooks)
           .set({
             signingSecretSealed: sealed,
@@ -326,9 +327,10 @@ export class WebhookEndpoints {
             updatedById: actorId,
           })
           .where(eq(webhooks.id, id))
-          .returning(),
-      )
+          .returning();
+      })
     )[0]!;
+    if (!row) throw notFound("webhook");
     return { row, signingSecret };
   }
 

@@ -1,5 +1,5 @@
 import { NodeCache } from "../cluster/node-cache";
-import { eq, sql } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import type { HttpLogEntry } from "../delivery/http-log";
 import { DEFAULT_RETRY_SCHEDULE } from "../delivery/retry-policy";
 import type { DeliveryHandler, EnqueueInput, HttpRequestSpec, Job } from "../delivery/types";
@@ -87,21 +87,24 @@ export class WebhookService {
   readonly triggers: WebhookTriggers;
   readonly catalogue: EventCatalogue;
   private readonly routes: NodeCache<Map<string, Route[]>>;
+  /** Every webhook by id, as a send reads it (URL, secrets, options, active): dropped by every write to the table. */
+  private readonly rows: NodeCache<Map<number, WebhookRow>>;
   private readonly recentPayloads = new Map<number, Data>();
-  private readonly byId;
 
   constructor(private readonly ctx: Core) {
     this.routes = new NodeCache(ctx.db, "webhook-routes", () => this.readRoutes());
-    const invalidate = (tx: Tx) => this.routes.changed(tx);
-    this.endpoints = new WebhookEndpoints(ctx.db, ctx.secrets, ctx.delivery, invalidate, selfTargetCheck(ctx));
+    this.rows = new NodeCache(ctx.db, "webhooks", async () => {
+      const rows = await ctx.db.select().from(webhooks);
+      return new Map(rows.map((w) => [w.id, w]));
+    });
+    const routesChanged = (tx: Tx) => this.routes.changed(tx);
+    const webhooksChanged = (tx: Tx) => {
+      this.rows.changed(tx);
+      this.routes.changed(tx);
+    };
+    this.endpoints = new WebhookEndpoints(ctx.db, ctx.secrets, ctx.delivery, webhooksChanged, selfTargetCheck(ctx));
     this.catalogue = new EventCatalogue(ctx);
-    this.triggers = new WebhookTriggers(ctx.db, invalidate, this.catalogue);
-    // Read on every send: prepared once (drizzle otherwise prepares each query anew).
-    this.byId = ctx.db
-      .select()
-      .from(webhooks)
-      .where(eq(webhooks.id, sql.placeholder("id")))
-      .prepare();
+    this.triggers = new WebhookTriggers(ctx.db, routesChanged, this.catalogue);
   }
 
   payloadBuilder(db: DbOrTx = this.ctx.db): PayloadBuilder {
@@ -239,8 +242,10 @@ export class WebhookService {
     return data;
   });
 
-  /** The webhook of a send (read on every one); the sends of a claimed batch launched at once share one read. */
-  private readonly webhookOf = sharedInFlight(async (id: number) => (await this.byId.execute({ id }))[0]);
+  /** The webhook of a send as last committed (undefined: deleted); the copy is dropped by every write to it. */
+  private async webhookOf(id: number): Promise<WebhookRow | undefined> {
+    return (await this.rows.get()).get(id);
+  }
 
   /**
    * Payloads no job can send any more (cron, with the delivery history): older than the

@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { rmSync } from "node:fs";
+import { Webhook } from "standardwebhooks";
 import { join } from "node:path";
 import type { NodeNotice } from "../../src/db/client";
 import { openPostgres, type PostgresClient } from "../../src/db/pg-client";
@@ -262,6 +263,32 @@ describe("wake-ups across nodes on PostgreSQL", () => {
       expect((await onB("After")).status).toBe(201);
       const [request] = await receiver.waitFor(1, 10_000);
       expect(JSON.parse(request!.body).organization.name).toBe("After");
+    } finally {
+      await receiver.stop();
+    }
+  });
+
+  test("a secret rotated and a URL changed through node A apply to node B's next send (its copy is dropped)", async () => {
+    const receiver = startReceiver();
+    try {
+      const hook = await a.call("POST", "/api/v1/webhooks", { name: "moving", url: `${receiver.url}/before` });
+      expect(hook.status).toBe(201);
+      // Node A's engine is stopped (above): node B sends, reading the webhook and keeping it (a minute).
+      const sendTest = async (n: number) => {
+        expect((await a.call("POST", `/api/v1/webhooks/${hook.body.id}/test`, {})).status).toBe(202);
+        return (await receiver.waitFor(n, 10_000))[n - 1]!;
+      };
+      const first = await sendTest(1);
+      expect(first.path).toBe("/before");
+      expect(new Webhook(hook.body.signing_secret).verify(first.body, first.headers)).toBeTruthy();
+      const rotated = await a.call("POST", `/api/v1/webhooks/${hook.body.id}/rotate_secret`, { grace_hours: 0 });
+      expect(rotated.status).toBe(200);
+      const second = await sendTest(2);
+      expect(second.headers["webhook-signature"]!.split(" ")).toHaveLength(1);
+      expect(new Webhook(rotated.body.signing_secret).verify(second.body, second.headers)).toBeTruthy();
+      const moved = await a.call("PATCH", `/api/v1/webhooks/${hook.body.id}`, { url: `${receiver.url}/after` });
+      expect(moved.status).toBe(200);
+      expect((await sendTest(3)).path).toBe("/after");
     } finally {
       await receiver.stop();
     }
