@@ -192,9 +192,9 @@ type TxState = { hooks: (() => void)[]; depth: number };
  * Opens the store: the write connection (WAL) and, for a file, a second, query-only connection for
  * reads outside transactions. In memory there is one connection (a second would be another database).
  * A file's WAL checkpoints move to a worker thread once its commits write (wal-checkpoints.ts);
- * `log` hears when they do or fall back.
+ * `log` hears when they do or fall back; `checkpoints: "main"` keeps SQLite's own (bench/commit-latency's baseline).
  */
-export function openDatabase(path: string, log?: Logger): Db {
+export function openDatabase(path: string, log?: Logger, checkpoints: "worker" | "main" = "worker"): Db {
   if (path !== ":memory:") makeDatabaseFilePrivate(path);
   const writer = connect(path, false);
   const reader = path === ":memory:" ? writer : connect(path, true);
@@ -205,7 +205,8 @@ export function openDatabase(path: string, log?: Logger): Db {
   const holdWrites = (during: () => Promise<void>) => {
     tail = tail.then(during).catch(() => undefined);
   };
-  const checkpoints = path === ":memory:" ? undefined : walCheckpoints(path, writer.sqlite, holdWrites, log);
+  const walWorker =
+    path === ":memory:" || checkpoints === "main" ? undefined : walCheckpoints(path, writer.sqlite, holdWrites, log);
 
   const exec = (text: string) => writer.sqlite.query(text).run();
 
@@ -246,7 +247,7 @@ export function openDatabase(path: string, log?: Logger): Db {
       if (writer.sqlite.inTransaction) rollback.run();
       throw err;
     }
-    checkpoints?.committed();
+    walWorker?.committed();
     for (const hook of new Set((tx as Tx & { [txState]: TxState })[txState].hooks)) hook();
     return result;
   }
@@ -264,7 +265,7 @@ export function openDatabase(path: string, log?: Logger): Db {
     },
     async close() {
       // The worker's connection first: the write connection, closed last, then removes the WAL.
-      await checkpoints?.close();
+      await walWorker?.close();
       if (reader !== writer) reader.close();
       writer.close();
     },

@@ -20,7 +20,7 @@ import type { Logger } from "../log";
  * starts the WAL over.
  */
 export type WalCheckpoints = {
-  /** After each COMMIT of the store: starts the worker or falls back when it is time (checks the WAL's size at most every 200 ms). */
+  /** After each COMMIT: starts the worker, or falls back, when due (reads the WAL size every 200 ms at most). */
   committed(): void;
   /** Stops the worker after a last (TRUNCATE) checkpoint; before the store's own connections close. */
   close(): Promise<void>;

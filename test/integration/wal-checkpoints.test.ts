@@ -24,7 +24,7 @@ async function until(what: string, ok: () => boolean, ms = 20_000): Promise<void
 }
 
 describeOnSqlite("WAL checkpoints are SQLite's (PostgreSQL has none to move)", "WAL checkpoints", () => {
-  test("run on a worker thread: the write connection's automatic checkpoint is off, the WAL still reaches the file", async () => {
+  test("run on a worker thread: the writer's automatic checkpoint is off, the file gets the WAL", async () => {
     const dir = tempDir("switchboard-wal-");
     dirs.push(dir);
     const path = join(dir, "test.db");
