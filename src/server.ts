@@ -76,12 +76,12 @@ function assertDatabaseNotLost(dataDir: string): void {
  * Opens (creating if needed), checks and migrates the database of a data directory. Every page is
  * checked unless the caller knows the file is unchanged since a clean stop (`pages: "unchanged"`).
  */
-export function openDataDir(dataDir: string, pages: PageCheck = "check"): Db {
+export function openDataDir(dataDir: string, pages: PageCheck = "check", log?: Logger): Db {
   naming(dataDir, () => mkdirSync(dataDir, { recursive: true, mode: 0o700 }));
   // Before opening: opening creates the file, which would hide that it was lost.
   assertDatabaseNotLost(dataDir);
   const path = dataPaths(dataDir).db;
-  const db = naming(path, () => openDatabase(path));
+  const db = naming(path, () => openDatabase(path, log));
   try {
     refuseDamaged(db, path, pages);
     naming(path, () => migrateDatabase(db));
@@ -96,8 +96,9 @@ export function openDataDir(dataDir: string, pages: PageCheck = "check"): Db {
 export async function openStore(
   config: Pick<Config, "dataDir" | "databaseUrl">,
   pages: PageCheck = "check",
+  log?: Logger,
 ): Promise<Db> {
-  if (!config.databaseUrl) return openDataDir(config.dataDir, pages);
+  if (!config.databaseUrl) return openDataDir(config.dataDir, pages, log);
   // Loaded only here: an appliance on SQLite never evaluates the PostgreSQL driver.
   const { describePostgres, openPostgresStore } = await import("./db/pg-store");
   const where = storeLocation(describePostgres(config.databaseUrl));
@@ -181,7 +182,7 @@ export async function startServer(
     // Taken now, so a crash from here on leaves no mark and the next start checks every page.
     const pages = onSqlite && naming(paths.db, () => takeCleanStop(paths.db, paths.cleanStop)) ? "unchanged" : "check";
     // The database first: a key file beside a missing database is an error, not a first start.
-    db = await openStore(config, pages);
+    db = await openStore(config, pages, log);
     const secrets = await createSecretBox(await openSecretKey(db, config, log));
     // Stable across restarts of the same installation: a restarted node takes back its own leases at once.
     const nodeId = config.nodeId || `${hostname()}:${resolve(config.dataDir)}`;

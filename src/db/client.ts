@@ -8,6 +8,8 @@ import * as enrichmentSchema from "../enrichment/schema";
 import * as crmSyncSchema from "../crm-sync/schema";
 import * as webhookSchema from "../webhooks/schema";
 import { type Dialect, sqliteDialect } from "./dialect";
+import type { Logger } from "../log";
+import { walCheckpoints } from "./wal-checkpoints";
 
 export const schema = { ...coreSchema, ...deliverySchema, ...enrichmentSchema, ...crmSyncSchema, ...webhookSchema };
 
@@ -189,8 +191,10 @@ type TxState = { hooks: (() => void)[]; depth: number };
 /**
  * Opens the store: the write connection (WAL) and, for a file, a second, query-only connection for
  * reads outside transactions. In memory there is one connection (a second would be another database).
+ * A file's WAL checkpoints move to a worker thread once its commits write (wal-checkpoints.ts);
+ * `log` hears when they do or fall back; `checkpoints: "main"` keeps SQLite's own (bench/commit-latency's baseline).
  */
-export function openDatabase(path: string): Db {
+export function openDatabase(path: string, log?: Logger, checkpoints: "worker" | "main" = "worker"): Db {
   if (path !== ":memory:") makeDatabaseFilePrivate(path);
   const writer = connect(path, false);
   const reader = path === ":memory:" ? writer : connect(path, true);
@@ -198,6 +202,11 @@ export function openDatabase(path: string): Db {
   const commit = writer.sqlite.prepare("COMMIT");
   const rollback = writer.sqlite.prepare("ROLLBACK");
   let tail: Promise<unknown> = Promise.resolve();
+  const holdWrites = (during: () => Promise<void>) => {
+    tail = tail.then(during).catch(() => undefined);
+  };
+  const walWorker =
+    path === ":memory:" || checkpoints === "main" ? undefined : walCheckpoints(path, writer.sqlite, holdWrites, log);
 
   const exec = (text: string) => writer.sqlite.query(text).run();
 
@@ -238,6 +247,7 @@ export function openDatabase(path: string): Db {
       if (writer.sqlite.inTransaction) rollback.run();
       throw err;
     }
+    walWorker?.committed();
     for (const hook of new Set((tx as Tx & { [txState]: TxState })[txState].hooks)) hook();
     return result;
   }
@@ -254,6 +264,8 @@ export function openDatabase(path: string): Db {
       return result;
     },
     async close() {
+      // The worker's connection first: the write connection, closed last, then removes the WAL.
+      await walWorker?.close();
       if (reader !== writer) reader.close();
       writer.close();
     },

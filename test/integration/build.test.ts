@@ -5,7 +5,7 @@ import { join } from "node:path";
 import pkg from "../../package.json";
 import { migrations as embedded } from "../../src/db/migrations.generated";
 import { BUN, ROOT, run, ServerProcess } from "../support/process";
-import { ADMIN, Browser, signIn, tempDir } from "../support/server";
+import { ADMIN, Browser, createToken, signIn, tempDir } from "../support/server";
 
 setDefaultTimeout(60_000);
 
@@ -103,6 +103,23 @@ describe("the compiled binary", () => {
     expect(login.status).toBe(200);
     expect(await login.text()).toContain("Sign in");
     await signIn(server!);
+  });
+
+  test("checkpoints the WAL on its worker thread (an entry point the build embeds)", async () => {
+    const token = await createToken(await signIn(server!));
+    const moved = () => server!.logs.some((l) => l.msg === "wal checkpoints moved to a worker thread");
+    for (let i = 0; i < 2000 && !moved(); i++) {
+      const res = await fetch(`${server!.url}/api/v1/users`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ email: `wal-${i}@example.com` }),
+      });
+      expect(res.status).toBe(201);
+    }
+    expect(moved()).toBe(true);
+    // The worker answered (the write connection's automatic checkpoint is off only then) and keeps running.
+    await Bun.sleep(500);
+    expect(server!.logs.filter((l) => l.msg === "wal checkpoints back on the main thread")).toEqual([]);
   });
 
   test("stops cleanly on SIGTERM", async () => {
