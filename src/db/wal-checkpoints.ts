@@ -79,14 +79,7 @@ export function walCheckpoints(
       holding = false;
       if (worker !== w || onClosed) return;
       commitsSinceCatchUp = 0;
-      await new Promise<void>((resolve) => {
-        const deadline = setTimeout(resolve, CATCH_UP_DEADLINE_MS);
-        onCaughtUp = () => {
-          clearTimeout(deadline);
-          resolve();
-        };
-        w.postMessage({ type: "catch-up" } satisfies CheckpointerMessage);
-      });
+      await ask(w, { type: "catch-up" }, CATCH_UP_DEADLINE_MS, (answered) => (onCaughtUp = answered));
       onCaughtUp = undefined;
     });
   }
@@ -154,16 +147,26 @@ export function walCheckpoints(
     async close() {
       const w = worker;
       if (!w || state === "fallback") return;
-      await new Promise<void>((resolve) => {
-        const deadline = setTimeout(resolve, CLOSE_DEADLINE_MS);
-        onClosed = () => {
-          clearTimeout(deadline);
-          resolve();
-        };
-        w.postMessage({ type: "close" } satisfies CheckpointerMessage);
-      });
+      await ask(w, { type: "close" }, CLOSE_DEADLINE_MS, (answered) => (onClosed = answered));
       worker = undefined;
       w.terminate();
     },
   };
+}
+
+/** Posts `message` to the worker; resolves when the handler given to `onAnswer` is called, or after `deadlineMs`. */
+function ask(
+  w: Bun.Worker,
+  message: CheckpointerMessage,
+  deadlineMs: number,
+  onAnswer: (answered: () => void) => void,
+): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const deadline = setTimeout(resolve, deadlineMs);
+    onAnswer(() => {
+      clearTimeout(deadline);
+      resolve();
+    });
+    w.postMessage(message);
+  });
 }

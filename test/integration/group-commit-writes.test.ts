@@ -1,11 +1,9 @@
-import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
-import { join } from "node:path";
 import { startApi, type Api } from "../support/api";
 import { BUN, MAIN, ServerProcess } from "../support/process";
 import { createToken, setupAdmin, tempDir } from "../support/server";
-import { TEST_STORE } from "../support/store";
+import { missingUsers, TEST_STORE } from "../support/store";
 
 let api: Api;
 beforeAll(async () => {
@@ -112,18 +110,7 @@ describe("crash safety", () => {
       await Promise.all(Array.from({ length: 400 }, (_, i) => create(i)));
       await server.proc.exited;
       expect(answered.length).toBe(100);
-      const db = new Database(join(dataDir, "switchboard.db"));
-      try {
-        const ids = new Set(
-          db
-            .query<{ id: number }, []>("SELECT id FROM users")
-            .all()
-            .map((r) => r.id),
-        );
-        expect(answered.filter((id) => !ids.has(id))).toEqual([]);
-      } finally {
-        db.close();
-      }
+      expect(missingUsers(dataDir, answered)).toEqual([]);
     } finally {
       await server.kill();
       rmSync(dataDir, { recursive: true, force: true });

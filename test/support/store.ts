@@ -3,7 +3,9 @@
  * PostgreSQL database of this test process's throwaway server (support/postgres.ts); unset, SQLite.
  * `npm test` runs the suite once on each (scripts/test-both.sh).
  */
+import { Database } from "bun:sqlite";
 import { describe } from "bun:test";
+import { join } from "node:path";
 import { SQL } from "bun";
 import { statement, type DbOrTx, type StatementParam, type Tx } from "../../src/db/client";
 import { postgresDatabase } from "./postgres";
@@ -74,5 +76,21 @@ export async function fillPostgres(databaseUrl: string, table: string): Promise<
     await sql.unsafe(`CREATE TRIGGER test_disk_full BEFORE INSERT ON ${table} EXECUTE FUNCTION test_disk_full()`);
   } finally {
     await sql.close();
+  }
+}
+
+/** Which of these people are not in a data directory's SQLite file (read after its server was killed). */
+export function missingUsers(dataDir: string, ids: number[]): number[] {
+  const file = new Database(join(dataDir, "switchboard.db"), { readonly: true });
+  try {
+    const stored = new Set(
+      file
+        .query<{ id: number }, []>("SELECT id FROM users")
+        .all()
+        .map((r) => r.id),
+    );
+    return ids.filter((id) => !stored.has(id));
+  } finally {
+    file.close();
   }
 }
