@@ -18,7 +18,7 @@ import {
   type CustomField,
 } from "./custom-fields";
 import type { Core } from "../core";
-import { findOrganizationByName, organizationNames } from "./organizations";
+import { organizationNames } from "./organizations";
 import type { PersonFields } from "./person-fields";
 import { CUSTOMER_ROLE_ID, ROLE_ID_CHOICES, ROLE_IDS, ROLE_NAMES, roleName, type RoleName } from "./roles";
 import {
@@ -286,12 +286,6 @@ const lookups = preparedFor((db) => ({
     .where(eq(users.id, sql.placeholder("id")))
     .limit(1)
     .prepare(),
-  organizationExists: db
-    .select({ id: organizations.id })
-    .from(organizations)
-    .where(eq(organizations.id, sql.placeholder("id")))
-    .limit(1)
-    .prepare(),
   byEmail: db
     .select()
     .from(users)
@@ -405,43 +399,15 @@ async function snapshot(
   return out;
 }
 
-/** Turns validated input into target values in API names (organization by name → id, roles by name → ids). */
+/** One input as resolveInputs turns it into target values; a bad reference throws its ValidationError. */
 async function resolveInput(
   tx: Tx,
   data: Record<string, unknown>,
   fields: CustomField[],
 ): Promise<Record<string, unknown>> {
-  const target: Record<string, unknown> = {};
-  for (const api of USER_FIELDS) if (data[api] !== undefined) target[api] = data[api];
-  if (data.organization !== undefined) {
-    if (data.organization === null) target.organization_id = null;
-    else {
-      const org = await findOrganizationByName(tx, data.organization as string);
-      if (!org)
-        throw new ValidationError([{ field: "organization", message: `no organization named "${data.organization}"` }]);
-      target.organization_id = org.id;
-    }
-  }
-  if (
-    typeof target.organization_id === "number" &&
-    !(await lookups(tx).organizationExists.execute({ id: target.organization_id }))[0]
-  ) {
-    throw new ValidationError([{ field: "organization_id", message: "no such organization" }]);
-  }
-  const roleIds = data.role_ids ?? (data.roles as RoleName[] | undefined)?.map((n) => ROLE_IDS[n]);
-  if (roleIds !== undefined) target.role_ids = [...new Set(roleIds as number[])].sort();
-  if (data.group_ids !== undefined) {
-    const wanted = [...new Set(data.group_ids as number[])].sort((a, b) => a - b);
-    const found = wanted.length
-      ? (await tx.select({ id: groups.id }).from(groups).where(inArray(groups.id, wanted))).length
-      : 0;
-    if (found !== wanted.length)
-      throw new ValidationError([{ field: "group_ids", message: "contains an unknown group id" }]);
-    target.group_ids = wanted;
-  }
-  for (const f of fields) if (data[f.name] !== undefined) target[f.name] = data[f.name];
-  if (data.traits !== undefined) target.traits = data.traits;
-  return target;
+  const [target] = await resolveInputs(tx, [data], fields);
+  if (target instanceof ValidationError) throw target;
+  return target!;
 }
 
 async function assertUnique(tx: Tx, values: Record<string, unknown>, exceptId?: number) {
@@ -1083,7 +1049,10 @@ async function membershipsOf(tx: Tx, table: typeof userRoles | typeof userGroups
   return of;
 }
 
-/** resolveInput for many inputs: one query per kind of reference (organization names, ids, groups) for them all. */
+/**
+ * Turns validated inputs into target values in API names (organization by name → id, roles by name → ids), with
+ * one query per kind of reference (organization names, ids, groups) for them all; a bad reference is its error.
+ */
 async function resolveInputs(
   tx: Tx,
   list: Record<string, unknown>[],
